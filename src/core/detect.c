@@ -1,0 +1,101 @@
+/* Conflict detection on one host (policy.md §3).
+ *
+ * For each checked kind r: the host part holds when U_r >= its host threshold; a VM is high
+ * in r when its usage of r >= T_r, where T_r is the fixed value or U_r / N - k. With `any`,
+ * a kind triggers when the host part holds and at least min_vms VMs are high in it; with
+ * `all`, the host part must hold in every kind and at least min_vms VMs must be high in
+ * every kind. Two passes over the host's VMs: count, then collect. */
+#include "core/detect.h"
+
+#include <string.h>
+
+/* Is VM `v` high in every kind of `mask` under thresholds `t`? */
+static bool
+high_in_all(const struct vm *v, unsigned mask, const double *t)
+{
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if ((mask & KIND_BIT(k)) && !(usage_get(&v->usage, (enum kind)k) >= t[k]))
+            return false;
+    }
+    return true;
+}
+
+/* Is VM `v` high in at least one kind of `mask`? */
+static bool
+high_in_any(const struct vm *v, unsigned mask, const double *t)
+{
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if ((mask & KIND_BIT(k)) && usage_get(&v->usage, (enum kind)k) >= t[k])
+            return true;
+    }
+    return false;
+}
+
+void
+detect_host(const struct cluster *cl, const struct policy *pol, const struct host_params *hp,
+            size_t hi, struct detection *ret, uint32_t *ret_vms, size_t *ret_n_vms)
+{
+    const struct host *h = &cl->hosts[hi];
+    const struct vm *vms = &cl->vms[h->vm_first];
+    uint32_t n = h->vm_count;
+    unsigned checked = policy_resource_mask(pol);
+    unsigned host_part = 0;
+
+    memset(ret, 0, sizeof(*ret));
+    *ret_n_vms = 0;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        double u = usage_get(&h->usage, (enum kind)k);
+        ret->host_threshold[k] = hp->host_threshold[k];
+        if (pol->vm_threshold == VM_THRESHOLD_SHARE)
+            ret->vm_threshold[k] = n > 0 ? u / (double)n - pol->vm_threshold_k : 0.0;
+        else
+            ret->vm_threshold[k] = pol->vm_threshold_value[k];
+        if ((checked & KIND_BIT(k)) && u >= hp->host_threshold[k])
+            host_part |= KIND_BIT(k);
+    }
+    if (h->state != HOST_UP || n < pol->min_vms || checked == 0)
+        return;
+
+    unsigned trig = 0;
+    if (pol->combine == COMBINE_ALL) {
+        if (host_part != checked)
+            return;
+        uint32_t count = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            if (high_in_all(&vms[j], checked, ret->vm_threshold))
+                count++;
+        }
+        for (unsigned k = 0; k < KIND_COUNT; k++)
+            ret->high[k] = (checked & KIND_BIT(k)) ? count : 0;
+        if (count < pol->min_vms)
+            return;
+        trig = checked;
+    } else {
+        if (host_part == 0)
+            return;
+        for (uint32_t j = 0; j < n; j++) {
+            for (unsigned k = 0; k < KIND_COUNT; k++) {
+                if ((checked & KIND_BIT(k)) &&
+                    usage_get(&vms[j].usage, (enum kind)k) >= ret->vm_threshold[k])
+                    ret->high[k]++;
+            }
+        }
+        for (unsigned k = 0; k < KIND_COUNT; k++) {
+            if ((host_part & KIND_BIT(k)) && ret->high[k] >= pol->min_vms)
+                trig |= KIND_BIT(k);
+        }
+        if (trig == 0)
+            return;
+    }
+
+    size_t out = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        bool pick = pol->combine == COMBINE_ALL ? high_in_all(&vms[j], trig, ret->vm_threshold)
+                                                : high_in_any(&vms[j], trig, ret->vm_threshold);
+        if (pick)
+            ret_vms[out++] = h->vm_first + j;
+    }
+    ret->conflict = true;
+    ret->kinds = (uint8_t)trig;
+    *ret_n_vms = out;
+}

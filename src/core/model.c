@@ -1,0 +1,223 @@
+/* The cluster model: growable arrays of hosts and VMs and an arena of names. */
+#include "core/model.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Names are copied into chunks of this size (larger names get a chunk of their own), so a
+ * snapshot with millions of VMs costs a few hundred allocations, not millions. */
+#define NAME_CHUNK_SIZE (256u * 1024u)
+
+struct name_chunk {
+    struct name_chunk *next;
+    size_t used;
+    size_t size;
+    char data[];
+};
+
+static const char *const kind_names[KIND_COUNT] = {"cpu", "mem_bw", "disk", "net"};
+static const char *const state_names[] = {"up", "maintenance", "down"};
+
+const char *
+kind_name(enum kind k)
+{
+    if ((unsigned)k >= KIND_COUNT)
+        return "?";
+    return kind_names[k];
+}
+
+int
+kind_parse(const char *s, size_t len, enum kind *ret_k)
+{
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if (strlen(kind_names[k]) == len && memcmp(kind_names[k], s, len) == 0) {
+            *ret_k = (enum kind)k;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+const char *
+host_state_name(enum host_state s)
+{
+    if ((unsigned)s >= ARRAY_SIZE(state_names))
+        return "?";
+    return state_names[s];
+}
+
+int
+host_state_parse(const char *s, size_t len, enum host_state *ret_s)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(state_names); i++) {
+        if (strlen(state_names[i]) == len && memcmp(state_names[i], s, len) == 0) {
+            *ret_s = (enum host_state)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+void
+cluster_init(struct cluster *cl)
+{
+    memset(cl, 0, sizeof(*cl));
+}
+
+void
+cluster_done(struct cluster *cl)
+{
+    if (cl == NULL)
+        return;
+    free(cl->hosts);
+    free(cl->vms);
+    struct name_chunk *c = cl->names;
+    while (c != NULL) {
+        struct name_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    cluster_init(cl);
+}
+
+/* Copy `len` bytes of `s` plus a NUL into the arena. NULL on OOM. */
+static const char *
+name_store(struct cluster *cl, const char *s, size_t len)
+{
+    struct name_chunk *c = cl->names;
+    if (c == NULL || c->size - c->used < len + 1) {
+        size_t size = len + 1 > NAME_CHUNK_SIZE ? len + 1 : NAME_CHUNK_SIZE;
+        struct name_chunk *n = malloc(sizeof(*n) + size);
+        if (n == NULL)
+            return NULL;
+        n->used = 0;
+        n->size = size;
+        n->next = c;
+        cl->names = n;
+        c = n;
+    }
+    char *p = c->data + c->used;
+    if (len > 0)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    c->used += len + 1;
+    return p;
+}
+
+/* Make room for one more element in a growable array. 0 or -ENOMEM. */
+static int
+grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap == 0 ? 16 : *cap * 2;
+    void *p = realloc(*arr, ncap * elem);
+    if (p == NULL)
+        return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+int
+cluster_add_host(struct cluster *cl, const char *name, size_t len, size_t *ret_i)
+{
+    if (cl->n_hosts >= MODEL_MAX_HOSTS || len > MODEL_MAX_NAME)
+        return -E2BIG;
+    int r = grow((void **)&cl->hosts, &cl->cap_hosts, cl->n_hosts, sizeof(struct host));
+    if (r < 0)
+        return r;
+    const char *n = name_store(cl, name, len);
+    if (n == NULL)
+        return -ENOMEM;
+    struct host *h = &cl->hosts[cl->n_hosts];
+    memset(h, 0, sizeof(*h));
+    h->name = n;
+    h->capacity = 1.0;
+    h->state = HOST_UP;
+    h->vm_first = (uint32_t)cl->n_vms;
+    *ret_i = cl->n_hosts++;
+    return 0;
+}
+
+int
+cluster_add_vm(struct cluster *cl, const char *name, size_t len, size_t *ret_i)
+{
+    if (cl->n_hosts == 0)
+        return -EINVAL;
+    if (cl->n_vms >= MODEL_MAX_VMS || len > MODEL_MAX_NAME)
+        return -E2BIG;
+    int r = grow((void **)&cl->vms, &cl->cap_vms, cl->n_vms, sizeof(struct vm));
+    if (r < 0)
+        return r;
+    const char *n = name_store(cl, name, len);
+    if (n == NULL)
+        return -ENOMEM;
+    struct vm *v = &cl->vms[cl->n_vms];
+    memset(v, 0, sizeof(*v));
+    v->name = n;
+    v->host = (uint32_t)(cl->n_hosts - 1);
+    cl->hosts[cl->n_hosts - 1].vm_count++;
+    *ret_i = cl->n_vms++;
+    return 0;
+}
+
+int
+cluster_set_host_name(struct cluster *cl, size_t i, const char *name, size_t len)
+{
+    if (len > MODEL_MAX_NAME)
+        return -E2BIG;
+    const char *n = name_store(cl, name, len);
+    if (n == NULL)
+        return -ENOMEM;
+    cl->hosts[i].name = n;
+    return 0;
+}
+
+int
+cluster_set_vm_name(struct cluster *cl, size_t i, const char *name, size_t len)
+{
+    if (len > MODEL_MAX_NAME)
+        return -E2BIG;
+    const char *n = name_store(cl, name, len);
+    if (n == NULL)
+        return -ENOMEM;
+    cl->vms[i].name = n;
+    return 0;
+}
+
+int
+cluster_copy(struct cluster *dst, const struct cluster *src)
+{
+    cluster_init(dst);
+    dst->time = src->time;
+    dst->has_time = src->has_time;
+    for (size_t i = 0; i < src->n_hosts; i++) {
+        const struct host *h = &src->hosts[i];
+        size_t hi;
+        int r = cluster_add_host(dst, h->name, strlen(h->name), &hi);
+        if (r < 0)
+            goto fail;
+        const char *keep = dst->hosts[hi].name;
+        dst->hosts[hi] = *h;
+        dst->hosts[hi].name = keep;
+        dst->hosts[hi].vm_first = (uint32_t)dst->n_vms;
+        dst->hosts[hi].vm_count = 0;
+        for (uint32_t j = 0; j < h->vm_count; j++) {
+            const struct vm *v = &src->vms[h->vm_first + j];
+            size_t vi;
+            r = cluster_add_vm(dst, v->name, strlen(v->name), &vi);
+            if (r < 0)
+                goto fail;
+            const char *vkeep = dst->vms[vi].name;
+            dst->vms[vi] = *v;
+            dst->vms[vi].name = vkeep;
+            dst->vms[vi].host = (uint32_t)hi;
+        }
+    }
+    return 0;
+fail:
+    cluster_done(dst);
+    return -ENOMEM;
+}

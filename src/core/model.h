@@ -1,0 +1,131 @@
+/* The model of a cluster at one instant: hosts, the VMs on each host, and their usage per
+ * resource kind as a percent of the host's capacity (the patent's "resource usage state
+ * data"). A cluster owns its hosts, VMs and names; VMs are stored grouped by host, in the
+ * order they were added, which is the order every tie-break in vmloc refers to.
+ * Pure C: no I/O, no clock, no globals. Allocation failures are returned as -ENOMEM. */
+#ifndef VMLOC_CORE_MODEL_H
+#define VMLOC_CORE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+
+/* Resource kinds, in their canonical order. */
+enum kind {
+    KIND_CPU = 0,
+    KIND_MEM_BW = 1,
+    KIND_DISK = 2,
+    KIND_NET = 3,
+};
+#define KIND_COUNT 4
+#define KIND_MASK_ALL 0x0fu
+#define KIND_BIT(k) (1u << (unsigned)(k))
+
+/* The wire name of a kind ("cpu", "mem_bw", "disk", "net"); never NULL for a valid kind. */
+const char *kind_name(enum kind k);
+
+/* Look up a kind by name (exactly `len` bytes, not necessarily NUL-terminated).
+ * 0: *ret_k set. -EINVAL: not a kind name. */
+MUST_CHECK int kind_parse(const char *s, size_t len, enum kind *ret_k);
+
+enum host_state {
+    HOST_UP = 0,
+    HOST_MAINTENANCE = 1,
+    HOST_DOWN = 2,
+};
+
+/* "up", "maintenance", "down". */
+const char *host_state_name(enum host_state s);
+/* 0: *ret_s set. -EINVAL: unknown state name. */
+MUST_CHECK int host_state_parse(const char *s, size_t len, enum host_state *ret_s);
+
+/* Usage per kind in percent (0..100) of the capacity of the host the VM or total belongs to.
+ * A kind whose bit is not in `present` was not measured; its `pct` is 0. */
+struct usage {
+    double pct[KIND_COUNT];
+    uint8_t present;
+};
+
+struct vm {
+    const char *name; /* owned by the cluster */
+    struct usage usage;
+    double mem_mib; /* meaningful only when has_mem */
+    int64_t priority;
+    uint32_t host; /* index of the host running it */
+    bool has_mem;
+    bool pinned;
+};
+
+struct host {
+    const char *name; /* owned by the cluster */
+    struct usage usage;
+    double capacity; /* relative capacity coefficient, > 0 */
+    double mem_mib;  /* meaningful only when has_mem */
+    uint32_t vm_first; /* index of its first VM in cluster.vms */
+    uint32_t vm_count;
+    enum host_state state;
+    bool has_mem;
+};
+
+struct name_chunk;
+
+struct cluster {
+    struct host *hosts;
+    size_t n_hosts;
+    size_t cap_hosts;
+    struct vm *vms;
+    size_t n_vms;
+    size_t cap_vms;
+    double time; /* seconds since the epoch; meaningful only when has_time */
+    bool has_time;
+    struct name_chunk *names; /* arena holding every name */
+};
+
+/* Limits that keep indices in 32 bits; a snapshot beyond them is refused with -E2BIG. */
+#define MODEL_MAX_HOSTS 4000000u
+#define MODEL_MAX_VMS 40000000u
+#define MODEL_MAX_NAME 255u
+
+/* Prepare an empty cluster in caller's storage. Never fails. */
+void cluster_init(struct cluster *cl);
+
+/* Free everything `cl` owns and leave it empty (as after cluster_init). Accepts NULL. */
+void cluster_done(struct cluster *cl);
+
+/* Append a host named `name` (`len` bytes, copied) with default fields (capacity 1, state up,
+ * no usage, no memory size, no VMs). VMs added afterwards belong to the last host added.
+ * 0: *ret_i is its index. -E2BIG: too many hosts or name too long. -ENOMEM. */
+MUST_CHECK int cluster_add_host(struct cluster *cl, const char *name, size_t len, size_t *ret_i);
+
+/* Append a VM named `name` (copied) to the last host added, with default fields.
+ * 0: *ret_i is its index. -EINVAL: no host yet. -E2BIG: too many VMs or name too long.
+ * -ENOMEM. */
+MUST_CHECK int cluster_add_vm(struct cluster *cl, const char *name, size_t len, size_t *ret_i);
+
+/* Rename host `i` / VM `i` to `name` (`len` bytes, copied). Lets a decoder add an entry
+ * before its name is known. 0; -E2BIG: name too long; -ENOMEM (the old name stays). */
+MUST_CHECK int cluster_set_host_name(struct cluster *cl, size_t i, const char *name, size_t len);
+MUST_CHECK int cluster_set_vm_name(struct cluster *cl, size_t i, const char *name, size_t len);
+
+/* Copy `src` into the empty cluster `dst` (names included).
+ * 0 on success; -ENOMEM (dst left empty). */
+MUST_CHECK int cluster_copy(struct cluster *dst, const struct cluster *src);
+
+/* Usage of kind `k` (0 when not present). */
+static inline double
+usage_get(const struct usage *u, enum kind k)
+{
+    return u->pct[k];
+}
+
+/* Set usage of kind `k` and mark it present. */
+static inline void
+usage_set(struct usage *u, enum kind k, double pct)
+{
+    u->pct[k] = pct;
+    u->present = (uint8_t)(u->present | KIND_BIT(k));
+}
+
+#endif

@@ -1,0 +1,436 @@
+/* Relocation determination (policy.md §4).
+ *
+ * All conflicts are found first, on the cluster as given. Then each conflicting host, in
+ * model order, gets at most one migration, planned on a working state that starts as a copy
+ * of the hosts' usage and changes with every planned move:
+ *
+ *   - the VM is the source's movable (not pinned) VM with the highest selection score, ties
+ *     to the first in model order; VMs moved in by earlier moves count as the source's;
+ *   - the destination is the best-scoring other up host on which the VM fits: free capacity
+ *     times coefficient strictly above the VM's usage times the source's coefficient, for
+ *     cpu and every checked kind, and memory when both sides give sizes; with the busy-host
+ *     preference, hosts without VMs are tried only when no busy host fits;
+ *   - the move is applied: the source loses the VM's usage (never below 0), the destination
+ *     gains it rescaled by cap(src) / cap(dst), and the VM now lives on the destination.
+ *
+ * The destination search goes through destidx (a segment tree), so a plan costs about
+ * (hosts + VMs + conflicts x log hosts), not conflicts x hosts. */
+#include "core/plan.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/destidx.h"
+#include "core/detect.h"
+
+const char *
+plan_reason_name(enum plan_reason r)
+{
+    switch (r) {
+    case PLAN_REASON_NO_MOVABLE_VM:
+        return "no-movable-vm";
+    case PLAN_REASON_NO_DESTINATION:
+        return "no-destination";
+    case PLAN_REASON_SOURCE_BUSY:
+        return "source-busy";
+    }
+    return "unknown";
+}
+
+void
+plan_init(struct plan *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void
+plan_done(struct plan *p)
+{
+    if (p == NULL)
+        return;
+    free(p->conflicts);
+    free(p->conflict_vms);
+    free(p->moves);
+    free(p->unresolved);
+    plan_init(p);
+}
+
+/* A VM's place after a planned move. Entries are never changed: a VM moved again gets a new
+ * entry, and vm_loc[] points at its latest one. */
+struct moved {
+    uint32_t vm;
+    uint32_t host;
+    int32_t next_in; /* next entry moved into the same host, or -1 */
+    double usage[KIND_COUNT];
+};
+
+struct work {
+    const struct cluster *cl;
+    const struct policy *pol;
+    const struct plan_opts *opts;
+    struct host_params *hp;  /* per host */
+    double (*usage)[KIND_COUNT]; /* per host, current */
+    uint32_t *vm_count;      /* per host, current */
+    double *mem_used;        /* per host, current */
+    int32_t *moved_head;     /* per host: newest moved-in entry, or -1 */
+    int32_t *vm_loc;         /* per VM: its latest moved entry, or -1 (never moved) */
+    struct moved *moved;
+    size_t n_moved;
+    struct destidx idx;
+};
+
+/* Grow `*arr` (elements of `elem` bytes) to hold `need` elements. 0 or -ENOMEM. */
+static int
+reserve(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap == 0 ? 16 : *cap;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = realloc(*arr, ncap * elem);
+    if (p == NULL)
+        return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* Find every conflict on the cluster as given and append it to `p`. */
+static int
+detect_all(struct work *w, struct plan *p)
+{
+    const struct cluster *cl = w->cl;
+    uint32_t max_vms = 0;
+    for (size_t i = 0; i < cl->n_hosts; i++) {
+        if (cl->hosts[i].vm_count > max_vms)
+            max_vms = cl->hosts[i].vm_count;
+    }
+    uint32_t *scratch = malloc((max_vms + 1u) * sizeof(*scratch));
+    if (scratch == NULL)
+        return -ENOMEM;
+    size_t cap_c = 0;
+    size_t cap_v = 0;
+    int r = 0;
+    for (size_t i = 0; i < cl->n_hosts; i++) {
+        struct detection det;
+        size_t nv;
+        detect_host(cl, w->pol, &w->hp[i], i, &det, scratch, &nv);
+        if (!det.conflict)
+            continue;
+        r = reserve((void **)&p->conflicts, &cap_c, p->n_conflicts + 1, sizeof(*p->conflicts));
+        if (r < 0)
+            goto out;
+        r = reserve((void **)&p->conflict_vms, &cap_v, p->n_conflict_vms + nv,
+                    sizeof(*p->conflict_vms));
+        if (r < 0)
+            goto out;
+        struct plan_conflict *c = &p->conflicts[p->n_conflicts++];
+        c->host = (uint32_t)i;
+        c->kinds = det.kinds;
+        c->vm_off = (uint32_t)p->n_conflict_vms;
+        c->vm_count = (uint32_t)nv;
+        memcpy(c->host_threshold, det.host_threshold, sizeof(c->host_threshold));
+        memcpy(c->vm_threshold, det.vm_threshold, sizeof(c->vm_threshold));
+        memcpy(&p->conflict_vms[p->n_conflict_vms], scratch, nv * sizeof(*scratch));
+        p->n_conflict_vms += nv;
+    }
+out:
+    free(scratch);
+    return r;
+}
+
+static double
+dest_score(const struct work *w, size_t hi)
+{
+    const struct policy *pol = w->pol;
+    double cap = w->hp[hi].capacity;
+    const double *u = w->usage[hi];
+    switch (pol->dest_select) {
+    case DEST_SELECT_LEAST_USED:
+        return -(u[pol->dest_select_resource] * cap);
+    case DEST_SELECT_WEIGHTED: {
+        double s = 0.0;
+        for (unsigned k = 0; k < KIND_COUNT; k++)
+            s += pol->weights[k] * ((100.0 - u[k]) * cap);
+        return s;
+    }
+    case DEST_SELECT_FREE:
+        break;
+    }
+    return (100.0 - u[pol->dest_select_resource]) * cap;
+}
+
+static void
+leaf_of(const struct work *w, size_t hi, struct destleaf *ret)
+{
+    const struct host *h = &w->cl->hosts[hi];
+    double cap = w->hp[hi].capacity;
+    ret->eligible = h->state == HOST_UP && !(w->opts && w->opts->no_dest && w->opts->no_dest[hi]);
+    ret->busy = w->vm_count[hi] > 0;
+    ret->score = dest_score(w, hi);
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        ret->free[k] = (100.0 - w->usage[hi][k]) * cap;
+    ret->mem_free = h->has_mem ? h->mem_mib - w->mem_used[hi] : INFINITY;
+}
+
+static int
+work_init(struct work *w, const struct cluster *cl, const struct policy *pol,
+          const struct plan_opts *opts)
+{
+    memset(w, 0, sizeof(*w));
+    w->cl = cl;
+    w->pol = pol;
+    w->opts = opts;
+    size_t n = cl->n_hosts;
+    w->hp = malloc((n + 1) * sizeof(*w->hp));
+    if (w->hp == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        policy_host_params(pol, &cl->hosts[i], &w->hp[i]);
+    return 0;
+}
+
+/* The state that only relocation needs; built once there is a conflict to resolve. */
+static int
+work_prepare_moves(struct work *w, size_t n_conflicts)
+{
+    const struct cluster *cl = w->cl;
+    size_t n = cl->n_hosts;
+    w->usage = malloc((n + 1) * sizeof(*w->usage));
+    w->vm_count = malloc((n + 1) * sizeof(*w->vm_count));
+    w->mem_used = calloc(n + 1, sizeof(*w->mem_used));
+    w->moved_head = malloc((n + 1) * sizeof(*w->moved_head));
+    w->vm_loc = malloc((cl->n_vms + 1) * sizeof(*w->vm_loc));
+    w->moved = malloc((n_conflicts + 1) * sizeof(*w->moved));
+    if (!w->usage || !w->vm_count || !w->mem_used || !w->moved_head || !w->vm_loc || !w->moved)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct host *h = &cl->hosts[i];
+        memcpy(w->usage[i], h->usage.pct, sizeof(w->usage[i]));
+        w->vm_count[i] = h->vm_count;
+        w->moved_head[i] = -1;
+        for (uint32_t j = 0; j < h->vm_count; j++) {
+            const struct vm *v = &cl->vms[h->vm_first + j];
+            if (v->has_mem)
+                w->mem_used[i] += v->mem_mib;
+        }
+    }
+    for (size_t j = 0; j < cl->n_vms; j++)
+        w->vm_loc[j] = -1;
+    unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(w->pol);
+    int r = destidx_init(&w->idx, n, mask);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        struct destleaf leaf;
+        leaf_of(w, i, &leaf);
+        destidx_set(&w->idx, i, &leaf);
+    }
+    destidx_build(&w->idx);
+    return 0;
+}
+
+static void
+work_done(struct work *w)
+{
+    free(w->hp);
+    free(w->usage);
+    free(w->vm_count);
+    free(w->mem_used);
+    free(w->moved_head);
+    free(w->vm_loc);
+    free(w->moved);
+    destidx_done(&w->idx);
+}
+
+/* A candidate VM for moving off a source: its index and its current usage. */
+struct cand {
+    uint32_t vm;
+    const double *usage;
+};
+
+static double
+vm_weighted(const struct policy *pol, const struct vm *v, const double *usage)
+{
+    double s = 0.0;
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        s += pol->weights[k] * usage[k];
+    return s + pol->weight_priority * (double)v->priority;
+}
+
+/* Is candidate `a` preferred over `b` (the current best) for moving? */
+static bool
+cand_better(const struct policy *pol, const struct cluster *cl, const struct cand *a,
+            const struct cand *b)
+{
+    const struct vm *va = &cl->vms[a->vm];
+    const struct vm *vb = &cl->vms[b->vm];
+    switch (pol->vm_select) {
+    case VM_SELECT_PRIORITY:
+        if (va->priority != vb->priority)
+            return va->priority > vb->priority;
+        break;
+    case VM_SELECT_WEIGHTED: {
+        double sa = vm_weighted(pol, va, a->usage);
+        double sb = vm_weighted(pol, vb, b->usage);
+        if (sa != sb)
+            return sa > sb;
+        break;
+    }
+    case VM_SELECT_USAGE: {
+        double sa = a->usage[pol->vm_select_resource];
+        double sb = b->usage[pol->vm_select_resource];
+        if (sa != sb)
+            return sa > sb;
+        break;
+    }
+    }
+    return a->vm < b->vm;
+}
+
+/* Choose the VM to move off host `src`. false: no movable VM. */
+static bool
+pick_vm(const struct work *w, size_t src, struct cand *ret)
+{
+    const struct cluster *cl = w->cl;
+    const struct host *h = &cl->hosts[src];
+    bool found = false;
+    struct cand best = {0, NULL};
+    for (uint32_t j = 0; j < h->vm_count; j++) {
+        uint32_t vi = h->vm_first + j;
+        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned)
+            continue;
+        struct cand c = {vi, cl->vms[vi].usage.pct};
+        if (!found || cand_better(w->pol, cl, &c, &best)) {
+            best = c;
+            found = true;
+        }
+    }
+    for (int32_t e = w->moved_head[src]; e >= 0; e = w->moved[e].next_in) {
+        const struct moved *m = &w->moved[e];
+        if (w->vm_loc[m->vm] != e || cl->vms[m->vm].pinned)
+            continue;
+        struct cand c = {m->vm, m->usage};
+        if (!found || cand_better(w->pol, cl, &c, &best)) {
+            best = c;
+            found = true;
+        }
+    }
+    if (found)
+        *ret = best;
+    return found;
+}
+
+static void
+apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
+{
+    const struct vm *v = &w->cl->vms[c->vm];
+    double ratio = w->hp[src].capacity / w->hp[dst].capacity;
+    struct moved *m = &w->moved[w->n_moved];
+    m->vm = c->vm;
+    m->host = (uint32_t)dst;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        double u = c->usage[k];
+        double left = w->usage[src][k] - u;
+        w->usage[src][k] = left > 0.0 ? left : 0.0;
+        m->usage[k] = u * ratio;
+        w->usage[dst][k] += m->usage[k];
+    }
+    m->next_in = w->moved_head[dst];
+    w->moved_head[dst] = (int32_t)w->n_moved;
+    w->vm_loc[c->vm] = (int32_t)w->n_moved;
+    w->n_moved++;
+    w->vm_count[src]--;
+    w->vm_count[dst]++;
+    if (v->has_mem) {
+        w->mem_used[src] -= v->mem_mib;
+        w->mem_used[dst] += v->mem_mib;
+    }
+    struct destleaf leaf;
+    leaf_of(w, src, &leaf);
+    destidx_update(&w->idx, src, &leaf);
+    leaf_of(w, dst, &leaf);
+    destidx_update(&w->idx, dst, &leaf);
+}
+
+/* Plan at most one move for conflicting host `src`, appending to moves or unresolved. */
+static void
+relocate_one(struct work *w, size_t src, struct plan *p)
+{
+    struct plan_unresolved *un = &p->unresolved[p->n_unresolved];
+    un->host = (uint32_t)src;
+    un->vm = UINT32_MAX;
+    if (w->opts && w->opts->no_source && w->opts->no_source[src]) {
+        un->reason = PLAN_REASON_SOURCE_BUSY;
+        p->n_unresolved++;
+        return;
+    }
+    struct cand c;
+    if (!pick_vm(w, src, &c)) {
+        un->reason = PLAN_REASON_NO_MOVABLE_VM;
+        p->n_unresolved++;
+        return;
+    }
+    const struct vm *v = &w->cl->vms[c.vm];
+    struct destneed need;
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        need.need[k] = c.usage[k] * w->hp[src].capacity;
+    need.mem_mib = v->has_mem ? v->mem_mib : -1.0;
+    need.exclude = src;
+    need.busy_only = w->pol->prefer_busy_hosts;
+    size_t dst;
+    double score;
+    bool ok = destidx_best(&w->idx, &need, &dst, &score);
+    if (!ok && need.busy_only) {
+        need.busy_only = false;
+        ok = destidx_best(&w->idx, &need, &dst, &score);
+    }
+    if (!ok) {
+        un->vm = c.vm;
+        un->reason = PLAN_REASON_NO_DESTINATION;
+        p->n_unresolved++;
+        return;
+    }
+    struct plan_move *mv = &p->moves[p->n_moves++];
+    mv->vm = c.vm;
+    mv->from = (uint32_t)src;
+    mv->to = (uint32_t)dst;
+    mv->score = score;
+    memcpy(mv->vm_usage, c.usage, sizeof(mv->vm_usage));
+    memcpy(mv->dest_usage, w->usage[dst], sizeof(mv->dest_usage));
+    apply_move(w, &c, src, dst);
+}
+
+int
+plan_compute(const struct cluster *cl, const struct policy *pol, const struct plan_opts *opts,
+             struct plan *ret)
+{
+    if (ret->n_conflicts || ret->n_moves || ret->n_unresolved || ret->conflicts)
+        return -EINVAL;
+    struct work w;
+    int r = work_init(&w, cl, pol, opts);
+    if (r < 0)
+        goto out;
+    r = detect_all(&w, ret);
+    if (r < 0 || ret->n_conflicts == 0)
+        goto out;
+    r = work_prepare_moves(&w, ret->n_conflicts);
+    if (r < 0)
+        goto out;
+    ret->moves = malloc(ret->n_conflicts * sizeof(*ret->moves));
+    ret->unresolved = malloc(ret->n_conflicts * sizeof(*ret->unresolved));
+    if (ret->moves == NULL || ret->unresolved == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ret->n_conflicts; i++)
+        relocate_one(&w, ret->conflicts[i].host, ret);
+out:
+    work_done(&w);
+    if (r < 0)
+        plan_done(ret);
+    return r;
+}

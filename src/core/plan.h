@@ -1,0 +1,84 @@
+/* Relocation determination for a whole cluster: find every conflict on the snapshot as given,
+ * then give each conflicting host, in model order, at most one migration (the heaviest
+ * movable VM to the best feasible destination), applying each planned move to a working
+ * copy of the usage before the next host is handled. This is the one decision procedure of
+ * vmloc; every deployment and the simulator call plan_compute(). Pure: no I/O, clock or
+ * globals; deterministic for equal inputs. */
+#ifndef VMLOC_CORE_PLAN_H
+#define VMLOC_CORE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/model.h"
+#include "core/policy.h"
+
+enum plan_reason {
+    PLAN_REASON_NO_MOVABLE_VM = 1, /* every VM on the source is pinned */
+    PLAN_REASON_NO_DESTINATION = 2, /* no other up host can take the chosen VM */
+    PLAN_REASON_SOURCE_BUSY = 3,    /* the caller excluded the source (opts.no_source) */
+};
+
+/* "no-movable-vm", "no-destination", "source-busy". */
+const char *plan_reason_name(enum plan_reason r);
+
+struct plan_conflict {
+    uint32_t host;
+    uint8_t kinds;    /* KIND_BIT mask of the triggering kinds */
+    uint32_t vm_off;  /* the conflicting VMs are plan.conflict_vms[vm_off .. vm_off+vm_count) */
+    uint32_t vm_count;
+    double host_threshold[KIND_COUNT];
+    double vm_threshold[KIND_COUNT];
+};
+
+struct plan_move {
+    uint32_t vm;
+    uint32_t from;
+    uint32_t to;
+    double score;                    /* the destination's score when chosen */
+    double vm_usage[KIND_COUNT];     /* the VM's usage, in percent of the source */
+    double dest_usage[KIND_COUNT];   /* the destination's usage before the move */
+};
+
+struct plan_unresolved {
+    uint32_t host;
+    uint32_t vm; /* the VM that could not be placed (no-destination), else UINT32_MAX */
+    enum plan_reason reason;
+};
+
+struct plan {
+    struct plan_conflict *conflicts;
+    size_t n_conflicts;
+    uint32_t *conflict_vms;
+    size_t n_conflict_vms;
+    struct plan_move *moves;
+    size_t n_moves;
+    struct plan_unresolved *unresolved;
+    size_t n_unresolved;
+};
+
+/* Optional restrictions from the caller (a running system): per-host flags, each array
+ * n_hosts long, or NULL for none. A host with no_dest set is never a destination (a
+ * migration into or out of it is running, or its lock was refused); a conflicting host with
+ * no_source set is reported as unresolved with PLAN_REASON_SOURCE_BUSY. */
+struct plan_opts {
+    const bool *no_dest;
+    const bool *no_source;
+};
+
+/* Prepare an empty plan in caller's storage. Never fails. */
+void plan_init(struct plan *p);
+
+/* Free what `p` owns; leaves it as after plan_init(). Accepts NULL. */
+void plan_done(struct plan *p);
+
+/* Detect and relocate on `cl` under `pol` (which must have had policy_finish()); `opts` may
+ * be NULL. Borrows all inputs; the plan refers to hosts and VMs of `cl` by index.
+ * 0: *ret filled (it may hold no conflict at all). -ENOMEM: *ret left empty.
+ * -EINVAL: `ret` not empty on entry. */
+MUST_CHECK int plan_compute(const struct cluster *cl, const struct policy *pol,
+                            const struct plan_opts *opts, struct plan *ret);
+
+#endif

@@ -1,0 +1,138 @@
+/* Policy defaults, per-host overrides and their resolution. */
+#include "core/policy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+policy_init(struct policy *pol)
+{
+    memset(pol, 0, sizeof(*pol));
+    pol->resources[0] = KIND_CPU;
+    pol->n_resources = 1;
+    pol->combine = COMBINE_ANY;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        pol->host_threshold[k] = 80.0;
+        pol->vm_threshold_value[k] = 20.0;
+    }
+    pol->vm_threshold = VM_THRESHOLD_FIXED;
+    pol->vm_threshold_k = 0.0;
+    pol->min_vms = 2;
+    pol->vm_select = VM_SELECT_USAGE;
+    pol->vm_select_resource = KIND_CPU;
+    pol->dest_select = DEST_SELECT_FREE;
+    pol->dest_select_resource = KIND_CPU;
+    pol->prefer_busy_hosts = false;
+    pol->weights[KIND_CPU] = 1.0;
+    pol->weight_priority = 0.0;
+}
+
+void
+policy_done(struct policy *pol)
+{
+    if (pol == NULL)
+        return;
+    for (size_t i = 0; i < pol->n_overrides; i++)
+        free(pol->overrides[i].name);
+    free(pol->overrides);
+    policy_init(pol);
+}
+
+unsigned
+policy_resource_mask(const struct policy *pol)
+{
+    unsigned m = 0;
+    for (size_t i = 0; i < pol->n_resources; i++)
+        m |= KIND_BIT(pol->resources[i]);
+    return m;
+}
+
+int
+policy_override_get(struct policy *pol, const char *name, size_t len,
+                    struct host_override **ret_o)
+{
+    if (len > MODEL_MAX_NAME)
+        return -E2BIG;
+    for (size_t i = 0; i < pol->n_overrides; i++) {
+        const char *n = pol->overrides[i].name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0) {
+            *ret_o = &pol->overrides[i];
+            return 0;
+        }
+    }
+    if (pol->n_overrides == pol->cap_overrides) {
+        size_t ncap = pol->cap_overrides == 0 ? 8 : pol->cap_overrides * 2;
+        struct host_override *p = realloc(pol->overrides, ncap * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        pol->overrides = p;
+        pol->cap_overrides = ncap;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return -ENOMEM;
+    if (len > 0)
+        memcpy(copy, name, len);
+    copy[len] = '\0';
+    struct host_override *o = &pol->overrides[pol->n_overrides++];
+    memset(o, 0, sizeof(*o));
+    o->name = copy;
+    o->capacity = 1.0;
+    *ret_o = o;
+    return 0;
+}
+
+static int
+override_cmp(const void *a, const void *b)
+{
+    const struct host_override *x = a;
+    const struct host_override *y = b;
+    return strcmp(x->name, y->name);
+}
+
+void
+policy_finish(struct policy *pol)
+{
+    if (pol->n_overrides > 1)
+        qsort(pol->overrides, pol->n_overrides, sizeof(*pol->overrides), override_cmp);
+}
+
+const struct host_override *
+policy_override_find(const struct policy *pol, const char *name)
+{
+    size_t lo = 0;
+    size_t hi = pol->n_overrides;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, pol->overrides[mid].name);
+        if (c == 0)
+            return &pol->overrides[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+void
+policy_host_params(const struct policy *pol, const struct host *h, struct host_params *ret)
+{
+    const struct host_override *o = NULL;
+    if (pol->n_overrides > 0)
+        o = policy_override_find(pol, h->name);
+    ret->capacity = h->capacity;
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        ret->host_threshold[k] = pol->host_threshold[k];
+    if (o == NULL)
+        return;
+    if (o->has_capacity)
+        ret->capacity = o->capacity;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if (o->has_threshold & KIND_BIT(k))
+            ret->host_threshold[k] = o->host_threshold[k];
+        else if (o->has_threshold_all)
+            ret->host_threshold[k] = o->host_threshold_all;
+    }
+}

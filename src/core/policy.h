@@ -1,0 +1,105 @@
+/* The policy: how conflicts are detected and how a relocation is chosen (the `[detect]` and
+ * `[relocate]` sections of the config, and the per-host `[host "NAME"]` overrides). A policy
+ * owns its override table. policy_init() gives the documented defaults; the INI parser in
+ * proto/ fills one in. Pure data plus lookups: no I/O, no globals. */
+#ifndef VMLOC_CORE_POLICY_H
+#define VMLOC_CORE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/model.h"
+
+enum combine {
+    COMBINE_ANY = 0,
+    COMBINE_ALL = 1,
+};
+
+enum vm_threshold_mode {
+    VM_THRESHOLD_FIXED = 0,
+    VM_THRESHOLD_SHARE = 1, /* T = U / N - k */
+};
+
+enum vm_select {
+    VM_SELECT_USAGE = 0,
+    VM_SELECT_PRIORITY = 1,
+    VM_SELECT_WEIGHTED = 2,
+};
+
+enum dest_select {
+    DEST_SELECT_FREE = 0,
+    DEST_SELECT_LEAST_USED = 1,
+    DEST_SELECT_WEIGHTED = 2,
+};
+
+/* Per-host overrides; a field applies only when its has_* flag (or bit) is set. */
+struct host_override {
+    char *name; /* owned */
+    double capacity;
+    double host_threshold[KIND_COUNT];
+    double host_threshold_all; /* `host_threshold = X` in the host's section */
+    uint8_t has_threshold;     /* KIND_BIT(k) set: host_threshold[k] applies */
+    bool has_threshold_all;
+    bool has_capacity;
+};
+
+struct policy {
+    /* [detect] */
+    enum kind resources[KIND_COUNT]; /* kinds checked, in the configured order */
+    size_t n_resources;
+    enum combine combine;
+    double host_threshold[KIND_COUNT]; /* percent */
+    enum vm_threshold_mode vm_threshold;
+    double vm_threshold_value[KIND_COUNT]; /* percent, for VM_THRESHOLD_FIXED */
+    double vm_threshold_k;                 /* >= 0, for VM_THRESHOLD_SHARE */
+    uint32_t min_vms;                      /* >= 1 */
+    /* [relocate] */
+    enum vm_select vm_select;
+    enum kind vm_select_resource;
+    enum dest_select dest_select;
+    enum kind dest_select_resource;
+    bool prefer_busy_hosts;
+    double weights[KIND_COUNT]; /* for the weighted choices */
+    double weight_priority;     /* for vm_select = weighted */
+    /* [host "NAME"], sorted by name once policy_finish() ran */
+    struct host_override *overrides;
+    size_t n_overrides;
+    size_t cap_overrides;
+};
+
+/* Fill `pol` with the documented defaults (cpu only, any, 80 %, fixed 20 %, k 0, min_vms 2,
+ * usage/cpu, free/cpu, no busy preference, weights cpu:1) and no overrides. Never fails. */
+void policy_init(struct policy *pol);
+
+/* Free the overrides `pol` owns; leaves `pol` as after policy_init(). Accepts NULL. */
+void policy_done(struct policy *pol);
+
+/* Mask of the kinds in pol->resources. */
+unsigned policy_resource_mask(const struct policy *pol);
+
+/* Find or create the override for host `name` (`len` bytes, copied).
+ * 0: *ret_o points into pol (valid until the next call). -ENOMEM. -E2BIG: name too long. */
+MUST_CHECK int policy_override_get(struct policy *pol, const char *name, size_t len,
+                                   struct host_override **ret_o);
+
+/* Sort the overrides so policy_override_find() can be used. Call after the last
+ * policy_override_get(). Never fails. */
+void policy_finish(struct policy *pol);
+
+/* The override for host `name`, or NULL. Borrowed. Needs policy_finish(). */
+const struct host_override *policy_override_find(const struct policy *pol, const char *name);
+
+/* Effective settings for one host: its capacity coefficient (override, else the snapshot's)
+ * and its host threshold per kind (the host's own per-kind value, then its own general one,
+ * then [detect]'s per-kind value). */
+struct host_params {
+    double capacity;
+    double host_threshold[KIND_COUNT];
+};
+
+/* Resolve `h`'s parameters under `pol` into *ret. Never fails. */
+void policy_host_params(const struct policy *pol, const struct host *h, struct host_params *ret);
+
+#endif
