@@ -1,0 +1,151 @@
+/* `vmloc plan --json` output, built with jansson (small: one entry per conflicting host). */
+#include "proto/plan_json.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+
+/* Round to 1e-6 so outputs stay readable and stable across platforms' last bits. */
+static json_t *
+num(double v)
+{
+    double r = (double)(long long)(v * 1e6 + (v >= 0 ? 0.5 : -0.5)) / 1e6;
+    if (v > 1e12 || v < -1e12)
+        r = v;
+    return json_real(r);
+}
+
+static json_t *
+kinds_array(unsigned mask, const struct policy *pol)
+{
+    json_t *a = json_array();
+    if (a == NULL)
+        return NULL;
+    /* In the order of detect.resources. */
+    for (size_t i = 0; i < pol->n_resources; i++) {
+        enum kind k = pol->resources[i];
+        if ((mask & KIND_BIT(k)) && json_array_append_new(a, json_string(kind_name(k))) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static json_t *
+per_kind(const double *v, unsigned mask)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if ((mask & KIND_BIT(k)) && json_object_set_new(o, kind_name((enum kind)k), num(v[k])) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static json_t *
+conflict_json(const struct cluster *cl, const struct policy *pol, const struct plan *p,
+              const struct plan_conflict *c)
+{
+    const struct host *h = &cl->hosts[c->host];
+    json_t *vms = json_array();
+    json_t *thr = json_object();
+    json_t *o = json_object();
+    if (vms == NULL || thr == NULL || o == NULL)
+        goto fail;
+    for (uint32_t j = 0; j < c->vm_count; j++) {
+        const struct vm *v = &cl->vms[p->conflict_vms[c->vm_off + j]];
+        if (json_array_append_new(vms, json_string(v->name)) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < pol->n_resources; i++) {
+        enum kind k = pol->resources[i];
+        if (!(c->kinds & KIND_BIT(k)))
+            continue;
+        json_t *t = json_pack("{s:o,s:o,s:o}", "usage", num(h->usage.pct[k]), "host",
+                              num(c->host_threshold[k]), "vm", num(c->vm_threshold[k]));
+        if (t == NULL || json_object_set_new(thr, kind_name(k), t) < 0)
+            goto fail;
+    }
+    if (json_object_set_new(o, "host", json_string(h->name)) < 0 ||
+        json_object_set_new(o, "resources", kinds_array(c->kinds, pol)) < 0 ||
+        json_object_set_new(o, "vms", vms) < 0)
+        goto fail_vms;
+    if (json_object_set_new(o, "thresholds", thr) < 0)
+        goto fail_thr;
+    return o;
+fail:
+    json_decref(vms);
+fail_vms:
+    json_decref(thr);
+fail_thr:
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *
+move_json(const struct cluster *cl, const struct policy *pol, const struct plan_move *m)
+{
+    unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(pol);
+    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "vm", cl->vms[m->vm].name, "from",
+                     cl->hosts[m->from].name, "to", cl->hosts[m->to].name, "score", num(m->score),
+                     "vm_usage", per_kind(m->vm_usage, mask), "dest_usage_before",
+                     per_kind(m->dest_usage, mask));
+}
+
+static json_t *
+unresolved_json(const struct cluster *cl, const struct plan_unresolved *u)
+{
+    json_t *o = json_pack("{s:s,s:s}", "host", cl->hosts[u->host].name, "reason",
+                          plan_reason_name(u->reason));
+    if (o != NULL && u->vm != UINT32_MAX &&
+        json_object_set_new(o, "vm", json_string(cl->vms[u->vm].name)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int
+plan_json_encode(const struct cluster *cl, const struct policy *pol, const struct plan *p,
+                 char **ret_s)
+{
+    int r = -ENOMEM;
+    json_t *conflicts = json_array();
+    json_t *moves = json_array();
+    json_t *unres = json_array();
+    json_t *root = NULL;
+    if (conflicts == NULL || moves == NULL || unres == NULL)
+        goto out;
+    for (size_t i = 0; i < p->n_conflicts; i++) {
+        if (json_array_append_new(conflicts, conflict_json(cl, pol, p, &p->conflicts[i])) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < p->n_moves; i++) {
+        if (json_array_append_new(moves, move_json(cl, pol, &p->moves[i])) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < p->n_unresolved; i++) {
+        if (json_array_append_new(unres, unresolved_json(cl, &p->unresolved[i])) < 0)
+            goto out;
+    }
+    root = json_pack("{s:O,s:O,s:O}", "conflicts", conflicts, "migrations", moves, "unresolved",
+                     unres);
+    if (root == NULL)
+        goto out;
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    if (s == NULL)
+        goto out;
+    *ret_s = s;
+    r = 0;
+out:
+    json_decref(root);
+    json_decref(conflicts);
+    json_decref(moves);
+    json_decref(unres);
+    return r;
+}

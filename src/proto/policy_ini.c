@@ -1,0 +1,743 @@
+/* The policy config parser: inih splits lines, this file validates every key.
+ *
+ * One table describes every key (section, name, type, range, help) and drives parsing,
+ * validation and config_format(). A pre-scan checks what inih does not report to its
+ * handler: over-long lines and section headers (an unknown section with no key in it is
+ * still an error). inih reads through our own line reader so the handler knows the line
+ * number of every key without inih's compile-time option. */
+#include "proto/policy_ini.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum section_kind {
+    SEC_NONE,
+    SEC_DETECT,
+    SEC_RELOCATE,
+    SEC_HOST,
+};
+
+struct parser {
+    struct policy *pol;
+    const char *source;
+    const char *text; /* what the reader has not handed out yet */
+    size_t line;      /* number of the line last handed to inih */
+    struct perr *err;
+    size_t err_line;
+    int err_code;
+    /* keys seen so far, "section\nkey", for refusing repeats */
+    char **seen;
+    size_t n_seen;
+    size_t cap_seen;
+    /* [detect] general values, applied to the kinds without their own value at the end */
+    unsigned host_thr_explicit;
+    unsigned vm_thr_explicit;
+    bool has_host_thr_all;
+    bool has_vm_thr_all;
+    double host_thr_all;
+    double vm_thr_all;
+};
+
+static int
+failf(struct parser *p, int code, const char *section, const char *key, const char *what)
+{
+    if (p->err_code != 0)
+        return 0;
+    p->err_line = p->line;
+    p->err_code = code;
+    if (key != NULL)
+        perr_set(p->err, "%s:%zu: [%s] %s: %s", p->source, p->line, section, key, what);
+    else
+        perr_set(p->err, "%s:%zu: %s", p->source, p->line, what);
+    return 0;
+}
+
+/* --- value parsers: 0 or -EINVAL with *ret_why set ---------------------------------------- */
+
+static int
+parse_double(const char *v, double lo, double hi, bool lo_open, double *ret, const char **why)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (*v == '\0' || end == v || *end != '\0' || errno == ERANGE || !isfinite(d)) {
+        *why = "must be a finite number";
+        return -EINVAL;
+    }
+    if ((lo_open ? !(d > lo) : !(d >= lo)) || !(d <= hi)) {
+        *why = NULL;
+        return -ERANGE;
+    }
+    *ret = d;
+    return 0;
+}
+
+static int
+parse_bool(const char *v, bool *ret)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+    for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+        if (strcmp(v, yes[i]) == 0) {
+            *ret = true;
+            return 0;
+        }
+        if (strcmp(v, no[i]) == 0) {
+            *ret = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* Split `v` on commas and white space; call `fn` for each item. */
+static int
+for_each_item(const char *v, int (*fn)(void *ctx, const char *item, size_t len), void *ctx)
+{
+    const char *p = v;
+    size_t items = 0;
+    while (*p != '\0') {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *start = p;
+        while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        int r = fn(ctx, start, (size_t)(p - start));
+        if (r < 0)
+            return r;
+        items++;
+    }
+    return items == 0 ? -ENOENT : 0;
+}
+
+struct kinds_ctx {
+    enum kind *out;
+    size_t n;
+    unsigned mask;
+    char bad[48];
+};
+
+static int
+kinds_item(void *ctx, const char *item, size_t len)
+{
+    struct kinds_ctx *c = ctx;
+    enum kind k;
+    if (kind_parse(item, len, &k) < 0) {
+        (void)snprintf(c->bad, sizeof(c->bad), "unknown kind \"%.*s\"", (int)(len > 20 ? 20 : len),
+                       item);
+        return -EINVAL;
+    }
+    if (c->mask & KIND_BIT(k)) {
+        (void)snprintf(c->bad, sizeof(c->bad), "kind \"%s\" listed twice", kind_name(k));
+        return -EINVAL;
+    }
+    c->mask |= KIND_BIT(k);
+    c->out[c->n++] = k;
+    return 0;
+}
+
+struct weights_ctx {
+    double w[KIND_COUNT];
+    double prio;
+    unsigned seen; /* KIND_BIT, and bit 4 for priority */
+    char bad[64];
+};
+
+static int
+weights_item(void *ctx, const char *item, size_t len)
+{
+    struct weights_ctx *c = ctx;
+    const char *colon = memchr(item, ':', len);
+    if (colon == NULL) {
+        (void)snprintf(c->bad, sizeof(c->bad), "expected KIND:WEIGHT, got \"%.*s\"",
+                       (int)(len > 20 ? 20 : len), item);
+        return -EINVAL;
+    }
+    size_t klen = (size_t)(colon - item);
+    char num[40];
+    size_t nlen = len - klen - 1;
+    if (nlen == 0 || nlen >= sizeof(num)) {
+        (void)snprintf(c->bad, sizeof(c->bad), "bad weight for \"%.*s\"", (int)klen, item);
+        return -EINVAL;
+    }
+    memcpy(num, colon + 1, nlen);
+    num[nlen] = '\0';
+    double w;
+    const char *why = NULL;
+    if (parse_double(num, 0.0, 1e9, false, &w, &why) < 0) {
+        (void)snprintf(c->bad, sizeof(c->bad), "weight of \"%.*s\" must be a number from 0 to 1e9",
+                       (int)(klen > 20 ? 20 : klen), item);
+        return -EINVAL;
+    }
+    unsigned bit;
+    enum kind k = KIND_CPU;
+    if (klen == 8 && memcmp(item, "priority", 8) == 0) {
+        bit = 0x10u;
+    } else if (kind_parse(item, klen, &k) == 0) {
+        bit = KIND_BIT(k);
+    } else {
+        (void)snprintf(c->bad, sizeof(c->bad), "unknown weight \"%.*s\" (kinds or priority)",
+                       (int)(klen > 20 ? 20 : klen), item);
+        return -EINVAL;
+    }
+    if (c->seen & bit) {
+        (void)snprintf(c->bad, sizeof(c->bad), "\"%.*s\" given twice", (int)klen, item);
+        return -EINVAL;
+    }
+    c->seen |= bit;
+    if (bit == 0x10u)
+        c->prio = w;
+    else
+        c->w[k] = w;
+    return 0;
+}
+
+/* --- the key table ---------------------------------------------------------------------- */
+
+enum key_type {
+    KT_THRESHOLD, /* percent 0..100, optionally per kind (key.KIND) */
+    KT_VM_THRESHOLD,
+    KT_NONNEG,   /* vm_threshold_k */
+    KT_MIN_VMS,  /* integer >= 1 */
+    KT_KINDS,    /* resources */
+    KT_KIND,     /* vm_select_resource, dest_select_resource */
+    KT_COMBINE,
+    KT_VM_MODE,
+    KT_VM_SELECT,
+    KT_DEST_SELECT,
+    KT_BOOL,
+    KT_WEIGHTS,
+    KT_CAPACITY,
+};
+
+struct key_def {
+    enum section_kind section;
+    const char *name;
+    enum key_type type;
+    bool per_kind; /* also accepts NAME.KIND */
+    const char *help;
+};
+
+static const struct key_def keys[] = {
+    {SEC_DETECT, "resources", KT_KINDS, false, "kinds checked: any of cpu, mem_bw, disk, net"},
+    {SEC_DETECT, "combine", KT_COMBINE, false, "any | all"},
+    {SEC_DETECT, "host_threshold", KT_THRESHOLD, true, "percent; per kind: host_threshold.KIND"},
+    {SEC_DETECT, "vm_threshold", KT_VM_MODE, false, "fixed | share"},
+    {SEC_DETECT, "vm_threshold_value", KT_VM_THRESHOLD, true, "percent, for fixed"},
+    {SEC_DETECT, "vm_threshold_k", KT_NONNEG, false, "for share: threshold = Up / N - k"},
+    {SEC_DETECT, "min_vms", KT_MIN_VMS, false, "how many VMs must be high at once"},
+    {SEC_RELOCATE, "vm_select", KT_VM_SELECT, false, "usage | priority | weighted"},
+    {SEC_RELOCATE, "vm_select_resource", KT_KIND, false, "the kind for vm_select = usage"},
+    {SEC_RELOCATE, "dest_select", KT_DEST_SELECT, false, "free | least-used | weighted"},
+    {SEC_RELOCATE, "dest_select_resource", KT_KIND, false, "the kind for dest_select"},
+    {SEC_RELOCATE, "prefer_busy_hosts", KT_BOOL, false, "yes: empty hosts only as a last resort"},
+    {SEC_RELOCATE, "weights", KT_WEIGHTS, false, "kind:weight pairs, plus priority:W"},
+    {SEC_HOST, "capacity", KT_CAPACITY, false, "relative capacity coefficient (> 0)"},
+    {SEC_HOST, "host_threshold", KT_THRESHOLD, true, "percent; per kind: host_threshold.KIND"},
+};
+
+static const char *
+section_label(enum section_kind s)
+{
+    switch (s) {
+    case SEC_DETECT:
+        return "detect";
+    case SEC_RELOCATE:
+        return "relocate";
+    case SEC_HOST:
+        return "host";
+    case SEC_NONE:
+        break;
+    }
+    return "";
+}
+
+/* Classify a section name as inih passes it ("detect", "host \"h1\""). For a host section
+ * *ret_name and *ret_len give the host name. 0 or -EINVAL with *why. */
+static int
+classify_section(const char *s, size_t len, enum section_kind *ret, const char **ret_name,
+                 size_t *ret_len, const char **why)
+{
+    if (len == 6 && memcmp(s, "detect", 6) == 0) {
+        *ret = SEC_DETECT;
+        return 0;
+    }
+    if (len == 8 && memcmp(s, "relocate", 8) == 0) {
+        *ret = SEC_RELOCATE;
+        return 0;
+    }
+    if (len >= 4 && memcmp(s, "host", 4) == 0 && (len == 4 || s[4] == ' ' || s[4] == '\t')) {
+        const char *p = s + 4;
+        const char *end = s + len;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (end - p < 2 || *p != '"' || end[-1] != '"') {
+            *why = "host section must be [host \"NAME\"]";
+            return -EINVAL;
+        }
+        size_t nlen = (size_t)(end - p - 2);
+        if (nlen == 0 || nlen > MODEL_MAX_NAME || memchr(p + 1, '"', nlen) != NULL) {
+            *why = "host name must be 1 to 255 characters without quotes";
+            return -EINVAL;
+        }
+        *ret = SEC_HOST;
+        *ret_name = p + 1;
+        *ret_len = nlen;
+        return 0;
+    }
+    *why = "unknown section (expected [detect], [relocate] or [host \"NAME\"])";
+    return -EINVAL;
+}
+
+/* Check every line's length and every section header before inih runs. */
+static int
+prescan(struct parser *p, const char *text)
+{
+    const char *s = text;
+    size_t line = 0;
+    while (*s != '\0') {
+        line++;
+        const char *nl = strchr(s, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - s) : strlen(s);
+        size_t l = len;
+        if (l > 0 && s[l - 1] == '\r')
+            l--;
+        p->line = line;
+        if (l > POLICY_INI_MAX_LINE)
+            return failf(p, -EINVAL, NULL, NULL, "line longer than 190 bytes"), -EINVAL;
+        if (memchr(s, '\0', len) != NULL)
+            return failf(p, -EINVAL, NULL, NULL, "NUL byte in config"), -EINVAL;
+        const char *a = s;
+        const char *b = s + l;
+        if (line == 1 && b - a >= 3 && memcmp(a, "\xEF\xBB\xBF", 3) == 0)
+            a += 3;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        if (a < b && *a == '[') {
+            const char *close = memchr(a, ']', (size_t)(b - a));
+            if (close == NULL)
+                return failf(p, -EINVAL, NULL, NULL, "section header without ']'"), -EINVAL;
+            const char *after = close + 1;
+            while (after < b && (*after == ' ' || *after == '\t'))
+                after++;
+            if (after < b && *after != ';' && *after != '#')
+                return failf(p, -EINVAL, NULL, NULL, "text after section header"), -EINVAL;
+            const char *n0 = a + 1;
+            const char *n1 = close;
+            while (n0 < n1 && (*n0 == ' ' || *n0 == '\t'))
+                n0++;
+            while (n1 > n0 && (n1[-1] == ' ' || n1[-1] == '\t'))
+                n1--;
+            enum section_kind sk;
+            const char *hn = NULL;
+            size_t hl = 0;
+            const char *why = NULL;
+            if (classify_section(n0, (size_t)(n1 - n0), &sk, &hn, &hl, &why) < 0)
+                return failf(p, -EINVAL, NULL, NULL, why), -EINVAL;
+        }
+        if (nl == NULL)
+            break;
+        s = nl + 1;
+    }
+    return 0;
+}
+
+/* fgets-like reader over p->text that counts lines. */
+static char *
+reader(char *str, int num, void *stream)
+{
+    struct parser *p = stream;
+    if (*p->text == '\0' || num <= 1)
+        return NULL;
+    size_t max = (size_t)num - 1;
+    size_t i = 0;
+    while (i < max && p->text[i] != '\0') {
+        str[i] = p->text[i];
+        i++;
+        if (str[i - 1] == '\n')
+            break;
+    }
+    str[i] = '\0';
+    p->text += i;
+    p->line++;
+    return str;
+}
+
+static int
+mark_seen(struct parser *p, const char *section, const char *key)
+{
+    size_t sl = strlen(section);
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < p->n_seen; i++) {
+        const char *e = p->seen[i];
+        if (strncmp(e, section, sl) == 0 && e[sl] == '\n' && strcmp(e + sl + 1, key) == 0)
+            return 1;
+    }
+    if (p->n_seen == p->cap_seen) {
+        size_t ncap = p->cap_seen == 0 ? 16 : p->cap_seen * 2;
+        char **n = realloc(p->seen, ncap * sizeof(*n));
+        if (n == NULL)
+            return -ENOMEM;
+        p->seen = n;
+        p->cap_seen = ncap;
+    }
+    char *e = malloc(sl + kl + 2);
+    if (e == NULL)
+        return -ENOMEM;
+    memcpy(e, section, sl);
+    e[sl] = '\n';
+    memcpy(e + sl + 1, key, kl + 1);
+    p->seen[p->n_seen++] = e;
+    return 0;
+}
+
+static int
+set_enum(struct parser *p, const char *sec, const char *key, const char *v,
+         const char *const *names, size_t n, int *ret)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *ret = (int)i;
+            return 1;
+        }
+    }
+    char what[128];
+    size_t off = (size_t)snprintf(what, sizeof(what), "must be one of");
+    for (size_t i = 0; i < n && off < sizeof(what); i++)
+        off += (size_t)snprintf(what + off, sizeof(what) - off, "%s %s", i ? "," : "", names[i]);
+    return failf(p, -EINVAL, sec, key, what);
+}
+
+static int
+apply_threshold(struct parser *p, enum section_kind sk, struct host_override *o, bool vm,
+                bool has_kind, enum kind k, double d)
+{
+    if (sk == SEC_HOST) {
+        if (has_kind) {
+            o->host_threshold[k] = d;
+            o->has_threshold = (uint8_t)(o->has_threshold | KIND_BIT(k));
+        } else {
+            o->host_threshold_all = d;
+            o->has_threshold_all = true;
+        }
+        return 1;
+    }
+    if (has_kind) {
+        (vm ? p->pol->vm_threshold_value : p->pol->host_threshold)[k] = d;
+        if (vm)
+            p->vm_thr_explicit |= KIND_BIT(k);
+        else
+            p->host_thr_explicit |= KIND_BIT(k);
+    } else if (vm) {
+        p->has_vm_thr_all = true;
+        p->vm_thr_all = d;
+    } else {
+        p->has_host_thr_all = true;
+        p->host_thr_all = d;
+    }
+    return 1;
+}
+
+static int
+apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const char *sec,
+          const char *key, const struct key_def *def, bool has_kind, enum kind kd, const char *v)
+{
+    struct policy *pol = p->pol;
+    double d = 0.0;
+    const char *why = NULL;
+    int r;
+    switch (def->type) {
+    case KT_THRESHOLD:
+    case KT_VM_THRESHOLD:
+        r = parse_double(v, 0.0, 100.0, false, &d, &why);
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key, why ? why : "must be between 0 and 100");
+        return apply_threshold(p, sk, o, def->type == KT_VM_THRESHOLD, has_kind, kd, d);
+    case KT_NONNEG:
+        r = parse_double(v, 0.0, 100.0, false, &d, &why);
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key, why ? why : "must be between 0 and 100");
+        pol->vm_threshold_k = d;
+        return 1;
+    case KT_MIN_VMS: {
+        char *end = NULL;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || errno != 0 || n < 1 || n > 1000000)
+            return failf(p, -EINVAL, sec, key, "must be an integer from 1 to 1000000");
+        pol->min_vms = (uint32_t)n;
+        return 1;
+    }
+    case KT_CAPACITY:
+        r = parse_double(v, 0.0, 1e6, true, &d, &why);
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key, why ? why : "must be greater than 0 (at most 1e6)");
+        o->capacity = d;
+        o->has_capacity = true;
+        return 1;
+    case KT_KINDS: {
+        struct kinds_ctx c = {.out = pol->resources};
+        r = for_each_item(v, kinds_item, &c);
+        if (r == -ENOENT)
+            return failf(p, -EINVAL, sec, key, "must list at least one kind");
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key, c.bad);
+        pol->n_resources = c.n;
+        return 1;
+    }
+    case KT_KIND: {
+        enum kind k;
+        if (kind_parse(v, strlen(v), &k) < 0)
+            return failf(p, -EINVAL, sec, key, "must be one of cpu, mem_bw, disk, net");
+        if (strcmp(def->name, "vm_select_resource") == 0)
+            pol->vm_select_resource = k;
+        else
+            pol->dest_select_resource = k;
+        return 1;
+    }
+    case KT_COMBINE: {
+        static const char *const n[] = {"any", "all"};
+        int i = 0;
+        r = set_enum(p, sec, key, v, n, ARRAY_SIZE(n), &i);
+        if (r)
+            pol->combine = (enum combine)i;
+        return r;
+    }
+    case KT_VM_MODE: {
+        static const char *const n[] = {"fixed", "share"};
+        int i = 0;
+        r = set_enum(p, sec, key, v, n, ARRAY_SIZE(n), &i);
+        if (r)
+            pol->vm_threshold = (enum vm_threshold_mode)i;
+        return r;
+    }
+    case KT_VM_SELECT: {
+        static const char *const n[] = {"usage", "priority", "weighted"};
+        int i = 0;
+        r = set_enum(p, sec, key, v, n, ARRAY_SIZE(n), &i);
+        if (r)
+            pol->vm_select = (enum vm_select)i;
+        return r;
+    }
+    case KT_DEST_SELECT: {
+        static const char *const n[] = {"free", "least-used", "weighted"};
+        int i = 0;
+        r = set_enum(p, sec, key, v, n, ARRAY_SIZE(n), &i);
+        if (r)
+            pol->dest_select = (enum dest_select)i;
+        return r;
+    }
+    case KT_BOOL: {
+        bool b;
+        if (parse_bool(v, &b) < 0)
+            return failf(p, -EINVAL, sec, key, "must be yes or no");
+        pol->prefer_busy_hosts = b;
+        return 1;
+    }
+    case KT_WEIGHTS: {
+        struct weights_ctx c;
+        memset(&c, 0, sizeof(c));
+        r = for_each_item(v, weights_item, &c);
+        if (r == -ENOENT)
+            return failf(p, -EINVAL, sec, key, "must list at least one KIND:WEIGHT");
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key, c.bad);
+        memcpy(pol->weights, c.w, sizeof(pol->weights));
+        pol->weight_priority = c.prio;
+        return 1;
+    }
+    }
+    return failf(p, -EINVAL, sec, key, "unknown key");
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parser *p = user;
+    if (p->err_code != 0)
+        return 1; /* report only the first error */
+    enum section_kind sk = SEC_NONE;
+    const char *hname = NULL;
+    size_t hlen = 0;
+    const char *why = NULL;
+    if (section[0] == '\0')
+        return failf(p, -EINVAL, NULL, NULL, "key outside of any section");
+    if (classify_section(section, strlen(section), &sk, &hname, &hlen, &why) < 0)
+        return failf(p, -EINVAL, NULL, NULL, why);
+    const char *label = sk == SEC_HOST ? section : section_label(sk);
+
+    /* NAME or NAME.KIND */
+    const char *dot = strchr(name, '.');
+    size_t base_len = dot != NULL ? (size_t)(dot - name) : strlen(name);
+    const struct key_def *def = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        if (keys[i].section == sk && strlen(keys[i].name) == base_len &&
+            memcmp(keys[i].name, name, base_len) == 0) {
+            def = &keys[i];
+            break;
+        }
+    }
+    if (def == NULL || (dot != NULL && !def->per_kind))
+        return failf(p, -EINVAL, label, name, "unknown key");
+    enum kind kd = KIND_CPU;
+    if (dot != NULL && kind_parse(dot + 1, strlen(dot + 1), &kd) < 0)
+        return failf(p, -EINVAL, label, name, "unknown kind (expected cpu, mem_bw, disk, net)");
+    int r = mark_seen(p, section, name);
+    if (r < 0)
+        return failf(p, -ENOMEM, label, name, "out of memory");
+    if (r == 1)
+        return failf(p, -EINVAL, label, name, "given twice");
+    struct host_override *o = NULL;
+    if (sk == SEC_HOST) {
+        r = policy_override_get(p->pol, hname, hlen, &o);
+        if (r < 0)
+            return failf(p, r, label, name, "out of memory");
+    }
+    return apply_key(p, sk, o, label, name, def, dot != NULL, kd, value);
+}
+
+int
+config_parse_string(const char *text, const char *source, struct policy *pol, struct perr *err)
+{
+    struct parser p;
+    memset(&p, 0, sizeof(p));
+    p.pol = pol;
+    p.source = source != NULL ? source : "<config>";
+    p.text = text;
+    p.err = err;
+    int r = prescan(&p, text);
+    if (r < 0)
+        goto out;
+    p.line = 0;
+    int ir = ini_parse_stream(reader, &p, handler, &p);
+    if (p.err_code != 0 && (ir <= 0 || (size_t)ir >= p.err_line)) {
+        r = p.err_code;
+        goto out;
+    }
+    if (ir == -2) {
+        perr_set(err, "%s: out of memory", p.source);
+        r = -ENOMEM;
+        goto out;
+    }
+    if (ir != 0) {
+        perr_set(err, "%s:%d: syntax error (expected KEY = VALUE or [SECTION])", p.source, ir);
+        r = -EINVAL;
+        goto out;
+    }
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if (p.has_host_thr_all && !(p.host_thr_explicit & KIND_BIT(k)))
+            pol->host_threshold[k] = p.host_thr_all;
+        if (p.has_vm_thr_all && !(p.vm_thr_explicit & KIND_BIT(k)))
+            pol->vm_threshold_value[k] = p.vm_thr_all;
+    }
+    policy_finish(pol);
+    r = 0;
+out:
+    for (size_t i = 0; i < p.n_seen; i++)
+        free(p.seen[i]);
+    free(p.seen);
+    return r;
+}
+
+/* --- formatting ------------------------------------------------------------------------- */
+
+struct sbuf {
+    char *s;
+    size_t len;
+    size_t cap;
+    bool oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = true;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t ncap = (b->cap + (size_t)n + 1) * 2;
+        char *ns = realloc(b->s, ncap);
+        if (ns == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->s = ns;
+        b->cap = ncap;
+    }
+}
+
+int
+config_format(const struct policy *pol, char **ret_s)
+{
+    static const char *const combine[] = {"any", "all"};
+    static const char *const vmmode[] = {"fixed", "share"};
+    static const char *const vmsel[] = {"usage", "priority", "weighted"};
+    static const char *const dsel[] = {"free", "least-used", "weighted"};
+    struct sbuf b = {NULL, 0, 0, false};
+    b.s = malloc(256);
+    if (b.s == NULL)
+        return -ENOMEM;
+    b.cap = 256;
+    b.s[0] = '\0';
+    sb_printf(&b, "[detect]\nresources =");
+    for (size_t i = 0; i < pol->n_resources; i++)
+        sb_printf(&b, "%s %s", i ? "," : "", kind_name(pol->resources[i]));
+    sb_printf(&b, "\ncombine = %s\n", combine[pol->combine]);
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        sb_printf(&b, "host_threshold.%s = %.17g\n", kind_name((enum kind)k),
+                  pol->host_threshold[k]);
+    sb_printf(&b, "vm_threshold = %s\n", vmmode[pol->vm_threshold]);
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        sb_printf(&b, "vm_threshold_value.%s = %.17g\n", kind_name((enum kind)k),
+                  pol->vm_threshold_value[k]);
+    sb_printf(&b, "vm_threshold_k = %.17g\nmin_vms = %u\n", pol->vm_threshold_k,
+              (unsigned)pol->min_vms);
+    sb_printf(&b, "\n[relocate]\nvm_select = %s\nvm_select_resource = %s\n",
+              vmsel[pol->vm_select], kind_name(pol->vm_select_resource));
+    sb_printf(&b, "dest_select = %s\ndest_select_resource = %s\nprefer_busy_hosts = %s\n",
+              dsel[pol->dest_select], kind_name(pol->dest_select_resource),
+              pol->prefer_busy_hosts ? "yes" : "no");
+    sb_printf(&b, "weights =");
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        sb_printf(&b, "%s %s:%.17g", k ? "," : "", kind_name((enum kind)k), pol->weights[k]);
+    sb_printf(&b, ", priority:%.17g\n", pol->weight_priority);
+    for (size_t i = 0; i < pol->n_overrides; i++) {
+        const struct host_override *o = &pol->overrides[i];
+        sb_printf(&b, "\n[host \"%s\"]\n", o->name);
+        if (o->has_capacity)
+            sb_printf(&b, "capacity = %.17g\n", o->capacity);
+        if (o->has_threshold_all)
+            sb_printf(&b, "host_threshold = %.17g\n", o->host_threshold_all);
+        for (unsigned k = 0; k < KIND_COUNT; k++) {
+            if (o->has_threshold & KIND_BIT(k))
+                sb_printf(&b, "host_threshold.%s = %.17g\n", kind_name((enum kind)k),
+                          o->host_threshold[k]);
+        }
+    }
+    if (b.oom) {
+        free(b.s);
+        return -ENOMEM;
+    }
+    *ret_s = b.s;
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* The policy config (INI): text -> struct policy, strictly validated. Sections [detect],
+ * [relocate] and [host "NAME"]; every key optional with the documented default; unknown
+ * sections or keys, repeated keys and out-of-range values are errors that name the file,
+ * line and key ("policy.ini:4: [detect] host_threshold: must be between 0 and 100").
+ * Pure: the caller reads the file. */
+#ifndef VMLOC_PROTO_POLICY_INI_H
+#define VMLOC_PROTO_POLICY_INI_H
+
+#include <stddef.h>
+
+#include "core/compiler.h"
+#include "core/policy.h"
+#include "proto/perr.h"
+
+/* Longest line accepted, in bytes (without the line ending). */
+#define POLICY_INI_MAX_LINE 190
+
+/* Parse the NUL-terminated `text`; `source` names it in errors ("<config>" when NULL).
+ * `*pol` must have had policy_init(); on success it holds the parsed policy with
+ * policy_finish() done. 0 on success; -EINVAL with err filled (pol holds a partial policy
+ * that the caller frees with policy_done()); -ENOMEM. */
+MUST_CHECK int config_parse_string(const char *text, const char *source, struct policy *pol,
+                                   struct perr *err);
+
+/* Write `pol` as INI text that config_parse_string() reads back to an equal policy.
+ * 0: *ret_s (caller frees) set. -ENOMEM. */
+MUST_CHECK int config_format(const struct policy *pol, char **ret_s);
+
+#endif

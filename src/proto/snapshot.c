@@ -1,0 +1,938 @@
+/* Snapshot decoding with yajl's streaming (SAX) parser, and encoding.
+ *
+ * Why yajl and not jansson here: a 100,000-host snapshot is about 100 MB of JSON. jansson
+ * builds a tree of millions of hash-table objects first (6.4 s and 2 GB for 111 MB on our
+ * machines); yajl hands each token to a callback (0.45 s, nothing retained), so the decoder
+ * validates and fills the model in one pass. jansson stays for small messages.
+ *
+ * The decoder is a push-down state machine: a stack of frames (what object or array we are
+ * in) and, inside an object, the slot the pending key names. Each callback checks the value
+ * against the slot, stores it in the model, or ignores it (unknown keys outside `usage`,
+ * nested to any depth up to SNAPSHOT_MAX_DEPTH). Errors are recorded once with the field's
+ * path and stop the parse. */
+#include "proto/snapshot.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+
+#include "proto/nameset.h"
+
+enum frame_type {
+    F_ROOT,   /* the top-level object */
+    F_HOSTS,  /* "hosts": [...] */
+    F_HOST,   /* one host object */
+    F_HUSAGE, /* a host's "usage" */
+    F_VMS,    /* a host's "vms": [...] */
+    F_VM,     /* one VM object */
+    F_VUSAGE, /* a VM's "usage" */
+    F_SKIP,   /* inside an ignored value */
+};
+
+/* What the next value is, from the pending key (objects) or the frame (arrays). */
+enum slot {
+    S_NONE,
+    S_TOP,
+    S_IGNORE,
+    S_TIME,
+    S_HOSTS,
+    S_HOST,
+    S_H_NAME,
+    S_H_CAPACITY,
+    S_H_MEM,
+    S_H_STATE,
+    S_H_USAGE,
+    S_H_VMS,
+    S_VM,
+    S_V_NAME,
+    S_V_USAGE,
+    S_V_MEM,
+    S_V_PRIORITY,
+    S_V_PINNED,
+    S_KIND, /* a usage value; the kind is in decoder.kind */
+};
+
+/* Bits of frame.seen, to refuse a key given twice in one object. */
+#define SEEN_NAME 0x01u
+#define SEEN_CAPACITY 0x02u
+#define SEEN_MEM 0x04u
+#define SEEN_STATE 0x08u
+#define SEEN_USAGE 0x10u
+#define SEEN_VMS 0x20u
+#define SEEN_PRIORITY 0x40u
+#define SEEN_PINNED 0x80u
+#define SEEN_TIME 0x100u
+#define SEEN_HOSTS 0x200u
+
+struct frame {
+    enum frame_type type;
+    unsigned seen;
+};
+
+#define KEY_MAX 64
+
+struct snapshot_decoder {
+    yajl_handle yh;
+    char *source;
+    struct cluster cl;
+    struct nameset host_names;
+    struct nameset vm_names;
+    struct frame stack[SNAPSHOT_MAX_DEPTH + 1];
+    size_t depth;
+    enum slot slot; /* pending slot inside an object frame */
+    enum kind kind;
+    char key[KEY_MAX + 1]; /* the pending key, for messages (truncated) */
+    size_t vm_in_host;     /* index of the current VM inside its host's "vms" */
+    struct perr err;
+    int err_code; /* 0, or the negative errno recorded with err */
+    size_t lines_before; /* newlines in the chunks fed before the current one */
+    size_t col_before;   /* bytes since the last newline at the end of those chunks */
+    bool got_root;
+    bool failed;
+};
+
+/* The path of the pending value, e.g. "hosts[3].vms[1].usage.cpu". */
+static void
+path_of(const struct snapshot_decoder *d, char *buf, size_t len)
+{
+    size_t hi = d->cl.n_hosts > 0 ? d->cl.n_hosts - 1 : 0;
+    const char *key = d->key;
+    enum frame_type t = d->depth > 0 ? d->stack[d->depth - 1].type : F_ROOT;
+    /* Inside ignored values, report the known frame below them. */
+    size_t i = d->depth;
+    while (i > 0 && d->stack[i - 1].type == F_SKIP)
+        i--;
+    if (i < d->depth)
+        t = i > 0 ? d->stack[i - 1].type : F_ROOT;
+    switch (t) {
+    case F_ROOT:
+        if (d->depth == 0)
+            (void)snprintf(buf, len, "(root)");
+        else
+            (void)snprintf(buf, len, "%s", key);
+        break;
+    case F_HOSTS:
+        (void)snprintf(buf, len, "hosts[%zu]", d->cl.n_hosts);
+        break;
+    case F_HOST:
+        (void)snprintf(buf, len, "hosts[%zu].%s", hi, key);
+        break;
+    case F_HUSAGE:
+        (void)snprintf(buf, len, "hosts[%zu].usage.%s", hi, key);
+        break;
+    case F_VMS:
+        (void)snprintf(buf, len, "hosts[%zu].vms[%zu]", hi, d->vm_in_host);
+        break;
+    case F_VM:
+        (void)snprintf(buf, len, "hosts[%zu].vms[%zu].%s", hi, d->vm_in_host - 1, key);
+        break;
+    case F_VUSAGE:
+        (void)snprintf(buf, len, "hosts[%zu].vms[%zu].usage.%s", hi, d->vm_in_host - 1, key);
+        break;
+    case F_SKIP:
+        (void)snprintf(buf, len, "%s", key);
+        break;
+    }
+}
+
+/* Record an error about the pending value: "SOURCE: PATH: WHAT". Returns 0 (yajl: stop). */
+static int
+fail_at(struct snapshot_decoder *d, int code, const char *what)
+{
+    if (!d->failed) {
+        char path[128 + KEY_MAX];
+        path_of(d, path, sizeof(path));
+        perr_set(&d->err, "%s: %s: %s", d->source, path, what);
+        d->err_code = code;
+        d->failed = true;
+    }
+    return 0;
+}
+
+/* Record an error with a path given by the caller. Returns 0. */
+static int
+fail_path(struct snapshot_decoder *d, int code, const char *path, const char *what)
+{
+    if (!d->failed) {
+        perr_set(&d->err, "%s: %s: %s", d->source, path, what);
+        d->err_code = code;
+        d->failed = true;
+    }
+    return 0;
+}
+
+static int
+fail_oom(struct snapshot_decoder *d)
+{
+    if (!d->failed) {
+        perr_set(&d->err, "%s: out of memory", d->source);
+        d->err_code = -ENOMEM;
+        d->failed = true;
+    }
+    return 0;
+}
+
+/* The slot of the next value in the current frame. */
+static enum slot
+current_slot(const struct snapshot_decoder *d)
+{
+    if (d->depth == 0)
+        return S_TOP;
+    switch (d->stack[d->depth - 1].type) {
+    case F_HOSTS:
+        return S_HOST;
+    case F_VMS:
+        return S_VM;
+    case F_SKIP:
+        return S_IGNORE;
+    default:
+        return d->slot;
+    }
+}
+
+static const char *
+slot_type_error(enum slot s)
+{
+    switch (s) {
+    case S_TOP:
+    case S_HOST:
+    case S_VM:
+    case S_H_USAGE:
+    case S_V_USAGE:
+        return "must be an object";
+    case S_HOSTS:
+    case S_H_VMS:
+        return "must be an array";
+    case S_H_NAME:
+    case S_V_NAME:
+    case S_H_STATE:
+        return "must be a string";
+    case S_V_PINNED:
+        return "must be true or false";
+    case S_V_PRIORITY:
+        return "must be an integer";
+    default:
+        return "must be a number";
+    }
+}
+
+static int
+push(struct snapshot_decoder *d, enum frame_type t)
+{
+    if (d->depth >= SNAPSHOT_MAX_DEPTH)
+        return fail_at(d, -E2BIG, "nested too deeply (more than 32 levels)");
+    d->stack[d->depth].type = t;
+    d->stack[d->depth].seen = 0;
+    d->depth++;
+    d->slot = S_NONE;
+    return 1;
+}
+
+/* After a value was consumed inside an object, no key is pending any more. */
+static int
+consumed(struct snapshot_decoder *d)
+{
+    d->slot = S_NONE;
+    return 1;
+}
+
+static int
+on_null(void *ctx)
+{
+    struct snapshot_decoder *d = ctx;
+    enum slot s = current_slot(d);
+    if (s == S_IGNORE)
+        return consumed(d);
+    return fail_at(d, -EINVAL, slot_type_error(s));
+}
+
+static int
+on_boolean(void *ctx, int b)
+{
+    struct snapshot_decoder *d = ctx;
+    enum slot s = current_slot(d);
+    if (s == S_IGNORE)
+        return consumed(d);
+    if (s != S_V_PINNED)
+        return fail_at(d, -EINVAL, slot_type_error(s));
+    d->cl.vms[d->cl.n_vms - 1].pinned = b != 0;
+    return consumed(d);
+}
+
+/* Parse a JSON number's text. 0: *ret set (finite). -EINVAL: not finite. */
+static int
+number_value(const char *s, size_t len, double *ret)
+{
+    char buf[80];
+    if (len >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end = NULL;
+    double v = strtod(buf, &end);
+    if (end != buf + len || !isfinite(v))
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+static int
+integer_value(const char *s, size_t len, int64_t *ret)
+{
+    char buf[80];
+    if (len >= sizeof(buf) || memchr(s, '.', len) || memchr(s, 'e', len) || memchr(s, 'E', len))
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno != 0 || end != buf + len)
+        return -ERANGE;
+    *ret = (int64_t)v;
+    return 0;
+}
+
+static int
+on_number(void *ctx, const char *s, size_t len)
+{
+    struct snapshot_decoder *d = ctx;
+    enum slot s_ = current_slot(d);
+    double v = 0.0;
+    if (s_ == S_IGNORE)
+        return consumed(d);
+    if (s_ == S_V_PRIORITY) {
+        int64_t p;
+        int r = integer_value(s, len, &p);
+        if (r == -ERANGE)
+            return fail_at(d, -EINVAL, "integer out of range");
+        if (r < 0)
+            return fail_at(d, -EINVAL, "must be an integer");
+        d->cl.vms[d->cl.n_vms - 1].priority = p;
+        return consumed(d);
+    }
+    switch (s_) {
+    case S_TIME:
+    case S_H_CAPACITY:
+    case S_H_MEM:
+    case S_V_MEM:
+    case S_KIND:
+        break;
+    default:
+        return fail_at(d, -EINVAL, slot_type_error(s_));
+    }
+    if (number_value(s, len, &v) < 0)
+        return fail_at(d, -EINVAL, "must be a finite number");
+    switch (s_) {
+    case S_TIME:
+        d->cl.time = v;
+        d->cl.has_time = true;
+        break;
+    case S_H_CAPACITY:
+        if (!(v > 0.0))
+            return fail_at(d, -EINVAL, "must be greater than 0");
+        d->cl.hosts[d->cl.n_hosts - 1].capacity = v;
+        break;
+    case S_H_MEM:
+        if (v < 0.0)
+            return fail_at(d, -EINVAL, "must be at least 0");
+        d->cl.hosts[d->cl.n_hosts - 1].mem_mib = v;
+        d->cl.hosts[d->cl.n_hosts - 1].has_mem = true;
+        break;
+    case S_V_MEM:
+        if (v < 0.0)
+            return fail_at(d, -EINVAL, "must be at least 0");
+        d->cl.vms[d->cl.n_vms - 1].mem_mib = v;
+        d->cl.vms[d->cl.n_vms - 1].has_mem = true;
+        break;
+    default: { /* S_KIND */
+        if (v < 0.0 || v > 100.0)
+            return fail_at(d, -EINVAL, "must be between 0 and 100");
+        enum frame_type t = d->stack[d->depth - 1].type;
+        struct usage *u = t == F_HUSAGE ? &d->cl.hosts[d->cl.n_hosts - 1].usage
+                                        : &d->cl.vms[d->cl.n_vms - 1].usage;
+        usage_set(u, d->kind, v);
+        break;
+    }
+    }
+    return consumed(d);
+}
+
+/* Check a name: non-empty, at most MODEL_MAX_NAME bytes, no control characters. */
+static const char *
+name_problem(const unsigned char *s, size_t len)
+{
+    if (len == 0)
+        return "must not be empty";
+    if (len > MODEL_MAX_NAME)
+        return "must be at most 255 bytes";
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return "must not contain control characters";
+    }
+    return NULL;
+}
+
+static int
+on_name(struct snapshot_decoder *d, bool is_host, const unsigned char *s, size_t len)
+{
+    const char *problem = name_problem(s, len);
+    if (problem != NULL)
+        return fail_at(d, -EINVAL, problem);
+    size_t i = is_host ? d->cl.n_hosts - 1 : d->cl.n_vms - 1;
+    int r = is_host ? cluster_set_host_name(&d->cl, i, (const char *)s, len)
+                    : cluster_set_vm_name(&d->cl, i, (const char *)s, len);
+    if (r < 0)
+        return fail_oom(d);
+    const char *stored = is_host ? d->cl.hosts[i].name : d->cl.vms[i].name;
+    uint32_t first = 0;
+    r = nameset_add(is_host ? &d->host_names : &d->vm_names, stored, (uint32_t)i, &first);
+    if (r < 0)
+        return fail_oom(d);
+    if (r == 1) {
+        char what[128 + MODEL_MAX_NAME];
+        if (is_host) {
+            (void)snprintf(what, sizeof(what), "duplicate host name \"%s\" (also hosts[%" PRIu32 "])",
+                           stored, first);
+        } else {
+            const struct vm *v = &d->cl.vms[first];
+            const struct host *h = &d->cl.hosts[v->host];
+            (void)snprintf(what, sizeof(what),
+                           "duplicate VM name \"%s\" (also hosts[%" PRIu32 "].vms[%" PRIu32 "])",
+                           stored, v->host, first - h->vm_first);
+        }
+        return fail_at(d, -EINVAL, what);
+    }
+    return consumed(d);
+}
+
+static int
+on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    struct snapshot_decoder *d = ctx;
+    enum slot sl = current_slot(d);
+    switch (sl) {
+    case S_IGNORE:
+        return consumed(d);
+    case S_H_NAME:
+        return on_name(d, true, s, len);
+    case S_V_NAME:
+        return on_name(d, false, s, len);
+    case S_H_STATE: {
+        enum host_state st;
+        if (host_state_parse((const char *)s, len, &st) < 0)
+            return fail_at(d, -EINVAL, "must be one of up, maintenance, down");
+        d->cl.hosts[d->cl.n_hosts - 1].state = st;
+        return consumed(d);
+    }
+    default:
+        return fail_at(d, -EINVAL, slot_type_error(sl));
+    }
+}
+
+static int
+on_start_map(void *ctx)
+{
+    struct snapshot_decoder *d = ctx;
+    enum slot s = current_slot(d);
+    size_t i;
+    int r;
+    switch (s) {
+    case S_TOP:
+        d->got_root = true;
+        return push(d, F_ROOT);
+    case S_IGNORE:
+        return push(d, F_SKIP);
+    case S_HOST:
+        r = cluster_add_host(&d->cl, "", 0, &i);
+        if (r == -E2BIG)
+            return fail_at(d, r, "too many hosts");
+        if (r < 0)
+            return fail_oom(d);
+        d->vm_in_host = 0;
+        return push(d, F_HOST);
+    case S_VM:
+        r = cluster_add_vm(&d->cl, "", 0, &i);
+        if (r == -E2BIG)
+            return fail_at(d, r, "too many VMs");
+        if (r < 0)
+            return fail_oom(d);
+        d->vm_in_host++;
+        return push(d, F_VM);
+    case S_H_USAGE:
+        return push(d, F_HUSAGE);
+    case S_V_USAGE:
+        return push(d, F_VUSAGE);
+    default:
+        return fail_at(d, -EINVAL, slot_type_error(s));
+    }
+}
+
+struct keyinfo {
+    const char *name;
+    enum slot slot;
+    unsigned bit;
+};
+
+static const struct keyinfo root_keys[] = {
+    {"time", S_TIME, SEEN_TIME},
+    {"hosts", S_HOSTS, SEEN_HOSTS},
+};
+
+static const struct keyinfo host_keys[] = {
+    {"name", S_H_NAME, SEEN_NAME},           {"capacity", S_H_CAPACITY, SEEN_CAPACITY},
+    {"mem_mib", S_H_MEM, SEEN_MEM},          {"state", S_H_STATE, SEEN_STATE},
+    {"usage", S_H_USAGE, SEEN_USAGE},        {"vms", S_H_VMS, SEEN_VMS},
+};
+
+static const struct keyinfo vm_keys[] = {
+    {"name", S_V_NAME, SEEN_NAME},     {"usage", S_V_USAGE, SEEN_USAGE},
+    {"mem_mib", S_V_MEM, SEEN_MEM},    {"priority", S_V_PRIORITY, SEEN_PRIORITY},
+    {"pinned", S_V_PINNED, SEEN_PINNED},
+};
+
+static int
+match_key(struct snapshot_decoder *d, const struct keyinfo *keys, size_t n,
+          const unsigned char *k, size_t len)
+{
+    struct frame *f = &d->stack[d->depth - 1];
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(keys[i].name) == len && memcmp(keys[i].name, k, len) == 0) {
+            if (f->seen & keys[i].bit)
+                return fail_at(d, -EINVAL, "given twice");
+            f->seen |= keys[i].bit;
+            d->slot = keys[i].slot;
+            return 1;
+        }
+    }
+    d->slot = S_IGNORE; /* unknown keys outside usage are ignored, for newer writers */
+    return 1;
+}
+
+static int
+on_map_key(void *ctx, const unsigned char *k, size_t len)
+{
+    struct snapshot_decoder *d = ctx;
+    size_t n = len < KEY_MAX ? len : KEY_MAX;
+    memcpy(d->key, k, n);
+    d->key[n] = '\0';
+    struct frame *f = &d->stack[d->depth - 1];
+    switch (f->type) {
+    case F_ROOT:
+        return match_key(d, root_keys, ARRAY_SIZE(root_keys), k, len);
+    case F_HOST:
+        return match_key(d, host_keys, ARRAY_SIZE(host_keys), k, len);
+    case F_VM:
+        return match_key(d, vm_keys, ARRAY_SIZE(vm_keys), k, len);
+    case F_HUSAGE:
+    case F_VUSAGE: {
+        enum kind kd;
+        if (kind_parse((const char *)k, len, &kd) < 0)
+            return fail_at(d, -EINVAL, "unknown resource kind (expected cpu, mem_bw, disk, net)");
+        if (f->seen & KIND_BIT(kd))
+            return fail_at(d, -EINVAL, "given twice");
+        f->seen |= KIND_BIT(kd);
+        d->kind = kd;
+        d->slot = S_KIND;
+        return 1;
+    }
+    default:
+        d->slot = S_IGNORE;
+        return 1;
+    }
+}
+
+/* Pop the current frame and restore the pending-key text of the parent for messages. */
+static int
+pop(struct snapshot_decoder *d)
+{
+    d->depth--;
+    d->slot = S_NONE;
+    return 1;
+}
+
+static int
+on_end_map(void *ctx)
+{
+    struct snapshot_decoder *d = ctx;
+    struct frame *f = &d->stack[d->depth - 1];
+    char path[160];
+    size_t hi = d->cl.n_hosts > 0 ? d->cl.n_hosts - 1 : 0;
+    switch (f->type) {
+    case F_ROOT:
+        if (!(f->seen & SEEN_HOSTS))
+            return fail_path(d, -EINVAL, "hosts", "missing (required)");
+        break;
+    case F_HOST:
+        if (!(f->seen & SEEN_NAME)) {
+            (void)snprintf(path, sizeof(path), "hosts[%zu].name", hi);
+            return fail_path(d, -EINVAL, path, "missing (required)");
+        }
+        if (!(f->seen & SEEN_USAGE)) {
+            (void)snprintf(path, sizeof(path), "hosts[%zu].usage", hi);
+            return fail_path(d, -EINVAL, path, "missing (required)");
+        }
+        break;
+    case F_VM:
+        if (!(f->seen & SEEN_NAME)) {
+            (void)snprintf(path, sizeof(path), "hosts[%zu].vms[%zu].name", hi, d->vm_in_host - 1);
+            return fail_path(d, -EINVAL, path, "missing (required)");
+        }
+        if (!(f->seen & SEEN_USAGE)) {
+            (void)snprintf(path, sizeof(path), "hosts[%zu].vms[%zu].usage", hi,
+                           d->vm_in_host - 1);
+            return fail_path(d, -EINVAL, path, "missing (required)");
+        }
+        break;
+    case F_HUSAGE:
+        if (!(f->seen & KIND_BIT(KIND_CPU))) {
+            (void)snprintf(path, sizeof(path), "hosts[%zu].usage.cpu", hi);
+            return fail_path(d, -EINVAL, path, "missing (required)");
+        }
+        break;
+    case F_VUSAGE:
+        if (!(f->seen & KIND_BIT(KIND_CPU))) {
+            (void)snprintf(path, sizeof(path), "hosts[%zu].vms[%zu].usage.cpu", hi,
+                           d->vm_in_host - 1);
+            return fail_path(d, -EINVAL, path, "missing (required)");
+        }
+        break;
+    default:
+        break;
+    }
+    return pop(d);
+}
+
+static int
+on_start_array(void *ctx)
+{
+    struct snapshot_decoder *d = ctx;
+    enum slot s = current_slot(d);
+    switch (s) {
+    case S_IGNORE:
+        return push(d, F_SKIP);
+    case S_HOSTS:
+        return push(d, F_HOSTS);
+    case S_H_VMS:
+        return push(d, F_VMS);
+    default:
+        return fail_at(d, -EINVAL, slot_type_error(s));
+    }
+}
+
+static int
+on_end_array(void *ctx)
+{
+    return pop(ctx);
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_map_key,
+    .yajl_end_map = on_end_map,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end_array,
+};
+
+struct snapshot_decoder *
+snapshot_decoder_new(const char *source)
+{
+    struct snapshot_decoder *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    const char *src = source != NULL ? source : "<stdin>";
+    size_t n = strlen(src);
+    d->source = malloc(n + 1);
+    if (d->source == NULL)
+        goto fail;
+    memcpy(d->source, src, n + 1);
+    cluster_init(&d->cl);
+    nameset_init(&d->host_names);
+    nameset_init(&d->vm_names);
+    d->yh = yajl_alloc(&callbacks, NULL, d);
+    if (d->yh == NULL)
+        goto fail;
+    return d;
+fail:
+    free(d->source);
+    free(d);
+    return NULL;
+}
+
+void
+snapshot_decoder_free(struct snapshot_decoder *d)
+{
+    if (d == NULL)
+        return;
+    if (d->yh != NULL)
+        yajl_free(d->yh);
+    cluster_done(&d->cl);
+    nameset_done(&d->host_names);
+    nameset_done(&d->vm_names);
+    free(d->source);
+    free(d);
+}
+
+/* Turn a yajl failure into our error: ours if a callback stopped, else a syntax error with
+ * its line and column. `buf`/`len` is the chunk being parsed (NULL at the end). */
+static int
+parse_failure(struct snapshot_decoder *d, yajl_status st, const unsigned char *buf, size_t len,
+              struct perr *err)
+{
+    if (st == yajl_status_client_canceled || d->failed) {
+        *err = d->err;
+        return d->err_code != 0 ? d->err_code : -EINVAL;
+    }
+    size_t line = d->lines_before + 1;
+    size_t col = d->col_before + 1;
+    if (buf != NULL) {
+        size_t upto = yajl_get_bytes_consumed(d->yh);
+        if (upto > len)
+            upto = len;
+        for (size_t i = 0; i < upto; i++) {
+            if (buf[i] == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
+    }
+    unsigned char *msg = yajl_get_error(d->yh, 0, buf, len);
+    const char *text = msg != NULL ? (const char *)msg : "invalid JSON";
+    /* yajl says "parse error: premature EOF" etc.; keep the part after the colon. */
+    const char *colon = strchr(text, ':');
+    const char *what = colon != NULL ? colon + 1 : text;
+    while (*what == ' ')
+        what++;
+    size_t wl = strlen(what);
+    while (wl > 0 && (what[wl - 1] == '\n' || what[wl - 1] == ' ' || what[wl - 1] == '.'))
+        wl--;
+    if (buf == NULL && !d->got_root)
+        perr_set(err, "%s: empty input, expected a JSON object", d->source);
+    else
+        perr_set(err, "%s:%zu:%zu: invalid JSON: %.*s", d->source, line, col, (int)wl, what);
+    if (msg != NULL)
+        yajl_free_error(d->yh, msg);
+    d->failed = true;
+    return -EINVAL;
+}
+
+int
+snapshot_decoder_feed(struct snapshot_decoder *d, const void *buf, size_t len, struct perr *err)
+{
+    if (d->failed) {
+        *err = d->err;
+        return d->err_code != 0 ? d->err_code : -EINVAL;
+    }
+    const unsigned char *p = buf;
+    yajl_status st = yajl_parse(d->yh, p, len);
+    if (st != yajl_status_ok)
+        return parse_failure(d, st, p, len, err);
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\n') {
+            d->lines_before++;
+            d->col_before = 0;
+        } else {
+            d->col_before++;
+        }
+    }
+    return 0;
+}
+
+int
+snapshot_decoder_finish(struct snapshot_decoder *d, struct cluster *ret_cl, struct perr *err)
+{
+    if (d->failed) {
+        *err = d->err;
+        return d->err_code != 0 ? d->err_code : -EINVAL;
+    }
+    yajl_status st = yajl_complete_parse(d->yh);
+    if (st != yajl_status_ok)
+        return parse_failure(d, st, NULL, 0, err);
+    if (!d->got_root) {
+        perr_set(err, "%s: empty input, expected a JSON object", d->source);
+        d->failed = true;
+        return -EINVAL;
+    }
+    *ret_cl = d->cl;
+    cluster_init(&d->cl);
+    return 0;
+}
+
+int
+snapshot_decode(const void *buf, size_t len, const char *source, struct cluster *ret_cl,
+                struct perr *err)
+{
+    struct snapshot_decoder *d = snapshot_decoder_new(source);
+    if (d == NULL) {
+        perr_set(err, "%s: out of memory", source != NULL ? source : "<stdin>");
+        return -ENOMEM;
+    }
+    int r = snapshot_decoder_feed(d, buf, len, err);
+    if (r == 0)
+        r = snapshot_decoder_finish(d, ret_cl, err);
+    snapshot_decoder_free(d);
+    return r;
+}
+
+/* --- encoding ------------------------------------------------------------------------- */
+
+static int
+gen_str(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok ? 0
+                                                                                          : -ENOMEM;
+}
+
+static int
+gen_num(yajl_gen g, double v)
+{
+    char buf[64];
+    /* %.17g round-trips every double; drop to a shorter form when it is exact. */
+    int n = snprintf(buf, sizeof(buf), "%.15g", v);
+    if (n < 0)
+        return -ENOMEM;
+    if (strtod(buf, NULL) != v)
+        n = snprintf(buf, sizeof(buf), "%.17g", v);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return -ENOMEM;
+    return yajl_gen_number(g, buf, (size_t)n) == yajl_gen_status_ok ? 0 : -ENOMEM;
+}
+
+static int
+gen_usage(yajl_gen g, const struct usage *u)
+{
+    int r = 0;
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+        return -ENOMEM;
+    for (unsigned k = 0; k < KIND_COUNT && r == 0; k++) {
+        if (!(u->present & KIND_BIT(k)) && k != KIND_CPU)
+            continue;
+        r = gen_str(g, kind_name((enum kind)k));
+        if (r == 0)
+            r = gen_num(g, u->pct[k]);
+    }
+    if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    return r;
+}
+
+static int
+gen_vm(yajl_gen g, const struct vm *v)
+{
+    int r = 0;
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+        return -ENOMEM;
+    r = gen_str(g, "name");
+    r = r ? r : gen_str(g, v->name);
+    r = r ? r : gen_str(g, "usage");
+    r = r ? r : gen_usage(g, &v->usage);
+    if (r == 0 && v->has_mem) {
+        r = gen_str(g, "mem_mib");
+        r = r ? r : gen_num(g, v->mem_mib);
+    }
+    if (r == 0 && v->priority != 0) {
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%" PRId64, v->priority);
+        r = gen_str(g, "priority");
+        if (r == 0 && (n < 0 || yajl_gen_number(g, buf, (size_t)n) != yajl_gen_status_ok))
+            r = -ENOMEM;
+    }
+    if (r == 0 && v->pinned) {
+        r = gen_str(g, "pinned");
+        if (r == 0 && yajl_gen_bool(g, 1) != yajl_gen_status_ok)
+            r = -ENOMEM;
+    }
+    if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    return r;
+}
+
+static int
+gen_host(yajl_gen g, const struct cluster *cl, const struct host *h)
+{
+    int r = 0;
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+        return -ENOMEM;
+    r = gen_str(g, "name");
+    r = r ? r : gen_str(g, h->name);
+    if (r == 0 && h->capacity != 1.0) {
+        r = gen_str(g, "capacity");
+        r = r ? r : gen_num(g, h->capacity);
+    }
+    if (r == 0 && h->has_mem) {
+        r = gen_str(g, "mem_mib");
+        r = r ? r : gen_num(g, h->mem_mib);
+    }
+    if (r == 0 && h->state != HOST_UP) {
+        r = gen_str(g, "state");
+        r = r ? r : gen_str(g, host_state_name(h->state));
+    }
+    r = r ? r : gen_str(g, "usage");
+    r = r ? r : gen_usage(g, &h->usage);
+    r = r ? r : gen_str(g, "vms");
+    if (r == 0 && yajl_gen_array_open(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    for (uint32_t j = 0; j < h->vm_count && r == 0; j++)
+        r = gen_vm(g, &cl->vms[h->vm_first + j]);
+    if (r == 0 && yajl_gen_array_close(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    return r;
+}
+
+int
+snapshot_encode(const struct cluster *cl, int pretty, char **ret_s, size_t *ret_len)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g == NULL)
+        return -ENOMEM;
+    int r = 0;
+    if (pretty && !yajl_gen_config(g, yajl_gen_beautify, 1))
+        r = -ENOMEM;
+    if (r == 0 && yajl_gen_map_open(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    if (r == 0 && cl->has_time) {
+        r = gen_str(g, "time");
+        r = r ? r : gen_num(g, cl->time);
+    }
+    r = r ? r : gen_str(g, "hosts");
+    if (r == 0 && yajl_gen_array_open(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    for (size_t i = 0; i < cl->n_hosts && r == 0; i++)
+        r = gen_host(g, cl, &cl->hosts[i]);
+    if (r == 0 && yajl_gen_array_close(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    if (r == 0) {
+        const unsigned char *out;
+        size_t len;
+        if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok) {
+            r = -ENOMEM;
+        } else {
+            char *s = malloc(len + 1);
+            if (s == NULL) {
+                r = -ENOMEM;
+            } else {
+                memcpy(s, out, len);
+                s[len] = '\0';
+                *ret_s = s;
+                *ret_len = len;
+            }
+        }
+    }
+    yajl_gen_free(g);
+    return r;
+}
