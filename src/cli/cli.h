@@ -1,0 +1,24 @@
+/* The `vmloc` command: one entry per subcommand, dispatched from main.c. Exit statuses are
+ * the same everywhere: 0 success, 1 failure at run time, 2 bad arguments or bad input. */
+#ifndef VMLOC_CLI_CLI_H
+#define VMLOC_CLI_CLI_H
+
+#include "core/compiler.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *summary;
+};
+
+/* Print "vmloc: MESSAGE" on standard error as one line. */
+void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+/* Subcommands. */
+int cmd_plan(int argc, char **argv);
+
+#endif

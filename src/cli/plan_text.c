@@ -1,0 +1,57 @@
+/* Human-readable plan report. */
+#include "cli/plan_text.h"
+
+static const char *
+dest_rule(const struct policy *pol)
+{
+    switch (pol->dest_select) {
+    case DEST_SELECT_LEAST_USED:
+        return "least used";
+    case DEST_SELECT_WEIGHTED:
+        return "weighted free capacity";
+    case DEST_SELECT_FREE:
+        break;
+    }
+    return "most free";
+}
+
+void
+plan_text_print(FILE *f, const struct cluster *cl, const struct policy *pol, const struct plan *p)
+{
+    (void)fprintf(f, "snapshot: %zu hosts, %zu VMs\n", cl->n_hosts, cl->n_vms);
+    (void)fprintf(f, "conflicts: %zu\n", p->n_conflicts);
+    for (size_t i = 0; i < p->n_conflicts; i++) {
+        const struct plan_conflict *c = &p->conflicts[i];
+        const struct host *h = &cl->hosts[c->host];
+        (void)fprintf(f, "  %s:", h->name);
+        for (size_t r = 0; r < pol->n_resources; r++) {
+            enum kind k = pol->resources[r];
+            if (!(c->kinds & KIND_BIT(k)))
+                continue;
+            (void)fprintf(f, " %s %.4g%% >= %.4g%% (VMs >= %.4g%%);", kind_name(k),
+                          h->usage.pct[k], c->host_threshold[k], c->vm_threshold[k]);
+        }
+        (void)fprintf(f, " heavy VMs:");
+        for (uint32_t j = 0; j < c->vm_count; j++)
+            (void)fprintf(f, " %s", cl->vms[p->conflict_vms[c->vm_off + j]].name);
+        (void)fprintf(f, "\n");
+    }
+    (void)fprintf(f, "migrations: %zu\n", p->n_moves);
+    for (size_t i = 0; i < p->n_moves; i++) {
+        const struct plan_move *m = &p->moves[i];
+        enum kind k = pol->dest_select_resource;
+        (void)fprintf(f, "  %s: %s -> %s  (VM uses %.4g%% %s of %s; %s: %s had %.4g%% used)\n",
+                      cl->vms[m->vm].name, cl->hosts[m->from].name, cl->hosts[m->to].name,
+                      m->vm_usage[KIND_CPU], "cpu", cl->hosts[m->from].name, dest_rule(pol),
+                      cl->hosts[m->to].name, m->dest_usage[k]);
+    }
+    (void)fprintf(f, "unresolved: %zu\n", p->n_unresolved);
+    for (size_t i = 0; i < p->n_unresolved; i++) {
+        const struct plan_unresolved *u = &p->unresolved[i];
+        if (u->vm != UINT32_MAX)
+            (void)fprintf(f, "  %s: %s (for %s)\n", cl->hosts[u->host].name,
+                          plan_reason_name(u->reason), cl->vms[u->vm].name);
+        else
+            (void)fprintf(f, "  %s: %s\n", cl->hosts[u->host].name, plan_reason_name(u->reason));
+    }
+}

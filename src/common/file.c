@@ -1,0 +1,137 @@
+/* Whole-file and chunked reads with limits. */
+#define _POSIX_C_SOURCE 200809L
+#include "common/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/limits.h"
+
+static int
+open_input(const char *path, int *ret_fd)
+{
+    if (strcmp(path, "-") == 0) {
+        *ret_fd = STDIN_FILENO;
+        return 0;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int r = -errno;
+        (void)close(fd);
+        return r;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        (void)close(fd);
+        return -EISDIR;
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+static void
+close_input(const char *path, int fd)
+{
+    if (strcmp(path, "-") != 0)
+        (void)close(fd);
+}
+
+int
+file_read_all(const char *path, size_t max, char **ret_buf, size_t *ret_len)
+{
+    int fd;
+    int r = open_input(path, &fd);
+    if (r < 0)
+        return r;
+    size_t cap = 4096;
+    size_t len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (cap - len < 2) {
+            if (cap > max) {
+                r = -EFBIG;
+                goto out;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                r = -ENOMEM;
+                goto out;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            r = -EFBIG;
+            goto out;
+        }
+    }
+    buf[len] = '\0';
+    *ret_buf = buf;
+    *ret_len = len;
+    buf = NULL;
+    r = 0;
+out:
+    free(buf);
+    close_input(path, fd);
+    return r;
+}
+
+int
+file_stream(const char *path, size_t max, int (*fn)(void *ctx, const void *chunk, size_t len),
+            void *ctx)
+{
+    int fd;
+    int r = open_input(path, &fd);
+    if (r < 0)
+        return r;
+    char *buf = malloc(LIMIT_READ_CHUNK);
+    if (buf == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, LIMIT_READ_CHUNK);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        total += (size_t)n;
+        if (total > max) {
+            r = -EFBIG;
+            goto out;
+        }
+        r = fn(ctx, buf, (size_t)n);
+        if (r != 0)
+            goto out;
+    }
+    r = 0;
+out:
+    free(buf);
+    close_input(path, fd);
+    return r;
+}

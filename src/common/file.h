@@ -1,0 +1,21 @@
+/* Reading whole files (or standard input, as "-") with a size limit. The only file I/O
+ * helpers of the tree; callers decide how to report errors. */
+#ifndef VMLOC_COMMON_FILE_H
+#define VMLOC_COMMON_FILE_H
+
+#include <stddef.h>
+
+#include "core/compiler.h"
+
+/* Read all of `path` ("-": standard input) into a new NUL-terminated buffer (the caller
+ * frees it). 0: *ret_buf, *ret_len set. -errno from open/read (e.g. -ENOENT, -EISDIR);
+ * -EFBIG: larger than `max` bytes; -ENOMEM. */
+MUST_CHECK int file_read_all(const char *path, size_t max, char **ret_buf, size_t *ret_len);
+
+/* Call `fn(ctx, chunk, len)` for successive chunks of `path` ("-": standard input) until
+ * the end, or until `fn` returns non-zero (which is returned). -errno on read errors,
+ * -EFBIG beyond `max` bytes. */
+MUST_CHECK int file_stream(const char *path, size_t max,
+                           int (*fn)(void *ctx, const void *chunk, size_t len), void *ctx);
+
+#endif

@@ -1,0 +1,12 @@
+/* Every size limit on outside input, in one place, so each is documented and tested. */
+#ifndef VMLOC_COMMON_LIMITS_H
+#define VMLOC_COMMON_LIMITS_H
+
+/* A policy config file: a few hundred lines at most in practice. */
+#define LIMIT_CONFIG_BYTES (1024u * 1024u)
+/* A snapshot file: 100,000 hosts x 25 VMs is about 100 MB; allow ample room. */
+#define LIMIT_SNAPSHOT_BYTES (2048ull * 1024u * 1024u)
+/* Read size for streaming decoders. */
+#define LIMIT_READ_CHUNK (256u * 1024u)
+
+#endif
