@@ -21,20 +21,19 @@ static void
 plan_usage(FILE *f)
 {
     (void)fprintf(
-        f,
-        "usage: vmloc plan --snapshot FILE [--config FILE] [--json]\n\n"
-        "Detect resource conflicts in one snapshot of resource usage and choose at most one\n"
-        "migration per conflicting host, exactly as the manager, the agents and the\n"
-        "simulator would.\n\n"
-        "options:\n"
-        "  -s, --snapshot FILE  the snapshot (JSON; '-' reads standard input)\n"
-        "  -c, --config FILE    the policy (INI: [detect], [relocate], [host \"NAME\"]);\n"
-        "                       without it every setting has its default\n"
-        "  -j, --json           print one JSON object: conflicts, migrations, unresolved\n"
-        "  -h, --help           show this help\n\n"
-        "Exit status: 0 success (with or without conflicts), 2 bad arguments, snapshot\n"
-        "or config (one line on standard error names the file and the field or line).\n"
-        "See docs/policy.md for every setting.\n");
+        f, "usage: vmloc plan --snapshot FILE [--config FILE] [--json]\n\n"
+           "Detect resource conflicts in one snapshot of resource usage and choose at most one\n"
+           "migration per conflicting host, exactly as the manager, the agents and the\n"
+           "simulator would.\n\n"
+           "options:\n"
+           "  -s, --snapshot FILE  the snapshot (JSON; '-' reads standard input)\n"
+           "  -c, --config FILE    the policy (INI: [detect], [relocate], [host \"NAME\"]);\n"
+           "                       without it every setting has its default\n"
+           "  -j, --json           print one JSON object: conflicts, migrations, unresolved\n"
+           "  -h, --help           show this help\n\n"
+           "Exit status: 0 success (with or without conflicts), 2 bad arguments, snapshot\n"
+           "or config (one line on standard error names the file and the field or line).\n"
+           "See docs/policy.md for every setting.\n");
 }
 
 static const char *
@@ -156,8 +155,7 @@ cmd_plan(int argc, char **argv)
             plan_usage(stdout);
             return CLI_EXIT_OK;
         case ':':
-            cli_error("plan: option '%s' needs a value (see vmloc plan --help)",
-                      argv[optind - 1]);
+            cli_error("plan: option '%s' needs a value (see vmloc plan --help)", argv[optind - 1]);
             return CLI_EXIT_USAGE;
         default:
             cli_error("plan: unknown option '%s' (see vmloc plan --help)", argv[optind - 1]);

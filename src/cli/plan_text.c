@@ -28,8 +28,8 @@ plan_text_print(FILE *f, const struct cluster *cl, const struct policy *pol, con
             enum kind k = pol->resources[r];
             if (!(c->kinds & KIND_BIT(k)))
                 continue;
-            (void)fprintf(f, " %s %.4g%% >= %.4g%% (VMs >= %.4g%%);", kind_name(k),
-                          h->usage.pct[k], c->host_threshold[k], c->vm_threshold[k]);
+            (void)fprintf(f, " %s %.4g%% >= %.4g%% (VMs >= %.4g%%);", kind_name(k), h->usage.pct[k],
+                          c->host_threshold[k], c->vm_threshold[k]);
         }
         (void)fprintf(f, " heavy VMs:");
         for (uint32_t j = 0; j < c->vm_count; j++)

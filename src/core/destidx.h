@@ -28,8 +28,8 @@ struct dnode;
 
 struct destidx {
     struct dnode *nodes;
-    size_t n;    /* leaves in use (hosts) */
-    size_t base; /* index of the first leaf: a power of two >= n */
+    size_t n;               /* leaves in use (hosts) */
+    size_t base;            /* index of the first leaf: a power of two >= n */
     unsigned feasible_mask; /* kinds whose free capacity must exceed the need */
 };
 

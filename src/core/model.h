@@ -61,8 +61,8 @@ struct vm {
 struct host {
     const char *name; /* owned by the cluster */
     struct usage usage;
-    double capacity; /* relative capacity coefficient, > 0 */
-    double mem_mib;  /* meaningful only when has_mem */
+    double capacity;   /* relative capacity coefficient, > 0 */
+    double mem_mib;    /* meaningful only when has_mem */
     uint32_t vm_first; /* index of its first VM in cluster.vms */
     uint32_t vm_count;
     enum host_state state;

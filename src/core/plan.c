@@ -70,12 +70,12 @@ struct work {
     const struct cluster *cl;
     const struct policy *pol;
     const struct plan_opts *opts;
-    struct host_params *hp;  /* per host */
+    struct host_params *hp;      /* per host */
     double (*usage)[KIND_COUNT]; /* per host, current */
-    uint32_t *vm_count;      /* per host, current */
-    double *mem_used;        /* per host, current */
-    int32_t *moved_head;     /* per host: newest moved-in entry, or -1 */
-    int32_t *vm_loc;         /* per VM: its latest moved entry, or -1 (never moved) */
+    uint32_t *vm_count;          /* per host, current */
+    double *mem_used;            /* per host, current */
+    int32_t *moved_head;         /* per host: newest moved-in entry, or -1 */
+    int32_t *vm_loc;             /* per VM: its latest moved entry, or -1 (never moved) */
     struct moved *moved;
     size_t n_moved;
     struct destidx idx;

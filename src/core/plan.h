@@ -16,7 +16,7 @@
 #include "core/policy.h"
 
 enum plan_reason {
-    PLAN_REASON_NO_MOVABLE_VM = 1, /* every VM on the source is pinned */
+    PLAN_REASON_NO_MOVABLE_VM = 1,  /* every VM on the source is pinned */
     PLAN_REASON_NO_DESTINATION = 2, /* no other up host can take the chosen VM */
     PLAN_REASON_SOURCE_BUSY = 3,    /* the caller excluded the source (opts.no_source) */
 };
@@ -26,8 +26,8 @@ const char *plan_reason_name(enum plan_reason r);
 
 struct plan_conflict {
     uint32_t host;
-    uint8_t kinds;    /* KIND_BIT mask of the triggering kinds */
-    uint32_t vm_off;  /* the conflicting VMs are plan.conflict_vms[vm_off .. vm_off+vm_count) */
+    uint8_t kinds;   /* KIND_BIT mask of the triggering kinds */
+    uint32_t vm_off; /* the conflicting VMs are plan.conflict_vms[vm_off .. vm_off+vm_count) */
     uint32_t vm_count;
     double host_threshold[KIND_COUNT];
     double vm_threshold[KIND_COUNT];
@@ -37,9 +37,9 @@ struct plan_move {
     uint32_t vm;
     uint32_t from;
     uint32_t to;
-    double score;                    /* the destination's score when chosen */
-    double vm_usage[KIND_COUNT];     /* the VM's usage, in percent of the source */
-    double dest_usage[KIND_COUNT];   /* the destination's usage before the move */
+    double score;                  /* the destination's score when chosen */
+    double vm_usage[KIND_COUNT];   /* the VM's usage, in percent of the source */
+    double dest_usage[KIND_COUNT]; /* the destination's usage before the move */
 };
 
 struct plan_unresolved {

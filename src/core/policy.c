@@ -49,8 +49,7 @@ policy_resource_mask(const struct policy *pol)
 }
 
 int
-policy_override_get(struct policy *pol, const char *name, size_t len,
-                    struct host_override **ret_o)
+policy_override_get(struct policy *pol, const char *name, size_t len, struct host_override **ret_o)
 {
     if (len > MODEL_MAX_NAME)
         return -E2BIG;

@@ -39,7 +39,8 @@ per_kind(const double *v, unsigned mask)
     if (o == NULL)
         return NULL;
     for (unsigned k = 0; k < KIND_COUNT; k++) {
-        if ((mask & KIND_BIT(k)) && json_object_set_new(o, kind_name((enum kind)k), num(v[k])) < 0) {
+        if ((mask & KIND_BIT(k)) &&
+            json_object_set_new(o, kind_name((enum kind)k), num(v[k])) < 0) {
             json_decref(o);
             return NULL;
         }

@@ -204,10 +204,10 @@ weights_item(void *ctx, const char *item, size_t len)
 enum key_type {
     KT_THRESHOLD, /* percent 0..100, optionally per kind (key.KIND) */
     KT_VM_THRESHOLD,
-    KT_NONNEG,   /* vm_threshold_k */
-    KT_MIN_VMS,  /* integer >= 1 */
-    KT_KINDS,    /* resources */
-    KT_KIND,     /* vm_select_resource, dest_select_resource */
+    KT_NONNEG,  /* vm_threshold_k */
+    KT_MIN_VMS, /* integer >= 1 */
+    KT_KINDS,   /* resources */
+    KT_KIND,    /* vm_select_resource, dest_select_resource */
     KT_COMBINE,
     KT_VM_MODE,
     KT_VM_SELECT,
@@ -712,8 +712,8 @@ config_format(const struct policy *pol, char **ret_s)
                   pol->vm_threshold_value[k]);
     sb_printf(&b, "vm_threshold_k = %.17g\nmin_vms = %u\n", pol->vm_threshold_k,
               (unsigned)pol->min_vms);
-    sb_printf(&b, "\n[relocate]\nvm_select = %s\nvm_select_resource = %s\n",
-              vmsel[pol->vm_select], kind_name(pol->vm_select_resource));
+    sb_printf(&b, "\n[relocate]\nvm_select = %s\nvm_select_resource = %s\n", vmsel[pol->vm_select],
+              kind_name(pol->vm_select_resource));
     sb_printf(&b, "dest_select = %s\ndest_select_resource = %s\nprefer_busy_hosts = %s\n",
               dsel[pol->dest_select], kind_name(pol->dest_select_resource),
               pol->prefer_busy_hosts ? "yes" : "no");

@@ -89,7 +89,7 @@ struct snapshot_decoder {
     char key[KEY_MAX + 1]; /* the pending key, for messages (truncated) */
     size_t vm_in_host;     /* index of the current VM inside its host's "vms" */
     struct perr err;
-    int err_code; /* 0, or the negative errno recorded with err */
+    int err_code;        /* 0, or the negative errno recorded with err */
     size_t lines_before; /* newlines in the chunks fed before the current one */
     size_t col_before;   /* bytes since the last newline at the end of those chunks */
     bool got_root;
@@ -397,8 +397,8 @@ on_name(struct snapshot_decoder *d, bool is_host, const unsigned char *s, size_t
     if (r == 1) {
         char what[128 + MODEL_MAX_NAME];
         if (is_host) {
-            (void)snprintf(what, sizeof(what), "duplicate host name \"%s\" (also hosts[%" PRIu32 "])",
-                           stored, first);
+            (void)snprintf(what, sizeof(what),
+                           "duplicate host name \"%s\" (also hosts[%" PRIu32 "])", stored, first);
         } else {
             const struct vm *v = &d->cl.vms[first];
             const struct host *h = &d->cl.hosts[v->host];
@@ -485,20 +485,20 @@ static const struct keyinfo root_keys[] = {
 };
 
 static const struct keyinfo host_keys[] = {
-    {"name", S_H_NAME, SEEN_NAME},           {"capacity", S_H_CAPACITY, SEEN_CAPACITY},
-    {"mem_mib", S_H_MEM, SEEN_MEM},          {"state", S_H_STATE, SEEN_STATE},
-    {"usage", S_H_USAGE, SEEN_USAGE},        {"vms", S_H_VMS, SEEN_VMS},
+    {"name", S_H_NAME, SEEN_NAME},    {"capacity", S_H_CAPACITY, SEEN_CAPACITY},
+    {"mem_mib", S_H_MEM, SEEN_MEM},   {"state", S_H_STATE, SEEN_STATE},
+    {"usage", S_H_USAGE, SEEN_USAGE}, {"vms", S_H_VMS, SEEN_VMS},
 };
 
 static const struct keyinfo vm_keys[] = {
-    {"name", S_V_NAME, SEEN_NAME},     {"usage", S_V_USAGE, SEEN_USAGE},
-    {"mem_mib", S_V_MEM, SEEN_MEM},    {"priority", S_V_PRIORITY, SEEN_PRIORITY},
+    {"name", S_V_NAME, SEEN_NAME},       {"usage", S_V_USAGE, SEEN_USAGE},
+    {"mem_mib", S_V_MEM, SEEN_MEM},      {"priority", S_V_PRIORITY, SEEN_PRIORITY},
     {"pinned", S_V_PINNED, SEEN_PINNED},
 };
 
 static int
-match_key(struct snapshot_decoder *d, const struct keyinfo *keys, size_t n,
-          const unsigned char *k, size_t len)
+match_key(struct snapshot_decoder *d, const struct keyinfo *keys, size_t n, const unsigned char *k,
+          size_t len)
 {
     struct frame *f = &d->stack[d->depth - 1];
     for (size_t i = 0; i < n; i++) {
@@ -584,8 +584,7 @@ on_end_map(void *ctx)
             return fail_path(d, -EINVAL, path, "missing (required)");
         }
         if (!(f->seen & SEEN_USAGE)) {
-            (void)snprintf(path, sizeof(path), "hosts[%zu].vms[%zu].usage", hi,
-                           d->vm_in_host - 1);
+            (void)snprintf(path, sizeof(path), "hosts[%zu].vms[%zu].usage", hi, d->vm_in_host - 1);
             return fail_path(d, -EINVAL, path, "missing (required)");
         }
         break;
@@ -791,7 +790,7 @@ static int
 gen_str(yajl_gen g, const char *s)
 {
     return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok ? 0
-                                                                                          : -ENOMEM;
+                                                                                         : -ENOMEM;
 }
 
 static int

@@ -42,7 +42,6 @@ MUST_CHECK int snapshot_decode(const void *buf, size_t len, const char *source,
 
 /* Encode `cl` as snapshot JSON (compact when `pretty` is 0) into a new NUL-terminated string,
  * which the caller frees. 0: *ret_s, *ret_len set. -ENOMEM. */
-MUST_CHECK int snapshot_encode(const struct cluster *cl, int pretty, char **ret_s,
-                               size_t *ret_len);
+MUST_CHECK int snapshot_encode(const struct cluster *cl, int pretty, char **ret_s, size_t *ret_len);
 
 #endif
