@@ -18,7 +18,20 @@ struct cli_cmd {
 /* Print "vmloc: MESSAGE" on standard error as one line. */
 void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
+/* The daemon the terminal commands talk to: --agent URL if given, else --manager URL, else
+ * the default manager (VMLOC_MANAGER or http://127.0.0.1:7700). Never NULL. */
+const char *cli_target_url(void);
+
+/* The global --agent URL, or NULL. */
+const char *cli_global_agent(void);
+
+#define CLI_DEFAULT_MANAGER "http://127.0.0.1:7700"
+
 /* Subcommands. */
 int cmd_plan(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_vms(int argc, char **argv);
+int cmd_migrations(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -12,7 +13,31 @@
 
 static const struct cli_cmd commands[] = {
     {"plan", cmd_plan, "decide on one snapshot: conflicts and the migrations that resolve them"},
+    {"agent", cmd_agent, "run the agent of one host (sampling, VM control)"},
+    {"load", cmd_load, "set a simulated VM's demand on an agent"},
+    {"vms", cmd_vms, "list VMs with their usage (of an agent with --agent URL)"},
+    {"migrations", cmd_migrations, "list migrations and their outcome"},
 };
+
+static const char *global_agent;
+static const char *global_manager;
+
+const char *
+cli_global_agent(void)
+{
+    return global_agent;
+}
+
+const char *
+cli_target_url(void)
+{
+    if (global_agent != NULL)
+        return global_agent;
+    if (global_manager != NULL)
+        return global_manager;
+    const char *env = getenv("VMLOC_MANAGER");
+    return env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_MANAGER;
+}
 
 void
 cli_error(const char *fmt, ...)
@@ -32,7 +57,8 @@ cli_error(const char *fmt, ...)
 static void
 usage(FILE *f)
 {
-    (void)fprintf(f, "usage: vmloc [--help] [--version] COMMAND [ARGS]\n\n"
+    (void)fprintf(f, "usage: vmloc [--help] [--version] [--manager URL | --agent URL] COMMAND "
+                     "[ARGS]\n\n"
                      "vmloc keeps virtual machines on the right servers: it detects resource\n"
                      "conflicts (two or more heavy VMs on a host near its limit) and moves one VM\n"
                      "to the host with the most free capacity.\n\ncommands:\n");
@@ -45,10 +71,25 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-    if (argc < 2) {
+    /* Global options come before the command. */
+    int i = 1;
+    while (i < argc && (strcmp(argv[i], "--manager") == 0 || strcmp(argv[i], "--agent") == 0)) {
+        if (i + 1 >= argc) {
+            cli_error("option '%s' needs a URL", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+        if (strcmp(argv[i], "--manager") == 0)
+            global_manager = argv[i + 1];
+        else
+            global_agent = argv[i + 1];
+        i += 2;
+    }
+    if (i >= argc) {
         usage(stderr);
         return CLI_EXIT_USAGE;
     }
+    argc -= i - 1;
+    argv += i - 1;
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
@@ -58,9 +99,9 @@ main(int argc, char **argv)
         (void)printf("vmloc %s\n", VMLOC_VERSION);
         return CLI_EXIT_OK;
     }
-    for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-        if (strcmp(commands[i].name, cmd) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t c = 0; c < ARRAY_SIZE(commands); c++) {
+        if (strcmp(commands[c].name, cmd) == 0)
+            return commands[c].run(argc - 1, argv + 1);
     }
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (see vmloc --help)", cmd);

@@ -1,0 +1,322 @@
+/* The agent's life: start the HTTP server, sample every interval, register with the manager,
+ * and stop cleanly on SIGTERM or SIGINT.
+ *
+ * Everything runs on one libevent loop: the sampling timer, the registration retry timer,
+ * HTTP requests served and sent, migration timers. Signals reach the loop through libevent's
+ * signal events (the handler itself only records the signal), so no code runs in signal
+ * context. A sample is computed from the backend's state at the timer tick and cached as the
+ * JSON served at /v1/sample, so a collector always gets the latest complete measurement. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+void
+agent_opts_init(struct agent_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    (void)snprintf(o->listen, sizeof(o->listen), "%s", AGENT_DEFAULT_LISTEN);
+    o->interval_s = AGENT_DEFAULT_INTERVAL_S;
+    o->bandwidth_mib_s = AGENT_DEFAULT_BANDWIDTH_MIB_S;
+    o->capacity = 1.0;
+    o->mem_mib = 65536.0;
+    o->overhead[KIND_CPU] = 2.0;
+    o->log_level = LOG_LEVEL_INFO;
+}
+
+static json_t *
+kinds_json(const double *v)
+{
+    json_t *o = json_object();
+    for (unsigned k = 0; k < KIND_COUNT && o != NULL; k++) {
+        double r = round(v[k] * 1000.0) / 1000.0;
+        if (json_object_set_new(o, kind_name((enum kind)k), json_real(r)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+/* The VMs with what they get and what they ask for. */
+static json_t *
+vms_array(struct agent *a, double (*usage)[KIND_COUNT])
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < a->hv.n_vms && arr != NULL; i++) {
+        const struct simvm *v = &a->hv.vms[i];
+        json_t *o =
+            json_pack("{s:s,s:s,s:o,s:o,s:f,s:I,s:b,s:s}", "name", v->name, "host", a->opts.name,
+                      "usage", kinds_json(usage[i]), "demand", kinds_json(v->demand), "mem_mib",
+                      v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned, "state",
+                      simvm_state_name(v->state));
+        if (o == NULL || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+char *
+agent_vms_json(struct agent *a)
+{
+    double(*usage)[KIND_COUNT] = calloc(a->hv.n_vms + 1, sizeof(*usage));
+    double host[KIND_COUNT];
+    if (usage == NULL)
+        return NULL;
+    hv_sim_allocate(&a->hv, usage, host);
+    json_t *arr = vms_array(a, usage);
+    free(usage);
+    if (arr == NULL)
+        return NULL;
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return s;
+}
+
+void
+agent_sample(struct agent *a)
+{
+    double(*usage)[KIND_COUNT] = calloc(a->hv.n_vms + 1, sizeof(*usage));
+    double host[KIND_COUNT];
+    if (usage == NULL) {
+        log_warnx("sample skipped: out of memory, ignoring");
+        return;
+    }
+    hv_sim_allocate(&a->hv, usage, host);
+    a->seq++;
+    a->sample_time = clock_wall_s();
+    /* The host part has the snapshot format's fields, so a collector can put it straight
+     * into a snapshot; VMs that are only arriving are listed but not yet the host's. */
+    json_t *vms = json_array();
+    for (size_t i = 0; i < a->hv.n_vms && vms != NULL; i++) {
+        const struct simvm *v = &a->hv.vms[i];
+        json_t *o = json_pack("{s:s,s:o,s:o,s:f,s:I,s:b,s:s}", "name", v->name, "usage",
+                              kinds_json(usage[i]), "demand", kinds_json(v->demand), "mem_mib",
+                              v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned,
+                              "state", simvm_state_name(v->state));
+        if (o == NULL || json_array_append_new(vms, o) < 0) {
+            json_decref(vms);
+            vms = NULL;
+        }
+    }
+    json_t *root = NULL;
+    if (vms != NULL) {
+        root = json_pack("{s:i,s:I,s:f,s:s,s:{s:s,s:f,s:f,s:s,s:o,s:o}}", "version", WIRE_VERSION,
+                         "seq", (json_int_t)a->seq, "time", a->sample_time, "url", a->url, "host",
+                         "name", a->opts.name, "capacity", a->hv.capacity, "mem_mib", a->hv.mem_mib,
+                         "state", "up", "usage", kinds_json(host), "vms", vms);
+    }
+    char *s = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    free(usage);
+    if (s == NULL) {
+        log_warnx("sample skipped: out of memory, ignoring");
+        return;
+    }
+    free(a->sample_json);
+    a->sample_json = s;
+}
+
+static void
+sample_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    agent_sample(arg);
+}
+
+static void register_later(struct agent *a);
+
+static void
+register_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct agent *a = arg;
+    (void)len;
+    if (status >= 200 && status < 300) {
+        if (!a->registered)
+            log_info("registered with manager url=%s", a->opts.manager);
+        a->registered = true;
+    } else {
+        if (status == 0)
+            log_warnx("registration failed manager=%s error=\"%s\", retrying", a->opts.manager,
+                      err);
+        else
+            log_warnx("registration refused manager=%s status=%d body=%.200s, retrying",
+                      a->opts.manager, status, body != NULL ? body : "");
+        a->registered = false;
+    }
+    register_later(a);
+}
+
+static void
+register_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct agent *a = arg;
+    (void)fd;
+    (void)what;
+    json_t *j = json_pack("{s:s,s:s,s:s,s:i}", "name", a->opts.name, "url", a->url, "backend",
+                          "sim", "version", WIRE_VERSION);
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int r = body != NULL ? http_request(a->base, a->opts.manager, "POST", "/v1/agents", body,
+                                        HTTP_TIMEOUT_S, register_done, a)
+                         : -ENOMEM;
+    free(body);
+    if (r < 0) {
+        log_warnx("registration not sent manager=%s error=\"%s\", retrying", a->opts.manager,
+                  strerror(-r));
+        register_later(a);
+    }
+}
+
+/* Registration is refreshed every 5 s (and retried at that pace after a failure), so a
+ * restarted manager learns of every agent again without any state of its own. */
+static void
+register_later(struct agent *a)
+{
+    struct timeval tv = {5, 0};
+    (void)event_add(a->register_ev, &tv);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct agent *a = arg;
+    (void)what;
+    log_info("stopping signal=%d", (int)sig);
+    (void)event_base_loopexit(a->base, NULL);
+}
+
+static int
+add_vms(struct agent *a)
+{
+    for (size_t i = 0; i < a->opts.n_vms; i++) {
+        const struct wire_vmdef *d = &a->opts.vms[i];
+        struct simvm v;
+        memset(&v, 0, sizeof(v));
+        (void)snprintf(v.name, sizeof(v.name), "%s", d->name);
+        memcpy(v.demand, d->demand, sizeof(v.demand));
+        v.mem_mib = d->mem_mib;
+        v.priority = d->priority;
+        v.pinned = d->pinned;
+        int r = hv_sim_add(&a->hv, &v);
+        if (r == -EEXIST) {
+            log_errorx("VM \"%s\" given twice", d->name);
+            return r;
+        }
+        if (r == -ENOSPC) {
+            log_errorx("VM \"%s\" does not fit in the host's memory (%.0f MiB)", d->name,
+                       a->hv.mem_mib);
+            return r;
+        }
+        if (r < 0) {
+            log_errorx("VM \"%s\": %s", d->name, strerror(-r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+static void
+agent_free(struct agent *a)
+{
+    agent_migrate_done(a);
+    if (a->sample_ev != NULL)
+        event_free(a->sample_ev);
+    if (a->register_ev != NULL)
+        event_free(a->register_ev);
+    if (a->sig_term != NULL)
+        event_free(a->sig_term);
+    if (a->sig_int != NULL)
+        event_free(a->sig_int);
+    http_server_free(a->http);
+    if (a->base != NULL)
+        event_base_free(a->base);
+    hv_sim_done(&a->hv);
+    free(a->sample_json);
+    free(a);
+}
+
+int
+agent_run(const struct agent_opts *o)
+{
+    struct agent *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        log_errorx("out of memory");
+        return 1;
+    }
+    a->opts = *o;
+    int ret = 1;
+    (void)signal(SIGPIPE, SIG_IGN);
+    if (hv_sim_init(&a->hv, o->name) < 0) {
+        log_errorx("bad host name");
+        goto out;
+    }
+    a->hv.capacity = o->capacity;
+    a->hv.mem_mib = o->mem_mib;
+    memcpy(a->hv.overhead, o->overhead, sizeof(a->hv.overhead));
+    if (add_vms(a) < 0)
+        goto out;
+    a->base = event_base_new();
+    if (a->base == NULL) {
+        log_errorx("cannot create the event loop");
+        goto out;
+    }
+    uint16_t port = 0;
+    int r = http_server_start(a->base, o->listen, agent_routes, agent_n_routes, a, &a->http, &port);
+    if (r < 0) {
+        log_errorx("cannot listen on %s: %s", o->listen, strerror(-r));
+        goto out;
+    }
+    char addr[200];
+    uint16_t unused;
+    if (http_split_hostport(o->listen, addr, sizeof(addr), &unused) < 0)
+        goto out;
+    if (o->advertise[0] != '\0')
+        (void)snprintf(a->url, sizeof(a->url), "%s", o->advertise);
+    else
+        (void)snprintf(a->url, sizeof(a->url), "http://%s:%u", addr, (unsigned)port);
+    a->sample_ev = event_new(a->base, -1, EV_PERSIST, sample_cb, a);
+    a->register_ev = event_new(a->base, -1, 0, register_cb, a);
+    a->sig_term = evsignal_new(a->base, SIGTERM, signal_cb, a);
+    a->sig_int = evsignal_new(a->base, SIGINT, signal_cb, a);
+    if (a->sample_ev == NULL || a->register_ev == NULL || a->sig_term == NULL ||
+        a->sig_int == NULL) {
+        log_errorx("out of memory");
+        goto out;
+    }
+    struct timeval iv;
+    iv.tv_sec = (time_t)o->interval_s;
+    iv.tv_usec = (suseconds_t)((o->interval_s - (double)iv.tv_sec) * 1e6);
+    (void)event_add(a->sample_ev, &iv);
+    (void)event_add(a->sig_term, NULL);
+    (void)event_add(a->sig_int, NULL);
+    agent_sample(a);
+    if (o->manager[0] != '\0')
+        event_active(a->register_ev, 0, 0);
+
+    log_info("agent started name=\"%s\" url=%s vms=%zu interval=%gs backend=sim", o->name, a->url,
+             a->hv.n_vms, o->interval_s);
+    (void)printf("listening on http://%s:%u\n", addr, (unsigned)port);
+    (void)fflush(stdout);
+    if (event_base_dispatch(a->base) < 0) {
+        log_errorx("event loop failed");
+        goto out;
+    }
+    log_info("agent stopped name=\"%s\"", o->name);
+    ret = 0;
+out:
+    agent_free(a);
+    return ret;
+}

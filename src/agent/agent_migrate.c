@@ -1,0 +1,537 @@
+/* Moving a VM between two agents with the simulated backend.
+ *
+ * The source is the authority on where the VM runs until the destination confirms it runs
+ * there; the protocol has three steps, each answered over HTTP:
+ *
+ *   1. reserve  source -> POST /v1/incoming {id, from, vm}: the destination checks memory
+ *               and holds 10% of the VM's demand; the VM keeps running on the source, 10%
+ *               slower, while its memory is copied (mem_mib / bandwidth seconds);
+ *   2. commit   source -> POST /v1/incoming/ID/commit {final demand}: the destination runs
+ *               the VM; on 200 the source removes its copy: done;
+ *   3. abort    on any failure before a commit is confirmed the source keeps the VM running
+ *               and tells the destination to drop its reservation (best effort; a
+ *               reservation that is never committed expires on its own).
+ *
+ * If the commit gets no answer, the source asks the destination what happened
+ * (GET /v1/incoming/ID) before deciding, so a lost answer does not leave the VM on both
+ * hosts; only a destination that stays unreachable after its commit leaves the outcome to
+ * the reservation's expiry (the destination then drops an uncommitted VM). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+/* An arrival not committed within this time is dropped by the destination. */
+#define INCOMING_EXPIRY_S 120
+/* How often the source asks an unreachable destination about a commit before giving up. */
+#define COMMIT_QUERIES 3
+
+const char *
+mig_state_name(enum mig_state s)
+{
+    switch (s) {
+    case MIG_DONE:
+        return "done";
+    case MIG_FAILED:
+        return "failed";
+    case MIG_RUNNING:
+        break;
+    }
+    return "running";
+}
+
+struct migration *
+agent_migration_find(struct agent *a, const char *id)
+{
+    for (size_t i = 0; i < a->n_migs; i++) {
+        if (strcmp(a->migs[i]->id, id) == 0)
+            return a->migs[i];
+    }
+    return NULL;
+}
+
+struct incoming *
+agent_incoming_find(struct agent *a, const char *id)
+{
+    for (size_t i = 0; i < a->n_ins; i++) {
+        if (strcmp(a->ins[i]->id, id) == 0)
+            return a->ins[i];
+    }
+    return NULL;
+}
+
+static void
+migration_free(struct migration *m)
+{
+    if (m->timer != NULL)
+        event_free(m->timer);
+    free(m);
+}
+
+static void
+incoming_free(struct incoming *in)
+{
+    if (in->expiry != NULL)
+        event_free(in->expiry);
+    free(in);
+}
+
+void
+agent_migrate_done(struct agent *a)
+{
+    for (size_t i = 0; i < a->n_migs; i++)
+        migration_free(a->migs[i]);
+    for (size_t i = 0; i < a->n_ins; i++)
+        incoming_free(a->ins[i]);
+    a->n_migs = 0;
+    a->n_ins = 0;
+}
+
+/* Make room in the history by forgetting the oldest finished record. false: all busy. */
+static bool
+make_room_migs(struct agent *a)
+{
+    if (a->n_migs < AGENT_MAX_HISTORY)
+        return true;
+    for (size_t i = 0; i < a->n_migs; i++) {
+        struct migration *m = a->migs[i];
+        if (m->state != MIG_RUNNING && !m->in_flight) {
+            migration_free(m);
+            memmove(&a->migs[i], &a->migs[i + 1], (a->n_migs - i - 1) * sizeof(a->migs[0]));
+            a->n_migs--;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+make_room_ins(struct agent *a)
+{
+    if (a->n_ins < AGENT_MAX_HISTORY)
+        return true;
+    for (size_t i = 0; i < a->n_ins; i++) {
+        struct incoming *in = a->ins[i];
+        if (in->state != IN_RESERVED) {
+            incoming_free(in);
+            memmove(&a->ins[i], &a->ins[i + 1], (a->n_ins - i - 1) * sizeof(a->ins[0]));
+            a->n_ins--;
+            return true;
+        }
+    }
+    return false;
+}
+
+char *
+agent_migration_json(const struct migration *m)
+{
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:o,s:o,s:f,s:f}", "id", m->id, "vm", m->vm,
+                          "from", m->a->opts.name, "to", m->to_name, "to_url", m->to_url, "state",
+                          mig_state_name(m->state), "started", m->started, "finished",
+                          m->state == MIG_RUNNING ? json_null() : json_real(m->finished), "error",
+                          m->error[0] != '\0' ? json_string(m->error) : json_null(), "mem_mib",
+                          m->mem_mib, "transfer_s", m->transfer_s);
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s;
+}
+
+char *
+agent_migrations_json(struct agent *a)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < a->n_migs && arr != NULL; i++) {
+        char *s = agent_migration_json(a->migs[i]);
+        json_t *o = s != NULL ? json_loads(s, 0, NULL) : NULL;
+        free(s);
+        if (o == NULL || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    char *out = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    return out;
+}
+
+/* End migration `m` as failed: the VM runs on here as before; tell the destination to drop
+ * its reservation unless `tell` is false. */
+static void mig_fail(struct migration *m, bool tell, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+static void abort_done(void *arg, int status, const char *body, size_t len, const char *err);
+
+static void
+mig_fail(struct migration *m, bool tell, const char *fmt, ...)
+{
+    struct agent *a = m->a;
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(m->error, sizeof(m->error), fmt, ap);
+    va_end(ap);
+    m->state = MIG_FAILED;
+    m->finished = clock_wall_s();
+    if (hv_sim_set_state(&a->hv, m->vm, SIMVM_RUNNING) < 0)
+        log_warnx("migration failed and VM is gone vm=\"%s\" id=%s", m->vm, m->id);
+    log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; VM stays here", m->id,
+              m->vm, m->to_name, m->error);
+    if (tell) {
+        char path[128];
+        (void)snprintf(path, sizeof(path), "/v1/incoming/%s/abort", m->id);
+        if (http_request(a->base, m->to_url, "POST", path, NULL, HTTP_TIMEOUT_S, abort_done, NULL) <
+            0)
+            log_warnx("abort not sent id=%s, the reservation will expire", m->id);
+    }
+    agent_sample(a);
+}
+
+static void
+abort_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    (void)arg;
+    (void)body;
+    (void)len;
+    if (status == 0)
+        log_warnx("abort got no answer error=\"%s\"; the reservation will expire", err);
+}
+
+static void
+mig_succeed(struct migration *m)
+{
+    struct agent *a = m->a;
+    if (hv_sim_remove(&a->hv, m->vm) < 0)
+        log_warnx("migrated VM already gone here vm=\"%s\" id=%s", m->vm, m->id);
+    m->state = MIG_DONE;
+    m->finished = clock_wall_s();
+    log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f", m->id, m->vm, m->to_name,
+             m->finished - m->started);
+    agent_sample(a);
+}
+
+static void send_commit(struct migration *m);
+static void query_commit(struct migration *m, int left);
+
+struct query {
+    struct migration *m;
+    int left;
+};
+
+static void
+query_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct query *q = arg;
+    struct migration *m = q->m;
+    int left = q->left;
+    free(q);
+    m->in_flight = false;
+    if (status == 200) {
+        json_t *j = json_loadb(body, len, 0, NULL);
+        const char *st = json_string_value(json_object_get(j, "state"));
+        bool committed = st != NULL && strcmp(st, "committed") == 0;
+        json_decref(j);
+        if (committed)
+            mig_succeed(m);
+        else
+            mig_fail(m, true, "commit not applied by the destination");
+        return;
+    }
+    if (status == 404) {
+        mig_fail(m, false, "the destination no longer knows the migration");
+        return;
+    }
+    if (left > 0) {
+        query_commit(m, left - 1);
+        return;
+    }
+    mig_fail(m, true, "destination unreachable after commit: %s", err != NULL ? err : "error");
+}
+
+static void
+query_commit(struct migration *m, int left)
+{
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/incoming/%s", m->id);
+    struct query *q = malloc(sizeof(*q));
+    if (q == NULL) {
+        mig_fail(m, true, "out of memory");
+        return;
+    }
+    q->m = m;
+    q->left = left;
+    m->in_flight = true;
+    if (http_request(m->a->base, m->to_url, "GET", path, NULL, 2.0, query_done, q) < 0) {
+        free(q);
+        m->in_flight = false;
+        mig_fail(m, true, "cannot ask the destination");
+    }
+}
+
+static void
+commit_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct migration *m = arg;
+    (void)len;
+    m->in_flight = false;
+    if (status == 200) {
+        mig_succeed(m);
+        return;
+    }
+    if (status == 0) {
+        log_warnx("commit got no answer id=%s error=\"%s\", asking the destination", m->id, err);
+        query_commit(m, COMMIT_QUERIES - 1);
+        return;
+    }
+    mig_fail(m, true, "destination refused the commit: %d %.160s", status, body);
+}
+
+static void
+send_commit(struct migration *m)
+{
+    struct agent *a = m->a;
+    long i = hv_sim_find(&a->hv, m->vm);
+    if (i < 0) {
+        mig_fail(m, true, "VM disappeared during the transfer");
+        return;
+    }
+    json_t *j = json_object();
+    for (unsigned k = 0; k < KIND_COUNT && j != NULL; k++)
+        (void)json_object_set_new(j, kind_name((enum kind)k), json_real(a->hv.vms[i].demand[k]));
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/incoming/%s/commit", m->id);
+    m->in_flight = true;
+    int r = body != NULL ? http_request(a->base, m->to_url, "POST", path, body, 5.0, commit_done, m)
+                         : -ENOMEM;
+    free(body);
+    if (r < 0) {
+        m->in_flight = false;
+        mig_fail(m, true, "cannot send the commit: %s", strerror(-r));
+    }
+}
+
+static void
+transfer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    send_commit(arg);
+}
+
+static void
+reserve_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct migration *m = arg;
+    (void)len;
+    m->in_flight = false;
+    if (status == 0) {
+        mig_fail(m, false, "destination unreachable: %s", err);
+        return;
+    }
+    if (status != 201 && status != 200) {
+        mig_fail(m, false, "destination refused: %d %.160s", status, body);
+        return;
+    }
+    struct timeval tv;
+    tv.tv_sec = (time_t)m->transfer_s;
+    tv.tv_usec = (suseconds_t)((m->transfer_s - (double)tv.tv_sec) * 1e6);
+    if (event_add(m->timer, &tv) < 0)
+        mig_fail(m, true, "cannot start the transfer timer");
+}
+
+int
+agent_migrate_start(struct agent *a, const struct wire_order *o, struct migration **ret_m)
+{
+    long i = hv_sim_find(&a->hv, o->vm);
+    if (i < 0)
+        return -ENOENT;
+    const struct simvm *v = &a->hv.vms[i];
+    if (v->state != SIMVM_RUNNING)
+        return -EBUSY;
+    if (v->pinned)
+        return -EPERM;
+    char id[WIRE_MAX_ID + 1];
+    if (o->id[0] != '\0')
+        (void)snprintf(id, sizeof(id), "%s", o->id);
+    else
+        (void)snprintf(id, sizeof(id), "m%llu-%llu", (unsigned long long)(clock_wall_s() * 1000),
+                       (unsigned long long)++a->next_id);
+    if (agent_migration_find(a, id) != NULL)
+        return -EEXIST;
+    if (!make_room_migs(a))
+        return -EBUSY;
+    struct migration *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return -ENOMEM;
+    m->a = a;
+    (void)snprintf(m->id, sizeof(m->id), "%s", id);
+    (void)snprintf(m->vm, sizeof(m->vm), "%s", o->vm);
+    (void)snprintf(m->to_url, sizeof(m->to_url), "%s", o->to);
+    (void)snprintf(m->to_name, sizeof(m->to_name), "%s", o->to_name[0] ? o->to_name : o->to);
+    m->state = MIG_RUNNING;
+    m->started = clock_wall_s();
+    m->mem_mib = v->mem_mib;
+    m->transfer_s = a->opts.bandwidth_mib_s > 0 ? v->mem_mib / a->opts.bandwidth_mib_s : 0.0;
+    m->timer = evtimer_new(a->base, transfer_cb, m);
+    json_t *j = json_pack("{s:s,s:s,s:{s:s,s:{s:f,s:f,s:f,s:f},s:f,s:I,s:b}}", "id", m->id, "from",
+                          a->opts.name, "vm", "name", v->name, "demand", "cpu", v->demand[KIND_CPU],
+                          "mem_bw", v->demand[KIND_MEM_BW], "disk", v->demand[KIND_DISK], "net",
+                          v->demand[KIND_NET], "mem_mib", v->mem_mib, "priority",
+                          (json_int_t)v->priority, "pinned", v->pinned);
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (m->timer == NULL || body == NULL) {
+        free(body);
+        migration_free(m);
+        return -ENOMEM;
+    }
+    int r = http_request(a->base, m->to_url, "POST", "/v1/incoming", body, 5.0, reserve_done, m);
+    free(body);
+    if (r < 0) {
+        migration_free(m);
+        return r;
+    }
+    m->in_flight = true;
+    a->migs[a->n_migs++] = m;
+    if (hv_sim_set_state(&a->hv, m->vm, SIMVM_MIGRATING_OUT) < 0)
+        log_warnx("VM vanished while its migration started vm=\"%s\"", m->vm);
+    log_info("migration started id=%s vm=\"%s\" to=\"%s\" url=%s transfer=%.3fs", m->id, m->vm,
+             m->to_name, m->to_url, m->transfer_s);
+    agent_sample(a);
+    *ret_m = m;
+    return 0;
+}
+
+static void
+expiry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct incoming *in = arg;
+    (void)fd;
+    (void)what;
+    if (in->state != IN_RESERVED)
+        return;
+    in->state = IN_ABORTED;
+    if (hv_sim_remove(&in->a->hv, in->vm) < 0)
+        log_warnx("expired arrival already gone vm=\"%s\"", in->vm);
+    log_warnx("arrival expired without commit id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm,
+              in->from);
+    agent_sample(in->a);
+}
+
+int
+agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg, size_t len)
+{
+    struct incoming *old = agent_incoming_find(a, w->id);
+    if (old != NULL) {
+        if (old->state == IN_RESERVED && strcmp(old->vm, w->vm.name) == 0)
+            return 200; /* a retried request */
+        (void)snprintf(msg, len, "arrival \"%s\" exists", w->id);
+        return 409;
+    }
+    if (hv_sim_find(&a->hv, w->vm.name) >= 0) {
+        (void)snprintf(msg, len, "a VM named \"%s\" is already on host \"%s\"", w->vm.name,
+                       a->opts.name);
+        return 409;
+    }
+    if (a->hv.n_vms >= AGENT_MAX_VMS || !make_room_ins(a)) {
+        (void)snprintf(msg, len, "too many VMs on host \"%s\"", a->opts.name);
+        return 409;
+    }
+    struct incoming *in = calloc(1, sizeof(*in));
+    if (in == NULL) {
+        (void)snprintf(msg, len, "out of memory");
+        return 503;
+    }
+    in->a = a;
+    (void)snprintf(in->id, sizeof(in->id), "%s", w->id);
+    (void)snprintf(in->vm, sizeof(in->vm), "%s", w->vm.name);
+    (void)snprintf(in->from, sizeof(in->from), "%s", w->from);
+    in->state = IN_RESERVED;
+    in->since = clock_wall_s();
+    in->expiry = evtimer_new(a->base, expiry_cb, in);
+    struct simvm v;
+    memset(&v, 0, sizeof(v));
+    (void)snprintf(v.name, sizeof(v.name), "%s", w->vm.name);
+    memcpy(v.demand, w->vm.demand, sizeof(v.demand));
+    v.mem_mib = w->vm.mem_mib;
+    v.priority = w->vm.priority;
+    v.pinned = w->vm.pinned;
+    v.state = SIMVM_INCOMING;
+    int r = in->expiry != NULL ? hv_sim_add(&a->hv, &v) : -ENOMEM;
+    if (r < 0) {
+        incoming_free(in);
+        if (r == -ENOSPC) {
+            (void)snprintf(msg, len, "not enough memory on host \"%s\" for %.0f MiB", a->opts.name,
+                           w->vm.mem_mib);
+            return 409;
+        }
+        (void)snprintf(msg, len, "cannot accept the VM: %s", strerror(-r));
+        return r == -ENOMEM ? 503 : 409;
+    }
+    struct timeval tv = {INCOMING_EXPIRY_S, 0};
+    (void)event_add(in->expiry, &tv);
+    a->ins[a->n_ins++] = in;
+    log_info("arrival reserved id=%s vm=\"%s\" from=\"%s\" mem_mib=%.0f", in->id, in->vm, in->from,
+             v.mem_mib);
+    agent_sample(a);
+    return 201;
+}
+
+int
+agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *final, char *msg,
+                      size_t len)
+{
+    struct incoming *in = agent_incoming_find(a, id);
+    if (in == NULL) {
+        (void)snprintf(msg, len, "no arrival \"%s\"", id);
+        return 404;
+    }
+    if (in->state == IN_COMMITTED)
+        return 200;
+    if (in->state == IN_ABORTED) {
+        (void)snprintf(msg, len, "arrival \"%s\" was aborted", id);
+        return 409;
+    }
+    if (hv_sim_set_state(&a->hv, in->vm, SIMVM_RUNNING) < 0) {
+        (void)snprintf(msg, len, "arrival \"%s\" lost its VM", id);
+        return 409;
+    }
+    if (final->mask != 0 && hv_sim_set_demand(&a->hv, in->vm, final->mask, final->pct) < 0)
+        log_warnx("commit carried a bad demand id=%s, ignoring", id);
+    in->state = IN_COMMITTED;
+    (void)event_del(in->expiry);
+    log_info("migration arrived id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm, in->from);
+    agent_sample(a);
+    return 200;
+}
+
+int
+agent_incoming_abort(struct agent *a, const char *id, char *msg, size_t len)
+{
+    struct incoming *in = agent_incoming_find(a, id);
+    if (in == NULL) {
+        (void)snprintf(msg, len, "no arrival \"%s\"", id);
+        return 404;
+    }
+    if (in->state == IN_COMMITTED) {
+        (void)snprintf(msg, len, "arrival \"%s\" is already running here", id);
+        return 409;
+    }
+    if (in->state == IN_RESERVED) {
+        in->state = IN_ABORTED;
+        (void)event_del(in->expiry);
+        if (hv_sim_remove(&a->hv, in->vm) < 0)
+            log_warnx("aborted arrival already gone vm=\"%s\"", in->vm);
+        log_info("arrival aborted id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm, in->from);
+        agent_sample(a);
+    }
+    return 200;
+}

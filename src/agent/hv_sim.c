@@ -1,0 +1,165 @@
+/* The simulated hypervisor's allocation model (see hv_sim.h). */
+#include "agent/hv_sim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *
+simvm_state_name(enum simvm_state s)
+{
+    switch (s) {
+    case SIMVM_MIGRATING_OUT:
+        return "migrating-out";
+    case SIMVM_INCOMING:
+        return "incoming";
+    case SIMVM_RUNNING:
+        break;
+    }
+    return "running";
+}
+
+int
+hv_sim_init(struct hv_sim *hv, const char *name)
+{
+    memset(hv, 0, sizeof(*hv));
+    size_t n = strlen(name);
+    if (n == 0 || n > MODEL_MAX_NAME)
+        return -E2BIG;
+    memcpy(hv->host_name, name, n + 1);
+    hv->capacity = 1.0;
+    hv->mem_mib = 65536.0;
+    hv->overhead[KIND_CPU] = 2.0;
+    return 0;
+}
+
+void
+hv_sim_done(struct hv_sim *hv)
+{
+    if (hv == NULL)
+        return;
+    free(hv->vms);
+    hv->vms = NULL;
+    hv->n_vms = 0;
+    hv->cap_vms = 0;
+}
+
+long
+hv_sim_find(const struct hv_sim *hv, const char *name)
+{
+    for (size_t i = 0; i < hv->n_vms; i++) {
+        if (strcmp(hv->vms[i].name, name) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+double
+hv_sim_mem_used(const struct hv_sim *hv)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < hv->n_vms; i++)
+        m += hv->vms[i].mem_mib;
+    return m;
+}
+
+static bool
+demand_ok(const double *d)
+{
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if (!(d[k] >= 0.0 && d[k] <= 100.0))
+            return false;
+    }
+    return true;
+}
+
+int
+hv_sim_add(struct hv_sim *hv, const struct simvm *vm)
+{
+    if (hv_sim_find(hv, vm->name) >= 0)
+        return -EEXIST;
+    if (!demand_ok(vm->demand) || !(vm->mem_mib >= 0.0))
+        return -EINVAL;
+    if (hv_sim_mem_used(hv) + vm->mem_mib > hv->mem_mib)
+        return -ENOSPC;
+    if (hv->n_vms == hv->cap_vms) {
+        size_t ncap = hv->cap_vms == 0 ? 8 : hv->cap_vms * 2;
+        struct simvm *p = realloc(hv->vms, ncap * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        hv->vms = p;
+        hv->cap_vms = ncap;
+    }
+    hv->vms[hv->n_vms++] = *vm;
+    return 0;
+}
+
+int
+hv_sim_remove(struct hv_sim *hv, const char *name)
+{
+    long i = hv_sim_find(hv, name);
+    if (i < 0)
+        return -ENOENT;
+    memmove(&hv->vms[i], &hv->vms[i + 1], (hv->n_vms - (size_t)i - 1) * sizeof(*hv->vms));
+    hv->n_vms--;
+    return 0;
+}
+
+int
+hv_sim_set_demand(struct hv_sim *hv, const char *name, unsigned mask, const double *pct)
+{
+    long i = hv_sim_find(hv, name);
+    if (i < 0)
+        return -ENOENT;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if ((mask & KIND_BIT(k)) && !(pct[k] >= 0.0 && pct[k] <= 100.0))
+            return -EINVAL;
+    }
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if (mask & KIND_BIT(k))
+            hv->vms[i].demand[k] = pct[k];
+    }
+    return 0;
+}
+
+int
+hv_sim_set_state(struct hv_sim *hv, const char *name, enum simvm_state s)
+{
+    long i = hv_sim_find(hv, name);
+    if (i < 0)
+        return -ENOENT;
+    hv->vms[i].state = s;
+    return 0;
+}
+
+void
+hv_sim_allocate(const struct hv_sim *hv, double (*ret_usage)[KIND_COUNT], double *ret_host)
+{
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        double avail = 100.0 - hv->overhead[k];
+        if (avail < 0.0)
+            avail = 0.0;
+        double want = 0.0;
+        for (size_t i = 0; i < hv->n_vms; i++) {
+            const struct simvm *v = &hv->vms[i];
+            want +=
+                v->state == SIMVM_INCOMING ? v->demand[k] * HV_SIM_INCOMING_SHARE : v->demand[k];
+        }
+        double scale = want > avail && want > 0.0 ? avail / want : 1.0;
+        double total = hv->overhead[k];
+        for (size_t i = 0; i < hv->n_vms; i++) {
+            const struct simvm *v = &hv->vms[i];
+            double got = v->demand[k] * scale;
+            if (v->state == SIMVM_INCOMING) {
+                total += got * HV_SIM_INCOMING_SHARE;
+                got = 0.0;
+            } else {
+                total += got;
+                if (v->state == SIMVM_MIGRATING_OUT)
+                    got *= HV_SIM_MIGRATION_SLOWDOWN;
+            }
+            ret_usage[i][k] = got;
+        }
+        ret_host[k] = total > 100.0 ? 100.0 : total;
+    }
+}

@@ -1,0 +1,82 @@
+/* The simulated hypervisor: a host of a given capacity running VMs whose demand per kind is
+ * set by the operator (`vmloc load`) or the config. Each sample gives every VM what it asked
+ * for while the host has room; beyond that each VM gets the same fraction of its demand. The
+ * hypervisor itself uses a small overhead; a VM migrating out runs 10% slower, and a VM
+ * arriving holds 10% of its demand on the destination until it runs there. Pure state: the
+ * agent moves VMs between hosts over the network and calls these functions. */
+#ifndef VMLOC_AGENT_HV_SIM_H
+#define VMLOC_AGENT_HV_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/model.h"
+
+enum simvm_state {
+    SIMVM_RUNNING = 0,
+    SIMVM_MIGRATING_OUT = 1,
+    SIMVM_INCOMING = 2,
+};
+
+/* "running", "migrating-out", "incoming". */
+const char *simvm_state_name(enum simvm_state s);
+
+struct simvm {
+    char name[MODEL_MAX_NAME + 1];
+    double demand[KIND_COUNT]; /* percent of this host's capacity */
+    double mem_mib;
+    int64_t priority;
+    bool pinned;
+    enum simvm_state state;
+};
+
+struct hv_sim {
+    char host_name[MODEL_MAX_NAME + 1];
+    double capacity; /* relative capacity coefficient */
+    double mem_mib;
+    double overhead[KIND_COUNT]; /* the hypervisor's own use, percent */
+    struct simvm *vms;
+    size_t n_vms;
+    size_t cap_vms;
+};
+
+/* Slowdown of a VM while it migrates out, and the share of its demand an arriving VM holds
+ * on the destination (the literature's usual 10%). */
+#define HV_SIM_MIGRATION_SLOWDOWN 0.9
+#define HV_SIM_INCOMING_SHARE 0.1
+
+/* An empty host named `name` with capacity 1, 65536 MiB and 2 % CPU overhead.
+ * 0 or -E2BIG (name too long). */
+MUST_CHECK int hv_sim_init(struct hv_sim *hv, const char *name);
+
+/* Free the VM table. Accepts NULL. */
+void hv_sim_done(struct hv_sim *hv);
+
+/* Index of VM `name`, or -1. */
+long hv_sim_find(const struct hv_sim *hv, const char *name);
+
+/* Add a copy of `vm`. 0; -EEXIST: a VM of that name is here; -ENOSPC: its memory does not
+ * fit in what the other VMs leave; -EINVAL: bad demand (outside 0..100); -ENOMEM. */
+MUST_CHECK int hv_sim_add(struct hv_sim *hv, const struct simvm *vm);
+
+/* Remove VM `name`. 0 or -ENOENT. */
+MUST_CHECK int hv_sim_remove(struct hv_sim *hv, const char *name);
+
+/* Set the demand of VM `name` for the kinds in `mask` to `pct[k]` (0..100).
+ * 0; -ENOENT; -EINVAL (value out of range). */
+MUST_CHECK int hv_sim_set_demand(struct hv_sim *hv, const char *name, unsigned mask,
+                                 const double *pct);
+
+/* Change VM `name`'s state. 0 or -ENOENT. */
+MUST_CHECK int hv_sim_set_state(struct hv_sim *hv, const char *name, enum simvm_state s);
+
+/* Memory the VMs hold (running, leaving and arriving), MiB. */
+double hv_sim_mem_used(const struct hv_sim *hv);
+
+/* What each VM gets now: `ret_usage[i][k]` for VM i (0 for arriving VMs), and the host's
+ * total per kind in `ret_host[k]` (overhead + allocations + arrivals' reservations). */
+void hv_sim_allocate(const struct hv_sim *hv, double (*ret_usage)[KIND_COUNT], double *ret_host);
+
+#endif

@@ -1,0 +1,293 @@
+/* The management terminal: `vmloc [--agent URL | --manager URL] vms|migrations [--json]`
+ * and `vmloc load --agent URL VM KIND=PCT...`. Each asks one daemon over HTTP and prints
+ * its answer as a table, or as JSON with --json. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "core/model.h"
+#include "net/http.h"
+
+#define TERMINAL_TIMEOUT_S 10.0
+
+/* GET or POST `path` on `url`; on success *ret_json holds the parsed answer.
+ * Returns CLI_EXIT_* after printing any error. */
+static int
+ask(const char *url, const char *method, const char *path, const char *body, json_t **ret_json)
+{
+    if (http_url_check(url) < 0) {
+        cli_error("%s: not a daemon URL (expected http://HOST:PORT)", url);
+        return CLI_EXIT_USAGE;
+    }
+    int status = 0;
+    char *answer = NULL;
+    const char *err = NULL;
+    int r = http_fetch(url, method, path, body, TERMINAL_TIMEOUT_S, &status, &answer, &err);
+    if (r < 0) {
+        cli_error("%s: %s", url, err != NULL ? err : strerror(-r));
+        return CLI_EXIT_FAIL;
+    }
+    json_error_t je;
+    json_t *j = json_loads(answer, 0, &je);
+    if (status < 200 || status >= 300) {
+        const char *msg = json_string_value(json_object_get(j, "error"));
+        cli_error("%s%s: %d %s", url, path, status, msg != NULL ? msg : answer);
+        json_decref(j);
+        free(answer);
+        return status >= 400 && status < 500 ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    free(answer);
+    if (j == NULL) {
+        cli_error("%s%s: answer is not JSON: %s", url, path, je.text);
+        return CLI_EXIT_FAIL;
+    }
+    *ret_json = j;
+    return CLI_EXIT_OK;
+}
+
+static int
+print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    (void)puts(s);
+    free(s);
+    return CLI_EXIT_OK;
+}
+
+static double
+kind_value(json_t *o, const char *key, const char *kind)
+{
+    json_t *v = json_object_get(json_object_get(o, key), kind);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static void
+print_vms(json_t *arr)
+{
+    (void)printf("%-24s %-16s %7s %7s %7s %7s %9s  %s\n", "VM", "HOST", "CPU%", "ASKED%", "DISK%",
+                 "NET%", "MEM MiB", "STATE");
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *state = json_string_value(json_object_get(v, "state"));
+        (void)printf("%-24s %-16s %7.1f %7.1f %7.1f %7.1f %9.0f  %s\n",
+                     json_string_value(json_object_get(v, "name")),
+                     json_string_value(json_object_get(v, "host")), kind_value(v, "usage", "cpu"),
+                     kind_value(v, "demand", "cpu"), kind_value(v, "usage", "disk"),
+                     kind_value(v, "usage", "net"),
+                     json_number_value(json_object_get(v, "mem_mib")),
+                     state != NULL ? state : "running");
+    }
+}
+
+static void
+format_time(json_t *v, char *buf, size_t len)
+{
+    if (!json_is_number(v)) {
+        (void)snprintf(buf, len, "-");
+        return;
+    }
+    double t = json_number_value(v);
+    time_t s = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&s, &tm) == NULL || strftime(buf, len, "%H:%M:%S", &tm) == 0)
+        (void)snprintf(buf, len, "%.3f", t);
+}
+
+static void
+print_migrations(json_t *arr)
+{
+    (void)printf("%-24s %-16s %-16s %-8s %-9s %8s  %s\n", "VM", "FROM", "TO", "STATE", "STARTED",
+                 "SECONDS", "ERROR");
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        char started[32];
+        format_time(json_object_get(m, "started"), started, sizeof(started));
+        json_t *fin = json_object_get(m, "finished");
+        double secs = json_is_number(fin) ? json_number_value(fin) -
+                                                json_number_value(json_object_get(m, "started"))
+                                          : NAN;
+        const char *err = json_string_value(json_object_get(m, "error"));
+        char dur[32];
+        if (isnan(secs))
+            (void)snprintf(dur, sizeof(dur), "-");
+        else
+            (void)snprintf(dur, sizeof(dur), "%.2f", secs);
+        (void)printf(
+            "%-24s %-16s %-16s %-8s %-9s %8s  %s\n", json_string_value(json_object_get(m, "vm")),
+            json_string_value(json_object_get(m, "from")),
+            json_string_value(json_object_get(m, "to")),
+            json_string_value(json_object_get(m, "state")), started, dur, err != NULL ? err : "");
+    }
+}
+
+/* Shared by vms and migrations: `--json` and `--help` only. */
+static int
+list_cmd(int argc, char **argv, const char *what, const char *path, void (*print)(json_t *arr))
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            (void)printf("usage: vmloc [--agent URL | --manager URL] %s [--json]\n\n"
+                         "List the %s the daemon knows; --json prints a JSON array.\n",
+                         what, what);
+            return CLI_EXIT_OK;
+        default:
+            cli_error("%s: unknown option '%s'", what, argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("%s: unexpected argument '%s'", what, argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    const char *url = cli_target_url();
+    json_t *j = NULL;
+    int r = ask(url, "GET", path, NULL, &j);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (!json_is_array(j)) {
+        cli_error("%s%s: answer is not a JSON array", url, path);
+        json_decref(j);
+        return CLI_EXIT_FAIL;
+    }
+    if (json)
+        r = print_json(j);
+    else
+        print(j);
+    json_decref(j);
+    return r;
+}
+
+int
+cmd_vms(int argc, char **argv)
+{
+    return list_cmd(argc, argv, "vms", "/v1/vms", print_vms);
+}
+
+int
+cmd_migrations(int argc, char **argv)
+{
+    return list_cmd(argc, argv, "migrations", "/v1/migrations", print_migrations);
+}
+
+int
+cmd_load(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"agent", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *agent = NULL;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+:a:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            agent = optarg;
+            break;
+        case 'h':
+            (void)printf("usage: vmloc load --agent URL VM KIND=PCT...\n\n"
+                         "Set the demand of a VM on an agent with the simulated backend, from\n"
+                         "now on. KIND is cpu, mem_bw, disk or net; PCT is 0 to 100 (percent\n"
+                         "of the host's capacity). Example: vmloc load --agent "
+                         "http://127.0.0.1:7701 web-1 cpu=60\n");
+            return CLI_EXIT_OK;
+        case ':':
+            cli_error("load: option '%s' needs a value", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            cli_error("load: unknown option '%s' (see vmloc load --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (agent == NULL)
+        agent = cli_global_agent();
+    if (agent == NULL) {
+        cli_error("load: --agent URL is required (see vmloc load --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (argc - optind < 2) {
+        cli_error("load: expected VM KIND=PCT... (see vmloc load --help)");
+        return CLI_EXIT_USAGE;
+    }
+    const char *vm = argv[optind++];
+    if (strlen(vm) == 0 || strlen(vm) > MODEL_MAX_NAME || strchr(vm, '/') != NULL) {
+        cli_error("load: '%s' is not a VM name", vm);
+        return CLI_EXIT_USAGE;
+    }
+    json_t *body = json_object();
+    for (; optind < argc && body != NULL; optind++) {
+        const char *item = argv[optind];
+        const char *eq = strchr(item, '=');
+        enum kind k;
+        char *end = NULL;
+        double d = eq != NULL ? strtod(eq + 1, &end) : NAN;
+        if (eq == NULL || kind_parse(item, (size_t)(eq - item), &k) < 0 || eq[1] == '\0' ||
+            *end != '\0' || !(d >= 0.0 && d <= 100.0)) {
+            cli_error("load: '%s': expected KIND=PCT with KIND cpu, mem_bw, disk or net and PCT "
+                      "0 to 100",
+                      item);
+            json_decref(body);
+            return CLI_EXIT_USAGE;
+        }
+        (void)json_object_set_new(body, kind_name(k), json_real(d));
+    }
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    /* The VM name goes into the path: escape it. */
+    char path[1024];
+    size_t off = (size_t)snprintf(path, sizeof(path), "/v1/vms/");
+    for (const unsigned char *p = (const unsigned char *)vm; *p != '\0' && off + 4 < sizeof(path);
+         p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.')
+            path[off++] = (char)*p;
+        else
+            off += (size_t)snprintf(path + off, sizeof(path) - off, "%%%02X", *p);
+    }
+    (void)snprintf(path + off, sizeof(path) - off, "/load");
+    json_t *j = NULL;
+    int r = ask(agent, "POST", path, text, &j);
+    free(text);
+    if (r == CLI_EXIT_OK) {
+        (void)printf("load of %s set on %s\n", vm,
+                     json_string_value(json_object_get(j, "host")) != NULL
+                         ? json_string_value(json_object_get(j, "host"))
+                         : agent);
+        json_decref(j);
+    }
+    return r;
+}

@@ -1,0 +1,21 @@
+/* Monotonic and wall clocks. */
+#define _POSIX_C_SOURCE 200809L
+#include "common/clock.h"
+
+#include <time.h>
+
+uint64_t
+clock_now_us(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+double
+clock_wall_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,519 @@
+/* HTTP server, asynchronous client and blocking fetch on libevent's evhttp. */
+#define _POSIX_C_SOURCE 200809L
+#include "net/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+
+struct http_server {
+    struct evhttp *http;
+    const struct http_route *routes;
+    size_t n_routes;
+    void *ctx;
+};
+
+int
+http_split_hostport(const char *s, char *addr, size_t len, uint16_t *ret_port)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s)
+        return -EINVAL;
+    const char *a = s;
+    const char *b = colon;
+    if (*a == '[' && b[-1] == ']') { /* [::1]:8080 */
+        a++;
+        b--;
+    }
+    size_t n = (size_t)(b - a);
+    if (n == 0 || n >= len)
+        return -EINVAL;
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535)
+        return -EINVAL;
+    memcpy(addr, a, n);
+    addr[n] = '\0';
+    *ret_port = (uint16_t)port;
+    return 0;
+}
+
+static const char *
+method_name(enum evhttp_cmd_type c)
+{
+    switch (c) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    }
+    return "?";
+}
+
+static void
+send_body(struct evhttp_request *req, int code, const char *type, const char *body, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    (void)evhttp_add_header(h, "Content-Type", type);
+    (void)evhttp_add_header(h, "Cache-Control", "no-store");
+    if (evbuffer_add(buf, body, len) < 0) {
+        evbuffer_free(buf);
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    evhttp_send_reply(req, code, NULL, buf);
+    evbuffer_free(buf);
+}
+
+void
+http_reply_raw(struct http_req *r, int code, const char *content_type, const char *body, size_t len)
+{
+    send_body(r->ev, code, content_type, body, len);
+}
+
+void
+http_reply_json(struct http_req *r, int code, const char *json)
+{
+    send_body(r->ev, code, "application/json", json, strlen(json));
+}
+
+/* Append `s` to `out` as the inside of a JSON string. */
+static size_t
+json_escape(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s != '\0' && o + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void
+http_reply_error(struct http_req *r, int code, const char *fmt, ...)
+{
+    char msg[512];
+    char esc[1100];
+    char body[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    (void)json_escape(esc, sizeof(esc), msg);
+    int n = snprintf(body, sizeof(body), "{\"error\": \"%s\"}", esc);
+    if (n < 0)
+        n = 0;
+    send_body(r->ev, code, "application/json", body, strlen(body));
+}
+
+/* Does `pattern` ("/v1/vms/ * /load") match the request's path segments? */
+static bool
+path_matches(const char *pattern, const struct http_req *r)
+{
+    const char *p = pattern;
+    size_t i = 0;
+    while (*p != '\0') {
+        while (*p == '/')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *end = strchr(p, '/');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (i >= r->n_parts)
+            return false;
+        if (!(len == 1 && *p == '*') &&
+            (strlen(r->parts[i]) != len || memcmp(r->parts[i], p, len) != 0))
+            return false;
+        i++;
+        p += len;
+    }
+    return i == r->n_parts;
+}
+
+static int
+req_prepare(struct evhttp_request *ev, struct http_req *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->ev = ev;
+    r->method = method_name(evhttp_request_get_command(ev));
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *raw = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    if (raw == NULL || raw[0] != '/')
+        return -EINVAL;
+    size_t plen = 0;
+    r->path = evhttp_uridecode(raw, 0, &plen);
+    if (r->path == NULL || strlen(r->path) != plen)
+        return -EINVAL;
+    const char *q = evhttp_uri_get_query(uri);
+    r->query = q != NULL ? strdup(q) : NULL;
+    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+    size_t blen = evbuffer_get_length(in);
+    size_t total = plen + 1 + blen + 1;
+    r->storage = malloc(total);
+    if (r->storage == NULL)
+        return -ENOMEM;
+    char *body = r->storage + plen + 1;
+    if (blen > 0 && evbuffer_copyout(in, body, blen) != (ev_ssize_t)blen)
+        return -EIO;
+    body[blen] = '\0';
+    if (strlen(body) != blen)
+        return -EINVAL; /* NUL inside the body */
+    r->body = body;
+    r->body_len = blen;
+    memcpy(r->storage, r->path, plen + 1);
+    char *s = r->storage;
+    while (*s != '\0') {
+        while (*s == '/')
+            *s++ = '\0';
+        if (*s == '\0')
+            break;
+        if (r->n_parts == HTTP_MAX_PATH_PARTS)
+            return -E2BIG;
+        r->parts[r->n_parts++] = s;
+        while (*s != '\0' && *s != '/')
+            s++;
+    }
+    return 0;
+}
+
+static void
+req_release(struct http_req *r)
+{
+    free(r->path);
+    free(r->query);
+    free(r->storage);
+}
+
+static void
+server_cb(struct evhttp_request *ev, void *arg)
+{
+    struct http_server *s = arg;
+    struct http_req r;
+    int rc = req_prepare(ev, &r);
+    if (rc == -ENOMEM) {
+        http_reply_error(&r, 503, "out of memory");
+        goto out;
+    }
+    if (rc == -E2BIG) {
+        http_reply_error(&r, 404, "no such resource");
+        goto out;
+    }
+    if (rc < 0) {
+        http_reply_error(&r, 400, "malformed request (path or body)");
+        goto out;
+    }
+    bool path_known = false;
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const struct http_route *rt = &s->routes[i];
+        if (!path_matches(rt->pattern, &r))
+            continue;
+        path_known = true;
+        if (strcmp(rt->method, r.method) == 0) {
+            rt->fn(&r, s->ctx);
+            goto out;
+        }
+    }
+    if (path_known)
+        http_reply_error(&r, 405, "method %s not allowed on %s", r.method, r.path);
+    else
+        http_reply_error(&r, 404, "no such resource: %s", r.path);
+out:
+    req_release(&r);
+}
+
+int
+http_server_start(struct event_base *base, const char *listen, const struct http_route *routes,
+                  size_t n_routes, void *ctx, struct http_server **ret, uint16_t *ret_port)
+{
+    char addr[256];
+    uint16_t port;
+    if (http_split_hostport(listen, addr, sizeof(addr), &port) < 0)
+        return -EINVAL;
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    s->routes = routes;
+    s->n_routes = n_routes;
+    s->ctx = ctx;
+    s->http = evhttp_new(base);
+    if (s->http == NULL) {
+        free(s);
+        return -ENOMEM;
+    }
+    evhttp_set_max_body_size(s->http, HTTP_MAX_BODY);
+    evhttp_set_max_headers_size(s->http, HTTP_MAX_HEADERS);
+    evhttp_set_timeout(s->http, HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(s->http, server_cb, s);
+    errno = 0;
+    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(s->http, addr, port);
+    if (sock == NULL) {
+        int r = errno != 0 ? -errno : -EADDRNOTAVAIL;
+        evhttp_free(s->http);
+        free(s);
+        return r;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = evhttp_bound_socket_get_fd(sock);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+        int r = -errno;
+        evhttp_free(s->http);
+        free(s);
+        return r;
+    }
+    if (ss.ss_family == AF_INET)
+        *ret_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else
+        *ret_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    *ret = s;
+    return 0;
+}
+
+void
+http_server_free(struct http_server *s)
+{
+    if (s == NULL)
+        return;
+    evhttp_free(s->http);
+    free(s);
+}
+
+/* --- client ----------------------------------------------------------------------------- */
+
+struct call {
+    http_done_fn done;
+    void *arg;
+    const char *err;
+};
+
+static void
+call_error_cb(enum evhttp_request_error e, void *arg)
+{
+    struct call *c = arg;
+    switch (e) {
+    case EVREQ_HTTP_TIMEOUT:
+        c->err = "timed out";
+        break;
+    case EVREQ_HTTP_EOF:
+        c->err = "connection closed";
+        break;
+    case EVREQ_HTTP_DATA_TOO_LONG:
+        c->err = "answer too large";
+        break;
+    default:
+        c->err = "connection failed";
+        break;
+    }
+}
+
+static void
+call_done_cb(struct evhttp_request *req, void *arg)
+{
+    struct call *c = arg;
+    int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+    if (code == 0) {
+        c->done(c->arg, 0, NULL, 0, c->err != NULL ? c->err : "connection failed");
+        free(c);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    if (body == NULL) {
+        c->done(c->arg, 0, NULL, 0, "out of memory");
+        free(c);
+        return;
+    }
+    if (len > 0)
+        (void)evbuffer_copyout(in, body, len);
+    body[len] = '\0';
+    c->done(c->arg, code, body, len, NULL);
+    free(body);
+    free(c);
+}
+
+static enum evhttp_cmd_type
+method_code(const char *m)
+{
+    if (strcmp(m, "POST") == 0)
+        return EVHTTP_REQ_POST;
+    if (strcmp(m, "PUT") == 0)
+        return EVHTTP_REQ_PUT;
+    if (strcmp(m, "DELETE") == 0)
+        return EVHTTP_REQ_DELETE;
+    return EVHTTP_REQ_GET;
+}
+
+int
+http_url_check(const char *url)
+{
+    struct evhttp_uri *u = evhttp_uri_parse(url);
+    if (u == NULL)
+        return -EINVAL;
+    const char *scheme = evhttp_uri_get_scheme(u);
+    const char *host = evhttp_uri_get_host(u);
+    const char *path = evhttp_uri_get_path(u);
+    int port = evhttp_uri_get_port(u);
+    bool ok = scheme != NULL && strcmp(scheme, "http") == 0 && host != NULL && host[0] != '\0' &&
+              port > 0 && (path == NULL || path[0] == '\0' || strcmp(path, "/") == 0) &&
+              evhttp_uri_get_query(u) == NULL;
+    evhttp_uri_free(u);
+    return ok ? 0 : -EINVAL;
+}
+
+int
+http_request(struct event_base *base, const char *base_url, const char *method, const char *path,
+             const char *body, double timeout_s, http_done_fn done, void *arg)
+{
+    struct evhttp_uri *u = evhttp_uri_parse(base_url);
+    if (u == NULL)
+        return -EINVAL;
+    const char *host = evhttp_uri_get_host(u);
+    int port = evhttp_uri_get_port(u);
+    if (host == NULL || port <= 0 || port > 65535) {
+        evhttp_uri_free(u);
+        return -EINVAL;
+    }
+    struct call *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        evhttp_uri_free(u);
+        return -ENOMEM;
+    }
+    c->done = done;
+    c->arg = arg;
+    struct evhttp_connection *conn =
+        evhttp_connection_base_new(base, NULL, host, (unsigned short)port);
+    struct evhttp_request *req = evhttp_request_new(call_done_cb, c);
+    if (conn == NULL || req == NULL) {
+        if (conn != NULL)
+            evhttp_connection_free(conn);
+        if (req != NULL)
+            evhttp_request_free(req);
+        free(c);
+        evhttp_uri_free(u);
+        return -ENOMEM;
+    }
+    evhttp_request_set_error_cb(req, call_error_cb);
+    struct timeval tv;
+    tv.tv_sec = (time_t)timeout_s;
+    tv.tv_usec = (suseconds_t)((timeout_s - (double)tv.tv_sec) * 1e6);
+    evhttp_connection_set_timeout_tv(conn, &tv);
+    evhttp_connection_set_retries(conn, 0);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    (void)evhttp_add_header(h, "Host", host);
+    (void)evhttp_add_header(h, "Connection", "close");
+    if (body != NULL) {
+        (void)evhttp_add_header(h, "Content-Type", "application/json");
+        (void)evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+    }
+    evhttp_uri_free(u);
+    /* On failure evhttp_make_request frees the request (and calls no callback). */
+    if (evhttp_make_request(conn, req, method_code(method), path) < 0) {
+        evhttp_connection_free(conn);
+        free(c);
+        return -EIO;
+    }
+    evhttp_connection_free_on_completion(conn);
+    return 0;
+}
+
+struct fetch {
+    struct event_base *base;
+    int status;
+    char *body;
+    const char *err;
+    bool done;
+};
+
+static void
+fetch_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct fetch *f = arg;
+    f->status = status;
+    f->err = err;
+    if (body != NULL) {
+        f->body = malloc(len + 1);
+        if (f->body != NULL) {
+            memcpy(f->body, body, len);
+            f->body[len] = '\0';
+        }
+    }
+    f->done = true;
+    (void)event_base_loopbreak(f->base);
+}
+
+int
+http_fetch(const char *base_url, const char *method, const char *path, const char *body,
+           double timeout_s, int *ret_status, char **ret_body, const char **ret_err)
+{
+    struct fetch f;
+    memset(&f, 0, sizeof(f));
+    f.base = event_base_new();
+    if (f.base == NULL)
+        return -ENOMEM;
+    int r = http_request(f.base, base_url, method, path, body, timeout_s, fetch_done, &f);
+    if (r < 0) {
+        event_base_free(f.base);
+        return r;
+    }
+    while (!f.done) {
+        if (event_base_dispatch(f.base) < 0)
+            break;
+    }
+    event_base_free(f.base);
+    if (!f.done || f.status == 0) {
+        *ret_err = f.err != NULL ? f.err : "no answer";
+        free(f.body);
+        if (f.err != NULL && strcmp(f.err, "timed out") == 0)
+            return -ETIMEDOUT;
+        return -ECONNREFUSED;
+    }
+    if (f.body == NULL)
+        return -ENOMEM;
+    *ret_status = f.status;
+    *ret_body = f.body;
+    return 0;
+}

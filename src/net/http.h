@@ -1,0 +1,96 @@
+/* HTTP for the daemons and the management terminal, on libevent's evhttp: a server with a
+ * route table ("/v1/vms/ * /load" patterns, 404 and 405 answered here) and size limits, an
+ * asynchronous client for daemons, and a blocking fetch for the CLI. The only module that
+ * touches sockets. Bodies are JSON; errors are {"error": "..."} with a 4xx or 5xx code. */
+#ifndef VMLOC_NET_HTTP_H
+#define VMLOC_NET_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+
+struct event_base;
+struct evhttp_request;
+
+/* Limits on what a peer may send us (documented in docs/protocol.md). */
+#define HTTP_MAX_BODY (4u * 1024u * 1024u)
+#define HTTP_MAX_HEADERS (16u * 1024u)
+#define HTTP_MAX_PATH_PARTS 8
+#define HTTP_TIMEOUT_S 10
+
+/* One request being served. Valid only during the handler call, unless http_req_hold(). */
+struct http_req {
+    struct evhttp_request *ev;
+    const char *method;               /* "GET", "POST", ... */
+    char *path;                       /* decoded path, without the query */
+    char *query;                      /* raw query string or NULL */
+    char *parts[HTTP_MAX_PATH_PARTS]; /* path segments (into a copy of path) */
+    size_t n_parts;
+    const char *body; /* NUL-terminated copy of the body ("" when none) */
+    size_t body_len;
+    char *storage;
+};
+
+typedef void (*http_handler_fn)(struct http_req *r, void *ctx);
+
+/* A route: method ("GET", ...) and a pattern of segments where "*" matches any one
+ * segment, e.g. "/v1/vms/ * /load" written without the spaces. */
+struct http_route {
+    const char *method;
+    const char *pattern;
+    http_handler_fn fn;
+};
+
+struct http_server;
+
+/* Listen on `listen` ("ADDR:PORT"; port 0 picks a free one) and serve `routes` (borrowed;
+ * must outlive the server) with `ctx`. 0: *ret set, *ret_port the real port. -EINVAL: bad
+ * address. -EADDRINUSE or another -errno: could not bind. -ENOMEM. */
+MUST_CHECK int http_server_start(struct event_base *base, const char *listen,
+                                 const struct http_route *routes, size_t n_routes, void *ctx,
+                                 struct http_server **ret, uint16_t *ret_port);
+
+/* Stop listening and free the server. Accepts NULL. */
+void http_server_free(struct http_server *s);
+
+/* Answer `r` with `code` and the JSON text `json` (borrowed). */
+void http_reply_json(struct http_req *r, int code, const char *json);
+
+/* Answer `r` with `code` and a body of another type (e.g. "text/html"). */
+void http_reply_raw(struct http_req *r, int code, const char *content_type, const char *body,
+                    size_t len);
+
+/* Answer `r` with `code` and {"error": MESSAGE}. */
+void http_reply_error(struct http_req *r, int code, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* Split "ADDR:PORT" into a NUL-terminated address in `addr` (size `len`) and a port.
+ * 0 or -EINVAL. */
+MUST_CHECK int http_split_hostport(const char *s, char *addr, size_t len, uint16_t *ret_port);
+
+/* --- client ----------------------------------------------------------------------------- */
+
+/* Called once per request: `status` is the HTTP status, or 0 when no answer came (then
+ * `body` is NULL and `err` says why). `body` is NUL-terminated and borrowed. */
+typedef void (*http_done_fn)(void *arg, int status, const char *body, size_t len, const char *err);
+
+/* Send `method` `path` to `base_url` ("http://ADDR:PORT") with an optional JSON `body`;
+ * `done` is called from the event loop, exactly once, unless this returns an error.
+ * 0 or -EINVAL (bad URL) / -ENOMEM. */
+MUST_CHECK int http_request(struct event_base *base, const char *base_url, const char *method,
+                            const char *path, const char *body, double timeout_s, http_done_fn done,
+                            void *arg);
+
+/* Blocking request for the CLI. 0: *ret_status and *ret_body (caller frees) set.
+ * -ECONNREFUSED/-ETIMEDOUT/-EIO with *ret_err (static text) when no answer came; -EINVAL for
+ * a bad URL. */
+MUST_CHECK int http_fetch(const char *base_url, const char *method, const char *path,
+                          const char *body, double timeout_s, int *ret_status, char **ret_body,
+                          const char **ret_err);
+
+/* Check that `url` looks like "http://HOST:PORT" with nothing after the port but an
+ * optional "/". 0 or -EINVAL. */
+MUST_CHECK int http_url_check(const char *url);
+
+#endif

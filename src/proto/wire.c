@@ -1,0 +1,323 @@
+/* Wire message decoding with jansson (messages are small; see snapshot.c for the large one). */
+#include "proto/wire.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool
+wire_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > WIRE_MAX_ID)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool
+wire_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > MODEL_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Parse `body` as a JSON object. NULL with err set on failure. */
+static json_t *
+parse_object(const char *body, size_t len, struct perr *err)
+{
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (j == NULL) {
+        perr_set(err, "body:%d:%d: invalid JSON: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        perr_set(err, "body: must be a JSON object");
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int
+get_string(json_t *o, const char *key, const char *path, bool required, char *out, size_t cap,
+           struct perr *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL) {
+        if (!required)
+            return 0;
+        perr_set(err, "%s: missing (required)", path);
+        return -EINVAL;
+    }
+    if (!json_is_string(v)) {
+        perr_set(err, "%s: must be a string", path);
+        return -EINVAL;
+    }
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n == 0 || n >= cap || strlen(s) != n) {
+        perr_set(err, "%s: must be 1 to %zu characters", path, cap - 1);
+        return -EINVAL;
+    }
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+/* {"cpu": PCT, ...} with kinds only, each 0..100. */
+static int
+decode_kinds(json_t *o, const char *path, unsigned *ret_mask, double *pct, struct perr *err)
+{
+    if (!json_is_object(o)) {
+        perr_set(err, "%s: must be an object", path);
+        return -EINVAL;
+    }
+    const char *key;
+    json_t *v;
+    unsigned mask = 0;
+    json_object_foreach(o, key, v)
+    {
+        enum kind k;
+        if (kind_parse(key, strlen(key), &k) < 0) {
+            perr_set(err, "%s.%s: unknown resource kind (expected cpu, mem_bw, disk, net)", path,
+                     key);
+            return -EINVAL;
+        }
+        if (!json_is_number(v)) {
+            perr_set(err, "%s.%s: must be a number", path, key);
+            return -EINVAL;
+        }
+        double d = json_number_value(v);
+        if (!isfinite(d) || d < 0.0 || d > 100.0) {
+            perr_set(err, "%s.%s: must be between 0 and 100", path, key);
+            return -EINVAL;
+        }
+        pct[k] = d;
+        mask |= KIND_BIT(k);
+    }
+    *ret_mask = mask;
+    return 0;
+}
+
+int
+wire_load_decode(const char *body, size_t len, struct wire_load *ret, struct perr *err)
+{
+    json_t *j = parse_object(body, len, err);
+    if (j == NULL)
+        return -EINVAL;
+    struct wire_load l;
+    memset(&l, 0, sizeof(l));
+    int r = decode_kinds(j, "body", &l.mask, l.pct, err);
+    if (r == 0 && l.mask == 0) {
+        perr_set(err, "body: give at least one kind, e.g. {\"cpu\": 50}");
+        r = -EINVAL;
+    }
+    json_decref(j);
+    if (r == 0)
+        *ret = l;
+    return r;
+}
+
+int
+wire_order_decode(const char *body, size_t len, struct wire_order *ret, struct perr *err)
+{
+    json_t *j = parse_object(body, len, err);
+    if (j == NULL)
+        return -EINVAL;
+    struct wire_order o;
+    memset(&o, 0, sizeof(o));
+    int r = get_string(j, "id", "id", false, o.id, sizeof(o.id), err);
+    if (r == 0 && o.id[0] != '\0' && !wire_id_valid(o.id)) {
+        perr_set(err, "id: must be 1 to 64 of A-Z a-z 0-9 . _ -");
+        r = -EINVAL;
+    }
+    if (r == 0)
+        r = get_string(j, "vm", "vm", true, o.vm, sizeof(o.vm), err);
+    if (r == 0 && !wire_name_valid(o.vm)) {
+        perr_set(err, "vm: not a valid VM name");
+        r = -EINVAL;
+    }
+    if (r == 0)
+        r = get_string(j, "to", "to", true, o.to, sizeof(o.to), err);
+    if (r == 0)
+        r = get_string(j, "to_name", "to_name", false, o.to_name, sizeof(o.to_name), err);
+    json_decref(j);
+    if (r == 0)
+        *ret = o;
+    return r;
+}
+
+static int
+decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
+{
+    if (!json_is_object(v)) {
+        perr_set(err, "vm: must be an object");
+        return -EINVAL;
+    }
+    int r = get_string(v, "name", "vm.name", true, d->name, sizeof(d->name), err);
+    if (r == 0 && !wire_name_valid(d->name)) {
+        perr_set(err, "vm.name: not a valid VM name");
+        return -EINVAL;
+    }
+    if (r < 0)
+        return r;
+    json_t *dem = json_object_get(v, "demand");
+    if (dem == NULL) {
+        perr_set(err, "vm.demand: missing (required)");
+        return -EINVAL;
+    }
+    unsigned mask = 0;
+    r = decode_kinds(dem, "vm.demand", &mask, d->demand, err);
+    if (r < 0)
+        return r;
+    json_t *m = json_object_get(v, "mem_mib");
+    if (m != NULL) {
+        if (!json_is_number(m) || !isfinite(json_number_value(m)) || json_number_value(m) < 0) {
+            perr_set(err, "vm.mem_mib: must be a number >= 0");
+            return -EINVAL;
+        }
+        d->mem_mib = json_number_value(m);
+    }
+    json_t *p = json_object_get(v, "priority");
+    if (p != NULL) {
+        if (!json_is_integer(p)) {
+            perr_set(err, "vm.priority: must be an integer");
+            return -EINVAL;
+        }
+        d->priority = json_integer_value(p);
+    }
+    json_t *pin = json_object_get(v, "pinned");
+    if (pin != NULL) {
+        if (!json_is_boolean(pin)) {
+            perr_set(err, "vm.pinned: must be true or false");
+            return -EINVAL;
+        }
+        d->pinned = json_is_true(pin);
+    }
+    return 0;
+}
+
+int
+wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret, struct perr *err)
+{
+    json_t *j = parse_object(body, len, err);
+    if (j == NULL)
+        return -EINVAL;
+    struct wire_incoming in;
+    memset(&in, 0, sizeof(in));
+    int r = get_string(j, "id", "id", true, in.id, sizeof(in.id), err);
+    if (r == 0 && !wire_id_valid(in.id)) {
+        perr_set(err, "id: must be 1 to 64 of A-Z a-z 0-9 . _ -");
+        r = -EINVAL;
+    }
+    if (r == 0)
+        r = get_string(j, "from", "from", true, in.from, sizeof(in.from), err);
+    if (r == 0) {
+        json_t *v = json_object_get(j, "vm");
+        if (v == NULL) {
+            perr_set(err, "vm: missing (required)");
+            r = -EINVAL;
+        } else {
+            r = decode_vmdef(v, &in.vm, err);
+        }
+    }
+    json_decref(j);
+    if (r == 0)
+        *ret = in;
+    return r;
+}
+
+/* Parse a number in [lo, hi] from text of `len` bytes. */
+static int
+spec_number(const char *s, size_t len, double lo, double hi, double *ret)
+{
+    char buf[48];
+    if (len == 0 || len >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end = NULL;
+    double d = strtod(buf, &end);
+    if (*end != '\0' || !isfinite(d) || d < lo || d > hi)
+        return -EINVAL;
+    *ret = d;
+    return 0;
+}
+
+int
+wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
+{
+    struct wire_vmdef d;
+    memset(&d, 0, sizeof(d));
+    d.mem_mib = 1024.0;
+    const char *colon = strchr(spec, ':');
+    size_t nlen = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+    if (nlen == 0 || nlen > MODEL_MAX_NAME) {
+        perr_set(err, "--vm %s: expected NAME:cpu=PCT[,mem=MIB]...", spec);
+        return -EINVAL;
+    }
+    memcpy(d.name, spec, nlen);
+    d.name[nlen] = '\0';
+    if (!wire_name_valid(d.name)) {
+        perr_set(err, "--vm %s: not a valid VM name", spec);
+        return -EINVAL;
+    }
+    const char *p = colon != NULL ? colon + 1 : "";
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : len;
+        const char *val = eq != NULL ? eq + 1 : NULL;
+        size_t vlen = eq != NULL ? len - klen - 1 : 0;
+        enum kind k;
+        double num = 0.0;
+        int r = 0;
+        if (klen == 6 && memcmp(p, "pinned", 6) == 0 && val == NULL) {
+            d.pinned = true;
+        } else if (val == NULL) {
+            r = -EINVAL;
+        } else if (kind_parse(p, klen, &k) == 0) {
+            r = spec_number(val, vlen, 0.0, 100.0, &num);
+            d.demand[k] = num;
+        } else if (klen == 3 && memcmp(p, "mem", 3) == 0) {
+            r = spec_number(val, vlen, 0.0, 1e9, &num);
+            d.mem_mib = num;
+        } else if (klen == 8 && memcmp(p, "priority", 8) == 0) {
+            r = spec_number(val, vlen, -1e15, 1e15, &num);
+            if (r == 0 && num != (double)(int64_t)num)
+                r = -EINVAL;
+            d.priority = (int64_t)num;
+        } else {
+            r = -EINVAL;
+        }
+        if (r < 0) {
+            perr_set(err,
+                     "--vm %s: bad item '%.*s' (expected cpu|mem_bw|disk|net=0..100, mem=MIB, "
+                     "priority=N or pinned)",
+                     spec, (int)len, p);
+            return -EINVAL;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    *ret = d;
+    return 0;
+}

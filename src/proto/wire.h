@@ -1,0 +1,71 @@
+/* Wire messages between vmloc processes (HTTP bodies, JSON): decoding and validation of
+ * what a peer sends. Every field is checked like the snapshot's; errors name the field
+ * ("vm.demand.cpu: must be between 0 and 100"). Pure: bytes in, structs out. The protocol
+ * is described in docs/protocol.md. */
+#ifndef VMLOC_PROTO_WIRE_H
+#define VMLOC_PROTO_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/model.h"
+#include "proto/perr.h"
+
+#define WIRE_VERSION 1
+#define WIRE_MAX_ID 64
+#define WIRE_MAX_URL 255
+#define WIRE_MAX_DEPTH 16
+
+/* A change of demand: {"cpu": 50, "disk": 10}. */
+struct wire_load {
+    unsigned mask; /* KIND_BIT of the kinds given */
+    double pct[KIND_COUNT];
+};
+
+/* A migration order to a source agent: {"id": "...", "vm": "...", "to": "http://...",
+ * "to_name": "h2"}; id optional (the agent makes one). */
+struct wire_order {
+    char id[WIRE_MAX_ID + 1];
+    char vm[MODEL_MAX_NAME + 1];
+    char to[WIRE_MAX_URL + 1];
+    char to_name[MODEL_MAX_NAME + 1];
+};
+
+/* A VM's definition and state, as sent to the destination of a migration. */
+struct wire_vmdef {
+    char name[MODEL_MAX_NAME + 1];
+    double demand[KIND_COUNT];
+    double mem_mib;
+    int64_t priority;
+    bool pinned;
+};
+
+/* {"id": "...", "from": "h1", "vm": {"name", "demand": {...}, "mem_mib", "priority",
+ * "pinned"}}: a source asks a destination to reserve room for an arriving VM. */
+struct wire_incoming {
+    char id[WIRE_MAX_ID + 1];
+    char from[MODEL_MAX_NAME + 1];
+    struct wire_vmdef vm;
+};
+
+/* Decoders: 0 with *ret filled; -EINVAL with err naming the field ("<body>" as source). */
+MUST_CHECK int wire_load_decode(const char *body, size_t len, struct wire_load *ret,
+                                struct perr *err);
+MUST_CHECK int wire_order_decode(const char *body, size_t len, struct wire_order *ret,
+                                 struct perr *err);
+MUST_CHECK int wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret,
+                                    struct perr *err);
+
+/* Is `id` 1..64 characters of [A-Za-z0-9._-]? */
+bool wire_id_valid(const char *id);
+
+/* Is `name` a valid host or VM name (1..255 bytes, no control characters)? */
+bool wire_name_valid(const char *name);
+
+/* Parse "NAME:cpu=PCT[,mem_bw=PCT][,disk=PCT][,net=PCT][,mem=MIB][,priority=N][,pinned]"
+ * (the agent's --vm option). 0 or -EINVAL with err. */
+MUST_CHECK int wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err);
+
+#endif
