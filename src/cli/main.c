@@ -1,5 +1,6 @@
 /* `vmloc`: global options, then a subcommand from the table below. */
 #define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,8 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+    /* A peer that closes its socket early must not kill us. */
+    (void)signal(SIGPIPE, SIG_IGN);
     /* Global options come before the command. */
     int i = 1;
     while (i < argc && (strcmp(argv[i], "--manager") == 0 || strcmp(argv[i], "--agent") == 0)) {

@@ -31,6 +31,8 @@ log_level_parse(const char *s, enum log_level *ret)
     return -EINVAL;
 }
 
+static void vlog(enum log_level lvl, const char *fmt, va_list ap, int err) PRINTF_LIKE(2, 0);
+
 static void
 vlog(enum log_level lvl, const char *fmt, va_list ap, int err)
 {

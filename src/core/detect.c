@@ -56,6 +56,13 @@ detect_host(const struct cluster *cl, const struct policy *pol, const struct hos
     if (h->state != HOST_UP || n < pol->min_vms || checked == 0)
         return;
 
+    for (uint32_t j = 0; j < n; j++) {
+        for (unsigned k = 0; k < KIND_COUNT; k++) {
+            if ((checked & KIND_BIT(k)) &&
+                usage_get(&vms[j].usage, (enum kind)k) >= ret->vm_threshold[k])
+                ret->high[k]++;
+        }
+    }
     unsigned trig = 0;
     if (pol->combine == COMBINE_ALL) {
         if (host_part != checked)
@@ -65,21 +72,10 @@ detect_host(const struct cluster *cl, const struct policy *pol, const struct hos
             if (high_in_all(&vms[j], checked, ret->vm_threshold))
                 count++;
         }
-        for (unsigned k = 0; k < KIND_COUNT; k++)
-            ret->high[k] = (checked & KIND_BIT(k)) ? count : 0;
         if (count < pol->min_vms)
             return;
         trig = checked;
     } else {
-        if (host_part == 0)
-            return;
-        for (uint32_t j = 0; j < n; j++) {
-            for (unsigned k = 0; k < KIND_COUNT; k++) {
-                if ((checked & KIND_BIT(k)) &&
-                    usage_get(&vms[j].usage, (enum kind)k) >= ret->vm_threshold[k])
-                    ret->high[k]++;
-            }
-        }
         for (unsigned k = 0; k < KIND_COUNT; k++) {
             if ((host_part & KIND_BIT(k)) && ret->high[k] >= pol->min_vms)
                 trig |= KIND_BIT(k);

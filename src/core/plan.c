@@ -328,7 +328,8 @@ static void
 apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
 {
     const struct vm *v = &w->cl->vms[c->vm];
-    double ratio = w->hp[src].capacity / w->hp[dst].capacity;
+    double cap_src = w->hp[src].capacity;
+    double cap_dst = w->hp[dst].capacity;
     struct moved *m = &w->moved[w->n_moved];
     m->vm = c->vm;
     m->host = (uint32_t)dst;
@@ -336,7 +337,7 @@ apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
         double u = c->usage[k];
         double left = w->usage[src][k] - u;
         w->usage[src][k] = left > 0.0 ? left : 0.0;
-        m->usage[k] = u * ratio;
+        m->usage[k] = u * cap_src / cap_dst;
         w->usage[dst][k] += m->usage[k];
     }
     m->next_in = w->moved_head[dst];

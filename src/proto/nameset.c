@@ -1,4 +1,4 @@
-/* Open-addressing string set (see nameset.h). */
+/* Open-addressing name set (see nameset.h). */
 #include "proto/nameset.h"
 
 #include <errno.h>
@@ -6,9 +6,11 @@
 #include <string.h>
 
 void
-nameset_init(struct nameset *s)
+nameset_init(struct nameset *s, nameset_name_fn name_of, const void *ctx)
 {
     memset(s, 0, sizeof(*s));
+    s->name_of = name_of;
+    s->ctx = ctx;
 }
 
 void
@@ -17,27 +19,20 @@ nameset_done(struct nameset *s)
     if (s == NULL)
         return;
     free(s->slots);
-    nameset_init(s);
+    s->slots = NULL;
+    s->cap = 0;
+    s->n = 0;
 }
 
-static uint64_t
+static uint32_t
 fnv1a(const char *p)
 {
-    uint64_t h = 1469598103934665603ull;
+    uint32_t h = 2166136261u;
     for (; *p != '\0'; p++) {
         h ^= (unsigned char)*p;
-        h *= 1099511628211ull;
+        h *= 16777619u;
     }
     return h;
-}
-
-static void
-place(struct nameslot *slots, size_t cap, const struct nameslot *e)
-{
-    size_t i = (size_t)e->hash & (cap - 1);
-    while (slots[i].name != NULL)
-        i = (i + 1) & (cap - 1);
-    slots[i] = *e;
 }
 
 static int
@@ -48,8 +43,12 @@ grow(struct nameset *s)
     if (ns == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < s->cap; i++) {
-        if (s->slots[i].name != NULL)
-            place(ns, ncap, &s->slots[i]);
+        if (s->slots[i].index_plus1 == 0)
+            continue;
+        size_t j = s->slots[i].hash & (ncap - 1);
+        while (ns[j].index_plus1 != 0)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = s->slots[i];
     }
     free(s->slots);
     s->slots = ns;
@@ -58,25 +57,27 @@ grow(struct nameset *s)
 }
 
 int
-nameset_add(struct nameset *s, const char *name, uint32_t value, uint32_t *ret_value)
+nameset_add(struct nameset *s, const char *name, uint32_t index, uint32_t *ret_index)
 {
+    if (index == UINT32_MAX)
+        return -E2BIG;
     if ((s->n + 1) * 2 > s->cap) {
         int r = grow(s);
         if (r < 0)
             return r;
     }
-    uint64_t h = fnv1a(name);
-    size_t i = (size_t)h & (s->cap - 1);
-    while (s->slots[i].name != NULL) {
-        if (s->slots[i].hash == h && strcmp(s->slots[i].name, name) == 0) {
-            *ret_value = s->slots[i].value;
+    uint32_t h = fnv1a(name);
+    size_t i = h & (s->cap - 1);
+    while (s->slots[i].index_plus1 != 0) {
+        const struct nameslot *e = &s->slots[i];
+        if (e->hash == h && strcmp(s->name_of(s->ctx, e->index_plus1 - 1), name) == 0) {
+            *ret_index = e->index_plus1 - 1;
             return 1;
         }
         i = (i + 1) & (s->cap - 1);
     }
-    s->slots[i].name = name;
     s->slots[i].hash = h;
-    s->slots[i].value = value;
+    s->slots[i].index_plus1 = index + 1;
     s->n++;
     return 0;
 }

@@ -5,6 +5,22 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+#include "proto/utf8.h"
+
+/* A name as a JSON string; bytes that are not UTF-8 (the model accepts any) become U+FFFD
+ * so the output stays valid JSON. NULL only on OOM. */
+static json_t *
+name_json(const char *name)
+{
+    json_t *j = json_string(name);
+    if (j != NULL)
+        return j;
+    char *clean = utf8_sanitize(name);
+    j = clean != NULL ? json_string(clean) : NULL;
+    free(clean);
+    return j;
+}
+
 /* Round to 1e-6 so outputs stay readable and stable across platforms' last bits. */
 static json_t *
 num(double v)
@@ -60,7 +76,7 @@ conflict_json(const struct cluster *cl, const struct policy *pol, const struct p
         goto fail;
     for (uint32_t j = 0; j < c->vm_count; j++) {
         const struct vm *v = &cl->vms[p->conflict_vms[c->vm_off + j]];
-        if (json_array_append_new(vms, json_string(v->name)) < 0)
+        if (json_array_append_new(vms, name_json(v->name)) < 0)
             goto fail;
     }
     for (size_t i = 0; i < pol->n_resources; i++) {
@@ -72,18 +88,23 @@ conflict_json(const struct cluster *cl, const struct policy *pol, const struct p
         if (t == NULL || json_object_set_new(thr, kind_name(k), t) < 0)
             goto fail;
     }
-    if (json_object_set_new(o, "host", json_string(h->name)) < 0 ||
-        json_object_set_new(o, "resources", kinds_array(c->kinds, pol)) < 0 ||
-        json_object_set_new(o, "vms", vms) < 0)
-        goto fail_vms;
-    if (json_object_set_new(o, "thresholds", thr) < 0)
-        goto fail_thr;
+    /* json_object_set_new() takes the value's reference even when it fails. */
+    if (json_object_set_new(o, "host", name_json(h->name)) < 0 ||
+        json_object_set_new(o, "resources", kinds_array(c->kinds, pol)) < 0) {
+        goto fail;
+    }
+    if (json_object_set_new(o, "vms", vms) < 0) {
+        vms = NULL;
+        goto fail;
+    }
+    if (json_object_set_new(o, "thresholds", thr) < 0) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 fail:
     json_decref(vms);
-fail_vms:
     json_decref(thr);
-fail_thr:
     json_decref(o);
     return NULL;
 }
@@ -92,19 +113,19 @@ static json_t *
 move_json(const struct cluster *cl, const struct policy *pol, const struct plan_move *m)
 {
     unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(pol);
-    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "vm", cl->vms[m->vm].name, "from",
-                     cl->hosts[m->from].name, "to", cl->hosts[m->to].name, "score", num(m->score),
-                     "vm_usage", per_kind(m->vm_usage, mask), "dest_usage_before",
-                     per_kind(m->dest_usage, mask));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "vm", name_json(cl->vms[m->vm].name), "from",
+                     name_json(cl->hosts[m->from].name), "to", name_json(cl->hosts[m->to].name),
+                     "score", num(m->score), "vm_usage", per_kind(m->vm_usage, mask),
+                     "dest_usage_before", per_kind(m->dest_usage, mask));
 }
 
 static json_t *
 unresolved_json(const struct cluster *cl, const struct plan_unresolved *u)
 {
-    json_t *o = json_pack("{s:s,s:s}", "host", cl->hosts[u->host].name, "reason",
+    json_t *o = json_pack("{s:o,s:s}", "host", name_json(cl->hosts[u->host].name), "reason",
                           plan_reason_name(u->reason));
     if (o != NULL && u->vm != UINT32_MAX &&
-        json_object_set_new(o, "vm", json_string(cl->vms[u->vm].name)) < 0) {
+        json_object_set_new(o, "vm", name_json(cl->vms[u->vm].name)) < 0) {
         json_decref(o);
         return NULL;
     }

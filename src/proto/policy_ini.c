@@ -95,24 +95,37 @@ parse_bool(const char *v, bool *ret)
     return -EINVAL;
 }
 
-/* Split `v` on commas and white space; call `fn` for each item. */
+/* Split `v` on commas, then each part on white space; call `fn` for each item. An empty
+ * part ("cpu,,disk", "cpu,") is an error: -EBADMSG. No item at all: -ENOENT. */
 static int
 for_each_item(const char *v, int (*fn)(void *ctx, const char *item, size_t len), void *ctx)
 {
     const char *p = v;
     size_t items = 0;
-    while (*p != '\0') {
-        while (*p == ',' || *p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0')
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma != NULL ? comma : p + strlen(p);
+        size_t in_part = 0;
+        const char *q = p;
+        while (q < end) {
+            while (q < end && (*q == ' ' || *q == '\t'))
+                q++;
+            if (q == end)
+                break;
+            const char *start = q;
+            while (q < end && *q != ' ' && *q != '\t')
+                q++;
+            int r = fn(ctx, start, (size_t)(q - start));
+            if (r < 0)
+                return r;
+            in_part++;
+        }
+        if (in_part == 0 && (comma != NULL || items > 0))
+            return -EBADMSG;
+        items += in_part;
+        if (comma == NULL)
             break;
-        const char *start = p;
-        while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
-            p++;
-        int r = fn(ctx, start, (size_t)(p - start));
-        if (r < 0)
-            return r;
-        items++;
+        p = comma + 1;
     }
     return items == 0 ? -ENOENT : 0;
 }
@@ -296,12 +309,75 @@ classify_section(const char *s, size_t len, enum section_kind *ret, const char *
     return -EINVAL;
 }
 
-/* Check every line's length and every section header before inih runs. */
+/* Check the syntax of every line before inih runs, so the first error is reported with its
+ * line whatever kind it is: length, section headers (an unknown section with no key in it
+ * is still an error), "KEY = VALUE" lines (inih would also take "KEY: VALUE"), keys outside
+ * any section, and indented lines that inih would glue to the previous value. */
+static int
+prescan_line(struct parser *p, const char *a, const char *b, bool *in_section, bool *after_key)
+{
+    char what[160];
+    bool indented = a < b && (*a == ' ' || *a == '\t');
+    while (a < b && (*a == ' ' || *a == '\t'))
+        a++;
+    if (a == b || *a == ';' || *a == '#')
+        return 0;
+    if (*a == '[') {
+        const char *close = memchr(a, ']', (size_t)(b - a));
+        if (close == NULL)
+            return failf(p, -EINVAL, NULL, NULL, "section header without ']'"), -EINVAL;
+        const char *after = close + 1;
+        while (after < b && (*after == ' ' || *after == '\t'))
+            after++;
+        if (after < b && *after != ';' && *after != '#')
+            return failf(p, -EINVAL, NULL, NULL, "text after section header"), -EINVAL;
+        enum section_kind sk;
+        const char *hn = NULL;
+        size_t hl = 0;
+        const char *why = NULL;
+        size_t nlen = (size_t)(close - a - 1);
+        if (classify_section(a + 1, nlen, &sk, &hn, &hl, &why) < 0) {
+            (void)snprintf(what, sizeof(what), "[%.*s]: %s", (int)(nlen > 80 ? 80 : nlen), a + 1,
+                           why);
+            return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
+        }
+        *in_section = true;
+        *after_key = false;
+        return 0;
+    }
+    const char *eq = memchr(a, '=', (size_t)(b - a));
+    const char *colon = memchr(a, ':', (size_t)(b - a));
+    const char *k_end = eq != NULL ? eq : b;
+    while (k_end > a && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+        k_end--;
+    int klen = (int)(k_end - a > 60 ? 60 : k_end - a);
+    if (eq == NULL || (colon != NULL && colon < eq)) {
+        (void)snprintf(what, sizeof(what), "expected KEY = VALUE, got \"%.*s\"",
+                       (int)(b - a > 60 ? 60 : b - a), a);
+        return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
+    }
+    if (!*in_section) {
+        (void)snprintf(what, sizeof(what), "key \"%.*s\" outside of any section", klen, a);
+        return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
+    }
+    if (indented && *after_key) {
+        (void)snprintf(what, sizeof(what),
+                       "indented line \"%.*s\" would continue the previous value; remove the "
+                       "indentation",
+                       klen, a);
+        return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
+    }
+    *after_key = true;
+    return 0;
+}
+
 static int
 prescan(struct parser *p, const char *text)
 {
     const char *s = text;
     size_t line = 0;
+    bool in_section = false;
+    bool after_key = false;
     while (*s != '\0') {
         line++;
         const char *nl = strchr(s, '\n');
@@ -312,36 +388,11 @@ prescan(struct parser *p, const char *text)
         p->line = line;
         if (l > POLICY_INI_MAX_LINE)
             return failf(p, -EINVAL, NULL, NULL, "line longer than 190 bytes"), -EINVAL;
-        if (memchr(s, '\0', len) != NULL)
-            return failf(p, -EINVAL, NULL, NULL, "NUL byte in config"), -EINVAL;
         const char *a = s;
-        const char *b = s + l;
-        if (line == 1 && b - a >= 3 && memcmp(a, "\xEF\xBB\xBF", 3) == 0)
+        if (line == 1 && l >= 3 && memcmp(a, "\xEF\xBB\xBF", 3) == 0)
             a += 3;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        if (a < b && *a == '[') {
-            const char *close = memchr(a, ']', (size_t)(b - a));
-            if (close == NULL)
-                return failf(p, -EINVAL, NULL, NULL, "section header without ']'"), -EINVAL;
-            const char *after = close + 1;
-            while (after < b && (*after == ' ' || *after == '\t'))
-                after++;
-            if (after < b && *after != ';' && *after != '#')
-                return failf(p, -EINVAL, NULL, NULL, "text after section header"), -EINVAL;
-            const char *n0 = a + 1;
-            const char *n1 = close;
-            while (n0 < n1 && (*n0 == ' ' || *n0 == '\t'))
-                n0++;
-            while (n1 > n0 && (n1[-1] == ' ' || n1[-1] == '\t'))
-                n1--;
-            enum section_kind sk;
-            const char *hn = NULL;
-            size_t hl = 0;
-            const char *why = NULL;
-            if (classify_section(n0, (size_t)(n1 - n0), &sk, &hn, &hl, &why) < 0)
-                return failf(p, -EINVAL, NULL, NULL, why), -EINVAL;
-        }
+        if (prescan_line(p, a, s + l, &in_section, &after_key) < 0)
+            return -EINVAL;
         if (nl == NULL)
             break;
         s = nl + 1;
@@ -487,6 +538,8 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
         r = for_each_item(v, kinds_item, &c);
         if (r == -ENOENT)
             return failf(p, -EINVAL, sec, key, "must list at least one kind");
+        if (r == -EBADMSG)
+            return failf(p, -EINVAL, sec, key, "empty item in the list");
         if (r < 0)
             return failf(p, -EINVAL, sec, key, c.bad);
         pol->n_resources = c.n;
@@ -547,6 +600,8 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
         r = for_each_item(v, weights_item, &c);
         if (r == -ENOENT)
             return failf(p, -EINVAL, sec, key, "must list at least one KIND:WEIGHT");
+        if (r == -EBADMSG)
+            return failf(p, -EINVAL, sec, key, "empty item in the list");
         if (r < 0)
             return failf(p, -EINVAL, sec, key, c.bad);
         memcpy(pol->weights, c.w, sizeof(pol->weights));

@@ -22,6 +22,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "proto/nameset.h"
+#include "proto/utf8.h"
 
 enum frame_type {
     F_ROOT,   /* the top-level object */
@@ -94,6 +95,17 @@ struct snapshot_decoder {
     size_t col_before;   /* bytes since the last newline at the end of those chunks */
     bool got_root;
     bool failed;
+    /* Escape scanner state (see scan_escapes()). */
+    int esc;        /* ESC_* */
+    int esc_digits; /* hex digits of \uXXXX read so far */
+    uint32_t esc_value;
+    bool want_low; /* a high surrogate escape was just read */
+};
+
+enum {
+    ESC_NONE,      /* outside an escape */
+    ESC_BACKSLASH, /* after a backslash */
+    ESC_HEX,       /* reading the 4 hex digits of \u */
 };
 
 /* The path of the pending value, e.g. "hosts[3].vms[1].usage.cpu". */
@@ -416,6 +428,8 @@ on_string(void *ctx, const unsigned char *s, size_t len)
 {
     struct snapshot_decoder *d = ctx;
     enum slot sl = current_slot(d);
+    if (!utf8_valid(s, len))
+        return fail_at(d, -EINVAL, "invalid UTF-8 (or an unpaired surrogate escape)");
     switch (sl) {
     case S_IGNORE:
         return consumed(d);
@@ -518,6 +532,10 @@ static int
 on_map_key(void *ctx, const unsigned char *k, size_t len)
 {
     struct snapshot_decoder *d = ctx;
+    if (!utf8_valid(k, len)) {
+        (void)snprintf(d->key, sizeof(d->key), "(key)");
+        return fail_at(d, -EINVAL, "invalid UTF-8 in a key");
+    }
     size_t n = len < KEY_MAX ? len : KEY_MAX;
     memcpy(d->key, k, n);
     d->key[n] = '\0';
@@ -642,6 +660,20 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = on_end_array,
 };
 
+static const char *
+host_name_of(const void *ctx, uint32_t i)
+{
+    const struct cluster *cl = ctx;
+    return cl->hosts[i].name;
+}
+
+static const char *
+vm_name_of(const void *ctx, uint32_t i)
+{
+    const struct cluster *cl = ctx;
+    return cl->vms[i].name;
+}
+
 struct snapshot_decoder *
 snapshot_decoder_new(const char *source)
 {
@@ -655,8 +687,8 @@ snapshot_decoder_new(const char *source)
         goto fail;
     memcpy(d->source, src, n + 1);
     cluster_init(&d->cl);
-    nameset_init(&d->host_names);
-    nameset_init(&d->vm_names);
+    nameset_init(&d->host_names, host_name_of, &d->cl);
+    nameset_init(&d->vm_names, vm_name_of, &d->cl);
     d->yh = yajl_alloc(&callbacks, NULL, d);
     if (d->yh == NULL)
         goto fail;
@@ -726,6 +758,111 @@ parse_failure(struct snapshot_decoder *d, yajl_status st, const unsigned char *b
     return -EINVAL;
 }
 
+/* Position (line, column) of byte `at` of the chunk `p` being fed. */
+static void
+chunk_position(const struct snapshot_decoder *d, const unsigned char *p, size_t at,
+               size_t *ret_line, size_t *ret_col)
+{
+    size_t line = d->lines_before + 1;
+    size_t col = d->col_before + 1;
+    for (size_t j = 0; j < at; j++) {
+        if (p[j] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    *ret_line = line;
+    *ret_col = col;
+}
+
+static int
+chunk_error(struct snapshot_decoder *d, const unsigned char *p, size_t at, const char *what,
+            struct perr *err)
+{
+    size_t line;
+    size_t col;
+    chunk_position(d, p, at, &line, &col);
+    perr_set(err, "%s:%zu:%zu: invalid JSON: %s", d->source, line, col, what);
+    d->err = *err;
+    d->err_code = -EINVAL;
+    d->failed = true;
+    return -EINVAL;
+}
+
+static int
+hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* yajl turns an unpaired "\ud800" into "?", so two different names could collide and a
+ * file that is not proper Unicode would pass. Find \uXXXX escapes in the raw bytes, across
+ * chunk boundaries, and refuse a high surrogate not followed by a low one, or a low one
+ * alone. Jumps from backslash to backslash, so it costs little on 100 MB. */
+static int
+scan_escapes(struct snapshot_decoder *d, const unsigned char *p, size_t len, struct perr *err)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (d->esc == ESC_NONE) {
+            if (d->want_low) {
+                /* A high surrogate escape: the next byte must start a low one. */
+                if (p[i] != '\\')
+                    return chunk_error(d, p, i, "unpaired surrogate escape", err);
+                i++;
+                d->esc = ESC_BACKSLASH;
+                continue;
+            }
+            const unsigned char *b = memchr(p + i, '\\', len - i);
+            if (b == NULL)
+                return 0;
+            i = (size_t)(b - p) + 1;
+            d->esc = ESC_BACKSLASH;
+            continue;
+        }
+        unsigned char c = p[i++];
+        if (d->esc == ESC_BACKSLASH) {
+            if (c == 'u') {
+                d->esc = ESC_HEX;
+                d->esc_digits = 0;
+                d->esc_value = 0;
+            } else if (d->want_low) {
+                return chunk_error(d, p, i - 1, "unpaired surrogate escape", err);
+            } else {
+                d->esc = ESC_NONE;
+            }
+            continue;
+        }
+        int h = hex_value(c);
+        if (h < 0) {
+            /* A malformed escape: yajl reports it; step back so the byte is seen again. */
+            d->esc = ESC_NONE;
+            d->want_low = false;
+            i--;
+            continue;
+        }
+        d->esc_value = (d->esc_value << 4) | (uint32_t)h;
+        if (++d->esc_digits < 4)
+            continue;
+        uint32_t v = d->esc_value;
+        bool high = v >= 0xd800 && v <= 0xdbff;
+        bool low = v >= 0xdc00 && v <= 0xdfff;
+        if (d->want_low != low)
+            return chunk_error(d, p, i - 1, "unpaired surrogate escape", err);
+        d->want_low = high;
+        d->esc = ESC_NONE;
+    }
+    return 0;
+}
+
 int
 snapshot_decoder_feed(struct snapshot_decoder *d, const void *buf, size_t len, struct perr *err)
 {
@@ -734,6 +871,14 @@ snapshot_decoder_feed(struct snapshot_decoder *d, const void *buf, size_t len, s
         return d->err_code != 0 ? d->err_code : -EINVAL;
     }
     const unsigned char *p = buf;
+    /* JSON's white space is space, tab, CR and LF; yajl also skips \v and \f. Raw control
+     * characters are invalid anywhere else too, so any of these two is an error. */
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == 0x0b || p[i] == 0x0c)
+            return chunk_error(d, p, i, "control character outside a string", err);
+    }
+    if (scan_escapes(d, p, len, err) < 0)
+        return -EINVAL;
     yajl_status st = yajl_parse(d->yh, p, len);
     if (st != yajl_status_ok)
         return parse_failure(d, st, p, len, err);

@@ -279,6 +279,7 @@ wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
         return -EINVAL;
     }
     const char *p = colon != NULL ? colon + 1 : "";
+    bool has_cpu = false;
     while (*p != '\0') {
         const char *end = strchr(p, ',');
         size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
@@ -296,6 +297,7 @@ wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
         } else if (kind_parse(p, klen, &k) == 0) {
             r = spec_number(val, vlen, 0.0, 100.0, &num);
             d.demand[k] = num;
+            has_cpu = has_cpu || k == KIND_CPU;
         } else if (klen == 3 && memcmp(p, "mem", 3) == 0) {
             r = spec_number(val, vlen, 0.0, 1e9, &num);
             d.mem_mib = num;
@@ -317,6 +319,10 @@ wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
         p += len;
         if (*p == ',')
             p++;
+    }
+    if (!has_cpu) {
+        perr_set(err, "--vm %s: cpu=PCT is required (NAME:cpu=PCT[,mem=MIB]...)", spec);
+        return -EINVAL;
     }
     *ret = d;
     return 0;
