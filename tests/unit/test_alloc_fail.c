@@ -3,7 +3,6 @@
  * the failed allocation was not needed), never crash, and leave nothing allocated (the
  * sanitizer build's leak checker sees to that). malloc, calloc and realloc of the code under
  * test are wrapped with the linker's --wrap. */
-#include <cmocka.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "core/plan.h"
 #include "proto/plan_json.h"

@@ -1,0 +1,1020 @@
+/* Unit tests of the policy config parser (proto/policy_ini.h) against spec/policy.md §2:
+ * every key with valid values and its default, per-kind keys, [host "NAME"] sections,
+ * comments; every kind of error naming the source, the line and the key; and
+ * config_format() round trips. Table-driven: each table row becomes one cmocka test. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* cmocka.h needs the headers above included first. */
+#include <cmocka.h>
+
+#include "core/model.h"
+#include "core/policy.h"
+#include "proto/perr.h"
+#include "proto/policy_ini.h"
+
+#define SRC "t.ini"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Comparing policies */
+
+static bool
+override_is_empty(const struct host_override *o)
+{
+    return !o->has_capacity && !o->has_threshold_all && o->has_threshold == 0;
+}
+
+static bool
+override_equal(const struct host_override *a, const struct host_override *b)
+{
+    if (strcmp(a->name, b->name) != 0 || a->has_capacity != b->has_capacity ||
+        a->has_threshold_all != b->has_threshold_all || a->has_threshold != b->has_threshold)
+        return false;
+    if (a->has_capacity && a->capacity != b->capacity)
+        return false;
+    if (a->has_threshold_all && a->host_threshold_all != b->host_threshold_all)
+        return false;
+    for (int k = 0; k < KIND_COUNT; k++) {
+        if ((a->has_threshold & KIND_BIT(k)) && a->host_threshold[k] != b->host_threshold[k])
+            return false;
+    }
+    return true;
+}
+
+/* The overrides that set something, in order (policy_finish() sorted them). */
+static size_t
+nonempty_overrides(const struct policy *p, const struct host_override **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_overrides && n < max; i++) {
+        if (!override_is_empty(&p->overrides[i]))
+            out[n++] = &p->overrides[i];
+    }
+    return n;
+}
+
+static bool
+policy_equal(const struct policy *a, const struct policy *b, char *why, size_t whylen)
+{
+#define DIFF(field)                                                                                \
+    do {                                                                                           \
+        snprintf(why, whylen, "%s differs", field);                                                \
+        return false;                                                                              \
+    } while (0)
+    if (a->n_resources != b->n_resources)
+        DIFF("resources (count)");
+    for (size_t i = 0; i < a->n_resources; i++) {
+        if (a->resources[i] != b->resources[i])
+            DIFF("resources (order or kind)");
+    }
+    if (a->combine != b->combine)
+        DIFF("combine");
+    for (int k = 0; k < KIND_COUNT; k++) {
+        if (a->host_threshold[k] != b->host_threshold[k]) {
+            snprintf(why, whylen, "host_threshold.%s differs: %g / %g", kind_name((enum kind)k),
+                     a->host_threshold[k], b->host_threshold[k]);
+            return false;
+        }
+        if (a->vm_threshold_value[k] != b->vm_threshold_value[k]) {
+            snprintf(why, whylen, "vm_threshold_value.%s differs: %g / %g", kind_name((enum kind)k),
+                     a->vm_threshold_value[k], b->vm_threshold_value[k]);
+            return false;
+        }
+        if (a->weights[k] != b->weights[k]) {
+            snprintf(why, whylen, "weights %s differs: %g / %g", kind_name((enum kind)k),
+                     a->weights[k], b->weights[k]);
+            return false;
+        }
+    }
+    if (a->vm_threshold != b->vm_threshold)
+        DIFF("vm_threshold");
+    if (a->vm_threshold_k != b->vm_threshold_k)
+        DIFF("vm_threshold_k");
+    if (a->min_vms != b->min_vms)
+        DIFF("min_vms");
+    if (a->vm_select != b->vm_select)
+        DIFF("vm_select");
+    if (a->vm_select_resource != b->vm_select_resource)
+        DIFF("vm_select_resource");
+    if (a->dest_select != b->dest_select)
+        DIFF("dest_select");
+    if (a->dest_select_resource != b->dest_select_resource)
+        DIFF("dest_select_resource");
+    if (a->prefer_busy_hosts != b->prefer_busy_hosts)
+        DIFF("prefer_busy_hosts");
+    if (a->weight_priority != b->weight_priority)
+        DIFF("weights priority");
+    const struct host_override *oa[64], *ob[64];
+    size_t na = nonempty_overrides(a, oa, ARRAY_SIZE(oa));
+    size_t nb = nonempty_overrides(b, ob, ARRAY_SIZE(ob));
+    if (na != nb) {
+        snprintf(why, whylen, "number of host overrides differs: %zu / %zu", na, nb);
+        return false;
+    }
+    for (size_t i = 0; i < na; i++) {
+        if (!override_equal(oa[i], ob[i])) {
+            snprintf(why, whylen, "host override %zu (%s / %s) differs", i, oa[i]->name,
+                     ob[i]->name);
+            return false;
+        }
+    }
+    return true;
+#undef DIFF
+}
+
+static bool
+msg_is_one_clean_line(const char *m)
+{
+    if (m[0] == '\0')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)m; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+static struct host_override *
+ovr(struct policy *p, const char *name)
+{
+    struct host_override *o = NULL;
+    assert_int_equal(policy_override_get(p, name, strlen(name), &o), 0);
+    return o;
+}
+
+static void
+all_kinds(double *v, double x)
+{
+    for (int k = 0; k < KIND_COUNT; k++)
+        v[k] = x;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Valid configs: the expected policy is the default with the row's changes applied. */
+
+static void
+x_none(struct policy *p)
+{
+    (void)p;
+}
+
+static void
+x_res_cpu_disk(struct policy *p)
+{
+    p->resources[0] = KIND_CPU;
+    p->resources[1] = KIND_DISK;
+    p->n_resources = 2;
+}
+
+static void
+x_res_net_cpu(struct policy *p)
+{
+    p->resources[0] = KIND_NET;
+    p->resources[1] = KIND_CPU;
+    p->n_resources = 2;
+}
+
+static void
+x_res_all(struct policy *p)
+{
+    p->resources[0] = KIND_MEM_BW;
+    p->resources[1] = KIND_DISK;
+    p->resources[2] = KIND_NET;
+    p->resources[3] = KIND_CPU;
+    p->n_resources = 4;
+}
+
+static void
+x_res_disk(struct policy *p)
+{
+    p->resources[0] = KIND_DISK;
+    p->n_resources = 1;
+}
+
+static void
+x_combine_all(struct policy *p)
+{
+    p->combine = COMBINE_ALL;
+}
+
+static void
+x_ht_70(struct policy *p)
+{
+    all_kinds(p->host_threshold, 70);
+}
+
+static void
+x_ht_disk_70(struct policy *p)
+{
+    p->host_threshold[KIND_DISK] = 70;
+}
+
+static void
+x_ht_70_net_90(struct policy *p)
+{
+    all_kinds(p->host_threshold, 70);
+    p->host_threshold[KIND_NET] = 90;
+}
+
+static void
+x_ht_0(struct policy *p)
+{
+    all_kinds(p->host_threshold, 0);
+}
+
+static void
+x_ht_100(struct policy *p)
+{
+    all_kinds(p->host_threshold, 100);
+}
+
+static void
+x_ht_85_5(struct policy *p)
+{
+    all_kinds(p->host_threshold, 85.5);
+}
+
+static void
+x_ht_each(struct policy *p)
+{
+    p->host_threshold[KIND_CPU] = 10;
+    p->host_threshold[KIND_MEM_BW] = 20;
+    p->host_threshold[KIND_DISK] = 30;
+    p->host_threshold[KIND_NET] = 40;
+}
+
+static void
+x_share(struct policy *p)
+{
+    p->vm_threshold = VM_THRESHOLD_SHARE;
+}
+
+static void
+x_vtv_25(struct policy *p)
+{
+    all_kinds(p->vm_threshold_value, 25);
+}
+
+static void
+x_vtv_net_15(struct policy *p)
+{
+    p->vm_threshold_value[KIND_NET] = 15;
+}
+
+static void
+x_vtv_25_net_15(struct policy *p)
+{
+    all_kinds(p->vm_threshold_value, 25);
+    p->vm_threshold_value[KIND_NET] = 15;
+}
+
+static void
+x_vtv_bounds(struct policy *p)
+{
+    all_kinds(p->vm_threshold_value, 100);
+    p->vm_threshold_value[KIND_DISK] = 0;
+}
+
+static void
+x_k_5(struct policy *p)
+{
+    p->vm_threshold = VM_THRESHOLD_SHARE;
+    p->vm_threshold_k = 5;
+}
+
+static void
+x_k_2_5(struct policy *p)
+{
+    p->vm_threshold_k = 2.5;
+}
+
+static void
+x_min_1(struct policy *p)
+{
+    p->min_vms = 1;
+}
+
+static void
+x_min_17(struct policy *p)
+{
+    p->min_vms = 17;
+}
+
+static void
+x_sel_priority(struct policy *p)
+{
+    p->vm_select = VM_SELECT_PRIORITY;
+}
+
+static void
+x_min_17_priority(struct policy *p)
+{
+    p->min_vms = 17;
+    p->vm_select = VM_SELECT_PRIORITY;
+}
+
+static void
+x_sel_weighted(struct policy *p)
+{
+    p->vm_select = VM_SELECT_WEIGHTED;
+}
+
+static void
+x_sel_res_disk(struct policy *p)
+{
+    p->vm_select_resource = KIND_DISK;
+}
+
+static void
+x_sel_res_mem_bw(struct policy *p)
+{
+    p->vm_select_resource = KIND_MEM_BW;
+}
+
+static void
+x_dest_least(struct policy *p)
+{
+    p->dest_select = DEST_SELECT_LEAST_USED;
+}
+
+static void
+x_dest_weighted(struct policy *p)
+{
+    p->dest_select = DEST_SELECT_WEIGHTED;
+}
+
+static void
+x_dest_res_net(struct policy *p)
+{
+    p->dest_select_resource = KIND_NET;
+}
+
+static void
+x_busy(struct policy *p)
+{
+    p->prefer_busy_hosts = true;
+}
+
+static void
+x_weights_doc(struct policy *p)
+{
+    p->weights[KIND_CPU] = 1;
+    p->weights[KIND_DISK] = 0.5;
+    p->weight_priority = 2;
+}
+
+static void
+x_weights_disk_only(struct policy *p)
+{
+    /* A weights list replaces the default cpu:1. */
+    p->weights[KIND_CPU] = 0;
+    p->weights[KIND_DISK] = 0.5;
+}
+
+static void
+x_weights_all(struct policy *p)
+{
+    p->weights[KIND_CPU] = 0.25;
+    p->weights[KIND_MEM_BW] = 1;
+    p->weights[KIND_DISK] = 2;
+    p->weights[KIND_NET] = 3;
+    p->weight_priority = 0.5;
+}
+
+static void
+x_host_cap(struct policy *p)
+{
+    struct host_override *o = ovr(p, "h1");
+    o->has_capacity = true;
+    o->capacity = 2;
+}
+
+static void
+x_host_thr(struct policy *p)
+{
+    struct host_override *o = ovr(p, "h1");
+    o->has_threshold_all = true;
+    o->host_threshold_all = 70;
+    o->has_threshold = (uint8_t)KIND_BIT(KIND_DISK);
+    o->host_threshold[KIND_DISK] = 60;
+}
+
+static void
+x_hosts_many(struct policy *p)
+{
+    struct host_override *o = ovr(p, "zeta");
+    o->has_capacity = true;
+    o->capacity = 0.5;
+    o = ovr(p, "alpha");
+    o->has_threshold = (uint8_t)(KIND_BIT(KIND_CPU) | KIND_BIT(KIND_NET));
+    o->host_threshold[KIND_CPU] = 95;
+    o->host_threshold[KIND_NET] = 0;
+    o = ovr(p, "host with spaces");
+    o->has_capacity = true;
+    o->capacity = 4;
+    o->has_threshold_all = true;
+    o->host_threshold_all = 100;
+    all_kinds(p->host_threshold, 75);
+}
+
+static void
+x_doc_block(struct policy *p)
+{
+    struct host_override *o = ovr(p, "NAME");
+    o->has_capacity = true;
+    o->capacity = 1.0;
+    o->has_threshold_all = true;
+    o->host_threshold_all = 80;
+}
+
+static void
+x_everything(struct policy *p)
+{
+    x_res_all(p);
+    p->combine = COMBINE_ALL;
+    x_ht_each(p);
+    p->vm_threshold = VM_THRESHOLD_SHARE;
+    x_vtv_25_net_15(p);
+    p->vm_threshold_k = 1.5;
+    p->min_vms = 3;
+    p->vm_select = VM_SELECT_WEIGHTED;
+    p->vm_select_resource = KIND_NET;
+    p->dest_select = DEST_SELECT_LEAST_USED;
+    p->dest_select_resource = KIND_MEM_BW;
+    p->prefer_busy_hosts = true;
+    x_weights_all(p);
+    x_host_thr(p);
+    struct host_override *o = ovr(p, "h2");
+    o->has_capacity = true;
+    o->capacity = 0.125;
+}
+
+static char doc_block[] =
+    "[detect]\n"
+    "resources = cpu          ; kinds checked: any of cpu, mem_bw, disk, net\n"
+    "combine = any            ; any | all\n"
+    "host_threshold = 80      ; percent; per kind: host_threshold.disk = 70\n"
+    "vm_threshold = fixed     ; fixed | share\n"
+    "vm_threshold_value = 20  ; percent, for fixed; per kind: vm_threshold_value.net = 15\n"
+    "vm_threshold_k = 0       ; for share: threshold = Up / N - k   (k >= 0)\n"
+    "min_vms = 2              ; how many VMs must be high at once (>= 1)\n"
+    "\n"
+    "[relocate]\n"
+    "vm_select = usage        ; usage | priority | weighted\n"
+    "vm_select_resource = cpu ; the kind for vm_select = usage\n"
+    "dest_select = free       ; free | least-used | weighted\n"
+    "dest_select_resource = cpu\n"
+    "prefer_busy_hosts = no   ; yes: hosts with no VM are chosen only when no busy host fits\n"
+    "weights = cpu:1          ; for weighted: kind:weight pairs, plus priority:W for VMs\n"
+    "\n"
+    "[host \"NAME\"]            ; per-host overrides\n"
+    "capacity = 1.0           ; relative capacity coefficient (> 0), overrides the snapshot's\n"
+    "host_threshold = 80      ; and per kind, as above\n";
+
+/* A line of exactly POLICY_INI_MAX_LINE bytes, filled in by main(). */
+static char line_190[POLICY_INI_MAX_LINE + 64];
+
+struct valid_case {
+    const char *name;
+    const char *text;
+    void (*expect)(struct policy *p);
+};
+
+static struct valid_case valid_cases[] = {
+    {"empty text: all defaults", "", x_none},
+    {"comments and blank lines only", "; a comment\n\n   ; indented comment\n\n", x_none},
+    {"empty sections", "[detect]\n[relocate]\n", x_none},
+    {"the documented block gives the defaults", doc_block, x_doc_block},
+    {"resources = cpu, disk", "[detect]\nresources = cpu, disk\n", x_res_cpu_disk},
+    {"resources order kept", "[detect]\nresources = net, cpu\n", x_res_net_cpu},
+    {"resources without spaces", "[detect]\nresources=mem_bw,disk,net,cpu\n", x_res_all},
+    {"resources with extra spaces", "[detect]\nresources =   mem_bw ,  disk,net , cpu   \n",
+     x_res_all},
+    {"resources = disk alone", "[detect]\nresources = disk\n", x_res_disk},
+    {"combine = all", "[detect]\ncombine = all\n", x_combine_all},
+    {"combine = any", "[detect]\ncombine = any\n", x_none},
+    {"host_threshold for all kinds", "[detect]\nhost_threshold = 70\n", x_ht_70},
+    {"host_threshold.disk", "[detect]\nhost_threshold.disk = 70\n", x_ht_disk_70},
+    {"host_threshold then per kind", "[detect]\nhost_threshold = 70\nhost_threshold.net = 90\n",
+     x_ht_70_net_90},
+    {"per kind then host_threshold", "[detect]\nhost_threshold.net = 90\nhost_threshold = 70\n",
+     x_ht_70_net_90},
+    {"host_threshold = 0", "[detect]\nhost_threshold = 0\n", x_ht_0},
+    {"host_threshold = 100", "[detect]\nhost_threshold = 100\n", x_ht_100},
+    {"host_threshold = 85.5", "[detect]\nhost_threshold = 85.5\n", x_ht_85_5},
+    {"host_threshold per kind, every kind",
+     "[detect]\nhost_threshold.cpu = 10\nhost_threshold.mem_bw = 20\n"
+     "host_threshold.disk = 30\nhost_threshold.net = 40\n",
+     x_ht_each},
+    {"vm_threshold = share", "[detect]\nvm_threshold = share\n", x_share},
+    {"vm_threshold = fixed", "[detect]\nvm_threshold = fixed\n", x_none},
+    {"vm_threshold_value", "[detect]\nvm_threshold_value = 25\n", x_vtv_25},
+    {"vm_threshold_value.net", "[detect]\nvm_threshold_value.net = 15\n", x_vtv_net_15},
+    {"vm_threshold_value and per kind",
+     "[detect]\nvm_threshold_value.net = 15\nvm_threshold_value = 25\n", x_vtv_25_net_15},
+    {"vm_threshold_value bounds",
+     "[detect]\nvm_threshold_value = 100\nvm_threshold_value.disk = 0\n", x_vtv_bounds},
+    {"vm_threshold_k = 5 with share", "[detect]\nvm_threshold = share\nvm_threshold_k = 5\n",
+     x_k_5},
+    {"vm_threshold_k = 2.5", "[detect]\nvm_threshold_k = 2.5\n", x_k_2_5},
+    {"vm_threshold_k = 0", "[detect]\nvm_threshold_k = 0\n", x_none},
+    {"min_vms = 1", "[detect]\nmin_vms = 1\n", x_min_1},
+    {"min_vms = 17", "[detect]\nmin_vms = 17\n", x_min_17},
+    {"vm_select = priority", "[relocate]\nvm_select = priority\n", x_sel_priority},
+    {"vm_select = weighted", "[relocate]\nvm_select = weighted\n", x_sel_weighted},
+    {"vm_select = usage", "[relocate]\nvm_select = usage\n", x_none},
+    {"vm_select_resource = disk", "[relocate]\nvm_select_resource = disk\n", x_sel_res_disk},
+    {"vm_select_resource = mem_bw", "[relocate]\nvm_select_resource = mem_bw\n", x_sel_res_mem_bw},
+    {"dest_select = least-used", "[relocate]\ndest_select = least-used\n", x_dest_least},
+    {"dest_select = weighted", "[relocate]\ndest_select = weighted\n", x_dest_weighted},
+    {"dest_select = free", "[relocate]\ndest_select = free\n", x_none},
+    {"dest_select_resource = net", "[relocate]\ndest_select_resource = net\n", x_dest_res_net},
+    {"prefer_busy_hosts = yes", "[relocate]\nprefer_busy_hosts = yes\n", x_busy},
+    {"prefer_busy_hosts = no", "[relocate]\nprefer_busy_hosts = no\n", x_none},
+    {"weights as documented", "[relocate]\nweights = cpu:1, disk:0.5, priority:2\n", x_weights_doc},
+    {"weights replace the default", "[relocate]\nweights = disk:0.5\n", x_weights_disk_only},
+    {"weights, every kind, no spaces",
+     "[relocate]\nweights=priority:0.5,net:3,disk:2,mem_bw:1,cpu:0.25\n", x_weights_all},
+    {"host capacity", "[host \"h1\"]\ncapacity = 2\n", x_host_cap},
+    {"host thresholds", "[host \"h1\"]\nhost_threshold.disk = 60\nhost_threshold = 70\n",
+     x_host_thr},
+    {"several hosts, any order",
+     "[detect]\nhost_threshold = 75\n\n[host \"zeta\"]\ncapacity = 0.5\n"
+     "[host \"alpha\"]\nhost_threshold.cpu = 95\nhost_threshold.net = 0\n"
+     "[host \"host with spaces\"]\ncapacity = 4\nhost_threshold = 100\n",
+     x_hosts_many},
+    {"inline comments",
+     "[detect] ; the detector\nmin_vms = 17 ; seventeen\ncombine = any\t; tab first\n", x_min_17},
+    {"CRLF line endings", "[detect]\r\nmin_vms = 17\r\n\r\n[relocate]\r\nvm_select = priority\r\n",
+     x_min_17_priority},
+    {"no final newline", "[detect]\nmin_vms = 17", x_min_17},
+    {"whitespace around keys and values", "  [detect]  \n\t min_vms\t=\t17  \n", x_min_17},
+    {"a line of exactly the longest length", line_190, x_min_17},
+    {"everything at once",
+     "; every key\n"
+     "[detect]\n"
+     "resources = mem_bw, disk, net, cpu\n"
+     "combine = all\n"
+     "host_threshold.cpu = 10\n"
+     "host_threshold.mem_bw = 20\n"
+     "host_threshold.disk = 30\n"
+     "host_threshold.net = 40\n"
+     "vm_threshold = share\n"
+     "vm_threshold_value = 25\n"
+     "vm_threshold_value.net = 15\n"
+     "vm_threshold_k = 1.5\n"
+     "min_vms = 3\n"
+     "[relocate]\n"
+     "vm_select = weighted\n"
+     "vm_select_resource = net\n"
+     "dest_select = least-used\n"
+     "dest_select_resource = mem_bw\n"
+     "prefer_busy_hosts = yes\n"
+     "weights = cpu:0.25, mem_bw:1, disk:2, net:3, priority:0.5\n"
+     "[host \"h2\"]\n"
+     "capacity = 0.125\n"
+     "[host \"h1\"]\n"
+     "host_threshold = 70\n"
+     "host_threshold.disk = 60\n",
+     x_everything},
+};
+
+static void
+test_valid(void **state)
+{
+    const struct valid_case *vc = *state;
+    struct policy want, got;
+    struct perr err;
+    char why[256];
+
+    policy_init(&want);
+    vc->expect(&want);
+    policy_finish(&want);
+
+    policy_init(&got);
+    memset(err.msg, 0, sizeof(err.msg));
+    int r = config_parse_string(vc->text, SRC, &got, &err);
+    if (r != 0)
+        fail_msg("%s: rejected (%d): %s", vc->name, r, err.msg);
+    if (!policy_equal(&want, &got, why, sizeof(why)))
+        fail_msg("%s: %s", vc->name, why);
+
+    /* Overrides are found by name after parsing. */
+    for (size_t i = 0; i < want.n_overrides; i++) {
+        const struct host_override *o = policy_override_find(&got, want.overrides[i].name);
+        if (o == NULL && !override_is_empty(&want.overrides[i]))
+            fail_msg("%s: override \"%s\" not found", vc->name, want.overrides[i].name);
+    }
+    assert_null(policy_override_find(&got, "no-such-host"));
+    policy_done(&want);
+    policy_done(&got);
+}
+
+/* config_format() writes text that parses back to an equal policy. */
+static void
+test_format_roundtrip(void **state)
+{
+    const struct valid_case *vc = *state;
+    struct policy a, b;
+    struct perr err;
+    char why[256];
+    char *text = NULL;
+
+    policy_init(&a);
+    int r = config_parse_string(vc->text, SRC, &a, &err);
+    if (r != 0)
+        fail_msg("%s: rejected (%d): %s", vc->name, r, err.msg);
+    r = config_format(&a, &text);
+    assert_int_equal(r, 0);
+    assert_non_null(text);
+    policy_init(&b);
+    r = config_parse_string(text, "formatted", &b, &err);
+    if (r != 0)
+        fail_msg("%s: formatted text rejected (%d): %s\n%s", vc->name, r, err.msg, text);
+    if (!policy_equal(&a, &b, why, sizeof(why)))
+        fail_msg("%s: round trip: %s\n%s", vc->name, why, text);
+    free(text);
+    policy_done(&a);
+    policy_done(&b);
+}
+
+/* A policy built in memory (not through the parser) also round-trips. */
+static void
+test_format_built(void **state)
+{
+    (void)state;
+    struct policy a, b;
+    struct perr err;
+    char why[256];
+    char *text = NULL;
+
+    policy_init(&a);
+    x_everything(&a);
+    a.host_threshold[KIND_CPU] = 12.345678901234567;
+    a.vm_threshold_k = 0.1 + 0.2;
+    a.weights[KIND_NET] = 1e-9;
+    struct host_override *o = ovr(&a, "z");
+    o->has_threshold = (uint8_t)KIND_MASK_ALL;
+    all_kinds(o->host_threshold, 33.3);
+    policy_finish(&a);
+    assert_int_equal(config_format(&a, &text), 0);
+    policy_init(&b);
+    int r = config_parse_string(text, "formatted", &b, &err);
+    if (r != 0)
+        fail_msg("formatted text rejected (%d): %s\n%s", r, err.msg, text);
+    if (!policy_equal(&a, &b, why, sizeof(why)))
+        fail_msg("round trip: %s\n%s", why, text);
+    free(text);
+    policy_done(&a);
+    policy_done(&b);
+
+    /* The default policy too. */
+    policy_init(&a);
+    policy_finish(&a);
+    assert_int_equal(config_format(&a, &text), 0);
+    policy_init(&b);
+    r = config_parse_string(text, "formatted", &b, &err);
+    if (r != 0)
+        fail_msg("formatted defaults rejected (%d): %s\n%s", r, err.msg, text);
+    if (!policy_equal(&a, &b, why, sizeof(why)))
+        fail_msg("defaults round trip: %s\n%s", why, text);
+    free(text);
+    policy_done(&a);
+    policy_done(&b);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bad configs */
+
+struct bad_case {
+    const char *name;
+    const char *text;
+    int line;          /* the line the message must name */
+    const char *want;  /* text the message must contain (the key or section), or NULL */
+    const char *want2; /* more text the message must contain, or NULL */
+};
+
+/* Filled in by main(): lines longer than POLICY_INI_MAX_LINE. */
+static char long_191[512];
+static char long_comment[1024];
+static char long_tail_key[1024];
+static char long_value[1024];
+
+static struct bad_case bad_cases[] = {
+    /* Unknown sections and keys. */
+    {"unknown section", "[bogus]\nmin_vms = 2\n", 1, "bogus", NULL},
+    {"unknown section after comments", "; c\n\n[detect]\n[relocation]\n", 4, "relocation", NULL},
+    {"key before any section", "min_vms = 2\n[detect]\n", 1, "min_vms", NULL},
+    {"unknown key in detect", "[detect]\nthreshold = 5\n", 2, "threshold", NULL},
+    {"relocate key in detect", "[detect]\nmin_vms = 2\nvm_select = usage\n", 3, "vm_select", NULL},
+    {"detect key in relocate", "[relocate]\n\n\nmin_vms = 2\n", 4, "min_vms", NULL},
+    {"detect key in a host section", "[host \"h\"]\ncapacity = 2\nmin_vms = 2\n", 3, "min_vms",
+     NULL},
+    {"keys are case-sensitive", "[detect]\nMin_VMs = 2\n", 2, "Min_VMs", NULL},
+    {"host section without a name", "[host]\ncapacity = 2\n", 1, "host", NULL},
+    {"malformed host header alone", "[detect]\nmin_vms = 2\n[host \"a\" ]\n", 3, NULL, NULL},
+    {"malformed host header, keys later", "[host \"a\" ]\n; c\n\ncapacity = 2\n", 1, NULL, NULL},
+    {"host header with text after it", "[host \"a\"] x\ncapacity = 2\n", 1, NULL, NULL},
+    {"unknown section alone, after a blank line", "[detect]\n\n[bogus]\n", 3, "bogus", NULL},
+    {"unterminated section header", "[detect\nmin_vms = 2\n", 1, NULL, NULL},
+    {"empty key", "[detect]\n = 5\n", 2, NULL, NULL},
+
+    /* Unknown kinds. */
+    {"host_threshold.gpu", "[detect]\nhost_threshold.gpu = 70\n", 2, "host_threshold.gpu", NULL},
+    {"vm_threshold_value.gpu", "[detect]\n\nvm_threshold_value.gpu = 5\n", 3,
+     "vm_threshold_value.gpu", NULL},
+    {"host_threshold. with no kind", "[detect]\nhost_threshold. = 5\n", 2, "host_threshold", NULL},
+    {"host_threshold.CPU (case)", "[detect]\nhost_threshold.CPU = 5\n", 2, "host_threshold.CPU",
+     NULL},
+    {"per-kind key on a key without kinds", "[detect]\nmin_vms.cpu = 2\n", 2, "min_vms.cpu", NULL},
+    {"host_threshold.gpu in a host section", "[host \"h\"]\nhost_threshold.gpu = 5\n", 2,
+     "host_threshold.gpu", NULL},
+    {"resources with an unknown kind", "[detect]\nresources = cpu, gpu\n", 2, "resources", NULL},
+    {"resources empty", "[detect]\nresources =\n", 2, "resources", NULL},
+    {"resources with an empty item", "[detect]\nresources = cpu,,disk\n", 2, "resources", NULL},
+    {"resources ending in a comma", "[detect]\nresources = cpu,\n", 2, "resources", NULL},
+    {"vm_select_resource unknown", "[relocate]\nvm_select_resource = gpu\n", 2,
+     "vm_select_resource", NULL},
+    {"dest_select_resource unknown", "[relocate]\ndest_select_resource = all\n", 2,
+     "dest_select_resource", NULL},
+    {"weights with an unknown kind", "[relocate]\nweights = cpu:1, gpu:1\n", 2, "weights", NULL},
+    {"weights without a colon", "[relocate]\nweights = cpu\n", 2, "weights", NULL},
+    {"weights with a bad number", "[relocate]\nweights = cpu:abc\n", 2, "weights", NULL},
+    {"weights with no number", "[relocate]\nweights = cpu:\n", 2, "weights", NULL},
+    {"weights with no kind", "[relocate]\nweights = :1\n", 2, "weights", NULL},
+    {"weights not finite", "[relocate]\nweights = cpu:inf\n", 2, "weights", NULL},
+    {"weights nan", "[relocate]\nweights = disk:nan\n", 2, "weights", NULL},
+    {"weights empty", "[relocate]\nweights =\n", 2, "weights", NULL},
+
+    /* Out of range. */
+    {"host_threshold above 100", "[detect]\nhost_threshold = 100.5\n", 2, "host_threshold", NULL},
+    {"host_threshold 101", "[detect]\nhost_threshold = 101\n", 2, "host_threshold", NULL},
+    {"host_threshold negative", "[detect]\nhost_threshold = -1\n", 2, "host_threshold", NULL},
+    {"host_threshold.disk 150", "[detect]\nhost_threshold.disk = 150\n", 2, "host_threshold.disk",
+     NULL},
+    {"vm_threshold_value 101", "[detect]\nvm_threshold_value = 101\n", 2, "vm_threshold_value",
+     NULL},
+    {"vm_threshold_value negative", "[detect]\nvm_threshold_value = -0.5\n", 2,
+     "vm_threshold_value", NULL},
+    {"vm_threshold_value.net negative", "[detect]\nvm_threshold_value.net = -1\n", 2,
+     "vm_threshold_value.net", NULL},
+    {"k negative", "[detect]\nvm_threshold_k = -1\n", 2, "vm_threshold_k", NULL},
+    {"k slightly negative", "[detect]\nvm_threshold_k = -0.001\n", 2, "vm_threshold_k", NULL},
+    {"min_vms 0", "[detect]\nmin_vms = 0\n", 2, "min_vms", NULL},
+    {"min_vms negative", "[detect]\nmin_vms = -1\n", 2, "min_vms", NULL},
+    {"min_vms not an integer", "[detect]\nmin_vms = 2.5\n", 2, "min_vms", NULL},
+    {"min_vms overflows", "[detect]\nmin_vms = 99999999999999999999\n", 2, "min_vms", NULL},
+    {"min_vms beyond 32 bits", "[detect]\nmin_vms = 4294967297\n", 2, "min_vms", NULL},
+    {"capacity 0", "[host \"h\"]\ncapacity = 0\n", 2, "capacity", NULL},
+    {"capacity negative", "[host \"h\"]\n\ncapacity = -1\n", 3, "capacity", NULL},
+    {"host section threshold 101", "[host \"h\"]\nhost_threshold = 101\n", 2, "host_threshold",
+     NULL},
+    {"host section threshold.cpu negative", "[host \"h\"]\nhost_threshold.cpu = -5\n", 2,
+     "host_threshold.cpu", NULL},
+
+    /* Bad enum values. */
+    {"combine = some", "[detect]\ncombine = some\n", 2, "combine", NULL},
+    {"combine empty", "[detect]\ncombine =\n", 2, "combine", NULL},
+    {"vm_threshold = dynamic", "[detect]\nvm_threshold = dynamic\n", 2, "vm_threshold", NULL},
+    {"vm_select = random", "[relocate]\nvm_select = random\n", 2, "vm_select", NULL},
+    {"dest_select = least_used", "[relocate]\ndest_select = least_used\n", 2, "dest_select", NULL},
+    {"dest_select = most-used", "[relocate]\ndest_select = most-used\n", 2, "dest_select", NULL},
+    {"prefer_busy_hosts = maybe", "[relocate]\nprefer_busy_hosts = maybe\n", 2, "prefer_busy_hosts",
+     NULL},
+    {"prefer_busy_hosts empty", "[relocate]\nprefer_busy_hosts =\n", 2, "prefer_busy_hosts", NULL},
+    {"enum with a trailing word", "[detect]\ncombine = any all\n", 2, "combine", NULL},
+
+    /* Bad numbers. */
+    {"80abc", "[detect]\nhost_threshold = 80abc\n", 2, "host_threshold", NULL},
+    {"empty number", "[detect]\nhost_threshold =\n", 2, "host_threshold", NULL},
+    {"empty number, spaces", "[detect]\nhost_threshold =    \n", 2, "host_threshold", NULL},
+    {"nan", "[detect]\nhost_threshold = nan\n", 2, "host_threshold", NULL},
+    {"NaN", "[detect]\nvm_threshold_value = NaN\n", 2, "vm_threshold_value", NULL},
+    {"inf", "[detect]\nhost_threshold = inf\n", 2, "host_threshold", NULL},
+    {"-inf", "[detect]\nvm_threshold_k = -inf\n", 2, "vm_threshold_k", NULL},
+    {"infinity k", "[detect]\nvm_threshold_k = infinity\n", 2, "vm_threshold_k", NULL},
+    {"1e999", "[detect]\nvm_threshold_k = 1e999\n", 2, "vm_threshold_k", NULL},
+    {"inf capacity", "[host \"h\"]\ncapacity = inf\n", 2, "capacity", NULL},
+    {"nan capacity", "[host \"h\"]\ncapacity = nan\n", 2, "capacity", NULL},
+    {"two numbers", "[detect]\nhost_threshold = 8 0\n", 2, "host_threshold", NULL},
+    {"min_vms = abc", "[detect]\nmin_vms = abc\n", 2, "min_vms", NULL},
+    {"min_vms empty", "[detect]\nmin_vms =\n", 2, "min_vms", NULL},
+    {"min_vms 3x", "[detect]\nmin_vms = 3x\n", 2, "min_vms", NULL},
+
+    /* Repeated keys. */
+    {"min_vms twice", "[detect]\nmin_vms = 2\nmin_vms = 3\n", 3, "min_vms", NULL},
+    {"host_threshold.disk twice",
+     "[detect]\nhost_threshold.disk = 60\nhost_threshold = 70\nhost_threshold.disk = 60\n", 4,
+     "host_threshold.disk", NULL},
+    {"weights twice", "[relocate]\nweights = cpu:1\n; again\nweights = disk:1\n", 4, "weights",
+     NULL},
+    {"capacity twice in a host section", "[host \"a\"]\ncapacity = 1\ncapacity = 2\n", 3,
+     "capacity", NULL},
+    {"host_threshold twice in a host section",
+     "[host \"a\"]\nhost_threshold = 1\n[host \"b\"]\nhost_threshold = 1\n[host \"c\"]\n"
+     "host_threshold.net = 1\nhost_threshold.net = 1\n",
+     7, "host_threshold.net", NULL},
+
+    /* Lines without '='. */
+    {"a bare word", "[detect]\njust words\n", 2, NULL, NULL},
+    {"a bare key", "[detect]\n\nmin_vms\n", 3, NULL, NULL},
+    {"key and value without '='", "[detect]\nmin_vms 3\n", 2, NULL, NULL},
+    {"colon instead of '='", "[detect]\nmin_vms: 3\n", 2, NULL, NULL},
+
+    /* Over-long lines. */
+    {"a line one byte too long", long_191, 2, NULL, NULL},
+    {"an over-long comment", long_comment, 2, NULL, NULL},
+    {"an over-long line whose tail looks like a key", long_tail_key, 2, NULL, NULL},
+    {"an over-long value", long_value, 3, NULL, NULL},
+
+    /* Line counting with CRLF, comments and blank lines. */
+    {"CRLF line count", "[detect]\r\n\r\n; c\r\nmin_vms = 0\r\n", 4, "min_vms", NULL},
+    {"error after a host section",
+     "[detect]\nmin_vms = 2\n[host \"a\"]\ncapacity = 2\n[relocate]\nvm_select = best\n", 6,
+     "vm_select", NULL},
+};
+
+static void
+test_bad(void **state)
+{
+    const struct bad_case *bc = *state;
+    struct policy pol;
+    struct perr err;
+
+    policy_init(&pol);
+    memset(err.msg, 0, sizeof(err.msg));
+    int r = config_parse_string(bc->text, SRC, &pol, &err);
+    if (r != -EINVAL)
+        fail_msg("%s: returned %d, want -EINVAL (%s)", bc->name, r, r == 0 ? "" : err.msg);
+    if (!msg_is_one_clean_line(err.msg))
+        fail_msg("%s: message empty or not one clean line: \"%s\"", bc->name, err.msg);
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), SRC ":%d:", bc->line);
+    if (strncmp(err.msg, prefix, strlen(prefix)) != 0)
+        fail_msg("%s: message does not start with \"%s\": %s", bc->name, prefix, err.msg);
+    if (bc->want != NULL && strstr(err.msg + strlen(prefix), bc->want) == NULL)
+        fail_msg("%s: message does not name \"%s\": %s", bc->name, bc->want, err.msg);
+    if (bc->want2 != NULL && strstr(err.msg + strlen(prefix), bc->want2) == NULL)
+        fail_msg("%s: message does not contain \"%s\": %s", bc->name, bc->want2, err.msg);
+    policy_done(&pol); /* a partial policy is freed the usual way */
+}
+
+/* "[ detect ]": trimming the spaces and reading it as [detect] is fine, and so is an error;
+ * but an error must name the header's line, not the line of a later key. */
+static void
+test_spaced_section_header(void **state)
+{
+    (void)state;
+    struct policy pol;
+    struct perr err;
+    policy_init(&pol);
+    int r = config_parse_string("[ detect ]\n\n; c\nmin_vms = 3\n", SRC, &pol, &err);
+    if (r == 0) {
+        if (pol.min_vms != 3)
+            fail_msg("[ detect ] accepted but min_vms = %u", pol.min_vms);
+    } else if (strncmp(err.msg, SRC ":1:", strlen(SRC ":1:")) != 0) {
+        fail_msg("[ detect ] rejected on the wrong line: %s", err.msg);
+    }
+    policy_done(&pol);
+
+    policy_init(&pol);
+    r = config_parse_string("[ detect ]\n", SRC, &pol, &err);
+    policy_done(&pol);
+    int r2;
+    policy_init(&pol);
+    r2 = config_parse_string("[ detect ]\nmin_vms = 3\n", SRC, &pol, &err);
+    policy_done(&pol);
+    if ((r == 0) != (r2 == 0))
+        fail_msg("[ detect ] is accepted alone (%d) but not with a key (%d), or the reverse", r,
+                 r2);
+}
+
+static void
+test_source_default(void **state)
+{
+    (void)state;
+    struct policy pol;
+    struct perr err;
+    policy_init(&pol);
+    assert_int_equal(config_parse_string("[detect]\nmin_vms = 0\n", NULL, &pol, &err), -EINVAL);
+    if (strncmp(err.msg, "<config>:2:", 11) != 0)
+        fail_msg("NULL source not named <config>: %s", err.msg);
+    policy_done(&pol);
+}
+
+/* Parsing is pure: the same text gives the same policy, and a failed parse does not
+ * affect the next one. */
+static void
+test_repeatable(void **state)
+{
+    (void)state;
+    struct policy a, b;
+    struct perr err;
+    char why[256];
+    policy_init(&a);
+    assert_int_equal(
+        config_parse_string(valid_cases[ARRAY_SIZE(valid_cases) - 1].text, SRC, &a, &err), 0);
+    policy_init(&b);
+    assert_int_equal(config_parse_string("[detect]\nmin_vms = x\n", SRC, &b, &err), -EINVAL);
+    policy_done(&b);
+    policy_init(&b);
+    assert_int_equal(
+        config_parse_string(valid_cases[ARRAY_SIZE(valid_cases) - 1].text, SRC, &b, &err), 0);
+    if (!policy_equal(&a, &b, why, sizeof(why)))
+        fail_msg("parsing twice differs: %s", why);
+    policy_done(&a);
+    policy_done(&b);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void
+fill_long_lines(void)
+{
+    /* "min_vms = 17" padded with spaces and a comment to exactly POLICY_INI_MAX_LINE bytes. */
+    char line[POLICY_INI_MAX_LINE + 1];
+    memset(line, ' ', sizeof(line));
+    memcpy(line, "min_vms = 17", 12);
+    line[40] = ';';
+    memset(line + 41, 'c', POLICY_INI_MAX_LINE - 41);
+    line[POLICY_INI_MAX_LINE] = '\0';
+    snprintf(line_190, sizeof(line_190), "[detect]\n%s\n", line);
+
+    /* The same with one more byte. */
+    memset(line, ' ', sizeof(line));
+    memcpy(line, "min_vms = 17", 12);
+    line[40] = ';';
+    memset(line + 41, 'c', POLICY_INI_MAX_LINE + 1 - 41);
+    snprintf(long_191, sizeof(long_191), "[detect]\n%.*s\n", POLICY_INI_MAX_LINE + 1, line);
+
+    char big[900];
+    memset(big, 'x', sizeof(big));
+    big[0] = ';';
+    snprintf(long_comment, sizeof(long_comment), "[detect]\n%.*s\nmin_vms = 2\n", 600, big);
+
+    /* A line reader with a fixed buffer would see "min_vms = 1" as a line of its own. */
+    memset(big, ' ', sizeof(big));
+    memcpy(big, "combine = any", 13);
+    big[20] = ';';
+    memcpy(big + 400, "min_vms = 1", 11);
+    snprintf(long_tail_key, sizeof(long_tail_key), "[detect]\n%.*s\n", 411, big);
+
+    memset(big, 'a', sizeof(big));
+    snprintf(long_value, sizeof(long_value), "[detect]\nmin_vms = 2\n[host \"%.*s\"]\n", 300, big);
+}
+
+static int
+run_table(const char *group, void *rows, size_t row_size, size_t n,
+          const char *(*row_name)(const void *row), void (*fn)(void **state))
+{
+    struct CMUnitTest *t = calloc(n, sizeof(*t));
+    assert_non_null(t);
+    for (size_t i = 0; i < n; i++) {
+        void *row = (char *)rows + i * row_size;
+        t[i].name = row_name(row);
+        t[i].test_func = fn;
+        t[i].initial_state = row;
+    }
+    int failed = _cmocka_run_group_tests(group, t, n, NULL, NULL);
+    free(t);
+    return failed;
+}
+
+static const char *
+valid_name(const void *row)
+{
+    return ((const struct valid_case *)row)->name;
+}
+
+static const char *
+bad_name(const void *row)
+{
+    return ((const struct bad_case *)row)->name;
+}
+
+int
+main(void)
+{
+    fill_long_lines();
+    int failed = 0;
+    failed += run_table("policy_ini valid", valid_cases, sizeof(valid_cases[0]),
+                        ARRAY_SIZE(valid_cases), valid_name, test_valid);
+    failed += run_table("policy_ini bad", bad_cases, sizeof(bad_cases[0]), ARRAY_SIZE(bad_cases),
+                        bad_name, test_bad);
+    failed += run_table("policy_ini format round trip", valid_cases, sizeof(valid_cases[0]),
+                        ARRAY_SIZE(valid_cases), valid_name, test_format_roundtrip);
+    const struct CMUnitTest misc[] = {
+        cmocka_unit_test(test_format_built),
+        cmocka_unit_test(test_source_default),
+        cmocka_unit_test(test_repeatable),
+        cmocka_unit_test(test_spaced_section_header),
+    };
+    failed += cmocka_run_group_tests_name("policy_ini misc", misc, NULL, NULL);
+    return failed != 0 ? 1 : 0;
+}
