@@ -1,0 +1,236 @@
+/* Daemon harness for integration tests (see daemon.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/http.h"
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *
+daemon_bin(void)
+{
+    const char *b = getenv("VMLOC_BIN");
+    return b != NULL ? b : "./vmloc";
+}
+
+const char *
+daemon_tmpdir(void)
+{
+    static char dir[256];
+    if (dir[0] == '\0') {
+        const char *base = getenv("TMPDIR");
+        (void)snprintf(dir, sizeof(dir), "%s/vmloc-test-XXXXXX", base != NULL ? base : "/tmp");
+        if (mkdtemp(dir) == NULL) {
+            perror("mkdtemp");
+            exit(1);
+        }
+    }
+    return dir;
+}
+
+void
+daemon_dump_log(const struct daemon *d)
+{
+    FILE *f = fopen(d->log_path, "r");
+    if (f == NULL)
+        return;
+    char line[1024];
+    printf("---- log of %s ----\n", d->log_path);
+    while (fgets(line, sizeof(line), f) != NULL)
+        fputs(line, stdout);
+    printf("---- end ----\n");
+    fclose(f);
+}
+
+int
+daemon_start(struct daemon *d, const char *name, const char *const *argv, double timeout_s)
+{
+    memset(d, 0, sizeof(*d));
+    (void)snprintf(d->log_path, sizeof(d->log_path), "%s/%s.log", daemon_tmpdir(), name);
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int log = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        (void)dup2(p[1], STDOUT_FILENO);
+        if (log >= 0)
+            (void)dup2(log, STDERR_FILENO);
+        (void)close(p[0]);
+        (void)close(p[1]);
+        size_t n = 0;
+        while (argv[n] != NULL)
+            n++;
+        char **args = calloc(n + 2, sizeof(*args));
+        args[0] = (char *)daemon_bin();
+        for (size_t i = 0; i < n; i++)
+            args[i + 1] = (char *)argv[i];
+        execv(args[0], args);
+        _exit(127);
+    }
+    (void)close(p[1]);
+    d->pid = pid;
+    d->out_fd = p[0];
+    char buf[120];
+    size_t len = 0;
+    double deadline = now_s() + timeout_s;
+    while (now_s() < deadline && len < sizeof(buf) - 1) {
+        struct pollfd pfd = {d->out_fd, POLLIN, 0};
+        int ms = (int)((deadline - now_s()) * 1000) + 1;
+        if (poll(&pfd, 1, ms) <= 0)
+            continue;
+        ssize_t n = read(d->out_fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *nl = strchr(buf, '\n');
+        if (nl != NULL) {
+            *nl = '\0';
+            const char *prefix = "listening on ";
+            if (strncmp(buf, prefix, strlen(prefix)) != 0)
+                break;
+            (void)snprintf(d->url, sizeof(d->url), "%s", buf + strlen(prefix));
+            return 0;
+        }
+    }
+    printf("daemon %s did not become ready (output: '%.*s')\n", name, (int)len, buf);
+    daemon_dump_log(d);
+    daemon_kill(d);
+    return -1;
+}
+
+int
+daemon_stop(struct daemon *d, double timeout_s)
+{
+    if (d->pid <= 0)
+        return -1;
+    (void)kill(d->pid, SIGTERM);
+    double deadline = now_s() + timeout_s;
+    int status = 0;
+    while (now_s() < deadline) {
+        pid_t r = waitpid(d->pid, &status, WNOHANG);
+        if (r == d->pid) {
+            d->pid = 0;
+            (void)close(d->out_fd);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        struct pollfd none;
+        (void)poll(&none, 0, 10);
+    }
+    daemon_kill(d);
+    return -1;
+}
+
+void
+daemon_kill(struct daemon *d)
+{
+    if (d->pid <= 0)
+        return;
+    (void)kill(d->pid, SIGKILL);
+    (void)waitpid(d->pid, NULL, 0);
+    (void)close(d->out_fd);
+    d->pid = 0;
+}
+
+int
+daemon_http(const char *url, const char *method, const char *path, const char *body,
+            json_t **ret_json)
+{
+    int status = 0;
+    char *answer = NULL;
+    const char *err = NULL;
+    *ret_json = NULL;
+    if (http_fetch(url, method, path, body, 5.0, &status, &answer, &err) < 0)
+        return 0;
+    *ret_json = json_loads(answer, 0, NULL);
+    free(answer);
+    return status;
+}
+
+bool
+wait_until(bool (*pred)(void *arg), void *arg, double timeout_s)
+{
+    double deadline = now_s() + timeout_s;
+    for (;;) {
+        if (pred(arg))
+            return true;
+        if (now_s() > deadline)
+            return false;
+        struct pollfd none;
+        (void)poll(&none, 0, 10);
+    }
+}
+
+int
+run_cli(const char *const *argv, char **ret_out)
+{
+    int p[2];
+    if (ret_out != NULL)
+        *ret_out = NULL;
+    if (pipe(p) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        (void)dup2(p[1], STDOUT_FILENO);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            (void)dup2(devnull, STDERR_FILENO);
+        (void)close(p[0]);
+        (void)close(p[1]);
+        size_t n = 0;
+        while (argv[n] != NULL)
+            n++;
+        char **args = calloc(n + 2, sizeof(*args));
+        args[0] = (char *)daemon_bin();
+        for (size_t i = 0; i < n; i++)
+            args[i + 1] = (char *)argv[i];
+        execv(args[0], args);
+        _exit(127);
+    }
+    (void)close(p[1]);
+    size_t cap = 4096;
+    size_t len = 0;
+    char *out = malloc(cap);
+    for (;;) {
+        if (len + 1 >= cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+        }
+        ssize_t n = read(p[0], out + len, cap - len - 1);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    (void)close(p[0]);
+    int status = 0;
+    (void)waitpid(pid, &status, 0);
+    if (ret_out != NULL)
+        *ret_out = out;
+    else
+        free(out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
