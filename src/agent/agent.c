@@ -169,7 +169,7 @@ register_cb(evutil_socket_t fd, short what, void *arg)
                           "sim", "version", WIRE_VERSION);
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    int r = body != NULL ? http_request(a->base, a->opts.manager, "POST", "/v1/agents", body,
+    int r = body != NULL ? http_request(a->client, a->opts.manager, "POST", "/v1/agents", body,
                                         HTTP_TIMEOUT_S, register_done, a)
                          : -ENOMEM;
     free(body);
@@ -241,6 +241,7 @@ agent_free(struct agent *a)
     if (a->sig_int != NULL)
         event_free(a->sig_int);
     http_server_free(a->http);
+    http_client_free(a->client);
     if (a->base != NULL)
         event_base_free(a->base);
     hv_sim_done(&a->hv);
@@ -271,6 +272,11 @@ agent_run(const struct agent_opts *o)
     a->base = event_base_new();
     if (a->base == NULL) {
         log_errorx("cannot create the event loop");
+        goto out;
+    }
+    a->client = http_client_new(a->base);
+    if (a->client == NULL) {
+        log_errorx("out of memory");
         goto out;
     }
     uint16_t port = 0;

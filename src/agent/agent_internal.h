@@ -33,7 +33,8 @@ struct migration {
     double transfer_s;
     char error[256];
     struct event *timer;
-    bool in_flight; /* an HTTP request for it is outstanding */
+    bool in_flight;   /* an HTTP request for it is outstanding */
+    int queries_left; /* status queries left after a commit got no answer */
 };
 
 enum in_state {
@@ -59,6 +60,7 @@ struct agent {
     struct agent_opts opts;
     struct event_base *base;
     struct http_server *http;
+    struct http_client *client;
     struct hv_sim hv;
     char url[WIRE_MAX_URL + 1];
     uint64_t seq;

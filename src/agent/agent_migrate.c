@@ -186,8 +186,8 @@ mig_fail(struct migration *m, bool tell, const char *fmt, ...)
     if (tell) {
         char path[128];
         (void)snprintf(path, sizeof(path), "/v1/incoming/%s/abort", m->id);
-        if (http_request(a->base, m->to_url, "POST", path, NULL, HTTP_TIMEOUT_S, abort_done, NULL) <
-            0)
+        if (http_request(a->client, m->to_url, "POST", path, NULL, HTTP_TIMEOUT_S, abort_done,
+                         NULL) < 0)
             log_warnx("abort not sent id=%s, the reservation will expire", m->id);
     }
     agent_sample(a);
@@ -219,18 +219,11 @@ mig_succeed(struct migration *m)
 static void send_commit(struct migration *m);
 static void query_commit(struct migration *m, int left);
 
-struct query {
-    struct migration *m;
-    int left;
-};
-
 static void
 query_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
-    struct query *q = arg;
-    struct migration *m = q->m;
-    int left = q->left;
-    free(q);
+    struct migration *m = arg;
+    int left = m->queries_left;
     m->in_flight = false;
     if (status == 200) {
         json_t *j = json_loadb(body, len, 0, NULL);
@@ -259,16 +252,9 @@ query_commit(struct migration *m, int left)
 {
     char path[128];
     (void)snprintf(path, sizeof(path), "/v1/incoming/%s", m->id);
-    struct query *q = malloc(sizeof(*q));
-    if (q == NULL) {
-        mig_fail(m, true, "out of memory");
-        return;
-    }
-    q->m = m;
-    q->left = left;
+    m->queries_left = left;
     m->in_flight = true;
-    if (http_request(m->a->base, m->to_url, "GET", path, NULL, 2.0, query_done, q) < 0) {
-        free(q);
+    if (http_request(m->a->client, m->to_url, "GET", path, NULL, 2.0, query_done, m) < 0) {
         m->in_flight = false;
         mig_fail(m, true, "cannot ask the destination");
     }
@@ -309,8 +295,9 @@ send_commit(struct migration *m)
     char path[128];
     (void)snprintf(path, sizeof(path), "/v1/incoming/%s/commit", m->id);
     m->in_flight = true;
-    int r = body != NULL ? http_request(a->base, m->to_url, "POST", path, body, 5.0, commit_done, m)
-                         : -ENOMEM;
+    int r = body != NULL
+                ? http_request(a->client, m->to_url, "POST", path, body, 5.0, commit_done, m)
+                : -ENOMEM;
     free(body);
     if (r < 0) {
         m->in_flight = false;
@@ -393,7 +380,7 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
         migration_free(m);
         return -ENOMEM;
     }
-    int r = http_request(a->base, m->to_url, "POST", "/v1/incoming", body, 5.0, reserve_done, m);
+    int r = http_request(a->client, m->to_url, "POST", "/v1/incoming", body, 5.0, reserve_done, m);
     free(body);
     if (r < 0) {
         migration_free(m);

@@ -323,11 +323,110 @@ http_server_free(struct http_server *s)
 
 /* --- client ----------------------------------------------------------------------------- */
 
+/* One request and the connection that carries it. */
 struct call {
+    struct http_client *client;
+    struct evhttp_connection *conn;
+    struct evhttp_request *req; /* NULL once evhttp has finished with it */
     http_done_fn done;
     void *arg;
     const char *err;
+    struct call *next;
+    struct call *prev;
 };
+
+struct http_client {
+    struct event_base *base;
+    struct call *live;    /* requests in flight */
+    struct call *zombies; /* finished, connection to free on the next turn */
+    struct event *reaper;
+};
+
+static void
+list_remove(struct call **head, struct call *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->next = NULL;
+    c->prev = NULL;
+}
+
+static void
+list_push(struct call **head, struct call *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head != NULL)
+        (*head)->prev = c;
+    *head = c;
+}
+
+static void
+reap(struct http_client *cl)
+{
+    while (cl->zombies != NULL) {
+        struct call *c = cl->zombies;
+        list_remove(&cl->zombies, c);
+        evhttp_connection_free(c->conn);
+        free(c);
+    }
+}
+
+static void
+reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    reap(arg);
+}
+
+struct http_client *
+http_client_new(struct event_base *base)
+{
+    struct http_client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->base = base;
+    c->reaper = event_new(base, -1, 0, reaper_cb, c);
+    if (c->reaper == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void
+http_client_free(struct http_client *cl)
+{
+    if (cl == NULL)
+        return;
+    while (cl->live != NULL) {
+        struct call *c = cl->live;
+        list_remove(&cl->live, c);
+        if (c->req != NULL)
+            evhttp_cancel_request(c->req); /* frees the request, calls nothing */
+        evhttp_connection_free(c->conn);
+        free(c);
+    }
+    reap(cl);
+    event_free(cl->reaper);
+    free(cl);
+}
+
+/* The request is over: move it to the zombies and wake the reaper. */
+static void
+call_finish(struct call *c)
+{
+    struct http_client *cl = c->client;
+    c->req = NULL;
+    list_remove(&cl->live, c);
+    list_push(&cl->zombies, c);
+    event_active(cl->reaper, 0, 0);
+}
 
 static void
 call_error_cb(enum evhttp_request_error e, void *arg)
@@ -354,25 +453,29 @@ call_done_cb(struct evhttp_request *req, void *arg)
 {
     struct call *c = arg;
     int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
-    if (code == 0) {
-        c->done(c->arg, 0, NULL, 0, c->err != NULL ? c->err : "connection failed");
-        free(c);
-        return;
+    char *body = NULL;
+    size_t len = 0;
+    if (code != 0) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        len = evbuffer_get_length(in);
+        body = malloc(len + 1);
+        if (body != NULL) {
+            if (len > 0)
+                (void)evbuffer_copyout(in, body, len);
+            body[len] = '\0';
+        }
     }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    char *body = malloc(len + 1);
-    if (body == NULL) {
-        c->done(c->arg, 0, NULL, 0, "out of memory");
-        free(c);
-        return;
-    }
-    if (len > 0)
-        (void)evbuffer_copyout(in, body, len);
-    body[len] = '\0';
-    c->done(c->arg, code, body, len, NULL);
+    http_done_fn done = c->done;
+    void *done_arg = c->arg;
+    const char *err = c->err != NULL ? c->err : "connection failed";
+    call_finish(c);
+    if (code == 0)
+        done(done_arg, 0, NULL, 0, err);
+    else if (body == NULL)
+        done(done_arg, 0, NULL, 0, "out of memory");
+    else
+        done(done_arg, code, body, len, NULL);
     free(body);
-    free(c);
 }
 
 static enum evhttp_cmd_type
@@ -405,7 +508,7 @@ http_url_check(const char *url)
 }
 
 int
-http_request(struct event_base *base, const char *base_url, const char *method, const char *path,
+http_request(struct http_client *cl, const char *base_url, const char *method, const char *path,
              const char *body, double timeout_s, http_done_fn done, void *arg)
 {
     struct evhttp_uri *u = evhttp_uri_parse(base_url);
@@ -422,46 +525,47 @@ http_request(struct event_base *base, const char *base_url, const char *method, 
         evhttp_uri_free(u);
         return -ENOMEM;
     }
+    c->client = cl;
     c->done = done;
     c->arg = arg;
-    struct evhttp_connection *conn =
-        evhttp_connection_base_new(base, NULL, host, (unsigned short)port);
-    struct evhttp_request *req = evhttp_request_new(call_done_cb, c);
-    if (conn == NULL || req == NULL) {
-        if (conn != NULL)
-            evhttp_connection_free(conn);
-        if (req != NULL)
-            evhttp_request_free(req);
+    c->conn = evhttp_connection_base_new(cl->base, NULL, host, (unsigned short)port);
+    c->req = evhttp_request_new(call_done_cb, c);
+    if (c->conn == NULL || c->req == NULL) {
+        if (c->conn != NULL)
+            evhttp_connection_free(c->conn);
+        if (c->req != NULL)
+            evhttp_request_free(c->req);
         free(c);
         evhttp_uri_free(u);
         return -ENOMEM;
     }
-    evhttp_request_set_error_cb(req, call_error_cb);
+    evhttp_request_set_error_cb(c->req, call_error_cb);
     struct timeval tv;
     tv.tv_sec = (time_t)timeout_s;
     tv.tv_usec = (suseconds_t)((timeout_s - (double)tv.tv_sec) * 1e6);
-    evhttp_connection_set_timeout_tv(conn, &tv);
-    evhttp_connection_set_retries(conn, 0);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_connection_set_timeout_tv(c->conn, &tv);
+    evhttp_connection_set_retries(c->conn, 0);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
     (void)evhttp_add_header(h, "Host", host);
     (void)evhttp_add_header(h, "Connection", "close");
     if (body != NULL) {
         (void)evhttp_add_header(h, "Content-Type", "application/json");
-        (void)evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+        (void)evbuffer_add(evhttp_request_get_output_buffer(c->req), body, strlen(body));
     }
     evhttp_uri_free(u);
     /* On failure evhttp_make_request frees the request (and calls no callback). */
-    if (evhttp_make_request(conn, req, method_code(method), path) < 0) {
-        evhttp_connection_free(conn);
+    if (evhttp_make_request(c->conn, c->req, method_code(method), path) < 0) {
+        evhttp_connection_free(c->conn);
         free(c);
         return -EIO;
     }
-    evhttp_connection_free_on_completion(conn);
+    list_push(&cl->live, c);
     return 0;
 }
 
 struct fetch {
     struct event_base *base;
+    struct http_client *client;
     int status;
     char *body;
     const char *err;
@@ -494,8 +598,14 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
     f.base = event_base_new();
     if (f.base == NULL)
         return -ENOMEM;
-    int r = http_request(f.base, base_url, method, path, body, timeout_s, fetch_done, &f);
+    f.client = http_client_new(f.base);
+    if (f.client == NULL) {
+        event_base_free(f.base);
+        return -ENOMEM;
+    }
+    int r = http_request(f.client, base_url, method, path, body, timeout_s, fetch_done, &f);
     if (r < 0) {
+        http_client_free(f.client);
         event_base_free(f.base);
         return r;
     }
@@ -503,6 +613,7 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
         if (event_base_dispatch(f.base) < 0)
             break;
     }
+    http_client_free(f.client);
     event_base_free(f.base);
     if (!f.done || f.status == 0) {
         *ret_err = f.err != NULL ? f.err : "no answer";

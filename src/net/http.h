@@ -75,10 +75,22 @@ MUST_CHECK int http_split_hostport(const char *s, char *addr, size_t len, uint16
  * `body` is NULL and `err` says why). `body` is NUL-terminated and borrowed. */
 typedef void (*http_done_fn)(void *arg, int status, const char *body, size_t len, const char *err);
 
+/* An HTTP client on one event loop. It owns every connection it opens: a finished one is
+ * freed on the next loop turn (evhttp must not free it inside its own callback), and
+ * http_client_free() cancels what is still in flight, so nothing leaks at shutdown. */
+struct http_client;
+
+/* NULL only on OOM. */
+struct http_client *http_client_new(struct event_base *base);
+
+/* Cancel requests in flight (their callbacks are not called) and free everything.
+ * Accepts NULL. */
+void http_client_free(struct http_client *c);
+
 /* Send `method` `path` to `base_url` ("http://ADDR:PORT") with an optional JSON `body`;
- * `done` is called from the event loop, exactly once, unless this returns an error.
- * 0 or -EINVAL (bad URL) / -ENOMEM. */
-MUST_CHECK int http_request(struct event_base *base, const char *base_url, const char *method,
+ * `done` is called from the event loop, exactly once, unless this returns an error or the
+ * client is freed first. 0 or -EINVAL (bad URL) / -ENOMEM / -EIO. */
+MUST_CHECK int http_request(struct http_client *c, const char *base_url, const char *method,
                             const char *path, const char *body, double timeout_s, http_done_fn done,
                             void *arg);
 

@@ -807,8 +807,15 @@ hex_value(unsigned char c)
  * file that is not proper Unicode would pass. Find \uXXXX escapes in the raw bytes, across
  * chunk boundaries, and refuse a high surrogate not followed by a low one, or a low one
  * alone. Jumps from backslash to backslash, so it costs little on 100 MB. */
-static int
-scan_escapes(struct snapshot_decoder *d, const unsigned char *p, size_t len, struct perr *err)
+static bool
+found_at(size_t *ret_at, size_t at)
+{
+    *ret_at = at;
+    return true;
+}
+
+static bool
+scan_escapes(struct snapshot_decoder *d, const unsigned char *p, size_t len, size_t *ret_at)
 {
     size_t i = 0;
     while (i < len) {
@@ -816,14 +823,14 @@ scan_escapes(struct snapshot_decoder *d, const unsigned char *p, size_t len, str
             if (d->want_low) {
                 /* A high surrogate escape: the next byte must start a low one. */
                 if (p[i] != '\\')
-                    return chunk_error(d, p, i, "unpaired surrogate escape", err);
+                    return found_at(ret_at, i);
                 i++;
                 d->esc = ESC_BACKSLASH;
                 continue;
             }
             const unsigned char *b = memchr(p + i, '\\', len - i);
             if (b == NULL)
-                return 0;
+                return false;
             i = (size_t)(b - p) + 1;
             d->esc = ESC_BACKSLASH;
             continue;
@@ -835,7 +842,7 @@ scan_escapes(struct snapshot_decoder *d, const unsigned char *p, size_t len, str
                 d->esc_digits = 0;
                 d->esc_value = 0;
             } else if (d->want_low) {
-                return chunk_error(d, p, i - 1, "unpaired surrogate escape", err);
+                return found_at(ret_at, i - 1);
             } else {
                 d->esc = ESC_NONE;
             }
@@ -856,11 +863,11 @@ scan_escapes(struct snapshot_decoder *d, const unsigned char *p, size_t len, str
         bool high = v >= 0xd800 && v <= 0xdbff;
         bool low = v >= 0xdc00 && v <= 0xdfff;
         if (d->want_low != low)
-            return chunk_error(d, p, i - 1, "unpaired surrogate escape", err);
+            return found_at(ret_at, i - 1);
         d->want_low = high;
         d->esc = ESC_NONE;
     }
-    return 0;
+    return false;
 }
 
 int
@@ -873,12 +880,27 @@ snapshot_decoder_feed(struct snapshot_decoder *d, const void *buf, size_t len, s
     const unsigned char *p = buf;
     /* JSON's white space is space, tab, CR and LF; yajl also skips \v and \f. Raw control
      * characters are invalid anywhere else too, so any of these two is an error. */
+    size_t bad = len;
+    const char *what = NULL;
     for (size_t i = 0; i < len; i++) {
-        if (p[i] == 0x0b || p[i] == 0x0c)
-            return chunk_error(d, p, i, "control character outside a string", err);
+        if (p[i] == 0x0b || p[i] == 0x0c) {
+            bad = i;
+            what = "control character outside a string";
+            break;
+        }
     }
-    if (scan_escapes(d, p, len, err) < 0)
-        return -EINVAL;
+    size_t esc_at = 0;
+    if (scan_escapes(d, p, bad, &esc_at)) {
+        bad = esc_at;
+        what = "unpaired surrogate escape";
+    }
+    if (what != NULL) {
+        /* An error yajl finds before that byte comes first, as in any chunking. */
+        yajl_status st0 = yajl_parse(d->yh, p, bad);
+        if (st0 != yajl_status_ok)
+            return parse_failure(d, st0, p, bad, err);
+        return chunk_error(d, p, bad, what, err);
+    }
     yajl_status st = yajl_parse(d->yh, p, len);
     if (st != yajl_status_ok)
         return parse_failure(d, st, p, len, err);

@@ -17,5 +17,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/vmloc-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 cp -R "$seeds"/. "$work"/
 status=0
-"$fuzzer" -artifact_prefix="$artifacts/" "$@" "$work" || status=$?
+# libFuzzer exits 77 on a crash by default, which meson would count as a skip.
+"$fuzzer" -artifact_prefix="$artifacts/" -error_exitcode=1 -timeout_exitcode=1 "$@" "$work" || status=$?
 exit "$status"
