@@ -30,7 +30,7 @@ def main(paths):
                 continue
             seen_any = True
             result = rec.get("result", "")
-            out = rec.get("stdout", "") or ""
+            out = (rec.get("stdout", "") or "") + "\n" + (rec.get("stderr", "") or "")
             p = sum(int(x) for x in PASSED.findall(out))
             fl = sum(int(x) for x in FAILED.findall(out))
             sk = sum(int(x) for x in SKIPPED.findall(out))
