@@ -5,7 +5,8 @@
 set -eu
 
 required="gcc make meson ninja-build pkg-config python3 libyajl-dev libjansson-dev
-libinih-dev libcmocka-dev libevent-dev"
+libinih-dev libcmocka-dev libevent-dev
+libsqlite3-dev"
 optional="clang libclang-rt-14-dev clang-format"
 
 missing=""

@@ -33,5 +33,8 @@ int cmd_agent(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_vms(int argc, char **argv);
 int cmd_migrations(int argc, char **argv);
+int cmd_manager(int argc, char **argv);
+int cmd_hosts(int argc, char **argv);
+int cmd_conflicts(int argc, char **argv);
 
 #endif

@@ -185,6 +185,77 @@ list_cmd(int argc, char **argv, const char *what, const char *path, void (*print
     return r;
 }
 
+static void
+print_hosts(json_t *arr)
+{
+    (void)printf("%-20s %-8s %7s %7s %7s %7s  %s\n", "HOST", "STATE", "CPU%", "MEMBW%", "DISK%",
+                 "NET%", "VMS");
+    size_t i;
+    json_t *h;
+    json_array_foreach(arr, i, h)
+    {
+        (void)printf("%-20s %-8s %7.1f %7.1f %7.1f %7.1f  ",
+                     json_string_value(json_object_get(h, "name")),
+                     json_string_value(json_object_get(h, "state")), kind_value(h, "usage", "cpu"),
+                     kind_value(h, "usage", "mem_bw"), kind_value(h, "usage", "disk"),
+                     kind_value(h, "usage", "net"));
+        size_t j;
+        json_t *v;
+        json_array_foreach(json_object_get(h, "vms"), j, v)
+        {
+            (void)printf("%s%s", j ? "," : "", json_string_value(v));
+        }
+        (void)printf("\n");
+    }
+}
+
+static void
+print_conflicts(json_t *arr)
+{
+    (void)printf("%-9s %-20s %-14s %-30s %s\n", "TIME", "HOST", "RESOURCES", "VMS", "OUTCOME");
+    size_t i;
+    json_t *c;
+    json_array_foreach(arr, i, c)
+    {
+        char t[32];
+        format_time(json_object_get(c, "time"), t, sizeof(t));
+        char res[64] = "";
+        char vms[256] = "";
+        size_t j;
+        json_t *v;
+        size_t off = 0;
+        json_array_foreach(json_object_get(c, "resources"), j, v)
+        {
+            if (off < sizeof(res))
+                off += (size_t)snprintf(res + off, sizeof(res) - off, "%s%s", j ? "," : "",
+                                        json_string_value(v));
+        }
+        off = 0;
+        json_array_foreach(json_object_get(c, "vms"), j, v)
+        {
+            if (off < sizeof(vms))
+                off += (size_t)snprintf(vms + off, sizeof(vms) - off, "%s%s", j ? "," : "",
+                                        json_string_value(v));
+        }
+        const char *outcome = json_string_value(json_object_get(c, "outcome"));
+        (void)printf("%-9s %-20s %-14s %-30s %s\n", t,
+                     json_string_value(json_object_get(c, "host")), res, vms,
+                     outcome != NULL ? outcome : "");
+    }
+}
+
+int
+cmd_hosts(int argc, char **argv)
+{
+    return list_cmd(argc, argv, "hosts", "/v1/hosts", print_hosts);
+}
+
+int
+cmd_conflicts(int argc, char **argv)
+{
+    return list_cmd(argc, argv, "conflicts", "/v1/conflicts", print_conflicts);
+}
+
 int
 cmd_vms(int argc, char **argv)
 {

@@ -14,7 +14,10 @@
 
 static const struct cli_cmd commands[] = {
     {"plan", cmd_plan, "decide on one snapshot: conflicts and the migrations that resolve them"},
+    {"manager", cmd_manager, "run the manager (collection, store, decisions, API)"},
     {"agent", cmd_agent, "run the agent of one host (sampling, VM control)"},
+    {"hosts", cmd_hosts, "list hosts with their state and usage"},
+    {"conflicts", cmd_conflicts, "list the conflicts detected and what was done"},
     {"load", cmd_load, "set a simulated VM's demand on an agent"},
     {"vms", cmd_vms, "list VMs with their usage (of an agent with --agent URL)"},
     {"migrations", cmd_migrations, "list migrations and their outcome"},

@@ -50,6 +50,41 @@ struct wire_incoming {
     struct wire_vmdef vm;
 };
 
+/* One VM in an agent's sample. */
+struct wire_sample_vm {
+    char name[MODEL_MAX_NAME + 1];
+    double usage[KIND_COUNT];
+    double demand[KIND_COUNT];
+    double mem_mib;
+    int64_t priority;
+    bool pinned;
+    bool incoming;      /* arriving: not yet the host's */
+    bool migrating_out; /* leaving */
+};
+
+/* An agent's sample (GET /v1/sample): its host and VMs. */
+struct wire_sample {
+    uint64_t seq;
+    double time;
+    char url[WIRE_MAX_URL + 1];
+    char name[MODEL_MAX_NAME + 1];
+    double capacity;
+    double mem_mib;
+    double usage[KIND_COUNT];
+    struct wire_sample_vm *vms; /* owned */
+    size_t n_vms;
+};
+
+#define WIRE_MAX_SAMPLE_VMS 4096
+
+/* Decode an agent's sample into the empty *ret (free with wire_sample_done()).
+ * 0; -EINVAL with err naming the field; -ENOMEM. */
+MUST_CHECK int wire_sample_decode(const char *body, size_t len, struct wire_sample *ret,
+                                  struct perr *err);
+
+/* Free what a sample owns. Accepts NULL. */
+void wire_sample_done(struct wire_sample *s);
+
 /* Decoders: 0 with *ret filled; -EINVAL with err naming the field ("<body>" as source). */
 MUST_CHECK int wire_load_decode(const char *body, size_t len, struct wire_load *ret,
                                 struct perr *err);

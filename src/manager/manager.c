@@ -1,0 +1,302 @@
+/* The manager's life: start the store and the HTTP server, learn agents from their
+ * registrations (and from the store after a restart), collect every interval, decide.
+ *
+ * The collection loop: a timer fires every interval and, unless the previous round is still
+ * waiting for answers, asks every known agent for its latest sample at once. Each answer is
+ * validated, kept as the host's current state and written to the store (one transaction per
+ * round). When the last answer or time-out of the round arrives, the round is complete: the
+ * manager decides on the samples as they are then, and follows the migrations in flight.
+ * An agent that misses MANAGER_DOWN_AFTER rounds in a row is marked down: it is neither
+ * checked nor used as a destination, and its VMs stay recorded where they were. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "manager/manager_internal.h"
+
+void
+manager_opts_init(struct manager_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    (void)snprintf(o->listen, sizeof(o->listen), "%s", MANAGER_DEFAULT_LISTEN);
+    (void)snprintf(o->data, sizeof(o->data), "%s", MANAGER_DEFAULT_DATA);
+    o->interval_s = MANAGER_DEFAULT_INTERVAL_S;
+    o->retention_s = MANAGER_DEFAULT_RETENTION_S;
+    policy_init(&o->policy);
+    o->log_level = LOG_LEVEL_INFO;
+}
+
+struct mhost *
+manager_host_find(struct manager *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        if (strcmp(m->hosts[i]->name, name) == 0)
+            return m->hosts[i];
+    }
+    return NULL;
+}
+
+struct mhost *
+manager_host_register(struct manager *m, const char *name, const char *url)
+{
+    struct mhost *h = manager_host_find(m, name);
+    if (h != NULL) {
+        if (strcmp(h->url, url) != 0) {
+            log_info("agent moved host=\"%s\" url=%s was=%s", name, url, h->url);
+            (void)snprintf(h->url, sizeof(h->url), "%s", url);
+        }
+        return h;
+    }
+    if (m->n_hosts >= MANAGER_MAX_AGENTS)
+        return NULL;
+    if (m->n_hosts % 64 == 0) {
+        struct mhost **n = realloc(m->hosts, (m->n_hosts + 64) * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        m->hosts = n;
+    }
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    m->hosts[m->n_hosts++] = h;
+    h->m = m;
+    (void)snprintf(h->name, sizeof(h->name), "%s", name);
+    (void)snprintf(h->url, sizeof(h->url), "%s", url);
+    log_info("agent registered host=\"%s\" url=%s", name, url);
+    return h;
+}
+
+static void round_complete(struct manager *m);
+
+static void
+host_missed(struct manager *m, struct mhost *h, const char *why)
+{
+    h->misses++;
+    if (h->misses >= MANAGER_DOWN_AFTER && h->up) {
+        h->up = false;
+        log_warnx("host down host=\"%s\" url=%s reason=\"%s\"; its VMs stay where they are",
+                  h->name, h->url, why);
+    } else if (h->misses == 1) {
+        log_warnx("no sample host=\"%s\" reason=\"%s\"", h->name, why);
+    }
+}
+
+static void
+sample_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mhost *h = arg;
+    struct manager *m = h->m;
+    m->outstanding--;
+    {
+        h->waiting = false;
+        if (status != 200) {
+            char why[128];
+            if (status == 0)
+                (void)snprintf(why, sizeof(why), "%s", err);
+            else
+                (void)snprintf(why, sizeof(why), "status %d", status);
+            host_missed(m, h, why);
+        } else {
+            struct wire_sample s;
+            struct perr perr;
+            if (wire_sample_decode(body, len, &s, &perr) < 0) {
+                log_warnx("bad sample host=\"%s\" error=\"%s\", ignoring", h->name, perr.msg);
+                host_missed(m, h, "bad sample");
+            } else if (strcmp(s.name, h->name) != 0) {
+                log_warnx("sample names another host host=\"%s\" sample=\"%s\", ignoring", h->name,
+                          s.name);
+                wire_sample_done(&s);
+                host_missed(m, h, "wrong host");
+            } else {
+                wire_sample_done(&h->sample);
+                h->sample = s;
+                h->has_sample = true;
+                if (!h->up && h->misses >= MANAGER_DOWN_AFTER)
+                    log_info("host up again host=\"%s\"", h->name);
+                h->up = true;
+                h->misses = 0;
+                h->last_seen = clock_wall_s();
+                if (store_add_sample(m->store, s.time, h->name, body) < 0)
+                    log_warnx("sample not stored host=\"%s\", ignoring", h->name);
+            }
+        }
+    }
+    if (m->outstanding == 0)
+        round_complete(m);
+}
+
+static void
+round_complete(struct manager *m)
+{
+    if (store_commit(m->store) < 0)
+        log_warnx("store commit failed, ignoring");
+    m->in_round = false;
+    m->last_round_ms = (double)(clock_now_us() - (uint64_t)m->round_started_us) / 1000.0;
+    double now = clock_wall_s();
+    if (now - m->last_prune > 60.0) {
+        m->last_prune = now;
+        if (store_prune_samples(m->store, now - m->opts.retention_s) < 0)
+            log_warnx("sample pruning failed, ignoring");
+    }
+    uint64_t t0 = clock_now_us();
+    manager_decide(m);
+    manager_follow(m);
+    m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
+}
+
+static void
+round_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct manager *m = arg;
+    (void)fd;
+    (void)what;
+    if (m->in_round) {
+        log_debug("collection round still running, skipping a tick");
+        return;
+    }
+    m->rounds++;
+    m->in_round = true;
+    m->round_started_us = (double)clock_now_us();
+    if (store_begin(m->store) < 0)
+        log_warnx("store transaction not started, ignoring");
+    /* Answers must come within the interval (at least 0.5 s, at most 5 s). */
+    double timeout = m->opts.interval_s;
+    if (timeout < 0.5)
+        timeout = 0.5;
+    if (timeout > 5.0)
+        timeout = 5.0;
+    m->outstanding = 1; /* held until every request is sent */
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        struct mhost *h = m->hosts[i];
+        if (http_request(m->client, h->url, "GET", "/v1/sample", NULL, timeout, sample_done, h) <
+            0) {
+            host_missed(m, h, "request not sent");
+            continue;
+        }
+        h->waiting = true;
+        m->outstanding++;
+    }
+    m->outstanding--;
+    if (m->outstanding == 0)
+        round_complete(m);
+}
+
+static void
+load_agent(void *ctx, const char *name, const char *url)
+{
+    struct manager *m = ctx;
+    if (!wire_name_valid(name) || http_url_check(url) < 0) {
+        log_warnx("stored agent is invalid host=\"%s\", ignoring", name);
+        return;
+    }
+    if (manager_host_register(m, name, url) == NULL)
+        log_warnx("too many agents, ignoring host=\"%s\"", name);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct manager *m = arg;
+    (void)what;
+    log_info("stopping signal=%d", (int)sig);
+    (void)event_base_loopexit(m->base, NULL);
+}
+
+static void
+manager_free(struct manager *m)
+{
+    if (m->round_ev != NULL)
+        event_free(m->round_ev);
+    if (m->sig_term != NULL)
+        event_free(m->sig_term);
+    if (m->sig_int != NULL)
+        event_free(m->sig_int);
+    http_server_free(m->http);
+    /* Requests in flight are cancelled here: their callbacks never run. */
+    http_client_free(m->client);
+    manager_migrations_done(m);
+    if (m->in_round && store_commit(m->store) < 0)
+        log_warnx("store commit at exit failed, ignoring");
+    store_close(m->store);
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        wire_sample_done(&m->hosts[i]->sample);
+        free(m->hosts[i]);
+    }
+    free(m->hosts);
+    if (m->base != NULL)
+        event_base_free(m->base);
+    free(m);
+}
+
+int
+manager_run(const struct manager_opts *o)
+{
+    struct manager *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        log_errorx("out of memory");
+        return 1;
+    }
+    m->opts = *o;
+    int ret = 1;
+    (void)signal(SIGPIPE, SIG_IGN);
+    char err[512];
+    int r = store_open(o->data, &m->store, err, sizeof(err));
+    if (r < 0) {
+        log_errorx("cannot open the store: %s", err);
+        goto out;
+    }
+    m->base = event_base_new();
+    m->client = m->base != NULL ? http_client_new(m->base) : NULL;
+    if (m->client == NULL) {
+        log_errorx("cannot create the event loop");
+        goto out;
+    }
+    if (store_each_agent(m->store, load_agent, m) < 0)
+        log_warnx("stored agents not read, ignoring");
+    if (manager_recover(m) < 0)
+        log_warnx("unfinished migrations not read from the store, ignoring");
+    uint16_t port = 0;
+    r = http_server_start(m->base, o->listen, manager_routes, manager_n_routes, m, &m->http, &port);
+    if (r < 0) {
+        log_errorx("cannot listen on %s: %s", o->listen, strerror(-r));
+        goto out;
+    }
+    char addr[200];
+    uint16_t unused;
+    if (http_split_hostport(o->listen, addr, sizeof(addr), &unused) < 0)
+        goto out;
+    m->round_ev = event_new(m->base, -1, EV_PERSIST, round_cb, m);
+    m->sig_term = evsignal_new(m->base, SIGTERM, signal_cb, m);
+    m->sig_int = evsignal_new(m->base, SIGINT, signal_cb, m);
+    if (m->round_ev == NULL || m->sig_term == NULL || m->sig_int == NULL) {
+        log_errorx("out of memory");
+        goto out;
+    }
+    struct timeval iv;
+    iv.tv_sec = (time_t)o->interval_s;
+    iv.tv_usec = (suseconds_t)((o->interval_s - (double)iv.tv_sec) * 1e6);
+    (void)event_add(m->round_ev, &iv);
+    (void)event_add(m->sig_term, NULL);
+    (void)event_add(m->sig_int, NULL);
+    log_info("manager started url=http://%s:%u data=%s interval=%gs agents=%zu policy=%s", addr,
+             (unsigned)port, o->data, o->interval_s, m->n_hosts,
+             o->policy_path[0] != '\0' ? o->policy_path : "(defaults)");
+    (void)printf("listening on http://%s:%u\n", addr, (unsigned)port);
+    (void)fflush(stdout);
+    if (event_base_dispatch(m->base) < 0) {
+        log_errorx("event loop failed");
+        goto out;
+    }
+    log_info("manager stopped");
+    ret = 0;
+out:
+    manager_free(m);
+    return ret;
+}

@@ -1,0 +1,36 @@
+/* The manager (central mode): collects a sample from every registered agent each interval,
+ * stores it, runs detection and relocation through the core, orders migrations through the
+ * source agents, follows each to its end, and serves the management terminal's API. */
+#ifndef VMLOC_MANAGER_MANAGER_H
+#define VMLOC_MANAGER_MANAGER_H
+
+#include "common/log.h"
+#include "core/policy.h"
+#include "proto/wire.h"
+
+#define MANAGER_DEFAULT_LISTEN "127.0.0.1:7700"
+#define MANAGER_DEFAULT_DATA "vmloc-data"
+#define MANAGER_DEFAULT_INTERVAL_S 1.0
+#define MANAGER_DEFAULT_RETENTION_S 3600.0
+#define MANAGER_MAX_AGENTS 10000
+/* Collection rounds an agent may miss before its host is marked down. */
+#define MANAGER_DOWN_AFTER 3
+
+struct manager_opts {
+    char listen[WIRE_MAX_URL + 1];
+    char data[4096];
+    double interval_s;
+    double retention_s;     /* how long samples are kept in the store */
+    char policy_path[4096]; /* "" = defaults */
+    struct policy policy;   /* parsed (owned by the caller) */
+    enum log_level log_level;
+};
+
+/* Fill `o` with the defaults (the policy with policy_init()). */
+void manager_opts_init(struct manager_opts *o);
+
+/* Run until SIGTERM/SIGINT; prints "listening on http://ADDR:PORT" once it accepts
+ * connections. Returns 0 after a clean stop, 1 when it could not start. */
+int manager_run(const struct manager_opts *o);
+
+#endif

@@ -1,0 +1,223 @@
+/* The manager's HTTP API (docs/protocol.md): agent registration, and the reading endpoints
+ * the management terminal and the web page use. Every body is validated; a bad request gets
+ * a 4xx answer and the manager goes on. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "manager/manager_internal.h"
+#include "proto/policy_ini.h"
+
+#define API_LIST_LIMIT 1000
+
+static void
+reply_json(struct http_req *r, int code, json_t *j)
+{
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (s == NULL) {
+        http_reply_error(r, 503, "out of memory");
+        return;
+    }
+    http_reply_json(r, code, s);
+    free(s);
+}
+
+static json_t *
+kinds_json(const double *v)
+{
+    return json_pack("{s:f,s:f,s:f,s:f}", "cpu", v[KIND_CPU], "mem_bw", v[KIND_MEM_BW], "disk",
+                     v[KIND_DISK], "net", v[KIND_NET]);
+}
+
+static void
+post_agent(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    json_error_t je;
+    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *url = json_string_value(json_object_get(j, "url"));
+    if (j == NULL) {
+        http_reply_error(r, 400, "body:%d:%d: invalid JSON: %s", je.line, je.column, je.text);
+        return;
+    }
+    if (name == NULL || !wire_name_valid(name)) {
+        json_decref(j);
+        http_reply_error(r, 400, "name: must be a host name (1 to 255 characters)");
+        return;
+    }
+    if (url == NULL || strlen(url) > WIRE_MAX_URL || http_url_check(url) < 0) {
+        json_decref(j);
+        http_reply_error(r, 400, "url: must be http://HOST:PORT");
+        return;
+    }
+    struct mhost *h = manager_host_register(m, name, url);
+    if (h == NULL) {
+        json_decref(j);
+        http_reply_error(r, 503, "too many agents (at most %d)", MANAGER_MAX_AGENTS);
+        return;
+    }
+    if (store_put_agent(m->store, name, url, clock_wall_s()) < 0)
+        log_warnx("agent not stored host=\"%s\", ignoring", name);
+    json_decref(j);
+    reply_json(r, 200, json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));
+}
+
+static const char *
+host_state(const struct mhost *h)
+{
+    if (!h->has_sample)
+        return h->misses > 0 ? "down" : "unknown";
+    return h->up ? "up" : "down";
+}
+
+static void
+get_hosts(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m->n_hosts && arr != NULL; i++) {
+        const struct mhost *h = m->hosts[i];
+        json_t *vms = json_array();
+        for (size_t j = 0; h->has_sample && j < h->sample.n_vms && vms != NULL; j++) {
+            if (!h->sample.vms[j].incoming)
+                (void)json_array_append_new(vms, json_string(h->sample.vms[j].name));
+        }
+        double zero[KIND_COUNT] = {0};
+        json_t *o = json_pack(
+            "{s:s,s:s,s:s,s:o,s:o,s:f,s:o,s:b}", "name", h->name, "url", h->url, "state",
+            host_state(h), "usage", kinds_json(h->has_sample ? h->sample.usage : zero), "vms", vms,
+            "capacity", h->has_sample ? h->sample.capacity : 1.0, "last_seen",
+            h->has_sample ? json_real(h->last_seen) : json_null(), "in_conflict", h->in_conflict);
+        if (o == NULL || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    reply_json(r, 200, arr);
+}
+
+static void
+get_vms(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m->n_hosts && arr != NULL; i++) {
+        const struct mhost *h = m->hosts[i];
+        for (size_t j = 0; h->has_sample && j < h->sample.n_vms && arr != NULL; j++) {
+            const struct wire_sample_vm *v = &h->sample.vms[j];
+            const char *st = v->incoming        ? "incoming"
+                             : v->migrating_out ? "migrating-out"
+                                                : "running";
+            json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:f,s:s}", "name", v->name, "host", h->name,
+                                  "usage", kinds_json(v->usage), "demand", kinds_json(v->demand),
+                                  "mem_mib", v->mem_mib, "state", st);
+            if (o == NULL || json_array_append_new(arr, o) < 0) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+    }
+    reply_json(r, 200, arr);
+}
+
+static void
+add_conflict(void *ctx, double time, const char *host, const char *resources_json,
+             const char *vms_json, const char *outcome)
+{
+    json_t *arr = ctx;
+    json_t *res = json_loads(resources_json, 0, NULL);
+    json_t *vms = json_loads(vms_json, 0, NULL);
+    json_t *o = json_pack("{s:s,s:f,s:o,s:o,s:s}", "host", host, "time", time, "resources",
+                          res != NULL ? res : json_array(), "vms", vms != NULL ? vms : json_array(),
+                          "outcome", outcome);
+    if (o != NULL)
+        (void)json_array_append_new(arr, o);
+}
+
+static void
+get_conflicts(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    json_t *arr = json_array();
+    if (arr == NULL || store_each_conflict(m->store, API_LIST_LIMIT, add_conflict, arr) < 0) {
+        json_decref(arr);
+        http_reply_error(r, 503, "store not readable");
+        return;
+    }
+    reply_json(r, 200, arr);
+}
+
+static void
+add_migration(void *ctx, const struct store_migration *g)
+{
+    json_t *arr = ctx;
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:o,s:o,s:s}", "id", g->id, "vm", g->vm, "from", g->src,
+                  "to", g->dst, "state", g->state, "started", g->started, "finished",
+                  g->finished >= 0 ? json_real(g->finished) : json_null(), "error",
+                  g->error[0] != '\0' ? json_string(g->error) : json_null(), "reason", g->reason);
+    if (o != NULL)
+        (void)json_array_append_new(arr, o);
+}
+
+static void
+get_migrations(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    json_t *arr = json_array();
+    if (arr == NULL ||
+        store_each_migration(m->store, false, API_LIST_LIMIT, add_migration, arr) < 0) {
+        json_decref(arr);
+        http_reply_error(r, 503, "store not readable");
+        return;
+    }
+    reply_json(r, 200, arr);
+}
+
+static void
+get_health(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    long long samples = 0;
+    long long bytes = 0;
+    if (store_stats(m->store, &samples, &bytes) < 0)
+        samples = bytes = -1;
+    reply_json(r, 200,
+               json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:f,s:I,s:I}", "role", "manager", "mode",
+                         "central", "version", WIRE_VERSION, "agents", (json_int_t)m->n_hosts,
+                         "rounds", (json_int_t)m->rounds, "active_migrations",
+                         (json_int_t)m->n_active, "last_round_ms", m->last_round_ms,
+                         "last_decide_ms", m->last_decide_ms, "stored_samples", (json_int_t)samples,
+                         "store_bytes", (json_int_t)bytes));
+}
+
+static void
+get_policy(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    char *text = NULL;
+    if (config_format(&m->opts.policy, &text) < 0) {
+        http_reply_error(r, 503, "out of memory");
+        return;
+    }
+    http_reply_raw(r, 200, "text/plain; charset=utf-8", text, strlen(text));
+    free(text);
+}
+
+const struct http_route manager_routes[] = {
+    {"POST", "/v1/agents", post_agent},
+    {"GET", "/v1/hosts", get_hosts},
+    {"GET", "/v1/vms", get_vms},
+    {"GET", "/v1/conflicts", get_conflicts},
+    {"GET", "/v1/migrations", get_migrations},
+    {"GET", "/v1/health", get_health},
+    {"GET", "/v1/policy", get_policy},
+};
+const size_t manager_n_routes = sizeof(manager_routes) / sizeof(manager_routes[0]);

@@ -1,0 +1,495 @@
+/* Decisions and migrations of the manager.
+ *
+ * After each collection round the latest samples become a cluster model (hosts that stopped
+ * answering are in it as down, so their VMs are neither checked nor moved, and nothing is
+ * moved onto them) and plan_compute() decides, with every host that has a migration into or
+ * out of it excluded as source and destination. A conflict is recorded once per episode (when
+ * it appears or its VMs change), with its outcome.
+ *
+ * A migration is written to the store as "planned" before the order is sent, so a manager
+ * that crashes after deciding resends the same order (same id) when it starts again; agents
+ * treat an order whose id they know as the same order, so nothing runs twice. Then the
+ * manager asks the source agent about it every round until it is done or failed. When the
+ * source cannot tell (it restarted, or is down), the samples decide: a VM running on the
+ * destination and not on the source has moved. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "core/plan.h"
+#include "manager/manager_internal.h"
+
+/* Orders that get no answer are resent this many rounds before the migration fails. */
+#define ORDER_ATTEMPTS 5
+/* A migration whose source cannot be asked fails after this long. */
+#define FOLLOW_GIVE_UP_S 600.0
+
+const char *
+mmig_state_name(enum mmig_state s)
+{
+    switch (s) {
+    case MMIG_RUNNING:
+        return "running";
+    case MMIG_DONE:
+        return "done";
+    case MMIG_FAILED:
+        return "failed";
+    case MMIG_PLANNED:
+        break;
+    }
+    return "planned";
+}
+
+static enum mmig_state
+state_parse(const char *s)
+{
+    if (strcmp(s, "running") == 0)
+        return MMIG_RUNNING;
+    if (strcmp(s, "done") == 0)
+        return MMIG_DONE;
+    if (strcmp(s, "failed") == 0)
+        return MMIG_FAILED;
+    return MMIG_PLANNED;
+}
+
+static void
+save(struct manager *m, struct mmig *g)
+{
+    (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
+    if (store_put_migration(m->store, &g->rec) < 0)
+        log_warnx("migration not stored id=%s, ignoring", g->rec.id);
+}
+
+static void
+remove_active(struct manager *m, struct mmig *g)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        if (m->active[i] == g) {
+            memmove(&m->active[i], &m->active[i + 1], (m->n_active - i - 1) * sizeof(m->active[0]));
+            m->n_active--;
+            break;
+        }
+    }
+    free(g);
+}
+
+void
+manager_migrations_done(struct manager *m)
+{
+    for (size_t i = 0; i < m->n_active; i++)
+        free(m->active[i]);
+    m->n_active = 0;
+}
+
+static void
+finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
+{
+    g->state = st;
+    g->rec.finished = clock_wall_s();
+    (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
+    save(m, g);
+    if (st == MMIG_DONE)
+        log_info("migration done id=%s vm=\"%s\" from=\"%s\" to=\"%s\" seconds=%.3f", g->rec.id,
+                 g->rec.vm, g->rec.src, g->rec.dst, g->rec.finished - g->rec.started);
+    else
+        log_warnx("migration failed id=%s vm=\"%s\" from=\"%s\" to=\"%s\" error=\"%s\"", g->rec.id,
+                  g->rec.vm, g->rec.src, g->rec.dst, g->rec.error);
+    remove_active(m, g);
+}
+
+/* Where does VM `vm` run according to the latest samples? 1: on `dst` and not on `src`;
+ * -1: still on `src` (running) and not on `dst`; 0: cannot tell. */
+static int
+where_is(struct manager *m, const char *vm, const char *src, const char *dst)
+{
+    bool on_src = false;
+    bool on_dst = false;
+    struct mhost *hs = manager_host_find(m, src);
+    struct mhost *hd = manager_host_find(m, dst);
+    for (size_t i = 0; hs != NULL && hs->has_sample && hs->up && i < hs->sample.n_vms; i++) {
+        if (strcmp(hs->sample.vms[i].name, vm) == 0)
+            on_src = true;
+    }
+    for (size_t i = 0; hd != NULL && hd->has_sample && hd->up && i < hd->sample.n_vms; i++) {
+        if (strcmp(hd->sample.vms[i].name, vm) == 0 && !hd->sample.vms[i].incoming)
+            on_dst = true;
+    }
+    if (on_dst && !on_src)
+        return 1;
+    if (on_src && !on_dst && hs->up)
+        return -1;
+    return 0;
+}
+
+static void send_order(struct manager *m, struct mmig *g);
+
+static void
+order_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mmig *g = arg;
+    struct manager *m = g->m;
+    (void)len;
+    g->in_flight = false;
+    if (status == 202 || (status == 409 && body != NULL && strstr(body, "exists") != NULL)) {
+        /* Accepted now, or accepted before a restart of ours: the same order. */
+        g->state = MMIG_RUNNING;
+        g->last_answer = clock_wall_s();
+        save(m, g);
+        log_info("migration running id=%s vm=\"%s\" from=\"%s\" to=\"%s\"", g->rec.id, g->rec.vm,
+                 g->rec.src, g->rec.dst);
+        return;
+    }
+    if (status == 0) {
+        if (++g->attempts < ORDER_ATTEMPTS) {
+            log_warnx("order got no answer id=%s error=\"%s\", resending next round", g->rec.id,
+                      err);
+            return;
+        }
+        finish(m, g, MMIG_FAILED, "source agent unreachable");
+        return;
+    }
+    if (status == 404 && where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1) {
+        finish(m, g, MMIG_DONE, NULL);
+        return;
+    }
+    char msg[256];
+    json_t *j = body != NULL ? json_loads(body, 0, NULL) : NULL;
+    const char *e = json_string_value(json_object_get(j, "error"));
+    (void)snprintf(msg, sizeof(msg), "source refused (%d): %s", status, e != NULL ? e : "?");
+    json_decref(j);
+    finish(m, g, MMIG_FAILED, msg);
+}
+
+static void
+send_order(struct manager *m, struct mmig *g)
+{
+    struct mhost *src = manager_host_find(m, g->rec.src);
+    struct mhost *dst = manager_host_find(m, g->rec.dst);
+    if (src == NULL || dst == NULL) {
+        finish(m, g, MMIG_FAILED, "source or destination no longer known");
+        return;
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "id", g->rec.id, "vm", g->rec.vm, "to", dst->url,
+                          "to_name", dst->name);
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int r = body != NULL ? http_request(m->client, src->url, "POST", "/v1/migrations", body,
+                                        HTTP_TIMEOUT_S, order_done, g)
+                         : -ENOMEM;
+    free(body);
+    if (r < 0) {
+        g->attempts++;
+        log_warnx("order not sent id=%s error=\"%s\", retrying next round", g->rec.id,
+                  strerror(-r));
+        return;
+    }
+    g->in_flight = true;
+}
+
+static void
+follow_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mmig *g = arg;
+    struct manager *m = g->m;
+    (void)err;
+    g->in_flight = false;
+    if (status == 200) {
+        g->last_answer = clock_wall_s();
+        json_t *j = json_loadb(body, len, 0, NULL);
+        const char *st = json_string_value(json_object_get(j, "state"));
+        const char *e = json_string_value(json_object_get(j, "error"));
+        char error[256];
+        (void)snprintf(error, sizeof(error), "%s", e != NULL ? e : "");
+        enum mmig_state s = st != NULL ? state_parse(st) : MMIG_RUNNING;
+        json_decref(j);
+        if (s == MMIG_DONE || s == MMIG_FAILED)
+            finish(m, g, s, s == MMIG_FAILED ? error : NULL);
+        return;
+    }
+    if (status == 404) {
+        /* The source forgot it (it restarted): the samples tell where the VM is. */
+        int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
+        if (w == 1)
+            finish(m, g, MMIG_DONE, NULL);
+        else if (w == -1)
+            finish(m, g, MMIG_FAILED, "the source agent lost the migration; VM still there");
+    }
+}
+
+void
+manager_follow(struct manager *m)
+{
+    double now = clock_wall_s();
+    /* finish() removes entries, so walk a copy. */
+    struct mmig *list[MANAGER_MAX_ACTIVE];
+    size_t n = m->n_active;
+    memcpy(list, m->active, n * sizeof(list[0]));
+    for (size_t i = 0; i < n; i++) {
+        struct mmig *g = list[i];
+        if (g->in_flight)
+            continue;
+        if (g->state == MMIG_PLANNED) {
+            send_order(m, g);
+            continue;
+        }
+        struct mhost *src = manager_host_find(m, g->rec.src);
+        if (src == NULL || !src->up) {
+            int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
+            if (w == 1)
+                finish(m, g, MMIG_DONE, NULL);
+            else if (now - g->last_answer > FOLLOW_GIVE_UP_S)
+                finish(m, g, MMIG_FAILED, "source agent lost");
+            continue;
+        }
+        char path[160];
+        (void)snprintf(path, sizeof(path), "/v1/migrations/%s", g->rec.id);
+        if (http_request(m->client, src->url, "GET", path, NULL, HTTP_TIMEOUT_S, follow_done, g) ==
+            0)
+            g->in_flight = true;
+    }
+}
+
+static bool
+host_busy(const struct manager *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        const struct mmig *g = m->active[i];
+        if (strcmp(g->rec.src, name) == 0 || strcmp(g->rec.dst, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void
+order(struct manager *m, const char *vm, const char *src, const char *dst, const char *reason)
+{
+    if (m->n_active >= MANAGER_MAX_ACTIVE) {
+        log_warnx("too many migrations in flight, not ordering vm=\"%s\"", vm);
+        return;
+    }
+    struct mmig *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        log_warnx("out of memory, not ordering vm=\"%s\"", vm);
+        return;
+    }
+    g->m = m;
+    double now = clock_wall_s();
+    (void)snprintf(g->rec.id, sizeof(g->rec.id), "m%llu-%llu", (unsigned long long)(now * 1000.0),
+                   (unsigned long long)++m->next_id);
+    (void)snprintf(g->rec.vm, sizeof(g->rec.vm), "%s", vm);
+    (void)snprintf(g->rec.src, sizeof(g->rec.src), "%s", src);
+    (void)snprintf(g->rec.dst, sizeof(g->rec.dst), "%s", dst);
+    (void)snprintf(g->rec.reason, sizeof(g->rec.reason), "%s", reason);
+    g->rec.started = now;
+    g->rec.finished = -1.0;
+    g->last_answer = now;
+    g->state = MMIG_PLANNED;
+    /* Stored before the order goes out: a crash after this line resends it. */
+    save(m, g);
+    m->active[m->n_active++] = g;
+    log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
+             src, dst, reason);
+    send_order(m, g);
+}
+
+/* Build the model from the latest samples; `map[i]` is the mhost of cluster host i. */
+static int
+build_cluster(struct manager *m, struct cluster *cl, struct mhost **map)
+{
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        struct mhost *h = m->hosts[i];
+        if (!h->has_sample)
+            continue;
+        size_t hi;
+        int r = cluster_add_host(cl, h->name, strlen(h->name), &hi);
+        if (r < 0)
+            return r;
+        map[hi] = h;
+        struct host *ch = &cl->hosts[hi];
+        ch->capacity = h->sample.capacity;
+        ch->state = h->up ? HOST_UP : HOST_DOWN;
+        if (h->sample.mem_mib > 0) {
+            ch->mem_mib = h->sample.mem_mib;
+            ch->has_mem = true;
+        }
+        for (unsigned k = 0; k < KIND_COUNT; k++)
+            usage_set(&ch->usage, (enum kind)k, h->sample.usage[k]);
+        for (size_t j = 0; j < h->sample.n_vms; j++) {
+            const struct wire_sample_vm *v = &h->sample.vms[j];
+            if (v->incoming)
+                continue; /* not yet this host's */
+            size_t vi;
+            r = cluster_add_vm(cl, v->name, strlen(v->name), &vi);
+            if (r < 0)
+                return r;
+            struct vm *cv = &cl->vms[vi];
+            for (unsigned k = 0; k < KIND_COUNT; k++)
+                usage_set(&cv->usage, (enum kind)k, v->usage[k]);
+            cv->mem_mib = v->mem_mib;
+            cv->has_mem = v->mem_mib > 0;
+            cv->priority = v->priority;
+            cv->pinned = v->pinned;
+        }
+    }
+    return 0;
+}
+
+/* "cpu,disk|a,b,c": what identifies a conflict episode. */
+static void
+conflict_signature(const struct cluster *cl, const struct policy *pol, const struct plan *p,
+                   const struct plan_conflict *c, char *buf, size_t len, json_t *kinds, json_t *vms)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < pol->n_resources; i++) {
+        enum kind k = pol->resources[i];
+        if (!(c->kinds & KIND_BIT(k)))
+            continue;
+        (void)json_array_append_new(kinds, json_string(kind_name(k)));
+        if (off < len)
+            off += (size_t)snprintf(buf + off, len - off, "%s,", kind_name(k));
+    }
+    if (off < len)
+        off += (size_t)snprintf(buf + off, len - off, "|");
+    for (uint32_t j = 0; j < c->vm_count; j++) {
+        const char *name = cl->vms[p->conflict_vms[c->vm_off + j]].name;
+        (void)json_array_append_new(vms, json_string(name));
+        if (off < len)
+            off += (size_t)snprintf(buf + off, len - off, "%s,", name);
+    }
+}
+
+static void
+record_conflict(struct manager *m, const struct cluster *cl, const struct plan *p,
+                const struct plan_conflict *c, struct mhost *h, const char *outcome)
+{
+    char sig[512];
+    json_t *kinds = json_array();
+    json_t *vms = json_array();
+    conflict_signature(cl, &m->opts.policy, p, c, sig, sizeof(sig), kinds, vms);
+    bool fresh = !h->in_conflict || strcmp(sig, h->conflict_sig) != 0;
+    h->in_conflict = true;
+    if (fresh) {
+        (void)snprintf(h->conflict_sig, sizeof(h->conflict_sig), "%s", sig);
+        h->unresolved_logged = false;
+        char *ks = json_dumps(kinds, JSON_COMPACT);
+        char *vs = json_dumps(vms, JSON_COMPACT);
+        log_info("conflict detected host=\"%s\" resources=%s vms=%s outcome=\"%s\"", h->name,
+                 ks != NULL ? ks : "?", vs != NULL ? vs : "?", outcome);
+        if (ks == NULL || vs == NULL ||
+            store_add_conflict(m->store, clock_wall_s(), h->name, ks, vs, outcome) < 0)
+            log_warnx("conflict not stored host=\"%s\", ignoring", h->name);
+        free(ks);
+        free(vs);
+    }
+    json_decref(kinds);
+    json_decref(vms);
+}
+
+void
+manager_decide(struct manager *m)
+{
+    struct cluster cl;
+    struct plan p;
+    cluster_init(&cl);
+    plan_init(&p);
+    struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
+    bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
+    if (map == NULL || busy == NULL || build_cluster(m, &cl, map) < 0) {
+        log_warnx("no decision this round: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cl.n_hosts; i++)
+        busy[i] = host_busy(m, cl.hosts[i].name);
+    struct plan_opts opts = {busy, busy};
+    if (plan_compute(&cl, &m->opts.policy, &opts, &p) < 0) {
+        log_warnx("no decision this round: out of memory");
+        goto out;
+    }
+    bool *seen = calloc(cl.n_hosts + 1, sizeof(*seen));
+    if (seen == NULL)
+        goto out;
+    for (size_t i = 0; i < p.n_moves; i++) {
+        const struct plan_move *mv = &p.moves[i];
+        const struct plan_conflict *c = NULL;
+        for (size_t k = 0; k < p.n_conflicts; k++) {
+            if (p.conflicts[k].host == mv->from)
+                c = &p.conflicts[k];
+        }
+        char outcome[600];
+        (void)snprintf(outcome, sizeof(outcome), "move %s to %s", cl.vms[mv->vm].name,
+                       cl.hosts[mv->to].name);
+        if (c != NULL)
+            record_conflict(m, &cl, &p, c, map[mv->from], outcome);
+        seen[mv->from] = true;
+        char reason[250];
+        (void)snprintf(reason, sizeof(reason),
+                       "conflict on %s; heaviest movable VM; destination with the best score "
+                       "(%.1f)",
+                       cl.hosts[mv->from].name, mv->score);
+        order(m, cl.vms[mv->vm].name, cl.hosts[mv->from].name, cl.hosts[mv->to].name, reason);
+    }
+    for (size_t i = 0; i < p.n_unresolved; i++) {
+        const struct plan_unresolved *u = &p.unresolved[i];
+        const struct plan_conflict *c = NULL;
+        for (size_t k = 0; k < p.n_conflicts; k++) {
+            if (p.conflicts[k].host == u->host)
+                c = &p.conflicts[k];
+        }
+        struct mhost *h = map[u->host];
+        char outcome[300];
+        if (u->reason == PLAN_REASON_SOURCE_BUSY)
+            (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
+        else
+            (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
+        if (c != NULL)
+            record_conflict(m, &cl, &p, c, h, outcome);
+        seen[u->host] = true;
+        if (u->reason != PLAN_REASON_SOURCE_BUSY && !h->unresolved_logged) {
+            h->unresolved_logged = true;
+            log_warnx("conflict unresolved host=\"%s\" reason=%s", h->name,
+                      plan_reason_name(u->reason));
+        }
+    }
+    for (size_t i = 0; i < cl.n_hosts; i++) {
+        if (!seen[i] && map[i]->in_conflict) {
+            map[i]->in_conflict = false;
+            map[i]->unresolved_logged = false;
+            log_info("conflict over host=\"%s\"", map[i]->name);
+        }
+    }
+    free(seen);
+out:
+    free(map);
+    free(busy);
+    plan_done(&p);
+    cluster_done(&cl);
+}
+
+static void
+recover_one(void *ctx, const struct store_migration *rec)
+{
+    struct manager *m = ctx;
+    if (m->n_active >= MANAGER_MAX_ACTIVE)
+        return;
+    struct mmig *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return;
+    g->m = m;
+    g->rec = *rec;
+    g->state = state_parse(rec->state);
+    g->last_answer = clock_wall_s();
+    m->active[m->n_active++] = g;
+    log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
+             rec->src, rec->dst, rec->state);
+}
+
+int
+manager_recover(struct manager *m)
+{
+    return store_each_migration(m->store, true, 0, recover_one, m);
+}

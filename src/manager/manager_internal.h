@@ -1,0 +1,100 @@
+/* The manager's state, shared by manager.c (lifecycle, registry, collection),
+ * manager_decide.c (decisions and migrations) and manager_api.c (HTTP API). */
+#ifndef VMLOC_MANAGER_MANAGER_INTERNAL_H
+#define VMLOC_MANAGER_MANAGER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "manager/manager.h"
+#include "manager/store.h"
+#include "net/http.h"
+
+struct event;
+struct event_base;
+
+struct manager;
+
+/* One agent, i.e. one host. Allocated one by one, so pointers stay valid. */
+struct mhost {
+    struct manager *m;
+    char name[MODEL_MAX_NAME + 1];
+    char url[WIRE_MAX_URL + 1];
+    bool has_sample;
+    bool up; /* answered recently */
+    bool down_logged;
+    int misses;       /* consecutive rounds without an answer */
+    double last_seen; /* wall clock of the last sample */
+    struct wire_sample sample;
+    bool in_conflict; /* in the last decision */
+    char conflict_sig[512];
+    bool unresolved_logged;
+    bool waiting; /* a sample request is outstanding */
+};
+
+enum mmig_state {
+    MMIG_PLANNED = 0,
+    MMIG_RUNNING = 1,
+    MMIG_DONE = 2,
+    MMIG_FAILED = 3,
+};
+
+/* A migration the manager ordered and has not seen end. */
+struct mmig {
+    struct manager *m;
+    struct store_migration rec;
+    enum mmig_state state;
+    bool in_flight;     /* an HTTP request about it is outstanding */
+    int attempts;       /* orders sent without an answer */
+    double last_answer; /* wall clock of the last answer from the source */
+};
+
+#define MANAGER_MAX_ACTIVE 4096
+
+struct manager {
+    struct manager_opts opts;
+    struct event_base *base;
+    struct http_server *http;
+    struct http_client *client;
+    struct store *store;
+    struct mhost **hosts;
+    size_t n_hosts;
+    struct mmig *active[MANAGER_MAX_ACTIVE];
+    size_t n_active;
+    struct event *round_ev;
+    struct event *sig_term;
+    struct event *sig_int;
+    int outstanding; /* sample requests of the current round */
+    bool in_round;
+    uint64_t rounds;
+    double round_started_us;
+    double last_round_ms;
+    double last_decide_ms;
+    double last_prune;
+    uint64_t next_id;
+};
+
+/* The state's name, as stored and shown. */
+const char *mmig_state_name(enum mmig_state s);
+
+/* Find or add the host of an agent (manager.c). NULL: too many agents or OOM. */
+struct mhost *manager_host_register(struct manager *m, const char *name, const char *url);
+struct mhost *manager_host_find(struct manager *m, const char *name);
+
+/* After a collection round: decide and act (manager_decide.c). */
+void manager_decide(struct manager *m);
+
+/* Follow migrations in flight (manager_decide.c). */
+void manager_follow(struct manager *m);
+
+/* Load unfinished migrations from the store after a restart (manager_decide.c). */
+int manager_recover(struct manager *m);
+
+/* Free the active migrations. */
+void manager_migrations_done(struct manager *m);
+
+/* The HTTP API (manager_api.c). */
+extern const struct http_route manager_routes[];
+extern const size_t manager_n_routes;
+
+#endif

@@ -1,0 +1,317 @@
+/* SQLite store of the manager (see store.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "manager/store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *add_sample;
+    sqlite3_stmt *add_conflict;
+    sqlite3_stmt *put_migration;
+    sqlite3_stmt *put_agent;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS samples(id INTEGER PRIMARY KEY, time REAL NOT NULL,"
+    "  host TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS samples_time ON samples(time);"
+    "CREATE TABLE IF NOT EXISTS conflicts(id INTEGER PRIMARY KEY, time REAL NOT NULL,"
+    "  host TEXT NOT NULL, resources TEXT NOT NULL, vms TEXT NOT NULL, outcome TEXT);"
+    "CREATE TABLE IF NOT EXISTS migrations(id TEXT PRIMARY KEY, vm TEXT NOT NULL,"
+    "  src TEXT NOT NULL, dst TEXT NOT NULL, state TEXT NOT NULL, started REAL NOT NULL,"
+    "  finished REAL, error TEXT, reason TEXT);"
+    "CREATE INDEX IF NOT EXISTS migrations_started ON migrations(started);"
+    "CREATE TABLE IF NOT EXISTS agents(name TEXT PRIMARY KEY, url TEXT NOT NULL,"
+    "  registered REAL NOT NULL);";
+
+static int
+prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
+{
+    return sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* The schema version recorded in the database; 0 when it is new. */
+static int
+schema_version(struct store *s, int *ret)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'", &st) < 0)
+        return -EIO;
+    int rc = sqlite3_step(st);
+    *ret = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+void
+store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_finalize(s->add_sample);
+    sqlite3_finalize(s->add_conflict);
+    sqlite3_finalize(s->put_migration);
+    sqlite3_finalize(s->put_agent);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int
+store_open(const char *dir, struct store **ret, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        int r = -errno;
+        (void)snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return r;
+    }
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE) >= sizeof(path)) {
+        (void)snprintf(err, errlen, "%s: path too long", dir);
+        return -ENAMETOOLONG;
+    }
+    struct store *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        (void)snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    int version = 0;
+    const char *step = "open";
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK)
+        goto fail;
+    (void)sqlite3_busy_timeout(s->db, 2000);
+    step = "set WAL mode";
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+                     NULL) != SQLITE_OK)
+        goto fail;
+    step = "read the schema version";
+    if (schema_version(s, &version) < 0) {
+        /* A new database has no meta table yet. */
+        version = 0;
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+        (void)snprintf(err, errlen, "%s: schema version %d is newer than this vmloc (%d)", path,
+                       version, STORE_SCHEMA_VERSION);
+        store_close(s);
+        return -EPROTO;
+    }
+    step = "create the schema";
+    if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_exec(s->db, "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    step = "prepare statements";
+    if (prepare(s, "INSERT INTO samples(time, host, body) VALUES (?, ?, ?)", &s->add_sample) < 0 ||
+        prepare(s, "INSERT INTO conflicts(time, host, resources, vms, outcome) VALUES (?,?,?,?,?)",
+                &s->add_conflict) < 0 ||
+        prepare(s,
+                "INSERT OR REPLACE INTO migrations(id, vm, src, dst, state, started, finished,"
+                " error, reason) VALUES (?,?,?,?,?,?,?,?,?)",
+                &s->put_migration) < 0 ||
+        prepare(s, "INSERT OR REPLACE INTO agents(name, url, registered) VALUES (?,?,?)",
+                &s->put_agent) < 0)
+        goto fail;
+    *ret = s;
+    return 0;
+fail:
+    (void)snprintf(err, errlen, "%s: cannot %s: %s", path, step,
+                   s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+    store_close(s);
+    return -EIO;
+}
+
+int
+store_begin(struct store *s)
+{
+    return sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+int
+store_commit(struct store *s)
+{
+    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* Step a prepared statement once and reset it. */
+static int
+run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_add_sample(struct store *s, double time, const char *host, const char *body)
+{
+    sqlite3_stmt *st = s->add_sample;
+    (void)sqlite3_bind_double(st, 1, time);
+    (void)sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 3, body, -1, SQLITE_TRANSIENT);
+    return run(st);
+}
+
+int
+store_prune_samples(struct store *s, double before)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, "DELETE FROM samples WHERE time < ?", &st) < 0)
+        return -EIO;
+    (void)sqlite3_bind_double(st, 1, before);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_add_conflict(struct store *s, double time, const char *host, const char *resources_json,
+                   const char *vms_json, const char *outcome)
+{
+    sqlite3_stmt *st = s->add_conflict;
+    (void)sqlite3_bind_double(st, 1, time);
+    (void)sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 3, resources_json, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 4, vms_json, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 5, outcome, -1, SQLITE_TRANSIENT);
+    return run(st);
+}
+
+int
+store_put_migration(struct store *s, const struct store_migration *m)
+{
+    sqlite3_stmt *st = s->put_migration;
+    (void)sqlite3_bind_text(st, 1, m->id, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 2, m->vm, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 3, m->src, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 4, m->dst, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 5, m->state, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_double(st, 6, m->started);
+    if (m->finished >= 0)
+        (void)sqlite3_bind_double(st, 7, m->finished);
+    else
+        (void)sqlite3_bind_null(st, 7);
+    if (m->error[0] != '\0')
+        (void)sqlite3_bind_text(st, 8, m->error, -1, SQLITE_TRANSIENT);
+    else
+        (void)sqlite3_bind_null(st, 8);
+    (void)sqlite3_bind_text(st, 9, m->reason, -1, SQLITE_TRANSIENT);
+    return run(st);
+}
+
+static void
+copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    (void)snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
+}
+
+int
+store_each_migration(struct store *s, bool active_only, int limit,
+                     void (*fn)(void *ctx, const struct store_migration *m), void *ctx)
+{
+    const char *sql = active_only
+                          ? "SELECT id, vm, src, dst, state, started, finished, error, reason"
+                            " FROM migrations WHERE state IN ('planned', 'running')"
+                            " ORDER BY started"
+                          : "SELECT * FROM (SELECT id, vm, src, dst, state, started, finished,"
+                            " error, reason FROM migrations ORDER BY started DESC LIMIT ?)"
+                            " ORDER BY started";
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, sql, &st) < 0)
+        return -EIO;
+    if (!active_only)
+        (void)sqlite3_bind_int(st, 1, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_migration m;
+        memset(&m, 0, sizeof(m));
+        copy_col(st, 0, m.id, sizeof(m.id));
+        copy_col(st, 1, m.vm, sizeof(m.vm));
+        copy_col(st, 2, m.src, sizeof(m.src));
+        copy_col(st, 3, m.dst, sizeof(m.dst));
+        copy_col(st, 4, m.state, sizeof(m.state));
+        m.started = sqlite3_column_double(st, 5);
+        m.finished =
+            sqlite3_column_type(st, 6) == SQLITE_NULL ? -1.0 : sqlite3_column_double(st, 6);
+        copy_col(st, 7, m.error, sizeof(m.error));
+        copy_col(st, 8, m.reason, sizeof(m.reason));
+        fn(ctx, &m);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_each_conflict(struct store *s, int limit,
+                    void (*fn)(void *ctx, double time, const char *host, const char *resources_json,
+                               const char *vms_json, const char *outcome),
+                    void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s,
+                "SELECT * FROM (SELECT time, host, resources, vms, outcome FROM conflicts"
+                " ORDER BY id DESC LIMIT ?) ORDER BY time",
+                &st) < 0)
+        return -EIO;
+    (void)sqlite3_bind_int(st, 1, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *o = sqlite3_column_text(st, 4);
+        fn(ctx, sqlite3_column_double(st, 0), (const char *)sqlite3_column_text(st, 1),
+           (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+           o != NULL ? (const char *)o : "");
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_put_agent(struct store *s, const char *name, const char *url, double time)
+{
+    sqlite3_stmt *st = s->put_agent;
+    (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 2, url, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_double(st, 3, time);
+    return run(st);
+}
+
+int
+store_each_agent(struct store *s, void (*fn)(void *ctx, const char *name, const char *url),
+                 void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, "SELECT name, url FROM agents ORDER BY name", &st) < 0)
+        return -EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_stats(struct store *s, long long *ret_samples, long long *ret_bytes)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s,
+                "SELECT (SELECT COUNT(*) FROM samples),"
+                " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
+                &st) < 0)
+        return -EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_samples = sqlite3_column_int64(st, 0);
+        *ret_bytes = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -EIO;
+}

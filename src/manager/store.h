@@ -1,0 +1,77 @@
+/* The manager's store (the patent's resource usage state storage unit): samples, conflicts,
+ * migrations and registered agents in one SQLite database under the data directory, in WAL
+ * mode so readers never block the decision loop. The schema carries a version; samples are
+ * kept for a bounded time. Every write that must survive a crash (a migration ordered, its
+ * outcome) is committed before the action that depends on it. */
+#ifndef VMLOC_MANAGER_STORE_H
+#define VMLOC_MANAGER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/compiler.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_FILE "vmloc.db"
+
+struct store;
+
+/* A migration as stored. Strings are owned by the record's storage (see store_migration_*). */
+struct store_migration {
+    char id[80];
+    char vm[256];
+    char src[256];
+    char dst[256];
+    char state[16]; /* planned, running, done, failed */
+    double started;
+    double finished; /* < 0: not finished */
+    char error[256];
+    char reason[256];
+};
+
+/* Open (creating if needed) the store in directory `dir` (created if missing).
+ * 0: *ret set. -errno with `err` filled (e.g. a newer schema, a file that is not a
+ * database). */
+MUST_CHECK int store_open(const char *dir, struct store **ret, char *err, size_t errlen);
+
+/* Close. Accepts NULL. */
+void store_close(struct store *s);
+
+/* Group writes into one transaction (one fsync per round, not per sample). */
+MUST_CHECK int store_begin(struct store *s);
+MUST_CHECK int store_commit(struct store *s);
+
+MUST_CHECK int store_add_sample(struct store *s, double time, const char *host, const char *body);
+
+/* Delete samples older than `before` (seconds since the epoch). */
+MUST_CHECK int store_prune_samples(struct store *s, double before);
+
+MUST_CHECK int store_add_conflict(struct store *s, double time, const char *host,
+                                  const char *resources_json, const char *vms_json,
+                                  const char *outcome);
+
+/* Insert or update a migration (by id). */
+MUST_CHECK int store_put_migration(struct store *s, const struct store_migration *m);
+
+/* Call `fn` for migrations, oldest first: all unfinished ones when `active_only`, else the
+ * newest `limit`. Returns 0 or -EIO. */
+MUST_CHECK int store_each_migration(struct store *s, bool active_only, int limit,
+                                    void (*fn)(void *ctx, const struct store_migration *m),
+                                    void *ctx);
+
+/* Call `fn` for the newest `limit` conflicts, oldest first. */
+MUST_CHECK int store_each_conflict(struct store *s, int limit,
+                                   void (*fn)(void *ctx, double time, const char *host,
+                                              const char *resources_json, const char *vms_json,
+                                              const char *outcome),
+                                   void *ctx);
+
+MUST_CHECK int store_put_agent(struct store *s, const char *name, const char *url, double time);
+MUST_CHECK int store_each_agent(struct store *s,
+                                void (*fn)(void *ctx, const char *name, const char *url),
+                                void *ctx);
+
+/* Number of sample rows, and the database's size in bytes. */
+MUST_CHECK int store_stats(struct store *s, long long *ret_samples, long long *ret_bytes);
+
+#endif
