@@ -171,8 +171,12 @@ leaf_of(const struct work *w, size_t hi, struct destleaf *ret)
     ret->eligible = h->state == HOST_UP && !(w->opts && w->opts->no_dest && w->opts->no_dest[hi]);
     ret->busy = w->vm_count[hi] > 0;
     ret->score = dest_score(w, hi);
-    for (unsigned k = 0; k < KIND_COUNT; k++)
-        ret->free[k] = (100.0 - w->usage[hi][k]) * cap;
+    /* With the headroom check the room ends at the host's threshold instead of 100 %, so
+     * "free > need" also means "stays below the threshold after the move". */
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        double limit = w->pol->dest_headroom ? w->hp[hi].host_threshold[k] : 100.0;
+        ret->free[k] = (limit - w->usage[hi][k]) * cap;
+    }
     ret->mem_free = h->has_mem ? h->mem_mib - w->mem_used[hi] : INFINITY;
 }
 

@@ -61,6 +61,10 @@ struct policy {
     enum dest_select dest_select;
     enum kind dest_select_resource;
     bool prefer_busy_hosts;
+    /* A destination must stay below its own host threshold after the move, in cpu and every
+     * checked kind, so a move never creates the next conflict (default off: the contract's
+     * feasibility only asks for room). */
+    bool dest_headroom;
     double weights[KIND_COUNT]; /* for the weighted choices */
     double weight_priority;     /* for vm_select = weighted */
     /* [host "NAME"], sorted by name once policy_finish() ran */

@@ -251,6 +251,8 @@ static const struct key_def keys[] = {
     {SEC_RELOCATE, "dest_select", KT_DEST_SELECT, false, "free | least-used | weighted"},
     {SEC_RELOCATE, "dest_select_resource", KT_KIND, false, "the kind for dest_select"},
     {SEC_RELOCATE, "prefer_busy_hosts", KT_BOOL, false, "yes: empty hosts only as a last resort"},
+    {SEC_RELOCATE, "dest_headroom", KT_BOOL, false,
+     "yes: the destination stays below its threshold"},
     {SEC_RELOCATE, "weights", KT_WEIGHTS, false, "kind:weight pairs, plus priority:W"},
     {SEC_HOST, "capacity", KT_CAPACITY, false, "relative capacity coefficient (> 0)"},
     {SEC_HOST, "host_threshold", KT_THRESHOLD, true, "percent; per kind: host_threshold.KIND"},
@@ -591,7 +593,10 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
         bool b;
         if (parse_bool(v, &b) < 0)
             return failf(p, -EINVAL, sec, key, "must be yes or no");
-        pol->prefer_busy_hosts = b;
+        if (strcmp(def->name, "dest_headroom") == 0)
+            pol->dest_headroom = b;
+        else
+            pol->prefer_busy_hosts = b;
         return 1;
     }
     case KT_WEIGHTS: {
@@ -769,6 +774,7 @@ config_format(const struct policy *pol, char **ret_s)
               (unsigned)pol->min_vms);
     sb_printf(&b, "\n[relocate]\nvm_select = %s\nvm_select_resource = %s\n", vmsel[pol->vm_select],
               kind_name(pol->vm_select_resource));
+    sb_printf(&b, "dest_headroom = %s\n", pol->dest_headroom ? "yes" : "no");
     sb_printf(&b, "dest_select = %s\ndest_select_resource = %s\nprefer_busy_hosts = %s\n",
               dsel[pol->dest_select], kind_name(pol->dest_select_resource),
               pol->prefer_busy_hosts ? "yes" : "no");
