@@ -12,9 +12,10 @@ build: deps
 	@if [ -f $(BUILD)/build.ninja ]; then :; else meson setup $(BUILD); fi
 	ninja -C $(BUILD)
 
-# vmloc's main job, on a snapshot that ships with the repository.
+# vmloc's main job: a small simulated cluster on 127.0.0.1 whose spikes vmloc resolves as
+# they happen (45 s; run ./build/vmloc demo yourself to watch until Ctrl-C).
 demo: build
-	./$(BUILD)/vmloc plan --snapshot examples/cluster.snapshot.json --config examples/policy.ini
+	./$(BUILD)/vmloc demo --duration 45
 
 # Every test, in a normal and a sanitizer build; ends with "N passed, N failed".
 test: deps

@@ -36,5 +36,6 @@ int cmd_migrations(int argc, char **argv);
 int cmd_manager(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
 int cmd_conflicts(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 #endif

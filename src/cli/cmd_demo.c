@@ -1,0 +1,531 @@
+/* `vmloc demo`: a small cluster on 127.0.0.1 (one manager, a few agents with the simulated
+ * backend) and a workload that changes over time. Sudden spikes create resource conflicts;
+ * the demo prints each load change, each conflict the manager detects and each migration it
+ * orders, with their reasons and outcomes, until Ctrl-C (or --duration). Everything it
+ * starts is stopped on the way out. The daemons are this same binary, run as children. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/clock.h"
+#include "net/http.h"
+
+#define DEMO_MAX_AGENTS 8
+
+static volatile sig_atomic_t demo_stop;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    demo_stop = 1;
+}
+
+struct child {
+    pid_t pid;
+    char url[128];
+    char name[32];
+};
+
+struct demo {
+    struct child manager;
+    struct child agents[DEMO_MAX_AGENTS];
+    int n_agents;
+    double interval;
+    char data[4096];
+    bool own_data;
+    size_t seen_conflicts;
+    size_t seen_migrations;
+    json_t *migration_states; /* id -> last state printed */
+};
+
+static void
+stamp(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    if (localtime_r(&t, &tm) == NULL || strftime(buf, len, "%H:%M:%S", &tm) == 0)
+        (void)snprintf(buf, len, "--:--:--");
+}
+
+/* Start `vmloc ARGS...` with stdout on a pipe and stderr to `log`; wait for its listening
+ * line. 0 or -1. */
+static int
+spawn(struct child *c, const char *self, char *const argv[], const char *log)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        (void)setpgid(0, 0); /* Ctrl-C reaches the demo, which stops the children itself */
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        (void)dup2(p[1], STDOUT_FILENO);
+        if (fd >= 0)
+            (void)dup2(fd, STDERR_FILENO);
+        (void)close(p[0]);
+        (void)close(p[1]);
+        execv(self, argv);
+        _exit(127);
+    }
+    (void)close(p[1]);
+    c->pid = pid;
+    char buf[120];
+    size_t len = 0;
+    double deadline = clock_wall_s() + 15.0;
+    while (clock_wall_s() < deadline && len < sizeof(buf) - 1) {
+        struct pollfd pfd = {p[0], POLLIN, 0};
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *nl = strchr(buf, '\n');
+        if (nl != NULL) {
+            *nl = '\0';
+            (void)close(p[0]);
+            if (strncmp(buf, "listening on ", 13) != 0)
+                return -1;
+            (void)snprintf(c->url, sizeof(c->url), "%s", buf + 13);
+            return 0;
+        }
+    }
+    (void)close(p[0]);
+    return -1;
+}
+
+static void
+stop_child(struct child *c)
+{
+    if (c->pid <= 0)
+        return;
+    (void)kill(c->pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+            c->pid = 0;
+            return;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    (void)kill(c->pid, SIGKILL);
+    (void)waitpid(c->pid, NULL, 0);
+    c->pid = 0;
+}
+
+static json_t *
+get(const char *url, const char *path)
+{
+    int status = 0;
+    char *body = NULL;
+    const char *err = NULL;
+    if (http_fetch(url, "GET", path, NULL, 5.0, &status, &body, &err) < 0)
+        return NULL;
+    json_t *j = status == 200 ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    return j;
+}
+
+/* The agent URL of the host that runs `vm` now (from the manager), or NULL. */
+static const char *
+vm_home(struct demo *d, const char *vm, char *host, size_t len)
+{
+    json_t *vms = get(d->manager.url, "/v1/vms");
+    const char *url = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(vms, i, v)
+    {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        const char *st = json_string_value(json_object_get(v, "state"));
+        if (name == NULL || strcmp(name, vm) != 0 || (st != NULL && strcmp(st, "incoming") == 0))
+            continue;
+        const char *h = json_string_value(json_object_get(v, "host"));
+        for (int a = 0; h != NULL && a < d->n_agents; a++) {
+            if (strcmp(d->agents[a].name, h) == 0) {
+                url = d->agents[a].url;
+                (void)snprintf(host, len, "%s", h);
+            }
+        }
+    }
+    json_decref(vms);
+    return url;
+}
+
+static void
+set_load(struct demo *d, const char *vm, double cpu, const char *why)
+{
+    char host[64] = "?";
+    const char *url = vm_home(d, vm, host, sizeof(host));
+    char t[16];
+    stamp(t, sizeof(t));
+    if (url == NULL) {
+        (void)printf("[%s] load      %s: not found (moving?), skipped\n", t, vm);
+        return;
+    }
+    char path[128];
+    char body[64];
+    (void)snprintf(path, sizeof(path), "/v1/vms/%s/load", vm);
+    (void)snprintf(body, sizeof(body), "{\"cpu\": %g}", cpu);
+    int status = 0;
+    char *answer = NULL;
+    const char *err = NULL;
+    if (http_fetch(url, "POST", path, body, 5.0, &status, &answer, &err) == 0 && status == 200)
+        (void)printf("[%s] load      %-10s on %-4s cpu -> %4.0f%%   (%s)\n", t, vm, host, cpu, why);
+    else
+        (void)printf("[%s] load      %s: not set (%s)\n", t, vm, err != NULL ? err : "refused");
+    free(answer);
+    (void)fflush(stdout);
+}
+
+static void
+join_names(json_t *arr, char *buf, size_t len)
+{
+    size_t off = 0;
+    size_t i;
+    json_t *v;
+    buf[0] = '\0';
+    json_array_foreach(arr, i, v)
+    {
+        if (off < len)
+            off +=
+                (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", json_string_value(v));
+    }
+}
+
+/* Print conflicts and migration changes the manager recorded since the last look. */
+static void
+report(struct demo *d)
+{
+    char t[16];
+    json_t *cs = get(d->manager.url, "/v1/conflicts");
+    size_t n = json_array_size(cs);
+    for (size_t i = d->seen_conflicts; i < n; i++) {
+        json_t *c = json_array_get(cs, i);
+        char res[64];
+        char vms[256];
+        join_names(json_object_get(c, "resources"), res, sizeof(res));
+        join_names(json_object_get(c, "vms"), vms, sizeof(vms));
+        stamp(t, sizeof(t));
+        (void)printf("[%s] conflict  on %s: %s high, heavy VMs %s -> %s\n", t,
+                     json_string_value(json_object_get(c, "host")), res, vms,
+                     json_string_value(json_object_get(c, "outcome")));
+    }
+    if (cs != NULL)
+        d->seen_conflicts = n;
+    json_decref(cs);
+    json_t *ms = get(d->manager.url, "/v1/migrations");
+    size_t i;
+    json_t *m;
+    json_array_foreach(ms, i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        const char *st = json_string_value(json_object_get(m, "state"));
+        if (id == NULL || st == NULL)
+            continue;
+        const char *was = json_string_value(json_object_get(d->migration_states, id));
+        if (was != NULL && strcmp(was, st) == 0)
+            continue;
+        (void)json_object_set_new(d->migration_states, id, json_string(st));
+        stamp(t, sizeof(t));
+        const char *vm = json_string_value(json_object_get(m, "vm"));
+        const char *from = json_string_value(json_object_get(m, "from"));
+        const char *to = json_string_value(json_object_get(m, "to"));
+        if (strcmp(st, "done") == 0) {
+            double secs = json_number_value(json_object_get(m, "finished")) -
+                          json_number_value(json_object_get(m, "started"));
+            (void)printf("[%s] migration %s %s -> %s done in %.2f s\n", t, vm, from, to, secs);
+        } else if (strcmp(st, "failed") == 0) {
+            (void)printf("[%s] migration %s %s -> %s FAILED: %s\n", t, vm, from, to,
+                         json_string_value(json_object_get(m, "error")));
+        } else if (was == NULL) {
+            (void)printf("[%s] migration %s %s -> %s ordered (%s)\n", t, vm, from, to,
+                         json_string_value(json_object_get(m, "reason")));
+        }
+    }
+    json_decref(ms);
+    (void)fflush(stdout);
+}
+
+/* The VMs of each agent: name and baseline CPU demand. */
+static const char *const demo_vms[DEMO_MAX_AGENTS][4] = {
+    {"web-1:cpu=14,mem=2048", "web-2:cpu=12,mem=2048", "cache-1:cpu=8,mem=1024", NULL},
+    {"db-1:cpu=20,mem=4096", "api-1:cpu=15,mem=1024", NULL, NULL},
+    {"batch-1:cpu=12,mem=2048", "batch-2:cpu=10,mem=2048", "etl-1:cpu=9,mem=2048", NULL},
+    {"ci-1:cpu=10,mem=1024", NULL, NULL, NULL},
+    {"mail-1:cpu=10,mem=1024", NULL, NULL, NULL},
+    {"dns-1:cpu=5,mem=512", NULL, NULL, NULL},
+    {"log-1:cpu=10,mem=1024", NULL, NULL, NULL},
+    {"mon-1:cpu=8,mem=1024", NULL, NULL, NULL},
+};
+
+/* One step of the scripted workload (it repeats every 40 s). */
+struct step {
+    double at;
+    const char *vm;
+    double cpu;
+    const char *why;
+};
+
+static const struct step script[] = {
+    {3, "web-1", 46, "traffic spike"},  {3, "web-2", 41, "traffic spike"},
+    {14, "batch-1", 48, "nightly job"}, {14, "batch-2", 40, "nightly job"},
+    {26, "web-1", 14, "spike over"},    {26, "web-2", 12, "spike over"},
+    {28, "batch-1", 12, "job done"},    {28, "batch-2", 10, "job done"},
+};
+
+static int
+demo_start(struct demo *d, const char *self)
+{
+    char log[4200];
+    char interval[32];
+    (void)snprintf(interval, sizeof(interval), "%g", d->interval);
+    (void)snprintf(log, sizeof(log), "%s/manager.log", d->data);
+    /* The demo's policy: the defaults, plus the destination headroom check so that a move
+     * never lands a VM where it creates the next conflict. */
+    char policy[4200];
+    (void)snprintf(policy, sizeof(policy), "%s/policy.ini", d->data);
+    FILE *pf = fopen(policy, "w");
+    if (pf == NULL || fputs("[relocate]\ndest_headroom = yes\n", pf) < 0 || fclose(pf) != 0) {
+        cli_error("demo: cannot write %s", policy);
+        return -1;
+    }
+    char *margv[] = {(char *)self, "manager", "--listen", "127.0.0.1:0", "--data", d->data,
+                     "--interval", interval,  "--config", policy,        NULL};
+    if (spawn(&d->manager, self, margv, log) < 0) {
+        cli_error("demo: the manager did not start (see %s)", log);
+        return -1;
+    }
+    for (int i = 0; i < d->n_agents; i++) {
+        struct child *a = &d->agents[i];
+        (void)snprintf(a->name, sizeof(a->name), "h%d", i + 1);
+        char *argv[24] = {(char *)self, "agent",       "--name",      a->name,
+                          "--listen",   "127.0.0.1:0", "--manager",   d->manager.url,
+                          "--interval", interval,      "--bandwidth", "4096"};
+        int n = 12;
+        for (int v = 0; v < 4 && demo_vms[i][v] != NULL; v++) {
+            argv[n++] = "--vm";
+            argv[n++] = (char *)demo_vms[i][v];
+        }
+        argv[n] = NULL;
+        (void)snprintf(log, sizeof(log), "%s/%s.log", d->data, a->name);
+        if (spawn(a, self, argv, log) < 0) {
+            cli_error("demo: agent %s did not start (see %s)", a->name, log);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+demo_stop_all(struct demo *d)
+{
+    for (int i = 0; i < d->n_agents; i++)
+        stop_child(&d->agents[i]);
+    stop_child(&d->manager);
+}
+
+/* Wait until the manager has a sample from every agent. */
+static bool
+demo_wait_ready(struct demo *d)
+{
+    double deadline = clock_wall_s() + 20.0;
+    while (!demo_stop && clock_wall_s() < deadline) {
+        json_t *hosts = get(d->manager.url, "/v1/hosts");
+        int up = 0;
+        size_t i;
+        json_t *h;
+        json_array_foreach(hosts, i, h)
+        {
+            const char *st = json_string_value(json_object_get(h, "state"));
+            if (st != NULL && strcmp(st, "up") == 0)
+                up++;
+        }
+        json_decref(hosts);
+        if (up == d->n_agents)
+            return true;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void
+demo_usage(FILE *f)
+{
+    (void)fprintf(f, "usage: vmloc demo [--agents N] [--duration SECONDS] [--interval SECONDS]\n"
+                     "                  [--data DIR]\n\n"
+                     "Start a manager and N agents (default 5, at most 8) on 127.0.0.1 with\n"
+                     "simulated hosts, drive a workload with sudden spikes, and print what vmloc\n"
+                     "detects and moves as it happens. Ctrl-C stops everything; --duration stops\n"
+                     "after that many seconds. --data keeps the store and the daemons' logs in\n"
+                     "DIR (default: a temporary directory, removed at the end).\n");
+}
+
+static void
+remove_tree(const char *dir)
+{
+    static const char *const files[] = {
+        "policy.ini", "manager.log", "vmloc.db", "vmloc.db-wal", "vmloc.db-shm", "h1.log", "h2.log",
+        "h3.log",     "h4.log",      "h5.log",   "h6.log",       "h7.log",       "h8.log"};
+    char path[4200];
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        (void)snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        (void)unlink(path);
+    }
+    (void)rmdir(dir);
+}
+
+static int
+parse_args(int argc, char **argv, struct demo *d, double *duration)
+{
+    static const struct option opts[] = {
+        {"agents", required_argument, NULL, 'a'},   {"duration", required_argument, NULL, 't'},
+        {"interval", required_argument, NULL, 'i'}, {"data", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":a:t:i:d:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        double v = optarg != NULL ? strtod(optarg, &end) : 0;
+        bool num_ok =
+            optarg != NULL && *optarg != '\0' && end != NULL && *end == '\0' && isfinite(v);
+        switch (c) {
+        case 'a':
+            if (!num_ok || v < 2 || v > DEMO_MAX_AGENTS || v != floor(v)) {
+                cli_error("demo: --agents must be 2 to %d", DEMO_MAX_AGENTS);
+                return CLI_EXIT_USAGE;
+            }
+            d->n_agents = (int)v;
+            break;
+        case 't':
+            if (!num_ok || v <= 0 || v > 1e7) {
+                cli_error("demo: --duration must be a number of seconds > 0");
+                return CLI_EXIT_USAGE;
+            }
+            *duration = v;
+            break;
+        case 'i':
+            if (!num_ok || v < 0.05 || v > 60) {
+                cli_error("demo: --interval must be 0.05 to 60 seconds");
+                return CLI_EXIT_USAGE;
+            }
+            d->interval = v;
+            break;
+        case 'd':
+            if (strlen(optarg) == 0 || strlen(optarg) >= sizeof(d->data) - 32) {
+                cli_error("demo: --data must be a directory path");
+                return CLI_EXIT_USAGE;
+            }
+            (void)snprintf(d->data, sizeof(d->data), "%s", optarg);
+            d->own_data = false;
+            break;
+        case 'h':
+            demo_usage(stdout);
+            return -1;
+        case ':':
+            cli_error("demo: option '%s' needs a value", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            cli_error("demo: unknown option '%s' (see vmloc demo --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("demo: unexpected argument '%s'", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int
+cmd_demo(int argc, char **argv)
+{
+    struct demo d;
+    memset(&d, 0, sizeof(d));
+    d.n_agents = 5;
+    d.interval = 0.5;
+    d.own_data = true;
+    double duration = 0;
+    int r = parse_args(argc, argv, &d, &duration);
+    if (r != 0)
+        return r < 0 ? CLI_EXIT_OK : r;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        cli_error("demo: cannot find the vmloc binary: %s", strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    self[n] = '\0';
+    if (d.own_data) {
+        const char *tmp = getenv("TMPDIR");
+        (void)snprintf(d.data, sizeof(d.data), "%s/vmloc-demo-XXXXXX", tmp != NULL ? tmp : "/tmp");
+        if (mkdtemp(d.data) == NULL) {
+            cli_error("demo: cannot create a temporary directory: %s", strerror(errno));
+            return CLI_EXIT_FAIL;
+        }
+    } else if (mkdir(d.data, 0700) < 0 && errno != EEXIST) {
+        cli_error("demo: %s: %s", d.data, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    d.migration_states = json_object();
+    int ret = CLI_EXIT_FAIL;
+    if (demo_start(&d, self) < 0 || !demo_wait_ready(&d))
+        goto out;
+    (void)printf("vmloc demo: manager %s, %d agents (h1..h%d), interval %g s.%s\n"
+                 "  look around: vmloc --manager %s hosts | vms | conflicts | migrations\n",
+                 d.manager.url, d.n_agents, d.n_agents, d.interval,
+                 duration > 0 ? "" : " Ctrl-C stops.", d.manager.url);
+    (void)fflush(stdout);
+    double start = clock_wall_s();
+    double cycle = 40.0;
+    size_t next = 0;
+    double cycle_start = start;
+    while (!demo_stop && (duration <= 0 || clock_wall_s() - start < duration)) {
+        double now = clock_wall_s();
+        if (now - cycle_start >= cycle) {
+            cycle_start += cycle;
+            next = 0;
+        }
+        while (next < sizeof(script) / sizeof(script[0]) && now - cycle_start >= script[next].at) {
+            set_load(&d, script[next].vm, script[next].cpu, script[next].why);
+            next++;
+        }
+        report(&d);
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    report(&d);
+    (void)printf("vmloc demo: stopping (logs and store: %s)\n", d.own_data ? "removed" : d.data);
+    ret = CLI_EXIT_OK;
+out:
+    demo_stop_all(&d);
+    json_decref(d.migration_states);
+    if (d.own_data && ret == CLI_EXIT_OK)
+        remove_tree(d.data);
+    return ret;
+}
