@@ -494,8 +494,13 @@ cmd_demo(int argc, char **argv)
     (void)sigaction(SIGTERM, &sa, NULL);
     d.migration_states = json_object();
     int ret = CLI_EXIT_FAIL;
-    if (demo_start(&d, self) < 0 || !demo_wait_ready(&d))
+    if (demo_start(&d, self) < 0)
         goto out;
+    if (!demo_wait_ready(&d)) {
+        if (!demo_stop)
+            cli_error("demo: the agents did not all report to the manager (logs in %s)", d.data);
+        goto out;
+    }
     (void)printf("vmloc demo: manager %s, %d agents (h1..h%d), interval %g s.%s\n"
                  "  look around: vmloc --manager %s hosts | vms | conflicts | migrations\n",
                  d.manager.url, d.n_agents, d.n_agents, d.interval,

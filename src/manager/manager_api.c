@@ -65,8 +65,8 @@ post_agent(struct http_req *r, void *ctx)
     }
     if (store_put_agent(m->store, name, url, clock_wall_s()) < 0)
         log_warnx("agent not stored host=\"%s\", ignoring", name);
-    json_decref(j);
     reply_json(r, 200, json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));
+    json_decref(j); /* last: `name` and `url` point into it */
 }
 
 static const char *
