@@ -1,4 +1,8 @@
-/* `vmloc agent`: parse the options and run an agent (src/agent/). */
+/* `vmloc agent`: read the config file and the options, and run an agent (src/agent/).
+ *
+ * One setter, agent_set(), validates every setting whether it comes from the config file
+ * ([agent], [sim], [vm "NAME"], docs/running.md) or from a command-line option; options are
+ * applied after the file, so they win. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <getopt.h>
@@ -9,8 +13,11 @@
 
 #include "agent/agent.h"
 #include "cli/cli.h"
+#include "common/file.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "net/http.h"
+#include "proto/policy_ini.h"
 
 static void
 agent_usage(FILE *f)
@@ -22,7 +29,9 @@ agent_usage(FILE *f)
         "serve the samples over HTTP, execute the migrations the manager orders, and\n"
         "register with the manager.\n\n"
         "options:\n"
-        "  -n, --name NAME          this host's name (required)\n"
+        "  -c, --config FILE        read settings from FILE ([agent], [sim], [vm \"NAME\"];\n"
+        "                           see docs/running.md); options given here win\n"
+        "  -n, --name NAME          this host's name (required, here or in the file)\n"
         "  -l, --listen ADDR:PORT   where to serve the API (default %s; port 0 picks one)\n"
         "  -m, --manager URL        the manager to register with (http://HOST:PORT)\n"
         "      --mode MODE          central (default); edge and peer are not available yet\n"
@@ -37,6 +46,7 @@ agent_usage(FILE *f)
         "      --bandwidth MIBPS    simulated migration bandwidth, MiB/s (default %g)\n"
         "      --advertise URL      the URL others use to reach this agent\n"
         "      --log-level LEVEL    debug, info (default), warn, error\n"
+        "      --check-config       check the settings, print 'configuration OK', exit\n"
         "  -h, --help               show this help\n\n"
         "Once it accepts connections it prints 'listening on http://ADDR:PORT' on standard\n"
         "output. Logs go to standard error. SIGTERM or SIGINT stops it.\n",
@@ -57,14 +67,234 @@ parse_num(const char *s, double lo, double hi, double *ret)
 }
 
 static int
-copy_opt(char *dst, size_t cap, const char *v, const char *opt)
+copy_str(char *dst, size_t cap, const char *v)
 {
     size_t n = strlen(v);
-    if (n == 0 || n >= cap) {
-        cli_error("agent: %s: must be 1 to %zu characters", opt, cap - 1);
+    if (n == 0 || n >= cap)
+        return -EINVAL;
+    memcpy(dst, v, n + 1);
+    return 0;
+}
+
+/* Apply one setting (`key` as in the config file's [agent] and [sim] sections).
+ * 0, or -EINVAL with *why set. */
+static int
+agent_set(struct agent_opts *o, const char *key, const char *v, const char **why)
+{
+    double d;
+    if (strcmp(key, "name") == 0) {
+        if (copy_str(o->name, sizeof(o->name), v) < 0 || !wire_name_valid(o->name)) {
+            *why = "must be a host name (1 to 255 characters)";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "listen") == 0) {
+        char addr[256];
+        uint16_t port;
+        if (copy_str(o->listen, sizeof(o->listen), v) < 0 ||
+            http_split_hostport(v, addr, sizeof(addr), &port) < 0) {
+            *why = "must be ADDR:PORT";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "manager") == 0 || strcmp(key, "advertise") == 0) {
+        char *dst = key[0] == 'm' ? o->manager : o->advertise;
+        if (copy_str(dst, sizeof(o->manager), v) < 0 || http_url_check(v) < 0) {
+            *why = "must be http://HOST:PORT";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "mode") == 0) {
+        if (strcmp(v, "central") != 0) {
+            *why = "only central is available in this version";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "backend") == 0) {
+        if (strcmp(v, "sim") != 0) {
+            *why = "only sim is available in this version";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "interval") == 0) {
+        if (parse_num(v, 0.01, 3600, &o->interval_s) < 0) {
+            *why = "must be 0.01 to 3600 seconds";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "capacity") == 0) {
+        if (parse_num(v, 1e-6, 1e6, &o->capacity) < 0) {
+            *why = "must be a number > 0";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "mem_mib") == 0) {
+        if (parse_num(v, 0, 1e12, &o->mem_mib) < 0) {
+            *why = "must be a number >= 0";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "overhead_cpu") == 0) {
+        if (parse_num(v, 0, 100, &d) < 0) {
+            *why = "must be 0 to 100";
+            return -EINVAL;
+        }
+        o->overhead[KIND_CPU] = d;
+    } else if (strcmp(key, "bandwidth") == 0) {
+        if (parse_num(v, 1e-3, 1e9, &o->bandwidth_mib_s) < 0) {
+            *why = "must be a number > 0 (MiB/s)";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "log_level") == 0) {
+        if (log_level_parse(v, &o->log_level) < 0) {
+            *why = "must be debug, info, warn or error";
+            return -EINVAL;
+        }
+    } else {
+        *why = "unknown key";
         return -EINVAL;
     }
-    memcpy(dst, v, n + 1);
+    return 0;
+}
+
+/* Which keys each of our sections has. */
+static bool
+key_in(const char *key, const char *const *keys)
+{
+    for (size_t i = 0; keys[i] != NULL; i++) {
+        if (strcmp(key, keys[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *const agent_keys[] = {"name",    "listen",   "manager",   "advertise", "mode",
+                                         "backend", "interval", "log_level", NULL};
+static const char *const sim_keys[] = {"capacity", "mem_mib", "overhead_cpu", "bandwidth", NULL};
+
+/* The VM named by section `vm "NAME"`, created on first use. NULL when there are too many. */
+static struct wire_vmdef *
+vm_section(struct agent_opts *o, const char *section)
+{
+    const char *q = strchr(section, '"');
+    size_t n = strlen(q + 1) - 1; /* owns() checked the quotes */
+    for (size_t i = 0; i < o->n_vms; i++) {
+        if (strlen(o->vms[i].name) == n && memcmp(o->vms[i].name, q + 1, n) == 0)
+            return &o->vms[i];
+    }
+    if (o->n_vms == AGENT_MAX_VMS)
+        return NULL;
+    struct wire_vmdef *d = &o->vms[o->n_vms++];
+    memset(d, 0, sizeof(*d));
+    memcpy(d->name, q + 1, n);
+    d->name[n] = '\0';
+    d->mem_mib = 1024.0;
+    d->demand[KIND_CPU] = -1.0; /* cpu is required: checked at the end */
+    return d;
+}
+
+static bool
+agent_owns(const char *s, size_t len)
+{
+    if ((len == 5 && memcmp(s, "agent", 5) == 0) || (len == 3 && memcmp(s, "sim", 3) == 0))
+        return true;
+    if (len < 6 || memcmp(s, "vm \"", 4) != 0 || s[len - 1] != '"')
+        return false;
+    size_t n = len - 5;
+    char name[MODEL_MAX_NAME + 1];
+    if (n == 0 || n > MODEL_MAX_NAME || memchr(s + 4, '"', n) != NULL)
+        return false;
+    memcpy(name, s + 4, n);
+    name[n] = '\0';
+    return wire_name_valid(name);
+}
+
+static int
+agent_apply(void *ctx, const char *section, const char *key, const char *value, const char **why)
+{
+    struct agent_opts *o = ctx;
+    if (strcmp(section, "agent") == 0 || strcmp(section, "sim") == 0) {
+        const char *const *keys = section[0] == 'a' ? agent_keys : sim_keys;
+        if (!key_in(key, keys)) {
+            *why = "unknown key";
+            return -EINVAL;
+        }
+        return agent_set(o, key, value, why);
+    }
+    struct wire_vmdef *d = vm_section(o, section);
+    if (d == NULL) {
+        *why = "too many VMs";
+        return -EINVAL;
+    }
+    enum kind k;
+    double num;
+    if (kind_parse(key, strlen(key), &k) == 0) {
+        if (parse_num(value, 0, 100, &num) < 0) {
+            *why = "must be 0 to 100 (percent of the host)";
+            return -EINVAL;
+        }
+        d->demand[k] = num;
+    } else if (strcmp(key, "mem_mib") == 0) {
+        if (parse_num(value, 0, 1e12, &d->mem_mib) < 0) {
+            *why = "must be a number >= 0";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "priority") == 0) {
+        if (parse_num(value, -1e15, 1e15, &num) < 0 || num != floor(num)) {
+            *why = "must be an integer";
+            return -EINVAL;
+        }
+        d->priority = (int64_t)num;
+    } else if (strcmp(key, "pinned") == 0) {
+        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0) {
+            d->pinned = true;
+        } else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0) {
+            d->pinned = false;
+        } else {
+            *why = "must be yes or no";
+            return -EINVAL;
+        }
+    } else {
+        *why = "unknown key (cpu, mem_bw, disk, net, mem_mib, priority, pinned)";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Read the config file given with -c/--config, if any, before the other options. */
+static int
+load_config(int argc, char **argv, struct agent_opts *o)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    if (path == NULL)
+        return 0;
+    char *text = NULL;
+    size_t len = 0;
+    int r = file_read_all(path, LIMIT_CONFIG_BYTES, &text, &len);
+    if (r < 0) {
+        cli_error("%s: %s", path, strerror(-r));
+        return CLI_EXIT_USAGE;
+    }
+    struct perr err;
+    struct policy pol;
+    policy_init(&pol);
+    struct config_ext ext = {agent_owns, agent_apply, o, "[agent], [sim], [vm \"NAME\"]"};
+    if (strlen(text) != len) {
+        perr_set(&err, "%s: NUL byte in config", path);
+        r = -EINVAL;
+    } else {
+        r = config_parse_string_ext(text, path, &pol, &ext, &err);
+    }
+    free(text);
+    policy_done(&pol);
+    for (size_t i = 0; r == 0 && i < o->n_vms; i++) {
+        if (o->vms[i].demand[KIND_CPU] < 0) {
+            perr_set(&err, "%s: [vm \"%s\"] cpu: missing (required)", path, o->vms[i].name);
+            r = -EINVAL;
+        }
+    }
+    if (r < 0) {
+        cli_error("%s", err.msg);
+        return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -78,71 +308,90 @@ enum {
     OPT_ADVERTISE,
     OPT_LOG_LEVEL,
     OPT_PEER,
+    OPT_CHECK,
 };
 
+static const struct option long_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"name", required_argument, NULL, 'n'},
+    {"listen", required_argument, NULL, 'l'},
+    {"manager", required_argument, NULL, 'm'},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"backend", required_argument, NULL, 'b'},
+    {"vm", required_argument, NULL, OPT_VM},
+    {"interval", required_argument, NULL, 'i'},
+    {"capacity", required_argument, NULL, OPT_CAPACITY},
+    {"mem-mib", required_argument, NULL, OPT_MEM},
+    {"overhead-cpu", required_argument, NULL, OPT_OVERHEAD},
+    {"bandwidth", required_argument, NULL, OPT_BANDWIDTH},
+    {"advertise", required_argument, NULL, OPT_ADVERTISE},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"peer", required_argument, NULL, OPT_PEER},
+    {"check-config", no_argument, NULL, OPT_CHECK},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The config-file key of an option, or NULL. */
+static const char *
+opt_key(int c)
+{
+    switch (c) {
+    case 'n':
+        return "name";
+    case 'l':
+        return "listen";
+    case 'm':
+        return "manager";
+    case OPT_MODE:
+        return "mode";
+    case 'b':
+        return "backend";
+    case 'i':
+        return "interval";
+    case OPT_CAPACITY:
+        return "capacity";
+    case OPT_MEM:
+        return "mem_mib";
+    case OPT_OVERHEAD:
+        return "overhead_cpu";
+    case OPT_BANDWIDTH:
+        return "bandwidth";
+    case OPT_ADVERTISE:
+        return "advertise";
+    case OPT_LOG_LEVEL:
+        return "log_level";
+    default:
+        return NULL;
+    }
+}
+
+/* 0: run; -1: done (help or check printed); else an exit status. */
 static int
 parse_args(int argc, char **argv, struct agent_opts *o)
 {
-    static const struct option opts[] = {
-        {"name", required_argument, NULL, 'n'},
-        {"listen", required_argument, NULL, 'l'},
-        {"manager", required_argument, NULL, 'm'},
-        {"mode", required_argument, NULL, OPT_MODE},
-        {"backend", required_argument, NULL, 'b'},
-        {"vm", required_argument, NULL, OPT_VM},
-        {"interval", required_argument, NULL, 'i'},
-        {"capacity", required_argument, NULL, OPT_CAPACITY},
-        {"mem-mib", required_argument, NULL, OPT_MEM},
-        {"overhead-cpu", required_argument, NULL, OPT_OVERHEAD},
-        {"bandwidth", required_argument, NULL, OPT_BANDWIDTH},
-        {"advertise", required_argument, NULL, OPT_ADVERTISE},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"peer", required_argument, NULL, OPT_PEER},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    int r = load_config(argc, argv, o);
+    if (r != 0)
+        return r;
+    bool check = false;
     int c;
-    double d;
     struct perr err;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":n:l:m:b:i:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:n:l:m:b:i:h", long_opts, NULL)) != -1) {
+        const char *key = opt_key(c);
+        const char *why = NULL;
+        if (key != NULL) {
+            if (agent_set(o, key, optarg, &why) < 0) {
+                cli_error("agent: %s %s: %s", argv[optind - 1 - (optarg == argv[optind - 1])],
+                          optarg, why);
+                return CLI_EXIT_USAGE;
+            }
+            continue;
+        }
         switch (c) {
-        case 'n':
-            if (copy_opt(o->name, sizeof(o->name), optarg, "--name") < 0)
-                return CLI_EXIT_USAGE;
-            if (!wire_name_valid(o->name)) {
-                cli_error("agent: --name: not a valid host name");
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case 'l':
-            if (copy_opt(o->listen, sizeof(o->listen), optarg, "--listen") < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'm':
-            if (copy_opt(o->manager, sizeof(o->manager), optarg, "--manager") < 0)
-                return CLI_EXIT_USAGE;
-            if (http_url_check(o->manager) < 0) {
-                cli_error("agent: --manager %s: must be http://HOST:PORT", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_MODE:
-            if (strcmp(optarg, "central") != 0) {
-                cli_error("agent: --mode %s: only central is available in this version", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_PEER:
-            cli_error("agent: --peer needs --mode peer, which is not available in this version");
-            return CLI_EXIT_USAGE;
-        case 'b':
-            if (strcmp(optarg, "sim") != 0) {
-                cli_error("agent: --backend %s: only sim is available in this version", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
+        case 'c':
+            break; /* read above */
         case OPT_VM:
             if (o->n_vms == AGENT_MAX_VMS) {
                 cli_error("agent: at most %d VMs", AGENT_MAX_VMS);
@@ -154,50 +403,11 @@ parse_args(int argc, char **argv, struct agent_opts *o)
             }
             o->n_vms++;
             break;
-        case 'i':
-            if (parse_num(optarg, 0.01, 3600, &o->interval_s) < 0) {
-                cli_error("agent: --interval %s: must be 0.01 to 3600 seconds", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_CAPACITY:
-            if (parse_num(optarg, 1e-6, 1e6, &o->capacity) < 0) {
-                cli_error("agent: --capacity %s: must be a number > 0", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_MEM:
-            if (parse_num(optarg, 0, 1e12, &o->mem_mib) < 0) {
-                cli_error("agent: --mem-mib %s: must be a number >= 0", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_OVERHEAD:
-            if (parse_num(optarg, 0, 100, &d) < 0) {
-                cli_error("agent: --overhead-cpu %s: must be 0 to 100", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            o->overhead[KIND_CPU] = d;
-            break;
-        case OPT_BANDWIDTH:
-            if (parse_num(optarg, 1e-3, 1e9, &o->bandwidth_mib_s) < 0) {
-                cli_error("agent: --bandwidth %s: must be a number > 0 (MiB/s)", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_ADVERTISE:
-            if (copy_opt(o->advertise, sizeof(o->advertise), optarg, "--advertise") < 0)
-                return CLI_EXIT_USAGE;
-            if (http_url_check(o->advertise) < 0) {
-                cli_error("agent: --advertise %s: must be http://HOST:PORT", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_LOG_LEVEL:
-            if (log_level_parse(optarg, &o->log_level) < 0) {
-                cli_error("agent: --log-level %s: must be debug, info, warn or error", optarg);
-                return CLI_EXIT_USAGE;
-            }
+        case OPT_PEER:
+            cli_error("agent: --peer needs --mode peer, which is not available in this version");
+            return CLI_EXIT_USAGE;
+        case OPT_CHECK:
+            check = true;
             break;
         case 'h':
             agent_usage(stdout);
@@ -219,25 +429,23 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         cli_error("agent: --name NAME is required (see vmloc agent --help)");
         return CLI_EXIT_USAGE;
     }
-    char addr[256];
-    uint16_t port;
-    if (http_split_hostport(o->listen, addr, sizeof(addr), &port) < 0) {
-        cli_error("agent: --listen %s: must be ADDR:PORT", o->listen);
-        return CLI_EXIT_USAGE;
-    }
     double mem = 0;
     for (size_t i = 0; i < o->n_vms; i++) {
         for (size_t j = 0; j < i; j++) {
             if (strcmp(o->vms[i].name, o->vms[j].name) == 0) {
-                cli_error("agent: --vm %s given twice", o->vms[i].name);
+                cli_error("agent: VM %s given twice", o->vms[i].name);
                 return CLI_EXIT_USAGE;
             }
         }
         mem += o->vms[i].mem_mib;
     }
     if (mem > o->mem_mib) {
-        cli_error("agent: the VMs need %.0f MiB, more than --mem-mib %.0f", mem, o->mem_mib);
+        cli_error("agent: the VMs need %.0f MiB, more than the host's %.0f MiB", mem, o->mem_mib);
         return CLI_EXIT_USAGE;
+    }
+    if (check) {
+        (void)printf("configuration OK\n");
+        return -1;
     }
     return 0;
 }

@@ -24,8 +24,8 @@ manager_usage(FILE *f)
                   "interval, store them, detect resource conflicts and order the migrations\n"
                   "that resolve them, and serve the management terminal's API.\n\n"
                   "options:\n"
-                  "  -c, --config FILE        the policy (INI, as for vmloc plan; see\n"
-                  "                           docs/policy.md); default: every default\n"
+                  "  -c, --config FILE        the policy and [manager] settings (INI; see\n"
+                  "                           docs/policy.md, docs/running.md); options win\n"
                   "  -l, --listen ADDR:PORT   where to serve the API (default %s)\n"
                   "  -d, --data DIR           the store's directory (default %s)\n"
                   "      --mode MODE          central (default); edge is not available yet\n"
@@ -53,6 +53,65 @@ parse_num(const char *s, double lo, double hi, double *ret)
     return 0;
 }
 
+/* Apply one [manager] setting (also used for the options). 0 or -EINVAL with *why. */
+static int
+manager_set(struct manager_opts *o, const char *key, const char *v, const char **why)
+{
+    char addr[256];
+    uint16_t port;
+    if (strcmp(key, "listen") == 0) {
+        if (strlen(v) >= sizeof(o->listen) ||
+            http_split_hostport(v, addr, sizeof(addr), &port) < 0) {
+            *why = "must be ADDR:PORT";
+            return -EINVAL;
+        }
+        (void)snprintf(o->listen, sizeof(o->listen), "%s", v);
+    } else if (strcmp(key, "data") == 0) {
+        if (strlen(v) == 0 || strlen(v) >= sizeof(o->data) - 16) {
+            *why = "must be a directory path";
+            return -EINVAL;
+        }
+        (void)snprintf(o->data, sizeof(o->data), "%s", v);
+    } else if (strcmp(key, "mode") == 0) {
+        if (strcmp(v, "central") != 0) {
+            *why = "only central is available in this version";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "interval") == 0) {
+        if (parse_num(v, 0.01, 3600, &o->interval_s) < 0) {
+            *why = "must be 0.01 to 3600 seconds";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "retention") == 0) {
+        if (parse_num(v, 1, 1e9, &o->retention_s) < 0) {
+            *why = "must be at least 1 second";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "log_level") == 0) {
+        if (log_level_parse(v, &o->log_level) < 0) {
+            *why = "must be debug, info, warn or error";
+            return -EINVAL;
+        }
+    } else {
+        *why = "unknown key (listen, data, mode, interval, retention, log_level)";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static bool
+manager_owns(const char *s, size_t len)
+{
+    return len == 7 && memcmp(s, "manager", 7) == 0;
+}
+
+static int
+manager_apply(void *ctx, const char *section, const char *key, const char *value, const char **why)
+{
+    (void)section;
+    return manager_set(ctx, key, value, why);
+}
+
 static int
 load_policy(struct manager_opts *o)
 {
@@ -68,7 +127,9 @@ load_policy(struct manager_opts *o)
         return CLI_EXIT_USAGE;
     }
     struct perr err;
-    r = strlen(text) == len ? config_parse_string(text, o->policy_path, &o->policy, &err) : -EINVAL;
+    struct config_ext ext = {manager_owns, manager_apply, o, "[manager]"};
+    r = strlen(text) == len ? config_parse_string_ext(text, o->policy_path, &o->policy, &ext, &err)
+                            : -EINVAL;
     if (strlen(text) != len)
         perr_set(&err, "%s: NUL byte in config", o->policy_path);
     free(text);
@@ -109,50 +170,48 @@ cmd_manager(int argc, char **argv)
     bool check = false;
     int ret = CLI_EXIT_USAGE;
     int c;
-    char addr[256];
-    uint16_t port;
     opterr = 0;
     optind = 1;
+    /* The config file first, so that options given on the command line win. */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        if (path != NULL && strlen(path) < sizeof(o->policy_path))
+            (void)snprintf(o->policy_path, sizeof(o->policy_path), "%s", path);
+    }
+    ret = load_policy(o);
+    if (ret != 0)
+        goto out;
+    ret = CLI_EXIT_USAGE;
     while ((c = getopt_long(argc, argv, ":c:l:d:i:nh", opts, NULL)) != -1) {
         const char *what = NULL;
+        const char *key = NULL;
         switch (c) {
         case 'c':
-            if (strlen(optarg) >= sizeof(o->policy_path))
-                what = "--config: path too long";
-            else
-                (void)snprintf(o->policy_path, sizeof(o->policy_path), "%s", optarg);
-            break;
+            break; /* read above */
         case 'l':
-            if (strlen(optarg) >= sizeof(o->listen) ||
-                http_split_hostport(optarg, addr, sizeof(addr), &port) < 0)
-                what = "--listen: must be ADDR:PORT";
-            else
-                (void)snprintf(o->listen, sizeof(o->listen), "%s", optarg);
+            key = "listen";
             break;
         case 'd':
-            if (strlen(optarg) == 0 || strlen(optarg) >= sizeof(o->data) - 16)
-                what = "--data: must be a directory path";
-            else
-                (void)snprintf(o->data, sizeof(o->data), "%s", optarg);
+            key = "data";
             break;
         case OPT_MODE:
-            if (strcmp(optarg, "central") != 0)
-                what = "--mode: only central is available in this version";
+            key = "mode";
             break;
         case 'i':
-            if (parse_num(optarg, 0.01, 3600, &o->interval_s) < 0)
-                what = "--interval: must be 0.01 to 3600 seconds";
+            key = "interval";
             break;
         case OPT_RETENTION:
-            if (parse_num(optarg, 1, 1e9, &o->retention_s) < 0)
-                what = "--retention: must be at least 1 second";
+            key = "retention";
+            break;
+        case OPT_LOG_LEVEL:
+            key = "log_level";
             break;
         case 'n':
             check = true;
-            break;
-        case OPT_LOG_LEVEL:
-            if (log_level_parse(optarg, &o->log_level) < 0)
-                what = "--log-level: must be debug, info, warn or error";
             break;
         case 'h':
             manager_usage(stdout);
@@ -166,8 +225,9 @@ cmd_manager(int argc, char **argv)
             cli_error("manager: unknown option '%s' (see vmloc manager --help)", argv[optind - 1]);
             goto out;
         }
-        if (what != NULL) {
-            cli_error("manager: %s", what);
+        if (key != NULL && manager_set(o, key, optarg, &what) < 0) {
+            cli_error("manager: %s %s: %s", argv[optind - 1 - (optarg == argv[optind - 1])], optarg,
+                      what);
             goto out;
         }
     }
@@ -175,9 +235,6 @@ cmd_manager(int argc, char **argv)
         cli_error("manager: unexpected argument '%s' (see vmloc manager --help)", argv[optind]);
         goto out;
     }
-    ret = load_policy(o);
-    if (ret != 0)
-        goto out;
     if (check) {
         (void)printf("configuration OK\n");
         ret = CLI_EXIT_OK;

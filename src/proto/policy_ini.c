@@ -20,10 +20,12 @@ enum section_kind {
     SEC_DETECT,
     SEC_RELOCATE,
     SEC_HOST,
+    SEC_EXT, /* a section of the caller's (struct config_ext) */
 };
 
 struct parser {
     struct policy *pol;
+    const struct config_ext *ext;
     const char *source;
     const char *text; /* what the reader has not handed out yet */
     size_t line;      /* number of the line last handed to inih */
@@ -268,6 +270,7 @@ section_label(enum section_kind s)
         return "relocate";
     case SEC_HOST:
         return "host";
+    case SEC_EXT:
     case SEC_NONE:
         break;
     }
@@ -277,9 +280,13 @@ section_label(enum section_kind s)
 /* Classify a section name as inih passes it ("detect", "host \"h1\""). For a host section
  * *ret_name and *ret_len give the host name. 0 or -EINVAL with *why. */
 static int
-classify_section(const char *s, size_t len, enum section_kind *ret, const char **ret_name,
-                 size_t *ret_len, const char **why)
+classify_section(const struct config_ext *ext, const char *s, size_t len,
+                 enum section_kind *ret, const char **ret_name, size_t *ret_len, const char **why)
 {
+    if (ext != NULL && ext->owns(s, len)) {
+        *ret = SEC_EXT;
+        return 0;
+    }
     if (len == 6 && memcmp(s, "detect", 6) == 0) {
         *ret = SEC_DETECT;
         return 0;
@@ -307,7 +314,8 @@ classify_section(const char *s, size_t len, enum section_kind *ret, const char *
         *ret_len = nlen;
         return 0;
     }
-    *why = "unknown section (expected [detect], [relocate] or [host \"NAME\"])";
+    *why = ext != NULL ? "unknown section (see the config's documentation for the sections)"
+                       : "unknown section (expected [detect], [relocate] or [host \"NAME\"])";
     return -EINVAL;
 }
 
@@ -338,7 +346,7 @@ prescan_line(struct parser *p, const char *a, const char *b, bool *in_section, b
         size_t hl = 0;
         const char *why = NULL;
         size_t nlen = (size_t)(close - a - 1);
-        if (classify_section(a + 1, nlen, &sk, &hn, &hl, &why) < 0) {
+        if (classify_section(p->ext, a + 1, nlen, &sk, &hn, &hl, &why) < 0) {
             (void)snprintf(what, sizeof(what), "[%.*s]: %s", (int)(nlen > 80 ? 80 : nlen), a + 1,
                            why);
             return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
@@ -629,9 +637,19 @@ handler(void *user, const char *section, const char *name, const char *value)
     const char *why = NULL;
     if (section[0] == '\0')
         return failf(p, -EINVAL, NULL, NULL, "key outside of any section");
-    if (classify_section(section, strlen(section), &sk, &hname, &hlen, &why) < 0)
+    if (classify_section(p->ext, section, strlen(section), &sk, &hname, &hlen, &why) < 0)
         return failf(p, -EINVAL, NULL, NULL, why);
-    const char *label = sk == SEC_HOST ? section : section_label(sk);
+    const char *label = sk == SEC_HOST || sk == SEC_EXT ? section : section_label(sk);
+    if (sk == SEC_EXT) {
+        int rs = mark_seen(p, section, name);
+        if (rs < 0)
+            return failf(p, -ENOMEM, label, name, "out of memory");
+        if (rs == 1)
+            return failf(p, -EINVAL, label, name, "given twice");
+        if (p->ext->apply(p->ext->ctx, section, name, value, &why) < 0)
+            return failf(p, -EINVAL, label, name, why != NULL ? why : "invalid");
+        return 1;
+    }
 
     /* NAME or NAME.KIND */
     const char *dot = strchr(name, '.');
@@ -666,9 +684,17 @@ handler(void *user, const char *section, const char *name, const char *value)
 int
 config_parse_string(const char *text, const char *source, struct policy *pol, struct perr *err)
 {
+    return config_parse_string_ext(text, source, pol, NULL, err);
+}
+
+int
+config_parse_string_ext(const char *text, const char *source, struct policy *pol,
+                        const struct config_ext *ext, struct perr *err)
+{
     struct parser p;
     memset(&p, 0, sizeof(p));
     p.pol = pol;
+    p.ext = ext;
     p.source = source != NULL ? source : "<config>";
     p.text = text;
     p.err = err;

@@ -6,6 +6,7 @@
 #ifndef VMLOC_PROTO_POLICY_INI_H
 #define VMLOC_PROTO_POLICY_INI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/compiler.h"
@@ -21,6 +22,23 @@
  * that the caller frees with policy_done()); -ENOMEM. */
 MUST_CHECK int config_parse_string(const char *text, const char *source, struct policy *pol,
                                    struct perr *err);
+
+/* Sections of a daemon's config file that are not the policy's ([manager], [agent],
+ * [vm "NAME"], ...): the parser checks their syntax, refuses repeated keys, and hands each
+ * key to `apply`. */
+struct config_ext {
+    /* Is `section` (`len` bytes, as written between the brackets) one of ours? */
+    bool (*owns)(const char *section, size_t len);
+    /* Apply one key. 0, or -EINVAL with *why set to what is wrong with the value or key. */
+    int (*apply)(void *ctx, const char *section, const char *key, const char *value,
+                 const char **why);
+    void *ctx;
+    const char *sections; /* for messages, e.g. "[manager]" */
+};
+
+/* config_parse_string() for a file that also has the sections of `ext` (may be NULL). */
+MUST_CHECK int config_parse_string_ext(const char *text, const char *source, struct policy *pol,
+                                       const struct config_ext *ext, struct perr *err);
 
 /* Write `pol` as INI text that config_parse_string() reads back to an equal policy.
  * 0: *ret_s (caller frees) set. -ENOMEM. */

@@ -344,6 +344,67 @@ test_bad_arguments(void **state)
     free(out);
 }
 
+static int
+write_file(const char *name, const char *text, char *path, size_t len)
+{
+    (void)snprintf(path, len, "%s/%s", daemon_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    (void)fputs(text, f);
+    return fclose(f);
+}
+
+static void
+test_config_files(void **state)
+{
+    (void)state;
+    char good[512];
+    char bad[512];
+    char mgr[512];
+    assert_int_equal(write_file("agent-good.ini",
+                                "[agent]\nname = hx\nlisten = 127.0.0.1:0\n[sim]\ncapacity = 2\n"
+                                "[vm \"web-1\"]\ncpu = 30\nmem_mib = 2048\n[vm \"db\"]\ncpu = 5\n"
+                                "pinned = yes\n",
+                                good, sizeof(good)),
+                     0);
+    assert_int_equal(write_file("agent-bad.ini", "[agent]\nname = hx\n[vm \"a\"]\ncpu = 130\n", bad,
+                                sizeof(bad)),
+                     0);
+    assert_int_equal(write_file("manager.ini",
+                                "[manager]\ninterval = 0.5\n[detect]\nhost_threshold = 85\n", mgr,
+                                sizeof(mgr)),
+                     0);
+    const char *ok1[] = {"agent", "--config", good, "--check-config", NULL};
+    const char *ok2[] = {"manager", "--config", mgr, "--check-config", NULL};
+    const char *ko1[] = {"agent", "--config", bad, "--check-config", NULL};
+    const char *ko2[] = {"manager", "--config", good, "--check-config", NULL};
+    char *out = NULL;
+    assert_int_equal(run_cli(ok1, &out), 0);
+    assert_string_equal(out, "configuration OK\n");
+    free(out);
+    assert_int_equal(run_cli(ok2, &out), 0);
+    assert_string_equal(out, "configuration OK\n");
+    free(out);
+    assert_int_equal(run_cli(ko1, &out), 2);
+    assert_string_equal(out, "");
+    free(out);
+    assert_int_equal(run_cli(ko2, &out), 2); /* [agent] is not a manager section */
+    free(out);
+    /* The file's VMs and settings are what the agent runs with; options win. */
+    struct daemon a;
+    const char *argv[] = {"agent", "--config", good, "--capacity", "3", NULL};
+    assert_int_equal(daemon_start(&a, "hx", argv, 10.0), 0);
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(a.url, "GET", "/v1/sample", NULL, &j), 200);
+    json_t *host = json_object_get(j, "host");
+    assert_string_equal(json_string_value(json_object_get(host, "name")), "hx");
+    assert_true(json_number_value(json_object_get(host, "capacity")) > 2.9);
+    assert_int_equal(json_array_size(json_object_get(host, "vms")), 2);
+    json_decref(j);
+    stop_clean(&a);
+}
+
 int
 main(void)
 {
@@ -360,6 +421,7 @@ main(void)
         cmocka_unit_test(test_destination_dies_midway),
         cmocka_unit_test(test_hostile_requests),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_config_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
