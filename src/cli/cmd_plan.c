@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/plan_text.h"
@@ -78,6 +79,11 @@ load_snapshot(const char *path, struct cluster *ret_cl)
         return CLI_EXIT_FAIL;
     }
     int ret = 0;
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        snapshot_decoder_size_hint(f.dec, (size_t)st.st_size) < 0) {
+        /* Only a hint: without it the decoder grows its tables as it goes. */
+    }
     int r = file_stream(path, LIMIT_SNAPSHOT_BYTES, feed_chunk, &f);
     if (r < 0) {
         cli_error("%s: %s", name, errno_text(r));

@@ -121,6 +121,30 @@ grow(void **arr, size_t *cap, size_t n, size_t elem)
 }
 
 int
+cluster_reserve(struct cluster *cl, size_t hosts, size_t vms)
+{
+    if (hosts > MODEL_MAX_HOSTS)
+        hosts = MODEL_MAX_HOSTS;
+    if (vms > MODEL_MAX_VMS)
+        vms = MODEL_MAX_VMS;
+    if (hosts > cl->cap_hosts) {
+        struct host *h = realloc(cl->hosts, hosts * sizeof(*h));
+        if (h == NULL)
+            return -ENOMEM;
+        cl->hosts = h;
+        cl->cap_hosts = hosts;
+    }
+    if (vms > cl->cap_vms) {
+        struct vm *v = realloc(cl->vms, vms * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        cl->vms = v;
+        cl->cap_vms = vms;
+    }
+    return 0;
+}
+
+int
 cluster_add_host(struct cluster *cl, const char *name, size_t len, size_t *ret_i)
 {
     if (cl->n_hosts >= MODEL_MAX_HOSTS || len > MODEL_MAX_NAME)

@@ -109,6 +109,10 @@ MUST_CHECK int cluster_add_vm(struct cluster *cl, const char *name, size_t len, 
 MUST_CHECK int cluster_set_host_name(struct cluster *cl, size_t i, const char *name, size_t len);
 MUST_CHECK int cluster_set_vm_name(struct cluster *cl, size_t i, const char *name, size_t len);
 
+/* Make room for `hosts` hosts and `vms` VMs in total (a hint for decoders that can
+ * estimate the size; adding more still works). 0 or -ENOMEM (nothing changed). */
+MUST_CHECK int cluster_reserve(struct cluster *cl, size_t hosts, size_t vms);
+
 /* Copy `src` into the empty cluster `dst` (names included).
  * 0 on success; -ENOMEM (dst left empty). */
 MUST_CHECK int cluster_copy(struct cluster *dst, const struct cluster *src);

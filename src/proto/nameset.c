@@ -24,8 +24,8 @@ nameset_done(struct nameset *s)
     s->n = 0;
 }
 
-static uint32_t
-fnv1a(const char *p)
+uint32_t
+nameset_hash(const char *p)
 {
     uint32_t h = 2166136261u;
     for (; *p != '\0'; p++) {
@@ -36,9 +36,8 @@ fnv1a(const char *p)
 }
 
 static int
-grow(struct nameset *s)
+rehash(struct nameset *s, size_t ncap)
 {
-    size_t ncap = s->cap == 0 ? 64 : s->cap * 2;
     struct nameslot *ns = calloc(ncap, sizeof(*ns));
     if (ns == NULL)
         return -ENOMEM;
@@ -56,8 +55,42 @@ grow(struct nameset *s)
     return 0;
 }
 
+static int
+grow(struct nameset *s)
+{
+    return rehash(s, s->cap == 0 ? 64 : s->cap * 2);
+}
+
+int
+nameset_reserve(struct nameset *s, size_t n)
+{
+    size_t cap = s->cap == 0 ? 64 : s->cap;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    return cap > s->cap ? rehash(s, cap) : 0;
+}
+
+void
+nameset_prefetch(const struct nameset *s, uint32_t hash)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    if (s->cap > 0)
+        __builtin_prefetch(&s->slots[hash & (s->cap - 1)], 1, 1);
+#else
+    (void)s;
+    (void)hash;
+#endif
+}
+
 int
 nameset_add(struct nameset *s, const char *name, uint32_t index, uint32_t *ret_index)
+{
+    return nameset_add_hashed(s, name, nameset_hash(name), index, ret_index);
+}
+
+int
+nameset_add_hashed(struct nameset *s, const char *name, uint32_t h, uint32_t index,
+                   uint32_t *ret_index)
 {
     if (index == UINT32_MAX)
         return -E2BIG;
@@ -66,7 +99,6 @@ nameset_add(struct nameset *s, const char *name, uint32_t index, uint32_t *ret_i
         if (r < 0)
             return r;
     }
-    uint32_t h = fnv1a(name);
     size_t i = h & (s->cap - 1);
     while (s->slots[i].index_plus1 != 0) {
         const struct nameslot *e = &s->slots[i];

@@ -33,6 +33,21 @@ void nameset_init(struct nameset *s, nameset_name_fn name_of, const void *ctx);
 /* Free the table. Accepts NULL. */
 void nameset_done(struct nameset *s);
 
+/* Make room for `n` names without growing (a hint; the set still grows past it).
+ * 0 or -ENOMEM (the set is unchanged). */
+MUST_CHECK int nameset_reserve(struct nameset *s, size_t n);
+
+/* The hash nameset_add() uses for `name`. */
+uint32_t nameset_hash(const char *name);
+
+/* Ask the CPU to fetch the slot `hash` will probe first (a hint; the caller inserts a few
+ * names later, so the cache miss overlaps with other work). */
+void nameset_prefetch(const struct nameset *s, uint32_t hash);
+
+/* nameset_add() with the hash already computed by nameset_hash(). */
+MUST_CHECK int nameset_add_hashed(struct nameset *s, const char *name, uint32_t hash,
+                                  uint32_t index, uint32_t *ret_index);
+
 /* Insert `index` (whose name is `name`) unless a name equal to `name` is present.
  * 0: inserted. 1: already present, *ret_index set to the index stored with it (nothing
  * inserted). -ENOMEM. -E2BIG: index too large. */

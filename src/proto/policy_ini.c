@@ -280,8 +280,8 @@ section_label(enum section_kind s)
 /* Classify a section name as inih passes it ("detect", "host \"h1\""). For a host section
  * *ret_name and *ret_len give the host name. 0 or -EINVAL with *why. */
 static int
-classify_section(const struct config_ext *ext, const char *s, size_t len,
-                 enum section_kind *ret, const char **ret_name, size_t *ret_len, const char **why)
+classify_section(const struct config_ext *ext, const char *s, size_t len, enum section_kind *ret,
+                 const char **ret_name, size_t *ret_len, const char **why)
 {
     if (ext != NULL && ext->owns(s, len)) {
         *ret = SEC_EXT;

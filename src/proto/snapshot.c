@@ -77,6 +77,18 @@ struct frame {
 
 #define KEY_MAX 64
 
+/* Names wait in a short queue before their duplicate check, so the hash table's cache miss
+ * (prefetched when the name arrives) overlaps with parsing the next ones: on 2.5 M names the
+ * check went from a quarter of the decode time to a few percent. Every error path drains the
+ * queue first, so a duplicate is still reported before any error that comes after it. */
+#define PENDING_NAMES 16
+
+struct pending_name {
+    uint32_t hash;
+    uint32_t index;
+    bool is_host;
+};
+
 struct snapshot_decoder {
     yajl_handle yh;
     char *source;
@@ -95,6 +107,9 @@ struct snapshot_decoder {
     size_t col_before;   /* bytes since the last newline at the end of those chunks */
     bool got_root;
     bool failed;
+    struct pending_name pending[PENDING_NAMES];
+    size_t pending_head;
+    size_t n_pending;
     /* Escape scanner state (see scan_escapes()). */
     int esc;        /* ESC_* */
     int esc_digits; /* hex digits of \uXXXX read so far */
@@ -152,10 +167,13 @@ path_of(const struct snapshot_decoder *d, char *buf, size_t len)
     }
 }
 
+static void drain_names(struct snapshot_decoder *d);
+
 /* Record an error about the pending value: "SOURCE: PATH: WHAT". Returns 0 (yajl: stop). */
 static int
 fail_at(struct snapshot_decoder *d, int code, const char *what)
 {
+    drain_names(d);
     if (!d->failed) {
         char path[128 + KEY_MAX];
         path_of(d, path, sizeof(path));
@@ -170,6 +188,7 @@ fail_at(struct snapshot_decoder *d, int code, const char *what)
 static int
 fail_path(struct snapshot_decoder *d, int code, const char *path, const char *what)
 {
+    drain_names(d);
     if (!d->failed) {
         perr_set(&d->err, "%s: %s: %s", d->source, path, what);
         d->err_code = code;
@@ -181,6 +200,7 @@ fail_path(struct snapshot_decoder *d, int code, const char *path, const char *wh
 static int
 fail_oom(struct snapshot_decoder *d)
 {
+    drain_names(d);
     if (!d->failed) {
         perr_set(&d->err, "%s: out of memory", d->source);
         d->err_code = -ENOMEM;
@@ -390,6 +410,53 @@ name_problem(const unsigned char *s, size_t len)
     return NULL;
 }
 
+/* Check one queued name against those before it; a duplicate becomes the error. */
+static void
+check_name(struct snapshot_decoder *d, const struct pending_name *p)
+{
+    const char *name = p->is_host ? d->cl.hosts[p->index].name : d->cl.vms[p->index].name;
+    uint32_t first = 0;
+    int r = nameset_add_hashed(p->is_host ? &d->host_names : &d->vm_names, name, p->hash, p->index,
+                               &first);
+    if (r < 0) {
+        perr_set(&d->err, "%s: out of memory", d->source);
+        d->err_code = -ENOMEM;
+        d->failed = true;
+        return;
+    }
+    if (r == 0)
+        return;
+    if (p->is_host) {
+        perr_set(&d->err,
+                 "%s: hosts[%" PRIu32 "].name: duplicate host name \"%s\" (also hosts[%" PRIu32
+                 "])",
+                 d->source, p->index, name, first);
+    } else {
+        const struct vm *v = &d->cl.vms[p->index];
+        const struct vm *f = &d->cl.vms[first];
+        perr_set(&d->err,
+                 "%s: hosts[%" PRIu32 "].vms[%" PRIu32 "].name: duplicate VM name \"%s\" (also "
+                 "hosts[%" PRIu32 "].vms[%" PRIu32 "])",
+                 d->source, v->host, p->index - d->cl.hosts[v->host].vm_first, name, f->host,
+                 first - d->cl.hosts[f->host].vm_first);
+    }
+    d->err_code = -EINVAL;
+    d->failed = true;
+}
+
+/* Check every queued name, oldest first, stopping at the first duplicate. */
+static void
+drain_names(struct snapshot_decoder *d)
+{
+    while (d->n_pending > 0 && !d->failed) {
+        struct pending_name p = d->pending[d->pending_head];
+        d->pending_head = (d->pending_head + 1) % PENDING_NAMES;
+        d->n_pending--;
+        check_name(d, &p);
+    }
+    d->n_pending = 0;
+}
+
 static int
 on_name(struct snapshot_decoder *d, bool is_host, const unsigned char *s, size_t len)
 {
@@ -402,24 +469,18 @@ on_name(struct snapshot_decoder *d, bool is_host, const unsigned char *s, size_t
     if (r < 0)
         return fail_oom(d);
     const char *stored = is_host ? d->cl.hosts[i].name : d->cl.vms[i].name;
-    uint32_t first = 0;
-    r = nameset_add(is_host ? &d->host_names : &d->vm_names, stored, (uint32_t)i, &first);
-    if (r < 0)
-        return fail_oom(d);
-    if (r == 1) {
-        char what[128 + MODEL_MAX_NAME];
-        if (is_host) {
-            (void)snprintf(what, sizeof(what),
-                           "duplicate host name \"%s\" (also hosts[%" PRIu32 "])", stored, first);
-        } else {
-            const struct vm *v = &d->cl.vms[first];
-            const struct host *h = &d->cl.hosts[v->host];
-            (void)snprintf(what, sizeof(what),
-                           "duplicate VM name \"%s\" (also hosts[%" PRIu32 "].vms[%" PRIu32 "])",
-                           stored, v->host, first - h->vm_first);
-        }
-        return fail_at(d, -EINVAL, what);
+    struct pending_name p = {nameset_hash(stored), (uint32_t)i, is_host};
+    nameset_prefetch(is_host ? &d->host_names : &d->vm_names, p.hash);
+    if (d->n_pending == PENDING_NAMES) {
+        struct pending_name old = d->pending[d->pending_head];
+        d->pending_head = (d->pending_head + 1) % PENDING_NAMES;
+        d->n_pending--;
+        check_name(d, &old);
+        if (d->failed)
+            return 0;
     }
+    d->pending[(d->pending_head + d->n_pending) % PENDING_NAMES] = p;
+    d->n_pending++;
     return consumed(d);
 }
 
@@ -699,6 +760,27 @@ fail:
     return NULL;
 }
 
+/* A compact snapshot spends about 40 bytes per VM and a few hundred per host; the estimate
+ * only sizes tables, so being off costs a little memory or one more growth, never a result. */
+#define HINT_BYTES_PER_VM 40
+#define HINT_BYTES_PER_HOST 1000
+#define HINT_MAX_VMS 50000000u
+
+int
+snapshot_decoder_size_hint(struct snapshot_decoder *d, size_t total_bytes)
+{
+    size_t vms = total_bytes / HINT_BYTES_PER_VM;
+    size_t hosts = total_bytes / HINT_BYTES_PER_HOST + 1;
+    if (vms > HINT_MAX_VMS)
+        vms = HINT_MAX_VMS;
+    if (vms < 64)
+        return 0;
+    if (nameset_reserve(&d->vm_names, vms) < 0 || nameset_reserve(&d->host_names, hosts) < 0 ||
+        cluster_reserve(&d->cl, hosts, vms) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 void
 snapshot_decoder_free(struct snapshot_decoder *d)
 {
@@ -719,6 +801,7 @@ static int
 parse_failure(struct snapshot_decoder *d, yajl_status st, const unsigned char *buf, size_t len,
               struct perr *err)
 {
+    drain_names(d); /* a duplicate before the syntax error is the first error */
     if (st == yajl_status_client_canceled || d->failed) {
         *err = d->err;
         return d->err_code != 0 ? d->err_code : -EINVAL;
@@ -781,6 +864,11 @@ static int
 chunk_error(struct snapshot_decoder *d, const unsigned char *p, size_t at, const char *what,
             struct perr *err)
 {
+    drain_names(d);
+    if (d->failed) {
+        *err = d->err;
+        return d->err_code;
+    }
     size_t line;
     size_t col;
     chunk_position(d, p, at, &line, &col);
@@ -925,6 +1013,11 @@ snapshot_decoder_finish(struct snapshot_decoder *d, struct cluster *ret_cl, stru
     yajl_status st = yajl_complete_parse(d->yh);
     if (st != yajl_status_ok)
         return parse_failure(d, st, NULL, 0, err);
+    drain_names(d);
+    if (d->failed) {
+        *err = d->err;
+        return d->err_code != 0 ? d->err_code : -EINVAL;
+    }
     if (!d->got_root) {
         perr_set(err, "%s: empty input, expected a JSON object", d->source);
         d->failed = true;
@@ -944,7 +1037,11 @@ snapshot_decode(const void *buf, size_t len, const char *source, struct cluster 
         perr_set(err, "%s: out of memory", source != NULL ? source : "<stdin>");
         return -ENOMEM;
     }
-    int r = snapshot_decoder_feed(d, buf, len, err);
+    int r = snapshot_decoder_size_hint(d, len);
+    if (r < 0)
+        perr_set(err, "%s: out of memory", source != NULL ? source : "<stdin>");
+    if (r == 0)
+        r = snapshot_decoder_feed(d, buf, len, err);
     if (r == 0)
         r = snapshot_decoder_finish(d, ret_cl, err);
     snapshot_decoder_free(d);

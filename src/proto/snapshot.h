@@ -22,6 +22,10 @@ struct snapshot_decoder;
  * ("<stdin>" when NULL). NULL only on OOM. */
 struct snapshot_decoder *snapshot_decoder_new(const char *source);
 
+/* Tell the decoder the input's total size, when known (a file's size), so it can size its
+ * tables once instead of growing them. Optional; 0 or -ENOMEM (then it just grows). */
+MUST_CHECK int snapshot_decoder_size_hint(struct snapshot_decoder *d, size_t total_bytes);
+
 /* Free `d` and any partial cluster it holds. Accepts NULL. */
 void snapshot_decoder_free(struct snapshot_decoder *d);
 
