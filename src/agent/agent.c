@@ -11,7 +11,6 @@
 #include <event2/event.h>
 #include <jansson.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,15 +188,6 @@ register_later(struct agent *a)
     (void)event_add(a->register_ev, &tv);
 }
 
-static void
-signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-    struct agent *a = arg;
-    (void)what;
-    log_info("stopping signal=%d", (int)sig);
-    (void)event_base_loopexit(a->base, NULL);
-}
-
 static int
 add_vms(struct agent *a)
 {
@@ -236,14 +226,7 @@ agent_free(struct agent *a)
         event_free(a->sample_ev);
     if (a->register_ev != NULL)
         event_free(a->register_ev);
-    if (a->sig_term != NULL)
-        event_free(a->sig_term);
-    if (a->sig_int != NULL)
-        event_free(a->sig_int);
-    http_server_free(a->http);
-    http_client_free(a->client);
-    if (a->base != NULL)
-        event_base_free(a->base);
+    loop_done(&a->loop);
     hv_sim_done(&a->hv);
     free(a->sample_json);
     free(a);
@@ -259,7 +242,6 @@ agent_run(const struct agent_opts *o)
     }
     a->opts = *o;
     int ret = 1;
-    (void)signal(SIGPIPE, SIG_IGN);
     if (hv_sim_init(&a->hv, o->name) < 0) {
         log_errorx("bad host name");
         goto out;
@@ -269,54 +251,35 @@ agent_run(const struct agent_opts *o)
     memcpy(a->hv.overhead, o->overhead, sizeof(a->hv.overhead));
     if (add_vms(a) < 0)
         goto out;
-    a->base = event_base_new();
-    if (a->base == NULL) {
+    if (loop_init(&a->loop) < 0) {
         log_errorx("cannot create the event loop");
         goto out;
     }
-    a->client = http_client_new(a->base);
-    if (a->client == NULL) {
-        log_errorx("out of memory");
-        goto out;
-    }
-    uint16_t port = 0;
-    int r = http_server_start(a->base, o->listen, agent_routes, agent_n_routes, a, &a->http, &port);
+    a->base = a->loop.base;
+    a->client = a->loop.client;
+    int r = loop_listen(&a->loop, o->listen, agent_routes, agent_n_routes, a);
     if (r < 0) {
         log_errorx("cannot listen on %s: %s", o->listen, strerror(-r));
         goto out;
     }
-    char addr[200];
-    uint16_t unused;
-    if (http_split_hostport(o->listen, addr, sizeof(addr), &unused) < 0)
-        goto out;
-    if (o->advertise[0] != '\0')
-        (void)snprintf(a->url, sizeof(a->url), "%s", o->advertise);
-    else
-        (void)snprintf(a->url, sizeof(a->url), "http://%s:%u", addr, (unsigned)port);
+    (void)snprintf(a->url, sizeof(a->url), "%s",
+                   o->advertise[0] != '\0' ? o->advertise : a->loop.url);
     a->sample_ev = event_new(a->base, -1, EV_PERSIST, sample_cb, a);
     a->register_ev = event_new(a->base, -1, 0, register_cb, a);
-    a->sig_term = evsignal_new(a->base, SIGTERM, signal_cb, a);
-    a->sig_int = evsignal_new(a->base, SIGINT, signal_cb, a);
-    if (a->sample_ev == NULL || a->register_ev == NULL || a->sig_term == NULL ||
-        a->sig_int == NULL) {
+    if (a->sample_ev == NULL || a->register_ev == NULL) {
         log_errorx("out of memory");
         goto out;
     }
-    struct timeval iv;
-    iv.tv_sec = (time_t)o->interval_s;
-    iv.tv_usec = (suseconds_t)((o->interval_s - (double)iv.tv_sec) * 1e6);
+    struct timeval iv = loop_tv(o->interval_s);
     (void)event_add(a->sample_ev, &iv);
-    (void)event_add(a->sig_term, NULL);
-    (void)event_add(a->sig_int, NULL);
     agent_sample(a);
     if (o->manager[0] != '\0')
         event_active(a->register_ev, 0, 0);
 
     log_info("agent started name=\"%s\" url=%s vms=%zu interval=%gs backend=sim", o->name, a->url,
              a->hv.n_vms, o->interval_s);
-    (void)printf("listening on http://%s:%u\n", addr, (unsigned)port);
-    (void)fflush(stdout);
-    if (event_base_dispatch(a->base) < 0) {
+    loop_announce(&a->loop);
+    if (loop_run(&a->loop) < 0) {
         log_errorx("event loop failed");
         goto out;
     }

@@ -9,6 +9,7 @@
 #include "agent/agent.h"
 #include "agent/hv_sim.h"
 #include "net/http.h"
+#include "net/loop.h"
 
 struct event;
 struct event_base;
@@ -58,9 +59,9 @@ struct incoming {
 
 struct agent {
     struct agent_opts opts;
-    struct event_base *base;
-    struct http_server *http;
-    struct http_client *client;
+    struct loop loop;
+    struct event_base *base;    /* loop.base */
+    struct http_client *client; /* loop.client */
     struct hv_sim hv;
     char url[WIRE_MAX_URL + 1];
     uint64_t seq;
@@ -68,8 +69,6 @@ struct agent {
     char *sample_json; /* latest sample, as served */
     struct event *sample_ev;
     struct event *register_ev;
-    struct event *sig_term;
-    struct event *sig_int;
     bool registered;
     struct migration *migs[AGENT_MAX_HISTORY];
     size_t n_migs;

@@ -18,6 +18,13 @@ struct cli_cmd {
 /* Print "vmloc: MESSAGE" on standard error as one line. */
 void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
+/* Parse a finite number in [lo, hi] (the whole string). 0 or -EINVAL. */
+MUST_CHECK int cli_parse_num(const char *s, double lo, double hi, double *ret);
+
+/* The value of the last -c/--config/--config=FILE in argv, or NULL: a daemon reads its file
+ * before the other options, which then win over it. */
+const char *cli_config_path(int argc, char **argv);
+
 /* The daemon the terminal commands talk to: --agent URL if given, else --manager URL, else
  * the default manager (VMLOC_MANAGER or http://127.0.0.1:7700). Never NULL. */
 const char *cli_target_url(void);

@@ -53,19 +53,6 @@ agent_usage(FILE *f)
         AGENT_DEFAULT_LISTEN, AGENT_DEFAULT_INTERVAL_S, AGENT_DEFAULT_BANDWIDTH_MIB_S);
 }
 
-/* Parse a number in [lo, hi]; 0 or -EINVAL. */
-static int
-parse_num(const char *s, double lo, double hi, double *ret)
-{
-    char *end = NULL;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(d) || d < lo || d > hi)
-        return -EINVAL;
-    *ret = d;
-    return 0;
-}
-
 static int
 copy_str(char *dst, size_t cap, const char *v)
 {
@@ -112,28 +99,28 @@ agent_set(struct agent_opts *o, const char *key, const char *v, const char **why
             return -EINVAL;
         }
     } else if (strcmp(key, "interval") == 0) {
-        if (parse_num(v, 0.01, 3600, &o->interval_s) < 0) {
+        if (cli_parse_num(v, 0.01, 3600, &o->interval_s) < 0) {
             *why = "must be 0.01 to 3600 seconds";
             return -EINVAL;
         }
     } else if (strcmp(key, "capacity") == 0) {
-        if (parse_num(v, 1e-6, 1e6, &o->capacity) < 0) {
+        if (cli_parse_num(v, 1e-6, 1e6, &o->capacity) < 0) {
             *why = "must be a number > 0";
             return -EINVAL;
         }
     } else if (strcmp(key, "mem_mib") == 0) {
-        if (parse_num(v, 0, 1e12, &o->mem_mib) < 0) {
+        if (cli_parse_num(v, 0, 1e12, &o->mem_mib) < 0) {
             *why = "must be a number >= 0";
             return -EINVAL;
         }
     } else if (strcmp(key, "overhead_cpu") == 0) {
-        if (parse_num(v, 0, 100, &d) < 0) {
+        if (cli_parse_num(v, 0, 100, &d) < 0) {
             *why = "must be 0 to 100";
             return -EINVAL;
         }
         o->overhead[KIND_CPU] = d;
     } else if (strcmp(key, "bandwidth") == 0) {
-        if (parse_num(v, 1e-3, 1e9, &o->bandwidth_mib_s) < 0) {
+        if (cli_parse_num(v, 1e-3, 1e9, &o->bandwidth_mib_s) < 0) {
             *why = "must be a number > 0 (MiB/s)";
             return -EINVAL;
         }
@@ -221,18 +208,18 @@ agent_apply(void *ctx, const char *section, const char *key, const char *value, 
     enum kind k;
     double num;
     if (kind_parse(key, strlen(key), &k) == 0) {
-        if (parse_num(value, 0, 100, &num) < 0) {
+        if (cli_parse_num(value, 0, 100, &num) < 0) {
             *why = "must be 0 to 100 (percent of the host)";
             return -EINVAL;
         }
         d->demand[k] = num;
     } else if (strcmp(key, "mem_mib") == 0) {
-        if (parse_num(value, 0, 1e12, &d->mem_mib) < 0) {
+        if (cli_parse_num(value, 0, 1e12, &d->mem_mib) < 0) {
             *why = "must be a number >= 0";
             return -EINVAL;
         }
     } else if (strcmp(key, "priority") == 0) {
-        if (parse_num(value, -1e15, 1e15, &num) < 0 || num != floor(num)) {
+        if (cli_parse_num(value, -1e15, 1e15, &num) < 0 || num != floor(num)) {
             *why = "must be an integer";
             return -EINVAL;
         }
@@ -257,13 +244,7 @@ agent_apply(void *ctx, const char *section, const char *key, const char *value, 
 static int
 load_config(int argc, char **argv, struct agent_opts *o)
 {
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-            path = argv[++i];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            path = argv[i] + 9;
-    }
+    const char *path = cli_config_path(argc, argv);
     if (path == NULL)
         return 0;
     char *text = NULL;

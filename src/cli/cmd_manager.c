@@ -41,18 +41,6 @@ manager_usage(FILE *f)
                   MANAGER_DEFAULT_RETENTION_S);
 }
 
-static int
-parse_num(const char *s, double lo, double hi, double *ret)
-{
-    char *end = NULL;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(d) || d < lo || d > hi)
-        return -EINVAL;
-    *ret = d;
-    return 0;
-}
-
 /* Apply one [manager] setting (also used for the options). 0 or -EINVAL with *why. */
 static int
 manager_set(struct manager_opts *o, const char *key, const char *v, const char **why)
@@ -78,12 +66,12 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
             return -EINVAL;
         }
     } else if (strcmp(key, "interval") == 0) {
-        if (parse_num(v, 0.01, 3600, &o->interval_s) < 0) {
+        if (cli_parse_num(v, 0.01, 3600, &o->interval_s) < 0) {
             *why = "must be 0.01 to 3600 seconds";
             return -EINVAL;
         }
     } else if (strcmp(key, "retention") == 0) {
-        if (parse_num(v, 1, 1e9, &o->retention_s) < 0) {
+        if (cli_parse_num(v, 1, 1e9, &o->retention_s) < 0) {
             *why = "must be at least 1 second";
             return -EINVAL;
         }
@@ -173,15 +161,13 @@ cmd_manager(int argc, char **argv)
     opterr = 0;
     optind = 1;
     /* The config file first, so that options given on the command line win. */
-    for (int i = 1; i < argc; i++) {
-        const char *path = NULL;
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-            path = argv[++i];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            path = argv[i] + 9;
-        if (path != NULL && strlen(path) < sizeof(o->policy_path))
-            (void)snprintf(o->policy_path, sizeof(o->policy_path), "%s", path);
+    const char *path = cli_config_path(argc, argv);
+    if (path != NULL && strlen(path) >= sizeof(o->policy_path)) {
+        cli_error("manager: --config: path too long");
+        goto out;
     }
+    if (path != NULL)
+        (void)snprintf(o->policy_path, sizeof(o->policy_path), "%s", path);
     ret = load_policy(o);
     if (ret != 0)
         goto out;

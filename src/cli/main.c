@@ -1,5 +1,7 @@
 /* `vmloc`: global options, then a subcommand from the table below. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +59,31 @@ cli_error(const char *fmt, ...)
             *p = ' ';
     }
     (void)fprintf(stderr, "vmloc: %s\n", msg);
+}
+
+int
+cli_parse_num(const char *s, double lo, double hi, double *ret)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(d) || d < lo || d > hi)
+        return -EINVAL;
+    *ret = d;
+    return 0;
+}
+
+const char *
+cli_config_path(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    return path;
 }
 
 static void

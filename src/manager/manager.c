@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,26 +200,12 @@ load_agent(void *ctx, const char *name, const char *url)
 }
 
 static void
-signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-    struct manager *m = arg;
-    (void)what;
-    log_info("stopping signal=%d", (int)sig);
-    (void)event_base_loopexit(m->base, NULL);
-}
-
-static void
 manager_free(struct manager *m)
 {
     if (m->round_ev != NULL)
         event_free(m->round_ev);
-    if (m->sig_term != NULL)
-        event_free(m->sig_term);
-    if (m->sig_int != NULL)
-        event_free(m->sig_int);
-    http_server_free(m->http);
     /* Requests in flight are cancelled here: their callbacks never run. */
-    http_client_free(m->client);
+    loop_done(&m->loop);
     manager_migrations_done(m);
     if (m->in_round && store_commit(m->store) < 0)
         log_warnx("store commit at exit failed, ignoring");
@@ -230,8 +215,6 @@ manager_free(struct manager *m)
         free(m->hosts[i]);
     }
     free(m->hosts);
-    if (m->base != NULL)
-        event_base_free(m->base);
     free(m);
 }
 
@@ -245,52 +228,39 @@ manager_run(const struct manager_opts *o)
     }
     m->opts = *o;
     int ret = 1;
-    (void)signal(SIGPIPE, SIG_IGN);
     char err[512];
     int r = store_open(o->data, &m->store, err, sizeof(err));
     if (r < 0) {
         log_errorx("cannot open the store: %s", err);
         goto out;
     }
-    m->base = event_base_new();
-    m->client = m->base != NULL ? http_client_new(m->base) : NULL;
-    if (m->client == NULL) {
+    if (loop_init(&m->loop) < 0) {
         log_errorx("cannot create the event loop");
         goto out;
     }
+    m->base = m->loop.base;
+    m->client = m->loop.client;
     if (store_each_agent(m->store, load_agent, m) < 0)
         log_warnx("stored agents not read, ignoring");
     if (manager_recover(m) < 0)
         log_warnx("unfinished migrations not read from the store, ignoring");
-    uint16_t port = 0;
-    r = http_server_start(m->base, o->listen, manager_routes, manager_n_routes, m, &m->http, &port);
+    r = loop_listen(&m->loop, o->listen, manager_routes, manager_n_routes, m);
     if (r < 0) {
         log_errorx("cannot listen on %s: %s", o->listen, strerror(-r));
         goto out;
     }
-    char addr[200];
-    uint16_t unused;
-    if (http_split_hostport(o->listen, addr, sizeof(addr), &unused) < 0)
-        goto out;
     m->round_ev = event_new(m->base, -1, EV_PERSIST, round_cb, m);
-    m->sig_term = evsignal_new(m->base, SIGTERM, signal_cb, m);
-    m->sig_int = evsignal_new(m->base, SIGINT, signal_cb, m);
-    if (m->round_ev == NULL || m->sig_term == NULL || m->sig_int == NULL) {
+    if (m->round_ev == NULL) {
         log_errorx("out of memory");
         goto out;
     }
-    struct timeval iv;
-    iv.tv_sec = (time_t)o->interval_s;
-    iv.tv_usec = (suseconds_t)((o->interval_s - (double)iv.tv_sec) * 1e6);
+    struct timeval iv = loop_tv(o->interval_s);
     (void)event_add(m->round_ev, &iv);
-    (void)event_add(m->sig_term, NULL);
-    (void)event_add(m->sig_int, NULL);
-    log_info("manager started url=http://%s:%u data=%s interval=%gs agents=%zu policy=%s", addr,
-             (unsigned)port, o->data, o->interval_s, m->n_hosts,
+    log_info("manager started url=%s data=%s interval=%gs agents=%zu policy=%s", m->loop.url,
+             o->data, o->interval_s, m->n_hosts,
              o->policy_path[0] != '\0' ? o->policy_path : "(defaults)");
-    (void)printf("listening on http://%s:%u\n", addr, (unsigned)port);
-    (void)fflush(stdout);
-    if (event_base_dispatch(m->base) < 0) {
+    loop_announce(&m->loop);
+    if (loop_run(&m->loop) < 0) {
         log_errorx("event loop failed");
         goto out;
     }

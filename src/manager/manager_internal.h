@@ -9,6 +9,7 @@
 #include "manager/manager.h"
 #include "manager/store.h"
 #include "net/http.h"
+#include "net/loop.h"
 
 struct event;
 struct event_base;
@@ -53,17 +54,15 @@ struct mmig {
 
 struct manager {
     struct manager_opts opts;
-    struct event_base *base;
-    struct http_server *http;
-    struct http_client *client;
+    struct loop loop;
+    struct event_base *base;    /* loop.base */
+    struct http_client *client; /* loop.client */
     struct store *store;
     struct mhost **hosts;
     size_t n_hosts;
     struct mmig *active[MANAGER_MAX_ACTIVE];
     size_t n_active;
     struct event *round_ev;
-    struct event *sig_term;
-    struct event *sig_int;
     int outstanding; /* sample requests of the current round */
     bool in_round;
     uint64_t rounds;

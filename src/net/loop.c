@@ -1,0 +1,88 @@
+/* The daemons' event loop (see loop.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "net/loop.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct loop *l = arg;
+    (void)what;
+    log_info("stopping signal=%d", (int)sig);
+    (void)event_base_loopexit(l->base, NULL);
+}
+
+int
+loop_init(struct loop *l)
+{
+    memset(l, 0, sizeof(*l));
+    (void)signal(SIGPIPE, SIG_IGN); /* a peer closing early must not kill a daemon */
+    l->base = event_base_new();
+    if (l->base == NULL)
+        return -ENOMEM;
+    l->client = http_client_new(l->base);
+    l->sig_term = evsignal_new(l->base, SIGTERM, signal_cb, l);
+    l->sig_int = evsignal_new(l->base, SIGINT, signal_cb, l);
+    if (l->client == NULL || l->sig_term == NULL || l->sig_int == NULL)
+        return -ENOMEM;
+    if (event_add(l->sig_term, NULL) < 0 || event_add(l->sig_int, NULL) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+int
+loop_listen(struct loop *l, const char *listen, const struct http_route *routes, size_t n_routes,
+            void *ctx)
+{
+    uint16_t unused;
+    if (http_split_hostport(listen, l->addr, sizeof(l->addr), &unused) < 0)
+        return -EINVAL;
+    int r = http_server_start(l->base, listen, routes, n_routes, ctx, &l->http, &l->port);
+    if (r < 0)
+        return r;
+    (void)snprintf(l->url, sizeof(l->url), "http://%s:%u", l->addr, (unsigned)l->port);
+    return 0;
+}
+
+void
+loop_announce(const struct loop *l)
+{
+    (void)printf("listening on %s\n", l->url);
+    (void)fflush(stdout);
+}
+
+int
+loop_run(struct loop *l)
+{
+    return event_base_dispatch(l->base) < 0 ? -EIO : 0;
+}
+
+void
+loop_done(struct loop *l)
+{
+    if (l->sig_term != NULL)
+        event_free(l->sig_term);
+    if (l->sig_int != NULL)
+        event_free(l->sig_int);
+    http_server_free(l->http);
+    http_client_free(l->client);
+    if (l->base != NULL)
+        event_base_free(l->base);
+    memset(l, 0, sizeof(*l));
+}
+
+struct timeval
+loop_tv(double seconds)
+{
+    struct timeval tv;
+    tv.tv_sec = (time_t)seconds;
+    tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+    return tv;
+}

@@ -1,0 +1,49 @@
+/* The event loop every daemon runs: libevent's base, an HTTP client, the HTTP server, and
+ * SIGTERM/SIGINT handled as loop events (the handler itself only records the signal, inside
+ * libevent; the callback runs in the loop and stops it cleanly). Owns all of these. */
+#ifndef VMLOC_NET_LOOP_H
+#define VMLOC_NET_LOOP_H
+
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "core/compiler.h"
+#include "net/http.h"
+
+struct event;
+struct event_base;
+
+struct loop {
+    struct event_base *base;
+    struct http_client *client;
+    struct http_server *http;
+    struct event *sig_term;
+    struct event *sig_int;
+    char addr[200];
+    uint16_t port;
+    char url[256];
+};
+
+/* Create the base, the client and the signal events; ignore SIGPIPE.
+ * 0 or -ENOMEM (everything created so far is freed by loop_done()). */
+MUST_CHECK int loop_init(struct loop *l);
+
+/* Serve `routes` with `ctx` on `listen` ("ADDR:PORT"); fills addr, port and url.
+ * 0, -EINVAL (bad address) or -errno from binding. */
+MUST_CHECK int loop_listen(struct loop *l, const char *listen, const struct http_route *routes,
+                           size_t n_routes, void *ctx);
+
+/* Print "listening on http://ADDR:PORT" on standard output and flush it: the one line a
+ * supervisor or a test waits for. */
+void loop_announce(const struct loop *l);
+
+/* Run until a signal stops the loop. 0, or -EIO if the loop failed. */
+MUST_CHECK int loop_run(struct loop *l);
+
+/* Free everything (requests in flight are cancelled). Accepts a loop whose init failed. */
+void loop_done(struct loop *l);
+
+/* `seconds` as a struct timeval. */
+struct timeval loop_tv(double seconds);
+
+#endif
