@@ -138,12 +138,11 @@ round_complete(struct manager *m)
         log_warnx("store commit failed, ignoring");
     m->in_round = false;
     m->last_round_ms = (double)(clock_now_us() - (uint64_t)m->round_started_us) / 1000.0;
+    /* Old samples go in small batches every round (a batch is bounded, so a large backlog
+     * never stalls the loop); the round time above does not include it. */
     double now = clock_wall_s();
-    if (now - m->last_prune > 60.0) {
-        m->last_prune = now;
-        if (store_prune_samples(m->store, now - m->opts.retention_s) < 0)
-            log_warnx("sample pruning failed, ignoring");
-    }
+    if (store_prune_samples(m->store, now - m->opts.retention_s) < 0)
+        log_warnx("sample pruning failed, ignoring");
     uint64_t t0 = clock_now_us();
     manager_decide(m);
     manager_follow(m);

@@ -69,7 +69,6 @@ struct manager {
     double round_started_us;
     double last_round_ms;
     double last_decide_ms;
-    double last_prune;
     uint64_t next_id;
 };
 

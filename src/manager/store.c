@@ -164,7 +164,12 @@ int
 store_prune_samples(struct store *s, double before)
 {
     sqlite3_stmt *st = NULL;
-    if (prepare(s, "DELETE FROM samples WHERE time < ?", &st) < 0)
+    /* In bounded batches, so one call never stalls the event loop for long; the manager
+     * calls it every round until the backlog is gone. */
+    if (prepare(s,
+                "DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE time < ?"
+                " ORDER BY id LIMIT 5000)",
+                &st) < 0)
         return -EIO;
     (void)sqlite3_bind_double(st, 1, before);
     int rc = sqlite3_step(st);

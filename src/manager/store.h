@@ -43,7 +43,8 @@ MUST_CHECK int store_commit(struct store *s);
 
 MUST_CHECK int store_add_sample(struct store *s, double time, const char *host, const char *body);
 
-/* Delete samples older than `before` (seconds since the epoch). */
+/* Delete up to 5,000 samples older than `before` (seconds since the epoch), oldest first;
+ * call again until nothing is left to delete. */
 MUST_CHECK int store_prune_samples(struct store *s, double before);
 
 MUST_CHECK int store_add_conflict(struct store *s, double time, const char *host,

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "common/log.h"
 
@@ -24,6 +25,15 @@ loop_init(struct loop *l)
 {
     memset(l, 0, sizeof(*l));
     (void)signal(SIGPIPE, SIG_IGN); /* a peer closing early must not kill a daemon */
+    /* A manager holds a connection per agent at once: use all the descriptors allowed. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("cannot raise the open-file limit to %llu, ignoring",
+                     (unsigned long long)want);
+    }
     l->base = event_base_new();
     if (l->base == NULL)
         return -ENOMEM;

@@ -24,7 +24,8 @@ struct loop {
     char url[256];
 };
 
-/* Create the base, the client and the signal events; ignore SIGPIPE.
+/* Create the base, the client and the signal events; ignore SIGPIPE; raise the open-file
+ * limit to its hard maximum (a manager talks to every agent at once).
  * 0 or -ENOMEM (everything created so far is freed by loop_done()). */
 MUST_CHECK int loop_init(struct loop *l);
 
