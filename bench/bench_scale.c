@@ -1,0 +1,1431 @@
+/* bench_scale: one real vmloc manager against many agents. Running 1,000 vmloc agents would
+ * need 1,000 processes, so this process is the load generator: it serves N fake agents on N
+ * loopback ports with libevent's evhttp, each speaking the agent protocol the manager uses
+ * (GET /v1/sample in the agent's JSON layout, POST /v1/migrations, GET /v1/migrations/ID),
+ * registers each with the manager through POST /v1/agents and refreshes that registration
+ * every 5 s as a real agent does. Each interval it puts about 1 % of the hosts in conflict
+ * (two VMs raised to 25-45 %); a fake agent carries out an ordered migration at once (the VM
+ * appears on the destination, the source calms down) and reports it done.
+ *
+ * After the registrations and a warm-up it measures, for --seconds: the manager's CPU time
+ * (utime + stime from /proc/PID/stat) as a share of one core, its resident memory
+ * (/proc/PID/status), and from GET /v1/health the collection round time (last_round_ms) and
+ * the decision time (last_decide_ms) of every round. The fake agents also time each round
+ * from their side (first to last sample request). Targets: manager < 25 % of one core and
+ * rounds < 200 ms (p99) at 1,000 agents and a 1 s interval. A benchmark, not a gate: it
+ * exits 0 once the options parse (2 for bad options). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "net/http.h"
+
+#define KINDS 4
+#define MAX_AGENTS 10000
+#define MAX_VMS_PER_AGENT 1000
+#define MIG_HISTORY 8
+#define REREGISTER_S 5.0 /* as src/agent/agent.c */
+#define REG_CONCURRENCY 32
+#define HOST_MEM_MIB 262144.0
+#define OVERHEAD_CPU 2.0
+
+/* Targets from the project brief. */
+#define TARGET_CPU_PCT 25.0
+#define TARGET_ROUND_MS 200.0
+
+static const char *const kind_names[KINDS] = {"cpu", "mem_bw", "disk", "net"};
+
+/* ---- deterministic generator --------------------------------------------------------- */
+
+static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
+
+static double
+rng_unit(void)
+{
+    uint64_t x = rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
+}
+
+/* Multiples of 1/8, as the agent's rounding to 3 decimals keeps them exact. */
+static double
+q8(double v)
+{
+    return round(v * 8.0) / 8.0;
+}
+
+/* ---- fake agents --------------------------------------------------------------------- */
+
+struct fvm {
+    char name[24];
+    double demand[KINDS];
+    double normal_cpu; /* the demand it returns to when its host calms down */
+    double mem_mib;
+};
+
+struct fmig {
+    char id[72];
+    char vm[24];
+    char to_name[24];
+    char to_url[64];
+    double started;
+    double mem_mib;
+};
+
+struct lg;
+
+struct fagent {
+    struct lg *lg;
+    size_t idx;
+    char name[24];
+    char url[64];
+    struct evhttp *http;
+    uint64_t seq;
+    struct fvm *vms;
+    size_t n_vms;
+    size_t cap_vms;
+    struct fmig migs[MIG_HISTORY];
+    size_t n_migs; /* total; the last MIG_HISTORY are kept */
+    bool hot;      /* a conflict was put here and no migration resolved it yet */
+    bool reg_in_flight;
+    bool registered;
+    double next_reg; /* monotonic time of the next registration */
+    uint64_t served;
+};
+
+enum phase {
+    PH_REGISTER = 0,
+    PH_WARMUP = 1,
+    PH_MEASURE = 2,
+    PH_DONE = 3,
+};
+
+struct opts {
+    size_t agents;
+    size_t vms;
+    double seconds;
+    double interval;
+    double warmup;
+    double conflict_pct; /* % of hosts put in conflict each interval */
+    bool reregister;
+    long manager_nofile; /* 0: the hard limit */
+    double retention;    /* the manager's --retention; 0: its default */
+    bool json;
+    bool keep;
+    const char *vmloc;
+};
+
+struct round_rec {
+    double round_ms;
+    double decide_ms;
+};
+
+struct proc_snap {
+    double wall;
+    unsigned long long ticks; /* utime + stime */
+    unsigned long long utime;
+    unsigned long long stime;
+    long rss_kib;
+    long hwm_kib;
+};
+
+struct lg {
+    struct opts o;
+    struct event_base *base;
+    struct http_client *client;
+    struct fagent *agents;
+    size_t n;
+    struct bench_daemon mgr;
+    char dir[512];
+    enum phase phase;
+    double phase_started;
+    /* registration */
+    size_t next_initial;
+    size_t reg_in_flight;
+    size_t registered;
+    uint64_t reg_posts;
+    uint64_t reg_failures;
+    int reg_last_status;
+    /* health */
+    bool health_in_flight;
+    double last_round_seen;
+    double last_decide_seen;
+    long long health_agents;
+    long long health_rounds;
+    long long health_active;
+    long long stored_samples;
+    long long store_bytes;
+    long long rounds_at_start;
+    long long rounds_at_end;
+    struct round_rec *rounds;
+    size_t n_rounds;
+    size_t cap_rounds;
+    uint64_t health_failures;
+    /* the agents' view of rounds */
+    double burst_first;
+    double burst_last;
+    size_t burst_count;
+    double *bursts_ms;
+    double *burst_starts; /* monotonic time of each round's first request */
+    size_t *burst_sizes;
+    size_t n_bursts;
+    size_t cap_bursts;
+    /* counters */
+    uint64_t samples_served;
+    uint64_t samples_at_start;
+    uint64_t samples_at_end;
+    uint64_t conflicts_put;
+    uint64_t orders;
+    uint64_t orders_at_start;
+    uint64_t orders_at_end;
+    uint64_t follows;
+    uint64_t other_requests;
+    /* manager process */
+    long clk_tck;
+    struct proc_snap p_start; /* just after it listens */
+    struct proc_snap p_warm;  /* start of the measurement */
+    struct proc_snap p_end;   /* end of the measurement */
+    double *cpu_series;       /* % of one core, per second of the measurement */
+    size_t n_series;
+    size_t cap_series;
+    struct proc_snap p_prev;
+    struct rusage self_start;
+    struct rusage self_end;
+    double self_wall_start;
+    double self_wall_end;
+    long long data_bytes;
+    struct event *tick_ev;   /* 100 ms: registrations, phases */
+    struct event *inject_ev; /* every interval: conflicts */
+    struct event *health_ev; /* interval / 4 */
+    struct event *proc_ev;   /* 1 s */
+    bool failed;
+    char fail_msg[256];
+};
+
+/* A growing text buffer. */
+struct sb {
+    char *p;
+    size_t len;
+    size_t cap;
+};
+
+static void
+sb_add(struct sb *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap > 0 ? b->cap : 8192;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void
+sb_str(struct sb *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* A real number as jansson prints one (json_real: "%.17g", ".0" added to integers). */
+static void
+sb_real(struct sb *b, double v)
+{
+    char t[48];
+    int n = snprintf(t, sizeof(t), "%.17g", v);
+    if (n < 0)
+        return;
+    sb_add(b, t, (size_t)n);
+    if (strpbrk(t, ".eE") == NULL && strcmp(t, "inf") != 0 && strcmp(t, "nan") != 0)
+        sb_str(b, ".0");
+}
+
+static void
+sb_kinds(struct sb *b, const double *v)
+{
+    sb_str(b, "{");
+    for (int k = 0; k < KINDS; k++) {
+        sb_str(b, k > 0 ? ",\"" : "\"");
+        sb_str(b, kind_names[k]);
+        sb_str(b, "\":");
+        sb_real(b, round(v[k] * 1000.0) / 1000.0);
+    }
+    sb_str(b, "}");
+}
+
+/* The sample, field by field as agent_sample() in src/agent/agent.c writes it (compact), with
+ * the usage hv_sim_allocate() gives: every VM gets its demand while the host has room, else
+ * the same fraction of it, per kind; the host's total is capped at 100. */
+static void
+build_sample(struct fagent *a, struct sb *b)
+{
+    const double overhead[KINDS] = {OVERHEAD_CPU, 0, 0, 0};
+    double scale[KINDS];
+    double host[KINDS];
+    for (int k = 0; k < KINDS; k++) {
+        double want = 0;
+        for (size_t i = 0; i < a->n_vms; i++)
+            want += a->vms[i].demand[k];
+        double avail = 100.0 - overhead[k];
+        scale[k] = want > avail && want > 0 ? avail / want : 1.0;
+        double total = overhead[k] + want * scale[k];
+        host[k] = total > 100.0 ? 100.0 : total;
+    }
+    a->seq++;
+    char t[160];
+    (void)snprintf(t, sizeof(t),
+                   "{\"version\":1,\"seq\":%llu,\"time\":", (unsigned long long)a->seq);
+    sb_str(b, t);
+    sb_real(b, bench_wall_s());
+    sb_str(b, ",\"url\":\"");
+    sb_str(b, a->url);
+    sb_str(b, "\",\"host\":{\"name\":\"");
+    sb_str(b, a->name);
+    sb_str(b, "\",\"capacity\":1.0,\"mem_mib\":");
+    sb_real(b, HOST_MEM_MIB);
+    sb_str(b, ",\"state\":\"up\",\"usage\":");
+    sb_kinds(b, host);
+    sb_str(b, ",\"vms\":[");
+    for (size_t i = 0; i < a->n_vms; i++) {
+        const struct fvm *v = &a->vms[i];
+        double use[KINDS];
+        for (int k = 0; k < KINDS; k++)
+            use[k] = v->demand[k] * scale[k];
+        sb_str(b, i > 0 ? ",{\"name\":\"" : "{\"name\":\"");
+        sb_str(b, v->name);
+        sb_str(b, "\",\"usage\":");
+        sb_kinds(b, use);
+        sb_str(b, ",\"demand\":");
+        sb_kinds(b, v->demand);
+        sb_str(b, ",\"mem_mib\":");
+        sb_real(b, v->mem_mib);
+        sb_str(b, ",\"priority\":0,\"pinned\":false,\"state\":\"running\"}");
+    }
+    sb_str(b, "]}}");
+}
+
+static void
+reply(struct evhttp_request *req, int code, const char *body, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    (void)evhttp_add_header(h, "Content-Type", "application/json");
+    (void)evhttp_add_header(h, "Cache-Control", "no-store");
+    (void)evbuffer_add(buf, body, len);
+    evhttp_send_reply(req, code, NULL, buf);
+    evbuffer_free(buf);
+}
+
+static void
+reply_error(struct evhttp_request *req, int code, const char *msg)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"error\": \"%s\"}", msg);
+    reply(req, code, body, n > 0 ? (size_t)n : 0);
+}
+
+static void
+migration_json(const struct fagent *a, const struct fmig *m, const char *state, struct sb *b)
+{
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:o,s:n,s:f,s:f}", "id", m->id, "vm", m->vm,
+                          "from", a->name, "to", m->to_name, "to_url", m->to_url, "state", state,
+                          "started", m->started, "finished",
+                          strcmp(state, "running") == 0 ? json_null() : json_real(m->started),
+                          "error", "mem_mib", m->mem_mib, "transfer_s", 0.0);
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (s != NULL)
+        sb_str(b, s);
+    free(s);
+}
+
+static struct fagent *
+agent_by_name(struct lg *lg, const char *name)
+{
+    if (strncmp(name, "fh", 2) != 0)
+        return NULL;
+    char *end = NULL;
+    errno = 0;
+    unsigned long i = strtoul(name + 2, &end, 10);
+    if (errno != 0 || *end != '\0' || i >= lg->n)
+        return NULL;
+    return &lg->agents[i];
+}
+
+static int
+vm_push(struct fagent *a, const struct fvm *v)
+{
+    if (a->n_vms == a->cap_vms) {
+        size_t cap = a->cap_vms > 0 ? a->cap_vms * 2 : 32;
+        struct fvm *n = realloc(a->vms, cap * sizeof(*n));
+        if (n == NULL)
+            return -ENOMEM;
+        a->vms = n;
+        a->cap_vms = cap;
+    }
+    a->vms[a->n_vms++] = *v;
+    return 0;
+}
+
+/* Every VM back to its normal demand: the load that caused a conflict went away. */
+static void
+calm_down(struct fagent *a)
+{
+    for (size_t i = 0; i < a->n_vms; i++)
+        a->vms[i].demand[0] = a->vms[i].normal_cpu;
+    a->hot = false;
+}
+
+/* POST /v1/migrations: carried out at once. The VM leaves, the source calms down, the
+ * destination runs the VM at its normal demand. */
+static void
+post_migration(struct fagent *a, struct evhttp_request *req)
+{
+    struct lg *lg = a->lg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    if (body == NULL) {
+        reply_error(req, 503, "out of memory");
+        return;
+    }
+    (void)evbuffer_copyout(in, body, len);
+    body[len] = '\0';
+    json_t *j = json_loadb(body, len, 0, NULL);
+    free(body);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    const char *vm = json_string_value(json_object_get(j, "vm"));
+    const char *to = json_string_value(json_object_get(j, "to"));
+    const char *to_name = json_string_value(json_object_get(j, "to_name"));
+    if (id == NULL || vm == NULL || to == NULL || to_name == NULL) {
+        json_decref(j);
+        reply_error(req, 400, "id, vm, to and to_name are required");
+        return;
+    }
+    for (size_t i = 0; i < MIG_HISTORY && i < a->n_migs; i++) {
+        if (strcmp(a->migs[i].id, id) == 0) {
+            json_decref(j);
+            reply_error(req, 409, "a migration with this id exists");
+            return;
+        }
+    }
+    struct fagent *dst = agent_by_name(lg, to_name);
+    size_t vi = a->n_vms;
+    for (size_t i = 0; i < a->n_vms; i++) {
+        if (strcmp(a->vms[i].name, vm) == 0)
+            vi = i;
+    }
+    if (vi == a->n_vms || dst == NULL || dst == a) {
+        json_decref(j);
+        reply_error(req, vi == a->n_vms ? 404 : 400, "no such VM or destination");
+        return;
+    }
+    struct fvm v = a->vms[vi];
+    memmove(&a->vms[vi], &a->vms[vi + 1], (a->n_vms - vi - 1) * sizeof(v));
+    a->n_vms--;
+    calm_down(a);
+    v.demand[0] = v.normal_cpu;
+    (void)vm_push(dst, &v);
+    struct fmig *m = &a->migs[a->n_migs % MIG_HISTORY];
+    a->n_migs++;
+    memset(m, 0, sizeof(*m));
+    (void)snprintf(m->id, sizeof(m->id), "%s", id);
+    (void)snprintf(m->vm, sizeof(m->vm), "%s", vm);
+    (void)snprintf(m->to_name, sizeof(m->to_name), "%s", to_name);
+    (void)snprintf(m->to_url, sizeof(m->to_url), "%s", to);
+    m->started = bench_wall_s();
+    m->mem_mib = v.mem_mib;
+    json_decref(j);
+    lg->orders++;
+    struct sb b = {0};
+    migration_json(a, m, "running", &b);
+    reply(req, 202, b.p != NULL ? b.p : "{}", b.p != NULL ? b.len : 2);
+    free(b.p);
+}
+
+static void
+get_migration(struct fagent *a, struct evhttp_request *req, const char *id)
+{
+    a->lg->follows++;
+    size_t n = a->n_migs < MIG_HISTORY ? a->n_migs : MIG_HISTORY;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(a->migs[i].id, id) == 0) {
+            struct sb b = {0};
+            migration_json(a, &a->migs[i], "done", &b);
+            reply(req, 200, b.p != NULL ? b.p : "{}", b.p != NULL ? b.len : 2);
+            free(b.p);
+            return;
+        }
+    }
+    reply_error(req, 404, "no such migration");
+}
+
+static void
+note_sample_request(struct lg *lg)
+{
+    if (lg->phase != PH_MEASURE)
+        return;
+    double now = bench_mono_s();
+    /* A gap of half an interval separates two rounds. */
+    if (lg->burst_count > 0 && now - lg->burst_last > lg->o.interval / 2) {
+        if (lg->n_bursts == lg->cap_bursts) {
+            size_t cap = lg->cap_bursts > 0 ? lg->cap_bursts * 2 : 256;
+            double *nb = realloc(lg->bursts_ms, cap * sizeof(*nb));
+            if (nb != NULL)
+                lg->bursts_ms = nb;
+            double *nt = realloc(lg->burst_starts, cap * sizeof(*nt));
+            if (nt != NULL)
+                lg->burst_starts = nt;
+            size_t *ns = realloc(lg->burst_sizes, cap * sizeof(*ns));
+            if (ns != NULL)
+                lg->burst_sizes = ns;
+            if (nb != NULL && nt != NULL && ns != NULL)
+                lg->cap_bursts = cap;
+        }
+        if (lg->n_bursts < lg->cap_bursts) {
+            lg->bursts_ms[lg->n_bursts] = (lg->burst_last - lg->burst_first) * 1000.0;
+            lg->burst_starts[lg->n_bursts] = lg->burst_first;
+            lg->burst_sizes[lg->n_bursts] = lg->burst_count;
+            lg->n_bursts++;
+        }
+        lg->burst_count = 0;
+    }
+    if (lg->burst_count == 0)
+        lg->burst_first = now;
+    lg->burst_last = now;
+    lg->burst_count++;
+}
+
+static void
+agent_cb(struct evhttp_request *req, void *arg)
+{
+    struct fagent *a = arg;
+    struct lg *lg = a->lg;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (uri == NULL) {
+        reply_error(req, 400, "no URI");
+        return;
+    }
+    if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/sample") == 0) {
+        note_sample_request(lg);
+        struct sb b = {0};
+        build_sample(a, &b);
+        if (b.p == NULL) {
+            reply_error(req, 503, "out of memory");
+            return;
+        }
+        reply(req, 200, b.p, b.len);
+        free(b.p);
+        a->served++;
+        lg->samples_served++;
+        return;
+    }
+    if (cmd == EVHTTP_REQ_POST && strcmp(uri, "/v1/migrations") == 0) {
+        post_migration(a, req);
+        return;
+    }
+    if (cmd == EVHTTP_REQ_GET && strncmp(uri, "/v1/migrations/", 15) == 0) {
+        get_migration(a, req, uri + 15);
+        return;
+    }
+    lg->other_requests++;
+    if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/health") == 0) {
+        char body[256];
+        int n = snprintf(body, sizeof(body),
+                         "{\"role\":\"agent\",\"name\":\"%s\",\"mode\":\"central\",\"backend\":"
+                         "\"sim\",\"version\":1,\"vms\":%zu}",
+                         a->name, a->n_vms);
+        reply(req, 200, body, n > 0 ? (size_t)n : 0);
+        return;
+    }
+    reply_error(req, 404, "no such resource");
+}
+
+/* Listen on 127.0.0.1 with a free port. 0 or -1. */
+static int
+agent_listen(struct lg *lg, struct fagent *a)
+{
+    a->http = evhttp_new(lg->base);
+    if (a->http == NULL)
+        return -1;
+    evhttp_set_timeout(a->http, HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_gencb(a->http, agent_cb, a);
+    struct evhttp_bound_socket *s = evhttp_bind_socket_with_handle(a->http, "127.0.0.1", 0);
+    if (s == NULL)
+        return -1;
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+    if (getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&sin, &sl) < 0)
+        return -1;
+    (void)snprintf(a->url, sizeof(a->url), "http://127.0.0.1:%u", (unsigned)ntohs(sin.sin_port));
+    return 0;
+}
+
+/* The cluster: 25 VMs a host, 5 to 72 % busy with an exponential spread over the VMs (a few
+ * VMs take most of the host), as bench_plan generates; some VMs use mem_bw, disk, net. */
+static int
+agent_populate(struct fagent *a, size_t n_vms)
+{
+    static const double mems[] = {1024, 2048, 4096, 8192};
+    double total = q8(5.0 + 67.0 * rng_unit());
+    double w[MAX_VMS_PER_AGENT];
+    double sw = 0;
+    for (size_t i = 0; i < n_vms; i++) {
+        w[i] = -log(1.0 - rng_unit());
+        sw += w[i];
+    }
+    for (size_t i = 0; i < n_vms; i++) {
+        struct fvm v;
+        memset(&v, 0, sizeof(v));
+        (void)snprintf(v.name, sizeof(v.name), "v%zu-%zu", a->idx, i);
+        v.demand[0] = q8(total * w[i] / sw);
+        /* Keep it below the VM threshold (20 %) so that only injected conflicts count. */
+        if (v.demand[0] > 18.0)
+            v.demand[0] = 18.0;
+        v.normal_cpu = v.demand[0];
+        v.demand[1] = q8(5.0 * rng_unit());
+        if (rng_unit() < 0.1)
+            v.demand[2] = q8(6.0 * rng_unit());
+        v.demand[3] = q8(3.0 * rng_unit());
+        v.mem_mib = mems[(size_t)(rng_unit() * 4.0) % 4];
+        if (vm_push(a, &v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Two VMs at 25-45 %: the host is over 80 % with 2 VMs over 20 %, a conflict. */
+static void
+make_hot(struct fagent *a)
+{
+    if (a->n_vms < 2)
+        return;
+    size_t i = (size_t)(rng_unit() * (double)a->n_vms) % a->n_vms;
+    size_t j = (i + 1 + (size_t)(rng_unit() * (double)(a->n_vms - 1))) % a->n_vms;
+    double x = q8(25.0 + 10.0 * rng_unit());
+    double y = q8(25.0 + 10.0 * rng_unit());
+    double others = 0;
+    for (size_t k = 0; k < a->n_vms; k++) {
+        if (k != i && k != j)
+            others += a->vms[k].demand[0];
+    }
+    double total = OVERHEAD_CPU + others + x + y;
+    double want = 86.0 + 6.0 * rng_unit();
+    if (total < want) {
+        double add = (want - total) / 2.0;
+        x = fmin(45.0, q8(x + add));
+        y = fmin(45.0, q8(y + add));
+    }
+    a->vms[i].demand[0] = x;
+    a->vms[j].demand[0] = y;
+    a->hot = true;
+    a->lg->conflicts_put++;
+}
+
+/* ---- registration -------------------------------------------------------------------- */
+
+static void register_agent(struct lg *lg, struct fagent *a);
+
+static void
+register_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct fagent *a = arg;
+    struct lg *lg = a->lg;
+    (void)body;
+    (void)len;
+    (void)err;
+    a->reg_in_flight = false;
+    lg->reg_in_flight--;
+    if (status == 200) {
+        if (!a->registered)
+            lg->registered++;
+        a->registered = true;
+        /* Spread the refreshes over the period, as agents started at different times. */
+        a->next_reg = bench_mono_s() + REREGISTER_S * (1.0 + (double)a->idx / (double)lg->n);
+    } else {
+        lg->reg_failures++;
+        lg->reg_last_status = status;
+        a->next_reg = bench_mono_s() + (a->registered ? REREGISTER_S : 0.5);
+    }
+    if (lg->phase == PH_REGISTER) {
+        while (lg->next_initial < lg->n && lg->reg_in_flight < REG_CONCURRENCY)
+            register_agent(lg, &lg->agents[lg->next_initial++]);
+    }
+}
+
+static void
+register_agent(struct lg *lg, struct fagent *a)
+{
+    char body[256];
+    (void)snprintf(body, sizeof(body),
+                   "{\"name\":\"%s\",\"url\":\"%s\",\"backend\":\"sim\",\"version\":1}", a->name,
+                   a->url);
+    if (http_request(lg->client, lg->mgr.url, "POST", "/v1/agents", body, HTTP_TIMEOUT_S,
+                     register_done, a) < 0) {
+        lg->reg_failures++;
+        a->next_reg = bench_mono_s() + 1.0;
+        return;
+    }
+    a->reg_in_flight = true;
+    lg->reg_in_flight++;
+    lg->reg_posts++;
+}
+
+/* ---- the manager process ------------------------------------------------------------- */
+
+static int
+read_file(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    (void)close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+static int
+proc_snap(struct lg *lg, struct proc_snap *s)
+{
+    char path[64];
+    char buf[4096];
+    memset(s, 0, sizeof(*s));
+    s->wall = bench_mono_s();
+    (void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)lg->mgr.pid);
+    if (read_file(path, buf, sizeof(buf)) < 0)
+        return -1;
+    /* Fields after the command's closing parenthesis start with field 3 (state);
+     * utime and stime are fields 14 and 15. */
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return -1;
+    p++;
+    for (int field = 3; field <= 15; field++) {
+        while (*p == ' ')
+            p++;
+        char *end = p;
+        while (*end != ' ' && *end != '\0')
+            end++;
+        if (field == 14 || field == 15) {
+            unsigned long long v = strtoull(p, NULL, 10);
+            if (field == 14)
+                s->utime = v;
+            else
+                s->stime = v;
+        }
+        p = end;
+    }
+    s->ticks = s->utime + s->stime;
+    (void)snprintf(path, sizeof(path), "/proc/%ld/status", (long)lg->mgr.pid);
+    if (read_file(path, buf, sizeof(buf)) < 0)
+        return -1;
+    const char *r = strstr(buf, "VmRSS:");
+    if (r != NULL)
+        s->rss_kib = strtol(r + 6, NULL, 10);
+    r = strstr(buf, "VmHWM:");
+    if (r != NULL)
+        s->hwm_kib = strtol(r + 6, NULL, 10);
+    return 0;
+}
+
+/* Bytes of the files in the store's directory (the database, its WAL and index). */
+static long long
+dir_bytes(const char *path)
+{
+    long long total = 0;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char p[1024];
+        struct stat st;
+        (void)snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+            total += (long long)st.st_size;
+    }
+    (void)closedir(d);
+    return total;
+}
+
+/* ---- timers -------------------------------------------------------------------------- */
+
+static void
+health_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct lg *lg = arg;
+    (void)err;
+    lg->health_in_flight = false;
+    if (status != 200) {
+        lg->health_failures++;
+        return;
+    }
+    json_t *j = json_loadb(body, len, 0, NULL);
+    if (j == NULL) {
+        lg->health_failures++;
+        return;
+    }
+    double round_ms = json_number_value(json_object_get(j, "last_round_ms"));
+    double decide_ms = json_number_value(json_object_get(j, "last_decide_ms"));
+    lg->health_agents = json_integer_value(json_object_get(j, "agents"));
+    lg->health_rounds = json_integer_value(json_object_get(j, "rounds"));
+    lg->health_active = json_integer_value(json_object_get(j, "active_migrations"));
+    lg->stored_samples = json_integer_value(json_object_get(j, "stored_samples"));
+    lg->store_bytes = json_integer_value(json_object_get(j, "store_bytes"));
+    json_decref(j);
+    /* A new completed round shows as a new value (they are microsecond-precise). */
+    if (round_ms != lg->last_round_seen || decide_ms != lg->last_decide_seen) {
+        lg->last_round_seen = round_ms;
+        lg->last_decide_seen = decide_ms;
+        if (lg->phase == PH_MEASURE) {
+            if (lg->n_rounds == lg->cap_rounds) {
+                size_t cap = lg->cap_rounds > 0 ? lg->cap_rounds * 2 : 128;
+                struct round_rec *n = realloc(lg->rounds, cap * sizeof(*n));
+                if (n == NULL)
+                    return;
+                lg->rounds = n;
+                lg->cap_rounds = cap;
+            }
+            lg->rounds[lg->n_rounds].round_ms = round_ms;
+            lg->rounds[lg->n_rounds].decide_ms = decide_ms;
+            lg->n_rounds++;
+        }
+    }
+}
+
+static void
+health_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct lg *lg = arg;
+    (void)fd;
+    (void)what;
+    if (lg->health_in_flight)
+        return;
+    if (http_request(lg->client, lg->mgr.url, "GET", "/v1/health", NULL, 2.0, health_done, lg) == 0)
+        lg->health_in_flight = true;
+}
+
+static void
+proc_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct lg *lg = arg;
+    (void)fd;
+    (void)what;
+    struct proc_snap s;
+    if (proc_snap(lg, &s) < 0)
+        return;
+    if (lg->phase == PH_MEASURE && lg->p_prev.wall > 0 && s.wall > lg->p_prev.wall) {
+        if (lg->n_series == lg->cap_series) {
+            size_t cap = lg->cap_series > 0 ? lg->cap_series * 2 : 64;
+            double *n = realloc(lg->cpu_series, cap * sizeof(*n));
+            if (n == NULL)
+                return;
+            lg->cpu_series = n;
+            lg->cap_series = cap;
+        }
+        lg->cpu_series[lg->n_series++] = (double)(s.ticks - lg->p_prev.ticks) /
+                                         (double)lg->clk_tck / (s.wall - lg->p_prev.wall) * 100.0;
+    }
+    lg->p_prev = s;
+}
+
+static void
+inject_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct lg *lg = arg;
+    (void)fd;
+    (void)what;
+    if (lg->phase != PH_WARMUP && lg->phase != PH_MEASURE)
+        return;
+    double want = (double)lg->n * lg->o.conflict_pct / 100.0;
+    size_t k = (size_t)want;
+    if (rng_unit() < want - (double)k)
+        k++;
+    for (size_t t = 0; t < k; t++) {
+        /* A few tries to find a calm host. */
+        for (int tries = 0; tries < 8; tries++) {
+            struct fagent *a = &lg->agents[(size_t)(rng_unit() * (double)lg->n) % lg->n];
+            if (!a->hot) {
+                make_hot(a);
+                break;
+            }
+        }
+    }
+}
+
+static void
+start_measure(struct lg *lg)
+{
+    lg->phase = PH_MEASURE;
+    lg->phase_started = bench_mono_s();
+    (void)proc_snap(lg, &lg->p_warm);
+    lg->p_prev = lg->p_warm;
+    (void)getrusage(RUSAGE_SELF, &lg->self_start);
+    lg->self_wall_start = bench_mono_s();
+    lg->rounds_at_start = lg->health_rounds;
+    lg->samples_at_start = lg->samples_served;
+    lg->orders_at_start = lg->orders;
+    lg->burst_count = 0;
+    if (!lg->o.json)
+        (void)fprintf(stderr, "measuring for %g s\n", lg->o.seconds);
+}
+
+static void
+stop_measure(struct lg *lg)
+{
+    lg->phase = PH_DONE;
+    (void)proc_snap(lg, &lg->p_end);
+    (void)getrusage(RUSAGE_SELF, &lg->self_end);
+    lg->self_wall_end = bench_mono_s();
+    lg->rounds_at_end = lg->health_rounds;
+    lg->samples_at_end = lg->samples_served;
+    lg->orders_at_end = lg->orders;
+    (void)event_base_loopexit(lg->base, NULL);
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct lg *lg = arg;
+    (void)fd;
+    (void)what;
+    double now = bench_mono_s();
+    if (lg->phase != PH_REGISTER && lg->o.reregister) {
+        for (size_t i = 0; i < lg->n; i++) {
+            struct fagent *a = &lg->agents[i];
+            if (!a->reg_in_flight && a->next_reg <= now)
+                register_agent(lg, a);
+        }
+    }
+    switch (lg->phase) {
+    case PH_REGISTER:
+        if (lg->registered == lg->n && lg->health_agents == (long long)lg->n) {
+            lg->phase = PH_WARMUP;
+            lg->phase_started = now;
+            if (!lg->o.json)
+                (void)fprintf(stderr, "%zu agents registered; warming up for %g s\n", lg->n,
+                              lg->o.warmup);
+        } else if (now - lg->phase_started > 60.0 + (double)lg->n * 0.05) {
+            (void)snprintf(lg->fail_msg, sizeof(lg->fail_msg),
+                           "only %zu of %zu agents registered (manager knows %lld; last status %d)",
+                           lg->registered, lg->n, lg->health_agents, lg->reg_last_status);
+            lg->failed = true;
+            (void)event_base_loopexit(lg->base, NULL);
+        } else {
+            /* Registrations that failed are retried here. */
+            for (size_t i = 0; i < lg->next_initial; i++) {
+                struct fagent *a = &lg->agents[i];
+                if (!a->registered && !a->reg_in_flight && a->next_reg <= now &&
+                    lg->reg_in_flight < REG_CONCURRENCY)
+                    register_agent(lg, a);
+            }
+        }
+        break;
+    case PH_WARMUP:
+        if (now - lg->phase_started >= lg->o.warmup)
+            start_measure(lg);
+        break;
+    case PH_MEASURE:
+        if (now - lg->phase_started >= lg->o.seconds)
+            stop_measure(lg);
+        break;
+    case PH_DONE:
+        break;
+    }
+}
+
+static struct event *
+timer(struct lg *lg, double period, event_callback_fn fn)
+{
+    struct event *ev = event_new(lg->base, -1, EV_PERSIST, fn, lg);
+    if (ev == NULL)
+        return NULL;
+    struct timeval tv;
+    tv.tv_sec = (time_t)period;
+    tv.tv_usec = (suseconds_t)((period - (double)tv.tv_sec) * 1e6);
+    (void)event_add(ev, &tv);
+    return ev;
+}
+
+/* ---- run ------------------------------------------------------------------------------ */
+
+static void
+raise_nofile(struct lg *lg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    /* Each fake agent holds a listening socket and one connection per round. */
+    if ((double)rl.rlim_cur < (double)lg->n * 2.0 + 64.0)
+        (void)fprintf(stderr,
+                      "bench_scale: warning: RLIMIT_NOFILE is %llu, low for %zu agents "
+                      "(raise the hard limit)\n",
+                      (unsigned long long)rl.rlim_cur, lg->n);
+}
+
+static int
+start_manager(struct lg *lg, const char *bin)
+{
+    char data[600];
+    char log[600];
+    char iv[32];
+    (void)snprintf(data, sizeof(data), "%s/data", lg->dir);
+    (void)snprintf(log, sizeof(log), "%s/manager.log", lg->dir);
+    (void)snprintf(iv, sizeof(iv), "%g", lg->o.interval);
+    char ret[32];
+    (void)snprintf(ret, sizeof(ret), "%g", lg->o.retention);
+    const char *argv[] = {"manager",    "--listen", "127.0.0.1:0", "--data", data,
+                          "--interval", iv,         "--retention", ret,      NULL};
+    if (lg->o.retention <= 0)
+        argv[7] = NULL;
+    /* The manager inherits our file limit; --manager-nofile lowers its soft limit. */
+    struct rlimit saved;
+    bool lowered = false;
+    if (lg->o.manager_nofile > 0 && getrlimit(RLIMIT_NOFILE, &saved) == 0) {
+        struct rlimit rl = saved;
+        rl.rlim_cur = (rlim_t)lg->o.manager_nofile;
+        lowered = setrlimit(RLIMIT_NOFILE, &rl) == 0;
+    }
+    int r = bench_daemon_start(&lg->mgr, bin, argv, log, 15.0);
+    if (lowered)
+        (void)setrlimit(RLIMIT_NOFILE, &saved);
+    return r;
+}
+
+static int
+run(struct lg *lg, const char *bin)
+{
+    lg->clk_tck = sysconf(_SC_CLK_TCK);
+    raise_nofile(lg);
+    if (start_manager(lg, bin) < 0)
+        return -1;
+    (void)proc_snap(lg, &lg->p_start);
+    lg->base = event_base_new();
+    lg->client = lg->base != NULL ? http_client_new(lg->base) : NULL;
+    lg->agents = calloc(lg->n, sizeof(*lg->agents));
+    if (lg->client == NULL || lg->agents == NULL)
+        return -1;
+    for (size_t i = 0; i < lg->n; i++) {
+        struct fagent *a = &lg->agents[i];
+        a->lg = lg;
+        a->idx = i;
+        (void)snprintf(a->name, sizeof(a->name), "fh%zu", i);
+        if (agent_listen(lg, a) < 0) {
+            (void)snprintf(lg->fail_msg, sizeof(lg->fail_msg),
+                           "cannot listen for fake agent %zu: %s", i, strerror(errno));
+            return -1;
+        }
+        if (agent_populate(a, lg->o.vms) < 0)
+            return -1;
+    }
+    if (!lg->o.json)
+        (void)fprintf(stderr, "manager %s (pid %ld); %zu fake agents listening; registering\n",
+                      lg->mgr.url, (long)lg->mgr.pid, lg->n);
+    lg->phase = PH_REGISTER;
+    lg->phase_started = bench_mono_s();
+    while (lg->next_initial < lg->n && lg->reg_in_flight < REG_CONCURRENCY)
+        register_agent(lg, &lg->agents[lg->next_initial++]);
+    lg->tick_ev = timer(lg, 0.1, tick_cb);
+    lg->inject_ev = timer(lg, lg->o.interval, inject_cb);
+    lg->health_ev = timer(lg, lg->o.interval / 4.0, health_cb);
+    lg->proc_ev = timer(lg, 1.0, proc_cb);
+    if (lg->tick_ev == NULL || lg->inject_ev == NULL || lg->health_ev == NULL ||
+        lg->proc_ev == NULL)
+        return -1;
+    if (event_base_dispatch(lg->base) < 0)
+        return -1;
+    return lg->failed ? -1 : 0;
+}
+
+static void
+cleanup(struct lg *lg)
+{
+    struct event *evs[] = {lg->tick_ev, lg->inject_ev, lg->health_ev, lg->proc_ev};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+        if (evs[i] != NULL)
+            event_free(evs[i]);
+    }
+    http_client_free(lg->client);
+    for (size_t i = 0; lg->agents != NULL && i < lg->n; i++) {
+        if (lg->agents[i].http != NULL)
+            evhttp_free(lg->agents[i].http);
+        free(lg->agents[i].vms);
+    }
+    free(lg->agents);
+    if (lg->base != NULL)
+        event_base_free(lg->base);
+    free(lg->rounds);
+    free(lg->bursts_ms);
+    free(lg->burst_starts);
+    free(lg->burst_sizes);
+    free(lg->cpu_series);
+}
+
+/* ---- report -------------------------------------------------------------------------- */
+
+struct summary {
+    double cpu_pct, user_pct, sys_pct, cpu_max_1s;
+    double rss_start, rss_warm, rss_end, hwm; /* MiB */
+    double round_p50, round_p99, round_max, round_mean;
+    double decide_p50, decide_p99, decide_max;
+    double burst_p50, burst_p99, burst_max;
+    size_t burst_min_size;
+    double gap_p50, gap_max; /* between the starts of consecutive rounds */
+    double self_cpu_pct;
+    double measured_s;
+    long long rounds;
+    double rounds_expected;
+    unsigned long long samples;
+    unsigned long long orders;
+    double store_mib_per_s;
+    bool cpu_pass, round_pass;
+};
+
+static double
+tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void
+summarize(struct lg *lg, struct summary *s)
+{
+    memset(s, 0, sizeof(*s));
+    double wall = lg->p_end.wall - lg->p_warm.wall;
+    s->measured_s = wall;
+    if (wall > 0) {
+        double tck = (double)lg->clk_tck;
+        s->cpu_pct = (double)(lg->p_end.ticks - lg->p_warm.ticks) / tck / wall * 100.0;
+        s->user_pct = (double)(lg->p_end.utime - lg->p_warm.utime) / tck / wall * 100.0;
+        s->sys_pct = (double)(lg->p_end.stime - lg->p_warm.stime) / tck / wall * 100.0;
+    }
+    for (size_t i = 0; i < lg->n_series; i++)
+        s->cpu_max_1s = fmax(s->cpu_max_1s, lg->cpu_series[i]);
+    s->rss_start = (double)lg->p_start.rss_kib / 1024.0;
+    s->rss_warm = (double)lg->p_warm.rss_kib / 1024.0;
+    s->rss_end = (double)lg->p_end.rss_kib / 1024.0;
+    s->hwm = (double)lg->p_end.hwm_kib / 1024.0;
+    size_t n = lg->n_rounds;
+    double *v = calloc(n + 1, sizeof(*v));
+    if (v != NULL) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            v[i] = lg->rounds[i].round_ms;
+            sum += v[i];
+        }
+        s->round_mean = n > 0 ? sum / (double)n : 0;
+        s->round_p50 = bench_percentile(v, n, 50);
+        s->round_p99 = bench_percentile(v, n, 99);
+        s->round_max = n > 0 ? v[n - 1] : 0;
+        for (size_t i = 0; i < n; i++)
+            v[i] = lg->rounds[i].decide_ms;
+        s->decide_p50 = bench_percentile(v, n, 50);
+        s->decide_p99 = bench_percentile(v, n, 99);
+        s->decide_max = n > 0 ? v[n - 1] : 0;
+        free(v);
+    }
+    v = calloc(lg->n_bursts + 1, sizeof(*v));
+    if (v != NULL) {
+        memcpy(v, lg->bursts_ms, lg->n_bursts * sizeof(*v));
+        s->burst_p50 = bench_percentile(v, lg->n_bursts, 50);
+        s->burst_p99 = bench_percentile(v, lg->n_bursts, 99);
+        s->burst_max = lg->n_bursts > 0 ? v[lg->n_bursts - 1] : 0;
+        free(v);
+    }
+    if (lg->n_bursts > 1) {
+        v = calloc(lg->n_bursts, sizeof(*v));
+        if (v != NULL) {
+            for (size_t i = 1; i < lg->n_bursts; i++)
+                v[i - 1] = (lg->burst_starts[i] - lg->burst_starts[i - 1]) * 1000.0;
+            s->gap_p50 = bench_percentile(v, lg->n_bursts - 1, 50);
+            s->gap_max = v[lg->n_bursts - 2];
+            free(v);
+        }
+    }
+    s->burst_min_size = lg->n_bursts > 0 ? (size_t)-1 : 0;
+    for (size_t i = 0; i < lg->n_bursts; i++) {
+        if (lg->burst_sizes[i] < s->burst_min_size)
+            s->burst_min_size = lg->burst_sizes[i];
+    }
+    double self_wall = lg->self_wall_end - lg->self_wall_start;
+    if (self_wall > 0)
+        s->self_cpu_pct = (tv_s(lg->self_end.ru_utime) - tv_s(lg->self_start.ru_utime) +
+                           tv_s(lg->self_end.ru_stime) - tv_s(lg->self_start.ru_stime)) /
+                          self_wall * 100.0;
+    s->rounds = lg->rounds_at_end - lg->rounds_at_start;
+    s->rounds_expected = wall / lg->o.interval;
+    s->samples = (unsigned long long)(lg->samples_at_end - lg->samples_at_start);
+    s->orders = (unsigned long long)(lg->orders_at_end - lg->orders_at_start);
+    double elapsed = lg->p_end.wall - lg->p_start.wall;
+    s->store_mib_per_s = elapsed > 0 ? (double)lg->data_bytes / 1048576.0 / elapsed : 0;
+    s->cpu_pass = wall > 0 && s->cpu_pct < TARGET_CPU_PCT;
+    s->round_pass = n > 0 && s->round_p99 < TARGET_ROUND_MS;
+}
+
+static void
+print_text(const struct lg *lg, const struct summary *s)
+{
+    const struct opts *o = &lg->o;
+    (void)printf("bench_scale: 1 vmloc manager, %zu fake agents x %zu VMs on 127.0.0.1, interval "
+                 "%g s, %.1f s measured after %g s warm-up\n\n",
+                 lg->n, o->vms, o->interval, s->measured_s, o->warmup);
+    (void)printf("manager CPU          %6.1f %% of one core (user %.1f %%, sys %.1f %%; busiest "
+                 "second %.1f %%)\n",
+                 s->cpu_pct, s->user_pct, s->sys_pct, s->cpu_max_1s);
+    (void)printf("manager RSS          start %.1f MiB, after warm-up %.1f MiB, end %.1f MiB "
+                 "(peak %.1f MiB)\n",
+                 s->rss_start, s->rss_warm, s->rss_end, s->hwm);
+    (void)printf("collection round     p50 %.1f ms, p99 %.1f ms, max %.1f ms, mean %.1f ms "
+                 "(%zu rounds seen)\n",
+                 s->round_p50, s->round_p99, s->round_max, s->round_mean, lg->n_rounds);
+    (void)printf("  seen by agents     p50 %.1f ms, p99 %.1f ms, max %.1f ms (first to last "
+                 "sample request; smallest round %zu requests)\n",
+                 s->burst_p50, s->burst_p99, s->burst_max, s->burst_min_size);
+    (void)printf("  round starts       every %.1f ms (p50), longest gap %.1f ms\n", s->gap_p50,
+                 s->gap_max);
+    (void)printf("decide + follow      p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", s->decide_p50,
+                 s->decide_p99, s->decide_max);
+    (void)printf("rounds               %lld started (%.1f intervals); %llu samples served "
+                 "(%.0f expected)\n",
+                 s->rounds, s->rounds_expected, s->samples, s->rounds_expected * (double)lg->n);
+    (void)printf("migrations           %llu ordered during the measurement (%llu conflicts put "
+                 "in all)\n",
+                 s->orders, (unsigned long long)lg->conflicts_put);
+    (void)printf("registrations        %llu POST /v1/agents (%llu failed)\n",
+                 (unsigned long long)lg->reg_posts, (unsigned long long)lg->reg_failures);
+    if (o->retention > 0)
+        (void)printf("store                %lld samples, %.1f MiB on disk (pruned to %g s of "
+                     "samples)\n",
+                     lg->stored_samples, (double)lg->data_bytes / 1048576.0, o->retention);
+    else
+        (void)printf("store                %lld samples, %.1f MiB on disk (grows %.1f MiB/s: "
+                     "%.1f GiB for one hour of retention)\n",
+                     lg->stored_samples, (double)lg->data_bytes / 1048576.0, s->store_mib_per_s,
+                     s->store_mib_per_s * 3600.0 / 1024.0);
+    (void)printf("load generator CPU   %.1f %% of one core\n\n", s->self_cpu_pct);
+    (void)printf("target: manager CPU < %.0f %% of one core: %s (%.1f %%", TARGET_CPU_PCT,
+                 s->cpu_pass ? "PASS" : "MISS", s->cpu_pct);
+    if (!s->cpu_pass)
+        (void)printf(", %.1f points over, x%.2f", s->cpu_pct - TARGET_CPU_PCT,
+                     s->cpu_pct / TARGET_CPU_PCT);
+    (void)printf(")\n");
+    (void)printf("target: collection round < %.0f ms (p99): %s (%.1f ms", TARGET_ROUND_MS,
+                 s->round_pass ? "PASS" : "MISS", s->round_p99);
+    if (!s->round_pass && lg->n_rounds > 0)
+        (void)printf(", %.1f ms over, x%.2f", s->round_p99 - TARGET_ROUND_MS,
+                     s->round_p99 / TARGET_ROUND_MS);
+    (void)printf(")\n");
+}
+
+static void
+print_json(const struct lg *lg, const struct summary *s)
+{
+    const struct opts *o = &lg->o;
+    (void)printf("{\"bench\":\"scale\",\"agents\":%zu,\"vms_per_agent\":%zu,\"interval_s\":%g,"
+                 "\"warmup_s\":%g,\"measured_s\":%.3f,",
+                 lg->n, o->vms, o->interval, o->warmup, s->measured_s);
+    (void)printf("\"cpu_pct\":%.2f,\"cpu_user_pct\":%.2f,\"cpu_sys_pct\":%.2f,"
+                 "\"cpu_max_1s_pct\":%.2f,",
+                 s->cpu_pct, s->user_pct, s->sys_pct, s->cpu_max_1s);
+    (void)printf("\"rss_start_mib\":%.2f,\"rss_warm_mib\":%.2f,\"rss_end_mib\":%.2f,"
+                 "\"rss_peak_mib\":%.2f,",
+                 s->rss_start, s->rss_warm, s->rss_end, s->hwm);
+    (void)printf("\"rounds_seen\":%zu,\"round_p50_ms\":%.3f,\"round_p99_ms\":%.3f,"
+                 "\"round_max_ms\":%.3f,\"round_mean_ms\":%.3f,",
+                 lg->n_rounds, s->round_p50, s->round_p99, s->round_max, s->round_mean);
+    (void)printf("\"agent_side_round_p50_ms\":%.3f,\"agent_side_round_p99_ms\":%.3f,"
+                 "\"agent_side_round_max_ms\":%.3f,\"round_start_gap_p50_ms\":%.3f,"
+                 "\"round_start_gap_max_ms\":%.3f,",
+                 s->burst_p50, s->burst_p99, s->burst_max, s->gap_p50, s->gap_max);
+    (void)printf("\"decide_p50_ms\":%.3f,\"decide_p99_ms\":%.3f,\"decide_max_ms\":%.3f,",
+                 s->decide_p50, s->decide_p99, s->decide_max);
+    (void)printf("\"rounds_started\":%lld,\"samples_served\":%llu,\"migrations_ordered\":%llu,"
+                 "\"registrations\":%llu,\"registration_failures\":%llu,",
+                 s->rounds, s->samples, s->orders, (unsigned long long)lg->reg_posts,
+                 (unsigned long long)lg->reg_failures);
+    (void)printf("\"stored_samples\":%lld,\"store_bytes\":%lld,\"store_mib_per_s\":%.3f,"
+                 "\"loadgen_cpu_pct\":%.2f,",
+                 lg->stored_samples, lg->data_bytes, s->store_mib_per_s, s->self_cpu_pct);
+    (void)printf("\"cpu_series_pct\":[");
+    for (size_t i = 0; i < lg->n_series; i++)
+        (void)printf("%s%.1f", i > 0 ? "," : "", lg->cpu_series[i]);
+    (void)printf("],\"round_ms\":[");
+    for (size_t i = 0; i < lg->n_rounds; i++)
+        (void)printf("%s%.3f", i > 0 ? "," : "", lg->rounds[i].round_ms);
+    (void)printf("],\"target_cpu_pct\":%.0f,\"cpu_verdict\":\"%s\",\"target_round_ms\":%.0f,"
+                 "\"round_verdict\":\"%s\"}\n",
+                 TARGET_CPU_PCT, s->cpu_pass ? "PASS" : "MISS", TARGET_ROUND_MS,
+                 s->round_pass ? "PASS" : "MISS");
+}
+
+/* ---- options ------------------------------------------------------------------------- */
+
+static void
+usage(FILE *f)
+{
+    (void)fprintf(
+        f, "usage: bench_scale [--agents N] [--vms N] [--seconds S] [--interval S] [--warmup S]\n"
+           "                   [--conflicts PCT] [--no-reregister] [--manager-nofile N]\n"
+           "                   [--retention S]\n"
+           "                   [--vmloc PATH] [--json] [--keep] [--help]\n\n"
+           "Run one vmloc manager against N fake agents served by this process on 127.0.0.1\n"
+           "and measure the manager's CPU, memory, collection round and decision times.\n\n"
+           "  --agents N          fake agents (default 1000)\n"
+           "  --vms N             VMs per agent (default 25)\n"
+           "  --seconds S         measured duration (default 30)\n"
+           "  --interval S        the manager's collection interval (default 1)\n"
+           "  --warmup S          after the registrations, before measuring (default 5)\n"
+           "  --conflicts PCT     %% of hosts put in conflict each interval (default 1)\n"
+           "  --no-reregister     register once (agents refresh every 5 s by default)\n"
+           "  --manager-nofile N  the manager's soft RLIMIT_NOFILE (default: the hard limit)\n"
+           "  --retention S       the manager's --retention (default: its own, 3600 s)\n"
+           "  --vmloc PATH        the vmloc binary (default $VMLOC_BIN, else ./build/vmloc)\n"
+           "  --json              one JSON object on stdout instead of the report\n"
+           "  --keep              keep the manager's log and store (path printed)\n");
+}
+
+static int
+parse_num(const char *s, double lo, double hi, double *ret)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(d) || d < lo || d > hi)
+        return -1;
+    *ret = d;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static struct lg lg;
+    struct opts *o = &lg.o;
+    o->agents = 1000;
+    o->vms = 25;
+    o->seconds = 30;
+    o->interval = 1;
+    o->warmup = 5;
+    o->conflict_pct = 1;
+    o->reregister = true;
+    double d;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--keep") == 0) {
+            o->keep = true;
+        } else if (strcmp(a, "--no-reregister") == 0) {
+            o->reregister = false;
+        } else if (strcmp(a, "--agents") == 0 && has &&
+                   parse_num(argv[++i], 1, MAX_AGENTS, &d) == 0) {
+            o->agents = (size_t)d;
+        } else if (strcmp(a, "--vms") == 0 && has &&
+                   parse_num(argv[++i], 2, MAX_VMS_PER_AGENT, &d) == 0) {
+            o->vms = (size_t)d;
+        } else if (strcmp(a, "--seconds") == 0 && has && parse_num(argv[++i], 1, 86400, &d) == 0) {
+            o->seconds = d;
+        } else if (strcmp(a, "--interval") == 0 && has &&
+                   parse_num(argv[++i], 0.01, 3600, &d) == 0) {
+            o->interval = d;
+        } else if (strcmp(a, "--warmup") == 0 && has && parse_num(argv[++i], 0, 3600, &d) == 0) {
+            o->warmup = d;
+        } else if (strcmp(a, "--conflicts") == 0 && has && parse_num(argv[++i], 0, 100, &d) == 0) {
+            o->conflict_pct = d;
+        } else if (strcmp(a, "--manager-nofile") == 0 && has &&
+                   parse_num(argv[++i], 16, 1e7, &d) == 0) {
+            o->manager_nofile = (long)d;
+        } else if (strcmp(a, "--retention") == 0 && has && parse_num(argv[++i], 1, 1e9, &d) == 0) {
+            o->retention = d;
+        } else if (strcmp(a, "--vmloc") == 0 && has) {
+            o->vmloc = argv[++i];
+        } else {
+            (void)fprintf(stderr, "bench_scale: bad option or value: %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    const char *bin = bench_vmloc_path(o->vmloc);
+    if (bin == NULL)
+        return 2;
+    char *dir = bench_mkdtemp("vmloc-bench-scale");
+    if (dir == NULL)
+        return 0;
+    (void)snprintf(lg.dir, sizeof(lg.dir), "%s", dir);
+    lg.n = o->agents;
+    (void)signal(SIGPIPE, SIG_IGN);
+    int r = run(&lg, bin);
+    char data[600];
+    (void)snprintf(data, sizeof(data), "%s/data", lg.dir);
+    lg.data_bytes = dir_bytes(data);
+    if (lg.mgr.pid > 0 && bench_daemon_stop(&lg.mgr, 10.0) != 0)
+        (void)fprintf(stderr, "bench_scale: the manager did not stop cleanly\n");
+    if (r < 0) {
+        (void)fprintf(stderr, "bench_scale: %s\n",
+                      lg.fail_msg[0] != '\0' ? lg.fail_msg : "setup failed");
+        bench_daemon_tail_log(&lg.mgr, 20);
+        (void)fprintf(stderr, "bench_scale: logs kept in %s\n", lg.dir);
+        if (o->json)
+            (void)printf("{\"bench\":\"scale\",\"agents\":%zu,\"error\":\"setup failed\"}\n", lg.n);
+        cleanup(&lg);
+        free(dir);
+        return 0;
+    }
+    struct summary s;
+    summarize(&lg, &s);
+    if (o->json)
+        print_json(&lg, &s);
+    else
+        print_text(&lg, &s);
+    cleanup(&lg);
+    if (o->keep)
+        (void)fprintf(stderr, "bench_scale: logs and store kept in %s\n", lg.dir);
+    else
+        bench_rm_rf(lg.dir);
+    free(dir);
+    return 0;
+}
