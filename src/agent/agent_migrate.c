@@ -337,6 +337,10 @@ reserve_done(void *arg, int status, const char *body, size_t len, const char *er
 int
 agent_migrate_start(struct agent *a, const struct wire_order *o, struct migration **ret_m)
 {
+    /* The id first: an order resent by a manager that restarted is the same order, whatever
+     * state its VM is in now. */
+    if (o->id[0] != '\0' && agent_migration_find(a, o->id) != NULL)
+        return -EEXIST;
     long i = hv_sim_find(&a->hv, o->vm);
     if (i < 0)
         return -ENOENT;
@@ -351,8 +355,6 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     else
         (void)snprintf(id, sizeof(id), "m%llu-%llu", (unsigned long long)(clock_wall_s() * 1000),
                        (unsigned long long)++a->next_id);
-    if (agent_migration_find(a, id) != NULL)
-        return -EEXIST;
     if (!make_room_migs(a))
         return -EBUSY;
     struct migration *m = calloc(1, sizeof(*m));

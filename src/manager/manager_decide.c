@@ -403,8 +403,14 @@ manager_decide(struct manager *m)
         log_warnx("no decision this round: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < cl.n_hosts; i++)
+    for (size_t i = 0; i < cl.n_hosts; i++) {
+        /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
+         * arriving or leaving (one ordered by someone else, or before a restart). */
         busy[i] = host_busy(m, cl.hosts[i].name);
+        const struct wire_sample *s = &map[i]->sample;
+        for (size_t j = 0; j < s->n_vms && !busy[i]; j++)
+            busy[i] = s->vms[j].incoming || s->vms[j].migrating_out;
+    }
     struct plan_opts opts = {busy, busy};
     if (plan_compute(&cl, &m->opts.policy, &opts, &p) < 0) {
         log_warnx("no decision this round: out of memory");

@@ -1,0 +1,1332 @@
+/* Integration tests of `vmloc manager` (central mode) with agents on the simulated backend:
+ * real processes on 127.0.0.1, talked to over HTTP and through the vmloc CLI. Each test
+ * starts its own manager on a fresh data directory with `--interval 0.2` and its agents with
+ * `--manager URL --interval 0.2`. No test sleeps to wait: each waits for a daemon's listening
+ * line or polls a condition with a deadline. When a test fails, the logs of its daemons are
+ * printed and the daemons still running are killed. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+/* Deadlines, generous enough for a loaded machine and a sanitizer build. */
+#define START_S 10.0
+#define UP_S 10.0
+#define ACT_S 15.0
+
+/* ---- daemons of the current test ---------------------------------------------------------- */
+
+#define MAX_DAEMONS 8
+
+static struct daemon pool[MAX_DAEMONS];
+static size_t n_pool;
+static bool test_passed;
+static char prefix[32]; /* "t3": names the logs and the data directory of this test */
+static char data_dir[512];
+
+static int
+setup(void **state)
+{
+    static int seq;
+    (void)state;
+    n_pool = 0;
+    test_passed = false;
+    (void)snprintf(prefix, sizeof(prefix), "t%d", ++seq);
+    (void)snprintf(data_dir, sizeof(data_dir), "%s/%s-data", daemon_tmpdir(), prefix);
+    return 0;
+}
+
+/* A test that did not reach its end: show every log of it, kill what still runs. */
+static int
+teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < n_pool; i++) {
+        if (!test_passed)
+            daemon_dump_log(&pool[i]);
+        daemon_kill(&pool[i]);
+    }
+    n_pool = 0;
+    return 0;
+}
+
+static struct daemon *
+start(const char *name, const char *const *argv)
+{
+    assert_true(n_pool < MAX_DAEMONS);
+    struct daemon *d = &pool[n_pool];
+    char tag[96];
+    (void)snprintf(tag, sizeof(tag), "%s-%s", prefix, name);
+    int r = daemon_start(d, tag, argv, START_S);
+    n_pool++; /* even when it failed: the teardown shows its log */
+    assert_int_equal(r, 0);
+    return d;
+}
+
+/* A manager on this test's data directory; `listen` "127.0.0.1:0" unless a port is kept. */
+static struct daemon *
+start_manager(const char *name, const char *listen, const char *const *extra)
+{
+    const char *argv[32] = {"manager", "--listen", listen, "--data", data_dir, "--interval", "0.2"};
+    size_t n = 7;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    return start(name, argv);
+}
+
+static struct daemon *
+start_agent(const char *name, const char *manager_url, const char *const *extra)
+{
+    const char *argv[32] = {"agent",     "--name",    name,         "--listen", "127.0.0.1:0",
+                            "--manager", manager_url, "--interval", "0.2"};
+    size_t n = 9;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    return start(name, argv);
+}
+
+static void
+stop_clean(struct daemon *d)
+{
+    if (d->pid <= 0)
+        return;
+    int st = daemon_stop(d, 10.0);
+    if (st != 0) {
+        printf("%s did not stop cleanly on SIGTERM (status %d)\n", d->log_path, st);
+        daemon_dump_log(d);
+    }
+    assert_int_equal(st, 0);
+}
+
+/* The end of a test: every daemon still running stops cleanly on SIGTERM (status 0, which
+ * under LeakSanitizer also means no leak), the last started first. */
+static void
+finish_test(void)
+{
+    for (size_t i = n_pool; i > 0; i--)
+        stop_clean(&pool[i - 1]);
+    test_passed = true;
+}
+
+/* ---- HTTP and CLI helpers ------------------------------------------------------------------ */
+
+/* GET `path`; the parsed answer when the status is 200, else NULL. */
+static json_t *
+get(const char *url, const char *path)
+{
+    json_t *j = NULL;
+    if (daemon_http(url, "GET", path, NULL, &j) != 200) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "";
+}
+
+static long long
+manager_rounds(const char *url)
+{
+    json_t *j = get(url, "/v1/health");
+    long long r = json_is_integer(json_object_get(j, "rounds"))
+                      ? (long long)json_integer_value(json_object_get(j, "rounds"))
+                      : -1;
+    json_decref(j);
+    return r;
+}
+
+/* `vmloc --manager URL WHAT --json`, which must exit 0 and print a JSON array. */
+static json_t *
+cli_list(const char *url, const char *what)
+{
+    const char *argv[] = {"--manager", url, what, "--json", NULL};
+    char *out = NULL;
+    int st = run_cli(argv, &out);
+    if (st != 0)
+        printf("vmloc --manager %s %s --json exited %d\n", url, what, st);
+    assert_int_equal(st, 0);
+    json_t *j = json_loads(out, 0, NULL);
+    if (!json_is_array(j))
+        printf("not a JSON array: %s\n", out);
+    free(out);
+    assert_true(json_is_array(j));
+    return j;
+}
+
+static void
+load(const char *agent_url, const char *vm, const char *kind_pct)
+{
+    const char *argv[] = {"load", "--agent", agent_url, vm, kind_pct, NULL};
+    assert_int_equal(run_cli(argv, NULL), 0);
+}
+
+/* Run the CLI with standard output and standard error captured (both NUL-terminated; the
+ * caller frees them). Returns the exit status. */
+static int
+run_cli_both(const char *const *argv, char **ret_out, char **ret_err)
+{
+    char err_path[600];
+    (void)snprintf(err_path, sizeof(err_path), "%s/%s-stderr.txt", daemon_tmpdir(), prefix);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        (void)dup2(p[1], STDOUT_FILENO);
+        if (e >= 0)
+            (void)dup2(e, STDERR_FILENO);
+        (void)close(p[0]);
+        (void)close(p[1]);
+        size_t n = 0;
+        while (argv[n] != NULL)
+            n++;
+        char **args = calloc(n + 2, sizeof(*args));
+        if (args == NULL)
+            _exit(127);
+        args[0] = (char *)daemon_bin();
+        for (size_t i = 0; i < n; i++)
+            args[i + 1] = (char *)argv[i];
+        execv(args[0], args);
+        _exit(127);
+    }
+    (void)close(p[1]);
+    size_t cap = 4096;
+    size_t len = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    for (;;) {
+        if (len + 1 >= cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+            assert_non_null(out);
+        }
+        ssize_t n = read(p[0], out + len, cap - len - 1);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    (void)close(p[0]);
+    int status = 0;
+    (void)waitpid(pid, &status, 0);
+    FILE *f = fopen(err_path, "r");
+    assert_non_null(f);
+    char *err = calloc(1, 65536);
+    assert_non_null(err);
+    size_t elen = fread(err, 1, 65535, f);
+    err[elen] = '\0';
+    (void)fclose(f);
+    *ret_out = out;
+    *ret_err = err;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* One line on standard error, "vmloc: ...\n", that contains `needle` (if not NULL). */
+static void
+assert_one_error_line(const char *err, const char *needle)
+{
+    if (strncmp(err, "vmloc: ", 7) != 0 || strchr(err, '\n') == NULL ||
+        strchr(err, '\n')[1] != '\0' || (needle != NULL && strstr(err, needle) == NULL))
+        printf("standard error: '%s' (expected one 'vmloc: ' line naming '%s')\n", err,
+               needle != NULL ? needle : "");
+    assert_true(strncmp(err, "vmloc: ", 7) == 0);
+    assert_non_null(strchr(err, '\n'));
+    assert_true(strchr(err, '\n')[1] == '\0');
+    if (needle != NULL)
+        assert_non_null(strstr(err, needle));
+}
+
+/* ---- conditions to wait for ---------------------------------------------------------------- */
+
+struct cond {
+    const char *url;
+    const char *a;
+    const char *b;
+    long long n;
+};
+
+/* The manager knows exactly `n` hosts and every one is "up". */
+static bool
+hosts_up(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/hosts");
+    bool ok = json_is_array(arr) && (long long)json_array_size(arr) == c->n;
+    size_t i;
+    json_t *h;
+    json_array_foreach(arr, i, h)
+    {
+        if (strcmp(str(h, "state"), "up") != 0)
+            ok = false;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* Host `a` is in state `b` on the manager. */
+static bool
+host_state_is(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/hosts");
+    bool ok = false;
+    size_t i;
+    json_t *h;
+    json_array_foreach(arr, i, h)
+    {
+        if (strcmp(str(h, "name"), c->a) == 0)
+            ok = strcmp(str(h, "state"), c->b) == 0;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* The manager has a migration of VM `a` in state `b`. */
+static bool
+migration_is(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/migrations");
+    bool ok = false;
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        if (strcmp(str(m, "vm"), c->a) == 0 && strcmp(str(m, "state"), c->b) == 0)
+            ok = true;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* The manager's collection rounds reached `n`. */
+static bool
+rounds_reach(void *arg)
+{
+    struct cond *c = arg;
+    return manager_rounds(c->url) >= c->n;
+}
+
+/* The manager recorded a conflict on host `a` whose outcome contains `b`. */
+static bool
+conflict_with(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/conflicts");
+    bool ok = false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x)
+    {
+        if (strcmp(str(x, "host"), c->a) == 0 && strstr(str(x, "outcome"), c->b) != NULL)
+            ok = true;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* Agent `url` runs VM `a` in state `b`. */
+static bool
+agent_vm_is(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/vms");
+    bool ok = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (strcmp(str(v, "name"), c->a) == 0 && strcmp(str(v, "state"), c->b) == 0)
+            ok = true;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* The manager's /v1/vms lists VM `a` once, on host `b`, running; with `n` 1, not counting
+ * arrivals (VMs listed as "incoming", which are not yet the host's). */
+static bool
+manager_vm_on(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/vms");
+    int seen = 0;
+    bool on = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (strcmp(str(v, "name"), c->a) != 0)
+            continue;
+        if (c->n == 1 && strcmp(str(v, "state"), "incoming") == 0)
+            continue;
+        seen++;
+        on = strcmp(str(v, "host"), c->b) == 0 && strcmp(str(v, "state"), "running") == 0;
+    }
+    json_decref(arr);
+    return seen == 1 && on;
+}
+
+static void
+wait_hosts_up(const char *manager_url, long long n)
+{
+    struct cond c = {manager_url, NULL, NULL, n};
+    bool ok = wait_until(hosts_up, &c, UP_S);
+    if (!ok)
+        printf("the manager did not see %lld hosts up\n", n);
+    assert_true(ok);
+}
+
+/* Wait for `rounds` more collection rounds of the manager. */
+static void
+wait_rounds(const char *manager_url, long long rounds)
+{
+    long long r0 = manager_rounds(manager_url);
+    assert_true(r0 >= 0);
+    struct cond c = {manager_url, NULL, NULL, r0 + rounds};
+    assert_true(wait_until(rounds_reach, &c, ACT_S));
+}
+
+static void
+wait_migration(const char *manager_url, const char *vm, const char *state)
+{
+    struct cond c = {manager_url, vm, state, 0};
+    bool ok = wait_until(migration_is, &c, ACT_S);
+    if (!ok)
+        printf("no migration of %s reached state %s\n", vm, state);
+    assert_true(ok);
+}
+
+/* How many times VM `vm` is listed (any state) on the agents `urls`. */
+static int
+count_vm(const char *const *urls, size_t n, const char *vm, const char **ret_host)
+{
+    int count = 0;
+    for (size_t k = 0; k < n; k++) {
+        json_t *arr = get(urls[k], "/v1/vms");
+        assert_true(json_is_array(arr));
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v)
+        {
+            if (strcmp(str(v, "name"), vm) == 0) {
+                count++;
+                if (ret_host != NULL)
+                    *ret_host = urls[k];
+            }
+        }
+        json_decref(arr);
+    }
+    return count;
+}
+
+/* Migrations in `arr` that move `vm` or touch host `host` (either may be NULL). */
+static size_t
+count_migrations(json_t *arr, const char *vm, const char *host)
+{
+    size_t n = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        if ((vm != NULL && strcmp(str(m, "vm"), vm) == 0) ||
+            (host != NULL &&
+             (strcmp(str(m, "from"), host) == 0 || strcmp(str(m, "to"), host) == 0)))
+            n++;
+    }
+    return n;
+}
+
+/* The contract's keys of one finished migration. */
+static void
+assert_migration(json_t *m, const char *vm, const char *from, const char *to, const char *state)
+{
+    assert_string_equal(str(m, "vm"), vm);
+    assert_string_equal(str(m, "from"), from);
+    assert_string_equal(str(m, "to"), to);
+    assert_string_equal(str(m, "state"), state);
+    assert_true(json_is_number(json_object_get(m, "started")));
+    assert_true(json_is_number(json_object_get(m, "finished")));
+    double started = json_number_value(json_object_get(m, "started"));
+    double finished = json_number_value(json_object_get(m, "finished"));
+    assert_true(started > 1e9); /* seconds since the epoch */
+    assert_true(finished >= started);
+}
+
+static bool
+array_has_string(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- 1. a load change creates a conflict that is resolved ---------------------------------- */
+
+static void
+test_conflict_resolved(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
+    const char *e2[] = {"--vm", "c:cpu=10", NULL};
+    const char *e3[] = {"--vm", "d:cpu=40", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    struct daemon *h2 = start_agent("h2", m->url, e2);
+    struct daemon *h3 = start_agent("h3", m->url, e3);
+    wait_hosts_up(m->url, 3);
+    /* 60 + 25 + 2 % overhead = 87 >= 80 with two VMs >= 20: a conflict on h1. The heaviest
+     * VM is a; h2 has the most free CPU (88, against 58 on h3) and fits it. */
+    load(h1->url, "a", "cpu=60");
+    wait_migration(m->url, "a", "done");
+
+    json_t *migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    assert_migration(json_array_get(migs, 0), "a", "h1", "h2", "done");
+    json_decref(migs);
+
+    const char *agents[] = {h1->url, h2->url, h3->url};
+    const char *where = NULL;
+    assert_int_equal(count_vm(agents, 3, "a", &where), 1);
+    assert_string_equal(where, h2->url);
+    struct cond on_h2 = {h2->url, "a", "running", 0};
+    assert_true(agent_vm_is(&on_h2));
+    struct cond mgr_on_h2 = {m->url, "a", "h2", 0};
+    assert_true(wait_until(manager_vm_on, &mgr_on_h2, ACT_S));
+
+    json_t *conflicts = cli_list(m->url, "conflicts");
+    assert_true(json_array_size(conflicts) >= 1);
+    json_t *c = json_array_get(conflicts, 0);
+    assert_string_equal(str(c, "host"), "h1");
+    assert_true(json_is_number(json_object_get(c, "time")));
+    assert_true(json_number_value(json_object_get(c, "time")) > 1e9);
+    json_t *res = json_object_get(c, "resources");
+    assert_int_equal(json_array_size(res), 1);
+    assert_true(array_has_string(res, "cpu"));
+    json_t *vms = json_object_get(c, "vms");
+    assert_int_equal(json_array_size(vms), 2);
+    assert_true(array_has_string(vms, "a"));
+    assert_true(array_has_string(vms, "b"));
+    assert_string_equal(str(c, "outcome"), "move a to h2");
+    json_decref(conflicts);
+
+    /* Settled: h1 is at 27 %, h2 at 72 %; nothing else moves in the next rounds. */
+    wait_rounds(m->url, 5);
+    migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    json_decref(migs);
+    finish_test();
+}
+
+/* ---- 2. no conflict, no migration ---------------------------------------------------------- */
+
+static void
+test_no_conflict_no_migration(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
+    const char *e2[] = {"--vm", "c:cpu=10", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    (void)start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+    /* A change that keeps h1 under its threshold: 50 + 25 + 2 = 77 < 80. */
+    load(h1->url, "a", "cpu=50");
+    wait_rounds(m->url, 10);
+    json_t *migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    json_t *conflicts = cli_list(m->url, "conflicts");
+    assert_int_equal(json_array_size(conflicts), 0);
+    json_decref(conflicts);
+    finish_test();
+}
+
+/* ---- 3. no feasible destination ------------------------------------------------------------ */
+
+static void
+test_no_destination(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
+    const char *e2[] = {"--vm", "c:cpu=70", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    struct daemon *h2 = start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+    /* h1: 55 + 25 + 2 = 82: a conflict; a needs 55 % and h2 has 28 % free. */
+    load(h1->url, "a", "cpu=55");
+    struct cond c = {m->url, "h1", "unresolved: no-destination", 0};
+    assert_true(wait_until(conflict_with, &c, ACT_S));
+    wait_rounds(m->url, 5);
+    json_t *migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    json_t *conflicts = cli_list(m->url, "conflicts");
+    assert_int_equal(json_array_size(conflicts), 1); /* once per episode */
+    json_decref(conflicts);
+    const char *agents[] = {h1->url, h2->url};
+    const char *where = NULL;
+    assert_int_equal(count_vm(agents, 2, "a", &where), 1);
+    assert_string_equal(where, h1->url);
+    finish_test();
+}
+
+/* ---- 4. an agent dies ---------------------------------------------------------------------- */
+
+static void
+test_dead_agent(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    /* h3 is in conflict (45 + 40 + 2 = 87) with nowhere to go: h1 has 43 % free, h2 38 %. */
+    const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
+    const char *e2[] = {"--vm", "c:cpu=60", NULL};
+    const char *e3[] = {"--vm", "d:cpu=45", "--vm", "e:cpu=40", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    struct daemon *h2 = start_agent("h2", m->url, e2);
+    struct daemon *h3 = start_agent("h3", m->url, e3);
+    wait_hosts_up(m->url, 3);
+    struct cond unresolved = {m->url, "h3", "unresolved: no-destination", 0};
+    assert_true(wait_until(conflict_with, &unresolved, ACT_S));
+
+    daemon_kill(h3);
+    struct cond down = {m->url, "h3", "down", 0};
+    assert_true(wait_until(host_state_is, &down, ACT_S));
+    json_t *hosts = cli_list(m->url, "hosts");
+    bool found = false;
+    size_t i;
+    json_t *h;
+    json_array_foreach(hosts, i, h)
+    {
+        if (strcmp(str(h, "name"), "h3") != 0)
+            continue;
+        found = true;
+        assert_string_equal(str(h, "state"), "down");
+        /* Its VMs stay recorded where they were. */
+        assert_true(array_has_string(json_object_get(h, "vms"), "d"));
+        assert_true(array_has_string(json_object_get(h, "vms"), "e"));
+    }
+    assert_true(found);
+    json_decref(hosts);
+
+    /* Now h2 could take d: a manager that still checked h3 would move it. It must not. */
+    load(h2->url, "c", "cpu=5");
+    /* And a new conflict on h1 goes to h2 (93 % free), not to the down h3. */
+    load(h1->url, "a", "cpu=60");
+    wait_migration(m->url, "a", "done");
+    wait_rounds(m->url, 5);
+    json_t *migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    assert_migration(json_array_get(migs, 0), "a", "h1", "h2", "done");
+    assert_int_equal(count_migrations(migs, "d", "h3"), 0);
+    assert_int_equal(count_migrations(migs, "e", NULL), 0);
+    json_decref(migs);
+    struct cond d_on_h3 = {m->url, "d", "h3", 0};
+    assert_true(manager_vm_on(&d_on_h3));
+    finish_test();
+}
+
+/* ---- 5. the destination dies during the transfer ------------------------------------------- */
+
+static void
+test_migration_fails_midway(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    /* 4096 MiB at 1024 MiB/s: the copy takes 4 s. */
+    const char *e1[] = {"--vm", "a:cpu=30,mem=4096", "--vm", "b:cpu=25", "--bandwidth", "1024",
+                        NULL};
+    const char *e2[] = {"--vm", "c:cpu=10", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    struct daemon *h2 = start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+    load(h1->url, "a", "cpu=60");
+    /* Reserved on h2: the copy is running. */
+    struct cond incoming = {h2->url, "a", "incoming", 0};
+    assert_true(wait_until(agent_vm_is, &incoming, ACT_S));
+    daemon_kill(h2);
+    wait_migration(m->url, "a", "failed");
+
+    json_t *migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    json_t *g = json_array_get(migs, 0);
+    assert_migration(g, "a", "h1", "h2", "failed");
+    assert_true(json_is_string(json_object_get(g, "error")));
+    json_decref(migs);
+
+    /* The VM runs on the source, once. */
+    struct cond on_h1 = {h1->url, "a", "running", 0};
+    assert_true(wait_until(agent_vm_is, &on_h1, ACT_S));
+    const char *agents[] = {h1->url};
+    assert_int_equal(count_vm(agents, 1, "a", NULL), 1);
+    /* The manager sees it running on h1 (h2's last sample may still list it as arriving,
+     * which is not the host's). */
+    struct cond mgr_on_h1 = {m->url, "a", "h1", 1};
+    assert_true(wait_until(manager_vm_on, &mgr_on_h1, ACT_S));
+
+    /* h2 is down and no other host can take a: no second migration. */
+    struct cond down = {m->url, "h2", "down", 0};
+    assert_true(wait_until(host_state_is, &down, ACT_S));
+    wait_rounds(m->url, 5);
+    migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    json_decref(migs);
+    finish_test();
+}
+
+/* ---- 6. the manager restarts during a migration -------------------------------------------- */
+
+static void
+restart_mid_migration(bool hard)
+{
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    /* The replacement must listen where the agents know the manager. */
+    const char *colon = strrchr(m->url, ':');
+    assert_non_null(colon);
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    assert_true(port > 0 && port < 65536 && *end == '\0');
+    char listen[64];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%ld", port);
+
+    const char *e1[] = {"--vm", "a:cpu=30,mem=4096", "--vm", "b:cpu=25", "--bandwidth", "1024",
+                        NULL};
+    const char *e2[] = {"--vm", "c:cpu=10", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    struct daemon *h2 = start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+    load(h1->url, "a", "cpu=60");
+    wait_migration(m->url, "a", "running");
+    char old_url[128];
+    (void)snprintf(old_url, sizeof(old_url), "%s", m->url);
+    struct cond incoming = {h2->url, "a", "incoming", 0};
+    assert_true(wait_until(agent_vm_is, &incoming, ACT_S));
+    if (hard) {
+        daemon_kill(m);
+    } else {
+        stop_clean(m);
+    }
+
+    struct daemon *m2 = start_manager("manager2", listen, NULL);
+    assert_string_equal(m2->url, old_url);
+    /* The agents are known from the store: no need to wait for their next registration. */
+    wait_migration(m2->url, "a", "done");
+    wait_rounds(m2->url, 5);
+
+    json_t *migs = cli_list(m2->url, "migrations");
+    if (json_array_size(migs) != 1) {
+        char *s = json_dumps(migs, JSON_INDENT(2));
+        printf("migrations after the restart: %s\n", s);
+        free(s);
+    }
+    assert_int_equal(json_array_size(migs), 1);
+    assert_migration(json_array_get(migs, 0), "a", "h1", "h2", "done");
+    json_decref(migs);
+
+    /* The conflict history of the first manager is kept. */
+    struct cond moved = {m2->url, "h1", "move a to h2", 0};
+    assert_true(conflict_with(&moved));
+
+    const char *agents[] = {h1->url, h2->url};
+    const char *where = NULL;
+    assert_int_equal(count_vm(agents, 2, "a", &where), 1);
+    assert_string_equal(where, h2->url);
+    struct cond on_h2 = {h2->url, "a", "running", 0};
+    assert_true(agent_vm_is(&on_h2));
+    struct cond mgr_on_h2 = {m2->url, "a", "h2", 0};
+    assert_true(wait_until(manager_vm_on, &mgr_on_h2, ACT_S));
+    finish_test();
+}
+
+static void
+test_manager_killed_mid_migration(void **state)
+{
+    (void)state;
+    restart_mid_migration(true);
+}
+
+static void
+test_manager_stopped_mid_migration(void **state)
+{
+    (void)state;
+    restart_mid_migration(false);
+}
+
+/* A migration of `vm` failed because its source said the VM was already migrating: the
+ * symptom of the manager ordering a VM that is already on its way (see the two tests below). */
+static bool
+refused_as_already_migrating(const char *manager_url, const char *vm)
+{
+    json_t *arr = get(manager_url, "/v1/migrations");
+    bool found = false;
+    size_t i;
+    json_t *g;
+    json_array_foreach(arr, i, g)
+    {
+        if (strcmp(str(g, "vm"), vm) == 0 && strstr(str(g, "error"), "already migrating") != NULL)
+            found = true;
+    }
+    json_decref(arr);
+    return found;
+}
+
+/* The migration of VM `a` ended, done or failed, on the manager. */
+static bool
+migration_ended(void *arg)
+{
+    struct cond *c = arg;
+    struct cond done = {c->url, c->a, "done", 0};
+    struct cond failed = {c->url, c->a, "failed", 0};
+    return migration_is(&done) || migration_is(&failed);
+}
+
+/* Agent `url` reports its migration `a` in state `b`. */
+static bool
+agent_migration_is(void *arg)
+{
+    struct cond *c = arg;
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/migrations/%s", c->a);
+    json_t *j = get(c->url, path);
+    bool ok = strcmp(str(j, "state"), c->b) == 0;
+    json_decref(j);
+    return ok;
+}
+
+/* The manager dies after storing its order as "planned" and sending it, before the source's
+ * answer: the source (stopped with SIGSTOP meanwhile) takes the order when it resumes, and
+ * the new manager resends the same order (same id). It is the same migration: it must end
+ * done, once, with no other migration of the VM ordered. */
+static void
+test_manager_killed_before_order_answer(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    const char *colon = strrchr(m->url, ':');
+    assert_non_null(colon);
+    char listen[64];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%s", colon + 1);
+    const char *e1[] = {"--vm", "a:cpu=30,mem=4096", "--vm", "b:cpu=25", "--bandwidth", "1024",
+                        NULL};
+    const char *e2[] = {"--vm", "c:cpu=70", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    struct daemon *h2 = start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+    /* A conflict on h1 with nowhere to go yet (h2 has 28 % free). */
+    load(h1->url, "a", "cpu=60");
+    struct cond unresolved = {m->url, "h1", "unresolved: no-destination", 0};
+    assert_true(wait_until(conflict_with, &unresolved, ACT_S));
+    /* h1 stops answering; h2 makes room: the manager orders a h1 -> h2 from h1's last sample
+     * and waits for h1's answer. */
+    assert_int_equal(kill(h1->pid, SIGSTOP), 0);
+    load(h2->url, "c", "cpu=5");
+    struct cond planned = {m->url, "a", "planned", 0};
+    bool ok = wait_until(migration_is, &planned, ACT_S);
+    daemon_kill(m);
+    assert_int_equal(kill(h1->pid, SIGCONT), 0);
+    assert_true(ok);
+    /* h1 takes the order that was waiting in its socket. */
+    struct cond leaving = {h1->url, "a", "migrating-out", 0};
+    assert_true(wait_until(agent_vm_is, &leaving, ACT_S));
+
+    struct daemon *m2 = start_manager("manager2", listen, NULL);
+    struct cond ended = {m2->url, "a", NULL, 0};
+    assert_true(wait_until(migration_ended, &ended, ACT_S));
+    struct cond arrived = {h2->url, "a", "running", 0};
+    assert_true(wait_until(agent_vm_is, &arrived, ACT_S));
+    wait_rounds(m2->url, 5);
+    /* A resent order, or a VM already leaving, is never refused as a new order. */
+    assert_false(refused_as_already_migrating(m2->url, "a"));
+    json_t *migs = cli_list(m2->url, "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    assert_migration(json_array_get(migs, 0), "a", "h1", "h2", "done");
+    json_decref(migs);
+    const char *agents[] = {h1->url, h2->url};
+    const char *where = NULL;
+    assert_int_equal(count_vm(agents, 2, "a", &where), 1);
+    assert_string_equal(where, h2->url);
+    finish_test();
+}
+
+/* A VM already on its way (a migration the manager does not know: ordered on the agent, or
+ * by a manager that lost its store) is not ordered again while its host is in conflict: the
+ * samples show it leaving, so the host waits as it does for the manager's own migrations. */
+static void
+test_vm_already_migrating(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    const char *e1[] = {"--vm", "a:cpu=30,mem=4096", "--vm", "b:cpu=25", "--bandwidth", "1024",
+                        NULL};
+    const char *e2[] = {"--vm", "c:cpu=10", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    struct daemon *h2 = start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+    char body[512];
+    (void)snprintf(body, sizeof(body),
+                   "{\"id\":\"operator-1\",\"vm\":\"a\",\"to\":\"%s\",\"to_name\":\"h2\"}",
+                   h2->url);
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(h1->url, "POST", "/v1/migrations", body, &j), 202);
+    json_decref(j);
+    /* Now h1 is in conflict (60 + 25 + 2), but a is already leaving it. */
+    load(h1->url, "a", "cpu=60");
+    struct cond done = {h1->url, "operator-1", "done", 0};
+    assert_true(wait_until(agent_migration_is, &done, ACT_S));
+    wait_rounds(m->url, 5);
+    /* A resent order, or a VM already leaving, is never refused as a new order. */
+    assert_false(refused_as_already_migrating(m->url, "a"));
+    json_t *migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    const char *agents[] = {h1->url, h2->url};
+    const char *where = NULL;
+    assert_int_equal(count_vm(agents, 2, "a", &where), 1);
+    assert_string_equal(where, h2->url);
+    finish_test();
+}
+
+/* ---- 7. malformed and hostile requests ----------------------------------------------------- */
+
+/* Connect to the daemon at `url` over TCP; -1 on failure. */
+static int
+raw_connect(const char *url)
+{
+    const char *colon = strrchr(url, ':');
+    if (colon == NULL)
+        return -1;
+    long port = strtol(colon + 1, NULL, 10);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        (void)close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Send `req` raw and return the status of the answer, or 0 when the server closed without
+ * one (within `timeout_s`). */
+static int
+raw_request(const char *url, const char *req, size_t len, double timeout_s)
+{
+    int fd = raw_connect(url);
+    assert_true(fd >= 0);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, req + off, len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    char buf[256];
+    size_t got = 0;
+    struct pollfd p = {fd, POLLIN, 0};
+    while (got < sizeof(buf) - 1 && poll(&p, 1, (int)(timeout_s * 1000)) > 0) {
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (memchr(buf, '\n', got) != NULL)
+            break;
+    }
+    buf[got] = '\0';
+    (void)close(fd);
+    if (strncmp(buf, "HTTP/1.", 7) != 0 || got < 12)
+        return 0;
+    return (int)strtol(buf + 9, NULL, 10);
+}
+
+static void
+test_hostile_requests(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
+    const char *e2[] = {"--vm", "c:cpu=10", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    (void)start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+
+    /* A connection that sends half a request and stays open must not hold the others up. */
+    int slow = raw_connect(m->url);
+    assert_true(slow >= 0);
+    const char *half = "POST /v1/agents HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na";
+    assert_true(write(slow, half, strlen(half)) == (ssize_t)strlen(half));
+
+    char long_name[400];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    char long_name_body[600];
+    (void)snprintf(long_name_body, sizeof(long_name_body),
+                   "{\"name\":\"%s\",\"url\":\"http://127.0.0.1:1\"}", long_name);
+    char long_url_body[600];
+    (void)snprintf(long_url_body, sizeof(long_url_body),
+                   "{\"name\":\"x\",\"url\":\"http://127.0.0.1:1/%s\"}", long_name);
+    char deep[4200];
+    for (size_t i = 0; i < 2048; i++) {
+        deep[i] = '[';
+        deep[4095 - i] = ']';
+    }
+    deep[4096] = '\0';
+    struct {
+        const char *method;
+        const char *path;
+        const char *body;
+        int status;
+    } cases[] = {
+        {"POST", "/v1/agents", "{not json", 400},
+        {"POST", "/v1/agents", "", 400},
+        {"POST", "/v1/agents", "[1,2]", 400},
+        {"POST", "/v1/agents", "\"h9\"", 400},
+        {"POST", "/v1/agents", deep, 400},
+        {"POST", "/v1/agents", "{\"name\": 5, \"url\": \"http://127.0.0.1:1\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"\", \"url\": \"http://127.0.0.1:1\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"a\\u0001b\", \"url\": \"http://127.0.0.1:1\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"a\\u0000b\", \"url\": \"http://127.0.0.1:1\"}", 400},
+        {"POST", "/v1/agents", long_name_body, 400},
+        {"POST", "/v1/agents", "{\"name\": \"h9\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"h9\", \"url\": 80}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"h9\", \"url\": \"ftp://127.0.0.1:21\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"h9\", \"url\": \"http://\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"h9\", \"url\": \"http://127.0.0.1\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"h9\", \"url\": \"http://127.0.0.1:99999\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"h9\", \"url\": \"http://127.0.0.1:1/x\"}", 400},
+        {"POST", "/v1/agents", "{\"name\": \"h9\", \"url\": \"http://127.0.0.1:1?q=1\"}", 400},
+        {"POST", "/v1/agents", long_url_body, 400},
+        {"POST", "/v1/agents",
+         "{\"name\": \"h9\", \"name\": \"h8\", \"url\": \"http://127.0.0.1:1\"}", 400},
+        {"GET", "/nope", NULL, 404},
+        {"GET", "/", NULL, 404},
+        {"GET", "/v1", NULL, 404},
+        {"GET", "/v1/hosts/h1/x", NULL, 404},
+        {"GET", "/v1/a/b/c/d/e/f/g/h/i/j", NULL, 404},
+        {"GET", "/v1/hosts%00x", NULL, 400},
+        {"GET", "/v1/agents", NULL, 405},
+        {"DELETE", "/v1/hosts", NULL, 405},
+        {"POST", "/v1/hosts", "{}", 405},
+        {"PUT", "/v1/migrations", "{}", 405},
+        {"DELETE", "/v1/agents", NULL, 405},
+        {"POST", "/v1/health", "{}", 405},
+    };
+    json_t *j = NULL;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int st = daemon_http(m->url, cases[i].method, cases[i].path, cases[i].body, &j);
+        if (st != cases[i].status)
+            printf("case %zu: %s %s %.60s -> %d, expected %d\n", i, cases[i].method, cases[i].path,
+                   cases[i].body != NULL ? cases[i].body : "", st, cases[i].status);
+        assert_int_equal(st, cases[i].status);
+        assert_true(json_is_string(json_object_get(j, "error")));
+        json_decref(j);
+    }
+
+    /* A body over the 4 MiB limit is refused by the server itself. */
+    size_t big = 5u * 1024u * 1024u;
+    char *huge = malloc(big + 1);
+    assert_non_null(huge);
+    memset(huge, ' ', big);
+    huge[0] = '{';
+    huge[big - 1] = '}';
+    huge[big] = '\0';
+    int st = daemon_http(m->url, "POST", "/v1/agents", huge, &j);
+    free(huge);
+    json_decref(j);
+    if (!(st == 413 || st == 400 || st == 0))
+        printf("huge body -> %d\n", st);
+    assert_true(st == 413 || st == 400 || st == 0);
+
+    /* Not HTTP at all, and headers over the limit. */
+    const char *garbage = "HELLO THERE\r\n\r\n";
+    st = raw_request(m->url, garbage, strlen(garbage), 5.0);
+    assert_true(st == 0 || (st >= 400 && st < 500));
+    size_t hlen = 40u * 1024u;
+    char *headers = malloc(hlen + 64);
+    assert_non_null(headers);
+    size_t off = (size_t)snprintf(headers, 64, "GET /v1/health HTTP/1.1\r\nX-Big: ");
+    memset(headers + off, 'x', hlen);
+    off += hlen;
+    memcpy(headers + off, "\r\n\r\n", 5);
+    st = raw_request(m->url, headers, off + 4, 5.0);
+    free(headers);
+    assert_true(st == 0 || (st >= 400 && st < 500));
+
+    /* Registrations that name no agent: nothing there, the manager itself, another agent
+     * under a wrong name. Each is taken as a host that never answers a sample. (The answer
+     * to a registration is checked by test_registration_answer.) */
+    const char *fake[][2] = {{"ghost", "http://127.0.0.1:1"}, {"selfie", m->url}, {"h9", h1->url}};
+    for (size_t i = 0; i < 3; i++) {
+        char body[512];
+        (void)snprintf(body, sizeof(body), "{\"name\":\"%s\",\"url\":\"%s\"}", fake[i][0],
+                       fake[i][1]);
+        (void)daemon_http(m->url, "POST", "/v1/agents", body, &j);
+        json_decref(j);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        struct cond down = {m->url, fake[i][0], "down", 0};
+        bool ok = wait_until(host_state_is, &down, ACT_S);
+        if (!ok)
+            printf("host %s is not down\n", fake[i][0]);
+        assert_true(ok);
+    }
+
+    /* Still working: healthy, collecting, and resolving a new conflict. */
+    assert_int_equal(daemon_http(m->url, "GET", "/v1/health", NULL, &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "agents")), 5);
+    json_decref(j);
+    wait_rounds(m->url, 3);
+    load(h1->url, "a", "cpu=60");
+    wait_migration(m->url, "a", "done");
+    json_t *migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    assert_migration(json_array_get(migs, 0), "a", "h1", "h2", "done");
+    json_decref(migs);
+    (void)close(slow);
+    finish_test();
+}
+
+/* The answer to a registration (docs/protocol.md): 200 {"host", "interval"}. */
+static void
+test_registration_answer(void **state)
+{
+    (void)state;
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    const char *urls[] = {"http://127.0.0.1:1", "http://127.0.0.1:2"};
+    for (size_t i = 0; i < 2; i++) {
+        char body[256];
+        (void)snprintf(body, sizeof(body), "{\"name\":\"reg-host-1\",\"url\":\"%s\"}", urls[i]);
+        json_t *j = NULL;
+        int st = daemon_http(m->url, "POST", "/v1/agents", body, &j);
+        if (st != 200)
+            printf("registration answered %d\n", st);
+        assert_int_equal(st, 200);
+        assert_string_equal(str(j, "host"), "reg-host-1");
+        assert_true(json_is_number(json_object_get(j, "interval")));
+        double iv = json_number_value(json_object_get(j, "interval"));
+        assert_true(iv > 0.199 && iv < 0.201);
+        json_decref(j);
+    }
+    /* Registered once, at its latest URL. */
+    json_t *hosts = get(m->url, "/v1/hosts");
+    assert_int_equal(json_array_size(hosts), 1);
+    assert_string_equal(str(json_array_get(hosts, 0), "url"), urls[1]);
+    json_decref(hosts);
+    finish_test();
+}
+
+/* ---- 8. the command line ------------------------------------------------------------------- */
+
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_cli(void **state)
+{
+    (void)state;
+    char good[600];
+    char bad[600];
+    char bad_key[600];
+    (void)snprintf(good, sizeof(good), "%s/%s-good.ini", daemon_tmpdir(), prefix);
+    (void)snprintf(bad, sizeof(bad), "%s/%s-bad.ini", daemon_tmpdir(), prefix);
+    (void)snprintf(bad_key, sizeof(bad_key), "%s/%s-badkey.ini", daemon_tmpdir(), prefix);
+    write_file(good, "; the policy of this test\n[detect]\nresources = cpu\nhost_threshold = 70\n"
+                     "min_vms = 2\n\n[relocate]\ndest_select = free\n");
+    write_file(bad, "[detect]\nhost_threshold = 70\nmin_vms = 0\n");
+    write_file(bad_key, "[detect]\nhost_threshold = 70\n\n[relocate]\nnot_a_key = 1\n");
+
+    char *out = NULL;
+    char *err = NULL;
+    const char *check_good[] = {"manager", "--check-config", "--config", good, NULL};
+    assert_int_equal(run_cli_both(check_good, &out, &err), 0);
+    assert_string_equal(out, "configuration OK\n");
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+
+    char where[640];
+    const char *check_bad[] = {"manager", "--check-config", "--config", bad, NULL};
+    assert_int_equal(run_cli_both(check_bad, &out, &err), 2);
+    assert_string_equal(out, "");
+    (void)snprintf(where, sizeof(where), "%s:3", bad);
+    assert_one_error_line(err, where);
+    free(out);
+    free(err);
+
+    const char *check_bad_key[] = {"manager", "--check-config", "--config", bad_key, NULL};
+    assert_int_equal(run_cli_both(check_bad_key, &out, &err), 2);
+    assert_string_equal(out, "");
+    (void)snprintf(where, sizeof(where), "%s:5", bad_key);
+    assert_one_error_line(err, where);
+    assert_non_null(strstr(err, "not_a_key"));
+    free(out);
+    free(err);
+
+    const char *bad_args[][8] = {
+        {"manager", "--interval", "0", NULL},
+        {"manager", "--interval", "-1", NULL},
+        {"manager", "--interval", "0.2s", NULL},
+        {"manager", "--listen", "nowhere", NULL},
+        {"manager", "--mode", "peer", NULL},
+        {"manager", "--data", "", NULL},
+        {"manager", "--config", "/nonexistent/policy.ini", "--check-config", NULL},
+        {"manager", "extra", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad_args) / sizeof(bad_args[0]); i++) {
+        int st = run_cli_both(bad_args[i], &out, &err);
+        if (st != 2)
+            printf("case %zu exited %d\n", i, st);
+        assert_int_equal(st, 2);
+        assert_string_equal(out, "");
+        assert_one_error_line(err, NULL);
+        free(out);
+        free(err);
+    }
+    const char *help[] = {"manager", "--help", NULL};
+    assert_int_equal(run_cli_both(help, &out, &err), 0);
+    assert_non_null(strstr(out, "usage: vmloc manager"));
+    free(out);
+    free(err);
+
+    /* A running manager with that policy (host threshold 70): hosts, vms, and a conflict at
+     * 72 % that the default threshold would not see. */
+    const char *mx[] = {"--config", good, NULL};
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", mx);
+    const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
+    const char *e2[] = {"--vm", "c:cpu=10", NULL};
+    struct daemon *h1 = start_agent("h1", m->url, e1);
+    (void)start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+
+    json_t *hosts = cli_list(m->url, "hosts");
+    assert_int_equal(json_array_size(hosts), 2);
+    size_t i;
+    json_t *h;
+    json_array_foreach(hosts, i, h)
+    {
+        const char *name = str(h, "name");
+        assert_true(strcmp(name, "h1") == 0 || strcmp(name, "h2") == 0);
+        assert_string_equal(str(h, "state"), "up");
+        json_t *usage = json_object_get(h, "usage");
+        assert_true(json_is_object(usage));
+        assert_true(json_is_number(json_object_get(usage, "cpu")));
+        double cpu = json_number_value(json_object_get(usage, "cpu"));
+        json_t *vms = json_object_get(h, "vms");
+        assert_true(json_is_array(vms));
+        if (strcmp(name, "h1") == 0) {
+            assert_true(cpu > 56.9 && cpu < 57.1);
+            assert_int_equal(json_array_size(vms), 2);
+            assert_true(array_has_string(vms, "a"));
+            assert_true(array_has_string(vms, "b"));
+        } else {
+            assert_true(cpu > 11.9 && cpu < 12.1);
+            assert_int_equal(json_array_size(vms), 1);
+            assert_true(array_has_string(vms, "c"));
+        }
+    }
+    json_decref(hosts);
+
+    json_t *vms = cli_list(m->url, "vms");
+    assert_int_equal(json_array_size(vms), 3);
+    json_t *v;
+    json_array_foreach(vms, i, v)
+    {
+        assert_true(json_is_string(json_object_get(v, "name")));
+        assert_true(json_is_string(json_object_get(v, "host")));
+        assert_true(json_is_number(json_object_get(json_object_get(v, "usage"), "cpu")));
+        if (strcmp(str(v, "name"), "c") == 0)
+            assert_string_equal(str(v, "host"), "h2");
+        else
+            assert_string_equal(str(v, "host"), "h1");
+    }
+    json_decref(vms);
+
+    /* The table forms work too. */
+    const char *table[] = {"--manager", m->url, "hosts", NULL};
+    assert_int_equal(run_cli(table, &out), 0);
+    assert_non_null(strstr(out, "h1"));
+    free(out);
+
+    load(h1->url, "a", "cpu=45"); /* 45 + 25 + 2 = 72 >= 70 */
+    wait_migration(m->url, "a", "done");
+    json_t *migs = cli_list(m->url, "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    assert_migration(json_array_get(migs, 0), "a", "h1", "h2", "done");
+    json_decref(migs);
+
+    /* A manager that is not there: exit 1, one line. */
+    const char *gone[] = {"--manager", "http://127.0.0.1:1", "hosts", "--json", NULL};
+    assert_int_equal(run_cli_both(gone, &out, &err), 1);
+    assert_string_equal(out, "");
+    assert_one_error_line(err, NULL);
+    free(out);
+    free(err);
+    finish_test();
+}
+
+int
+main(void)
+{
+    if (getenv("VMLOC_BIN") == NULL) {
+        printf("VMLOC_BIN not set; run through meson test\n");
+        return 77;
+    }
+    (void)signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_conflict_resolved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_conflict_no_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_destination, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_fails_midway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manager_killed_mid_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manager_stopped_mid_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manager_killed_before_order_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_already_migrating, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registration_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
