@@ -448,5 +448,7 @@ cmd_agent(int argc, char **argv)
     log_init("agent", o->log_level);
     r = agent_run(o);
     free(o);
+    if (r != 0)
+        cli_error("agent: could not start or run (the log above says why)");
     return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

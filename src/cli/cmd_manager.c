@@ -228,6 +228,8 @@ cmd_manager(int argc, char **argv)
     }
     log_init("manager", o->log_level);
     ret = manager_run(o) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    if (ret != CLI_EXIT_OK)
+        cli_error("manager: could not start or run (the log above says why)");
 out:
     policy_done(&o->policy);
     free(o);

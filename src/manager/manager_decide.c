@@ -371,6 +371,17 @@ record_conflict(struct manager *m, const struct cluster *cl, const struct plan *
     json_t *kinds = json_array();
     json_t *vms = json_array();
     conflict_signature(cl, &m->opts.policy, p, c, sig, sizeof(sig), kinds, vms);
+    /* A new outcome for the same conflict (a move failed and now there is no room, say) is
+     * recorded too; waiting for a running migration is not a new outcome. */
+    if (strncmp(outcome, "waiting", 7) != 0) {
+        size_t used = strlen(sig);
+        (void)snprintf(sig + used, sizeof(sig) - used, "|%s", outcome);
+    } else if (h->in_conflict) {
+        const char *bar = strrchr(h->conflict_sig, '|');
+        size_t keep = bar != NULL ? (size_t)(bar - h->conflict_sig) : strlen(h->conflict_sig);
+        if (strlen(sig) == keep && strncmp(sig, h->conflict_sig, keep) == 0)
+            (void)snprintf(sig, sizeof(sig), "%s", h->conflict_sig);
+    }
     bool fresh = !h->in_conflict || strcmp(sig, h->conflict_sig) != 0;
     h->in_conflict = true;
     if (fresh) {

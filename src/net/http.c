@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -331,14 +332,23 @@ struct call {
     http_done_fn done;
     void *arg;
     const char *err;
+    int status; /* the answer, kept until it is delivered */
+    char *body;
+    size_t len;
+    bool finished;
     struct call *next;
     struct call *prev;
 };
 
+/* Completions are never delivered from inside evhttp: a request that fails at once (a host
+ * name that does not resolve) would otherwise call back before http_request() returns, and
+ * callers rely on setting their own state after sending. They are queued and delivered,
+ * then freed with their connection, by the reaper on the next loop turn. */
 struct http_client {
     struct event_base *base;
-    struct call *live;    /* requests in flight */
-    struct call *zombies; /* finished, connection to free on the next turn */
+    struct evdns_base *dns; /* asynchronous name resolution (never block the loop) */
+    struct call *live;      /* requests in flight */
+    struct call *zombies;   /* finished: deliver, then free with the connection */
     struct event *reaper;
 };
 
@@ -366,13 +376,30 @@ list_push(struct call **head, struct call *c)
 }
 
 static void
-reap(struct http_client *cl)
+call_free(struct call *c)
+{
+    evhttp_connection_free(c->conn);
+    free(c->body);
+    free(c);
+}
+
+/* Deliver finished requests (when `deliver`) and free them. A callback may send new
+ * requests; they are delivered on a later turn. */
+static void
+reap(struct http_client *cl, bool deliver)
 {
     while (cl->zombies != NULL) {
         struct call *c = cl->zombies;
         list_remove(&cl->zombies, c);
-        evhttp_connection_free(c->conn);
-        free(c);
+        if (deliver) {
+            if (c->status == 0)
+                c->done(c->arg, 0, NULL, 0, c->err != NULL ? c->err : "connection failed");
+            else if (c->body == NULL)
+                c->done(c->arg, 0, NULL, 0, "out of memory");
+            else
+                c->done(c->arg, c->status, c->body, c->len, NULL);
+        }
+        call_free(c);
     }
 }
 
@@ -381,7 +408,7 @@ reaper_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    reap(arg);
+    reap(arg, true);
 }
 
 struct http_client *
@@ -396,6 +423,13 @@ http_client_new(struct event_base *base)
         free(c);
         return NULL;
     }
+    c->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (c->dns == NULL) {
+        /* No usable resolv.conf: numeric addresses and /etc/hosts still work. */
+        c->dns = evdns_base_new(base, 0);
+        if (c->dns != NULL && evdns_base_load_hosts(c->dns, NULL) < 0)
+            log_debug("no /etc/hosts for name resolution, ignoring");
+    }
     return c;
 }
 
@@ -409,20 +443,22 @@ http_client_free(struct http_client *cl)
         list_remove(&cl->live, c);
         if (c->req != NULL)
             evhttp_cancel_request(c->req); /* frees the request, calls nothing */
-        evhttp_connection_free(c->conn);
-        free(c);
+        call_free(c);
     }
-    reap(cl);
+    reap(cl, false);
     event_free(cl->reaper);
+    if (cl->dns != NULL)
+        evdns_base_free(cl->dns, 0);
     free(cl);
 }
 
-/* The request is over: move it to the zombies and wake the reaper. */
+/* The request is over: queue it for delivery and wake the reaper. */
 static void
 call_finish(struct call *c)
 {
     struct http_client *cl = c->client;
     c->req = NULL;
+    c->finished = true;
     list_remove(&cl->live, c);
     list_push(&cl->zombies, c);
     event_active(cl->reaper, 0, 0);
@@ -452,30 +488,18 @@ static void
 call_done_cb(struct evhttp_request *req, void *arg)
 {
     struct call *c = arg;
-    int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
-    char *body = NULL;
-    size_t len = 0;
-    if (code != 0) {
+    c->status = req != NULL ? evhttp_request_get_response_code(req) : 0;
+    if (c->status != 0) {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        len = evbuffer_get_length(in);
-        body = malloc(len + 1);
-        if (body != NULL) {
-            if (len > 0)
-                (void)evbuffer_copyout(in, body, len);
-            body[len] = '\0';
+        c->len = evbuffer_get_length(in);
+        c->body = malloc(c->len + 1);
+        if (c->body != NULL) {
+            if (c->len > 0)
+                (void)evbuffer_copyout(in, c->body, c->len);
+            c->body[c->len] = '\0';
         }
     }
-    http_done_fn done = c->done;
-    void *done_arg = c->arg;
-    const char *err = c->err != NULL ? c->err : "connection failed";
     call_finish(c);
-    if (code == 0)
-        done(done_arg, 0, NULL, 0, err);
-    else if (body == NULL)
-        done(done_arg, 0, NULL, 0, "out of memory");
-    else
-        done(done_arg, code, body, len, NULL);
-    free(body);
 }
 
 static enum evhttp_cmd_type
@@ -528,7 +552,7 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     c->client = cl;
     c->done = done;
     c->arg = arg;
-    c->conn = evhttp_connection_base_new(cl->base, NULL, host, (unsigned short)port);
+    c->conn = evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
     c->req = evhttp_request_new(call_done_cb, c);
     if (c->conn == NULL || c->req == NULL) {
         if (c->conn != NULL)
@@ -553,13 +577,17 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
         (void)evbuffer_add(evhttp_request_get_output_buffer(c->req), body, strlen(body));
     }
     evhttp_uri_free(u);
-    /* On failure evhttp_make_request frees the request (and calls no callback). */
+    /* In the list before sending: evhttp may finish the request at once. */
+    list_push(&cl->live, c);
     if (evhttp_make_request(c->conn, c->req, method_code(method), path) < 0) {
-        evhttp_connection_free(c->conn);
-        free(c);
+        if (c->finished)
+            return 0; /* already queued for delivery */
+        /* evhttp freed the request and will call nothing. */
+        list_remove(&cl->live, c);
+        c->req = NULL;
+        call_free(c);
         return -EIO;
     }
-    list_push(&cl->live, c);
     return 0;
 }
 
