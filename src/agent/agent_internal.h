@@ -34,8 +34,8 @@ struct migration {
     double transfer_s;
     char error[256];
     struct event *timer;
-    bool in_flight;   /* an HTTP request for it is outstanding */
-    int queries_left; /* status queries left after a commit got no answer */
+    bool in_flight; /* an HTTP request for it is outstanding */
+    bool resolving; /* a commit got no answer: asking until the destination answers */
 };
 
 enum in_state {

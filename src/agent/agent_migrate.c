@@ -8,14 +8,17 @@
  *               slower, while its memory is copied (mem_mib / bandwidth seconds);
  *   2. commit   source -> POST /v1/incoming/ID/commit {final demand}: the destination runs
  *               the VM; on 200 the source removes its copy: done;
- *   3. abort    on any failure before a commit is confirmed the source keeps the VM running
+ *   3. abort    on any failure before the commit is sent the source keeps the VM running
  *               and tells the destination to drop its reservation (best effort; a
  *               reservation that is never committed expires on its own).
  *
- * If the commit gets no answer, the source asks the destination what happened
- * (GET /v1/incoming/ID) before deciding, so a lost answer does not leave the VM on both
- * hosts; only a destination that stays unreachable after its commit leaves the outcome to
- * the reservation's expiry (the destination then drops an uncommitted VM). */
+ * Once the commit is sent, only the destination can say whether it runs the VM. If the
+ * commit gets no answer, the source asks (GET /v1/incoming/ID) and, while the reservation
+ * stands, withdraws it (POST .../abort) and lets that answer decide: 409 means the commit got
+ * there first. Until some answer comes the VM keeps running here, marked leaving, and the
+ * source asks again every RESOLVE_RETRY_S; a destination that restarted knows nothing of
+ * the id (404), so it cannot run the VM, and the VM resumes here. The source never resumes
+ * on a time-out, which is what would put the VM on two hosts. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <event2/event.h>
@@ -32,8 +35,8 @@
 
 /* An arrival not committed within this time is dropped by the destination. */
 #define INCOMING_EXPIRY_S 120
-/* How often the source asks an unreachable destination about a commit before giving up. */
-#define COMMIT_QUERIES 3
+/* How often the source asks again about a commit that got no answer. */
+#define RESOLVE_RETRY_S 2
 
 const char *
 mig_state_name(enum mig_state s)
@@ -216,47 +219,94 @@ mig_succeed(struct migration *m)
     agent_sample(a);
 }
 
-static void send_commit(struct migration *m);
-static void query_commit(struct migration *m, int left);
+static void resolve(struct migration *m);
 
+/* Ask again later: the outcome of the commit is unknown, so the VM stays where it is,
+ * marked leaving, until the destination answers. */
 static void
-query_done(void *arg, int status, const char *body, size_t len, const char *err)
+resolve_later(struct migration *m)
 {
-    struct migration *m = arg;
-    int left = m->queries_left;
-    m->in_flight = false;
-    if (status == 200) {
-        json_t *j = json_loadb(body, len, 0, NULL);
-        const char *st = json_string_value(json_object_get(j, "state"));
-        bool committed = st != NULL && strcmp(st, "committed") == 0;
-        json_decref(j);
-        if (committed)
-            mig_succeed(m);
-        else
-            mig_fail(m, true, "commit not applied by the destination");
-        return;
-    }
-    if (status == 404) {
-        mig_fail(m, false, "the destination no longer knows the migration");
-        return;
-    }
-    if (left > 0) {
-        query_commit(m, left - 1);
-        return;
-    }
-    mig_fail(m, true, "destination unreachable after commit: %s", err != NULL ? err : "error");
+    m->resolving = true;
+    struct timeval tv = {RESOLVE_RETRY_S, 0};
+    if (event_add(m->timer, &tv) < 0)
+        log_warnx("cannot schedule the retry id=%s, ignoring", m->id);
 }
 
 static void
-query_commit(struct migration *m, int left)
+resolve_abort_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
+    struct migration *m = arg;
+    (void)body;
+    (void)len;
+    (void)err;
+    m->in_flight = false;
+    if (status == 200 || status == 404) {
+        mig_fail(m, false, "commit not applied; the destination dropped its reservation");
+    } else if (status == 409) {
+        mig_succeed(m); /* the commit got there first: the VM runs on the destination */
+    } else {
+        resolve_later(m);
+    }
+}
+
+static void
+resolve_query_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct migration *m = arg;
+    (void)err;
+    m->in_flight = false;
+    if (status == 404) {
+        /* The destination restarted and lost its state: the VM cannot be running there. */
+        mig_fail(m, false, "the destination no longer knows the migration");
+        return;
+    }
+    if (status != 200) {
+        resolve_later(m);
+        return;
+    }
+    json_t *j = json_loadb(body, len, 0, NULL);
+    const char *st = json_string_value(json_object_get(j, "state"));
+    int state = st == NULL                     ? -1
+                : strcmp(st, "committed") == 0 ? 1
+                : strcmp(st, "aborted") == 0   ? 2
+                                               : 0;
+    json_decref(j);
+    if (state == 1) {
+        mig_succeed(m);
+        return;
+    }
+    if (state == 2) {
+        mig_fail(m, false, "the destination dropped its reservation");
+        return;
+    }
+    /* Still reserved: withdraw it, and let the destination's answer to that decide, since a
+     * commit still on its way could land first. */
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/incoming/%s/abort", m->id);
+    m->in_flight = true;
+    if (http_request(m->a->client, m->to_url, "POST", path, NULL, 2.0, resolve_abort_done, m) < 0) {
+        m->in_flight = false;
+        resolve_later(m);
+    }
+}
+
+/* Find out whether an unanswered commit was applied. Never guesses: until the destination
+ * answers, the VM keeps running here (marked leaving) and nowhere else can start it, because
+ * the destination only runs it on that very commit. */
+static void
+resolve(struct migration *m)
+{
+    if (!m->resolving)
+        log_warnx("commit got no answer id=%s vm=\"%s\"; the VM stays here, leaving, until "
+                  "the destination says whether it runs it",
+                  m->id, m->vm);
+    m->resolving = true;
     char path[128];
     (void)snprintf(path, sizeof(path), "/v1/incoming/%s", m->id);
-    m->queries_left = left;
     m->in_flight = true;
-    if (http_request(m->a->client, m->to_url, "GET", path, NULL, 2.0, query_done, m) < 0) {
+    if (http_request(m->a->client, m->to_url, "GET", path, NULL, 2.0, resolve_query_done, m) < 0) {
         m->in_flight = false;
-        mig_fail(m, true, "cannot ask the destination");
+        resolve_later(m);
     }
 }
 
@@ -265,17 +315,19 @@ commit_done(void *arg, int status, const char *body, size_t len, const char *err
 {
     struct migration *m = arg;
     (void)len;
+    (void)err;
     m->in_flight = false;
     if (status == 200) {
         mig_succeed(m);
         return;
     }
     if (status == 0) {
-        log_warnx("commit got no answer id=%s error=\"%s\", asking the destination", m->id, err);
-        query_commit(m, COMMIT_QUERIES - 1);
+        resolve(m);
         return;
     }
-    mig_fail(m, true, "destination refused the commit: %d %.160s", status, body);
+    /* An answer other than 200 means the destination did not run it. */
+    mig_fail(m, status != 404 && status != 409, "destination refused the commit: %d %.160s", status,
+             body);
 }
 
 static void
@@ -308,9 +360,13 @@ send_commit(struct migration *m)
 static void
 transfer_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct migration *m = arg;
     (void)fd;
     (void)what;
-    send_commit(arg);
+    if (m->resolving)
+        resolve(m);
+    else
+        send_commit(m);
 }
 
 static void
@@ -320,7 +376,8 @@ reserve_done(void *arg, int status, const char *body, size_t len, const char *er
     (void)len;
     m->in_flight = false;
     if (status == 0) {
-        mig_fail(m, false, "destination unreachable: %s", err);
+        /* The reservation may have been made: withdraw it (an unknown id just gets 404). */
+        mig_fail(m, true, "destination unreachable: %s", err);
         return;
     }
     if (status != 201 && status != 200) {

@@ -231,7 +231,21 @@ vm_incoming(void *arg)
     return ok;
 }
 
-/* The destination dies during the transfer: the VM stays on the source, once. */
+static bool
+vm_leaving(void *arg)
+{
+    const char *url = arg;
+    json_t *all;
+    json_t *v = find_vm(url, "x", &all);
+    bool ok =
+        v != NULL && strcmp(json_string_value(json_object_get(v, "state")), "migrating-out") == 0;
+    json_decref(all);
+    return ok;
+}
+
+/* The destination dies during the transfer. The source cannot know whether a commit got
+ * there, so it holds the VM (running, leaving) until the destination answers; a restarted
+ * destination knows nothing of the migration, so the VM resumes on the source, once. */
 static void
 test_destination_dies_midway(void **state)
 {
@@ -241,9 +255,19 @@ test_destination_dies_midway(void **state)
     const char *ea[] = {"--vm", "x:cpu=40,mem=2048", "--bandwidth", "1024", NULL};
     start_agent(&a, "src", ea);
     start_agent(&b, "dst", NULL);
+    const char *port = strrchr(b.url, ':') + 1;
+    char listen[64];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%s", port);
     assert_int_equal(order(a.url, "mig-mid", "x", b.url, "dst"), 202);
     assert_true(wait_until(vm_incoming, b.url, 5.0)); /* reserved: the copy is running */
     daemon_kill(&b);
+    /* While the destination is gone, the VM is still here, exactly once, still running. */
+    struct mig_wait running = {a.url, "mig-mid", "running"};
+    assert_true(wait_until(vm_leaving, a.url, 5.0));
+    assert_true(migration_in_state(&running));
+    /* The destination comes back (fresh state, same address). */
+    const char *eb[] = {"--listen", listen, NULL};
+    start_agent(&b, "dst", eb);
     struct mig_wait w = {a.url, "mig-mid", "failed"};
     assert_true(wait_until(migration_in_state, &w, 15.0));
     json_t *all;
@@ -252,7 +276,10 @@ test_destination_dies_midway(void **state)
     assert_string_equal(json_string_value(json_object_get(v, "state")), "running");
     assert_int_equal(json_array_size(all), 1);
     json_decref(all);
+    assert_null(find_vm(b.url, "x", &all));
+    json_decref(all);
     stop_clean(&a);
+    stop_clean(&b);
 }
 
 static void
