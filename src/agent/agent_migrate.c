@@ -33,7 +33,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-/* An arrival not committed within this time is dropped by the destination. */
+/* An arrival not committed within this time after its copy should have ended is dropped. */
 #define INCOMING_EXPIRY_S 120
 /* How often the source asks again about a commit that got no answer. */
 #define RESOLVE_RETRY_S 2
@@ -427,11 +427,11 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     m->mem_mib = v->mem_mib;
     m->transfer_s = a->opts.bandwidth_mib_s > 0 ? v->mem_mib / a->opts.bandwidth_mib_s : 0.0;
     m->timer = evtimer_new(a->base, transfer_cb, m);
-    json_t *j = json_pack("{s:s,s:s,s:{s:s,s:{s:f,s:f,s:f,s:f},s:f,s:I,s:b}}", "id", m->id, "from",
-                          a->opts.name, "vm", "name", v->name, "demand", "cpu", v->demand[KIND_CPU],
-                          "mem_bw", v->demand[KIND_MEM_BW], "disk", v->demand[KIND_DISK], "net",
-                          v->demand[KIND_NET], "mem_mib", v->mem_mib, "priority",
-                          (json_int_t)v->priority, "pinned", v->pinned);
+    json_t *j = json_pack("{s:s,s:s,s:f,s:{s:s,s:{s:f,s:f,s:f,s:f},s:f,s:I,s:b}}", "id", m->id,
+                          "from", a->opts.name, "transfer_s", m->transfer_s, "vm", "name", v->name,
+                          "demand", "cpu", v->demand[KIND_CPU], "mem_bw", v->demand[KIND_MEM_BW],
+                          "disk", v->demand[KIND_DISK], "net", v->demand[KIND_NET], "mem_mib",
+                          v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned);
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (m->timer == NULL || body == NULL) {
@@ -522,7 +522,8 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
         (void)snprintf(msg, len, "cannot accept the VM: %s", strerror(-r));
         return r == -ENOMEM ? 503 : 409;
     }
-    struct timeval tv = {INCOMING_EXPIRY_S, 0};
+    /* The reservation outlives the copy the source announced, with a margin. */
+    struct timeval tv = {INCOMING_EXPIRY_S + (time_t)w->transfer_s, 0};
     (void)event_add(in->expiry, &tv);
     a->ins[a->n_ins++] = in;
     log_info("arrival reserved id=%s vm=\"%s\" from=\"%s\" mem_mib=%.0f", in->id, in->vm, in->from,

@@ -128,6 +128,18 @@ where_is(struct manager *m, const char *vm, const char *src, const char *dst)
 
 static void send_order(struct manager *m, struct mmig *g);
 
+/* Is a 409 answer the agent saying it already has this order (same id)? Matched on the start
+ * of its message, which no VM name can reach. */
+static bool
+order_known(const char *body)
+{
+    json_t *j = body != NULL ? json_loads(body, 0, NULL) : NULL;
+    const char *e = json_string_value(json_object_get(j, "error"));
+    bool known = e != NULL && strncmp(e, "a migration with id ", 20) == 0;
+    json_decref(j);
+    return known;
+}
+
 static void
 order_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
@@ -135,7 +147,7 @@ order_done(void *arg, int status, const char *body, size_t len, const char *err)
     struct manager *m = g->m;
     (void)len;
     g->in_flight = false;
-    if (status == 202 || (status == 409 && body != NULL && strstr(body, "exists") != NULL)) {
+    if (status == 202 || (status == 409 && order_known(body))) {
         /* Accepted now, or accepted before a restart of ours: the same order. */
         g->state = MMIG_RUNNING;
         g->last_answer = clock_wall_s();
@@ -218,6 +230,10 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
             finish(m, g, MMIG_DONE, NULL);
         else if (w == -1)
             finish(m, g, MMIG_FAILED, "the source agent lost the migration; VM still there");
+        else if (clock_wall_s() - g->last_answer > FOLLOW_GIVE_UP_S)
+            finish(m, g, MMIG_FAILED,
+                   "outcome unknown: the source lost the migration and the "
+                   "samples do not show the VM on exactly one of the hosts");
     }
 }
 

@@ -37,6 +37,9 @@ wire_name_valid(const char *name)
     return true;
 }
 
+static int get_number(json_t *o, const char *key, const char *path, double lo, double hi,
+                      bool required, double *ret, struct perr *err);
+
 /* Parse `body` as a JSON object. NULL with err set on failure. */
 static json_t *
 parse_object(const char *body, size_t len, struct perr *err)
@@ -228,6 +231,8 @@ wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret, st
     }
     if (r == 0)
         r = get_string(j, "from", "from", true, in.from, sizeof(in.from), err);
+    if (r == 0)
+        r = get_number(j, "transfer_s", "transfer_s", 0, 1e7, false, &in.transfer_s, err);
     if (r == 0) {
         json_t *v = json_object_get(j, "vm");
         if (v == NULL) {

@@ -42,12 +42,13 @@ struct wire_vmdef {
     bool pinned;
 };
 
-/* {"id": "...", "from": "h1", "vm": {"name", "demand": {...}, "mem_mib", "priority",
- * "pinned"}}: a source asks a destination to reserve room for an arriving VM. */
+/* {"id": "...", "from": "h1", "transfer_s": 4.0, "vm": {"name", "demand": {...}, "mem_mib",
+ * "priority", "pinned"}}: a source asks a destination to reserve room for an arriving VM. */
 struct wire_incoming {
     char id[WIRE_MAX_ID + 1];
     char from[MODEL_MAX_NAME + 1];
     struct wire_vmdef vm;
+    double transfer_s; /* how long the copy will take ("transfer_s", optional; 0 = unknown) */
 };
 
 /* One VM in an agent's sample. */
