@@ -19,6 +19,14 @@
 
 /* GET or POST `path` on `url`; on success *ret_json holds the parsed answer.
  * Returns CLI_EXIT_* after printing any error. */
+/* A string field of `o`, or "?" when it is missing or not a string (never NULL). */
+static const char *
+jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "?";
+}
+
 static int
 ask(const char *url, const char *method, const char *path, const char *body, json_t **ret_json)
 {
@@ -81,12 +89,10 @@ print_vms(json_t *arr)
     json_t *v;
     json_array_foreach(arr, i, v)
     {
-        const char *state = json_string_value(json_object_get(v, "state"));
-        (void)printf("%-24s %-16s %7.1f %7.1f %7.1f %7.1f %9.0f  %s\n",
-                     json_string_value(json_object_get(v, "name")),
-                     json_string_value(json_object_get(v, "host")), kind_value(v, "usage", "cpu"),
-                     kind_value(v, "demand", "cpu"), kind_value(v, "usage", "disk"),
-                     kind_value(v, "usage", "net"),
+        const char *state = jstr(v, "state");
+        (void)printf("%-24s %-16s %7.1f %7.1f %7.1f %7.1f %9.0f  %s\n", jstr(v, "name"),
+                     jstr(v, "host"), kind_value(v, "usage", "cpu"), kind_value(v, "demand", "cpu"),
+                     kind_value(v, "usage", "disk"), kind_value(v, "usage", "net"),
                      json_number_value(json_object_get(v, "mem_mib")),
                      state != NULL ? state : "running");
     }
@@ -127,11 +133,8 @@ print_migrations(json_t *arr)
             (void)snprintf(dur, sizeof(dur), "-");
         else
             (void)snprintf(dur, sizeof(dur), "%.2f", secs);
-        (void)printf(
-            "%-24s %-16s %-16s %-8s %-9s %8s  %s\n", json_string_value(json_object_get(m, "vm")),
-            json_string_value(json_object_get(m, "from")),
-            json_string_value(json_object_get(m, "to")),
-            json_string_value(json_object_get(m, "state")), started, dur, err != NULL ? err : "");
+        (void)printf("%-24s %-16s %-16s %-8s %-9s %8s  %s\n", jstr(m, "vm"), jstr(m, "from"),
+                     jstr(m, "to"), jstr(m, "state"), started, dur, err != NULL ? err : "");
     }
 }
 
@@ -194,11 +197,9 @@ print_hosts(json_t *arr)
     json_t *h;
     json_array_foreach(arr, i, h)
     {
-        (void)printf("%-20s %-8s %7.1f %7.1f %7.1f %7.1f  ",
-                     json_string_value(json_object_get(h, "name")),
-                     json_string_value(json_object_get(h, "state")), kind_value(h, "usage", "cpu"),
-                     kind_value(h, "usage", "mem_bw"), kind_value(h, "usage", "disk"),
-                     kind_value(h, "usage", "net"));
+        (void)printf("%-20s %-8s %7.1f %7.1f %7.1f %7.1f  ", jstr(h, "name"), jstr(h, "state"),
+                     kind_value(h, "usage", "cpu"), kind_value(h, "usage", "mem_bw"),
+                     kind_value(h, "usage", "disk"), kind_value(h, "usage", "net"));
         size_t j;
         json_t *v;
         json_array_foreach(json_object_get(h, "vms"), j, v)
@@ -238,8 +239,7 @@ print_conflicts(json_t *arr)
                                         json_string_value(v));
         }
         const char *outcome = json_string_value(json_object_get(c, "outcome"));
-        (void)printf("%-9s %-20s %-14s %-30s %s\n", t,
-                     json_string_value(json_object_get(c, "host")), res, vms,
+        (void)printf("%-9s %-20s %-14s %-30s %s\n", t, jstr(c, "host"), res, vms,
                      outcome != NULL ? outcome : "");
     }
 }
@@ -355,9 +355,7 @@ cmd_load(int argc, char **argv)
     free(text);
     if (r == CLI_EXIT_OK) {
         (void)printf("load of %s set on %s\n", vm,
-                     json_string_value(json_object_get(j, "host")) != NULL
-                         ? json_string_value(json_object_get(j, "host"))
-                         : agent);
+                     jstr(j, "host") != NULL ? jstr(j, "host") : agent);
         json_decref(j);
     }
     return r;

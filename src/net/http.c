@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "proto/utf8.h"
 
 struct http_server {
     struct evhttp *http;
@@ -140,6 +141,13 @@ http_reply_error(struct http_req *r, int code, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* The message may quote a path or name from the request: keep the answer valid JSON. */
+    if (!utf8_valid((const unsigned char *)msg, strlen(msg))) {
+        for (char *p = msg; *p != '\0'; p++) {
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        }
+    }
     (void)json_escape(esc, sizeof(esc), msg);
     int n = snprintf(body, sizeof(body), "{\"error\": \"%s\"}", esc);
     if (n < 0)
