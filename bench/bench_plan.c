@@ -39,7 +39,7 @@
     (MODEL_MAX_VMS / VMS_PER_HOST < MODEL_MAX_HOSTS ? MODEL_MAX_VMS / VMS_PER_HOST                 \
                                                     : MODEL_MAX_HOSTS)
 
-/* Targets from the project brief. */
+/* The targets this benchmark checks (bench/README.md). */
 #define TARGET_PLAN_HOSTS 10000u
 #define TARGET_PLAN_MS 20.0
 #define TARGET_DECODE_HOSTS 100000u

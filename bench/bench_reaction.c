@@ -78,18 +78,6 @@ static bool verbose = false;
 static bool random_phase = true;
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
-/* xorshift64*, fixed seed: the same arrival phases on every run. Uniform in [0, 1). */
-static double
-rng_unit(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
-}
-
 /* ---- cluster ------------------------------------------------------------------------- */
 
 static bool
@@ -404,7 +392,7 @@ one_rep(struct cluster *c, int rep, struct result *res, bool count)
     }
     /* The arrival phase: wait_calm() returned just after a round ended. */
     if (random_phase)
-        bench_pause_ms((int)(rng_unit() * c->interval * 1000.0));
+        bench_pause_ms((int)(bench_rng_unit(&rng_state) * c->interval * 1000.0));
     if (set_load(c, pair[0], HIGH_CPU) < 0)
         return -1;
     double call_start = bench_wall_s();

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "core/model.h"
 #include "net/http.h"
 
 #define KINDS 4
@@ -49,26 +50,13 @@
 #define HOST_MEM_MIB 262144.0
 #define OVERHEAD_CPU 2.0
 
-/* Targets from the project brief. */
+/* The scale targets (bench/README.md). */
 #define TARGET_CPU_PCT 25.0
 #define TARGET_ROUND_MS 200.0
-
-static const char *const kind_names[KINDS] = {"cpu", "mem_bw", "disk", "net"};
 
 /* ---- deterministic generator --------------------------------------------------------- */
 
 static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
-
-static double
-rng_unit(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
-}
 
 /* Multiples of 1/8, as the agent's rounding to 3 decimals keeps them exact. */
 static double
@@ -275,7 +263,7 @@ sb_kinds(struct sb *b, const double *v)
     sb_str(b, "{");
     for (int k = 0; k < KINDS; k++) {
         sb_str(b, k > 0 ? ",\"" : "\"");
-        sb_str(b, kind_names[k]);
+        sb_str(b, kind_name((enum kind)k));
         sb_str(b, "\":");
         sb_real(b, round(v[k] * 1000.0) / 1000.0);
     }
@@ -602,11 +590,11 @@ static int
 agent_populate(struct fagent *a, size_t n_vms)
 {
     static const double mems[] = {1024, 2048, 4096, 8192};
-    double total = q8(5.0 + 67.0 * rng_unit());
+    double total = q8(5.0 + 67.0 * bench_rng_unit(&rng_state));
     double w[MAX_VMS_PER_AGENT];
     double sw = 0;
     for (size_t i = 0; i < n_vms; i++) {
-        w[i] = -log(1.0 - rng_unit());
+        w[i] = -log(1.0 - bench_rng_unit(&rng_state));
         sw += w[i];
     }
     for (size_t i = 0; i < n_vms; i++) {
@@ -618,11 +606,11 @@ agent_populate(struct fagent *a, size_t n_vms)
         if (v.demand[0] > 18.0)
             v.demand[0] = 18.0;
         v.normal_cpu = v.demand[0];
-        v.demand[1] = q8(5.0 * rng_unit());
-        if (rng_unit() < 0.1)
-            v.demand[2] = q8(6.0 * rng_unit());
-        v.demand[3] = q8(3.0 * rng_unit());
-        v.mem_mib = mems[(size_t)(rng_unit() * 4.0) % 4];
+        v.demand[1] = q8(5.0 * bench_rng_unit(&rng_state));
+        if (bench_rng_unit(&rng_state) < 0.1)
+            v.demand[2] = q8(6.0 * bench_rng_unit(&rng_state));
+        v.demand[3] = q8(3.0 * bench_rng_unit(&rng_state));
+        v.mem_mib = mems[(size_t)(bench_rng_unit(&rng_state) * 4.0) % 4];
         if (vm_push(a, &v) < 0)
             return -1;
     }
@@ -635,17 +623,17 @@ make_hot(struct fagent *a)
 {
     if (a->n_vms < 2)
         return;
-    size_t i = (size_t)(rng_unit() * (double)a->n_vms) % a->n_vms;
-    size_t j = (i + 1 + (size_t)(rng_unit() * (double)(a->n_vms - 1))) % a->n_vms;
-    double x = q8(25.0 + 10.0 * rng_unit());
-    double y = q8(25.0 + 10.0 * rng_unit());
+    size_t i = (size_t)(bench_rng_unit(&rng_state) * (double)a->n_vms) % a->n_vms;
+    size_t j = (i + 1 + (size_t)(bench_rng_unit(&rng_state) * (double)(a->n_vms - 1))) % a->n_vms;
+    double x = q8(25.0 + 10.0 * bench_rng_unit(&rng_state));
+    double y = q8(25.0 + 10.0 * bench_rng_unit(&rng_state));
     double others = 0;
     for (size_t k = 0; k < a->n_vms; k++) {
         if (k != i && k != j)
             others += a->vms[k].demand[0];
     }
     double total = OVERHEAD_CPU + others + x + y;
-    double want = 86.0 + 6.0 * rng_unit();
+    double want = 86.0 + 6.0 * bench_rng_unit(&rng_state);
     if (total < want) {
         double add = (want - total) / 2.0;
         x = fmin(45.0, q8(x + add));
@@ -877,12 +865,13 @@ inject_cb(evutil_socket_t fd, short what, void *arg)
         return;
     double want = (double)lg->n * lg->o.conflict_pct / 100.0;
     size_t k = (size_t)want;
-    if (rng_unit() < want - (double)k)
+    if (bench_rng_unit(&rng_state) < want - (double)k)
         k++;
     for (size_t t = 0; t < k; t++) {
         /* A few tries to find a calm host. */
         for (int tries = 0; tries < 8; tries++) {
-            struct fagent *a = &lg->agents[(size_t)(rng_unit() * (double)lg->n) % lg->n];
+            struct fagent *a =
+                &lg->agents[(size_t)(bench_rng_unit(&rng_state) * (double)lg->n) % lg->n];
             if (!a->hot) {
                 make_hot(a);
                 break;

@@ -18,6 +18,17 @@
 #include "net/http.h"
 
 double
+bench_rng_unit(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
+}
+
+double
 bench_mono_s(void)
 {
     struct timespec ts;

@@ -7,9 +7,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* CLOCK_MONOTONIC and CLOCK_REALTIME, in seconds. */
+/* xorshift64* with a caller-held state (fixed seeds make runs repeatable): uniform in
+ * [0, 1). */
+double bench_rng_unit(uint64_t *state);
+
 double bench_mono_s(void);
 double bench_wall_s(void);
 

@@ -32,32 +32,23 @@ agent_opts_init(struct agent_opts *o)
     o->log_level = LOG_LEVEL_INFO;
 }
 
+/* The VMs with what they get and what they ask for; with their host's name when `with_host`
+ * (the /v1/vms list; a sample names its host once). */
 static json_t *
-kinds_json(const double *v)
-{
-    json_t *o = json_object();
-    for (unsigned k = 0; k < KIND_COUNT && o != NULL; k++) {
-        double r = round(v[k] * 1000.0) / 1000.0;
-        if (json_object_set_new(o, kind_name((enum kind)k), json_real(r)) < 0) {
-            json_decref(o);
-            o = NULL;
-        }
-    }
-    return o;
-}
-
-/* The VMs with what they get and what they ask for. */
-static json_t *
-vms_array(struct agent *a, double (*usage)[KIND_COUNT])
+vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < a->hv.n_vms && arr != NULL; i++) {
         const struct simvm *v = &a->hv.vms[i];
-        json_t *o =
-            json_pack("{s:s,s:s,s:o,s:o,s:f,s:I,s:b,s:s}", "name", v->name, "host", a->opts.name,
-                      "usage", kinds_json(usage[i]), "demand", kinds_json(v->demand), "mem_mib",
-                      v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned, "state",
-                      simvm_state_name(v->state));
+        json_t *o = json_pack("{s:s,s:o,s:o,s:f,s:I,s:b,s:s}", "name", v->name, "usage",
+                              wire_kinds_json(usage[i]), "demand", wire_kinds_json(v->demand),
+                              "mem_mib", v->mem_mib, "priority", (json_int_t)v->priority, "pinned",
+                              v->pinned, "state", simvm_state_name(v->state));
+        if (o != NULL && with_host &&
+            json_object_set_new(o, "host", json_string(a->opts.name)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;
@@ -74,7 +65,7 @@ agent_vms_json(struct agent *a)
     if (usage == NULL)
         return NULL;
     hv_sim_allocate(&a->hv, usage, host);
-    json_t *arr = vms_array(a, usage);
+    json_t *arr = vms_array(a, usage, true);
     free(usage);
     if (arr == NULL)
         return NULL;
@@ -97,24 +88,13 @@ agent_sample(struct agent *a)
     a->sample_time = clock_wall_s();
     /* The host part has the snapshot format's fields, so a collector can put it straight
      * into a snapshot; VMs that are only arriving are listed but not yet the host's. */
-    json_t *vms = json_array();
-    for (size_t i = 0; i < a->hv.n_vms && vms != NULL; i++) {
-        const struct simvm *v = &a->hv.vms[i];
-        json_t *o = json_pack("{s:s,s:o,s:o,s:f,s:I,s:b,s:s}", "name", v->name, "usage",
-                              kinds_json(usage[i]), "demand", kinds_json(v->demand), "mem_mib",
-                              v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned,
-                              "state", simvm_state_name(v->state));
-        if (o == NULL || json_array_append_new(vms, o) < 0) {
-            json_decref(vms);
-            vms = NULL;
-        }
-    }
+    json_t *vms = vms_array(a, usage, false);
     json_t *root = NULL;
     if (vms != NULL) {
         root = json_pack("{s:i,s:I,s:f,s:s,s:{s:s,s:f,s:f,s:s,s:o,s:o}}", "version", WIRE_VERSION,
                          "seq", (json_int_t)a->seq, "time", a->sample_time, "url", a->url, "host",
                          "name", a->opts.name, "capacity", a->hv.capacity, "mem_mib", a->hv.mem_mib,
-                         "state", "up", "usage", kinds_json(host), "vms", vms);
+                         "state", "up", "usage", wire_kinds_json(host), "vms", vms);
     }
     char *s = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);

@@ -3,6 +3,9 @@
 #ifndef VMLOC_CLI_CLI_H
 #define VMLOC_CLI_CLI_H
 
+#include <jansson.h>
+#include <stddef.h>
+
 #include "core/compiler.h"
 
 #define CLI_EXIT_OK 0
@@ -24,6 +27,12 @@ MUST_CHECK int cli_parse_num(const char *s, double lo, double hi, double *ret);
 /* The value of the last -c/--config/--config=FILE in argv, or NULL: a daemon reads its file
  * before the other options, which then win over it. */
 const char *cli_config_path(int argc, char **argv);
+
+/* A string field of `o`, or "?" when it is missing or not a string (never NULL). */
+const char *cli_jstr(json_t *o, const char *key);
+
+/* The strings of JSON array `arr` joined with `sep` into `buf` (truncated to fit). */
+void cli_join(json_t *arr, const char *sep, char *buf, size_t len);
 
 /* The daemon the terminal commands talk to: --agent URL if given, else --manager URL, else
  * the default manager (VMLOC_MANAGER or http://127.0.0.1:7700). Never NULL. */

@@ -31,7 +31,7 @@ agent_usage(FILE *f)
         "options:\n"
         "  -c, --config FILE        read settings from FILE ([agent], [sim], [vm \"NAME\"];\n"
         "                           see docs/running.md); options given here win\n"
-        "  -n, --name NAME          this host's name (required, here or in the file)\n"
+        "      --name NAME          this host's name (required, here or in the file)\n"
         "  -l, --listen ADDR:PORT   where to serve the API (default %s; port 0 picks one)\n"
         "  -m, --manager URL        the manager to register with (http://HOST:PORT)\n"
         "      --mode MODE          central (default); edge and peer are not available yet\n"
@@ -46,7 +46,7 @@ agent_usage(FILE *f)
         "      --bandwidth MIBPS    simulated migration bandwidth, MiB/s (default %g)\n"
         "      --advertise URL      the URL others use to reach this agent\n"
         "      --log-level LEVEL    debug, info (default), warn, error\n"
-        "      --check-config       check the settings, print 'configuration OK', exit\n"
+        "  -n, --check-config       check the settings, print 'configuration OK', exit\n"
         "  -h, --help               show this help\n\n"
         "Once it accepts connections it prints 'listening on http://ADDR:PORT' on standard\n"
         "output. Logs go to standard error. SIGTERM or SIGINT stops it.\n",
@@ -289,12 +289,12 @@ enum {
     OPT_ADVERTISE,
     OPT_LOG_LEVEL,
     OPT_PEER,
-    OPT_CHECK,
+    OPT_NAME,
 };
 
 static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
-    {"name", required_argument, NULL, 'n'},
+    {"name", required_argument, NULL, OPT_NAME},
     {"listen", required_argument, NULL, 'l'},
     {"manager", required_argument, NULL, 'm'},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -308,7 +308,7 @@ static const struct option long_opts[] = {
     {"advertise", required_argument, NULL, OPT_ADVERTISE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"peer", required_argument, NULL, OPT_PEER},
-    {"check-config", no_argument, NULL, OPT_CHECK},
+    {"check-config", no_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -318,7 +318,7 @@ static const char *
 opt_key(int c)
 {
     switch (c) {
-    case 'n':
+    case OPT_NAME:
         return "name";
     case 'l':
         return "listen";
@@ -359,7 +359,7 @@ parse_args(int argc, char **argv, struct agent_opts *o)
     struct perr err;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:n:l:m:b:i:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:nl:m:b:i:h", long_opts, NULL)) != -1) {
         const char *key = opt_key(c);
         const char *why = NULL;
         if (key != NULL) {
@@ -387,7 +387,7 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         case OPT_PEER:
             cli_error("agent: --peer needs --mode peer, which is not available in this version");
             return CLI_EXIT_USAGE;
-        case OPT_CHECK:
+        case 'n':
             check = true;
             break;
         case 'h':

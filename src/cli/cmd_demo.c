@@ -25,14 +25,6 @@
 
 #define DEMO_MAX_AGENTS 8
 
-/* A string field of `o`, or "?" when it is missing or not a string (never NULL). */
-static const char *
-jstr(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s != NULL ? s : "?";
-}
-
 static volatile sig_atomic_t demo_stop;
 
 static void
@@ -161,11 +153,11 @@ vm_home(struct demo *d, const char *vm, char *host, size_t len)
     json_t *v;
     json_array_foreach(vms, i, v)
     {
-        const char *name = jstr(v, "name");
-        const char *st = jstr(v, "state");
+        const char *name = cli_jstr(v, "name");
+        const char *st = cli_jstr(v, "state");
         if (name == NULL || strcmp(name, vm) != 0 || (st != NULL && strcmp(st, "incoming") == 0))
             continue;
-        const char *h = jstr(v, "host");
+        const char *h = cli_jstr(v, "host");
         for (int a = 0; h != NULL && a < d->n_agents; a++) {
             if (strcmp(d->agents[a].name, h) == 0) {
                 url = d->agents[a].url;
@@ -203,21 +195,6 @@ set_load(struct demo *d, const char *vm, double cpu, const char *why)
     (void)fflush(stdout);
 }
 
-static void
-join_names(json_t *arr, char *buf, size_t len)
-{
-    size_t off = 0;
-    size_t i;
-    json_t *v;
-    buf[0] = '\0';
-    json_array_foreach(arr, i, v)
-    {
-        if (off < len)
-            off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
-                                    json_string_value(v) != NULL ? json_string_value(v) : "?");
-    }
-}
-
 /* Print conflicts and migration changes the manager recorded since the last look. */
 static void
 report(struct demo *d)
@@ -229,11 +206,11 @@ report(struct demo *d)
         json_t *c = json_array_get(cs, i);
         char res[64];
         char vms[256];
-        join_names(json_object_get(c, "resources"), res, sizeof(res));
-        join_names(json_object_get(c, "vms"), vms, sizeof(vms));
+        cli_join(json_object_get(c, "resources"), ", ", res, sizeof(res));
+        cli_join(json_object_get(c, "vms"), ", ", vms, sizeof(vms));
         stamp(t, sizeof(t));
-        (void)printf("[%s] conflict  on %s: %s high, heavy VMs %s -> %s\n", t, jstr(c, "host"), res,
-                     vms, jstr(c, "outcome"));
+        (void)printf("[%s] conflict  on %s: %s high, heavy VMs %s -> %s\n", t, cli_jstr(c, "host"),
+                     res, vms, cli_jstr(c, "outcome"));
     }
     if (cs != NULL)
         d->seen_conflicts = n;
@@ -252,19 +229,19 @@ report(struct demo *d)
             continue;
         (void)json_object_set_new(d->migration_states, id, json_string(st));
         stamp(t, sizeof(t));
-        const char *vm = jstr(m, "vm");
-        const char *from = jstr(m, "from");
-        const char *to = jstr(m, "to");
+        const char *vm = cli_jstr(m, "vm");
+        const char *from = cli_jstr(m, "from");
+        const char *to = cli_jstr(m, "to");
         if (strcmp(st, "done") == 0) {
             double secs = json_number_value(json_object_get(m, "finished")) -
                           json_number_value(json_object_get(m, "started"));
             (void)printf("[%s] migration %s %s -> %s done in %.2f s\n", t, vm, from, to, secs);
         } else if (strcmp(st, "failed") == 0) {
             (void)printf("[%s] migration %s %s -> %s FAILED: %s\n", t, vm, from, to,
-                         jstr(m, "error"));
+                         cli_jstr(m, "error"));
         } else if (was == NULL) {
             (void)printf("[%s] migration %s %s -> %s ordered (%s)\n", t, vm, from, to,
-                         jstr(m, "reason"));
+                         cli_jstr(m, "reason"));
         }
     }
     json_decref(ms);
@@ -361,7 +338,7 @@ demo_wait_ready(struct demo *d)
         json_t *h;
         json_array_foreach(hosts, i, h)
         {
-            const char *st = jstr(h, "state");
+            const char *st = cli_jstr(h, "state");
             if (st != NULL && strcmp(st, "up") == 0)
                 up++;
         }

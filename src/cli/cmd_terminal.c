@@ -19,14 +19,6 @@
 
 /* GET or POST `path` on `url`; on success *ret_json holds the parsed answer.
  * Returns CLI_EXIT_* after printing any error. */
-/* A string field of `o`, or "?" when it is missing or not a string (never NULL). */
-static const char *
-jstr(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s != NULL ? s : "?";
-}
-
 static int
 ask(const char *url, const char *method, const char *path, const char *body, json_t **ret_json)
 {
@@ -89,12 +81,12 @@ print_vms(json_t *arr)
     json_t *v;
     json_array_foreach(arr, i, v)
     {
-        const char *state = jstr(v, "state");
-        (void)printf("%-24s %-16s %7.1f %7.1f %7.1f %7.1f %9.0f  %s\n", jstr(v, "name"),
-                     jstr(v, "host"), kind_value(v, "usage", "cpu"), kind_value(v, "demand", "cpu"),
-                     kind_value(v, "usage", "disk"), kind_value(v, "usage", "net"),
-                     json_number_value(json_object_get(v, "mem_mib")),
-                     state != NULL ? state : "running");
+        const char *state = cli_jstr(v, "state");
+        (void)printf(
+            "%-24s %-16s %7.1f %7.1f %7.1f %7.1f %9.0f  %s\n", cli_jstr(v, "name"),
+            cli_jstr(v, "host"), kind_value(v, "usage", "cpu"), kind_value(v, "demand", "cpu"),
+            kind_value(v, "usage", "disk"), kind_value(v, "usage", "net"),
+            json_number_value(json_object_get(v, "mem_mib")), state != NULL ? state : "running");
     }
 }
 
@@ -133,8 +125,9 @@ print_migrations(json_t *arr)
             (void)snprintf(dur, sizeof(dur), "-");
         else
             (void)snprintf(dur, sizeof(dur), "%.2f", secs);
-        (void)printf("%-24s %-16s %-16s %-8s %-9s %8s  %s\n", jstr(m, "vm"), jstr(m, "from"),
-                     jstr(m, "to"), jstr(m, "state"), started, dur, err != NULL ? err : "");
+        (void)printf("%-24s %-16s %-16s %-8s %-9s %8s  %s\n", cli_jstr(m, "vm"),
+                     cli_jstr(m, "from"), cli_jstr(m, "to"), cli_jstr(m, "state"), started, dur,
+                     err != NULL ? err : "");
     }
 }
 
@@ -170,6 +163,13 @@ list_cmd(int argc, char **argv, const char *what, const char *path, void (*print
         cli_error("%s: unexpected argument '%s'", what, argv[optind]);
         return CLI_EXIT_USAGE;
     }
+    if (cli_global_agent() != NULL &&
+        (strcmp(what, "hosts") == 0 || strcmp(what, "conflicts") == 0)) {
+        /* Only a peer-mode agent detects on its own (not in this version). */
+        cli_error("%s: an agent in central mode keeps no %s; ask the manager (--manager URL)", what,
+                  what);
+        return CLI_EXIT_USAGE;
+    }
     const char *url = cli_target_url();
     json_t *j = NULL;
     int r = ask(url, "GET", path, NULL, &j);
@@ -197,15 +197,13 @@ print_hosts(json_t *arr)
     json_t *h;
     json_array_foreach(arr, i, h)
     {
-        (void)printf("%-20s %-8s %7.1f %7.1f %7.1f %7.1f  ", jstr(h, "name"), jstr(h, "state"),
-                     kind_value(h, "usage", "cpu"), kind_value(h, "usage", "mem_bw"),
-                     kind_value(h, "usage", "disk"), kind_value(h, "usage", "net"));
-        size_t j;
-        json_t *v;
-        json_array_foreach(json_object_get(h, "vms"), j, v)
-        {
-            (void)printf("%s%s", j ? "," : "", json_string_value(v));
-        }
+        (void)printf("%-20s %-8s %7.1f %7.1f %7.1f %7.1f  ", cli_jstr(h, "name"),
+                     cli_jstr(h, "state"), kind_value(h, "usage", "cpu"),
+                     kind_value(h, "usage", "mem_bw"), kind_value(h, "usage", "disk"),
+                     kind_value(h, "usage", "net"));
+        char vms[1024];
+        cli_join(json_object_get(h, "vms"), ",", vms, sizeof(vms));
+        (void)fputs(vms, stdout);
         (void)printf("\n");
     }
 }
@@ -222,24 +220,10 @@ print_conflicts(json_t *arr)
         format_time(json_object_get(c, "time"), t, sizeof(t));
         char res[64] = "";
         char vms[256] = "";
-        size_t j;
-        json_t *v;
-        size_t off = 0;
-        json_array_foreach(json_object_get(c, "resources"), j, v)
-        {
-            if (off < sizeof(res))
-                off += (size_t)snprintf(res + off, sizeof(res) - off, "%s%s", j ? "," : "",
-                                        json_string_value(v));
-        }
-        off = 0;
-        json_array_foreach(json_object_get(c, "vms"), j, v)
-        {
-            if (off < sizeof(vms))
-                off += (size_t)snprintf(vms + off, sizeof(vms) - off, "%s%s", j ? "," : "",
-                                        json_string_value(v));
-        }
+        cli_join(json_object_get(c, "resources"), ",", res, sizeof(res));
+        cli_join(json_object_get(c, "vms"), ",", vms, sizeof(vms));
         const char *outcome = json_string_value(json_object_get(c, "outcome"));
-        (void)printf("%-9s %-20s %-14s %-30s %s\n", t, jstr(c, "host"), res, vms,
+        (void)printf("%-9s %-20s %-14s %-30s %s\n", t, cli_jstr(c, "host"), res, vms,
                      outcome != NULL ? outcome : "");
     }
 }
@@ -355,7 +339,7 @@ cmd_load(int argc, char **argv)
     free(text);
     if (r == CLI_EXIT_OK) {
         (void)printf("load of %s set on %s\n", vm,
-                     jstr(j, "host") != NULL ? jstr(j, "host") : agent);
+                     cli_jstr(j, "host") != NULL ? cli_jstr(j, "host") : agent);
         json_decref(j);
     }
     return r;

@@ -43,64 +43,10 @@ close_input(const char *path, int fd)
 }
 
 int
-file_read_all(const char *path, size_t max, char **ret_buf, size_t *ret_len)
-{
-    int fd;
-    int r = open_input(path, &fd);
-    if (r < 0)
-        return r;
-    size_t cap = 4096;
-    size_t len = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        if (cap - len < 2) {
-            if (cap > max) {
-                r = -EFBIG;
-                goto out;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (nb == NULL) {
-                r = -ENOMEM;
-                goto out;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            r = -EFBIG;
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *ret_buf = buf;
-    *ret_len = len;
-    buf = NULL;
-    r = 0;
-out:
-    free(buf);
-    close_input(path, fd);
-    return r;
-}
-
-int
 file_stream(const char *path, size_t max, int (*fn)(void *ctx, const void *chunk, size_t len),
             void *ctx)
 {
-    int fd;
+    int fd = -1;
     int r = open_input(path, &fd);
     if (r < 0)
         return r;
@@ -134,4 +80,46 @@ out:
     free(buf);
     close_input(path, fd);
     return r;
+}
+
+struct accum {
+    char *buf;
+    size_t len;
+    size_t cap;
+};
+
+static int
+accum_chunk(void *ctx, const void *chunk, size_t len)
+{
+    struct accum *a = ctx;
+    if (a->cap - a->len < len + 1) {
+        size_t ncap = a->cap == 0 ? 4096 : a->cap;
+        while (ncap - a->len < len + 1)
+            ncap *= 2;
+        char *nb = realloc(a->buf, ncap);
+        if (nb == NULL)
+            return -ENOMEM;
+        a->buf = nb;
+        a->cap = ncap;
+    }
+    memcpy(a->buf + a->len, chunk, len);
+    a->len += len;
+    return 0;
+}
+
+int
+file_read_all(const char *path, size_t max, char **ret_buf, size_t *ret_len)
+{
+    struct accum a = {NULL, 0, 0};
+    int r = file_stream(path, max, accum_chunk, &a);
+    if (r == 0 && a.buf == NULL)
+        r = accum_chunk(&a, "", 0); /* an empty file is an empty string */
+    if (r != 0) {
+        free(a.buf);
+        return r > 0 ? -EIO : r;
+    }
+    a.buf[a.len] = '\0';
+    *ret_buf = a.buf;
+    *ret_len = a.len;
+    return 0;
 }

@@ -28,13 +28,6 @@ reply_json(struct http_req *r, int code, json_t *j)
     free(s);
 }
 
-static json_t *
-kinds_json(const double *v)
-{
-    return json_pack("{s:f,s:f,s:f,s:f}", "cpu", v[KIND_CPU], "mem_bw", v[KIND_MEM_BW], "disk",
-                     v[KIND_DISK], "net", v[KIND_NET]);
-}
-
 static void
 post_agent(struct http_req *r, void *ctx)
 {
@@ -92,8 +85,8 @@ get_hosts(struct http_req *r, void *ctx)
         double zero[KIND_COUNT] = {0};
         json_t *o = json_pack(
             "{s:s,s:s,s:s,s:o,s:o,s:f,s:o,s:b}", "name", h->name, "url", h->url, "state",
-            host_state(h), "usage", kinds_json(h->has_sample ? h->sample.usage : zero), "vms", vms,
-            "capacity", h->has_sample ? h->sample.capacity : 1.0, "last_seen",
+            host_state(h), "usage", wire_kinds_json(h->has_sample ? h->sample.usage : zero), "vms",
+            vms, "capacity", h->has_sample ? h->sample.capacity : 1.0, "last_seen",
             h->has_sample ? json_real(h->last_seen) : json_null(), "in_conflict", h->in_conflict);
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
@@ -116,8 +109,8 @@ get_vms(struct http_req *r, void *ctx)
                              : v->migrating_out ? "migrating-out"
                                                 : "running";
             json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:f,s:s}", "name", v->name, "host", h->name,
-                                  "usage", kinds_json(v->usage), "demand", kinds_json(v->demand),
-                                  "mem_mib", v->mem_mib, "state", st);
+                                  "usage", wire_kinds_json(v->usage), "demand",
+                                  wire_kinds_json(v->demand), "mem_mib", v->mem_mib, "state", st);
             if (o == NULL || json_array_append_new(arr, o) < 0) {
                 json_decref(arr);
                 arr = NULL;

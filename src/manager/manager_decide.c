@@ -305,12 +305,45 @@ order(struct manager *m, const char *vm, const char *src, const char *dst, const
     g->rec.finished = -1.0;
     g->last_answer = now;
     g->state = MMIG_PLANNED;
-    /* Stored before the order goes out: a crash after this line resends it. */
-    save(m, g);
+    /* Stored before the order goes out: a crash after this line resends it. An order that
+     * could not be stored is not sent (a restart would not know to follow it). */
+    (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
+    if (store_put_migration(m->store, &g->rec) < 0) {
+        log_warnx("migration not ordered: the store cannot record it vm=\"%s\", ignoring", vm);
+        free(g);
+        return;
+    }
     m->active[m->n_active++] = g;
     log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
              src, dst, reason);
     send_order(m, g);
+}
+
+/* Why this VM and this destination, in the policy's own terms. */
+static void
+describe_move(const struct policy *pol, const struct cluster *cl, const struct plan_move *mv,
+              char *buf, size_t len)
+{
+    const char *vk = kind_name(pol->vm_select_resource);
+    const char *dk = kind_name(pol->dest_select_resource);
+    char vr[64];
+    char dr[64];
+    if (pol->vm_select == VM_SELECT_PRIORITY)
+        (void)snprintf(vr, sizeof(vr), "highest priority");
+    else if (pol->vm_select == VM_SELECT_WEIGHTED)
+        (void)snprintf(vr, sizeof(vr), "highest weighted score");
+    else
+        (void)snprintf(vr, sizeof(vr), "highest %s usage", vk);
+    if (pol->dest_select == DEST_SELECT_LEAST_USED)
+        (void)snprintf(dr, sizeof(dr), "least used %s", dk);
+    else if (pol->dest_select == DEST_SELECT_WEIGHTED)
+        (void)snprintf(dr, sizeof(dr), "best weighted free capacity");
+    else
+        (void)snprintf(dr, sizeof(dr), "most free %s", dk);
+    (void)snprintf(buf, len,
+                   "conflict on %s; movable VM with the %s; destination with the %s "
+                   "(score %.1f)",
+                   cl->hosts[mv->from].name, vr, dr, mv->score);
 }
 
 /* Build the model from the latest samples; `map[i]` is the mhost of cluster host i. */
@@ -460,10 +493,7 @@ manager_decide(struct manager *m)
             record_conflict(m, &cl, &p, c, map[mv->from], outcome);
         seen[mv->from] = true;
         char reason[250];
-        (void)snprintf(reason, sizeof(reason),
-                       "conflict on %s; heaviest movable VM; destination with the best score "
-                       "(%.1f)",
-                       cl.hosts[mv->from].name, mv->score);
+        describe_move(&m->opts.policy, &cl, mv, reason, sizeof(reason));
         order(m, cl.vms[mv->vm].name, cl.hosts[mv->from].name, cl.hosts[mv->to].name, reason);
     }
     for (size_t i = 0; i < p.n_unresolved; i++) {

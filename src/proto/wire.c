@@ -7,6 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+json_t *
+wire_kinds_json(const double *v)
+{
+    json_t *o = json_object();
+    for (unsigned k = 0; k < KIND_COUNT && o != NULL; k++) {
+        double r = round(v[k] * 1000.0) / 1000.0;
+        if (json_object_set_new(o, kind_name((enum kind)k), json_real(r)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
 bool
 wire_id_valid(const char *id)
 {

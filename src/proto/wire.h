@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/compiler.h"
 #include "core/model.h"
 #include "proto/perr.h"
@@ -93,6 +95,10 @@ MUST_CHECK int wire_order_decode(const char *body, size_t len, struct wire_order
                                  struct perr *err);
 MUST_CHECK int wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret,
                                     struct perr *err);
+
+/* {"cpu": v[0], "mem_bw": v[1], "disk": v[2], "net": v[3]}, each rounded to 0.001 (a new
+ * jansson object the caller owns), or NULL on OOM. The one encoding of usage on the wire. */
+json_t *wire_kinds_json(const double *v);
 
 /* Is `id` 1..64 characters of [A-Za-z0-9._-]? */
 bool wire_id_valid(const char *id);
