@@ -53,5 +53,6 @@ int cmd_manager(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
 int cmd_conflicts(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 #endif

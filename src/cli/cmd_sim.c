@@ -1,0 +1,426 @@
+/* `vmloc sim --trace DIR [...]`: run one or several policies over a workload trace on a
+ * simulated data centre and print the energy and SLA metrics of the consolidation
+ * literature, as a table or JSON, and optionally an HTML report. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/sim_report.h"
+#include "common/clock.h"
+#include "common/file.h"
+#include "common/limits.h"
+#include "proto/policy_ini.h"
+#include "sim/sim.h"
+#include "sim/trace.h"
+
+#define MAX_POLICIES 8
+
+static void
+sim_usage(FILE *f)
+{
+    (void)fprintf(
+        f, "usage: vmloc sim --trace DIR [--format planetlab|bitbrains] [--policy NAME[,NAME...]]\n"
+           "                 [--param X] [--config FILE] [--hosts N] [--json]\n"
+           "                 [--report FILE.html] [--quiet]\n\n"
+           "Replay a VM workload trace on a simulated data centre and report energy, migrations\n"
+           "and SLA violations, for vmloc's method and for the literature's reference policies.\n\n"
+           "options:\n"
+           "  -t, --trace DIR       folder with one trace file per VM\n"
+           "  -f, --format FMT      planetlab (default: one CPU percentage per line, 288 lines)\n"
+           "                        or bitbrains (GWA-T-12 ';'+TAB rows)\n"
+           "  -p, --policy LIST     comma-separated: vmloc (default), none, thr-mmt, iqr-mmt,\n"
+           "                        mad-mmt, lr-mmt\n"
+           "  -x, --param X         the reference detector's parameter (thr-mmt 0.8, iqr-mmt 1.5,\n"
+           "                        mad-mmt 2.5, lr-mmt 1.2 by default)\n"
+           "  -c, --config FILE     vmloc's policy: [detect], [relocate] as for `vmloc plan`,\n"
+           "                        plus [sim] (persistence, cooldown, consolidation)\n"
+           "  -H, --hosts N         number of hosts (default 800, alternating HP G4 and G5)\n"
+           "  -j, --json            print JSON: one object, or an array for several policies\n"
+           "  -r, --report FILE     write a self-contained HTML page with charts\n"
+           "  -q, --quiet           no progress on a terminal\n"
+           "  -h, --help            show this help\n\n"
+           "Exit status: 0 success, 1 the run failed, 2 bad arguments, trace or config.\n"
+           "See docs/sim.md for the model, the metrics and vmloc's settings.\n");
+}
+
+/* The [sim] section. */
+static bool
+sim_owns(const char *s, size_t len)
+{
+    return len == 3 && memcmp(s, "sim", 3) == 0;
+}
+
+static int
+parse_num(const char *v, double lo, double hi, double *ret, const char **why, const char *range)
+{
+    if (cli_parse_num(v, lo, hi, ret) < 0) {
+        *why = range;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+sim_apply(void *ctx, const char *section, const char *key, const char *value, const char **why)
+{
+    (void)section;
+    struct sim_vmloc *v = ctx;
+    double x;
+    if (strcmp(key, "persistence") == 0) {
+        /* "K/N" */
+        const char *slash = strchr(value, '/');
+        char kbuf[16];
+        if (slash == NULL || (size_t)(slash - value) >= sizeof(kbuf)) {
+            *why = "must be K/N, e.g. 2/3";
+            return -EINVAL;
+        }
+        memcpy(kbuf, value, (size_t)(slash - value));
+        kbuf[slash - value] = '\0';
+        double k, n;
+        if (cli_parse_num(kbuf, 1, 31, &k) < 0 || cli_parse_num(slash + 1, 1, 31, &n) < 0 ||
+            k != floor(k) || n != floor(n) || k > n) {
+            *why = "must be K/N with whole numbers 1 <= K <= N <= 31";
+            return -EINVAL;
+        }
+        v->persist_k = (uint32_t)k;
+        v->persist_n = (uint32_t)n;
+        return 0;
+    }
+    if (strcmp(key, "cooldown") == 0) {
+        int r = parse_num(value, 0, 86400 * 365.0, &x, why, "must be seconds, 0 or more");
+        if (r == 0)
+            v->cooldown_s = x;
+        return r;
+    }
+    if (strcmp(key, "consolidate_below") == 0) {
+        int r = parse_num(value, 0, 100, &x, why, "must be between 0 and 100 (0: off)");
+        if (r == 0)
+            v->consolidate_below_pct = x;
+        return r;
+    }
+    if (strcmp(key, "consolidate_target") == 0) {
+        int r = parse_num(value, 1, 100, &x, why, "must be between 1 and 100");
+        if (r == 0)
+            v->consolidate_target_pct = x;
+        return r;
+    }
+    *why = "unknown key (persistence, cooldown, consolidate_below, consolidate_target)";
+    return -EINVAL;
+}
+
+static int
+load_config(const char *path, struct sim_vmloc *v)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int r = file_read_all(path, LIMIT_CONFIG_BYTES, &text, &len);
+    if (r < 0) {
+        cli_error("%s: %s", path, strerror(-r));
+        return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+    }
+    struct perr err;
+    struct config_ext ext = {sim_owns, sim_apply, v, "[sim]"};
+    if (strlen(text) != len) {
+        perr_set(&err, "%s: NUL byte in config", path);
+        r = -EINVAL;
+    } else {
+        r = config_parse_string_ext(text, path, &v->policy, &ext, &err);
+    }
+    free(text);
+    if (r < 0) {
+        cli_error("%s", err.msg);
+        return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+    }
+    if (v->consolidate_below_pct > 0 && v->consolidate_below_pct >= v->consolidate_target_pct) {
+        cli_error("%s: [sim] consolidate_below must be below consolidate_target", path);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+struct progress_ctx {
+    const char *label;
+    size_t last;
+};
+
+static void
+progress(void *ctx, size_t step, size_t n_steps)
+{
+    struct progress_ctx *p = ctx;
+    if (step != n_steps && step - p->last < 8)
+        return;
+    p->last = step;
+    (void)fprintf(stderr, "\rvmloc sim: %-14s step %zu/%zu", p->label, step, n_steps);
+    if (step == n_steps)
+        (void)fprintf(stderr, "\r%60s\r", "");
+    (void)fflush(stderr);
+}
+
+static json_t *
+result_json(const struct sim_run *run)
+{
+    const struct dc_stats *s = &run->res.stats;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    int bad = 0;
+    bad |= json_object_set_new(o, "policy", json_string(sim_policy_name(run->policy)));
+    if (run->policy != SIM_VMLOC && run->policy != SIM_NONE)
+        bad |= json_object_set_new(o, "param", json_real(run->param));
+    bad |= json_object_set_new(o, "hosts", json_integer((json_int_t)run->res.n_hosts));
+    bad |= json_object_set_new(o, "vms", json_integer((json_int_t)run->res.n_vms));
+    bad |= json_object_set_new(o, "energy_kwh", json_real(s->energy_kwh));
+    bad |= json_object_set_new(o, "migrations", json_integer((json_int_t)s->migrations));
+    bad |= json_object_set_new(o, "slatah", json_real(s->slatah));
+    bad |= json_object_set_new(o, "pdm", json_real(s->pdm));
+    bad |= json_object_set_new(o, "slav", json_real(s->slav));
+    bad |= json_object_set_new(o, "esv", json_real(s->esv));
+    bad |= json_object_set_new(o, "overall_sla_violation", json_real(s->overall_sla_violation));
+    bad |= json_object_set_new(o, "host_shutdowns", json_integer((json_int_t)s->host_shutdowns));
+    bad |= json_object_set_new(o, "simulated_s", json_real(s->time_s));
+    bad |= json_object_set_new(o, "wall_s", json_real(run->res.wall_s));
+    if (bad != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static void
+print_table(const struct sim_run *runs, size_t n, const char *trace)
+{
+    (void)printf("trace %s: %zu VMs on %zu hosts\n\n", trace, runs[0].res.n_vms,
+                 runs[0].res.n_hosts);
+    (void)printf("%-14s %11s %10s %9s %9s %10s %10s %9s %9s %8s\n", "policy", "energy kWh",
+                 "migrations", "SLATAH %", "PDM %", "SLAV", "ESV", "SLA viol%", "shutdowns",
+                 "time s");
+    for (size_t i = 0; i < n; i++) {
+        const struct dc_stats *s = &runs[i].res.stats;
+        char label[32];
+        if (runs[i].policy == SIM_VMLOC || runs[i].policy == SIM_NONE)
+            (void)snprintf(label, sizeof(label), "%s", sim_policy_name(runs[i].policy));
+        else
+            (void)snprintf(label, sizeof(label), "%s %g", sim_policy_name(runs[i].policy),
+                           runs[i].param);
+        (void)printf("%-14s %11.2f %10llu %9.3f %9.4f %10.3e %10.3e %9.3f %9llu %8.2f\n", label,
+                     s->energy_kwh, (unsigned long long)s->migrations, s->slatah * 100,
+                     s->pdm * 100, s->slav, s->esv, s->overall_sla_violation * 100,
+                     (unsigned long long)s->host_shutdowns, runs[i].res.wall_s);
+    }
+}
+
+static int
+parse_policies(char *list, struct sim_run *runs, size_t *ret_n)
+{
+    size_t n = 0;
+    char *tok = list;
+    while (tok != NULL && *tok != '\0') {
+        char *comma = strchr(tok, ',');
+        if (comma != NULL)
+            *comma = '\0';
+        if (n == MAX_POLICIES) {
+            cli_error("sim: at most %d policies at once", MAX_POLICIES);
+            return -EINVAL;
+        }
+        if (sim_policy_parse(tok, &runs[n].policy) < 0) {
+            cli_error("sim: --policy: unknown policy '%s' (vmloc, none, thr-mmt, iqr-mmt, "
+                      "mad-mmt, lr-mmt)",
+                      tok);
+            return -EINVAL;
+        }
+        n++;
+        tok = comma != NULL ? comma + 1 : NULL;
+    }
+    if (n == 0) {
+        cli_error("sim: --policy: no policy given");
+        return -EINVAL;
+    }
+    *ret_n = n;
+    return 0;
+}
+
+int
+cmd_sim(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"trace", required_argument, NULL, 't'},
+        {"format", required_argument, NULL, 'f'},
+        {"policy", required_argument, NULL, 'p'},
+        {"param", required_argument, NULL, 'x'},
+        {"config", required_argument, NULL, 'c'},
+        {"hosts", required_argument, NULL, 'H'},
+        {"json", no_argument, NULL, 'j'},
+        {"report", required_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *trace_dir = NULL;
+    const char *conf_path = NULL;
+    const char *report = NULL;
+    char policy_buf[256] = "vmloc";
+    enum trace_format fmt = TRACE_PLANETLAB;
+    double param = NAN;
+    double hosts = 0;
+    bool json = false;
+    bool quiet = false;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":t:f:p:x:c:H:jr:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            trace_dir = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "planetlab") == 0) {
+                fmt = TRACE_PLANETLAB;
+            } else if (strcmp(optarg, "bitbrains") == 0) {
+                fmt = TRACE_BITBRAINS;
+            } else {
+                cli_error("sim: --format: must be planetlab or bitbrains, not '%s'", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'p':
+            if (strlen(optarg) >= sizeof(policy_buf)) {
+                cli_error("sim: --policy: list too long");
+                return CLI_EXIT_USAGE;
+            }
+            (void)snprintf(policy_buf, sizeof(policy_buf), "%s", optarg);
+            break;
+        case 'x':
+            if (cli_parse_num(optarg, 0, 100, &param) < 0) {
+                cli_error("sim: --param: must be a number between 0 and 100, not '%s'", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'H':
+            if (cli_parse_num(optarg, 1, 10000000, &hosts) < 0 || hosts != floor(hosts)) {
+                cli_error("sim: --hosts: must be a whole number from 1 to 10000000, not '%s'",
+                          optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'r':
+            report = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            sim_usage(stdout);
+            return CLI_EXIT_OK;
+        case ':':
+            cli_error("sim: option '%s' needs a value (see vmloc sim --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            cli_error("sim: unknown option '%s' (see vmloc sim --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("sim: unexpected argument '%s' (see vmloc sim --help)", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (trace_dir == NULL) {
+        cli_error("sim: --trace DIR is required (see vmloc sim --help)");
+        return CLI_EXIT_USAGE;
+    }
+    struct sim_run runs[MAX_POLICIES];
+    memset(runs, 0, sizeof(runs));
+    size_t n_runs = 0;
+    if (parse_policies(policy_buf, runs, &n_runs) < 0)
+        return CLI_EXIT_USAGE;
+    for (size_t i = 0; i < n_runs; i++)
+        runs[i].param = isnan(param) ? sim_policy_default_param(runs[i].policy) : param;
+
+    struct sim_vmloc vcfg;
+    sim_vmloc_defaults(&vcfg);
+    struct trace tr;
+    trace_init(&tr);
+    int ret = conf_path != NULL ? load_config(conf_path, &vcfg) : 0;
+    if (ret != 0)
+        goto out;
+    policy_finish(&vcfg.policy);
+
+    struct trace_error terr;
+    int r = trace_read(trace_dir, fmt, &tr, &terr);
+    if (r < 0) {
+        cli_error("%s", terr.msg);
+        ret = r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+        goto out;
+    }
+    bool show = !quiet && isatty(STDERR_FILENO);
+    for (size_t i = 0; i < n_runs; i++) {
+        struct sim_config cfg = {
+            .policy = runs[i].policy,
+            .param = runs[i].param,
+            .n_hosts = (size_t)hosts,
+            .vmloc = &vcfg,
+            .format = fmt,
+        };
+        struct progress_ctx pc = {.label = sim_policy_name(runs[i].policy), .last = 0};
+        uint64_t t0 = clock_now_us();
+        r = sim_run(&tr, &cfg, show ? progress : NULL, &pc, &runs[i].res);
+        if (r == -ENOSPC) {
+            cli_error("sim: the %zu VMs of %s do not fit on %zu hosts at time 0 (use --hosts)",
+                      tr.n_vms, trace_dir, cfg.n_hosts != 0 ? cfg.n_hosts : (size_t)800);
+            ret = CLI_EXIT_USAGE;
+            goto out;
+        }
+        if (r < 0) {
+            cli_error("sim: %s", strerror(-r));
+            ret = CLI_EXIT_FAIL;
+            goto out;
+        }
+        runs[i].res.wall_s = (double)(clock_now_us() - t0) / 1e6;
+    }
+    if (json) {
+        json_t *out = n_runs == 1 ? result_json(&runs[0]) : json_array();
+        for (size_t i = 0; n_runs > 1 && out != NULL && i < n_runs; i++) {
+            json_t *o = result_json(&runs[i]);
+            if (o == NULL || json_array_append_new(out, o) < 0) {
+                json_decref(out);
+                out = NULL;
+            }
+        }
+        char *s = out != NULL ? json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
+        json_decref(out);
+        if (s == NULL) {
+            cli_error("sim: out of memory");
+            ret = CLI_EXIT_FAIL;
+            goto out;
+        }
+        (void)printf("%s\n", s);
+        free(s);
+    } else {
+        print_table(runs, n_runs, trace_dir);
+    }
+    if (report != NULL) {
+        r = sim_report_write(report, trace_dir, runs, n_runs);
+        if (r < 0) {
+            cli_error("sim: %s: %s", report, strerror(-r));
+            ret = CLI_EXIT_FAIL;
+            goto out;
+        }
+    }
+out:
+    for (size_t i = 0; i < n_runs; i++)
+        sim_result_done(&runs[i].res);
+    trace_done(&tr);
+    policy_done(&vcfg.policy);
+    return ret;
+}

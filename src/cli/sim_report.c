@@ -1,0 +1,189 @@
+/* HTML report. Charts are inline SVG polylines drawn from the per-step series, one colour
+ * per policy, with a legend; text is escaped. The page needs no network and no script. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli/sim_report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const colours[] = {"#1b6ac9", "#d1495b", "#2e933c", "#e08e0b",
+                                      "#7b4fc4", "#00798c", "#8a5a44", "#555555"};
+
+static void
+put_escaped(FILE *f, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        switch (*s) {
+        case '<':
+            (void)fputs("&lt;", f);
+            break;
+        case '>':
+            (void)fputs("&gt;", f);
+            break;
+        case '&':
+            (void)fputs("&amp;", f);
+            break;
+        case '"':
+            (void)fputs("&quot;", f);
+            break;
+        default:
+            (void)fputc(*s, f);
+        }
+    }
+}
+
+static void
+label_of(const struct sim_run *r, char *buf, size_t len)
+{
+    if (r->policy == SIM_VMLOC || r->policy == SIM_NONE)
+        (void)snprintf(buf, len, "%s", sim_policy_name(r->policy));
+    else
+        (void)snprintf(buf, len, "%s %g", sim_policy_name(r->policy), r->param);
+}
+
+enum series {
+    SERIES_ACTIVE,
+    SERIES_ENERGY,
+    SERIES_OVERLOADED,
+    SERIES_MIGRATIONS,
+};
+
+static double
+value_of(const struct sim_point *p, enum series s)
+{
+    switch (s) {
+    case SERIES_ACTIVE:
+        return p->active_hosts;
+    case SERIES_ENERGY:
+        return p->energy_kwh;
+    case SERIES_OVERLOADED:
+        return p->overloaded_hosts;
+    case SERIES_MIGRATIONS:
+        return p->migrations;
+    }
+    return 0;
+}
+
+#define W 720.0
+#define H 220.0
+#define PAD_L 56.0
+#define PAD_B 28.0
+
+static void
+chart(FILE *f, const char *title, const char *unit, enum series s, const struct sim_run *runs,
+      size_t n)
+{
+    double tmax = 1;
+    double vmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < runs[i].res.n_points; k++) {
+            const struct sim_point *p = &runs[i].res.points[k];
+            if (p->time_s > tmax)
+                tmax = p->time_s;
+            if (value_of(p, s) > vmax)
+                vmax = value_of(p, s);
+        }
+    }
+    if (vmax <= 0)
+        vmax = 1;
+    (void)fprintf(f, "<figure><figcaption>%s <span class=u>(%s)</span></figcaption>\n", title,
+                  unit);
+    (void)fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" role=img aria-label=\"%s\">\n", W + PAD_L + 10,
+                  H + PAD_B + 10, title);
+    /* Axes and grid: 4 horizontal lines, hours on the x axis. */
+    for (int g = 0; g <= 4; g++) {
+        double y = 5 + H - H * g / 4.0;
+        (void)fprintf(f,
+                      "<line x1=%.1f y1=%.1f x2=%.1f y2=%.1f class=grid />"
+                      "<text x=%.1f y=%.1f class=ax text-anchor=end>%.4g</text>\n",
+                      PAD_L, y, PAD_L + W, y, PAD_L - 6, y + 4, vmax * g / 4.0);
+    }
+    double hours = tmax / 3600.0;
+    int step_h = hours > 48 ? 12 : hours > 12 ? 3 : 1;
+    for (int hr = 0; hr <= (int)hours; hr += step_h) {
+        double x = PAD_L + W * (hr * 3600.0) / tmax;
+        (void)fprintf(f, "<text x=%.1f y=%.1f class=ax text-anchor=middle>%dh</text>\n", x,
+                      5 + H + 18, hr);
+    }
+    for (size_t i = 0; i < n; i++) {
+        (void)fprintf(f, "<polyline fill=none stroke=\"%s\" stroke-width=1.5 points=\"",
+                      colours[i % (sizeof(colours) / sizeof(colours[0]))]);
+        for (size_t k = 0; k < runs[i].res.n_points; k++) {
+            const struct sim_point *p = &runs[i].res.points[k];
+            double x = PAD_L + W * p->time_s / tmax;
+            double y = 5 + H - H * value_of(p, s) / vmax;
+            (void)fprintf(f, "%.1f,%.1f ", x, y);
+        }
+        (void)fputs("\" />\n", f);
+    }
+    (void)fputs("</svg></figure>\n", f);
+}
+
+int
+sim_report_write(const char *path, const char *trace, const struct sim_run *runs, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -errno;
+    (void)fputs("<!doctype html>\n<html lang=en><head><meta charset=utf-8>\n"
+                "<meta name=viewport content=\"width=device-width, initial-scale=1\">\n"
+                "<title>vmloc sim report</title>\n<style>\n"
+                "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:820px;"
+                "color:#222;padding:0 1em}\n"
+                "table{border-collapse:collapse;margin:1em 0}td,th{padding:.25em .6em;"
+                "border-bottom:1px solid #ddd;text-align:right}th:first-child,"
+                "td:first-child{text-align:left}\n"
+                "figure{margin:1.5em 0}figcaption{font-weight:600}.u{font-weight:400;"
+                "color:#666}\n"
+                "svg{width:100%;height:auto}.grid{stroke:#e4e4e4}.ax{font-size:11px;"
+                "fill:#666}\n"
+                ".key span{display:inline-block;width:1em;height:.3em;margin:0 .3em .2em 1em;"
+                "vertical-align:middle}\n"
+                "</style></head><body>\n<h1>vmloc sim</h1>\n<p>Trace <code>",
+                f);
+    put_escaped(f, trace);
+    (void)fprintf(f, "</code>: %zu VMs on %zu hosts. ", runs[0].res.n_vms, runs[0].res.n_hosts);
+    (void)fputs("Metrics as defined in docs/sim.md (energy in kWh; SLATAH, PDM and the overall "
+                "SLA violation as percentages; ESV = energy &times; SLATAH &times; PDM).</p>\n",
+                f);
+    (void)fputs("<table><tr><th>policy</th><th>energy kWh</th><th>migrations</th>"
+                "<th>SLATAH %</th><th>PDM %</th><th>SLAV</th><th>ESV</th>"
+                "<th>SLA violation %</th><th>host shutdowns</th></tr>\n",
+                f);
+    for (size_t i = 0; i < n; i++) {
+        const struct dc_stats *s = &runs[i].res.stats;
+        char label[32];
+        label_of(&runs[i], label, sizeof(label));
+        (void)fprintf(f,
+                      "<tr><td><span style=\"color:%s\">&#9632;</span> %s</td><td>%.2f</td>"
+                      "<td>%llu</td><td>%.3f</td><td>%.4f</td><td>%.3e</td><td>%.3e</td>"
+                      "<td>%.3f</td><td>%llu</td></tr>\n",
+                      colours[i % (sizeof(colours) / sizeof(colours[0]))], label, s->energy_kwh,
+                      (unsigned long long)s->migrations, s->slatah * 100, s->pdm * 100, s->slav,
+                      s->esv, s->overall_sla_violation * 100,
+                      (unsigned long long)s->host_shutdowns);
+    }
+    (void)fputs("</table>\n<p class=key>", f);
+    for (size_t i = 0; i < n; i++) {
+        char label[32];
+        label_of(&runs[i], label, sizeof(label));
+        (void)fprintf(f, "<span style=\"background:%s\"></span>%s",
+                      colours[i % (sizeof(colours) / sizeof(colours[0]))], label);
+    }
+    (void)fputs("</p>\n", f);
+    chart(f, "Active hosts", "hosts drawing power after each decision step", SERIES_ACTIVE, runs,
+          n);
+    chart(f, "Energy", "kWh, cumulative", SERIES_ENERGY, runs, n);
+    chart(f, "Overloaded hosts", "hosts over the policy's limit at each step", SERIES_OVERLOADED,
+          runs, n);
+    chart(f, "Migrations", "started at each decision step", SERIES_MIGRATIONS, runs, n);
+    (void)fputs("</body></html>\n", f);
+    if (ferror(f)) {
+        (void)fclose(f);
+        return -EIO;
+    }
+    if (fclose(f) != 0)
+        return -errno;
+    return 0;
+}

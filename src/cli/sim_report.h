@@ -1,0 +1,24 @@
+/* The HTML report of `vmloc sim --report FILE.html`: one self-contained page (inline CSS
+ * and SVG, no script, nothing fetched) with the metrics of each policy side by side and
+ * charts over time of active hosts, energy, overloaded hosts and migrations. */
+#ifndef VMLOC_CLI_SIM_REPORT_H
+#define VMLOC_CLI_SIM_REPORT_H
+
+#include <stddef.h>
+
+#include "core/compiler.h"
+#include "sim/sim.h"
+
+/* One policy's run. */
+struct sim_run {
+    enum sim_policy policy;
+    double param;
+    struct sim_result res;
+};
+
+/* Write the report for `runs` (`n` of them, over trace `trace`) to `path`.
+ * 0; -errno when the file cannot be written. */
+MUST_CHECK int sim_report_write(const char *path, const char *trace, const struct sim_run *runs,
+                                size_t n);
+
+#endif

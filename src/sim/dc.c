@@ -1,0 +1,692 @@
+/* The data centre model.
+ *
+ * A host's scheduler shares its MIPS the reference way: each VM asks for its request
+ * capped at one core; a VM migrating in only takes a tenth of it (the rest is still served
+ * by its source); if everything fits each VM gets its share (a VM migrating out runs 10 %
+ * slower), otherwise every share is scaled by capacity / demand and floored. Whenever a
+ * host's list changes, or at each processing, its allocation is recomputed from scratch.
+ *
+ * Metrics follow the reference's bookkeeping: every processing appends a state entry per
+ * host (allocated, requested, active) and per VM (allocated, requested, migrating); an
+ * entry at the same instant replaces the previous one; a closed interval adds its length
+ * times the entry's values. Energy integrates each host's power linearly between two
+ * processings.
+ *
+ * A VM whose demand is exactly 0 at a processing (its trace is 0 at two consecutive samples)
+ * has finished, as in the reference: it leaves its host for good. Its past still counts in
+ * the metrics. */
+#include "sim/dc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+dc_init(struct dc *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->bw_share = 0.5;
+    d->step_s = 300;
+}
+
+void
+dc_done(struct dc *d)
+{
+    if (d == NULL)
+        return;
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        free(d->hosts[i].slots);
+        free(d->hosts[i].mig_out);
+    }
+    free(d->hosts);
+    free(d->vms);
+    free(d->events);
+    dc_init(d);
+}
+
+int
+dc_setup(struct dc *d, const struct power_host_type *const *types, size_t n_types, size_t n_hosts,
+         size_t n_vms, size_t n_samples, double step_s)
+{
+    d->hosts = calloc(n_hosts, sizeof(*d->hosts));
+    d->vms = calloc(n_vms != 0 ? n_vms : 1, sizeof(*d->vms));
+    if (d->hosts == NULL || d->vms == NULL) {
+        free(d->hosts);
+        free(d->vms);
+        d->hosts = NULL;
+        d->vms = NULL;
+        return -ENOMEM;
+    }
+    d->n_hosts = n_hosts;
+    d->n_vms = n_vms;
+    d->n_samples = n_samples;
+    d->step_s = step_s;
+    for (size_t i = 0; i < n_hosts; i++) {
+        struct dc_host *h = &d->hosts[i];
+        h->type = types[i % n_types];
+        h->total_mips = h->type->pe_mips * h->type->pes;
+        h->available = h->total_mips;
+        h->was_active = true;
+    }
+    for (size_t i = 0; i < n_vms; i++) {
+        struct dc_vm *v = &d->vms[i];
+        v->host = DC_NONE;
+        v->dest = DC_NONE;
+        v->hist_time = -1;
+        v->req_time = -1;
+        v->last_migration_end = -1;
+    }
+    return 0;
+}
+
+double
+dc_vm_util(const struct dc *d, const struct dc_vm *v, double t)
+{
+    double step = d->step_s;
+    if (t <= 0)
+        return v->util[0];
+    double last = (double)d->n_samples * step;
+    if (t >= last)
+        return v->util[d->n_samples];
+    if (fmod(t, step) == 0)
+        return v->util[(size_t)(t / step)];
+    size_t k1 = (size_t)floor(t / step);
+    size_t k2 = (size_t)ceil(t / step);
+    double u1 = v->util[k1];
+    double u2 = v->util[k2];
+    double delta = (u2 - u1) / ((double)(k2 - k1) * step);
+    return u1 + delta * (t - (double)k1 * step);
+}
+
+/* ---- a host's lists ---- */
+
+static int
+slot_push(struct dc_host *h, uint32_t v, bool mig_in)
+{
+    if (h->n_slots == h->cap_slots) {
+        uint32_t nc = h->cap_slots != 0 ? h->cap_slots * 2 : 8;
+        struct dc_slot *ns = realloc(h->slots, nc * sizeof(*ns));
+        if (ns == NULL)
+            return -ENOMEM;
+        h->slots = ns;
+        h->cap_slots = nc;
+    }
+    h->slots[h->n_slots++] = (struct dc_slot){.vm = v, .mig_in = mig_in};
+    if (mig_in)
+        h->n_mig_in++;
+    return 0;
+}
+
+static void
+slot_remove(struct dc_host *h, uint32_t v)
+{
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        if (h->slots[i].vm != v)
+            continue;
+        if (h->slots[i].mig_in)
+            h->n_mig_in--;
+        memmove(&h->slots[i], &h->slots[i + 1], (h->n_slots - i - 1) * sizeof(h->slots[0]));
+        h->n_slots--;
+        return;
+    }
+}
+
+static bool
+out_has(const struct dc_host *h, uint32_t v)
+{
+    for (uint32_t i = 0; i < h->n_mig_out; i++)
+        if (h->mig_out[i] == v)
+            return true;
+    return false;
+}
+
+static bool
+in_has(const struct dc_host *h, uint32_t v)
+{
+    if (h->n_mig_in == 0)
+        return false;
+    for (uint32_t i = 0; i < h->n_slots; i++)
+        if (h->slots[i].vm == v && h->slots[i].mig_in)
+            return true;
+    return false;
+}
+
+/* What allocating VM `v` on `h` does to the scheduler's list of VMs migrating out. */
+static int
+mark_out(struct dc *d, struct dc_host *h, uint32_t v)
+{
+    bool migrating = d->vms[v].dest != DC_NONE;
+    if (migrating) {
+        if (in_has(h, v) || out_has(h, v))
+            return 0;
+        if (h->n_mig_out == h->cap_mig_out) {
+            uint32_t nc = h->cap_mig_out != 0 ? h->cap_mig_out * 2 : 4;
+            uint32_t *no = realloc(h->mig_out, nc * sizeof(*no));
+            if (no == NULL)
+                return -ENOMEM;
+            h->mig_out = no;
+            h->cap_mig_out = nc;
+        }
+        h->mig_out[h->n_mig_out++] = v;
+        return 0;
+    }
+    for (uint32_t i = 0; i < h->n_mig_out; i++) {
+        if (h->mig_out[i] == v) {
+            h->mig_out[i] = h->mig_out[--h->n_mig_out];
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Share the host's MIPS among its list (see the top of the file). */
+static void
+allocate(struct dc *d, struct dc_host *h)
+{
+    double total = h->total_mips;
+    double pe = h->type->pe_mips;
+    double avail = total;
+    bool over = false;
+    double required_sum = 0;
+    double req_sum = 0;
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        struct dc_slot *s = &h->slots[i];
+        s->req = d->vms[s->vm].req;
+        req_sum += s->req;
+        double capped = s->req > pe ? pe : s->req;
+        double required = s->mig_in ? capped * 0.1 : capped;
+        if (!over && avail >= required)
+            avail -= required;
+        else
+            over = true;
+        required_sum += required;
+    }
+    double scaling = over ? total / required_sum : 1;
+    double cpu = 0;
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        struct dc_slot *s = &h->slots[i];
+        double mips = s->req > pe ? pe : s->req;
+        bool out = out_has(h, s->vm);
+        if (!over) {
+            if (out)
+                mips *= 0.9;
+            else if (s->mig_in)
+                mips *= 0.1;
+        } else if (out) {
+            mips *= scaling;
+            mips *= 0.9;
+            mips = floor(mips);
+        } else if (s->mig_in) {
+            mips *= 0.1;
+            mips *= scaling;
+            mips = floor(mips);
+        } else {
+            mips = floor(mips * scaling);
+        }
+        s->alloc = mips;
+        if (s->mig_in)
+            cpu += mips * 0.9 / 0.1;
+        cpu += mips;
+    }
+    h->available = over ? 0 : avail;
+    h->req_sum = req_sum;
+    h->cpu_mips_now = cpu;
+}
+
+/* ---- metrics ---- */
+
+static void
+vm_entry(struct dc_vm *v, double t, double alloc, double req, bool mig)
+{
+    if (v->e_has && v->e_time != t) {
+        double dt = t - v->e_time;
+        v->sum_alloc += v->e_alloc * dt;
+        v->sum_req += v->e_req * dt;
+        if (v->e_alloc < v->e_req && v->e_mig)
+            v->sum_mig_under += (v->e_req - v->e_alloc) * dt;
+    }
+    v->e_time = t;
+    v->e_alloc = alloc;
+    v->e_req = req;
+    v->e_mig = mig;
+    v->e_has = true;
+}
+
+static void
+host_close_entry(struct dc_host *h)
+{
+    if (h->was_active && !h->e_active)
+        h->shutdowns++;
+    h->was_active = h->e_active;
+}
+
+static void
+host_entry(struct dc_host *h, double t, double alloc, double req, bool active)
+{
+    if (h->e_has && h->e_time != t) {
+        if (h->e_active) {
+            double dt = t - h->e_time;
+            h->active_s += dt;
+            if (h->e_alloc < h->e_req)
+                h->violation_s += dt;
+        }
+        host_close_entry(h);
+    }
+    h->e_time = t;
+    h->e_alloc = alloc;
+    h->e_req = req;
+    h->e_active = active;
+    h->e_has = true;
+}
+
+/* ---- processing ---- */
+
+static void
+vm_update(struct dc *d, struct dc_vm *v, double t, bool decision)
+{
+    if (v->req_time == t)
+        return;
+    v->req_time = t;
+    double u = dc_vm_util(d, v, t);
+    if (decision && t > v->hist_time) {
+        memmove(&v->hist[1], &v->hist[0], (DC_HIST - 1) * sizeof(v->hist[0]));
+        v->hist[0] = u;
+        if (v->hist_len < DC_HIST)
+            v->hist_len++;
+        v->hist_time = t;
+    }
+    v->instantiating = false;
+    v->req = u * v->mips;
+}
+
+static int
+host_update(struct dc *d, uint32_t hi, double t, bool decision)
+{
+    struct dc_host *h = &d->hosts[hi];
+    for (uint32_t i = 0; i < h->n_slots; i++)
+        vm_update(d, &d->vms[h->slots[i].vm], t, decision);
+    h->prev_util_mips = h->util_mips;
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        int r = mark_out(d, h, h->slots[i].vm);
+        if (r < 0)
+            return r;
+    }
+    allocate(d, h);
+    double util = 0;
+    double req_total = 0;
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        const struct dc_slot *s = &h->slots[i];
+        struct dc_vm *v = &d->vms[s->vm];
+        double alloc = s->alloc;
+        double req = v->req;
+        if (!s->mig_in) {
+            bool migrating = v->dest != DC_NONE;
+            vm_entry(v, t, alloc, req, migrating);
+            if (migrating)
+                alloc /= 0.9;
+        }
+        util += alloc;
+        req_total += req;
+    }
+    h->util_mips = util;
+    host_entry(h, t, util, req_total, util > 0);
+    return 0;
+}
+
+static double
+clamp_util(double u)
+{
+    if (u > 1 && u < 1.01)
+        return 1;
+    return u;
+}
+
+double
+dc_host_util(const struct dc *d, uint32_t h)
+{
+    return clamp_util(d->hosts[h].util_mips / d->hosts[h].total_mips);
+}
+
+double
+dc_host_cpu_mips(const struct dc *d, uint32_t h)
+{
+    return d->hosts[h].cpu_mips_now;
+}
+
+double
+dc_host_power(const struct dc *d, uint32_t h)
+{
+    return power_watts(d->hosts[h].type, dc_host_util(d, h));
+}
+
+int
+dc_process(struct dc *d, double t, bool decision)
+{
+    double dt = t - d->last_process;
+    for (uint32_t i = 0; i < d->n_hosts; i++) {
+        int r = host_update(d, i, t, decision);
+        if (r < 0)
+            return r;
+    }
+    uint32_t active = 0;
+    for (uint32_t i = 0; i < d->n_hosts; i++) {
+        struct dc_host *h = &d->hosts[i];
+        double u = dc_host_util(d, i);
+        if (u > 0)
+            active++;
+        if (dt > 0) {
+            double pu = clamp_util(h->prev_util_mips / h->total_mips);
+            if (pu != 0) {
+                double p0 = power_watts(h->type, pu);
+                double p1 = power_watts(h->type, u);
+                h->energy_j += (p0 + (p1 - p0) / 2) * dt;
+            }
+        }
+    }
+    d->active_hosts = active;
+    d->now = t;
+    d->last_process = t;
+    /* Finished VMs leave. */
+    for (uint32_t i = 0; i < d->n_hosts; i++) {
+        struct dc_host *h = &d->hosts[i];
+        bool removed = false;
+        for (uint32_t s = 0; s < h->n_slots;) {
+            struct dc_vm *v = &d->vms[h->slots[s].vm];
+            if (v->dest == DC_NONE && !h->slots[s].mig_in && v->req == 0.0) {
+                v->gone = true;
+                v->host = DC_NONE;
+                d->vms_finished++;
+                memmove(&h->slots[s], &h->slots[s + 1], (h->n_slots - s - 1) * sizeof(h->slots[0]));
+                h->n_slots--;
+                removed = true;
+                continue;
+            }
+            s++;
+        }
+        if (removed)
+            allocate(d, h);
+    }
+    return 0;
+}
+
+/* ---- placement ---- */
+
+bool
+dc_host_suitable(const struct dc *d, uint32_t hi, uint32_t vi)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    const struct dc_vm *v = &d->vms[vi];
+    return h->type->pe_mips >= v->req && h->available >= v->req;
+}
+
+int
+dc_vm_create(struct dc *d, uint32_t hi, uint32_t vi)
+{
+    struct dc_host *h = &d->hosts[hi];
+    int r = mark_out(d, h, vi);
+    if (r < 0)
+        return r;
+    r = slot_push(h, vi, false);
+    if (r < 0)
+        return r;
+    allocate(d, h);
+    return 0;
+}
+
+void
+dc_vm_destroy(struct dc *d, uint32_t hi, uint32_t vi)
+{
+    struct dc_host *h = &d->hosts[hi];
+    slot_remove(h, vi);
+    allocate(d, h);
+}
+
+int
+dc_place(struct dc *d, uint32_t vi, uint32_t hi)
+{
+    struct dc_vm *v = &d->vms[vi];
+    v->instantiating = true;
+    v->req = v->mips;
+    v->host = hi;
+    d->hosts[hi].ram_used_mib += v->ram_mib;
+    return dc_vm_create(d, hi, vi);
+}
+
+bool
+dc_host_busy_migrating(const struct dc *d, uint32_t hi)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    if (h->n_mig_in > 0)
+        return true;
+    if (h->n_slots == 0)
+        return false;
+    for (uint32_t i = 0; i < h->n_slots; i++)
+        if (d->vms[h->slots[i].vm].dest == DC_NONE)
+            return false;
+    return true;
+}
+
+size_t
+dc_host_history(const struct dc *d, uint32_t hi, uint32_t extra, double *out)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    for (size_t i = 0; i < DC_HIST; i++)
+        out[i] = 0;
+    for (uint32_t s = 0; s <= h->n_slots; s++) {
+        uint32_t vi = s < h->n_slots ? h->slots[s].vm : extra;
+        if (vi == DC_NONE)
+            continue;
+        const struct dc_vm *v = &d->vms[vi];
+        for (uint32_t i = 0; i < v->hist_len; i++)
+            out[i] += v->hist[i] * v->mips / h->total_mips;
+    }
+    size_t n = DC_HIST;
+    while (n > 0 && out[n - 1] == 0)
+        n--;
+    return n;
+}
+
+int
+dc_save(const struct dc *d, struct dc_saved **buf, size_t *n, size_t *cap)
+{
+    *n = 0;
+    for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
+        const struct dc_host *h = &d->hosts[hi];
+        for (uint32_t i = 0; i < h->n_slots; i++) {
+            if (h->slots[i].mig_in)
+                continue;
+            if (*n == *cap) {
+                size_t nc = *cap != 0 ? *cap * 2 : 1024;
+                struct dc_saved *nb = realloc(*buf, nc * sizeof(*nb));
+                if (nb == NULL)
+                    return -ENOMEM;
+                *buf = nb;
+                *cap = nc;
+            }
+            (*buf)[(*n)++] = (struct dc_saved){.host = hi, .vm = h->slots[i].vm};
+        }
+    }
+    return 0;
+}
+
+int
+dc_restore(struct dc *d, const struct dc_saved *s, size_t n)
+{
+    for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
+        struct dc_host *h = &d->hosts[hi];
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < h->n_slots; i++)
+            if (h->slots[i].mig_in)
+                h->slots[k++] = h->slots[i];
+        h->n_slots = k;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct dc_host *h = &d->hosts[s[i].host];
+        int r = mark_out(d, h, s[i].vm);
+        if (r < 0)
+            return r;
+        r = slot_push(h, s[i].vm, false);
+        if (r < 0)
+            return r;
+    }
+    for (uint32_t hi = 0; hi < d->n_hosts; hi++)
+        allocate(d, &d->hosts[hi]);
+    return 0;
+}
+
+/* ---- migrations ---- */
+
+static int
+event_push(struct dc *d, double time, uint32_t v, uint32_t dest)
+{
+    if (d->n_events == d->cap_events) {
+        size_t nc = d->cap_events != 0 ? d->cap_events * 2 : 64;
+        struct dc_event *ne = realloc(d->events, nc * sizeof(*ne));
+        if (ne == NULL)
+            return -ENOMEM;
+        d->events = ne;
+        d->cap_events = nc;
+    }
+    struct dc_event e = {.time = time, .seq = d->seq++, .vm = v, .dest = dest};
+    size_t i = d->n_events++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        const struct dc_event *pe = &d->events[p];
+        if (pe->time < e.time || (pe->time == e.time && pe->seq < e.seq))
+            break;
+        d->events[i] = *pe;
+        i = p;
+    }
+    d->events[i] = e;
+    return 0;
+}
+
+static struct dc_event
+event_pop(struct dc *d)
+{
+    struct dc_event top = d->events[0];
+    struct dc_event last = d->events[--d->n_events];
+    size_t n = d->n_events;
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && (d->events[c + 1].time < d->events[c].time ||
+                          (d->events[c + 1].time == d->events[c].time &&
+                           d->events[c + 1].seq < d->events[c].seq)))
+            c++;
+        if (last.time < d->events[c].time ||
+            (last.time == d->events[c].time && last.seq < d->events[c].seq))
+            break;
+        d->events[i] = d->events[c];
+        i = c;
+    }
+    if (n > 0)
+        d->events[i] = last;
+    return top;
+}
+
+double
+dc_next_event(const struct dc *d)
+{
+    return d->n_events > 0 ? d->events[0].time : INFINITY;
+}
+
+int
+dc_migrate(struct dc *d, uint32_t vi, uint32_t dest)
+{
+    struct dc_vm *v = &d->vms[vi];
+    struct dc_host *t = &d->hosts[dest];
+    v->dest = dest;
+    int r = slot_push(t, vi, true);
+    if (r < 0)
+        return r;
+    d->migrations++;
+    v->migrations++;
+    r = host_update(d, dest, d->now, false);
+    if (r < 0)
+        return r;
+    r = host_update(d, v->host, d->now, false);
+    if (r < 0)
+        return r;
+    double mb_per_s = t->type->bw_mbit * d->bw_share / 8.0;
+    return event_push(d, d->now + v->ram_mib / mb_per_s, vi, dest);
+}
+
+int
+dc_complete_next(struct dc *d)
+{
+    if (d->n_events == 0)
+        return 0;
+    double te = d->events[0].time;
+    int r;
+    if (te > d->last_process) {
+        r = dc_process(d, te, false);
+        if (r < 0)
+            return r;
+    }
+    while (d->n_events > 0 && d->events[0].time == te) {
+        struct dc_event e = event_pop(d);
+        struct dc_vm *v = &d->vms[e.vm];
+        struct dc_host *src = &d->hosts[v->host];
+        struct dc_host *dst = &d->hosts[e.dest];
+        slot_remove(src, e.vm);
+        /* The source forgets the VM migrated out (the reference keeps a stale entry that its
+         * next trial placement of the VM always clears; the effect is the same). */
+        for (uint32_t i = 0; i < src->n_mig_out; i++) {
+            if (src->mig_out[i] == e.vm) {
+                src->mig_out[i] = src->mig_out[--src->n_mig_out];
+                break;
+            }
+        }
+        allocate(d, src);
+        slot_remove(dst, e.vm);
+        v->dest = DC_NONE;
+        v->host = e.dest;
+        v->last_migration_end = te;
+        allocate(d, dst);
+        r = dc_vm_create(d, e.dest, e.vm);
+        if (r < 0)
+            return r;
+    }
+    return dc_process(d, te, false);
+}
+
+void
+dc_stats(const struct dc *d, struct dc_stats *ret)
+{
+    double energy = 0;
+    double active = 0;
+    double violation = 0;
+    uint64_t shutdowns = 0;
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        const struct dc_host *h = &d->hosts[i];
+        energy += h->energy_j;
+        active += h->active_s;
+        violation += h->violation_s;
+        shutdowns += h->shutdowns;
+        /* The last entry closes the history. */
+        if (h->e_has && h->was_active && !h->e_active)
+            shutdowns++;
+    }
+    double alloc = 0;
+    double req = 0;
+    double under_mig = 0;
+    for (size_t i = 0; i < d->n_vms; i++) {
+        alloc += d->vms[i].sum_alloc;
+        req += d->vms[i].sum_req;
+        under_mig += d->vms[i].sum_mig_under;
+    }
+    memset(ret, 0, sizeof(*ret));
+    ret->energy_kwh = energy / 3600.0 / 1000.0;
+    ret->migrations = d->migrations;
+    ret->slatah = active > 0 ? violation / active : 0;
+    ret->pdm = req > 0 ? under_mig / req : 0;
+    ret->slav = ret->slatah * ret->pdm;
+    ret->esv = ret->energy_kwh * ret->slav;
+    ret->overall_sla_violation = req > 0 ? (req - alloc) / req : 0;
+    ret->host_shutdowns = shutdowns;
+    ret->time_s = d->now;
+}

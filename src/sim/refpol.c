@@ -1,0 +1,521 @@
+/* Reference policies, as the reference implementation runs them at each decision step:
+ *
+ *  1. every host is checked by the detector, in host order;
+ *  2. the current placement is saved;
+ *  3. from each overloaded host, the VM with the least memory (not migrating) is taken off,
+ *     again and again until the host is no longer overloaded;
+ *  4. those VMs, largest current MIPS first, each go to the host whose power grows least
+ *     (not overloaded ones; a host already running VMs must not become overloaded);
+ *  5. then the least used active host (not overloaded, not switched off, not a destination,
+ *     not busy with migrations) is emptied the same way if all its VMs fit elsewhere, and
+ *     the next one tried, until every host has been considered;
+ *  6. the saved placement is restored and the chosen migrations start.
+ *
+ * Tentative placements really go through the data centre's scheduler (dc_vm_create), as the
+ * power and suitability of the next choice depend on them. */
+#include "sim/refpol.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+refpol_init(struct refpol *p, enum refpol_detector detector, double param)
+{
+    memset(p, 0, sizeof(*p));
+    p->detector = detector;
+    p->param = param;
+}
+
+void
+refpol_done(struct refpol *p)
+{
+    if (p == NULL)
+        return;
+    free(p->moves);
+    free(p->saved);
+    free(p->list);
+    free(p->mark);
+    free(p->mark2);
+    memset(p, 0, sizeof(*p));
+}
+
+double
+refpol_default_param(enum refpol_detector det)
+{
+    switch (det) {
+    case REFPOL_THR:
+        return 0.8;
+    case REFPOL_IQR:
+        return 1.5;
+    case REFPOL_MAD:
+        return 2.5;
+    case REFPOL_LR:
+        return 1.2;
+    case REFPOL_NONE:
+        break;
+    }
+    return 0;
+}
+
+/* ---- statistics on a host's history ---- */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a;
+    double y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median the way the reference computes it: the percentile estimate at position
+ * p (n + 1) / 100 with linear interpolation. `v` is sorted in place. */
+static double
+median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    double pos = 0.5 * (double)(n + 1);
+    if (pos < 1)
+        return v[0];
+    if (pos >= (double)n)
+        return v[n - 1];
+    double fpos = floor(pos);
+    double lower = v[(size_t)fpos - 1];
+    double upper = v[(size_t)fpos];
+    return lower + (pos - fpos) * (upper - lower);
+}
+
+static double
+iqr(const double *data, size_t n)
+{
+    double s[DC_HIST];
+    memcpy(s, data, n * sizeof(*s));
+    qsort(s, n, sizeof(*s), cmp_double);
+    long q1 = lround(0.25 * (double)(n + 1)) - 1;
+    long q3 = lround(0.75 * (double)(n + 1)) - 1;
+    return s[q3] - s[q1];
+}
+
+static double
+mad(const double *data, size_t n)
+{
+    double s[DC_HIST];
+    memcpy(s, data, n * sizeof(*s));
+    double m = median(s, n);
+    double dev[DC_HIST];
+    for (size_t i = 0; i < n; i++)
+        dev[i] = fabs(m - data[i]);
+    return median(dev, n);
+}
+
+/* Least squares fit of y[0..n) at x = 1..n: *a intercept, *b slope. */
+static void
+fit_line(const double *y, size_t n, double *a, double *b)
+{
+    double sx = 0, sy = 0;
+    for (size_t i = 0; i < n; i++) {
+        sx += (double)(i + 1);
+        sy += y[i];
+    }
+    double mx = sx / (double)n;
+    double my = sy / (double)n;
+    double sxx = 0, sxy = 0;
+    for (size_t i = 0; i < n; i++) {
+        double dx = (double)(i + 1) - mx;
+        sxx += dx * dx;
+        sxy += dx * (y[i] - my);
+    }
+    *b = sxx > 0 ? sxy / sxx : 0;
+    *a = my - *b * mx;
+}
+
+/* ---- detection ---- */
+
+static bool
+thr_over(const struct dc *d, uint32_t hi, uint32_t extra, double thr)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    double req = h->req_sum;
+    if (extra != DC_NONE)
+        req += d->vms[extra].req;
+    return req / h->total_mips > thr;
+}
+
+/* Whether host `hi`, with VM `extra` added when not DC_NONE, is overloaded. */
+static bool
+overloaded(const struct dc *d, const struct refpol *p, uint32_t hi, uint32_t extra)
+{
+    double hist[DC_HIST];
+    switch (p->detector) {
+    case REFPOL_NONE:
+        return false;
+    case REFPOL_THR:
+        return thr_over(d, hi, extra, p->param);
+    case REFPOL_IQR:
+    case REFPOL_MAD: {
+        size_t n = dc_host_history(d, hi, extra, hist);
+        if (n < 12)
+            return thr_over(d, hi, extra, 0.7);
+        double spread = p->detector == REFPOL_IQR ? iqr(hist, n) : mad(hist, n);
+        double upper = 1 - p->param * spread;
+        const struct dc_host *h = &d->hosts[hi];
+        double req = h->req_sum + (extra != DC_NONE ? d->vms[extra].req : 0);
+        return req / h->total_mips > upper;
+    }
+    case REFPOL_LR: {
+        size_t n = dc_host_history(d, hi, extra, hist);
+        if (n < 10)
+            return thr_over(d, hi, extra, 0.7);
+        double y[10];
+        for (size_t i = 0; i < 10; i++)
+            y[i] = hist[10 - i - 1];
+        double a, b;
+        fit_line(y, 10, &a, &b);
+        /* The longest migration off this host, in decision intervals. */
+        const struct dc_host *h = &d->hosts[hi];
+        double max_ram = 0;
+        for (uint32_t i = 0; i < h->n_slots; i++)
+            max_ram = fmax(max_ram, d->vms[h->slots[i].vm].ram_mib);
+        if (extra != DC_NONE)
+            max_ram = fmax(max_ram, d->vms[extra].ram_mib);
+        double mig_s = max_ram / (h->type->bw_mbit * d->bw_share / 8.0);
+        double intervals = ceil(mig_s / d->step_s);
+        double predicted = (a + b * (10 + intervals)) * p->param;
+        return predicted >= 1;
+    }
+    }
+    return false;
+}
+
+bool
+refpol_overloaded(struct dc *d, struct refpol *p, uint32_t h)
+{
+    return overloaded(d, p, h, DC_NONE);
+}
+
+/* ---- placement ---- */
+
+static int
+ensure_scratch(struct refpol *p, const struct dc *d)
+{
+    if (p->n_hosts == d->n_hosts && p->mark != NULL)
+        return 0;
+    free(p->mark);
+    free(p->mark2);
+    p->mark = calloc(d->n_hosts, sizeof(*p->mark));
+    p->mark2 = calloc(d->n_hosts, sizeof(*p->mark2));
+    if (p->mark == NULL || p->mark2 == NULL)
+        return -ENOMEM;
+    p->n_hosts = d->n_hosts;
+    p->gen = 0;
+    return 0;
+}
+
+static int
+push_move(struct refpol *p, uint32_t vm, uint32_t dest)
+{
+    if (p->n_moves == p->cap_moves) {
+        size_t nc = p->cap_moves != 0 ? p->cap_moves * 2 : 64;
+        struct refpol_move *nm = realloc(p->moves, nc * sizeof(*nm));
+        if (nm == NULL)
+            return -ENOMEM;
+        p->moves = nm;
+        p->cap_moves = nc;
+    }
+    p->moves[p->n_moves++] = (struct refpol_move){.vm = vm, .dest = dest};
+    return 0;
+}
+
+static int
+push_list(struct refpol *p, size_t *n, uint32_t v)
+{
+    if (*n == p->cap_list) {
+        size_t nc = p->cap_list != 0 ? p->cap_list * 2 : 256;
+        uint32_t *nl = realloc(p->list, nc * sizeof(*nl));
+        if (nl == NULL)
+            return -ENOMEM;
+        p->list = nl;
+        p->cap_list = nc;
+    }
+    p->list[(*n)++] = v;
+    return 0;
+}
+
+/* The host whose power grows least with VM `v` (see the top of the file), skipping hosts
+ * whose p->mark equals `excl`; DC_NONE when none can take it. `initial`: time 0, where
+ * memory also has to fit. */
+static uint32_t
+find_host(struct dc *d, struct refpol *p, uint32_t vi, uint32_t excl, bool initial)
+{
+    const struct dc_vm *v = &d->vms[vi];
+    double min_power = DBL_MAX;
+    uint32_t best = DC_NONE;
+    for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
+        if (excl != 0 && p->mark[hi] == excl)
+            continue;
+        struct dc_host *h = &d->hosts[hi];
+        if (!dc_host_suitable(d, hi, vi))
+            continue;
+        /* At time 0 memory and bandwidth (a tenth of the host's per VM) must fit too; the
+         * over-utilisation test cannot trigger then, as the VMs placed before ask for
+         * nothing yet. */
+        if (initial && (h->type->ram_mib - h->ram_used_mib < v->ram_mib || h->n_slots >= 10))
+            continue;
+        double cpu = h->cpu_mips_now;
+        if (cpu != 0 && !initial) {
+            /* Trying the VM there clears the host's memory of it migrating out. */
+            if (overloaded(d, p, hi, vi))
+                continue;
+        }
+        double u = (cpu + v->req) / h->total_mips;
+        if (u > 1)
+            continue;
+        double diff = power_watts(h->type, u) - dc_host_power(d, hi);
+        if (diff < min_power) {
+            min_power = diff;
+            best = hi;
+        }
+    }
+    return best;
+}
+
+/* The first host that can take VM `vi` at time 0 (the reference's placement for its run
+ * without migrations). */
+static uint32_t
+first_fit(struct dc *d, uint32_t vi)
+{
+    const struct dc_vm *v = &d->vms[vi];
+    for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
+        const struct dc_host *h = &d->hosts[hi];
+        if (dc_host_suitable(d, hi, vi) && h->type->ram_mib - h->ram_used_mib >= v->ram_mib &&
+            h->n_slots < 10)
+            return hi;
+    }
+    return DC_NONE;
+}
+
+int
+refpol_place_initial(struct dc *d, struct refpol *p, uint32_t *ret_vm)
+{
+    int r = ensure_scratch(p, d);
+    if (r < 0)
+        return r;
+    for (uint32_t vi = 0; vi < d->n_vms; vi++) {
+        struct dc_vm *v = &d->vms[vi];
+        v->req = v->mips;
+        v->instantiating = true;
+        uint32_t hi = p->detector == REFPOL_NONE ? first_fit(d, vi) : find_host(d, p, vi, 0, true);
+        if (hi == DC_NONE) {
+            *ret_vm = vi;
+            return -ENOSPC;
+        }
+        r = dc_place(d, vi, hi);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Stable sort of list[0..n) by current MIPS, largest first (insertion sort: lists are
+ * short, and stability is part of the reference's behaviour). */
+static void
+sort_by_mips(const struct dc *d, uint32_t *list, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = list[i];
+        double key = d->vms[x].req;
+        size_t j = i;
+        while (j > 0 && d->vms[list[j - 1]].req < key) {
+            list[j] = list[j - 1];
+            j--;
+        }
+        list[j] = x;
+    }
+}
+
+/* The VM with the least memory on `h` that is not migrating; DC_NONE if none. */
+static uint32_t
+select_mmt(const struct dc *d, uint32_t hi)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    double min = DBL_MAX;
+    uint32_t best = DC_NONE;
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        const struct dc_vm *v = &d->vms[h->slots[i].vm];
+        if (v->dest != DC_NONE)
+            continue;
+        if (v->ram_mib < min) {
+            min = v->ram_mib;
+            best = h->slots[i].vm;
+        }
+    }
+    return best;
+}
+
+/* Whether every VM on `h` up to the first one migrating in is migrating (the reference's
+ * test for a host too busy to be emptied). */
+static bool
+busy_host(const struct dc *d, uint32_t hi)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        if (d->vms[h->slots[i].vm].dest == DC_NONE)
+            return false;
+        if (h->slots[i].mig_in)
+            return true;
+    }
+    return true;
+}
+
+static int
+place_list(struct dc *d, struct refpol *p, uint32_t *list, size_t n, uint32_t excl,
+           bool all_or_nothing, size_t *ret_placed)
+{
+    sort_by_mips(d, list, n);
+    size_t first = p->n_moves;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t hi = find_host(d, p, list[i], excl, false);
+        if (hi == DC_NONE) {
+            if (!all_or_nothing)
+                continue;
+            for (size_t k = first; k < p->n_moves; k++)
+                dc_vm_destroy(d, p->moves[k].dest, p->moves[k].vm);
+            p->n_moves = first;
+            break;
+        }
+        int r = dc_vm_create(d, hi, list[i]);
+        if (r < 0)
+            return r;
+        r = push_move(p, list[i], hi);
+        if (r < 0)
+            return r;
+    }
+    *ret_placed = p->n_moves - first;
+    return 0;
+}
+
+static int
+underload_phase(struct dc *d, struct refpol *p, uint32_t over_gen)
+{
+    /* mark: exclusion for placement; mark2: exclusion for choosing the next host. */
+    uint32_t pg = ++p->gen;
+    uint32_t ug = ++p->gen;
+    size_t n_excl_u = 0;
+    for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
+        bool over = p->mark[hi] == over_gen;
+        bool off = dc_host_util(d, hi) == 0;
+        if (over || off) {
+            p->mark[hi] = pg;
+            p->mark2[hi] = ug;
+            n_excl_u++;
+        }
+    }
+    /* The reference meant to exclude the destinations chosen for overloaded hosts here too,
+     * but its set is built from an empty map; they stay candidates (and a VM can then be
+     * moved on a second time in the same step, which counts as two migrations). */
+    while (n_excl_u < d->n_hosts) {
+        double min_u = 1;
+        uint32_t under = DC_NONE;
+        for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
+            if (p->mark2[hi] == ug)
+                continue;
+            double u = dc_host_util(d, hi);
+            if (u > 0 && u < min_u && !busy_host(d, hi)) {
+                min_u = u;
+                under = hi;
+            }
+        }
+        if (under == DC_NONE)
+            break;
+        p->mark2[under] = ug;
+        n_excl_u++;
+        p->mark[under] = pg;
+        const struct dc_host *h = &d->hosts[under];
+        size_t n = 0;
+        for (uint32_t i = 0; i < h->n_slots; i++) {
+            if (d->vms[h->slots[i].vm].dest != DC_NONE)
+                continue;
+            int r = push_list(p, &n, h->slots[i].vm);
+            if (r < 0)
+                return r;
+        }
+        if (n == 0)
+            continue;
+        size_t first = p->n_moves;
+        size_t placed = 0;
+        int r = place_list(d, p, p->list, n, pg, true, &placed);
+        if (r < 0)
+            return r;
+        for (size_t k = first; k < p->n_moves; k++) {
+            uint32_t dh = p->moves[k].dest;
+            if (p->mark2[dh] != ug) {
+                p->mark2[dh] = ug;
+                n_excl_u++;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+refpol_step(struct dc *d, struct refpol *p)
+{
+    if (p->detector == REFPOL_NONE)
+        return 0;
+    int r = ensure_scratch(p, d);
+    if (r < 0)
+        return r;
+    p->n_moves = 0;
+    /* 1. Overloaded hosts, in host order. */
+    uint32_t over_gen = ++p->gen;
+    size_t n_over = 0;
+    for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
+        if (overloaded(d, p, hi, DC_NONE)) {
+            p->mark[hi] = over_gen;
+            n_over++;
+        }
+    }
+    d->overloaded_hosts = (uint32_t)n_over;
+    /* 2. Save. */
+    r = dc_save(d, &p->saved, &p->n_saved, &p->cap_saved);
+    if (r < 0)
+        return r;
+    /* 3. VMs off overloaded hosts. */
+    size_t n = 0;
+    for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
+        if (p->mark[hi] != over_gen)
+            continue;
+        for (;;) {
+            uint32_t vi = select_mmt(d, hi);
+            if (vi == DC_NONE)
+                break;
+            r = push_list(p, &n, vi);
+            if (r < 0)
+                return r;
+            dc_vm_destroy(d, hi, vi);
+            if (!overloaded(d, p, hi, DC_NONE))
+                break;
+        }
+    }
+    /* 4. Their new hosts. */
+    size_t placed = 0;
+    r = place_list(d, p, p->list, n, over_gen, false, &placed);
+    if (r < 0)
+        return r;
+    /* 5. Underloaded hosts. */
+    r = underload_phase(d, p, over_gen);
+    if (r < 0)
+        return r;
+    /* 6. Restore and start. */
+    r = dc_restore(d, p->saved, p->n_saved);
+    if (r < 0)
+        return r;
+    for (size_t k = 0; k < p->n_moves; k++) {
+        r = dc_migrate(d, p->moves[k].vm, p->moves[k].dest);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}

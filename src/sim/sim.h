@@ -1,0 +1,83 @@
+/* `vmloc sim`: runs one policy over a trace on a simulated data centre with a virtual
+ * clock, and returns the metrics and a per-step series for charts. The same code serves
+ * the reference policies and vmloc's own (which decides through the core's plan_compute()).
+ * No I/O: the caller reads the trace and prints; progress is reported through a callback. */
+#ifndef VMLOC_SIM_SIM_H
+#define VMLOC_SIM_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/policy.h"
+#include "sim/dc.h"
+#include "sim/trace.h"
+
+enum sim_policy {
+    SIM_VMLOC = 0,
+    SIM_NONE = 1,
+    SIM_THR_MMT = 2,
+    SIM_IQR_MMT = 3,
+    SIM_MAD_MMT = 4,
+    SIM_LR_MMT = 5,
+};
+
+/* "vmloc", "none", "thr-mmt", ... */
+const char *sim_policy_name(enum sim_policy p);
+/* 0: *ret set. -EINVAL: unknown name. */
+MUST_CHECK int sim_policy_parse(const char *s, enum sim_policy *ret);
+/* The detector parameter used when none is given (0.8, 1.5, 2.5, 1.2; 0 otherwise). */
+double sim_policy_default_param(enum sim_policy p);
+
+/* vmloc's additions on top of the core's detection and relocation (the `[sim]` section of
+ * the config; docs/sim.md gives the reasons for each default). */
+struct sim_vmloc {
+    struct policy policy; /* [detect] and [relocate], as for `vmloc plan` */
+    uint32_t persist_k;   /* act on a conflict seen in k of the last n steps */
+    uint32_t persist_n;
+    double consolidate_below_pct;  /* empty hosts used less than this (0: never) */
+    double consolidate_target_pct; /* and only onto hosts that stay below this */
+    double cooldown_s;             /* a VM that just moved stays put this long */
+};
+
+/* Fill `v` with vmloc's recommended settings. Never fails. */
+void sim_vmloc_defaults(struct sim_vmloc *v);
+
+struct sim_config {
+    enum sim_policy policy;
+    double param;                  /* detector parameter (reference policies) */
+    size_t n_hosts;                /* 0: the trace format's default */
+    const struct sim_vmloc *vmloc; /* NULL: defaults */
+    enum trace_format format;
+};
+
+/* One point of the time series, taken after each decision step. */
+struct sim_point {
+    double time_s;
+    uint32_t active_hosts;
+    uint32_t overloaded_hosts;
+    uint32_t migrations; /* started in this step */
+    double energy_kwh;   /* cumulative */
+};
+
+struct sim_result {
+    struct dc_stats stats;
+    size_t n_hosts;
+    size_t n_vms;
+    struct sim_point *points;
+    size_t n_points;
+    double wall_s; /* filled in by the caller, who owns the clock */
+};
+
+typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);
+
+/* Free what `r` owns. Accepts NULL. */
+void sim_result_done(struct sim_result *r);
+
+/* Run `cfg` over `tr`. 0: *ret filled. -ENOSPC: the VMs do not fit on the hosts at time 0
+ * (too few hosts). -ENOMEM. `progress` may be NULL. */
+MUST_CHECK int sim_run(const struct trace *tr, const struct sim_config *cfg,
+                       sim_progress_fn progress, void *ctx, struct sim_result *ret);
+
+#endif

@@ -1,0 +1,58 @@
+/* vmloc's own policy in the simulator: each step the core's conflict detection and
+ * relocation (plan_compute) on the hosts' current demand, with a persistence filter, a
+ * per-VM cooldown and a few rounds per step (the running system would act again as soon as
+ * a migration ends, well within a 300 s step); then the core's consolidation empties lightly
+ * used hosts onto busy ones. No I/O. */
+#ifndef VMLOC_SIM_VMPOL_H
+#define VMLOC_SIM_VMPOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/consolidate.h"
+#include "core/model.h"
+#include "core/plan.h"
+#include "sim/dc.h"
+
+struct sim_vmloc;
+
+struct vmpol_move {
+    uint32_t vm;
+    uint32_t dest;
+};
+
+struct vmpol {
+    const struct sim_vmloc *cfg; /* borrowed, or &own */
+    struct sim_vmloc *own;       /* defaults when the caller gave none */
+    struct cluster cl;
+    const char **vm_names; /* per dc VM, owned by cl */
+    uint32_t *model_vm;    /* model VM index -> dc VM */
+    uint32_t *where;       /* per dc VM: host it will be on after this step */
+    bool *moved;           /* per dc VM: moved in this step */
+    bool *busy;            /* per host: a migration into or out of it runs */
+    bool *no_source;
+    uint32_t *seen; /* per host: conflicts seen in the last steps, newest in bit 0 */
+    uint32_t *scratch;
+    struct vmpol_move *moves;
+    size_t n_moves;
+    size_t cap_moves;
+    size_t n_hosts;
+    size_t n_vms;
+};
+
+/* Prepare an empty policy. Never fails. */
+void vmpol_init(struct vmpol *p);
+
+/* Free what `p` owns. Accepts NULL. */
+void vmpol_done(struct vmpol *p);
+
+/* Size `p` for `d` with settings `cfg` (NULL: sim_vmloc_defaults(); borrowed for the whole
+ * run). 0; -ENOMEM. */
+MUST_CHECK int vmpol_setup(struct vmpol *p, const struct dc *d, const struct sim_vmloc *cfg);
+
+/* One decision step at the current time of `d`; starts the chosen migrations. 0; -ENOMEM. */
+MUST_CHECK int vmpol_step(struct vmpol *p, struct dc *d);
+
+#endif
