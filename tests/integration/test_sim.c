@@ -1,0 +1,537 @@
+/* `vmloc sim` through the real binary ($VMLOC_BIN):
+ *  - bad arguments, trace files and configs exit 2 with one stderr line naming the file and
+ *    line or the option;
+ *  - a small trace written here runs under every policy, with --json keys as spec/cli.md
+ *    lists them and a self-contained --report;
+ *  - fidelity: every row of the reference table in $VMLOC_SHARED/spec/sim-model.md whose day
+ *    is in $VMLOC_SHARED/traces/planetlab lands within 5 % on energy, migrations, SLATAH and
+ *    PDM (skipped when ../shared is absent);
+ *  - quality: on each PlanetLab day, vmloc has a lower ESV and fewer migrations than both
+ *    thr-mmt 0.8 and lr-mmt 1.2;
+ *  - Bitbrains: the day in traces/bitbrains-rnd runs with multi-resource detection. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+/* cmocka.h needs the headers above included first. */
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "clitest.h"
+
+#define TIMEOUT_S 240.0
+
+static const char *bin;
+static const char *small_dir; /* a valid small PlanetLab trace */
+
+/* ---------------------------------------------------------------------------------------- */
+/* A small trace: 6 VMs x 24 samples, with a burst so the policies have work. */
+
+static void
+make_small_trace(void)
+{
+    small_dir = clitest_mkdir("small");
+    for (int v = 0; v < 6; v++) {
+        char text[24 * 8];
+        size_t len = 0;
+        for (int k = 0; k < 24; k++) {
+            int pct = (k >= 8 && k < 14) ? 90 - v * 3 : 10 + v * 4 + (k % 5);
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%d\n", pct);
+        }
+        char *name = clitest_asprintf("small/vm %d", v);
+        (void)clitest_write(name, text, len);
+        free(name);
+    }
+}
+
+static json_t *
+run_json(const char *name, const char *const *argv)
+{
+    struct run_result res;
+    clitest_run(name, argv, TIMEOUT_S, &res);
+    if (res.exit_status != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s: %s; stderr: %s", name, run_describe(&res), res.err);
+        run_result_done(&res);
+        fail_msg("%s", msg);
+    }
+    json_error_t err;
+    json_t *j = json_loads(res.out, 0, &err);
+    if (j == NULL) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s: stdout is not JSON (%s): %.300s", name, err.text, res.out);
+        run_result_done(&res);
+        fail_msg("%s", msg);
+    }
+    run_result_done(&res);
+    return j;
+}
+
+static double
+num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        fail_msg("key \"%s\" missing or not a number", key);
+    return json_number_value(v);
+}
+
+static void
+test_help(void **state)
+{
+    (void)state;
+    const char *argv[] = {bin, "sim", "--help", NULL};
+    struct run_result res;
+    clitest_run("help", argv, TIMEOUT_S, &res);
+    assert_int_equal(res.exit_status, 0);
+    assert_non_null(strstr(res.out, "usage: vmloc sim --trace DIR"));
+    assert_non_null(strstr(res.out, "--report"));
+    run_result_done(&res);
+}
+
+static void
+test_small_all_policies(void **state)
+{
+    (void)state;
+    const char *argv[] = {bin,       "sim", "--trace",  small_dir,
+                          "--hosts", "8",   "--policy", "vmloc,none,thr-mmt,iqr-mmt,mad-mmt,lr-mmt",
+                          "--json",  NULL};
+    json_t *j = run_json("small", argv);
+    assert_true(json_is_array(j));
+    assert_int_equal(json_array_size(j), 6);
+    static const char *const keys[] = {
+        "energy_kwh",     "migrations", "slatah", "pdm", "slav", "esv", "overall_sla_violation",
+        "host_shutdowns", "hosts",      "vms"};
+    size_t i;
+    json_t *o;
+    json_array_foreach(j, i, o)
+    {
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            (void)num(o, keys[k]);
+        assert_true(num(o, "hosts") == 8);
+        assert_true(num(o, "vms") == 6);
+        assert_true(num(o, "energy_kwh") > 0);
+        for (size_t k = 2; k < 7; k++) {
+            double x = num(o, keys[k]);
+            assert_true(x >= 0 && x <= 1);
+        }
+        assert_true(fabs(num(o, "slav") - num(o, "slatah") * num(o, "pdm")) <= 1e-12);
+        assert_true(fabs(num(o, "esv") - num(o, "slav") * num(o, "energy_kwh")) <= 1e-9);
+    }
+    /* `none` never migrates; the burst makes the threshold policy act. */
+    assert_true(num(json_array_get(j, 1), "migrations") == 0);
+    assert_true(num(json_array_get(j, 2), "migrations") > 0);
+    json_decref(j);
+}
+
+static void
+test_single_is_object(void **state)
+{
+    (void)state;
+    const char *argv[] = {bin,        "sim",     "--trace", small_dir, "--hosts", "8",
+                          "--policy", "thr-mmt", "--param", "0.9",     "--json",  NULL};
+    json_t *j = run_json("single", argv);
+    assert_true(json_is_object(j));
+    assert_string_equal(json_string_value(json_object_get(j, "policy")), "thr-mmt");
+    assert_true(num(j, "param") == 0.9);
+    json_decref(j);
+}
+
+static void
+test_report(void **state)
+{
+    (void)state;
+    char *path = clitest_asprintf("%s/report.html", clitest_dir());
+    const char *argv[] = {bin,        "sim",           "--trace",  small_dir, "--hosts", "8",
+                          "--policy", "vmloc,thr-mmt", "--report", path,      "-q",      NULL};
+    struct run_result res;
+    clitest_run("report", argv, TIMEOUT_S, &res);
+    assert_int_equal(res.exit_status, 0);
+    assert_non_null(strstr(res.out, "thr-mmt 0.8"));
+    run_result_done(&res);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    (void)fclose(f);
+    (void)unlink(path);
+    free(path);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "<!doctype html>"));
+    assert_non_null(strstr(buf, "</html>"));
+    /* Four charts, one line per policy in each. */
+    size_t svgs = 0, lines = 0;
+    for (const char *p = buf; (p = strstr(p, "<svg")) != NULL; p++)
+        svgs++;
+    for (const char *p = buf; (p = strstr(p, "<polyline")) != NULL; p++)
+        lines++;
+    assert_int_equal(svgs, 4);
+    assert_int_equal(lines, 8);
+    /* Self-contained: nothing fetched, no script. */
+    assert_null(strstr(buf, "http://"));
+    assert_null(strstr(buf, "https://"));
+    assert_null(strstr(buf, "<script"));
+    assert_null(strstr(buf, "<link"));
+    free(buf);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bad input */
+
+struct bad_case {
+    const char *name;
+    const char *file; /* written as bad/<file> with `content`, or NULL */
+    const char *content;
+    const char *args[8]; /* after "sim"; "@BAD" is the bad folder, "@SMALL" the small one,
+                            "@CFG" the config written from `config` */
+    const char *config;
+    const char *want1;
+    const char *want2;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"no trace", NULL, NULL, {"--json"}, NULL, "--trace", NULL},
+    {"unknown policy",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--policy", "thr-mmt,best"},
+     NULL,
+     "best",
+     NULL},
+    {"empty policy", NULL, NULL, {"--trace", "@SMALL", "--policy", ""}, NULL, "--policy", NULL},
+    {"bad param", NULL, NULL, {"--trace", "@SMALL", "--param", "x"}, NULL, "--param", NULL},
+    {"bad format", NULL, NULL, {"--trace", "@SMALL", "--format", "csv"}, NULL, "--format", NULL},
+    {"bad hosts", NULL, NULL, {"--trace", "@SMALL", "--hosts", "1.5"}, NULL, "--hosts", NULL},
+    {"extra argument", NULL, NULL, {"--trace", "@SMALL", "later"}, NULL, "later", NULL},
+    {"missing folder",
+     NULL,
+     NULL,
+     {"--trace", "/nonexistent/trace"},
+     NULL,
+     "/nonexistent/trace",
+     NULL},
+    {"not a number", "a", "10\n20\nabc\n", {"--trace", "@BAD"}, NULL, "/a:3", "abc"},
+    {"above 100", "b", "10\n101\n", {"--trace", "@BAD"}, NULL, "/b:2", "outside 0..100"},
+    {"negative", "c", "-1\n", {"--trace", "@BAD"}, NULL, "/c:1", "outside"},
+    {"empty file", "d", "", {"--trace", "@BAD"}, NULL, "/d:1", "no samples"},
+    {"blank in the middle", "e", "1\n\n2\n", {"--trace", "@BAD"}, NULL, "/e:2", "empty line"},
+    {"too few hosts",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--hosts", "1"},
+     NULL,
+     "do not fit",
+     "--hosts"},
+    {"bitbrains header",
+     "f",
+     "1;\t2\n",
+     {"--trace", "@BAD", "--format", "bitbrains"},
+     NULL,
+     "/f:1",
+     "header"},
+    {"bitbrains fields",
+     "g",
+     "Timestamp [ms];\tCPU cores\n1372629804;\t2;\t5851.9989;\t87.7;\t1.5;\t8218624.0\n",
+     {"--trace", "@BAD", "--format", "bitbrains"},
+     NULL,
+     "/g:2",
+     "fields"},
+    {"bitbrains time order",
+     "h",
+     "Timestamp [ms];\tCPU cores\n"
+     "2;\t2;\t5851.9;\t87.7;\t1.5;\t8218624.0;\t1034592.8;\t160.8;\t21.7;\t0.2;\t1.4\n"
+     "1;\t2;\t5851.9;\t87.7;\t1.5;\t8218624.0;\t1034592.8;\t160.8;\t21.7;\t0.2;\t1.4\n",
+     {"--trace", "@BAD", "--format", "bitbrains"},
+     NULL,
+     "/h:3",
+     "not after"},
+    {"config unknown key",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--config", "@CFG"},
+     "[sim]\nfoo = 1\n",
+     ":2",
+     "foo"},
+    {"config bad persistence",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--config", "@CFG"},
+     "[sim]\npersistence = 3/2\n",
+     ":2",
+     "persistence"},
+    {"config bad detect",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--config", "@CFG"},
+     "[detect]\nhost_threshold = 120\n",
+     ":2",
+     "host_threshold"},
+    {"config below over target",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--config", "@CFG"},
+     "[sim]\nconsolidate_below = 80\nconsolidate_target = 70\n",
+     "consolidate_below",
+     NULL},
+};
+
+static void
+test_bad(void **state)
+{
+    const struct bad_case *c = *state;
+    static int seq;
+    char *bad_name = clitest_asprintf("bad%d", seq++);
+    const char *bad_dir = clitest_mkdir(bad_name);
+    if (c->file != NULL) {
+        char *f = clitest_asprintf("%s/%s", bad_name, c->file);
+        (void)clitest_write(f, c->content, strlen(c->content));
+        free(f);
+    }
+    const char *cfg = NULL;
+    if (c->config != NULL) {
+        char *f = clitest_asprintf("%s/../%s.ini", bad_name, bad_name);
+        cfg = clitest_write(f, c->config, strlen(c->config));
+        free(f);
+    }
+    free(bad_name);
+    const char *argv[12] = {bin, "sim"};
+    size_t n = 2;
+    for (size_t i = 0; i < 8 && c->args[i] != NULL; i++) {
+        const char *a = c->args[i];
+        if (strcmp(a, "@BAD") == 0)
+            a = bad_dir;
+        else if (strcmp(a, "@SMALL") == 0)
+            a = small_dir;
+        else if (strcmp(a, "@CFG") == 0)
+            a = cfg;
+        argv[n++] = a;
+    }
+    argv[n] = NULL;
+    struct run_result res;
+    clitest_run(c->name, argv, TIMEOUT_S, &res);
+    clitest_check_failed(c->name, &res, c->want1, c->want2);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Fidelity against spec/sim-model.md */
+
+static const char *shared;
+
+static bool
+have_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Parse a table number such as "26,711", "0.04913" or "3.176e-5". */
+static double
+table_num(const char *s)
+{
+    char buf[64];
+    size_t n = 0;
+    for (; *s != '\0' && *s != '|' && n + 1 < sizeof(buf); s++)
+        if (*s != ',' && *s != ' ')
+            buf[n++] = *s;
+    buf[n] = '\0';
+    char *end = NULL;
+    double v = strtod(buf, &end);
+    if (n == 0 || *end != '\0')
+        fail_msg("reference table: not a number: \"%s\"", buf);
+    return v;
+}
+
+static void
+check_close(const char *what, const char *row, double got, double want)
+{
+    if (want == 0) {
+        if (got != 0)
+            fail_msg("%s: %s = %g, want 0", row, what, got);
+        return;
+    }
+    double rel = fabs(got - want) / want;
+    print_message("  %-28s %-10s %12.6g  reference %12.6g  (%+.2f %%)\n", row, what, got, want,
+                  (got - want) / want * 100);
+    if (rel > 0.05)
+        fail_msg("%s: %s = %g, reference %g: off by %.1f %% (more than 5 %%)", row, what, got, want,
+                 rel * 100);
+}
+
+static void
+test_fidelity(void **state)
+{
+    (void)state;
+    if (shared == NULL)
+        skip();
+    char *spec = clitest_asprintf("%s/spec/sim-model.md", shared);
+    FILE *f = fopen(spec, "r");
+    if (f == NULL) {
+        print_message("%s: %s: skipping\n", spec, strerror(errno));
+        free(spec);
+        skip();
+    }
+    char line[512];
+    size_t rows = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        /* | 20110303 thr-mmt 0.8 | 192.62 | 26,711 | 0.04913 | 0.000646 | 3.176e-5 | */
+        if (strncmp(line, "| 2011", 6) != 0)
+            continue;
+        char day[16], policy[32], param[16] = "";
+        const char *p = line + 2;
+        /* Fields: "day policy [param]" then five numbers. */
+        const char *bar = strchr(p, '|');
+        if (bar == NULL)
+            continue;
+        char head[64];
+        size_t hl = (size_t)(bar - p);
+        if (hl >= sizeof(head))
+            continue;
+        memcpy(head, p, hl);
+        head[hl] = '\0';
+        char *save = NULL;
+        char *tok = strtok_r(head, " ", &save);
+        snprintf(day, sizeof(day), "%s", tok != NULL ? tok : "");
+        tok = strtok_r(NULL, " ", &save);
+        snprintf(policy, sizeof(policy), "%s", tok != NULL ? tok : "");
+        tok = strtok_r(NULL, " ", &save);
+        if (tok != NULL)
+            snprintf(param, sizeof(param), "%s", tok);
+        double ref[5];
+        const char *q = bar + 1;
+        for (int i = 0; i < 5; i++) {
+            ref[i] = table_num(q);
+            q = strchr(q, '|');
+            if (q == NULL)
+                fail_msg("reference table row too short: %s", line);
+            q++;
+        }
+        char *dir = clitest_asprintf("%s/traces/planetlab/%s", shared, day);
+        if (!have_dir(dir)) {
+            print_message("  %s: no trace here, row not checked\n", dir);
+            free(dir);
+            continue;
+        }
+        const char *argv[12] = {bin, "sim", "--trace", dir, "--policy", policy, "--json", "-q"};
+        size_t n = 8;
+        if (param[0] != '\0') {
+            argv[n++] = "--param";
+            argv[n++] = param;
+        }
+        argv[n] = NULL;
+        char rowname[96];
+        snprintf(rowname, sizeof(rowname), "%s %s %s", day, policy, param);
+        json_t *j = run_json(rowname, argv);
+        check_close("energy_kwh", rowname, num(j, "energy_kwh"), ref[0]);
+        check_close("migrations", rowname, num(j, "migrations"), ref[1]);
+        check_close("slatah", rowname, num(j, "slatah"), ref[2]);
+        check_close("pdm", rowname, num(j, "pdm"), ref[3]);
+        json_decref(j);
+        free(dir);
+        rows++;
+    }
+    (void)fclose(f);
+    free(spec);
+    if (rows == 0)
+        fail_msg("no reference row could be checked");
+}
+
+static void
+test_quality(void **state)
+{
+    (void)state;
+    if (shared == NULL)
+        skip();
+    char *base = clitest_asprintf("%s/traces/planetlab", shared);
+    DIR *d = opendir(base);
+    if (d == NULL) {
+        free(base);
+        skip();
+    }
+    struct dirent *de;
+    size_t days = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *dir = clitest_asprintf("%s/%s", base, de->d_name);
+        if (!have_dir(dir)) {
+            free(dir);
+            continue;
+        }
+        const char *argv[] = {bin,      "sim", "--trace", dir, "--policy", "vmloc,thr-mmt,lr-mmt",
+                              "--json", "-q",  NULL};
+        json_t *j = run_json(de->d_name, argv);
+        json_t *v = json_array_get(j, 0), *thr = json_array_get(j, 1), *lr = json_array_get(j, 2);
+        print_message("  %s: ESV vmloc %.4g thr-mmt %.4g lr-mmt %.4g; migrations %g %g %g\n",
+                      de->d_name, num(v, "esv"), num(thr, "esv"), num(lr, "esv"),
+                      num(v, "migrations"), num(thr, "migrations"), num(lr, "migrations"));
+        if (!(num(v, "esv") < num(thr, "esv") && num(v, "esv") < num(lr, "esv")))
+            fail_msg("%s: vmloc's ESV is not below both references", de->d_name);
+        if (!(num(v, "migrations") < num(thr, "migrations") &&
+              num(v, "migrations") < num(lr, "migrations")))
+            fail_msg("%s: vmloc does not migrate less than both references", de->d_name);
+        json_decref(j);
+        free(dir);
+        days++;
+    }
+    (void)closedir(d);
+    free(base);
+    if (days == 0)
+        skip();
+}
+
+static int
+bad_setup(void **state)
+{
+    (void)state;
+    return 0;
+}
+
+int
+main(void)
+{
+    bin = clitest_bin();
+    if (bin == NULL)
+        return 1;
+    shared = getenv("VMLOC_SHARED");
+    if (shared != NULL && !have_dir(shared)) {
+        printf("%s is absent: the fidelity and quality checks are skipped\n", shared);
+        shared = NULL;
+    }
+    if (clitest_setup_dir("sim") != 0)
+        return 1;
+    make_small_trace();
+    int failed = 0;
+    const struct CMUnitTest basics[] = {
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_small_all_policies),
+        cmocka_unit_test(test_single_is_object),
+        cmocka_unit_test(test_report),
+    };
+    failed += cmocka_run_group_tests_name("sim cli", basics, NULL, NULL);
+    struct CMUnitTest bad[sizeof(bad_cases) / sizeof(bad_cases[0])];
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        bad[i] = (struct CMUnitTest){bad_cases[i].name, test_bad, bad_setup, NULL,
+                                     (void *)&bad_cases[i]};
+    }
+    failed +=
+        _cmocka_run_group_tests("sim bad input", bad, sizeof(bad) / sizeof(bad[0]), NULL, NULL);
+    const struct CMUnitTest shared_tests[] = {
+        cmocka_unit_test(test_fidelity),
+        cmocka_unit_test(test_quality),
+    };
+    failed += cmocka_run_group_tests_name("sim against the literature", shared_tests, NULL, NULL);
+    clitest_cleanup_dir();
+    return failed != 0 ? 1 : 0;
+}
