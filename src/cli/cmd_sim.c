@@ -110,7 +110,18 @@ sim_apply(void *ctx, const char *section, const char *key, const char *value, co
             v->consolidate_target_pct = x;
         return r;
     }
-    *why = "unknown key (persistence, cooldown, consolidate_below, consolidate_target)";
+    if (strcmp(key, "memory") == 0) {
+        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0) {
+            v->memory = true;
+        } else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0) {
+            v->memory = false;
+        } else {
+            *why = "must be yes or no";
+            return -EINVAL;
+        }
+        return 0;
+    }
+    *why = "unknown key (persistence, cooldown, consolidate_below, consolidate_target, memory)";
     return -EINVAL;
 }
 

@@ -127,15 +127,24 @@ fits(const struct work *w, uint32_t vi, uint32_t src, uint32_t h)
     return true;
 }
 
+/* Receivers examined per VM at most: other kinds or memory can make many hosts with
+ * enough cpu room unfit; past this bound the VM is treated as fitting nowhere (and its host
+ * is not emptied), which keeps a call near-linear whatever the cluster. */
+#define MAX_TRIES 256u
+
 static uint32_t
 find_receiver(const struct work *w, uint32_t vi, uint32_t src)
 {
     double need = usage_get(&w->cl->vms[vi].usage, KIND_CPU) * w->cap[src];
     uint32_t b = bucket_for(w, need);
+    uint32_t tries = 0;
     for (b = next_bucket(w, b); b < NB; b = next_bucket(w, b + 1)) {
-        for (uint32_t h = w->head[b]; h != NIL; h = w->next[h])
+        for (uint32_t h = w->head[b]; h != NIL; h = w->next[h]) {
             if (fits(w, vi, src, h))
                 return h;
+            if (++tries >= MAX_TRIES)
+                return NIL;
+        }
     }
     return NIL;
 }

@@ -9,22 +9,37 @@
 #define DN_BUSY 0x1u
 #define DN_IDLE 0x2u
 
-struct dnode {
-    double score; /* best score among eligible leaves below; -INFINITY if none */
+/* Bounds over a set of leaves: the best (score, index) and the largest free capacity and
+ * memory. Each node keeps them over all its eligible leaves and over its busy ones only, so
+ * a busy-only query is not misled by idle hosts' large free capacity. */
+struct dbound {
+    double score; /* best score; -INFINITY if the set is empty */
     double max_free[KIND_COUNT];
     double max_mem;
-    uint32_t idx; /* host index of that best leaf (lowest on ties) */
+    uint32_t idx; /* host index of the best leaf (lowest on ties) */
+};
+
+struct dnode {
+    struct dbound all;
+    struct dbound busy;
     uint8_t flags;
 };
 
 static void
+bound_empty(struct dbound *b)
+{
+    b->score = -INFINITY;
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        b->max_free[k] = -INFINITY;
+    b->max_mem = -INFINITY;
+    b->idx = UINT32_MAX;
+}
+
+static void
 node_empty(struct dnode *d)
 {
-    d->score = -INFINITY;
-    for (unsigned k = 0; k < KIND_COUNT; k++)
-        d->max_free[k] = -INFINITY;
-    d->max_mem = -INFINITY;
-    d->idx = UINT32_MAX;
+    bound_empty(&d->all);
+    bound_empty(&d->busy);
     d->flags = 0;
 }
 
@@ -40,7 +55,7 @@ better(double a, uint32_t ia, double b, uint32_t ib)
 }
 
 static void
-node_merge(struct dnode *d, const struct dnode *l, const struct dnode *r)
+bound_merge(struct dbound *d, const struct dbound *l, const struct dbound *r)
 {
     if (better(r->score, r->idx, l->score, l->idx)) {
         d->score = r->score;
@@ -52,6 +67,13 @@ node_merge(struct dnode *d, const struct dnode *l, const struct dnode *r)
     for (unsigned k = 0; k < KIND_COUNT; k++)
         d->max_free[k] = l->max_free[k] > r->max_free[k] ? l->max_free[k] : r->max_free[k];
     d->max_mem = l->max_mem > r->max_mem ? l->max_mem : r->max_mem;
+}
+
+static void
+node_merge(struct dnode *d, const struct dnode *l, const struct dnode *r)
+{
+    bound_merge(&d->all, &l->all, &r->all);
+    bound_merge(&d->busy, &l->busy, &r->busy);
     d->flags = (uint8_t)(l->flags | r->flags);
 }
 
@@ -90,11 +112,13 @@ destidx_set(struct destidx *idx, size_t i, const struct destleaf *leaf)
     node_empty(d);
     if (!leaf->eligible)
         return;
-    d->score = leaf->score;
-    d->idx = (uint32_t)i;
+    d->all.score = leaf->score;
+    d->all.idx = (uint32_t)i;
     for (unsigned k = 0; k < KIND_COUNT; k++)
-        d->max_free[k] = leaf->free[k];
-    d->max_mem = leaf->mem_free;
+        d->all.max_free[k] = leaf->free[k];
+    d->all.max_mem = leaf->mem_free;
+    if (leaf->busy)
+        d->busy = d->all;
     d->flags = leaf->busy ? DN_BUSY : DN_IDLE;
 }
 
@@ -129,13 +153,14 @@ may_fit(const struct search *s, const struct dnode *d)
         return false;
     if (s->need->busy_only && !(d->flags & DN_BUSY))
         return false;
+    const struct dbound *b = s->need->busy_only ? &d->busy : &d->all;
     for (unsigned k = 0; k < KIND_COUNT; k++) {
-        if ((s->idx->feasible_mask & KIND_BIT(k)) && !(d->max_free[k] > s->need->need[k]))
+        if ((s->idx->feasible_mask & KIND_BIT(k)) && !(b->max_free[k] > s->need->need[k]))
             return false;
     }
-    if (s->need->mem_mib >= 0 && !(d->max_mem >= s->need->mem_mib))
+    if (s->need->mem_mib >= 0 && !(b->max_mem >= s->need->mem_mib))
         return false;
-    if (s->found && !better(d->score, d->idx, s->best_score, s->best_idx))
+    if (s->found && !better(b->score, b->idx, s->best_score, s->best_idx))
         return false;
     return true;
 }
@@ -148,17 +173,17 @@ descend(struct search *s, size_t node)
         return;
     if (node >= s->idx->base) {
         /* A leaf: its maxima are its own values, so may_fit() was exact but for the source. */
-        if (d->idx == s->need->exclude)
+        if (d->all.idx == s->need->exclude)
             return;
-        s->best_score = d->score;
-        s->best_idx = d->idx;
+        s->best_score = d->all.score;
+        s->best_idx = d->all.idx;
         s->found = true;
         return;
     }
     size_t l = 2 * node;
     size_t r = 2 * node + 1;
-    const struct dnode *dl = &s->idx->nodes[l];
-    const struct dnode *dr = &s->idx->nodes[r];
+    const struct dbound *dl = s->need->busy_only ? &s->idx->nodes[l].busy : &s->idx->nodes[l].all;
+    const struct dbound *dr = s->need->busy_only ? &s->idx->nodes[r].busy : &s->idx->nodes[r].all;
     if (better(dr->score, dr->idx, dl->score, dl->idx)) {
         descend(s, r);
         descend(s, l);

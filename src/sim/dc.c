@@ -42,6 +42,7 @@ dc_done(struct dc *d)
     free(d->hosts);
     free(d->vms);
     free(d->events);
+    free(d->hist);
     dc_init(d);
 }
 
@@ -50,7 +51,11 @@ dc_setup(struct dc *d, const struct power_host_type *const *types, size_t n_type
          size_t n_vms, size_t n_samples, double step_s)
 {
     d->hosts = calloc(n_hosts, sizeof(*d->hosts));
-    d->vms = calloc(n_vms != 0 ? n_vms : 1, sizeof(*d->vms));
+    /* Aligned so that each VM's hot fields share one cache line. */
+    size_t vm_bytes = (n_vms != 0 ? n_vms : 1) * sizeof(*d->vms);
+    d->vms = aligned_alloc(64, vm_bytes);
+    if (d->vms != NULL)
+        memset(d->vms, 0, vm_bytes);
     if (d->hosts == NULL || d->vms == NULL) {
         free(d->hosts);
         free(d->vms);
@@ -61,12 +66,14 @@ dc_setup(struct dc *d, const struct power_host_type *const *types, size_t n_type
     d->n_hosts = n_hosts;
     d->n_vms = n_vms;
     d->n_samples = n_samples;
+    d->util_stride = 1;
     d->step_s = step_s;
     for (size_t i = 0; i < n_hosts; i++) {
         struct dc_host *h = &d->hosts[i];
         h->type = types[i % n_types];
         h->total_mips = h->type->pe_mips * h->type->pes;
         h->available = h->total_mips;
+        h->power_w = h->type->watts[0];
         h->was_active = true;
     }
     for (size_t i = 0; i < n_vms; i++) {
@@ -74,27 +81,36 @@ dc_setup(struct dc *d, const struct power_host_type *const *types, size_t n_type
         v->host = DC_NONE;
         v->dest = DC_NONE;
         v->hist_time = -1;
-        v->req_time = -1;
         v->last_migration_end = -1;
     }
     return 0;
+}
+
+int
+dc_keep_history(struct dc *d)
+{
+    if (d->hist != NULL)
+        return 0;
+    d->hist = calloc(d->n_vms * DC_HIST + 1, sizeof(*d->hist));
+    return d->hist != NULL ? 0 : -ENOMEM;
 }
 
 double
 dc_vm_util(const struct dc *d, const struct dc_vm *v, double t)
 {
     double step = d->step_s;
+    size_t st = d->util_stride;
     if (t <= 0)
         return v->util[0];
     double last = (double)d->n_samples * step;
     if (t >= last)
-        return v->util[d->n_samples];
+        return v->util[d->n_samples * st];
     if (fmod(t, step) == 0)
-        return v->util[(size_t)(t / step)];
+        return v->util[(size_t)(t / step) * st];
     size_t k1 = (size_t)floor(t / step);
     size_t k2 = (size_t)ceil(t / step);
-    double u1 = v->util[k1];
-    double u2 = v->util[k2];
+    double u1 = v->util[k1 * st];
+    double u2 = v->util[k2 * st];
     double delta = (u2 - u1) / ((double)(k2 - k1) * step);
     return u1 + delta * (t - (double)k1 * step);
 }
@@ -113,6 +129,7 @@ slot_push(struct dc_host *h, uint32_t v, bool mig_in)
         h->cap_slots = nc;
     }
     h->slots[h->n_slots++] = (struct dc_slot){.vm = v, .mig_in = mig_in};
+    h->dirty = true;
     if (mig_in)
         h->n_mig_in++;
     return 0;
@@ -128,6 +145,7 @@ slot_remove(struct dc_host *h, uint32_t v)
             h->n_mig_in--;
         memmove(&h->slots[i], &h->slots[i + 1], (h->n_slots - i - 1) * sizeof(h->slots[0]));
         h->n_slots--;
+        h->dirty = true;
         return;
     }
 }
@@ -142,9 +160,14 @@ out_has(const struct dc_host *h, uint32_t v)
 }
 
 static bool
-in_has(const struct dc_host *h, uint32_t v)
+in_has(const struct dc *d, const struct dc_host *h, uint32_t v)
 {
     if (h->n_mig_in == 0)
+        return false;
+    const struct dc_vm *vm = &d->vms[v];
+    if (vm->dest == (uint32_t)(h - d->hosts))
+        return true;
+    if (vm->n_dests <= 1)
         return false;
     for (uint32_t i = 0; i < h->n_slots; i++)
         if (h->slots[i].vm == v && h->slots[i].mig_in)
@@ -158,7 +181,7 @@ mark_out(struct dc *d, struct dc_host *h, uint32_t v)
 {
     bool migrating = d->vms[v].dest != DC_NONE;
     if (migrating) {
-        if (in_has(h, v) || out_has(h, v))
+        if (in_has(d, h, v) || out_has(h, v))
             return 0;
         if (h->n_mig_out == h->cap_mig_out) {
             uint32_t nc = h->cap_mig_out != 0 ? h->cap_mig_out * 2 : 4;
@@ -282,16 +305,57 @@ host_entry(struct dc_host *h, double t, double alloc, double req, bool active)
 
 /* ---- processing ---- */
 
-static void
-vm_update(struct dc *d, struct dc_vm *v, double t, bool decision)
+static double
+clamp_util(double u)
 {
-    if (v->req_time == t)
-        return;
-    v->req_time = t;
-    double u = dc_vm_util(d, v, t);
-    if (decision && t > v->hist_time) {
-        memmove(&v->hist[1], &v->hist[0], (DC_HIST - 1) * sizeof(v->hist[0]));
-        v->hist[0] = u;
+    if (u > 1 && u < 1.01)
+        return 1;
+    return u;
+}
+
+/* Where `t` falls in the series: the same for every VM, so worked out once per processing
+ * (the per-VM arithmetic stays exactly dc_vm_util()'s). */
+struct instant {
+    size_t k1, k2; /* samples around t (k1 == k2: t is a sample's time or past the end) */
+    double den;    /* (k2 - k1) * step */
+    double off;    /* t - k1 * step */
+};
+
+static void
+instant_of(const struct dc *d, double t, struct instant *ret)
+{
+    double step = d->step_s;
+    double last = (double)d->n_samples * step;
+    if (t <= 0) {
+        *ret = (struct instant){.k1 = 0, .k2 = 0};
+    } else if (t >= last) {
+        *ret = (struct instant){.k1 = d->n_samples, .k2 = d->n_samples};
+    } else if (fmod(t, step) == 0) {
+        size_t k = (size_t)(t / step);
+        *ret = (struct instant){.k1 = k, .k2 = k};
+    } else {
+        size_t k1 = (size_t)floor(t / step);
+        size_t k2 = (size_t)ceil(t / step);
+        *ret = (struct instant){
+            .k1 = k1, .k2 = k2, .den = (double)(k2 - k1) * step, .off = t - (double)k1 * step};
+    }
+}
+
+static void
+vm_update(struct dc *d, struct dc_vm *v, const struct instant *at, double t, bool decision)
+{
+    size_t st = d->util_stride;
+    double u1 = v->util[at->k1 * st];
+    double u = u1;
+    if (at->k2 != at->k1) {
+        double u2 = v->util[at->k2 * st];
+        double delta = (u2 - u1) / at->den;
+        u = u1 + delta * at->off;
+    }
+    if (decision && t > v->hist_time && d->hist != NULL) {
+        size_t vi = (size_t)(v - d->vms);
+        v->hist_pos = (uint8_t)((v->hist_pos + 1) % DC_HIST);
+        d->hist[vi * DC_HIST + v->hist_pos] = u;
         if (v->hist_len < DC_HIST)
             v->hist_len++;
         v->hist_time = t;
@@ -304,10 +368,11 @@ static int
 host_update(struct dc *d, uint32_t hi, double t, bool decision)
 {
     struct dc_host *h = &d->hosts[hi];
-    for (uint32_t i = 0; i < h->n_slots; i++)
-        vm_update(d, &d->vms[h->slots[i].vm], t, decision);
+    /* Demands were computed for `t` before (dc_process does it for every VM). Only a
+     * host with a migration out, or a memory of one, can change its list of VMs migrating
+     * out. */
     h->prev_util_mips = h->util_mips;
-    for (uint32_t i = 0; i < h->n_slots; i++) {
+    for (uint32_t i = 0; (h->n_mig_src > 0 || h->n_mig_out > 0) && i < h->n_slots; i++) {
         int r = mark_out(d, h, h->slots[i].vm);
         if (r < 0)
             return r;
@@ -322,6 +387,8 @@ host_update(struct dc *d, uint32_t hi, double t, bool decision)
         double req = v->req;
         if (!s->mig_in) {
             bool migrating = v->dest != DC_NONE;
+            if (!migrating && req == 0.0)
+                h->has_finished = true;
             vm_entry(v, t, alloc, req, migrating);
             if (migrating)
                 alloc /= 0.9;
@@ -330,16 +397,10 @@ host_update(struct dc *d, uint32_t hi, double t, bool decision)
         req_total += req;
     }
     h->util_mips = util;
+    h->dirty = false;
+    h->power_w = power_watts(h->type, clamp_util(util / h->total_mips));
     host_entry(h, t, util, req_total, util > 0);
     return 0;
-}
-
-static double
-clamp_util(double u)
-{
-    if (u > 1 && u < 1.01)
-        return 1;
-    return u;
 }
 
 double
@@ -357,14 +418,32 @@ dc_host_cpu_mips(const struct dc *d, uint32_t h)
 double
 dc_host_power(const struct dc *d, uint32_t h)
 {
-    return power_watts(d->hosts[h].type, dc_host_util(d, h));
+    return d->hosts[h].power_w;
 }
 
 int
 dc_process(struct dc *d, double t, bool decision)
 {
     double dt = t - d->last_process;
+    /* Processing again at the same instant (after migrations ended) can only change the
+     * hosts whose lists changed; every other host would record the same state again, and
+     * only its "previous utilisation" moves on. */
+    bool same_instant = dt == 0 && d->last_process > 0;
+    /* Demand at `t` for every running VM, in VM order: the trace rows are read
+     * sequentially, and the per-host passes below find each VM's demand ready. */
+    if (!same_instant) {
+        struct instant at;
+        instant_of(d, t, &at);
+        for (size_t v = 0; v < d->n_vms; v++)
+            if (d->vms[v].host != DC_NONE)
+                vm_update(d, &d->vms[v], &at, t, decision);
+    }
     for (uint32_t i = 0; i < d->n_hosts; i++) {
+        struct dc_host *h = &d->hosts[i];
+        if (same_instant && !h->dirty) {
+            h->prev_util_mips = h->util_mips;
+            continue;
+        }
         int r = host_update(d, i, t, decision);
         if (r < 0)
             return r;
@@ -387,10 +466,12 @@ dc_process(struct dc *d, double t, bool decision)
     d->active_hosts = active;
     d->now = t;
     d->last_process = t;
-    /* Finished VMs leave. */
+    /* Finished VMs leave (host_update flagged the hosts that have one). */
     for (uint32_t i = 0; i < d->n_hosts; i++) {
         struct dc_host *h = &d->hosts[i];
-        bool removed = false;
+        if (!h->has_finished)
+            continue;
+        h->has_finished = false;
         for (uint32_t s = 0; s < h->n_slots;) {
             struct dc_vm *v = &d->vms[h->slots[s].vm];
             if (v->dest == DC_NONE && !h->slots[s].mig_in && v->req == 0.0) {
@@ -399,13 +480,11 @@ dc_process(struct dc *d, double t, bool decision)
                 d->vms_finished++;
                 memmove(&h->slots[s], &h->slots[s + 1], (h->n_slots - s - 1) * sizeof(h->slots[0]));
                 h->n_slots--;
-                removed = true;
                 continue;
             }
             s++;
         }
-        if (removed)
-            allocate(d, h);
+        allocate(d, h);
     }
     return 0;
 }
@@ -478,8 +557,9 @@ dc_host_history(const struct dc *d, uint32_t hi, uint32_t extra, double *out)
         if (vi == DC_NONE)
             continue;
         const struct dc_vm *v = &d->vms[vi];
-        for (uint32_t i = 0; i < v->hist_len; i++)
-            out[i] += v->hist[i] * v->mips / h->total_mips;
+        const double *hv = d->hist != NULL ? d->hist + (size_t)vi * DC_HIST : NULL;
+        for (uint32_t i = 0; hv != NULL && i < v->hist_len; i++)
+            out[i] += hv[(v->hist_pos + DC_HIST - i) % DC_HIST] * v->mips / h->total_mips;
     }
     size_t n = DC_HIST;
     while (n > 0 && out[n - 1] == 0)
@@ -538,7 +618,7 @@ dc_restore(struct dc *d, const struct dc_saved *s, size_t n)
 /* ---- migrations ---- */
 
 static int
-event_push(struct dc *d, double time, uint32_t v, uint32_t dest)
+event_push(struct dc *d, double time, uint32_t v, uint32_t src, uint32_t dest)
 {
     if (d->n_events == d->cap_events) {
         size_t nc = d->cap_events != 0 ? d->cap_events * 2 : 64;
@@ -548,7 +628,7 @@ event_push(struct dc *d, double time, uint32_t v, uint32_t dest)
         d->events = ne;
         d->cap_events = nc;
     }
-    struct dc_event e = {.time = time, .seq = d->seq++, .vm = v, .dest = dest};
+    struct dc_event e = {.time = time, .seq = d->seq++, .vm = v, .src = src, .dest = dest};
     size_t i = d->n_events++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -600,6 +680,8 @@ dc_migrate(struct dc *d, uint32_t vi, uint32_t dest)
     struct dc_vm *v = &d->vms[vi];
     struct dc_host *t = &d->hosts[dest];
     v->dest = dest;
+    v->n_dests++;
+    d->hosts[v->host].n_mig_src++;
     int r = slot_push(t, vi, true);
     if (r < 0)
         return r;
@@ -612,7 +694,7 @@ dc_migrate(struct dc *d, uint32_t vi, uint32_t dest)
     if (r < 0)
         return r;
     double mb_per_s = t->type->bw_mbit * d->bw_share / 8.0;
-    return event_push(d, d->now + v->ram_mib / mb_per_s, vi, dest);
+    return event_push(d, d->now + v->ram_mib / mb_per_s, vi, v->host, dest);
 }
 
 int
@@ -633,6 +715,7 @@ dc_complete_next(struct dc *d)
         struct dc_host *src = &d->hosts[v->host];
         struct dc_host *dst = &d->hosts[e.dest];
         slot_remove(src, e.vm);
+        d->hosts[e.src].n_mig_src--;
         /* The source forgets the VM migrated out (the reference keeps a stale entry that its
          * next trial placement of the VM always clears; the effect is the same). */
         for (uint32_t i = 0; i < src->n_mig_out; i++) {
@@ -644,6 +727,7 @@ dc_complete_next(struct dc *d)
         allocate(d, src);
         slot_remove(dst, e.vm);
         v->dest = DC_NONE;
+        v->n_dests--;
         v->host = e.dest;
         v->last_migration_end = te;
         allocate(d, dst);

@@ -19,28 +19,34 @@
 #define DC_HIST 30
 
 struct dc_vm {
+    /* What every processing reads and writes, in the first cache line. */
+    _Alignas(64) double req; /* MIPS it asks for now (util x mips; full mips at time 0) */
+    double e_time;           /* the last state entry: time, allocated, requested */
+    double e_alloc;
+    double e_req;
+    double sum_alloc; /* sums over closed intervals, MIPS x seconds */
+    double sum_req;
+    double sum_mig_under; /* requested but not allocated while migrating */
+    uint32_t dest;        /* DC_NONE unless migrating */
+    bool e_mig;           /* the last entry was taken while migrating */
+    bool e_has;
+    bool gone; /* finished: its demand dropped to exactly 0 (the reference's completion) */
+    bool instantiating;
+    /* The rest. */
     double mips; /* MIPS of its one core */
     double ram_mib;
-    const double *util; /* utilisation series (borrowed): n_samples + 1 values, 300 s apart */
+    const double *util; /* utilisation (borrowed): n_samples + 1 values, util_stride apart */
     /* Optional other resources (NULL when absent), in the series' own units. */
     const double *mem_mib;
     const double *disk_kbs;
     const double *net_kbs;
-    uint32_t host; /* where it runs (the source while it migrates) */
-    uint32_t dest; /* DC_NONE unless migrating */
-    bool instantiating;
-    bool gone;       /* finished: its demand dropped to exactly 0 (the reference's completion) */
-    double req;      /* MIPS it asks for now (util x mips; full mips while instantiating) */
-    double req_time; /* time `req` was computed */
-    double hist[DC_HIST];
-    uint32_t hist_len;
+    uint32_t host;             /* where it runs (the source while it migrates) */
+    uint32_t n_dests;          /* migrations of it under way (the reference can start two) */
     double hist_time;          /* last time a history value was added */
     double last_migration_end; /* seconds; -1 when never */
     uint32_t migrations;
-    /* Metrics: the last state entry and the sums over closed intervals. */
-    double e_time, e_alloc, e_req;
-    bool e_mig, e_has;
-    double sum_alloc, sum_req, sum_mig_under;
+    uint8_t hist_len; /* values in its history (see dc_keep_history) */
+    uint8_t hist_pos; /* slot of the newest */
 };
 
 /* One VM in a host's list, with what the host's scheduler gave it. */
@@ -61,16 +67,20 @@ struct dc_host {
     uint32_t n_mig_out;
     uint32_t cap_mig_out;
     uint32_t n_mig_in;
+    uint32_t n_mig_src;  /* migrations out of it under way */
     double available;    /* MIPS not yet allocated */
     double ram_used_mib; /* memory taken by instantiations at time 0 */
     double req_sum;      /* sum of the listed VMs' requests */
     double cpu_mips_now; /* allocation with VMs migrating in counted in full */
     double util_mips;    /* at the last processing */
+    double power_w;      /* watts at util_mips */
     double prev_util_mips;
     /* Metrics: the last state entry and the sums over closed intervals. */
     double e_time, e_alloc, e_req;
     bool e_active, e_has;
-    bool was_active; /* for shutdown counting */
+    bool was_active;   /* for shutdown counting */
+    bool dirty;        /* its list changed since it was last processed */
+    bool has_finished; /* a VM on it has finished (leaves after the processing) */
     double active_s, violation_s;
     double energy_j;
     uint32_t shutdowns;
@@ -93,6 +103,7 @@ struct dc_event {
     double time;
     uint64_t seq;
     uint32_t vm;
+    uint32_t src; /* its host when the migration started */
     uint32_t dest;
 };
 
@@ -102,6 +113,7 @@ struct dc {
     struct dc_vm *vms;
     size_t n_vms;
     size_t n_samples;    /* samples per series */
+    size_t util_stride;  /* distance between a VM's consecutive samples */
     double step_s;       /* seconds between samples */
     double now;          /* virtual time, seconds */
     double last_process; /* time of the last processing */
@@ -114,6 +126,7 @@ struct dc {
     uint32_t active_hosts; /* at the last processing */
     uint32_t overloaded_hosts;
     uint64_t vms_finished;
+    double *hist; /* DC_HIST values per VM when histories are kept, else NULL */
 };
 
 /* Prepare an empty data centre. Never fails. */
@@ -127,6 +140,10 @@ void dc_done(struct dc *d);
  * host DC_NONE). 0 or -ENOMEM. */
 MUST_CHECK int dc_setup(struct dc *d, const struct power_host_type *const *types, size_t n_types,
                         size_t n_hosts, size_t n_vms, size_t n_samples, double step_s);
+
+/* Keep each VM's utilisation at the last DC_HIST decision steps (the adaptive detectors
+ * need them; without this call none is kept). 0; -ENOMEM. */
+MUST_CHECK int dc_keep_history(struct dc *d);
 
 /* Utilisation of VM `v`'s trace at time `t` (interpolated as the reference does). */
 double dc_vm_util(const struct dc *d, const struct dc_vm *v, double t);

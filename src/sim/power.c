@@ -30,7 +30,9 @@ power_watts(const struct power_host_type *t, double u)
         return t->watts[0];
     if (u >= 1)
         return t->watts[10];
-    if (fmod(u, 0.1) == 0)
+    /* fmod() is slow; it can only be 0 when u * 10 is within rounding of a whole number. */
+    double x = u * 10;
+    if (fabs(x - nearbyint(x)) < 1e-6 && fmod(u, 0.1) == 0)
         return t->watts[(int)(u * 10)];
     int lo = (int)floor(u * 10);
     int hi = (int)ceil(u * 10);

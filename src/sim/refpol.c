@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/place0.h"
+
 void
 refpol_init(struct refpol *p, enum refpol_detector detector, double param)
 {
@@ -244,35 +246,50 @@ push_list(struct refpol *p, size_t *n, uint32_t v)
 }
 
 /* The host whose power grows least with VM `v` (see the top of the file), skipping hosts
- * whose p->mark equals `excl`; DC_NONE when none can take it. `initial`: time 0, where
- * memory also has to fit. */
+ * whose p->mark equals `excl`; DC_NONE when none can take it. */
 static uint32_t
-find_host(struct dc *d, struct refpol *p, uint32_t vi, uint32_t excl, bool initial)
+find_host(struct dc *d, struct refpol *p, uint32_t vi, uint32_t excl)
 {
     const struct dc_vm *v = &d->vms[vi];
     double min_power = DBL_MAX;
     uint32_t best = DC_NONE;
+    /* On hosts with nothing allocated the power after the move depends only on the host
+     * type: computed once per type. */
+    const struct power_host_type *idle_type[4] = {NULL, NULL, NULL, NULL};
+    double idle_after[4] = {0, 0, 0, 0};
     for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
         if (excl != 0 && p->mark[hi] == excl)
             continue;
         struct dc_host *h = &d->hosts[hi];
         if (!dc_host_suitable(d, hi, vi))
             continue;
-        /* At time 0 memory and bandwidth (a tenth of the host's per VM) must fit too; the
-         * over-utilisation test cannot trigger then, as the VMs placed before ask for
-         * nothing yet. */
-        if (initial && (h->type->ram_mib - h->ram_used_mib < v->ram_mib || h->n_slots >= 10))
-            continue;
         double cpu = h->cpu_mips_now;
-        if (cpu != 0 && !initial) {
-            /* Trying the VM there clears the host's memory of it migrating out. */
+        double after;
+        if (cpu != 0) {
             if (overloaded(d, p, hi, vi))
                 continue;
+            double u = (cpu + v->req) / h->total_mips;
+            if (u > 1)
+                continue;
+            after = power_watts(h->type, u);
+        } else {
+            size_t k = 0;
+            while (k < 4 && idle_type[k] != NULL && idle_type[k] != h->type)
+                k++;
+            if (k < 4 && idle_type[k] == h->type) {
+                after = idle_after[k];
+            } else {
+                double u = v->req / h->total_mips;
+                if (u > 1)
+                    continue;
+                after = power_watts(h->type, u);
+                if (k < 4) {
+                    idle_type[k] = h->type;
+                    idle_after[k] = after;
+                }
+            }
         }
-        double u = (cpu + v->req) / h->total_mips;
-        if (u > 1)
-            continue;
-        double diff = power_watts(h->type, u) - dc_host_power(d, hi);
+        double diff = after - dc_host_power(d, hi);
         if (diff < min_power) {
             min_power = diff;
             best = hi;
@@ -281,41 +298,14 @@ find_host(struct dc *d, struct refpol *p, uint32_t vi, uint32_t excl, bool initi
     return best;
 }
 
-/* The first host that can take VM `vi` at time 0 (the reference's placement for its run
- * without migrations). */
-static uint32_t
-first_fit(struct dc *d, uint32_t vi)
-{
-    const struct dc_vm *v = &d->vms[vi];
-    for (uint32_t hi = 0; hi < d->n_hosts; hi++) {
-        const struct dc_host *h = &d->hosts[hi];
-        if (dc_host_suitable(d, hi, vi) && h->type->ram_mib - h->ram_used_mib >= v->ram_mib &&
-            h->n_slots < 10)
-            return hi;
-    }
-    return DC_NONE;
-}
-
 int
 refpol_place_initial(struct dc *d, struct refpol *p, uint32_t *ret_vm)
 {
     int r = ensure_scratch(p, d);
     if (r < 0)
         return r;
-    for (uint32_t vi = 0; vi < d->n_vms; vi++) {
-        struct dc_vm *v = &d->vms[vi];
-        v->req = v->mips;
-        v->instantiating = true;
-        uint32_t hi = p->detector == REFPOL_NONE ? first_fit(d, vi) : find_host(d, p, vi, 0, true);
-        if (hi == DC_NONE) {
-            *ret_vm = vi;
-            return -ENOSPC;
-        }
-        r = dc_place(d, vi, hi);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    /* The reference's run without migrations places by first fit. */
+    return place0_all(d, p->detector == REFPOL_NONE, ret_vm);
 }
 
 /* Stable sort of list[0..n) by current MIPS, largest first (insertion sort: lists are
@@ -376,7 +366,7 @@ place_list(struct dc *d, struct refpol *p, uint32_t *list, size_t n, uint32_t ex
     sort_by_mips(d, list, n);
     size_t first = p->n_moves;
     for (size_t i = 0; i < n; i++) {
-        uint32_t hi = find_host(d, p, list[i], excl, false);
+        uint32_t hi = find_host(d, p, list[i], excl);
         if (hi == DC_NONE) {
             if (!all_or_nothing)
                 continue;

@@ -87,13 +87,14 @@ setup(struct dc *d, const struct trace *tr, const struct sim_config *cfg, size_t
     int r = dc_setup(d, host_types, 2, n_hosts, tr->n_vms, tr->n_samples, TRACE_STEP_S);
     if (r < 0)
         return r;
+    d->util_stride = tr->n_vms;
     size_t quarter = (tr->n_vms + 3) / 4;
     for (size_t i = 0; i < tr->n_vms; i++) {
         struct dc_vm *v = &d->vms[i];
         size_t type = quarter != 0 ? i / quarter : 0;
         v->mips = vm_types[type].mips;
         v->ram_mib = vm_types[type].ram_mib;
-        v->util = tr->cpu + i * (tr->n_samples + 1);
+        v->util = tr->cpu + i;
     }
     *ret_hosts = n_hosts;
     return 0;
@@ -140,6 +141,11 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     int r = setup(&d, tr, cfg, &n_hosts);
     if (r < 0)
         goto out;
+    if (cfg->policy == SIM_IQR_MMT || cfg->policy == SIM_MAD_MMT || cfg->policy == SIM_LR_MMT) {
+        r = dc_keep_history(&d);
+        if (r < 0)
+            goto out;
+    }
     if (cfg->policy == SIM_VMLOC) {
         r = vmpol_setup(&vp, &d, cfg->vmloc);
         if (r < 0)

@@ -46,15 +46,16 @@ trace_done(struct trace *t)
 double
 trace_value(const struct trace *tr, const double *s, size_t vm, double t_s)
 {
-    const double *v = s + vm * (tr->n_samples + 1);
+    const double *v = s + vm;
+    size_t st = tr->n_vms;
     if (t_s <= 0)
         return v[0];
     double pos = t_s / TRACE_STEP_S;
     if (pos >= (double)tr->n_samples)
-        return v[tr->n_samples];
+        return v[tr->n_samples * st];
     size_t k = (size_t)floor(pos);
     double frac = pos - (double)k;
-    return v[k] + (v[k + 1] - v[k]) * frac;
+    return v[k * st] + (v[(k + 1) * st] - v[k * st]) * frac;
 }
 
 /* The next line of buf[*pos..len) without its end (LF or CRLF). false at the end. */
@@ -433,9 +434,9 @@ read_planetlab(const char *dir, char **names, size_t n_files, struct trace *t,
             r = -EINVAL;
             goto out;
         }
-        double *dst = t->cpu + i * (n + 1);
-        memcpy(dst, vals, n * sizeof(*dst));
-        dst[n] = vals[n - 1];
+        for (size_t k = 0; k < n; k++)
+            t->cpu[k * n_files + i] = vals[k];
+        t->cpu[n * n_files + i] = vals[n - 1];
     }
 out:
     free(vals);
@@ -465,10 +466,11 @@ row_field(const struct trace_bb_row *r, enum bb_field f)
     return 0;
 }
 
-/* Resample a VM's rows onto the grid t0 + k * step, k = 0 .. n (n + 1 values). */
+/* Resample a VM's rows onto the grid t0 + k * step, k = 0 .. n (n + 1 values, `stride`
+ * apart in dst). */
 static void
 resample(const struct trace_bb_row *rows, size_t nr, double t0, size_t n, enum bb_field f,
-         double *dst)
+         double *dst, size_t stride)
 {
     size_t j = 0;
     for (size_t k = 0; k <= n; k++) {
@@ -486,7 +488,7 @@ resample(const struct trace_bb_row *rows, size_t nr, double t0, size_t n, enum b
             double w = (g - rows[j].ts) / (rows[j + 1].ts - rows[j].ts);
             v = a + (b - a) * w;
         }
-        dst[k] = v;
+        dst[k * stride] = v;
     }
 }
 
@@ -569,16 +571,16 @@ read_bitbrains(const char *dir, char **names, size_t n_files, struct trace *t,
         t->cpu_mhz[i] = cap;
         t->cores[i] = cores;
         t->mem_cap_mib[i] = mem_cap / 1024.0;
-        double *cpu = t->cpu + i * per;
-        resample(rw, nr, t0, n, BBF_USE_MHZ, cpu);
+        double *cpu = t->cpu + i;
+        resample(rw, nr, t0, n, BBF_USE_MHZ, cpu, n_files);
         for (size_t k = 0; k <= n; k++)
-            cpu[k] = fmin(1.0, cpu[k] / cap);
-        double *mem = t->mem_mib + i * per;
-        resample(rw, nr, t0, n, BBF_MEM_USE_KB, mem);
+            cpu[k * n_files] = fmin(1.0, cpu[k * n_files] / cap);
+        double *mem = t->mem_mib + i;
+        resample(rw, nr, t0, n, BBF_MEM_USE_KB, mem, n_files);
         for (size_t k = 0; k <= n; k++)
-            mem[k] /= 1024.0;
-        resample(rw, nr, t0, n, BBF_DISK_KBS, t->disk_kbs + i * per);
-        resample(rw, nr, t0, n, BBF_NET_KBS, t->net_kbs + i * per);
+            mem[k * n_files] /= 1024.0;
+        resample(rw, nr, t0, n, BBF_DISK_KBS, t->disk_kbs + i, n_files);
+        resample(rw, nr, t0, n, BBF_NET_KBS, t->net_kbs + i, n_files);
     }
 out:
     if (rows != NULL)

@@ -23,9 +23,11 @@ enum trace_format {
 #define TRACE_MAX_SAMPLES 100000u
 #define TRACE_MAX_FILE_BYTES (64u * 1024u * 1024u)
 
-/* Series are stored VM by VM, n_samples + 1 values each: the last sample is repeated once so
- * that linear interpolation is defined up to the end of the last interval (the PlanetLab
- * convention). Values at t = k * TRACE_STEP_S for k = 0 .. n_samples. */
+/* Series have n_samples + 1 values per VM, at t = k * TRACE_STEP_S for k = 0 .. n_samples:
+ * the last sample is repeated once so that linear interpolation is defined up to the end of
+ * the last interval (the PlanetLab convention). They are stored sample by sample: value k of
+ * VM v is s[k * n_vms + v], so one instant of every VM is contiguous (what a simulation step
+ * reads). */
 struct trace {
     enum trace_format format;
     size_t n_vms;
@@ -84,8 +86,8 @@ struct trace_bb_row {
 MUST_CHECK int trace_parse_bitbrains(const char *buf, size_t len, struct trace_bb_row *rows,
                                      size_t max, size_t *ret_n, size_t *ret_line, char *why);
 
-/* Value of series `vm` of `s` (n_samples + 1 values per VM) at time `t_s` seconds, linearly
- * interpolated; clamped to the ends. */
+/* Value of VM `vm` in series `s` at time `t_s` seconds, linearly interpolated; clamped to
+ * the ends. */
 double trace_value(const struct trace *tr, const double *s, size_t vm, double t_s);
 
 #endif

@@ -14,7 +14,14 @@
  *      hosts that stay below `consolidate_target_pct`;
  *   4. each VM that ends up elsewhere migrates once, straight to its final host.
  *
- * VMs in their cooldown after a migration, and VMs moved earlier in the step, are pinned. */
+ * VMs in their cooldown after a migration, and VMs moved earlier in the step, are pinned.
+ *
+ * The model holds the hosts that run VMs or take part in a migration, and of the hosts
+ * without VMs only the first few of each type, in host order: as many as there are hosts
+ * over their threshold, which is more than the conflicts of a round can use (each conflict
+ * takes at most one destination a round, and consolidation only fills busy hosts). The core
+ * would pick idle hosts of one type in host order anyway, so the decisions are the same as
+ * with every host in the model, at a cost that follows the busy part of the data centre. */
 #include "sim/vmpol.h"
 
 #include <errno.h>
@@ -25,7 +32,7 @@
 #include "core/detect.h"
 #include "sim/sim.h"
 
-#define ROUNDS 4
+#define ROUNDS 2
 
 void
 sim_vmloc_defaults(struct sim_vmloc *v)
@@ -64,13 +71,24 @@ vmpol_done(struct vmpol *p)
         free(p->own);
     }
     free(p->vm_names);
+    free(p->host_tmpl);
+    free(p->m_busy);
+    free(p->m_no_source);
+    free(p->map);
+    free(p->mindex);
     free(p->model_vm);
     free(p->where);
     free(p->moved);
     free(p->busy);
-    free(p->no_source);
     free(p->seen);
     free(p->scratch);
+    free(p->base_vm);
+    free(p->base_req);
+    free(p->base_fixed);
+    free(p->base_ram);
+    free(p->base_first);
+    free(p->base_count);
+    free(p->fill);
     free(p->moves);
     vmpol_init(p);
 }
@@ -91,17 +109,31 @@ vmpol_setup(struct vmpol *p, const struct dc *d, const struct sim_vmloc *cfg)
     p->n_hosts = nh;
     p->n_vms = nv;
     p->vm_names = calloc(nv + 1, sizeof(*p->vm_names));
+    p->host_tmpl = calloc(nh + 1, sizeof(*p->host_tmpl));
     p->model_vm = calloc(nv + 1, sizeof(*p->model_vm));
     p->where = calloc(nv + 1, sizeof(*p->where));
     p->moved = calloc(nv + 1, sizeof(*p->moved));
     p->busy = calloc(nh + 1, sizeof(*p->busy));
-    p->no_source = calloc(nh + 1, sizeof(*p->no_source));
+    p->m_busy = calloc(nh + 1, sizeof(*p->m_busy));
+    p->m_no_source = calloc(nh + 1, sizeof(*p->m_no_source));
     p->seen = calloc(nh + 1, sizeof(*p->seen));
     p->scratch = calloc(nv + 1, sizeof(*p->scratch));
-    if (p->vm_names == NULL || p->model_vm == NULL || p->where == NULL || p->moved == NULL ||
-        p->busy == NULL || p->no_source == NULL || p->seen == NULL || p->scratch == NULL)
+    p->base_vm = calloc(nv + 1, sizeof(*p->base_vm));
+    p->base_req = calloc(nv + 1, sizeof(*p->base_req));
+    p->base_fixed = calloc(nv + 1, sizeof(*p->base_fixed));
+    p->base_ram = calloc(nv + 1, sizeof(*p->base_ram));
+    p->base_first = calloc(nh + 1, sizeof(*p->base_first));
+    p->base_count = calloc(nh + 1, sizeof(*p->base_count));
+    p->map = calloc(nh + 1, sizeof(*p->map));
+    p->mindex = calloc(nh + 1, sizeof(*p->mindex));
+    p->fill = calloc(nh + 1, sizeof(*p->fill));
+    if (p->vm_names == NULL || p->host_tmpl == NULL || p->model_vm == NULL || p->where == NULL ||
+        p->moved == NULL || p->busy == NULL || p->m_busy == NULL || p->m_no_source == NULL ||
+        p->seen == NULL || p->scratch == NULL || p->base_vm == NULL || p->base_req == NULL ||
+        p->base_fixed == NULL || p->base_ram == NULL || p->base_first == NULL ||
+        p->base_count == NULL || p->map == NULL || p->mindex == NULL || p->fill == NULL)
         return -ENOMEM;
-    /* Names are created once; each round only reorders the VM entries. */
+    /* Names are created once; each step lays out copies of these entries. */
     int r = cluster_reserve(&p->cl, nh, nv);
     if (r < 0)
         return r;
@@ -112,7 +144,11 @@ vmpol_setup(struct vmpol *p, const struct dc *d, const struct sim_vmloc *cfg)
         r = cluster_add_host(&p->cl, name, (size_t)n, &idx);
         if (r < 0)
             return r;
-        p->cl.hosts[idx].capacity = d->hosts[h].total_mips / 1000.0;
+        struct host *t = &p->cl.hosts[idx];
+        t->capacity = d->hosts[h].total_mips / 1000.0;
+        t->has_mem = cfg->memory;
+        t->mem_mib = d->hosts[h].type->ram_mib;
+        p->host_tmpl[h] = *t;
     }
     for (size_t v = 0; v < nv; v++) {
         int n = snprintf(name, sizeof(name), "vm%zu", v);
@@ -124,62 +160,134 @@ vmpol_setup(struct vmpol *p, const struct dc *d, const struct sim_vmloc *cfg)
     return 0;
 }
 
-/* Lay out the model from p->where: VMs grouped by host in the data centre's list order. */
+/* The step's starting layout, read once from the data centre (its lists are scattered in
+ * memory): every running VM in host and list order, with its demand and whether it may
+ * move; and the hosts the model holds (see the top of the file). */
+static void
+build_base(struct vmpol *p, const struct dc *d)
+{
+    size_t n = 0;
+    uint32_t hot = 0;
+    double thr = p->cfg->policy.host_threshold[KIND_CPU];
+    for (size_t h = 0; h < p->n_hosts; h++) {
+        const struct dc_host *dh = &d->hosts[h];
+        p->base_first[h] = (uint32_t)n;
+        double req = 0;
+        for (uint32_t s = 0; s < dh->n_slots; s++) {
+            uint32_t v = dh->slots[s].vm;
+            const struct dc_vm *dv = &d->vms[v];
+            if (dh->slots[s].mig_in || dv->gone)
+                continue;
+            bool cooling = p->cfg->cooldown_s > 0 && dv->last_migration_end >= 0 &&
+                           d->now - dv->last_migration_end < p->cfg->cooldown_s;
+            p->base_vm[n] = v;
+            p->base_req[n] = dv->req;
+            p->base_fixed[n] = dv->dest != DC_NONE || cooling;
+            p->base_ram[n] = dv->ram_mib;
+            req += dv->req;
+            n++;
+        }
+        p->base_count[h] = (uint32_t)n - p->base_first[h];
+        if (req / dh->total_mips * 100.0 > thr)
+            hot++;
+    }
+    p->n_base = n;
+    /* The hosts in the model, in host order. */
+    const struct power_host_type *types[8];
+    uint32_t idle_taken[8];
+    size_t n_types = 0;
+    size_t m = 0;
+    for (size_t h = 0; h < p->n_hosts; h++) {
+        p->mindex[h] = UINT32_MAX;
+        bool take = p->base_count[h] > 0 || p->busy[h];
+        if (!take) {
+            const struct power_host_type *t = d->hosts[h].type;
+            size_t k = 0;
+            while (k < n_types && types[k] != t)
+                k++;
+            if (k == n_types && n_types < 8) {
+                types[n_types] = t;
+                idle_taken[n_types] = 0;
+                n_types++;
+            }
+            /* More types than that: keep every idle host of the others. */
+            take = k >= 8 || idle_taken[k]++ < hot;
+        }
+        if (take) {
+            p->mindex[h] = (uint32_t)m;
+            p->map[m++] = (uint32_t)h;
+        }
+    }
+    p->n_model_hosts = m;
+    for (size_t mi = 0; mi < m; mi++) {
+        p->m_busy[mi] = p->busy[p->map[mi]];
+        p->m_no_source[mi] = true;
+    }
+}
+
+static void
+put_vm(struct vmpol *p, const struct dc *d, uint32_t mi, uint32_t v, uint32_t mh, double req,
+       double ram, bool pinned)
+{
+    struct vm *m = &p->cl.vms[mi];
+    double pct = req / d->hosts[p->map[mh]].total_mips * 100.0;
+    m->name = p->vm_names[v];
+    m->usage = (struct usage){.present = KIND_BIT(KIND_CPU)};
+    usage_set(&m->usage, KIND_CPU, pct);
+    m->host = mh;
+    m->priority = 0;
+    m->has_mem = p->cfg->memory;
+    m->mem_mib = ram;
+    m->pinned = pinned;
+    p->cl.hosts[mh].usage.pct[KIND_CPU] += pct;
+    p->model_vm[mi] = v;
+}
+
+/* Lay out the model: the base layout with the VMs moved so far in this step taken off
+ * their hosts and appended, in move order, to their new ones. */
 static void
 build_model(struct vmpol *p, const struct dc *d)
 {
     struct cluster *cl = &p->cl;
-    /* Count per host, then place. */
-    for (size_t h = 0; h < p->n_hosts; h++) {
-        cl->hosts[h].vm_count = 0;
-        cl->hosts[h].usage = (struct usage){.present = KIND_BIT(KIND_CPU)};
+    size_t m = p->n_model_hosts;
+    cl->n_hosts = m;
+    for (size_t mh = 0; mh < m; mh++) {
+        cl->hosts[mh] = p->host_tmpl[p->map[mh]];
+        cl->hosts[mh].vm_count = p->base_count[p->map[mh]];
+        cl->hosts[mh].usage = (struct usage){.present = KIND_BIT(KIND_CPU)};
     }
-    for (size_t v = 0; v < p->n_vms; v++)
-        if (!d->vms[v].gone)
-            cl->hosts[p->where[v]].vm_count++;
+    for (size_t i = 0; i < p->n_moves; i++) {
+        cl->hosts[p->mindex[p->moves[i].from]].vm_count--;
+        cl->hosts[p->mindex[p->moves[i].dest]].vm_count++;
+    }
     uint32_t off = 0;
-    for (size_t h = 0; h < p->n_hosts; h++) {
-        cl->hosts[h].vm_first = off;
-        off += cl->hosts[h].vm_count;
-        cl->hosts[h].vm_count = 0;
+    for (size_t mh = 0; mh < m; mh++) {
+        cl->hosts[mh].vm_first = off;
+        off += cl->hosts[mh].vm_count;
     }
     cl->n_vms = off;
-    /* Walk the hosts' lists so model order follows list order; VMs planned elsewhere this
-     * step are appended to their new host after. */
-    for (size_t pass = 0; pass < 2; pass++) {
-        for (size_t h = 0; h < p->n_hosts; h++) {
-            const struct dc_host *dh = &d->hosts[h];
-            for (uint32_t s = 0; s < dh->n_slots; s++) {
-                uint32_t v = dh->slots[s].vm;
-                if (dh->slots[s].mig_in || d->vms[v].gone)
-                    continue;
-                bool here = p->where[v] == h;
-                if ((pass == 0) != here)
-                    continue;
-                uint32_t dst = p->where[v];
-                struct host *mh = &cl->hosts[dst];
-                uint32_t mi = mh->vm_first + mh->vm_count++;
-                const struct dc_vm *dv = &d->vms[v];
-                double pct = dv->req / d->hosts[dst].total_mips * 100.0;
-                struct vm *m = &cl->vms[mi];
-                m->name = p->vm_names[v];
-                m->usage = (struct usage){.present = KIND_BIT(KIND_CPU)};
-                usage_set(&m->usage, KIND_CPU, pct);
-                m->host = dst;
-                m->priority = 0;
-                m->has_mem = false;
-                bool cooling = p->cfg->cooldown_s > 0 && dv->last_migration_end >= 0 &&
-                               d->now - dv->last_migration_end < p->cfg->cooldown_s;
-                m->pinned = p->moved[v] || dv->dest != DC_NONE || cooling;
-                mh->usage.pct[KIND_CPU] += pct;
-                p->model_vm[mi] = v;
-            }
+    for (size_t mh = 0; mh < m; mh++) {
+        size_t h = p->map[mh];
+        uint32_t mi = cl->hosts[mh].vm_first;
+        uint32_t end = p->base_first[h] + p->base_count[h];
+        for (uint32_t b = p->base_first[h]; b < end; b++) {
+            uint32_t v = p->base_vm[b];
+            if (p->moved[v])
+                continue;
+            put_vm(p, d, mi++, v, (uint32_t)mh, p->base_req[b], p->base_ram[b], p->base_fixed[b]);
         }
+        p->fill[mh] = mi;
+    }
+    for (size_t i = 0; i < p->n_moves; i++) {
+        uint32_t mh = p->mindex[p->moves[i].dest];
+        uint32_t v = p->moves[i].vm;
+        put_vm(p, d, p->fill[mh]++, v, mh, d->vms[v].req, d->vms[v].ram_mib, true);
     }
 }
 
+/* Remember that VM `v` goes from host `from` to host `dest` (data centre indices). */
 static int
-record(struct vmpol *p, uint32_t v, uint32_t dest)
+record(struct vmpol *p, uint32_t v, uint32_t from, uint32_t dest)
 {
     if (p->n_moves == p->cap_moves) {
         size_t nc = p->cap_moves != 0 ? p->cap_moves * 2 : 64;
@@ -191,7 +299,7 @@ record(struct vmpol *p, uint32_t v, uint32_t dest)
     }
     p->where[v] = dest;
     p->moved[v] = true;
-    p->moves[p->n_moves++] = (struct vmpol_move){.vm = v, .dest = dest};
+    p->moves[p->n_moves++] = (struct vmpol_move){.vm = v, .from = from, .dest = dest};
     return 0;
 }
 
@@ -201,48 +309,50 @@ popcount32(uint32_t x)
     return (unsigned)__builtin_popcount(x);
 }
 
-/* Step 1: update each host's conflict record and decide which may act. */
+/* Step 1: update each host's conflict record and decide which may act. Hosts outside the
+ * model run no VM, so they saw no conflict. */
 static void
 persistence(struct vmpol *p)
 {
     const struct policy *pol = &p->cfg->policy;
     uint32_t n = p->cfg->persist_n;
     uint32_t mask = n >= 32 ? UINT32_MAX : ((uint32_t)1 << n) - 1;
-    for (size_t h = 0; h < p->n_hosts; h++) {
+    for (size_t h = 0; h < p->n_hosts; h++)
+        p->seen[h] <<= 1;
+    for (size_t mh = 0; mh < p->n_model_hosts; mh++) {
+        size_t h = p->map[mh];
         struct host_params hp;
-        policy_host_params(pol, &p->cl.hosts[h], &hp);
+        policy_host_params(pol, &p->cl.hosts[mh], &hp);
         struct detection det;
         size_t nv = 0;
-        detect_host(&p->cl, pol, &hp, h, &det, p->scratch, &nv);
-        p->seen[h] = (p->seen[h] << 1) | (det.conflict ? 1u : 0u);
+        detect_host(&p->cl, pol, &hp, mh, &det, p->scratch, &nv);
+        p->seen[h] |= det.conflict ? 1u : 0u;
         bool persistent = popcount32(p->seen[h] & mask) >= p->cfg->persist_k;
-        p->no_source[h] = p->busy[h] || !persistent;
+        p->m_no_source[mh] = p->m_busy[mh] || !persistent;
     }
 }
 
 int
 vmpol_step(struct vmpol *p, struct dc *d)
 {
+    /* moved[] is all false here: step 4 of the previous step cleared what it set. */
     p->n_moves = 0;
-    for (size_t v = 0; v < p->n_vms; v++) {
-        p->where[v] = d->vms[v].host == DC_NONE ? 0 : d->vms[v].host;
-        p->moved[v] = false;
-    }
     for (size_t h = 0; h < p->n_hosts; h++)
-        p->busy[h] = dc_host_busy_migrating(d, (uint32_t)h) || d->hosts[h].n_mig_in > 0;
+        p->busy[h] = d->hosts[h].n_mig_in > 0 || d->hosts[h].n_mig_src > 0;
     int r = 0;
     struct plan plan;
     plan_init(&plan);
     struct consolidation cons;
     consolidation_init(&cons);
+    build_base(p, d);
     build_model(p, d);
     persistence(p);
     uint32_t overloaded = 0;
-    for (size_t h = 0; h < p->n_hosts; h++)
-        if (p->cl.hosts[h].usage.pct[KIND_CPU] > p->cfg->policy.host_threshold[KIND_CPU])
+    for (size_t mh = 0; mh < p->n_model_hosts; mh++)
+        if (p->cl.hosts[mh].usage.pct[KIND_CPU] > p->cfg->policy.host_threshold[KIND_CPU])
             overloaded++;
     d->overloaded_hosts = overloaded;
-    struct plan_opts opts = {.no_dest = p->busy, .no_source = p->no_source};
+    struct plan_opts opts = {.no_dest = p->m_busy, .no_source = p->m_no_source};
     for (int round = 0; round < ROUNDS; round++) {
         if (round > 0)
             build_model(p, d);
@@ -251,7 +361,8 @@ vmpol_step(struct vmpol *p, struct dc *d)
             goto out;
         size_t n = plan.n_moves;
         for (size_t i = 0; i < n; i++) {
-            r = record(p, p->model_vm[plan.moves[i].vm], plan.moves[i].to);
+            const struct plan_move *mv = &plan.moves[i];
+            r = record(p, p->model_vm[mv->vm], p->map[mv->from], p->map[mv->to]);
             if (r < 0)
                 goto out;
         }
@@ -264,14 +375,15 @@ vmpol_step(struct vmpol *p, struct dc *d)
         struct consolidate_opts co = {
             .below_pct = p->cfg->consolidate_below_pct,
             .target_pct = p->cfg->consolidate_target_pct,
-            .no_dest = p->busy,
-            .no_source = p->busy,
+            .no_dest = p->m_busy,
+            .no_source = p->m_busy,
         };
         r = consolidate_plan(&p->cl, &p->cfg->policy, &co, &cons);
         if (r < 0)
             goto out;
         for (size_t i = 0; i < cons.n_moves; i++) {
-            r = record(p, p->model_vm[cons.moves[i].vm], cons.moves[i].to);
+            const struct consolidate_move *mv = &cons.moves[i];
+            r = record(p, p->model_vm[mv->vm], p->map[mv->from], p->map[mv->to]);
             if (r < 0)
                 goto out;
         }
@@ -289,6 +401,8 @@ vmpol_step(struct vmpol *p, struct dc *d)
             goto out;
     }
 out:
+    for (size_t i = 0; i < p->n_moves; i++)
+        p->moved[p->moves[i].vm] = false;
     plan_done(&plan);
     consolidation_done(&cons);
     return r;

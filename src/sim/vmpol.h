@@ -20,6 +20,7 @@ struct sim_vmloc;
 
 struct vmpol_move {
     uint32_t vm;
+    uint32_t from; /* its host when the step began */
     uint32_t dest;
 };
 
@@ -27,14 +28,28 @@ struct vmpol {
     const struct sim_vmloc *cfg; /* borrowed, or &own */
     struct sim_vmloc *own;       /* defaults when the caller gave none */
     struct cluster cl;
-    const char **vm_names; /* per dc VM, owned by cl */
-    uint32_t *model_vm;    /* model VM index -> dc VM */
-    uint32_t *where;       /* per dc VM: host it will be on after this step */
-    bool *moved;           /* per dc VM: moved in this step */
-    bool *busy;            /* per host: a migration into or out of it runs */
-    bool *no_source;
+    const char **vm_names;  /* per dc VM, owned by cl */
+    uint32_t *model_vm;     /* model VM index -> dc VM */
+    uint32_t *where;        /* per dc VM: host it will be on after this step */
+    bool *moved;            /* per dc VM: moved in this step */
+    bool *busy;             /* per host: a migration into or out of it runs */
+    struct host *host_tmpl; /* per host: its model entry (name owned by cl) */
+    uint32_t *map;          /* model host -> data centre host */
+    uint32_t *mindex;       /* data centre host -> model host, or UINT32_MAX */
+    size_t n_model_hosts;
+    bool *m_busy; /* per model host */
+    bool *m_no_source;
     uint32_t *seen; /* per host: conflicts seen in the last steps, newest in bit 0 */
     uint32_t *scratch;
+    /* The step's starting layout (see vmpol.c). */
+    uint32_t *base_vm;
+    double *base_req;
+    bool *base_fixed;
+    double *base_ram;
+    uint32_t *base_first; /* per host */
+    uint32_t *base_count;
+    uint32_t *fill;
+    size_t n_base;
     struct vmpol_move *moves;
     size_t n_moves;
     size_t cap_moves;
