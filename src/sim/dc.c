@@ -28,6 +28,9 @@ dc_init(struct dc *d)
     memset(d, 0, sizeof(*d));
     d->bw_share = 0.5;
     d->step_s = 300;
+    d->finish_on_zero = true;
+    d->place_ram = true;
+    d->place_max_vms = 10;
 }
 
 void
@@ -43,6 +46,8 @@ dc_done(struct dc *d)
     free(d->vms);
     free(d->events);
     free(d->hist);
+    free(d->reqs);
+    free(d->idle);
     dc_init(d);
 }
 
@@ -51,16 +56,18 @@ dc_setup(struct dc *d, const struct power_host_type *const *types, size_t n_type
          size_t n_vms, size_t n_samples, double step_s)
 {
     d->hosts = calloc(n_hosts, sizeof(*d->hosts));
-    /* Aligned so that each VM's hot fields share one cache line. */
-    size_t vm_bytes = (n_vms != 0 ? n_vms : 1) * sizeof(*d->vms);
-    d->vms = aligned_alloc(64, vm_bytes);
-    if (d->vms != NULL)
-        memset(d->vms, 0, vm_bytes);
-    if (d->hosts == NULL || d->vms == NULL) {
+    d->vms = calloc(n_vms != 0 ? n_vms : 1, sizeof(*d->vms));
+    d->reqs = calloc(n_vms != 0 ? n_vms : 1, sizeof(*d->reqs));
+    d->idle = calloc(n_hosts != 0 ? n_hosts : 1, sizeof(*d->idle));
+    if (d->hosts == NULL || d->vms == NULL || d->reqs == NULL || d->idle == NULL) {
+        free(d->idle);
+        d->idle = NULL;
         free(d->hosts);
         free(d->vms);
+        free(d->reqs);
         d->hosts = NULL;
         d->vms = NULL;
+        d->reqs = NULL;
         return -ENOMEM;
     }
     d->n_hosts = n_hosts;
@@ -80,10 +87,22 @@ dc_setup(struct dc *d, const struct power_host_type *const *types, size_t n_type
         struct dc_vm *v = &d->vms[i];
         v->host = DC_NONE;
         v->dest = DC_NONE;
+        v->pes = 1;
         v->hist_time = -1;
         v->last_migration_end = -1;
     }
     return 0;
+}
+
+double
+dc_vm_io(const struct dc *d, uint32_t vi, bool disk, double t)
+{
+    const double *base = disk ? d->disk_kbs : d->net_kbs;
+    if (base == NULL)
+        return 0;
+    struct dc_vm tmp = d->vms[vi];
+    tmp.util = base + vi;
+    return dc_vm_util(d, &tmp, t);
 }
 
 int
@@ -118,7 +137,7 @@ dc_vm_util(const struct dc *d, const struct dc_vm *v, double t)
 /* ---- a host's lists ---- */
 
 static int
-slot_push(struct dc_host *h, uint32_t v, bool mig_in)
+slot_push(struct dc *d, struct dc_host *h, uint32_t v, bool mig_in)
 {
     if (h->n_slots == h->cap_slots) {
         uint32_t nc = h->cap_slots != 0 ? h->cap_slots * 2 : 8;
@@ -128,19 +147,29 @@ slot_push(struct dc_host *h, uint32_t v, bool mig_in)
         h->slots = ns;
         h->cap_slots = nc;
     }
-    h->slots[h->n_slots++] = (struct dc_slot){.vm = v, .mig_in = mig_in};
+    const struct dc_vm *vm = &d->vms[v];
+    d->idle[h - d->hosts] = 0;
+    h->slots[h->n_slots++] = (struct dc_slot){.vm = v,
+                                              .pes = vm->pes,
+                                              .ram_mib = vm->ram_mib,
+                                              .arrived = vm->last_migration_end,
+                                              .mig_in = mig_in};
     h->dirty = true;
     if (mig_in)
         h->n_mig_in++;
     return 0;
 }
 
+/* Take VM `v`'s slot off `h` (the one it migrates into when `mig_in`, else the one it runs
+ * in); its contents go to *ret when not NULL. */
 static void
-slot_remove(struct dc_host *h, uint32_t v)
+slot_remove(struct dc_host *h, uint32_t v, bool mig_in, struct dc_slot *ret)
 {
     for (uint32_t i = 0; i < h->n_slots; i++) {
-        if (h->slots[i].vm != v)
+        if (h->slots[i].vm != v || h->slots[i].mig_in != mig_in)
             continue;
+        if (ret != NULL)
+            *ret = h->slots[i];
         if (h->slots[i].mig_in)
             h->n_mig_in--;
         memmove(&h->slots[i], &h->slots[i + 1], (h->n_slots - i - 1) * sizeof(h->slots[0]));
@@ -215,9 +244,9 @@ allocate(struct dc *d, struct dc_host *h)
     double req_sum = 0;
     for (uint32_t i = 0; i < h->n_slots; i++) {
         struct dc_slot *s = &h->slots[i];
-        s->req = d->vms[s->vm].req;
+        s->req = d->reqs[s->vm];
         req_sum += s->req;
-        double capped = s->req > pe ? pe : s->req;
+        double capped = s->req > pe * s->pes ? pe * s->pes : s->req;
         double required = s->mig_in ? capped * 0.1 : capped;
         if (!over && avail >= required)
             avail -= required;
@@ -229,8 +258,8 @@ allocate(struct dc *d, struct dc_host *h)
     double cpu = 0;
     for (uint32_t i = 0; i < h->n_slots; i++) {
         struct dc_slot *s = &h->slots[i];
-        double mips = s->req > pe ? pe : s->req;
-        bool out = out_has(h, s->vm);
+        double mips = s->req > pe * s->pes ? pe * s->pes : s->req;
+        bool out = h->n_mig_out > 0 && out_has(h, s->vm);
         if (!over) {
             if (out)
                 mips *= 0.9;
@@ -260,7 +289,7 @@ allocate(struct dc *d, struct dc_host *h)
 /* ---- metrics ---- */
 
 static void
-vm_entry(struct dc_vm *v, double t, double alloc, double req, bool mig)
+vm_entry(struct dc_slot *v, double t, double alloc, double req, bool mig)
 {
     if (v->e_has && v->e_time != t) {
         double dt = t - v->e_time;
@@ -362,6 +391,7 @@ vm_update(struct dc *d, struct dc_vm *v, const struct instant *at, double t, boo
     }
     v->instantiating = false;
     v->req = u * v->mips;
+    d->reqs[v - d->vms] = v->req;
 }
 
 static int
@@ -381,15 +411,14 @@ host_update(struct dc *d, uint32_t hi, double t, bool decision)
     double util = 0;
     double req_total = 0;
     for (uint32_t i = 0; i < h->n_slots; i++) {
-        const struct dc_slot *s = &h->slots[i];
-        struct dc_vm *v = &d->vms[s->vm];
+        struct dc_slot *s = &h->slots[i];
         double alloc = s->alloc;
-        double req = v->req;
+        double req = s->req;
         if (!s->mig_in) {
-            bool migrating = v->dest != DC_NONE;
-            if (!migrating && req == 0.0)
+            bool migrating = s->out;
+            if (!migrating && req == 0.0 && d->finish_on_zero)
                 h->has_finished = true;
-            vm_entry(v, t, alloc, req, migrating);
+            vm_entry(s, t, alloc, req, migrating);
             if (migrating)
                 alloc /= 0.9;
         }
@@ -421,6 +450,29 @@ dc_host_power(const struct dc *d, uint32_t h)
     return d->hosts[h].power_w;
 }
 
+static void
+finish_vms(struct dc *d, struct dc_host *h)
+{
+    h->has_finished = false;
+    for (uint32_t s = 0; s < h->n_slots;) {
+        struct dc_slot *sl = &h->slots[s];
+        struct dc_vm *v = &d->vms[sl->vm];
+        if (d->finish_on_zero && !sl->out && !sl->mig_in && sl->req == 0.0) {
+            v->sum_alloc += sl->sum_alloc;
+            v->sum_req += sl->sum_req;
+            v->sum_mig_under += sl->sum_mig_under;
+            v->gone = true;
+            v->host = DC_NONE;
+            d->vms_finished++;
+            memmove(&h->slots[s], &h->slots[s + 1], (h->n_slots - s - 1) * sizeof(h->slots[0]));
+            h->n_slots--;
+            continue;
+        }
+        s++;
+    }
+    allocate(d, h);
+}
+
 int
 dc_process(struct dc *d, double t, bool decision)
 {
@@ -438,19 +490,26 @@ dc_process(struct dc *d, double t, bool decision)
             if (d->vms[v].host != DC_NONE)
                 vm_update(d, &d->vms[v], &at, t, decision);
     }
-    for (uint32_t i = 0; i < d->n_hosts; i++) {
-        struct dc_host *h = &d->hosts[i];
-        if (same_instant && !h->dirty) {
-            h->prev_util_mips = h->util_mips;
-            continue;
-        }
-        int r = host_update(d, i, t, decision);
-        if (r < 0)
-            return r;
-    }
     uint32_t active = 0;
     for (uint32_t i = 0; i < d->n_hosts; i++) {
+        if (d->idle[i])
+            continue;
         struct dc_host *h = &d->hosts[i];
+        /* An empty host that was idle at the last two processings records an idle entry
+         * again, which changes nothing (idle time is not counted) and draws nothing; it is
+         * skipped until a VM comes (slot_push clears the mark). */
+        if (h->n_slots == 0 && h->util_mips == 0 && h->prev_util_mips == 0 && h->e_has &&
+            !h->e_active && !h->dirty) {
+            d->idle[i] = 1;
+            continue;
+        }
+        if (same_instant && !h->dirty) {
+            h->prev_util_mips = h->util_mips;
+        } else {
+            int r = host_update(d, i, t, decision);
+            if (r < 0)
+                return r;
+        }
         double u = dc_host_util(d, i);
         if (u > 0)
             active++;
@@ -462,30 +521,14 @@ dc_process(struct dc *d, double t, bool decision)
                 h->energy_j += (p0 + (p1 - p0) / 2) * dt;
             }
         }
+        /* Finished VMs leave (host_update flagged them), after the energy as in the
+         * reference; hosts are independent, so host by host is the same. */
+        if (h->has_finished)
+            finish_vms(d, h);
     }
     d->active_hosts = active;
     d->now = t;
     d->last_process = t;
-    /* Finished VMs leave (host_update flagged the hosts that have one). */
-    for (uint32_t i = 0; i < d->n_hosts; i++) {
-        struct dc_host *h = &d->hosts[i];
-        if (!h->has_finished)
-            continue;
-        h->has_finished = false;
-        for (uint32_t s = 0; s < h->n_slots;) {
-            struct dc_vm *v = &d->vms[h->slots[s].vm];
-            if (v->dest == DC_NONE && !h->slots[s].mig_in && v->req == 0.0) {
-                v->gone = true;
-                v->host = DC_NONE;
-                d->vms_finished++;
-                memmove(&h->slots[s], &h->slots[s + 1], (h->n_slots - s - 1) * sizeof(h->slots[0]));
-                h->n_slots--;
-                continue;
-            }
-            s++;
-        }
-        allocate(d, h);
-    }
     return 0;
 }
 
@@ -496,7 +539,7 @@ dc_host_suitable(const struct dc *d, uint32_t hi, uint32_t vi)
 {
     const struct dc_host *h = &d->hosts[hi];
     const struct dc_vm *v = &d->vms[vi];
-    return h->type->pe_mips >= v->req && h->available >= v->req;
+    return h->type->pe_mips * v->pes >= v->req && h->available >= v->req;
 }
 
 int
@@ -506,7 +549,7 @@ dc_vm_create(struct dc *d, uint32_t hi, uint32_t vi)
     int r = mark_out(d, h, vi);
     if (r < 0)
         return r;
-    r = slot_push(h, vi, false);
+    r = slot_push(d, h, vi, false);
     if (r < 0)
         return r;
     allocate(d, h);
@@ -517,7 +560,7 @@ void
 dc_vm_destroy(struct dc *d, uint32_t hi, uint32_t vi)
 {
     struct dc_host *h = &d->hosts[hi];
-    slot_remove(h, vi);
+    slot_remove(h, vi, false, NULL);
     allocate(d, h);
 }
 
@@ -526,7 +569,8 @@ dc_place(struct dc *d, uint32_t vi, uint32_t hi)
 {
     struct dc_vm *v = &d->vms[vi];
     v->instantiating = true;
-    v->req = v->mips;
+    v->req = v->size0;
+    d->reqs[vi] = v->req;
     v->host = hi;
     d->hosts[hi].ram_used_mib += v->ram_mib;
     return dc_vm_create(d, hi, vi);
@@ -584,7 +628,7 @@ dc_save(const struct dc *d, struct dc_saved **buf, size_t *n, size_t *cap)
                 *buf = nb;
                 *cap = nc;
             }
-            (*buf)[(*n)++] = (struct dc_saved){.host = hi, .vm = h->slots[i].vm};
+            (*buf)[(*n)++] = (struct dc_saved){.host = hi, .slot = h->slots[i]};
         }
     }
     return 0;
@@ -603,12 +647,13 @@ dc_restore(struct dc *d, const struct dc_saved *s, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         struct dc_host *h = &d->hosts[s[i].host];
-        int r = mark_out(d, h, s[i].vm);
+        int r = mark_out(d, h, s[i].slot.vm);
         if (r < 0)
             return r;
-        r = slot_push(h, s[i].vm, false);
+        r = slot_push(d, h, s[i].slot.vm, false);
         if (r < 0)
             return r;
+        h->slots[h->n_slots - 1] = s[i].slot;
     }
     for (uint32_t hi = 0; hi < d->n_hosts; hi++)
         allocate(d, &d->hosts[hi]);
@@ -681,8 +726,12 @@ dc_migrate(struct dc *d, uint32_t vi, uint32_t dest)
     struct dc_host *t = &d->hosts[dest];
     v->dest = dest;
     v->n_dests++;
-    d->hosts[v->host].n_mig_src++;
-    int r = slot_push(t, vi, true);
+    struct dc_host *src = &d->hosts[v->host];
+    src->n_mig_src++;
+    for (uint32_t i = 0; i < src->n_slots; i++)
+        if (src->slots[i].vm == vi && !src->slots[i].mig_in)
+            src->slots[i].out = true;
+    int r = slot_push(d, t, vi, true);
     if (r < 0)
         return r;
     d->migrations++;
@@ -694,7 +743,15 @@ dc_migrate(struct dc *d, uint32_t vi, uint32_t dest)
     if (r < 0)
         return r;
     double mb_per_s = t->type->bw_mbit * d->bw_share / 8.0;
-    return event_push(d, d->now + v->ram_mib / mb_per_s, vi, v->host, dest);
+    double mem = v->ram_mib;
+    if (d->mem_used_mib != NULL) {
+        struct dc_vm tmp = *v;
+        tmp.util = d->mem_used_mib + vi;
+        mem = dc_vm_util(d, &tmp, d->now);
+        if (mem < 1)
+            mem = 1;
+    }
+    return event_push(d, d->now + mem / mb_per_s, vi, v->host, dest);
 }
 
 int
@@ -714,7 +771,9 @@ dc_complete_next(struct dc *d)
         struct dc_vm *v = &d->vms[e.vm];
         struct dc_host *src = &d->hosts[v->host];
         struct dc_host *dst = &d->hosts[e.dest];
-        slot_remove(src, e.vm);
+        struct dc_slot old;
+        memset(&old, 0, sizeof(old));
+        slot_remove(src, e.vm, false, &old);
         d->hosts[e.src].n_mig_src--;
         /* The source forgets the VM migrated out (the reference keeps a stale entry that its
          * next trial placement of the VM always clears; the effect is the same). */
@@ -725,7 +784,7 @@ dc_complete_next(struct dc *d)
             }
         }
         allocate(d, src);
-        slot_remove(dst, e.vm);
+        slot_remove(dst, e.vm, true, NULL);
         v->dest = DC_NONE;
         v->n_dests--;
         v->host = e.dest;
@@ -734,6 +793,16 @@ dc_complete_next(struct dc *d)
         r = dc_vm_create(d, e.dest, e.vm);
         if (r < 0)
             return r;
+        /* The VM's metric state moves with it. */
+        struct dc_slot *ns = &dst->slots[dst->n_slots - 1];
+        ns->e_time = old.e_time;
+        ns->e_alloc = old.e_alloc;
+        ns->e_req = old.e_req;
+        ns->e_mig = old.e_mig;
+        ns->e_has = old.e_has;
+        ns->sum_alloc = old.sum_alloc;
+        ns->sum_req = old.sum_req;
+        ns->sum_mig_under = old.sum_mig_under;
     }
     return dc_process(d, te, false);
 }
@@ -762,6 +831,16 @@ dc_stats(const struct dc *d, struct dc_stats *ret)
         alloc += d->vms[i].sum_alloc;
         req += d->vms[i].sum_req;
         under_mig += d->vms[i].sum_mig_under;
+    }
+    for (size_t i = 0; i < d->n_hosts; i++) {
+        const struct dc_host *h = &d->hosts[i];
+        for (uint32_t k = 0; k < h->n_slots; k++) {
+            if (h->slots[k].mig_in)
+                continue;
+            alloc += h->slots[k].sum_alloc;
+            req += h->slots[k].sum_req;
+            under_mig += h->slots[k].sum_mig_under;
+        }
     }
     memset(ret, 0, sizeof(*ret));
     ret->energy_kwh = energy / 3600.0 / 1000.0;

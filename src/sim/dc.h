@@ -19,70 +19,80 @@
 #define DC_HIST 30
 
 struct dc_vm {
-    /* What every processing reads and writes, in the first cache line. */
-    _Alignas(64) double req; /* MIPS it asks for now (util x mips; full mips at time 0) */
-    double e_time;           /* the last state entry: time, allocated, requested */
-    double e_alloc;
-    double e_req;
-    double sum_alloc; /* sums over closed intervals, MIPS x seconds */
-    double sum_req;
-    double sum_mig_under; /* requested but not allocated while migrating */
-    uint32_t dest;        /* DC_NONE unless migrating */
-    bool e_mig;           /* the last entry was taken while migrating */
-    bool e_has;
-    bool gone; /* finished: its demand dropped to exactly 0 (the reference's completion) */
-    bool instantiating;
-    /* The rest. */
-    double mips; /* MIPS of its one core */
-    double ram_mib;
+    /* Read by every processing: first. */
+    double req;         /* MIPS it asks for now (util x mips; size0 at time 0) */
     const double *util; /* utilisation (borrowed): n_samples + 1 values, util_stride apart */
-    /* Optional other resources (NULL when absent), in the series' own units. */
-    const double *mem_mib;
-    const double *disk_kbs;
-    const double *net_kbs;
-    uint32_t host;             /* where it runs (the source while it migrates) */
-    uint32_t n_dests;          /* migrations of it under way (the reference can start two) */
-    double hist_time;          /* last time a history value was added */
-    double last_migration_end; /* seconds; -1 when never */
-    uint32_t migrations;
+    double mips;        /* MIPS of the whole VM (all its cores) */
+    uint32_t host;      /* where it runs (the source while it migrates); DC_NONE if gone */
+    uint32_t dest;      /* DC_NONE unless migrating */
+    uint32_t pes;       /* cores; a core never gets more than one host core */
+    bool gone;          /* finished: its demand dropped to exactly 0 (the reference's completion) */
+    bool instantiating;
     uint8_t hist_len; /* values in its history (see dc_keep_history) */
     uint8_t hist_pos; /* slot of the newest */
+    double hist_time; /* last time a history value was added */
+    /* The rest. */
+    double size0; /* MIPS it asks for when it is placed at time 0 */
+    double ram_mib;
+    uint32_t n_dests; /* migrations of it under way (the reference can start two) */
+    uint32_t migrations;
+    double last_migration_end; /* seconds; -1 when never */
+    /* Metric sums of the slots it has left (its current slot holds the rest). */
+    double sum_alloc;
+    double sum_req;
+    double sum_mig_under;
 };
 
-/* One VM in a host's list, with what the host's scheduler gave it. */
+/* One VM in a host's list, with what the host's scheduler gave it. The slot where a VM
+ * runs (not one it is migrating into) also carries the VM's metric state, so processing a
+ * host reads its slots in order and never the scattered VM records. */
 struct dc_slot {
     uint32_t vm;
-    bool mig_in; /* migrating into this host */
-    double req;  /* requested MIPS when last allocated */
+    uint32_t pes;   /* the VM's cores */
+    double ram_mib; /* the VM's memory */
+    double arrived; /* when the VM's last migration ended (-1: never) */
+    bool mig_in;    /* migrating into this host */
+    bool out;       /* migrating out of this host */
+    bool e_mig;     /* the VM's last state entry was taken while it migrated */
+    bool e_has;
+    double req; /* requested MIPS when last allocated */
     double alloc;
+    double e_time; /* the VM's last state entry: time, allocated, requested */
+    double e_alloc;
+    double e_req;
+    double sum_alloc; /* the VM's sums over closed intervals, MIPS x seconds */
+    double sum_req;
+    double sum_mig_under;
 };
 
 struct dc_host {
-    const struct power_host_type *type;
+    /* Read by every processing: first. */
+    double util_mips;      /* at the last processing */
+    double prev_util_mips; /* at the processing before */
     double total_mips;
+    const struct power_host_type *type;
     struct dc_slot *slots; /* the VM list, in order; includes VMs migrating in */
     uint32_t n_slots;
+    uint32_t n_mig_in;
+    uint32_t n_mig_src;   /* migrations out of it under way */
+    bool e_active, e_has; /* the last state entry was active; there is one */
+    bool dirty;           /* its list changed since it was last processed */
+    bool has_finished;    /* a VM on it has finished (leaves after the processing) */
+    bool was_active;      /* for shutdown counting */
+    double energy_j;
+    /* The rest. */
     uint32_t cap_slots;
     uint32_t *mig_out; /* VMs this host's scheduler treats as migrating out */
     uint32_t n_mig_out;
     uint32_t cap_mig_out;
-    uint32_t n_mig_in;
-    uint32_t n_mig_src;  /* migrations out of it under way */
     double available;    /* MIPS not yet allocated */
     double ram_used_mib; /* memory taken by instantiations at time 0 */
     double req_sum;      /* sum of the listed VMs' requests */
     double cpu_mips_now; /* allocation with VMs migrating in counted in full */
-    double util_mips;    /* at the last processing */
     double power_w;      /* watts at util_mips */
-    double prev_util_mips;
     /* Metrics: the last state entry and the sums over closed intervals. */
     double e_time, e_alloc, e_req;
-    bool e_active, e_has;
-    bool was_active;   /* for shutdown counting */
-    bool dirty;        /* its list changed since it was last processed */
-    bool has_finished; /* a VM on it has finished (leaves after the processing) */
     double active_s, violation_s;
-    double energy_j;
     uint32_t shutdowns;
 };
 
@@ -126,7 +136,20 @@ struct dc {
     uint32_t active_hosts; /* at the last processing */
     uint32_t overloaded_hosts;
     uint64_t vms_finished;
-    double *hist; /* DC_HIST values per VM when histories are kept, else NULL */
+    double *hist;  /* DC_HIST values per VM when histories are kept, else NULL */
+    double *reqs;  /* per VM: its request, a compact copy of vms[].req for processing */
+    uint8_t *idle; /* per host: empty and idle, skipped by processing until a VM comes */
+    /* Disk and network demand (KB/s), laid out like the utilisation (VM v's value k at
+     * [k * util_stride + v]); NULL when the trace has none. */
+    const double *disk_kbs;
+    const double *net_kbs;
+    /* Memory in use (MiB), laid out the same; when given, a migration copies this much
+     * instead of the VM's configured memory. */
+    const double *mem_used_mib;
+    /* Model rules. */
+    bool finish_on_zero;    /* a VM whose demand is exactly 0 has finished (the reference) */
+    bool place_ram;         /* memory must fit at time 0 */
+    uint32_t place_max_vms; /* at most this many VMs a host at time 0 (0: no limit) */
 };
 
 /* Prepare an empty data centre. Never fails. */
@@ -144,6 +167,9 @@ MUST_CHECK int dc_setup(struct dc *d, const struct power_host_type *const *types
 /* Keep each VM's utilisation at the last DC_HIST decision steps (the adaptive detectors
  * need them; without this call none is kept). 0; -ENOMEM. */
 MUST_CHECK int dc_keep_history(struct dc *d);
+
+/* Disk (`disk` true) or network demand of VM `vi` at time `t`, KB/s; 0 without series. */
+double dc_vm_io(const struct dc *d, uint32_t vi, bool disk, double t);
 
 /* Utilisation of VM `v`'s trace at time `t` (interpolated as the reference does). */
 double dc_vm_util(const struct dc *d, const struct dc_vm *v, double t);
@@ -202,7 +228,7 @@ size_t dc_host_history(const struct dc *d, uint32_t h, uint32_t extra, double *o
  * saved ones, as the reference does). */
 struct dc_saved {
     uint32_t host;
-    uint32_t vm;
+    struct dc_slot slot;
 };
 MUST_CHECK int dc_save(const struct dc *d, struct dc_saved **buf, size_t *n, size_t *cap);
 MUST_CHECK int dc_restore(struct dc *d, const struct dc_saved *s, size_t n);

@@ -86,11 +86,14 @@ group_get(struct groups *gs, const struct power_host_type *type, double alloc, d
 }
 
 static bool
-suitable(const struct group *g, const struct dc_vm *v)
+suitable(const struct dc *d, const struct group *g, const struct dc_vm *v)
 {
     double total = g->type->pe_mips * g->type->pes;
-    return g->n > 0 && g->type->pe_mips >= v->mips && total - g->alloc >= v->mips &&
-           g->type->ram_mib - g->ram_used >= v->ram_mib && g->n_vms < PLACE0_MAX_VMS;
+    if (g->n == 0 || g->type->pe_mips * v->pes < v->size0 || total - g->alloc < v->size0)
+        return false;
+    if (d->place_ram && g->type->ram_mib - g->ram_used < v->ram_mib)
+        return false;
+    return d->place_max_vms == 0 || g->n_vms < d->place_max_vms;
 }
 
 int
@@ -101,7 +104,8 @@ place0_all(struct dc *d, bool first_fit, uint32_t *ret_vm)
     for (uint32_t h = 0; h < d->n_hosts; h++) {
         const struct dc_host *hs = &d->hosts[h];
         struct group *g =
-            group_get(&gs, hs->type, hs->total_mips - hs->available, hs->ram_used_mib, hs->n_slots);
+            group_get(&gs, hs->type, hs->total_mips - hs->available,
+                      d->place_ram ? hs->ram_used_mib : 0, d->place_max_vms != 0 ? hs->n_slots : 0);
         if (g == NULL || heap_push(g, h) < 0) {
             r = -ENOMEM;
             goto out;
@@ -109,20 +113,21 @@ place0_all(struct dc *d, bool first_fit, uint32_t *ret_vm)
     }
     for (uint32_t vi = 0; vi < d->n_vms; vi++) {
         struct dc_vm *v = &d->vms[vi];
-        v->req = v->mips;
+        v->req = v->size0;
         v->instantiating = true;
         size_t best = SIZE_MAX;
         double best_diff = DBL_MAX;
         uint32_t best_host = UINT32_MAX;
         for (size_t i = 0; i < gs.n; i++) {
             const struct group *g = &gs.g[i];
-            if (!suitable(g, v))
+            if (!suitable(d, g, v))
                 continue;
             uint32_t h = g->heap[0];
             double diff = 0;
             if (!first_fit) {
                 double total = g->type->pe_mips * g->type->pes;
-                diff = power_watts(g->type, (g->alloc + v->mips) / total) - power_watts(g->type, 0);
+                diff =
+                    power_watts(g->type, (g->alloc + v->size0) / total) - power_watts(g->type, 0);
             }
             if (diff < best_diff || (diff == best_diff && h < best_host)) {
                 best = i;
@@ -137,9 +142,9 @@ place0_all(struct dc *d, bool first_fit, uint32_t *ret_vm)
         }
         struct group *g = &gs.g[best];
         const struct power_host_type *type = g->type;
-        double alloc = g->alloc + v->mips;
-        double ram = g->ram_used + v->ram_mib;
-        uint32_t n_vms = g->n_vms + 1;
+        double alloc = g->alloc + v->size0;
+        double ram = d->place_ram ? g->ram_used + v->ram_mib : 0;
+        uint32_t n_vms = d->place_max_vms != 0 ? g->n_vms + 1 : 0;
         heap_pop(g);
         struct group *ng = group_get(&gs, type, alloc, ram, n_vms);
         if (ng == NULL || heap_push(ng, best_host) < 0) {

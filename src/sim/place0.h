@@ -15,11 +15,9 @@
 #include "core/compiler.h"
 #include "sim/dc.h"
 
-/* At most this many VMs per host at time 0 (bandwidth: each VM reserves a tenth). */
-#define PLACE0_MAX_VMS 10u
-
-/* Place every VM of `d` in index order with its full MIPS and memory: power-aware best fit,
- * or first fit when `first_fit`. 0; -ENOSPC: VM *ret_vm fits nowhere; -ENOMEM. */
+/* Place every VM of `d` in index order with its size0 MIPS (and memory and a VM count
+ * limit when d->place_ram and d->place_max_vms say so): power-aware best fit, or first fit
+ * when `first_fit`. 0; -ENOSPC: VM *ret_vm fits nowhere; -ENOMEM. */
 MUST_CHECK int place0_all(struct dc *d, bool first_fit, uint32_t *ret_vm);
 
 #endif

@@ -23,6 +23,17 @@ const struct power_host_type power_hp_g5 = {
     .watts = {93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135},
 };
 
+/* SPECpower_ssj2008 result 2011-04-06-00368, as the reference implementation also ships it. */
+const struct power_host_type power_ibm_x3550 = {
+    .name = "IBM System x3550 M3",
+    .pe_mips = 3067,
+    .pes = 12,
+    .ram_mib = 65536,
+    .bw_mbit = 1000,
+    .disk_kbs = 102400,
+    .watts = {58.4, 98, 109, 118, 128, 140, 153, 170, 189, 205, 222},
+};
+
 double
 power_watts(const struct power_host_type *t, double u)
 {

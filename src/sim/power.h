@@ -11,6 +11,7 @@ struct power_host_type {
     uint32_t pes;   /* cores */
     double ram_mib;
     double bw_mbit;   /* network, Mbit/s */
+    double disk_kbs;  /* disk throughput capacity, KB/s (0: not modelled) */
     double watts[11]; /* at 0 %, 10 %, ..., 100 % */
 };
 
@@ -18,6 +19,10 @@ struct power_host_type {
  * 1 Gbit/s: the hosts of the PlanetLab experiments. */
 extern const struct power_host_type power_hp_g4;
 extern const struct power_host_type power_hp_g5;
+
+/* IBM System x3550 M3 (2 x Xeon X5675, 12 x 3067 MIPS), SPECpower_ssj2008 2011Q2; given
+ * 64 GiB, 1 Gbit/s and 100 MB/s of disk: the hosts of the Bitbrains set-up. */
+extern const struct power_host_type power_ibm_x3550;
 
 /* Watts drawn at utilisation `u` (0..1; values beyond are clamped), interpolated between
  * the two surrounding measurements the way the reference model does it. */

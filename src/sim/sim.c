@@ -78,13 +78,15 @@ static const struct {
     double ram_mib;
 } vm_types[4] = {{2500, 870}, {2000, 1740}, {1000, 1740}, {500, 613}};
 
-static const struct power_host_type *const host_types[2] = {&power_hp_g4, &power_hp_g5};
+static const struct power_host_type *const planetlab_hosts[2] = {&power_hp_g4, &power_hp_g5};
+static const struct power_host_type *const bitbrains_hosts[1] = {&power_ibm_x3550};
 
+/* PlanetLab, as in the published experiments: 800 hosts alternating HP G4 and G5; VM types
+ * by quarters of the sorted file list; each VM placed with its full size and memory. */
 static int
-setup(struct dc *d, const struct trace *tr, const struct sim_config *cfg, size_t *ret_hosts)
+setup_planetlab(struct dc *d, const struct trace *tr, size_t n_hosts)
 {
-    size_t n_hosts = cfg->n_hosts != 0 ? cfg->n_hosts : 800;
-    int r = dc_setup(d, host_types, 2, n_hosts, tr->n_vms, tr->n_samples, TRACE_STEP_S);
+    int r = dc_setup(d, planetlab_hosts, 2, n_hosts, tr->n_vms, tr->n_samples, TRACE_STEP_S);
     if (r < 0)
         return r;
     d->util_stride = tr->n_vms;
@@ -93,9 +95,59 @@ setup(struct dc *d, const struct trace *tr, const struct sim_config *cfg, size_t
         struct dc_vm *v = &d->vms[i];
         size_t type = quarter != 0 ? i / quarter : 0;
         v->mips = vm_types[type].mips;
+        v->size0 = v->mips;
         v->ram_mib = vm_types[type].ram_mib;
         v->util = tr->cpu + i;
     }
+    return 0;
+}
+
+/* Bitbrains (docs/sim.md): IBM x3550 M3 hosts; each VM as provisioned in the trace (its
+ * MHz over its cores, its memory), with its disk and network series. VMs are placed with
+ * their provisioned MHz, capped at one host (some are provisioned larger than any host),
+ * memory unchecked (some have more than a host); a VM at zero demand is idle, not
+ * finished; a migration copies the memory the VM uses at the time, not its configured
+ * size. */
+static int
+setup_bitbrains(struct dc *d, const struct trace *tr, size_t n_hosts)
+{
+    int r = dc_setup(d, bitbrains_hosts, 1, n_hosts, tr->n_vms, tr->n_samples, TRACE_STEP_S);
+    if (r < 0)
+        return r;
+    d->util_stride = tr->n_vms;
+    d->disk_kbs = tr->disk_kbs;
+    d->net_kbs = tr->net_kbs;
+    d->mem_used_mib = tr->mem_mib;
+    d->finish_on_zero = false;
+    d->place_ram = false;
+    d->place_max_vms = 0;
+    for (size_t i = 0; i < tr->n_vms; i++) {
+        struct dc_vm *v = &d->vms[i];
+        v->mips = tr->cpu_mhz[i];
+        v->pes = tr->cores[i] >= 1 ? (uint32_t)tr->cores[i] : 1;
+        v->ram_mib = tr->mem_cap_mib[i];
+        v->util = tr->cpu + i;
+        /* Placed with its provisioned size, but never more than one host (or than one host
+         * core per VM core). */
+        const struct power_host_type *t = bitbrains_hosts[0];
+        double size = v->mips;
+        if (size > t->pe_mips * v->pes)
+            size = t->pe_mips * v->pes;
+        if (size > t->pe_mips * t->pes)
+            size = t->pe_mips * t->pes;
+        v->size0 = size;
+    }
+    return 0;
+}
+
+static int
+setup(struct dc *d, const struct trace *tr, const struct sim_config *cfg, size_t *ret_hosts)
+{
+    bool bb = tr->format == TRACE_BITBRAINS;
+    size_t n_hosts = cfg->n_hosts != 0 ? cfg->n_hosts : bb ? 200 : 800;
+    int r = bb ? setup_bitbrains(d, tr, n_hosts) : setup_planetlab(d, tr, n_hosts);
+    if (r < 0)
+        return r;
     *ret_hosts = n_hosts;
     return 0;
 }

@@ -254,11 +254,6 @@ trace_parse_bitbrains(const char *buf, size_t len, struct trace_bb_row *rows, si
                 return -EINVAL;
             }
         }
-        if (f[BB_CORES] < 1 || f[BB_CAP_MHZ] <= 0) {
-            *ret_line = line;
-            (void)snprintf(why, 160, "a VM needs at least 1 core and some provisioned MHz");
-            return -EINVAL;
-        }
         if (n > 0 && !(f[BB_TS] > rows[n - 1].ts)) {
             *ret_line = line;
             (void)snprintf(why, 160, "timestamp %.0f is not after the previous row's %.0f",
@@ -571,10 +566,11 @@ read_bitbrains(const char *dir, char **names, size_t n_files, struct trace *t,
         t->cpu_mhz[i] = cap;
         t->cores[i] = cores;
         t->mem_cap_mib[i] = mem_cap / 1024.0;
+        /* A VM that is off reports 0 cores and 0 MHz: it uses nothing then. */
         double *cpu = t->cpu + i;
         resample(rw, nr, t0, n, BBF_USE_MHZ, cpu, n_files);
         for (size_t k = 0; k <= n; k++)
-            cpu[k * n_files] = fmin(1.0, cpu[k * n_files] / cap);
+            cpu[k * n_files] = cap > 0 ? fmin(1.0, cpu[k * n_files] / cap) : 0;
         double *mem = t->mem_mib + i;
         resample(rw, nr, t0, n, BBF_MEM_USE_KB, mem, n_files);
         for (size_t k = 0; k <= n; k++)

@@ -48,9 +48,9 @@ sim_vmloc_defaults(struct sim_vmloc *v)
     policy_finish(&v->policy);
     v->persist_k = 1;
     v->persist_n = 1;
-    v->consolidate_below_pct = 40;
-    v->consolidate_target_pct = 70;
-    v->cooldown_s = 0;
+    v->consolidate_below_pct = 30;
+    v->consolidate_target_pct = 60;
+    v->cooldown_s = 3600;
 }
 
 void
@@ -86,6 +86,8 @@ vmpol_done(struct vmpol *p)
     free(p->base_req);
     free(p->base_fixed);
     free(p->base_ram);
+    free(p->base_disk);
+    free(p->base_net);
     free(p->base_first);
     free(p->base_count);
     free(p->fill);
@@ -127,6 +129,13 @@ vmpol_setup(struct vmpol *p, const struct dc *d, const struct sim_vmloc *cfg)
     p->map = calloc(nh + 1, sizeof(*p->map));
     p->mindex = calloc(nh + 1, sizeof(*p->mindex));
     p->fill = calloc(nh + 1, sizeof(*p->fill));
+    p->io = d->disk_kbs != NULL || d->net_kbs != NULL;
+    if (p->io) {
+        p->base_disk = calloc(nv + 1, sizeof(*p->base_disk));
+        p->base_net = calloc(nv + 1, sizeof(*p->base_net));
+        if (p->base_disk == NULL || p->base_net == NULL)
+            return -ENOMEM;
+    }
     if (p->vm_names == NULL || p->host_tmpl == NULL || p->model_vm == NULL || p->where == NULL ||
         p->moved == NULL || p->busy == NULL || p->m_busy == NULL || p->m_no_source == NULL ||
         p->seen == NULL || p->scratch == NULL || p->base_vm == NULL || p->base_req == NULL ||
@@ -174,17 +183,22 @@ build_base(struct vmpol *p, const struct dc *d)
         p->base_first[h] = (uint32_t)n;
         double req = 0;
         for (uint32_t s = 0; s < dh->n_slots; s++) {
-            uint32_t v = dh->slots[s].vm;
-            const struct dc_vm *dv = &d->vms[v];
-            if (dh->slots[s].mig_in || dv->gone)
+            const struct dc_slot *sl = &dh->slots[s];
+            uint32_t v = sl->vm;
+            if (sl->mig_in)
                 continue;
-            bool cooling = p->cfg->cooldown_s > 0 && dv->last_migration_end >= 0 &&
-                           d->now - dv->last_migration_end < p->cfg->cooldown_s;
+            bool cooling = p->cfg->cooldown_s > 0 && sl->arrived >= 0 &&
+                           d->now - sl->arrived < p->cfg->cooldown_s;
+            double vreq = d->reqs[v];
             p->base_vm[n] = v;
-            p->base_req[n] = dv->req;
-            p->base_fixed[n] = dv->dest != DC_NONE || cooling;
-            p->base_ram[n] = dv->ram_mib;
-            req += dv->req;
+            p->base_req[n] = vreq;
+            p->base_fixed[n] = sl->out || cooling;
+            p->base_ram[n] = sl->ram_mib;
+            if (p->io) {
+                p->base_disk[n] = dc_vm_io(d, v, true, d->now);
+                p->base_net[n] = dc_vm_io(d, v, false, d->now);
+            }
+            req += vreq;
             n++;
         }
         p->base_count[h] = (uint32_t)n - p->base_first[h];
@@ -225,19 +239,52 @@ build_base(struct vmpol *p, const struct dc *d)
     }
 }
 
+/* One VM's demand in the units of each kind: MIPS, and KB/s of disk and network. */
+struct demand {
+    double cpu;
+    double disk;
+    double net;
+    double ram;
+};
+
+/* Capacity of a host in disk and network KB/s (0: not modelled). */
+static double
+io_cap(const struct dc *d, uint32_t h, bool disk)
+{
+    const struct power_host_type *t = d->hosts[h].type;
+    return disk ? t->disk_kbs : t->bw_mbit * 1000.0 / 8.0;
+}
+
 static void
-put_vm(struct vmpol *p, const struct dc *d, uint32_t mi, uint32_t v, uint32_t mh, double req,
-       double ram, bool pinned)
+put_vm(struct vmpol *p, const struct dc *d, uint32_t mi, uint32_t v, uint32_t mh,
+       const struct demand *dm, bool pinned)
 {
     struct vm *m = &p->cl.vms[mi];
-    double pct = req / d->hosts[p->map[mh]].total_mips * 100.0;
+    uint32_t h = p->map[mh];
+    double pct = dm->cpu / d->hosts[h].total_mips * 100.0;
     m->name = p->vm_names[v];
     m->usage = (struct usage){.present = KIND_BIT(KIND_CPU)};
     usage_set(&m->usage, KIND_CPU, pct);
+    if (p->io) {
+        double dcap = io_cap(d, h, true);
+        double ncap = io_cap(d, h, false);
+        if (dcap > 0) {
+            double x = dm->disk / dcap * 100.0;
+            usage_set(&m->usage, KIND_DISK, x);
+            usage_set(&p->cl.hosts[mh].usage, KIND_DISK,
+                      usage_get(&p->cl.hosts[mh].usage, KIND_DISK) + x);
+        }
+        if (ncap > 0) {
+            double x = dm->net / ncap * 100.0;
+            usage_set(&m->usage, KIND_NET, x);
+            usage_set(&p->cl.hosts[mh].usage, KIND_NET,
+                      usage_get(&p->cl.hosts[mh].usage, KIND_NET) + x);
+        }
+    }
     m->host = mh;
     m->priority = 0;
     m->has_mem = p->cfg->memory;
-    m->mem_mib = ram;
+    m->mem_mib = dm->ram;
     m->pinned = pinned;
     p->cl.hosts[mh].usage.pct[KIND_CPU] += pct;
     p->model_vm[mi] = v;
@@ -274,14 +321,24 @@ build_model(struct vmpol *p, const struct dc *d)
             uint32_t v = p->base_vm[b];
             if (p->moved[v])
                 continue;
-            put_vm(p, d, mi++, v, (uint32_t)mh, p->base_req[b], p->base_ram[b], p->base_fixed[b]);
+            struct demand dm = {.cpu = p->base_req[b], .ram = p->base_ram[b]};
+            if (p->io) {
+                dm.disk = p->base_disk[b];
+                dm.net = p->base_net[b];
+            }
+            put_vm(p, d, mi++, v, (uint32_t)mh, &dm, p->base_fixed[b]);
         }
         p->fill[mh] = mi;
     }
     for (size_t i = 0; i < p->n_moves; i++) {
         uint32_t mh = p->mindex[p->moves[i].dest];
         uint32_t v = p->moves[i].vm;
-        put_vm(p, d, p->fill[mh]++, v, mh, d->vms[v].req, d->vms[v].ram_mib, true);
+        struct demand dm = {.cpu = d->vms[v].req, .ram = d->vms[v].ram_mib};
+        if (p->io) {
+            dm.disk = dc_vm_io(d, v, true, d->now);
+            dm.net = dc_vm_io(d, v, false, d->now);
+        }
+        put_vm(p, d, p->fill[mh]++, v, mh, &dm, true);
     }
 }
 
@@ -348,9 +405,16 @@ vmpol_step(struct vmpol *p, struct dc *d)
     build_model(p, d);
     persistence(p);
     uint32_t overloaded = 0;
-    for (size_t mh = 0; mh < p->n_model_hosts; mh++)
-        if (p->cl.hosts[mh].usage.pct[KIND_CPU] > p->cfg->policy.host_threshold[KIND_CPU])
+    const struct policy *pol = &p->cfg->policy;
+    for (size_t mh = 0; mh < p->n_model_hosts; mh++) {
+        bool over = p->cl.hosts[mh].usage.pct[KIND_CPU] > pol->host_threshold[KIND_CPU];
+        for (size_t i = 0; i < pol->n_resources; i++) {
+            enum kind k = pol->resources[i];
+            over = over || p->cl.hosts[mh].usage.pct[k] > pol->host_threshold[k];
+        }
+        if (over)
             overloaded++;
+    }
     d->overloaded_hosts = overloaded;
     struct plan_opts opts = {.no_dest = p->m_busy, .no_source = p->m_no_source};
     for (int round = 0; round < ROUNDS; round++) {

@@ -46,6 +46,9 @@ struct vmpol {
     double *base_req;
     bool *base_fixed;
     double *base_ram;
+    double *base_disk; /* KB/s, when the trace has disk and network series */
+    double *base_net;
+    bool io;
     uint32_t *base_first; /* per host */
     uint32_t *base_count;
     uint32_t *fill;
