@@ -491,6 +491,57 @@ test_quality(void **state)
         skip();
 }
 
+/* The Bitbrains day with disk and network in detection, next to cpu alone and thr-mmt. */
+static void
+test_bitbrains(void **state)
+{
+    (void)state;
+    if (shared == NULL)
+        skip();
+    char *dir = clitest_asprintf("%s/traces/bitbrains-rnd/2013-7-day1", shared);
+    if (!have_dir(dir)) {
+        print_message("%s: absent, skipping\n", dir);
+        free(dir);
+        skip();
+    }
+    size_t files = 0;
+    DIR *dd = opendir(dir);
+    assert_non_null(dd);
+    struct dirent *de;
+    while ((de = readdir(dd)) != NULL)
+        if (de->d_name[0] != '.' && strncmp(de->d_name, "README", 6) != 0)
+            files++;
+    (void)closedir(dd);
+    static const char multi[] = "[detect]\nresources = cpu, disk, net\n";
+    const char *cfg = clitest_write("bb.ini", multi, sizeof(multi) - 1);
+    const char *argv[] = {bin,        "sim",           "--trace",  dir, "--format", "bitbrains",
+                          "--policy", "vmloc,thr-mmt", "--config", cfg, "--json",   "-q",
+                          NULL};
+    json_t *j = run_json("bitbrains multi-resource", argv);
+    const char *argv_cpu[] = {bin,        "sim",   "--trace", dir,  "--format", "bitbrains",
+                              "--policy", "vmloc", "--json",  "-q", NULL};
+    json_t *cpu = run_json("bitbrains cpu only", argv_cpu);
+    json_t *v = json_array_get(j, 0), *thr = json_array_get(j, 1);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *o = json_array_get(j, i);
+        assert_true(num(o, "vms") == (double)files);
+        assert_true(num(o, "hosts") == 200);
+        assert_true(num(o, "energy_kwh") > 0);
+        assert_true(num(o, "migrations") > 0);
+        assert_true(num(o, "slatah") >= 0 && num(o, "slatah") <= 1);
+    }
+    print_message("  bitbrains: vmloc (cpu, disk, net) %.2f kWh, %g migrations, ESV %.4g; "
+                  "cpu only %g migrations; thr-mmt %.2f kWh, %g migrations, ESV %.4g\n",
+                  num(v, "energy_kwh"), num(v, "migrations"), num(v, "esv"), num(cpu, "migrations"),
+                  num(thr, "energy_kwh"), num(thr, "migrations"), num(thr, "esv"));
+    /* Disk and network take part: the decisions differ from cpu alone. */
+    assert_true(num(v, "migrations") != num(cpu, "migrations") ||
+                num(v, "energy_kwh") != num(cpu, "energy_kwh"));
+    json_decref(cpu);
+    json_decref(j);
+    free(dir);
+}
+
 static int
 bad_setup(void **state)
 {
@@ -530,6 +581,7 @@ main(void)
     const struct CMUnitTest shared_tests[] = {
         cmocka_unit_test(test_fidelity),
         cmocka_unit_test(test_quality),
+        cmocka_unit_test(test_bitbrains),
     };
     failed += cmocka_run_group_tests_name("sim against the literature", shared_tests, NULL, NULL);
     clitest_cleanup_dir();
