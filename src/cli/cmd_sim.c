@@ -35,7 +35,8 @@ sim_usage(FILE *f)
            "  -f, --format FMT      planetlab (default: one CPU percentage per line, 288 lines)\n"
            "                        or bitbrains (GWA-T-12 ';'+TAB rows)\n"
            "  -p, --policy LIST     comma-separated: vmloc (default), none, thr-mmt, iqr-mmt,\n"
-           "                        mad-mmt, lr-mmt\n"
+           "                        mad-mmt, lr-mmt; NAME:X gives one policy its parameter\n"
+           "                        (thr-mmt:0.8,thr-mmt:1.0)\n"
            "  -x, --param X         the reference detector's parameter (thr-mmt 0.8, iqr-mmt 1.5,\n"
            "                        mad-mmt 2.5, lr-mmt 1.2 by default)\n"
            "  -c, --config FILE     vmloc's policy: [detect], [relocate] as for `vmloc plan`,\n"
@@ -217,8 +218,9 @@ print_table(const struct sim_run *runs, size_t n, const char *trace)
         if (runs[i].policy == SIM_VMLOC || runs[i].policy == SIM_NONE)
             (void)snprintf(label, sizeof(label), "%s", sim_policy_name(runs[i].policy));
         else
-            (void)snprintf(label, sizeof(label), "%s %g", sim_policy_name(runs[i].policy),
-                           runs[i].param);
+            (void)snprintf(label, sizeof(label),
+                           runs[i].param == floor(runs[i].param) ? "%s %.1f" : "%s %g",
+                           sim_policy_name(runs[i].policy), runs[i].param);
         (void)printf("%-14s %11.2f %10llu %9.3f %9.4f %10.3e %10.3e %9.3f %9llu %8.2f\n", label,
                      s->energy_kwh, (unsigned long long)s->migrations, s->slatah * 100,
                      s->pdm * 100, s->slav, s->esv, s->overall_sla_violation * 100,
@@ -239,11 +241,25 @@ parse_policies(char *list, struct sim_run *runs, size_t *ret_n)
             cli_error("sim: at most %d policies at once", MAX_POLICIES);
             return -EINVAL;
         }
+        /* NAME or NAME:PARAM */
+        char *colon = strchr(tok, ':');
+        if (colon != NULL)
+            *colon = '\0';
         if (sim_policy_parse(tok, &runs[n].policy) < 0) {
             cli_error("sim: --policy: unknown policy '%s' (vmloc, none, thr-mmt, iqr-mmt, "
                       "mad-mmt, lr-mmt)",
                       tok);
             return -EINVAL;
+        }
+        runs[n].param = NAN;
+        if (colon != NULL) {
+            bool takes = runs[n].policy != SIM_VMLOC && runs[n].policy != SIM_NONE;
+            if (!takes || cli_parse_num(colon + 1, 0, 100, &runs[n].param) < 0) {
+                cli_error("sim: --policy: '%s:%s': %s", tok, colon + 1,
+                          takes ? "the parameter must be a number between 0 and 100"
+                                : "this policy takes no parameter");
+                return -EINVAL;
+            }
         }
         n++;
         tok = comma != NULL ? comma + 1 : NULL;
@@ -356,7 +372,8 @@ cmd_sim(int argc, char **argv)
     if (parse_policies(policy_buf, runs, &n_runs) < 0)
         return CLI_EXIT_USAGE;
     for (size_t i = 0; i < n_runs; i++)
-        runs[i].param = isnan(param) ? sim_policy_default_param(runs[i].policy) : param;
+        if (isnan(runs[i].param))
+            runs[i].param = isnan(param) ? sim_policy_default_param(runs[i].policy) : param;
 
     struct sim_vmloc vcfg;
     sim_vmloc_defaults(&vcfg);

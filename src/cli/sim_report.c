@@ -4,6 +4,7 @@
 #include "cli/sim_report.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,7 +40,8 @@ label_of(const struct sim_run *r, char *buf, size_t len)
     if (r->policy == SIM_VMLOC || r->policy == SIM_NONE)
         (void)snprintf(buf, len, "%s", sim_policy_name(r->policy));
     else
-        (void)snprintf(buf, len, "%s %g", sim_policy_name(r->policy), r->param);
+        (void)snprintf(buf, len, r->param == floor(r->param) ? "%s %.1f" : "%s %g",
+                       sim_policy_name(r->policy), r->param);
 }
 
 enum series {

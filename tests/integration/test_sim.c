@@ -146,6 +146,16 @@ test_single_is_object(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "policy")), "thr-mmt");
     assert_true(num(j, "param") == 0.9);
     json_decref(j);
+    /* NAME:X gives each run its own parameter; --param only fills the others. */
+    const char *argv2[] = {bin,       "sim",  "--trace",  small_dir,
+                           "--hosts", "8",    "--policy", "thr-mmt:0.7,thr-mmt,lr-mmt",
+                           "--param", "0.95", "--json",   NULL};
+    j = run_json("per-policy parameters", argv2);
+    assert_int_equal(json_array_size(j), 3);
+    assert_true(num(json_array_get(j, 0), "param") == 0.7);
+    assert_true(num(json_array_get(j, 1), "param") == 0.95);
+    assert_true(num(json_array_get(j, 2), "param") == 0.95);
+    json_decref(j);
 }
 
 static void
@@ -211,6 +221,20 @@ static const struct bad_case bad_cases[] = {
      "best",
      NULL},
     {"empty policy", NULL, NULL, {"--trace", "@SMALL", "--policy", ""}, NULL, "--policy", NULL},
+    {"parameter for vmloc",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--policy", "vmloc:3"},
+     NULL,
+     "vmloc:3",
+     "no parameter"},
+    {"bad policy parameter",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--policy", "thr-mmt:x"},
+     NULL,
+     "thr-mmt:x",
+     "number"},
     {"bad param", NULL, NULL, {"--trace", "@SMALL", "--param", "x"}, NULL, "--param", NULL},
     {"bad format", NULL, NULL, {"--trace", "@SMALL", "--format", "csv"}, NULL, "--format", NULL},
     {"bad hosts", NULL, NULL, {"--trace", "@SMALL", "--hosts", "1.5"}, NULL, "--hosts", NULL},
