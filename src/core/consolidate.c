@@ -8,6 +8,7 @@
 #include "core/consolidate.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,7 +123,7 @@ fits(const struct work *w, uint32_t vi, uint32_t src, uint32_t h)
         if (u[k] + usage_get(&v->usage, k) * cs >= w->target * ch)
             return false;
     }
-    if (v->has_mem && w->mem[h] >= 0 && w->mem[h] < v->mem_mib)
+    if (v->has_mem && w->mem[h] < v->mem_mib)
         return false;
     return true;
 }
@@ -156,7 +157,7 @@ apply(struct work *w, uint32_t vi, uint32_t src, uint32_t h, double sign)
     double cs = w->cap[src];
     for (size_t k = 0; k < KIND_COUNT; k++)
         w->use[(size_t)h * KIND_COUNT + k] += sign * v->usage.pct[k] * cs;
-    if (v->has_mem && w->mem[h] >= 0)
+    if (v->has_mem && isfinite(w->mem[h]))
         w->mem[h] -= sign * v->mem_mib;
 }
 
@@ -269,7 +270,7 @@ consolidate_plan(const struct cluster *cl, const struct policy *pol,
         for (uint32_t i = 0; i < hs->vm_count; i++)
             if (cl->vms[hs->vm_first + i].has_mem)
                 used_mem += cl->vms[hs->vm_first + i].mem_mib;
-        w.mem[h] = hs->has_mem ? hs->mem_mib - used_mem : -1;
+        w.mem[h] = hs->has_mem ? hs->mem_mib - used_mem : INFINITY;
         w.bucket[h] = NIL;
         if (w.target * hp.capacity > max_room)
             max_room = w.target * hp.capacity;
