@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/file.h"
 #include "common/limits.h"
+#include "core/model.h"
 #include "proto/policy_ini.h"
 #include "sim/sim.h"
 #include "sim/trace.h"
@@ -332,9 +333,9 @@ cmd_sim(int argc, char **argv)
             conf_path = optarg;
             break;
         case 'H':
-            if (cli_parse_num(optarg, 1, 10000000, &hosts) < 0 || hosts != floor(hosts)) {
-                cli_error("sim: --hosts: must be a whole number from 1 to 10000000, not '%s'",
-                          optarg);
+            if (cli_parse_num(optarg, 1, MODEL_MAX_HOSTS, &hosts) < 0 || hosts != floor(hosts)) {
+                cli_error("sim: --hosts: must be a whole number from 1 to %u, not '%s'",
+                          MODEL_MAX_HOSTS, optarg);
                 return CLI_EXIT_USAGE;
             }
             break;
@@ -405,7 +406,7 @@ cmd_sim(int argc, char **argv)
         r = sim_run(&tr, &cfg, show ? progress : NULL, &pc, &runs[i].res);
         if (r == -ENOSPC) {
             cli_error("sim: the %zu VMs of %s do not fit on %zu hosts at time 0 (use --hosts)",
-                      tr.n_vms, trace_dir, cfg.n_hosts != 0 ? cfg.n_hosts : (size_t)800);
+                      tr.n_vms, trace_dir, cfg.n_hosts != 0 ? cfg.n_hosts : sim_default_hosts(fmt));
             ret = CLI_EXIT_USAGE;
             goto out;
         }
@@ -415,6 +416,17 @@ cmd_sim(int argc, char **argv)
             goto out;
         }
         runs[i].res.wall_s = (double)(clock_now_us() - t0) / 1e6;
+    }
+    for (size_t i = 0; i < n_runs; i++) {
+        const struct dc_stats *st = &runs[i].res.stats;
+        if (!isfinite(st->energy_kwh) || !isfinite(st->slatah) || !isfinite(st->pdm) ||
+            !isfinite(st->overall_sla_violation)) {
+            cli_error("sim: %s: the metrics are not finite numbers (demands too large to add "
+                      "up?)",
+                      sim_policy_name(runs[i].policy));
+            ret = CLI_EXIT_FAIL;
+            goto out;
+        }
     }
     if (json) {
         json_t *out = n_runs == 1 ? result_json(&runs[0]) : json_array();

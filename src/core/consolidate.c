@@ -65,9 +65,16 @@ bucket_for(const struct work *w, double room)
     return (uint32_t)b;
 }
 
+/* Index `h` as a receiver, unless it has no room left: a host at or above the target can
+ * take nothing (every VM's usage is >= 0 and the host must stay strictly below), and
+ * keeping such hosts would only use up the tries of find_receiver(). */
 static void
 index_add(struct work *w, uint32_t h)
 {
+    if (!(room_of(w, h) > 0)) {
+        w->bucket[h] = NIL;
+        return;
+    }
     uint32_t b = bucket_for(w, room_of(w, h));
     w->bucket[h] = b;
     w->prev[h] = NIL;

@@ -2,7 +2,9 @@
  * (the reference's: the VMs' work starts a tenth of a second after they are placed) and over
  * migration ends in between; at each decision instant every host is processed (demand at
  * that instant, sharing, energy since the last processing) and the policy decides. The run
- * ends with the last decision instant inside the trace and the migrations it started. */
+ * ends with the last decision instant inside the trace and the migrations that end before
+ * the trace does (a migration still running then is left unfinished, as the reference
+ * stops at the trace's end). */
 #include "sim/sim.h"
 
 #include <errno.h>
@@ -140,11 +142,17 @@ setup_bitbrains(struct dc *d, const struct trace *tr, size_t n_hosts)
     return 0;
 }
 
+size_t
+sim_default_hosts(enum trace_format f)
+{
+    return f == TRACE_BITBRAINS ? 200 : 800;
+}
+
 static int
 setup(struct dc *d, const struct trace *tr, const struct sim_config *cfg, size_t *ret_hosts)
 {
     bool bb = tr->format == TRACE_BITBRAINS;
-    size_t n_hosts = cfg->n_hosts != 0 ? cfg->n_hosts : bb ? 200 : 800;
+    size_t n_hosts = cfg->n_hosts != 0 ? cfg->n_hosts : sim_default_hosts(tr->format);
     int r = bb ? setup_bitbrains(d, tr, n_hosts) : setup_planetlab(d, tr, n_hosts);
     if (r < 0)
         return r;

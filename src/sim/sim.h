@@ -30,6 +30,10 @@ MUST_CHECK int sim_policy_parse(const char *s, enum sim_policy *ret);
 /* The detector parameter used when none is given (0.8, 1.5, 2.5, 1.2; 0 otherwise). */
 double sim_policy_default_param(enum sim_policy p);
 
+/* Hosts a run has when the configuration does not say: 800 for PlanetLab (the published
+ * experiments), 200 for Bitbrains (docs/sim.md). */
+size_t sim_default_hosts(enum trace_format f);
+
 /* vmloc's additions on top of the core's detection and relocation (the `[sim]` section of
  * the config; docs/sim.md gives the reasons for each default). */
 struct sim_vmloc {

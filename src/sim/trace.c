@@ -423,9 +423,9 @@ read_planetlab(const char *dir, char **names, size_t n_files, struct trace *t,
             }
         } else if (n != t->n_samples) {
             (void)snprintf(err->msg, sizeof(err->msg),
-                           "%s/%s:%zu: %zu samples, but %s has %zu (every VM of a trace must "
+                           "%s/%s: %zu samples, but %s has %zu (every VM of a trace must "
                            "cover the same period)",
-                           dir, names[i], n, n, names[0], t->n_samples);
+                           dir, names[i], n, names[0], t->n_samples);
             r = -EINVAL;
             goto out;
         }

@@ -22,6 +22,10 @@ enum trace_format {
 #define TRACE_MAX_VMS 2000000u
 #define TRACE_MAX_SAMPLES 100000u
 #define TRACE_MAX_FILE_BYTES (64u * 1024u * 1024u)
+/* Largest value a Bitbrains field may hold (MHz, KB, KB/s), and the most cores a VM may
+ * have: far beyond any machine, small enough that sums over millions of VMs stay finite. */
+#define TRACE_MAX_VALUE 1e12
+#define TRACE_MAX_CORES 4096
 
 /* Series have n_samples + 1 values per VM, at t = k * TRACE_STEP_S for k = 0 .. n_samples:
  * the last sample is repeated once so that linear interpolation is defined up to the end of

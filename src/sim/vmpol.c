@@ -17,11 +17,11 @@
  * VMs in their cooldown after a migration, and VMs moved earlier in the step, are pinned.
  *
  * The model holds the hosts that run VMs or take part in a migration, and of the hosts
- * without VMs only the first few of each type, in host order: as many as there are hosts
- * over their threshold, which is more than the conflicts of a round can use (each conflict
- * takes at most one destination a round, and consolidation only fills busy hosts). The core
- * would pick idle hosts of one type in host order anyway, so the decisions are the same as
- * with every host in the model, at a cost that follows the busy part of the data centre. */
+ * without VMs only the first few of each type, in host order: enough for every conflict of
+ * every round to take a different one (see build_base(); consolidation only fills busy
+ * hosts). The core would pick idle hosts of one type in host order anyway, so the
+ * decisions are the same as with every host in the model, at a cost that follows the busy
+ * part of the data centre. */
 #include "sim/vmpol.h"
 
 #include <errno.h>
@@ -169,6 +169,14 @@ vmpol_setup(struct vmpol *p, const struct dc *d, const struct sim_vmloc *cfg)
     return 0;
 }
 
+/* Capacity of a host in disk and network KB/s (0: not modelled). */
+static double
+io_cap(const struct dc *d, uint32_t h, bool disk)
+{
+    const struct power_host_type *t = d->hosts[h].type;
+    return disk ? t->disk_kbs : t->bw_mbit * 1000.0 / 8.0;
+}
+
 /* The step's starting layout, read once from the data centre (its lists are scattered in
  * memory): every running VM in host and list order, with its demand and whether it may
  * move; and the hosts the model holds (see the top of the file). */
@@ -177,11 +185,13 @@ build_base(struct vmpol *p, const struct dc *d)
 {
     size_t n = 0;
     uint32_t hot = 0;
-    double thr = p->cfg->policy.host_threshold[KIND_CPU];
+    const struct policy *pol = &p->cfg->policy;
     for (size_t h = 0; h < p->n_hosts; h++) {
         const struct dc_host *dh = &d->hosts[h];
         p->base_first[h] = (uint32_t)n;
         double req = 0;
+        double disk = 0;
+        double net = 0;
         for (uint32_t s = 0; s < dh->n_slots; s++) {
             const struct dc_slot *sl = &dh->slots[s];
             uint32_t v = sl->vm;
@@ -197,14 +207,35 @@ build_base(struct vmpol *p, const struct dc *d)
             if (p->io) {
                 p->base_disk[n] = dc_vm_io(d, v, true, d->now);
                 p->base_net[n] = dc_vm_io(d, v, false, d->now);
+                disk += p->base_disk[n];
+                net += p->base_net[n];
             }
             req += vreq;
             n++;
         }
         p->base_count[h] = (uint32_t)n - p->base_first[h];
-        if (req / dh->total_mips * 100.0 > thr)
+        if (p->base_count[h] == 0)
+            continue;
+        /* Over its threshold in a checked kind: it may be in conflict. */
+        struct host_params hp;
+        policy_host_params(pol, &p->host_tmpl[h], &hp);
+        double use[KIND_COUNT] = {0};
+        use[KIND_CPU] = req / dh->total_mips * 100.0;
+        double dcap = io_cap(d, (uint32_t)h, true);
+        double ncap = io_cap(d, (uint32_t)h, false);
+        use[KIND_DISK] = dcap > 0 ? disk / dcap * 100.0 : 0;
+        use[KIND_NET] = ncap > 0 ? net / ncap * 100.0 : 0;
+        bool over = false;
+        for (size_t i = 0; i < pol->n_resources; i++)
+            over = over || use[pol->resources[i]] > hp.host_threshold[pol->resources[i]];
+        if (over)
             hot++;
     }
+    /* Each round a conflict takes at most one idle host; without the headroom check a
+     * destination can itself go over its threshold and be a conflict the next round, so
+     * the conflicts can double each round: (2^rounds - 1) x hot idle hosts per type cover
+     * every round. */
+    uint32_t idle_needed = hot * ((1u << ROUNDS) - 1u);
     p->n_base = n;
     /* The hosts in the model, in host order. */
     const struct power_host_type *types[8];
@@ -225,7 +256,7 @@ build_base(struct vmpol *p, const struct dc *d)
                 n_types++;
             }
             /* More types than that: keep every idle host of the others. */
-            take = k >= 8 || idle_taken[k]++ < hot;
+            take = k >= 8 || idle_taken[k]++ < idle_needed;
         }
         if (take) {
             p->mindex[h] = (uint32_t)m;
@@ -246,14 +277,6 @@ struct demand {
     double net;
     double ram;
 };
-
-/* Capacity of a host in disk and network KB/s (0: not modelled). */
-static double
-io_cap(const struct dc *d, uint32_t h, bool disk)
-{
-    const struct power_host_type *t = d->hosts[h].type;
-    return disk ? t->disk_kbs : t->bw_mbit * 1000.0 / 8.0;
-}
 
 static void
 put_vm(struct vmpol *p, const struct dc *d, uint32_t mi, uint32_t v, uint32_t mh,
