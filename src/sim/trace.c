@@ -246,13 +246,25 @@ trace_parse_bitbrains(const char *buf, size_t len, struct trace_bb_row *rows, si
             (void)snprintf(why, 160, "%zu fields, expected %d separated by \";\\t\"", col, BB_COLS);
             return -EINVAL;
         }
-        for (size_t c = 1; c < BB_COLS; c++) {
-            if (f[c] < 0) {
+        for (size_t c = 0; c < BB_COLS; c++) {
+            if (c > 0 && f[c] < 0) {
                 *ret_line = line;
                 (void)snprintf(why, 160, "field %zu (%s) is negative: %g", c + 1, bb_col_names[c],
                                f[c]);
                 return -EINVAL;
             }
+            if (f[c] > TRACE_MAX_VALUE || f[c] < -TRACE_MAX_VALUE) {
+                *ret_line = line;
+                (void)snprintf(why, 160, "field %zu (%s) is %g, outside the accepted range (%g)",
+                               c + 1, bb_col_names[c], f[c], TRACE_MAX_VALUE);
+                return -EINVAL;
+            }
+        }
+        if (f[BB_CORES] > TRACE_MAX_CORES || f[BB_CORES] != floor(f[BB_CORES])) {
+            *ret_line = line;
+            (void)snprintf(why, 160, "field 2 (CPU cores) must be a whole number up to %d, not %g",
+                           TRACE_MAX_CORES, f[BB_CORES]);
+            return -EINVAL;
         }
         if (n > 0 && !(f[BB_TS] > rows[n - 1].ts)) {
             *ret_line = line;
