@@ -208,6 +208,7 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     }
     if (cfg->policy == SIM_VMLOC) {
         r = vmpol_setup(&vp, &d, cfg->vmloc);
+        vp.all_hosts = cfg->vmloc_all_hosts;
         if (r < 0)
             goto out;
     }

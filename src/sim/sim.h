@@ -56,6 +56,8 @@ struct sim_config {
     size_t n_hosts;                /* 0: the trace format's default */
     const struct sim_vmloc *vmloc; /* NULL: defaults */
     enum trace_format format;
+    bool vmloc_all_hosts; /* give the core every host, not only the busy part (for tests:
+                             the decisions must be the same) */
 };
 
 /* One point of the time series, taken after each decision step. */

@@ -244,7 +244,7 @@ build_base(struct vmpol *p, const struct dc *d)
     size_t m = 0;
     for (size_t h = 0; h < p->n_hosts; h++) {
         p->mindex[h] = UINT32_MAX;
-        bool take = p->base_count[h] > 0 || p->busy[h];
+        bool take = p->all_hosts || p->base_count[h] > 0 || p->busy[h];
         if (!take) {
             const struct power_host_type *t = d->hosts[h].type;
             size_t k = 0;

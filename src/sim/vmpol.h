@@ -49,6 +49,7 @@ struct vmpol {
     double *base_disk; /* KB/s, when the trace has disk and network series */
     double *base_net;
     bool io;
+    bool all_hosts;       /* every host in the model (see vmpol.c) */
     uint32_t *base_first; /* per host */
     uint32_t *base_count;
     uint32_t *fill;
