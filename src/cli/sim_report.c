@@ -89,6 +89,11 @@ chart(FILE *f, const char *title, const char *unit, enum series s, const struct 
     }
     if (vmax <= 0)
         vmax = 1;
+    /* Round the axis up to 4 ticks of 1, 2 or 5 times a power of ten. */
+    double raw = vmax / 4;
+    double mag = pow(10, floor(log10(raw)));
+    double tick = raw <= mag ? mag : raw <= 2 * mag ? 2 * mag : raw <= 5 * mag ? 5 * mag : 10 * mag;
+    vmax = tick * 4;
     (void)fprintf(f, "<figure><figcaption>%s <span class=u>(%s)</span></figcaption>\n", title,
                   unit);
     (void)fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" role=img aria-label=\"%s\">\n", W + PAD_L + 10,
