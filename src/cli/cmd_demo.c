@@ -47,7 +47,8 @@ struct demo {
     double interval;
     char data[4096];
     bool own_data;
-    size_t seen_conflicts;
+    double conflicts_since; /* conflicts before this time were printed */
+    json_t *conflicts_at;   /* "host" -> true for those printed at exactly that time */
     size_t seen_migrations;
     json_t *migration_states; /* id -> last state printed */
 };
@@ -200,10 +201,24 @@ static void
 report(struct demo *d)
 {
     char t[16];
+    /* The manager lists its latest conflicts (a bounded number), oldest first: print those
+     * not seen yet by their time, so the demo keeps up however long it runs. */
     json_t *cs = get(d->manager.url, "/v1/conflicts");
     size_t n = json_array_size(cs);
-    for (size_t i = d->seen_conflicts; i < n; i++) {
+    double newest = d->conflicts_since;
+    for (size_t i = 0; i < n; i++) {
         json_t *c = json_array_get(cs, i);
+        double when = json_number_value(json_object_get(c, "time"));
+        const char *host = cli_jstr(c, "host");
+        if (when < d->conflicts_since ||
+            (when == d->conflicts_since && json_object_get(d->conflicts_at, host) != NULL))
+            continue;
+        if (when > newest) {
+            newest = when;
+            json_object_clear(d->conflicts_at);
+        }
+        if (when == newest)
+            (void)json_object_set_new(d->conflicts_at, host, json_true());
         char res[64];
         char vms[256];
         cli_join(json_object_get(c, "resources"), ", ", res, sizeof(res));
@@ -212,8 +227,7 @@ report(struct demo *d)
         (void)printf("[%s] conflict  on %s: %s high, heavy VMs %s -> %s\n", t, cli_jstr(c, "host"),
                      res, vms, cli_jstr(c, "outcome"));
     }
-    if (cs != NULL)
-        d->seen_conflicts = n;
+    d->conflicts_since = newest;
     json_decref(cs);
     json_t *ms = get(d->manager.url, "/v1/migrations");
     size_t i;
@@ -477,6 +491,7 @@ cmd_demo(int argc, char **argv)
     (void)sigaction(SIGINT, &sa, NULL);
     (void)sigaction(SIGTERM, &sa, NULL);
     d.migration_states = json_object();
+    d.conflicts_at = json_object();
     int ret = CLI_EXIT_FAIL;
     if (demo_start(&d, self) < 0)
         goto out;
@@ -514,6 +529,7 @@ cmd_demo(int argc, char **argv)
 out:
     demo_stop_all(&d);
     json_decref(d.migration_states);
+    json_decref(d.conflicts_at);
     if (d.own_data && ret == CLI_EXIT_OK)
         remove_tree(d.data);
     return ret;
