@@ -2,7 +2,11 @@
  * send each other, and the `--vm` specs of the command line. The first byte picks the
  * decoder; the rest is the body. Each decoder must return 0 with fields in range, or a
  * negative errno with a NUL-terminated, non-empty, single-line message; anything else
- * aborts, and sanitizers catch memory errors. Frees everything on every path. */
+ * aborts, and sanitizers catch memory errors. Samples are also decoded by the tree-based
+ * reference decoder (tests/unit/ref_sample.c): both must give the same verdict, except
+ * where only the streaming one has a limit (nesting depth, keys per object) or is right
+ * where the reference is lax (a raw NUL byte between tokens). Frees
+ * everything on every path. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -12,6 +16,7 @@
 
 #include "proto/perr.h"
 #include "proto/wire.h"
+#include "ref_sample.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,6 +58,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 0: {
         struct wire_sample s;
         int r = wire_sample_decode(body, len, &s, &err);
+        struct wire_sample ref;
+        struct perr ref_err;
+        int rr = ref_sample_decode(body, len, &ref, &ref_err);
+        if (rr == 0)
+            wire_sample_done(&ref);
+        bool limit = r < 0 && (strstr(err.msg, "nested deeper") != NULL ||
+                               strstr(err.msg, "keys") != NULL || r == -ENOMEM);
+        /* jansson lets a raw NUL byte between tokens pass; JSON does not. */
+        bool nul = memchr(body, '\0', len) != NULL;
+        if ((r == 0) != (rr == 0) && !limit && !nul && rr != -ENOMEM)
+            abort();
+        if (nul && r == 0)
+            abort();
         if (r < 0) {
             check_error(r, &err);
             break;

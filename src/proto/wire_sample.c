@@ -1,0 +1,679 @@
+/* The agent's sample, decoded while it is parsed (yajl callbacks), without building a
+ * document tree: the manager decodes a sample from every agent every interval, and a tree
+ * costs five times the parse. Same rules as the other wire messages: a JSON object, no
+ * repeated key in any object, unknown keys ignored (their values skipped whatever their
+ * shape), every known field checked for type and range, errors naming the field path
+ * ("host.vms[3].usage.cpu: must be between 0 and 100"). */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "proto/wire.h"
+
+enum ctx {
+    CTX_ROOT,
+    CTX_HOST,
+    CTX_HOST_USAGE,
+    CTX_VMS,
+    CTX_VM,
+    CTX_VM_USAGE,
+    CTX_VM_DEMAND,
+    CTX_SKIP,
+};
+
+/* The field whose value comes next. */
+enum field {
+    F_NONE,
+    F_SKIP,
+    F_SEQ,
+    F_TIME,
+    F_URL,
+    F_HOST,
+    F_NAME,
+    F_CAPACITY,
+    F_MEM,
+    F_USAGE,
+    F_DEMAND,
+    F_VMS,
+    F_PRIORITY,
+    F_PINNED,
+    F_STATE,
+    F_KIND,
+};
+
+/* Keys an object may hold before it is refused (far more than any known one has). */
+#define MAX_KEYS 64
+
+struct level {
+    enum ctx ctx;
+    uint64_t keys[MAX_KEYS]; /* hashes of the keys seen, for the repeated-key check */
+    size_t n_keys;
+    unsigned seen; /* bit per known field seen (1u << enum field) */
+};
+
+struct dec {
+    struct wire_sample s;
+    size_t cap_vms;
+    struct level stack[WIRE_MAX_DEPTH + 1];
+    int depth; /* index of the innermost level; -1 before the root */
+    enum field pending;
+    enum kind pending_kind;
+    char key[32]; /* the pending key, for messages */
+    struct perr *err;
+    int code;
+};
+
+static int
+fail(struct dec *d, int code)
+{
+    d->code = code;
+    return 0; /* stops the parse */
+}
+
+/* The path of the innermost level, for messages: "", "host", "host.vms[2]", ... */
+static void
+path_of(const struct dec *d, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (d->depth < 1)
+        return;
+    size_t vi = d->s.n_vms > 0 ? d->s.n_vms - 1 : 0;
+    switch (d->stack[d->depth].ctx) {
+    case CTX_HOST:
+        (void)snprintf(buf, cap, "host");
+        break;
+    case CTX_HOST_USAGE:
+        (void)snprintf(buf, cap, "host.usage");
+        break;
+    case CTX_VMS:
+        (void)snprintf(buf, cap, "host.vms");
+        break;
+    case CTX_VM:
+        (void)snprintf(buf, cap, "host.vms[%zu]", vi);
+        break;
+    case CTX_VM_USAGE:
+        (void)snprintf(buf, cap, "host.vms[%zu].usage", vi);
+        break;
+    case CTX_VM_DEMAND:
+        (void)snprintf(buf, cap, "host.vms[%zu].demand", vi);
+        break;
+    case CTX_ROOT:
+    case CTX_SKIP:
+        break;
+    }
+}
+
+/* "PATH.KEY: what" for the pending key. */
+static int
+fail_field(struct dec *d, const char *what)
+{
+    char path[64];
+    path_of(d, path, sizeof(path));
+    perr_set(d->err, "%s%s%s: %s", path, path[0] != '\0' ? "." : "", d->key, what);
+    return fail(d, -EINVAL);
+}
+
+/* The error for a value of the wrong type for field `f`. */
+static int
+wrong_type(struct dec *d, enum field f)
+{
+    switch (f) {
+    case F_SEQ:
+        return fail_field(d, "must be an integer >= 0");
+    case F_PRIORITY:
+        return fail_field(d, "must be an integer");
+    case F_TIME:
+    case F_CAPACITY:
+    case F_MEM:
+    case F_KIND:
+        return fail_field(d, "must be a number");
+    case F_HOST:
+    case F_USAGE:
+    case F_DEMAND:
+        return fail_field(d, "must be an object");
+    case F_VMS:
+        return fail_field(d, "must be an array");
+    case F_PINNED:
+        return fail_field(d, "must be true or false");
+    case F_URL:
+    case F_NAME:
+        return fail_field(d, "must be a string");
+    case F_NONE:
+    case F_SKIP:
+    case F_STATE:
+        break;
+    }
+    return fail_field(d, "has the wrong type");
+}
+
+static uint64_t
+hash_key(const unsigned char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int
+push(struct dec *d, enum ctx ctx)
+{
+    if (d->depth + 1 > WIRE_MAX_DEPTH) {
+        perr_set(d->err, "body: nested deeper than %d levels", WIRE_MAX_DEPTH);
+        return fail(d, -EINVAL);
+    }
+    d->depth++;
+    struct level *l = &d->stack[d->depth];
+    l->ctx = ctx;
+    l->n_keys = 0;
+    l->seen = 0;
+    d->pending = F_NONE;
+    return 1;
+}
+
+static struct level *
+top(struct dec *d)
+{
+    return &d->stack[d->depth];
+}
+
+/* Checks common to every scalar value; returns the field it is for (F_SKIP to ignore). */
+static enum field
+scalar_field(struct dec *d, bool *ret_fail)
+{
+    *ret_fail = false;
+    if (d->depth < 0) {
+        perr_set(d->err, "body: must be a JSON object");
+        *ret_fail = true;
+        return F_NONE;
+    }
+    if (top(d)->ctx == CTX_VMS) {
+        perr_set(d->err, "host.vms[%zu]: must be an object", d->s.n_vms);
+        *ret_fail = true;
+        return F_NONE;
+    }
+    if (top(d)->ctx == CTX_SKIP)
+        return F_SKIP;
+    enum field f = d->pending;
+    d->pending = F_NONE;
+    return f;
+}
+
+static int
+on_null(void *ctx)
+{
+    struct dec *d = ctx;
+    bool bad;
+    enum field f = scalar_field(d, &bad);
+    if (bad)
+        return fail(d, -EINVAL);
+    if (f == F_SKIP || f == F_STATE)
+        return 1;
+    return wrong_type(d, f);
+}
+
+static int
+on_boolean(void *ctx, int v)
+{
+    struct dec *d = ctx;
+    bool bad;
+    enum field f = scalar_field(d, &bad);
+    if (bad)
+        return fail(d, -EINVAL);
+    if (f == F_SKIP || f == F_STATE)
+        return 1;
+    if (f == F_PINNED) {
+        d->s.vms[d->s.n_vms - 1].pinned = v != 0;
+        return 1;
+    }
+    return wrong_type(d, f);
+}
+
+/* A number for field `f`; `is_int` when written as an integer. */
+static int
+number(struct dec *d, enum field f, double v, bool is_int, long long iv)
+{
+    struct wire_sample_vm *vm = d->s.n_vms > 0 ? &d->s.vms[d->s.n_vms - 1] : NULL;
+    switch (f) {
+    case F_SKIP:
+    case F_STATE:
+        return 1;
+    case F_SEQ:
+        if (!is_int || iv < 0)
+            return fail_field(d, "must be an integer >= 0");
+        d->s.seq = (uint64_t)iv;
+        return 1;
+    case F_TIME:
+        if (!isfinite(v) || v < 0 || v > 1e11)
+            return fail_field(d, "must be a number from 0 to 1e+11");
+        d->s.time = v;
+        return 1;
+    case F_CAPACITY:
+        if (!isfinite(v) || v < 1e-9 || v > 1e6)
+            return fail_field(d, "must be a number from 1e-09 to 1e+06");
+        d->s.capacity = v;
+        return 1;
+    case F_MEM:
+        if (!isfinite(v) || v < 0 || v > 1e12)
+            return fail_field(d, "must be a number from 0 to 1e+12");
+        if (top(d)->ctx == CTX_VM)
+            vm->mem_mib = v;
+        else
+            d->s.mem_mib = v;
+        return 1;
+    case F_PRIORITY:
+        if (!is_int)
+            return fail_field(d, "must be an integer");
+        vm->priority = iv;
+        return 1;
+    case F_KIND:
+        if (!isfinite(v) || v < 0 || v > 100)
+            return fail_field(d, "must be between 0 and 100");
+        if (top(d)->ctx == CTX_HOST_USAGE)
+            d->s.usage[d->pending_kind] = v;
+        else if (top(d)->ctx == CTX_VM_USAGE)
+            vm->usage[d->pending_kind] = v;
+        else
+            vm->demand[d->pending_kind] = v;
+        return 1;
+    case F_NONE:
+    case F_URL:
+    case F_HOST:
+    case F_NAME:
+    case F_USAGE:
+    case F_DEMAND:
+    case F_VMS:
+    case F_PINNED:
+        break;
+    }
+    return wrong_type(d, f);
+}
+
+static int
+on_integer(void *ctx, long long v)
+{
+    struct dec *d = ctx;
+    bool bad;
+    enum field f = scalar_field(d, &bad);
+    if (bad)
+        return fail(d, -EINVAL);
+    return number(d, f, (double)v, true, v);
+}
+
+static int
+on_double(void *ctx, double v)
+{
+    struct dec *d = ctx;
+    bool bad;
+    enum field f = scalar_field(d, &bad);
+    if (bad)
+        return fail(d, -EINVAL);
+    return number(d, f, v, false, 0);
+}
+
+/* Copy a string value of 1 to cap - 1 bytes without NUL into `out`. */
+static int
+copy_string(struct dec *d, const unsigned char *s, size_t len, char *out, size_t cap)
+{
+    if (len == 0 || len >= cap || memchr(s, '\0', len) != NULL) {
+        char what[64];
+        (void)snprintf(what, sizeof(what), "must be 1 to %zu characters", cap - 1);
+        return fail_field(d, what);
+    }
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return 1;
+}
+
+static int
+on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    struct dec *d = ctx;
+    bool bad;
+    enum field f = scalar_field(d, &bad);
+    if (bad)
+        return fail(d, -EINVAL);
+    struct wire_sample_vm *vm = d->s.n_vms > 0 ? &d->s.vms[d->s.n_vms - 1] : NULL;
+    switch (f) {
+    case F_SKIP:
+        return 1;
+    case F_URL:
+        return copy_string(d, s, len, d->s.url, sizeof(d->s.url));
+    case F_NAME:
+        if (top(d)->ctx == CTX_VM)
+            return copy_string(d, s, len, vm->name, sizeof(vm->name));
+        return copy_string(d, s, len, d->s.name, sizeof(d->s.name));
+    case F_STATE:
+        vm->incoming = len == 8 && memcmp(s, "incoming", 8) == 0;
+        vm->migrating_out = len == 13 && memcmp(s, "migrating-out", 13) == 0;
+        return 1;
+    default:
+        return wrong_type(d, f);
+    }
+}
+
+static int
+add_vm(struct dec *d)
+{
+    if (d->s.n_vms >= WIRE_MAX_SAMPLE_VMS) {
+        perr_set(d->err, "host.vms: more than %d VMs", WIRE_MAX_SAMPLE_VMS);
+        return fail(d, -EINVAL);
+    }
+    if (d->s.n_vms == d->cap_vms) {
+        size_t nc = d->cap_vms != 0 ? d->cap_vms * 2 : 32;
+        struct wire_sample_vm *n = realloc(d->s.vms, nc * sizeof(*n));
+        if (n == NULL) {
+            perr_set(d->err, "out of memory");
+            return fail(d, -ENOMEM);
+        }
+        d->s.vms = n;
+        d->cap_vms = nc;
+    }
+    memset(&d->s.vms[d->s.n_vms++], 0, sizeof(d->s.vms[0]));
+    return 1;
+}
+
+static int
+on_start_map(void *ctx)
+{
+    struct dec *d = ctx;
+    if (d->depth < 0)
+        return push(d, CTX_ROOT);
+    struct level *l = top(d);
+    if (l->ctx == CTX_VMS)
+        return add_vm(d) == 0 ? 0 : push(d, CTX_VM);
+    if (l->ctx == CTX_SKIP)
+        return push(d, CTX_SKIP);
+    enum field f = d->pending;
+    d->pending = F_NONE;
+    switch (f) {
+    case F_SKIP:
+    case F_STATE:
+        return push(d, CTX_SKIP);
+    case F_HOST:
+        return push(d, CTX_HOST);
+    case F_USAGE:
+        return push(d, l->ctx == CTX_VM ? CTX_VM_USAGE : CTX_HOST_USAGE);
+    case F_DEMAND:
+        return push(d, CTX_VM_DEMAND);
+    default:
+        return wrong_type(d, f);
+    }
+}
+
+static int
+on_start_array(void *ctx)
+{
+    struct dec *d = ctx;
+    if (d->depth < 0) {
+        perr_set(d->err, "body: must be a JSON object");
+        return fail(d, -EINVAL);
+    }
+    struct level *l = top(d);
+    if (l->ctx == CTX_VMS) {
+        perr_set(d->err, "host.vms[%zu]: must be an object", d->s.n_vms);
+        return fail(d, -EINVAL);
+    }
+    if (l->ctx == CTX_SKIP)
+        return push(d, CTX_SKIP);
+    enum field f = d->pending;
+    d->pending = F_NONE;
+    if (f == F_SKIP || f == F_STATE)
+        return push(d, CTX_SKIP);
+    if (f == F_VMS)
+        return push(d, CTX_VMS);
+    return wrong_type(d, f);
+}
+
+static enum field
+field_of(enum ctx c, const unsigned char *k, size_t len)
+{
+#define IS(s) (len == sizeof(s) - 1 && memcmp(k, s, len) == 0)
+    switch (c) {
+    case CTX_ROOT:
+        return IS("seq")    ? F_SEQ
+               : IS("time") ? F_TIME
+               : IS("url")  ? F_URL
+               : IS("host") ? F_HOST
+                            : F_SKIP;
+    case CTX_HOST:
+        return IS("name")       ? F_NAME
+               : IS("capacity") ? F_CAPACITY
+               : IS("mem_mib")  ? F_MEM
+               : IS("usage")    ? F_USAGE
+               : IS("vms")      ? F_VMS
+                                : F_SKIP;
+    case CTX_VM:
+        return IS("name")       ? F_NAME
+               : IS("usage")    ? F_USAGE
+               : IS("demand")   ? F_DEMAND
+               : IS("mem_mib")  ? F_MEM
+               : IS("priority") ? F_PRIORITY
+               : IS("pinned")   ? F_PINNED
+               : IS("state")    ? F_STATE
+                                : F_SKIP;
+    case CTX_HOST_USAGE:
+    case CTX_VM_USAGE:
+    case CTX_VM_DEMAND:
+        return F_KIND;
+    case CTX_VMS:
+    case CTX_SKIP:
+        break;
+    }
+    return F_SKIP;
+#undef IS
+}
+
+static int
+on_map_key(void *ctx, const unsigned char *k, size_t len)
+{
+    struct dec *d = ctx;
+    struct level *l = top(d);
+    (void)snprintf(d->key, sizeof(d->key), "%.*s", (int)(len > 24 ? 24 : len), (const char *)k);
+    uint64_t h = hash_key(k, len);
+    for (size_t i = 0; i < l->n_keys; i++) {
+        if (l->keys[i] == h)
+            return fail_field(d, "repeated key");
+    }
+    if (l->n_keys == MAX_KEYS) {
+        char path[64];
+        path_of(d, path, sizeof(path));
+        perr_set(d->err, "%s: more than %d keys", path[0] != '\0' ? path : "body", MAX_KEYS);
+        return fail(d, -EINVAL);
+    }
+    l->keys[l->n_keys++] = h;
+    if (l->ctx == CTX_SKIP) {
+        d->pending = F_SKIP;
+        return 1;
+    }
+    enum field f = field_of(l->ctx, k, len);
+    if (f == F_KIND) {
+        enum kind kind;
+        if (kind_parse((const char *)k, len, &kind) < 0)
+            return fail_field(d, "unknown resource kind (expected cpu, mem_bw, disk, net)");
+        d->pending_kind = kind;
+    } else if (f != F_SKIP) {
+        l->seen |= 1u << f;
+    }
+    d->pending = f;
+    return 1;
+}
+
+static int
+end_vm(struct dec *d)
+{
+    const struct level *l = top(d);
+    size_t i = d->s.n_vms - 1;
+    struct wire_sample_vm *vm = &d->s.vms[i];
+    if (!(l->seen & (1u << F_NAME))) {
+        perr_set(d->err, "host.vms[%zu].name: missing (required)", i);
+        return fail(d, -EINVAL);
+    }
+    if (!wire_name_valid(vm->name)) {
+        perr_set(d->err, "host.vms[%zu].name: not a valid VM name", i);
+        return fail(d, -EINVAL);
+    }
+    if (!(l->seen & (1u << F_USAGE))) {
+        perr_set(d->err, "host.vms[%zu].usage: missing (required)", i);
+        return fail(d, -EINVAL);
+    }
+    for (size_t k = 0; k < i; k++) {
+        if (strcmp(d->s.vms[k].name, vm->name) == 0) {
+            perr_set(d->err, "host.vms[%zu].name: duplicate VM name", i);
+            return fail(d, -EINVAL);
+        }
+    }
+    return 1;
+}
+
+static int
+end_host(struct dec *d)
+{
+    const struct level *l = top(d);
+    if (!(l->seen & (1u << F_NAME))) {
+        perr_set(d->err, "host.name: missing (required)");
+        return fail(d, -EINVAL);
+    }
+    if (!wire_name_valid(d->s.name)) {
+        perr_set(d->err, "host.name: not a valid host name");
+        return fail(d, -EINVAL);
+    }
+    if (!(l->seen & (1u << F_USAGE))) {
+        perr_set(d->err, "host.usage: missing (required)");
+        return fail(d, -EINVAL);
+    }
+    return 1;
+}
+
+static int
+end_root(struct dec *d)
+{
+    const struct level *l = top(d);
+    if (!(l->seen & (1u << F_SEQ))) {
+        perr_set(d->err, "seq: must be an integer >= 0");
+        return fail(d, -EINVAL);
+    }
+    if (!(l->seen & (1u << F_TIME))) {
+        perr_set(d->err, "time: missing (required)");
+        return fail(d, -EINVAL);
+    }
+    if (!(l->seen & (1u << F_HOST))) {
+        perr_set(d->err, "host: must be an object");
+        return fail(d, -EINVAL);
+    }
+    return 1;
+}
+
+static int
+on_end_map(void *ctx)
+{
+    struct dec *d = ctx;
+    int r = 1;
+    switch (top(d)->ctx) {
+    case CTX_VM:
+        r = end_vm(d);
+        break;
+    case CTX_HOST:
+        r = end_host(d);
+        break;
+    case CTX_ROOT:
+        r = end_root(d);
+        break;
+    default:
+        break;
+    }
+    if (r == 0)
+        return 0;
+    d->depth--;
+    d->pending = F_NONE;
+    return 1;
+}
+
+static int
+on_end_array(void *ctx)
+{
+    struct dec *d = ctx;
+    d->depth--;
+    d->pending = F_NONE;
+    return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_integer = on_integer,
+    .yajl_double = on_double,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_map_key,
+    .yajl_end_map = on_end_map,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end_array,
+};
+
+int
+wire_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct perr *err)
+{
+    struct dec *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        perr_set(err, "out of memory");
+        return -ENOMEM;
+    }
+    d->s.capacity = 1.0;
+    d->depth = -1;
+    d->err = err;
+    int r = 0;
+    yajl_handle yh = NULL;
+    /* yajl takes vertical tab and form feed for white space; JSON allows neither anywhere
+     * (not even raw inside strings). */
+    const char *ws = memchr(body, '\v', len);
+    if (ws == NULL)
+        ws = memchr(body, '\f', len);
+    if (ws != NULL) {
+        perr_set(err, "body: invalid JSON at byte %zu: control character", (size_t)(ws - body));
+        r = -EINVAL;
+        goto out;
+    }
+    yh = yajl_alloc(&callbacks, NULL, d);
+    if (yh == NULL) {
+        perr_set(err, "out of memory");
+        r = -ENOMEM;
+        goto out;
+    }
+    yajl_status st = yajl_parse(yh, (const unsigned char *)body, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(yh);
+    if (st != yajl_status_ok) {
+        if (d->code < 0) {
+            r = d->code;
+        } else {
+            unsigned char *msg = yajl_get_error(yh, 0, (const unsigned char *)body, len);
+            size_t at = yajl_get_bytes_consumed(yh);
+            perr_set(err, "body: invalid JSON at byte %zu: %s", at,
+                     msg != NULL ? (const char *)msg : "parse error");
+            if (msg != NULL)
+                yajl_free_error(yh, msg);
+            r = -EINVAL;
+        }
+    } else if (d->depth != -1 || !(d->stack[0].seen & (1u << F_HOST))) {
+        /* A body that is not an object ends with no root level read. */
+        perr_set(err, "body: must be a JSON object");
+        r = -EINVAL;
+    }
+out:
+    if (yh != NULL)
+        yajl_free(yh);
+    if (r < 0) {
+        wire_sample_done(&d->s);
+    } else {
+        *ret = d->s;
+    }
+    free(d);
+    return r;
+}

@@ -1,0 +1,454 @@
+/* The streaming sample decoder (proto/wire_sample.c):
+ *  - a table of good and bad samples, each bad one refused with the field path named;
+ *  - the same verdicts and the same decoded fields as the tree-based decoder it replaced
+ *    (ref_sample.c) on thousands of generated samples, valid and broken in every way the
+ *    generator knows: wrong types, missing fields, repeated keys, unknown keys with nested
+ *    values, out-of-range numbers, unknown kinds, repeated VM names, NUL in strings, bad
+ *    JSON. The only intended difference, nesting deeper than WIRE_MAX_DEPTH, is tested on
+ *    its own. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/wire.h"
+#include "ref_sample.h"
+
+#define GOOD_VM "{\"name\":\"a\",\"usage\":{\"cpu\":20}}"
+#define HOST_HEAD "\"host\":{\"name\":\"h1\",\"usage\":{\"cpu\":50}"
+
+struct table_case {
+    const char *name;
+    const char *body;
+    const char *want; /* NULL: accepted; else a piece of the error message */
+};
+
+static const struct table_case cases[] = {
+    {"minimal", "{\"seq\":0,\"time\":1," HOST_HEAD "}}", NULL},
+    {"full",
+     "{\"seq\":7,\"time\":1700000000.5,\"url\":\"http://x:1\",\"host\":{\"name\":\"h1\","
+     "\"capacity\":2,\"mem_mib\":4096,\"usage\":{\"cpu\":50,\"disk\":3},\"vms\":[{\"name\":"
+     "\"a\",\"usage\":{\"cpu\":20},\"demand\":{\"cpu\":30},\"mem_mib\":512,\"priority\":-3,"
+     "\"pinned\":true,\"state\":\"migrating-out\"}]}}",
+     NULL},
+    {"unknown keys skipped",
+     "{\"x\":{\"a\":[1,{\"b\":null}]},\"seq\":0,\"time\":1," HOST_HEAD
+     ",\"extra\":[[]],\"vms\":[{\"name\":\"a\",\"usage\":{},\"more\":{\"k\":1}}]}}",
+     NULL},
+    {"not an object", "[1]", "must be a JSON object"},
+    {"scalar", "5", "must be a JSON object"},
+    {"empty", "", "invalid JSON"},
+    {"trailing garbage", "{\"seq\":0,\"time\":1," HOST_HEAD "}} x", "invalid JSON"},
+    {"seq missing", "{\"time\":1," HOST_HEAD "}}", "seq"},
+    {"seq negative", "{\"seq\":-1,\"time\":1," HOST_HEAD "}}", "seq"},
+    {"seq fractional", "{\"seq\":1.5,\"time\":1," HOST_HEAD "}}", "seq"},
+    {"time missing", "{\"seq\":0," HOST_HEAD "}}", "time"},
+    {"time too large", "{\"seq\":0,\"time\":1e12," HOST_HEAD "}}", "time"},
+    {"host missing", "{\"seq\":0,\"time\":1}", "host"},
+    {"host an array", "{\"seq\":0,\"time\":1,\"host\":[]}", "host"},
+    {"host name missing", "{\"seq\":0,\"time\":1,\"host\":{\"usage\":{\"cpu\":1}}}", "host.name"},
+    {"host name control", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"a\\u0001\",\"usage\":{}}}",
+     "host.name"},
+    {"host name NUL", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"a\\u0000b\",\"usage\":{}}}",
+     "name"},
+    {"usage missing", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"h\"}}", "host.usage"},
+    {"usage kind unknown", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"h\",\"usage\":{\"gpu\":1}}}",
+     "host.usage.gpu"},
+    {"usage over 100", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"h\",\"usage\":{\"cpu\":101}}}",
+     "host.usage.cpu"},
+    {"usage a string", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"h\",\"usage\":{\"cpu\":\"1\"}}}",
+     "host.usage.cpu"},
+    {"capacity zero",
+     "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"h\",\"capacity\":0,\"usage\":{}}}",
+     "host.capacity"},
+    {"vms an object", "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":{}}}", "host.vms"},
+    {"vm a number", "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[1]}}", "host.vms[0]"},
+    {"vm name missing", "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"usage\":{}}]}}",
+     "host.vms[0].name"},
+    {"vm usage missing", "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\"}]}}",
+     "host.vms[0].usage"},
+    {"vm priority fractional",
+     "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[" GOOD_VM
+     ",{\"name\":\"b\",\"usage\":{},\"priority\":1.5}]}}",
+     "host.vms[1].priority"},
+    {"vm pinned a number",
+     "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"pinned\":1}]}}",
+     "host.vms[0].pinned"},
+    {"vm duplicate", "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[" GOOD_VM "," GOOD_VM "]}}",
+     "host.vms[1].name: duplicate"},
+    {"repeated key at the root", "{\"seq\":0,\"seq\":1,\"time\":1," HOST_HEAD "}}", "repeated"},
+    {"repeated unknown key", "{\"z\":0,\"z\":1,\"seq\":0,\"time\":1," HOST_HEAD "}}", "repeated"},
+    {"repeated key in a VM",
+     "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"name\":\"b\",\"usage\":{}}]}}",
+     "host.vms[0].name"},
+    {"invalid UTF-8", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"\xff\",\"usage\":{}}}",
+     "invalid JSON"},
+};
+
+static void
+test_table(void **state)
+{
+    const struct table_case *c = *state;
+    struct wire_sample s;
+    struct perr err;
+    memset(&err, 0, sizeof(err));
+    int r = wire_sample_decode(c->body, strlen(c->body), &s, &err);
+    if (c->want == NULL) {
+        if (r != 0)
+            fail_msg("%s: refused: %s", c->name, err.msg);
+        wire_sample_done(&s);
+        return;
+    }
+    if (r == 0) {
+        wire_sample_done(&s);
+        fail_msg("%s: accepted, want an error naming \"%s\"", c->name, c->want);
+    }
+    assert_int_equal(r, -EINVAL);
+    if (strstr(err.msg, c->want) == NULL)
+        fail_msg("%s: error \"%s\" does not name \"%s\"", c->name, err.msg, c->want);
+}
+
+static void
+test_full_fields(void **state)
+{
+    (void)state;
+    const char *body = cases[1].body;
+    struct wire_sample s;
+    struct perr err;
+    assert_int_equal(wire_sample_decode(body, strlen(body), &s, &err), 0);
+    assert_int_equal(s.seq, 7);
+    assert_true(s.time == 1700000000.5);
+    assert_string_equal(s.url, "http://x:1");
+    assert_string_equal(s.name, "h1");
+    assert_true(s.capacity == 2 && s.mem_mib == 4096);
+    assert_true(s.usage[KIND_CPU] == 50 && s.usage[KIND_DISK] == 3);
+    assert_int_equal(s.n_vms, 1);
+    assert_string_equal(s.vms[0].name, "a");
+    assert_true(s.vms[0].usage[KIND_CPU] == 20 && s.vms[0].demand[KIND_CPU] == 30);
+    assert_true(s.vms[0].mem_mib == 512);
+    assert_int_equal(s.vms[0].priority, -3);
+    assert_true(s.vms[0].pinned && s.vms[0].migrating_out && !s.vms[0].incoming);
+    wire_sample_done(&s);
+}
+
+static void
+test_too_deep(void **state)
+{
+    (void)state;
+    char body[512];
+    int n = snprintf(body, sizeof(body), "{\"x\":");
+    for (int i = 0; i < WIRE_MAX_DEPTH + 2; i++)
+        n += snprintf(body + n, sizeof(body) - (size_t)n, "[");
+    for (int i = 0; i < WIRE_MAX_DEPTH + 2; i++)
+        n += snprintf(body + n, sizeof(body) - (size_t)n, "]");
+    n += snprintf(body + n, sizeof(body) - (size_t)n, ",\"seq\":0,\"time\":1," HOST_HEAD "}}");
+    struct wire_sample s;
+    struct perr err;
+    assert_int_equal(wire_sample_decode(body, (size_t)n, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "nested"));
+}
+
+/* ---- generated samples ---- */
+
+static uint64_t rs = 88172645463325252ull;
+
+static uint32_t
+rnd(uint32_t n)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (uint32_t)(rs % n);
+}
+
+struct buf {
+    char s[16384];
+    size_t n;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+put(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(b->s + b->n, sizeof(b->s) - b->n, fmt, ap);
+    va_end(ap);
+    if (w > 0 && b->n + (size_t)w < sizeof(b->s))
+        b->n += (size_t)w;
+}
+
+/* Occasionally a value of another type than expected. */
+static void
+put_odd(struct buf *b)
+{
+    static const char *const odd[] = {
+        "null",  "true", "\"x\"", "[]",   "{}",     "1.5",        "-1",
+        "1e300", "101",  "0",     "\"\"", "[1,{}]", "{\"a\":[]}", "12345678901234567890"};
+    put(b, "%s", odd[rnd(sizeof(odd) / sizeof(odd[0]))]);
+}
+
+static void
+put_number(struct buf *b, double lo, double hi)
+{
+    if (rnd(20) == 0) {
+        put_odd(b);
+        return;
+    }
+    double v = lo + (hi - lo) * (double)rnd(1000) / 999.0;
+    if (rnd(3) == 0)
+        put(b, "%d", (int)v);
+    else
+        put(b, "%.3f", v);
+}
+
+static void
+put_kinds(struct buf *b)
+{
+    static const char *const kinds[] = {"cpu", "mem_bw", "disk", "net", "gpu"};
+    if (rnd(25) == 0) {
+        put_odd(b);
+        return;
+    }
+    put(b, "{");
+    int n = (int)rnd(4);
+    for (int i = 0; i < n; i++) {
+        const char *k = kinds[rnd(rnd(30) == 0 ? 5 : 4)];
+        put(b, "%s\"%s\":", i > 0 ? "," : "", k);
+        put_number(b, 0, rnd(30) == 0 ? 150 : 100);
+    }
+    put(b, "}");
+}
+
+static void
+put_name(struct buf *b, int i)
+{
+    switch (rnd(30)) {
+    case 0:
+        put_odd(b);
+        return;
+    case 1:
+        put(b, "\"v\\u0000%d\"", i);
+        return;
+    case 2:
+        put(b, "\"v\\t%d\"", i);
+        return;
+    case 3:
+        put(b, "\"v%d\"", i > 0 ? i - 1 : 0); /* a repeat */
+        return;
+    default:
+        put(b, "\"v%d\"", i);
+    }
+}
+
+static void
+put_vm(struct buf *b, int i)
+{
+    if (rnd(40) == 0) {
+        put_odd(b);
+        return;
+    }
+    put(b, "{");
+    bool first = true;
+#define SEP()                                                                                      \
+    do {                                                                                           \
+        if (!first)                                                                                \
+            put(b, ",");                                                                           \
+        first = false;                                                                             \
+    } while (0)
+    if (rnd(30) != 0) {
+        SEP();
+        put(b, "\"name\":");
+        put_name(b, i);
+    }
+    if (rnd(30) != 0) {
+        SEP();
+        put(b, "\"usage\":");
+        put_kinds(b);
+    }
+    if (rnd(2) == 0) {
+        SEP();
+        put(b, "\"demand\":");
+        put_kinds(b);
+    }
+    if (rnd(2) == 0) {
+        SEP();
+        put(b, "\"mem_mib\":");
+        put_number(b, 0, 1e5);
+    }
+    if (rnd(3) == 0) {
+        SEP();
+        put(b, "\"priority\":");
+        if (rnd(10) == 0)
+            put_odd(b);
+        else
+            put(b, "%d", (int)rnd(20) - 10);
+    }
+    if (rnd(3) == 0) {
+        SEP();
+        put(b, "\"pinned\":%s", rnd(10) == 0 ? "1" : rnd(2) ? "true" : "false");
+    }
+    if (rnd(3) == 0) {
+        static const char *const st[] = {"\"running\"", "\"incoming\"", "\"migrating-out\"", "7",
+                                         "null"};
+        SEP();
+        put(b, "\"state\":%s", st[rnd(5)]);
+    }
+    if (rnd(10) == 0) {
+        SEP();
+        put(b, "\"note\":{\"deep\":[1,[2,{\"x\":null}]]}");
+    }
+    if (rnd(60) == 0) {
+        SEP();
+        put(b, "\"usage\":{}"); /* a repeated key */
+    }
+#undef SEP
+    put(b, "}");
+}
+
+static void
+gen_sample(struct buf *b)
+{
+    b->n = 0;
+    put(b, "{");
+    if (rnd(40) != 0) {
+        put(b, "\"seq\":");
+        if (rnd(20) == 0)
+            put_odd(b);
+        else
+            put(b, "%u", rnd(100000));
+        put(b, ",");
+    }
+    if (rnd(40) != 0) {
+        put(b, "\"time\":");
+        put_number(b, 0, 2e9);
+        put(b, ",");
+    }
+    if (rnd(5) == 0)
+        put(b, "\"url\":\"http://127.0.0.1:%u\",", rnd(65536));
+    if (rnd(8) == 0)
+        put(b, "\"agent\":{\"version\":[1,2,{\"x\":\"y\"}]},");
+    if (rnd(60) == 0)
+        put(b, "\"seq\":1,"); /* a repeated key, if seq came */
+    put(b, "\"host\":");
+    if (rnd(40) == 0) {
+        put_odd(b);
+    } else {
+        put(b, "{\"name\":");
+        if (rnd(30) == 0)
+            put_odd(b);
+        else
+            put(b, "\"h%u\"", rnd(100));
+        if (rnd(4) == 0) {
+            put(b, ",\"capacity\":");
+            put_number(b, 0, 10);
+        }
+        if (rnd(4) == 0) {
+            put(b, ",\"mem_mib\":");
+            put_number(b, 0, 1e6);
+        }
+        if (rnd(30) != 0) {
+            put(b, ",\"usage\":");
+            put_kinds(b);
+        }
+        if (rnd(5) != 0) {
+            put(b, ",\"vms\":");
+            if (rnd(30) == 0) {
+                put_odd(b);
+            } else {
+                put(b, "[");
+                int n = (int)rnd(12);
+                for (int i = 0; i < n; i++) {
+                    if (i > 0)
+                        put(b, ",");
+                    put_vm(b, i);
+                }
+                put(b, "]");
+            }
+        }
+        put(b, "}");
+    }
+    put(b, "}");
+    /* Now and then, break the JSON itself. */
+    if (rnd(25) == 0 && b->n > 2)
+        b->n -= 1 + rnd((uint32_t)(b->n / 2));
+    else if (rnd(40) == 0 && b->n > 2)
+        b->s[rnd((uint32_t)b->n)] = "{}[],:\"x"[rnd(8)];
+}
+
+static bool
+same_sample(const struct wire_sample *a, const struct wire_sample *b)
+{
+    if (a->seq != b->seq || a->time != b->time || strcmp(a->url, b->url) != 0 ||
+        strcmp(a->name, b->name) != 0 || a->capacity != b->capacity || a->mem_mib != b->mem_mib ||
+        memcmp(a->usage, b->usage, sizeof(a->usage)) != 0 || a->n_vms != b->n_vms)
+        return false;
+    for (size_t i = 0; i < a->n_vms; i++) {
+        const struct wire_sample_vm *x = &a->vms[i], *y = &b->vms[i];
+        if (strcmp(x->name, y->name) != 0 || memcmp(x->usage, y->usage, sizeof(x->usage)) != 0 ||
+            memcmp(x->demand, y->demand, sizeof(x->demand)) != 0 || x->mem_mib != y->mem_mib ||
+            x->priority != y->priority || x->pinned != y->pinned || x->incoming != y->incoming ||
+            x->migrating_out != y->migrating_out)
+            return false;
+    }
+    return true;
+}
+
+static void
+test_same_as_reference(void **state)
+{
+    (void)state;
+    struct buf *b = malloc(sizeof(*b));
+    assert_non_null(b);
+    size_t accepted = 0, refused = 0;
+    for (int i = 0; i < 20000; i++) {
+        gen_sample(b);
+        struct wire_sample x, y;
+        struct perr ex, ey;
+        int rx = wire_sample_decode(b->s, b->n, &x, &ex);
+        int ry = ref_sample_decode(b->s, b->n, &y, &ey);
+        if ((rx == 0) != (ry == 0))
+            fail_msg("sample %d: streaming %s (%s), reference %s (%s): %.*s", i,
+                     rx == 0 ? "accepts" : "refuses", rx == 0 ? "" : ex.msg,
+                     ry == 0 ? "accepts" : "refuses", ry == 0 ? "" : ey.msg, (int)b->n, b->s);
+        if (rx == 0) {
+            if (!same_sample(&x, &y))
+                fail_msg("sample %d: decoded differently: %.*s", i, (int)b->n, b->s);
+            wire_sample_done(&x);
+            wire_sample_done(&y);
+            accepted++;
+        } else {
+            refused++;
+        }
+    }
+    free(b);
+    /* Both outcomes must be well represented, or the comparison proves little. */
+    print_message("  %zu accepted, %zu refused by both\n", accepted, refused);
+    assert_true(accepted > 2000);
+    assert_true(refused > 2000);
+}
+
+int
+main(void)
+{
+    struct CMUnitTest table[sizeof(cases) / sizeof(cases[0])];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        table[i] = (struct CMUnitTest){cases[i].name, test_table, NULL, NULL, (void *)&cases[i]};
+    int failed = _cmocka_run_group_tests("wire sample table", table,
+                                         sizeof(table) / sizeof(table[0]), NULL, NULL);
+    const struct CMUnitTest others[] = {
+        cmocka_unit_test(test_full_fields),
+        cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_same_as_reference),
+    };
+    failed += cmocka_run_group_tests_name("wire sample", others, NULL, NULL);
+    return failed != 0 ? 1 : 0;
+}
