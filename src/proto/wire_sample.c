@@ -65,6 +65,8 @@ struct dec {
     char key[32]; /* the pending key, for messages */
     struct perr *err;
     int code;
+    yajl_handle yh;
+    size_t end; /* bytes up to the end of the root object */
 };
 
 static int
@@ -592,6 +594,8 @@ on_end_map(void *ctx)
         return 0;
     d->depth--;
     d->pending = F_NONE;
+    if (d->depth < 0)
+        d->end = yajl_get_bytes_consumed(d->yh);
     return 1;
 }
 
@@ -646,6 +650,7 @@ wire_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct
         r = -ENOMEM;
         goto out;
     }
+    d->yh = yh;
     yajl_status st = yajl_parse(yh, (const unsigned char *)body, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(yh);
@@ -665,6 +670,16 @@ wire_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct
         /* A body that is not an object ends with no root level read. */
         perr_set(err, "body: must be a JSON object");
         r = -EINVAL;
+    } else {
+        /* yajl lets an unfinished token after the value pass (it waits for its end). */
+        for (size_t i = d->end; i < len; i++) {
+            char c = body[i];
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+                perr_set(err, "body: invalid JSON at byte %zu: data after the object", i);
+                r = -EINVAL;
+                break;
+            }
+        }
     }
 out:
     if (yh != NULL)
