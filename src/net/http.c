@@ -332,9 +332,22 @@ http_server_free(struct http_server *s)
 
 /* --- client ----------------------------------------------------------------------------- */
 
+/* Connections kept open after an answer, at most one per peer, for the next request to the
+ * same peer (a manager asks each agent once per interval). */
+#define HTTP_IDLE_MAX 16384
+#define HTTP_IDLE_BUCKETS 1024u
+
+struct idle {
+    char key[300]; /* "host:port" */
+    struct evhttp_connection *conn;
+    struct idle *next;
+};
+
 /* One request and the connection that carries it. */
 struct call {
     struct http_client *client;
+    char key[300];
+    bool keep; /* the answer left the connection usable for another request */
     struct evhttp_connection *conn;
     struct evhttp_request *req; /* NULL once evhttp has finished with it */
     http_done_fn done;
@@ -358,7 +371,54 @@ struct http_client {
     struct call *live;      /* requests in flight */
     struct call *zombies;   /* finished: deliver, then free with the connection */
     struct event *reaper;
+    struct idle *idle[HTTP_IDLE_BUCKETS]; /* kept-alive connections by peer */
+    size_t n_idle;
 };
+
+static size_t
+idle_bucket(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p != '\0'; p++) {
+        h ^= (unsigned char)*p;
+        h *= 16777619u;
+    }
+    return h & (HTTP_IDLE_BUCKETS - 1);
+}
+
+/* Take the kept-alive connection to `key`, or NULL. */
+static struct evhttp_connection *
+idle_take(struct http_client *cl, const char *key)
+{
+    for (struct idle **p = &cl->idle[idle_bucket(key)]; *p != NULL; p = &(*p)->next) {
+        if (strcmp((*p)->key, key) == 0) {
+            struct idle *i = *p;
+            *p = i->next;
+            struct evhttp_connection *conn = i->conn;
+            free(i);
+            cl->n_idle--;
+            return conn;
+        }
+    }
+    return NULL;
+}
+
+/* Keep `conn` for the next request to `key`, or free it. */
+static void
+idle_put(struct http_client *cl, const char *key, struct evhttp_connection *conn)
+{
+    struct idle *i = cl->n_idle < HTTP_IDLE_MAX ? malloc(sizeof(*i)) : NULL;
+    if (i == NULL) {
+        evhttp_connection_free(conn);
+        return;
+    }
+    (void)snprintf(i->key, sizeof(i->key), "%s", key);
+    i->conn = conn;
+    size_t b = idle_bucket(key);
+    i->next = cl->idle[b];
+    cl->idle[b] = i;
+    cl->n_idle++;
+}
 
 static void
 list_remove(struct call **head, struct call *c)
@@ -383,10 +443,20 @@ list_push(struct call **head, struct call *c)
     *head = c;
 }
 
+/* Free a finished request; its connection is kept for the next request to the same peer
+ * when the answer left it usable, and there is no connection kept for that peer yet. */
 static void
 call_free(struct call *c)
 {
-    evhttp_connection_free(c->conn);
+    struct http_client *cl = c->client;
+    if (c->keep && c->conn != NULL) {
+        struct evhttp_connection *other = idle_take(cl, c->key);
+        if (other != NULL)
+            evhttp_connection_free(other);
+        idle_put(cl, c->key, c->conn);
+    } else if (c->conn != NULL) {
+        evhttp_connection_free(c->conn);
+    }
     free(c->body);
     free(c);
 }
@@ -454,6 +524,14 @@ http_client_free(struct http_client *cl)
         call_free(c);
     }
     reap(cl, false);
+    for (size_t b = 0; b < HTTP_IDLE_BUCKETS; b++) {
+        while (cl->idle[b] != NULL) {
+            struct idle *i = cl->idle[b];
+            cl->idle[b] = i->next;
+            evhttp_connection_free(i->conn);
+            free(i);
+        }
+    }
     event_free(cl->reaper);
     if (cl->dns != NULL)
         evdns_base_free(cl->dns, 0);
@@ -498,6 +576,11 @@ call_done_cb(struct evhttp_request *req, void *arg)
     struct call *c = arg;
     c->status = req != NULL ? evhttp_request_get_response_code(req) : 0;
     if (c->status != 0) {
+        /* HTTP/1.1 keeps the connection unless the peer said otherwise. */
+        const char *conn_hdr =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
+        c->keep = evhttp_request_get_response_code(req) > 0 &&
+                  (conn_hdr == NULL || evutil_ascii_strcasecmp(conn_hdr, "close") != 0);
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         c->len = evbuffer_get_length(in);
         c->body = malloc(c->len + 1);
@@ -560,7 +643,10 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     c->client = cl;
     c->done = done;
     c->arg = arg;
-    c->conn = evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
+    (void)snprintf(c->key, sizeof(c->key), "%s:%d", host, port);
+    c->conn = idle_take(cl, c->key);
+    if (c->conn == NULL)
+        c->conn = evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
     c->req = evhttp_request_new(call_done_cb, c);
     if (c->conn == NULL || c->req == NULL) {
         if (c->conn != NULL)
@@ -579,7 +665,6 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     evhttp_connection_set_retries(c->conn, 0);
     struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
     (void)evhttp_add_header(h, "Host", host);
-    (void)evhttp_add_header(h, "Connection", "close");
     if (body != NULL) {
         (void)evhttp_add_header(h, "Content-Type", "application/json");
         (void)evbuffer_add(evhttp_request_get_output_buffer(c->req), body, strlen(body));

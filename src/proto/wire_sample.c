@@ -12,6 +12,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "proto/nameset.h"
 #include "proto/wire.h"
 
 enum ctx {
@@ -62,12 +63,21 @@ struct dec {
     int depth; /* index of the innermost level; -1 before the root */
     enum field pending;
     enum kind pending_kind;
-    char key[32]; /* the pending key, for messages */
+    const unsigned char *key; /* the pending key (valid during its value), for messages */
+    size_t key_len;
     struct perr *err;
     int code;
     yajl_handle yh;
-    size_t end; /* bytes up to the end of the root object */
+    size_t end;           /* bytes up to the end of the root object */
+    struct nameset names; /* VM names seen, for the duplicate check */
 };
+
+static const char *
+vm_name_of(const void *ctx, uint32_t i)
+{
+    const struct dec *d = ctx;
+    return d->s.vms[i].name;
+}
 
 static int
 fail(struct dec *d, int code)
@@ -115,7 +125,9 @@ fail_field(struct dec *d, const char *what)
 {
     char path[64];
     path_of(d, path, sizeof(path));
-    perr_set(d->err, "%s%s%s: %s", path, path[0] != '\0' ? "." : "", d->key, what);
+    int kl = (int)(d->key_len > 24 ? 24 : d->key_len);
+    perr_set(d->err, "%s%s%.*s: %s", path, path[0] != '\0' ? "." : "", kl,
+             d->key != NULL ? (const char *)d->key : "", what);
     return fail(d, -EINVAL);
 }
 
@@ -477,7 +489,8 @@ on_map_key(void *ctx, const unsigned char *k, size_t len)
 {
     struct dec *d = ctx;
     struct level *l = top(d);
-    (void)snprintf(d->key, sizeof(d->key), "%.*s", (int)(len > 24 ? 24 : len), (const char *)k);
+    d->key = k;
+    d->key_len = len;
     uint64_t h = hash_key(k, len);
     for (size_t i = 0; i < l->n_keys; i++) {
         if (l->keys[i] == h)
@@ -525,11 +538,15 @@ end_vm(struct dec *d)
         perr_set(d->err, "host.vms[%zu].usage: missing (required)", i);
         return fail(d, -EINVAL);
     }
-    for (size_t k = 0; k < i; k++) {
-        if (strcmp(d->s.vms[k].name, vm->name) == 0) {
-            perr_set(d->err, "host.vms[%zu].name: duplicate VM name", i);
-            return fail(d, -EINVAL);
-        }
+    uint32_t other;
+    int r = nameset_add(&d->names, vm->name, (uint32_t)i, &other);
+    if (r < 0) {
+        perr_set(d->err, "out of memory");
+        return fail(d, -ENOMEM);
+    }
+    if (r > 0) {
+        perr_set(d->err, "host.vms[%zu].name: duplicate VM name", i);
+        return fail(d, -EINVAL);
     }
     return 1;
 }
@@ -632,6 +649,7 @@ wire_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct
     d->s.capacity = 1.0;
     d->depth = -1;
     d->err = err;
+    nameset_init(&d->names, vm_name_of, d);
     int r = 0;
     yajl_handle yh = NULL;
     /* yajl takes vertical tab and form feed for white space; JSON allows neither anywhere
@@ -684,6 +702,7 @@ wire_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct
 out:
     if (yh != NULL)
         yajl_free(yh);
+    nameset_done(&d->names);
     if (r < 0) {
         wire_sample_done(&d->s);
     } else {
