@@ -31,6 +31,8 @@ manager_usage(FILE *f)
                   "      --mode MODE          central (default); edge is not available yet\n"
                   "  -i, --interval SECONDS   collection period, fractions allowed (default %g)\n"
                   "      --retention SECONDS  how long samples are kept (default %g)\n"
+                  "      --store-every SECONDS  store a host's sample at most this often\n"
+                  "                           (default %g; decisions use every sample)\n"
                   "  -n, --check-config       check the config, print 'configuration OK', exit\n"
                   "      --log-level LEVEL    debug, info (default), warn, error\n"
                   "  -h, --help               show this help\n\n"
@@ -38,7 +40,7 @@ manager_usage(FILE *f)
                   "connections the manager prints 'listening on http://ADDR:PORT' on standard\n"
                   "output. Logs go to standard error. SIGTERM or SIGINT stops it.\n",
                   MANAGER_DEFAULT_LISTEN, MANAGER_DEFAULT_DATA, MANAGER_DEFAULT_INTERVAL_S,
-                  MANAGER_DEFAULT_RETENTION_S);
+                  MANAGER_DEFAULT_RETENTION_S, MANAGER_DEFAULT_STORE_EVERY_S);
 }
 
 /* Apply one [manager] setting (also used for the options). 0 or -EINVAL with *why. */
@@ -75,13 +77,18 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
             *why = "must be at least 1 second";
             return -EINVAL;
         }
+    } else if (strcmp(key, "store_every") == 0) {
+        if (cli_parse_num(v, 0, 86400, &o->store_every_s) < 0) {
+            *why = "must be 0 to 86400 seconds (0: every sample)";
+            return -EINVAL;
+        }
     } else if (strcmp(key, "log_level") == 0) {
         if (log_level_parse(v, &o->log_level) < 0) {
             *why = "must be debug, info, warn or error";
             return -EINVAL;
         }
     } else {
-        *why = "unknown key (listen, data, mode, interval, retention, log_level)";
+        *why = "unknown key (listen, data, mode, interval, retention, store_every, log_level)";
         return -EINVAL;
     }
     return 0;
@@ -131,6 +138,7 @@ load_policy(struct manager_opts *o)
 enum {
     OPT_MODE = 256,
     OPT_RETENTION,
+    OPT_STORE_EVERY,
     OPT_LOG_LEVEL,
 };
 
@@ -144,6 +152,7 @@ cmd_manager(int argc, char **argv)
         {"mode", required_argument, NULL, OPT_MODE},
         {"interval", required_argument, NULL, 'i'},
         {"retention", required_argument, NULL, OPT_RETENTION},
+        {"store-every", required_argument, NULL, OPT_STORE_EVERY},
         {"check-config", no_argument, NULL, 'n'},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
@@ -192,6 +201,9 @@ cmd_manager(int argc, char **argv)
             break;
         case OPT_RETENTION:
             key = "retention";
+            break;
+        case OPT_STORE_EVERY:
+            key = "store_every";
             break;
         case OPT_LOG_LEVEL:
             key = "log_level";

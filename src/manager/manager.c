@@ -28,6 +28,7 @@ manager_opts_init(struct manager_opts *o)
     (void)snprintf(o->data, sizeof(o->data), "%s", MANAGER_DEFAULT_DATA);
     o->interval_s = MANAGER_DEFAULT_INTERVAL_S;
     o->retention_s = MANAGER_DEFAULT_RETENTION_S;
+    o->store_every_s = MANAGER_DEFAULT_STORE_EVERY_S;
     policy_init(&o->policy);
     o->log_level = LOG_LEVEL_INFO;
 }
@@ -122,8 +123,12 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
                 h->up = true;
                 h->misses = 0;
                 h->last_seen = clock_wall_s();
-                if (store_add_sample(m->store, s.time, h->name, body) < 0)
-                    log_warnx("sample not stored host=\"%s\", ignoring", h->name);
+                if (h->last_stored <= 0 || h->last_seen - h->last_stored >= m->opts.store_every_s) {
+                    if (store_add_sample(m->store, s.time, h->name, body) < 0)
+                        log_warnx("sample not stored host=\"%s\", ignoring", h->name);
+                    else
+                        h->last_stored = h->last_seen;
+                }
             }
         }
     }

@@ -573,6 +573,51 @@ test_no_conflict_no_migration(void **state)
     finish_test();
 }
 
+/* ---- 2b. samples are stored at most every --store-every seconds ------------------------------ */
+
+static long long
+stored_samples(const char *url)
+{
+    json_t *h = get(url, "/v1/health");
+    json_t *v = json_object_get(h, "stored_samples");
+    assert_true(json_is_integer(v));
+    long long n = json_integer_value(v);
+    json_decref(h);
+    return n;
+}
+
+/* Every sample (0): the store holds one a round. */
+static void
+test_store_every_sample(void **state)
+{
+    (void)state;
+    const char *every[] = {"--store-every", "0", NULL};
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", every);
+    const char *e1[] = {"--vm", "a:cpu=10", NULL};
+    (void)start_agent("h1", m->url, e1);
+    wait_hosts_up(m->url, 1);
+    long long before = stored_samples(m->url);
+    wait_rounds(m->url, 5);
+    assert_true(stored_samples(m->url) >= before + 4);
+    finish_test();
+}
+
+/* At most one an hour: the same rounds store one sample, while decisions still see every
+ * sample (the host stays up). */
+static void
+test_store_every_hour(void **state)
+{
+    (void)state;
+    const char *hourly[] = {"--store-every", "3600", NULL};
+    struct daemon *m = start_manager("manager", "127.0.0.1:0", hourly);
+    const char *e1[] = {"--vm", "a:cpu=10", NULL};
+    (void)start_agent("h1", m->url, e1);
+    wait_hosts_up(m->url, 1);
+    wait_rounds(m->url, 5);
+    assert_int_equal(stored_samples(m->url), 1);
+    finish_test();
+}
+
 /* ---- 3. no feasible destination ------------------------------------------------------------ */
 
 static void
@@ -1324,6 +1369,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conflict_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_conflict_no_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_every_sample, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_every_hour, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_destination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_fails_midway, setup, teardown),
