@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "proto/utf8.h"
@@ -337,10 +339,16 @@ http_server_free(struct http_server *s)
 #define HTTP_IDLE_MAX 16384
 #define HTTP_IDLE_BUCKETS 1024u
 
+/* Idle connections older than this are closed rather than reused. */
+#define HTTP_IDLE_MAX_AGE_S 60
+
 struct idle {
     char key[300]; /* "host:port" */
     struct evhttp_connection *conn;
-    struct idle *next;
+    struct idle *next;  /* in its bucket */
+    struct idle *older; /* in the age list */
+    struct idle *newer;
+    time_t since;
 };
 
 /* One request and the connection that carries it. */
@@ -372,6 +380,8 @@ struct http_client {
     struct call *zombies;   /* finished: deliver, then free with the connection */
     struct event *reaper;
     struct idle *idle[HTTP_IDLE_BUCKETS]; /* kept-alive connections by peer */
+    struct idle *oldest;                  /* the same, by age */
+    struct idle *newest;
     size_t n_idle;
 };
 
@@ -386,37 +396,93 @@ idle_bucket(const char *key)
     return h & (HTTP_IDLE_BUCKETS - 1);
 }
 
+static void
+idle_unlink_age(struct http_client *cl, struct idle *i)
+{
+    if (i->older != NULL)
+        i->older->newer = i->newer;
+    else
+        cl->oldest = i->newer;
+    if (i->newer != NULL)
+        i->newer->older = i->older;
+    else
+        cl->newest = i->older;
+}
+
+/* Remove `i` from its bucket and the age list, and free it; its connection is returned. */
+static struct evhttp_connection *
+idle_remove(struct http_client *cl, struct idle *i)
+{
+    for (struct idle **p = &cl->idle[idle_bucket(i->key)]; *p != NULL; p = &(*p)->next) {
+        if (*p == i) {
+            *p = i->next;
+            break;
+        }
+    }
+    idle_unlink_age(cl, i);
+    struct evhttp_connection *conn = i->conn;
+    free(i);
+    cl->n_idle--;
+    return conn;
+}
+
+/* Whether libevent still holds the connection's socket: it drops a connection on which the
+ * peer sent something while it was idle, and reusing such a one can trip an assertion in
+ * libevent 2.1 when the reconnect then fails. */
+static bool
+conn_open(struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    return bev != NULL && bufferevent_getfd(bev) >= 0;
+}
+
 /* Take the kept-alive connection to `key`, or NULL. */
 static struct evhttp_connection *
 idle_take(struct http_client *cl, const char *key)
 {
-    for (struct idle **p = &cl->idle[idle_bucket(key)]; *p != NULL; p = &(*p)->next) {
-        if (strcmp((*p)->key, key) == 0) {
-            struct idle *i = *p;
-            *p = i->next;
-            struct evhttp_connection *conn = i->conn;
-            free(i);
-            cl->n_idle--;
+    for (struct idle *i = cl->idle[idle_bucket(key)]; i != NULL; i = i->next) {
+        if (strcmp(i->key, key) != 0)
+            continue;
+        struct evhttp_connection *conn = idle_remove(cl, i);
+        if (conn_open(conn))
             return conn;
-        }
+        evhttp_connection_free(conn);
+        return NULL;
     }
     return NULL;
 }
 
-/* Keep `conn` for the next request to `key`, or free it. */
+/* Keep `conn` for the next request to `key`, or free it. The oldest idle connections go
+ * first when there are too many or they are too old, so peers that went away do not fill
+ * the pool. */
 static void
 idle_put(struct http_client *cl, const char *key, struct evhttp_connection *conn)
 {
-    struct idle *i = cl->n_idle < HTTP_IDLE_MAX ? malloc(sizeof(*i)) : NULL;
-    if (i == NULL) {
+    struct timeval now;
+    if (event_base_gettimeofday_cached(cl->base, &now) < 0)
+        now.tv_sec = 0;
+    while (cl->oldest != NULL &&
+           (cl->n_idle >= HTTP_IDLE_MAX || now.tv_sec - cl->oldest->since > HTTP_IDLE_MAX_AGE_S))
+        evhttp_connection_free(idle_remove(cl, cl->oldest));
+    struct idle *i = malloc(sizeof(*i));
+    if (i == NULL || !conn_open(conn)) {
+        free(i);
         evhttp_connection_free(conn);
         return;
     }
     (void)snprintf(i->key, sizeof(i->key), "%s", key);
     i->conn = conn;
+    i->since = now.tv_sec;
     size_t b = idle_bucket(key);
     i->next = cl->idle[b];
     cl->idle[b] = i;
+    i->older = cl->newest;
+    i->newer = NULL;
+    if (cl->newest != NULL)
+        cl->newest->newer = i;
+    else
+        cl->oldest = i;
+    cl->newest = i;
     cl->n_idle++;
 }
 
@@ -524,14 +590,8 @@ http_client_free(struct http_client *cl)
         call_free(c);
     }
     reap(cl, false);
-    for (size_t b = 0; b < HTTP_IDLE_BUCKETS; b++) {
-        while (cl->idle[b] != NULL) {
-            struct idle *i = cl->idle[b];
-            cl->idle[b] = i->next;
-            evhttp_connection_free(i->conn);
-            free(i);
-        }
-    }
+    while (cl->oldest != NULL)
+        evhttp_connection_free(idle_remove(cl, cl->oldest));
     event_free(cl->reaper);
     if (cl->dns != NULL)
         evdns_base_free(cl->dns, 0);

@@ -110,17 +110,7 @@ struct snapshot_decoder {
     struct pending_name pending[PENDING_NAMES];
     size_t pending_head;
     size_t n_pending;
-    /* Escape scanner state (see scan_escapes()). */
-    int esc;        /* ESC_* */
-    int esc_digits; /* hex digits of \uXXXX read so far */
-    uint32_t esc_value;
-    bool want_low; /* a high surrogate escape was just read */
-};
-
-enum {
-    ESC_NONE,      /* outside an escape */
-    ESC_BACKSLASH, /* after a backslash */
-    ESC_HEX,       /* reading the 4 hex digits of \u */
+    struct utf8_escapes esc; /* unpaired surrogate escapes across chunks */
 };
 
 /* The path of the pending value, e.g. "hosts[3].vms[1].usage.cpu". */
@@ -879,85 +869,6 @@ chunk_error(struct snapshot_decoder *d, const unsigned char *p, size_t at, const
     return -EINVAL;
 }
 
-static int
-hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* yajl turns an unpaired "\ud800" into "?", so two different names could collide and a
- * file that is not proper Unicode would pass. Find \uXXXX escapes in the raw bytes, across
- * chunk boundaries, and refuse a high surrogate not followed by a low one, or a low one
- * alone. Jumps from backslash to backslash, so it costs little on 100 MB. */
-static bool
-found_at(size_t *ret_at, size_t at)
-{
-    *ret_at = at;
-    return true;
-}
-
-static bool
-scan_escapes(struct snapshot_decoder *d, const unsigned char *p, size_t len, size_t *ret_at)
-{
-    size_t i = 0;
-    while (i < len) {
-        if (d->esc == ESC_NONE) {
-            if (d->want_low) {
-                /* A high surrogate escape: the next byte must start a low one. */
-                if (p[i] != '\\')
-                    return found_at(ret_at, i);
-                i++;
-                d->esc = ESC_BACKSLASH;
-                continue;
-            }
-            const unsigned char *b = memchr(p + i, '\\', len - i);
-            if (b == NULL)
-                return false;
-            i = (size_t)(b - p) + 1;
-            d->esc = ESC_BACKSLASH;
-            continue;
-        }
-        unsigned char c = p[i++];
-        if (d->esc == ESC_BACKSLASH) {
-            if (c == 'u') {
-                d->esc = ESC_HEX;
-                d->esc_digits = 0;
-                d->esc_value = 0;
-            } else if (d->want_low) {
-                return found_at(ret_at, i - 1);
-            } else {
-                d->esc = ESC_NONE;
-            }
-            continue;
-        }
-        int h = hex_value(c);
-        if (h < 0) {
-            /* A malformed escape: yajl reports it; step back so the byte is seen again. */
-            d->esc = ESC_NONE;
-            d->want_low = false;
-            i--;
-            continue;
-        }
-        d->esc_value = (d->esc_value << 4) | (uint32_t)h;
-        if (++d->esc_digits < 4)
-            continue;
-        uint32_t v = d->esc_value;
-        bool high = v >= 0xd800 && v <= 0xdbff;
-        bool low = v >= 0xdc00 && v <= 0xdfff;
-        if (d->want_low != low)
-            return found_at(ret_at, i - 1);
-        d->want_low = high;
-        d->esc = ESC_NONE;
-    }
-    return false;
-}
-
 int
 snapshot_decoder_feed(struct snapshot_decoder *d, const void *buf, size_t len, struct perr *err)
 {
@@ -978,7 +889,7 @@ snapshot_decoder_feed(struct snapshot_decoder *d, const void *buf, size_t len, s
         }
     }
     size_t esc_at = 0;
-    if (scan_escapes(d, p, bad, &esc_at)) {
+    if (utf8_escapes_scan(&d->esc, p, bad, &esc_at)) {
         bad = esc_at;
         what = "unpaired surrogate escape";
     }

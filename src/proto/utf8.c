@@ -80,3 +80,85 @@ utf8_sanitize(const char *s)
     out[o] = '\0';
     return out;
 }
+
+enum {
+    ESC_NONE,      /* outside an escape */
+    ESC_BACKSLASH, /* after a backslash */
+    ESC_HEX,       /* reading the 4 hex digits of \u */
+};
+
+static int
+hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool
+found_at(size_t *ret_at, size_t at)
+{
+    *ret_at = at;
+    return true;
+}
+
+bool
+utf8_escapes_scan(struct utf8_escapes *e, const unsigned char *p, size_t len, size_t *ret_at)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (e->state == ESC_NONE) {
+            if (e->want_low) {
+                /* A high surrogate escape: the next byte must start a low one. */
+                if (p[i] != '\\')
+                    return found_at(ret_at, i);
+                i++;
+                e->state = ESC_BACKSLASH;
+                continue;
+            }
+            const unsigned char *b = memchr(p + i, '\\', len - i);
+            if (b == NULL)
+                return false;
+            i = (size_t)(b - p) + 1;
+            e->state = ESC_BACKSLASH;
+            continue;
+        }
+        unsigned char c = p[i++];
+        if (e->state == ESC_BACKSLASH) {
+            if (c == 'u') {
+                e->state = ESC_HEX;
+                e->digits = 0;
+                e->value = 0;
+            } else if (e->want_low) {
+                return found_at(ret_at, i - 1);
+            } else {
+                e->state = ESC_NONE;
+            }
+            continue;
+        }
+        int h = hex_value(c);
+        if (h < 0) {
+            /* A malformed escape: the parser reports it; step back so the byte is seen
+             * again. */
+            e->state = ESC_NONE;
+            e->want_low = false;
+            i--;
+            continue;
+        }
+        e->value = (e->value << 4) | (unsigned)h;
+        if (++e->digits < 4)
+            continue;
+        unsigned v = e->value;
+        bool high = v >= 0xd800 && v <= 0xdbff;
+        bool low = v >= 0xdc00 && v <= 0xdfff;
+        if (e->want_low != low)
+            return found_at(ret_at, i - 1);
+        e->want_low = high;
+        e->state = ESC_NONE;
+    }
+    return false;
+}

@@ -13,4 +13,20 @@ bool utf8_valid(const unsigned char *s, size_t len);
  * replaced by U+FFFD (the caller frees it). NULL only on OOM. */
 char *utf8_sanitize(const char *s);
 
+/* yajl turns an unpaired surrogate escape ("\ud800") into "?", so text that is not proper
+ * Unicode would pass and two different names could collide. This scanner finds \uXXXX
+ * escapes in raw JSON bytes, across chunk boundaries, and reports a high surrogate not
+ * followed by a low one, or a low one alone. Jumps from backslash to backslash, so it costs
+ * little. Start from zeroed state. */
+struct utf8_escapes {
+    int state;  /* outside, after a backslash, or in the 4 hex digits of \u */
+    int digits; /* hex digits read so far */
+    unsigned value;
+    bool want_low; /* a high surrogate escape was just read */
+};
+
+/* Scan the next `len` bytes of a JSON text. true: an unpaired surrogate escape ends at byte
+ * *ret_at of this chunk. A malformed escape is left for the JSON parser to report. */
+bool utf8_escapes_scan(struct utf8_escapes *e, const unsigned char *p, size_t len, size_t *ret_at);
+
 #endif

@@ -13,6 +13,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "proto/nameset.h"
+#include "proto/utf8.h"
 #include "proto/wire.h"
 
 enum ctx {
@@ -51,7 +52,10 @@ enum field {
 
 struct level {
     enum ctx ctx;
-    uint64_t keys[MAX_KEYS]; /* hashes of the keys seen, for the repeated-key check */
+    uint64_t keys[MAX_KEYS];    /* hashes of the keys seen, for the repeated-key check */
+    uint32_t key_off[MAX_KEYS]; /* and their bytes, in the decoder's key arena */
+    uint32_t key_len[MAX_KEYS];
+    size_t arena_base; /* arena length when the level began */
     size_t n_keys;
     unsigned seen; /* bit per known field seen (1u << enum field) */
 };
@@ -63,12 +67,15 @@ struct dec {
     int depth; /* index of the innermost level; -1 before the root */
     enum field pending;
     enum kind pending_kind;
-    const unsigned char *key; /* the pending key (valid during its value), for messages */
+    char key[32]; /* the pending key, for messages (truncated) */
     size_t key_len;
     struct perr *err;
     int code;
     yajl_handle yh;
-    size_t end;           /* bytes up to the end of the root object */
+    size_t end;  /* bytes up to the end of the root object */
+    char *arena; /* the keys of the open levels, for the repeated-key check */
+    size_t arena_len;
+    size_t arena_cap;
     struct nameset names; /* VM names seen, for the duplicate check */
 };
 
@@ -125,9 +132,8 @@ fail_field(struct dec *d, const char *what)
 {
     char path[64];
     path_of(d, path, sizeof(path));
-    int kl = (int)(d->key_len > 24 ? 24 : d->key_len);
-    perr_set(d->err, "%s%s%.*s: %s", path, path[0] != '\0' ? "." : "", kl,
-             d->key != NULL ? (const char *)d->key : "", what);
+    perr_set(d->err, "%s%s%.*s: %s", path, path[0] != '\0' ? "." : "", (int)d->key_len, d->key,
+             what);
     return fail(d, -EINVAL);
 }
 
@@ -187,6 +193,7 @@ push(struct dec *d, enum ctx ctx)
     l->ctx = ctx;
     l->n_keys = 0;
     l->seen = 0;
+    l->arena_base = d->arena_len;
     d->pending = F_NONE;
     return 1;
 }
@@ -309,26 +316,44 @@ number(struct dec *d, enum field f, double v, bool is_int, long long iv)
     return wrong_type(d, f);
 }
 
+/* A number as written: an integer when it has no fraction or exponent (any int64, as the
+ * other wire decoders take), else a double; out of range is invalid JSON, as there. */
 static int
-on_integer(void *ctx, long long v)
+on_number(void *ctx, const char *num, size_t len)
 {
     struct dec *d = ctx;
     bool bad;
     enum field f = scalar_field(d, &bad);
     if (bad)
         return fail(d, -EINVAL);
-    return number(d, f, (double)v, true, v);
-}
-
-static int
-on_double(void *ctx, double v)
-{
-    struct dec *d = ctx;
-    bool bad;
-    enum field f = scalar_field(d, &bad);
-    if (bad)
+    char small[64];
+    char *buf = len < sizeof(small) ? small : malloc(len + 1);
+    if (buf == NULL) {
+        perr_set(d->err, "out of memory");
+        return fail(d, -ENOMEM);
+    }
+    memcpy(buf, num, len);
+    buf[len] = '\0';
+    bool is_int = strpbrk(buf, ".eE") == NULL;
+    errno = 0;
+    char *end = NULL;
+    long long iv = 0;
+    double v;
+    if (is_int) {
+        iv = strtoll(buf, &end, 10);
+        v = (double)iv;
+    } else {
+        v = strtod(buf, &end);
+    }
+    bool range = is_int ? errno == ERANGE : isinf(v);
+    bool whole = end == buf + len;
+    if (buf != small)
+        free(buf);
+    if (!whole || range) {
+        perr_set(d->err, "body: invalid JSON: number out of range");
         return fail(d, -EINVAL);
-    return number(d, f, v, false, 0);
+    }
+    return number(d, f, v, is_int, iv);
 }
 
 /* Copy a string value of 1 to cap - 1 bytes without NUL into `out`. */
@@ -349,6 +374,10 @@ static int
 on_string(void *ctx, const unsigned char *s, size_t len)
 {
     struct dec *d = ctx;
+    if (!utf8_valid(s, len)) {
+        perr_set(d->err, "body: invalid JSON: a string is not valid UTF-8");
+        return fail(d, -EINVAL);
+    }
     bool bad;
     enum field f = scalar_field(d, &bad);
     if (bad)
@@ -489,12 +518,33 @@ on_map_key(void *ctx, const unsigned char *k, size_t len)
 {
     struct dec *d = ctx;
     struct level *l = top(d);
-    d->key = k;
-    d->key_len = len;
+    /* yajl may reuse the key's buffer for the next string: keep a copy for messages. */
+    size_t kl = len > 24 ? 24 : len;
+    while (kl < len && kl > 0 && (k[kl] & 0xc0) == 0x80)
+        kl--; /* cut at a character boundary */
+    d->key_len = kl;
+    memcpy(d->key, k, kl);
+    if (!utf8_valid(k, len)) {
+        perr_set(d->err, "body: invalid JSON: a key is not valid UTF-8");
+        return fail(d, -EINVAL);
+    }
     uint64_t h = hash_key(k, len);
     for (size_t i = 0; i < l->n_keys; i++) {
-        if (l->keys[i] == h)
+        if (l->keys[i] == h && l->key_len[i] == len &&
+            (len == 0 || memcmp(d->arena + l->key_off[i], k, len) == 0))
             return fail_field(d, "repeated key");
+    }
+    if (d->arena_len + len > d->arena_cap) {
+        size_t nc = d->arena_cap != 0 ? d->arena_cap * 2 : 1024;
+        while (nc < d->arena_len + len)
+            nc *= 2;
+        char *na = realloc(d->arena, nc);
+        if (na == NULL) {
+            perr_set(d->err, "out of memory");
+            return fail(d, -ENOMEM);
+        }
+        d->arena = na;
+        d->arena_cap = nc;
     }
     if (l->n_keys == MAX_KEYS) {
         char path[64];
@@ -502,6 +552,11 @@ on_map_key(void *ctx, const unsigned char *k, size_t len)
         perr_set(d->err, "%s: more than %d keys", path[0] != '\0' ? path : "body", MAX_KEYS);
         return fail(d, -EINVAL);
     }
+    if (len > 0)
+        memcpy(d->arena + d->arena_len, k, len);
+    l->key_off[l->n_keys] = (uint32_t)d->arena_len;
+    l->key_len[l->n_keys] = (uint32_t)len;
+    d->arena_len += len;
     l->keys[l->n_keys++] = h;
     if (l->ctx == CTX_SKIP) {
         d->pending = F_SKIP;
@@ -609,6 +664,7 @@ on_end_map(void *ctx)
     }
     if (r == 0)
         return 0;
+    d->arena_len = top(d)->arena_base;
     d->depth--;
     d->pending = F_NONE;
     if (d->depth < 0)
@@ -620,6 +676,7 @@ static int
 on_end_array(void *ctx)
 {
     struct dec *d = ctx;
+    d->arena_len = top(d)->arena_base;
     d->depth--;
     d->pending = F_NONE;
     return 1;
@@ -628,8 +685,7 @@ on_end_array(void *ctx)
 static const yajl_callbacks callbacks = {
     .yajl_null = on_null,
     .yajl_boolean = on_boolean,
-    .yajl_integer = on_integer,
-    .yajl_double = on_double,
+    .yajl_number = on_number,
     .yajl_string = on_string,
     .yajl_start_map = on_start_map,
     .yajl_map_key = on_map_key,
@@ -659,6 +715,15 @@ wire_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct
         ws = memchr(body, '\f', len);
     if (ws != NULL) {
         perr_set(err, "body: invalid JSON at byte %zu: control character", (size_t)(ws - body));
+        r = -EINVAL;
+        goto out;
+    }
+    /* yajl turns an unpaired surrogate escape into "?"; JSON text must be Unicode. */
+    struct utf8_escapes esc;
+    memset(&esc, 0, sizeof(esc));
+    size_t esc_at = 0;
+    if (utf8_escapes_scan(&esc, (const unsigned char *)body, len, &esc_at) || esc.want_low) {
+        perr_set(err, "body: invalid JSON at byte %zu: unpaired surrogate escape", esc_at);
         r = -EINVAL;
         goto out;
     }
@@ -703,6 +768,7 @@ out:
     if (yh != NULL)
         yajl_free(yh);
     nameset_done(&d->names);
+    free(d->arena);
     if (r < 0) {
         wire_sample_done(&d->s);
     } else {
