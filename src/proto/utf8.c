@@ -47,6 +47,10 @@ utf8_valid(const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        if (s[i] < 0x80) { /* ASCII, the usual case, needs no decoding */
+            i++;
+            continue;
+        }
         size_t n = seq_len(s + i, len - i);
         if (n == 0)
             return false;

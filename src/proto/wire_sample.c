@@ -332,9 +332,42 @@ on_number(void *ctx, const char *num, size_t len)
         perr_set(d->err, "out of memory");
         return fail(d, -ENOMEM);
     }
-    memcpy(buf, num, len);
+    bool is_int = true;
+    bool simple = true; /* digits, at most one '.', an optional leading '-' */
+    uint64_t mant = 0;
+    int digits = 0;
+    int frac = -1;
+    for (size_t i = 0; i < len; i++) {
+        char c = num[i];
+        buf[i] = c;
+        if (c >= '0' && c <= '9') {
+            mant = mant * 10 + (uint64_t)(c - '0');
+            digits++;
+            if (frac >= 0)
+                frac++;
+        } else if (c == '.') {
+            is_int = false;
+            frac = 0;
+        } else if (c == 'e' || c == 'E') {
+            is_int = false;
+            simple = false;
+        } else if (!(c == '-' && i == 0)) {
+            simple = false;
+        }
+    }
     buf[len] = '\0';
-    bool is_int = strpbrk(buf, ".eE") == NULL;
+    /* Most usage values are short decimals: with at most 15 digits the mantissa and the
+     * power of ten are exact doubles and one division rounds correctly, as strtod would. */
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    if (!is_int && simple && frac > 0 && digits <= 15) {
+        double v = (double)mant / pow10[frac];
+        if (num[0] == '-')
+            v = -v;
+        if (buf != small)
+            free(buf);
+        return number(d, f, v, false, 0);
+    }
     errno = 0;
     char *end = NULL;
     long long iv = 0;
