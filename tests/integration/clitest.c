@@ -130,14 +130,6 @@ clitest_run(const char *name, const char *const *argv, double timeout_s, struct 
         fail_msg("%s: cannot run %s: %s", name, argv[0], strerror(-r));
 }
 
-#define FAIL_RUN(res, ...)                                                                         \
-    do {                                                                                           \
-        char fail_buf_[2048];                                                                      \
-        snprintf(fail_buf_, sizeof(fail_buf_), __VA_ARGS__);                                       \
-        run_result_done(res);                                                                      \
-        fail_msg("%s", fail_buf_);                                                                 \
-    } while (0)
-
 void
 clitest_check_failed(const char *name, struct run_result *res, const char *want1, const char *want2)
 {

@@ -35,6 +35,16 @@ void clitest_cleanup_dir(void);
 void clitest_run(const char *name, const char *const *argv, double timeout_s,
                  struct run_result *res);
 
+/* Fail the running test with a formatted message, freeing the run's buffers first (the
+ * failure longjmps out). */
+#define FAIL_RUN(res, ...)                                                                         \
+    do {                                                                                           \
+        char fail_buf_[2048];                                                                      \
+        snprintf(fail_buf_, sizeof(fail_buf_), __VA_ARGS__);                                       \
+        run_result_done(res);                                                                      \
+        fail_msg("%s", fail_buf_);                                                                 \
+    } while (0)
+
 /* The run failed as a bad input must, and stderr contains each non-NULL `want`. Frees `res`
  * and fails the test otherwise. */
 void clitest_check_failed(const char *name, struct run_result *res, const char *want1,

@@ -20,55 +20,12 @@
 
 #include <jansson.h>
 
+#include "clitest.h"
 #include "run.h"
 
 #define TIMEOUT_S 30.0
 
 static const char *vmloc_bin;
-static char tmpdir[512];
-
-/* Files written into tmpdir, removed at the end. */
-static char *written[512];
-static size_t n_written;
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        abort();
-    char *s = malloc((size_t)n + 1);
-    if (s == NULL)
-        abort();
-    va_start(ap, fmt);
-    (void)vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-/* Write `len` bytes to tmpdir/name; returns the path (owned by the file list). */
-static const char *
-write_file(const char *name, const void *data, size_t len)
-{
-    char *path = xasprintf("%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
-        fail_msg("cannot create %s: %s", path, strerror(errno));
-    if (len > 0 && fwrite(data, 1, len, f) != len)
-        fail_msg("cannot write %s", path);
-    if (fclose(f) != 0)
-        fail_msg("cannot close %s", path);
-    if (n_written == sizeof(written) / sizeof(written[0]))
-        fail_msg("too many files");
-    written[n_written++] = path;
-    return path;
-}
-
 static const char *
 base_name(const char *path)
 {
@@ -91,42 +48,6 @@ repeat(const char *pre, const char *unit, size_t n, const char *post, size_t *re
     s[len] = '\0';
     *ret_len = len;
     return s;
-}
-
-/* Fail with a message, freeing the run's buffers first (the failure longjmps out). */
-#define FAIL_RUN(res, ...)                                                                         \
-    do {                                                                                           \
-        char fail_buf_[2048];                                                                      \
-        snprintf(fail_buf_, sizeof(fail_buf_), __VA_ARGS__);                                       \
-        run_result_done(res);                                                                      \
-        fail_msg("%s", fail_buf_);                                                                 \
-    } while (0)
-
-/* The run failed as a bad input must: exit 2, empty stdout, one clean "vmloc: " line on
- * stderr containing each non-NULL `want`. Frees `res` when it fails. */
-static void
-check_failed_run(const char *name, struct run_result *res, const char *want1, const char *want2)
-{
-    if (res->exit_status != 2)
-        FAIL_RUN(res, "%s: %s, want exit 2; stdout: %.200s; stderr: %s", name, run_describe(res),
-                 res->out, res->err);
-    if (res->out_len != 0)
-        FAIL_RUN(res, "%s: stdout not empty: %.300s", name, res->out);
-    if (res->err_len == 0 || res->err[res->err_len - 1] != '\n')
-        FAIL_RUN(res, "%s: stderr is not one line ending in a newline: \"%s\"", name, res->err);
-    for (size_t i = 0; i + 1 < res->err_len; i++) {
-        unsigned char c = (unsigned char)res->err[i];
-        if (c == '\n')
-            FAIL_RUN(res, "%s: stderr has more than one line: \"%s\"", name, res->err);
-        if (c < 0x20 || c == 0x7f)
-            FAIL_RUN(res, "%s: stderr has control character 0x%02x: \"%s\"", name, c, res->err);
-    }
-    if (strncmp(res->err, "vmloc: ", 7) != 0)
-        FAIL_RUN(res, "%s: stderr does not start with \"vmloc: \": %s", name, res->err);
-    if (want1 != NULL && strstr(res->err, want1) == NULL)
-        FAIL_RUN(res, "%s: stderr does not contain \"%s\": %s", name, want1, res->err);
-    if (want2 != NULL && strstr(res->err, want2) == NULL)
-        FAIL_RUN(res, "%s: stderr does not contain \"%s\": %s", name, want2, res->err);
 }
 
 static void
@@ -251,7 +172,7 @@ test_bad_snapshot(void **state)
     }
     char fname[64];
     snprintf(fname, sizeof(fname), "snap-%02zu.json", ++snap_counter);
-    const char *path = write_file(fname, data, len);
+    const char *path = clitest_write(fname, data, len);
 
     for (int json = 0; json <= 1; json++) {
         const char *argv[] = {vmloc_bin, "plan", "--snapshot", path, json ? "--json" : NULL, NULL};
@@ -259,7 +180,7 @@ test_bad_snapshot(void **state)
         run_or_fail(sc->name, argv, NULL, 0, &res);
         char what[160];
         snprintf(what, sizeof(what), "%s%s", sc->name, json ? " (--json)" : "");
-        check_failed_run(what, &res, base_name(path), sc->path);
+        clitest_check_failed(what, &res, base_name(path), sc->path);
         run_result_done(&res);
     }
 
@@ -269,7 +190,7 @@ test_bad_snapshot(void **state)
     run_or_fail(sc->name, argv, data, len, &res);
     char what[160];
     snprintf(what, sizeof(what), "%s (stdin)", sc->name);
-    check_failed_run(what, &res, "stdin", sc->path);
+    clitest_check_failed(what, &res, "stdin", sc->path);
     run_result_done(&res);
     free(owned);
 }
@@ -325,7 +246,7 @@ test_bad_config(void **state)
     const char *snap = "{\"hosts\":[{\"name\":\"h1\",\"usage\":{\"cpu\":1}}]}";
     char fname[64];
     snprintf(fname, sizeof(fname), "cfgsnap-%02zu.json", ++cfg_counter);
-    const char *spath = write_file(fname, snap, strlen(snap));
+    const char *spath = clitest_write(fname, snap, strlen(snap));
     snprintf(fname, sizeof(fname), "cfg-%02zu.ini", cfg_counter);
     char longline[400];
     const char *ini = cc->ini;
@@ -336,7 +257,7 @@ test_bad_config(void **state)
         longline[324] = '\n';
         ini = longline;
     }
-    const char *cpath = write_file(fname, ini, strlen(ini));
+    const char *cpath = clitest_write(fname, ini, strlen(ini));
     char where[128];
     snprintf(where, sizeof(where), "%s:%d", base_name(cpath), cc->line);
 
@@ -347,7 +268,7 @@ test_bad_config(void **state)
         run_or_fail(cc->name, argv, NULL, 0, &res);
         char what[160];
         snprintf(what, sizeof(what), "%s%s", cc->name, json ? " (--json)" : "");
-        check_failed_run(what, &res, where, cc->key);
+        clitest_check_failed(what, &res, where, cc->key);
         run_result_done(&res);
     }
 }
@@ -399,7 +320,7 @@ expand(const char *a, const char *missing)
     if (strcmp(a, CONF) == 0)
         return good_config_path;
     if (strcmp(a, ADIR) == 0)
-        return tmpdir;
+        return clitest_dir();
     if (strcmp(a, MISSING) == 0)
         return missing;
     return a;
@@ -409,7 +330,7 @@ static void
 test_bad_args(void **state)
 {
     const struct arg_case *ac = *state;
-    char *missing = xasprintf("%s/no-such-file.json", tmpdir);
+    char *missing = clitest_asprintf("%s/no-such-file.json", clitest_dir());
     const char *argv[10];
     size_t n = 0;
     argv[n++] = vmloc_bin;
@@ -422,7 +343,7 @@ test_bad_args(void **state)
     /* A file is named by its path or at least its last component. */
     if (want != NULL && want[0] == '/')
         want = base_name(want);
-    check_failed_run(ac->name, &res, want, NULL);
+    clitest_check_failed(ac->name, &res, want, NULL);
     run_result_done(&res);
     free(missing);
 }
@@ -566,17 +487,17 @@ test_stdin(void **state)
     const char bad[] = "{\"hosts\":[{\"name\":\"h\",\"usage\":{\"cpu\":1,\"gpu\":2}}]}";
     const char *argv2[] = {vmloc_bin, "plan", "--snapshot", "-", "--json", NULL};
     run_or_fail("stdin", argv2, bad, strlen(bad), &res);
-    check_failed_run("bad snapshot on standard input", &res, "stdin", "hosts[0].usage.gpu");
+    clitest_check_failed("bad snapshot on standard input", &res, "stdin", "hosts[0].usage.gpu");
     run_result_done(&res);
 
     /* Empty standard input. */
     run_or_fail("stdin", argv2, "", 0, &res);
-    check_failed_run("empty standard input", &res, "stdin", NULL);
+    clitest_check_failed("empty standard input", &res, "stdin", NULL);
     run_result_done(&res);
 
     /* Truncated standard input. */
     run_or_fail("stdin", argv2, example02_snapshot, strlen(example02_snapshot) - 3, &res);
-    check_failed_run("truncated standard input", &res, "stdin", NULL);
+    clitest_check_failed("truncated standard input", &res, "stdin", NULL);
     run_result_done(&res);
 }
 
@@ -591,13 +512,13 @@ test_lone_surrogate_name(void **state)
         "{\"hosts\":[{\"name\":\"x\\udc00\",\"usage\":{\"cpu\":95},\"vms\":["
         "{\"name\":\"a\",\"usage\":{\"cpu\":50}},{\"name\":\"b\",\"usage\":{\"cpu\":40}}]},"
         "{\"name\":\"h2\",\"usage\":{\"cpu\":0}}]}";
-    const char *path = write_file("surrogate.json", snap, strlen(snap));
+    const char *path = clitest_write("surrogate.json", snap, strlen(snap));
     for (int json = 0; json <= 1; json++) {
         const char *argv[] = {vmloc_bin, "plan", "--snapshot", path, json ? "--json" : NULL, NULL};
         struct run_result res;
         run_or_fail("lone surrogate", argv, NULL, 0, &res);
         if (res.exit_status == 2) {
-            check_failed_run("lone surrogate in a host name", &res, "surrogate.json", NULL);
+            clitest_check_failed("lone surrogate in a host name", &res, "surrogate.json", NULL);
         } else if (res.exit_status != 0) {
             FAIL_RUN(&res, "lone surrogate in a host name%s: %s, want 0 or 2; stderr: %s",
                      json ? " (--json)" : "", run_describe(&res), res.err);
@@ -644,33 +565,6 @@ test_stdin_large(void **state)
 
 /* ---------------------------------------------------------------------------------------- */
 
-static int
-setup_dir(void **state)
-{
-    (void)state;
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    snprintf(tmpdir, sizeof(tmpdir), "%s/vmloc-cli-XXXXXX", base);
-    if (mkdtemp(tmpdir) == NULL) {
-        fprintf(stderr, "mkdtemp %s: %s\n", tmpdir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void
-cleanup_dir(void)
-{
-    for (size_t i = 0; i < n_written; i++) {
-        (void)unlink(written[i]);
-        free(written[i]);
-    }
-    n_written = 0;
-    if (tmpdir[0] != '\0' && rmdir(tmpdir) != 0)
-        fprintf(stderr, "rmdir %s: %s\n", tmpdir, strerror(errno));
-}
-
 typedef const char *(*row_name_fn)(const void *row);
 
 static int
@@ -712,19 +606,13 @@ arg_name(const void *row)
 int
 main(void)
 {
-    vmloc_bin = getenv("VMLOC_BIN");
-    if (vmloc_bin == NULL || vmloc_bin[0] == '\0') {
-        fprintf(stderr, "VMLOC_BIN is not set: the path of the vmloc binary is needed\n");
+    vmloc_bin = clitest_bin();
+    if (vmloc_bin == NULL)
         return 1;
-    }
-    if (access(vmloc_bin, X_OK) != 0) {
-        fprintf(stderr, "%s: %s\n", vmloc_bin, strerror(errno));
+    if (clitest_setup_dir("cli") != 0)
         return 1;
-    }
-    if (setup_dir(NULL) != 0)
-        return 1;
-    good_snapshot_path = write_file("good.json", example02_snapshot, strlen(example02_snapshot));
-    good_config_path = write_file("good.ini", example02_config, strlen(example02_config));
+    good_snapshot_path = clitest_write("good.json", example02_snapshot, strlen(example02_snapshot));
+    good_config_path = clitest_write("good.ini", example02_config, strlen(example02_config));
 
     int failed = 0;
     const struct CMUnitTest basics[] = {
@@ -741,6 +629,6 @@ main(void)
                         sizeof(snap_cases) / sizeof(snap_cases[0]), snap_name, test_bad_snapshot);
     failed += run_table("plan cli bad configs", cfg_cases, sizeof(cfg_cases[0]),
                         sizeof(cfg_cases) / sizeof(cfg_cases[0]), cfg_name, test_bad_config);
-    cleanup_dir();
+    clitest_cleanup_dir();
     return failed != 0 ? 1 : 0;
 }
