@@ -117,6 +117,8 @@ detect_all(struct work *w, struct plan *p)
     for (size_t i = 0; i < cl->n_hosts; i++) {
         struct detection det;
         size_t nv;
+        if (w->opts && w->opts->check && !w->opts->check[i])
+            continue;
         detect_host(cl, w->pol, &w->hp[i], i, &det, scratch, &nv);
         if (!det.conflict)
             continue;

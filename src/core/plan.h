@@ -62,10 +62,13 @@ struct plan {
 /* Optional restrictions from the caller (a running system): per-host flags, each array
  * n_hosts long, or NULL for none. A host with no_dest set is never a destination (a
  * migration into or out of it is running, or its lock was refused); a conflicting host with
- * no_source set is reported as unresolved with PLAN_REASON_SOURCE_BUSY. */
+ * no_source set is reported as unresolved with PLAN_REASON_SOURCE_BUSY. When `check` is
+ * given, only hosts with check set are examined for conflicts (edge and peer modes, where an
+ * agent has detected the conflict on its own host); every host may still be a destination. */
 struct plan_opts {
     const bool *no_dest;
     const bool *no_source;
+    const bool *check;
 };
 
 /* Prepare an empty plan in caller's storage. Never fails. */

@@ -471,7 +471,7 @@ manager_decide(struct manager *m)
         for (size_t j = 0; j < s->n_vms && !busy[i]; j++)
             busy[i] = s->vms[j].incoming || s->vms[j].migrating_out;
     }
-    struct plan_opts opts = {busy, busy};
+    struct plan_opts opts = {busy, busy, NULL};
     if (plan_compute(&cl, &m->opts.policy, &opts, &p) < 0) {
         log_warnx("no decision this round: out of memory");
         goto out;

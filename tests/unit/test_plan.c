@@ -354,6 +354,7 @@ struct plan_case {
     const char *no_dest;   /* NULL or space-separated host names */
     const char *no_source; /* idem */
     const char *expect;
+    const char *check; /* NULL, or the only hosts examined for conflicts */
 };
 
 static const struct plan_case plan_cases[] = {
@@ -900,6 +901,32 @@ static const struct plan_case plan_cases[] = {
      NULL,
      "h1",
      "C h1[cpu]=a,b C h2[cpu]=c,d M c:h2>h3 U h1:source-busy"},
+    {"check: only the listed host is examined; the other conflict is not reported",
+     "",
+     {{"h1", {90}, .vms = {{"a", {40}}, {"b", {30}}}},
+      {"h2", {90}, .vms = {{"c", {40}}, {"d", {30}}}},
+      {"h3", {10}, .vms = {{"e", {5}}}}},
+     NULL,
+     NULL,
+     "C h2[cpu]=c,d M c:h2>h3",
+     .check = "h2"},
+    {"check: an unchecked host in conflict may still not receive; a checked host's move is "
+     "the same as without check",
+     "",
+     {{"h1", {90}, .vms = {{"a", {40}}, {"b", {30}}}},
+      {"h2", {10}, .vms = {{"c", {5}}}},
+      {"h3", {20}, .vms = {{"d", {5}}}}},
+     NULL,
+     NULL,
+     "C h1[cpu]=a,b M a:h1>h2",
+     .check = "h1"},
+    {"check: a host without conflict examined alone gives an empty plan",
+     "",
+     {{"h1", {90}, .vms = {{"a", {40}}, {"b", {30}}}}, {"h3", {10}, .vms = {{"e", {5}}}}},
+     NULL,
+     NULL,
+     "",
+     .check = "h3"},
     {"no_source on a host without conflict changes nothing",
      "",
      {{"h1", {90}, .vms = {{"a", {40}}, {"b", {30}}}}, {"h3", {10}, .vms = {{"e", {5}}}}},
@@ -1040,6 +1067,7 @@ run_plan_case(const struct plan_case *tc)
     struct plan_opts opts;
     bool no_dest[MAX_HOSTS];
     bool no_source[MAX_HOSTS];
+    bool check[MAX_HOSTS];
     char got[OUT_MAX];
     int bad = 0;
     int r;
@@ -1048,6 +1076,7 @@ run_plan_case(const struct plan_case *tc)
     make_policy(&pol, tc->pol);
     opts.no_dest = flags_of(&cl, tc->no_dest, no_dest);
     opts.no_source = flags_of(&cl, tc->no_source, no_source);
+    opts.check = flags_of(&cl, tc->check, check);
     plan_init(&p);
     r = plan_compute(&cl, &pol, &opts, &p);
     if (r != 0) {
@@ -1061,7 +1090,7 @@ run_plan_case(const struct plan_case *tc)
         }
     }
     /* Without restrictions, opts == NULL must mean the same as empty opts. */
-    if (r == 0 && tc->no_dest == NULL && tc->no_source == NULL) {
+    if (r == 0 && tc->no_dest == NULL && tc->no_source == NULL && tc->check == NULL) {
         struct plan q;
         char again[OUT_MAX];
 
@@ -1160,7 +1189,7 @@ test_plan_unresolved_vm(void **state)
         {"h3", {90}, .vms = {{"e", {50}}, {"f", {40}}}},
     };
     const bool no_source[] = {false, false, true};
-    const struct plan_opts opts = {NULL, no_source};
+    const struct plan_opts opts = {NULL, no_source, NULL};
     struct cluster cl;
     struct policy pol;
     struct plan p;

@@ -675,6 +675,7 @@ compare_case(const struct gcase *g, struct str *got, struct str *want, struct co
     build_case(g, 0, &cl, &pol, no_dest, no_source);
     opts.no_dest = g->use_opts ? no_dest : NULL;
     opts.no_source = g->use_opts ? no_source : NULL;
+    opts.check = NULL;
     plan_init(&p);
     assert_int_equal(plan_compute(&cl, &pol, &opts, &p), 0);
     assert_int_equal(ref_plan_compute(&cl, &pol, opts.no_dest, opts.no_source, &rp), 0);
@@ -917,6 +918,7 @@ plan_text(const struct gcase *g, int naming, struct str *out)
     build_case(g, naming, &cl, &pol, no_dest, no_source);
     opts.no_dest = g->use_opts ? no_dest : NULL;
     opts.no_source = g->use_opts ? no_source : NULL;
+    opts.check = NULL;
     plan_init(&p);
     assert_int_equal(plan_compute(&cl, &pol, &opts, &p), 0);
     format_plan(&pol, &p, out);
@@ -1268,6 +1270,88 @@ check_invariants(const struct cluster *cl, const struct policy *pol, const struc
 }
 
 /* Large clusters with a policy that makes many conflicts: fixed thresholds low enough. */
+/* opts.check: examining one conflicting host alone finds exactly that host's conflict (the
+ * same kinds and VMs), and the first conflicting host's decision is the same as in the whole
+ * plan (nothing was planned before it there either). Every host checked is no restriction. */
+static void
+test_check_one_host(void **state)
+{
+    size_t checked = 0;
+
+    (void)state;
+    for (int i = 0; i < 400; i++) {
+        struct gcase g;
+        struct cluster cl;
+        struct policy pol;
+        struct plan full;
+        bool *no_dest = calloc(80 + 1, sizeof(bool));
+        bool *no_source = calloc(80 + 1, sizeof(bool));
+        bool *check = calloc(80 + 1, sizeof(bool));
+
+        assert_non_null(no_dest);
+        assert_non_null(no_source);
+        assert_non_null(check);
+        gen_case(0xc4ecc000 + (uint64_t)i, 1, 80, &g);
+        build_case(&g, 0, &cl, &pol, no_dest, no_source);
+        plan_init(&full);
+        assert_int_equal(plan_compute(&cl, &pol, NULL, &full), 0);
+        for (size_t c = 0; c < full.n_conflicts; c++) {
+            const struct plan_conflict *fc = &full.conflicts[c];
+            struct plan_opts o = {NULL, NULL, check};
+            struct plan one;
+
+            memset(check, 0, cl.n_hosts * sizeof(bool));
+            check[fc->host] = true;
+            plan_init(&one);
+            assert_int_equal(plan_compute(&cl, &pol, &o, &one), 0);
+            assert_int_equal(one.n_conflicts, 1);
+            assert_int_equal(one.conflicts[0].host, fc->host);
+            assert_int_equal(one.conflicts[0].kinds, fc->kinds);
+            assert_int_equal(one.conflicts[0].vm_count, fc->vm_count);
+            assert_memory_equal(&one.conflict_vms[one.conflicts[0].vm_off],
+                                &full.conflict_vms[fc->vm_off], fc->vm_count * sizeof(uint32_t));
+            assert_int_equal(one.n_moves + one.n_unresolved, 1);
+            if (c == 0) {
+                assert_int_equal(one.n_moves, full.n_moves > 0 && full.moves[0].from == fc->host);
+                if (one.n_moves == 1) {
+                    assert_int_equal(one.moves[0].vm, full.moves[0].vm);
+                    assert_int_equal(one.moves[0].to, full.moves[0].to);
+                }
+            }
+            for (size_t k = 0; k < one.n_moves; k++)
+                assert_int_equal(one.moves[k].from, fc->host);
+            plan_done(&one);
+            checked++;
+        }
+        {
+            struct plan all;
+            struct str a = {0};
+            struct str b = {0};
+            struct plan_opts o = {NULL, NULL, check};
+
+            for (size_t h = 0; h < cl.n_hosts; h++)
+                check[h] = true;
+            plan_init(&all);
+            assert_int_equal(plan_compute(&cl, &pol, &o, &all), 0);
+            format_plan(&pol, &full, &a);
+            format_plan(&pol, &all, &b);
+            assert_true(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
+            str_done(&a);
+            str_done(&b);
+            plan_done(&all);
+        }
+        plan_done(&full);
+        policy_done(&pol);
+        cluster_done(&cl);
+        gcase_done(&g);
+        free(no_dest);
+        free(no_source);
+        free(check);
+    }
+    print_message("check: %zu conflicts examined alone\n", checked);
+    assert_true(checked > 100);
+}
+
 static void
 gen_large(uint64_t seed, struct gcase *g)
 {
@@ -1309,6 +1393,7 @@ test_invariants_large(void **state)
         build_case(&g, 0, &cl, &pol, no_dest, no_source);
         opts.no_dest = no_dest;
         opts.no_source = no_source;
+        opts.check = NULL;
         plan_init(&p);
         assert_int_equal(plan_compute(&cl, &pol, &opts, &p), 0);
         check_invariants(&cl, &pol, &opts, &p);
@@ -1345,6 +1430,7 @@ main(void)
         cmocka_unit_test(test_differential_medium),
         cmocka_unit_test(test_rename_and_repeat),
         cmocka_unit_test(test_invariants_large),
+        cmocka_unit_test(test_check_one_host),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
