@@ -30,6 +30,35 @@ agent_opts_init(struct agent_opts *o)
     o->mem_mib = 65536.0;
     o->overhead[KIND_CPU] = 2.0;
     o->log_level = LOG_LEVEL_INFO;
+    o->mode = AGENT_MODE_CENTRAL;
+    policy_init(&o->policy);
+    o->lock_lease_s = AGENT_DEFAULT_LOCK_LEASE_S;
+}
+
+const char *
+agent_mode_name(enum agent_mode m)
+{
+    switch (m) {
+    case AGENT_MODE_EDGE:
+        return "edge";
+    case AGENT_MODE_PEER:
+        return "peer";
+    case AGENT_MODE_CENTRAL:
+        break;
+    }
+    return "central";
+}
+
+int
+agent_mode_parse(const char *s, enum agent_mode *ret)
+{
+    for (int m = AGENT_MODE_CENTRAL; m <= AGENT_MODE_PEER; m++) {
+        if (strcmp(s, agent_mode_name((enum agent_mode)m)) == 0) {
+            *ret = (enum agent_mode)m;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }
 
 /* The VMs with what they get and what they ask for; with their host's name when `with_host`
@@ -113,6 +142,7 @@ sample_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     agent_sample(arg);
+    agent_detect(arg);
 }
 
 static void register_later(struct agent *a);
@@ -201,6 +231,7 @@ add_vms(struct agent *a)
 static void
 agent_free(struct agent *a)
 {
+    agent_peer_done(a);
     agent_migrate_done(a);
     if (a->sample_ev != NULL)
         event_free(a->sample_ev);
@@ -250,14 +281,19 @@ agent_run(const struct agent_opts *o)
         log_errorx("out of memory");
         goto out;
     }
+    if (o->mode == AGENT_MODE_PEER && agent_peer_init(a) < 0)
+        goto out;
     struct timeval iv = loop_tv(o->interval_s);
     (void)event_add(a->sample_ev, &iv);
     agent_sample(a);
-    if (o->manager[0] != '\0')
+    if (o->manager[0] != '\0' && o->mode != AGENT_MODE_PEER)
         event_active(a->register_ev, 0, 0);
 
-    log_info("agent started name=\"%s\" url=%s vms=%zu interval=%gs backend=sim", o->name, a->url,
-             a->hv.n_vms, o->interval_s);
+    log_info("agent started name=\"%s\" url=%s vms=%zu interval=%gs backend=sim mode=%s", o->name,
+             a->url, a->hv.n_vms, o->interval_s, agent_mode_name(o->mode));
+    if (o->mode == AGENT_MODE_PEER)
+        log_info("peer mode peers=%zu lock_lease=%gs data=%s", o->n_peers, o->lock_lease_s,
+                 o->data);
     loop_announce(&a->loop);
     if (loop_run(&a->loop) < 0) {
         log_errorx("event loop failed");

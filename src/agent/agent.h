@@ -9,12 +9,24 @@
 
 #include "common/log.h"
 #include "core/model.h"
+#include "core/policy.h"
 #include "proto/wire.h"
 
 #define AGENT_DEFAULT_LISTEN "127.0.0.1:7701"
 #define AGENT_DEFAULT_INTERVAL_S 1.0
 #define AGENT_DEFAULT_BANDWIDTH_MIB_S 1024.0
 #define AGENT_MAX_VMS 4096
+#define AGENT_MAX_PEERS 1024
+/* A destination lock taken in peer mode lasts this long unless its holder renews it. */
+#define AGENT_DEFAULT_LOCK_LEASE_S 30.0
+
+/* Who detects and decides (docs/running.md, "Deployments"). */
+enum agent_mode {
+    AGENT_MODE_CENTRAL = 0, /* the manager collects, detects and decides */
+    AGENT_MODE_EDGE = 1,    /* this agent detects and notifies the manager, which decides */
+    AGENT_MODE_PEER = 2,    /* no manager: this agent detects, decides with its peers' samples,
+                               locks the destination and migrates */
+};
 
 struct agent_opts {
     char name[MODEL_MAX_NAME + 1];
@@ -29,10 +41,21 @@ struct agent_opts {
     struct wire_vmdef vms[AGENT_MAX_VMS];
     size_t n_vms;
     enum log_level log_level;
+    enum agent_mode mode;
+    struct policy policy; /* edge and peer modes detect with it; policy_finish() done; owned
+                             by the caller */
+    char peers[AGENT_MAX_PEERS][WIRE_MAX_URL + 1]; /* peer mode: the other agents' URLs */
+    size_t n_peers;
+    double lock_lease_s;
+    char data[4096]; /* peer mode: the store's directory */
 };
 
-/* Fill `o` with the defaults. */
+/* Fill `o` with the defaults (the policy with policy_init(), not finished). */
 void agent_opts_init(struct agent_opts *o);
+
+/* "central", "edge", "peer"; parse: 0 or -EINVAL. */
+const char *agent_mode_name(enum agent_mode m);
+int agent_mode_parse(const char *s, enum agent_mode *ret);
 
 /* Run an agent until SIGTERM or SIGINT. Prints "listening on http://ADDR:PORT" on standard
  * output once it accepts connections. Returns the process exit status (0 after a clean stop,

@@ -9,6 +9,9 @@
 
 #include "agent/agent_internal.h"
 #include "common/log.h"
+#include "store/store_json.h"
+
+#define API_LIST_LIMIT 1000
 
 static void
 reply_owned(struct http_req *r, int code, char *json)
@@ -25,9 +28,25 @@ static void
 get_health(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I}", "role", "agent", "name", a->opts.name,
-                          "mode", "central", "backend", "sim", "version", WIRE_VERSION, "vms",
-                          (json_int_t)a->hv.n_vms);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:I}", "role", "agent", "name",
+                          a->opts.name, "mode", agent_mode_name(a->opts.mode), "backend", "sim",
+                          "version", WIRE_VERSION, "vms", (json_int_t)a->hv.n_vms, "in_conflict",
+                          a->in_conflict, "conflicts_detected", (json_int_t)a->conflicts_detected);
+    if (j != NULL && a->opts.mode == AGENT_MODE_EDGE)
+        (void)json_object_set_new(j, "notifications", json_integer((json_int_t)a->notifications));
+    if (j != NULL && a->opts.mode == AGENT_MODE_PEER) {
+        size_t up = 0;
+        for (size_t i = 0; i < a->n_peers; i++)
+            up += a->peers[i].up;
+        static const char *const phases[] = {"idle", "gathering", "locking", "migrating"};
+        (void)json_object_update_new(
+            j,
+            json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f}", "peers", (json_int_t)a->n_peers,
+                      "peers_up", (json_int_t)up, "phase", phases[a->phase], "locks_granted",
+                      (json_int_t)a->locks_granted, "lock_refusals", (json_int_t)a->lock_refusals,
+                      "locks_served", (json_int_t)a->locks_served, "locks_denied",
+                      (json_int_t)a->locks_denied, "last_decision_ms", a->last_resolve_ms));
+    }
     reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
     json_decref(j);
 }
@@ -104,6 +123,12 @@ post_migration(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "to: the destination is this host");
         return;
     }
+    if (a->opts.mode == AGENT_MODE_PEER) {
+        http_reply_error(r, 409,
+                         "in peer mode this agent decides its own migrations (a destination "
+                         "takes VMs only from the holder of its lock)");
+        return;
+    }
     struct migration *m = NULL;
     int rc = agent_migrate_start(a, &o, &m);
     switch (rc) {
@@ -128,10 +153,121 @@ post_migration(struct http_req *r, void *ctx)
     }
 }
 
+/* Peer mode: the store's list, as a manager serves it (this agent decided them); other
+ * modes: the migrations this agent ran, with their transfer details. */
 static void
 get_migrations(struct http_req *r, void *ctx)
 {
-    reply_owned(r, 200, agent_migrations_json(ctx));
+    struct agent *a = ctx;
+    if (a->opts.mode != AGENT_MODE_PEER) {
+        reply_owned(r, 200, agent_migrations_json(a));
+        return;
+    }
+    json_t *arr = store_migrations_json(a->store, API_LIST_LIMIT);
+    reply_owned(r, 200, arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL);
+    json_decref(arr);
+}
+
+static void
+get_conflicts(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    if (a->opts.mode != AGENT_MODE_PEER) {
+        http_reply_error(r, 404,
+                         "an agent in %s mode keeps no conflicts; ask the manager (--manager URL)",
+                         agent_mode_name(a->opts.mode));
+        return;
+    }
+    json_t *arr = store_conflicts_json(a->store, API_LIST_LIMIT);
+    if (arr == NULL) {
+        http_reply_error(r, 503, "store not readable");
+        return;
+    }
+    reply_owned(r, 200, json_dumps(arr, JSON_COMPACT));
+    json_decref(arr);
+}
+
+static bool
+peer_only(struct http_req *r, struct agent *a)
+{
+    if (a->opts.mode == AGENT_MODE_PEER)
+        return true;
+    http_reply_error(r, 409, "locks are used in peer mode only; this agent runs in %s mode",
+                     agent_mode_name(a->opts.mode));
+    return false;
+}
+
+static void
+get_lock(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    if (!peer_only(r, a))
+        return;
+    double left = 0.0;
+    const char *holder = agent_lock_holder(a, &left);
+    json_t *j = json_pack("{s:b,s:o,s:f}", "held", holder != NULL, "holder",
+                          holder != NULL ? json_string(holder) : json_null(), "expires_in", left);
+    reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
+    json_decref(j);
+}
+
+/* POST /v1/lock {"holder", "lease_s"}: take or renew this host's lock. */
+static void
+post_lock(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    struct wire_lock l;
+    struct perr err;
+    if (!peer_only(r, a))
+        return;
+    if (wire_lock_decode(r->body, r->body_len, true, &l, &err) < 0) {
+        http_reply_error(r, 400, "%s", err.msg);
+        return;
+    }
+    if (strcmp(l.holder, a->opts.name) == 0) {
+        http_reply_error(r, 400, "holder: a host does not lock itself over the network");
+        return;
+    }
+    const char *holder = NULL;
+    double left = 0;
+    json_t *j;
+    int code;
+    if (agent_lock_take(a, l.holder, l.lease_s, &holder, &left) < 0) {
+        a->locks_denied++;
+        log_info("lock refused host=\"%s\" asked_by=\"%s\" holder=\"%s\"", a->opts.name, l.holder,
+                 holder);
+        code = 409;
+        j = json_pack("{s:s,s:s,s:f}", "error", "locked by another host", "holder", holder,
+                      "expires_in", left);
+    } else {
+        a->locks_served++;
+        code = 200;
+        j = json_pack("{s:s,s:f}", "holder", l.holder, "expires_in", l.lease_s);
+    }
+    reply_owned(r, code, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
+    json_decref(j);
+}
+
+/* POST /v1/lock/release {"holder"}: idempotent; 409 when someone else holds it. */
+static void
+post_unlock(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    struct wire_lock l;
+    struct perr err;
+    if (!peer_only(r, a))
+        return;
+    if (wire_lock_decode(r->body, r->body_len, false, &l, &err) < 0) {
+        http_reply_error(r, 400, "%s", err.msg);
+        return;
+    }
+    int rc = agent_lock_release(a, l.holder);
+    if (rc == -EPERM) {
+        http_reply_error(r, 409, "the lock is held by \"%s\", not \"%s\"", a->lock.holder,
+                         l.holder);
+        return;
+    }
+    http_reply_json(r, 200, rc == 0 ? "{\"released\": true}" : "{\"released\": false}");
 }
 
 static void
@@ -221,5 +357,9 @@ const struct http_route agent_routes[] = {
     {"GET", "/v1/incoming/*", get_incoming},
     {"POST", "/v1/incoming/*/commit", post_commit},
     {"POST", "/v1/incoming/*/abort", post_abort},
+    {"GET", "/v1/conflicts", get_conflicts},
+    {"GET", "/v1/lock", get_lock},
+    {"POST", "/v1/lock", post_lock},
+    {"POST", "/v1/lock/release", post_unlock},
 };
 const size_t agent_n_routes = sizeof(agent_routes) / sizeof(agent_routes[0]);

@@ -10,6 +10,7 @@
 #include "agent/hv_sim.h"
 #include "net/http.h"
 #include "net/loop.h"
+#include "store/store.h"
 
 struct event;
 struct event_base;
@@ -34,8 +35,9 @@ struct migration {
     double transfer_s;
     char error[256];
     struct event *timer;
-    bool in_flight; /* an HTTP request for it is outstanding */
-    bool resolving; /* a commit got no answer: asking until the destination answers */
+    bool in_flight;   /* an HTTP request for it is outstanding */
+    bool resolving;   /* a commit got no answer: asking until the destination answers */
+    char reason[256]; /* peer mode: why this agent decided it; "" when ordered */
 };
 
 enum in_state {
@@ -57,6 +59,34 @@ struct incoming {
 
 #define AGENT_MAX_HISTORY 1000
 
+/* Another agent, in peer mode. */
+struct peer {
+    struct agent *a;
+    char url[WIRE_MAX_URL + 1];
+    char name[MODEL_MAX_NAME + 1]; /* from its last sample; "" until one came */
+    bool up;                       /* answered the last time it was asked */
+    bool has_sample;               /* `sample` is fresh: it answered in this decision */
+    bool waiting;                  /* a sample request is outstanding */
+    bool refused;                  /* refused its lock in the current decision */
+    struct wire_sample sample;
+    double last_seen; /* wall clock */
+};
+
+/* Where the peer-mode decision stands (agent_peer.c). */
+enum peer_phase {
+    PEER_IDLE = 0,
+    PEER_GATHERING = 1, /* asking every peer for a fresh sample */
+    PEER_LOCKING = 2,   /* asking the chosen destination for its lock */
+    PEER_MIGRATING = 3, /* holding the destination's lock while our migration runs */
+};
+
+/* The lock of this host (peer mode): who may migrate into or out of it now. */
+struct host_lock {
+    bool held;
+    char holder[MODEL_MAX_NAME + 1];
+    uint64_t expires_us; /* monotonic clock */
+};
+
 struct agent {
     struct agent_opts opts;
     struct loop loop;
@@ -75,6 +105,34 @@ struct agent {
     struct incoming *ins[AGENT_MAX_HISTORY];
     size_t n_ins;
     uint64_t next_id;
+
+    /* Detection on this host (edge and peer modes; agent_detect.c). */
+    bool in_conflict;       /* at the last sample */
+    char conflict_vms[512]; /* "a,b": the conflicting VMs at the last sample */
+    char conflict_kinds[64];
+    uint64_t conflicts_detected; /* episodes */
+    bool notify_in_flight;       /* edge: a notification is outstanding */
+    uint64_t notifications;
+
+    /* Peer mode (agent_peer.c). */
+    struct host_lock lock;
+    struct peer *peers;
+    size_t n_peers;
+    enum peer_phase phase;
+    int outstanding; /* sample requests of the current gathering */
+    double decide_started_us;
+    size_t lock_target; /* index into peers while LOCKING or MIGRATING */
+    char lock_reason[256];
+    char acting_vm[MODEL_MAX_NAME + 1];
+    struct migration *acting;
+    struct event *renew_ev;
+    struct store *store;
+    char recorded_sig[600]; /* the conflict episode and outcome last recorded */
+    uint64_t locks_granted; /* destination locks we obtained */
+    uint64_t lock_refusals; /* destination locks refused to us */
+    uint64_t locks_served;  /* lock requests to this host that we granted */
+    uint64_t locks_denied;  /* lock requests to this host that we refused */
+    double last_resolve_ms; /* gathering start to migration start, last decision */
 };
 
 /* The HTTP routes of an agent (agent_api.c). */
@@ -110,5 +168,26 @@ const char *mig_state_name(enum mig_state s);
 
 /* Free migration and arrival records (agent_migrate.c). */
 void agent_migrate_done(struct agent *a);
+
+/* Detect on the sample just taken and act on the mode: edge notifies the manager, peer
+ * starts a decision (agent_detect.c). Called once per sampling tick. */
+void agent_detect(struct agent *a);
+
+/* Peer mode (agent_peer.c). */
+int agent_peer_init(struct agent *a);
+void agent_peer_done(struct agent *a);
+/* A conflict on this host: gather, decide, lock, migrate (unless a decision runs). */
+void agent_peer_act(struct agent *a);
+/* A migration of ours ended (agent_migrate.c calls it in every mode). */
+void agent_migration_ended(struct agent *a, struct migration *m);
+
+/* The lock of this host: take (or renew) for `holder`; 0, or -EBUSY with *ret_holder the
+ * current holder and *ret_left_s its lease left. Release: 0; -EPERM when held by another
+ * (nothing changes); 1 when it was not held. */
+int agent_lock_take(struct agent *a, const char *holder, double lease_s, const char **ret_holder,
+                    double *ret_left_s);
+int agent_lock_release(struct agent *a, const char *holder);
+/* The lock's holder, with its lease left, or NULL when it is free. */
+const char *agent_lock_holder(struct agent *a, double *ret_left_s);
 
 #endif

@@ -194,6 +194,7 @@ mig_fail(struct migration *m, bool tell, const char *fmt, ...)
             log_warnx("abort not sent id=%s, the reservation will expire", m->id);
     }
     agent_sample(a);
+    agent_migration_ended(a, m);
 }
 
 static void
@@ -217,6 +218,7 @@ mig_succeed(struct migration *m)
     log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f", m->id, m->vm, m->to_name,
              m->finished - m->started);
     agent_sample(a);
+    agent_migration_ended(a, m);
 }
 
 static void resolve(struct migration *m);
@@ -480,6 +482,15 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
         if (old->state == IN_RESERVED && strcmp(old->vm, w->vm.name) == 0)
             return 200; /* a retried request */
         (void)snprintf(msg, len, "arrival \"%s\" exists", w->id);
+        return 409;
+    }
+    const char *holder = agent_lock_holder(a, NULL);
+    if (a->opts.mode == AGENT_MODE_PEER && (holder == NULL || strcmp(holder, w->from) != 0)) {
+        /* Peer mode: one migration at a time, the one of the lock's holder. */
+        (void)snprintf(msg, len,
+                       "host \"%s\" takes VMs only from the holder of its lock, not "
+                       "from \"%s\"",
+                       a->opts.name, w->from);
         return 409;
     }
     if (hv_sim_find(&a->hv, w->vm.name) >= 0) {

@@ -29,12 +29,20 @@ agent_usage(FILE *f)
         "serve the samples over HTTP, execute the migrations the manager orders, and\n"
         "register with the manager.\n\n"
         "options:\n"
-        "  -c, --config FILE        read settings from FILE ([agent], [sim], [vm \"NAME\"];\n"
-        "                           see docs/running.md); options given here win\n"
+        "  -c, --config FILE        read settings from FILE ([agent], [sim], [vm \"NAME\"], and\n"
+        "                           the policy the edge and peer modes detect with; see\n"
+        "                           docs/running.md, docs/policy.md); options given here win\n"
         "      --name NAME          this host's name (required, here or in the file)\n"
         "  -l, --listen ADDR:PORT   where to serve the API (default %s; port 0 picks one)\n"
         "  -m, --manager URL        the manager to register with (http://HOST:PORT)\n"
-        "      --mode MODE          central (default); edge and peer are not available yet\n"
+        "      --mode MODE          central (default): the manager detects and decides;\n"
+        "                           edge: detect here, notify the manager, which decides;\n"
+        "                           peer: no manager; detect, decide with the peers' samples,\n"
+        "                           lock the destination and migrate\n"
+        "      --peer URL           peer mode: another agent (http://HOST:PORT), repeatable\n"
+        "      --lock-lease SECONDS peer mode: how long a destination lock lasts unless\n"
+        "                           renewed (default %g)\n"
+        "  -d, --data DIR           peer mode: the store's directory (default vmloc-agent-NAME)\n"
         "  -b, --backend NAME       sim (default); libvirt is not available in this build\n"
         "      --vm SPEC            a simulated VM, repeatable:\n"
         "                           NAME:cpu=PCT[,mem_bw=PCT][,disk=PCT][,net=PCT]\n"
@@ -50,7 +58,8 @@ agent_usage(FILE *f)
         "  -h, --help               show this help\n\n"
         "Once it accepts connections it prints 'listening on http://ADDR:PORT' on standard\n"
         "output. Logs go to standard error. SIGTERM or SIGINT stops it.\n",
-        AGENT_DEFAULT_LISTEN, AGENT_DEFAULT_INTERVAL_S, AGENT_DEFAULT_BANDWIDTH_MIB_S);
+        AGENT_DEFAULT_LISTEN, AGENT_DEFAULT_LOCK_LEASE_S, AGENT_DEFAULT_INTERVAL_S,
+        AGENT_DEFAULT_BANDWIDTH_MIB_S);
 }
 
 static int
@@ -89,8 +98,47 @@ agent_set(struct agent_opts *o, const char *key, const char *v, const char **why
             return -EINVAL;
         }
     } else if (strcmp(key, "mode") == 0) {
-        if (strcmp(v, "central") != 0) {
-            *why = "only central is available in this version";
+        if (agent_mode_parse(v, &o->mode) < 0) {
+            *why = "must be central, edge or peer";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "peer") == 0) {
+        if (o->n_peers == AGENT_MAX_PEERS) {
+            *why = "too many peers";
+            return -EINVAL;
+        }
+        if (copy_str(o->peers[o->n_peers], sizeof(o->peers[0]), v) < 0 || http_url_check(v) < 0) {
+            *why = "must be http://HOST:PORT";
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < o->n_peers; i++) {
+            if (strcmp(o->peers[i], v) == 0) {
+                *why = "given twice";
+                return -EINVAL;
+            }
+        }
+        o->n_peers++;
+    } else if (strcmp(key, "peers") == 0) {
+        /* "URL, URL ...": each one as a peer setting. */
+        char buf[65536];
+        if (strlen(v) >= sizeof(buf)) {
+            *why = "too long";
+            return -EINVAL;
+        }
+        (void)snprintf(buf, sizeof(buf), "%s", v);
+        for (char *save = NULL, *t = strtok_r(buf, ", \t", &save); t != NULL;
+             t = strtok_r(NULL, ", \t", &save)) {
+            if (agent_set(o, "peer", t, why) < 0)
+                return -EINVAL;
+        }
+    } else if (strcmp(key, "lock_lease") == 0) {
+        if (cli_parse_num(v, 0.1, WIRE_MAX_LEASE_S, &o->lock_lease_s) < 0) {
+            *why = "must be 0.1 to 3600 seconds";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "data") == 0) {
+        if (copy_str(o->data, sizeof(o->data), v) < 0) {
+            *why = "must be a directory path";
             return -EINVAL;
         }
     } else if (strcmp(key, "backend") == 0) {
@@ -147,8 +195,9 @@ key_in(const char *key, const char *const *keys)
     return false;
 }
 
-static const char *const agent_keys[] = {"name",    "listen",   "manager",   "advertise", "mode",
-                                         "backend", "interval", "log_level", NULL};
+static const char *const agent_keys[] = {"name",  "listen",     "manager",  "advertise",
+                                         "mode",  "backend",    "interval", "log_level",
+                                         "peers", "lock_lease", "data",     NULL};
 static const char *const sim_keys[] = {"capacity", "mem_mib", "overhead_cpu", "bandwidth", NULL};
 
 /* The VM named by section `vm "NAME"`, created on first use. NULL when there are too many. */
@@ -245,8 +294,10 @@ static int
 load_config(int argc, char **argv, struct agent_opts *o)
 {
     const char *path = cli_config_path(argc, argv);
-    if (path == NULL)
+    if (path == NULL) {
+        policy_finish(&o->policy);
         return 0;
+    }
     char *text = NULL;
     size_t len = 0;
     int r = file_read_all(path, LIMIT_CONFIG_BYTES, &text, &len);
@@ -255,17 +306,14 @@ load_config(int argc, char **argv, struct agent_opts *o)
         return CLI_EXIT_USAGE;
     }
     struct perr err;
-    struct policy pol;
-    policy_init(&pol);
     struct config_ext ext = {agent_owns, agent_apply, o, "[agent], [sim], [vm \"NAME\"]"};
     if (strlen(text) != len) {
         perr_set(&err, "%s: NUL byte in config", path);
         r = -EINVAL;
     } else {
-        r = config_parse_string_ext(text, path, &pol, &ext, &err);
+        r = config_parse_string_ext(text, path, &o->policy, &ext, &err);
     }
     free(text);
-    policy_done(&pol);
     for (size_t i = 0; r == 0 && i < o->n_vms; i++) {
         if (o->vms[i].demand[KIND_CPU] < 0) {
             perr_set(&err, "%s: [vm \"%s\"] cpu: missing (required)", path, o->vms[i].name);
@@ -290,6 +338,7 @@ enum {
     OPT_LOG_LEVEL,
     OPT_PEER,
     OPT_NAME,
+    OPT_LEASE,
 };
 
 static const struct option long_opts[] = {
@@ -308,6 +357,8 @@ static const struct option long_opts[] = {
     {"advertise", required_argument, NULL, OPT_ADVERTISE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"peer", required_argument, NULL, OPT_PEER},
+    {"lock-lease", required_argument, NULL, OPT_LEASE},
+    {"data", required_argument, NULL, 'd'},
     {"check-config", no_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -342,6 +393,12 @@ opt_key(int c)
         return "advertise";
     case OPT_LOG_LEVEL:
         return "log_level";
+    case OPT_PEER:
+        return "peer";
+    case OPT_LEASE:
+        return "lock_lease";
+    case 'd':
+        return "data";
     default:
         return NULL;
     }
@@ -359,7 +416,7 @@ parse_args(int argc, char **argv, struct agent_opts *o)
     struct perr err;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:nl:m:b:i:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:nl:m:b:i:d:h", long_opts, NULL)) != -1) {
         const char *key = opt_key(c);
         const char *why = NULL;
         if (key != NULL) {
@@ -384,9 +441,6 @@ parse_args(int argc, char **argv, struct agent_opts *o)
             }
             o->n_vms++;
             break;
-        case OPT_PEER:
-            cli_error("agent: --peer needs --mode peer, which is not available in this version");
-            return CLI_EXIT_USAGE;
         case 'n':
             check = true;
             break;
@@ -410,6 +464,21 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         cli_error("agent: --name NAME is required (see vmloc agent --help)");
         return CLI_EXIT_USAGE;
     }
+    if (o->n_peers > 0 && o->mode != AGENT_MODE_PEER) {
+        cli_error("agent: peers are for --mode peer (this agent runs in %s mode)",
+                  agent_mode_name(o->mode));
+        return CLI_EXIT_USAGE;
+    }
+    if (o->mode == AGENT_MODE_PEER && o->manager[0] != '\0') {
+        cli_error("agent: --mode peer works without a manager; drop --manager");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->mode == AGENT_MODE_EDGE && o->manager[0] == '\0') {
+        cli_error("agent: --mode edge needs --manager URL (the manager it notifies)");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->mode == AGENT_MODE_PEER && o->data[0] == '\0')
+        (void)snprintf(o->data, sizeof(o->data), "vmloc-agent-%.200s", o->name);
     double mem = 0;
     for (size_t i = 0; i < o->n_vms; i++) {
         for (size_t j = 0; j < i; j++) {
@@ -442,11 +511,13 @@ cmd_agent(int argc, char **argv)
     agent_opts_init(o);
     int r = parse_args(argc, argv, o);
     if (r != 0) {
+        policy_done(&o->policy);
         free(o);
         return r < 0 ? CLI_EXIT_OK : r;
     }
     log_init("agent", o->log_level);
     r = agent_run(o);
+    policy_done(&o->policy);
     free(o);
     if (r != 0)
         cli_error("agent: could not start or run (the log above says why)");

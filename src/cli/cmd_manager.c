@@ -18,29 +18,35 @@
 static void
 manager_usage(FILE *f)
 {
-    (void)fprintf(f,
-                  "usage: vmloc manager [options]\n\n"
-                  "Run the manager: collect a sample from every registered agent each\n"
-                  "interval, store them, detect resource conflicts and order the migrations\n"
-                  "that resolve them, and serve the management terminal's API.\n\n"
-                  "options:\n"
-                  "  -c, --config FILE        the policy and [manager] settings (INI; see\n"
-                  "                           docs/policy.md, docs/running.md); options win\n"
-                  "  -l, --listen ADDR:PORT   where to serve the API (default %s)\n"
-                  "  -d, --data DIR           the store's directory (default %s)\n"
-                  "      --mode MODE          central (default); edge is not available yet\n"
-                  "  -i, --interval SECONDS   collection period, fractions allowed (default %g)\n"
-                  "      --retention SECONDS  how long samples are kept (default %g)\n"
-                  "      --store-every SECONDS  store a host's sample at most this often\n"
-                  "                           (default %g; decisions use every sample)\n"
-                  "  -n, --check-config       check the config, print 'configuration OK', exit\n"
-                  "      --log-level LEVEL    debug, info (default), warn, error\n"
-                  "  -h, --help               show this help\n\n"
-                  "Agents register themselves (vmloc agent --manager URL). Once it accepts\n"
-                  "connections the manager prints 'listening on http://ADDR:PORT' on standard\n"
-                  "output. Logs go to standard error. SIGTERM or SIGINT stops it.\n",
-                  MANAGER_DEFAULT_LISTEN, MANAGER_DEFAULT_DATA, MANAGER_DEFAULT_INTERVAL_S,
-                  MANAGER_DEFAULT_RETENTION_S, MANAGER_DEFAULT_STORE_EVERY_S);
+    (void)fprintf(
+        f,
+        "usage: vmloc manager [options]\n\n"
+        "Run the manager: collect a sample from every registered agent each\n"
+        "interval, store them, detect resource conflicts and order the migrations\n"
+        "that resolve them, and serve the management terminal's API.\n\n"
+        "options:\n"
+        "  -c, --config FILE        the policy and [manager] settings (INI; see\n"
+        "                           docs/policy.md, docs/running.md); options win\n"
+        "  -l, --listen ADDR:PORT   where to serve the API (default %s)\n"
+        "  -d, --data DIR           the store's directory (default %s)\n"
+        "      --mode MODE          central (default): detect on every collected sample;\n"
+        "                           edge: agents detect (vmloc agent --mode edge) and\n"
+        "                           notify; the manager decides for notified hosts\n"
+        "      --collect WHEN       edge mode: interval (default), collect every\n"
+        "                           interval as well; notified, collect only when an\n"
+        "                           agent notifies (less traffic, slower reaction)\n"
+        "  -i, --interval SECONDS   collection period, fractions allowed (default %g)\n"
+        "      --retention SECONDS  how long samples are kept (default %g)\n"
+        "      --store-every SECONDS  store a host's sample at most this often\n"
+        "                           (default %g; decisions use every sample)\n"
+        "  -n, --check-config       check the config, print 'configuration OK', exit\n"
+        "      --log-level LEVEL    debug, info (default), warn, error\n"
+        "  -h, --help               show this help\n\n"
+        "Agents register themselves (vmloc agent --manager URL). Once it accepts\n"
+        "connections the manager prints 'listening on http://ADDR:PORT' on standard\n"
+        "output. Logs go to standard error. SIGTERM or SIGINT stops it.\n",
+        MANAGER_DEFAULT_LISTEN, MANAGER_DEFAULT_DATA, MANAGER_DEFAULT_INTERVAL_S,
+        MANAGER_DEFAULT_RETENTION_S, MANAGER_DEFAULT_STORE_EVERY_S);
 }
 
 /* Apply one [manager] setting (also used for the options). 0 or -EINVAL with *why. */
@@ -63,8 +69,21 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
         }
         (void)snprintf(o->data, sizeof(o->data), "%s", v);
     } else if (strcmp(key, "mode") == 0) {
-        if (strcmp(v, "central") != 0) {
-            *why = "only central is available in this version";
+        if (strcmp(v, "central") == 0) {
+            o->edge = false;
+        } else if (strcmp(v, "edge") == 0) {
+            o->edge = true;
+        } else {
+            *why = "must be central or edge (peer mode needs no manager)";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "collect") == 0) {
+        if (strcmp(v, "interval") == 0) {
+            o->collect_on_notify = false;
+        } else if (strcmp(v, "notified") == 0) {
+            o->collect_on_notify = true;
+        } else {
+            *why = "must be interval or notified";
             return -EINVAL;
         }
     } else if (strcmp(key, "interval") == 0) {
@@ -88,7 +107,8 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
             return -EINVAL;
         }
     } else {
-        *why = "unknown key (listen, data, mode, interval, retention, store_every, log_level)";
+        *why = "unknown key (listen, data, mode, collect, interval, retention, store_every, "
+               "log_level)";
         return -EINVAL;
     }
     return 0;
@@ -140,6 +160,7 @@ enum {
     OPT_RETENTION,
     OPT_STORE_EVERY,
     OPT_LOG_LEVEL,
+    OPT_COLLECT,
 };
 
 int
@@ -150,6 +171,7 @@ cmd_manager(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"data", required_argument, NULL, 'd'},
         {"mode", required_argument, NULL, OPT_MODE},
+        {"collect", required_argument, NULL, OPT_COLLECT},
         {"interval", required_argument, NULL, 'i'},
         {"retention", required_argument, NULL, OPT_RETENTION},
         {"store-every", required_argument, NULL, OPT_STORE_EVERY},
@@ -196,6 +218,9 @@ cmd_manager(int argc, char **argv)
         case OPT_MODE:
             key = "mode";
             break;
+        case OPT_COLLECT:
+            key = "collect";
+            break;
         case 'i':
             key = "interval";
             break;
@@ -231,6 +256,11 @@ cmd_manager(int argc, char **argv)
     }
     if (optind < argc) {
         cli_error("manager: unexpected argument '%s' (see vmloc manager --help)", argv[optind]);
+        goto out;
+    }
+    if (o->collect_on_notify && !o->edge) {
+        cli_error("manager: --collect notified needs --mode edge (in central mode the manager "
+                  "detects, so it must collect every interval)");
         goto out;
     }
     if (check) {

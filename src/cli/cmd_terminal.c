@@ -1,4 +1,5 @@
-/* The management terminal: `vmloc [--agent URL | --manager URL] vms|migrations [--json]`
+/* The management terminal: `vmloc [--agent URL | --manager URL] hosts|vms|conflicts|migrations
+ * [--json]`
  * and `vmloc load --agent URL VM KIND=PCT...`. Each asks one daemon over HTTP and prints
  * its answer as a table, or as JSON with --json. */
 #define _POSIX_C_SOURCE 200809L
@@ -163,11 +164,9 @@ list_cmd(int argc, char **argv, const char *what, const char *path, void (*print
         cli_error("%s: unexpected argument '%s'", what, argv[optind]);
         return CLI_EXIT_USAGE;
     }
-    if (cli_global_agent() != NULL &&
-        (strcmp(what, "hosts") == 0 || strcmp(what, "conflicts") == 0)) {
-        /* Only a peer-mode agent detects on its own (not in this version). */
-        cli_error("%s: an agent in central mode keeps no %s; ask the manager (--manager URL)", what,
-                  what);
+    if (cli_global_agent() != NULL && strcmp(what, "hosts") == 0) {
+        cli_error("hosts: an agent knows only its own host; ask the manager (--manager URL), "
+                  "or the agent for its vms");
         return CLI_EXIT_USAGE;
     }
     const char *url = cli_target_url();

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -440,4 +441,31 @@ out:
     if (r < 0)
         plan_done(ret);
     return r;
+}
+
+/* Why this VM and this destination, in the policy's own terms. */
+void
+plan_move_describe(const struct policy *pol, const struct cluster *cl, const struct plan_move *mv,
+                   char *buf, size_t len)
+{
+    const char *vk = kind_name(pol->vm_select_resource);
+    const char *dk = kind_name(pol->dest_select_resource);
+    char vr[64];
+    char dr[64];
+    if (pol->vm_select == VM_SELECT_PRIORITY)
+        (void)snprintf(vr, sizeof(vr), "highest priority");
+    else if (pol->vm_select == VM_SELECT_WEIGHTED)
+        (void)snprintf(vr, sizeof(vr), "highest weighted score");
+    else
+        (void)snprintf(vr, sizeof(vr), "highest %s usage", vk);
+    if (pol->dest_select == DEST_SELECT_LEAST_USED)
+        (void)snprintf(dr, sizeof(dr), "least used %s", dk);
+    else if (pol->dest_select == DEST_SELECT_WEIGHTED)
+        (void)snprintf(dr, sizeof(dr), "best weighted free capacity");
+    else
+        (void)snprintf(dr, sizeof(dr), "most free %s", dk);
+    (void)snprintf(buf, len,
+                   "conflict on %s; movable VM with the %s; destination with the %s "
+                   "(score %.1f)",
+                   cl->hosts[mv->from].name, vr, dr, mv->score);
 }

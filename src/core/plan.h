@@ -84,4 +84,10 @@ void plan_done(struct plan *p);
 MUST_CHECK int plan_compute(const struct cluster *cl, const struct policy *pol,
                             const struct plan_opts *opts, struct plan *ret);
 
+/* Why move `mv` was chosen, in the policy's own terms, as one line into `buf` ("conflict on
+ * h1; movable VM with the highest cpu usage; destination with the most free cpu (score
+ * 62.0)"). Every deployment records this as the migration's reason. */
+void plan_move_describe(const struct policy *pol, const struct cluster *cl,
+                        const struct plan_move *mv, char *buf, size_t len);
+
 #endif

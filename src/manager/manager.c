@@ -88,6 +88,26 @@ host_missed(struct manager *m, struct mhost *h, const char *why)
     }
 }
 
+void
+manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, const char *body)
+{
+    wire_sample_done(&h->sample);
+    h->sample = *s;
+    memset(s, 0, sizeof(*s));
+    h->has_sample = true;
+    if (!h->up && h->misses >= MANAGER_DOWN_AFTER)
+        log_info("host up again host=\"%s\"", h->name);
+    h->up = true;
+    h->misses = 0;
+    h->last_seen = clock_wall_s();
+    if (h->last_stored <= 0 || h->last_seen - h->last_stored >= m->opts.store_every_s) {
+        if (store_add_sample(m->store, h->sample.time, h->name, body) < 0)
+            log_warnx("sample not stored host=\"%s\", ignoring", h->name);
+        else
+            h->last_stored = h->last_seen;
+    }
+}
+
 static void
 sample_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
@@ -115,20 +135,7 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
                 wire_sample_done(&s);
                 host_missed(m, h, "wrong host");
             } else {
-                wire_sample_done(&h->sample);
-                h->sample = s;
-                h->has_sample = true;
-                if (!h->up && h->misses >= MANAGER_DOWN_AFTER)
-                    log_info("host up again host=\"%s\"", h->name);
-                h->up = true;
-                h->misses = 0;
-                h->last_seen = clock_wall_s();
-                if (h->last_stored <= 0 || h->last_seen - h->last_stored >= m->opts.store_every_s) {
-                    if (store_add_sample(m->store, s.time, h->name, body) < 0)
-                        log_warnx("sample not stored host=\"%s\", ignoring", h->name);
-                    else
-                        h->last_stored = h->last_seen;
-                }
+                manager_host_sample(m, h, &s, body);
             }
         }
     }
@@ -155,15 +162,8 @@ round_complete(struct manager *m)
 }
 
 static void
-round_cb(evutil_socket_t fd, short what, void *arg)
+start_round(struct manager *m)
 {
-    struct manager *m = arg;
-    (void)fd;
-    (void)what;
-    if (m->in_round) {
-        log_debug("collection round still running, skipping a tick");
-        return;
-    }
     m->rounds++;
     m->in_round = true;
     m->round_started_us = (double)clock_now_us();
@@ -189,6 +189,41 @@ round_cb(evutil_socket_t fd, short what, void *arg)
     m->outstanding--;
     if (m->outstanding == 0)
         round_complete(m);
+}
+
+static void
+round_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct manager *m = arg;
+    (void)fd;
+    (void)what;
+    if (m->in_round) {
+        log_debug("collection round still running, skipping a tick");
+        return;
+    }
+    if (m->opts.collect_on_notify) {
+        /* No collection until an agent notifies; migrations in flight are still followed. */
+        manager_follow(m);
+        return;
+    }
+    start_round(m);
+}
+
+void
+manager_notified(struct manager *m, struct mhost *h)
+{
+    h->notified = true;
+    h->notified_at = clock_wall_s();
+    m->notifications++;
+    if (m->in_round)
+        return; /* the round's end decides, with this host checked */
+    if (m->opts.collect_on_notify) {
+        start_round(m);
+        return;
+    }
+    uint64_t t0 = clock_now_us();
+    manager_decide(m);
+    m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
 }
 
 static void
@@ -260,9 +295,11 @@ manager_run(const struct manager_opts *o)
     }
     struct timeval iv = loop_tv(o->interval_s);
     (void)event_add(m->round_ev, &iv);
-    log_info("manager started url=%s data=%s interval=%gs agents=%zu policy=%s", m->loop.url,
-             o->data, o->interval_s, m->n_hosts,
-             o->policy_path[0] != '\0' ? o->policy_path : "(defaults)");
+    log_info("manager started url=%s data=%s interval=%gs agents=%zu policy=%s mode=%s%s",
+             m->loop.url, o->data, o->interval_s, m->n_hosts,
+             o->policy_path[0] != '\0' ? o->policy_path : "(defaults)",
+             o->edge ? "edge" : "central",
+             o->edge ? (o->collect_on_notify ? " collect=notified" : " collect=interval") : "");
     loop_announce(&m->loop);
     if (loop_run(&m->loop) < 0) {
         log_errorx("event loop failed");

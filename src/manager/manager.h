@@ -1,6 +1,6 @@
-/* The manager (central mode): collects a sample from every registered agent each interval,
- * stores it, runs detection and relocation through the core, orders migrations through the
- * source agents, follows each to its end, and serves the management terminal's API. */
+/* The manager (central and edge modes): collects a sample from every registered agent each
+ * interval, stores it, runs detection and relocation through the core, orders migrations through
+ * the source agents, follows each to its end, and serves the management terminal's API. */
 #ifndef VMLOC_MANAGER_MANAGER_H
 #define VMLOC_MANAGER_MANAGER_H
 
@@ -28,6 +28,8 @@ struct manager_opts {
     char policy_path[4096]; /* "" = defaults */
     struct policy policy;   /* parsed (owned by the caller) */
     enum log_level log_level;
+    bool edge;              /* edge mode: agents detect and notify; decide for them only */
+    bool collect_on_notify; /* edge mode: collect only when notified, not every interval */
 };
 
 /* Fill `o` with the defaults (the policy with policy_init()). */

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "manager/manager_internal.h"
 #include "proto/policy_ini.h"
+#include "store/store_json.h"
 
 #define API_LIST_LIMIT 1000
 
@@ -60,6 +61,48 @@ post_agent(struct http_req *r, void *ctx)
         log_warnx("agent not stored host=\"%s\", ignoring", name);
     reply_json(r, 200, json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));
     json_decref(j); /* last: `name` and `url` point into it */
+}
+
+/* POST /v1/notify, body: the agent's sample that shows a conflict (edge mode). */
+static void
+post_notify(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    if (!m->opts.edge) {
+        http_reply_error(r, 409,
+                         "this manager runs in central mode and detects conflicts itself; run "
+                         "it with --mode edge, or the agents in central mode");
+        return;
+    }
+    struct wire_sample s;
+    struct perr err;
+    if (wire_sample_decode(r->body, r->body_len, &s, &err) < 0) {
+        http_reply_error(r, 400, "%s", err.msg);
+        return;
+    }
+    struct mhost *h = manager_host_find(m, s.name);
+    if (h == NULL) {
+        /* Not registered yet: the sample says where the agent is. */
+        if (http_url_check(s.url) < 0) {
+            wire_sample_done(&s);
+            http_reply_error(r, 400, "url: must be http://HOST:PORT (the agent is not registered)");
+            return;
+        }
+        h = manager_host_register(m, s.name, s.url);
+        if (h == NULL) {
+            wire_sample_done(&s);
+            http_reply_error(r, 503, "too many agents (at most %d)", MANAGER_MAX_AGENTS);
+            return;
+        }
+        if (store_put_agent(m->store, h->name, h->url, clock_wall_s()) < 0)
+            log_warnx("agent not stored host=\"%s\", ignoring", h->name);
+    }
+    log_debug("conflict notified host=\"%s\" seq=%llu", h->name, (unsigned long long)s.seq);
+    char name[sizeof(h->name)];
+    (void)snprintf(name, sizeof(name), "%s", h->name);
+    manager_host_sample(m, h, &s, r->body);
+    reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
+    manager_notified(m, h);
 }
 
 static const char *
@@ -121,26 +164,11 @@ get_vms(struct http_req *r, void *ctx)
 }
 
 static void
-add_conflict(void *ctx, double time, const char *host, const char *resources_json,
-             const char *vms_json, const char *outcome)
-{
-    json_t *arr = ctx;
-    json_t *res = json_loads(resources_json, 0, NULL);
-    json_t *vms = json_loads(vms_json, 0, NULL);
-    json_t *o = json_pack("{s:s,s:f,s:o,s:o,s:s}", "host", host, "time", time, "resources",
-                          res != NULL ? res : json_array(), "vms", vms != NULL ? vms : json_array(),
-                          "outcome", outcome);
-    if (o != NULL)
-        (void)json_array_append_new(arr, o);
-}
-
-static void
 get_conflicts(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
-    json_t *arr = json_array();
-    if (arr == NULL || store_each_conflict(m->store, API_LIST_LIMIT, add_conflict, arr) < 0) {
-        json_decref(arr);
+    json_t *arr = store_conflicts_json(m->store, API_LIST_LIMIT);
+    if (arr == NULL) {
         http_reply_error(r, 503, "store not readable");
         return;
     }
@@ -148,26 +176,11 @@ get_conflicts(struct http_req *r, void *ctx)
 }
 
 static void
-add_migration(void *ctx, const struct store_migration *g)
-{
-    json_t *arr = ctx;
-    json_t *o =
-        json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:o,s:o,s:s}", "id", g->id, "vm", g->vm, "from", g->src,
-                  "to", g->dst, "state", g->state, "started", g->started, "finished",
-                  g->finished >= 0 ? json_real(g->finished) : json_null(), "error",
-                  g->error[0] != '\0' ? json_string(g->error) : json_null(), "reason", g->reason);
-    if (o != NULL)
-        (void)json_array_append_new(arr, o);
-}
-
-static void
 get_migrations(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
-    json_t *arr = json_array();
-    if (arr == NULL ||
-        store_each_migration(m->store, false, API_LIST_LIMIT, add_migration, arr) < 0) {
-        json_decref(arr);
+    json_t *arr = store_migrations_json(m->store, API_LIST_LIMIT);
+    if (arr == NULL) {
         http_reply_error(r, 503, "store not readable");
         return;
     }
@@ -183,12 +196,13 @@ get_health(struct http_req *r, void *ctx)
     if (store_stats(m->store, &samples, &bytes) < 0)
         samples = bytes = -1;
     reply_json(r, 200,
-               json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:f,s:I,s:I}", "role", "manager", "mode",
-                         "central", "version", WIRE_VERSION, "agents", (json_int_t)m->n_hosts,
-                         "rounds", (json_int_t)m->rounds, "active_migrations",
-                         (json_int_t)m->n_active, "last_round_ms", m->last_round_ms,
-                         "last_decide_ms", m->last_decide_ms, "stored_samples", (json_int_t)samples,
-                         "store_bytes", (json_int_t)bytes));
+               json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I}", "role", "manager", "mode",
+                         m->opts.edge ? "edge" : "central", "version", WIRE_VERSION, "agents",
+                         (json_int_t)m->n_hosts, "rounds", (json_int_t)m->rounds,
+                         "active_migrations", (json_int_t)m->n_active, "last_round_ms",
+                         m->last_round_ms, "last_decide_ms", m->last_decide_ms, "stored_samples",
+                         (json_int_t)samples, "store_bytes", (json_int_t)bytes, "notifications",
+                         (json_int_t)m->notifications));
 }
 
 static void
@@ -208,6 +222,7 @@ const struct http_route manager_routes[] = {
     {"POST", "/v1/agents", post_agent},
     {"GET", "/v1/hosts", get_hosts},
     {"GET", "/v1/vms", get_vms},
+    {"POST", "/v1/notify", post_notify},
     {"GET", "/v1/conflicts", get_conflicts},
     {"GET", "/v1/migrations", get_migrations},
     {"GET", "/v1/health", get_health},

@@ -28,6 +28,9 @@
 #define ORDER_ATTEMPTS 5
 /* A migration whose source cannot be asked fails after this long. */
 #define FOLLOW_GIVE_UP_S 600.0
+/* Edge: a host whose agent has not notified for two intervals and this long is no longer in
+ * conflict. */
+#define EDGE_QUIET_S 2.0
 
 const char *
 mmig_state_name(enum mmig_state s)
@@ -319,33 +322,6 @@ order(struct manager *m, const char *vm, const char *src, const char *dst, const
     send_order(m, g);
 }
 
-/* Why this VM and this destination, in the policy's own terms. */
-static void
-describe_move(const struct policy *pol, const struct cluster *cl, const struct plan_move *mv,
-              char *buf, size_t len)
-{
-    const char *vk = kind_name(pol->vm_select_resource);
-    const char *dk = kind_name(pol->dest_select_resource);
-    char vr[64];
-    char dr[64];
-    if (pol->vm_select == VM_SELECT_PRIORITY)
-        (void)snprintf(vr, sizeof(vr), "highest priority");
-    else if (pol->vm_select == VM_SELECT_WEIGHTED)
-        (void)snprintf(vr, sizeof(vr), "highest weighted score");
-    else
-        (void)snprintf(vr, sizeof(vr), "highest %s usage", vk);
-    if (pol->dest_select == DEST_SELECT_LEAST_USED)
-        (void)snprintf(dr, sizeof(dr), "least used %s", dk);
-    else if (pol->dest_select == DEST_SELECT_WEIGHTED)
-        (void)snprintf(dr, sizeof(dr), "best weighted free capacity");
-    else
-        (void)snprintf(dr, sizeof(dr), "most free %s", dk);
-    (void)snprintf(buf, len,
-                   "conflict on %s; movable VM with the %s; destination with the %s "
-                   "(score %.1f)",
-                   cl->hosts[mv->from].name, vr, dr, mv->score);
-}
-
 /* Build the model from the latest samples; `map[i]` is the mhost of cluster host i. */
 static int
 build_cluster(struct manager *m, struct cluster *cl, struct mhost **map)
@@ -355,35 +331,10 @@ build_cluster(struct manager *m, struct cluster *cl, struct mhost **map)
         if (!h->has_sample)
             continue;
         size_t hi;
-        int r = cluster_add_host(cl, h->name, strlen(h->name), &hi);
+        int r = wire_sample_to_cluster(&h->sample, h->up, cl, &hi);
         if (r < 0)
             return r;
         map[hi] = h;
-        struct host *ch = &cl->hosts[hi];
-        ch->capacity = h->sample.capacity;
-        ch->state = h->up ? HOST_UP : HOST_DOWN;
-        if (h->sample.mem_mib > 0) {
-            ch->mem_mib = h->sample.mem_mib;
-            ch->has_mem = true;
-        }
-        for (unsigned k = 0; k < KIND_COUNT; k++)
-            usage_set(&ch->usage, (enum kind)k, h->sample.usage[k]);
-        for (size_t j = 0; j < h->sample.n_vms; j++) {
-            const struct wire_sample_vm *v = &h->sample.vms[j];
-            if (v->incoming)
-                continue; /* not yet this host's */
-            size_t vi;
-            r = cluster_add_vm(cl, v->name, strlen(v->name), &vi);
-            if (r < 0)
-                return r;
-            struct vm *cv = &cl->vms[vi];
-            for (unsigned k = 0; k < KIND_COUNT; k++)
-                usage_set(&cv->usage, (enum kind)k, v->usage[k]);
-            cv->mem_mib = v->mem_mib;
-            cv->has_mem = v->mem_mib > 0;
-            cv->priority = v->priority;
-            cv->pinned = v->pinned;
-        }
     }
     return 0;
 }
@@ -459,6 +410,7 @@ manager_decide(struct manager *m)
     plan_init(&p);
     struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
     bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
+    bool *check = NULL;
     if (map == NULL || busy == NULL || build_cluster(m, &cl, map) < 0) {
         log_warnx("no decision this round: out of memory");
         goto out;
@@ -466,12 +418,21 @@ manager_decide(struct manager *m)
     for (size_t i = 0; i < cl.n_hosts; i++) {
         /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
          * arriving or leaving (one ordered by someone else, or before a restart). */
-        busy[i] = host_busy(m, cl.hosts[i].name);
-        const struct wire_sample *s = &map[i]->sample;
-        for (size_t j = 0; j < s->n_vms && !busy[i]; j++)
-            busy[i] = s->vms[j].incoming || s->vms[j].migrating_out;
+        busy[i] = host_busy(m, cl.hosts[i].name) || wire_sample_moving(&map[i]->sample);
     }
-    struct plan_opts opts = {busy, busy, NULL};
+    /* Edge: only the hosts whose agents found a conflict are examined. */
+    if (m->opts.edge) {
+        check = calloc(cl.n_hosts + 1, sizeof(*check));
+        if (check == NULL) {
+            log_warnx("no decision this round: out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < cl.n_hosts; i++) {
+            check[i] = map[i]->notified;
+            map[i]->notified = false;
+        }
+    }
+    struct plan_opts opts = {busy, busy, check};
     if (plan_compute(&cl, &m->opts.policy, &opts, &p) < 0) {
         log_warnx("no decision this round: out of memory");
         goto out;
@@ -493,7 +454,7 @@ manager_decide(struct manager *m)
             record_conflict(m, &cl, &p, c, map[mv->from], outcome);
         seen[mv->from] = true;
         char reason[250];
-        describe_move(&m->opts.policy, &cl, mv, reason, sizeof(reason));
+        plan_move_describe(&m->opts.policy, &cl, mv, reason, sizeof(reason));
         order(m, cl.vms[mv->vm].name, cl.hosts[mv->from].name, cl.hosts[mv->to].name, reason);
     }
     for (size_t i = 0; i < p.n_unresolved; i++) {
@@ -518,7 +479,13 @@ manager_decide(struct manager *m)
                       plan_reason_name(u->reason));
         }
     }
+    double now = clock_wall_s();
     for (size_t i = 0; i < cl.n_hosts; i++) {
+        /* Edge: a host not examined now is over its conflict when its agent has stopped
+         * notifying (it notifies every sample while the conflict lasts). */
+        if (check != NULL && !check[i] &&
+            now - map[i]->notified_at < 2.0 * m->opts.interval_s + EDGE_QUIET_S)
+            continue;
         if (!seen[i] && map[i]->in_conflict) {
             map[i]->in_conflict = false;
             map[i]->unresolved_logged = false;
@@ -527,6 +494,7 @@ manager_decide(struct manager *m)
     }
     free(seen);
 out:
+    free(check);
     free(map);
     free(busy);
     plan_done(&p);

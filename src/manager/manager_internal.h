@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 #include "manager/manager.h"
-#include "manager/store.h"
 #include "net/http.h"
 #include "net/loop.h"
+#include "store/store.h"
 
 struct event;
 struct event_base;
@@ -31,7 +31,9 @@ struct mhost {
     bool in_conflict; /* in the last decision */
     char conflict_sig[512];
     bool unresolved_logged;
-    bool waiting; /* a sample request is outstanding */
+    bool waiting;       /* a sample request is outstanding */
+    bool notified;      /* edge: its agent notified a conflict since the last decision */
+    double notified_at; /* wall clock of its last notification */
 };
 
 enum mmig_state {
@@ -71,6 +73,8 @@ struct manager {
     double last_round_ms;
     double last_decide_ms;
     uint64_t next_id;
+    uint64_t notifications;   /* edge mode */
+    double notify_started_us; /* edge: when the notification that started this round came */
 };
 
 /* The state's name, as stored and shown. */
@@ -80,8 +84,17 @@ const char *mmig_state_name(enum mmig_state s);
 struct mhost *manager_host_register(struct manager *m, const char *name, const char *url);
 struct mhost *manager_host_find(struct manager *m, const char *name);
 
-/* After a collection round: decide and act (manager_decide.c). */
+/* After a collection round: decide and act (manager_decide.c). In edge mode only the hosts
+ * whose agents notified are examined, and their flags are cleared. */
 void manager_decide(struct manager *m);
+
+/* Take host `h`'s sample `s` (decoded from `body`), store it if due. `s` is moved. */
+void manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s,
+                         const char *body);
+
+/* Edge mode: an agent notified a conflict with the sample taken (manager.c). Decides at once,
+ * or after a fresh collection round when collecting only on notification. */
+void manager_notified(struct manager *m, struct mhost *h);
 
 /* Follow migrations in flight (manager_decide.c). */
 void manager_follow(struct manager *m);

@@ -377,3 +377,25 @@ get_number(json_t *o, const char *key, const char *path, double lo, double hi, b
     *ret = d;
     return 0;
 }
+
+int
+wire_lock_decode(const char *body, size_t len, bool need_lease, struct wire_lock *ret,
+                 struct perr *err)
+{
+    json_t *j = parse_object(body, len, err);
+    if (j == NULL)
+        return -EINVAL;
+    struct wire_lock l;
+    memset(&l, 0, sizeof(l));
+    int r = get_string(j, "holder", "holder", true, l.holder, sizeof(l.holder), err);
+    if (r == 0 && !wire_name_valid(l.holder)) {
+        perr_set(err, "holder: not a valid host name");
+        r = -EINVAL;
+    }
+    if (r == 0 && need_lease)
+        r = get_number(j, "lease_s", "lease_s", 0.1, WIRE_MAX_LEASE_S, true, &l.lease_s, err);
+    json_decref(j);
+    if (r == 0)
+        *ret = l;
+    return r;
+}

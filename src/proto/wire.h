@@ -35,6 +35,15 @@ struct wire_order {
     char to_name[MODEL_MAX_NAME + 1];
 };
 
+/* A lock request to a peer agent (peer mode): {"holder": "h1", "lease_s": 30}; a release
+ * names the holder only. The lease is bounded to 0.1 .. WIRE_MAX_LEASE_S seconds. */
+struct wire_lock {
+    char holder[MODEL_MAX_NAME + 1];
+    double lease_s; /* 0 when not given (a release) */
+};
+
+#define WIRE_MAX_LEASE_S 3600.0
+
 /* A VM's definition and state, as sent to the destination of a migration. */
 struct wire_vmdef {
     char name[MODEL_MAX_NAME + 1];
@@ -88,11 +97,24 @@ MUST_CHECK int wire_sample_decode(const char *body, size_t len, struct wire_samp
 /* Free what a sample owns. Accepts NULL. */
 void wire_sample_done(struct wire_sample *s);
 
+/* Add the host of sample `s` and its VMs to the model `cl`, in state up or down; VMs still
+ * arriving (`incoming`) are not yet the host's and are left out. The one translation from a
+ * sample to the core's model: the manager and every agent decide on the same input.
+ * 0 with *ret_hi the host's index; -E2BIG (too many hosts or VMs for the model); -ENOMEM. */
+MUST_CHECK int wire_sample_to_cluster(const struct wire_sample *s, bool up, struct cluster *cl,
+                                      size_t *ret_hi);
+
+/* Is a VM of this sample arriving or leaving (a migration into or out of the host runs)? */
+bool wire_sample_moving(const struct wire_sample *s);
+
 /* Decoders: 0 with *ret filled; -EINVAL with err naming the field ("<body>" as source). */
 MUST_CHECK int wire_load_decode(const char *body, size_t len, struct wire_load *ret,
                                 struct perr *err);
 MUST_CHECK int wire_order_decode(const char *body, size_t len, struct wire_order *ret,
                                  struct perr *err);
+/* `need_lease`: a lock request (lease_s required); else a release (lease_s ignored). */
+MUST_CHECK int wire_lock_decode(const char *body, size_t len, bool need_lease,
+                                struct wire_lock *ret, struct perr *err);
 MUST_CHECK int wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret,
                                     struct perr *err);
 

@@ -810,3 +810,49 @@ out:
     free(d);
     return r;
 }
+
+int
+wire_sample_to_cluster(const struct wire_sample *s, bool up, struct cluster *cl, size_t *ret_hi)
+{
+    size_t hi;
+    int r = cluster_add_host(cl, s->name, strlen(s->name), &hi);
+    if (r < 0)
+        return r;
+    struct host *ch = &cl->hosts[hi];
+    ch->capacity = s->capacity;
+    ch->state = up ? HOST_UP : HOST_DOWN;
+    if (s->mem_mib > 0) {
+        ch->mem_mib = s->mem_mib;
+        ch->has_mem = true;
+    }
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        usage_set(&ch->usage, (enum kind)k, s->usage[k]);
+    for (size_t j = 0; j < s->n_vms; j++) {
+        const struct wire_sample_vm *v = &s->vms[j];
+        if (v->incoming)
+            continue; /* not yet this host's */
+        size_t vi;
+        r = cluster_add_vm(cl, v->name, strlen(v->name), &vi);
+        if (r < 0)
+            return r;
+        struct vm *cv = &cl->vms[vi];
+        for (unsigned k = 0; k < KIND_COUNT; k++)
+            usage_set(&cv->usage, (enum kind)k, v->usage[k]);
+        cv->mem_mib = v->mem_mib;
+        cv->has_mem = v->mem_mib > 0;
+        cv->priority = v->priority;
+        cv->pinned = v->pinned;
+    }
+    *ret_hi = hi;
+    return 0;
+}
+
+bool
+wire_sample_moving(const struct wire_sample *s)
+{
+    for (size_t j = 0; j < s->n_vms; j++) {
+        if (s->vms[j].incoming || s->vms[j].migrating_out)
+            return true;
+    }
+    return false;
+}

@@ -1,6 +1,6 @@
 /* SQLite store of the manager (see store.h). */
 #define _POSIX_C_SOURCE 200809L
-#include "manager/store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <sqlite3.h>

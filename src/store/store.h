@@ -1,10 +1,10 @@
-/* The manager's store (the patent's resource usage state storage unit): samples, conflicts,
- * migrations and registered agents in one SQLite database under the data directory, in WAL
- * mode so readers never block the decision loop. The schema carries a version; samples are
- * kept for a bounded time. Every write that must survive a crash (a migration ordered, its
- * outcome) is committed before the action that depends on it. */
-#ifndef VMLOC_MANAGER_STORE_H
-#define VMLOC_MANAGER_STORE_H
+/* The store of the manager, or of a peer agent (the patent's resource usage state storage unit):
+ * samples, conflicts, migrations and registered agents in one SQLite database under the data
+ * directory, in WAL mode so readers never block the decision loop. The schema carries a version;
+ * samples are kept for a bounded time. Every write that must survive a crash (a migration ordered,
+ * its outcome) is committed before the action that depends on it. */
+#ifndef VMLOC_STORE_STORE_H
+#define VMLOC_STORE_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,128 @@
+/* Detection on the agent's own host (edge and peer modes): after every sampling tick the
+ * sample just taken goes through the same translation and the same core detector as on the
+ * manager (wire_sample_to_cluster(), detect_host()), so a host is in conflict here exactly
+ * when the manager would find it so on that sample.
+ *
+ * Edge: while the conflict lasts, each tick sends that sample to the manager
+ * (POST /v1/notify), which decides and orders the migration; one notification is in flight
+ * at a time. Peer: the conflict starts a decision among the peers (agent_peer.c). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "common/log.h"
+#include "core/detect.h"
+
+static void
+notify_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct agent *a = arg;
+    (void)len;
+    a->notify_in_flight = false;
+    if (status == 200 || status == 202) {
+        a->notifications++;
+        return;
+    }
+    if (status == 0)
+        log_warnx("conflict notification got no answer manager=%s error=\"%s\"; sending again "
+                  "next sample",
+                  a->opts.manager, err);
+    else
+        log_warnx("conflict notification refused manager=%s status=%d body=%.200s", a->opts.manager,
+                  status, body != NULL ? body : "");
+}
+
+static void
+notify(struct agent *a)
+{
+    if (a->opts.manager[0] == '\0') {
+        log_warnx("conflict on this host but no manager to notify (--manager URL)");
+        return;
+    }
+    if (a->notify_in_flight)
+        return;
+    int r = http_request(a->client, a->opts.manager, "POST", "/v1/notify", a->sample_json,
+                         HTTP_TIMEOUT_S, notify_done, a);
+    if (r < 0) {
+        log_warnx("conflict notification not sent manager=%s error=\"%s\"", a->opts.manager,
+                  strerror(-r));
+        return;
+    }
+    a->notify_in_flight = true;
+}
+
+/* Detect on the latest sample. 1: conflict (kinds and VMs written); 0: none; <0: error. */
+static int
+detect_own(struct agent *a, char *kinds, size_t klen, char *vms, size_t vlen)
+{
+    struct wire_sample s;
+    struct perr err;
+    if (wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &err) < 0) {
+        log_warnx("own sample not decodable error=\"%s\", no detection", err.msg);
+        return -EINVAL;
+    }
+    struct cluster cl;
+    cluster_init(&cl);
+    size_t hi;
+    int r = wire_sample_to_cluster(&s, true, &cl, &hi);
+    uint32_t *idx = r == 0 ? malloc((cl.hosts[hi].vm_count + 1u) * sizeof(*idx)) : NULL;
+    if (r == 0 && idx == NULL)
+        r = -ENOMEM;
+    if (r == 0) {
+        struct host_params hp;
+        struct detection det;
+        size_t nv = 0;
+        policy_host_params(&a->opts.policy, &cl.hosts[hi], &hp);
+        detect_host(&cl, &a->opts.policy, &hp, hi, &det, idx, &nv);
+        r = det.conflict ? 1 : 0;
+        size_t off = 0;
+        kinds[0] = '\0';
+        for (size_t i = 0; r == 1 && i < a->opts.policy.n_resources; i++) {
+            enum kind k = a->opts.policy.resources[i];
+            if ((det.kinds & KIND_BIT(k)) && off < klen)
+                off +=
+                    (size_t)snprintf(kinds + off, klen - off, "%s%s", off ? "," : "", kind_name(k));
+        }
+        off = 0;
+        vms[0] = '\0';
+        for (size_t j = 0; j < nv && off < vlen; j++)
+            off += (size_t)snprintf(vms + off, vlen - off, "%s%s", off ? "," : "",
+                                    cl.vms[idx[j]].name);
+    }
+    free(idx);
+    cluster_done(&cl);
+    wire_sample_done(&s);
+    return r;
+}
+
+void
+agent_detect(struct agent *a)
+{
+    if (a->opts.mode == AGENT_MODE_CENTRAL || a->sample_json == NULL)
+        return;
+    char kinds[sizeof(a->conflict_kinds)];
+    char vms[sizeof(a->conflict_vms)];
+    int r = detect_own(a, kinds, sizeof(kinds), vms, sizeof(vms));
+    if (r < 0)
+        return;
+    if (r == 1 && (!a->in_conflict || strcmp(vms, a->conflict_vms) != 0 ||
+                   strcmp(kinds, a->conflict_kinds) != 0)) {
+        a->conflicts_detected++;
+        log_info("conflict detected host=\"%s\" resources=%s vms=%s", a->opts.name, kinds, vms);
+    } else if (r == 0 && a->in_conflict) {
+        log_info("conflict over host=\"%s\"", a->opts.name);
+        a->recorded_sig[0] = '\0';
+    }
+    a->in_conflict = r == 1;
+    (void)snprintf(a->conflict_kinds, sizeof(a->conflict_kinds), "%s", r == 1 ? kinds : "");
+    (void)snprintf(a->conflict_vms, sizeof(a->conflict_vms), "%s", r == 1 ? vms : "");
+    if (r != 1)
+        return;
+    if (a->opts.mode == AGENT_MODE_EDGE)
+        notify(a);
+    else
+        agent_peer_act(a);
+}
