@@ -26,128 +26,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
-
-/* Deadlines, generous enough for a loaded machine and a sanitizer build. */
-#define START_S 10.0
-#define UP_S 10.0
-#define ACT_S 15.0
-
-/* ---- daemons of the current test ---------------------------------------------------------- */
-
-#define MAX_DAEMONS 8
-
-static struct daemon pool[MAX_DAEMONS];
-static size_t n_pool;
-static bool test_passed;
-static char prefix[32]; /* "t3": names the logs and the data directory of this test */
-static char data_dir[512];
-
-static int
-setup(void **state)
-{
-    static int seq;
-    (void)state;
-    n_pool = 0;
-    test_passed = false;
-    (void)snprintf(prefix, sizeof(prefix), "t%d", ++seq);
-    (void)snprintf(data_dir, sizeof(data_dir), "%s/%s-data", daemon_tmpdir(), prefix);
-    return 0;
-}
-
-/* A test that did not reach its end: show every log of it, kill what still runs. */
-static int
-teardown(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < n_pool; i++) {
-        if (!test_passed)
-            daemon_dump_log(&pool[i]);
-        daemon_kill(&pool[i]);
-    }
-    n_pool = 0;
-    return 0;
-}
-
-static struct daemon *
-start(const char *name, const char *const *argv)
-{
-    assert_true(n_pool < MAX_DAEMONS);
-    struct daemon *d = &pool[n_pool];
-    char tag[96];
-    (void)snprintf(tag, sizeof(tag), "%s-%s", prefix, name);
-    int r = daemon_start(d, tag, argv, START_S);
-    n_pool++; /* even when it failed: the teardown shows its log */
-    assert_int_equal(r, 0);
-    return d;
-}
-
-/* A manager on this test's data directory; `listen` "127.0.0.1:0" unless a port is kept. */
-static struct daemon *
-start_manager(const char *name, const char *listen, const char *const *extra)
-{
-    const char *argv[32] = {"manager", "--listen", listen, "--data", data_dir, "--interval", "0.2"};
-    size_t n = 7;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    return start(name, argv);
-}
-
-static struct daemon *
-start_agent(const char *name, const char *manager_url, const char *const *extra)
-{
-    const char *argv[32] = {"agent",     "--name",    name,         "--listen", "127.0.0.1:0",
-                            "--manager", manager_url, "--interval", "0.2"};
-    size_t n = 9;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    return start(name, argv);
-}
-
-static void
-stop_clean(struct daemon *d)
-{
-    if (d->pid <= 0)
-        return;
-    int st = daemon_stop(d, 10.0);
-    if (st != 0) {
-        printf("%s did not stop cleanly on SIGTERM (status %d)\n", d->log_path, st);
-        daemon_dump_log(d);
-    }
-    assert_int_equal(st, 0);
-}
-
-/* The end of a test: every daemon still running stops cleanly on SIGTERM (status 0, which
- * under LeakSanitizer also means no leak), the last started first. */
-static void
-finish_test(void)
-{
-    for (size_t i = n_pool; i > 0; i--)
-        stop_clean(&pool[i - 1]);
-    test_passed = true;
-}
-
-/* ---- HTTP and CLI helpers ------------------------------------------------------------------ */
-
-/* GET `path`; the parsed answer when the status is 200, else NULL. */
-static json_t *
-get(const char *url, const char *path)
-{
-    json_t *j = NULL;
-    if (daemon_http(url, "GET", path, NULL, &j) != 200) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
-static const char *
-str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s != NULL ? s : "";
-}
+#include "testpool.h"
 
 static long long
 manager_rounds(const char *url)
@@ -160,38 +39,13 @@ manager_rounds(const char *url)
     return r;
 }
 
-/* `vmloc --manager URL WHAT --json`, which must exit 0 and print a JSON array. */
-static json_t *
-cli_list(const char *url, const char *what)
-{
-    const char *argv[] = {"--manager", url, what, "--json", NULL};
-    char *out = NULL;
-    int st = run_cli(argv, &out);
-    if (st != 0)
-        printf("vmloc --manager %s %s --json exited %d\n", url, what, st);
-    assert_int_equal(st, 0);
-    json_t *j = json_loads(out, 0, NULL);
-    if (!json_is_array(j))
-        printf("not a JSON array: %s\n", out);
-    free(out);
-    assert_true(json_is_array(j));
-    return j;
-}
-
-static void
-load(const char *agent_url, const char *vm, const char *kind_pct)
-{
-    const char *argv[] = {"load", "--agent", agent_url, vm, kind_pct, NULL};
-    assert_int_equal(run_cli(argv, NULL), 0);
-}
-
 /* Run the CLI with standard output and standard error captured (both NUL-terminated; the
  * caller frees them). Returns the exit status. */
 static int
 run_cli_both(const char *const *argv, char **ret_out, char **ret_err)
 {
     char err_path[600];
-    (void)snprintf(err_path, sizeof(err_path), "%s/%s-stderr.txt", daemon_tmpdir(), prefix);
+    (void)snprintf(err_path, sizeof(err_path), "%s/%s-stderr.txt", daemon_tmpdir(), pool_prefix());
     int p[2];
     assert_int_equal(pipe(p), 0);
     pid_t pid = fork();
@@ -498,13 +352,13 @@ static void
 test_conflict_resolved(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
     const char *e2[] = {"--vm", "c:cpu=10", NULL};
     const char *e3[] = {"--vm", "d:cpu=40", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    struct daemon *h2 = start_agent("h2", m->url, e2);
-    struct daemon *h3 = start_agent("h3", m->url, e3);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
+    struct daemon *h3 = pool_start_agent("h3", m->url, e3);
     wait_hosts_up(m->url, 3);
     /* 60 + 25 + 2 % overhead = 87 >= 80 with two VMs >= 20: a conflict on h1. The heaviest
      * VM is a; h2 has the most free CPU (88, against 58 on h3) and fits it. */
@@ -546,7 +400,7 @@ test_conflict_resolved(void **state)
     migs = cli_list(m->url, "migrations");
     assert_int_equal(json_array_size(migs), 1);
     json_decref(migs);
-    finish_test();
+    pool_finish();
 }
 
 /* ---- 2. no conflict, no migration ---------------------------------------------------------- */
@@ -555,11 +409,11 @@ static void
 test_no_conflict_no_migration(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
     const char *e2[] = {"--vm", "c:cpu=10", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    (void)start_agent("h2", m->url, e2);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
     wait_hosts_up(m->url, 2);
     /* A change that keeps h1 under its threshold: 50 + 25 + 2 = 77 < 80. */
     load(h1->url, "a", "cpu=50");
@@ -570,7 +424,7 @@ test_no_conflict_no_migration(void **state)
     json_t *conflicts = cli_list(m->url, "conflicts");
     assert_int_equal(json_array_size(conflicts), 0);
     json_decref(conflicts);
-    finish_test();
+    pool_finish();
 }
 
 /* ---- 2b. samples are stored at most every --store-every seconds ------------------------------ */
@@ -592,14 +446,14 @@ test_store_every_sample(void **state)
 {
     (void)state;
     const char *every[] = {"--store-every", "0", NULL};
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", every);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", every);
     const char *e1[] = {"--vm", "a:cpu=10", NULL};
-    (void)start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h1", m->url, e1);
     wait_hosts_up(m->url, 1);
     long long before = stored_samples(m->url);
     wait_rounds(m->url, 5);
     assert_true(stored_samples(m->url) >= before + 4);
-    finish_test();
+    pool_finish();
 }
 
 /* At most one an hour: the same rounds store one sample, while decisions still see every
@@ -609,13 +463,13 @@ test_store_every_hour(void **state)
 {
     (void)state;
     const char *hourly[] = {"--store-every", "3600", NULL};
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", hourly);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", hourly);
     const char *e1[] = {"--vm", "a:cpu=10", NULL};
-    (void)start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h1", m->url, e1);
     wait_hosts_up(m->url, 1);
     wait_rounds(m->url, 5);
     assert_int_equal(stored_samples(m->url), 1);
-    finish_test();
+    pool_finish();
 }
 
 /* ---- 3. no feasible destination ------------------------------------------------------------ */
@@ -624,11 +478,11 @@ static void
 test_no_destination(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
     const char *e2[] = {"--vm", "c:cpu=70", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    struct daemon *h2 = start_agent("h2", m->url, e2);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
     wait_hosts_up(m->url, 2);
     /* h1: 55 + 25 + 2 = 82: a conflict; a needs 55 % and h2 has 28 % free. */
     load(h1->url, "a", "cpu=55");
@@ -645,7 +499,7 @@ test_no_destination(void **state)
     const char *where = NULL;
     assert_int_equal(count_vm(agents, 2, "a", &where), 1);
     assert_string_equal(where, h1->url);
-    finish_test();
+    pool_finish();
 }
 
 /* ---- 4. an agent dies ---------------------------------------------------------------------- */
@@ -654,14 +508,14 @@ static void
 test_dead_agent(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     /* h3 is in conflict (45 + 40 + 2 = 87) with nowhere to go: h1 has 43 % free, h2 38 %. */
     const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
     const char *e2[] = {"--vm", "c:cpu=60", NULL};
     const char *e3[] = {"--vm", "d:cpu=45", "--vm", "e:cpu=40", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    struct daemon *h2 = start_agent("h2", m->url, e2);
-    struct daemon *h3 = start_agent("h3", m->url, e3);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
+    struct daemon *h3 = pool_start_agent("h3", m->url, e3);
     wait_hosts_up(m->url, 3);
     struct cond unresolved = {m->url, "h3", "unresolved: no-destination", 0};
     assert_true(wait_until(conflict_with, &unresolved, ACT_S));
@@ -700,7 +554,7 @@ test_dead_agent(void **state)
     json_decref(migs);
     struct cond d_on_h3 = {m->url, "d", "h3", 0};
     assert_true(manager_vm_on(&d_on_h3));
-    finish_test();
+    pool_finish();
 }
 
 /* ---- 5. the destination dies during the transfer ------------------------------------------- */
@@ -709,13 +563,13 @@ static void
 test_migration_fails_midway(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     /* 4096 MiB at 1024 MiB/s: the copy takes 4 s. */
     const char *e1[] = {"--vm", "a:cpu=30,mem=4096", "--vm", "b:cpu=25", "--bandwidth", "1024",
                         NULL};
     const char *e2[] = {"--vm", "c:cpu=10", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    struct daemon *h2 = start_agent("h2", m->url, e2);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
     wait_hosts_up(m->url, 2);
     load(h1->url, "a", "cpu=60");
     /* Reserved on h2: the copy is running. */
@@ -730,7 +584,7 @@ test_migration_fails_midway(void **state)
      * of the migration, and the VM resumes on h1. */
     /* It comes back busy (c at 75 %), so a has no room there and is not ordered again. */
     const char *e2b[] = {"--vm", "c:cpu=75", "--listen", listen, NULL};
-    h2 = start_agent("h2", m->url, e2b);
+    h2 = pool_start_agent("h2", m->url, e2b);
     wait_migration(m->url, "a", "failed");
 
     json_t *migs = cli_list(m->url, "migrations");
@@ -755,7 +609,7 @@ test_migration_fails_midway(void **state)
     migs = cli_list(m->url, "migrations");
     assert_int_equal(json_array_size(migs), 1);
     json_decref(migs);
-    finish_test();
+    pool_finish();
 }
 
 /* ---- 6. the manager restarts during a migration -------------------------------------------- */
@@ -763,7 +617,7 @@ test_migration_fails_midway(void **state)
 static void
 restart_mid_migration(bool hard)
 {
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     /* The replacement must listen where the agents know the manager. */
     const char *colon = strrchr(m->url, ':');
     assert_non_null(colon);
@@ -776,8 +630,8 @@ restart_mid_migration(bool hard)
     const char *e1[] = {"--vm", "a:cpu=30,mem=4096", "--vm", "b:cpu=25", "--bandwidth", "1024",
                         NULL};
     const char *e2[] = {"--vm", "c:cpu=10", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    struct daemon *h2 = start_agent("h2", m->url, e2);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
     wait_hosts_up(m->url, 2);
     load(h1->url, "a", "cpu=60");
     wait_migration(m->url, "a", "running");
@@ -788,10 +642,10 @@ restart_mid_migration(bool hard)
     if (hard) {
         daemon_kill(m);
     } else {
-        stop_clean(m);
+        pool_stop_clean(m);
     }
 
-    struct daemon *m2 = start_manager("manager2", listen, NULL);
+    struct daemon *m2 = pool_start_manager("manager2", listen, NULL);
     assert_string_equal(m2->url, old_url);
     /* The agents are known from the store: no need to wait for their next registration. */
     wait_migration(m2->url, "a", "done");
@@ -819,7 +673,7 @@ restart_mid_migration(bool hard)
     assert_true(agent_vm_is(&on_h2));
     struct cond mgr_on_h2 = {m2->url, "a", "h2", 0};
     assert_true(wait_until(manager_vm_on, &mgr_on_h2, ACT_S));
-    finish_test();
+    pool_finish();
 }
 
 static void
@@ -885,7 +739,7 @@ static void
 test_manager_killed_before_order_answer(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     const char *colon = strrchr(m->url, ':');
     assert_non_null(colon);
     char listen[64];
@@ -893,8 +747,8 @@ test_manager_killed_before_order_answer(void **state)
     const char *e1[] = {"--vm", "a:cpu=30,mem=4096", "--vm", "b:cpu=25", "--bandwidth", "1024",
                         NULL};
     const char *e2[] = {"--vm", "c:cpu=70", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    struct daemon *h2 = start_agent("h2", m->url, e2);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
     wait_hosts_up(m->url, 2);
     /* A conflict on h1 with nowhere to go yet (h2 has 28 % free). */
     load(h1->url, "a", "cpu=60");
@@ -913,7 +767,7 @@ test_manager_killed_before_order_answer(void **state)
     struct cond leaving = {h1->url, "a", "migrating-out", 0};
     assert_true(wait_until(agent_vm_is, &leaving, ACT_S));
 
-    struct daemon *m2 = start_manager("manager2", listen, NULL);
+    struct daemon *m2 = pool_start_manager("manager2", listen, NULL);
     struct cond ended = {m2->url, "a", NULL, 0};
     assert_true(wait_until(migration_ended, &ended, ACT_S));
     struct cond arrived = {h2->url, "a", "running", 0};
@@ -929,7 +783,7 @@ test_manager_killed_before_order_answer(void **state)
     const char *where = NULL;
     assert_int_equal(count_vm(agents, 2, "a", &where), 1);
     assert_string_equal(where, h2->url);
-    finish_test();
+    pool_finish();
 }
 
 /* A VM already on its way (a migration the manager does not know: ordered on the agent, or
@@ -939,12 +793,12 @@ static void
 test_vm_already_migrating(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     const char *e1[] = {"--vm", "a:cpu=30,mem=4096", "--vm", "b:cpu=25", "--bandwidth", "1024",
                         NULL};
     const char *e2[] = {"--vm", "c:cpu=10", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    struct daemon *h2 = start_agent("h2", m->url, e2);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
     wait_hosts_up(m->url, 2);
     char body[512];
     (void)snprintf(body, sizeof(body),
@@ -967,7 +821,7 @@ test_vm_already_migrating(void **state)
     const char *where = NULL;
     assert_int_equal(count_vm(agents, 2, "a", &where), 1);
     assert_string_equal(where, h2->url);
-    finish_test();
+    pool_finish();
 }
 
 /* ---- 7. malformed and hostile requests ----------------------------------------------------- */
@@ -1031,11 +885,11 @@ static void
 test_hostile_requests(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
     const char *e2[] = {"--vm", "c:cpu=10", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    (void)start_agent("h2", m->url, e2);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
     wait_hosts_up(m->url, 2);
 
     /* A connection that sends half a request and stays open must not hold the others up. */
@@ -1171,7 +1025,7 @@ test_hostile_requests(void **state)
     assert_migration(json_array_get(migs, 0), "a", "h1", "h2", "done");
     json_decref(migs);
     (void)close(slow);
-    finish_test();
+    pool_finish();
 }
 
 /* The answer to a registration (docs/protocol.md): 200 {"host", "interval"}. */
@@ -1179,7 +1033,7 @@ static void
 test_registration_answer(void **state)
 {
     (void)state;
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
     const char *urls[] = {"http://127.0.0.1:1", "http://127.0.0.1:2"};
     for (size_t i = 0; i < 2; i++) {
         char body[256];
@@ -1200,7 +1054,7 @@ test_registration_answer(void **state)
     assert_int_equal(json_array_size(hosts), 1);
     assert_string_equal(str(json_array_get(hosts, 0), "url"), urls[1]);
     json_decref(hosts);
-    finish_test();
+    pool_finish();
 }
 
 /* ---- 8. the command line ------------------------------------------------------------------- */
@@ -1221,9 +1075,9 @@ test_cli(void **state)
     char good[600];
     char bad[600];
     char bad_key[600];
-    (void)snprintf(good, sizeof(good), "%s/%s-good.ini", daemon_tmpdir(), prefix);
-    (void)snprintf(bad, sizeof(bad), "%s/%s-bad.ini", daemon_tmpdir(), prefix);
-    (void)snprintf(bad_key, sizeof(bad_key), "%s/%s-badkey.ini", daemon_tmpdir(), prefix);
+    (void)snprintf(good, sizeof(good), "%s/%s-good.ini", daemon_tmpdir(), pool_prefix());
+    (void)snprintf(bad, sizeof(bad), "%s/%s-bad.ini", daemon_tmpdir(), pool_prefix());
+    (void)snprintf(bad_key, sizeof(bad_key), "%s/%s-badkey.ini", daemon_tmpdir(), pool_prefix());
     write_file(good, "; the policy of this test\n[detect]\nresources = cpu\nhost_threshold = 70\n"
                      "min_vms = 2\n\n[relocate]\ndest_select = free\n");
     write_file(bad, "[detect]\nhost_threshold = 70\nmin_vms = 0\n");
@@ -1285,11 +1139,11 @@ test_cli(void **state)
     /* A running manager with that policy (host threshold 70): hosts, vms, and a conflict at
      * 72 % that the default threshold would not see. */
     const char *mx[] = {"--config", good, NULL};
-    struct daemon *m = start_manager("manager", "127.0.0.1:0", mx);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", mx);
     const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
     const char *e2[] = {"--vm", "c:cpu=10", NULL};
-    struct daemon *h1 = start_agent("h1", m->url, e1);
-    (void)start_agent("h2", m->url, e2);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
     wait_hosts_up(m->url, 2);
 
     json_t *hosts = cli_list(m->url, "hosts");
@@ -1355,7 +1209,7 @@ test_cli(void **state)
     assert_one_error_line(err, NULL);
     free(out);
     free(err);
-    finish_test();
+    pool_finish();
 }
 
 int
@@ -1367,20 +1221,23 @@ main(void)
     }
     (void)signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_conflict_resolved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_conflict_no_migration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_every_sample, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_every_hour, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_destination, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_agent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migration_fails_midway, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_manager_killed_mid_migration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_manager_stopped_mid_migration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_manager_killed_before_order_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vm_already_migrating, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_registration_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_resolved, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_no_conflict_no_migration, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_store_every_sample, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_store_every_hour, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_no_destination, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_agent, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_migration_fails_midway, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_manager_killed_mid_migration, pool_setup,
+                                        pool_teardown),
+        cmocka_unit_test_setup_teardown(test_manager_stopped_mid_migration, pool_setup,
+                                        pool_teardown),
+        cmocka_unit_test_setup_teardown(test_manager_killed_before_order_answer, pool_setup,
+                                        pool_teardown),
+        cmocka_unit_test_setup_teardown(test_vm_already_migrating, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_requests, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_registration_answer, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_cli, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,157 @@
+/* The daemons of one integration test and the helpers the daemon tests share (testpool.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testpool.h"
+
+static struct daemon pool[POOL_MAX_DAEMONS];
+static size_t n_pool;
+static bool test_passed;
+static char prefix[32];
+static char data_dir[512];
+
+int
+pool_setup(void **state)
+{
+    static int seq;
+    (void)state;
+    n_pool = 0;
+    test_passed = false;
+    (void)snprintf(prefix, sizeof(prefix), "t%d", ++seq);
+    (void)snprintf(data_dir, sizeof(data_dir), "%s/%s-data", daemon_tmpdir(), prefix);
+    return 0;
+}
+
+/* A test that did not reach its end: show every log of it, kill what still runs. */
+int
+pool_teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < n_pool; i++) {
+        if (!test_passed)
+            daemon_dump_log(&pool[i]);
+        daemon_kill(&pool[i]);
+    }
+    n_pool = 0;
+    return 0;
+}
+
+const char *
+pool_prefix(void)
+{
+    return prefix;
+}
+
+const char *
+pool_data_dir(void)
+{
+    return data_dir;
+}
+
+struct daemon *
+pool_start(const char *name, const char *const *argv)
+{
+    assert_true(n_pool < POOL_MAX_DAEMONS);
+    struct daemon *d = &pool[n_pool];
+    char tag[96];
+    (void)snprintf(tag, sizeof(tag), "%s-%s", prefix, name);
+    int r = daemon_start(d, tag, argv, START_S);
+    n_pool++; /* even when it failed: the teardown shows its log */
+    assert_int_equal(r, 0);
+    return d;
+}
+
+struct daemon *
+pool_start_manager(const char *name, const char *listen, const char *const *extra)
+{
+    const char *argv[32] = {"manager", "--listen", listen, "--data", data_dir, "--interval", "0.2"};
+    size_t n = 7;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    return pool_start(name, argv);
+}
+
+struct daemon *
+pool_start_agent(const char *name, const char *manager_url, const char *const *extra)
+{
+    const char *argv[32] = {"agent",     "--name",    name,         "--listen", "127.0.0.1:0",
+                            "--manager", manager_url, "--interval", "0.2"};
+    size_t n = 9;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    return pool_start(name, argv);
+}
+
+void
+pool_stop_clean(struct daemon *d)
+{
+    if (d->pid <= 0)
+        return;
+    int st = daemon_stop(d, 10.0);
+    if (st != 0) {
+        printf("%s did not stop cleanly on SIGTERM (status %d)\n", d->log_path, st);
+        daemon_dump_log(d);
+    }
+    assert_int_equal(st, 0);
+}
+
+void
+pool_finish(void)
+{
+    for (size_t i = n_pool; i > 0; i--)
+        pool_stop_clean(&pool[i - 1]);
+    test_passed = true;
+}
+
+json_t *
+get(const char *url, const char *path)
+{
+    json_t *j = NULL;
+    if (daemon_http(url, "GET", path, NULL, &j) != 200) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+const char *
+str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "";
+}
+
+void
+load(const char *agent_url, const char *vm, const char *kind_pct)
+{
+    const char *argv[] = {"load", "--agent", agent_url, vm, kind_pct, NULL};
+    assert_int_equal(run_cli(argv, NULL), 0);
+}
+
+json_t *
+cli_list_at(const char *flag, const char *url, const char *what)
+{
+    const char *argv[] = {flag, url, what, "--json", NULL};
+    char *out = NULL;
+    int st = run_cli(argv, &out);
+    if (st != 0)
+        printf("vmloc %s %s %s --json exited %d\n", flag, url, what, st);
+    assert_int_equal(st, 0);
+    json_t *j = json_loads(out != NULL ? out : "", 0, NULL);
+    if (!json_is_array(j))
+        printf("not a JSON array: %s\n", out != NULL ? out : "(nothing)");
+    free(out);
+    assert_true(json_is_array(j));
+    return j;
+}

@@ -1,0 +1,59 @@
+/* The daemons of one integration test: started with deadlines, their logs printed when the
+ * test fails, every one still running killed at the end; plus the small HTTP and CLI helpers
+ * the daemon tests share. Use pool_setup and pool_teardown as the cmocka setup and teardown
+ * of each test and call pool_finish() as its last step. */
+#ifndef VMLOC_TESTS_TESTPOOL_H
+#define VMLOC_TESTS_TESTPOOL_H
+
+#include <jansson.h>
+
+#include "daemon.h"
+
+/* Deadlines, generous enough for a loaded machine and a sanitizer build. */
+#define START_S 10.0
+#define UP_S 10.0
+#define ACT_S 15.0
+
+#define POOL_MAX_DAEMONS 8
+
+int pool_setup(void **state);
+int pool_teardown(void **state);
+
+/* "t3": names this test's logs and files. */
+const char *pool_prefix(void);
+/* This test's manager data directory (not created). */
+const char *pool_data_dir(void);
+
+/* Start a daemon named `name` (argv without the binary); fails the test if it does not
+ * print its listening line in time. */
+struct daemon *pool_start(const char *name, const char *const *argv);
+
+/* A manager on this test's data directory with --interval 0.2; `listen` "127.0.0.1:0"
+ * unless a port is kept; `extra` options or NULL. */
+struct daemon *pool_start_manager(const char *name, const char *listen, const char *const *extra);
+
+/* An agent registering with `manager_url` (--interval 0.2) plus `extra` options or NULL. */
+struct daemon *pool_start_agent(const char *name, const char *manager_url,
+                                const char *const *extra);
+
+/* SIGTERM; the daemon must exit 0 (under LeakSanitizer: no leak). */
+void pool_stop_clean(struct daemon *d);
+
+/* The end of a passing test: every daemon still running stops cleanly, the last first. */
+void pool_finish(void);
+
+/* GET `path`; the parsed answer when the status is 200, else NULL. */
+json_t *get(const char *url, const char *path);
+
+/* The string member `key` of `o`, "" when absent. */
+const char *str(json_t *o, const char *key);
+
+/* `vmloc load --agent URL VM KIND=PCT`, which must exit 0. */
+void load(const char *agent_url, const char *vm, const char *kind_pct);
+
+/* `vmloc FLAG URL WHAT --json` (FLAG --manager or --agent), which must exit 0 and print a
+ * JSON array. */
+json_t *cli_list_at(const char *flag, const char *url, const char *what);
+#define cli_list(url, what) cli_list_at("--manager", (url), (what))
+
+#endif
