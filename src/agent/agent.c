@@ -141,6 +141,7 @@ sample_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
+    agent_peer_tick(arg);
     agent_sample(arg);
     agent_detect(arg);
 }

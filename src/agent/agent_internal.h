@@ -176,6 +176,9 @@ void agent_detect(struct agent *a);
 /* Peer mode (agent_peer.c). */
 int agent_peer_init(struct agent *a);
 void agent_peer_done(struct agent *a);
+/* Every sampling tick: a lock whose lease ran out is freed, with the arrivals its holder
+ * announced. */
+void agent_peer_tick(struct agent *a);
 /* A conflict on this host: gather, decide, lock, migrate (unless a decision runs). */
 void agent_peer_act(struct agent *a);
 /* A migration of ours ended (agent_migrate.c calls it in every mode). */

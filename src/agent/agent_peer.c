@@ -38,25 +38,50 @@ lock_live(const struct agent *a, uint64_t now)
     return a->lock.held && a->lock.expires_us > now;
 }
 
+/* Free a lock whose lease ran out, with the arrivals its holder announced. */
+static void
+lock_expire(struct agent *a)
+{
+    if (!a->lock.held || lock_live(a, clock_now_us()))
+        return;
+    char holder[sizeof(a->lock.holder)];
+    (void)snprintf(holder, sizeof(holder), "%s", a->lock.holder);
+    a->lock.held = false;
+    if (strcmp(holder, a->opts.name) == 0)
+        return;
+    /* The holder stopped renewing: it died or cannot reach us. An arrival it announced will
+     * not be committed by a live source that cannot renew either (the commit would be
+     * refused and its VM stays with it), so the room it reserved is given back now. */
+    log_warnx("lock lease ran out host=\"%s\" holder=\"%s\"; dropping its arrivals", a->opts.name,
+              holder);
+    for (size_t i = 0; i < a->n_ins; i++) {
+        struct incoming *in = a->ins[i];
+        char msg[256];
+        if (in->state == IN_RESERVED && strcmp(in->from, holder) == 0)
+            (void)agent_incoming_abort(a, in->id, msg, sizeof(msg));
+    }
+}
+
+void
+agent_peer_tick(struct agent *a)
+{
+    if (a->opts.mode == AGENT_MODE_PEER)
+        lock_expire(a);
+}
+
 int
 agent_lock_take(struct agent *a, const char *holder, double lease_s, const char **ret_holder,
                 double *ret_left_s)
 {
+    lock_expire(a);
     uint64_t now = clock_now_us();
-    bool live = lock_live(a, now);
-    if (live && strcmp(a->lock.holder, holder) != 0) {
+    if (a->lock.held && strcmp(a->lock.holder, holder) != 0) {
         *ret_holder = a->lock.holder;
         *ret_left_s = (double)(a->lock.expires_us - now) / 1e6;
         return -EBUSY;
     }
-    if (!live) {
-        if (a->lock.held)
-            log_warnx("lock lease ran out host=\"%s\" holder=\"%s\"; lock taken over by \"%s\"",
-                      a->opts.name, a->lock.holder, holder);
-        else
-            log_debug("lock taken host=\"%s\" holder=\"%s\" lease=%gs", a->opts.name, holder,
-                      lease_s);
-    }
+    if (!a->lock.held)
+        log_debug("lock taken host=\"%s\" holder=\"%s\" lease=%gs", a->opts.name, holder, lease_s);
     a->lock.held = true;
     (void)snprintf(a->lock.holder, sizeof(a->lock.holder), "%s", holder);
     a->lock.expires_us = now + (uint64_t)(lease_s * 1e6);
@@ -66,10 +91,9 @@ agent_lock_take(struct agent *a, const char *holder, double lease_s, const char 
 int
 agent_lock_release(struct agent *a, const char *holder)
 {
-    if (!lock_live(a, clock_now_us())) {
-        a->lock.held = false;
+    lock_expire(a);
+    if (!a->lock.held)
         return 1;
-    }
     if (strcmp(a->lock.holder, holder) != 0)
         return -EPERM;
     a->lock.held = false;
@@ -80,6 +104,7 @@ agent_lock_release(struct agent *a, const char *holder)
 const char *
 agent_lock_holder(struct agent *a, double *ret_left_s)
 {
+    lock_expire(a);
     uint64_t now = clock_now_us();
     if (!lock_live(a, now))
         return NULL;

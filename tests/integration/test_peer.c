@@ -1,0 +1,587 @@
+/* Integration tests of peer mode (`vmloc agent --mode peer`): no manager; real agent
+ * processes on 127.0.0.1 that detect on their own host, gather their peers' samples, take
+ * the destination's lock and migrate. Ports are chosen before the start so that every peer
+ * can name every other. Each test waits on conditions with deadlines, never blindly. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+#include "testpool.h"
+
+#define MAX_PEERS 10
+
+/* A port free on 127.0.0.1 right now (the kernel's choice for port 0). */
+static int
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    (void)close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* A cluster of peers: names, ports and URLs fixed before any starts. */
+struct peers {
+    size_t n;
+    char name[MAX_PEERS][16];
+    char listen[MAX_PEERS][32];
+    char url[MAX_PEERS][64];
+    char data[MAX_PEERS][600];
+    struct daemon *d[MAX_PEERS];
+};
+
+static void
+peers_init(struct peers *p, size_t n)
+{
+    memset(p, 0, sizeof(*p));
+    assert_true(n <= MAX_PEERS);
+    p->n = n;
+    for (size_t i = 0; i < n; i++) {
+        int port = free_port();
+        (void)snprintf(p->name[i], sizeof(p->name[i]), "p%zu", i + 1);
+        (void)snprintf(p->listen[i], sizeof(p->listen[i]), "127.0.0.1:%d", port);
+        (void)snprintf(p->url[i], sizeof(p->url[i]), "http://127.0.0.1:%d", port);
+        (void)snprintf(p->data[i], sizeof(p->data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
+                       p->name[i]);
+    }
+}
+
+/* Start peer i with every other peer listed, plus `extra` options (NULL-terminated or NULL). */
+static void
+peer_start(struct peers *p, size_t i, const char *const *extra)
+{
+    const char *argv[64] = {"agent",      "--name", p->name[i], "--mode",     "peer", "--listen",
+                            p->listen[i], "--data", p->data[i], "--interval", "0.2"};
+    size_t n = 11;
+    for (size_t k = 0; k < p->n; k++) {
+        if (k == i)
+            continue;
+        argv[n++] = "--peer";
+        argv[n++] = p->url[k];
+    }
+    for (size_t k = 0; extra != NULL && extra[k] != NULL && n < 63; k++)
+        argv[n++] = extra[k];
+    argv[n] = NULL;
+    p->d[i] = pool_start(p->name[i], argv);
+}
+
+static void
+post_load(const char *url, const char *vm, const char *body)
+{
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/vms/%s/load", vm);
+    json_t *j = NULL;
+    int st = daemon_http(url, "POST", path, body, &j);
+    json_decref(j);
+    assert_int_equal(st, 200);
+}
+
+static long long
+health_int(const char *url, const char *key)
+{
+    json_t *j = get(url, "/v1/health");
+    json_t *v = json_object_get(j, key);
+    long long r = json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+    json_decref(j);
+    return r;
+}
+
+/* Where VM `vm` runs: the index of the peer that lists it as running, -1 when none, -2 when
+ * more than one does. Peers that do not answer are not counted. */
+static int
+where(const struct peers *p, const char *vm)
+{
+    int at = -1;
+    for (size_t i = 0; i < p->n; i++) {
+        json_t *arr = get(p->url[i], "/v1/vms");
+        size_t k;
+        json_t *v;
+        json_array_foreach(arr, k, v)
+        {
+            if (strcmp(str(v, "name"), vm) == 0 && strcmp(str(v, "state"), "running") == 0)
+                at = at == -1 ? (int)i : -2;
+        }
+        json_decref(arr);
+    }
+    return at;
+}
+
+struct cond {
+    const struct peers *p;
+    const char *url;
+    const char *vm;
+    int at;
+    long long n;
+};
+
+static bool
+vm_runs_at(void *arg)
+{
+    struct cond *c = arg;
+    return where(c->p, c->vm) == c->at;
+}
+
+/* The agent at `url` has `n` migrations in its store, all done. */
+static bool
+migrations_done(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/migrations");
+    size_t done = 0;
+    size_t k;
+    json_t *m;
+    json_array_foreach(arr, k, m)
+    {
+        done += strcmp(str(m, "state"), "done") == 0;
+    }
+    bool ok =
+        json_is_array(arr) && (long long)done == c->n && (long long)json_array_size(arr) == c->n;
+    json_decref(arr);
+    return ok;
+}
+
+static bool
+lock_free(void *arg)
+{
+    struct cond *c = arg;
+    json_t *j = get(c->url, "/v1/lock");
+    bool ok = j != NULL && json_is_false(json_object_get(j, "held"));
+    json_decref(j);
+    return ok;
+}
+
+static bool
+lock_held(void *arg)
+{
+    struct cond *c = arg;
+    json_t *j = get(c->url, "/v1/lock");
+    bool ok = j != NULL && json_is_true(json_object_get(j, "held"));
+    json_decref(j);
+    return ok;
+}
+
+/* Every VM name in `vms` runs on exactly one peer (none lost, none double-placed). */
+static void
+assert_each_once(const struct peers *p, const char *const *vms)
+{
+    for (size_t i = 0; vms[i] != NULL; i++) {
+        int at = where(p, vms[i]);
+        if (at < 0)
+            printf("VM %s runs %s\n", vms[i], at == -1 ? "nowhere" : "on several hosts");
+        assert_true(at >= 0);
+    }
+}
+
+/* (a) One conflict resolved with no manager: the heaviest VM goes to the peer with the most
+ * free CPU; the source's store has the conflict and the migration, readable with the CLI. */
+static void
+test_peer_one_conflict(void **state)
+{
+    (void)state;
+    struct peers p;
+    peers_init(&p, 3);
+    const char *src[] = {"--vm", "a:cpu=10", "--vm", "b:cpu=10", NULL};
+    const char *busy[] = {"--vm", "c:cpu=30", NULL};
+    const char *idle[] = {"--vm", "d:cpu=5", NULL};
+    peer_start(&p, 0, src);
+    peer_start(&p, 1, busy);
+    peer_start(&p, 2, idle);
+    post_load(p.url[0], "a", "{\"cpu\": 50}");
+    post_load(p.url[0], "b", "{\"cpu\": 45}");
+    struct cond c = {&p, p.url[0], "a", 2, 1};
+    assert_true(wait_until(vm_runs_at, &c, ACT_S));
+    assert_true(wait_until(migrations_done, &c, ACT_S));
+    json_t *migs = cli_list_at("--agent", p.url[0], "migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    json_t *m = json_array_get(migs, 0);
+    assert_string_equal(str(m, "vm"), "a");
+    assert_string_equal(str(m, "from"), "p1");
+    assert_string_equal(str(m, "to"), "p3");
+    assert_non_null(strstr(str(m, "reason"), "conflict on p1"));
+    json_decref(migs);
+    json_t *conf = cli_list_at("--agent", p.url[0], "conflicts");
+    assert_true(json_array_size(conf) >= 1);
+    assert_string_equal(str(json_array_get(conf, 0), "outcome"), "move a to p3");
+    assert_string_equal(str(json_array_get(conf, 0), "host"), "p1");
+    json_decref(conf);
+    /* Detection happened on the source, which took one lock and was refused none. */
+    assert_true(health_int(p.url[0], "conflicts_detected") >= 1);
+    assert_int_equal(health_int(p.url[0], "locks_granted"), 1);
+    assert_int_equal(health_int(p.url[0], "lock_refusals"), 0);
+    assert_int_equal(health_int(p.url[2], "locks_served"), 1);
+    /* Both locks are released after the migration. */
+    struct cond l0 = {&p, p.url[0], NULL, 0, 0};
+    struct cond l2 = {&p, p.url[2], NULL, 0, 0};
+    assert_true(wait_until(lock_free, &l0, ACT_S));
+    assert_true(wait_until(lock_free, &l2, ACT_S));
+    const char *vms[] = {"a", "b", "c", "d", NULL};
+    assert_each_once(&p, vms);
+    pool_finish();
+}
+
+/* The agent at `url` has recorded a conflict whose outcome starts with `vm` (a prefix). */
+static bool
+conflict_outcome(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/conflicts");
+    bool ok = false;
+    size_t k;
+    json_t *e;
+    json_array_foreach(arr, k, e)
+    {
+        ok = ok || strncmp(str(e, "outcome"), c->vm, strlen(c->vm)) == 0;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* Three of the four sources p1..p4 have one migration done, the fourth has recorded that
+ * its conflict has no destination. */
+static bool
+three_moved_one_stuck(void *arg)
+{
+    const struct peers *p = arg;
+    int moved = 0;
+    int stuck = 0;
+    for (size_t i = 0; i < 4; i++) {
+        struct cond m = {p, p->url[i], NULL, 0, 1};
+        struct cond u = {p, p->url[i], "unresolved: no-destination", 0, 0};
+        if (migrations_done(&m))
+            moved++;
+        else if (conflict_outcome(&u))
+            stuck++;
+    }
+    return moved == 3 && stuck == 1;
+}
+
+/* (b) Contention: four hosts in conflict at the same moment, all with the same best
+ * destination p5, whose lock another holder has. Every one is refused by p5 and tries the
+ * next best; the three other destinations take one VM each; the fourth conflict has no room
+ * left and waits. When p5's lock is released, the last conflict goes there. Each destination
+ * takes one migration at a time, and no VM is lost or double-placed. */
+static void
+test_peer_contention(void **state)
+{
+    (void)state;
+    struct peers p;
+    peers_init(&p, 8);
+    /* Every peer reads the same policy file: a destination must stay below its threshold,
+     * so a source that moved its heaviest VM has no room for another source's. */
+    char conf[600];
+    (void)snprintf(conf, sizeof(conf), "%s/%s-policy.ini", daemon_tmpdir(), pool_prefix());
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    (void)fputs("[relocate]\ndest_headroom = yes\n", f);
+    assert_int_equal(fclose(f), 0);
+    const char *src[4][10] = {
+        {"--vm", "a1:cpu=10,mem=1024", "--vm", "b1:cpu=10,mem=1024", "--bandwidth", "512",
+         "--config", conf, NULL},
+        {"--vm", "a2:cpu=10,mem=1024", "--vm", "b2:cpu=10,mem=1024", "--bandwidth", "512",
+         "--config", conf, NULL},
+        {"--vm", "a3:cpu=10,mem=1024", "--vm", "b3:cpu=10,mem=1024", "--bandwidth", "512",
+         "--config", conf, NULL},
+        {"--vm", "a4:cpu=10,mem=1024", "--vm", "b4:cpu=10,mem=1024", "--bandwidth", "512",
+         "--config", conf, NULL},
+    };
+    const char *best[] = {"--config", conf, NULL}; /* p5: empty, the best for all */
+    const char *other[3][5] = {{"--vm", "x6:cpu=8", "--config", conf, NULL},  /* p6..p8: room */
+                               {"--vm", "x7:cpu=10", "--config", conf, NULL}, /* for one VM */
+                               {"--vm", "x8:cpu=12", "--config", conf, NULL}};
+    for (size_t i = 0; i < 4; i++)
+        peer_start(&p, i, src[i]);
+    peer_start(&p, 4, best);
+    for (size_t i = 0; i < 3; i++)
+        peer_start(&p, 5 + i, other[i]);
+    /* Someone else holds p5's lock: every decision is refused there first. */
+    json_t *j = NULL;
+    assert_int_equal(
+        daemon_http(p.url[4], "POST", "/v1/lock", "{\"holder\":\"ghost\",\"lease_s\":60}", &j),
+        200);
+    json_decref(j);
+    for (size_t i = 0; i < 4; i++) {
+        char vm[8];
+        (void)snprintf(vm, sizeof(vm), "a%zu", i + 1);
+        post_load(p.url[i], vm, "{\"cpu\": 50}");
+        (void)snprintf(vm, sizeof(vm), "b%zu", i + 1);
+        post_load(p.url[i], vm, "{\"cpu\": 45}");
+    }
+    /* Three migrations, one into each of p6..p8; one source has no room left. */
+    assert_true(wait_until(three_moved_one_stuck, &p, ACT_S));
+    int waiting = -1;
+    for (size_t i = 0; i < 4; i++) {
+        struct cond moved = {&p, p.url[i], NULL, 0, 1};
+        if (!migrations_done(&moved))
+            waiting = (int)i;
+    }
+    assert_true(waiting >= 0);
+    /* All four were refused by p5 at least once. */
+    for (size_t i = 0; i < 4; i++)
+        assert_true(health_int(p.url[i], "lock_refusals") >= 1);
+    assert_true(health_int(p.url[4], "locks_denied") >= 4);
+    json_t *p5 = get(p.url[4], "/v1/vms");
+    assert_int_equal(json_array_size(p5), 0);
+    json_decref(p5);
+    /* p5's lock is released: the waiting conflict goes there at its next sample. */
+    assert_int_equal(
+        daemon_http(p.url[4], "POST", "/v1/lock/release", "{\"holder\":\"ghost\"}", &j), 200);
+    json_decref(j);
+    struct cond last = {&p, p.url[waiting], NULL, 0, 1};
+    assert_true(wait_until(migrations_done, &last, ACT_S));
+    int dest_count[MAX_PEERS] = {0};
+    double started[4];
+    double finished[4];
+    int dest[4];
+    for (size_t i = 0; i < 4; i++) {
+        json_t *arr = get(p.url[i], "/v1/migrations");
+        json_t *m = json_array_get(arr, 0);
+        char vm[8];
+        (void)snprintf(vm, sizeof(vm), "a%zu", i + 1);
+        assert_string_equal(str(m, "vm"), vm);
+        dest[i] = -1;
+        for (size_t k = 0; k < p.n; k++) {
+            if (strcmp(str(m, "to"), p.name[k]) == 0)
+                dest[i] = (int)k;
+        }
+        assert_true(dest[i] >= 4);
+        dest_count[dest[i]]++;
+        started[i] = json_real_value(json_object_get(m, "started"));
+        finished[i] = json_real_value(json_object_get(m, "finished"));
+        json_decref(arr);
+    }
+    /* At most one migration at a time into each destination; here, one each. */
+    for (size_t i = 0; i < 4; i++) {
+        for (size_t k = i + 1; k < 4; k++) {
+            if (dest[i] == dest[k] && !(finished[i] <= started[k] || finished[k] <= started[i]))
+                fail_msg("migrations %zu and %zu overlap into %s", i, k, p.name[dest[i]]);
+        }
+    }
+    for (size_t k = 4; k < 8; k++)
+        assert_int_equal(dest_count[k], 1);
+    assert_int_equal(dest[waiting], 4);
+    const char *vms[] = {"a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4", "x6", "x7", "x8", NULL};
+    assert_each_once(&p, vms);
+    pool_finish();
+}
+
+/* (c) A peer killed while it holds a destination's lock: the lock ends with its lease, the
+ * arrival it announced is dropped, and the next conflict can use that host. */
+static void
+test_peer_holder_killed(void **state)
+{
+    (void)state;
+    struct peers p;
+    peers_init(&p, 4);
+    /* p1's migration takes 60 s (1024 MiB at 16 MiB/s): it is killed long before. */
+    const char *slow[] = {"--vm", "a:cpu=10,mem=1024", "--vm", "b:cpu=10", "--bandwidth",
+                          "16",   "--lock-lease",      "1.5",  NULL};
+    const char *src2[] = {"--vm", "e:cpu=10", "--vm", "f:cpu=10", "--lock-lease", "1.5", NULL};
+    const char *best[] = {"--vm", "d:cpu=5", NULL};
+    const char *other[] = {"--vm", "g:cpu=20", NULL};
+    peer_start(&p, 0, slow);
+    peer_start(&p, 1, src2);
+    peer_start(&p, 2, best);
+    peer_start(&p, 3, other);
+    post_load(p.url[0], "a", "{\"cpu\": 50}");
+    post_load(p.url[0], "b", "{\"cpu\": 45}");
+    struct cond held = {&p, p.url[2], NULL, 0, 0};
+    assert_true(wait_until(lock_held, &held, ACT_S));
+    json_t *lk = get(p.url[2], "/v1/lock");
+    assert_string_equal(str(lk, "holder"), "p1");
+    json_decref(lk);
+    daemon_kill(p.d[0]);
+    struct timespec t0;
+    struct timespec t1;
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* The lease (1.5 s) ends the lock; the next sample of p3 frees it. */
+    assert_true(wait_until(lock_free, &held, 1.5 + 3.0));
+    (void)clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("lock of p3 free %.2f s after its holder was killed (lease 1.5 s)\n", waited);
+    /* The arrival of "a" was dropped: p3 runs only its own VM. */
+    json_t *vms = get(p.url[2], "/v1/vms");
+    assert_int_equal(json_array_size(vms), 1);
+    assert_string_equal(str(json_array_get(vms, 0), "name"), "d");
+    json_decref(vms);
+    /* The others go on: a conflict on p2 now goes to p3, the best destination. */
+    post_load(p.url[1], "e", "{\"cpu\": 50}");
+    post_load(p.url[1], "f", "{\"cpu\": 45}");
+    struct cond c = {&p, NULL, "e", 2, 0};
+    assert_true(wait_until(vm_runs_at, &c, ACT_S));
+    pool_finish();
+}
+
+/* (d) A peer that is down while another decides is skipped; when it answers again it is
+ * used again. */
+static void
+test_peer_down_skipped(void **state)
+{
+    (void)state;
+    struct peers p;
+    peers_init(&p, 3);
+    const char *src[] = {"--vm", "a:cpu=10", "--vm", "b:cpu=10", "--vm", "c:cpu=5", NULL};
+    const char *busy[] = {"--vm", "x:cpu=20", NULL};
+    const char *best[] = {NULL};
+    peer_start(&p, 0, src);
+    peer_start(&p, 1, busy);
+    peer_start(&p, 2, best);
+    assert_int_equal(daemon_stop(p.d[2], 10.0), 0); /* p3, the best destination, is down */
+    post_load(p.url[0], "a", "{\"cpu\": 50}");
+    post_load(p.url[0], "b", "{\"cpu\": 45}");
+    struct cond c = {&p, NULL, "a", 1, 0};
+    assert_true(wait_until(vm_runs_at, &c, ACT_S));
+    assert_true(health_int(p.url[0], "peers_up") == 1);
+    /* p3 comes back on the same address; the next conflict on p1 goes to it. */
+    peer_start(&p, 2, best);
+    post_load(p.url[0], "b", "{\"cpu\": 60}");
+    post_load(p.url[0], "c", "{\"cpu\": 35}");
+    struct cond c2 = {&p, NULL, "b", 2, 0};
+    assert_true(wait_until(vm_runs_at, &c2, ACT_S));
+    assert_int_equal(health_int(p.url[0], "peers_up"), 2);
+    const char *vms[] = {"a", "b", "c", "x", NULL};
+    assert_each_once(&p, vms);
+    pool_finish();
+}
+
+/* The lock API: validation, refusal to a second holder, release by the holder only, and no
+ * locks outside peer mode. */
+static void
+test_lock_api(void **state)
+{
+    (void)state;
+    struct peers p;
+    peers_init(&p, 1);
+    peer_start(&p, 0, NULL);
+    const char *u = p.url[0];
+    json_t *j = NULL;
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{\"holder\": \"h1\"}",
+        "{\"holder\": \"h1\", \"lease_s\": 0}",
+        "{\"holder\": \"h1\", \"lease_s\": 1e9}",
+        "{\"holder\": \"\", \"lease_s\": 5}",
+        "{\"holder\": 3, \"lease_s\": 5}",
+        "{\"holder\": \"p1\", \"lease_s\": 5}",
+        "{\"holder\": \"h1\", \"holder\": \"h2\", \"lease_s\": 5}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int st = daemon_http(u, "POST", "/v1/lock", bad[i], &j);
+        if (st != 400)
+            printf("POST /v1/lock %s: %d\n", bad[i], st);
+        assert_int_equal(st, 400);
+        assert_non_null(json_string_value(json_object_get(j, "error")));
+        json_decref(j);
+        j = NULL;
+    }
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
+                     200);
+    json_decref(j);
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h2\",\"lease_s\":30}", &j),
+                     409);
+    assert_string_equal(str(j, "holder"), "h1");
+    json_decref(j);
+    /* Renewal by the holder. */
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
+                     200);
+    json_decref(j);
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock/release", "{\"holder\":\"h2\"}", &j), 409);
+    json_decref(j);
+    /* An arrival from anyone but the holder is refused. */
+    const char *in = "{\"id\":\"m1\",\"from\":\"h2\",\"vm\":{\"name\":\"z\",\"demand\":{\"cpu\":5},"
+                     "\"mem_mib\":10,\"priority\":0,\"pinned\":false}}";
+    assert_int_equal(daemon_http(u, "POST", "/v1/incoming", in, &j), 409);
+    json_decref(j);
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock/release", "{\"holder\":\"h1\"}", &j), 200);
+    assert_true(json_is_true(json_object_get(j, "released")));
+    json_decref(j);
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock/release", "{\"holder\":\"h1\"}", &j), 200);
+    assert_true(json_is_false(json_object_get(j, "released")));
+    json_decref(j);
+    /* With no lock held, no arrival is accepted either. */
+    assert_int_equal(daemon_http(u, "POST", "/v1/incoming", in, &j), 409);
+    json_decref(j);
+    /* In peer mode, nobody else orders this agent's migrations. */
+    assert_int_equal(daemon_http(u, "POST", "/v1/migrations",
+                                 "{\"vm\":\"z\",\"to\":\"http://127.0.0.1:9\"}", &j),
+                     409);
+    json_decref(j);
+    /* The agent still answers. */
+    assert_int_equal(health_int(u, "locks_served"), 2);
+    assert_int_equal(health_int(u, "locks_denied"), 1);
+    pool_finish();
+}
+
+/* Command-line checks of the modes. */
+static void
+test_mode_options(void **state)
+{
+    (void)state;
+    const char *const *const bad[] = {
+        (const char *const[]){"agent", "--name", "h", "--mode", "bogus", NULL},
+        (const char *const[]){"agent", "--name", "h", "--peer", "http://127.0.0.1:1", NULL},
+        (const char *const[]){"agent", "--name", "h", "--mode", "peer", "--manager",
+                              "http://127.0.0.1:1", NULL},
+        (const char *const[]){"agent", "--name", "h", "--mode", "edge", NULL},
+        (const char *const[]){"agent", "--name", "h", "--mode", "peer", "--peer", "nope", NULL},
+        (const char *const[]){"agent", "--name", "h", "--mode", "peer", "--peer",
+                              "http://127.0.0.1:1", "--peer", "http://127.0.0.1:1", NULL},
+        (const char *const[]){"agent", "--name", "h", "--mode", "peer", "--lock-lease", "0", NULL},
+        (const char *const[]){"manager", "--collect", "notified", NULL},
+        (const char *const[]){"manager", "--mode", "peer", NULL},
+        (const char *const[]){"manager", "--mode", "edge", "--collect", "sometimes", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int st = run_cli(bad[i], NULL);
+        if (st != 2)
+            printf("case %zu exited %d, expected 2\n", i, st);
+        assert_int_equal(st, 2);
+    }
+    const char *const *const good[] = {
+        (const char *const[]){"agent", "--name", "h", "--mode", "peer", "--peer",
+                              "http://127.0.0.1:1", "--lock-lease", "2.5", "--check-config", NULL},
+        (const char *const[]){"agent", "--name", "h", "--mode", "edge", "--manager",
+                              "http://127.0.0.1:1", "--check-config", NULL},
+        (const char *const[]){"manager", "--mode", "edge", "--collect", "notified",
+                              "--check-config", NULL},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_int_equal(run_cli(good[i], NULL), 0);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_peer_one_conflict, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_contention, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_holder_killed, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_down_skipped, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_api, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_mode_options, pool_setup, pool_teardown),
+    };
+    return cmocka_run_group_tests_name("peer", tests, NULL, NULL);
+}
