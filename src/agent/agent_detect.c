@@ -5,7 +5,9 @@
  *
  * Edge: while the conflict lasts, each tick sends that sample to the manager
  * (POST /v1/notify), which decides and orders the migration; one notification is in flight
- * at a time. Peer: the conflict starts a decision among the peers (agent_peer.c). */
+ * at a time, and none while a VM of the host is arriving or leaving (the manager does not
+ * move anything into or out of a host with a migration running). Peer: the conflict starts a
+ * decision among the peers (agent_peer.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -54,9 +56,10 @@ notify(struct agent *a)
     a->notify_in_flight = true;
 }
 
-/* Detect on the latest sample. 1: conflict (kinds and VMs written); 0: none; <0: error. */
+/* Detect on the latest sample. 1: conflict (kinds and VMs written); 0: none; <0: error.
+ * *ret_moving: a VM of the host is arriving or leaving. */
 static int
-detect_own(struct agent *a, char *kinds, size_t klen, char *vms, size_t vlen)
+detect_own(struct agent *a, char *kinds, size_t klen, char *vms, size_t vlen, bool *ret_moving)
 {
     struct wire_sample s;
     struct perr err;
@@ -67,6 +70,7 @@ detect_own(struct agent *a, char *kinds, size_t klen, char *vms, size_t vlen)
     struct cluster cl;
     cluster_init(&cl);
     size_t hi;
+    *ret_moving = wire_sample_moving(&s);
     int r = wire_sample_to_cluster(&s, true, &cl, &hi);
     uint32_t *idx = r == 0 ? malloc((cl.hosts[hi].vm_count + 1u) * sizeof(*idx)) : NULL;
     if (r == 0 && idx == NULL)
@@ -105,7 +109,8 @@ agent_detect(struct agent *a)
         return;
     char kinds[sizeof(a->conflict_kinds)];
     char vms[sizeof(a->conflict_vms)];
-    int r = detect_own(a, kinds, sizeof(kinds), vms, sizeof(vms));
+    bool moving = false;
+    int r = detect_own(a, kinds, sizeof(kinds), vms, sizeof(vms), &moving);
     if (r < 0)
         return;
     if (r == 1 && (!a->in_conflict || strcmp(vms, a->conflict_vms) != 0 ||
@@ -121,8 +126,8 @@ agent_detect(struct agent *a)
     (void)snprintf(a->conflict_vms, sizeof(a->conflict_vms), "%s", r == 1 ? vms : "");
     if (r != 1)
         return;
-    if (a->opts.mode == AGENT_MODE_EDGE)
-        notify(a);
-    else
+    if (a->opts.mode == AGENT_MODE_PEER)
         agent_peer_act(a);
+    else if (!moving)
+        notify(a); /* while a VM arrives or leaves, the manager would not act on this host */
 }

@@ -14,7 +14,7 @@
 #define UP_S 10.0
 #define ACT_S 15.0
 
-#define POOL_MAX_DAEMONS 8
+#define POOL_MAX_DAEMONS 16
 
 int pool_setup(void **state);
 int pool_teardown(void **state);
