@@ -393,6 +393,19 @@ reserve_done(void *arg, int status, const char *body, size_t len, const char *er
         mig_fail(m, true, "cannot start the transfer timer");
 }
 
+/* FNV-1a of a host name: part of the ids this agent makes, so that two agents deciding in
+ * the same millisecond (peer mode) never make the same id. */
+static unsigned
+name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
 int
 agent_migrate_start(struct agent *a, const struct wire_order *o, struct migration **ret_m)
 {
@@ -412,7 +425,8 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     if (o->id[0] != '\0')
         (void)snprintf(id, sizeof(id), "%s", o->id);
     else
-        (void)snprintf(id, sizeof(id), "m%llu-%llu", (unsigned long long)(clock_wall_s() * 1000),
+        (void)snprintf(id, sizeof(id), "m%llu-%08x-%llu",
+                       (unsigned long long)(clock_wall_s() * 1000), name_hash(a->opts.name),
                        (unsigned long long)++a->next_id);
     if (!make_room_migs(a))
         return -EBUSY;

@@ -1,19 +1,23 @@
-/* `vmloc demo`: a small cluster on 127.0.0.1 (one manager, a few agents with the simulated
- * backend) and a workload that changes over time. Sudden spikes create resource conflicts;
- * the demo prints each load change, each conflict the manager detects and each migration it
- * orders, with their reasons and outcomes, until Ctrl-C (or --duration). Everything it
- * starts is stopped on the way out. The daemons are this same binary, run as children. */
+/* `vmloc demo`: a small cluster on 127.0.0.1 (a few agents with the simulated backend, and a
+ * manager unless the mode is peer) and a workload that changes over time. Sudden spikes
+ * create resource conflicts; the demo prints each load change, each conflict detected and
+ * each migration ordered, with their reasons and outcomes, until Ctrl-C (or --duration).
+ * --mode central|edge|peer runs the same cluster and workload in each deployment. Everything
+ * it starts is stopped on the way out. The daemons are this same binary, run as children. */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,8 +44,12 @@ struct child {
     char name[32];
 };
 
+enum demo_mode { DEMO_CENTRAL, DEMO_EDGE, DEMO_PEER };
+static const char *const mode_names[] = {"central", "edge", "peer"};
+
 struct demo {
-    struct child manager;
+    enum demo_mode mode;
+    struct child manager; /* not in peer mode */
     struct child agents[DEMO_MAX_AGENTS];
     int n_agents;
     double interval;
@@ -144,11 +152,51 @@ get(const char *url, const char *path)
     return j;
 }
 
-/* The agent URL of the host that runs `vm` now (from the manager), or NULL. */
+static int
+by_time(const void *a, const void *b)
+{
+    double x = json_number_value(json_object_get(*(json_t *const *)a, "time"));
+    double y = json_number_value(json_object_get(*(json_t *const *)b, "time"));
+    return x < y ? -1 : x > y;
+}
+
+/* GET `path` as one JSON array: from the manager, or in peer mode from every agent (their
+ * lists joined; conflicts in time order). An empty array when nothing answers. */
+static json_t *
+list(struct demo *d, const char *path)
+{
+    if (d->mode != DEMO_PEER) {
+        json_t *j = get(d->manager.url, path);
+        return json_is_array(j) ? j : (json_decref(j), json_array());
+    }
+    json_t *all = json_array();
+    for (int a = 0; a < d->n_agents; a++) {
+        json_t *j = get(d->agents[a].url, path);
+        if (json_is_array(j))
+            (void)json_array_extend(all, j);
+        json_decref(j);
+    }
+    if (strcmp(path, "/v1/conflicts") == 0 && json_array_size(all) > 1) {
+        size_t n = json_array_size(all);
+        json_t **items = calloc(n, sizeof(*items));
+        if (items == NULL)
+            return all;
+        for (size_t i = 0; i < n; i++)
+            items[i] = json_incref(json_array_get(all, i));
+        qsort(items, n, sizeof(*items), by_time);
+        (void)json_array_clear(all);
+        for (size_t i = 0; i < n; i++)
+            (void)json_array_append_new(all, items[i]);
+        free(items);
+    }
+    return all;
+}
+
+/* The agent URL of the host that runs `vm` now, or NULL. */
 static const char *
 vm_home(struct demo *d, const char *vm, char *host, size_t len)
 {
-    json_t *vms = get(d->manager.url, "/v1/vms");
+    json_t *vms = list(d, "/v1/vms");
     const char *url = NULL;
     size_t i;
     json_t *v;
@@ -203,7 +251,7 @@ report(struct demo *d)
     char t[16];
     /* The manager lists its latest conflicts (a bounded number), oldest first: print those
      * not seen yet by their time, so the demo keeps up however long it runs. */
-    json_t *cs = get(d->manager.url, "/v1/conflicts");
+    json_t *cs = list(d, "/v1/conflicts");
     size_t n = json_array_size(cs);
     double newest = d->conflicts_since;
     for (size_t i = 0; i < n; i++) {
@@ -229,7 +277,7 @@ report(struct demo *d)
     }
     d->conflicts_since = newest;
     json_decref(cs);
-    json_t *ms = get(d->manager.url, "/v1/migrations");
+    json_t *ms = list(d, "/v1/migrations");
     size_t i;
     json_t *m;
     json_array_foreach(ms, i, m)
@@ -289,6 +337,27 @@ static const struct step script[] = {
     {28, "batch-1", 12, "job done"},    {28, "batch-2", 10, "job done"},
 };
 
+/* A port free on 127.0.0.1 now, for peers that must know each other's address before they
+ * start. 0 when none could be found. */
+static int
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    int port = 0;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    (void)close(fd);
+    return port;
+}
+
 static int
 demo_start(struct demo *d, const char *self)
 {
@@ -305,19 +374,49 @@ demo_start(struct demo *d, const char *self)
         cli_error("demo: cannot write %s", policy);
         return -1;
     }
-    char *margv[] = {(char *)self, "manager", "--listen", "127.0.0.1:0", "--data", d->data,
-                     "--interval", interval,  "--config", policy,        NULL};
-    if (spawn(&d->manager, self, margv, log) < 0) {
-        cli_error("demo: the manager did not start (see %s)", log);
-        return -1;
+    char *mode = (char *)mode_names[d->mode];
+    if (d->mode != DEMO_PEER) {
+        char *margv[] = {(char *)self, "manager",    "--listen", "127.0.0.1:0", "--data",
+                         d->data,      "--interval", interval,   "--config",    policy,
+                         "--mode",     mode,         NULL};
+        if (spawn(&d->manager, self, margv, log) < 0) {
+            cli_error("demo: the manager did not start (see %s)", log);
+            return -1;
+        }
+    }
+    char listen[DEMO_MAX_AGENTS][32];
+    char url[DEMO_MAX_AGENTS][64];
+    char data[DEMO_MAX_AGENTS][4200];
+    for (int i = 0; i < d->n_agents; i++) {
+        (void)snprintf(d->agents[i].name, sizeof(d->agents[i].name), "h%d", i + 1);
+        int port = d->mode == DEMO_PEER ? free_port() : 0;
+        if (d->mode == DEMO_PEER && port == 0) {
+            cli_error("demo: no free port on 127.0.0.1");
+            return -1;
+        }
+        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", port);
+        (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", port);
+        (void)snprintf(data[i], sizeof(data[i]), "%s/%s", d->data, d->agents[i].name);
     }
     for (int i = 0; i < d->n_agents; i++) {
         struct child *a = &d->agents[i];
-        (void)snprintf(a->name, sizeof(a->name), "h%d", i + 1);
-        char *argv[24] = {(char *)self, "agent",       "--name",      a->name,
-                          "--listen",   "127.0.0.1:0", "--manager",   d->manager.url,
-                          "--interval", interval,      "--bandwidth", "4096"};
-        int n = 12;
+        char *argv[64] = {(char *)self, "agent",  "--name",      a->name,      "--listen",
+                          listen[i],    "--mode", mode,          "--interval", interval,
+                          "--config",   policy,   "--bandwidth", "4096"};
+        int n = 14;
+        if (d->mode == DEMO_PEER) {
+            argv[n++] = "--data";
+            argv[n++] = data[i];
+            for (int k = 0; k < d->n_agents; k++) {
+                if (k != i) {
+                    argv[n++] = "--peer";
+                    argv[n++] = url[k];
+                }
+            }
+        } else {
+            argv[n++] = "--manager";
+            argv[n++] = d->manager.url;
+        }
         for (int v = 0; v < 4 && demo_vms[i][v] != NULL; v++) {
             argv[n++] = "--vm";
             argv[n++] = (char *)demo_vms[i][v];
@@ -340,14 +439,19 @@ demo_stop_all(struct demo *d)
     stop_child(&d->manager);
 }
 
-/* Wait until the manager has a sample from every agent. */
+/* Wait until the manager has a sample from every agent (peer mode: every agent answers). */
 static bool
 demo_wait_ready(struct demo *d)
 {
     double deadline = clock_wall_s() + 20.0;
     while (!demo_stop && clock_wall_s() < deadline) {
-        json_t *hosts = get(d->manager.url, "/v1/hosts");
         int up = 0;
+        for (int a = 0; d->mode == DEMO_PEER && a < d->n_agents; a++) {
+            json_t *h = get(d->agents[a].url, "/v1/health");
+            up += h != NULL;
+            json_decref(h);
+        }
+        json_t *hosts = d->mode == DEMO_PEER ? NULL : get(d->manager.url, "/v1/hosts");
         size_t i;
         json_t *h;
         json_array_foreach(hosts, i, h)
@@ -368,13 +472,18 @@ demo_wait_ready(struct demo *d)
 static void
 demo_usage(FILE *f)
 {
-    (void)fprintf(f, "usage: vmloc demo [--agents N] [--duration SECONDS] [--interval SECONDS]\n"
-                     "                  [--data DIR]\n\n"
-                     "Start a manager and N agents (default 5, at most 8) on 127.0.0.1 with\n"
-                     "simulated hosts, drive a workload with sudden spikes, and print what vmloc\n"
-                     "detects and moves as it happens. Ctrl-C stops everything; --duration stops\n"
-                     "after that many seconds. --data keeps the store and the daemons' logs in\n"
-                     "DIR (default: a temporary directory, removed at the end).\n");
+    (void)fprintf(f,
+                  "usage: vmloc demo [--mode MODE] [--agents N] [--duration SECONDS]\n"
+                  "                  [--interval SECONDS] [--data DIR]\n\n"
+                  "Start N agents (default 5, at most 8) on 127.0.0.1 with simulated hosts,\n"
+                  "and a manager, drive a workload with sudden spikes, and print what vmloc\n"
+                  "detects and moves as it happens. Ctrl-C stops everything; --duration stops\n"
+                  "after that many seconds. --data keeps the stores and the daemons' logs in\n"
+                  "DIR (default: a temporary directory, removed at the end).\n\n"
+                  "  --mode central  the manager detects and decides (default)\n"
+                  "  --mode edge     each agent detects and notifies the manager, which decides\n"
+                  "  --mode peer     no manager: agents decide among themselves, locking the\n"
+                  "                  destination\n");
 }
 
 static void
@@ -383,10 +492,19 @@ remove_tree(const char *dir)
     static const char *const files[] = {
         "policy.ini", "manager.log", "vmloc.db", "vmloc.db-wal", "vmloc.db-shm", "h1.log", "h2.log",
         "h3.log",     "h4.log",      "h5.log",   "h6.log",       "h7.log",       "h8.log"};
+    static const char *const db[] = {"vmloc.db", "vmloc.db-wal", "vmloc.db-shm"};
     char path[4200];
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         (void)snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
         (void)unlink(path);
+    }
+    for (int h = 1; h <= DEMO_MAX_AGENTS; h++) { /* peer mode: each agent's store */
+        for (size_t i = 0; i < sizeof(db) / sizeof(db[0]); i++) {
+            (void)snprintf(path, sizeof(path), "%s/h%d/%s", dir, h, db[i]);
+            (void)unlink(path);
+        }
+        (void)snprintf(path, sizeof(path), "%s/h%d", dir, h);
+        (void)rmdir(path);
     }
     (void)rmdir(dir);
 }
@@ -395,14 +513,18 @@ static int
 parse_args(int argc, char **argv, struct demo *d, double *duration)
 {
     static const struct option opts[] = {
-        {"agents", required_argument, NULL, 'a'},   {"duration", required_argument, NULL, 't'},
-        {"interval", required_argument, NULL, 'i'}, {"data", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"agents", required_argument, NULL, 'a'},
+        {"duration", required_argument, NULL, 't'},
+        {"interval", required_argument, NULL, 'i'},
+        {"data", required_argument, NULL, 'd'},
+        {"mode", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":a:t:i:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":a:t:i:d:m:h", opts, NULL)) != -1) {
         char *end = NULL;
         double v = optarg != NULL ? strtod(optarg, &end) : 0;
         bool num_ok =
@@ -436,6 +558,18 @@ parse_args(int argc, char **argv, struct demo *d, double *duration)
             }
             (void)snprintf(d->data, sizeof(d->data), "%s", optarg);
             d->own_data = false;
+            break;
+        case 'm':
+            if (strcmp(optarg, "central") == 0) {
+                d->mode = DEMO_CENTRAL;
+            } else if (strcmp(optarg, "edge") == 0) {
+                d->mode = DEMO_EDGE;
+            } else if (strcmp(optarg, "peer") == 0) {
+                d->mode = DEMO_PEER;
+            } else {
+                cli_error("demo: --mode must be central, edge or peer");
+                return CLI_EXIT_USAGE;
+            }
             break;
         case 'h':
             demo_usage(stdout);
@@ -500,10 +634,16 @@ cmd_demo(int argc, char **argv)
             cli_error("demo: the agents did not all report to the manager (logs in %s)", d.data);
         goto out;
     }
-    (void)printf("vmloc demo: manager %s, %d agents (h1..h%d), interval %g s.%s\n"
-                 "  look around: vmloc --manager %s hosts | vms | conflicts | migrations\n",
-                 d.manager.url, d.n_agents, d.n_agents, d.interval,
-                 duration > 0 ? "" : " Ctrl-C stops.", d.manager.url);
+    if (d.mode == DEMO_PEER)
+        (void)printf("vmloc demo (peer mode): no manager, %d agents (h1..h%d), interval %g s.%s\n"
+                     "  look around: vmloc --agent %s vms | conflicts | migrations\n",
+                     d.n_agents, d.n_agents, d.interval, duration > 0 ? "" : " Ctrl-C stops.",
+                     d.agents[0].url);
+    else
+        (void)printf("vmloc demo (%s mode): manager %s, %d agents (h1..h%d), interval %g s.%s\n"
+                     "  look around: vmloc --manager %s hosts | vms | conflicts | migrations\n",
+                     mode_names[d.mode], d.manager.url, d.n_agents, d.n_agents, d.interval,
+                     duration > 0 ? "" : " Ctrl-C stops.", d.manager.url);
     (void)fflush(stdout);
     double start = clock_wall_s();
     double cycle = 40.0;
