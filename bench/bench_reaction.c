@@ -1,16 +1,20 @@
-/* bench_reaction: the method's reaction time with real daemons. A vmloc manager and three
- * vmloc agents (simulated hypervisors, 3 VMs each) run on 127.0.0.1; each repetition raises
- * the demand of two VMs of one host so that the host is in conflict, and measures the time
- * from the return of the second load call (POST /v1/vms/NAME/load, what `vmloc load` sends)
- * to the "started" time of the migration the manager orders (GET /v1/migrations on the
- * manager; both wall clock on this machine). It then waits for the migration to finish,
- * lowers the demand again and waits until the manager sees a calm cluster with no migration
- * in flight before the next repetition: every wait polls with a deadline. The load rises at
- * a uniformly random moment of the manager's collection round (--phase random, a fixed-seed
- * generator), or just after a round (--phase after-round, the worst case).
+/* bench_reaction: the method's reaction time with real daemons, in each deployment. Three
+ * vmloc agents (simulated hypervisors, 3 VMs each) run on 127.0.0.1 with a vmloc manager
+ * (central and edge modes) or none (peer mode); each repetition raises the demand of two VMs
+ * of one host so that the host is in conflict, and measures the time from the return of the
+ * second load call (POST /v1/vms/NAME/load, what `vmloc load` sends) to the "started" time of
+ * the migration ordered for it (GET /v1/migrations on the manager, or on the agents in peer
+ * mode; both wall clock on this machine). It then waits for the migration to finish, lowers
+ * the demand again and waits until the cluster is calm with no migration in flight before
+ * the next repetition: every wait polls with a deadline. The load rises at a uniformly random
+ * moment of the interval (--phase random, a fixed-seed generator), or just after the cluster
+ * was seen calm (--phase after-round, the worst case).
  *
- * The target is interval + 50 ms: the manager decides at the end of each collection round,
- * so a conflict waits at most one interval for the next round, plus the round itself. A
+ * Where the time goes: in central mode the manager detects at the end of each collection
+ * round, so a conflict waits up to one interval for the next round; in edge and peer modes
+ * the agent detects at its next sample, so it waits up to one agent interval, then notifies
+ * (edge) or gathers its peers' samples and locks the destination (peer). The order time
+ * bounds the detection time from above. Target, for every mode: interval + 50 ms (p99). A
  * benchmark, not a gate: it exits 0 once the options parse (2 for bad options). */
 #define _POSIX_C_SOURCE 200809L
 
@@ -31,6 +35,7 @@
 #define VMS_PER_HOST 3
 #define N_VMS (N_HOSTS * VMS_PER_HOST)
 #define MAX_INTERVALS 8
+#define MAX_SETTINGS (MAX_INTERVALS * 3)
 #define MAX_REPS 10000
 #define BASE_CPU 10.0    /* every VM's demand between repetitions: hosts at 32 % */
 #define HIGH_CPU 40.0    /* two VMs at 40 %: the host is at 92 %, in conflict (80 %, 2 VMs >= 20) */
@@ -43,8 +48,12 @@ struct vmrec {
     int host; /* index into hosts[] */
 };
 
+enum mode { MODE_CENTRAL, MODE_EDGE, MODE_PEER };
+static const char *const mode_names[] = {"central", "edge", "peer"};
+
 struct cluster {
-    struct bench_daemon manager;
+    enum mode mode;
+    struct bench_daemon manager; /* not started in peer mode */
     struct bench_daemon agents[N_HOSTS];
     char host_names[N_HOSTS][8];
     struct vmrec vms[N_VMS];
@@ -54,6 +63,7 @@ struct cluster {
 };
 
 struct result {
+    enum mode mode;
     double interval;
     int reps;
     int ordered;
@@ -73,12 +83,21 @@ struct result {
 };
 
 static bool verbose = false;
+/* The manager's collection interval when it differs from the agents' (0: the same). */
+static double manager_interval = 0;
 /* Conflicts arrive at a uniformly random moment of the manager's round (true), or right after
  * the round that saw the cluster calm (false: the worst case, about one interval). */
 static bool random_phase = true;
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
 /* ---- cluster ------------------------------------------------------------------------- */
+
+/* The longer of the agents' and the manager's intervals: deadlines scale with it. */
+static double
+slowest(const struct cluster *c)
+{
+    return manager_interval > c->interval ? manager_interval : c->interval;
+}
 
 static bool
 seen(const struct cluster *c, const char *id)
@@ -138,11 +157,51 @@ set_load(const struct cluster *c, int vm, double cpu)
     return 0;
 }
 
+/* Peer mode: does every agent answer, idle and out of conflict, with its VMs where we think
+ * they are, running at their base demand? */
+static bool
+peers_calm(struct cluster *c)
+{
+    size_t total = 0;
+    for (int h = 0; h < N_HOSTS; h++) {
+        json_t *hj = NULL;
+        bool ok =
+            bench_http(c->agents[h].url, "GET", "/v1/health", NULL, HTTP_TIMEOUT, &hj) == 200 &&
+            !json_is_true(json_object_get(hj, "in_conflict")) &&
+            json_string_value(json_object_get(hj, "phase")) != NULL &&
+            strcmp(json_string_value(json_object_get(hj, "phase")), "idle") == 0;
+        json_decref(hj);
+        json_t *vms = NULL;
+        if (!ok ||
+            bench_http(c->agents[h].url, "GET", "/v1/vms", NULL, HTTP_TIMEOUT, &vms) != 200) {
+            json_decref(vms);
+            return false;
+        }
+        for (size_t i = 0; i < json_array_size(vms) && ok; i++) {
+            json_t *o = json_array_get(vms, i);
+            const char *name = json_string_value(json_object_get(o, "name"));
+            const char *st = json_string_value(json_object_get(o, "state"));
+            double cpu = json_number_value(json_object_get(json_object_get(o, "demand"), "cpu"));
+            int vi = name != NULL ? vm_index(c, name) : -1;
+            if (vi < 0 || c->vms[vi].host != h || st == NULL || strcmp(st, "running") != 0 ||
+                fabs(cpu - BASE_CPU) > 1e-6)
+                ok = false;
+        }
+        total += json_array_size(vms);
+        json_decref(vms);
+        if (!ok)
+            return false;
+    }
+    return total == N_VMS;
+}
+
 /* Does the manager see every VM where we think it is, at its base demand and running, with
- * no migration in flight and no host in conflict? */
+ * no migration in flight and no host in conflict? (Peer mode: ask the agents.) */
 static bool
 cluster_calm(struct cluster *c)
 {
+    if (c->mode == MODE_PEER)
+        return peers_calm(c);
     json_t *h = NULL;
     if (bench_http(c->manager.url, "GET", "/v1/health", NULL, HTTP_TIMEOUT, &h) != 200) {
         json_decref(h);
@@ -212,16 +271,43 @@ struct mig {
     double started;
 };
 
-/* The first migration on the manager that is not in c->seen_ids. 1 found, 0 none, -1 error. */
+/* Every migration ordered: the manager's list, or in peer mode the agents' lists joined.
+ * NULL when a daemon does not answer. */
+static json_t *
+all_migrations(const struct cluster *c)
+{
+    if (c->mode != MODE_PEER) {
+        json_t *arr = NULL;
+        if (bench_http(c->manager.url, "GET", "/v1/migrations", NULL, HTTP_TIMEOUT, &arr) != 200 ||
+            !json_is_array(arr)) {
+            json_decref(arr);
+            return NULL;
+        }
+        return arr;
+    }
+    json_t *all = json_array();
+    for (int h = 0; h < N_HOSTS && all != NULL; h++) {
+        json_t *arr = NULL;
+        if (bench_http(c->agents[h].url, "GET", "/v1/migrations", NULL, HTTP_TIMEOUT, &arr) !=
+                200 ||
+            !json_is_array(arr)) {
+            json_decref(all);
+            all = NULL;
+        } else {
+            (void)json_array_extend(all, arr);
+        }
+        json_decref(arr);
+    }
+    return all;
+}
+
+/* The first migration ordered that is not in c->seen_ids. 1 found, 0 none, -1 error. */
 static int
 find_new_migration(struct cluster *c, struct mig *ret)
 {
-    json_t *arr = NULL;
-    if (bench_http(c->manager.url, "GET", "/v1/migrations", NULL, HTTP_TIMEOUT, &arr) != 200 ||
-        !json_is_array(arr)) {
-        json_decref(arr);
+    json_t *arr = all_migrations(c);
+    if (arr == NULL)
         return -1;
-    }
     int found = 0;
     for (size_t i = 0; i < json_array_size(arr) && !found; i++) {
         json_t *o = json_array_get(arr, i);
@@ -245,13 +331,13 @@ find_new_migration(struct cluster *c, struct mig *ret)
     return found;
 }
 
-/* The state of migration `id` on the manager ("" when not listed). */
+/* The state of migration `id` ("" when not listed). */
 static void
 migration_state(const struct cluster *c, const char *id, char *state, size_t len)
 {
     state[0] = '\0';
-    json_t *arr = NULL;
-    if (bench_http(c->manager.url, "GET", "/v1/migrations", NULL, HTTP_TIMEOUT, &arr) == 200) {
+    json_t *arr = all_migrations(c);
+    if (arr != NULL) {
         for (size_t i = 0; i < json_array_size(arr); i++) {
             json_t *o = json_array_get(arr, i);
             const char *mid = json_string_value(json_object_get(o, "id"));
@@ -302,32 +388,56 @@ cluster_stop(struct cluster *c)
 }
 
 static int
-cluster_start(struct cluster *c, const char *bin, const char *dir, double interval)
+cluster_start(struct cluster *c, const char *bin, const char *dir, double interval, enum mode mode)
 {
     memset(c, 0, sizeof(*c));
     c->interval = interval;
+    c->mode = mode;
     char iv[32];
     char data[640];
     char log[640];
+    const char *mname = mode_names[mode];
     (void)snprintf(iv, sizeof(iv), "%g", interval);
     (void)snprintf(data, sizeof(data), "%s/data", dir);
     (void)snprintf(log, sizeof(log), "%s/manager.log", dir);
     const char *margv[] = {"manager",    "--listen", "127.0.0.1:0", "--data", data,
-                           "--interval", iv,         NULL};
-    if (bench_daemon_start(&c->manager, bin, margv, log, 10.0) < 0)
+                           "--interval", iv,         "--mode",      mname,    NULL};
+    if (mode != MODE_PEER && bench_daemon_start(&c->manager, bin, margv, log, 10.0) < 0)
         return -1;
+    char listen[N_HOSTS][32];
+    char url[N_HOSTS][64];
+    char pdata[N_HOSTS][700];
+    for (int h = 0; h < N_HOSTS; h++) {
+        int port = mode == MODE_PEER ? bench_free_port() : 0;
+        (void)snprintf(listen[h], sizeof(listen[h]), "127.0.0.1:%d", port);
+        (void)snprintf(url[h], sizeof(url[h]), "http://127.0.0.1:%d", port);
+        (void)snprintf(pdata[h], sizeof(pdata[h]), "%s/data-h%d", dir, h + 1);
+    }
     char specs[N_HOSTS][VMS_PER_HOST][64];
     for (int h = 0; h < N_HOSTS; h++) {
         (void)snprintf(c->host_names[h], sizeof(c->host_names[h]), "h%d", h + 1);
-        const char *argv[32];
+        const char *argv[40];
         int n = 0;
         argv[n++] = "agent";
         argv[n++] = "--name";
         argv[n++] = c->host_names[h];
         argv[n++] = "--listen";
-        argv[n++] = "127.0.0.1:0";
-        argv[n++] = "--manager";
-        argv[n++] = c->manager.url;
+        argv[n++] = listen[h];
+        argv[n++] = "--mode";
+        argv[n++] = mname;
+        if (mode == MODE_PEER) {
+            argv[n++] = "--data";
+            argv[n++] = pdata[h];
+            for (int k = 0; k < N_HOSTS; k++) {
+                if (k != h) {
+                    argv[n++] = "--peer";
+                    argv[n++] = url[k];
+                }
+            }
+        } else {
+            argv[n++] = "--manager";
+            argv[n++] = c->manager.url;
+        }
         argv[n++] = "--interval";
         argv[n++] = iv;
         argv[n++] = "--bandwidth";
@@ -349,9 +459,9 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
         }
     }
     /* Agents register at start; the manager has them after its next round. */
-    if (!wait_calm(c, 10.0 + 5.0 * interval)) {
-        (void)fprintf(stderr, "bench_reaction: the manager did not see the 3 agents in time\n");
-        bench_daemon_tail_log(&c->manager, 20);
+    if (!wait_calm(c, 10.0 + 5.0 * slowest(c))) {
+        (void)fprintf(stderr, "bench_reaction: %s mode: the cluster was not calm in time\n", mname);
+        bench_daemon_tail_log(mode == MODE_PEER ? &c->agents[0] : &c->manager, 20);
         cluster_stop(c);
         return -1;
     }
@@ -399,10 +509,11 @@ one_rep(struct cluster *c, int rep, struct result *res, bool count)
     if (set_load(c, pair[1], HIGH_CPU) < 0)
         return -1;
     double t_load = bench_wall_s();
-    /* The order: the manager's next round must see the conflict. */
+    /* The order: the manager's next round, or the source agent's next sample, must see the
+     * conflict. */
     struct mig m;
     int found = 0;
-    double deadline = bench_mono_s() + 5.0 * c->interval + 5.0;
+    double deadline = bench_mono_s() + 5.0 * slowest(c) + 5.0;
     while (found == 0 && bench_mono_s() < deadline) {
         found = find_new_migration(c, &m);
         if (found <= 0)
@@ -411,7 +522,7 @@ one_rep(struct cluster *c, int rep, struct result *res, bool count)
     int ret = 1;
     if (found <= 0) {
         (void)fprintf(stderr, "bench_reaction: rep %d: no migration ordered for %s within %.1f s\n",
-                      rep, c->host_names[src], 5.0 * c->interval + 5.0);
+                      rep, c->host_names[src], 5.0 * slowest(c) + 5.0);
         if (count)
             res->no_order++;
         ret = 0;
@@ -442,7 +553,7 @@ one_rep(struct cluster *c, int rep, struct result *res, bool count)
                           (m.started - t_load) * 1000.0, (t_agent - t_load) * 1000.0);
         /* Its end: the manager follows it every round. */
         char state[16] = "";
-        deadline = bench_mono_s() + 10.0 * c->interval + 10.0;
+        deadline = bench_mono_s() + 10.0 * slowest(c) + 10.0;
         while (bench_mono_s() < deadline) {
             migration_state(c, m.id, state, sizeof(state));
             if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
@@ -466,7 +577,7 @@ one_rep(struct cluster *c, int rep, struct result *res, bool count)
     /* Calm again: both VMs back to the base demand, wherever they run now. */
     if (set_load(c, pair[0], BASE_CPU) < 0 || set_load(c, pair[1], BASE_CPU) < 0)
         return -1;
-    if (!wait_calm(c, 10.0 * c->interval + 10.0)) {
+    if (!wait_calm(c, 10.0 * slowest(c) + 10.0)) {
         (void)fprintf(stderr, "bench_reaction: rep %d: the cluster did not calm down\n", rep);
         return -1;
     }
@@ -497,42 +608,46 @@ summarize(struct result *r)
         r->deliver_p99 = bench_percentile(tmp, r->n_deliver, 99);
         free(tmp);
     }
-    r->target_ms = r->interval * 1000.0 + TARGET_SLACK_MS;
+    /* Central mode waits for the manager's round; edge and peer for the agent's sample. */
+    double wait_s =
+        r->mode == MODE_CENTRAL && manager_interval > 0 ? manager_interval : r->interval;
+    r->target_ms = wait_s * 1000.0 + TARGET_SLACK_MS;
     /* Every repetition must get its order, and the slowest one (p99) within the target. */
     r->pass = !r->setup_failed && r->ordered == r->reps && r->p99 <= r->target_ms;
 }
 
 static void
-run_setting(const char *bin, const char *root, double interval, int reps, int warmup, bool keep,
-            struct result *r)
+run_setting(const char *bin, const char *root, enum mode mode, double interval, int reps,
+            int warmup, bool keep, struct result *r)
 {
     memset(r, 0, sizeof(*r));
+    r->mode = mode;
     r->interval = interval;
     r->reps = reps;
     r->reaction_ms = calloc((size_t)reps + 1, sizeof(double));
     r->deliver_ms = calloc((size_t)reps + 1, sizeof(double));
     r->load_call_ms = calloc((size_t)reps + 1, sizeof(double));
     char dir[512];
-    (void)snprintf(dir, sizeof(dir), "%s/interval-%g", root, interval);
+    (void)snprintf(dir, sizeof(dir), "%s/%s-interval-%g", root, mode_names[mode], interval);
     if (r->reaction_ms == NULL || r->deliver_ms == NULL || r->load_call_ms == NULL ||
         mkdir(dir, 0755) < 0) {
         r->setup_failed = true;
         return;
     }
     struct cluster c;
-    if (cluster_start(&c, bin, dir, interval) < 0) {
+    if (cluster_start(&c, bin, dir, interval, mode) < 0) {
         r->setup_failed = true;
         return;
     }
     if (!verbose)
-        (void)fprintf(stderr, "interval %g s: ", interval);
+        (void)fprintf(stderr, "%s, interval %g s: ", mode_names[mode], interval);
     for (int rep = -warmup; rep < reps; rep++) {
         int k = one_rep(&c, rep, r, rep >= 0);
         if (k < 0) {
             (void)fprintf(stderr,
                           "bench_reaction: stopping this interval after rep %d; logs in %s\n", rep,
                           dir);
-            bench_daemon_tail_log(&c.manager, 10);
+            bench_daemon_tail_log(mode == MODE_PEER ? &c.agents[0] : &c.manager, 10);
             r->setup_failed = true;
             keep = true;
             break;
@@ -547,6 +662,10 @@ run_setting(const char *bin, const char *root, double interval, int reps, int wa
         char data[600];
         (void)snprintf(data, sizeof(data), "%s/data", dir);
         bench_rm_rf(data);
+        for (int h = 0; h < N_HOSTS; h++) {
+            (void)snprintf(data, sizeof(data), "%s/data-h%d", dir, h + 1);
+            bench_rm_rf(data);
+        }
     }
     summarize(r);
 }
@@ -556,29 +675,32 @@ run_setting(const char *bin, const char *root, double interval, int reps, int wa
 static void
 print_table(const struct result *rs, size_t n, int reps, int warmup)
 {
-    (void)printf("bench_reaction: vmloc manager + %d agents (%d VMs each) on 127.0.0.1, %d "
-                 "repetitions per interval (+%d warm-up), %s phase\n",
+    (void)printf("bench_reaction: %d agents (%d VMs each) on 127.0.0.1, with a vmloc manager "
+                 "(central, edge) or none (peer); %d repetitions per setting (+%d warm-up), %s "
+                 "phase\n",
                  N_HOSTS, VMS_PER_HOST, reps, warmup, random_phase ? "random" : "after-round");
-    (void)printf("reaction = load call returned -> manager ordered the migration (its \"started\")"
-                 "\n\n");
-    (void)printf("%9s %5s %7s %8s %8s %8s %8s %8s %10s %10s %9s %7s\n", "interval", "reps",
-                 "ordered", "min_ms", "p50_ms", "mean_ms", "p99_ms", "max_ms", "accept_p50",
+    (void)printf("reaction = load call returned -> migration ordered (its \"started\"; in peer "
+                 "mode the source agent's own decision)\n\n");
+    (void)printf("%-8s %9s %5s %7s %8s %8s %8s %8s %8s %10s %10s %9s %7s\n", "mode", "interval",
+                 "reps", "ordered", "min_ms", "p50_ms", "mean_ms", "p99_ms", "max_ms", "accept_p50",
                  "accept_p99", "target_ms", "verdict");
     for (size_t i = 0; i < n; i++) {
         const struct result *r = &rs[i];
         if (r->setup_failed && r->ordered == 0) {
-            (void)printf("%7g s %5d %7s  (setup failed, see the messages above)\n", r->interval,
-                         r->reps, "-");
+            (void)printf("%-8s %7g s %5d %7s  (setup failed, see the messages above)\n",
+                         mode_names[r->mode], r->interval, r->reps, "-");
             continue;
         }
-        (void)printf("%7g s %5d %7d %8.1f %8.1f %8.1f %8.1f %8.1f %10.1f %10.1f %9.0f %7s\n",
-                     r->interval, r->reps, r->ordered, r->min, r->p50, r->mean, r->p99, r->max,
-                     r->deliver_p50, r->deliver_p99, r->target_ms, r->pass ? "PASS" : "MISS");
+        (void)printf("%-8s %7g s %5d %7d %8.1f %8.1f %8.1f %8.1f %8.1f %10.1f %10.1f %9.0f %7s\n",
+                     mode_names[r->mode], r->interval, r->reps, r->ordered, r->min, r->p50, r->mean,
+                     r->p99, r->max, r->deliver_p50, r->deliver_p99, r->target_ms,
+                     r->pass ? "PASS" : "MISS");
     }
     (void)printf("\n");
     for (size_t i = 0; i < n; i++) {
         const struct result *r = &rs[i];
-        (void)printf("interval %g s: %s", r->interval, r->pass ? "PASS" : "MISS");
+        (void)printf("%s, interval %g s: %s", mode_names[r->mode], r->interval,
+                     r->pass ? "PASS" : "MISS");
         if (r->ordered > 0)
             (void)printf(" (p99 %.1f ms against %.0f ms; %d done, %d failed", r->p99, r->target_ms,
                          r->done, r->failed);
@@ -607,15 +729,16 @@ print_json(const struct result *rs, size_t n, int reps, int warmup)
                  N_HOSTS, VMS_PER_HOST, reps, warmup, random_phase ? "random" : "after-round");
     for (size_t i = 0; i < n; i++) {
         const struct result *r = &rs[i];
-        (void)printf("%s{\"interval_s\":%g,\"reps\":%d,\"ordered\":%d,\"done\":%d,\"failed\":%d,"
+        (void)printf("%s{\"mode\":\"%s\",\"interval_s\":%g,\"reps\":%d,\"ordered\":%d,\"done\":%d,"
+                     "\"failed\":%d,"
                      "\"no_order\":%d,\"unexpected\":%d,\"setup_failed\":%s,\"min_ms\":%.3f,"
                      "\"p50_ms\":%.3f,\"mean_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
                      "\"accept_p50_ms\":%.3f,\"accept_p99_ms\":%.3f,\"target_ms\":%.1f,"
                      "\"verdict\":\"%s\",\"reaction_ms\":",
-                     i > 0 ? "," : "", r->interval, r->reps, r->ordered, r->done, r->failed,
-                     r->no_order, r->unexpected, r->setup_failed ? "true" : "false", r->min, r->p50,
-                     r->mean, r->p99, r->max, r->deliver_p50, r->deliver_p99, r->target_ms,
-                     r->pass ? "PASS" : "MISS");
+                     i > 0 ? "," : "", mode_names[r->mode], r->interval, r->reps, r->ordered,
+                     r->done, r->failed, r->no_order, r->unexpected,
+                     r->setup_failed ? "true" : "false", r->min, r->p50, r->mean, r->p99, r->max,
+                     r->deliver_p50, r->deliver_p99, r->target_ms, r->pass ? "PASS" : "MISS");
         print_array(r->reaction_ms, (size_t)r->ordered);
         (void)printf(",\"accept_ms\":");
         print_array(r->deliver_ms, r->n_deliver);
@@ -632,11 +755,15 @@ static void
 usage(FILE *f)
 {
     (void)fprintf(
-        f, "usage: bench_reaction [--reps N] [--intervals S,S,...] [--warmup N] [--phase P]\n"
-           "                      [--vmloc PATH] [--json] [--keep] [--verbose] [--help]\n\n"
-           "Start a vmloc manager and 3 agents on 127.0.0.1 per interval and measure, over N\n"
-           "repetitions, the time from a load call that creates a conflict to the manager's\n"
-           "migration order. Target: interval + 50 ms (p99).\n\n"
+        f, "usage: bench_reaction [--reps N] [--intervals S,S,...] [--modes M,M,...]\n"
+           "                      [--warmup N] [--phase P] [--vmloc PATH] [--json] [--keep]\n"
+           "                      [--verbose] [--help]\n\n"
+           "Start 3 agents on 127.0.0.1 (and a manager, except in peer mode) per mode and\n"
+           "interval and measure, over N repetitions, the time from a load call that creates\n"
+           "a conflict to the migration order. Target: interval + 50 ms (p99).\n\n"
+           "  --modes LIST       central, edge, peer (default all three)\n"
+           "  --manager-interval S  the manager's collection interval (default: the\n"
+           "                     agents' interval); central mode's target uses it\n"
            "  --reps N           measured repetitions per interval (default 30)\n"
            "  --intervals LIST   collection intervals in seconds (default 0.1,1)\n"
            "  --warmup N         repetitions before measuring (default 1)\n"
@@ -671,6 +798,28 @@ parse_intervals(const char *s, double *out, size_t *n)
 }
 
 static int
+parse_modes(const char *s, enum mode *out, size_t *n)
+{
+    *n = 0;
+    char buf[64];
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    (void)snprintf(buf, sizeof(buf), "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        int m = -1;
+        for (int k = 0; k < 3; k++) {
+            if (strcmp(t, mode_names[k]) == 0)
+                m = k;
+        }
+        if (m < 0 || *n == 3)
+            return -1;
+        out[(*n)++] = (enum mode)m;
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+static int
 parse_int(const char *s, int lo, int hi, int *ret)
 {
     char *end = NULL;
@@ -689,6 +838,8 @@ main(int argc, char **argv)
     int warmup = 1;
     double intervals[MAX_INTERVALS] = {0.1, 1.0};
     size_t n_intervals = 2;
+    enum mode modes[3] = {MODE_CENTRAL, MODE_EDGE, MODE_PEER};
+    size_t n_modes = 3;
     const char *vmloc_opt = NULL;
     bool json = false;
     bool keep = false;
@@ -721,6 +872,19 @@ main(int argc, char **argv)
                               MAX_INTERVALS);
                 return 2;
             }
+        } else if (strcmp(a, "--manager-interval") == 0 && has_val) {
+            double v[1];
+            size_t nv = 0;
+            if (parse_intervals(argv[++i], v, &nv) < 0 || nv != 1) {
+                (void)fprintf(stderr, "bench_reaction: --manager-interval: 0.01 to 60\n");
+                return 2;
+            }
+            manager_interval = v[0];
+        } else if (strcmp(a, "--modes") == 0 && has_val) {
+            if (parse_modes(argv[++i], modes, &n_modes) < 0) {
+                (void)fprintf(stderr, "bench_reaction: --modes: central, edge and/or peer\n");
+                return 2;
+            }
         } else if (strcmp(a, "--phase") == 0 && has_val) {
             const char *v = argv[++i];
             if (strcmp(v, "random") == 0) {
@@ -745,21 +909,25 @@ main(int argc, char **argv)
     char *root = bench_mkdtemp("vmloc-bench-reaction");
     if (root == NULL)
         return 0;
-    struct result rs[MAX_INTERVALS];
+    struct result rs[MAX_SETTINGS];
+    size_t n_rs = 0;
     bool any_failed = false;
     for (size_t i = 0; i < n_intervals; i++) {
-        run_setting(bin, root, intervals[i], reps, warmup, keep, &rs[i]);
-        any_failed |= rs[i].setup_failed;
+        for (size_t k = 0; k < n_modes; k++) {
+            run_setting(bin, root, modes[k], intervals[i], reps, warmup, keep, &rs[n_rs]);
+            any_failed |= rs[n_rs].setup_failed;
+            n_rs++;
+        }
     }
     if (json)
-        print_json(rs, n_intervals, reps, warmup);
+        print_json(rs, n_rs, reps, warmup);
     else
-        print_table(rs, n_intervals, reps, warmup);
+        print_table(rs, n_rs, reps, warmup);
     if (keep || any_failed)
         (void)fprintf(stderr, "bench_reaction: logs kept in %s\n", root);
     else
         bench_rm_rf(root);
-    for (size_t i = 0; i < n_intervals; i++) {
+    for (size_t i = 0; i < n_rs; i++) {
         free(rs[i].reaction_ms);
         free(rs[i].deliver_ms);
         free(rs[i].load_call_ms);

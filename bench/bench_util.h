@@ -1,6 +1,7 @@
 /* Helpers shared by the daemon benchmarks (bench_reaction, bench_scale): clocks, starting a
  * vmloc daemon and waiting (with a deadline) for its "listening on http://ADDR:PORT" line,
- * stopping it, blocking HTTP with a JSON answer, a scratch directory, and percentiles. */
+ * stopping it, blocking HTTP with a JSON answer, a scratch directory, free ports and
+ * percentiles. */
 #ifndef VMLOC_BENCH_BENCH_UTIL_H
 #define VMLOC_BENCH_BENCH_UTIL_H
 
@@ -55,6 +56,10 @@ void bench_daemon_tail_log(const struct bench_daemon *d, int max_lines);
  * (NULL when not JSON; caller decrefs). `ret_json` may be NULL. */
 int bench_http(const char *url, const char *method, const char *path, const char *body,
                double timeout_s, json_t **ret_json);
+
+/* A TCP port free on 127.0.0.1 now (for peers that must know each other's address before
+ * they start); 0 when none. */
+int bench_free_port(void);
 
 /* Sort `v` and return its nearest-rank percentile `p` (0..100); 0 when n == 0. */
 double bench_percentile(double *v, size_t n, double p);
