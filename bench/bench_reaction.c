@@ -35,7 +35,7 @@
 #define VMS_PER_HOST 3
 #define N_VMS (N_HOSTS * VMS_PER_HOST)
 #define MAX_INTERVALS 8
-#define MAX_SETTINGS (MAX_INTERVALS * 3)
+#define MAX_SETTINGS (MAX_INTERVALS * N_MODES)
 #define MAX_REPS 10000
 #define BASE_CPU 10.0    /* every VM's demand between repetitions: hosts at 32 % */
 #define HIGH_CPU 40.0    /* two VMs at 40 %: the host is at 92 %, in conflict (80 %, 2 VMs >= 20) */
@@ -48,8 +48,9 @@ struct vmrec {
     int host; /* index into hosts[] */
 };
 
-enum mode { MODE_CENTRAL, MODE_EDGE, MODE_PEER };
-static const char *const mode_names[] = {"central", "edge", "peer"};
+enum mode { MODE_CENTRAL, MODE_EDGE, MODE_EDGE_NOTIFIED, MODE_PEER };
+#define N_MODES 4
+static const char *const mode_names[] = {"central", "edge", "edge-notified", "peer"};
 
 struct cluster {
     enum mode mode;
@@ -80,6 +81,7 @@ struct result {
     double target_ms;
     bool pass;
     bool setup_failed;
+    double rounds_per_s; /* the manager's collection rounds per second; NAN in peer mode */
 };
 
 static bool verbose = false;
@@ -396,12 +398,20 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
     char iv[32];
     char data[640];
     char log[640];
-    const char *mname = mode_names[mode];
+    /* The daemons' mode: edge-notified is edge with a manager that collects on notification. */
+    const char *mname = mode == MODE_EDGE_NOTIFIED ? "edge" : mode_names[mode];
+    const char *collect = mode == MODE_EDGE_NOTIFIED ? "notified" : "interval";
+    char miv[32];
     (void)snprintf(iv, sizeof(iv), "%g", interval);
+    (void)snprintf(miv, sizeof(miv), "%g", manager_interval > 0 ? manager_interval : interval);
     (void)snprintf(data, sizeof(data), "%s/data", dir);
     (void)snprintf(log, sizeof(log), "%s/manager.log", dir);
-    const char *margv[] = {"manager",    "--listen", "127.0.0.1:0", "--data", data,
-                           "--interval", iv,         "--mode",      mname,    NULL};
+    const char *margv[] = {"manager", "--listen", "127.0.0.1:0", "--data", data, "--interval",
+                           miv,       "--mode",   mname,         NULL,     NULL, NULL};
+    if (mode != MODE_CENTRAL) {
+        margv[9] = "--collect";
+        margv[10] = collect;
+    }
     if (mode != MODE_PEER && bench_daemon_start(&c->manager, bin, margv, log, 10.0) < 0)
         return -1;
     char listen[N_HOSTS][32];
@@ -635,6 +645,7 @@ run_setting(const char *bin, const char *root, enum mode mode, double interval, 
         return;
     }
     struct cluster c;
+    double t_start = bench_mono_s();
     if (cluster_start(&c, bin, dir, interval, mode) < 0) {
         r->setup_failed = true;
         return;
@@ -657,6 +668,14 @@ run_setting(const char *bin, const char *root, enum mode mode, double interval, 
     }
     if (!verbose)
         (void)fputc('\n', stderr);
+    r->rounds_per_s = NAN;
+    if (mode != MODE_PEER) {
+        json_t *h = NULL;
+        if (bench_http(c.manager.url, "GET", "/v1/health", NULL, HTTP_TIMEOUT, &h) == 200)
+            r->rounds_per_s = (double)json_integer_value(json_object_get(h, "rounds")) /
+                              (bench_mono_s() - t_start);
+        json_decref(h);
+    }
     cluster_stop(&c);
     if (!keep) {
         char data[600];
@@ -677,23 +696,27 @@ print_table(const struct result *rs, size_t n, int reps, int warmup)
 {
     (void)printf("bench_reaction: %d agents (%d VMs each) on 127.0.0.1, with a vmloc manager "
                  "(central, edge) or none (peer); %d repetitions per setting (+%d warm-up), %s "
-                 "phase\n",
+                 "phase",
                  N_HOSTS, VMS_PER_HOST, reps, warmup, random_phase ? "random" : "after-round");
+    if (manager_interval > 0)
+        (void)printf("; the manager collects every %g s", manager_interval);
+    (void)printf("\n");
     (void)printf("reaction = load call returned -> migration ordered (its \"started\"; in peer "
                  "mode the source agent's own decision)\n\n");
-    (void)printf("%-8s %9s %5s %7s %8s %8s %8s %8s %8s %10s %10s %9s %7s\n", "mode", "interval",
-                 "reps", "ordered", "min_ms", "p50_ms", "mean_ms", "p99_ms", "max_ms", "accept_p50",
-                 "accept_p99", "target_ms", "verdict");
+    (void)printf("%-13s %9s %5s %7s %8s %8s %8s %8s %8s %10s %10s %9s %8s %7s\n", "mode",
+                 "interval", "reps", "ordered", "min_ms", "p50_ms", "mean_ms", "p99_ms", "max_ms",
+                 "accept_p50", "accept_p99", "target_ms", "rounds/s", "verdict");
     for (size_t i = 0; i < n; i++) {
         const struct result *r = &rs[i];
         if (r->setup_failed && r->ordered == 0) {
-            (void)printf("%-8s %7g s %5d %7s  (setup failed, see the messages above)\n",
+            (void)printf("%-13s %7g s %5d %7s  (setup failed, see the messages above)\n",
                          mode_names[r->mode], r->interval, r->reps, "-");
             continue;
         }
-        (void)printf("%-8s %7g s %5d %7d %8.1f %8.1f %8.1f %8.1f %8.1f %10.1f %10.1f %9.0f %7s\n",
+        (void)printf("%-13s %7g s %5d %7d %8.1f %8.1f %8.1f %8.1f %8.1f %10.1f %10.1f %9.0f %8.2f "
+                     "%7s\n",
                      mode_names[r->mode], r->interval, r->reps, r->ordered, r->min, r->p50, r->mean,
-                     r->p99, r->max, r->deliver_p50, r->deliver_p99, r->target_ms,
+                     r->p99, r->max, r->deliver_p50, r->deliver_p99, r->target_ms, r->rounds_per_s,
                      r->pass ? "PASS" : "MISS");
     }
     (void)printf("\n");
@@ -734,11 +757,12 @@ print_json(const struct result *rs, size_t n, int reps, int warmup)
                      "\"no_order\":%d,\"unexpected\":%d,\"setup_failed\":%s,\"min_ms\":%.3f,"
                      "\"p50_ms\":%.3f,\"mean_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
                      "\"accept_p50_ms\":%.3f,\"accept_p99_ms\":%.3f,\"target_ms\":%.1f,"
-                     "\"verdict\":\"%s\",\"reaction_ms\":",
+                     "\"rounds_per_s\":%.3f,\"verdict\":\"%s\",\"reaction_ms\":",
                      i > 0 ? "," : "", mode_names[r->mode], r->interval, r->reps, r->ordered,
                      r->done, r->failed, r->no_order, r->unexpected,
                      r->setup_failed ? "true" : "false", r->min, r->p50, r->mean, r->p99, r->max,
-                     r->deliver_p50, r->deliver_p99, r->target_ms, r->pass ? "PASS" : "MISS");
+                     r->deliver_p50, r->deliver_p99, r->target_ms,
+                     isnan(r->rounds_per_s) ? 0.0 : r->rounds_per_s, r->pass ? "PASS" : "MISS");
         print_array(r->reaction_ms, (size_t)r->ordered);
         (void)printf(",\"accept_ms\":");
         print_array(r->deliver_ms, r->n_deliver);
@@ -761,7 +785,8 @@ usage(FILE *f)
            "Start 3 agents on 127.0.0.1 (and a manager, except in peer mode) per mode and\n"
            "interval and measure, over N repetitions, the time from a load call that creates\n"
            "a conflict to the migration order. Target: interval + 50 ms (p99).\n\n"
-           "  --modes LIST       central, edge, peer (default all three)\n"
+           "  --modes LIST       central, edge, edge-notified (edge with a manager that\n"
+           "                     collects only when notified), peer (default all four)\n"
            "  --manager-interval S  the manager's collection interval (default: the\n"
            "                     agents' interval); central mode's target uses it\n"
            "  --reps N           measured repetitions per interval (default 30)\n"
@@ -808,11 +833,11 @@ parse_modes(const char *s, enum mode *out, size_t *n)
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
          t = strtok_r(NULL, ",", &save)) {
         int m = -1;
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < N_MODES; k++) {
             if (strcmp(t, mode_names[k]) == 0)
                 m = k;
         }
-        if (m < 0 || *n == 3)
+        if (m < 0 || *n == N_MODES)
             return -1;
         out[(*n)++] = (enum mode)m;
     }
@@ -838,8 +863,8 @@ main(int argc, char **argv)
     int warmup = 1;
     double intervals[MAX_INTERVALS] = {0.1, 1.0};
     size_t n_intervals = 2;
-    enum mode modes[3] = {MODE_CENTRAL, MODE_EDGE, MODE_PEER};
-    size_t n_modes = 3;
+    enum mode modes[N_MODES] = {MODE_CENTRAL, MODE_EDGE, MODE_EDGE_NOTIFIED, MODE_PEER};
+    size_t n_modes = N_MODES;
     const char *vmloc_opt = NULL;
     bool json = false;
     bool keep = false;
@@ -882,7 +907,8 @@ main(int argc, char **argv)
             manager_interval = v[0];
         } else if (strcmp(a, "--modes") == 0 && has_val) {
             if (parse_modes(argv[++i], modes, &n_modes) < 0) {
-                (void)fprintf(stderr, "bench_reaction: --modes: central, edge and/or peer\n");
+                (void)fprintf(stderr, "bench_reaction: --modes: central, edge, edge-notified "
+                                      "and/or peer\n");
                 return 2;
             }
         } else if (strcmp(a, "--phase") == 0 && has_val) {

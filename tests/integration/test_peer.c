@@ -569,6 +569,30 @@ test_mode_options(void **state)
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_int_equal(run_cli(good[i], NULL), 0);
+    /* Peers from the config file; a bad one is named with its file and line. */
+    char ok_path[600];
+    char bad_path[600];
+    (void)snprintf(ok_path, sizeof(ok_path), "%s/%s-peers.ini", daemon_tmpdir(), pool_prefix());
+    (void)snprintf(bad_path, sizeof(bad_path), "%s/%s-badpeers.ini", daemon_tmpdir(),
+                   pool_prefix());
+    FILE *f = fopen(ok_path, "w");
+    assert_non_null(f);
+    (void)fputs("[agent]\nname = h1\nmode = peer\nlock_lease = 5\n"
+                "peers = http://127.0.0.1:7702, http://127.0.0.1:7703\n[detect]\n"
+                "host_threshold = 75\n",
+                f);
+    assert_int_equal(fclose(f), 0);
+    f = fopen(bad_path, "w");
+    assert_non_null(f);
+    (void)fputs("[agent]\nname = h1\nmode = peer\npeers = http://127.0.0.1:7702 ftp://x\n", f);
+    assert_int_equal(fclose(f), 0);
+    const char *ok_argv[] = {"agent", "--config", ok_path, "--check-config", NULL};
+    char *out = NULL;
+    assert_int_equal(run_cli(ok_argv, &out), 0);
+    assert_non_null(strstr(out, "configuration OK"));
+    free(out);
+    const char *bad_argv[] = {"agent", "--config", bad_path, "--check-config", NULL};
+    assert_int_equal(run_cli(bad_argv, NULL), 2);
     pool_finish();
 }
 
