@@ -159,19 +159,21 @@ set_load(const struct cluster *c, int vm, double cpu)
     return 0;
 }
 
-/* Peer mode: does every agent answer, idle and out of conflict, with its VMs where we think
- * they are, running at their base demand? */
+/* Asking the agents (peer mode, and edge mode when the manager collects only on
+ * notification): does every agent answer, idle and out of conflict, with its VMs where we
+ * think they are, running at their base demand? */
 static bool
-peers_calm(struct cluster *c)
+agents_calm(struct cluster *c)
 {
     size_t total = 0;
     for (int h = 0; h < N_HOSTS; h++) {
         json_t *hj = NULL;
         bool ok =
             bench_http(c->agents[h].url, "GET", "/v1/health", NULL, HTTP_TIMEOUT, &hj) == 200 &&
-            !json_is_true(json_object_get(hj, "in_conflict")) &&
-            json_string_value(json_object_get(hj, "phase")) != NULL &&
-            strcmp(json_string_value(json_object_get(hj, "phase")), "idle") == 0;
+            !json_is_true(json_object_get(hj, "in_conflict"));
+        /* Peer agents also say whether a decision of theirs is under way. */
+        const char *phase = json_string_value(json_object_get(hj, "phase"));
+        ok = ok && (phase == NULL || strcmp(phase, "idle") == 0);
         json_decref(hj);
         json_t *vms = NULL;
         if (!ok ||
@@ -203,7 +205,7 @@ static bool
 cluster_calm(struct cluster *c)
 {
     if (c->mode == MODE_PEER)
-        return peers_calm(c);
+        return agents_calm(c);
     json_t *h = NULL;
     if (bench_http(c->manager.url, "GET", "/v1/health", NULL, HTTP_TIMEOUT, &h) != 200) {
         json_decref(h);
@@ -213,6 +215,8 @@ cluster_calm(struct cluster *c)
     json_decref(h);
     if (active != 0)
         return false;
+    if (c->mode == MODE_EDGE_NOTIFIED)
+        return agents_calm(c); /* the manager's view is only as fresh as its last round */
     json_t *hosts = NULL;
     if (bench_http(c->manager.url, "GET", "/v1/hosts", NULL, HTTP_TIMEOUT, &hosts) != 200 ||
         json_array_size(hosts) != N_HOSTS) {
