@@ -53,6 +53,10 @@ struct agent_opts {
 /* Fill `o` with the defaults (the policy with policy_init(), not finished). */
 void agent_opts_init(struct agent_opts *o);
 
+/* Peer mode: how long a peer is given to answer, for an agent sampling every `interval_s`
+ * (the interval, at least 0.5 s and at most 5 s). A lock lease must outlast a decision. */
+double agent_peer_ask_timeout(double interval_s);
+
 /* "central", "edge", "peer"; parse: 0 or -EINVAL. */
 const char *agent_mode_name(enum agent_mode m);
 int agent_mode_parse(const char *s, enum agent_mode *ret);

@@ -38,7 +38,8 @@ get_health(struct http_req *r, void *ctx)
         size_t up = 0;
         for (size_t i = 0; i < a->n_peers; i++)
             up += a->peers[i].up;
-        static const char *const phases[] = {"idle", "gathering", "locking", "migrating"};
+        static const char *const phases[] = {"idle", "gathering", "locking", "confirming",
+                                             "migrating"};
         (void)json_object_update_new(
             j,
             json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f}", "peers", (json_int_t)a->n_peers,
@@ -259,6 +260,10 @@ post_unlock(struct http_req *r, void *ctx)
         return;
     if (wire_lock_decode(r->body, r->body_len, false, &l, &err) < 0) {
         http_reply_error(r, 400, "%s", err.msg);
+        return;
+    }
+    if (strcmp(l.holder, a->opts.name) == 0) {
+        http_reply_error(r, 400, "holder: only this host releases its own lock");
         return;
     }
     int rc = agent_lock_release(a, l.holder);

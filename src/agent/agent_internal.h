@@ -35,9 +35,10 @@ struct migration {
     double transfer_s;
     char error[256];
     struct event *timer;
-    bool in_flight;   /* an HTTP request for it is outstanding */
-    bool resolving;   /* a commit got no answer: asking until the destination answers */
-    char reason[256]; /* peer mode: why this agent decided it; "" when ordered */
+    bool in_flight;         /* an HTTP request for it is outstanding */
+    bool resolving;         /* a commit got no answer: asking until the destination answers */
+    double resolving_since; /* wall clock: since when */
+    char reason[256];       /* peer mode: why this agent decided it; "" when ordered */
 };
 
 enum in_state {
@@ -68,6 +69,8 @@ struct peer {
     bool has_sample;               /* `sample` is fresh: it answered in this decision */
     bool waiting;                  /* a sample request is outstanding */
     bool refused;                  /* refused its lock in the current decision */
+    bool counted;                  /* the current gathering waits for its answer */
+    uint64_t gen;                  /* the gathering its outstanding request belongs to */
     struct wire_sample sample;
     double last_seen; /* wall clock */
 };
@@ -75,9 +78,10 @@ struct peer {
 /* Where the peer-mode decision stands (agent_peer.c). */
 enum peer_phase {
     PEER_IDLE = 0,
-    PEER_GATHERING = 1, /* asking every peer for a fresh sample */
-    PEER_LOCKING = 2,   /* asking the chosen destination for its lock */
-    PEER_MIGRATING = 3, /* holding the destination's lock while our migration runs */
+    PEER_GATHERING = 1,  /* asking every peer for a fresh sample */
+    PEER_LOCKING = 2,    /* asking the chosen destination for its lock */
+    PEER_CONFIRMING = 3, /* holding its lock, reading the destination's sample again */
+    PEER_MIGRATING = 4,  /* holding the destination's lock while our migration runs */
 };
 
 /* The lock of this host (peer mode): who may migrate into or out of it now. */
@@ -119,7 +123,11 @@ struct agent {
     struct peer *peers;
     size_t n_peers;
     enum peer_phase phase;
-    int outstanding; /* sample requests of the current gathering */
+    int outstanding;         /* answers the current gathering still waits for */
+    uint64_t gather_gen;     /* which gathering is current */
+    struct event *gather_ev; /* the gathering's deadline */
+    bool name_clash;         /* a peer reported this host's name in this gathering */
+    int lock_attempts;       /* lock requests in the current decision */
     double decide_started_us;
     size_t lock_target; /* index into peers while LOCKING or MIGRATING */
     char lock_reason[256];

@@ -228,6 +228,8 @@ static void resolve(struct migration *m);
 static void
 resolve_later(struct migration *m)
 {
+    if (!m->resolving)
+        m->resolving_since = clock_wall_s();
     m->resolving = true;
     struct timeval tv = {RESOLVE_RETRY_S, 0};
     if (event_add(m->timer, &tv) < 0)
@@ -298,10 +300,12 @@ resolve_query_done(void *arg, int status, const char *body, size_t len, const ch
 static void
 resolve(struct migration *m)
 {
-    if (!m->resolving)
+    if (!m->resolving) {
         log_warnx("commit got no answer id=%s vm=\"%s\"; the VM stays here, leaving, until "
                   "the destination says whether it runs it",
                   m->id, m->vm);
+        m->resolving_since = clock_wall_s();
+    }
     m->resolving = true;
     char path[128];
     (void)snprintf(path, sizeof(path), "/v1/incoming/%s", m->id);

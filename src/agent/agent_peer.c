@@ -38,11 +38,11 @@ lock_live(const struct agent *a, uint64_t now)
     return a->lock.held && a->lock.expires_us > now;
 }
 
-/* Free a lock whose lease ran out, with the arrivals its holder announced. */
+/* Free a lock whose lease ran out by `now`, with the arrivals its holder announced. */
 static void
-lock_expire(struct agent *a)
+lock_expire_at(struct agent *a, uint64_t now)
 {
-    if (!a->lock.held || lock_live(a, clock_now_us()))
+    if (!a->lock.held || lock_live(a, now))
         return;
     char holder[sizeof(a->lock.holder)];
     (void)snprintf(holder, sizeof(holder), "%s", a->lock.holder);
@@ -62,6 +62,12 @@ lock_expire(struct agent *a)
     }
 }
 
+static void
+lock_expire(struct agent *a)
+{
+    lock_expire_at(a, clock_now_us());
+}
+
 void
 agent_peer_tick(struct agent *a)
 {
@@ -73,8 +79,8 @@ int
 agent_lock_take(struct agent *a, const char *holder, double lease_s, const char **ret_holder,
                 double *ret_left_s)
 {
-    lock_expire(a);
     uint64_t now = clock_now_us();
+    lock_expire_at(a, now);
     if (a->lock.held && strcmp(a->lock.holder, holder) != 0) {
         *ret_holder = a->lock.holder;
         *ret_left_s = (double)(a->lock.expires_us - now) / 1e6;
@@ -104,8 +110,8 @@ agent_lock_release(struct agent *a, const char *holder)
 const char *
 agent_lock_holder(struct agent *a, double *ret_left_s)
 {
-    lock_expire(a);
     uint64_t now = clock_now_us();
+    lock_expire_at(a, now);
     if (!lock_live(a, now))
         return NULL;
     if (ret_left_s != NULL)
@@ -167,7 +173,27 @@ record_migration(struct agent *a, const struct migration *m)
 
 /* ---- the decision ----------------------------------------------------------------------- */
 
+/* A decision gives up after this many lock requests (each refusal excludes one host, and a
+ * destination that is no longer the best after its fresh sample is let go). */
+#define MAX_LOCK_ATTEMPTS(a) ((int)(a)->n_peers + 4)
+/* A migration whose commit got no answer holds this host's lock at most this long; after
+ * that only its VM stays blocked (marked leaving) until the destination answers. */
+#define RESOLVE_HOLD_S 60.0
+
 static void decide(struct agent *a);
+static void lock_done(void *arg, int status, const char *body, size_t len, const char *err);
+
+double
+agent_peer_ask_timeout(double interval_s)
+{
+    return interval_s < 0.5 ? 0.5 : interval_s > 5.0 ? 5.0 : interval_s;
+}
+
+static double
+ask_timeout(const struct agent *a)
+{
+    return agent_peer_ask_timeout(a->opts.interval_s);
+}
 
 static void
 back_to_idle(struct agent *a)
@@ -177,93 +203,23 @@ back_to_idle(struct agent *a)
     a->acting = NULL;
     if (a->renew_ev != NULL)
         (void)event_del(a->renew_ev);
+    if (a->gather_ev != NULL)
+        (void)event_del(a->gather_ev);
 }
 
-static double
-ask_timeout(const struct agent *a)
+/* Keep this host's own lock while a decision runs. false: it was lost (its lease ran out and
+ * another host took it): the decision must stop. */
+static bool
+keep_own_lock(struct agent *a)
 {
-    double t = a->opts.interval_s;
-    return t < 0.5 ? 0.5 : t > 5.0 ? 5.0 : t;
-}
-
-static void
-gather_done(void *arg, int status, const char *body, size_t len, const char *err)
-{
-    struct peer *p = arg;
-    struct agent *a = p->a;
-    p->waiting = false;
-    a->outstanding--;
-    char why[160] = "";
-    if (status != 200) {
-        if (status == 0)
-            (void)snprintf(why, sizeof(why), "%s", err);
-        else
-            (void)snprintf(why, sizeof(why), "status %d", status);
-    } else {
-        struct wire_sample s;
-        struct perr perr;
-        if (wire_sample_decode(body, len, &s, &perr) < 0) {
-            (void)snprintf(why, sizeof(why), "bad sample: %.140s", perr.msg);
-        } else if (strcmp(s.name, a->opts.name) == 0) {
-            (void)snprintf(why, sizeof(why), "it reports this host's own name");
-            wire_sample_done(&s);
-        } else {
-            wire_sample_done(&p->sample);
-            p->sample = s;
-            p->has_sample = true;
-            (void)snprintf(p->name, sizeof(p->name), "%s", s.name);
-            p->last_seen = clock_wall_s();
-            if (!p->up)
-                log_info("peer answers again url=%s host=\"%s\"", p->url, p->name);
-            p->up = true;
-        }
-    }
-    if (why[0] != '\0') {
-        if (p->up)
-            log_warnx("peer skipped url=%s reason=\"%s\"", p->url, why);
-        p->up = false;
-    }
-    if (a->outstanding == 0 && a->phase == PEER_GATHERING)
-        decide(a);
-}
-
-void
-agent_peer_act(struct agent *a)
-{
-    if (a->phase != PEER_IDLE)
-        return;
     const char *holder;
     double left;
-    if (agent_lock_take(a, a->opts.name, a->opts.lock_lease_s, &holder, &left) < 0) {
-        log_debug("conflict waits: this host's lock is held by \"%s\" for %.1fs", holder, left);
-        (void)record_conflict(a, "waiting: a migration into this host runs");
-        return;
-    }
-    a->phase = PEER_GATHERING;
-    a->decide_started_us = (double)clock_now_us();
-    a->outstanding = 1; /* held until every request is sent */
-    for (size_t i = 0; i < a->n_peers; i++) {
-        struct peer *p = &a->peers[i];
-        p->refused = false;
-        p->has_sample = false;
-        if (p->waiting)
-            continue; /* still asked from a previous decision: its answer counts then */
-        if (http_request(a->client, p->url, "GET", "/v1/sample", NULL, ask_timeout(a), gather_done,
-                         p) < 0) {
-            if (p->up)
-                log_warnx("peer skipped url=%s reason=\"request not sent\"", p->url);
-            p->up = false;
-            continue;
-        }
-        p->waiting = true;
-        a->outstanding++;
-    }
-    a->outstanding--;
-    if (a->outstanding == 0)
-        decide(a);
+    if (agent_lock_take(a, a->opts.name, a->opts.lock_lease_s, &holder, &left) == 0)
+        return true;
+    log_warnx("decision stopped host=\"%s\": this host's lock went to \"%s\"", a->opts.name,
+              holder);
+    return false;
 }
-
-static void lock_done(void *arg, int status, const char *body, size_t len, const char *err);
 
 /* Ask peer `p` for its lock (or to renew it), or to release it. */
 static int
@@ -282,10 +238,166 @@ send_lock(struct agent *a, struct peer *p, bool release, http_done_fn done)
     return r;
 }
 
-/* Decide on this host's latest sample and the peers' fresh ones, excluding every peer that
- * refused its lock in this decision; ask the chosen destination for its lock. */
 static void
-decide(struct agent *a)
+release_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    (void)body;
+    (void)len;
+    if (status != 200)
+        log_warnx("lock release not confirmed url=%s status=%d error=\"%s\"; its lease will end it",
+                  p->url, status, status == 0 ? err : "");
+}
+
+/* Give peer `p`'s lock back (best effort: its lease ends it otherwise). */
+static void
+release_peer(struct agent *a, struct peer *p)
+{
+    if (send_lock(a, p, true, release_done) < 0)
+        log_warnx("lock release not sent url=%s; its lease will end it", p->url);
+}
+
+/* Take peer `p`'s answer to a sample request: true when it is a usable sample. */
+static bool
+take_sample(struct agent *a, struct peer *p, int status, const char *body, size_t len,
+            const char *err)
+{
+    char why[160] = "";
+    if (status != 200) {
+        if (status == 0)
+            (void)snprintf(why, sizeof(why), "%s", err);
+        else
+            (void)snprintf(why, sizeof(why), "status %d", status);
+    } else {
+        struct wire_sample s;
+        struct perr perr;
+        if (wire_sample_decode(body, len, &s, &perr) < 0) {
+            (void)snprintf(why, sizeof(why), "bad sample: %.140s", perr.msg);
+        } else if (strcmp(s.name, a->opts.name) == 0) {
+            (void)snprintf(why, sizeof(why), "it reports this host's own name");
+            a->name_clash = true;
+            wire_sample_done(&s);
+        } else {
+            wire_sample_done(&p->sample);
+            p->sample = s;
+            (void)snprintf(p->name, sizeof(p->name), "%s", s.name);
+            p->last_seen = clock_wall_s();
+            if (!p->up)
+                log_info("peer answers again url=%s host=\"%s\"", p->url, p->name);
+            p->up = true;
+            return true;
+        }
+    }
+    if (p->up)
+        log_warnx("peer skipped url=%s reason=\"%s\"", p->url, why);
+    p->up = false;
+    return false;
+}
+
+static void
+gather_finish(struct agent *a)
+{
+    (void)event_del(a->gather_ev);
+    decide(a);
+}
+
+static void
+gather_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    struct agent *a = p->a;
+    p->waiting = false;
+    bool current = p->gen == a->gather_gen && a->phase == PEER_GATHERING;
+    bool ok = take_sample(a, p, status, body, len, err);
+    /* An answer from an earlier gathering only tells whether the peer is up. */
+    p->has_sample = ok && current;
+    if (current && p->counted) {
+        p->counted = false;
+        if (--a->outstanding == 0)
+            gather_finish(a);
+    }
+}
+
+/* The gathering's deadline: decide with the answers that came. */
+static void
+gather_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct agent *a = arg;
+    (void)fd;
+    (void)what;
+    if (a->phase != PEER_GATHERING)
+        return;
+    for (size_t i = 0; i < a->n_peers; i++) {
+        struct peer *p = &a->peers[i];
+        if (p->counted) {
+            p->counted = false;
+            if (p->up)
+                log_warnx("peer skipped url=%s reason=\"no answer in time\"", p->url);
+            p->up = false;
+        }
+    }
+    a->outstanding = 0;
+    decide(a);
+}
+
+void
+agent_peer_act(struct agent *a)
+{
+    if (a->phase != PEER_IDLE)
+        return;
+    const char *holder;
+    double left;
+    if (agent_lock_take(a, a->opts.name, a->opts.lock_lease_s, &holder, &left) < 0) {
+        log_debug("conflict waits: this host's lock is held by \"%s\" for %.1fs", holder, left);
+        (void)record_conflict(a, "waiting: a migration into this host runs");
+        return;
+    }
+    a->phase = PEER_GATHERING;
+    a->gather_gen++;
+    a->name_clash = false;
+    a->lock_attempts = 0;
+    a->decide_started_us = (double)clock_now_us();
+    a->outstanding = 1; /* held until every request is sent */
+    for (size_t i = 0; i < a->n_peers; i++) {
+        struct peer *p = &a->peers[i];
+        p->refused = false;
+        p->has_sample = false;
+        p->counted = false;
+        if (p->waiting)
+            continue; /* a slow peer still has our previous request: not asked twice */
+        if (http_request(a->client, p->url, "GET", "/v1/sample", NULL, ask_timeout(a), gather_done,
+                         p) < 0) {
+            if (p->up)
+                log_warnx("peer skipped url=%s reason=\"request not sent\"", p->url);
+            p->up = false;
+            continue;
+        }
+        p->waiting = true;
+        p->gen = a->gather_gen;
+        /* A peer known to be down is asked too, so it comes back as soon as it answers, but
+         * the decision does not wait for it. */
+        if (p->up) {
+            p->counted = true;
+            a->outstanding++;
+        }
+    }
+    struct timeval tv = loop_tv(ask_timeout(a) + 0.25);
+    (void)event_add(a->gather_ev, &tv);
+    if (--a->outstanding == 0)
+        gather_finish(a);
+}
+
+/* What the core decides now, on this host's latest sample and the peers' fresh ones, without
+ * the peers that refused their lock in this decision. */
+struct pick {
+    size_t peer; /* the destination */
+    char vm[MODEL_MAX_NAME + 1];
+    char reason[256];
+};
+
+/* 1: a move (*ret filled); 0: nothing to do (recorded, back to idle); <0: failed (idle). */
+static int
+plan_pick(struct agent *a, struct pick *ret)
 {
     struct wire_sample own;
     struct perr perr;
@@ -300,6 +412,7 @@ decide(struct agent *a)
     bool *check = calloc(n, sizeof(*check));
     bool have_own = false;
     const char *fail = NULL;
+    int ret_code = 0;
     if (map == NULL || no_dest == NULL || no_source == NULL || check == NULL) {
         fail = "out of memory";
         goto out;
@@ -320,7 +433,7 @@ decide(struct agent *a)
         struct peer *q = &a->peers[i];
         if (!q->has_sample)
             continue;
-        bool dup = strcmp(q->sample.name, a->opts.name) == 0;
+        bool dup = false;
         for (size_t k = 0; k < cl.n_hosts && !dup; k++)
             dup = strcmp(cl.hosts[k].name, q->sample.name) == 0;
         if (dup) {
@@ -345,19 +458,10 @@ decide(struct agent *a)
         back_to_idle(a);
     } else if (p.n_moves == 1) {
         const struct plan_move *mv = &p.moves[0];
-        struct peer *dst = &a->peers[map[mv->to] - 1];
-        a->lock_target = map[mv->to] - 1;
-        (void)snprintf(a->acting_vm, sizeof(a->acting_vm), "%s", cl.vms[mv->vm].name);
-        plan_move_describe(&a->opts.policy, &cl, mv, a->lock_reason, sizeof(a->lock_reason));
-        a->phase = PEER_LOCKING;
-        int r = send_lock(a, dst, false, lock_done);
-        if (r < 0) {
-            log_warnx("lock request not sent url=%s error=\"%s\"; excluding it", dst->url,
-                      strerror(-r));
-            dst->refused = true;
-            a->phase = PEER_GATHERING;
-            decide(a); /* bounded: one more host excluded each time */
-        }
+        ret->peer = map[mv->to] - 1;
+        (void)snprintf(ret->vm, sizeof(ret->vm), "%s", cl.vms[mv->vm].name);
+        plan_move_describe(&a->opts.policy, &cl, mv, ret->reason, sizeof(ret->reason));
+        ret_code = 1;
     } else {
         const struct plan_unresolved *u = &p.unresolved[0];
         char outcome[128];
@@ -377,6 +481,7 @@ out:
     if (fail != NULL) {
         log_warnx("no decision host=\"%s\": %s", a->opts.name, fail);
         back_to_idle(a);
+        ret_code = -1;
     }
     if (have_own)
         wire_sample_done(&own);
@@ -386,17 +491,58 @@ out:
     free(no_dest);
     free(no_source);
     free(check);
+    return ret_code;
 }
 
-static void
-release_done(void *arg, int status, const char *body, size_t len, const char *err)
+/* Ask `pick`'s destination for its lock. false: the request could not be sent (the host is
+ * excluded) or the decision has used up its attempts (back to idle). */
+static bool
+ask_lock(struct agent *a, const struct pick *pick)
 {
-    struct peer *p = arg;
-    (void)body;
-    (void)len;
-    if (status != 200)
-        log_warnx("lock release not confirmed url=%s status=%d error=\"%s\"; its lease will end it",
-                  p->url, status, status == 0 ? err : "");
+    if (++a->lock_attempts > MAX_LOCK_ATTEMPTS(a)) {
+        if (record_conflict(a, "unresolved: no destination lock obtained"))
+            log_warnx("conflict unresolved host=\"%s\": %d lock requests without a usable "
+                      "destination; trying again at the next sample",
+                      a->opts.name, a->lock_attempts - 1);
+        back_to_idle(a);
+        return true;
+    }
+    struct peer *dst = &a->peers[pick->peer];
+    a->lock_target = pick->peer;
+    (void)snprintf(a->acting_vm, sizeof(a->acting_vm), "%s", pick->vm);
+    (void)snprintf(a->lock_reason, sizeof(a->lock_reason), "%s", pick->reason);
+    a->phase = PEER_LOCKING;
+    int r = send_lock(a, dst, false, lock_done);
+    if (r == 0)
+        return true;
+    log_warnx("lock request not sent url=%s error=\"%s\"; excluding it", dst->url, strerror(-r));
+    dst->refused = true;
+    return false;
+}
+
+/* Decide on the samples gathered and ask the destination for its lock; a host whose lock
+ * request cannot even be sent is excluded and the decision made again. */
+static void
+decide(struct agent *a)
+{
+    if (a->name_clash) {
+        log_errorx("another agent reports this host's name \"%s\": not acting until only one "
+                   "agent has it (locks are held by name)",
+                   a->opts.name);
+        back_to_idle(a);
+        return;
+    }
+    for (;;) {
+        if (!keep_own_lock(a)) {
+            back_to_idle(a);
+            return;
+        }
+        struct pick pick;
+        if (plan_pick(a, &pick) <= 0)
+            return;
+        if (ask_lock(a, &pick))
+            return;
+    }
 }
 
 static void
@@ -416,45 +562,35 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
     struct agent *a = arg;
     (void)fd;
     (void)what;
-    if (a->phase != PEER_MIGRATING)
+    if (a->phase != PEER_MIGRATING || a->acting == NULL)
         return;
-    const char *holder;
-    double left;
-    (void)agent_lock_take(a, a->opts.name, a->opts.lock_lease_s, &holder, &left);
-    if (send_lock(a, &a->peers[a->lock_target], false, renew_done) < 0)
-        log_warnx("lock renewal not sent url=%s", a->peers[a->lock_target].url);
+    struct peer *dst = &a->peers[a->lock_target];
+    if (a->acting->resolving && clock_wall_s() - a->acting->resolving_since > RESOLVE_HOLD_S) {
+        /* The destination does not say whether it runs the VM. The VM stays marked leaving
+         * (nobody moves it, nothing moves into its place) until it does; the host's other VMs
+         * need not wait for that. */
+        log_warnx("migration outcome still unknown after %.0fs id=%s vm=\"%s\"; releasing the "
+                  "locks, the VM stays blocked until host \"%s\" answers",
+                  RESOLVE_HOLD_S, a->acting->id, a->acting->vm, dst->name);
+        release_peer(a, dst);
+        back_to_idle(a);
+        return;
+    }
+    if (!keep_own_lock(a))
+        log_warnx("this host's lock was lost during migration id=%s", a->acting->id);
+    if (send_lock(a, dst, false, renew_done) < 0)
+        log_warnx("lock renewal not sent url=%s", dst->url);
     struct timeval tv = loop_tv(a->opts.lock_lease_s / 3.0);
     (void)event_add(a->renew_ev, &tv);
 }
 
+/* The lock of `p` is ours and its fresh sample is in: still the best? Then migrate. */
 static void
-lock_done(void *arg, int status, const char *body, size_t len, const char *err)
+start_migration(struct agent *a, struct peer *p, const char *vm, const char *reason)
 {
-    struct peer *p = arg;
-    struct agent *a = p->a;
-    if (a->phase != PEER_LOCKING || &a->peers[a->lock_target] != p)
-        return;
-    if (status != 200) {
-        if (status == 409) {
-            a->lock_refusals++;
-            json_t *j = json_loadb(body, len, 0, NULL);
-            const char *h = json_string_value(json_object_get(j, "holder"));
-            log_info("lock refused host=\"%s\" holder=\"%s\"; trying the next best destination",
-                     p->name, h != NULL ? h : "?");
-            json_decref(j);
-        } else {
-            log_warnx("lock not obtained host=\"%s\" status=%d error=\"%s\"; excluding it", p->name,
-                      status, status == 0 ? err : "");
-        }
-        p->refused = true;
-        a->phase = PEER_GATHERING;
-        decide(a);
-        return;
-    }
-    a->locks_granted++;
     struct wire_order o;
     memset(&o, 0, sizeof(o));
-    (void)snprintf(o.vm, sizeof(o.vm), "%s", a->acting_vm);
+    (void)snprintf(o.vm, sizeof(o.vm), "%s", vm);
     (void)snprintf(o.to, sizeof(o.to), "%s", p->url);
     (void)snprintf(o.to_name, sizeof(o.to_name), "%s", p->name);
     struct migration *m = NULL;
@@ -462,12 +598,11 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
     if (r < 0) {
         log_warnx("migration not started vm=\"%s\" to=\"%s\" error=\"%s\"", o.vm, p->name,
                   strerror(-r));
-        if (send_lock(a, p, true, release_done) < 0)
-            log_warnx("lock release not sent url=%s; its lease will end it", p->url);
+        release_peer(a, p);
         back_to_idle(a);
         return;
     }
-    (void)snprintf(m->reason, sizeof(m->reason), "%s", a->lock_reason);
+    (void)snprintf(m->reason, sizeof(m->reason), "%s", reason);
     a->acting = m;
     a->phase = PEER_MIGRATING;
     a->last_resolve_ms = ((double)clock_now_us() - a->decide_started_us) / 1000.0;
@@ -476,9 +611,84 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
     (void)record_conflict(a, outcome);
     record_migration(a, m);
     log_info("peer decision host=\"%s\" vm=\"%s\" to=\"%s\" id=%s decided_in_ms=%.1f reason=\"%s\"",
-             a->opts.name, o.vm, p->name, m->id, a->last_resolve_ms, a->lock_reason);
+             a->opts.name, o.vm, p->name, m->id, a->last_resolve_ms, reason);
     struct timeval tv = loop_tv(a->opts.lock_lease_s / 3.0);
     (void)event_add(a->renew_ev, &tv);
+}
+
+/* The destination's sample, read again under its lock: its state can no longer change under
+ * us, so a decision made on an older sample (before another peer's migration into it ended,
+ * say) is checked against the present. */
+static void
+confirm_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    struct agent *a = p->a;
+    p->waiting = false;
+    if (a->phase != PEER_CONFIRMING || &a->peers[a->lock_target] != p)
+        return;
+    if (!take_sample(a, p, status, body, len, err)) {
+        release_peer(a, p);
+        p->refused = true;
+        p->has_sample = false;
+        decide(a); /* without it */
+        return;
+    }
+    p->has_sample = true;
+    struct pick pick;
+    int r = plan_pick(a, &pick);
+    if (r <= 0) {
+        release_peer(a, p); /* plan_pick went back to idle */
+        return;
+    }
+    if (pick.peer == a->lock_target) {
+        start_migration(a, p, pick.vm, pick.reason);
+        return;
+    }
+    /* Another host is better now: let this one go and ask that one. */
+    log_info("destination \"%s\" no longer the best on its fresh sample; trying \"%s\"", p->name,
+             a->peers[pick.peer].name);
+    release_peer(a, p);
+    if (!ask_lock(a, &pick))
+        decide(a);
+}
+
+static void
+lock_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    struct agent *a = p->a;
+    if (a->phase != PEER_LOCKING || &a->peers[a->lock_target] != p) {
+        if (status == 200)
+            release_peer(a, p); /* granted after we moved on */
+        return;
+    }
+    if (status == 200) {
+        a->locks_granted++;
+        a->phase = PEER_CONFIRMING;
+        if (!p->waiting && http_request(a->client, p->url, "GET", "/v1/sample", NULL,
+                                        ask_timeout(a), confirm_done, p) == 0) {
+            p->waiting = true;
+            return;
+        }
+        log_warnx("destination \"%s\" cannot be read again; excluding it", p->name);
+        release_peer(a, p);
+    } else if (status == 409) {
+        a->lock_refusals++;
+        json_t *j = json_loadb(body, len, 0, NULL);
+        const char *h = json_string_value(json_object_get(j, "holder"));
+        log_info("lock refused host=\"%s\" holder=\"%s\"; trying the next best destination",
+                 p->name, h != NULL ? h : "?");
+        json_decref(j);
+    } else {
+        log_warnx("lock not obtained host=\"%s\" status=%d error=\"%s\"; excluding it", p->name,
+                  status, status == 0 ? err : "");
+        /* The grant may have happened with its answer lost: give it back. */
+        release_peer(a, p);
+    }
+    p->refused = true;
+    a->phase = PEER_GATHERING;
+    decide(a);
 }
 
 void
@@ -489,9 +699,7 @@ agent_migration_ended(struct agent *a, struct migration *m)
     record_migration(a, m);
     if (a->acting != m || a->phase != PEER_MIGRATING)
         return;
-    struct peer *p = &a->peers[a->lock_target];
-    if (send_lock(a, p, true, release_done) < 0)
-        log_warnx("lock release not sent url=%s; its lease will end it", p->url);
+    release_peer(a, &a->peers[a->lock_target]);
     back_to_idle(a);
 }
 
@@ -507,7 +715,8 @@ agent_peer_init(struct agent *a)
     }
     a->peers = calloc(a->opts.n_peers + 1, sizeof(*a->peers));
     a->renew_ev = evtimer_new(a->base, renew_cb, a);
-    if (a->peers == NULL || a->renew_ev == NULL) {
+    a->gather_ev = evtimer_new(a->base, gather_deadline_cb, a);
+    if (a->peers == NULL || a->renew_ev == NULL || a->gather_ev == NULL) {
         log_errorx("out of memory");
         return -1;
     }
@@ -530,6 +739,9 @@ agent_peer_done(struct agent *a)
     if (a->renew_ev != NULL)
         event_free(a->renew_ev);
     a->renew_ev = NULL;
+    if (a->gather_ev != NULL)
+        event_free(a->gather_ev);
+    a->gather_ev = NULL;
     for (size_t i = 0; i < a->n_peers; i++)
         wire_sample_done(&a->peers[i].sample);
     free(a->peers);

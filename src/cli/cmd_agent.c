@@ -477,6 +477,13 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         cli_error("agent: --mode edge needs --manager URL (the manager it notifies)");
         return CLI_EXIT_USAGE;
     }
+    if (o->mode == AGENT_MODE_PEER &&
+        o->lock_lease_s < 2.0 * agent_peer_ask_timeout(o->interval_s)) {
+        cli_error("agent: --lock-lease %g is too short: a lease must outlast a decision, at least "
+                  "%g s at --interval %g (twice the time a peer is given to answer)",
+                  o->lock_lease_s, 2.0 * agent_peer_ask_timeout(o->interval_s), o->interval_s);
+        return CLI_EXIT_USAGE;
+    }
     if (o->mode == AGENT_MODE_PEER && o->data[0] == '\0')
         (void)snprintf(o->data, sizeof(o->data), "vmloc-agent-%.200s", o->name);
     double mem = 0;

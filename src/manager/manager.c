@@ -212,11 +212,27 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 void
 manager_notified(struct manager *m, struct mhost *h)
 {
+    double now = clock_wall_s();
+    if (h->notified_at > 0) {
+        double gap = now - h->notified_at;
+        h->notify_gap = gap < 60.0 ? gap : 60.0;
+    }
     h->notified = true;
-    h->notified_at = clock_wall_s();
+    h->notified_at = now;
     m->notifications++;
+    /* Decide once the loop has served the requests at hand: notifications that arrive
+     * together share one decision. */
+    event_active(m->decide_ev, 0, 0);
+}
+
+static void
+notified_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct manager *m = arg;
+    (void)fd;
+    (void)what;
     if (m->in_round)
-        return; /* the round's end decides, with this host checked */
+        return; /* the round's end decides, with the notified hosts checked */
     if (m->opts.collect_on_notify) {
         start_round(m);
         return;
@@ -243,6 +259,8 @@ manager_free(struct manager *m)
 {
     if (m->round_ev != NULL)
         event_free(m->round_ev);
+    if (m->decide_ev != NULL)
+        event_free(m->decide_ev);
     /* Requests in flight are cancelled here: their callbacks never run. */
     loop_done(&m->loop);
     manager_migrations_done(m);
@@ -289,7 +307,8 @@ manager_run(const struct manager_opts *o)
         goto out;
     }
     m->round_ev = event_new(m->base, -1, EV_PERSIST, round_cb, m);
-    if (m->round_ev == NULL) {
+    m->decide_ev = event_new(m->base, -1, 0, notified_cb, m);
+    if (m->round_ev == NULL || m->decide_ev == NULL) {
         log_errorx("out of memory");
         goto out;
     }

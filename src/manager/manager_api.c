@@ -100,7 +100,10 @@ post_notify(struct http_req *r, void *ctx)
     log_debug("conflict notified host=\"%s\" seq=%llu", h->name, (unsigned long long)s.seq);
     char name[sizeof(h->name)];
     (void)snprintf(name, sizeof(name), "%s", h->name);
-    manager_host_sample(m, h, &s, r->body);
+    if (h->has_sample && s.time < h->sample.time)
+        wire_sample_done(&s); /* older than what a collection brought: keep the newer */
+    else
+        manager_host_sample(m, h, &s, r->body);
     reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
     manager_notified(m, h);
 }

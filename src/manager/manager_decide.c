@@ -213,6 +213,12 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
     struct manager *m = g->m;
     (void)err;
     g->in_flight = false;
+    if (status == 0 && clock_wall_s() - g->last_answer > FOLLOW_GIVE_UP_S) {
+        /* The source has not answered for that long (in edge mode with collection on
+         * notification nothing else would mark it down). */
+        finish(m, g, MMIG_FAILED, "source agent unreachable; outcome unknown");
+        return;
+    }
     if (status == 200) {
         g->last_answer = clock_wall_s();
         json_t *j = json_loadb(body, len, 0, NULL);
@@ -320,6 +326,18 @@ order(struct manager *m, const char *vm, const char *src, const char *dst, const
     log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
              src, dst, reason);
     send_order(m, g);
+}
+
+/* Edge: is host `h`, not notified in this decision, still in its conflict episode? Its agent
+ * notifies at every one of its samples while the conflict lasts, except while a migration of
+ * the host runs, and one notification at a time. */
+static bool
+edge_still_notifying(const struct manager *m, const struct mhost *h, bool busy, double now)
+{
+    if (busy)
+        return true;
+    double period = h->notify_gap > m->opts.interval_s ? h->notify_gap : m->opts.interval_s;
+    return now - h->notified_at < 2.0 * period + EDGE_QUIET_S;
 }
 
 /* Build the model from the latest samples; `map[i]` is the mhost of cluster host i. */
@@ -483,8 +501,7 @@ manager_decide(struct manager *m)
     for (size_t i = 0; i < cl.n_hosts; i++) {
         /* Edge: a host not examined now is over its conflict when its agent has stopped
          * notifying (it notifies every sample while the conflict lasts). */
-        if (check != NULL && !check[i] &&
-            now - map[i]->notified_at < 2.0 * m->opts.interval_s + EDGE_QUIET_S)
+        if (check != NULL && !check[i] && edge_still_notifying(m, map[i], busy[i], now))
             continue;
         if (!seen[i] && map[i]->in_conflict) {
             map[i]->in_conflict = false;

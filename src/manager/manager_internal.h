@@ -34,6 +34,7 @@ struct mhost {
     bool waiting;       /* a sample request is outstanding */
     bool notified;      /* edge: its agent notified a conflict since the last decision */
     double notified_at; /* wall clock of its last notification */
+    double notify_gap;  /* seconds between its last two notifications (at most 60) */
 };
 
 enum mmig_state {
@@ -73,8 +74,8 @@ struct manager {
     double last_round_ms;
     double last_decide_ms;
     uint64_t next_id;
-    uint64_t notifications;   /* edge mode */
-    double notify_started_us; /* edge: when the notification that started this round came */
+    uint64_t notifications;  /* edge mode */
+    struct event *decide_ev; /* edge: one decision for the notifications of one loop pass */
 };
 
 /* The state's name, as stored and shown. */
