@@ -1335,7 +1335,7 @@ test_check_one_host(void **state)
             assert_int_equal(plan_compute(&cl, &pol, &o, &all), 0);
             format_plan(&pol, &full, &a);
             format_plan(&pol, &all, &b);
-            assert_true(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
+            assert_true(a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0));
             str_done(&a);
             str_done(&b);
             plan_done(&all);
