@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 
 #include "bench_util.h"
+#include "net/http.h"
 
 #define MAX_PEERS 400
 #define HTTP_TIMEOUT 10.0
@@ -46,18 +47,6 @@ struct opts {
 };
 
 static struct peer *peers;
-
-static int
-parse_int(const char *s, int lo, int hi, int *ret)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi)
-        return -1;
-    *ret = (int)v;
-    return 0;
-}
 
 static void
 usage(FILE *f)
@@ -186,12 +175,12 @@ main(int argc, char **argv)
         } else if (strcmp(a, "--keep") == 0) {
             o.keep = true;
         } else if (strcmp(a, "--peers") == 0 && has) {
-            if (parse_int(argv[++i], 2, MAX_PEERS, &o.peers) < 0) {
+            if (bench_parse_int(argv[++i], 2, MAX_PEERS, &o.peers) < 0) {
                 (void)fprintf(stderr, "bench_peers: --peers: 2 to %d\n", MAX_PEERS);
                 return 2;
             }
         } else if (strcmp(a, "--conflicts") == 0 && has) {
-            if (parse_int(argv[++i], 1, MAX_PEERS, &o.conflicts) < 0) {
+            if (bench_parse_int(argv[++i], 1, MAX_PEERS, &o.conflicts) < 0) {
                 (void)fprintf(stderr, "bench_peers: --conflicts: 1 to %d\n", MAX_PEERS);
                 return 2;
             }
@@ -238,7 +227,7 @@ main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         int port = 0;
         for (int tries = 0; tries < 20 && port == 0; tries++) {
-            port = bench_free_port();
+            port = http_free_port();
             for (int k = 0; k < i && port != 0; k++) {
                 if (ports[k] == port)
                     port = 0; /* handed out twice: ask again */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "net/http.h"
 
 #define N_HOSTS 3
 #define VMS_PER_HOST 3
@@ -422,7 +423,7 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
     char url[N_HOSTS][64];
     char pdata[N_HOSTS][700];
     for (int h = 0; h < N_HOSTS; h++) {
-        int port = mode == MODE_PEER ? bench_free_port() : 0;
+        int port = mode == MODE_PEER ? http_free_port() : 0;
         (void)snprintf(listen[h], sizeof(listen[h]), "127.0.0.1:%d", port);
         (void)snprintf(url[h], sizeof(url[h]), "http://127.0.0.1:%d", port);
         (void)snprintf(pdata[h], sizeof(pdata[h]), "%s/data-h%d", dir, h + 1);
@@ -848,18 +849,6 @@ parse_modes(const char *s, enum mode *out, size_t *n)
     return *n > 0 ? 0 : -1;
 }
 
-static int
-parse_int(const char *s, int lo, int hi, int *ret)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi)
-        return -1;
-    *ret = (int)v;
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -885,12 +874,12 @@ main(int argc, char **argv)
         } else if (strcmp(a, "--verbose") == 0) {
             verbose = true;
         } else if (strcmp(a, "--reps") == 0 && has_val) {
-            if (parse_int(argv[++i], 1, MAX_REPS, &reps) < 0) {
+            if (bench_parse_int(argv[++i], 1, MAX_REPS, &reps) < 0) {
                 (void)fprintf(stderr, "bench_reaction: --reps: 1 to %d\n", MAX_REPS);
                 return 2;
             }
         } else if (strcmp(a, "--warmup") == 0 && has_val) {
-            if (parse_int(argv[++i], 0, 100, &warmup) < 0) {
+            if (bench_parse_int(argv[++i], 0, 100, &warmup) < 0) {
                 (void)fprintf(stderr, "bench_reaction: --warmup: 0 to 100\n");
                 return 2;
             }

@@ -1,6 +1,6 @@
 /* Helpers shared by the daemon benchmarks (bench_reaction, bench_scale): clocks, starting a
  * vmloc daemon and waiting (with a deadline) for its "listening on http://ADDR:PORT" line,
- * stopping it, blocking HTTP with a JSON answer, a scratch directory, free ports and
+ * stopping it, blocking HTTP with a JSON answer, a scratch directory, integer options and
  * percentiles. */
 #ifndef VMLOC_BENCH_BENCH_UTIL_H
 #define VMLOC_BENCH_BENCH_UTIL_H
@@ -57,9 +57,8 @@ void bench_daemon_tail_log(const struct bench_daemon *d, int max_lines);
 int bench_http(const char *url, const char *method, const char *path, const char *body,
                double timeout_s, json_t **ret_json);
 
-/* A TCP port free on 127.0.0.1 now (for peers that must know each other's address before
- * they start); 0 when none. */
-int bench_free_port(void);
+/* A decimal integer from `lo` to `hi`, the whole string: 0 with *ret, or -1. */
+int bench_parse_int(const char *s, int lo, int hi, int *ret);
 
 /* Sort `v` and return its nearest-rank percentile `p` (0..100); 0 when n == 0. */
 double bench_percentile(double *v, size_t n, double p);

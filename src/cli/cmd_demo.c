@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -337,27 +336,6 @@ static const struct step script[] = {
     {28, "batch-1", 12, "job done"},    {28, "batch-2", 10, "job done"},
 };
 
-/* A port free on 127.0.0.1 now, for peers that must know each other's address before they
- * start. 0 when none could be found. */
-static int
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    int port = 0;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    (void)close(fd);
-    return port;
-}
-
 static int
 demo_start(struct demo *d, const char *self)
 {
@@ -389,7 +367,7 @@ demo_start(struct demo *d, const char *self)
     char data[DEMO_MAX_AGENTS][4200];
     for (int i = 0; i < d->n_agents; i++) {
         (void)snprintf(d->agents[i].name, sizeof(d->agents[i].name), "h%d", i + 1);
-        int port = d->mode == DEMO_PEER ? free_port() : 0;
+        int port = d->mode == DEMO_PEER ? http_free_port() : 0;
         if (d->mode == DEMO_PEER && port == 0) {
             cli_error("demo: no free port on 127.0.0.1");
             return -1;

@@ -105,4 +105,9 @@ MUST_CHECK int http_fetch(const char *base_url, const char *method, const char *
  * optional "/". 0 or -EINVAL. */
 MUST_CHECK int http_url_check(const char *url);
 
+/* A TCP port free on 127.0.0.1 right now (the kernel's choice for port 0), for processes that
+ * must know each other's address before they start (peer agents in the demo, the tests and
+ * the benchmarks). 0 when none could be had. Another process may take it before it is used. */
+int http_free_port(void);
+
 #endif

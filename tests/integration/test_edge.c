@@ -16,16 +16,6 @@
 #include "daemon.h"
 #include "testpool.h"
 
-static long long
-health_int(const char *url, const char *key)
-{
-    json_t *j = get(url, "/v1/health");
-    json_t *v = json_object_get(j, key);
-    long long r = json_is_integer(v) ? (long long)json_integer_value(v) : -1;
-    json_decref(j);
-    return r;
-}
-
 struct cond {
     const char *url;
     const char *vm;

@@ -28,17 +28,6 @@
 #include "daemon.h"
 #include "testpool.h"
 
-static long long
-manager_rounds(const char *url)
-{
-    json_t *j = get(url, "/v1/health");
-    long long r = json_is_integer(json_object_get(j, "rounds"))
-                      ? (long long)json_integer_value(json_object_get(j, "rounds"))
-                      : -1;
-    json_decref(j);
-    return r;
-}
-
 /* Run the CLI with standard output and standard error captured (both NUL-terminated; the
  * caller frees them). Returns the exit status. */
 static int
@@ -184,7 +173,7 @@ static bool
 rounds_reach(void *arg)
 {
     struct cond *c = arg;
-    return manager_rounds(c->url) >= c->n;
+    return health_int(c->url, "rounds") >= c->n;
 }
 
 /* The manager recorded a conflict on host `a` whose outcome contains `b`. */
@@ -261,7 +250,7 @@ wait_hosts_up(const char *manager_url, long long n)
 static void
 wait_rounds(const char *manager_url, long long rounds)
 {
-    long long r0 = manager_rounds(manager_url);
+    long long r0 = health_int(manager_url, "rounds");
     assert_true(r0 >= 0);
     struct cond c = {manager_url, NULL, NULL, r0 + rounds};
     assert_true(wait_until(rounds_reach, &c, ACT_S));

@@ -3,8 +3,6 @@
  * the destination's lock and migrate. Ports are chosen before the start so that every peer
  * can name every other. Each test waits on conditions with deadlines, never blindly. */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,33 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "net/http.h"
 #include "testpool.h"
 
 #define MAX_PEERS 10
-
-/* A port free on 127.0.0.1 right now (the kernel's choice for port 0). */
-static int
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    socklen_t len = sizeof(sa);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    (void)close(fd);
-    return ntohs(sa.sin_port);
-}
 
 /* A cluster of peers: names, ports and URLs fixed before any starts. */
 struct peers {
@@ -59,7 +40,8 @@ peers_init(struct peers *p, size_t n)
     assert_true(n <= MAX_PEERS);
     p->n = n;
     for (size_t i = 0; i < n; i++) {
-        int port = free_port();
+        int port = http_free_port();
+        assert_true(port > 0);
         (void)snprintf(p->name[i], sizeof(p->name[i]), "p%zu", i + 1);
         (void)snprintf(p->listen[i], sizeof(p->listen[i]), "127.0.0.1:%d", port);
         (void)snprintf(p->url[i], sizeof(p->url[i]), "http://127.0.0.1:%d", port);
@@ -96,16 +78,6 @@ post_load(const char *url, const char *vm, const char *body)
     int st = daemon_http(url, "POST", path, body, &j);
     json_decref(j);
     assert_int_equal(st, 200);
-}
-
-static long long
-health_int(const char *url, const char *key)
-{
-    json_t *j = get(url, "/v1/health");
-    json_t *v = json_object_get(j, key);
-    long long r = json_is_integer(v) ? (long long)json_integer_value(v) : -1;
-    json_decref(j);
-    return r;
 }
 
 /* Where VM `vm` runs: the index of the peer that lists it as running, -1 when none, -2 when

@@ -125,6 +125,16 @@ get(const char *url, const char *path)
     return j;
 }
 
+long long
+health_int(const char *url, const char *key)
+{
+    json_t *j = get(url, "/v1/health");
+    json_t *v = json_object_get(j, key);
+    long long r = json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+    json_decref(j);
+    return r;
+}
+
 const char *
 str(json_t *o, const char *key)
 {

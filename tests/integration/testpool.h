@@ -45,6 +45,9 @@ void pool_finish(void);
 /* GET `path`; the parsed answer when the status is 200, else NULL. */
 json_t *get(const char *url, const char *path);
 
+/* The integer `key` of the daemon's GET /v1/health, -1 when absent or no answer. */
+long long health_int(const char *url, const char *key);
+
 /* The string member `key` of `o`, "" when absent. */
 const char *str(json_t *o, const char *key);
 
