@@ -16,48 +16,6 @@
 #include "daemon.h"
 #include "testpool.h"
 
-struct cond {
-    const char *url;
-    const char *vm;
-    long long n;
-};
-
-/* The manager has a migration of VM `vm` that is done. */
-static bool
-migration_done(void *arg)
-{
-    struct cond *c = arg;
-    json_t *arr = get(c->url, "/v1/migrations");
-    bool ok = false;
-    size_t i;
-    json_t *m;
-    json_array_foreach(arr, i, m)
-    {
-        ok = ok || (strcmp(str(m, "vm"), c->vm) == 0 && strcmp(str(m, "state"), "done") == 0);
-    }
-    json_decref(arr);
-    return ok;
-}
-
-/* The manager knows `n` hosts. */
-static bool
-hosts_known(void *arg)
-{
-    struct cond *c = arg;
-    json_t *arr = get(c->url, "/v1/hosts");
-    bool ok = json_is_array(arr) && (long long)json_array_size(arr) == c->n;
-    json_decref(arr);
-    return ok;
-}
-
-/* The manager's collection rounds reached `n`. */
-static bool
-rounds_reach(void *arg)
-{
-    struct cond *c = arg;
-    return health_int(c->url, "rounds") >= c->n;
-}
-
 /* The four hosts of the scenario, each agent in `mode`; h1 gets the conflict. */
 static struct daemon *agents[4];
 
@@ -80,7 +38,7 @@ start_cluster(const char *manager_url, const char *mode)
         (void)snprintf(name, sizeof(name), "h%zu", i + 1);
         agents[i] = pool_start_agent(name, manager_url, extra);
     }
-    struct cond known = {manager_url, NULL, 4};
+    struct cond known = {manager_url, NULL, NULL, 4};
     assert_true(wait_until(hosts_known, &known, UP_S));
 }
 
@@ -95,12 +53,12 @@ run_scenario(const char *mode, char *out, size_t len)
     struct daemon *m = pool_start_manager(name, "127.0.0.1:0", extra);
     start_cluster(m->url, mode);
     /* Every host has been sampled (central) or registered (edge) before the load. */
-    struct cond r = {m->url, NULL, 3};
+    struct cond r = {m->url, NULL, NULL, 3};
     assert_true(wait_until(rounds_reach, &r, UP_S));
     load(agents[0]->url, "a", "cpu=50");
     load(agents[0]->url, "b", "cpu=45");
-    struct cond done = {m->url, "a", 0};
-    assert_true(wait_until(migration_done, &done, ACT_S));
+    struct cond done = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
     json_t *migs = get(m->url, "/v1/migrations");
     assert_int_equal(json_array_size(migs), 1);
     json_t *g = json_array_get(migs, 0);
@@ -129,8 +87,8 @@ test_edge_same_as_central(void **state)
     start_cluster(m->url, "edge");
     load(agents[0]->url, "a", "cpu=50");
     load(agents[0]->url, "b", "cpu=45");
-    struct cond done = {m->url, "a", 0};
-    assert_true(wait_until(migration_done, &done, ACT_S));
+    struct cond done = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
     json_t *migs = get(m->url, "/v1/migrations");
     json_t *g = json_array_get(migs, 0);
     (void)snprintf(edge, sizeof(edge), "%s:%s>%s", str(g, "vm"), str(g, "from"), str(g, "to"));
@@ -167,18 +125,18 @@ test_edge_manager_does_not_detect(void **state)
     pool_start_agent("h1", m->url, quiet);
     struct daemon *h2 = pool_start_agent("h2", m->url, edge);
     pool_start_agent("h3", m->url, room);
-    struct cond known = {m->url, NULL, 3};
+    struct cond known = {m->url, NULL, NULL, 3};
     assert_true(wait_until(hosts_known, &known, UP_S));
     long long r0 = health_int(m->url, "rounds");
-    struct cond r = {m->url, NULL, r0 + 10};
+    struct cond r = {m->url, NULL, NULL, r0 + 10};
     assert_true(wait_until(rounds_reach, &r, UP_S));
     json_t *migs = get(m->url, "/v1/migrations");
     assert_int_equal(json_array_size(migs), 0);
     json_decref(migs);
     load(h2->url, "c", "cpu=50");
     load(h2->url, "e", "cpu=40");
-    struct cond done = {m->url, "c", 0};
-    assert_true(wait_until(migration_done, &done, ACT_S));
+    struct cond done = {m->url, "c", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
     migs = get(m->url, "/v1/migrations");
     assert_int_equal(json_array_size(migs), 1);
     assert_string_equal(str(json_array_get(migs, 0), "from"), "h2");
@@ -198,8 +156,8 @@ test_edge_collect_notified(void **state)
     assert_int_equal(health_int(m->url, "rounds"), 0);
     load(agents[0]->url, "a", "cpu=50");
     load(agents[0]->url, "b", "cpu=45");
-    struct cond done = {m->url, "a", 0};
-    assert_true(wait_until(migration_done, &done, ACT_S));
+    struct cond done = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
     json_t *migs = get(m->url, "/v1/migrations");
     json_t *g = json_array_get(migs, 0);
     assert_string_equal(str(g, "to"), "h3");

@@ -100,7 +100,7 @@ where(const struct peers *p, const char *vm)
     return at;
 }
 
-struct cond {
+struct pcond {
     const struct peers *p;
     const char *url;
     const char *vm;
@@ -111,7 +111,7 @@ struct cond {
 static bool
 vm_runs_at(void *arg)
 {
-    struct cond *c = arg;
+    struct pcond *c = arg;
     return where(c->p, c->vm) == c->at;
 }
 
@@ -119,7 +119,7 @@ vm_runs_at(void *arg)
 static bool
 migrations_done(void *arg)
 {
-    struct cond *c = arg;
+    struct pcond *c = arg;
     json_t *arr = get(c->url, "/v1/migrations");
     size_t done = 0;
     size_t k;
@@ -137,7 +137,7 @@ migrations_done(void *arg)
 static bool
 lock_free(void *arg)
 {
-    struct cond *c = arg;
+    struct pcond *c = arg;
     json_t *j = get(c->url, "/v1/lock");
     bool ok = j != NULL && json_is_false(json_object_get(j, "held"));
     json_decref(j);
@@ -147,7 +147,7 @@ lock_free(void *arg)
 static bool
 lock_held(void *arg)
 {
-    struct cond *c = arg;
+    struct pcond *c = arg;
     json_t *j = get(c->url, "/v1/lock");
     bool ok = j != NULL && json_is_true(json_object_get(j, "held"));
     json_decref(j);
@@ -182,7 +182,7 @@ test_peer_one_conflict(void **state)
     peer_start(&p, 2, idle);
     post_load(p.url[0], "a", "{\"cpu\": 50}");
     post_load(p.url[0], "b", "{\"cpu\": 45}");
-    struct cond c = {&p, p.url[0], "a", 2, 1};
+    struct pcond c = {&p, p.url[0], "a", 2, 1};
     assert_true(wait_until(vm_runs_at, &c, ACT_S));
     assert_true(wait_until(migrations_done, &c, ACT_S));
     json_t *migs = cli_list_at("--agent", p.url[0], "migrations");
@@ -204,8 +204,8 @@ test_peer_one_conflict(void **state)
     assert_int_equal(health_int(p.url[0], "lock_refusals"), 0);
     assert_int_equal(health_int(p.url[2], "locks_served"), 1);
     /* Both locks are released after the migration. */
-    struct cond l0 = {&p, p.url[0], NULL, 0, 0};
-    struct cond l2 = {&p, p.url[2], NULL, 0, 0};
+    struct pcond l0 = {&p, p.url[0], NULL, 0, 0};
+    struct pcond l2 = {&p, p.url[2], NULL, 0, 0};
     assert_true(wait_until(lock_free, &l0, ACT_S));
     assert_true(wait_until(lock_free, &l2, ACT_S));
     const char *vms[] = {"a", "b", "c", "d", NULL};
@@ -217,7 +217,7 @@ test_peer_one_conflict(void **state)
 static bool
 conflict_outcome(void *arg)
 {
-    struct cond *c = arg;
+    struct pcond *c = arg;
     json_t *arr = get(c->url, "/v1/conflicts");
     bool ok = false;
     size_t k;
@@ -239,8 +239,8 @@ three_moved_one_stuck(void *arg)
     int moved = 0;
     int stuck = 0;
     for (size_t i = 0; i < 4; i++) {
-        struct cond m = {p, p->url[i], NULL, 0, 1};
-        struct cond u = {p, p->url[i], "unresolved: no-destination", 0, 0};
+        struct pcond m = {p, p->url[i], NULL, 0, 1};
+        struct pcond u = {p, p->url[i], "unresolved: no-destination", 0, 0};
         if (migrations_done(&m))
             moved++;
         else if (conflict_outcome(&u))
@@ -304,7 +304,7 @@ test_peer_contention(void **state)
     assert_true(wait_until(three_moved_one_stuck, &p, ACT_S));
     int waiting = -1;
     for (size_t i = 0; i < 4; i++) {
-        struct cond moved = {&p, p.url[i], NULL, 0, 1};
+        struct pcond moved = {&p, p.url[i], NULL, 0, 1};
         if (!migrations_done(&moved))
             waiting = (int)i;
     }
@@ -320,7 +320,7 @@ test_peer_contention(void **state)
     assert_int_equal(
         daemon_http(p.url[4], "POST", "/v1/lock/release", "{\"holder\":\"ghost\"}", &j), 200);
     json_decref(j);
-    struct cond last = {&p, p.url[waiting], NULL, 0, 1};
+    struct pcond last = {&p, p.url[waiting], NULL, 0, 1};
     assert_true(wait_until(migrations_done, &last, ACT_S));
     int dest_count[MAX_PEERS] = {0};
     double started[4];
@@ -378,7 +378,7 @@ test_peer_holder_killed(void **state)
     peer_start(&p, 3, other);
     post_load(p.url[0], "a", "{\"cpu\": 50}");
     post_load(p.url[0], "b", "{\"cpu\": 45}");
-    struct cond held = {&p, p.url[2], NULL, 0, 0};
+    struct pcond held = {&p, p.url[2], NULL, 0, 0};
     assert_true(wait_until(lock_held, &held, ACT_S));
     json_t *lk = get(p.url[2], "/v1/lock");
     assert_string_equal(str(lk, "holder"), "p1");
@@ -400,7 +400,7 @@ test_peer_holder_killed(void **state)
     /* The others go on: a conflict on p2 now goes to p3, the best destination. */
     post_load(p.url[1], "e", "{\"cpu\": 50}");
     post_load(p.url[1], "f", "{\"cpu\": 45}");
-    struct cond c = {&p, NULL, "e", 2, 0};
+    struct pcond c = {&p, NULL, "e", 2, 0};
     assert_true(wait_until(vm_runs_at, &c, ACT_S));
     pool_finish();
 }
@@ -422,14 +422,14 @@ test_peer_down_skipped(void **state)
     assert_int_equal(daemon_stop(p.d[2], 10.0), 0); /* p3, the best destination, is down */
     post_load(p.url[0], "a", "{\"cpu\": 50}");
     post_load(p.url[0], "b", "{\"cpu\": 45}");
-    struct cond c = {&p, NULL, "a", 1, 0};
+    struct pcond c = {&p, NULL, "a", 1, 0};
     assert_true(wait_until(vm_runs_at, &c, ACT_S));
     assert_true(health_int(p.url[0], "peers_up") == 1);
     /* p3 comes back on the same address; the next conflict on p1 goes to it. */
     peer_start(&p, 2, best);
     post_load(p.url[0], "b", "{\"cpu\": 60}");
     post_load(p.url[0], "c", "{\"cpu\": 35}");
-    struct cond c2 = {&p, NULL, "b", 2, 0};
+    struct pcond c2 = {&p, NULL, "b", 2, 0};
     assert_true(wait_until(vm_runs_at, &c2, ACT_S));
     assert_int_equal(health_int(p.url[0], "peers_up"), 2);
     const char *vms[] = {"a", "b", "c", "x", NULL};

@@ -165,3 +165,78 @@ cli_list_at(const char *flag, const char *url, const char *what)
     assert_true(json_is_array(j));
     return j;
 }
+
+/* ---- conditions to wait for (testpool.h) ---- */
+
+/* The manager knows exactly `n` hosts and every one is "up". */
+bool
+hosts_up(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/hosts");
+    bool ok = json_is_array(arr) && (long long)json_array_size(arr) == c->n;
+    size_t i;
+    json_t *h;
+    json_array_foreach(arr, i, h)
+    {
+        if (strcmp(str(h, "state"), "up") != 0)
+            ok = false;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* Host `a` is in state `b` on the manager. */
+bool
+host_state_is(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/hosts");
+    bool ok = false;
+    size_t i;
+    json_t *h;
+    json_array_foreach(arr, i, h)
+    {
+        if (strcmp(str(h, "name"), c->a) == 0)
+            ok = strcmp(str(h, "state"), c->b) == 0;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* The manager has a migration of VM `a` in state `b`. */
+bool
+migration_is(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/migrations");
+    bool ok = false;
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        if (strcmp(str(m, "vm"), c->a) == 0 && strcmp(str(m, "state"), c->b) == 0)
+            ok = true;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* The manager's collection rounds reached `n`. */
+bool
+rounds_reach(void *arg)
+{
+    struct cond *c = arg;
+    return health_int(c->url, "rounds") >= c->n;
+}
+
+/* The manager knows exactly `n` hosts, in any state. */
+bool
+hosts_known(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/hosts");
+    bool ok = json_is_array(arr) && (long long)json_array_size(arr) == c->n;
+    json_decref(arr);
+    return ok;
+}

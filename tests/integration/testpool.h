@@ -59,4 +59,23 @@ void load(const char *agent_url, const char *vm, const char *kind_pct);
 json_t *cli_list_at(const char *flag, const char *url, const char *what);
 #define cli_list(url, what) cli_list_at("--manager", (url), (what))
 
+/* What the conditions below wait for (with wait_until()); each uses the fields it names. */
+struct cond {
+    const char *url;
+    const char *a;
+    const char *b;
+    long long n;
+};
+
+/* The manager at `url` knows exactly `n` hosts and every one is "up". */
+bool hosts_up(void *arg);
+/* The manager knows exactly `n` hosts, in any state. */
+bool hosts_known(void *arg);
+/* Host `a` is in state `b` on the manager. */
+bool host_state_is(void *arg);
+/* The daemon at `url` has a migration of VM `a` in state `b`. */
+bool migration_is(void *arg);
+/* The manager's collection rounds reached `n`. */
+bool rounds_reach(void *arg);
+
 #endif
