@@ -175,8 +175,9 @@ register_cb(evutil_socket_t fd, short what, void *arg)
     struct agent *a = arg;
     (void)fd;
     (void)what;
-    json_t *j = json_pack("{s:s,s:s,s:s,s:i}", "name", a->opts.name, "url", a->url, "backend",
-                          "sim", "version", WIRE_VERSION);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "name", a->opts.name, "url", a->url,
+                          "backend", "sim", "version", WIRE_VERSION, "interval", a->opts.interval_s,
+                          "mode", agent_mode_name(a->opts.mode));
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     int r = body != NULL ? http_request(a->client, a->opts.manager, "POST", "/v1/agents", body,

@@ -213,10 +213,6 @@ void
 manager_notified(struct manager *m, struct mhost *h)
 {
     double now = clock_wall_s();
-    if (h->notified_at > 0) {
-        double gap = now - h->notified_at;
-        h->notify_gap = gap < 60.0 ? gap : 60.0;
-    }
     h->notified = true;
     h->notified_at = now;
     m->notifications++;

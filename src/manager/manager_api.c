@@ -51,12 +51,20 @@ post_agent(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "url: must be http://HOST:PORT");
         return;
     }
+    json_t *iv = json_object_get(j, "interval");
+    double interval = json_number_value(iv);
+    if (iv != NULL && (!json_is_number(iv) || !(interval >= 0.01 && interval <= 3600))) {
+        json_decref(j);
+        http_reply_error(r, 400, "interval: must be a number of seconds from 0.01 to 3600");
+        return;
+    }
     struct mhost *h = manager_host_register(m, name, url);
     if (h == NULL) {
         json_decref(j);
         http_reply_error(r, 503, "too many agents (at most %d)", MANAGER_MAX_AGENTS);
         return;
     }
+    h->agent_interval = iv != NULL ? interval : 0.0;
     if (store_put_agent(m->store, name, url, clock_wall_s()) < 0)
         log_warnx("agent not stored host=\"%s\", ignoring", name);
     reply_json(r, 200, json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));

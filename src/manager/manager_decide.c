@@ -329,14 +329,14 @@ order(struct manager *m, const char *vm, const char *src, const char *dst, const
 }
 
 /* Edge: is host `h`, not notified in this decision, still in its conflict episode? Its agent
- * notifies at every one of its samples while the conflict lasts, except while a migration of
- * the host runs, and one notification at a time. */
+ * notifies at every one of its samples (its interval comes with its registration) while the
+ * conflict lasts, except while a migration of the host runs, and one notification at a time. */
 static bool
 edge_still_notifying(const struct manager *m, const struct mhost *h, bool busy, double now)
 {
     if (busy)
         return true;
-    double period = h->notify_gap > m->opts.interval_s ? h->notify_gap : m->opts.interval_s;
+    double period = h->agent_interval > m->opts.interval_s ? h->agent_interval : m->opts.interval_s;
     return now - h->notified_at < 2.0 * period + EDGE_QUIET_S;
 }
 

@@ -31,10 +31,10 @@ struct mhost {
     bool in_conflict; /* in the last decision */
     char conflict_sig[512];
     bool unresolved_logged;
-    bool waiting;       /* a sample request is outstanding */
-    bool notified;      /* edge: its agent notified a conflict since the last decision */
-    double notified_at; /* wall clock of its last notification */
-    double notify_gap;  /* seconds between its last two notifications (at most 60) */
+    bool waiting;          /* a sample request is outstanding */
+    bool notified;         /* edge: its agent notified a conflict since the last decision */
+    double notified_at;    /* wall clock of its last notification */
+    double agent_interval; /* the agent's sampling interval, from its registration (0: unknown) */
 };
 
 enum mmig_state {
