@@ -7,7 +7,8 @@
  * mode; both wall clock on this machine). It then waits for the migration to finish, lowers
  * the demand again and waits until the cluster is calm with no migration in flight before
  * the next repetition: every wait polls with a deadline. The load rises at a uniformly random
- * moment of the interval (--phase random, a fixed-seed generator), or just after the cluster
+ * moment of the longer of the two intervals (--phase random, a fixed-seed generator), or
+ * just after the cluster
  * was seen calm (--phase after-round, the worst case).
  *
  * Where the time goes: in central mode the manager detects at the end of each collection
@@ -517,7 +518,7 @@ one_rep(struct cluster *c, int rep, struct result *res, bool count)
     }
     /* The arrival phase: wait_calm() returned just after a round ended. */
     if (random_phase)
-        bench_pause_ms((int)(bench_rng_unit(&rng_state) * c->interval * 1000.0));
+        bench_pause_ms((int)(bench_rng_unit(&rng_state) * slowest(c) * 1000.0));
     if (set_load(c, pair[0], HIGH_CPU) < 0)
         return -1;
     double call_start = bench_wall_s();
