@@ -6,7 +6,7 @@ set -eu
 
 required="gcc make meson ninja-build pkg-config python3 libyajl-dev libjansson-dev
 libinih-dev libcmocka-dev libevent-dev
-libsqlite3-dev"
+libsqlite3-dev libvirt-dev"
 optional="clang libclang-rt-14-dev clang-format"
 
 missing=""

@@ -33,6 +33,14 @@ agent_opts_init(struct agent_opts *o)
     o->mode = AGENT_MODE_CENTRAL;
     policy_init(&o->policy);
     o->lock_lease_s = AGENT_DEFAULT_LOCK_LEASE_S;
+    o->backend = AGENT_BACKEND_SIM;
+    hv_libvirt_opts_init(&o->libvirt);
+}
+
+const char *
+agent_backend_name(enum agent_backend b)
+{
+    return b == AGENT_BACKEND_LIBVIRT ? "libvirt" : "sim";
 }
 
 const char *
@@ -89,6 +97,12 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
 char *
 agent_vms_json(struct agent *a)
 {
+    if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
+        json_t *arr = agent_lv_vms(a, true);
+        char *s = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
+        json_decref(arr);
+        return s;
+    }
     double(*usage)[KIND_COUNT] = calloc(a->hv.n_vms + 1, sizeof(*usage));
     double host[KIND_COUNT];
     if (usage == NULL)
@@ -106,6 +120,10 @@ agent_vms_json(struct agent *a)
 void
 agent_sample(struct agent *a)
 {
+    if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
+        agent_lv_sample(a);
+        return;
+    }
     double(*usage)[KIND_COUNT] = calloc(a->hv.n_vms + 1, sizeof(*usage));
     double host[KIND_COUNT];
     if (usage == NULL) {
@@ -176,8 +194,8 @@ register_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "name", a->opts.name, "url", a->url,
-                          "backend", "sim", "version", WIRE_VERSION, "interval", a->opts.interval_s,
-                          "mode", agent_mode_name(a->opts.mode));
+                          "backend", agent_backend_name(a->opts.backend), "version", WIRE_VERSION,
+                          "interval", a->opts.interval_s, "mode", agent_mode_name(a->opts.mode));
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     int r = body != NULL ? http_request(a->client, a->opts.manager, "POST", "/v1/agents", body,
@@ -234,7 +252,9 @@ static void
 agent_free(struct agent *a)
 {
     agent_peer_done(a);
-    agent_migrate_done(a);
+    agent_migrate_done(a); /* before libvirt closes: running migrations are aborted, awaited */
+    if (a->opts.backend == AGENT_BACKEND_LIBVIRT)
+        agent_lv_done(a);
     if (a->sample_ev != NULL)
         event_free(a->sample_ev);
     if (a->register_ev != NULL)
@@ -283,6 +303,8 @@ agent_run(const struct agent_opts *o)
         log_errorx("out of memory");
         goto out;
     }
+    if (o->backend == AGENT_BACKEND_LIBVIRT && agent_lv_init(a) < 0)
+        goto out;
     if (o->mode == AGENT_MODE_PEER && agent_peer_init(a) < 0)
         goto out;
     struct timeval iv = loop_tv(o->interval_s);
@@ -291,8 +313,9 @@ agent_run(const struct agent_opts *o)
     if (o->manager[0] != '\0' && o->mode != AGENT_MODE_PEER)
         event_active(a->register_ev, 0, 0);
 
-    log_info("agent started name=\"%s\" url=%s vms=%zu interval=%gs backend=sim mode=%s", o->name,
-             a->url, a->hv.n_vms, o->interval_s, agent_mode_name(o->mode));
+    log_info("agent started name=\"%s\" url=%s vms=%zu interval=%gs backend=%s mode=%s", o->name,
+             a->url, o->backend == AGENT_BACKEND_LIBVIRT ? a->lv.n_vms : a->hv.n_vms, o->interval_s,
+             agent_backend_name(o->backend), agent_mode_name(o->mode));
     if (o->mode == AGENT_MODE_PEER)
         log_info("peer mode peers=%zu lock_lease=%gs data=%s", o->n_peers, o->lock_lease_s,
                  o->data);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "agent/hv_libvirt.h"
 #include "common/log.h"
 #include "core/model.h"
 #include "core/policy.h"
@@ -19,6 +20,12 @@
 #define AGENT_MAX_PEERS 1024
 /* A destination lock taken in peer mode lasts this long unless its holder renews it. */
 #define AGENT_DEFAULT_LOCK_LEASE_S 30.0
+
+/* Where the host's measurements come from and how VMs move. */
+enum agent_backend {
+    AGENT_BACKEND_SIM = 0,     /* a simulated hypervisor (vmloc load sets the demand) */
+    AGENT_BACKEND_LIBVIRT = 1, /* real domains through libvirt, live migration */
+};
 
 /* Who detects and decides (docs/running.md, "Deployments"). */
 enum agent_mode {
@@ -48,6 +55,8 @@ struct agent_opts {
     size_t n_peers;
     double lock_lease_s;
     char data[4096]; /* peer mode: the store's directory */
+    enum agent_backend backend;
+    struct hv_libvirt_opts libvirt;
 };
 
 /* Fill `o` with the defaults (the policy with policy_init(), not finished). */
@@ -56,6 +65,9 @@ void agent_opts_init(struct agent_opts *o);
 /* Peer mode: how long a peer is given to answer, for an agent sampling every `interval_s`
  * (the interval, at least 0.5 s and at most 5 s). A lock lease must outlast a decision. */
 double agent_peer_ask_timeout(double interval_s);
+
+/* "sim", "libvirt". */
+const char *agent_backend_name(enum agent_backend b);
 
 /* "central", "edge", "peer"; parse: 0 or -EINVAL. */
 const char *agent_mode_name(enum agent_mode m);

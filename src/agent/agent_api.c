@@ -28,10 +28,14 @@ static void
 get_health(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
+    bool lv = a->opts.backend == AGENT_BACKEND_LIBVIRT;
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:I}", "role", "agent", "name",
-                          a->opts.name, "mode", agent_mode_name(a->opts.mode), "backend", "sim",
-                          "version", WIRE_VERSION, "vms", (json_int_t)a->hv.n_vms, "in_conflict",
+                          a->opts.name, "mode", agent_mode_name(a->opts.mode), "backend",
+                          agent_backend_name(a->opts.backend), "version", WIRE_VERSION, "vms",
+                          (json_int_t)(lv ? a->lv.n_vms : a->hv.n_vms), "in_conflict",
                           a->in_conflict, "conflicts_detected", (json_int_t)a->conflicts_detected);
+    if (j != NULL && lv)
+        (void)json_object_set_new(j, "libvirt", agent_lv_health(a));
     if (j != NULL && a->opts.mode == AGENT_MODE_EDGE)
         (void)json_object_set_new(j, "notifications", json_integer((json_int_t)a->notifications));
     if (j != NULL && a->opts.mode == AGENT_MODE_PEER) {
@@ -57,7 +61,10 @@ get_sample(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
     if (a->sample_json == NULL) {
-        http_reply_error(r, 503, "no sample yet");
+        if (a->hv_error[0] != '\0')
+            http_reply_error(r, 503, "no sample: libvirt not reachable: %s", a->hv_error);
+        else
+            http_reply_error(r, 503, "no sample yet");
         return;
     }
     http_reply_json(r, 200, a->sample_json);
@@ -79,6 +86,13 @@ post_load(struct http_req *r, void *ctx)
     struct perr err;
     if (wire_load_decode(r->body, r->body_len, &l, &err) < 0) {
         http_reply_error(r, 400, "%s", err.msg);
+        return;
+    }
+    if (a->opts.backend != AGENT_BACKEND_SIM) {
+        http_reply_error(r, 409,
+                         "host \"%s\" runs real VMs (libvirt backend): their load is "
+                         "measured, not set",
+                         a->opts.name);
         return;
     }
     int rc = hv_sim_set_demand(&a->hv, vm, l.mask, l.pct);

@@ -6,7 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "agent/agent.h"
+#include "agent/hv_libvirt.h"
 #include "agent/hv_sim.h"
 #include "net/http.h"
 #include "net/loop.h"
@@ -39,6 +42,10 @@ struct migration {
     bool resolving;         /* a commit got no answer: asking until the destination answers */
     double resolving_since; /* wall clock: since when */
     char reason[256];       /* peer mode: why this agent decided it; "" when ordered */
+    struct lv_mig *lv;      /* libvirt backend: the migration job, NULL before it starts */
+    bool aborting;          /* libvirt: the time-out asked libvirt to abort it */
+    double progress_mib;    /* libvirt: memory copied so far, of total_mib */
+    double total_mib;
 };
 
 enum in_state {
@@ -96,7 +103,10 @@ struct agent {
     struct loop loop;
     struct event_base *base;    /* loop.base */
     struct http_client *client; /* loop.client */
-    struct hv_sim hv;
+    struct hv_sim hv;           /* the simulated backend */
+    struct hv_libvirt lv;       /* the libvirt backend */
+    struct event *lv_wake_ev;   /* libvirt's events and migration ends */
+    char hv_error[256];         /* libvirt: why no sample ("" when sampling works) */
     char url[WIRE_MAX_URL + 1];
     uint64_t seq;
     double sample_time;
@@ -157,6 +167,23 @@ char *agent_vms_json(struct agent *a);
  * such VM; -EBUSY: it is already migrating or arriving; -EPERM: it is pinned; -EEXIST:
  * the id is taken; -ENOMEM (agent_migrate.c). */
 int agent_migrate_start(struct agent *a, const struct wire_order *o, struct migration **ret_m);
+
+/* A migration record for order `o` (its id, or a new one), running from now; not yet in
+ * the history. NULL with *ret_err (-EBUSY history full, -ENOMEM). */
+struct migration *agent_migration_new(struct agent *a, const struct wire_order *o, int *ret_err);
+/* Put `m` into the history (room was made by agent_migration_new()). */
+void agent_migration_add(struct agent *a, struct migration *m);
+
+/* The libvirt backend's side of the agent (agent_libvirt.c). */
+int agent_lv_init(struct agent *a);
+void agent_lv_done(struct agent *a);
+/* Sample through libvirt: a->sample_json, or NULL with a->hv_error when libvirt is away. */
+void agent_lv_sample(struct agent *a);
+/* The VMs as JSON (the sample's list, or /v1/vms with `with_host`). NULL on OOM. */
+json_t *agent_lv_vms(struct agent *a, bool with_host);
+/* What other agents need to migrate VMs here, and the connection's state (for /v1/health). */
+json_t *agent_lv_health(struct agent *a);
+int agent_lv_migrate_start(struct agent *a, const struct wire_order *o, struct migration **ret_m);
 
 /* Find a migration or an arrival by id; NULL if none. */
 struct migration *agent_migration_find(struct agent *a, const char *id);

@@ -77,6 +77,12 @@ migration_free(struct migration *m)
 {
     if (m->timer != NULL)
         event_free(m->timer);
+    if (m->lv != NULL) {
+        /* Still running at exit: libvirt is asked to abort, then the worker is awaited. */
+        if (hv_libvirt_migrate_poll(m->lv, m->error, sizeof(m->error)) == 0)
+            hv_libvirt_migrate_abort(m->lv);
+        hv_libvirt_migrate_free(m->lv);
+    }
     free(m);
 }
 
@@ -410,6 +416,41 @@ name_hash(const char *s)
     return h;
 }
 
+struct migration *
+agent_migration_new(struct agent *a, const struct wire_order *o, int *ret_err)
+{
+    char id[WIRE_MAX_ID + 1];
+    if (o->id[0] != '\0')
+        (void)snprintf(id, sizeof(id), "%s", o->id);
+    else
+        (void)snprintf(id, sizeof(id), "m%llu-%08x-%llu",
+                       (unsigned long long)(clock_wall_s() * 1000), name_hash(a->opts.name),
+                       (unsigned long long)++a->next_id);
+    if (!make_room_migs(a)) {
+        *ret_err = -EBUSY;
+        return NULL;
+    }
+    struct migration *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        *ret_err = -ENOMEM;
+        return NULL;
+    }
+    m->a = a;
+    (void)snprintf(m->id, sizeof(m->id), "%s", id);
+    (void)snprintf(m->vm, sizeof(m->vm), "%s", o->vm);
+    (void)snprintf(m->to_url, sizeof(m->to_url), "%s", o->to);
+    (void)snprintf(m->to_name, sizeof(m->to_name), "%s", o->to_name[0] ? o->to_name : o->to);
+    m->state = MIG_RUNNING;
+    m->started = clock_wall_s();
+    return m;
+}
+
+void
+agent_migration_add(struct agent *a, struct migration *m)
+{
+    a->migs[a->n_migs++] = m;
+}
+
 int
 agent_migrate_start(struct agent *a, const struct wire_order *o, struct migration **ret_m)
 {
@@ -417,6 +458,8 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
      * state its VM is in now. */
     if (o->id[0] != '\0' && agent_migration_find(a, o->id) != NULL)
         return -EEXIST;
+    if (a->opts.backend == AGENT_BACKEND_LIBVIRT)
+        return agent_lv_migrate_start(a, o, ret_m);
     long i = hv_sim_find(&a->hv, o->vm);
     if (i < 0)
         return -ENOENT;
@@ -425,25 +468,10 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
         return -EBUSY;
     if (v->pinned)
         return -EPERM;
-    char id[WIRE_MAX_ID + 1];
-    if (o->id[0] != '\0')
-        (void)snprintf(id, sizeof(id), "%s", o->id);
-    else
-        (void)snprintf(id, sizeof(id), "m%llu-%08x-%llu",
-                       (unsigned long long)(clock_wall_s() * 1000), name_hash(a->opts.name),
-                       (unsigned long long)++a->next_id);
-    if (!make_room_migs(a))
-        return -EBUSY;
-    struct migration *m = calloc(1, sizeof(*m));
+    int err = 0;
+    struct migration *m = agent_migration_new(a, o, &err);
     if (m == NULL)
-        return -ENOMEM;
-    m->a = a;
-    (void)snprintf(m->id, sizeof(m->id), "%s", id);
-    (void)snprintf(m->vm, sizeof(m->vm), "%s", o->vm);
-    (void)snprintf(m->to_url, sizeof(m->to_url), "%s", o->to);
-    (void)snprintf(m->to_name, sizeof(m->to_name), "%s", o->to_name[0] ? o->to_name : o->to);
-    m->state = MIG_RUNNING;
-    m->started = clock_wall_s();
+        return err;
     m->mem_mib = v->mem_mib;
     m->transfer_s = a->opts.bandwidth_mib_s > 0 ? v->mem_mib / a->opts.bandwidth_mib_s : 0.0;
     m->timer = evtimer_new(a->base, transfer_cb, m);
@@ -466,7 +494,7 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
         return r;
     }
     m->in_flight = true;
-    a->migs[a->n_migs++] = m;
+    agent_migration_add(a, m);
     if (hv_sim_set_state(&a->hv, m->vm, SIMVM_MIGRATING_OUT) < 0)
         log_warnx("VM vanished while its migration started vm=\"%s\"", m->vm);
     log_info("migration started id=%s vm=\"%s\" to=\"%s\" url=%s transfer=%.3fs", m->id, m->vm,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/hvstat.h"
 #include "cli/cli.h"
 #include "common/file.h"
 #include "common/limits.h"
@@ -43,7 +44,9 @@ agent_usage(FILE *f)
         "      --lock-lease SECONDS peer mode: how long a destination lock lasts unless\n"
         "                           renewed (default %g)\n"
         "  -d, --data DIR           peer mode: the store's directory (default vmloc-agent-NAME)\n"
-        "  -b, --backend NAME       sim (default); libvirt is not available in this build\n"
+        "  -b, --backend NAME       sim (default): a simulated hypervisor; libvirt: the host's\n"
+        "                           real domains and live migration ([libvirt] settings)\n"
+        "      --libvirt-uri URI    the libvirt of this host (default qemu:///system)\n"
         "      --vm SPEC            a simulated VM, repeatable:\n"
         "                           NAME:cpu=PCT[,mem_bw=PCT][,disk=PCT][,net=PCT]\n"
         "                           [,mem=MIB][,priority=N][,pinned]  (mem default 1024)\n"
@@ -142,8 +145,12 @@ agent_set(struct agent_opts *o, const char *key, const char *v, const char **why
             return -EINVAL;
         }
     } else if (strcmp(key, "backend") == 0) {
-        if (strcmp(v, "sim") != 0) {
-            *why = "only sim is available in this version";
+        if (strcmp(v, "sim") == 0) {
+            o->backend = AGENT_BACKEND_SIM;
+        } else if (strcmp(v, "libvirt") == 0) {
+            o->backend = AGENT_BACKEND_LIBVIRT;
+        } else {
+            *why = "must be sim or libvirt";
             return -EINVAL;
         }
     } else if (strcmp(key, "interval") == 0) {
@@ -179,6 +186,61 @@ agent_set(struct agent_opts *o, const char *key, const char *v, const char **why
         }
     } else {
         *why = "unknown key";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Apply one [libvirt] setting. 0, or -EINVAL with *why set. */
+static int
+libvirt_set(struct hv_libvirt_opts *l, const char *key, const char *v, const char **why)
+{
+    struct cpuset cs;
+    if (strcmp(key, "uri") == 0 || strcmp(key, "peer_uri") == 0) {
+        char *dst = key[0] == 'u' ? l->uri : l->peer_uri;
+        if (copy_str(dst, sizeof(l->uri), v) < 0 || strchr(v, ':') == NULL) {
+            *why = "must be a libvirt URI such as qemu:///system or qemu+tls://host/system";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "migration_address") == 0) {
+        if (copy_str(l->migration_address, sizeof(l->migration_address), v) < 0 ||
+            strpbrk(v, "/ \t") != NULL) {
+            *why = "must be a host name or address";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "cpus") == 0) {
+        if (copy_str(l->cpus, sizeof(l->cpus), v) < 0 || cpuset_parse(v, &cs) < 0) {
+            *why = "must be a CPU list such as 0-3,8";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "mem_mib") == 0) {
+        if (cli_parse_num(v, 1, 1e12, &l->mem_mib) < 0) {
+            *why = "must be a number of MiB > 0";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "disk_mib_s") == 0 || strcmp(key, "net_mib_s") == 0) {
+        if (cli_parse_num(v, 1e-3, 1e9, key[0] == 'd' ? &l->disk_mib_s : &l->net_mib_s) < 0) {
+            *why = "must be a bandwidth in MiB/s > 0";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "migrate_flags") == 0) {
+        if (hv_libvirt_flags_parse(v, &l->migrate_flags) < 0) {
+            *why = "must be a list of unsafe, auto-converge, compressed";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "migrate_bandwidth") == 0) {
+        if (cli_parse_num(v, 0, 1e9, &l->migrate_bandwidth_mib_s) < 0) {
+            *why = "must be MiB/s >= 0 (0: unlimited)";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "migrate_timeout") == 0) {
+        if (cli_parse_num(v, 1, 86400, &l->migrate_timeout_s) < 0) {
+            *why = "must be 1 to 86400 seconds";
+            return -EINVAL;
+        }
+    } else {
+        *why = "unknown key (uri, peer_uri, migration_address, cpus, mem_mib, disk_mib_s, "
+               "net_mib_s, migrate_flags, migrate_bandwidth, migrate_timeout)";
         return -EINVAL;
     }
     return 0;
@@ -224,7 +286,8 @@ vm_section(struct agent_opts *o, const char *section)
 static bool
 agent_owns(const char *s, size_t len)
 {
-    if ((len == 5 && memcmp(s, "agent", 5) == 0) || (len == 3 && memcmp(s, "sim", 3) == 0))
+    if ((len == 5 && memcmp(s, "agent", 5) == 0) || (len == 3 && memcmp(s, "sim", 3) == 0) ||
+        (len == 7 && memcmp(s, "libvirt", 7) == 0))
         return true;
     if (len < 6 || memcmp(s, "vm \"", 4) != 0 || s[len - 1] != '"')
         return false;
@@ -241,6 +304,8 @@ static int
 agent_apply(void *ctx, const char *section, const char *key, const char *value, const char **why)
 {
     struct agent_opts *o = ctx;
+    if (strcmp(section, "libvirt") == 0)
+        return libvirt_set(&o->libvirt, key, value, why);
     if (strcmp(section, "agent") == 0 || strcmp(section, "sim") == 0) {
         const char *const *keys = section[0] == 'a' ? agent_keys : sim_keys;
         if (!key_in(key, keys)) {
@@ -306,7 +371,8 @@ load_config(int argc, char **argv, struct agent_opts *o)
         return CLI_EXIT_USAGE;
     }
     struct perr err;
-    struct config_ext ext = {agent_owns, agent_apply, o, "[agent], [sim], [vm \"NAME\"]"};
+    struct config_ext ext = {agent_owns, agent_apply, o,
+                             "[agent], [sim], [libvirt], [vm \"NAME\"]"};
     if (strlen(text) != len) {
         perr_set(&err, "%s: NUL byte in config", path);
         r = -EINVAL;
@@ -339,6 +405,7 @@ enum {
     OPT_PEER,
     OPT_NAME,
     OPT_LEASE,
+    OPT_LIBVIRT_URI,
 };
 
 static const struct option long_opts[] = {
@@ -358,6 +425,7 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"peer", required_argument, NULL, OPT_PEER},
     {"lock-lease", required_argument, NULL, OPT_LEASE},
+    {"libvirt-uri", required_argument, NULL, OPT_LIBVIRT_URI},
     {"data", required_argument, NULL, 'd'},
     {"check-config", no_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
@@ -430,6 +498,12 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         switch (c) {
         case 'c':
             break; /* read above */
+        case OPT_LIBVIRT_URI:
+            if (libvirt_set(&o->libvirt, "uri", optarg, &why) < 0) {
+                cli_error("agent: --libvirt-uri %s: %s", optarg, why);
+                return CLI_EXIT_USAGE;
+            }
+            break;
         case OPT_VM:
             if (o->n_vms == AGENT_MAX_VMS) {
                 cli_error("agent: at most %d VMs", AGENT_MAX_VMS);
@@ -462,6 +536,11 @@ parse_args(int argc, char **argv, struct agent_opts *o)
     }
     if (o->name[0] == '\0') {
         cli_error("agent: --name NAME is required (see vmloc agent --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->backend == AGENT_BACKEND_LIBVIRT && o->n_vms > 0) {
+        cli_error("agent: VMs are given for the simulated backend only; the libvirt backend "
+                  "measures the host's own domains");
         return CLI_EXIT_USAGE;
     }
     if (o->n_peers > 0 && o->mode != AGENT_MODE_PEER) {

@@ -1,0 +1,327 @@
+/* The agent with the libvirt backend (hv_libvirt.h): samples of the host's real domains, and
+ * live migrations run by libvirt.
+ *
+ * A sample lists every active domain with its measured usage (its demand is its usage: a
+ * real VM asks for what it uses) and its memory; a domain that just appeared (or restarted,
+ * or migrated in) is listed at 0 until its second sample gives it a rate. While libvirt is
+ * not reachable there is no sample: GET /v1/sample answers 503 with libvirt's error, so a
+ * collector counts the host as not answering (and marks it down after a few rounds), and
+ * /v1/health tells the connection's state and when it is tried again.
+ *
+ * A migration order asks the destination agent for its libvirt URI and migration address
+ * (GET /v1/health), then starts libvirt's peer-to-peer live migration in a worker thread.
+ * Every second its progress is read, and after the time-out libvirt is asked to abort it.
+ * libvirt's own protocol keeps the VM on exactly one host: until the destination runs it,
+ * it runs on the source; after a failure or an abort it still does. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+static double
+mono_s(void)
+{
+    return (double)clock_now_us() / 1e6;
+}
+
+/* A running migration of ours for VM `name`, or NULL. */
+static struct migration *
+migrating(struct agent *a, const char *name)
+{
+    for (size_t i = 0; i < a->n_migs; i++) {
+        struct migration *m = a->migs[i];
+        if (m->state == MIG_RUNNING && strcmp(m->vm, name) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* {"cpu", "disk", "net"}: the kinds libvirt measures (memory transfer is left out). */
+static json_t *
+measured_kinds(const double *v)
+{
+    return json_pack("{s:f,s:f,s:f}", "cpu",
+                     (double)(long long)(v[KIND_CPU] * 1000.0 + 0.5) / 1000.0, "disk",
+                     (double)(long long)(v[KIND_DISK] * 1000.0 + 0.5) / 1000.0, "net",
+                     (double)(long long)(v[KIND_NET] * 1000.0 + 0.5) / 1000.0);
+}
+
+json_t *
+agent_lv_vms(struct agent *a, bool with_host)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < a->lv.n_vms && arr != NULL; i++) {
+        const struct lv_vm *v = &a->lv.vms[i];
+        const char *state = migrating(a, v->name) != NULL ? "migrating-out" : "running";
+        json_t *o = json_pack(
+            "{s:s,s:s,s:o,s:o,s:f,s:I,s:b,s:s,s:b}", "name", v->name, "uuid", v->uuid, "usage",
+            measured_kinds(v->usage), "demand", measured_kinds(v->usage), "mem_mib", v->mem_mib,
+            "priority", (json_int_t)0, "pinned", false, "state", state, "measured", v->measured);
+        if (o != NULL && with_host &&
+            json_object_set_new(o, "host", json_string(a->opts.name)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (o == NULL || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+void
+agent_lv_sample(struct agent *a)
+{
+    int r = hv_libvirt_sample(&a->lv, mono_s());
+    if (r < 0) {
+        (void)snprintf(a->hv_error, sizeof(a->hv_error), "%s",
+                       a->lv.error[0] != '\0' ? a->lv.error : strerror(-r));
+        free(a->sample_json);
+        a->sample_json = NULL;
+        return;
+    }
+    a->hv_error[0] = '\0';
+    double host[KIND_COUNT] = {0};
+    host[KIND_DISK] = a->lv.host_io[KIND_DISK];
+    host[KIND_NET] = a->lv.host_io[KIND_NET];
+    if (a->lv.host_cpu_known) {
+        host[KIND_CPU] = a->lv.host_cpu;
+    } else {
+        /* The first sample has no host rate yet: its VMs' sum is the best estimate. */
+        for (size_t i = 0; i < a->lv.n_vms; i++)
+            host[KIND_CPU] += a->lv.vms[i].usage[KIND_CPU];
+        host[KIND_CPU] = host[KIND_CPU] > 100 ? 100 : host[KIND_CPU];
+    }
+    a->seq++;
+    a->sample_time = clock_wall_s();
+    json_t *vms = agent_lv_vms(a, false);
+    json_t *root = NULL;
+    if (vms != NULL)
+        root =
+            json_pack("{s:i,s:I,s:f,s:s,s:{s:s,s:f,s:f,s:s,s:o,s:o}}", "version", WIRE_VERSION,
+                      "seq", (json_int_t)a->seq, "time", a->sample_time, "url", a->url, "host",
+                      "name", a->opts.name, "capacity", a->opts.capacity, "mem_mib",
+                      a->lv.host_mem_mib, "state", "up", "usage", measured_kinds(host), "vms", vms);
+    char *s = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (s == NULL) {
+        log_warnx("sample skipped: out of memory, ignoring");
+        return;
+    }
+    free(a->sample_json);
+    a->sample_json = s;
+}
+
+json_t *
+agent_lv_health(struct agent *a)
+{
+    const struct hv_libvirt_opts *o = &a->opts.libvirt;
+    bool up = a->lv.connected;
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri",
+                     o->peer_uri[0] != '\0' ? o->peer_uri : o->uri, "migration_address",
+                     o->migration_address, "state", up ? "connected" : "disconnected", "error",
+                     up ? json_null() : json_string(a->lv.error), "retry_in",
+                     hv_libvirt_retry_in(&a->lv, mono_s()), "cpus", (json_int_t)a->lv.ncpus,
+                     "domains", (json_int_t)a->lv.n_vms);
+}
+
+/* ---- migrations -------------------------------------------------------------------------------
+ */
+
+static void
+lv_finish(struct migration *m, bool ok, const char *error)
+{
+    struct agent *a = m->a;
+    m->state = ok ? MIG_DONE : MIG_FAILED;
+    m->finished = clock_wall_s();
+    if (m->timer != NULL)
+        (void)event_del(m->timer);
+    if (ok) {
+        log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f mib=%.0f", m->id, m->vm,
+                 m->to_name, m->finished - m->started, m->progress_mib);
+    } else {
+        (void)snprintf(m->error, sizeof(m->error), "%s", error);
+        log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; VM stays here", m->id,
+                  m->vm, m->to_name, m->error);
+    }
+    if (m->lv != NULL) {
+        hv_libvirt_migrate_free(m->lv);
+        m->lv = NULL;
+    }
+    agent_sample(a);
+    agent_migration_ended(a, m);
+}
+
+/* Every second while it runs: its progress, and the time-out. */
+static void
+progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct migration *m = arg;
+    struct agent *a = m->a;
+    (void)fd;
+    (void)what;
+    if (m->state != MIG_RUNNING || m->lv == NULL)
+        return;
+    double processed;
+    double total;
+    double elapsed_ms;
+    hv_libvirt_migrate_progress(m->lv, &processed, &total, &elapsed_ms);
+    if (total > 0) {
+        m->progress_mib = processed;
+        m->total_mib = total;
+        log_debug("migration progress id=%s mib=%.0f of %.0f elapsed_ms=%.0f", m->id, processed,
+                  total, elapsed_ms);
+    }
+    double limit = a->opts.libvirt.migrate_timeout_s;
+    if (!m->aborting && limit > 0 && clock_wall_s() - m->started > limit) {
+        log_warnx("migration timed out id=%s vm=\"%s\" after %.0fs; asking libvirt to abort it",
+                  m->id, m->vm, limit);
+        m->aborting = true;
+        hv_libvirt_migrate_abort(m->lv);
+    }
+    struct timeval tv = {1, 0};
+    (void)event_add(m->timer, &tv);
+}
+
+/* The destination agent's answer: its libvirt as other hosts reach it. */
+static void
+dest_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct migration *m = arg;
+    struct agent *a = m->a;
+    m->in_flight = false;
+    if (status != 200) {
+        char why[300];
+        (void)snprintf(why, sizeof(why), "destination agent not reachable: %s",
+                       status == 0 ? err : "refused");
+        lv_finish(m, false, why);
+        return;
+    }
+    json_t *j = json_loadb(body, len, 0, NULL);
+    json_t *lv = json_object_get(j, "libvirt");
+    const char *uri = json_string_value(json_object_get(lv, "peer_uri"));
+    const char *addr = json_string_value(json_object_get(lv, "migration_address"));
+    char uri_c[512];
+    char addr_c[256];
+    (void)snprintf(uri_c, sizeof(uri_c), "%s", uri != NULL ? uri : "");
+    (void)snprintf(addr_c, sizeof(addr_c), "%s", addr != NULL ? addr : "");
+    json_decref(j);
+    if (uri_c[0] == '\0') {
+        lv_finish(m, false, "the destination agent has no libvirt backend");
+        return;
+    }
+    int r = hv_libvirt_migrate_start(&a->lv, m->vm, uri_c, addr_c, &m->lv);
+    if (r < 0) {
+        char why[300];
+        (void)snprintf(why, sizeof(why), "libvirt did not start the migration: %s",
+                       r == -ENOENT     ? "no such running domain"
+                       : a->lv.error[0] ? a->lv.error
+                                        : strerror(-r));
+        lv_finish(m, false, why);
+        return;
+    }
+    log_info("migration started id=%s vm=\"%s\" to=\"%s\" libvirt=%s address=%s", m->id, m->vm,
+             m->to_name, uri_c, addr_c[0] != '\0' ? addr_c : "(libvirt's)");
+    struct timeval tv = {1, 0};
+    (void)event_add(m->timer, &tv);
+}
+
+int
+agent_lv_migrate_start(struct agent *a, const struct wire_order *o, struct migration **ret_m)
+{
+    const struct lv_vm *v = NULL;
+    for (size_t i = 0; i < a->lv.n_vms && v == NULL; i++) {
+        if (strcmp(a->lv.vms[i].name, o->vm) == 0)
+            v = &a->lv.vms[i];
+    }
+    if (v == NULL || !a->lv.connected)
+        return -ENOENT;
+    if (migrating(a, o->vm) != NULL)
+        return -EBUSY;
+    int err = 0;
+    struct migration *m = agent_migration_new(a, o, &err);
+    if (m == NULL)
+        return err;
+    m->mem_mib = v->mem_mib;
+    m->timer = evtimer_new(a->base, progress_cb, m);
+    if (m->timer == NULL) {
+        free(m);
+        return -ENOMEM;
+    }
+    int r =
+        http_request(a->client, m->to_url, "GET", "/v1/health", NULL, HTTP_TIMEOUT_S, dest_done, m);
+    if (r < 0) {
+        event_free(m->timer);
+        free(m);
+        return r;
+    }
+    m->in_flight = true;
+    agent_migration_add(a, m);
+    log_info("migration ordered id=%s vm=\"%s\" to=\"%s\" url=%s mem_mib=%.0f", m->id, m->vm,
+             m->to_name, m->to_url, m->mem_mib);
+    agent_sample(a);
+    *ret_m = m;
+    return 0;
+}
+
+/* libvirt's threads wrote to the wake-up pipe: a domain event, a lost connection, or a
+ * migration's end. */
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct agent *a = arg;
+    (void)fd;
+    (void)what;
+    (void)hv_libvirt_drain(&a->lv);
+    for (size_t i = 0; i < a->n_migs; i++) {
+        struct migration *m = a->migs[i];
+        if (m->state != MIG_RUNNING || m->lv == NULL)
+            continue;
+        char error[256] = "";
+        int s = hv_libvirt_migrate_poll(m->lv, error, sizeof(error));
+        if (s == 0)
+            continue;
+        if (s < 0 && m->aborting) {
+            char why[300];
+            (void)snprintf(why, sizeof(why), "timed out after %.0fs and aborted: %s",
+                           a->opts.libvirt.migrate_timeout_s, error);
+            lv_finish(m, false, why);
+        } else {
+            lv_finish(m, s > 0, error);
+        }
+    }
+    /* A domain started, stopped or moved: the next sample shows it now. */
+    agent_sample(a);
+}
+
+int
+agent_lv_init(struct agent *a)
+{
+    char err[512];
+    if (hv_libvirt_init(&a->lv, &a->opts.libvirt, err, sizeof(err)) < 0) {
+        log_errorx("libvirt backend: %s", err);
+        return -1;
+    }
+    a->lv_wake_ev = event_new(a->base, a->lv.wake[0], EV_READ | EV_PERSIST, wake_cb, a);
+    if (a->lv_wake_ev == NULL || event_add(a->lv_wake_ev, NULL) < 0) {
+        log_errorx("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void
+agent_lv_done(struct agent *a)
+{
+    if (a->lv_wake_ev != NULL)
+        event_free(a->lv_wake_ev);
+    a->lv_wake_ev = NULL;
+    hv_libvirt_done(&a->lv);
+}

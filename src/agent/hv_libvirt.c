@@ -1,0 +1,573 @@
+/* The libvirt backend (hv_libvirt.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "agent/hv_libvirt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "common/log.h"
+
+#define BACKOFF_MIN_S 1.0
+#define BACKOFF_MAX_S 60.0
+#define PROC_MAX_BYTES (4u << 20)
+#define MIB (1024.0 * 1024.0)
+
+struct lv_mig {
+    pthread_t th;
+    bool started;
+    virDomainPtr dom;
+    virTypedParameterPtr params;
+    int nparams;
+    unsigned long flags;
+    char dest_uri[512];
+    atomic_int state; /* 0 running, 1 done, -1 failed */
+    char error[256];  /* written by the worker before state */
+    int wake_fd;
+};
+
+void
+hv_libvirt_opts_init(struct hv_libvirt_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    (void)snprintf(o->uri, sizeof(o->uri), "%s", HV_LIBVIRT_DEFAULT_URI);
+    o->disk_mib_s = HV_LIBVIRT_DEFAULT_DISK_MIB_S;
+    o->net_mib_s = HV_LIBVIRT_DEFAULT_NET_MIB_S;
+    o->migrate_timeout_s = HV_LIBVIRT_DEFAULT_MIGRATE_TIMEOUT_S;
+    (void)snprintf(o->proc_stat, sizeof(o->proc_stat), "/proc/stat");
+    (void)snprintf(o->proc_meminfo, sizeof(o->proc_meminfo), "/proc/meminfo");
+}
+
+int
+hv_libvirt_flags_parse(const char *s, unsigned *ret)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        {"unsafe", HV_MIGRATE_UNSAFE},
+        {"auto-converge", HV_MIGRATE_AUTO_CONVERGE},
+        {"compressed", HV_MIGRATE_COMPRESSED},
+    };
+    unsigned flags = 0;
+    const char *p = s;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        bool found = false;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            if (strlen(names[i].name) == n && memcmp(names[i].name, p, n) == 0) {
+                flags |= names[i].bit;
+                found = true;
+            }
+        }
+        if (!found)
+            return -EINVAL;
+        p += n;
+        if (*p == ',') {
+            p++;
+            if (*p == '\0')
+                return -EINVAL;
+        }
+    }
+    *ret = flags;
+    return 0;
+}
+
+/* ---- libvirt's event loop: one thread per process ------------------------------------------ */
+
+static pthread_once_t events_once = PTHREAD_ONCE_INIT;
+static bool events_ok;
+
+static void *
+events_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        if (virEventRunDefaultImpl() < 0)
+            log_warnx("libvirt event loop: %s", virGetLastErrorMessage());
+    }
+    return NULL;
+}
+
+/* libvirt prints every error on standard error by default; the agent logs the ones that
+ * matter itself, with their context. */
+static void
+quiet_errors(void *data, virErrorPtr err)
+{
+    (void)data;
+    (void)err;
+}
+
+static void
+events_start(void)
+{
+    virSetErrorFunc(NULL, quiet_errors);
+    if (virEventRegisterDefaultImpl() < 0) {
+        log_warnx("libvirt events not available: %s", virGetLastErrorMessage());
+        return;
+    }
+    pthread_t th;
+    pthread_attr_t at;
+    (void)pthread_attr_init(&at);
+    (void)pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    events_ok = pthread_create(&th, &at, events_thread, NULL) == 0;
+    (void)pthread_attr_destroy(&at);
+}
+
+static void
+wake(int fd, char what)
+{
+    /* A full pipe already holds a wake-up: nothing is lost by a failed write. */
+    ssize_t n = write(fd, &what, 1);
+    (void)n;
+}
+
+static int
+lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+    struct hv_libvirt *hv = opaque;
+    (void)conn;
+    (void)dom;
+    (void)event;
+    (void)detail;
+    wake(hv->wake[1], 'e');
+    return 0;
+}
+
+static void
+close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+    struct hv_libvirt *hv = opaque;
+    (void)conn;
+    (void)reason;
+    atomic_store(&hv->lost, true);
+    wake(hv->wake[1], 'c');
+}
+
+/* ---- connection ------------------------------------------------------------------------------ */
+
+static void
+disconnect(struct hv_libvirt *hv)
+{
+    virConnectPtr c = hv->conn;
+    if (c == NULL)
+        return;
+    if (hv->event_id >= 0)
+        (void)virConnectDomainEventDeregisterAny(c, hv->event_id);
+    hv->event_id = -1;
+    (void)virConnectUnregisterCloseCallback(c, close_cb);
+    (void)virConnectClose(c);
+    hv->conn = NULL;
+    hv->connected = false;
+    hv->host_base = false;
+}
+
+/* Mark the connection lost with `why`, schedule the next attempt. */
+static void
+lose(struct hv_libvirt *hv, double now, const char *why)
+{
+    bool was = hv->connected;
+    disconnect(hv);
+    (void)snprintf(hv->error, sizeof(hv->error), "%s", why);
+    hv->retry_at = now + hv->backoff_s;
+    if (was)
+        log_warnx("libvirt connection lost uri=%s error=\"%s\"; retrying in %.0fs", hv->o.uri, why,
+                  hv->backoff_s);
+    else
+        log_warnx("libvirt not reachable uri=%s error=\"%s\"; retrying in %.0fs", hv->o.uri, why,
+                  hv->backoff_s);
+    hv->backoff_s = hv->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : hv->backoff_s * 2;
+}
+
+static void
+try_connect(struct hv_libvirt *hv, double now)
+{
+    virConnectPtr c = virConnectOpen(hv->o.uri);
+    if (c == NULL) {
+        lose(hv, now, virGetLastErrorMessage());
+        return;
+    }
+    hv->conn = c;
+    hv->connected = true;
+    atomic_store(&hv->lost, false);
+    hv->error[0] = '\0';
+    hv->backoff_s = BACKOFF_MIN_S;
+    if (events_ok) {
+        (void)virConnectSetKeepAlive(c, 5, 3);
+        if (virConnectRegisterCloseCallback(c, close_cb, hv, NULL) < 0)
+            log_debug("libvirt close callback not registered: %s", virGetLastErrorMessage());
+        hv->event_id =
+            virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                             VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), hv, NULL);
+        if (hv->event_id < 0)
+            log_debug("libvirt lifecycle events not available: %s", virGetLastErrorMessage());
+    }
+    log_info("libvirt connected uri=%s events=%s", hv->o.uri, hv->event_id >= 0 ? "yes" : "no");
+}
+
+double
+hv_libvirt_retry_in(const struct hv_libvirt *hv, double now)
+{
+    if (hv->connected)
+        return 0;
+    return hv->retry_at > now ? hv->retry_at - now : 0;
+}
+
+bool
+hv_libvirt_drain(struct hv_libvirt *hv)
+{
+    char buf[64];
+    bool any = false;
+    while (read(hv->wake[0], buf, sizeof(buf)) > 0)
+        any = true;
+    return any;
+}
+
+/* ---- life ------------------------------------------------------------------------------------ */
+
+static int
+read_host_memory(struct hv_libvirt *hv, char *err, size_t len)
+{
+    if (hv->o.mem_mib > 0) {
+        hv->host_mem_mib = hv->o.mem_mib;
+        return 0;
+    }
+    char *text = NULL;
+    size_t n = 0;
+    int r = file_read_all(hv->o.proc_meminfo, PROC_MAX_BYTES, &text, &n);
+    if (r == 0)
+        r = meminfo_total_mib(text, n, &hv->host_mem_mib);
+    free(text);
+    if (r < 0)
+        (void)snprintf(err, len, "%s: no MemTotal line (set [libvirt] mem_mib)",
+                       hv->o.proc_meminfo);
+    return r;
+}
+
+int
+hv_libvirt_init(struct hv_libvirt *hv, const struct hv_libvirt_opts *o, char *err, size_t len)
+{
+    memset(hv, 0, sizeof(*hv));
+    hv->o = *o;
+    hv->event_id = -1;
+    hv->wake[0] = hv->wake[1] = -1;
+    hv->backoff_s = BACKOFF_MIN_S;
+    rate_table_init(&hv->rates);
+    atomic_init(&hv->lost, false);
+    if (cpuset_parse(o->cpus, &hv->cpus) < 0) {
+        (void)snprintf(err, len, "cpus: \"%s\" is not a CPU list such as 0-3,8", o->cpus);
+        return -EINVAL;
+    }
+    if (read_host_memory(hv, err, len) < 0)
+        return -EINVAL;
+    /* The host's CPUs must be readable now; a bad set is a configuration error. */
+    char *text = NULL;
+    size_t n = 0;
+    int r = file_read_all(o->proc_stat, PROC_MAX_BYTES, &text, &n);
+    if (r == 0)
+        r = procstat_parse(text, n, &hv->cpus, &hv->host_busy, &hv->host_total, &hv->ncpus);
+    free(text);
+    if (r < 0) {
+        (void)snprintf(err, len, "%s: the CPUs \"%s\" are not all there", o->proc_stat,
+                       o->cpus[0] != '\0' ? o->cpus : "(all)");
+        return -EINVAL;
+    }
+    if (pipe(hv->wake) < 0) {
+        (void)snprintf(err, len, "pipe: %s", strerror(errno));
+        return -EIO;
+    }
+    for (int i = 0; i < 2; i++) {
+        (void)fcntl(hv->wake[i], F_SETFL, fcntl(hv->wake[i], F_GETFL) | O_NONBLOCK);
+        (void)fcntl(hv->wake[i], F_SETFD, FD_CLOEXEC);
+    }
+    (void)pthread_once(&events_once, events_start);
+    try_connect(hv, 0.0);
+    return 0;
+}
+
+void
+hv_libvirt_done(struct hv_libvirt *hv)
+{
+    disconnect(hv);
+    rate_table_done(&hv->rates);
+    free(hv->vms);
+    hv->vms = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (hv->wake[i] >= 0)
+            (void)close(hv->wake[i]);
+        hv->wake[i] = -1;
+    }
+}
+
+/* ---- sampling -------------------------------------------------------------------------------- */
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s);
+    size_t b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The counters of one stats record. */
+static void
+record_counters(const virDomainStatsRecord *rec, uint64_t *c, double *mem_kib)
+{
+    memset(c, 0, RATE_COUNTERS * sizeof(*c));
+    *mem_kib = 0;
+    double max_kib = 0;
+    for (int i = 0; i < rec->nparams; i++) {
+        const virTypedParameter *p = &rec->params[i];
+        if (p->type != VIR_TYPED_PARAM_ULLONG)
+            continue;
+        uint64_t v = p->value.ul;
+        if (strcmp(p->field, "cpu.time") == 0)
+            c[RATE_CPU_NS] = v;
+        else if (strncmp(p->field, "block.", 6) == 0 &&
+                 (ends_with(p->field, ".rd.bytes") || ends_with(p->field, ".wr.bytes")))
+            c[RATE_DISK_BYTES] += v;
+        else if (strncmp(p->field, "net.", 4) == 0 &&
+                 (ends_with(p->field, ".rx.bytes") || ends_with(p->field, ".tx.bytes")))
+            c[RATE_NET_BYTES] += v;
+        else if (strcmp(p->field, "balloon.current") == 0)
+            *mem_kib = (double)v;
+        else if (strcmp(p->field, "balloon.maximum") == 0)
+            max_kib = (double)v;
+    }
+    if (*mem_kib <= 0)
+        *mem_kib = max_kib;
+}
+
+static double
+pct(double v)
+{
+    return v < 0 ? 0 : v > 100 ? 100 : v;
+}
+
+static void
+sample_host(struct hv_libvirt *hv)
+{
+    char *text = NULL;
+    size_t n = 0;
+    uint64_t busy;
+    uint64_t total;
+    unsigned ncpus;
+    int r = file_read_all(hv->o.proc_stat, PROC_MAX_BYTES, &text, &n);
+    if (r == 0)
+        r = procstat_parse(text, n, &hv->cpus, &busy, &total, &ncpus);
+    free(text);
+    if (r < 0) {
+        log_warnx("%s not readable for the host's CPUs, host CPU unknown", hv->o.proc_stat);
+        hv->host_cpu_known = false;
+        return;
+    }
+    if (hv->host_base && total > hv->host_total && busy >= hv->host_busy) {
+        hv->host_cpu =
+            pct(100.0 * (double)(busy - hv->host_busy) / (double)(total - hv->host_total));
+        hv->host_cpu_known = true;
+    }
+    hv->host_busy = busy;
+    hv->host_total = total;
+    hv->ncpus = ncpus;
+    hv->host_base = true;
+}
+
+int
+hv_libvirt_sample(struct hv_libvirt *hv, double now)
+{
+    if (hv->connected && atomic_load(&hv->lost))
+        lose(hv, now, "the connection to libvirt closed");
+    if (!hv->connected) {
+        if (now < hv->retry_at)
+            return -EIO;
+        try_connect(hv, now);
+        if (!hv->connected)
+            return -EIO;
+    }
+    sample_host(hv);
+    virDomainStatsRecordPtr *recs = NULL;
+    unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
+                     VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+    int nrec = virConnectGetAllDomainStats(hv->conn, stats, &recs,
+                                           VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+    if (nrec < 0) {
+        char why[256];
+        (void)snprintf(why, sizeof(why), "%s", virGetLastErrorMessage());
+        if (virConnectIsAlive(hv->conn) != 1)
+            lose(hv, now, why);
+        else
+            log_warnx("libvirt domain stats failed error=\"%s\"", why);
+        return -EIO;
+    }
+    if ((size_t)nrec > HV_LIBVIRT_MAX_VMS)
+        nrec = HV_LIBVIRT_MAX_VMS;
+    if ((size_t)nrec > hv->cap_vms) {
+        struct lv_vm *nv = realloc(hv->vms, ((size_t)nrec + 16) * sizeof(*nv));
+        if (nv == NULL) {
+            virDomainStatsRecordListFree(recs);
+            return -ENOMEM;
+        }
+        hv->vms = nv;
+        hv->cap_vms = (size_t)nrec + 16;
+    }
+    hv->n_vms = 0;
+    memset(hv->host_io, 0, sizeof(hv->host_io));
+    double cpu_scale = hv->ncpus > 0 ? 100.0 / ((double)hv->ncpus * 1e9) : 0;
+    for (int i = 0; i < nrec; i++) {
+        struct lv_vm *v = &hv->vms[hv->n_vms];
+        memset(v, 0, sizeof(*v));
+        const char *name = virDomainGetName(recs[i]->dom);
+        if (name == NULL || virDomainGetUUIDString(recs[i]->dom, v->uuid) < 0)
+            continue;
+        (void)snprintf(v->name, sizeof(v->name), "%s", name);
+        uint64_t c[RATE_COUNTERS];
+        double mem_kib;
+        record_counters(recs[i], c, &mem_kib);
+        v->mem_mib = mem_kib / 1024.0;
+        double rates[RATE_COUNTERS];
+        int r = rate_update(&hv->rates, v->uuid, now, c, rates);
+        if (r == 1) {
+            v->measured = true;
+            v->usage[KIND_CPU] = pct(rates[RATE_CPU_NS] * cpu_scale);
+            v->usage[KIND_DISK] = pct(100.0 * rates[RATE_DISK_BYTES] / (hv->o.disk_mib_s * MIB));
+            v->usage[KIND_NET] = pct(100.0 * rates[RATE_NET_BYTES] / (hv->o.net_mib_s * MIB));
+            hv->host_io[KIND_DISK] += v->usage[KIND_DISK];
+            hv->host_io[KIND_NET] += v->usage[KIND_NET];
+        }
+        hv->n_vms++;
+    }
+    rate_sweep(&hv->rates);
+    virDomainStatsRecordListFree(recs);
+    hv->host_io[KIND_DISK] = pct(hv->host_io[KIND_DISK]);
+    hv->host_io[KIND_NET] = pct(hv->host_io[KIND_NET]);
+    return 0;
+}
+
+/* ---- migration ------------------------------------------------------------------------------- */
+
+static void *
+mig_thread(void *arg)
+{
+    struct lv_mig *m = arg;
+    int r = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params, (unsigned)m->nparams,
+                                   (unsigned)m->flags);
+    if (r < 0)
+        (void)snprintf(m->error, sizeof(m->error), "%s", virGetLastErrorMessage());
+    atomic_store(&m->state, r < 0 ? -1 : 1);
+    wake(m->wake_fd, 'm');
+    return NULL;
+}
+
+int
+hv_libvirt_migrate_start(struct hv_libvirt *hv, const char *name, const char *dest_uri,
+                         const char *dest_addr, struct lv_mig **ret)
+{
+    if (!hv->connected)
+        return -EIO;
+    virDomainPtr dom = virDomainLookupByName(hv->conn, name);
+    if (dom == NULL)
+        return -ENOENT;
+    if (virDomainIsActive(dom) != 1) {
+        (void)virDomainFree(dom);
+        return -ENOENT;
+    }
+    struct lv_mig *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        (void)virDomainFree(dom);
+        return -ENOMEM;
+    }
+    m->dom = dom;
+    m->wake_fd = hv->wake[1];
+    atomic_init(&m->state, 0);
+    (void)snprintf(m->dest_uri, sizeof(m->dest_uri), "%s", dest_uri);
+    m->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+               VIR_MIGRATE_UNDEFINE_SOURCE;
+    if (hv->o.migrate_flags & HV_MIGRATE_UNSAFE)
+        m->flags |= VIR_MIGRATE_UNSAFE;
+    if (hv->o.migrate_flags & HV_MIGRATE_AUTO_CONVERGE)
+        m->flags |= VIR_MIGRATE_AUTO_CONVERGE;
+    if (hv->o.migrate_flags & HV_MIGRATE_COMPRESSED)
+        m->flags |= VIR_MIGRATE_COMPRESSED;
+    int maxp = 0;
+    int r = 0;
+    if (dest_addr[0] != '\0') {
+        char uri[300];
+        (void)snprintf(uri, sizeof(uri), "tcp://%s", dest_addr);
+        r = virTypedParamsAddString(&m->params, &m->nparams, &maxp, VIR_MIGRATE_PARAM_URI, uri);
+        if (r == 0)
+            r = virTypedParamsAddString(&m->params, &m->nparams, &maxp,
+                                        VIR_MIGRATE_PARAM_LISTEN_ADDRESS, dest_addr);
+    }
+    if (r == 0 && hv->o.migrate_bandwidth_mib_s > 0)
+        r = virTypedParamsAddULLong(&m->params, &m->nparams, &maxp, VIR_MIGRATE_PARAM_BANDWIDTH,
+                                    (unsigned long long)hv->o.migrate_bandwidth_mib_s);
+    if (r < 0) {
+        hv_libvirt_migrate_free(m);
+        return -ENOMEM;
+    }
+    if (pthread_create(&m->th, NULL, mig_thread, m) != 0) {
+        hv_libvirt_migrate_free(m);
+        return -EAGAIN;
+    }
+    m->started = true;
+    *ret = m;
+    return 0;
+}
+
+int
+hv_libvirt_migrate_poll(struct lv_mig *m, char *err, size_t len)
+{
+    int s = atomic_load(&m->state);
+    if (s < 0)
+        (void)snprintf(err, len, "%s", m->error);
+    return s;
+}
+
+void
+hv_libvirt_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,
+                            double *ret_elapsed_ms)
+{
+    *ret_processed_mib = 0;
+    *ret_total_mib = 0;
+    *ret_elapsed_ms = 0;
+    int type = 0;
+    virTypedParameterPtr params = NULL;
+    int n = 0;
+    if (virDomainGetJobStats(m->dom, &type, &params, &n, 0) < 0)
+        return;
+    unsigned long long v;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1)
+        *ret_processed_mib = (double)v / MIB;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL, &v) == 1)
+        *ret_total_mib = (double)v / MIB;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1)
+        *ret_elapsed_ms = (double)v;
+    virTypedParamsFree(params, n);
+}
+
+void
+hv_libvirt_migrate_abort(struct lv_mig *m)
+{
+    if (virDomainAbortJob(m->dom) < 0)
+        log_warnx("libvirt abort failed error=\"%s\"", virGetLastErrorMessage());
+}
+
+void
+hv_libvirt_migrate_free(struct lv_mig *m)
+{
+    if (m == NULL)
+        return;
+    if (m->started)
+        (void)pthread_join(m->th, NULL);
+    virTypedParamsFree(m->params, m->nparams);
+    if (m->dom != NULL)
+        (void)virDomainFree(m->dom);
+    free(m);
+}

@@ -1,0 +1,139 @@
+/* The libvirt backend: a real hypervisor host (KVM/QEMU, Xen, ... through libvirt).
+ *
+ * Acquisition: every sample reads the host's own counters (/proc/stat, for the CPUs the host
+ * owns, and /proc/meminfo) and every active domain's counters with one
+ * virConnectGetAllDomainStats() call: cpu.time, block and interface byte counters, balloon
+ * memory. Usage is the counters' rate since the previous sample, per domain UUID, in percent
+ * of the host: CPU time over the host's CPUs, disk and network bytes over the configured
+ * bandwidths. A counter that went backwards (the domain restarted or migrated in) starts a
+ * fresh baseline and the domain reports no usage until the next sample; memory transfer is
+ * not measured (absent, not invented).
+ *
+ * Connection: opened at start and again after any failure, with a back-off from 1 s to 60 s;
+ * while it is down the state says so with libvirt's error, and sampling resumes by itself
+ * when it is back. Lifecycle events (domains started, stopped, migrated by anyone) wake the
+ * agent through a pipe so the next sample comes at once.
+ *
+ * Control: live migration with virDomainMigrateToURI3 (peer-to-peer, live, persistent on the
+ * destination, undefined on the source, plus the configured flags) in a worker thread; the
+ * agent reads its progress (virDomainGetJobStats), aborts it after the time-out
+ * (virDomainAbortJob), and learns its end through the same wake-up pipe. */
+#ifndef VMLOC_AGENT_HV_LIBVIRT_H
+#define VMLOC_AGENT_HV_LIBVIRT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/hvstat.h"
+#include "core/compiler.h"
+#include "core/model.h"
+
+#define HV_LIBVIRT_DEFAULT_URI "qemu:///system"
+#define HV_LIBVIRT_DEFAULT_DISK_MIB_S 500.0
+#define HV_LIBVIRT_DEFAULT_NET_MIB_S 1250.0 /* 10 Gbit/s */
+#define HV_LIBVIRT_DEFAULT_MIGRATE_TIMEOUT_S 300.0
+#define HV_LIBVIRT_MAX_VMS 4096
+
+/* Extra migration flags (the base is live, peer-to-peer, persistent, undefine source). */
+#define HV_MIGRATE_UNSAFE 0x1        /* no shared storage check */
+#define HV_MIGRATE_AUTO_CONVERGE 0x2 /* throttle a guest that dirties memory too fast */
+#define HV_MIGRATE_COMPRESSED 0x4    /* compress the memory stream */
+
+struct hv_libvirt_opts {
+    char uri[512];                  /* this host's libvirt, as the agent opens it */
+    char peer_uri[512];             /* this host's libvirt as other hosts reach it ("" = uri) */
+    char migration_address[256];    /* where migration streams into this host go ("" = libvirt's) */
+    char cpus[256];                 /* the CPUs this host owns, "0-3" ("" = all) */
+    double mem_mib;                 /* the host's memory (0 = /proc/meminfo) */
+    double disk_mib_s;              /* what 100 % disk means */
+    double net_mib_s;               /* what 100 % network means */
+    unsigned migrate_flags;         /* HV_MIGRATE_* */
+    double migrate_bandwidth_mib_s; /* 0 = unlimited */
+    double migrate_timeout_s;
+    char proc_stat[256];    /* "/proc/stat" (tests give another file) */
+    char proc_meminfo[256]; /* "/proc/meminfo" */
+};
+
+void hv_libvirt_opts_init(struct hv_libvirt_opts *o);
+
+/* "unsafe,auto-converge,compressed" (any of them, comma-separated; "" none). 0 or -EINVAL. */
+MUST_CHECK int hv_libvirt_flags_parse(const char *s, unsigned *ret);
+
+struct lv_vm {
+    char uuid[40];
+    char name[MODEL_MAX_NAME + 1];
+    double usage[KIND_COUNT]; /* percent of the host */
+    bool measured;            /* false on a fresh baseline: no usage yet */
+    double mem_mib;
+    bool migrating_out; /* a migration of ours runs for it */
+};
+
+struct lv_mig;
+
+struct hv_libvirt {
+    struct hv_libvirt_opts o;
+    void *conn; /* virConnectPtr */
+    bool connected;
+    atomic_bool lost; /* set by libvirt's close callback */
+    char error[256];  /* why it is not connected */
+    double retry_at;  /* monotonic seconds */
+    double backoff_s;
+    int event_id; /* lifecycle callback id, -1 when none */
+    struct cpuset cpus;
+    bool host_base;
+    uint64_t host_busy;
+    uint64_t host_total;
+    unsigned ncpus;
+    double host_cpu; /* percent */
+    bool host_cpu_known;
+    double host_mem_mib;
+    double host_io[KIND_COUNT]; /* sum of the VMs' disk and net */
+    struct rate_table rates;
+    struct lv_vm *vms;
+    size_t n_vms;
+    size_t cap_vms;
+    int wake[2]; /* written by libvirt's threads; the agent watches wake[0] */
+};
+
+/* Check the options, read the host's CPU set and memory, start libvirt's event thread (once
+ * per process) and try the first connection (a failure is retried by the samples).
+ * 0, or -EINVAL / -EIO with `err` filled. */
+MUST_CHECK int hv_libvirt_init(struct hv_libvirt *hv, const struct hv_libvirt_opts *o, char *err,
+                               size_t len);
+
+void hv_libvirt_done(struct hv_libvirt *hv);
+
+/* Take a sample at monotonic time `now`: reconnect if due, then read the host and every
+ * active domain. 0; -EIO when not connected (hv->error says why). */
+MUST_CHECK int hv_libvirt_sample(struct hv_libvirt *hv, double now);
+
+/* Drain the wake-up pipe (call when wake[0] is readable). true: a domain lifecycle event or
+ * a migration's end came. */
+bool hv_libvirt_drain(struct hv_libvirt *hv);
+
+/* Seconds until the next connection attempt (0 when connected). */
+double hv_libvirt_retry_in(const struct hv_libvirt *hv, double now);
+
+/* Start migrating VM `name` to the host whose libvirt is `dest_uri` (migration stream to
+ * `dest_addr` when not ""). 0 with *ret; -ENOENT no such active domain; -EIO not connected;
+ * -ENOMEM; -EAGAIN the thread could not start. */
+MUST_CHECK int hv_libvirt_migrate_start(struct hv_libvirt *hv, const char *name,
+                                        const char *dest_uri, const char *dest_addr,
+                                        struct lv_mig **ret);
+
+/* Has it ended? 1 done, -1 failed (error in `err`), 0 running. */
+int hv_libvirt_migrate_poll(struct lv_mig *m, char *err, size_t len);
+
+/* Progress while it runs: bytes processed and total (0 when unknown), milliseconds elapsed. */
+void hv_libvirt_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,
+                                 double *ret_elapsed_ms);
+
+/* Ask libvirt to abort it (the worker then ends with an error). */
+void hv_libvirt_migrate_abort(struct lv_mig *m);
+
+/* Wait for the worker and free. Only after poll() said it ended, or at exit after abort. */
+void hv_libvirt_migrate_free(struct lv_mig *m);
+
+#endif

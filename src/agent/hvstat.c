@@ -1,0 +1,227 @@
+/* Host and domain counters turned into usage (hvstat.h). */
+#include "agent/hvstat.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A decimal number at *p (advanced past it), below `limit`. false when there is none. */
+static bool
+read_uint(const char **p, const char *end, uint64_t limit, uint64_t *ret)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    if (s >= end || *s < '0' || *s > '9')
+        return false;
+    while (s < end && *s >= '0' && *s <= '9') {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+        s++;
+    }
+    if (v >= limit)
+        return false;
+    *p = s;
+    *ret = v;
+    return true;
+}
+
+int
+cpuset_parse(const char *s, struct cpuset *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    const char *p = s;
+    const char *end = s + strlen(s);
+    while (p < end) {
+        uint64_t lo;
+        uint64_t hi;
+        if (!read_uint(&p, end, HVSTAT_MAX_CPUS, &lo))
+            return -EINVAL;
+        hi = lo;
+        if (p < end && *p == '-') {
+            p++;
+            if (!read_uint(&p, end, HVSTAT_MAX_CPUS, &hi) || hi < lo)
+                return -EINVAL;
+        }
+        for (uint64_t c = lo; c <= hi; c++) {
+            if (ret->on[c])
+                return -EINVAL;
+            ret->on[c] = true;
+            ret->n++;
+        }
+        if (p < end) {
+            if (*p != ',' || p + 1 == end)
+                return -EINVAL;
+            p++;
+        }
+    }
+    return 0;
+}
+
+/* The fields of one "cpu..." line after its name: busy and total jiffies. */
+static bool
+line_jiffies(const char *p, const char *end, uint64_t *busy, uint64_t *total)
+{
+    uint64_t f[8] = {0};
+    size_t n = 0;
+    while (n < 8) {
+        while (p < end && *p == ' ')
+            p++;
+        if (p >= end || !read_uint(&p, end, UINT64_MAX, &f[n]))
+            break;
+        n++;
+    }
+    if (n < 4)
+        return false;
+    /* user nice system idle iowait irq softirq steal */
+    *busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+    *total = *busy + f[3] + f[4];
+    return true;
+}
+
+int
+procstat_parse(const char *text, size_t len, const struct cpuset *set, uint64_t *ret_busy,
+               uint64_t *ret_total, unsigned *ret_ncpus)
+{
+    const char *p = text;
+    const char *end = text + len;
+    uint64_t busy = 0;
+    uint64_t total = 0;
+    unsigned found = 0;
+    unsigned ncpus = 0;
+    bool all_line = false;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl != NULL ? nl : end;
+        if (le - p > 3 && memcmp(p, "cpu", 3) == 0) {
+            const char *q = p + 3;
+            uint64_t b;
+            uint64_t t;
+            if (q < le && *q == ' ') {
+                if (set->n == 0 && line_jiffies(q, le, &b, &t)) {
+                    busy = b;
+                    total = t;
+                    all_line = true;
+                }
+            } else {
+                uint64_t cpu;
+                if (read_uint(&q, le, HVSTAT_MAX_CPUS, &cpu) && q < le && *q == ' ') {
+                    ncpus++;
+                    if (set->n > 0 && set->on[cpu] && line_jiffies(q, le, &b, &t)) {
+                        busy += b;
+                        total += t;
+                        found++;
+                    }
+                }
+            }
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+    if (set->n == 0) {
+        if (!all_line || ncpus == 0)
+            return -EINVAL;
+        *ret_ncpus = ncpus;
+    } else {
+        if (found != set->n)
+            return -EINVAL;
+        *ret_ncpus = found;
+    }
+    *ret_busy = busy;
+    *ret_total = total;
+    return 0;
+}
+
+int
+meminfo_total_mib(const char *text, size_t len, double *ret_mib)
+{
+    const char *p = text;
+    const char *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl != NULL ? nl : end;
+        if (le - p > 9 && memcmp(p, "MemTotal:", 9) == 0) {
+            const char *q = p + 9;
+            while (q < le && *q == ' ')
+                q++;
+            uint64_t kib;
+            if (!read_uint(&q, le, UINT64_MAX / 2, &kib) || kib == 0)
+                return -EINVAL;
+            *ret_mib = (double)kib / 1024.0;
+            return 0;
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+    return -EINVAL;
+}
+
+void
+rate_table_init(struct rate_table *t)
+{
+    memset(t, 0, sizeof(*t));
+}
+
+void
+rate_table_done(struct rate_table *t)
+{
+    free(t->e);
+    rate_table_init(t);
+}
+
+int
+rate_update(struct rate_table *t, const char *key, double now, const uint64_t *c, double *ret_rates)
+{
+    size_t klen = strlen(key);
+    if (klen == 0 || klen >= sizeof(t->e[0].key))
+        return -EINVAL;
+    struct rate_entry *e = NULL;
+    for (size_t i = 0; i < t->n && e == NULL; i++) {
+        if (strcmp(t->e[i].key, key) == 0)
+            e = &t->e[i];
+    }
+    if (e == NULL) {
+        if (t->n == t->cap) {
+            size_t ncap = t->cap ? t->cap * 2 : 16;
+            struct rate_entry *ne = realloc(t->e, ncap * sizeof(*ne));
+            if (ne == NULL)
+                return -ENOMEM;
+            t->e = ne;
+            t->cap = ncap;
+        }
+        e = &t->e[t->n++];
+        memcpy(e->key, key, klen + 1);
+        e->t = now;
+        memcpy(e->c, c, sizeof(e->c));
+        e->seen = true;
+        return 0;
+    }
+    e->seen = true;
+    bool backwards = false;
+    for (int i = 0; i < RATE_COUNTERS; i++)
+        backwards = backwards || c[i] < e->c[i];
+    double dt = now - e->t;
+    int r = 0;
+    if (!backwards && dt > 0) {
+        for (int i = 0; i < RATE_COUNTERS; i++)
+            ret_rates[i] = (double)(c[i] - e->c[i]) / dt;
+        r = 1;
+    }
+    if (backwards || dt > 0) {
+        e->t = now;
+        memcpy(e->c, c, sizeof(e->c));
+    }
+    return r;
+}
+
+void
+rate_sweep(struct rate_table *t)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->e[i].seen) {
+            t->e[i].seen = false;
+            t->e[k++] = t->e[i];
+        }
+    }
+    t->n = k;
+}

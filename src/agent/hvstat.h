@@ -1,0 +1,66 @@
+/* What a real hypervisor host's counters mean, without any I/O: the CPUs a host owns
+ * ("0-3,8"), its busy share from /proc/stat text, its memory from /proc/meminfo text, and the
+ * rates of per-domain counters (CPU time, disk and network bytes) between two samples. The
+ * libvirt backend (hv_libvirt.c) reads the files and the counters and calls these; unit tests
+ * feed them text and numbers. */
+#ifndef VMLOC_AGENT_HVSTAT_H
+#define VMLOC_AGENT_HVSTAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+
+#define HVSTAT_MAX_CPUS 1024
+
+/* A set of CPU numbers; `n` == 0 means every CPU of the machine. */
+struct cpuset {
+    bool on[HVSTAT_MAX_CPUS];
+    unsigned n;
+};
+
+/* Parse "0-3,8,10-11" (no spaces; each number below HVSTAT_MAX_CPUS; ranges ascending; no
+ * CPU twice). "" is every CPU. 0 or -EINVAL. */
+MUST_CHECK int cpuset_parse(const char *s, struct cpuset *ret);
+
+/* From /proc/stat text: the busy and total jiffies of the CPUs in `set` (busy = user + nice +
+ * system + irq + softirq + steal; total adds idle and iowait), and how many of its CPUs were
+ * found. With an empty set the machine's "cpu" line is used and *ret_ncpus counts the cpuN
+ * lines. 0; -EINVAL when the text has no usable line or a CPU of the set is missing. */
+MUST_CHECK int procstat_parse(const char *text, size_t len, const struct cpuset *set,
+                              uint64_t *ret_busy, uint64_t *ret_total, unsigned *ret_ncpus);
+
+/* MemTotal from /proc/meminfo text, in MiB. 0 or -EINVAL. */
+MUST_CHECK int meminfo_total_mib(const char *text, size_t len, double *ret_mib);
+
+/* Counters of one domain: cumulative, so a rate is a difference over time. */
+enum { RATE_CPU_NS = 0, RATE_DISK_BYTES = 1, RATE_NET_BYTES = 2, RATE_COUNTERS = 3 };
+
+struct rate_entry {
+    char key[64]; /* the domain's UUID */
+    double t;     /* seconds, monotonic */
+    uint64_t c[RATE_COUNTERS];
+    bool seen; /* since the last sweep */
+};
+
+struct rate_table {
+    struct rate_entry *e;
+    size_t n;
+    size_t cap;
+};
+
+void rate_table_init(struct rate_table *t);
+void rate_table_done(struct rate_table *t);
+
+/* Feed domain `key`'s counters at time `t`. 1: `ret_rates[i]` is counter i's increase per
+ * second since the last call for `key`; 0: a fresh baseline, no rate yet (first sight of the
+ * key, a counter that went backwards because the domain restarted or migrated, or no time
+ * passed); -ENOMEM; -EINVAL (key too long). */
+MUST_CHECK int rate_update(struct rate_table *t, const char *key, double now, const uint64_t *c,
+                           double *ret_rates);
+
+/* Forget the keys not fed since the previous sweep (domains that are gone). */
+void rate_sweep(struct rate_table *t);
+
+#endif

@@ -1,0 +1,169 @@
+/* The libvirt backend's arithmetic (agent/hvstat.c): CPU lists, /proc/stat and /proc/meminfo
+ * text, and per-domain counter rates with their fresh baselines. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/hvstat.h"
+
+static void
+test_cpuset(void **state)
+{
+    (void)state;
+    struct cpuset cs;
+    assert_int_equal(cpuset_parse("", &cs), 0);
+    assert_int_equal(cs.n, 0);
+    assert_int_equal(cpuset_parse("0-3,8,10-11", &cs), 0);
+    assert_int_equal(cs.n, 7);
+    assert_true(cs.on[0] && cs.on[3] && cs.on[8] && cs.on[11]);
+    assert_false(cs.on[4] || cs.on[9]);
+    assert_int_equal(cpuset_parse("1023", &cs), 0);
+    static const char *const bad[] = {"1024", "3-1",  "0,0",  "0-2,1",
+                                      ",1",   "1,",   "a",    "1 2",
+                                      "-1",   "0--1", "0,,1", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (cpuset_parse(bad[i], &cs) != -EINVAL)
+            print_error("cpuset \"%s\" accepted\n", bad[i]);
+        assert_int_equal(cpuset_parse(bad[i], &cs), -EINVAL);
+    }
+}
+
+static const char stat_text[] = "cpu  100 10 50 800 40 5 5 0 0 0\n"
+                                "cpu0 60 5 30 400 20 3 2 0 0 0\n"
+                                "cpu1 40 5 20 400 20 2 3 0 0 0\n"
+                                "intr 12345 1 2 3\n"
+                                "ctxt 999\n";
+
+static void
+test_procstat(void **state)
+{
+    (void)state;
+    struct cpuset all;
+    struct cpuset one;
+    struct cpuset missing;
+    assert_int_equal(cpuset_parse("", &all), 0);
+    assert_int_equal(cpuset_parse("1", &one), 0);
+    assert_int_equal(cpuset_parse("1-2", &missing), 0);
+    uint64_t busy;
+    uint64_t total;
+    unsigned n;
+    assert_int_equal(procstat_parse(stat_text, strlen(stat_text), &all, &busy, &total, &n), 0);
+    assert_int_equal(busy, 100 + 10 + 50 + 5 + 5 + 0);
+    assert_int_equal(total, busy + 800 + 40);
+    assert_int_equal(n, 2);
+    assert_int_equal(procstat_parse(stat_text, strlen(stat_text), &one, &busy, &total, &n), 0);
+    assert_int_equal(busy, 40 + 5 + 20 + 2 + 3);
+    assert_int_equal(total, busy + 400 + 20);
+    assert_int_equal(n, 1);
+    assert_int_equal(procstat_parse(stat_text, strlen(stat_text), &missing, &busy, &total, &n),
+                     -EINVAL);
+    assert_int_equal(procstat_parse("intr 1\n", 7, &all, &busy, &total, &n), -EINVAL);
+    assert_int_equal(procstat_parse("", 0, &all, &busy, &total, &n), -EINVAL);
+    /* A line cut short, with no newline at the end. */
+    const char *cut = "cpu  1 2 3 4\ncpu0 1 2 3 4";
+    assert_int_equal(procstat_parse(cut, strlen(cut), &all, &busy, &total, &n), 0);
+    assert_int_equal(busy, 6);
+    assert_int_equal(total, 10);
+    const char *short_line = "cpu  1 2\ncpu0 1 2\n";
+    assert_int_equal(procstat_parse(short_line, strlen(short_line), &all, &busy, &total, &n),
+                     -EINVAL);
+}
+
+static void
+test_meminfo(void **state)
+{
+    (void)state;
+    const char *t = "MemFree:  1000 kB\nMemTotal:       2097152 kB\n";
+    double mib = 0;
+    assert_int_equal(meminfo_total_mib(t, strlen(t), &mib), 0);
+    assert_true(mib == 2048.0);
+    assert_int_equal(meminfo_total_mib("MemFree: 1 kB\n", 14, &mib), -EINVAL);
+    assert_int_equal(meminfo_total_mib("MemTotal: kB\n", 13, &mib), -EINVAL);
+    assert_int_equal(meminfo_total_mib("MemTotal: 0 kB\n", 15, &mib), -EINVAL);
+}
+
+static void
+test_rates(void **state)
+{
+    (void)state;
+    struct rate_table t;
+    rate_table_init(&t);
+    double r[RATE_COUNTERS];
+    uint64_t c1[RATE_COUNTERS] = {1000000000ull, 4096, 100};
+    uint64_t c2[RATE_COUNTERS] = {3000000000ull, 4096 + 1048576, 300};
+    /* First sight: a baseline, no rate. */
+    assert_int_equal(rate_update(&t, "uuid-a", 10.0, c1, r), 0);
+    /* Two seconds later: per-second increases. */
+    assert_int_equal(rate_update(&t, "uuid-a", 12.0, c2, r), 1);
+    assert_true(r[RATE_CPU_NS] == 1e9);
+    assert_true(r[RATE_DISK_BYTES] == 524288.0);
+    assert_true(r[RATE_NET_BYTES] == 100.0);
+    /* No time passed: no rate, and the baseline stays. */
+    assert_int_equal(rate_update(&t, "uuid-a", 12.0, c2, r), 0);
+    /* A counter went backwards (restarted or migrated in): a fresh baseline, no negative
+     * rate; the next sample has a rate again from there. */
+    uint64_t c3[RATE_COUNTERS] = {5000, 0, 0};
+    assert_int_equal(rate_update(&t, "uuid-a", 13.0, c3, r), 0);
+    uint64_t c4[RATE_COUNTERS] = {5000 + 500000000ull, 10, 20};
+    assert_int_equal(rate_update(&t, "uuid-a", 14.0, c4, r), 1);
+    assert_true(r[RATE_CPU_NS] == 5e8);
+    /* Per key: another domain has its own baseline. */
+    assert_int_equal(rate_update(&t, "uuid-b", 14.0, c1, r), 0);
+    assert_int_equal(t.n, 2);
+    /* A sweep keeps what was fed since the last one, then forgets what was not. */
+    rate_sweep(&t);
+    assert_int_equal(t.n, 2);
+    assert_int_equal(rate_update(&t, "uuid-b", 15.0, c2, r), 1);
+    rate_sweep(&t);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.e[0].key, "uuid-b");
+    /* uuid-a was forgotten: it starts again from a baseline. */
+    assert_int_equal(rate_update(&t, "uuid-a", 16.0, c4, r), 0);
+    char longkey[80];
+    memset(longkey, 'k', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    assert_int_equal(rate_update(&t, longkey, 16.0, c4, r), -EINVAL);
+    assert_int_equal(rate_update(&t, "", 16.0, c4, r), -EINVAL);
+    rate_table_done(&t);
+}
+
+/* Many domains: the table grows and keeps each one apart. */
+static void
+test_rates_many(void **state)
+{
+    (void)state;
+    struct rate_table t;
+    rate_table_init(&t);
+    double r[RATE_COUNTERS];
+    char key[32];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 500; i++) {
+            uint64_t c[RATE_COUNTERS] = {(uint64_t)(round * (i + 1)) * 1000u, 0, 0};
+            (void)snprintf(key, sizeof(key), "dom-%d", i);
+            int k = rate_update(&t, key, (double)round, c, r);
+            assert_int_equal(k, round == 0 ? 0 : 1);
+            if (k == 1)
+                assert_true(r[RATE_CPU_NS] == (double)(i + 1) * 1000.0);
+        }
+        rate_sweep(&t);
+    }
+    assert_int_equal(t.n, 500);
+    rate_table_done(&t);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpuset),     cmocka_unit_test(test_procstat),
+        cmocka_unit_test(test_meminfo),    cmocka_unit_test(test_rates),
+        cmocka_unit_test(test_rates_many),
+    };
+    return cmocka_run_group_tests_name("hvstat", tests, NULL, NULL);
+}
