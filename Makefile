@@ -17,8 +17,10 @@ build: deps
 demo: build
 	./$(BUILD)/vmloc demo --duration 45
 
-# Every test, in a normal and a sanitizer build; ends with "N passed, N failed".
-test: deps
+# Every test, in a normal and a sanitizer build, and the end-to-end test with QEMU and
+# libvirt; ends with "N passed, N failed".
+test:
+	@VMLOC_DEPS_E2E=1 sh scripts/deps.sh
 	@sh scripts/test.sh
 
 bench: build

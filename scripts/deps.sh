@@ -1,13 +1,16 @@
 #!/bin/sh
 # Install the Debian packages vmloc needs to build and test, skipping those already there.
 # Run as root (or with sudo available). Safe to run again: it does nothing when all is
-# installed. VMLOC_DEPS_OPTIONAL=0 skips the optional ones (clang for fuzzing, clang-format).
+# installed. VMLOC_DEPS_OPTIONAL=0 skips the optional ones (clang for fuzzing, clang-format);
+# VMLOC_DEPS_E2E=1 adds QEMU and libvirt for the end-to-end test.
 set -eu
 
 required="gcc make meson ninja-build pkg-config python3 libyajl-dev libjansson-dev
 libinih-dev libcmocka-dev libevent-dev
 libsqlite3-dev libvirt-dev"
 optional="clang libclang-rt-14-dev clang-format"
+# The end-to-end test with real hypervisors (VMLOC_DEPS_E2E=1; make test sets it).
+e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl"
 
 missing=""
 is_installed() {
@@ -16,6 +19,9 @@ is_installed() {
 pkgs="$required"
 if [ "${VMLOC_DEPS_OPTIONAL:-1}" != 0 ]; then
     pkgs="$pkgs $optional"
+fi
+if [ "${VMLOC_DEPS_E2E:-0}" = 1 ]; then
+    pkgs="$pkgs $e2e"
 fi
 for p in $pkgs; do
     is_installed "$p" || missing="$missing $p"

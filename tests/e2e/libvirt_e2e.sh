@@ -1,0 +1,275 @@
+#!/bin/sh
+# End-to-end test with real hypervisors: two libvirt "hosts" on this machine (hostA owns CPU 0,
+# hostB owns CPU 1), two tiny QEMU guests (software emulation) on hostA that each burn CPU,
+# a vmloc agent per host with the libvirt backend (--interval 1) and a vmloc manager. The
+# guests put hostA in a real conflict; the manager must order a real live migration within
+# 2 s of the load appearing in the samples; afterwards the VM runs on hostB and not on hostA,
+# it kept running across the move (its serial console's tick counter went on, it never
+# booted twice), and the next samples show the load moved. Prints the time of every phase.
+#
+# Needs root, unshare, libvirtd, qemu-system-x86_64, busybox-static and cpio, and apt-get to
+# fetch Debian's kernel package: it skips (exit 77) with the reason when one is missing.
+# Everything it starts is stopped on exit; the whole run has a hard limit (E2E_LIMIT_S).
+# usage: libvirt_e2e.sh VMLOC_BINARY
+set -u
+vmloc=${1:-${VMLOC_BIN:-}}
+here=$(cd "$(dirname "$0")" && pwd)
+limit=${E2E_LIMIT_S:-280}
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+[ -n "$vmloc" ] && [ -x "$vmloc" ] || skip "no vmloc binary given"
+[ "$(id -u)" -eq 0 ] || skip "needs root (two libvirtd daemons in mount namespaces)"
+for c in unshare libvirtd virsh qemu-system-x86_64 busybox cpio python3 curl; do
+    command -v "$c" >/dev/null 2>&1 || skip "$c not installed"
+done
+[ "$(nproc)" -ge 2 ] || skip "needs two CPUs (one per simulated host)"
+
+work=$(mktemp -d /tmp/vmloc-e2e.XXXXXX)
+t0=$(date +%s.%N)
+last=$t0
+fails=0
+pids=""
+A=qemu+tcp://127.0.0.1:16611/system
+B=qemu+tcp://127.0.0.1:16612/system
+
+phase() {
+    now=$(date +%s.%N)
+    python3 -c "import sys; t0,l,n=map(float,sys.argv[1:4]); print('[%6.1fs +%5.1fs] %s' % (n-t0, n-l, sys.argv[4]))" \
+        "$t0" "$last" "$now" "$1"
+    last=$now
+}
+ok() { echo "ok - $*"; }
+bad() {
+    echo "not ok - $*"
+    fails=$((fails + 1))
+}
+
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    for v in g1 g2; do
+        for u in $A $B; do
+            virsh -c "$u" destroy "$v" >/dev/null 2>&1
+            virsh -c "$u" undefine "$v" >/dev/null 2>&1
+        done
+    done
+    for h in hostA hostB; do
+        if [ -f "$work/$h/libvirtd.pid" ]; then
+            kill "$(cat "$work/$h/libvirtd.pid")" 2>/dev/null
+        fi
+    done
+    sleep 0.5
+    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    if [ "$fails" -ne 0 ] && [ -n "${E2E_KEEP:-}" ]; then
+        echo "logs kept in $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+trap 'echo "not ok - interrupted"; exit 1' INT TERM
+# The hard limit: whatever hangs, the run ends. (Killing the timer kills its sleep too.)
+(
+    trap 'kill $s 2>/dev/null; exit 0' TERM
+    sleep "$limit" &
+    s=$!
+    wait $s && echo "not ok - hard time limit of ${limit}s reached" && kill -TERM $$
+) &
+pids="$pids $!"
+
+json() { # URL PATH PYTHON-EXPRESSION-ON-j
+    curl -s --max-time 5 "$1$2" | python3 -c "import json,sys
+try:
+    j=json.load(sys.stdin)
+except Exception:
+    sys.exit(1)
+print($3)" 2>/dev/null
+}
+
+wait_for() { # SECONDS DESCRIPTION COMMAND...
+    secs=$1
+    what=$2
+    shift 2
+    end=$(($(date +%s) + secs))
+    while [ "$(date +%s)" -le "$end" ]; do
+        if "$@"; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    bad "$what (within ${secs}s)"
+    return 1
+}
+
+# ---- the two hosts -----------------------------------------------------------------------------
+"$here/guest.sh" "$work/guest" || skip "the guest could not be built (no network to Debian?)"
+phase "guest kernel and initramfs built"
+sh "$here/lvhost.sh" "$work/hostA" 16611 49311 0 >/dev/null
+sh "$here/lvhost.sh" "$work/hostB" 16612 49331 1 >/dev/null
+up() { virsh -c "$1" version >/dev/null 2>&1; }
+wait_for 30 "hostA's libvirtd answers" up $A || exit 1
+wait_for 30 "hostB's libvirtd answers" up $B || exit 1
+phase "two libvirtd hosts up"
+
+# The guests boot idle (booting alone keeps a CPU busy for seconds) and start burning
+# burn_after seconds later, when vmloc watches.
+burn_after=${E2E_BURN_AFTER:-25}
+for g in g1 g2; do
+    : >"$work/$g.console"
+    cat >"$work/$g.xml" <<XML
+<domain type='qemu'>
+  <name>$g</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu placement='static' cpuset='0'>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$work/guest/vmlinuz</kernel>
+    <initrd>$work/guest/initrd.img</initrd>
+    <cmdline>console=ttyS0 quiet vmloc.burn=1 vmloc.burn_after=$burn_after</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='file'><source path='$work/$g.console' append='on'/></serial>
+    <memballoon model='virtio'><stats period='1'/></memballoon>
+  </devices>
+</domain>
+XML
+    virsh -c $A define "$work/$g.xml" >/dev/null && virsh -c $A start "$g" >/dev/null ||
+        { bad "guest $g defined and started on hostA"; exit 1; }
+done
+phase "guests g1 and g2 started on hostA"
+
+booted() { grep -q VMLOC-GUEST-UP "$work/g1.console" && grep -q VMLOC-GUEST-UP "$work/g2.console"; }
+wait_for 120 "both guests booted" booted || exit 1
+phase "both guests booted (their init runs, idle)"
+
+
+# ---- vmloc -------------------------------------------------------------------------------------
+start_daemon() { # NAME ARGS... ; sets $url
+    name=$1
+    shift
+    "$vmloc" "$@" >"$work/$name.out" 2>"$work/$name.log" &
+    pids="$pids $!"
+    end=$(($(date +%s) + 15))
+    url=""
+    while [ -z "$url" ] && [ "$(date +%s)" -le "$end" ]; do
+        url=$(sed -n 's/^listening on //p' "$work/$name.out" | head -1)
+        [ -n "$url" ] || sleep 0.1
+    done
+    [ -n "$url" ] || { bad "$name printed its listening line"; cat "$work/$name.log"; exit 1; }
+}
+start_daemon manager manager --listen 127.0.0.1:0 --data "$work/store" --interval 1
+murl=$url
+for h in A B; do
+    cpu=$([ $h = A ] && echo 0 || echo 1)
+    uri=$([ $h = A ] && echo $A || echo $B)
+    cat >"$work/agent$h.ini" <<INI
+[agent]
+name = host$h
+backend = libvirt
+listen = 127.0.0.1:0
+manager = $murl
+interval = 1
+
+[libvirt]
+uri = $uri
+peer_uri = $uri
+migration_address = 127.0.0.1
+cpus = $cpu
+migrate_flags = unsafe
+migrate_timeout = 120
+INI
+    start_daemon "agent$h" agent --config "$work/agent$h.ini"
+    eval "url$h=\$url"
+done
+phase "manager and two agents (libvirt backend) started"
+burning() { grep -q VMLOC-BURN "$work/g1.console" && grep -q VMLOC-BURN "$work/g2.console"; }
+if grep -q VMLOC-BURN "$work/g1.console" "$work/g2.console"; then
+    bad "the guests started burning before vmloc watched (raise E2E_BURN_AFTER)"
+fi
+wait_for 90 "both guests burn CPU" burning || exit 1
+phase "both guests burn CPU"
+
+# The first sample of hostA that shows the conflict: host >= 80 % and both guests >= 20 %.
+conflict_seen() {
+    t=$(json "$urlA" /v1/sample "j['time'] if j['host']['usage']['cpu']>=80 and sum(1 for v in j['host']['vms'] if v['usage']['cpu']>=20)>=2 else ''")
+    [ -n "$t" ] && t_load=$t
+}
+t_load=""
+if ! wait_for 90 "hostA's samples show the conflict" conflict_seen; then
+    curl -s "$urlA/v1/sample"
+    echo
+    curl -s "$urlA/v1/health"
+    echo
+    tail -20 "$work/agentA.log"
+    exit 1
+fi
+phase "load in hostA's samples (sample time $t_load)"
+json "$urlA" /v1/sample "'   hostA cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
+
+ordered() {
+    t_order=$(json "$murl" /v1/migrations "j[0]['started'] if j else ''")
+    [ -n "$t_order" ]
+}
+t_order=""
+wait_for 30 "the manager ordered a migration" ordered || exit 1
+moved_vm=$(json "$murl" /v1/migrations "j[0]['vm']")
+phase "migration of $moved_vm ordered"
+delay=$(python3 -c "print('%.2f' % ($t_order - $t_load))")
+if python3 -c "import sys; sys.exit(0 if $t_order - $t_load <= 2.0 else 1)"; then
+    ok "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
+else
+    bad "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
+fi
+before=$(grep -a '^tick' "$work/$moved_vm.console" | tail -1 | tr -d '\r')
+
+done_state() {
+    st=$(json "$murl" /v1/migrations "j[0]['state']")
+    [ "$st" = done ] || [ "$st" = failed ]
+}
+wait_for 120 "the migration ended" done_state || exit 1
+st=$(json "$murl" /v1/migrations "j[0]['state'] + ' ' + (j[0]['error'] or '') + ' ' + j[0]['from'] + '->' + j[0]['to']")
+phase "migration ended: $st"
+case $st in
+done*) ok "migration done: $st" ;;
+*) bad "migration failed: $st" ;;
+esac
+
+# ---- where the VM is now -----------------------------------------------------------------------
+if virsh -c $B list --name | grep -qx "$moved_vm"; then ok "$moved_vm runs on hostB"; else bad "$moved_vm runs on hostB"; fi
+if virsh -c $A list --all --name | grep -qx "$moved_vm"; then bad "$moved_vm gone from hostA"; else ok "$moved_vm gone from hostA"; fi
+other=$([ "$moved_vm" = g1 ] && echo g2 || echo g1)
+if virsh -c $A list --name | grep -qx "$other"; then ok "$other still runs on hostA"; else bad "$other still runs on hostA"; fi
+ticks_on() {
+    now_tick=$(grep -a '^tick' "$work/$moved_vm.console" | tail -1 | tr -d '\r')
+    [ "${now_tick#tick }" -gt $((${before#tick } + 2)) ] 2>/dev/null
+}
+wait_for 20 "$moved_vm's counter went on after the move" ticks_on &&
+    ok "$moved_vm kept running: console '$before' before the move, '$now_tick' after"
+ups=$(grep -ac VMLOC-GUEST-UP "$work/$moved_vm.console")
+if [ "$ups" -eq 1 ]; then ok "$moved_vm booted once"; else bad "$moved_vm booted $ups times"; fi
+
+# The load moved: hostB's samples show the VM busy and hostB busy; hostA runs one VM.
+load_moved() {
+    b=$(json "$urlB" /v1/sample "1 if j['host']['usage']['cpu']>=50 and any(v['name']=='$moved_vm' and v['usage']['cpu']>=50 for v in j['host']['vms']) else ''")
+    a=$(json "$urlA" /v1/sample "1 if len(j['host']['vms'])==1 else ''")
+    [ "$b" = 1 ] && [ "$a" = 1 ]
+}
+wait_for 30 "the samples show the load on hostB" load_moved && ok "the next samples show the load moved"
+json "$urlA" /v1/sample "'   hostA cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
+json "$urlB" /v1/sample "'   hostB cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
+phase "checked"
+
+if [ "$fails" -ne 0 ]; then
+    for f in manager agentA agentB; do
+        echo "---- $f log"
+        tail -30 "$work/$f.log"
+    done
+    echo "FAIL: $fails check(s) failed"
+    exit 1
+fi
+echo "PASS: a real conflict, a real live migration, ordered in ${delay}s"
+exit 0
