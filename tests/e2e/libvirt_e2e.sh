@@ -10,6 +10,8 @@
 # Needs root, unshare, libvirtd, qemu-system-x86_64, busybox-static and cpio, and apt-get to
 # fetch Debian's kernel package: it skips (exit 77) with the reason when one is missing.
 # Everything it starts is stopped on exit; the whole run has a hard limit (E2E_LIMIT_S).
+# Last, hostA's libvirtd is restarted: its agent reports the connection lost (no sample, the
+# error in /v1/health), tries again with a back-off, and samples again by itself.
 # usage: libvirt_e2e.sh VMLOC_BINARY
 set -u
 vmloc=${1:-${VMLOC_BIN:-}}
@@ -262,6 +264,26 @@ wait_for 30 "the samples show the load on hostB" load_moved && ok "the next samp
 json "$urlA" /v1/sample "'   hostA cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
 json "$urlB" /v1/sample "'   hostB cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
 phase "checked"
+
+# ---- libvirt goes away and comes back ----------------------------------------------------------
+kill "$(cat "$work/hostA/libvirtd.pid")"
+lost() {
+    [ "$(json "$urlA" /v1/health "j['libvirt']['state']")" = disconnected ] &&
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$urlA/v1/sample")" = 503 ]
+}
+if wait_for 20 "agent A reports libvirt lost" lost; then
+    ok "libvirt stopped: agent A serves no sample and says $(json "$urlA" /v1/health "repr(j['libvirt']['error'])")"
+fi
+phase "hostA's libvirtd stopped"
+sh "$here/lvhost.sh" "$work/hostA" 16611 49311 0 restart >/dev/null
+back() {
+    [ "$(json "$urlA" /v1/health "j['libvirt']['state']")" = connected ] &&
+        [ "$(json "$urlA" /v1/sample "len(j['host']['vms'])")" = 1 ]
+}
+wait_for 90 "agent A samples again after libvirtd restarted" back &&
+    ok "libvirtd restarted: agent A reconnected and samples its VM again"
+grep -E "libvirt (connection lost|not reachable|connected)" "$work/agentA.log" | sed 's/^/   /' | tail -5
+phase "hostA's libvirtd back"
 
 if [ "$fails" -ne 0 ]; then
     for f in manager agentA agentB; do

@@ -5,12 +5,34 @@
 # with QEMU run as root, no cgroups (two "hosts" on one machine would share them) and
 # migrations accepted on MIGPORT..MIGPORT+15. CPUSET is the CPU this host owns: a qemu hook
 # pins every migrated-in guest to it, so each host's load is its own CPU's line of /proc/stat.
-# usage: lvhost.sh DIR PORT MIGPORT CPUSET   (prints the daemon's pid file path)
+# usage: lvhost.sh DIR PORT MIGPORT CPUSET [restart]   (prints the daemon's pid file path)
+# With "restart" the host's directory is kept and only the daemon is started again (its
+# running guests are picked up again by libvirtd).
 set -eu
 dir=$1
 port=$2
 migport=$3
 cpuset=$4
+if [ "${5:-}" = restart ]; then
+    start_only=1
+else
+    start_only=0
+fi
+start() {
+    unshare -m --propagation private sh -c "
+        mount --bind '$dir/etc' /etc/libvirt
+        mount --bind '$dir/lib' /var/lib/libvirt
+        mkdir -p /run/libvirt /var/cache/libvirt /var/log/libvirt
+        mount --bind '$dir/run' /run/libvirt
+        mount --bind '$dir/cache' /var/cache/libvirt
+        mount --bind '$dir/log' /var/log/libvirt
+        exec libvirtd --listen --pid-file '$dir/libvirtd.pid'" >>"$dir/stdout.log" 2>&1 &
+    echo "$dir/libvirtd.pid"
+}
+if [ "$start_only" = 1 ]; then
+    start
+    exit 0
+fi
 rm -rf "$dir"
 mkdir -p "$dir/run" "$dir/cache" "$dir/log" "$dir/sock"
 cp -a /etc/libvirt "$dir/etc"
@@ -44,12 +66,4 @@ if [ "\$2" = migrate ]; then sed -E "s/(<vcpu[^>]*cpuset=)'[^']*'/\\\\1'$cpuset'
 exit 0
 HOOK
 chmod +x "$dir/etc/hooks/qemu"
-unshare -m --propagation private sh -c "
-    mount --bind '$dir/etc' /etc/libvirt
-    mount --bind '$dir/lib' /var/lib/libvirt
-    mkdir -p /run/libvirt /var/cache/libvirt /var/log/libvirt
-    mount --bind '$dir/run' /run/libvirt
-    mount --bind '$dir/cache' /var/cache/libvirt
-    mount --bind '$dir/log' /var/log/libvirt
-    exec libvirtd --listen --pid-file '$dir/libvirtd.pid'" >"$dir/stdout.log" 2>&1 &
-echo "$dir/libvirtd.pid"
+start
