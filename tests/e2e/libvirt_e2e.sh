@@ -285,6 +285,23 @@ wait_for 90 "agent A samples again after libvirtd restarted" back &&
 grep -E "libvirt (connection lost|not reachable|connected)" "$work/agentA.log" | sed 's/^/   /' | tail -5
 phase "hostA's libvirtd back"
 
+# ---- a migration that cannot happen fails cleanly ----------------------------------------------
+kill "$(cat "$work/hostB/libvirtd.pid")"
+bgone() { ! virsh -c $B version >/dev/null 2>&1; }
+wait_for 20 "hostB's libvirtd stopped" bgone
+order=$(curl -s --max-time 5 -X POST "$urlA/v1/migrations" -d "{\"vm\":\"$other\",\"to\":\"$urlB\",\"to_name\":\"hostB\"}" |
+    python3 -c "import json,sys; print(json.load(sys.stdin).get('id',''))")
+failed() {
+    [ "$(json "$urlA" "/v1/migrations/$order" "j['state']")" = failed ]
+}
+if [ -n "$order" ] && wait_for 60 "a migration to a stopped libvirt fails" failed; then
+    ok "migration to a stopped libvirt failed: $(json "$urlA" "/v1/migrations/$order" "repr(j['error'])")"
+else
+    bad "the order to hostB was taken and failed"
+fi
+if virsh -c $A list --name | grep -qx "$other"; then ok "$other still runs on hostA"; else bad "$other still runs on hostA after the failed migration"; fi
+phase "failed migration checked"
+
 if [ "$fails" -ne 0 ]; then
     for f in manager agentA agentB; do
         echo "---- $f log"
