@@ -253,7 +253,7 @@ agent_free(struct agent *a)
 {
     agent_peer_done(a);
     agent_migrate_done(a); /* before libvirt closes: running migrations are aborted, awaited */
-    if (a->opts.backend == AGENT_BACKEND_LIBVIRT)
+    if (a->lv_started)
         agent_lv_done(a);
     if (a->sample_ev != NULL)
         event_free(a->sample_ev);

@@ -310,6 +310,12 @@ post_incoming(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "%s", err.msg);
         return;
     }
+    if (((struct agent *)ctx)->opts.backend != AGENT_BACKEND_SIM) {
+        http_reply_error(r, 409,
+                         "this host runs real VMs: they arrive by libvirt's migration, "
+                         "not by reservation");
+        return;
+    }
     int code = agent_incoming_reserve(ctx, &in, msg, sizeof(msg));
     if (code >= 300) {
         http_reply_error(r, code, "%s", msg);

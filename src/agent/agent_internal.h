@@ -106,6 +106,7 @@ struct agent {
     struct hv_sim hv;           /* the simulated backend */
     struct hv_libvirt lv;       /* the libvirt backend */
     struct event *lv_wake_ev;   /* libvirt's events and migration ends */
+    bool lv_started;            /* agent_lv_init() ran: agent_lv_done() must run */
     char hv_error[256];         /* libvirt: why no sample ("" when sampling works) */
     char url[WIRE_MAX_URL + 1];
     uint64_t seq;

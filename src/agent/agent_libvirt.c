@@ -87,18 +87,19 @@ agent_lv_sample(struct agent *a)
         a->sample_json = NULL;
         return;
     }
+    if (!a->lv.host_cpu_known) {
+        /* Just (re)connected: rates need two readings; a host shown idle would draw VMs. */
+        (void)snprintf(a->hv_error, sizeof(a->hv_error),
+                       "first reading of the host's counters; rates after one interval");
+        free(a->sample_json);
+        a->sample_json = NULL;
+        return;
+    }
     a->hv_error[0] = '\0';
     double host[KIND_COUNT] = {0};
     host[KIND_DISK] = a->lv.host_io[KIND_DISK];
     host[KIND_NET] = a->lv.host_io[KIND_NET];
-    if (a->lv.host_cpu_known) {
-        host[KIND_CPU] = a->lv.host_cpu;
-    } else {
-        /* The first sample has no host rate yet: its VMs' sum is the best estimate. */
-        for (size_t i = 0; i < a->lv.n_vms; i++)
-            host[KIND_CPU] += a->lv.vms[i].usage[KIND_CPU];
-        host[KIND_CPU] = host[KIND_CPU] > 100 ? 100 : host[KIND_CPU];
-    }
+    host[KIND_CPU] = a->lv.host_cpu;
     a->seq++;
     a->sample_time = clock_wall_s();
     json_t *vms = agent_lv_vms(a, false);
@@ -119,14 +120,25 @@ agent_lv_sample(struct agent *a)
     a->sample_json = s;
 }
 
+/* The libvirt URI other hosts use for this one: peer_uri, else uri when it names a host
+ * ("qemu+tls://kvm-07/system"); "" when neither does (qemu:///system is local only). */
+static const char *
+peer_uri(const struct hv_libvirt_opts *o)
+{
+    if (o->peer_uri[0] != '\0')
+        return o->peer_uri;
+    const char *p = strstr(o->uri, "://");
+    return p != NULL && p[3] != '/' && p[3] != '\0' ? o->uri : "";
+}
+
 json_t *
 agent_lv_health(struct agent *a)
 {
     const struct hv_libvirt_opts *o = &a->opts.libvirt;
     bool up = a->lv.connected;
-    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri",
-                     o->peer_uri[0] != '\0' ? o->peer_uri : o->uri, "migration_address",
-                     o->migration_address, "state", up ? "connected" : "disconnected", "error",
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri", peer_uri(o),
+                     "migration_address", o->migration_address, "state",
+                     up ? "connected" : "disconnected", "error",
                      up ? json_null() : json_string(a->lv.error), "retry_in",
                      hv_libvirt_retry_in(&a->lv, mono_s()), "cpus", (json_int_t)a->lv.ncpus,
                      "domains", (json_int_t)a->lv.n_vms);
@@ -180,9 +192,13 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
                   total, elapsed_ms);
     }
     double limit = a->opts.libvirt.migrate_timeout_s;
-    if (!m->aborting && limit > 0 && clock_wall_s() - m->started > limit) {
-        log_warnx("migration timed out id=%s vm=\"%s\" after %.0fs; asking libvirt to abort it",
-                  m->id, m->vm, limit);
+    if (limit > 0 && clock_wall_s() - m->started > limit) {
+        /* Asked again every second: an abort can fail while the job is starting or in a
+         * phase libvirt cannot interrupt. */
+        if (!m->aborting)
+            log_warnx("migration timed out id=%s vm=\"%s\" after %.0fs; asking libvirt to abort "
+                      "it",
+                      m->id, m->vm, limit);
         m->aborting = true;
         hv_libvirt_migrate_abort(m->lv);
     }
@@ -214,7 +230,9 @@ dest_done(void *arg, int status, const char *body, size_t len, const char *err)
     (void)snprintf(addr_c, sizeof(addr_c), "%s", addr != NULL ? addr : "");
     json_decref(j);
     if (uri_c[0] == '\0') {
-        lv_finish(m, false, "the destination agent has no libvirt backend");
+        lv_finish(m, false,
+                  "the destination agent gives no libvirt URI for other hosts (it needs the "
+                  "libvirt backend and [libvirt] peer_uri)");
         return;
     }
     int r = hv_libvirt_migrate_start(&a->lv, m->vm, uri_c, addr_c, &m->lv);
@@ -305,6 +323,9 @@ int
 agent_lv_init(struct agent *a)
 {
     char err[512];
+    a->lv_started = true;
+    /* Samples taken early (on an event) keep the rates of the last full interval. */
+    a->opts.libvirt.min_dt_s = a->opts.interval_s * 0.5;
     if (hv_libvirt_init(&a->lv, &a->opts.libvirt, err, sizeof(err)) < 0) {
         log_errorx("libvirt backend: %s", err);
         return -1;

@@ -150,8 +150,8 @@ agent_migration_json(const struct migration *m)
                           m->error[0] != '\0' ? json_string(m->error) : json_null(), "mem_mib",
                           m->mem_mib, "transfer_s", m->transfer_s);
     if (j != NULL && m->a->opts.backend == AGENT_BACKEND_LIBVIRT)
-        (void)json_object_update_new(j, json_pack("{s:f,s:f}", "progress_mib", m->progress_mib,
-                                                  "total_mib", m->total_mib));
+        (void)json_object_update_new(
+            j, json_pack("{s:f,s:f}", "progress_mib", m->progress_mib, "total_mib", m->total_mib));
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return s;

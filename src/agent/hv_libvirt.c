@@ -1,5 +1,5 @@
 /* The libvirt backend (hv_libvirt.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* pipe2, pthread_timedjoin_np */
 #include "agent/hv_libvirt.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/file.h"
@@ -90,8 +91,11 @@ events_thread(void *arg)
 {
     (void)arg;
     for (;;) {
-        if (virEventRunDefaultImpl() < 0)
+        if (virEventRunDefaultImpl() < 0) {
             log_warnx("libvirt event loop: %s", virGetLastErrorMessage());
+            struct timespec ts = {1, 0}; /* no busy loop on a persistent error */
+            (void)nanosleep(&ts, NULL);
+        }
     }
     return NULL;
 }
@@ -129,15 +133,22 @@ wake(int fd, char what)
     (void)n;
 }
 
+/* What the lifecycle callback holds: libvirt may still run it while it is deregistered, so
+ * it does not point into the backend, and libvirt frees it when it is done with it. The
+ * write end of the pipe stays open for the life of the process for the same reason. */
+struct cbctx {
+    int fd;
+};
+
 static int
 lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
-    struct hv_libvirt *hv = opaque;
+    struct cbctx *ctx = opaque;
     (void)conn;
     (void)dom;
     (void)event;
     (void)detail;
-    wake(hv->wake[1], 'e');
+    wake(ctx->fd, 'e');
     return 0;
 }
 
@@ -167,6 +178,7 @@ disconnect(struct hv_libvirt *hv)
     hv->conn = NULL;
     hv->connected = false;
     hv->host_base = false;
+    hv->host_cpu_known = false;
 }
 
 /* Mark the connection lost with `why`, schedule the next attempt. */
@@ -203,9 +215,15 @@ try_connect(struct hv_libvirt *hv, double now)
         (void)virConnectSetKeepAlive(c, 5, 3);
         if (virConnectRegisterCloseCallback(c, close_cb, hv, NULL) < 0)
             log_debug("libvirt close callback not registered: %s", virGetLastErrorMessage());
-        hv->event_id =
-            virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                             VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), hv, NULL);
+        struct cbctx *ctx = malloc(sizeof(*ctx));
+        if (ctx != NULL) {
+            ctx->fd = hv->wake[1];
+            hv->event_id = virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                            VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb),
+                                                            ctx, free);
+            if (hv->event_id < 0)
+                free(ctx);
+        }
         if (hv->event_id < 0)
             log_debug("libvirt lifecycle events not available: %s", virGetLastErrorMessage());
     }
@@ -279,14 +297,12 @@ hv_libvirt_init(struct hv_libvirt *hv, const struct hv_libvirt_opts *o, char *er
                        o->cpus[0] != '\0' ? o->cpus : "(all)");
         return -EINVAL;
     }
-    if (pipe(hv->wake) < 0) {
+    if (pipe2(hv->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        hv->wake[0] = hv->wake[1] = -1;
         (void)snprintf(err, len, "pipe: %s", strerror(errno));
         return -EIO;
     }
-    for (int i = 0; i < 2; i++) {
-        (void)fcntl(hv->wake[i], F_SETFL, fcntl(hv->wake[i], F_GETFL) | O_NONBLOCK);
-        (void)fcntl(hv->wake[i], F_SETFD, FD_CLOEXEC);
-    }
+    hv->host_base = true; /* the counters just read are the first baseline */
     (void)pthread_once(&events_once, events_start);
     try_connect(hv, 0.0);
     return 0;
@@ -299,11 +315,10 @@ hv_libvirt_done(struct hv_libvirt *hv)
     rate_table_done(&hv->rates);
     free(hv->vms);
     hv->vms = NULL;
-    for (int i = 0; i < 2; i++) {
-        if (hv->wake[i] >= 0)
-            (void)close(hv->wake[i]);
-        hv->wake[i] = -1;
-    }
+    /* Only the read end: see struct cbctx. */
+    if (hv->wake[0] >= 0)
+        (void)close(hv->wake[0]);
+    hv->wake[0] = -1;
 }
 
 /* ---- sampling -------------------------------------------------------------------------------- */
@@ -352,7 +367,7 @@ pct(double v)
 }
 
 static void
-sample_host(struct hv_libvirt *hv)
+sample_host(struct hv_libvirt *hv, double now)
 {
     char *text = NULL;
     size_t n = 0;
@@ -368,6 +383,8 @@ sample_host(struct hv_libvirt *hv)
         hv->host_cpu_known = false;
         return;
     }
+    if (hv->host_base && now - hv->host_t < hv->o.min_dt_s && hv->host_cpu_known)
+        return; /* too early (a sample on an event): the last figure stands */
     if (hv->host_base && total > hv->host_total && busy >= hv->host_busy) {
         hv->host_cpu =
             pct(100.0 * (double)(busy - hv->host_busy) / (double)(total - hv->host_total));
@@ -375,6 +392,7 @@ sample_host(struct hv_libvirt *hv)
     }
     hv->host_busy = busy;
     hv->host_total = total;
+    hv->host_t = now;
     hv->ncpus = ncpus;
     hv->host_base = true;
 }
@@ -391,12 +409,15 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
         if (!hv->connected)
             return -EIO;
     }
-    sample_host(hv);
+    sample_host(hv, now);
     virDomainStatsRecordPtr *recs = NULL;
     unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
                      VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+    /* NOWAIT: a domain whose monitor is busy (a migration, a stuck QEMU) reports what libvirt
+     * has instead of stalling the agent's loop. */
     int nrec = virConnectGetAllDomainStats(hv->conn, stats, &recs,
-                                           VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+                                           VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+                                               VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
     if (nrec < 0) {
         char why[256];
         (void)snprintf(why, sizeof(why), "%s", virGetLastErrorMessage());
@@ -432,7 +453,7 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
         record_counters(recs[i], c, &mem_kib);
         v->mem_mib = mem_kib / 1024.0;
         double rates[RATE_COUNTERS];
-        int r = rate_update(&hv->rates, v->uuid, now, c, rates);
+        int r = rate_update(&hv->rates, v->uuid, now, hv->o.min_dt_s, c, rates);
         if (r == 1) {
             v->measured = true;
             v->usage[KIND_CPU] = pct(rates[RATE_CPU_NS] * cpu_scale);
@@ -499,7 +520,8 @@ hv_libvirt_migrate_start(struct hv_libvirt *hv, const char *name, const char *de
     int r = 0;
     if (dest_addr[0] != '\0') {
         char uri[300];
-        (void)snprintf(uri, sizeof(uri), "tcp://%s", dest_addr);
+        bool v6 = strchr(dest_addr, ':') != NULL && dest_addr[0] != '[';
+        (void)snprintf(uri, sizeof(uri), v6 ? "tcp://[%s]" : "tcp://%s", dest_addr);
         r = virTypedParamsAddString(&m->params, &m->nparams, &maxp, VIR_MIGRATE_PARAM_URI, uri);
         if (r == 0)
             r = virTypedParamsAddString(&m->params, &m->nparams, &maxp,
@@ -564,6 +586,19 @@ hv_libvirt_migrate_free(struct lv_mig *m)
 {
     if (m == NULL)
         return;
+    if (m->started && atomic_load(&m->state) == 0) {
+        /* At exit with the job still running: wait a while for the abort, then leave the
+         * worker to finish (it owns `m` from then on; the process is ending). */
+        struct timespec deadline;
+        (void)clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 10;
+        if (pthread_timedjoin_np(m->th, NULL, &deadline) != 0) {
+            log_warnx("migration still running at exit; libvirt finishes or fails it alone");
+            (void)pthread_detach(m->th);
+            return;
+        }
+        m->started = false;
+    }
     if (m->started)
         (void)pthread_join(m->th, NULL);
     virTypedParamsFree(m->params, m->nparams);

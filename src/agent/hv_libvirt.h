@@ -52,6 +52,7 @@ struct hv_libvirt_opts {
     unsigned migrate_flags;         /* HV_MIGRATE_* */
     double migrate_bandwidth_mib_s; /* 0 = unlimited */
     double migrate_timeout_s;
+    double min_dt_s;        /* rates over less than this keep the last ones (0: always) */
     char proc_stat[256];    /* "/proc/stat" (tests give another file) */
     char proc_meminfo[256]; /* "/proc/meminfo" */
 };
@@ -83,6 +84,7 @@ struct hv_libvirt {
     int event_id; /* lifecycle callback id, -1 when none */
     struct cpuset cpus;
     bool host_base;
+    double host_t; /* monotonic seconds of the host baseline */
     uint64_t host_busy;
     uint64_t host_total;
     unsigned ncpus;
@@ -95,10 +97,12 @@ struct hv_libvirt {
     size_t n_vms;
     size_t cap_vms;
     int wake[2]; /* written by libvirt's threads; the agent watches wake[0] */
+    void *cbctx; /* what the lifecycle callback holds (freed by libvirt) */
 };
 
 /* Check the options, read the host's CPU set and memory, start libvirt's event thread (once
- * per process) and try the first connection (a failure is retried by the samples).
+ * per process) and try the first connection (a failure is retried by the samples). The
+ * caller has zeroed *hv or run this before (hv_libvirt_done() then is safe).
  * 0, or -EINVAL / -EIO with `err` filled. */
 MUST_CHECK int hv_libvirt_init(struct hv_libvirt *hv, const struct hv_libvirt_opts *o, char *err,
                                size_t len);
@@ -133,7 +137,8 @@ void hv_libvirt_migrate_progress(struct lv_mig *m, double *ret_processed_mib, do
 /* Ask libvirt to abort it (the worker then ends with an error). */
 void hv_libvirt_migrate_abort(struct lv_mig *m);
 
-/* Wait for the worker and free. Only after poll() said it ended, or at exit after abort. */
+/* Wait for the worker and free. Only after poll() said it ended, or at exit after abort:
+ * then the wait is at most 10 s, after which the worker is left to finish on its own. */
 void hv_libvirt_migrate_free(struct lv_mig *m);
 
 #endif

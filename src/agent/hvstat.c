@@ -169,7 +169,8 @@ rate_table_done(struct rate_table *t)
 }
 
 int
-rate_update(struct rate_table *t, const char *key, double now, const uint64_t *c, double *ret_rates)
+rate_update(struct rate_table *t, const char *key, double now, double min_dt, const uint64_t *c,
+            double *ret_rates)
 {
     size_t klen = strlen(key);
     if (klen == 0 || klen >= sizeof(t->e[0].key))
@@ -189,6 +190,7 @@ rate_update(struct rate_table *t, const char *key, double now, const uint64_t *c
             t->cap = ncap;
         }
         e = &t->e[t->n++];
+        memset(e, 0, sizeof(*e));
         memcpy(e->key, key, klen + 1);
         e->t = now;
         memcpy(e->c, c, sizeof(e->c));
@@ -199,18 +201,26 @@ rate_update(struct rate_table *t, const char *key, double now, const uint64_t *c
     bool backwards = false;
     for (int i = 0; i < RATE_COUNTERS; i++)
         backwards = backwards || c[i] < e->c[i];
-    double dt = now - e->t;
-    int r = 0;
-    if (!backwards && dt > 0) {
-        for (int i = 0; i < RATE_COUNTERS; i++)
-            ret_rates[i] = (double)(c[i] - e->c[i]) / dt;
-        r = 1;
-    }
-    if (backwards || dt > 0) {
+    if (backwards) {
         e->t = now;
         memcpy(e->c, c, sizeof(e->c));
+        e->has_rates = false;
+        return 0;
     }
-    return r;
+    double dt = now - e->t;
+    if (dt <= 0 || dt < min_dt) {
+        if (!e->has_rates)
+            return 0;
+        memcpy(ret_rates, e->rates, sizeof(e->rates));
+        return 1;
+    }
+    for (int i = 0; i < RATE_COUNTERS; i++)
+        e->rates[i] = (double)(c[i] - e->c[i]) / dt;
+    e->has_rates = true;
+    memcpy(ret_rates, e->rates, sizeof(e->rates));
+    e->t = now;
+    memcpy(e->c, c, sizeof(e->c));
+    return 1;
 }
 
 void

@@ -42,6 +42,8 @@ struct rate_entry {
     double t;     /* seconds, monotonic */
     uint64_t c[RATE_COUNTERS];
     bool seen; /* since the last sweep */
+    bool has_rates;
+    double rates[RATE_COUNTERS]; /* the last rates computed */
 };
 
 struct rate_table {
@@ -53,12 +55,14 @@ struct rate_table {
 void rate_table_init(struct rate_table *t);
 void rate_table_done(struct rate_table *t);
 
-/* Feed domain `key`'s counters at time `t`. 1: `ret_rates[i]` is counter i's increase per
- * second since the last call for `key`; 0: a fresh baseline, no rate yet (first sight of the
- * key, a counter that went backwards because the domain restarted or migrated, or no time
- * passed); -ENOMEM; -EINVAL (key too long). */
-MUST_CHECK int rate_update(struct rate_table *t, const char *key, double now, const uint64_t *c,
-                           double *ret_rates);
+/* Feed domain `key`'s counters at time `now`. 1: `ret_rates[i]` is counter i's increase per
+ * second since the baseline; 0: a fresh baseline, no rate yet (first sight of the key, or a
+ * counter that went backwards because the domain restarted or migrated); -ENOMEM; -EINVAL
+ * (key too long). Less than `min_dt` seconds after the baseline (a sample taken early, on
+ * an event) the baseline stays and the last rates are given again (0 when there are none):
+ * counters that tick in 10 ms steps make no sense over a few milliseconds. */
+MUST_CHECK int rate_update(struct rate_table *t, const char *key, double now, double min_dt,
+                           const uint64_t *c, double *ret_rates);
 
 /* Forget the keys not fed since the previous sweep (domains that are gone). */
 void rate_sweep(struct rate_table *t);

@@ -204,8 +204,8 @@ libvirt_set(struct hv_libvirt_opts *l, const char *key, const char *v, const cha
         }
     } else if (strcmp(key, "migration_address") == 0) {
         if (copy_str(l->migration_address, sizeof(l->migration_address), v) < 0 ||
-            strpbrk(v, "/ \t") != NULL) {
-            *why = "must be a host name or address";
+            strpbrk(v, "/ \t[]") != NULL || (strchr(v, ':') != NULL && strchr(v, '.') != NULL)) {
+            *why = "must be a host name or an IPv4 or IPv6 address, without a port";
             return -EINVAL;
         }
     } else if (strcmp(key, "cpus") == 0) {
@@ -229,8 +229,9 @@ libvirt_set(struct hv_libvirt_opts *l, const char *key, const char *v, const cha
             return -EINVAL;
         }
     } else if (strcmp(key, "migrate_bandwidth") == 0) {
-        if (cli_parse_num(v, 0, 1e9, &l->migrate_bandwidth_mib_s) < 0) {
-            *why = "must be MiB/s >= 0 (0: unlimited)";
+        if (cli_parse_num(v, 0, 1e9, &l->migrate_bandwidth_mib_s) < 0 ||
+            (l->migrate_bandwidth_mib_s > 0 && l->migrate_bandwidth_mib_s < 1)) {
+            *why = "must be a whole number of MiB/s >= 1, or 0 (unlimited)";
             return -EINVAL;
         }
     } else if (strcmp(key, "migrate_timeout") == 0) {

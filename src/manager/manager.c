@@ -79,6 +79,7 @@ static void
 host_missed(struct manager *m, struct mhost *h, const char *why)
 {
     h->misses++;
+    (void)snprintf(h->miss_reason, sizeof(h->miss_reason), "%s", why);
     if (h->misses >= MANAGER_DOWN_AFTER && h->up) {
         h->up = false;
         log_warnx("host down host=\"%s\" url=%s reason=\"%s\"; its VMs stay where they are",
@@ -117,11 +118,17 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
     {
         h->waiting = false;
         if (status != 200) {
-            char why[128];
-            if (status == 0)
+            char why[300];
+            if (status == 0) {
                 (void)snprintf(why, sizeof(why), "%s", err);
-            else
-                (void)snprintf(why, sizeof(why), "status %d", status);
+            } else {
+                /* The agent says why (a libvirt backend whose hypervisor is away, say). */
+                json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
+                const char *e = json_string_value(json_object_get(j, "error"));
+                (void)snprintf(why, sizeof(why), "status %d%s%.200s", status, e ? ": " : "",
+                               e ? e : "");
+                json_decref(j);
+            }
             host_missed(m, h, why);
         } else {
             struct wire_sample s;

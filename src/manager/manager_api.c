@@ -142,6 +142,9 @@ get_hosts(struct http_req *r, void *ctx)
             host_state(h), "usage", wire_kinds_json(h->has_sample ? h->sample.usage : zero), "vms",
             vms, "capacity", h->has_sample ? h->sample.capacity : 1.0, "last_seen",
             h->has_sample ? json_real(h->last_seen) : json_null(), "in_conflict", h->in_conflict);
+        /* Why its last sample did not come, while it does not (a hypervisor away, say). */
+        if (o != NULL && h->misses > 0)
+            (void)json_object_set_new(o, "reason", json_string(h->miss_reason));
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;

@@ -24,9 +24,10 @@ struct mhost {
     bool has_sample;
     bool up; /* answered recently */
     bool down_logged;
-    int misses;         /* consecutive rounds without an answer */
-    double last_seen;   /* wall clock of the last sample */
-    double last_stored; /* wall clock of the last sample stored (0: none yet) */
+    int misses;            /* consecutive rounds without an answer */
+    char miss_reason[300]; /* why the last one did not come */
+    double last_seen;      /* wall clock of the last sample */
+    double last_stored;    /* wall clock of the last sample stored (0: none yet) */
     struct wire_sample sample;
     bool in_conflict; /* in the last decision */
     char conflict_sig[512];

@@ -21,7 +21,7 @@ fi
 ver=${pkg#linux-image-}
 rm -rf kpkg
 mkdir kpkg
-(cd kpkg && apt-get download "$pkg" >/dev/null 2>&1) || {
+(cd kpkg && timeout 120 apt-get download "$pkg" >/dev/null 2>&1) || {
     echo "guest: apt-get download $pkg failed" >&2
     exit 1
 }

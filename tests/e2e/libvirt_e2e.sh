@@ -49,20 +49,34 @@ bad() {
     fails=$((fails + 1))
 }
 
+# Stop a daemon by its pid file and wait (at most 10 s, then SIGKILL) until it is gone.
+stop_pidfile() {
+    [ -f "$1" ] || return 0
+    p=$(cat "$1" 2>/dev/null)
+    [ -n "$p" ] || return 0
+    kill "$p" 2>/dev/null
+    n=0
+    while kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do
+        sleep 0.2
+        n=$((n + 1))
+    done
+    kill -9 "$p" 2>/dev/null
+    return 0
+}
+
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null; done
     for v in g1 g2; do
         for u in $A $B; do
-            virsh -c "$u" destroy "$v" >/dev/null 2>&1
-            virsh -c "$u" undefine "$v" >/dev/null 2>&1
+            timeout 10 virsh -c "$u" destroy "$v" >/dev/null 2>&1
+            timeout 10 virsh -c "$u" undefine "$v" >/dev/null 2>&1
         done
     done
-    for h in hostA hostB; do
-        if [ -f "$work/$h/libvirtd.pid" ]; then
-            kill "$(cat "$work/$h/libvirtd.pid")" 2>/dev/null
-        fi
-    done
-    sleep 0.5
+    stop_pidfile "$work/hostA/libvirtd.pid"
+    stop_pidfile "$work/hostB/libvirtd.pid"
+    # A guest whose libvirtd was already gone (the failure test stops one) still runs: every
+    # process that names this run's directory (QEMU's kernel, libvirtd's pid file) goes.
+    pkill -9 -f "$work/" 2>/dev/null
     for p in $pids; do kill -9 "$p" 2>/dev/null; done
     if [ "$fails" -ne 0 ] && [ -n "${E2E_KEEP:-}" ]; then
         echo "logs kept in $work"
@@ -72,12 +86,19 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "not ok - interrupted"; exit 1' INT TERM
-# The hard limit: whatever hangs, the run ends. (Killing the timer kills its sleep too.)
+# The hard limit: whatever hangs, the run ends. The script's own children go first (a shell
+# runs its trap only once the command in the foreground has returned), then the script,
+# whose trap cleans up. (Killing the timer kills its sleep too.)
+main=$$
 (
     trap 'kill $s 2>/dev/null; exit 0' TERM
     sleep "$limit" &
     s=$!
-    wait $s && echo "not ok - hard time limit of ${limit}s reached" && kill -TERM $$
+    if wait $s; then
+        echo "not ok - hard time limit of ${limit}s reached"
+        pkill -TERM -P "$main"
+        kill -TERM "$main"
+    fi
 ) &
 pids="$pids $!"
 
@@ -110,7 +131,7 @@ wait_for() { # SECONDS DESCRIPTION COMMAND...
 phase "guest kernel and initramfs built"
 sh "$here/lvhost.sh" "$work/hostA" 16611 49311 0 >/dev/null
 sh "$here/lvhost.sh" "$work/hostB" 16612 49331 1 >/dev/null
-up() { virsh -c "$1" version >/dev/null 2>&1; }
+up() { timeout 10 virsh -c "$1" version >/dev/null 2>&1; }
 wait_for 30 "hostA's libvirtd answers" up $A || exit 1
 wait_for 30 "hostB's libvirtd answers" up $B || exit 1
 phase "two libvirtd hosts up"
@@ -139,7 +160,8 @@ for g in g1 g2; do
   </devices>
 </domain>
 XML
-    virsh -c $A define "$work/$g.xml" >/dev/null && virsh -c $A start "$g" >/dev/null ||
+    timeout 30 virsh -c $A define "$work/$g.xml" >/dev/null &&
+        timeout 60 virsh -c $A start "$g" >/dev/null ||
         { bad "guest $g defined and started on hostA"; exit 1; }
 done
 phase "guests g1 and g2 started on hostA"
@@ -241,10 +263,10 @@ done*) ok "migration done: $st" ;;
 esac
 
 # ---- where the VM is now -----------------------------------------------------------------------
-if virsh -c $B list --name | grep -qx "$moved_vm"; then ok "$moved_vm runs on hostB"; else bad "$moved_vm runs on hostB"; fi
-if virsh -c $A list --all --name | grep -qx "$moved_vm"; then bad "$moved_vm gone from hostA"; else ok "$moved_vm gone from hostA"; fi
+if timeout 10 virsh -c $B list --name | grep -qx "$moved_vm"; then ok "$moved_vm runs on hostB"; else bad "$moved_vm runs on hostB"; fi
+if timeout 10 virsh -c $A list --all --name | grep -qx "$moved_vm"; then bad "$moved_vm gone from hostA"; else ok "$moved_vm gone from hostA"; fi
 other=$([ "$moved_vm" = g1 ] && echo g2 || echo g1)
-if virsh -c $A list --name | grep -qx "$other"; then ok "$other still runs on hostA"; else bad "$other still runs on hostA"; fi
+if timeout 10 virsh -c $A list --name | grep -qx "$other"; then ok "$other still runs on hostA"; else bad "$other still runs on hostA"; fi
 ticks_on() {
     now_tick=$(grep -a '^tick' "$work/$moved_vm.console" | tail -1 | tr -d '\r')
     [ "${now_tick#tick }" -gt $((${before#tick } + 2)) ] 2>/dev/null
@@ -266,7 +288,8 @@ json "$urlB" /v1/sample "'   hostB cpu %.0f%%: ' % j['host']['usage']['cpu'] + '
 phase "checked"
 
 # ---- libvirt goes away and comes back ----------------------------------------------------------
-kill "$(cat "$work/hostA/libvirtd.pid")"
+old_pid=$(cat "$work/hostA/libvirtd.pid")
+kill "$old_pid"
 lost() {
     [ "$(json "$urlA" /v1/health "j['libvirt']['state']")" = disconnected ] &&
         [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$urlA/v1/sample")" = 503 ]
@@ -275,6 +298,8 @@ if wait_for 20 "agent A reports libvirt lost" lost; then
     ok "libvirt stopped: agent A serves no sample and says $(json "$urlA" /v1/health "repr(j['libvirt']['error'])")"
 fi
 phase "hostA's libvirtd stopped"
+gone() { ! kill -0 "$old_pid" 2>/dev/null; }
+wait_for 20 "the old libvirtd exited" gone # it holds its pid file and port until then
 sh "$here/lvhost.sh" "$work/hostA" 16611 49311 0 restart >/dev/null
 back() {
     [ "$(json "$urlA" /v1/health "j['libvirt']['state']")" = connected ] &&
@@ -287,7 +312,7 @@ phase "hostA's libvirtd back"
 
 # ---- a migration that cannot happen fails cleanly ----------------------------------------------
 kill "$(cat "$work/hostB/libvirtd.pid")"
-bgone() { ! virsh -c $B version >/dev/null 2>&1; }
+bgone() { ! timeout 10 virsh -c $B version >/dev/null 2>&1; }
 wait_for 20 "hostB's libvirtd stopped" bgone
 order=$(curl -s --max-time 5 -X POST "$urlA/v1/migrations" -d "{\"vm\":\"$other\",\"to\":\"$urlB\",\"to_name\":\"hostB\"}" |
     python3 -c "import json,sys; print(json.load(sys.stdin).get('id',''))")
@@ -299,7 +324,7 @@ if [ -n "$order" ] && wait_for 60 "a migration to a stopped libvirt fails" faile
 else
     bad "the order to hostB was taken and failed"
 fi
-if virsh -c $A list --name | grep -qx "$other"; then ok "$other still runs on hostA"; else bad "$other still runs on hostA after the failed migration"; fi
+if timeout 10 virsh -c $A list --name | grep -qx "$other"; then ok "$other still runs on hostA"; else bad "$other still runs on hostA after the failed migration"; fi
 phase "failed migration checked"
 
 if [ "$fails" -ne 0 ]; then

@@ -34,9 +34,12 @@ if [ "$start_only" = 1 ]; then
     exit 0
 fi
 rm -rf "$dir"
-mkdir -p "$dir/run" "$dir/cache" "$dir/log" "$dir/sock"
+mkdir -p "$dir/run" "$dir/cache" "$dir/log" "$dir/sock" "$dir/lib"
+# The machine's libvirt configuration, without anything that starts by itself: no autostart
+# network (its dnsmasq and bridge would outlive the test) and no autostart VM (it would run a
+# second time on the same disks). The state directory starts empty (no images copied).
 cp -a /etc/libvirt "$dir/etc"
-cp -a /var/lib/libvirt "$dir/lib"
+find "$dir/etc" -path '*/autostart/*' -exec rm -f {} +
 uuid=$(cat /proc/sys/kernel/random/uuid)
 cat >> "$dir/etc/libvirtd.conf" <<CONF
 host_uuid = "$uuid"
