@@ -69,6 +69,20 @@ agent_mode_parse(const char *s, enum agent_mode *ret)
     return -EINVAL;
 }
 
+json_t *
+agent_vm_append(struct agent *a, json_t *arr, json_t *o, bool with_host)
+{
+    if (o != NULL && with_host && json_object_set_new(o, "host", json_string(a->opts.name)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o == NULL || json_array_append_new(arr, o) < 0) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
 /* The VMs with what they get and what they ask for; with their host's name when `with_host`
  * (the /v1/vms list; a sample names its host once). */
 static json_t *
@@ -81,15 +95,7 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
                               wire_kinds_json(usage[i]), "demand", wire_kinds_json(v->demand),
                               "mem_mib", v->mem_mib, "priority", (json_int_t)v->priority, "pinned",
                               v->pinned, "state", simvm_state_name(v->state));
-        if (o != NULL && with_host &&
-            json_object_set_new(o, "host", json_string(a->opts.name)) < 0) {
-            json_decref(o);
-            o = NULL;
-        }
-        if (o == NULL || json_array_append_new(arr, o) < 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
+        arr = agent_vm_append(a, arr, o, with_host);
     }
     return arr;
 }

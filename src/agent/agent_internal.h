@@ -161,6 +161,10 @@ extern const size_t agent_n_routes;
 /* Take a sample now and cache its JSON (agent.c). */
 void agent_sample(struct agent *a);
 
+/* Append VM object `o` (taken) to `arr`, with the host's name when `with_host`. Returns
+ * `arr`, or NULL (both freed) when `o` is NULL or memory runs out (agent.c). */
+json_t *agent_vm_append(struct agent *a, json_t *arr, json_t *o, bool with_host);
+
 /* JSON of a VM list or of one VM, for the API (agent.c). Caller frees. NULL on OOM. */
 char *agent_vms_json(struct agent *a);
 

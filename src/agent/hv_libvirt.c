@@ -41,6 +41,7 @@ hv_libvirt_opts_init(struct hv_libvirt_opts *o)
     (void)snprintf(o->uri, sizeof(o->uri), "%s", HV_LIBVIRT_DEFAULT_URI);
     o->disk_mib_s = HV_LIBVIRT_DEFAULT_DISK_MIB_S;
     o->net_mib_s = HV_LIBVIRT_DEFAULT_NET_MIB_S;
+    o->mem_bw_mib_s = HV_LIBVIRT_DEFAULT_MEM_BW_MIB_S;
     o->migrate_timeout_s = HV_LIBVIRT_DEFAULT_MIGRATE_TIMEOUT_S;
     (void)snprintf(o->proc_stat, sizeof(o->proc_stat), "/proc/stat");
     (void)snprintf(o->proc_meminfo, sizeof(o->proc_meminfo), "/proc/meminfo");
@@ -331,12 +332,13 @@ ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* The counters of one stats record. */
-static void
-record_counters(const virDomainStatsRecord *rec, uint64_t *c, double *mem_kib)
+void
+hv_libvirt_record_counters(const void *record, uint64_t *c, double *mem_kib, double *mbmt)
 {
+    const virDomainStatsRecord *rec = record;
     memset(c, 0, RATE_COUNTERS * sizeof(*c));
     *mem_kib = 0;
+    *mbmt = -1;
     double max_kib = 0;
     for (int i = 0; i < rec->nparams; i++) {
         const virTypedParameter *p = &rec->params[i];
@@ -355,6 +357,8 @@ record_counters(const virDomainStatsRecord *rec, uint64_t *c, double *mem_kib)
             *mem_kib = (double)v;
         else if (strcmp(p->field, "balloon.maximum") == 0)
             max_kib = (double)v;
+        else if (strcmp(p->field, "perf.mbmt") == 0)
+            *mbmt = (double)v; /* already a rate: bytes/s */
     }
     if (*mem_kib <= 0)
         *mem_kib = max_kib;
@@ -412,7 +416,8 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
     sample_host(hv, now);
     virDomainStatsRecordPtr *recs = NULL;
     unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-                     VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+                     VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE |
+                     VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_PERF;
     /* NOWAIT: a domain whose monitor is busy (a migration, a stuck QEMU) reports what libvirt
      * has instead of stalling the agent's loop. */
     int nrec = virConnectGetAllDomainStats(hv->conn, stats, &recs,
@@ -439,6 +444,7 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
         hv->cap_vms = (size_t)nrec + 16;
     }
     hv->n_vms = 0;
+    hv->mem_bw_seen = false;
     memset(hv->host_io, 0, sizeof(hv->host_io));
     double cpu_scale = hv->ncpus > 0 ? 100.0 / ((double)hv->ncpus * 1e9) : 0;
     for (int i = 0; i < nrec; i++) {
@@ -450,8 +456,15 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
         (void)snprintf(v->name, sizeof(v->name), "%s", name);
         uint64_t c[RATE_COUNTERS];
         double mem_kib;
-        record_counters(recs[i], c, &mem_kib);
+        double mbmt;
+        hv_libvirt_record_counters(recs[i], c, &mem_kib, &mbmt);
         v->mem_mib = mem_kib / 1024.0;
+        if (mbmt >= 0) {
+            v->has_mem_bw = true;
+            v->usage[KIND_MEM_BW] = pct(100.0 * mbmt / (hv->o.mem_bw_mib_s * MIB));
+            hv->host_io[KIND_MEM_BW] += v->usage[KIND_MEM_BW];
+            hv->mem_bw_seen = true;
+        }
         double rates[RATE_COUNTERS];
         int r = rate_update(&hv->rates, v->uuid, now, hv->o.min_dt_s, c, rates);
         if (r == 1) {
@@ -466,6 +479,7 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
     }
     rate_sweep(&hv->rates);
     virDomainStatsRecordListFree(recs);
+    hv->host_io[KIND_MEM_BW] = pct(hv->host_io[KIND_MEM_BW]);
     hv->host_io[KIND_DISK] = pct(hv->host_io[KIND_DISK]);
     hv->host_io[KIND_NET] = pct(hv->host_io[KIND_NET]);
     return 0;

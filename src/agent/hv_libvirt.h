@@ -6,8 +6,9 @@
  * memory. Usage is the counters' rate since the previous sample, per domain UUID, in percent
  * of the host: CPU time over the host's CPUs, disk and network bytes over the configured
  * bandwidths. A counter that went backwards (the domain restarted or migrated in) starts a
- * fresh baseline and the domain reports no usage until the next sample; memory transfer is
- * not measured (absent, not invented).
+ * fresh baseline and the domain reports no usage until the next sample. Memory transfer comes
+ * from libvirt's perf events (perf.mbmt, where the platform has them and the domain enables
+ * them); elsewhere it is absent, not invented.
  *
  * Connection: opened at start and again after any failure, with a back-off from 1 s to 60 s;
  * while it is down the state says so with libvirt's error, and sampling resumes by itself
@@ -33,6 +34,7 @@
 #define HV_LIBVIRT_DEFAULT_URI "qemu:///system"
 #define HV_LIBVIRT_DEFAULT_DISK_MIB_S 500.0
 #define HV_LIBVIRT_DEFAULT_NET_MIB_S 1250.0 /* 10 Gbit/s */
+#define HV_LIBVIRT_DEFAULT_MEM_BW_MIB_S 10240.0
 #define HV_LIBVIRT_DEFAULT_MIGRATE_TIMEOUT_S 300.0
 #define HV_LIBVIRT_MAX_VMS 4096
 
@@ -49,6 +51,7 @@ struct hv_libvirt_opts {
     double mem_mib;                 /* the host's memory (0 = /proc/meminfo) */
     double disk_mib_s;              /* what 100 % disk means */
     double net_mib_s;               /* what 100 % network means */
+    double mem_bw_mib_s;            /* what 100 % memory transfer means */
     unsigned migrate_flags;         /* HV_MIGRATE_* */
     double migrate_bandwidth_mib_s; /* 0 = unlimited */
     double migrate_timeout_s;
@@ -67,6 +70,7 @@ struct lv_vm {
     char name[MODEL_MAX_NAME + 1];
     double usage[KIND_COUNT]; /* percent of the host */
     bool measured;            /* false on a fresh baseline: no usage yet */
+    bool has_mem_bw;          /* the platform measured its memory transfer (perf.mbmt) */
     double mem_mib;
     bool migrating_out; /* a migration of ours runs for it */
 };
@@ -91,7 +95,8 @@ struct hv_libvirt {
     double host_cpu; /* percent */
     bool host_cpu_known;
     double host_mem_mib;
-    double host_io[KIND_COUNT]; /* sum of the VMs' disk and net */
+    double host_io[KIND_COUNT]; /* sum of the VMs' memory transfer, disk and net */
+    bool mem_bw_seen;           /* a VM had memory transfer figures in the last sample */
     struct rate_table rates;
     struct lv_vm *vms;
     size_t n_vms;
@@ -136,6 +141,12 @@ void hv_libvirt_migrate_progress(struct lv_mig *m, double *ret_processed_mib, do
 
 /* Ask libvirt to abort it (the worker then ends with an error). */
 void hv_libvirt_migrate_abort(struct lv_mig *m);
+
+/* What one stats record holds: the cumulative counters, the memory (KiB) and, when the
+ * platform reports it, the memory transfer in bytes/s (*ret_mbmt < 0 when absent). The record
+ * is a virDomainStatsRecordPtr. */
+void hv_libvirt_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib,
+                                double *ret_mbmt);
 
 /* Wait for the worker and free. Only after poll() said it ended, or at exit after abort:
  * then the wait is at most 10 s, after which the worker is left to finish on its own. */

@@ -218,8 +218,12 @@ libvirt_set(struct hv_libvirt_opts *l, const char *key, const char *v, const cha
             *why = "must be a number of MiB > 0";
             return -EINVAL;
         }
-    } else if (strcmp(key, "disk_mib_s") == 0 || strcmp(key, "net_mib_s") == 0) {
-        if (cli_parse_num(v, 1e-3, 1e9, key[0] == 'd' ? &l->disk_mib_s : &l->net_mib_s) < 0) {
+    } else if (strcmp(key, "disk_mib_s") == 0 || strcmp(key, "net_mib_s") == 0 ||
+               strcmp(key, "mem_bw_mib_s") == 0) {
+        double *dst = key[0] == 'd'   ? &l->disk_mib_s
+                      : key[0] == 'n' ? &l->net_mib_s
+                                      : &l->mem_bw_mib_s;
+        if (cli_parse_num(v, 1e-3, 1e9, dst) < 0) {
             *why = "must be a bandwidth in MiB/s > 0";
             return -EINVAL;
         }
@@ -241,7 +245,7 @@ libvirt_set(struct hv_libvirt_opts *l, const char *key, const char *v, const cha
         }
     } else {
         *why = "unknown key (uri, peer_uri, migration_address, cpus, mem_mib, disk_mib_s, "
-               "net_mib_s, migrate_flags, migrate_bandwidth, migrate_timeout)";
+               "net_mib_s, mem_bw_mib_s, migrate_flags, migrate_bandwidth, migrate_timeout)";
         return -EINVAL;
     }
     return 0;

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <libvirt/libvirt.h>
+
 #include "agent/hv_libvirt.h"
 #include "common/log.h"
 
@@ -189,13 +191,58 @@ test_unreachable(void **state)
     (void)unlink(path);
 }
 
+static void
+param(virTypedParameter *p, const char *field, unsigned long long v)
+{
+    memset(p, 0, sizeof(*p));
+    (void)snprintf(p->field, sizeof(p->field), "%s", field);
+    p->type = VIR_TYPED_PARAM_ULLONG;
+    p->value.ul = v;
+}
+
+/* What a stats record yields: CPU time, the sums of every disk's and interface's bytes, the
+ * balloon's memory, and the platform's memory transfer when it reports it. */
+static void
+test_record_counters(void **state)
+{
+    (void)state;
+    virTypedParameter p[12];
+    int n = 0;
+    param(&p[n++], "state.state", 1);
+    param(&p[n++], "cpu.time", 123456789);
+    param(&p[n++], "block.0.rd.bytes", 1000);
+    param(&p[n++], "block.0.wr.bytes", 24);
+    param(&p[n++], "block.1.rd.bytes", 5);
+    param(&p[n++], "block.0.rd.reqs", 99999); /* not bytes: not counted */
+    param(&p[n++], "net.0.rx.bytes", 300);
+    param(&p[n++], "net.0.tx.bytes", 40);
+    param(&p[n++], "net.0.rx.pkts", 77777);
+    param(&p[n++], "balloon.maximum", 262144);
+    param(&p[n++], "balloon.current", 131072);
+    param(&p[n++], "perf.mbmt", 1048576);
+    virDomainStatsRecord rec = {NULL, p, n};
+    uint64_t c[RATE_COUNTERS];
+    double kib;
+    double mbmt;
+    hv_libvirt_record_counters(&rec, c, &kib, &mbmt);
+    assert_int_equal(c[RATE_CPU_NS], 123456789);
+    assert_int_equal(c[RATE_DISK_BYTES], 1029);
+    assert_int_equal(c[RATE_NET_BYTES], 340);
+    assert_true(kib == 131072);
+    assert_true(mbmt == 1048576);
+    /* Without balloon.current the maximum; without perf events no memory transfer. */
+    rec.nparams = 10;
+    hv_libvirt_record_counters(&rec, c, &kib, &mbmt);
+    assert_true(kib == 262144);
+    assert_true(mbmt < 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_bad_host),
-        cmocka_unit_test(test_listing_and_host_rate),
+        cmocka_unit_test(test_flags),       cmocka_unit_test(test_record_counters),
+        cmocka_unit_test(test_bad_host),    cmocka_unit_test(test_listing_and_host_rate),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests_name("hv_libvirt", tests, setup, teardown);
