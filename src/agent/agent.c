@@ -288,7 +288,7 @@ agent_run(const struct agent_opts *o)
     a->hv.capacity = o->capacity;
     a->hv.mem_mib = o->mem_mib;
     memcpy(a->hv.overhead, o->overhead, sizeof(a->hv.overhead));
-    if (add_vms(a) < 0)
+    if (o->backend == AGENT_BACKEND_SIM && add_vms(a) < 0) /* libvirt: [vm] gives settings only */
         goto out;
     if (loop_init(&a->loop) < 0) {
         log_errorx("cannot create the event loop");

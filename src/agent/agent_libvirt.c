@@ -30,6 +30,17 @@ mono_s(void)
     return (double)clock_now_us() / 1e6;
 }
 
+/* The operator's settings for domain `name` ([vm "NAME"]: priority, pinned), or NULL. */
+static const struct wire_vmdef *
+vm_settings(const struct agent *a, const char *name)
+{
+    for (size_t i = 0; i < a->opts.n_vms; i++) {
+        if (strcmp(a->opts.vms[i].name, name) == 0)
+            return &a->opts.vms[i];
+    }
+    return NULL;
+}
+
 /* A running migration of ours for VM `name`, or NULL. */
 static struct migration *
 migrating(struct agent *a, const char *name)
@@ -67,11 +78,12 @@ agent_lv_vms(struct agent *a, bool with_host)
     for (size_t i = 0; i < a->lv.n_vms && arr != NULL; i++) {
         const struct lv_vm *v = &a->lv.vms[i];
         const char *state = migrating(a, v->name) != NULL ? "migrating-out" : "running";
-        json_t *o =
-            json_pack("{s:s,s:s,s:o,s:o,s:f,s:I,s:b,s:s,s:b}", "name", v->name, "uuid", v->uuid,
-                      "usage", measured_kinds(v->usage, v->has_mem_bw), "demand",
-                      measured_kinds(v->usage, v->has_mem_bw), "mem_mib", v->mem_mib, "priority",
-                      (json_int_t)0, "pinned", false, "state", state, "measured", v->measured);
+        const struct wire_vmdef *d = vm_settings(a, v->name);
+        json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:f,s:I,s:b,s:s,s:b}", "name", v->name, "uuid",
+                              v->uuid, "usage", measured_kinds(v->usage, v->has_mem_bw), "demand",
+                              measured_kinds(v->usage, v->has_mem_bw), "mem_mib", v->mem_mib,
+                              "priority", (json_int_t)(d != NULL ? d->priority : 0), "pinned",
+                              d != NULL && d->pinned, "state", state, "measured", v->measured);
         arr = agent_vm_append(a, arr, o, with_host);
     }
     return arr;
@@ -265,6 +277,9 @@ agent_lv_migrate_start(struct agent *a, const struct wire_order *o, struct migra
         return -ENOENT;
     if (migrating(a, o->vm) != NULL)
         return -EBUSY;
+    const struct wire_vmdef *d = vm_settings(a, o->vm);
+    if (d != NULL && d->pinned)
+        return -EPERM;
     int err = 0;
     struct migration *m = agent_migration_new(a, o, &err);
     if (m == NULL)

@@ -385,12 +385,6 @@ load_config(int argc, char **argv, struct agent_opts *o)
         r = config_parse_string_ext(text, path, &o->policy, &ext, &err);
     }
     free(text);
-    for (size_t i = 0; r == 0 && i < o->n_vms; i++) {
-        if (o->vms[i].demand[KIND_CPU] < 0) {
-            perr_set(&err, "%s: [vm \"%s\"] cpu: missing (required)", path, o->vms[i].name);
-            r = -EINVAL;
-        }
-    }
     if (r < 0) {
         cli_error("%s", err.msg);
         return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
@@ -543,10 +537,14 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         cli_error("agent: --name NAME is required (see vmloc agent --help)");
         return CLI_EXIT_USAGE;
     }
-    if (o->backend == AGENT_BACKEND_LIBVIRT && o->n_vms > 0) {
-        cli_error("agent: VMs are given for the simulated backend only; the libvirt backend "
-                  "measures the host's own domains");
-        return CLI_EXIT_USAGE;
+    for (size_t i = 0; o->backend == AGENT_BACKEND_SIM && i < o->n_vms; i++) {
+        if (o->vms[i].demand[KIND_CPU] < 0) {
+            const char *cfg = cli_config_path(argc, argv);
+            cli_error("agent: %s%s[vm \"%s\"] cpu: missing (required for a simulated VM; with "
+                      "the libvirt backend a [vm] section gives priority and pinned only)",
+                      cfg != NULL ? cfg : "", cfg != NULL ? ": " : "", o->vms[i].name);
+            return CLI_EXIT_USAGE;
+        }
     }
     if (o->n_peers > 0 && o->mode != AGENT_MODE_PEER) {
         cli_error("agent: peers are for --mode peer (this agent runs in %s mode)",
@@ -580,7 +578,7 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         }
         mem += o->vms[i].mem_mib;
     }
-    if (mem > o->mem_mib) {
+    if (o->backend == AGENT_BACKEND_SIM && mem > o->mem_mib) {
         cli_error("agent: the VMs need %.0f MiB, more than the host's %.0f MiB", mem, o->mem_mib);
         return CLI_EXIT_USAGE;
     }

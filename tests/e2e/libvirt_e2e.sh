@@ -10,8 +10,9 @@
 # Needs root, unshare, libvirtd, qemu-system-x86_64, busybox-static and cpio, and apt-get to
 # fetch Debian's kernel package: it skips (exit 77) with the reason when one is missing.
 # Everything it starts is stopped on exit; the whole run has a hard limit (E2E_LIMIT_S).
-# Last, hostA's libvirtd is restarted: its agent reports the connection lost (no sample, the
-# error in /v1/health), tries again with a back-off, and samples again by itself.
+# Then hostA's libvirtd is restarted: its agent reports the connection lost (no sample, the
+# error in /v1/health), tries again with a back-off, and samples again by itself. Last, the
+# pinned guest cannot be moved, and a migration to a stopped libvirt fails cleanly.
 # usage: libvirt_e2e.sh VMLOC_BINARY
 set -u
 vmloc=${1:-${VMLOC_BIN:-}}
@@ -206,6 +207,8 @@ cpus = $cpu
 migrate_flags = unsafe
 migrate_timeout = 120
 INI
+    # g2 is pinned: vmloc must move g1, whichever of the two is heavier.
+    if [ $h = A ]; then printf '\n[vm "g2"]\npinned = yes\n' >>"$work/agent$h.ini"; fi
     start_daemon "agent$h" agent --config "$work/agent$h.ini"
     eval "url$h=\$url"
 done
@@ -239,9 +242,14 @@ ordered() {
     [ -n "$t_order" ]
 }
 t_order=""
-wait_for 30 "the manager ordered a migration" ordered || exit 1
+if ! wait_for 30 "the manager ordered a migration" ordered; then
+    tail -20 "$work/manager.log"
+    json "$urlA" /v1/sample "j['host']['vms']"
+    exit 1
+fi
 moved_vm=$(json "$murl" /v1/migrations "j[0]['vm']")
 phase "migration of $moved_vm ordered"
+if [ "$moved_vm" = g1 ]; then ok "the pinned g2 stayed; g1 moves"; else bad "the pinned g2 was ordered to move"; fi
 delay=$(python3 -c "print('%.2f' % ($t_order - $t_load))")
 if python3 -c "import sys; sys.exit(0 if $t_order - $t_load <= 2.0 else 1)"; then
     ok "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
@@ -311,20 +319,26 @@ grep -E "libvirt (connection lost|not reachable|connected)" "$work/agentA.log" |
 phase "hostA's libvirtd back"
 
 # ---- a migration that cannot happen fails cleanly ----------------------------------------------
-kill "$(cat "$work/hostB/libvirtd.pid")"
-bgone() { ! timeout 10 virsh -c $B version >/dev/null 2>&1; }
-wait_for 20 "hostB's libvirtd stopped" bgone
-order=$(curl -s --max-time 5 -X POST "$urlA/v1/migrations" -d "{\"vm\":\"$other\",\"to\":\"$urlB\",\"to_name\":\"hostB\"}" |
+# The pinned g2 is refused outright; g1 back to hostA, whose libvirtd is stopped, fails with
+# libvirt's error and stays on hostB.
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$urlA/v1/migrations" \
+    -d "{\"vm\":\"g2\",\"to\":\"$urlB\",\"to_name\":\"hostB\"}")
+if [ "$st" = 409 ]; then ok "an order to move the pinned g2 is refused (409)"; else bad "pinned g2: $st"; fi
+old_pid=$(cat "$work/hostA/libvirtd.pid")
+kill "$old_pid"
+wait_for 20 "hostA's libvirtd stopped again" gone
+order=$(curl -s --max-time 5 -X POST "$urlB/v1/migrations" \
+    -d "{\"vm\":\"$moved_vm\",\"to\":\"$urlA\",\"to_name\":\"hostA\"}" |
     python3 -c "import json,sys; print(json.load(sys.stdin).get('id',''))")
 failed() {
-    [ "$(json "$urlA" "/v1/migrations/$order" "j['state']")" = failed ]
+    [ "$(json "$urlB" "/v1/migrations/$order" "j['state']")" = failed ]
 }
 if [ -n "$order" ] && wait_for 60 "a migration to a stopped libvirt fails" failed; then
-    ok "migration to a stopped libvirt failed: $(json "$urlA" "/v1/migrations/$order" "repr(j['error'])")"
+    ok "migration to a stopped libvirt failed: $(json "$urlB" "/v1/migrations/$order" "repr(j['error'])")"
 else
-    bad "the order to hostB was taken and failed"
+    bad "the order to hostA was taken and failed"
 fi
-if timeout 10 virsh -c $A list --name | grep -qx "$other"; then ok "$other still runs on hostA"; else bad "$other still runs on hostA after the failed migration"; fi
+if timeout 10 virsh -c $B list --name | grep -qx "$moved_vm"; then ok "$moved_vm still runs on hostB"; else bad "$moved_vm still runs on hostB after the failed migration"; fi
 phase "failed migration checked"
 
 if [ "$fails" -ne 0 ]; then
