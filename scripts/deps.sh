@@ -2,15 +2,16 @@
 # Install the Debian packages vmloc needs to build and test, skipping those already there.
 # Run as root (or with sudo available). Safe to run again: it does nothing when all is
 # installed. VMLOC_DEPS_OPTIONAL=0 skips the optional ones (clang for fuzzing, clang-format);
-# VMLOC_DEPS_E2E=1 adds QEMU and libvirt for the end-to-end test.
+# VMLOC_DEPS_E2E=1 adds QEMU, libvirt and promtool for the tests.
 set -eu
 
 required="gcc make meson ninja-build pkg-config python3 libyajl-dev libjansson-dev
 libinih-dev libcmocka-dev libevent-dev
 libsqlite3-dev libvirt-dev"
 optional="clang libclang-rt-14-dev clang-format"
-# The end-to-end test with real hypervisors (VMLOC_DEPS_E2E=1; make test sets it).
-e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl"
+# What only the tests use (VMLOC_DEPS_E2E=1; make test sets it): QEMU and libvirt for the
+# end-to-end test, Prometheus' promtool for the /metrics format check.
+e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl prometheus"
 
 missing=""
 is_installed() {

@@ -281,6 +281,8 @@ agent_run(const struct agent_opts *o)
     }
     a->opts = *o;
     int ret = 1;
+    static const double mig_b[] = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600};
+    histo_init(&a->mig_h, mig_b, sizeof(mig_b) / sizeof(mig_b[0]));
     if (hv_sim_init(&a->hv, o->name) < 0) {
         log_errorx("bad host name");
         goto out;

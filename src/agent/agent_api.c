@@ -56,6 +56,86 @@ get_health(struct http_req *r, void *ctx)
     json_decref(j);
 }
 
+/* `host="H",` (escaped) plus `vm="V",` when `vm`: the start of a usage sample's labels. */
+static void
+usage_lines(struct mtext *t, const char *name, const char *host, const char *vm, const double *pct)
+{
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        mtext_printf(t, "%s{host=\"", name);
+        mtext_escaped(t, host);
+        if (vm != NULL) {
+            mtext_printf(t, "\",vm=\"");
+            mtext_escaped(t, vm);
+        }
+        mtext_printf(t, "\",kind=\"%s\"} %.6g\n", kind_name((enum kind)k), pct[k] / 100.0);
+    }
+}
+
+/* GET /metrics: Prometheus' text format (the latest sample, and this agent's own work). */
+static void
+get_metrics(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    struct mtext t;
+    mtext_init(&t);
+    mtext_family(&t, "vmloc_build_info", "gauge", "vmloc's protocol version and role");
+    mtext_printf(&t,
+                 "vmloc_build_info{role=\"agent\",mode=\"%s\",backend=\"%s\",version=\"%d\"} 1\n",
+                 agent_mode_name(a->opts.mode), agent_backend_name(a->opts.backend), WIRE_VERSION);
+    struct wire_sample s;
+    struct perr err;
+    bool have = a->sample_json != NULL &&
+                wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &err) == 0;
+    mtext_family(&t, "vmloc_sample_available", "gauge",
+                 "1 when the agent has a current sample (0: its hypervisor is away)");
+    mtext_sample(&t, "vmloc_sample_available", "", have ? 1 : 0);
+    if (have) {
+        mtext_family(&t, "vmloc_host_usage_ratio", "gauge",
+                     "This host's usage per kind (1 = the host's capacity)");
+        usage_lines(&t, "vmloc_host_usage_ratio", s.name, NULL, s.usage);
+        mtext_family(&t, "vmloc_vm_usage_ratio", "gauge",
+                     "A VM's usage per kind (1 = the host's capacity)");
+        for (size_t i = 0; i < s.n_vms; i++)
+            usage_lines(&t, "vmloc_vm_usage_ratio", s.name, s.vms[i].name, s.vms[i].usage);
+        wire_sample_done(&s);
+    }
+    mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
+                 "Conflict episodes this agent detected on its host (edge and peer modes)");
+    mtext_sample(&t, "vmloc_conflicts_detected_total", "", (double)a->conflicts_detected);
+    mtext_family(&t, "vmloc_migrations_total", "counter",
+                 "Migrations out of this host that ended, by outcome");
+    mtext_sample(&t, "vmloc_migrations_total", "outcome=\"done\"", (double)a->mig_done_total);
+    mtext_sample(&t, "vmloc_migrations_total", "outcome=\"failed\"", (double)a->mig_failed_total);
+    mtext_histo(&t, "vmloc_migration_duration_seconds", "Migrations out of this host, start to end",
+                &a->mig_h);
+    if (a->opts.mode == AGENT_MODE_EDGE) {
+        mtext_family(&t, "vmloc_notifications_total", "counter",
+                     "Conflict notifications the manager accepted");
+        mtext_sample(&t, "vmloc_notifications_total", "", (double)a->notifications);
+    }
+    if (a->opts.mode == AGENT_MODE_PEER) {
+        mtext_family(&t, "vmloc_lock_requests_total", "counter",
+                     "Destination locks this agent asked for, by answer");
+        mtext_sample(&t, "vmloc_lock_requests_total", "result=\"granted\"",
+                     (double)a->locks_granted);
+        mtext_sample(&t, "vmloc_lock_requests_total", "result=\"refused\"",
+                     (double)a->lock_refusals);
+        mtext_family(&t, "vmloc_lock_answers_total", "counter",
+                     "Requests for this host's lock, by answer");
+        mtext_sample(&t, "vmloc_lock_answers_total", "result=\"granted\"", (double)a->locks_served);
+        mtext_sample(&t, "vmloc_lock_answers_total", "result=\"refused\"", (double)a->locks_denied);
+    }
+    if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
+        mtext_family(&t, "vmloc_libvirt_connected", "gauge", "1 when libvirt is connected");
+        mtext_sample(&t, "vmloc_libvirt_connected", "", a->lv.connected ? 1 : 0);
+    }
+    if (t.oom)
+        http_reply_error(r, 503, "out of memory");
+    else
+        http_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", t.p, t.len);
+    mtext_done(&t);
+}
+
 static void
 get_sample(struct http_req *r, void *ctx)
 {
@@ -373,6 +453,7 @@ post_abort(struct http_req *r, void *ctx)
 const struct http_route agent_routes[] = {
     {"GET", "/v1/health", get_health},
     {"GET", "/v1/sample", get_sample},
+    {"GET", "/metrics", get_metrics},
     {"GET", "/v1/vms", get_vms},
     {"POST", "/v1/vms/*/load", post_load},
     {"POST", "/v1/migrations", post_migration},

@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/hv_libvirt.h"
 #include "agent/hv_sim.h"
+#include "common/metrics.h"
 #include "net/http.h"
 #include "net/loop.h"
 #include "store/store.h"
@@ -152,6 +153,11 @@ struct agent {
     uint64_t locks_served;  /* lock requests to this host that we granted */
     uint64_t locks_denied;  /* lock requests to this host that we refused */
     double last_resolve_ms; /* gathering start to migration start, last decision */
+
+    /* For GET /metrics: this agent's own migrations (as the source). */
+    uint64_t mig_done_total;
+    uint64_t mig_failed_total;
+    struct histo mig_h;
 };
 
 /* The HTTP routes of an agent (agent_api.c). */

@@ -694,6 +694,11 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
 void
 agent_migration_ended(struct agent *a, struct migration *m)
 {
+    if (m->state == MIG_DONE)
+        a->mig_done_total++;
+    else
+        a->mig_failed_total++;
+    histo_observe(&a->mig_h, m->finished - m->started);
     if (a->opts.mode != AGENT_MODE_PEER)
         return;
     record_migration(a, m);

@@ -166,6 +166,8 @@ round_complete(struct manager *m)
     manager_decide(m);
     manager_follow(m);
     m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
+    histo_observe(&m->round_h, m->last_round_ms / 1000.0);
+    histo_observe(&m->decide_h, m->last_decide_ms / 1000.0);
 }
 
 static void
@@ -243,6 +245,7 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t t0 = clock_now_us();
     manager_decide(m);
     m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
+    histo_observe(&m->decide_h, m->last_decide_ms / 1000.0);
 }
 
 static void
@@ -288,6 +291,12 @@ manager_run(const struct manager_opts *o)
     }
     m->opts = *o;
     int ret = 1;
+    static const double round_b[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+    static const double decide_b[] = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1};
+    static const double mig_b[] = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600};
+    histo_init(&m->round_h, round_b, sizeof(round_b) / sizeof(round_b[0]));
+    histo_init(&m->decide_h, decide_b, sizeof(decide_b) / sizeof(decide_b[0]));
+    histo_init(&m->mig_h, mig_b, sizeof(mig_b) / sizeof(mig_b[0]));
     char err[512];
     int r = store_open(o->data, &m->store, err, sizeof(err));
     if (r < 0) {

@@ -201,6 +201,105 @@ get_migrations(struct http_req *r, void *ctx)
     reply_json(r, 200, arr);
 }
 
+/* One usage sample per kind: `name{<labels>,kind="..."} ratio`. */
+static void
+usage_lines(struct mtext *t, const char *name, const char *labels, const double *pct)
+{
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        mtext_printf(t, "%s{%skind=\"%s\"} %.6g\n", name, labels, kind_name((enum kind)k),
+                     pct[k] / 100.0);
+}
+
+/* GET /metrics: Prometheus' text format. */
+static void
+get_metrics(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    struct mtext t;
+    mtext_init(&t);
+    mtext_family(&t, "vmloc_build_info", "gauge", "vmloc's protocol version and role");
+    mtext_printf(&t, "vmloc_build_info{role=\"manager\",mode=\"%s\",version=\"%d\"} 1\n",
+                 m->opts.edge ? "edge" : "central", WIRE_VERSION);
+    size_t up = 0;
+    size_t down = 0;
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        if (!m->hosts[i]->has_sample)
+            continue;
+        if (m->hosts[i]->up)
+            up++;
+        else
+            down++;
+    }
+    mtext_family(&t, "vmloc_hosts", "gauge", "Hosts the manager knows, by state");
+    mtext_printf(&t, "vmloc_hosts{state=\"up\"} %zu\nvmloc_hosts{state=\"down\"} %zu\n", up, down);
+    mtext_printf(&t, "vmloc_hosts{state=\"unknown\"} %zu\n", m->n_hosts - up - down);
+    mtext_family(&t, "vmloc_host_usage_ratio", "gauge",
+                 "A host's usage per kind in its latest sample (1 = the host's capacity)");
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        const struct mhost *h = m->hosts[i];
+        if (!h->has_sample)
+            continue;
+        struct mtext l;
+        mtext_init(&l);
+        mtext_printf(&l, "host=\"");
+        mtext_escaped(&l, h->name);
+        mtext_printf(&l, "\",");
+        if (!l.oom)
+            usage_lines(&t, "vmloc_host_usage_ratio", l.p, h->sample.usage);
+        mtext_done(&l);
+    }
+    mtext_family(&t, "vmloc_vm_usage_ratio", "gauge",
+                 "A VM's usage per kind in its host's latest sample (1 = the host's capacity)");
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        const struct mhost *h = m->hosts[i];
+        for (size_t j = 0; h->has_sample && j < h->sample.n_vms; j++) {
+            const struct wire_sample_vm *v = &h->sample.vms[j];
+            if (v->incoming)
+                continue;
+            struct mtext l;
+            mtext_init(&l);
+            mtext_printf(&l, "host=\"");
+            mtext_escaped(&l, h->name);
+            mtext_printf(&l, "\",vm=\"");
+            mtext_escaped(&l, v->name);
+            mtext_printf(&l, "\",");
+            if (!l.oom)
+                usage_lines(&t, "vmloc_vm_usage_ratio", l.p, v->usage);
+            mtext_done(&l);
+        }
+    }
+    mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
+                 "Conflict episodes detected (a new outcome of an episode counts again)");
+    mtext_sample(&t, "vmloc_conflicts_detected_total", "", (double)m->conflicts_total);
+    mtext_family(&t, "vmloc_migrations_ordered_total", "counter", "Migrations ordered");
+    mtext_sample(&t, "vmloc_migrations_ordered_total", "", (double)m->ordered_total);
+    mtext_family(&t, "vmloc_migrations_total", "counter", "Migrations ended, by outcome");
+    mtext_sample(&t, "vmloc_migrations_total", "outcome=\"done\"", (double)m->done_total);
+    mtext_sample(&t, "vmloc_migrations_total", "outcome=\"failed\"", (double)m->failed_total);
+    mtext_family(&t, "vmloc_migrations_active", "gauge", "Migrations ordered and not ended");
+    mtext_sample(&t, "vmloc_migrations_active", "", (double)m->n_active);
+    mtext_histo(&t, "vmloc_migration_duration_seconds", "From the order to the end", &m->mig_h);
+    mtext_family(&t, "vmloc_collection_rounds_total", "counter", "Collection rounds started");
+    mtext_sample(&t, "vmloc_collection_rounds_total", "", (double)m->rounds);
+    mtext_histo(&t, "vmloc_collection_round_seconds",
+                "From asking every agent to the last answer or time-out", &m->round_h);
+    mtext_histo(&t, "vmloc_decision_seconds", "Detection and relocation on the latest samples",
+                &m->decide_h);
+    long long samples = 0;
+    long long bytes = 0;
+    if (store_stats(m->store, &samples, &bytes) == 0) {
+        mtext_family(&t, "vmloc_store_bytes", "gauge", "Size of the store's database");
+        mtext_sample(&t, "vmloc_store_bytes", "", (double)bytes);
+        mtext_family(&t, "vmloc_store_samples", "gauge", "Samples kept in the store");
+        mtext_sample(&t, "vmloc_store_samples", "", (double)samples);
+    }
+    if (t.oom)
+        http_reply_error(r, 503, "out of memory");
+    else
+        http_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", t.p, t.len);
+    mtext_done(&t);
+}
+
 static void
 get_health(struct http_req *r, void *ctx)
 {
@@ -240,6 +339,7 @@ const struct http_route manager_routes[] = {
     {"GET", "/v1/conflicts", get_conflicts},
     {"GET", "/v1/migrations", get_migrations},
     {"GET", "/v1/health", get_health},
+    {"GET", "/metrics", get_metrics},
     {"GET", "/v1/policy", get_policy},
 };
 const size_t manager_n_routes = sizeof(manager_routes) / sizeof(manager_routes[0]);

@@ -94,6 +94,11 @@ finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
 {
     g->state = st;
     g->rec.finished = clock_wall_s();
+    if (st == MMIG_DONE)
+        m->done_total++;
+    else
+        m->failed_total++;
+    histo_observe(&m->mig_h, g->rec.finished - g->rec.started);
     (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
     save(m, g);
     if (st == MMIG_DONE)
@@ -323,6 +328,7 @@ order(struct manager *m, const char *vm, const char *src, const char *dst, const
         return;
     }
     m->active[m->n_active++] = g;
+    m->ordered_total++;
     log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
              src, dst, reason);
     send_order(m, g);
@@ -403,6 +409,7 @@ record_conflict(struct manager *m, const struct cluster *cl, const struct plan *
     bool fresh = !h->in_conflict || strcmp(sig, h->conflict_sig) != 0;
     h->in_conflict = true;
     if (fresh) {
+        m->conflicts_total++;
         (void)snprintf(h->conflict_sig, sizeof(h->conflict_sig), "%s", sig);
         h->unresolved_logged = false;
         char *ks = json_dumps(kinds, JSON_COMPACT);

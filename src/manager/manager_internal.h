@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/metrics.h"
 #include "manager/manager.h"
 #include "net/http.h"
 #include "net/loop.h"
@@ -77,6 +78,14 @@ struct manager {
     uint64_t next_id;
     uint64_t notifications;  /* edge mode */
     struct event *decide_ev; /* edge: one decision for the notifications of one loop pass */
+    /* For GET /metrics. */
+    struct histo round_h;  /* collection round, seconds */
+    struct histo decide_h; /* decision, seconds */
+    struct histo mig_h;    /* migration, order to end, seconds */
+    uint64_t conflicts_total;
+    uint64_t ordered_total;
+    uint64_t done_total;
+    uint64_t failed_total;
 };
 
 /* The state's name, as stored and shown. */

@@ -1,0 +1,125 @@
+/* GET /metrics on the manager and on agents: Prometheus' text format with the figures the
+ * daemons hold (hosts, usage, conflicts, migrations by outcome, histograms), label values
+ * escaped, and `promtool check metrics` accepting it when Prometheus' promtool is installed
+ * (scripts/deps.sh installs it for make test). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+#include "net/http.h"
+#include "testpool.h"
+
+/* The text of GET /metrics (caller frees); the status must be 200. */
+static char *
+metrics(const char *url)
+{
+    int status = 0;
+    char *body = NULL;
+    const char *err = NULL;
+    assert_int_equal(http_fetch(url, "GET", "/metrics", NULL, 5.0, &status, &body, &err), 0);
+    assert_int_equal(status, 200);
+    assert_non_null(body);
+    return body;
+}
+
+static void
+assert_has(const char *text, const char *line)
+{
+    if (strstr(text, line) == NULL)
+        printf("missing from /metrics: %s\n---\n%s\n---\n", line, text);
+    assert_non_null(strstr(text, line));
+}
+
+/* promtool check metrics < text: 0 when it accepts, 77 when promtool is not installed. */
+static int
+promtool_check(const char *text)
+{
+    if (system("command -v promtool >/dev/null 2>&1") != 0)
+        return 77;
+    char path[600];
+    (void)snprintf(path, sizeof(path), "%s/%s-metrics.txt", daemon_tmpdir(), pool_prefix());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    char cmd[1400];
+    (void)snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static void
+check_format(const char *who, const char *text)
+{
+    int r = promtool_check(text);
+    if (r == 77) {
+        printf("promtool not installed: the format of %s's /metrics is not checked by it\n", who);
+        return;
+    }
+    if (r != 0)
+        printf("promtool rejected %s's /metrics:\n%s\n", who, text);
+    assert_int_equal(r, 0);
+}
+
+static void
+test_metrics_after_a_migration(void **state)
+{
+    (void)state;
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
+    const char *vms1[] = {"--vm", "a:cpu=10", "--vm", "we\"ird\\name:cpu=10", NULL};
+    const char *vms2[] = {"--vm", "c:cpu=5", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, vms1);
+    pool_start_agent("h2", m->url, vms2);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    load(h1->url, "a", "cpu=50");
+    load(h1->url, "we\"ird\\name", "cpu=45");
+    struct cond done = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
+    char *mt = metrics(m->url);
+    assert_has(mt, "# TYPE vmloc_migrations_total counter\n");
+    assert_has(mt, "vmloc_migrations_total{outcome=\"done\"} 1\n");
+    assert_has(mt, "vmloc_migrations_total{outcome=\"failed\"} 0\n");
+    assert_has(mt, "vmloc_migrations_ordered_total 1\n");
+    assert_has(mt, "vmloc_hosts{state=\"up\"} 2\n");
+    assert_has(mt, "vmloc_conflicts_detected_total 1\n");
+    assert_has(mt, "vmloc_host_usage_ratio{host=\"h1\",kind=\"cpu\"} ");
+    assert_has(mt, "vmloc_vm_usage_ratio{host=\"h2\",vm=\"a\",kind=\"cpu\"} ");
+    assert_has(mt, "vm=\"we\\\"ird\\\\name\"");
+    assert_has(mt, "# TYPE vmloc_migration_duration_seconds histogram\n");
+    assert_has(mt, "vmloc_migration_duration_seconds_count 1\n");
+    assert_has(mt, "vmloc_migration_duration_seconds_bucket{le=\"+Inf\"} 1\n");
+    assert_has(mt, "# TYPE vmloc_collection_round_seconds histogram\n");
+    assert_has(mt, "# TYPE vmloc_decision_seconds histogram\n");
+    assert_has(mt, "vmloc_store_bytes ");
+    check_format("the manager", mt);
+    free(mt);
+    char *at = metrics(h1->url);
+    assert_has(
+        at, "vmloc_build_info{role=\"agent\",mode=\"central\",backend=\"sim\",version=\"1\"} 1\n");
+    assert_has(at, "vmloc_migrations_total{outcome=\"done\"} 1\n");
+    assert_has(at, "vmloc_sample_available 1\n");
+    assert_has(at, "vmloc_host_usage_ratio{host=\"h1\",kind=\"cpu\"} ");
+    check_format("an agent", at);
+    free(at);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_metrics_after_a_migration, pool_setup, pool_teardown),
+    };
+    return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
+}
