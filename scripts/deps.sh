@@ -13,7 +13,8 @@ libinih-dev libcmocka-dev libevent-dev
 libsqlite3-dev libvirt-dev"
 optional="clang libclang-rt-14-dev clang-format"
 # What only the tests use (VMLOC_DEPS_E2E=1; make test sets it): QEMU and libvirt for the
-# end-to-end test, Prometheus' promtool for the /metrics format check.
+# end-to-end test, Prometheus' promtool for the /metrics format check (Debian's prometheus
+# package, which also installs the Prometheus server; where systemd runs, it starts it).
 e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl prometheus"
 
 is_installed() {
@@ -44,22 +45,30 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1; then
     SUDO="sudo"
 else
-    echo "deps: missing packages:$need $extra; run this script as root" >&2
+    echo "deps: missing packages: $(echo $need $extra); run this script as root" >&2
     [ -z "$(echo $need)" ] && exit 0
     exit 1
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+apt() {
+    # sudo may reset the environment: the front end is passed explicitly.
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "$@"
+}
+if ! apt update -qq; then
+    [ -z "$(echo $need)" ] || exit 1
+    echo "deps: apt-get update failed; trying with the package lists at hand" >&2
+fi
 if [ -n "$(echo $need)" ]; then
-    echo "deps: installing:$need"
+    echo "deps: installing: $(echo $need)"
     # shellcheck disable=SC2086
-    $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
+    apt install -y -qq --no-install-recommends $need >/dev/null
 fi
 if [ -n "$extra" ]; then
     echo "deps: installing (for fuzzing, formatting and the end-to-end tests): $extra"
-    # shellcheck disable=SC2086
-    if ! $SUDO apt-get install -y -qq --no-install-recommends $extra >/dev/null; then
-        echo "deps: some of these could not be installed; the tests that need them will skip" >&2
-    fi
+    # One at a time: a package that cannot be had does not keep the others out.
+    for p in $extra; do
+        if ! apt install -y -qq --no-install-recommends "$p" >/dev/null; then
+            echo "deps: $p could not be installed; the tests that need it will skip" >&2
+        fi
+    done
 fi
 echo "deps: done"

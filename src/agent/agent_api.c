@@ -56,7 +56,7 @@ get_health(struct http_req *r, void *ctx)
     json_decref(j);
 }
 
-/* `host="H",` (escaped) plus `vm="V",` when `vm`: the start of a usage sample's labels. */
+/* One line per kind: `name{host="H"[,vm="V"],kind="K"} ratio`, names escaped. */
 static void
 usage_lines(struct mtext *t, const char *name, const char *host, const char *vm, const double *pct)
 {
@@ -84,8 +84,15 @@ get_metrics(struct http_req *r, void *ctx)
                  agent_mode_name(a->opts.mode), agent_backend_name(a->opts.backend), WIRE_VERSION);
     struct wire_sample s;
     struct perr err;
-    bool have = a->sample_json != NULL &&
-                wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &err) == 0;
+    int dr = a->sample_json != NULL
+                 ? wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &err)
+                 : -ENOENT;
+    if (dr == -ENOMEM) {
+        mtext_done(&t);
+        http_reply_error(r, 503, "out of memory");
+        return;
+    }
+    bool have = dr == 0;
     mtext_family(&t, "vmloc_sample_available", "gauge",
                  "1 when the agent has a current sample (0: its hypervisor is away)");
     mtext_sample(&t, "vmloc_sample_available", "", have ? 1 : 0);
@@ -95,8 +102,10 @@ get_metrics(struct http_req *r, void *ctx)
         usage_lines(&t, "vmloc_host_usage_ratio", s.name, NULL, s.usage);
         mtext_family(&t, "vmloc_vm_usage_ratio", "gauge",
                      "A VM's usage per kind (1 = the host's capacity)");
-        for (size_t i = 0; i < s.n_vms; i++)
-            usage_lines(&t, "vmloc_vm_usage_ratio", s.name, s.vms[i].name, s.vms[i].usage);
+        for (size_t i = 0; i < s.n_vms; i++) {
+            if (!s.vms[i].incoming) /* not yet this host's (the source still lists it) */
+                usage_lines(&t, "vmloc_vm_usage_ratio", s.name, s.vms[i].name, s.vms[i].usage);
+        }
         wire_sample_done(&s);
     }
     mtext_family(&t, "vmloc_conflicts_detected_total", "counter",

@@ -76,15 +76,30 @@ mtext_escaped(struct mtext *t, const char *v)
     }
 }
 
+/* The shortest decimal that reads back as `v` (0.1, not 0.10000000000000001): Prometheus
+ * keeps a bucket's `le` as written, so le="0.1" must be spelt that way. */
+static void
+shortest(char *buf, size_t len, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        (void)snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
 static void
 value(struct mtext *t, double v)
 {
-    if (isnan(v))
+    char buf[40];
+    if (isnan(v)) {
         mtext_printf(t, "NaN\n");
-    else if (isinf(v))
+    } else if (isinf(v)) {
         mtext_printf(t, v > 0 ? "+Inf\n" : "-Inf\n");
-    else
-        mtext_printf(t, "%.17g\n", v);
+    } else {
+        shortest(buf, sizeof(buf), v);
+        mtext_printf(t, "%s\n", buf);
+    }
 }
 
 void
@@ -110,6 +125,8 @@ histo_observe(struct histo *h, double v)
 {
     if (isnan(v))
         return;
+    if (v < 0)
+        v = 0; /* a duration from a wall clock that stepped back */
     size_t i = 0;
     while (i < h->n && v > h->bounds[i])
         i++;
@@ -125,9 +142,10 @@ mtext_histo(struct mtext *t, const char *name, const char *help, const struct hi
     mtext_family(t, name, "histogram", help);
     uint64_t cum = 0;
     for (size_t i = 0; i < h->n; i++) {
+        char le[40];
         cum += h->counts[i];
-        mtext_printf(t, "%s_bucket{le=\"%.17g\"} %llu\n", name, h->bounds[i],
-                     (unsigned long long)cum);
+        shortest(le, sizeof(le), h->bounds[i]);
+        mtext_printf(t, "%s_bucket{le=\"%s\"} %llu\n", name, le, (unsigned long long)cum);
     }
     mtext_printf(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
     mtext_printf(t, "%s_sum ", name);

@@ -237,8 +237,8 @@ get_metrics(struct http_req *r, void *ctx)
                  "A host's usage per kind in its latest sample (1 = the host's capacity)");
     for (size_t i = 0; i < m->n_hosts; i++) {
         const struct mhost *h = m->hosts[i];
-        if (!h->has_sample)
-            continue;
+        if (!h->has_sample || !h->up)
+            continue; /* a host that is down has no current usage */
         struct mtext l;
         mtext_init(&l);
         mtext_printf(&l, "host=\"");
@@ -246,13 +246,15 @@ get_metrics(struct http_req *r, void *ctx)
         mtext_printf(&l, "\",");
         if (!l.oom)
             usage_lines(&t, "vmloc_host_usage_ratio", l.p, h->sample.usage);
+        else
+            t.oom = true;
         mtext_done(&l);
     }
     mtext_family(&t, "vmloc_vm_usage_ratio", "gauge",
                  "A VM's usage per kind in its host's latest sample (1 = the host's capacity)");
     for (size_t i = 0; i < m->n_hosts; i++) {
         const struct mhost *h = m->hosts[i];
-        for (size_t j = 0; h->has_sample && j < h->sample.n_vms; j++) {
+        for (size_t j = 0; h->has_sample && h->up && j < h->sample.n_vms; j++) {
             const struct wire_sample_vm *v = &h->sample.vms[j];
             if (v->incoming)
                 continue;
@@ -265,6 +267,8 @@ get_metrics(struct http_req *r, void *ctx)
             mtext_printf(&l, "\",");
             if (!l.oom)
                 usage_lines(&t, "vmloc_vm_usage_ratio", l.p, v->usage);
+            else
+                t.oom = true;
             mtext_done(&l);
         }
     }
