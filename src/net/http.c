@@ -706,8 +706,13 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     c->arg = arg;
     (void)snprintf(c->key, sizeof(c->key), "%s:%d", host, port);
     c->conn = idle_take(cl, c->key);
-    if (c->conn == NULL)
+    if (c->conn == NULL) {
         c->conn = evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
+        if (c->conn != NULL) {
+            evhttp_connection_set_max_body_size(c->conn, HTTP_MAX_ANSWER);
+            evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS);
+        }
+    }
     c->req = evhttp_request_new(call_done_cb, c);
     if (c->conn == NULL || c->req == NULL) {
         if (c->conn != NULL)

@@ -17,6 +17,9 @@ struct evhttp_request;
 /* Limits on what a peer may send us (documented in docs/protocol.md). */
 #define HTTP_MAX_BODY (4u * 1024u * 1024u)
 #define HTTP_MAX_HEADERS (16u * 1024u)
+/* The largest answer a client reads (a manager's VM list for a large cluster fits; a peer
+ * that streams without end does not exhaust our memory). */
+#define HTTP_MAX_ANSWER (64u * 1024u * 1024u)
 #define HTTP_MAX_PATH_PARTS 8
 #define HTTP_TIMEOUT_S 10
 
