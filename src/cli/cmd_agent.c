@@ -30,9 +30,10 @@ agent_usage(FILE *f)
         "serve the samples over HTTP, execute the migrations the manager orders, and\n"
         "register with the manager.\n\n"
         "options:\n"
-        "  -c, --config FILE        read settings from FILE ([agent], [sim], [vm \"NAME\"], and\n"
-        "                           the policy the edge and peer modes detect with; see\n"
-        "                           docs/running.md, docs/policy.md); options given here win\n"
+        "  -c, --config FILE        read settings from FILE ([agent], [sim], [libvirt],\n"
+        "                           [vm \"NAME\"], and the policy the edge and peer modes\n"
+        "                           detect with; see docs/running.md, docs/libvirt.md,\n"
+        "                           docs/policy.md); options given here win\n"
         "      --name NAME          this host's name (required, here or in the file)\n"
         "  -l, --listen ADDR:PORT   where to serve the API (default %s; port 0 picks one)\n"
         "  -m, --manager URL        the manager to register with (http://HOST:PORT)\n"
@@ -49,7 +50,8 @@ agent_usage(FILE *f)
         "      --libvirt-uri URI    the libvirt of this host (default qemu:///system)\n"
         "      --vm SPEC            a simulated VM, repeatable:\n"
         "                           NAME:cpu=PCT[,mem_bw=PCT][,disk=PCT][,net=PCT]\n"
-        "                           [,mem=MIB][,priority=N][,pinned]  (mem default 1024)\n"
+        "                           [,mem=MIB][,priority=N][,pinned]  (mem default 1024);\n"
+        "                           with the libvirt backend only priority and pinned count\n"
         "  -i, --interval SECONDS   sampling period, fractions allowed (default %g)\n"
         "      --capacity X         the host's relative capacity (default 1)\n"
         "      --mem-mib MIB        the host's memory (default 65536)\n"
@@ -566,8 +568,14 @@ parse_args(int argc, char **argv, struct agent_opts *o)
                   o->lock_lease_s, 2.0 * agent_peer_ask_timeout(o->interval_s), o->interval_s);
         return CLI_EXIT_USAGE;
     }
-    if (o->mode == AGENT_MODE_PEER && o->data[0] == '\0')
+    if (o->mode == AGENT_MODE_PEER && o->data[0] == '\0') {
+        /* The host's name in a directory name: no path separators. */
         (void)snprintf(o->data, sizeof(o->data), "vmloc-agent-%.200s", o->name);
+        for (char *p = o->data; *p != '\0'; p++) {
+            if (*p == '/')
+                *p = '_';
+        }
+    }
     double mem = 0;
     for (size_t i = 0; i < o->n_vms; i++) {
         for (size_t j = 0; j < i; j++) {
