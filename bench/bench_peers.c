@@ -220,20 +220,16 @@ main(int argc, char **argv)
     peers = calloc((size_t)o.peers, sizeof(*peers));
     if (root == NULL || peers == NULL) {
         (void)fprintf(stderr, "bench_peers: out of memory or no scratch directory\n");
-        return 0;
+        return 1;
     }
     int n = o.peers;
     int ports[MAX_PEERS];
+    if (http_free_ports(ports, (size_t)n) < 0) {
+        (void)fprintf(stderr, "bench_peers: no free ports on 127.0.0.1\n");
+        return 1;
+    }
     for (int i = 0; i < n; i++) {
-        int port = 0;
-        for (int tries = 0; tries < 20 && port == 0; tries++) {
-            port = http_free_port();
-            for (int k = 0; k < i && port != 0; k++) {
-                if (ports[k] == port)
-                    port = 0; /* handed out twice: ask again */
-            }
-        }
-        ports[i] = port;
+        int port = ports[i];
         (void)snprintf(peers[i].name, sizeof(peers[i].name), "p%03d", i + 1);
         (void)snprintf(peers[i].listen, sizeof(peers[i].listen), "127.0.0.1:%d", port);
         (void)snprintf(peers[i].url, sizeof(peers[i].url), "http://127.0.0.1:%d", port);

@@ -423,8 +423,11 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
     char listen[N_HOSTS][32];
     char url[N_HOSTS][64];
     char pdata[N_HOSTS][700];
+    int ports[N_HOSTS] = {0};
+    if (mode == MODE_PEER && http_free_ports(ports, N_HOSTS) < 0)
+        return -1;
     for (int h = 0; h < N_HOSTS; h++) {
-        int port = mode == MODE_PEER ? http_free_port() : 0;
+        int port = ports[h];
         (void)snprintf(listen[h], sizeof(listen[h]), "127.0.0.1:%d", port);
         (void)snprintf(url[h], sizeof(url[h]), "http://127.0.0.1:%d", port);
         (void)snprintf(pdata[h], sizeof(pdata[h]), "%s/data-h%d", dir, h + 1);

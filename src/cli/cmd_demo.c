@@ -365,13 +365,14 @@ demo_start(struct demo *d, const char *self)
     char listen[DEMO_MAX_AGENTS][32];
     char url[DEMO_MAX_AGENTS][64];
     char data[DEMO_MAX_AGENTS][4200];
+    int ports[DEMO_MAX_AGENTS] = {0};
+    if (d->mode == DEMO_PEER && http_free_ports(ports, (size_t)d->n_agents) < 0) {
+        cli_error("demo: no free ports on 127.0.0.1");
+        return -1;
+    }
     for (int i = 0; i < d->n_agents; i++) {
         (void)snprintf(d->agents[i].name, sizeof(d->agents[i].name), "h%d", i + 1);
-        int port = d->mode == DEMO_PEER ? http_free_port() : 0;
-        if (d->mode == DEMO_PEER && port == 0) {
-            cli_error("demo: no free port on 127.0.0.1");
-            return -1;
-        }
+        int port = ports[i];
         (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", port);
         (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", port);
         (void)snprintf(data[i], sizeof(data[i]), "%s/%s", d->data, d->agents[i].name);

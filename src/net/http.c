@@ -817,20 +817,36 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
 }
 
 int
-http_free_port(void)
+http_free_ports(int *ports, size_t n)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    int port = 0;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    (void)close(fd);
-    return port;
+    /* Every socket stays bound until all ports are known, so the kernel cannot hand out one
+     * port twice. */
+    int fds[HTTP_MAX_FREE_PORTS];
+    size_t got = 0;
+    int rc = 0;
+    if (n > HTTP_MAX_FREE_PORTS)
+        return -EINVAL;
+    for (; got < n; got++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            rc = -errno;
+            break;
+        }
+        fds[got] = fd;
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(sa);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+            rc = -errno;
+            got++;
+            break;
+        }
+        ports[got] = ntohs(sa.sin_port);
+    }
+    for (size_t i = 0; i < got; i++)
+        (void)close(fds[i]);
+    return rc;
 }

@@ -108,9 +108,13 @@ MUST_CHECK int http_fetch(const char *base_url, const char *method, const char *
  * optional "/". 0 or -EINVAL. */
 MUST_CHECK int http_url_check(const char *url);
 
-/* A TCP port free on 127.0.0.1 right now (the kernel's choice for port 0), for processes that
- * must know each other's address before they start (peer agents in the demo, the tests and
- * the benchmarks). 0 when none could be had. Another process may take it before it is used. */
-int http_free_port(void);
+/* Most ports http_free_ports() hands out at once. */
+#define HTTP_MAX_FREE_PORTS 1024
+
+/* `n` distinct TCP ports free on 127.0.0.1 right now (the kernel's choices for port 0, all held
+ * at once so none repeats), for processes that must know each other's address before they
+ * start (peer agents in the demo, the tests and the benchmarks). 0 or -errno; another process
+ * may still take a port before it is used. */
+MUST_CHECK int http_free_ports(int *ports, size_t n);
 
 #endif

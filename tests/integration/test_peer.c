@@ -39,9 +39,10 @@ peers_init(struct peers *p, size_t n)
     memset(p, 0, sizeof(*p));
     assert_true(n <= MAX_PEERS);
     p->n = n;
+    int ports[MAX_PEERS];
+    assert_int_equal(http_free_ports(ports, n), 0);
     for (size_t i = 0; i < n; i++) {
-        int port = http_free_port();
-        assert_true(port > 0);
+        int port = ports[i];
         (void)snprintf(p->name[i], sizeof(p->name[i]), "p%zu", i + 1);
         (void)snprintf(p->listen[i], sizeof(p->listen[i]), "127.0.0.1:%d", port);
         (void)snprintf(p->url[i], sizeof(p->url[i]), "http://127.0.0.1:%d", port);
