@@ -2,7 +2,7 @@
 # Install the Debian packages vmloc needs to build and test, skipping those already there.
 # Run as root (or with sudo available). Safe to run again: it does nothing when all is
 # installed. VMLOC_DEPS_OPTIONAL=0 skips the optional ones (clang for fuzzing, clang-format);
-# VMLOC_DEPS_E2E=1 adds QEMU, libvirt and promtool for the tests.
+# VMLOC_DEPS_E2E=1 adds QEMU, libvirt, promtool and Chromium for the tests.
 #
 # The required packages must install; the others are installed on a best-effort basis: a test
 # that needs one that could not be had skips with a message (exit 77) instead of failing.
@@ -14,8 +14,10 @@ libsqlite3-dev libvirt-dev"
 optional="clang libclang-rt-14-dev clang-format"
 # What only the tests use (VMLOC_DEPS_E2E=1; make test sets it): QEMU and libvirt for the
 # end-to-end test, Prometheus' promtool for the /metrics format check (Debian's prometheus
-# package, which also installs the Prometheus server; where systemd runs, it starts it).
-e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl prometheus"
+# package, which also installs the Prometheus server; where systemd runs, it starts it), and
+# Chromium with ChromeDriver (and a font) for the web page's browser test.
+e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl prometheus
+chromium chromium-driver fonts-liberation"
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"

@@ -268,6 +268,7 @@ agent_free(struct agent *a)
     loop_done(&a->loop);
     hv_sim_done(&a->hv);
     free(a->sample_json);
+    uhist_free(a->hist);
     free(a);
 }
 

@@ -9,6 +9,8 @@
 
 #include "agent/agent_internal.h"
 #include "common/log.h"
+#include "net/web.h"
+#include "proto/policy_ini.h"
 #include "store/store_json.h"
 
 #define API_LIST_LIMIT 1000
@@ -263,11 +265,14 @@ static void
 get_migrations(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
+    int limit = http_query_limit(r, API_LIST_LIMIT);
+    if (limit < 0)
+        return;
     if (a->opts.mode != AGENT_MODE_PEER) {
         reply_owned(r, 200, agent_migrations_json(a));
         return;
     }
-    json_t *arr = store_migrations_json(a->store, API_LIST_LIMIT);
+    json_t *arr = store_migrations_json(a->store, limit);
     reply_owned(r, 200, arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL);
     json_decref(arr);
 }
@@ -282,13 +287,81 @@ get_conflicts(struct http_req *r, void *ctx)
                          agent_mode_name(a->opts.mode));
         return;
     }
-    json_t *arr = store_conflicts_json(a->store, API_LIST_LIMIT);
+    int limit = http_query_limit(r, API_LIST_LIMIT);
+    if (limit < 0)
+        return;
+    json_t *arr = store_conflicts_json(a->store, limit);
     if (arr == NULL) {
         http_reply_error(r, 503, "store not readable");
         return;
     }
     reply_owned(r, 200, json_dumps(arr, JSON_COMPACT));
     json_decref(arr);
+}
+
+/* GET /v1/hosts: in peer mode, every host as this agent sees it (the peers are asked again
+ * for the next read). */
+static void
+get_hosts(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    if (a->opts.mode != AGENT_MODE_PEER) {
+        http_reply_error(r, 404,
+                         "an agent in %s mode knows only its own host (GET /v1/sample); ask the "
+                         "manager (--manager URL)",
+                         agent_mode_name(a->opts.mode));
+        return;
+    }
+    json_t *arr = agent_view_hosts(a);
+    agent_view_refresh(a);
+    reply_owned(r, 200, arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL);
+    json_decref(arr);
+}
+
+/* GET /v1/hosts/NAME/history[?since=T]. */
+static void
+get_history(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    double since = 0;
+    if (http_query_number(r, "since", 0, 1e12, &since) < 0) {
+        http_reply_error(r, 400, "since: must be a time in seconds since the epoch");
+        return;
+    }
+    json_t *j = NULL;
+    int rc = agent_view_history(a, r->parts[2], since, &j);
+    if (rc == -ENOENT) {
+        http_reply_error(r, 404, "no such host here: %s", r->parts[2]);
+        return;
+    }
+    reply_owned(r, 200, rc == 0 ? json_dumps(j, JSON_COMPACT) : NULL);
+    json_decref(j);
+}
+
+static void
+get_policy(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    char *text = NULL;
+    if (config_format(&a->opts.policy, &text) < 0) {
+        http_reply_error(r, 503, "out of memory");
+        return;
+    }
+    http_reply_raw(r, 200, "text/plain; charset=utf-8", text, strlen(text));
+    free(text);
+}
+
+/* The web page: served by peer agents, which have no manager to serve it. */
+static void
+get_page(struct http_req *r, void *ctx)
+{
+    struct agent *a = ctx;
+    if (a->opts.mode != AGENT_MODE_PEER) {
+        http_reply_error(r, 404, "the web page is served by the manager (an agent in %s mode)",
+                         agent_mode_name(a->opts.mode));
+        return;
+    }
+    web_get(r, ctx);
 }
 
 static bool
@@ -462,6 +535,11 @@ post_abort(struct http_req *r, void *ctx)
 const struct http_route agent_routes[] = {
     {"GET", "/v1/health", get_health},
     {"GET", "/v1/sample", get_sample},
+    {"GET", "/v1/hosts", get_hosts},
+    {"GET", "/v1/hosts/*/history", get_history},
+    {"GET", "/v1/policy", get_policy},
+    {"GET", "/", get_page},
+    {"GET", "/ui/*", get_page},
     {"GET", "/metrics", get_metrics},
     {"GET", "/v1/vms", get_vms},
     {"POST", "/v1/vms/*/load", post_load},

@@ -56,22 +56,14 @@ notify(struct agent *a)
     a->notify_in_flight = true;
 }
 
-/* Detect on the latest sample. 1: conflict (kinds and VMs written); 0: none; <0: error.
- * *ret_moving: a VM of the host is arriving or leaving. */
-static int
-detect_own(struct agent *a, char *kinds, size_t klen, char *vms, size_t vlen, bool *ret_moving)
+int
+agent_sample_conflict(struct agent *a, const struct wire_sample *s, char *kinds, size_t klen,
+                      char *vms, size_t vlen)
 {
-    struct wire_sample s;
-    struct perr err;
-    if (wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &err) < 0) {
-        log_warnx("own sample not decodable error=\"%s\", no detection", err.msg);
-        return -EINVAL;
-    }
     struct cluster cl;
     cluster_init(&cl);
     size_t hi;
-    *ret_moving = wire_sample_moving(&s);
-    int r = wire_sample_to_cluster(&s, true, &cl, &hi);
+    int r = wire_sample_to_cluster(s, true, &cl, &hi);
     uint32_t *idx = r == 0 ? malloc((cl.hosts[hi].vm_count + 1u) * sizeof(*idx)) : NULL;
     if (r == 0 && idx == NULL)
         r = -ENOMEM;
@@ -83,7 +75,8 @@ detect_own(struct agent *a, char *kinds, size_t klen, char *vms, size_t vlen, bo
         detect_host(&cl, &a->opts.policy, &hp, hi, &det, idx, &nv);
         r = det.conflict ? 1 : 0;
         size_t off = 0;
-        kinds[0] = '\0';
+        if (klen > 0)
+            kinds[0] = '\0';
         for (size_t i = 0; r == 1 && i < a->opts.policy.n_resources; i++) {
             enum kind k = a->opts.policy.resources[i];
             if ((det.kinds & KIND_BIT(k)) && off < klen)
@@ -91,26 +84,42 @@ detect_own(struct agent *a, char *kinds, size_t klen, char *vms, size_t vlen, bo
                     (size_t)snprintf(kinds + off, klen - off, "%s%s", off ? "," : "", kind_name(k));
         }
         off = 0;
-        vms[0] = '\0';
+        if (vlen > 0)
+            vms[0] = '\0';
         for (size_t j = 0; j < nv && off < vlen; j++)
             off += (size_t)snprintf(vms + off, vlen - off, "%s%s", off ? "," : "",
                                     cl.vms[idx[j]].name);
     }
     free(idx);
     cluster_done(&cl);
-    wire_sample_done(&s);
     return r;
 }
 
 void
 agent_detect(struct agent *a)
 {
-    if (a->opts.mode == AGENT_MODE_CENTRAL || a->sample_json == NULL)
+    if (a->sample_json == NULL)
         return;
+    struct wire_sample s;
+    struct perr err;
+    if (wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &err) < 0) {
+        log_warnx("own sample not decodable error=\"%s\", no detection", err.msg);
+        return;
+    }
+    /* The host's recent usage, for the web page. */
+    if (a->hist == NULL)
+        a->hist = uhist_new(AGENT_HIST_GAP_S);
+    if (a->hist != NULL)
+        uhist_push(a->hist, s.time, s.usage);
+    if (a->opts.mode == AGENT_MODE_CENTRAL) {
+        wire_sample_done(&s);
+        return;
+    }
     char kinds[sizeof(a->conflict_kinds)];
     char vms[sizeof(a->conflict_vms)];
-    bool moving = false;
-    int r = detect_own(a, kinds, sizeof(kinds), vms, sizeof(vms), &moving);
+    bool moving = wire_sample_moving(&s);
+    int r = agent_sample_conflict(a, &s, kinds, sizeof(kinds), vms, sizeof(vms));
+    wire_sample_done(&s);
     if (r < 0)
         return;
     if (r == 1 && (!a->in_conflict || strcmp(vms, a->conflict_vms) != 0 ||

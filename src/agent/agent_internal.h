@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "net/http.h"
 #include "net/loop.h"
+#include "proto/uhist.h"
 #include "store/store.h"
 
 struct event;
@@ -67,6 +68,8 @@ struct incoming {
 };
 
 #define AGENT_MAX_HISTORY 1000
+/* Points of a host's usage history are at least this far apart. */
+#define AGENT_HIST_GAP_S 1.0
 
 /* Another agent, in peer mode. */
 struct peer {
@@ -81,6 +84,10 @@ struct peer {
     uint64_t gen;                  /* the gathering its outstanding request belongs to */
     struct wire_sample sample;
     double last_seen; /* wall clock */
+    /* What the web page shows of it (agent_view.c). */
+    bool view_waiting;  /* a sample request for the page is outstanding */
+    bool in_conflict;   /* at its last sample, under this agent's policy */
+    struct uhist *hist; /* its usage as seen from here (NULL until a sample came) */
 };
 
 /* Where the peer-mode decision stands (agent_peer.c). */
@@ -154,6 +161,10 @@ struct agent {
     uint64_t locks_denied;  /* lock requests to this host that we refused */
     double last_resolve_ms; /* gathering start to migration start, last decision */
 
+    /* The web page (agent_view.c). */
+    struct uhist *hist;     /* this host's recent usage (NULL until the first sample) */
+    uint64_t view_asked_us; /* monotonic: peers last asked for the page's host list */
+
     /* For GET /metrics: this agent's own migrations (as the source). */
     uint64_t mig_done_total;
     uint64_t mig_failed_total;
@@ -215,9 +226,15 @@ const char *mig_state_name(enum mig_state s);
 /* Free migration and arrival records (agent_migrate.c). */
 void agent_migrate_done(struct agent *a);
 
-/* Detect on the sample just taken and act on the mode: edge notifies the manager, peer
- * starts a decision (agent_detect.c). Called once per sampling tick. */
+/* After each sampling tick: keep the host's usage history, detect on the sample just taken
+ * and act on the mode: edge notifies the manager, peer starts a decision (agent_detect.c). */
 void agent_detect(struct agent *a);
+
+/* Is the host of sample `s` in conflict under this agent's policy, as the manager would find
+ * it? 1: yes (the conflicting kinds and VMs written, comma-separated, truncated to fit); 0:
+ * no; -E2BIG or -ENOMEM (agent_detect.c). */
+int agent_sample_conflict(struct agent *a, const struct wire_sample *s, char *kinds, size_t klen,
+                          char *vms, size_t vlen);
 
 /* Peer mode (agent_peer.c). */
 int agent_peer_init(struct agent *a);
@@ -227,8 +244,23 @@ void agent_peer_done(struct agent *a);
 void agent_peer_tick(struct agent *a);
 /* A conflict on this host: gather, decide, lock, migrate (unless a decision runs). */
 void agent_peer_act(struct agent *a);
+/* Take peer `p`'s answer to a sample request into p->sample: true when it is a usable
+ * sample (a peer that did not answer or sent a bad sample is marked down). */
+bool agent_peer_take_sample(struct agent *a, struct peer *p, int status, const char *body,
+                            size_t len, const char *err);
 /* A migration of ours ended (agent_migrate.c calls it in every mode). */
 void agent_migration_ended(struct agent *a, struct migration *m);
+
+/* The web page's view (agent_view.c). Peer mode: ask the peers for fresh samples, unless
+ * that was done less than an interval ago or a decision runs. */
+void agent_view_refresh(struct agent *a);
+/* Peer `p`'s sample was just taken: note whether it is in conflict, keep its history. */
+void agent_view_peer_sampled(struct agent *a, struct peer *p);
+/* GET /v1/hosts in peer mode: this host, then every peer as last seen. NULL on OOM. */
+json_t *agent_view_hosts(struct agent *a);
+/* GET /v1/hosts/NAME/history: this host's, or in peer mode a peer's as seen from here.
+ * 0 with *ret set; -ENOENT: no such host; -ENOMEM. */
+int agent_view_history(struct agent *a, const char *name, double since, json_t **ret);
 
 /* The lock of this host: take (or renew) for `holder`; 0, or -EBUSY with *ret_holder the
  * current holder and *ret_left_s its lease left. Release: 0; -EPERM when held by another

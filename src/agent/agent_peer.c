@@ -257,10 +257,9 @@ release_peer(struct agent *a, struct peer *p)
         log_warnx("lock release not sent url=%s; its lease will end it", p->url);
 }
 
-/* Take peer `p`'s answer to a sample request: true when it is a usable sample. */
-static bool
-take_sample(struct agent *a, struct peer *p, int status, const char *body, size_t len,
-            const char *err)
+bool
+agent_peer_take_sample(struct agent *a, struct peer *p, int status, const char *body, size_t len,
+                       const char *err)
 {
     char why[160] = "";
     if (status != 200) {
@@ -308,7 +307,9 @@ gather_done(void *arg, int status, const char *body, size_t len, const char *err
     struct agent *a = p->a;
     p->waiting = false;
     bool current = p->gen == a->gather_gen && a->phase == PEER_GATHERING;
-    bool ok = take_sample(a, p, status, body, len, err);
+    bool ok = agent_peer_take_sample(a, p, status, body, len, err);
+    if (ok)
+        agent_view_peer_sampled(a, p);
     /* An answer from an earlier gathering only tells whether the peer is up. */
     p->has_sample = ok && current;
     if (current && p->counted) {
@@ -627,7 +628,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
     p->waiting = false;
     if (a->phase != PEER_CONFIRMING || &a->peers[a->lock_target] != p)
         return;
-    if (!take_sample(a, p, status, body, len, err)) {
+    if (!agent_peer_take_sample(a, p, status, body, len, err)) {
         release_peer(a, p);
         p->refused = true;
         p->has_sample = false;
@@ -747,8 +748,10 @@ agent_peer_done(struct agent *a)
     if (a->gather_ev != NULL)
         event_free(a->gather_ev);
     a->gather_ev = NULL;
-    for (size_t i = 0; i < a->n_peers; i++)
+    for (size_t i = 0; i < a->n_peers; i++) {
         wire_sample_done(&a->peers[i].sample);
+        uhist_free(a->peers[i].hist);
+    }
     free(a->peers);
     a->peers = NULL;
     a->n_peers = 0;

@@ -615,14 +615,16 @@ cmd_demo(int argc, char **argv)
     }
     if (d.mode == DEMO_PEER)
         (void)printf("vmloc demo (peer mode): no manager, %d agents (h1..h%d), interval %g s.%s\n"
-                     "  look around: vmloc --agent %s vms | conflicts | migrations\n",
+                     "  look around: vmloc --agent %s hosts | vms | conflicts | migrations\n"
+                     "  web page: %s/ (any agent serves it)\n",
                      d.n_agents, d.n_agents, d.interval, duration > 0 ? "" : " Ctrl-C stops.",
-                     d.agents[0].url);
+                     d.agents[0].url, d.agents[0].url);
     else
         (void)printf("vmloc demo (%s mode): manager %s, %d agents (h1..h%d), interval %g s.%s\n"
-                     "  look around: vmloc --manager %s hosts | vms | conflicts | migrations\n",
+                     "  look around: vmloc --manager %s hosts | vms | conflicts | migrations\n"
+                     "  web page: %s/\n",
                      mode_names[d.mode], d.manager.url, d.n_agents, d.n_agents, d.interval,
-                     duration > 0 ? "" : " Ctrl-C stops.", d.manager.url);
+                     duration > 0 ? "" : " Ctrl-C stops.", d.manager.url, d.manager.url);
     (void)fflush(stdout);
     double start = clock_wall_s();
     double cycle = 40.0;

@@ -164,11 +164,6 @@ list_cmd(int argc, char **argv, const char *what, const char *path, void (*print
         cli_error("%s: unexpected argument '%s'", what, argv[optind]);
         return CLI_EXIT_USAGE;
     }
-    if (cli_global_agent() != NULL && strcmp(what, "hosts") == 0) {
-        cli_error("hosts: an agent knows only its own host; ask the manager (--manager URL), "
-                  "or the agent for its vms");
-        return CLI_EXIT_USAGE;
-    }
     const char *url = cli_target_url();
     json_t *j = NULL;
     int r = ask(url, "GET", path, NULL, &j);

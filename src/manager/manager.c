@@ -96,6 +96,10 @@ manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, c
     h->sample = *s;
     memset(s, 0, sizeof(*s));
     h->has_sample = true;
+    if (h->hist == NULL)
+        h->hist = uhist_new(MANAGER_HIST_GAP_S);
+    if (h->hist != NULL)
+        uhist_push(h->hist, h->sample.time, h->sample.usage);
     if (!h->up && h->misses >= MANAGER_DOWN_AFTER)
         log_info("host up again host=\"%s\"", h->name);
     h->up = true;
@@ -275,6 +279,7 @@ manager_free(struct manager *m)
     store_close(m->store);
     for (size_t i = 0; i < m->n_hosts; i++) {
         wire_sample_done(&m->hosts[i]->sample);
+        uhist_free(m->hosts[i]->hist);
         free(m->hosts[i]);
     }
     free(m->hosts);

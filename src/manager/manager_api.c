@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "manager/manager_internal.h"
+#include "net/web.h"
 #include "proto/policy_ini.h"
 #include "store/store_json.h"
 
@@ -124,6 +125,19 @@ host_state(const struct mhost *h)
     return h->up ? "up" : "down";
 }
 
+/* Host `h`'s threshold per kind under the policy in force (percent). */
+static void
+host_thresholds(const struct manager *m, const struct mhost *h, double *ret)
+{
+    struct host model;
+    memset(&model, 0, sizeof(model));
+    model.name = h->name;
+    model.capacity = h->has_sample ? h->sample.capacity : 1.0;
+    struct host_params hp;
+    policy_host_params(&m->opts.policy, &model, &hp);
+    memcpy(ret, hp.host_threshold, sizeof(hp.host_threshold));
+}
+
 static void
 get_hosts(struct http_req *r, void *ctx)
 {
@@ -131,26 +145,38 @@ get_hosts(struct http_req *r, void *ctx)
     json_t *arr = json_array();
     for (size_t i = 0; i < m->n_hosts && arr != NULL; i++) {
         const struct mhost *h = m->hosts[i];
-        json_t *vms = json_array();
-        for (size_t j = 0; h->has_sample && j < h->sample.n_vms && vms != NULL; j++) {
-            if (!h->sample.vms[j].incoming)
-                (void)json_array_append_new(vms, json_string(h->sample.vms[j].name));
-        }
-        double zero[KIND_COUNT] = {0};
-        json_t *o = json_pack(
-            "{s:s,s:s,s:s,s:o,s:o,s:f,s:o,s:b}", "name", h->name, "url", h->url, "state",
-            host_state(h), "usage", wire_kinds_json(h->has_sample ? h->sample.usage : zero), "vms",
-            vms, "capacity", h->has_sample ? h->sample.capacity : 1.0, "last_seen",
-            h->has_sample ? json_real(h->last_seen) : json_null(), "in_conflict", h->in_conflict);
-        /* Why its last sample did not come, while it does not (a hypervisor away, say). */
-        if (o != NULL && h->misses > 0)
-            (void)json_object_set_new(o, "reason", json_string(h->miss_reason));
+        double thr[KIND_COUNT];
+        host_thresholds(m, h, thr);
+        /* `reason`: why its last sample did not come, while it does not. */
+        json_t *o = wire_host_json(h->has_sample ? &h->sample : NULL, h->name, h->url,
+                                   host_state(h), h->last_seen, h->in_conflict, thr,
+                                   h->misses > 0 ? h->miss_reason : NULL);
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;
         }
     }
     reply_json(r, 200, arr);
+}
+
+/* GET /v1/hosts/NAME/history[?since=T]: the host's recent usage and its thresholds. */
+static void
+get_history(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    const struct mhost *h = manager_host_find(m, r->parts[2]);
+    if (h == NULL) {
+        http_reply_error(r, 404, "no such host: %s", r->parts[2]);
+        return;
+    }
+    double since = 0;
+    if (http_query_number(r, "since", 0, 1e12, &since) < 0) {
+        http_reply_error(r, 400, "since: must be a time in seconds since the epoch");
+        return;
+    }
+    double thr[KIND_COUNT];
+    host_thresholds(m, h, thr);
+    reply_json(r, 200, uhist_json(h->hist, h->name, thr, since));
 }
 
 static void
@@ -181,7 +207,10 @@ static void
 get_conflicts(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
-    json_t *arr = store_conflicts_json(m->store, API_LIST_LIMIT);
+    int limit = http_query_limit(r, API_LIST_LIMIT);
+    if (limit < 0)
+        return;
+    json_t *arr = store_conflicts_json(m->store, limit);
     if (arr == NULL) {
         http_reply_error(r, 503, "store not readable");
         return;
@@ -193,7 +222,10 @@ static void
 get_migrations(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
-    json_t *arr = store_migrations_json(m->store, API_LIST_LIMIT);
+    int limit = http_query_limit(r, API_LIST_LIMIT);
+    if (limit < 0)
+        return;
+    json_t *arr = store_migrations_json(m->store, limit);
     if (arr == NULL) {
         http_reply_error(r, 503, "store not readable");
         return;
@@ -338,6 +370,9 @@ get_policy(struct http_req *r, void *ctx)
 const struct http_route manager_routes[] = {
     {"POST", "/v1/agents", post_agent},
     {"GET", "/v1/hosts", get_hosts},
+    {"GET", "/v1/hosts/*/history", get_history},
+    {"GET", "/", web_get},
+    {"GET", "/ui/*", web_get},
     {"GET", "/v1/vms", get_vms},
     {"POST", "/v1/notify", post_notify},
     {"GET", "/v1/conflicts", get_conflicts},

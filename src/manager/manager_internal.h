@@ -10,6 +10,7 @@
 #include "manager/manager.h"
 #include "net/http.h"
 #include "net/loop.h"
+#include "proto/uhist.h"
 #include "store/store.h"
 
 struct event;
@@ -37,6 +38,7 @@ struct mhost {
     bool notified;         /* edge: its agent notified a conflict since the last decision */
     double notified_at;    /* wall clock of its last notification */
     double agent_interval; /* the agent's sampling interval, from its registration (0: unknown) */
+    struct uhist *hist;    /* recent usage, for the web page (NULL until the first sample) */
 };
 
 enum mmig_state {
@@ -57,6 +59,9 @@ struct mmig {
 };
 
 #define MANAGER_MAX_ACTIVE 4096
+/* Points of a host's usage history are at least this far apart (600 points: 10 minutes or
+ * more). */
+#define MANAGER_HIST_GAP_S 1.0
 
 struct manager {
     struct manager_opts opts;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,6 +94,13 @@ send_body(struct evhttp_request *req, int code, const char *type, const char *bo
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     (void)evhttp_add_header(h, "Content-Type", type);
     (void)evhttp_add_header(h, "Cache-Control", "no-store");
+    (void)evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (strncmp(type, "text/html", 9) == 0) {
+        /* The web page loads nothing from elsewhere and is not framed. */
+        (void)evhttp_add_header(h, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    }
     if (evbuffer_add(buf, body, len) < 0) {
         evbuffer_free(buf);
         evhttp_send_error(req, 500, "out of memory");
@@ -156,6 +164,45 @@ http_reply_error(struct http_req *r, int code, const char *fmt, ...)
     if (n < 0)
         n = 0;
     send_body(r->ev, code, "application/json", body, strlen(body));
+}
+
+int
+http_query_number(const struct http_req *r, const char *key, double min, double max, double *ret)
+{
+    if (r->query == NULL)
+        return 0;
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    if (evhttp_parse_query_str(r->query, &q) < 0) {
+        evhttp_clear_headers(&q);
+        return -EINVAL;
+    }
+    const char *v = evhttp_find_header(&q, key);
+    int rc = 0;
+    if (v != NULL) {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno != 0 || end == v || *end != '\0' || !(d >= min && d <= max)) {
+            rc = -EINVAL;
+        } else {
+            *ret = d;
+            rc = 1;
+        }
+    }
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
+int
+http_query_limit(struct http_req *r, int max)
+{
+    double v = max;
+    if (http_query_number(r, "limit", 1, max, &v) < 0 || v != (double)(int)v) {
+        http_reply_error(r, 400, "limit: must be a whole number from 1 to %d", max);
+        return -1;
+    }
+    return (int)v;
 }
 
 /* Does `pattern` ("/v1/vms/ * /load") match the request's path segments? */

@@ -65,6 +65,15 @@ void http_reply_json(struct http_req *r, int code, const char *json);
 void http_reply_raw(struct http_req *r, int code, const char *content_type, const char *body,
                     size_t len);
 
+/* The number in query parameter `key` ("?limit=50"). 0: absent (*ret unchanged); 1: *ret set;
+ * -EINVAL: not a number from `min` to `max`, or the query is malformed. */
+MUST_CHECK int http_query_number(const struct http_req *r, const char *key, double min, double max,
+                                 double *ret);
+
+/* The `limit` query parameter of a list: a whole number from 1 to `max`, `max` when absent.
+ * -1 after answering 400. */
+int http_query_limit(struct http_req *r, int max);
+
 /* Answer `r` with `code` and {"error": MESSAGE}. */
 void http_reply_error(struct http_req *r, int code, const char *fmt, ...) PRINTF_LIKE(3, 4);
 

@@ -104,6 +104,14 @@ void wire_sample_done(struct wire_sample *s);
 MUST_CHECK int wire_sample_to_cluster(const struct wire_sample *s, bool up, struct cluster *cl,
                                       size_t *ret_hi);
 
+/* One host as GET /v1/hosts lists it (docs/protocol.md): {"name", "url", "state", "usage",
+ * "vms", "capacity", "last_seen", "in_conflict", "threshold", "reason"?}. `s` may be NULL (no
+ * sample yet: zero usage, no VMs, "last_seen" null); VMs still arriving are left out;
+ * `reason` may be NULL. A new object, or NULL on OOM. */
+json_t *wire_host_json(const struct wire_sample *s, const char *name, const char *url,
+                       const char *state, double last_seen, bool in_conflict,
+                       const double *threshold, const char *reason);
+
 /* Is a VM of this sample arriving or leaving (a migration into or out of the host runs)? */
 bool wire_sample_moving(const struct wire_sample *s);
 

@@ -856,3 +856,27 @@ wire_sample_moving(const struct wire_sample *s)
     }
     return false;
 }
+
+json_t *
+wire_host_json(const struct wire_sample *s, const char *name, const char *url, const char *state,
+               double last_seen, bool in_conflict, const double *threshold, const char *reason)
+{
+    json_t *vms = json_array();
+    for (size_t j = 0; s != NULL && j < s->n_vms && vms != NULL; j++) {
+        if (!s->vms[j].incoming && json_array_append_new(vms, json_string(s->vms[j].name)) < 0) {
+            json_decref(vms);
+            vms = NULL;
+        }
+    }
+    double zero[KIND_COUNT] = {0};
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:f,s:o,s:b,s:o}", "name", name, "url", url,
+                          "state", state, "usage", wire_kinds_json(s != NULL ? s->usage : zero),
+                          "vms", vms, "capacity", s != NULL ? s->capacity : 1.0, "last_seen",
+                          s != NULL ? json_real(last_seen) : json_null(), "in_conflict",
+                          in_conflict, "threshold", wire_kinds_json(threshold));
+    if (o != NULL && reason != NULL && json_object_set_new(o, "reason", json_string(reason)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}

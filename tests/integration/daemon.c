@@ -60,8 +60,10 @@ daemon_dump_log(const struct daemon *d)
     fclose(f);
 }
 
-int
-daemon_start(struct daemon *d, const char *name, const char *const *argv, double timeout_s)
+/* Fork and exec `args` (args[0] the program) with standard output on a pipe and standard
+ * error in the log; in a new process group when `group`. */
+static int
+spawn(struct daemon *d, const char *name, char **args, bool group)
 {
     memset(d, 0, sizeof(*d));
     (void)snprintf(d->log_path, sizeof(d->log_path), "%s/%s.log", daemon_tmpdir(), name);
@@ -69,32 +71,54 @@ daemon_start(struct daemon *d, const char *name, const char *const *argv, double
     if (pipe(p) < 0)
         return -1;
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        (void)close(p[0]);
+        (void)close(p[1]);
         return -1;
+    }
     if (pid == 0) {
+        if (group)
+            (void)setpgid(0, 0);
         int log = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         (void)dup2(p[1], STDOUT_FILENO);
         if (log >= 0)
             (void)dup2(log, STDERR_FILENO);
         (void)close(p[0]);
         (void)close(p[1]);
-        size_t n = 0;
-        while (argv[n] != NULL)
-            n++;
-        char **args = calloc(n + 2, sizeof(*args));
-        args[0] = (char *)daemon_bin();
-        for (size_t i = 0; i < n; i++)
-            args[i + 1] = (char *)argv[i];
         execv(args[0], args);
         _exit(127);
     }
+    if (group)
+        (void)setpgid(pid, pid); /* also here: no race with a signal sent right away */
     (void)close(p[1]);
     d->pid = pid;
     d->out_fd = p[0];
-    char buf[120];
+    d->group = group;
+    return 0;
+}
+
+/* Read lines of d's output until one contains `ready` (copied to `line`). 0 or -1. */
+static int
+wait_line(struct daemon *d, const char *ready, double timeout_s, char *line, size_t size)
+{
+    char buf[4096];
     size_t len = 0;
     double deadline = now_s() + timeout_s;
-    while (now_s() < deadline && len < sizeof(buf) - 1) {
+    while (now_s() < deadline) {
+        char *nl;
+        while ((nl = memchr(buf, '\n', len)) != NULL) {
+            *nl = '\0';
+            bool hit = strstr(buf, ready) != NULL;
+            if (hit)
+                (void)snprintf(line, size, "%.1000s", buf);
+            size_t used = (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, len - used);
+            len -= used;
+            if (hit)
+                return 0;
+        }
+        if (len == sizeof(buf) - 1)
+            len = 0; /* a line too long to be the one: drop it */
         struct pollfd pfd = {d->out_fd, POLLIN, 0};
         int ms = (int)((deadline - now_s()) * 1000) + 1;
         if (poll(&pfd, 1, ms) <= 0)
@@ -103,18 +127,68 @@ daemon_start(struct daemon *d, const char *name, const char *const *argv, double
         if (n <= 0)
             break;
         len += (size_t)n;
-        buf[len] = '\0';
-        char *nl = strchr(buf, '\n');
-        if (nl != NULL) {
-            *nl = '\0';
-            const char *prefix = "listening on ";
-            if (strncmp(buf, prefix, strlen(prefix)) != 0)
-                break;
-            (void)snprintf(d->url, sizeof(d->url), "%s", buf + strlen(prefix));
-            return 0;
-        }
     }
-    printf("daemon %s did not become ready (output: '%.*s')\n", name, (int)len, buf);
+    buf[len] = '\0';
+    (void)snprintf(line, size, "%.1000s", buf);
+    return -1;
+}
+
+int
+daemon_spawn(struct daemon *d, const char *name, const char *prog, const char *const *argv,
+             const char *ready, double timeout_s)
+{
+    size_t n = 0;
+    while (argv[n] != NULL)
+        n++;
+    char **args = calloc(n + 2, sizeof(*args));
+    if (args == NULL)
+        return -1;
+    args[0] = (char *)(prog != NULL ? prog : daemon_bin());
+    for (size_t i = 0; i < n; i++)
+        args[i + 1] = (char *)argv[i];
+    int r = spawn(d, name, args, true);
+    free(args);
+    if (r < 0)
+        return -1;
+    char line[1024];
+    if (wait_line(d, ready, timeout_s, line, sizeof(line)) == 0) {
+        const char *u = strstr(line, "http://");
+        size_t len = u != NULL ? strcspn(u, " ,;") : 0;
+        while (len > 0 && u[len - 1] == '.')
+            len--;
+        (void)snprintf(d->url, sizeof(d->url), "%.*s", (int)len, u != NULL ? u : "");
+        return 0;
+    }
+    printf("%s did not become ready (no line with '%s'; output: '%s')\n", name, ready, line);
+    daemon_dump_log(d);
+    daemon_kill(d);
+    return -1;
+}
+
+int
+daemon_start(struct daemon *d, const char *name, const char *const *argv, double timeout_s)
+{
+    size_t n = 0;
+    while (argv[n] != NULL)
+        n++;
+    char **args = calloc(n + 2, sizeof(*args));
+    if (args == NULL)
+        return -1;
+    args[0] = (char *)daemon_bin();
+    for (size_t i = 0; i < n; i++)
+        args[i + 1] = (char *)argv[i];
+    int r = spawn(d, name, args, false);
+    free(args);
+    if (r < 0)
+        return -1;
+    char line[1024];
+    const char *prefix = "listening on ";
+    if (wait_line(d, prefix, timeout_s, line, sizeof(line)) == 0 &&
+        strncmp(line, prefix, strlen(prefix)) == 0) {
+        (void)snprintf(d->url, sizeof(d->url), "%.120s", line + strlen(prefix));
+        return 0;
+    }
+    printf("daemon %s did not become ready (output: '%s')\n", name, line);
     daemon_dump_log(d);
     daemon_kill(d);
     return -1;
@@ -125,7 +199,7 @@ daemon_stop(struct daemon *d, double timeout_s)
 {
     if (d->pid <= 0)
         return -1;
-    (void)kill(d->pid, SIGTERM);
+    (void)kill(d->group ? -d->pid : d->pid, SIGTERM);
     double deadline = now_s() + timeout_s;
     int status = 0;
     while (now_s() < deadline) {
@@ -147,7 +221,7 @@ daemon_kill(struct daemon *d)
 {
     if (d->pid <= 0)
         return;
-    (void)kill(d->pid, SIGKILL);
+    (void)kill(d->group ? -d->pid : d->pid, SIGKILL);
     (void)waitpid(d->pid, NULL, 0);
     (void)close(d->out_fd);
     d->pid = 0;

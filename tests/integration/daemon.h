@@ -12,6 +12,7 @@
 struct daemon {
     pid_t pid;
     int out_fd;
+    bool group; /* it leads its own process group: signals go to the whole group */
     char url[128];
     char log_path[256];
 };
@@ -25,6 +26,14 @@ const char *daemon_tmpdir(void);
 /* Start `argv` (argv[0] is replaced by the binary; NULL-terminated) and wait up to
  * `timeout_s` for its listening line. 0 or -1 (then the log is printed). */
 int daemon_start(struct daemon *d, const char *name, const char *const *argv, double timeout_s);
+
+/* Start program `prog` (NULL: the vmloc binary) with the arguments `argv` (NULL-terminated,
+ * without the program). It leads a new process
+ * group (so what it starts is stopped with it) and is ready when a line of its standard
+ * output contains `ready`; d->url is the first "http://..." of that line ("" if none).
+ * 0 or -1 (then the log is printed). */
+int daemon_spawn(struct daemon *d, const char *name, const char *prog, const char *const *argv,
+                 const char *ready, double timeout_s);
 
 /* SIGTERM and wait up to `timeout_s` for the exit; returns the exit status, or -1 when it
  * had to be killed. */

@@ -1,0 +1,298 @@
+/* What the web page reads, with real processes: the page and its files, each host's usage
+ * history with its thresholds, the per-host thresholds in GET /v1/hosts, and in peer mode the
+ * hosts of every peer as one agent sees them (GET /v1/hosts on an agent). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "net/http.h"
+#include "testpool.h"
+
+/* GET `path` as text: the status, and the body in *ret (caller frees). */
+static int
+get_text(const char *url, const char *path, char **ret)
+{
+    int status = 0;
+    const char *err = NULL;
+    *ret = NULL;
+    if (http_fetch(url, "GET", path, NULL, 5.0, &status, ret, &err) < 0)
+        return 0;
+    return status;
+}
+
+struct hist_cond {
+    const char *url;
+    const char *host;
+    size_t points;
+};
+
+static bool
+history_has(void *arg)
+{
+    const struct hist_cond *c = arg;
+    char path[200];
+    (void)snprintf(path, sizeof(path), "/v1/hosts/%s/history", c->host);
+    json_t *j = get(c->url, path);
+    bool ok = json_array_size(json_object_get(j, "time")) >= c->points;
+    json_decref(j);
+    return ok;
+}
+
+static json_t *
+host_in(json_t *hosts, const char *name)
+{
+    size_t i;
+    json_t *h;
+    json_array_foreach(hosts, i, h)
+    {
+        if (strcmp(str(h, "name"), name) == 0)
+            return h;
+    }
+    return NULL;
+}
+
+struct up_cond {
+    const char *url;
+    const char *const *names;
+    size_t n;
+    const char *state;
+};
+
+/* Every named host is listed in `state`, and the list has exactly n hosts. */
+static bool
+hosts_in_state(void *arg)
+{
+    const struct up_cond *c = arg;
+    json_t *hosts = get(c->url, "/v1/hosts");
+    bool ok = json_array_size(hosts) == c->n;
+    for (size_t i = 0; ok && i < c->n; i++) {
+        json_t *h = host_in(hosts, c->names[i]);
+        ok = h != NULL && strcmp(str(h, "state"), c->state) == 0;
+    }
+    json_decref(hosts);
+    return ok;
+}
+
+struct last_cond {
+    const char *url;
+    const char *host;
+    double cpu;
+};
+
+/* The newest point of the host's history has this cpu usage. */
+static bool
+history_ends_at(void *arg)
+{
+    const struct last_cond *c = arg;
+    char path[200];
+    (void)snprintf(path, sizeof(path), "/v1/hosts/%s/history", c->host);
+    json_t *j = get(c->url, path);
+    json_t *cpu = json_object_get(json_object_get(j, "usage"), "cpu");
+    size_t n = json_array_size(cpu);
+    bool ok = n > 0 && json_real_value(json_array_get(cpu, n - 1)) == c->cpu;
+    json_decref(j);
+    return ok;
+}
+
+/* p3 is listed down by the agent at `arg`, with a reason. */
+static bool
+peer_down(void *arg)
+{
+    json_t *hosts = get(arg, "/v1/hosts");
+    json_t *h = host_in(hosts, "p3");
+    bool ok = h != NULL && strcmp(str(h, "state"), "down") == 0 && str(h, "reason")[0] != '\0';
+    json_decref(hosts);
+    return ok;
+}
+
+static void
+test_manager_page_and_history(void **state)
+{
+    (void)state;
+    char policy[600];
+    (void)snprintf(policy, sizeof(policy), "%s/%s-policy.ini", daemon_tmpdir(), pool_prefix());
+    FILE *f = fopen(policy, "w");
+    assert_non_null(f);
+    (void)fputs("[host \"h2\"]\nhost_threshold.cpu = 60\n", f);
+    assert_int_equal(fclose(f), 0);
+    const char *mextra[] = {"--config", policy, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--vm", "a:cpu=30", NULL};
+    const char *e2[] = {"--vm", "b:cpu=10", NULL};
+    struct daemon *a1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    static const char *const names[] = {"h1", "h2"};
+    struct up_cond uc = {m->url, names, 2, "up"};
+    assert_true(wait_until(hosts_in_state, &uc, UP_S));
+
+    /* The page and its files, built into the binary. */
+    char *body = NULL;
+    assert_int_equal(get_text(m->url, "/", &body), 200);
+    assert_non_null(strstr(body, "<title>vmloc</title>"));
+    assert_non_null(strstr(body, "/ui/app.js"));
+    free(body);
+    assert_int_equal(get_text(m->url, "/ui/app.js", &body), 200);
+    assert_non_null(strstr(body, "/v1/hosts"));
+    free(body);
+    assert_int_equal(get_text(m->url, "/ui/app.css", &body), 200);
+    free(body);
+
+    /* Thresholds per host, from the policy in force. */
+    json_t *hosts = get(m->url, "/v1/hosts");
+    json_t *t1 = json_object_get(host_in(hosts, "h1"), "threshold");
+    json_t *t2 = json_object_get(host_in(hosts, "h2"), "threshold");
+    assert_true(json_real_value(json_object_get(t1, "cpu")) == 80.0);
+    assert_true(json_real_value(json_object_get(t2, "cpu")) == 60.0);
+    assert_true(json_real_value(json_object_get(t2, "disk")) == 80.0);
+    json_decref(hosts);
+
+    /* History: points at least a second apart, in order, with the host's usage. */
+    struct hist_cond hc = {m->url, "h1", 3};
+    assert_true(wait_until(history_has, &hc, ACT_S));
+    json_t *h = get(m->url, "/v1/hosts/h1/history");
+    assert_string_equal(str(h, "host"), "h1");
+    json_t *times = json_object_get(h, "time");
+    json_t *cpu = json_object_get(json_object_get(h, "usage"), "cpu");
+    assert_int_equal(json_array_size(times), json_array_size(cpu));
+    for (size_t i = 1; i < json_array_size(times); i++) {
+        double gap = json_real_value(json_array_get(times, i)) -
+                     json_real_value(json_array_get(times, i - 1));
+        assert_true(gap >= 0.999);
+    }
+    /* The load is steady: every point is the host's usage now (its VM and the host's own). */
+    json_t *now = get(m->url, "/v1/hosts");
+    double h1_cpu =
+        json_real_value(json_object_get(json_object_get(host_in(now, "h1"), "usage"), "cpu"));
+    json_decref(now);
+    assert_true(h1_cpu >= 30.0 && h1_cpu < 40.0);
+    for (size_t i = 0; i < json_array_size(cpu); i++)
+        assert_true(json_real_value(json_array_get(cpu, i)) == h1_cpu);
+    assert_true(json_real_value(json_object_get(json_object_get(h, "threshold"), "cpu")) == 80.0);
+
+    /* since= keeps the newer points only. */
+    double last = json_real_value(json_array_get(times, json_array_size(times) - 1));
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/hosts/h1/history?since=%.3f", last);
+    json_t *tail = get(m->url, path);
+    assert_true(json_array_size(json_object_get(tail, "time")) >= 1);
+    assert_true(json_array_size(json_object_get(tail, "time")) < json_array_size(times) + 2);
+    assert_true(json_real_value(json_array_get(json_object_get(tail, "time"), 0)) >= last);
+    json_decref(tail);
+    json_decref(h);
+
+    /* A load change shows in the history. */
+    load(a1->url, "a", "cpu=50");
+    struct last_cond lc = {m->url, "h1", h1_cpu + 20.0};
+    assert_true(wait_until(history_ends_at, &lc, ACT_S));
+    pool_finish();
+}
+
+/* Peer mode: an agent lists every peer's host, keeps their history as it sees them, serves
+ * the page and its policy; a peer that stops is shown down. */
+static void
+test_peer_view(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    int ports[N];
+    assert_int_equal(http_free_ports(ports, N), 0);
+    char listen[N][32];
+    char url[N][64];
+    char data[N][600];
+    static const char *const names[N] = {"p1", "p2", "p3"};
+    static const char *const vms[N] = {"a:cpu=30", "b:cpu=20", "c:cpu=10"};
+    struct daemon *d[N];
+    for (size_t i = 0; i < N; i++) {
+        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", ports[i]);
+        (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", ports[i]);
+        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
+                       names[i]);
+    }
+    for (size_t i = 0; i < N; i++) {
+        const char *argv[] = {"agent",    "--name",         names[i], "--mode", "peer",
+                              "--listen", listen[i],        "--data", data[i],  "--interval",
+                              "0.2",      "--vm",           vms[i],   "--peer", url[(i + 1) % N],
+                              "--peer",   url[(i + 2) % N], NULL};
+        d[i] = pool_start(names[i], argv);
+    }
+    struct up_cond uc = {url[0], names, N, "up"};
+    assert_true(wait_until(hosts_in_state, &uc, UP_S));
+    json_t *hosts = get(url[0], "/v1/hosts");
+    assert_string_equal(str(json_array_get(hosts, 0), "name"), "p1"); /* itself first */
+    json_t *p2 = host_in(hosts, "p2");
+    assert_string_equal(str(p2, "url"), url[1]);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(p2, "vms"), 0)), "b");
+    json_t *own = get(url[1], "/v1/sample");
+    assert_true(json_real_value(json_object_get(json_object_get(p2, "usage"), "cpu")) ==
+                json_real_value(json_object_get(
+                    json_object_get(json_object_get(own, "host"), "usage"), "cpu")));
+    json_decref(own);
+    assert_true(json_real_value(json_object_get(json_object_get(p2, "threshold"), "cpu")) == 80.0);
+    json_decref(hosts);
+    /* The CLI reads the same list. */
+    json_t *cl = cli_list_at("--agent", url[0], "hosts");
+    assert_int_equal(json_array_size(cl), N);
+    json_decref(cl);
+
+    /* Its own history, and a peer's as seen from here. */
+    struct hist_cond mine = {url[0], "p1", 2};
+    assert_true(wait_until(history_has, &mine, ACT_S));
+    struct hist_cond peer = {url[0], "p2", 1};
+    assert_true(wait_until(history_has, &peer, ACT_S));
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(url[0], "GET", "/v1/hosts/nobody/history", NULL, &j), 404);
+    json_decref(j);
+
+    char *body = NULL;
+    assert_int_equal(get_text(url[0], "/", &body), 200);
+    assert_non_null(strstr(body, "<title>vmloc</title>"));
+    free(body);
+    assert_int_equal(get_text(url[0], "/v1/policy", &body), 200);
+    assert_non_null(strstr(body, "[detect]"));
+    free(body);
+
+    /* p3 stops: p1 lists it down, with why. */
+    pool_stop_clean(d[2]);
+    assert_true(wait_until(peer_down, url[0], ACT_S));
+    pool_finish();
+}
+
+/* An agent in central mode has no host list and no page: it says to ask the manager. */
+static void
+test_central_agent_has_no_page(void **state)
+{
+    (void)state;
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", NULL);
+    struct daemon *a = pool_start_agent("h1", m->url, NULL);
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(a->url, "GET", "/v1/hosts", NULL, &j), 404);
+    assert_non_null(strstr(str(j, "error"), "manager"));
+    json_decref(j);
+    assert_int_equal(daemon_http(a->url, "GET", "/", NULL, &j), 404);
+    assert_non_null(strstr(str(j, "error"), "manager"));
+    json_decref(j);
+    /* Its own history is there all the same. */
+    struct hist_cond own = {a->url, "h1", 1};
+    assert_true(wait_until(history_has, &own, ACT_S));
+    assert_int_equal(daemon_http(a->url, "GET", "/v1/migrations?limit=0", NULL, &j), 400);
+    json_decref(j);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_manager_page_and_history, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_view, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_central_agent_has_no_page, pool_setup, pool_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,405 @@
+// vmloc's web page: reads the daemon's own HTTP API (docs/protocol.md) once a second and
+// updates the page in place. Everything shown comes from GET /v1/health, /v1/hosts, /v1/vms,
+// /v1/conflicts, /v1/migrations, /v1/hosts/NAME/history and /v1/policy.
+"use strict";
+
+const KINDS = ["cpu", "mem_bw", "disk", "net"];
+const POLL_MS = 1000;
+const MAX_POLL_MS = 5000;
+const LIST_ROWS = 50;
+const CHIPS_PER_HOST = 12;
+
+const state = {
+  cards: new Map(), // host name -> {el, bars, badge, vms, vmsKey, cls}
+  order: "",
+  selected: null,
+  vmsByHost: new Map(),
+  seenMigrations: new Set(),
+  seenConflicts: new Set(),
+  listsPrimed: false,
+  migrationsKey: "",
+  conflictsKey: "",
+  delay: POLL_MS,
+  firstRender: false,
+  polls: 0,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  return e;
+}
+
+async function getJSON(path) {
+  const r = await fetch(path, { cache: "no-store" });
+  if (!r.ok) {
+    let why = r.status + " " + r.statusText;
+    try {
+      const j = await r.json();
+      if (j && j.error) why = j.error;
+    } catch (e) {
+      // the body was not JSON: keep the status
+    }
+    const err = new Error(path + ": " + why);
+    err.status = r.status;
+    throw err;
+  }
+  return r.json();
+}
+
+function pct(v) {
+  return (typeof v === "number" && isFinite(v) ? v : 0).toFixed(0) + "%";
+}
+
+function clock(t) {
+  if (typeof t !== "number") return "";
+  return new Date(t * 1000).toLocaleTimeString([], { hour12: false });
+}
+
+function colour(kind) {
+  return getComputedStyle(document.documentElement).getPropertyValue("--" + kind).trim();
+}
+
+// --- hosts -----------------------------------------------------------------------------
+
+function makeCard(h) {
+  const card = el("div", "host");
+  card.tabIndex = 0;
+  card.dataset.name = h.name;
+  const top = el("div", "top");
+  const name = el("span", "name", h.name);
+  name.title = h.url || "";
+  const badge = el("span", "badge");
+  top.append(name, badge);
+  card.append(top);
+  const bars = {};
+  for (const k of KINDS) {
+    const row = el("div", "bar");
+    const track = el("div", "track");
+    const fill = el("div", "fill " + k);
+    const tick = el("div", "tick");
+    track.append(fill, tick);
+    const val = el("span", "val");
+    row.append(el("span", "kind", k), track, val);
+    card.append(row);
+    bars[k] = { fill, tick, val, last: null, thr: null };
+  }
+  const vms = el("div", "vms");
+  card.append(vms);
+  card.addEventListener("click", () => select(h.name));
+  card.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      select(h.name);
+    }
+  });
+  return { el: card, bars, badge, vms, vmsKey: null, cls: "" };
+}
+
+function updateCard(c, h) {
+  const st = h.in_conflict && h.state === "up" ? "conflict" : h.state;
+  const cls = "host " + st + (state.selected === h.name ? " selected" : "");
+  if (c.cls !== cls) {
+    c.el.className = cls;
+    c.cls = cls;
+    c.badge.className = "badge " + st;
+    c.badge.textContent = st === "conflict" ? "conflict" : h.state;
+  }
+  c.badge.title = h.reason || "";
+  for (const k of KINDS) {
+    const b = c.bars[k];
+    const v = h.usage ? h.usage[k] : 0;
+    const thr = h.threshold ? h.threshold[k] : null;
+    if (b.last !== v) {
+      b.fill.style.width = Math.max(0, Math.min(100, v)) + "%";
+      b.fill.classList.toggle("over", thr !== null && v >= thr);
+      b.val.textContent = pct(v);
+      b.last = v;
+    }
+    if (b.thr !== thr && thr !== null) {
+      b.tick.style.left = Math.max(0, Math.min(100, thr)) + "%";
+      b.tick.title = k + " threshold " + thr + "%";
+      b.thr = thr;
+    }
+  }
+  const vms = state.vmsByHost.get(h.name) || (h.vms || []).map((n) => ({ name: n, state: "running" }));
+  const key = vms.map((v) => v.name + ":" + v.state).join(",");
+  if (c.vmsKey !== key) {
+    c.vmsKey = key;
+    const chips = [];
+    for (const v of vms.slice(0, CHIPS_PER_HOST)) {
+      const chip = el("span", "vm " + v.state, v.name);
+      chip.title = v.state + (v.usage ? " · cpu " + pct(v.usage.cpu) : "");
+      chips.push(chip);
+    }
+    if (vms.length > CHIPS_PER_HOST) chips.push(el("span", "vm more", "+" + (vms.length - CHIPS_PER_HOST)));
+    if (vms.length === 0) chips.push(el("span", "muted", "no VMs"));
+    c.vms.replaceChildren(...chips);
+  }
+}
+
+function renderHosts(hosts) {
+  const grid = $("hosts");
+  const names = hosts.map((h) => h.name);
+  const seen = new Set(names);
+  for (const [name, c] of state.cards) {
+    if (!seen.has(name)) {
+      c.el.remove();
+      state.cards.delete(name);
+    }
+  }
+  const frag = document.createDocumentFragment();
+  let added = false;
+  for (const h of hosts) {
+    let c = state.cards.get(h.name);
+    if (!c) {
+      c = makeCard(h);
+      state.cards.set(h.name, c);
+      added = true;
+    }
+    updateCard(c, h);
+  }
+  const order = names.join("\n");
+  if (added || order !== state.order) {
+    // Keep the manager's order (registration order); appending moves existing nodes.
+    for (const h of hosts) frag.append(state.cards.get(h.name).el);
+    grid.append(frag);
+    state.order = order;
+  }
+  const up = hosts.filter((h) => h.state === "up").length;
+  const conflicts = hosts.filter((h) => h.in_conflict && h.state === "up").length;
+  $("host-count").textContent = `${hosts.length} · ${up} up` + (conflicts ? ` · ${conflicts} in conflict` : "");
+}
+
+function groupVms(vms) {
+  const by = new Map();
+  for (const v of vms) {
+    if (!by.has(v.host)) by.set(v.host, []);
+    by.get(v.host).push(v);
+  }
+  state.vmsByHost = by;
+}
+
+// --- the selected host ------------------------------------------------------------------
+
+function select(name) {
+  state.selected = name;
+  for (const [n, c] of state.cards) {
+    const want = n === name;
+    if (c.el.classList.contains("selected") !== want) {
+      c.el.classList.toggle("selected", want);
+      c.cls = c.el.className;
+    }
+  }
+  $("detail-name").textContent = name;
+  $("detail-hint").textContent = "Usage over the last minutes; dashed lines are the host thresholds.";
+  renderDetailVms();
+  refreshHistory();
+}
+
+function renderDetailVms() {
+  const body = $("detail-vms").tBodies[0];
+  const vms = state.selected ? state.vmsByHost.get(state.selected) || [] : [];
+  const rows = vms.map((v) => {
+    const tr = el("tr");
+    tr.append(el("td", "", v.name), el("td", "", v.state));
+    for (const k of KINDS) tr.append(el("td", "", pct(v.usage ? v.usage[k] : 0)));
+    return tr;
+  });
+  body.replaceChildren(...rows);
+}
+
+async function refreshHistory() {
+  const name = state.selected;
+  if (!name) return;
+  try {
+    const h = await getJSON("/v1/hosts/" + encodeURIComponent(name) + "/history");
+    if (state.selected === name) drawChart(h);
+  } catch (e) {
+    if (state.selected === name) drawChartMessage(e.status === 404 ? "no history for this host here" : String(e.message));
+  }
+}
+
+function drawChartMessage(text) {
+  const c = $("chart");
+  const t = svg("text", { x: 320, y: 110, "text-anchor": "middle" });
+  t.textContent = text;
+  c.replaceChildren(t);
+}
+
+function drawChart(h) {
+  const c = $("chart");
+  const W = 640, H = 220, L = 36, R = 8, T = 10, B = 22;
+  const times = h.time || [];
+  if (times.length === 0) {
+    drawChartMessage("no samples yet");
+    return;
+  }
+  const t1 = times[times.length - 1];
+  const t0 = Math.min(times[0], t1 - 60);
+  const x = (t) => L + ((t - t0) / Math.max(1, t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - Math.max(0, Math.min(100, v)) / 100) * (H - T - B);
+  const parts = [];
+  for (const v of [0, 25, 50, 75, 100]) {
+    parts.push(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
+    const lab = svg("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end" });
+    lab.textContent = v + "%";
+    parts.push(lab);
+  }
+  const span = t1 - t0;
+  const left = svg("text", { x: L, y: H - 6 });
+  left.textContent = "-" + Math.round(span) + " s";
+  const right = svg("text", { x: W - R, y: H - 6, "text-anchor": "end" });
+  right.textContent = clock(t1);
+  parts.push(left, right);
+  for (const k of KINDS) {
+    const vals = (h.usage && h.usage[k]) || [];
+    const col = colour(k);
+    const thr = h.threshold ? h.threshold[k] : null;
+    if (thr !== null && thr !== undefined) {
+      parts.push(svg("line", { x1: L, x2: W - R, y1: y(thr), y2: y(thr), stroke: col, "stroke-dasharray": "5 4", "stroke-width": 1 }));
+    }
+    const pts = times.map((t, i) => x(t).toFixed(1) + "," + y(vals[i] || 0).toFixed(1)).join(" ");
+    const line = svg("polyline", { points: pts, fill: "none", stroke: col, "stroke-width": 1.6 });
+    const title = svg("title");
+    title.textContent = k + (thr !== null ? " (threshold " + thr + "%)" : "");
+    line.append(title);
+    parts.push(line);
+  }
+  c.replaceChildren(...parts);
+}
+
+// --- conflicts and migrations ------------------------------------------------------------
+
+function renderMigrations(list) {
+  const rows = list.slice(-LIST_ROWS).reverse();
+  const key = rows.map((m) => m.id + ":" + m.state).join(",");
+  $("migrations-empty").hidden = rows.length > 0;
+  if (key === state.migrationsKey) return;
+  state.migrationsKey = key;
+  const trs = rows.map((m) => {
+    const tr = el("tr");
+    tr.dataset.id = m.id;
+    if (state.listsPrimed && !state.seenMigrations.has(m.id)) tr.className = "new";
+    state.seenMigrations.add(m.id);
+    const took = typeof m.finished === "number" ? (m.finished - m.started).toFixed(2) + " s" : "…";
+    const st = el("td", "state-" + m.state, m.state);
+    st.title = m.error || m.reason || "";
+    const vm = el("td", "", m.vm);
+    vm.title = m.reason || "";
+    tr.append(el("td", "", clock(m.started)), vm, el("td", "", m.from + " → " + m.to), st, el("td", "", took));
+    return tr;
+  });
+  $("migrations").tBodies[0].replaceChildren(...trs);
+}
+
+function renderConflicts(list) {
+  const rows = list.slice(-LIST_ROWS).reverse();
+  const key = rows.map((c) => c.host + "@" + c.time).join(",");
+  $("conflicts-empty").hidden = rows.length > 0;
+  if (key === state.conflictsKey) return;
+  state.conflictsKey = key;
+  const trs = rows.map((c) => {
+    const tr = el("tr");
+    const id = c.host + "@" + c.time;
+    if (state.listsPrimed && !state.seenConflicts.has(id)) tr.className = "new";
+    state.seenConflicts.add(id);
+    tr.append(
+      el("td", "", clock(c.time)),
+      el("td", "", c.host),
+      el("td", "", (c.resources || []).join(", ")),
+      el("td", "", (c.vms || []).join(", ")),
+      el("td", "", c.outcome || ""),
+    );
+    return tr;
+  });
+  $("conflicts").tBodies[0].replaceChildren(...trs);
+}
+
+// --- the loop ------------------------------------------------------------------------------
+
+function setStatus(ok, text) {
+  const s = $("status");
+  s.className = "status " + (ok ? "live" : "lost");
+  s.textContent = text;
+}
+
+async function poll() {
+  try {
+    const [hosts, vms, migrations, conflicts] = await Promise.all([
+      getJSON("/v1/hosts"),
+      getJSON("/v1/vms"),
+      getJSON("/v1/migrations?limit=" + LIST_ROWS),
+      getJSON("/v1/conflicts?limit=" + LIST_ROWS),
+    ]);
+    const t0 = performance.now();
+    groupVms(vms);
+    renderHosts(hosts);
+    renderMigrations(migrations);
+    renderConflicts(conflicts);
+    window.vmlocLastRenderMs = performance.now() - t0;
+    state.listsPrimed = true;
+    if (!state.firstRender) {
+      state.firstRender = true;
+      // For tests and curious operators: how long the first full render took.
+      window.vmlocFirstRenderMs = performance.now();
+      document.body.dataset.rendered = "1";
+      if (!state.selected) {
+        const first = hosts.find((h) => h.in_conflict) || hosts[0];
+        if (first) select(first.name);
+      }
+    } else if (state.selected) {
+      renderDetailVms();
+      if (state.polls % 2 === 0) refreshHistory();
+    }
+    state.polls++;
+    const active = migrations.filter((m) => m.state === "running" || m.state === "planned").length;
+    $("summary").textContent = active ? active + " migration" + (active > 1 ? "s" : "") + " running" : "";
+    setStatus(true, "live · " + clock(Date.now() / 1000));
+    state.delay = POLL_MS;
+  } catch (e) {
+    setStatus(false, "not reachable, retrying (" + e.message + ")");
+    state.delay = Math.min(MAX_POLL_MS, state.delay * 2);
+  }
+  window.setTimeout(poll, state.delay);
+}
+
+function start() {
+  const legend = $("legend");
+  for (const k of KINDS) {
+    const s = el("span", "", k);
+    const sw = el("i");
+    sw.style.background = colour(k);
+    s.prepend(sw);
+    legend.append(s);
+  }
+  poll();
+  getJSON("/v1/health").then(
+    (h) => {
+      $("role").textContent = h.role + (h.mode ? " · " + h.mode + " mode" : "") + (h.name ? " · " + h.name : "");
+    },
+    () => {},
+  );
+  fetch("/v1/policy", { cache: "no-store" })
+    .then((r) => (r.ok ? r.text() : "not available here"))
+    .then(
+      (t) => {
+        $("policy").textContent = t;
+      },
+      () => {
+        $("policy").textContent = "not available";
+      },
+    );
+}
+
+start();
