@@ -95,6 +95,11 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
                               wire_kinds_json(usage[i]), "demand", wire_kinds_json(v->demand),
                               "mem_mib", v->mem_mib, "priority", (json_int_t)v->priority, "pinned",
                               v->pinned, "state", simvm_state_name(v->state));
+        if (o != NULL && v->arrived >= 0 &&
+            json_object_set_new(o, "arrived", json_real(v->arrived)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         arr = agent_vm_append(a, arr, o, with_host);
     }
     return arr;
@@ -236,6 +241,7 @@ add_vms(struct agent *a)
         v.mem_mib = d->mem_mib;
         v.priority = d->priority;
         v.pinned = d->pinned;
+        v.arrived = -1.0; /* here before the agent started: no cooldown */
         int r = hv_sim_add(&a->hv, &v);
         if (r == -EEXIST) {
             log_errorx("VM \"%s\" given twice", d->name);

@@ -56,45 +56,6 @@ notify(struct agent *a)
     a->notify_in_flight = true;
 }
 
-int
-agent_sample_conflict(struct agent *a, const struct wire_sample *s, char *kinds, size_t klen,
-                      char *vms, size_t vlen)
-{
-    struct cluster cl;
-    cluster_init(&cl);
-    size_t hi;
-    int r = wire_sample_to_cluster(s, true, &cl, &hi);
-    uint32_t *idx = r == 0 ? malloc((cl.hosts[hi].vm_count + 1u) * sizeof(*idx)) : NULL;
-    if (r == 0 && idx == NULL)
-        r = -ENOMEM;
-    if (r == 0) {
-        struct host_params hp;
-        struct detection det;
-        size_t nv = 0;
-        policy_host_params(&a->opts.policy, &cl.hosts[hi], &hp);
-        detect_host(&cl, &a->opts.policy, &hp, hi, &det, idx, &nv);
-        r = det.conflict ? 1 : 0;
-        size_t off = 0;
-        if (klen > 0)
-            kinds[0] = '\0';
-        for (size_t i = 0; r == 1 && i < a->opts.policy.n_resources; i++) {
-            enum kind k = a->opts.policy.resources[i];
-            if ((det.kinds & KIND_BIT(k)) && off < klen)
-                off +=
-                    (size_t)snprintf(kinds + off, klen - off, "%s%s", off ? "," : "", kind_name(k));
-        }
-        off = 0;
-        if (vlen > 0)
-            vms[0] = '\0';
-        for (size_t j = 0; j < nv && off < vlen; j++)
-            off += (size_t)snprintf(vms + off, vlen - off, "%s%s", off ? "," : "",
-                                    cl.vms[idx[j]].name);
-    }
-    free(idx);
-    cluster_done(&cl);
-    return r;
-}
-
 void
 agent_detect(struct agent *a)
 {
@@ -118,7 +79,7 @@ agent_detect(struct agent *a)
     char kinds[sizeof(a->conflict_kinds)];
     char vms[sizeof(a->conflict_vms)];
     bool moving = wire_sample_moving(&s);
-    int r = agent_sample_conflict(a, &s, kinds, sizeof(kinds), vms, sizeof(vms));
+    int r = wire_sample_conflict(&s, &a->opts.policy, kinds, sizeof(kinds), vms, sizeof(vms));
     wire_sample_done(&s);
     if (r < 0)
         return;
@@ -133,8 +94,15 @@ agent_detect(struct agent *a)
     a->in_conflict = r == 1;
     (void)snprintf(a->conflict_kinds, sizeof(a->conflict_kinds), "%s", r == 1 ? kinds : "");
     (void)snprintf(a->conflict_vms, sizeof(a->conflict_vms), "%s", r == 1 ? vms : "");
+    /* Anti-flapping: act only on a conflict seen in k of the last n samples. */
+    a->conflict_seen = policy_persist_push(a->conflict_seen, r == 1);
     if (r != 1)
         return;
+    if (!policy_persist_holds(&a->opts.policy, a->conflict_seen)) {
+        log_debug("conflict waits for persistence host=\"%s\" persistence=%u/%u", a->opts.name,
+                  (unsigned)a->opts.policy.persist_k, (unsigned)a->opts.policy.persist_n);
+        return;
+    }
     if (a->opts.mode == AGENT_MODE_PEER)
         agent_peer_act(a);
     else if (!moving)

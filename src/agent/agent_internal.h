@@ -134,6 +134,7 @@ struct agent {
     char conflict_vms[512]; /* "a,b": the conflicting VMs at the last sample */
     char conflict_kinds[64];
     uint64_t conflicts_detected; /* episodes */
+    uint32_t conflict_seen;      /* conflicts in the last samples, newest in bit 0 */
     bool notify_in_flight;       /* edge: a notification is outstanding */
     uint64_t notifications;
 
@@ -229,12 +230,6 @@ void agent_migrate_done(struct agent *a);
 /* After each sampling tick: keep the host's usage history, detect on the sample just taken
  * and act on the mode: edge notifies the manager, peer starts a decision (agent_detect.c). */
 void agent_detect(struct agent *a);
-
-/* Is the host of sample `s` in conflict under this agent's policy, as the manager would find
- * it? 1: yes (the conflicting kinds and VMs written, comma-separated, truncated to fit); 0:
- * no; -E2BIG or -ENOMEM (agent_detect.c). */
-int agent_sample_conflict(struct agent *a, const struct wire_sample *s, char *kinds, size_t klen,
-                          char *vms, size_t vlen);
 
 /* Peer mode (agent_peer.c). */
 int agent_peer_init(struct agent *a);

@@ -570,6 +570,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
     v.mem_mib = w->vm.mem_mib;
     v.priority = w->vm.priority;
     v.pinned = w->vm.pinned;
+    v.arrived = -1.0;
     v.state = SIMVM_INCOMING;
     int r = in->expiry != NULL ? hv_sim_add(&a->hv, &v) : -ENOMEM;
     if (r < 0) {
@@ -607,10 +608,12 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
         (void)snprintf(msg, len, "arrival \"%s\" was aborted", id);
         return 409;
     }
-    if (hv_sim_set_state(&a->hv, in->vm, SIMVM_RUNNING) < 0) {
+    long vi = hv_sim_find(&a->hv, in->vm);
+    if (vi < 0 || hv_sim_set_state(&a->hv, in->vm, SIMVM_RUNNING) < 0) {
         (void)snprintf(msg, len, "arrival \"%s\" lost its VM", id);
         return 409;
     }
+    a->hv.vms[vi].arrived = clock_wall_s(); /* its cooldown starts now */
     if (final->mask != 0 && hv_sim_set_demand(&a->hv, in->vm, final->mask, final->pct) < 0)
         log_warnx("commit carried a bad demand id=%s, ignoring", id);
     in->state = IN_COMMITTED;

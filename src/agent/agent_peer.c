@@ -449,6 +449,8 @@ plan_pick(struct agent *a, struct pick *ret)
         map[hi] = i + 1;
         no_dest[hi] = q->refused || wire_sample_moving(&q->sample);
     }
+    cl.time = clock_wall_s(); /* for the VMs' cooldown */
+    cl.has_time = true;
     struct plan_opts opts = {no_dest, no_source, check};
     if (plan_compute(&cl, &a->opts.policy, &opts, &p) < 0) {
         fail = "out of memory";

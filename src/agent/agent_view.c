@@ -31,8 +31,8 @@ agent_view_peer_sampled(struct agent *a, struct peer *p)
 {
     char kinds[8];
     char vms[8];
-    p->in_conflict =
-        agent_sample_conflict(a, &p->sample, kinds, sizeof(kinds), vms, sizeof(vms)) == 1;
+    p->in_conflict = wire_sample_conflict(&p->sample, &a->opts.policy, kinds, sizeof(kinds), vms,
+                                          sizeof(vms)) == 1;
     if (p->hist == NULL)
         p->hist = uhist_new(AGENT_HIST_GAP_S);
     if (p->hist != NULL)

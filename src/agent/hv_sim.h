@@ -28,6 +28,7 @@ struct simvm {
     double demand[KIND_COUNT]; /* percent of this host's capacity */
     double mem_mib;
     int64_t priority;
+    double arrived; /* when it arrived by migration (seconds since the epoch); < 0: unknown */
     bool pinned;
     enum simvm_state state;
 };

@@ -76,28 +76,19 @@ sim_apply(void *ctx, const char *section, const char *key, const char *value, co
     double x;
     if (strcmp(key, "persistence") == 0) {
         /* "K/N" */
-        const char *slash = strchr(value, '/');
-        char kbuf[16];
-        if (slash == NULL || (size_t)(slash - value) >= sizeof(kbuf)) {
-            *why = "must be K/N, e.g. 2/3";
+        if (config_parse_persistence(value, &v->persist_k, &v->persist_n) < 0) {
+            *why = "must be K/N with whole numbers 1 <= K <= N <= 31, e.g. 2/3";
             return -EINVAL;
         }
-        memcpy(kbuf, value, (size_t)(slash - value));
-        kbuf[slash - value] = '\0';
-        double k, n;
-        if (cli_parse_num(kbuf, 1, 31, &k) < 0 || cli_parse_num(slash + 1, 1, 31, &n) < 0 ||
-            k != floor(k) || n != floor(n) || k > n) {
-            *why = "must be K/N with whole numbers 1 <= K <= N <= 31";
-            return -EINVAL;
-        }
-        v->persist_k = (uint32_t)k;
-        v->persist_n = (uint32_t)n;
+        v->persist_set = true;
         return 0;
     }
     if (strcmp(key, "cooldown") == 0) {
         int r = parse_num(value, 0, 86400 * 365.0, &x, why, "must be seconds, 0 or more");
-        if (r == 0)
+        if (r == 0) {
             v->cooldown_s = x;
+            v->cooldown_set = true;
+        }
         return r;
     }
     if (strcmp(key, "consolidate_below") == 0) {
@@ -150,6 +141,14 @@ load_config(const char *path, struct sim_vmloc *v)
         cli_error("%s", err.msg);
         return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
     }
+    /* [relocate] persistence and cooldown are the running system's; the simulator takes them
+     * too, unless [sim] gives its own. */
+    if (!v->persist_set && (v->policy.persist_k != 1 || v->policy.persist_n != 1)) {
+        v->persist_k = v->policy.persist_k;
+        v->persist_n = v->policy.persist_n;
+    }
+    if (!v->cooldown_set && v->policy.cooldown_s > 0)
+        v->cooldown_s = v->policy.cooldown_s;
     if (v->consolidate_below_pct > 0 && v->consolidate_below_pct >= v->consolidate_target_pct) {
         cli_error("%s: [sim] consolidate_below must be below consolidate_target", path);
         return CLI_EXIT_USAGE;

@@ -215,7 +215,8 @@ push_move(struct consolidation *c, size_t *cap, uint32_t vm, uint32_t from, uint
 }
 
 static bool
-candidate(const struct cluster *cl, const struct consolidate_opts *o, uint32_t h)
+candidate(const struct cluster *cl, const struct policy *pol, const struct consolidate_opts *o,
+          uint32_t h)
 {
     const struct host *hs = &cl->hosts[h];
     if (hs->state != HOST_UP || hs->vm_count == 0)
@@ -225,7 +226,7 @@ candidate(const struct cluster *cl, const struct consolidate_opts *o, uint32_t h
     if (!(usage_get(&hs->usage, KIND_CPU) < o->below_pct))
         return false;
     for (uint32_t i = 0; i < hs->vm_count; i++)
-        if (cl->vms[hs->vm_first + i].pinned)
+        if (cl->vms[hs->vm_first + i].pinned || policy_vm_cooling(pol, cl, hs->vm_first + i))
             return false;
     return true;
 }
@@ -290,7 +291,7 @@ consolidate_plan(const struct cluster *cl, const struct policy *pol,
                     (opts->no_dest == NULL || !opts->no_dest[h]);
         if (recv)
             index_add(&w, h);
-        if (candidate(cl, opts, h)) {
+        if (candidate(cl, pol, opts, h)) {
             cand[nc++] = h;
             hkey[h] = usage_get(&hs->usage, KIND_CPU);
         }

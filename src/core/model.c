@@ -181,6 +181,7 @@ cluster_add_vm(struct cluster *cl, const char *name, size_t len, size_t *ret_i)
     struct vm *v = &cl->vms[cl->n_vms];
     memset(v, 0, sizeof(*v));
     v->name = n;
+    v->arrived = -1.0;
     v->host = (uint32_t)(cl->n_hosts - 1);
     cl->hosts[cl->n_hosts - 1].vm_count++;
     *ret_i = cl->n_vms++;

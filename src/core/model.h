@@ -53,7 +53,8 @@ struct vm {
     struct usage usage;
     double mem_mib; /* meaningful only when has_mem */
     int64_t priority;
-    uint32_t host; /* index of the host running it */
+    double arrived; /* seconds since the epoch it arrived on its host; < 0: unknown */
+    uint32_t host;  /* index of the host running it */
     bool has_mem;
     bool pinned;
 };

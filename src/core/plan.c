@@ -4,8 +4,9 @@
  * model order, gets at most one migration, planned on a working state that starts as a copy
  * of the hosts' usage and changes with every planned move:
  *
- *   - the VM is the source's movable (not pinned) VM with the highest selection score, ties
- *     to the first in model order; VMs moved in by earlier moves count as the source's;
+ *   - the VM is the source's movable (not pinned, not in its cooldown) VM with the highest
+ * selection score, ties to the first in model order; VMs moved in by earlier moves count as the
+ * source's;
  *   - the destination is the best-scoring other up host on which the VM fits: free capacity
  *     times coefficient strictly above the VM's usage times the source's coefficient, for
  *     cpu and every checked kind, and memory when both sides give sizes; with the busy-host
@@ -308,7 +309,7 @@ pick_vm(const struct work *w, size_t src, struct cand *ret)
     struct cand best = {0, NULL};
     for (uint32_t j = 0; j < h->vm_count; j++) {
         uint32_t vi = h->vm_first + j;
-        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned)
+        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned || policy_vm_cooling(w->pol, cl, vi))
             continue;
         struct cand c = {vi, cl->vms[vi].usage.pct};
         if (!found || cand_better(w->pol, cl, &c, &best)) {
@@ -318,7 +319,8 @@ pick_vm(const struct work *w, size_t src, struct cand *ret)
     }
     for (int32_t e = w->moved_head[src]; e >= 0; e = w->moved[e].next_in) {
         const struct moved *m = &w->moved[e];
-        if (w->vm_loc[m->vm] != e || cl->vms[m->vm].pinned)
+        /* Moved here by this plan: with a cooldown it has just arrived. */
+        if (w->vm_loc[m->vm] != e || cl->vms[m->vm].pinned || w->pol->cooldown_s > 0)
             continue;
         struct cand c = {m->vm, m->usage};
         if (!found || cand_better(w->pol, cl, &c, &best)) {

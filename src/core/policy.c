@@ -24,6 +24,9 @@ policy_init(struct policy *pol)
     pol->dest_select = DEST_SELECT_FREE;
     pol->dest_select_resource = KIND_CPU;
     pol->prefer_busy_hosts = false;
+    pol->persist_k = 1;
+    pol->persist_n = 1;
+    pol->cooldown_s = 0.0;
     pol->weights[KIND_CPU] = 1.0;
     pol->weight_priority = 0.0;
 }
@@ -134,4 +137,33 @@ policy_host_params(const struct policy *pol, const struct host *h, struct host_p
         else if (o->has_threshold_all)
             ret->host_threshold[k] = o->host_threshold_all;
     }
+}
+
+uint32_t
+policy_persist_push(uint32_t seen, bool conflict)
+{
+    return (seen << 1) | (conflict ? 1u : 0u);
+}
+
+bool
+policy_persist_holds(const struct policy *pol, uint32_t seen)
+{
+    uint32_t n = pol->persist_n;
+    if (n == 0 || n > POLICY_MAX_PERSIST_N)
+        n = 1;
+    uint32_t w = seen & ((1u << n) - 1u);
+    uint32_t c = 0;
+    while (w != 0) {
+        w &= w - 1u;
+        c++;
+    }
+    return c >= (pol->persist_k > 0 ? pol->persist_k : 1u);
+}
+
+bool
+policy_vm_cooling(const struct policy *pol, const struct cluster *cl, size_t vi)
+{
+    const struct vm *v = &cl->vms[vi];
+    return pol->cooldown_s > 0 && cl->has_time && v->arrived >= 0 &&
+           cl->time - v->arrived < pol->cooldown_s;
 }

@@ -65,6 +65,12 @@ struct policy {
      * checked kind, so a move never creates the next conflict (default off: the contract's
      * feasibility only asks for room). */
     bool dest_headroom;
+    /* Anti-flapping: a host acts on a conflict only when it was in conflict in `persist_k` of
+     * its last `persist_n` samples (1 of 1: at once); a VM that arrived on its host less than
+     * `cooldown_s` ago (the cluster's time minus the VM's `arrived`) is not moved (0: none). */
+    uint32_t persist_k;
+    uint32_t persist_n;
+    double cooldown_s;
     double weights[KIND_COUNT]; /* for the weighted choices */
     double weight_priority;     /* for vm_select = weighted */
     /* [host "NAME"], sorted by name once policy_finish() ran */
@@ -76,6 +82,21 @@ struct policy {
 /* Fill `pol` with the documented defaults (cpu only, any, 80 %, fixed 20 %, k 0, min_vms 2,
  * usage/cpu, free/cpu, no busy preference, weights cpu:1) and no overrides. Never fails. */
 void policy_init(struct policy *pol);
+
+/* The most samples a persistence window may span. */
+#define POLICY_MAX_PERSIST_N 31u
+
+/* A host's conflict history for the persistence filter: bit 0 is its newest sample. Add a
+ * sample's detection result. */
+uint32_t policy_persist_push(uint32_t seen, bool conflict);
+
+/* Did the host's conflicts persist: in conflict in at least persist_k of its last persist_n
+ * samples? */
+bool policy_persist_holds(const struct policy *pol, uint32_t seen);
+
+/* Is VM `vi` of `cl` in its cooldown under `pol` (it arrived on its host less than
+ * cooldown_s before the cluster's time)? False when either time is unknown. */
+bool policy_vm_cooling(const struct policy *pol, const struct cluster *cl, size_t vi);
 
 /* Free the overrides `pol` owns; leaves `pol` as after policy_init(). Accepts NULL. */
 void policy_done(struct policy *pol);

@@ -96,6 +96,18 @@ manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, c
     h->sample = *s;
     memset(s, 0, sizeof(*s));
     h->has_sample = true;
+    /* Anti-flapping (central mode): each new sample's own detection, for the persistence
+     * filter. */
+    if (!m->opts.edge && (m->opts.policy.persist_k != 1 || m->opts.policy.persist_n != 1) &&
+        (h->persist_seq == 0 || h->sample.seq != h->persist_seq)) {
+        /* Once per sample: a round faster than the agent samples brings the same one again. */
+        h->persist_seq = h->sample.seq != 0 ? h->sample.seq : 1;
+        char kinds[4];
+        char vms[4];
+        int c = wire_sample_conflict(&h->sample, &m->opts.policy, kinds, sizeof(kinds), vms,
+                                     sizeof(vms));
+        h->conflict_seen = policy_persist_push(h->conflict_seen, c == 1);
+    }
     if (h->hist == NULL)
         h->hist = uhist_new(MANAGER_HIST_GAP_S);
     if (h->hist != NULL)

@@ -440,21 +440,29 @@ manager_decide(struct manager *m)
         log_warnx("no decision this round: out of memory");
         goto out;
     }
+    cl.time = clock_wall_s(); /* for the VMs' cooldown */
+    cl.has_time = true;
     for (size_t i = 0; i < cl.n_hosts; i++) {
         /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
          * arriving or leaving (one ordered by someone else, or before a restart). */
         busy[i] = host_busy(m, cl.hosts[i].name) || wire_sample_moving(&map[i]->sample);
     }
-    /* Edge: only the hosts whose agents found a conflict are examined. */
-    if (m->opts.edge) {
+    /* Edge: only the hosts whose agents found a conflict are examined (the agents apply the
+     * persistence filter). Central: only the hosts whose conflict persisted. */
+    bool persist = m->opts.policy.persist_k != 1 || m->opts.policy.persist_n != 1;
+    if (m->opts.edge || persist) {
         check = calloc(cl.n_hosts + 1, sizeof(*check));
         if (check == NULL) {
             log_warnx("no decision this round: out of memory");
             goto out;
         }
         for (size_t i = 0; i < cl.n_hosts; i++) {
-            check[i] = map[i]->notified;
-            map[i]->notified = false;
+            if (m->opts.edge) {
+                check[i] = map[i]->notified;
+                map[i]->notified = false;
+            } else {
+                check[i] = policy_persist_holds(&m->opts.policy, map[i]->conflict_seen);
+            }
         }
     }
     struct plan_opts opts = {busy, busy, check};

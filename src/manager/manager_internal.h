@@ -34,11 +34,13 @@ struct mhost {
     bool in_conflict; /* in the last decision */
     char conflict_sig[512];
     bool unresolved_logged;
-    bool waiting;          /* a sample request is outstanding */
-    bool notified;         /* edge: its agent notified a conflict since the last decision */
-    double notified_at;    /* wall clock of its last notification */
-    double agent_interval; /* the agent's sampling interval, from its registration (0: unknown) */
-    struct uhist *hist;    /* recent usage, for the web page (NULL until the first sample) */
+    bool waiting;           /* a sample request is outstanding */
+    bool notified;          /* edge: its agent notified a conflict since the last decision */
+    double notified_at;     /* wall clock of its last notification */
+    double agent_interval;  /* the agent's sampling interval, from its registration (0: unknown) */
+    struct uhist *hist;     /* recent usage, for the web page (NULL until the first sample) */
+    uint32_t conflict_seen; /* central: conflicts in its last samples, newest in bit 0 */
+    uint64_t persist_seq;   /* the sample last counted in conflict_seen (0: none) */
 };
 
 enum mmig_state {

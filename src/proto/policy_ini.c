@@ -7,6 +7,7 @@
  * number of every key without inih's compile-time option. */
 #include "proto/policy_ini.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -230,6 +231,8 @@ enum key_type {
     KT_BOOL,
     KT_WEIGHTS,
     KT_CAPACITY,
+    KT_PERSIST, /* persistence = K/N */
+    KT_SECONDS, /* cooldown */
 };
 
 struct key_def {
@@ -256,6 +259,9 @@ static const struct key_def keys[] = {
     {SEC_RELOCATE, "dest_headroom", KT_BOOL, false,
      "yes: the destination stays below its threshold"},
     {SEC_RELOCATE, "weights", KT_WEIGHTS, false, "kind:weight pairs, plus priority:W"},
+    {SEC_RELOCATE, "persistence", KT_PERSIST, false,
+     "K/N: act on a conflict seen in K of the host's last N samples"},
+    {SEC_RELOCATE, "cooldown", KT_SECONDS, false, "seconds a VM stays put after it arrived"},
     {SEC_HOST, "capacity", KT_CAPACITY, false, "relative capacity coefficient (> 0)"},
     {SEC_HOST, "host_threshold", KT_THRESHOLD, true, "percent; per kind: host_threshold.KIND"},
 };
@@ -607,6 +613,23 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
             pol->prefer_busy_hosts = b;
         return 1;
     }
+    case KT_PERSIST: {
+        uint32_t k = 0;
+        uint32_t n = 0;
+        if (config_parse_persistence(v, &k, &n) < 0)
+            return failf(p, -EINVAL, sec, key,
+                         "must be K/N with whole numbers 1 <= K <= N <= 31, e.g. 2/3");
+        pol->persist_k = k;
+        pol->persist_n = n;
+        return 1;
+    }
+    case KT_SECONDS:
+        r = parse_double(v, 0.0, 86400.0 * 365.0, false, &d, &why);
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key,
+                         why ? why : "must be seconds from 0 (none) to a year");
+        pol->cooldown_s = d;
+        return 1;
     case KT_WEIGHTS: {
         struct weights_ctx c;
         memset(&c, 0, sizeof(c));
@@ -623,6 +646,26 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
     }
     }
     return failf(p, -EINVAL, sec, key, "unknown key");
+}
+
+int
+config_parse_persistence(const char *v, uint32_t *ret_k, uint32_t *ret_n)
+{
+    char *end = NULL;
+    errno = 0;
+    long k = strtol(v, &end, 10);
+    if (end == v || *end != '/' || errno != 0)
+        return -EINVAL;
+    const char *nv = end + 1;
+    long n = strtol(nv, &end, 10);
+    if (end == nv || *end != '\0' || errno != 0)
+        return -EINVAL;
+    if (k < 1 || n < k || n > (long)POLICY_MAX_PERSIST_N || !isdigit((unsigned char)v[0]) ||
+        !isdigit((unsigned char)nv[0]))
+        return -EINVAL;
+    *ret_k = (uint32_t)k;
+    *ret_n = (uint32_t)n;
+    return 0;
 }
 
 static int
@@ -804,6 +847,8 @@ config_format(const struct policy *pol, char **ret_s)
     sb_printf(&b, "dest_select = %s\ndest_select_resource = %s\nprefer_busy_hosts = %s\n",
               dsel[pol->dest_select], kind_name(pol->dest_select_resource),
               pol->prefer_busy_hosts ? "yes" : "no");
+    sb_printf(&b, "persistence = %u/%u\ncooldown = %.17g\n", (unsigned)pol->persist_k,
+              (unsigned)pol->persist_n, pol->cooldown_s);
     sb_printf(&b, "weights =");
     for (unsigned k = 0; k < KIND_COUNT; k++)
         sb_printf(&b, "%s %s:%.17g", k ? "," : "", kind_name((enum kind)k), pol->weights[k]);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/compiler.h"
 #include "core/policy.h"
@@ -43,5 +44,9 @@ MUST_CHECK int config_parse_string_ext(const char *text, const char *source, str
 /* Write `pol` as INI text that config_parse_string() reads back to an equal policy.
  * 0: *ret_s (caller frees) set. -ENOMEM. */
 MUST_CHECK int config_format(const struct policy *pol, char **ret_s);
+
+/* "K/N" (whole numbers, 1 <= K <= N <= POLICY_MAX_PERSIST_N) into *ret_k, *ret_n; 0 or
+ * -EINVAL. The one reading of a persistence setting ([relocate] and the simulator's [sim]). */
+MUST_CHECK int config_parse_persistence(const char *v, uint32_t *ret_k, uint32_t *ret_n);
 
 #endif

@@ -55,6 +55,7 @@ enum slot {
     S_V_MEM,
     S_V_PRIORITY,
     S_V_PINNED,
+    S_V_ARRIVED,
     S_KIND, /* a usage value; the kind is in decoder.kind */
 };
 
@@ -68,6 +69,7 @@ enum slot {
 #define SEEN_PRIORITY 0x40u
 #define SEEN_PINNED 0x80u
 #define SEEN_TIME 0x100u
+#define SEEN_ARRIVED 0x400u
 #define SEEN_HOSTS 0x200u
 
 struct frame {
@@ -343,6 +345,7 @@ on_number(void *ctx, const char *s, size_t len)
     case S_H_CAPACITY:
     case S_H_MEM:
     case S_V_MEM:
+    case S_V_ARRIVED:
     case S_KIND:
         break;
     default:
@@ -371,6 +374,11 @@ on_number(void *ctx, const char *s, size_t len)
             return fail_at(d, -EINVAL, "must be at least 0");
         d->cl.vms[d->cl.n_vms - 1].mem_mib = v;
         d->cl.vms[d->cl.n_vms - 1].has_mem = true;
+        break;
+    case S_V_ARRIVED:
+        if (v < 0.0)
+            return fail_at(d, -EINVAL, "must be a time in seconds since the epoch (0 or more)");
+        d->cl.vms[d->cl.n_vms - 1].arrived = v;
         break;
     default: { /* S_KIND */
         if (v < 0.0 || v > 100.0)
@@ -558,7 +566,7 @@ static const struct keyinfo host_keys[] = {
 static const struct keyinfo vm_keys[] = {
     {"name", S_V_NAME, SEEN_NAME},       {"usage", S_V_USAGE, SEEN_USAGE},
     {"mem_mib", S_V_MEM, SEEN_MEM},      {"priority", S_V_PRIORITY, SEEN_PRIORITY},
-    {"pinned", S_V_PINNED, SEEN_PINNED},
+    {"pinned", S_V_PINNED, SEEN_PINNED}, {"arrived", S_V_ARRIVED, SEEN_ARRIVED},
 };
 
 static int
@@ -1026,6 +1034,10 @@ gen_vm(yajl_gen g, const struct vm *v)
         r = gen_str(g, "pinned");
         if (r == 0 && yajl_gen_bool(g, 1) != yajl_gen_status_ok)
             r = -ENOMEM;
+    }
+    if (r == 0 && v->arrived >= 0) {
+        r = gen_str(g, "arrived");
+        r = r ? r : gen_num(g, v->arrived);
     }
     if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)
         r = -ENOMEM;

@@ -13,6 +13,7 @@
 
 #include "core/compiler.h"
 #include "core/model.h"
+#include "core/policy.h"
 #include "proto/perr.h"
 
 #define WIRE_VERSION 1
@@ -69,6 +70,7 @@ struct wire_sample_vm {
     double demand[KIND_COUNT];
     double mem_mib;
     int64_t priority;
+    double arrived; /* when it arrived on this host (seconds since the epoch); < 0: unknown */
     bool pinned;
     bool incoming;      /* arriving: not yet the host's */
     bool migrating_out; /* leaving */
@@ -111,6 +113,12 @@ MUST_CHECK int wire_sample_to_cluster(const struct wire_sample *s, bool up, stru
 json_t *wire_host_json(const struct wire_sample *s, const char *name, const char *url,
                        const char *state, double last_seen, bool in_conflict,
                        const double *threshold, const char *reason);
+
+/* Is the host of sample `s`, alone, in conflict under `pol` (the core's detect_host() on the
+ * one translation)? 1: yes (the conflicting kinds and VMs written, comma-separated, truncated
+ * to fit); 0: no; -E2BIG or -ENOMEM. */
+int wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, char *kinds,
+                         size_t klen, char *vms, size_t vlen);
 
 /* Is a VM of this sample arriving or leaving (a migration into or out of the host runs)? */
 bool wire_sample_moving(const struct wire_sample *s);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "core/detect.h"
 #include "proto/nameset.h"
 #include "proto/utf8.h"
 #include "proto/wire.h"
@@ -45,6 +46,7 @@ enum field {
     F_PINNED,
     F_STATE,
     F_KIND,
+    F_ARRIVED,
 };
 
 /* Keys an object may hold before it is refused (far more than any known one has). */
@@ -150,6 +152,7 @@ wrong_type(struct dec *d, enum field f)
     case F_CAPACITY:
     case F_MEM:
     case F_KIND:
+    case F_ARRIVED:
         return fail_field(d, "must be a number");
     case F_HOST:
     case F_USAGE:
@@ -292,6 +295,11 @@ number(struct dec *d, enum field f, double v, bool is_int, long long iv)
         if (!is_int)
             return fail_field(d, "must be an integer");
         vm->priority = iv;
+        return 1;
+    case F_ARRIVED:
+        if (!isfinite(v) || v < 0 || v > 1e11)
+            return fail_field(d, "must be a number from 0 to 1e+11");
+        vm->arrived = v;
         return 1;
     case F_KIND:
         if (!isfinite(v) || v < 0 || v > 100)
@@ -451,7 +459,8 @@ add_vm(struct dec *d)
         d->s.vms = n;
         d->cap_vms = nc;
     }
-    memset(&d->s.vms[d->s.n_vms++], 0, sizeof(d->s.vms[0]));
+    memset(&d->s.vms[d->s.n_vms], 0, sizeof(d->s.vms[0]));
+    d->s.vms[d->s.n_vms++].arrived = -1.0;
     return 1;
 }
 
@@ -532,6 +541,7 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
                : IS("mem_mib")  ? F_MEM
                : IS("priority") ? F_PRIORITY
                : IS("pinned")   ? F_PINNED
+               : IS("arrived")  ? F_ARRIVED
                : IS("state")    ? F_STATE
                                 : F_SKIP;
     case CTX_HOST_USAGE:
@@ -842,6 +852,7 @@ wire_sample_to_cluster(const struct wire_sample *s, bool up, struct cluster *cl,
         cv->has_mem = v->mem_mib > 0;
         cv->priority = v->priority;
         cv->pinned = v->pinned;
+        cv->arrived = v->arrived;
     }
     *ret_hi = hi;
     return 0;
@@ -879,4 +890,43 @@ wire_host_json(const struct wire_sample *s, const char *name, const char *url, c
         o = NULL;
     }
     return o;
+}
+
+int
+wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, char *kinds,
+                     size_t klen, char *vms, size_t vlen)
+{
+    struct cluster cl;
+    cluster_init(&cl);
+    size_t hi;
+    int r = wire_sample_to_cluster(s, true, &cl, &hi);
+    uint32_t *idx = r == 0 ? malloc((cl.hosts[hi].vm_count + 1u) * sizeof(*idx)) : NULL;
+    if (r == 0 && idx == NULL)
+        r = -ENOMEM;
+    if (r == 0) {
+        struct host_params hp;
+        struct detection det;
+        size_t nv = 0;
+        policy_host_params(pol, &cl.hosts[hi], &hp);
+        detect_host(&cl, pol, &hp, hi, &det, idx, &nv);
+        r = det.conflict ? 1 : 0;
+        size_t off = 0;
+        if (klen > 0)
+            kinds[0] = '\0';
+        for (size_t i = 0; r == 1 && i < pol->n_resources; i++) {
+            enum kind k = pol->resources[i];
+            if ((det.kinds & KIND_BIT(k)) && off < klen)
+                off +=
+                    (size_t)snprintf(kinds + off, klen - off, "%s%s", off ? "," : "", kind_name(k));
+        }
+        off = 0;
+        if (vlen > 0)
+            vms[0] = '\0';
+        for (size_t j = 0; j < nv && off < vlen; j++)
+            off += (size_t)snprintf(vms + off, vlen - off, "%s%s", off ? "," : "",
+                                    cl.vms[idx[j]].name);
+    }
+    free(idx);
+    cluster_done(&cl);
+    return r;
 }

@@ -108,6 +108,12 @@ policy_equal(const struct policy *a, const struct policy *b, char *why, size_t w
         DIFF("dest_select_resource");
     if (a->prefer_busy_hosts != b->prefer_busy_hosts)
         DIFF("prefer_busy_hosts");
+    if (a->dest_headroom != b->dest_headroom)
+        DIFF("dest_headroom");
+    if (a->persist_k != b->persist_k || a->persist_n != b->persist_n)
+        DIFF("persistence");
+    if (a->cooldown_s != b->cooldown_s)
+        DIFF("cooldown");
     if (a->weight_priority != b->weight_priority)
         DIFF("weights priority");
     const struct host_override *oa[64], *ob[64];
@@ -362,6 +368,32 @@ x_busy(struct policy *p)
 }
 
 static void
+x_persist_2_3(struct policy *p)
+{
+    p->persist_k = 2;
+    p->persist_n = 3;
+}
+
+static void
+x_persist_31(struct policy *p)
+{
+    p->persist_k = 31;
+    p->persist_n = 31;
+}
+
+static void
+x_cooldown_300(struct policy *p)
+{
+    p->cooldown_s = 300;
+}
+
+static void
+x_cooldown_frac(struct policy *p)
+{
+    p->cooldown_s = 0.5;
+}
+
+static void
 x_weights_doc(struct policy *p)
 {
     p->weights[KIND_CPU] = 1;
@@ -448,6 +480,10 @@ x_everything(struct policy *p)
     p->dest_select = DEST_SELECT_LEAST_USED;
     p->dest_select_resource = KIND_MEM_BW;
     p->prefer_busy_hosts = true;
+    p->dest_headroom = true;
+    p->persist_k = 3;
+    p->persist_n = 5;
+    p->cooldown_s = 600;
     x_weights_all(p);
     x_host_thr(p);
     struct host_override *o = ovr(p, "h2");
@@ -537,6 +573,12 @@ static struct valid_case valid_cases[] = {
     {"dest_select_resource = net", "[relocate]\ndest_select_resource = net\n", x_dest_res_net},
     {"prefer_busy_hosts = yes", "[relocate]\nprefer_busy_hosts = yes\n", x_busy},
     {"prefer_busy_hosts = no", "[relocate]\nprefer_busy_hosts = no\n", x_none},
+    {"persistence = 2/3", "[relocate]\npersistence = 2/3\n", x_persist_2_3},
+    {"persistence = 1/1", "[relocate]\npersistence = 1/1\n", x_none},
+    {"persistence = 31/31", "[relocate]\npersistence = 31/31\n", x_persist_31},
+    {"cooldown = 300", "[relocate]\ncooldown = 300\n", x_cooldown_300},
+    {"cooldown = 0.5", "[relocate]\ncooldown = 0.5\n", x_cooldown_frac},
+    {"cooldown = 0", "[relocate]\ncooldown = 0\n", x_none},
     {"weights as documented", "[relocate]\nweights = cpu:1, disk:0.5, priority:2\n", x_weights_doc},
     {"weights replace the default", "[relocate]\nweights = disk:0.5\n", x_weights_disk_only},
     {"weights, every kind, no spaces",
@@ -576,6 +618,9 @@ static struct valid_case valid_cases[] = {
      "dest_select = least-used\n"
      "dest_select_resource = mem_bw\n"
      "prefer_busy_hosts = yes\n"
+     "dest_headroom = yes\n"
+     "persistence = 3/5\n"
+     "cooldown = 600\n"
      "weights = cpu:0.25, mem_bw:1, disk:2, net:3, priority:0.5\n"
      "[host \"h2\"]\n"
      "capacity = 0.125\n"
@@ -788,6 +833,16 @@ static struct bad_case bad_cases[] = {
     {"prefer_busy_hosts = maybe", "[relocate]\nprefer_busy_hosts = maybe\n", 2, "prefer_busy_hosts",
      NULL},
     {"prefer_busy_hosts empty", "[relocate]\nprefer_busy_hosts =\n", 2, "prefer_busy_hosts", NULL},
+    {"persistence K > N", "[relocate]\npersistence = 3/2\n", 2, "persistence", "K/N"},
+    {"persistence 0/1", "[relocate]\npersistence = 0/1\n", 2, "persistence", "K/N"},
+    {"persistence without N", "[relocate]\npersistence = 2\n", 2, "persistence", "K/N"},
+    {"persistence N too large", "[relocate]\npersistence = 1/32\n", 2, "persistence", "31"},
+    {"persistence signed", "[relocate]\npersistence = +1/2\n", 2, "persistence", NULL},
+    {"persistence trailing", "[relocate]\npersistence = 1/2x\n", 2, "persistence", NULL},
+    {"persistence fraction", "[relocate]\npersistence = 1.5/2\n", 2, "persistence", NULL},
+    {"cooldown negative", "[relocate]\ncooldown = -1\n", 2, "cooldown", NULL},
+    {"cooldown not a number", "[relocate]\ncooldown = soon\n", 2, "cooldown", NULL},
+    {"cooldown over a year", "[relocate]\ncooldown = 40000000\n", 2, "cooldown", NULL},
     {"enum with a trailing word", "[detect]\ncombine = any all\n", 2, "combine", NULL},
 
     /* Bad numbers. */

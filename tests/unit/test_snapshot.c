@@ -208,7 +208,8 @@ cluster_equal(const struct cluster *a, const struct cluster *b, char *why, size_
         const struct vm *x = &a->vms[i], *y = &b->vms[i];
         if (strcmp(x->name, y->name) != 0 || !usage_equal(&x->usage, &y->usage) ||
             x->has_mem != y->has_mem || (x->has_mem && x->mem_mib != y->mem_mib) ||
-            x->priority != y->priority || x->host != y->host || x->pinned != y->pinned) {
+            x->priority != y->priority || x->host != y->host || x->pinned != y->pinned ||
+            x->arrived != y->arrived) {
             snprintf(why, whylen, "vm %zu differs (%s / %s)", i, x->name, y->name);
             return false;
         }
@@ -305,7 +306,7 @@ static const char full_json[] =
     "      \"usage\": {\"cpu\": 84.0, \"mem_bw\": 1.25, \"disk\": 12.5, \"net\": 100},\n"
     "      \"vms\": [\n"
     "        {\"name\": \"web-1\", \"usage\": {\"cpu\": 30.0, \"disk\": 4.0},\n"
-    "         \"mem_mib\": 4096, \"priority\": 7, \"pinned\": true},\n"
+    "         \"mem_mib\": 4096, \"priority\": 7, \"pinned\": true, \"arrived\": 1764140100},\n"
     "        {\"name\": \"web-2\", \"usage\": {\"cpu\": 0, \"net\": 0.001},\n"
     "         \"mem_mib\": 0, \"priority\": -3, \"pinned\": false}\n"
     "      ]\n"
@@ -348,6 +349,7 @@ check_full(const struct cluster *cl)
     assert_true(v->mem_mib == 4096);
     assert_int_equal(v->priority, 7);
     assert_true(v->pinned);
+    assert_true(v->arrived == 1764140100);
     assert_int_equal(v->host, 0);
 
     v = &cl->vms[1];
@@ -358,6 +360,7 @@ check_full(const struct cluster *cl)
     assert_true(v->mem_mib == 0);
     assert_int_equal(v->priority, -3);
     assert_false(v->pinned);
+    assert_true(v->arrived < 0); /* not given: unknown */
     assert_int_equal(v->host, 0);
 
     h = &cl->hosts[1];
@@ -1006,6 +1009,14 @@ static struct bad_case bad_cases[] = {
     {"host mem_mib negative", H0 ",\"mem_mib\":-1}]}", 0, NULL, "hosts[0].mem_mib", 0},
     {"vm mem_mib negative", V0 ",\"usage\":{\"cpu\":1},\"mem_mib\":-0.5}]}]}", 0, NULL,
      "hosts[0].vms[0].mem_mib", 0},
+
+    /* Arrival: a time, not before the epoch, given once. */
+    {"arrived negative", V0 ",\"usage\":{\"cpu\":1},\"arrived\":-1}]}]}", 0, NULL,
+     "hosts[0].vms[0].arrived", 0},
+    {"arrived a string", V0 ",\"usage\":{\"cpu\":1},\"arrived\":\"today\"}]}]}", 0, NULL,
+     "hosts[0].vms[0].arrived", 0},
+    {"arrived twice", V0 ",\"usage\":{\"cpu\":1},\"arrived\":1,\"arrived\":2}]}]}", 0, NULL,
+     "hosts[0].vms[0].arrived", 0},
 
     /* Priority must be an integer. */
     {"priority 1.5", V0 ",\"usage\":{\"cpu\":1},\"priority\":1.5}]}]}", 0, NULL,

@@ -1,0 +1,225 @@
+/* Anti-flapping in the running system, with real processes: the persistence filter delays an
+ * order until the conflict was seen in K of the host's last N samples, and a VM that just
+ * arrived is not moved again during its cooldown (the arrival time travels in the sample). */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "net/http.h"
+#include "testpool.h"
+
+static double
+mono_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *
+write_policy(const char *text)
+{
+    static char path[600];
+    (void)snprintf(path, sizeof(path), "%s/%s-policy.ini", daemon_tmpdir(), pool_prefix());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* Any migration of `a` at the manager `url` (any state). */
+static bool
+migration_of(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/migrations");
+    bool ok = false;
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        if (strcmp(str(m, "vm"), c->a) == 0)
+            ok = true;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* With persistence 4/4 and agents sampling every 0.2 s, the order comes at least three
+ * sampling intervals after the load change (four distinct samples in conflict). */
+static void
+test_persistence_delays_the_order(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[relocate]\npersistence = 4/4\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
+    const char *e2[] = {"--vm", "c:cpu=10,mem=64", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    double t0 = mono_s();
+    load(h1->url, "a", "cpu=50");
+    load(h1->url, "b", "cpu=40");
+    struct cond c = {m->url, "a", NULL, 0};
+    assert_true(wait_until(migration_of, &c, ACT_S));
+    double waited = mono_s() - t0;
+    printf("order %.2f s after the load change (persistence 4/4, samples every 0.2 s)\n", waited);
+    assert_true(waited >= 0.55);
+    pool_finish();
+}
+
+/* Edge mode: the agent applies the filter before it notifies the manager. */
+static void
+test_persistence_on_edge_agents(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[relocate]\npersistence = 4/4\n");
+    const char *mextra[] = {"--mode", "edge", NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--mode",          "edge", "--config",        pol, "--vm",
+                        "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
+    const char *e2[] = {"--mode", "edge", "--config", pol, "--vm", "c:cpu=10,mem=64", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    double t0 = mono_s();
+    load(h1->url, "a", "cpu=50");
+    load(h1->url, "b", "cpu=40");
+    struct cond c = {m->url, "a", NULL, 0};
+    assert_true(wait_until(migration_of, &c, ACT_S));
+    double waited = mono_s() - t0;
+    printf("edge: order %.2f s after the load change (persistence 4/4 on the agents)\n", waited);
+    assert_true(waited >= 0.55);
+    pool_finish();
+}
+
+/* Peer mode: the agent applies the filter before it starts a decision. */
+static void
+test_persistence_on_peers(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[relocate]\npersistence = 4/4\n");
+    int ports[2];
+    assert_int_equal(http_free_ports(ports, 2), 0);
+    char listen[2][32];
+    char url[2][64];
+    char data[2][600];
+    static const char *const names[2] = {"p1", "p2"};
+    static const char *const vm1[2] = {"a:cpu=30,mem=64", "c:cpu=10,mem=64"};
+    for (size_t i = 0; i < 2; i++) {
+        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", ports[i]);
+        (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", ports[i]);
+        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
+                       names[i]);
+    }
+    struct daemon *d[2];
+    for (size_t i = 0; i < 2; i++) {
+        const char *argv[] = {"agent",
+                              "--name",
+                              names[i],
+                              "--mode",
+                              "peer",
+                              "--listen",
+                              listen[i],
+                              "--data",
+                              data[i],
+                              "--interval",
+                              "0.2",
+                              "--config",
+                              pol,
+                              "--vm",
+                              vm1[i],
+                              "--vm",
+                              i == 0 ? "b:cpu=20,mem=64" : "e:cpu=1,mem=64",
+                              "--peer",
+                              url[1 - i],
+                              NULL};
+        d[i] = pool_start(names[i], argv);
+    }
+    double t0 = mono_s();
+    load(d[0]->url, "a", "cpu=50");
+    load(d[0]->url, "b", "cpu=40");
+    struct cond c = {d[0]->url, "a", NULL, 0};
+    assert_true(wait_until(migration_of, &c, ACT_S));
+    double waited = mono_s() - t0;
+    printf("peer: migration %.2f s after the load change (persistence 4/4)\n", waited);
+    assert_true(waited >= 0.55);
+    pool_finish();
+}
+
+/* A VM that arrived is not moved during its cooldown: when its new host gets into conflict,
+ * the other heavy VM goes instead. */
+static void
+test_cooldown_keeps_an_arrival(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[relocate]\ncooldown = 600\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
+    const char *e2[] = {"--vm", "c:cpu=10,mem=64", NULL};
+    const char *e3[] = {"--vm", "d:cpu=35,mem=64", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
+    (void)pool_start_agent("h3", m->url, e3);
+    struct cond up = {m->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    /* h1 in conflict: a (the heaviest) goes to h2, the host with the most free cpu. */
+    load(h1->url, "a", "cpu=50");
+    load(h1->url, "b", "cpu=40");
+    struct cond done = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
+    json_t *vms = get(h2->url, "/v1/vms");
+    bool seen = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(vms, i, v)
+    {
+        if (strcmp(str(v, "name"), "a") == 0) {
+            seen = true;
+            assert_true(json_real_value(json_object_get(v, "arrived")) > 1e9);
+        }
+    }
+    json_decref(vms);
+    assert_true(seen);
+    /* Now h2 is in conflict with a and c heavy: a is cooling down, so c moves. */
+    load(h2->url, "a", "cpu=50");
+    load(h2->url, "c", "cpu=40");
+    struct cond cmoved = {m->url, "c", NULL, 0};
+    assert_true(wait_until(migration_of, &cmoved, ACT_S));
+    json_t *migs = get(m->url, "/v1/migrations");
+    size_t moves_of_a = 0;
+    json_array_foreach(migs, i, v)
+    {
+        moves_of_a += strcmp(str(v, "vm"), "a") == 0;
+    }
+    json_decref(migs);
+    assert_int_equal(moves_of_a, 1);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_persistence_delays_the_order, pool_setup,
+                                        pool_teardown),
+        cmocka_unit_test_setup_teardown(test_persistence_on_edge_agents, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_persistence_on_peers, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_cooldown_keeps_an_arrival, pool_setup, pool_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
