@@ -20,7 +20,8 @@
 #include "sim/sim.h"
 #include "sim/trace.h"
 
-#define MAX_POLICIES 8
+#define MAX_POLICIES 64
+#define MAX_SETTINGS 16
 
 static void
 sim_usage(FILE *f)
@@ -28,6 +29,7 @@ sim_usage(FILE *f)
     (void)fprintf(
         f, "usage: vmloc sim --trace DIR [--format planetlab|bitbrains] [--policy NAME[,NAME...]]\n"
            "                 [--param X] [--config FILE] [--hosts N] [--json]\n"
+           "                 [--persistence K/N,...] [--cooldown S,...]\n"
            "                 [--report FILE.html] [--quiet]\n\n"
            "Replay a VM workload trace on a simulated data centre and report energy, migrations\n"
            "and SLA violations, for vmloc's method and for the literature's reference policies.\n\n"
@@ -43,6 +45,10 @@ sim_usage(FILE *f)
            "  -c, --config FILE     vmloc's policy: [detect], [relocate] as for `vmloc plan`,\n"
            "                        plus [sim] (persistence, cooldown, consolidation)\n"
            "  -H, --hosts N         number of hosts (default 800, alternating HP G4 and G5)\n"
+           "  -P, --persistence LIST  run vmloc once per K/N (1/1,2/3,3/5): the anti-flapping\n"
+           "                        trade-off, side by side (the report draws it)\n"
+           "  -C, --cooldown LIST   run vmloc once per cooldown in seconds (0,3600), combined\n"
+           "                        with each --persistence\n"
            "  -j, --json            print JSON: one object, or an array for several policies\n"
            "  -r, --report FILE     write a self-contained HTML page with charts\n"
            "  -q, --quiet           no progress on a terminal\n"
@@ -185,6 +191,12 @@ result_json(const struct sim_run *run)
     bad |= json_object_set_new(o, "policy", json_string(sim_policy_name(run->policy)));
     if (run->policy != SIM_VMLOC && run->policy != SIM_NONE)
         bad |= json_object_set_new(o, "param", json_real(run->param));
+    if (run->policy == SIM_VMLOC) {
+        char kn[32];
+        (void)snprintf(kn, sizeof(kn), "%u/%u", (unsigned)run->persist_k, (unsigned)run->persist_n);
+        bad |= json_object_set_new(o, "persistence", json_string(kn));
+        bad |= json_object_set_new(o, "cooldown_s", json_real(run->cooldown_s));
+    }
     bad |= json_object_set_new(o, "hosts", json_integer((json_int_t)run->res.n_hosts));
     bad |= json_object_set_new(o, "vms", json_integer((json_int_t)run->res.n_vms));
     bad |= json_object_set_new(o, "energy_kwh", json_real(s->energy_kwh));
@@ -215,17 +227,51 @@ print_table(const struct sim_run *runs, size_t n, const char *trace)
     for (size_t i = 0; i < n; i++) {
         const struct dc_stats *s = &runs[i].res.stats;
         char label[32];
-        if (runs[i].policy == SIM_VMLOC || runs[i].policy == SIM_NONE)
-            (void)snprintf(label, sizeof(label), "%s", sim_policy_name(runs[i].policy));
-        else
-            (void)snprintf(label, sizeof(label),
-                           runs[i].param == floor(runs[i].param) ? "%s %.1f" : "%s %g",
-                           sim_policy_name(runs[i].policy), runs[i].param);
+        sim_run_label(&runs[i], label, sizeof(label));
         (void)printf("%-14s %11.2f %10llu %9.3f %9.4f %10.3e %10.3e %9.3f %9llu %8.2f\n", label,
                      s->energy_kwh, (unsigned long long)s->migrations, s->slatah * 100,
                      s->pdm * 100, s->slav, s->esv, s->overall_sla_violation * 100,
                      (unsigned long long)s->host_shutdowns, runs[i].res.wall_s);
     }
+}
+
+/* --persistence K/N,... (`persist`) or --cooldown S,... into the arrays; -EINVAL after the
+ * message. */
+static int
+parse_settings(const char *arg, bool persist, uint32_t *k, uint32_t *n, double *cool, size_t *ret_n)
+{
+    const char *opt = persist ? "--persistence" : "--cooldown";
+    char buf[512];
+    if (strlen(arg) >= sizeof(buf)) {
+        cli_error("sim: %s: list too long", opt);
+        return -EINVAL;
+    }
+    (void)snprintf(buf, sizeof(buf), "%s", arg);
+    size_t count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        if (count == MAX_SETTINGS) {
+            cli_error("sim: %s: at most %d values", opt, MAX_SETTINGS);
+            return -EINVAL;
+        }
+        if (persist && config_parse_persistence(tok, &k[count], &n[count]) < 0) {
+            cli_error("sim: --persistence: '%s' must be K/N with whole numbers 1 <= K <= N <= "
+                      "31",
+                      tok);
+            return -EINVAL;
+        }
+        if (!persist && cli_parse_num(tok, 0, 86400.0 * 365, &cool[count]) < 0) {
+            cli_error("sim: --cooldown: '%s' must be seconds from 0 to a year", tok);
+            return -EINVAL;
+        }
+        count++;
+    }
+    if (count == 0) {
+        cli_error("sim: %s: no value given", opt);
+        return -EINVAL;
+    }
+    *ret_n = count;
+    return 0;
 }
 
 static int
@@ -282,12 +328,19 @@ cmd_sim(int argc, char **argv)
         {"param", required_argument, NULL, 'x'},
         {"config", required_argument, NULL, 'c'},
         {"hosts", required_argument, NULL, 'H'},
+        {"persistence", required_argument, NULL, 'P'},
+        {"cooldown", required_argument, NULL, 'C'},
         {"json", no_argument, NULL, 'j'},
         {"report", required_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    uint32_t pk[MAX_SETTINGS];
+    uint32_t pn[MAX_SETTINGS];
+    double cool[MAX_SETTINGS];
+    size_t n_persist = 0;
+    size_t n_cool = 0;
     const char *trace_dir = NULL;
     const char *conf_path = NULL;
     const char *report = NULL;
@@ -300,7 +353,7 @@ cmd_sim(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":t:f:p:x:c:H:jr:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":t:f:p:x:c:H:P:C:jr:qh", opts, NULL)) != -1) {
         switch (c) {
         case 't':
             trace_dir = optarg;
@@ -337,6 +390,14 @@ cmd_sim(int argc, char **argv)
                           MODEL_MAX_HOSTS, optarg);
                 return CLI_EXIT_USAGE;
             }
+            break;
+        case 'P':
+            if (parse_settings(optarg, true, pk, pn, NULL, &n_persist) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'C':
+            if (parse_settings(optarg, false, NULL, NULL, cool, &n_cool) < 0)
+                return CLI_EXIT_USAGE;
             break;
         case 'j':
             json = true;
@@ -383,6 +444,48 @@ cmd_sim(int argc, char **argv)
     if (ret != 0)
         goto out;
     policy_finish(&vcfg.policy);
+    /* vmloc once per anti-flapping setting asked for, each with its own copy of the config
+     * (the copies share the policy's override table, which the runs only read). */
+    static struct sim_vmloc vcopy[MAX_POLICIES];
+    if (n_persist > 0 || n_cool > 0) {
+        struct sim_run expanded[MAX_POLICIES];
+        size_t ne = 0;
+        size_t np = n_persist > 0 ? n_persist : 1;
+        size_t nc = n_cool > 0 ? n_cool : 1;
+        for (size_t i = 0; i < n_runs; i++) {
+            for (size_t a = 0; a < (runs[i].policy == SIM_VMLOC ? np : 1); a++) {
+                for (size_t b = 0; b < (runs[i].policy == SIM_VMLOC ? nc : 1); b++) {
+                    if (ne == MAX_POLICIES) {
+                        cli_error("sim: at most %d runs at once", MAX_POLICIES);
+                        ret = CLI_EXIT_USAGE;
+                        goto out;
+                    }
+                    struct sim_run r = runs[i];
+                    if (r.policy == SIM_VMLOC) {
+                        r.variant = true;
+                        r.persist_k = n_persist > 0 ? pk[a] : vcfg.persist_k;
+                        r.persist_n = n_persist > 0 ? pn[a] : vcfg.persist_n;
+                        r.cooldown_s = n_cool > 0 ? cool[b] : vcfg.cooldown_s;
+                    }
+                    expanded[ne++] = r;
+                }
+            }
+        }
+        memcpy(runs, expanded, ne * sizeof(runs[0]));
+        n_runs = ne;
+    }
+    for (size_t i = 0; i < n_runs; i++) {
+        vcopy[i] = vcfg;
+        if (runs[i].policy == SIM_VMLOC && runs[i].variant) {
+            vcopy[i].persist_k = runs[i].persist_k;
+            vcopy[i].persist_n = runs[i].persist_n;
+            vcopy[i].cooldown_s = runs[i].cooldown_s;
+        } else if (runs[i].policy == SIM_VMLOC) {
+            runs[i].persist_k = vcfg.persist_k;
+            runs[i].persist_n = vcfg.persist_n;
+            runs[i].cooldown_s = vcfg.cooldown_s;
+        }
+    }
 
     struct trace_error terr;
     int r = trace_read(trace_dir, fmt, &tr, &terr);
@@ -397,10 +500,12 @@ cmd_sim(int argc, char **argv)
             .policy = runs[i].policy,
             .param = runs[i].param,
             .n_hosts = (size_t)hosts,
-            .vmloc = &vcfg,
+            .vmloc = &vcopy[i],
             .format = fmt,
         };
-        struct progress_ctx pc = {.label = sim_policy_name(runs[i].policy), .last = 0};
+        char plabel[32];
+        sim_run_label(&runs[i], plabel, sizeof(plabel));
+        struct progress_ctx pc = {.label = plabel, .last = 0};
         uint64_t t0 = clock_now_us();
         r = sim_run(&tr, &cfg, show ? progress : NULL, &pc, &runs[i].res);
         if (r == -ENOSPC) {

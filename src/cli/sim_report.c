@@ -34,14 +34,34 @@ put_escaped(FILE *f, const char *s)
     }
 }
 
+/* "1h", "30m", "90s", "0". */
 static void
-label_of(const struct sim_run *r, char *buf, size_t len)
+duration_label(double s, char *buf, size_t len)
 {
-    if (r->policy == SIM_VMLOC || r->policy == SIM_NONE)
-        (void)snprintf(buf, len, "%s", sim_policy_name(r->policy));
+    if (s <= 0)
+        (void)snprintf(buf, len, "0");
+    else if (fmod(s, 3600) == 0)
+        (void)snprintf(buf, len, "%gh", s / 3600);
+    else if (fmod(s, 60) == 0)
+        (void)snprintf(buf, len, "%gm", s / 60);
     else
+        (void)snprintf(buf, len, "%gs", s);
+}
+
+void
+sim_run_label(const struct sim_run *r, char *buf, size_t len)
+{
+    if (r->policy == SIM_VMLOC && r->variant) {
+        char c[32];
+        duration_label(r->cooldown_s, c, sizeof(c));
+        (void)snprintf(buf, len, "vmloc %u/%u %s", (unsigned)r->persist_k, (unsigned)r->persist_n,
+                       c);
+    } else if (r->policy == SIM_VMLOC || r->policy == SIM_NONE) {
+        (void)snprintf(buf, len, "%s", sim_policy_name(r->policy));
+    } else {
         (void)snprintf(buf, len, r->param == floor(r->param) ? "%s %.1f" : "%s %g",
                        sim_policy_name(r->policy), r->param);
+    }
 }
 
 enum series {
@@ -127,6 +147,95 @@ chart(FILE *f, const char *title, const char *unit, enum series s, const struct 
     (void)fputs("</svg></figure>\n", f);
 }
 
+/* With several vmloc settings: migrations against SLAV, relative to the first vmloc run. */
+static void
+tradeoff(FILE *f, const struct sim_run *runs, size_t n)
+{
+    const struct sim_run *base = NULL;
+    size_t nv = 0;
+    double mmax = 1;
+    double smax = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (runs[i].policy != SIM_VMLOC)
+            continue;
+        if (base == NULL)
+            base = &runs[i];
+        nv++;
+        if ((double)runs[i].res.stats.migrations > mmax)
+            mmax = (double)runs[i].res.stats.migrations;
+        if (runs[i].res.stats.slav > smax)
+            smax = runs[i].res.stats.slav;
+    }
+    if (nv < 2)
+        return;
+    char bl[32];
+    sim_run_label(base, bl, sizeof(bl));
+    (void)fprintf(f,
+                  "<h2>Anti-flapping trade-off</h2>\n<p>Each vmloc setting (persistence K/N, "
+                  "cooldown) against <b>%s</b>: fewer migrations is better, and SLAV should "
+                  "not rise by more than 10 %%.</p>\n<table><tr><th>setting</th><th>migrations"
+                  "</th><th>vs %s</th><th>SLAV</th><th>vs %s</th><th>energy kWh</th></tr>\n",
+                  bl, bl, bl);
+    const struct dc_stats *b = &base->res.stats;
+    for (size_t i = 0; i < n; i++) {
+        if (runs[i].policy != SIM_VMLOC)
+            continue;
+        const struct dc_stats *s = &runs[i].res.stats;
+        char label[32];
+        sim_run_label(&runs[i], label, sizeof(label));
+        double dm = b->migrations > 0 ? 100.0 * ((double)s->migrations - (double)b->migrations) /
+                                            (double)b->migrations
+                                      : 0.0;
+        double ds = b->slav > 0 ? 100.0 * (s->slav - b->slav) / b->slav : 0.0;
+        (void)fprintf(f,
+                      "<tr><td><span style=\"color:%s\">&#9632;</span> %s</td><td>%llu</td>"
+                      "<td>%+.1f %%</td><td>%.3e</td><td>%+.1f %%</td><td>%.2f</td></tr>\n",
+                      colours[i % (sizeof(colours) / sizeof(colours[0]))], label,
+                      (unsigned long long)s->migrations, dm, s->slav, ds, s->energy_kwh);
+    }
+    (void)fputs("</table>\n", f);
+    /* Scatter: migrations (x) against SLAV (y), the 10 % line over the reference. */
+    if (smax <= 0)
+        smax = 1;
+    smax *= 1.15;
+    mmax *= 1.1;
+    (void)fprintf(f,
+                  "<figure><figcaption>Migrations and SLAV <span class=u>per vmloc setting; "
+                  "dashed: SLAV of %s + 10 %%</span></figcaption>\n"
+                  "<svg viewBox=\"0 0 %.0f %.0f\" role=img>\n",
+                  bl, PAD_L + W + 20, H + PAD_B + 10);
+    for (int g = 0; g <= 4; g++) {
+        double y = 5 + H - H * g / 4.0;
+        double x = PAD_L + W * g / 4.0;
+        (void)fprintf(f,
+                      "<line x1=%.1f y1=%.1f x2=%.1f y2=%.1f class=grid />"
+                      "<text x=%.1f y=%.1f class=ax text-anchor=end>%.3g</text>"
+                      "<text x=%.1f y=%.1f class=ax text-anchor=middle>%.0f</text>\n",
+                      PAD_L, y, PAD_L + W, y, PAD_L - 6, y + 4, smax * g / 4.0, x, 5 + H + 18,
+                      mmax * g / 4.0);
+    }
+    double ylim = 5 + H - H * (b->slav * 1.1) / smax;
+    (void)fprintf(f,
+                  "<line x1=%.1f y1=%.1f x2=%.1f y2=%.1f stroke=\"#d1495b\" "
+                  "stroke-dasharray=\"5 4\" />\n",
+                  PAD_L, ylim, PAD_L + W, ylim);
+    for (size_t i = 0; i < n; i++) {
+        if (runs[i].policy != SIM_VMLOC)
+            continue;
+        const struct dc_stats *s = &runs[i].res.stats;
+        double x = PAD_L + W * (double)s->migrations / mmax;
+        double y = 5 + H - H * s->slav / smax;
+        char label[32];
+        sim_run_label(&runs[i], label, sizeof(label));
+        (void)fprintf(f,
+                      "<circle cx=%.1f cy=%.1f r=4 fill=\"%s\" /><text x=%.1f y=%.1f "
+                      "class=ax>%s</text>\n",
+                      x, y, colours[i % (sizeof(colours) / sizeof(colours[0]))], x + 6, y - 6,
+                      strncmp(label, "vmloc ", 6) == 0 ? label + 6 : label);
+    }
+    (void)fputs("</svg></figure>\n", f);
+}
+
 int
 sim_report_write(const char *path, const char *trace, const struct sim_run *runs, size_t n)
 {
@@ -161,7 +270,7 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
     for (size_t i = 0; i < n; i++) {
         const struct dc_stats *s = &runs[i].res.stats;
         char label[32];
-        label_of(&runs[i], label, sizeof(label));
+        sim_run_label(&runs[i], label, sizeof(label));
         (void)fprintf(f,
                       "<tr><td><span style=\"color:%s\">&#9632;</span> %s</td><td>%.2f</td>"
                       "<td>%llu</td><td>%.3f</td><td>%.4f</td><td>%.3e</td><td>%.3e</td>"
@@ -174,11 +283,12 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
     (void)fputs("</table>\n<p class=key>", f);
     for (size_t i = 0; i < n; i++) {
         char label[32];
-        label_of(&runs[i], label, sizeof(label));
+        sim_run_label(&runs[i], label, sizeof(label));
         (void)fprintf(f, "<span style=\"background:%s\"></span>%s",
                       colours[i % (sizeof(colours) / sizeof(colours[0]))], label);
     }
     (void)fputs("</p>\n", f);
+    tradeoff(f, runs, n);
     chart(f, "Active hosts", "hosts drawing power after each decision step", SERIES_ACTIVE, runs,
           n);
     chart(f, "Energy", "kWh, cumulative", SERIES_ENERGY, runs, n);

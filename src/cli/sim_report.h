@@ -4,7 +4,9 @@
 #ifndef VMLOC_CLI_SIM_REPORT_H
 #define VMLOC_CLI_SIM_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/compiler.h"
 #include "sim/sim.h"
@@ -13,8 +15,17 @@
 struct sim_run {
     enum sim_policy policy;
     double param;
+    /* vmloc: its anti-flapping settings; `variant` when --persistence or --cooldown gave
+     * several (they are then part of its label). */
+    uint32_t persist_k;
+    uint32_t persist_n;
+    double cooldown_s;
+    bool variant;
     struct sim_result res;
 };
+
+/* "thr-mmt 0.8", "vmloc", "vmloc 2/3 1h". */
+void sim_run_label(const struct sim_run *r, char *buf, size_t len);
 
 /* Write the report for `runs` (`n` of them, over trace `trace`) to `path`.
  * 0; -errno when the file cannot be written. */

@@ -318,6 +318,34 @@ static const struct bad_case bad_cases[] = {
      "[sim]\npersistence = 3/2\n",
      ":2",
      "persistence"},
+    {"persistence K over N",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--persistence", "3/2"},
+     NULL,
+     "--persistence",
+     "3/2"},
+    {"persistence empty item",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--persistence", ","},
+     NULL,
+     "--persistence",
+     NULL},
+    {"cooldown negative",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--cooldown", "0,-5"},
+     NULL,
+     "--cooldown",
+     "-5"},
+    {"config bad relocate persistence",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--config", "@CFG"},
+     "[relocate]\npersistence = 0/3\n",
+     ":2",
+     "persistence"},
     {"config bad detect",
      NULL,
      NULL,
@@ -369,6 +397,67 @@ test_bad(void **state)
     struct run_result res;
     clitest_run(c->name, argv, TIMEOUT_S, &res);
     clitest_check_failed(c->name, &res, c->want1, c->want2);
+}
+
+/* --persistence and --cooldown: one vmloc run per combination, labelled, with their settings
+ * in the JSON, the trade-off section in the report; [relocate] settings reach the simulator. */
+static void
+test_sweep(void **state)
+{
+    (void)state;
+    char *path = clitest_asprintf("%s/sweep.html", clitest_dir());
+    const char *argv[] = {bin,          "sim",      "--trace",    small_dir,       "--hosts",
+                          "8",          "--policy", "vmloc,none", "--persistence", "1/1,2/3,3/5",
+                          "--cooldown", "0,3600",   "--json",     "--report",      path,
+                          "-q",         NULL};
+    json_t *j = run_json("sweep", argv);
+    assert_int_equal(json_array_size(j), 7); /* 3 x 2 vmloc runs, and none */
+    static const char *const want[][2] = {{"1/1", "0"},    {"1/1", "3600"}, {"2/3", "0"},
+                                          {"2/3", "3600"}, {"3/5", "0"},    {"3/5", "3600"}};
+    for (size_t i = 0; i < 6; i++) {
+        json_t *r = json_array_get(j, i);
+        assert_string_equal(json_string_value(json_object_get(r, "policy")), "vmloc");
+        assert_string_equal(json_string_value(json_object_get(r, "persistence")), want[i][0]);
+        assert_true(num(r, "cooldown_s") == atof(want[i][1]));
+    }
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 6), "policy")), "none");
+    json_decref(j);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    (void)fclose(f);
+    (void)unlink(path);
+    free(path);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "Anti-flapping trade-off"));
+    assert_non_null(strstr(buf, "vmloc 3/5 1h"));
+    size_t dots = 0;
+    for (const char *p = buf; (p = strstr(p, "<circle")) != NULL; p++)
+        dots++;
+    assert_int_equal(dots, 6);
+    free(buf);
+
+    /* [relocate] persistence and cooldown apply in the simulator unless [sim] gives them. */
+    const char *cfg =
+        clitest_write("relocate.ini", "[relocate]\npersistence = 2/3\ncooldown = 60\n",
+                      strlen("[relocate]\npersistence = 2/3\ncooldown = 60\n"));
+    const char *a2[] = {bin,        "sim", "--trace", small_dir, "--hosts", "8",
+                        "--config", cfg,   "--json",  "-q",      NULL};
+    j = run_json("relocate keys", a2);
+    assert_string_equal(json_string_value(json_object_get(j, "persistence")), "2/3");
+    assert_true(num(j, "cooldown_s") == 60);
+    json_decref(j);
+    const char *cfg2 =
+        clitest_write("both.ini", "[relocate]\npersistence = 2/3\n[sim]\npersistence = 3/4\n",
+                      strlen("[relocate]\npersistence = 2/3\n[sim]\npersistence = 3/4\n"));
+    const char *a3[] = {bin,        "sim", "--trace", small_dir, "--hosts", "8",
+                        "--config", cfg2,  "--json",  "-q",      NULL};
+    j = run_json("sim keys win", a3);
+    assert_string_equal(json_string_value(json_object_get(j, "persistence")), "3/4");
+    assert_true(num(j, "cooldown_s") == 3600); /* the simulator's default */
+    json_decref(j);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -538,6 +627,57 @@ test_quality(void **state)
         skip();
 }
 
+/* Issue target: on each PlanetLab day, the persistence filter and the cooldown cut migrations
+ * without raising SLAV by more than 10 % over acting at once with no cooldown. */
+static void
+test_antiflap_days(void **state)
+{
+    (void)state;
+    if (shared == NULL)
+        skip();
+    char *base = clitest_asprintf("%s/traces/planetlab", shared);
+    DIR *d = opendir(base);
+    if (d == NULL) {
+        free(base);
+        skip();
+    }
+    struct dirent *de;
+    size_t days = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *dir = clitest_asprintf("%s/%s", base, de->d_name);
+        if (!have_dir(dir)) {
+            free(dir);
+            continue;
+        }
+        const char *argv[] = {bin,           "sim",        "--trace", dir,      "--persistence",
+                              "1/1,2/3,3/5", "--cooldown", "0,3600",  "--json", "-q",
+                              NULL};
+        json_t *j = run_json(de->d_name, argv);
+        json_t *b = json_array_get(j, 0); /* 1/1, no cooldown */
+        for (size_t i = 1; i < json_array_size(j); i++) {
+            json_t *r = json_array_get(j, i);
+            double dm = (num(r, "migrations") - num(b, "migrations")) / num(b, "migrations");
+            double ds = (num(r, "slav") - num(b, "slav")) / num(b, "slav");
+            print_message("  %s: %s cooldown %-5g migrations %+6.1f %%  SLAV %+6.1f %%\n",
+                          de->d_name, json_string_value(json_object_get(r, "persistence")),
+                          num(r, "cooldown_s"), dm * 100, ds * 100);
+            if (!(dm < 0))
+                fail_msg("%s: setting %zu does not cut migrations", de->d_name, i);
+            if (!(ds <= 0.10))
+                fail_msg("%s: setting %zu raises SLAV by %.1f %%", de->d_name, i, ds * 100);
+        }
+        json_decref(j);
+        free(dir);
+        days++;
+    }
+    (void)closedir(d);
+    free(base);
+    if (days == 0)
+        skip();
+}
+
 /* The Bitbrains day with disk and network in detection, next to cpu alone and thr-mmt. */
 static void
 test_bitbrains(void **state)
@@ -616,6 +756,7 @@ main(void)
         cmocka_unit_test(test_small_all_policies),
         cmocka_unit_test(test_single_is_object),
         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_sweep),
     };
     failed += cmocka_run_group_tests_name("sim cli", basics, NULL, NULL);
     struct CMUnitTest bad[sizeof(bad_cases) / sizeof(bad_cases[0])];
@@ -628,6 +769,7 @@ main(void)
     const struct CMUnitTest shared_tests[] = {
         cmocka_unit_test(test_fidelity),
         cmocka_unit_test(test_quality),
+        cmocka_unit_test(test_antiflap_days),
         cmocka_unit_test(test_bitbrains),
     };
     failed += cmocka_run_group_tests_name("sim against the literature", shared_tests, NULL, NULL);
