@@ -113,9 +113,9 @@ function updateCard(c, h) {
     c.el.className = cls;
     c.cls = cls;
     c.badge.className = "badge " + st;
-    c.badge.textContent = st === "conflict" ? "conflict" : h.state;
   }
-  c.badge.title = h.reason || "";
+  c.badge.textContent = st === "maintenance" ? maintLabel(h.maintenance) : st === "conflict" ? "conflict" : h.state;
+  c.badge.title = h.maintenance && h.maintenance.blocked ? "drain blocked: " + h.maintenance.blocked + " " + (h.maintenance.blocked_vm || "") : h.reason || "";
   for (const k of KINDS) {
     const b = c.bars[k];
     const v = h.usage ? h.usage[k] : 0;
@@ -148,7 +148,13 @@ function updateCard(c, h) {
   }
 }
 
+function maintLabel(m) {
+  if (!m) return "maintenance";
+  return m.vms_left > 0 ? "draining · " + m.vms_left + " left" : "maintenance · empty";
+}
+
 function renderHosts(hosts) {
+  state.hostsByName = new Map(hosts.map((h) => [h.name, h]));
   const grid = $("hosts");
   const names = hosts.map((h) => h.name);
   const seen = new Set(names);
@@ -204,7 +210,48 @@ function select(name) {
   $("detail-name").textContent = name;
   $("detail-hint").textContent = "Usage over the last minutes; dashed lines are the host thresholds.";
   renderDetailVms();
+  renderMaint();
   refreshHistory();
+}
+
+// Maintenance from the page (the manager's POST /v1/hosts/NAME/drain and /undrain).
+function renderMaint() {
+  const b = $("maint");
+  const s = $("maint-status");
+  const h = state.selected && state.hostsByName ? state.hostsByName.get(state.selected) : null;
+  if (!h || state.role !== "manager") {
+    b.hidden = true;
+    s.hidden = true;
+    return;
+  }
+  const on = h.state === "maintenance";
+  b.hidden = false;
+  b.textContent = on ? "End maintenance" : "Drain (maintenance)";
+  b.dataset.action = on ? "undrain" : "drain";
+  s.hidden = !on;
+  if (on) {
+    const m = h.maintenance || {};
+    s.textContent =
+      (m.vms_left > 0 ? "Draining: " + m.vms_left + " VM" + (m.vms_left > 1 ? "s" : "") + " left" : "Empty: ready for maintenance") +
+      (m.blocked ? " · blocked: " + m.blocked + (m.blocked_vm ? " " + m.blocked_vm : "") : "") +
+      (m.since ? " · since " + clock(m.since) : "");
+  }
+}
+
+async function toggleMaint() {
+  const name = state.selected;
+  const action = $("maint").dataset.action;
+  if (!name || !action) return;
+  if (action === "drain" && !window.confirm("Move every VM off " + name + " and keep new ones out until its maintenance ends?")) return;
+  try {
+    const r = await fetch("/v1/hosts/" + encodeURIComponent(name) + "/" + action, { method: "POST", body: "{}" });
+    if (!r.ok) {
+      const j = await r.json().catch(() => ({}));
+      setStatus(false, action + " " + name + ": " + (j.error || r.status));
+    }
+  } catch (e) {
+    setStatus(false, action + " " + name + ": " + e.message);
+  }
 }
 
 function renderDetailVms() {
@@ -360,6 +407,7 @@ async function poll() {
       }
     } else if (state.selected) {
       renderDetailVms();
+      renderMaint();
       if (state.polls % 2 === 0) refreshHistory();
     }
     state.polls++;
@@ -384,8 +432,11 @@ function start() {
     legend.append(s);
   }
   poll();
+  $("maint").addEventListener("click", toggleMaint);
   getJSON("/v1/health").then(
     (h) => {
+      state.role = h.role;
+      renderMaint();
       $("role").textContent = h.role + (h.mode ? " · " + h.mode + " mode" : "") + (h.name ? " · " + h.name : "");
     },
     () => {},

@@ -451,7 +451,7 @@ plan_pick(struct agent *a, struct pick *ret)
     }
     cl.time = clock_wall_s(); /* for the VMs' cooldown */
     cl.has_time = true;
-    struct plan_opts opts = {no_dest, no_source, check};
+    struct plan_opts opts = {.no_dest = no_dest, .no_source = no_source, .check = check};
     if (plan_compute(&cl, &a->opts.policy, &opts, &p) < 0) {
         fail = "out of memory";
         goto out;

@@ -54,5 +54,7 @@ int cmd_hosts(int argc, char **argv);
 int cmd_conflicts(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_drain(int argc, char **argv);
+int cmd_undrain(int argc, char **argv);
 
 #endif

@@ -22,7 +22,7 @@ static void
 plan_usage(FILE *f)
 {
     (void)fprintf(
-        f, "usage: vmloc plan --snapshot FILE [--config FILE] [--json]\n\n"
+        f, "usage: vmloc plan --snapshot FILE [--config FILE] [--drain] [--json]\n\n"
            "Detect resource conflicts in one snapshot of resource usage and choose at most one\n"
            "migration per conflicting host, exactly as the manager, the agents and the\n"
            "simulator would.\n\n"
@@ -30,7 +30,10 @@ plan_usage(FILE *f)
            "  -s, --snapshot FILE  the snapshot (JSON; '-' reads standard input)\n"
            "  -c, --config FILE    the policy (INI: [detect], [relocate], [host \"NAME\"]);\n"
            "                       without it every setting has its default\n"
+           "  -d, --drain          also evacuate the hosts whose state is \"maintenance\",\n"
+           "                       as the manager does for 'vmloc drain HOST'\n"
            "  -j, --json           print one JSON object: conflicts, migrations, unresolved\n"
+           "                       (and drains, with --drain)\n"
            "  -h, --help           show this help\n\n"
            "Exit status: 0 success (with or without conflicts), 2 bad arguments, snapshot\n"
            "or config (one line on standard error names the file and the field or line).\n"
@@ -134,20 +137,22 @@ int
 cmd_plan(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"snapshot", required_argument, NULL, 's'},
-        {"config", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"snapshot", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},           {"drain", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
+    bool drain = false;
     const char *snap_path = NULL;
     const char *conf_path = NULL;
     bool json = false;
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":s:c:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:c:jdh", opts, NULL)) != -1) {
         switch (c) {
+        case 'd':
+            drain = true;
+            break;
         case 's':
             snap_path = optarg;
             break;
@@ -193,7 +198,8 @@ cmd_plan(int argc, char **argv)
     if (ret != 0)
         goto out;
     policy_finish(&pol);
-    int r = plan_compute(&cl, &pol, NULL, &p);
+    struct plan_opts popts = {.drain = drain};
+    int r = plan_compute(&cl, &pol, &popts, &p);
     if (r < 0) {
         cli_error("plan: %s", strerror(-r));
         ret = CLI_EXIT_FAIL;

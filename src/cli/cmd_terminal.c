@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cli/cli.h"
 #include "core/model.h"
 #include "net/http.h"
+#include "proto/wire.h"
 
 #define TERMINAL_TIMEOUT_S 10.0
 
@@ -51,6 +53,22 @@ ask(const char *url, const char *method, const char *path, const char *body, jso
     }
     *ret_json = j;
     return CLI_EXIT_OK;
+}
+
+/* PREFIX NAME SUFFIX into `path`, NAME escaped for a URL path segment. */
+static void
+name_path(char *path, size_t len, const char *prefix, const char *name, const char *suffix)
+{
+    size_t off = (size_t)snprintf(path, len, "%s", prefix);
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0' && off + 4 < len; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.')
+            path[off++] = (char)*p;
+        else
+            off += (size_t)snprintf(path + off, len - off, "%%%02X", *p);
+    }
+    if (off < len)
+        (void)snprintf(path + off, len - off, "%s", suffix);
 }
 
 static int
@@ -185,19 +203,32 @@ list_cmd(int argc, char **argv, const char *what, const char *path, void (*print
 static void
 print_hosts(json_t *arr)
 {
-    (void)printf("%-20s %-8s %7s %7s %7s %7s  %s\n", "HOST", "STATE", "CPU%", "MEMBW%", "DISK%",
+    (void)printf("%-20s %-11s %7s %7s %7s %7s  %s\n", "HOST", "STATE", "CPU%", "MEMBW%", "DISK%",
                  "NET%", "VMS");
     size_t i;
     json_t *h;
     json_array_foreach(arr, i, h)
     {
-        (void)printf("%-20s %-8s %7.1f %7.1f %7.1f %7.1f  ", cli_jstr(h, "name"),
+        (void)printf("%-20s %-11s %7.1f %7.1f %7.1f %7.1f  ", cli_jstr(h, "name"),
                      cli_jstr(h, "state"), kind_value(h, "usage", "cpu"),
                      kind_value(h, "usage", "mem_bw"), kind_value(h, "usage", "disk"),
                      kind_value(h, "usage", "net"));
         char vms[1024];
         cli_join(json_object_get(h, "vms"), ",", vms, sizeof(vms));
         (void)fputs(vms, stdout);
+        json_t *mt = json_object_get(h, "maintenance");
+        if (mt != NULL) {
+            json_int_t left = json_integer_value(json_object_get(mt, "vms_left"));
+            if (left == 0)
+                (void)printf("%s(drained)", vms[0] != '\0' ? " " : "");
+            else
+                (void)printf(" (draining, %lld left%s%s%s%s)", (long long)left,
+                             json_object_get(mt, "blocked") != NULL ? ", blocked: " : "",
+                             json_object_get(mt, "blocked") != NULL ? cli_jstr(mt, "blocked") : "",
+                             json_object_get(mt, "blocked_vm") != NULL ? " " : "",
+                             json_object_get(mt, "blocked_vm") != NULL ? cli_jstr(mt, "blocked_vm")
+                                                                       : "");
+        }
         (void)printf("\n");
     }
 }
@@ -316,18 +347,8 @@ cmd_load(int argc, char **argv)
         cli_error("out of memory");
         return CLI_EXIT_FAIL;
     }
-    /* The VM name goes into the path: escape it. */
     char path[1024];
-    size_t off = (size_t)snprintf(path, sizeof(path), "/v1/vms/");
-    for (const unsigned char *p = (const unsigned char *)vm; *p != '\0' && off + 4 < sizeof(path);
-         p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.')
-            path[off++] = (char)*p;
-        else
-            off += (size_t)snprintf(path + off, sizeof(path) - off, "%%%02X", *p);
-    }
-    (void)snprintf(path + off, sizeof(path) - off, "/load");
+    name_path(path, sizeof(path), "/v1/vms/", vm, "/load");
     json_t *j = NULL;
     int r = ask(agent, "POST", path, text, &j);
     free(text);
@@ -336,5 +357,202 @@ cmd_load(int argc, char **argv)
                      cli_jstr(j, "host") != NULL ? cli_jstr(j, "host") : agent);
         json_decref(j);
     }
+    return r;
+}
+
+struct drain_args {
+    const char *host;
+    bool wait;
+    bool json;
+    double timeout_s;
+};
+
+static int
+drain_usage(const char *what)
+{
+    if (strcmp(what, "drain") == 0)
+        (void)printf(
+            "usage: vmloc [--manager URL] drain HOST [--wait] [--timeout SECONDS] [--json]\n\n"
+            "Put HOST into maintenance: the manager moves its VMs off (one at a time,\n"
+            "or up to [relocate] max_per_host; pinned VMs stay and are reported), and\n"
+            "nothing moves onto it until 'vmloc undrain HOST'. The state is kept across\n"
+            "manager restarts. 'vmloc hosts' shows the progress.\n\n"
+            "  --wait             wait until no VM is left (or the drain is blocked)\n"
+            "  --timeout SECONDS  give up waiting after this long (default 600)\n"
+            "  --json             print the manager's answer as JSON\n\n"
+            "Exit status with --wait: 0 drained, 1 blocked or timed out.\n");
+    else
+        (void)printf("usage: vmloc [--manager URL] undrain HOST [--json]\n\n"
+                     "End HOST's maintenance: it takes VMs again and its own conflicts count.\n");
+    return CLI_EXIT_OK;
+}
+
+static int
+drain_parse(int argc, char **argv, const char *what, struct drain_args *a)
+{
+    static const struct option opts[] = {
+        {"wait", no_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool drain = strcmp(what, "drain") == 0;
+    a->timeout_s = 600;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, drain ? ":wt:jh" : ":jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            a->wait = true;
+            break;
+        case 't':
+            if (cli_parse_num(optarg, 1, 86400, &a->timeout_s) < 0) {
+                cli_error("%s: --timeout: must be 1 to 86400 seconds, not '%s'", what, optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            a->json = true;
+            break;
+        case 'h':
+            return drain_usage(what) == CLI_EXIT_OK ? -1 : CLI_EXIT_FAIL;
+        case ':':
+            cli_error("%s: option '%s' needs a value", what, argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            cli_error("%s: unknown option '%s' (see vmloc %s --help)", what, argv[optind - 1],
+                      what);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        cli_error("%s: expected one HOST (see vmloc %s --help)", what, what);
+        return CLI_EXIT_USAGE;
+    }
+    a->host = argv[optind];
+    if (!wire_name_valid(a->host)) {
+        cli_error("%s: '%s' is not a host name", what, a->host);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_global_agent() != NULL) {
+        cli_error("%s: the manager drains hosts; use --manager URL, not --agent", what);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* The host's entry in the manager's list, or NULL (new reference). */
+static json_t *
+host_entry(const char *url, const char *host)
+{
+    json_t *arr = NULL;
+    if (ask(url, "GET", "/v1/hosts", NULL, &arr) != CLI_EXIT_OK)
+        return NULL;
+    size_t i;
+    json_t *h;
+    json_t *found = NULL;
+    json_array_foreach(arr, i, h)
+    {
+        if (strcmp(cli_jstr(h, "name"), host) == 0) {
+            found = h;
+            json_incref(found);
+        }
+    }
+    json_decref(arr);
+    return found;
+}
+
+int
+cmd_drain(int argc, char **argv)
+{
+    struct drain_args a = {0};
+    int r = drain_parse(argc, argv, "drain", &a);
+    if (r != CLI_EXIT_OK)
+        return r < 0 ? CLI_EXIT_OK : r;
+    const char *url = cli_target_url();
+    char path[1024];
+    name_path(path, sizeof(path), "/v1/hosts/", a.host, "/drain");
+    json_t *j = NULL;
+    r = ask(url, "POST", path, "{}", &j);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (a.json && !a.wait) {
+        r = print_json(j);
+        json_decref(j);
+        return r;
+    }
+    json_int_t left =
+        json_integer_value(json_object_get(json_object_get(j, "maintenance"), "vms_left"));
+    json_decref(j);
+    if (!a.json)
+        (void)printf("%s: in maintenance, %lld VM%s to move off\n", a.host, (long long)left,
+                     left == 1 ? "" : "s");
+    if (!a.wait)
+        return CLI_EXIT_OK;
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    double deadline = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + a.timeout_s;
+    json_int_t shown = left;
+    for (;;) {
+        json_t *h = host_entry(url, a.host);
+        if (h == NULL)
+            return CLI_EXIT_FAIL;
+        json_t *mt = json_object_get(h, "maintenance");
+        left = json_integer_value(json_object_get(mt, "vms_left"));
+        const char *blocked = json_string_value(json_object_get(mt, "blocked"));
+        bool stuck =
+            blocked != NULL && strcmp(blocked, "busy") != 0 && strcmp(blocked, "limit") != 0;
+        if (mt == NULL) {
+            cli_error("drain: %s is no longer in maintenance (undrained?)", a.host);
+            json_decref(h);
+            return CLI_EXIT_FAIL;
+        }
+        if (left != shown && !a.json) {
+            (void)printf("%s: %lld left\n", a.host, (long long)left);
+            shown = left;
+        }
+        if (left == 0 || stuck) {
+            if (a.json)
+                r = print_json(h);
+            else if (left == 0)
+                (void)printf("%s: drained, ready for maintenance\n", a.host);
+            else
+                cli_error("drain: %s is blocked: %s %s (%lld VM%s left)", a.host, blocked,
+                          cli_jstr(mt, "blocked_vm"), (long long)left, left == 1 ? "" : "s");
+            json_decref(h);
+            return left == 0 ? r : CLI_EXIT_FAIL;
+        }
+        json_decref(h);
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 > deadline) {
+            cli_error("drain: %s still has %lld VM%s after %.0f s", a.host, (long long)left,
+                      left == 1 ? "" : "s", a.timeout_s);
+            return CLI_EXIT_FAIL;
+        }
+        struct timespec pause = {0, 250 * 1000 * 1000};
+        (void)nanosleep(&pause, NULL);
+    }
+}
+
+int
+cmd_undrain(int argc, char **argv)
+{
+    struct drain_args a = {0};
+    int r = drain_parse(argc, argv, "undrain", &a);
+    if (r != CLI_EXIT_OK)
+        return r < 0 ? CLI_EXIT_OK : r;
+    char path[1024];
+    name_path(path, sizeof(path), "/v1/hosts/", a.host, "/undrain");
+    json_t *j = NULL;
+    r = ask(cli_target_url(), "POST", path, "{}", &j);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (a.json)
+        r = print_json(j);
+    else
+        (void)printf("%s: maintenance over, state %s\n", a.host, cli_jstr(j, "state"));
+    json_decref(j);
     return r;
 }

@@ -23,6 +23,8 @@ static const struct cli_cmd commands[] = {
     {"hosts", cmd_hosts, "list hosts with their state and usage"},
     {"conflicts", cmd_conflicts, "list the conflicts detected and what was done"},
     {"load", cmd_load, "set a simulated VM's demand on an agent"},
+    {"drain", cmd_drain, "put a host into maintenance: move its VMs off, keep others out"},
+    {"undrain", cmd_undrain, "end a host's maintenance"},
     {"vms", cmd_vms, "list VMs with their usage (of an agent with --agent URL)"},
     {"migrations", cmd_migrations, "list migrations and their outcome"},
 };

@@ -40,10 +40,11 @@ plan_text_print(FILE *f, const struct cluster *cl, const struct policy *pol, con
     for (size_t i = 0; i < p->n_moves; i++) {
         const struct plan_move *m = &p->moves[i];
         enum kind k = pol->dest_select_resource;
-        (void)fprintf(f, "  %s: %s -> %s  (VM uses %.4g%% %s of %s; %s: %s had %.4g%% used)\n",
+        (void)fprintf(f, "  %s: %s -> %s  (%sVM uses %.4g%% %s of %s; %s: %s had %.4g%% used)\n",
                       cl->vms[m->vm].name, cl->hosts[m->from].name, cl->hosts[m->to].name,
-                      m->vm_usage[KIND_CPU], "cpu", cl->hosts[m->from].name, dest_rule(pol),
-                      cl->hosts[m->to].name, m->dest_usage[k]);
+                      m->why == PLAN_MOVE_DRAIN ? "drain; " : "", m->vm_usage[KIND_CPU], "cpu",
+                      cl->hosts[m->from].name, dest_rule(pol), cl->hosts[m->to].name,
+                      m->dest_usage[k]);
     }
     (void)fprintf(f, "unresolved: %zu\n", p->n_unresolved);
     for (size_t i = 0; i < p->n_unresolved; i++) {
@@ -53,5 +54,18 @@ plan_text_print(FILE *f, const struct cluster *cl, const struct policy *pol, con
                           plan_reason_name(u->reason), cl->vms[u->vm].name);
         else
             (void)fprintf(f, "  %s: %s\n", cl->hosts[u->host].name, plan_reason_name(u->reason));
+    }
+    if (p->drains == NULL)
+        return;
+    (void)fprintf(f, "drains: %zu\n", p->n_drains);
+    for (size_t i = 0; i < p->n_drains; i++) {
+        const struct plan_drain *d = &p->drains[i];
+        (void)fprintf(f, "  %s: %u VMs, %u moving", cl->hosts[d->host].name, (unsigned)d->vms_left,
+                      (unsigned)d->moving);
+        if (d->block != 0)
+            (void)fprintf(f, "; blocked: %s%s%s", plan_block_name(d->block),
+                          d->vm != UINT32_MAX ? " " : "",
+                          d->vm != UINT32_MAX ? cl->vms[d->vm].name : "");
+        (void)fprintf(f, "\n");
     }
 }

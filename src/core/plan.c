@@ -37,6 +37,8 @@ plan_reason_name(enum plan_reason r)
         return "no-destination";
     case PLAN_REASON_SOURCE_BUSY:
         return "source-busy";
+    case PLAN_REASON_LIMIT:
+        return "limit";
     }
     return "unknown";
 }
@@ -56,7 +58,24 @@ plan_done(struct plan *p)
     free(p->conflict_vms);
     free(p->moves);
     free(p->unresolved);
+    free(p->drains);
     plan_init(p);
+}
+
+const char *
+plan_block_name(enum plan_block b)
+{
+    switch (b) {
+    case PLAN_BLOCK_PINNED:
+        return "pinned";
+    case PLAN_BLOCK_NO_DESTINATION:
+        return "no-destination";
+    case PLAN_BLOCK_LIMIT:
+        return "limit";
+    case PLAN_BLOCK_BUSY:
+        return "busy";
+    }
+    return "none";
 }
 
 /* A VM's place after a planned move. Entries are never changed: a VM moved again gets a new
@@ -78,6 +97,7 @@ struct work {
     double *mem_used;            /* per host, current */
     int32_t *moved_head;         /* per host: newest moved-in entry, or -1 */
     int32_t *vm_loc;             /* per VM: its latest moved entry, or -1 (never moved) */
+    uint32_t *moves_at;          /* per host: moves into or out of it in this plan */
     struct moved *moved;
     size_t n_moved;
     struct destidx idx;
@@ -172,7 +192,8 @@ leaf_of(const struct work *w, size_t hi, struct destleaf *ret)
 {
     const struct host *h = &w->cl->hosts[hi];
     double cap = w->hp[hi].capacity;
-    ret->eligible = h->state == HOST_UP && !(w->opts && w->opts->no_dest && w->opts->no_dest[hi]);
+    ret->eligible = h->state == HOST_UP && !(w->opts && w->opts->no_dest && w->opts->no_dest[hi]) &&
+                    !(w->pol->max_per_host > 0 && w->moves_at[hi] >= w->pol->max_per_host);
     ret->busy = w->vm_count[hi] > 0;
     ret->score = dest_score(w, hi);
     /* With the headroom check the room ends at the host's threshold instead of 100 %, so
@@ -181,7 +202,8 @@ leaf_of(const struct work *w, size_t hi, struct destleaf *ret)
         double limit = w->pol->dest_headroom ? w->hp[hi].host_threshold[k] : 100.0;
         ret->free[k] = (limit - w->usage[hi][k]) * cap;
     }
-    ret->mem_free = h->has_mem ? h->mem_mib - w->mem_used[hi] : INFINITY;
+    ret->mem_free =
+        h->has_mem ? h->mem_mib - w->hp[hi].mem_reserve_mib - w->mem_used[hi] : INFINITY;
 }
 
 static int
@@ -213,7 +235,9 @@ work_prepare_moves(struct work *w, size_t n_conflicts)
     w->moved_head = malloc((n + 1) * sizeof(*w->moved_head));
     w->vm_loc = malloc((cl->n_vms + 1) * sizeof(*w->vm_loc));
     w->moved = malloc((n_conflicts + 1) * sizeof(*w->moved));
-    if (!w->usage || !w->vm_count || !w->mem_used || !w->moved_head || !w->vm_loc || !w->moved)
+    w->moves_at = calloc(n + 1, sizeof(*w->moves_at));
+    if (!w->usage || !w->vm_count || !w->mem_used || !w->moved_head || !w->vm_loc || !w->moved ||
+        !w->moves_at)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const struct host *h = &cl->hosts[i];
@@ -251,6 +275,7 @@ work_done(struct work *w)
     free(w->moved_head);
     free(w->vm_loc);
     free(w->moved);
+    free(w->moves_at);
     destidx_done(&w->idx);
 }
 
@@ -299,9 +324,10 @@ cand_better(const struct policy *pol, const struct cluster *cl, const struct can
     return a->vm < b->vm;
 }
 
-/* Choose the VM to move off host `src`. false: no movable VM. */
+/* Choose the VM to move off host `src`; for a drain, the cooldown does not hold a VM back.
+ * false: no movable VM. */
 static bool
-pick_vm(const struct work *w, size_t src, struct cand *ret)
+pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret)
 {
     const struct cluster *cl = w->cl;
     const struct host *h = &cl->hosts[src];
@@ -309,7 +335,8 @@ pick_vm(const struct work *w, size_t src, struct cand *ret)
     struct cand best = {0, NULL};
     for (uint32_t j = 0; j < h->vm_count; j++) {
         uint32_t vi = h->vm_first + j;
-        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned || policy_vm_cooling(w->pol, cl, vi))
+        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned ||
+            (!drain && policy_vm_cooling(w->pol, cl, vi)))
             continue;
         struct cand c = {vi, cl->vms[vi].usage.pct};
         if (!found || cand_better(w->pol, cl, &c, &best)) {
@@ -355,6 +382,8 @@ apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
     w->n_moved++;
     w->vm_count[src]--;
     w->vm_count[dst]++;
+    w->moves_at[src]++;
+    w->moves_at[dst]++;
     if (v->has_mem) {
         w->mem_used[src] -= v->mem_mib;
         w->mem_used[dst] += v->mem_mib;
@@ -367,6 +396,38 @@ apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
 }
 
 /* Plan at most one move for conflicting host `src`, appending to moves or unresolved. */
+/* Find the best destination for candidate `c` off `src` and record the move. false: none. */
+static bool
+place(struct work *w, const struct cand *c, size_t src, enum plan_move_why why, struct plan *p)
+{
+    const struct vm *v = &w->cl->vms[c->vm];
+    struct destneed need;
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        need.need[k] = c->usage[k] * w->hp[src].capacity;
+    need.mem_mib = v->has_mem ? v->mem_mib : -1.0;
+    need.exclude = src;
+    need.busy_only = w->pol->prefer_busy_hosts;
+    size_t dst;
+    double score;
+    bool ok = destidx_best(&w->idx, &need, &dst, &score);
+    if (!ok && need.busy_only) {
+        need.busy_only = false;
+        ok = destidx_best(&w->idx, &need, &dst, &score);
+    }
+    if (!ok)
+        return false;
+    struct plan_move *mv = &p->moves[p->n_moves++];
+    mv->vm = c->vm;
+    mv->from = (uint32_t)src;
+    mv->to = (uint32_t)dst;
+    mv->why = why;
+    mv->score = score;
+    memcpy(mv->vm_usage, c->usage, sizeof(mv->vm_usage));
+    memcpy(mv->dest_usage, w->usage[dst], sizeof(mv->dest_usage));
+    apply_move(w, c, src, dst);
+    return true;
+}
+
 static void
 relocate_one(struct work *w, size_t src, struct plan *p)
 {
@@ -378,40 +439,72 @@ relocate_one(struct work *w, size_t src, struct plan *p)
         p->n_unresolved++;
         return;
     }
+    /* Limits: migrations at once (counting the caller's running ones), and moves into or
+     * out of one host; a conflict past them waits for a later decision, in order. */
+    size_t running = w->opts != NULL ? w->opts->running : 0;
+    if ((w->pol->max_migrations > 0 && p->n_moves + running >= w->pol->max_migrations) ||
+        (w->pol->max_per_host > 0 && w->moves_at[src] >= w->pol->max_per_host)) {
+        un->reason = PLAN_REASON_LIMIT;
+        p->n_unresolved++;
+        return;
+    }
     struct cand c;
-    if (!pick_vm(w, src, &c)) {
+    if (!pick_vm(w, src, false, &c)) {
         un->reason = PLAN_REASON_NO_MOVABLE_VM;
         p->n_unresolved++;
         return;
     }
-    const struct vm *v = &w->cl->vms[c.vm];
-    struct destneed need;
-    for (unsigned k = 0; k < KIND_COUNT; k++)
-        need.need[k] = c.usage[k] * w->hp[src].capacity;
-    need.mem_mib = v->has_mem ? v->mem_mib : -1.0;
-    need.exclude = src;
-    need.busy_only = w->pol->prefer_busy_hosts;
-    size_t dst;
-    double score;
-    bool ok = destidx_best(&w->idx, &need, &dst, &score);
-    if (!ok && need.busy_only) {
-        need.busy_only = false;
-        ok = destidx_best(&w->idx, &need, &dst, &score);
-    }
-    if (!ok) {
+    if (!place(w, &c, src, PLAN_MOVE_CONFLICT, p)) {
         un->vm = c.vm;
         un->reason = PLAN_REASON_NO_DESTINATION;
         p->n_unresolved++;
+    }
+}
+
+/* Evacuate host `hi` (in maintenance) as far as this plan allows. */
+static void
+drain_one(struct work *w, size_t hi, struct plan *p)
+{
+    const struct host *h = &w->cl->hosts[hi];
+    struct plan_drain *d = &p->drains[p->n_drains++];
+    d->host = (uint32_t)hi;
+    d->vms_left = h->vm_count;
+    d->moving = 0;
+    d->vm = UINT32_MAX;
+    d->block = 0;
+    if (h->vm_count == 0)
+        return;
+    if (w->opts->no_source != NULL && w->opts->no_source[hi]) {
+        d->block = PLAN_BLOCK_BUSY;
         return;
     }
-    struct plan_move *mv = &p->moves[p->n_moves++];
-    mv->vm = c.vm;
-    mv->from = (uint32_t)src;
-    mv->to = (uint32_t)dst;
-    mv->score = score;
-    memcpy(mv->vm_usage, c.usage, sizeof(mv->vm_usage));
-    memcpy(mv->dest_usage, w->usage[dst], sizeof(mv->dest_usage));
-    apply_move(w, &c, src, dst);
+    uint32_t per = w->pol->max_per_host > 0 ? w->pol->max_per_host : 1;
+    while (d->moving < per) {
+        if (w->pol->max_migrations > 0 && p->n_moves + w->opts->running >= w->pol->max_migrations) {
+            if (d->moving == 0)
+                d->block = PLAN_BLOCK_LIMIT;
+            return;
+        }
+        struct cand c;
+        if (!pick_vm(w, hi, true, &c)) {
+            if (d->moving == 0) {
+                d->block = PLAN_BLOCK_PINNED;
+                for (uint32_t j = 0; j < h->vm_count && d->vm == UINT32_MAX; j++) {
+                    if (w->cl->vms[h->vm_first + j].pinned)
+                        d->vm = h->vm_first + j;
+                }
+            }
+            return;
+        }
+        if (!place(w, &c, hi, PLAN_MOVE_DRAIN, p)) {
+            if (d->moving == 0) {
+                d->block = PLAN_BLOCK_NO_DESTINATION;
+                d->vm = c.vm;
+            }
+            return;
+        }
+        d->moving++;
+    }
 }
 
 int
@@ -425,19 +518,35 @@ plan_compute(const struct cluster *cl, const struct policy *pol, const struct pl
     if (r < 0)
         goto out;
     r = detect_all(&w, ret);
-    if (r < 0 || ret->n_conflicts == 0)
-        goto out;
-    r = work_prepare_moves(&w, ret->n_conflicts);
     if (r < 0)
         goto out;
-    ret->moves = malloc(ret->n_conflicts * sizeof(*ret->moves));
-    ret->unresolved = malloc(ret->n_conflicts * sizeof(*ret->unresolved));
-    if (ret->moves == NULL || ret->unresolved == NULL) {
+    size_t n_drain_hosts = 0;
+    size_t n_drain_vms = 0;
+    for (size_t i = 0; opts != NULL && opts->drain && i < cl->n_hosts; i++) {
+        if (cl->hosts[i].state == HOST_MAINTENANCE) {
+            n_drain_hosts++;
+            n_drain_vms += cl->hosts[i].vm_count;
+        }
+    }
+    if (ret->n_conflicts == 0 && n_drain_hosts == 0)
+        goto out;
+    r = work_prepare_moves(&w, ret->n_conflicts + n_drain_vms);
+    if (r < 0)
+        goto out;
+    ret->moves = malloc((ret->n_conflicts + n_drain_vms + 1) * sizeof(*ret->moves));
+    ret->unresolved = malloc((ret->n_conflicts + 1) * sizeof(*ret->unresolved));
+    ret->drains = n_drain_hosts > 0 ? malloc(n_drain_hosts * sizeof(*ret->drains)) : NULL;
+    if (ret->moves == NULL || ret->unresolved == NULL ||
+        (n_drain_hosts > 0 && ret->drains == NULL)) {
         r = -ENOMEM;
         goto out;
     }
     for (size_t i = 0; i < ret->n_conflicts; i++)
         relocate_one(&w, ret->conflicts[i].host, ret);
+    for (size_t i = 0; n_drain_hosts > 0 && i < cl->n_hosts; i++) {
+        if (cl->hosts[i].state == HOST_MAINTENANCE)
+            drain_one(&w, i, ret);
+    }
 out:
     work_done(&w);
     if (r < 0)
@@ -466,8 +575,12 @@ plan_move_describe(const struct policy *pol, const struct cluster *cl, const str
         (void)snprintf(dr, sizeof(dr), "best weighted free capacity");
     else
         (void)snprintf(dr, sizeof(dr), "most free %s", dk);
-    (void)snprintf(buf, len,
-                   "conflict on %s; movable VM with the %s; destination with the %s "
-                   "(score %.1f)",
-                   cl->hosts[mv->from].name, vr, dr, mv->score);
+    if (mv->why == PLAN_MOVE_DRAIN)
+        (void)snprintf(buf, len, "drain of %s (maintenance); destination with the %s (score %.1f)",
+                       cl->hosts[mv->from].name, dr, mv->score);
+    else
+        (void)snprintf(buf, len,
+                       "conflict on %s; movable VM with the %s; destination with the %s "
+                       "(score %.1f)",
+                       cl->hosts[mv->from].name, vr, dr, mv->score);
 }

@@ -19,9 +19,10 @@ enum plan_reason {
     PLAN_REASON_NO_MOVABLE_VM = 1,  /* every VM on the source is pinned */
     PLAN_REASON_NO_DESTINATION = 2, /* no other up host can take the chosen VM */
     PLAN_REASON_SOURCE_BUSY = 3,    /* the caller excluded the source (opts.no_source) */
+    PLAN_REASON_LIMIT = 4,          /* max_migrations or max_per_host reached in this plan */
 };
 
-/* "no-movable-vm", "no-destination", "source-busy". */
+/* "no-movable-vm", "no-destination", "source-busy", "limit". */
 const char *plan_reason_name(enum plan_reason r);
 
 struct plan_conflict {
@@ -33,10 +34,16 @@ struct plan_conflict {
     double vm_threshold[KIND_COUNT];
 };
 
+enum plan_move_why {
+    PLAN_MOVE_CONFLICT = 0, /* resolves the conflict on `from` */
+    PLAN_MOVE_DRAIN = 1,    /* evacuates `from`, a host in maintenance (plan_opts.drain) */
+};
+
 struct plan_move {
     uint32_t vm;
     uint32_t from;
     uint32_t to;
+    enum plan_move_why why;
     double score;                  /* the destination's score when chosen */
     double vm_usage[KIND_COUNT];   /* the VM's usage, in percent of the source */
     double dest_usage[KIND_COUNT]; /* the destination's usage before the move */
@@ -48,6 +55,25 @@ struct plan_unresolved {
     enum plan_reason reason;
 };
 
+/* A host in maintenance that still runs VMs but none of them can leave in this plan. */
+enum plan_block {
+    PLAN_BLOCK_PINNED = 1,         /* every VM left is pinned */
+    PLAN_BLOCK_NO_DESTINATION = 2, /* no host can take the VM tried */
+    PLAN_BLOCK_LIMIT = 3,          /* max_migrations reached */
+    PLAN_BLOCK_BUSY = 4,           /* the caller excluded it (opts.no_source: a move runs) */
+};
+
+/* "pinned", "no-destination", "limit", "busy". */
+const char *plan_block_name(enum plan_block b);
+
+struct plan_drain {
+    uint32_t host;
+    uint32_t vms_left;     /* VMs still on it, before this plan's moves */
+    uint32_t moving;       /* moves off it in this plan */
+    uint32_t vm;           /* the VM that blocks (pinned, no-destination), else UINT32_MAX */
+    enum plan_block block; /* 0: not blocked (moving, or empty) */
+};
+
 struct plan {
     struct plan_conflict *conflicts;
     size_t n_conflicts;
@@ -57,6 +83,8 @@ struct plan {
     size_t n_moves;
     struct plan_unresolved *unresolved;
     size_t n_unresolved;
+    struct plan_drain *drains; /* one per host in maintenance, with opts.drain */
+    size_t n_drains;
 };
 
 /* Optional restrictions from the caller (a running system): per-host flags, each array
@@ -69,6 +97,11 @@ struct plan_opts {
     const bool *no_dest;
     const bool *no_source;
     const bool *check;
+    size_t running; /* migrations already running, counted against pol->max_migrations */
+    /* Evacuate hosts in maintenance: after the conflicts, each such host sends off up to
+     * max(1, max_per_host) of its VMs (heaviest first; pinned ones stay; the cooldown does
+     * not hold a VM back), within max_migrations, to destinations chosen as for a conflict. */
+    bool drain;
 };
 
 /* Prepare an empty plan in caller's storage. Never fails. */

@@ -125,12 +125,15 @@ policy_host_params(const struct policy *pol, const struct host *h, struct host_p
     if (pol->n_overrides > 0)
         o = policy_override_find(pol, h->name);
     ret->capacity = h->capacity;
+    ret->mem_reserve_mib = pol->mem_reserve_mib;
     for (unsigned k = 0; k < KIND_COUNT; k++)
         ret->host_threshold[k] = pol->host_threshold[k];
     if (o == NULL)
         return;
     if (o->has_capacity)
         ret->capacity = o->capacity;
+    if (o->has_mem_reserve)
+        ret->mem_reserve_mib = o->mem_reserve_mib;
     for (unsigned k = 0; k < KIND_COUNT; k++) {
         if (o->has_threshold & KIND_BIT(k))
             ret->host_threshold[k] = o->host_threshold[k];

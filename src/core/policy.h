@@ -40,9 +40,11 @@ struct host_override {
     double capacity;
     double host_threshold[KIND_COUNT];
     double host_threshold_all; /* `host_threshold = X` in the host's section */
-    uint8_t has_threshold;     /* KIND_BIT(k) set: host_threshold[k] applies */
+    double mem_reserve_mib;
+    uint8_t has_threshold; /* KIND_BIT(k) set: host_threshold[k] applies */
     bool has_threshold_all;
     bool has_capacity;
+    bool has_mem_reserve;
 };
 
 struct policy {
@@ -71,6 +73,14 @@ struct policy {
     uint32_t persist_k;
     uint32_t persist_n;
     double cooldown_s;
+    /* Limits: at most `max_migrations` migrations at once (a plan orders at most that many
+     * minus the ones running) and at most `max_per_host` moves into or out of one host in a
+     * plan; 0: no limit. */
+    uint32_t max_migrations;
+    uint32_t max_per_host;
+    /* Memory a destination keeps free for itself: a VM goes only where its memory fits with
+     * this much left (MiB; per host in [host "NAME"]). */
+    double mem_reserve_mib;
     double weights[KIND_COUNT]; /* for the weighted choices */
     double weight_priority;     /* for vm_select = weighted */
     /* [host "NAME"], sorted by name once policy_finish() ran */
@@ -122,6 +132,7 @@ const struct host_override *policy_override_find(const struct policy *pol, const
 struct host_params {
     double capacity;
     double host_threshold[KIND_COUNT];
+    double mem_reserve_mib;
 };
 
 /* Resolve `h`'s parameters under `pol` into *ret. Never fails. */

@@ -216,6 +216,8 @@ start_round(struct manager *m)
         round_complete(m);
 }
 
+static bool draining(const struct manager *m);
+
 static void
 round_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -226,7 +228,7 @@ round_cb(evutil_socket_t fd, short what, void *arg)
         log_debug("collection round still running, skipping a tick");
         return;
     }
-    if (m->opts.collect_on_notify) {
+    if (m->opts.collect_on_notify && !draining(m)) {
         /* No collection until an agent notifies; migrations in flight are still followed. */
         manager_follow(m);
         return;
@@ -274,6 +276,59 @@ load_agent(void *ctx, const char *name, const char *url)
     }
     if (manager_host_register(m, name, url) == NULL)
         log_warnx("too many agents, ignoring host=\"%s\"", name);
+}
+
+static void
+load_maintenance(void *ctx, const char *host, double since)
+{
+    struct manager *m = ctx;
+    struct mhost *h = manager_host_find(m, host);
+    if (h == NULL) {
+        log_warnx("host in maintenance is not a known agent host=\"%s\", ignoring", host);
+        return;
+    }
+    h->maintenance = true;
+    h->maintenance_since = since;
+    log_info("host in maintenance host=\"%s\" (from the store)", host);
+}
+
+size_t
+manager_host_vms(const struct mhost *h)
+{
+    size_t n = 0;
+    for (size_t j = 0; h->has_sample && j < h->sample.n_vms; j++)
+        n += !h->sample.vms[j].incoming;
+    return n;
+}
+
+int
+manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
+{
+    double now = clock_wall_s();
+    if (store_set_maintenance(m->store, h->name, on, now) < 0)
+        return -EIO;
+    if (h->maintenance != on) {
+        h->maintenance = on;
+        h->maintenance_since = on ? now : 0;
+        h->drain_block = 0;
+        h->drain_block_vm[0] = '\0';
+        log_info("%s host=\"%s\" vms=%zu", on ? "maintenance: draining" : "maintenance over",
+                 h->name, manager_host_vms(h));
+    }
+    event_active(m->decide_ev, 0, 0); /* decide soon, not at the next round */
+    return 0;
+}
+
+/* A host in maintenance still runs VMs: decisions must go on even when collecting only on
+ * notification. */
+static bool
+draining(const struct manager *m)
+{
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        if (m->hosts[i]->maintenance && manager_host_vms(m->hosts[i]) > 0)
+            return true;
+    }
+    return false;
 }
 
 static void
@@ -328,6 +383,8 @@ manager_run(const struct manager_opts *o)
     m->client = m->loop.client;
     if (store_each_agent(m->store, load_agent, m) < 0)
         log_warnx("stored agents not read, ignoring");
+    if (store_each_maintenance(m->store, load_maintenance, m) < 0)
+        log_warnx("hosts in maintenance not read from the store, ignoring");
     if (manager_recover(m) < 0)
         log_warnx("unfinished migrations not read from the store, ignoring");
     r = loop_listen(&m->loop, o->listen, manager_routes, manager_n_routes, m);

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "core/plan.h"
 #include "manager/manager_internal.h"
 #include "net/web.h"
 #include "proto/policy_ini.h"
@@ -120,6 +121,8 @@ post_notify(struct http_req *r, void *ctx)
 static const char *
 host_state(const struct mhost *h)
 {
+    if (h->maintenance)
+        return "maintenance";
     if (!h->has_sample)
         return h->misses > 0 ? "down" : "unknown";
     return h->up ? "up" : "down";
@@ -138,6 +141,51 @@ host_thresholds(const struct manager *m, const struct mhost *h, double *ret)
     memcpy(ret, hp.host_threshold, sizeof(hp.host_threshold));
 }
 
+/* {"since", "vms_left", "reachable", "blocked"?, "blocked_vm"?}: a drain's progress. */
+static json_t *
+maintenance_json(const struct mhost *h)
+{
+    json_t *o = json_pack("{s:f,s:I,s:b}", "since", h->maintenance_since, "vms_left",
+                          (json_int_t)manager_host_vms(h), "reachable", h->up);
+    if (o != NULL && h->drain_block != 0)
+        (void)json_object_set_new(o, "blocked",
+                                  json_string(plan_block_name((enum plan_block)h->drain_block)));
+    if (o != NULL && h->drain_block_vm[0] != '\0')
+        (void)json_object_set_new(o, "blocked_vm", json_string(h->drain_block_vm));
+    return o;
+}
+
+/* POST /v1/hosts/NAME/drain and /undrain: maintenance on or off. */
+static void
+set_maintenance(struct http_req *r, struct manager *m, bool on)
+{
+    struct mhost *h = manager_host_find(m, r->parts[2]);
+    if (h == NULL) {
+        http_reply_error(r, 404, "no such host: %s", r->parts[2]);
+        return;
+    }
+    if (manager_set_maintenance(m, h, on) < 0) {
+        http_reply_error(r, 503, "the store could not record it; nothing changed");
+        return;
+    }
+    json_t *o = json_pack("{s:s,s:s}", "host", h->name, "state", host_state(h));
+    if (o != NULL && on)
+        (void)json_object_set_new(o, "maintenance", maintenance_json(h));
+    reply_json(r, on ? 202 : 200, o);
+}
+
+static void
+post_drain(struct http_req *r, void *ctx)
+{
+    set_maintenance(r, ctx, true);
+}
+
+static void
+post_undrain(struct http_req *r, void *ctx)
+{
+    set_maintenance(r, ctx, false);
+}
+
 static void
 get_hosts(struct http_req *r, void *ctx)
 {
@@ -151,6 +199,11 @@ get_hosts(struct http_req *r, void *ctx)
         json_t *o = wire_host_json(h->has_sample ? &h->sample : NULL, h->name, h->url,
                                    host_state(h), h->last_seen, h->in_conflict, thr,
                                    h->misses > 0 ? h->miss_reason : NULL);
+        if (o != NULL && h->maintenance &&
+            json_object_set_new(o, "maintenance", maintenance_json(h)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;
@@ -371,6 +424,8 @@ const struct http_route manager_routes[] = {
     {"POST", "/v1/agents", post_agent},
     {"GET", "/v1/hosts", get_hosts},
     {"GET", "/v1/hosts/*/history", get_history},
+    {"POST", "/v1/hosts/*/drain", post_drain},
+    {"POST", "/v1/hosts/*/undrain", post_undrain},
     {"GET", "/", web_get},
     {"GET", "/ui/*", web_get},
     {"GET", "/v1/vms", get_vms},

@@ -358,6 +358,10 @@ build_cluster(struct manager *m, struct cluster *cl, struct mhost **map)
         int r = wire_sample_to_cluster(&h->sample, h->up, cl, &hi);
         if (r < 0)
             return r;
+        /* In maintenance: never a destination nor in conflict, and drained (plan_opts.drain);
+         * a host that is down stays down (its VMs cannot be moved). */
+        if (h->maintenance && h->up)
+            cl->hosts[hi].state = HOST_MAINTENANCE;
         map[hi] = h;
     }
     return 0;
@@ -465,7 +469,8 @@ manager_decide(struct manager *m)
             }
         }
     }
-    struct plan_opts opts = {busy, busy, check};
+    struct plan_opts opts = {
+        .no_dest = busy, .no_source = busy, .check = check, .running = m->n_active, .drain = true};
     if (plan_compute(&cl, &m->opts.policy, &opts, &p) < 0) {
         log_warnx("no decision this round: out of memory");
         goto out;
@@ -501,16 +506,37 @@ manager_decide(struct manager *m)
         char outcome[300];
         if (u->reason == PLAN_REASON_SOURCE_BUSY)
             (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
+        else if (u->reason == PLAN_REASON_LIMIT)
+            (void)snprintf(outcome, sizeof(outcome),
+                           "waiting: migration limit (max_migrations %u, max_per_host %u)",
+                           (unsigned)m->opts.policy.max_migrations,
+                           (unsigned)m->opts.policy.max_per_host);
         else
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
         if (c != NULL)
             record_conflict(m, &cl, &p, c, h, outcome);
         seen[u->host] = true;
-        if (u->reason != PLAN_REASON_SOURCE_BUSY && !h->unresolved_logged) {
+        if (u->reason != PLAN_REASON_SOURCE_BUSY && u->reason != PLAN_REASON_LIMIT &&
+            !h->unresolved_logged) {
             h->unresolved_logged = true;
             log_warnx("conflict unresolved host=\"%s\" reason=%s", h->name,
                       plan_reason_name(u->reason));
         }
+    }
+    /* Drains: what holds each one back, logged when it changes. */
+    for (size_t i = 0; i < p.n_drains; i++) {
+        const struct plan_drain *d = &p.drains[i];
+        struct mhost *h = map[d->host];
+        const char *vm = d->vm != UINT32_MAX ? cl.vms[d->vm].name : "";
+        if (h->drain_block != (int)d->block || strcmp(h->drain_block_vm, vm) != 0) {
+            if (d->block != 0 && d->block != PLAN_BLOCK_BUSY && d->block != PLAN_BLOCK_LIMIT)
+                log_warnx("drain blocked host=\"%s\" reason=%s vm=\"%s\" vms_left=%u", h->name,
+                          plan_block_name(d->block), vm, (unsigned)d->vms_left);
+            else if (d->vms_left == 0 && h->drain_block == 0 && h->drain_block_vm[0] == '\0')
+                log_info("drained host=\"%s\": no VM left, ready for maintenance", h->name);
+        }
+        h->drain_block = (int)d->block;
+        (void)snprintf(h->drain_block_vm, sizeof(h->drain_block_vm), "%s", vm);
     }
     double now = clock_wall_s();
     for (size_t i = 0; i < cl.n_hosts; i++) {

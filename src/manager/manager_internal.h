@@ -41,6 +41,11 @@ struct mhost {
     struct uhist *hist;     /* recent usage, for the web page (NULL until the first sample) */
     uint32_t conflict_seen; /* central: conflicts in its last samples, newest in bit 0 */
     uint64_t persist_seq;   /* the sample last counted in conflict_seen (0: none) */
+    /* Maintenance (vmloc drain): its VMs are moved off, nothing comes in, until undrained. */
+    bool maintenance;
+    double maintenance_since;                /* wall clock */
+    int drain_block;                         /* enum plan_block of the last decision, 0: none */
+    char drain_block_vm[MODEL_MAX_NAME + 1]; /* the VM that blocks it, "" if none */
 };
 
 enum mmig_state {
@@ -119,6 +124,12 @@ void manager_follow(struct manager *m);
 
 /* Load unfinished migrations from the store after a restart (manager_decide.c). */
 int manager_recover(struct manager *m);
+
+/* Put host `h` into maintenance or take it out (stored; a decision follows soon). */
+int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
+
+/* VMs still on host `h` (its latest sample, arrivals not counted). */
+size_t manager_host_vms(const struct mhost *h);
 
 /* Free the active migrations. */
 void manager_migrations_done(struct manager *m);

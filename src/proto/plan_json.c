@@ -113,10 +113,18 @@ static json_t *
 move_json(const struct cluster *cl, const struct policy *pol, const struct plan_move *m)
 {
     unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(pol);
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "vm", name_json(cl->vms[m->vm].name), "from",
-                     name_json(cl->hosts[m->from].name), "to", name_json(cl->hosts[m->to].name),
-                     "score", num(m->score), "vm_usage", per_kind(m->vm_usage, mask),
-                     "dest_usage_before", per_kind(m->dest_usage, mask));
+    json_t *o =
+        json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "vm", name_json(cl->vms[m->vm].name), "from",
+                  name_json(cl->hosts[m->from].name), "to", name_json(cl->hosts[m->to].name),
+                  "score", num(m->score), "vm_usage", per_kind(m->vm_usage, mask),
+                  "dest_usage_before", per_kind(m->dest_usage, mask));
+    /* Only a drain's moves say why: a conflict's keep the contract's fields. */
+    if (o != NULL && m->why == PLAN_MOVE_DRAIN &&
+        json_object_set_new(o, "drain", json_true()) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static json_t *
@@ -159,6 +167,25 @@ plan_json_encode(const struct cluster *cl, const struct policy *pol, const struc
                      unres);
     if (root == NULL)
         goto out;
+    if (p->drains != NULL) {
+        json_t *drains = json_array();
+        for (size_t i = 0; drains != NULL && i < p->n_drains; i++) {
+            const struct plan_drain *d = &p->drains[i];
+            json_t *o =
+                json_pack("{s:o,s:I,s:I}", "host", name_json(cl->hosts[d->host].name), "vms_left",
+                          (json_int_t)d->vms_left, "moving", (json_int_t)d->moving);
+            if (o != NULL && d->block != 0)
+                (void)json_object_set_new(o, "blocked", json_string(plan_block_name(d->block)));
+            if (o != NULL && d->vm != UINT32_MAX)
+                (void)json_object_set_new(o, "vm", name_json(cl->vms[d->vm].name));
+            if (o == NULL || json_array_append_new(drains, o) < 0) {
+                json_decref(drains);
+                drains = NULL;
+            }
+        }
+        if (drains == NULL || json_object_set_new(root, "drains", drains) < 0)
+            goto out;
+    }
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     if (s == NULL)
         goto out;

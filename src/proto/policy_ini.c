@@ -233,6 +233,8 @@ enum key_type {
     KT_CAPACITY,
     KT_PERSIST, /* persistence = K/N */
     KT_SECONDS, /* cooldown */
+    KT_COUNT,   /* max_migrations, max_per_host */
+    KT_MIB,     /* mem_reserve_mib */
 };
 
 struct key_def {
@@ -262,7 +264,12 @@ static const struct key_def keys[] = {
     {SEC_RELOCATE, "persistence", KT_PERSIST, false,
      "K/N: act on a conflict seen in K of the host's last N samples"},
     {SEC_RELOCATE, "cooldown", KT_SECONDS, false, "seconds a VM stays put after it arrived"},
+    {SEC_RELOCATE, "max_migrations", KT_COUNT, false, "migrations at once in the cluster (0: any)"},
+    {SEC_RELOCATE, "max_per_host", KT_COUNT, false,
+     "moves into or out of one host in a decision (0: any)"},
+    {SEC_RELOCATE, "mem_reserve_mib", KT_MIB, false, "MiB a destination keeps free after a move"},
     {SEC_HOST, "capacity", KT_CAPACITY, false, "relative capacity coefficient (> 0)"},
+    {SEC_HOST, "mem_reserve_mib", KT_MIB, false, "MiB this host keeps free after a move"},
     {SEC_HOST, "host_threshold", KT_THRESHOLD, true, "percent; per kind: host_threshold.KIND"},
 };
 
@@ -623,6 +630,31 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
         pol->persist_n = n;
         return 1;
     }
+    case KT_COUNT: {
+        char *end = NULL;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (*v == '\0' || !isdigit((unsigned char)v[0]) || *end != '\0' || errno != 0 || n < 0 ||
+            n > 1000000)
+            return failf(p, -EINVAL, sec, key,
+                         "must be a whole number from 0 (no limit) to 1000000");
+        if (strcmp(def->name, "max_migrations") == 0)
+            pol->max_migrations = (uint32_t)n;
+        else
+            pol->max_per_host = (uint32_t)n;
+        return 1;
+    }
+    case KT_MIB:
+        r = parse_double(v, 0.0, 1e12, false, &d, &why);
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key, why ? why : "must be MiB from 0 to 1e12");
+        if (sk == SEC_HOST) {
+            o->mem_reserve_mib = d;
+            o->has_mem_reserve = true;
+        } else {
+            pol->mem_reserve_mib = d;
+        }
+        return 1;
     case KT_SECONDS:
         r = parse_double(v, 0.0, 86400.0 * 365.0, false, &d, &why);
         if (r < 0)
@@ -849,6 +881,9 @@ config_format(const struct policy *pol, char **ret_s)
               pol->prefer_busy_hosts ? "yes" : "no");
     sb_printf(&b, "persistence = %u/%u\ncooldown = %.17g\n", (unsigned)pol->persist_k,
               (unsigned)pol->persist_n, pol->cooldown_s);
+    sb_printf(&b, "max_migrations = %u\nmax_per_host = %u\n", (unsigned)pol->max_migrations,
+              (unsigned)pol->max_per_host);
+    sb_printf(&b, "mem_reserve_mib = %.17g\n", pol->mem_reserve_mib);
     sb_printf(&b, "weights =");
     for (unsigned k = 0; k < KIND_COUNT; k++)
         sb_printf(&b, "%s %s:%.17g", k ? "," : "", kind_name((enum kind)k), pol->weights[k]);
@@ -858,6 +893,8 @@ config_format(const struct policy *pol, char **ret_s)
         sb_printf(&b, "\n[host \"%s\"]\n", o->name);
         if (o->has_capacity)
             sb_printf(&b, "capacity = %.17g\n", o->capacity);
+        if (o->has_mem_reserve)
+            sb_printf(&b, "mem_reserve_mib = %.17g\n", o->mem_reserve_mib);
         if (o->has_threshold_all)
             sb_printf(&b, "host_threshold = %.17g\n", o->host_threshold_all);
         for (unsigned k = 0; k < KIND_COUNT; k++) {

@@ -29,7 +29,9 @@ static const char schema[] =
     "  finished REAL, error TEXT, reason TEXT);"
     "CREATE INDEX IF NOT EXISTS migrations_started ON migrations(started);"
     "CREATE TABLE IF NOT EXISTS agents(name TEXT PRIMARY KEY, url TEXT NOT NULL,"
-    "  registered REAL NOT NULL);";
+    "  registered REAL NOT NULL);"
+    /* Hosts an operator put into maintenance (vmloc drain), until undrained. */
+    "CREATE TABLE IF NOT EXISTS maintenance(host TEXT PRIMARY KEY, since REAL NOT NULL);";
 
 static int
 prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
@@ -299,6 +301,37 @@ store_each_agent(struct store *s, void (*fn)(void *ctx, const char *name, const 
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_set_maintenance(struct store *s, const char *host, bool on, double since)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s,
+                on ? "INSERT OR REPLACE INTO maintenance(host, since) VALUES (?1, ?2)"
+                   : "DELETE FROM maintenance WHERE host = ?1",
+                &st) < 0)
+        return -EIO;
+    (void)sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+    if (on)
+        (void)sqlite3_bind_double(st, 2, since);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_each_maintenance(struct store *s, void (*fn)(void *ctx, const char *host, double since),
+                       void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, "SELECT host, since FROM maintenance ORDER BY host", &st) < 0)
+        return -EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1));
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -EIO;
 }

@@ -72,6 +72,14 @@ MUST_CHECK int store_each_agent(struct store *s,
                                 void (*fn)(void *ctx, const char *name, const char *url),
                                 void *ctx);
 
+/* Put host `host` into maintenance since `since` (`on`), or take it out (committed at once,
+ * outside any transaction of store_begin()). */
+MUST_CHECK int store_set_maintenance(struct store *s, const char *host, bool on, double since);
+/* Call `fn` for every host in maintenance. */
+MUST_CHECK int store_each_maintenance(struct store *s,
+                                      void (*fn)(void *ctx, const char *host, double since),
+                                      void *ctx);
+
 /* Number of sample rows, and the database's size in bytes. */
 MUST_CHECK int store_stats(struct store *s, long long *ret_samples, long long *ret_bytes);
 

@@ -339,6 +339,61 @@ wall_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static bool
+maint_button_is(void *arg)
+{
+    char script[200];
+    (void)snprintf(script, sizeof(script),
+                   "const b = document.getElementById('maint'); "
+                   "return !b.hidden && b.textContent === '%s';",
+                   (const char *)arg);
+    return js_true(script);
+}
+
+struct host_state_wait {
+    const char *url;
+    const char *host;
+    const char *state;
+};
+
+static bool
+api_host_state(void *arg)
+{
+    const struct host_state_wait *w = arg;
+    json_t *j = NULL;
+    bool ok = false;
+    if (daemon_http(w->url, "GET", "/v1/hosts", NULL, &j) == 200) {
+        size_t i;
+        json_t *h;
+        json_array_foreach(j, i, h)
+        {
+            if (strcmp(json_string_value(json_object_get(h, "name")), w->host) == 0)
+                ok = strcmp(json_string_value(json_object_get(h, "state")), w->state) == 0;
+        }
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* "HOST|PREFIX1|PREFIX2": the host's card badge starts with one of the prefixes. */
+static bool
+card_badge_starts(void *arg)
+{
+    char buf[128];
+    (void)snprintf(buf, sizeof(buf), "%s", (const char *)arg);
+    char *p1 = strchr(buf, '|');
+    *p1++ = '\0';
+    char *p2 = strchr(p1, '|');
+    *p2++ = '\0';
+    char script[300];
+    (void)snprintf(script, sizeof(script),
+                   "const b = document.querySelector('#hosts .host[data-name=\"%s\"] .badge'); "
+                   "return b !== null && (b.textContent.startsWith('%s') || "
+                   "b.textContent.startsWith('%s'));",
+                   buf, p1, p2);
+    return js_true(script);
+}
+
 /* Central mode: every host shown, no console errors, and a load change's migration appears
  * on the page while it stays loaded. */
 static void
@@ -375,6 +430,21 @@ test_page_central_demo(void **state)
     assert_true(js_true("return window.vmlocTestMark === 'still here';")); /* no reload */
     assert_true(js_true("return document.querySelector('#migrations tbody tr') !== null && "
                         "document.querySelectorAll('#conflicts tbody tr').length > 0;"));
+
+    /* Maintenance from the page: select h5, drain it, see it on the card, end it. */
+    assert_true(js_true("window.confirm = () => true; "
+                        "document.querySelector('#hosts .host[data-name=\"h5\"]').click(); "
+                        "return true;"));
+    assert_true(wait_until(maint_button_is, "Drain (maintenance)", 10.0));
+    assert_true(js_true("document.getElementById('maint').click(); return true;"));
+    struct host_state_wait hs = {demo.url, "h5", "maintenance"};
+    assert_true(wait_until(api_host_state, &hs, 10.0));
+    assert_true(wait_until(card_badge_starts, "h5|draining|maintenance", 10.0));
+    assert_true(wait_until(maint_button_is, "End maintenance", 10.0));
+    assert_true(js_true("document.getElementById('maint').click(); return true;"));
+    hs.state = "up";
+    assert_true(wait_until(api_host_state, &hs, 10.0));
+    assert_true(js_true("return window.vmlocTestMark === 'still here';"));
     assert_no_console_errors();
     leave_page();
     assert_int_equal(daemon_stop(&demo, 30.0), 0);

@@ -211,6 +211,77 @@ test_cooldown_keeps_an_arrival(void **state)
     pool_finish();
 }
 
+struct limit_watch {
+    const char *url;
+    long long max_active; /* the most migrations seen active at once */
+};
+
+/* Both sources have had a VM moved (done); tracks the most active at once meanwhile. */
+static bool
+both_moved(void *arg)
+{
+    struct limit_watch *w = arg;
+    long long active = health_int(w->url, "active_migrations");
+    if (active > w->max_active)
+        w->max_active = active;
+    json_t *arr = get(w->url, "/v1/migrations");
+    bool from1 = false;
+    bool from2 = false;
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        if (strcmp(str(m, "state"), "done") != 0)
+            continue;
+        from1 |= strcmp(str(m, "from"), "h1") == 0;
+        from2 |= strcmp(str(m, "from"), "h2") == 0;
+    }
+    json_decref(arr);
+    return from1 && from2;
+}
+
+/* max_migrations = 1: two conflicts at once are served one after the other, the second
+ * waiting with its reason recorded. */
+static void
+test_one_migration_at_once(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[relocate]\nmax_migrations = 1\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    /* 1 GiB at 1 GiB/s: each migration takes about a second. */
+    const char *e1[] = {"--vm", "a:cpu=30,mem=1024", "--vm", "b:cpu=20,mem=1024", NULL};
+    const char *e2[] = {"--vm", "c:cpu=30,mem=1024", "--vm", "d:cpu=20,mem=1024", NULL};
+    const char *e3[] = {"--vm", "e:cpu=5,mem=64", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
+    (void)pool_start_agent("h3", m->url, e3);
+    const char *e4[] = {"--vm", "f:cpu=5,mem=64", NULL};
+    (void)pool_start_agent("h4", m->url, e4);
+    struct cond up = {m->url, NULL, NULL, 4};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    load(h1->url, "a", "cpu=50");
+    load(h1->url, "b", "cpu=40");
+    load(h2->url, "c", "cpu=50");
+    load(h2->url, "d", "cpu=40");
+    struct limit_watch w = {m->url, 0};
+    assert_true(wait_until(both_moved, &w, ACT_S));
+    printf("most migrations at once: %lld (max_migrations 1)\n", w.max_active);
+    assert_true(w.max_active <= 1);
+    /* The one that waited says why. */
+    json_t *cs = get(m->url, "/v1/conflicts");
+    bool waited = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(cs, i, c)
+    {
+        waited |= strstr(str(c, "outcome"), "waiting: migration limit") != NULL;
+    }
+    json_decref(cs);
+    assert_true(waited);
+    pool_finish();
+}
+
 int
 main(void)
 {
@@ -220,6 +291,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_persistence_on_edge_agents, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_persistence_on_peers, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_cooldown_keeps_an_arrival, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_one_migration_at_once, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

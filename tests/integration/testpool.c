@@ -73,9 +73,9 @@ pool_start(const char *name, const char *const *argv)
 struct daemon *
 pool_start_manager(const char *name, const char *listen, const char *const *extra)
 {
-    const char *argv[32] = {"manager", "--listen", listen, "--data", data_dir, "--interval", "0.2"};
+    const char *argv[96] = {"manager", "--listen", listen, "--data", data_dir, "--interval", "0.2"};
     size_t n = 7;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 95; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
     return pool_start(name, argv);
@@ -84,10 +84,10 @@ pool_start_manager(const char *name, const char *listen, const char *const *extr
 struct daemon *
 pool_start_agent(const char *name, const char *manager_url, const char *const *extra)
 {
-    const char *argv[32] = {"agent",     "--name",    name,         "--listen", "127.0.0.1:0",
+    const char *argv[96] = {"agent",     "--name",    name,         "--listen", "127.0.0.1:0",
                             "--manager", manager_url, "--interval", "0.2"};
     size_t n = 9;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 95; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
     return pool_start(name, argv);

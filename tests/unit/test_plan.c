@@ -1189,7 +1189,7 @@ test_plan_unresolved_vm(void **state)
         {"h3", {90}, .vms = {{"e", {50}}, {"f", {40}}}},
     };
     const bool no_source[] = {false, false, true};
-    const struct plan_opts opts = {NULL, no_source, NULL};
+    const struct plan_opts opts = {.no_source = no_source};
     struct cluster cl;
     struct policy pol;
     struct plan p;

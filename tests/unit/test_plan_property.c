@@ -1297,7 +1297,7 @@ test_check_one_host(void **state)
         assert_int_equal(plan_compute(&cl, &pol, NULL, &full), 0);
         for (size_t c = 0; c < full.n_conflicts; c++) {
             const struct plan_conflict *fc = &full.conflicts[c];
-            struct plan_opts o = {NULL, NULL, check};
+            struct plan_opts o = {.check = check};
             struct plan one;
 
             memset(check, 0, cl.n_hosts * sizeof(bool));
@@ -1327,7 +1327,7 @@ test_check_one_host(void **state)
             struct plan all;
             struct str a = {0};
             struct str b = {0};
-            struct plan_opts o = {NULL, NULL, check};
+            struct plan_opts o = {.check = check};
 
             for (size_t h = 0; h < cl.n_hosts; h++)
                 check[h] = true;

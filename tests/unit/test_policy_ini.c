@@ -27,7 +27,8 @@
 static bool
 override_is_empty(const struct host_override *o)
 {
-    return !o->has_capacity && !o->has_threshold_all && o->has_threshold == 0;
+    return !o->has_capacity && !o->has_threshold_all && o->has_threshold == 0 &&
+           !o->has_mem_reserve;
 }
 
 static bool
@@ -37,6 +38,9 @@ override_equal(const struct host_override *a, const struct host_override *b)
         a->has_threshold_all != b->has_threshold_all || a->has_threshold != b->has_threshold)
         return false;
     if (a->has_capacity && a->capacity != b->capacity)
+        return false;
+    if (a->has_mem_reserve != b->has_mem_reserve ||
+        (a->has_mem_reserve && a->mem_reserve_mib != b->mem_reserve_mib))
         return false;
     if (a->has_threshold_all && a->host_threshold_all != b->host_threshold_all)
         return false;
@@ -114,6 +118,12 @@ policy_equal(const struct policy *a, const struct policy *b, char *why, size_t w
         DIFF("persistence");
     if (a->cooldown_s != b->cooldown_s)
         DIFF("cooldown");
+    if (a->max_migrations != b->max_migrations)
+        DIFF("max_migrations");
+    if (a->max_per_host != b->max_per_host)
+        DIFF("max_per_host");
+    if (a->mem_reserve_mib != b->mem_reserve_mib)
+        DIFF("mem_reserve_mib");
     if (a->weight_priority != b->weight_priority)
         DIFF("weights priority");
     const struct host_override *oa[64], *ob[64];
@@ -394,6 +404,22 @@ x_cooldown_frac(struct policy *p)
 }
 
 static void
+x_reserve(struct policy *p)
+{
+    p->mem_reserve_mib = 2048;
+    struct host_override *o = ovr(p, "h1");
+    o->has_mem_reserve = true;
+    o->mem_reserve_mib = 512.5;
+}
+
+static void
+x_limits(struct policy *p)
+{
+    p->max_migrations = 4;
+    p->max_per_host = 1;
+}
+
+static void
 x_weights_doc(struct policy *p)
 {
     p->weights[KIND_CPU] = 1;
@@ -484,6 +510,8 @@ x_everything(struct policy *p)
     p->persist_k = 3;
     p->persist_n = 5;
     p->cooldown_s = 600;
+    p->max_migrations = 8;
+    p->max_per_host = 2;
     x_weights_all(p);
     x_host_thr(p);
     struct host_override *o = ovr(p, "h2");
@@ -579,6 +607,10 @@ static struct valid_case valid_cases[] = {
     {"cooldown = 300", "[relocate]\ncooldown = 300\n", x_cooldown_300},
     {"cooldown = 0.5", "[relocate]\ncooldown = 0.5\n", x_cooldown_frac},
     {"cooldown = 0", "[relocate]\ncooldown = 0\n", x_none},
+    {"limits", "[relocate]\nmax_migrations = 4\nmax_per_host = 1\n", x_limits},
+    {"limits off", "[relocate]\nmax_migrations = 0\nmax_per_host = 0\n", x_none},
+    {"memory reserve",
+     "[relocate]\nmem_reserve_mib = 2048\n[host \"h1\"]\nmem_reserve_mib = 512.5\n", x_reserve},
     {"weights as documented", "[relocate]\nweights = cpu:1, disk:0.5, priority:2\n", x_weights_doc},
     {"weights replace the default", "[relocate]\nweights = disk:0.5\n", x_weights_disk_only},
     {"weights, every kind, no spaces",
@@ -621,6 +653,8 @@ static struct valid_case valid_cases[] = {
      "dest_headroom = yes\n"
      "persistence = 3/5\n"
      "cooldown = 600\n"
+     "max_migrations = 8\n"
+     "max_per_host = 2\n"
      "weights = cpu:0.25, mem_bw:1, disk:2, net:3, priority:0.5\n"
      "[host \"h2\"]\n"
      "capacity = 0.125\n"
@@ -841,6 +875,14 @@ static struct bad_case bad_cases[] = {
     {"persistence trailing", "[relocate]\npersistence = 1/2x\n", 2, "persistence", NULL},
     {"persistence fraction", "[relocate]\npersistence = 1.5/2\n", 2, "persistence", NULL},
     {"cooldown negative", "[relocate]\ncooldown = -1\n", 2, "cooldown", NULL},
+    {"max_migrations negative", "[relocate]\nmax_migrations = -1\n", 2, "max_migrations",
+     "whole number"},
+    {"max_migrations fraction", "[relocate]\nmax_migrations = 1.5\n", 2, "max_migrations", NULL},
+    {"max_per_host huge", "[relocate]\nmax_per_host = 99999999999\n", 2, "max_per_host", NULL},
+    {"max_per_host empty", "[relocate]\nmax_per_host =\n", 2, "max_per_host", NULL},
+    {"mem_reserve_mib negative", "[relocate]\nmem_reserve_mib = -1\n", 2, "mem_reserve_mib", NULL},
+    {"host mem_reserve_mib word", "[host \"h\"]\nmem_reserve_mib = lots\n", 2, "mem_reserve_mib",
+     NULL},
     {"cooldown not a number", "[relocate]\ncooldown = soon\n", 2, "cooldown", NULL},
     {"cooldown over a year", "[relocate]\ncooldown = 40000000\n", 2, "cooldown", NULL},
     {"enum with a trailing word", "[detect]\ncombine = any all\n", 2, "combine", NULL},
