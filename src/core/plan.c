@@ -74,6 +74,8 @@ plan_block_name(enum plan_block b)
         return "limit";
     case PLAN_BLOCK_BUSY:
         return "busy";
+    case PLAN_BLOCK_RULE:
+        return "rule";
     }
     return "none";
 }
@@ -98,6 +100,16 @@ struct work {
     int32_t *moved_head;         /* per host: newest moved-in entry, or -1 */
     int32_t *vm_loc;             /* per VM: its latest moved entry, or -1 (never moved) */
     uint32_t *moves_at;          /* per host: moves into or out of it in this plan */
+    /* Placement rules and excluded hosts (built only when the policy has some). */
+    bool *excluded;          /* per host, or NULL */
+    uint32_t *vm_rule_off;   /* per VM + 1: its rules are vm_rules[off[v] .. off[v + 1]) */
+    uint32_t *vm_rules;      /* rule indices */
+    uint32_t *rule_vm_off;   /* per rule + 1: its VMs in this cluster */
+    uint32_t *rule_vms;      /* VM indices */
+    uint32_t *rule_host_off; /* per rule + 1: its hosts in this cluster */
+    uint32_t *rule_hosts;    /* host indices */
+    int32_t last_rule;       /* place(): the rule that excluded the best host, or -1 */
+    uint32_t last_rule_host;
     struct moved *moved;
     size_t n_moved;
     struct destidx idx;
@@ -193,6 +205,7 @@ leaf_of(const struct work *w, size_t hi, struct destleaf *ret)
     const struct host *h = &w->cl->hosts[hi];
     double cap = w->hp[hi].capacity;
     ret->eligible = h->state == HOST_UP && !(w->opts && w->opts->no_dest && w->opts->no_dest[hi]) &&
+                    !(w->excluded != NULL && w->excluded[hi]) &&
                     !(w->pol->max_per_host > 0 && w->moves_at[hi] >= w->pol->max_per_host);
     ret->busy = w->vm_count[hi] > 0;
     ret->score = dest_score(w, hi);
@@ -223,6 +236,8 @@ work_init(struct work *w, const struct cluster *cl, const struct policy *pol,
     return 0;
 }
 
+static int work_prepare_rules(struct work *w);
+
 /* The state that only relocation needs; built once there is a conflict to resolve. */
 static int
 work_prepare_moves(struct work *w, size_t n_conflicts)
@@ -252,6 +267,10 @@ work_prepare_moves(struct work *w, size_t n_conflicts)
     }
     for (size_t j = 0; j < cl->n_vms; j++)
         w->vm_loc[j] = -1;
+    w->last_rule = -1;
+    int rr = work_prepare_rules(w);
+    if (rr < 0)
+        return rr;
     unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(w->pol);
     int r = destidx_init(&w->idx, n, mask);
     if (r < 0)
@@ -276,7 +295,183 @@ work_done(struct work *w)
     free(w->vm_loc);
     free(w->moved);
     free(w->moves_at);
+    free(w->excluded);
+    free(w->vm_rule_off);
+    free(w->vm_rules);
+    free(w->rule_vm_off);
+    free(w->rule_vms);
+    free(w->rule_host_off);
+    free(w->rule_hosts);
     destidx_done(&w->idx);
+}
+/* Name lookups for the rules: (name, index) pairs sorted by name. */
+struct named {
+    const char *name;
+    uint32_t idx;
+};
+
+static int
+named_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
+}
+
+/* The index of `name` in `tab` (n entries, sorted), or -1. */
+static int64_t
+named_find(const struct named *tab, size_t n, const char *name)
+{
+    struct named key = {name, 0};
+    const struct named *f = n > 0 ? bsearch(&key, tab, n, sizeof(*tab), named_cmp) : NULL;
+    return f != NULL ? (int64_t)f->idx : -1;
+}
+
+/* Map the policy's rules and excluded hosts onto this cluster's indices. Names the cluster
+ * does not have are left out. 0 or -ENOMEM. */
+static int
+work_prepare_rules(struct work *w)
+{
+    const struct cluster *cl = w->cl;
+    const struct policy *pol = w->pol;
+    if (pol->n_rules == 0 && pol->n_exclude_hosts == 0)
+        return 0;
+    struct named *vt = malloc((cl->n_vms + 1) * sizeof(*vt));
+    struct named *ht = malloc((cl->n_hosts + 1) * sizeof(*ht));
+    uint32_t *fill = calloc(cl->n_vms + 1, sizeof(*fill));
+    int r = -ENOMEM;
+    if (vt == NULL || ht == NULL || fill == NULL)
+        goto out;
+    for (size_t i = 0; i < cl->n_vms; i++)
+        vt[i] = (struct named){cl->vms[i].name, (uint32_t)i};
+    for (size_t i = 0; i < cl->n_hosts; i++)
+        ht[i] = (struct named){cl->hosts[i].name, (uint32_t)i};
+    qsort(vt, cl->n_vms, sizeof(*vt), named_cmp);
+    qsort(ht, cl->n_hosts, sizeof(*ht), named_cmp);
+    w->excluded = calloc(cl->n_hosts + 1, sizeof(*w->excluded));
+    if (w->excluded == NULL)
+        goto out;
+    for (size_t i = 0; i < pol->n_exclude_hosts; i++) {
+        int64_t h = named_find(ht, cl->n_hosts, pol->exclude_hosts[i]);
+        if (h >= 0)
+            w->excluded[h] = true;
+    }
+    size_t nr = pol->n_rules;
+    size_t total_vms = 0;
+    size_t total_hosts = 0;
+    for (size_t i = 0; i < nr; i++) {
+        total_vms += pol->rules[i].n_vms;
+        total_hosts += pol->rules[i].n_hosts;
+    }
+    w->rule_vm_off = calloc(nr + 1, sizeof(*w->rule_vm_off));
+    w->rule_vms = malloc((total_vms + 1) * sizeof(*w->rule_vms));
+    w->rule_host_off = calloc(nr + 1, sizeof(*w->rule_host_off));
+    w->rule_hosts = malloc((total_hosts + 1) * sizeof(*w->rule_hosts));
+    w->vm_rule_off = calloc(cl->n_vms + 1, sizeof(*w->vm_rule_off));
+    w->vm_rules = malloc((total_vms + 1) * sizeof(*w->vm_rules));
+    if (!w->rule_vm_off || !w->rule_vms || !w->rule_host_off || !w->rule_hosts || !w->vm_rule_off ||
+        !w->vm_rules)
+        goto out;
+    size_t nv = 0;
+    size_t nh = 0;
+    for (size_t i = 0; i < nr; i++) {
+        const struct placement_rule *pr = &pol->rules[i];
+        w->rule_vm_off[i] = (uint32_t)nv;
+        w->rule_host_off[i] = (uint32_t)nh;
+        for (size_t j = 0; j < pr->n_vms; j++) {
+            int64_t v = named_find(vt, cl->n_vms, pr->vms[j]);
+            if (v >= 0) {
+                w->rule_vms[nv++] = (uint32_t)v;
+                fill[v]++;
+            }
+        }
+        for (size_t j = 0; j < pr->n_hosts; j++) {
+            int64_t h = named_find(ht, cl->n_hosts, pr->hosts[j]);
+            if (h >= 0)
+                w->rule_hosts[nh++] = (uint32_t)h;
+        }
+    }
+    w->rule_vm_off[nr] = (uint32_t)nv;
+    w->rule_host_off[nr] = (uint32_t)nh;
+    /* Each VM's rules: counts to offsets, then filled in rule order. */
+    uint32_t acc = 0;
+    for (size_t v = 0; v < cl->n_vms; v++) {
+        w->vm_rule_off[v] = acc;
+        acc += fill[v];
+        fill[v] = 0;
+    }
+    w->vm_rule_off[cl->n_vms] = acc;
+    for (size_t i = 0; i < nr; i++) {
+        for (uint32_t j = w->rule_vm_off[i]; j < w->rule_vm_off[i + 1]; j++) {
+            uint32_t v = w->rule_vms[j];
+            w->vm_rules[w->vm_rule_off[v] + fill[v]++] = (uint32_t)i;
+        }
+    }
+    r = 0;
+out:
+    free(vt);
+    free(ht);
+    free(fill);
+    return r;
+}
+
+/* Where VM `v` is in the working copy. */
+static uint32_t
+loc(const struct work *w, uint32_t v)
+{
+    return w->vm_loc[v] >= 0 ? w->moved[w->vm_loc[v]].host : w->cl->vms[v].host;
+}
+
+/* Would VM `v` on host `d` keep rule `r`? */
+static bool
+rule_kept(const struct work *w, uint32_t r, uint32_t v, size_t d)
+{
+    const struct placement_rule *pr = &w->pol->rules[r];
+    switch (pr->kind) {
+    case RULE_APART:
+    case RULE_TOGETHER:
+        for (uint32_t j = w->rule_vm_off[r]; j < w->rule_vm_off[r + 1]; j++) {
+            uint32_t u = w->rule_vms[j];
+            if (u == v)
+                continue;
+            bool same = loc(w, u) == d;
+            if (pr->kind == RULE_APART ? same : !same)
+                return false;
+        }
+        return true;
+    case RULE_ON:
+    case RULE_NOT_ON: {
+        bool in = false;
+        for (uint32_t j = w->rule_host_off[r]; j < w->rule_host_off[r + 1] && !in; j++)
+            in = w->rule_hosts[j] == d;
+        return pr->kind == RULE_ON ? in : !in;
+    }
+    }
+    return true;
+}
+
+static bool
+has_rules(const struct work *w, uint32_t v)
+{
+    return w->vm_rule_off != NULL && w->vm_rule_off[v + 1] > w->vm_rule_off[v];
+}
+
+/* Is VM `v` (on `src`) held by a "must together" rule: a mate of it still on `src`, so any
+ * move breaks the rule? */
+static bool
+held_together(const struct work *w, uint32_t v, size_t src)
+{
+    if (!has_rules(w, v))
+        return false;
+    for (uint32_t k = w->vm_rule_off[v]; k < w->vm_rule_off[v + 1]; k++) {
+        uint32_t r = w->vm_rules[k];
+        if (w->pol->rules[r].kind != RULE_TOGETHER || !w->pol->rules[r].must)
+            continue;
+        for (uint32_t j = w->rule_vm_off[r]; j < w->rule_vm_off[r + 1]; j++) {
+            uint32_t u = w->rule_vms[j];
+            if (u != v && loc(w, u) == src)
+                return true;
+        }
+    }
+    return false;
 }
 
 /* A candidate VM for moving off a source: its index and its current usage. */
@@ -336,7 +531,7 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret)
     for (uint32_t j = 0; j < h->vm_count; j++) {
         uint32_t vi = h->vm_first + j;
         if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned ||
-            (!drain && policy_vm_cooling(w->pol, cl, vi)))
+            (!drain && policy_vm_cooling(w->pol, cl, vi)) || held_together(w, vi, src))
             continue;
         struct cand c = {vi, cl->vms[vi].usage.pct};
         if (!found || cand_better(w->pol, cl, &c, &best)) {
@@ -347,7 +542,8 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret)
     for (int32_t e = w->moved_head[src]; e >= 0; e = w->moved[e].next_in) {
         const struct moved *m = &w->moved[e];
         /* Moved here by this plan: with a cooldown it has just arrived. */
-        if (w->vm_loc[m->vm] != e || cl->vms[m->vm].pinned || w->pol->cooldown_s > 0)
+        if (w->vm_loc[m->vm] != e || cl->vms[m->vm].pinned || w->pol->cooldown_s > 0 ||
+            held_together(w, m->vm, src))
             continue;
         struct cand c = {m->vm, m->usage};
         if (!found || cand_better(w->pol, cl, &c, &best)) {
@@ -395,8 +591,70 @@ apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
     destidx_update(&w->idx, dst, &leaf);
 }
 
-/* Plan at most one move for conflicting host `src`, appending to moves or unresolved. */
-/* Find the best destination for candidate `c` off `src` and record the move. false: none. */
+/* The best destination for VM `vm` with need `need` under its placement rules, by a scan of
+ * every host: the feasible hosts that keep every "must" rule, then the most "should" rules
+ * kept, the best score, the lowest index. Notes in w->last_rule the must rule that kept it
+ * off the host it would otherwise have gone to. */
+static bool
+best_ruled(struct work *w, uint32_t vm, const struct destneed *need, size_t *ret_d,
+           double *ret_score)
+{
+    bool found = false;
+    uint32_t best_should = 0;
+    double best_score = 0;
+    size_t best = 0;
+    bool excl_found = false;
+    double excl_score = 0;
+    unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(w->pol);
+    for (size_t d = 0; d < w->cl->n_hosts; d++) {
+        if (d == need->exclude)
+            continue;
+        struct destleaf leaf;
+        leaf_of(w, d, &leaf);
+        if (!leaf.eligible || (need->busy_only && !leaf.busy))
+            continue;
+        bool fits = need->mem_mib < 0 || leaf.mem_free >= need->mem_mib;
+        for (unsigned k = 0; k < KIND_COUNT && fits; k++) {
+            if ((mask & KIND_BIT(k)) && !(leaf.free[k] > need->need[k]))
+                fits = false;
+        }
+        if (!fits)
+            continue;
+        uint32_t should = 0;
+        int32_t broken = -1;
+        for (uint32_t k = w->vm_rule_off[vm]; k < w->vm_rule_off[vm + 1] && broken < 0; k++) {
+            uint32_t r = w->vm_rules[k];
+            bool kept = rule_kept(w, r, vm, d);
+            if (w->pol->rules[r].must && !kept)
+                broken = (int32_t)r;
+            else if (!w->pol->rules[r].must && kept)
+                should++;
+        }
+        if (broken >= 0) {
+            if (!excl_found || leaf.score > excl_score) {
+                excl_found = true;
+                excl_score = leaf.score;
+                w->last_rule = broken;
+                w->last_rule_host = (uint32_t)d;
+            }
+            continue;
+        }
+        if (!found || should > best_should || (should == best_should && leaf.score > best_score)) {
+            found = true;
+            best_should = should;
+            best_score = leaf.score;
+            best = d;
+        }
+    }
+    if (found) {
+        *ret_d = best;
+        *ret_score = best_score;
+    }
+    return found;
+}
+
+/* Find the best destination for candidate `c` off `src` and record the move. false: none
+ * (w->last_rule says whether a rule was the reason). */
 static bool
 place(struct work *w, const struct cand *c, size_t src, enum plan_move_why why, struct plan *p)
 {
@@ -409,10 +667,14 @@ place(struct work *w, const struct cand *c, size_t src, enum plan_move_why why, 
     need.busy_only = w->pol->prefer_busy_hosts;
     size_t dst;
     double score;
-    bool ok = destidx_best(&w->idx, &need, &dst, &score);
+    w->last_rule = -1;
+    bool ruled = has_rules(w, c->vm);
+    bool ok = ruled ? best_ruled(w, c->vm, &need, &dst, &score)
+                    : destidx_best(&w->idx, &need, &dst, &score);
     if (!ok && need.busy_only) {
         need.busy_only = false;
-        ok = destidx_best(&w->idx, &need, &dst, &score);
+        ok = ruled ? best_ruled(w, c->vm, &need, &dst, &score)
+                   : destidx_best(&w->idx, &need, &dst, &score);
     }
     if (!ok)
         return false;
@@ -434,6 +696,8 @@ relocate_one(struct work *w, size_t src, struct plan *p)
     struct plan_unresolved *un = &p->unresolved[p->n_unresolved];
     un->host = (uint32_t)src;
     un->vm = UINT32_MAX;
+    un->rule = -1;
+    un->rule_host = UINT32_MAX;
     if (w->opts && w->opts->no_source && w->opts->no_source[src]) {
         un->reason = PLAN_REASON_SOURCE_BUSY;
         p->n_unresolved++;
@@ -457,6 +721,8 @@ relocate_one(struct work *w, size_t src, struct plan *p)
     if (!place(w, &c, src, PLAN_MOVE_CONFLICT, p)) {
         un->vm = c.vm;
         un->reason = PLAN_REASON_NO_DESTINATION;
+        un->rule = w->last_rule;
+        un->rule_host = w->last_rule_host;
         p->n_unresolved++;
     }
 }
@@ -472,6 +738,8 @@ drain_one(struct work *w, size_t hi, struct plan *p)
     d->moving = 0;
     d->vm = UINT32_MAX;
     d->block = 0;
+    d->rule = -1;
+    d->rule_host = UINT32_MAX;
     if (h->vm_count == 0)
         return;
     if (w->opts->no_source != NULL && w->opts->no_source[hi]) {
@@ -488,10 +756,15 @@ drain_one(struct work *w, size_t hi, struct plan *p)
         struct cand c;
         if (!pick_vm(w, hi, true, &c)) {
             if (d->moving == 0) {
+                /* What holds the VMs left: a pin, or a "together" rule. */
                 d->block = PLAN_BLOCK_PINNED;
                 for (uint32_t j = 0; j < h->vm_count && d->vm == UINT32_MAX; j++) {
-                    if (w->cl->vms[h->vm_first + j].pinned)
-                        d->vm = h->vm_first + j;
+                    uint32_t vi = h->vm_first + j;
+                    if (w->vm_loc[vi] >= 0)
+                        continue;
+                    if (!w->cl->vms[vi].pinned)
+                        d->block = PLAN_BLOCK_RULE;
+                    d->vm = vi;
                 }
             }
             return;
@@ -500,6 +773,8 @@ drain_one(struct work *w, size_t hi, struct plan *p)
             if (d->moving == 0) {
                 d->block = PLAN_BLOCK_NO_DESTINATION;
                 d->vm = c.vm;
+                d->rule = w->last_rule;
+                d->rule_host = w->last_rule_host;
             }
             return;
         }

@@ -53,6 +53,9 @@ struct plan_unresolved {
     uint32_t host;
     uint32_t vm; /* the VM that could not be placed (no-destination), else UINT32_MAX */
     enum plan_reason reason;
+    int32_t rule; /* no-destination: the "must" rule (index in pol->rules) that kept the VM off
+                     the host it would have gone to, else -1 */
+    uint32_t rule_host; /* that host, when rule >= 0 */
 };
 
 /* A host in maintenance that still runs VMs but none of them can leave in this plan. */
@@ -61,9 +64,10 @@ enum plan_block {
     PLAN_BLOCK_NO_DESTINATION = 2, /* no host can take the VM tried */
     PLAN_BLOCK_LIMIT = 3,          /* max_migrations reached */
     PLAN_BLOCK_BUSY = 4,           /* the caller excluded it (opts.no_source: a move runs) */
+    PLAN_BLOCK_RULE = 5,           /* every VM left is held by a "together" rule */
 };
 
-/* "pinned", "no-destination", "limit", "busy". */
+/* "pinned", "no-destination", "limit", "busy", "rule". */
 const char *plan_block_name(enum plan_block b);
 
 struct plan_drain {
@@ -72,6 +76,8 @@ struct plan_drain {
     uint32_t moving;       /* moves off it in this plan */
     uint32_t vm;           /* the VM that blocks (pinned, no-destination), else UINT32_MAX */
     enum plan_block block; /* 0: not blocked (moving, or empty) */
+    int32_t rule;          /* as in plan_unresolved */
+    uint32_t rule_host;
 };
 
 struct plan {

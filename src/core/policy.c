@@ -39,6 +39,20 @@ policy_done(struct policy *pol)
     for (size_t i = 0; i < pol->n_overrides; i++)
         free(pol->overrides[i].name);
     free(pol->overrides);
+    for (size_t i = 0; i < pol->n_rules; i++) {
+        struct placement_rule *r = &pol->rules[i];
+        free(r->name);
+        for (size_t j = 0; j < r->n_vms; j++)
+            free(r->vms[j]);
+        free(r->vms);
+        for (size_t j = 0; j < r->n_hosts; j++)
+            free(r->hosts[j]);
+        free(r->hosts);
+    }
+    free(pol->rules);
+    for (size_t i = 0; i < pol->n_exclude_hosts; i++)
+        free(pol->exclude_hosts[i]);
+    free(pol->exclude_hosts);
     policy_init(pol);
 }
 
@@ -49,6 +63,81 @@ policy_resource_mask(const struct policy *pol)
     for (size_t i = 0; i < pol->n_resources; i++)
         m |= KIND_BIT(pol->resources[i]);
     return m;
+}
+
+const char *
+rule_kind_name(enum rule_kind k)
+{
+    switch (k) {
+    case RULE_TOGETHER:
+        return "together";
+    case RULE_APART:
+        return "apart";
+    case RULE_ON:
+        return "on";
+    case RULE_NOT_ON:
+        return "not-on";
+    }
+    return "?";
+}
+
+static char *
+copy_name(const char *name, size_t len)
+{
+    char *c = malloc(len + 1);
+    if (c == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(c, name, len);
+    c[len] = '\0';
+    return c;
+}
+
+int
+policy_names_add(char ***list, size_t *n, const char *name, size_t len)
+{
+    if (len > MODEL_MAX_NAME)
+        return -E2BIG;
+    char **l = realloc(*list, (*n + 1) * sizeof(*l));
+    if (l == NULL)
+        return -ENOMEM;
+    *list = l;
+    l[*n] = copy_name(name, len);
+    if (l[*n] == NULL)
+        return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+int
+policy_rule_get(struct policy *pol, const char *name, size_t len, struct placement_rule **ret_r)
+{
+    if (len > MODEL_MAX_NAME)
+        return -E2BIG;
+    for (size_t i = 0; i < pol->n_rules; i++) {
+        const char *n = pol->rules[i].name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0) {
+            *ret_r = &pol->rules[i];
+            return 0;
+        }
+    }
+    if (pol->n_rules == pol->cap_rules) {
+        size_t ncap = pol->cap_rules == 0 ? 4 : pol->cap_rules * 2;
+        struct placement_rule *p = realloc(pol->rules, ncap * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        pol->rules = p;
+        pol->cap_rules = ncap;
+    }
+    char *copy = copy_name(name, len);
+    if (copy == NULL)
+        return -ENOMEM;
+    struct placement_rule *r = &pol->rules[pol->n_rules++];
+    memset(r, 0, sizeof(*r));
+    r->name = copy;
+    r->must = true;
+    *ret_r = r;
+    return 0;
 }
 
 int
@@ -169,4 +258,16 @@ policy_vm_cooling(const struct policy *pol, const struct cluster *cl, size_t vi)
     const struct vm *v = &cl->vms[vi];
     return pol->cooldown_s > 0 && cl->has_time && v->arrived >= 0 &&
            cl->time - v->arrived < pol->cooldown_s;
+}
+
+bool
+policy_vm_has_rules(const struct policy *pol, const char *name)
+{
+    for (size_t i = 0; i < pol->n_rules; i++) {
+        for (size_t j = 0; j < pol->rules[i].n_vms; j++) {
+            if (strcmp(pol->rules[i].vms[j], name) == 0)
+                return true;
+        }
+    }
+    return false;
 }

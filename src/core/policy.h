@@ -34,6 +34,30 @@ enum dest_select {
     DEST_SELECT_WEIGHTED = 2,
 };
 
+/* A placement rule ([rule "NAME"]): keep VMs together or apart, or on or off a set of hosts.
+ * A "must" rule is never broken by a move; "should" rules weigh in the choice of a
+ * destination (one that keeps more of them wins; the score breaks ties). */
+enum rule_kind {
+    RULE_TOGETHER = 0, /* the VMs run on one host */
+    RULE_APART = 1,    /* no two of the VMs share a host */
+    RULE_ON = 2,       /* the VMs run on one of `hosts` */
+    RULE_NOT_ON = 3,   /* the VMs never run on one of `hosts` */
+};
+
+/* "together", "apart", "on", "not-on". */
+const char *rule_kind_name(enum rule_kind k);
+
+struct placement_rule {
+    char *name; /* owned */
+    enum rule_kind kind;
+    bool must;
+    bool has_kind;
+    char **vms; /* owned names */
+    size_t n_vms;
+    char **hosts; /* owned names; RULE_ON and RULE_NOT_ON */
+    size_t n_hosts;
+};
+
 /* Per-host overrides; a field applies only when its has_* flag (or bit) is set. */
 struct host_override {
     char *name; /* owned */
@@ -83,6 +107,13 @@ struct policy {
     double mem_reserve_mib;
     double weights[KIND_COUNT]; /* for the weighted choices */
     double weight_priority;     /* for vm_select = weighted */
+    /* [rule "NAME"], in the order given */
+    struct placement_rule *rules;
+    size_t n_rules;
+    size_t cap_rules;
+    /* [relocate] exclude_hosts: never a destination */
+    char **exclude_hosts;
+    size_t n_exclude_hosts;
     /* [host "NAME"], sorted by name once policy_finish() ran */
     struct host_override *overrides;
     size_t n_overrides;
@@ -113,6 +144,18 @@ void policy_done(struct policy *pol);
 
 /* Mask of the kinds in pol->resources. */
 unsigned policy_resource_mask(const struct policy *pol);
+
+/* Find or create the rule named `name` (`len` bytes, copied; a new one is a "must" rule of no
+ * kind yet). 0: *ret_r points into pol (valid until the next call). -ENOMEM; -E2BIG. */
+MUST_CHECK int policy_rule_get(struct policy *pol, const char *name, size_t len,
+                               struct placement_rule **ret_r);
+
+/* Does any placement rule name VM `name`? (Consolidation leaves such VMs where they are.) */
+bool policy_vm_has_rules(const struct policy *pol, const char *name);
+
+/* Append a name (copied) to a list of names: a rule's VMs or hosts, or the excluded hosts.
+ * 0, -ENOMEM or -E2BIG (name too long). */
+MUST_CHECK int policy_names_add(char ***list, size_t *n, const char *name, size_t len);
 
 /* Find or create the override for host `name` (`len` bytes, copied).
  * 0: *ret_o points into pol (valid until the next call). -ENOMEM. -E2BIG: name too long. */

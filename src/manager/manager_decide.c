@@ -503,7 +503,7 @@ manager_decide(struct manager *m)
                 c = &p.conflicts[k];
         }
         struct mhost *h = map[u->host];
-        char outcome[300];
+        char outcome[1024];
         if (u->reason == PLAN_REASON_SOURCE_BUSY)
             (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
         else if (u->reason == PLAN_REASON_LIMIT)
@@ -511,6 +511,10 @@ manager_decide(struct manager *m)
                            "waiting: migration limit (max_migrations %u, max_per_host %u)",
                            (unsigned)m->opts.policy.max_migrations,
                            (unsigned)m->opts.policy.max_per_host);
+        else if (u->rule >= 0)
+            (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%s\" keeps %s off %s)",
+                           plan_reason_name(u->reason), m->opts.policy.rules[u->rule].name,
+                           cl.vms[u->vm].name, cl.hosts[u->rule_host].name);
         else
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
         if (c != NULL)

@@ -128,12 +128,19 @@ move_json(const struct cluster *cl, const struct policy *pol, const struct plan_
 }
 
 static json_t *
-unresolved_json(const struct cluster *cl, const struct plan_unresolved *u)
+unresolved_json(const struct cluster *cl, const struct policy *pol, const struct plan_unresolved *u)
 {
     json_t *o = json_pack("{s:o,s:s}", "host", name_json(cl->hosts[u->host].name), "reason",
                           plan_reason_name(u->reason));
     if (o != NULL && u->vm != UINT32_MAX &&
         json_object_set_new(o, "vm", name_json(cl->vms[u->vm].name)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    /* A placement rule kept the VM off the host it would have gone to. */
+    if (o != NULL && u->rule >= 0 &&
+        (json_object_set_new(o, "rule", name_json(pol->rules[u->rule].name)) < 0 ||
+         json_object_set_new(o, "rule_host", name_json(cl->hosts[u->rule_host].name)) < 0)) {
         json_decref(o);
         return NULL;
     }
@@ -160,7 +167,7 @@ plan_json_encode(const struct cluster *cl, const struct policy *pol, const struc
             goto out;
     }
     for (size_t i = 0; i < p->n_unresolved; i++) {
-        if (json_array_append_new(unres, unresolved_json(cl, &p->unresolved[i])) < 0)
+        if (json_array_append_new(unres, unresolved_json(cl, pol, &p->unresolved[i])) < 0)
             goto out;
     }
     root = json_pack("{s:O,s:O,s:O}", "conflicts", conflicts, "migrations", moves, "unresolved",
@@ -178,6 +185,8 @@ plan_json_encode(const struct cluster *cl, const struct policy *pol, const struc
                 (void)json_object_set_new(o, "blocked", json_string(plan_block_name(d->block)));
             if (o != NULL && d->vm != UINT32_MAX)
                 (void)json_object_set_new(o, "vm", name_json(cl->vms[d->vm].name));
+            if (o != NULL && d->rule >= 0)
+                (void)json_object_set_new(o, "rule", name_json(pol->rules[d->rule].name));
             if (o == NULL || json_array_append_new(drains, o) < 0) {
                 json_decref(drains);
                 drains = NULL;

@@ -21,6 +21,7 @@ enum section_kind {
     SEC_DETECT,
     SEC_RELOCATE,
     SEC_HOST,
+    SEC_RULE,
     SEC_EXT, /* a section of the caller's (struct config_ext) */
 };
 
@@ -235,6 +236,9 @@ enum key_type {
     KT_SECONDS, /* cooldown */
     KT_COUNT,   /* max_migrations, max_per_host */
     KT_MIB,     /* mem_reserve_mib */
+    KT_NAMES,   /* vms, hosts, exclude_hosts: comma-separated names */
+    KT_RULE_TYPE,
+    KT_STRENGTH,
 };
 
 struct key_def {
@@ -268,6 +272,11 @@ static const struct key_def keys[] = {
     {SEC_RELOCATE, "max_per_host", KT_COUNT, false,
      "moves into or out of one host in a decision (0: any)"},
     {SEC_RELOCATE, "mem_reserve_mib", KT_MIB, false, "MiB a destination keeps free after a move"},
+    {SEC_RELOCATE, "exclude_hosts", KT_NAMES, false, "hosts never chosen as a destination"},
+    {SEC_RULE, "type", KT_RULE_TYPE, false, "together | apart | on | not-on"},
+    {SEC_RULE, "vms", KT_NAMES, false, "the VMs the rule is about"},
+    {SEC_RULE, "hosts", KT_NAMES, false, "for on and not-on: the hosts"},
+    {SEC_RULE, "strength", KT_STRENGTH, false, "must (never broken) | should (preferred)"},
     {SEC_HOST, "capacity", KT_CAPACITY, false, "relative capacity coefficient (> 0)"},
     {SEC_HOST, "mem_reserve_mib", KT_MIB, false, "MiB this host keeps free after a move"},
     {SEC_HOST, "host_threshold", KT_THRESHOLD, true, "percent; per kind: host_threshold.KIND"},
@@ -283,6 +292,8 @@ section_label(enum section_kind s)
         return "relocate";
     case SEC_HOST:
         return "host";
+    case SEC_RULE:
+        return "rule";
     case SEC_EXT:
     case SEC_NONE:
         break;
@@ -308,27 +319,43 @@ classify_section(const struct config_ext *ext, const char *s, size_t len, enum s
         *ret = SEC_RELOCATE;
         return 0;
     }
-    if (len >= 4 && memcmp(s, "host", 4) == 0 && (len == 4 || s[4] == ' ' || s[4] == '\t')) {
-        const char *p = s + 4;
+    static const struct {
+        const char *word;
+        enum section_kind kind;
+        const char *form;
+        const char *name_rule;
+    } named[] = {
+        {"host", SEC_HOST, "host section must be [host \"NAME\"]",
+         "host name must be 1 to 255 characters without quotes"},
+        {"rule", SEC_RULE, "rule section must be [rule \"NAME\"]",
+         "rule name must be 1 to 255 characters without quotes"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(named); i++) {
+        size_t wl = strlen(named[i].word);
+        if (len < wl || memcmp(s, named[i].word, wl) != 0 ||
+            (len != wl && s[wl] != ' ' && s[wl] != '\t'))
+            continue;
+        const char *p = s + wl;
         const char *end = s + len;
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
         if (end - p < 2 || *p != '"' || end[-1] != '"') {
-            *why = "host section must be [host \"NAME\"]";
+            *why = named[i].form;
             return -EINVAL;
         }
         size_t nlen = (size_t)(end - p - 2);
         if (nlen == 0 || nlen > MODEL_MAX_NAME || memchr(p + 1, '"', nlen) != NULL) {
-            *why = "host name must be 1 to 255 characters without quotes";
+            *why = named[i].name_rule;
             return -EINVAL;
         }
-        *ret = SEC_HOST;
+        *ret = named[i].kind;
         *ret_name = p + 1;
         *ret_len = nlen;
         return 0;
     }
     *why = ext != NULL ? "unknown section (see the config's documentation for the sections)"
-                       : "unknown section (expected [detect], [relocate] or [host \"NAME\"])";
+                       : "unknown section (expected [detect], [relocate], [host \"NAME\"] or "
+                         "[rule \"NAME\"])";
     return -EINVAL;
 }
 
@@ -519,6 +546,8 @@ apply_threshold(struct parser *p, enum section_kind sk, struct host_override *o,
     return 1;
 }
 
+static int parse_names(const char *v, char ***list, size_t *n, const char **why);
+
 static int
 apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const char *sec,
           const char *key, const struct key_def *def, bool has_kind, enum kind kd, const char *v)
@@ -644,6 +673,12 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
             pol->max_per_host = (uint32_t)n;
         return 1;
     }
+    case KT_NAMES:
+        r = parse_names(v, &pol->exclude_hosts, &pol->n_exclude_hosts, &why);
+        return r < 0 ? failf(p, r, sec, key, why) : 1;
+    case KT_RULE_TYPE:
+    case KT_STRENGTH:
+        break;
     case KT_MIB:
         r = parse_double(v, 0.0, 1e12, false, &d, &why);
         if (r < 0)
@@ -700,6 +735,114 @@ config_parse_persistence(const char *v, uint32_t *ret_k, uint32_t *ret_n)
     return 0;
 }
 
+/* A comma-separated list of names (each trimmed; inner spaces kept) appended to `list`.
+ * 0, or -EINVAL with *why. */
+static int
+parse_names(const char *v, char ***list, size_t *n, const char **why)
+{
+    const char *p = v;
+    size_t before = *n;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma != NULL ? comma : p + strlen(p);
+        const char *a = p;
+        const char *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (a == b) {
+            *why = "empty name in the list";
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < *n; i++) {
+            if (strlen((*list)[i]) == (size_t)(b - a) &&
+                memcmp((*list)[i], a, (size_t)(b - a)) == 0) {
+                *why = "a name is listed twice";
+                return -EINVAL;
+            }
+        }
+        int r = policy_names_add(list, n, a, (size_t)(b - a));
+        if (r == -E2BIG) {
+            *why = "a name is longer than 255 bytes";
+            return -EINVAL;
+        }
+        if (r < 0) {
+            *why = "out of memory";
+            return r;
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    if (*n - before > 100000) {
+        *why = "at most 100000 names";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+apply_rule_key(struct parser *p, struct placement_rule *rule, const char *sec, const char *key,
+               const struct key_def *def, const char *v)
+{
+    const char *why = NULL;
+    int r;
+    switch (def->type) {
+    case KT_RULE_TYPE: {
+        static const char *const n[] = {"together", "apart", "on", "not-on"};
+        int i = 0;
+        r = set_enum(p, sec, key, v, n, ARRAY_SIZE(n), &i);
+        if (r > 0) {
+            rule->kind = (enum rule_kind)i;
+            rule->has_kind = true;
+        }
+        return r;
+    }
+    case KT_STRENGTH: {
+        static const char *const n[] = {"must", "should"};
+        int i = 0;
+        r = set_enum(p, sec, key, v, n, ARRAY_SIZE(n), &i);
+        if (r > 0)
+            rule->must = i == 0;
+        return r;
+    }
+    case KT_NAMES:
+        r = strcmp(def->name, "vms") == 0 ? parse_names(v, &rule->vms, &rule->n_vms, &why)
+                                          : parse_names(v, &rule->hosts, &rule->n_hosts, &why);
+        return r < 0 ? failf(p, r, sec, key, why) : 1;
+    default:
+        break;
+    }
+    return failf(p, -EINVAL, sec, key, "unknown key");
+}
+
+/* Every rule is complete: a type, VMs, and hosts exactly for on and not-on. */
+static int
+check_rules(struct parser *p)
+{
+    for (size_t i = 0; i < p->pol->n_rules; i++) {
+        const struct placement_rule *r = &p->pol->rules[i];
+        const char *why = NULL;
+        bool hosts = r->has_kind && (r->kind == RULE_ON || r->kind == RULE_NOT_ON);
+        if (!r->has_kind)
+            why = "type is required (together, apart, on or not-on)";
+        else if (r->n_vms == 0)
+            why = "vms is required";
+        else if ((r->kind == RULE_TOGETHER || r->kind == RULE_APART) && r->n_vms < 2)
+            why = "vms must list at least two VMs for together and apart";
+        else if (hosts && r->n_hosts == 0)
+            why = "hosts is required for on and not-on";
+        else if (!hosts && r->n_hosts > 0)
+            why = "hosts is only for on and not-on";
+        if (why != NULL) {
+            perr_set(p->err, "%s: [rule \"%s\"]: %s", p->source, r->name, why);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -714,7 +857,8 @@ handler(void *user, const char *section, const char *name, const char *value)
         return failf(p, -EINVAL, NULL, NULL, "key outside of any section");
     if (classify_section(p->ext, section, strlen(section), &sk, &hname, &hlen, &why) < 0)
         return failf(p, -EINVAL, NULL, NULL, why);
-    const char *label = sk == SEC_HOST || sk == SEC_EXT ? section : section_label(sk);
+    const char *label =
+        sk == SEC_HOST || sk == SEC_RULE || sk == SEC_EXT ? section : section_label(sk);
     if (sk == SEC_EXT) {
         int rs = mark_seen(p, section, name);
         if (rs < 0)
@@ -752,6 +896,13 @@ handler(void *user, const char *section, const char *name, const char *value)
         r = policy_override_get(p->pol, hname, hlen, &o);
         if (r < 0)
             return failf(p, r, label, name, "out of memory");
+    }
+    if (sk == SEC_RULE) {
+        struct placement_rule *rule = NULL;
+        r = policy_rule_get(p->pol, hname, hlen, &rule);
+        if (r < 0)
+            return failf(p, r, label, name, "out of memory");
+        return apply_rule_key(p, rule, label, name, def, value);
     }
     return apply_key(p, sk, o, label, name, def, dot != NULL, kd, value);
 }
@@ -798,6 +949,9 @@ config_parse_string_ext(const char *text, const char *source, struct policy *pol
         if (p.has_vm_thr_all && !(p.vm_thr_explicit & KIND_BIT(k)))
             pol->vm_threshold_value[k] = p.vm_thr_all;
     }
+    r = check_rules(&p);
+    if (r < 0)
+        goto out;
     policy_finish(pol);
     r = 0;
 out:
@@ -884,10 +1038,30 @@ config_format(const struct policy *pol, char **ret_s)
     sb_printf(&b, "max_migrations = %u\nmax_per_host = %u\n", (unsigned)pol->max_migrations,
               (unsigned)pol->max_per_host);
     sb_printf(&b, "mem_reserve_mib = %.17g\n", pol->mem_reserve_mib);
+    if (pol->n_exclude_hosts > 0) {
+        sb_printf(&b, "exclude_hosts =");
+        for (size_t i = 0; i < pol->n_exclude_hosts; i++)
+            sb_printf(&b, "%s %s", i ? "," : "", pol->exclude_hosts[i]);
+        sb_printf(&b, "\n");
+    }
     sb_printf(&b, "weights =");
     for (unsigned k = 0; k < KIND_COUNT; k++)
         sb_printf(&b, "%s %s:%.17g", k ? "," : "", kind_name((enum kind)k), pol->weights[k]);
     sb_printf(&b, ", priority:%.17g\n", pol->weight_priority);
+    for (size_t i = 0; i < pol->n_rules; i++) {
+        const struct placement_rule *r = &pol->rules[i];
+        sb_printf(&b, "\n[rule \"%s\"]\ntype = %s\nstrength = %s\nvms =", r->name,
+                  rule_kind_name(r->kind), r->must ? "must" : "should");
+        for (size_t j = 0; j < r->n_vms; j++)
+            sb_printf(&b, "%s %s", j ? "," : "", r->vms[j]);
+        sb_printf(&b, "\n");
+        if (r->n_hosts > 0) {
+            sb_printf(&b, "hosts =");
+            for (size_t j = 0; j < r->n_hosts; j++)
+                sb_printf(&b, "%s %s", j ? "," : "", r->hosts[j]);
+            sb_printf(&b, "\n");
+        }
+    }
     for (size_t i = 0; i < pol->n_overrides; i++) {
         const struct host_override *o = &pol->overrides[i];
         sb_printf(&b, "\n[host \"%s\"]\n", o->name);

@@ -282,6 +282,35 @@ test_one_migration_at_once(void **state)
     pool_finish();
 }
 
+/* Placement rules through the manager: a "must apart" rule sends the VM to the second best
+ * host; a rule that leaves no host says so in the conflict's outcome. */
+static void
+test_rules_in_manager(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
+                                   "[rule \"b-on-h1\"]\ntype = on\nvms = b\nhosts = h1\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
+    const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
+    const char *e3[] = {"--vm", "d:cpu=25,mem=64", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    (void)pool_start_agent("h3", m->url, e3);
+    struct cond up = {m->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    load(h1->url, "a", "cpu=50");
+    load(h1->url, "b", "cpu=40");
+    struct cond done = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
+    json_t *migs = get(m->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    assert_string_equal(str(json_array_get(migs, 0), "to"), "h3"); /* h2 runs c */
+    json_decref(migs);
+    pool_finish();
+}
+
 int
 main(void)
 {
@@ -292,6 +321,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_persistence_on_peers, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_cooldown_keeps_an_arrival, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_one_migration_at_once, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_rules_in_manager, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,6 +124,26 @@ policy_equal(const struct policy *a, const struct policy *b, char *why, size_t w
         DIFF("max_per_host");
     if (a->mem_reserve_mib != b->mem_reserve_mib)
         DIFF("mem_reserve_mib");
+    if (a->n_exclude_hosts != b->n_exclude_hosts)
+        DIFF("exclude_hosts (count)");
+    for (size_t i = 0; i < a->n_exclude_hosts; i++) {
+        if (strcmp(a->exclude_hosts[i], b->exclude_hosts[i]) != 0)
+            DIFF("exclude_hosts");
+    }
+    if (a->n_rules != b->n_rules)
+        DIFF("rules (count)");
+    for (size_t i = 0; i < a->n_rules; i++) {
+        const struct placement_rule *x = &a->rules[i], *y = &b->rules[i];
+        if (strcmp(x->name, y->name) != 0 || x->kind != y->kind || x->must != y->must ||
+            x->n_vms != y->n_vms || x->n_hosts != y->n_hosts)
+            DIFF("a rule");
+        for (size_t j = 0; j < x->n_vms; j++)
+            if (strcmp(x->vms[j], y->vms[j]) != 0)
+                DIFF("a rule's vms");
+        for (size_t j = 0; j < x->n_hosts; j++)
+            if (strcmp(x->hosts[j], y->hosts[j]) != 0)
+                DIFF("a rule's hosts");
+    }
     if (a->weight_priority != b->weight_priority)
         DIFF("weights priority");
     const struct host_override *oa[64], *ob[64];
@@ -413,6 +433,24 @@ x_reserve(struct policy *p)
 }
 
 static void
+x_rules(struct policy *p)
+{
+    struct placement_rule *r = NULL;
+    assert_int_equal(policy_rule_get(p, "web apart", 9, &r), 0);
+    r->kind = RULE_APART;
+    r->has_kind = true;
+    assert_int_equal(policy_names_add(&r->vms, &r->n_vms, "web-1", 5), 0);
+    assert_int_equal(policy_names_add(&r->vms, &r->n_vms, "web 2", 5), 0);
+    assert_int_equal(policy_rule_get(p, "db", 2, &r), 0);
+    r->kind = RULE_NOT_ON;
+    r->has_kind = true;
+    r->must = false;
+    assert_int_equal(policy_names_add(&r->vms, &r->n_vms, "db", 2), 0);
+    assert_int_equal(policy_names_add(&r->hosts, &r->n_hosts, "h1", 2), 0);
+    assert_int_equal(policy_names_add(&p->exclude_hosts, &p->n_exclude_hosts, "h9", 2), 0);
+}
+
+static void
 x_limits(struct policy *p)
 {
     p->max_migrations = 4;
@@ -609,6 +647,10 @@ static struct valid_case valid_cases[] = {
     {"cooldown = 0", "[relocate]\ncooldown = 0\n", x_none},
     {"limits", "[relocate]\nmax_migrations = 4\nmax_per_host = 1\n", x_limits},
     {"limits off", "[relocate]\nmax_migrations = 0\nmax_per_host = 0\n", x_none},
+    {"rules and excluded hosts",
+     "[rule \"web apart\"]\ntype = apart\nvms = web-1 , web 2\n[relocate]\nexclude_hosts = h9\n"
+     "[rule \"db\"]\nstrength = should\ntype = not-on\nvms = db\nhosts = h1\n",
+     x_rules},
     {"memory reserve",
      "[relocate]\nmem_reserve_mib = 2048\n[host \"h1\"]\nmem_reserve_mib = 512.5\n", x_reserve},
     {"weights as documented", "[relocate]\nweights = cpu:1, disk:0.5, priority:2\n", x_weights_doc},
@@ -881,6 +923,13 @@ static struct bad_case bad_cases[] = {
     {"max_per_host huge", "[relocate]\nmax_per_host = 99999999999\n", 2, "max_per_host", NULL},
     {"max_per_host empty", "[relocate]\nmax_per_host =\n", 2, "max_per_host", NULL},
     {"mem_reserve_mib negative", "[relocate]\nmem_reserve_mib = -1\n", 2, "mem_reserve_mib", NULL},
+    {"rule type unknown", "[rule \"r\"]\ntype = near\nvms = a, b\n", 2, "type", "together"},
+    {"rule strength unknown", "[rule \"r\"]\nstrength = maybe\n", 2, "strength", "must"},
+    {"rule empty vm name", "[rule \"r\"]\nvms = a,,b\n", 2, "vms", "empty"},
+    {"rule vm twice", "[rule \"r\"]\nvms = a, a\n", 2, "vms", "twice"},
+    {"rule section without a name", "[rule]\ntype = apart\n", 1, "rule", NULL},
+    {"rule unknown key", "[rule \"r\"]\nweight = 2\n", 2, "weight", NULL},
+    {"exclude_hosts empty item", "[relocate]\nexclude_hosts = h1,\n", 2, "exclude_hosts", NULL},
     {"host mem_reserve_mib word", "[host \"h\"]\nmem_reserve_mib = lots\n", 2, "mem_reserve_mib",
      NULL},
     {"cooldown not a number", "[relocate]\ncooldown = soon\n", 2, "cooldown", NULL},

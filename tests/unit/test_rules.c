@@ -1,0 +1,153 @@
+/* Placement rules in the core ([rule "NAME"] and [relocate] exclude_hosts): a move never
+ * breaks a "must" rule; "should" rules weigh in the choice of destination; a VM held by a
+ * "together" rule is not moved alone; a conflict a rule leaves unresolved names the rule. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/plan.h"
+#include "proto/policy_ini.h"
+
+/* h1 in conflict: a 45, b 35, c 10 (90 %); h2 at 10 % (the best destination) running x;
+ * h3 at 30 % running y; h4 at 60 % running z (no room for a). */
+static void
+build(struct cluster *cl)
+{
+    size_t i;
+    cluster_init(cl);
+    static const struct {
+        const char *host;
+        double cpu;
+        const char *vms[3];
+        double vcpu[3];
+    } hs[] = {
+        {"h1", 90, {"a", "b", "c"}, {45, 35, 10}},
+        {"h2", 10, {"x", NULL, NULL}, {10, 0, 0}},
+        {"h3", 30, {"y", NULL, NULL}, {30, 0, 0}},
+        {"h4", 60, {"z", NULL, NULL}, {60, 0, 0}},
+    };
+    for (size_t h = 0; h < 4; h++) {
+        assert_int_equal(cluster_add_host(cl, hs[h].host, 2, &i), 0);
+        usage_set(&cl->hosts[i].usage, KIND_CPU, hs[h].cpu);
+        for (size_t v = 0; v < 3 && hs[h].vms[v] != NULL; v++) {
+            assert_int_equal(cluster_add_vm(cl, hs[h].vms[v], 1, &i), 0);
+            usage_set(&cl->vms[i].usage, KIND_CPU, hs[h].vcpu[v]);
+        }
+    }
+}
+
+struct rcase {
+    const char *name;
+    const char *config;
+    const char *vm; /* the VM moved off h1, NULL: unresolved */
+    const char *to;
+    const char *reason; /* unresolved: its reason */
+    const char *rule;   /* unresolved no-destination: the rule named, or NULL */
+};
+
+static const struct rcase cases[] = {
+    {"no rules: a to h2", "", "a", "h2", NULL, NULL},
+    {"apart from x: a to h3", "[rule \"r\"]\ntype = apart\nvms = a, x\n", "a", "h3", NULL, NULL},
+    {"apart should: still h3", "[rule \"r\"]\ntype = apart\nstrength = should\nvms = a, x\n", "a",
+     "h3", NULL, NULL},
+    {"on h3, h4: a to h3", "[rule \"r\"]\ntype = on\nvms = a\nhosts = h3, h4\n", "a", "h3", NULL,
+     NULL},
+    {"not on h2: a to h3", "[rule \"r\"]\ntype = not-on\nvms = a\nhosts = h2\n", "a", "h3", NULL,
+     NULL},
+    {"should be on h4: h4 has no room for 45, so h2",
+     "[rule \"r\"]\ntype = on\nstrength = should\nvms = a\nhosts = h4\n", "a", "h2", NULL, NULL},
+    {"should be on h3: h3 wins over the better h2",
+     "[rule \"r\"]\ntype = on\nstrength = should\nvms = a\nhosts = h3\n", "a", "h3", NULL, NULL},
+    {"a and b together: c moves instead", "[rule \"r\"]\ntype = together\nvms = a, b\n", "c", "h2",
+     NULL, NULL},
+    {"all three together: nothing moves", "[rule \"r\"]\ntype = together\nvms = a, b, c\n", NULL,
+     NULL, "no-movable-vm", NULL},
+    {"excluded h2: a to h3", "[relocate]\nexclude_hosts = h2\n", "a", "h3", NULL, NULL},
+    {"apart from everything: no destination, rule named",
+     "[rule \"keep-a-alone\"]\ntype = apart\nvms = a, x, y, z\n", NULL, NULL, "no-destination",
+     "keep-a-alone"},
+    {"a rule about VMs elsewhere is ignored", "[rule \"r\"]\ntype = apart\nvms = ghost, a\n", "a",
+     "h2", NULL, NULL},
+};
+
+static void
+test_rule(void **state)
+{
+    const struct rcase *c = *state;
+    struct cluster cl;
+    build(&cl);
+    struct policy pol;
+    policy_init(&pol);
+    struct perr err;
+    if (config_parse_string(c->config, "rules.ini", &pol, &err) < 0)
+        fail_msg("%s: %s", c->name, err.msg);
+    struct plan p;
+    plan_init(&p);
+    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    assert_int_equal(p.n_conflicts, 1);
+    if (c->vm != NULL) {
+        assert_int_equal(p.n_moves, 1);
+        assert_string_equal(cl.vms[p.moves[0].vm].name, c->vm);
+        assert_string_equal(cl.hosts[p.moves[0].to].name, c->to);
+    } else {
+        assert_int_equal(p.n_moves, 0);
+        assert_int_equal(p.n_unresolved, 1);
+        assert_string_equal(plan_reason_name(p.unresolved[0].reason), c->reason);
+        if (c->rule != NULL) {
+            assert_true(p.unresolved[0].rule >= 0);
+            assert_string_equal(pol.rules[p.unresolved[0].rule].name, c->rule);
+            /* The host it would have gone to: h2, the best. */
+            assert_string_equal(cl.hosts[p.unresolved[0].rule_host].name, "h2");
+        } else {
+            assert_int_equal(p.unresolved[0].rule, -1);
+        }
+    }
+    plan_done(&p);
+    policy_done(&pol);
+    cluster_done(&cl);
+}
+
+/* A drain keeps the rules too: VMs held together block it, naming the rule's reason. */
+static void
+test_drain_together(void **state)
+{
+    (void)state;
+    struct cluster cl;
+    build(&cl);
+    cl.hosts[0].state = HOST_MAINTENANCE;
+    struct policy pol;
+    policy_init(&pol);
+    struct perr err;
+    assert_int_equal(config_parse_string("[rule \"r\"]\ntype = together\nvms = a, b, c\n",
+                                         "rules.ini", &pol, &err),
+                     0);
+    struct plan_opts o = {.drain = true};
+    struct plan p;
+    plan_init(&p);
+    assert_int_equal(plan_compute(&cl, &pol, &o, &p), 0);
+    assert_int_equal(p.n_moves, 0);
+    assert_int_equal(p.n_drains, 1);
+    assert_int_equal(p.drains[0].block, PLAN_BLOCK_RULE);
+    assert_string_equal(plan_block_name(p.drains[0].block), "rule");
+    plan_done(&p);
+    policy_done(&pol);
+    cluster_done(&cl);
+}
+
+int
+main(void)
+{
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct CMUnitTest t = {cases[i].name, test_rule, NULL, NULL, (void *)&cases[i]};
+        tests[n++] = t;
+    }
+    struct CMUnitTest t = cmocka_unit_test(test_drain_together);
+    tests[n++] = t;
+    return _cmocka_run_group_tests("rules", tests, n, NULL, NULL);
+}
