@@ -470,9 +470,9 @@ plan_pick(struct agent *a, struct pick *ret)
         char outcome[128];
         if (u->reason == PLAN_REASON_SOURCE_BUSY)
             (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
-        else if (u->rule >= 0)
+        else if (u->rule_id > 0)
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%.40s\")",
-                           plan_reason_name(u->reason), a->opts.policy.rules[u->rule].name);
+                           plan_reason_name(u->reason), a->opts.policy.rules[u->rule_id - 1].name);
         else
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
         size_t refused = 0;

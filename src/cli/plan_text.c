@@ -49,10 +49,10 @@ plan_text_print(FILE *f, const struct cluster *cl, const struct policy *pol, con
     (void)fprintf(f, "unresolved: %zu\n", p->n_unresolved);
     for (size_t i = 0; i < p->n_unresolved; i++) {
         const struct plan_unresolved *u = &p->unresolved[i];
-        if (u->vm != UINT32_MAX && u->rule >= 0)
+        if (u->vm != UINT32_MAX && u->rule_id > 0)
             (void)fprintf(f, "  %s: %s (for %s; rule \"%s\" keeps it off %s)\n",
                           cl->hosts[u->host].name, plan_reason_name(u->reason), cl->vms[u->vm].name,
-                          pol->rules[u->rule].name, cl->hosts[u->rule_host].name);
+                          pol->rules[u->rule_id - 1].name, cl->hosts[u->rule_host].name);
         else if (u->vm != UINT32_MAX)
             (void)fprintf(f, "  %s: %s (for %s)\n", cl->hosts[u->host].name,
                           plan_reason_name(u->reason), cl->vms[u->vm].name);

@@ -108,7 +108,7 @@ struct work {
     uint32_t *rule_vms;      /* VM indices */
     uint32_t *rule_host_off; /* per rule + 1: its hosts in this cluster */
     uint32_t *rule_hosts;    /* host indices */
-    int32_t last_rule;       /* place(): the rule that excluded the best host, or -1 */
+    uint32_t last_rule_id;   /* place(): 1 + the rule that excluded the best host, 0: none */
     uint32_t last_rule_host;
     struct moved *moved;
     size_t n_moved;
@@ -267,7 +267,7 @@ work_prepare_moves(struct work *w, size_t n_conflicts)
     }
     for (size_t j = 0; j < cl->n_vms; j++)
         w->vm_loc[j] = -1;
-    w->last_rule = -1;
+    w->last_rule_id = 0;
     int rr = work_prepare_rules(w);
     if (rr < 0)
         return rr;
@@ -593,7 +593,7 @@ apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
 
 /* The best destination for VM `vm` with need `need` under its placement rules, by a scan of
  * every host: the feasible hosts that keep every "must" rule, then the most "should" rules
- * kept, the best score, the lowest index. Notes in w->last_rule the must rule that kept it
+ * kept, the best score, the lowest index. Notes in w->last_rule_id the must rule that kept it
  * off the host it would otherwise have gone to. */
 static bool
 best_ruled(struct work *w, uint32_t vm, const struct destneed *need, size_t *ret_d,
@@ -634,7 +634,7 @@ best_ruled(struct work *w, uint32_t vm, const struct destneed *need, size_t *ret
             if (!excl_found || leaf.score > excl_score) {
                 excl_found = true;
                 excl_score = leaf.score;
-                w->last_rule = broken;
+                w->last_rule_id = (uint32_t)broken + 1;
                 w->last_rule_host = (uint32_t)d;
             }
             continue;
@@ -654,7 +654,7 @@ best_ruled(struct work *w, uint32_t vm, const struct destneed *need, size_t *ret
 }
 
 /* Find the best destination for candidate `c` off `src` and record the move. false: none
- * (w->last_rule says whether a rule was the reason). */
+ * (w->last_rule_id says whether a rule was the reason). */
 static bool
 place(struct work *w, const struct cand *c, size_t src, enum plan_move_why why, struct plan *p)
 {
@@ -667,7 +667,7 @@ place(struct work *w, const struct cand *c, size_t src, enum plan_move_why why, 
     need.busy_only = w->pol->prefer_busy_hosts;
     size_t dst;
     double score;
-    w->last_rule = -1;
+    w->last_rule_id = 0;
     bool ruled = has_rules(w, c->vm);
     bool ok = ruled ? best_ruled(w, c->vm, &need, &dst, &score)
                     : destidx_best(&w->idx, &need, &dst, &score);
@@ -696,7 +696,7 @@ relocate_one(struct work *w, size_t src, struct plan *p)
     struct plan_unresolved *un = &p->unresolved[p->n_unresolved];
     un->host = (uint32_t)src;
     un->vm = UINT32_MAX;
-    un->rule = -1;
+    un->rule_id = 0;
     un->rule_host = UINT32_MAX;
     if (w->opts && w->opts->no_source && w->opts->no_source[src]) {
         un->reason = PLAN_REASON_SOURCE_BUSY;
@@ -721,7 +721,7 @@ relocate_one(struct work *w, size_t src, struct plan *p)
     if (!place(w, &c, src, PLAN_MOVE_CONFLICT, p)) {
         un->vm = c.vm;
         un->reason = PLAN_REASON_NO_DESTINATION;
-        un->rule = w->last_rule;
+        un->rule_id = w->last_rule_id;
         un->rule_host = w->last_rule_host;
         p->n_unresolved++;
     }
@@ -738,7 +738,7 @@ drain_one(struct work *w, size_t hi, struct plan *p)
     d->moving = 0;
     d->vm = UINT32_MAX;
     d->block = 0;
-    d->rule = -1;
+    d->rule_id = 0;
     d->rule_host = UINT32_MAX;
     if (h->vm_count == 0)
         return;
@@ -773,7 +773,7 @@ drain_one(struct work *w, size_t hi, struct plan *p)
             if (d->moving == 0) {
                 d->block = PLAN_BLOCK_NO_DESTINATION;
                 d->vm = c.vm;
-                d->rule = w->last_rule;
+                d->rule_id = w->last_rule_id;
                 d->rule_host = w->last_rule_host;
             }
             return;

@@ -53,9 +53,10 @@ struct plan_unresolved {
     uint32_t host;
     uint32_t vm; /* the VM that could not be placed (no-destination), else UINT32_MAX */
     enum plan_reason reason;
-    int32_t rule; /* no-destination: the "must" rule (index in pol->rules) that kept the VM off
-                     the host it would have gone to, else -1 */
-    uint32_t rule_host; /* that host, when rule >= 0 */
+    /* no-destination: 1 + the index in pol->rules of the "must" rule that kept the VM off the
+     * host it would have gone to, 0: none (so a zeroed entry names no rule) */
+    uint32_t rule_id;
+    uint32_t rule_host; /* that host, when rule_id > 0 */
 };
 
 /* A host in maintenance that still runs VMs but none of them can leave in this plan. */
@@ -76,7 +77,7 @@ struct plan_drain {
     uint32_t moving;       /* moves off it in this plan */
     uint32_t vm;           /* the VM that blocks (pinned, no-destination), else UINT32_MAX */
     enum plan_block block; /* 0: not blocked (moving, or empty) */
-    int32_t rule;          /* as in plan_unresolved */
+    uint32_t rule_id;      /* as in plan_unresolved */
     uint32_t rule_host;
 };
 

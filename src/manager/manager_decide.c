@@ -511,9 +511,9 @@ manager_decide(struct manager *m)
                            "waiting: migration limit (max_migrations %u, max_per_host %u)",
                            (unsigned)m->opts.policy.max_migrations,
                            (unsigned)m->opts.policy.max_per_host);
-        else if (u->rule >= 0)
+        else if (u->rule_id > 0)
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%s\" keeps %s off %s)",
-                           plan_reason_name(u->reason), m->opts.policy.rules[u->rule].name,
+                           plan_reason_name(u->reason), m->opts.policy.rules[u->rule_id - 1].name,
                            cl.vms[u->vm].name, cl.hosts[u->rule_host].name);
         else
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));

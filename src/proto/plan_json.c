@@ -138,8 +138,8 @@ unresolved_json(const struct cluster *cl, const struct policy *pol, const struct
         return NULL;
     }
     /* A placement rule kept the VM off the host it would have gone to. */
-    if (o != NULL && u->rule >= 0 &&
-        (json_object_set_new(o, "rule", name_json(pol->rules[u->rule].name)) < 0 ||
+    if (o != NULL && u->rule_id > 0 &&
+        (json_object_set_new(o, "rule", name_json(pol->rules[u->rule_id - 1].name)) < 0 ||
          json_object_set_new(o, "rule_host", name_json(cl->hosts[u->rule_host].name)) < 0)) {
         json_decref(o);
         return NULL;
@@ -185,8 +185,8 @@ plan_json_encode(const struct cluster *cl, const struct policy *pol, const struc
                 (void)json_object_set_new(o, "blocked", json_string(plan_block_name(d->block)));
             if (o != NULL && d->vm != UINT32_MAX)
                 (void)json_object_set_new(o, "vm", name_json(cl->vms[d->vm].name));
-            if (o != NULL && d->rule >= 0)
-                (void)json_object_set_new(o, "rule", name_json(pol->rules[d->rule].name));
+            if (o != NULL && d->rule_id > 0)
+                (void)json_object_set_new(o, "rule", name_json(pol->rules[d->rule_id - 1].name));
             if (o == NULL || json_array_append_new(drains, o) < 0) {
                 json_decref(drains);
                 drains = NULL;

@@ -98,12 +98,12 @@ test_rule(void **state)
         assert_int_equal(p.n_unresolved, 1);
         assert_string_equal(plan_reason_name(p.unresolved[0].reason), c->reason);
         if (c->rule != NULL) {
-            assert_true(p.unresolved[0].rule >= 0);
-            assert_string_equal(pol.rules[p.unresolved[0].rule].name, c->rule);
+            assert_true(p.unresolved[0].rule_id > 0);
+            assert_string_equal(pol.rules[p.unresolved[0].rule_id - 1].name, c->rule);
             /* The host it would have gone to: h2, the best. */
             assert_string_equal(cl.hosts[p.unresolved[0].rule_host].name, "h2");
         } else {
-            assert_int_equal(p.unresolved[0].rule, -1);
+            assert_int_equal(p.unresolved[0].rule_id, 0);
         }
     }
     plan_done(&p);
