@@ -546,6 +546,17 @@ decide(struct agent *a)
         struct pick pick;
         if (plan_pick(a, &pick) <= 0)
             return;
+        if (a->opts.policy.automation != AUTOMATION_AUTOMATIC) {
+            /* No manager to keep recommendations for an operator: manual is a dry run
+             * here; the decision is recorded and nothing moves. */
+            char outcome[400];
+            (void)snprintf(outcome, sizeof(outcome), "dry-run: would move %.150s to %.150s",
+                           pick.vm, a->peers[pick.peer].name);
+            if (record_conflict(a, outcome))
+                log_info("%s reason=\"%s\"", outcome, pick.reason);
+            back_to_idle(a);
+            return;
+        }
         if (ask_lock(a, &pick))
             return;
     }

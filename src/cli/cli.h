@@ -55,6 +55,8 @@ int cmd_conflicts(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
+int cmd_recommendations(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 int cmd_undrain(int argc, char **argv);
 
 #endif

@@ -147,6 +147,12 @@ load_config(const char *path, struct sim_vmloc *v)
         cli_error("%s", err.msg);
         return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
     }
+    if (v->policy.automation != AUTOMATION_AUTOMATIC) {
+        cli_error("%s: [relocate] automation = %s: the simulator carries out every decision "
+                  "(there is no operator to apply them); use automatic",
+                  path, automation_name(v->policy.automation));
+        return CLI_EXIT_USAGE;
+    }
     /* [relocate] persistence and cooldown are the running system's; the simulator takes them
      * too, unless [sim] gives its own. */
     if (!v->persist_set && (v->policy.persist_k != 1 || v->policy.persist_n != 1)) {

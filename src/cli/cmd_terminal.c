@@ -259,6 +259,59 @@ cmd_hosts(int argc, char **argv)
     return list_cmd(argc, argv, "hosts", "/v1/hosts", print_hosts);
 }
 
+static void
+print_recommendations(json_t *arr)
+{
+    (void)printf("%-24s %-9s %-20s %-14s %-14s %-10s %s\n", "ID", "TIME", "VM", "FROM", "TO",
+                 "STATE", "REASON");
+    size_t i;
+    json_t *r;
+    json_array_foreach(arr, i, r)
+    {
+        char t[32];
+        format_time(json_object_get(r, "time"), t, sizeof(t));
+        (void)printf("%-24s %-9s %-20s %-14s %-14s %-10s %s\n", cli_jstr(r, "id"), t,
+                     cli_jstr(r, "vm"), cli_jstr(r, "from"), cli_jstr(r, "to"),
+                     cli_jstr(r, "state"), cli_jstr(r, "reason"));
+    }
+}
+
+int
+cmd_recommendations(int argc, char **argv)
+{
+    return list_cmd(argc, argv, "recommendations", "/v1/recommendations", print_recommendations);
+}
+
+int
+cmd_apply(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        (void)printf("usage: vmloc [--manager URL] apply ID\n\n"
+                     "Carry out recommendation ID now (with [relocate] automation = manual the\n"
+                     "manager records its decisions as recommendations: see\n"
+                     "'vmloc recommendations'). Refused when it no longer holds (the VM left its\n"
+                     "source, the destination is down or in maintenance, a migration runs).\n");
+        return CLI_EXIT_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        cli_error("apply: expected one recommendation ID (see vmloc apply --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (!wire_id_valid(argv[1])) {
+        cli_error("apply: '%s' is not a recommendation id", argv[1]);
+        return CLI_EXIT_USAGE;
+    }
+    char path[200];
+    (void)snprintf(path, sizeof(path), "/v1/recommendations/%s/apply", argv[1]);
+    json_t *j = NULL;
+    int r = ask(cli_target_url(), "POST", path, "{}", &j);
+    if (r != CLI_EXIT_OK)
+        return r;
+    (void)printf("%s applied: migration %s ordered\n", argv[1], cli_jstr(j, "migration"));
+    json_decref(j);
+    return CLI_EXIT_OK;
+}
+
 int
 cmd_conflicts(int argc, char **argv)
 {

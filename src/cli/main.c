@@ -25,6 +25,8 @@ static const struct cli_cmd commands[] = {
     {"load", cmd_load, "set a simulated VM's demand on an agent"},
     {"drain", cmd_drain, "put a host into maintenance: move its VMs off, keep others out"},
     {"undrain", cmd_undrain, "end a host's maintenance"},
+    {"recommendations", cmd_recommendations, "list the moves decided in manual or dry-run mode"},
+    {"apply", cmd_apply, "carry out a recommendation (automation = manual)"},
     {"vms", cmd_vms, "list VMs with their usage (of an agent with --agent URL)"},
     {"migrations", cmd_migrations, "list migrations and their outcome"},
 };

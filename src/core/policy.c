@@ -271,3 +271,17 @@ policy_vm_has_rules(const struct policy *pol, const char *name)
     }
     return false;
 }
+
+const char *
+automation_name(enum automation a)
+{
+    switch (a) {
+    case AUTOMATION_AUTOMATIC:
+        return "automatic";
+    case AUTOMATION_MANUAL:
+        return "manual";
+    case AUTOMATION_DRY_RUN:
+        return "dry-run";
+    }
+    return "?";
+}

@@ -28,6 +28,15 @@ enum vm_select {
     VM_SELECT_WEIGHTED = 2,
 };
 
+enum automation {
+    AUTOMATION_AUTOMATIC = 0, /* decisions are carried out at once */
+    AUTOMATION_MANUAL = 1,    /* recorded as recommendations an operator applies */
+    AUTOMATION_DRY_RUN = 2,   /* recorded and logged, never carried out */
+};
+
+/* "automatic", "manual", "dry-run". */
+const char *automation_name(enum automation a);
+
 enum dest_select {
     DEST_SELECT_FREE = 0,
     DEST_SELECT_LEAST_USED = 1,
@@ -102,6 +111,9 @@ struct policy {
      * plan; 0: no limit. */
     uint32_t max_migrations;
     uint32_t max_per_host;
+    /* What the running system does with a decision (drains excepted: an operator asked for
+     * them, and they run unless dry-run). */
+    enum automation automation;
     /* Memory a destination keeps free for itself: a VM goes only where its memory fits with
      * this much left (MiB; per host in [host "NAME"]). */
     double mem_reserve_mib;

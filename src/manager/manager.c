@@ -341,6 +341,8 @@ manager_free(struct manager *m)
     /* Requests in flight are cancelled here: their callbacks never run. */
     loop_done(&m->loop);
     manager_migrations_done(m);
+    for (size_t i = 0; i < m->n_recs; i++)
+        free(m->recs[i]);
     if (m->in_round && store_commit(m->store) < 0)
         log_warnx("store commit at exit failed, ignoring");
     store_close(m->store);

@@ -187,6 +187,36 @@ post_undrain(struct http_req *r, void *ctx)
 }
 
 static void
+get_recommendations(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    int limit = http_query_limit(r, API_LIST_LIMIT);
+    if (limit < 0)
+        return;
+    json_t *arr = store_recommendations_json(m->store, limit);
+    if (arr == NULL) {
+        http_reply_error(r, 503, "store not readable");
+        return;
+    }
+    reply_json(r, 200, arr);
+}
+
+/* POST /v1/recommendations/ID/apply: order the recommended migration now. */
+static void
+post_apply(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    char msg[400];
+    const char *mig = NULL;
+    int st = manager_apply(m, r->parts[2], &mig, msg, sizeof(msg));
+    if (st != 0) {
+        http_reply_error(r, st, "%s", msg);
+        return;
+    }
+    reply_json(r, 202, json_pack("{s:s,s:s}", "id", r->parts[2], "migration", mig));
+}
+
+static void
 get_hosts(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
@@ -425,6 +455,8 @@ const struct http_route manager_routes[] = {
     {"GET", "/v1/hosts", get_hosts},
     {"GET", "/v1/hosts/*/history", get_history},
     {"POST", "/v1/hosts/*/drain", post_drain},
+    {"GET", "/v1/recommendations", get_recommendations},
+    {"POST", "/v1/recommendations/*/apply", post_apply},
     {"POST", "/v1/hosts/*/undrain", post_undrain},
     {"GET", "/", web_get},
     {"GET", "/ui/*", web_get},

@@ -284,28 +284,36 @@ manager_follow(struct manager *m)
     }
 }
 
-static bool
-host_busy(const struct manager *m, const char *name)
+bool
+manager_busy(const struct manager *m, const char *name, const char *vm)
 {
     for (size_t i = 0; i < m->n_active; i++) {
         const struct mmig *g = m->active[i];
-        if (strcmp(g->rec.src, name) == 0 || strcmp(g->rec.dst, name) == 0)
+        if (strcmp(g->rec.src, name) == 0 || strcmp(g->rec.dst, name) == 0 ||
+            (vm != NULL && strcmp(g->rec.vm, vm) == 0))
             return true;
     }
     return false;
 }
 
-static void
-order(struct manager *m, const char *vm, const char *src, const char *dst, const char *reason)
+static bool
+host_busy(const struct manager *m, const char *name)
+{
+    return manager_busy(m, name, NULL);
+}
+
+const char *
+manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
+              const char *reason)
 {
     if (m->n_active >= MANAGER_MAX_ACTIVE) {
         log_warnx("too many migrations in flight, not ordering vm=\"%s\"", vm);
-        return;
+        return NULL;
     }
     struct mmig *g = calloc(1, sizeof(*g));
     if (g == NULL) {
         log_warnx("out of memory, not ordering vm=\"%s\"", vm);
-        return;
+        return NULL;
     }
     g->m = m;
     double now = clock_wall_s();
@@ -325,13 +333,168 @@ order(struct manager *m, const char *vm, const char *src, const char *dst, const
     if (store_put_migration(m->store, &g->rec) < 0) {
         log_warnx("migration not ordered: the store cannot record it vm=\"%s\", ignoring", vm);
         free(g);
-        return;
+        return NULL;
     }
     m->active[m->n_active++] = g;
     m->ordered_total++;
     log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
              src, dst, reason);
     send_order(m, g);
+    return g->rec.id;
+}
+
+/* --- recommendations (automation = manual, dry-run) --------------------------------- */
+
+static void
+rec_save(struct manager *m, struct store_rec *r, const char *state)
+{
+    (void)snprintf(r->state, sizeof(r->state), "%s", state);
+    r->updated = clock_wall_s();
+    if (store_put_recommendation(m->store, r) < 0)
+        log_warnx("recommendation not stored id=%s, ignoring", r->id);
+}
+
+static void
+rec_drop(struct manager *m, size_t i)
+{
+    free(m->recs[i]);
+    m->recs[i] = m->recs[m->n_recs - 1];
+    m->rec_seen[i] = m->rec_seen[m->n_recs - 1];
+    m->n_recs--;
+}
+
+/* Record the move a decision chose as a recommendation (or keep the pending one for the same
+ * move); a pending one for the same VM elsewhere is superseded. The recommendation's id. */
+static const char *
+recommend(struct manager *m, const char *vm, const char *src, const char *dst, const char *reason,
+          bool dry)
+{
+    for (size_t i = 0; i < m->n_recs; i++) {
+        struct store_rec *r = m->recs[i];
+        if (strcmp(r->vm, vm) != 0)
+            continue;
+        if (strcmp(r->src, src) == 0 && strcmp(r->dst, dst) == 0) {
+            m->rec_seen[i] = true;
+            return r->id;
+        }
+        log_info("recommendation superseded id=%s vm=\"%s\"", r->id, vm);
+        rec_save(m, r, "superseded");
+        rec_drop(m, i);
+        break;
+    }
+    if (m->n_recs >= MANAGER_MAX_RECS)
+        return "(too many pending recommendations)";
+    struct store_rec *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return "(out of memory)";
+    double now = clock_wall_s();
+    (void)snprintf(r->id, sizeof(r->id), "r%llu-%llu", (unsigned long long)(now * 1000.0),
+                   (unsigned long long)++m->next_id);
+    r->time = now;
+    (void)snprintf(r->vm, sizeof(r->vm), "%s", vm);
+    (void)snprintf(r->src, sizeof(r->src), "%s", src);
+    (void)snprintf(r->dst, sizeof(r->dst), "%s", dst);
+    (void)snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    rec_save(m, r, dry ? "dry-run" : "pending");
+    m->recs[m->n_recs] = r;
+    m->rec_seen[m->n_recs] = true;
+    m->n_recs++;
+    if (dry)
+        log_info("dry-run: would move vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", vm, src, dst,
+                 reason);
+    else
+        log_info("recommendation id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\" "
+                 "(vmloc apply %s)",
+                 r->id, vm, src, dst, reason, r->id);
+    return r->id;
+}
+
+/* After a decision: a recommendation not chosen again whose source is no longer in conflict
+ * (or no longer runs the VM) has expired. */
+static void
+recs_expire(struct manager *m)
+{
+    for (size_t i = 0; i < m->n_recs;) {
+        struct store_rec *r = m->recs[i];
+        const struct mhost *h = manager_host_find(m, r->src);
+        bool on_src = false;
+        for (size_t j = 0; h != NULL && h->has_sample && j < h->sample.n_vms; j++)
+            on_src |= !h->sample.vms[j].incoming && strcmp(h->sample.vms[j].name, r->vm) == 0;
+        if (!m->rec_seen[i] && (h == NULL || !on_src || (!h->in_conflict && !h->maintenance))) {
+            log_info("recommendation expired id=%s vm=\"%s\"", r->id, r->vm);
+            rec_save(m, r, "expired");
+            rec_drop(m, i);
+            continue;
+        }
+        m->rec_seen[i] = false;
+        i++;
+    }
+}
+
+int
+manager_apply(struct manager *m, const char *id, const char **ret_mig, char *msg, size_t len)
+{
+    size_t i = 0;
+    while (i < m->n_recs && strcmp(m->recs[i]->id, id) != 0)
+        i++;
+    if (i == m->n_recs) {
+        (void)snprintf(msg, len,
+                       "no pending recommendation \"%s\" (applied, superseded or expired: see "
+                       "vmloc recommendations)",
+                       id);
+        return 404;
+    }
+    struct store_rec *r = m->recs[i];
+    if (strcmp(r->state, "dry-run") == 0) {
+        (void)snprintf(msg, len, "\"%s\" was decided in dry-run: nothing is applied", id);
+        return 409;
+    }
+    const struct mhost *src = manager_host_find(m, r->src);
+    const struct mhost *dst = manager_host_find(m, r->dst);
+    bool on_src = false;
+    for (size_t j = 0; src != NULL && src->has_sample && j < src->sample.n_vms; j++)
+        on_src |= strcmp(src->sample.vms[j].name, r->vm) == 0 && !src->sample.vms[j].incoming &&
+                  !src->sample.vms[j].migrating_out;
+    const char *why = NULL;
+    if (src == NULL || !src->up || !on_src)
+        why = "the VM is no longer running on its source";
+    else if (dst == NULL || !dst->up)
+        why = "the destination is not up";
+    else if (dst->maintenance)
+        why = "the destination is in maintenance";
+    else if (manager_busy(m, r->src, r->vm) || manager_busy(m, r->dst, NULL))
+        why = "a migration into or out of the source or destination runs";
+    if (why != NULL) {
+        (void)snprintf(msg, len, "\"%s\" no longer holds: %s", id, why);
+        return 409;
+    }
+    char reason[300];
+    (void)snprintf(reason, sizeof(reason), "applied %.60s: %.200s", r->id, r->reason);
+    const char *mig = manager_order(m, r->vm, r->src, r->dst, reason);
+    if (mig == NULL) {
+        (void)snprintf(msg, len, "the migration could not be ordered (see the manager's log)");
+        return 503;
+    }
+    (void)snprintf(r->migration, sizeof(r->migration), "%s", mig);
+    rec_save(m, r, "applied");
+    *ret_mig = mig;
+    rec_drop(m, i);
+    return 0;
+}
+
+static void
+load_rec(void *ctx, const struct store_rec *rec)
+{
+    struct manager *m = ctx;
+    if (m->n_recs >= MANAGER_MAX_RECS)
+        return;
+    struct store_rec *r = malloc(sizeof(*r));
+    if (r == NULL)
+        return;
+    *r = *rec;
+    m->recs[m->n_recs] = r;
+    m->rec_seen[m->n_recs] = true; /* it expires only after a decision that no longer makes it */
+    m->n_recs++;
 }
 
 /* Edge: is host `h`, not notified in this decision, still in its conflict episode? Its agent
@@ -485,15 +648,32 @@ manager_decide(struct manager *m)
             if (p.conflicts[k].host == mv->from)
                 c = &p.conflicts[k];
         }
+        char reason[250];
+        plan_move_describe(&m->opts.policy, &cl, mv, reason, sizeof(reason));
+        /* Automation: a drain runs unless dry-run (an operator asked for it); a conflict's move
+         * waits for the operator in manual mode. */
+        enum automation level = m->opts.policy.automation;
+        bool hold = mv->why == PLAN_MOVE_DRAIN ? level == AUTOMATION_DRY_RUN
+                                               : level != AUTOMATION_AUTOMATIC;
+        const char *vm = cl.vms[mv->vm].name;
+        const char *from = cl.hosts[mv->from].name;
+        const char *to = cl.hosts[mv->to].name;
         char outcome[600];
-        (void)snprintf(outcome, sizeof(outcome), "move %s to %s", cl.vms[mv->vm].name,
-                       cl.hosts[mv->to].name);
+        if (!hold) {
+            (void)snprintf(outcome, sizeof(outcome), "move %s to %s", vm, to);
+        } else {
+            const char *rid = recommend(m, vm, from, to, reason, level == AUTOMATION_DRY_RUN);
+            if (level == AUTOMATION_DRY_RUN)
+                (void)snprintf(outcome, sizeof(outcome), "dry-run: would move %s to %s", vm, to);
+            else
+                (void)snprintf(outcome, sizeof(outcome),
+                               "recommended: move %s to %s (vmloc apply %s)", vm, to, rid);
+        }
         if (c != NULL)
             record_conflict(m, &cl, &p, c, map[mv->from], outcome);
         seen[mv->from] = true;
-        char reason[250];
-        plan_move_describe(&m->opts.policy, &cl, mv, reason, sizeof(reason));
-        order(m, cl.vms[mv->vm].name, cl.hosts[mv->from].name, cl.hosts[mv->to].name, reason);
+        if (!hold)
+            (void)manager_order(m, vm, from, to, reason);
     }
     for (size_t i = 0; i < p.n_unresolved; i++) {
         const struct plan_unresolved *u = &p.unresolved[i];
@@ -555,6 +735,7 @@ manager_decide(struct manager *m)
         }
     }
     free(seen);
+    recs_expire(m);
 out:
     free(check);
     free(map);
@@ -584,5 +765,7 @@ recover_one(void *ctx, const struct store_migration *rec)
 int
 manager_recover(struct manager *m)
 {
+    if (store_each_recommendation(m->store, true, 0, load_rec, m) < 0)
+        log_warnx("pending recommendations not read from the store, ignoring");
     return store_each_migration(m->store, true, 0, recover_one, m);
 }

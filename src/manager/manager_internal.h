@@ -66,6 +66,8 @@ struct mmig {
 };
 
 #define MANAGER_MAX_ACTIVE 4096
+/* Pending recommendations kept (automation = manual or dry-run). */
+#define MANAGER_MAX_RECS 4096
 /* Points of a host's usage history are at least this far apart (600 points: 10 minutes or
  * more). */
 #define MANAGER_HIST_GAP_S 1.0
@@ -94,6 +96,10 @@ struct manager {
     struct histo round_h;  /* collection round, seconds */
     struct histo decide_h; /* decision, seconds */
     struct histo mig_h;    /* migration, order to end, seconds */
+    /* Recommendations still pending (or shown, in dry-run), with a mark per decision. */
+    struct store_rec *recs[MANAGER_MAX_RECS];
+    bool rec_seen[MANAGER_MAX_RECS];
+    size_t n_recs;
     uint64_t conflicts_total;
     uint64_t ordered_total;
     uint64_t done_total;
@@ -121,6 +127,18 @@ void manager_notified(struct manager *m, struct mhost *h);
 
 /* Follow migrations in flight (manager_decide.c). */
 void manager_follow(struct manager *m);
+
+/* Order the migration of `vm` from `src` to `dst` now (stored first). The new migration's id,
+ * or NULL when it could not be ordered (manager_decide.c). */
+const char *manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
+                          const char *reason);
+
+/* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
+bool manager_busy(const struct manager *m, const char *name, const char *vm);
+
+/* Apply pending recommendation `id`: 0 with *ret_mig its migration's id; an HTTP status
+ * (404, 409) with `msg` filled (manager_decide.c). */
+int manager_apply(struct manager *m, const char *id, const char **ret_mig, char *msg, size_t len);
 
 /* Load unfinished migrations from the store after a restart (manager_decide.c). */
 int manager_recover(struct manager *m);

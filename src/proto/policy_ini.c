@@ -239,6 +239,7 @@ enum key_type {
     KT_NAMES,   /* vms, hosts, exclude_hosts: comma-separated names */
     KT_RULE_TYPE,
     KT_STRENGTH,
+    KT_AUTOMATION,
 };
 
 struct key_def {
@@ -273,6 +274,7 @@ static const struct key_def keys[] = {
      "moves into or out of one host in a decision (0: any)"},
     {SEC_RELOCATE, "mem_reserve_mib", KT_MIB, false, "MiB a destination keeps free after a move"},
     {SEC_RELOCATE, "exclude_hosts", KT_NAMES, false, "hosts never chosen as a destination"},
+    {SEC_RELOCATE, "automation", KT_AUTOMATION, false, "automatic | manual | dry-run"},
     {SEC_RULE, "type", KT_RULE_TYPE, false, "together | apart | on | not-on"},
     {SEC_RULE, "vms", KT_NAMES, false, "the VMs the rule is about"},
     {SEC_RULE, "hosts", KT_NAMES, false, "for on and not-on: the hosts"},
@@ -676,6 +678,14 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
     case KT_NAMES:
         r = parse_names(v, &pol->exclude_hosts, &pol->n_exclude_hosts, &why);
         return r < 0 ? failf(p, r, sec, key, why) : 1;
+    case KT_AUTOMATION: {
+        static const char *const n[] = {"automatic", "manual", "dry-run"};
+        int i = 0;
+        r = set_enum(p, sec, key, v, n, ARRAY_SIZE(n), &i);
+        if (r > 0)
+            pol->automation = (enum automation)i;
+        return r;
+    }
     case KT_RULE_TYPE:
     case KT_STRENGTH:
         break;
@@ -1038,6 +1048,7 @@ config_format(const struct policy *pol, char **ret_s)
     sb_printf(&b, "max_migrations = %u\nmax_per_host = %u\n", (unsigned)pol->max_migrations,
               (unsigned)pol->max_per_host);
     sb_printf(&b, "mem_reserve_mib = %.17g\n", pol->mem_reserve_mib);
+    sb_printf(&b, "automation = %s\n", automation_name(pol->automation));
     if (pol->n_exclude_hosts > 0) {
         sb_printf(&b, "exclude_hosts =");
         for (size_t i = 0; i < pol->n_exclude_hosts; i++)

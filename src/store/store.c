@@ -31,7 +31,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS agents(name TEXT PRIMARY KEY, url TEXT NOT NULL,"
     "  registered REAL NOT NULL);"
     /* Hosts an operator put into maintenance (vmloc drain), until undrained. */
-    "CREATE TABLE IF NOT EXISTS maintenance(host TEXT PRIMARY KEY, since REAL NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS maintenance(host TEXT PRIMARY KEY, since REAL NOT NULL);"
+    /* Moves decided but not made ([relocate] automation = manual or dry-run). */
+    "CREATE TABLE IF NOT EXISTS recommendations(id TEXT PRIMARY KEY, time REAL NOT NULL,"
+    "  vm TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  state TEXT NOT NULL, migration TEXT NOT NULL DEFAULT '', updated REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS recommendations_time ON recommendations(time);";
 
 static int
 prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
@@ -332,6 +337,63 @@ store_each_maintenance(struct store *s, void (*fn)(void *ctx, const char *host, 
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_put_recommendation(struct store *s, const struct store_rec *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s,
+                "INSERT OR REPLACE INTO recommendations(id, time, vm, src, dst, reason, state,"
+                " migration, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                &st) < 0)
+        return -EIO;
+    (void)sqlite3_bind_text(st, 1, r->id, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_double(st, 2, r->time);
+    (void)sqlite3_bind_text(st, 3, r->vm, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 4, r->src, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 5, r->dst, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 6, r->reason, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 7, r->state, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(st, 8, r->migration, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_double(st, 9, r->updated);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_each_recommendation(struct store *s, bool pending_only, int limit,
+                          void (*fn)(void *ctx, const struct store_rec *r), void *ctx)
+{
+    const char *sql = pending_only
+                          ? "SELECT id, time, vm, src, dst, reason, state, migration, updated"
+                            " FROM recommendations WHERE state = 'pending' ORDER BY time"
+                          : "SELECT * FROM (SELECT id, time, vm, src, dst, reason, state,"
+                            " migration, updated FROM recommendations ORDER BY time DESC LIMIT ?)"
+                            " ORDER BY time";
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, sql, &st) < 0)
+        return -EIO;
+    if (!pending_only)
+        (void)sqlite3_bind_int(st, 1, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_rec r;
+        memset(&r, 0, sizeof(r));
+        copy_col(st, 0, r.id, sizeof(r.id));
+        r.time = sqlite3_column_double(st, 1);
+        copy_col(st, 2, r.vm, sizeof(r.vm));
+        copy_col(st, 3, r.src, sizeof(r.src));
+        copy_col(st, 4, r.dst, sizeof(r.dst));
+        copy_col(st, 5, r.reason, sizeof(r.reason));
+        copy_col(st, 6, r.state, sizeof(r.state));
+        copy_col(st, 7, r.migration, sizeof(r.migration));
+        r.updated = sqlite3_column_double(st, 8);
+        fn(ctx, &r);
+    }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -EIO;
 }

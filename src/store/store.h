@@ -80,6 +80,28 @@ MUST_CHECK int store_each_maintenance(struct store *s,
                                       void (*fn)(void *ctx, const char *host, double since),
                                       void *ctx);
 
+/* A recommendation: a move decided but left to the operator (automation = manual) or only
+ * shown (dry-run). */
+struct store_rec {
+    char id[80];
+    double time; /* decided */
+    char vm[256];
+    char src[256];
+    char dst[256];
+    char reason[256];
+    char state[16];     /* pending, applied, superseded, expired, dry-run */
+    char migration[80]; /* the migration an apply ordered, "" if none */
+    double updated;
+};
+
+/* Insert or update a recommendation (by id). */
+MUST_CHECK int store_put_recommendation(struct store *s, const struct store_rec *r);
+/* Call `fn` for the pending recommendations, oldest first (`pending_only`), or for the
+ * newest `limit` of any state, oldest first. */
+MUST_CHECK int store_each_recommendation(struct store *s, bool pending_only, int limit,
+                                         void (*fn)(void *ctx, const struct store_rec *r),
+                                         void *ctx);
+
 /* Number of sample rows, and the database's size in bytes. */
 MUST_CHECK int store_stats(struct store *s, long long *ret_samples, long long *ret_bytes);
 

@@ -49,3 +49,27 @@ store_migrations_json(struct store *s, int limit)
     }
     return arr;
 }
+
+static void
+add_rec(void *ctx, const struct store_rec *r)
+{
+    json_t *arr = ctx;
+    json_t *o = json_pack("{s:s,s:f,s:s,s:s,s:s,s:s,s:s,s:f}", "id", r->id, "time", r->time, "vm",
+                          r->vm, "from", r->src, "to", r->dst, "reason", r->reason, "state",
+                          r->state, "updated", r->updated);
+    if (o != NULL && r->migration[0] != '\0')
+        (void)json_object_set_new(o, "migration", json_string(r->migration));
+    if (o != NULL)
+        (void)json_array_append_new(arr, o);
+}
+
+json_t *
+store_recommendations_json(struct store *s, int limit)
+{
+    json_t *arr = json_array();
+    if (arr == NULL || store_each_recommendation(s, false, limit, add_rec, arr) < 0) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}

@@ -11,5 +11,8 @@
  * owns. NULL when the store cannot be read or memory runs out. */
 json_t *store_conflicts_json(struct store *s, int limit);
 json_t *store_migrations_json(struct store *s, int limit);
+/* [{"id", "time", "vm", "from", "to", "reason", "state", "updated", "migration"?}], the newest
+ * `limit`, oldest first; NULL on error. */
+json_t *store_recommendations_json(struct store *s, int limit);
 
 #endif

@@ -311,6 +311,104 @@ test_rules_in_manager(void **state)
     pool_finish();
 }
 
+/* The newest recommendation (state `a`, any when NULL) has its id copied to rec_id. */
+static char rec_id[96];
+
+static bool
+recommendation_is(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/recommendations");
+    bool ok = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(arr, i, r)
+    {
+        if (c->a == NULL || strcmp(str(r, "state"), c->a) == 0) {
+            (void)snprintf(rec_id, sizeof(rec_id), "%s", str(r, "id"));
+            ok = true;
+        }
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* automation = manual: the decision is recorded, nothing moves until `vmloc apply ID`; an
+ * applied recommendation cannot be applied twice. */
+static void
+test_manual_apply(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[relocate]\nautomation = manual\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
+    const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    long long rounds = health_int(m->url, "rounds");
+    load(h1->url, "a", "cpu=50");
+    load(h1->url, "b", "cpu=40");
+    struct cond pending = {m->url, "pending", NULL, 0};
+    assert_true(wait_until(recommendation_is, &pending, ACT_S));
+    /* Several decisions later, still nothing ordered, one recommendation. */
+    struct cond later = {m->url, NULL, NULL, rounds + 10};
+    assert_true(wait_until(rounds_reach, &later, ACT_S));
+    json_t *migs = get(m->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    json_t *recs = get(m->url, "/v1/recommendations");
+    assert_int_equal(json_array_size(recs), 1);
+    assert_string_equal(str(json_array_get(recs, 0), "vm"), "a");
+    assert_string_equal(str(json_array_get(recs, 0), "to"), "h2");
+    json_decref(recs);
+    char id[96];
+    (void)snprintf(id, sizeof(id), "%s", rec_id);
+    const char *apply[] = {"--manager", m->url, "apply", id, NULL};
+    assert_int_equal(run_cli(apply, NULL), 0);
+    struct cond done = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
+    assert_int_equal(run_cli(apply, NULL), 2); /* not pending any more */
+    const char *bad[] = {"--manager", m->url, "apply", "no/such", NULL};
+    assert_int_equal(run_cli(bad, NULL), 2);
+    struct cond applied = {m->url, "applied", NULL, 0};
+    assert_true(wait_until(recommendation_is, &applied, ACT_S));
+    pool_finish();
+}
+
+/* automation = dry-run: decisions are logged and recorded, never carried out or applied. */
+static void
+test_dry_run(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[relocate]\nautomation = dry-run\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
+    const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    load(h1->url, "a", "cpu=50");
+    load(h1->url, "b", "cpu=40");
+    struct cond dry = {m->url, "dry-run", NULL, 0};
+    assert_true(wait_until(recommendation_is, &dry, ACT_S));
+    char id[96];
+    (void)snprintf(id, sizeof(id), "%s", rec_id);
+    const char *apply[] = {"--manager", m->url, "apply", id, NULL};
+    assert_int_equal(run_cli(apply, NULL), 2);
+    json_t *cs = get(m->url, "/v1/conflicts");
+    assert_non_null(strstr(str(json_array_get(cs, 0), "outcome"), "dry-run: would move a to h2"));
+    json_decref(cs);
+    json_t *migs = get(m->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    pool_finish();
+}
+
 int
 main(void)
 {
@@ -322,6 +420,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cooldown_keeps_an_arrival, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_one_migration_at_once, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_rules_in_manager, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_manual_apply, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1064,7 +1064,7 @@ run_plan_case(const struct plan_case *tc)
     struct cluster cl;
     struct policy pol;
     struct plan p;
-    struct plan_opts opts;
+    struct plan_opts opts = {0};
     bool no_dest[MAX_HOSTS];
     bool no_source[MAX_HOSTS];
     bool check[MAX_HOSTS];

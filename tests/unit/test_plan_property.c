@@ -665,7 +665,7 @@ compare_case(const struct gcase *g, struct str *got, struct str *want, struct co
     struct policy pol;
     struct plan p;
     struct ref_plan rp;
-    struct plan_opts opts;
+    struct plan_opts opts = {0};
     bool *no_dest = calloc(g->n_hosts + 1, sizeof(bool));
     bool *no_source = calloc(g->n_hosts + 1, sizeof(bool));
     int same;
@@ -909,7 +909,7 @@ plan_text(const struct gcase *g, int naming, struct str *out)
     struct cluster cl;
     struct policy pol;
     struct plan p;
-    struct plan_opts opts;
+    struct plan_opts opts = {0};
     bool *no_dest = calloc(g->n_hosts + 1, sizeof(bool));
     bool *no_source = calloc(g->n_hosts + 1, sizeof(bool));
 
@@ -1381,7 +1381,7 @@ test_invariants_large(void **state)
         struct cluster cl;
         struct policy pol;
         struct plan p;
-        struct plan_opts opts;
+        struct plan_opts opts = {0};
         bool *no_dest = calloc(LARGE_HOSTS + 1, sizeof(bool));
         bool *no_source = calloc(LARGE_HOSTS + 1, sizeof(bool));
         struct str a = {0};

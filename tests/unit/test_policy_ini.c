@@ -124,6 +124,8 @@ policy_equal(const struct policy *a, const struct policy *b, char *why, size_t w
         DIFF("max_per_host");
     if (a->mem_reserve_mib != b->mem_reserve_mib)
         DIFF("mem_reserve_mib");
+    if (a->automation != b->automation)
+        DIFF("automation");
     if (a->n_exclude_hosts != b->n_exclude_hosts)
         DIFF("exclude_hosts (count)");
     for (size_t i = 0; i < a->n_exclude_hosts; i++) {
@@ -451,6 +453,18 @@ x_rules(struct policy *p)
 }
 
 static void
+x_manual(struct policy *p)
+{
+    p->automation = AUTOMATION_MANUAL;
+}
+
+static void
+x_dry(struct policy *p)
+{
+    p->automation = AUTOMATION_DRY_RUN;
+}
+
+static void
 x_limits(struct policy *p)
 {
     p->max_migrations = 4;
@@ -550,6 +564,7 @@ x_everything(struct policy *p)
     p->cooldown_s = 600;
     p->max_migrations = 8;
     p->max_per_host = 2;
+    p->automation = AUTOMATION_MANUAL;
     x_weights_all(p);
     x_host_thr(p);
     struct host_override *o = ovr(p, "h2");
@@ -647,6 +662,9 @@ static struct valid_case valid_cases[] = {
     {"cooldown = 0", "[relocate]\ncooldown = 0\n", x_none},
     {"limits", "[relocate]\nmax_migrations = 4\nmax_per_host = 1\n", x_limits},
     {"limits off", "[relocate]\nmax_migrations = 0\nmax_per_host = 0\n", x_none},
+    {"automation = manual", "[relocate]\nautomation = manual\n", x_manual},
+    {"automation = dry-run", "[relocate]\nautomation = dry-run\n", x_dry},
+    {"automation = automatic", "[relocate]\nautomation = automatic\n", x_none},
     {"rules and excluded hosts",
      "[rule \"web apart\"]\ntype = apart\nvms = web-1 , web 2\n[relocate]\nexclude_hosts = h9\n"
      "[rule \"db\"]\nstrength = should\ntype = not-on\nvms = db\nhosts = h1\n",
@@ -697,6 +715,7 @@ static struct valid_case valid_cases[] = {
      "cooldown = 600\n"
      "max_migrations = 8\n"
      "max_per_host = 2\n"
+     "automation = manual\n"
      "weights = cpu:0.25, mem_bw:1, disk:2, net:3, priority:0.5\n"
      "[host \"h2\"]\n"
      "capacity = 0.125\n"
@@ -923,6 +942,7 @@ static struct bad_case bad_cases[] = {
     {"max_per_host huge", "[relocate]\nmax_per_host = 99999999999\n", 2, "max_per_host", NULL},
     {"max_per_host empty", "[relocate]\nmax_per_host =\n", 2, "max_per_host", NULL},
     {"mem_reserve_mib negative", "[relocate]\nmem_reserve_mib = -1\n", 2, "mem_reserve_mib", NULL},
+    {"automation unknown", "[relocate]\nautomation = auto\n", 2, "automation", "manual"},
     {"rule type unknown", "[rule \"r\"]\ntype = near\nvms = a, b\n", 2, "type", "together"},
     {"rule strength unknown", "[rule \"r\"]\nstrength = maybe\n", 2, "strength", "must"},
     {"rule empty vm name", "[rule \"r\"]\nvms = a,,b\n", 2, "vms", "empty"},
