@@ -71,6 +71,23 @@ check_format(const char *who, const char *text)
     assert_int_equal(r, 0);
 }
 
+/* The manager lists VM a running on h2. */
+static bool
+a_on_h2(void *arg)
+{
+    json_t *vms = get(arg, "/v1/vms");
+    bool ok = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(vms, i, v)
+    {
+        ok |= strcmp(str(v, "name"), "a") == 0 && strcmp(str(v, "host"), "h2") == 0 &&
+              strcmp(str(v, "state"), "running") == 0;
+    }
+    json_decref(vms);
+    return ok;
+}
+
 static void
 test_metrics_after_a_migration(void **state)
 {
@@ -86,6 +103,8 @@ test_metrics_after_a_migration(void **state)
     load(h1->url, "we\"ird\\name", "cpu=45");
     struct cond done = {m->url, "a", "done", 0};
     assert_true(wait_until(migration_is, &done, ACT_S));
+    /* The manager's next sample of h2 shows the arrival. */
+    assert_true(wait_until(a_on_h2, m->url, ACT_S));
     char *mt = metrics(m->url);
     assert_has(mt, "# TYPE vmloc_migrations_total counter\n");
     assert_has(mt, "vmloc_migrations_total{outcome=\"done\"} 1\n");
