@@ -57,6 +57,7 @@ int cmd_sim(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
 int cmd_recommendations(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 int cmd_undrain(int argc, char **argv);
 
 #endif

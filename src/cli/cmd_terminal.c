@@ -609,3 +609,109 @@ cmd_undrain(int argc, char **argv)
     json_decref(j);
     return r;
 }
+
+int
+cmd_explain(int argc, char **argv)
+{
+    bool json = false;
+    const char *vm = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            (void)printf("usage: vmloc [--manager URL] explain VM [--json]\n\n"
+                         "Why VM is where it is, and what vmloc would do with it now: whether\n"
+                         "its host is in conflict, whether it may move (pinned, cooling down,\n"
+                         "held by a rule), and for every other host whether it could take it or\n"
+                         "why not (down, maintenance, excluded, busy, no room in which kind, no\n"
+                         "memory, which rule); then its migrations. See docs/policy.md.\n");
+            return CLI_EXIT_OK;
+        } else if (argv[i][0] == '-' || vm != NULL) {
+            cli_error("explain: unexpected argument '%s' (see vmloc explain --help)", argv[i]);
+            return CLI_EXIT_USAGE;
+        } else {
+            vm = argv[i];
+        }
+    }
+    if (vm == NULL || !wire_name_valid(vm)) {
+        cli_error("explain: expected one VM name (see vmloc explain --help)");
+        return CLI_EXIT_USAGE;
+    }
+    char path[1024];
+    name_path(path, sizeof(path), "/v1/vms/", vm, "/explain");
+    json_t *j = NULL;
+    int r = ask(cli_target_url(), "GET", path, NULL, &j);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (json) {
+        r = print_json(j);
+        json_decref(j);
+        return r;
+    }
+    (void)printf("%s runs on %s (%s)", vm, cli_jstr(j, "host"), cli_jstr(j, "host_state"));
+    if (json_is_true(json_object_get(j, "host_in_conflict")))
+        (void)printf(", which is in conflict%s", json_is_true(json_object_get(j, "heavy"))
+                                                     ? "; it is one of the heavy VMs"
+                                                     : "");
+    (void)printf("\n");
+    if (json_is_true(json_object_get(j, "pinned")))
+        (void)printf("it does not move: pinned\n");
+    else if (json_object_get(j, "held_by_rule") != NULL)
+        (void)printf("it does not move alone: rule \"%s\" keeps it with VMs on its host\n",
+                     cli_jstr(j, "held_by_rule"));
+    else if (json_is_true(json_object_get(j, "cooling")))
+        (void)printf("it does not move for %.0f s more: cooldown after its last arrival\n",
+                     json_real_value(json_object_get(j, "cooldown_left_s")));
+    else if (json_is_true(json_object_get(j, "host_busy")))
+        (void)printf("it does not move now: a migration of its host runs\n");
+    else
+        (void)printf("it may move\n");
+    size_t i;
+    json_t *x;
+    json_t *rules = json_object_get(j, "rules");
+    json_array_foreach(rules, i, x)
+    {
+        (void)printf("%s \"%s\" (%s, %s)", i == 0 ? "rules:" : ",", cli_jstr(x, "name"),
+                     cli_jstr(x, "type"), cli_jstr(x, "strength"));
+    }
+    if (json_array_size(rules) > 0)
+        (void)printf("\n");
+    json_t *dests = json_object_get(j, "destinations");
+    (void)printf("destinations (%lld of %zu possible, best first):\n",
+                 (long long)json_integer_value(json_object_get(j, "possible")),
+                 json_array_size(dests));
+    json_array_foreach(dests, i, x)
+    {
+        const char *v = cli_jstr(x, "verdict");
+        (void)printf("  %-20s %-12s", cli_jstr(x, "host"), v);
+        if (strcmp(v, "ok") == 0)
+            (void)printf(" score %.1f", json_real_value(json_object_get(x, "score")));
+        else if (strcmp(v, "no-room") == 0)
+            (void)printf(" %s: free %.1f, needs %.1f", cli_jstr(x, "kind"),
+                         json_real_value(json_object_get(x, "free")),
+                         json_real_value(json_object_get(x, "need")));
+        else if (strcmp(v, "no-memory") == 0)
+            (void)printf(" free %.0f MiB, needs %.0f MiB",
+                         json_real_value(json_object_get(x, "free_mib")),
+                         json_real_value(json_object_get(x, "need_mib")));
+        else if (strcmp(v, "rule") == 0)
+            (void)printf(" \"%s\"", cli_jstr(x, "rule"));
+        if (json_object_get(x, "should_kept") != NULL)
+            (void)printf(" (keeps %lld should rule%s)",
+                         (long long)json_integer_value(json_object_get(x, "should_kept")),
+                         json_integer_value(json_object_get(x, "should_kept")) == 1 ? "" : "s");
+        (void)printf("\n");
+    }
+    json_t *migs = json_object_get(j, "migrations");
+    if (json_array_size(migs) > 0)
+        (void)printf("migrations:\n");
+    json_array_foreach(migs, i, x)
+    {
+        char t[32];
+        format_time(json_object_get(x, "started"), t, sizeof(t));
+        (void)printf("  %s %s -> %s %s: %s\n", t, cli_jstr(x, "from"), cli_jstr(x, "to"),
+                     cli_jstr(x, "state"), cli_jstr(x, "reason"));
+    }
+    json_decref(j);
+    return CLI_EXIT_OK;
+}

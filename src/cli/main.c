@@ -27,6 +27,7 @@ static const struct cli_cmd commands[] = {
     {"undrain", cmd_undrain, "end a host's maintenance"},
     {"recommendations", cmd_recommendations, "list the moves decided in manual or dry-run mode"},
     {"apply", cmd_apply, "carry out a recommendation (automation = manual)"},
+    {"explain", cmd_explain, "why a VM is where it is, and where it could go"},
     {"vms", cmd_vms, "list VMs with their usage (of an agent with --agent URL)"},
     {"migrations", cmd_migrations, "list migrations and their outcome"},
 };

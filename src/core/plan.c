@@ -859,3 +859,163 @@ plan_move_describe(const struct policy *pol, const struct cluster *cl, const str
                        "(score %.1f)",
                        cl->hosts[mv->from].name, vr, dr, mv->score);
 }
+
+const char *
+dest_verdict_name(enum dest_verdict v)
+{
+    switch (v) {
+    case DEST_OK:
+        return "ok";
+    case DEST_NOT_UP:
+        return "down";
+    case DEST_MAINTENANCE:
+        return "maintenance";
+    case DEST_EXCLUDED:
+        return "excluded";
+    case DEST_BUSY:
+        return "busy";
+    case DEST_NO_ROOM:
+        return "no-room";
+    case DEST_NO_MEMORY:
+        return "no-memory";
+    case DEST_RULE:
+        return "rule";
+    }
+    return "?";
+}
+
+void
+vm_explain_done(struct vm_explain *e)
+{
+    if (e == NULL)
+        return;
+    free(e->dests);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Possible destinations first (more "should" rules kept, then higher score), then the others
+ * in host order. */
+static int
+dest_cmp(const void *a, const void *b)
+{
+    const struct dest_explain *x = a;
+    const struct dest_explain *y = b;
+    if ((x->verdict == DEST_OK) != (y->verdict == DEST_OK))
+        return x->verdict == DEST_OK ? -1 : 1;
+    if (x->verdict == DEST_OK) {
+        if (x->should_kept != y->should_kept)
+            return x->should_kept > y->should_kept ? -1 : 1;
+        if (x->score != y->score)
+            return x->score > y->score ? -1 : 1;
+    }
+    return x->host < y->host ? -1 : x->host > y->host;
+}
+
+int
+plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct plan_opts *opts,
+                size_t vm, struct vm_explain *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (vm >= cl->n_vms)
+        return -EINVAL;
+    struct work w;
+    int r = work_init(&w, cl, pol, opts);
+    if (r == 0)
+        r = work_prepare_moves(&w, 1);
+    const struct vm *v = &cl->vms[vm];
+    size_t src = v->host;
+    ret->dests = r == 0 ? calloc(cl->n_hosts + 1, sizeof(*ret->dests)) : NULL;
+    uint32_t *heavy = r == 0 ? malloc((cl->hosts[src].vm_count + 1) * sizeof(*heavy)) : NULL;
+    if (r == 0 && (ret->dests == NULL || heavy == NULL))
+        r = -ENOMEM;
+    if (r < 0) {
+        free(heavy);
+        vm_explain_done(ret);
+        work_done(&w);
+        return r;
+    }
+    ret->vm = (uint32_t)vm;
+    ret->host = (uint32_t)src;
+    ret->pinned = v->pinned;
+    ret->cooling = policy_vm_cooling(pol, cl, vm);
+    if (ret->cooling)
+        ret->cooldown_left = pol->cooldown_s - (cl->time - v->arrived);
+    for (uint32_t k = 0;
+         has_rules(&w, (uint32_t)vm) && k < w.vm_rule_off[vm + 1] - w.vm_rule_off[vm]; k++) {
+        uint32_t rr = w.vm_rules[w.vm_rule_off[vm] + k];
+        const struct placement_rule *pr = &pol->rules[rr];
+        if (pr->kind == RULE_TOGETHER && pr->must && held_together(&w, (uint32_t)vm, src)) {
+            ret->held_rule_id = rr + 1;
+            break;
+        }
+    }
+    struct detection det;
+    size_t nh = 0;
+    detect_host(cl, pol, &w.hp[src], src, &det, heavy, &nh);
+    ret->host_in_conflict = det.conflict;
+    for (size_t i = 0; i < nh; i++)
+        ret->heavy |= heavy[i] == vm;
+    free(heavy);
+    unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(pol);
+    for (size_t d = 0; d < cl->n_hosts; d++) {
+        if (d == src)
+            continue;
+        struct dest_explain *e = &ret->dests[ret->n_dests++];
+        e->host = (uint32_t)d;
+        struct destleaf leaf;
+        leaf_of(&w, d, &leaf);
+        e->score = leaf.score;
+        const struct host *h = &cl->hosts[d];
+        if (h->state == HOST_DOWN) {
+            e->verdict = DEST_NOT_UP;
+            continue;
+        }
+        if (h->state == HOST_MAINTENANCE) {
+            e->verdict = DEST_MAINTENANCE;
+            continue;
+        }
+        if (w.excluded != NULL && w.excluded[d]) {
+            e->verdict = DEST_EXCLUDED;
+            continue;
+        }
+        if (!leaf.eligible) {
+            e->verdict = DEST_BUSY;
+            continue;
+        }
+        bool roomy = true;
+        for (unsigned k = 0; k < KIND_COUNT && roomy; k++) {
+            double need = v->usage.pct[k] * w.hp[src].capacity;
+            if ((mask & KIND_BIT(k)) && !(leaf.free[k] > need)) {
+                roomy = false;
+                e->verdict = DEST_NO_ROOM;
+                e->kind = (enum kind)k;
+                e->free = leaf.free[k];
+                e->need = need;
+            }
+        }
+        if (!roomy)
+            continue;
+        if (v->has_mem && !(leaf.mem_free >= v->mem_mib)) {
+            e->verdict = DEST_NO_MEMORY;
+            e->free = leaf.mem_free;
+            e->need = v->mem_mib;
+            continue;
+        }
+        for (uint32_t k = 0;
+             has_rules(&w, (uint32_t)vm) && k < w.vm_rule_off[vm + 1] - w.vm_rule_off[vm]; k++) {
+            uint32_t rr = w.vm_rules[w.vm_rule_off[vm] + k];
+            bool kept = rule_kept(&w, rr, (uint32_t)vm, d);
+            if (pol->rules[rr].must && !kept && e->verdict == DEST_OK) {
+                e->verdict = DEST_RULE;
+                e->rule_id = rr + 1;
+            } else if (!pol->rules[rr].must && kept) {
+                e->should_kept++;
+            }
+        }
+        if (e->verdict == DEST_OK)
+            ret->n_ok++;
+    }
+    qsort(ret->dests, ret->n_dests, sizeof(*ret->dests), dest_cmp);
+    work_done(&w);
+    return 0;
+}

@@ -124,6 +124,56 @@ void plan_done(struct plan *p);
 MUST_CHECK int plan_compute(const struct cluster *cl, const struct policy *pol,
                             const struct plan_opts *opts, struct plan *ret);
 
+/* --- explanations ------------------------------------------------------------------------ */
+
+/* Why a host could or could not take a VM now. */
+enum dest_verdict {
+    DEST_OK = 0,
+    DEST_NOT_UP = 1,      /* down */
+    DEST_MAINTENANCE = 2, /* in maintenance */
+    DEST_EXCLUDED = 3,    /* [relocate] exclude_hosts */
+    DEST_BUSY = 4,        /* the caller excluded it (opts.no_dest: a migration runs there) */
+    DEST_NO_ROOM = 5,     /* not enough free `kind` (below its threshold with dest_headroom) */
+    DEST_NO_MEMORY = 6,   /* the VM's memory does not fit (with the host's reserve) */
+    DEST_RULE = 7,        /* a "must" rule (rule_id) */
+};
+
+/* "ok", "down", "maintenance", "excluded", "busy", "no-room", "no-memory", "rule". */
+const char *dest_verdict_name(enum dest_verdict v);
+
+struct dest_explain {
+    uint32_t host;
+    enum dest_verdict verdict;
+    enum kind kind;       /* no-room: the kind */
+    double free;          /* no-room: its free capacity; no-memory: free MiB */
+    double need;          /* no-room, no-memory: what the VM needs */
+    uint32_t rule_id;     /* rule: 1 + index in pol->rules */
+    uint32_t should_kept; /* ok: "should" rules kept there */
+    double score;         /* the destination's score */
+};
+
+/* What the core thinks of VM `vm` now: can it move, is its host in conflict, and for every
+ * other host whether it could take the VM and why not. */
+struct vm_explain {
+    uint32_t vm;
+    uint32_t host;
+    bool host_in_conflict;
+    bool heavy; /* one of the conflict's heavy VMs */
+    bool pinned;
+    bool cooling;          /* in its cooldown */
+    double cooldown_left;  /* seconds, when cooling */
+    uint32_t held_rule_id; /* 1 + the "must together" rule that holds it on its host, 0: none */
+    struct dest_explain *dests; /* every other host: the possible ones first, best first */
+    size_t n_dests;
+    size_t n_ok; /* how many of them could take it */
+};
+
+/* Explain VM `vm` of `cl` under `pol` and `opts` (no_dest, as for plan_compute). 0 with *ret
+ * filled (free with vm_explain_done()); -EINVAL (no such VM); -ENOMEM. */
+MUST_CHECK int plan_explain_vm(const struct cluster *cl, const struct policy *pol,
+                               const struct plan_opts *opts, size_t vm, struct vm_explain *ret);
+void vm_explain_done(struct vm_explain *e);
+
 /* Why move `mv` was chosen, in the policy's own terms, as one line into `buf` ("conflict on
  * h1; movable VM with the highest cpu usage; destination with the most free cpu (score
  * 62.0)"). Every deployment records this as the migration's reason. */

@@ -593,6 +593,22 @@ record_conflict(struct manager *m, const struct cluster *cl, const struct plan *
     json_decref(vms);
 }
 
+int
+manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *busy)
+{
+    int r = build_cluster(m, cl, map);
+    if (r < 0)
+        return r;
+    cl->time = clock_wall_s(); /* for the VMs' cooldown */
+    cl->has_time = true;
+    for (size_t i = 0; i < cl->n_hosts; i++) {
+        /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
+         * arriving or leaving (one ordered by someone else, or before a restart). */
+        busy[i] = host_busy(m, cl->hosts[i].name) || wire_sample_moving(&map[i]->sample);
+    }
+    return 0;
+}
+
 void
 manager_decide(struct manager *m)
 {
@@ -603,16 +619,9 @@ manager_decide(struct manager *m)
     struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
     bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
     bool *check = NULL;
-    if (map == NULL || busy == NULL || build_cluster(m, &cl, map) < 0) {
+    if (map == NULL || busy == NULL || manager_model(m, &cl, map, busy) < 0) {
         log_warnx("no decision this round: out of memory");
         goto out;
-    }
-    cl.time = clock_wall_s(); /* for the VMs' cooldown */
-    cl.has_time = true;
-    for (size_t i = 0; i < cl.n_hosts; i++) {
-        /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
-         * arriving or leaving (one ordered by someone else, or before a restart). */
-        busy[i] = host_busy(m, cl.hosts[i].name) || wire_sample_moving(&map[i]->sample);
     }
     /* Edge: only the hosts whose agents found a conflict are examined (the agents apply the
      * persistence filter). Central: only the hosts whose conflict persisted. */

@@ -128,6 +128,11 @@ void manager_notified(struct manager *m, struct mhost *h);
 /* Follow migrations in flight (manager_decide.c). */
 void manager_follow(struct manager *m);
 
+/* The model a decision works on: every host with a sample (maintenance and down as such), the
+ * cluster's time now, and per host whether a migration runs there (`map` and `busy` hold
+ * m->n_hosts entries). 0 or -ENOMEM (manager_decide.c). */
+int manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *busy);
+
 /* Order the migration of `vm` from `src` to `dst` now (stored first). The new migration's id,
  * or NULL when it could not be ordered (manager_decide.c). */
 const char *manager_order(struct manager *m, const char *vm, const char *src, const char *dst,

@@ -1,6 +1,7 @@
 /* Placement rules in the core ([rule "NAME"] and [relocate] exclude_hosts): a move never
  * breaks a "must" rule; "should" rules weigh in the choice of destination; a VM held by a
  * "together" rule is not moved alone; a conflict a rule leaves unresolved names the rule. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,10 +139,73 @@ test_drain_together(void **state)
     cluster_done(&cl);
 }
 
+/* Explanations: every other host with its verdict, the possible ones first. */
+static void
+test_explain(void **state)
+{
+    (void)state;
+    struct cluster cl;
+    build(&cl);
+    /* h5 down, h6 in maintenance, h7 excluded, h8 full of memory. */
+    size_t i;
+    static const char *const more[] = {"h5", "h6", "h7", "h8"};
+    for (int h = 0; h < 4; h++) {
+        assert_int_equal(cluster_add_host(&cl, more[h], 2, &i), 0);
+        usage_set(&cl.hosts[i].usage, KIND_CPU, 0);
+    }
+    cl.hosts[4].state = HOST_DOWN;
+    cl.hosts[5].state = HOST_MAINTENANCE;
+    cl.hosts[7].mem_mib = 100;
+    cl.hosts[7].has_mem = true;
+    cl.vms[0].mem_mib = 512; /* a */
+    cl.vms[0].has_mem = true;
+    cl.vms[0].arrived = 950;
+    cl.time = 1000;
+    cl.has_time = true;
+    struct policy pol;
+    policy_init(&pol);
+    struct perr err;
+    assert_int_equal(config_parse_string("[relocate]\nexclude_hosts = h7\ncooldown = 60\n"
+                                         "[rule \"r\"]\ntype = apart\nvms = a, x\n"
+                                         "[rule \"s\"]\ntype = on\nstrength = should\nvms = a\n"
+                                         "hosts = h4\n",
+                                         "rules.ini", &pol, &err),
+                     0);
+    struct vm_explain e;
+    assert_int_equal(plan_explain_vm(&cl, &pol, NULL, 0, &e), 0);
+    assert_true(e.host_in_conflict);
+    assert_true(e.heavy);
+    assert_true(e.cooling);
+    assert_true(e.cooldown_left > 9.9 && e.cooldown_left < 10.1);
+    assert_int_equal(e.n_dests, 7);
+    assert_int_equal(e.n_ok, 1);
+    /* h3 is the only one possible: h2 breaks the rule, h4 has no room (60 % used). */
+    assert_string_equal(cl.hosts[e.dests[0].host].name, "h3");
+    assert_int_equal(e.dests[0].verdict, DEST_OK);
+    static const struct {
+        const char *host;
+        enum dest_verdict v;
+    } want[] = {{"h2", DEST_RULE},        {"h4", DEST_NO_ROOM},  {"h5", DEST_NOT_UP},
+                {"h6", DEST_MAINTENANCE}, {"h7", DEST_EXCLUDED}, {"h8", DEST_NO_MEMORY}};
+    for (size_t k = 0; k < 6; k++) {
+        const struct dest_explain *d = &e.dests[k + 1];
+        assert_string_equal(cl.hosts[d->host].name, want[k].host);
+        assert_int_equal(d->verdict, want[k].v);
+        assert_string_not_equal(dest_verdict_name(d->verdict), "?");
+    }
+    assert_string_equal(pol.rules[e.dests[1].rule_id - 1].name, "r");
+    assert_int_equal(e.dests[2].kind, KIND_CPU);
+    assert_true(e.dests[2].free < e.dests[2].need);
+    vm_explain_done(&e);
+    assert_int_equal(plan_explain_vm(&cl, &pol, NULL, 999, &e), -EINVAL);
+    policy_done(&pol);
+    cluster_done(&cl);
+}
+
 int
 main(void)
 {
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 1];
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 2];
     size_t n = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct CMUnitTest t = {cases[i].name, test_rule, NULL, NULL, (void *)&cases[i]};
@@ -149,5 +213,7 @@ main(void)
     }
     struct CMUnitTest t = cmocka_unit_test(test_drain_together);
     tests[n++] = t;
+    struct CMUnitTest t2 = cmocka_unit_test(test_explain);
+    tests[n++] = t2;
     return _cmocka_run_group_tests("rules", tests, n, NULL, NULL);
 }

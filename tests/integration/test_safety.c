@@ -1,6 +1,8 @@
-/* Anti-flapping in the running system, with real processes: the persistence filter delays an
- * order until the conflict was seen in K of the host's last N samples, and a VM that just
- * arrived is not moved again during its cooldown (the arrival time travels in the sample). */
+/* Operating safely, with real processes: the persistence filter delays an order until the
+ * conflict was seen in K of the host's last N samples (central, edge and peer), a VM that just
+ * arrived is not moved again during its cooldown (the arrival time travels in the sample),
+ * max_migrations holds conflicts back, placement rules steer the manager, manual and dry-run
+ * automation, and `vmloc explain`. (Drains: test_drain.c.) */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -409,6 +411,54 @@ test_dry_run(void **state)
     pool_finish();
 }
 
+/* vmloc explain VM: the host, the verdict on every other host, the rule that names it. */
+static void
+test_explain(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
+                                   "[relocate]\nexclude_hosts = h4\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--vm", "a:cpu=30,mem=64", NULL};
+    const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
+    const char *e3[] = {"--vm", "d:cpu=85,mem=64", NULL};
+    const char *e4[] = {"--vm", "f:cpu=5,mem=64", NULL};
+    (void)pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    (void)pool_start_agent("h3", m->url, e3);
+    (void)pool_start_agent("h4", m->url, e4);
+    struct cond up = {m->url, NULL, NULL, 4};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    json_t *j = get(m->url, "/v1/vms/a/explain");
+    assert_non_null(j);
+    assert_string_equal(str(j, "host"), "h1");
+    assert_true(json_is_false(json_object_get(j, "pinned")));
+    assert_int_equal(json_integer_value(json_object_get(j, "possible")), 0);
+    json_t *d = json_object_get(j, "destinations");
+    assert_int_equal(json_array_size(d), 3);
+    static const char *const want[][2] = {{"h2", "rule"}, {"h3", "no-room"}, {"h4", "excluded"}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(str(json_array_get(d, i), "host"), want[i][0]);
+        assert_string_equal(str(json_array_get(d, i), "verdict"), want[i][1]);
+    }
+    assert_string_equal(str(json_array_get(d, 0), "rule"), "a-apart-from-c");
+    assert_string_equal(str(json_array_get(d, 1), "kind"), "cpu");
+    assert_string_equal(str(json_array_get(json_object_get(j, "rules"), 0), "name"),
+                        "a-apart-from-c");
+    json_decref(j);
+    /* The CLI prints it; an unknown VM is an error. */
+    char *out = NULL;
+    const char *argv[] = {"--manager", m->url, "explain", "a", NULL};
+    assert_int_equal(run_cli(argv, &out), 0);
+    assert_non_null(strstr(out, "\"a-apart-from-c\""));
+    assert_non_null(strstr(out, "excluded"));
+    free(out);
+    const char *bad[] = {"--manager", m->url, "explain", "nosuch", NULL};
+    assert_int_equal(run_cli(bad, NULL), 2);
+    pool_finish();
+}
+
 int
 main(void)
 {
@@ -422,6 +472,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rules_in_manager, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_manual_apply, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_explain, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
