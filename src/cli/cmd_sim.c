@@ -99,14 +99,18 @@ sim_apply(void *ctx, const char *section, const char *key, const char *value, co
     }
     if (strcmp(key, "consolidate_below") == 0) {
         int r = parse_num(value, 0, 100, &x, why, "must be between 0 and 100 (0: off)");
-        if (r == 0)
+        if (r == 0) {
             v->consolidate_below_pct = x;
+            v->consolidate_set = true;
+        }
         return r;
     }
     if (strcmp(key, "consolidate_target") == 0) {
         int r = parse_num(value, 1, 100, &x, why, "must be between 1 and 100");
-        if (r == 0)
+        if (r == 0) {
             v->consolidate_target_pct = x;
+            v->consolidate_set = true;
+        }
         return r;
     }
     if (strcmp(key, "memory") == 0) {
@@ -161,6 +165,10 @@ load_config(const char *path, struct sim_vmloc *v)
     }
     if (!v->cooldown_set && v->policy.cooldown_s > 0)
         v->cooldown_s = v->policy.cooldown_s;
+    if (!v->consolidate_set && v->policy.consolidate_below > 0) {
+        v->consolidate_below_pct = v->policy.consolidate_below;
+        v->consolidate_target_pct = v->policy.consolidate_target;
+    }
     if (v->consolidate_below_pct > 0 && v->consolidate_below_pct >= v->consolidate_target_pct) {
         cli_error("%s: [sim] consolidate_below must be below consolidate_target", path);
         return CLI_EXIT_USAGE;

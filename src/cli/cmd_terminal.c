@@ -217,6 +217,8 @@ print_hosts(json_t *arr)
         cli_join(json_object_get(h, "vms"), ",", vms, sizeof(vms));
         (void)fputs(vms, stdout);
         json_t *mt = json_object_get(h, "maintenance");
+        if (json_object_get(h, "power") != NULL)
+            (void)printf("%s(ready to power off)", vms[0] != '\0' ? " " : "");
         if (mt != NULL) {
             json_int_t left = json_integer_value(json_object_get(mt, "vms_left"));
             if (left == 0)

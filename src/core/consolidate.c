@@ -279,7 +279,7 @@ consolidate_plan(const struct cluster *cl, const struct policy *pol,
         for (uint32_t i = 0; i < hs->vm_count; i++)
             if (cl->vms[hs->vm_first + i].has_mem)
                 used_mem += cl->vms[hs->vm_first + i].mem_mib;
-        w.mem[h] = hs->has_mem ? hs->mem_mib - used_mem : INFINITY;
+        w.mem[h] = hs->has_mem ? hs->mem_mib - hp.mem_reserve_mib - used_mem : INFINITY;
         w.bucket[h] = NIL;
         if (w.target * hp.capacity > max_room)
             max_room = w.target * hp.capacity;

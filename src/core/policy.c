@@ -27,6 +27,8 @@ policy_init(struct policy *pol)
     pol->persist_k = 1;
     pol->persist_n = 1;
     pol->cooldown_s = 0.0;
+    pol->consolidate_below = 0.0;
+    pol->consolidate_target = 60.0;
     pol->weights[KIND_CPU] = 1.0;
     pol->weight_priority = 0.0;
 }

@@ -114,6 +114,11 @@ struct policy {
     /* What the running system does with a decision (drains excepted: an operator asked for
      * them, and they run unless dry-run). */
     enum automation automation;
+    /* Power saving in the running system: when nothing else is to be done, empty one host
+     * whose cpu usage is below `consolidate_below` (percent; 0: off) onto hosts that stay
+     * below `consolidate_target` (percent), and report empty hosts as ready to power off. */
+    double consolidate_below;
+    double consolidate_target;
     /* Memory a destination keeps free for itself: a VM goes only where its memory fits with
      * this much left (MiB; per host in [host "NAME"]). */
     double mem_reserve_mib;

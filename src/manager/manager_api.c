@@ -339,6 +339,13 @@ get_hosts(struct http_req *r, void *ctx)
             json_decref(o);
             o = NULL;
         }
+        /* Power saving on: an up host with no VM can be powered off. */
+        if (o != NULL && m->opts.policy.consolidate_below > 0 && !h->maintenance && h->up &&
+            h->has_sample && manager_host_vms(h) == 0 &&
+            json_object_set_new(o, "power", json_string("ready-off")) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "core/consolidate.h"
 #include "core/plan.h"
 #include "manager/manager_internal.h"
 
@@ -609,6 +610,60 @@ manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *b
     return 0;
 }
 
+/* Carry out (or recommend) a move chosen outside a conflict, by the automation level. */
+static void
+act(struct manager *m, const char *vm, const char *from, const char *to, const char *reason)
+{
+    enum automation level = m->opts.policy.automation;
+    if (level == AUTOMATION_AUTOMATIC)
+        (void)manager_order(m, vm, from, to, reason);
+    else
+        (void)recommend(m, vm, from, to, reason, level == AUTOMATION_DRY_RUN);
+}
+
+/* Power saving, when nothing else is to be done: empty one lightly used host onto busy ones
+ * that stay below the target (the core's consolidate_plan()). */
+static void
+consolidate(struct manager *m, const struct cluster *cl, const bool *busy)
+{
+    const struct policy *pol = &m->opts.policy;
+    bool *no_dest = calloc(cl->n_hosts + 1, sizeof(*no_dest));
+    if (no_dest == NULL)
+        return;
+    for (size_t i = 0; i < cl->n_hosts; i++) {
+        no_dest[i] = busy[i];
+        for (size_t k = 0; k < pol->n_exclude_hosts; k++)
+            no_dest[i] |= strcmp(pol->exclude_hosts[k], cl->hosts[i].name) == 0;
+    }
+    struct consolidate_opts co = {.below_pct = pol->consolidate_below,
+                                  .target_pct = pol->consolidate_target,
+                                  .max_hosts = 1,
+                                  .no_dest = no_dest,
+                                  .no_source = busy};
+    struct consolidation c;
+    consolidation_init(&c);
+    if (consolidate_plan(cl, pol, &co, &c) == 0) {
+        for (size_t i = 0; i < c.n_emptied; i++) {
+            uint32_t h = c.emptied[i];
+            log_info("power saving: emptying host=\"%s\" cpu=%.1f%% (below %.4g%%) vms=%u",
+                     cl->hosts[h].name, cl->hosts[h].usage.pct[KIND_CPU], pol->consolidate_below,
+                     (unsigned)cl->hosts[h].vm_count);
+        }
+        for (size_t i = 0; i < c.n_moves; i++) {
+            const struct consolidate_move *mv = &c.moves[i];
+            char reason[250];
+            (void)snprintf(reason, sizeof(reason),
+                           "power saving: empty %.100s (cpu %.1f%% < %.4g%%) onto a host that "
+                           "stays below %.4g%%",
+                           cl->hosts[mv->from].name, cl->hosts[mv->from].usage.pct[KIND_CPU],
+                           pol->consolidate_below, pol->consolidate_target);
+            act(m, cl->vms[mv->vm].name, cl->hosts[mv->from].name, cl->hosts[mv->to].name, reason);
+        }
+    }
+    consolidation_done(&c);
+    free(no_dest);
+}
+
 void
 manager_decide(struct manager *m)
 {
@@ -745,6 +800,9 @@ manager_decide(struct manager *m)
     }
     free(seen);
     recs_expire(m);
+    if (p.n_conflicts == 0 && p.n_moves == 0 && m->n_active == 0 &&
+        m->opts.policy.consolidate_below > 0)
+        consolidate(m, &cl, busy);
 out:
     free(check);
     free(map);

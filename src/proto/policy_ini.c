@@ -240,6 +240,7 @@ enum key_type {
     KT_RULE_TYPE,
     KT_STRENGTH,
     KT_AUTOMATION,
+    KT_PERCENT, /* consolidate_below, consolidate_target */
 };
 
 struct key_def {
@@ -275,6 +276,10 @@ static const struct key_def keys[] = {
     {SEC_RELOCATE, "mem_reserve_mib", KT_MIB, false, "MiB a destination keeps free after a move"},
     {SEC_RELOCATE, "exclude_hosts", KT_NAMES, false, "hosts never chosen as a destination"},
     {SEC_RELOCATE, "automation", KT_AUTOMATION, false, "automatic | manual | dry-run"},
+    {SEC_RELOCATE, "consolidate_below", KT_PERCENT, false,
+     "power saving: empty a host used below this cpu percent (0: off)"},
+    {SEC_RELOCATE, "consolidate_target", KT_PERCENT, false,
+     "power saving: onto hosts that stay below this cpu percent"},
     {SEC_RULE, "type", KT_RULE_TYPE, false, "together | apart | on | not-on"},
     {SEC_RULE, "vms", KT_NAMES, false, "the VMs the rule is about"},
     {SEC_RULE, "hosts", KT_NAMES, false, "for on and not-on: the hosts"},
@@ -678,6 +683,15 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
     case KT_NAMES:
         r = parse_names(v, &pol->exclude_hosts, &pol->n_exclude_hosts, &why);
         return r < 0 ? failf(p, r, sec, key, why) : 1;
+    case KT_PERCENT:
+        r = parse_double(v, 0.0, 100.0, false, &d, &why);
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key, why ? why : "must be between 0 and 100");
+        if (strcmp(def->name, "consolidate_below") == 0)
+            pol->consolidate_below = d;
+        else
+            pol->consolidate_target = d;
+        return 1;
     case KT_AUTOMATION: {
         static const char *const n[] = {"automatic", "manual", "dry-run"};
         int i = 0;
@@ -962,6 +976,12 @@ config_parse_string_ext(const char *text, const char *source, struct policy *pol
     r = check_rules(&p);
     if (r < 0)
         goto out;
+    if (pol->consolidate_below > 0 && pol->consolidate_below >= pol->consolidate_target) {
+        perr_set(err, "%s: [relocate] consolidate_below must be below consolidate_target",
+                 p.source);
+        r = -EINVAL;
+        goto out;
+    }
     policy_finish(pol);
     r = 0;
 out:
@@ -1049,6 +1069,8 @@ config_format(const struct policy *pol, char **ret_s)
               (unsigned)pol->max_per_host);
     sb_printf(&b, "mem_reserve_mib = %.17g\n", pol->mem_reserve_mib);
     sb_printf(&b, "automation = %s\n", automation_name(pol->automation));
+    sb_printf(&b, "consolidate_below = %.17g\nconsolidate_target = %.17g\n", pol->consolidate_below,
+              pol->consolidate_target);
     if (pol->n_exclude_hosts > 0) {
         sb_printf(&b, "exclude_hosts =");
         for (size_t i = 0; i < pol->n_exclude_hosts; i++)

@@ -43,10 +43,11 @@ struct sim_vmloc {
     double consolidate_below_pct;  /* empty hosts used less than this (0: never) */
     double consolidate_target_pct; /* and only onto hosts that stay below this */
     double cooldown_s;             /* a VM that just moved stays put this long */
-    bool memory;       /* vmloc's moves also need the VM's memory to fit (the reference model
-                          ignores memory after time 0) */
-    bool persist_set;  /* [sim] persistence was given */
-    bool cooldown_set; /* [sim] cooldown was given */
+    bool memory;          /* vmloc's moves also need the VM's memory to fit (the reference model
+                             ignores memory after time 0) */
+    bool persist_set;     /* [sim] persistence was given */
+    bool cooldown_set;    /* [sim] cooldown was given */
+    bool consolidate_set; /* [sim] consolidate_below or consolidate_target was given */
 };
 
 /* Fill `v` with vmloc's recommended settings. Never fails. */

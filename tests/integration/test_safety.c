@@ -459,6 +459,59 @@ test_explain(void **state)
     pool_finish();
 }
 
+/* The host `a` is reported ready to power off by the manager at `url`. */
+static bool
+ready_off(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *hosts = get(c->url, "/v1/hosts");
+    bool ok = false;
+    size_t i;
+    json_t *h;
+    json_array_foreach(hosts, i, h)
+    {
+        if (strcmp(str(h, "name"), c->a) == 0)
+            ok = strcmp(str(h, "power"), "ready-off") == 0;
+    }
+    json_decref(hosts);
+    return ok;
+}
+
+/* Power saving: a lightly used host is emptied onto the busiest host that stays below the
+ * target, then reported ready to power off; nothing moves while a conflict or a migration
+ * is there to handle. */
+static void
+test_power_saving(void **state)
+{
+    (void)state;
+    const char *pol = write_policy("[relocate]\nconsolidate_below = 30\nconsolidate_target = 70\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *e1[] = {"--vm", "a:cpu=8,mem=64", NULL};
+    const char *e2[] = {"--vm", "b:cpu=38,mem=64", NULL};
+    const char *e3[] = {"--vm", "c:cpu=43,mem=64", NULL};
+    (void)pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    (void)pool_start_agent("h3", m->url, e3);
+    struct cond off = {m->url, "h1", NULL, 0};
+    assert_true(wait_until(ready_off, &off, ACT_S));
+    json_t *migs = get(m->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    json_t *g = json_array_get(migs, 0);
+    assert_string_equal(str(g, "vm"), "a");
+    assert_string_equal(str(g, "to"), "h3"); /* 45 + 10 = 55 < 70, the busiest that fits */
+    assert_non_null(strstr(str(g, "reason"), "power saving"));
+    json_decref(migs);
+    /* Nothing else is below 30 % (h2 40 %, h3 55 %): no more moves, decision after decision. */
+    long long rounds = health_int(m->url, "rounds");
+    struct cond later = {m->url, NULL, NULL, rounds + 10};
+    assert_true(wait_until(rounds_reach, &later, ACT_S));
+    migs = get(m->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 1);
+    json_decref(migs);
+    pool_finish();
+}
+
 int
 main(void)
 {
@@ -473,6 +526,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_manual_apply, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_explain, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_power_saving, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,6 +126,9 @@ policy_equal(const struct policy *a, const struct policy *b, char *why, size_t w
         DIFF("mem_reserve_mib");
     if (a->automation != b->automation)
         DIFF("automation");
+    if (a->consolidate_below != b->consolidate_below ||
+        a->consolidate_target != b->consolidate_target)
+        DIFF("consolidate_below/target");
     if (a->n_exclude_hosts != b->n_exclude_hosts)
         DIFF("exclude_hosts (count)");
     for (size_t i = 0; i < a->n_exclude_hosts; i++) {
@@ -453,6 +456,13 @@ x_rules(struct policy *p)
 }
 
 static void
+x_consolidate(struct policy *p)
+{
+    p->consolidate_below = 25;
+    p->consolidate_target = 55.5;
+}
+
+static void
 x_manual(struct policy *p)
 {
     p->automation = AUTOMATION_MANUAL;
@@ -663,6 +673,8 @@ static struct valid_case valid_cases[] = {
     {"limits", "[relocate]\nmax_migrations = 4\nmax_per_host = 1\n", x_limits},
     {"limits off", "[relocate]\nmax_migrations = 0\nmax_per_host = 0\n", x_none},
     {"automation = manual", "[relocate]\nautomation = manual\n", x_manual},
+    {"power saving", "[relocate]\nconsolidate_below = 25\nconsolidate_target = 55.5\n",
+     x_consolidate},
     {"automation = dry-run", "[relocate]\nautomation = dry-run\n", x_dry},
     {"automation = automatic", "[relocate]\nautomation = automatic\n", x_none},
     {"rules and excluded hosts",
@@ -943,6 +955,8 @@ static struct bad_case bad_cases[] = {
     {"max_per_host empty", "[relocate]\nmax_per_host =\n", 2, "max_per_host", NULL},
     {"mem_reserve_mib negative", "[relocate]\nmem_reserve_mib = -1\n", 2, "mem_reserve_mib", NULL},
     {"automation unknown", "[relocate]\nautomation = auto\n", 2, "automation", "manual"},
+    {"consolidate_below over 100", "[relocate]\nconsolidate_below = 101\n", 2, "consolidate_below",
+     NULL},
     {"rule type unknown", "[rule \"r\"]\ntype = near\nvms = a, b\n", 2, "type", "together"},
     {"rule strength unknown", "[rule \"r\"]\nstrength = maybe\n", 2, "strength", "must"},
     {"rule empty vm name", "[rule \"r\"]\nvms = a,,b\n", 2, "vms", "empty"},
