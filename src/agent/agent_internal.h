@@ -71,6 +71,12 @@ struct incoming {
 /* Points of a host's usage history are at least this far apart. */
 #define AGENT_HIST_GAP_S 1.0
 
+struct lv_arrival {
+    char uuid[40];
+    double since; /* wall clock, or -1: running before the agent's first sample */
+    bool present; /* in the latest sample */
+};
+
 /* Another agent, in peer mode. */
 struct peer {
     struct agent *a;
@@ -116,6 +122,11 @@ struct agent {
     struct event *lv_wake_ev;   /* libvirt's events and migration ends */
     bool lv_started;            /* agent_lv_init() ran: agent_lv_done() must run */
     char hv_error[256];         /* libvirt: why no sample ("" when sampling works) */
+    /* libvirt: when each running domain first appeared here (by UUID), for the cooldown;
+     * -1 for those already running at the first sample. */
+    struct lv_arrival *arrivals;
+    size_t n_arrivals;
+    bool arrivals_known; /* the first sample was taken */
     char url[WIRE_MAX_URL + 1];
     uint64_t seq;
     double sample_time;

@@ -71,6 +71,50 @@ measured_kinds(const double *v, bool mem_bw)
     return o;
 }
 
+/* When the domain with `uuid` arrived here, or -1 when unknown. */
+static double
+arrival_of(const struct agent *a, const char *uuid)
+{
+    for (size_t i = 0; i < a->n_arrivals; i++) {
+        if (strcmp(a->arrivals[i].uuid, uuid) == 0)
+            return a->arrivals[i].since;
+    }
+    return -1;
+}
+
+/* After a sample: note the domains that appeared (migrated in, or started) and forget those
+ * gone. Those running at the agent's first sample have no known arrival. */
+static void
+note_arrivals(struct agent *a)
+{
+    double now = clock_wall_s();
+    for (size_t i = 0; i < a->n_arrivals; i++)
+        a->arrivals[i].present = false;
+    for (size_t j = 0; j < a->lv.n_vms; j++) {
+        const char *uuid = a->lv.vms[j].uuid;
+        size_t i = 0;
+        while (i < a->n_arrivals && strcmp(a->arrivals[i].uuid, uuid) != 0)
+            i++;
+        if (i == a->n_arrivals) {
+            struct lv_arrival *n = realloc(a->arrivals, (a->n_arrivals + 1) * sizeof(*n));
+            if (n == NULL)
+                continue; /* no cooldown for it: it may move sooner, never lost */
+            a->arrivals = n;
+            (void)snprintf(n[i].uuid, sizeof(n[i].uuid), "%s", uuid);
+            n[i].since = a->arrivals_known ? now : -1.0;
+            a->n_arrivals++;
+        }
+        a->arrivals[i].present = true;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < a->n_arrivals; i++) {
+        if (a->arrivals[i].present)
+            a->arrivals[k++] = a->arrivals[i];
+    }
+    a->n_arrivals = k;
+    a->arrivals_known = true;
+}
+
 json_t *
 agent_lv_vms(struct agent *a, bool with_host)
 {
@@ -84,6 +128,11 @@ agent_lv_vms(struct agent *a, bool with_host)
                               measured_kinds(v->usage, v->has_mem_bw), "mem_mib", v->mem_mib,
                               "priority", (json_int_t)(d != NULL ? d->priority : 0), "pinned",
                               d != NULL && d->pinned, "state", state, "measured", v->measured);
+        double since = arrival_of(a, v->uuid);
+        if (o != NULL && since >= 0 && json_object_set_new(o, "arrived", json_real(since)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         arr = agent_vm_append(a, arr, o, with_host);
     }
     return arr;
@@ -109,6 +158,7 @@ agent_lv_sample(struct agent *a)
         return;
     }
     a->hv_error[0] = '\0';
+    note_arrivals(a);
     double host[KIND_COUNT] = {0};
     host[KIND_MEM_BW] = a->lv.host_io[KIND_MEM_BW];
     host[KIND_DISK] = a->lv.host_io[KIND_DISK];
@@ -362,4 +412,7 @@ agent_lv_done(struct agent *a)
         event_free(a->lv_wake_ev);
     a->lv_wake_ev = NULL;
     hv_libvirt_done(&a->lv);
+    free(a->arrivals);
+    a->arrivals = NULL;
+    a->n_arrivals = 0;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,6 +83,8 @@ spawn(struct child *c, const char *self, char *const argv[], const char *log)
         return -1;
     if (pid == 0) {
         (void)setpgid(0, 0); /* Ctrl-C reaches the demo, which stops the children itself */
+        /* ...and if the demo itself is killed, its daemons go too. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         (void)dup2(p[1], STDOUT_FILENO);
         if (fd >= 0)

@@ -250,6 +250,17 @@ teardown_browser(void **state)
     return 0;
 }
 
+/* The demo of the test running, killed (with its daemons) by the teardown if it fails. */
+static struct daemon demo_d;
+
+static int
+teardown_demo(void **state)
+{
+    (void)state;
+    daemon_kill(&demo_d);
+    return 0;
+}
+
 /* A demo in `mode`; its URL (the manager's, or the first agent's in peer mode) in d->url. */
 static void
 start_demo(struct daemon *d, const char *mode)
@@ -400,23 +411,22 @@ static void
 test_page_central_demo(void **state)
 {
     (void)state;
-    struct daemon demo;
-    start_demo(&demo, "central");
+    start_demo(&demo_d, "central");
     char page[160];
-    (void)snprintf(page, sizeof(page), "%s/", demo.url);
+    (void)snprintf(page, sizeof(page), "%s/", demo_d.url);
     double t0 = now_s();
     navigate(page);
     assert_true(wait_until(rendered, NULL, 20.0));
     printf("page rendered %.0f ms after the navigation started\n", (now_s() - t0) * 1000.0);
-    struct hosts_match hm = {demo.url, 5};
+    struct hosts_match hm = {demo_d.url, 5};
     assert_true(wait_until(page_shows_api_hosts, &hm, 10.0));
     assert_true(js_true("window.vmlocTestMark = 'still here'; return true;"));
 
     /* The load change: db-1 and api-1 (left alone by the demo's own script) get heavy. */
     char host[64];
     char agent[128];
-    host_of(demo.url, "db-1", host, sizeof(host), agent, sizeof(agent));
-    struct mig_wait w = {demo.url, host, wall_s() - 0.001, ""};
+    host_of(demo_d.url, "db-1", host, sizeof(host), agent, sizeof(agent));
+    struct mig_wait w = {demo_d.url, host, wall_s() - 0.001, ""};
     json_t *j = NULL;
     assert_int_equal(daemon_http(agent, "POST", "/v1/vms/db-1/load", "{\"cpu\": 50}", &j), 200);
     json_decref(j);
@@ -437,7 +447,7 @@ test_page_central_demo(void **state)
                         "return true;"));
     assert_true(wait_until(maint_button_is, "Drain (maintenance)", 10.0));
     assert_true(js_true("document.getElementById('maint').click(); return true;"));
-    struct host_state_wait hs = {demo.url, "h5", "maintenance"};
+    struct host_state_wait hs = {demo_d.url, "h5", "maintenance"};
     assert_true(wait_until(api_host_state, &hs, 10.0));
     assert_true(wait_until(card_badge_starts, "h5|draining|maintenance", 10.0));
     assert_true(wait_until(maint_button_is, "End maintenance", 10.0));
@@ -447,7 +457,7 @@ test_page_central_demo(void **state)
     assert_true(js_true("return window.vmlocTestMark === 'still here';"));
     assert_no_console_errors();
     leave_page();
-    assert_int_equal(daemon_stop(&demo, 30.0), 0);
+    assert_int_equal(daemon_stop(&demo_d, 30.0), 0);
 }
 
 /* Peer mode: an agent serves the page, with every peer's host. */
@@ -455,20 +465,19 @@ static void
 test_page_peer_demo(void **state)
 {
     (void)state;
-    struct daemon demo;
-    start_demo(&demo, "peer");
+    start_demo(&demo_d, "peer");
     char page[160];
-    (void)snprintf(page, sizeof(page), "%s/", demo.url);
+    (void)snprintf(page, sizeof(page), "%s/", demo_d.url);
     navigate(page);
     assert_true(wait_until(rendered, NULL, 20.0));
-    struct hosts_match hm = {demo.url, 5};
+    struct hosts_match hm = {demo_d.url, 5};
     assert_true(wait_until(page_shows_api_hosts, &hm, 10.0));
     /* Every peer answered: all five are up on the page. */
     assert_true(js_true("return document.querySelectorAll('#hosts .host.up, #hosts "
                         ".host.conflict').length === 5;"));
     assert_no_console_errors();
     leave_page();
-    assert_int_equal(daemon_stop(&demo, 30.0), 0);
+    assert_int_equal(daemon_stop(&demo_d, 30.0), 0);
 }
 
 struct big {
@@ -476,6 +485,24 @@ struct big {
     struct daemon *agents;
     size_t n;
 };
+
+/* The 500-host cluster, stopped by the test's teardown even when an assertion failed. */
+static struct big *big_cluster;
+
+static int
+teardown_big(void **state)
+{
+    (void)state;
+    struct big *b = big_cluster;
+    if (b == NULL)
+        return 0;
+    for (size_t i = 0; b->agents != NULL && i < b->n; i++)
+        daemon_kill(&b->agents[i]);
+    daemon_kill(&b->manager);
+    free(b->agents);
+    big_cluster = NULL;
+    return 0;
+}
 
 static bool
 all_up(void *arg)
@@ -507,9 +534,12 @@ test_page_500_hosts(void **state)
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
-    struct big b = {.n = BIG_CLUSTER};
+    static struct big b;
+    memset(&b, 0, sizeof(b));
+    b.n = BIG_CLUSTER;
     b.agents = calloc(b.n, sizeof(*b.agents));
     assert_non_null(b.agents);
+    big_cluster = &b;
     char data[300];
     (void)snprintf(data, sizeof(data), "%s/big-manager", daemon_tmpdir());
     const char *margv[] = {"manager", "--listen",   "127.0.0.1:0", "--data",
@@ -557,7 +587,6 @@ test_page_500_hosts(void **state)
     leave_page();
     for (size_t i = 0; i < b.n; i++)
         daemon_kill(&b.agents[i]);
-    free(b.agents);
     assert_int_equal(daemon_stop(&b.manager, 20.0), 0);
 }
 
@@ -575,9 +604,9 @@ main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_page_central_demo),
-        cmocka_unit_test(test_page_peer_demo),
-        cmocka_unit_test(test_page_500_hosts),
+        cmocka_unit_test_teardown(test_page_central_demo, teardown_demo),
+        cmocka_unit_test_teardown(test_page_peer_demo, teardown_demo),
+        cmocka_unit_test_teardown(test_page_500_hosts, teardown_big),
     };
     return cmocka_run_group_tests(tests, setup_browser, teardown_browser);
 }

@@ -291,6 +291,9 @@ load_moved() {
     [ "$b" = 1 ] && [ "$a" = 1 ]
 }
 wait_for 30 "the samples show the load on hostB" load_moved && ok "the next samples show the load moved"
+# The arrival is dated in hostB's samples (for the policy's cooldown); g2 was there from the start.
+arr=$(json "$urlB" /v1/sample "1 if any(v['name']=='$moved_vm' and v.get('arrived',0)>1e9 for v in j['host']['vms']) else ''")
+if [ "$arr" = 1 ]; then ok "hostB's samples date $moved_vm's arrival"; else bad "hostB's samples give no arrival time for $moved_vm"; fi
 json "$urlA" /v1/sample "'   hostA cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
 json "$urlB" /v1/sample "'   hostB cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
 phase "checked"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -77,6 +78,9 @@ spawn(struct daemon *d, const char *name, char **args, bool group)
         return -1;
     }
     if (pid == 0) {
+        /* A test that fails or crashes must not leave its daemons running (they would load
+         * the machine for every later test): they die with it. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (group)
             (void)setpgid(0, 0);
         int log = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
