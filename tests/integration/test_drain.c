@@ -16,18 +16,6 @@
 #include "net/http.h"
 #include "testpool.h"
 
-static const char *
-write_policy(const char *text)
-{
-    static char path[600];
-    (void)snprintf(path, sizeof(path), "%s/%s-policy.ini", daemon_tmpdir(), pool_prefix());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
 static json_t *
 host_of(json_t *hosts, const char *name)
 {
@@ -134,11 +122,25 @@ migration_from(void *arg)
     return ok;
 }
 
+/* Put `host` (agent `agent`) in conflict with its VM `vm` and another of its VMs (its name
+ * in `other`), and wait for the manager's migration off it (its destination in moved_to). */
+static void
+conflict_on(const char *manager, const char *agent, const char *host, const char *vm, char *other,
+            size_t len)
+{
+    second_vm_on(manager, host, vm, other, len);
+    long long before = migration_count(manager);
+    load(agent, vm, "cpu=45");
+    load(agent, other, "cpu=40");
+    struct cond moved = {manager, host, NULL, before};
+    assert_true(wait_until(migration_from, &moved, ACT_S));
+}
+
 static void
 test_drain_twenty(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[relocate]\nmax_per_host = 4\n");
+    const char *pol = pool_write_policy("[relocate]\nmax_per_host = 4\n");
     const char *mextra[] = {"--config", pol, NULL};
     int port[1];
     assert_int_equal(http_free_ports(port, 1), 0);
@@ -212,12 +214,7 @@ test_drain_twenty(void **state)
 
     /* A conflict on h4: h1 is the emptiest host but in maintenance, so it gets nothing. */
     char other[64];
-    second_vm_on(m->url, "h4", "z", other, sizeof(other));
-    long long before = migration_count(m->url);
-    load(h4->url, "z", "cpu=45");
-    load(h4->url, other, "cpu=40");
-    struct cond moved = {m->url, "h4", NULL, before};
-    assert_true(wait_until(migration_from, &moved, ACT_S));
+    conflict_on(m->url, h4->url, "h4", "z", other, sizeof(other));
     printf("conflict on h4 during maintenance: moved to %s\n", moved_to);
     assert_string_not_equal(moved_to, "h1");
     load(h4->url, other, "cpu=2"); /* h4 calm again */
@@ -227,12 +224,7 @@ test_drain_twenty(void **state)
     assert_int_equal(run_cli(un, NULL), 0);
     struct cond upst = {m->url, "h1", "up", 0};
     assert_true(wait_until(host_state_is, &upst, UP_S));
-    second_vm_on(m->url, "h3", "y", other, sizeof(other));
-    before = migration_count(m->url);
-    load(h3->url, "y", "cpu=45");
-    load(h3->url, other, "cpu=40");
-    struct cond moved3 = {m->url, "h3", NULL, before};
-    assert_true(wait_until(migration_from, &moved3, ACT_S));
+    conflict_on(m->url, h3->url, "h3", "y", other, sizeof(other));
     printf("conflict on h3 after undrain: moved to %s\n", moved_to);
     assert_string_equal(moved_to, "h1");
     (void)h1;

@@ -26,47 +26,26 @@ mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *
-write_policy(const char *text)
+/* A conflict on h1 through a manager in `mode` (central or edge) with persistence 4/4 where
+ * `where` says (the manager's config, or the agents'); returns the seconds from the load
+ * change to the order. */
+static double
+persistence_delay(const char *mode, bool on_agents)
 {
-    static char path[600];
-    (void)snprintf(path, sizeof(path), "%s/%s-policy.ini", daemon_tmpdir(), pool_prefix());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
-/* Any migration of `a` at the manager `url` (any state). */
-static bool
-migration_of(void *arg)
-{
-    const struct cond *c = arg;
-    json_t *arr = get(c->url, "/v1/migrations");
-    bool ok = false;
-    size_t i;
-    json_t *m;
-    json_array_foreach(arr, i, m)
-    {
-        if (strcmp(str(m, "vm"), c->a) == 0)
-            ok = true;
-    }
-    json_decref(arr);
-    return ok;
-}
-
-/* With persistence 4/4 and agents sampling every 0.2 s, the order comes at least three
- * sampling intervals after the load change (four distinct samples in conflict). */
-static void
-test_persistence_delays_the_order(void **state)
-{
-    (void)state;
-    const char *pol = write_policy("[relocate]\npersistence = 4/4\n");
-    const char *mextra[] = {"--config", pol, NULL};
+    const char *pol = pool_write_policy("[relocate]\npersistence = 4/4\n");
+    const char *mextra[] = {"--mode", mode, on_agents ? NULL : "--config", pol, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
-    const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
-    const char *e2[] = {"--vm", "c:cpu=10,mem=64", NULL};
+    const char *e1[] = {"--mode",
+                        mode,
+                        "--vm",
+                        "a:cpu=30,mem=64",
+                        "--vm",
+                        "b:cpu=20,mem=64",
+                        on_agents ? "--config" : NULL,
+                        pol,
+                        NULL};
+    const char *e2[] = {"--mode", mode, "--vm", "c:cpu=10,mem=64", on_agents ? "--config" : NULL,
+                        pol,      NULL};
     struct daemon *h1 = pool_start_agent("h1", m->url, e1);
     (void)pool_start_agent("h2", m->url, e2);
     struct cond up = {m->url, NULL, NULL, 2};
@@ -76,7 +55,16 @@ test_persistence_delays_the_order(void **state)
     load(h1->url, "b", "cpu=40");
     struct cond c = {m->url, "a", NULL, 0};
     assert_true(wait_until(migration_of, &c, ACT_S));
-    double waited = mono_s() - t0;
+    return mono_s() - t0;
+}
+
+/* With persistence 4/4 and agents sampling every 0.2 s, the order comes at least three
+ * sampling intervals after the load change (four distinct samples in conflict). */
+static void
+test_persistence_delays_the_order(void **state)
+{
+    (void)state;
+    double waited = persistence_delay("central", false);
     printf("order %.2f s after the load change (persistence 4/4, samples every 0.2 s)\n", waited);
     assert_true(waited >= 0.55);
     pool_finish();
@@ -87,22 +75,7 @@ static void
 test_persistence_on_edge_agents(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[relocate]\npersistence = 4/4\n");
-    const char *mextra[] = {"--mode", "edge", NULL};
-    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
-    const char *e1[] = {"--mode",          "edge", "--config",        pol, "--vm",
-                        "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
-    const char *e2[] = {"--mode", "edge", "--config", pol, "--vm", "c:cpu=10,mem=64", NULL};
-    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
-    (void)pool_start_agent("h2", m->url, e2);
-    struct cond up = {m->url, NULL, NULL, 2};
-    assert_true(wait_until(hosts_up, &up, UP_S));
-    double t0 = mono_s();
-    load(h1->url, "a", "cpu=50");
-    load(h1->url, "b", "cpu=40");
-    struct cond c = {m->url, "a", NULL, 0};
-    assert_true(wait_until(migration_of, &c, ACT_S));
-    double waited = mono_s() - t0;
+    double waited = persistence_delay("edge", true);
     printf("edge: order %.2f s after the load change (persistence 4/4 on the agents)\n", waited);
     assert_true(waited >= 0.55);
     pool_finish();
@@ -113,7 +86,7 @@ static void
 test_persistence_on_peers(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[relocate]\npersistence = 4/4\n");
+    const char *pol = pool_write_policy("[relocate]\npersistence = 4/4\n");
     int ports[2];
     assert_int_equal(http_free_ports(ports, 2), 0);
     char listen[2][32];
@@ -168,7 +141,7 @@ static void
 test_cooldown_keeps_an_arrival(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[relocate]\ncooldown = 600\n");
+    const char *pol = pool_write_policy("[relocate]\ncooldown = 600\n");
     const char *mextra[] = {"--config", pol, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
@@ -248,7 +221,7 @@ static void
 test_one_migration_at_once(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[relocate]\nmax_migrations = 1\n");
+    const char *pol = pool_write_policy("[relocate]\nmax_migrations = 1\n");
     const char *mextra[] = {"--config", pol, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
     /* 1 GiB at 1 GiB/s: each migration takes about a second. */
@@ -290,8 +263,8 @@ static void
 test_rules_in_manager(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
-                                   "[rule \"b-on-h1\"]\ntype = on\nvms = b\nhosts = h1\n");
+    const char *pol = pool_write_policy("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
+                                        "[rule \"b-on-h1\"]\ntype = on\nvms = b\nhosts = h1\n");
     const char *mextra[] = {"--config", pol, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
@@ -341,7 +314,7 @@ static void
 test_manual_apply(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[relocate]\nautomation = manual\n");
+    const char *pol = pool_write_policy("[relocate]\nautomation = manual\n");
     const char *mextra[] = {"--config", pol, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
@@ -385,7 +358,7 @@ static void
 test_dry_run(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[relocate]\nautomation = dry-run\n");
+    const char *pol = pool_write_policy("[relocate]\nautomation = dry-run\n");
     const char *mextra[] = {"--config", pol, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
@@ -416,8 +389,8 @@ static void
 test_explain(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
-                                   "[relocate]\nexclude_hosts = h4\n");
+    const char *pol = pool_write_policy("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
+                                        "[relocate]\nexclude_hosts = h4\n");
     const char *mextra[] = {"--config", pol, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", NULL};
@@ -484,7 +457,8 @@ static void
 test_power_saving(void **state)
 {
     (void)state;
-    const char *pol = write_policy("[relocate]\nconsolidate_below = 30\nconsolidate_target = 70\n");
+    const char *pol =
+        pool_write_policy("[relocate]\nconsolidate_below = 30\nconsolidate_target = 70\n");
     const char *mextra[] = {"--config", pol, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
     const char *e1[] = {"--vm", "a:cpu=8,mem=64", NULL};

@@ -583,10 +583,10 @@ test_fidelity(void **state)
         fail_msg("no reference row could be checked");
 }
 
+/* Run `check` on every PlanetLab day of the shared traces (skips when there are none). */
 static void
-test_quality(void **state)
+each_planetlab_day(void (*check)(const char *day, const char *dir))
 {
-    (void)state;
     if (shared == NULL)
         skip();
     char *base = clitest_asprintf("%s/traces/planetlab", shared);
@@ -601,25 +601,11 @@ test_quality(void **state)
         if (de->d_name[0] == '.')
             continue;
         char *dir = clitest_asprintf("%s/%s", base, de->d_name);
-        if (!have_dir(dir)) {
-            free(dir);
-            continue;
+        if (have_dir(dir)) {
+            check(de->d_name, dir);
+            days++;
         }
-        const char *argv[] = {bin,      "sim", "--trace", dir, "--policy", "vmloc,thr-mmt,lr-mmt",
-                              "--json", "-q",  NULL};
-        json_t *j = run_json(de->d_name, argv);
-        json_t *v = json_array_get(j, 0), *thr = json_array_get(j, 1), *lr = json_array_get(j, 2);
-        print_message("  %s: ESV vmloc %.4g thr-mmt %.4g lr-mmt %.4g; migrations %g %g %g\n",
-                      de->d_name, num(v, "esv"), num(thr, "esv"), num(lr, "esv"),
-                      num(v, "migrations"), num(thr, "migrations"), num(lr, "migrations"));
-        if (!(num(v, "esv") < num(thr, "esv") && num(v, "esv") < num(lr, "esv")))
-            fail_msg("%s: vmloc's ESV is not below both references", de->d_name);
-        if (!(num(v, "migrations") < num(thr, "migrations") &&
-              num(v, "migrations") < num(lr, "migrations")))
-            fail_msg("%s: vmloc does not migrate less than both references", de->d_name);
-        json_decref(j);
         free(dir);
-        days++;
     }
     (void)closedir(d);
     free(base);
@@ -627,55 +613,61 @@ test_quality(void **state)
         skip();
 }
 
+static void
+quality_day(const char *day, const char *dir)
+{
+    const char *argv[] = {bin,      "sim", "--trace", dir, "--policy", "vmloc,thr-mmt,lr-mmt",
+                          "--json", "-q",  NULL};
+    json_t *j = run_json(day, argv);
+    json_t *v = json_array_get(j, 0), *thr = json_array_get(j, 1), *lr = json_array_get(j, 2);
+    print_message("  %s: ESV vmloc %.4g thr-mmt %.4g lr-mmt %.4g; migrations %g %g %g\n", day,
+                  num(v, "esv"), num(thr, "esv"), num(lr, "esv"), num(v, "migrations"),
+                  num(thr, "migrations"), num(lr, "migrations"));
+    if (!(num(v, "esv") < num(thr, "esv") && num(v, "esv") < num(lr, "esv")))
+        fail_msg("%s: vmloc's ESV is not below both references", day);
+    if (!(num(v, "migrations") < num(thr, "migrations") &&
+          num(v, "migrations") < num(lr, "migrations")))
+        fail_msg("%s: vmloc does not migrate less than both references", day);
+    json_decref(j);
+}
+
+static void
+test_quality(void **state)
+{
+    (void)state;
+    each_planetlab_day(quality_day);
+}
+
 /* Issue target: on each PlanetLab day, the persistence filter and the cooldown cut migrations
  * without raising SLAV by more than 10 % over acting at once with no cooldown. */
+static void
+antiflap_day(const char *day, const char *dir)
+{
+    const char *argv[] = {bin,           "sim",        "--trace", dir,      "--persistence",
+                          "1/1,2/3,3/5", "--cooldown", "0,3600",  "--json", "-q",
+                          NULL};
+    json_t *j = run_json(day, argv);
+    json_t *b = json_array_get(j, 0); /* 1/1, no cooldown */
+    for (size_t i = 1; i < json_array_size(j); i++) {
+        json_t *r = json_array_get(j, i);
+        double dm = (num(r, "migrations") - num(b, "migrations")) / num(b, "migrations");
+        double ds = (num(r, "slav") - num(b, "slav")) / num(b, "slav");
+        print_message("  %s: %s cooldown %-5g migrations %+6.1f %%  SLAV %+6.1f %%\n", day,
+                      json_string_value(json_object_get(r, "persistence")), num(r, "cooldown_s"),
+                      dm * 100, ds * 100);
+        if (!(dm < 0))
+            fail_msg("%s: setting %zu does not cut migrations", day, i);
+        if (!(ds <= 0.10))
+            fail_msg("%s: setting %zu raises SLAV by %.1f %%", day, i, ds * 100);
+    }
+    json_decref(j);
+}
+
 static void
 test_antiflap_days(void **state)
 {
     (void)state;
-    if (shared == NULL)
-        skip();
-    char *base = clitest_asprintf("%s/traces/planetlab", shared);
-    DIR *d = opendir(base);
-    if (d == NULL) {
-        free(base);
-        skip();
-    }
-    struct dirent *de;
-    size_t days = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *dir = clitest_asprintf("%s/%s", base, de->d_name);
-        if (!have_dir(dir)) {
-            free(dir);
-            continue;
-        }
-        const char *argv[] = {bin,           "sim",        "--trace", dir,      "--persistence",
-                              "1/1,2/3,3/5", "--cooldown", "0,3600",  "--json", "-q",
-                              NULL};
-        json_t *j = run_json(de->d_name, argv);
-        json_t *b = json_array_get(j, 0); /* 1/1, no cooldown */
-        for (size_t i = 1; i < json_array_size(j); i++) {
-            json_t *r = json_array_get(j, i);
-            double dm = (num(r, "migrations") - num(b, "migrations")) / num(b, "migrations");
-            double ds = (num(r, "slav") - num(b, "slav")) / num(b, "slav");
-            print_message("  %s: %s cooldown %-5g migrations %+6.1f %%  SLAV %+6.1f %%\n",
-                          de->d_name, json_string_value(json_object_get(r, "persistence")),
-                          num(r, "cooldown_s"), dm * 100, ds * 100);
-            if (!(dm < 0))
-                fail_msg("%s: setting %zu does not cut migrations", de->d_name, i);
-            if (!(ds <= 0.10))
-                fail_msg("%s: setting %zu raises SLAV by %.1f %%", de->d_name, i, ds * 100);
-        }
-        json_decref(j);
-        free(dir);
-        days++;
-    }
-    (void)closedir(d);
-    free(base);
-    if (days == 0)
-        skip();
+    each_planetlab_day(antiflap_day);
 }
 
 /* The Bitbrains day with disk and network in detection, next to cpu alone and thr-mmt. */

@@ -116,12 +116,7 @@ static void
 test_manager_page_and_history(void **state)
 {
     (void)state;
-    char policy[600];
-    (void)snprintf(policy, sizeof(policy), "%s/%s-policy.ini", daemon_tmpdir(), pool_prefix());
-    FILE *f = fopen(policy, "w");
-    assert_non_null(f);
-    (void)fputs("[host \"h2\"]\nhost_threshold.cpu = 60\n", f);
-    assert_int_equal(fclose(f), 0);
+    const char *policy = pool_write_policy("[host \"h2\"]\nhost_threshold.cpu = 60\n");
     const char *mextra[] = {"--config", policy, NULL};
     struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
     const char *e1[] = {"--vm", "a:cpu=30", NULL};

@@ -240,3 +240,31 @@ hosts_known(void *arg)
     json_decref(arr);
     return ok;
 }
+
+bool
+migration_of(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/migrations");
+    bool ok = false;
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        ok |= strcmp(str(m, "vm"), c->a) == 0;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+const char *
+pool_write_policy(const char *text)
+{
+    static char path[600];
+    (void)snprintf(path, sizeof(path), "%s/%s-policy.ini", daemon_tmpdir(), prefix);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}

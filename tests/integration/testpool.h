@@ -77,5 +77,10 @@ bool host_state_is(void *arg);
 bool migration_is(void *arg);
 /* The manager's collection rounds reached `n`. */
 bool rounds_reach(void *arg);
+/* The daemon at `url` lists a migration of VM `a`, in any state. */
+bool migration_of(void *arg);
+
+/* Write `text` to this test's policy file and return its path (valid until the next call). */
+const char *pool_write_policy(const char *text);
 
 #endif
