@@ -289,7 +289,8 @@ consolidate_plan(const struct cluster *cl, const struct policy *pol,
     for (uint32_t h = 0; h < nh; h++) {
         const struct host *hs = &cl->hosts[h];
         bool recv = hs->state == HOST_UP && hs->vm_count > 0 &&
-                    (opts->no_dest == NULL || !opts->no_dest[h]);
+                    (opts->no_dest == NULL || !opts->no_dest[h]) &&
+                    !policy_host_excluded(pol, hs->name);
         if (recv)
             index_add(&w, h);
         if (candidate(cl, pol, opts, h)) {

@@ -287,3 +287,13 @@ automation_name(enum automation a)
     }
     return "?";
 }
+
+bool
+policy_host_excluded(const struct policy *pol, const char *name)
+{
+    for (size_t i = 0; i < pol->n_exclude_hosts; i++) {
+        if (strcmp(pol->exclude_hosts[i], name) == 0)
+            return true;
+    }
+    return false;
+}

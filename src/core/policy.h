@@ -167,6 +167,9 @@ unsigned policy_resource_mask(const struct policy *pol);
 MUST_CHECK int policy_rule_get(struct policy *pol, const char *name, size_t len,
                                struct placement_rule **ret_r);
 
+/* Is host `name` in [relocate] exclude_hosts (never a destination)? */
+bool policy_host_excluded(const struct policy *pol, const char *name);
+
 /* Does any placement rule name VM `name`? (Consolidation leaves such VMs where they are.) */
 bool policy_vm_has_rules(const struct policy *pol, const char *name);
 

@@ -630,11 +630,8 @@ consolidate(struct manager *m, const struct cluster *cl, const bool *busy)
     bool *no_dest = calloc(cl->n_hosts + 1, sizeof(*no_dest));
     if (no_dest == NULL)
         return;
-    for (size_t i = 0; i < cl->n_hosts; i++) {
-        no_dest[i] = busy[i];
-        for (size_t k = 0; k < pol->n_exclude_hosts; k++)
-            no_dest[i] |= strcmp(pol->exclude_hosts[k], cl->hosts[i].name) == 0;
-    }
+    for (size_t i = 0; i < cl->n_hosts; i++)
+        no_dest[i] = busy[i]; /* excluded hosts: consolidate_plan() knows them */
     struct consolidate_opts co = {.below_pct = pol->consolidate_below,
                                   .target_pct = pol->consolidate_target,
                                   .max_hosts = 1,

@@ -117,6 +117,13 @@ test_consolidation_respects_cooldown(void **state)
     assert_int_equal(consolidate_plan(&cl, &pol, &o, &c), 0);
     assert_true(c.n_moves == 0);
     consolidation_done(&c);
+    /* An excluded host never receives: with "busy" excluded, q has nowhere to go. */
+    pol.cooldown_s = 0;
+    assert_int_equal(policy_names_add(&pol.exclude_hosts, &pol.n_exclude_hosts, "busy", 4), 0);
+    consolidation_init(&c);
+    assert_int_equal(consolidate_plan(&cl, &pol, &o, &c), 0);
+    assert_true(c.n_moves == 0);
+    consolidation_done(&c);
     policy_done(&pol);
     cluster_done(&cl);
 }
