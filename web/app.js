@@ -244,7 +244,11 @@ async function toggleMaint() {
   if (!name || !action) return;
   if (action === "drain" && !window.confirm("Move every VM off " + name + " and keep new ones out until its maintenance ends?")) return;
   try {
-    const r = await fetch("/v1/hosts/" + encodeURIComponent(name) + "/" + action, { method: "POST", body: "{}" });
+    const r = await fetch("/v1/hosts/" + encodeURIComponent(name) + "/" + action, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
     if (!r.ok) {
       const j = await r.json().catch(() => ({}));
       setStatus(false, action + " " + name + ": " + (j.error || r.status));

@@ -258,8 +258,10 @@ bool
 policy_vm_cooling(const struct policy *pol, const struct cluster *cl, size_t vi)
 {
     const struct vm *v = &cl->vms[vi];
+    /* An arrival more than a minute in the future comes from a clock that is wrong: unknown,
+     * rather than a VM held for as long as that clock is ahead. */
     return pol->cooldown_s > 0 && cl->has_time && v->arrived >= 0 &&
-           cl->time - v->arrived < pol->cooldown_s;
+           v->arrived <= cl->time + 60.0 && cl->time - v->arrived < pol->cooldown_s;
 }
 
 bool

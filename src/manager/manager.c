@@ -178,6 +178,8 @@ round_complete(struct manager *m)
     double now = clock_wall_s();
     if (store_prune_samples(m->store, now - m->opts.retention_s) < 0)
         log_warnx("sample pruning failed, ignoring");
+    if (store_prune_recommendations(m->store, now - m->opts.retention_s) < 0)
+        log_warnx("recommendation pruning failed, ignoring");
     uint64_t t0 = clock_now_us();
     manager_decide(m);
     manager_follow(m);
@@ -307,6 +309,7 @@ manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
     double now = clock_wall_s();
     if (store_set_maintenance(m->store, h->name, on, now) < 0)
         return -EIO;
+    manager_store_now(m);
     if (h->maintenance != on) {
         h->maintenance = on;
         h->maintenance_since = on ? now : 0;

@@ -312,8 +312,8 @@ post_apply(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
     char msg[400];
-    const char *mig = NULL;
-    int st = manager_apply(m, r->parts[2], &mig, msg, sizeof(msg));
+    char mig[80];
+    int st = manager_apply(m, r->parts[2], mig, sizeof(mig), msg, sizeof(msg));
     if (st != 0) {
         http_reply_error(r, st, "%s", msg);
         return;

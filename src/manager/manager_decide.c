@@ -24,6 +24,7 @@
 #include "core/consolidate.h"
 #include "core/plan.h"
 #include "manager/manager_internal.h"
+#include "proto/utf8.h"
 
 /* Orders that get no answer are resent this many rounds before the migration fails. */
 #define ORDER_ATTEMPTS 5
@@ -303,18 +304,30 @@ host_busy(const struct manager *m, const char *name)
     return manager_busy(m, name, NULL);
 }
 
-const char *
+void
+manager_store_now(struct manager *m)
+{
+    /* During a collection round the store's writes wait for the round's commit: an operator's
+     * write (a drain, an apply) must not, so the round's transaction is committed here and a
+     * new one begun. */
+    if (!m->in_round)
+        return;
+    if (store_commit(m->store) < 0 || store_begin(m->store) < 0)
+        log_warnx("store commit inside a round failed, ignoring");
+}
+
+int
 manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
-              const char *reason)
+              const char *reason, char *ret_id, size_t id_len)
 {
     if (m->n_active >= MANAGER_MAX_ACTIVE) {
         log_warnx("too many migrations in flight, not ordering vm=\"%s\"", vm);
-        return NULL;
+        return -EBUSY;
     }
     struct mmig *g = calloc(1, sizeof(*g));
     if (g == NULL) {
         log_warnx("out of memory, not ordering vm=\"%s\"", vm);
-        return NULL;
+        return -ENOMEM;
     }
     g->m = m;
     double now = clock_wall_s();
@@ -324,6 +337,7 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     (void)snprintf(g->rec.src, sizeof(g->rec.src), "%s", src);
     (void)snprintf(g->rec.dst, sizeof(g->rec.dst), "%s", dst);
     (void)snprintf(g->rec.reason, sizeof(g->rec.reason), "%s", reason);
+    utf8_trim_partial(g->rec.reason);
     g->rec.started = now;
     g->rec.finished = -1.0;
     g->last_answer = now;
@@ -334,14 +348,17 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     if (store_put_migration(m->store, &g->rec) < 0) {
         log_warnx("migration not ordered: the store cannot record it vm=\"%s\", ignoring", vm);
         free(g);
-        return NULL;
+        return -EIO;
     }
+    manager_store_now(m);
     m->active[m->n_active++] = g;
     m->ordered_total++;
     log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
              src, dst, reason);
+    if (ret_id != NULL)
+        (void)snprintf(ret_id, id_len, "%s", g->rec.id); /* send_order() may end `g` */
     send_order(m, g);
-    return g->rec.id;
+    return 0;
 }
 
 /* --- recommendations (automation = manual, dry-run) --------------------------------- */
@@ -353,6 +370,7 @@ rec_save(struct manager *m, struct store_rec *r, const char *state)
     r->updated = clock_wall_s();
     if (store_put_recommendation(m->store, r) < 0)
         log_warnx("recommendation not stored id=%s, ignoring", r->id);
+    manager_store_now(m);
 }
 
 static void
@@ -396,6 +414,7 @@ recommend(struct manager *m, const char *vm, const char *src, const char *dst, c
     (void)snprintf(r->src, sizeof(r->src), "%s", src);
     (void)snprintf(r->dst, sizeof(r->dst), "%s", dst);
     (void)snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    utf8_trim_partial(r->reason);
     rec_save(m, r, dry ? "dry-run" : "pending");
     m->recs[m->n_recs] = r;
     m->rec_seen[m->n_recs] = true;
@@ -421,7 +440,12 @@ recs_expire(struct manager *m)
         bool on_src = false;
         for (size_t j = 0; h != NULL && h->has_sample && j < h->sample.n_vms; j++)
             on_src |= !h->sample.vms[j].incoming && strcmp(h->sample.vms[j].name, r->vm) == 0;
-        if (!m->rec_seen[i] && (h == NULL || !on_src || (!h->in_conflict && !h->maintenance))) {
+        /* A power-saving recommendation holds while its host stays light. */
+        bool light = h != NULL && h->has_sample && m->opts.policy.consolidate_below > 0 &&
+                     strncmp(r->reason, "power saving", 12) == 0 &&
+                     h->sample.usage[KIND_CPU] < m->opts.policy.consolidate_below;
+        if (!m->rec_seen[i] &&
+            (h == NULL || !on_src || (!h->in_conflict && !h->maintenance && !light))) {
             log_info("recommendation expired id=%s vm=\"%s\"", r->id, r->vm);
             rec_save(m, r, "expired");
             rec_drop(m, i);
@@ -432,8 +456,66 @@ recs_expire(struct manager *m)
     }
 }
 
+/* Would the core still let `r` happen now: the VM movable, and its destination able to take
+ * it (room, memory, every must rule) on the latest samples? 0, or 1 with `why` filled. */
+static int
+apply_verdict(struct manager *m, const struct store_rec *r, char *why, size_t len)
+{
+    struct cluster cl;
+    cluster_init(&cl);
+    struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
+    bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
+    int ret = 1;
+    (void)snprintf(why, len, "out of memory");
+    if (map == NULL || busy == NULL || manager_model(m, &cl, map, busy) < 0)
+        goto out;
+    size_t vi = cl.n_vms;
+    for (size_t i = 0; i < cl.n_vms && vi == cl.n_vms; i++) {
+        if (strcmp(cl.vms[i].name, r->vm) == 0 &&
+            strcmp(cl.hosts[cl.vms[i].host].name, r->src) == 0)
+            vi = i;
+    }
+    if (vi == cl.n_vms) {
+        (void)snprintf(why, len, "the VM is no longer running on its source");
+        goto out;
+    }
+    struct plan_opts po = {.no_dest = busy, .no_source = busy};
+    struct vm_explain e;
+    if (plan_explain_vm(&cl, &m->opts.policy, &po, vi, &e) < 0)
+        goto out;
+    const struct policy *pol = &m->opts.policy;
+    if (e.pinned) {
+        (void)snprintf(why, len, "the VM is pinned");
+    } else if (e.held_rule_id > 0) {
+        (void)snprintf(why, len, "rule \"%.100s\" keeps the VM with others on its host",
+                       pol->rules[e.held_rule_id - 1].name);
+    } else {
+        (void)snprintf(why, len, "the destination is not among the hosts that can take it");
+        for (size_t i = 0; i < e.n_dests; i++) {
+            const struct dest_explain *d = &e.dests[i];
+            if (strcmp(cl.hosts[d->host].name, r->dst) != 0)
+                continue;
+            if (d->verdict == DEST_OK)
+                ret = 0;
+            else if (d->verdict == DEST_RULE)
+                (void)snprintf(why, len, "the destination would break rule \"%.100s\"",
+                               pol->rules[d->rule_id - 1].name);
+            else
+                (void)snprintf(why, len, "the destination cannot take it now (%s)",
+                               dest_verdict_name(d->verdict));
+        }
+    }
+    vm_explain_done(&e);
+out:
+    free(map);
+    free(busy);
+    cluster_done(&cl);
+    return ret;
+}
+
 int
-manager_apply(struct manager *m, const char *id, const char **ret_mig, char *msg, size_t len)
+manager_apply(struct manager *m, const char *id, char *ret_mig, size_t mig_len, char *msg,
+              size_t len)
 {
     size_t i = 0;
     while (i < m->n_recs && strcmp(m->recs[i]->id, id) != 0)
@@ -465,20 +547,24 @@ manager_apply(struct manager *m, const char *id, const char **ret_mig, char *msg
         why = "the destination is in maintenance";
     else if (manager_busy(m, r->src, r->vm) || manager_busy(m, r->dst, NULL))
         why = "a migration into or out of the source or destination runs";
+    else if (m->opts.policy.max_migrations > 0 && m->n_active >= m->opts.policy.max_migrations)
+        why = "max_migrations are running";
+    char verdict[300] = "";
+    if (why == NULL && apply_verdict(m, r, verdict, sizeof(verdict)) != 0)
+        why = verdict;
     if (why != NULL) {
         (void)snprintf(msg, len, "\"%s\" no longer holds: %s", id, why);
         return 409;
     }
     char reason[300];
     (void)snprintf(reason, sizeof(reason), "applied %.60s: %.200s", r->id, r->reason);
-    const char *mig = manager_order(m, r->vm, r->src, r->dst, reason);
-    if (mig == NULL) {
+    utf8_trim_partial(reason);
+    if (manager_order(m, r->vm, r->src, r->dst, reason, r->migration, sizeof(r->migration)) < 0) {
         (void)snprintf(msg, len, "the migration could not be ordered (see the manager's log)");
         return 503;
     }
-    (void)snprintf(r->migration, sizeof(r->migration), "%s", mig);
     rec_save(m, r, "applied");
-    *ret_mig = mig;
+    (void)snprintf(ret_mig, mig_len, "%s", r->migration);
     rec_drop(m, i);
     return 0;
 }
@@ -616,7 +702,7 @@ act(struct manager *m, const char *vm, const char *from, const char *to, const c
 {
     enum automation level = m->opts.policy.automation;
     if (level == AUTOMATION_AUTOMATIC)
-        (void)manager_order(m, vm, from, to, reason);
+        (void)manager_order(m, vm, from, to, reason, NULL, 0);
     else
         (void)recommend(m, vm, from, to, reason, level == AUTOMATION_DRY_RUN);
 }
@@ -646,7 +732,12 @@ consolidate(struct manager *m, const struct cluster *cl, const bool *busy)
                      cl->hosts[h].name, cl->hosts[h].usage.pct[KIND_CPU], pol->consolidate_below,
                      (unsigned)cl->hosts[h].vm_count);
         }
-        for (size_t i = 0; i < c.n_moves; i++) {
+        /* Within the limits: at most max_per_host (one when 0) and max_migrations moves now;
+         * the rest follow at the next quiet decisions, the host being still the lightest. */
+        size_t cap = pol->max_per_host > 0 ? pol->max_per_host : 1;
+        if (pol->max_migrations > 0 && pol->max_migrations < cap)
+            cap = pol->max_migrations;
+        for (size_t i = 0; i < c.n_moves && i < cap; i++) {
             const struct consolidate_move *mv = &c.moves[i];
             char reason[250];
             (void)snprintf(reason, sizeof(reason),
@@ -719,7 +810,7 @@ manager_decide(struct manager *m)
         const char *vm = cl.vms[mv->vm].name;
         const char *from = cl.hosts[mv->from].name;
         const char *to = cl.hosts[mv->to].name;
-        char outcome[600];
+        char outcome[1024];
         if (!hold) {
             (void)snprintf(outcome, sizeof(outcome), "move %s to %s", vm, to);
         } else {
@@ -730,11 +821,12 @@ manager_decide(struct manager *m)
                 (void)snprintf(outcome, sizeof(outcome),
                                "recommended: move %s to %s (vmloc apply %s)", vm, to, rid);
         }
+        utf8_trim_partial(outcome);
         if (c != NULL)
             record_conflict(m, &cl, &p, c, map[mv->from], outcome);
         seen[mv->from] = true;
         if (!hold)
-            (void)manager_order(m, vm, from, to, reason);
+            (void)manager_order(m, vm, from, to, reason, NULL, 0);
     }
     for (size_t i = 0; i < p.n_unresolved; i++) {
         const struct plan_unresolved *u = &p.unresolved[i];
@@ -768,18 +860,18 @@ manager_decide(struct manager *m)
                       plan_reason_name(u->reason));
         }
     }
-    /* Drains: what holds each one back, logged when it changes. */
+    /* Drains: what holds each one back, logged when it changes, and the end. */
     for (size_t i = 0; i < p.n_drains; i++) {
         const struct plan_drain *d = &p.drains[i];
         struct mhost *h = map[d->host];
         const char *vm = d->vm != UINT32_MAX ? cl.vms[d->vm].name : "";
-        if (h->drain_block != (int)d->block || strcmp(h->drain_block_vm, vm) != 0) {
-            if (d->block != 0 && d->block != PLAN_BLOCK_BUSY && d->block != PLAN_BLOCK_LIMIT)
-                log_warnx("drain blocked host=\"%s\" reason=%s vm=\"%s\" vms_left=%u", h->name,
-                          plan_block_name(d->block), vm, (unsigned)d->vms_left);
-            else if (d->vms_left == 0 && h->drain_block == 0 && h->drain_block_vm[0] == '\0')
-                log_info("drained host=\"%s\": no VM left, ready for maintenance", h->name);
-        }
+        if ((h->drain_block != (int)d->block || strcmp(h->drain_block_vm, vm) != 0) &&
+            d->block != 0 && d->block != PLAN_BLOCK_BUSY && d->block != PLAN_BLOCK_LIMIT)
+            log_warnx("drain blocked host=\"%s\" reason=%s vm=\"%s\" vms_left=%u", h->name,
+                      plan_block_name(d->block), vm, (unsigned)d->vms_left);
+        if (d->vms_left == 0 && !h->drained_logged)
+            log_info("drained host=\"%s\": no VM left, ready for maintenance", h->name);
+        h->drained_logged = d->vms_left == 0;
         h->drain_block = (int)d->block;
         (void)snprintf(h->drain_block_vm, sizeof(h->drain_block_vm), "%s", vm);
     }

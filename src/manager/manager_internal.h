@@ -45,6 +45,7 @@ struct mhost {
     bool maintenance;
     double maintenance_since;                /* wall clock */
     int drain_block;                         /* enum plan_block of the last decision, 0: none */
+    bool drained_logged;                     /* "drained" was logged for this maintenance */
     char drain_block_vm[MODEL_MAX_NAME + 1]; /* the VM that blocks it, "" if none */
 };
 
@@ -133,17 +134,23 @@ void manager_follow(struct manager *m);
  * m->n_hosts entries). 0 or -ENOMEM (manager_decide.c). */
 int manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *busy);
 
-/* Order the migration of `vm` from `src` to `dst` now (stored first). The new migration's id,
- * or NULL when it could not be ordered (manager_decide.c). */
-const char *manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
-                          const char *reason);
+/* Order the migration of `vm` from `src` to `dst` now (stored, and committed, first); its id
+ * into `ret_id` when not NULL. 0, or -EBUSY / -ENOMEM / -EIO when it was not ordered
+ * (manager_decide.c). */
+int manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
+                  const char *reason, char *ret_id, size_t id_len);
+
+/* Commit what was stored so far now, even inside a collection round (manager_decide.c). */
+void manager_store_now(struct manager *m);
 
 /* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
 bool manager_busy(const struct manager *m, const char *name, const char *vm);
 
-/* Apply pending recommendation `id`: 0 with *ret_mig its migration's id; an HTTP status
- * (404, 409) with `msg` filled (manager_decide.c). */
-int manager_apply(struct manager *m, const char *id, const char **ret_mig, char *msg, size_t len);
+/* Apply pending recommendation `id` after checking through the core that it still holds: 0
+ * with its migration's id in `ret_mig`; an HTTP status (404, 409, 503) with `msg` filled
+ * (manager_decide.c). */
+int manager_apply(struct manager *m, const char *id, char *ret_mig, size_t mig_len, char *msg,
+                  size_t len);
 
 /* Load unfinished migrations from the store after a restart (manager_decide.c). */
 int manager_recover(struct manager *m);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/utf8.h"
+
 enum section_kind {
     SEC_NONE,
     SEC_DETECT,
@@ -779,6 +781,16 @@ parse_names(const char *v, char ***list, size_t *n, const char **why)
             *why = "empty name in the list";
             return -EINVAL;
         }
+        for (const char *c = a; c < b; c++) {
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+                *why = "a name has a control character";
+                return -EINVAL;
+            }
+        }
+        if (!utf8_valid((const unsigned char *)a, (size_t)(b - a))) {
+            *why = "a name is not valid UTF-8";
+            return -EINVAL;
+        }
         for (size_t i = 0; i < *n; i++) {
             if (strlen((*list)[i]) == (size_t)(b - a) &&
                 memcmp((*list)[i], a, (size_t)(b - a)) == 0) {
@@ -913,7 +925,8 @@ handler(void *user, const char *section, const char *name, const char *value)
     int r = mark_seen(p, section, name);
     if (r < 0)
         return failf(p, -ENOMEM, label, name, "out of memory");
-    if (r == 1)
+    /* Name lists may go on over several lines: each `vms = ...` adds to the list. */
+    if (r == 1 && def->type != KT_NAMES)
         return failf(p, -EINVAL, label, name, "given twice");
     struct host_override *o = NULL;
     if (sk == SEC_HOST) {
@@ -976,6 +989,14 @@ config_parse_string_ext(const char *text, const char *source, struct policy *pol
     r = check_rules(&p);
     if (r < 0)
         goto out;
+    if (pol->consolidate_below > 0 && pol->consolidate_target >= pol->host_threshold[KIND_CPU]) {
+        perr_set(err,
+                 "%s: [relocate] consolidate_target must be below the cpu host threshold (%g), "
+                 "or consolidation would fill hosts into conflict",
+                 p.source, pol->host_threshold[KIND_CPU]);
+        r = -EINVAL;
+        goto out;
+    }
     if (pol->consolidate_below > 0 && pol->consolidate_below >= pol->consolidate_target) {
         perr_set(err, "%s: [relocate] consolidate_below must be below consolidate_target",
                  p.source);

@@ -166,3 +166,22 @@ utf8_escapes_scan(struct utf8_escapes *e, const unsigned char *p, size_t len, si
     }
     return false;
 }
+
+void
+utf8_trim_partial(char *s)
+{
+    size_t n = strlen(s);
+    /* Walk back over at most 3 continuation bytes to the lead byte of the last character. */
+    size_t i = n;
+    size_t back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0u) == 0x80u) {
+        i--;
+        back++;
+    }
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead < 0x80u ? 1 : (lead & 0xE0u) == 0xC0u ? 2 : (lead & 0xF0u) == 0xE0u ? 3 : 4;
+    if (lead >= 0x80u && back + 1 < want)
+        s[i - 1] = '\0';
+}

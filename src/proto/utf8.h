@@ -13,6 +13,10 @@ bool utf8_valid(const unsigned char *s, size_t len);
  * replaced by U+FFFD (the caller frees it). NULL only on OOM. */
 char *utf8_sanitize(const char *s);
 
+/* Cut a NUL-terminated string that a byte-bounded copy may have cut inside a UTF-8 sequence
+ * back to the last whole character, in place. */
+void utf8_trim_partial(char *s);
+
 /* yajl turns an unpaired surrogate escape ("\ud800") into "?", so text that is not proper
  * Unicode would pass and two different names could collide. This scanner finds \uXXXX
  * escapes in raw JSON bytes, across chunk boundaries, and reports a high surrogate not

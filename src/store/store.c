@@ -365,6 +365,21 @@ store_put_recommendation(struct store *s, const struct store_rec *r)
 }
 
 int
+store_prune_recommendations(struct store *s, double before)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s,
+                "DELETE FROM recommendations WHERE id IN (SELECT id FROM recommendations"
+                " WHERE state != 'pending' AND updated < ? ORDER BY updated LIMIT 5000)",
+                &st) < 0)
+        return -EIO;
+    (void)sqlite3_bind_double(st, 1, before);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
 store_each_recommendation(struct store *s, bool pending_only, int limit,
                           void (*fn)(void *ctx, const struct store_rec *r), void *ctx)
 {

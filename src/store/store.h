@@ -96,6 +96,9 @@ struct store_rec {
 
 /* Insert or update a recommendation (by id). */
 MUST_CHECK int store_put_recommendation(struct store *s, const struct store_rec *r);
+/* Delete up to 5,000 recommendations that are no longer pending and were last updated before
+ * `before`. */
+MUST_CHECK int store_prune_recommendations(struct store *s, double before);
 /* Call `fn` for the pending recommendations, oldest first (`pending_only`), or for the
  * newest `limit` of any state, oldest first. */
 MUST_CHECK int store_each_recommendation(struct store *s, bool pending_only, int limit,

@@ -308,6 +308,38 @@ recommendation_is(void *arg)
     return ok;
 }
 
+/* Host `a`'s cpu usage, as the manager last saw it (-1 if unknown). */
+static double
+host_cpu(const char *url, const char *host)
+{
+    json_t *hosts = get(url, "/v1/hosts");
+    double v = -1;
+    size_t i;
+    json_t *h;
+    json_array_foreach(hosts, i, h)
+    {
+        if (strcmp(str(h, "name"), host) == 0)
+            v = json_real_value(json_object_get(json_object_get(h, "usage"), "cpu"));
+    }
+    json_decref(hosts);
+    return v;
+}
+
+static bool
+host_cpu_at_least(void *arg)
+{
+    const struct cond *c = arg;
+    return host_cpu(c->url, c->a) >= (double)c->n;
+}
+
+static bool
+host_cpu_below_10(void *arg)
+{
+    const struct cond *c = arg;
+    double v = host_cpu(c->url, c->a);
+    return v >= 0 && v < 10;
+}
+
 /* automation = manual: the decision is recorded, nothing moves until `vmloc apply ID`; an
  * applied recommendation cannot be applied twice. */
 static void
@@ -320,7 +352,7 @@ test_manual_apply(void **state)
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
     const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
     struct daemon *h1 = pool_start_agent("h1", m->url, e1);
-    (void)pool_start_agent("h2", m->url, e2);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
     struct cond up = {m->url, NULL, NULL, 2};
     assert_true(wait_until(hosts_up, &up, UP_S));
     long long rounds = health_int(m->url, "rounds");
@@ -342,6 +374,20 @@ test_manual_apply(void **state)
     char id[96];
     (void)snprintf(id, sizeof(id), "%s", rec_id);
     const char *apply[] = {"--manager", m->url, "apply", id, NULL};
+    /* While h2 has no room for a, the recommendation does not hold: refused. */
+    load(h2->url, "c", "cpu=60");
+    struct cond full = {m->url, "h2", NULL, 60};
+    assert_true(wait_until(host_cpu_at_least, &full, ACT_S));
+    char path[160];
+    (void)snprintf(path, sizeof(path), "/v1/recommendations/%s/apply", id);
+    json_t *ans = NULL;
+    assert_int_equal(daemon_http(m->url, "POST", path, "{}", &ans), 409);
+    printf("apply refused: %s\n", str(ans, "error"));
+    assert_non_null(strstr(str(ans, "error"), "no-room"));
+    json_decref(ans);
+    load(h2->url, "c", "cpu=5");
+    struct cond calm = {m->url, "h2", NULL, 0};
+    assert_true(wait_until(host_cpu_below_10, &calm, ACT_S));
     assert_int_equal(run_cli(apply, NULL), 0);
     struct cond done = {m->url, "a", "done", 0};
     assert_true(wait_until(migration_is, &done, ACT_S));

@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "net/http.h"
@@ -259,6 +264,58 @@ test_peer_view(void **state)
     pool_finish();
 }
 
+/* POST `path` to `url` with an Origin header by hand (the client library sends none); the
+ * answer's status, 0 when none. */
+static int
+post_with_origin(const char *url, const char *path, const char *origin)
+{
+    const char *hp = url + strlen("http://");
+    const char *colon = strrchr(hp, ':');
+    assert_non_null(colon);
+    int port = (int)strtol(colon + 1, NULL, 10);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char req[512];
+    int n = snprintf(req, sizeof(req),
+                     "POST %s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nContent-Type: "
+                     "application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                     path, hp, origin);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    char ans[64] = "";
+    ssize_t got = read(fd, ans, sizeof(ans) - 1);
+    (void)close(fd);
+    if (got <= 0)
+        return 0;
+    ans[got] = '\0';
+    return strncmp(ans, "HTTP/1.1 ", 9) == 0 ? (int)strtol(ans + 9, NULL, 10) : 0;
+}
+
+/* A page of another site cannot drain a host through the operator's browser: a POST with a
+ * foreign Origin is refused and changes nothing; the manager's own page (same origin) may. */
+static void
+test_cross_site_refused(void **state)
+{
+    (void)state;
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", NULL);
+    (void)pool_start_agent("h1", m->url, NULL);
+    static const char *const names[] = {"h1"};
+    struct up_cond uc = {m->url, names, 1, "up"};
+    assert_true(wait_until(hosts_in_state, &uc, UP_S));
+    assert_int_equal(post_with_origin(m->url, "/v1/hosts/h1/drain", "http://evil.example"), 403);
+    json_t *hosts = get(m->url, "/v1/hosts");
+    assert_string_equal(str(host_in(hosts, "h1"), "state"), "up");
+    json_decref(hosts);
+    assert_int_equal(post_with_origin(m->url, "/v1/hosts/h1/drain", m->url), 202);
+    assert_int_equal(post_with_origin(m->url, "/v1/hosts/h1/undrain", m->url), 200);
+    pool_finish();
+}
+
 /* An agent in central mode has no host list and no page: it says to ask the manager. */
 static void
 test_central_agent_has_no_page(void **state)
@@ -288,6 +345,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_manager_page_and_history, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_view, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_central_agent_has_no_page, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_cross_site_refused, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -463,6 +463,18 @@ x_consolidate(struct policy *p)
 }
 
 static void
+x_rule_two_lines(struct policy *p)
+{
+    struct placement_rule *r = NULL;
+    assert_int_equal(policy_rule_get(p, "r", 1, &r), 0);
+    r->kind = RULE_APART;
+    r->has_kind = true;
+    assert_int_equal(policy_names_add(&r->vms, &r->n_vms, "a", 1), 0);
+    assert_int_equal(policy_names_add(&r->vms, &r->n_vms, "b", 1), 0);
+    assert_int_equal(policy_names_add(&r->vms, &r->n_vms, "c", 1), 0);
+}
+
+static void
 x_manual(struct policy *p)
 {
     p->automation = AUTOMATION_MANUAL;
@@ -675,6 +687,8 @@ static struct valid_case valid_cases[] = {
     {"automation = manual", "[relocate]\nautomation = manual\n", x_manual},
     {"power saving", "[relocate]\nconsolidate_below = 25\nconsolidate_target = 55.5\n",
      x_consolidate},
+    {"a rule's VMs over several lines", "[rule \"r\"]\ntype = apart\nvms = a, b\nvms = c\n",
+     x_rule_two_lines},
     {"automation = dry-run", "[relocate]\nautomation = dry-run\n", x_dry},
     {"automation = automatic", "[relocate]\nautomation = automatic\n", x_none},
     {"rules and excluded hosts",
@@ -961,6 +975,8 @@ static struct bad_case bad_cases[] = {
     {"rule strength unknown", "[rule \"r\"]\nstrength = maybe\n", 2, "strength", "must"},
     {"rule empty vm name", "[rule \"r\"]\nvms = a,,b\n", 2, "vms", "empty"},
     {"rule vm twice", "[rule \"r\"]\nvms = a, a\n", 2, "vms", "twice"},
+    {"rule vm twice over two lines", "[rule \"r\"]\nvms = a\nvms = a\n", 3, "vms", "twice"},
+    {"rule vm with a control character", "[rule \"r\"]\nvms = a\x01b\n", 2, "vms", "control"},
     {"rule section without a name", "[rule]\ntype = apart\n", 1, "rule", NULL},
     {"rule unknown key", "[rule \"r\"]\nweight = 2\n", 2, "weight", NULL},
     {"exclude_hosts empty item", "[relocate]\nexclude_hosts = h1,\n", 2, "exclude_hosts", NULL},
