@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/hv_libvirt.h"
 #include "agent/hv_sim.h"
+#include "common/backoff.h"
 #include "common/metrics.h"
 #include "net/http.h"
 #include "net/loop.h"
@@ -172,6 +173,7 @@ struct agent {
     uint64_t locks_served;  /* lock requests to this host that we granted */
     uint64_t locks_denied;  /* lock requests to this host that we refused */
     double last_resolve_ms; /* gathering start to migration start, last decision */
+    struct backoff backoff; /* peer: VMs whose last migration failed wait before the next try */
 
     /* The web page (agent_view.c). */
     struct uhist *hist;     /* this host's recent usage (NULL until the first sample) */

@@ -430,6 +430,11 @@ plan_pick(struct agent *a, struct pick *ret)
     }
     check[hi] = true;
     no_source[hi] = wire_sample_moving(&own);
+    /* A VM whose migration just failed waits before it is tried again. */
+    for (uint32_t j = 0; j < cl.hosts[hi].vm_count; j++) {
+        struct vm *v = &cl.vms[cl.hosts[hi].vm_first + j];
+        v->held = backoff_left(&a->backoff, v->name, clock_wall_s()) > 0;
+    }
     for (size_t i = 0; i < a->n_peers; i++) {
         struct peer *q = &a->peers[i];
         if (!q->has_sample)
@@ -718,6 +723,10 @@ agent_migration_ended(struct agent *a, struct migration *m)
     histo_observe(&a->mig_h, m->finished - m->started);
     if (a->opts.mode != AGENT_MODE_PEER)
         return;
+    if (m->state == MIG_DONE)
+        backoff_cleared(&a->backoff, m->vm);
+    else
+        backoff_failed(&a->backoff, m->vm, clock_wall_s());
     record_migration(a, m);
     if (a->acting != m || a->phase != PEER_MIGRATING)
         return;
@@ -773,4 +782,5 @@ agent_peer_done(struct agent *a)
     a->n_peers = 0;
     store_close(a->store);
     a->store = NULL;
+    backoff_done(&a->backoff);
 }

@@ -661,6 +661,9 @@ cmd_explain(int argc, char **argv)
     else if (json_object_get(j, "held_by_rule") != NULL)
         (void)printf("it does not move alone: rule \"%s\" keeps it with VMs on its host\n",
                      cli_jstr(j, "held_by_rule"));
+    else if (json_object_get(j, "retry_in_s") != NULL)
+        (void)printf("it is not tried again for %.0f s: its last migration failed\n",
+                     json_real_value(json_object_get(j, "retry_in_s")));
     else if (json_is_true(json_object_get(j, "cooling")))
         (void)printf("it does not move for %.0f s more: cooldown after its last arrival\n",
                      json_real_value(json_object_get(j, "cooldown_left_s")));

@@ -57,6 +57,7 @@ struct vm {
     uint32_t host;  /* index of the host running it */
     bool has_mem;
     bool pinned;
+    bool held; /* the caller holds it back for now (a recent failed migration) */
 };
 
 struct host {

@@ -530,7 +530,7 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret)
     struct cand best = {0, NULL};
     for (uint32_t j = 0; j < h->vm_count; j++) {
         uint32_t vi = h->vm_first + j;
-        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned ||
+        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned || cl->vms[vi].held ||
             (!drain && policy_vm_cooling(w->pol, cl, vi)) || held_together(w, vi, src))
             continue;
         struct cand c = {vi, cl->vms[vi].usage.pct};
@@ -762,7 +762,9 @@ drain_one(struct work *w, size_t hi, struct plan *p)
                     uint32_t vi = h->vm_first + j;
                     if (w->vm_loc[vi] >= 0)
                         continue;
-                    if (!w->cl->vms[vi].pinned)
+                    if (w->cl->vms[vi].held)
+                        d->block = PLAN_BLOCK_BUSY;
+                    else if (!w->cl->vms[vi].pinned)
                         d->block = PLAN_BLOCK_RULE;
                     d->vm = vi;
                 }
@@ -937,6 +939,7 @@ plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct
     ret->vm = (uint32_t)vm;
     ret->host = (uint32_t)src;
     ret->pinned = v->pinned;
+    ret->held = v->held;
     ret->cooling = policy_vm_cooling(pol, cl, vm);
     if (ret->cooling)
         ret->cooldown_left = pol->cooldown_s - (cl->time - v->arrived);

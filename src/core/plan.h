@@ -160,6 +160,7 @@ struct vm_explain {
     bool host_in_conflict;
     bool heavy; /* one of the conflict's heavy VMs */
     bool pinned;
+    bool held;             /* held back by the caller (a recent failed migration) */
     bool cooling;          /* in its cooldown */
     double cooldown_left;  /* seconds, when cooling */
     uint32_t held_rule_id; /* 1 + the "must together" rule that holds it on its host, 0: none */

@@ -346,6 +346,7 @@ manager_free(struct manager *m)
     manager_migrations_done(m);
     for (size_t i = 0; i < m->n_recs; i++)
         free(m->recs[i]);
+    backoff_done(&m->backoff);
     if (m->in_round && store_commit(m->store) < 0)
         log_warnx("store commit at exit failed, ignoring");
     store_close(m->store);

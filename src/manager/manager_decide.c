@@ -96,10 +96,13 @@ finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
 {
     g->state = st;
     g->rec.finished = clock_wall_s();
-    if (st == MMIG_DONE)
+    if (st == MMIG_DONE) {
         m->done_total++;
-    else
+        backoff_cleared(&m->backoff, g->rec.vm);
+    } else {
         m->failed_total++;
+        backoff_failed(&m->backoff, g->rec.vm, clock_wall_s());
+    }
     histo_observe(&m->mig_h, g->rec.finished - g->rec.started);
     (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
     save(m, g);
@@ -688,6 +691,9 @@ manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *b
         return r;
     cl->time = clock_wall_s(); /* for the VMs' cooldown */
     cl->has_time = true;
+    /* A VM whose migration just failed waits before it is tried again. */
+    for (size_t i = 0; m->backoff.n > 0 && i < cl->n_vms; i++)
+        cl->vms[i].held = backoff_left(&m->backoff, cl->vms[i].name, cl->time) > 0;
     for (size_t i = 0; i < cl->n_hosts; i++) {
         /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
          * arriving or leaving (one ordered by someone else, or before a restart). */

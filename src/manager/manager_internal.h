@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/backoff.h"
 #include "common/metrics.h"
 #include "manager/manager.h"
 #include "net/http.h"
@@ -101,6 +102,7 @@ struct manager {
     struct store_rec *recs[MANAGER_MAX_RECS];
     bool rec_seen[MANAGER_MAX_RECS];
     size_t n_recs;
+    struct backoff backoff; /* VMs whose last migration failed wait before the next try */
     uint64_t conflicts_total;
     uint64_t ordered_total;
     uint64_t done_total;
