@@ -36,7 +36,7 @@ detect_host(const struct cluster *cl, const struct policy *pol, const struct hos
             size_t hi, struct detection *ret, uint32_t *ret_vms, size_t *ret_n_vms)
 {
     const struct host *h = &cl->hosts[hi];
-    const struct vm *vms = &cl->vms[h->vm_first];
+    const struct vm *vms = h->vm_count > 0 ? &cl->vms[h->vm_first] : NULL;
     uint32_t n = h->vm_count;
     unsigned checked = policy_resource_mask(pol);
     unsigned host_part = 0;
