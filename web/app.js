@@ -377,6 +377,46 @@ function renderConflicts(list) {
   $("conflicts").tBodies[0].replaceChildren(...trs);
 }
 
+// Recommendations (automation = manual or dry-run): the manager's, with an Apply button for
+// the pending ones (POST /v1/recommendations/ID/apply, like `vmloc apply ID`).
+function renderRecs(list) {
+  const rows = list.filter((r) => r.state === "pending" || r.state === "dry-run").slice(-LIST_ROWS).reverse();
+  $("recs-section").hidden = rows.length === 0;
+  const key = rows.map((r) => r.id + ":" + r.state).join(",");
+  if (key === state.recsKey) return;
+  state.recsKey = key;
+  const trs = rows.map((r) => {
+    const tr = el("tr");
+    tr.dataset.id = r.id;
+    const vm = el("td", "", r.vm);
+    vm.title = r.reason || "";
+    const act = el("td");
+    if (r.state === "pending") {
+      const b = el("button", "", "Apply");
+      b.type = "button";
+      b.addEventListener("click", () => applyRec(r.id));
+      act.append(b);
+    }
+    tr.append(el("td", "", clock(r.time)), vm, el("td", "", r.from + " → " + r.to), el("td", "", r.state), act);
+    return tr;
+  });
+  $("recs").tBodies[0].replaceChildren(...trs);
+}
+
+async function applyRec(id) {
+  try {
+    const r = await fetch("/v1/recommendations/" + encodeURIComponent(id) + "/apply", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+    const j = await r.json().catch(() => ({}));
+    setStatus(r.ok, r.ok ? "applied " + id + ": migration " + j.migration : "apply " + id + ": " + (j.error || r.status));
+  } catch (e) {
+    setStatus(false, "apply " + id + ": " + e.message);
+  }
+}
+
 // --- the loop ------------------------------------------------------------------------------
 
 function setStatus(ok, text) {
@@ -399,6 +439,9 @@ async function poll() {
     renderMigrations(migrations);
     renderConflicts(conflicts);
     window.vmlocLastRenderMs = performance.now() - t0;
+    if (state.role === "manager") {
+      getJSON("/v1/recommendations?limit=" + LIST_ROWS).then(renderRecs, () => {});
+    }
     state.listsPrimed = true;
     if (!state.firstRender) {
       state.firstRender = true;

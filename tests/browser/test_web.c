@@ -351,6 +351,13 @@ wall_s(void)
 }
 
 static bool
+page_shows_first_migration(void *arg)
+{
+    (void)arg;
+    return js_true("return document.querySelector('#migrations tbody tr') !== null;");
+}
+
+static bool
 maint_button_is(void *arg)
 {
     char script[200];
@@ -590,6 +597,97 @@ test_page_500_hosts(void **state)
     assert_int_equal(daemon_stop(&b.manager, 20.0), 0);
 }
 
+/* A manual-mode cluster for the recommendation test, stopped by its teardown. */
+static struct daemon manual_d[3];
+
+static int
+teardown_manual(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 3; i++)
+        daemon_kill(&manual_d[i]);
+    return 0;
+}
+
+static bool
+rec_button_shown(void *arg)
+{
+    (void)arg;
+    return js_true("const s = document.getElementById('recs-section'); "
+                   "return !s.hidden && s.querySelector('tbody tr button') !== null;");
+}
+
+struct mig_of {
+    const char *url;
+    const char *vm;
+};
+
+static bool
+manager_lists_migration(void *arg)
+{
+    const struct mig_of *w = arg;
+    json_t *j = NULL;
+    bool ok = false;
+    if (daemon_http(w->url, "GET", "/v1/migrations", NULL, &j) == 200) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(j, i, m)
+        {
+            ok |= strcmp(json_string_value(json_object_get(m, "vm")), w->vm) == 0;
+        }
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* automation = manual: the page lists the recommendation and its Apply button orders it. */
+static void
+test_page_manual_apply(void **state)
+{
+    (void)state;
+    char pol[300];
+    (void)snprintf(pol, sizeof(pol), "%s/manual.ini", daemon_tmpdir());
+    FILE *f = fopen(pol, "w");
+    assert_non_null(f);
+    assert_true(fputs("[relocate]\nautomation = manual\n", f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    char data[300];
+    (void)snprintf(data, sizeof(data), "%s/manual-data", daemon_tmpdir());
+    const char *margv[] = {"manager",    "--listen", "127.0.0.1:0", "--data", data,
+                           "--interval", "0.3",      "--config",    pol,      NULL};
+    assert_int_equal(daemon_start(&manual_d[0], "manual-manager", margv, 20.0), 0);
+    const char *a1[] = {
+        "agent",           "--name",     "h1",  "--listen", "127.0.0.1:0",     "--manager",
+        manual_d[0].url,   "--interval", "0.3", "--vm",     "a:cpu=30,mem=64", "--vm",
+        "b:cpu=20,mem=64", NULL};
+    const char *a2[] = {
+        "agent",         "--name",     "h2",  "--listen", "127.0.0.1:0",    "--manager",
+        manual_d[0].url, "--interval", "0.3", "--vm",     "c:cpu=5,mem=64", NULL};
+    assert_int_equal(daemon_start(&manual_d[1], "manual-h1", a1, 20.0), 0);
+    assert_int_equal(daemon_start(&manual_d[2], "manual-h2", a2, 20.0), 0);
+    char page[160];
+    (void)snprintf(page, sizeof(page), "%s/", manual_d[0].url);
+    navigate(page);
+    assert_true(wait_until(rendered, NULL, 20.0));
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(manual_d[1].url, "POST", "/v1/vms/a/load", "{\"cpu\": 50}", &j),
+                     200);
+    json_decref(j);
+    assert_int_equal(daemon_http(manual_d[1].url, "POST", "/v1/vms/b/load", "{\"cpu\": 40}", &j),
+                     200);
+    json_decref(j);
+    assert_true(wait_until(rec_button_shown, NULL, 20.0));
+    struct mig_of w = {manual_d[0].url, "a"};
+    assert_false(manager_lists_migration(&w)); /* manual: nothing ordered yet */
+    assert_true(js_true("document.querySelector('#recs tbody tr button').click(); return true;"));
+    assert_true(wait_until(manager_lists_migration, &w, 20.0));
+    assert_true(wait_until(page_shows_first_migration, NULL, 10.0));
+    assert_no_console_errors();
+    leave_page();
+    for (size_t i = 3; i > 0; i--)
+        assert_int_equal(daemon_stop(&manual_d[i - 1], 20.0), 0);
+}
+
 int
 main(void)
 {
@@ -606,6 +704,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_page_central_demo, teardown_demo),
         cmocka_unit_test_teardown(test_page_peer_demo, teardown_demo),
+        cmocka_unit_test_teardown(test_page_manual_apply, teardown_manual),
         cmocka_unit_test_teardown(test_page_500_hosts, teardown_big),
     };
     return cmocka_run_group_tests(tests, setup_browser, teardown_browser);
