@@ -16,19 +16,6 @@
 #include "net/http.h"
 #include "testpool.h"
 
-static json_t *
-host_of(json_t *hosts, const char *name)
-{
-    size_t i;
-    json_t *h;
-    json_array_foreach(hosts, i, h)
-    {
-        if (strcmp(str(h, "name"), name) == 0)
-            return h;
-    }
-    return NULL;
-}
-
 struct drain_watch {
     const char *url;
     long long max_active;
@@ -45,7 +32,7 @@ drain_blocked(void *arg)
     if (active > w->max_active)
         w->max_active = active;
     json_t *hosts = get(w->url, "/v1/hosts");
-    json_t *mt = json_object_get(host_of(hosts, "h1"), "maintenance");
+    json_t *mt = json_object_get(named(hosts, "h1"), "maintenance");
     w->vms_left = json_integer_value(json_object_get(mt, "vms_left"));
     bool done =
         mt != NULL && strcmp(str(mt, "blocked"), "pinned") == 0 && w->vms_left == 1 && active == 0;

@@ -26,6 +26,22 @@ mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A manager at --interval 0.2 with the policy `text` (INI). */
+static struct daemon *
+manager_with(const char *text)
+{
+    const char *mextra[] = {"--config", pool_write_policy(text), NULL};
+    return pool_start_manager("m", "127.0.0.1:0", mextra);
+}
+
+/* The conflict every test here makes: a at 50 %, b at 40 % on the agent at `url`. */
+static void
+overload_ab(const char *url)
+{
+    load(url, "a", "cpu=50");
+    load(url, "b", "cpu=40");
+}
+
 /* A conflict on h1 through a manager in `mode` (central or edge) with persistence 4/4 where
  * `where` says (the manager's config, or the agents'); returns the seconds from the load
  * change to the order. */
@@ -51,8 +67,7 @@ persistence_delay(const char *mode, bool on_agents)
     struct cond up = {m->url, NULL, NULL, 2};
     assert_true(wait_until(hosts_up, &up, UP_S));
     double t0 = mono_s();
-    load(h1->url, "a", "cpu=50");
-    load(h1->url, "b", "cpu=40");
+    overload_ab(h1->url);
     struct cond c = {m->url, "a", NULL, 0};
     assert_true(wait_until(migration_of, &c, ACT_S));
     return mono_s() - t0;
@@ -125,8 +140,7 @@ test_persistence_on_peers(void **state)
         d[i] = pool_start(names[i], argv);
     }
     double t0 = mono_s();
-    load(d[0]->url, "a", "cpu=50");
-    load(d[0]->url, "b", "cpu=40");
+    overload_ab(d[0]->url);
     struct cond c = {d[0]->url, "a", NULL, 0};
     assert_true(wait_until(migration_of, &c, ACT_S));
     double waited = mono_s() - t0;
@@ -141,9 +155,7 @@ static void
 test_cooldown_keeps_an_arrival(void **state)
 {
     (void)state;
-    const char *pol = pool_write_policy("[relocate]\ncooldown = 600\n");
-    const char *mextra[] = {"--config", pol, NULL};
-    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    struct daemon *m = manager_with("[relocate]\ncooldown = 600\n");
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
     const char *e2[] = {"--vm", "c:cpu=10,mem=64", NULL};
     const char *e3[] = {"--vm", "d:cpu=35,mem=64", NULL};
@@ -153,8 +165,7 @@ test_cooldown_keeps_an_arrival(void **state)
     struct cond up = {m->url, NULL, NULL, 3};
     assert_true(wait_until(hosts_up, &up, UP_S));
     /* h1 in conflict: a (the heaviest) goes to h2, the host with the most free cpu. */
-    load(h1->url, "a", "cpu=50");
-    load(h1->url, "b", "cpu=40");
+    overload_ab(h1->url);
     struct cond done = {m->url, "a", "done", 0};
     assert_true(wait_until(migration_is, &done, ACT_S));
     json_t *vms = get(h2->url, "/v1/vms");
@@ -221,9 +232,7 @@ static void
 test_one_migration_at_once(void **state)
 {
     (void)state;
-    const char *pol = pool_write_policy("[relocate]\nmax_migrations = 1\n");
-    const char *mextra[] = {"--config", pol, NULL};
-    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    struct daemon *m = manager_with("[relocate]\nmax_migrations = 1\n");
     /* 1 GiB at 1 GiB/s: each migration takes about a second. */
     const char *e1[] = {"--vm", "a:cpu=30,mem=1024", "--vm", "b:cpu=20,mem=1024", NULL};
     const char *e2[] = {"--vm", "c:cpu=30,mem=1024", "--vm", "d:cpu=20,mem=1024", NULL};
@@ -235,8 +244,7 @@ test_one_migration_at_once(void **state)
     (void)pool_start_agent("h4", m->url, e4);
     struct cond up = {m->url, NULL, NULL, 4};
     assert_true(wait_until(hosts_up, &up, UP_S));
-    load(h1->url, "a", "cpu=50");
-    load(h1->url, "b", "cpu=40");
+    overload_ab(h1->url);
     load(h2->url, "c", "cpu=50");
     load(h2->url, "d", "cpu=40");
     struct limit_watch w = {m->url, 0};
@@ -263,10 +271,8 @@ static void
 test_rules_in_manager(void **state)
 {
     (void)state;
-    const char *pol = pool_write_policy("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
-                                        "[rule \"b-on-h1\"]\ntype = on\nvms = b\nhosts = h1\n");
-    const char *mextra[] = {"--config", pol, NULL};
-    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    struct daemon *m = manager_with("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
+                                    "[rule \"b-on-h1\"]\ntype = on\nvms = b\nhosts = h1\n");
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
     const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
     const char *e3[] = {"--vm", "d:cpu=25,mem=64", NULL};
@@ -275,8 +281,7 @@ test_rules_in_manager(void **state)
     (void)pool_start_agent("h3", m->url, e3);
     struct cond up = {m->url, NULL, NULL, 3};
     assert_true(wait_until(hosts_up, &up, UP_S));
-    load(h1->url, "a", "cpu=50");
-    load(h1->url, "b", "cpu=40");
+    overload_ab(h1->url);
     struct cond done = {m->url, "a", "done", 0};
     assert_true(wait_until(migration_is, &done, ACT_S));
     json_t *migs = get(m->url, "/v1/migrations");
@@ -313,14 +318,9 @@ static double
 host_cpu(const char *url, const char *host)
 {
     json_t *hosts = get(url, "/v1/hosts");
-    double v = -1;
-    size_t i;
-    json_t *h;
-    json_array_foreach(hosts, i, h)
-    {
-        if (strcmp(str(h, "name"), host) == 0)
-            v = json_real_value(json_object_get(json_object_get(h, "usage"), "cpu"));
-    }
+    json_t *h = named(hosts, host);
+    double v =
+        h != NULL ? json_real_value(json_object_get(json_object_get(h, "usage"), "cpu")) : -1;
     json_decref(hosts);
     return v;
 }
@@ -346,9 +346,7 @@ static void
 test_manual_apply(void **state)
 {
     (void)state;
-    const char *pol = pool_write_policy("[relocate]\nautomation = manual\n");
-    const char *mextra[] = {"--config", pol, NULL};
-    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    struct daemon *m = manager_with("[relocate]\nautomation = manual\n");
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
     const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
     struct daemon *h1 = pool_start_agent("h1", m->url, e1);
@@ -356,8 +354,7 @@ test_manual_apply(void **state)
     struct cond up = {m->url, NULL, NULL, 2};
     assert_true(wait_until(hosts_up, &up, UP_S));
     long long rounds = health_int(m->url, "rounds");
-    load(h1->url, "a", "cpu=50");
-    load(h1->url, "b", "cpu=40");
+    overload_ab(h1->url);
     struct cond pending = {m->url, "pending", NULL, 0};
     assert_true(wait_until(recommendation_is, &pending, ACT_S));
     /* Several decisions later, still nothing ordered, one recommendation. */
@@ -404,17 +401,14 @@ static void
 test_dry_run(void **state)
 {
     (void)state;
-    const char *pol = pool_write_policy("[relocate]\nautomation = dry-run\n");
-    const char *mextra[] = {"--config", pol, NULL};
-    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    struct daemon *m = manager_with("[relocate]\nautomation = dry-run\n");
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", "--vm", "b:cpu=20,mem=64", NULL};
     const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
     struct daemon *h1 = pool_start_agent("h1", m->url, e1);
     (void)pool_start_agent("h2", m->url, e2);
     struct cond up = {m->url, NULL, NULL, 2};
     assert_true(wait_until(hosts_up, &up, UP_S));
-    load(h1->url, "a", "cpu=50");
-    load(h1->url, "b", "cpu=40");
+    overload_ab(h1->url);
     struct cond dry = {m->url, "dry-run", NULL, 0};
     assert_true(wait_until(recommendation_is, &dry, ACT_S));
     char id[96];
@@ -435,10 +429,8 @@ static void
 test_explain(void **state)
 {
     (void)state;
-    const char *pol = pool_write_policy("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
-                                        "[relocate]\nexclude_hosts = h4\n");
-    const char *mextra[] = {"--config", pol, NULL};
-    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    struct daemon *m = manager_with("[rule \"a-apart-from-c\"]\ntype = apart\nvms = a, c\n"
+                                    "[relocate]\nexclude_hosts = h4\n");
     const char *e1[] = {"--vm", "a:cpu=30,mem=64", NULL};
     const char *e2[] = {"--vm", "c:cpu=5,mem=64", NULL};
     const char *e3[] = {"--vm", "d:cpu=85,mem=64", NULL};
@@ -484,14 +476,7 @@ ready_off(void *arg)
 {
     const struct cond *c = arg;
     json_t *hosts = get(c->url, "/v1/hosts");
-    bool ok = false;
-    size_t i;
-    json_t *h;
-    json_array_foreach(hosts, i, h)
-    {
-        if (strcmp(str(h, "name"), c->a) == 0)
-            ok = strcmp(str(h, "power"), "ready-off") == 0;
-    }
+    bool ok = strcmp(str(named(hosts, c->a), "power"), "ready-off") == 0;
     json_decref(hosts);
     return ok;
 }
@@ -503,10 +488,8 @@ static void
 test_power_saving(void **state)
 {
     (void)state;
-    const char *pol =
-        pool_write_policy("[relocate]\nconsolidate_below = 30\nconsolidate_target = 70\n");
-    const char *mextra[] = {"--config", pol, NULL};
-    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    struct daemon *m =
+        manager_with("[relocate]\nconsolidate_below = 30\nconsolidate_target = 70\n");
     const char *e1[] = {"--vm", "a:cpu=8,mem=64", NULL};
     const char *e2[] = {"--vm", "b:cpu=38,mem=64", NULL};
     const char *e3[] = {"--vm", "c:cpu=43,mem=64", NULL};

@@ -50,19 +50,6 @@ history_has(void *arg)
     return ok;
 }
 
-static json_t *
-host_in(json_t *hosts, const char *name)
-{
-    size_t i;
-    json_t *h;
-    json_array_foreach(hosts, i, h)
-    {
-        if (strcmp(str(h, "name"), name) == 0)
-            return h;
-    }
-    return NULL;
-}
-
 struct up_cond {
     const char *url;
     const char *const *names;
@@ -78,7 +65,7 @@ hosts_in_state(void *arg)
     json_t *hosts = get(c->url, "/v1/hosts");
     bool ok = json_array_size(hosts) == c->n;
     for (size_t i = 0; ok && i < c->n; i++) {
-        json_t *h = host_in(hosts, c->names[i]);
+        json_t *h = named(hosts, c->names[i]);
         ok = h != NULL && strcmp(str(h, "state"), c->state) == 0;
     }
     json_decref(hosts);
@@ -111,7 +98,7 @@ static bool
 peer_down(void *arg)
 {
     json_t *hosts = get(arg, "/v1/hosts");
-    json_t *h = host_in(hosts, "p3");
+    json_t *h = named(hosts, "p3");
     bool ok = h != NULL && strcmp(str(h, "state"), "down") == 0 && str(h, "reason")[0] != '\0';
     json_decref(hosts);
     return ok;
@@ -146,8 +133,8 @@ test_manager_page_and_history(void **state)
 
     /* Thresholds per host, from the policy in force. */
     json_t *hosts = get(m->url, "/v1/hosts");
-    json_t *t1 = json_object_get(host_in(hosts, "h1"), "threshold");
-    json_t *t2 = json_object_get(host_in(hosts, "h2"), "threshold");
+    json_t *t1 = json_object_get(named(hosts, "h1"), "threshold");
+    json_t *t2 = json_object_get(named(hosts, "h2"), "threshold");
     assert_true(json_real_value(json_object_get(t1, "cpu")) == 80.0);
     assert_true(json_real_value(json_object_get(t2, "cpu")) == 60.0);
     assert_true(json_real_value(json_object_get(t2, "disk")) == 80.0);
@@ -169,7 +156,7 @@ test_manager_page_and_history(void **state)
     /* The load is steady: every point is the host's usage now (its VM and the host's own). */
     json_t *now = get(m->url, "/v1/hosts");
     double h1_cpu =
-        json_real_value(json_object_get(json_object_get(host_in(now, "h1"), "usage"), "cpu"));
+        json_real_value(json_object_get(json_object_get(named(now, "h1"), "usage"), "cpu"));
     json_decref(now);
     assert_true(h1_cpu >= 30.0 && h1_cpu < 40.0);
     for (size_t i = 0; i < json_array_size(cpu); i++)
@@ -226,7 +213,7 @@ test_peer_view(void **state)
     assert_true(wait_until(hosts_in_state, &uc, UP_S));
     json_t *hosts = get(url[0], "/v1/hosts");
     assert_string_equal(str(json_array_get(hosts, 0), "name"), "p1"); /* itself first */
-    json_t *p2 = host_in(hosts, "p2");
+    json_t *p2 = named(hosts, "p2");
     assert_string_equal(str(p2, "url"), url[1]);
     assert_string_equal(json_string_value(json_array_get(json_object_get(p2, "vms"), 0)), "b");
     json_t *own = get(url[1], "/v1/sample");
@@ -309,7 +296,7 @@ test_cross_site_refused(void **state)
     assert_true(wait_until(hosts_in_state, &uc, UP_S));
     assert_int_equal(post_with_origin(m->url, "/v1/hosts/h1/drain", "http://evil.example"), 403);
     json_t *hosts = get(m->url, "/v1/hosts");
-    assert_string_equal(str(host_in(hosts, "h1"), "state"), "up");
+    assert_string_equal(str(named(hosts, "h1"), "state"), "up");
     json_decref(hosts);
     assert_int_equal(post_with_origin(m->url, "/v1/hosts/h1/drain", m->url), 202);
     assert_int_equal(post_with_origin(m->url, "/v1/hosts/h1/undrain", m->url), 200);

@@ -268,3 +268,16 @@ pool_write_policy(const char *text)
     assert_int_equal(fclose(f), 0);
     return path;
 }
+
+json_t *
+named(json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        if (strcmp(str(o, "name"), name) == 0)
+            return o;
+    }
+    return NULL;
+}

@@ -48,6 +48,9 @@ json_t *get(const char *url, const char *path);
 /* The integer `key` of the daemon's GET /v1/health, -1 when absent or no answer. */
 long long health_int(const char *url, const char *key);
 
+/* The object of array `arr` whose "name" is `name` (borrowed), or NULL. */
+json_t *named(json_t *arr, const char *name);
+
 /* The string member `key` of `o`, "" when absent. */
 const char *str(json_t *o, const char *key);
 
