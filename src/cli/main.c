@@ -101,7 +101,7 @@ usage(FILE *f)
                      "conflicts (two or more heavy VMs on a host near its limit) and moves one VM\n"
                      "to the host with the most free capacity.\n\ncommands:\n");
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-        (void)fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        (void)fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
     (void)fprintf(f, "\nRun 'vmloc COMMAND --help' for a command's options.\n"
                      "Exit status: 0 success, 1 failure at run time, 2 bad arguments or input.\n");
 }

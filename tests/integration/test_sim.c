@@ -158,6 +158,22 @@ test_single_is_object(void **state)
     json_decref(j);
 }
 
+/* The report file at `path` (both freed and removed here), NUL-terminated; caller frees. */
+static char *
+take_report(char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    (void)fclose(f);
+    (void)unlink(path);
+    free(path);
+    assert_true(n > 0);
+    return buf;
+}
+
 static void
 test_report(void **state)
 {
@@ -170,15 +186,7 @@ test_report(void **state)
     assert_int_equal(res.exit_status, 0);
     assert_non_null(strstr(res.out, "thr-mmt 0.8"));
     run_result_done(&res);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = calloc(1, 1 << 20);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    (void)fclose(f);
-    (void)unlink(path);
-    free(path);
-    assert_true(n > 0);
+    char *buf = take_report(path);
     assert_non_null(strstr(buf, "<!doctype html>"));
     assert_non_null(strstr(buf, "</html>"));
     /* Four charts, one line per policy in each. */
@@ -422,15 +430,7 @@ test_sweep(void **state)
     }
     assert_string_equal(json_string_value(json_object_get(json_array_get(j, 6), "policy")), "none");
     json_decref(j);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = calloc(1, 1 << 20);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    (void)fclose(f);
-    (void)unlink(path);
-    free(path);
-    assert_true(n > 0);
+    char *buf = take_report(path);
     assert_non_null(strstr(buf, "Anti-flapping trade-off"));
     assert_non_null(strstr(buf, "vmloc 3/5 1h"));
     size_t dots = 0;
