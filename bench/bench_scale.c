@@ -1034,6 +1034,8 @@ run(struct lg *lg, const char *bin)
     lg->agents = calloc(lg->n, sizeof(*lg->agents));
     if (lg->client == NULL || lg->agents == NULL)
         return -1;
+    if (http_client_set_token(lg->client, bench_token()) < 0)
+        return -1;
     for (size_t i = 0; i < lg->n; i++) {
         struct fagent *a = &lg->agents[i];
         a->lg = lg;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/token.h"
 #include "net/http.h"
 
 double
@@ -242,21 +243,36 @@ bench_daemon_tail_log(const struct bench_daemon *d, int max_lines)
     (void)fclose(f);
 }
 
+const char *
+bench_token(void)
+{
+    static char token[TOKEN_MAX + 1];
+    if (token[0] == '\0') {
+        char path[4096];
+        char err[600];
+        bool created = false;
+        if (token_default_path(path, sizeof(path)) < 0 ||
+            token_load(path, true, token, &created, err, sizeof(err)) < 0) {
+            (void)fprintf(stderr, "bench: no API token: %s\n", err);
+            exit(1);
+        }
+    }
+    return token;
+}
+
 int
 bench_http(const char *url, const char *method, const char *path, const char *body,
            double timeout_s, json_t **ret_json)
 {
-    int status = 0;
-    char *answer = NULL;
-    const char *err = NULL;
+    struct http_answer ans;
     if (ret_json != NULL)
         *ret_json = NULL;
-    if (http_fetch(url, method, path, body, timeout_s, &status, &answer, &err) < 0)
+    if (http_fetch(url, method, path, body, bench_token(), timeout_s, &ans) < 0)
         return 0;
     if (ret_json != NULL)
-        *ret_json = json_loads(answer, 0, NULL);
-    free(answer);
-    return status;
+        *ret_json = json_loads(ans.body, 0, NULL);
+    free(ans.body);
+    return ans.status;
 }
 
 static int

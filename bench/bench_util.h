@@ -52,6 +52,10 @@ int bench_daemon_stop(struct bench_daemon *d, double timeout_s);
 /* Print the last `max_lines` lines of the daemon's log to stderr (on failures). */
 void bench_daemon_tail_log(const struct bench_daemon *d, int max_lines);
 
+/* The API token the daemons of the benchmark share (the default token file, created when
+ * missing; exits when there is none). */
+const char *bench_token(void);
+
 /* Blocking HTTP to a daemon: the status (0: no answer) and the parsed body in *ret_json
  * (NULL when not JSON; caller decrefs). `ret_json` may be NULL. */
 int bench_http(const char *url, const char *method, const char *path, const char *body,

@@ -40,8 +40,54 @@ function svg(tag, attrs) {
   return e;
 }
 
+// --- the API token ---------------------------------------------------------------------------
+// Every API call carries the cluster's token (docs/security.md). The page keeps it in this
+// tab's sessionStorage only; it comes from the form the page shows after a 401, or once from
+// the address (#token=...), which the page then removes from the address bar.
+const TOKEN_KEY = "vmloc-token";
+
+function token() {
+  return window.sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+function api(path, opts) {
+  const o = Object.assign({ cache: "no-store" }, opts || {});
+  o.headers = Object.assign({}, o.headers || {});
+  const t = token();
+  if (t) o.headers.Authorization = "Bearer " + t;
+  return fetch(path, o).then((r) => {
+    if (r.status === 401) askToken(t ? "the token was refused" : "this daemon needs the cluster's API token");
+    return r;
+  });
+}
+
+function askToken(why) {
+  const f = $("login");
+  if (!f.hidden) return;
+  $("login-why").textContent = why;
+  f.hidden = false;
+  $("login-token").focus();
+}
+
+function tokenFromAddress() {
+  const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+  if (!m) return;
+  window.sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+}
+
+function useToken(ev) {
+  ev.preventDefault();
+  const v = $("login-token").value.trim();
+  if (!v) return;
+  window.sessionStorage.setItem(TOKEN_KEY, v);
+  $("login-token").value = "";
+  $("login").hidden = true;
+  loadMeta();
+}
+
 async function getJSON(path) {
-  const r = await fetch(path, { cache: "no-store" });
+  const r = await api(path);
   if (!r.ok) {
     let why = r.status + " " + r.statusText;
     try {
@@ -244,7 +290,7 @@ async function toggleMaint() {
   if (!name || !action) return;
   if (action === "drain" && !window.confirm("Move every VM off " + name + " and keep new ones out until its maintenance ends?")) return;
   try {
-    const r = await fetch("/v1/hosts/" + encodeURIComponent(name) + "/" + action, {
+    const r = await api("/v1/hosts/" + encodeURIComponent(name) + "/" + action, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: "{}",
@@ -405,7 +451,7 @@ function renderRecs(list) {
 
 async function applyRec(id) {
   try {
-    const r = await fetch("/v1/recommendations/" + encodeURIComponent(id) + "/apply", {
+    const r = await api("/v1/recommendations/" + encodeURIComponent(id) + "/apply", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: "{}",
@@ -478,8 +524,15 @@ function start() {
     s.prepend(sw);
     legend.append(s);
   }
-  poll();
+  tokenFromAddress();
+  $("login").addEventListener("submit", useToken);
   $("maint").addEventListener("click", toggleMaint);
+  poll();
+  loadMeta();
+}
+
+// The daemon's role and policy: read at start, and again once a token is given.
+function loadMeta() {
   getJSON("/v1/health").then(
     (h) => {
       state.role = h.role;
@@ -488,7 +541,7 @@ function start() {
     },
     () => {},
   );
-  fetch("/v1/policy", { cache: "no-store" })
+  api("/v1/policy")
     .then((r) => (r.ok ? r.text() : "not available here"))
     .then(
       (t) => {

@@ -303,6 +303,10 @@ agent_run(const struct agent_opts *o)
         log_errorx("cannot create the event loop");
         goto out;
     }
+    if (loop_set_auth(&a->loop, &o->auth) < 0) {
+        log_errorx("the API token is not usable");
+        goto out;
+    }
     a->base = a->loop.base;
     a->client = a->loop.client;
     int r = loop_listen(&a->loop, o->listen, agent_routes, agent_n_routes, a);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "core/model.h"
 #include "core/policy.h"
+#include "net/http.h"
 #include "proto/wire.h"
 
 #define AGENT_DEFAULT_LISTEN "127.0.0.1:7701"
@@ -57,6 +58,9 @@ struct agent_opts {
     char data[4096]; /* peer mode: the store's directory */
     enum agent_backend backend;
     struct hv_libvirt_opts libvirt;
+    char token_file[4096]; /* "" = the default (common/token.h) */
+    bool open_reads;       /* GET requests need no token */
+    struct http_auth auth; /* loaded from token_file by the caller before agent_run() */
 };
 
 /* Fill `o` with the defaults (the policy with policy_init(), not finished). */

@@ -4,6 +4,7 @@
 #define VMLOC_CLI_CLI_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/compiler.h"
@@ -24,6 +25,9 @@ void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Parse a finite number in [lo, hi] (the whole string). 0 or -EINVAL. */
 MUST_CHECK int cli_parse_num(const char *s, double lo, double hi, double *ret);
 
+/* "true"/"yes"/"on"/"1" or "false"/"no"/"off"/"0". 0 or -EINVAL. */
+MUST_CHECK int cli_parse_bool(const char *s, bool *ret);
+
 /* The value of the last -c/--config/--config=FILE in argv, or NULL: a daemon reads its file
  * before the other options, which then win over it. */
 const char *cli_config_path(int argc, char **argv);
@@ -40,6 +44,31 @@ const char *cli_target_url(void);
 
 /* The global --agent URL, or NULL. */
 const char *cli_global_agent(void);
+
+/* --- the API token (cli_auth.c) --- */
+struct http_auth;
+struct http_answer;
+
+/* The global --token-file FILE (NULL: the default of token_default_path()). */
+void cli_set_token_file(const char *path);
+
+/* `given` if not NULL or empty, else the global --token-file, else the default token file. 0 or
+ * -ENOENT/-ENAMETOOLONG. */
+MUST_CHECK int cli_token_path(const char *given, char *buf, size_t len);
+
+/* A daemon's credentials: the token of `token_file` (NULL or "": the default file), created
+ * when missing (logged, without the token), and `open_reads`. CLI_EXIT_OK, or
+ * CLI_EXIT_USAGE after printing why (a bad path, mode or content). */
+MUST_CHECK int cli_daemon_auth(const char *token_file, bool open_reads, struct http_auth *out);
+
+/* The terminal's token (from --token-file or the default file; never created), or NULL with
+ * *ret_why saying why there is none. Loaded once. */
+const char *cli_token(const char **ret_why);
+
+/* http_fetch() with the terminal's token; on a 401 without a token it also prints why there
+ * was none. */
+MUST_CHECK int cli_fetch(const char *url, const char *method, const char *path, const char *body,
+                         double timeout_s, struct http_answer *ret);
 
 #define CLI_DEFAULT_MANAGER "http://127.0.0.1:7700"
 

@@ -59,6 +59,11 @@ agent_usage(FILE *f)
         "      --bandwidth MIBPS    simulated migration bandwidth, MiB/s (default %g)\n"
         "      --advertise URL      the URL others use to reach this agent\n"
         "      --log-level LEVEL    debug, info (default), warn, error\n"
+        "      --token-file FILE    the cluster's API token, the same file as the\n"
+        "                           manager's and the peers' (created, mode 0600,\n"
+        "                           when missing; default $VMLOC_TOKEN_FILE, else\n"
+        "                           ~/.config/vmloc/token)\n"
+        "      --open-reads         GET requests need no token (changes still do)\n"
         "  -n, --check-config       check the settings, print 'configuration OK', exit\n"
         "  -h, --help               show this help\n\n"
         "Once it accepts connections it prints 'listening on http://ADDR:PORT' on standard\n"
@@ -186,6 +191,16 @@ agent_set(struct agent_opts *o, const char *key, const char *v, const char **why
             *why = "must be debug, info, warn or error";
             return -EINVAL;
         }
+    } else if (strcmp(key, "token_file") == 0) {
+        if (v[0] == '\0' || copy_str(o->token_file, sizeof(o->token_file), v) < 0) {
+            *why = "must be a file path";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "open_reads") == 0) {
+        if (cli_parse_bool(v, &o->open_reads) < 0) {
+            *why = "must be true or false";
+            return -EINVAL;
+        }
     } else {
         *why = "unknown key";
         return -EINVAL;
@@ -264,9 +279,9 @@ key_in(const char *key, const char *const *keys)
     return false;
 }
 
-static const char *const agent_keys[] = {"name",  "listen",     "manager",  "advertise",
-                                         "mode",  "backend",    "interval", "log_level",
-                                         "peers", "lock_lease", "data",     NULL};
+static const char *const agent_keys[] = {
+    "name",      "listen", "manager",    "advertise", "mode",       "backend",    "interval",
+    "log_level", "peers",  "lock_lease", "data",      "token_file", "open_reads", NULL};
 static const char *const sim_keys[] = {"capacity", "mem_mib", "overhead_cpu", "bandwidth", NULL};
 
 /* The VM named by section `vm "NAME"`, created on first use. NULL when there are too many. */
@@ -407,6 +422,8 @@ enum {
     OPT_NAME,
     OPT_LEASE,
     OPT_LIBVIRT_URI,
+    OPT_TOKEN_FILE,
+    OPT_OPEN_READS,
 };
 
 static const struct option long_opts[] = {
@@ -428,6 +445,8 @@ static const struct option long_opts[] = {
     {"lock-lease", required_argument, NULL, OPT_LEASE},
     {"libvirt-uri", required_argument, NULL, OPT_LIBVIRT_URI},
     {"data", required_argument, NULL, 'd'},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"open-reads", no_argument, NULL, OPT_OPEN_READS},
     {"check-config", no_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -468,6 +487,8 @@ opt_key(int c)
         return "lock_lease";
     case 'd':
         return "data";
+    case OPT_TOKEN_FILE:
+        return "token_file";
     default:
         return NULL;
     }
@@ -515,6 +536,9 @@ parse_args(int argc, char **argv, struct agent_opts *o)
                 return CLI_EXIT_USAGE;
             }
             o->n_vms++;
+            break;
+        case OPT_OPEN_READS:
+            o->open_reads = true;
             break;
         case 'n':
             check = true;
@@ -613,6 +637,12 @@ cmd_agent(int argc, char **argv)
         return r < 0 ? CLI_EXIT_OK : r;
     }
     log_init("agent", o->log_level);
+    r = cli_daemon_auth(o->token_file, o->open_reads, &o->auth);
+    if (r != CLI_EXIT_OK) {
+        policy_done(&o->policy);
+        free(o);
+        return r;
+    }
     r = agent_run(o);
     policy_done(&o->policy);
     free(o);

@@ -5,6 +5,7 @@
  * --mode central|edge|peer runs the same cluster and workload in each deployment. Everything
  * it starts is stopped on the way out. The daemons are this same binary, run as children. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 
 #include "cli/cli.h"
 #include "common/clock.h"
+#include "common/token.h"
 #include "net/http.h"
 
 #define DEMO_MAX_AGENTS 8
@@ -55,6 +57,7 @@ struct demo {
     double interval;
     char data[4096];
     bool own_data;
+    char token_file[4096];  /* the cluster's token, given to every daemon */
     double conflicts_since; /* conflicts before this time were printed */
     json_t *conflicts_at;   /* "host" -> true for those printed at exactly that time */
     size_t seen_migrations;
@@ -144,13 +147,11 @@ stop_child(struct child *c)
 static json_t *
 get(const char *url, const char *path)
 {
-    int status = 0;
-    char *body = NULL;
-    const char *err = NULL;
-    if (http_fetch(url, "GET", path, NULL, 5.0, &status, &body, &err) < 0)
+    struct http_answer ans;
+    if (cli_fetch(url, "GET", path, NULL, 5.0, &ans) < 0)
         return NULL;
-    json_t *j = status == 200 ? json_loads(body, 0, NULL) : NULL;
-    free(body);
+    json_t *j = ans.status == 200 ? json_loads(ans.body, 0, NULL) : NULL;
+    free(ans.body);
     return j;
 }
 
@@ -235,14 +236,13 @@ set_load(struct demo *d, const char *vm, double cpu, const char *why)
     char body[64];
     (void)snprintf(path, sizeof(path), "/v1/vms/%s/load", vm);
     (void)snprintf(body, sizeof(body), "{\"cpu\": %g}", cpu);
-    int status = 0;
-    char *answer = NULL;
-    const char *err = NULL;
-    if (http_fetch(url, "POST", path, body, 5.0, &status, &answer, &err) == 0 && status == 200)
+    struct http_answer ans;
+    if (cli_fetch(url, "POST", path, body, 5.0, &ans) == 0 && ans.status == 200)
         (void)printf("[%s] load      %-10s on %-4s cpu -> %4.0f%%   (%s)\n", t, vm, host, cpu, why);
     else
-        (void)printf("[%s] load      %s: not set (%s)\n", t, vm, err != NULL ? err : "refused");
-    free(answer);
+        (void)printf("[%s] load      %s: not set (%s)\n", t, vm,
+                     ans.err != NULL ? ans.err : "refused");
+    free(ans.body);
     (void)fflush(stdout);
 }
 
@@ -355,11 +355,24 @@ demo_start(struct demo *d, const char *self)
         cli_error("demo: cannot write %s", policy);
         return -1;
     }
+    /* The token first, so that the daemons and this process read the same one. */
+    char token[TOKEN_MAX + 1];
+    char err[600];
+    bool created = false;
+    if (cli_token_path(NULL, d->token_file, sizeof(d->token_file)) < 0) {
+        cli_error("demo: no token file: give vmloc --token-file FILE demo");
+        return -1;
+    }
+    if (token_load(d->token_file, true, token, &created, err, sizeof(err)) < 0) {
+        cli_error("demo: %s", err);
+        return -1;
+    }
+    explicit_bzero(token, sizeof(token));
     char *mode = (char *)mode_names[d->mode];
     if (d->mode != DEMO_PEER) {
-        char *margv[] = {(char *)self, "manager",    "--listen", "127.0.0.1:0", "--data",
-                         d->data,      "--interval", interval,   "--config",    policy,
-                         "--mode",     mode,         NULL};
+        char *margv[] = {(char *)self, "manager",    "--listen",     "127.0.0.1:0", "--data",
+                         d->data,      "--interval", interval,       "--config",    policy,
+                         "--mode",     mode,         "--token-file", d->token_file, NULL};
         if (spawn(&d->manager, self, margv, log) < 0) {
             cli_error("demo: the manager did not start (see %s)", log);
             return -1;
@@ -382,10 +395,11 @@ demo_start(struct demo *d, const char *self)
     }
     for (int i = 0; i < d->n_agents; i++) {
         struct child *a = &d->agents[i];
-        char *argv[64] = {(char *)self, "agent",  "--name",      a->name,      "--listen",
-                          listen[i],    "--mode", mode,          "--interval", interval,
-                          "--config",   policy,   "--bandwidth", "4096"};
-        int n = 14;
+        char *argv[64] = {(char *)self,  "agent",   "--name",       a->name,
+                          "--listen",    listen[i], "--mode",       mode,
+                          "--interval",  interval,  "--config",     policy,
+                          "--bandwidth", "4096",    "--token-file", d->token_file};
+        int n = 16;
         if (d->mode == DEMO_PEER) {
             argv[n++] = "--data";
             argv[n++] = data[i];
@@ -619,15 +633,18 @@ cmd_demo(int argc, char **argv)
     if (d.mode == DEMO_PEER)
         (void)printf("vmloc demo (peer mode): no manager, %d agents (h1..h%d), interval %g s.%s\n"
                      "  look around: vmloc --agent %s hosts | vms | conflicts | migrations\n"
-                     "  web page: %s/ (any agent serves it)\n",
+                     "  web page: %s/ (any agent serves it)\n"
+                     "  API token: in %s (the page asks for it)\n",
                      d.n_agents, d.n_agents, d.interval, duration > 0 ? "" : " Ctrl-C stops.",
-                     d.agents[0].url, d.agents[0].url);
+                     d.agents[0].url, d.agents[0].url, d.token_file);
     else
         (void)printf("vmloc demo (%s mode): manager %s, %d agents (h1..h%d), interval %g s.%s\n"
                      "  look around: vmloc --manager %s hosts | vms | conflicts | migrations\n"
-                     "  web page: %s/\n",
+                     "  web page: %s/\n"
+                     "  API token: in %s (the page asks for it)\n",
                      mode_names[d.mode], d.manager.url, d.n_agents, d.n_agents, d.interval,
-                     duration > 0 ? "" : " Ctrl-C stops.", d.manager.url, d.manager.url);
+                     duration > 0 ? "" : " Ctrl-C stops.", d.manager.url, d.manager.url,
+                     d.token_file);
     (void)fflush(stdout);
     double start = clock_wall_s();
     double cycle = 40.0;

@@ -41,6 +41,10 @@ manager_usage(FILE *f)
         "                           (default %g; decisions use every sample)\n"
         "  -n, --check-config       check the config, print 'configuration OK', exit\n"
         "      --log-level LEVEL    debug, info (default), warn, error\n"
+        "      --token-file FILE    the cluster's API token (created, mode 0600, when\n"
+        "                           missing; default $VMLOC_TOKEN_FILE, else\n"
+        "                           ~/.config/vmloc/token); every request needs it\n"
+        "      --open-reads         GET requests need no token (changes still do)\n"
         "  -h, --help               show this help\n\n"
         "Agents register themselves (vmloc agent --manager URL). Once it accepts\n"
         "connections the manager prints 'listening on http://ADDR:PORT' on standard\n"
@@ -106,9 +110,20 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
             *why = "must be debug, info, warn or error";
             return -EINVAL;
         }
+    } else if (strcmp(key, "token_file") == 0) {
+        if (strlen(v) == 0 || strlen(v) >= sizeof(o->token_file)) {
+            *why = "must be a file path";
+            return -EINVAL;
+        }
+        (void)snprintf(o->token_file, sizeof(o->token_file), "%s", v);
+    } else if (strcmp(key, "open_reads") == 0) {
+        if (cli_parse_bool(v, &o->open_reads) < 0) {
+            *why = "must be true or false";
+            return -EINVAL;
+        }
     } else {
         *why = "unknown key (listen, data, mode, collect, interval, retention, store_every, "
-               "log_level)";
+               "log_level, token_file, open_reads)";
         return -EINVAL;
     }
     return 0;
@@ -161,6 +176,8 @@ enum {
     OPT_STORE_EVERY,
     OPT_LOG_LEVEL,
     OPT_COLLECT,
+    OPT_TOKEN_FILE,
+    OPT_OPEN_READS,
 };
 
 int
@@ -177,6 +194,8 @@ cmd_manager(int argc, char **argv)
         {"store-every", required_argument, NULL, OPT_STORE_EVERY},
         {"check-config", no_argument, NULL, 'n'},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+        {"open-reads", no_argument, NULL, OPT_OPEN_READS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -233,6 +252,12 @@ cmd_manager(int argc, char **argv)
         case OPT_LOG_LEVEL:
             key = "log_level";
             break;
+        case OPT_TOKEN_FILE:
+            key = "token_file";
+            break;
+        case OPT_OPEN_READS:
+            o->open_reads = true;
+            break;
         case 'n':
             check = true;
             break;
@@ -269,6 +294,9 @@ cmd_manager(int argc, char **argv)
         goto out;
     }
     log_init("manager", o->log_level);
+    ret = cli_daemon_auth(o->token_file, o->open_reads, &o->auth);
+    if (ret != CLI_EXIT_OK)
+        goto out;
     ret = manager_run(o) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
     if (ret != CLI_EXIT_OK)
         cli_error("manager: could not start or run (the log above says why)");

@@ -29,14 +29,14 @@ ask(const char *url, const char *method, const char *path, const char *body, jso
         cli_error("%s: not a daemon URL (expected http://HOST:PORT)", url);
         return CLI_EXIT_USAGE;
     }
-    int status = 0;
-    char *answer = NULL;
-    const char *err = NULL;
-    int r = http_fetch(url, method, path, body, TERMINAL_TIMEOUT_S, &status, &answer, &err);
+    struct http_answer ans;
+    int r = cli_fetch(url, method, path, body, TERMINAL_TIMEOUT_S, &ans);
     if (r < 0) {
-        cli_error("%s: %s", url, err != NULL ? err : strerror(-r));
+        cli_error("%s: %s", url, ans.err != NULL ? ans.err : strerror(-r));
         return CLI_EXIT_FAIL;
     }
+    int status = ans.status;
+    char *answer = ans.body;
     json_error_t je;
     json_t *j = json_loads(answer, 0, &je);
     if (status < 200 || status >= 300) {

@@ -79,6 +79,24 @@ cli_parse_num(const char *s, double lo, double hi, double *ret)
     return 0;
 }
 
+int
+cli_parse_bool(const char *s, bool *ret)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *ret = true;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *ret = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 const char *
 cli_config_path(int argc, char **argv)
 {
@@ -95,14 +113,17 @@ cli_config_path(int argc, char **argv)
 static void
 usage(FILE *f)
 {
-    (void)fprintf(f, "usage: vmloc [--help] [--version] [--manager URL | --agent URL] COMMAND "
-                     "[ARGS]\n\n"
+    (void)fprintf(f, "usage: vmloc [--help] [--version] [--manager URL | --agent URL]\n"
+                     "             [--token-file FILE] COMMAND [ARGS]\n\n"
                      "vmloc keeps virtual machines on the right servers: it detects resource\n"
                      "conflicts (two or more heavy VMs on a host near its limit) and moves one VM\n"
                      "to the host with the most free capacity.\n\ncommands:\n");
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
         (void)fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
-    (void)fprintf(f, "\nRun 'vmloc COMMAND --help' for a command's options.\n"
+    (void)fprintf(f, "\nThe daemons' API needs the cluster's token: commands read it from\n"
+                     "--token-file FILE, else $VMLOC_TOKEN_FILE, else\n"
+                     "~/.config/vmloc/token (docs/security.md).\n"
+                     "\nRun 'vmloc COMMAND --help' for a command's options.\n"
                      "Exit status: 0 success, 1 failure at run time, 2 bad arguments or input.\n");
 }
 
@@ -113,15 +134,19 @@ main(int argc, char **argv)
     (void)signal(SIGPIPE, SIG_IGN);
     /* Global options come before the command. */
     int i = 1;
-    while (i < argc && (strcmp(argv[i], "--manager") == 0 || strcmp(argv[i], "--agent") == 0)) {
+    while (i < argc && (strcmp(argv[i], "--manager") == 0 || strcmp(argv[i], "--agent") == 0 ||
+                        strcmp(argv[i], "--token-file") == 0)) {
         if (i + 1 >= argc) {
-            cli_error("option '%s' needs a URL", argv[i]);
+            cli_error("option '%s' needs a %s", argv[i],
+                      strcmp(argv[i], "--token-file") == 0 ? "file" : "URL");
             return CLI_EXIT_USAGE;
         }
         if (strcmp(argv[i], "--manager") == 0)
             global_manager = argv[i + 1];
-        else
+        else if (strcmp(argv[i], "--agent") == 0)
             global_agent = argv[i + 1];
+        else
+            cli_set_token_file(argv[i + 1]);
         i += 2;
     }
     if (i >= argc) {

@@ -385,6 +385,10 @@ manager_run(const struct manager_opts *o)
         log_errorx("cannot create the event loop");
         goto out;
     }
+    if (loop_set_auth(&m->loop, &o->auth) < 0) {
+        log_errorx("the API token is not usable");
+        goto out;
+    }
     m->base = m->loop.base;
     m->client = m->loop.client;
     if (store_each_agent(m->store, load_agent, m) < 0)

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "core/policy.h"
+#include "net/http.h"
 #include "proto/wire.h"
 
 #define MANAGER_DEFAULT_LISTEN "127.0.0.1:7700"
@@ -30,6 +31,9 @@ struct manager_opts {
     enum log_level log_level;
     bool edge;              /* edge mode: agents detect and notify; decide for them only */
     bool collect_on_notify; /* edge mode: collect only when notified, not every interval */
+    char token_file[4096];  /* "" = the default (common/token.h) */
+    bool open_reads;        /* GET requests need no token */
+    struct http_auth auth;  /* loaded from token_file by the caller before manager_run() */
 };
 
 /* Fill `o` with the defaults (the policy with policy_init()). */

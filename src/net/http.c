@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/token.h"
 #include "proto/utf8.h"
 
 struct http_server {
@@ -29,6 +31,7 @@ struct http_server {
     const struct http_route *routes;
     size_t n_routes;
     void *ctx;
+    struct http_auth auth;
 };
 
 int
@@ -303,6 +306,47 @@ cross_site(const struct http_req *r)
     return strcmp(p + 3, host) != 0;
 }
 
+/* Is the request's "Authorization: Bearer ..." the server's token? The comparison takes the
+ * same time wherever the two differ. */
+static bool
+authorized(const struct http_server *s, const struct http_req *r)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    const char *t = h + 7;
+    while (*t == ' ')
+        t++;
+    size_t len = strlen(t);
+    while (len > 0 && t[len - 1] == ' ')
+        len--;
+    return token_equal(s->auth.token, t, len);
+}
+
+/* Must this request show the token? Every request does, except the open routes (the page's
+ * files) and, with open_reads, the reading ones. */
+static bool
+needs_credential(const struct http_server *s, const struct http_req *r)
+{
+    if (s->auth.token[0] == '\0')
+        return false;
+    bool read = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    if (read && s->auth.open_reads)
+        return false;
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const struct http_route *rt = &s->routes[i];
+        if (rt->open && strcmp(rt->method, r->method) == 0 && path_matches(rt->pattern, r))
+            return false;
+    }
+    return true;
+}
+
+void
+http_server_set_auth(struct http_server *s, const struct http_auth *auth)
+{
+    s->auth = *auth;
+}
+
 static void
 server_cb(struct evhttp_request *ev, void *arg)
 {
@@ -324,6 +368,14 @@ server_cb(struct evhttp_request *ev, void *arg)
     if (cross_site(&r)) {
         http_reply_error(&r, 403,
                          "cross-site request refused (its Origin is not this daemon's address)");
+        goto out;
+    }
+    if (needs_credential(s, &r) && !authorized(s, &r)) {
+        (void)evhttp_add_header(evhttp_request_get_output_headers(ev), "WWW-Authenticate",
+                                "Bearer realm=\"vmloc\"");
+        http_reply_error(&r, 401,
+                         "this API needs the cluster's token (Authorization: Bearer TOKEN, from "
+                         "the token file; see docs/security.md)");
         goto out;
     }
     bool path_known = false;
@@ -456,6 +508,7 @@ struct http_client {
     struct idle *oldest;                  /* the same, by age */
     struct idle *newest;
     size_t n_idle;
+    char auth_header[HTTP_MAX_TOKEN + 8]; /* "Bearer TOKEN", or "" */
 };
 
 static size_t
@@ -803,6 +856,8 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     evhttp_connection_set_retries(c->conn, 0);
     struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
     (void)evhttp_add_header(h, "Host", host);
+    if (cl->auth_header[0] != '\0')
+        (void)evhttp_add_header(h, "Authorization", cl->auth_header);
     if (body != NULL) {
         (void)evhttp_add_header(h, "Content-Type", "application/json");
         (void)evbuffer_add(evhttp_request_get_output_buffer(c->req), body, strlen(body));
@@ -849,11 +904,28 @@ fetch_done(void *arg, int status, const char *body, size_t len, const char *err)
 }
 
 int
+http_client_set_token(struct http_client *c, const char *token)
+{
+    if (token == NULL || token[0] == '\0') {
+        c->auth_header[0] = '\0';
+        return 0;
+    }
+    if (strlen(token) > HTTP_MAX_TOKEN)
+        return -EINVAL;
+    for (const char *p = token; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return -EINVAL;
+    (void)snprintf(c->auth_header, sizeof(c->auth_header), "Bearer %s", token);
+    return 0;
+}
+
+int
 http_fetch(const char *base_url, const char *method, const char *path, const char *body,
-           double timeout_s, int *ret_status, char **ret_body, const char **ret_err)
+           const char *token, double timeout_s, struct http_answer *ret)
 {
     struct fetch f;
     memset(&f, 0, sizeof(f));
+    memset(ret, 0, sizeof(*ret));
     f.base = event_base_new();
     if (f.base == NULL)
         return -ENOMEM;
@@ -862,7 +934,9 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
         event_base_free(f.base);
         return -ENOMEM;
     }
-    int r = http_request(f.client, base_url, method, path, body, timeout_s, fetch_done, &f);
+    int r = http_client_set_token(f.client, token);
+    if (r == 0)
+        r = http_request(f.client, base_url, method, path, body, timeout_s, fetch_done, &f);
     if (r < 0) {
         http_client_free(f.client);
         event_base_free(f.base);
@@ -875,7 +949,7 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
     http_client_free(f.client);
     event_base_free(f.base);
     if (!f.done || f.status == 0) {
-        *ret_err = f.err != NULL ? f.err : "no answer";
+        ret->err = f.err != NULL ? f.err : "no answer";
         free(f.body);
         if (f.err != NULL && strcmp(f.err, "timed out") == 0)
             return -ETIMEDOUT;
@@ -883,8 +957,8 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
     }
     if (f.body == NULL)
         return -ENOMEM;
-    *ret_status = f.status;
-    *ret_body = f.body;
+    ret->status = f.status;
+    ret->body = f.body;
     return 0;
 }
 

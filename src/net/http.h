@@ -22,6 +22,8 @@ struct evhttp_request;
 #define HTTP_MAX_ANSWER (64u * 1024u * 1024u)
 #define HTTP_MAX_PATH_PARTS 8
 #define HTTP_TIMEOUT_S 10
+/* The longest API token (common/token.h's TOKEN_MAX). */
+#define HTTP_MAX_TOKEN 256
 
 /* One request being served. Valid only during the handler call, unless http_req_hold(). */
 struct http_req {
@@ -44,6 +46,16 @@ struct http_route {
     const char *method;
     const char *pattern;
     http_handler_fn fn;
+    bool open; /* served without a credential (the web page's own files) */
+};
+
+/* Who may call a server. With a token, every request must carry "Authorization: Bearer
+ * TOKEN" (else 401, and nothing runs), except routes marked open and, with `open_reads`, GET
+ * and HEAD requests. An empty token turns the check off (tests of the HTTP layer only: every
+ * daemon loads one). */
+struct http_auth {
+    char token[HTTP_MAX_TOKEN + 1];
+    bool open_reads;
 };
 
 struct http_server;
@@ -54,6 +66,9 @@ struct http_server;
 MUST_CHECK int http_server_start(struct event_base *base, const char *listen,
                                  const struct http_route *routes, size_t n_routes, void *ctx,
                                  struct http_server **ret, uint16_t *ret_port);
+
+/* Require `auth` (copied) of every later request. */
+void http_server_set_auth(struct http_server *s, const struct http_auth *auth);
 
 /* Stop listening and free the server. Accepts NULL. */
 void http_server_free(struct http_server *s);
@@ -99,6 +114,10 @@ struct http_client *http_client_new(struct event_base *base);
  * Accepts NULL. */
 void http_client_free(struct http_client *c);
 
+/* Send "Authorization: Bearer TOKEN" with every later request (`token` copied; NULL or ""
+ * sends none). -EINVAL when it is longer than HTTP_MAX_TOKEN or holds a control character. */
+MUST_CHECK int http_client_set_token(struct http_client *c, const char *token);
+
 /* Send `method` `path` to `base_url` ("http://ADDR:PORT") with an optional JSON `body`;
  * `done` is called from the event loop, exactly once, unless this returns an error or the
  * client is freed first. 0 or -EINVAL (bad URL) / -ENOMEM / -EIO. */
@@ -106,12 +125,19 @@ MUST_CHECK int http_request(struct http_client *c, const char *base_url, const c
                             const char *path, const char *body, double timeout_s, http_done_fn done,
                             void *arg);
 
-/* Blocking request for the CLI. 0: *ret_status and *ret_body (caller frees) set.
- * -ECONNREFUSED/-ETIMEDOUT/-EIO with *ret_err (static text) when no answer came; -EINVAL for
- * a bad URL. */
+/* A blocking request's answer. */
+struct http_answer {
+    int status;
+    char *body;      /* caller frees */
+    const char *err; /* static text when no answer came */
+};
+
+/* Blocking request for the CLI, with the API `token` (NULL: none). 0: ret->status and
+ * ret->body set. -ECONNREFUSED/-ETIMEDOUT/-EIO with ret->err when no answer came; -EINVAL for
+ * a bad URL or token. */
 MUST_CHECK int http_fetch(const char *base_url, const char *method, const char *path,
-                          const char *body, double timeout_s, int *ret_status, char **ret_body,
-                          const char **ret_err);
+                          const char *body, const char *token, double timeout_s,
+                          struct http_answer *ret);
 
 /* Check that `url` looks like "http://HOST:PORT" with nothing after the port but an
  * optional "/". 0 or -EINVAL. */

@@ -48,6 +48,16 @@ loop_init(struct loop *l)
 }
 
 int
+loop_set_auth(struct loop *l, const struct http_auth *auth)
+{
+    int r = http_client_set_token(l->client, auth->token);
+    if (r < 0)
+        return r;
+    l->auth = *auth;
+    return 0;
+}
+
+int
 loop_listen(struct loop *l, const char *listen, const struct http_route *routes, size_t n_routes,
             void *ctx)
 {
@@ -57,6 +67,7 @@ loop_listen(struct loop *l, const char *listen, const struct http_route *routes,
     int r = http_server_start(l->base, listen, routes, n_routes, ctx, &l->http, &l->port);
     if (r < 0)
         return r;
+    http_server_set_auth(l->http, &l->auth);
     (void)snprintf(l->url, sizeof(l->url), "http://%s:%u", l->addr, (unsigned)l->port);
     return 0;
 }

@@ -22,12 +22,17 @@ struct loop {
     char addr[200];
     uint16_t port;
     char url[256];
+    struct http_auth auth;
 };
 
 /* Create the base, the client and the signal events; ignore SIGPIPE; raise the open-file
  * limit to its hard maximum (a manager talks to every agent at once).
  * 0 or -ENOMEM (everything created so far is freed by loop_done()). */
 MUST_CHECK int loop_init(struct loop *l);
+
+/* Use `auth` (copied) for the server loop_listen() starts, and send its token with every
+ * request of the loop's client. Call before loop_listen(). 0 or -EINVAL (a bad token). */
+MUST_CHECK int loop_set_auth(struct loop *l, const struct http_auth *auth);
 
 /* Serve `routes` with `ctx` on `listen` ("ADDR:PORT"); fills addr, port and url.
  * 0, -EINVAL (bad address) or -errno from binding. */

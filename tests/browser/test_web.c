@@ -63,15 +63,15 @@ wd(const char *method, const char *path, json_t *body)
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    int status = 0;
-    char *answer = NULL;
-    const char *err = NULL;
-    int r = http_fetch(wd_url, method, path, text, 60.0, &status, &answer, &err);
+    struct http_answer ans;
+    int r = http_fetch(wd_url, method, path, text, NULL, 60.0, &ans);
     free(text);
     if (r < 0) {
-        printf("webdriver %s %s: no answer (%s)\n", method, path, err != NULL ? err : "?");
+        printf("webdriver %s %s: no answer (%s)\n", method, path, ans.err != NULL ? ans.err : "?");
         return NULL;
     }
+    int status = ans.status;
+    char *answer = ans.body;
     json_t *j = json_loads(answer, 0, NULL);
     json_t *v = json_object_get(j, "value");
     if (status != 200 || v == NULL) {
@@ -104,6 +104,13 @@ js_true(const char *script)
     return t;
 }
 
+/* js_true() for wait_until(): `arg` is the script. */
+static bool
+js_pred(void *arg)
+{
+    return js_true(arg);
+}
+
 static void
 navigate(const char *url)
 {
@@ -112,6 +119,25 @@ navigate(const char *url)
     json_t *v = wd("POST", path, json_pack("{s:s}", "url", url));
     assert_non_null(v);
     json_decref(v);
+}
+
+/* Open `url` with the run's API token in its fragment (#token=...), as an operator's link
+ * would: the page keeps it in the tab and takes it out of the address. */
+static void
+navigate_auth(const char *url)
+{
+    char full[700];
+    (void)snprintf(full, sizeof(full), "%s#token=%s", url, test_token());
+    navigate(full);
+}
+
+/* Forget the browser's console messages so far. */
+static void
+forget_console(void)
+{
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/session/%s/se/log", session);
+    json_decref(wd("POST", path, json_pack("{s:s}", "type", "browser")));
 }
 
 /* The browser's console messages since the last call; fails the test on any error. */
@@ -143,9 +169,7 @@ static void
 leave_page(void)
 {
     navigate("about:blank");
-    char path[256];
-    (void)snprintf(path, sizeof(path), "/session/%s/se/log", session);
-    json_decref(wd("POST", path, json_pack("{s:s}", "type", "browser")));
+    forget_console();
 }
 
 static bool
@@ -421,9 +445,31 @@ test_page_central_demo(void **state)
     start_demo(&demo_d, "central");
     char page[160];
     (void)snprintf(page, sizeof(page), "%s/", demo_d.url);
-    double t0 = now_s();
+
+    /* Without the token the page asks for it and shows no host; given the token, it renders
+     * and keeps it for this tab only. */
     navigate(page);
+    assert_true(wait_until(js_pred, "return !document.getElementById('login').hidden;", 20.0));
+    assert_true(js_true("return document.querySelectorAll('#hosts .host').length === 0 && "
+                        "document.body.dataset.rendered !== '1';"));
+    char script[600];
+    (void)snprintf(script, sizeof(script),
+                   "document.getElementById('login-token').value = '%s'; "
+                   "document.getElementById('login-use').click(); return true;",
+                   test_token());
+    assert_true(js_true(script));
     assert_true(wait_until(rendered, NULL, 20.0));
+    assert_true(js_true("return document.getElementById('login').hidden && "
+                        "window.sessionStorage.getItem('vmloc-token') !== null;"));
+    forget_console(); /* the 401s before the token was given */
+    leave_page();
+
+    /* With the token in the address: rendered at once, and the token leaves the address. */
+    double t0 = now_s();
+    navigate_auth(page);
+    assert_true(wait_until(rendered, NULL, 20.0));
+    assert_true(js_true("return window.location.hash === '' && "
+                        "document.getElementById('login').hidden;"));
     printf("page rendered %.0f ms after the navigation started\n", (now_s() - t0) * 1000.0);
     struct hosts_match hm = {demo_d.url, 5};
     assert_true(wait_until(page_shows_api_hosts, &hm, 10.0));
@@ -475,7 +521,7 @@ test_page_peer_demo(void **state)
     start_demo(&demo_d, "peer");
     char page[160];
     (void)snprintf(page, sizeof(page), "%s/", demo_d.url);
-    navigate(page);
+    navigate_auth(page);
     assert_true(wait_until(rendered, NULL, 20.0));
     struct hosts_match hm = {demo_d.url, 5};
     assert_true(wait_until(page_shows_api_hosts, &hm, 10.0));
@@ -571,7 +617,7 @@ test_page_500_hosts(void **state)
     assert_true(wait_until(all_up, &b, 60.0));
     char page[160];
     (void)snprintf(page, sizeof(page), "%s/", b.manager.url);
-    navigate(page);
+    navigate_auth(page);
     assert_true(wait_until(rendered, NULL, 30.0));
     json_t *v = js("return window.vmlocFirstRenderMs;");
     double first = json_number_value(v);
@@ -667,7 +713,7 @@ test_page_manual_apply(void **state)
     assert_int_equal(daemon_start(&manual_d[2], "manual-h2", a2, 20.0), 0);
     char page[160];
     (void)snprintf(page, sizeof(page), "%s/", manual_d[0].url);
-    navigate(page);
+    navigate_auth(page);
     assert_true(wait_until(rendered, NULL, 20.0));
     json_t *j = NULL;
     assert_int_equal(daemon_http(manual_d[1].url, "POST", "/v1/vms/a/load", "{\"cpu\": 50}", &j),

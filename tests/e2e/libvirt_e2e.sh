@@ -31,6 +31,11 @@ done
 [ "$(nproc)" -ge 2 ] || skip "needs two CPUs (one per simulated host)"
 
 work=$(mktemp -d /tmp/vmloc-e2e.XXXXXX)
+# The daemons share one API token (created by the first to start); curl sends it.
+export VMLOC_TOKEN_FILE="${VMLOC_TOKEN_FILE:-$work/token}"
+api() { # curl with the API token
+    curl -H "Authorization: Bearer $(cat "$VMLOC_TOKEN_FILE")" "$@"
+}
 t0=$(date +%s.%N)
 last=$t0
 fails=0
@@ -104,7 +109,7 @@ main=$$
 pids="$pids $!"
 
 json() { # URL PATH PYTHON-EXPRESSION-ON-j
-    curl -s --max-time 5 "$1$2" | python3 -c "import json,sys
+    api -s --max-time 5 "$1$2" | python3 -c "import json,sys
 try:
     j=json.load(sys.stdin)
 except Exception:
@@ -227,9 +232,9 @@ conflict_seen() {
 }
 t_load=""
 if ! wait_for 90 "hostA's samples show the conflict" conflict_seen; then
-    curl -s "$urlA/v1/sample"
+    api -s "$urlA/v1/sample"
     echo
-    curl -s "$urlA/v1/health"
+    api -s "$urlA/v1/health"
     echo
     tail -20 "$work/agentA.log"
     exit 1
@@ -303,7 +308,7 @@ old_pid=$(cat "$work/hostA/libvirtd.pid")
 kill "$old_pid"
 lost() {
     [ "$(json "$urlA" /v1/health "j['libvirt']['state']")" = disconnected ] &&
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$urlA/v1/sample")" = 503 ]
+        [ "$(api -s -o /dev/null -w '%{http_code}' --max-time 5 "$urlA/v1/sample")" = 503 ]
 }
 if wait_for 20 "agent A reports libvirt lost" lost; then
     ok "libvirt stopped: agent A serves no sample and says $(json "$urlA" /v1/health "repr(j['libvirt']['error'])")"
@@ -324,13 +329,13 @@ phase "hostA's libvirtd back"
 # ---- a migration that cannot happen fails cleanly ----------------------------------------------
 # The pinned g2 is refused outright; g1 back to hostA, whose libvirtd is stopped, fails with
 # libvirt's error and stays on hostB.
-st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$urlA/v1/migrations" \
+st=$(api -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$urlA/v1/migrations" \
     -d "{\"vm\":\"g2\",\"to\":\"$urlB\",\"to_name\":\"hostB\"}")
 if [ "$st" = 409 ]; then ok "an order to move the pinned g2 is refused (409)"; else bad "pinned g2: $st"; fi
 old_pid=$(cat "$work/hostA/libvirtd.pid")
 kill "$old_pid"
 wait_for 20 "hostA's libvirtd stopped again" gone
-order=$(curl -s --max-time 5 -X POST "$urlB/v1/migrations" \
+order=$(api -s --max-time 5 -X POST "$urlB/v1/migrations" \
     -d "{\"vm\":\"$moved_vm\",\"to\":\"$urlA\",\"to_name\":\"hostA\"}" |
     python3 -c "import json,sys; print(json.load(sys.stdin).get('id',''))")
 failed() {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/token.h"
 #include "net/http.h"
 
 static double
@@ -231,19 +232,41 @@ daemon_kill(struct daemon *d)
     d->pid = 0;
 }
 
+const char *
+test_token(void)
+{
+    static char token[TOKEN_MAX + 1];
+    if (token[0] == '\0') {
+        char path[4096];
+        char err[600];
+        bool created = false;
+        if (token_default_path(path, sizeof(path)) < 0 ||
+            token_load(path, true, token, &created, err, sizeof(err)) < 0) {
+            (void)fprintf(stderr, "test: no API token: %s\n", err);
+            abort();
+        }
+    }
+    return token;
+}
+
 int
 daemon_http(const char *url, const char *method, const char *path, const char *body,
             json_t **ret_json)
 {
-    int status = 0;
-    char *answer = NULL;
-    const char *err = NULL;
+    return daemon_http_token(url, method, path, body, test_token(), ret_json);
+}
+
+int
+daemon_http_token(const char *url, const char *method, const char *path, const char *body,
+                  const char *token, json_t **ret_json)
+{
+    struct http_answer ans;
     *ret_json = NULL;
-    if (http_fetch(url, method, path, body, 5.0, &status, &answer, &err) < 0)
+    if (http_fetch(url, method, path, body, token, 5.0, &ans) < 0)
         return 0;
-    *ret_json = json_loads(answer, 0, NULL);
-    free(answer);
-    return status;
+    *ret_json = json_loads(ans.body, 0, NULL);
+    free(ans.body);
+    return ans.status;
 }
 
 bool

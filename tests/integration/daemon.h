@@ -45,6 +45,14 @@ void daemon_kill(struct daemon *d);
 /* Print the daemon's log to standard output (for failures). */
 void daemon_dump_log(const struct daemon *d);
 
+/* The API token of the test run (from VMLOC_TOKEN_FILE, created when missing): every daemon the
+ * tests start shares it. Aborts when there is none. */
+const char *test_token(void);
+
+/* daemon_http() with `token` (NULL: none) instead of the run's. */
+int daemon_http_token(const char *url, const char *method, const char *path, const char *body,
+                      const char *token, json_t **ret_json);
+
 /* HTTP to a daemon: returns the status (0: no answer) and sets *ret_json to the parsed body
  * (NULL if not JSON); the caller decrefs it. */
 int daemon_http(const char *url, const char *method, const char *path, const char *body,

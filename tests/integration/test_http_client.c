@@ -99,10 +99,11 @@ stop_server(pid_t pid)
 static int
 fetch(const char *url, int *status, char **body)
 {
-    const char *err = NULL;
-    *body = NULL;
-    *status = 0;
-    return http_fetch(url, "GET", "/x", NULL, 20.0, status, body, &err);
+    struct http_answer ans;
+    int r = http_fetch(url, "GET", "/x", NULL, NULL, 20.0, &ans);
+    *body = ans.body;
+    *status = ans.status;
+    return r;
 }
 
 static void

@@ -23,13 +23,11 @@
 static char *
 metrics(const char *url)
 {
-    int status = 0;
-    char *body = NULL;
-    const char *err = NULL;
-    assert_int_equal(http_fetch(url, "GET", "/metrics", NULL, 5.0, &status, &body, &err), 0);
-    assert_int_equal(status, 200);
-    assert_non_null(body);
-    return body;
+    struct http_answer ans;
+    assert_int_equal(http_fetch(url, "GET", "/metrics", NULL, test_token(), 5.0, &ans), 0);
+    assert_int_equal(ans.status, 200);
+    assert_non_null(ans.body);
+    return ans.body;
 }
 
 static void

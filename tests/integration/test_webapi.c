@@ -24,12 +24,12 @@
 static int
 get_text(const char *url, const char *path, char **ret)
 {
-    int status = 0;
-    const char *err = NULL;
+    struct http_answer ans;
     *ret = NULL;
-    if (http_fetch(url, "GET", path, NULL, 5.0, &status, ret, &err) < 0)
+    if (http_fetch(url, "GET", path, NULL, test_token(), 5.0, &ans) < 0)
         return 0;
-    return status;
+    *ret = ans.body;
+    return ans.status;
 }
 
 struct hist_cond {
@@ -268,11 +268,12 @@ post_with_origin(const char *url, const char *path, const char *origin)
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    char req[512];
+    char req[1024];
     int n = snprintf(req, sizeof(req),
-                     "POST %s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nContent-Type: "
-                     "application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-                     path, hp, origin);
+                     "POST %s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nAuthorization: Bearer "
+                     "%s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: "
+                     "close\r\n\r\n{}",
+                     path, hp, origin, test_token());
     assert_int_equal(write(fd, req, (size_t)n), n);
     char ans[64] = "";
     ssize_t got = read(fd, ans, sizeof(ans) - 1);

@@ -1,0 +1,207 @@
+/* The API token file (see token.h). */
+#define _GNU_SOURCE
+#include "common/token.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+token_default_path(char *buf, size_t len)
+{
+    const char *v = getenv("VMLOC_TOKEN_FILE");
+    int n;
+    if (v != NULL && v[0] != '\0') {
+        n = snprintf(buf, len, "%s", v);
+    } else if ((v = getenv("XDG_CONFIG_HOME")) != NULL && v[0] == '/') {
+        n = snprintf(buf, len, "%s/vmloc/token", v);
+    } else if ((v = getenv("HOME")) != NULL && v[0] != '\0') {
+        n = snprintf(buf, len, "%s/.config/vmloc/token", v);
+    } else {
+        return -ENOENT;
+    }
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int
+fail(char *err, size_t errlen, int code, const char *path, const char *what)
+{
+    (void)snprintf(err, errlen, "token file %s: %s", path, what);
+    return code;
+}
+
+/* Create every missing directory above `path`, owner-only, as `mkdir -p` would. */
+static int
+make_parents(const char *path)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+        return -ENAMETOOLONG;
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Write a new token to a private temporary file and link it into place: link() fails when the
+ * file exists, so a token another process created first is kept, never overwritten. 1: this
+ * call made the file; 0: another process did first. */
+static int
+create_token(const char *path, char *err, size_t errlen)
+{
+    unsigned char raw[32];
+    size_t got = 0;
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(err, errlen, -errno, path, "no random bytes for a new token");
+        got += (size_t)n;
+    }
+    char text[2 * sizeof(raw) + 2];
+    for (size_t i = 0; i < sizeof(raw); i++)
+        (void)snprintf(text + 2 * i, 3, "%02x", raw[i]);
+    text[2 * sizeof(raw)] = '\n';
+    text[2 * sizeof(raw) + 1] = '\0';
+    int r = make_parents(path);
+    if (r < 0)
+        return fail(err, errlen, r, path, "cannot create its directory");
+    char tmp[4200];
+    if (snprintf(tmp, sizeof(tmp), "%s.new.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return fail(err, errlen, -ENAMETOOLONG, path, "path too long");
+    (void)unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return fail(err, errlen, -errno, path, "cannot create it");
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    r = ok ? 0 : -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    bool linked = false;
+    if (r == 0) {
+        if (link(tmp, path) == 0)
+            linked = true;
+        else if (errno != EEXIST)
+            r = -errno;
+    }
+    (void)unlink(tmp);
+    if (r < 0)
+        return fail(err, errlen, r, path, "cannot write it");
+    return linked ? 1 : 0;
+}
+
+static bool
+token_char_ok(char c)
+{
+    return c > ' ' && c < 0x7f;
+}
+
+static int
+read_token(const char *path, char *out, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return -ENOENT;
+        return fail(err, errlen, -e, path, e == ELOOP ? "is a symbolic link" : strerror(e));
+    }
+    struct stat st;
+    char what[200];
+    int r = 0;
+    if (fstat(fd, &st) < 0) {
+        r = fail(err, errlen, -errno, path, "cannot stat it");
+    } else if (!S_ISREG(st.st_mode)) {
+        r = fail(err, errlen, -EINVAL, path, "not a regular file");
+    } else if ((st.st_mode & 077) != 0) {
+        (void)snprintf(what, sizeof(what),
+                       "group or others may read or write it (mode %04o); run chmod 600 on it",
+                       (unsigned)(st.st_mode & 07777));
+        r = fail(err, errlen, -EPERM, path, what);
+    } else if (st.st_uid != geteuid()) {
+        (void)snprintf(what, sizeof(what), "owned by uid %u, not by this user (uid %u)",
+                       (unsigned)st.st_uid, (unsigned)geteuid());
+        r = fail(err, errlen, -EPERM, path, what);
+    }
+    char buf[TOKEN_MAX + 4];
+    ssize_t n = 0;
+    if (r == 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+            r = fail(err, errlen, -errno, path, "cannot read it");
+    }
+    (void)close(fd);
+    if (r < 0)
+        return r;
+    size_t len = (size_t)n;
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    if (len < TOKEN_MIN || len > TOKEN_MAX) {
+        (void)snprintf(what, sizeof(what), "the token must be %d to %d characters on one line",
+                       TOKEN_MIN, TOKEN_MAX);
+        return fail(err, errlen, -EINVAL, path, what);
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!token_char_ok(buf[i]))
+            return fail(err, errlen, -EINVAL, path,
+                        "the token must be printable ASCII without spaces, on one line");
+    memcpy(out, buf, len);
+    out[len] = '\0';
+    explicit_bzero(buf, sizeof(buf));
+    return 0;
+}
+
+int
+token_load(const char *path, bool create, char *out, bool *ret_created, char *err, size_t errlen)
+{
+    *ret_created = false;
+    if (path == NULL || path[0] == '\0')
+        return fail(err, errlen, -EINVAL, "\"\"", "empty path");
+    int r = read_token(path, out, err, errlen);
+    if (r != -ENOENT)
+        return r;
+    if (!create)
+        return fail(err, errlen, r, path,
+                    "missing (a daemon creates it at its first start; copy it from the host "
+                    "that has it)");
+    int made = create_token(path, err, errlen);
+    if (made < 0)
+        return made;
+    r = read_token(path, out, err, errlen);
+    if (r == 0)
+        *ret_created = made == 1;
+    return r;
+}
+
+bool
+token_equal(const char *token, const char *presented, size_t presented_len)
+{
+    size_t len = strlen(token);
+    unsigned diff = (unsigned)(len ^ presented_len);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char p = i < presented_len ? (unsigned char)presented[i] : 0;
+        diff |= (unsigned)((unsigned char)token[i] ^ p);
+    }
+    return diff == 0;
+}

@@ -1,0 +1,268 @@
+/* Authentication with real processes: the token file is created at first start with mode 0600
+ * and refused when others may read it; every change without the token, or with a wrong one,
+ * gets 401 and changes nothing (on a manager, a central agent and a peer agent); reads need
+ * the token unless open_reads is set; the page's own files are served without it; an agent
+ * with another token cannot register; and the token shows in no log and no --help. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "common/file.h"
+#include "net/http.h"
+#include "testpool.h"
+
+#define WRONG_TOKEN "0123456789abcdef0123456789abcdef-not-the-token"
+
+/* The status of `method path` with no token and with a wrong one: both must be 401. */
+static void
+assert_refused(const char *url, const char *method, const char *path, const char *body)
+{
+    json_t *j = NULL;
+    int st = daemon_http_token(url, method, path, body, NULL, &j);
+    if (st != 401)
+        printf("%s %s%s without a token: %d\n", method, url, path, st);
+    assert_int_equal(st, 401);
+    assert_non_null(strstr(str(j, "error"), "token"));
+    json_decref(j);
+    st = daemon_http_token(url, method, path, body, WRONG_TOKEN, &j);
+    if (st != 401)
+        printf("%s %s%s with a wrong token: %d\n", method, url, path, st);
+    assert_int_equal(st, 401);
+    json_decref(j);
+}
+
+/* The cpu demand of VM `vm` on the agent at `url` (-1 when absent). */
+static double
+vm_cpu(const char *url, const char *vm)
+{
+    json_t *vms = get(url, "/v1/vms");
+    json_t *v = named(vms, vm);
+    json_t *d = json_object_get(json_object_get(v, "demand"), "cpu");
+    double cpu = d != NULL ? json_number_value(d) : -1;
+    json_decref(vms);
+    return cpu;
+}
+
+/* `text` does not occur in the file at `path`. */
+static void
+assert_not_in_file(const char *path, const char *text)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(file_read_all(path, 64u * 1024u * 1024u, &buf, &len), 0);
+    if (strstr(buf, text) != NULL)
+        printf("%s holds the token\n", path);
+    assert_null(strstr(buf, text));
+    free(buf);
+}
+
+static void
+test_manager_and_central_agent(void **state)
+{
+    (void)state;
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", NULL);
+    const char *const vms[] = {"--vm", "a:cpu=10", "--vm", "b:cpu=10", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, vms);
+    (void)pool_start_agent("h2", m->url, NULL);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+
+    /* The manager: reads and changes. */
+    assert_refused(m->url, "GET", "/v1/hosts", NULL);
+    assert_refused(m->url, "GET", "/v1/health", NULL);
+    assert_refused(m->url, "GET", "/metrics", NULL);
+    assert_refused(m->url, "POST", "/v1/hosts/h1/drain", "{}");
+    assert_refused(m->url, "POST", "/v1/recommendations/1/apply", "{}");
+    assert_refused(m->url, "POST", "/v1/agents",
+                   "{\"name\": \"intruder\", \"url\": \"http://127.0.0.1:9\"}");
+    assert_refused(m->url, "POST", "/v1/notify", "{}");
+    json_t *hosts = get(m->url, "/v1/hosts");
+    assert_int_equal(json_array_size(hosts), 2); /* no intruder */
+    assert_string_equal(str(named(hosts, "h1"), "state"), "up");
+    json_decref(hosts);
+
+    /* The agent: a load change and a migration order change nothing. */
+    assert_refused(h1->url, "GET", "/v1/sample", NULL);
+    assert_refused(h1->url, "POST", "/v1/vms/a/load", "{\"cpu\": 90}");
+    assert_refused(h1->url, "POST", "/v1/migrations",
+                   "{\"vm\": \"a\", \"to\": \"http://127.0.0.1:9\"}");
+    assert_refused(h1->url, "POST", "/v1/incoming",
+                   "{\"id\": \"x1\", \"from\": \"h9\", \"vm\": {\"name\": \"z\", \"demand\": "
+                   "{\"cpu\": 5}, \"mem_mib\": 64, \"priority\": 0, \"pinned\": false}}");
+    assert_true(vm_cpu(h1->url, "a") > 9.9 && vm_cpu(h1->url, "a") < 10.1);
+    json_t *migs = get(h1->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    json_t *vmsj = get(h1->url, "/v1/vms");
+    assert_int_equal(json_array_size(vmsj), 2); /* no reserved arrival */
+    json_decref(vmsj);
+
+    /* With the token the same calls work. */
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(h1->url, "POST", "/v1/vms/a/load", "{\"cpu\": 12}", &j), 200);
+    json_decref(j);
+    assert_true(vm_cpu(h1->url, "a") > 11.9);
+
+    /* The page's own files need no token; its data does. */
+    char *text = NULL;
+    struct http_answer ans;
+    assert_int_equal(http_fetch(m->url, "GET", "/", NULL, NULL, 5.0, &ans), 0);
+    assert_int_equal(ans.status, 200);
+    free(ans.body);
+    assert_int_equal(http_fetch(m->url, "GET", "/ui/app.js", NULL, NULL, 5.0, &ans), 0);
+    assert_int_equal(ans.status, 200);
+    free(ans.body);
+
+    /* The terminal: with the run's token file it works; with a wrong one it is refused. */
+    const char *argv[] = {"--manager", m->url, "hosts", "--json", NULL};
+    assert_int_equal(run_cli(argv, &text), 0);
+    free(text);
+    char wrong[512];
+    (void)snprintf(wrong, sizeof(wrong), "%s/%s-wrong-token", daemon_tmpdir(), pool_prefix());
+    FILE *f = fopen(wrong, "w");
+    assert_non_null(f);
+    assert_true(fputs(WRONG_TOKEN "\n", f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(wrong, 0600), 0);
+    const char *argv2[] = {"--token-file", wrong, "--manager", m->url, "drain", "h1", NULL};
+    assert_int_equal(run_cli(argv2, NULL), 2);
+    hosts = get(m->url, "/v1/hosts");
+    assert_string_equal(str(named(hosts, "h1"), "state"), "up");
+    json_decref(hosts);
+
+    /* An agent with another token cannot register. */
+    const char *other[] = {"--token-file", wrong, NULL};
+    (void)pool_start_agent("h3", m->url, other);
+    struct cond three = {m->url, NULL, NULL, 3};
+    assert_false(wait_until(hosts_known, &three, 2.0));
+
+    /* No secret in --help or in any log. */
+    const char *help[] = {"manager", "--help", NULL};
+    assert_int_equal(run_cli(help, &text), 0);
+    assert_null(strstr(text, test_token()));
+    free(text);
+    pool_finish();
+    assert_not_in_file(m->log_path, test_token());
+    assert_not_in_file(h1->log_path, test_token());
+}
+
+/* open_reads: reads need no token, changes still do. */
+static void
+test_open_reads(void **state)
+{
+    (void)state;
+    const char *const extra[] = {"--open-reads", NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", extra);
+    (void)pool_start_agent("h1", m->url, NULL);
+    struct cond up = {m->url, NULL, NULL, 1};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    json_t *j = NULL;
+    assert_int_equal(daemon_http_token(m->url, "GET", "/v1/hosts", NULL, NULL, &j), 200);
+    json_decref(j);
+    assert_refused(m->url, "POST", "/v1/hosts/h1/drain", "{}");
+    json_t *hosts = get(m->url, "/v1/hosts");
+    assert_string_equal(str(named(hosts, "h1"), "state"), "up");
+    json_decref(hosts);
+    pool_finish();
+}
+
+/* Peer agents: a lock cannot be taken or released without the token. */
+static void
+test_peer_lock(void **state)
+{
+    (void)state;
+    int ports[2];
+    assert_int_equal(http_free_ports(ports, 2), 0);
+    char listen[2][32];
+    char url[2][64];
+    for (int i = 0; i < 2; i++) {
+        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", ports[i]);
+        (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", ports[i]);
+    }
+    char data[2][300];
+    for (int i = 0; i < 2; i++)
+        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-p%d", daemon_tmpdir(), pool_prefix(), i);
+    const char *a0[] = {"agent",  "--name", "p0",     "--listen", listen[0],    "--mode", "peer",
+                        "--peer", url[1],   "--data", data[0],    "--interval", "0.2",    NULL};
+    const char *a1[] = {"agent",  "--name", "p1",     "--listen", listen[1],    "--mode", "peer",
+                        "--peer", url[0],   "--data", data[1],    "--interval", "0.2",    NULL};
+    (void)pool_start("p0", a0);
+    (void)pool_start("p1", a1);
+    assert_refused(url[1], "POST", "/v1/lock", "{\"holder\": \"ghost\", \"lease_s\": 60}");
+    json_t *lk = get(url[1], "/v1/lock");
+    assert_non_null(lk);
+    assert_true(json_is_null(json_object_get(lk, "holder")) ||
+                strcmp(str(lk, "holder"), "ghost") != 0);
+    json_decref(lk);
+    json_t *j = NULL;
+    assert_int_equal(
+        daemon_http(url[1], "POST", "/v1/lock", "{\"holder\": \"ghost\", \"lease_s\": 60}", &j),
+        200);
+    json_decref(j);
+    assert_refused(url[1], "POST", "/v1/lock/release", "{\"holder\": \"ghost\"}");
+    lk = get(url[1], "/v1/lock");
+    assert_string_equal(str(lk, "holder"), "ghost");
+    json_decref(lk);
+    pool_finish();
+}
+
+/* The token file: created with mode 0600 (and its directory 0700) at first start, kept as
+ * it is after that, and refused when others may read it. */
+static void
+test_token_file(void **state)
+{
+    (void)state;
+    char path[512];
+    (void)snprintf(path, sizeof(path), "%s/%s-keys/sub/token", daemon_tmpdir(), pool_prefix());
+    const char *const extra[] = {"--token-file", path, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", extra);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char dir[512];
+    (void)snprintf(dir, sizeof(dir), "%s/%s-keys/sub", daemon_tmpdir(), pool_prefix());
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    char *tok = NULL;
+    size_t len = 0;
+    assert_int_equal(file_read_all(path, 4096, &tok, &len), 0);
+    assert_int_equal(len, 65); /* 64 hexadecimal digits and a newline */
+    tok[64] = '\0';
+    json_t *j = NULL;
+    assert_int_equal(daemon_http_token(m->url, "GET", "/v1/hosts", NULL, tok, &j), 200);
+    json_decref(j);
+    assert_int_equal(daemon_http_token(m->url, "GET", "/v1/hosts", NULL, test_token(), &j), 401);
+    json_decref(j);
+    pool_stop_clean(m);
+    /* A restart keeps the same token. */
+    m = pool_start_manager("m2", "127.0.0.1:0", extra);
+    assert_int_equal(daemon_http_token(m->url, "GET", "/v1/hosts", NULL, tok, &j), 200);
+    json_decref(j);
+    pool_stop_clean(m);
+    free(tok);
+    /* Readable by others: the daemon does not start. */
+    assert_int_equal(chmod(path, 0644), 0);
+    const char *argv[] = {"manager", "--listen", "127.0.0.1:0", "--token-file", path, NULL};
+    assert_int_equal(run_cli(argv, NULL), 2);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_manager_and_central_agent, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_open_reads, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_lock, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_token_file, pool_setup, pool_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

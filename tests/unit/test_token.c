@@ -1,0 +1,167 @@
+/* The API token file (common/token.c): default path, creation, the checks on reading. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/token.h"
+
+static char dir[256];
+
+static int
+setup(void **state)
+{
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "%s/vmloc-token-XXXXXX",
+                   getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+    return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+test_default_path(void **state)
+{
+    (void)state;
+    char buf[512];
+    assert_int_equal(setenv("VMLOC_TOKEN_FILE", "/x/token", 1), 0);
+    assert_int_equal(token_default_path(buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/x/token");
+    assert_int_equal(unsetenv("VMLOC_TOKEN_FILE"), 0);
+    assert_int_equal(setenv("XDG_CONFIG_HOME", "/cfg", 1), 0);
+    assert_int_equal(token_default_path(buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/cfg/vmloc/token");
+    assert_int_equal(setenv("XDG_CONFIG_HOME", "relative", 1), 0); /* ignored, as the spec says */
+    assert_int_equal(setenv("HOME", "/home/op", 1), 0);
+    assert_int_equal(token_default_path(buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "/home/op/.config/vmloc/token");
+    assert_int_equal(token_default_path(buf, 8), -ENAMETOOLONG);
+    assert_int_equal(unsetenv("HOME"), 0);
+    assert_int_equal(unsetenv("XDG_CONFIG_HOME"), 0);
+    assert_int_equal(token_default_path(buf, sizeof(buf)), -ENOENT);
+}
+
+static void
+test_create_and_reload(void **state)
+{
+    (void)state;
+    char path[400];
+    (void)snprintf(path, sizeof(path), "%s/a/b/token", dir);
+    char tok[TOKEN_MAX + 1];
+    char tok2[TOKEN_MAX + 1];
+    char err[600] = "";
+    bool created = false;
+    /* Not created when the caller only reads. */
+    assert_int_equal(token_load(path, false, tok, &created, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, path));
+    assert_int_equal(token_load(path, true, tok, &created, err, sizeof(err)), 0);
+    assert_true(created);
+    assert_int_equal(strlen(tok), 64);
+    for (size_t i = 0; i < 64; i++)
+        assert_non_null(strchr("0123456789abcdef", tok[i]));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* Loaded again, not replaced. */
+    assert_int_equal(token_load(path, true, tok2, &created, err, sizeof(err)), 0);
+    assert_false(created);
+    assert_string_equal(tok, tok2);
+    /* Two files get different tokens. */
+    char other[400];
+    (void)snprintf(other, sizeof(other), "%s/other", dir);
+    assert_int_equal(token_load(other, true, tok2, &created, err, sizeof(err)), 0);
+    assert_string_not_equal(tok, tok2);
+}
+
+static void
+test_refused_files(void **state)
+{
+    (void)state;
+    char path[400];
+    char tok[TOKEN_MAX + 1];
+    char err[600];
+    bool created = false;
+    (void)snprintf(path, sizeof(path), "%s/t", dir);
+    write_file(path, "0123456789abcdef0123\n", 0644);
+    assert_int_equal(token_load(path, true, tok, &created, err, sizeof(err)), -EPERM);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "0644"));
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(token_load(path, true, tok, &created, err, sizeof(err)), 0);
+    assert_string_equal(tok, "0123456789abcdef0123");
+    static const char *const bad[] = {"short\n", "0123456789abcdef 0123\n",
+                                      "0123456789abcdef0123\nsecond line\n", "\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_file(path, bad[i], 0600);
+        assert_int_equal(token_load(path, false, tok, &created, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, path));
+    }
+    /* CRLF line end is accepted. */
+    write_file(path, "0123456789abcdef0123\r\n", 0600);
+    assert_int_equal(token_load(path, false, tok, &created, err, sizeof(err)), 0);
+    assert_string_equal(tok, "0123456789abcdef0123");
+    /* A directory, a symbolic link. */
+    assert_int_equal(token_load(dir, false, tok, &created, err, sizeof(err)) < 0, 1);
+    char link_path[400];
+    (void)snprintf(link_path, sizeof(link_path), "%s/link", dir);
+    assert_int_equal(symlink(path, link_path), 0);
+    assert_int_equal(token_load(link_path, false, tok, &created, err, sizeof(err)), -ELOOP);
+    assert_non_null(strstr(err, "symbolic link"));
+}
+
+static void
+test_equal(void **state)
+{
+    (void)state;
+    assert_true(token_equal("abcdefabcdefabcd", "abcdefabcdefabcd", 16));
+    assert_false(token_equal("abcdefabcdefabcd", "abcdefabcdefabce", 16));
+    assert_false(token_equal("abcdefabcdefabcd", "abcdefabcdefabc", 15));
+    assert_false(token_equal("abcdefabcdefabcd", "abcdefabcdefabcdX", 17));
+    assert_false(token_equal("abcdefabcdefabcd", "", 0));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_create_and_reload),
+        cmocka_unit_test(test_refused_files),
+        cmocka_unit_test(test_equal),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
