@@ -163,6 +163,7 @@ agent_sample(struct agent *a)
     }
     free(a->sample_json);
     a->sample_json = s;
+    (void)agent_state_save(a);
 }
 
 static void
@@ -274,6 +275,7 @@ agent_free(struct agent *a)
     loop_done(&a->loop);
     hv_sim_done(&a->hv);
     free(a->sample_json);
+    free(a->state_text);
     uhist_free(a->hist);
     free(a);
 }
@@ -297,7 +299,11 @@ agent_run(const struct agent_opts *o)
     a->hv.capacity = o->capacity;
     a->hv.mem_mib = o->mem_mib;
     memcpy(a->hv.overhead, o->overhead, sizeof(a->hv.overhead));
-    if (o->backend == AGENT_BACKEND_SIM && add_vms(a) < 0) /* libvirt: [vm] gives settings only */
+    bool restored = false;
+    if (agent_state_load(a, &restored) < 0)
+        goto out;
+    /* libvirt: [vm] gives settings only; sim: the VMs, unless the state file has them. */
+    if (o->backend == AGENT_BACKEND_SIM && !restored && add_vms(a) < 0)
         goto out;
     if (loop_init(&a->loop) < 0) {
         log_errorx("cannot create the event loop");
@@ -326,6 +332,10 @@ agent_run(const struct agent_opts *o)
         goto out;
     if (o->mode == AGENT_MODE_PEER && agent_peer_init(a) < 0)
         goto out;
+    if (agent_state_resume(a) < 0) {
+        log_errorx("out of memory");
+        goto out;
+    }
     struct timeval iv = loop_tv(o->interval_s);
     (void)event_add(a->sample_ev, &iv);
     agent_sample(a);

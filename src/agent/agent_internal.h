@@ -3,6 +3,7 @@
 #ifndef VMLOC_AGENT_AGENT_INTERNAL_H
 #define VMLOC_AGENT_AGENT_INTERNAL_H
 
+#include <event2/util.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -137,6 +138,8 @@ struct agent {
     bool registered;
     struct migration *migs[AGENT_MAX_HISTORY];
     size_t n_migs;
+    bool state_loaded; /* sim with --data: the state file was read (or absent): save it */
+    char *state_text;  /* sim with --data: the state last written (agent_state.c) */
     struct incoming *ins[AGENT_MAX_HISTORY];
     size_t n_ins;
     uint64_t next_id;
@@ -239,6 +242,34 @@ const char *mig_state_name(enum mig_state s);
 
 /* Free migration and arrival records (agent_migrate.c). */
 void agent_migrate_done(struct agent *a);
+
+/* An arrival not committed within this time after its copy should have ended is dropped. */
+#define AGENT_INCOMING_EXPIRY_S 120
+
+/* The expiry timer of a reserved arrival (`arg`: the struct incoming). */
+void agent_incoming_expiry_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A migration read back from the state file after a restart: one that was running is
+ * resolved with its destination (the VM stays here, leaving, until the destination says
+ * whether it runs it). 0 or -ENOMEM. */
+int agent_migration_resume(struct migration *m);
+
+/* --- the simulated host's state file (agent_state.c) --- */
+
+/* Is the state kept on disk (simulated backend with --data)? */
+bool agent_state_enabled(const struct agent *a);
+
+/* Read DATA/hv-sim.json if it exists, before the loop runs: its VMs, arrivals and
+ * migrations. *ret_found: the file was there (then the --vm list is not used). 0, or a
+ * negative errno after logging what is wrong (the agent must not start). */
+int agent_state_load(struct agent *a, bool *ret_found);
+
+/* Once the loop exists: arm the restored arrivals' expiry and resolve the restored running
+ * migrations. 0 or -ENOMEM. */
+int agent_state_resume(struct agent *a);
+
+/* Write the state if it changed since the last write (atomically). 0 or -errno (logged). */
+int agent_state_save(struct agent *a);
 
 /* After each sampling tick: keep the host's usage history, detect on the sample just taken
  * and act on the mode: edge notifies the manager, peer starts a decision (agent_detect.c). */

@@ -31,10 +31,9 @@
 
 #include "agent/agent_internal.h"
 #include "common/clock.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 
-/* An arrival not committed within this time after its copy should have ended is dropped. */
-#define INCOMING_EXPIRY_S 120
 /* How often the source asks again about a commit that got no answer. */
 #define RESOLVE_RETRY_S 2
 
@@ -333,6 +332,7 @@ commit_done(void *arg, int status, const char *body, size_t len, const char *err
     (void)err;
     m->in_flight = false;
     if (status == 200) {
+        failpoint("source-after-commit"); /* the VM runs on the destination; not recorded */
         mig_succeed(m);
         return;
     }
@@ -382,6 +382,23 @@ transfer_cb(evutil_socket_t fd, short what, void *arg)
         resolve(m);
     else
         send_commit(m);
+}
+
+int
+agent_migration_resume(struct migration *m)
+{
+    m->timer = evtimer_new(m->a->base, transfer_cb, m);
+    if (m->timer == NULL)
+        return -ENOMEM;
+    if (m->state != MIG_RUNNING)
+        return 0;
+    log_warnx("migration was running when this agent stopped id=%s vm=\"%s\" to=\"%s\"; asking "
+              "the destination whether it runs the VM",
+              m->id, m->vm, m->to_name);
+    if (hv_sim_set_state(&m->a->hv, m->vm, SIMVM_MIGRATING_OUT) < 0)
+        log_warnx("restored migration has no VM here id=%s vm=\"%s\"", m->id, m->vm);
+    resolve(m);
+    return 0;
 }
 
 static void
@@ -463,6 +480,7 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
         return -EEXIST;
     if (a->opts.backend == AGENT_BACKEND_LIBVIRT)
         return agent_lv_migrate_start(a, o, ret_m);
+    failpoint("source-on-order"); /* the order arrived; nothing done or answered yet */
     long i = hv_sim_find(&a->hv, o->vm);
     if (i < 0)
         return -ENOENT;
@@ -507,8 +525,8 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     return 0;
 }
 
-static void
-expiry_cb(evutil_socket_t fd, short what, void *arg)
+void
+agent_incoming_expiry_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct incoming *in = arg;
     (void)fd;
@@ -526,6 +544,7 @@ expiry_cb(evutil_socket_t fd, short what, void *arg)
 int
 agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg, size_t len)
 {
+    failpoint("dest-on-reserve"); /* asked to reserve; nothing done or answered yet */
     struct incoming *old = agent_incoming_find(a, w->id);
     if (old != NULL) {
         if (old->state == IN_RESERVED && strcmp(old->vm, w->vm.name) == 0)
@@ -562,7 +581,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
     (void)snprintf(in->from, sizeof(in->from), "%s", w->from);
     in->state = IN_RESERVED;
     in->since = clock_wall_s();
-    in->expiry = evtimer_new(a->base, expiry_cb, in);
+    in->expiry = evtimer_new(a->base, agent_incoming_expiry_cb, in);
     struct simvm v;
     memset(&v, 0, sizeof(v));
     (void)snprintf(v.name, sizeof(v.name), "%s", w->vm.name);
@@ -584,7 +603,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
         return r == -ENOMEM ? 503 : 409;
     }
     /* The reservation outlives the copy the source announced, with a margin. */
-    struct timeval tv = {INCOMING_EXPIRY_S + (time_t)w->transfer_s, 0};
+    struct timeval tv = {AGENT_INCOMING_EXPIRY_S + (time_t)w->transfer_s, 0};
     (void)event_add(in->expiry, &tv);
     a->ins[a->n_ins++] = in;
     log_info("arrival reserved id=%s vm=\"%s\" from=\"%s\" mem_mib=%.0f", in->id, in->vm, in->from,
@@ -620,6 +639,7 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
     (void)event_del(in->expiry);
     log_info("migration arrived id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm, in->from);
     agent_sample(a);
+    failpoint("dest-after-commit"); /* the VM runs here (and is saved); not answered */
     return 200;
 }
 

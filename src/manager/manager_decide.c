@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "core/consolidate.h"
 #include "core/plan.h"
@@ -199,6 +200,7 @@ send_order(struct manager *m, struct mmig *g)
         finish(m, g, MMIG_FAILED, "source or destination no longer known");
         return;
     }
+    failpoint("manager-before-order"); /* decided and stored as planned, not sent */
     json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "id", g->rec.id, "vm", g->rec.vm, "to", dst->url,
                           "to_name", dst->name);
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -1,0 +1,31 @@
+/* Crash points (see failpoint.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "common/failpoint.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+void
+failpoint(const char *name)
+{
+    const char *list = getenv("VMLOC_FAILPOINT");
+    if (list == NULL || list[0] == '\0')
+        return;
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0) {
+            log_warnx("failpoint %s reached: stopping at once, as a crash would", name);
+            _exit(FAILPOINT_EXIT);
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+}

@@ -1,0 +1,15 @@
+/* Crash points for the fault-injection tests: failpoint("dest-after-commit") ends the process
+ * at once, as a crash or a SIGKILL would (no cleanup, no flush of anything not yet written),
+ * when the environment variable VMLOC_FAILPOINT names that point (a comma-separated list may
+ * name several). Without the variable every call is a cheap no-op. The points are listed in
+ * docs/security.md. */
+#ifndef VMLOC_COMMON_FAILPOINT_H
+#define VMLOC_COMMON_FAILPOINT_H
+
+/* The exit status of a process stopped at a failpoint. */
+#define FAILPOINT_EXIT 86
+
+/* Stop here if VMLOC_FAILPOINT names `name`. */
+void failpoint(const char *name);
+
+#endif

@@ -1,0 +1,393 @@
+/* Fault injection: the manager, the source agent and the destination agent are each stopped at
+ * each step of a migration (before the order, during the transfer, after the transfer before
+ * its report), then started again on the same address and data. Every time, every VM must end
+ * on exactly one host, the manager's view and its migration record must agree with the agents,
+ * and nothing may stay in flight.
+ *
+ * Exact points are reached with failpoints (VMLOC_FAILPOINT, src/common/failpoint.h), which
+ * end the process as a crash would; "during the transfer" is a SIGKILL while the source
+ * reports the migration running (the copy of 600 MiB at 300 MiB/s takes 2 s). The agents
+ * keep their simulated hosts in --data, as a real hypervisor keeps its VMs. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "testpool.h"
+
+enum victim { V_MANAGER, V_SOURCE, V_DEST };
+enum when { W_BEFORE_ORDER, W_DURING, W_AFTER_TRANSFER };
+
+struct fault {
+    const char *title;
+    enum victim victim;
+    enum when when;
+    const char *failpoint; /* NULL: SIGKILL during the transfer */
+};
+
+static const struct fault faults[] = {
+    {"manager before the order", V_MANAGER, W_BEFORE_ORDER, "manager-before-order"},
+    {"manager during the transfer", V_MANAGER, W_DURING, NULL},
+    {"manager after the transfer, before the report", V_MANAGER, W_AFTER_TRANSFER, NULL},
+    {"source before the order is taken", V_SOURCE, W_BEFORE_ORDER, "source-on-order"},
+    {"source during the transfer", V_SOURCE, W_DURING, NULL},
+    {"source after the commit, before recording it", V_SOURCE, W_AFTER_TRANSFER,
+     "source-after-commit"},
+    {"destination before the reservation", V_DEST, W_BEFORE_ORDER, "dest-on-reserve"},
+    {"destination during the transfer", V_DEST, W_DURING, NULL},
+    {"destination after the commit, before answering", V_DEST, W_AFTER_TRANSFER,
+     "dest-after-commit"},
+};
+
+struct cluster {
+    struct daemon *m;
+    struct daemon *h[2];
+    char data[2][300];
+    char port[3][16]; /* manager, h1, h2 */
+};
+
+static const char *const host_names[] = {"h1", "h2"};
+
+/* The port of a daemon's URL ("http://127.0.0.1:PORT"). */
+static void
+port_of(const struct daemon *d, char *buf, size_t len)
+{
+    const char *p = strrchr(d->url, ':');
+    (void)snprintf(buf, len, "%s", p != NULL ? p + 1 : "0");
+}
+
+static struct daemon *
+start_host(struct cluster *c, int i, const char *tag, const char *failpoint)
+{
+    char listen[40];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%s", c->port[i + 1]);
+    const char *vms0[] = {"--listen", listen, "--data",           c->data[i], "--bandwidth",
+                          "300",      "--vm", "a:cpu=10,mem=600", "--vm",     "b:cpu=10,mem=600",
+                          NULL};
+    const char *vms1[] = {"--listen", listen, "--data", c->data[i], "--bandwidth", "300", NULL};
+    if (failpoint != NULL)
+        assert_int_equal(setenv("VMLOC_FAILPOINT", failpoint, 1), 0);
+    char name[32];
+    (void)snprintf(name, sizeof(name), "%s%s", host_names[i], tag);
+    /* The name given to the agent is the host's; the pool's name tells the logs apart. */
+    const char *argv[32] = {"agent",   "--name",     host_names[i], "--manager",
+                            c->m->url, "--interval", "0.2"};
+    size_t n = 7;
+    for (const char *const *e = i == 0 ? vms0 : vms1; *e != NULL; e++)
+        argv[n++] = *e;
+    argv[n] = NULL;
+    struct daemon *d = pool_start(name, argv);
+    (void)unsetenv("VMLOC_FAILPOINT");
+    return d;
+}
+
+static struct daemon *
+start_manager(struct cluster *c, const char *tag, const char *failpoint)
+{
+    char listen[40];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%s", c->port[0]);
+    if (failpoint != NULL)
+        assert_int_equal(setenv("VMLOC_FAILPOINT", failpoint, 1), 0);
+    char name[32];
+    (void)snprintf(name, sizeof(name), "m%s", tag);
+    struct daemon *d = pool_start_manager(name, listen, NULL);
+    (void)unsetenv("VMLOC_FAILPOINT");
+    return d;
+}
+
+/* Has the daemon exited (at its failpoint)? Reaps it. */
+static bool
+exited(void *arg)
+{
+    struct daemon *d = arg;
+    int st = 0;
+    if (d->pid <= 0)
+        return true;
+    if (waitpid(d->pid, &st, WNOHANG) != d->pid)
+        return false;
+    printf("%s stopped with status %d\n", d->log_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    d->pid = 0;
+    return true;
+}
+
+struct mig_watch {
+    const char *url; /* the source agent */
+    char id[80];
+    const char *state; /* wanted state, or NULL for any */
+};
+
+/* The source lists a migration (in `state` if given); its id is kept. */
+static bool
+source_migration(void *arg)
+{
+    struct mig_watch *w = arg;
+    json_t *migs = get(w->url, "/v1/migrations");
+    size_t i;
+    json_t *m;
+    bool found = false;
+    json_array_foreach(migs, i, m)
+    {
+        if (w->state == NULL || strcmp(str(m, "state"), w->state) == 0) {
+            (void)snprintf(w->id, sizeof(w->id), "%s", str(m, "id"));
+            found = true;
+        }
+    }
+    json_decref(migs);
+    return found;
+}
+
+/* VM `a` is arriving on h2: reserved there, its copy under way. */
+static bool
+arriving_on_dest(void *arg)
+{
+    json_t *vms = get(arg, "/v1/vms");
+    json_t *v = named(vms, "a");
+    bool ok = v != NULL && strcmp(str(v, "state"), "incoming") == 0;
+    json_decref(vms);
+    return ok;
+}
+
+/* VM `a` (the heavier) runs on h2, committed (not merely arriving). */
+static bool
+arrived_on_dest(void *arg)
+{
+    json_t *vms = get(arg, "/v1/vms");
+    json_t *v = named(vms, "a");
+    bool ok = v != NULL && strcmp(str(v, "state"), "running") == 0;
+    json_decref(vms);
+    return ok;
+}
+
+/* The manager has no migration in flight and lists both hosts up. */
+static bool
+settled(void *arg)
+{
+    const char *url = arg;
+    struct cond up = {url, NULL, NULL, 2};
+    return hosts_up(&up) && health_int(url, "active_migrations") == 0;
+}
+
+/* Where each VM runs per the agents: every VM on exactly one host, none in flight. Fills
+ * `where` ("a" -> host). */
+static void
+assert_once(struct cluster *c, json_t *where)
+{
+    int seen = 0;
+    for (int i = 0; i < 2; i++) {
+        json_t *vms = get(c->h[i]->url, "/v1/vms");
+        assert_non_null(vms);
+        size_t k;
+        json_t *v;
+        json_array_foreach(vms, k, v)
+        {
+            const char *name = str(v, "name");
+            if (strcmp(str(v, "state"), "running") != 0)
+                printf("VM %s on %s is %s\n", name, host_names[i], str(v, "state"));
+            assert_string_equal(str(v, "state"), "running");
+            if (json_object_get(where, name) != NULL)
+                printf("VM %s runs on two hosts\n", name);
+            assert_null(json_object_get(where, name));
+            (void)json_object_set_new(where, name, json_string(host_names[i]));
+            seen++;
+        }
+        json_decref(vms);
+    }
+    assert_int_equal(seen, 2);
+    assert_non_null(json_object_get(where, "a"));
+    assert_non_null(json_object_get(where, "b"));
+}
+
+/* The manager's VM list and the migration's record agree with the agents. */
+static bool
+manager_agrees(struct cluster *c, json_t *where, const char *id)
+{
+    json_t *vms = get(c->m->url, "/v1/vms");
+    bool ok = vms != NULL && json_array_size(vms) == 2;
+    size_t k;
+    json_t *v;
+    json_array_foreach(vms, k, v)
+    {
+        json_t *h = json_object_get(where, str(v, "name"));
+        if (h == NULL || strcmp(json_string_value(h), str(v, "host")) != 0)
+            ok = false;
+    }
+    json_decref(vms);
+    if (!ok)
+        return false;
+    json_t *migs = get(c->m->url, "/v1/migrations");
+    json_array_foreach(migs, k, v)
+    {
+        if (strcmp(str(v, "id"), id) != 0)
+            continue;
+        const char *st = str(v, "state");
+        const char *on = json_string_value(json_object_get(where, "a"));
+        printf("migration %s: %s (%s), VM a on %s\n", id, st, str(v, "error"), on);
+        if (strcmp(st, "done") == 0)
+            ok = strcmp(on, str(v, "to")) == 0;
+        else if (strcmp(st, "failed") == 0)
+            ok = strcmp(on, str(v, "from")) == 0;
+        else
+            ok = false;
+    }
+    json_decref(migs);
+    return ok;
+}
+
+struct agree_arg {
+    struct cluster *c;
+    const char *id;
+};
+
+static bool
+agrees(void *arg)
+{
+    struct agree_arg *g = arg;
+    json_t *where = json_object();
+    bool ok = true;
+    for (int i = 0; i < 2 && ok; i++) {
+        json_t *vms = get(g->c->h[i]->url, "/v1/vms");
+        size_t k;
+        json_t *v;
+        json_array_foreach(vms, k, v)
+        {
+            if (strcmp(str(v, "state"), "running") != 0)
+                ok = false;
+            (void)json_object_set_new(where, str(v, "name"), json_string(host_names[i]));
+        }
+        json_decref(vms);
+    }
+    ok = ok && json_object_size(where) == 2 && manager_agrees(g->c, where, g->id);
+    json_decref(where);
+    return ok;
+}
+
+/* Set every VM's cpu demand back to 10 % on the host that runs it. */
+static void
+calm(struct cluster *c)
+{
+    for (int i = 0; i < 2; i++) {
+        json_t *vms = get(c->h[i]->url, "/v1/vms");
+        size_t k;
+        json_t *v;
+        json_array_foreach(vms, k, v)
+        {
+            char path[128];
+            (void)snprintf(path, sizeof(path), "/v1/vms/%s/load", str(v, "name"));
+            json_t *j = NULL;
+            (void)daemon_http(c->h[i]->url, "POST", path, "{\"cpu\": 10}", &j);
+            json_decref(j);
+        }
+        json_decref(vms);
+    }
+}
+
+static void
+run_fault(const struct fault *f)
+{
+    printf("--- %s\n", f->title);
+    struct cluster c;
+    memset(&c, 0, sizeof(c));
+    for (int i = 0; i < 3; i++)
+        (void)snprintf(c.port[i], sizeof(c.port[i]), "0");
+    for (int i = 0; i < 2; i++)
+        (void)snprintf(c.data[i], sizeof(c.data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
+                       host_names[i]);
+    c.m = start_manager(&c, "", f->victim == V_MANAGER ? f->failpoint : NULL);
+    port_of(c.m, c.port[0], sizeof(c.port[0]));
+    for (int i = 0; i < 2; i++) {
+        bool victim = (i == 0 && f->victim == V_SOURCE) || (i == 1 && f->victim == V_DEST);
+        c.h[i] = start_host(&c, i, "", victim ? f->failpoint : NULL);
+        port_of(c.h[i], c.port[i + 1], sizeof(c.port[i + 1]));
+    }
+    struct cond up = {c.m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+
+    /* The conflict: a and b heavy on h1; a, the heavier, goes to h2. */
+    load(c.h[0]->url, "b", "cpu=45");
+    load(c.h[0]->url, "a", "cpu=50");
+
+    struct daemon *victim = f->victim == V_MANAGER ? c.m : f->victim == V_SOURCE ? c.h[0] : c.h[1];
+    struct mig_watch w = {c.h[0]->url, "", "running"};
+    if (f->failpoint != NULL) {
+        assert_true(wait_until(exited, victim, ACT_S));
+    } else {
+        /* During the copy: the order taken and the destination's reservation made. */
+        assert_true(wait_until(source_migration, &w, ACT_S));
+        assert_true(wait_until(arriving_on_dest, c.h[1]->url, ACT_S));
+        daemon_kill(victim);
+        printf("killed %s during the transfer of %s\n", victim->log_path, w.id);
+        if (f->when == W_AFTER_TRANSFER) /* the agents finish it while the manager is gone */
+            assert_true(wait_until(arrived_on_dest, c.h[1]->url, ACT_S));
+    }
+
+    /* Start the victim again, on the same address and data, without the failpoint. */
+    if (f->victim == V_MANAGER)
+        c.m = start_manager(&c, "-again", NULL);
+    else
+        c.h[f->victim == V_SOURCE ? 0 : 1] =
+            start_host(&c, f->victim == V_SOURCE ? 0 : 1, "-again", NULL);
+    /* Calm both VMs wherever they are, so that no new conflict starts another migration. */
+    calm(&c);
+    assert_true(wait_until(settled, (void *)c.m->url, 30.0));
+
+    /* The migration the manager ordered (the first one it recorded). */
+    json_t *migs = get(c.m->url, "/v1/migrations");
+    assert_non_null(migs);
+    assert_true(json_array_size(migs) >= 1);
+    char id[80];
+    (void)snprintf(id, sizeof(id), "%s", str(json_array_get(migs, 0), "id"));
+    json_decref(migs);
+
+    json_t *where = json_object();
+    assert_once(&c, where);
+    json_decref(where);
+    struct agree_arg g = {&c, id};
+    assert_true(wait_until(agrees, &g, 10.0));
+
+    /* The source's own record says the same as the manager's. */
+    char path[160];
+    (void)snprintf(path, sizeof(path), "/v1/migrations/%s", id);
+    json_t *src = get(c.h[0]->url, path);
+    json_t *mm = get(c.m->url, "/v1/migrations");
+    json_t *rec = NULL;
+    size_t k;
+    json_t *v;
+    json_array_foreach(mm, k, v)
+    {
+        if (strcmp(str(v, "id"), id) == 0)
+            rec = v;
+    }
+    assert_non_null(rec);
+    if (src != NULL) /* the source may never have taken the order */
+        assert_string_equal(str(src, "state"), str(rec, "state"));
+    json_decref(src);
+    json_decref(mm);
+    pool_finish();
+}
+
+static void
+test_fault(void **state)
+{
+    run_fault(*state);
+}
+
+#define FAULT(i)                                                                                   \
+    cmocka_unit_test_prestate_setup_teardown(test_fault, pool_setup, pool_teardown,                \
+                                             (void *)&faults[i])
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        FAULT(0), FAULT(1), FAULT(2), FAULT(3), FAULT(4), FAULT(5), FAULT(6), FAULT(7), FAULT(8),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
