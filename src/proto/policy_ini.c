@@ -1052,6 +1052,31 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
     }
 }
 
+/* `key = A, B, ...` lines of at most POLICY_INI_MAX_LINE bytes (the parser adds repeated name
+ * keys to one list). A name too long for "key = NAME" goes on a line "key=NAME", which always
+ * fits: the parser read it from a line at least that long. */
+static void
+format_names(struct sbuf *b, const char *key, char *const *names, size_t n)
+{
+    size_t used = 0; /* bytes on the current line; 0: none open */
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (used > 0 && used + 2 + len <= POLICY_INI_MAX_LINE) {
+            sb_printf(b, ", %s", names[i]);
+            used += 2 + len;
+            continue;
+        }
+        if (used > 0)
+            sb_printf(b, "\n");
+        bool tight = klen + 3 + len > POLICY_INI_MAX_LINE;
+        sb_printf(b, tight ? "%s=%s" : "%s = %s", key, names[i]);
+        used = klen + (tight ? 1 : 3) + len;
+    }
+    if (used > 0)
+        sb_printf(b, "\n");
+}
+
 int
 config_format(const struct policy *pol, char **ret_s)
 {
@@ -1092,29 +1117,17 @@ config_format(const struct policy *pol, char **ret_s)
     sb_printf(&b, "automation = %s\n", automation_name(pol->automation));
     sb_printf(&b, "consolidate_below = %.17g\nconsolidate_target = %.17g\n", pol->consolidate_below,
               pol->consolidate_target);
-    if (pol->n_exclude_hosts > 0) {
-        sb_printf(&b, "exclude_hosts =");
-        for (size_t i = 0; i < pol->n_exclude_hosts; i++)
-            sb_printf(&b, "%s %s", i ? "," : "", pol->exclude_hosts[i]);
-        sb_printf(&b, "\n");
-    }
+    format_names(&b, "exclude_hosts", pol->exclude_hosts, pol->n_exclude_hosts);
     sb_printf(&b, "weights =");
     for (unsigned k = 0; k < KIND_COUNT; k++)
         sb_printf(&b, "%s %s:%.17g", k ? "," : "", kind_name((enum kind)k), pol->weights[k]);
     sb_printf(&b, ", priority:%.17g\n", pol->weight_priority);
     for (size_t i = 0; i < pol->n_rules; i++) {
         const struct placement_rule *r = &pol->rules[i];
-        sb_printf(&b, "\n[rule \"%s\"]\ntype = %s\nstrength = %s\nvms =", r->name,
+        sb_printf(&b, "\n[rule \"%s\"]\ntype = %s\nstrength = %s\n", r->name,
                   rule_kind_name(r->kind), r->must ? "must" : "should");
-        for (size_t j = 0; j < r->n_vms; j++)
-            sb_printf(&b, "%s %s", j ? "," : "", r->vms[j]);
-        sb_printf(&b, "\n");
-        if (r->n_hosts > 0) {
-            sb_printf(&b, "hosts =");
-            for (size_t j = 0; j < r->n_hosts; j++)
-                sb_printf(&b, "%s %s", j ? "," : "", r->hosts[j]);
-            sb_printf(&b, "\n");
-        }
+        format_names(&b, "vms", r->vms, r->n_vms);
+        format_names(&b, "hosts", r->hosts, r->n_hosts);
     }
     for (size_t i = 0; i < pol->n_overrides; i++) {
         const struct host_override *o = &pol->overrides[i];

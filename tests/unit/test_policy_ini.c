@@ -810,6 +810,49 @@ test_format_roundtrip(void **state)
     policy_done(&b);
 }
 
+/* Long names in lists: the formatted text keeps every line within the parser's limit (the
+ * names go on several lines) and parses back to the same policy. Found by fuzz_config. */
+static void
+test_format_long_names(void **state)
+{
+    (void)state;
+    char n150[151];
+    char n186[187];
+    memset(n150, 'h', 150);
+    n150[150] = '\0';
+    memset(n186, 'v', 186);
+    n186[186] = '\0';
+    char text[2048];
+    (void)snprintf(text, sizeof(text),
+                   "[relocate]\nexclude_hosts = %s\nexclude_hosts = a, b, c\nexclude_hosts=%.*sx\n"
+                   "[rule \"r\"]\ntype = apart\nvms=%s\nvms = w\n",
+                   n150, 175, n186, n186);
+    struct policy a, b;
+    struct perr err;
+    char why[256];
+    char *out = NULL;
+    policy_init(&a);
+    if (config_parse_string(text, SRC, &a, &err) != 0)
+        fail_msg("rejected: %s", err.msg);
+    assert_int_equal(a.n_exclude_hosts, 5);
+    assert_int_equal(config_format(&a, &out), 0);
+    for (const char *l = out; *l != '\0';) {
+        const char *nl = strchr(l, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - l) : strlen(l);
+        if (len > POLICY_INI_MAX_LINE)
+            fail_msg("formatted line of %zu bytes:\n%s", len, out);
+        l += len + (nl != NULL);
+    }
+    policy_init(&b);
+    if (config_parse_string(out, "formatted", &b, &err) != 0)
+        fail_msg("formatted text rejected: %s\n%s", err.msg, out);
+    if (!policy_equal(&a, &b, why, sizeof(why)))
+        fail_msg("round trip: %s\n%s", why, out);
+    free(out);
+    policy_done(&a);
+    policy_done(&b);
+}
+
 /* A policy built in memory (not through the parser) also round-trips. */
 static void
 test_format_built(void **state)
@@ -1206,9 +1249,8 @@ main(void)
     failed += run_table("policy_ini format round trip", valid_cases, sizeof(valid_cases[0]),
                         ARRAY_SIZE(valid_cases), valid_name, test_format_roundtrip);
     const struct CMUnitTest misc[] = {
-        cmocka_unit_test(test_format_built),
-        cmocka_unit_test(test_source_default),
-        cmocka_unit_test(test_repeatable),
+        cmocka_unit_test(test_format_built),          cmocka_unit_test(test_format_long_names),
+        cmocka_unit_test(test_source_default),        cmocka_unit_test(test_repeatable),
         cmocka_unit_test(test_spaced_section_header),
     };
     failed += cmocka_run_group_tests_name("policy_ini misc", misc, NULL, NULL);
