@@ -44,9 +44,11 @@ else
 fi
 
 if command -v clang >/dev/null 2>&1 && [ "${VMLOC_FUZZ:-1}" != 0 ]; then
-    echo "== fuzz build (build-fuzz/, clang libFuzzer, ${VMLOC_FUZZ_SECONDS:-20} s per target)"
-    if [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
-        -Db_lundef=false >/dev/null; then
+    fuzz_s="${VMLOC_FUZZ_SECONDS:-30}"
+    echo "== fuzz build (build-fuzz/, clang libFuzzer, $fuzz_s s per target)"
+    if { [ -f build-fuzz/build.ninja ] && meson configure build-fuzz -Dfuzz_seconds="$fuzz_s"; } ||
+        CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false \
+            -Dfuzz_seconds="$fuzz_s" >/dev/null; then
         if ninja -C build-fuzz >build-fuzz.ninja.log 2>&1; then
             meson test -C build-fuzz --print-errorlogs --no-rebuild --suite fuzz || status=1
             logs="$logs build-fuzz/meson-logs/testlog.json"

@@ -278,6 +278,33 @@ req_prepare(struct evhttp_request *ev, struct http_req *r)
     return 0;
 }
 
+/* How deeply `body` nests arrays and objects (brackets inside strings do not count). A body
+ * that is not JSON at all is left to its handler's parser. */
+static size_t
+json_depth(const char *body, size_t len)
+{
+    size_t depth = 0;
+    size_t max = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                max = depth;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return max;
+}
+
 static void
 req_release(struct http_req *r)
 {
@@ -376,6 +403,10 @@ server_cb(struct evhttp_request *ev, void *arg)
         http_reply_error(&r, 401,
                          "this API needs the cluster's token (Authorization: Bearer TOKEN, from "
                          "the token file; see docs/security.md)");
+        goto out;
+    }
+    if (json_depth(r.body, r.body_len) > HTTP_MAX_JSON_DEPTH) {
+        http_reply_error(&r, 400, "body: nested deeper than %d levels", HTTP_MAX_JSON_DEPTH);
         goto out;
     }
     bool path_known = false;

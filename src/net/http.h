@@ -21,6 +21,9 @@ struct evhttp_request;
  * that streams without end does not exhaust our memory). */
 #define HTTP_MAX_ANSWER (64u * 1024u * 1024u)
 #define HTTP_MAX_PATH_PARTS 8
+/* Deepest nesting of arrays and objects in a request body (every body is JSON; the deepest
+ * message, a sample, nests 4 levels). */
+#define HTTP_MAX_JSON_DEPTH 16
 #define HTTP_TIMEOUT_S 10
 /* The longest API token (common/token.h's TOKEN_MAX). */
 #define HTTP_MAX_TOKEN 256
