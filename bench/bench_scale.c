@@ -13,7 +13,13 @@
  * the decision time (last_decide_ms) of every round. The fake agents also time each round
  * from their side (first to last sample request). Targets: manager < 25 % of one core and
  * rounds < 200 ms (p99) at 1,000 agents and a 1 s interval. A benchmark, not a gate: it
- * exits 0 once the options parse (2 for bad options). */
+ * exits 0 once the options parse (2 for bad options).
+ *
+ * It is also the load test: it reports how long each conflict waited from the first sample
+ * that showed it to the manager's order, the rounds missed (fewer round starts than
+ * intervals), and the manager's memory over the second half of the run; with --check it exits
+ * 1 unless no round was missed, every conflict was ordered within one interval, and memory
+ * held steady (the CI runs 2,000 agents for a short while this way). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
@@ -53,6 +59,8 @@
 /* The scale targets (bench/README.md). */
 #define TARGET_CPU_PCT 25.0
 #define TARGET_ROUND_MS 200.0
+/* Load test (--check): RSS may grow at most this much over the second half of the run. */
+#define TARGET_RSS_GROWTH_MIB 4.0
 
 /* ---- deterministic generator --------------------------------------------------------- */
 
@@ -96,8 +104,10 @@ struct fagent {
     size_t n_vms;
     size_t cap_vms;
     struct fmig migs[MIG_HISTORY];
-    size_t n_migs; /* total; the last MIG_HISTORY are kept */
-    bool hot;      /* a conflict was put here and no migration resolved it yet */
+    size_t n_migs;    /* total; the last MIG_HISTORY are kept */
+    bool hot;         /* a conflict was put here and no migration resolved it yet */
+    double hot_shown; /* monotonic: first sample served while hot (0: none yet) */
+    double last_move; /* monotonic: a VM last left or arrived (0: never) */
     bool reg_in_flight;
     bool registered;
     double next_reg; /* monotonic time of the next registration */
@@ -123,6 +133,7 @@ struct opts {
     double retention;    /* the manager's --retention; 0: its default */
     bool json;
     bool keep;
+    bool check; /* exit 1 when the load test's conditions fail */
     const char *vmloc;
 };
 
@@ -191,6 +202,14 @@ struct lg {
     uint64_t orders_at_end;
     uint64_t follows;
     uint64_t other_requests;
+    /* conflicts: sample that first showed one to the order that resolved it, measured */
+    double *lat_s;
+    size_t n_lat;
+    size_t cap_lat;
+    size_t late_open;   /* shown for more than one interval and never ordered by the end */
+    double *rss_series; /* MiB, per second of the measurement */
+    size_t n_rss;
+    size_t cap_rss;
     /* manager process */
     long clk_tck;
     struct proc_snap p_start; /* just after it listens */
@@ -395,6 +414,22 @@ calm_down(struct fagent *a)
     for (size_t i = 0; i < a->n_vms; i++)
         a->vms[i].demand[0] = a->vms[i].normal_cpu;
     a->hot = false;
+    a->hot_shown = 0;
+}
+
+/* Append `v` to a growing array of doubles (dropped on OOM: a benchmark figure, not state). */
+static void
+push_double(double **arr, size_t *n, size_t *cap, double v)
+{
+    if (*n == *cap) {
+        size_t c = *cap > 0 ? *cap * 2 : 256;
+        double *p = realloc(*arr, c * sizeof(*p));
+        if (p == NULL)
+            return;
+        *arr = p;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = v;
 }
 
 /* POST /v1/migrations: carried out at once. The VM leaves, the source calms down, the
@@ -444,6 +479,19 @@ post_migration(struct fagent *a, struct evhttp_request *req)
     struct fvm v = a->vms[vi];
     memmove(&a->vms[vi], &a->vms[vi + 1], (a->n_vms - vi - 1) * sizeof(v));
     a->n_vms--;
+    double now = bench_mono_s();
+    if (a->hot && a->hot_shown > 0 && lg->phase == PH_MEASURE) {
+        double lat = now - a->hot_shown;
+        push_double(&lg->lat_s, &lg->n_lat, &lg->cap_lat, lat);
+        if (lat > lg->o.interval)
+            (void)fprintf(stderr,
+                          "late: %s %.0f ms after it showed the conflict; its last move "
+                          "%.0f ms before that\n",
+                          a->name, lat * 1000.0,
+                          a->last_move > 0 ? (a->hot_shown - a->last_move) * 1000.0 : -1.0);
+    }
+    a->last_move = now;
+    dst->last_move = now;
     calm_down(a);
     v.demand[0] = v.normal_cpu;
     (void)vm_push(dst, &v);
@@ -538,6 +586,8 @@ agent_cb(struct evhttp_request *req, void *arg)
         }
         reply(req, 200, b.p, b.len);
         free(b.p);
+        if (a->hot && a->hot_shown == 0)
+            a->hot_shown = bench_mono_s();
         a->served++;
         lg->samples_served++;
         return;
@@ -851,6 +901,7 @@ proc_cb(evutil_socket_t fd, short what, void *arg)
         }
         lg->cpu_series[lg->n_series++] = (double)(s.ticks - lg->p_prev.ticks) /
                                          (double)lg->clk_tck / (s.wall - lg->p_prev.wall) * 100.0;
+        push_double(&lg->rss_series, &lg->n_rss, &lg->cap_rss, (double)s.rss_kib / 1024.0);
     }
     lg->p_prev = s;
 }
@@ -902,6 +953,12 @@ stop_measure(struct lg *lg)
 {
     lg->phase = PH_DONE;
     (void)proc_snap(lg, &lg->p_end);
+    double now = bench_mono_s();
+    for (size_t i = 0; i < lg->n; i++) {
+        const struct fagent *a = &lg->agents[i];
+        if (a->hot && a->hot_shown > 0 && now - a->hot_shown > lg->o.interval)
+            lg->late_open++;
+    }
     (void)getrusage(RUSAGE_SELF, &lg->self_end);
     lg->self_wall_end = bench_mono_s();
     lg->rounds_at_end = lg->health_rounds;
@@ -1090,6 +1147,8 @@ cleanup(struct lg *lg)
     free(lg->burst_starts);
     free(lg->burst_sizes);
     free(lg->cpu_series);
+    free(lg->lat_s);
+    free(lg->rss_series);
 }
 
 /* ---- report -------------------------------------------------------------------------- */
@@ -1110,6 +1169,13 @@ struct summary {
     unsigned long long orders;
     double store_mib_per_s;
     bool cpu_pass, round_pass;
+    /* the load test (--check) */
+    double lat_p50, lat_p99, lat_max; /* conflict shown -> order, s */
+    size_t late;                      /* handled later than one interval, or not at all */
+    long long missed_rounds;
+    double rss_mid, rss_growth_2nd; /* MiB: at mid-measurement; end minus mid */
+    double rss_max;
+    bool load_pass;
 };
 
 static double
@@ -1189,6 +1255,30 @@ summarize(struct lg *lg, struct summary *s)
     s->orders = (unsigned long long)(lg->orders_at_end - lg->orders_at_start);
     double elapsed = lg->p_end.wall - lg->p_start.wall;
     s->store_mib_per_s = elapsed > 0 ? (double)lg->data_bytes / 1048576.0 / elapsed : 0;
+    v = calloc(lg->n_lat + 1, sizeof(*v));
+    if (v != NULL) {
+        memcpy(v, lg->lat_s, lg->n_lat * sizeof(*v));
+        s->lat_p50 = bench_percentile(v, lg->n_lat, 50);
+        s->lat_p99 = bench_percentile(v, lg->n_lat, 99);
+        s->lat_max = lg->n_lat > 0 ? v[lg->n_lat - 1] : 0;
+        for (size_t i = 0; i < lg->n_lat; i++)
+            s->late += v[i] > lg->o.interval;
+        free(v);
+    }
+    s->late += lg->late_open;
+    s->missed_rounds = (long long)floor(s->rounds_expected + 1e-9) - 1 - s->rounds;
+    if (s->missed_rounds < 0)
+        s->missed_rounds = 0;
+    /* Memory: the second half of the measurement must not grow (the first absorbs caches). */
+    if (lg->n_rss > 0) {
+        s->rss_mid = lg->rss_series[lg->n_rss / 2];
+        s->rss_growth_2nd = lg->rss_series[lg->n_rss - 1] - s->rss_mid;
+        for (size_t i = 0; i < lg->n_rss; i++)
+            s->rss_max = fmax(s->rss_max, lg->rss_series[i]);
+    }
+    s->load_pass = s->missed_rounds == 0 && s->late == 0 && lg->n_lat > 0 &&
+                   s->rss_growth_2nd <= fmax(TARGET_RSS_GROWTH_MIB, 0.05 * s->rss_mid) &&
+                   s->gap_max <= 1500.0 * lg->o.interval;
     s->cpu_pass = wall > 0 && s->cpu_pct < TARGET_CPU_PCT;
     s->round_pass = n > 0 && s->round_p99 < TARGET_ROUND_MS;
 }
@@ -1233,13 +1323,24 @@ print_text(const struct lg *lg, const struct summary *s)
                      "%.1f GiB for one hour of retention)\n",
                      lg->stored_samples, (double)lg->data_bytes / 1048576.0, s->store_mib_per_s,
                      s->store_mib_per_s * 3600.0 / 1024.0);
-    (void)printf("load generator CPU   %.1f %% of one core\n\n", s->self_cpu_pct);
+    (void)printf("load generator CPU   %.1f %% of one core\n", s->self_cpu_pct);
+    (void)printf("conflicts            %zu handled; sample showing it -> order p50 %.0f ms, p99 "
+                 "%.0f ms, max %.0f ms; %zu later than one interval or never\n",
+                 lg->n_lat, s->lat_p50 * 1000.0, s->lat_p99 * 1000.0, s->lat_max * 1000.0, s->late);
+    (void)printf("memory trend         RSS at mid-measurement %.1f MiB, at the end %.1f MiB "
+                 "(second half %+.1f MiB), max %.1f MiB\n",
+                 s->rss_mid, s->rss_end, s->rss_growth_2nd, s->rss_max);
+    (void)printf("missed rounds        %lld (longest gap between round starts %.0f ms)\n\n",
+                 s->missed_rounds, s->gap_max);
     (void)printf("target: manager CPU < %.0f %% of one core: %s (%.1f %%", TARGET_CPU_PCT,
                  s->cpu_pass ? "PASS" : "MISS", s->cpu_pct);
     if (!s->cpu_pass)
         (void)printf(", %.1f points over, x%.2f", s->cpu_pct - TARGET_CPU_PCT,
                      s->cpu_pct / TARGET_CPU_PCT);
     (void)printf(")\n");
+    (void)printf("load test: no missed round, every conflict ordered within one interval, "
+                 "memory steady (second half < %.0f MiB or 5 %%): %s\n",
+                 TARGET_RSS_GROWTH_MIB, s->load_pass ? "PASS" : "FAIL");
     (void)printf("target: collection round < %.0f ms (p99): %s (%.1f ms", TARGET_ROUND_MS,
                  s->round_pass ? "PASS" : "MISS", s->round_p99);
     if (!s->round_pass && lg->n_rounds > 0)
@@ -1283,7 +1384,12 @@ print_json(const struct lg *lg, const struct summary *s)
     (void)printf("],\"round_ms\":[");
     for (size_t i = 0; i < lg->n_rounds; i++)
         (void)printf("%s%.3f", i > 0 ? "," : "", lg->rounds[i].round_ms);
-    (void)printf("],\"target_cpu_pct\":%.0f,\"cpu_verdict\":\"%s\",\"target_round_ms\":%.0f,"
+    (void)printf("],\"conflicts_handled\":%zu,\"conflict_p50_ms\":%.1f,\"conflict_p99_ms\":%.1f,"
+                 "\"conflict_max_ms\":%.1f,\"conflicts_late\":%zu,\"missed_rounds\":%lld,"
+                 "\"rss_mid_mib\":%.2f,\"rss_growth_second_half_mib\":%.2f,\"load_verdict\":\"%s\"",
+                 lg->n_lat, s->lat_p50 * 1000.0, s->lat_p99 * 1000.0, s->lat_max * 1000.0, s->late,
+                 s->missed_rounds, s->rss_mid, s->rss_growth_2nd, s->load_pass ? "PASS" : "FAIL");
+    (void)printf(",\"target_cpu_pct\":%.0f,\"cpu_verdict\":\"%s\",\"target_round_ms\":%.0f,"
                  "\"round_verdict\":\"%s\"}\n",
                  TARGET_CPU_PCT, s->cpu_pass ? "PASS" : "MISS", TARGET_ROUND_MS,
                  s->round_pass ? "PASS" : "MISS");
@@ -1298,7 +1404,7 @@ usage(FILE *f)
         f, "usage: bench_scale [--agents N] [--vms N] [--seconds S] [--interval S] [--warmup S]\n"
            "                   [--conflicts PCT] [--no-reregister] [--manager-nofile N]\n"
            "                   [--retention S]\n"
-           "                   [--vmloc PATH] [--json] [--keep] [--help]\n\n"
+           "                   [--vmloc PATH] [--json] [--keep] [--check] [--help]\n\n"
            "Run one vmloc manager against N fake agents served by this process on 127.0.0.1\n"
            "and measure the manager's CPU, memory, collection round and decision times.\n\n"
            "  --agents N          fake agents (default 1000)\n"
@@ -1308,6 +1414,8 @@ usage(FILE *f)
            "  --warmup S          after the registrations, before measuring (default 5)\n"
            "  --conflicts PCT     %% of hosts put in conflict each interval (default 1)\n"
            "  --no-reregister     register once (agents refresh every 5 s by default)\n"
+           "  --check             the load test: exit 1 on a missed round, a conflict not\n"
+           "                      ordered within one interval, or memory growing\n"
            "  --manager-nofile N  the manager's soft RLIMIT_NOFILE (default: the hard limit)\n"
            "  --retention S       the manager's --retention (default: its own, 3600 s)\n"
            "  --vmloc PATH        the vmloc binary (default $VMLOC_BIN, else ./build/vmloc)\n"
@@ -1350,6 +1458,8 @@ main(int argc, char **argv)
             o->json = true;
         } else if (strcmp(a, "--keep") == 0) {
             o->keep = true;
+        } else if (strcmp(a, "--check") == 0) {
+            o->check = true;
         } else if (strcmp(a, "--no-reregister") == 0) {
             o->reregister = false;
         } else if (strcmp(a, "--agents") == 0 && has &&
@@ -1418,5 +1528,8 @@ main(int argc, char **argv)
     else
         bench_rm_rf(lg.dir);
     free(dir);
-    return 0;
+    if (o->check) /* the load test: one closing line for the test runner */
+        (void)printf("load test %s: %zu agents, %.0f s\n", s.load_pass ? "passed" : "FAILED", lg.n,
+                     s.measured_s);
+    return o->check && !s.load_pass ? 1 : 0;
 }

@@ -258,6 +258,24 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
     }
 }
 
+/* Migrations the latest samples show finished (the VM runs on the destination and no longer
+ * on the source) end now, before the decision, so that their hosts are free for it: waiting
+ * for the source's answer to the next follow-up would hold a conflict on either host one round
+ * longer. A migration with a request in flight is left to its answer. */
+static void
+settle_from_samples(struct manager *m)
+{
+    struct mmig *list[MANAGER_MAX_ACTIVE];
+    size_t n = m->n_active;
+    memcpy(list, m->active, n * sizeof(list[0]));
+    for (size_t i = 0; i < n; i++) {
+        struct mmig *g = list[i];
+        if (g->state == MMIG_RUNNING && !g->in_flight &&
+            where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1)
+            finish(m, g, MMIG_DONE, NULL);
+    }
+}
+
 void
 manager_follow(struct manager *m)
 {
@@ -765,6 +783,7 @@ manager_decide(struct manager *m)
 {
     struct cluster cl;
     struct plan p;
+    settle_from_samples(m);
     cluster_init(&cl);
     plan_init(&p);
     struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
