@@ -104,10 +104,11 @@ struct fagent {
     size_t n_vms;
     size_t cap_vms;
     struct fmig migs[MIG_HISTORY];
-    size_t n_migs;    /* total; the last MIG_HISTORY are kept */
-    bool hot;         /* a conflict was put here and no migration resolved it yet */
-    double hot_shown; /* monotonic: first sample served while hot (0: none yet) */
-    double last_move; /* monotonic: a VM last left or arrived (0: never) */
+    size_t n_migs;                  /* total; the last MIG_HISTORY are kept */
+    bool hot;                       /* a conflict was put here and no migration resolved it yet */
+    double hot_shown;               /* monotonic: first sample served while hot (0: none yet) */
+    double last_move;               /* monotonic: a VM last left or arrived (0: never) */
+    double hot_x, hot_y, hot_total; /* the conflict put: the two VMs' demand, the host's */
     bool reg_in_flight;
     bool registered;
     double next_reg; /* monotonic time of the next registration */
@@ -667,12 +668,15 @@ agent_populate(struct fagent *a, size_t n_vms)
     return 0;
 }
 
-/* Two VMs at 25-45 %: the host is over 80 % with 2 VMs over 20 %, a conflict. */
-static void
+/* Two VMs at 22-45 %: the host is over 80 % with 2 VMs over 20 %, a conflict. The two stay
+ * within what the host can give (a host asked for more than it has gives every VM the same
+ * fraction, which could bring a VM under the VM threshold: no conflict at all). false: this
+ * host's other VMs leave no room for that; pick another. */
+static bool
 make_hot(struct fagent *a)
 {
     if (a->n_vms < 2)
-        return;
+        return false;
     size_t i = (size_t)(bench_rng_unit(&rng_state) * (double)a->n_vms) % a->n_vms;
     size_t j = (i + 1 + (size_t)(bench_rng_unit(&rng_state) * (double)(a->n_vms - 1))) % a->n_vms;
     double x = q8(25.0 + 10.0 * bench_rng_unit(&rng_state));
@@ -682,17 +686,26 @@ make_hot(struct fagent *a)
         if (k != i && k != j)
             others += a->vms[k].demand[0];
     }
+    double room = 100.0 - OVERHEAD_CPU - others; /* for x + y without scaling */
+    if (room < 2.0 * 22.0)
+        return false;
+    x = fmin(x, q8(room / 2.0));
+    y = fmin(y, q8(room / 2.0));
     double total = OVERHEAD_CPU + others + x + y;
     double want = 86.0 + 6.0 * bench_rng_unit(&rng_state);
     if (total < want) {
         double add = (want - total) / 2.0;
-        x = fmin(45.0, q8(x + add));
-        y = fmin(45.0, q8(y + add));
+        x = fmin(fmin(45.0, q8(room / 2.0)), q8(x + add));
+        y = fmin(fmin(45.0, q8(room / 2.0)), q8(y + add));
     }
     a->vms[i].demand[0] = x;
     a->vms[j].demand[0] = y;
+    a->hot_x = x;
+    a->hot_y = y;
+    a->hot_total = OVERHEAD_CPU + others + x + y;
     a->hot = true;
     a->lg->conflicts_put++;
+    return true;
 }
 
 /* ---- registration -------------------------------------------------------------------- */
@@ -923,10 +936,8 @@ inject_cb(evutil_socket_t fd, short what, void *arg)
         for (int tries = 0; tries < 8; tries++) {
             struct fagent *a =
                 &lg->agents[(size_t)(bench_rng_unit(&rng_state) * (double)lg->n) % lg->n];
-            if (!a->hot) {
-                make_hot(a);
+            if (!a->hot && make_hot(a))
                 break;
-            }
         }
     }
 }
@@ -956,8 +967,16 @@ stop_measure(struct lg *lg)
     double now = bench_mono_s();
     for (size_t i = 0; i < lg->n; i++) {
         const struct fagent *a = &lg->agents[i];
-        if (a->hot && a->hot_shown > 0 && now - a->hot_shown > lg->o.interval)
+        if (a->hot && a->hot_shown > 0 && now - a->hot_shown > lg->o.interval) {
             lg->late_open++;
+            (void)fprintf(stderr,
+                          "never ordered: %s showed its conflict %.0f ms before the end; "
+                          "%zu VMs (two at %.1f and %.1f %%, host %.1f %%); its last move %.0f ms "
+                          "before that\n",
+                          a->name, (now - a->hot_shown) * 1000.0, a->n_vms, a->hot_x, a->hot_y,
+                          a->hot_total,
+                          a->last_move > 0 ? (a->hot_shown - a->last_move) * 1000.0 : -1.0);
+        }
     }
     (void)getrusage(RUSAGE_SELF, &lg->self_end);
     lg->self_wall_end = bench_mono_s();

@@ -267,7 +267,8 @@ bench_http(const char *url, const char *method, const char *path, const char *bo
     struct http_answer ans;
     if (ret_json != NULL)
         *ret_json = NULL;
-    if (http_fetch(url, method, path, body, bench_token(), timeout_s, &ans) < 0)
+    struct http_creds creds = {bench_token(), NULL};
+    if (http_fetch(url, method, path, body, &creds, timeout_s, &ans) < 0)
         return 0;
     if (ret_json != NULL)
         *ret_json = json_loads(ans.body, 0, NULL);

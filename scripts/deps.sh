@@ -9,15 +9,16 @@
 set -eu
 
 required="gcc make meson ninja-build pkg-config python3 libyajl-dev libjansson-dev
-libinih-dev libcmocka-dev libevent-dev
+libinih-dev libcmocka-dev libevent-dev libssl-dev
 libsqlite3-dev libvirt-dev"
 optional="clang libclang-rt-14-dev clang-format"
 # What only the tests use (VMLOC_DEPS_E2E=1; make test sets it): QEMU and libvirt for the
 # end-to-end test, Prometheus' promtool for the /metrics format check (Debian's prometheus
 # package, which also installs the Prometheus server; where systemd runs, it starts it), and
-# Chromium with ChromeDriver (and a font) for the web page's browser test.
+# Chromium with ChromeDriver (and a font) for the web page's browser test, and the openssl
+# command that makes the TLS test's certificates.
 e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl prometheus
-chromium chromium-driver fonts-liberation"
+chromium chromium-driver fonts-liberation openssl"
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"

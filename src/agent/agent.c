@@ -313,6 +313,8 @@ agent_run(const struct agent_opts *o)
         log_errorx("the API token is not usable");
         goto out;
     }
+    if (o->tls != NULL)
+        loop_set_tls(&a->loop, o->tls);
     a->base = a->loop.base;
     a->client = a->loop.client;
     int r = loop_listen(&a->loop, o->listen, agent_routes, agent_n_routes, a);

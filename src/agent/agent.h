@@ -61,6 +61,10 @@ struct agent_opts {
     char token_file[4096]; /* "" = the default (common/token.h) */
     bool open_reads;       /* GET requests need no token */
     struct http_auth auth; /* loaded from token_file by the caller before agent_run() */
+    char tls_cert[4096];   /* mutual TLS: all three or none */
+    char tls_key[4096];
+    char tls_ca[4096];
+    struct http_tls *tls; /* loaded by the caller; NULL: plain HTTP */
 };
 
 /* Fill `o` with the defaults (the policy with policy_init(), not finished). */

@@ -237,7 +237,7 @@ static void
 resolve_later(struct migration *m)
 {
     if (!m->resolving)
-        m->resolving_since = clock_wall_s();
+        m->resolving_since = clock_mono_s();
     m->resolving = true;
     struct timeval tv = {RESOLVE_RETRY_S, 0};
     if (event_add(m->timer, &tv) < 0)
@@ -312,7 +312,7 @@ resolve(struct migration *m)
         log_warnx("commit got no answer id=%s vm=\"%s\"; the VM stays here, leaving, until "
                   "the destination says whether it runs it",
                   m->id, m->vm);
-        m->resolving_since = clock_wall_s();
+        m->resolving_since = clock_mono_s();
     }
     m->resolving = true;
     char path[128];

@@ -433,7 +433,7 @@ plan_pick(struct agent *a, struct pick *ret)
     /* A VM whose migration just failed waits before it is tried again. */
     for (uint32_t j = 0; j < cl.hosts[hi].vm_count; j++) {
         struct vm *v = &cl.vms[cl.hosts[hi].vm_first + j];
-        v->held = backoff_left(&a->backoff, v->name, clock_wall_s()) > 0;
+        v->held = backoff_left(&a->backoff, v->name, clock_mono_s()) > 0;
     }
     for (size_t i = 0; i < a->n_peers; i++) {
         struct peer *q = &a->peers[i];
@@ -587,7 +587,7 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
     if (a->phase != PEER_MIGRATING || a->acting == NULL)
         return;
     struct peer *dst = &a->peers[a->lock_target];
-    if (a->acting->resolving && clock_wall_s() - a->acting->resolving_since > RESOLVE_HOLD_S) {
+    if (a->acting->resolving && clock_mono_s() - a->acting->resolving_since > RESOLVE_HOLD_S) {
         /* The destination does not say whether it runs the VM. The VM stays marked leaving
          * (nobody moves it, nothing moves into its place) until it does; the host's other VMs
          * need not wait for that. */
@@ -726,7 +726,7 @@ agent_migration_ended(struct agent *a, struct migration *m)
     if (m->state == MIG_DONE)
         backoff_cleared(&a->backoff, m->vm);
     else
-        backoff_failed(&a->backoff, m->vm, clock_wall_s());
+        backoff_failed(&a->backoff, m->vm, clock_mono_s());
     record_migration(a, m);
     if (a->acting != m || a->phase != PEER_MIGRATING)
         return;

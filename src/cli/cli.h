@@ -48,6 +48,7 @@ const char *cli_global_agent(void);
 /* --- the API token (cli_auth.c) --- */
 struct http_auth;
 struct http_answer;
+struct http_tls;
 
 /* The global --token-file FILE (NULL: the default of token_default_path()). */
 void cli_set_token_file(const char *path);
@@ -60,6 +61,14 @@ MUST_CHECK int cli_token_path(const char *given, char *buf, size_t len);
  * when missing (logged, without the token), and `open_reads`. CLI_EXIT_OK, or
  * CLI_EXIT_USAGE after printing why (a bad path, mode or content). */
 MUST_CHECK int cli_daemon_auth(const char *token_file, bool open_reads, struct http_auth *out);
+
+/* A daemon's mutual TLS from its three files (all "" : none, *ret NULL). CLI_EXIT_OK, or
+ * CLI_EXIT_USAGE after printing why (only some given, a file not usable, a readable key). */
+MUST_CHECK int cli_daemon_tls(const char *cert, const char *key, const char *ca,
+                              struct http_tls **ret);
+
+/* The terminal's global --tls-cert (0), --tls-key (1), --tls-ca (2). */
+void cli_set_tls_path(int which, const char *path);
 
 /* The terminal's token (from --token-file or the default file; never created), or NULL with
  * *ret_why saying why there is none. Loaded once. */

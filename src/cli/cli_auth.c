@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -57,6 +58,57 @@ cli_daemon_auth(const char *token_file, bool open_reads, struct http_auth *out)
     return CLI_EXIT_OK;
 }
 
+int
+cli_daemon_tls(const char *cert, const char *key, const char *ca, struct http_tls **ret)
+{
+    *ret = NULL;
+    int given = (cert[0] != '\0') + (key[0] != '\0') + (ca[0] != '\0');
+    if (given == 0)
+        return CLI_EXIT_OK;
+    if (given != 3) {
+        cli_error("TLS needs all of tls_cert, tls_key and tls_ca (--tls-cert, --tls-key, "
+                  "--tls-ca)");
+        return CLI_EXIT_USAGE;
+    }
+    char err[600];
+    if (http_tls_new(cert, key, ca, ret, err, sizeof(err)) < 0) {
+        cli_error("%s", err);
+        return CLI_EXIT_USAGE;
+    }
+    log_info("mutual TLS cert=%s ca=%s", cert, ca);
+    return CLI_EXIT_OK;
+}
+
+static const char *tls_paths[3]; /* the terminal's --tls-cert, --tls-key, --tls-ca */
+
+void
+cli_set_tls_path(int which, const char *path)
+{
+    tls_paths[which] = path;
+}
+
+/* The terminal's TLS, loaded once from --tls-* (or VMLOC_TLS_CERT, _KEY, _CA). NULL when none
+ * is given; exits with a message when the files are not usable. */
+static struct http_tls *
+cli_tls(void)
+{
+    static struct http_tls *tls;
+    static bool tried;
+    if (tried)
+        return tls;
+    tried = true;
+    static const char *const env[3] = {"VMLOC_TLS_CERT", "VMLOC_TLS_KEY", "VMLOC_TLS_CA"};
+    const char *p[3];
+    for (int i = 0; i < 3; i++) {
+        p[i] = tls_paths[i] != NULL ? tls_paths[i] : getenv(env[i]);
+        if (p[i] == NULL)
+            p[i] = "";
+    }
+    if (cli_daemon_tls(p[0], p[1], p[2], &tls) != CLI_EXIT_OK)
+        exit(CLI_EXIT_USAGE);
+    return tls;
+}
+
 const char *
 cli_token(const char **ret_why)
 {
@@ -82,7 +134,8 @@ cli_fetch(const char *url, const char *method, const char *path, const char *bod
 {
     const char *why = NULL;
     const char *token = cli_token(&why);
-    int r = http_fetch(url, method, path, body, token, timeout_s, ret);
+    struct http_creds creds = {token, cli_tls()};
+    int r = http_fetch(url, method, path, body, &creds, timeout_s, ret);
     if (r == 0 && ret->status == 401 && token == NULL)
         cli_error("%s refused the request without a token: %s", url, why);
     return r;

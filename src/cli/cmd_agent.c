@@ -64,6 +64,10 @@ agent_usage(FILE *f)
         "                           when missing; default $VMLOC_TOKEN_FILE, else\n"
         "                           ~/.config/vmloc/token)\n"
         "      --open-reads         GET requests need no token (changes still do)\n"
+        "      --tls-cert FILE      mutual TLS: this agent's certificate (PEM), with\n"
+        "      --tls-key FILE       its private key (mode 0600) and the cluster's CA;\n"
+        "      --tls-ca FILE        it then serves https:// only and talks to https://\n"
+        "                           URLs (docs/security.md)\n"
         "  -n, --check-config       check the settings, print 'configuration OK', exit\n"
         "  -h, --help               show this help\n\n"
         "Once it accepts connections it prints 'listening on http://ADDR:PORT' on standard\n"
@@ -201,6 +205,15 @@ agent_set(struct agent_opts *o, const char *key, const char *v, const char **why
             *why = "must be true or false";
             return -EINVAL;
         }
+    } else if (strcmp(key, "tls_cert") == 0 || strcmp(key, "tls_key") == 0 ||
+               strcmp(key, "tls_ca") == 0) {
+        char *dst = key[4] == 'c' && key[5] == 'e' ? o->tls_cert
+                    : key[4] == 'k'                ? o->tls_key
+                                                   : o->tls_ca;
+        if (v[0] == '\0' || copy_str(dst, sizeof(o->tls_cert), v) < 0) {
+            *why = "must be a file path";
+            return -EINVAL;
+        }
     } else {
         *why = "unknown key";
         return -EINVAL;
@@ -280,8 +293,9 @@ key_in(const char *key, const char *const *keys)
 }
 
 static const char *const agent_keys[] = {
-    "name",      "listen", "manager",    "advertise", "mode",       "backend",    "interval",
-    "log_level", "peers",  "lock_lease", "data",      "token_file", "open_reads", NULL};
+    "name",       "listen",    "manager", "advertise",  "mode", "backend",
+    "interval",   "log_level", "peers",   "lock_lease", "data", "token_file",
+    "open_reads", "tls_cert",  "tls_key", "tls_ca",     NULL};
 static const char *const sim_keys[] = {"capacity", "mem_mib", "overhead_cpu", "bandwidth", NULL};
 
 /* The VM named by section `vm "NAME"`, created on first use. NULL when there are too many. */
@@ -424,6 +438,9 @@ enum {
     OPT_LIBVIRT_URI,
     OPT_TOKEN_FILE,
     OPT_OPEN_READS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
 };
 
 static const struct option long_opts[] = {
@@ -447,6 +464,9 @@ static const struct option long_opts[] = {
     {"data", required_argument, NULL, 'd'},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"open-reads", no_argument, NULL, OPT_OPEN_READS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"check-config", no_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -489,6 +509,12 @@ opt_key(int c)
         return "data";
     case OPT_TOKEN_FILE:
         return "token_file";
+    case OPT_TLS_CERT:
+        return "tls_cert";
+    case OPT_TLS_KEY:
+        return "tls_key";
+    case OPT_TLS_CA:
+        return "tls_ca";
     default:
         return NULL;
     }
@@ -638,12 +664,15 @@ cmd_agent(int argc, char **argv)
     }
     log_init("agent", o->log_level);
     r = cli_daemon_auth(o->token_file, o->open_reads, &o->auth);
+    if (r == CLI_EXIT_OK)
+        r = cli_daemon_tls(o->tls_cert, o->tls_key, o->tls_ca, &o->tls);
     if (r != CLI_EXIT_OK) {
         policy_done(&o->policy);
         free(o);
         return r;
     }
     r = agent_run(o);
+    http_tls_free(o->tls);
     policy_done(&o->policy);
     free(o);
     if (r != 0)

@@ -45,6 +45,10 @@ manager_usage(FILE *f)
         "                           missing; default $VMLOC_TOKEN_FILE, else\n"
         "                           ~/.config/vmloc/token); every request needs it\n"
         "      --open-reads         GET requests need no token (changes still do)\n"
+        "      --tls-cert FILE      mutual TLS: this manager's certificate (PEM), with\n"
+        "      --tls-key FILE       its private key (mode 0600) and the cluster's CA;\n"
+        "      --tls-ca FILE        it then serves https:// only, to clients holding a\n"
+        "                           certificate of that CA (docs/security.md)\n"
         "  -h, --help               show this help\n\n"
         "Agents register themselves (vmloc agent --manager URL). Once it accepts\n"
         "connections the manager prints 'listening on http://ADDR:PORT' on standard\n"
@@ -121,9 +125,19 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
             *why = "must be true or false";
             return -EINVAL;
         }
+    } else if (strcmp(key, "tls_cert") == 0 || strcmp(key, "tls_key") == 0 ||
+               strcmp(key, "tls_ca") == 0) {
+        char *dst = key[4] == 'c' && key[5] == 'e' ? o->tls_cert
+                    : key[4] == 'k'                ? o->tls_key
+                                                   : o->tls_ca;
+        if (strlen(v) == 0 || strlen(v) >= sizeof(o->tls_cert)) {
+            *why = "must be a file path";
+            return -EINVAL;
+        }
+        (void)snprintf(dst, sizeof(o->tls_cert), "%s", v);
     } else {
         *why = "unknown key (listen, data, mode, collect, interval, retention, store_every, "
-               "log_level, token_file, open_reads)";
+               "log_level, token_file, open_reads, tls_cert, tls_key, tls_ca)";
         return -EINVAL;
     }
     return 0;
@@ -178,6 +192,9 @@ enum {
     OPT_COLLECT,
     OPT_TOKEN_FILE,
     OPT_OPEN_READS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
 };
 
 int
@@ -196,6 +213,9 @@ cmd_manager(int argc, char **argv)
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {"open-reads", no_argument, NULL, OPT_OPEN_READS},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"tls-ca", required_argument, NULL, OPT_TLS_CA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -258,6 +278,15 @@ cmd_manager(int argc, char **argv)
         case OPT_OPEN_READS:
             o->open_reads = true;
             break;
+        case OPT_TLS_CERT:
+            key = "tls_cert";
+            break;
+        case OPT_TLS_KEY:
+            key = "tls_key";
+            break;
+        case OPT_TLS_CA:
+            key = "tls_ca";
+            break;
         case 'n':
             check = true;
             break;
@@ -295,12 +324,15 @@ cmd_manager(int argc, char **argv)
     }
     log_init("manager", o->log_level);
     ret = cli_daemon_auth(o->token_file, o->open_reads, &o->auth);
+    if (ret == CLI_EXIT_OK)
+        ret = cli_daemon_tls(o->tls_cert, o->tls_key, o->tls_ca, &o->tls);
     if (ret != CLI_EXIT_OK)
         goto out;
     ret = manager_run(o) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
     if (ret != CLI_EXIT_OK)
         cli_error("manager: could not start or run (the log above says why)");
 out:
+    http_tls_free(o->tls);
     policy_done(&o->policy);
     free(o);
     return ret;

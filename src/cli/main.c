@@ -114,7 +114,8 @@ static void
 usage(FILE *f)
 {
     (void)fprintf(f, "usage: vmloc [--help] [--version] [--manager URL | --agent URL]\n"
-                     "             [--token-file FILE] COMMAND [ARGS]\n\n"
+                     "             [--token-file FILE] [--tls-cert FILE --tls-key FILE\n"
+                     "             --tls-ca FILE] COMMAND [ARGS]\n\n"
                      "vmloc keeps virtual machines on the right servers: it detects resource\n"
                      "conflicts (two or more heavy VMs on a host near its limit) and moves one VM\n"
                      "to the host with the most free capacity.\n\ncommands:\n");
@@ -122,7 +123,9 @@ usage(FILE *f)
         (void)fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
     (void)fprintf(f, "\nThe daemons' API needs the cluster's token: commands read it from\n"
                      "--token-file FILE, else $VMLOC_TOKEN_FILE, else\n"
-                     "~/.config/vmloc/token (docs/security.md).\n"
+                     "~/.config/vmloc/token (docs/security.md). For https:// daemons (mutual\n"
+                     "TLS) give --tls-cert, --tls-key and --tls-ca, or VMLOC_TLS_CERT,\n"
+                     "VMLOC_TLS_KEY and VMLOC_TLS_CA.\n"
                      "\nRun 'vmloc COMMAND --help' for a command's options.\n"
                      "Exit status: 0 success, 1 failure at run time, 2 bad arguments or input.\n");
 }
@@ -134,17 +137,30 @@ main(int argc, char **argv)
     (void)signal(SIGPIPE, SIG_IGN);
     /* Global options come before the command. */
     int i = 1;
-    while (i < argc && (strcmp(argv[i], "--manager") == 0 || strcmp(argv[i], "--agent") == 0 ||
-                        strcmp(argv[i], "--token-file") == 0)) {
+    static const char *const tls_opts[3] = {"--tls-cert", "--tls-key", "--tls-ca"};
+    while (i < argc &&
+           (strcmp(argv[i], "--manager") == 0 || strcmp(argv[i], "--agent") == 0 ||
+            strcmp(argv[i], "--token-file") == 0 || strncmp(argv[i], "--tls-", 6) == 0)) {
+        int tls = -1;
+        for (int k = 0; k < 3; k++) {
+            if (strcmp(argv[i], tls_opts[k]) == 0)
+                tls = k;
+        }
+        bool url = strcmp(argv[i], "--manager") == 0 || strcmp(argv[i], "--agent") == 0;
+        if (!url && tls < 0 && strcmp(argv[i], "--token-file") != 0) {
+            cli_error("unknown option '%s' (see vmloc --help)", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
         if (i + 1 >= argc) {
-            cli_error("option '%s' needs a %s", argv[i],
-                      strcmp(argv[i], "--token-file") == 0 ? "file" : "URL");
+            cli_error("option '%s' needs a %s", argv[i], url ? "URL" : "file");
             return CLI_EXIT_USAGE;
         }
         if (strcmp(argv[i], "--manager") == 0)
             global_manager = argv[i + 1];
         else if (strcmp(argv[i], "--agent") == 0)
             global_agent = argv[i + 1];
+        else if (tls >= 0)
+            cli_set_tls_path(tls, argv[i + 1]);
         else
             cli_set_token_file(argv[i + 1]);
         i += 2;

@@ -13,6 +13,14 @@ clock_now_us(void)
 }
 
 double
+clock_mono_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
 clock_wall_s(void)
 {
     struct timespec ts;

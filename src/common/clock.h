@@ -9,6 +9,9 @@
 /* Monotonic time in microseconds. */
 uint64_t clock_now_us(void);
 
+/* Monotonic time in seconds, for durations: waits, back-offs, give-up times. */
+double clock_mono_s(void);
+
 /* Wall-clock time in seconds since the epoch, with fractions. */
 double clock_wall_s(void);
 

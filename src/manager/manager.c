@@ -389,6 +389,8 @@ manager_run(const struct manager_opts *o)
         log_errorx("the API token is not usable");
         goto out;
     }
+    if (o->tls != NULL)
+        loop_set_tls(&m->loop, o->tls);
     m->base = m->loop.base;
     m->client = m->loop.client;
     if (store_each_agent(m->store, load_agent, m) < 0)

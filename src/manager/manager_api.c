@@ -280,7 +280,7 @@ get_explain(struct http_req *r, void *ctx)
         (void)json_object_set_new(o, "cooldown_left_s", json_real(e.cooldown_left));
     if (o != NULL && e.held)
         (void)json_object_set_new(o, "retry_in_s",
-                                  json_real(backoff_left(&m->backoff, name, clock_wall_s())));
+                                  json_real(backoff_left(&m->backoff, name, clock_mono_s())));
     if (o != NULL && e.held_rule_id > 0)
         (void)json_object_set_new(o, "held_by_rule",
                                   json_string(pol->rules[e.held_rule_id - 1].name));

@@ -102,7 +102,7 @@ finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
         backoff_cleared(&m->backoff, g->rec.vm);
     } else {
         m->failed_total++;
-        backoff_failed(&m->backoff, g->rec.vm, clock_wall_s());
+        backoff_failed(&m->backoff, g->rec.vm, clock_mono_s());
     }
     histo_observe(&m->mig_h, g->rec.finished - g->rec.started);
     (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
@@ -164,7 +164,7 @@ order_done(void *arg, int status, const char *body, size_t len, const char *err)
     if (status == 202 || (status == 409 && order_known(body))) {
         /* Accepted now, or accepted before a restart of ours: the same order. */
         g->state = MMIG_RUNNING;
-        g->last_answer = clock_wall_s();
+        g->last_answer = clock_mono_s();
         save(m, g);
         log_info("migration running id=%s vm=\"%s\" from=\"%s\" to=\"%s\"", g->rec.id, g->rec.vm,
                  g->rec.src, g->rec.dst);
@@ -225,14 +225,14 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
     struct manager *m = g->m;
     (void)err;
     g->in_flight = false;
-    if (status == 0 && clock_wall_s() - g->last_answer > FOLLOW_GIVE_UP_S) {
+    if (status == 0 && clock_mono_s() - g->last_answer > FOLLOW_GIVE_UP_S) {
         /* The source has not answered for that long (in edge mode with collection on
          * notification nothing else would mark it down). */
         finish(m, g, MMIG_FAILED, "source agent unreachable; outcome unknown");
         return;
     }
     if (status == 200) {
-        g->last_answer = clock_wall_s();
+        g->last_answer = clock_mono_s();
         json_t *j = json_loadb(body, len, 0, NULL);
         const char *st = json_string_value(json_object_get(j, "state"));
         const char *e = json_string_value(json_object_get(j, "error"));
@@ -251,7 +251,7 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
             finish(m, g, MMIG_DONE, NULL);
         else if (w == -1)
             finish(m, g, MMIG_FAILED, "the source agent lost the migration; VM still there");
-        else if (clock_wall_s() - g->last_answer > FOLLOW_GIVE_UP_S)
+        else if (clock_mono_s() - g->last_answer > FOLLOW_GIVE_UP_S)
             finish(m, g, MMIG_FAILED,
                    "outcome unknown: the source lost the migration and the "
                    "samples do not show the VM on exactly one of the hosts");
@@ -279,7 +279,7 @@ settle_from_samples(struct manager *m)
 void
 manager_follow(struct manager *m)
 {
-    double now = clock_wall_s();
+    double now = clock_mono_s();
     /* finish() removes entries, so walk a copy. */
     struct mmig *list[MANAGER_MAX_ACTIVE];
     size_t n = m->n_active;
@@ -363,7 +363,7 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     utf8_trim_partial(g->rec.reason);
     g->rec.started = now;
     g->rec.finished = -1.0;
-    g->last_answer = now;
+    g->last_answer = clock_mono_s();
     g->state = MMIG_PLANNED;
     /* Stored before the order goes out: a crash after this line resends it. An order that
      * could not be stored is not sent (a restart would not know to follow it). */
@@ -713,7 +713,7 @@ manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *b
     cl->has_time = true;
     /* A VM whose migration just failed waits before it is tried again. */
     for (size_t i = 0; m->backoff.n > 0 && i < cl->n_vms; i++)
-        cl->vms[i].held = backoff_left(&m->backoff, cl->vms[i].name, cl->time) > 0;
+        cl->vms[i].held = backoff_left(&m->backoff, cl->vms[i].name, clock_mono_s()) > 0;
     for (size_t i = 0; i < cl->n_hosts; i++) {
         /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
          * arriving or leaving (one ordered by someone else, or before a restart). */
@@ -939,7 +939,7 @@ recover_one(void *ctx, const struct store_migration *rec)
     g->m = m;
     g->rec = *rec;
     g->state = state_parse(rec->state);
-    g->last_answer = clock_wall_s();
+    g->last_answer = clock_mono_s();
     m->active[m->n_active++] = g;
     log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
              rec->src, rec->dst, rec->state);

@@ -64,7 +64,7 @@ struct mmig {
     enum mmig_state state;
     bool in_flight;     /* an HTTP request about it is outstanding */
     int attempts;       /* orders sent without an answer */
-    double last_answer; /* wall clock of the last answer from the source */
+    double last_answer; /* monotonic: the last answer from the source */
 };
 
 #define MANAGER_MAX_ACTIVE 4096

@@ -6,12 +6,15 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,13 +30,107 @@
 #include "common/token.h"
 #include "proto/utf8.h"
 
+struct http_tls {
+    SSL_CTX *server; /* for accepting: client certificates required */
+    SSL_CTX *client; /* for connecting: the server's certificate checked */
+};
+
 struct http_server {
+    struct event_base *base;
+    struct http_tls *tls;
     struct evhttp *http;
     const struct http_route *routes;
     size_t n_routes;
     void *ctx;
     struct http_auth auth;
 };
+
+/* The first OpenSSL error as text (or `fallback`), for messages. */
+static const char *
+ssl_error(char *buf, size_t len, const char *fallback)
+{
+    unsigned long e = ERR_get_error();
+    if (e == 0)
+        return fallback;
+    ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return buf;
+}
+
+static SSL_CTX *
+tls_ctx(bool server, const char *cert, const char *key, const char *ca, char *err, size_t errlen)
+{
+    char why[256];
+    SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (ctx == NULL) {
+        (void)snprintf(err, errlen, "TLS: %s", ssl_error(why, sizeof(why), "out of memory"));
+        return NULL;
+    }
+    const char *bad = NULL;
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        bad = "TLS 1.2";
+    else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+        bad = cert;
+    else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+        bad = key;
+    else if (SSL_CTX_check_private_key(ctx) != 1)
+        bad = key;
+    else if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+        bad = ca;
+    if (bad != NULL) {
+        (void)snprintf(err, errlen, "%s: %s", bad,
+                       ssl_error(why, sizeof(why), "not a usable PEM file"));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    /* Mutual: a server asks every client for a certificate of the CA and refuses the others;
+     * a client checks the server's. */
+    SSL_CTX_set_verify(
+        ctx, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify_depth(ctx, 4);
+    return ctx;
+}
+
+int
+http_tls_new(const char *cert, const char *key, const char *ca, struct http_tls **ret, char *err,
+             size_t errlen)
+{
+    struct stat st;
+    if (stat(key, &st) < 0) {
+        (void)snprintf(err, errlen, "%s: %s", key, strerror(errno));
+        return -errno;
+    }
+    if ((st.st_mode & 077) != 0) {
+        (void)snprintf(err, errlen,
+                       "%s: group or others may read the private key (mode %04o); run chmod 600 "
+                       "on it",
+                       key, (unsigned)(st.st_mode & 07777));
+        return -EPERM;
+    }
+    struct http_tls *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        (void)snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    t->server = tls_ctx(true, cert, key, ca, err, errlen);
+    t->client = t->server != NULL ? tls_ctx(false, cert, key, ca, err, errlen) : NULL;
+    if (t->client == NULL) {
+        http_tls_free(t);
+        return -EINVAL;
+    }
+    *ret = t;
+    return 0;
+}
+
+void
+http_tls_free(struct http_tls *t)
+{
+    if (t == NULL)
+        return;
+    SSL_CTX_free(t->server);
+    SSL_CTX_free(t->client);
+    free(t);
+}
 
 int
 http_split_hostport(const char *s, char *addr, size_t len, uint16_t *ret_port)
@@ -374,6 +472,29 @@ http_server_set_auth(struct http_server *s, const struct http_auth *auth)
     s->auth = *auth;
 }
 
+/* evhttp's hook for a new connection: wrap it in TLS. A client that fails the handshake (no
+ * certificate, or one of another CA) is dropped before any HTTP is read. */
+static struct bufferevent *
+tls_bevcb(struct event_base *base, void *arg)
+{
+    struct http_server *s = arg;
+    SSL *ssl = SSL_new(s->tls->server);
+    if (ssl == NULL)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL)
+        SSL_free(ssl);
+    return bev;
+}
+
+void
+http_server_set_tls(struct http_server *s, struct http_tls *tls)
+{
+    s->tls = tls;
+    evhttp_set_bevcb(s->http, tls_bevcb, s);
+}
+
 static void
 server_cb(struct evhttp_request *ev, void *arg)
 {
@@ -439,6 +560,7 @@ http_server_start(struct event_base *base, const char *listen, const struct http
     struct http_server *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
+    s->base = base;
     s->routes = routes;
     s->n_routes = n_routes;
     s->ctx = ctx;
@@ -540,6 +662,7 @@ struct http_client {
     struct idle *newest;
     size_t n_idle;
     char auth_header[HTTP_MAX_TOKEN + 8]; /* "Bearer TOKEN", or "" */
+    struct http_tls *tls;                 /* for https:// URLs, or NULL */
 };
 
 static size_t
@@ -832,11 +955,37 @@ http_url_check(const char *url)
     const char *host = evhttp_uri_get_host(u);
     const char *path = evhttp_uri_get_path(u);
     int port = evhttp_uri_get_port(u);
-    bool ok = scheme != NULL && strcmp(scheme, "http") == 0 && host != NULL && host[0] != '\0' &&
-              port > 0 && (path == NULL || path[0] == '\0' || strcmp(path, "/") == 0) &&
+    bool ok = scheme != NULL && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
+              host != NULL && host[0] != '\0' && port > 0 &&
+              (path == NULL || path[0] == '\0' || strcmp(path, "/") == 0) &&
               evhttp_uri_get_query(u) == NULL;
     evhttp_uri_free(u);
     return ok ? 0 : -EINVAL;
+}
+
+/* A new connection over TLS to `host`: the server's certificate must be signed by the CA. */
+static struct evhttp_connection *
+tls_connection(struct http_client *cl, const char *host, unsigned short port)
+{
+    SSL *ssl = SSL_new(cl->tls->client);
+    if (ssl == NULL)
+        return NULL;
+    (void)SSL_set_tlsext_host_name(ssl, host);
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(cl->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* evhttp reads an answer to its end; a peer that closes without close_notify has still
+     * sent all of it. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    struct evhttp_connection *conn =
+        evhttp_connection_base_bufferevent_new(cl->base, cl->dns, bev, host, port);
+    if (conn == NULL)
+        bufferevent_free(bev);
+    return conn;
 }
 
 int
@@ -847,10 +996,16 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     if (u == NULL)
         return -EINVAL;
     const char *host = evhttp_uri_get_host(u);
+    const char *scheme = evhttp_uri_get_scheme(u);
     int port = evhttp_uri_get_port(u);
+    bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
     if (host == NULL || port <= 0 || port > 65535) {
         evhttp_uri_free(u);
         return -EINVAL;
+    }
+    if (tls && cl->tls == NULL) {
+        evhttp_uri_free(u);
+        return -EPROTONOSUPPORT;
     }
     struct call *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -860,10 +1015,12 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     c->client = cl;
     c->done = done;
     c->arg = arg;
-    (void)snprintf(c->key, sizeof(c->key), "%s:%d", host, port);
+    /* Kept-alive connections are told apart by scheme too. */
+    (void)snprintf(c->key, sizeof(c->key), "%s%s:%d", tls ? "s:" : "", host, port);
     c->conn = idle_take(cl, c->key);
     if (c->conn == NULL) {
-        c->conn = evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
+        c->conn = tls ? tls_connection(cl, host, (unsigned short)port)
+                      : evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
         if (c->conn != NULL) {
             evhttp_connection_set_max_body_size(c->conn, HTTP_MAX_ANSWER);
             evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS);
@@ -934,6 +1091,12 @@ fetch_done(void *arg, int status, const char *body, size_t len, const char *err)
     (void)event_base_loopbreak(f->base);
 }
 
+void
+http_client_set_tls(struct http_client *c, struct http_tls *tls)
+{
+    c->tls = tls;
+}
+
 int
 http_client_set_token(struct http_client *c, const char *token)
 {
@@ -952,7 +1115,7 @@ http_client_set_token(struct http_client *c, const char *token)
 
 int
 http_fetch(const char *base_url, const char *method, const char *path, const char *body,
-           const char *token, double timeout_s, struct http_answer *ret)
+           const struct http_creds *creds, double timeout_s, struct http_answer *ret)
 {
     struct fetch f;
     memset(&f, 0, sizeof(f));
@@ -965,7 +1128,9 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
         event_base_free(f.base);
         return -ENOMEM;
     }
-    int r = http_client_set_token(f.client, token);
+    int r = http_client_set_token(f.client, creds != NULL ? creds->token : NULL);
+    if (creds != NULL)
+        http_client_set_tls(f.client, creds->tls);
     if (r == 0)
         r = http_request(f.client, base_url, method, path, body, timeout_s, fetch_done, &f);
     if (r < 0) {

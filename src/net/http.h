@@ -63,6 +63,23 @@ struct http_auth {
 
 struct http_server;
 
+/* --- TLS --------------------------------------------------------------------------------- */
+
+/* Mutual TLS for a cluster: this process's certificate and key (PEM) and the cluster's CA.
+ * A server with it speaks only TLS and takes only clients whose certificate the CA signed; a
+ * client with it uses TLS for https:// URLs, presents its certificate and accepts only servers
+ * whose certificate the CA signed. Every member of the cluster holds a certificate of the same
+ * CA; host names are not checked against the certificates (docs/security.md). */
+struct http_tls;
+
+/* Load `cert`, `key` and `ca` (paths). The key file must not be readable by group or others.
+ * 0: *ret set; -EINVAL/-EPERM/-ENOMEM with `err` naming the file and what is wrong. */
+MUST_CHECK int http_tls_new(const char *cert, const char *key, const char *ca,
+                            struct http_tls **ret, char *err, size_t errlen);
+
+/* Free. Accepts NULL. Every server and client that uses it must be freed first. */
+void http_tls_free(struct http_tls *t);
+
 /* Listen on `listen` ("ADDR:PORT"; port 0 picks a free one) and serve `routes` (borrowed;
  * must outlive the server) with `ctx`. 0: *ret set, *ret_port the real port. -EINVAL: bad
  * address. -EADDRINUSE or another -errno: could not bind. -ENOMEM. */
@@ -72,6 +89,10 @@ MUST_CHECK int http_server_start(struct event_base *base, const char *listen,
 
 /* Require `auth` (copied) of every later request. */
 void http_server_set_auth(struct http_server *s, const struct http_auth *auth);
+
+/* Accept only TLS connections from now on, with client certificates checked against `tls`
+ * (borrowed). */
+void http_server_set_tls(struct http_server *s, struct http_tls *tls);
 
 /* Stop listening and free the server. Accepts NULL. */
 void http_server_free(struct http_server *s);
@@ -121,6 +142,10 @@ void http_client_free(struct http_client *c);
  * sends none). -EINVAL when it is longer than HTTP_MAX_TOKEN or holds a control character. */
 MUST_CHECK int http_client_set_token(struct http_client *c, const char *token);
 
+/* Use `tls` (borrowed; NULL: none) for https:// URLs. Without it an https:// request fails
+ * with -EPROTONOSUPPORT. */
+void http_client_set_tls(struct http_client *c, struct http_tls *tls);
+
 /* Send `method` `path` to `base_url` ("http://ADDR:PORT") with an optional JSON `body`;
  * `done` is called from the event loop, exactly once, unless this returns an error or the
  * client is freed first. 0 or -EINVAL (bad URL) / -ENOMEM / -EIO. */
@@ -135,15 +160,21 @@ struct http_answer {
     const char *err; /* static text when no answer came */
 };
 
-/* Blocking request for the CLI, with the API `token` (NULL: none). 0: ret->status and
- * ret->body set. -ECONNREFUSED/-ETIMEDOUT/-EIO with ret->err when no answer came; -EINVAL for
- * a bad URL or token. */
+/* What a blocking request presents: the API token and, for https:// URLs, TLS. */
+struct http_creds {
+    const char *token;    /* NULL: none */
+    struct http_tls *tls; /* NULL: none */
+};
+
+/* Blocking request for the CLI, with `creds` (NULL: none). 0: ret->status and ret->body set.
+ * -ECONNREFUSED/-ETIMEDOUT/-EIO with ret->err when no answer came (a refused TLS handshake
+ * included); -EINVAL for a bad URL or token; -EPROTONOSUPPORT for https:// without TLS. */
 MUST_CHECK int http_fetch(const char *base_url, const char *method, const char *path,
-                          const char *body, const char *token, double timeout_s,
+                          const char *body, const struct http_creds *creds, double timeout_s,
                           struct http_answer *ret);
 
-/* Check that `url` looks like "http://HOST:PORT" with nothing after the port but an
- * optional "/". 0 or -EINVAL. */
+/* Check that `url` looks like "http://HOST:PORT" or "https://HOST:PORT" with nothing after
+ * the port but an optional "/". 0 or -EINVAL. */
 MUST_CHECK int http_url_check(const char *url);
 
 /* Most ports http_free_ports() hands out at once. */

@@ -57,6 +57,13 @@ loop_set_auth(struct loop *l, const struct http_auth *auth)
     return 0;
 }
 
+void
+loop_set_tls(struct loop *l, struct http_tls *tls)
+{
+    l->tls = tls;
+    http_client_set_tls(l->client, tls);
+}
+
 int
 loop_listen(struct loop *l, const char *listen, const struct http_route *routes, size_t n_routes,
             void *ctx)
@@ -68,7 +75,10 @@ loop_listen(struct loop *l, const char *listen, const struct http_route *routes,
     if (r < 0)
         return r;
     http_server_set_auth(l->http, &l->auth);
-    (void)snprintf(l->url, sizeof(l->url), "http://%s:%u", l->addr, (unsigned)l->port);
+    if (l->tls != NULL)
+        http_server_set_tls(l->http, l->tls);
+    (void)snprintf(l->url, sizeof(l->url), "%s://%s:%u", l->tls != NULL ? "https" : "http", l->addr,
+                   (unsigned)l->port);
     return 0;
 }
 

@@ -23,6 +23,7 @@ struct loop {
     uint16_t port;
     char url[256];
     struct http_auth auth;
+    struct http_tls *tls; /* borrowed; NULL: plain HTTP */
 };
 
 /* Create the base, the client and the signal events; ignore SIGPIPE; raise the open-file
@@ -33,6 +34,11 @@ MUST_CHECK int loop_init(struct loop *l);
 /* Use `auth` (copied) for the server loop_listen() starts, and send its token with every
  * request of the loop's client. Call before loop_listen(). 0 or -EINVAL (a bad token). */
 MUST_CHECK int loop_set_auth(struct loop *l, const struct http_auth *auth);
+
+/* Speak mutual TLS (`tls`, borrowed, must outlive the loop) on the server loop_listen()
+ * starts (its URL then starts with https://) and for https:// URLs of the client. Call before
+ * loop_listen(). */
+void loop_set_tls(struct loop *l, struct http_tls *tls);
 
 /* Serve `routes` with `ctx` on `listen` ("ADDR:PORT"); fills addr, port and url.
  * 0, -EINVAL (bad address) or -errno from binding. */

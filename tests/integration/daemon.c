@@ -232,6 +232,14 @@ daemon_kill(struct daemon *d)
     d->pid = 0;
 }
 
+static struct http_tls *test_tls;
+
+void
+test_set_tls(struct http_tls *tls)
+{
+    test_tls = tls;
+}
+
 const char *
 test_token(void)
 {
@@ -262,7 +270,8 @@ daemon_http_token(const char *url, const char *method, const char *path, const c
 {
     struct http_answer ans;
     *ret_json = NULL;
-    if (http_fetch(url, method, path, body, token, 5.0, &ans) < 0)
+    struct http_creds creds = {token, test_tls};
+    if (http_fetch(url, method, path, body, &creds, 5.0, &ans) < 0)
         return 0;
     *ret_json = json_loads(ans.body, 0, NULL);
     free(ans.body);

@@ -49,6 +49,10 @@ void daemon_dump_log(const struct daemon *d);
  * tests start shares it. Aborts when there is none. */
 const char *test_token(void);
 
+/* TLS for daemon_http() and daemon_http_token() to https:// daemons (NULL: none). */
+struct http_tls;
+void test_set_tls(struct http_tls *tls);
+
 /* daemon_http() with `token` (NULL: none) instead of the run's. */
 int daemon_http_token(const char *url, const char *method, const char *path, const char *body,
                       const char *token, json_t **ret_json);

@@ -24,7 +24,8 @@ static char *
 metrics(const char *url)
 {
     struct http_answer ans;
-    assert_int_equal(http_fetch(url, "GET", "/metrics", NULL, test_token(), 5.0, &ans), 0);
+    struct http_creds creds = {test_token(), NULL};
+    assert_int_equal(http_fetch(url, "GET", "/metrics", NULL, &creds, 5.0, &ans), 0);
     assert_int_equal(ans.status, 200);
     assert_non_null(ans.body);
     return ans.body;

@@ -26,7 +26,8 @@ get_text(const char *url, const char *path, char **ret)
 {
     struct http_answer ans;
     *ret = NULL;
-    if (http_fetch(url, "GET", path, NULL, test_token(), 5.0, &ans) < 0)
+    struct http_creds creds = {test_token(), NULL};
+    if (http_fetch(url, "GET", path, NULL, &creds, 5.0, &ans) < 0)
         return 0;
     *ret = ans.body;
     return ans.status;

@@ -1,0 +1,206 @@
+/* Mutual TLS with real processes and real certificates (made with the openssl command): a
+ * manager and an agent holding certificates of one CA work together over https:// (the agent
+ * registers, the manager samples it); a client or an agent whose certificate comes from
+ * another CA is refused; plain HTTP to a TLS port gets no answer; a private key that others
+ * may read stops the daemon at start. Skips (77) without the openssl command. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "net/http.h"
+#include "testpool.h"
+
+static char dir[512];
+
+/* Run `argv` (argv[0] looked up in PATH) with its output discarded; its exit status. */
+static int
+run(const char *const *argv)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        FILE *n = freopen("/dev/null", "w", stdout);
+        FILE *e = freopen("/dev/null", "w", stderr);
+        (void)n;
+        (void)e;
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    (void)waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* A CA: NAME.key and NAME.pem. */
+static void
+make_ca(const char *name)
+{
+    char key[600], pem[600], subj[64];
+    (void)snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+    (void)snprintf(pem, sizeof(pem), "%s/%s.pem", dir, name);
+    (void)snprintf(subj, sizeof(subj), "/CN=%s", name);
+    const char *argv[] = {
+        "openssl", "req",     "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes",  "-keyout", key,     "-out",    pem,  "-days",    "2",
+        "-subj",   subj,      NULL};
+    assert_int_equal(run(argv), 0);
+}
+
+/* A certificate NAME.pem with key NAME.key (mode 0600), signed by CA `ca`. */
+static void
+make_cert(const char *name, const char *ca)
+{
+    char key[600], csr[600], pem[600], cak[600], cap[600], subj[64];
+    (void)snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+    (void)snprintf(csr, sizeof(csr), "%s/%s.csr", dir, name);
+    (void)snprintf(pem, sizeof(pem), "%s/%s.pem", dir, name);
+    (void)snprintf(cak, sizeof(cak), "%s/%s.key", dir, ca);
+    (void)snprintf(cap, sizeof(cap), "%s/%s.pem", dir, ca);
+    (void)snprintf(subj, sizeof(subj), "/CN=%s", name);
+    const char *req[] = {
+        "openssl", "req",     "-newkey", "ec",   "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes",  "-keyout", key,       "-out", csr,        "-subj",
+        subj,      NULL};
+    assert_int_equal(run(req), 0);
+    const char *sign[] = {"openssl", "x509", "-req",   "-in", csr,
+                          "-CA",     cap,    "-CAkey", cak,   "-CAcreateserial",
+                          "-out",    pem,    "-days",  "2",   NULL};
+    assert_int_equal(run(sign), 0);
+    assert_int_equal(chmod(key, 0600), 0);
+}
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    const char *probe[] = {"openssl", "version", NULL};
+    if (run(probe) != 0) {
+        printf("skipped: the openssl command is not installed (apt-get install openssl)\n");
+        exit(77);
+    }
+    (void)snprintf(dir, sizeof(dir), "%s/tls", daemon_tmpdir());
+    if (mkdir(dir, 0700) < 0)
+        return -1;
+    make_ca("ca1");
+    make_ca("ca2");
+    make_cert("node", "ca1");
+    make_cert("rogue", "ca2");
+    return 0;
+}
+
+static struct http_tls *
+load_tls(const char *cert, const char *ca)
+{
+    char c[600], k[600], a[600], err[600];
+    (void)snprintf(c, sizeof(c), "%s/%s.pem", dir, cert);
+    (void)snprintf(k, sizeof(k), "%s/%s.key", dir, cert);
+    (void)snprintf(a, sizeof(a), "%s/%s.pem", dir, ca);
+    struct http_tls *t = NULL;
+    if (http_tls_new(c, k, a, &t, err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    return t;
+}
+
+static void
+test_mutual_tls(void **state)
+{
+    (void)state;
+    struct http_tls *node = load_tls("node", "ca1");
+    struct http_tls *rogue = load_tls("rogue", "ca1"); /* its own CA is ca2: others refuse it */
+    test_set_tls(node);
+    char cert[600], key[600], ca[600];
+    (void)snprintf(cert, sizeof(cert), "%s/node.pem", dir);
+    (void)snprintf(key, sizeof(key), "%s/node.key", dir);
+    (void)snprintf(ca, sizeof(ca), "%s/ca1.pem", dir);
+    const char *tls[] = {"--tls-cert", cert, "--tls-key", key, "--tls-ca", ca, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", tls);
+    assert_int_equal(strncmp(m->url, "https://", 8), 0);
+    struct daemon *h1 = pool_start_agent("h1", m->url, tls);
+    assert_int_equal(strncmp(h1->url, "https://", 8), 0);
+    /* Registration (agent -> manager) and sampling (manager -> agent), both over TLS. */
+    struct cond up = {m->url, NULL, NULL, 1};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+
+    /* A client with a certificate of another CA gets no answer at all. */
+    struct http_creds bad = {test_token(), rogue};
+    struct http_answer ans;
+    assert_true(http_fetch(m->url, "GET", "/v1/hosts", NULL, &bad, 5.0, &ans) < 0);
+    assert_true(http_fetch(h1->url, "POST", "/v1/vms/x/load", "{\"cpu\": 1}", &bad, 5.0, &ans) < 0);
+    /* Neither does plain HTTP to the TLS port. */
+    char plain[160];
+    (void)snprintf(plain, sizeof(plain), "http://%s", m->url + 8);
+    struct http_creds tok = {test_token(), NULL};
+    int r = http_fetch(plain, "GET", "/v1/hosts", NULL, &tok, 5.0, &ans);
+    assert_true(r < 0 || ans.status == 0 || ans.status >= 400);
+    free(ans.body);
+
+    /* The terminal, with and without the cluster's certificate. */
+    char *out = NULL;
+    const char *cli_ok[] = {"--tls-cert", cert,   "--tls-key", key,      "--tls-ca", ca,
+                            "--manager",  m->url, "hosts",     "--json", NULL};
+    assert_int_equal(run_cli(cli_ok, &out), 0);
+    assert_non_null(strstr(out, "\"h1\""));
+    free(out);
+    char rcert[600], rkey[600];
+    (void)snprintf(rcert, sizeof(rcert), "%s/rogue.pem", dir);
+    (void)snprintf(rkey, sizeof(rkey), "%s/rogue.key", dir);
+    const char *cli_bad[] = {"--tls-cert", rcert,  "--tls-key", rkey, "--tls-ca", ca,
+                             "--manager",  m->url, "drain",     "h1", NULL};
+    assert_int_equal(run_cli(cli_bad, NULL), 1);
+
+    /* An agent with a certificate of another CA cannot register. */
+    char rca[600];
+    (void)snprintf(rca, sizeof(rca), "%s/ca2.pem", dir);
+    const char *rtls[] = {"--tls-cert", rcert, "--tls-key", rkey, "--tls-ca", rca, NULL};
+    (void)pool_start_agent("h2", m->url, rtls);
+    struct cond two = {m->url, NULL, NULL, 2};
+    assert_false(wait_until(hosts_known, &two, 2.0));
+    json_t *hosts = get(m->url, "/v1/hosts");
+    assert_int_equal(json_array_size(hosts), 1);
+    assert_string_equal(str(named(hosts, "h1"), "state"), "up");
+    json_decref(hosts);
+    pool_finish();
+    test_set_tls(NULL);
+    http_tls_free(node);
+    http_tls_free(rogue);
+}
+
+/* A private key that group or others may read stops the daemon at start. */
+static void
+test_readable_key_refused(void **state)
+{
+    (void)state;
+    char cert[600], key[600], ca[600];
+    (void)snprintf(cert, sizeof(cert), "%s/node.pem", dir);
+    (void)snprintf(key, sizeof(key), "%s/node.key", dir);
+    (void)snprintf(ca, sizeof(ca), "%s/ca1.pem", dir);
+    assert_int_equal(chmod(key, 0644), 0);
+    const char *argv[] = {"manager",   "--listen", "127.0.0.1:0", "--tls-cert", cert,
+                          "--tls-key", key,        "--tls-ca",    ca,           NULL};
+    assert_int_equal(run_cli(argv, NULL), 2);
+    /* Only some of the three files: refused too. */
+    assert_int_equal(chmod(key, 0600), 0);
+    const char *some[] = {"manager", "--listen", "127.0.0.1:0", "--tls-cert", cert, NULL};
+    assert_int_equal(run_cli(some, NULL), 2);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_mutual_tls, pool_setup, pool_teardown),
+        cmocka_unit_test(test_readable_key_refused),
+    };
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}
