@@ -400,9 +400,10 @@ demo_start(struct demo *d, const char *self)
                           "--interval",  interval,  "--config",     policy,
                           "--bandwidth", "4096",    "--token-file", d->token_file};
         int n = 16;
+        /* Each simulated host keeps its VMs in its directory (it survives a restart). */
+        argv[n++] = "--data";
+        argv[n++] = data[i];
         if (d->mode == DEMO_PEER) {
-            argv[n++] = "--data";
-            argv[n++] = data[i];
             for (int k = 0; k < d->n_agents; k++) {
                 if (k != i) {
                     argv[n++] = "--peer";

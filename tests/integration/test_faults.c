@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -379,6 +380,35 @@ test_fault(void **state)
     run_fault(*state);
 }
 
+/* A state file that cannot be read stops the agent (it could not know which VMs it runs),
+ * and its log names the file and the field; a file of another host's is refused too. */
+static void
+test_bad_state_file(void **state)
+{
+    (void)state;
+    char dir[300];
+    (void)snprintf(dir, sizeof(dir), "%s/%s-bad", daemon_tmpdir(), pool_prefix());
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char file[400];
+    (void)snprintf(file, sizeof(file), "%s/hv-sim.json", dir);
+    static const char *const bad[] = {
+        "{\"version\": 1, \"host\": \"h1\", \"vms\": [{\"name\": \"a\"}], \"incoming\": [], "
+        "\"migrations\": []}",
+        "{\"version\": 1, \"host\": \"other\", \"vms\": [], \"incoming\": [], \"migrations\": []}",
+        "{\"version\": 1, \"host\": \"h1\", \"vms\": []",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        FILE *f = fopen(file, "w");
+        assert_non_null(f);
+        assert_true(fputs(bad[i], f) >= 0);
+        assert_int_equal(fclose(f), 0);
+        const char *argv[] = {"agent",       "--name", "h1", "--listen",
+                              "127.0.0.1:0", "--data", dir,  NULL};
+        assert_int_not_equal(run_cli(argv, NULL), 0);
+    }
+    pool_finish();
+}
+
 #define FAULT(i)                                                                                   \
     cmocka_unit_test_prestate_setup_teardown(test_fault, pool_setup, pool_teardown,                \
                                              (void *)&faults[i])
@@ -387,7 +417,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        FAULT(0), FAULT(1), FAULT(2), FAULT(3), FAULT(4), FAULT(5), FAULT(6), FAULT(7), FAULT(8),
+        FAULT(0), FAULT(1),
+        FAULT(2), FAULT(3),
+        FAULT(4), FAULT(5),
+        FAULT(6), FAULT(7),
+        FAULT(8), cmocka_unit_test_setup_teardown(test_bad_state_file, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
