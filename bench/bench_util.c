@@ -247,12 +247,9 @@ const char *
 bench_token(void)
 {
     static char token[TOKEN_MAX + 1];
+    char err[600];
     if (token[0] == '\0') {
-        char path[4096];
-        char err[600];
-        bool created = false;
-        if (token_default_path(path, sizeof(path)) < 0 ||
-            token_load(path, true, token, &created, err, sizeof(err)) < 0) {
+        if (token_load_default(token, err, sizeof(err)) < 0) {
             (void)fprintf(stderr, "bench: no API token: %s\n", err);
             exit(1);
         }

@@ -58,13 +58,9 @@ struct agent_opts {
     char data[4096]; /* peer mode: the store's directory */
     enum agent_backend backend;
     struct hv_libvirt_opts libvirt;
-    char token_file[4096]; /* "" = the default (common/token.h) */
-    bool open_reads;       /* GET requests need no token */
-    struct http_auth auth; /* loaded from token_file by the caller before agent_run() */
-    char tls_cert[4096];   /* mutual TLS: all three or none */
-    char tls_key[4096];
-    char tls_ca[4096];
-    struct http_tls *tls; /* loaded by the caller; NULL: plain HTTP */
+    struct http_security_conf sec; /* token file, open reads, TLS files */
+    struct http_auth auth;         /* loaded from `sec` by the caller before agent_run() */
+    struct http_tls *tls;          /* likewise; NULL: plain HTTP */
 };
 
 /* Fill `o` with the defaults (the policy with policy_init(), not finished). */

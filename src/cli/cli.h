@@ -49,6 +49,7 @@ const char *cli_global_agent(void);
 struct http_auth;
 struct http_answer;
 struct http_tls;
+struct http_security_conf;
 
 /* The global --token-file FILE (NULL: the default of token_default_path()). */
 void cli_set_token_file(const char *path);
@@ -56,6 +57,21 @@ void cli_set_token_file(const char *path);
 /* `given` if not NULL or empty, else the global --token-file, else the default token file. 0 or
  * -ENOENT/-ENAMETOOLONG. */
 MUST_CHECK int cli_token_path(const char *given, char *buf, size_t len);
+
+/* Apply one of the keys token_file, open_reads, tls_cert, tls_key, tls_ca to `c`. 1: not one
+ * of these keys; 0: applied, or *why says what is wrong with the value. */
+int cli_security_set(struct http_security_conf *c, const char *key, const char *v,
+                     const char **why);
+
+/* cli_daemon_auth() and cli_daemon_tls() on `c`: the token (created when missing) into
+ * *auth, the TLS (NULL when not configured) into *ret_tls. CLI_EXIT_OK or CLI_EXIT_USAGE
+ * after printing why. */
+MUST_CHECK int cli_daemon_security(const struct http_security_conf *c, struct http_auth *auth,
+                                   struct http_tls **ret_tls);
+
+/* --check-config: the TLS files of `c` load (or none is given). The token file is not
+ * created. CLI_EXIT_OK or CLI_EXIT_USAGE after printing why. */
+MUST_CHECK int cli_check_tls(const struct http_security_conf *c);
 
 /* A daemon's credentials: the token of `token_file` (NULL or "": the default file), created
  * when missing (logged, without the token), and `open_reads`. CLI_EXIT_OK, or

@@ -33,6 +33,49 @@ cli_token_path(const char *given, char *buf, size_t len)
 }
 
 int
+cli_security_set(struct http_security_conf *c, const char *key, const char *v, const char **why)
+{
+    *why = NULL;
+    if (strcmp(key, "open_reads") == 0) {
+        if (cli_parse_bool(v, &c->open_reads) < 0)
+            *why = "must be true or false";
+        return 0;
+    }
+    char *dst = strcmp(key, "token_file") == 0 ? c->token_file
+                : strcmp(key, "tls_cert") == 0 ? c->tls_cert
+                : strcmp(key, "tls_key") == 0  ? c->tls_key
+                : strcmp(key, "tls_ca") == 0   ? c->tls_ca
+                                               : NULL;
+    if (dst == NULL)
+        return 1;
+    if (v[0] == '\0' || strlen(v) >= sizeof(c->token_file))
+        *why = "must be a file path";
+    else
+        (void)snprintf(dst, sizeof(c->token_file), "%s", v);
+    return 0;
+}
+
+int
+cli_check_tls(const struct http_security_conf *c)
+{
+    struct http_tls *tls = NULL;
+    int r = cli_daemon_tls(c->tls_cert, c->tls_key, c->tls_ca, &tls);
+    http_tls_free(tls);
+    return r;
+}
+
+int
+cli_daemon_security(const struct http_security_conf *c, struct http_auth *auth,
+                    struct http_tls **ret_tls)
+{
+    *ret_tls = NULL;
+    int r = cli_daemon_auth(c->token_file, c->open_reads, auth);
+    if (r == CLI_EXIT_OK)
+        r = cli_daemon_tls(c->tls_cert, c->tls_key, c->tls_ca, ret_tls);
+    return r;
+}
+
+int
 cli_daemon_auth(const char *token_file, bool open_reads, struct http_auth *out)
 {
     char path[4096];

@@ -195,25 +195,8 @@ agent_set(struct agent_opts *o, const char *key, const char *v, const char **why
             *why = "must be debug, info, warn or error";
             return -EINVAL;
         }
-    } else if (strcmp(key, "token_file") == 0) {
-        if (v[0] == '\0' || copy_str(o->token_file, sizeof(o->token_file), v) < 0) {
-            *why = "must be a file path";
-            return -EINVAL;
-        }
-    } else if (strcmp(key, "open_reads") == 0) {
-        if (cli_parse_bool(v, &o->open_reads) < 0) {
-            *why = "must be true or false";
-            return -EINVAL;
-        }
-    } else if (strcmp(key, "tls_cert") == 0 || strcmp(key, "tls_key") == 0 ||
-               strcmp(key, "tls_ca") == 0) {
-        char *dst = key[4] == 'c' && key[5] == 'e' ? o->tls_cert
-                    : key[4] == 'k'                ? o->tls_key
-                                                   : o->tls_ca;
-        if (v[0] == '\0' || copy_str(dst, sizeof(o->tls_cert), v) < 0) {
-            *why = "must be a file path";
-            return -EINVAL;
-        }
+    } else if (cli_security_set(&o->sec, key, v, why) != 1) {
+        return *why != NULL ? -EINVAL : 0;
     } else {
         *why = "unknown key";
         return -EINVAL;
@@ -564,7 +547,7 @@ parse_args(int argc, char **argv, struct agent_opts *o)
             o->n_vms++;
             break;
         case OPT_OPEN_READS:
-            o->open_reads = true;
+            o->sec.open_reads = true;
             break;
         case 'n':
             check = true;
@@ -641,6 +624,9 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         return CLI_EXIT_USAGE;
     }
     if (check) {
+        r = cli_check_tls(&o->sec);
+        if (r != CLI_EXIT_OK)
+            return r;
         (void)printf("configuration OK\n");
         return -1;
     }
@@ -663,9 +649,7 @@ cmd_agent(int argc, char **argv)
         return r < 0 ? CLI_EXIT_OK : r;
     }
     log_init("agent", o->log_level);
-    r = cli_daemon_auth(o->token_file, o->open_reads, &o->auth);
-    if (r == CLI_EXIT_OK)
-        r = cli_daemon_tls(o->tls_cert, o->tls_key, o->tls_ca, &o->tls);
+    r = cli_daemon_security(&o->sec, &o->auth, &o->tls);
     if (r != CLI_EXIT_OK) {
         policy_done(&o->policy);
         free(o);

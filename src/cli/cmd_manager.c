@@ -114,27 +114,8 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
             *why = "must be debug, info, warn or error";
             return -EINVAL;
         }
-    } else if (strcmp(key, "token_file") == 0) {
-        if (strlen(v) == 0 || strlen(v) >= sizeof(o->token_file)) {
-            *why = "must be a file path";
-            return -EINVAL;
-        }
-        (void)snprintf(o->token_file, sizeof(o->token_file), "%s", v);
-    } else if (strcmp(key, "open_reads") == 0) {
-        if (cli_parse_bool(v, &o->open_reads) < 0) {
-            *why = "must be true or false";
-            return -EINVAL;
-        }
-    } else if (strcmp(key, "tls_cert") == 0 || strcmp(key, "tls_key") == 0 ||
-               strcmp(key, "tls_ca") == 0) {
-        char *dst = key[4] == 'c' && key[5] == 'e' ? o->tls_cert
-                    : key[4] == 'k'                ? o->tls_key
-                                                   : o->tls_ca;
-        if (strlen(v) == 0 || strlen(v) >= sizeof(o->tls_cert)) {
-            *why = "must be a file path";
-            return -EINVAL;
-        }
-        (void)snprintf(dst, sizeof(o->tls_cert), "%s", v);
+    } else if (cli_security_set(&o->sec, key, v, why) != 1) {
+        return *why != NULL ? -EINVAL : 0;
     } else {
         *why = "unknown key (listen, data, mode, collect, interval, retention, store_every, "
                "log_level, token_file, open_reads, tls_cert, tls_key, tls_ca)";
@@ -276,7 +257,7 @@ cmd_manager(int argc, char **argv)
             key = "token_file";
             break;
         case OPT_OPEN_READS:
-            o->open_reads = true;
+            o->sec.open_reads = true;
             break;
         case OPT_TLS_CERT:
             key = "tls_cert";
@@ -318,14 +299,13 @@ cmd_manager(int argc, char **argv)
         goto out;
     }
     if (check) {
-        (void)printf("configuration OK\n");
-        ret = CLI_EXIT_OK;
+        ret = cli_check_tls(&o->sec);
+        if (ret == CLI_EXIT_OK)
+            (void)printf("configuration OK\n");
         goto out;
     }
     log_init("manager", o->log_level);
-    ret = cli_daemon_auth(o->token_file, o->open_reads, &o->auth);
-    if (ret == CLI_EXIT_OK)
-        ret = cli_daemon_tls(o->tls_cert, o->tls_key, o->tls_ca, &o->tls);
+    ret = cli_daemon_security(&o->sec, &o->auth, &o->tls);
     if (ret != CLI_EXIT_OK)
         goto out;
     ret = manager_run(o) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;

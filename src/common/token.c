@@ -194,6 +194,19 @@ token_load(const char *path, bool create, char *out, bool *ret_created, char *er
     return r;
 }
 
+int
+token_load_default(char *out, char *err, size_t errlen)
+{
+    char path[4096];
+    bool created = false;
+    int r = token_default_path(path, sizeof(path));
+    if (r < 0) {
+        (void)snprintf(err, errlen, "no token file: set VMLOC_TOKEN_FILE or HOME");
+        return r;
+    }
+    return token_load(path, true, out, &created, err, errlen);
+}
+
 bool
 token_equal(const char *token, const char *presented, size_t presented_len)
 {

@@ -28,6 +28,10 @@ MUST_CHECK int token_default_path(char *buf, size_t len);
 MUST_CHECK int token_load(const char *path, bool create, char *out, bool *ret_created, char *err,
                           size_t errlen);
 
+/* token_load() of token_default_path(), created when missing: for tests and benchmarks, which
+ * share the run's token with the daemons they start. 0 or a negative errno with `err` set. */
+MUST_CHECK int token_load_default(char *out, char *err, size_t errlen);
+
 /* Compare a presented credential with the token in time that does not depend on where they
  * differ. */
 bool token_equal(const char *token, const char *presented, size_t presented_len);

@@ -29,15 +29,11 @@ struct manager_opts {
     char policy_path[4096]; /* "" = defaults */
     struct policy policy;   /* parsed (owned by the caller) */
     enum log_level log_level;
-    bool edge;              /* edge mode: agents detect and notify; decide for them only */
-    bool collect_on_notify; /* edge mode: collect only when notified, not every interval */
-    char token_file[4096];  /* "" = the default (common/token.h) */
-    bool open_reads;        /* GET requests need no token */
-    struct http_auth auth;  /* loaded from token_file by the caller before manager_run() */
-    char tls_cert[4096];    /* mutual TLS: all three or none */
-    char tls_key[4096];
-    char tls_ca[4096];
-    struct http_tls *tls; /* loaded by the caller; NULL: plain HTTP */
+    bool edge;                     /* edge mode: agents detect and notify; decide for them only */
+    bool collect_on_notify;        /* edge mode: collect only when notified, not every interval */
+    struct http_security_conf sec; /* token file, open reads, TLS files */
+    struct http_auth auth;         /* loaded from `sec` by the caller before manager_run() */
+    struct http_tls *tls;          /* likewise; NULL: plain HTTP */
 };
 
 /* Fill `o` with the defaults (the policy with policy_init()). */

@@ -63,6 +63,17 @@ struct http_auth {
 
 struct http_server;
 
+/* Where a daemon's credentials come from: its config keys token_file, open_reads, tls_cert,
+ * tls_key and tls_ca (and the options of the same names). Loaded by the command line into a
+ * struct http_auth and a struct http_tls. */
+struct http_security_conf {
+    char token_file[4096]; /* "" = the default (common/token.h) */
+    bool open_reads;       /* GET requests need no token */
+    char tls_cert[4096];   /* mutual TLS: all three or none */
+    char tls_key[4096];
+    char tls_ca[4096];
+};
+
 /* --- TLS --------------------------------------------------------------------------------- */
 
 /* Mutual TLS for a cluster: this process's certificate and key (PEM) and the cluster's CA.
