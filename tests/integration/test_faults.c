@@ -145,24 +145,15 @@ source_migration(void *arg)
     return found;
 }
 
-/* VM `a` is arriving on h2: reserved there, its copy under way. */
+/* VM `a` (the heavier) is on the destination in state `c->b`: "incoming" while reserved there
+ * and its copy under way, "running" once committed. */
 static bool
-arriving_on_dest(void *arg)
+a_on_dest_is(void *arg)
 {
-    json_t *vms = get(arg, "/v1/vms");
+    const struct cond *c = arg;
+    json_t *vms = get(c->url, "/v1/vms");
     json_t *v = named(vms, "a");
-    bool ok = v != NULL && strcmp(str(v, "state"), "incoming") == 0;
-    json_decref(vms);
-    return ok;
-}
-
-/* VM `a` (the heavier) runs on h2, committed (not merely arriving). */
-static bool
-arrived_on_dest(void *arg)
-{
-    json_t *vms = get(arg, "/v1/vms");
-    json_t *v = named(vms, "a");
-    bool ok = v != NULL && strcmp(str(v, "state"), "running") == 0;
+    bool ok = v != NULL && strcmp(str(v, "state"), c->b) == 0;
     json_decref(vms);
     return ok;
 }
@@ -322,11 +313,14 @@ run_fault(const struct fault *f)
     } else {
         /* During the copy: the order taken and the destination's reservation made. */
         assert_true(wait_until(source_migration, &w, ACT_S));
-        assert_true(wait_until(arriving_on_dest, c.h[1]->url, ACT_S));
+        struct cond arriving = {c.h[1]->url, NULL, "incoming", 0};
+        assert_true(wait_until(a_on_dest_is, &arriving, ACT_S));
         daemon_kill(victim);
         printf("killed %s during the transfer of %s\n", victim->log_path, w.id);
-        if (f->when == W_AFTER_TRANSFER) /* the agents finish it while the manager is gone */
-            assert_true(wait_until(arrived_on_dest, c.h[1]->url, ACT_S));
+        /* After the transfer: the agents finish it while the manager is gone. */
+        struct cond arrived = {c.h[1]->url, NULL, "running", 0};
+        if (f->when == W_AFTER_TRANSFER)
+            assert_true(wait_until(a_on_dest_is, &arrived, ACT_S));
     }
 
     /* Start the victim again, on the same address and data, without the failpoint. */
