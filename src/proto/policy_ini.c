@@ -791,6 +791,12 @@ parse_names(const char *v, char ***list, size_t *n, const char **why)
             *why = "a name is not valid UTF-8";
             return -EINVAL;
         }
+        /* After a space (as config_format() writes lists) ';' or '#' would start a comment:
+         * such a name could not be read back. */
+        if (*a == ';' || *a == '#') {
+            *why = "a name may not start with ';' or '#' (a comment)";
+            return -EINVAL;
+        }
         for (size_t i = 0; i < *n; i++) {
             if (strlen((*list)[i]) == (size_t)(b - a) &&
                 memcmp((*list)[i], a, (size_t)(b - a)) == 0) {

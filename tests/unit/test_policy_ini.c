@@ -918,6 +918,9 @@ static char long_value[1024];
 static struct bad_case bad_cases[] = {
     /* Unknown sections and keys. */
     {"unknown section", "[bogus]\nmin_vms = 2\n", 1, "bogus", NULL},
+    /* A name that a formatted list would turn into a comment (found by fuzz_config). */
+    {"name starting with ;", "[relocate]\nexclude_hosts=;\n", 2, "exclude_hosts", "comment"},
+    {"name starting with #", "[rule \"r\"]\ntype = apart\nvms = a,#b\n", 3, "vms", "comment"},
     {"unknown section after comments", "; c\n\n[detect]\n[relocation]\n", 4, "relocation", NULL},
     {"key before any section", "min_vms = 2\n[detect]\n", 1, "min_vms", NULL},
     {"unknown key in detect", "[detect]\nthreshold = 5\n", 2, "threshold", NULL},
