@@ -1,8 +1,9 @@
 /* Mutual TLS with real processes and real certificates (made with the openssl command): a
  * manager and an agent holding certificates of one CA work together over https:// (the agent
- * registers, the manager samples it); a client or an agent whose certificate comes from
- * another CA is refused; plain HTTP to a TLS port gets no answer; a private key that others
- * may read stops the daemon at start. Skips (77) without the openssl command. */
+ * registers, the manager samples it), and so do two peers; a client or an agent whose
+ * certificate comes from another CA is refused; plain HTTP to a TLS port gets no answer; a
+ * private key that others may read stops the daemon at start. Skips (77) without the openssl
+ * command. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -176,6 +177,46 @@ test_mutual_tls(void **state)
     http_tls_free(rogue);
 }
 
+/* Peer mode over TLS: each agent asks the other for its sample over https://, with its
+ * certificate; both see each other up. */
+static void
+test_peers_tls(void **state)
+{
+    (void)state;
+    struct http_tls *node = load_tls("node", "ca1");
+    test_set_tls(node);
+    char cert[600], key[600], ca[600];
+    (void)snprintf(cert, sizeof(cert), "%s/node.pem", dir);
+    (void)snprintf(key, sizeof(key), "%s/node.key", dir);
+    (void)snprintf(ca, sizeof(ca), "%s/ca1.pem", dir);
+    int ports[2];
+    assert_int_equal(http_free_ports(ports, 2), 0);
+    char listen[2][32], url[2][64], data[2][600];
+    for (int i = 0; i < 2; i++) {
+        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", ports[i]);
+        (void)snprintf(url[i], sizeof(url[i]), "https://127.0.0.1:%d", ports[i]);
+        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-p%d", daemon_tmpdir(), pool_prefix(), i);
+    }
+    struct daemon *p[2];
+    for (int i = 0; i < 2; i++) {
+        char name[8];
+        (void)snprintf(name, sizeof(name), "p%d", i);
+        const char *argv[] = {"agent",     "--name",     name,       "--listen",   listen[i],
+                              "--mode",    "peer",       "--peer",   url[1 - i],   "--data",
+                              data[i],     "--interval", "0.2",      "--tls-cert", cert,
+                              "--tls-key", key,          "--tls-ca", ca,           NULL};
+        p[i] = pool_start(name, argv);
+        assert_string_equal(p[i]->url, url[i]);
+    }
+    struct cond both = {p[0]->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &both, UP_S));
+    both.url = p[1]->url;
+    assert_true(wait_until(hosts_up, &both, UP_S));
+    pool_finish();
+    test_set_tls(NULL);
+    http_tls_free(node);
+}
+
 /* A private key that group or others may read stops the daemon at start. */
 static void
 test_readable_key_refused(void **state)
@@ -200,6 +241,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mutual_tls, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peers_tls, pool_setup, pool_teardown),
         cmocka_unit_test(test_readable_key_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
