@@ -72,6 +72,8 @@ cli_daemon_security(const struct http_security_conf *c, struct http_auth *auth,
     int r = cli_daemon_auth(c->token_file, c->open_reads, auth);
     if (r == CLI_EXIT_OK)
         r = cli_daemon_tls(c->tls_cert, c->tls_key, c->tls_ca, ret_tls);
+    if (r == CLI_EXIT_OK && *ret_tls != NULL)
+        log_info("mutual TLS cert=%s ca=%s", c->tls_cert, c->tls_ca);
     return r;
 }
 
@@ -118,7 +120,6 @@ cli_daemon_tls(const char *cert, const char *key, const char *ca, struct http_tl
         cli_error("%s", err);
         return CLI_EXIT_USAGE;
     }
-    log_info("mutual TLS cert=%s ca=%s", cert, ca);
     return CLI_EXIT_OK;
 }
 
