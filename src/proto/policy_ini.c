@@ -372,12 +372,20 @@ classify_section(const struct config_ext *ext, const char *s, size_t len, enum s
  * line whatever kind it is: length, section headers (an unknown section with no key in it
  * is still an error), "KEY = VALUE" lines (inih would also take "KEY: VALUE"), keys outside
  * any section, and indented lines that inih would glue to the previous value. */
+/* Whitespace as inih sees it (isspace() in the C locale): a line that starts with any of it is
+ * indented, and an indented line continues the previous value. */
+static bool
+ini_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\f' || c == '\v' || c == '\r';
+}
+
 static int
 prescan_line(struct parser *p, const char *a, const char *b, bool *in_section, bool *after_key)
 {
     char what[160];
-    bool indented = a < b && (*a == ' ' || *a == '\t');
-    while (a < b && (*a == ' ' || *a == '\t'))
+    bool indented = a < b && ini_space(*a);
+    while (a < b && ini_space(*a))
         a++;
     if (a == b || *a == ';' || *a == '#')
         return 0;
@@ -386,7 +394,7 @@ prescan_line(struct parser *p, const char *a, const char *b, bool *in_section, b
         if (close == NULL)
             return failf(p, -EINVAL, NULL, NULL, "section header without ']'"), -EINVAL;
         const char *after = close + 1;
-        while (after < b && (*after == ' ' || *after == '\t'))
+        while (after < b && ini_space(*after))
             after++;
         if (after < b && *after != ';' && *after != '#')
             return failf(p, -EINVAL, NULL, NULL, "text after section header"), -EINVAL;
@@ -407,7 +415,7 @@ prescan_line(struct parser *p, const char *a, const char *b, bool *in_section, b
     const char *eq = memchr(a, '=', (size_t)(b - a));
     const char *colon = memchr(a, ':', (size_t)(b - a));
     const char *k_end = eq != NULL ? eq : b;
-    while (k_end > a && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+    while (k_end > a && ini_space(k_end[-1]))
         k_end--;
     int klen = (int)(k_end - a > 60 ? 60 : k_end - a);
     if (eq == NULL || (colon != NULL && colon < eq)) {

@@ -921,6 +921,10 @@ static struct bad_case bad_cases[] = {
     /* A name that a formatted list would turn into a comment (found by fuzz_config). */
     {"name starting with ;", "[relocate]\nexclude_hosts=;\n", 2, "exclude_hosts", "comment"},
     {"name starting with #", "[rule \"r\"]\ntype = apart\nvms = a,#b\n", 3, "vms", "comment"},
+    /* inih takes a form feed or vertical tab as indentation: the line would continue the
+     * value above it, comment and all (found by fuzz_config). */
+    {"line indented by a form feed", "[relocate]\nexclude_hosts = a\n\fexclude_hosts=b ;\n", 3,
+     "exclude_hosts", "indented"},
     {"unknown section after comments", "; c\n\n[detect]\n[relocation]\n", 4, "relocation", NULL},
     {"key before any section", "min_vms = 2\n[detect]\n", 1, "min_vms", NULL},
     {"unknown key in detect", "[detect]\nthreshold = 5\n", 2, "threshold", NULL},
