@@ -50,6 +50,9 @@ function token() {
   return window.sessionStorage.getItem(TOKEN_KEY) || "";
 }
 
+// A token is 16 to 256 printable ASCII characters without spaces (docs/security.md).
+const TOKEN_RE = /^[\x21-\x7e]{16,256}$/;
+
 function api(path, opts) {
   const o = Object.assign({ cache: "no-store" }, opts || {});
   o.headers = Object.assign({}, o.headers || {});
@@ -72,14 +75,23 @@ function askToken(why) {
 function tokenFromAddress() {
   const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
   if (!m) return;
-  window.sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
   window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  let v = "";
+  try {
+    v = decodeURIComponent(m[1]);
+  } catch (e) {
+    // a malformed address: ask instead
+  }
+  if (TOKEN_RE.test(v)) window.sessionStorage.setItem(TOKEN_KEY, v);
 }
 
 function useToken(ev) {
   ev.preventDefault();
   const v = $("login-token").value.trim();
-  if (!v) return;
+  if (!TOKEN_RE.test(v)) {
+    $("login-why").textContent = "a token is 16 to 256 printable characters without spaces";
+    return;
+  }
   window.sessionStorage.setItem(TOKEN_KEY, v);
   $("login-token").value = "";
   $("login").hidden = true;

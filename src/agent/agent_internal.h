@@ -44,6 +44,7 @@ struct migration {
     struct event *timer;
     bool in_flight;         /* an HTTP request for it is outstanding */
     bool resolving;         /* a commit got no answer: asking until the destination answers */
+    bool commit_sent;       /* sim: the commit went out (saved before it did) */
     double resolving_since; /* monotonic: since when */
     char reason[256];       /* peer mode: why this agent decided it; "" when ordered */
     struct lv_mig *lv;      /* libvirt backend: the migration job, NULL before it starts */

@@ -359,6 +359,15 @@ send_commit(struct migration *m)
         (void)json_object_set_new(j, kind_name((enum kind)k), json_real(a->hv.vms[i].demand[k]));
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
+    /* On disk before it goes out: after a crash from here on, only the destination knows
+     * whether the VM moved. */
+    m->commit_sent = true;
+    if (agent_state_save(a) < 0) {
+        m->commit_sent = false;
+        free(body);
+        mig_fail(m, true, "cannot save this host's state before the commit");
+        return;
+    }
     char path[128];
     (void)snprintf(path, sizeof(path), "/v1/incoming/%s/commit", m->id);
     m->in_flight = true;
@@ -392,8 +401,13 @@ agent_migration_resume(struct migration *m)
         return -ENOMEM;
     if (m->state != MIG_RUNNING)
         return 0;
-    log_warnx("migration was running when this agent stopped id=%s vm=\"%s\" to=\"%s\"; asking "
-              "the destination whether it runs the VM",
+    if (!m->commit_sent) {
+        /* The destination cannot run the VM without the commit: it stays here. */
+        mig_fail(m, true, "this agent restarted during the transfer, before the commit");
+        return 0;
+    }
+    log_warnx("migration was being committed when this agent stopped id=%s vm=\"%s\" to=\"%s\"; "
+              "asking the destination whether it runs the VM",
               m->id, m->vm, m->to_name);
     if (hv_sim_set_state(&m->a->hv, m->vm, SIMVM_MIGRATING_OUT) < 0)
         log_warnx("restored migration has no VM here id=%s vm=\"%s\"", m->id, m->vm);
@@ -636,6 +650,15 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
     if (final->mask != 0 && hv_sim_set_demand(&a->hv, in->vm, final->mask, final->pct) < 0)
         log_warnx("commit carried a bad demand id=%s, ignoring", id);
     in->state = IN_COMMITTED;
+    /* Saved before the answer: a restart must find the VM running here. */
+    if (agent_state_save(a) < 0) {
+        in->state = IN_RESERVED;
+        if (hv_sim_set_state(&a->hv, in->vm, SIMVM_INCOMING) < 0)
+            log_warnx("arrival lost its VM id=%s", id);
+        (void)snprintf(msg, len, "cannot save host \"%s\"'s state; the VM stays where it is",
+                       a->opts.name);
+        return 503;
+    }
     (void)event_del(in->expiry);
     log_info("migration arrived id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm, in->from);
     agent_sample(a);

@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "proto/utf8.h"
 
 #define STATE_FILE "hv-sim.json"
 #define STATE_VERSION 1
@@ -44,29 +45,48 @@ vm_json(const struct simvm *v)
                      simvm_state_name(v->state));
 }
 
+/* Append `item` to `arr`; false (and `item` freed) when either is NULL or on OOM: a record
+ * that cannot be written must fail the whole save, never drop out of the file. */
+static bool
+append(json_t *arr, json_t *item)
+{
+    if (arr == NULL || item == NULL) {
+        json_decref(item);
+        return false;
+    }
+    return json_array_append_new(arr, item) == 0;
+}
+
+static json_t *
+migration_json(struct migration *m)
+{
+    /* Texts cut to fit their buffers may end inside a character: JSON takes only whole ones. */
+    utf8_trim_partial(m->error);
+    utf8_trim_partial(m->reason);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:s,s:b}", "id", m->id, "vm", m->vm,
+                     "to_url", m->to_url, "to_name", m->to_name, "state", mig_state_name(m->state),
+                     "started", m->started, "finished", m->finished, "mem_mib", m->mem_mib,
+                     "transfer_s", m->transfer_s, "error", m->error, "reason", m->reason,
+                     "commit_sent", m->commit_sent);
+}
+
 static json_t *
 state_json(const struct agent *a)
 {
     json_t *vms = json_array();
     json_t *ins = json_array();
     json_t *migs = json_array();
-    for (size_t i = 0; vms != NULL && i < a->hv.n_vms; i++)
-        (void)json_array_append_new(vms, vm_json(&a->hv.vms[i]));
-    for (size_t i = 0; ins != NULL && i < a->n_ins; i++) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < a->hv.n_vms; i++)
+        ok = append(vms, vm_json(&a->hv.vms[i]));
+    for (size_t i = 0; ok && i < a->n_ins; i++) {
         const struct incoming *in = a->ins[i];
-        (void)json_array_append_new(ins, json_pack("{s:s,s:s,s:s,s:s}", "id", in->id, "vm", in->vm,
-                                                   "from", in->from, "state", in_names[in->state]));
+        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s}", "id", in->id, "vm", in->vm, "from",
+                                   in->from, "state", in_names[in->state]));
     }
-    for (size_t i = 0; migs != NULL && i < a->n_migs; i++) {
-        const struct migration *m = a->migs[i];
-        (void)json_array_append_new(
-            migs,
-            json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:s}", "id", m->id, "vm", m->vm,
-                      "to_url", m->to_url, "to_name", m->to_name, "state", mig_state_name(m->state),
-                      "started", m->started, "finished", m->finished, "mem_mib", m->mem_mib,
-                      "transfer_s", m->transfer_s, "error", m->error, "reason", m->reason));
-    }
-    if (vms == NULL || ins == NULL || migs == NULL) {
+    for (size_t i = 0; ok && i < a->n_migs; i++)
+        ok = append(migs, migration_json(a->migs[i]));
+    if (!ok || vms == NULL || ins == NULL || migs == NULL) {
         json_decref(vms);
         json_decref(ins);
         json_decref(migs);
@@ -112,8 +132,21 @@ write_atomic(const char *path, const char *text)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)
         r = -errno;
-    if (r < 0)
+    if (r < 0) {
         (void)unlink(tmp);
+        return r;
+    }
+    /* The rename itself must last a power cut. */
+    char dir[4200];
+    (void)snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    fd = open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    r = fsync(fd) < 0 ? -errno : 0;
+    (void)close(fd);
     return r;
 }
 
@@ -132,7 +165,7 @@ agent_state_save(struct agent *a)
     char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (text == NULL) {
-        log_warnx("host state not saved: out of memory");
+        log_warnx("host state not saved: out of memory, or a record that cannot be written");
         return -ENOMEM;
     }
     if (a->state_text != NULL && strcmp(a->state_text, text) == 0) {
@@ -302,6 +335,9 @@ load_migration(struct agent *a, struct reader *rd, json_t *o, size_t i)
     m->state = states[s];
     (void)snprintf(m->error, sizeof(m->error), "%s", err != NULL ? err : "");
     (void)snprintf(m->reason, sizeof(m->reason), "%s", reason != NULL ? reason : "");
+    /* Unknown: assume it went out, so that only the destination decides. */
+    json_t *cs = json_object_get(o, "commit_sent");
+    m->commit_sent = cs == NULL || json_is_true(cs);
     a->migs[a->n_migs++] = m;
     return true;
 }

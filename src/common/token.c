@@ -60,6 +60,28 @@ make_parents(const char *path)
     return 0;
 }
 
+/* fsync the directory holding `path`, so that a name just linked or renamed there lasts.
+ * Best effort: some file systems cannot sync a directory. */
+static void
+sync_dir(const char *path)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+        return;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        (void)snprintf(dir, sizeof(dir), ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    (void)fsync(fd);
+    (void)close(fd);
+}
+
 /* Write a new token to a private temporary file and link it into place: link() fails when the
  * file exists, so a token another process created first is kept, never overwritten. 1: this
  * call made the file; 0: another process did first. */
@@ -84,16 +106,24 @@ create_token(const char *path, char *err, size_t errlen)
     int r = make_parents(path);
     if (r < 0)
         return fail(err, errlen, r, path, "cannot create its directory");
+    /* A name of its own (random, never removed beforehand): another host sharing the
+     * directory over NFS cannot collide with it. */
+    unsigned char salt[6] = {0};
+    if (getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt))
+        return fail(err, errlen, -EIO, path, "no random bytes for a file name");
     char tmp[4200];
-    if (snprintf(tmp, sizeof(tmp), "%s.new.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+    if (snprintf(tmp, sizeof(tmp), "%s.new.%02x%02x%02x%02x%02x%02x", path, salt[0], salt[1],
+                 salt[2], salt[3], salt[4], salt[5]) >= (int)sizeof(tmp))
         return fail(err, errlen, -ENAMETOOLONG, path, "path too long");
-    (void)unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return fail(err, errlen, -errno, path, "cannot create it");
     size_t len = strlen(text);
-    bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-    r = ok ? 0 : -errno;
+    ssize_t n = write(fd, text, len);
+    if (n == (ssize_t)len)
+        r = fsync(fd) == 0 ? 0 : -errno;
+    else
+        r = n < 0 ? -errno : -EIO; /* a short write */
     if (close(fd) < 0 && r == 0)
         r = -errno;
     bool linked = false;
@@ -106,6 +136,8 @@ create_token(const char *path, char *err, size_t errlen)
     (void)unlink(tmp);
     if (r < 0)
         return fail(err, errlen, r, path, "cannot write it");
+    if (linked)
+        sync_dir(path); /* the new name survives a power cut */
     return linked ? 1 : 0;
 }
 

@@ -88,6 +88,13 @@ tls_ctx(bool server, const char *cert, const char *key, const char *ca, char *er
     SSL_CTX_set_verify(
         ctx, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_verify_depth(ctx, 4);
+    /* A server that asks for client certificates must name its sessions, or OpenSSL ends
+     * every resumed session (browsers, curl) with an internal error. */
+    if (server && SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"vmloc", 5) != 1) {
+        (void)snprintf(err, errlen, "TLS: %s", ssl_error(why, sizeof(why), "session context"));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     return ctx;
 }
 
@@ -481,11 +488,9 @@ tls_bevcb(struct event_base *base, void *arg)
     SSL *ssl = SSL_new(s->tls->server);
     if (ssl == NULL)
         return NULL;
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (bev == NULL)
-        SSL_free(ssl);
-    return bev;
+    /* On failure libevent frees `ssl` itself (BEV_OPT_CLOSE_ON_FREE). */
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 }
 
 void
@@ -495,11 +500,26 @@ http_server_set_tls(struct http_server *s, struct http_tls *tls)
     evhttp_set_bevcb(s->http, tls_bevcb, s);
 }
 
+/* On a TLS server, did this request come over TLS? libevent falls back to a plain socket when
+ * the TLS hook cannot make its object (out of memory): such a connection gets nothing. */
+static bool
+over_tls(struct evhttp_request *ev)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(ev);
+    struct bufferevent *bev = c != NULL ? evhttp_connection_get_bufferevent(c) : NULL;
+    return bev != NULL && bufferevent_openssl_get_ssl(bev) != NULL;
+}
+
 static void
 server_cb(struct evhttp_request *ev, void *arg)
 {
     struct http_server *s = arg;
     struct http_req r;
+    if (s->tls != NULL && !over_tls(ev)) {
+        log_warnx("request without TLS on a TLS server refused");
+        evhttp_send_error(ev, 503, "TLS required");
+        return;
+    }
     int rc = req_prepare(ev, &r);
     if (rc == -ENOMEM) {
         http_reply_error(&r, 503, "out of memory");
@@ -971,13 +991,12 @@ tls_connection(struct http_client *cl, const char *host, unsigned short port)
     if (ssl == NULL)
         return NULL;
     (void)SSL_set_tlsext_host_name(ssl, host);
+    /* On failure libevent frees `ssl` itself (BEV_OPT_CLOSE_ON_FREE). */
     struct bufferevent *bev =
         bufferevent_openssl_socket_new(cl->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (bev == NULL) {
-        SSL_free(ssl);
+    if (bev == NULL)
         return NULL;
-    }
     /* evhttp reads an answer to its end; a peer that closes without close_notify has still
      * sent all of it. */
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
@@ -1003,7 +1022,8 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
         evhttp_uri_free(u);
         return -EINVAL;
     }
-    if (tls && cl->tls == NULL) {
+    /* A client with TLS talks TLS only: its token must not cross a plain connection. */
+    if (tls != (cl->tls != NULL)) {
         evhttp_uri_free(u);
         return -EPROTONOSUPPORT;
     }

@@ -154,7 +154,8 @@ void http_client_free(struct http_client *c);
 MUST_CHECK int http_client_set_token(struct http_client *c, const char *token);
 
 /* Use `tls` (borrowed; NULL: none) for https:// URLs. Without it an https:// request fails
- * with -EPROTONOSUPPORT. */
+ * with -EPROTONOSUPPORT; with it, so does an http:// one (the token never crosses a plain
+ * connection of a TLS cluster). */
 void http_client_set_tls(struct http_client *c, struct http_tls *tls);
 
 /* Send `method` `path` to `base_url` ("http://ADDR:PORT") with an optional JSON `body`;

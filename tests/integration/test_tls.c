@@ -5,6 +5,7 @@
  * private key that others may read stops the daemon at start. Skips (77) without the openssl
  * command. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -145,6 +146,10 @@ test_mutual_tls(void **state)
     int r = http_fetch(plain, "GET", "/v1/hosts", NULL, &tok, 5.0, &ans);
     assert_true(r < 0 || ans.status == 0 || ans.status >= 400);
     free(ans.body);
+    /* A client with TLS never sends its token over plain HTTP. */
+    struct http_creds good = {test_token(), node};
+    assert_int_equal(http_fetch(plain, "GET", "/v1/hosts", NULL, &good, 5.0, &ans),
+                     -EPROTONOSUPPORT);
 
     /* The terminal, with and without the cluster's certificate. */
     char *out = NULL;
