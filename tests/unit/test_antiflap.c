@@ -11,6 +11,7 @@
 
 #include "core/consolidate.h"
 #include "core/plan.h"
+#include "testcl.h"
 
 /* h1 in conflict (90 %: a=45 arrived at `a_arrived`, b=40 arrived at `b_arrived`), h2 at
  * 20 %; the cluster's time is 1000. */
@@ -63,8 +64,7 @@ test_cooldown(void **state)
     policy_init(&pol);
     pol.cooldown_s = c->cooldown;
     policy_finish(&pol);
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_conflicts, 1);
     if (c->expect_vm != NULL) {
         assert_int_equal(p.n_moves, 1);
@@ -89,14 +89,10 @@ test_consolidation_respects_cooldown(void **state)
     cluster_init(&cl);
     cl.time = 1000;
     cl.has_time = true;
-    assert_int_equal(cluster_add_host(&cl, "busy", 4, &i), 0);
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 40);
-    assert_int_equal(cluster_add_vm(&cl, "p", 1, &i), 0);
-    usage_set(&cl.vms[i].usage, KIND_CPU, 40);
-    assert_int_equal(cluster_add_host(&cl, "idle", 4, &i), 0);
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 5);
-    assert_int_equal(cluster_add_vm(&cl, "q", 1, &i), 0);
-    usage_set(&cl.vms[i].usage, KIND_CPU, 5);
+    (void)tc_host(&cl, "busy", 40);
+    (void)tc_vm(&cl, "p", 40);
+    (void)tc_host(&cl, "idle", 5);
+    i = tc_vm(&cl, "q", 5);
     cl.vms[i].arrived = 950;
     struct policy pol;
     policy_init(&pol);

@@ -10,6 +10,7 @@
 
 #include "common/backoff.h"
 #include "core/plan.h"
+#include "testcl.h"
 
 static void
 test_doubling_and_clear(void **state)
@@ -60,27 +61,21 @@ test_held_vm_skipped(void **state)
     size_t i;
     struct cluster cl;
     cluster_init(&cl);
-    assert_int_equal(cluster_add_host(&cl, "h1", 2, &i), 0);
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 90);
-    assert_int_equal(cluster_add_vm(&cl, "a", 1, &i), 0);
-    usage_set(&cl.vms[i].usage, KIND_CPU, 50);
+    (void)tc_host(&cl, "h1", 90);
+    i = tc_vm(&cl, "a", 50);
     cl.vms[i].held = true;
-    assert_int_equal(cluster_add_vm(&cl, "b", 1, &i), 0);
-    usage_set(&cl.vms[i].usage, KIND_CPU, 40);
-    assert_int_equal(cluster_add_host(&cl, "h2", 2, &i), 0);
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 10);
+    (void)tc_vm(&cl, "b", 40);
+    (void)tc_host(&cl, "h2", 10);
     struct policy pol;
     policy_init(&pol);
     policy_finish(&pol);
     struct plan p;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_moves, 1);
     assert_string_equal(cl.vms[p.moves[0].vm].name, "b");
     plan_done(&p);
     cl.vms[1].held = true;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_moves, 0);
     assert_int_equal(p.unresolved[0].reason, PLAN_REASON_NO_MOVABLE_VM);
     plan_done(&p);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/plan.h"
+#include "testcl.h"
 
 /* Three hosts in conflict (s1..s3, 90 %: a 30 + b 60), then three with room: d1 at 5 %, d2 at
  * 20 %, d3 at 30 %. Each b (60) fits once on each destination. */
@@ -19,22 +20,16 @@ build(struct cluster *cl)
     static const char *const src[] = {"s1", "s2", "s3"};
     static const char *const dst[] = {"d1", "d2", "d3"};
     static const double dst_cpu[] = {5, 20, 30};
-    size_t i;
     cluster_init(cl);
     for (int h = 0; h < 3; h++) {
-        assert_int_equal(cluster_add_host(cl, src[h], 2, &i), 0);
-        usage_set(&cl->hosts[i].usage, KIND_CPU, 90);
+        (void)tc_host(cl, src[h], 90);
         char a[4] = {'a', (char)('1' + h), 0, 0};
         char b[4] = {'b', (char)('1' + h), 0, 0};
-        assert_int_equal(cluster_add_vm(cl, a, 2, &i), 0);
-        usage_set(&cl->vms[i].usage, KIND_CPU, 30);
-        assert_int_equal(cluster_add_vm(cl, b, 2, &i), 0);
-        usage_set(&cl->vms[i].usage, KIND_CPU, 60);
+        (void)tc_vm(cl, a, 30);
+        (void)tc_vm(cl, b, 60);
     }
-    for (int h = 0; h < 3; h++) {
-        assert_int_equal(cluster_add_host(cl, dst[h], 2, &i), 0);
-        usage_set(&cl->hosts[i].usage, KIND_CPU, dst_cpu[h]);
-    }
+    for (int h = 0; h < 3; h++)
+        (void)tc_host(cl, dst[h], dst_cpu[h]);
 }
 
 struct lcase {
@@ -105,31 +100,24 @@ test_one_per_host(void **state)
     struct cluster cl;
     cluster_init(&cl);
     for (int h = 0; h < 2; h++) {
-        assert_int_equal(cluster_add_host(&cl, h == 0 ? "s1" : "s2", 2, &i), 0);
-        usage_set(&cl.hosts[i].usage, KIND_CPU, 90);
-        assert_int_equal(cluster_add_vm(&cl, h == 0 ? "a1" : "a2", 2, &i), 0);
-        usage_set(&cl.vms[i].usage, KIND_CPU, 50);
-        assert_int_equal(cluster_add_vm(&cl, h == 0 ? "b1" : "b2", 2, &i), 0);
-        usage_set(&cl.vms[i].usage, KIND_CPU, 40);
+        (void)tc_host(&cl, h == 0 ? "s1" : "s2", 90);
+        (void)tc_vm(&cl, h == 0 ? "a1" : "a2", 50);
+        (void)tc_vm(&cl, h == 0 ? "b1" : "b2", 40);
     }
-    assert_int_equal(cluster_add_host(&cl, "big", 3, &i), 0); /* three times a host, idle */
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 0);
+    i = tc_host(&cl, "big", 0); /* three times a host, idle */
     cl.hosts[i].capacity = 3;
-    assert_int_equal(cluster_add_host(&cl, "next", 4, &i), 0);
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 40);
+    (void)tc_host(&cl, "next", 40);
     struct policy pol;
     policy_init(&pol);
     policy_finish(&pol);
     struct plan p;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_moves, 2);
     assert_string_equal(cl.hosts[p.moves[0].to].name, "big");
     assert_string_equal(cl.hosts[p.moves[1].to].name, "big");
     plan_done(&p);
     pol.max_per_host = 1;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_moves, 2);
     assert_string_equal(cl.hosts[p.moves[0].to].name, "big");
     assert_string_equal(cl.hosts[p.moves[1].to].name, "next");
@@ -146,25 +134,19 @@ test_memory_reserve(void **state)
     size_t i;
     struct cluster cl;
     cluster_init(&cl);
-    assert_int_equal(cluster_add_host(&cl, "s", 1, &i), 0);
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 90);
-    assert_int_equal(cluster_add_vm(&cl, "a", 1, &i), 0);
-    usage_set(&cl.vms[i].usage, KIND_CPU, 50);
+    (void)tc_host(&cl, "s", 90);
+    i = tc_vm(&cl, "a", 50);
     cl.vms[i].mem_mib = 4096;
     cl.vms[i].has_mem = true;
-    assert_int_equal(cluster_add_vm(&cl, "b", 1, &i), 0);
-    usage_set(&cl.vms[i].usage, KIND_CPU, 40);
+    (void)tc_vm(&cl, "b", 40);
     /* "free" is idle with 8 GiB of which a VM uses 3 GiB; "roomy" is busier, 64 GiB. */
-    assert_int_equal(cluster_add_host(&cl, "free", 4, &i), 0);
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 10);
+    i = tc_host(&cl, "free", 10);
     cl.hosts[i].mem_mib = 8192;
     cl.hosts[i].has_mem = true;
-    assert_int_equal(cluster_add_vm(&cl, "x", 1, &i), 0);
-    usage_set(&cl.vms[i].usage, KIND_CPU, 10);
+    i = tc_vm(&cl, "x", 10);
     cl.vms[i].mem_mib = 3072;
     cl.vms[i].has_mem = true;
-    assert_int_equal(cluster_add_host(&cl, "roomy", 5, &i), 0);
-    usage_set(&cl.hosts[i].usage, KIND_CPU, 30);
+    i = tc_host(&cl, "roomy", 30);
     cl.hosts[i].mem_mib = 65536;
     cl.hosts[i].has_mem = true;
     struct policy pol;
@@ -172,15 +154,13 @@ test_memory_reserve(void **state)
     policy_finish(&pol);
     struct plan p;
     /* 8192 - 3072 = 5120 free >= 4096: "free" (the most free cpu) takes it. */
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_moves, 1);
     assert_string_equal(cl.hosts[p.moves[0].to].name, "free");
     plan_done(&p);
     /* With 2 GiB kept free, 3072 is left: only "roomy" fits. */
     pol.mem_reserve_mib = 2048;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_moves, 1);
     assert_string_equal(cl.hosts[p.moves[0].to].name, "roomy");
     plan_done(&p);
@@ -194,8 +174,7 @@ test_memory_reserve(void **state)
     o->has_mem_reserve = true;
     o->mem_reserve_mib = 1025; /* 5120 - 1025 = 4095 < 4096 */
     policy_finish(&pol);
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_moves, 0);
     assert_int_equal(p.n_unresolved, 1);
     assert_int_equal(p.unresolved[0].reason, PLAN_REASON_NO_DESTINATION);
@@ -220,13 +199,11 @@ drain_cluster(struct cluster *cl, bool pin_all)
     static const char *const names[] = {"a", "b", "c"};
     static const double cpu[] = {10, 20, 15};
     for (int v = 0; v < 3; v++) {
-        assert_int_equal(cluster_add_vm(cl, names[v], 1, &i), 0);
-        usage_set(&cl->vms[i].usage, KIND_CPU, cpu[v]);
+        i = tc_vm(cl, names[v], cpu[v]);
         cl->vms[i].arrived = 990; /* cooling down, if a cooldown is set */
         cl->vms[i].pinned = pin_all;
     }
-    assert_int_equal(cluster_add_host(cl, "h", 1, &i), 0);
-    usage_set(&cl->hosts[i].usage, KIND_CPU, 20);
+    (void)tc_host(cl, "h", 20);
     assert_int_equal(cluster_add_host(cl, "idle", 4, &i), 0); /* emptier, but in maintenance */
     cl->hosts[i].state = HOST_MAINTENANCE;
     usage_set(&cl->hosts[i].usage, KIND_CPU, 0);
@@ -245,8 +222,7 @@ test_drain(void **state)
     policy_finish(&pol);
     struct plan_opts o = {.drain = true};
     /* Default: one VM per plan, the heaviest (b), to h (idle is in maintenance too). */
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, &o, &p), 0);
+    tc_plan(&cl, &pol, &o, &p);
     assert_int_equal(p.n_moves, 1);
     assert_string_equal(cl.vms[p.moves[0].vm].name, "b");
     assert_string_equal(cl.hosts[p.moves[0].to].name, "h");
@@ -259,8 +235,7 @@ test_drain(void **state)
     plan_done(&p);
     /* max_per_host 2: b then c. */
     pol.max_per_host = 2;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, &o, &p), 0);
+    tc_plan(&cl, &pol, &o, &p);
     assert_int_equal(p.n_moves, 2);
     assert_string_equal(cl.vms[p.moves[1].vm].name, "c");
     plan_done(&p);
@@ -268,8 +243,7 @@ test_drain(void **state)
     pol.max_per_host = 0;
     pol.max_migrations = 1;
     o.running = 1;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, &o, &p), 0);
+    tc_plan(&cl, &pol, &o, &p);
     assert_int_equal(p.n_moves, 0);
     assert_int_equal(p.drains[0].block, PLAN_BLOCK_LIMIT);
     plan_done(&p);
@@ -278,24 +252,21 @@ test_drain(void **state)
     o.running = 0;
     bool busy[3] = {true, false, false};
     o.no_source = busy;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, &o, &p), 0);
+    tc_plan(&cl, &pol, &o, &p);
     assert_int_equal(p.n_moves, 0);
     assert_int_equal(p.drains[0].block, PLAN_BLOCK_BUSY);
     plan_done(&p);
     o.no_source = NULL;
     /* Without opts.drain nothing moves. */
     struct plan_opts none = {0};
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, &none, &p), 0);
+    tc_plan(&cl, &pol, &none, &p);
     assert_int_equal(p.n_moves, 0);
     assert_null(p.drains);
     plan_done(&p);
     cluster_done(&cl);
     /* All pinned: blocked, naming one. */
     drain_cluster(&cl, true);
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, &o, &p), 0);
+    tc_plan(&cl, &pol, &o, &p);
     assert_int_equal(p.n_moves, 0);
     assert_int_equal(p.drains[0].block, PLAN_BLOCK_PINNED);
     assert_string_equal(cl.vms[p.drains[0].vm].name, "a");
@@ -304,8 +275,7 @@ test_drain(void **state)
     /* No room anywhere: blocked, naming the VM tried. */
     drain_cluster(&cl, false);
     usage_set(&cl.hosts[1].usage, KIND_CPU, 95);
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, &o, &p), 0);
+    tc_plan(&cl, &pol, &o, &p);
     assert_int_equal(p.n_moves, 0);
     assert_int_equal(p.drains[0].block, PLAN_BLOCK_NO_DESTINATION);
     assert_string_equal(cl.vms[p.drains[0].vm].name, "b");

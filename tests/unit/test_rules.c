@@ -12,6 +12,7 @@
 
 #include "core/plan.h"
 #include "proto/policy_ini.h"
+#include "testcl.h"
 
 /* h1 in conflict: a 45, b 35, c 10 (90 %); h2 at 10 % (the best destination) running x;
  * h3 at 30 % running y; h4 at 60 % running z (no room for a). */
@@ -87,8 +88,7 @@ test_rule(void **state)
     if (config_parse_string(c->config, "rules.ini", &pol, &err) < 0)
         fail_msg("%s: %s", c->name, err.msg);
     struct plan p;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    tc_plan(&cl, &pol, NULL, &p);
     assert_int_equal(p.n_conflicts, 1);
     if (c->vm != NULL) {
         assert_int_equal(p.n_moves, 1);
@@ -128,8 +128,7 @@ test_drain_together(void **state)
                      0);
     struct plan_opts o = {.drain = true};
     struct plan p;
-    plan_init(&p);
-    assert_int_equal(plan_compute(&cl, &pol, &o, &p), 0);
+    tc_plan(&cl, &pol, &o, &p);
     assert_int_equal(p.n_moves, 0);
     assert_int_equal(p.n_drains, 1);
     assert_int_equal(p.drains[0].block, PLAN_BLOCK_RULE);
