@@ -138,9 +138,10 @@ wait_line(struct daemon *d, const char *ready, double timeout_s, char *line, siz
     return -1;
 }
 
-int
-daemon_spawn(struct daemon *d, const char *name, const char *prog, const char *const *argv,
-             const char *ready, double timeout_s)
+/* spawn() `prog` with `argv` (NULL-terminated, without the program). 0 or -1. */
+static int
+spawn_argv(struct daemon *d, const char *name, const char *prog, const char *const *argv,
+           bool group)
 {
     size_t n = 0;
     while (argv[n] != NULL)
@@ -148,16 +149,23 @@ daemon_spawn(struct daemon *d, const char *name, const char *prog, const char *c
     char **args = calloc(n + 2, sizeof(*args));
     if (args == NULL)
         return -1;
-    args[0] = (char *)(prog != NULL ? prog : daemon_bin());
+    args[0] = (char *)prog;
     for (size_t i = 0; i < n; i++)
         args[i + 1] = (char *)argv[i];
-    int r = spawn(d, name, args, true);
+    int r = spawn(d, name, args, group);
     free(args);
-    if (r < 0)
+    return r < 0 ? -1 : 0;
+}
+
+int
+daemon_spawn(struct daemon *d, const char *name, const char *prog, const char *const *argv,
+             const char *ready, double timeout_s)
+{
+    if (spawn_argv(d, name, prog != NULL ? prog : daemon_bin(), argv, true) < 0)
         return -1;
     char line[1024];
     if (wait_line(d, ready, timeout_s, line, sizeof(line)) == 0) {
-        const char *u = strstr(line, "http://");
+        const char *u = strstr(line, "http"); /* http:// or https:// */
         size_t len = u != NULL ? strcspn(u, " ,;") : 0;
         while (len > 0 && u[len - 1] == '.')
             len--;
@@ -173,18 +181,7 @@ daemon_spawn(struct daemon *d, const char *name, const char *prog, const char *c
 int
 daemon_start(struct daemon *d, const char *name, const char *const *argv, double timeout_s)
 {
-    size_t n = 0;
-    while (argv[n] != NULL)
-        n++;
-    char **args = calloc(n + 2, sizeof(*args));
-    if (args == NULL)
-        return -1;
-    args[0] = (char *)daemon_bin();
-    for (size_t i = 0; i < n; i++)
-        args[i + 1] = (char *)argv[i];
-    int r = spawn(d, name, args, false);
-    free(args);
-    if (r < 0)
+    if (spawn_argv(d, name, daemon_bin(), argv, false) < 0)
         return -1;
     char line[1024];
     const char *prefix = "listening on ";
