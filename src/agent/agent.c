@@ -166,14 +166,41 @@ agent_sample(struct agent *a)
     (void)agent_state_save(a);
 }
 
+/* The next sample on the next whole interval of the wall clock (on the second, with
+ * --interval 1): every agent of the cluster samples at the same instants, and the manager
+ * collects a moment after them (manager.c), so a collected sample is fresh. */
+static void
+arm_sample(struct agent *a)
+{
+    struct timeval tv = loop_tv(clock_align_delay(clock_wall_s(), a->opts.interval_s, 0.0));
+    (void)event_add(a->sample_ev, &tv);
+}
+
 static void
 sample_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    agent_peer_tick(arg);
-    agent_sample(arg);
-    agent_detect(arg);
+    struct agent *a = arg;
+    arm_sample(a);
+    agent_peer_tick(a);
+    uint64_t t0 = clock_now_us();
+    agent_sample(a);
+    double took = (double)(clock_now_us() - t0) / 1e6;
+    histo_observe(&a->sample_h, took);
+    log_debug("sample seq=%llu took_ms=%.1f%s%s", (unsigned long long)a->seq, took * 1000.0,
+              a->hv_error[0] != '\0' ? " none: " : "", a->hv_error);
+    /* Sampling runs on the loop: while it lasts no request is answered, so a sample that takes
+     * a good part of the interval delays every collector (warned at most once a minute). */
+    double now = clock_mono_s();
+    if (took > a->opts.interval_s / 2.0 &&
+        (a->slow_warned_mono == 0.0 || now - a->slow_warned_mono >= 60.0)) {
+        a->slow_warned_mono = now;
+        log_warnx("slow sample: taking it took %.0f ms of the %.0f ms interval (the hypervisor "
+                  "answers slowly); requests wait meanwhile",
+                  took * 1000.0, a->opts.interval_s * 1000.0);
+    }
+    agent_detect(a);
 }
 
 static void register_later(struct agent *a);
@@ -292,6 +319,8 @@ agent_run(const struct agent_opts *o)
     int ret = 1;
     static const double mig_b[] = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600};
     histo_init(&a->mig_h, mig_b, sizeof(mig_b) / sizeof(mig_b[0]));
+    static const double sample_b[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+    histo_init(&a->sample_h, sample_b, sizeof(sample_b) / sizeof(sample_b[0]));
     if (hv_sim_init(&a->hv, o->name) < 0) {
         log_errorx("bad host name");
         goto out;
@@ -324,7 +353,7 @@ agent_run(const struct agent_opts *o)
     }
     (void)snprintf(a->url, sizeof(a->url), "%s",
                    o->advertise[0] != '\0' ? o->advertise : a->loop.url);
-    a->sample_ev = event_new(a->base, -1, EV_PERSIST, sample_cb, a);
+    a->sample_ev = event_new(a->base, -1, 0, sample_cb, a);
     a->register_ev = event_new(a->base, -1, 0, register_cb, a);
     if (a->sample_ev == NULL || a->register_ev == NULL) {
         log_errorx("out of memory");
@@ -338,8 +367,7 @@ agent_run(const struct agent_opts *o)
         log_errorx("out of memory");
         goto out;
     }
-    struct timeval iv = loop_tv(o->interval_s);
-    (void)event_add(a->sample_ev, &iv);
+    arm_sample(a);
     agent_sample(a);
     if (o->manager[0] != '\0' && o->mode != AGENT_MODE_PEER)
         event_active(a->register_ev, 0, 0);

@@ -36,6 +36,10 @@ manager_usage(FILE *f)
         "                           interval as well; notified, collect only when an\n"
         "                           agent notifies (less traffic, slower reaction)\n"
         "  -i, --interval SECONDS   collection period, fractions allowed (default %g)\n"
+        "      --collect-offset SECONDS  rounds start this long after each whole\n"
+        "                           interval of the clock, when the agents (which\n"
+        "                           sample on it) have their samples ready (default\n"
+        "                           a fifth of the interval, at most 0.5)\n"
         "      --retention SECONDS  how long samples are kept (default %g)\n"
         "      --store-every SECONDS  store a host's sample at most this often\n"
         "                           (default %g; decisions use every sample)\n"
@@ -99,6 +103,11 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
             *why = "must be 0.01 to 3600 seconds";
             return -EINVAL;
         }
+    } else if (strcmp(key, "collect_offset") == 0) {
+        if (cli_parse_num(v, 0, 3600, &o->collect_offset_s) < 0) {
+            *why = "must be 0 to 3600 seconds, less than the interval";
+            return -EINVAL;
+        }
     } else if (strcmp(key, "retention") == 0) {
         if (cli_parse_num(v, 1, 1e9, &o->retention_s) < 0) {
             *why = "must be at least 1 second";
@@ -117,8 +126,8 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
     } else if (cli_security_set(&o->sec, key, v, why) != 1) {
         return *why != NULL ? -EINVAL : 0;
     } else {
-        *why = "unknown key (listen, data, mode, collect, interval, retention, store_every, "
-               "log_level, token_file, open_reads, tls_cert, tls_key, tls_ca)";
+        *why = "unknown key (listen, data, mode, collect, interval, collect_offset, retention, "
+               "store_every, log_level, token_file, open_reads, tls_cert, tls_key, tls_ca)";
         return -EINVAL;
     }
     return 0;
@@ -167,6 +176,7 @@ load_policy(struct manager_opts *o)
 
 enum {
     OPT_MODE = 256,
+    OPT_COLLECT_OFFSET,
     OPT_RETENTION,
     OPT_STORE_EVERY,
     OPT_LOG_LEVEL,
@@ -188,6 +198,7 @@ cmd_manager(int argc, char **argv)
         {"mode", required_argument, NULL, OPT_MODE},
         {"collect", required_argument, NULL, OPT_COLLECT},
         {"interval", required_argument, NULL, 'i'},
+        {"collect-offset", required_argument, NULL, OPT_COLLECT_OFFSET},
         {"retention", required_argument, NULL, OPT_RETENTION},
         {"store-every", required_argument, NULL, OPT_STORE_EVERY},
         {"check-config", no_argument, NULL, 'n'},
@@ -244,6 +255,9 @@ cmd_manager(int argc, char **argv)
         case 'i':
             key = "interval";
             break;
+        case OPT_COLLECT_OFFSET:
+            key = "collect_offset";
+            break;
         case OPT_RETENTION:
             key = "retention";
             break;
@@ -291,6 +305,11 @@ cmd_manager(int argc, char **argv)
     }
     if (optind < argc) {
         cli_error("manager: unexpected argument '%s' (see vmloc manager --help)", argv[optind]);
+        goto out;
+    }
+    if (o->collect_offset_s >= o->interval_s) {
+        cli_error("manager: the collection offset (%g s) must be less than the interval (%g s)",
+                  o->collect_offset_s, o->interval_s);
         goto out;
     }
     if (o->collect_on_notify && !o->edge) {

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common/clock.h"
 
+#include <math.h>
 #include <time.h>
 
 uint64_t
@@ -26,4 +27,15 @@ clock_wall_s(void)
     struct timespec ts;
     (void)clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+clock_align_delay(double now, double interval, double offset)
+{
+    double next = floor((now - offset) / interval) * interval + offset + interval;
+    if (next <= now) /* rounding at the boundary */
+        next += interval;
+    while (next - now <= interval / 2.0)
+        next += interval;
+    return next - now;
 }

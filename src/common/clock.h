@@ -15,4 +15,11 @@ double clock_mono_s(void);
 /* Wall-clock time in seconds since the epoch, with fractions. */
 double clock_wall_s(void);
 
+/* Seconds from `now` (wall clock) to the next instant k * interval + offset (k an integer)
+ * that is more than half an interval away: in (interval / 2, 1.5 * interval]. Periodic work
+ * timed this way runs at the same instants on every host whose clock is synchronised (agents
+ * sample on the second, the manager collects just after), and a timer that fires a little
+ * early or late never runs it twice in quick succession. `interval` > 0. */
+double clock_align_delay(double now, double interval, double offset);
+
 #endif

@@ -27,10 +27,31 @@ manager_opts_init(struct manager_opts *o)
     (void)snprintf(o->listen, sizeof(o->listen), "%s", MANAGER_DEFAULT_LISTEN);
     (void)snprintf(o->data, sizeof(o->data), "%s", MANAGER_DEFAULT_DATA);
     o->interval_s = MANAGER_DEFAULT_INTERVAL_S;
+    o->collect_offset_s = -1.0;
     o->retention_s = MANAGER_DEFAULT_RETENTION_S;
     o->store_every_s = MANAGER_DEFAULT_STORE_EVERY_S;
     policy_init(&o->policy);
     o->log_level = LOG_LEVEL_INFO;
+}
+
+double
+manager_collect_offset(const struct manager_opts *o)
+{
+    if (o->collect_offset_s >= 0)
+        return o->collect_offset_s;
+    double d = o->interval_s / 5.0;
+    return d < 0.5 ? d : 0.5;
+}
+
+/* The next round: at the collection offset after the next whole interval of the wall clock.
+ * The agents sample on those whole intervals (agent.c), so each round finds samples taken a
+ * moment before, whatever the phase the processes started in. */
+static void
+arm_round(struct manager *m)
+{
+    struct timeval tv = loop_tv(
+        clock_align_delay(clock_wall_s(), m->opts.interval_s, manager_collect_offset(&m->opts)));
+    (void)event_add(m->round_ev, &tv);
 }
 
 struct mhost *
@@ -117,6 +138,10 @@ manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, c
     h->up = true;
     h->misses = 0;
     h->last_seen = clock_wall_s();
+    double age = h->last_seen - h->sample.time;
+    log_debug("sample host=\"%s\" seq=%llu age_ms=%.0f", h->name, (unsigned long long)h->sample.seq,
+              age * 1000.0);
+    histo_observe(&m->age_h, age > 0 ? age : 0);
     if (h->last_stored <= 0 || h->last_seen - h->last_stored >= m->opts.store_every_s) {
         if (store_add_sample(m->store, h->sample.time, h->name, body) < 0)
             log_warnx("sample not stored host=\"%s\", ignoring", h->name);
@@ -184,6 +209,8 @@ round_complete(struct manager *m)
     manager_decide(m);
     manager_follow(m);
     m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
+    log_debug("round %llu took_ms=%.1f decide_ms=%.1f", (unsigned long long)m->rounds,
+              m->last_round_ms, m->last_decide_ms);
     histo_observe(&m->round_h, m->last_round_ms / 1000.0);
     histo_observe(&m->decide_h, m->last_decide_ms / 1000.0);
 }
@@ -226,6 +253,7 @@ round_cb(evutil_socket_t fd, short what, void *arg)
     struct manager *m = arg;
     (void)fd;
     (void)what;
+    arm_round(m);
     if (m->in_round) {
         log_debug("collection round still running, skipping a tick");
         return;
@@ -265,6 +293,8 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t t0 = clock_now_us();
     manager_decide(m);
     m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
+    log_debug("round %llu took_ms=%.1f decide_ms=%.1f", (unsigned long long)m->rounds,
+              m->last_round_ms, m->last_decide_ms);
     histo_observe(&m->decide_h, m->last_decide_ms / 1000.0);
 }
 
@@ -374,6 +404,8 @@ manager_run(const struct manager_opts *o)
     static const double mig_b[] = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600};
     histo_init(&m->round_h, round_b, sizeof(round_b) / sizeof(round_b[0]));
     histo_init(&m->decide_h, decide_b, sizeof(decide_b) / sizeof(decide_b[0]));
+    static const double age_b[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30};
+    histo_init(&m->age_h, age_b, sizeof(age_b) / sizeof(age_b[0]));
     histo_init(&m->mig_h, mig_b, sizeof(mig_b) / sizeof(mig_b[0]));
     char err[512];
     int r = store_open(o->data, &m->store, err, sizeof(err));
@@ -404,16 +436,16 @@ manager_run(const struct manager_opts *o)
         log_errorx("cannot listen on %s: %s", o->listen, strerror(-r));
         goto out;
     }
-    m->round_ev = event_new(m->base, -1, EV_PERSIST, round_cb, m);
+    m->round_ev = event_new(m->base, -1, 0, round_cb, m);
     m->decide_ev = event_new(m->base, -1, 0, notified_cb, m);
     if (m->round_ev == NULL || m->decide_ev == NULL) {
         log_errorx("out of memory");
         goto out;
     }
-    struct timeval iv = loop_tv(o->interval_s);
-    (void)event_add(m->round_ev, &iv);
-    log_info("manager started url=%s data=%s interval=%gs agents=%zu policy=%s mode=%s%s",
-             m->loop.url, o->data, o->interval_s, m->n_hosts,
+    arm_round(m);
+    log_info("manager started url=%s data=%s interval=%gs collect_offset=%gs agents=%zu policy=%s "
+             "mode=%s%s",
+             m->loop.url, o->data, o->interval_s, manager_collect_offset(o), m->n_hosts,
              o->policy_path[0] != '\0' ? o->policy_path : "(defaults)",
              o->edge ? "edge" : "central",
              o->edge ? (o->collect_on_notify ? " collect=notified" : " collect=interval") : "");

@@ -24,6 +24,9 @@ struct manager_opts {
     char listen[WIRE_MAX_URL + 1];
     char data[4096];
     double interval_s;
+    /* Rounds start this long after each whole interval of the wall clock, when the agents'
+     * samples of that instant are ready; < 0: the default, manager_collect_offset(). */
+    double collect_offset_s;
     double retention_s;     /* how long samples are kept in the store */
     double store_every_s;   /* a host's sample is stored at most this often */
     char policy_path[4096]; /* "" = defaults */
@@ -38,6 +41,10 @@ struct manager_opts {
 
 /* Fill `o` with the defaults (the policy with policy_init()). */
 void manager_opts_init(struct manager_opts *o);
+
+/* The collection offset in effect: collect_offset_s, or by default a fifth of the interval,
+ * at most 0.5 s. */
+double manager_collect_offset(const struct manager_opts *o);
 
 /* Run until SIGTERM/SIGINT; prints "listening on http://ADDR:PORT" once it accepts
  * connections. Returns 0 after a clean stop, 1 when it could not start. */

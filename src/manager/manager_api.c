@@ -519,6 +519,9 @@ get_metrics(struct http_req *r, void *ctx)
                 "From asking every agent to the last answer or time-out", &m->round_h);
     mtext_histo(&t, "vmloc_decision_seconds", "Detection and relocation on the latest samples",
                 &m->decide_h);
+    mtext_histo(&t, "vmloc_sample_age_seconds",
+                "A sample's age when collected, from its time to its answer (agents' clocks)",
+                &m->age_h);
     long long samples = 0;
     long long bytes = 0;
     if (store_stats(m->store, &samples, &bytes) == 0) {

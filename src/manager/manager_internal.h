@@ -97,6 +97,7 @@ struct manager {
     /* For GET /metrics. */
     struct histo round_h;  /* collection round, seconds */
     struct histo decide_h; /* decision, seconds */
+    struct histo age_h;    /* a sample's age when collected (sample time to answer), seconds */
     struct histo mig_h;    /* migration, order to end, seconds */
     /* Recommendations still pending (or shown, in dry-run), with a mark per decision. */
     struct store_rec *recs[MANAGER_MAX_RECS];

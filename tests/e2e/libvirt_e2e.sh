@@ -191,7 +191,7 @@ start_daemon() { # NAME ARGS... ; sets $url
     done
     [ -n "$url" ] || { bad "$name printed its listening line"; cat "$work/$name.log"; exit 1; }
 }
-start_daemon manager manager --listen 127.0.0.1:0 --data "$work/store" --interval 1
+start_daemon manager manager --listen 127.0.0.1:0 --data "$work/store" --interval 1 --log-level debug
 murl=$url
 for h in A B; do
     cpu=$([ $h = A ] && echo 0 || echo 1)
@@ -203,6 +203,7 @@ backend = libvirt
 listen = 127.0.0.1:0
 manager = $murl
 interval = 1
+log_level = debug
 
 [libvirt]
 uri = $uri
@@ -225,31 +226,77 @@ fi
 wait_for 90 "both guests burn CPU" burning || exit 1
 phase "both guests burn CPU"
 
-# The first sample of hostA that shows the conflict: host >= 80 % and both guests >= 20 %.
-conflict_seen() {
-    t=$(json "$urlA" /v1/sample "j['time'] if j['host']['usage']['cpu']>=80 and sum(1 for v in j['host']['vms'] if v['usage']['cpu']>=20)>=2 else ''")
-    [ -n "$t" ] && t_load=$t
-}
+# One watcher from here until the order: it records every sample of both hosts (one line per
+# sample), the first sample of hostA that shows the conflict (host >= 80 % and both guests
+# >= 20 %) and the order. It runs on CPU 0, hostA's, which the guests keep busy anyway: on
+# CPU 1 the test's own polling would count as hostB's load and could make hostB look too busy
+# to take a guest.
+pin0=""
+command -v taskset >/dev/null 2>&1 && pin0="taskset -c 0"
+$pin0 python3 - "$urlA" "$urlB" "$murl" "$VMLOC_TOKEN_FILE" >"$work/watch.txt" 2>&1 <<'PY' &
+import json, sys, time, urllib.request
+url_a, url_b, url_m, tokfile = sys.argv[1:5]
+tok = open(tokfile).read().strip()
+def get(url, path):
+    req = urllib.request.Request(url + path, headers={"Authorization": "Bearer " + tok})
+    return json.load(urllib.request.urlopen(req, timeout=5))
+last = {}
+load = None
+end = time.time() + 150
+while time.time() < end:
+    for name, url in (("hostA", url_a), ("hostB", url_b)):
+        try:
+            j = get(url, "/v1/sample")
+        except Exception as e:
+            print("%s: no sample at %.3f (%s)" % (name, time.time(), e), flush=True)
+            continue
+        if last.get(name) == j["seq"]:
+            continue
+        last[name] = j["seq"]
+        h = j["host"]
+        print("%s seq=%d time=%.3f fetched=%.3f cpu=%.0f %s" % (
+            name, j["seq"], j["time"], time.time(), h["usage"]["cpu"],
+            " ".join("%s=%.0f" % (v["name"], v["usage"]["cpu"]) for v in h["vms"])), flush=True)
+        if name == "hostA" and load is None and h["usage"]["cpu"] >= 80 and \
+                sum(1 for v in h["vms"] if v["usage"]["cpu"] >= 20) >= 2:
+            load = j["time"]
+            print("LOAD %.6f" % load, flush=True)
+    if load is not None:
+        try:
+            m = get(url_m, "/v1/migrations")
+        except Exception as e:
+            m = []
+            print("manager: no answer at %.3f (%s)" % (time.time(), e), flush=True)
+        if m:
+            print("ORDER %.6f %s" % (m[0]["started"], m[0]["vm"]), flush=True)
+            break
+    time.sleep(0.1)
+PY
+pids="$pids $!"
+
 t_load=""
-if ! wait_for 90 "hostA's samples show the conflict" conflict_seen; then
-    api -s "$urlA/v1/sample"
-    echo
+load_seen() {
+    t_load=$(sed -n 's/^LOAD //p' "$work/watch.txt")
+    [ -n "$t_load" ]
+}
+if ! wait_for 90 "hostA's samples show the conflict" load_seen; then
+    tail -8 "$work/watch.txt"
     api -s "$urlA/v1/health"
     echo
     tail -20 "$work/agentA.log"
     exit 1
 fi
 phase "load in hostA's samples (sample time $t_load)"
-json "$urlA" /v1/sample "'   hostA cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
+grep -a '^hostA' "$work/watch.txt" | tail -1 | sed 's/^/   /'
 
+t_order=""
 ordered() {
-    t_order=$(json "$murl" /v1/migrations "j[0]['started'] if j else ''")
+    t_order=$(sed -n 's/^ORDER \([^ ]*\) .*/\1/p' "$work/watch.txt")
     [ -n "$t_order" ]
 }
-t_order=""
 if ! wait_for 30 "the manager ordered a migration" ordered; then
     tail -20 "$work/manager.log"
-    json "$urlA" /v1/sample "j['host']['vms']"
+    tail -8 "$work/watch.txt"
     exit 1
 fi
 moved_vm=$(json "$murl" /v1/migrations "j[0]['vm']")
@@ -260,6 +307,12 @@ if python3 -c "import sys; sys.exit(0 if $t_order - $t_load <= 2.0 else 1)"; the
     ok "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
 else
     bad "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
+    echo "   the samples (order at $t_order):"
+    sed 's/^/     /' "$work/watch.txt"
+    echo "   the manager's view:"
+    grep -a 'host="hostA"\|round\|ordered' "$work/manager.log" | tail -25 | sed 's/^/     /'
+    echo "   agent A:"
+    grep -a 'sample seq\|slow' "$work/agentA.log" | tail -12 | sed 's/^/     /'
 fi
 before=$(grep -a '^tick' "$work/$moved_vm.console" | tail -1 | tr -d '\r')
 

@@ -3,6 +3,7 @@
  * escaped, and `promtool check metrics` accepting it when Prometheus' promtool is installed
  * (scripts/deps.sh installs it for make test). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -136,11 +137,106 @@ test_metrics_after_a_migration(void **state)
     pool_finish();
 }
 
+/* The value of the line that starts with `prefix` (its first such line), -1 when absent. */
+static double
+metric_value(const char *text, const char *prefix)
+{
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            return atof(p + strlen(prefix));
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return -1;
+}
+
+/* The agent's sample `seq` and time, -1 when there is none. */
+static long long
+sample_seq(const char *agent_url, double *ret_time)
+{
+    json_t *s = get(agent_url, "/v1/sample");
+    long long seq = -1;
+    if (s != NULL) {
+        seq = json_integer_value(json_object_get(s, "seq"));
+        *ret_time = json_real_value(json_object_get(s, "time"));
+    }
+    json_decref(s);
+    return seq;
+}
+
+struct seq_cond {
+    const char *url;
+    long long after;
+};
+
+static bool
+seq_after(void *arg)
+{
+    struct seq_cond *c = arg;
+    double t;
+    return sample_seq(c->url, &t) > c->after;
+}
+
+static bool
+six_collected(void *arg)
+{
+    char *mt = metrics(arg);
+    bool ok = metric_value(mt, "vmloc_sample_age_seconds_count ") >= 6;
+    free(mt);
+    return ok;
+}
+
+/* Agents sample on the whole intervals of the wall clock and the manager collects its offset
+ * later, so the samples it collects are about the offset old (not anywhere up to an
+ * interval, as two free-running timers give). */
+static void
+test_collection_on_the_clock(void **state)
+{
+    (void)state;
+    const char *mx[] = {"--interval", "0.5", "--collect-offset", "0.02", NULL};
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", mx);
+    const char *ax[] = {"--interval", "0.5", "--vm", "a:cpu=10", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, ax);
+    struct cond up = {m->url, NULL, NULL, 1};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    /* Four samples after the first (taken at the start, off the clock): each on a whole half
+     * second, give or take a late timer. */
+    double t = 0;
+    long long seq = sample_seq(h1->url, &t);
+    assert_true(seq >= 1);
+    for (int i = 0; i < 4; i++) {
+        struct seq_cond c = {h1->url, seq};
+        assert_true(wait_until(seq_after, &c, UP_S));
+        seq = sample_seq(h1->url, &t);
+        double phase = fmod(t, 0.5);
+        if (phase > 0.1)
+            printf("sample %lld taken at %.3f: %.3f s after a whole half second\n", seq, t, phase);
+        assert_true(phase <= 0.1);
+    }
+    /* The manager's collections: most samples at most 0.1 s old (0.02 s expected; a
+     * free-running timer would give one fixed age anywhere in 0 to 0.5 s). */
+    assert_true(wait_until(six_collected, m->url, UP_S));
+    char *mt = metrics(m->url);
+    double n = metric_value(mt, "vmloc_sample_age_seconds_count ");
+    double fresh = metric_value(mt, "vmloc_sample_age_seconds_bucket{le=\"0.1\"} ");
+    if (!(n >= 6 && fresh >= n * 2.0 / 3.0))
+        printf("samples collected %.0f, at most 0.1 s old %.0f\n%s\n", n, fresh, mt);
+    assert_true(n >= 6);
+    assert_true(fresh >= n * 2.0 / 3.0);
+    free(mt);
+    char *at = metrics(h1->url);
+    assert_true(metric_value(at, "vmloc_sample_duration_seconds_count ") >= 5);
+    free(at);
+    pool_finish();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_metrics_after_a_migration, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_collection_on_the_clock, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
