@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -659,7 +660,8 @@ struct call {
     http_done_fn done;
     void *arg;
     const char *err;
-    int status; /* the answer, kept until it is delivered */
+    char err_buf[160]; /* for an `err` that is not a constant (a TLS verification's) */
+    int status;        /* the answer, kept until it is delivered */
     char *body;
     size_t len;
     bool finished;
@@ -910,10 +912,32 @@ call_finish(struct call *c)
     event_active(cl->reaper, 0, 0);
 }
 
+/* Over TLS, when the server's certificate was refused: why, in `c->err_buf`. */
+static bool
+tls_refused(struct call *c)
+{
+    if (c->conn == NULL)
+        return false;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    if (ssl == NULL)
+        return false;
+    long v = SSL_get_verify_result(ssl);
+    if (v == X509_V_OK)
+        return false;
+    (void)snprintf(c->err_buf, sizeof(c->err_buf), "TLS: the server's certificate is refused: %s",
+                   X509_verify_cert_error_string(v));
+    return true;
+}
+
 static void
 call_error_cb(enum evhttp_request_error e, void *arg)
 {
     struct call *c = arg;
+    if (e != EVREQ_HTTP_TIMEOUT && e != EVREQ_HTTP_DATA_TOO_LONG && tls_refused(c)) {
+        c->err = c->err_buf;
+        return;
+    }
     switch (e) {
     case EVREQ_HTTP_TIMEOUT:
         c->err = "timed out";
@@ -983,14 +1007,44 @@ http_url_check(const char *url)
     return ok ? 0 : -EINVAL;
 }
 
-/* A new connection over TLS to `host`: the server's certificate must be signed by the CA. */
+/* Make `ssl` accept only a certificate that names `host`, the host of the URL: an IP address
+ * must be among its subjectAltName IP addresses, a name among its DNS names (or be its common
+ * name when it has none; no partial wildcards). 0, or -1. */
+static int
+tls_expect_host(SSL *ssl, const char *host)
+{
+    char h[256];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') { /* an IPv6 literal in a URL */
+        host++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(h))
+        return -1;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, h, addr) == 1 || inet_pton(AF_INET6, h, addr) == 1)
+        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), h) == 1 ? 0 : -1;
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(ssl, h) != 1)
+        return -1;
+    (void)SSL_set_tlsext_host_name(ssl, h);
+    return 0;
+}
+
+/* A new connection over TLS to `host`: the server's certificate must be signed by the CA and
+ * name `host`. */
 static struct evhttp_connection *
 tls_connection(struct http_client *cl, const char *host, unsigned short port)
 {
     SSL *ssl = SSL_new(cl->tls->client);
     if (ssl == NULL)
         return NULL;
-    (void)SSL_set_tlsext_host_name(ssl, host);
+    if (tls_expect_host(ssl, host) < 0) {
+        SSL_free(ssl);
+        return NULL;
+    }
     /* On failure libevent frees `ssl` itself (BEV_OPT_CLOSE_ON_FREE). */
     struct bufferevent *bev =
         bufferevent_openssl_socket_new(cl->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
@@ -1090,7 +1144,7 @@ struct fetch {
     struct http_client *client;
     int status;
     char *body;
-    const char *err;
+    char err[160]; /* "" when none */
     bool done;
 };
 
@@ -1099,7 +1153,8 @@ fetch_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct fetch *f = arg;
     f->status = status;
-    f->err = err;
+    if (err != NULL)
+        (void)snprintf(f->err, sizeof(f->err), "%s", err);
     if (body != NULL) {
         f->body = malloc(len + 1);
         if (f->body != NULL) {
@@ -1165,9 +1220,11 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
     http_client_free(f.client);
     event_base_free(f.base);
     if (!f.done || f.status == 0) {
-        ret->err = f.err != NULL ? f.err : "no answer";
+        (void)snprintf(ret->err_buf, sizeof(ret->err_buf), "%s",
+                       f.err[0] != '\0' ? f.err : "no answer");
+        ret->err = ret->err_buf;
         free(f.body);
-        if (f.err != NULL && strcmp(f.err, "timed out") == 0)
+        if (strcmp(f.err, "timed out") == 0)
             return -ETIMEDOUT;
         return -ECONNREFUSED;
     }

@@ -169,7 +169,8 @@ MUST_CHECK int http_request(struct http_client *c, const char *base_url, const c
 struct http_answer {
     int status;
     char *body;      /* caller frees */
-    const char *err; /* static text when no answer came */
+    const char *err; /* why no answer came: err_buf */
+    char err_buf[160];
 };
 
 /* What a blocking request presents: the API token and, for https:// URLs, TLS. */

@@ -1,8 +1,9 @@
 /* Mutual TLS with real processes and real certificates (made with the openssl command): a
  * manager and an agent holding certificates of one CA work together over https:// (the agent
  * registers, the manager samples it), and so do two peers; a client or an agent whose
- * certificate comes from another CA is refused; plain HTTP to a TLS port gets no answer; a
- * private key that others may read stops the daemon at start. Skips (77) without the openssl
+ * certificate comes from another CA is refused; a server whose certificate names another host
+ * is refused by its clients; plain HTTP to a TLS port gets no answer; a private key that others
+ * may read stops the daemon at start. Skips (77) without the openssl
  * command. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -59,11 +60,17 @@ make_ca(const char *name)
     assert_int_equal(run(argv), 0);
 }
 
-/* A certificate NAME.pem with key NAME.key (mode 0600), signed by CA `ca`. */
+/* A certificate NAME.pem with key NAME.key (mode 0600), signed by CA `ca`, naming the hosts
+ * `san` ("IP:127.0.0.1,DNS:localhost"). */
 static void
-make_cert(const char *name, const char *ca)
+make_cert(const char *name, const char *ca, const char *san)
 {
-    char key[600], csr[600], pem[600], cak[600], cap[600], subj[64];
+    char key[600], csr[600], pem[600], cak[600], cap[600], subj[64], ext[600];
+    (void)snprintf(ext, sizeof(ext), "%s/%s.ext", dir, name);
+    FILE *f = fopen(ext, "w");
+    assert_non_null(f);
+    (void)fprintf(f, "subjectAltName = %s\n", san);
+    assert_int_equal(fclose(f), 0);
     (void)snprintf(key, sizeof(key), "%s/%s.key", dir, name);
     (void)snprintf(csr, sizeof(csr), "%s/%s.csr", dir, name);
     (void)snprintf(pem, sizeof(pem), "%s/%s.pem", dir, name);
@@ -75,9 +82,9 @@ make_cert(const char *name, const char *ca)
         "-nodes",  "-keyout", key,       "-out", csr,        "-subj",
         subj,      NULL};
     assert_int_equal(run(req), 0);
-    const char *sign[] = {"openssl", "x509", "-req",   "-in", csr,
-                          "-CA",     cap,    "-CAkey", cak,   "-CAcreateserial",
-                          "-out",    pem,    "-days",  "2",   NULL};
+    const char *sign[] = {
+        "openssl",         "x509", "-req", "-in",   csr, "-CA",      cap, "-CAkey", cak,
+        "-CAcreateserial", "-out", pem,    "-days", "2", "-extfile", ext, NULL};
     assert_int_equal(run(sign), 0);
     assert_int_equal(chmod(key, 0600), 0);
 }
@@ -96,8 +103,9 @@ group_setup(void **state)
         return -1;
     make_ca("ca1");
     make_ca("ca2");
-    make_cert("node", "ca1");
-    make_cert("rogue", "ca2");
+    make_cert("node", "ca1", "IP:127.0.0.1,DNS:localhost");
+    make_cert("rogue", "ca2", "IP:127.0.0.1,DNS:localhost");
+    make_cert("elsewhere", "ca1", "DNS:elsewhere.example,IP:192.0.2.7");
     return 0;
 }
 
@@ -222,6 +230,75 @@ test_peers_tls(void **state)
     http_tls_free(node);
 }
 
+/* The log at `path` tells of a registration refused for the manager's certificate. */
+static bool
+log_has(void *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    char line[1024];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, "registration failed") != NULL &&
+                strstr(line, "certificate is refused") != NULL;
+    (void)fclose(f);
+    return found;
+}
+
+/* A client checks that the server's certificate names the host of the URL: a manager whose
+ * certificate (of the cluster's CA) names another host is refused by agents and by the
+ * terminal, which says why. */
+static void
+test_host_names(void **state)
+{
+    (void)state;
+    struct http_tls *node = load_tls("node", "ca1");
+    char cert[600], key[600], ca[600], ecert[600], ekey[600];
+    (void)snprintf(cert, sizeof(cert), "%s/node.pem", dir);
+    (void)snprintf(key, sizeof(key), "%s/node.key", dir);
+    (void)snprintf(ca, sizeof(ca), "%s/ca1.pem", dir);
+    (void)snprintf(ecert, sizeof(ecert), "%s/elsewhere.pem", dir);
+    (void)snprintf(ekey, sizeof(ekey), "%s/elsewhere.key", dir);
+    const char *etls[] = {"--tls-cert", ecert, "--tls-key", ekey, "--tls-ca", ca, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", etls);
+    /* Asked for 127.0.0.1, it shows a certificate for elsewhere.example and 192.0.2.7. */
+    struct http_creds creds = {test_token(), node};
+    struct http_answer ans;
+    assert_true(http_fetch(m->url, "GET", "/v1/hosts", NULL, &creds, 5.0, &ans) < 0);
+    if (strstr(ans.err, "hostname mismatch") == NULL && strstr(ans.err, "IP address") == NULL)
+        printf("error: %s\n", ans.err);
+    assert_non_null(strstr(ans.err, "certificate is refused"));
+    /* The terminal fails (exit 1) on it too. */
+    const char *cli[] = {"--tls-cert", cert,   "--tls-key", key,      "--tls-ca", ca,
+                         "--manager",  m->url, "hosts",     "--json", NULL};
+    assert_int_equal(run_cli(cli, NULL), 1);
+    /* An agent does not register with it, and its log says why. */
+    const char *tls[] = {"--tls-cert", cert, "--tls-key", key, "--tls-ca", ca, NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, tls);
+    assert_true(wait_until(log_has, (void *)h1->log_path, UP_S));
+    /* The agent's certificate names 127.0.0.1 and localhost: both reach it. */
+    test_set_tls(node);
+    json_t *health = get(h1->url, "/v1/health");
+    assert_non_null(health);
+    json_decref(health);
+    assert_int_equal(strncmp(h1->url, "https://127.0.0.1:", 18), 0);
+    char byname[160];
+    (void)snprintf(byname, sizeof(byname), "https://localhost:%s", h1->url + 18);
+    /* (Where localhost resolves to ::1 first, the connection is refused before TLS: the
+     * agent listens on 127.0.0.1 only. Never for its certificate.) */
+    if (http_fetch(byname, "GET", "/v1/health", NULL, &creds, 5.0, &ans) == 0) {
+        assert_int_equal(ans.status, 200);
+        free(ans.body);
+    } else {
+        printf("note: %s: %s\n", byname, ans.err);
+        assert_null(strstr(ans.err, "certificate"));
+    }
+    pool_finish();
+    test_set_tls(NULL);
+    http_tls_free(node);
+}
+
 /* A private key that group or others may read stops the daemon at start. */
 static void
 test_readable_key_refused(void **state)
@@ -247,6 +324,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mutual_tls, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peers_tls, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_host_names, pool_setup, pool_teardown),
         cmocka_unit_test(test_readable_key_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
