@@ -498,7 +498,8 @@ get_incoming(struct http_req *r, void *ctx)
         return;
     }
     static const char *const names[] = {"reserved", "committed", "aborted"};
-    json_t *j = json_pack("{s:s,s:s,s:s}", "id", in->id, "vm", in->vm, "state", names[in->state]);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:b}", "id", in->id, "vm", in->vm, "state",
+                          names[in->state], "settled", in->settled);
     reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
     json_decref(j);
 }
@@ -535,6 +536,18 @@ post_abort(struct http_req *r, void *ctx)
     http_reply_json(r, code, "{\"state\": \"aborted\"}");
 }
 
+static void
+post_settled(struct http_req *r, void *ctx)
+{
+    char msg[256] = "";
+    int code = agent_incoming_settle(ctx, r->parts[2], msg, sizeof(msg));
+    if (code >= 300) {
+        http_reply_error(r, code, "%s", msg);
+        return;
+    }
+    http_reply_json(r, code, "{\"settled\": true}");
+}
+
 const struct http_route agent_routes[] = {
     {"GET", "/v1/health", get_health, false},
     {"GET", "/v1/sample", get_sample, false},
@@ -553,6 +566,7 @@ const struct http_route agent_routes[] = {
     {"GET", "/v1/incoming/*", get_incoming, false},
     {"POST", "/v1/incoming/*/commit", post_commit, false},
     {"POST", "/v1/incoming/*/abort", post_abort, false},
+    {"POST", "/v1/incoming/*/settled", post_settled, false},
     {"GET", "/v1/conflicts", get_conflicts, false},
     {"GET", "/v1/lock", get_lock, false},
     {"POST", "/v1/lock", post_lock, false},

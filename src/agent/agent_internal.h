@@ -45,6 +45,8 @@ struct migration {
     bool in_flight;         /* an HTTP request for it is outstanding */
     bool resolving;         /* a commit got no answer: asking until the destination answers */
     bool commit_sent;       /* sim: the commit went out (saved before it did) */
+    bool settled;           /* sim, done: the destination was told its record may go */
+    unsigned settle_tries;  /* sim, done: tellings that got no answer */
     double resolving_since; /* monotonic: since when */
     char reason[256];       /* peer mode: why this agent decided it; "" when ordered */
     struct lv_mig *lv;      /* libvirt backend: the migration job, NULL before it starts */
@@ -68,6 +70,9 @@ struct incoming {
     enum in_state state;
     double since;
     struct event *expiry;
+    /* Committed: the source confirmed it knows. Until then the record is kept (a source that
+     * comes back after a crash asks for it, and an unknown id would make it resume the VM). */
+    bool settled;
 };
 
 #define AGENT_MAX_HISTORY 1000
@@ -231,12 +236,13 @@ int agent_lv_migrate_start(struct agent *a, const struct wire_order *o, struct m
 struct migration *agent_migration_find(struct agent *a, const char *id);
 struct incoming *agent_incoming_find(struct agent *a, const char *id);
 
-/* Handle the destination side: reserve, commit, abort (agent_migrate.c). Return an HTTP
+/* Handle the destination side: reserve, commit, abort, settle (agent_migrate.c). Return an HTTP
  * status and fill `msg` on errors. */
 int agent_incoming_reserve(struct agent *a, const struct wire_incoming *in, char *msg, size_t len);
 int agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *final, char *msg,
                           size_t len);
 int agent_incoming_abort(struct agent *a, const char *id, char *msg, size_t len);
+int agent_incoming_settle(struct agent *a, const char *id, char *msg, size_t len);
 
 /* JSON of one migration / all migrations (agent_migrate.c). Caller frees. */
 char *agent_migration_json(const struct migration *m);

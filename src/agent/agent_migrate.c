@@ -18,7 +18,15 @@
  * there first. Until some answer comes the VM keeps running here, marked leaving, and the
  * source asks again every RESOLVE_RETRY_S; a destination that restarted knows nothing of
  * the id (404), so it cannot run the VM, and the VM resumes here. The source never resumes
- * on a time-out, which is what would put the VM on two hosts. */
+ * on a time-out, which is what would put the VM on two hosts.
+ *
+ *   4. settle   source -> POST /v1/incoming/ID/settled, once the source knows the VM moved
+ *               (retried with a back-off until answered): the destination may now forget the
+ *               record. It keeps the last AGENT_MAX_HISTORY arrivals and forgets aborted and
+ *               settled ones first; it never forgets a committed arrival its source has not
+ *               settled, since that source may be down and ask for it when it comes back (an
+ *               unknown id would make it resume the VM). A destination whose history is full
+ *               of those refuses new arrivals (503) until their sources settle them. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <event2/event.h>
@@ -36,6 +44,9 @@
 
 /* How often the source asks again about a commit that got no answer. */
 #define RESOLVE_RETRY_S 2
+/* Telling the destination that an arrival is settled: again after 5 s, doubling to 10 min. */
+#define SETTLE_RETRY_FIRST_S 5
+#define SETTLE_RETRY_LAST_S 600
 
 const char *
 mig_state_name(enum mig_state s)
@@ -110,9 +121,14 @@ make_room_migs(struct agent *a)
 {
     if (a->n_migs < AGENT_MAX_HISTORY)
         return true;
-    for (size_t i = 0; i < a->n_migs; i++) {
-        struct migration *m = a->migs[i];
-        if (m->state != MIG_RUNNING && !m->in_flight) {
+    /* A done migration whose destination has not yet been told it is settled goes last. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < a->n_migs; i++) {
+            struct migration *m = a->migs[i];
+            if (m->state == MIG_RUNNING || m->in_flight ||
+                (pass == 0 && m->state == MIG_DONE && !m->settled &&
+                 a->opts.backend != AGENT_BACKEND_LIBVIRT))
+                continue;
             migration_free(m);
             memmove(&a->migs[i], &a->migs[i + 1], (a->n_migs - i - 1) * sizeof(a->migs[0]));
             a->n_migs--;
@@ -122,6 +138,7 @@ make_room_migs(struct agent *a)
     return false;
 }
 
+/* Forget the oldest aborted or settled arrival. false: every record is still needed. */
 static bool
 make_room_ins(struct agent *a)
 {
@@ -129,7 +146,7 @@ make_room_ins(struct agent *a)
         return true;
     for (size_t i = 0; i < a->n_ins; i++) {
         struct incoming *in = a->ins[i];
-        if (in->state != IN_RESERVED) {
+        if (in->state == IN_ABORTED || (in->state == IN_COMMITTED && in->settled)) {
             incoming_free(in);
             memmove(&a->ins[i], &a->ins[i + 1], (a->n_ins - i - 1) * sizeof(a->ins[0]));
             a->n_ins--;
@@ -215,6 +232,8 @@ abort_done(void *arg, int status, const char *body, size_t len, const char *err)
         log_warnx("abort got no answer error=\"%s\"; the reservation will expire", err);
 }
 
+static void settle(struct migration *m);
+
 static void
 mig_succeed(struct migration *m)
 {
@@ -227,6 +246,47 @@ mig_succeed(struct migration *m)
              m->finished - m->started);
     agent_sample(a);
     agent_migration_ended(a, m);
+    settle(m);
+}
+
+static void
+settle_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct migration *m = arg;
+    (void)body;
+    (void)len;
+    m->in_flight = false;
+    if (status == 200 || status == 404 || status == 409) {
+        /* 404: it has no such record (it restarted without its state, or never heard of this
+         * step); 409: nothing to settle. Either way nothing is left to tell. */
+        m->settled = true;
+        (void)agent_state_save(m->a);
+        return;
+    }
+    unsigned n = m->settle_tries < 7 ? m->settle_tries : 7;
+    m->settle_tries++;
+    long wait = (long)SETTLE_RETRY_FIRST_S << n;
+    if (wait > SETTLE_RETRY_LAST_S)
+        wait = SETTLE_RETRY_LAST_S;
+    if (m->settle_tries == 1 || wait == SETTLE_RETRY_LAST_S)
+        log_warnx("destination not told that arrival id=%s is settled (%s); again in %lds", m->id,
+                  status == 0 ? err : "an error answer", wait);
+    struct timeval tv = {wait, 0};
+    if (event_add(m->timer, &tv) < 0)
+        log_warnx("cannot schedule telling the destination id=%s, ignoring", m->id);
+}
+
+/* Tell the destination it may forget the arrival: this host knows the VM moved. */
+static void
+settle(struct migration *m)
+{
+    if (m->settled || m->in_flight || m->a->opts.backend == AGENT_BACKEND_LIBVIRT)
+        return;
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/incoming/%s/settled", m->id);
+    m->in_flight = true;
+    if (http_request(m->a->client, m->to_url, "POST", path, NULL, 5.0, settle_done, m) < 0)
+        settle_done(m, 0, NULL, 0, "request not sent");
 }
 
 static void resolve(struct migration *m);
@@ -387,7 +447,9 @@ transfer_cb(evutil_socket_t fd, short what, void *arg)
     struct migration *m = arg;
     (void)fd;
     (void)what;
-    if (m->resolving)
+    if (m->state == MIG_DONE)
+        settle(m);
+    else if (m->resolving)
         resolve(m);
     else
         send_commit(m);
@@ -399,6 +461,8 @@ agent_migration_resume(struct migration *m)
     m->timer = evtimer_new(m->a->base, transfer_cb, m);
     if (m->timer == NULL)
         return -ENOMEM;
+    if (m->state == MIG_DONE)
+        settle(m); /* unless it was (the field missing from the state file counts as told) */
     if (m->state != MIG_RUNNING)
         return 0;
     if (!m->commit_sent) {
@@ -580,9 +644,18 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
                        a->opts.name);
         return 409;
     }
-    if (a->hv.n_vms >= AGENT_MAX_VMS || !make_room_ins(a)) {
+    if (a->hv.n_vms >= AGENT_MAX_VMS) {
         (void)snprintf(msg, len, "too many VMs on host \"%s\"", a->opts.name);
         return 409;
+    }
+    if (!make_room_ins(a)) {
+        log_warnx("arrival refused id=%s: the last %d arrivals still wait for their sources to "
+                  "settle them",
+                  w->id, AGENT_MAX_HISTORY);
+        (void)snprintf(msg, len,
+                       "host \"%s\" still keeps %d arrivals that their sources have not settled",
+                       a->opts.name, AGENT_MAX_HISTORY);
+        return 503;
     }
     struct incoming *in = calloc(1, sizeof(*in));
     if (in == NULL) {
@@ -663,6 +736,26 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
     log_info("migration arrived id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm, in->from);
     agent_sample(a);
     failpoint("dest-after-commit"); /* the VM runs here (and is saved); not answered */
+    return 200;
+}
+
+int
+agent_incoming_settle(struct agent *a, const char *id, char *msg, size_t len)
+{
+    struct incoming *in = agent_incoming_find(a, id);
+    if (in == NULL) {
+        (void)snprintf(msg, len, "no arrival \"%s\"", id);
+        return 404;
+    }
+    if (in->state == IN_RESERVED) {
+        (void)snprintf(msg, len, "arrival \"%s\" is neither committed nor aborted", id);
+        return 409;
+    }
+    if (!in->settled) {
+        in->settled = true;
+        /* Not saved: after a restart the record is merely kept longer, the safe side. */
+        (void)agent_state_save(a);
+    }
     return 200;
 }
 

@@ -63,11 +63,11 @@ migration_json(struct migration *m)
     /* Texts cut to fit their buffers may end inside a character: JSON takes only whole ones. */
     utf8_trim_partial(m->error);
     utf8_trim_partial(m->reason);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:s,s:b}", "id", m->id, "vm", m->vm,
-                     "to_url", m->to_url, "to_name", m->to_name, "state", mig_state_name(m->state),
-                     "started", m->started, "finished", m->finished, "mem_mib", m->mem_mib,
-                     "transfer_s", m->transfer_s, "error", m->error, "reason", m->reason,
-                     "commit_sent", m->commit_sent);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:s,s:b,s:b}", "id", m->id, "vm",
+                     m->vm, "to_url", m->to_url, "to_name", m->to_name, "state",
+                     mig_state_name(m->state), "started", m->started, "finished", m->finished,
+                     "mem_mib", m->mem_mib, "transfer_s", m->transfer_s, "error", m->error,
+                     "reason", m->reason, "commit_sent", m->commit_sent, "settled", m->settled);
 }
 
 static json_t *
@@ -81,8 +81,8 @@ state_json(const struct agent *a)
         ok = append(vms, vm_json(&a->hv.vms[i]));
     for (size_t i = 0; ok && i < a->n_ins; i++) {
         const struct incoming *in = a->ins[i];
-        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s}", "id", in->id, "vm", in->vm, "from",
-                                   in->from, "state", in_names[in->state]));
+        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", in->id, "vm", in->vm, "from",
+                                   in->from, "state", in_names[in->state], "settled", in->settled));
     }
     for (size_t i = 0; ok && i < a->n_migs; i++)
         ok = append(migs, migration_json(a->migs[i]));
@@ -295,6 +295,13 @@ load_incoming(struct agent *a, struct reader *rd, json_t *o, size_t i)
     }
     in->state = (enum in_state)s;
     in->since = clock_wall_s();
+    /* Absent (a file written before sources settled arrivals): forgettable, as it was then. */
+    json_t *settled = json_object_get(o, "settled");
+    if (settled != NULL && !json_is_boolean(settled)) {
+        free(in);
+        return bad(rd, "incoming", i, "settled", "must be true or false");
+    }
+    in->settled = settled == NULL || json_is_true(settled);
     a->ins[a->n_ins++] = in;
     return true;
 }
@@ -338,6 +345,9 @@ load_migration(struct agent *a, struct reader *rd, json_t *o, size_t i)
     /* Unknown: assume it went out, so that only the destination decides. */
     json_t *cs = json_object_get(o, "commit_sent");
     m->commit_sent = cs == NULL || json_is_true(cs);
+    /* Absent: told already (files written before this step existed). */
+    json_t *se = json_object_get(o, "settled");
+    m->settled = se == NULL || json_is_true(se);
     a->migs[a->n_migs++] = m;
     return true;
 }

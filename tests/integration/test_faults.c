@@ -281,6 +281,25 @@ calm(struct cluster *c)
     }
 }
 
+struct settle_arg {
+    const char *dest_url;
+    const char *id;
+};
+
+/* The destination's record of arrival `id` is settled. */
+static bool
+arrival_settled(void *arg)
+{
+    struct settle_arg *sa = arg;
+    char path[160];
+    (void)snprintf(path, sizeof(path), "/v1/incoming/%s", sa->id);
+    json_t *in = get(sa->dest_url, path);
+    bool ok = in != NULL && strcmp(str(in, "state"), "committed") == 0 &&
+              json_is_true(json_object_get(in, "settled"));
+    json_decref(in);
+    return ok;
+}
+
 static void
 run_fault(const struct fault *f)
 {
@@ -363,6 +382,12 @@ run_fault(const struct fault *f)
     assert_non_null(rec);
     if (src != NULL) /* the source may never have taken the order */
         assert_string_equal(str(src, "state"), str(rec, "state"));
+    /* A move that happened is settled with the destination: the source told it, after its
+     * own recovery if need be, that the arrival's record may go. */
+    if (strcmp(str(rec, "state"), "done") == 0) {
+        struct settle_arg sa = {c.h[1]->url, id};
+        assert_true(wait_until(arrival_settled, &sa, 10.0));
+    }
     json_decref(src);
     json_decref(mm);
     pool_finish();
