@@ -173,6 +173,9 @@ static void
 arm_sample(struct agent *a)
 {
     struct timeval tv = loop_tv(clock_align_delay(clock_wall_s(), a->opts.interval_s, 0.0));
+    /* libevent counts from the time it read at the start of this loop turn: make that now,
+     * or the timer fires early by however long this turn has run. */
+    (void)event_base_update_cache_time(a->base);
     (void)event_add(a->sample_ev, &tv);
 }
 

@@ -51,6 +51,7 @@ arm_round(struct manager *m)
 {
     struct timeval tv = loop_tv(
         clock_align_delay(clock_wall_s(), m->opts.interval_s, manager_collect_offset(&m->opts)));
+    (void)event_base_update_cache_time(m->base); /* counted from now, not the turn's start */
     (void)event_add(m->round_ev, &tv);
 }
 
@@ -189,6 +190,33 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
     }
     if (m->outstanding == 0)
         round_complete(m);
+}
+
+/* The answer to manager_sample_now(): kept unless a round brought a sample first. */
+static void
+first_sample_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mhost *h = arg;
+    (void)err;
+    if (status != 200 || h->has_sample)
+        return; /* the rounds report what is wrong */
+    struct wire_sample s;
+    struct perr perr;
+    if (wire_sample_decode(body, len, &s, &perr) < 0)
+        return;
+    if (strcmp(s.name, h->name) != 0) {
+        wire_sample_done(&s);
+        return;
+    }
+    manager_host_sample(h->m, h, &s, body);
+}
+
+void
+manager_sample_now(struct manager *m, struct mhost *h)
+{
+    if (http_request(m->client, h->url, "GET", "/v1/sample", NULL, HTTP_TIMEOUT_S,
+                     first_sample_done, h) < 0)
+        log_debug("first sample not asked for host=\"%s\"; the next round will", h->name);
 }
 
 static void

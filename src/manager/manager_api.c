@@ -67,6 +67,8 @@ post_agent(struct http_req *r, void *ctx)
         return;
     }
     h->agent_interval = iv != NULL ? interval : 0.0;
+    if (!h->has_sample)
+        manager_sample_now(m, h);
     if (store_put_agent(m->store, name, url, clock_wall_s()) < 0)
         log_warnx("agent not stored host=\"%s\", ignoring", name);
     reply_json(r, 200, json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));

@@ -115,6 +115,9 @@ const char *mmig_state_name(enum mmig_state s);
 
 /* Find or add the host of an agent (manager.c). NULL: too many agents or OOM. */
 struct mhost *manager_host_register(struct manager *m, const char *name, const char *url);
+/* Ask a newly registered agent for its sample at once, outside the rounds, so that its host
+ * is a destination (and shown) without waiting for the next round. */
+void manager_sample_now(struct manager *m, struct mhost *h);
 struct mhost *manager_host_find(struct manager *m, const char *name);
 
 /* After a collection round: decide and act (manager_decide.c). In edge mode only the hosts

@@ -360,6 +360,24 @@ stored_samples(const char *url)
     return n;
 }
 
+/* A newly registered agent is sampled at once, not at the next round: with rounds every
+ * 60 s (the first one at least 30 s away), its host is up with its VMs within seconds. */
+static void
+test_new_agent_sampled_at_once(void **state)
+{
+    (void)state;
+    const char *slow[] = {"--interval", "60", NULL};
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", slow);
+    const char *e1[] = {"--vm", "a:cpu=10", NULL};
+    (void)pool_start_agent("h1", m->url, e1);
+    wait_hosts_up(m->url, 1);
+    assert_int_equal(health_int(m->url, "rounds"), 0);
+    json_t *vms = get(m->url, "/v1/vms");
+    assert_non_null(named(vms, "a"));
+    json_decref(vms);
+    pool_finish();
+}
+
 /* Every sample (0): the store holds one a round. */
 static void
 test_store_every_sample(void **state)
@@ -1151,6 +1169,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conflict_resolved, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_no_conflict_no_migration, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_new_agent_sampled_at_once, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_store_every_sample, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_store_every_hour, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_no_destination, pool_setup, pool_teardown),

@@ -201,7 +201,7 @@ test_collection_on_the_clock(void **state)
     struct cond up = {m->url, NULL, NULL, 1};
     assert_true(wait_until(hosts_up, &up, UP_S));
     /* Four samples after the first (taken at the start, off the clock): each on a whole half
-     * second, give or take a late timer. */
+     * second, give or take a timer firing a little early or late. */
     double t = 0;
     long long seq = sample_seq(h1->url, &t);
     assert_true(seq >= 1);
@@ -210,9 +210,10 @@ test_collection_on_the_clock(void **state)
         assert_true(wait_until(seq_after, &c, UP_S));
         seq = sample_seq(h1->url, &t);
         double phase = fmod(t, 0.5);
-        if (phase > 0.1)
-            printf("sample %lld taken at %.3f: %.3f s after a whole half second\n", seq, t, phase);
-        assert_true(phase <= 0.1);
+        double off = phase < 0.25 ? phase : 0.5 - phase; /* a timer may fire a little early */
+        if (off > 0.1)
+            printf("sample %lld taken at %.3f: %.3f s off a whole half second\n", seq, t, off);
+        assert_true(off <= 0.1);
     }
     /* The manager's collections: most samples at most 0.1 s old (0.02 s expected; a
      * free-running timer would give one fixed age anywhere in 0 to 0.5 s). */
