@@ -176,7 +176,8 @@ arm_sample(struct agent *a)
     /* libevent counts from the time it read at the start of this loop turn: make that now,
      * or the timer fires early by however long this turn has run. */
     (void)event_base_update_cache_time(a->base);
-    (void)event_add(a->sample_ev, &tv);
+    if (event_add(a->sample_ev, &tv) < 0)
+        log_errorx("the next sample cannot be scheduled: sampling stops (restart the agent)");
 }
 
 static void

@@ -76,6 +76,9 @@ struct incoming {
 };
 
 #define AGENT_MAX_HISTORY 1000
+/* A committed arrival whose source has not settled it is forgotten after a day at the
+ * earliest, and only to make room. */
+#define AGENT_UNSETTLED_KEEP_S 86400.0
 /* Points of a host's usage history are at least this far apart. */
 #define AGENT_HIST_GAP_S 1.0
 

@@ -129,6 +129,11 @@ make_room_migs(struct agent *a)
                 (pass == 0 && m->state == MIG_DONE && !m->settled &&
                  a->opts.backend != AGENT_BACKEND_LIBVIRT))
                 continue;
+            if (pass == 1 && m->state == MIG_DONE && !m->settled &&
+                a->opts.backend != AGENT_BACKEND_LIBVIRT)
+                log_warnx("forgetting migration id=%s before its destination was told it is "
+                          "settled; the destination keeps the arrival longer",
+                          m->id);
             migration_free(m);
             memmove(&a->migs[i], &a->migs[i + 1], (a->n_migs - i - 1) * sizeof(a->migs[0]));
             a->n_migs--;
@@ -138,15 +143,26 @@ make_room_migs(struct agent *a)
     return false;
 }
 
-/* Forget the oldest aborted or settled arrival. false: every record is still needed. */
+/* Forget the oldest aborted or settled arrival, else the oldest committed one whose source
+ * has not settled it for AGENT_UNSETTLED_KEEP_S (a source gone for good, or one that does not
+ * settle). false: every record is still needed. */
 static bool
 make_room_ins(struct agent *a)
 {
     if (a->n_ins < AGENT_MAX_HISTORY)
         return true;
-    for (size_t i = 0; i < a->n_ins; i++) {
-        struct incoming *in = a->ins[i];
-        if (in->state == IN_ABORTED || (in->state == IN_COMMITTED && in->settled)) {
+    double now = clock_wall_s();
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < a->n_ins; i++) {
+            struct incoming *in = a->ins[i];
+            bool done = in->state == IN_ABORTED || (in->state == IN_COMMITTED && in->settled);
+            bool stale = in->state == IN_COMMITTED && now - in->since > AGENT_UNSETTLED_KEEP_S;
+            if (!(pass == 0 ? done : stale))
+                continue;
+            if (pass == 1)
+                log_warnx("forgetting arrival id=%s vm=\"%s\" from=\"%s\": its source has not "
+                          "settled it in %.0f h; if that source comes back it will not find it",
+                          in->id, in->vm, in->from, AGENT_UNSETTLED_KEEP_S / 3600.0);
             incoming_free(in);
             memmove(&a->ins[i], &a->ins[i + 1], (a->n_ins - i - 1) * sizeof(a->ins[0]));
             a->n_ins--;
@@ -276,12 +292,18 @@ settle_done(void *arg, int status, const char *body, size_t len, const char *err
         log_warnx("cannot schedule telling the destination id=%s, ignoring", m->id);
 }
 
-/* Tell the destination it may forget the arrival: this host knows the VM moved. */
+/* Tell the destination it may forget the arrival: this host knows the VM moved. Only once
+ * that is on disk: a source that restarted from an older file would ask the destination
+ * again, and must not find the arrival forgotten. */
 static void
 settle(struct migration *m)
 {
     if (m->settled || m->in_flight || m->a->opts.backend == AGENT_BACKEND_LIBVIRT)
         return;
+    if (agent_state_save(m->a) < 0) {
+        settle_done(m, 0, NULL, 0, "this host's state is not saved yet");
+        return;
+    }
     char path[128];
     (void)snprintf(path, sizeof(path), "/v1/incoming/%s/settled", m->id);
     m->in_flight = true;
@@ -461,8 +483,14 @@ agent_migration_resume(struct migration *m)
     m->timer = evtimer_new(m->a->base, transfer_cb, m);
     if (m->timer == NULL)
         return -ENOMEM;
-    if (m->state == MIG_DONE)
-        settle(m); /* unless it was (the field missing from the state file counts as told) */
+    if (m->state == MIG_DONE && !m->settled && m->a->opts.backend != AGENT_BACKEND_LIBVIRT) {
+        /* Not yet told: soon, spread over the first seconds (a restart may find many). */
+        struct timeval tv = {0, (suseconds_t)(rand() % (SETTLE_RETRY_FIRST_S * 1000)) * 1000};
+        tv.tv_sec = tv.tv_usec / 1000000;
+        tv.tv_usec %= 1000000;
+        if (event_add(m->timer, &tv) < 0)
+            log_warnx("cannot schedule telling the destination id=%s, ignoring", m->id);
+    }
     if (m->state != MIG_RUNNING)
         return 0;
     if (!m->commit_sent) {
@@ -753,7 +781,7 @@ agent_incoming_settle(struct agent *a, const char *id, char *msg, size_t len)
     }
     if (!in->settled) {
         in->settled = true;
-        /* Not saved: after a restart the record is merely kept longer, the safe side. */
+        /* A failed save only keeps the record longer after a restart: the safe side. */
         (void)agent_state_save(a);
     }
     return 200;

@@ -81,8 +81,9 @@ state_json(const struct agent *a)
         ok = append(vms, vm_json(&a->hv.vms[i]));
     for (size_t i = 0; ok && i < a->n_ins; i++) {
         const struct incoming *in = a->ins[i];
-        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", in->id, "vm", in->vm, "from",
-                                   in->from, "state", in_names[in->state], "settled", in->settled));
+        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s,s:b,s:f}", "id", in->id, "vm", in->vm, "from",
+                                   in->from, "state", in_names[in->state], "settled", in->settled,
+                                   "since", in->since));
     }
     for (size_t i = 0; ok && i < a->n_migs; i++)
         ok = append(migs, migration_json(a->migs[i]));
@@ -294,7 +295,6 @@ load_incoming(struct agent *a, struct reader *rd, json_t *o, size_t i)
         return false;
     }
     in->state = (enum in_state)s;
-    in->since = clock_wall_s();
     /* Absent (a file written before sources settled arrivals): forgettable, as it was then. */
     json_t *settled = json_object_get(o, "settled");
     if (settled != NULL && !json_is_boolean(settled)) {
@@ -302,6 +302,13 @@ load_incoming(struct agent *a, struct reader *rd, json_t *o, size_t i)
         return bad(rd, "incoming", i, "settled", "must be true or false");
     }
     in->settled = settled == NULL || json_is_true(settled);
+    /* When it was reserved; absent: now (the record is then kept longer). */
+    in->since = clock_wall_s();
+    if (json_object_get(o, "since") != NULL &&
+        !get_num(rd, o, "since", 0, 1e12, &in->since, "incoming", i)) {
+        free(in);
+        return false;
+    }
     a->ins[a->n_ins++] = in;
     return true;
 }
@@ -344,10 +351,15 @@ load_migration(struct agent *a, struct reader *rd, json_t *o, size_t i)
     (void)snprintf(m->reason, sizeof(m->reason), "%s", reason != NULL ? reason : "");
     /* Unknown: assume it went out, so that only the destination decides. */
     json_t *cs = json_object_get(o, "commit_sent");
-    m->commit_sent = cs == NULL || json_is_true(cs);
-    /* Absent: told already (files written before this step existed). */
+    /* Absent: not told (a file written before this step; telling again does no harm). */
     json_t *se = json_object_get(o, "settled");
-    m->settled = se == NULL || json_is_true(se);
+    if ((cs != NULL && !json_is_boolean(cs)) || (se != NULL && !json_is_boolean(se))) {
+        free(m);
+        return bad(rd, L, i, cs != NULL && !json_is_boolean(cs) ? "commit_sent" : "settled",
+                   "must be true or false");
+    }
+    m->commit_sent = cs == NULL || json_is_true(cs);
+    m->settled = se != NULL && json_is_true(se);
     a->migs[a->n_migs++] = m;
     return true;
 }

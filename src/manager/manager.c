@@ -52,7 +52,9 @@ arm_round(struct manager *m)
     struct timeval tv = loop_tv(
         clock_align_delay(clock_wall_s(), m->opts.interval_s, manager_collect_offset(&m->opts)));
     (void)event_base_update_cache_time(m->base); /* counted from now, not the turn's start */
-    (void)event_add(m->round_ev, &tv);
+    if (event_add(m->round_ev, &tv) < 0)
+        log_errorx("the next collection round cannot be scheduled: collection stops (restart "
+                   "the manager)");
 }
 
 struct mhost *

@@ -169,7 +169,7 @@ MUST_CHECK int http_request(struct http_client *c, const char *base_url, const c
 struct http_answer {
     int status;
     char *body;      /* caller frees */
-    const char *err; /* why no answer came: err_buf */
+    const char *err; /* why no answer came (in err_buf); NULL when the request was not sent */
     char err_buf[160];
 };
 

@@ -415,6 +415,10 @@ test_bad_state_file(void **state)
         "\"migrations\": []}",
         "{\"version\": 1, \"host\": \"other\", \"vms\": [], \"incoming\": [], \"migrations\": []}",
         "{\"version\": 1, \"host\": \"h1\", \"vms\": []",
+        /* An arrival's "settled" that is not a boolean. */
+        "{\"version\": 1, \"host\": \"h1\", \"vms\": [], \"incoming\": [{\"id\": \"m1\", "
+        "\"vm\": \"a\", \"from\": \"h2\", \"state\": \"committed\", \"settled\": \"yes\"}], "
+        "\"migrations\": []}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         FILE *f = fopen(file, "w");

@@ -266,6 +266,7 @@ test_host_names(void **state)
     struct http_creds creds = {test_token(), node};
     struct http_answer ans;
     assert_true(http_fetch(m->url, "GET", "/v1/hosts", NULL, &creds, 5.0, &ans) < 0);
+    assert_non_null(ans.err);
     if (strstr(ans.err, "hostname mismatch") == NULL && strstr(ans.err, "IP address") == NULL)
         printf("error: %s\n", ans.err);
     assert_non_null(strstr(ans.err, "certificate is refused"));
@@ -291,6 +292,7 @@ test_host_names(void **state)
         assert_int_equal(ans.status, 200);
         free(ans.body);
     } else {
+        assert_non_null(ans.err);
         printf("note: %s: %s\n", byname, ans.err);
         assert_null(strstr(ans.err, "certificate"));
     }
