@@ -722,10 +722,13 @@ print_table(const struct result *rs, size_t n, int reps, int warmup)
                          mode_names[r->mode], r->interval, r->reps, "-");
             continue;
         }
-        (void)printf("%-13s %7g s %5d %7d %8.1f %8.1f %8.1f %8.1f %8.1f %10.1f %10.1f %9.0f %8.2f "
+        char rps[32] = "-"; /* peer mode: no manager, no rounds */
+        if (!isnan(r->rounds_per_s))
+            (void)snprintf(rps, sizeof(rps), "%.2f", r->rounds_per_s);
+        (void)printf("%-13s %7g s %5d %7d %8.1f %8.1f %8.1f %8.1f %8.1f %10.1f %10.1f %9.0f %8s "
                      "%7s\n",
                      mode_names[r->mode], r->interval, r->reps, r->ordered, r->min, r->p50, r->mean,
-                     r->p99, r->max, r->deliver_p50, r->deliver_p99, r->target_ms, r->rounds_per_s,
+                     r->p99, r->max, r->deliver_p50, r->deliver_p99, r->target_ms, rps,
                      r->pass ? "PASS" : "MISS");
     }
     (void)printf("\n");
@@ -761,17 +764,19 @@ print_json(const struct result *rs, size_t n, int reps, int warmup)
                  N_HOSTS, VMS_PER_HOST, reps, warmup, random_phase ? "random" : "after-round");
     for (size_t i = 0; i < n; i++) {
         const struct result *r = &rs[i];
+        char rps[32] = "null"; /* peer mode: no manager, no rounds */
+        if (!isnan(r->rounds_per_s))
+            (void)snprintf(rps, sizeof(rps), "%.3f", r->rounds_per_s);
         (void)printf("%s{\"mode\":\"%s\",\"interval_s\":%g,\"reps\":%d,\"ordered\":%d,\"done\":%d,"
                      "\"failed\":%d,"
                      "\"no_order\":%d,\"unexpected\":%d,\"setup_failed\":%s,\"min_ms\":%.3f,"
                      "\"p50_ms\":%.3f,\"mean_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
                      "\"accept_p50_ms\":%.3f,\"accept_p99_ms\":%.3f,\"target_ms\":%.1f,"
-                     "\"rounds_per_s\":%.3f,\"verdict\":\"%s\",\"reaction_ms\":",
+                     "\"rounds_per_s\":%s,\"verdict\":\"%s\",\"reaction_ms\":",
                      i > 0 ? "," : "", mode_names[r->mode], r->interval, r->reps, r->ordered,
                      r->done, r->failed, r->no_order, r->unexpected,
                      r->setup_failed ? "true" : "false", r->min, r->p50, r->mean, r->p99, r->max,
-                     r->deliver_p50, r->deliver_p99, r->target_ms,
-                     isnan(r->rounds_per_s) ? 0.0 : r->rounds_per_s, r->pass ? "PASS" : "MISS");
+                     r->deliver_p50, r->deliver_p99, r->target_ms, rps, r->pass ? "PASS" : "MISS");
         print_array(r->reaction_ms, (size_t)r->ordered);
         (void)printf(",\"accept_ms\":");
         print_array(r->deliver_ms, r->n_deliver);
