@@ -308,7 +308,8 @@ cmd_manager(int argc, char **argv)
         goto out;
     }
     if (o->collect_offset_s >= o->interval_s) {
-        cli_error("manager: the collection offset (%g s) must be less than the interval (%g s)",
+        cli_error("manager: collect_offset (--collect-offset) %g s: must be less than the "
+                  "interval, %g s",
                   o->collect_offset_s, o->interval_s);
         goto out;
     }

@@ -1063,6 +1063,8 @@ test_cli(void **state)
         {"manager", "--listen", "nowhere", NULL},
         {"manager", "--mode", "peer", NULL},
         {"manager", "--data", "", NULL},
+        {"manager", "--collect-offset", "-1", NULL},
+        {"manager", "--interval", "1", "--collect-offset", "1", "--check-config", NULL},
         {"manager", "--config", "/nonexistent/policy.ini", "--check-config", NULL},
         {"manager", "extra", NULL},
     };
