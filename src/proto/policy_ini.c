@@ -389,6 +389,18 @@ prescan_line(struct parser *p, const char *a, const char *b, bool *in_section, b
         a++;
     if (a == b || *a == ';' || *a == '#')
         return 0;
+    /* inih reads any indented line after a key as more of that key's value, even one that
+     * looks like a section header or another key: refuse it before looking at what it says. */
+    if (indented && *after_key) {
+        const char *shown_end = b;
+        while (shown_end > a && ini_space(shown_end[-1]))
+            shown_end--;
+        (void)snprintf(what, sizeof(what),
+                       "indented line \"%.*s\" would continue the previous value; remove the "
+                       "indentation",
+                       (int)(shown_end - a > 60 ? 60 : shown_end - a), a);
+        return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
+    }
     if (*a == '[') {
         const char *close = memchr(a, ']', (size_t)(b - a));
         if (close == NULL)
@@ -425,13 +437,6 @@ prescan_line(struct parser *p, const char *a, const char *b, bool *in_section, b
     }
     if (!*in_section) {
         (void)snprintf(what, sizeof(what), "key \"%.*s\" outside of any section", klen, a);
-        return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
-    }
-    if (indented && *after_key) {
-        (void)snprintf(what, sizeof(what),
-                       "indented line \"%.*s\" would continue the previous value; remove the "
-                       "indentation",
-                       klen, a);
         return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
     }
     *after_key = true;

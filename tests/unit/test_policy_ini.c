@@ -925,6 +925,14 @@ static struct bad_case bad_cases[] = {
      * value above it, comment and all (found by fuzz_config). */
     {"line indented by a form feed", "[relocate]\nexclude_hosts = a\n\fexclude_hosts=b ;\n", 3,
      "exclude_hosts", "indented"},
+    /* Also one that looks like a section header or a key: inih still reads it as more of the
+     * value above (found by fuzz_config). */
+    {"indented section header after a key", "[relocate]\nexclude_hosts = a\n  [detect]\n", 3,
+     "[detect]", "indented"},
+    {"indented header, then an indented key",
+     "[relocate]\nexclude_hosts = a\n\f[detect] \r\n  min_vms=3 ;\n", 3, "[detect]", "indented"},
+    {"indented section header after a section",
+     "[detect]\n  [relocate]\n  exclude_hosts = a\nx = 1\n", 4, "x", NULL},
     {"unknown section after comments", "; c\n\n[detect]\n[relocation]\n", 4, "relocation", NULL},
     {"key before any section", "min_vms = 2\n[detect]\n", 1, "min_vms", NULL},
     {"unknown key in detect", "[detect]\nthreshold = 5\n", 2, "threshold", NULL},
