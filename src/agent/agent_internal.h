@@ -36,8 +36,10 @@ struct migration {
     char to_url[WIRE_MAX_URL + 1];
     char to_name[MODEL_MAX_NAME + 1];
     enum mig_state state;
-    double started; /* wall clock, seconds */
+    double started; /* wall clock, seconds: shown and kept in the state file */
     double finished;
+    double started_mono; /* monotonic: its duration and time-out, whatever the wall clock does */
+    double took_s;       /* its duration, once finished */
     double mem_mib;
     double transfer_s;
     char error[256];
@@ -301,6 +303,9 @@ bool agent_peer_take_sample(struct agent *a, struct peer *p, int status, const c
                             size_t len, const char *err);
 /* A migration of ours ended (agent_migrate.c calls it in every mode). */
 void agent_migration_ended(struct agent *a, struct migration *m);
+/* Note that migration `m` ends now: its finish time on the wall clock, and its duration on the
+ * monotonic clock, so that a clock jump during the copy neither shortens nor stretches it. */
+void mig_set_finished(struct migration *m);
 
 /* The web page's view (agent_view.c). Peer mode: ask the peers for fresh samples, unless
  * that was done less than an interval ago or a decision runs. */

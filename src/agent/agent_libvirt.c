@@ -216,12 +216,12 @@ lv_finish(struct migration *m, bool ok, const char *error)
 {
     struct agent *a = m->a;
     m->state = ok ? MIG_DONE : MIG_FAILED;
-    m->finished = clock_wall_s();
+    mig_set_finished(m);
     if (m->timer != NULL)
         (void)event_del(m->timer);
     if (ok) {
         log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f mib=%.0f", m->id, m->vm,
-                 m->to_name, m->finished - m->started, m->progress_mib);
+                 m->to_name, m->took_s, m->progress_mib);
     } else {
         (void)snprintf(m->error, sizeof(m->error), "%s", error);
         log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; VM stays here", m->id,
@@ -256,7 +256,7 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
                   total, elapsed_ms);
     }
     double limit = a->opts.libvirt.migrate_timeout_s;
-    if (limit > 0 && clock_wall_s() - m->started > limit) {
+    if (limit > 0 && clock_mono_s() - m->started_mono > limit) {
         /* Asked again every second: an abort can fail while the job is starting or in a
          * phase libvirt cannot interrupt. */
         if (!m->aborting)

@@ -222,7 +222,7 @@ mig_fail(struct migration *m, bool tell, const char *fmt, ...)
     (void)vsnprintf(m->error, sizeof(m->error), fmt, ap);
     va_end(ap);
     m->state = MIG_FAILED;
-    m->finished = clock_wall_s();
+    mig_set_finished(m);
     if (hv_sim_set_state(&a->hv, m->vm, SIMVM_RUNNING) < 0)
         log_warnx("migration failed and VM is gone vm=\"%s\" id=%s", m->vm, m->id);
     log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; VM stays here", m->id,
@@ -250,6 +250,13 @@ abort_done(void *arg, int status, const char *body, size_t len, const char *err)
 
 static void settle(struct migration *m);
 
+void
+mig_set_finished(struct migration *m)
+{
+    m->finished = clock_wall_s();
+    m->took_s = clock_mono_s() - m->started_mono;
+}
+
 static void
 mig_succeed(struct migration *m)
 {
@@ -257,9 +264,9 @@ mig_succeed(struct migration *m)
     if (hv_sim_remove(&a->hv, m->vm) < 0)
         log_warnx("migrated VM already gone here vm=\"%s\" id=%s", m->vm, m->id);
     m->state = MIG_DONE;
-    m->finished = clock_wall_s();
+    mig_set_finished(m);
     log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f", m->id, m->vm, m->to_name,
-             m->finished - m->started);
+             m->took_s);
     agent_sample(a);
     agent_migration_ended(a, m);
     settle(m);
@@ -568,6 +575,7 @@ agent_migration_new(struct agent *a, const struct wire_order *o, int *ret_err)
     (void)snprintf(m->to_name, sizeof(m->to_name), "%s", o->to_name[0] ? o->to_name : o->to);
     m->state = MIG_RUNNING;
     m->started = clock_wall_s();
+    m->started_mono = clock_mono_s();
     return m;
 }
 

@@ -720,7 +720,7 @@ agent_migration_ended(struct agent *a, struct migration *m)
         a->mig_done_total++;
     else
         a->mig_failed_total++;
-    histo_observe(&a->mig_h, m->finished - m->started);
+    histo_observe(&a->mig_h, m->took_s);
     if (a->opts.mode != AGENT_MODE_PEER)
         return;
     if (m->state == MIG_DONE)

@@ -604,9 +604,9 @@ hv_libvirt_migrate_free(struct lv_mig *m)
         /* At exit with the job still running: wait a while for the abort, then leave the
          * worker to finish (it owns `m` from then on; the process is ending). */
         struct timespec deadline;
-        (void)clock_gettime(CLOCK_REALTIME, &deadline);
+        (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += 10;
-        if (pthread_timedjoin_np(m->th, NULL, &deadline) != 0) {
+        if (pthread_clockjoin_np(m->th, NULL, CLOCK_MONOTONIC, &deadline) != 0) {
             log_warnx("migration still running at exit; libvirt finishes or fails it alone");
             (void)pthread_detach(m->th);
             return;

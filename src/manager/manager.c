@@ -145,11 +145,12 @@ manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, c
     log_debug("sample host=\"%s\" seq=%llu age_ms=%.0f", h->name, (unsigned long long)h->sample.seq,
               age * 1000.0);
     histo_observe(&m->age_h, age > 0 ? age : 0);
-    if (h->last_stored <= 0 || h->last_seen - h->last_stored >= m->opts.store_every_s) {
+    double mono = clock_mono_s(); /* a clock set back must not stop the storing */
+    if (h->last_stored <= 0 || mono - h->last_stored >= m->opts.store_every_s) {
         if (store_add_sample(m->store, h->sample.time, h->name, body) < 0)
             log_warnx("sample not stored host=\"%s\", ignoring", h->name);
         else
-            h->last_stored = h->last_seen;
+            h->last_stored = mono;
     }
 }
 
@@ -299,9 +300,8 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 void
 manager_notified(struct manager *m, struct mhost *h)
 {
-    double now = clock_wall_s();
     h->notified = true;
-    h->notified_at = now;
+    h->notified_at = clock_mono_s();
     m->notifications++;
     /* Decide once the loop has served the requests at hand: notifications that arrive
      * together share one decision. */

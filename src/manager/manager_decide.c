@@ -104,7 +104,7 @@ finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
         m->failed_total++;
         backoff_failed(&m->backoff, g->rec.vm, clock_mono_s());
     }
-    histo_observe(&m->mig_h, g->rec.finished - g->rec.started);
+    histo_observe(&m->mig_h, clock_mono_s() - g->started_mono); /* whatever the wall clock did */
     (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
     save(m, g);
     if (st == MMIG_DONE)
@@ -364,6 +364,7 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     g->rec.started = now;
     g->rec.finished = -1.0;
     g->last_answer = clock_mono_s();
+    g->started_mono = g->last_answer;
     g->state = MMIG_PLANNED;
     /* Stored before the order goes out: a crash after this line resends it. An order that
      * could not be stored is not sent (a restart would not know to follow it). */
@@ -902,7 +903,7 @@ manager_decide(struct manager *m)
         h->drain_block = (int)d->block;
         (void)snprintf(h->drain_block_vm, sizeof(h->drain_block_vm), "%s", vm);
     }
-    double now = clock_wall_s();
+    double now = clock_mono_s(); /* a clock jump must not end or prolong an episode */
     for (size_t i = 0; i < cl.n_hosts; i++) {
         /* Edge: a host not examined now is over its conflict when its agent has stopped
          * notifying (it notifies every sample while the conflict lasts). */
@@ -940,6 +941,9 @@ recover_one(void *ctx, const struct store_migration *rec)
     g->rec = *rec;
     g->state = state_parse(rec->state);
     g->last_answer = clock_mono_s();
+    /* Planned by an earlier run: count the time since on the wall clock. */
+    double ran = clock_wall_s() - rec->started;
+    g->started_mono = g->last_answer - (ran > 0 ? ran : 0);
     m->active[m->n_active++] = g;
     log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
              rec->src, rec->dst, rec->state);

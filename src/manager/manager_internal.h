@@ -30,14 +30,14 @@ struct mhost {
     int misses;            /* consecutive rounds without an answer */
     char miss_reason[300]; /* why the last one did not come */
     double last_seen;      /* wall clock of the last sample */
-    double last_stored;    /* wall clock of the last sample stored (0: none yet) */
+    double last_stored;    /* monotonic: when a sample was last stored (0: none yet) */
     struct wire_sample sample;
     bool in_conflict; /* in the last decision */
     char conflict_sig[512];
     bool unresolved_logged;
     bool waiting;           /* a sample request is outstanding */
     bool notified;          /* edge: its agent notified a conflict since the last decision */
-    double notified_at;     /* wall clock of its last notification */
+    double notified_at;     /* monotonic: its last notification */
     double agent_interval;  /* the agent's sampling interval, from its registration (0: unknown) */
     struct uhist *hist;     /* recent usage, for the web page (NULL until the first sample) */
     uint32_t conflict_seen; /* central: conflicts in its last samples, newest in bit 0 */
@@ -62,9 +62,10 @@ struct mmig {
     struct manager *m;
     struct store_migration rec;
     enum mmig_state state;
-    bool in_flight;     /* an HTTP request about it is outstanding */
-    int attempts;       /* orders sent without an answer */
-    double last_answer; /* monotonic: the last answer from the source */
+    bool in_flight;      /* an HTTP request about it is outstanding */
+    int attempts;        /* orders sent without an answer */
+    double last_answer;  /* monotonic: the last answer from the source */
+    double started_mono; /* monotonic: when it was planned, for its duration */
 };
 
 #define MANAGER_MAX_ACTIVE 4096
