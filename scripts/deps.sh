@@ -15,10 +15,11 @@ optional="clang libclang-rt-14-dev clang-format"
 # What only the tests use (VMLOC_DEPS_E2E=1; make test sets it): QEMU and libvirt for the
 # end-to-end test, Prometheus' promtool for the /metrics format check (Debian's prometheus
 # package, which also installs the Prometheus server; where systemd runs, it starts it), and
-# Chromium with ChromeDriver (and a font) for the web page's browser test, and the openssl
-# command that makes the TLS test's certificates.
+# Chromium with ChromeDriver (and a font) for the web page's browser test, the openssl
+# command that makes the TLS test's certificates, and libfaketime, which steps the daemons'
+# clocks in the clock-jump test.
 e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl prometheus
-chromium chromium-driver fonts-liberation openssl"
+chromium chromium-driver fonts-liberation openssl libfaketime"
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
