@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,38 @@ manager_host_register(struct manager *m, const char *name, const char *url)
 
 static void round_complete(struct manager *m);
 
+/* Samples that keep coming too old (taken before the last whole interval: the host's clock is
+ * behind this one, or its sampling is slow) or dated ahead of this clock mean that the host
+ * samples out of step with the rounds, and its conflicts may be seen up to an interval late.
+ * Logged after a few in a row, at most every ten minutes per host. An agent that samples at
+ * another pace than the rounds is not judged. */
+static void
+check_sample_age(struct manager *m, struct mhost *h, double age)
+{
+    h->sample_age = age;
+    if (h->agent_interval > 0 && fabs(h->agent_interval - m->opts.interval_s) > 1e-6)
+        return;
+    double offset = manager_collect_offset(&m->opts);
+    bool ahead = age < -MANAGER_AGE_AHEAD_S;
+    bool late = age > offset + m->opts.interval_s / 2;
+    h->odd_ages = ahead || late ? h->odd_ages + 1 : 0;
+    if (h->odd_ages < MANAGER_ODD_AGES)
+        return;
+    double now = clock_mono_s();
+    if (h->age_warned > 0 && now - h->age_warned < MANAGER_AGE_WARN_EVERY_S)
+        return;
+    h->age_warned = now;
+    if (ahead)
+        log_warnx("samples dated ahead host=\"%s\" by_s=%.3f: its clock is ahead of the "
+                  "manager's; keep the hosts' clocks in step (NTP)",
+                  h->name, -age);
+    else
+        log_warnx("late samples host=\"%s\" age_s=%.3f expected_s=%.3f: its clock is behind the "
+                  "manager's or its sampling is slow (see vmloc_sample_duration_seconds on its "
+                  "agent); its conflicts are seen up to an interval late",
+                  h->name, age, offset);
+}
+
 static void
 host_missed(struct manager *m, struct mhost *h, const char *why)
 {
@@ -145,6 +178,7 @@ manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, c
     log_debug("sample host=\"%s\" seq=%llu age_ms=%.0f", h->name, (unsigned long long)h->sample.seq,
               age * 1000.0);
     histo_observe(&m->age_h, age > 0 ? age : 0);
+    check_sample_age(m, h, age);
     double mono = clock_mono_s(); /* a clock set back must not stop the storing */
     if (h->last_stored <= 0 || mono - h->last_stored >= m->opts.store_every_s) {
         if (store_add_sample(m->store, h->sample.time, h->name, body) < 0)

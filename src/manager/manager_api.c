@@ -339,6 +339,11 @@ get_hosts(struct http_req *r, void *ctx)
         json_t *o = wire_host_json(h->has_sample ? &h->sample : NULL, h->name, h->url,
                                    host_state(h), h->last_seen, h->in_conflict, thr,
                                    h->misses > 0 ? h->miss_reason : NULL);
+        if (o != NULL && h->has_sample &&
+            json_object_set_new(o, "sample_age", json_real(h->sample_age)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o != NULL && h->maintenance &&
             json_object_set_new(o, "maintenance", maintenance_json(h)) < 0) {
             json_decref(o);

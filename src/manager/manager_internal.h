@@ -31,6 +31,9 @@ struct mhost {
     char miss_reason[300]; /* why the last one did not come */
     double last_seen;      /* wall clock of the last sample */
     double last_stored;    /* monotonic: when a sample was last stored (0: none yet) */
+    double sample_age;     /* its last sample's age when collected, by the two clocks */
+    unsigned odd_ages;     /* consecutive samples too old, or dated ahead of this clock */
+    double age_warned;     /* monotonic: when that was last logged (0: never) */
     struct wire_sample sample;
     bool in_conflict; /* in the last decision */
     char conflict_sig[512];

@@ -8,6 +8,7 @@
  *   - a peer's lock lasts its lease, not an hour more or less.
  * Skips (77) when libfaketime is not installed (scripts/deps.sh installs it for make test). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -64,30 +65,42 @@ find_faketime(void)
     return NULL;
 }
 
-/* Set the daemons' clock offset from the real time ("+0", "-3600", ...). Written aside and
- * renamed, so that a daemon never reads half a file; libfaketime reads it at every call. */
+/* Set the clock offset from the real time ("+0", "-3600", "-0.5"...) of the daemons that read
+ * `path`. Written aside and renamed, so that a daemon never reads half a file; libfaketime
+ * reads it at every call. */
 static void
-set_offset(const char *offset)
+set_offset_at(const char *path, const char *offset)
 {
     char tmp[640];
-    (void)snprintf(tmp, sizeof(tmp), "%s.tmp", offset_path);
+    (void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     assert_non_null(f);
     assert_true(fprintf(f, "%s\n", offset) > 0);
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(rename(tmp, offset_path), 0);
+    assert_int_equal(rename(tmp, path), 0);
 }
 
-/* The daemons started between faked_on() and faked_off() read the offset file for their wall
- * clock; this process and the CLI it runs keep the real one. */
+/* The offset of the daemons started after faked_on(NULL). */
 static void
-faked_on(void)
+set_offset(const char *offset)
 {
-    (void)snprintf(offset_path, sizeof(offset_path), "%s/%s-clock-offset", daemon_tmpdir(),
-                   pool_prefix());
-    set_offset("+0");
+    set_offset_at(offset_path, offset);
+}
+
+/* The daemons started between faked_on() and faked_off() read an offset file for their wall
+ * clock (`tag` NULL: the test's own, set_offset(); else one for them alone, at `offset`); this
+ * process and the CLI it runs keep the real one. */
+static void
+faked_on(const char *tag, const char *offset)
+{
+    char path[600];
+    (void)snprintf(path, sizeof(path), "%s/%s-clock-%s", daemon_tmpdir(), pool_prefix(),
+                   tag != NULL ? tag : "offset");
+    if (tag == NULL)
+        (void)snprintf(offset_path, sizeof(offset_path), "%s", path);
+    set_offset_at(path, offset);
     assert_int_equal(setenv("LD_PRELOAD", faketime_lib, 1), 0);
-    assert_int_equal(setenv("FAKETIME_TIMESTAMP_FILE", offset_path, 1), 0);
+    assert_int_equal(setenv("FAKETIME_TIMESTAMP_FILE", path, 1), 0);
     assert_int_equal(setenv("FAKETIME_NO_CACHE", "1", 1), 0);
     assert_int_equal(setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1), 0);
     /* Under AddressSanitizer the preloaded library comes before its runtime. */
@@ -242,7 +255,7 @@ static void
 test_central_through_jumps(void **state)
 {
     (void)state;
-    faked_on();
+    faked_on(NULL, "+0");
     const char *mx[] = {"--store-every", "0.2", NULL};
     struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", mx);
     const char *vms1[] = {"--vm", "a:cpu=10,mem=3000", "--vm", "b:cpu=10", "--bandwidth", "1000",
@@ -341,11 +354,76 @@ test_peer_lease_through_jumps(void **state)
     (void)snprintf(data, sizeof(data), "%s/%s-p1", daemon_tmpdir(), pool_prefix());
     const char *argv[] = {"agent", "--name", "p1", "--mode",     "peer", "--listen",
                           listen,  "--data", data, "--interval", "0.2",  NULL};
-    faked_on();
+    faked_on(NULL, "+0");
     struct daemon *p = pool_start("p1", argv);
     faked_off();
     lease_across(p->url, "+3600", 3600);
     lease_across(p->url, "-3600", -3600);
+    pool_finish();
+}
+
+struct log_cond {
+    const struct daemon *d;
+    const char *text;
+};
+
+static bool
+log_has(void *arg)
+{
+    struct log_cond *c = arg;
+    FILE *f = fopen(c->d->log_path, "r");
+    if (f == NULL)
+        return false;
+    char line[1024];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, c->text) != NULL;
+    (void)fclose(f);
+    return found;
+}
+
+static double
+sample_age(const char *m_url, const char *host)
+{
+    json_t *hosts = get(m_url, "/v1/hosts");
+    json_t *h = named(hosts, host);
+    double age = json_real_value(json_object_get(h, "sample_age"));
+    bool has = json_is_real(json_object_get(h, "sample_age"));
+    json_decref(hosts);
+    return has ? age : NAN;
+}
+
+/* Hosts whose clocks are 0.5 s behind and 0.9 s ahead of the manager's at a 1 s interval
+ * (the rounds 0.2 s after each second): their samples are out of step with the rounds, and
+ * the manager says so, naming them; a host in step is not named. */
+static void
+test_skewed_clocks_warned(void **state)
+{
+    (void)state;
+    const char *iv[] = {"--interval", "1", NULL};
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", iv);
+    faked_on("behind", "-0.5");
+    pool_start_agent("h1", m->url, iv);
+    faked_off();
+    faked_on("ahead", "+0.9");
+    pool_start_agent("h2", m->url, iv);
+    faked_off();
+    pool_start_agent("h3", m->url, iv);
+    struct cond up = {m->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    struct log_cond late = {m, "late samples host=\"h1\""};
+    struct log_cond ahead = {m, "samples dated ahead host=\"h2\""};
+    assert_true(wait_until(log_has, &late, ACT_S));
+    assert_true(wait_until(log_has, &ahead, ACT_S));
+    struct log_cond h3_late = {m, "late samples host=\"h3\""};
+    struct log_cond h3_ahead = {m, "samples dated ahead host=\"h3\""};
+    assert_false(log_has(&h3_late));
+    assert_false(log_has(&h3_ahead));
+    double a1 = sample_age(m->url, "h1");
+    double a2 = sample_age(m->url, "h2");
+    printf("sample ages: %.3f s behind, %.3f s ahead\n", a1, a2);
+    assert_true(a1 > 0.7);
+    assert_true(a2 < -0.05);
     pool_finish();
 }
 
@@ -361,6 +439,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_central_through_jumps, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_lease_through_jumps, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_skewed_clocks_warned, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
