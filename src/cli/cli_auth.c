@@ -89,17 +89,19 @@ cli_daemon_auth(const char *token_file, bool open_reads, struct http_auth *out)
     char err[512];
     bool created = false;
     memset(out, 0, sizeof(*out));
-    if (token_load(path, true, out->token, &created, err, sizeof(err)) < 0) {
+    if (token_load(path, true, out->token, out->prev_token, &created, err, sizeof(err)) < 0) {
         cli_error("%s", err);
         return CLI_EXIT_USAGE;
     }
     out->open_reads = open_reads;
+    (void)snprintf(out->token_file, sizeof(out->token_file), "%s", path);
     if (created)
         log_warnx("created a new API token file=%s (mode 0600; copy it to every host of the "
                   "cluster and to where vmloc commands run)",
                   path);
     else
-        log_info("API token loaded file=%s reads=%s", path, open_reads ? "open" : "need token");
+        log_info("API token loaded file=%s reads=%s%s", path, open_reads ? "open" : "need token",
+                 out->prev_token[0] != '\0' ? " previous_token=accepted" : "");
     return CLI_EXIT_OK;
 }
 
@@ -165,7 +167,7 @@ cli_token(const char **ret_why)
         state = -1;
         if (cli_token_path(global_token_file, path, sizeof(path)) < 0)
             (void)snprintf(why, sizeof(why), "no token file (give --token-file FILE)");
-        else if (token_load(path, false, token, &created, why, sizeof(why)) == 0)
+        else if (token_load(path, false, token, NULL, &created, why, sizeof(why)) == 0)
             state = 1;
     }
     *ret_why = why;

@@ -363,7 +363,7 @@ demo_start(struct demo *d, const char *self)
         cli_error("demo: no token file: give vmloc --token-file FILE demo");
         return -1;
     }
-    if (token_load(d->token_file, true, token, &created, err, sizeof(err)) < 0) {
+    if (token_load(d->token_file, true, token, NULL, &created, err, sizeof(err)) < 0) {
         cli_error("demo: %s", err);
         return -1;
     }

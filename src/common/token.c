@@ -147,8 +147,36 @@ token_char_ok(char c)
     return c > ' ' && c < 0x7f;
 }
 
+/* Check one line of the file (without its end) as a token and copy it to `out`. */
 static int
-read_token(const char *path, char *out, char *err, size_t errlen)
+take_token(const char *path, const char *line, size_t len, const char *which, char *out, char *err,
+           size_t errlen)
+{
+    char what[200];
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    if (len < TOKEN_MIN || len > TOKEN_MAX) {
+        (void)snprintf(what, sizeof(what), "the %s token must be %d to %d characters on its line",
+                       which, TOKEN_MIN, TOKEN_MAX);
+        return fail(err, errlen, -EINVAL, path, what);
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!token_char_ok(line[i])) {
+            (void)snprintf(what, sizeof(what),
+                           "the %s token must be printable ASCII without spaces, on one line",
+                           which);
+            return fail(err, errlen, -EINVAL, path, what);
+        }
+    }
+    if (out != NULL) {
+        memcpy(out, line, len);
+        out[len] = '\0';
+    }
+    return 0;
+}
+
+static int
+read_token(const char *path, char *out, char *prev, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0) {
@@ -174,43 +202,55 @@ read_token(const char *path, char *out, char *err, size_t errlen)
                        (unsigned)st.st_uid, (unsigned)geteuid());
         r = fail(err, errlen, -EPERM, path, what);
     }
-    char buf[TOKEN_MAX + 4];
-    ssize_t n = 0;
-    if (r == 0) {
-        n = read(fd, buf, sizeof(buf) - 1);
+    /* Two lines at most: the token, and a previous one still accepted during a rotation. */
+    char buf[2 * (TOKEN_MAX + 2) + 2];
+    size_t len = 0;
+    while (r == 0 && len < sizeof(buf) - 1) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0)
             r = fail(err, errlen, -errno, path, "cannot read it");
+        else if (n == 0)
+            break;
+        else
+            len += (size_t)n;
     }
     (void)close(fd);
     if (r < 0)
         return r;
-    size_t len = (size_t)n;
-    if (len > 0 && buf[len - 1] == '\n')
-        len--;
-    if (len > 0 && buf[len - 1] == '\r')
-        len--;
-    if (len < TOKEN_MIN || len > TOKEN_MAX) {
-        (void)snprintf(what, sizeof(what), "the token must be %d to %d characters on one line",
-                       TOKEN_MIN, TOKEN_MAX);
-        return fail(err, errlen, -EINVAL, path, what);
-    }
-    for (size_t i = 0; i < len; i++)
-        if (!token_char_ok(buf[i]))
-            return fail(err, errlen, -EINVAL, path,
-                        "the token must be printable ASCII without spaces, on one line");
-    memcpy(out, buf, len);
-    out[len] = '\0';
+    if (len == sizeof(buf) - 1)
+        r = fail(err, errlen, -EINVAL, path,
+                 "too long: the token on its line, and at most a previous one on the next");
+    const char *nl = r == 0 ? memchr(buf, '\n', len) : NULL;
+    size_t first = nl != NULL ? (size_t)(nl - buf) : len;
+    if (r == 0)
+        r = take_token(path, buf, first, "first", out, err, errlen);
+    const char *second = nl != NULL ? nl + 1 : buf + len;
+    size_t rest = (size_t)(buf + len - second);
+    const char *nl2 = memchr(second, '\n', rest);
+    size_t second_len = nl2 != NULL ? (size_t)(nl2 - second) : rest;
+    if (prev != NULL)
+        prev[0] = '\0';
+    if (r == 0 && nl2 != NULL && (size_t)(nl2 + 1 - buf) != len)
+        r = fail(err, errlen, -EINVAL, path,
+                 "more than two lines (the token, and at most a previous one still accepted)");
+    if (r == 0 && second_len > 0)
+        r = take_token(path, second, second_len, "second (previous)", prev, err, errlen);
     explicit_bzero(buf, sizeof(buf));
-    return 0;
+    if (r < 0 && out != NULL)
+        explicit_bzero(out, TOKEN_MAX + 1);
+    return r;
 }
 
 int
-token_load(const char *path, bool create, char *out, bool *ret_created, char *err, size_t errlen)
+token_load(const char *path, bool create, char *out, char *prev, bool *ret_created, char *err,
+           size_t errlen)
 {
     *ret_created = false;
     if (path == NULL || path[0] == '\0')
         return fail(err, errlen, -EINVAL, "\"\"", "empty path");
-    int r = read_token(path, out, err, errlen);
+    int r = read_token(path, out, prev, err, errlen);
     if (r != -ENOENT)
         return r;
     if (!create)
@@ -220,7 +260,7 @@ token_load(const char *path, bool create, char *out, bool *ret_created, char *er
     int made = create_token(path, err, errlen);
     if (made < 0)
         return made;
-    r = read_token(path, out, err, errlen);
+    r = read_token(path, out, prev, err, errlen);
     if (r == 0)
         *ret_created = made == 1;
     return r;
@@ -236,7 +276,7 @@ token_load_default(char *out, char *err, size_t errlen)
         (void)snprintf(err, errlen, "no token file: set VMLOC_TOKEN_FILE or HOME");
         return r;
     }
-    return token_load(path, true, out, &created, err, errlen);
+    return token_load(path, true, out, NULL, &created, err, errlen);
 }
 
 bool

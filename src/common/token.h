@@ -20,13 +20,16 @@
  * these variables is set, -ENAMETOOLONG. */
 MUST_CHECK int token_default_path(char *buf, size_t len);
 
-/* Read the token of `path` into `out` (TOKEN_MAX + 1 bytes). With `create`, a missing file
+/* Read the token of `path` into `out` (TOKEN_MAX + 1 bytes). The file holds the token on its
+ * first line and, during a rotation, a previous token still accepted on its second: that one
+ * goes to `prev` (TOKEN_MAX + 1 bytes, "" when there is none; NULL: not wanted). A daemon sends
+ * the first and accepts both. With `create`, a missing file
  * (and a missing last directory, mode 0700) is created with a new token, atomically: when two
  * daemons start at once both end with the same token. *ret_created says whether this call
  * made it. The file must be a regular file that neither group nor others may read or write.
  * 0, or a negative errno with `err` (size `errlen`) saying what is wrong, naming the file. */
-MUST_CHECK int token_load(const char *path, bool create, char *out, bool *ret_created, char *err,
-                          size_t errlen);
+MUST_CHECK int token_load(const char *path, bool create, char *out, char *prev, bool *ret_created,
+                          char *err, size_t errlen);
 
 /* token_load() of token_default_path(), created when missing: for tests and benchmarks, which
  * share the run's token with the daemons they start. 0 or a negative errno with `err` set. */

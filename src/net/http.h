@@ -58,6 +58,8 @@ struct http_route {
  * daemon loads one). */
 struct http_auth {
     char token[HTTP_MAX_TOKEN + 1];
+    char prev_token[HTTP_MAX_TOKEN + 1]; /* also accepted during a rotation; "" = none */
+    char token_file[4096];               /* where both came from ("": nowhere to reload) */
     bool open_reads;
 };
 

@@ -1,5 +1,5 @@
 /* The daemons' event loop (see loop.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "net/loop.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "common/log.h"
+#include "common/token.h"
 
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -18,6 +19,47 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     (void)what;
     log_info("stopping signal=%d", (int)sig);
     (void)event_base_loopexit(l->base, NULL);
+}
+
+int
+loop_reload_token(struct loop *l)
+{
+    if (l->auth.token_file[0] == '\0') {
+        log_warnx("SIGHUP: no token file to read again, ignoring");
+        return -ENOENT;
+    }
+    char token[TOKEN_MAX + 1];
+    char prev[TOKEN_MAX + 1];
+    char err[600];
+    bool created = false;
+    int r = token_load(l->auth.token_file, false, token, prev, &created, err, sizeof(err));
+    if (r == 0)
+        r = http_client_set_token(l->client, token);
+    if (r < 0) {
+        log_errorx("API token not reloaded: %s; the tokens in use stay",
+                   r == -ENOMEM ? "out of memory" : err);
+        explicit_bzero(token, sizeof(token));
+        explicit_bzero(prev, sizeof(prev));
+        return r;
+    }
+    (void)snprintf(l->auth.token, sizeof(l->auth.token), "%s", token);
+    (void)snprintf(l->auth.prev_token, sizeof(l->auth.prev_token), "%s", prev);
+    if (l->http != NULL)
+        http_server_set_auth(l->http, &l->auth);
+    explicit_bzero(token, sizeof(token));
+    explicit_bzero(prev, sizeof(prev));
+    log_info("API token reloaded file=%s previous_token=%s", l->auth.token_file,
+             l->auth.prev_token[0] != '\0' ? "accepted" : "none");
+    return 0;
+}
+
+static void
+hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    if (loop_reload_token(arg) < 0)
+        return; /* logged; the tokens in use stay */
 }
 
 int
@@ -40,9 +82,11 @@ loop_init(struct loop *l)
     l->client = http_client_new(l->base);
     l->sig_term = evsignal_new(l->base, SIGTERM, signal_cb, l);
     l->sig_int = evsignal_new(l->base, SIGINT, signal_cb, l);
-    if (l->client == NULL || l->sig_term == NULL || l->sig_int == NULL)
+    l->sig_hup = evsignal_new(l->base, SIGHUP, hup_cb, l);
+    if (l->client == NULL || l->sig_term == NULL || l->sig_int == NULL || l->sig_hup == NULL)
         return -ENOMEM;
-    if (event_add(l->sig_term, NULL) < 0 || event_add(l->sig_int, NULL) < 0)
+    if (event_add(l->sig_term, NULL) < 0 || event_add(l->sig_int, NULL) < 0 ||
+        event_add(l->sig_hup, NULL) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -102,6 +146,8 @@ loop_done(struct loop *l)
         event_free(l->sig_term);
     if (l->sig_int != NULL)
         event_free(l->sig_int);
+    if (l->sig_hup != NULL)
+        event_free(l->sig_hup);
     http_server_free(l->http);
     http_client_free(l->client);
     if (l->base != NULL)

@@ -1,6 +1,7 @@
 /* The event loop every daemon runs: libevent's base, an HTTP client, the HTTP server, and
- * SIGTERM/SIGINT handled as loop events (the handler itself only records the signal, inside
- * libevent; the callback runs in the loop and stops it cleanly). Owns all of these. */
+ * signals handled as loop events (the handler itself only records the signal, inside
+ * libevent; the callback runs in the loop): SIGTERM and SIGINT stop it cleanly, SIGHUP reads
+ * the API token file again. Owns all of these. */
 #ifndef VMLOC_NET_LOOP_H
 #define VMLOC_NET_LOOP_H
 
@@ -19,6 +20,7 @@ struct loop {
     struct http_server *http;
     struct event *sig_term;
     struct event *sig_int;
+    struct event *sig_hup;
     char addr[200];
     uint16_t port;
     char url[256];
@@ -34,6 +36,11 @@ MUST_CHECK int loop_init(struct loop *l);
 /* Use `auth` (copied) for the server loop_listen() starts, and send its token with every
  * request of the loop's client. Call before loop_listen(). 0 or -EINVAL (a bad token). */
 MUST_CHECK int loop_set_auth(struct loop *l, const struct http_auth *auth);
+
+/* Read the token file of the auth in use again (SIGHUP does this): its first token is sent
+ * from now on, and both it and the previous one, when the file has one, are accepted. On any
+ * error the tokens in use stay and the error is logged. 0 or a negative errno. */
+MUST_CHECK int loop_reload_token(struct loop *l);
 
 /* Speak mutual TLS (`tls`, borrowed, must outlive the loop) on the server loop_listen()
  * starts (its URL then starts with https://) and for https:// URLs of the client. Call before

@@ -2,9 +2,11 @@
  * and refused when others may read it; every change without the token, or with a wrong one,
  * gets 401 and changes nothing (on a manager, a central agent and a peer agent); reads need
  * the token unless open_reads is set; the page's own files are served without it; an agent
- * with another token cannot register; and the token shows in no log and no --help. */
+ * with another token cannot register; the token shows in no log and no --help; and a token is
+ * rotated with SIGHUP while a manager collects from its agent. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -255,6 +258,163 @@ test_token_file(void **state)
     pool_finish();
 }
 
+#define OLD_TOKEN "old-token-0123456789abcdef"
+#define NEW_TOKEN "new-token-0123456789abcdef"
+
+/* Write `text` to the token file `path` (mode 0600) and tell daemon `d` to read it again. */
+static void
+rotate(const char *path, const char *text, const struct daemon *d)
+{
+    char tmp[600];
+    (void)snprintf(tmp, sizeof(tmp), "%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    assert_int_equal(chmod(tmp, 0600), 0);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, path), 0);
+    assert_int_equal(kill(d->pid, SIGHUP), 0);
+}
+
+struct token_cond {
+    const char *url;
+    const char *token;
+    int status;
+};
+
+/* GET /v1/health with `token` gets `status`. */
+static bool
+token_gets(void *arg)
+{
+    struct token_cond *c = arg;
+    json_t *j = NULL;
+    int st = daemon_http_token(c->url, "GET", "/v1/health", NULL, c->token, &j);
+    json_decref(j);
+    return st == c->status;
+}
+
+struct fresh_cond {
+    const char *m_url;
+    double after;
+};
+
+/* The manager (asked with the new token) has a sample of h1 taken after `after`. */
+static bool
+h1_sampled_after(void *arg)
+{
+    struct fresh_cond *c = arg;
+    json_t *hosts = NULL;
+    if (daemon_http_token(c->m_url, "GET", "/v1/hosts", NULL, NEW_TOKEN, &hosts) != 200) {
+        json_decref(hosts);
+        return false;
+    }
+    json_t *h = named(hosts, "h1");
+    bool ok = h != NULL && strcmp(str(h, "state"), "up") == 0 &&
+              json_number_value(json_object_get(h, "last_seen")) > c->after;
+    json_decref(hosts);
+    return ok;
+}
+
+/* The log at `path` tells of two token reloads. */
+static bool
+reloaded_twice(void *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, "API token reloaded") != NULL;
+    (void)fclose(f);
+    return n >= 2;
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A token rotation without a stop: the new token goes first in every file with the old one
+ * after it, and SIGHUP (each daemon then sends the new one and accepts both); then the old
+ * line goes, and SIGHUP again (the old one is refused). The manager collects from its agent
+ * all along. A file that cannot be read at a SIGHUP leaves the tokens in use. */
+static void
+test_token_rotation(void **state)
+{
+    (void)state;
+    char tm[512];
+    char ta[512];
+    (void)snprintf(tm, sizeof(tm), "%s/%s-token-m", daemon_tmpdir(), pool_prefix());
+    (void)snprintf(ta, sizeof(ta), "%s/%s-token-a", daemon_tmpdir(), pool_prefix());
+    const char *const mx[] = {"--token-file", tm, NULL};
+    const char *ax[] = {"--token-file", ta, "--vm", "a:cpu=10", NULL};
+    /* Both files hold the old token. */
+    for (int i = 0; i < 2; i++) {
+        const char *p = i == 0 ? tm : ta;
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        assert_int_equal(chmod(p, 0600), 0);
+        assert_true(fputs(OLD_TOKEN "\n", f) >= 0);
+        assert_int_equal(fclose(f), 0);
+    }
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mx);
+    struct daemon *a = pool_start_agent("h1", m->url, ax);
+    struct token_cond old_ok = {m->url, OLD_TOKEN, 200};
+    assert_true(token_gets(&old_ok));
+
+    /* Step 1: the new token accepted too (old first, new second), on both hosts. */
+    const char *urls[] = {m->url, a->url};
+    rotate(tm, OLD_TOKEN "\n" NEW_TOKEN "\n", m);
+    rotate(ta, OLD_TOKEN "\n" NEW_TOKEN "\n", a);
+    for (int i = 0; i < 2; i++) {
+        struct token_cond new_ok = {urls[i], NEW_TOKEN, 200};
+        assert_true(wait_until(token_gets, &new_ok, UP_S));
+        struct token_cond still = {urls[i], OLD_TOKEN, 200};
+        assert_true(token_gets(&still));
+    }
+    struct fresh_cond fresh = {m->url, now_s()};
+    assert_true(wait_until(h1_sampled_after, &fresh, ACT_S));
+
+    /* Step 2: the new token sent (new first, old second); the agent reloads first, and the
+     * manager, which still sends the old token until its own reload, still gets through. */
+    rotate(ta, NEW_TOKEN "\n" OLD_TOKEN "\n", a);
+    assert_true(wait_until(reloaded_twice, (void *)a->log_path, UP_S));
+    fresh.after = now_s();
+    assert_true(wait_until(h1_sampled_after, &fresh, ACT_S));
+    rotate(tm, NEW_TOKEN "\n" OLD_TOKEN "\n", m);
+    fresh.after = now_s();
+    assert_true(wait_until(h1_sampled_after, &fresh, ACT_S));
+
+    /* Step 3: the old token goes. */
+    rotate(tm, NEW_TOKEN "\n", m);
+    rotate(ta, NEW_TOKEN "\n", a);
+    for (int i = 0; i < 2; i++) {
+        struct token_cond old_refused = {urls[i], OLD_TOKEN, 401};
+        assert_true(wait_until(token_gets, &old_refused, UP_S));
+        struct token_cond new_ok = {urls[i], NEW_TOKEN, 200};
+        assert_true(token_gets(&new_ok));
+    }
+    fresh.after = now_s();
+    assert_true(wait_until(h1_sampled_after, &fresh, ACT_S));
+
+    /* A file that cannot be read: logged, and the tokens in use stay. */
+    rotate(tm, "short\n", m);
+    struct log_cond bad = {m, "API token not reloaded"};
+    assert_true(wait_until(log_has, &bad, UP_S));
+    struct token_cond new_ok = {m->url, NEW_TOKEN, 200};
+    assert_true(token_gets(&new_ok));
+    fresh.after = now_s();
+    assert_true(wait_until(h1_sampled_after, &fresh, ACT_S));
+    assert_not_in_file(m->log_path, OLD_TOKEN);
+    assert_not_in_file(m->log_path, NEW_TOKEN);
+    assert_not_in_file(a->log_path, NEW_TOKEN);
+    pool_finish();
+}
+
 int
 main(void)
 {
@@ -263,6 +423,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_open_reads, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_lock, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_token_file, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_token_rotation, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -362,26 +362,6 @@ test_peer_lease_through_jumps(void **state)
     pool_finish();
 }
 
-struct log_cond {
-    const struct daemon *d;
-    const char *text;
-};
-
-static bool
-log_has(void *arg)
-{
-    struct log_cond *c = arg;
-    FILE *f = fopen(c->d->log_path, "r");
-    if (f == NULL)
-        return false;
-    char line[1024];
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f) != NULL)
-        found = strstr(line, c->text) != NULL;
-    (void)fclose(f);
-    return found;
-}
-
 static double
 sample_age(const char *m_url, const char *host)
 {

@@ -232,7 +232,7 @@ test_peers_tls(void **state)
 
 /* The log at `path` tells of a registration refused for the manager's certificate. */
 static bool
-log_has(void *path)
+refusal_logged(void *path)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
@@ -277,7 +277,7 @@ test_host_names(void **state)
     /* An agent does not register with it, and its log says why. */
     const char *tls[] = {"--tls-cert", cert, "--tls-key", key, "--tls-ca", ca, NULL};
     struct daemon *h1 = pool_start_agent("h1", m->url, tls);
-    assert_true(wait_until(log_has, (void *)h1->log_path, UP_S));
+    assert_true(wait_until(refusal_logged, (void *)h1->log_path, UP_S));
     /* The agent's certificate names 127.0.0.1 and localhost: both reach it. */
     test_set_tls(node);
     json_t *health = get(h1->url, "/v1/health");

@@ -281,3 +281,18 @@ named(json_t *arr, const char *name)
     }
     return NULL;
 }
+
+bool
+log_has(void *arg)
+{
+    struct log_cond *c = arg;
+    FILE *f = fopen(c->d->log_path, "r");
+    if (f == NULL)
+        return false;
+    char line[1024];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, c->text) != NULL;
+    (void)fclose(f);
+    return found;
+}

@@ -83,6 +83,13 @@ bool rounds_reach(void *arg);
 /* The daemon at `url` lists a migration of VM `a`, in any state. */
 bool migration_of(void *arg);
 
+/* What log_has() looks for: `text` in a line of daemon `d`'s log. */
+struct log_cond {
+    const struct daemon *d;
+    const char *text;
+};
+bool log_has(void *arg);
+
 /* Write `text` to this test's policy file and return its path (valid until the next call). */
 const char *pool_write_policy(const char *text);
 

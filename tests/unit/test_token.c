@@ -86,9 +86,9 @@ test_create_and_reload(void **state)
     char err[600] = "";
     bool created = false;
     /* Not created when the caller only reads. */
-    assert_int_equal(token_load(path, false, tok, &created, err, sizeof(err)), -ENOENT);
+    assert_int_equal(token_load(path, false, tok, NULL, &created, err, sizeof(err)), -ENOENT);
     assert_non_null(strstr(err, path));
-    assert_int_equal(token_load(path, true, tok, &created, err, sizeof(err)), 0);
+    assert_int_equal(token_load(path, true, tok, NULL, &created, err, sizeof(err)), 0);
     assert_true(created);
     assert_int_equal(strlen(tok), 64);
     for (size_t i = 0; i < 64; i++)
@@ -97,13 +97,13 @@ test_create_and_reload(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     /* Loaded again, not replaced. */
-    assert_int_equal(token_load(path, true, tok2, &created, err, sizeof(err)), 0);
+    assert_int_equal(token_load(path, true, tok2, NULL, &created, err, sizeof(err)), 0);
     assert_false(created);
     assert_string_equal(tok, tok2);
     /* Two files get different tokens. */
     char other[400];
     (void)snprintf(other, sizeof(other), "%s/other", dir);
-    assert_int_equal(token_load(other, true, tok2, &created, err, sizeof(err)), 0);
+    assert_int_equal(token_load(other, true, tok2, NULL, &created, err, sizeof(err)), 0);
     assert_string_not_equal(tok, tok2);
 }
 
@@ -117,29 +117,56 @@ test_refused_files(void **state)
     bool created = false;
     (void)snprintf(path, sizeof(path), "%s/t", dir);
     write_file(path, "0123456789abcdef0123\n", 0644);
-    assert_int_equal(token_load(path, true, tok, &created, err, sizeof(err)), -EPERM);
+    assert_int_equal(token_load(path, true, tok, NULL, &created, err, sizeof(err)), -EPERM);
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "0644"));
     assert_int_equal(chmod(path, 0600), 0);
-    assert_int_equal(token_load(path, true, tok, &created, err, sizeof(err)), 0);
+    assert_int_equal(token_load(path, true, tok, NULL, &created, err, sizeof(err)), 0);
     assert_string_equal(tok, "0123456789abcdef0123");
-    static const char *const bad[] = {"short\n", "0123456789abcdef 0123\n",
-                                      "0123456789abcdef0123\nsecond line\n", "\n"};
+    static const char *const bad[] = {
+        "short\n",
+        "0123456789abcdef 0123\n",
+        "0123456789abcdef0123\nsecond line\n",
+        "\n",
+        "\n0123456789abcdef0123\n",                                       /* no first token */
+        "0123456789abcdef0123\nshort\n",                                  /* a bad previous one */
+        "0123456789abcdef0123\n0123456789abcdef0124\n\n",                 /* a third line */
+        "0123456789abcdef0123\n0123456789abcdef0124\nabcdefabcdefabcdef", /* a third token */
+    };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         write_file(path, bad[i], 0600);
-        assert_int_equal(token_load(path, false, tok, &created, err, sizeof(err)), -EINVAL);
+        assert_int_equal(token_load(path, false, tok, NULL, &created, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, path));
     }
     /* CRLF line end is accepted. */
     write_file(path, "0123456789abcdef0123\r\n", 0600);
-    assert_int_equal(token_load(path, false, tok, &created, err, sizeof(err)), 0);
+    assert_int_equal(token_load(path, false, tok, NULL, &created, err, sizeof(err)), 0);
     assert_string_equal(tok, "0123456789abcdef0123");
+    /* A rotation: the new token first, the previous one on the second line (with or without
+     * a line end, CRLF too); a caller that does not want the previous one gets the first. */
+    char prev[TOKEN_MAX + 1];
+    static const char *const pairs[] = {
+        "0123456789abcdef0123\nabcdefabcdefabcdef\n",
+        "0123456789abcdef0123\nabcdefabcdefabcdef",
+        "0123456789abcdef0123\r\nabcdefabcdefabcdef\r\n",
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        write_file(path, pairs[i], 0600);
+        assert_int_equal(token_load(path, false, tok, prev, &created, err, sizeof(err)), 0);
+        assert_string_equal(tok, "0123456789abcdef0123");
+        assert_string_equal(prev, "abcdefabcdefabcdef");
+        assert_int_equal(token_load(path, false, tok, NULL, &created, err, sizeof(err)), 0);
+        assert_string_equal(tok, "0123456789abcdef0123");
+    }
+    write_file(path, "0123456789abcdef0123\n", 0600);
+    assert_int_equal(token_load(path, false, tok, prev, &created, err, sizeof(err)), 0);
+    assert_string_equal(prev, "");
     /* A directory, a symbolic link. */
-    assert_int_equal(token_load(dir, false, tok, &created, err, sizeof(err)) < 0, 1);
+    assert_int_equal(token_load(dir, false, tok, NULL, &created, err, sizeof(err)) < 0, 1);
     char link_path[400];
     (void)snprintf(link_path, sizeof(link_path), "%s/link", dir);
     assert_int_equal(symlink(path, link_path), 0);
-    assert_int_equal(token_load(link_path, false, tok, &created, err, sizeof(err)), -ELOOP);
+    assert_int_equal(token_load(link_path, false, tok, NULL, &created, err, sizeof(err)), -ELOOP);
     assert_non_null(strstr(err, "symbolic link"));
 }
 
