@@ -71,7 +71,8 @@ agent_usage(FILE *f)
         "  -n, --check-config       check the settings, print 'configuration OK', exit\n"
         "  -h, --help               show this help\n\n"
         "Once it accepts connections it prints 'listening on http://ADDR:PORT' on standard\n"
-        "output. Logs go to standard error. SIGTERM or SIGINT stops it.\n",
+        "output. Logs go to standard error. SIGTERM or SIGINT stops it; SIGHUP reads the\n"
+        "token file again (a rotation: docs/security.md).\n",
         AGENT_DEFAULT_LISTEN, AGENT_DEFAULT_LOCK_LEASE_S, AGENT_DEFAULT_INTERVAL_S,
         AGENT_DEFAULT_BANDWIDTH_MIB_S);
 }

@@ -56,7 +56,8 @@ manager_usage(FILE *f)
         "  -h, --help               show this help\n\n"
         "Agents register themselves (vmloc agent --manager URL). Once it accepts\n"
         "connections the manager prints 'listening on http://ADDR:PORT' on standard\n"
-        "output. Logs go to standard error. SIGTERM or SIGINT stops it.\n",
+        "output. Logs go to standard error. SIGTERM or SIGINT stops it; SIGHUP reads the\n"
+        "token file again (a rotation: docs/security.md).\n",
         MANAGER_DEFAULT_LISTEN, MANAGER_DEFAULT_DATA, MANAGER_DEFAULT_INTERVAL_S,
         MANAGER_DEFAULT_RETENTION_S, MANAGER_DEFAULT_STORE_EVERY_S);
 }
