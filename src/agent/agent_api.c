@@ -404,6 +404,8 @@ post_lock(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "%s", err.msg);
         return;
     }
+    if (!http_req_check_host(r, l.holder, "lock"))
+        return;
     if (strcmp(l.holder, a->opts.name) == 0) {
         http_reply_error(r, 400, "holder: a host does not lock itself over the network");
         return;
@@ -441,6 +443,8 @@ post_unlock(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "%s", err.msg);
         return;
     }
+    if (!http_req_check_host(r, l.holder, "lock release"))
+        return;
     if (strcmp(l.holder, a->opts.name) == 0) {
         http_reply_error(r, 400, "holder: only this host releases its own lock");
         return;
@@ -475,6 +479,8 @@ post_incoming(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "%s", err.msg);
         return;
     }
+    if (!http_req_check_host(r, in.from, "arrival"))
+        return;
     if (((struct agent *)ctx)->opts.backend != AGENT_BACKEND_SIM) {
         http_reply_error(r, 409,
                          "this host runs real VMs: they arrive by libvirt's migration, "
@@ -504,6 +510,15 @@ get_incoming(struct http_req *r, void *ctx)
     json_decref(j);
 }
 
+/* Only the source of arrival `id` may commit, abort or settle it (with tls_bind_names). An
+ * unknown id goes on, to its handler's 404. */
+static bool
+from_its_source(struct http_req *r, struct agent *a, const char *id, const char *what)
+{
+    const struct incoming *in = agent_incoming_find(a, id);
+    return in == NULL || http_req_check_host(r, in->from, what);
+}
+
 static void
 post_commit(struct http_req *r, void *ctx)
 {
@@ -511,6 +526,8 @@ post_commit(struct http_req *r, void *ctx)
     struct perr err;
     char msg[256] = "";
     memset(&final, 0, sizeof(final));
+    if (!from_its_source(r, ctx, r->parts[2], "commit"))
+        return;
     /* The body carries the VM's demand at the end of the transfer (its state); optional. */
     if (r->body_len > 0 && wire_load_decode(r->body, r->body_len, &final, &err) < 0) {
         http_reply_error(r, 400, "%s", err.msg);
@@ -528,6 +545,8 @@ static void
 post_abort(struct http_req *r, void *ctx)
 {
     char msg[256] = "";
+    if (!from_its_source(r, ctx, r->parts[2], "abort"))
+        return;
     int code = agent_incoming_abort(ctx, r->parts[2], msg, sizeof(msg));
     if (code >= 300) {
         http_reply_error(r, code, "%s", msg);
@@ -540,6 +559,8 @@ static void
 post_settled(struct http_req *r, void *ctx)
 {
     char msg[256] = "";
+    if (!from_its_source(r, ctx, r->parts[2], "settle"))
+        return;
     int code = agent_incoming_settle(ctx, r->parts[2], msg, sizeof(msg));
     if (code >= 300) {
         http_reply_error(r, code, "%s", msg);

@@ -58,7 +58,8 @@ void cli_set_token_file(const char *path);
  * -ENOENT/-ENAMETOOLONG. */
 MUST_CHECK int cli_token_path(const char *given, char *buf, size_t len);
 
-/* Apply one of the keys token_file, open_reads, tls_cert, tls_key, tls_ca to `c`. 1: not one
+/* Apply one of the keys token_file, open_reads, tls_cert, tls_key, tls_ca, tls_bind_names to
+ * `c`. 1: not one
  * of these keys; 0: applied, or *why says what is wrong with the value. */
 int cli_security_set(struct http_security_conf *c, const char *key, const char *v,
                      const char **why);

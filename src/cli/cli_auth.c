@@ -36,8 +36,8 @@ int
 cli_security_set(struct http_security_conf *c, const char *key, const char *v, const char **why)
 {
     *why = NULL;
-    if (strcmp(key, "open_reads") == 0) {
-        if (cli_parse_bool(v, &c->open_reads) < 0)
+    if (strcmp(key, "open_reads") == 0 || strcmp(key, "tls_bind_names") == 0) {
+        if (cli_parse_bool(v, key[0] == 'o' ? &c->open_reads : &c->tls_bind_names) < 0)
             *why = "must be true or false";
         return 0;
     }
@@ -58,6 +58,10 @@ cli_security_set(struct http_security_conf *c, const char *key, const char *v, c
 int
 cli_check_tls(const struct http_security_conf *c)
 {
+    if (c->tls_bind_names && c->tls_cert[0] == '\0') {
+        cli_error("tls_bind_names (--tls-bind-names) needs TLS: tls_cert, tls_key and tls_ca");
+        return CLI_EXIT_USAGE;
+    }
     struct http_tls *tls = NULL;
     int r = cli_daemon_tls(c->tls_cert, c->tls_key, c->tls_ca, &tls);
     http_tls_free(tls);
@@ -69,11 +73,15 @@ cli_daemon_security(const struct http_security_conf *c, struct http_auth *auth,
                     struct http_tls **ret_tls)
 {
     *ret_tls = NULL;
+    if (c->tls_bind_names && c->tls_cert[0] == '\0')
+        return cli_check_tls(c); /* says why */
     int r = cli_daemon_auth(c->token_file, c->open_reads, auth);
     if (r == CLI_EXIT_OK)
         r = cli_daemon_tls(c->tls_cert, c->tls_key, c->tls_ca, ret_tls);
     if (r == CLI_EXIT_OK && *ret_tls != NULL)
-        log_info("mutual TLS cert=%s ca=%s", c->tls_cert, c->tls_ca);
+        log_info("mutual TLS cert=%s ca=%s bind_names=%s", c->tls_cert, c->tls_ca,
+                 c->tls_bind_names ? "yes" : "no");
+    auth->bind_names = c->tls_bind_names;
     return r;
 }
 

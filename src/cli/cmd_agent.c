@@ -68,6 +68,9 @@ agent_usage(FILE *f)
         "      --tls-key FILE       its private key (mode 0600) and the cluster's CA;\n"
         "      --tls-ca FILE        it then serves https:// only and talks to https://\n"
         "                           URLs (docs/security.md)\n"
+        "      --tls-bind-names     with TLS: a peer locking this host, or a source\n"
+        "                           moving a VM here, must hold a certificate that\n"
+        "                           names the host it speaks for\n"
         "  -n, --check-config       check the settings, print 'configuration OK', exit\n"
         "  -h, --help               show this help\n\n"
         "Once it accepts connections it prints 'listening on http://ADDR:PORT' on standard\n"
@@ -277,9 +280,9 @@ key_in(const char *key, const char *const *keys)
 }
 
 static const char *const agent_keys[] = {
-    "name",       "listen",    "manager", "advertise",  "mode", "backend",
-    "interval",   "log_level", "peers",   "lock_lease", "data", "token_file",
-    "open_reads", "tls_cert",  "tls_key", "tls_ca",     NULL};
+    "name",       "listen",    "manager", "advertise",  "mode",           "backend",
+    "interval",   "log_level", "peers",   "lock_lease", "data",           "token_file",
+    "open_reads", "tls_cert",  "tls_key", "tls_ca",     "tls_bind_names", NULL};
 static const char *const sim_keys[] = {"capacity", "mem_mib", "overhead_cpu", "bandwidth", NULL};
 
 /* The VM named by section `vm "NAME"`, created on first use. NULL when there are too many. */
@@ -422,6 +425,7 @@ enum {
     OPT_LIBVIRT_URI,
     OPT_TOKEN_FILE,
     OPT_OPEN_READS,
+    OPT_TLS_BIND_NAMES,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS_CA,
@@ -448,6 +452,7 @@ static const struct option long_opts[] = {
     {"data", required_argument, NULL, 'd'},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"open-reads", no_argument, NULL, OPT_OPEN_READS},
+    {"tls-bind-names", no_argument, NULL, OPT_TLS_BIND_NAMES},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -546,6 +551,9 @@ parse_args(int argc, char **argv, struct agent_opts *o)
                 return CLI_EXIT_USAGE;
             }
             o->n_vms++;
+            break;
+        case OPT_TLS_BIND_NAMES:
+            o->sec.tls_bind_names = true;
             break;
         case OPT_OPEN_READS:
             o->sec.open_reads = true;

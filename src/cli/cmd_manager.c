@@ -53,6 +53,8 @@ manager_usage(FILE *f)
         "      --tls-key FILE       its private key (mode 0600) and the cluster's CA;\n"
         "      --tls-ca FILE        it then serves https:// only, to clients holding a\n"
         "                           certificate of that CA (docs/security.md)\n"
+        "      --tls-bind-names     with TLS: an agent must hold a certificate that\n"
+        "                           names the host it registers or notifies for\n"
         "  -h, --help               show this help\n\n"
         "Agents register themselves (vmloc agent --manager URL). Once it accepts\n"
         "connections the manager prints 'listening on http://ADDR:PORT' on standard\n"
@@ -128,7 +130,8 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
         return *why != NULL ? -EINVAL : 0;
     } else {
         *why = "unknown key (listen, data, mode, collect, interval, collect_offset, retention, "
-               "store_every, log_level, token_file, open_reads, tls_cert, tls_key, tls_ca)";
+               "store_every, log_level, token_file, open_reads, tls_cert, tls_key, tls_ca, "
+               "tls_bind_names)";
         return -EINVAL;
     }
     return 0;
@@ -184,6 +187,7 @@ enum {
     OPT_COLLECT,
     OPT_TOKEN_FILE,
     OPT_OPEN_READS,
+    OPT_TLS_BIND_NAMES,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS_CA,
@@ -206,6 +210,7 @@ cmd_manager(int argc, char **argv)
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {"open-reads", no_argument, NULL, OPT_OPEN_READS},
+        {"tls-bind-names", no_argument, NULL, OPT_TLS_BIND_NAMES},
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -270,6 +275,9 @@ cmd_manager(int argc, char **argv)
             break;
         case OPT_TOKEN_FILE:
             key = "token_file";
+            break;
+        case OPT_TLS_BIND_NAMES:
+            o->sec.tls_bind_names = true;
             break;
         case OPT_OPEN_READS:
             o->sec.open_reads = true;

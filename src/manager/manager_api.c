@@ -48,6 +48,10 @@ post_agent(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "name: must be a host name (1 to 255 characters)");
         return;
     }
+    if (!http_req_check_host(r, name, "registration")) {
+        json_decref(j);
+        return;
+    }
     if (url == NULL || strlen(url) > WIRE_MAX_URL || http_url_check(url) < 0) {
         json_decref(j);
         http_reply_error(r, 400, "url: must be http://HOST:PORT");
@@ -90,6 +94,10 @@ post_notify(struct http_req *r, void *ctx)
     struct perr err;
     if (wire_sample_decode(r->body, r->body_len, &s, &err) < 0) {
         http_reply_error(r, 400, "%s", err.msg);
+        return;
+    }
+    if (!http_req_check_host(r, s.name, "notification")) {
+        wire_sample_done(&s);
         return;
     }
     struct mhost *h = manager_host_find(m, s.name);

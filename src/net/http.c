@@ -514,6 +514,44 @@ over_tls(struct evhttp_request *ev)
     return bev != NULL && bufferevent_openssl_get_ssl(bev) != NULL;
 }
 
+int
+http_req_speaks_for(const struct http_req *r, const char *name, char *why, size_t why_len)
+{
+    const struct http_server *s = r->server;
+    if (s == NULL || s->tls == NULL || !s->auth.bind_names)
+        return 0;
+    struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
+    struct bufferevent *bev = c != NULL ? evhttp_connection_get_bufferevent(c) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    X509 *cert = ssl != NULL ? SSL_get1_peer_certificate(ssl) : NULL;
+    if (cert == NULL) {
+        (void)snprintf(why, why_len, "no client certificate to check the host name against");
+        return -EACCES;
+    }
+    bool ok = X509_check_host(cert, name, strlen(name), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+                              NULL) == 1 ||
+              X509_check_ip_asc(cert, name, 0) == 1;
+    X509_free(cert);
+    if (!ok) {
+        (void)snprintf(why, why_len,
+                       "the client's certificate does not name host \"%.*s\" (tls_bind_names)",
+                       (int)(strlen(name) > 80 ? 80 : strlen(name)), name);
+        return -EACCES;
+    }
+    return 0;
+}
+
+bool
+http_req_check_host(struct http_req *r, const char *name, const char *what)
+{
+    char why[200];
+    if (http_req_speaks_for(r, name, why, sizeof(why)) == 0)
+        return true;
+    log_warnx("%s refused: %s", what, why);
+    http_reply_error(r, 403, "%s", why);
+    return false;
+}
+
 static void
 server_cb(struct evhttp_request *ev, void *arg)
 {
@@ -525,6 +563,7 @@ server_cb(struct evhttp_request *ev, void *arg)
         return;
     }
     int rc = req_prepare(ev, &r);
+    r.server = s;
     if (rc == -ENOMEM) {
         http_reply_error(&r, 503, "out of memory");
         goto out;

@@ -39,6 +39,7 @@ struct http_req {
     const char *body; /* NUL-terminated copy of the body ("" when none) */
     size_t body_len;
     char *storage;
+    const struct http_server *server; /* the server it came to */
 };
 
 typedef void (*http_handler_fn)(struct http_req *r, void *ctx);
@@ -61,6 +62,9 @@ struct http_auth {
     char prev_token[HTTP_MAX_TOKEN + 1]; /* also accepted during a rotation; "" = none */
     char token_file[4096];               /* where both came from ("": nowhere to reload) */
     bool open_reads;
+    /* With TLS: a request that speaks for a host (registers it, notifies for it, holds a lock
+     * as it, moves a VM from it) must come with a client certificate that names that host. */
+    bool bind_names;
 };
 
 struct http_server;
@@ -74,6 +78,7 @@ struct http_security_conf {
     char tls_cert[4096];   /* mutual TLS: all three or none */
     char tls_key[4096];
     char tls_ca[4096];
+    bool tls_bind_names; /* struct http_auth's bind_names; needs TLS */
 };
 
 /* --- TLS --------------------------------------------------------------------------------- */
@@ -128,6 +133,16 @@ int http_query_limit(struct http_req *r, int max);
 
 /* Answer `r` with `code` and {"error": MESSAGE}. */
 void http_reply_error(struct http_req *r, int code, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* May request `r` speak for host `name`? Yes (0) unless its server binds names (TLS with
+ * bind_names) and the client's certificate does not name `name` among its DNS names (or its
+ * common name when it has none) or IP addresses: -EACCES with `why` saying so. */
+MUST_CHECK int http_req_speaks_for(const struct http_req *r, const char *name, char *why,
+                                   size_t why_len);
+
+/* http_req_speaks_for(), and on a refusal a 403 with the reason and a log line naming `what`
+ * (e.g. "registration"). true when the request may go on. */
+bool http_req_check_host(struct http_req *r, const char *name, const char *what);
 
 /* Split "ADDR:PORT" into a NUL-terminated address in `addr` (size `len`) and a port.
  * 0 or -EINVAL. */

@@ -106,6 +106,8 @@ group_setup(void **state)
     make_cert("node", "ca1", "IP:127.0.0.1,DNS:localhost");
     make_cert("rogue", "ca2", "IP:127.0.0.1,DNS:localhost");
     make_cert("elsewhere", "ca1", "DNS:elsewhere.example,IP:192.0.2.7");
+    make_cert("h1", "ca1", "IP:127.0.0.1,DNS:localhost,DNS:h1");
+    make_cert("h2", "ca1", "IP:127.0.0.1,DNS:localhost,DNS:h2");
     return 0;
 }
 
@@ -320,6 +322,89 @@ test_readable_key_refused(void **state)
     assert_int_equal(run_cli(some, NULL), 2);
 }
 
+/* With tls_bind_names a request that speaks for a host must hold a certificate naming it: an
+ * agent registers under its certificate's name and not under another; a peer's lock is taken
+ * and released only by a holder the client's certificate names. */
+static void
+test_bound_names(void **state)
+{
+    (void)state;
+    struct http_tls *node = load_tls("node", "ca1");
+    test_set_tls(node);
+    char cert[600], key[600], ca[600], hcert[600], hkey[600];
+    (void)snprintf(cert, sizeof(cert), "%s/node.pem", dir);
+    (void)snprintf(key, sizeof(key), "%s/node.key", dir);
+    (void)snprintf(ca, sizeof(ca), "%s/ca1.pem", dir);
+    (void)snprintf(hcert, sizeof(hcert), "%s/h1.pem", dir);
+    (void)snprintf(hkey, sizeof(hkey), "%s/h1.key", dir);
+    const char *mtls[] = {"--tls-cert", cert, "--tls-key",        key,
+                          "--tls-ca",   ca,   "--tls-bind-names", NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mtls);
+    char h2cert[600], h2key[600];
+    (void)snprintf(h2cert, sizeof(h2cert), "%s/h2.pem", dir);
+    (void)snprintf(h2key, sizeof(h2key), "%s/h2.key", dir);
+    const char *h1x[] = {
+        "--tls-cert", hcert,      "--tls-key", hkey,       "--tls-ca",         ca,
+        "--vm",       "a:cpu=10", "--vm",      "b:cpu=10", "--tls-bind-names", NULL};
+    const char *h2x[] = {"--tls-cert", h2cert,    "--tls-key",        h2key, "--tls-ca", ca,
+                         "--vm",       "c:cpu=5", "--tls-bind-names", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, h1x);
+    pool_start_agent("h2", m->url, h2x);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    /* A migration from h1 to h2: h2 takes the arrival, its commit and its settling from h1,
+     * whose certificate names it. */
+    json_t *lj = NULL;
+    assert_int_equal(daemon_http(h1->url, "POST", "/v1/vms/a/load", "{\"cpu\": 50}", &lj), 200);
+    json_decref(lj);
+    assert_int_equal(daemon_http(h1->url, "POST", "/v1/vms/b/load", "{\"cpu\": 45}", &lj), 200);
+    json_decref(lj);
+    struct cond done = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
+    /* h1's certificate does not name h3. */
+    const char *h3x[] = {"--tls-cert", hcert, "--tls-key", hkey, "--tls-ca", ca, NULL};
+    pool_start_agent("h3", m->url, h3x);
+    struct log_cond refused = {m, "registration refused: the client's certificate does not name "
+                                  "host \"h3\""};
+    assert_true(wait_until(log_has, &refused, UP_S));
+    json_t *hosts = get(m->url, "/v1/hosts");
+    assert_int_equal(json_array_size(hosts), 2);
+    json_decref(hosts);
+
+    /* A peer's lock: this test's certificate names localhost, not h9. */
+    int port;
+    assert_int_equal(http_free_ports(&port, 1), 0);
+    char listen[32], data[600];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    (void)snprintf(data, sizeof(data), "%s/%s-p1", daemon_tmpdir(), pool_prefix());
+    const char *pargv[] = {"agent", "--name",   "p1", "--mode",           "peer", "--listen",
+                           listen,  "--data",   data, "--tls-cert",       cert,   "--tls-key",
+                           key,     "--tls-ca", ca,   "--tls-bind-names", NULL};
+    struct daemon *p = pool_start("p1", pargv);
+    json_t *j = NULL;
+    assert_int_equal(
+        daemon_http(p->url, "POST", "/v1/lock", "{\"holder\":\"h9\",\"lease_s\":5}", &j), 403);
+    assert_non_null(strstr(str(j, "error"), "does not name host"));
+    json_decref(j);
+    assert_int_equal(
+        daemon_http(p->url, "POST", "/v1/lock", "{\"holder\":\"localhost\",\"lease_s\":5}", &j),
+        200);
+    json_decref(j);
+    assert_int_equal(daemon_http(p->url, "POST", "/v1/lock/release", "{\"holder\":\"h9\"}", &j),
+                     403);
+    json_decref(j);
+    assert_int_equal(
+        daemon_http(p->url, "POST", "/v1/lock/release", "{\"holder\":\"localhost\"}", &j), 200);
+    json_decref(j);
+
+    /* Without TLS the switch is refused at start. */
+    const char *no_tls[] = {"manager", "--listen", "127.0.0.1:0", "--tls-bind-names", NULL};
+    assert_int_equal(run_cli(no_tls, NULL), 2);
+    pool_finish();
+    test_set_tls(NULL);
+    http_tls_free(node);
+}
+
 int
 main(void)
 {
@@ -327,6 +412,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_mutual_tls, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peers_tls, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_host_names, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_bound_names, pool_setup, pool_teardown),
         cmocka_unit_test(test_readable_key_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
