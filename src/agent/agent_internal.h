@@ -71,6 +71,7 @@ struct incoming {
     char from[MODEL_MAX_NAME + 1];
     enum in_state state;
     double since;
+    double transfer_s; /* the copy's time its source announced (0: unknown) */
     struct event *expiry;
     /* Committed: the source confirmed it knows. Until then the record is kept (a source that
      * comes back after a crash asks for it, and an unknown id would make it resume the VM). */

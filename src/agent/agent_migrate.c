@@ -704,6 +704,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
     (void)snprintf(in->from, sizeof(in->from), "%s", w->from);
     in->state = IN_RESERVED;
     in->since = clock_wall_s();
+    in->transfer_s = w->transfer_s;
     in->expiry = evtimer_new(a->base, agent_incoming_expiry_cb, in);
     struct simvm v;
     memset(&v, 0, sizeof(v));

@@ -81,9 +81,9 @@ state_json(const struct agent *a)
         ok = append(vms, vm_json(&a->hv.vms[i]));
     for (size_t i = 0; ok && i < a->n_ins; i++) {
         const struct incoming *in = a->ins[i];
-        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s,s:b,s:f}", "id", in->id, "vm", in->vm, "from",
-                                   in->from, "state", in_names[in->state], "settled", in->settled,
-                                   "since", in->since));
+        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s,s:b,s:f,s:f}", "id", in->id, "vm", in->vm,
+                                   "from", in->from, "state", in_names[in->state], "settled",
+                                   in->settled, "since", in->since, "transfer_s", in->transfer_s));
     }
     for (size_t i = 0; ok && i < a->n_migs; i++)
         ok = append(migs, migration_json(a->migs[i]));
@@ -309,6 +309,12 @@ load_incoming(struct agent *a, struct reader *rd, json_t *o, size_t i)
         free(in);
         return false;
     }
+    /* The announced copy time; absent (an older file): unknown. */
+    if (json_object_get(o, "transfer_s") != NULL &&
+        !get_num(rd, o, "transfer_s", 0, 1e9, &in->transfer_s, "incoming", i)) {
+        free(in);
+        return false;
+    }
     a->ins[a->n_ins++] = in;
     return true;
 }
@@ -459,7 +465,8 @@ agent_state_resume(struct agent *a)
         if (in->expiry == NULL)
             return -ENOMEM;
         if (in->state == IN_RESERVED) {
-            struct timeval tv = {AGENT_INCOMING_EXPIRY_S, 0};
+            /* A whole window again, as at the reservation: the copy may still be running. */
+            struct timeval tv = {AGENT_INCOMING_EXPIRY_S + (time_t)in->transfer_s, 0};
             (void)event_add(in->expiry, &tv);
             log_info("arrival reserved again id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm,
                      in->from);

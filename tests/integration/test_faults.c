@@ -419,6 +419,10 @@ test_bad_state_file(void **state)
         "{\"version\": 1, \"host\": \"h1\", \"vms\": [], \"incoming\": [{\"id\": \"m1\", "
         "\"vm\": \"a\", \"from\": \"h2\", \"state\": \"committed\", \"settled\": \"yes\"}], "
         "\"migrations\": []}",
+        /* A reserved arrival's announced copy time out of range. */
+        "{\"version\": 1, \"host\": \"h1\", \"vms\": [], \"incoming\": [{\"id\": \"m1\", "
+        "\"vm\": \"a\", \"from\": \"h2\", \"state\": \"reserved\", \"transfer_s\": -1}], "
+        "\"migrations\": []}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         FILE *f = fopen(file, "w");
