@@ -155,6 +155,11 @@ decode_sample_vm(json_t *v, size_t i, struct wire_sample_vm *vm, struct perr *er
             vm->pinned = json_is_true(pin);
         }
     }
+    /* When it arrived (optional; -1: unknown). */
+    vm->arrived = -1.0;
+    (void)snprintf(p2, sizeof(p2), "%s.arrived", path);
+    if (r == 0)
+        r = get_number(v, "arrived", p2, 0, 1e11, false, &vm->arrived, err);
     const char *st = json_string_value(json_object_get(v, "state"));
     if (r == 0 && st != NULL) {
         vm->incoming = strcmp(st, "incoming") == 0;
