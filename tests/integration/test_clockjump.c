@@ -126,21 +126,6 @@ faked_off(void)
         (void)unsetenv("ASAN_OPTIONS");
 }
 
-/* The agent's sample: its seq (-1: none) and time. */
-static long long
-sample_of(const char *agent_url, double *ret_time)
-{
-    json_t *s = get(agent_url, "/v1/sample");
-    long long seq = -1;
-    *ret_time = 0;
-    if (s != NULL) {
-        seq = json_integer_value(json_object_get(s, "seq"));
-        *ret_time = json_real_value(json_object_get(s, "time"));
-    }
-    json_decref(s);
-    return seq;
-}
-
 struct shift_cond {
     const char *url;
     double offset;
@@ -152,7 +137,7 @@ sample_shifted(void *arg)
 {
     struct shift_cond *c = arg;
     double t;
-    if (sample_of(c->url, &t) < 0)
+    if (sample_seq(c->url, &t) < 0)
         return false;
     double d = t - (wall_now() + c->offset);
     return d > -30 && d < 30;
@@ -170,7 +155,7 @@ count_of(const struct count_cond *c)
     if (c->key != NULL)
         return health_int(c->url, c->key);
     double t;
-    return sample_of(c->url, &t);
+    return sample_seq(c->url, &t);
 }
 
 static bool

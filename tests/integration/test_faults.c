@@ -309,30 +309,39 @@ arrival_settled(void *arg)
     return ok;
 }
 
+/* Start the manager and both hosts (with failpoint `fp[0]` for the manager, fp[1] and fp[2]
+ * for h1 and h2, each NULL for none), wait until both are up, and put the conflict: a and b
+ * heavy on h1, so that a, the heavier, goes to h2. */
+static void
+cluster_start(struct cluster *c, const char *const fp[3])
+{
+    memset(c, 0, sizeof(*c));
+    for (int i = 0; i < 3; i++)
+        (void)snprintf(c->port[i], sizeof(c->port[i]), "0");
+    for (int i = 0; i < 2; i++)
+        (void)snprintf(c->data[i], sizeof(c->data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
+                       host_names[i]);
+    c->m = start_manager(c, "", fp[0]);
+    port_of(c->m, c->port[0], sizeof(c->port[0]));
+    for (int i = 0; i < 2; i++) {
+        c->h[i] = start_host(c, i, "", fp[i + 1]);
+        port_of(c->h[i], c->port[i + 1], sizeof(c->port[i + 1]));
+    }
+    struct cond up = {c->m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    load(c->h[0]->url, "b", "cpu=45");
+    load(c->h[0]->url, "a", "cpu=50");
+}
+
 static void
 run_fault(const struct fault *f)
 {
     printf("--- %s\n", f->title);
     struct cluster c;
-    memset(&c, 0, sizeof(c));
-    for (int i = 0; i < 3; i++)
-        (void)snprintf(c.port[i], sizeof(c.port[i]), "0");
-    for (int i = 0; i < 2; i++)
-        (void)snprintf(c.data[i], sizeof(c.data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
-                       host_names[i]);
-    c.m = start_manager(&c, "", f->victim == V_MANAGER ? f->failpoint : NULL);
-    port_of(c.m, c.port[0], sizeof(c.port[0]));
-    for (int i = 0; i < 2; i++) {
-        bool victim = (i == 0 && f->victim == V_SOURCE) || (i == 1 && f->victim == V_DEST);
-        c.h[i] = start_host(&c, i, "", victim ? f->failpoint : NULL);
-        port_of(c.h[i], c.port[i + 1], sizeof(c.port[i + 1]));
-    }
-    struct cond up = {c.m->url, NULL, NULL, 2};
-    assert_true(wait_until(hosts_up, &up, UP_S));
-
-    /* The conflict: a and b heavy on h1; a, the heavier, goes to h2. */
-    load(c.h[0]->url, "b", "cpu=45");
-    load(c.h[0]->url, "a", "cpu=50");
+    const char *fp[3] = {f->victim == V_MANAGER ? f->failpoint : NULL,
+                         f->victim == V_SOURCE ? f->failpoint : NULL,
+                         f->victim == V_DEST ? f->failpoint : NULL};
+    cluster_start(&c, fp);
 
     struct daemon *victim = f->victim == V_MANAGER ? c.m : f->victim == V_SOURCE ? c.h[0] : c.h[1];
     struct mig_watch w = {c.h[0]->url, "", "running"};
@@ -417,22 +426,8 @@ static void
 lost_record(bool runs_it)
 {
     struct cluster c;
-    memset(&c, 0, sizeof(c));
-    for (int i = 0; i < 3; i++)
-        (void)snprintf(c.port[i], sizeof(c.port[i]), "0");
-    for (int i = 0; i < 2; i++)
-        (void)snprintf(c.data[i], sizeof(c.data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
-                       host_names[i]);
-    c.m = start_manager(&c, "", NULL);
-    port_of(c.m, c.port[0], sizeof(c.port[0]));
-    for (int i = 0; i < 2; i++) {
-        c.h[i] = start_host(&c, i, "", i == 1 ? "dest-after-commit" : NULL);
-        port_of(c.h[i], c.port[i + 1], sizeof(c.port[i + 1]));
-    }
-    struct cond up = {c.m->url, NULL, NULL, 2};
-    assert_true(wait_until(hosts_up, &up, UP_S));
-    load(c.h[0]->url, "b", "cpu=45");
-    load(c.h[0]->url, "a", "cpu=50");
+    const char *fp[3] = {NULL, NULL, "dest-after-commit"};
+    cluster_start(&c, fp);
     assert_true(wait_until(exited, c.h[1], ACT_S));
     (void)snprintf(c.data[1], sizeof(c.data[1]), "%s/%s-h2-fresh", daemon_tmpdir(), pool_prefix());
     c.h[1] = start_host_with(&c, 1, "-again", NULL, runs_it ? "a:cpu=50,mem=600" : NULL);

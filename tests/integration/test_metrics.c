@@ -151,20 +151,6 @@ metric_value(const char *text, const char *prefix)
     return -1;
 }
 
-/* The agent's sample `seq` and time, -1 when there is none. */
-static long long
-sample_seq(const char *agent_url, double *ret_time)
-{
-    json_t *s = get(agent_url, "/v1/sample");
-    long long seq = -1;
-    if (s != NULL) {
-        seq = json_integer_value(json_object_get(s, "seq"));
-        *ret_time = json_real_value(json_object_get(s, "time"));
-    }
-    json_decref(s);
-    return seq;
-}
-
 struct seq_cond {
     const char *url;
     long long after;

@@ -296,3 +296,17 @@ log_has(void *arg)
     (void)fclose(f);
     return found;
 }
+
+long long
+sample_seq(const char *agent_url, double *ret_time)
+{
+    json_t *s = get(agent_url, "/v1/sample");
+    long long seq = -1;
+    *ret_time = 0;
+    if (s != NULL) {
+        seq = json_integer_value(json_object_get(s, "seq"));
+        *ret_time = json_real_value(json_object_get(s, "time"));
+    }
+    json_decref(s);
+    return seq;
+}

@@ -83,6 +83,9 @@ bool rounds_reach(void *arg);
 /* The daemon at `url` lists a migration of VM `a`, in any state. */
 bool migration_of(void *arg);
 
+/* The agent's latest sample: its `seq`, -1 when there is none, and its time (0 then). */
+long long sample_seq(const char *agent_url, double *ret_time);
+
 /* What log_has() looks for: `text` in a line of daemon `d`'s log. */
 struct log_cond {
     const struct daemon *d;
