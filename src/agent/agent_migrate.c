@@ -16,9 +16,10 @@
  * commit gets no answer, the source asks (GET /v1/incoming/ID) and, while the reservation
  * stands, withdraws it (POST .../abort) and lets that answer decide: 409 means the commit got
  * there first. Until some answer comes the VM keeps running here, marked leaving, and the
- * source asks again every RESOLVE_RETRY_S; a destination that restarted knows nothing of
- * the id (404), so it cannot run the VM, and the VM resumes here. The source never resumes
- * on a time-out, which is what would put the VM on two hosts.
+ * source asks again every RESOLVE_RETRY_S. A destination that no longer knows the id (404:
+ * it lost its state, or forgot the record long after) is asked for its VMs: the VM moved if
+ * it runs (or leaves) there, else it resumes here. The source never resumes on a time-out,
+ * which is what would put the VM on two hosts.
  *
  *   4. settle   source -> POST /v1/incoming/ID/settled, once the source knows the VM moved
  *               (retried with a back-off until answered): the destination may now forget the

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -645,6 +646,8 @@ parse_args(int argc, char **argv, struct agent_opts *o)
 int
 cmd_agent(int argc, char **argv)
 {
+    /* A reload (SIGHUP) before the loop handles it must not end the daemon. */
+    (void)signal(SIGHUP, SIG_IGN);
     struct agent_opts *o = malloc(sizeof(*o));
     if (o == NULL) {
         cli_error("out of memory");

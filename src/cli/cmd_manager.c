@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,8 @@ enum {
 int
 cmd_manager(int argc, char **argv)
 {
+    /* A reload (SIGHUP) before the loop handles it must not end the daemon. */
+    (void)signal(SIGHUP, SIG_IGN);
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},

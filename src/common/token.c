@@ -217,8 +217,10 @@ read_token(const char *path, char *out, char *prev, char *err, size_t errlen)
             len += (size_t)n;
     }
     (void)close(fd);
-    if (r < 0)
+    if (r < 0) {
+        explicit_bzero(buf, sizeof(buf));
         return r;
+    }
     if (len == sizeof(buf) - 1)
         r = fail(err, errlen, -EINVAL, path,
                  "too long: the token on its line, and at most a previous one on the next");
@@ -230,6 +232,8 @@ read_token(const char *path, char *out, char *prev, char *err, size_t errlen)
     size_t rest = (size_t)(buf + len - second);
     const char *nl2 = memchr(second, '\n', rest);
     size_t second_len = nl2 != NULL ? (size_t)(nl2 - second) : rest;
+    if (second_len > 0 && second[second_len - 1] == '\r')
+        second_len--; /* a blank second line, CRLF as LF */
     if (prev != NULL)
         prev[0] = '\0';
     if (r == 0 && nl2 != NULL && (size_t)(nl2 + 1 - buf) != len)

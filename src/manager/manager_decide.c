@@ -104,12 +104,13 @@ finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
         m->failed_total++;
         backoff_failed(&m->backoff, g->rec.vm, clock_mono_s());
     }
-    histo_observe(&m->mig_h, clock_mono_s() - g->started_mono); /* whatever the wall clock did */
+    double took = clock_mono_s() - g->started_mono; /* whatever the wall clock did */
+    histo_observe(&m->mig_h, took);
     (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
     save(m, g);
     if (st == MMIG_DONE)
         log_info("migration done id=%s vm=\"%s\" from=\"%s\" to=\"%s\" seconds=%.3f", g->rec.id,
-                 g->rec.vm, g->rec.src, g->rec.dst, g->rec.finished - g->rec.started);
+                 g->rec.vm, g->rec.src, g->rec.dst, took);
     else
         log_warnx("migration failed id=%s vm=\"%s\" from=\"%s\" to=\"%s\" error=\"%s\"", g->rec.id,
                   g->rec.vm, g->rec.src, g->rec.dst, g->rec.error);

@@ -528,8 +528,8 @@ http_req_speaks_for(const struct http_req *r, const char *name, char *why, size_
         (void)snprintf(why, why_len, "no client certificate to check the host name against");
         return -EACCES;
     }
-    bool ok = X509_check_host(cert, name, strlen(name), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-                              NULL) == 1 ||
+    /* No wildcard: one certificate must not speak for every host of a domain. */
+    bool ok = X509_check_host(cert, name, strlen(name), X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1 ||
               X509_check_ip_asc(cert, name, 0) == 1;
     X509_free(cert);
     if (!ok) {

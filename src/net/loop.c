@@ -12,6 +12,9 @@
 #include "common/log.h"
 #include "common/token.h"
 
+/* The token file's tokens go into struct http_auth as they are. */
+_Static_assert(HTTP_MAX_TOKEN == TOKEN_MAX, "one limit for the API token");
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -30,18 +33,22 @@ loop_reload_token(struct loop *l)
     }
     char token[TOKEN_MAX + 1];
     char prev[TOKEN_MAX + 1];
-    char err[600];
+    char err[600] = "";
     bool created = false;
     int r = token_load(l->auth.token_file, false, token, prev, &created, err, sizeof(err));
+    bool loaded = r == 0;
     if (r == 0)
         r = http_client_set_token(l->client, token);
     if (r < 0) {
         log_errorx("API token not reloaded: %s; the tokens in use stay",
-                   r == -ENOMEM ? "out of memory" : err);
+                   loaded ? (r == -ENOMEM ? "out of memory" : "the client refused it") : err);
         explicit_bzero(token, sizeof(token));
         explicit_bzero(prev, sizeof(prev));
         return r;
     }
+    /* No byte of a retired token stays behind the new one's end. */
+    explicit_bzero(l->auth.token, sizeof(l->auth.token));
+    explicit_bzero(l->auth.prev_token, sizeof(l->auth.prev_token));
     (void)snprintf(l->auth.token, sizeof(l->auth.token), "%s", token);
     (void)snprintf(l->auth.prev_token, sizeof(l->auth.prev_token), "%s", prev);
     if (l->http != NULL)

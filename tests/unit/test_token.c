@@ -158,9 +158,15 @@ test_refused_files(void **state)
         assert_int_equal(token_load(path, false, tok, NULL, &created, err, sizeof(err)), 0);
         assert_string_equal(tok, "0123456789abcdef0123");
     }
-    write_file(path, "0123456789abcdef0123\n", 0600);
-    assert_int_equal(token_load(path, false, tok, prev, &created, err, sizeof(err)), 0);
-    assert_string_equal(prev, "");
+    /* No previous token: one line, or a blank second one (LF or CRLF). */
+    static const char *const singles[] = {"0123456789abcdef0123\n", "0123456789abcdef0123\n\n",
+                                          "0123456789abcdef0123\r\n\r\n"};
+    for (size_t i = 0; i < sizeof(singles) / sizeof(singles[0]); i++) {
+        write_file(path, singles[i], 0600);
+        assert_int_equal(token_load(path, false, tok, prev, &created, err, sizeof(err)), 0);
+        assert_string_equal(tok, "0123456789abcdef0123");
+        assert_string_equal(prev, "");
+    }
     /* A directory, a symbolic link. */
     assert_int_equal(token_load(dir, false, tok, NULL, &created, err, sizeof(err)) < 0, 1);
     char link_path[400];
