@@ -314,16 +314,25 @@ moved_vm=$(json "$murl" /v1/migrations "j[0]['vm']")
 phase "migration of $moved_vm ordered"
 if [ "$moved_vm" = g1 ]; then ok "the pinned g2 stayed; g1 moves"; else bad "the pinned g2 was ordered to move"; fi
 delay=$(python3 -c "print('%.2f' % ($t_order - $t_load))")
-if python3 -c "import sys; sys.exit(0 if $t_order - $t_load <= 2.0 else 1)"; then
-    ok "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
-else
-    bad "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
+show_timeline() {
     echo "   the samples (order at $t_order):"
     sed 's/^/     /' "$work/watch.txt"
     echo "   the manager's view:"
     grep -a 'host="hostA"\|round\|ordered' "$work/manager.log" | tail -25 | sed 's/^/     /'
     echo "   agent A:"
     grep -a 'sample seq\|slow' "$work/agentA.log" | tail -12 | sed 's/^/     /'
+}
+if python3 -c "import sys; sys.exit(0 if $t_order - $t_load <= 2.0 else 1)"; then
+    ok "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
+    # Before it: the manager acted on a sample the watcher did not count as the conflict's
+    # first. Not a failure; the timeline says which sample that was.
+    if python3 -c "import sys; sys.exit(0 if $t_order < $t_load else 1)"; then
+        echo "   (the order came before the sample the watcher took as the first with the load)"
+        show_timeline
+    fi
+else
+    bad "ordered ${delay}s after the load appeared in the samples (limit 2 s)"
+    show_timeline
 fi
 before=$(grep -a '^tick' "$work/$moved_vm.console" | tail -1 | tr -d '\r')
 
