@@ -353,9 +353,8 @@ load_migration(struct agent *a, struct reader *rd, json_t *o, size_t i)
         return false;
     }
     m->state = states[s];
-    /* Started by an earlier run of the agent: count the time it has run on the wall clock. */
-    double ran = clock_wall_s() - m->started;
-    m->started_mono = clock_mono_s() - (ran > 0 ? ran : 0);
+    /* Started by an earlier run of the agent. */
+    m->started_mono = clock_mono_of_wall(m->started, clock_wall_s(), clock_mono_s());
     m->took_s = m->finished > m->started ? m->finished - m->started : 0;
     (void)snprintf(m->error, sizeof(m->error), "%s", err != NULL ? err : "");
     (void)snprintf(m->reason, sizeof(m->reason), "%s", reason != NULL ? reason : "");

@@ -39,3 +39,10 @@ clock_align_delay(double now, double interval, double offset)
         next += interval;
     return next - now;
 }
+
+double
+clock_mono_of_wall(double wall_then, double wall_now, double mono_now)
+{
+    double since = wall_now - wall_then;
+    return mono_now - (since > 0 ? since : 0);
+}

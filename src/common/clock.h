@@ -22,4 +22,9 @@ double clock_wall_s(void);
  * early or late never runs it twice in quick succession. `interval` > 0. */
 double clock_align_delay(double now, double interval, double offset);
 
+/* The monotonic instant of something dated `wall_then` on the wall clock (a record written by
+ * an earlier run, whose monotonic clock is gone), given both clocks' readings now: the time
+ * since is counted on the wall clock, and a date in the future counts as now. */
+double clock_mono_of_wall(double wall_then, double wall_now, double mono_now);
+
 #endif

@@ -942,9 +942,7 @@ recover_one(void *ctx, const struct store_migration *rec)
     g->rec = *rec;
     g->state = state_parse(rec->state);
     g->last_answer = clock_mono_s();
-    /* Planned by an earlier run: count the time since on the wall clock. */
-    double ran = clock_wall_s() - rec->started;
-    g->started_mono = g->last_answer - (ran > 0 ? ran : 0);
+    g->started_mono = clock_mono_of_wall(rec->started, clock_wall_s(), g->last_answer);
     m->active[m->n_active++] = g;
     log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
              rec->src, rec->dst, rec->state);

@@ -63,6 +63,16 @@ test_bounds_on_real_clock_values(void **state)
     }
 }
 
+static void
+test_mono_of_wall(void **state)
+{
+    (void)state;
+    /* Dated 30 s ago on the wall clock: 30 s before now on the monotonic one. */
+    assert_true(NEAR(clock_mono_of_wall(1000.0, 1030.0, 500.0), 470.0));
+    /* Dated in the future (the clock went back since): now, never later. */
+    assert_true(NEAR(clock_mono_of_wall(2000.0, 1030.0, 500.0), 500.0));
+}
+
 int
 main(void)
 {
@@ -70,6 +80,7 @@ main(void)
         cmocka_unit_test(test_next_boundary),
         cmocka_unit_test(test_offset_and_interval),
         cmocka_unit_test(test_bounds_on_real_clock_values),
+        cmocka_unit_test(test_mono_of_wall),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
