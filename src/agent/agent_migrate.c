@@ -351,31 +351,25 @@ resolve_abort_done(void *arg, int status, const char *body, size_t len, const ch
     }
 }
 
-/* The destination's VM list, asked when it no longer knows the arrival: the VM it runs (or
- * moves on) arrived, a commit being the only way it starts there. */
+/* The destination's sample, asked when it no longer knows the arrival: the VM it runs (or
+ * moves on) arrived, a commit being the only way it starts there. No usable sample: ask again
+ * later, never guess. */
 static void
-resolve_vms_done(void *arg, int status, const char *body, size_t len, const char *err)
+resolve_sample_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct migration *m = arg;
     (void)err;
     m->in_flight = false;
-    json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-    if (!json_is_array(j)) {
-        json_decref(j);
+    struct wire_sample s;
+    struct perr perr;
+    if (status != 200 || wire_sample_decode(body, len, &s, &perr) < 0) {
         resolve_later(m);
         return;
     }
     bool there = false;
-    size_t i;
-    json_t *v;
-    json_array_foreach(j, i, v)
-    {
-        const char *name = json_string_value(json_object_get(v, "name"));
-        const char *st = json_string_value(json_object_get(v, "state"));
-        there |=
-            name != NULL && strcmp(name, m->vm) == 0 && st != NULL && strcmp(st, "incoming") != 0;
-    }
-    json_decref(j);
+    for (size_t i = 0; i < s.n_vms; i++)
+        there |= !s.vms[i].incoming && strcmp(s.vms[i].name, m->vm) == 0;
+    wire_sample_done(&s);
     if (there) {
         log_warnx("destination forgot arrival id=%s but runs vm=\"%s\": it moved", m->id, m->vm);
         mig_succeed(m);
@@ -395,8 +389,8 @@ resolve_query_done(void *arg, int status, const char *body, size_t len, const ch
         /* The record is gone (a restart without state, or forgotten after long): whether the
          * VM runs there decides. */
         m->in_flight = true;
-        if (http_request(m->a->client, m->to_url, "GET", "/v1/vms", NULL, 5.0, resolve_vms_done,
-                         m) < 0) {
+        if (http_request(m->a->client, m->to_url, "GET", "/v1/sample", NULL, 5.0,
+                         resolve_sample_done, m) < 0) {
             m->in_flight = false;
             resolve_later(m);
         }
