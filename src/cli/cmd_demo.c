@@ -346,15 +346,7 @@ demo_start(struct demo *d, const char *self)
     char interval[32];
     (void)snprintf(interval, sizeof(interval), "%g", d->interval);
     (void)snprintf(log, sizeof(log), "%s/manager.log", d->data);
-    /* The demo's policy: the defaults, plus the destination headroom check so that a move
-     * never lands a VM where it creates the next conflict. */
-    char policy[4200];
-    (void)snprintf(policy, sizeof(policy), "%s/policy.ini", d->data);
-    FILE *pf = fopen(policy, "w");
-    if (pf == NULL || fputs("[relocate]\ndest_headroom = yes\n", pf) < 0 || fclose(pf) != 0) {
-        cli_error("demo: cannot write %s", policy);
-        return -1;
-    }
+    /* The demo runs the default policy, with no config file: what a new user gets. */
     /* The token first, so that the daemons and this process read the same one. */
     char token[TOKEN_MAX + 1];
     char err[600];
@@ -371,8 +363,8 @@ demo_start(struct demo *d, const char *self)
     char *mode = (char *)mode_names[d->mode];
     if (d->mode != DEMO_PEER) {
         char *margv[] = {(char *)self, "manager",    "--listen",     "127.0.0.1:0", "--data",
-                         d->data,      "--interval", interval,       "--config",    policy,
-                         "--mode",     mode,         "--token-file", d->token_file, NULL};
+                         d->data,      "--interval", interval,       "--mode",      mode,
+                         "--token-file", d->token_file, NULL};
         if (spawn(&d->manager, self, margv, log) < 0) {
             cli_error("demo: the manager did not start (see %s)", log);
             return -1;
@@ -397,9 +389,9 @@ demo_start(struct demo *d, const char *self)
         struct child *a = &d->agents[i];
         char *argv[64] = {(char *)self,  "agent",   "--name",       a->name,
                           "--listen",    listen[i], "--mode",       mode,
-                          "--interval",  interval,  "--config",     policy,
-                          "--bandwidth", "4096",    "--token-file", d->token_file};
-        int n = 16;
+                          "--interval",  interval,  "--bandwidth",  "4096",
+                          "--token-file", d->token_file};
+        int n = 14;
         /* Each simulated host keeps its VMs in its directory (it survives a restart). */
         argv[n++] = "--data";
         argv[n++] = data[i];
@@ -487,7 +479,7 @@ static void
 remove_tree(const char *dir)
 {
     static const char *const files[] = {
-        "policy.ini", "manager.log", "vmloc.db", "vmloc.db-wal", "vmloc.db-shm", "h1.log", "h2.log",
+        "manager.log", "vmloc.db", "vmloc.db-wal", "vmloc.db-shm", "h1.log", "h2.log",
         "h3.log",     "h4.log",      "h5.log",   "h6.log",       "h7.log",       "h8.log"};
     static const char *const db[] = {"vmloc.db", "vmloc.db-wal", "vmloc.db-shm"};
     char path[4200];

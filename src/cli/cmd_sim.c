@@ -144,6 +144,9 @@ load_config(const char *path, struct sim_vmloc *v)
         perr_set(&err, "%s: NUL byte in config", path);
         r = -EINVAL;
     } else {
+        /* The parser sets cooldown only when the key is given: a negative value left here
+         * tells that [relocate] said nothing, and the simulator keeps its own default. */
+        v->policy.cooldown_s = -1.0;
         r = config_parse_string_ext(text, path, &v->policy, &ext, &err);
     }
     free(text);
@@ -163,8 +166,13 @@ load_config(const char *path, struct sim_vmloc *v)
         v->persist_k = v->policy.persist_k;
         v->persist_n = v->policy.persist_n;
     }
-    if (!v->cooldown_set && v->policy.cooldown_s > 0)
+    if (v->policy.cooldown_s < 0) {
+        struct policy defaults;
+        policy_init(&defaults);
+        v->policy.cooldown_s = defaults.cooldown_s;
+    } else if (!v->cooldown_set) {
         v->cooldown_s = v->policy.cooldown_s;
+    }
     if (!v->consolidate_set && v->policy.consolidate_below > 0) {
         v->consolidate_below_pct = v->policy.consolidate_below;
         v->consolidate_target_pct = v->policy.consolidate_target;

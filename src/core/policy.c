@@ -24,9 +24,10 @@ policy_init(struct policy *pol)
     pol->dest_select = DEST_SELECT_FREE;
     pol->dest_select_resource = KIND_CPU;
     pol->prefer_busy_hosts = false;
+    pol->dest_headroom = true;
     pol->persist_k = 1;
     pol->persist_n = 1;
-    pol->cooldown_s = 0.0;
+    pol->cooldown_s = 300.0;
     pol->consolidate_below = 0.0;
     pol->consolidate_target = 60.0;
     pol->weights[KIND_CPU] = 1.0;

@@ -211,8 +211,10 @@ memory_fits(const struct world *w, size_t v, size_t d)
     return h->mem_mib - used >= vm->mem_mib;
 }
 
-/* §4.4: "for cpu and every kind in detect.resources, free_r(dest) * cap(dest) >
- * usage_r(vm) * cap(source) (strictly greater)", and memory. */
+/* §4.4: "for cpu and every kind in detect.resources, (limit_r(dest) - U_r(dest)) * cap(dest)
+ * > usage_r(vm) * cap(source) (strictly greater), where limit_r(dest) is the destination's
+ * own host threshold for r (with dest_headroom = yes, the default) or 100 (with
+ * dest_headroom = no)", and memory. */
 static bool
 feasible(const struct world *w, size_t v, size_t src, size_t d)
 {
@@ -222,7 +224,9 @@ feasible(const struct world *w, size_t v, size_t src, size_t d)
         if ((mask & KIND_BIT(k)) == 0) {
             continue;
         }
-        if (!((100.0 - w->host_u[d][k]) * w->cap[d] > w->vm_u[v][k] * w->cap[src])) {
+        double limit =
+            w->pol->dest_headroom ? host_threshold_of(w->pol, &w->cl->hosts[d], k) : 100.0;
+        if (!((limit - w->host_u[d][k]) * w->cap[d] > w->vm_u[v][k] * w->cap[src])) {
             return false;
         }
     }

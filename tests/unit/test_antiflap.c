@@ -96,6 +96,7 @@ test_consolidation_respects_cooldown(void **state)
     cl.vms[i].arrived = 950;
     struct policy pol;
     policy_init(&pol);
+    pol.cooldown_s = 0;
     policy_finish(&pol);
     struct consolidate_opts o;
     memset(&o, 0, sizeof(o));

@@ -59,6 +59,7 @@ test_limits(void **state)
     build(&cl);
     struct policy pol;
     policy_init(&pol);
+    pol.dest_headroom = false; /* the numbers are chosen for the literal rule */
     pol.max_migrations = c->max_migrations;
     pol.max_per_host = c->max_per_host;
     policy_finish(&pol);
@@ -109,6 +110,7 @@ test_one_per_host(void **state)
     (void)tc_host(&cl, "next", 40);
     struct policy pol;
     policy_init(&pol);
+    pol.dest_headroom = false; /* the numbers are chosen for the literal rule */
     policy_finish(&pol);
     struct plan p;
     tc_plan(&cl, &pol, NULL, &p);
@@ -151,6 +153,7 @@ test_memory_reserve(void **state)
     cl.hosts[i].has_mem = true;
     struct policy pol;
     policy_init(&pol);
+    pol.dest_headroom = false; /* the numbers are chosen for the literal rule */
     policy_finish(&pol);
     struct plan p;
     /* 8192 - 3072 = 5120 free >= 4096: "free" (the most free cpu) takes it. */

@@ -297,7 +297,7 @@ static struct computed_case computed_cases[] = {
      "{\"hosts\":[{\"name\":\"z\",\"usage\":{\"cpu\":90},\"vms\":["
      "{\"name\":\"z1\",\"usage\":{\"cpu\":40}},{\"name\":\"z2\",\"usage\":{\"cpu\":44}}]},"
      "{\"name\":\"a\",\"usage\":{\"cpu\":90},\"vms\":["
-     "{\"name\":\"a1\",\"usage\":{\"cpu\":30}},{\"name\":\"a2\",\"usage\":{\"cpu\":50}}]},"
+     "{\"name\":\"a1\",\"usage\":{\"cpu\":30}},{\"name\":\"a2\",\"usage\":{\"cpu\":34}}]},"
      "{\"name\":\"free\",\"usage\":{\"cpu\":0},\"vms\":[]}]}",
      "",
      "{\"conflicts\":[{\"host\":\"z\",\"resources\":[\"cpu\"],\"vms\":[\"z1\",\"z2\"]},"

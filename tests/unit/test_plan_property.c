@@ -215,6 +215,7 @@ gen_policy(struct rng *r, struct policy *pol)
     pol->dest_select = (enum dest_select)rng_below(r, 3);
     pol->dest_select_resource = (enum kind)rng_below(r, KIND_COUNT);
     pol->prefer_busy_hosts = rng_chance(r, 50);
+    pol->dest_headroom = rng_chance(r, 50);
     pol->weight_priority = PICK(r, prio_weights);
 }
 
@@ -1044,10 +1045,14 @@ fits(const struct replay *w, size_t v, size_t src, size_t d)
     unsigned mask = policy_resource_mask(w->pol) | KIND_BIT(KIND_CPU);
     const struct host *h = &w->cl->hosts[d];
     const struct vm *vm = &w->cl->vms[v];
+    struct host_params hp;
 
+    policy_host_params(w->pol, h, &hp);
     for (int k = 0; k < KIND_COUNT; k++) {
+        double limit = w->pol->dest_headroom ? hp.host_threshold[k] : 100.0;
+
         if ((mask & KIND_BIT(k)) != 0 &&
-            !((100.0 - w->hu[d][k]) * w->cap[d] > w->vu[v][k] * w->cap[src])) {
+            !((limit - w->hu[d][k]) * w->cap[d] > w->vu[v][k] * w->cap[src])) {
             return false;
         }
     }

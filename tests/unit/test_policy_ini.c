@@ -417,9 +417,16 @@ x_persist_31(struct policy *p)
 }
 
 static void
-x_cooldown_300(struct policy *p)
+x_cooldown_0(struct policy *p)
 {
-    p->cooldown_s = 300;
+    p->cooldown_s = 0;
+}
+
+static void
+x_literal(struct policy *p)
+{
+    p->dest_headroom = false;
+    p->cooldown_s = 0;
 }
 
 static void
@@ -679,9 +686,11 @@ static struct valid_case valid_cases[] = {
     {"persistence = 2/3", "[relocate]\npersistence = 2/3\n", x_persist_2_3},
     {"persistence = 1/1", "[relocate]\npersistence = 1/1\n", x_none},
     {"persistence = 31/31", "[relocate]\npersistence = 31/31\n", x_persist_31},
-    {"cooldown = 300", "[relocate]\ncooldown = 300\n", x_cooldown_300},
+    {"cooldown = 300 (the default)", "[relocate]\ncooldown = 300\n", x_none},
+    {"dest_headroom = yes (the default)", "[relocate]\ndest_headroom = yes\n", x_none},
+    {"the patent's literal rule", "[relocate]\ndest_headroom = no\ncooldown = 0\n", x_literal},
     {"cooldown = 0.5", "[relocate]\ncooldown = 0.5\n", x_cooldown_frac},
-    {"cooldown = 0", "[relocate]\ncooldown = 0\n", x_none},
+    {"cooldown = 0", "[relocate]\ncooldown = 0\n", x_cooldown_0},
     {"limits", "[relocate]\nmax_migrations = 4\nmax_per_host = 1\n", x_limits},
     {"limits off", "[relocate]\nmax_migrations = 0\nmax_per_host = 0\n", x_none},
     {"automation = manual", "[relocate]\nautomation = manual\n", x_manual},
