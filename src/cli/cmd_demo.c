@@ -362,8 +362,8 @@ demo_start(struct demo *d, const char *self)
     explicit_bzero(token, sizeof(token));
     char *mode = (char *)mode_names[d->mode];
     if (d->mode != DEMO_PEER) {
-        char *margv[] = {(char *)self, "manager",    "--listen",     "127.0.0.1:0", "--data",
-                         d->data,      "--interval", interval,       "--mode",      mode,
+        char *margv[] = {(char *)self,   "manager",     "--listen", "127.0.0.1:0", "--data",
+                         d->data,        "--interval",  interval,   "--mode",      mode,
                          "--token-file", d->token_file, NULL};
         if (spawn(&d->manager, self, margv, log) < 0) {
             cli_error("demo: the manager did not start (see %s)", log);
@@ -387,10 +387,9 @@ demo_start(struct demo *d, const char *self)
     }
     for (int i = 0; i < d->n_agents; i++) {
         struct child *a = &d->agents[i];
-        char *argv[64] = {(char *)self,  "agent",   "--name",       a->name,
-                          "--listen",    listen[i], "--mode",       mode,
-                          "--interval",  interval,  "--bandwidth",  "4096",
-                          "--token-file", d->token_file};
+        char *argv[64] = {(char *)self,  "agent",  "--name",       a->name,      "--listen",
+                          listen[i],     "--mode", mode,           "--interval", interval,
+                          "--bandwidth", "4096",   "--token-file", d->token_file};
         int n = 14;
         /* Each simulated host keeps its VMs in its directory (it survives a restart). */
         argv[n++] = "--data";
@@ -478,9 +477,9 @@ demo_usage(FILE *f)
 static void
 remove_tree(const char *dir)
 {
-    static const char *const files[] = {
-        "manager.log", "vmloc.db", "vmloc.db-wal", "vmloc.db-shm", "h1.log", "h2.log",
-        "h3.log",     "h4.log",      "h5.log",   "h6.log",       "h7.log",       "h8.log"};
+    static const char *const files[] = {"manager.log", "vmloc.db", "vmloc.db-wal", "vmloc.db-shm",
+                                        "h1.log",      "h2.log",   "h3.log",       "h4.log",
+                                        "h5.log",      "h6.log",   "h7.log",       "h8.log"};
     static const char *const db[] = {"vmloc.db", "vmloc.db-wal", "vmloc.db-shm"};
     char path[4200];
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

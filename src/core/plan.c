@@ -544,8 +544,7 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret)
         /* Moved here by this plan: with a cooldown it has just arrived (the cooldown acts
          * only where the cluster's time is known, policy.md §4). */
         if (w->vm_loc[m->vm] != e || cl->vms[m->vm].pinned ||
-            (w->pol->cooldown_s > 0 && cl->has_time) ||
-            held_together(w, m->vm, src))
+            (w->pol->cooldown_s > 0 && cl->has_time) || held_together(w, m->vm, src))
             continue;
         struct cand c = {m->vm, m->usage};
         if (!found || cand_better(w->pol, cl, &c, &best)) {
