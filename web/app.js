@@ -191,13 +191,14 @@ function updateCard(c, h) {
     }
   }
   const vms = state.vmsByHost.get(h.name) || (h.vms || []).map((n) => ({ name: n, state: "running" }));
-  const key = vms.map((v) => v.name + ":" + v.state).join(",");
+  const key = vms.map((v) => v.name + ":" + v.state + ":" + holdText(v)).join(",");
   if (c.vmsKey !== key) {
     c.vmsKey = key;
     const chips = [];
     for (const v of vms.slice(0, CHIPS_PER_HOST)) {
-      const chip = el("span", "vm " + v.state, v.name);
-      chip.title = v.state + (v.usage ? " · cpu " + pct(v.usage.cpu) : "");
+      const held = v.storm_guard_until !== undefined;
+      const chip = el("span", "vm " + v.state + (held ? " held" : ""), v.name);
+      chip.title = v.state + (v.usage ? " · cpu " + pct(v.usage.cpu) : "") + (holdText(v) ? " · " + holdText(v) : "");
       chips.push(chip);
     }
     if (vms.length > CHIPS_PER_HOST) chips.push(el("span", "vm more", "+" + (vms.length - CHIPS_PER_HOST)));
@@ -316,13 +317,23 @@ async function toggleMaint() {
   }
 }
 
+// What keeps a VM where it is (from GET /v1/vms): the storm guard, then the cooldown.
+function holdText(v) {
+  const at = (t) => new Date(t * 1000).toLocaleTimeString();
+  if (v.storm_guard_until !== undefined)
+    return "storm guard: moved " + v.recent_moves + " times recently; held until " + at(v.storm_guard_until);
+  if (v.cooldown_until !== undefined) return "cooldown until " + at(v.cooldown_until);
+  return "";
+}
+
 function renderDetailVms() {
   const body = $("detail-vms").tBodies[0];
   const vms = state.selected ? state.vmsByHost.get(state.selected) || [] : [];
   const rows = vms.map((v) => {
-    const tr = el("tr");
+    const tr = el("tr", v.storm_guard_until !== undefined ? "held" : "");
     tr.append(el("td", "", v.name), el("td", "", v.state));
     for (const k of KINDS) tr.append(el("td", "", pct(v.usage ? v.usage[k] : 0)));
+    tr.append(el("td", "hold", holdText(v)));
     return tr;
   });
   body.replaceChildren(...rows);

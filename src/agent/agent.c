@@ -95,8 +95,16 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
                               wire_kinds_json(usage[i]), "demand", wire_kinds_json(v->demand),
                               "mem_mib", v->mem_mib, "priority", (json_int_t)v->priority, "pinned",
                               v->pinned, "state", simvm_state_name(v->state));
-        if (o != NULL && v->arrived >= 0 &&
-            json_object_set_new(o, "arrived", json_real(v->arrived)) < 0) {
+        if (with_host && v->state != SIMVM_INCOMING) {
+            o = wire_vm_hold_json(o, &a->opts.policy, v->arrived, v->moves, v->n_moves,
+                                  clock_wall_s());
+        } else if (o != NULL && v->arrived >= 0 &&
+                   json_object_set_new(o, "arrived", json_real(v->arrived)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (o != NULL && v->n_moves > 0 &&
+            json_object_set_new(o, "moves", wire_moves_json(v->moves, v->n_moves)) < 0) {
             json_decref(o);
             o = NULL;
         }

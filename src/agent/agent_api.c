@@ -138,6 +138,10 @@ get_metrics(struct http_req *r, void *ctx)
                      "Requests for this host's lock, by answer");
         mtext_sample(&t, "vmloc_lock_answers_total", "result=\"granted\"", (double)a->locks_served);
         mtext_sample(&t, "vmloc_lock_answers_total", "result=\"refused\"", (double)a->locks_denied);
+        mtext_family(&t, "vmloc_storm_guard_holds_total", "counter",
+                     "VMs of this host the storm guard held back from a conflict's move, once per "
+                     "VM and window");
+        mtext_sample(&t, "vmloc_storm_guard_holds_total", "", (double)a->storm_holds_total);
     }
     if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
         mtext_family(&t, "vmloc_libvirt_connected", "gauge", "1 when libvirt is connected");

@@ -14,6 +14,7 @@
 #include "agent/hv_sim.h"
 #include "common/backoff.h"
 #include "common/metrics.h"
+#include "common/once.h"
 #include "net/http.h"
 #include "net/loop.h"
 #include "proto/uhist.h"
@@ -189,6 +190,8 @@ struct agent {
     uint64_t locks_denied;  /* lock requests to this host that we refused */
     double last_resolve_ms; /* gathering start to migration start, last decision */
     struct backoff backoff; /* peer: VMs whose last migration failed wait before the next try */
+    struct once storm_once; /* peer: VMs the storm guard holds, logged once per VM and window */
+    uint64_t storm_holds_total;
 
     /* The web page (agent_view.c). */
     struct uhist *hist;     /* this host's recent usage (NULL until the first sample) */

@@ -645,11 +645,14 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     m->mem_mib = v->mem_mib;
     m->transfer_s = a->opts.bandwidth_mib_s > 0 ? v->mem_mib / a->opts.bandwidth_mib_s : 0.0;
     m->timer = evtimer_new(a->base, transfer_cb, m);
-    json_t *j = json_pack("{s:s,s:s,s:f,s:{s:s,s:{s:f,s:f,s:f,s:f},s:f,s:I,s:b}}", "id", m->id,
+    /* The VM's moves go with it: the destination adds its arrival, and whoever decides next
+     * sees the whole history (the storm guard). */
+    json_t *j = json_pack("{s:s,s:s,s:f,s:{s:s,s:{s:f,s:f,s:f,s:f},s:f,s:I,s:b,s:o}}", "id", m->id,
                           "from", a->opts.name, "transfer_s", m->transfer_s, "vm", "name", v->name,
                           "demand", "cpu", v->demand[KIND_CPU], "mem_bw", v->demand[KIND_MEM_BW],
                           "disk", v->demand[KIND_DISK], "net", v->demand[KIND_NET], "mem_mib",
-                          v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned);
+                          v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned,
+                          "moves", wire_moves_json(v->moves, v->n_moves));
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (m->timer == NULL || body == NULL) {
@@ -749,6 +752,8 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
     v.priority = w->vm.priority;
     v.pinned = w->vm.pinned;
     v.arrived = -1.0;
+    memcpy(v.moves, w->vm.moves, sizeof(v.moves));
+    v.n_moves = w->vm.n_moves;
     v.state = SIMVM_INCOMING;
     int r = in->expiry != NULL ? hv_sim_add(&a->hv, &v) : -ENOMEM;
     if (r < 0) {
@@ -791,7 +796,10 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
         (void)snprintf(msg, len, "arrival \"%s\" lost its VM", id);
         return 409;
     }
-    a->hv.vms[vi].arrived = clock_wall_s(); /* its cooldown starts now */
+    struct simvm *sv = &a->hv.vms[vi];
+    struct simvm before = *sv;
+    sv->arrived = clock_wall_s(); /* its cooldown starts now, and it counts as a move */
+    vm_moves_push(sv->moves, &sv->n_moves, sv->arrived);
     if (final->mask != 0 && hv_sim_set_demand(&a->hv, in->vm, final->mask, final->pct) < 0)
         log_warnx("commit carried a bad demand id=%s, ignoring", id);
     in->state = IN_COMMITTED;
@@ -800,6 +808,10 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
         in->state = IN_RESERVED;
         if (hv_sim_set_state(&a->hv, in->vm, SIMVM_INCOMING) < 0)
             log_warnx("arrival lost its VM id=%s", id);
+        /* Not arrived after all: a commit asked again must not count the move twice. */
+        sv->arrived = before.arrived;
+        memcpy(sv->moves, before.moves, sizeof(sv->moves));
+        sv->n_moves = before.n_moves;
         (void)snprintf(msg, len, "cannot save host \"%s\"'s state; the VM stays where it is",
                        a->opts.name);
         return 503;

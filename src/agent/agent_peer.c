@@ -396,6 +396,22 @@ struct pick {
     char reason[256];
 };
 
+/* The storm guard holds VM `vm` of this host until `until`: logged and counted once per VM
+ * and window. */
+static void
+storm_note(struct agent *a, const struct cluster *cl, uint32_t vm, double until)
+{
+    const char *name = cl->vms[vm].name;
+    if (!once_first(&a->storm_once, name, until, cl->time))
+        return;
+    a->storm_holds_total++;
+    char what[400];
+    plan_storm_describe(&a->opts.policy, cl, vm, until, what, sizeof(what));
+    log_warnx("storm guard holds vm=\"%s\" host=\"%s\" until=%.0f: %s; a conflict does not move "
+              "it until then",
+              name, a->opts.name, until, what);
+}
+
 /* 1: a move (*ret filled); 0: nothing to do (recorded, back to idle); <0: failed (idle). */
 static int
 plan_pick(struct agent *a, struct pick *ret)
@@ -469,16 +485,28 @@ plan_pick(struct agent *a, struct pick *ret)
         ret->peer = map[mv->to] - 1;
         (void)snprintf(ret->vm, sizeof(ret->vm), "%s", cl.vms[mv->vm].name);
         plan_move_describe(&a->opts.policy, &cl, mv, ret->reason, sizeof(ret->reason));
+        if (mv->held_vm != UINT32_MAX) {
+            size_t used = strlen(ret->reason);
+            (void)snprintf(ret->reason + used, sizeof(ret->reason) - used,
+                           "; %.60s is held by the storm guard", cl.vms[mv->held_vm].name);
+            storm_note(a, &cl, mv->held_vm, mv->held_until);
+        }
         ret_code = 1;
     } else {
         const struct plan_unresolved *u = &p.unresolved[0];
-        char outcome[128];
+        char outcome[512];
         if (u->reason == PLAN_REASON_SOURCE_BUSY)
             (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
         else if (u->rule_id > 0)
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%.40s\")",
                            plan_reason_name(u->reason), a->opts.policy.rules[u->rule_id - 1].name);
-        else
+        else if (u->reason == PLAN_REASON_STORM_GUARD) {
+            char held[400];
+            plan_storm_describe(&a->opts.policy, &cl, u->vm, u->until, held, sizeof(held));
+            (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (%s)",
+                           plan_reason_name(u->reason), held);
+            storm_note(a, &cl, u->vm, u->until);
+        } else
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
         size_t refused = 0;
         for (size_t i = 0; i < a->n_peers; i++)
@@ -783,4 +811,5 @@ agent_peer_done(struct agent *a)
     store_close(a->store);
     a->store = NULL;
     backoff_done(&a->backoff);
+    once_done(&a->storm_once);
 }

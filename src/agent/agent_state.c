@@ -39,10 +39,10 @@ static const char *const in_names[] = {"reserved", "committed", "aborted"};
 static json_t *
 vm_json(const struct simvm *v)
 {
-    return json_pack("{s:s,s:o,s:f,s:I,s:b,s:f,s:s}", "name", v->name, "demand",
+    return json_pack("{s:s,s:o,s:f,s:I,s:b,s:f,s:o,s:s}", "name", v->name, "demand",
                      wire_kinds_json(v->demand), "mem_mib", v->mem_mib, "priority",
-                     (json_int_t)v->priority, "pinned", v->pinned, "arrived", v->arrived, "state",
-                     simvm_state_name(v->state));
+                     (json_int_t)v->priority, "pinned", v->pinned, "arrived", v->arrived, "moves",
+                     wire_moves_json(v->moves, v->n_moves), "state", simvm_state_name(v->state));
 }
 
 /* Append `item` to `arr`; false (and `item` freed) when either is NULL or on OOM: a record
@@ -261,6 +261,11 @@ load_vm(struct agent *a, struct reader *rd, json_t *o, size_t i)
         return bad(rd, "vms", i, "pinned", "must be true or false");
     v.pinned = json_is_true(json_object_get(o, "pinned"));
     v.priority = (int64_t)prio;
+    /* Absent in files written before the storm guard: no moves known. */
+    json_t *mv = json_object_get(o, "moves");
+    struct perr merr;
+    if (mv != NULL && wire_moves_decode(mv, "moves", v.moves, &v.n_moves, &merr) < 0)
+        return bad(rd, "vms", i, "", merr.msg);
     int s = name_index(st, vm_states, 3);
     if (s < 0)
         return bad(rd, "vms", i, "state", "must be running, migrating-out or incoming");

@@ -29,6 +29,8 @@ struct simvm {
     double mem_mib;
     int64_t priority;
     double arrived; /* when it arrived by migration (seconds since the epoch); < 0: unknown */
+    double moves[MODEL_MAX_VM_MOVES]; /* its recent arrivals by migration, oldest first */
+    uint32_t n_moves;
     bool pinned;
     enum simvm_state state;
 };

@@ -656,6 +656,30 @@ cmd_explain(int argc, char **argv)
                                                      ? "; it is one of the heavy VMs"
                                                      : "");
     (void)printf("\n");
+    /* The cooldown and the storm guard hold it from a conflict's move only; both may. */
+    char until[32];
+    if (json_is_true(json_object_get(j, "cooling"))) {
+        format_time(json_object_get(j, "cooldown_until"), until, sizeof(until));
+        (void)printf("cooldown: it arrived on %s less than the cooldown ago; a conflict does not "
+                     "move it until %s UTC (%.0f s more)\n",
+                     cli_jstr(j, "host"), until,
+                     json_real_value(json_object_get(j, "cooldown_left_s")));
+    }
+    json_t *sp = json_object_get(j, "storm_guard_policy");
+    if (json_is_true(json_object_get(j, "storm_guard"))) {
+        format_time(json_object_get(j, "storm_guard_until"), until, sizeof(until));
+        (void)printf("storm guard: it moved %lld times within %.0f s (max_moves_per_vm %lld); a "
+                     "conflict does not move it until %s UTC (%.0f s more); a drain still does\n",
+                     (long long)json_integer_value(json_object_get(j, "recent_moves")),
+                     json_number_value(json_object_get(sp, "storm_window_s")),
+                     (long long)json_integer_value(json_object_get(sp, "max_moves_per_vm")), until,
+                     json_real_value(json_object_get(j, "storm_guard_left_s")));
+    } else if (json_integer_value(json_object_get(j, "recent_moves")) > 0) {
+        (void)printf("storm guard: %lld of at most %lld moves within %.0f s\n",
+                     (long long)json_integer_value(json_object_get(j, "recent_moves")),
+                     (long long)json_integer_value(json_object_get(sp, "max_moves_per_vm")),
+                     json_number_value(json_object_get(sp, "storm_window_s")));
+    }
     if (json_is_true(json_object_get(j, "pinned")))
         (void)printf("it does not move: pinned\n");
     else if (json_object_get(j, "held_by_rule") != NULL)
@@ -664,9 +688,9 @@ cmd_explain(int argc, char **argv)
     else if (json_object_get(j, "retry_in_s") != NULL)
         (void)printf("it is not tried again for %.0f s: its last migration failed\n",
                      json_real_value(json_object_get(j, "retry_in_s")));
-    else if (json_is_true(json_object_get(j, "cooling")))
-        (void)printf("it does not move for %.0f s more: cooldown after its last arrival\n",
-                     json_real_value(json_object_get(j, "cooldown_left_s")));
+    else if (json_is_true(json_object_get(j, "cooling")) ||
+             json_is_true(json_object_get(j, "storm_guard")))
+        (void)printf("a conflict does not move it now (see above); a drain may\n");
     else if (json_is_true(json_object_get(j, "host_busy")))
         (void)printf("it does not move now: a migration of its host runs\n");
     else

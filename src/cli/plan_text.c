@@ -53,7 +53,12 @@ plan_text_print(FILE *f, const struct cluster *cl, const struct policy *pol, con
             (void)fprintf(f, "  %s: %s (for %s; rule \"%s\" keeps it off %s)\n",
                           cl->hosts[u->host].name, plan_reason_name(u->reason), cl->vms[u->vm].name,
                           pol->rules[u->rule_id - 1].name, cl->hosts[u->rule_host].name);
-        else if (u->vm != UINT32_MAX)
+        else if (u->reason == PLAN_REASON_STORM_GUARD) {
+            char held[400];
+            plan_storm_describe(pol, cl, u->vm, u->until, held, sizeof(held));
+            (void)fprintf(f, "  %s: %s (%s)\n", cl->hosts[u->host].name,
+                          plan_reason_name(u->reason), held);
+        } else if (u->vm != UINT32_MAX)
             (void)fprintf(f, "  %s: %s (for %s)\n", cl->hosts[u->host].name,
                           plan_reason_name(u->reason), cl->vms[u->vm].name);
         else

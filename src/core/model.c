@@ -2,6 +2,7 @@
 #include "core/model.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,7 @@ cluster_done(struct cluster *cl)
         return;
     free(cl->hosts);
     free(cl->vms);
+    free(cl->moves);
     struct name_chunk *c = cl->names;
     while (c != NULL) {
         struct name_chunk *next = c->next;
@@ -189,6 +191,40 @@ cluster_add_vm(struct cluster *cl, const char *name, size_t len, size_t *ret_i)
 }
 
 int
+cluster_set_vm_moves(struct cluster *cl, size_t vi, const double *times, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(times[i]) || (i > 0 && times[i] < times[i - 1]))
+            return -EINVAL;
+    }
+    if (n > MODEL_MAX_VM_MOVES) {
+        times += n - MODEL_MAX_VM_MOVES;
+        n = MODEL_MAX_VM_MOVES;
+    }
+    struct vm *v = &cl->vms[vi];
+    if (n == 0) {
+        v->moves_first = 0;
+        v->moves_count = 0;
+        return 0;
+    }
+    if (cl->n_moves + n > cl->cap_moves) {
+        size_t ncap = cl->cap_moves == 0 ? 64 : cl->cap_moves;
+        while (ncap < cl->n_moves + n)
+            ncap *= 2;
+        double *p = realloc(cl->moves, ncap * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        cl->moves = p;
+        cl->cap_moves = ncap;
+    }
+    memcpy(cl->moves + cl->n_moves, times, n * sizeof(*times));
+    v->moves_first = (uint32_t)cl->n_moves;
+    v->moves_count = (uint32_t)n;
+    cl->n_moves += n;
+    return 0;
+}
+
+int
 cluster_set_host_name(struct cluster *cl, size_t i, const char *name, size_t len)
 {
     if (len > MODEL_MAX_NAME)
@@ -239,6 +275,10 @@ cluster_copy(struct cluster *dst, const struct cluster *src)
             dst->vms[vi] = *v;
             dst->vms[vi].name = vkeep;
             dst->vms[vi].host = (uint32_t)hi;
+            dst->vms[vi].moves_count = 0;
+            r = cluster_set_vm_moves(dst, vi, cluster_vm_moves(src, v), v->moves_count);
+            if (r < 0)
+                goto fail;
         }
     }
     return 0;

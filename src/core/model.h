@@ -55,6 +55,10 @@ struct vm {
     int64_t priority;
     double arrived; /* seconds since the epoch it arrived on its host; < 0: unknown */
     uint32_t host;  /* index of the host running it */
+    /* Its recent moves (arrival times by migration, seconds since the epoch, oldest first):
+     * cluster.moves[moves_first .. moves_first + moves_count). */
+    uint32_t moves_first;
+    uint32_t moves_count;
     bool has_mem;
     bool pinned;
     bool held; /* the caller holds it back for now (a recent failed migration) */
@@ -82,6 +86,9 @@ struct cluster {
     size_t cap_vms;
     double time; /* seconds since the epoch; meaningful only when has_time */
     bool has_time;
+    double *moves; /* the VMs' recent moves (see struct vm) */
+    size_t n_moves;
+    size_t cap_moves;
     struct name_chunk *names; /* arena holding every name */
 };
 
@@ -89,6 +96,8 @@ struct cluster {
 #define MODEL_MAX_HOSTS 4000000u
 #define MODEL_MAX_VMS 40000000u
 #define MODEL_MAX_NAME 255u
+/* The most recent moves a VM carries (the storm guard counts at most this many). */
+#define MODEL_MAX_VM_MOVES 16u
 
 /* Prepare an empty cluster in caller's storage. Never fails. */
 void cluster_init(struct cluster *cl);
@@ -111,6 +120,11 @@ MUST_CHECK int cluster_add_vm(struct cluster *cl, const char *name, size_t len, 
 MUST_CHECK int cluster_set_host_name(struct cluster *cl, size_t i, const char *name, size_t len);
 MUST_CHECK int cluster_set_vm_name(struct cluster *cl, size_t i, const char *name, size_t len);
 
+/* Give VM `vi` its recent moves: `n` arrival times by migration (seconds since the epoch),
+ * oldest first; only the newest MODEL_MAX_VM_MOVES are kept. Replaces what it had.
+ * 0; -EINVAL: not finite or not in order; -ENOMEM (the VM keeps what it had). */
+MUST_CHECK int cluster_set_vm_moves(struct cluster *cl, size_t vi, const double *times, size_t n);
+
 /* Make room for `hosts` hosts and `vms` VMs in total (a hint for decoders that can
  * estimate the size; adding more still works). 0 or -ENOMEM (nothing changed). */
 MUST_CHECK int cluster_reserve(struct cluster *cl, size_t hosts, size_t vms);
@@ -118,6 +132,29 @@ MUST_CHECK int cluster_reserve(struct cluster *cl, size_t hosts, size_t vms);
 /* Copy `src` into the empty cluster `dst` (names included).
  * 0 on success; -ENOMEM (dst left empty). */
 MUST_CHECK int cluster_copy(struct cluster *dst, const struct cluster *src);
+
+/* VM `v`'s moves in `cl` (v->moves_count of them), or NULL when it has none. */
+static inline const double *
+cluster_vm_moves(const struct cluster *cl, const struct vm *v)
+{
+    return v->moves_count > 0 ? cl->moves + v->moves_first : NULL;
+}
+
+/* Append a move at `t` to a VM's moves `times` (`*n` of them, oldest first, room for
+ * MODEL_MAX_VM_MOVES): the oldest is dropped when full. A time before the newest is taken as
+ * the newest (a clock stepped back), so the list stays in order. Never fails. */
+static inline void
+vm_moves_push(double *times, uint32_t *n, double t)
+{
+    if (*n > 0 && t < times[*n - 1])
+        t = times[*n - 1];
+    if (*n == MODEL_MAX_VM_MOVES) {
+        for (uint32_t i = 1; i < *n; i++)
+            times[i - 1] = times[i];
+        (*n)--;
+    }
+    times[(*n)++] = t;
+}
 
 /* Usage of kind `k` (0 when not present). */
 static inline double

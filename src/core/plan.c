@@ -4,9 +4,10 @@
  * model order, gets at most one migration, planned on a working state that starts as a copy
  * of the hosts' usage and changes with every planned move:
  *
- *   - the VM is the source's movable (not pinned, not in its cooldown) VM with the highest
- * selection score, ties to the first in model order; VMs moved in by earlier moves count as the
- * source's;
+ *   - the VM is the source's movable (not pinned, not in its cooldown, not held by the storm
+ *     guard) VM with the highest selection score, ties to the first in model order; VMs moved
+ *     in by earlier moves count as the source's; when only the storm guard keeps every
+ *     candidate, the conflict is unresolved with reason storm-guard;
  *   - the destination is the best-scoring other up host on which the VM fits: free capacity
  *     times coefficient strictly above the VM's usage times the source's coefficient, for
  *     cpu and every checked kind, and memory when both sides give sizes; with the busy-host
@@ -39,6 +40,8 @@ plan_reason_name(enum plan_reason r)
         return "source-busy";
     case PLAN_REASON_LIMIT:
         return "limit";
+    case PLAN_REASON_STORM_GUARD:
+        return "storm-guard";
     }
     return "unknown";
 }
@@ -519,21 +522,57 @@ cand_better(const struct policy *pol, const struct cluster *cl, const struct can
     return a->vm < b->vm;
 }
 
-/* Choose the VM to move off host `src`; for a drain, the cooldown does not hold a VM back.
- * false: no movable VM. */
+/* The best of the VMs the storm guard held back in pick_vm(). */
+struct guarded {
+    bool any;
+    struct cand c;
+    double until;
+};
+
+/* How often this plan moved VM `vm` already. */
+static uint32_t
+moved_in_plan(const struct work *w, uint32_t vm)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < w->n_moved; i++)
+        n += w->moved[i].vm == vm;
+    return n;
+}
+
+/* Would the candidate move, but for the storm guard? Keeps the best such one in *g. */
 static bool
-pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret)
+storm_held(const struct work *w, const struct cand *c, uint32_t extra, struct guarded *g)
+{
+    double until = 0;
+    if (!policy_vm_storm_guarded(w->pol, w->cl, c->vm, extra, &until))
+        return false;
+    if (!g->any || cand_better(w->pol, w->cl, c, &g->c)) {
+        g->any = true;
+        g->c = *c;
+        g->until = until;
+    }
+    return true;
+}
+
+/* Choose the VM to move off host `src`; for a drain, neither the cooldown nor the storm guard
+ * holds a VM back. false: no movable VM (*ret_g, when not NULL, then says whether the storm
+ * guard held one that would have moved). */
+static bool
+pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret, struct guarded *ret_g)
 {
     const struct cluster *cl = w->cl;
     const struct host *h = &cl->hosts[src];
     bool found = false;
     struct cand best = {0, NULL};
+    struct guarded g = {false, {0, NULL}, 0};
     for (uint32_t j = 0; j < h->vm_count; j++) {
         uint32_t vi = h->vm_first + j;
         if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned || cl->vms[vi].held ||
             (!drain && policy_vm_cooling(w->pol, cl, vi)) || held_together(w, vi, src))
             continue;
         struct cand c = {vi, cl->vms[vi].usage.pct};
+        if (!drain && storm_held(w, &c, 0, &g))
+            continue;
         if (!found || cand_better(w->pol, cl, &c, &best)) {
             best = c;
             found = true;
@@ -547,6 +586,8 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret)
             (w->pol->cooldown_s > 0 && cl->has_time) || held_together(w, m->vm, src))
             continue;
         struct cand c = {m->vm, m->usage};
+        if (!drain && storm_held(w, &c, moved_in_plan(w, m->vm), &g))
+            continue;
         if (!found || cand_better(w->pol, cl, &c, &best)) {
             best = c;
             found = true;
@@ -554,6 +595,8 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret)
     }
     if (found)
         *ret = best;
+    if (ret_g != NULL)
+        *ret_g = g;
     return found;
 }
 
@@ -687,6 +730,8 @@ place(struct work *w, const struct cand *c, size_t src, enum plan_move_why why, 
     mv->score = score;
     memcpy(mv->vm_usage, c->usage, sizeof(mv->vm_usage));
     memcpy(mv->dest_usage, w->usage[dst], sizeof(mv->dest_usage));
+    mv->held_vm = UINT32_MAX;
+    mv->held_until = 0;
     apply_move(w, c, src, dst);
     return true;
 }
@@ -699,6 +744,7 @@ relocate_one(struct work *w, size_t src, struct plan *p)
     un->vm = UINT32_MAX;
     un->rule_id = 0;
     un->rule_host = UINT32_MAX;
+    un->until = 0;
     if (w->opts && w->opts->no_source && w->opts->no_source[src]) {
         un->reason = PLAN_REASON_SOURCE_BUSY;
         p->n_unresolved++;
@@ -714,12 +760,23 @@ relocate_one(struct work *w, size_t src, struct plan *p)
         return;
     }
     struct cand c;
-    if (!pick_vm(w, src, false, &c)) {
-        un->reason = PLAN_REASON_NO_MOVABLE_VM;
+    struct guarded g;
+    if (!pick_vm(w, src, false, &c, &g)) {
+        un->reason = g.any ? PLAN_REASON_STORM_GUARD : PLAN_REASON_NO_MOVABLE_VM;
+        if (g.any) {
+            un->vm = g.c.vm;
+            un->until = g.until;
+        }
         p->n_unresolved++;
         return;
     }
-    if (!place(w, &c, src, PLAN_MOVE_CONFLICT, p)) {
+    if (place(w, &c, src, PLAN_MOVE_CONFLICT, p)) {
+        /* Another VM goes because the guard holds the one that would have gone. */
+        if (g.any && cand_better(w->pol, w->cl, &g.c, &c)) {
+            p->moves[p->n_moves - 1].held_vm = g.c.vm;
+            p->moves[p->n_moves - 1].held_until = g.until;
+        }
+    } else {
         un->vm = c.vm;
         un->reason = PLAN_REASON_NO_DESTINATION;
         un->rule_id = w->last_rule_id;
@@ -755,7 +812,7 @@ drain_one(struct work *w, size_t hi, struct plan *p)
             return;
         }
         struct cand c;
-        if (!pick_vm(w, hi, true, &c)) {
+        if (!pick_vm(w, hi, true, &c, NULL)) {
             if (d->moving == 0) {
                 /* What holds the VMs left: a pin, or a "together" rule. */
                 d->block = PLAN_BLOCK_PINNED;
@@ -830,6 +887,45 @@ out:
     if (r < 0)
         plan_done(ret);
     return r;
+}
+
+/* `t` (seconds since the epoch) as "2026-12-05 04:15:00 UTC": the civil date from the day
+ * count (H. Hinnant's days_from_civil, inverted), with no call to the C library's clock. */
+static void
+utc_format(double t, char *buf, size_t len)
+{
+    int64_t s = (int64_t)floor(t);
+    int64_t days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
+    int64_t sec = s - days * 86400;
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    (void)snprintf(buf, len, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld UTC",
+                   (long long)(m <= 2 ? y + 1 : y), (long long)m, (long long)d,
+                   (long long)(sec / 3600), (long long)(sec / 60 % 60), (long long)(sec % 60));
+}
+
+void
+plan_storm_describe(const struct policy *pol, const struct cluster *cl, uint32_t vm, double until,
+                    char *buf, size_t len)
+{
+    const struct vm *v = &cl->vms[vm];
+    uint32_t n = cl->has_time
+                     ? policy_storm_count(pol, cluster_vm_moves(cl, v), v->moves_count, cl->time)
+                     : 0;
+    char when[128];
+    utc_format(until, when, sizeof(when));
+    (void)snprintf(buf, len,
+                   "%s moved %u times within %.0f s (max_moves_per_vm %u): the storm guard holds "
+                   "it until %s",
+                   v->name, (unsigned)n, pol->storm_window_s, (unsigned)pol->max_moves_per_vm,
+                   when);
 }
 
 /* Why this VM and this destination, in the policy's own terms. */
@@ -942,8 +1038,14 @@ plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct
     ret->pinned = v->pinned;
     ret->held = v->held;
     ret->cooling = policy_vm_cooling(pol, cl, vm);
-    if (ret->cooling)
+    if (ret->cooling) {
         ret->cooldown_left = pol->cooldown_s - (cl->time - v->arrived);
+        ret->cooldown_until = v->arrived + pol->cooldown_s;
+    }
+    ret->storm_guard = policy_vm_storm_guarded(pol, cl, vm, 0, &ret->storm_until);
+    if (cl->has_time)
+        ret->recent_moves =
+            policy_storm_count(pol, cluster_vm_moves(cl, v), v->moves_count, cl->time);
     for (uint32_t k = 0;
          has_rules(&w, (uint32_t)vm) && k < w.vm_rule_off[vm + 1] - w.vm_rule_off[vm]; k++) {
         uint32_t rr = w.vm_rules[w.vm_rule_off[vm] + k];

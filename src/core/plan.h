@@ -20,9 +20,10 @@ enum plan_reason {
     PLAN_REASON_NO_DESTINATION = 2, /* no other up host can take the chosen VM */
     PLAN_REASON_SOURCE_BUSY = 3,    /* the caller excluded the source (opts.no_source) */
     PLAN_REASON_LIMIT = 4,          /* max_migrations or max_per_host reached in this plan */
+    PLAN_REASON_STORM_GUARD = 5,    /* the VMs that could move are held by the storm guard */
 };
 
-/* "no-movable-vm", "no-destination", "source-busy", "limit". */
+/* "no-movable-vm", "no-destination", "source-busy", "limit", "storm-guard". */
 const char *plan_reason_name(enum plan_reason r);
 
 struct plan_conflict {
@@ -47,16 +48,23 @@ struct plan_move {
     double score;                  /* the destination's score when chosen */
     double vm_usage[KIND_COUNT];   /* the VM's usage, in percent of the source */
     double dest_usage[KIND_COUNT]; /* the destination's usage before the move */
+    /* A VM of the source that would have been chosen but for the storm guard (UINT32_MAX:
+     * none), and when the guard lets it go (seconds since the epoch). */
+    uint32_t held_vm;
+    double held_until;
 };
 
 struct plan_unresolved {
     uint32_t host;
-    uint32_t vm; /* the VM that could not be placed (no-destination), else UINT32_MAX */
+    /* the VM that could not be placed (no-destination), or the one the storm guard holds
+     * that would have moved (storm-guard), else UINT32_MAX */
+    uint32_t vm;
     enum plan_reason reason;
     /* no-destination: 1 + the index in pol->rules of the "must" rule that kept the VM off the
      * host it would have gone to, 0: none (so a zeroed entry names no rule) */
     uint32_t rule_id;
     uint32_t rule_host; /* that host, when rule_id > 0 */
+    double until;       /* storm-guard: when the guard lets `vm` go (seconds since the epoch) */
 };
 
 /* A host in maintenance that still runs VMs but none of them can leave in this plan. */
@@ -163,6 +171,10 @@ struct vm_explain {
     bool held;             /* held back by the caller (a recent failed migration) */
     bool cooling;          /* in its cooldown */
     double cooldown_left;  /* seconds, when cooling */
+    double cooldown_until; /* when cooling: the end of the cooldown (seconds since the epoch) */
+    bool storm_guard;      /* held by the storm guard (a conflict does not move it) */
+    double storm_until;    /* when storm_guard: when the guard lets it go */
+    uint32_t recent_moves; /* its moves within the storm window */
     uint32_t held_rule_id; /* 1 + the "must together" rule that holds it on its host, 0: none */
     struct dest_explain *dests; /* every other host: the possible ones first, best first */
     size_t n_dests;
@@ -174,6 +186,13 @@ struct vm_explain {
 MUST_CHECK int plan_explain_vm(const struct cluster *cl, const struct policy *pol,
                                const struct plan_opts *opts, size_t vm, struct vm_explain *ret);
 void vm_explain_done(struct vm_explain *e);
+
+/* What the storm guard does to VM `vm` of `cl`, as one line into `buf` ("a moved 4 times
+ * within 3600 s (max_moves_per_vm 4): the storm guard holds it until 2026-12-05 04:15:00
+ * UTC"), given the `until` the plan reported; the same text all through one window, so a
+ * record of it does not change from one decision to the next. Every deployment uses it. */
+void plan_storm_describe(const struct policy *pol, const struct cluster *cl, uint32_t vm,
+                         double until, char *buf, size_t len);
 
 /* Why move `mv` was chosen, in the policy's own terms, as one line into `buf` ("conflict on
  * h1; movable VM with the highest cpu usage; destination with the most free cpu (score

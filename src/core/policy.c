@@ -28,6 +28,8 @@ policy_init(struct policy *pol)
     pol->persist_k = 1;
     pol->persist_n = 1;
     pol->cooldown_s = 300.0;
+    pol->max_moves_per_vm = 4;
+    pol->storm_window_s = 3600.0;
     pol->consolidate_below = 0.0;
     pol->consolidate_target = 60.0;
     pol->weights[KIND_CPU] = 1.0;
@@ -256,13 +258,80 @@ policy_persist_holds(const struct policy *pol, uint32_t seen)
 }
 
 bool
-policy_vm_cooling(const struct policy *pol, const struct cluster *cl, size_t vi)
+policy_cooling_until(const struct policy *pol, double arrived, double now, double *ret_until)
 {
-    const struct vm *v = &cl->vms[vi];
     /* An arrival more than a minute in the future comes from a clock that is wrong: unknown,
      * rather than a VM held for as long as that clock is ahead. */
-    return pol->cooldown_s > 0 && cl->has_time && v->arrived >= 0 &&
-           v->arrived <= cl->time + 60.0 && cl->time - v->arrived < pol->cooldown_s;
+    if (!(pol->cooldown_s > 0 && arrived >= 0 && arrived <= now + 60.0 &&
+          now - arrived < pol->cooldown_s))
+        return false;
+    if (ret_until != NULL)
+        *ret_until = arrived + pol->cooldown_s;
+    return true;
+}
+
+bool
+policy_vm_cooling(const struct policy *pol, const struct cluster *cl, size_t vi)
+{
+    return cl->has_time && policy_cooling_until(pol, cl->vms[vi].arrived, cl->time, NULL);
+}
+
+/* The moves that count at `now`, oldest first: moves[*ret_lo .. *ret_hi). Moves dated more
+ * than a minute after `now` come from a wrong clock and do not count. */
+static void
+storm_range(const struct policy *pol, const double *t, size_t n, double now, size_t *ret_lo,
+            size_t *ret_hi)
+{
+    size_t lo = 0;
+    size_t hi = n;
+    while (hi > lo && t[hi - 1] > now + 60.0)
+        hi--;
+    while (lo < hi && !(now - t[lo] < pol->storm_window_s))
+        lo++;
+    *ret_lo = lo;
+    *ret_hi = hi;
+}
+
+uint32_t
+policy_storm_count(const struct policy *pol, const double *moves, size_t n, double now)
+{
+    size_t lo;
+    size_t hi;
+    storm_range(pol, moves, n, now, &lo, &hi);
+    return (uint32_t)(hi - lo);
+}
+
+bool
+policy_storm_until(const struct policy *pol, const double *moves, size_t n, uint32_t extra,
+                   double now, double *ret_until)
+{
+    if (pol->max_moves_per_vm == 0)
+        return false;
+    size_t lo;
+    size_t hi;
+    storm_range(pol, moves, n, now, &lo, &hi);
+    size_t count = hi - lo + extra;
+    if (count < pol->max_moves_per_vm)
+        return false;
+    if (ret_until != NULL) {
+        /* It may move again once only max - 1 of these are left in the window: when the
+         * move count - max + 1 from the oldest leaves it (the `extra` ones are at `now`). */
+        size_t j = lo + (count - pol->max_moves_per_vm);
+        double oldest = j < hi ? moves[j] : now;
+        *ret_until = oldest + pol->storm_window_s;
+    }
+    return true;
+}
+
+bool
+policy_vm_storm_guarded(const struct policy *pol, const struct cluster *cl, size_t vi,
+                        uint32_t extra, double *ret_until)
+{
+    if (!cl->has_time)
+        return false;
+    const struct vm *v = &cl->vms[vi];
+    return policy_storm_until(pol, cluster_vm_moves(cl, v), v->moves_count, extra, cl->time,
+                              ret_until);
 }
 
 bool

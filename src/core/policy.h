@@ -97,8 +97,8 @@ struct policy {
     enum kind dest_select_resource;
     bool prefer_busy_hosts;
     /* A destination must stay below its own host threshold after the move, in cpu and every
-     * checked kind, so a move never creates the next conflict (default off: the contract's
-     * feasibility only asks for room). */
+     * checked kind, so a move never creates the next conflict (default on; off is the
+     * patent's literal rule: free capacity greater than the VM's usage). */
     bool dest_headroom;
     /* Anti-flapping: a host acts on a conflict only when it was in conflict in `persist_k` of
      * its last `persist_n` samples (1 of 1: at once); a VM that arrived on its host less than
@@ -106,6 +106,12 @@ struct policy {
     uint32_t persist_k;
     uint32_t persist_n;
     double cooldown_s;
+    /* The storm guard, whatever the other settings: a VM that moved `max_moves_per_vm` times
+     * within `storm_window_s` before the cluster's time is not moved by a conflict (nor by
+     * consolidation) until the oldest of those moves leaves the window; drains still move it.
+     * 1 <= max_moves_per_vm <= MODEL_MAX_VM_MOVES. */
+    uint32_t max_moves_per_vm;
+    double storm_window_s;
     /* Limits: at most `max_migrations` migrations at once (a plan orders at most that many
      * minus the ones running) and at most `max_per_host` moves into or out of one host in a
      * plan; 0: no limit. */
@@ -138,7 +144,8 @@ struct policy {
 };
 
 /* Fill `pol` with the documented defaults (cpu only, any, 80 %, fixed 20 %, k 0, min_vms 2,
- * usage/cpu, free/cpu, no busy preference, weights cpu:1) and no overrides. Never fails. */
+ * usage/cpu, free/cpu, no busy preference, destination headroom, cooldown 300 s, storm guard
+ * 4 moves in 3600 s, weights cpu:1) and no overrides. Never fails. */
 void policy_init(struct policy *pol);
 
 /* The most samples a persistence window may span. */
@@ -155,6 +162,25 @@ bool policy_persist_holds(const struct policy *pol, uint32_t seen);
 /* Is VM `vi` of `cl` in its cooldown under `pol` (it arrived on its host less than
  * cooldown_s before the cluster's time)? False when either time is unknown. */
 bool policy_vm_cooling(const struct policy *pol, const struct cluster *cl, size_t vi);
+
+/* The same on bare times: a VM that arrived at `arrived` (< 0: unknown), at time `now`. When
+ * cooling, *ret_until (may be NULL) gets the end of its cooldown. */
+bool policy_cooling_until(const struct policy *pol, double arrived, double now, double *ret_until);
+
+/* Is VM `vi` of `cl` held by the storm guard: counting `extra` more moves at the cluster's
+ * clock (a plan's own earlier moves of it), did it move max_moves_per_vm times within
+ * storm_window_s before that instant? When it is, *ret_until (may be NULL) gets the instant
+ * (seconds since the epoch) the guard lets it go. False when the cluster has no clock. Moves
+ * dated more than a minute after the cluster's clock come from a wrong one: not counted. */
+bool policy_vm_storm_guarded(const struct policy *pol, const struct cluster *cl, size_t vi,
+                             uint32_t extra, double *ret_until);
+
+/* The same on bare times: a VM whose moves are `moves` (`n`, oldest first), at time `now`. */
+bool policy_storm_until(const struct policy *pol, const double *moves, size_t n, uint32_t extra,
+                        double now, double *ret_until);
+
+/* How many of `moves` (`n`, oldest first) count towards the storm guard at `now`. */
+uint32_t policy_storm_count(const struct policy *pol, const double *moves, size_t n, double now);
 
 /* Free the overrides `pol` owns; leaves `pol` as after policy_init(). Accepts NULL. */
 void policy_done(struct policy *pol);

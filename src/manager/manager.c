@@ -441,6 +441,7 @@ manager_free(struct manager *m)
     for (size_t i = 0; i < m->n_recs; i++)
         free(m->recs[i]);
     backoff_done(&m->backoff);
+    once_done(&m->storm_once);
     if (m->in_round && store_commit(m->store) < 0)
         log_warnx("store commit at exit failed, ignoring");
     store_close(m->store);

@@ -286,8 +286,22 @@ get_explain(struct http_req *r, void *ctx)
                   "destinations", dests != NULL ? dests : json_array(), "possible",
                   (json_int_t)e.n_ok, "rules", rules != NULL ? rules : json_array(), "migrations",
                   migs != NULL ? migs : json_array());
-    if (o != NULL && e.cooling)
+    if (o != NULL && e.cooling) {
         (void)json_object_set_new(o, "cooldown_left_s", json_real(e.cooldown_left));
+        (void)json_object_set_new(o, "cooldown_until", json_real(e.cooldown_until));
+    }
+    if (o != NULL) {
+        (void)json_object_set_new(o, "storm_guard", json_boolean(e.storm_guard));
+        (void)json_object_set_new(o, "recent_moves", json_integer(e.recent_moves));
+        (void)json_object_set_new(o, "storm_guard_policy",
+                                  json_pack("{s:I,s:f}", "max_moves_per_vm",
+                                            (json_int_t)pol->max_moves_per_vm, "storm_window_s",
+                                            pol->storm_window_s));
+    }
+    if (o != NULL && e.storm_guard) {
+        (void)json_object_set_new(o, "storm_guard_until", json_real(e.storm_until));
+        (void)json_object_set_new(o, "storm_guard_left_s", json_real(e.storm_until - cl.time));
+    }
     if (o != NULL && e.held)
         (void)json_object_set_new(o, "retry_in_s",
                                   json_real(backoff_left(&m->backoff, name, clock_mono_s())));
@@ -396,6 +410,7 @@ static void
 get_vms(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
+    double now = clock_wall_s();
     json_t *arr = json_array();
     for (size_t i = 0; i < m->n_hosts && arr != NULL; i++) {
         const struct mhost *h = m->hosts[i];
@@ -407,6 +422,10 @@ get_vms(struct http_req *r, void *ctx)
             json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:f,s:s}", "name", v->name, "host", h->name,
                                   "usage", wire_kinds_json(v->usage), "demand",
                                   wire_kinds_json(v->demand), "mem_mib", v->mem_mib, "state", st);
+            if (!v->incoming)
+                o = wire_vm_hold_json(o, &m->opts.policy, v->arrived,
+                                      v->n_moves > 0 ? h->sample.moves + v->moves_first : NULL,
+                                      v->n_moves, now);
             if (o == NULL || json_array_append_new(arr, o) < 0) {
                 json_decref(arr);
                 arr = NULL;
@@ -520,6 +539,9 @@ get_metrics(struct http_req *r, void *ctx)
     mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
                  "Conflict episodes detected (a new outcome of an episode counts again)");
     mtext_sample(&t, "vmloc_conflicts_detected_total", "", (double)m->conflicts_total);
+    mtext_family(&t, "vmloc_storm_guard_holds_total", "counter",
+                 "VMs the storm guard held back from a conflict's move, once per VM and window");
+    mtext_sample(&t, "vmloc_storm_guard_holds_total", "", (double)m->storm_holds_total);
     mtext_family(&t, "vmloc_migrations_ordered_total", "counter", "Migrations ordered");
     mtext_sample(&t, "vmloc_migrations_ordered_total", "", (double)m->ordered_total);
     mtext_family(&t, "vmloc_migrations_total", "counter", "Migrations ended, by outcome");

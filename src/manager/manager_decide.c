@@ -724,6 +724,22 @@ manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *b
     return 0;
 }
 
+/* The storm guard holds VM `vm` (on host `host`) until `until`: logged and counted once per
+ * VM and window. */
+static void
+storm_note(struct manager *m, const struct cluster *cl, uint32_t vm, double until)
+{
+    const char *name = cl->vms[vm].name;
+    if (!once_first(&m->storm_once, name, until, cl->time))
+        return;
+    m->storm_holds_total++;
+    char what[400];
+    plan_storm_describe(&m->opts.policy, cl, vm, until, what, sizeof(what));
+    log_warnx("storm guard holds vm=\"%s\" host=\"%s\" until=%.0f: %s; a conflict does not move "
+              "it until then (a drain still does)",
+              name, cl->hosts[cl->vms[vm].host].name, until, what);
+}
+
 /* Carry out (or recommend) a move chosen outside a conflict, by the automation level. */
 static void
 act(struct manager *m, const char *vm, const char *from, const char *to, const char *reason)
@@ -850,6 +866,14 @@ manager_decide(struct manager *m)
                 (void)snprintf(outcome, sizeof(outcome),
                                "recommended: move %s to %s (vmloc apply %s)", vm, to, rid);
         }
+        if (mv->held_vm != UINT32_MAX) {
+            char held[400];
+            plan_storm_describe(&m->opts.policy, &cl, mv->held_vm, mv->held_until, held,
+                                sizeof(held));
+            size_t used = strlen(outcome);
+            (void)snprintf(outcome + used, sizeof(outcome) - used, " (%s)", held);
+            storm_note(m, &cl, mv->held_vm, mv->held_until);
+        }
         utf8_trim_partial(outcome);
         if (c != NULL)
             record_conflict(m, &cl, &p, c, map[mv->from], outcome);
@@ -877,7 +901,13 @@ manager_decide(struct manager *m)
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%s\" keeps %s off %s)",
                            plan_reason_name(u->reason), m->opts.policy.rules[u->rule_id - 1].name,
                            cl.vms[u->vm].name, cl.hosts[u->rule_host].name);
-        else
+        else if (u->reason == PLAN_REASON_STORM_GUARD) {
+            char held[400];
+            plan_storm_describe(&m->opts.policy, &cl, u->vm, u->until, held, sizeof(held));
+            (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (%s)",
+                           plan_reason_name(u->reason), held);
+            storm_note(m, &cl, u->vm, u->until);
+        } else
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
         if (c != NULL)
             record_conflict(m, &cl, &p, c, h, outcome);

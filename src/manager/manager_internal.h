@@ -8,6 +8,7 @@
 
 #include "common/backoff.h"
 #include "common/metrics.h"
+#include "common/once.h"
 #include "manager/manager.h"
 #include "net/http.h"
 #include "net/loop.h"
@@ -108,6 +109,8 @@ struct manager {
     bool rec_seen[MANAGER_MAX_RECS];
     size_t n_recs;
     struct backoff backoff; /* VMs whose last migration failed wait before the next try */
+    struct once storm_once; /* VMs the storm guard holds, logged once per VM and window */
+    uint64_t storm_holds_total;
     uint64_t conflicts_total;
     uint64_t ordered_total;
     uint64_t done_total;

@@ -144,6 +144,12 @@ unresolved_json(const struct cluster *cl, const struct policy *pol, const struct
         json_decref(o);
         return NULL;
     }
+    /* The storm guard holds the VM until then (seconds since the epoch). */
+    if (o != NULL && u->reason == PLAN_REASON_STORM_GUARD &&
+        json_object_set_new(o, "until", json_real(u->until)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 

@@ -236,6 +236,8 @@ enum key_type {
     KT_CAPACITY,
     KT_PERSIST, /* persistence = K/N */
     KT_SECONDS, /* cooldown */
+    KT_MOVES,   /* max_moves_per_vm */
+    KT_WINDOW,  /* storm_window */
     KT_COUNT,   /* max_migrations, max_per_host */
     KT_MIB,     /* mem_reserve_mib */
     KT_NAMES,   /* vms, hosts, exclude_hosts: comma-separated names */
@@ -272,6 +274,9 @@ static const struct key_def keys[] = {
     {SEC_RELOCATE, "persistence", KT_PERSIST, false,
      "K/N: act on a conflict seen in K of the host's last N samples"},
     {SEC_RELOCATE, "cooldown", KT_SECONDS, false, "seconds a VM stays put after it arrived"},
+    {SEC_RELOCATE, "max_moves_per_vm", KT_MOVES, false,
+     "storm guard: moves of one VM within storm_window (1..16)"},
+    {SEC_RELOCATE, "storm_window", KT_WINDOW, false, "storm guard: the window, in seconds"},
     {SEC_RELOCATE, "max_migrations", KT_COUNT, false, "migrations at once in the cluster (0: any)"},
     {SEC_RELOCATE, "max_per_host", KT_COUNT, false,
      "moves into or out of one host in a decision (0: any)"},
@@ -736,6 +741,23 @@ apply_key(struct parser *p, enum section_kind sk, struct host_override *o, const
                          why ? why : "must be seconds from 0 (none) to a year");
         pol->cooldown_s = d;
         return 1;
+    case KT_MOVES: {
+        char *end = NULL;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (*v == '\0' || !isdigit((unsigned char)v[0]) || *end != '\0' || errno != 0 || n < 1 ||
+            n > (long)MODEL_MAX_VM_MOVES)
+            return failf(p, -EINVAL, sec, key, "must be a whole number from 1 to 16");
+        pol->max_moves_per_vm = (uint32_t)n;
+        return 1;
+    }
+    case KT_WINDOW:
+        r = parse_double(v, 1.0, 86400.0 * 365.0, false, &d, &why);
+        if (r < 0)
+            return failf(p, -EINVAL, sec, key,
+                         why ? why : "must be seconds from 1 to a year (the guard is never off)");
+        pol->storm_window_s = d;
+        return 1;
     case KT_WEIGHTS: {
         struct weights_ctx c;
         memset(&c, 0, sizeof(c));
@@ -1130,6 +1152,8 @@ config_format(const struct policy *pol, char **ret_s)
               pol->prefer_busy_hosts ? "yes" : "no");
     sb_printf(&b, "persistence = %u/%u\ncooldown = %.17g\n", (unsigned)pol->persist_k,
               (unsigned)pol->persist_n, pol->cooldown_s);
+    sb_printf(&b, "max_moves_per_vm = %u\nstorm_window = %.17g\n", (unsigned)pol->max_moves_per_vm,
+              pol->storm_window_s);
     sb_printf(&b, "max_migrations = %u\nmax_per_host = %u\n", (unsigned)pol->max_migrations,
               (unsigned)pol->max_per_host);
     sb_printf(&b, "mem_reserve_mib = %.17g\n", pol->mem_reserve_mib);

@@ -32,6 +32,7 @@ enum frame_type {
     F_VMS,    /* a host's "vms": [...] */
     F_VM,     /* one VM object */
     F_VUSAGE, /* a VM's "usage" */
+    F_VMOVES, /* a VM's "moves": [...] */
     F_SKIP,   /* inside an ignored value */
 };
 
@@ -56,7 +57,9 @@ enum slot {
     S_V_PRIORITY,
     S_V_PINNED,
     S_V_ARRIVED,
-    S_KIND, /* a usage value; the kind is in decoder.kind */
+    S_V_MOVES,
+    S_V_MOVE, /* one of a VM's moves */
+    S_KIND,   /* a usage value; the kind is in decoder.kind */
 };
 
 /* Bits of frame.seen, to refuse a key given twice in one object. */
@@ -71,6 +74,7 @@ enum slot {
 #define SEEN_TIME 0x100u
 #define SEEN_ARRIVED 0x400u
 #define SEEN_HOSTS 0x200u
+#define SEEN_MOVES 0x800u
 
 struct frame {
     enum frame_type type;
@@ -112,7 +116,9 @@ struct snapshot_decoder {
     struct pending_name pending[PENDING_NAMES];
     size_t pending_head;
     size_t n_pending;
-    struct utf8_escapes esc; /* unpaired surrogate escapes across chunks */
+    struct utf8_escapes esc;          /* unpaired surrogate escapes across chunks */
+    double moves[SNAPSHOT_MAX_MOVES]; /* the current VM's "moves", until the array ends */
+    size_t n_moves;
 };
 
 /* The path of the pending value, e.g. "hosts[3].vms[1].usage.cpu". */
@@ -152,6 +158,10 @@ path_of(const struct snapshot_decoder *d, char *buf, size_t len)
         break;
     case F_VUSAGE:
         (void)snprintf(buf, len, "hosts[%zu].vms[%zu].usage.%s", hi, d->vm_in_host - 1, key);
+        break;
+    case F_VMOVES:
+        (void)snprintf(buf, len, "hosts[%zu].vms[%zu].moves[%zu]", hi, d->vm_in_host - 1,
+                       d->n_moves);
         break;
     case F_SKIP:
         (void)snprintf(buf, len, "%s", key);
@@ -212,6 +222,8 @@ current_slot(const struct snapshot_decoder *d)
         return S_HOST;
     case F_VMS:
         return S_VM;
+    case F_VMOVES:
+        return S_V_MOVE;
     case F_SKIP:
         return S_IGNORE;
     default:
@@ -231,6 +243,7 @@ slot_type_error(enum slot s)
         return "must be an object";
     case S_HOSTS:
     case S_H_VMS:
+    case S_V_MOVES:
         return "must be an array";
     case S_H_NAME:
     case S_V_NAME:
@@ -346,6 +359,7 @@ on_number(void *ctx, const char *s, size_t len)
     case S_H_MEM:
     case S_V_MEM:
     case S_V_ARRIVED:
+    case S_V_MOVE:
     case S_KIND:
         break;
     default:
@@ -379,6 +393,13 @@ on_number(void *ctx, const char *s, size_t len)
         if (v < 0.0)
             return fail_at(d, -EINVAL, "must be a time in seconds since the epoch (0 or more)");
         d->cl.vms[d->cl.n_vms - 1].arrived = v;
+        break;
+    case S_V_MOVE:
+        if (v < 0.0)
+            return fail_at(d, -EINVAL, "must be a time in seconds since the epoch (0 or more)");
+        if (d->n_moves >= SNAPSHOT_MAX_MOVES)
+            return fail_at(d, -E2BIG, "too many moves (at most 64)");
+        d->moves[d->n_moves++] = v;
         break;
     default: { /* S_KIND */
         if (v < 0.0 || v > 100.0)
@@ -567,6 +588,7 @@ static const struct keyinfo vm_keys[] = {
     {"name", S_V_NAME, SEEN_NAME},       {"usage", S_V_USAGE, SEEN_USAGE},
     {"mem_mib", S_V_MEM, SEEN_MEM},      {"priority", S_V_PRIORITY, SEEN_PRIORITY},
     {"pinned", S_V_PINNED, SEEN_PINNED}, {"arrived", S_V_ARRIVED, SEEN_ARRIVED},
+    {"moves", S_V_MOVES, SEEN_MOVES},
 };
 
 static int
@@ -696,6 +718,9 @@ on_start_array(void *ctx)
         return push(d, F_HOSTS);
     case S_H_VMS:
         return push(d, F_VMS);
+    case S_V_MOVES:
+        d->n_moves = 0;
+        return push(d, F_VMOVES);
     default:
         return fail_at(d, -EINVAL, slot_type_error(s));
     }
@@ -704,7 +729,19 @@ on_start_array(void *ctx)
 static int
 on_end_array(void *ctx)
 {
-    return pop(ctx);
+    struct snapshot_decoder *d = ctx;
+    if (d->stack[d->depth - 1].type == F_VMOVES) {
+        int r = cluster_set_vm_moves(&d->cl, d->cl.n_vms - 1, d->moves, d->n_moves);
+        if (r == -ENOMEM)
+            return fail_oom(d);
+        if (r < 0) {
+            char path[160];
+            (void)snprintf(path, sizeof(path), "hosts[%zu].vms[%zu].moves",
+                           d->cl.n_hosts > 0 ? d->cl.n_hosts - 1 : 0, d->vm_in_host - 1);
+            return fail_path(d, -EINVAL, path, "must be in increasing order (oldest first)");
+        }
+    }
+    return pop(d);
 }
 
 static const yajl_callbacks callbacks = {
@@ -1010,7 +1047,7 @@ gen_usage(yajl_gen g, const struct usage *u)
 }
 
 static int
-gen_vm(yajl_gen g, const struct vm *v)
+gen_vm(yajl_gen g, const struct cluster *cl, const struct vm *v)
 {
     int r = 0;
     if (yajl_gen_map_open(g) != yajl_gen_status_ok)
@@ -1038,6 +1075,15 @@ gen_vm(yajl_gen g, const struct vm *v)
     if (r == 0 && v->arrived >= 0) {
         r = gen_str(g, "arrived");
         r = r ? r : gen_num(g, v->arrived);
+    }
+    if (r == 0 && v->moves_count > 0) {
+        r = gen_str(g, "moves");
+        if (r == 0 && yajl_gen_array_open(g) != yajl_gen_status_ok)
+            r = -ENOMEM;
+        for (uint32_t i = 0; r == 0 && i < v->moves_count; i++)
+            r = gen_num(g, cl->moves[v->moves_first + i]);
+        if (r == 0 && yajl_gen_array_close(g) != yajl_gen_status_ok)
+            r = -ENOMEM;
     }
     if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)
         r = -ENOMEM;
@@ -1070,7 +1116,7 @@ gen_host(yajl_gen g, const struct cluster *cl, const struct host *h)
     if (r == 0 && yajl_gen_array_open(g) != yajl_gen_status_ok)
         r = -ENOMEM;
     for (uint32_t j = 0; j < h->vm_count && r == 0; j++)
-        r = gen_vm(g, &cl->vms[h->vm_first + j]);
+        r = gen_vm(g, cl, &cl->vms[h->vm_first + j]);
     if (r == 0 && yajl_gen_array_close(g) != yajl_gen_status_ok)
         r = -ENOMEM;
     if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)

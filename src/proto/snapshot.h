@@ -15,6 +15,8 @@
 
 /* Deepest nesting accepted anywhere (the format itself needs 5 levels). */
 #define SNAPSHOT_MAX_DEPTH 32
+/* The most moves one VM may list ("moves"; the model keeps the newest MODEL_MAX_VM_MOVES). */
+#define SNAPSHOT_MAX_MOVES 64
 
 struct snapshot_decoder;
 

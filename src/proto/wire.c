@@ -181,6 +181,51 @@ wire_order_decode(const char *body, size_t len, struct wire_order *ret, struct p
     return r;
 }
 
+json_t *
+wire_moves_json(const double *times, uint32_t n)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; a != NULL && i < n; i++) {
+        if (json_array_append_new(a, json_real(times[i])) < 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+int
+wire_moves_decode(json_t *v, const char *path, double *ret, uint32_t *ret_n, struct perr *err)
+{
+    if (!json_is_array(v)) {
+        perr_set(err, "%s: must be an array", path);
+        return -EINVAL;
+    }
+    size_t n = json_array_size(v);
+    if (n > MODEL_MAX_VM_MOVES) {
+        perr_set(err, "%s: at most %u moves", path, MODEL_MAX_VM_MOVES);
+        return -EINVAL;
+    }
+    double t[MODEL_MAX_VM_MOVES];
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(v, i);
+        double d = json_number_value(x);
+        if (!json_is_number(x) || !isfinite(d) || d < 0 || d > 1e11) {
+            perr_set(err, "%s[%zu]: must be a number from 0 to 1e+11", path, i);
+            return -EINVAL;
+        }
+        if (i > 0 && d < t[i - 1]) {
+            perr_set(err, "%s[%zu]: must not be before the move listed before it", path, i);
+            return -EINVAL;
+        }
+        t[i] = d;
+    }
+    if (n > 0)
+        memcpy(ret, t, n * sizeof(*t));
+    *ret_n = (uint32_t)n;
+    return 0;
+}
+
 static int
 decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
 {
@@ -228,6 +273,9 @@ decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
         }
         d->pinned = json_is_true(pin);
     }
+    json_t *mv = json_object_get(v, "moves");
+    if (mv != NULL)
+        return wire_moves_decode(mv, "vm.moves", d->moves, &d->n_moves, err);
     return 0;
 }
 
@@ -356,6 +404,9 @@ wire_sample_done(struct wire_sample *s)
     free(s->vms);
     s->vms = NULL;
     s->n_vms = 0;
+    free(s->moves);
+    s->moves = NULL;
+    s->n_moves = 0;
 }
 
 static int

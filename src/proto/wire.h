@@ -52,6 +52,10 @@ struct wire_vmdef {
     double mem_mib;
     int64_t priority;
     bool pinned;
+    /* its recent moves, oldest first ("moves", optional): the storm guard's history travels
+     * with the VM */
+    double moves[MODEL_MAX_VM_MOVES];
+    uint32_t n_moves;
 };
 
 /* {"id": "...", "from": "h1", "transfer_s": 4.0, "vm": {"name", "demand": {...}, "mem_mib",
@@ -71,6 +75,10 @@ struct wire_sample_vm {
     double mem_mib;
     int64_t priority;
     double arrived; /* when it arrived on this host (seconds since the epoch); < 0: unknown */
+    /* its recent moves (arrival times by migration, oldest first, at most
+     * MODEL_MAX_VM_MOVES): wire_sample.moves[moves_first .. moves_first + n_moves) */
+    uint32_t moves_first;
+    uint32_t n_moves;
     bool pinned;
     bool incoming;      /* arriving: not yet the host's */
     bool migrating_out; /* leaving */
@@ -87,6 +95,8 @@ struct wire_sample {
     double usage[KIND_COUNT];
     struct wire_sample_vm *vms; /* owned */
     size_t n_vms;
+    double *moves; /* owned: the VMs' moves */
+    size_t n_moves;
 };
 
 #define WIRE_MAX_SAMPLE_VMS 4096
@@ -120,6 +130,14 @@ json_t *wire_host_json(const struct wire_sample *s, const char *name, const char
 int wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, char *kinds,
                          size_t klen, char *vms, size_t vlen);
 
+/* Add to `o` (a VM as GET /v1/vms lists it; taken) what holds a running VM where it is at wall
+ * time `now` under `pol`, from its arrival (`arrived`, < 0: unknown) and its moves (`n`,
+ * oldest first): "arrived" and "recent_moves" (its moves within the storm window) when known,
+ * "cooldown_until" while it cools down, "storm_guard_until" while the storm guard holds it
+ * (seconds since the epoch). `o` again, or NULL (and `o` freed) on OOM or when `o` is NULL. */
+json_t *wire_vm_hold_json(json_t *o, const struct policy *pol, double arrived, const double *moves,
+                          uint32_t n, double now);
+
 /* Is a VM of this sample arriving or leaving (a migration into or out of the host runs)? */
 bool wire_sample_moving(const struct wire_sample *s);
 
@@ -133,6 +151,16 @@ MUST_CHECK int wire_lock_decode(const char *body, size_t len, bool need_lease,
                                 struct wire_lock *ret, struct perr *err);
 MUST_CHECK int wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret,
                                     struct perr *err);
+
+/* A VM's moves as JSON: an array of the `n` times (a new jansson array), or NULL on OOM. The
+ * one encoding of "moves" on the wire and in state files. */
+json_t *wire_moves_json(const double *times, uint32_t n);
+
+/* Decode "moves" (`v`, the array; `path` names it in errors): at most MODEL_MAX_VM_MOVES
+ * times from 0 to 1e11, none before the one listed before it. 0 with ret/ret_n set;
+ * -EINVAL with err. */
+MUST_CHECK int wire_moves_decode(json_t *v, const char *path, double *ret, uint32_t *ret_n,
+                                 struct perr *err);
 
 /* {"cpu": v[0], "mem_bw": v[1], "disk": v[2], "net": v[3]}, each rounded to 0.001 (a new
  * jansson object the caller owns), or NULL on OOM. The one encoding of usage on the wire. */

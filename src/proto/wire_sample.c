@@ -25,6 +25,7 @@ enum ctx {
     CTX_VM,
     CTX_VM_USAGE,
     CTX_VM_DEMAND,
+    CTX_VM_MOVES,
     CTX_SKIP,
 };
 
@@ -47,6 +48,8 @@ enum field {
     F_STATE,
     F_KIND,
     F_ARRIVED,
+    F_MOVES,
+    F_MOVE, /* one of a VM's moves */
 };
 
 /* Keys an object may hold before it is refused (far more than any known one has). */
@@ -65,6 +68,7 @@ struct level {
 struct dec {
     struct wire_sample s;
     size_t cap_vms;
+    size_t cap_moves;
     struct level stack[WIRE_MAX_DEPTH + 1];
     int depth; /* index of the innermost level; -1 before the root */
     enum field pending;
@@ -122,18 +126,26 @@ path_of(const struct dec *d, char *buf, size_t cap)
     case CTX_VM_DEMAND:
         (void)snprintf(buf, cap, "host.vms[%zu].demand", vi);
         break;
+    case CTX_VM_MOVES:
+        (void)snprintf(buf, cap, "host.vms[%zu].moves[%u]", vi,
+                       d->s.n_vms > 0 ? (unsigned)d->s.vms[vi].n_moves : 0u);
+        break;
     case CTX_ROOT:
     case CTX_SKIP:
         break;
     }
 }
 
-/* "PATH.KEY: what" for the pending key. */
+/* "PATH.KEY: what" for the pending key ("PATH: what" for an element of a VM's moves). */
 static int
 fail_field(struct dec *d, const char *what)
 {
     char path[64];
     path_of(d, path, sizeof(path));
+    if (d->depth >= 0 && d->stack[d->depth].ctx == CTX_VM_MOVES) {
+        perr_set(d->err, "%s: %s", path, what);
+        return fail(d, -EINVAL);
+    }
     perr_set(d->err, "%s%s%.*s: %s", path, path[0] != '\0' ? "." : "", (int)d->key_len, d->key,
              what);
     return fail(d, -EINVAL);
@@ -153,12 +165,14 @@ wrong_type(struct dec *d, enum field f)
     case F_MEM:
     case F_KIND:
     case F_ARRIVED:
+    case F_MOVE:
         return fail_field(d, "must be a number");
     case F_HOST:
     case F_USAGE:
     case F_DEMAND:
         return fail_field(d, "must be an object");
     case F_VMS:
+    case F_MOVES:
         return fail_field(d, "must be an array");
     case F_PINNED:
         return fail_field(d, "must be true or false");
@@ -224,9 +238,36 @@ scalar_field(struct dec *d, bool *ret_fail)
     }
     if (top(d)->ctx == CTX_SKIP)
         return F_SKIP;
+    if (top(d)->ctx == CTX_VM_MOVES)
+        return F_MOVE;
     enum field f = d->pending;
     d->pending = F_NONE;
     return f;
+}
+
+/* One of a VM's moves: a time after the one before it, at most MODEL_MAX_VM_MOVES. */
+static int
+add_move(struct dec *d, struct wire_sample_vm *vm, double v)
+{
+    if (!isfinite(v) || v < 0 || v > 1e11)
+        return fail_field(d, "must be a number from 0 to 1e+11");
+    if (vm->n_moves > 0 && v < d->s.moves[d->s.n_moves - 1])
+        return fail_field(d, "must not be before the move listed before it");
+    if (vm->n_moves >= MODEL_MAX_VM_MOVES)
+        return fail_field(d, "more moves than the 16 a sample carries");
+    if (d->s.n_moves == d->cap_moves) {
+        size_t nc = d->cap_moves != 0 ? d->cap_moves * 2 : 32;
+        double *n = realloc(d->s.moves, nc * sizeof(*n));
+        if (n == NULL) {
+            perr_set(d->err, "out of memory");
+            return fail(d, -ENOMEM);
+        }
+        d->s.moves = n;
+        d->cap_moves = nc;
+    }
+    d->s.moves[d->s.n_moves++] = v;
+    vm->n_moves++;
+    return 1;
 }
 
 static int
@@ -301,6 +342,8 @@ number(struct dec *d, enum field f, double v, bool is_int, long long iv)
             return fail_field(d, "must be a number from 0 to 1e+11");
         vm->arrived = v;
         return 1;
+    case F_MOVE:
+        return add_move(d, vm, v);
     case F_KIND:
         if (!isfinite(v) || v < 0 || v > 100)
             return fail_field(d, "must be between 0 and 100");
@@ -318,6 +361,7 @@ number(struct dec *d, enum field f, double v, bool is_int, long long iv)
     case F_USAGE:
     case F_DEMAND:
     case F_VMS:
+    case F_MOVES:
     case F_PINNED:
         break;
     }
@@ -475,6 +519,8 @@ on_start_map(void *ctx)
         return add_vm(d) == 0 ? 0 : push(d, CTX_VM);
     if (l->ctx == CTX_SKIP)
         return push(d, CTX_SKIP);
+    if (l->ctx == CTX_VM_MOVES)
+        return fail_field(d, "must be a number");
     enum field f = d->pending;
     d->pending = F_NONE;
     switch (f) {
@@ -507,12 +553,20 @@ on_start_array(void *ctx)
     }
     if (l->ctx == CTX_SKIP)
         return push(d, CTX_SKIP);
+    if (l->ctx == CTX_VM_MOVES)
+        return fail_field(d, "must be a number");
     enum field f = d->pending;
     d->pending = F_NONE;
     if (f == F_SKIP || f == F_STATE)
         return push(d, CTX_SKIP);
     if (f == F_VMS)
         return push(d, CTX_VMS);
+    if (f == F_MOVES) {
+        struct wire_sample_vm *vm = &d->s.vms[d->s.n_vms - 1];
+        vm->moves_first = (uint32_t)d->s.n_moves;
+        vm->n_moves = 0;
+        return push(d, CTX_VM_MOVES);
+    }
     return wrong_type(d, f);
 }
 
@@ -542,6 +596,7 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
                : IS("priority") ? F_PRIORITY
                : IS("pinned")   ? F_PINNED
                : IS("arrived")  ? F_ARRIVED
+               : IS("moves")    ? F_MOVES
                : IS("state")    ? F_STATE
                                 : F_SKIP;
     case CTX_HOST_USAGE:
@@ -549,6 +604,7 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
     case CTX_VM_DEMAND:
         return F_KIND;
     case CTX_VMS:
+    case CTX_VM_MOVES:
     case CTX_SKIP:
         break;
     }
@@ -853,9 +909,38 @@ wire_sample_to_cluster(const struct wire_sample *s, bool up, struct cluster *cl,
         cv->priority = v->priority;
         cv->pinned = v->pinned;
         cv->arrived = v->arrived;
+        /* In order, as the decoder checked: only -ENOMEM can come back. */
+        r = v->n_moves > 0 ? cluster_set_vm_moves(cl, vi, s->moves + v->moves_first, v->n_moves)
+                           : 0;
+        if (r == -ENOMEM)
+            return r;
     }
     *ret_hi = hi;
     return 0;
+}
+
+json_t *
+wire_vm_hold_json(json_t *o, const struct policy *pol, double arrived, const double *moves,
+                  uint32_t n, double now)
+{
+    if (o == NULL)
+        return NULL;
+    double until = 0;
+    bool bad = false;
+    if (arrived >= 0)
+        bad |= json_object_set_new(o, "arrived", json_real(arrived)) < 0;
+    if (n > 0)
+        bad |= json_object_set_new(o, "recent_moves",
+                                   json_integer(policy_storm_count(pol, moves, n, now))) < 0;
+    if (policy_cooling_until(pol, arrived, now, &until))
+        bad |= json_object_set_new(o, "cooldown_until", json_real(until)) < 0;
+    if (n > 0 && policy_storm_until(pol, moves, n, 0, now, &until))
+        bad |= json_object_set_new(o, "storm_guard_until", json_real(until)) < 0;
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 bool

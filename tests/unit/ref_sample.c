@@ -105,9 +105,55 @@ get_number(json_t *o, const char *key, const char *path, double lo, double hi, b
     return 0;
 }
 
+/* "moves": at most MODEL_MAX_VM_MOVES times from 0 to 1e11, none before the one before it;
+ * appended to the sample's moves. */
 static int
-decode_sample_vm(json_t *v, size_t i, struct wire_sample_vm *vm, struct perr *err)
+decode_moves(json_t *v, const char *path, struct wire_sample *s, struct wire_sample_vm *vm,
+             struct perr *err)
 {
+    json_t *mv = json_object_get(v, "moves");
+    if (mv == NULL)
+        return 0;
+    if (!json_is_array(mv)) {
+        perr_set(err, "%s.moves: must be an array", path);
+        return -EINVAL;
+    }
+    vm->moves_first = (uint32_t)s->n_moves;
+    for (size_t k = 0; k < json_array_size(mv); k++) {
+        json_t *t = json_array_get(mv, k);
+        double d = json_number_value(t);
+        if (!json_is_number(t)) {
+            perr_set(err, "%s.moves[%zu]: must be a number", path, k);
+            return -EINVAL;
+        }
+        if (!isfinite(d) || d < 0 || d > 1e11) {
+            perr_set(err, "%s.moves[%zu]: must be a number from 0 to 1e+11", path, k);
+            return -EINVAL;
+        }
+        if (k > 0 && d < s->moves[s->n_moves - 1]) {
+            perr_set(err, "%s.moves[%zu]: must not be before the move listed before it", path, k);
+            return -EINVAL;
+        }
+        if (k >= MODEL_MAX_VM_MOVES) {
+            perr_set(err, "%s.moves[%zu]: more moves than the 16 a sample carries", path, k);
+            return -EINVAL;
+        }
+        double *n = realloc(s->moves, (s->n_moves + 1) * sizeof(*n));
+        if (n == NULL) {
+            perr_set(err, "out of memory");
+            return -ENOMEM;
+        }
+        s->moves = n;
+        s->moves[s->n_moves++] = d;
+        vm->n_moves++;
+    }
+    return 0;
+}
+
+static int
+decode_sample_vm(json_t *v, size_t i, struct wire_sample *s, struct perr *err)
+{
+    struct wire_sample_vm *vm = &s->vms[i];
     char path[64];
     (void)snprintf(path, sizeof(path), "host.vms[%zu]", i);
     if (!json_is_object(v)) {
@@ -160,6 +206,8 @@ decode_sample_vm(json_t *v, size_t i, struct wire_sample_vm *vm, struct perr *er
     (void)snprintf(p2, sizeof(p2), "%s.arrived", path);
     if (r == 0)
         r = get_number(v, "arrived", p2, 0, 1e11, false, &vm->arrived, err);
+    if (r == 0)
+        r = decode_moves(v, path, s, vm, err);
     const char *st = json_string_value(json_object_get(v, "state"));
     if (r == 0 && st != NULL) {
         vm->incoming = strcmp(st, "incoming") == 0;
@@ -232,7 +280,7 @@ ref_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct 
         }
     }
     for (size_t i = 0; r == 0 && i < n; i++) {
-        r = decode_sample_vm(json_array_get(vms, i), i, &s.vms[i], err);
+        r = decode_sample_vm(json_array_get(vms, i), i, &s, err);
         for (size_t k = 0; r == 0 && k < i; k++) {
             if (strcmp(s.vms[k].name, s.vms[i].name) == 0) {
                 perr_set(err, "host.vms[%zu].name: duplicate VM name", i);

@@ -118,6 +118,8 @@ policy_equal(const struct policy *a, const struct policy *b, char *why, size_t w
         DIFF("persistence");
     if (a->cooldown_s != b->cooldown_s)
         DIFF("cooldown");
+    if (a->max_moves_per_vm != b->max_moves_per_vm || a->storm_window_s != b->storm_window_s)
+        DIFF("storm guard");
     if (a->max_migrations != b->max_migrations)
         DIFF("max_migrations");
     if (a->max_per_host != b->max_per_host)
@@ -430,6 +432,13 @@ x_literal(struct policy *p)
 }
 
 static void
+x_storm(struct policy *p)
+{
+    p->max_moves_per_vm = 2;
+    p->storm_window_s = 600.5;
+}
+
+static void
 x_cooldown_frac(struct policy *p)
 {
     p->cooldown_s = 0.5;
@@ -691,6 +700,8 @@ static struct valid_case valid_cases[] = {
     {"the patent's literal rule", "[relocate]\ndest_headroom = no\ncooldown = 0\n", x_literal},
     {"cooldown = 0.5", "[relocate]\ncooldown = 0.5\n", x_cooldown_frac},
     {"cooldown = 0", "[relocate]\ncooldown = 0\n", x_cooldown_0},
+    {"storm guard", "[relocate]\nmax_moves_per_vm = 2\nstorm_window = 600.5\n", x_storm},
+    {"storm guard defaults", "[relocate]\nmax_moves_per_vm = 4\nstorm_window = 3600\n", x_none},
     {"limits", "[relocate]\nmax_migrations = 4\nmax_per_host = 1\n", x_limits},
     {"limits off", "[relocate]\nmax_migrations = 0\nmax_per_host = 0\n", x_none},
     {"automation = manual", "[relocate]\nautomation = manual\n", x_manual},
@@ -1029,6 +1040,12 @@ static struct bad_case bad_cases[] = {
     {"persistence trailing", "[relocate]\npersistence = 1/2x\n", 2, "persistence", NULL},
     {"persistence fraction", "[relocate]\npersistence = 1.5/2\n", 2, "persistence", NULL},
     {"cooldown negative", "[relocate]\ncooldown = -1\n", 2, "cooldown", NULL},
+    {"max_moves_per_vm 0", "[relocate]\nmax_moves_per_vm = 0\n", 2, "max_moves_per_vm", NULL},
+    {"max_moves_per_vm 17", "[relocate]\nmax_moves_per_vm = 17\n", 2, "max_moves_per_vm", NULL},
+    {"max_moves_per_vm 2.5", "[relocate]\nmax_moves_per_vm = 2.5\n", 2, "max_moves_per_vm", NULL},
+    {"storm_window 0", "[relocate]\nstorm_window = 0\n", 2, "storm_window", NULL},
+    {"storm_window negative", "[relocate]\nstorm_window = -5\n", 2, "storm_window", NULL},
+    {"storm_window a word", "[relocate]\nstorm_window = hour\n", 2, "storm_window", NULL},
     {"max_migrations negative", "[relocate]\nmax_migrations = -1\n", 2, "max_migrations",
      "whole number"},
     {"max_migrations fraction", "[relocate]\nmax_migrations = 1.5\n", 2, "max_migrations", NULL},

@@ -209,7 +209,9 @@ cluster_equal(const struct cluster *a, const struct cluster *b, char *why, size_
         if (strcmp(x->name, y->name) != 0 || !usage_equal(&x->usage, &y->usage) ||
             x->has_mem != y->has_mem || (x->has_mem && x->mem_mib != y->mem_mib) ||
             x->priority != y->priority || x->host != y->host || x->pinned != y->pinned ||
-            x->arrived != y->arrived) {
+            x->arrived != y->arrived || x->moves_count != y->moves_count ||
+            (x->moves_count > 0 && memcmp(cluster_vm_moves(a, x), cluster_vm_moves(b, y),
+                                          x->moves_count * sizeof(double)) != 0)) {
             snprintf(why, whylen, "vm %zu differs (%s / %s)", i, x->name, y->name);
             return false;
         }
@@ -306,7 +308,8 @@ static const char full_json[] =
     "      \"usage\": {\"cpu\": 84.0, \"mem_bw\": 1.25, \"disk\": 12.5, \"net\": 100},\n"
     "      \"vms\": [\n"
     "        {\"name\": \"web-1\", \"usage\": {\"cpu\": 30.0, \"disk\": 4.0},\n"
-    "         \"mem_mib\": 4096, \"priority\": 7, \"pinned\": true, \"arrived\": 1764140100},\n"
+    "         \"mem_mib\": 4096, \"priority\": 7, \"pinned\": true, \"arrived\": 1764140100,\n"
+    "         \"moves\": [1764100000, 1764100000, 1764140100.25]},\n"
     "        {\"name\": \"web-2\", \"usage\": {\"cpu\": 0, \"net\": 0.001},\n"
     "         \"mem_mib\": 0, \"priority\": -3, \"pinned\": false}\n"
     "      ]\n"
@@ -350,6 +353,9 @@ check_full(const struct cluster *cl)
     assert_int_equal(v->priority, 7);
     assert_true(v->pinned);
     assert_true(v->arrived == 1764140100);
+    assert_int_equal(v->moves_count, 3);
+    assert_true(cluster_vm_moves(cl, v)[0] == 1764100000);
+    assert_true(cluster_vm_moves(cl, v)[2] == 1764140100.25);
     assert_int_equal(v->host, 0);
 
     v = &cl->vms[1];
@@ -361,6 +367,7 @@ check_full(const struct cluster *cl)
     assert_int_equal(v->priority, -3);
     assert_false(v->pinned);
     assert_true(v->arrived < 0); /* not given: unknown */
+    assert_int_equal(v->moves_count, 0);
     assert_int_equal(v->host, 0);
 
     h = &cl->hosts[1];
@@ -793,6 +800,22 @@ struct bad_case {
 };
 
 static char *
+gen_65_moves(size_t *ret_len)
+{
+    size_t cap = 2048;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    int n = snprintf(s, cap,
+                     "{\"hosts\":[{\"name\":\"h\",\"usage\":{\"cpu\":1},\"vms\":[{"
+                     "\"name\":\"v\",\"usage\":{\"cpu\":1},\"moves\":[");
+    for (int i = 0; i < 65; i++)
+        n += snprintf(s + n, cap - (size_t)n, "%s%d", i > 0 ? "," : "", 1000 + i);
+    n += snprintf(s + n, cap - (size_t)n, "]}]}]}");
+    *ret_len = (size_t)n;
+    return s;
+}
+
+static char *
 gen_deep_top(size_t *ret_len)
 {
     return repeat("", "[", 100000, "", "", 0, "", ret_len);
@@ -1017,6 +1040,23 @@ static struct bad_case bad_cases[] = {
      "hosts[0].vms[0].arrived", 0},
     {"arrived twice", V0 ",\"usage\":{\"cpu\":1},\"arrived\":1,\"arrived\":2}]}]}", 0, NULL,
      "hosts[0].vms[0].arrived", 0},
+
+    /* Moves: an array of times, oldest first, at most 64. */
+    {"moves a number", V0 ",\"usage\":{\"cpu\":1},\"moves\":5}]}]}", 0, NULL,
+     "hosts[0].vms[0].moves", 0},
+    {"moves an object", V0 ",\"usage\":{\"cpu\":1},\"moves\":{}}]}]}", 0, NULL,
+     "hosts[0].vms[0].moves", 0},
+    {"a move a string", V0 ",\"usage\":{\"cpu\":1},\"moves\":[1,\"x\"]}]}]}", 0, NULL,
+     "hosts[0].vms[0].moves[1]", 0},
+    {"a move an array", V0 ",\"usage\":{\"cpu\":1},\"moves\":[[1]]}]}]}", 0, NULL,
+     "hosts[0].vms[0].moves[0]", 0},
+    {"a move negative", V0 ",\"usage\":{\"cpu\":1},\"moves\":[-1]}]}]}", 0, NULL,
+     "hosts[0].vms[0].moves[0]", 0},
+    {"moves out of order", V0 ",\"usage\":{\"cpu\":1},\"moves\":[5,4]}]}]}", 0, NULL,
+     "hosts[0].vms[0].moves", 0},
+    {"moves twice", V0 ",\"usage\":{\"cpu\":1},\"moves\":[],\"moves\":[]}]}]}", 0, NULL,
+     "hosts[0].vms[0].moves", 0},
+    {"65 moves", NULL, 0, gen_65_moves, "hosts[0].vms[0].moves[64]", BAD_E2BIG_OK},
 
     /* Priority must be an integer. */
     {"priority 1.5", V0 ",\"usage\":{\"cpu\":1},\"priority\":1.5}]}]}", 0, NULL,

@@ -116,6 +116,34 @@ static const struct table_case cases[] = {
      NULL},
     {"integer beyond int64", "{\"seq\":9223372036854775808,\"time\":1," HOST_HEAD "}}",
      "out of range"},
+    {"moves",
+     "{\"seq\":0,\"time\":1," HOST_HEAD
+     ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":[1,1,2.5]}]}}",
+     NULL},
+    {"moves empty",
+     "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":[]}]}}",
+     NULL},
+    {"moves an object",
+     "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":{}}]}}",
+     "host.vms[0].moves: must be an array"},
+    {"a move a string",
+     "{\"seq\":0,\"time\":1," HOST_HEAD
+     ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":[1,\"2\"]}]}}",
+     "host.vms[0].moves[1]: must be a number"},
+    {"a move an object",
+     "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":[{}]}]}}",
+     "host.vms[0].moves[0]: must be a number"},
+    {"a move negative",
+     "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":[-1]}]}}",
+     "host.vms[0].moves[0]"},
+    {"moves out of order",
+     "{\"seq\":0,\"time\":1," HOST_HEAD
+     ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":[5,4]}]}}",
+     "host.vms[0].moves[1]: must not be before"},
+    {"17 moves",
+     "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":"
+     "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}]}}",
+     "host.vms[0].moves[16]: more moves"},
     {"keys with the same hash",
      "{\"212c64d76dfb2e54\":1,\"03aa2af60fa2fc23\":2,\"seq\":0,\"time\":1," HOST_HEAD "}}", NULL},
 };
@@ -163,6 +191,34 @@ test_full_fields(void **state)
     assert_true(s.vms[0].mem_mib == 512);
     assert_int_equal(s.vms[0].priority, -3);
     assert_true(s.vms[0].pinned && s.vms[0].migrating_out && !s.vms[0].incoming);
+    assert_int_equal(s.vms[0].n_moves, 0);
+    wire_sample_done(&s);
+}
+
+/* A VM's moves reach the model: the second VM's, after the first one's. */
+static void
+test_moves_to_cluster(void **state)
+{
+    (void)state;
+    const char *body = "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"usage\":{},"
+                       "\"moves\":[10,20]},{\"name\":\"b\",\"usage\":{},\"moves\":[30,40,50]},"
+                       "{\"name\":\"c\",\"usage\":{}}]}}";
+    struct wire_sample s;
+    struct perr err;
+    assert_int_equal(wire_sample_decode(body, strlen(body), &s, &err), 0);
+    assert_int_equal(s.n_moves, 5);
+    assert_int_equal(s.vms[1].moves_first, 2);
+    assert_int_equal(s.vms[1].n_moves, 3);
+    struct cluster cl;
+    cluster_init(&cl);
+    size_t hi;
+    assert_int_equal(wire_sample_to_cluster(&s, true, &cl, &hi), 0);
+    assert_int_equal(cl.vms[1].moves_count, 3);
+    assert_true(cluster_vm_moves(&cl, &cl.vms[1])[0] == 30 &&
+                cluster_vm_moves(&cl, &cl.vms[1])[2] == 50);
+    assert_int_equal(cl.vms[0].moves_count, 2);
+    assert_int_equal(cl.vms[2].moves_count, 0);
+    cluster_done(&cl);
     wire_sample_done(&s);
 }
 
@@ -334,6 +390,26 @@ put_vm(struct buf *b, int i)
         SEP();
         put(b, "\"note\":{\"deep\":[1,[2,{\"x\":null}]]}");
     }
+    if (rnd(4) == 0) {
+        /* Moves: mostly in order, sometimes too many, out of order or of another type. */
+        SEP();
+        put(b, "\"moves\":");
+        if (rnd(20) == 0) {
+            put_odd(b);
+        } else {
+            int n = rnd(8) == 0 ? 15 + (int)rnd(4) : (int)rnd(6);
+            double t = 1e9;
+            put(b, "[");
+            for (int k = 0; k < n; k++) {
+                t += rnd(10) == 0 ? -5.0 : (double)rnd(1000);
+                if (rnd(30) == 0)
+                    put(b, "%s\"%g\"", k > 0 ? "," : "", t);
+                else
+                    put(b, "%s%.17g", k > 0 ? "," : "", t);
+            }
+            put(b, "]");
+        }
+    }
     if (rnd(60) == 0) {
         SEP();
         put(b, "\"usage\":{}"); /* a repeated key */
@@ -424,7 +500,9 @@ same_sample(const struct wire_sample *a, const struct wire_sample *b)
         if (strcmp(x->name, y->name) != 0 || memcmp(x->usage, y->usage, sizeof(x->usage)) != 0 ||
             memcmp(x->demand, y->demand, sizeof(x->demand)) != 0 || x->mem_mib != y->mem_mib ||
             x->priority != y->priority || x->pinned != y->pinned || x->incoming != y->incoming ||
-            x->migrating_out != y->migrating_out)
+            x->migrating_out != y->migrating_out || x->n_moves != y->n_moves ||
+            (x->n_moves > 0 && memcmp(a->moves + x->moves_first, b->moves + y->moves_first,
+                                      x->n_moves * sizeof(double)) != 0))
             return false;
     }
     return true;
@@ -475,6 +553,7 @@ main(void)
     const struct CMUnitTest others[] = {
         cmocka_unit_test(test_full_fields),
         cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_moves_to_cluster),
         cmocka_unit_test(test_same_as_reference),
     };
     failed += cmocka_run_group_tests_name("wire sample", others, NULL, NULL);
