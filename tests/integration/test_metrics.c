@@ -20,18 +20,6 @@
 #include "net/http.h"
 #include "testpool.h"
 
-/* The text of GET /metrics (caller frees); the status must be 200. */
-static char *
-metrics(const char *url)
-{
-    struct http_answer ans;
-    struct http_creds creds = {test_token(), NULL};
-    assert_int_equal(http_fetch(url, "GET", "/metrics", NULL, &creds, 5.0, &ans), 0);
-    assert_int_equal(ans.status, 200);
-    assert_non_null(ans.body);
-    return ans.body;
-}
-
 static void
 assert_has(const char *text, const char *line)
 {
@@ -105,7 +93,7 @@ test_metrics_after_a_migration(void **state)
     assert_true(wait_until(migration_is, &done, ACT_S));
     /* The manager's next sample of h2 shows the arrival. */
     assert_true(wait_until(a_on_h2, m->url, ACT_S));
-    char *mt = metrics(m->url);
+    char *mt = metrics_text(m->url);
     assert_has(mt, "# TYPE vmloc_migrations_total counter\n");
     assert_has(mt, "vmloc_migrations_total{outcome=\"done\"} 1\n");
     assert_has(mt, "vmloc_migrations_total{outcome=\"failed\"} 0\n");
@@ -126,7 +114,7 @@ test_metrics_after_a_migration(void **state)
     assert_has(mt, "vmloc_store_bytes ");
     check_format("the manager", mt);
     free(mt);
-    char *at = metrics(h1->url);
+    char *at = metrics_text(h1->url);
     assert_has(
         at, "vmloc_build_info{role=\"agent\",mode=\"central\",backend=\"sim\",version=\"1\"} 1\n");
     assert_has(at, "vmloc_migrations_total{outcome=\"done\"} 1\n");
@@ -167,7 +155,7 @@ seq_after(void *arg)
 static bool
 six_collected(void *arg)
 {
-    char *mt = metrics(arg);
+    char *mt = metrics_text(arg);
     bool ok = metric_value(mt, "vmloc_sample_age_seconds_count ") >= 6;
     free(mt);
     return ok;
@@ -204,7 +192,7 @@ test_collection_on_the_clock(void **state)
     /* The manager's collections: most samples at most 0.1 s old (0.05 s expected; a
      * free-running timer would give one fixed age anywhere in 0 to 0.5 s). */
     assert_true(wait_until(six_collected, m->url, UP_S));
-    char *mt = metrics(m->url);
+    char *mt = metrics_text(m->url);
     double n = metric_value(mt, "vmloc_sample_age_seconds_count ");
     double fresh = metric_value(mt, "vmloc_sample_age_seconds_bucket{le=\"0.1\"} ");
     if (!(n >= 6 && fresh >= n * 2.0 / 3.0))
@@ -212,7 +200,7 @@ test_collection_on_the_clock(void **state)
     assert_true(n >= 6);
     assert_true(fresh >= n * 2.0 / 3.0);
     free(mt);
-    char *at = metrics(h1->url);
+    char *at = metrics_text(h1->url);
     /* The four samples waited for above, each timed (the one at the start is not). */
     assert_true(metric_value(at, "vmloc_sample_duration_seconds_count ") >= 4);
     free(at);

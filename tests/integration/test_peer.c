@@ -21,55 +21,6 @@
 #include "net/http.h"
 #include "testpool.h"
 
-#define MAX_PEERS 10
-
-/* A cluster of peers: names, ports and URLs fixed before any starts. */
-struct peers {
-    size_t n;
-    char name[MAX_PEERS][16];
-    char listen[MAX_PEERS][32];
-    char url[MAX_PEERS][64];
-    char data[MAX_PEERS][600];
-    struct daemon *d[MAX_PEERS];
-};
-
-static void
-peers_init(struct peers *p, size_t n)
-{
-    memset(p, 0, sizeof(*p));
-    assert_true(n <= MAX_PEERS);
-    p->n = n;
-    int ports[MAX_PEERS];
-    assert_int_equal(http_free_ports(ports, n), 0);
-    for (size_t i = 0; i < n; i++) {
-        int port = ports[i];
-        (void)snprintf(p->name[i], sizeof(p->name[i]), "p%zu", i + 1);
-        (void)snprintf(p->listen[i], sizeof(p->listen[i]), "127.0.0.1:%d", port);
-        (void)snprintf(p->url[i], sizeof(p->url[i]), "http://127.0.0.1:%d", port);
-        (void)snprintf(p->data[i], sizeof(p->data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
-                       p->name[i]);
-    }
-}
-
-/* Start peer i with every other peer listed, plus `extra` options (NULL-terminated or NULL). */
-static void
-peer_start(struct peers *p, size_t i, const char *const *extra)
-{
-    const char *argv[64] = {"agent",      "--name", p->name[i], "--mode",     "peer", "--listen",
-                            p->listen[i], "--data", p->data[i], "--interval", "0.2"};
-    size_t n = 11;
-    for (size_t k = 0; k < p->n; k++) {
-        if (k == i)
-            continue;
-        argv[n++] = "--peer";
-        argv[n++] = p->url[k];
-    }
-    for (size_t k = 0; extra != NULL && extra[k] != NULL && n < 63; k++)
-        argv[n++] = extra[k];
-    argv[n] = NULL;
-    p->d[i] = pool_start(p->name[i], argv);
-}
-
 static void
 post_load(const char *url, const char *vm, const char *body)
 {
@@ -174,13 +125,13 @@ test_peer_one_conflict(void **state)
 {
     (void)state;
     struct peers p;
-    peers_init(&p, 3);
+    pool_peers_init(&p, 3);
     const char *src[] = {"--vm", "a:cpu=10", "--vm", "b:cpu=10", NULL};
     const char *busy[] = {"--vm", "c:cpu=30", NULL};
     const char *idle[] = {"--vm", "d:cpu=5", NULL};
-    peer_start(&p, 0, src);
-    peer_start(&p, 1, busy);
-    peer_start(&p, 2, idle);
+    pool_peer_start(&p, 0, src);
+    pool_peer_start(&p, 1, busy);
+    pool_peer_start(&p, 2, idle);
     post_load(p.url[0], "a", "{\"cpu\": 50}");
     post_load(p.url[0], "b", "{\"cpu\": 45}");
     struct pcond c = {&p, p.url[0], "a", 2, 1};
@@ -260,7 +211,7 @@ test_peer_contention(void **state)
 {
     (void)state;
     struct peers p;
-    peers_init(&p, 8);
+    pool_peers_init(&p, 8);
     /* Every peer reads the same policy file: a destination must stay below its threshold,
      * so a source that moved its heaviest VM has no room for another source's. */
     char conf[600];
@@ -284,10 +235,10 @@ test_peer_contention(void **state)
                                {"--vm", "x7:cpu=10", "--config", conf, NULL}, /* for one VM */
                                {"--vm", "x8:cpu=12", "--config", conf, NULL}};
     for (size_t i = 0; i < 4; i++)
-        peer_start(&p, i, src[i]);
-    peer_start(&p, 4, best);
+        pool_peer_start(&p, i, src[i]);
+    pool_peer_start(&p, 4, best);
     for (size_t i = 0; i < 3; i++)
-        peer_start(&p, 5 + i, other[i]);
+        pool_peer_start(&p, 5 + i, other[i]);
     /* Someone else holds p5's lock: every decision is refused there first. */
     json_t *j = NULL;
     assert_int_equal(
@@ -366,17 +317,17 @@ test_peer_holder_killed(void **state)
 {
     (void)state;
     struct peers p;
-    peers_init(&p, 4);
+    pool_peers_init(&p, 4);
     /* p1's migration takes 60 s (1024 MiB at 16 MiB/s): it is killed long before. */
     const char *slow[] = {"--vm", "a:cpu=10,mem=1024", "--vm", "b:cpu=10", "--bandwidth",
                           "16",   "--lock-lease",      "1.5",  NULL};
     const char *src2[] = {"--vm", "e:cpu=10", "--vm", "f:cpu=10", "--lock-lease", "1.5", NULL};
     const char *best[] = {"--vm", "d:cpu=5", NULL};
     const char *other[] = {"--vm", "g:cpu=20", NULL};
-    peer_start(&p, 0, slow);
-    peer_start(&p, 1, src2);
-    peer_start(&p, 2, best);
-    peer_start(&p, 3, other);
+    pool_peer_start(&p, 0, slow);
+    pool_peer_start(&p, 1, src2);
+    pool_peer_start(&p, 2, best);
+    pool_peer_start(&p, 3, other);
     post_load(p.url[0], "a", "{\"cpu\": 50}");
     post_load(p.url[0], "b", "{\"cpu\": 45}");
     struct pcond held = {&p, p.url[2], NULL, 0, 0};
@@ -413,13 +364,13 @@ test_peer_down_skipped(void **state)
 {
     (void)state;
     struct peers p;
-    peers_init(&p, 3);
+    pool_peers_init(&p, 3);
     const char *src[] = {"--vm", "a:cpu=10", "--vm", "b:cpu=10", "--vm", "c:cpu=5", NULL};
     const char *busy[] = {"--vm", "x:cpu=20", NULL};
     const char *best[] = {NULL};
-    peer_start(&p, 0, src);
-    peer_start(&p, 1, busy);
-    peer_start(&p, 2, best);
+    pool_peer_start(&p, 0, src);
+    pool_peer_start(&p, 1, busy);
+    pool_peer_start(&p, 2, best);
     assert_int_equal(daemon_stop(p.d[2], 10.0), 0); /* p3, the best destination, is down */
     post_load(p.url[0], "a", "{\"cpu\": 50}");
     post_load(p.url[0], "b", "{\"cpu\": 45}");
@@ -427,7 +378,7 @@ test_peer_down_skipped(void **state)
     assert_true(wait_until(vm_runs_at, &c, ACT_S));
     assert_true(health_int(p.url[0], "peers_up") == 1);
     /* p3 comes back on the same address; the next conflict on p1 goes to it. */
-    peer_start(&p, 2, best);
+    pool_peer_start(&p, 2, best);
     post_load(p.url[0], "b", "{\"cpu\": 60}");
     post_load(p.url[0], "c", "{\"cpu\": 35}");
     struct pcond c2 = {&p, NULL, "b", 2, 0};
@@ -445,8 +396,8 @@ test_lock_api(void **state)
 {
     (void)state;
     struct peers p;
-    peers_init(&p, 1);
-    peer_start(&p, 0, NULL);
+    pool_peers_init(&p, 1);
+    pool_peer_start(&p, 0, NULL);
     const char *u = p.url[0];
     json_t *j = NULL;
     static const char *const bad[] = {

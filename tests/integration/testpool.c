@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "net/http.h"
 #include "testpool.h"
 
 static struct daemon pool[POOL_MAX_DAEMONS];
@@ -302,11 +303,61 @@ sample_seq(const char *agent_url, double *ret_time)
 {
     json_t *s = get(agent_url, "/v1/sample");
     long long seq = -1;
-    *ret_time = 0;
+    double t = 0;
     if (s != NULL) {
         seq = json_integer_value(json_object_get(s, "seq"));
-        *ret_time = json_real_value(json_object_get(s, "time"));
+        t = json_real_value(json_object_get(s, "time"));
     }
+    if (ret_time != NULL)
+        *ret_time = t;
     json_decref(s);
     return seq;
+}
+
+void
+pool_peers_init(struct peers *p, size_t n)
+{
+    memset(p, 0, sizeof(*p));
+    assert_true(n <= MAX_PEERS);
+    p->n = n;
+    int ports[MAX_PEERS];
+    assert_int_equal(http_free_ports(ports, n), 0);
+    for (size_t i = 0; i < n; i++) {
+        int port = ports[i];
+        (void)snprintf(p->name[i], sizeof(p->name[i]), "p%zu", i + 1);
+        (void)snprintf(p->listen[i], sizeof(p->listen[i]), "127.0.0.1:%d", port);
+        (void)snprintf(p->url[i], sizeof(p->url[i]), "http://127.0.0.1:%d", port);
+        (void)snprintf(p->data[i], sizeof(p->data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
+                       p->name[i]);
+    }
+}
+
+/* Start peer i with every other peer listed, plus `extra` options (NULL-terminated or NULL). */
+void
+pool_peer_start(struct peers *p, size_t i, const char *const *extra)
+{
+    const char *argv[64] = {"agent",      "--name", p->name[i], "--mode",     "peer", "--listen",
+                            p->listen[i], "--data", p->data[i], "--interval", "0.2"};
+    size_t n = 11;
+    for (size_t k = 0; k < p->n; k++) {
+        if (k == i)
+            continue;
+        argv[n++] = "--peer";
+        argv[n++] = p->url[k];
+    }
+    for (size_t k = 0; extra != NULL && extra[k] != NULL && n < 63; k++)
+        argv[n++] = extra[k];
+    argv[n] = NULL;
+    p->d[i] = pool_start(p->name[i], argv);
+}
+
+char *
+metrics_text(const char *url)
+{
+    struct http_answer ans;
+    struct http_creds creds = {test_token(), NULL};
+    assert_int_equal(http_fetch(url, "GET", "/metrics", NULL, &creds, 5.0, &ans), 0);
+    assert_int_equal(ans.status, 200);
+    assert_non_null(ans.body);
+    return ans.body;
 }

@@ -83,7 +83,8 @@ bool rounds_reach(void *arg);
 /* The daemon at `url` lists a migration of VM `a`, in any state. */
 bool migration_of(void *arg);
 
-/* The agent's latest sample: its `seq`, -1 when there is none, and its time (0 then). */
+/* The agent's latest sample: its `seq`, -1 when there is none, and its time (0 then) in
+ * *ret_time unless NULL. */
 long long sample_seq(const char *agent_url, double *ret_time);
 
 /* What log_has() looks for: `text` in a line of daemon `d`'s log. */
@@ -92,6 +93,28 @@ struct log_cond {
     const char *text;
 };
 bool log_has(void *arg);
+
+/* Peer mode: a cluster of peers p1..pN whose names, ports and URLs are fixed before any
+ * starts, so that every peer can name every other. */
+#define MAX_PEERS 10
+struct peers {
+    size_t n;
+    char name[MAX_PEERS][16];
+    char listen[MAX_PEERS][32];
+    char url[MAX_PEERS][64];
+    char data[MAX_PEERS][600];
+    struct daemon *d[MAX_PEERS];
+};
+
+/* Choose `n` free ports on 127.0.0.1 and name the peers. */
+void pool_peers_init(struct peers *p, size_t n);
+
+/* Start peer i (--mode peer, --interval 0.2) with every other peer listed, plus `extra`
+ * options (NULL-terminated, or NULL). */
+void pool_peer_start(struct peers *p, size_t i, const char *const *extra);
+
+/* The text of GET /metrics (caller frees); the status must be 200. */
+char *metrics_text(const char *url);
 
 /* Write `text` to this test's policy file and return its path (valid until the next call). */
 const char *pool_write_policy(const char *text);
