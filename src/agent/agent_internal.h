@@ -86,10 +86,19 @@ struct incoming {
 /* Points of a host's usage history are at least this far apart. */
 #define AGENT_HIST_GAP_S 1.0
 
+/* libvirt: what the agent knows of one running domain (by UUID), from when it first saw it. */
 struct lv_arrival {
     char uuid[40];
-    double since; /* wall clock, or -1: running before the agent's first sample */
-    bool present; /* in the latest sample */
+    double since;  /* wall clock, or -1: running before the agent's first sample */
+    bool present;  /* in the latest sample */
+    bool incoming; /* seen paused for an incoming migration (hv_libvirt_arrival_step()) */
+    /* Its moves (oldest first), read from its metadata once and kept in step with it. */
+    double moves[MODEL_MAX_VM_MOVES];
+    uint32_t n_moves;
+    bool moves_read;    /* read (or found absent or bad); false: read again at the next sample */
+    bool moves_unsaved; /* a move added here is not in its metadata yet: written again */
+    double unread_move; /* an arrival seen while its history could not be read (0: none) */
+    bool warned;        /* a failure to read or write them was logged */
 };
 
 /* Another agent, in peer mode. */

@@ -12,7 +12,11 @@
  * (GET /v1/health), then starts libvirt's peer-to-peer live migration in a worker thread.
  * Every second its progress is read, and after the time-out libvirt is asked to abort it.
  * libvirt's own protocol keeps the VM on exactly one host: until the destination runs it,
- * it runs on the source; after a failure or an abort it still does. */
+ * it runs on the source; after a failure or an abort it still does.
+ *
+ * A domain's recent moves (the storm guard's history) live in its libvirt metadata: read once
+ * when the agent first sees the domain, kept with its arrival record, listed in every sample
+ * ("moves"), and extended and written back here when the domain arrives by migration. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <event2/event.h>
@@ -71,40 +75,144 @@ measured_kinds(const double *v, bool mem_bw)
     return o;
 }
 
-/* When the domain with `uuid` arrived here, or -1 when unknown. */
-static double
-arrival_of(const struct agent *a, const char *uuid)
+/* What the agent knows of the domain with `uuid` (its arrival and moves), or NULL. */
+static const struct lv_arrival *
+arrival_find(const struct agent *a, const char *uuid)
 {
     for (size_t i = 0; i < a->n_arrivals; i++) {
         if (strcmp(a->arrivals[i].uuid, uuid) == 0)
-            return a->arrivals[i].since;
+            return &a->arrivals[i];
     }
-    return -1;
+    return NULL;
+}
+
+/* Add an arrival by migration at `t` to the moves of `r`, whose history was read. */
+static void
+add_move(struct lv_arrival *r, double t)
+{
+    vm_moves_push(r->moves, &r->n_moves, t);
+    r->moves_unsaved = true;
+}
+
+/* Read the moves of domain `name` from its metadata into `r`, once. A bad history counts as
+ * none (logged once; the next move written here replaces it); a failed read is tried again at
+ * the next sample, and an arrival seen meanwhile is added once it succeeds. */
+static void
+load_moves(struct agent *a, struct lv_arrival *r, const char *name)
+{
+    char why[256] = "";
+    double t[MODEL_MAX_VM_MOVES];
+    uint32_t n = 0;
+    int rc = hv_libvirt_moves_read(&a->lv, r->uuid, t, &n, why, sizeof(why));
+    if (rc < 0 && rc != -EINVAL) {
+        if (!r->warned)
+            log_warnx("cannot read the move history of vm=\"%s\" uuid=%s error=\"%s\"; trying "
+                      "again at the next sample",
+                      name, r->uuid, why);
+        r->warned = true;
+        return;
+    }
+    if (rc < 0) {
+        log_warnx("bad move history in the metadata of vm=\"%s\" uuid=%s error=\"%s\"; no moves "
+                  "known, ignoring",
+                  name, r->uuid, why);
+        n = 0;
+    }
+    if (n > 0)
+        memcpy(r->moves, t, n * sizeof(*t));
+    r->n_moves = n;
+    r->moves_read = true;
+    r->warned = false;
+    if (r->unread_move > 0) {
+        add_move(r, r->unread_move);
+        r->unread_move = 0;
+    }
+}
+
+/* Write the moves of domain `name` to its metadata; on failure they are written again at the
+ * next sample (the samples carry them meanwhile). */
+static void
+save_moves(struct agent *a, struct lv_arrival *r, const char *name)
+{
+    char why[256] = "";
+    int rc = hv_libvirt_moves_write(&a->lv, r->uuid, r->moves, r->n_moves, why, sizeof(why));
+    if (rc < 0) {
+        if (!r->warned)
+            log_warnx("cannot write the move history of vm=\"%s\" uuid=%s error=\"%s\"; trying "
+                      "again at the next sample",
+                      name, r->uuid, why);
+        r->warned = true;
+        return;
+    }
+    if (r->warned)
+        log_info("move history written vm=\"%s\" uuid=%s moves=%u", name, r->uuid, r->n_moves);
+    else
+        log_debug("move history written vm=\"%s\" uuid=%s moves=%u", name, r->uuid, r->n_moves);
+    r->moves_unsaved = false;
+    r->warned = false;
+}
+
+/* The record of domain `v`, added when it is new (*ret_first then true); NULL on OOM. */
+static struct lv_arrival *
+arrival_get(struct agent *a, const struct lv_vm *v, double now, bool *ret_first)
+{
+    size_t i = 0;
+    while (i < a->n_arrivals && strcmp(a->arrivals[i].uuid, v->uuid) != 0)
+        i++;
+    *ret_first = i == a->n_arrivals;
+    if (i < a->n_arrivals)
+        return &a->arrivals[i];
+    struct lv_arrival *n = realloc(a->arrivals, (a->n_arrivals + 1) * sizeof(*n));
+    if (n == NULL)
+        return NULL;
+    a->arrivals = n;
+    memset(&n[i], 0, sizeof(n[i]));
+    (void)snprintf(n[i].uuid, sizeof(n[i].uuid), "%s", v->uuid);
+    n[i].since = a->arrivals_known ? now : -1.0;
+    a->n_arrivals++;
+    return &n[i];
 }
 
 /* After a sample: note the domains that appeared (migrated in, or started) and forget those
- * gone. Those running at the agent's first sample have no known arrival. */
+ * gone. Those running at the agent's first sample have no known arrival. A new domain's moves
+ * are read from its metadata; a domain that arrived by migration (hv_libvirt_arrival_step():
+ * libvirt's state and reason, see hv_libvirt_record_arrival()) gets the time as a move, and
+ * its metadata is written back, so the history goes on with it and outlives this agent. */
 static void
 note_arrivals(struct agent *a)
 {
     double now = clock_wall_s();
+    bool initial = !a->arrivals_known;
     for (size_t i = 0; i < a->n_arrivals; i++)
         a->arrivals[i].present = false;
     for (size_t j = 0; j < a->lv.n_vms; j++) {
-        const char *uuid = a->lv.vms[j].uuid;
-        size_t i = 0;
-        while (i < a->n_arrivals && strcmp(a->arrivals[i].uuid, uuid) != 0)
-            i++;
-        if (i == a->n_arrivals) {
-            struct lv_arrival *n = realloc(a->arrivals, (a->n_arrivals + 1) * sizeof(*n));
-            if (n == NULL)
-                continue; /* no cooldown for it: it may move sooner, never lost */
-            a->arrivals = n;
-            (void)snprintf(n[i].uuid, sizeof(n[i].uuid), "%s", uuid);
-            n[i].since = a->arrivals_known ? now : -1.0;
-            a->n_arrivals++;
+        const struct lv_vm *v = &a->lv.vms[j];
+        bool first;
+        struct lv_arrival *r = arrival_get(a, v, now, &first);
+        if (r == NULL)
+            continue; /* no cooldown or moves for it: it may move sooner, never lost */
+        r->present = true;
+        if (!r->moves_read)
+            load_moves(a, r, v->name);
+        bool arrived = hv_libvirt_arrival_step(v->arrival, first, initial, &r->incoming);
+        if (first && r->incoming)
+            log_debug("domain appeared paused for an incoming migration vm=\"%s\" uuid=%s", v->name,
+                      r->uuid);
+        if (arrived) {
+            r->since = now; /* its cooldown starts when it runs here, as a move counts */
+            if (r->moves_read) {
+                add_move(r, now);
+                log_info("domain arrived by migration vm=\"%s\" uuid=%s moves=%u", v->name, r->uuid,
+                         r->n_moves);
+            } else {
+                r->unread_move = now;
+                log_info("domain arrived by migration vm=\"%s\" uuid=%s moves=unknown (added "
+                         "once its history is read)",
+                         v->name, r->uuid);
+            }
         }
-        a->arrivals[i].present = true;
+        if (r->moves_unsaved)
+            save_moves(a, r, v->name);
     }
     size_t k = 0;
     for (size_t i = 0; i < a->n_arrivals; i++) {
@@ -128,8 +236,22 @@ agent_lv_vms(struct agent *a, bool with_host)
                               measured_kinds(v->usage, v->has_mem_bw), "mem_mib", v->mem_mib,
                               "priority", (json_int_t)(d != NULL ? d->priority : 0), "pinned",
                               d != NULL && d->pinned, "state", state, "measured", v->measured);
-        double since = arrival_of(a, v->uuid);
-        if (o != NULL && since >= 0 && json_object_set_new(o, "arrived", json_real(since)) < 0) {
+        const struct lv_arrival *r = arrival_find(a, v->uuid);
+        double since = r != NULL ? r->since : -1.0;
+        uint32_t n_moves = r != NULL ? r->n_moves : 0;
+        if (with_host) {
+            /* GET /v1/vms: what holds it here (cooldown, storm guard), as with the simulated
+             * backend. */
+            o = wire_vm_hold_json(o, &a->opts.policy, since, r != NULL ? r->moves : NULL, n_moves,
+                                  clock_wall_s());
+        } else if (o != NULL && since >= 0 &&
+                   json_object_set_new(o, "arrived", json_real(since)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        /* Its moves, for the storm guard of the manager and the peers. */
+        if (o != NULL && n_moves > 0 &&
+            json_object_set_new(o, "moves", wire_moves_json(r->moves, n_moves)) < 0) {
             json_decref(o);
             o = NULL;
         }

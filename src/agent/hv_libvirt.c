@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,7 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
         double mem_kib;
         double mbmt;
         hv_libvirt_record_counters(recs[i], c, &mem_kib, &mbmt);
+        v->arrival = hv_libvirt_record_arrival(recs[i]);
         v->mem_mib = mem_kib / 1024.0;
         if (mbmt >= 0) {
             v->has_mem_bw = true;
@@ -483,6 +485,311 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
     hv->host_io[KIND_DISK] = pct(hv->host_io[KIND_DISK]);
     hv->host_io[KIND_NET] = pct(hv->host_io[KIND_NET]);
     return 0;
+}
+
+/* ---- arrivals by migration ------------------------------------------------------------------ */
+
+/* An integer typed parameter, whatever its width. false when it is not one. */
+static bool
+param_int(const virTypedParameter *p, long long *ret)
+{
+    switch (p->type) {
+    case VIR_TYPED_PARAM_INT:
+        *ret = p->value.i;
+        return true;
+    case VIR_TYPED_PARAM_UINT:
+        *ret = p->value.ui;
+        return true;
+    case VIR_TYPED_PARAM_LLONG:
+        *ret = p->value.l;
+        return true;
+    case VIR_TYPED_PARAM_ULLONG:
+        *ret = p->value.ul > (unsigned long long)INT32_MAX ? INT32_MAX : (long long)p->value.ul;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Why the state and its reason, and not the lifecycle events (STARTED_MIGRATED,
+ * RESUMED_MIGRATED): libvirt sets RUNNING/RUNNING_MIGRATED exactly when it resumes a domain
+ * that came by migration (QEMU's and libxl's drivers alike) and keeps it until the domain's
+ * state changes again; booted, restored and snapshot-reverted domains have their own reasons,
+ * and a source whose migration failed resumes with MIGRATION_CANCELED. The state is in the
+ * stats every sample reads anyway ("state.*", from libvirt's domain object, no call to QEMU),
+ * so it costs nothing, needs no hand-off from libvirt's event thread, and is not lost when
+ * the events are unavailable, the event comes before the sample that lists the domain, or
+ * the connection drops while the migration ends. The events still wake the agent, so the
+ * sample that sees the change comes at once. */
+enum hv_libvirt_arrival
+hv_libvirt_record_arrival(const void *record)
+{
+    const virDomainStatsRecord *rec = record;
+    long long state = -1;
+    long long reason = -1;
+    for (int i = 0; i < rec->nparams; i++) {
+        const virTypedParameter *p = &rec->params[i];
+        long long v;
+        if (!param_int(p, &v))
+            continue;
+        if (strcmp(p->field, "state.state") == 0)
+            state = v;
+        else if (strcmp(p->field, "state.reason") == 0)
+            reason = v;
+    }
+    if (state < 0 || reason < 0)
+        return HV_LIBVIRT_ARRIVAL_UNKNOWN;
+    if (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION)
+        return HV_LIBVIRT_ARRIVAL_INCOMING;
+    if (state == VIR_DOMAIN_RUNNING && reason == VIR_DOMAIN_RUNNING_MIGRATED)
+        return HV_LIBVIRT_ARRIVAL_MIGRATED;
+    return HV_LIBVIRT_ARRIVAL_NONE;
+}
+
+bool
+hv_libvirt_arrival_step(enum hv_libvirt_arrival a, bool first, bool initial, bool *incoming)
+{
+    if (first)
+        *incoming = false;
+    if (a == HV_LIBVIRT_ARRIVAL_UNKNOWN)
+        return false; /* nothing learnt: a domain seen incoming stays so */
+    if (a == HV_LIBVIRT_ARRIVAL_INCOMING) {
+        /* Only a domain that just appeared: a source is paused for its migration too. */
+        if (first)
+            *incoming = true;
+        return false;
+    }
+    if (*incoming) {
+        /* It left the pause of an incoming migration and is still here: the migration
+         * succeeded (however it was resumed: running, or paused on purpose). */
+        *incoming = false;
+        return true;
+    }
+    return first && !initial && a == HV_LIBVIRT_ARRIVAL_MIGRATED;
+}
+
+/* ---- move history in the domain's metadata --------------------------------------------------- */
+
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static const char *
+skip_space(const char *p)
+{
+    while (is_space(*p))
+        p++;
+    return p;
+}
+
+#define MOVES_MAX_TIME 1e11 /* as on the wire (wire_moves_decode) */
+
+/* One time at `p`: 1 to 12 digits, optionally '.' and 1 to 9 digits, followed by white space
+ * or '<'. 0 with *ret_t and *ret_end; -EINVAL. */
+static int
+parse_time(const char *p, double *ret_t, const char **ret_end)
+{
+    const char *q = p;
+    size_t whole = 0;
+    size_t frac = 0;
+    while (*q >= '0' && *q <= '9') {
+        q++;
+        whole++;
+    }
+    if (*q == '.') {
+        q++;
+        while (*q >= '0' && *q <= '9') {
+            q++;
+            frac++;
+        }
+        if (frac == 0)
+            return -EINVAL;
+    }
+    if (whole == 0 || whole > 12 || frac > 9 || (*q != '<' && !is_space(*q)))
+        return -EINVAL;
+    char tok[32];
+    size_t n = (size_t)(q - p);
+    memcpy(tok, p, n);
+    tok[n] = '\0';
+    double t = strtod(tok, NULL); /* digits and a point only: the C locale's syntax */
+    if (!isfinite(t) || t < 0 || t > MOVES_MAX_TIME)
+        return -EINVAL;
+    *ret_t = t;
+    *ret_end = q;
+    return 0;
+}
+
+int
+hv_libvirt_moves_parse(const char *xml, double *ret, uint32_t *ret_n, char *err, size_t len)
+{
+    if (strnlen(xml, HV_LIBVIRT_MOVES_MAX_XML + 1) > HV_LIBVIRT_MOVES_MAX_XML) {
+        (void)snprintf(err, len, "longer than %d bytes", HV_LIBVIRT_MOVES_MAX_XML);
+        return -EINVAL;
+    }
+    const char *p = skip_space(xml);
+    if (strncmp(p, "<moves", 6) != 0 || (p[6] != '>' && p[6] != '/' && !is_space(p[6]))) {
+        (void)snprintf(err, len, "not a <moves> element");
+        return -EINVAL;
+    }
+    p += 6;
+    /* Its attributes, if any, are skipped (quoted values may hold '>'). */
+    char quote = '\0';
+    while (*p != '\0' && (quote != '\0' || *p != '>')) {
+        if (quote != '\0' && *p == quote)
+            quote = '\0';
+        else if (quote == '\0' && (*p == '"' || *p == '\''))
+            quote = *p;
+        p++;
+    }
+    if (*p == '\0') {
+        (void)snprintf(err, len, "unterminated <moves> tag");
+        return -EINVAL;
+    }
+    bool empty = p[-1] == '/';
+    p++;
+    double t[MODEL_MAX_VM_MOVES];
+    uint32_t n = 0;
+    size_t count = 0;
+    while (!empty) {
+        p = skip_space(p);
+        if (*p == '<')
+            break;
+        double v;
+        if (*p == '\0') {
+            (void)snprintf(err, len, "no </moves>");
+            return -EINVAL;
+        }
+        if (parse_time(p, &v, &p) < 0) {
+            (void)snprintf(err, len, "move %zu: not a time in seconds from 0 to 1e11", count + 1);
+            return -EINVAL;
+        }
+        if (n > 0 && v < t[n - 1]) {
+            (void)snprintf(err, len, "move %zu: before the one listed before it", count + 1);
+            return -EINVAL;
+        }
+        vm_moves_push(t, &n, v); /* in order: only drops the oldest beyond the limit */
+        count++;
+    }
+    if (!empty) {
+        if (strncmp(p, "</moves", 7) != 0 || *skip_space(p + 7) != '>') {
+            (void)snprintf(err, len, "markup inside <moves> (only times belong there)");
+            return -EINVAL;
+        }
+        p = skip_space(p + 7) + 1;
+    }
+    if (*skip_space(p) != '\0') {
+        (void)snprintf(err, len, "more after </moves>");
+        return -EINVAL;
+    }
+    if (n > 0)
+        memcpy(ret, t, n * sizeof(*t));
+    *ret_n = n;
+    return 0;
+}
+
+int
+hv_libvirt_moves_format(const double *times, uint32_t n, char *buf, size_t len)
+{
+    if (len > 0)
+        buf[0] = '\0';
+    if (n > MODEL_MAX_VM_MOVES)
+        return -EINVAL;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!isfinite(times[i]) || times[i] < 0 || times[i] > MOVES_MAX_TIME ||
+            (i > 0 && times[i] < times[i - 1]))
+            return -EINVAL;
+    }
+    size_t at = 0;
+    int w = snprintf(buf, len, "<moves>");
+    for (uint32_t i = 0; i < n && w >= 0 && (size_t)w < len - at; i++) {
+        at += (size_t)w;
+        w = snprintf(buf + at, len - at, i > 0 ? " %.3f" : "%.3f", times[i]);
+    }
+    if (w >= 0 && (size_t)w < len - at) {
+        at += (size_t)w;
+        w = snprintf(buf + at, len - at, "</moves>");
+    }
+    if (w < 0 || (size_t)w >= len - at) {
+        if (len > 0)
+            buf[0] = '\0';
+        return -E2BIG;
+    }
+    return 0;
+}
+
+/* The domain with `uuid`, or NULL with *ret_r (-ENOENT, -EIO) and `err`. */
+static virDomainPtr
+lookup_uuid(struct hv_libvirt *hv, const char *uuid, int *ret_r, char *err, size_t len)
+{
+    if (!hv->connected || hv->conn == NULL) {
+        (void)snprintf(err, len, "not connected to libvirt");
+        *ret_r = -EIO;
+        return NULL;
+    }
+    virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
+    if (dom == NULL) {
+        *ret_r = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
+        (void)snprintf(err, len, "%s", virGetLastErrorMessage());
+    }
+    return dom;
+}
+
+int
+hv_libvirt_moves_read(struct hv_libvirt *hv, const char *uuid, double *ret, uint32_t *ret_n,
+                      char *err, size_t len)
+{
+    int r = 0;
+    virDomainPtr dom = lookup_uuid(hv, uuid, &r, err, len);
+    if (dom == NULL)
+        return r;
+    char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HV_LIBVIRT_MOVES_URI,
+                                     VIR_DOMAIN_AFFECT_CURRENT);
+    if (xml != NULL) {
+        r = hv_libvirt_moves_parse(xml, ret, ret_n, err, len);
+        free(xml);
+    } else if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA) {
+        *ret_n = 0; /* never moved, or its history was cleared */
+    } else {
+        r = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
+        (void)snprintf(err, len, "%s", virGetLastErrorMessage());
+    }
+    (void)virDomainFree(dom);
+    return r;
+}
+
+int
+hv_libvirt_moves_write(struct hv_libvirt *hv, const char *uuid, const double *times, uint32_t n,
+                       char *err, size_t len)
+{
+    char xml[1024];
+    if (n == 0 || hv_libvirt_moves_format(times, n, xml, sizeof(xml)) < 0) {
+        (void)snprintf(err, len, "no moves, or not in order");
+        return -EINVAL;
+    }
+    int r = 0;
+    virDomainPtr dom = lookup_uuid(hv, uuid, &r, err, len);
+    if (dom == NULL)
+        return r;
+    /* Live for the domain as it runs (and as it migrates on: libvirt sends the live
+     * definition), persistent for its next boot (and for the definition a migration with
+     * VIR_MIGRATE_PERSIST_DEST leaves on the destination). */
+    unsigned flags = 0;
+    if (virDomainIsActive(dom) == 1)
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    if (virDomainIsPersistent(dom) == 1)
+        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+    if (flags == 0) {
+        (void)snprintf(err, len, "the domain is neither running nor defined");
+        r = -ENOENT;
+    } else if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, HV_LIBVIRT_MOVES_KEY,
+                                    HV_LIBVIRT_MOVES_URI, flags) < 0) {
+        r = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
+        (void)snprintf(err, len, "%s", virGetLastErrorMessage());
+    }
+    (void)virDomainFree(dom);
+    return r;
 }
 
 /* ---- migration ------------------------------------------------------------------------------- */

@@ -18,7 +18,12 @@
  * Control: live migration with virDomainMigrateToURI3 (peer-to-peer, live, persistent on the
  * destination, undefined on the source, plus the configured flags) in a worker thread; the
  * agent reads its progress (virDomainGetJobStats), aborts it after the time-out
- * (virDomainAbortJob), and learns its end through the same wake-up pipe. */
+ * (virDomainAbortJob), and learns its end through the same wake-up pipe.
+ *
+ * Move history: a domain's recent arrivals by migration (the storm guard's input) are kept in
+ * the domain itself, as libvirt metadata in vmloc's namespace (HV_LIBVIRT_MOVES_URI), so they
+ * survive the agent's restarts and go with the domain's XML when it migrates. This module
+ * reads, checks and writes that element; the agent decides when a move happened. */
 #ifndef VMLOC_AGENT_HV_LIBVIRT_H
 #define VMLOC_AGENT_HV_LIBVIRT_H
 
@@ -65,6 +70,15 @@ void hv_libvirt_opts_init(struct hv_libvirt_opts *o);
 /* "unsafe,auto-converge,compressed" (any of them, comma-separated; "" none). 0 or -EINVAL. */
 MUST_CHECK int hv_libvirt_flags_parse(const char *s, unsigned *ret);
 
+/* Where a domain stands as far as arriving by migration goes, from its state and reason
+ * (virDomainState and its reason, the "state.*" domain stats). */
+enum hv_libvirt_arrival {
+    HV_LIBVIRT_ARRIVAL_UNKNOWN = 0, /* the record gave no state */
+    HV_LIBVIRT_ARRIVAL_NONE,        /* booted, restored, resumed ...: no migration in sight */
+    HV_LIBVIRT_ARRIVAL_INCOMING,    /* paused while a migration runs (PAUSED_MIGRATION) */
+    HV_LIBVIRT_ARRIVAL_MIGRATED,    /* running, resumed by a migration into this host */
+};
+
 struct lv_vm {
     char uuid[40];
     char name[MODEL_MAX_NAME + 1];
@@ -73,6 +87,7 @@ struct lv_vm {
     bool has_mem_bw;          /* the platform measured its memory transfer (perf.mbmt) */
     double mem_mib;
     bool migrating_out; /* a migration of ours runs for it */
+    enum hv_libvirt_arrival arrival;
 };
 
 struct lv_mig;
@@ -147,6 +162,54 @@ void hv_libvirt_migrate_abort(struct lv_mig *m);
  * is a virDomainStatsRecordPtr. */
 void hv_libvirt_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib,
                                 double *ret_mbmt);
+
+/* How the domain of one stats record (a virDomainStatsRecordPtr) stands: from its
+ * "state.state" and "state.reason"; HV_LIBVIRT_ARRIVAL_UNKNOWN when it has neither. */
+enum hv_libvirt_arrival hv_libvirt_record_arrival(const void *rec);
+
+/* One more look at a domain, `a` being how it stands now: did it just arrive by migration?
+ * `first`: the agent has not seen it before; `initial`: this is the agent's first sample (what
+ * runs then arrived before the agent watched). `*incoming` (false for a domain not seen
+ * before) remembers a domain seen paused for an incoming migration: it arrives when it leaves
+ * that state while still here (libvirt kills a destination's domain whose migration failed),
+ * even at the agent's first sample. true exactly once per arrival. */
+bool hv_libvirt_arrival_step(enum hv_libvirt_arrival a, bool first, bool initial, bool *incoming);
+
+/* The metadata element holding a domain's moves: namespace, prefix, and the longest element
+ * read (anything longer is refused as bad). */
+#define HV_LIBVIRT_MOVES_URI "https://vmloc.org/xmlns/libvirt/moves/1"
+#define HV_LIBVIRT_MOVES_KEY "vmloc"
+#define HV_LIBVIRT_MOVES_MAX_XML 4096
+
+/* Parse the moves element `xml` as virDomainGetMetadata() gives it: `<moves>T1 T2 ...</moves>`
+ * (or `<moves/>`), each T seconds since the epoch as digits with an optional fraction
+ * ("1764140100.250"), from 0 to 1e11, none before the one listed before it, separated by
+ * white space; attributes of <moves> are ignored, anything else is refused (signs, exponents,
+ * "nan", comments, CDATA, child elements). Of a longer list the newest MODEL_MAX_VM_MOVES are
+ * kept. 0 with ret[0 .. *ret_n) (oldest first); -EINVAL with `err` saying why (ret and *ret_n
+ * untouched). */
+MUST_CHECK int hv_libvirt_moves_parse(const char *xml, double *ret, uint32_t *ret_n, char *err,
+                                      size_t len);
+
+/* The element hv_libvirt_moves_parse() reads for `n` times (oldest first), in `buf`, each
+ * with three decimals. 0; -EINVAL: more than MODEL_MAX_VM_MOVES, or a time the parser would
+ * refuse; -E2BIG: `len` too small. On error buf is "" (when len > 0). */
+MUST_CHECK int hv_libvirt_moves_format(const double *times, uint32_t n, char *buf, size_t len);
+
+/* Read the moves of the domain with `uuid` from its metadata (the live definition of a running
+ * domain). 0 with ret and *ret_n (0 when it has none); -EINVAL: the metadata is there but
+ * bad (`err` says why; no moves known); -ENOENT: no such domain; -EIO: not connected or
+ * libvirt failed (`err` has libvirt's error). ret and *ret_n are set only on success. One
+ * lookup and one metadata call: not for every sample. */
+MUST_CHECK int hv_libvirt_moves_read(struct hv_libvirt *hv, const char *uuid, double *ret,
+                                     uint32_t *ret_n, char *err, size_t len);
+
+/* Write `n` moves (1..MODEL_MAX_VM_MOVES, oldest first) into the metadata of the domain with
+ * `uuid`: its live definition, and its persistent one when it has one (so that a restart of
+ * the domain and a later migration keep them). 0; -EINVAL bad arguments; -ENOENT no such
+ * domain; -EIO (`err` has libvirt's error). */
+MUST_CHECK int hv_libvirt_moves_write(struct hv_libvirt *hv, const char *uuid, const double *times,
+                                      uint32_t n, char *err, size_t len);
 
 /* Wait for the worker and free. Only after poll() said it ended, or at exit after abort:
  * then the wait is at most 10 s, after which the worker is left to finish on its own. */

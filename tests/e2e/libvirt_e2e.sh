@@ -12,7 +12,9 @@
 # Everything it starts is stopped on exit; the whole run has a hard limit (E2E_LIMIT_S).
 # Then hostA's libvirtd is restarted: its agent reports the connection lost (no sample, the
 # error in /v1/health), tries again with a back-off, and samples again by itself. Last, the
-# pinned guest cannot be moved, and a migration to a stopped libvirt fails cleanly.
+# pinned guest cannot be moved, and a migration to a stopped libvirt fails cleanly. The moved
+# VM's history (one move) is in its libvirt metadata and hostB's samples, also after hostB's
+# agent restarted.
 # usage: libvirt_e2e.sh VMLOC_BINARY
 set -u
 vmloc=${1:-${VMLOC_BIN:-}}
@@ -217,6 +219,7 @@ INI
     if [ $h = A ]; then printf '\n[vm "g2"]\npinned = yes\n' >>"$work/agent$h.ini"; fi
     start_daemon "agent$h" agent --config "$work/agent$h.ini"
     eval "url$h=\$url"
+    eval "pid$h=\${pids##* }"
 done
 phase "manager and two agents (libvirt backend) started"
 burning() { grep -q VMLOC-BURN "$work/g1.console" && grep -q VMLOC-BURN "$work/g2.console"; }
@@ -376,6 +379,39 @@ json "$urlA" /v1/sample "'   hostA cpu %.0f%%: ' % j['host']['usage']['cpu'] + '
 json "$urlB" /v1/sample "'   hostB cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
 phase "checked"
 
+# ---- the move history (storm guard) ------------------------------------------------------------
+# hostB's agent saw the VM arrive by migration: one move, in its list, its samples and the
+# domain's metadata (live and persistent); g2 never moved. A restarted agent reads it back
+# from the metadata and adds nothing.
+NS=https://vmloc.org/xmlns/libvirt/moves/1
+moves_of() { # URL VM: how many moves the agent's GET /v1/vms lists for VM
+    json "$1" /v1/vms "len(([v.get('moves', []) for v in j if v['name'] == '$2'] or [[]])[0])"
+}
+one_move() { [ "$(moves_of "$urlB" "$moved_vm")" = 1 ]; }
+if wait_for 10 "hostB's agent lists one move for $moved_vm" one_move; then
+    ok "hostB's agent lists one move for $moved_vm: $(json "$urlB" /v1/vms "[v.get('moves') for v in j if v['name'] == '$moved_vm'][0]")"
+fi
+n=$(json "$urlB" /v1/sample "len([v for v in j['host']['vms'] if v['name'] == '$moved_vm' and len(v.get('moves', [])) == 1])")
+if [ "$n" = 1 ]; then ok "hostB's samples carry the move"; else bad "hostB's samples carry no move for $moved_vm"; fi
+live=$(timeout 10 virsh -c $B metadata "$moved_vm" --uri $NS --live 2>&1 | tr -d '\n')
+config=$(timeout 10 virsh -c $B metadata "$moved_vm" --uri $NS --config 2>&1 | tr -d '\n')
+if echo "$live" | grep -qE '^<moves>[0-9]+\.[0-9]{3}</moves>$'; then
+    ok "the move is in $moved_vm's metadata: $live"
+else
+    bad "$moved_vm's live metadata holds one move: '$live'"
+fi
+if [ "$config" = "$live" ]; then ok "and in its persistent definition"; else bad "$moved_vm's persistent metadata: '$config'"; fi
+if [ "$(moves_of "$urlA" "$other")" = 0 ]; then ok "$other (never moved) has no moves"; else bad "$other has moves on hostA"; fi
+kill "$pidB"
+b_gone() { ! kill -0 "$pidB" 2>/dev/null; }
+wait_for 20 "hostB's agent stopped" b_gone
+start_daemon agentB2 agent --config "$work/agentB.ini"
+urlB=$url
+if wait_for 20 "the restarted agent of hostB lists the move again" one_move; then
+    ok "hostB's agent restarted: $moved_vm still has one move (read back, none added)"
+fi
+phase "move history checked"
+
 # ---- libvirt goes away and comes back ----------------------------------------------------------
 old_pid=$(cat "$work/hostA/libvirtd.pid")
 kill "$old_pid"
@@ -420,10 +456,11 @@ else
     bad "the order to hostA was taken and failed"
 fi
 if timeout 10 virsh -c $B list --name | grep -qx "$moved_vm"; then ok "$moved_vm still runs on hostB"; else bad "$moved_vm still runs on hostB after the failed migration"; fi
+if one_move; then ok "a failed migration is no move: $moved_vm still has one"; else bad "$moved_vm has $(moves_of "$urlB" "$moved_vm") moves after the failed migration"; fi
 phase "failed migration checked"
 
 if [ "$fails" -ne 0 ]; then
-    for f in manager agentA agentB; do
+    for f in manager agentA agentB agentB2; do
         echo "---- $f log"
         tail -30 "$work/$f.log"
     done

@@ -1,9 +1,12 @@
 /* The libvirt backend against libvirt's test driver (test:///default: one running domain
  * "test", no real counters, no migration) and against a libvirt that cannot be reached:
  * options, the host's CPUs and memory from files the test writes, listing and state of the
- * domains, the host's CPU rate, and connection failures with their back-off. */
+ * domains, the host's CPU rate, and connection failures with their back-off. Also the move
+ * history kept in a domain's metadata (parsed strictly, written and read back through the test
+ * driver) and how a domain's state tells an arrival by migration. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,13 +240,410 @@ test_record_counters(void **state)
     assert_true(mbmt < 0);
 }
 
+/* ---- move history -------------------------------------------------------------------------- */
+
+struct parse_case {
+    const char *xml;
+    int r;
+    uint32_t n;
+    double first; /* the oldest kept, when n > 0 */
+    double last;  /* the newest */
+};
+
+static void
+test_moves_parse(void **state)
+{
+    (void)state;
+    static const struct parse_case cases[] = {
+        /* What vmloc writes, and what libvirt gives back. */
+        {"<moves>1764140100.250 1764143700.5</moves>", 0, 2, 1764140100.25, 1764143700.5},
+        {"<moves/>", 0, 0, 0, 0},
+        {"<moves></moves>", 0, 0, 0, 0},
+        {"<moves >\n</moves >", 0, 0, 0, 0},
+        {"<moves xmlns=\"https://vmloc.org/xmlns/libvirt/moves/1\"/>", 0, 0, 0, 0},
+        /* White space anywhere between, attributes (even with '>' inside) ignored. */
+        {"\n  <moves a=\"x>y\" b='1'>\n\t1\t2  3\r\n</moves>\n", 0, 3, 1, 3},
+        {"<moves>0 0 5 5</moves>", 0, 4, 0, 5}, /* equal times: a clock stepped back */
+        {"<moves>100000000000</moves>", 0, 1, 1e11, 1e11},
+        {"<moves>1.123456789</moves>", 0, 1, 1.123456789, 1.123456789},
+        /* Garbage. */
+        {"", -EINVAL, 0, 0, 0},
+        {"garbage", -EINVAL, 0, 0, 0},
+        {"<move>1</move>", -EINVAL, 0, 0, 0},
+        {"<movesx>1</movesx>", -EINVAL, 0, 0, 0},
+        {"<vmloc:moves>1</vmloc:moves>", -EINVAL, 0, 0, 0},
+        {"<moves", -EINVAL, 0, 0, 0},
+        {"<moves a=\"1>", -EINVAL, 0, 0, 0},
+        {"<moves>1 2", -EINVAL, 0, 0, 0},
+        {"<moves>1</moves", -EINVAL, 0, 0, 0},
+        {"<moves>1</moves><x/>", -EINVAL, 0, 0, 0},
+        {"<moves>1</moves>2", -EINVAL, 0, 0, 0},
+        {"<moves/>1", -EINVAL, 0, 0, 0},
+        {"<moves>1<move t=\"2\"/></moves>", -EINVAL, 0, 0, 0},
+        {"<moves><move t=\"2\"/></moves>", -EINVAL, 0, 0, 0},
+        {"<moves><!-- 1 -->2</moves>", -EINVAL, 0, 0, 0},
+        {"<moves><![CDATA[1]]></moves>", -EINVAL, 0, 0, 0},
+        {"<moves>1</other>", -EINVAL, 0, 0, 0},
+        /* Not numbers, or not plain ones. */
+        {"<moves>abc</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>1,2</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>12abc</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>1e9</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>nan</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>inf</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>0x10</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>1.</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>.5</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>1.2.3</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>&#49;</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>1.1234567890</moves>", -EINVAL, 0, 0, 0}, /* more than 9 decimals */
+        /* Negative, too large, out of order. */
+        {"<moves>-5</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>+5</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>100000000000.001</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>1000000000000</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>000000000000000001</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>5 4</moves>", -EINVAL, 0, 0, 0},
+        {"<moves>1 2 3 2.999</moves>", -EINVAL, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct parse_case *c = &cases[i];
+        double t[MODEL_MAX_VM_MOVES] = {-7};
+        uint32_t n = 99;
+        char err[200] = "";
+        int r = hv_libvirt_moves_parse(c->xml, t, &n, err, sizeof(err));
+        if (r != c->r)
+            fail_msg("case %zu \"%s\": %d, expected %d (%s)", i, c->xml, r, c->r, err);
+        if (r < 0) {
+            assert_true(err[0] != '\0');
+            assert_int_equal(n, 99); /* untouched on error */
+            assert_true(t[0] == -7);
+            continue;
+        }
+        if (n != c->n)
+            fail_msg("case %zu \"%s\": %u moves, expected %u", i, c->xml, n, c->n);
+        if (n > 0 && (t[0] != c->first || t[n - 1] != c->last))
+            fail_msg("case %zu \"%s\": %f .. %f", i, c->xml, t[0], t[n - 1]);
+    }
+}
+
+/* "<moves> FIRST 1002.5 1003.5 ... 1040.5</moves>" in `xml`. */
+static void
+long_list(char *xml, size_t size, double first)
+{
+    size_t at = (size_t)snprintf(xml, size, "<moves> %.1f", first);
+    for (int i = 2; i <= 40; i++)
+        at += (size_t)snprintf(xml + at, size - at, " %d.5", 1000 + i);
+    (void)snprintf(xml + at, size - at, "</moves>");
+}
+
+/* More than MODEL_MAX_VM_MOVES: the newest are kept, in order; too long a text is refused. */
+static void
+test_moves_parse_long(void **state)
+{
+    (void)state;
+    char xml[HV_LIBVIRT_MOVES_MAX_XML + 64];
+    long_list(xml, sizeof(xml), 1001.5);
+    double t[MODEL_MAX_VM_MOVES];
+    uint32_t n = 0;
+    char err[200];
+    assert_int_equal(hv_libvirt_moves_parse(xml, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, MODEL_MAX_VM_MOVES);
+    for (uint32_t i = 0; i < n; i++)
+        assert_true(t[i] == 1000 + 25 + i + 0.5); /* 1025.5 .. 1040.5 */
+    /* An out-of-order time among the dropped ones still makes it bad. */
+    long_list(xml, sizeof(xml), 9999.5);
+    assert_int_equal(hv_libvirt_moves_parse(xml, t, &n, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "move 2"));
+    /* Beyond HV_LIBVIRT_MOVES_MAX_XML bytes (white space will do): refused before any
+     * parsing; at the limit, read. */
+    int pad = HV_LIBVIRT_MOVES_MAX_XML - 15 + 1;
+    assert_int_equal(snprintf(xml, sizeof(xml), "<moves>%*s</moves>", pad, ""),
+                     HV_LIBVIRT_MOVES_MAX_XML + 1);
+    assert_int_equal(hv_libvirt_moves_parse(xml, t, &n, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "longer"));
+    assert_int_equal(snprintf(xml, sizeof(xml), "<moves>%*s</moves>", pad - 1, ""),
+                     HV_LIBVIRT_MOVES_MAX_XML);
+    assert_int_equal(hv_libvirt_moves_parse(xml, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0);
+}
+
+static void
+test_moves_format(void **state)
+{
+    (void)state;
+    double t[MODEL_MAX_VM_MOVES + 1];
+    for (uint32_t i = 0; i <= MODEL_MAX_VM_MOVES; i++)
+        t[i] = 1764140100.25 + 60.0 * i;
+    char buf[1024];
+    assert_int_equal(hv_libvirt_moves_format(t, 2, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "<moves>1764140100.250 1764140160.250</moves>");
+    assert_int_equal(hv_libvirt_moves_format(t, 0, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "<moves></moves>");
+    /* What it writes, the parser reads back. */
+    assert_int_equal(hv_libvirt_moves_format(t, MODEL_MAX_VM_MOVES, buf, sizeof(buf)), 0);
+    double back[MODEL_MAX_VM_MOVES];
+    uint32_t n = 0;
+    char err[200];
+    assert_int_equal(hv_libvirt_moves_parse(buf, back, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, MODEL_MAX_VM_MOVES);
+    assert_memory_equal(back, t, sizeof(back));
+    /* Refused: too many, not in order, negative, not finite, too small a buffer. */
+    assert_int_equal(hv_libvirt_moves_format(t, MODEL_MAX_VM_MOVES + 1, buf, sizeof(buf)), -EINVAL);
+    assert_string_equal(buf, "");
+    double bad[2] = {5, 4};
+    assert_int_equal(hv_libvirt_moves_format(bad, 2, buf, sizeof(buf)), -EINVAL);
+    bad[0] = -1;
+    assert_int_equal(hv_libvirt_moves_format(bad, 1, buf, sizeof(buf)), -EINVAL);
+    bad[0] = NAN;
+    assert_int_equal(hv_libvirt_moves_format(bad, 1, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(hv_libvirt_moves_format(t, 2, buf, 30), -E2BIG);
+    assert_string_equal(buf, "");
+    assert_int_equal(hv_libvirt_moves_format(t, 2, buf, 44), -E2BIG); /* one byte short */
+    assert_int_equal(hv_libvirt_moves_format(t, 2, buf, 45), 0);
+}
+
+static int
+setup_test_domain(struct hv_libvirt *hv, char *uuid)
+{
+    struct hv_libvirt_opts o;
+    char err[512];
+    write_file(stat_path, "cpu  1 0 1 10 0 0 0 0\ncpu0 1 0 1 10 0 0 0 0\n");
+    write_file(mem_path, "MemTotal: 1048576 kB\n");
+    opts(&o, "test:///default", "");
+    if (hv_libvirt_init(hv, &o, err, sizeof(err)) < 0 || hv_libvirt_sample(hv, 1.0) < 0 ||
+        hv->n_vms != 1)
+        return -1;
+    (void)snprintf(uuid, 40, "%s", hv->vms[0].uuid);
+    return 0;
+}
+
+/* Set the test domain's moves element to `xml` (live and config) behind vmloc's back. */
+static void
+set_raw(struct hv_libvirt *hv, const char *uuid, const char *xml)
+{
+    virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
+    assert_non_null(dom);
+    assert_int_equal(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
+                                          HV_LIBVIRT_MOVES_KEY, HV_LIBVIRT_MOVES_URI,
+                                          VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG),
+                     0);
+    (void)virDomainFree(dom);
+}
+
+/* The element as libvirt keeps it, live or persistent (`flags`); NULL when absent. */
+static char *
+get_raw(struct hv_libvirt *hv, const char *uuid, unsigned flags)
+{
+    virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
+    assert_non_null(dom);
+    char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HV_LIBVIRT_MOVES_URI, flags);
+    (void)virDomainFree(dom);
+    return xml;
+}
+
+/* Written into the domain (live and persistent) and read back; absent and bad metadata. */
+static void
+test_moves_metadata(void **state)
+{
+    (void)state;
+    struct hv_libvirt hv;
+    char uuid[40];
+    char err[256];
+    double t[MODEL_MAX_VM_MOVES];
+    uint32_t n = 99;
+    assert_int_equal(setup_test_domain(&hv, uuid), 0);
+    /* The test driver's domain runs, booted: nothing arrived. */
+    assert_int_equal(hv.vms[0].arrival, HV_LIBVIRT_ARRIVAL_NONE);
+    /* None yet: no moves, no error. */
+    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0);
+    /* Written: live and in the persistent definition, and read back. */
+    double w[3] = {1764140100.25, 1764143700.5, 1764147300};
+    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, w, 3, err, sizeof(err)), 0);
+    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 3);
+    assert_memory_equal(t, w, sizeof(w));
+    char *live = get_raw(&hv, uuid, VIR_DOMAIN_AFFECT_LIVE);
+    char *config = get_raw(&hv, uuid, VIR_DOMAIN_AFFECT_CONFIG);
+    assert_non_null(live);
+    assert_non_null(config);
+    assert_string_equal(live, "<moves>1764140100.250 1764143700.500 1764147300.000</moves>");
+    assert_string_equal(config, live);
+    free(live);
+    free(config);
+    /* The full history: the newest 16, oldest first. */
+    double full[MODEL_MAX_VM_MOVES];
+    uint32_t nf = 0;
+    for (int i = 0; i < 20; i++)
+        vm_moves_push(full, &nf, 1764140000.0 + 100.0 * i);
+    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, full, nf, err, sizeof(err)), 0);
+    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, MODEL_MAX_VM_MOVES);
+    assert_true(t[0] == 1764140400.0 && t[15] == 1764141900.0);
+    /* Someone else's edit with more than 16: the newest 16. */
+    set_raw(&hv, uuid, "<moves>1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18</moves>");
+    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 16);
+    assert_true(t[0] == 3 && t[15] == 18);
+    /* Bad: refused with the reason, nothing returned. */
+    static const char *const bad[] = {
+        "<moves>garbage</moves>",           "<moves>5 4</moves>",   "<moves>-1</moves>",
+        "<moves>1 <move t=\"2\"/></moves>", "<moves>1e300</moves>", "<other>1</other>",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        set_raw(&hv, uuid, bad[i]);
+        n = 99;
+        err[0] = '\0';
+        assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), -EINVAL);
+        assert_int_equal(n, 99);
+        assert_true(err[0] != '\0');
+    }
+    /* A fresh write replaces a bad history. */
+    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, w, 1, err, sizeof(err)), 0);
+    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 1);
+    /* Nothing to write, or nothing in order: refused before libvirt. */
+    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, w, 0, err, sizeof(err)), -EINVAL);
+    double rev[2] = {2, 1};
+    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, rev, 2, err, sizeof(err)), -EINVAL);
+    /* No such domain. */
+    const char *none = "00000000-0000-0000-0000-000000000001";
+    assert_int_equal(hv_libvirt_moves_read(&hv, none, t, &n, err, sizeof(err)), -ENOENT);
+    assert_int_equal(hv_libvirt_moves_write(&hv, none, w, 1, err, sizeof(err)), -ENOENT);
+    /* Cleared (as docs/libvirt.md says, with virsh metadata --remove): none again. */
+    virDomainPtr dom = virDomainLookupByUUIDString(hv.conn, uuid);
+    assert_non_null(dom);
+    assert_int_equal(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, NULL, NULL,
+                                          HV_LIBVIRT_MOVES_URI,
+                                          VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG),
+                     0);
+    (void)virDomainFree(dom);
+    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0);
+    hv_libvirt_done(&hv);
+    /* Not connected: an error, not a crash. */
+    memset(&hv, 0, sizeof(hv));
+    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), -EIO);
+    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, w, 1, err, sizeof(err)), -EIO);
+}
+
+static void
+int_param(virTypedParameter *p, const char *field, int v)
+{
+    memset(p, 0, sizeof(*p));
+    (void)snprintf(p->field, sizeof(p->field), "%s", field);
+    p->type = VIR_TYPED_PARAM_INT;
+    p->value.i = v;
+}
+
+static enum hv_libvirt_arrival
+arrival_of(int st, int reason)
+{
+    virTypedParameter p[3];
+    int n = 0;
+    param(&p[n++], "cpu.time", 1);
+    if (st >= 0)
+        int_param(&p[n++], "state.state", st);
+    if (reason >= 0)
+        int_param(&p[n++], "state.reason", reason);
+    virDomainStatsRecord rec = {NULL, p, n};
+    return hv_libvirt_record_arrival(&rec);
+}
+
+/* A domain's state and reason: paused for an incoming migration, resumed by one, or else. */
+static void
+test_record_arrival(void **state)
+{
+    (void)state;
+    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED),
+                     HV_LIBVIRT_ARRIVAL_MIGRATED);
+    assert_int_equal(arrival_of(VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION),
+                     HV_LIBVIRT_ARRIVAL_INCOMING);
+    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_BOOTED),
+                     HV_LIBVIRT_ARRIVAL_NONE);
+    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_RESTORED),
+                     HV_LIBVIRT_ARRIVAL_NONE);
+    /* A source resumed after its migration failed is no arrival. */
+    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATION_CANCELED),
+                     HV_LIBVIRT_ARRIVAL_NONE);
+    assert_int_equal(arrival_of(VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER),
+                     HV_LIBVIRT_ARRIVAL_NONE);
+    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, -1), HV_LIBVIRT_ARRIVAL_UNKNOWN);
+    assert_int_equal(arrival_of(-1, -1), HV_LIBVIRT_ARRIVAL_UNKNOWN);
+}
+
+struct step {
+    enum hv_libvirt_arrival a;
+    bool first;
+    bool initial;
+    bool arrives;
+};
+
+static void
+run_steps(const struct step *s, size_t n)
+{
+    bool incoming = true; /* a new record's value must not matter */
+    for (size_t i = 0; i < n; i++) {
+        bool got = hv_libvirt_arrival_step(s[i].a, s[i].first, s[i].initial, &incoming);
+        if (got != s[i].arrives)
+            fail_msg("step %zu: arrives=%d, expected %d", i, got, s[i].arrives);
+    }
+}
+
+/* When a domain counts as arrived by migration: exactly once per arrival. */
+static void
+test_arrival_step(void **state)
+{
+    (void)state;
+    enum hv_libvirt_arrival none = HV_LIBVIRT_ARRIVAL_NONE;
+    enum hv_libvirt_arrival in = HV_LIBVIRT_ARRIVAL_INCOMING;
+    enum hv_libvirt_arrival mig = HV_LIBVIRT_ARRIVAL_MIGRATED;
+    enum hv_libvirt_arrival unk = HV_LIBVIRT_ARRIVAL_UNKNOWN;
+    /* Seen first running migrated: arrived, once. */
+    const struct step a[] = {{mig, true, false, true}, {mig, false, false, false}};
+    run_steps(a, 2);
+    /* ... but at the agent's first sample it came before the agent watched. */
+    const struct step b[] = {{mig, true, true, false}, {mig, false, false, false}};
+    run_steps(b, 2);
+    /* Booted here: never. */
+    const struct step c[] = {{none, true, false, false}, {none, false, false, false}};
+    run_steps(c, 2);
+    /* Seen paused for the incoming migration, then running: arrived when it runs. A state
+     * missing in between changes nothing. */
+    const struct step d[] = {{in, true, false, false},
+                             {in, false, false, false},
+                             {unk, false, false, false},
+                             {mig, false, false, true},
+                             {mig, false, false, false}};
+    run_steps(d, 5);
+    /* An incoming migration under way at the agent's first sample ends while it watches. */
+    const struct step e[] = {{in, true, true, false}, {none, false, false, true}};
+    run_steps(e, 2);
+    /* A domain already here paused for a migration (a source) and resumed after it failed. */
+    const struct step f[] = {
+        {none, true, false, false}, {in, false, false, false}, {none, false, false, false}};
+    run_steps(f, 3);
+    /* Seen first with no state: not counted later as new. */
+    const struct step g[] = {{unk, true, false, false}, {mig, false, false, false}};
+    run_steps(g, 2);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flags),       cmocka_unit_test(test_record_counters),
-        cmocka_unit_test(test_bad_host),    cmocka_unit_test(test_listing_and_host_rate),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_record_counters),
+        cmocka_unit_test(test_bad_host),
+        cmocka_unit_test(test_listing_and_host_rate),
         cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_moves_parse),
+        cmocka_unit_test(test_moves_parse_long),
+        cmocka_unit_test(test_moves_format),
+        cmocka_unit_test(test_moves_metadata),
+        cmocka_unit_test(test_record_arrival),
+        cmocka_unit_test(test_arrival_step),
     };
     return cmocka_run_group_tests_name("hv_libvirt", tests, setup, teardown);
 }
