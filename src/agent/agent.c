@@ -35,6 +35,7 @@ agent_opts_init(struct agent_opts *o)
     o->lock_lease_s = AGENT_DEFAULT_LOCK_LEASE_S;
     o->backend = AGENT_BACKEND_SIM;
     hv_libvirt_opts_init(&o->libvirt);
+    hv_trace_opts_init(&o->trace);
 }
 
 const char *
@@ -95,6 +96,11 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
                               wire_kinds_json(usage[i]), "demand", wire_kinds_json(v->demand),
                               "mem_mib", v->mem_mib, "priority", (json_int_t)v->priority, "pinned",
                               v->pinned, "state", simvm_state_name(v->state));
+        if (o != NULL && v->trace[0] != '\0' &&
+            json_object_set_new(o, "trace", json_string(v->trace)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (with_host && v->state != SIMVM_INCOMING) {
             o = wire_vm_hold_json(o, &a->opts.policy, v->arrived, v->moves, v->n_moves,
                                   clock_wall_s());
@@ -149,9 +155,11 @@ agent_sample(struct agent *a)
         log_warnx("sample skipped: out of memory, ignoring");
         return;
     }
+    double now = clock_wall_s();
+    agent_trace_demand(a, now);
     hv_sim_allocate(&a->hv, usage, host);
     a->seq++;
-    a->sample_time = clock_wall_s();
+    a->sample_time = now;
     /* The host part has the snapshot format's fields, so a collector can put it straight
      * into a snapshot; VMs that are only arriving are listed but not yet the host's. */
     json_t *vms = vms_array(a, usage, false);
@@ -198,6 +206,8 @@ sample_cb(evutil_socket_t fd, short what, void *arg)
     agent_peer_tick(a);
     uint64_t t0 = clock_now_us();
     agent_sample(a);
+    free(a->scheduled_json);
+    a->scheduled_json = a->sample_json != NULL ? strdup(a->sample_json) : NULL;
     double took = (double)(clock_now_us() - t0) / 1e6;
     histo_observe(&a->sample_h, took);
     log_debug("sample seq=%llu took_ms=%.1f%s%s", (unsigned long long)a->seq, took * 1000.0,
@@ -282,6 +292,20 @@ add_vms(struct agent *a)
         v.priority = d->priority;
         v.pinned = d->pinned;
         v.arrived = -1.0; /* here before the agent started: no cooldown */
+        v.trace_vm = -1;
+        if (d->trace[0] != '\0') {
+            v.trace_vm = hv_trace_find(&a->trace, d->trace);
+            if (v.trace_vm < 0) {
+                log_errorx("VM \"%s\": no trace file \"%s\" in %s", d->name, d->trace,
+                           a->trace.loaded ? a->trace.o.dir : "([sim] trace is not set)");
+                return -ENOENT;
+            }
+            (void)snprintf(v.trace, sizeof(v.trace), "%s", d->trace);
+            v.mips = d->mips;
+            v.cores = d->cores;
+            hv_trace_demand(&a->trace, (size_t)v.trace_vm, v.mips, v.cores, clock_wall_s(),
+                            v.demand);
+        }
         int r = hv_sim_add(&a->hv, &v);
         if (r == -EEXIST) {
             log_errorx("VM \"%s\" given twice", d->name);
@@ -300,6 +324,16 @@ add_vms(struct agent *a)
     return 0;
 }
 
+void
+agent_trace_demand(struct agent *a, double now)
+{
+    for (size_t i = 0; a->trace.loaded && i < a->hv.n_vms; i++) {
+        struct simvm *v = &a->hv.vms[i];
+        if (v->trace[0] != '\0' && v->trace_vm >= 0)
+            hv_trace_demand(&a->trace, (size_t)v->trace_vm, v->mips, v->cores, now, v->demand);
+    }
+}
+
 static void
 agent_free(struct agent *a)
 {
@@ -313,7 +347,9 @@ agent_free(struct agent *a)
         event_free(a->register_ev);
     loop_done(&a->loop);
     hv_sim_done(&a->hv);
+    hv_trace_done(&a->trace);
     free(a->sample_json);
+    free(a->scheduled_json);
     free(a->state_text);
     uhist_free(a->hist);
     free(a);
@@ -340,6 +376,16 @@ agent_run(const struct agent_opts *o)
     a->hv.capacity = o->capacity;
     a->hv.mem_mib = o->mem_mib;
     memcpy(a->hv.overhead, o->overhead, sizeof(a->hv.overhead));
+    char terr[600];
+    if (o->backend == AGENT_BACKEND_SIM &&
+        hv_trace_load(&a->trace, &o->trace, terr, sizeof(terr)) < 0) {
+        log_errorx("[sim] trace: %s", terr);
+        goto out;
+    }
+    if (a->trace.loaded)
+        log_info("trace loaded dir=%s format=%s vms=%zu samples=%zu start=%.3f step=%gs",
+                 o->trace.dir, o->trace.format == TRACE_BITBRAINS ? "bitbrains" : "planetlab",
+                 a->trace.tr.n_vms, a->trace.tr.n_samples, o->trace.start, o->trace.step_s);
     bool restored = false;
     if (agent_state_load(a, &restored) < 0)
         goto out;

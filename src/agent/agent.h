@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "agent/hv_libvirt.h"
+#include "agent/hv_trace.h"
 #include "common/log.h"
 #include "core/model.h"
 #include "core/policy.h"
@@ -58,6 +59,7 @@ struct agent_opts {
     char data[4096]; /* peer mode: the store's directory */
     enum agent_backend backend;
     struct hv_libvirt_opts libvirt;
+    struct hv_trace_opts trace;    /* sim: VMs whose demand follows a trace ([sim] trace...) */
     struct http_security_conf sec; /* token file, open reads, TLS files */
     struct http_auth auth;         /* loaded from `sec` by the caller before agent_run() */
     struct http_tls *tls;          /* likewise; NULL: plain HTTP */

@@ -158,6 +158,19 @@ static void
 get_sample(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
+    double scheduled = 0;
+    if (http_query_number(r, "scheduled", 0, 1, &scheduled) < 0) {
+        http_reply_error(r, 400, "scheduled: must be 0 or 1");
+        return;
+    }
+    if (scheduled != 0) {
+        /* The sample of the last sampling instant, before any decision it led to. */
+        if (a->scheduled_json == NULL)
+            http_reply_error(r, 503, "no scheduled sample yet");
+        else
+            http_reply_json(r, 200, a->scheduled_json);
+        return;
+    }
     if (a->sample_json == NULL) {
         if (a->hv_error[0] != '\0')
             http_reply_error(r, 503, "no sample: libvirt not reachable: %s", a->hv_error);
@@ -191,6 +204,12 @@ post_load(struct http_req *r, void *ctx)
                          "host \"%s\" runs real VMs (libvirt backend): their load is "
                          "measured, not set",
                          a->opts.name);
+        return;
+    }
+    long vi = hv_sim_find(&a->hv, vm);
+    if (vi >= 0 && a->hv.vms[vi].trace[0] != '\0') {
+        http_reply_error(r, 409, "VM \"%s\" follows trace file \"%s\": its demand is not set", vm,
+                         a->hv.vms[vi].trace);
         return;
     }
     int rc = hv_sim_set_demand(&a->hv, vm, l.mask, l.pct);

@@ -73,6 +73,9 @@ struct incoming {
     enum in_state state;
     double since;
     double transfer_s; /* the copy's time its source announced (0: unknown) */
+    /* capacity of the source over this host's: the VM's demand, in percent of the source,
+     * times this is the same load in percent of this host */
+    double scale;
     struct event *expiry;
     /* Committed: the source confirmed it knows. Until then the record is kept (a source that
      * comes back after a crash asks for it, and an unknown id would make it resume the VM). */
@@ -142,6 +145,7 @@ struct agent {
     struct event_base *base;    /* loop.base */
     struct http_client *client; /* loop.client */
     struct hv_sim hv;           /* the simulated backend */
+    struct hv_trace trace;      /* its VMs' trace, when [sim] trace gives one */
     struct hv_libvirt lv;       /* the libvirt backend */
     struct event *lv_wake_ev;   /* libvirt's events and migration ends */
     bool lv_started;            /* agent_lv_init() ran: agent_lv_done() must run */
@@ -155,6 +159,9 @@ struct agent {
     uint64_t seq;
     double sample_time;
     char *sample_json; /* latest sample, as served */
+    /* the sample taken at the last sampling instant (samples taken on events, a migration or
+     * a load change, come in between): GET /v1/sample?scheduled=1 */
+    char *scheduled_json;
     struct event *sample_ev;
     struct event *register_ev;
     bool registered;
@@ -252,6 +259,9 @@ int agent_lv_migrate_start(struct agent *a, const struct wire_order *o, struct m
 
 /* Find a migration or an arrival by id; NULL if none. */
 struct migration *agent_migration_find(struct agent *a, const char *id);
+/* Trace-driven VMs ask for their trace's value at wall time `now` (before an allocation). */
+void agent_trace_demand(struct agent *a, double now);
+
 struct incoming *agent_incoming_find(struct agent *a, const char *id);
 
 /* Handle the destination side: reserve, commit, abort, settle (agent_migrate.c). Return an HTTP

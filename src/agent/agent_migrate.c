@@ -646,13 +646,24 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     m->transfer_s = a->opts.bandwidth_mib_s > 0 ? v->mem_mib / a->opts.bandwidth_mib_s : 0.0;
     m->timer = evtimer_new(a->base, transfer_cb, m);
     /* The VM's moves go with it: the destination adds its arrival, and whoever decides next
-     * sees the whole history (the storm guard). */
-    json_t *j = json_pack("{s:s,s:s,s:f,s:{s:s,s:{s:f,s:f,s:f,s:f},s:f,s:I,s:b,s:o}}", "id", m->id,
-                          "from", a->opts.name, "transfer_s", m->transfer_s, "vm", "name", v->name,
-                          "demand", "cpu", v->demand[KIND_CPU], "mem_bw", v->demand[KIND_MEM_BW],
-                          "disk", v->demand[KIND_DISK], "net", v->demand[KIND_NET], "mem_mib",
-                          v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned,
-                          "moves", wire_moves_json(v->moves, v->n_moves));
+     * sees the whole history (the storm guard). Its demand is in percent of this host: the
+     * capacity lets a destination of another size rescale it. */
+    json_t *j =
+        json_pack("{s:s,s:s,s:f,s:f,s:{s:s,s:{s:f,s:f,s:f,s:f},s:f,s:I,s:b,s:o}}", "id", m->id,
+                  "from", a->opts.name, "transfer_s", m->transfer_s, "capacity", a->hv.capacity,
+                  "vm", "name", v->name, "demand", "cpu", v->demand[KIND_CPU], "mem_bw",
+                  v->demand[KIND_MEM_BW], "disk", v->demand[KIND_DISK], "net", v->demand[KIND_NET],
+                  "mem_mib", v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned,
+                  "moves", wire_moves_json(v->moves, v->n_moves));
+    if (j != NULL && v->trace[0] != '\0') {
+        json_t *jv = json_object_get(j, "vm");
+        if (json_object_set_new(jv, "trace", json_string(v->trace)) < 0 ||
+            json_object_set_new(jv, "mips", json_real(v->mips)) < 0 ||
+            json_object_set_new(jv, "cores", json_integer(v->cores)) < 0) {
+            json_decref(j);
+            j = NULL;
+        }
+    }
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (m->timer == NULL || body == NULL) {
@@ -722,6 +733,14 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
         (void)snprintf(msg, len, "too many VMs on host \"%s\"", a->opts.name);
         return 409;
     }
+    long trace_vm = w->vm.trace[0] != '\0' ? hv_trace_find(&a->trace, w->vm.trace) : -1;
+    if (w->vm.trace[0] != '\0' && trace_vm < 0) {
+        (void)snprintf(msg, len,
+                       "host \"%s\" cannot run VM \"%s\": its demand follows trace file \"%s\", "
+                       "which this host's [sim] trace does not have",
+                       a->opts.name, w->vm.name, w->vm.trace);
+        return 409;
+    }
     if (!make_room_ins(a)) {
         log_warnx("arrival refused id=%s: the last %d arrivals still wait for their sources to "
                   "settle them",
@@ -743,11 +762,21 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
     in->state = IN_RESERVED;
     in->since = clock_wall_s();
     in->transfer_s = w->transfer_s;
+    in->scale = w->capacity > 0 ? w->capacity / a->hv.capacity : 1.0;
     in->expiry = evtimer_new(a->base, agent_incoming_expiry_cb, in);
     struct simvm v;
     memset(&v, 0, sizeof(v));
     (void)snprintf(v.name, sizeof(v.name), "%s", w->vm.name);
-    memcpy(v.demand, w->vm.demand, sizeof(v.demand));
+    /* In percent of the source: the same load in percent of this host (at most all of it). */
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        v.demand[k] = fmin(100.0, w->vm.demand[k] * in->scale);
+    v.trace_vm = trace_vm;
+    if (trace_vm >= 0) {
+        (void)snprintf(v.trace, sizeof(v.trace), "%s", w->vm.trace);
+        v.mips = w->vm.mips;
+        v.cores = w->vm.cores;
+        hv_trace_demand(&a->trace, (size_t)trace_vm, v.mips, v.cores, clock_wall_s(), v.demand);
+    }
     v.mem_mib = w->vm.mem_mib;
     v.priority = w->vm.priority;
     v.pinned = w->vm.pinned;
@@ -800,7 +829,13 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
     struct simvm before = *sv;
     sv->arrived = clock_wall_s(); /* its cooldown starts now, and it counts as a move */
     vm_moves_push(sv->moves, &sv->n_moves, sv->arrived);
-    if (final->mask != 0 && hv_sim_set_demand(&a->hv, in->vm, final->mask, final->pct) < 0)
+    /* The source's last demand, in percent of the source; a VM that follows a trace asks for
+     * its trace's value at the next sample. */
+    double pct[KIND_COUNT];
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        pct[k] = fmin(100.0, final->pct[k] * in->scale);
+    if (final->mask != 0 && sv->trace[0] == '\0' &&
+        hv_sim_set_demand(&a->hv, in->vm, final->mask, pct) < 0)
         log_warnx("commit carried a bad demand id=%s, ignoring", id);
     in->state = IN_COMMITTED;
     /* Saved before the answer: a restart must find the VM running here. */

@@ -39,10 +39,18 @@ static const char *const in_names[] = {"reserved", "committed", "aborted"};
 static json_t *
 vm_json(const struct simvm *v)
 {
-    return json_pack("{s:s,s:o,s:f,s:I,s:b,s:f,s:o,s:s}", "name", v->name, "demand",
-                     wire_kinds_json(v->demand), "mem_mib", v->mem_mib, "priority",
-                     (json_int_t)v->priority, "pinned", v->pinned, "arrived", v->arrived, "moves",
-                     wire_moves_json(v->moves, v->n_moves), "state", simvm_state_name(v->state));
+    json_t *o =
+        json_pack("{s:s,s:o,s:f,s:I,s:b,s:f,s:o,s:s}", "name", v->name, "demand",
+                  wire_kinds_json(v->demand), "mem_mib", v->mem_mib, "priority",
+                  (json_int_t)v->priority, "pinned", v->pinned, "arrived", v->arrived, "moves",
+                  wire_moves_json(v->moves, v->n_moves), "state", simvm_state_name(v->state));
+    if (o != NULL && v->trace[0] != '\0' &&
+        json_object_update_new(o, json_pack("{s:s,s:f,s:I}", "trace", v->trace, "mips", v->mips,
+                                            "cores", (json_int_t)v->cores)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
 }
 
 /* Append `item` to `arr`; false (and `item` freed) when either is NULL or on OOM: a record
@@ -81,9 +89,10 @@ state_json(const struct agent *a)
         ok = append(vms, vm_json(&a->hv.vms[i]));
     for (size_t i = 0; ok && i < a->n_ins; i++) {
         const struct incoming *in = a->ins[i];
-        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s,s:b,s:f,s:f}", "id", in->id, "vm", in->vm,
+        ok = append(ins, json_pack("{s:s,s:s,s:s,s:s,s:b,s:f,s:f,s:f}", "id", in->id, "vm", in->vm,
                                    "from", in->from, "state", in_names[in->state], "settled",
-                                   in->settled, "since", in->since, "transfer_s", in->transfer_s));
+                                   in->settled, "since", in->since, "transfer_s", in->transfer_s,
+                                   "scale", in->scale));
     }
     for (size_t i = 0; ok && i < a->n_migs; i++)
         ok = append(migs, migration_json(a->migs[i]));
@@ -266,6 +275,22 @@ load_vm(struct agent *a, struct reader *rd, json_t *o, size_t i)
     struct perr merr;
     if (mv != NULL && wire_moves_decode(mv, "moves", v.moves, &v.n_moves, &merr) < 0)
         return bad(rd, "vms", i, "", merr.msg);
+    /* A VM that follows a trace: the file must be in this agent's trace. */
+    v.trace_vm = -1;
+    json_t *tr = json_object_get(o, "trace");
+    if (tr != NULL) {
+        double cores = 1;
+        if (!json_is_string(tr) || strlen(json_string_value(tr)) >= sizeof(v.trace))
+            return bad(rd, "vms", i, "trace", "must be a trace file's name");
+        (void)snprintf(v.trace, sizeof(v.trace), "%s", json_string_value(tr));
+        v.trace_vm = hv_trace_find(&a->trace, v.trace);
+        if (v.trace_vm < 0)
+            return bad(rd, "vms", i, "trace", "not a file of this agent's [sim] trace");
+        if (!get_num(rd, o, "mips", 0, 1e9, &v.mips, "vms", i) ||
+            !get_num(rd, o, "cores", 1, 4096, &cores, "vms", i))
+            return false;
+        v.cores = (uint32_t)cores;
+    }
     int s = name_index(st, vm_states, 3);
     if (s < 0)
         return bad(rd, "vms", i, "state", "must be running, migrating-out or incoming");
@@ -317,6 +342,13 @@ load_incoming(struct agent *a, struct reader *rd, json_t *o, size_t i)
     /* The announced copy time; absent (an older file): unknown. */
     if (json_object_get(o, "transfer_s") != NULL &&
         !get_num(rd, o, "transfer_s", 0, 1e9, &in->transfer_s, "incoming", i)) {
+        free(in);
+        return false;
+    }
+    /* The source's capacity over ours; absent (an older file): the same size. */
+    in->scale = 1.0;
+    if (json_object_get(o, "scale") != NULL &&
+        !get_num(rd, o, "scale", 1e-12, 1e12, &in->scale, "incoming", i)) {
         free(in);
         return false;
     }

@@ -31,6 +31,12 @@ struct simvm {
     double arrived; /* when it arrived by migration (seconds since the epoch); < 0: unknown */
     double moves[MODEL_MAX_VM_MOVES]; /* its recent arrivals by migration, oldest first */
     uint32_t n_moves;
+    /* A VM whose demand follows a trace file (the agent's hv_trace): the file's name ("":
+     * none), its index there, its size and cores. */
+    char trace[MODEL_MAX_NAME + 1];
+    long trace_vm;
+    double mips;
+    uint32_t cores;
     bool pinned;
     enum simvm_state state;
 };

@@ -109,6 +109,7 @@ int cmd_hosts(int argc, char **argv);
 int cmd_conflicts(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
 int cmd_recommendations(int argc, char **argv);
 int cmd_apply(int argc, char **argv);

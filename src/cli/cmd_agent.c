@@ -209,6 +209,57 @@ agent_set(struct agent_opts *o, const char *key, const char *v, const char **why
     return 0;
 }
 
+/* Apply one of [sim]'s trace settings. 1: not one of them; 0: applied; -EINVAL with *why. */
+static int
+trace_set(struct hv_trace_opts *t, const char *key, const char *v, const char **why)
+{
+    double d;
+    if (strcmp(key, "trace") == 0) {
+        if (copy_str(t->dir, sizeof(t->dir), v) < 0) {
+            *why = "must be a folder of trace files";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "trace_format") == 0) {
+        if (strcmp(v, "planetlab") == 0) {
+            t->format = TRACE_PLANETLAB;
+        } else if (strcmp(v, "bitbrains") == 0) {
+            t->format = TRACE_BITBRAINS;
+        } else {
+            *why = "must be planetlab or bitbrains";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "trace_start") == 0) {
+        if (cli_parse_num(v, 0, 1e11, &t->start) < 0) {
+            *why = "must be a time in seconds since the epoch";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "trace_step") == 0) {
+        if (cli_parse_num(v, 0.01, 86400, &t->step_s) < 0) {
+            *why = "must be 0.01 to 86400 seconds (wall time per trace sample)";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "host_mips") == 0) {
+        if (cli_parse_num(v, 1, 1e12, &t->host_mips) < 0) {
+            *why = "must be a number of MIPS >= 1";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "host_cores") == 0) {
+        if (cli_parse_num(v, 1, 65536, &d) < 0 || d != floor(d)) {
+            *why = "must be a whole number from 1 to 65536";
+            return -EINVAL;
+        }
+        t->host_cores = (uint32_t)d;
+    } else if (strcmp(key, "disk_kbs") == 0 || strcmp(key, "net_kbs") == 0) {
+        if (cli_parse_num(v, 0, 1e15, key[0] == 'd' ? &t->disk_kbs : &t->net_kbs) < 0) {
+            *why = "must be KB/s >= 0 (0: not measured)";
+            return -EINVAL;
+        }
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
 /* Apply one [libvirt] setting. 0, or -EINVAL with *why set. */
 static int
 libvirt_set(struct hv_libvirt_opts *l, const char *key, const char *v, const char **why)
@@ -285,6 +336,9 @@ static const char *const agent_keys[] = {
     "interval",   "log_level", "peers",   "lock_lease", "data",           "token_file",
     "open_reads", "tls_cert",  "tls_key", "tls_ca",     "tls_bind_names", NULL};
 static const char *const sim_keys[] = {"capacity", "mem_mib", "overhead_cpu", "bandwidth", NULL};
+static const char *const sim_key_list = "capacity, mem_mib, overhead_cpu, bandwidth, trace, "
+                                        "trace_format, trace_start, trace_step, host_mips, "
+                                        "host_cores, disk_kbs, net_kbs";
 
 /* The VM named by section `vm "NAME"`, created on first use. NULL when there are too many. */
 static struct wire_vmdef *
@@ -304,6 +358,7 @@ vm_section(struct agent_opts *o, const char *section)
     d->name[n] = '\0';
     d->mem_mib = 1024.0;
     d->demand[KIND_CPU] = -1.0; /* cpu is required: checked at the end */
+    d->mips = -1.0;             /* and mips for a VM that follows a trace */
     return d;
 }
 
@@ -330,10 +385,15 @@ agent_apply(void *ctx, const char *section, const char *key, const char *value, 
     struct agent_opts *o = ctx;
     if (strcmp(section, "libvirt") == 0)
         return libvirt_set(&o->libvirt, key, value, why);
+    if (strcmp(section, "sim") == 0) {
+        int t = trace_set(&o->trace, key, value, why);
+        if (t <= 0)
+            return t;
+    }
     if (strcmp(section, "agent") == 0 || strcmp(section, "sim") == 0) {
         const char *const *keys = section[0] == 'a' ? agent_keys : sim_keys;
         if (!key_in(key, keys)) {
-            *why = "unknown key";
+            *why = section[0] == 'a' ? "unknown key" : sim_key_list;
             return -EINVAL;
         }
         return agent_set(o, key, value, why);
@@ -371,8 +431,25 @@ agent_apply(void *ctx, const char *section, const char *key, const char *value, 
             *why = "must be yes or no";
             return -EINVAL;
         }
+    } else if (strcmp(key, "trace") == 0) {
+        if (copy_str(d->trace, sizeof(d->trace), value) < 0 || strchr(value, '/') != NULL) {
+            *why = "must be the name of a file of [sim] trace";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "mips") == 0) {
+        if (cli_parse_num(value, 0, 1e9, &d->mips) < 0) {
+            *why = "must be the VM's size in MIPS (0: it never asks for cpu)";
+            return -EINVAL;
+        }
+    } else if (strcmp(key, "cores") == 0) {
+        if (cli_parse_num(value, 1, 4096, &num) < 0 || num != floor(num)) {
+            *why = "must be a whole number from 1 to 4096";
+            return -EINVAL;
+        }
+        d->cores = (uint32_t)num;
     } else {
-        *why = "unknown key (cpu, mem_bw, disk, net, mem_mib, priority, pinned)";
+        *why = "unknown key (cpu, mem_bw, disk, net, mem_mib, priority, pinned, trace, mips, "
+               "cores)";
         return -EINVAL;
     }
     return 0;
@@ -583,6 +660,27 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         return CLI_EXIT_USAGE;
     }
     for (size_t i = 0; o->backend == AGENT_BACKEND_SIM && i < o->n_vms; i++) {
+        struct wire_vmdef *d = &o->vms[i];
+        if (d->trace[0] != '\0') {
+            const char *cfg = cli_config_path(argc, argv);
+            if (!(d->mips >= 0)) {
+                cli_error("agent: %s%s[vm \"%s\"] mips: missing (required for a VM that follows "
+                          "a trace)",
+                          cfg != NULL ? cfg : "", cfg != NULL ? ": " : "", d->name);
+                return CLI_EXIT_USAGE;
+            }
+            if (o->trace.dir[0] == '\0') {
+                cli_error("agent: VM %s follows trace file \"%s\", but [sim] trace (the folder) "
+                          "is not set",
+                          d->name, d->trace);
+                return CLI_EXIT_USAGE;
+            }
+            if (d->cores == 0)
+                d->cores = 1;
+            if (d->demand[KIND_CPU] < 0)
+                d->demand[KIND_CPU] = 0;
+            continue;
+        }
         if (o->vms[i].demand[KIND_CPU] < 0) {
             const char *cfg = cli_config_path(argc, argv);
             cli_error("agent: %s%s[vm \"%s\"] cpu: missing (required for a simulated VM; with "
@@ -637,6 +735,25 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         r = cli_check_tls(&o->sec);
         if (r != CLI_EXIT_OK)
             return r;
+        /* The trace's files are checked as `vmloc sim` checks them, and every VM's file is
+         * there. */
+        struct hv_trace tr;
+        char terr[600];
+        int tr_r =
+            o->backend == AGENT_BACKEND_SIM ? hv_trace_load(&tr, &o->trace, terr, sizeof(terr)) : 0;
+        for (size_t i = 0; tr_r == 0 && o->backend == AGENT_BACKEND_SIM && i < o->n_vms; i++) {
+            if (o->vms[i].trace[0] != '\0' && hv_trace_find(&tr, o->vms[i].trace) < 0) {
+                (void)snprintf(terr, sizeof(terr), "VM %.100s: no trace file \"%.200s\" in %.200s",
+                               o->vms[i].name, o->vms[i].trace, o->trace.dir);
+                tr_r = -ENOENT;
+            }
+        }
+        if (o->backend == AGENT_BACKEND_SIM)
+            hv_trace_done(&tr);
+        if (tr_r < 0) {
+            cli_error("agent: [sim] trace: %s", terr);
+            return CLI_EXIT_USAGE;
+        }
         (void)printf("configuration OK\n");
         return -1;
     }

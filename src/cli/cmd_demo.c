@@ -8,22 +8,19 @@
 #define _DEFAULT_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/child.h"
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/token.h"
@@ -39,12 +36,6 @@ on_signal(int sig)
     (void)sig;
     demo_stop = 1;
 }
-
-struct child {
-    pid_t pid;
-    char url[128];
-    char name[32];
-};
 
 enum demo_mode { DEMO_CENTRAL, DEMO_EDGE, DEMO_PEER };
 static const char *const mode_names[] = {"central", "edge", "peer"};
@@ -73,75 +64,24 @@ stamp(char *buf, size_t len)
         (void)snprintf(buf, len, "--:--:--");
 }
 
-/* Start `vmloc ARGS...` with stdout on a pipe and stderr to `log`; wait for its listening
- * line. 0 or -1. */
+/* Start `vmloc ARGS...` and wait for its listening line. 0 or -1. */
 static int
 spawn(struct child *c, const char *self, char *const argv[], const char *log)
 {
-    int p[2];
-    if (pipe(p) < 0)
+    size_t bad = 0;
+    if (child_start(c, self, argv, log) < 0)
         return -1;
-    pid_t pid = fork();
-    if (pid < 0)
+    if (child_wait_ready(c, 1, clock_wall_s() + 15.0, &bad) < 0) {
+        (void)child_stop(c, 2.0);
         return -1;
-    if (pid == 0) {
-        (void)setpgid(0, 0); /* Ctrl-C reaches the demo, which stops the children itself */
-        /* ...and if the demo itself is killed, its daemons go too. */
-        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        (void)dup2(p[1], STDOUT_FILENO);
-        if (fd >= 0)
-            (void)dup2(fd, STDERR_FILENO);
-        (void)close(p[0]);
-        (void)close(p[1]);
-        execv(self, argv);
-        _exit(127);
     }
-    (void)close(p[1]);
-    c->pid = pid;
-    char buf[120];
-    size_t len = 0;
-    double deadline = clock_wall_s() + 15.0;
-    while (clock_wall_s() < deadline && len < sizeof(buf) - 1) {
-        struct pollfd pfd = {p[0], POLLIN, 0};
-        if (poll(&pfd, 1, 200) <= 0)
-            continue;
-        ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        buf[len] = '\0';
-        char *nl = strchr(buf, '\n');
-        if (nl != NULL) {
-            *nl = '\0';
-            (void)close(p[0]);
-            if (strncmp(buf, "listening on ", 13) != 0)
-                return -1;
-            (void)snprintf(c->url, sizeof(c->url), "%s", buf + 13);
-            return 0;
-        }
-    }
-    (void)close(p[0]);
-    return -1;
+    return 0;
 }
 
 static void
 stop_child(struct child *c)
 {
-    if (c->pid <= 0)
-        return;
-    (void)kill(c->pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-            c->pid = 0;
-            return;
-        }
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        (void)nanosleep(&ts, NULL);
-    }
-    (void)kill(c->pid, SIGKILL);
-    (void)waitpid(c->pid, NULL, 0);
-    c->pid = 0;
+    (void)child_stop(c, 2.0);
 }
 
 static json_t *

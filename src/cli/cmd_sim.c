@@ -202,42 +202,6 @@ progress(void *ctx, size_t step, size_t n_steps)
     (void)fflush(stderr);
 }
 
-static json_t *
-result_json(const struct sim_run *run)
-{
-    const struct dc_stats *s = &run->res.stats;
-    json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
-    int bad = 0;
-    bad |= json_object_set_new(o, "policy", json_string(sim_policy_name(run->policy)));
-    if (run->policy != SIM_VMLOC && run->policy != SIM_NONE)
-        bad |= json_object_set_new(o, "param", json_real(run->param));
-    if (run->policy == SIM_VMLOC) {
-        char kn[32];
-        (void)snprintf(kn, sizeof(kn), "%u/%u", (unsigned)run->persist_k, (unsigned)run->persist_n);
-        bad |= json_object_set_new(o, "persistence", json_string(kn));
-        bad |= json_object_set_new(o, "cooldown_s", json_real(run->cooldown_s));
-    }
-    bad |= json_object_set_new(o, "hosts", json_integer((json_int_t)run->res.n_hosts));
-    bad |= json_object_set_new(o, "vms", json_integer((json_int_t)run->res.n_vms));
-    bad |= json_object_set_new(o, "energy_kwh", json_real(s->energy_kwh));
-    bad |= json_object_set_new(o, "migrations", json_integer((json_int_t)s->migrations));
-    bad |= json_object_set_new(o, "slatah", json_real(s->slatah));
-    bad |= json_object_set_new(o, "pdm", json_real(s->pdm));
-    bad |= json_object_set_new(o, "slav", json_real(s->slav));
-    bad |= json_object_set_new(o, "esv", json_real(s->esv));
-    bad |= json_object_set_new(o, "overall_sla_violation", json_real(s->overall_sla_violation));
-    bad |= json_object_set_new(o, "host_shutdowns", json_integer((json_int_t)s->host_shutdowns));
-    bad |= json_object_set_new(o, "simulated_s", json_real(s->time_s));
-    bad |= json_object_set_new(o, "wall_s", json_real(run->res.wall_s));
-    if (bad != 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
 static void
 print_table(const struct sim_run *runs, size_t n, const char *trace)
 {
@@ -542,6 +506,7 @@ cmd_sim(int argc, char **argv)
             goto out;
         }
         runs[i].res.wall_s = (double)(clock_now_us() - t0) / 1e6;
+        runs[i].overloaded_host_steps = sim_overloaded_host_steps(&runs[i].res);
     }
     for (size_t i = 0; i < n_runs; i++) {
         const struct dc_stats *st = &runs[i].res.stats;
@@ -555,9 +520,9 @@ cmd_sim(int argc, char **argv)
         }
     }
     if (json) {
-        json_t *out = n_runs == 1 ? result_json(&runs[0]) : json_array();
+        json_t *out = n_runs == 1 ? sim_run_json(&runs[0]) : json_array();
         for (size_t i = 0; n_runs > 1 && out != NULL && i < n_runs; i++) {
-            json_t *o = result_json(&runs[i]);
+            json_t *o = sim_run_json(&runs[i]);
             if (o == NULL || json_array_append_new(out, o) < 0) {
                 json_decref(out);
                 out = NULL;

@@ -17,6 +17,7 @@
 static const struct cli_cmd commands[] = {
     {"demo", cmd_demo, "run a small simulated cluster and watch vmloc work"},
     {"sim", cmd_sim, "replay VM traces on a simulated data centre and compare policies"},
+    {"replay", cmd_replay, "run the real daemons on a VM trace and compare with the simulator"},
     {"plan", cmd_plan, "decide on one snapshot: conflicts and the migrations that resolve them"},
     {"manager", cmd_manager, "run the manager (collection, store, decisions, API)"},
     {"agent", cmd_agent, "run the agent of one host (sampling, VM control)"},

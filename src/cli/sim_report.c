@@ -51,7 +51,9 @@ duration_label(double s, char *buf, size_t len)
 void
 sim_run_label(const struct sim_run *r, char *buf, size_t len)
 {
-    if (r->policy == SIM_VMLOC && r->variant) {
+    if (r->label != NULL) {
+        (void)snprintf(buf, len, "%s", r->label);
+    } else if (r->policy == SIM_VMLOC && r->variant) {
         char c[32];
         duration_label(r->cooldown_s, c, sizeof(c));
         (void)snprintf(buf, len, "vmloc %u/%u %s", (unsigned)r->persist_k, (unsigned)r->persist_n,
@@ -156,7 +158,7 @@ tradeoff(FILE *f, const struct sim_run *runs, size_t n)
     double mmax = 1;
     double smax = 0;
     for (size_t i = 0; i < n; i++) {
-        if (runs[i].policy != SIM_VMLOC)
+        if (!runs[i].variant)
             continue;
         if (base == NULL)
             base = &runs[i];
@@ -178,7 +180,7 @@ tradeoff(FILE *f, const struct sim_run *runs, size_t n)
                   bl, bl, bl);
     const struct dc_stats *b = &base->res.stats;
     for (size_t i = 0; i < n; i++) {
-        if (runs[i].policy != SIM_VMLOC)
+        if (!runs[i].variant)
             continue;
         const struct dc_stats *s = &runs[i].res.stats;
         char label[32];
@@ -220,7 +222,7 @@ tradeoff(FILE *f, const struct sim_run *runs, size_t n)
                   "stroke-dasharray=\"5 4\" />\n",
                   PAD_L, ylim, PAD_L + W, ylim);
     for (size_t i = 0; i < n; i++) {
-        if (runs[i].policy != SIM_VMLOC)
+        if (!runs[i].variant)
             continue;
         const struct dc_stats *s = &runs[i].res.stats;
         double x = PAD_L + W * (double)s->migrations / mmax;
@@ -303,4 +305,43 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
     if (fclose(f) != 0)
         return -errno;
     return 0;
+}
+
+json_t *
+sim_run_json(const struct sim_run *run)
+{
+    const struct dc_stats *s = &run->res.stats;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    int bad = 0;
+    bad |= json_object_set_new(o, "policy", json_string(sim_policy_name(run->policy)));
+    if (run->policy != SIM_VMLOC && run->policy != SIM_NONE)
+        bad |= json_object_set_new(o, "param", json_real(run->param));
+    if (run->policy == SIM_VMLOC) {
+        char kn[32];
+        (void)snprintf(kn, sizeof(kn), "%u/%u", (unsigned)run->persist_k, (unsigned)run->persist_n);
+        bad |= json_object_set_new(o, "persistence", json_string(kn));
+        bad |= json_object_set_new(o, "cooldown_s", json_real(run->cooldown_s));
+    }
+    bad |= json_object_set_new(o, "hosts", json_integer((json_int_t)run->res.n_hosts));
+    bad |= json_object_set_new(o, "vms", json_integer((json_int_t)run->res.n_vms));
+    bad |= json_object_set_new(o, "energy_kwh", json_real(s->energy_kwh));
+    bad |= json_object_set_new(o, "migrations", json_integer((json_int_t)s->migrations));
+    bad |= json_object_set_new(o, "slatah", json_real(s->slatah));
+    bad |= json_object_set_new(o, "pdm", json_real(s->pdm));
+    bad |= json_object_set_new(o, "slav", json_real(s->slav));
+    bad |= json_object_set_new(o, "esv", json_real(s->esv));
+    bad |= json_object_set_new(o, "overall_sla_violation", json_real(s->overall_sla_violation));
+    bad |= json_object_set_new(o, "host_shutdowns", json_integer((json_int_t)s->host_shutdowns));
+    bad |= json_object_set_new(o, "simulated_s", json_real(s->time_s));
+    bad |= json_object_set_new(o, "wall_s", json_real(run->res.wall_s));
+    if (isfinite(run->overloaded_host_steps))
+        bad |= json_object_set_new(o, "overloaded_host_steps",
+                                   json_integer((json_int_t)run->overloaded_host_steps));
+    if (bad != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/compiler.h"
 #include "sim/sim.h"
 
@@ -21,10 +23,19 @@ struct sim_run {
     uint32_t persist_n;
     double cooldown_s;
     bool variant;
+    const char *label; /* NULL: made from the policy (sim_run_label()); else this */
     struct sim_result res;
+    /* Extra figures, when known (NAN: not): host-steps above their threshold. */
+    double overloaded_host_steps;
 };
 
-/* "thr-mmt 0.8", "vmloc", "vmloc 2/3 1h". */
+/* The run as `vmloc sim --json` prints it: policy, hosts, vms, energy_kwh, migrations,
+ * slatah, pdm, slav, esv, overall_sla_violation, host_shutdowns, simulated_s, wall_s (and
+ * param, persistence, cooldown_s where they apply, overloaded_host_steps when known). A new
+ * object, NULL on OOM. */
+json_t *sim_run_json(const struct sim_run *run);
+
+/* "thr-mmt 0.8", "vmloc", "vmloc 2/3 1h", or the run's label. */
 void sim_run_label(const struct sim_run *r, char *buf, size_t len);
 
 /* Write the report for `runs` (`n` of them, over trace `trace`) to `path`.

@@ -1,9 +1,10 @@
 /* Whole-file and chunked reads with limits. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include "common/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -122,4 +123,27 @@ file_read_all(const char *path, size_t max, char **ret_buf, size_t *ret_len)
     *ret_buf = a.buf;
     *ret_len = a.len;
     return 0;
+}
+
+/* nftw() gives no context pointer: the first error of the walk in progress. */
+static int remove_err;
+
+static int
+remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int r = type == FTW_DP ? rmdir(path) : unlink(path);
+    if (r < 0 && remove_err == 0)
+        remove_err = -errno;
+    return 0;
+}
+
+int
+file_remove_tree(const char *dir)
+{
+    remove_err = 0;
+    if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        return -errno;
+    return remove_err;
 }

@@ -18,4 +18,8 @@ MUST_CHECK int file_read_all(const char *path, size_t max, char **ret_buf, size_
 MUST_CHECK int file_stream(const char *path, size_t max,
                            int (*fn)(void *ctx, const void *chunk, size_t len), void *ctx);
 
+/* Remove `dir` and everything under it (not following symbolic links). 0, or -errno of the
+ * first thing that could not be removed (the rest is still tried). */
+MUST_CHECK int file_remove_tree(const char *dir);
+
 #endif

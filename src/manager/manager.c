@@ -331,10 +331,28 @@ round_cb(evutil_socket_t fd, short what, void *arg)
     start_round(m);
 }
 
+/* Were the other hosts' samples taken before the notifying host's latest sampling instant?
+ * Agents sample at the same instants: a sample older than half an interval before host
+ * `h`'s is from an earlier instant, and a destination chosen on it may have changed since
+ * (its own VMs' load rose at the same instant), so a move could land where it ends above its
+ * threshold. */
+static bool
+others_stale(const struct manager *m, const struct mhost *h)
+{
+    double t = h->sample.time - m->opts.interval_s / 2.0;
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        const struct mhost *o = m->hosts[i];
+        if (o != h && o->up && o->has_sample && o->sample.time < t)
+            return true;
+    }
+    return false;
+}
+
 void
 manager_notified(struct manager *m, struct mhost *h)
 {
     h->notified = true;
+    h->stale_view = h->has_sample && others_stale(m, h);
     h->notified_at = clock_mono_s();
     m->notifications++;
     /* Decide once the loop has served the requests at hand: notifications that arrive
@@ -350,7 +368,13 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (m->in_round)
         return; /* the round's end decides, with the notified hosts checked */
-    if (m->opts.collect_on_notify) {
+    /* Decide at once on the samples at hand, unless the notifying hosts sampled at an
+     * instant the others were not collected at yet: then collect first (a few milliseconds),
+     * and the round's end decides. */
+    bool stale = false;
+    for (size_t i = 0; i < m->n_hosts && !stale; i++)
+        stale = m->hosts[i]->notified && m->hosts[i]->stale_view;
+    if (m->opts.collect_on_notify || stale) {
         start_round(m);
         return;
     }

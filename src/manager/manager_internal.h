@@ -26,7 +26,8 @@ struct mhost {
     char name[MODEL_MAX_NAME + 1];
     char url[WIRE_MAX_URL + 1];
     bool has_sample;
-    bool up; /* answered recently */
+    bool up;         /* answered recently */
+    bool stale_view; /* edge: when it notified, the others' samples were of an earlier instant */
     bool down_logged;
     int misses;            /* consecutive rounds without an answer */
     char miss_reason[300]; /* why the last one did not come */

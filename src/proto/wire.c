@@ -274,8 +274,34 @@ decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
         d->pinned = json_is_true(pin);
     }
     json_t *mv = json_object_get(v, "moves");
-    if (mv != NULL)
-        return wire_moves_decode(mv, "vm.moves", d->moves, &d->n_moves, err);
+    if (mv != NULL && wire_moves_decode(mv, "vm.moves", d->moves, &d->n_moves, err) < 0)
+        return -EINVAL;
+    json_t *tr = json_object_get(v, "trace");
+    if (tr != NULL) {
+        const char *f = json_string_value(tr);
+        if (f == NULL || !wire_name_valid(f) || strchr(f, '/') != NULL) {
+            perr_set(err, "vm.trace: must be a trace file's name (no '/')");
+            return -EINVAL;
+        }
+        (void)snprintf(d->trace, sizeof(d->trace), "%s", f);
+        json_t *mi = json_object_get(v, "mips");
+        if (!json_is_number(mi) || !(json_number_value(mi) >= 0) ||
+            !(json_number_value(mi) <= 1e9)) {
+            perr_set(err, "vm.mips: a VM with a trace needs its size, a number of MIPS >= 0");
+            return -EINVAL;
+        }
+        d->mips = json_number_value(mi);
+        json_t *co = json_object_get(v, "cores");
+        d->cores = 1;
+        if (co != NULL) {
+            if (!json_is_integer(co) || json_integer_value(co) < 1 ||
+                json_integer_value(co) > 4096) {
+                perr_set(err, "vm.cores: must be a whole number from 1 to 4096");
+                return -EINVAL;
+            }
+            d->cores = (uint32_t)json_integer_value(co);
+        }
+    }
     return 0;
 }
 
@@ -296,6 +322,8 @@ wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret, st
         r = get_string(j, "from", "from", true, in.from, sizeof(in.from), err);
     if (r == 0)
         r = get_number(j, "transfer_s", "transfer_s", 0, 1e7, false, &in.transfer_s, err);
+    if (r == 0)
+        r = get_number(j, "capacity", "capacity", 1e-6, 1e6, false, &in.capacity, err);
     if (r == 0) {
         json_t *v = json_object_get(j, "vm");
         if (v == NULL) {
@@ -334,6 +362,7 @@ wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
     struct wire_vmdef d;
     memset(&d, 0, sizeof(d));
     d.mem_mib = 1024.0;
+    d.mips = -1.0;
     const char *colon = strchr(spec, ':');
     size_t nlen = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
     if (nlen == 0 || nlen > MODEL_MAX_NAME) {
@@ -360,6 +389,19 @@ wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
         int r = 0;
         if (klen == 6 && memcmp(p, "pinned", 6) == 0 && val == NULL) {
             d.pinned = true;
+        } else if (klen == 5 && memcmp(p, "trace", 5) == 0 && val != NULL) {
+            if (vlen == 0 || vlen > MODEL_MAX_NAME || memchr(val, '/', vlen) != NULL)
+                r = -EINVAL;
+            else
+                (void)snprintf(d.trace, sizeof(d.trace), "%.*s", (int)vlen, val);
+        } else if (klen == 4 && memcmp(p, "mips", 4) == 0 && val != NULL) {
+            r = spec_number(val, vlen, 0, 1e9, &num);
+            d.mips = num;
+        } else if (klen == 5 && memcmp(p, "cores", 5) == 0 && val != NULL) {
+            r = spec_number(val, vlen, 1, 4096, &num);
+            if (r == 0 && num != (double)(uint32_t)num)
+                r = -EINVAL;
+            d.cores = (uint32_t)num;
         } else if (val == NULL) {
             r = -EINVAL;
         } else if (kind_parse(p, klen, &k) == 0) {
@@ -380,7 +422,7 @@ wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
         if (r < 0) {
             perr_set(err,
                      "--vm %s: bad item '%.*s' (expected cpu|mem_bw|disk|net=0..100, mem=MIB, "
-                     "priority=N or pinned)",
+                     "priority=N, pinned, trace=FILE, mips=MIPS or cores=N)",
                      spec, (int)len, p);
             return -EINVAL;
         }
@@ -388,7 +430,17 @@ wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
         if (*p == ',')
             p++;
     }
-    if (!has_cpu) {
+    if (d.trace[0] != '\0') {
+        if (!(d.mips >= 0)) {
+            perr_set(err, "--vm %s: a VM with trace=FILE needs mips=MIPS (its size)", spec);
+            return -EINVAL;
+        }
+        if (d.cores == 0)
+            d.cores = 1;
+    } else if (d.mips >= 0 || d.cores > 0) {
+        perr_set(err, "--vm %s: mips= and cores= size a VM whose demand follows trace=FILE", spec);
+        return -EINVAL;
+    } else if (!has_cpu) {
         perr_set(err, "--vm %s: cpu=PCT is required (NAME:cpu=PCT[,mem=MIB]...)", spec);
         return -EINVAL;
     }

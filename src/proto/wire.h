@@ -56,15 +56,24 @@ struct wire_vmdef {
      * with the VM */
     double moves[MODEL_MAX_VM_MOVES];
     uint32_t n_moves;
+    /* A VM whose demand follows a trace file ("trace", the file's name in the hosts' trace
+     * folder; "" none) with its size ("mips", > 0) and cores ("cores", 1..4096). */
+    char trace[MODEL_MAX_NAME + 1];
+    double mips;
+    uint32_t cores;
 };
 
-/* {"id": "...", "from": "h1", "transfer_s": 4.0, "vm": {"name", "demand": {...}, "mem_mib",
- * "priority", "pinned"}}: a source asks a destination to reserve room for an arriving VM. */
+/* {"id": "...", "from": "h1", "transfer_s": 4.0, "capacity": 1.0, "vm": {"name", "demand":
+ * {...}, "mem_mib", "priority", "pinned", "moves"?, "trace"?, "mips"?, "cores"?}}: a source
+ * asks a destination to reserve room for an arriving VM. */
 struct wire_incoming {
     char id[WIRE_MAX_ID + 1];
     char from[MODEL_MAX_NAME + 1];
     struct wire_vmdef vm;
     double transfer_s; /* how long the copy will take ("transfer_s", optional; 0 = unknown) */
+    /* the source's relative capacity ("capacity", optional; 0 = not given): the VM's demand is
+     * in percent of the source, so a destination of another capacity rescales it */
+    double capacity;
 };
 
 /* One VM in an agent's sample. */
@@ -172,8 +181,9 @@ bool wire_id_valid(const char *id);
 /* Is `name` a valid host or VM name (1..255 bytes, no control characters)? */
 bool wire_name_valid(const char *name);
 
-/* Parse "NAME:cpu=PCT[,mem_bw=PCT][,disk=PCT][,net=PCT][,mem=MIB][,priority=N][,pinned]"
- * (the agent's --vm option). 0 or -EINVAL with err. */
+/* Parse "NAME:cpu=PCT[,mem_bw=PCT][,disk=PCT][,net=PCT][,mem=MIB][,priority=N][,pinned]" or,
+ * for a VM that follows a trace file, "NAME:trace=FILE,mips=MIPS[,cores=N][,mem=MIB]..." (the
+ * agent's --vm option). 0 or -EINVAL with err. */
 MUST_CHECK int wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err);
 
 #endif

@@ -65,6 +65,15 @@ sim_policy_default_param(enum sim_policy p)
     return refpol_default_param(detector_of(p));
 }
 
+double
+sim_overloaded_host_steps(const struct sim_result *r)
+{
+    double n = 0;
+    for (size_t i = 0; i < r->n_points; i++)
+        n += r->points[i].overloaded_hosts;
+    return n;
+}
+
 void
 sim_result_done(struct sim_result *r)
 {
@@ -156,6 +165,8 @@ setup(struct dc *d, const struct trace *tr, const struct sim_config *cfg, size_t
     int r = bb ? setup_bitbrains(d, tr, n_hosts) : setup_planetlab(d, tr, n_hosts);
     if (r < 0)
         return r;
+    if (cfg->keep_idle_vms)
+        d->finish_on_zero = false;
     *ret_hosts = n_hosts;
     return 0;
 }
@@ -185,6 +196,34 @@ push_point(struct sim_result *res, size_t *cap, const struct dc *d, uint64_t sta
 }
 
 int
+sim_start(const struct trace *tr, const struct sim_config *cfg, struct dc *ret, size_t *ret_hosts,
+          uint32_t *ret_bad)
+{
+    struct dc d;
+    dc_init(&d);
+    struct refpol rp;
+    /* vmloc starts from the same placement as the static-threshold reference, so that only
+     * the decisions differ. */
+    refpol_init(&rp, cfg->policy == SIM_VMLOC ? REFPOL_THR : detector_of(cfg->policy),
+                cfg->policy == SIM_VMLOC ? 0.8 : cfg->param);
+    size_t n_hosts = 0;
+    uint32_t bad = 0;
+    int r = setup(&d, tr, cfg, &n_hosts);
+    if (r == 0)
+        r = refpol_place_initial(&d, &rp, &bad);
+    refpol_done(&rp);
+    if (r < 0) {
+        if (r == -ENOSPC)
+            *ret_bad = bad;
+        dc_done(&d);
+        return r;
+    }
+    *ret = d;
+    *ret_hosts = n_hosts;
+    return 0;
+}
+
+int
 sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn progress, void *ctx,
         struct sim_result *ret)
 {
@@ -198,7 +237,9 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     memset(&res, 0, sizeof(res));
     size_t cap_points = 0;
     size_t n_hosts = 0;
-    int r = setup(&d, tr, cfg, &n_hosts);
+    uint32_t bad = 0;
+    /* Time 0: every VM is placed with its full size. */
+    int r = sim_start(tr, cfg, &d, &n_hosts, &bad);
     if (r < 0)
         goto out;
     if (cfg->policy == SIM_IQR_MMT || cfg->policy == SIM_MAD_MMT || cfg->policy == SIM_LR_MMT) {
@@ -212,19 +253,6 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
         if (r < 0)
             goto out;
     }
-    /* Time 0: every VM is placed with its full size. vmloc starts from the same placement
-     * as the static-threshold reference, so that only the decisions differ. */
-    uint32_t bad = 0;
-    if (cfg->policy == SIM_VMLOC) {
-        struct refpol init;
-        refpol_init(&init, REFPOL_THR, 0.8);
-        r = refpol_place_initial(&d, &init, &bad);
-        refpol_done(&init);
-    } else {
-        r = refpol_place_initial(&d, &rp, &bad);
-    }
-    if (r < 0)
-        goto out;
     /* Decision instants: 300.1, 600.1, ... by repeated addition, as the reference's event
      * queue computes them; nothing is processed before the first (the VMs only start). */
     double end = (double)tr->n_samples * TRACE_STEP_S;
@@ -266,8 +294,6 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     *ret = res;
     memset(&res, 0, sizeof(res));
 out:
-    if (r == -ENOSPC)
-        (void)bad;
     sim_result_done(&res);
     vmpol_done(&vp);
     refpol_done(&rp);

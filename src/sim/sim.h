@@ -45,6 +45,8 @@ struct sim_vmloc {
     double cooldown_s;             /* a VM that just moved stays put this long */
     bool memory;          /* vmloc's moves also need the VM's memory to fit (the reference model
                              ignores memory after time 0) */
+    uint32_t rounds;      /* relocation rounds per step, 1..8 (2: the running system decides
+                             again as soon as a move ends, well within a 300 s step) */
     bool persist_set;     /* [sim] persistence was given */
     bool cooldown_set;    /* [sim] cooldown was given */
     bool consolidate_set; /* [sim] consolidate_below or consolidate_target was given */
@@ -61,6 +63,8 @@ struct sim_config {
     enum trace_format format;
     bool vmloc_all_hosts; /* give the core every host, not only the busy part (for tests:
                              the decisions must be the same) */
+    bool keep_idle_vms;   /* a VM whose demand drops to 0 stays (the running system's VMs do),
+                             instead of finishing as in the reference's PlanetLab runs */
 };
 
 /* One point of the time series, taken after each decision step. */
@@ -85,6 +89,17 @@ typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);
 
 /* Free what `r` owns. Accepts NULL. */
 void sim_result_done(struct sim_result *r);
+
+/* Hosts above their threshold at each decision step, summed over the steps (the series'
+ * overloaded_hosts). */
+double sim_overloaded_host_steps(const struct sim_result *r);
+
+/* The data centre a run of `cfg` over `tr` starts from: hosts and VMs set up, and every VM
+ * placed at time 0 (for vmloc, the static-threshold reference's placement). 0: *ret filled
+ * (free with dc_done()) and *ret_hosts the number of hosts. -ENOSPC: VM *ret_bad fits nowhere;
+ * -ENOMEM. */
+MUST_CHECK int sim_start(const struct trace *tr, const struct sim_config *cfg, struct dc *ret,
+                         size_t *ret_hosts, uint32_t *ret_bad);
 
 /* Run `cfg` over `tr`. 0: *ret filled. -ENOSPC: the VMs do not fit on the hosts at time 0
  * (too few hosts). -ENOMEM. `progress` may be NULL. */

@@ -43,6 +43,75 @@ trace_done(struct trace *t)
     trace_init(t);
 }
 
+/* Series `s` of `src` (n_vms per sample) cut to `nv` VMs and `ns` samples plus the repeat. */
+static double *
+cut_series(const double *s, const struct trace *src, size_t nv, size_t ns)
+{
+    if (s == NULL)
+        return NULL;
+    double *d = malloc(nv * (ns + 1) * sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    for (size_t k = 0; k <= ns; k++) {
+        size_t from = k < ns ? k : ns - 1;
+        memcpy(d + k * nv, s + from * src->n_vms, nv * sizeof(*d));
+    }
+    return d;
+}
+
+static double *
+cut_sizes(const double *s, size_t nv)
+{
+    if (s == NULL)
+        return NULL;
+    double *d = malloc(nv * sizeof(*d));
+    if (d != NULL)
+        memcpy(d, s, nv * sizeof(*d));
+    return d;
+}
+
+int
+trace_subset(const struct trace *src, size_t n_vms, size_t n_samples, struct trace *ret)
+{
+    if (n_vms > src->n_vms)
+        n_vms = src->n_vms;
+    if (n_samples > src->n_samples)
+        n_samples = src->n_samples;
+    if (n_vms == 0 || n_samples == 0)
+        return -EINVAL;
+    struct trace t;
+    trace_init(&t);
+    t.format = src->format;
+    t.n_samples = n_samples;
+    t.names = calloc(n_vms, sizeof(*t.names));
+    if (t.names == NULL)
+        return -ENOMEM;
+    t.n_vms = n_vms;
+    bool bad = false;
+    for (size_t i = 0; i < n_vms; i++) {
+        t.names[i] = strdup(src->names[i]);
+        bad |= t.names[i] == NULL;
+    }
+    t.cpu = cut_series(src->cpu, src, n_vms, n_samples);
+    t.mem_mib = cut_series(src->mem_mib, src, n_vms, n_samples);
+    t.disk_kbs = cut_series(src->disk_kbs, src, n_vms, n_samples);
+    t.net_kbs = cut_series(src->net_kbs, src, n_vms, n_samples);
+    t.cpu_mhz = cut_sizes(src->cpu_mhz, n_vms);
+    t.cores = cut_sizes(src->cores, n_vms);
+    t.mem_cap_mib = cut_sizes(src->mem_cap_mib, n_vms);
+    bad |= t.cpu == NULL || (src->mem_mib != NULL && t.mem_mib == NULL) ||
+           (src->disk_kbs != NULL && t.disk_kbs == NULL) ||
+           (src->net_kbs != NULL && t.net_kbs == NULL) ||
+           (src->cpu_mhz != NULL && t.cpu_mhz == NULL) || (src->cores != NULL && t.cores == NULL) ||
+           (src->mem_cap_mib != NULL && t.mem_cap_mib == NULL);
+    if (bad) {
+        trace_done(&t);
+        return -ENOMEM;
+    }
+    *ret = t;
+    return 0;
+}
+
 double
 trace_value(const struct trace *tr, const double *s, size_t vm, double t_s)
 {

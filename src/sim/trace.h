@@ -90,6 +90,13 @@ struct trace_bb_row {
 MUST_CHECK int trace_parse_bitbrains(const char *buf, size_t len, struct trace_bb_row *rows,
                                      size_t max, size_t *ret_n, size_t *ret_line, char *why);
 
+/* The first `n_vms` VMs of `src` over its first `n_samples` samples (at most what `src` has),
+ * as a trace of its own in the empty *ret: the same names, sizes and values, the last sample
+ * repeated once after them as trace_read() does. 0; -EINVAL (none asked for); -ENOMEM (*ret
+ * left empty). */
+MUST_CHECK int trace_subset(const struct trace *src, size_t n_vms, size_t n_samples,
+                            struct trace *ret);
+
 /* Value of VM `vm` in series `s` at time `t_s` seconds, linearly interpolated; clamped to
  * the ends. */
 double trace_value(const struct trace *tr, const double *s, size_t vm, double t_s);

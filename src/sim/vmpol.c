@@ -32,8 +32,6 @@
 #include "core/detect.h"
 #include "sim/sim.h"
 
-#define ROUNDS 2
-
 void
 sim_vmloc_defaults(struct sim_vmloc *v)
 {
@@ -51,6 +49,7 @@ sim_vmloc_defaults(struct sim_vmloc *v)
     v->consolidate_below_pct = 30;
     v->consolidate_target_pct = 60;
     v->cooldown_s = 3600;
+    v->rounds = 2;
 }
 
 void
@@ -235,7 +234,8 @@ build_base(struct vmpol *p, const struct dc *d)
      * destination can itself go over its threshold and be a conflict the next round, so
      * the conflicts can double each round: (2^rounds - 1) x hot idle hosts per type cover
      * every round. */
-    uint32_t idle_needed = hot * ((1u << ROUNDS) - 1u);
+    uint32_t rounds = p->cfg->rounds >= 1 && p->cfg->rounds <= 8 ? p->cfg->rounds : 2;
+    uint32_t idle_needed = hot * ((1u << rounds) - 1u);
     p->n_base = n;
     /* The hosts in the model, in host order. */
     const struct power_host_type *types[8];
@@ -440,7 +440,8 @@ vmpol_step(struct vmpol *p, struct dc *d)
     }
     d->overloaded_hosts = overloaded;
     struct plan_opts opts = {.no_dest = p->m_busy, .no_source = p->m_no_source};
-    for (int round = 0; round < ROUNDS; round++) {
+    uint32_t rounds = p->cfg->rounds >= 1 && p->cfg->rounds <= 8 ? p->cfg->rounds : 2;
+    for (uint32_t round = 0; round < rounds; round++) {
         if (round > 0)
             build_model(p, d);
         r = plan_compute(&p->cl, &p->cfg->policy, &opts, &plan);

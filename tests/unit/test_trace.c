@@ -417,6 +417,63 @@ test_init_done(void **state)
     assert_null(tr.cpu);
 }
 
+/* trace_subset(): the first VMs over the first samples, the last one repeated; sizes and the
+ * other series follow. */
+static void
+test_subset(void **state)
+{
+    (void)state;
+    struct trace tr;
+    trace_init(&tr);
+    tr.format = TRACE_BITBRAINS;
+    tr.n_vms = 3;
+    tr.n_samples = 4;
+    tr.names = calloc(3, sizeof(char *));
+    assert_non_null(tr.names);
+    for (int i = 0; i < 3; i++) {
+        char n[2] = {(char)('a' + i), '\0'};
+        tr.names[i] = malloc(2);
+        assert_non_null(tr.names[i]);
+        memcpy(tr.names[i], n, 2);
+    }
+    tr.cpu = malloc(15 * sizeof(double));
+    tr.disk_kbs = malloc(15 * sizeof(double));
+    tr.cpu_mhz = malloc(3 * sizeof(double));
+    assert_true(tr.cpu != NULL && tr.disk_kbs != NULL && tr.cpu_mhz != NULL);
+    for (size_t k = 0; k < 15; k++) {
+        tr.cpu[k] = (double)k; /* sample k / 3, VM k % 3 */
+        tr.disk_kbs[k] = 100.0 + (double)k;
+    }
+    for (size_t v = 0; v < 3; v++)
+        tr.cpu_mhz[v] = 1000.0 * (double)(v + 1);
+    struct trace sub;
+    trace_init(&sub);
+    assert_int_equal(trace_subset(&tr, 2, 3, &sub), 0);
+    assert_int_equal(sub.n_vms, 2);
+    assert_int_equal(sub.n_samples, 3);
+    assert_int_equal(sub.format, TRACE_BITBRAINS);
+    assert_string_equal(sub.names[1], "b");
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t v = 0; v < 2; v++) {
+            assert_true(sub.cpu[k * 2 + v] == tr.cpu[k * 3 + v]);
+            assert_true(sub.disk_kbs[k * 2 + v] == tr.disk_kbs[k * 3 + v]);
+        }
+    }
+    /* The repeat: sample 3 is sample 2 again. */
+    assert_true(sub.cpu[3 * 2 + 1] == tr.cpu[2 * 3 + 1]);
+    assert_true(sub.cpu_mhz[1] == 2000.0);
+    assert_null(sub.net_kbs);
+    trace_done(&sub);
+    /* More than there is: all of it; none: refused. */
+    assert_int_equal(trace_subset(&tr, 10, 10, &sub), 0);
+    assert_int_equal(sub.n_vms, 3);
+    assert_int_equal(sub.n_samples, 4);
+    assert_true(sub.cpu[4 * 3 + 2] == tr.cpu[3 * 3 + 2]);
+    trace_done(&sub);
+    assert_int_equal(trace_subset(&tr, 0, 3, &sub), -EINVAL);
+    trace_done(&tr);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 static int
@@ -474,6 +531,7 @@ main(void)
         cmocka_unit_test(test_planetlab_len_bounds),
         cmocka_unit_test(test_value_three_vms),
         cmocka_unit_test(test_init_done),
+        cmocka_unit_test(test_subset),
     };
     failed += cmocka_run_group_tests_name("trace misc", misc, NULL, NULL);
     return failed != 0 ? 1 : 0;
