@@ -99,7 +99,7 @@ bool log_has(void *arg);
 #define MAX_PEERS 10
 struct peers {
     size_t n;
-    char name[MAX_PEERS][16];
+    char name[MAX_PEERS][24];
     char listen[MAX_PEERS][32];
     char url[MAX_PEERS][64];
     char data[MAX_PEERS][600];
