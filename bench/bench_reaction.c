@@ -412,11 +412,22 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
     (void)snprintf(miv, sizeof(miv), "%g", manager_interval > 0 ? manager_interval : interval);
     (void)snprintf(data, sizeof(data), "%s/data", dir);
     (void)snprintf(log, sizeof(log), "%s/manager.log", dir);
-    const char *margv[] = {"manager", "--listen", "127.0.0.1:0", "--data", data, "--interval",
-                           miv,       "--mode",   mname,         NULL,     NULL, NULL};
+    /* The default policy, but for the anti-flapping: each repetition moves one of the same nine
+     * VMs, dozens of times a minute, so the cooldown and the storm guard (which rightly stop
+     * that in a cluster) would leave repetitions without a migration to time. */
+    char policy[700];
+    (void)snprintf(policy, sizeof(policy), "%s/policy.ini", dir);
+    FILE *pf = fopen(policy, "w");
+    if (pf == NULL ||
+        fputs("[relocate]\ncooldown = 0\nmax_moves_per_vm = 16\nstorm_window = 1\n", pf) < 0 ||
+        fclose(pf) != 0)
+        return -1;
+    const char *margv[] = {"manager",    "--listen", "127.0.0.1:0", "--data", data,
+                           "--interval", miv,        "--mode",      mname,    "--config",
+                           policy,       NULL,       NULL,          NULL};
     if (mode != MODE_CENTRAL) {
-        margv[9] = "--collect";
-        margv[10] = collect;
+        margv[11] = "--collect";
+        margv[12] = collect;
     }
     if (mode != MODE_PEER && bench_daemon_start(&c->manager, bin, margv, log, 10.0) < 0)
         return -1;
@@ -461,6 +472,8 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
         argv[n++] = iv;
         argv[n++] = "--bandwidth";
         argv[n++] = BANDWIDTH;
+        argv[n++] = "--config";
+        argv[n++] = policy;
         for (int v = 0; v < VMS_PER_HOST; v++) {
             struct vmrec *r = &c->vms[h * VMS_PER_HOST + v];
             (void)snprintf(r->name, sizeof(r->name), "h%dv%d", h + 1, v + 1);

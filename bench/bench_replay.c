@@ -34,6 +34,9 @@ struct job {
     bool quick;         /* part of --quick */
 };
 
+/* The targets are the runs with the default policy; the others (power saving) are shown to
+ * compare a run with migrations in it, and their differences are explained in docs/sim.md. */
+
 /* The simulator's own vmloc settings (docs/sim.md), as a policy file: power saving on. */
 static const char saving[] = "[detect]\nvm_threshold_value.cpu = 5\n\n"
                              "[relocate]\nprefer_busy_hosts = yes\nconsolidate_below = 30\n"
@@ -242,9 +245,10 @@ main(int argc, char **argv)
         ratio(num(l, "overloaded_host_steps"), num(s, "overloaded_host_steps"), r2, sizeof(r2));
         ratio(num(l, "energy_kwh"), num(s, "energy_kwh"), r3, sizeof(r3));
         bool hold = json_is_true(json_object_get(inv, "hold"));
+        bool target = jb->config == NULL;
         bool met = hold && within(num(l, "migrations"), num(s, "migrations")) &&
                    within(num(l, "overloaded_host_steps"), num(s, "overloaded_host_steps"));
-        missed += !met;
+        missed += target && !met;
         (void)printf("%-22s %-7s %5d %5d %5.0f | %9.0f %9.0f %5s | %7.0f %7.0f %5s | %8.3f %8.3f "
                      "%5s | %6.1f %s%s\n",
                      jb->name, jb->mode, jb->hosts, jb->vms, num(j, "steps"), num(l, "migrations"),
@@ -254,7 +258,7 @@ main(int argc, char **argv)
                      met ? "" : " (MISSED: not within 25 %)");
         json_decref(j);
     }
-    (void)printf("\n%d runs failed, %d outside the targets\n", failed, missed);
+    (void)printf("\n%d runs failed, %d target runs outside 25 %%\n", failed, missed);
     bench_rm_rf(dir);
     free(dir);
     return failed > 0 ? 1 : 0;
