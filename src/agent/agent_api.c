@@ -3,11 +3,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "net/web.h"
 #include "proto/policy_ini.h"
@@ -170,6 +172,17 @@ get_sample(struct http_req *r, void *ctx)
         else
             http_reply_json(r, 200, a->scheduled_json);
         return;
+    }
+    /* The agents of a cluster sample at the same instants, but their timers fire a few
+     * milliseconds apart: a peer or a manager that asks right after its own sample may come
+     * before this host's timer. It gets this host at the instant, not an interval before, or
+     * it would decide on a load that may have changed at that very instant. */
+    double now = clock_wall_s();
+    double due = floor(now / a->opts.interval_s) * a->opts.interval_s;
+    double early = fmin(0.05, a->opts.interval_s / 4.0);
+    if (a->sample_json != NULL && a->sample_time < due - early) {
+        log_debug("sample taken for a request: the timer of the instant has not fired yet");
+        agent_sample(a);
     }
     if (a->sample_json == NULL) {
         if (a->hv_error[0] != '\0')

@@ -2,8 +2,9 @@
  * and real agents in each mode, its JSON (the keys of `vmloc sim --json` under "live" and
  * "sim", and the invariants), the report, and the errors for bad input. The trace is written
  * here: eight VMs at 10 % for six steps, after which five of them ask for 95 %, which puts one
- * host in conflict; the simulator resolves it with one migration, and so must the live system.
- * A short run of a real PlanetLab day follows when ../shared/traces is there. */
+ * host in conflict (24 steps of 0.3 s a mode); the simulator resolves it with one migration, and so
+ * must the live system. A short run of a real PlanetLab day follows when ../shared/traces is there.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
@@ -117,7 +118,7 @@ static void
 replay_mode(const char *mode)
 {
     const char *argv[] = {bin,      "replay", "--trace", trace_dir, "--hosts", "5",
-                          "--vms",  "8",      "--steps", "16",      "--step",  "0.3",
+                          "--vms",  "8",      "--steps", "24",      "--step",  "0.3",
                           "--mode", mode,     "--json",  NULL};
     json_t *j = run_json(mode, argv, 0);
     json_t *live = json_object_get(j, "live");
