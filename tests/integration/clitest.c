@@ -155,3 +155,28 @@ clitest_check_failed(const char *name, struct run_result *res, const char *want1
         FAIL_RUN(res, "%s: stderr does not contain \"%s\": %s", name, want2, res->err);
     run_result_done(res);
 }
+
+json_t *
+clitest_run_json(const char *name, const char *const *argv, double timeout_s, int want_exit)
+{
+    struct run_result res;
+    clitest_run(name, argv, timeout_s, &res);
+    if (res.exit_status != want_exit)
+        FAIL_RUN(&res, "%s: %s, want exit %d; stderr:\n%s", name, run_describe(&res), want_exit,
+                 res.err);
+    json_error_t je;
+    json_t *j = json_loads(res.out, 0, &je);
+    if (j == NULL)
+        FAIL_RUN(&res, "%s: standard output is not JSON (%s): %.300s", name, je.text, res.out);
+    run_result_done(&res);
+    return j;
+}
+
+double
+clitest_num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        fail_msg("key \"%s\" missing or not a number", key);
+    return json_number_value(v);
+}

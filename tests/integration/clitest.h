@@ -4,6 +4,7 @@
 #ifndef VMLOC_TESTS_CLITEST_H
 #define VMLOC_TESTS_CLITEST_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "run.h"
@@ -44,6 +45,14 @@ void clitest_run(const char *name, const char *const *argv, double timeout_s,
         run_result_done(res);                                                                      \
         fail_msg("%s", fail_buf_);                                                                 \
     } while (0)
+
+/* Run argv (argv[0] the binary), which must exit with `want_exit`, and parse its standard
+ * output as JSON; the test fails otherwise. The caller decrefs. */
+json_t *clitest_run_json(const char *name, const char *const *argv, double timeout_s,
+                         int want_exit);
+
+/* The number `key` of `o`; the test fails when it is missing or not a number. */
+double clitest_num(json_t *o, const char *key);
 
 /* The run failed as a bad input must, and stderr contains each non-NULL `want`. Frees `res`
  * and fails the test otherwise. */

@@ -136,19 +136,10 @@ all_ended(void *arg)
 static int
 where(const struct cl *c, const char *vm)
 {
-    int at = -1;
-    for (size_t i = 0; i < c->n; i++) {
-        json_t *arr = get(c->url[i], "/v1/vms");
-        size_t k;
-        json_t *v;
-        json_array_foreach(arr, k, v)
-        {
-            if (strcmp(str(v, "name"), vm) == 0 && strcmp(str(v, "state"), "running") == 0)
-                at = at == -1 ? (int)i : -2;
-        }
-        json_decref(arr);
-    }
-    return at;
+    const char *urls[MAX_PEERS];
+    for (size_t i = 0; i < c->n; i++)
+        urls[i] = c->url[i];
+    return pool_vm_where(urls, c->n, vm);
 }
 
 /* Host i's cpu usage in its agent's latest sample. */

@@ -33,23 +33,14 @@ post_load(const char *url, const char *vm, const char *body)
 }
 
 /* Where VM `vm` runs: the index of the peer that lists it as running, -1 when none, -2 when
- * more than one does. Peers that do not answer are not counted. */
+ * more than one does. */
 static int
 where(const struct peers *p, const char *vm)
 {
-    int at = -1;
-    for (size_t i = 0; i < p->n; i++) {
-        json_t *arr = get(p->url[i], "/v1/vms");
-        size_t k;
-        json_t *v;
-        json_array_foreach(arr, k, v)
-        {
-            if (strcmp(str(v, "name"), vm) == 0 && strcmp(str(v, "state"), "running") == 0)
-                at = at == -1 ? (int)i : -2;
-        }
-        json_decref(arr);
-    }
-    return at;
+    const char *urls[MAX_PEERS];
+    for (size_t i = 0; i < p->n; i++)
+        urls[i] = p->url[i];
+    return pool_vm_where(urls, p->n, vm);
 }
 
 struct pcond {

@@ -65,26 +65,13 @@ teardown(void **state)
 static json_t *
 run_json(const char *what, const char *const *argv, int want_exit)
 {
-    struct run_result res;
-    clitest_run(what, argv, 240.0, &res);
-    if (res.exit_status != want_exit)
-        FAIL_RUN(&res, "%s: %s, want exit %d; stderr:\n%s", what, run_describe(&res), want_exit,
-                 res.err);
-    json_error_t je;
-    json_t *j = json_loads(res.out, 0, &je);
-    if (j == NULL)
-        FAIL_RUN(&res, "%s: output is not JSON (%s): %.500s", what, je.text, res.out);
-    run_result_done(&res);
-    return j;
+    return clitest_run_json(what, argv, 240.0, want_exit);
 }
 
 static double
 num(json_t *o, const char *key)
 {
-    json_t *v = json_object_get(o, key);
-    if (!json_is_number(v))
-        fail_msg("no number \"%s\"", key);
-    return json_number_value(v);
+    return clitest_num(o, key);
 }
 
 /* The keys vmloc sim --json has, and sane values. */

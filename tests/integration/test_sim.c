@@ -58,33 +58,13 @@ make_small_trace(void)
 static json_t *
 run_json(const char *name, const char *const *argv)
 {
-    struct run_result res;
-    clitest_run(name, argv, TIMEOUT_S, &res);
-    if (res.exit_status != 0) {
-        char msg[1024];
-        snprintf(msg, sizeof(msg), "%s: %s; stderr: %s", name, run_describe(&res), res.err);
-        run_result_done(&res);
-        fail_msg("%s", msg);
-    }
-    json_error_t err;
-    json_t *j = json_loads(res.out, 0, &err);
-    if (j == NULL) {
-        char msg[1024];
-        snprintf(msg, sizeof(msg), "%s: stdout is not JSON (%s): %.300s", name, err.text, res.out);
-        run_result_done(&res);
-        fail_msg("%s", msg);
-    }
-    run_result_done(&res);
-    return j;
+    return clitest_run_json(name, argv, TIMEOUT_S, 0);
 }
 
 static double
 num(json_t *o, const char *key)
 {
-    json_t *v = json_object_get(o, key);
-    if (!json_is_number(v))
-        fail_msg("key \"%s\" missing or not a number", key);
-    return json_number_value(v);
+    return clitest_num(o, key);
 }
 
 static void

@@ -361,3 +361,21 @@ metrics_text(const char *url)
     assert_non_null(ans.body);
     return ans.body;
 }
+
+int
+pool_vm_where(const char *const *urls, size_t n, const char *vm)
+{
+    int at = -1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *arr = get(urls[i], "/v1/vms");
+        size_t k;
+        json_t *v;
+        json_array_foreach(arr, k, v)
+        {
+            if (strcmp(str(v, "name"), vm) == 0 && strcmp(str(v, "state"), "running") == 0)
+                at = at == -1 ? (int)i : -2;
+        }
+        json_decref(arr);
+    }
+    return at;
+}

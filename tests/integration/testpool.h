@@ -113,6 +113,11 @@ void pool_peers_init(struct peers *p, size_t n);
  * options (NULL-terminated, or NULL). */
 void pool_peer_start(struct peers *p, size_t i, const char *const *extra);
 
+/* Where VM `vm` runs among the agents at `urls` (`n`): the index of the one that lists it as
+ * running, -1 when none does, -2 when more than one does. Agents that do not answer are not
+ * counted. */
+int pool_vm_where(const char *const *urls, size_t n, const char *vm);
+
 /* The text of GET /metrics (caller frees); the status must be 200. */
 char *metrics_text(const char *url);
 
