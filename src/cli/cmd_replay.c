@@ -29,6 +29,7 @@
 #include "cli/child.h"
 #include "cli/cli.h"
 #include "cli/replay.h"
+#include "cli/replay_report.h"
 #include "cli/sim_report.h"
 #include "common/clock.h"
 #include "common/file.h"

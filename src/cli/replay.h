@@ -1,7 +1,7 @@
 /* `vmloc replay` (cmd_replay.c reads the arguments): the run itself. replay_prepare() sets up
  * the simulator's data centre and runs the simulator; replay_live() starts the daemons, plays
- * the trace in wall time while it watches every agent, and stops them; replay_output() prints
- * the two side by side. */
+ * the trace in wall time while it watches every agent (replay_watch.c), and stops them;
+ * replay_output() (replay_report.c) prints the two side by side. */
 #ifndef VMLOC_CLI_REPLAY_H
 #define VMLOC_CLI_REPLAY_H
 
@@ -98,9 +98,5 @@ int replay_prepare(struct replay *rp);
 /* The live run, from the daemons' start to their stop. CLI_EXIT_OK, or CLI_EXIT_FAIL after
  * printing why. */
 int replay_live(struct replay *rp);
-
-/* Print the results (table or JSON) and write the report. CLI_EXIT_OK when the invariants
- * hold, CLI_EXIT_FAIL otherwise (saying which) or when the report cannot be written. */
-int replay_output(struct replay *rp);
 
 #endif
