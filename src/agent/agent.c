@@ -71,9 +71,9 @@ agent_mode_parse(const char *s, enum agent_mode *ret)
 }
 
 json_t *
-agent_vm_append(struct agent *a, json_t *arr, json_t *o, bool with_host)
+agent_vm_append(struct agent *a, json_t *arr, json_t *o)
 {
-    if (o != NULL && with_host && json_object_set_new(o, "host", json_string(a->opts.name)) < 0) {
+    if (o != NULL && json_object_set_new(o, "host", json_string(a->opts.name)) < 0) {
         json_decref(o);
         o = NULL;
     }
@@ -84,10 +84,10 @@ agent_vm_append(struct agent *a, json_t *arr, json_t *o, bool with_host)
     return arr;
 }
 
-/* The VMs with what they get and what they ask for; with their host's name when `with_host`
- * (the /v1/vms list; a sample names its host once). */
+/* The VMs as GET /v1/vms lists them: what they get and what they ask for, their host's name
+ * and what holds them there. */
 static json_t *
-vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
+vms_array(struct agent *a, double (*usage)[KIND_COUNT])
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < a->hv.n_vms && arr != NULL; i++) {
@@ -101,7 +101,7 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
             json_decref(o);
             o = NULL;
         }
-        if (with_host && v->state != SIMVM_INCOMING) {
+        if (v->state != SIMVM_INCOMING) {
             o = wire_vm_hold_json(o, &a->opts.policy, v->arrived, v->moves, v->n_moves,
                                   clock_wall_s());
         } else if (o != NULL && v->arrived >= 0 &&
@@ -114,7 +114,7 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT], bool with_host)
             json_decref(o);
             o = NULL;
         }
-        arr = agent_vm_append(a, arr, o, with_host);
+        arr = agent_vm_append(a, arr, o);
     }
     return arr;
 }
@@ -123,7 +123,7 @@ char *
 agent_vms_json(struct agent *a)
 {
     if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
-        json_t *arr = agent_lv_vms(a, true);
+        json_t *arr = agent_lv_vms(a);
         char *s = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
         json_decref(arr);
         return s;
@@ -133,7 +133,7 @@ agent_vms_json(struct agent *a)
     if (usage == NULL)
         return NULL;
     hv_sim_allocate(&a->hv, usage, host);
-    json_t *arr = vms_array(a, usage, true);
+    json_t *arr = vms_array(a, usage);
     free(usage);
     if (arr == NULL)
         return NULL;
@@ -143,42 +143,96 @@ agent_vms_json(struct agent *a)
 }
 
 void
+agent_sample_set(struct agent *a, struct wire_sample *s)
+{
+    char *json = NULL;
+    wire_sample_round(s);
+    if (wire_sample_encode(s, &json) < 0) {
+        log_warnx("sample skipped: out of memory, ignoring");
+        wire_sample_done(s);
+        return;
+    }
+    wire_sample_done(&a->sample);
+    a->sample = *s;
+    memset(s, 0, sizeof(*s));
+    a->has_sample = true;
+    free(a->sample_json);
+    a->sample_json = json;
+}
+
+void
+agent_sample_clear(struct agent *a)
+{
+    wire_sample_done(&a->sample);
+    a->has_sample = false;
+    free(a->sample_json);
+    a->sample_json = NULL;
+}
+
+/* The simulated host now: what each VM gets of what it asks for, and the host's total. The
+ * host part has the snapshot format's fields, so a collector can put it straight into a
+ * snapshot; VMs that are only arriving are listed but not yet the host's. */
+static int
+sim_sample(struct agent *a, double now, struct wire_sample *s)
+{
+    memset(s, 0, sizeof(*s));
+    double(*usage)[KIND_COUNT] = calloc(a->hv.n_vms + 1, sizeof(*usage));
+    s->vms = calloc(a->hv.n_vms + 1, sizeof(*s->vms));
+    s->moves = calloc(a->hv.n_vms * MODEL_MAX_VM_MOVES + 1, sizeof(*s->moves));
+    if (usage == NULL || s->vms == NULL || s->moves == NULL) {
+        free(usage);
+        wire_sample_done(s);
+        return -ENOMEM;
+    }
+    agent_trace_demand(a, now);
+    hv_sim_allocate(&a->hv, usage, s->usage);
+    s->usage_kinds = KIND_MASK_ALL;
+    s->time = now;
+    (void)snprintf(s->url, sizeof(s->url), "%s", a->url);
+    (void)snprintf(s->name, sizeof(s->name), "%s", a->opts.name);
+    s->capacity = a->hv.capacity;
+    s->mem_mib = a->hv.mem_mib;
+    for (size_t i = 0; i < a->hv.n_vms; i++) {
+        const struct simvm *v = &a->hv.vms[i];
+        struct wire_sample_vm *o = &s->vms[s->n_vms++];
+        (void)snprintf(o->name, sizeof(o->name), "%s", v->name);
+        memcpy(o->usage, usage[i], sizeof(o->usage));
+        memcpy(o->demand, v->demand, sizeof(o->demand));
+        o->usage_kinds = KIND_MASK_ALL;
+        o->demand_kinds = KIND_MASK_ALL;
+        o->mem_mib = v->mem_mib;
+        o->priority = v->priority;
+        o->pinned = v->pinned;
+        o->incoming = v->state == SIMVM_INCOMING;
+        o->migrating_out = v->state == SIMVM_MIGRATING_OUT;
+        o->arrived = v->arrived;
+        o->measured = -1;
+        (void)snprintf(o->trace, sizeof(o->trace), "%s", v->trace);
+        o->moves_first = (uint32_t)s->n_moves;
+        o->n_moves = v->n_moves;
+        memcpy(s->moves + s->n_moves, v->moves, v->n_moves * sizeof(*v->moves));
+        s->n_moves += v->n_moves;
+    }
+    free(usage);
+    return 0;
+}
+
+void
 agent_sample(struct agent *a)
 {
     if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
         agent_lv_sample(a);
         return;
     }
-    double(*usage)[KIND_COUNT] = calloc(a->hv.n_vms + 1, sizeof(*usage));
-    double host[KIND_COUNT];
-    if (usage == NULL) {
-        log_warnx("sample skipped: out of memory, ignoring");
-        return;
-    }
     double now = clock_wall_s();
-    agent_trace_demand(a, now);
-    hv_sim_allocate(&a->hv, usage, host);
-    a->seq++;
-    a->sample_time = now;
-    /* The host part has the snapshot format's fields, so a collector can put it straight
-     * into a snapshot; VMs that are only arriving are listed but not yet the host's. */
-    json_t *vms = vms_array(a, usage, false);
-    json_t *root = NULL;
-    if (vms != NULL) {
-        root = json_pack("{s:i,s:I,s:f,s:s,s:{s:s,s:f,s:f,s:s,s:o,s:o}}", "version", WIRE_VERSION,
-                         "seq", (json_int_t)a->seq, "time", a->sample_time, "url", a->url, "host",
-                         "name", a->opts.name, "capacity", a->hv.capacity, "mem_mib", a->hv.mem_mib,
-                         "state", "up", "usage", wire_kinds_json(host), "vms", vms);
-    }
-    char *s = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    free(usage);
-    if (s == NULL) {
+    struct wire_sample s;
+    if (sim_sample(a, now, &s) < 0) {
         log_warnx("sample skipped: out of memory, ignoring");
         return;
     }
-    free(a->sample_json);
-    a->sample_json = s;
+    s.seq = ++a->seq;
+    a->sample_time = now;
+    agent_sample_set(a, &s);
     (void)agent_state_save(a);
 }
 
@@ -348,7 +402,7 @@ agent_free(struct agent *a)
     loop_done(&a->loop);
     hv_sim_done(&a->hv);
     hv_trace_done(&a->trace);
-    free(a->sample_json);
+    agent_sample_clear(a);
     free(a->scheduled_json);
     free(a->state_text);
     uhist_free(a->hist);

@@ -86,31 +86,20 @@ get_metrics(struct http_req *r, void *ctx)
     mtext_printf(&t,
                  "vmloc_build_info{role=\"agent\",mode=\"%s\",backend=\"%s\",version=\"%d\"} 1\n",
                  agent_mode_name(a->opts.mode), agent_backend_name(a->opts.backend), WIRE_VERSION);
-    struct wire_sample s;
-    struct perr err;
-    int dr = a->sample_json != NULL
-                 ? wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &err)
-                 : -ENOENT;
-    if (dr == -ENOMEM) {
-        mtext_done(&t);
-        http_reply_error(r, 503, "out of memory");
-        return;
-    }
-    bool have = dr == 0;
+    const struct wire_sample *s = a->has_sample ? &a->sample : NULL;
     mtext_family(&t, "vmloc_sample_available", "gauge",
                  "1 when the agent has a current sample (0: its hypervisor is away)");
-    mtext_sample(&t, "vmloc_sample_available", "", have ? 1 : 0);
-    if (have) {
+    mtext_sample(&t, "vmloc_sample_available", "", s != NULL ? 1 : 0);
+    if (s != NULL) {
         mtext_family(&t, "vmloc_host_usage_ratio", "gauge",
                      "This host's usage per kind (1 = the host's capacity)");
-        usage_lines(&t, "vmloc_host_usage_ratio", s.name, NULL, s.usage);
+        usage_lines(&t, "vmloc_host_usage_ratio", s->name, NULL, s->usage);
         mtext_family(&t, "vmloc_vm_usage_ratio", "gauge",
                      "A VM's usage per kind (1 = the host's capacity)");
-        for (size_t i = 0; i < s.n_vms; i++) {
-            if (!s.vms[i].incoming) /* not yet this host's (the source still lists it) */
-                usage_lines(&t, "vmloc_vm_usage_ratio", s.name, s.vms[i].name, s.vms[i].usage);
+        for (size_t i = 0; i < s->n_vms; i++) {
+            if (!s->vms[i].incoming) /* not yet this host's (the source still lists it) */
+                usage_lines(&t, "vmloc_vm_usage_ratio", s->name, s->vms[i].name, s->vms[i].usage);
         }
-        wire_sample_done(&s);
     }
     mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
                  "Conflict episodes this agent detected on its host (edge and peer modes)");

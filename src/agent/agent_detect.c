@@ -59,28 +59,20 @@ notify(struct agent *a)
 void
 agent_detect(struct agent *a)
 {
-    if (a->sample_json == NULL)
+    if (!a->has_sample)
         return;
-    struct wire_sample s;
-    struct perr err;
-    if (wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &err) < 0) {
-        log_warnx("own sample not decodable error=\"%s\", no detection", err.msg);
-        return;
-    }
+    const struct wire_sample *s = &a->sample;
     /* The host's recent usage, for the web page. */
     if (a->hist == NULL)
         a->hist = uhist_new(AGENT_HIST_GAP_S);
     if (a->hist != NULL)
-        uhist_push(a->hist, s.time, s.usage);
-    if (a->opts.mode == AGENT_MODE_CENTRAL) {
-        wire_sample_done(&s);
+        uhist_push(a->hist, s->time, s->usage);
+    if (a->opts.mode == AGENT_MODE_CENTRAL)
         return;
-    }
     char kinds[sizeof(a->conflict_kinds)];
     char vms[sizeof(a->conflict_vms)];
-    bool moving = wire_sample_moving(&s);
-    int r = wire_sample_conflict(&s, &a->opts.policy, kinds, sizeof(kinds), vms, sizeof(vms));
-    wire_sample_done(&s);
+    bool moving = wire_sample_moving(s);
+    int r = wire_sample_conflict(s, &a->opts.policy, kinds, sizeof(kinds), vms, sizeof(vms));
     if (r < 0)
         return;
     if (r == 1 && (!a->in_conflict || strcmp(vms, a->conflict_vms) != 0 ||

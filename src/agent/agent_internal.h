@@ -158,7 +158,11 @@ struct agent {
     char url[WIRE_MAX_URL + 1];
     uint64_t seq;
     double sample_time;
-    char *sample_json; /* latest sample, as served */
+    /* The latest sample (has_sample false while the hypervisor is away), and its JSON as
+     * served, written once per sample (wire_sample_encode()). */
+    struct wire_sample sample;
+    bool has_sample;
+    char *sample_json;
     /* the sample taken at the last sampling instant (samples taken on events, a migration or
      * a load change, come in between): GET /v1/sample?scheduled=1 */
     char *scheduled_json;
@@ -228,9 +232,9 @@ extern const size_t agent_n_routes;
 /* Take a sample now and cache its JSON (agent.c). */
 void agent_sample(struct agent *a);
 
-/* Append VM object `o` (taken) to `arr`, with the host's name when `with_host`. Returns
- * `arr`, or NULL (both freed) when `o` is NULL or memory runs out (agent.c). */
-json_t *agent_vm_append(struct agent *a, json_t *arr, json_t *o, bool with_host);
+/* Append VM object `o` (taken) to `arr`, with the host's name. Returns `arr`, or NULL (both
+ * freed) when `o` is NULL or memory runs out (agent.c). */
+json_t *agent_vm_append(struct agent *a, json_t *arr, json_t *o);
 
 /* JSON of a VM list or of one VM, for the API (agent.c). Caller frees. NULL on OOM. */
 char *agent_vms_json(struct agent *a);
@@ -249,10 +253,19 @@ void agent_migration_add(struct agent *a, struct migration *m);
 /* The libvirt backend's side of the agent (agent_libvirt.c). */
 int agent_lv_init(struct agent *a);
 void agent_lv_done(struct agent *a);
-/* Sample through libvirt: a->sample_json, or NULL with a->hv_error when libvirt is away. */
+/* Make `s` (taken) the agent's latest sample: a->sample, and its JSON in a->sample_json. A
+ * sample that cannot be encoded (out of memory) is dropped and logged; the previous one
+ * stays. */
+void agent_sample_set(struct agent *a, struct wire_sample *s);
+
+/* No sample now (the hypervisor is away): a->has_sample false, a->sample_json NULL. */
+void agent_sample_clear(struct agent *a);
+
+/* Sample through libvirt (agent_sample_set()), or no sample with a->hv_error when libvirt is
+ * away. */
 void agent_lv_sample(struct agent *a);
-/* The VMs as JSON (the sample's list, or /v1/vms with `with_host`). NULL on OOM. */
-json_t *agent_lv_vms(struct agent *a, bool with_host);
+/* The VMs as GET /v1/vms lists them. NULL on OOM. */
+json_t *agent_lv_vms(struct agent *a);
 /* What other agents need to migrate VMs here, and the connection's state (for /v1/health). */
 json_t *agent_lv_health(struct agent *a);
 int agent_lv_migrate_start(struct agent *a, const struct wire_order *o, struct migration **ret_m);

@@ -416,8 +416,7 @@ storm_note(struct agent *a, const struct cluster *cl, uint32_t vm, double until)
 static int
 plan_pick(struct agent *a, struct pick *ret)
 {
-    struct wire_sample own;
-    struct perr perr;
+    const struct wire_sample *own = a->has_sample ? &a->sample : NULL;
     struct cluster cl;
     struct plan p;
     cluster_init(&cl);
@@ -427,25 +426,23 @@ plan_pick(struct agent *a, struct pick *ret)
     bool *no_dest = calloc(n, sizeof(*no_dest));
     bool *no_source = calloc(n, sizeof(*no_source));
     bool *check = calloc(n, sizeof(*check));
-    bool have_own = false;
     const char *fail = NULL;
     int ret_code = 0;
     if (map == NULL || no_dest == NULL || no_source == NULL || check == NULL) {
         fail = "out of memory";
         goto out;
     }
-    if (wire_sample_decode(a->sample_json, strlen(a->sample_json), &own, &perr) < 0) {
-        fail = "own sample not decodable";
+    if (own == NULL) {
+        fail = "no sample of this host (its hypervisor is away)";
         goto out;
     }
-    have_own = true;
     size_t hi;
-    if (wire_sample_to_cluster(&own, true, &cl, &hi) < 0) {
+    if (wire_sample_to_cluster(own, true, &cl, &hi) < 0) {
         fail = "out of memory";
         goto out;
     }
     check[hi] = true;
-    no_source[hi] = wire_sample_moving(&own);
+    no_source[hi] = wire_sample_moving(own);
     /* A VM whose migration just failed waits before it is tried again. */
     for (uint32_t j = 0; j < cl.hosts[hi].vm_count; j++) {
         struct vm *v = &cl.vms[cl.hosts[hi].vm_first + j];
@@ -522,8 +519,6 @@ out:
         back_to_idle(a);
         ret_code = -1;
     }
-    if (have_own)
-        wire_sample_done(&own);
     plan_done(&p);
     cluster_done(&cl);
     free(map);

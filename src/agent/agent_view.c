@@ -76,16 +76,11 @@ agent_view_hosts(struct agent *a)
 {
     json_t *arr = json_array();
     double thr[KIND_COUNT];
-    struct wire_sample s;
-    struct perr perr;
-    bool have = a->sample_json != NULL &&
-                wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &perr) == 0;
-    thresholds(a, a->opts.name, have ? s.capacity : 1.0, thr);
-    json_t *o = wire_host_json(have ? &s : NULL, a->opts.name, a->url, have ? "up" : "down",
-                               a->sample_time, a->in_conflict, thr,
-                               have ? NULL : (a->hv_error[0] ? a->hv_error : "no sample yet"));
-    if (have)
-        wire_sample_done(&s);
+    const struct wire_sample *s = a->has_sample ? &a->sample : NULL;
+    thresholds(a, a->opts.name, s != NULL ? s->capacity : 1.0, thr);
+    json_t *o = wire_host_json(s, a->opts.name, a->url, s != NULL ? "up" : "down", a->sample_time,
+                               a->in_conflict, thr,
+                               s != NULL ? NULL : (a->hv_error[0] ? a->hv_error : "no sample yet"));
     if (arr == NULL || o == NULL || json_array_append_new(arr, o) < 0) {
         json_decref(arr);
         return NULL;
@@ -111,15 +106,7 @@ agent_view_history(struct agent *a, const char *name, double since, json_t **ret
 {
     double thr[KIND_COUNT];
     if (strcmp(name, a->opts.name) == 0) {
-        struct wire_sample s;
-        struct perr perr;
-        double capacity = 1.0;
-        if (a->sample_json != NULL &&
-            wire_sample_decode(a->sample_json, strlen(a->sample_json), &s, &perr) == 0) {
-            capacity = s.capacity;
-            wire_sample_done(&s);
-        }
-        thresholds(a, name, capacity, thr);
+        thresholds(a, name, a->has_sample ? a->sample.capacity : 1.0, thr);
         *ret = uhist_json(a->hist, name, thr, since);
         return *ret != NULL ? 0 : -ENOMEM;
     }

@@ -76,11 +76,15 @@ struct wire_incoming {
     double capacity;
 };
 
+#define WIRE_MAX_UUID 36
+
 /* One VM in an agent's sample. */
 struct wire_sample_vm {
     char name[MODEL_MAX_NAME + 1];
     double usage[KIND_COUNT];
     double demand[KIND_COUNT];
+    uint8_t usage_kinds;  /* KIND_BIT of the kinds its usage gives (absent ones read 0) */
+    uint8_t demand_kinds; /* and its demand */
     double mem_mib;
     int64_t priority;
     double arrived; /* when it arrived on this host (seconds since the epoch); < 0: unknown */
@@ -91,6 +95,11 @@ struct wire_sample_vm {
     bool pinned;
     bool incoming;      /* arriving: not yet the host's */
     bool migrating_out; /* leaving */
+    /* libvirt backend: the domain's UUID ("" when not given) and whether its counters have a
+     * rate yet ("measured"; -1 when not given) */
+    char uuid[WIRE_MAX_UUID + 1];
+    int8_t measured;
+    char trace[MODEL_MAX_NAME + 1]; /* simulated backend: the trace it follows ("" none) */
 };
 
 /* An agent's sample (GET /v1/sample): its host and VMs. */
@@ -102,6 +111,7 @@ struct wire_sample {
     double capacity;
     double mem_mib;
     double usage[KIND_COUNT];
+    uint8_t usage_kinds;        /* KIND_BIT of the kinds the host's usage gives */
     struct wire_sample_vm *vms; /* owned */
     size_t n_vms;
     double *moves; /* owned: the VMs' moves */
@@ -117,6 +127,18 @@ MUST_CHECK int wire_sample_decode(const char *body, size_t len, struct wire_samp
 
 /* Free what a sample owns. Accepts NULL. */
 void wire_sample_done(struct wire_sample *s);
+
+/* The agent's sample as JSON (GET /v1/sample; what wire_sample_decode() reads back): version,
+ * seq, time, url and the host (name, capacity, mem_mib, "state": "up", usage) with its VMs
+ * (name, usage, demand, mem_mib, priority, pinned, state, arrived and moves when known). Only
+ * the kinds in usage_kinds and demand_kinds are written; usage and demand to a thousandth of a
+ * percent, the other numbers exactly. 0 with *ret_json (caller frees); -ENOMEM. */
+MUST_CHECK int wire_sample_encode(const struct wire_sample *s, char **ret_json);
+
+/* Round the usage and demand of `s` as wire_sample_encode() writes them: `s` then equals what
+ * wire_sample_decode() reads back from its JSON, so an agent decides on the figures its
+ * manager and peers read. */
+void wire_sample_round(struct wire_sample *s);
 
 /* Add the host of sample `s` and its VMs to the model `cl`, in state up or down; VMs still
  * arriving (`incoming`) are not yet the host's and are left out. The one translation from a

@@ -542,6 +542,118 @@ test_same_as_reference(void **state)
     assert_true(refused > 2000);
 }
 
+/* wire_sample_encode(): what it writes, the decoder reads back field for field (usage and
+ * demand to a thousandth of a percent; only the kinds given), on samples built at random. */
+static void
+test_encode_roundtrip(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 2000; round++) {
+        struct wire_sample s;
+        memset(&s, 0, sizeof(s));
+        s.seq = rnd(1000000);
+        s.time = 1.7e9 + (double)rnd(1000000) / 64.0;
+        (void)snprintf(s.url, sizeof(s.url), "http://127.0.0.1:%u", 1000 + rnd(60000));
+        (void)snprintf(s.name, sizeof(s.name), "host-%u", rnd(100));
+        s.capacity = rnd(2) ? 1.0 : 0.125 * (double)(1 + rnd(64)) + 1e-9 * rnd(3);
+        s.mem_mib = (double)rnd(100000);
+        s.usage_kinds = (uint8_t)(KIND_BIT(KIND_CPU) | (rnd(16) & KIND_MASK_ALL));
+        for (unsigned k = 0; k < KIND_COUNT; k++)
+            s.usage[k] = (s.usage_kinds & KIND_BIT(k)) ? (double)rnd(100001) / 1000.0 : 0;
+        s.n_vms = rnd(12);
+        s.vms = calloc(s.n_vms + 1, sizeof(*s.vms));
+        s.moves = calloc(s.n_vms * MODEL_MAX_VM_MOVES + 1, sizeof(double));
+        assert_true(s.vms != NULL && s.moves != NULL);
+        for (size_t i = 0; i < s.n_vms; i++) {
+            struct wire_sample_vm *v = &s.vms[i];
+            (void)snprintf(v->name, sizeof(v->name), "vm %zu \"q\" \u00e9", i);
+            v->usage_kinds = (uint8_t)(KIND_BIT(KIND_CPU) | (rnd(16) & KIND_MASK_ALL));
+            v->demand_kinds = rnd(2) ? v->usage_kinds : KIND_MASK_ALL;
+            for (unsigned k = 0; k < KIND_COUNT; k++) {
+                v->usage[k] = (v->usage_kinds & KIND_BIT(k)) ? (double)rnd(100001) / 1000.0 : 0;
+                v->demand[k] = (v->demand_kinds & KIND_BIT(k)) ? (double)rnd(100001) / 1000.0 : 0;
+            }
+            v->mem_mib = (double)rnd(65536) / 4.0;
+            v->priority = (int64_t)rnd(2000) - 1000;
+            if (rnd(10) == 0)
+                v->priority = rnd(2) ? INT64_MIN : INT64_MAX;
+            v->pinned = rnd(4) == 0;
+            v->incoming = rnd(5) == 0;
+            v->migrating_out = !v->incoming && rnd(5) == 0;
+            v->arrived = rnd(2) ? -1.0 : 1.6e9 + (double)rnd(1000000) / 8.0;
+            v->measured = (int8_t)((int)rnd(3) - 1);
+            if (rnd(2))
+                (void)snprintf(v->uuid, sizeof(v->uuid), "%08x-0000-4000-8000-%012u", rnd(65536),
+                               rnd(1000000));
+            if (rnd(3) == 0)
+                (void)snprintf(v->trace, sizeof(v->trace), "trace-%u", rnd(100));
+            v->moves_first = (uint32_t)s.n_moves;
+            v->n_moves = rnd(4) == 0 ? rnd(MODEL_MAX_VM_MOVES + 1) : 0;
+            double t = 1.5e9;
+            for (uint32_t m = 0; m < v->n_moves; m++) {
+                t += (double)rnd(100000) / 16.0;
+                s.moves[s.n_moves++] = t;
+            }
+        }
+        char *json = NULL;
+        assert_int_equal(wire_sample_encode(&s, &json), 0);
+        struct wire_sample d;
+        struct perr err;
+        if (wire_sample_decode(json, strlen(json), &d, &err) != 0)
+            fail_msg("round %d: the decoder refuses what was encoded: %s\n%s", round, err.msg,
+                     json);
+        assert_int_equal(d.seq, s.seq);
+        assert_true(d.time == s.time && d.capacity == s.capacity && d.mem_mib == s.mem_mib);
+        assert_string_equal(d.url, s.url);
+        assert_string_equal(d.name, s.name);
+        assert_int_equal(d.usage_kinds, s.usage_kinds);
+        assert_memory_equal(d.usage, s.usage, sizeof(s.usage));
+        assert_int_equal(d.n_vms, s.n_vms);
+        assert_int_equal(d.n_moves, s.n_moves);
+        for (size_t i = 0; i < s.n_vms; i++) {
+            const struct wire_sample_vm *x = &s.vms[i], *y = &d.vms[i];
+            assert_string_equal(y->name, x->name);
+            assert_int_equal(y->usage_kinds, x->usage_kinds);
+            assert_int_equal(y->demand_kinds, x->demand_kinds);
+            assert_memory_equal(y->usage, x->usage, sizeof(x->usage));
+            assert_memory_equal(y->demand, x->demand, sizeof(x->demand));
+            assert_true(y->mem_mib == x->mem_mib && y->arrived == x->arrived);
+            assert_true(y->priority == x->priority);
+            assert_true(y->pinned == x->pinned && y->incoming == x->incoming &&
+                        y->migrating_out == x->migrating_out);
+            assert_int_equal(y->measured, x->measured);
+            assert_string_equal(y->uuid, x->uuid);
+            assert_string_equal(y->trace, x->trace);
+            assert_int_equal(y->n_moves, x->n_moves);
+            if (x->n_moves > 0)
+                assert_memory_equal(d.moves + y->moves_first, s.moves + x->moves_first,
+                                    x->n_moves * sizeof(double));
+        }
+        /* Usage is written to a thousandth: 12.3456 reads back as 12.346. */
+        wire_sample_done(&d);
+        free(json);
+        wire_sample_done(&s);
+    }
+    struct wire_sample r;
+    memset(&r, 0, sizeof(r));
+    (void)snprintf(r.name, sizeof(r.name), "h");
+    r.usage_kinds = KIND_BIT(KIND_CPU);
+    r.usage[KIND_CPU] = 12.3456;
+    r.usage[KIND_NET] = 7.0; /* not in usage_kinds: left out, reads back as 0 */
+    char *json = NULL;
+    assert_int_equal(wire_sample_encode(&r, &json), 0);
+    assert_non_null(strstr(json, "\"usage\":{\"cpu\":12.346}"));
+    free(json);
+    /* Rounded as written, the sample equals what its JSON reads back as; a whole number is
+     * still written as a real. */
+    wire_sample_round(&r);
+    assert_true(r.usage[KIND_CPU] == 12.346 && r.usage[KIND_NET] == 0.0);
+    r.usage[KIND_CPU] = 30.0;
+    assert_int_equal(wire_sample_encode(&r, &json), 0);
+    assert_non_null(strstr(json, "\"usage\":{\"cpu\":30.0}"));
+    free(json);
+}
+
 int
 main(void)
 {
@@ -551,9 +663,8 @@ main(void)
     int failed = _cmocka_run_group_tests("wire sample table", table,
                                          sizeof(table) / sizeof(table[0]), NULL, NULL);
     const struct CMUnitTest others[] = {
-        cmocka_unit_test(test_full_fields),
-        cmocka_unit_test(test_too_deep),
-        cmocka_unit_test(test_moves_to_cluster),
+        cmocka_unit_test(test_full_fields),       cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_moves_to_cluster),  cmocka_unit_test(test_encode_roundtrip),
         cmocka_unit_test(test_same_as_reference),
     };
     failed += cmocka_run_group_tests_name("wire sample", others, NULL, NULL);
