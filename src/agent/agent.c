@@ -73,7 +73,7 @@ agent_mode_parse(const char *s, enum agent_mode *ret)
 json_t *
 agent_vm_append(struct agent *a, json_t *arr, json_t *o)
 {
-    if (o != NULL && json_object_set_new(o, "host", json_string(a->opts.name)) < 0) {
+    if (o != NULL && json_object_set_new(o, "host", json_string(a->opts->name)) < 0) {
         json_decref(o);
         o = NULL;
     }
@@ -102,7 +102,7 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT])
             o = NULL;
         }
         if (v->state != SIMVM_INCOMING) {
-            o = wire_vm_hold_json(o, &a->opts.policy, v->arrived, v->moves, v->n_moves,
+            o = wire_vm_hold_json(o, &a->opts->policy, v->arrived, v->moves, v->n_moves,
                                   clock_wall_s());
         } else if (o != NULL && v->arrived >= 0 &&
                    json_object_set_new(o, "arrived", json_real(v->arrived)) < 0) {
@@ -122,7 +122,7 @@ vms_array(struct agent *a, double (*usage)[KIND_COUNT])
 char *
 agent_vms_json(struct agent *a)
 {
-    if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
+    if (a->opts->backend == AGENT_BACKEND_LIBVIRT) {
         json_t *arr = agent_lv_vms(a);
         char *s = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
         json_decref(arr);
@@ -189,7 +189,7 @@ sim_sample(struct agent *a, double now, struct wire_sample *s)
     s->usage_kinds = KIND_MASK_ALL;
     s->time = now;
     (void)snprintf(s->url, sizeof(s->url), "%s", a->url);
-    (void)snprintf(s->name, sizeof(s->name), "%s", a->opts.name);
+    (void)snprintf(s->name, sizeof(s->name), "%s", a->opts->name);
     s->capacity = a->hv.capacity;
     s->mem_mib = a->hv.mem_mib;
     for (size_t i = 0; i < a->hv.n_vms; i++) {
@@ -220,7 +220,7 @@ sim_sample(struct agent *a, double now, struct wire_sample *s)
 void
 agent_sample(struct agent *a)
 {
-    if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
+    if (a->opts->backend == AGENT_BACKEND_LIBVIRT) {
         agent_lv_sample(a);
         return;
     }
@@ -242,7 +242,7 @@ agent_sample(struct agent *a)
 static void
 arm_sample(struct agent *a)
 {
-    struct timeval tv = loop_tv(clock_align_delay(clock_wall_s(), a->opts.interval_s, 0.0));
+    struct timeval tv = loop_tv(clock_align_delay(clock_wall_s(), a->opts->interval_s, 0.0));
     /* libevent counts from the time it read at the start of this loop turn: make that now,
      * or the timer fires early by however long this turn has run. */
     (void)event_base_update_cache_time(a->base);
@@ -269,12 +269,12 @@ sample_cb(evutil_socket_t fd, short what, void *arg)
     /* Sampling runs on the loop: while it lasts no request is answered, so a sample that takes
      * a good part of the interval delays every collector (warned at most once a minute). */
     double now = clock_mono_s();
-    if (took > a->opts.interval_s / 2.0 &&
+    if (took > a->opts->interval_s / 2.0 &&
         (a->slow_warned_mono == 0.0 || now - a->slow_warned_mono >= 60.0)) {
         a->slow_warned_mono = now;
         log_warnx("slow sample: taking it took %.0f ms of the %.0f ms interval (the hypervisor "
                   "answers slowly); requests wait meanwhile",
-                  took * 1000.0, a->opts.interval_s * 1000.0);
+                  took * 1000.0, a->opts->interval_s * 1000.0);
     }
     agent_detect(a);
 }
@@ -288,15 +288,15 @@ register_done(void *arg, int status, const char *body, size_t len, const char *e
     (void)len;
     if (status >= 200 && status < 300) {
         if (!a->registered)
-            log_info("registered with manager url=%s", a->opts.manager);
+            log_info("registered with manager url=%s", a->opts->manager);
         a->registered = true;
     } else {
         if (status == 0)
-            log_warnx("registration failed manager=%s error=\"%s\", retrying", a->opts.manager,
+            log_warnx("registration failed manager=%s error=\"%s\", retrying", a->opts->manager,
                       err);
         else
             log_warnx("registration refused manager=%s status=%d body=%.200s, retrying",
-                      a->opts.manager, status, body != NULL ? body : "");
+                      a->opts->manager, status, body != NULL ? body : "");
         a->registered = false;
     }
     register_later(a);
@@ -308,17 +308,17 @@ register_cb(evutil_socket_t fd, short what, void *arg)
     struct agent *a = arg;
     (void)fd;
     (void)what;
-    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "name", a->opts.name, "url", a->url,
-                          "backend", agent_backend_name(a->opts.backend), "version", WIRE_VERSION,
-                          "interval", a->opts.interval_s, "mode", agent_mode_name(a->opts.mode));
+    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "name", a->opts->name, "url", a->url,
+                          "backend", agent_backend_name(a->opts->backend), "version", WIRE_VERSION,
+                          "interval", a->opts->interval_s, "mode", agent_mode_name(a->opts->mode));
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    int r = body != NULL ? http_request(a->client, a->opts.manager, "POST", "/v1/agents", body,
+    int r = body != NULL ? http_request(a->client, a->opts->manager, "POST", "/v1/agents", body,
                                         HTTP_TIMEOUT_S, register_done, a)
                          : -ENOMEM;
     free(body);
     if (r < 0) {
-        log_warnx("registration not sent manager=%s error=\"%s\", retrying", a->opts.manager,
+        log_warnx("registration not sent manager=%s error=\"%s\", retrying", a->opts->manager,
                   strerror(-r));
         register_later(a);
     }
@@ -336,8 +336,8 @@ register_later(struct agent *a)
 static int
 add_vms(struct agent *a)
 {
-    for (size_t i = 0; i < a->opts.n_vms; i++) {
-        const struct wire_vmdef *d = &a->opts.vms[i];
+    for (size_t i = 0; i < a->opts->n_vms; i++) {
+        const struct wire_vmdef *d = &a->opts->vms[i];
         struct simvm v;
         memset(&v, 0, sizeof(v));
         (void)snprintf(v.name, sizeof(v.name), "%s", d->name);
@@ -417,7 +417,7 @@ agent_run(const struct agent_opts *o)
         log_errorx("out of memory");
         return 1;
     }
-    a->opts = *o;
+    a->opts = o;
     int ret = 1;
     static const double mig_b[] = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600};
     histo_init(&a->mig_h, mig_b, sizeof(mig_b) / sizeof(mig_b[0]));

@@ -32,17 +32,17 @@ static void
 get_health(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    bool lv = a->opts.backend == AGENT_BACKEND_LIBVIRT;
+    bool lv = a->opts->backend == AGENT_BACKEND_LIBVIRT;
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:I}", "role", "agent", "name",
-                          a->opts.name, "mode", agent_mode_name(a->opts.mode), "backend",
-                          agent_backend_name(a->opts.backend), "version", WIRE_VERSION, "vms",
+                          a->opts->name, "mode", agent_mode_name(a->opts->mode), "backend",
+                          agent_backend_name(a->opts->backend), "version", WIRE_VERSION, "vms",
                           (json_int_t)(lv ? a->lv.n_vms : a->hv.n_vms), "in_conflict",
                           a->in_conflict, "conflicts_detected", (json_int_t)a->conflicts_detected);
     if (j != NULL && lv)
         (void)json_object_set_new(j, "libvirt", agent_lv_health(a));
-    if (j != NULL && a->opts.mode == AGENT_MODE_EDGE)
+    if (j != NULL && a->opts->mode == AGENT_MODE_EDGE)
         (void)json_object_set_new(j, "notifications", json_integer((json_int_t)a->notifications));
-    if (j != NULL && a->opts.mode == AGENT_MODE_PEER) {
+    if (j != NULL && a->opts->mode == AGENT_MODE_PEER) {
         size_t up = 0;
         for (size_t i = 0; i < a->n_peers; i++)
             up += a->peers[i].up;
@@ -85,7 +85,7 @@ get_metrics(struct http_req *r, void *ctx)
     mtext_family(&t, "vmloc_build_info", "gauge", "vmloc's protocol version and role");
     mtext_printf(&t,
                  "vmloc_build_info{role=\"agent\",mode=\"%s\",backend=\"%s\",version=\"%d\"} 1\n",
-                 agent_mode_name(a->opts.mode), agent_backend_name(a->opts.backend), WIRE_VERSION);
+                 agent_mode_name(a->opts->mode), agent_backend_name(a->opts->backend), WIRE_VERSION);
     const struct wire_sample *s = a->has_sample ? &a->sample : NULL;
     mtext_family(&t, "vmloc_sample_available", "gauge",
                  "1 when the agent has a current sample (0: its hypervisor is away)");
@@ -113,12 +113,12 @@ get_metrics(struct http_req *r, void *ctx)
     mtext_histo(&t, "vmloc_sample_duration_seconds",
                 "Taking a sample of the host and its VMs (the hypervisor's answer included)",
                 &a->sample_h);
-    if (a->opts.mode == AGENT_MODE_EDGE) {
+    if (a->opts->mode == AGENT_MODE_EDGE) {
         mtext_family(&t, "vmloc_notifications_total", "counter",
                      "Conflict notifications the manager accepted");
         mtext_sample(&t, "vmloc_notifications_total", "", (double)a->notifications);
     }
-    if (a->opts.mode == AGENT_MODE_PEER) {
+    if (a->opts->mode == AGENT_MODE_PEER) {
         mtext_family(&t, "vmloc_lock_requests_total", "counter",
                      "Destination locks this agent asked for, by answer");
         mtext_sample(&t, "vmloc_lock_requests_total", "result=\"granted\"",
@@ -134,7 +134,7 @@ get_metrics(struct http_req *r, void *ctx)
                      "VM and window");
         mtext_sample(&t, "vmloc_storm_guard_holds_total", "", (double)a->storm_holds_total);
     }
-    if (a->opts.backend == AGENT_BACKEND_LIBVIRT) {
+    if (a->opts->backend == AGENT_BACKEND_LIBVIRT) {
         mtext_family(&t, "vmloc_libvirt_connected", "gauge", "1 when libvirt is connected");
         mtext_sample(&t, "vmloc_libvirt_connected", "", a->lv.connected ? 1 : 0);
     }
@@ -167,8 +167,8 @@ get_sample(struct http_req *r, void *ctx)
      * before this host's timer. It gets this host at the instant, not an interval before, or
      * it would decide on a load that may have changed at that very instant. */
     double now = clock_wall_s();
-    double due = floor(now / a->opts.interval_s) * a->opts.interval_s;
-    double early = fmin(0.05, a->opts.interval_s / 4.0);
+    double due = floor(now / a->opts->interval_s) * a->opts->interval_s;
+    double early = fmin(0.05, a->opts->interval_s / 4.0);
     if (a->sample_json != NULL && a->sample_time < due - early) {
         log_debug("sample taken for a request: the timer of the instant has not fired yet");
         agent_sample(a);
@@ -201,11 +201,11 @@ post_load(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "%s", err.msg);
         return;
     }
-    if (a->opts.backend != AGENT_BACKEND_SIM) {
+    if (a->opts->backend != AGENT_BACKEND_SIM) {
         http_reply_error(r, 409,
                          "host \"%s\" runs real VMs (libvirt backend): their load is "
                          "measured, not set",
-                         a->opts.name);
+                         a->opts->name);
         return;
     }
     long vi = hv_sim_find(&a->hv, vm);
@@ -216,7 +216,7 @@ post_load(struct http_req *r, void *ctx)
     }
     int rc = hv_sim_set_demand(&a->hv, vm, l.mask, l.pct);
     if (rc == -ENOENT) {
-        http_reply_error(r, 404, "no VM named \"%s\" on host \"%s\"", vm, a->opts.name);
+        http_reply_error(r, 404, "no VM named \"%s\" on host \"%s\"", vm, a->opts->name);
         return;
     }
     if (rc < 0) {
@@ -234,7 +234,7 @@ post_load(struct http_req *r, void *ctx)
     /* Sample at once, so the change is visible to the next collection without waiting for
      * the sampling timer: the reaction time of the method starts here. */
     agent_sample(a);
-    json_t *j = json_pack("{s:s,s:s}", "vm", vm, "host", a->opts.name);
+    json_t *j = json_pack("{s:s,s:s}", "vm", vm, "host", a->opts->name);
     reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
     json_decref(j);
 }
@@ -253,11 +253,11 @@ post_migration(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "to: must be http://HOST:PORT");
         return;
     }
-    if (strcmp(o.to, a->url) == 0 || strcmp(o.to_name, a->opts.name) == 0) {
+    if (strcmp(o.to, a->url) == 0 || strcmp(o.to_name, a->opts->name) == 0) {
         http_reply_error(r, 400, "to: the destination is this host");
         return;
     }
-    if (a->opts.mode == AGENT_MODE_PEER) {
+    if (a->opts->mode == AGENT_MODE_PEER) {
         http_reply_error(r, 409,
                          "in peer mode this agent decides its own migrations (a destination "
                          "takes VMs only from the holder of its lock)");
@@ -270,7 +270,7 @@ post_migration(struct http_req *r, void *ctx)
         reply_owned(r, 202, agent_migration_json(m));
         return;
     case -ENOENT:
-        http_reply_error(r, 404, "no VM named \"%s\" on host \"%s\"", o.vm, a->opts.name);
+        http_reply_error(r, 404, "no VM named \"%s\" on host \"%s\"", o.vm, a->opts->name);
         return;
     case -EBUSY:
         http_reply_error(r, 409, "VM \"%s\" is already migrating", o.vm);
@@ -296,7 +296,7 @@ get_migrations(struct http_req *r, void *ctx)
     int limit = http_query_limit(r, API_LIST_LIMIT);
     if (limit < 0)
         return;
-    if (a->opts.mode != AGENT_MODE_PEER) {
+    if (a->opts->mode != AGENT_MODE_PEER) {
         reply_owned(r, 200, agent_migrations_json(a));
         return;
     }
@@ -309,10 +309,10 @@ static void
 get_conflicts(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    if (a->opts.mode != AGENT_MODE_PEER) {
+    if (a->opts->mode != AGENT_MODE_PEER) {
         http_reply_error(r, 404,
                          "an agent in %s mode keeps no conflicts; ask the manager (--manager URL)",
-                         agent_mode_name(a->opts.mode));
+                         agent_mode_name(a->opts->mode));
         return;
     }
     int limit = http_query_limit(r, API_LIST_LIMIT);
@@ -333,11 +333,11 @@ static void
 get_hosts(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    if (a->opts.mode != AGENT_MODE_PEER) {
+    if (a->opts->mode != AGENT_MODE_PEER) {
         http_reply_error(r, 404,
                          "an agent in %s mode knows only its own host (GET /v1/sample); ask the "
                          "manager (--manager URL)",
-                         agent_mode_name(a->opts.mode));
+                         agent_mode_name(a->opts->mode));
         return;
     }
     json_t *arr = agent_view_hosts(a);
@@ -371,7 +371,7 @@ get_policy(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
     char *text = NULL;
-    if (config_format(&a->opts.policy, &text) < 0) {
+    if (config_format(&a->opts->policy, &text) < 0) {
         http_reply_error(r, 503, "out of memory");
         return;
     }
@@ -384,9 +384,9 @@ static void
 get_page(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    if (a->opts.mode != AGENT_MODE_PEER) {
+    if (a->opts->mode != AGENT_MODE_PEER) {
         http_reply_error(r, 404, "the web page is served by the manager (an agent in %s mode)",
-                         agent_mode_name(a->opts.mode));
+                         agent_mode_name(a->opts->mode));
         return;
     }
     web_get(r, ctx);
@@ -395,10 +395,10 @@ get_page(struct http_req *r, void *ctx)
 static bool
 peer_only(struct http_req *r, struct agent *a)
 {
-    if (a->opts.mode == AGENT_MODE_PEER)
+    if (a->opts->mode == AGENT_MODE_PEER)
         return true;
     http_reply_error(r, 409, "locks are used in peer mode only; this agent runs in %s mode",
-                     agent_mode_name(a->opts.mode));
+                     agent_mode_name(a->opts->mode));
     return false;
 }
 
@@ -431,7 +431,7 @@ post_lock(struct http_req *r, void *ctx)
     }
     if (!http_req_check_host(r, l.holder, "lock"))
         return;
-    if (strcmp(l.holder, a->opts.name) == 0) {
+    if (strcmp(l.holder, a->opts->name) == 0) {
         http_reply_error(r, 400, "holder: a host does not lock itself over the network");
         return;
     }
@@ -441,7 +441,7 @@ post_lock(struct http_req *r, void *ctx)
     int code;
     if (agent_lock_take(a, l.holder, l.lease_s, &holder, &left) < 0) {
         a->locks_denied++;
-        log_info("lock refused host=\"%s\" asked_by=\"%s\" holder=\"%s\"", a->opts.name, l.holder,
+        log_info("lock refused host=\"%s\" asked_by=\"%s\" holder=\"%s\"", a->opts->name, l.holder,
                  holder);
         code = 409;
         j = json_pack("{s:s,s:s,s:f}", "error", "locked by another host", "holder", holder,
@@ -470,7 +470,7 @@ post_unlock(struct http_req *r, void *ctx)
     }
     if (!http_req_check_host(r, l.holder, "lock release"))
         return;
-    if (strcmp(l.holder, a->opts.name) == 0) {
+    if (strcmp(l.holder, a->opts->name) == 0) {
         http_reply_error(r, 400, "holder: only this host releases its own lock");
         return;
     }
@@ -506,7 +506,7 @@ post_incoming(struct http_req *r, void *ctx)
     }
     if (!http_req_check_host(r, in.from, "arrival"))
         return;
-    if (((struct agent *)ctx)->opts.backend != AGENT_BACKEND_SIM) {
+    if (((struct agent *)ctx)->opts->backend != AGENT_BACKEND_SIM) {
         http_reply_error(r, 409,
                          "this host runs real VMs: they arrive by libvirt's migration, "
                          "not by reservation");

@@ -31,25 +31,25 @@ notify_done(void *arg, int status, const char *body, size_t len, const char *err
     if (status == 0)
         log_warnx("conflict notification got no answer manager=%s error=\"%s\"; sending again "
                   "next sample",
-                  a->opts.manager, err);
+                  a->opts->manager, err);
     else
-        log_warnx("conflict notification refused manager=%s status=%d body=%.200s", a->opts.manager,
+        log_warnx("conflict notification refused manager=%s status=%d body=%.200s", a->opts->manager,
                   status, body != NULL ? body : "");
 }
 
 static void
 notify(struct agent *a)
 {
-    if (a->opts.manager[0] == '\0') {
+    if (a->opts->manager[0] == '\0') {
         log_warnx("conflict on this host but no manager to notify (--manager URL)");
         return;
     }
     if (a->notify_in_flight)
         return;
-    int r = http_request(a->client, a->opts.manager, "POST", "/v1/notify", a->sample_json,
+    int r = http_request(a->client, a->opts->manager, "POST", "/v1/notify", a->sample_json,
                          HTTP_TIMEOUT_S, notify_done, a);
     if (r < 0) {
-        log_warnx("conflict notification not sent manager=%s error=\"%s\"", a->opts.manager,
+        log_warnx("conflict notification not sent manager=%s error=\"%s\"", a->opts->manager,
                   strerror(-r));
         return;
     }
@@ -67,20 +67,20 @@ agent_detect(struct agent *a)
         a->hist = uhist_new(AGENT_HIST_GAP_S);
     if (a->hist != NULL)
         uhist_push(a->hist, s->time, s->usage);
-    if (a->opts.mode == AGENT_MODE_CENTRAL)
+    if (a->opts->mode == AGENT_MODE_CENTRAL)
         return;
     char kinds[sizeof(a->conflict_kinds)];
     char vms[sizeof(a->conflict_vms)];
     bool moving = wire_sample_moving(s);
-    int r = wire_sample_conflict(s, &a->opts.policy, kinds, sizeof(kinds), vms, sizeof(vms));
+    int r = wire_sample_conflict(s, &a->opts->policy, kinds, sizeof(kinds), vms, sizeof(vms));
     if (r < 0)
         return;
     if (r == 1 && (!a->in_conflict || strcmp(vms, a->conflict_vms) != 0 ||
                    strcmp(kinds, a->conflict_kinds) != 0)) {
         a->conflicts_detected++;
-        log_info("conflict detected host=\"%s\" resources=%s vms=%s", a->opts.name, kinds, vms);
+        log_info("conflict detected host=\"%s\" resources=%s vms=%s", a->opts->name, kinds, vms);
     } else if (r == 0 && a->in_conflict) {
-        log_info("conflict over host=\"%s\"", a->opts.name);
+        log_info("conflict over host=\"%s\"", a->opts->name);
         a->recorded_sig[0] = '\0';
     }
     a->in_conflict = r == 1;
@@ -90,12 +90,12 @@ agent_detect(struct agent *a)
     a->conflict_seen = policy_persist_push(a->conflict_seen, r == 1);
     if (r != 1)
         return;
-    if (!policy_persist_holds(&a->opts.policy, a->conflict_seen)) {
-        log_debug("conflict waits for persistence host=\"%s\" persistence=%u/%u", a->opts.name,
-                  (unsigned)a->opts.policy.persist_k, (unsigned)a->opts.policy.persist_n);
+    if (!policy_persist_holds(&a->opts->policy, a->conflict_seen)) {
+        log_debug("conflict waits for persistence host=\"%s\" persistence=%u/%u", a->opts->name,
+                  (unsigned)a->opts->policy.persist_k, (unsigned)a->opts->policy.persist_n);
         return;
     }
-    if (a->opts.mode == AGENT_MODE_PEER)
+    if (a->opts->mode == AGENT_MODE_PEER)
         agent_peer_act(a);
     else if (!moving)
         notify(a); /* while a VM arrives or leaves, the manager would not act on this host */

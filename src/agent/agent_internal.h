@@ -140,7 +140,7 @@ struct host_lock {
 };
 
 struct agent {
-    struct agent_opts opts;
+    const struct agent_opts *opts; /* the caller's, for the agent's whole run */
     struct loop loop;
     struct event_base *base;    /* loop.base */
     struct http_client *client; /* loop.client */
@@ -196,7 +196,7 @@ struct agent {
     struct event *gather_ev; /* the gathering's deadline */
     bool name_clash;         /* a peer reported this host's name in this gathering */
     int lock_attempts;       /* lock requests in the current decision */
-    double decide_started_us;
+    uint64_t decide_started_us; /* monotonic: when the running decision began */
     size_t lock_target; /* index into peers while LOCKING or MIGRATING */
     char lock_reason[256];
     char acting_vm[MODEL_MAX_NAME + 1];

@@ -38,9 +38,9 @@ mono_s(void)
 static const struct wire_vmdef *
 vm_settings(const struct agent *a, const char *name)
 {
-    for (size_t i = 0; i < a->opts.n_vms; i++) {
-        if (strcmp(a->opts.vms[i].name, name) == 0)
-            return &a->opts.vms[i];
+    for (size_t i = 0; i < a->opts->n_vms; i++) {
+        if (strcmp(a->opts->vms[i].name, name) == 0)
+            return &a->opts->vms[i];
     }
     return NULL;
 }
@@ -239,7 +239,7 @@ agent_lv_vms(struct agent *a)
         const struct lv_arrival *r = arrival_find(a, v->uuid);
         uint32_t n_moves = r != NULL ? r->n_moves : 0;
         /* What holds it here (cooldown, storm guard), as with the simulated backend. */
-        o = wire_vm_hold_json(o, &a->opts.policy, r != NULL ? r->since : -1.0,
+        o = wire_vm_hold_json(o, &a->opts->policy, r != NULL ? r->since : -1.0,
                               r != NULL ? r->moves : NULL, n_moves, clock_wall_s());
         if (o != NULL && n_moves > 0 &&
             json_object_set_new(o, "moves", wire_moves_json(r->moves, n_moves)) < 0) {
@@ -274,8 +274,8 @@ lv_sample(struct agent *a, double now, struct wire_sample *s)
     }
     s->time = now;
     (void)snprintf(s->url, sizeof(s->url), "%s", a->url);
-    (void)snprintf(s->name, sizeof(s->name), "%s", a->opts.name);
-    s->capacity = a->opts.capacity;
+    (void)snprintf(s->name, sizeof(s->name), "%s", a->opts->name);
+    s->capacity = a->opts->capacity;
     s->mem_mib = a->lv.host_mem_mib;
     s->usage[KIND_CPU] = a->lv.host_cpu;
     s->usage[KIND_MEM_BW] = a->lv.host_io[KIND_MEM_BW];
@@ -353,7 +353,7 @@ peer_uri(const struct hv_libvirt_opts *o)
 json_t *
 agent_lv_health(struct agent *a)
 {
-    const struct hv_libvirt_opts *o = &a->opts.libvirt;
+    const struct hv_libvirt_opts *o = &a->opts->libvirt;
     bool up = a->lv.connected;
     return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri", peer_uri(o),
                      "migration_address", o->migration_address, "state",
@@ -410,7 +410,7 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
         log_debug("migration progress id=%s mib=%.0f of %.0f elapsed_ms=%.0f", m->id, processed,
                   total, elapsed_ms);
     }
-    double limit = a->opts.libvirt.migrate_timeout_s;
+    double limit = a->opts->libvirt.migrate_timeout_s;
     if (limit > 0 && clock_mono_s() - m->started_mono > limit) {
         /* Asked again every second: an abort can fail while the job is starting or in a
          * phase libvirt cannot interrupt. */
@@ -531,7 +531,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
         if (s < 0 && m->aborting) {
             char why[300];
             (void)snprintf(why, sizeof(why), "timed out after %.0fs and aborted: %s",
-                           a->opts.libvirt.migrate_timeout_s, error);
+                           a->opts->libvirt.migrate_timeout_s, error);
             lv_finish(m, false, why);
         } else {
             lv_finish(m, s > 0, error);
@@ -547,8 +547,9 @@ agent_lv_init(struct agent *a)
     char err[512];
     a->lv_started = true;
     /* Samples taken early (on an event) keep the rates of the last full interval. */
-    a->opts.libvirt.min_dt_s = a->opts.interval_s * 0.5;
-    if (hv_libvirt_init(&a->lv, &a->opts.libvirt, err, sizeof(err)) < 0) {
+    struct hv_libvirt_opts lo = a->opts->libvirt;
+    lo.min_dt_s = a->opts->interval_s * 0.5;
+    if (hv_libvirt_init(&a->lv, &lo, err, sizeof(err)) < 0) {
         log_errorx("libvirt backend: %s", err);
         return -1;
     }

@@ -128,10 +128,10 @@ make_room_migs(struct agent *a)
             struct migration *m = a->migs[i];
             if (m->state == MIG_RUNNING || m->in_flight ||
                 (pass == 0 && m->state == MIG_DONE && !m->settled &&
-                 a->opts.backend != AGENT_BACKEND_LIBVIRT))
+                 a->opts->backend != AGENT_BACKEND_LIBVIRT))
                 continue;
             if (pass == 1 && m->state == MIG_DONE && !m->settled &&
-                a->opts.backend != AGENT_BACKEND_LIBVIRT)
+                a->opts->backend != AGENT_BACKEND_LIBVIRT)
                 log_warnx("forgetting migration id=%s before its destination was told it is "
                           "settled; the destination keeps the arrival longer",
                           m->id);
@@ -177,12 +177,12 @@ char *
 agent_migration_json(const struct migration *m)
 {
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:o,s:o,s:f,s:f}", "id", m->id, "vm", m->vm,
-                          "from", m->a->opts.name, "to", m->to_name, "to_url", m->to_url, "state",
+                          "from", m->a->opts->name, "to", m->to_name, "to_url", m->to_url, "state",
                           mig_state_name(m->state), "started", m->started, "finished",
                           m->state == MIG_RUNNING ? json_null() : json_real(m->finished), "error",
                           m->error[0] != '\0' ? json_string(m->error) : json_null(), "mem_mib",
                           m->mem_mib, "transfer_s", m->transfer_s);
-    if (j != NULL && m->a->opts.backend == AGENT_BACKEND_LIBVIRT)
+    if (j != NULL && m->a->opts->backend == AGENT_BACKEND_LIBVIRT)
         (void)json_object_update_new(
             j, json_pack("{s:f,s:f}", "progress_mib", m->progress_mib, "total_mib", m->total_mib));
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -306,7 +306,7 @@ settle_done(void *arg, int status, const char *body, size_t len, const char *err
 static void
 settle(struct migration *m)
 {
-    if (m->settled || m->in_flight || m->a->opts.backend == AGENT_BACKEND_LIBVIRT)
+    if (m->settled || m->in_flight || m->a->opts->backend == AGENT_BACKEND_LIBVIRT)
         return;
     if (agent_state_save(m->a) < 0) {
         settle_done(m, 0, NULL, 0, "this host's state is not saved yet");
@@ -525,7 +525,7 @@ agent_migration_resume(struct migration *m)
     m->timer = evtimer_new(m->a->base, transfer_cb, m);
     if (m->timer == NULL)
         return -ENOMEM;
-    if (m->state == MIG_DONE && !m->settled && m->a->opts.backend != AGENT_BACKEND_LIBVIRT) {
+    if (m->state == MIG_DONE && !m->settled && m->a->opts->backend != AGENT_BACKEND_LIBVIRT) {
         /* Not yet told: soon, spread over the first seconds (a restart may find many). */
         struct timeval tv = {0, (suseconds_t)(rand() % (SETTLE_RETRY_FIRST_S * 1000)) * 1000};
         tv.tv_sec = tv.tv_usec / 1000000;
@@ -592,7 +592,7 @@ agent_migration_new(struct agent *a, const struct wire_order *o, int *ret_err)
         (void)snprintf(id, sizeof(id), "%s", o->id);
     else
         (void)snprintf(id, sizeof(id), "m%llu-%08x-%llu",
-                       (unsigned long long)(clock_wall_s() * 1000), name_hash(a->opts.name),
+                       (unsigned long long)(clock_wall_s() * 1000), name_hash(a->opts->name),
                        (unsigned long long)++a->next_id);
     if (!make_room_migs(a)) {
         *ret_err = -EBUSY;
@@ -627,7 +627,7 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
      * state its VM is in now. */
     if (o->id[0] != '\0' && agent_migration_find(a, o->id) != NULL)
         return -EEXIST;
-    if (a->opts.backend == AGENT_BACKEND_LIBVIRT)
+    if (a->opts->backend == AGENT_BACKEND_LIBVIRT)
         return agent_lv_migrate_start(a, o, ret_m);
     failpoint("source-on-order"); /* the order arrived; nothing done or answered yet */
     long i = hv_sim_find(&a->hv, o->vm);
@@ -643,14 +643,14 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     if (m == NULL)
         return err;
     m->mem_mib = v->mem_mib;
-    m->transfer_s = a->opts.bandwidth_mib_s > 0 ? v->mem_mib / a->opts.bandwidth_mib_s : 0.0;
+    m->transfer_s = a->opts->bandwidth_mib_s > 0 ? v->mem_mib / a->opts->bandwidth_mib_s : 0.0;
     m->timer = evtimer_new(a->base, transfer_cb, m);
     /* The VM's moves go with it: the destination adds its arrival, and whoever decides next
      * sees the whole history (the storm guard). Its demand is in percent of this host: the
      * capacity lets a destination of another size rescale it. */
     json_t *j =
         json_pack("{s:s,s:s,s:f,s:f,s:{s:s,s:{s:f,s:f,s:f,s:f},s:f,s:I,s:b,s:o}}", "id", m->id,
-                  "from", a->opts.name, "transfer_s", m->transfer_s, "capacity", a->hv.capacity,
+                  "from", a->opts->name, "transfer_s", m->transfer_s, "capacity", a->hv.capacity,
                   "vm", "name", v->name, "demand", "cpu", v->demand[KIND_CPU], "mem_bw",
                   v->demand[KIND_MEM_BW], "disk", v->demand[KIND_DISK], "net", v->demand[KIND_NET],
                   "mem_mib", v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned,
@@ -716,21 +716,21 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
         return 409;
     }
     const char *holder = agent_lock_holder(a, NULL);
-    if (a->opts.mode == AGENT_MODE_PEER && (holder == NULL || strcmp(holder, w->from) != 0)) {
+    if (a->opts->mode == AGENT_MODE_PEER && (holder == NULL || strcmp(holder, w->from) != 0)) {
         /* Peer mode: one migration at a time, the one of the lock's holder. */
         (void)snprintf(msg, len,
                        "host \"%s\" takes VMs only from the holder of its lock, not "
                        "from \"%s\"",
-                       a->opts.name, w->from);
+                       a->opts->name, w->from);
         return 409;
     }
     if (hv_sim_find(&a->hv, w->vm.name) >= 0) {
         (void)snprintf(msg, len, "a VM named \"%s\" is already on host \"%s\"", w->vm.name,
-                       a->opts.name);
+                       a->opts->name);
         return 409;
     }
     if (a->hv.n_vms >= AGENT_MAX_VMS) {
-        (void)snprintf(msg, len, "too many VMs on host \"%s\"", a->opts.name);
+        (void)snprintf(msg, len, "too many VMs on host \"%s\"", a->opts->name);
         return 409;
     }
     long trace_vm = w->vm.trace[0] != '\0' ? hv_trace_find(&a->trace, w->vm.trace) : -1;
@@ -738,7 +738,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
         (void)snprintf(msg, len,
                        "host \"%s\" cannot run VM \"%s\": its demand follows trace file \"%s\", "
                        "which this host's [sim] trace does not have",
-                       a->opts.name, w->vm.name, w->vm.trace);
+                       a->opts->name, w->vm.name, w->vm.trace);
         return 409;
     }
     if (!make_room_ins(a)) {
@@ -747,7 +747,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
                   w->id, AGENT_MAX_HISTORY);
         (void)snprintf(msg, len,
                        "host \"%s\" still keeps %d arrivals that their sources have not settled",
-                       a->opts.name, AGENT_MAX_HISTORY);
+                       a->opts->name, AGENT_MAX_HISTORY);
         return 503;
     }
     struct incoming *in = calloc(1, sizeof(*in));
@@ -788,7 +788,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
     if (r < 0) {
         incoming_free(in);
         if (r == -ENOSPC) {
-            (void)snprintf(msg, len, "not enough memory on host \"%s\" for %.0f MiB", a->opts.name,
+            (void)snprintf(msg, len, "not enough memory on host \"%s\" for %.0f MiB", a->opts->name,
                            w->vm.mem_mib);
             return 409;
         }
@@ -848,7 +848,7 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
         memcpy(sv->moves, before.moves, sizeof(sv->moves));
         sv->n_moves = before.n_moves;
         (void)snprintf(msg, len, "cannot save host \"%s\"'s state; the VM stays where it is",
-                       a->opts.name);
+                       a->opts->name);
         return 503;
     }
     (void)event_del(in->expiry);

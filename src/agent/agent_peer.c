@@ -47,12 +47,12 @@ lock_expire_at(struct agent *a, uint64_t now)
     char holder[sizeof(a->lock.holder)];
     (void)snprintf(holder, sizeof(holder), "%s", a->lock.holder);
     a->lock.held = false;
-    if (strcmp(holder, a->opts.name) == 0)
+    if (strcmp(holder, a->opts->name) == 0)
         return;
     /* The holder stopped renewing: it died or cannot reach us. An arrival it announced will
      * not be committed by a live source that cannot renew either (the commit would be
      * refused and its VM stays with it), so the room it reserved is given back now. */
-    log_warnx("lock lease ran out host=\"%s\" holder=\"%s\"; dropping its arrivals", a->opts.name,
+    log_warnx("lock lease ran out host=\"%s\" holder=\"%s\"; dropping its arrivals", a->opts->name,
               holder);
     for (size_t i = 0; i < a->n_ins; i++) {
         struct incoming *in = a->ins[i];
@@ -71,7 +71,7 @@ lock_expire(struct agent *a)
 void
 agent_peer_tick(struct agent *a)
 {
-    if (a->opts.mode == AGENT_MODE_PEER)
+    if (a->opts->mode == AGENT_MODE_PEER)
         lock_expire(a);
 }
 
@@ -87,7 +87,7 @@ agent_lock_take(struct agent *a, const char *holder, double lease_s, const char 
         return -EBUSY;
     }
     if (!a->lock.held)
-        log_debug("lock taken host=\"%s\" holder=\"%s\" lease=%gs", a->opts.name, holder, lease_s);
+        log_debug("lock taken host=\"%s\" holder=\"%s\" lease=%gs", a->opts->name, holder, lease_s);
     a->lock.held = true;
     (void)snprintf(a->lock.holder, sizeof(a->lock.holder), "%s", holder);
     a->lock.expires_us = now + (uint64_t)(lease_s * 1e6);
@@ -103,7 +103,7 @@ agent_lock_release(struct agent *a, const char *holder)
     if (strcmp(a->lock.holder, holder) != 0)
         return -EPERM;
     a->lock.held = false;
-    log_debug("lock released host=\"%s\" holder=\"%s\"", a->opts.name, holder);
+    log_debug("lock released host=\"%s\" holder=\"%s\"", a->opts->name, holder);
     return 0;
 }
 
@@ -144,8 +144,8 @@ record_conflict(struct agent *a, const char *outcome)
     char *ks = json_dumps(kinds, JSON_COMPACT);
     char *vs = json_dumps(vms, JSON_COMPACT);
     if (ks == NULL || vs == NULL ||
-        store_add_conflict(a->store, clock_wall_s(), a->opts.name, ks, vs, outcome) < 0)
-        log_warnx("conflict not stored host=\"%s\", ignoring", a->opts.name);
+        store_add_conflict(a->store, clock_wall_s(), a->opts->name, ks, vs, outcome) < 0)
+        log_warnx("conflict not stored host=\"%s\", ignoring", a->opts->name);
     free(ks);
     free(vs);
     json_decref(kinds);
@@ -160,7 +160,7 @@ record_migration(struct agent *a, const struct migration *m)
     memset(&rec, 0, sizeof(rec));
     (void)snprintf(rec.id, sizeof(rec.id), "%s", m->id);
     (void)snprintf(rec.vm, sizeof(rec.vm), "%s", m->vm);
-    (void)snprintf(rec.src, sizeof(rec.src), "%s", a->opts.name);
+    (void)snprintf(rec.src, sizeof(rec.src), "%s", a->opts->name);
     (void)snprintf(rec.dst, sizeof(rec.dst), "%s", m->to_name);
     (void)snprintf(rec.state, sizeof(rec.state), "%s", mig_state_name(m->state));
     rec.started = m->started;
@@ -192,13 +192,13 @@ agent_peer_ask_timeout(double interval_s)
 static double
 ask_timeout(const struct agent *a)
 {
-    return agent_peer_ask_timeout(a->opts.interval_s);
+    return agent_peer_ask_timeout(a->opts->interval_s);
 }
 
 static void
 back_to_idle(struct agent *a)
 {
-    (void)agent_lock_release(a, a->opts.name);
+    (void)agent_lock_release(a, a->opts->name);
     a->phase = PEER_IDLE;
     a->acting = NULL;
     if (a->renew_ev != NULL)
@@ -214,9 +214,9 @@ keep_own_lock(struct agent *a)
 {
     const char *holder;
     double left;
-    if (agent_lock_take(a, a->opts.name, a->opts.lock_lease_s, &holder, &left) == 0)
+    if (agent_lock_take(a, a->opts->name, a->opts->lock_lease_s, &holder, &left) == 0)
         return true;
-    log_warnx("decision stopped host=\"%s\": this host's lock went to \"%s\"", a->opts.name,
+    log_warnx("decision stopped host=\"%s\": this host's lock went to \"%s\"", a->opts->name,
               holder);
     return false;
 }
@@ -227,8 +227,8 @@ send_lock(struct agent *a, struct peer *p, bool release, http_done_fn done)
 {
     const char *path = release ? "/v1/lock/release" : "/v1/lock";
     json_t *j =
-        release ? json_pack("{s:s}", "holder", a->opts.name)
-                : json_pack("{s:s,s:f}", "holder", a->opts.name, "lease_s", a->opts.lock_lease_s);
+        release ? json_pack("{s:s}", "holder", a->opts->name)
+                : json_pack("{s:s,s:f}", "holder", a->opts->name, "lease_s", a->opts->lock_lease_s);
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     int r = body != NULL
@@ -272,7 +272,7 @@ agent_peer_take_sample(struct agent *a, struct peer *p, int status, const char *
         struct perr perr;
         if (wire_sample_decode(body, len, &s, &perr) < 0) {
             (void)snprintf(why, sizeof(why), "bad sample: %.140s", perr.msg);
-        } else if (strcmp(s.name, a->opts.name) == 0) {
+        } else if (strcmp(s.name, a->opts->name) == 0) {
             (void)snprintf(why, sizeof(why), "it reports this host's own name");
             a->name_clash = true;
             wire_sample_done(&s);
@@ -348,7 +348,7 @@ agent_peer_act(struct agent *a)
         return;
     const char *holder;
     double left;
-    if (agent_lock_take(a, a->opts.name, a->opts.lock_lease_s, &holder, &left) < 0) {
+    if (agent_lock_take(a, a->opts->name, a->opts->lock_lease_s, &holder, &left) < 0) {
         log_debug("conflict waits: this host's lock is held by \"%s\" for %.1fs", holder, left);
         (void)record_conflict(a, "waiting: a migration into this host runs");
         return;
@@ -357,7 +357,7 @@ agent_peer_act(struct agent *a)
     a->gather_gen++;
     a->name_clash = false;
     a->lock_attempts = 0;
-    a->decide_started_us = (double)clock_now_us();
+    a->decide_started_us = clock_now_us();
     a->outstanding = 1; /* held until every request is sent */
     for (size_t i = 0; i < a->n_peers; i++) {
         struct peer *p = &a->peers[i];
@@ -406,10 +406,10 @@ storm_note(struct agent *a, const struct cluster *cl, uint32_t vm, double until)
         return;
     a->storm_holds_total++;
     char what[400];
-    plan_storm_describe(&a->opts.policy, cl, vm, until, what, sizeof(what));
+    plan_storm_describe(&a->opts->policy, cl, vm, until, what, sizeof(what));
     log_warnx("storm guard holds vm=\"%s\" host=\"%s\" until=%.0f: %s; a conflict does not move "
               "it until then",
-              name, a->opts.name, until, what);
+              name, a->opts->name, until, what);
 }
 
 /* 1: a move (*ret filled); 0: nothing to do (recorded, back to idle); <0: failed (idle). */
@@ -470,18 +470,18 @@ plan_pick(struct agent *a, struct pick *ret)
     cl.time = clock_wall_s(); /* for the VMs' cooldown */
     cl.has_time = true;
     struct plan_opts opts = {.no_dest = no_dest, .no_source = no_source, .check = check};
-    if (plan_compute(&cl, &a->opts.policy, &opts, &p) < 0) {
+    if (plan_compute(&cl, &a->opts->policy, &opts, &p) < 0) {
         fail = "out of memory";
         goto out;
     }
     if (p.n_conflicts == 0) {
-        log_info("conflict gone in the latest sample host=\"%s\", nothing to do", a->opts.name);
+        log_info("conflict gone in the latest sample host=\"%s\", nothing to do", a->opts->name);
         back_to_idle(a);
     } else if (p.n_moves == 1) {
         const struct plan_move *mv = &p.moves[0];
         ret->peer = map[mv->to] - 1;
         (void)snprintf(ret->vm, sizeof(ret->vm), "%s", cl.vms[mv->vm].name);
-        plan_move_describe(&a->opts.policy, &cl, mv, ret->reason, sizeof(ret->reason));
+        plan_move_describe(&a->opts->policy, &cl, mv, ret->reason, sizeof(ret->reason));
         if (mv->held_vm != UINT32_MAX) {
             size_t used = strlen(ret->reason);
             (void)snprintf(ret->reason + used, sizeof(ret->reason) - used,
@@ -496,10 +496,10 @@ plan_pick(struct agent *a, struct pick *ret)
             (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
         else if (u->rule_id > 0)
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%.40s\")",
-                           plan_reason_name(u->reason), a->opts.policy.rules[u->rule_id - 1].name);
+                           plan_reason_name(u->reason), a->opts->policy.rules[u->rule_id - 1].name);
         else if (u->reason == PLAN_REASON_STORM_GUARD) {
             char held[400];
-            plan_storm_describe(&a->opts.policy, &cl, u->vm, u->until, held, sizeof(held));
+            plan_storm_describe(&a->opts->policy, &cl, u->vm, u->until, held, sizeof(held));
             (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (%s)",
                            plan_reason_name(u->reason), held);
             storm_note(a, &cl, u->vm, u->until);
@@ -510,12 +510,12 @@ plan_pick(struct agent *a, struct pick *ret)
             refused += a->peers[i].refused;
         if (record_conflict(a, outcome))
             log_warnx("conflict %s host=\"%s\" peers_answered=%zu locks_refused=%zu", outcome,
-                      a->opts.name, cl.n_hosts - 1, refused);
+                      a->opts->name, cl.n_hosts - 1, refused);
         back_to_idle(a);
     }
 out:
     if (fail != NULL) {
-        log_warnx("no decision host=\"%s\": %s", a->opts.name, fail);
+        log_warnx("no decision host=\"%s\": %s", a->opts->name, fail);
         back_to_idle(a);
         ret_code = -1;
     }
@@ -537,7 +537,7 @@ ask_lock(struct agent *a, const struct pick *pick)
         if (record_conflict(a, "unresolved: no destination lock obtained"))
             log_warnx("conflict unresolved host=\"%s\": %d lock requests without a usable "
                       "destination; trying again at the next sample",
-                      a->opts.name, a->lock_attempts - 1);
+                      a->opts->name, a->lock_attempts - 1);
         back_to_idle(a);
         return true;
     }
@@ -562,7 +562,7 @@ decide(struct agent *a)
     if (a->name_clash) {
         log_errorx("another agent reports this host's name \"%s\": not acting until only one "
                    "agent has it (locks are held by name)",
-                   a->opts.name);
+                   a->opts->name);
         back_to_idle(a);
         return;
     }
@@ -574,7 +574,7 @@ decide(struct agent *a)
         struct pick pick;
         if (plan_pick(a, &pick) <= 0)
             return;
-        if (a->opts.policy.automation != AUTOMATION_AUTOMATIC) {
+        if (a->opts->policy.automation != AUTOMATION_AUTOMATIC) {
             /* No manager to keep recommendations for an operator: manual is a dry run
              * here; the decision is recorded and nothing moves. */
             char outcome[400];
@@ -625,7 +625,7 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
         log_warnx("this host's lock was lost during migration id=%s", a->acting->id);
     if (send_lock(a, dst, false, renew_done) < 0)
         log_warnx("lock renewal not sent url=%s", dst->url);
-    struct timeval tv = loop_tv(a->opts.lock_lease_s / 3.0);
+    struct timeval tv = loop_tv(a->opts->lock_lease_s / 3.0);
     (void)event_add(a->renew_ev, &tv);
 }
 
@@ -650,14 +650,14 @@ start_migration(struct agent *a, struct peer *p, const char *vm, const char *rea
     (void)snprintf(m->reason, sizeof(m->reason), "%s", reason);
     a->acting = m;
     a->phase = PEER_MIGRATING;
-    a->last_resolve_ms = ((double)clock_now_us() - a->decide_started_us) / 1000.0;
+    a->last_resolve_ms = (double)(clock_now_us() - a->decide_started_us) / 1000.0;
     char outcome[600];
     (void)snprintf(outcome, sizeof(outcome), "move %s to %s", o.vm, p->name);
     (void)record_conflict(a, outcome);
     record_migration(a, m);
     log_info("peer decision host=\"%s\" vm=\"%s\" to=\"%s\" id=%s decided_in_ms=%.1f reason=\"%s\"",
-             a->opts.name, o.vm, p->name, m->id, a->last_resolve_ms, reason);
-    struct timeval tv = loop_tv(a->opts.lock_lease_s / 3.0);
+             a->opts->name, o.vm, p->name, m->id, a->last_resolve_ms, reason);
+    struct timeval tv = loop_tv(a->opts->lock_lease_s / 3.0);
     (void)event_add(a->renew_ev, &tv);
 }
 
@@ -744,7 +744,7 @@ agent_migration_ended(struct agent *a, struct migration *m)
     else
         a->mig_failed_total++;
     histo_observe(&a->mig_h, m->took_s);
-    if (a->opts.mode != AGENT_MODE_PEER)
+    if (a->opts->mode != AGENT_MODE_PEER)
         return;
     if (m->state == MIG_DONE)
         backoff_cleared(&a->backoff, m->vm);
@@ -763,24 +763,24 @@ int
 agent_peer_init(struct agent *a)
 {
     char err[512];
-    if (store_open(a->opts.data, &a->store, err, sizeof(err)) < 0) {
+    if (store_open(a->opts->data, &a->store, err, sizeof(err)) < 0) {
         log_errorx("cannot open the store: %s", err);
         return -1;
     }
-    a->peers = calloc(a->opts.n_peers + 1, sizeof(*a->peers));
+    a->peers = calloc(a->opts->n_peers + 1, sizeof(*a->peers));
     a->renew_ev = evtimer_new(a->base, renew_cb, a);
     a->gather_ev = evtimer_new(a->base, gather_deadline_cb, a);
     if (a->peers == NULL || a->renew_ev == NULL || a->gather_ev == NULL) {
         log_errorx("out of memory");
         return -1;
     }
-    for (size_t i = 0; i < a->opts.n_peers; i++) {
-        if (strcmp(a->opts.peers[i], a->url) == 0)
+    for (size_t i = 0; i < a->opts->n_peers; i++) {
+        if (strcmp(a->opts->peers[i], a->url) == 0)
             continue; /* a shared peer list may name this agent too */
         struct peer *p = &a->peers[a->n_peers++];
         p->a = a;
         p->up = true;
-        (void)snprintf(p->url, sizeof(p->url), "%s", a->opts.peers[i]);
+        (void)snprintf(p->url, sizeof(p->url), "%s", a->opts->peers[i]);
     }
     if (a->n_peers == 0)
         log_warnx("peer mode without peers: conflicts will be detected but cannot be resolved");

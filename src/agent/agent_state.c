@@ -102,14 +102,14 @@ state_json(const struct agent *a)
         json_decref(migs);
         return NULL;
     }
-    return json_pack("{s:i,s:s,s:o,s:o,s:o}", "version", STATE_VERSION, "host", a->opts.name, "vms",
+    return json_pack("{s:i,s:s,s:o,s:o,s:o}", "version", STATE_VERSION, "host", a->opts->name, "vms",
                      vms, "incoming", ins, "migrations", migs);
 }
 
 static int
 state_path(const struct agent *a, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "%s/%s", a->opts.data, STATE_FILE);
+    int n = snprintf(buf, len, "%s/%s", a->opts->data, STATE_FILE);
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -163,7 +163,7 @@ write_atomic(const char *path, const char *text)
 bool
 agent_state_enabled(const struct agent *a)
 {
-    return a->opts.backend == AGENT_BACKEND_SIM && a->opts.data[0] != '\0';
+    return a->opts->backend == AGENT_BACKEND_SIM && a->opts->data[0] != '\0';
 }
 
 int
@@ -437,8 +437,8 @@ agent_state_load(struct agent *a, bool *ret_found)
     *ret_found = false;
     if (!agent_state_enabled(a))
         return 0;
-    if (mkdir(a->opts.data, 0700) < 0 && errno != EEXIST) {
-        log_errorx("cannot create the data directory %s: %s", a->opts.data, strerror(errno));
+    if (mkdir(a->opts->data, 0700) < 0 && errno != EEXIST) {
+        log_errorx("cannot create the data directory %s: %s", a->opts->data, strerror(errno));
         return -errno;
     }
     char path[4200];
@@ -471,9 +471,9 @@ agent_state_load(struct agent *a, bool *ret_found)
     bool ok = false;
     if (!json_is_integer(ver) || json_integer_value(ver) != STATE_VERSION)
         (void)snprintf(rd.what, sizeof(rd.what), "version: must be %d", STATE_VERSION);
-    else if (host == NULL || strcmp(host, a->opts.name) != 0)
+    else if (host == NULL || strcmp(host, a->opts->name) != 0)
         (void)snprintf(rd.what, sizeof(rd.what), "host: not \"%s\" (another host's state?)",
-                       a->opts.name);
+                       a->opts->name);
     else
         ok = true;
     ok = ok && load_list(a, &rd, root, "vms", load_vm) &&

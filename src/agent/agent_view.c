@@ -22,7 +22,7 @@ thresholds(const struct agent *a, const char *name, double capacity, double *ret
     model.name = name;
     model.capacity = capacity;
     struct host_params hp;
-    policy_host_params(&a->opts.policy, &model, &hp);
+    policy_host_params(&a->opts->policy, &model, &hp);
     memcpy(ret, hp.host_threshold, sizeof(hp.host_threshold));
 }
 
@@ -31,7 +31,7 @@ agent_view_peer_sampled(struct agent *a, struct peer *p)
 {
     char kinds[8];
     char vms[8];
-    p->in_conflict = wire_sample_conflict(&p->sample, &a->opts.policy, kinds, sizeof(kinds), vms,
+    p->in_conflict = wire_sample_conflict(&p->sample, &a->opts->policy, kinds, sizeof(kinds), vms,
                                           sizeof(vms)) == 1;
     if (p->hist == NULL)
         p->hist = uhist_new(AGENT_HIST_GAP_S);
@@ -54,10 +54,10 @@ view_done(void *arg, int status, const char *body, size_t len, const char *err)
 void
 agent_view_refresh(struct agent *a)
 {
-    if (a->opts.mode != AGENT_MODE_PEER || a->phase != PEER_IDLE)
+    if (a->opts->mode != AGENT_MODE_PEER || a->phase != PEER_IDLE)
         return;
     uint64_t now = clock_now_us();
-    double every = a->opts.interval_s > 0.5 ? a->opts.interval_s : 0.5;
+    double every = a->opts->interval_s > 0.5 ? a->opts->interval_s : 0.5;
     if (a->view_asked_us != 0 && (double)(now - a->view_asked_us) < every * 1e6 * 0.9)
         return;
     a->view_asked_us = now;
@@ -66,7 +66,7 @@ agent_view_refresh(struct agent *a)
         if (p->view_waiting || p->waiting)
             continue;
         if (http_request(a->client, p->url, "GET", "/v1/sample", NULL,
-                         agent_peer_ask_timeout(a->opts.interval_s), view_done, p) == 0)
+                         agent_peer_ask_timeout(a->opts->interval_s), view_done, p) == 0)
             p->view_waiting = true;
     }
 }
@@ -77,8 +77,8 @@ agent_view_hosts(struct agent *a)
     json_t *arr = json_array();
     double thr[KIND_COUNT];
     const struct wire_sample *s = a->has_sample ? &a->sample : NULL;
-    thresholds(a, a->opts.name, s != NULL ? s->capacity : 1.0, thr);
-    json_t *o = wire_host_json(s, a->opts.name, a->url, s != NULL ? "up" : "down", a->sample_time,
+    thresholds(a, a->opts->name, s != NULL ? s->capacity : 1.0, thr);
+    json_t *o = wire_host_json(s, a->opts->name, a->url, s != NULL ? "up" : "down", a->sample_time,
                                a->in_conflict, thr,
                                s != NULL ? NULL : (a->hv_error[0] ? a->hv_error : "no sample yet"));
     if (arr == NULL || o == NULL || json_array_append_new(arr, o) < 0) {
@@ -105,12 +105,12 @@ int
 agent_view_history(struct agent *a, const char *name, double since, json_t **ret)
 {
     double thr[KIND_COUNT];
-    if (strcmp(name, a->opts.name) == 0) {
+    if (strcmp(name, a->opts->name) == 0) {
         thresholds(a, name, a->has_sample ? a->sample.capacity : 1.0, thr);
         *ret = uhist_json(a->hist, name, thr, since);
         return *ret != NULL ? 0 : -ENOMEM;
     }
-    for (size_t i = 0; a->opts.mode == AGENT_MODE_PEER && i < a->n_peers; i++) {
+    for (size_t i = 0; a->opts->mode == AGENT_MODE_PEER && i < a->n_peers; i++) {
         const struct peer *p = &a->peers[i];
         if (p->name[0] != '\0' && strcmp(p->name, name) == 0) {
             thresholds(a, name, p->sample.capacity, thr);

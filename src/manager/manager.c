@@ -262,7 +262,7 @@ round_complete(struct manager *m)
     if (store_commit(m->store) < 0)
         log_warnx("store commit failed, ignoring");
     m->in_round = false;
-    m->last_round_ms = (double)(clock_now_us() - (uint64_t)m->round_started_us) / 1000.0;
+    m->last_round_ms = (double)(clock_now_us() - m->round_started_us) / 1000.0;
     /* Old samples go in small batches every round (a batch is bounded, so a large backlog
      * never stalls the loop); the round time above does not include it. */
     double now = clock_wall_s();
@@ -285,7 +285,7 @@ start_round(struct manager *m)
 {
     m->rounds++;
     m->in_round = true;
-    m->round_started_us = (double)clock_now_us();
+    m->round_started_us = clock_now_us();
     if (store_begin(m->store) < 0)
         log_warnx("store transaction not started, ignoring");
     /* Answers must come within the interval (at least 0.5 s, at most 5 s). */

@@ -94,7 +94,7 @@ struct manager {
     int outstanding; /* sample requests of the current round */
     bool in_round;
     uint64_t rounds;
-    double round_started_us;
+    uint64_t round_started_us;
     double last_round_ms;
     double last_decide_ms;
     uint64_t next_id;
