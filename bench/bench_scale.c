@@ -291,7 +291,7 @@ sb_kinds(struct sb *b, const double *v)
 }
 
 /* The sample, field by field as agent_sample() in src/agent/agent.c writes it (compact), with
- * the usage hv_sim_allocate() gives: every VM gets its demand while the host has room, else
+ * the usage simhost_allocate() gives: every VM gets its demand while the host has room, else
  * the same fraction of it, per kind; the host's total is capped at 100. */
 static void
 build_sample(struct fagent *a, struct sb *b)

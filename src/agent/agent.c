@@ -132,7 +132,7 @@ agent_vms_json(struct agent *a)
     double host[KIND_COUNT];
     if (usage == NULL)
         return NULL;
-    hv_sim_allocate(&a->hv, usage, host);
+    simhost_allocate(&a->hv, usage, host);
     json_t *arr = vms_array(a, usage);
     free(usage);
     if (arr == NULL)
@@ -185,7 +185,7 @@ sim_sample(struct agent *a, double now, struct wire_sample *s)
         return -ENOMEM;
     }
     agent_trace_demand(a, now);
-    hv_sim_allocate(&a->hv, usage, s->usage);
+    simhost_allocate(&a->hv, usage, s->usage);
     s->usage_kinds = KIND_MASK_ALL;
     s->time = now;
     (void)snprintf(s->url, sizeof(s->url), "%s", a->url);
@@ -360,7 +360,7 @@ add_vms(struct agent *a)
             hv_trace_demand(&a->trace, (size_t)v.trace_vm, v.mips, v.cores, clock_wall_s(),
                             v.demand);
         }
-        int r = hv_sim_add(&a->hv, &v);
+        int r = simhost_add(&a->hv, &v);
         if (r == -EEXIST) {
             log_errorx("VM \"%s\" given twice", d->name);
             return r;
@@ -400,7 +400,7 @@ agent_free(struct agent *a)
     if (a->register_ev != NULL)
         event_free(a->register_ev);
     loop_done(&a->loop);
-    hv_sim_done(&a->hv);
+    simhost_done(&a->hv);
     hv_trace_done(&a->trace);
     agent_sample_clear(a);
     free(a->scheduled_json);
@@ -423,7 +423,7 @@ agent_run(const struct agent_opts *o)
     histo_init(&a->mig_h, mig_b, sizeof(mig_b) / sizeof(mig_b[0]));
     static const double sample_b[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
     histo_init(&a->sample_h, sample_b, sizeof(sample_b) / sizeof(sample_b[0]));
-    if (hv_sim_init(&a->hv, o->name) < 0) {
+    if (simhost_init(&a->hv, o->name) < 0) {
         log_errorx("bad host name");
         goto out;
     }

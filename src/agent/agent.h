@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "agent/hv_libvirt.h"
+#include "agent/lv.h"
 #include "agent/hv_trace.h"
 #include "common/log.h"
 #include "core/model.h"

@@ -208,13 +208,13 @@ post_load(struct http_req *r, void *ctx)
                          a->opts->name);
         return;
     }
-    long vi = hv_sim_find(&a->hv, vm);
+    long vi = simhost_find(&a->hv, vm);
     if (vi >= 0 && a->hv.vms[vi].trace[0] != '\0') {
         http_reply_error(r, 409, "VM \"%s\" follows trace file \"%s\": its demand is not set", vm,
                          a->hv.vms[vi].trace);
         return;
     }
-    int rc = hv_sim_set_demand(&a->hv, vm, l.mask, l.pct);
+    int rc = simhost_set_demand(&a->hv, vm, l.mask, l.pct);
     if (rc == -ENOENT) {
         http_reply_error(r, 404, "no VM named \"%s\" on host \"%s\"", vm, a->opts->name);
         return;

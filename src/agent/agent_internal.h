@@ -10,8 +10,8 @@
 #include <jansson.h>
 
 #include "agent/agent.h"
-#include "agent/hv_libvirt.h"
-#include "agent/hv_sim.h"
+#include "agent/lv.h"
+#include "agent/simhost.h"
 #include "common/backoff.h"
 #include "common/metrics.h"
 #include "common/once.h"
@@ -90,11 +90,11 @@ struct incoming {
 #define AGENT_HIST_GAP_S 1.0
 
 /* libvirt: what the agent knows of one running domain (by UUID), from when it first saw it. */
-struct lv_arrival {
+struct lv_dom {
     char uuid[40];
     double since;  /* wall clock, or -1: running before the agent's first sample */
     bool present;  /* in the latest sample */
-    bool incoming; /* seen paused for an incoming migration (hv_libvirt_arrival_step()) */
+    bool incoming; /* seen paused for an incoming migration (lv_arrival_step()) */
     /* Its moves (oldest first), read from its metadata once and kept in step with it. */
     double moves[MODEL_MAX_VM_MOVES];
     uint32_t n_moves;
@@ -144,15 +144,15 @@ struct agent {
     struct loop loop;
     struct event_base *base;    /* loop.base */
     struct http_client *client; /* loop.client */
-    struct hv_sim hv;           /* the simulated backend */
+    struct simhost hv;           /* the simulated backend */
     struct hv_trace trace;      /* its VMs' trace, when [sim] trace gives one */
-    struct hv_libvirt lv;       /* the libvirt backend */
+    struct lv_conn lv;       /* the libvirt backend */
     struct event *lv_wake_ev;   /* libvirt's events and migration ends */
     bool lv_started;            /* agent_lv_init() ran: agent_lv_done() must run */
     char hv_error[256];         /* libvirt: why no sample ("" when sampling works) */
     /* libvirt: when each running domain first appeared here (by UUID), for the cooldown;
      * -1 for those already running at the first sample. */
-    struct lv_arrival *arrivals;
+    struct lv_dom *arrivals;
     size_t n_arrivals;
     bool arrivals_known; /* the first sample was taken */
     char url[WIRE_MAX_URL + 1];

@@ -1,4 +1,4 @@
-/* The agent with the libvirt backend (hv_libvirt.h): samples of the host's real domains, and
+/* The agent with the libvirt backend (lv.h): samples of the host's real domains, and
  * live migrations run by libvirt.
  *
  * A sample lists every active domain with its measured usage (its demand is its usage: a
@@ -76,7 +76,7 @@ measured_kinds(const double *v, bool mem_bw)
 }
 
 /* What the agent knows of the domain with `uuid` (its arrival and moves), or NULL. */
-static const struct lv_arrival *
+static const struct lv_dom *
 arrival_find(const struct agent *a, const char *uuid)
 {
     for (size_t i = 0; i < a->n_arrivals; i++) {
@@ -88,7 +88,7 @@ arrival_find(const struct agent *a, const char *uuid)
 
 /* Add an arrival by migration at `t` to the moves of `r`, whose history was read. */
 static void
-add_move(struct lv_arrival *r, double t)
+add_move(struct lv_dom *r, double t)
 {
     vm_moves_push(r->moves, &r->n_moves, t);
     r->moves_unsaved = true;
@@ -98,12 +98,12 @@ add_move(struct lv_arrival *r, double t)
  * none (logged once; the next move written here replaces it); a failed read is tried again at
  * the next sample, and an arrival seen meanwhile is added once it succeeds. */
 static void
-load_moves(struct agent *a, struct lv_arrival *r, const char *name)
+load_moves(struct agent *a, struct lv_dom *r, const char *name)
 {
     char why[256] = "";
     double t[MODEL_MAX_VM_MOVES];
     uint32_t n = 0;
-    int rc = hv_libvirt_moves_read(&a->lv, r->uuid, t, &n, why, sizeof(why));
+    int rc = lv_moves_read(&a->lv, r->uuid, t, &n, why, sizeof(why));
     if (rc < 0 && rc != -EINVAL) {
         if (!r->warned)
             log_warnx("cannot read the move history of vm=\"%s\" uuid=%s error=\"%s\"; trying "
@@ -132,10 +132,10 @@ load_moves(struct agent *a, struct lv_arrival *r, const char *name)
 /* Write the moves of domain `name` to its metadata; on failure they are written again at the
  * next sample (the samples carry them meanwhile). */
 static void
-save_moves(struct agent *a, struct lv_arrival *r, const char *name)
+save_moves(struct agent *a, struct lv_dom *r, const char *name)
 {
     char why[256] = "";
-    int rc = hv_libvirt_moves_write(&a->lv, r->uuid, r->moves, r->n_moves, why, sizeof(why));
+    int rc = lv_moves_write(&a->lv, r->uuid, r->moves, r->n_moves, why, sizeof(why));
     if (rc < 0) {
         if (!r->warned)
             log_warnx("cannot write the move history of vm=\"%s\" uuid=%s error=\"%s\"; trying "
@@ -153,7 +153,7 @@ save_moves(struct agent *a, struct lv_arrival *r, const char *name)
 }
 
 /* The record of domain `v`, added when it is new (*ret_first then true); NULL on OOM. */
-static struct lv_arrival *
+static struct lv_dom *
 arrival_get(struct agent *a, const struct lv_vm *v, double now, bool *ret_first)
 {
     size_t i = 0;
@@ -162,7 +162,7 @@ arrival_get(struct agent *a, const struct lv_vm *v, double now, bool *ret_first)
     *ret_first = i == a->n_arrivals;
     if (i < a->n_arrivals)
         return &a->arrivals[i];
-    struct lv_arrival *n = realloc(a->arrivals, (a->n_arrivals + 1) * sizeof(*n));
+    struct lv_dom *n = realloc(a->arrivals, (a->n_arrivals + 1) * sizeof(*n));
     if (n == NULL)
         return NULL;
     a->arrivals = n;
@@ -175,8 +175,8 @@ arrival_get(struct agent *a, const struct lv_vm *v, double now, bool *ret_first)
 
 /* After a sample: note the domains that appeared (migrated in, or started) and forget those
  * gone. Those running at the agent's first sample have no known arrival. A new domain's moves
- * are read from its metadata; a domain that arrived by migration (hv_libvirt_arrival_step():
- * libvirt's state and reason, see hv_libvirt_record_arrival()) gets the time as a move, and
+ * are read from its metadata; a domain that arrived by migration (lv_arrival_step():
+ * libvirt's state and reason, see lv_record_arrival()) gets the time as a move, and
  * its metadata is written back, so the history goes on with it and outlives this agent. */
 static void
 note_arrivals(struct agent *a)
@@ -188,13 +188,13 @@ note_arrivals(struct agent *a)
     for (size_t j = 0; j < a->lv.n_vms; j++) {
         const struct lv_vm *v = &a->lv.vms[j];
         bool first;
-        struct lv_arrival *r = arrival_get(a, v, now, &first);
+        struct lv_dom *r = arrival_get(a, v, now, &first);
         if (r == NULL)
             continue; /* no cooldown or moves for it: it may move sooner, never lost */
         r->present = true;
         if (!r->moves_read)
             load_moves(a, r, v->name);
-        bool arrived = hv_libvirt_arrival_step(v->arrival, first, initial, &r->incoming);
+        bool arrived = lv_arrival_step(v->arrival, first, initial, &r->incoming);
         if (first && r->incoming)
             log_debug("domain appeared paused for an incoming migration vm=\"%s\" uuid=%s", v->name,
                       r->uuid);
@@ -236,7 +236,7 @@ agent_lv_vms(struct agent *a)
                               measured_kinds(v->usage, v->has_mem_bw), "mem_mib", v->mem_mib,
                               "priority", (json_int_t)(d != NULL ? d->priority : 0), "pinned",
                               d != NULL && d->pinned, "state", state, "measured", v->measured);
-        const struct lv_arrival *r = arrival_find(a, v->uuid);
+        const struct lv_dom *r = arrival_find(a, v->uuid);
         uint32_t n_moves = r != NULL ? r->n_moves : 0;
         /* What holds it here (cooldown, storm guard), as with the simulated backend. */
         o = wire_vm_hold_json(o, &a->opts->policy, r != NULL ? r->since : -1.0,
@@ -263,7 +263,7 @@ measured_mask(bool mem_bw)
 /* The host and its domains now as a sample (demand is what they use: libvirt measures no
  * more). 0, or -ENOMEM. */
 static int
-lv_sample(struct agent *a, double now, struct wire_sample *s)
+sample_of(struct agent *a, double now, struct wire_sample *s)
 {
     memset(s, 0, sizeof(*s));
     s->vms = calloc(a->lv.n_vms + 1, sizeof(*s->vms));
@@ -285,7 +285,7 @@ lv_sample(struct agent *a, double now, struct wire_sample *s)
     for (size_t i = 0; i < a->lv.n_vms; i++) {
         const struct lv_vm *v = &a->lv.vms[i];
         const struct wire_vmdef *d = vm_settings(a, v->name);
-        const struct lv_arrival *r = arrival_find(a, v->uuid);
+        const struct lv_dom *r = arrival_find(a, v->uuid);
         struct wire_sample_vm *o = &s->vms[s->n_vms++];
         (void)snprintf(o->name, sizeof(o->name), "%s", v->name);
         (void)snprintf(o->uuid, sizeof(o->uuid), "%.36s", v->uuid);
@@ -312,7 +312,7 @@ lv_sample(struct agent *a, double now, struct wire_sample *s)
 void
 agent_lv_sample(struct agent *a)
 {
-    int r = hv_libvirt_sample(&a->lv, mono_s());
+    int r = lv_sample(&a->lv, mono_s());
     if (r < 0) {
         (void)snprintf(a->hv_error, sizeof(a->hv_error), "%s",
                        a->lv.error[0] != '\0' ? a->lv.error : strerror(-r));
@@ -330,7 +330,7 @@ agent_lv_sample(struct agent *a)
     note_arrivals(a);
     double now = clock_wall_s();
     struct wire_sample s;
-    if (lv_sample(a, now, &s) < 0) {
+    if (sample_of(a, now, &s) < 0) {
         log_warnx("sample skipped: out of memory, ignoring");
         return;
     }
@@ -359,7 +359,7 @@ agent_lv_health(struct agent *a)
                      "migration_address", o->migration_address, "state",
                      up ? "connected" : "disconnected", "error",
                      up ? json_null() : json_string(a->lv.error), "retry_in",
-                     hv_libvirt_retry_in(&a->lv, mono_s()), "cpus", (json_int_t)a->lv.ncpus,
+                     lv_retry_in(&a->lv, mono_s()), "cpus", (json_int_t)a->lv.ncpus,
                      "domains", (json_int_t)a->lv.n_vms);
 }
 
@@ -383,7 +383,7 @@ lv_finish(struct migration *m, bool ok, const char *error)
                   m->vm, m->to_name, m->error);
     }
     if (m->lv != NULL) {
-        hv_libvirt_migrate_free(m->lv);
+        lv_migrate_free(m->lv);
         m->lv = NULL;
     }
     agent_sample(a);
@@ -403,7 +403,7 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
     double processed;
     double total;
     double elapsed_ms;
-    hv_libvirt_migrate_progress(m->lv, &processed, &total, &elapsed_ms);
+    lv_migrate_progress(m->lv, &processed, &total, &elapsed_ms);
     if (total > 0) {
         m->progress_mib = processed;
         m->total_mib = total;
@@ -419,7 +419,7 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
                       "it",
                       m->id, m->vm, limit);
         m->aborting = true;
-        hv_libvirt_migrate_abort(m->lv);
+        lv_migrate_abort(m->lv);
     }
     struct timeval tv = {1, 0};
     (void)event_add(m->timer, &tv);
@@ -454,7 +454,7 @@ dest_done(void *arg, int status, const char *body, size_t len, const char *err)
                   "libvirt backend and [libvirt] peer_uri)");
         return;
     }
-    int r = hv_libvirt_migrate_start(&a->lv, m->vm, uri_c, addr_c, &m->lv);
+    int r = lv_migrate_start(&a->lv, m->vm, uri_c, addr_c, &m->lv);
     if (r < 0) {
         char why[300];
         (void)snprintf(why, sizeof(why), "libvirt did not start the migration: %s",
@@ -519,13 +519,13 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     struct agent *a = arg;
     (void)fd;
     (void)what;
-    (void)hv_libvirt_drain(&a->lv);
+    (void)lv_drain(&a->lv);
     for (size_t i = 0; i < a->n_migs; i++) {
         struct migration *m = a->migs[i];
         if (m->state != MIG_RUNNING || m->lv == NULL)
             continue;
         char error[256] = "";
-        int s = hv_libvirt_migrate_poll(m->lv, error, sizeof(error));
+        int s = lv_migrate_poll(m->lv, error, sizeof(error));
         if (s == 0)
             continue;
         if (s < 0 && m->aborting) {
@@ -549,7 +549,7 @@ agent_lv_init(struct agent *a)
     /* Samples taken early (on an event) keep the rates of the last full interval. */
     struct hv_libvirt_opts lo = a->opts->libvirt;
     lo.min_dt_s = a->opts->interval_s * 0.5;
-    if (hv_libvirt_init(&a->lv, &lo, err, sizeof(err)) < 0) {
+    if (lv_init(&a->lv, &lo, err, sizeof(err)) < 0) {
         log_errorx("libvirt backend: %s", err);
         return -1;
     }
@@ -567,7 +567,7 @@ agent_lv_done(struct agent *a)
     if (a->lv_wake_ev != NULL)
         event_free(a->lv_wake_ev);
     a->lv_wake_ev = NULL;
-    hv_libvirt_done(&a->lv);
+    lv_done(&a->lv);
     free(a->arrivals);
     a->arrivals = NULL;
     a->n_arrivals = 0;

@@ -90,9 +90,9 @@ migration_free(struct migration *m)
         event_free(m->timer);
     if (m->lv != NULL) {
         /* Still running at exit: libvirt is asked to abort, then the worker is awaited. */
-        if (hv_libvirt_migrate_poll(m->lv, m->error, sizeof(m->error)) == 0)
-            hv_libvirt_migrate_abort(m->lv);
-        hv_libvirt_migrate_free(m->lv);
+        if (lv_migrate_poll(m->lv, m->error, sizeof(m->error)) == 0)
+            lv_migrate_abort(m->lv);
+        lv_migrate_free(m->lv);
     }
     free(m);
 }
@@ -224,7 +224,7 @@ mig_fail(struct migration *m, bool tell, const char *fmt, ...)
     va_end(ap);
     m->state = MIG_FAILED;
     mig_set_finished(m);
-    if (hv_sim_set_state(&a->hv, m->vm, SIMVM_RUNNING) < 0)
+    if (simhost_set_state(&a->hv, m->vm, SIMVM_RUNNING) < 0)
         log_warnx("migration failed and VM is gone vm=\"%s\" id=%s", m->vm, m->id);
     log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; VM stays here", m->id,
               m->vm, m->to_name, m->error);
@@ -262,7 +262,7 @@ static void
 mig_succeed(struct migration *m)
 {
     struct agent *a = m->a;
-    if (hv_sim_remove(&a->hv, m->vm) < 0)
+    if (simhost_remove(&a->hv, m->vm) < 0)
         log_warnx("migrated VM already gone here vm=\"%s\" id=%s", m->vm, m->id);
     m->state = MIG_DONE;
     mig_set_finished(m);
@@ -473,7 +473,7 @@ static void
 send_commit(struct migration *m)
 {
     struct agent *a = m->a;
-    long i = hv_sim_find(&a->hv, m->vm);
+    long i = simhost_find(&a->hv, m->vm);
     if (i < 0) {
         mig_fail(m, true, "VM disappeared during the transfer");
         return;
@@ -543,7 +543,7 @@ agent_migration_resume(struct migration *m)
     log_warnx("migration was being committed when this agent stopped id=%s vm=\"%s\" to=\"%s\"; "
               "asking the destination whether it runs the VM",
               m->id, m->vm, m->to_name);
-    if (hv_sim_set_state(&m->a->hv, m->vm, SIMVM_MIGRATING_OUT) < 0)
+    if (simhost_set_state(&m->a->hv, m->vm, SIMVM_MIGRATING_OUT) < 0)
         log_warnx("restored migration has no VM here id=%s vm=\"%s\"", m->id, m->vm);
     resolve(m);
     return 0;
@@ -630,7 +630,7 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     if (a->opts->backend == AGENT_BACKEND_LIBVIRT)
         return agent_lv_migrate_start(a, o, ret_m);
     failpoint("source-on-order"); /* the order arrived; nothing done or answered yet */
-    long i = hv_sim_find(&a->hv, o->vm);
+    long i = simhost_find(&a->hv, o->vm);
     if (i < 0)
         return -ENOENT;
     const struct simvm *v = &a->hv.vms[i];
@@ -679,7 +679,7 @@ agent_migrate_start(struct agent *a, const struct wire_order *o, struct migratio
     }
     m->in_flight = true;
     agent_migration_add(a, m);
-    if (hv_sim_set_state(&a->hv, m->vm, SIMVM_MIGRATING_OUT) < 0)
+    if (simhost_set_state(&a->hv, m->vm, SIMVM_MIGRATING_OUT) < 0)
         log_warnx("VM vanished while its migration started vm=\"%s\"", m->vm);
     log_info("migration started id=%s vm=\"%s\" to=\"%s\" url=%s transfer=%.3fs", m->id, m->vm,
              m->to_name, m->to_url, m->transfer_s);
@@ -697,7 +697,7 @@ agent_incoming_expiry_cb(evutil_socket_t fd, short what, void *arg)
     if (in->state != IN_RESERVED)
         return;
     in->state = IN_ABORTED;
-    if (hv_sim_remove(&in->a->hv, in->vm) < 0)
+    if (simhost_remove(&in->a->hv, in->vm) < 0)
         log_warnx("expired arrival already gone vm=\"%s\"", in->vm);
     log_warnx("arrival expired without commit id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm,
               in->from);
@@ -724,7 +724,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
                        a->opts->name, w->from);
         return 409;
     }
-    if (hv_sim_find(&a->hv, w->vm.name) >= 0) {
+    if (simhost_find(&a->hv, w->vm.name) >= 0) {
         (void)snprintf(msg, len, "a VM named \"%s\" is already on host \"%s\"", w->vm.name,
                        a->opts->name);
         return 409;
@@ -784,7 +784,7 @@ agent_incoming_reserve(struct agent *a, const struct wire_incoming *w, char *msg
     memcpy(v.moves, w->vm.moves, sizeof(v.moves));
     v.n_moves = w->vm.n_moves;
     v.state = SIMVM_INCOMING;
-    int r = in->expiry != NULL ? hv_sim_add(&a->hv, &v) : -ENOMEM;
+    int r = in->expiry != NULL ? simhost_add(&a->hv, &v) : -ENOMEM;
     if (r < 0) {
         incoming_free(in);
         if (r == -ENOSPC) {
@@ -820,8 +820,8 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
         (void)snprintf(msg, len, "arrival \"%s\" was aborted", id);
         return 409;
     }
-    long vi = hv_sim_find(&a->hv, in->vm);
-    if (vi < 0 || hv_sim_set_state(&a->hv, in->vm, SIMVM_RUNNING) < 0) {
+    long vi = simhost_find(&a->hv, in->vm);
+    if (vi < 0 || simhost_set_state(&a->hv, in->vm, SIMVM_RUNNING) < 0) {
         (void)snprintf(msg, len, "arrival \"%s\" lost its VM", id);
         return 409;
     }
@@ -835,13 +835,13 @@ agent_incoming_commit(struct agent *a, const char *id, const struct wire_load *f
     for (unsigned k = 0; k < KIND_COUNT; k++)
         pct[k] = fmin(100.0, final->pct[k] * in->scale);
     if (final->mask != 0 && sv->trace[0] == '\0' &&
-        hv_sim_set_demand(&a->hv, in->vm, final->mask, pct) < 0)
+        simhost_set_demand(&a->hv, in->vm, final->mask, pct) < 0)
         log_warnx("commit carried a bad demand id=%s, ignoring", id);
     in->state = IN_COMMITTED;
     /* Saved before the answer: a restart must find the VM running here. */
     if (agent_state_save(a) < 0) {
         in->state = IN_RESERVED;
-        if (hv_sim_set_state(&a->hv, in->vm, SIMVM_INCOMING) < 0)
+        if (simhost_set_state(&a->hv, in->vm, SIMVM_INCOMING) < 0)
             log_warnx("arrival lost its VM id=%s", id);
         /* Not arrived after all: a commit asked again must not count the move twice. */
         sv->arrived = before.arrived;
@@ -893,7 +893,7 @@ agent_incoming_abort(struct agent *a, const char *id, char *msg, size_t len)
     if (in->state == IN_RESERVED) {
         in->state = IN_ABORTED;
         (void)event_del(in->expiry);
-        if (hv_sim_remove(&a->hv, in->vm) < 0)
+        if (simhost_remove(&a->hv, in->vm) < 0)
             log_warnx("aborted arrival already gone vm=\"%s\"", in->vm);
         log_info("arrival aborted id=%s vm=\"%s\" from=\"%s\"", in->id, in->vm, in->from);
         agent_sample(a);

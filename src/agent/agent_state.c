@@ -295,7 +295,7 @@ load_vm(struct agent *a, struct reader *rd, json_t *o, size_t i)
     if (s < 0)
         return bad(rd, "vms", i, "state", "must be running, migrating-out or incoming");
     v.state = (enum simvm_state)s;
-    int r = hv_sim_add(&a->hv, &v);
+    int r = simhost_add(&a->hv, &v);
     if (r < 0)
         return bad(rd, "vms", i, "", r == -EEXIST ? "a VM named twice" : strerror(-r));
     return true;

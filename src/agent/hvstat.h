@@ -1,7 +1,7 @@
 /* What a real hypervisor host's counters mean, without any I/O: the CPUs a host owns
  * ("0-3,8"), its busy share from /proc/stat text, its memory from /proc/meminfo text, and the
  * rates of per-domain counters (CPU time, disk and network bytes) between two samples. The
- * libvirt backend (hv_libvirt.c) reads the files and the counters and calls these; unit tests
+ * libvirt layer (lv_conn.c) reads the files and the counters and calls these; unit tests
  * feed them text and numbers. */
 #ifndef VMLOC_AGENT_HVSTAT_H
 #define VMLOC_AGENT_HVSTAT_H

@@ -20,7 +20,7 @@
 
 #include <libvirt/libvirt.h>
 
-#include "agent/hv_libvirt.h"
+#include "agent/lv.h"
 #include "common/log.h"
 
 static char dir[] = "/tmp/vmloc-hvlv-XXXXXX";
@@ -88,50 +88,50 @@ static void
 test_bad_host(void **state)
 {
     (void)state;
-    struct hv_libvirt hv;
+    struct lv_conn hv;
     struct hv_libvirt_opts o;
     char err[512];
     write_file(stat_path, "cpu  1 0 1 10 0 0 0 0\ncpu0 1 0 1 10 0 0 0 0\n");
     write_file(mem_path, "MemTotal: 1048576 kB\n");
     /* A CPU the host does not have. */
     opts(&o, "test:///default", "3");
-    assert_int_equal(hv_libvirt_init(&hv, &o, err, sizeof(err)), -EINVAL);
+    assert_int_equal(lv_init(&hv, &o, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "\"3\""));
-    hv_libvirt_done(&hv);
+    lv_done(&hv);
     /* Not a CPU list. */
     opts(&o, "test:///default", "x");
-    assert_int_equal(hv_libvirt_init(&hv, &o, err, sizeof(err)), -EINVAL);
+    assert_int_equal(lv_init(&hv, &o, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "cpus"));
-    hv_libvirt_done(&hv);
+    lv_done(&hv);
     /* No memory size anywhere. */
     write_file(mem_path, "MemFree: 1 kB\n");
     opts(&o, "test:///default", "");
-    assert_int_equal(hv_libvirt_init(&hv, &o, err, sizeof(err)), -EINVAL);
+    assert_int_equal(lv_init(&hv, &o, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "MemTotal"));
-    hv_libvirt_done(&hv);
+    lv_done(&hv);
     /* ... unless it is configured. */
     o.mem_mib = 4096;
-    assert_int_equal(hv_libvirt_init(&hv, &o, err, sizeof(err)), 0);
+    assert_int_equal(lv_init(&hv, &o, err, sizeof(err)), 0);
     assert_true(hv.host_mem_mib == 4096);
-    hv_libvirt_done(&hv);
+    lv_done(&hv);
 }
 
 static void
 test_listing_and_host_rate(void **state)
 {
     (void)state;
-    struct hv_libvirt hv;
+    struct lv_conn hv;
     struct hv_libvirt_opts o;
     char err[512];
     write_file(stat_path, "cpu  100 0 100 800 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0\n"
                           "cpu1 50 0 50 400 0 0 0 0\n");
     write_file(mem_path, "MemTotal: 2097152 kB\n");
     opts(&o, "test:///default", "1");
-    assert_int_equal(hv_libvirt_init(&hv, &o, err, sizeof(err)), 0);
+    assert_int_equal(lv_init(&hv, &o, err, sizeof(err)), 0);
     assert_true(hv.connected);
     assert_true(hv.host_mem_mib == 2048);
     assert_int_equal(hv.ncpus, 1);
-    assert_int_equal(hv_libvirt_sample(&hv, 1.0), 0);
+    assert_int_equal(lv_sample(&hv, 1.0), 0);
     assert_int_equal(hv.n_vms, 1);
     assert_string_equal(hv.vms[0].name, "test");
     assert_int_equal(strlen(hv.vms[0].uuid), 36);
@@ -139,24 +139,24 @@ test_listing_and_host_rate(void **state)
     /* cpu1 did 30 busy jiffies of 100: 30 %. */
     write_file(stat_path, "cpu  200 0 200 1600 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0\n"
                           "cpu1 70 0 60 470 0 0 0 0\n");
-    assert_int_equal(hv_libvirt_sample(&hv, 2.0), 0);
+    assert_int_equal(lv_sample(&hv, 2.0), 0);
     assert_true(hv.host_cpu_known);
     assert_true(hv.host_cpu > 29.999 && hv.host_cpu < 30.001);
     assert_true(hv.vms[0].measured);
     assert_true(hv.vms[0].usage[KIND_CPU] == 0.0); /* the test driver has no cpu.time */
     /* A domain that is not there cannot be migrated. */
     struct lv_mig *m = NULL;
-    assert_int_equal(hv_libvirt_migrate_start(&hv, "nope", "test:///default", "", &m), -ENOENT);
+    assert_int_equal(lv_migrate_start(&hv, "nope", "test:///default", "", &m), -ENOENT);
     assert_null(m);
-    assert_true(hv_libvirt_retry_in(&hv, 2.0) == 0);
-    hv_libvirt_done(&hv);
+    assert_true(lv_retry_in(&hv, 2.0) == 0);
+    lv_done(&hv);
 }
 
 static void
 test_unreachable(void **state)
 {
     (void)state;
-    struct hv_libvirt hv;
+    struct lv_conn hv;
     struct hv_libvirt_opts o;
     char err[512];
     char uri[400];
@@ -165,32 +165,32 @@ test_unreachable(void **state)
     (void)snprintf(uri, sizeof(uri), "test://%s/no-such-file.xml", dir);
     opts(&o, uri, "");
     /* Not fatal at start: the samples keep trying. */
-    assert_int_equal(hv_libvirt_init(&hv, &o, err, sizeof(err)), 0);
+    assert_int_equal(lv_init(&hv, &o, err, sizeof(err)), 0);
     assert_false(hv.connected);
     assert_true(hv.error[0] != '\0');
-    assert_int_equal(hv_libvirt_sample(&hv, 0.5), -EIO); /* before the retry time: no try */
-    double first = hv_libvirt_retry_in(&hv, 0.0);
+    assert_int_equal(lv_sample(&hv, 0.5), -EIO); /* before the retry time: no try */
+    double first = lv_retry_in(&hv, 0.0);
     assert_true(first > 0.99 && first < 1.01);
-    assert_int_equal(hv_libvirt_sample(&hv, 1.0), -EIO); /* tried again: fails, waits longer */
-    double second = hv_libvirt_retry_in(&hv, 1.0);
+    assert_int_equal(lv_sample(&hv, 1.0), -EIO); /* tried again: fails, waits longer */
+    double second = lv_retry_in(&hv, 1.0);
     assert_true(second > 1.99 && second < 2.01);
     for (double t = 3.0; t < 400; t += 70)
-        assert_int_equal(hv_libvirt_sample(&hv, t), -EIO);
+        assert_int_equal(lv_sample(&hv, t), -EIO);
     assert_true(hv.backoff_s <= 60.0); /* the back-off is bounded */
     struct lv_mig *m = NULL;
-    assert_int_equal(hv_libvirt_migrate_start(&hv, "test", "test:///default", "", &m), -EIO);
-    hv_libvirt_done(&hv);
+    assert_int_equal(lv_migrate_start(&hv, "test", "test:///default", "", &m), -EIO);
+    lv_done(&hv);
     /* The same test file appears: the next due attempt connects. */
     char path[300];
     (void)snprintf(path, sizeof(path), "%s/no-such-file.xml", dir);
     write_file(path, "<node><domain type='test'><name>late</name><memory>1024</memory>"
                      "<os><type>hvm</type></os></domain></node>");
-    assert_int_equal(hv_libvirt_init(&hv, &o, err, sizeof(err)), 0);
+    assert_int_equal(lv_init(&hv, &o, err, sizeof(err)), 0);
     assert_true(hv.connected);
-    assert_int_equal(hv_libvirt_sample(&hv, 1.0), 0);
+    assert_int_equal(lv_sample(&hv, 1.0), 0);
     assert_int_equal(hv.n_vms, 1);
     assert_string_equal(hv.vms[0].name, "late");
-    hv_libvirt_done(&hv);
+    lv_done(&hv);
     (void)unlink(path);
 }
 
@@ -227,7 +227,7 @@ test_record_counters(void **state)
     uint64_t c[RATE_COUNTERS];
     double kib;
     double mbmt;
-    hv_libvirt_record_counters(&rec, c, &kib, &mbmt);
+    lv_record_counters(&rec, c, &kib, &mbmt);
     assert_int_equal(c[RATE_CPU_NS], 123456789);
     assert_int_equal(c[RATE_DISK_BYTES], 1029);
     assert_int_equal(c[RATE_NET_BYTES], 340);
@@ -235,7 +235,7 @@ test_record_counters(void **state)
     assert_true(mbmt == 1048576);
     /* Without balloon.current the maximum; without perf events no memory transfer. */
     rec.nparams = 10;
-    hv_libvirt_record_counters(&rec, c, &kib, &mbmt);
+    lv_record_counters(&rec, c, &kib, &mbmt);
     assert_true(kib == 262144);
     assert_true(mbmt < 0);
 }
@@ -311,7 +311,7 @@ test_moves_parse(void **state)
         double t[MODEL_MAX_VM_MOVES] = {-7};
         uint32_t n = 99;
         char err[200] = "";
-        int r = hv_libvirt_moves_parse(c->xml, t, &n, err, sizeof(err));
+        int r = lv_moves_parse(c->xml, t, &n, err, sizeof(err));
         if (r != c->r)
             fail_msg("case %zu \"%s\": %d, expected %d (%s)", i, c->xml, r, c->r, err);
         if (r < 0) {
@@ -342,29 +342,29 @@ static void
 test_moves_parse_long(void **state)
 {
     (void)state;
-    char xml[HV_LIBVIRT_MOVES_MAX_XML + 64];
+    char xml[LV_MOVES_MAX_XML + 64];
     long_list(xml, sizeof(xml), 1001.5);
     double t[MODEL_MAX_VM_MOVES];
     uint32_t n = 0;
     char err[200];
-    assert_int_equal(hv_libvirt_moves_parse(xml, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_parse(xml, t, &n, err, sizeof(err)), 0);
     assert_int_equal(n, MODEL_MAX_VM_MOVES);
     for (uint32_t i = 0; i < n; i++)
         assert_true(t[i] == 1000 + 25 + i + 0.5); /* 1025.5 .. 1040.5 */
     /* An out-of-order time among the dropped ones still makes it bad. */
     long_list(xml, sizeof(xml), 9999.5);
-    assert_int_equal(hv_libvirt_moves_parse(xml, t, &n, err, sizeof(err)), -EINVAL);
+    assert_int_equal(lv_moves_parse(xml, t, &n, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "move 2"));
-    /* Beyond HV_LIBVIRT_MOVES_MAX_XML bytes (white space will do): refused before any
+    /* Beyond LV_MOVES_MAX_XML bytes (white space will do): refused before any
      * parsing; at the limit, read. */
-    int pad = HV_LIBVIRT_MOVES_MAX_XML - 15 + 1;
+    int pad = LV_MOVES_MAX_XML - 15 + 1;
     assert_int_equal(snprintf(xml, sizeof(xml), "<moves>%*s</moves>", pad, ""),
-                     HV_LIBVIRT_MOVES_MAX_XML + 1);
-    assert_int_equal(hv_libvirt_moves_parse(xml, t, &n, err, sizeof(err)), -EINVAL);
+                     LV_MOVES_MAX_XML + 1);
+    assert_int_equal(lv_moves_parse(xml, t, &n, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "longer"));
     assert_int_equal(snprintf(xml, sizeof(xml), "<moves>%*s</moves>", pad - 1, ""),
-                     HV_LIBVIRT_MOVES_MAX_XML);
-    assert_int_equal(hv_libvirt_moves_parse(xml, t, &n, err, sizeof(err)), 0);
+                     LV_MOVES_MAX_XML);
+    assert_int_equal(lv_moves_parse(xml, t, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 0);
 }
 
@@ -376,43 +376,42 @@ test_moves_format(void **state)
     for (uint32_t i = 0; i <= MODEL_MAX_VM_MOVES; i++)
         t[i] = 1764140100.25 + 60.0 * i;
     char buf[1024];
-    assert_int_equal(hv_libvirt_moves_format(t, 2, buf, sizeof(buf)), 0);
+    assert_int_equal(lv_moves_format(t, 2, buf, sizeof(buf)), 0);
     assert_string_equal(buf, "<moves>1764140100.250 1764140160.250</moves>");
-    assert_int_equal(hv_libvirt_moves_format(t, 0, buf, sizeof(buf)), 0);
+    assert_int_equal(lv_moves_format(t, 0, buf, sizeof(buf)), 0);
     assert_string_equal(buf, "<moves></moves>");
     /* What it writes, the parser reads back. */
-    assert_int_equal(hv_libvirt_moves_format(t, MODEL_MAX_VM_MOVES, buf, sizeof(buf)), 0);
+    assert_int_equal(lv_moves_format(t, MODEL_MAX_VM_MOVES, buf, sizeof(buf)), 0);
     double back[MODEL_MAX_VM_MOVES];
     uint32_t n = 0;
     char err[200];
-    assert_int_equal(hv_libvirt_moves_parse(buf, back, &n, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_parse(buf, back, &n, err, sizeof(err)), 0);
     assert_int_equal(n, MODEL_MAX_VM_MOVES);
     assert_memory_equal(back, t, sizeof(back));
     /* Refused: too many, not in order, negative, not finite, too small a buffer. */
-    assert_int_equal(hv_libvirt_moves_format(t, MODEL_MAX_VM_MOVES + 1, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(lv_moves_format(t, MODEL_MAX_VM_MOVES + 1, buf, sizeof(buf)), -EINVAL);
     assert_string_equal(buf, "");
     double bad[2] = {5, 4};
-    assert_int_equal(hv_libvirt_moves_format(bad, 2, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(lv_moves_format(bad, 2, buf, sizeof(buf)), -EINVAL);
     bad[0] = -1;
-    assert_int_equal(hv_libvirt_moves_format(bad, 1, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(lv_moves_format(bad, 1, buf, sizeof(buf)), -EINVAL);
     bad[0] = NAN;
-    assert_int_equal(hv_libvirt_moves_format(bad, 1, buf, sizeof(buf)), -EINVAL);
-    assert_int_equal(hv_libvirt_moves_format(t, 2, buf, 30), -E2BIG);
+    assert_int_equal(lv_moves_format(bad, 1, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(lv_moves_format(t, 2, buf, 30), -E2BIG);
     assert_string_equal(buf, "");
-    assert_int_equal(hv_libvirt_moves_format(t, 2, buf, 44), -E2BIG); /* one byte short */
-    assert_int_equal(hv_libvirt_moves_format(t, 2, buf, 45), 0);
+    assert_int_equal(lv_moves_format(t, 2, buf, 44), -E2BIG); /* one byte short */
+    assert_int_equal(lv_moves_format(t, 2, buf, 45), 0);
 }
 
 static int
-setup_test_domain(struct hv_libvirt *hv, char *uuid)
+setup_test_domain(struct lv_conn *hv, char *uuid)
 {
     struct hv_libvirt_opts o;
     char err[512];
     write_file(stat_path, "cpu  1 0 1 10 0 0 0 0\ncpu0 1 0 1 10 0 0 0 0\n");
     write_file(mem_path, "MemTotal: 1048576 kB\n");
     opts(&o, "test:///default", "");
-    if (hv_libvirt_init(hv, &o, err, sizeof(err)) < 0 || hv_libvirt_sample(hv, 1.0) < 0 ||
-        hv->n_vms != 1)
+    if (lv_init(hv, &o, err, sizeof(err)) < 0 || lv_sample(hv, 1.0) < 0 || hv->n_vms != 1)
         return -1;
     (void)snprintf(uuid, 40, "%s", hv->vms[0].uuid);
     return 0;
@@ -420,12 +419,12 @@ setup_test_domain(struct hv_libvirt *hv, char *uuid)
 
 /* Set the test domain's moves element to `xml` (live and config) behind vmloc's back. */
 static void
-set_raw(struct hv_libvirt *hv, const char *uuid, const char *xml)
+set_raw(struct lv_conn *hv, const char *uuid, const char *xml)
 {
     virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
     assert_non_null(dom);
-    assert_int_equal(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
-                                          HV_LIBVIRT_MOVES_KEY, HV_LIBVIRT_MOVES_URI,
+    assert_int_equal(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_MOVES_KEY,
+                                          LV_MOVES_URI,
                                           VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG),
                      0);
     (void)virDomainFree(dom);
@@ -433,11 +432,11 @@ set_raw(struct hv_libvirt *hv, const char *uuid, const char *xml)
 
 /* The element as libvirt keeps it, live or persistent (`flags`); NULL when absent. */
 static char *
-get_raw(struct hv_libvirt *hv, const char *uuid, unsigned flags)
+get_raw(struct lv_conn *hv, const char *uuid, unsigned flags)
 {
     virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
     assert_non_null(dom);
-    char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HV_LIBVIRT_MOVES_URI, flags);
+    char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, LV_MOVES_URI, flags);
     (void)virDomainFree(dom);
     return xml;
 }
@@ -447,21 +446,21 @@ static void
 test_moves_metadata(void **state)
 {
     (void)state;
-    struct hv_libvirt hv;
+    struct lv_conn hv;
     char uuid[40];
     char err[256];
     double t[MODEL_MAX_VM_MOVES];
     uint32_t n = 99;
     assert_int_equal(setup_test_domain(&hv, uuid), 0);
     /* The test driver's domain runs, booted: nothing arrived. */
-    assert_int_equal(hv.vms[0].arrival, HV_LIBVIRT_ARRIVAL_NONE);
+    assert_int_equal(hv.vms[0].arrival, LV_ARRIVAL_NONE);
     /* None yet: no moves, no error. */
-    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 0);
     /* Written: live and in the persistent definition, and read back. */
     double w[3] = {1764140100.25, 1764143700.5, 1764147300};
-    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, w, 3, err, sizeof(err)), 0);
-    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_write(&hv, uuid, w, 3, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 3);
     assert_memory_equal(t, w, sizeof(w));
     char *live = get_raw(&hv, uuid, VIR_DOMAIN_AFFECT_LIVE);
@@ -477,13 +476,13 @@ test_moves_metadata(void **state)
     uint32_t nf = 0;
     for (int i = 0; i < 20; i++)
         vm_moves_push(full, &nf, 1764140000.0 + 100.0 * i);
-    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, full, nf, err, sizeof(err)), 0);
-    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_write(&hv, uuid, full, nf, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
     assert_int_equal(n, MODEL_MAX_VM_MOVES);
     assert_true(t[0] == 1764140400.0 && t[15] == 1764141900.0);
     /* Someone else's edit with more than 16: the newest 16. */
     set_raw(&hv, uuid, "<moves>1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18</moves>");
-    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 16);
     assert_true(t[0] == 3 && t[15] == 18);
     /* Bad: refused with the reason, nothing returned. */
@@ -495,37 +494,37 @@ test_moves_metadata(void **state)
         set_raw(&hv, uuid, bad[i]);
         n = 99;
         err[0] = '\0';
-        assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), -EINVAL);
+        assert_int_equal(lv_moves_read(&hv, uuid, t, &n, err, sizeof(err)), -EINVAL);
         assert_int_equal(n, 99);
         assert_true(err[0] != '\0');
     }
     /* A fresh write replaces a bad history. */
-    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, w, 1, err, sizeof(err)), 0);
-    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_write(&hv, uuid, w, 1, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 1);
     /* Nothing to write, or nothing in order: refused before libvirt. */
-    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, w, 0, err, sizeof(err)), -EINVAL);
+    assert_int_equal(lv_moves_write(&hv, uuid, w, 0, err, sizeof(err)), -EINVAL);
     double rev[2] = {2, 1};
-    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, rev, 2, err, sizeof(err)), -EINVAL);
+    assert_int_equal(lv_moves_write(&hv, uuid, rev, 2, err, sizeof(err)), -EINVAL);
     /* No such domain. */
     const char *none = "00000000-0000-0000-0000-000000000001";
-    assert_int_equal(hv_libvirt_moves_read(&hv, none, t, &n, err, sizeof(err)), -ENOENT);
-    assert_int_equal(hv_libvirt_moves_write(&hv, none, w, 1, err, sizeof(err)), -ENOENT);
+    assert_int_equal(lv_moves_read(&hv, none, t, &n, err, sizeof(err)), -ENOENT);
+    assert_int_equal(lv_moves_write(&hv, none, w, 1, err, sizeof(err)), -ENOENT);
     /* Cleared (as docs/libvirt.md says, with virsh metadata --remove): none again. */
     virDomainPtr dom = virDomainLookupByUUIDString(hv.conn, uuid);
     assert_non_null(dom);
     assert_int_equal(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, NULL, NULL,
-                                          HV_LIBVIRT_MOVES_URI,
+                                          LV_MOVES_URI,
                                           VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG),
                      0);
     (void)virDomainFree(dom);
-    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
+    assert_int_equal(lv_moves_read(&hv, uuid, t, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 0);
-    hv_libvirt_done(&hv);
+    lv_done(&hv);
     /* Not connected: an error, not a crash. */
     memset(&hv, 0, sizeof(hv));
-    assert_int_equal(hv_libvirt_moves_read(&hv, uuid, t, &n, err, sizeof(err)), -EIO);
-    assert_int_equal(hv_libvirt_moves_write(&hv, uuid, w, 1, err, sizeof(err)), -EIO);
+    assert_int_equal(lv_moves_read(&hv, uuid, t, &n, err, sizeof(err)), -EIO);
+    assert_int_equal(lv_moves_write(&hv, uuid, w, 1, err, sizeof(err)), -EIO);
 }
 
 static void
@@ -537,7 +536,7 @@ int_param(virTypedParameter *p, const char *field, int v)
     p->value.i = v;
 }
 
-static enum hv_libvirt_arrival
+static enum lv_arrival
 arrival_of(int st, int reason)
 {
     virTypedParameter p[3];
@@ -548,7 +547,7 @@ arrival_of(int st, int reason)
     if (reason >= 0)
         int_param(&p[n++], "state.reason", reason);
     virDomainStatsRecord rec = {NULL, p, n};
-    return hv_libvirt_record_arrival(&rec);
+    return lv_record_arrival(&rec);
 }
 
 /* A domain's state and reason: paused for an incoming migration, resumed by one, or else. */
@@ -557,24 +556,21 @@ test_record_arrival(void **state)
 {
     (void)state;
     assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED),
-                     HV_LIBVIRT_ARRIVAL_MIGRATED);
+                     LV_ARRIVAL_MIGRATED);
     assert_int_equal(arrival_of(VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION),
-                     HV_LIBVIRT_ARRIVAL_INCOMING);
-    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_BOOTED),
-                     HV_LIBVIRT_ARRIVAL_NONE);
-    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_RESTORED),
-                     HV_LIBVIRT_ARRIVAL_NONE);
+                     LV_ARRIVAL_INCOMING);
+    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_BOOTED), LV_ARRIVAL_NONE);
+    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_RESTORED), LV_ARRIVAL_NONE);
     /* A source resumed after its migration failed is no arrival. */
     assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATION_CANCELED),
-                     HV_LIBVIRT_ARRIVAL_NONE);
-    assert_int_equal(arrival_of(VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER),
-                     HV_LIBVIRT_ARRIVAL_NONE);
-    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, -1), HV_LIBVIRT_ARRIVAL_UNKNOWN);
-    assert_int_equal(arrival_of(-1, -1), HV_LIBVIRT_ARRIVAL_UNKNOWN);
+                     LV_ARRIVAL_NONE);
+    assert_int_equal(arrival_of(VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER), LV_ARRIVAL_NONE);
+    assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, -1), LV_ARRIVAL_UNKNOWN);
+    assert_int_equal(arrival_of(-1, -1), LV_ARRIVAL_UNKNOWN);
 }
 
 struct step {
-    enum hv_libvirt_arrival a;
+    enum lv_arrival a;
     bool first;
     bool initial;
     bool arrives;
@@ -585,7 +581,7 @@ run_steps(const struct step *s, size_t n)
 {
     bool incoming = true; /* a new record's value must not matter */
     for (size_t i = 0; i < n; i++) {
-        bool got = hv_libvirt_arrival_step(s[i].a, s[i].first, s[i].initial, &incoming);
+        bool got = lv_arrival_step(s[i].a, s[i].first, s[i].initial, &incoming);
         if (got != s[i].arrives)
             fail_msg("step %zu: arrives=%d, expected %d", i, got, s[i].arrives);
     }
@@ -596,10 +592,10 @@ static void
 test_arrival_step(void **state)
 {
     (void)state;
-    enum hv_libvirt_arrival none = HV_LIBVIRT_ARRIVAL_NONE;
-    enum hv_libvirt_arrival in = HV_LIBVIRT_ARRIVAL_INCOMING;
-    enum hv_libvirt_arrival mig = HV_LIBVIRT_ARRIVAL_MIGRATED;
-    enum hv_libvirt_arrival unk = HV_LIBVIRT_ARRIVAL_UNKNOWN;
+    enum lv_arrival none = LV_ARRIVAL_NONE;
+    enum lv_arrival in = LV_ARRIVAL_INCOMING;
+    enum lv_arrival mig = LV_ARRIVAL_MIGRATED;
+    enum lv_arrival unk = LV_ARRIVAL_UNKNOWN;
     /* Seen first running migrated: arrived, once. */
     const struct step a[] = {{mig, true, false, true}, {mig, false, false, false}};
     run_steps(a, 2);

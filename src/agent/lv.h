@@ -1,4 +1,5 @@
-/* The libvirt backend: a real hypervisor host (KVM/QEMU, Xen, ... through libvirt).
+/* The libvirt layer under the libvirt backend (hv_libvirt.c): a real hypervisor host (KVM/QEMU,
+ * Xen, ... through libvirt).
  *
  * Acquisition: every sample reads the host's own counters (/proc/stat, for the CPUs the host
  * owns, and /proc/meminfo) and every active domain's counters with one
@@ -21,11 +22,11 @@
  * (virDomainAbortJob), and learns its end through the same wake-up pipe.
  *
  * Move history: a domain's recent arrivals by migration (the storm guard's input) are kept in
- * the domain itself, as libvirt metadata in vmloc's namespace (HV_LIBVIRT_MOVES_URI), so they
+ * the domain itself, as libvirt metadata in vmloc's namespace (LV_MOVES_URI), so they
  * survive the agent's restarts and go with the domain's XML when it migrates. This module
  * reads, checks and writes that element; the agent decides when a move happened. */
-#ifndef VMLOC_AGENT_HV_LIBVIRT_H
-#define VMLOC_AGENT_HV_LIBVIRT_H
+#ifndef VMLOC_AGENT_LV_H
+#define VMLOC_AGENT_LV_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -41,7 +42,7 @@
 #define HV_LIBVIRT_DEFAULT_NET_MIB_S 1250.0 /* 10 Gbit/s */
 #define HV_LIBVIRT_DEFAULT_MEM_BW_MIB_S 10240.0
 #define HV_LIBVIRT_DEFAULT_MIGRATE_TIMEOUT_S 300.0
-#define HV_LIBVIRT_MAX_VMS 4096
+#define LV_MAX_VMS 4096
 
 /* Extra migration flags (the base is live, peer-to-peer, persistent, undefine source). */
 #define HV_MIGRATE_UNSAFE 0x1        /* no shared storage check */
@@ -72,11 +73,11 @@ MUST_CHECK int hv_libvirt_flags_parse(const char *s, unsigned *ret);
 
 /* Where a domain stands as far as arriving by migration goes, from its state and reason
  * (virDomainState and its reason, the "state.*" domain stats). */
-enum hv_libvirt_arrival {
-    HV_LIBVIRT_ARRIVAL_UNKNOWN = 0, /* the record gave no state */
-    HV_LIBVIRT_ARRIVAL_NONE,        /* booted, restored, resumed ...: no migration in sight */
-    HV_LIBVIRT_ARRIVAL_INCOMING,    /* paused while a migration runs (PAUSED_MIGRATION) */
-    HV_LIBVIRT_ARRIVAL_MIGRATED,    /* running, resumed by a migration into this host */
+enum lv_arrival {
+    LV_ARRIVAL_UNKNOWN = 0, /* the record gave no state */
+    LV_ARRIVAL_NONE,        /* booted, restored, resumed ...: no migration in sight */
+    LV_ARRIVAL_INCOMING,    /* paused while a migration runs (PAUSED_MIGRATION) */
+    LV_ARRIVAL_MIGRATED,    /* running, resumed by a migration into this host */
 };
 
 struct lv_vm {
@@ -87,12 +88,12 @@ struct lv_vm {
     bool has_mem_bw;          /* the platform measured its memory transfer (perf.mbmt) */
     double mem_mib;
     bool migrating_out; /* a migration of ours runs for it */
-    enum hv_libvirt_arrival arrival;
+    enum lv_arrival arrival;
 };
 
 struct lv_mig;
 
-struct hv_libvirt {
+struct lv_conn {
     struct hv_libvirt_opts o;
     void *conn; /* virConnectPtr */
     bool connected;
@@ -122,50 +123,47 @@ struct hv_libvirt {
 
 /* Check the options, read the host's CPU set and memory, start libvirt's event thread (once
  * per process) and try the first connection (a failure is retried by the samples). The
- * caller has zeroed *hv or run this before (hv_libvirt_done() then is safe).
+ * caller has zeroed *hv or run this before (lv_done() then is safe).
  * 0, or -EINVAL / -EIO with `err` filled. */
-MUST_CHECK int hv_libvirt_init(struct hv_libvirt *hv, const struct hv_libvirt_opts *o, char *err,
-                               size_t len);
+MUST_CHECK int lv_init(struct lv_conn *hv, const struct hv_libvirt_opts *o, char *err, size_t len);
 
-void hv_libvirt_done(struct hv_libvirt *hv);
+void lv_done(struct lv_conn *hv);
 
 /* Take a sample at monotonic time `now`: reconnect if due, then read the host and every
  * active domain. 0; -EIO when not connected (hv->error says why). */
-MUST_CHECK int hv_libvirt_sample(struct hv_libvirt *hv, double now);
+MUST_CHECK int lv_sample(struct lv_conn *hv, double now);
 
 /* Drain the wake-up pipe (call when wake[0] is readable). true: a domain lifecycle event or
  * a migration's end came. */
-bool hv_libvirt_drain(struct hv_libvirt *hv);
+bool lv_drain(struct lv_conn *hv);
 
 /* Seconds until the next connection attempt (0 when connected). */
-double hv_libvirt_retry_in(const struct hv_libvirt *hv, double now);
+double lv_retry_in(const struct lv_conn *hv, double now);
 
 /* Start migrating VM `name` to the host whose libvirt is `dest_uri` (migration stream to
  * `dest_addr` when not ""). 0 with *ret; -ENOENT no such active domain; -EIO not connected;
  * -ENOMEM; -EAGAIN the thread could not start. */
-MUST_CHECK int hv_libvirt_migrate_start(struct hv_libvirt *hv, const char *name,
-                                        const char *dest_uri, const char *dest_addr,
-                                        struct lv_mig **ret);
+MUST_CHECK int lv_migrate_start(struct lv_conn *hv, const char *name, const char *dest_uri,
+                                const char *dest_addr, struct lv_mig **ret);
 
 /* Has it ended? 1 done, -1 failed (error in `err`), 0 running. */
-int hv_libvirt_migrate_poll(struct lv_mig *m, char *err, size_t len);
+int lv_migrate_poll(struct lv_mig *m, char *err, size_t len);
 
 /* Progress while it runs: bytes processed and total (0 when unknown), milliseconds elapsed. */
-void hv_libvirt_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,
-                                 double *ret_elapsed_ms);
+void lv_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,
+                         double *ret_elapsed_ms);
 
 /* Ask libvirt to abort it (the worker then ends with an error). */
-void hv_libvirt_migrate_abort(struct lv_mig *m);
+void lv_migrate_abort(struct lv_mig *m);
 
 /* What one stats record holds: the cumulative counters, the memory (KiB) and, when the
  * platform reports it, the memory transfer in bytes/s (*ret_mbmt < 0 when absent). The record
  * is a virDomainStatsRecordPtr. */
-void hv_libvirt_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib,
-                                double *ret_mbmt);
+void lv_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib, double *ret_mbmt);
 
 /* How the domain of one stats record (a virDomainStatsRecordPtr) stands: from its
- * "state.state" and "state.reason"; HV_LIBVIRT_ARRIVAL_UNKNOWN when it has neither. */
-enum hv_libvirt_arrival hv_libvirt_record_arrival(const void *rec);
+ * "state.state" and "state.reason"; LV_ARRIVAL_UNKNOWN when it has neither. */
+enum lv_arrival lv_record_arrival(const void *rec);
 
 /* One more look at a domain, `a` being how it stands now: did it just arrive by migration?
  * `first`: the agent has not seen it before; `initial`: this is the agent's first sample (what
@@ -173,13 +171,13 @@ enum hv_libvirt_arrival hv_libvirt_record_arrival(const void *rec);
  * before) remembers a domain seen paused for an incoming migration: it arrives when it leaves
  * that state while still here (libvirt kills a destination's domain whose migration failed),
  * even at the agent's first sample. true exactly once per arrival. */
-bool hv_libvirt_arrival_step(enum hv_libvirt_arrival a, bool first, bool initial, bool *incoming);
+bool lv_arrival_step(enum lv_arrival a, bool first, bool initial, bool *incoming);
 
 /* The metadata element holding a domain's moves: namespace, prefix, and the longest element
  * read (anything longer is refused as bad). */
-#define HV_LIBVIRT_MOVES_URI "https://vmloc.org/xmlns/libvirt/moves/1"
-#define HV_LIBVIRT_MOVES_KEY "vmloc"
-#define HV_LIBVIRT_MOVES_MAX_XML 4096
+#define LV_MOVES_URI "https://vmloc.org/xmlns/libvirt/moves/1"
+#define LV_MOVES_KEY "vmloc"
+#define LV_MOVES_MAX_XML 4096
 
 /* Parse the moves element `xml` as virDomainGetMetadata() gives it: `<moves>T1 T2 ...</moves>`
  * (or `<moves/>`), each T seconds since the epoch as digits with an optional fraction
@@ -188,31 +186,34 @@ bool hv_libvirt_arrival_step(enum hv_libvirt_arrival a, bool first, bool initial
  * "nan", comments, CDATA, child elements). Of a longer list the newest MODEL_MAX_VM_MOVES are
  * kept. 0 with ret[0 .. *ret_n) (oldest first); -EINVAL with `err` saying why (ret and *ret_n
  * untouched). */
-MUST_CHECK int hv_libvirt_moves_parse(const char *xml, double *ret, uint32_t *ret_n, char *err,
-                                      size_t len);
+MUST_CHECK int lv_moves_parse(const char *xml, double *ret, uint32_t *ret_n, char *err, size_t len);
 
-/* The element hv_libvirt_moves_parse() reads for `n` times (oldest first), in `buf`, each
+/* The element lv_moves_parse() reads for `n` times (oldest first), in `buf`, each
  * with three decimals. 0; -EINVAL: more than MODEL_MAX_VM_MOVES, or a time the parser would
  * refuse; -E2BIG: `len` too small. On error buf is "" (when len > 0). */
-MUST_CHECK int hv_libvirt_moves_format(const double *times, uint32_t n, char *buf, size_t len);
+MUST_CHECK int lv_moves_format(const double *times, uint32_t n, char *buf, size_t len);
 
 /* Read the moves of the domain with `uuid` from its metadata (the live definition of a running
  * domain). 0 with ret and *ret_n (0 when it has none); -EINVAL: the metadata is there but
  * bad (`err` says why; no moves known); -ENOENT: no such domain; -EIO: not connected or
  * libvirt failed (`err` has libvirt's error). ret and *ret_n are set only on success. One
  * lookup and one metadata call: not for every sample. */
-MUST_CHECK int hv_libvirt_moves_read(struct hv_libvirt *hv, const char *uuid, double *ret,
-                                     uint32_t *ret_n, char *err, size_t len);
+MUST_CHECK int lv_moves_read(struct lv_conn *hv, const char *uuid, double *ret, uint32_t *ret_n,
+                             char *err, size_t len);
 
 /* Write `n` moves (1..MODEL_MAX_VM_MOVES, oldest first) into the metadata of the domain with
  * `uuid`: its live definition, and its persistent one when it has one (so that a restart of
  * the domain and a later migration keep them). 0; -EINVAL bad arguments; -ENOENT no such
  * domain; -EIO (`err` has libvirt's error). */
-MUST_CHECK int hv_libvirt_moves_write(struct hv_libvirt *hv, const char *uuid, const double *times,
-                                      uint32_t n, char *err, size_t len);
+MUST_CHECK int lv_moves_write(struct lv_conn *hv, const char *uuid, const double *times, uint32_t n,
+                              char *err, size_t len);
+
+/* Write one byte `what` to the wake-up pipe `fd` (from any thread; a full pipe already holds
+ * a wake-up, so a failed write loses nothing). */
+void lv_wake(int fd, char what);
 
 /* Wait for the worker and free. Only after poll() said it ended, or at exit after abort:
  * then the wait is at most 10 s, after which the worker is left to finish on its own. */
-void hv_libvirt_migrate_free(struct lv_mig *m);
+void lv_migrate_free(struct lv_mig *m);
 
 #endif

@@ -1,5 +1,5 @@
-/* The simulated hypervisor's allocation model (see hv_sim.h). */
-#include "agent/hv_sim.h"
+/* The simulated hypervisor's allocation model (see simhost.h). */
+#include "agent/simhost.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@ simvm_state_name(enum simvm_state s)
 }
 
 int
-hv_sim_init(struct hv_sim *hv, const char *name)
+simhost_init(struct simhost *hv, const char *name)
 {
     memset(hv, 0, sizeof(*hv));
     size_t n = strlen(name);
@@ -34,7 +34,7 @@ hv_sim_init(struct hv_sim *hv, const char *name)
 }
 
 void
-hv_sim_done(struct hv_sim *hv)
+simhost_done(struct simhost *hv)
 {
     if (hv == NULL)
         return;
@@ -45,7 +45,7 @@ hv_sim_done(struct hv_sim *hv)
 }
 
 long
-hv_sim_find(const struct hv_sim *hv, const char *name)
+simhost_find(const struct simhost *hv, const char *name)
 {
     for (size_t i = 0; i < hv->n_vms; i++) {
         if (strcmp(hv->vms[i].name, name) == 0)
@@ -55,7 +55,7 @@ hv_sim_find(const struct hv_sim *hv, const char *name)
 }
 
 double
-hv_sim_mem_used(const struct hv_sim *hv)
+simhost_mem_used(const struct simhost *hv)
 {
     double m = 0.0;
     for (size_t i = 0; i < hv->n_vms; i++)
@@ -74,13 +74,13 @@ demand_ok(const double *d)
 }
 
 int
-hv_sim_add(struct hv_sim *hv, const struct simvm *vm)
+simhost_add(struct simhost *hv, const struct simvm *vm)
 {
-    if (hv_sim_find(hv, vm->name) >= 0)
+    if (simhost_find(hv, vm->name) >= 0)
         return -EEXIST;
     if (!demand_ok(vm->demand) || !(vm->mem_mib >= 0.0))
         return -EINVAL;
-    if (hv_sim_mem_used(hv) + vm->mem_mib > hv->mem_mib)
+    if (simhost_mem_used(hv) + vm->mem_mib > hv->mem_mib)
         return -ENOSPC;
     if (hv->n_vms == hv->cap_vms) {
         size_t ncap = hv->cap_vms == 0 ? 8 : hv->cap_vms * 2;
@@ -95,9 +95,9 @@ hv_sim_add(struct hv_sim *hv, const struct simvm *vm)
 }
 
 int
-hv_sim_remove(struct hv_sim *hv, const char *name)
+simhost_remove(struct simhost *hv, const char *name)
 {
-    long i = hv_sim_find(hv, name);
+    long i = simhost_find(hv, name);
     if (i < 0)
         return -ENOENT;
     memmove(&hv->vms[i], &hv->vms[i + 1], (hv->n_vms - (size_t)i - 1) * sizeof(*hv->vms));
@@ -106,9 +106,9 @@ hv_sim_remove(struct hv_sim *hv, const char *name)
 }
 
 int
-hv_sim_set_demand(struct hv_sim *hv, const char *name, unsigned mask, const double *pct)
+simhost_set_demand(struct simhost *hv, const char *name, unsigned mask, const double *pct)
 {
-    long i = hv_sim_find(hv, name);
+    long i = simhost_find(hv, name);
     if (i < 0)
         return -ENOENT;
     for (unsigned k = 0; k < KIND_COUNT; k++) {
@@ -123,9 +123,9 @@ hv_sim_set_demand(struct hv_sim *hv, const char *name, unsigned mask, const doub
 }
 
 int
-hv_sim_set_state(struct hv_sim *hv, const char *name, enum simvm_state s)
+simhost_set_state(struct simhost *hv, const char *name, enum simvm_state s)
 {
-    long i = hv_sim_find(hv, name);
+    long i = simhost_find(hv, name);
     if (i < 0)
         return -ENOENT;
     hv->vms[i].state = s;
@@ -133,7 +133,7 @@ hv_sim_set_state(struct hv_sim *hv, const char *name, enum simvm_state s)
 }
 
 void
-hv_sim_allocate(const struct hv_sim *hv, double (*ret_usage)[KIND_COUNT], double *ret_host)
+simhost_allocate(const struct simhost *hv, double (*ret_usage)[KIND_COUNT], double *ret_host)
 {
     for (unsigned k = 0; k < KIND_COUNT; k++) {
         double avail = 100.0 - hv->overhead[k];
@@ -143,7 +143,7 @@ hv_sim_allocate(const struct hv_sim *hv, double (*ret_usage)[KIND_COUNT], double
         for (size_t i = 0; i < hv->n_vms; i++) {
             const struct simvm *v = &hv->vms[i];
             want +=
-                v->state == SIMVM_INCOMING ? v->demand[k] * HV_SIM_INCOMING_SHARE : v->demand[k];
+                v->state == SIMVM_INCOMING ? v->demand[k] * SIMHOST_INCOMING_SHARE : v->demand[k];
         }
         double scale = want > avail && want > 0.0 ? avail / want : 1.0;
         double total = hv->overhead[k];
@@ -151,12 +151,12 @@ hv_sim_allocate(const struct hv_sim *hv, double (*ret_usage)[KIND_COUNT], double
             const struct simvm *v = &hv->vms[i];
             double got = v->demand[k] * scale;
             if (v->state == SIMVM_INCOMING) {
-                total += got * HV_SIM_INCOMING_SHARE;
+                total += got * SIMHOST_INCOMING_SHARE;
                 got = 0.0;
             } else {
                 total += got;
                 if (v->state == SIMVM_MIGRATING_OUT)
-                    got *= HV_SIM_MIGRATION_SLOWDOWN;
+                    got *= SIMHOST_MIGRATION_SLOWDOWN;
             }
             ret_usage[i][k] = got;
         }

@@ -1,6 +1,6 @@
-/* The libvirt backend (hv_libvirt.h). */
+/* The connection to libvirt and the sampling of the host and its domains (lv.h). */
 #define _GNU_SOURCE /* pipe2, pthread_timedjoin_np */
-#include "agent/hv_libvirt.h"
+#include "agent/lv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,19 +21,6 @@
 #define BACKOFF_MAX_S 60.0
 #define PROC_MAX_BYTES (4u << 20)
 #define MIB (1024.0 * 1024.0)
-
-struct lv_mig {
-    pthread_t th;
-    bool started;
-    virDomainPtr dom;
-    virTypedParameterPtr params;
-    int nparams;
-    unsigned long flags;
-    char dest_uri[512];
-    atomic_int state; /* 0 running, 1 done, -1 failed */
-    char error[256];  /* written by the worker before state */
-    int wake_fd;
-};
 
 void
 hv_libvirt_opts_init(struct hv_libvirt_opts *o)
@@ -127,8 +114,8 @@ events_start(void)
     (void)pthread_attr_destroy(&at);
 }
 
-static void
-wake(int fd, char what)
+void
+lv_wake(int fd, char what)
 {
     /* A full pipe already holds a wake-up: nothing is lost by a failed write. */
     ssize_t n = write(fd, &what, 1);
@@ -150,24 +137,24 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
     (void)dom;
     (void)event;
     (void)detail;
-    wake(ctx->fd, 'e');
+    lv_wake(ctx->fd, 'e');
     return 0;
 }
 
 static void
 close_cb(virConnectPtr conn, int reason, void *opaque)
 {
-    struct hv_libvirt *hv = opaque;
+    struct lv_conn *hv = opaque;
     (void)conn;
     (void)reason;
     atomic_store(&hv->lost, true);
-    wake(hv->wake[1], 'c');
+    lv_wake(hv->wake[1], 'c');
 }
 
 /* ---- connection ------------------------------------------------------------------------------ */
 
 static void
-disconnect(struct hv_libvirt *hv)
+disconnect(struct lv_conn *hv)
 {
     virConnectPtr c = hv->conn;
     if (c == NULL)
@@ -185,7 +172,7 @@ disconnect(struct hv_libvirt *hv)
 
 /* Mark the connection lost with `why`, schedule the next attempt. */
 static void
-lose(struct hv_libvirt *hv, double now, const char *why)
+lose(struct lv_conn *hv, double now, const char *why)
 {
     bool was = hv->connected;
     disconnect(hv);
@@ -201,7 +188,7 @@ lose(struct hv_libvirt *hv, double now, const char *why)
 }
 
 static void
-try_connect(struct hv_libvirt *hv, double now)
+try_connect(struct lv_conn *hv, double now)
 {
     virConnectPtr c = virConnectOpen(hv->o.uri);
     if (c == NULL) {
@@ -233,7 +220,7 @@ try_connect(struct hv_libvirt *hv, double now)
 }
 
 double
-hv_libvirt_retry_in(const struct hv_libvirt *hv, double now)
+lv_retry_in(const struct lv_conn *hv, double now)
 {
     if (hv->connected)
         return 0;
@@ -241,7 +228,7 @@ hv_libvirt_retry_in(const struct hv_libvirt *hv, double now)
 }
 
 bool
-hv_libvirt_drain(struct hv_libvirt *hv)
+lv_drain(struct lv_conn *hv)
 {
     char buf[64];
     bool any = false;
@@ -253,7 +240,7 @@ hv_libvirt_drain(struct hv_libvirt *hv)
 /* ---- life ------------------------------------------------------------------------------------ */
 
 static int
-read_host_memory(struct hv_libvirt *hv, char *err, size_t len)
+read_host_memory(struct lv_conn *hv, char *err, size_t len)
 {
     if (hv->o.mem_mib > 0) {
         hv->host_mem_mib = hv->o.mem_mib;
@@ -272,7 +259,7 @@ read_host_memory(struct hv_libvirt *hv, char *err, size_t len)
 }
 
 int
-hv_libvirt_init(struct hv_libvirt *hv, const struct hv_libvirt_opts *o, char *err, size_t len)
+lv_init(struct lv_conn *hv, const struct hv_libvirt_opts *o, char *err, size_t len)
 {
     memset(hv, 0, sizeof(*hv));
     hv->o = *o;
@@ -311,7 +298,7 @@ hv_libvirt_init(struct hv_libvirt *hv, const struct hv_libvirt_opts *o, char *er
 }
 
 void
-hv_libvirt_done(struct hv_libvirt *hv)
+lv_done(struct lv_conn *hv)
 {
     disconnect(hv);
     rate_table_done(&hv->rates);
@@ -334,7 +321,7 @@ ends_with(const char *s, const char *suffix)
 }
 
 void
-hv_libvirt_record_counters(const void *record, uint64_t *c, double *mem_kib, double *mbmt)
+lv_record_counters(const void *record, uint64_t *c, double *mem_kib, double *mbmt)
 {
     const virDomainStatsRecord *rec = record;
     memset(c, 0, RATE_COUNTERS * sizeof(*c));
@@ -372,7 +359,7 @@ pct(double v)
 }
 
 static void
-sample_host(struct hv_libvirt *hv, double now)
+sample_host(struct lv_conn *hv, double now)
 {
     char *text = NULL;
     size_t n = 0;
@@ -403,7 +390,7 @@ sample_host(struct hv_libvirt *hv, double now)
 }
 
 int
-hv_libvirt_sample(struct hv_libvirt *hv, double now)
+lv_sample(struct lv_conn *hv, double now)
 {
     if (hv->connected && atomic_load(&hv->lost))
         lose(hv, now, "the connection to libvirt closed");
@@ -433,8 +420,8 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
             log_warnx("libvirt domain stats failed error=\"%s\"", why);
         return -EIO;
     }
-    if ((size_t)nrec > HV_LIBVIRT_MAX_VMS)
-        nrec = HV_LIBVIRT_MAX_VMS;
+    if ((size_t)nrec > LV_MAX_VMS)
+        nrec = LV_MAX_VMS;
     if ((size_t)nrec > hv->cap_vms) {
         struct lv_vm *nv = realloc(hv->vms, ((size_t)nrec + 16) * sizeof(*nv));
         if (nv == NULL) {
@@ -458,8 +445,8 @@ hv_libvirt_sample(struct hv_libvirt *hv, double now)
         uint64_t c[RATE_COUNTERS];
         double mem_kib;
         double mbmt;
-        hv_libvirt_record_counters(recs[i], c, &mem_kib, &mbmt);
-        v->arrival = hv_libvirt_record_arrival(recs[i]);
+        lv_record_counters(recs[i], c, &mem_kib, &mbmt);
+        v->arrival = lv_record_arrival(recs[i]);
         v->mem_mib = mem_kib / 1024.0;
         if (mbmt >= 0) {
             v->has_mem_bw = true;
@@ -521,8 +508,8 @@ param_int(const virTypedParameter *p, long long *ret)
  * the events are unavailable, the event comes before the sample that lists the domain, or
  * the connection drops while the migration ends. The events still wake the agent, so the
  * sample that sees the change comes at once. */
-enum hv_libvirt_arrival
-hv_libvirt_record_arrival(const void *record)
+enum lv_arrival
+lv_record_arrival(const void *record)
 {
     const virDomainStatsRecord *rec = record;
     long long state = -1;
@@ -538,22 +525,22 @@ hv_libvirt_record_arrival(const void *record)
             reason = v;
     }
     if (state < 0 || reason < 0)
-        return HV_LIBVIRT_ARRIVAL_UNKNOWN;
+        return LV_ARRIVAL_UNKNOWN;
     if (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION)
-        return HV_LIBVIRT_ARRIVAL_INCOMING;
+        return LV_ARRIVAL_INCOMING;
     if (state == VIR_DOMAIN_RUNNING && reason == VIR_DOMAIN_RUNNING_MIGRATED)
-        return HV_LIBVIRT_ARRIVAL_MIGRATED;
-    return HV_LIBVIRT_ARRIVAL_NONE;
+        return LV_ARRIVAL_MIGRATED;
+    return LV_ARRIVAL_NONE;
 }
 
 bool
-hv_libvirt_arrival_step(enum hv_libvirt_arrival a, bool first, bool initial, bool *incoming)
+lv_arrival_step(enum lv_arrival a, bool first, bool initial, bool *incoming)
 {
     if (first)
         *incoming = false;
-    if (a == HV_LIBVIRT_ARRIVAL_UNKNOWN)
+    if (a == LV_ARRIVAL_UNKNOWN)
         return false; /* nothing learnt: a domain seen incoming stays so */
-    if (a == HV_LIBVIRT_ARRIVAL_INCOMING) {
+    if (a == LV_ARRIVAL_INCOMING) {
         /* Only a domain that just appeared: a source is paused for its migration too. */
         if (first)
             *incoming = true;
@@ -565,365 +552,5 @@ hv_libvirt_arrival_step(enum hv_libvirt_arrival a, bool first, bool initial, boo
         *incoming = false;
         return true;
     }
-    return first && !initial && a == HV_LIBVIRT_ARRIVAL_MIGRATED;
-}
-
-/* ---- move history in the domain's metadata --------------------------------------------------- */
-
-static bool
-is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static const char *
-skip_space(const char *p)
-{
-    while (is_space(*p))
-        p++;
-    return p;
-}
-
-#define MOVES_MAX_TIME 1e11 /* as on the wire (wire_moves_decode) */
-
-/* One time at `p`: 1 to 12 digits, optionally '.' and 1 to 9 digits, followed by white space
- * or '<'. 0 with *ret_t and *ret_end; -EINVAL. */
-static int
-parse_time(const char *p, double *ret_t, const char **ret_end)
-{
-    const char *q = p;
-    size_t whole = 0;
-    size_t frac = 0;
-    while (*q >= '0' && *q <= '9') {
-        q++;
-        whole++;
-    }
-    if (*q == '.') {
-        q++;
-        while (*q >= '0' && *q <= '9') {
-            q++;
-            frac++;
-        }
-        if (frac == 0)
-            return -EINVAL;
-    }
-    if (whole == 0 || whole > 12 || frac > 9 || (*q != '<' && !is_space(*q)))
-        return -EINVAL;
-    char tok[32];
-    size_t n = (size_t)(q - p);
-    memcpy(tok, p, n);
-    tok[n] = '\0';
-    double t = strtod(tok, NULL); /* digits and a point only: the C locale's syntax */
-    if (!isfinite(t) || t < 0 || t > MOVES_MAX_TIME)
-        return -EINVAL;
-    *ret_t = t;
-    *ret_end = q;
-    return 0;
-}
-
-int
-hv_libvirt_moves_parse(const char *xml, double *ret, uint32_t *ret_n, char *err, size_t len)
-{
-    if (strnlen(xml, HV_LIBVIRT_MOVES_MAX_XML + 1) > HV_LIBVIRT_MOVES_MAX_XML) {
-        (void)snprintf(err, len, "longer than %d bytes", HV_LIBVIRT_MOVES_MAX_XML);
-        return -EINVAL;
-    }
-    const char *p = skip_space(xml);
-    if (strncmp(p, "<moves", 6) != 0 || (p[6] != '>' && p[6] != '/' && !is_space(p[6]))) {
-        (void)snprintf(err, len, "not a <moves> element");
-        return -EINVAL;
-    }
-    p += 6;
-    /* Its attributes, if any, are skipped (quoted values may hold '>'). */
-    char quote = '\0';
-    while (*p != '\0' && (quote != '\0' || *p != '>')) {
-        if (quote != '\0' && *p == quote)
-            quote = '\0';
-        else if (quote == '\0' && (*p == '"' || *p == '\''))
-            quote = *p;
-        p++;
-    }
-    if (*p == '\0') {
-        (void)snprintf(err, len, "unterminated <moves> tag");
-        return -EINVAL;
-    }
-    bool empty = p[-1] == '/';
-    p++;
-    double t[MODEL_MAX_VM_MOVES];
-    uint32_t n = 0;
-    size_t count = 0;
-    while (!empty) {
-        p = skip_space(p);
-        if (*p == '<')
-            break;
-        double v;
-        if (*p == '\0') {
-            (void)snprintf(err, len, "no </moves>");
-            return -EINVAL;
-        }
-        if (parse_time(p, &v, &p) < 0) {
-            (void)snprintf(err, len, "move %zu: not a time in seconds from 0 to 1e11", count + 1);
-            return -EINVAL;
-        }
-        if (n > 0 && v < t[n - 1]) {
-            (void)snprintf(err, len, "move %zu: before the one listed before it", count + 1);
-            return -EINVAL;
-        }
-        vm_moves_push(t, &n, v); /* in order: only drops the oldest beyond the limit */
-        count++;
-    }
-    if (!empty) {
-        if (strncmp(p, "</moves", 7) != 0 || *skip_space(p + 7) != '>') {
-            (void)snprintf(err, len, "markup inside <moves> (only times belong there)");
-            return -EINVAL;
-        }
-        p = skip_space(p + 7) + 1;
-    }
-    if (*skip_space(p) != '\0') {
-        (void)snprintf(err, len, "more after </moves>");
-        return -EINVAL;
-    }
-    if (n > 0)
-        memcpy(ret, t, n * sizeof(*t));
-    *ret_n = n;
-    return 0;
-}
-
-int
-hv_libvirt_moves_format(const double *times, uint32_t n, char *buf, size_t len)
-{
-    if (len > 0)
-        buf[0] = '\0';
-    if (n > MODEL_MAX_VM_MOVES)
-        return -EINVAL;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!isfinite(times[i]) || times[i] < 0 || times[i] > MOVES_MAX_TIME ||
-            (i > 0 && times[i] < times[i - 1]))
-            return -EINVAL;
-    }
-    size_t at = 0;
-    int w = snprintf(buf, len, "<moves>");
-    for (uint32_t i = 0; i < n && w >= 0 && (size_t)w < len - at; i++) {
-        at += (size_t)w;
-        w = snprintf(buf + at, len - at, i > 0 ? " %.3f" : "%.3f", times[i]);
-    }
-    if (w >= 0 && (size_t)w < len - at) {
-        at += (size_t)w;
-        w = snprintf(buf + at, len - at, "</moves>");
-    }
-    if (w < 0 || (size_t)w >= len - at) {
-        if (len > 0)
-            buf[0] = '\0';
-        return -E2BIG;
-    }
-    return 0;
-}
-
-/* The domain with `uuid`, or NULL with *ret_r (-ENOENT, -EIO) and `err`. */
-static virDomainPtr
-lookup_uuid(struct hv_libvirt *hv, const char *uuid, int *ret_r, char *err, size_t len)
-{
-    if (!hv->connected || hv->conn == NULL) {
-        (void)snprintf(err, len, "not connected to libvirt");
-        *ret_r = -EIO;
-        return NULL;
-    }
-    virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
-    if (dom == NULL) {
-        *ret_r = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
-        (void)snprintf(err, len, "%s", virGetLastErrorMessage());
-    }
-    return dom;
-}
-
-int
-hv_libvirt_moves_read(struct hv_libvirt *hv, const char *uuid, double *ret, uint32_t *ret_n,
-                      char *err, size_t len)
-{
-    int r = 0;
-    virDomainPtr dom = lookup_uuid(hv, uuid, &r, err, len);
-    if (dom == NULL)
-        return r;
-    char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HV_LIBVIRT_MOVES_URI,
-                                     VIR_DOMAIN_AFFECT_CURRENT);
-    if (xml != NULL) {
-        r = hv_libvirt_moves_parse(xml, ret, ret_n, err, len);
-        free(xml);
-    } else if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA) {
-        *ret_n = 0; /* never moved, or its history was cleared */
-    } else {
-        r = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
-        (void)snprintf(err, len, "%s", virGetLastErrorMessage());
-    }
-    (void)virDomainFree(dom);
-    return r;
-}
-
-int
-hv_libvirt_moves_write(struct hv_libvirt *hv, const char *uuid, const double *times, uint32_t n,
-                       char *err, size_t len)
-{
-    char xml[1024];
-    if (n == 0 || hv_libvirt_moves_format(times, n, xml, sizeof(xml)) < 0) {
-        (void)snprintf(err, len, "no moves, or not in order");
-        return -EINVAL;
-    }
-    int r = 0;
-    virDomainPtr dom = lookup_uuid(hv, uuid, &r, err, len);
-    if (dom == NULL)
-        return r;
-    /* Live for the domain as it runs (and as it migrates on: libvirt sends the live
-     * definition), persistent for its next boot (and for the definition a migration with
-     * VIR_MIGRATE_PERSIST_DEST leaves on the destination). */
-    unsigned flags = 0;
-    if (virDomainIsActive(dom) == 1)
-        flags |= VIR_DOMAIN_AFFECT_LIVE;
-    if (virDomainIsPersistent(dom) == 1)
-        flags |= VIR_DOMAIN_AFFECT_CONFIG;
-    if (flags == 0) {
-        (void)snprintf(err, len, "the domain is neither running nor defined");
-        r = -ENOENT;
-    } else if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, HV_LIBVIRT_MOVES_KEY,
-                                    HV_LIBVIRT_MOVES_URI, flags) < 0) {
-        r = virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
-        (void)snprintf(err, len, "%s", virGetLastErrorMessage());
-    }
-    (void)virDomainFree(dom);
-    return r;
-}
-
-/* ---- migration ------------------------------------------------------------------------------- */
-
-static void *
-mig_thread(void *arg)
-{
-    struct lv_mig *m = arg;
-    int r = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params, (unsigned)m->nparams,
-                                   (unsigned)m->flags);
-    if (r < 0)
-        (void)snprintf(m->error, sizeof(m->error), "%s", virGetLastErrorMessage());
-    atomic_store(&m->state, r < 0 ? -1 : 1);
-    wake(m->wake_fd, 'm');
-    return NULL;
-}
-
-int
-hv_libvirt_migrate_start(struct hv_libvirt *hv, const char *name, const char *dest_uri,
-                         const char *dest_addr, struct lv_mig **ret)
-{
-    if (!hv->connected)
-        return -EIO;
-    virDomainPtr dom = virDomainLookupByName(hv->conn, name);
-    if (dom == NULL)
-        return -ENOENT;
-    if (virDomainIsActive(dom) != 1) {
-        (void)virDomainFree(dom);
-        return -ENOENT;
-    }
-    struct lv_mig *m = calloc(1, sizeof(*m));
-    if (m == NULL) {
-        (void)virDomainFree(dom);
-        return -ENOMEM;
-    }
-    m->dom = dom;
-    m->wake_fd = hv->wake[1];
-    atomic_init(&m->state, 0);
-    (void)snprintf(m->dest_uri, sizeof(m->dest_uri), "%s", dest_uri);
-    m->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
-               VIR_MIGRATE_UNDEFINE_SOURCE;
-    if (hv->o.migrate_flags & HV_MIGRATE_UNSAFE)
-        m->flags |= VIR_MIGRATE_UNSAFE;
-    if (hv->o.migrate_flags & HV_MIGRATE_AUTO_CONVERGE)
-        m->flags |= VIR_MIGRATE_AUTO_CONVERGE;
-    if (hv->o.migrate_flags & HV_MIGRATE_COMPRESSED)
-        m->flags |= VIR_MIGRATE_COMPRESSED;
-    int maxp = 0;
-    int r = 0;
-    if (dest_addr[0] != '\0') {
-        char uri[300];
-        bool v6 = strchr(dest_addr, ':') != NULL && dest_addr[0] != '[';
-        (void)snprintf(uri, sizeof(uri), v6 ? "tcp://[%s]" : "tcp://%s", dest_addr);
-        r = virTypedParamsAddString(&m->params, &m->nparams, &maxp, VIR_MIGRATE_PARAM_URI, uri);
-        if (r == 0)
-            r = virTypedParamsAddString(&m->params, &m->nparams, &maxp,
-                                        VIR_MIGRATE_PARAM_LISTEN_ADDRESS, dest_addr);
-    }
-    if (r == 0 && hv->o.migrate_bandwidth_mib_s > 0)
-        r = virTypedParamsAddULLong(&m->params, &m->nparams, &maxp, VIR_MIGRATE_PARAM_BANDWIDTH,
-                                    (unsigned long long)hv->o.migrate_bandwidth_mib_s);
-    if (r < 0) {
-        hv_libvirt_migrate_free(m);
-        return -ENOMEM;
-    }
-    if (pthread_create(&m->th, NULL, mig_thread, m) != 0) {
-        hv_libvirt_migrate_free(m);
-        return -EAGAIN;
-    }
-    m->started = true;
-    *ret = m;
-    return 0;
-}
-
-int
-hv_libvirt_migrate_poll(struct lv_mig *m, char *err, size_t len)
-{
-    int s = atomic_load(&m->state);
-    if (s < 0)
-        (void)snprintf(err, len, "%s", m->error);
-    return s;
-}
-
-void
-hv_libvirt_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,
-                            double *ret_elapsed_ms)
-{
-    *ret_processed_mib = 0;
-    *ret_total_mib = 0;
-    *ret_elapsed_ms = 0;
-    int type = 0;
-    virTypedParameterPtr params = NULL;
-    int n = 0;
-    if (virDomainGetJobStats(m->dom, &type, &params, &n, 0) < 0)
-        return;
-    unsigned long long v;
-    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1)
-        *ret_processed_mib = (double)v / MIB;
-    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL, &v) == 1)
-        *ret_total_mib = (double)v / MIB;
-    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1)
-        *ret_elapsed_ms = (double)v;
-    virTypedParamsFree(params, n);
-}
-
-void
-hv_libvirt_migrate_abort(struct lv_mig *m)
-{
-    if (virDomainAbortJob(m->dom) < 0)
-        log_warnx("libvirt abort failed error=\"%s\"", virGetLastErrorMessage());
-}
-
-void
-hv_libvirt_migrate_free(struct lv_mig *m)
-{
-    if (m == NULL)
-        return;
-    if (m->started && atomic_load(&m->state) == 0) {
-        /* At exit with the job still running: wait a while for the abort, then leave the
-         * worker to finish (it owns `m` from then on; the process is ending). */
-        struct timespec deadline;
-        (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += 10;
-        if (pthread_clockjoin_np(m->th, NULL, CLOCK_MONOTONIC, &deadline) != 0) {
-            log_warnx("migration still running at exit; libvirt finishes or fails it alone");
-            (void)pthread_detach(m->th);
-            return;
-        }
-        m->started = false;
-    }
-    if (m->started)
-        (void)pthread_join(m->th, NULL);
-    virTypedParamsFree(m->params, m->nparams);
-    if (m->dom != NULL)
-        (void)virDomainFree(m->dom);
-    free(m);
+    return first && !initial && a == LV_ARRIVAL_MIGRATED;
 }

@@ -4,8 +4,8 @@
  * hypervisor itself uses a small overhead; a VM migrating out runs 10% slower, and a VM
  * arriving holds 10% of its demand on the destination until it runs there. Pure state: the
  * agent moves VMs between hosts over the network and calls these functions. */
-#ifndef VMLOC_AGENT_HV_SIM_H
-#define VMLOC_AGENT_HV_SIM_H
+#ifndef VMLOC_AGENT_SIMHOST_H
+#define VMLOC_AGENT_SIMHOST_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,7 +41,7 @@ struct simvm {
     enum simvm_state state;
 };
 
-struct hv_sim {
+struct simhost {
     char host_name[MODEL_MAX_NAME + 1];
     double capacity; /* relative capacity coefficient */
     double mem_mib;
@@ -53,39 +53,39 @@ struct hv_sim {
 
 /* Slowdown of a VM while it migrates out, and the share of its demand an arriving VM holds
  * on the destination (the literature's usual 10%). */
-#define HV_SIM_MIGRATION_SLOWDOWN 0.9
-#define HV_SIM_INCOMING_SHARE 0.1
+#define SIMHOST_MIGRATION_SLOWDOWN 0.9
+#define SIMHOST_INCOMING_SHARE 0.1
 
 /* An empty host named `name` with capacity 1, 65536 MiB and 2 % CPU overhead.
  * 0 or -E2BIG (name too long). */
-MUST_CHECK int hv_sim_init(struct hv_sim *hv, const char *name);
+MUST_CHECK int simhost_init(struct simhost *hv, const char *name);
 
 /* Free the VM table. Accepts NULL. */
-void hv_sim_done(struct hv_sim *hv);
+void simhost_done(struct simhost *hv);
 
 /* Index of VM `name`, or -1. */
-long hv_sim_find(const struct hv_sim *hv, const char *name);
+long simhost_find(const struct simhost *hv, const char *name);
 
 /* Add a copy of `vm`. 0; -EEXIST: a VM of that name is here; -ENOSPC: its memory does not
  * fit in what the other VMs leave; -EINVAL: bad demand (outside 0..100); -ENOMEM. */
-MUST_CHECK int hv_sim_add(struct hv_sim *hv, const struct simvm *vm);
+MUST_CHECK int simhost_add(struct simhost *hv, const struct simvm *vm);
 
 /* Remove VM `name`. 0 or -ENOENT. */
-MUST_CHECK int hv_sim_remove(struct hv_sim *hv, const char *name);
+MUST_CHECK int simhost_remove(struct simhost *hv, const char *name);
 
 /* Set the demand of VM `name` for the kinds in `mask` to `pct[k]` (0..100).
  * 0; -ENOENT; -EINVAL (value out of range). */
-MUST_CHECK int hv_sim_set_demand(struct hv_sim *hv, const char *name, unsigned mask,
-                                 const double *pct);
+MUST_CHECK int simhost_set_demand(struct simhost *hv, const char *name, unsigned mask,
+                                  const double *pct);
 
 /* Change VM `name`'s state. 0 or -ENOENT. */
-MUST_CHECK int hv_sim_set_state(struct hv_sim *hv, const char *name, enum simvm_state s);
+MUST_CHECK int simhost_set_state(struct simhost *hv, const char *name, enum simvm_state s);
 
 /* Memory the VMs hold (running, leaving and arriving), MiB. */
-double hv_sim_mem_used(const struct hv_sim *hv);
+double simhost_mem_used(const struct simhost *hv);
 
 /* What each VM gets now: `ret_usage[i][k]` for VM i (0 for arriving VMs), and the host's
  * total per kind in `ret_host[k]` (overhead + allocations + arrivals' reservations). */
-void hv_sim_allocate(const struct hv_sim *hv, double (*ret_usage)[KIND_COUNT], double *ret_host);
+void simhost_allocate(const struct simhost *hv, double (*ret_usage)[KIND_COUNT], double *ret_host);
 
 #endif
