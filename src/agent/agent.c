@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/hv_libvirt.h"
+#include "agent/hv_sim.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -36,6 +38,12 @@ agent_opts_init(struct agent_opts *o)
     o->backend = AGENT_BACKEND_SIM;
     hv_libvirt_opts_init(&o->libvirt);
     hv_trace_opts_init(&o->trace);
+}
+
+double
+agent_peer_ask_timeout(double interval_s)
+{
+    return peer_ask_timeout(interval_s);
 }
 
 const char *
@@ -70,80 +78,12 @@ agent_mode_parse(const char *s, enum agent_mode *ret)
     return -EINVAL;
 }
 
-json_t *
-agent_vm_append(struct agent *a, json_t *arr, json_t *o)
-{
-    if (o != NULL && json_object_set_new(o, "host", json_string(a->opts->name)) < 0) {
-        json_decref(o);
-        o = NULL;
-    }
-    if (o == NULL || json_array_append_new(arr, o) < 0) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
-}
-
-/* The VMs as GET /v1/vms lists them: what they get and what they ask for, their host's name
- * and what holds them there. */
-static json_t *
-vms_array(struct agent *a, double (*usage)[KIND_COUNT])
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < a->hv.n_vms && arr != NULL; i++) {
-        const struct simvm *v = &a->hv.vms[i];
-        json_t *o = json_pack("{s:s,s:o,s:o,s:f,s:I,s:b,s:s}", "name", v->name, "usage",
-                              wire_kinds_json(usage[i]), "demand", wire_kinds_json(v->demand),
-                              "mem_mib", v->mem_mib, "priority", (json_int_t)v->priority, "pinned",
-                              v->pinned, "state", simvm_state_name(v->state));
-        if (o != NULL && v->trace[0] != '\0' &&
-            json_object_set_new(o, "trace", json_string(v->trace)) < 0) {
-            json_decref(o);
-            o = NULL;
-        }
-        if (v->state != SIMVM_INCOMING) {
-            o = wire_vm_hold_json(o, &a->opts->policy, v->arrived, v->moves, v->n_moves,
-                                  clock_wall_s());
-        } else if (o != NULL && v->arrived >= 0 &&
-                   json_object_set_new(o, "arrived", json_real(v->arrived)) < 0) {
-            json_decref(o);
-            o = NULL;
-        }
-        if (o != NULL && v->n_moves > 0 &&
-            json_object_set_new(o, "moves", wire_moves_json(v->moves, v->n_moves)) < 0) {
-            json_decref(o);
-            o = NULL;
-        }
-        arr = agent_vm_append(a, arr, o);
-    }
-    return arr;
-}
-
-char *
-agent_vms_json(struct agent *a)
-{
-    if (a->opts->backend == AGENT_BACKEND_LIBVIRT) {
-        json_t *arr = agent_lv_vms(a);
-        char *s = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
-        json_decref(arr);
-        return s;
-    }
-    double(*usage)[KIND_COUNT] = calloc(a->hv.n_vms + 1, sizeof(*usage));
-    double host[KIND_COUNT];
-    if (usage == NULL)
-        return NULL;
-    simhost_allocate(&a->hv, usage, host);
-    json_t *arr = vms_array(a, usage);
-    free(usage);
-    if (arr == NULL)
-        return NULL;
-    char *s = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return s;
-}
-
-void
-agent_sample_set(struct agent *a, struct wire_sample *s)
+/* Make `s` (taken) the agent's latest sample: a->sample, and its JSON in a->sample_json. Its
+ * figures are rounded as they are written, so that this agent decides on what its manager and
+ * peers read. A sample that cannot be encoded (out of memory) is dropped and logged; the
+ * previous one stays. */
+static void
+sample_set(struct agent *a, struct wire_sample *s)
 {
     char *json = NULL;
     wire_sample_round(s);
@@ -160,8 +100,9 @@ agent_sample_set(struct agent *a, struct wire_sample *s)
     a->sample_json = json;
 }
 
-void
-agent_sample_clear(struct agent *a)
+/* No sample now (the hypervisor is away). */
+static void
+sample_clear(struct agent *a)
 {
     wire_sample_done(&a->sample);
     a->has_sample = false;
@@ -169,71 +110,38 @@ agent_sample_clear(struct agent *a)
     a->sample_json = NULL;
 }
 
-/* The simulated host now: what each VM gets of what it asks for, and the host's total. The
- * host part has the snapshot format's fields, so a collector can put it straight into a
- * snapshot; VMs that are only arriving are listed but not yet the host's. */
-static int
-sim_sample(struct agent *a, double now, struct wire_sample *s)
-{
-    memset(s, 0, sizeof(*s));
-    double(*usage)[KIND_COUNT] = calloc(a->hv.n_vms + 1, sizeof(*usage));
-    s->vms = calloc(a->hv.n_vms + 1, sizeof(*s->vms));
-    s->moves = calloc(a->hv.n_vms * MODEL_MAX_VM_MOVES + 1, sizeof(*s->moves));
-    if (usage == NULL || s->vms == NULL || s->moves == NULL) {
-        free(usage);
-        wire_sample_done(s);
-        return -ENOMEM;
-    }
-    agent_trace_demand(a, now);
-    simhost_allocate(&a->hv, usage, s->usage);
-    s->usage_kinds = KIND_MASK_ALL;
-    s->time = now;
-    (void)snprintf(s->url, sizeof(s->url), "%s", a->url);
-    (void)snprintf(s->name, sizeof(s->name), "%s", a->opts->name);
-    s->capacity = a->hv.capacity;
-    s->mem_mib = a->hv.mem_mib;
-    for (size_t i = 0; i < a->hv.n_vms; i++) {
-        const struct simvm *v = &a->hv.vms[i];
-        struct wire_sample_vm *o = &s->vms[s->n_vms++];
-        (void)snprintf(o->name, sizeof(o->name), "%s", v->name);
-        memcpy(o->usage, usage[i], sizeof(o->usage));
-        memcpy(o->demand, v->demand, sizeof(o->demand));
-        o->usage_kinds = KIND_MASK_ALL;
-        o->demand_kinds = KIND_MASK_ALL;
-        o->mem_mib = v->mem_mib;
-        o->priority = v->priority;
-        o->pinned = v->pinned;
-        o->incoming = v->state == SIMVM_INCOMING;
-        o->migrating_out = v->state == SIMVM_MIGRATING_OUT;
-        o->arrived = v->arrived;
-        o->measured = -1;
-        (void)snprintf(o->trace, sizeof(o->trace), "%s", v->trace);
-        o->moves_first = (uint32_t)s->n_moves;
-        o->n_moves = v->n_moves;
-        memcpy(s->moves + s->n_moves, v->moves, v->n_moves * sizeof(*v->moves));
-        s->n_moves += v->n_moves;
-    }
-    free(usage);
-    return 0;
-}
-
 void
 agent_sample(struct agent *a)
 {
-    if (a->opts->backend == AGENT_BACKEND_LIBVIRT) {
-        agent_lv_sample(a);
-        return;
-    }
     double now = clock_wall_s();
     struct wire_sample s;
-    if (sim_sample(a, now, &s) < 0) {
+    char why[sizeof(a->hv_error)] = "";
+    int r = a->hv->ops->sample(a->hv, now, &s, why, sizeof(why));
+    if (r == -EAGAIN) {
+        (void)snprintf(a->hv_error, sizeof(a->hv_error), "%s", why);
+        sample_clear(a);
+        return;
+    }
+    if (r < 0) {
         log_warnx("sample skipped: out of memory, ignoring");
         return;
     }
+    a->hv_error[0] = '\0';
     s.seq = ++a->seq;
+    (void)snprintf(s.url, sizeof(s.url), "%s", a->url);
     a->sample_time = now;
-    agent_sample_set(a, &s);
+    sample_set(a, &s);
     (void)agent_state_save(a);
+}
+
+int
+agent_state_save(struct agent *a)
+{
+    if (a->hv->ops->save == NULL || a->migs == NULL)
+        return 0;
+    size_t n = 0;
+    struct migration *const *migs = migrate_all(a->migs, &n);
+    return a->hv->ops->save(a->hv, migs, n);
 }
 
 /* The next sample on the next whole interval of the wall clock (on the second, with
@@ -257,7 +165,8 @@ sample_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct agent *a = arg;
     arm_sample(a);
-    agent_peer_tick(a);
+    if (a->peer != NULL)
+        peer_tick(a->peer);
     uint64_t t0 = clock_now_us();
     agent_sample(a);
     free(a->scheduled_json);
@@ -333,78 +242,113 @@ register_later(struct agent *a)
     (void)event_add(a->register_ev, &tv);
 }
 
-static int
-add_vms(struct agent *a)
+/* ---- what the layers below report ---------------------------------------------------------- */
+
+static void
+hv_changed(void *ctx)
 {
-    for (size_t i = 0; i < a->opts->n_vms; i++) {
-        const struct wire_vmdef *d = &a->opts->vms[i];
-        struct simvm v;
-        memset(&v, 0, sizeof(v));
-        (void)snprintf(v.name, sizeof(v.name), "%s", d->name);
-        memcpy(v.demand, d->demand, sizeof(v.demand));
-        v.mem_mib = d->mem_mib;
-        v.priority = d->priority;
-        v.pinned = d->pinned;
-        v.arrived = -1.0; /* here before the agent started: no cooldown */
-        v.trace_vm = -1;
-        if (d->trace[0] != '\0') {
-            v.trace_vm = hv_trace_find(&a->trace, d->trace);
-            if (v.trace_vm < 0) {
-                log_errorx("VM \"%s\": no trace file \"%s\" in %s", d->name, d->trace,
-                           a->trace.loaded ? a->trace.o.dir : "([sim] trace is not set)");
-                return -ENOENT;
-            }
-            (void)snprintf(v.trace, sizeof(v.trace), "%s", d->trace);
-            v.mips = d->mips;
-            v.cores = d->cores;
-            hv_trace_demand(&a->trace, (size_t)v.trace_vm, v.mips, v.cores, clock_wall_s(),
-                            v.demand);
-        }
-        int r = simhost_add(&a->hv, &v);
-        if (r == -EEXIST) {
-            log_errorx("VM \"%s\" given twice", d->name);
-            return r;
-        }
-        if (r == -ENOSPC) {
-            log_errorx("VM \"%s\" does not fit in the host's memory (%.0f MiB)", d->name,
-                       a->hv.mem_mib);
-            return r;
-        }
-        if (r < 0) {
-            log_errorx("VM \"%s\": %s", d->name, strerror(-r));
-            return r;
-        }
-    }
-    return 0;
+    agent_sample(ctx);
 }
 
-void
-agent_trace_demand(struct agent *a, double now)
+static int
+hv_save(void *ctx)
 {
-    for (size_t i = 0; a->trace.loaded && i < a->hv.n_vms; i++) {
-        struct simvm *v = &a->hv.vms[i];
-        if (v->trace[0] != '\0' && v->trace_vm >= 0)
-            hv_trace_demand(&a->trace, (size_t)v->trace_vm, v->mips, v->cores, now, v->demand);
+    return agent_state_save(ctx);
+}
+
+static void
+migration_ended(void *ctx, const struct migration *m)
+{
+    struct agent *a = ctx;
+    if (m->state == MIG_DONE)
+        a->mig_done_total++;
+    else
+        a->mig_failed_total++;
+    histo_observe(&a->mig_h, m->took_s);
+    if (a->peer != NULL)
+        peer_migration_ended(a->peer, m);
+}
+
+static const struct wire_sample *
+own_sample(void *ctx)
+{
+    struct agent *a = ctx;
+    return a->has_sample ? &a->sample : NULL;
+}
+
+/* ---- life ---------------------------------------------------------------------------------- */
+
+/* The backend of the options, with its VMs (and, for the simulated one, its saved state). */
+static int
+backend_start(struct agent *a)
+{
+    const struct agent_opts *o = a->opts;
+    struct hv_events ev = {a, hv_changed, hv_save};
+    int r;
+    if (o->backend == AGENT_BACKEND_LIBVIRT) {
+        struct hv_lv_opts lo = {o->name, o->capacity, o->interval_s, &o->libvirt,
+                                o->vms,  o->n_vms,    &o->policy};
+        r = hv_libvirt_new(&lo, a->base, a->client, &ev, &a->hv);
+    } else {
+        struct hv_sim_opts so = {o->name, o->capacity, o->mem_mib, o->overhead, o->bandwidth_mib_s,
+                                 o->vms,  o->n_vms,    &o->trace,  o->data,     &o->policy};
+        r = hv_sim_new(&so, a->base, a->client, &ev, &a->hv);
     }
+    if (r < 0)
+        return r;
+    struct migrate_events mev = {a, migration_ended};
+    a->migs = migrate_new(a->hv, o->name, &mev);
+    if (a->migs == NULL) {
+        log_errorx("out of memory");
+        return -ENOMEM;
+    }
+    if (a->hv->ops->restore == NULL)
+        return 0;
+    bool found = false;
+    struct migration **recs = NULL;
+    size_t n = 0;
+    r = a->hv->ops->restore(a->hv, &found, &recs, &n);
+    if (r == 0 && migrate_adopt(a->migs, recs, n) < 0) {
+        log_errorx("the host state holds more migrations than %d", MIGRATE_MAX_HISTORY);
+        r = -E2BIG;
+    }
+    if (r < 0) {
+        for (size_t i = 0; recs != NULL && i < n; i++) {
+            a->hv->ops->migrate_release(a->hv, recs[i]);
+            free(recs[i]);
+        }
+        free(recs);
+    }
+    return r;
+}
+
+static int
+peer_start(struct agent *a)
+{
+    const struct agent_opts *o = a->opts;
+    struct peer_opts po = {o->name,    a->url,  o->interval_s, o->lock_lease_s,
+                           &o->policy, o->data, o->peers,      o->n_peers};
+    struct peer_env env = {
+        a->base,    a->client,
+        a->migs,    a->hv->ops->arrivals != NULL ? a->hv->ops->arrivals(a->hv) : NULL,
+        own_sample, a};
+    return peer_new(&po, &env, &a->peer);
 }
 
 static void
 agent_free(struct agent *a)
 {
-    agent_peer_done(a);
-    agent_migrate_done(a); /* before libvirt closes: running migrations are aborted, awaited */
-    if (a->lv_started)
-        agent_lv_done(a);
+    peer_free(a->peer);
+    migrate_free(a->migs); /* before the backend: running migrations are aborted, awaited */
+    hv_free(a->hv);
     if (a->sample_ev != NULL)
         event_free(a->sample_ev);
     if (a->register_ev != NULL)
         event_free(a->register_ev);
     loop_done(&a->loop);
-    simhost_done(&a->hv);
-    hv_trace_done(&a->trace);
-    agent_sample_clear(a);
+    sample_clear(a);
     free(a->scheduled_json);
-    free(a->state_text);
+    free(a->conflict_key);
     uhist_free(a->hist);
     free(a);
 }
@@ -423,29 +367,6 @@ agent_run(const struct agent_opts *o)
     histo_init(&a->mig_h, mig_b, sizeof(mig_b) / sizeof(mig_b[0]));
     static const double sample_b[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
     histo_init(&a->sample_h, sample_b, sizeof(sample_b) / sizeof(sample_b[0]));
-    if (simhost_init(&a->hv, o->name) < 0) {
-        log_errorx("bad host name");
-        goto out;
-    }
-    a->hv.capacity = o->capacity;
-    a->hv.mem_mib = o->mem_mib;
-    memcpy(a->hv.overhead, o->overhead, sizeof(a->hv.overhead));
-    char terr[600];
-    if (o->backend == AGENT_BACKEND_SIM &&
-        hv_trace_load(&a->trace, &o->trace, terr, sizeof(terr)) < 0) {
-        log_errorx("[sim] trace: %s", terr);
-        goto out;
-    }
-    if (a->trace.loaded)
-        log_info("trace loaded dir=%s format=%s vms=%zu samples=%zu start=%.3f step=%gs",
-                 o->trace.dir, o->trace.format == TRACE_BITBRAINS ? "bitbrains" : "planetlab",
-                 a->trace.tr.n_vms, a->trace.tr.n_samples, o->trace.start, o->trace.step_s);
-    bool restored = false;
-    if (agent_state_load(a, &restored) < 0)
-        goto out;
-    /* libvirt: [vm] gives settings only; sim: the VMs, unless the state file has them. */
-    if (o->backend == AGENT_BACKEND_SIM && !restored && add_vms(a) < 0)
-        goto out;
     if (loop_init(&a->loop) < 0) {
         log_errorx("cannot create the event loop");
         goto out;
@@ -458,6 +379,8 @@ agent_run(const struct agent_opts *o)
         loop_set_tls(&a->loop, o->tls);
     a->base = a->loop.base;
     a->client = a->loop.client;
+    if (backend_start(a) < 0)
+        goto out;
     int r = loop_listen(&a->loop, o->listen, agent_routes, agent_n_routes, a);
     if (r < 0) {
         log_errorx("cannot listen on %s: %s", o->listen, strerror(-r));
@@ -471,11 +394,9 @@ agent_run(const struct agent_opts *o)
         log_errorx("out of memory");
         goto out;
     }
-    if (o->backend == AGENT_BACKEND_LIBVIRT && agent_lv_init(a) < 0)
+    if (o->mode == AGENT_MODE_PEER && peer_start(a) < 0)
         goto out;
-    if (o->mode == AGENT_MODE_PEER && agent_peer_init(a) < 0)
-        goto out;
-    if (agent_state_resume(a) < 0) {
+    if (migrate_resume(a->migs) < 0) {
         log_errorx("out of memory");
         goto out;
     }
@@ -485,8 +406,8 @@ agent_run(const struct agent_opts *o)
         event_active(a->register_ev, 0, 0);
 
     log_info("agent started name=\"%s\" url=%s vms=%zu interval=%gs backend=%s mode=%s", o->name,
-             a->url, o->backend == AGENT_BACKEND_LIBVIRT ? a->lv.n_vms : a->hv.n_vms, o->interval_s,
-             agent_backend_name(o->backend), agent_mode_name(o->mode));
+             a->url, hv_n_vms(a->hv), o->interval_s, agent_backend_name(o->backend),
+             agent_mode_name(o->mode));
     if (o->mode == AGENT_MODE_PEER)
         log_info("peer mode peers=%zu lock_lease=%gs data=%s", o->n_peers, o->lock_lease_s,
                  o->data);

@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "agent/lv.h"
 #include "agent/hv_trace.h"
+#include "agent/lv.h"
 #include "common/log.h"
 #include "core/model.h"
 #include "core/policy.h"

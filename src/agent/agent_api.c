@@ -9,11 +9,12 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/sim_arrival.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "net/web.h"
 #include "proto/policy_ini.h"
-#include "store/store_json.h"
+#include "view/hostview.h"
 
 #define API_LIST_LIMIT 1000
 
@@ -28,51 +29,31 @@ reply_owned(struct http_req *r, int code, char *json)
     free(json);
 }
 
+/* Reply with `j` (taken; NULL: out of memory). */
+static void
+reply_json_obj(struct http_req *r, int code, json_t *j)
+{
+    reply_owned(r, code, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
+    json_decref(j);
+}
+
 static void
 get_health(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    bool lv = a->opts->backend == AGENT_BACKEND_LIBVIRT;
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:I}", "role", "agent", "name",
-                          a->opts->name, "mode", agent_mode_name(a->opts->mode), "backend",
-                          agent_backend_name(a->opts->backend), "version", WIRE_VERSION, "vms",
-                          (json_int_t)(lv ? a->lv.n_vms : a->hv.n_vms), "in_conflict",
-                          a->in_conflict, "conflicts_detected", (json_int_t)a->conflicts_detected);
-    if (j != NULL && lv)
-        (void)json_object_set_new(j, "libvirt", agent_lv_health(a));
+    json_t *j =
+        json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:I}", "role", "agent", "name", a->opts->name,
+                  "mode", agent_mode_name(a->opts->mode), "backend", a->hv->ops->name, "version",
+                  WIRE_VERSION, "vms", (json_int_t)hv_n_vms(a->hv), "in_conflict", a->in_conflict,
+                  "conflicts_detected", (json_int_t)a->conflicts_detected);
+    if (j != NULL && a->hv->ops->health != NULL)
+        (void)json_object_set_new(j, "libvirt", a->hv->ops->health(a->hv));
     if (j != NULL && a->opts->mode == AGENT_MODE_EDGE)
         (void)json_object_set_new(j, "notifications", json_integer((json_int_t)a->notifications));
-    if (j != NULL && a->opts->mode == AGENT_MODE_PEER) {
-        size_t up = 0;
-        for (size_t i = 0; i < a->n_peers; i++)
-            up += a->peers[i].up;
-        static const char *const phases[] = {"idle", "gathering", "locking", "confirming",
-                                             "migrating"};
-        (void)json_object_update_new(
-            j,
-            json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f}", "peers", (json_int_t)a->n_peers,
-                      "peers_up", (json_int_t)up, "phase", phases[a->phase], "locks_granted",
-                      (json_int_t)a->locks_granted, "lock_refusals", (json_int_t)a->lock_refusals,
-                      "locks_served", (json_int_t)a->locks_served, "locks_denied",
-                      (json_int_t)a->locks_denied, "last_decision_ms", a->last_resolve_ms));
-    }
+    if (j != NULL && a->peer != NULL)
+        (void)json_object_update_new(j, peer_health(a->peer));
     reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
     json_decref(j);
-}
-
-/* One line per kind: `name{host="H"[,vm="V"],kind="K"} ratio`, names escaped. */
-static void
-usage_lines(struct mtext *t, const char *name, const char *host, const char *vm, const double *pct)
-{
-    for (unsigned k = 0; k < KIND_COUNT; k++) {
-        mtext_printf(t, "%s{host=\"", name);
-        mtext_escaped(t, host);
-        if (vm != NULL) {
-            mtext_printf(t, "\",vm=\"");
-            mtext_escaped(t, vm);
-        }
-        mtext_printf(t, "\",kind=\"%s\"} %.6g\n", kind_name((enum kind)k), pct[k] / 100.0);
-    }
 }
 
 /* GET /metrics: Prometheus' text format (the latest sample, and this agent's own work). */
@@ -83,24 +64,15 @@ get_metrics(struct http_req *r, void *ctx)
     struct mtext t;
     mtext_init(&t);
     mtext_family(&t, "vmloc_build_info", "gauge", "vmloc's protocol version and role");
-    mtext_printf(&t,
-                 "vmloc_build_info{role=\"agent\",mode=\"%s\",backend=\"%s\",version=\"%d\"} 1\n",
-                 agent_mode_name(a->opts->mode), agent_backend_name(a->opts->backend), WIRE_VERSION);
+    mtext_printf(
+        &t, "vmloc_build_info{role=\"agent\",mode=\"%s\",backend=\"%s\",version=\"%d\"} 1\n",
+        agent_mode_name(a->opts->mode), agent_backend_name(a->opts->backend), WIRE_VERSION);
     const struct wire_sample *s = a->has_sample ? &a->sample : NULL;
     mtext_family(&t, "vmloc_sample_available", "gauge",
                  "1 when the agent has a current sample (0: its hypervisor is away)");
     mtext_sample(&t, "vmloc_sample_available", "", s != NULL ? 1 : 0);
-    if (s != NULL) {
-        mtext_family(&t, "vmloc_host_usage_ratio", "gauge",
-                     "This host's usage per kind (1 = the host's capacity)");
-        usage_lines(&t, "vmloc_host_usage_ratio", s->name, NULL, s->usage);
-        mtext_family(&t, "vmloc_vm_usage_ratio", "gauge",
-                     "A VM's usage per kind (1 = the host's capacity)");
-        for (size_t i = 0; i < s->n_vms; i++) {
-            if (!s->vms[i].incoming) /* not yet this host's (the source still lists it) */
-                usage_lines(&t, "vmloc_vm_usage_ratio", s->name, s->vms[i].name, s->vms[i].usage);
-        }
-    }
+    if (s != NULL)
+        hview_usage_metrics(&t, &s, 1);
     mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
                  "Conflict episodes this agent detected on its host (edge and peer modes)");
     mtext_sample(&t, "vmloc_conflicts_detected_total", "", (double)a->conflicts_detected);
@@ -118,26 +90,10 @@ get_metrics(struct http_req *r, void *ctx)
                      "Conflict notifications the manager accepted");
         mtext_sample(&t, "vmloc_notifications_total", "", (double)a->notifications);
     }
-    if (a->opts->mode == AGENT_MODE_PEER) {
-        mtext_family(&t, "vmloc_lock_requests_total", "counter",
-                     "Destination locks this agent asked for, by answer");
-        mtext_sample(&t, "vmloc_lock_requests_total", "result=\"granted\"",
-                     (double)a->locks_granted);
-        mtext_sample(&t, "vmloc_lock_requests_total", "result=\"refused\"",
-                     (double)a->lock_refusals);
-        mtext_family(&t, "vmloc_lock_answers_total", "counter",
-                     "Requests for this host's lock, by answer");
-        mtext_sample(&t, "vmloc_lock_answers_total", "result=\"granted\"", (double)a->locks_served);
-        mtext_sample(&t, "vmloc_lock_answers_total", "result=\"refused\"", (double)a->locks_denied);
-        mtext_family(&t, "vmloc_storm_guard_holds_total", "counter",
-                     "VMs of this host the storm guard held back from a conflict's move, once per "
-                     "VM and window");
-        mtext_sample(&t, "vmloc_storm_guard_holds_total", "", (double)a->storm_holds_total);
-    }
-    if (a->opts->backend == AGENT_BACKEND_LIBVIRT) {
-        mtext_family(&t, "vmloc_libvirt_connected", "gauge", "1 when libvirt is connected");
-        mtext_sample(&t, "vmloc_libvirt_connected", "", a->lv.connected ? 1 : 0);
-    }
+    if (a->peer != NULL)
+        peer_metrics(a->peer, &t);
+    if (a->hv->ops->metrics != NULL)
+        a->hv->ops->metrics(a->hv, &t);
     if (t.oom)
         http_reply_error(r, 503, "out of memory");
     else
@@ -169,7 +125,7 @@ get_sample(struct http_req *r, void *ctx)
     double now = clock_wall_s();
     double due = floor(now / a->opts->interval_s) * a->opts->interval_s;
     double early = fmin(0.05, a->opts->interval_s / 4.0);
-    if (a->sample_json != NULL && a->sample_time < due - early) {
+    if (a->has_sample && a->sample_time < due - early) {
         log_debug("sample taken for a request: the timer of the instant has not fired yet");
         agent_sample(a);
     }
@@ -186,7 +142,10 @@ get_sample(struct http_req *r, void *ctx)
 static void
 get_vms(struct http_req *r, void *ctx)
 {
-    reply_owned(r, 200, agent_vms_json(ctx));
+    struct agent *a = ctx;
+    json_t *arr = a->hv->ops->vms(a->hv, clock_wall_s());
+    reply_owned(r, 200, arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL);
+    json_decref(arr);
 }
 
 /* POST /v1/vms/NAME/load {"cpu": 50, ...}: the simulated backend's demand from now on. */
@@ -201,39 +160,19 @@ post_load(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "%s", err.msg);
         return;
     }
-    if (a->opts->backend != AGENT_BACKEND_SIM) {
+    if (a->hv->ops->set_load == NULL) {
         http_reply_error(r, 409,
                          "host \"%s\" runs real VMs (libvirt backend): their load is "
                          "measured, not set",
                          a->opts->name);
         return;
     }
-    long vi = simhost_find(&a->hv, vm);
-    if (vi >= 0 && a->hv.vms[vi].trace[0] != '\0') {
-        http_reply_error(r, 409, "VM \"%s\" follows trace file \"%s\": its demand is not set", vm,
-                         a->hv.vms[vi].trace);
+    char msg[300] = "";
+    int code = a->hv->ops->set_load(a->hv, vm, &l, msg, sizeof(msg));
+    if (code != 200) {
+        http_reply_error(r, code, "%s", msg);
         return;
     }
-    int rc = simhost_set_demand(&a->hv, vm, l.mask, l.pct);
-    if (rc == -ENOENT) {
-        http_reply_error(r, 404, "no VM named \"%s\" on host \"%s\"", vm, a->opts->name);
-        return;
-    }
-    if (rc < 0) {
-        http_reply_error(r, 400, "bad demand");
-        return;
-    }
-    char desc[128] = "";
-    size_t off = 0;
-    for (unsigned k = 0; k < KIND_COUNT; k++) {
-        if ((l.mask & KIND_BIT(k)) && off < sizeof(desc))
-            off += (size_t)snprintf(desc + off, sizeof(desc) - off, " %s=%g",
-                                    kind_name((enum kind)k), l.pct[k]);
-    }
-    log_info("load changed vm=\"%s\"%s", vm, desc);
-    /* Sample at once, so the change is visible to the next collection without waiting for
-     * the sampling timer: the reaction time of the method starts here. */
-    agent_sample(a);
     json_t *j = json_pack("{s:s,s:s}", "vm", vm, "host", a->opts->name);
     reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
     json_decref(j);
@@ -264,10 +203,10 @@ post_migration(struct http_req *r, void *ctx)
         return;
     }
     struct migration *m = NULL;
-    int rc = agent_migrate_start(a, &o, &m);
+    int rc = migrate_start(a->migs, &o, "", &m);
     switch (rc) {
     case 0:
-        reply_owned(r, 202, agent_migration_json(m));
+        reply_json_obj(r, 202, migration_json(m, a->opts->name));
         return;
     case -ENOENT:
         http_reply_error(r, 404, "no VM named \"%s\" on host \"%s\"", o.vm, a->opts->name);
@@ -296,20 +235,15 @@ get_migrations(struct http_req *r, void *ctx)
     int limit = http_query_limit(r, API_LIST_LIMIT);
     if (limit < 0)
         return;
-    if (a->opts->mode != AGENT_MODE_PEER) {
-        reply_owned(r, 200, agent_migrations_json(a));
-        return;
-    }
-    json_t *arr = store_migrations_json(a->store, limit);
-    reply_owned(r, 200, arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL);
-    json_decref(arr);
+    reply_json_obj(r, 200,
+                   a->peer != NULL ? peer_migrations_json(a->peer, limit) : migrate_json(a->migs));
 }
 
 static void
 get_conflicts(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    if (a->opts->mode != AGENT_MODE_PEER) {
+    if (a->peer == NULL) {
         http_reply_error(r, 404,
                          "an agent in %s mode keeps no conflicts; ask the manager (--manager URL)",
                          agent_mode_name(a->opts->mode));
@@ -318,7 +252,7 @@ get_conflicts(struct http_req *r, void *ctx)
     int limit = http_query_limit(r, API_LIST_LIMIT);
     if (limit < 0)
         return;
-    json_t *arr = store_conflicts_json(a->store, limit);
+    json_t *arr = peer_conflicts_json(a->peer, limit);
     if (arr == NULL) {
         http_reply_error(r, 503, "store not readable");
         return;
@@ -333,17 +267,25 @@ static void
 get_hosts(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    if (a->opts->mode != AGENT_MODE_PEER) {
+    if (a->peer == NULL) {
         http_reply_error(r, 404,
                          "an agent in %s mode knows only its own host (GET /v1/sample); ask the "
                          "manager (--manager URL)",
                          agent_mode_name(a->opts->mode));
         return;
     }
-    json_t *arr = agent_view_hosts(a);
-    agent_view_refresh(a);
-    reply_owned(r, 200, arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL);
-    json_decref(arr);
+    const struct wire_sample *s = a->has_sample ? &a->sample : NULL;
+    json_t *arr = json_array();
+    json_t *o = hview_host_json(
+        s, a->opts->name, a->url, s != NULL ? "up" : "down", a->sample_time, a->in_conflict,
+        &a->opts->policy, s != NULL ? NULL : (a->hv_error[0] ? a->hv_error : "no sample yet"));
+    if (arr != NULL &&
+        (o == NULL || json_array_append_new(arr, o) < 0 || peer_view_hosts(a->peer, arr) < 0)) {
+        json_decref(arr);
+        arr = NULL;
+    }
+    peer_view_refresh(a->peer);
+    reply_json_obj(r, 200, arr);
 }
 
 /* GET /v1/hosts/NAME/history[?since=T]. */
@@ -357,7 +299,14 @@ get_history(struct http_req *r, void *ctx)
         return;
     }
     json_t *j = NULL;
-    int rc = agent_view_history(a, r->parts[2], since, &j);
+    int rc = -ENOENT;
+    if (strcmp(r->parts[2], a->opts->name) == 0) {
+        j = hview_history_json(a->hist, a->opts->name, a->has_sample ? a->sample.capacity : 1.0,
+                               &a->opts->policy, since);
+        rc = j != NULL ? 0 : -ENOMEM;
+    } else if (a->peer != NULL) {
+        rc = peer_view_history(a->peer, r->parts[2], since, &j);
+    }
     if (rc == -ENOENT) {
         http_reply_error(r, 404, "no such host here: %s", r->parts[2]);
         return;
@@ -384,7 +333,7 @@ static void
 get_page(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
-    if (a->opts->mode != AGENT_MODE_PEER) {
+    if (a->peer == NULL) {
         http_reply_error(r, 404, "the web page is served by the manager (an agent in %s mode)",
                          agent_mode_name(a->opts->mode));
         return;
@@ -395,7 +344,7 @@ get_page(struct http_req *r, void *ctx)
 static bool
 peer_only(struct http_req *r, struct agent *a)
 {
-    if (a->opts->mode == AGENT_MODE_PEER)
+    if (a->peer != NULL)
         return true;
     http_reply_error(r, 409, "locks are used in peer mode only; this agent runs in %s mode",
                      agent_mode_name(a->opts->mode));
@@ -409,7 +358,7 @@ get_lock(struct http_req *r, void *ctx)
     if (!peer_only(r, a))
         return;
     double left = 0.0;
-    const char *holder = agent_lock_holder(a, &left);
+    const char *holder = peer_lock_holder(a->peer, &left);
     json_t *j = json_pack("{s:b,s:o,s:f}", "held", holder != NULL, "holder",
                           holder != NULL ? json_string(holder) : json_null(), "expires_in", left);
     reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
@@ -439,15 +388,11 @@ post_lock(struct http_req *r, void *ctx)
     double left = 0;
     json_t *j;
     int code;
-    if (agent_lock_take(a, l.holder, l.lease_s, &holder, &left) < 0) {
-        a->locks_denied++;
-        log_info("lock refused host=\"%s\" asked_by=\"%s\" holder=\"%s\"", a->opts->name, l.holder,
-                 holder);
+    if (peer_lock_request(a->peer, l.holder, l.lease_s, &holder, &left) < 0) {
         code = 409;
         j = json_pack("{s:s,s:s,s:f}", "error", "locked by another host", "holder", holder,
                       "expires_in", left);
     } else {
-        a->locks_served++;
         code = 200;
         j = json_pack("{s:s,s:f}", "holder", l.holder, "expires_in", l.lease_s);
     }
@@ -474,10 +419,10 @@ post_unlock(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "holder: only this host releases its own lock");
         return;
     }
-    int rc = agent_lock_release(a, l.holder);
+    const char *holder = NULL;
+    int rc = peer_lock_release(a->peer, l.holder, &holder);
     if (rc == -EPERM) {
-        http_reply_error(r, 409, "the lock is held by \"%s\", not \"%s\"", a->lock.holder,
-                         l.holder);
+        http_reply_error(r, 409, "the lock is held by \"%s\", not \"%s\"", holder, l.holder);
         return;
     }
     http_reply_json(r, 200, rc == 0 ? "{\"released\": true}" : "{\"released\": false}");
@@ -486,17 +431,34 @@ post_unlock(struct http_req *r, void *ctx)
 static void
 get_migration(struct http_req *r, void *ctx)
 {
-    struct migration *m = agent_migration_find(ctx, r->parts[2]);
+    struct agent *a = ctx;
+    struct migration *m = migrate_find(a->migs, r->parts[2]);
     if (m == NULL) {
         http_reply_error(r, 404, "no migration \"%s\"", r->parts[2]);
         return;
     }
-    reply_owned(r, 200, agent_migration_json(m));
+    reply_json_obj(r, 200, migration_json(m, a->opts->name));
+}
+
+/* The backend's arrivals, or NULL after answering (its VMs arrive another way: no
+ * reservation is made, 409, and none is known, 404). */
+static struct sim_arrivals *
+arrivals(struct http_req *r, struct agent *a, bool reserve)
+{
+    struct sim_arrivals *t = a->hv->ops->arrivals != NULL ? a->hv->ops->arrivals(a->hv) : NULL;
+    if (t == NULL && reserve)
+        http_reply_error(r, 409,
+                         "this host runs real VMs: they arrive by libvirt's migration, not by "
+                         "reservation");
+    else if (t == NULL)
+        http_reply_error(r, 404, "no arrival \"%s\"", r->parts[2]);
+    return t;
 }
 
 static void
 post_incoming(struct http_req *r, void *ctx)
 {
+    struct agent *a = ctx;
     struct wire_incoming in;
     struct perr err;
     char msg[256] = "";
@@ -506,13 +468,16 @@ post_incoming(struct http_req *r, void *ctx)
     }
     if (!http_req_check_host(r, in.from, "arrival"))
         return;
-    if (((struct agent *)ctx)->opts->backend != AGENT_BACKEND_SIM) {
-        http_reply_error(r, 409,
-                         "this host runs real VMs: they arrive by libvirt's migration, "
-                         "not by reservation");
+    struct sim_arrivals *t = arrivals(r, a, true);
+    if (t == NULL)
         return;
-    }
-    int code = agent_incoming_reserve(ctx, &in, msg, sizeof(msg));
+    char refusal[600] = "";
+    if (a->peer != NULL && !peer_takes_from(a->peer, in.from))
+        /* Peer mode: one migration at a time, the one of the lock's holder. */
+        (void)snprintf(refusal, sizeof(refusal),
+                       "host \"%s\" takes VMs only from the holder of its lock, not from \"%s\"",
+                       a->opts->name, in.from);
+    int code = sim_arrival_reserve(t, &in, refusal[0] != '\0' ? refusal : NULL, msg, sizeof(msg));
     if (code >= 300) {
         http_reply_error(r, code, "%s", msg);
         return;
@@ -523,75 +488,74 @@ post_incoming(struct http_req *r, void *ctx)
 static void
 get_incoming(struct http_req *r, void *ctx)
 {
-    struct incoming *in = agent_incoming_find(ctx, r->parts[2]);
-    if (in == NULL) {
+    struct sim_arrivals *t = arrivals(r, ctx, false);
+    if (t == NULL)
+        return;
+    bool known = false;
+    json_t *j = sim_arrival_json(t, r->parts[2], &known);
+    if (!known) {
         http_reply_error(r, 404, "no arrival \"%s\"", r->parts[2]);
         return;
     }
-    static const char *const names[] = {"reserved", "committed", "aborted"};
-    json_t *j = json_pack("{s:s,s:s,s:s,s:b}", "id", in->id, "vm", in->vm, "state",
-                          names[in->state], "settled", in->settled);
-    reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
-    json_decref(j);
+    reply_json_obj(r, 200, j);
 }
 
-/* Only the source of arrival `id` may commit, abort or settle it (with tls_bind_names). An
- * unknown id goes on, to its handler's 404. */
-static bool
-from_its_source(struct http_req *r, struct agent *a, const char *id, const char *what)
+enum arrival_op {
+    ARRIVAL_COMMIT,
+    ARRIVAL_ABORT,
+    ARRIVAL_SETTLE,
+};
+
+/* An arrival's follow-up, from its source only (with tls_bind_names); an unknown id goes on,
+ * to the 404 of the arrivals. `final`: the commit's demand. */
+static void
+arrival_step(struct http_req *r, struct agent *a, enum arrival_op op, const struct wire_load *final)
 {
-    const struct incoming *in = agent_incoming_find(a, id);
-    return in == NULL || http_req_check_host(r, in->from, what);
+    static const char *const what[] = {"commit", "abort", "settle"};
+    static const char *const done[] = {"{\"state\": \"committed\"}", "{\"state\": \"aborted\"}",
+                                       "{\"settled\": true}"};
+    struct sim_arrivals *t = arrivals(r, a, false);
+    if (t == NULL)
+        return;
+    const char *id = r->parts[2];
+    const char *from = sim_arrival_source(t, id);
+    if (from != NULL && !http_req_check_host(r, from, what[op]))
+        return;
+    char msg[256] = "";
+    int code = op == ARRIVAL_COMMIT  ? sim_arrival_commit(t, id, final, msg, sizeof(msg))
+               : op == ARRIVAL_ABORT ? sim_arrival_abort(t, id, msg, sizeof(msg))
+                                     : sim_arrival_settle(t, id, msg, sizeof(msg));
+    if (code >= 300) {
+        http_reply_error(r, code, "%s", msg);
+        return;
+    }
+    http_reply_json(r, code, done[op]);
 }
 
 static void
 post_commit(struct http_req *r, void *ctx)
 {
+    /* The body carries the VM's demand at the end of the transfer (its state); optional. */
     struct wire_load final;
     struct perr err;
-    char msg[256] = "";
     memset(&final, 0, sizeof(final));
-    if (!from_its_source(r, ctx, r->parts[2], "commit"))
-        return;
-    /* The body carries the VM's demand at the end of the transfer (its state); optional. */
     if (r->body_len > 0 && wire_load_decode(r->body, r->body_len, &final, &err) < 0) {
         http_reply_error(r, 400, "%s", err.msg);
         return;
     }
-    int code = agent_incoming_commit(ctx, r->parts[2], &final, msg, sizeof(msg));
-    if (code >= 300) {
-        http_reply_error(r, code, "%s", msg);
-        return;
-    }
-    http_reply_json(r, code, "{\"state\": \"committed\"}");
+    arrival_step(r, ctx, ARRIVAL_COMMIT, &final);
 }
 
 static void
 post_abort(struct http_req *r, void *ctx)
 {
-    char msg[256] = "";
-    if (!from_its_source(r, ctx, r->parts[2], "abort"))
-        return;
-    int code = agent_incoming_abort(ctx, r->parts[2], msg, sizeof(msg));
-    if (code >= 300) {
-        http_reply_error(r, code, "%s", msg);
-        return;
-    }
-    http_reply_json(r, code, "{\"state\": \"aborted\"}");
+    arrival_step(r, ctx, ARRIVAL_ABORT, NULL);
 }
 
 static void
 post_settled(struct http_req *r, void *ctx)
 {
-    char msg[256] = "";
-    if (!from_its_source(r, ctx, r->parts[2], "settle"))
-        return;
-    int code = agent_incoming_settle(ctx, r->parts[2], msg, sizeof(msg));
-    if (code >= 300) {
-        http_reply_error(r, code, "%s", msg);
-        return;
-    }
-    http_reply_json(r, code, "{\"settled\": true}");
+    arrival_step(r, ctx, ARRIVAL_SETTLE, NULL);
 }
 
 const struct http_route agent_routes[] = {

@@ -7,7 +7,7 @@
  * (POST /v1/notify), which decides and orders the migration; one notification is in flight
  * at a time, and none while a VM of the host is arriving or leaving (the manager does not
  * move anything into or out of a host with a migration running). Peer: the conflict starts a
- * decision among the peers (agent_peer.c). */
+ * decision among the peers (peer.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +16,8 @@
 
 #include "agent/agent_internal.h"
 #include "common/log.h"
-#include "core/detect.h"
+#include "view/conflictlog.h"
+#include "view/hostview.h"
 
 static void
 notify_done(void *arg, int status, const char *body, size_t len, const char *err)
@@ -33,8 +34,8 @@ notify_done(void *arg, int status, const char *body, size_t len, const char *err
                   "next sample",
                   a->opts->manager, err);
     else
-        log_warnx("conflict notification refused manager=%s status=%d body=%.200s", a->opts->manager,
-                  status, body != NULL ? body : "");
+        log_warnx("conflict notification refused manager=%s status=%d body=%.200s",
+                  a->opts->manager, status, body != NULL ? body : "");
 }
 
 static void
@@ -56,6 +57,21 @@ notify(struct agent *a)
     a->notify_in_flight = true;
 }
 
+/* Detect on the sample `s`: 1 in conflict (*ret_key, the caller's), 0 not, <0 on OOM. */
+static int
+detect(struct agent *a, const struct wire_sample *s, char **ret_key)
+{
+    const char **vms = calloc(s->n_vms + 1, sizeof(*vms));
+    if (vms == NULL)
+        return -ENOMEM;
+    uint8_t kinds = 0;
+    size_t n = 0;
+    int r = wire_sample_conflict(s, &a->opts->policy, &kinds, vms, &n);
+    *ret_key = r == 1 ? conflict_key(kinds, vms, n) : NULL;
+    free(vms);
+    return r == 1 && *ret_key == NULL ? -ENOMEM : r;
+}
+
 void
 agent_detect(struct agent *a)
 {
@@ -64,28 +80,29 @@ agent_detect(struct agent *a)
     const struct wire_sample *s = &a->sample;
     /* The host's recent usage, for the web page. */
     if (a->hist == NULL)
-        a->hist = uhist_new(AGENT_HIST_GAP_S);
+        a->hist = uhist_new(HVIEW_HIST_GAP_S);
     if (a->hist != NULL)
         uhist_push(a->hist, s->time, s->usage);
     if (a->opts->mode == AGENT_MODE_CENTRAL)
         return;
-    char kinds[sizeof(a->conflict_kinds)];
-    char vms[sizeof(a->conflict_vms)];
     bool moving = wire_sample_moving(s);
-    int r = wire_sample_conflict(s, &a->opts->policy, kinds, sizeof(kinds), vms, sizeof(vms));
+    char *key = NULL;
+    int r = detect(a, s, &key);
     if (r < 0)
         return;
-    if (r == 1 && (!a->in_conflict || strcmp(vms, a->conflict_vms) != 0 ||
-                   strcmp(kinds, a->conflict_kinds) != 0)) {
+    if (r == 1 && (!a->in_conflict || strcmp(key, a->conflict_key) != 0)) {
         a->conflicts_detected++;
-        log_info("conflict detected host=\"%s\" resources=%s vms=%s", a->opts->name, kinds, vms);
+        char *text = conflict_key_text(key);
+        log_info("conflict detected host=\"%s\" %s", a->opts->name, text != NULL ? text : "");
+        free(text);
     } else if (r == 0 && a->in_conflict) {
         log_info("conflict over host=\"%s\"", a->opts->name);
-        a->recorded_sig[0] = '\0';
     }
     a->in_conflict = r == 1;
-    (void)snprintf(a->conflict_kinds, sizeof(a->conflict_kinds), "%s", r == 1 ? kinds : "");
-    (void)snprintf(a->conflict_vms, sizeof(a->conflict_vms), "%s", r == 1 ? vms : "");
+    free(a->conflict_key);
+    a->conflict_key = key;
+    if (a->peer != NULL)
+        peer_conflict(a->peer, key);
     /* Anti-flapping: act only on a conflict seen in k of the last n samples. */
     a->conflict_seen = policy_persist_push(a->conflict_seen, r == 1);
     if (r != 1)
@@ -95,8 +112,8 @@ agent_detect(struct agent *a)
                   (unsigned)a->opts->policy.persist_k, (unsigned)a->opts->policy.persist_n);
         return;
     }
-    if (a->opts->mode == AGENT_MODE_PEER)
-        agent_peer_act(a);
+    if (a->peer != NULL)
+        peer_act(a->peer);
     else if (!moving)
         notify(a); /* while a VM arrives or leaves, the manager would not act on this host */
 }

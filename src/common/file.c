@@ -1,10 +1,12 @@
-/* Whole-file and chunked reads with limits. */
+/* Whole-file and chunked reads with limits, and atomic replacement. */
 #define _XOPEN_SOURCE 700
 #include "common/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -146,4 +148,55 @@ file_remove_tree(const char *dir)
     if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
         return -errno;
     return remove_err;
+}
+
+/* Write all `len` bytes of `p` to `fd`. 0 or -errno. */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, p + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+int
+file_write_atomic(const char *path, const char *text)
+{
+    char tmp[PATH_MAX + 8];
+    if (strlen(path) >= PATH_MAX)
+        return -ENAMETOOLONG;
+    (void)snprintf(tmp, sizeof(tmp), "%s.new", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int r = write_all(fd, text, strlen(text));
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        (void)unlink(tmp);
+        return r;
+    }
+    /* The rename itself must last a power cut. */
+    char dir[PATH_MAX];
+    (void)snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        slash[slash == dir ? 1 : 0] = '\0'; /* "/x" is in "/" */
+    fd = open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    r = fsync(fd) < 0 ? -errno : 0;
+    (void)close(fd);
+    return r;
 }

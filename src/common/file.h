@@ -1,5 +1,5 @@
-/* Reading whole files (or standard input, as "-") with a size limit. The only file I/O
- * helpers of the tree; callers decide how to report errors. */
+/* Reading whole files (or standard input, as "-") with a size limit, and replacing one
+ * atomically. The only file I/O helpers of the tree; callers decide how to report errors. */
 #ifndef VMLOC_COMMON_FILE_H
 #define VMLOC_COMMON_FILE_H
 
@@ -17,6 +17,10 @@ MUST_CHECK int file_read_all(const char *path, size_t max, char **ret_buf, size_
  * -EFBIG beyond `max` bytes. */
 MUST_CHECK int file_stream(const char *path, size_t max,
                            int (*fn)(void *ctx, const void *chunk, size_t len), void *ctx);
+
+/* Replace `path` with `text` so that a crash leaves either the old file or the new one: the
+ * text goes to PATH.new, synced, renamed over `path`, and the folder synced. 0 or -errno. */
+MUST_CHECK int file_write_atomic(const char *path, const char *text);
 
 /* Remove `dir` and everything under it (not following symbolic links). 0, or -errno of the
  * first thing that could not be removed (the rest is still tried). */

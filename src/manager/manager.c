@@ -159,10 +159,7 @@ manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, c
         (h->persist_seq == 0 || h->sample.seq != h->persist_seq)) {
         /* Once per sample: a round faster than the agent samples brings the same one again. */
         h->persist_seq = h->sample.seq != 0 ? h->sample.seq : 1;
-        char kinds[4];
-        char vms[4];
-        int c = wire_sample_conflict(&h->sample, &m->opts.policy, kinds, sizeof(kinds), vms,
-                                     sizeof(vms));
+        int c = wire_sample_conflict(&h->sample, &m->opts.policy, NULL, NULL, NULL);
         h->conflict_seen = policy_persist_push(h->conflict_seen, c == 1);
     }
     if (h->hist == NULL)

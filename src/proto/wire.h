@@ -156,10 +156,12 @@ json_t *wire_host_json(const struct wire_sample *s, const char *name, const char
                        const double *threshold, const char *reason);
 
 /* Is the host of sample `s`, alone, in conflict under `pol` (the core's detect_host() on the
- * one translation)? 1: yes (the conflicting kinds and VMs written, comma-separated, truncated
- * to fit); 0: no; -E2BIG or -ENOMEM. */
-int wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, char *kinds,
-                         size_t klen, char *vms, size_t vlen);
+ * one translation)? 1: yes, with the conflicting kinds (KIND_BIT mask) in *ret_kinds and, when
+ * `ret_vms` is not NULL (room for s->n_vms), the conflicting VMs' names (pointing into `s`, in
+ * the detector's order) in ret_vms[0 .. *ret_n); 0: no; -E2BIG or -ENOMEM. ret_kinds, ret_vms
+ * and ret_n may be NULL. */
+int wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint8_t *ret_kinds,
+                         const char **ret_vms, size_t *ret_n);
 
 /* Add to `o` (a VM as GET /v1/vms lists it; taken) what holds a running VM where it is at wall
  * time `now` under `pol`, from its arrival (`arrived`, < 0: unknown) and its moves (`n`,

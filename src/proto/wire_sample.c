@@ -1004,8 +1004,8 @@ wire_host_json(const struct wire_sample *s, const char *name, const char *url, c
 }
 
 int
-wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, char *kinds,
-                     size_t klen, char *vms, size_t vlen)
+wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint8_t *ret_kinds,
+                     const char **ret_vms, size_t *ret_n)
 {
     struct cluster cl;
     cluster_init(&cl);
@@ -1021,21 +1021,22 @@ wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, char
         policy_host_params(pol, &cl.hosts[hi], &hp);
         detect_host(&cl, pol, &hp, hi, &det, idx, &nv);
         r = det.conflict ? 1 : 0;
-        size_t off = 0;
-        if (klen > 0)
-            kinds[0] = '\0';
-        for (size_t i = 0; r == 1 && i < pol->n_resources; i++) {
-            enum kind k = pol->resources[i];
-            if ((det.kinds & KIND_BIT(k)) && off < klen)
-                off +=
-                    (size_t)snprintf(kinds + off, klen - off, "%s%s", off ? "," : "", kind_name(k));
+        if (ret_kinds != NULL)
+            *ret_kinds = r == 1 ? det.kinds : 0;
+        if (ret_n != NULL)
+            *ret_n = 0;
+        /* The cluster's VMs are the sample's, without those arriving, in the same order. */
+        for (size_t j = 0; r == 1 && ret_vms != NULL && j < nv; j++) {
+            size_t k = idx[j] - cl.hosts[hi].vm_first;
+            for (size_t i = 0; i < s->n_vms; i++) {
+                if (s->vms[i].incoming)
+                    continue;
+                if (k-- == 0) {
+                    ret_vms[(*ret_n)++] = s->vms[i].name;
+                    break;
+                }
+            }
         }
-        off = 0;
-        if (vlen > 0)
-            vms[0] = '\0';
-        for (size_t j = 0; j < nv && off < vlen; j++)
-            off += (size_t)snprintf(vms + off, vlen - off, "%s%s", off ? "," : "",
-                                    cl.vms[idx[j]].name);
     }
     free(idx);
     cluster_done(&cl);

@@ -1,0 +1,545 @@
+/* The libvirt backend (hv_libvirt.h): samples of the host's real domains, and live migrations
+ * run by libvirt.
+ *
+ * A sample lists every active domain with its measured usage (its demand is its usage: a
+ * real VM asks for what it uses) and its memory; a domain that just appeared (or restarted,
+ * or migrated in) is listed at 0 until its second sample gives it a rate. While libvirt is
+ * not reachable there is no sample: GET /v1/sample answers 503 with libvirt's error, so a
+ * collector counts the host as not answering (and marks it down after a few rounds), and
+ * /v1/health tells the connection's state and when it is tried again.
+ *
+ * A migration asks the destination agent for its libvirt URI and migration address
+ * (GET /v1/health), then starts libvirt's peer-to-peer live migration in a worker thread.
+ * Every second its progress is read, and after the time-out libvirt is asked to abort it.
+ * libvirt's own protocol keeps the VM on exactly one host: until the destination runs it,
+ * it runs on the source; after a failure or an abort it still does.
+ *
+ * A domain's recent moves (the storm guard's history) live in its libvirt metadata
+ * (lv_doms.c): read once when the backend first sees the domain, listed in every sample, and
+ * extended and written back when the domain arrives by migration. */
+#define _POSIX_C_SOURCE 200809L
+#include "agent/hv_libvirt.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/lv_doms.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+/* The backend's part of one migration. */
+struct lv_job {
+    struct hv_lv *hv;
+    struct migration *m;
+    hv_ended_fn done;
+    void *arg;
+    struct lv_mig *mig; /* the worker, NULL before it starts and after it ended */
+    struct event *timer;
+    bool in_flight; /* the destination agent is being asked */
+    bool aborting;  /* the time-out asked libvirt to abort it */
+};
+
+struct hv_lv {
+    struct hv base;
+    struct hv_lv_opts o;
+    struct hv_libvirt_opts lo; /* o.libvirt with the sampling's minimum interval */
+    struct lv_conn lv;
+    bool lv_started;
+    struct event *wake_ev; /* libvirt's events and migrations' ends */
+    struct lv_doms doms;
+    struct lv_job **jobs; /* those running */
+    size_t n_jobs;
+    struct event_base *evbase;
+    struct http_client *client;
+    struct hv_events ev;
+};
+
+static struct hv_lv *
+lv_of(struct hv *h)
+{
+    return (struct hv_lv *)h;
+}
+
+static double
+mono_s(void)
+{
+    return (double)clock_now_us() / 1e6;
+}
+
+/* The operator's settings for domain `name` ([vm "NAME"]: priority, pinned), or NULL. */
+static const struct wire_vmdef *
+vm_settings(const struct hv_lv *hv, const char *name)
+{
+    for (size_t i = 0; i < hv->o.n_vms; i++) {
+        if (strcmp(hv->o.vms[i].name, name) == 0)
+            return &hv->o.vms[i];
+    }
+    return NULL;
+}
+
+/* A running migration of ours for VM `name`, or NULL. */
+static struct lv_job *
+migrating(const struct hv_lv *hv, const char *name)
+{
+    for (size_t i = 0; i < hv->n_jobs; i++) {
+        if (strcmp(hv->jobs[i]->m->vm, name) == 0)
+            return hv->jobs[i];
+    }
+    return NULL;
+}
+
+static double
+round3(double v)
+{
+    return (double)(long long)(v * 1000.0 + 0.5) / 1000.0;
+}
+
+/* {"cpu", "disk", "net"}: the kinds libvirt measures, and "mem_bw" where the platform
+ * measures memory transfer (left out, not invented, elsewhere). */
+static json_t *
+measured_kinds(const double *v, bool mem_bw)
+{
+    json_t *o = json_pack("{s:f,s:f,s:f}", "cpu", round3(v[KIND_CPU]), "disk", round3(v[KIND_DISK]),
+                          "net", round3(v[KIND_NET]));
+    if (o != NULL && mem_bw)
+        (void)json_object_set_new(o, "mem_bw", json_real(round3(v[KIND_MEM_BW])));
+    return o;
+}
+
+static uint8_t
+measured_mask(bool mem_bw)
+{
+    return (uint8_t)(KIND_BIT(KIND_CPU) | KIND_BIT(KIND_DISK) | KIND_BIT(KIND_NET) |
+                     (mem_bw ? KIND_BIT(KIND_MEM_BW) : 0));
+}
+
+static json_t *
+lvb_vms(struct hv *h, double now)
+{
+    struct hv_lv *hv = lv_of(h);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < hv->lv.n_vms && arr != NULL; i++) {
+        const struct lv_vm *v = &hv->lv.vms[i];
+        const char *state = migrating(hv, v->name) != NULL ? "migrating-out" : "running";
+        const struct wire_vmdef *d = vm_settings(hv, v->name);
+        json_t *o =
+            json_pack("{s:s,s:s,s:o,s:o,s:f,s:I,s:b,s:s,s:b,s:s}", "name", v->name, "uuid", v->uuid,
+                      "usage", measured_kinds(v->usage, v->has_mem_bw), "demand",
+                      measured_kinds(v->usage, v->has_mem_bw), "mem_mib", v->mem_mib, "priority",
+                      (json_int_t)(d != NULL ? d->priority : 0), "pinned", d != NULL && d->pinned,
+                      "state", state, "measured", v->measured, "host", hv->o.name);
+        const struct lv_dom *r = lv_doms_find(&hv->doms, v->uuid);
+        uint32_t n_moves = r != NULL ? r->n_moves : 0;
+        /* What holds it here (cooldown, storm guard), as with the simulated backend. */
+        o = wire_vm_hold_json(o, hv->o.policy, r != NULL ? r->since : -1.0,
+                              r != NULL ? r->moves : NULL, n_moves, now);
+        if (o != NULL && n_moves > 0 &&
+            json_object_set_new(o, "moves", wire_moves_json(r->moves, n_moves)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (o == NULL || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+/* One domain into the sample `s` (room made). */
+static void
+sample_vm(const struct hv_lv *hv, const struct lv_vm *v, struct wire_sample *s)
+{
+    const struct wire_vmdef *d = vm_settings(hv, v->name);
+    const struct lv_dom *r = lv_doms_find(&hv->doms, v->uuid);
+    struct wire_sample_vm *o = &s->vms[s->n_vms++];
+    (void)snprintf(o->name, sizeof(o->name), "%s", v->name);
+    (void)snprintf(o->uuid, sizeof(o->uuid), "%.36s", v->uuid);
+    memcpy(o->usage, v->usage, sizeof(o->usage));
+    memcpy(o->demand, v->usage, sizeof(o->demand));
+    o->usage_kinds = o->demand_kinds = measured_mask(v->has_mem_bw);
+    o->mem_mib = v->mem_mib;
+    o->priority = d != NULL ? d->priority : 0;
+    o->pinned = d != NULL && d->pinned;
+    o->migrating_out = migrating(hv, v->name) != NULL;
+    o->measured = v->measured ? 1 : 0;
+    o->arrived = r != NULL ? r->since : -1.0;
+    o->moves_first = (uint32_t)s->n_moves;
+    if (r != NULL) {
+        /* Its moves, for the storm guard of the manager and the peers. */
+        o->n_moves = r->n_moves;
+        memcpy(s->moves + s->n_moves, r->moves, r->n_moves * sizeof(*r->moves));
+        s->n_moves += r->n_moves;
+    }
+}
+
+/* The host and its domains now (demand is what they use: libvirt measures no more). */
+static int
+lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t len)
+{
+    struct hv_lv *hv = lv_of(h);
+    memset(s, 0, sizeof(*s));
+    int r = lv_sample(&hv->lv, mono_s());
+    if (r < 0) {
+        (void)snprintf(why, len, "%s", hv->lv.error[0] != '\0' ? hv->lv.error : strerror(-r));
+        return -EAGAIN;
+    }
+    if (!hv->lv.host_cpu_known) {
+        /* Just (re)connected: rates need two readings; a host shown idle would draw VMs. */
+        (void)snprintf(why, len, "first reading of the host's counters; rates after one interval");
+        return -EAGAIN;
+    }
+    lv_doms_note(&hv->doms, &hv->lv, now);
+    s->vms = calloc(hv->lv.n_vms + 1, sizeof(*s->vms));
+    s->moves = calloc(hv->lv.n_vms * MODEL_MAX_VM_MOVES + 1, sizeof(*s->moves));
+    if (s->vms == NULL || s->moves == NULL) {
+        wire_sample_done(s);
+        return -ENOMEM;
+    }
+    s->time = now;
+    (void)snprintf(s->name, sizeof(s->name), "%s", hv->o.name);
+    s->capacity = hv->o.capacity;
+    s->mem_mib = hv->lv.host_mem_mib;
+    s->usage[KIND_CPU] = hv->lv.host_cpu;
+    s->usage[KIND_MEM_BW] = hv->lv.host_io[KIND_MEM_BW];
+    s->usage[KIND_DISK] = hv->lv.host_io[KIND_DISK];
+    s->usage[KIND_NET] = hv->lv.host_io[KIND_NET];
+    s->usage_kinds = measured_mask(hv->lv.mem_bw_seen);
+    for (size_t i = 0; i < hv->lv.n_vms; i++)
+        sample_vm(hv, &hv->lv.vms[i], s);
+    return 0;
+}
+
+static size_t
+lvb_n_vms(const struct hv *h)
+{
+    return ((const struct hv_lv *)h)->lv.n_vms;
+}
+
+/* The libvirt URI other hosts use for this one: peer_uri, else uri when it names a host
+ * ("qemu+tls://kvm-07/system"); "" when neither does (qemu:///system is local only). */
+static const char *
+peer_uri(const struct hv_libvirt_opts *o)
+{
+    if (o->peer_uri[0] != '\0')
+        return o->peer_uri;
+    const char *p = strstr(o->uri, "://");
+    return p != NULL && p[3] != '/' && p[3] != '\0' ? o->uri : "";
+}
+
+/* What other agents need to migrate VMs here, and the connection's state. */
+static json_t *
+lvb_health(struct hv *h)
+{
+    struct hv_lv *hv = lv_of(h);
+    const struct hv_libvirt_opts *o = hv->o.libvirt;
+    bool up = hv->lv.connected;
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri", peer_uri(o),
+                     "migration_address", o->migration_address, "state",
+                     up ? "connected" : "disconnected", "error",
+                     up ? json_null() : json_string(hv->lv.error), "retry_in",
+                     lv_retry_in(&hv->lv, mono_s()), "cpus", (json_int_t)hv->lv.ncpus, "domains",
+                     (json_int_t)hv->lv.n_vms);
+}
+
+static void
+lvb_metrics(struct hv *h, struct mtext *t)
+{
+    mtext_family(t, "vmloc_libvirt_connected", "gauge", "1 when libvirt is connected");
+    mtext_sample(t, "vmloc_libvirt_connected", "", lv_of(h)->lv.connected ? 1 : 0);
+}
+
+/* ---- migrations ------------------------------------------------------------------------- */
+
+static void
+jobs_remove(struct hv_lv *hv, const struct lv_job *j)
+{
+    for (size_t i = 0; i < hv->n_jobs; i++) {
+        if (hv->jobs[i] == j) {
+            hv->jobs[i] = hv->jobs[--hv->n_jobs];
+            return;
+        }
+    }
+}
+
+static void
+finish(struct lv_job *j, bool ok, const char *error)
+{
+    struct migration *m = j->m;
+    migration_finish(m, ok ? MIG_DONE : MIG_FAILED);
+    if (j->timer != NULL)
+        (void)event_del(j->timer);
+    if (ok) {
+        log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f mib=%.0f", m->id, m->vm,
+                 m->to_name, m->took_s, m->progress_mib);
+    } else {
+        (void)snprintf(m->error, sizeof(m->error), "%s", error);
+        log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; VM stays here", m->id,
+                  m->vm, m->to_name, m->error);
+    }
+    if (j->mig != NULL) {
+        lv_migrate_free(j->mig);
+        j->mig = NULL;
+    }
+    jobs_remove(j->hv, j);
+    j->hv->ev.changed(j->hv->ev.ctx);
+    j->done(j->arg, m);
+}
+
+/* Every second while it runs: its progress, and the time-out. */
+static void
+progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct lv_job *j = arg;
+    struct migration *m = j->m;
+    (void)fd;
+    (void)what;
+    if (m->state != MIG_RUNNING || j->mig == NULL)
+        return;
+    double processed;
+    double total;
+    double elapsed_ms;
+    lv_migrate_progress(j->mig, &processed, &total, &elapsed_ms);
+    if (total > 0) {
+        m->progress_mib = processed;
+        m->total_mib = total;
+        log_debug("migration progress id=%s mib=%.0f of %.0f elapsed_ms=%.0f", m->id, processed,
+                  total, elapsed_ms);
+    }
+    double limit = j->hv->o.libvirt->migrate_timeout_s;
+    if (limit > 0 && clock_mono_s() - m->started_mono > limit) {
+        /* Asked again every second: an abort can fail while the job is starting or in a
+         * phase libvirt cannot interrupt. */
+        if (!j->aborting)
+            log_warnx("migration timed out id=%s vm=\"%s\" after %.0fs; asking libvirt to abort "
+                      "it",
+                      m->id, m->vm, limit);
+        j->aborting = true;
+        lv_migrate_abort(j->mig);
+    }
+    struct timeval tv = {1, 0};
+    (void)event_add(j->timer, &tv);
+}
+
+/* The destination agent's answer: its libvirt as other hosts reach it. */
+static void
+dest_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct lv_job *j = arg;
+    struct hv_lv *hv = j->hv;
+    struct migration *m = j->m;
+    j->in_flight = false;
+    if (status != 200) {
+        char why[300];
+        (void)snprintf(why, sizeof(why), "destination agent not reachable: %s",
+                       status == 0 ? err : "refused");
+        finish(j, false, why);
+        return;
+    }
+    json_t *o = json_loadb(body, len, 0, NULL);
+    json_t *lv = json_object_get(o, "libvirt");
+    const char *uri = json_string_value(json_object_get(lv, "peer_uri"));
+    const char *addr = json_string_value(json_object_get(lv, "migration_address"));
+    char uri_c[512];
+    char addr_c[256];
+    (void)snprintf(uri_c, sizeof(uri_c), "%s", uri != NULL ? uri : "");
+    (void)snprintf(addr_c, sizeof(addr_c), "%s", addr != NULL ? addr : "");
+    json_decref(o);
+    if (uri_c[0] == '\0') {
+        finish(j, false,
+               "the destination agent gives no libvirt URI for other hosts (it needs the libvirt "
+               "backend and [libvirt] peer_uri)");
+        return;
+    }
+    int r = lv_migrate_start(&hv->lv, m->vm, uri_c, addr_c, &j->mig);
+    if (r < 0) {
+        char why[300];
+        (void)snprintf(why, sizeof(why), "libvirt did not start the migration: %s",
+                       r == -ENOENT      ? "no such running domain"
+                       : hv->lv.error[0] ? hv->lv.error
+                                         : strerror(-r));
+        finish(j, false, why);
+        return;
+    }
+    log_info("migration started id=%s vm=\"%s\" to=\"%s\" libvirt=%s address=%s", m->id, m->vm,
+             m->to_name, uri_c, addr_c[0] != '\0' ? addr_c : "(libvirt's)");
+    struct timeval tv = {1, 0};
+    (void)event_add(j->timer, &tv);
+}
+
+static int
+lvb_migrate_check(struct hv *h, const char *vm, double *ret_mem_mib)
+{
+    struct hv_lv *hv = lv_of(h);
+    const struct lv_vm *v = NULL;
+    for (size_t i = 0; i < hv->lv.n_vms && v == NULL; i++) {
+        if (strcmp(hv->lv.vms[i].name, vm) == 0)
+            v = &hv->lv.vms[i];
+    }
+    if (v == NULL || !hv->lv.connected)
+        return -ENOENT;
+    if (migrating(hv, vm) != NULL)
+        return -EBUSY;
+    const struct wire_vmdef *d = vm_settings(hv, vm);
+    if (d != NULL && d->pinned)
+        return -EPERM;
+    *ret_mem_mib = v->mem_mib;
+    return 0;
+}
+
+static int
+lvb_migrate_start(struct hv *h, struct migration *m, hv_ended_fn done, void *arg)
+{
+    struct hv_lv *hv = lv_of(h);
+    struct lv_job **jobs = realloc(hv->jobs, (hv->n_jobs + 1) * sizeof(*jobs));
+    if (jobs == NULL)
+        return -ENOMEM;
+    hv->jobs = jobs;
+    struct lv_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return -ENOMEM;
+    j->hv = hv;
+    j->m = m;
+    j->done = done;
+    j->arg = arg;
+    j->timer = evtimer_new(hv->evbase, progress_cb, j);
+    int r = j->timer != NULL ? http_request(hv->client, m->to_url, "GET", "/v1/health", NULL,
+                                            HTTP_TIMEOUT_S, dest_done, j)
+                             : -ENOMEM;
+    if (r < 0) {
+        if (j->timer != NULL)
+            event_free(j->timer);
+        free(j);
+        return r;
+    }
+    j->in_flight = true;
+    m->job = j;
+    m->has_progress = true;
+    hv->jobs[hv->n_jobs++] = j;
+    log_info("migration ordered id=%s vm=\"%s\" to=\"%s\" url=%s mem_mib=%.0f", m->id, m->vm,
+             m->to_name, m->to_url, m->mem_mib);
+    hv->ev.changed(hv->ev.ctx);
+    return 0;
+}
+
+static int
+lvb_migrate_hold(const struct hv *h, const struct migration *m)
+{
+    const struct lv_job *j = m->job;
+    (void)h;
+    return m->state == MIG_RUNNING || (j != NULL && j->in_flight) ? 2 : 0;
+}
+
+static void
+lvb_migrate_release(struct hv *h, struct migration *m)
+{
+    struct lv_job *j = m->job;
+    if (j == NULL)
+        return;
+    if (j->mig != NULL) {
+        /* Still running at exit: libvirt is asked to abort, then the worker is awaited. */
+        if (lv_migrate_poll(j->mig, m->error, sizeof(m->error)) == 0)
+            lv_migrate_abort(j->mig);
+        lv_migrate_free(j->mig);
+    }
+    if (j->timer != NULL)
+        event_free(j->timer);
+    jobs_remove(lv_of(h), j);
+    free(j);
+    m->job = NULL;
+}
+
+/* libvirt's threads wrote to the wake-up pipe: a domain event, a lost connection, or a
+ * migration's end. */
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct hv_lv *hv = arg;
+    (void)fd;
+    (void)what;
+    (void)lv_drain(&hv->lv);
+    for (size_t i = 0; i < hv->n_jobs;) {
+        struct lv_job *j = hv->jobs[i];
+        char error[256] = "";
+        int s = j->mig != NULL ? lv_migrate_poll(j->mig, error, sizeof(error)) : 0;
+        if (s == 0) {
+            i++;
+            continue;
+        }
+        if (s < 0 && j->aborting) {
+            char why[300];
+            (void)snprintf(why, sizeof(why), "timed out after %.0fs and aborted: %s",
+                           hv->o.libvirt->migrate_timeout_s, error);
+            finish(j, false, why);
+        } else {
+            finish(j, s > 0, error);
+        }
+        /* finish() took it out of the list: the next one is at `i` now. */
+    }
+    /* A domain started, stopped or moved: the next sample shows it now. */
+    hv->ev.changed(hv->ev.ctx);
+}
+
+static void
+lvb_free(struct hv *h)
+{
+    struct hv_lv *hv = lv_of(h);
+    if (hv->wake_ev != NULL)
+        event_free(hv->wake_ev);
+    if (hv->lv_started)
+        lv_done(&hv->lv);
+    lv_doms_done(&hv->doms);
+    free(hv->jobs);
+    free(hv);
+}
+
+static const struct hv_ops lv_ops = {
+    .name = "libvirt",
+    .free = lvb_free,
+    .sample = lvb_sample,
+    .vms = lvb_vms,
+    .n_vms = lvb_n_vms,
+    .health = lvb_health,
+    .metrics = lvb_metrics,
+    .migrate_check = lvb_migrate_check,
+    .migrate_start = lvb_migrate_start,
+    .migrate_hold = lvb_migrate_hold,
+    .migrate_release = lvb_migrate_release,
+};
+
+int
+hv_libvirt_new(const struct hv_lv_opts *o, struct event_base *base, struct http_client *client,
+               const struct hv_events *ev, struct hv **ret)
+{
+    struct hv_lv *hv = calloc(1, sizeof(*hv));
+    if (hv == NULL) {
+        log_errorx("out of memory");
+        return -ENOMEM;
+    }
+    hv->base.ops = &lv_ops;
+    hv->o = *o;
+    hv->evbase = base;
+    hv->client = client;
+    hv->ev = *ev;
+    /* Samples taken early (on an event) keep the rates of the last full interval. */
+    hv->lo = *o->libvirt;
+    hv->lo.min_dt_s = o->interval_s * 0.5;
+    char err[512];
+    hv->lv_started = true;
+    if (lv_init(&hv->lv, &hv->lo, err, sizeof(err)) < 0) {
+        log_errorx("libvirt backend: %s", err);
+        lvb_free(&hv->base);
+        return -EIO;
+    }
+    hv->wake_ev = event_new(base, hv->lv.wake[0], EV_READ | EV_PERSIST, wake_cb, hv);
+    if (hv->wake_ev == NULL || event_add(hv->wake_ev, NULL) < 0) {
+        log_errorx("out of memory");
+        lvb_free(&hv->base);
+        return -ENOMEM;
+    }
+    *ret = &hv->base;
+    return 0;
+}

@@ -1,0 +1,746 @@
+/* Peer mode: no manager. When this host is in conflict (agent_detect.c), the agent
+ *
+ *   1. takes its own host's lock, so nobody migrates into or out of it meanwhile (if another
+ *      peer holds it, it waits for the next sample);
+ *   2. asks every peer for a fresh sample at once; a peer that does not answer in time is
+ *      skipped in this decision, and used again as soon as it answers;
+ *   3. decides with the core (plan_compute() on this host and the peers that answered, with
+ *      only this host examined for conflicts), as the manager would on the same samples;
+ *   4. asks the chosen destination for its lock (POST /v1/lock, with a lease). A refusal
+ *      excludes that host and the decision is made again without it, and without every host
+ *      that refused before, until a lock is granted or no destination is left;
+ *   5. runs the migration itself (migrate.h), renewing the destination's lease while it runs,
+ *      and releases both locks when it ends.
+ *
+ * A destination accepts an arriving VM only from the holder of its lock, so each host takes
+ * part in at most one migration at a time even when several peers pick it at once. A holder
+ * that dies cannot block a host for longer than its lease: the lease runs on the holder's
+ * renewals and on the host's monotonic clock. What this agent decided and did (conflicts,
+ * migrations) goes to its own store, served at GET /v1/conflicts and GET /v1/migrations. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/peer_internal.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "core/plan.h"
+#include "net/loop.h"
+#include "store/store_json.h"
+
+/* A decision gives up after this many lock requests (each refusal excludes one host, and a
+ * destination that is no longer the best after its fresh sample is let go). */
+#define MAX_LOCK_ATTEMPTS(pm) ((int)(pm)->n_peers + 4)
+/* A migration whose commit got no answer holds this host's lock at most this long; after
+ * that only its VM stays blocked (marked leaving) until the destination answers. */
+#define RESOLVE_HOLD_S 60.0
+
+/* ---- store ------------------------------------------------------------------------------ */
+
+/* Record this host's conflict with `outcome` once per episode and outcome. true: it was new. */
+static bool
+record_conflict(struct peer_mode *pm, const char *outcome)
+{
+    if (pm->key == NULL || !episode_note(&pm->episode, pm->key, outcome))
+        return false;
+    conflict_record(pm->store, clock_wall_s(), pm->o.name, pm->key, outcome, false);
+    return true;
+}
+
+static void
+record_migration(struct peer_mode *pm, const struct migration *m)
+{
+    struct store_migration rec;
+    memset(&rec, 0, sizeof(rec));
+    (void)snprintf(rec.id, sizeof(rec.id), "%s", m->id);
+    (void)snprintf(rec.vm, sizeof(rec.vm), "%s", m->vm);
+    (void)snprintf(rec.src, sizeof(rec.src), "%s", pm->o.name);
+    (void)snprintf(rec.dst, sizeof(rec.dst), "%s", m->to_name);
+    (void)snprintf(rec.state, sizeof(rec.state), "%s", mig_state_name(m->state));
+    rec.started = m->started;
+    rec.finished = m->state == MIG_RUNNING ? -1.0 : m->finished;
+    (void)snprintf(rec.error, sizeof(rec.error), "%s", m->error);
+    (void)snprintf(rec.reason, sizeof(rec.reason), "%s", m->reason);
+    if (store_put_migration(pm->store, &rec) < 0)
+        log_warnx("migration not stored id=%s, ignoring", m->id);
+}
+
+json_t *
+peer_conflicts_json(struct peer_mode *pm, int limit)
+{
+    return store_conflicts_json(pm->store, limit);
+}
+
+json_t *
+peer_migrations_json(struct peer_mode *pm, int limit)
+{
+    return store_migrations_json(pm->store, limit);
+}
+
+void
+peer_conflict(struct peer_mode *pm, const char *key)
+{
+    if (key == NULL) {
+        free(pm->key);
+        pm->key = NULL;
+        episode_close(&pm->episode);
+        return;
+    }
+    char *k = strdup(key);
+    if (k == NULL)
+        return; /* the previous conflict is recorded meanwhile: a record late, none lost */
+    free(pm->key);
+    pm->key = k;
+}
+
+/* ---- the decision ----------------------------------------------------------------------- */
+
+static void decide(struct peer_mode *pm);
+static void lock_done(void *arg, int status, const char *body, size_t len, const char *err);
+
+double
+peer_ask_timeout(double interval_s)
+{
+    return interval_s < 0.5 ? 0.5 : interval_s > 5.0 ? 5.0 : interval_s;
+}
+
+static double
+ask_timeout(const struct peer_mode *pm)
+{
+    return peer_ask_timeout(pm->o.interval_s);
+}
+
+static void
+back_to_idle(struct peer_mode *pm)
+{
+    (void)peer_lock_drop(pm, pm->o.name);
+    pm->phase = PEER_IDLE;
+    pm->acting = NULL;
+    (void)event_del(pm->renew_ev);
+    (void)event_del(pm->gather_ev);
+}
+
+/* Keep this host's own lock while a decision runs. false: it was lost (its lease ran out and
+ * another host took it): the decision must stop. */
+static bool
+keep_own_lock(struct peer_mode *pm)
+{
+    const char *holder;
+    double left;
+    if (peer_lock_own(pm, pm->o.name, pm->o.lock_lease_s, &holder, &left) == 0)
+        return true;
+    log_warnx("decision stopped host=\"%s\": this host's lock went to \"%s\"", pm->o.name, holder);
+    return false;
+}
+
+/* Ask peer `p` for its lock (or to renew it), or to release it. */
+static int
+send_lock(struct peer_mode *pm, struct peer *p, bool release, http_done_fn done)
+{
+    const char *path = release ? "/v1/lock/release" : "/v1/lock";
+    json_t *j = release
+                    ? json_pack("{s:s}", "holder", pm->o.name)
+                    : json_pack("{s:s,s:f}", "holder", pm->o.name, "lease_s", pm->o.lock_lease_s);
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int r = body != NULL ? http_request(pm->env.client, p->v.url, "POST", path, body,
+                                        ask_timeout(pm), done, p)
+                         : -ENOMEM;
+    free(body);
+    return r;
+}
+
+static void
+release_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    (void)body;
+    (void)len;
+    if (status != 200)
+        log_warnx("lock release not confirmed url=%s status=%d error=\"%s\"; its lease will end it",
+                  p->v.url, status, status == 0 ? err : "");
+}
+
+/* Give peer `p`'s lock back (best effort: its lease ends it otherwise). */
+static void
+release_peer(struct peer_mode *pm, struct peer *p)
+{
+    if (send_lock(pm, p, true, release_done) < 0)
+        log_warnx("lock release not sent url=%s; its lease will end it", p->v.url);
+}
+
+bool
+peer_take_sample(struct peer_mode *pm, struct peer *p, int status, const char *body, size_t len,
+                 const char *err)
+{
+    char why[160] = "";
+    if (status != 200) {
+        if (status == 0)
+            (void)snprintf(why, sizeof(why), "%s", err);
+        else
+            (void)snprintf(why, sizeof(why), "status %d", status);
+    } else {
+        struct wire_sample s;
+        struct perr perr;
+        if (wire_sample_decode(body, len, &s, &perr) < 0) {
+            (void)snprintf(why, sizeof(why), "bad sample: %.140s", perr.msg);
+        } else if (strcmp(s.name, pm->o.name) == 0) {
+            (void)snprintf(why, sizeof(why), "it reports this host's own name");
+            pm->name_clash = true;
+            wire_sample_done(&s);
+        } else {
+            hview_take(&p->v, &s, clock_wall_s());
+            /* Whether it is in conflict under this agent's policy, for the web page. */
+            p->v.in_conflict =
+                wire_sample_conflict(&p->v.sample, pm->o.policy, NULL, NULL, NULL) == 1;
+            if (!p->v.up)
+                log_info("peer answers again url=%s host=\"%s\"", p->v.url, p->v.name);
+            p->v.up = true;
+            return true;
+        }
+    }
+    if (p->v.up)
+        log_warnx("peer skipped url=%s reason=\"%s\"", p->v.url, why);
+    p->v.up = false;
+    return false;
+}
+
+static void
+gather_finish(struct peer_mode *pm)
+{
+    (void)event_del(pm->gather_ev);
+    decide(pm);
+}
+
+static void
+gather_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    struct peer_mode *pm = p->pm;
+    p->waiting = false;
+    bool current = p->gen == pm->gather_gen && pm->phase == PEER_GATHERING;
+    bool ok = peer_take_sample(pm, p, status, body, len, err);
+    /* An answer from an earlier gathering only tells whether the peer is up. */
+    p->fresh = ok && current;
+    if (current && p->counted) {
+        p->counted = false;
+        if (--pm->outstanding == 0)
+            gather_finish(pm);
+    }
+}
+
+/* The gathering's deadline: decide with the answers that came. */
+static void
+gather_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer_mode *pm = arg;
+    (void)fd;
+    (void)what;
+    if (pm->phase != PEER_GATHERING)
+        return;
+    for (size_t i = 0; i < pm->n_peers; i++) {
+        struct peer *p = &pm->peers[i];
+        if (p->counted) {
+            p->counted = false;
+            if (p->v.up)
+                log_warnx("peer skipped url=%s reason=\"no answer in time\"", p->v.url);
+            p->v.up = false;
+        }
+    }
+    pm->outstanding = 0;
+    decide(pm);
+}
+
+/* Ask peer `p` for a fresh sample for the gathering. */
+static void
+gather_ask(struct peer_mode *pm, struct peer *p)
+{
+    p->refused = false;
+    p->fresh = false;
+    p->counted = false;
+    if (p->waiting)
+        return; /* a slow peer still has our previous request: not asked twice */
+    if (http_request(pm->env.client, p->v.url, "GET", "/v1/sample", NULL, ask_timeout(pm),
+                     gather_done, p) < 0) {
+        if (p->v.up)
+            log_warnx("peer skipped url=%s reason=\"request not sent\"", p->v.url);
+        p->v.up = false;
+        return;
+    }
+    p->waiting = true;
+    p->gen = pm->gather_gen;
+    /* A peer known to be down is asked too, so it comes back as soon as it answers, but the
+     * decision does not wait for it. */
+    if (p->v.up) {
+        p->counted = true;
+        pm->outstanding++;
+    }
+}
+
+void
+peer_act(struct peer_mode *pm)
+{
+    if (pm->phase != PEER_IDLE)
+        return;
+    const char *holder;
+    double left;
+    if (peer_lock_own(pm, pm->o.name, pm->o.lock_lease_s, &holder, &left) < 0) {
+        log_debug("conflict waits: this host's lock is held by \"%s\" for %.1fs", holder, left);
+        (void)record_conflict(pm, "waiting: a migration into this host runs");
+        return;
+    }
+    pm->phase = PEER_GATHERING;
+    pm->gather_gen++;
+    pm->name_clash = false;
+    pm->lock_attempts = 0;
+    pm->decide_started_us = clock_now_us();
+    pm->outstanding = 1; /* held until every request is sent */
+    for (size_t i = 0; i < pm->n_peers; i++)
+        gather_ask(pm, &pm->peers[i]);
+    struct timeval tv = loop_tv(ask_timeout(pm) + 0.25);
+    (void)event_add(pm->gather_ev, &tv);
+    if (--pm->outstanding == 0)
+        gather_finish(pm);
+}
+
+/* What the core decides now, on this host's latest sample and the peers' fresh ones, without
+ * the peers that refused their lock in this decision. */
+struct pick {
+    size_t peer; /* the destination */
+    char vm[MODEL_MAX_NAME + 1];
+    char reason[256];
+};
+
+/* The model of this decision: this host (`own`) and every peer with a fresh sample;
+ * map[i]: the peer index + 1 of cluster host i (0: this host). */
+static int
+build_model(struct peer_mode *pm, const struct wire_sample *own, struct cluster *cl, size_t *map,
+            bool *no_dest, bool *no_source, bool *check)
+{
+    size_t hi;
+    if (wire_sample_to_cluster(own, true, cl, &hi) < 0)
+        return -ENOMEM;
+    check[hi] = true;
+    no_source[hi] = wire_sample_moving(own);
+    /* A VM whose migration just failed waits before it is tried again. */
+    for (uint32_t j = 0; j < cl->hosts[hi].vm_count; j++) {
+        struct vm *v = &cl->vms[cl->hosts[hi].vm_first + j];
+        v->held = backoff_left(&pm->backoff, v->name, clock_mono_s()) > 0;
+    }
+    for (size_t i = 0; i < pm->n_peers; i++) {
+        const struct peer *q = &pm->peers[i];
+        if (!q->fresh)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < cl->n_hosts && !dup; k++)
+            dup = strcmp(cl->hosts[k].name, q->v.sample.name) == 0;
+        if (dup) {
+            log_warnx("peer skipped url=%s reason=\"host \\\"%s\\\" is listed twice\"", q->v.url,
+                      q->v.sample.name);
+            continue;
+        }
+        if (wire_sample_to_cluster(&q->v.sample, true, cl, &hi) < 0)
+            return -ENOMEM;
+        map[hi] = i + 1;
+        no_dest[hi] = q->refused || wire_sample_moving(&q->v.sample);
+    }
+    cl->time = clock_wall_s(); /* for the VMs' cooldown */
+    cl->has_time = true;
+    return 0;
+}
+
+/* No move: why, recorded as the conflict's outcome. */
+static void
+no_move(struct peer_mode *pm, const struct cluster *cl, const struct plan *p)
+{
+    const struct plan_unresolved *u = &p->unresolved[0];
+    char outcome[512];
+    if (u->reason == PLAN_REASON_SOURCE_BUSY) {
+        (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
+    } else if (u->rule_id > 0) {
+        (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%.40s\")",
+                       plan_reason_name(u->reason), pm->o.policy->rules[u->rule_id - 1].name);
+    } else if (u->reason == PLAN_REASON_STORM_GUARD) {
+        char held[400];
+        plan_storm_describe(pm->o.policy, cl, u->vm, u->until, held, sizeof(held));
+        (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (%s)", plan_reason_name(u->reason),
+                       held);
+        if (storm_note(&pm->storm_once, pm->o.policy, cl, u->vm, u->until, ""))
+            pm->storm_holds_total++;
+    } else {
+        (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
+    }
+    size_t refused = 0;
+    for (size_t i = 0; i < pm->n_peers; i++)
+        refused += pm->peers[i].refused;
+    if (record_conflict(pm, outcome))
+        log_warnx("conflict %s host=\"%s\" peers_answered=%zu locks_refused=%zu", outcome,
+                  pm->o.name, cl->n_hosts - 1, refused);
+}
+
+/* 1: a move (*ret filled); 0: nothing to do (recorded, back to idle); <0: failed (idle). */
+static int
+plan_pick(struct peer_mode *pm, struct pick *ret)
+{
+    const struct wire_sample *own = pm->env.own(pm->env.ctx);
+    struct cluster cl;
+    struct plan p;
+    cluster_init(&cl);
+    plan_init(&p);
+    size_t n = pm->n_peers + 1;
+    size_t *map = calloc(n, sizeof(*map));
+    bool *no_dest = calloc(n, sizeof(*no_dest));
+    bool *no_source = calloc(n, sizeof(*no_source));
+    bool *check = calloc(n, sizeof(*check));
+    const char *fail = NULL;
+    int ret_code = 0;
+    struct plan_opts opts = {.no_dest = no_dest, .no_source = no_source, .check = check};
+    if (own == NULL)
+        fail = "no sample of this host (its hypervisor is away)";
+    else if (map == NULL || no_dest == NULL || no_source == NULL || check == NULL ||
+             build_model(pm, own, &cl, map, no_dest, no_source, check) < 0 ||
+             plan_compute(&cl, pm->o.policy, &opts, &p) < 0)
+        fail = "out of memory";
+    if (fail != NULL) {
+        log_warnx("no decision host=\"%s\": %s", pm->o.name, fail);
+        ret_code = -1;
+    } else if (p.n_conflicts == 0) {
+        log_info("conflict gone in the latest sample host=\"%s\", nothing to do", pm->o.name);
+    } else if (p.n_moves == 1) {
+        const struct plan_move *mv = &p.moves[0];
+        ret->peer = map[mv->to] - 1;
+        (void)snprintf(ret->vm, sizeof(ret->vm), "%s", cl.vms[mv->vm].name);
+        plan_move_describe(pm->o.policy, &cl, mv, ret->reason, sizeof(ret->reason));
+        if (mv->held_vm != UINT32_MAX) {
+            size_t used = strlen(ret->reason);
+            (void)snprintf(ret->reason + used, sizeof(ret->reason) - used,
+                           "; %.60s is held by the storm guard", cl.vms[mv->held_vm].name);
+            if (storm_note(&pm->storm_once, pm->o.policy, &cl, mv->held_vm, mv->held_until, ""))
+                pm->storm_holds_total++;
+        }
+        ret_code = 1;
+    } else {
+        no_move(pm, &cl, &p);
+    }
+    if (ret_code != 1)
+        back_to_idle(pm);
+    plan_done(&p);
+    cluster_done(&cl);
+    free(map);
+    free(no_dest);
+    free(no_source);
+    free(check);
+    return ret_code;
+}
+
+/* Ask `pick`'s destination for its lock. false: the request could not be sent (the host is
+ * excluded) or the decision has used up its attempts (back to idle). */
+static bool
+ask_lock(struct peer_mode *pm, const struct pick *pick)
+{
+    if (++pm->lock_attempts > MAX_LOCK_ATTEMPTS(pm)) {
+        if (record_conflict(pm, "unresolved: no destination lock obtained"))
+            log_warnx("conflict unresolved host=\"%s\": %d lock requests without a usable "
+                      "destination; trying again at the next sample",
+                      pm->o.name, pm->lock_attempts - 1);
+        back_to_idle(pm);
+        return true;
+    }
+    struct peer *dst = &pm->peers[pick->peer];
+    pm->lock_target = pick->peer;
+    (void)snprintf(pm->lock_reason, sizeof(pm->lock_reason), "%s", pick->reason);
+    pm->phase = PEER_LOCKING;
+    int r = send_lock(pm, dst, false, lock_done);
+    if (r == 0)
+        return true;
+    log_warnx("lock request not sent url=%s error=\"%s\"; excluding it", dst->v.url, strerror(-r));
+    dst->refused = true;
+    return false;
+}
+
+/* Decide on the samples gathered and ask the destination for its lock; a host whose lock
+ * request cannot even be sent is excluded and the decision made again. */
+static void
+decide(struct peer_mode *pm)
+{
+    if (pm->name_clash) {
+        log_errorx("another agent reports this host's name \"%s\": not acting until only one "
+                   "agent has it (locks are held by name)",
+                   pm->o.name);
+        back_to_idle(pm);
+        return;
+    }
+    for (;;) {
+        if (!keep_own_lock(pm)) {
+            back_to_idle(pm);
+            return;
+        }
+        struct pick pick;
+        if (plan_pick(pm, &pick) <= 0)
+            return;
+        if (pm->o.policy->automation != AUTOMATION_AUTOMATIC) {
+            /* No manager to keep recommendations for an operator: manual is a dry run
+             * here; the decision is recorded and nothing moves. */
+            char outcome[400];
+            (void)snprintf(outcome, sizeof(outcome), "dry-run: would move %.150s to %.150s",
+                           pick.vm, pm->peers[pick.peer].v.name);
+            if (record_conflict(pm, outcome))
+                log_info("%s reason=\"%s\"", outcome, pick.reason);
+            back_to_idle(pm);
+            return;
+        }
+        if (ask_lock(pm, &pick))
+            return;
+    }
+}
+
+static void
+renew_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    (void)len;
+    if (status == 200)
+        return;
+    log_warnx("lock renewal failed url=%s status=%d %s; the migration goes on", p->v.url, status,
+              status == 0 ? err : (body != NULL ? body : ""));
+}
+
+static void
+renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer_mode *pm = arg;
+    (void)fd;
+    (void)what;
+    if (pm->phase != PEER_MIGRATING || pm->acting == NULL)
+        return;
+    struct peer *dst = &pm->peers[pm->lock_target];
+    const struct migration *m = pm->acting;
+    if (m->unknown_since > 0 && clock_mono_s() - m->unknown_since > RESOLVE_HOLD_S) {
+        /* The destination does not say whether it runs the VM. The VM stays marked leaving
+         * (nobody moves it, nothing moves into its place) until it does; the host's other VMs
+         * need not wait for that. */
+        log_warnx("migration outcome still unknown after %.0fs id=%s vm=\"%s\"; releasing the "
+                  "locks, the VM stays blocked until host \"%s\" answers",
+                  RESOLVE_HOLD_S, m->id, m->vm, dst->v.name);
+        release_peer(pm, dst);
+        back_to_idle(pm);
+        return;
+    }
+    if (!keep_own_lock(pm))
+        log_warnx("this host's lock was lost during migration id=%s", m->id);
+    if (send_lock(pm, dst, false, renew_done) < 0)
+        log_warnx("lock renewal not sent url=%s", dst->v.url);
+    struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
+    (void)event_add(pm->renew_ev, &tv);
+}
+
+/* The lock of `p` is ours and its fresh sample is in: still the best? Then migrate. */
+static void
+start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char *reason)
+{
+    struct wire_order o;
+    memset(&o, 0, sizeof(o));
+    (void)snprintf(o.vm, sizeof(o.vm), "%s", vm);
+    (void)snprintf(o.to, sizeof(o.to), "%s", p->v.url);
+    (void)snprintf(o.to_name, sizeof(o.to_name), "%s", p->v.name);
+    struct migration *m = NULL;
+    int r = migrate_start(pm->env.migs, &o, reason, &m);
+    if (r < 0) {
+        log_warnx("migration not started vm=\"%s\" to=\"%s\" error=\"%s\"", o.vm, p->v.name,
+                  strerror(-r));
+        release_peer(pm, p);
+        back_to_idle(pm);
+        return;
+    }
+    pm->acting = m;
+    pm->phase = PEER_MIGRATING;
+    pm->last_resolve_ms = (double)(clock_now_us() - pm->decide_started_us) / 1000.0;
+    char outcome[600];
+    (void)snprintf(outcome, sizeof(outcome), "move %s to %s", o.vm, p->v.name);
+    (void)record_conflict(pm, outcome);
+    record_migration(pm, m);
+    log_info("peer decision host=\"%s\" vm=\"%s\" to=\"%s\" id=%s decided_in_ms=%.1f reason=\"%s\"",
+             pm->o.name, o.vm, p->v.name, m->id, pm->last_resolve_ms, reason);
+    struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
+    (void)event_add(pm->renew_ev, &tv);
+}
+
+/* The destination's sample, read again under its lock: its state can no longer change under
+ * us, so a decision made on an older sample (before another peer's migration into it ended,
+ * say) is checked against the present. */
+static void
+confirm_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    struct peer_mode *pm = p->pm;
+    p->waiting = false;
+    if (pm->phase != PEER_CONFIRMING || &pm->peers[pm->lock_target] != p)
+        return;
+    if (!peer_take_sample(pm, p, status, body, len, err)) {
+        release_peer(pm, p);
+        p->refused = true;
+        p->fresh = false;
+        decide(pm); /* without it */
+        return;
+    }
+    p->fresh = true;
+    struct pick pick;
+    if (plan_pick(pm, &pick) <= 0) {
+        release_peer(pm, p); /* plan_pick went back to idle */
+        return;
+    }
+    if (pick.peer == pm->lock_target) {
+        start_migration(pm, p, pick.vm, pick.reason);
+        return;
+    }
+    /* Another host is better now: let this one go and ask that one. */
+    log_info("destination \"%s\" no longer the best on its fresh sample; trying \"%s\"", p->v.name,
+             pm->peers[pick.peer].v.name);
+    release_peer(pm, p);
+    if (!ask_lock(pm, &pick))
+        decide(pm);
+}
+
+static void
+lock_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    struct peer_mode *pm = p->pm;
+    if (pm->phase != PEER_LOCKING || &pm->peers[pm->lock_target] != p) {
+        if (status == 200)
+            release_peer(pm, p); /* granted after we moved on */
+        return;
+    }
+    if (status == 200) {
+        pm->locks_granted++;
+        pm->phase = PEER_CONFIRMING;
+        if (!p->waiting && http_request(pm->env.client, p->v.url, "GET", "/v1/sample", NULL,
+                                        ask_timeout(pm), confirm_done, p) == 0) {
+            p->waiting = true;
+            return;
+        }
+        log_warnx("destination \"%s\" cannot be read again; excluding it", p->v.name);
+        release_peer(pm, p);
+    } else if (status == 409) {
+        pm->lock_refusals++;
+        json_t *j = json_loadb(body, len, 0, NULL);
+        const char *h = json_string_value(json_object_get(j, "holder"));
+        log_info("lock refused host=\"%s\" holder=\"%s\"; trying the next best destination",
+                 p->v.name, h != NULL ? h : "?");
+        json_decref(j);
+    } else {
+        log_warnx("lock not obtained host=\"%s\" status=%d error=\"%s\"; excluding it", p->v.name,
+                  status, status == 0 ? err : "");
+        /* The grant may have happened with its answer lost: give it back. */
+        release_peer(pm, p);
+    }
+    p->refused = true;
+    pm->phase = PEER_GATHERING;
+    decide(pm);
+}
+
+void
+peer_migration_ended(struct peer_mode *pm, const struct migration *m)
+{
+    if (m->state == MIG_DONE)
+        backoff_cleared(&pm->backoff, m->vm);
+    else
+        backoff_failed(&pm->backoff, m->vm, clock_mono_s());
+    record_migration(pm, m);
+    if (pm->acting != m || pm->phase != PEER_MIGRATING)
+        return;
+    release_peer(pm, &pm->peers[pm->lock_target]);
+    back_to_idle(pm);
+}
+
+/* ---- health, metrics, life ---------------------------------------------------------------- */
+
+json_t *
+peer_health(const struct peer_mode *pm)
+{
+    size_t up = 0;
+    for (size_t i = 0; i < pm->n_peers; i++)
+        up += pm->peers[i].v.up;
+    static const char *const phases[] = {"idle", "gathering", "locking", "confirming", "migrating"};
+    return json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f}", "peers", (json_int_t)pm->n_peers,
+                     "peers_up", (json_int_t)up, "phase", phases[pm->phase], "locks_granted",
+                     (json_int_t)pm->locks_granted, "lock_refusals", (json_int_t)pm->lock_refusals,
+                     "locks_served", (json_int_t)pm->locks_served, "locks_denied",
+                     (json_int_t)pm->locks_denied, "last_decision_ms", pm->last_resolve_ms);
+}
+
+void
+peer_metrics(const struct peer_mode *pm, struct mtext *t)
+{
+    mtext_family(t, "vmloc_lock_requests_total", "counter",
+                 "Destination locks this agent asked for, by answer");
+    mtext_sample(t, "vmloc_lock_requests_total", "result=\"granted\"", (double)pm->locks_granted);
+    mtext_sample(t, "vmloc_lock_requests_total", "result=\"refused\"", (double)pm->lock_refusals);
+    mtext_family(t, "vmloc_lock_answers_total", "counter",
+                 "Requests for this host's lock, by answer");
+    mtext_sample(t, "vmloc_lock_answers_total", "result=\"granted\"", (double)pm->locks_served);
+    mtext_sample(t, "vmloc_lock_answers_total", "result=\"refused\"", (double)pm->locks_denied);
+    mtext_family(t, "vmloc_storm_guard_holds_total", "counter",
+                 "VMs of this host the storm guard held back from a conflict's move, once per "
+                 "VM and window");
+    mtext_sample(t, "vmloc_storm_guard_holds_total", "", (double)pm->storm_holds_total);
+}
+
+int
+peer_new(const struct peer_opts *o, const struct peer_env *env, struct peer_mode **ret)
+{
+    struct peer_mode *pm = calloc(1, sizeof(*pm));
+    if (pm == NULL) {
+        log_errorx("out of memory");
+        return -1;
+    }
+    pm->o = *o;
+    pm->env = *env;
+    *ret = pm;
+    char err[512];
+    if (store_open(o->data, &pm->store, err, sizeof(err)) < 0) {
+        log_errorx("cannot open the store: %s", err);
+        return -1;
+    }
+    pm->peers = calloc(o->n_peers + 1, sizeof(*pm->peers));
+    pm->renew_ev = evtimer_new(env->base, renew_cb, pm);
+    pm->gather_ev = evtimer_new(env->base, gather_deadline_cb, pm);
+    if (pm->peers == NULL || pm->renew_ev == NULL || pm->gather_ev == NULL) {
+        log_errorx("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < o->n_peers; i++) {
+        if (strcmp(o->peers[i], o->url) == 0)
+            continue; /* a shared peer list may name this agent too */
+        struct peer *p = &pm->peers[pm->n_peers++];
+        p->pm = pm;
+        hview_init(&p->v, "", o->peers[i]);
+    }
+    if (pm->n_peers == 0)
+        log_warnx("peer mode without peers: conflicts will be detected but cannot be resolved");
+    return 0;
+}
+
+void
+peer_free(struct peer_mode *pm)
+{
+    if (pm == NULL)
+        return;
+    if (pm->renew_ev != NULL)
+        event_free(pm->renew_ev);
+    if (pm->gather_ev != NULL)
+        event_free(pm->gather_ev);
+    for (size_t i = 0; i < pm->n_peers; i++)
+        hview_done(&pm->peers[i].v);
+    free(pm->peers);
+    store_close(pm->store);
+    backoff_done(&pm->backoff);
+    once_done(&pm->storm_once);
+    episode_done(&pm->episode);
+    free(pm->key);
+    free(pm);
+}

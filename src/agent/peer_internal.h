@@ -1,0 +1,83 @@
+/* Peer mode's state, shared by its files: peer.c (the decision), peer_lock.c (this host's
+ * lock) and peer_view.c (what the web page shows of the peers). */
+#ifndef VMLOC_AGENT_PEER_INTERNAL_H
+#define VMLOC_AGENT_PEER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/hostlock.h"
+#include "agent/peer.h"
+#include "common/backoff.h"
+#include "common/once.h"
+#include "store/store.h"
+#include "view/conflictlog.h"
+#include "view/hostview.h"
+
+struct event;
+
+/* Another agent. */
+struct peer {
+    struct peer_mode *pm;
+    struct hview v;    /* as last seen: name "" until its first sample */
+    bool fresh;        /* `v.sample` answered in this decision */
+    bool waiting;      /* a sample request is outstanding */
+    bool refused;      /* refused its lock in the current decision */
+    bool counted;      /* the current gathering waits for its answer */
+    uint64_t gen;      /* the gathering its outstanding request belongs to */
+    bool view_waiting; /* a sample request for the page is outstanding */
+};
+
+/* Where the decision stands. */
+enum peer_phase {
+    PEER_IDLE = 0,
+    PEER_GATHERING = 1,  /* asking every peer for a fresh sample */
+    PEER_LOCKING = 2,    /* asking the chosen destination for its lock */
+    PEER_CONFIRMING = 3, /* holding its lock, reading the destination's sample again */
+    PEER_MIGRATING = 4,  /* holding the destination's lock while our migration runs */
+};
+
+struct peer_mode {
+    struct peer_opts o;
+    struct peer_env env;
+    struct hostlock lock;
+    struct peer *peers;
+    size_t n_peers;
+    enum peer_phase phase;
+    int outstanding;            /* answers the current gathering still waits for */
+    uint64_t gather_gen;        /* which gathering is current */
+    struct event *gather_ev;    /* the gathering's deadline */
+    bool name_clash;            /* a peer reported this host's name in this gathering */
+    int lock_attempts;          /* lock requests in the current decision */
+    uint64_t decide_started_us; /* monotonic: when the running decision began */
+    size_t lock_target;         /* index into peers while LOCKING or MIGRATING */
+    char lock_reason[256];
+    const struct migration *acting;
+    struct event *renew_ev;
+    struct store *store;
+    char *key;              /* this host's conflict at the latest sample (NULL: none) */
+    struct episode episode; /* the conflict episode and outcome last recorded */
+    uint64_t locks_granted; /* destination locks we obtained */
+    uint64_t lock_refusals; /* destination locks refused to us */
+    uint64_t locks_served;  /* lock requests to this host that we granted */
+    uint64_t locks_denied;  /* lock requests to this host that we refused */
+    double last_resolve_ms; /* gathering start to migration start, last decision */
+    struct backoff backoff; /* VMs whose last migration failed wait before the next try */
+    struct once storm_once; /* VMs the storm guard holds, logged once per VM and window */
+    uint64_t storm_holds_total;
+    uint64_t view_asked_us; /* monotonic: peers last asked for the page's host list */
+};
+
+/* Take (or renew) this host's lock for `holder` (peer_lock.c): 0, or -EBUSY with the holder
+ * and its lease left. Release it for `holder`: 0; 1 it was not held; -EPERM held by another.
+ * A lease that ran out is freed first, with its holder's arrivals. */
+int peer_lock_own(struct peer_mode *pm, const char *holder, double lease_s, const char **ret_holder,
+                  double *ret_left_s);
+int peer_lock_drop(struct peer_mode *pm, const char *holder);
+
+/* Take peer `p`'s answer to a sample request into its view: true when it is a usable sample
+ * (a peer that did not answer or sent a bad sample is marked down). (peer.c) */
+bool peer_take_sample(struct peer_mode *pm, struct peer *p, int status, const char *body,
+                      size_t len, const char *err);
+
+#endif

@@ -1,0 +1,74 @@
+/* What the web page reads of the peers (peer.h): in peer mode no manager knows the cluster,
+ * so an agent shows every host as it sees it. The peers are asked for fresh samples only while
+ * someone reads the host list (at most once per sampling interval), never while a decision of
+ * ours runs, so watching the page costs the peers nothing when nobody watches and never
+ * disturbs a decision. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/peer_internal.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+static void
+view_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    struct peer_mode *pm = p->pm;
+    p->view_waiting = false;
+    if (pm->phase != PEER_IDLE)
+        return; /* a decision of ours reads the peers' samples: leave them as they are */
+    (void)peer_take_sample(pm, p, status, body, len, err);
+}
+
+void
+peer_view_refresh(struct peer_mode *pm)
+{
+    if (pm->phase != PEER_IDLE)
+        return;
+    uint64_t now = clock_now_us();
+    double every = pm->o.interval_s > 0.5 ? pm->o.interval_s : 0.5;
+    if (pm->view_asked_us != 0 && (double)(now - pm->view_asked_us) < every * 1e6 * 0.9)
+        return;
+    pm->view_asked_us = now;
+    for (size_t i = 0; i < pm->n_peers; i++) {
+        struct peer *p = &pm->peers[i];
+        if (p->view_waiting || p->waiting)
+            continue;
+        if (http_request(pm->env.client, p->v.url, "GET", "/v1/sample", NULL,
+                         peer_ask_timeout(pm->o.interval_s), view_done, p) == 0)
+            p->view_waiting = true;
+    }
+}
+
+int
+peer_view_hosts(const struct peer_mode *pm, json_t *arr)
+{
+    for (size_t i = 0; i < pm->n_peers; i++) {
+        const struct peer *p = &pm->peers[i];
+        bool known = p->v.name[0] != '\0';
+        const char *state = p->v.up ? (known ? "up" : "unknown") : "down";
+        struct hview v = p->v;
+        v.in_conflict = known && p->v.up && p->v.in_conflict;
+        json_t *o = hview_json(&v, pm->o.policy, state, p->v.up ? NULL : "does not answer");
+        if (o == NULL || json_array_append_new(arr, o) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int
+peer_view_history(const struct peer_mode *pm, const char *name, double since, json_t **ret)
+{
+    for (size_t i = 0; i < pm->n_peers; i++) {
+        const struct peer *p = &pm->peers[i];
+        if (p->v.name[0] != '\0' && strcmp(p->v.name, name) == 0) {
+            *ret = hview_history_json(p->v.hist, name, p->v.sample.capacity, pm->o.policy, since);
+            return *ret != NULL ? 0 : -ENOMEM;
+        }
+    }
+    return -ENOENT;
+}
