@@ -335,9 +335,15 @@ vm_json(const struct simstate_vm *v)
 static json_t *
 in_json(const struct simstate_in *in)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:f,s:f,s:f}", "id", in->id, "vm", in->vm, "from",
-                     in->from, "state", simstate_in_state_name(in->state), "settled", in->settled,
-                     "since", in->since, "transfer_s", in->transfer_s, "scale", in->scale);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:f,s:f}", "id", in->id, "vm", in->vm, "from",
+                          in->from, "state", simstate_in_state_name(in->state), "settled",
+                          in->settled, "transfer_s", in->transfer_s, "scale", in->scale);
+    /* Unknown (read from an older file): left out again, for the reader to take now. */
+    if (o != NULL && in->since >= 0 && json_object_set_new(o, "since", json_real(in->since)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
 }
 
 static json_t *
