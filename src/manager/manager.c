@@ -21,29 +21,6 @@
 #include "common/log.h"
 #include "manager/manager_internal.h"
 
-void
-manager_opts_init(struct manager_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    (void)snprintf(o->listen, sizeof(o->listen), "%s", MANAGER_DEFAULT_LISTEN);
-    (void)snprintf(o->data, sizeof(o->data), "%s", MANAGER_DEFAULT_DATA);
-    o->interval_s = MANAGER_DEFAULT_INTERVAL_S;
-    o->collect_offset_s = -1.0;
-    o->retention_s = MANAGER_DEFAULT_RETENTION_S;
-    o->store_every_s = MANAGER_DEFAULT_STORE_EVERY_S;
-    policy_init(&o->policy);
-    o->log_level = LOG_LEVEL_INFO;
-}
-
-double
-manager_collect_offset(const struct manager_opts *o)
-{
-    if (o->collect_offset_s >= 0)
-        return o->collect_offset_s;
-    double d = o->interval_s / 5.0;
-    return d < 0.5 ? d : 0.5;
-}
-
 /* The next round: at the collection offset after the next whole interval of the wall clock.
  * The agents sample on those whole intervals (agent.c), so each round finds samples taken a
  * moment before, whatever the phase the processes started in. */
@@ -58,132 +35,7 @@ arm_round(struct manager *m)
                    "the manager)");
 }
 
-struct mhost *
-manager_host_find(struct manager *m, const char *name)
-{
-    for (size_t i = 0; i < m->n_hosts; i++) {
-        if (strcmp(m->hosts[i]->name, name) == 0)
-            return m->hosts[i];
-    }
-    return NULL;
-}
-
-struct mhost *
-manager_host_register(struct manager *m, const char *name, const char *url)
-{
-    struct mhost *h = manager_host_find(m, name);
-    if (h != NULL) {
-        if (strcmp(h->url, url) != 0) {
-            log_info("agent moved host=\"%s\" url=%s was=%s", name, url, h->url);
-            (void)snprintf(h->url, sizeof(h->url), "%s", url);
-        }
-        return h;
-    }
-    if (m->n_hosts >= MANAGER_MAX_AGENTS)
-        return NULL;
-    if (m->n_hosts % 64 == 0) {
-        struct mhost **n = realloc(m->hosts, (m->n_hosts + 64) * sizeof(*n));
-        if (n == NULL)
-            return NULL;
-        m->hosts = n;
-    }
-    h = calloc(1, sizeof(*h));
-    if (h == NULL)
-        return NULL;
-    m->hosts[m->n_hosts++] = h;
-    h->m = m;
-    (void)snprintf(h->name, sizeof(h->name), "%s", name);
-    (void)snprintf(h->url, sizeof(h->url), "%s", url);
-    log_info("agent registered host=\"%s\" url=%s", name, url);
-    return h;
-}
-
 static void round_complete(struct manager *m);
-
-/* Samples that keep coming too old (taken before the last whole interval: the host's clock is
- * behind this one, or its sampling is slow) or dated ahead of this clock mean that the host
- * samples out of step with the rounds, and its conflicts may be seen up to an interval late.
- * Logged after a few in a row, at most every ten minutes per host. An agent that samples at
- * another pace than the rounds is not judged. */
-static void
-check_sample_age(struct manager *m, struct mhost *h, double age)
-{
-    h->sample_age = age;
-    if (h->agent_interval > 0 && fabs(h->agent_interval - m->opts.interval_s) > 1e-6)
-        return;
-    double offset = manager_collect_offset(&m->opts);
-    bool ahead = age < -MANAGER_AGE_AHEAD_S;
-    bool late = age > offset + m->opts.interval_s / 2;
-    h->odd_ages = ahead || late ? h->odd_ages + 1 : 0;
-    if (h->odd_ages < MANAGER_ODD_AGES)
-        return;
-    double now = clock_mono_s();
-    if (h->age_warned > 0 && now - h->age_warned < MANAGER_AGE_WARN_EVERY_S)
-        return;
-    h->age_warned = now;
-    if (ahead)
-        log_warnx("samples dated ahead host=\"%s\" by_s=%.3f: its clock is ahead of the "
-                  "manager's; keep the hosts' clocks in step (NTP)",
-                  h->name, -age);
-    else
-        log_warnx("late samples host=\"%s\" age_s=%.3f expected_s=%.3f: its clock is behind the "
-                  "manager's or its sampling is slow (see vmloc_sample_duration_seconds on its "
-                  "agent); its conflicts are seen up to an interval late",
-                  h->name, age, offset);
-}
-
-static void
-host_missed(struct manager *m, struct mhost *h, const char *why)
-{
-    h->misses++;
-    (void)snprintf(h->miss_reason, sizeof(h->miss_reason), "%s", why);
-    if (h->misses >= MANAGER_DOWN_AFTER && h->up) {
-        h->up = false;
-        log_warnx("host down host=\"%s\" url=%s reason=\"%s\"; its VMs stay where they are",
-                  h->name, h->url, why);
-    } else if (h->misses == 1) {
-        log_warnx("no sample host=\"%s\" reason=\"%s\"", h->name, why);
-    }
-}
-
-void
-manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, const char *body)
-{
-    wire_sample_done(&h->sample);
-    h->sample = *s;
-    memset(s, 0, sizeof(*s));
-    h->has_sample = true;
-    /* Anti-flapping (central mode): each new sample's own detection, for the persistence
-     * filter. */
-    if (!m->opts.edge && (m->opts.policy.persist_k != 1 || m->opts.policy.persist_n != 1) &&
-        (h->persist_seq == 0 || h->sample.seq != h->persist_seq)) {
-        /* Once per sample: a round faster than the agent samples brings the same one again. */
-        h->persist_seq = h->sample.seq != 0 ? h->sample.seq : 1;
-        int c = wire_sample_conflict(&h->sample, &m->opts.policy, NULL, NULL, NULL);
-        h->conflict_seen = policy_persist_push(h->conflict_seen, c == 1);
-    }
-    if (h->hist == NULL)
-        h->hist = uhist_new(MANAGER_HIST_GAP_S);
-    if (h->hist != NULL)
-        uhist_push(h->hist, h->sample.time, h->sample.usage);
-    if (!h->up && h->misses >= MANAGER_DOWN_AFTER)
-        log_info("host up again host=\"%s\"", h->name);
-    h->up = true;
-    h->misses = 0;
-    h->last_seen = clock_wall_s();
-    double age = h->last_seen - h->sample.time;
-    log_debug("sample host=\"%s\" seq=%llu age_ms=%.0f", h->name, (unsigned long long)h->sample.seq,
-              age * 1000.0);
-    histo_observe(&m->age_h, age > 0 ? age : 0);
-    check_sample_age(m, h, age);
-    double mono = clock_mono_s(); /* a clock set back must not stop the storing */
-    if (h->last_stored <= 0 || mono - h->last_stored >= m->opts.store_every_s) {
-        if (store_add_sample(m->store, h->sample.time, h->name, body) < 0)
-            log_warnx("sample not stored host=\"%s\", ignoring", h->name);
-        else
-            h->last_stored = mono;
-    }
-}
 
 static void
 sample_done(void *arg, int status, const char *body, size_t len, const char *err)
@@ -205,18 +57,18 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
                                e ? e : "");
                 json_decref(j);
             }
-            host_missed(m, h, why);
+            manager_host_missed(m, h, why);
         } else {
             struct wire_sample s;
             struct perr perr;
             if (wire_sample_decode(body, len, &s, &perr) < 0) {
-                log_warnx("bad sample host=\"%s\" error=\"%s\", ignoring", h->name, perr.msg);
-                host_missed(m, h, "bad sample");
-            } else if (strcmp(s.name, h->name) != 0) {
-                log_warnx("sample names another host host=\"%s\" sample=\"%s\", ignoring", h->name,
-                          s.name);
+                log_warnx("bad sample host=\"%s\" error=\"%s\", ignoring", h->v.name, perr.msg);
+                manager_host_missed(m, h, "bad sample");
+            } else if (strcmp(s.name, h->v.name) != 0) {
+                log_warnx("sample names another host host=\"%s\" sample=\"%s\", ignoring",
+                          h->v.name, s.name);
                 wire_sample_done(&s);
-                host_missed(m, h, "wrong host");
+                manager_host_missed(m, h, "wrong host");
             } else {
                 manager_host_sample(m, h, &s, body);
             }
@@ -224,33 +76,6 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
     }
     if (m->outstanding == 0)
         round_complete(m);
-}
-
-/* The answer to manager_sample_now(): kept unless a round brought a sample first. */
-static void
-first_sample_done(void *arg, int status, const char *body, size_t len, const char *err)
-{
-    struct mhost *h = arg;
-    (void)err;
-    if (status != 200 || h->has_sample)
-        return; /* the rounds report what is wrong */
-    struct wire_sample s;
-    struct perr perr;
-    if (wire_sample_decode(body, len, &s, &perr) < 0)
-        return;
-    if (strcmp(s.name, h->name) != 0) {
-        wire_sample_done(&s);
-        return;
-    }
-    manager_host_sample(h->m, h, &s, body);
-}
-
-void
-manager_sample_now(struct manager *m, struct mhost *h)
-{
-    if (http_request(m->client, h->url, "GET", "/v1/sample", NULL, HTTP_TIMEOUT_S,
-                     first_sample_done, h) < 0)
-        log_debug("first sample not asked for host=\"%s\"; the next round will", h->name);
 }
 
 static void
@@ -294,9 +119,9 @@ start_round(struct manager *m)
     m->outstanding = 1; /* held until every request is sent */
     for (size_t i = 0; i < m->n_hosts; i++) {
         struct mhost *h = m->hosts[i];
-        if (http_request(m->client, h->url, "GET", "/v1/sample", NULL, timeout, sample_done, h) <
+        if (http_request(m->client, h->v.url, "GET", "/v1/sample", NULL, timeout, sample_done, h) <
             0) {
-            host_missed(m, h, "request not sent");
+            manager_host_missed(m, h, "request not sent");
             continue;
         }
         h->waiting = true;
@@ -336,10 +161,10 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 static bool
 others_stale(const struct manager *m, const struct mhost *h)
 {
-    double t = h->sample.time - m->opts.interval_s / 2.0;
+    double t = h->v.sample.time - m->opts.interval_s / 2.0;
     for (size_t i = 0; i < m->n_hosts; i++) {
         const struct mhost *o = m->hosts[i];
-        if (o != h && o->up && o->has_sample && o->sample.time < t)
+        if (o != h && o->v.up && o->v.has_sample && o->v.sample.time < t)
             return true;
     }
     return false;
@@ -349,7 +174,7 @@ void
 manager_notified(struct manager *m, struct mhost *h)
 {
     h->notified = true;
-    h->stale_view = h->has_sample && others_stale(m, h);
+    h->stale_view = h->v.has_sample && others_stale(m, h);
     h->notified_at = clock_mono_s();
     m->notifications++;
     /* Decide once the loop has served the requests at hand: notifications that arrive
@@ -409,20 +234,11 @@ load_maintenance(void *ctx, const char *host, double since)
     log_info("host in maintenance host=\"%s\" (from the store)", host);
 }
 
-size_t
-manager_host_vms(const struct mhost *h)
-{
-    size_t n = 0;
-    for (size_t j = 0; h->has_sample && j < h->sample.n_vms; j++)
-        n += !h->sample.vms[j].incoming;
-    return n;
-}
-
 int
 manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
 {
     double now = clock_wall_s();
-    if (store_set_maintenance(m->store, h->name, on, now) < 0)
+    if (store_set_maintenance(m->store, h->v.name, on, now) < 0)
         return -EIO;
     manager_store_now(m);
     if (h->maintenance != on) {
@@ -431,7 +247,7 @@ manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
         h->drain_block = 0;
         h->drain_block_vm[0] = '\0';
         log_info("%s host=\"%s\" vms=%zu", on ? "maintenance: draining" : "maintenance over",
-                 h->name, manager_host_vms(h));
+                 h->v.name, manager_host_vms(h));
     }
     event_active(m->decide_ev, 0, 0); /* decide soon, not at the next round */
     return 0;
@@ -467,8 +283,8 @@ manager_free(struct manager *m)
         log_warnx("store commit at exit failed, ignoring");
     store_close(m->store);
     for (size_t i = 0; i < m->n_hosts; i++) {
-        wire_sample_done(&m->hosts[i]->sample);
-        uhist_free(m->hosts[i]->hist);
+        hview_done(&m->hosts[i]->v);
+        episode_done(&m->hosts[i]->episode);
         free(m->hosts[i]);
     }
     free(m->hosts);
@@ -515,6 +331,8 @@ manager_run(const struct manager_opts *o)
         log_warnx("stored agents not read, ignoring");
     if (store_each_maintenance(m->store, load_maintenance, m) < 0)
         log_warnx("hosts in maintenance not read from the store, ignoring");
+    if (manager_recs_load(m) < 0)
+        log_warnx("pending recommendations not read from the store, ignoring");
     if (manager_recover(m) < 0)
         log_warnx("unfinished migrations not read from the store, ignoring");
     r = loop_listen(&m->loop, o->listen, manager_routes, manager_n_routes, m);

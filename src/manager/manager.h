@@ -16,14 +16,6 @@
 /* Samples are decided on every interval but stored at most every 10 s per host: at 1,000
  * agents x 25 VMs every sample would grow the store by 5.4 MiB/s. */
 #define MANAGER_DEFAULT_STORE_EVERY_S 10.0
-#define MANAGER_MAX_AGENTS 10000
-/* Collection rounds an agent may miss before its host is marked down. */
-#define MANAGER_DOWN_AFTER 3
-/* A host's samples out of step with the rounds: this many in a row are logged, at most every
- * ten minutes; dated more than 50 ms ahead of the manager's clock counts as out of step. */
-#define MANAGER_ODD_AGES 5
-#define MANAGER_AGE_WARN_EVERY_S 600.0
-#define MANAGER_AGE_AHEAD_S 0.05
 
 struct manager_opts {
     char listen[WIRE_MAX_URL + 1];

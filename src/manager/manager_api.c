@@ -71,7 +71,7 @@ post_agent(struct http_req *r, void *ctx)
         return;
     }
     h->agent_interval = iv != NULL ? interval : 0.0;
-    if (!h->has_sample)
+    if (!h->v.has_sample)
         manager_sample_now(m, h);
     if (store_put_agent(m->store, name, url, clock_wall_s()) < 0)
         log_warnx("agent not stored host=\"%s\", ignoring", name);
@@ -114,13 +114,13 @@ post_notify(struct http_req *r, void *ctx)
             http_reply_error(r, 503, "too many agents (at most %d)", MANAGER_MAX_AGENTS);
             return;
         }
-        if (store_put_agent(m->store, h->name, h->url, clock_wall_s()) < 0)
-            log_warnx("agent not stored host=\"%s\", ignoring", h->name);
+        if (store_put_agent(m->store, h->v.name, h->v.url, clock_wall_s()) < 0)
+            log_warnx("agent not stored host=\"%s\", ignoring", h->v.name);
     }
-    log_debug("conflict notified host=\"%s\" seq=%llu", h->name, (unsigned long long)s.seq);
-    char name[sizeof(h->name)];
-    (void)snprintf(name, sizeof(name), "%s", h->name);
-    if (h->has_sample && s.time < h->sample.time)
+    log_debug("conflict notified host=\"%s\" seq=%llu", h->v.name, (unsigned long long)s.seq);
+    char name[sizeof(h->v.name)];
+    (void)snprintf(name, sizeof(name), "%s", h->v.name);
+    if (h->v.has_sample && s.time < h->v.sample.time)
         wire_sample_done(&s); /* older than what a collection brought: keep the newer */
     else
         manager_host_sample(m, h, &s, r->body);
@@ -133,22 +133,9 @@ host_state(const struct mhost *h)
 {
     if (h->maintenance)
         return "maintenance";
-    if (!h->has_sample)
+    if (!h->v.has_sample)
         return h->misses > 0 ? "down" : "unknown";
-    return h->up ? "up" : "down";
-}
-
-/* Host `h`'s threshold per kind under the policy in force (percent). */
-static void
-host_thresholds(const struct manager *m, const struct mhost *h, double *ret)
-{
-    struct host model;
-    memset(&model, 0, sizeof(model));
-    model.name = h->name;
-    model.capacity = h->has_sample ? h->sample.capacity : 1.0;
-    struct host_params hp;
-    policy_host_params(&m->opts.policy, &model, &hp);
-    memcpy(ret, hp.host_threshold, sizeof(hp.host_threshold));
+    return h->v.up ? "up" : "down";
 }
 
 /* {"since", "vms_left", "reachable", "blocked"?, "blocked_vm"?}: a drain's progress. */
@@ -156,7 +143,7 @@ static json_t *
 maintenance_json(const struct mhost *h)
 {
     json_t *o = json_pack("{s:f,s:I,s:b}", "since", h->maintenance_since, "vms_left",
-                          (json_int_t)manager_host_vms(h), "reachable", h->up);
+                          (json_int_t)manager_host_vms(h), "reachable", h->v.up);
     if (o != NULL && h->drain_block != 0)
         (void)json_object_set_new(o, "blocked",
                                   json_string(plan_block_name((enum plan_block)h->drain_block)));
@@ -178,7 +165,7 @@ set_maintenance(struct http_req *r, struct manager *m, bool on)
         http_reply_error(r, 503, "the store could not record it; nothing changed");
         return;
     }
-    json_t *o = json_pack("{s:s,s:s}", "host", h->name, "state", host_state(h));
+    json_t *o = json_pack("{s:s,s:s}", "host", h->v.name, "state", host_state(h));
     if (o != NULL && on)
         (void)json_object_set_new(o, "maintenance", maintenance_json(h));
     reply_json(r, on ? 202 : 200, o);
@@ -355,13 +342,10 @@ get_hosts(struct http_req *r, void *ctx)
     json_t *arr = json_array();
     for (size_t i = 0; i < m->n_hosts && arr != NULL; i++) {
         const struct mhost *h = m->hosts[i];
-        double thr[KIND_COUNT];
-        host_thresholds(m, h, thr);
         /* `reason`: why its last sample did not come, while it does not. */
-        json_t *o = wire_host_json(h->has_sample ? &h->sample : NULL, h->name, h->url,
-                                   host_state(h), h->last_seen, h->in_conflict, thr,
-                                   h->misses > 0 ? h->miss_reason : NULL);
-        if (o != NULL && h->has_sample &&
+        json_t *o = hview_json(&h->v, &m->opts.policy, host_state(h),
+                               h->misses > 0 ? h->miss_reason : NULL);
+        if (o != NULL && h->v.has_sample &&
             json_object_set_new(o, "sample_age", json_real(h->sample_age)) < 0) {
             json_decref(o);
             o = NULL;
@@ -372,8 +356,8 @@ get_hosts(struct http_req *r, void *ctx)
             o = NULL;
         }
         /* Power saving on: an up host with no VM can be powered off. */
-        if (o != NULL && m->opts.policy.consolidate_below > 0 && !h->maintenance && h->up &&
-            h->has_sample && manager_host_vms(h) == 0 &&
+        if (o != NULL && m->opts.policy.consolidate_below > 0 && !h->maintenance && h->v.up &&
+            h->v.has_sample && manager_host_vms(h) == 0 &&
             json_object_set_new(o, "power", json_string("ready-off")) < 0) {
             json_decref(o);
             o = NULL;
@@ -401,9 +385,10 @@ get_history(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "since: must be a time in seconds since the epoch");
         return;
     }
-    double thr[KIND_COUNT];
-    host_thresholds(m, h, thr);
-    reply_json(r, 200, uhist_json(h->hist, h->name, thr, since));
+    reply_json(r, 200,
+               hview_history_json(h->v.hist, h->v.name,
+                                  h->v.has_sample ? h->v.sample.capacity : 1.0, &m->opts.policy,
+                                  since));
 }
 
 static void
@@ -414,17 +399,17 @@ get_vms(struct http_req *r, void *ctx)
     json_t *arr = json_array();
     for (size_t i = 0; i < m->n_hosts && arr != NULL; i++) {
         const struct mhost *h = m->hosts[i];
-        for (size_t j = 0; h->has_sample && j < h->sample.n_vms && arr != NULL; j++) {
-            const struct wire_sample_vm *v = &h->sample.vms[j];
+        for (size_t j = 0; h->v.has_sample && j < h->v.sample.n_vms && arr != NULL; j++) {
+            const struct wire_sample_vm *v = &h->v.sample.vms[j];
             const char *st = v->incoming        ? "incoming"
                              : v->migrating_out ? "migrating-out"
                                                 : "running";
-            json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:f,s:s}", "name", v->name, "host", h->name,
+            json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:f,s:s}", "name", v->name, "host", h->v.name,
                                   "usage", wire_kinds_json(v->usage), "demand",
                                   wire_kinds_json(v->demand), "mem_mib", v->mem_mib, "state", st);
             if (!v->incoming)
                 o = wire_vm_hold_json(o, &m->opts.policy, v->arrived,
-                                      v->n_moves > 0 ? h->sample.moves + v->moves_first : NULL,
+                                      v->n_moves > 0 ? h->v.sample.moves + v->moves_first : NULL,
                                       v->n_moves, now);
             if (o == NULL || json_array_append_new(arr, o) < 0) {
                 json_decref(arr);
@@ -465,15 +450,6 @@ get_migrations(struct http_req *r, void *ctx)
     reply_json(r, 200, arr);
 }
 
-/* One usage sample per kind: `name{<labels>,kind="..."} ratio`. */
-static void
-usage_lines(struct mtext *t, const char *name, const char *labels, const double *pct)
-{
-    for (unsigned k = 0; k < KIND_COUNT; k++)
-        mtext_printf(t, "%s{%skind=\"%s\"} %.6g\n", name, labels, kind_name((enum kind)k),
-                     pct[k] / 100.0);
-}
-
 /* GET /metrics: Prometheus' text format. */
 static void
 get_metrics(struct http_req *r, void *ctx)
@@ -487,9 +463,9 @@ get_metrics(struct http_req *r, void *ctx)
     size_t up = 0;
     size_t down = 0;
     for (size_t i = 0; i < m->n_hosts; i++) {
-        if (!m->hosts[i]->has_sample)
+        if (!m->hosts[i]->v.has_sample)
             continue;
-        if (m->hosts[i]->up)
+        if (m->hosts[i]->v.up)
             up++;
         else
             down++;
@@ -497,45 +473,18 @@ get_metrics(struct http_req *r, void *ctx)
     mtext_family(&t, "vmloc_hosts", "gauge", "Hosts the manager knows, by state");
     mtext_printf(&t, "vmloc_hosts{state=\"up\"} %zu\nvmloc_hosts{state=\"down\"} %zu\n", up, down);
     mtext_printf(&t, "vmloc_hosts{state=\"unknown\"} %zu\n", m->n_hosts - up - down);
-    mtext_family(&t, "vmloc_host_usage_ratio", "gauge",
-                 "A host's usage per kind in its latest sample (1 = the host's capacity)");
-    for (size_t i = 0; i < m->n_hosts; i++) {
-        const struct mhost *h = m->hosts[i];
-        if (!h->has_sample || !h->up)
-            continue; /* a host that is down has no current usage */
-        struct mtext l;
-        mtext_init(&l);
-        mtext_printf(&l, "host=\"");
-        mtext_escaped(&l, h->name);
-        mtext_printf(&l, "\",");
-        if (!l.oom)
-            usage_lines(&t, "vmloc_host_usage_ratio", l.p, h->sample.usage);
-        else
-            t.oom = true;
-        mtext_done(&l);
+    /* The usage of the hosts that answer (one that is down has no current usage). */
+    const struct wire_sample **latest = calloc(m->n_hosts + 1, sizeof(*latest));
+    size_t n = 0;
+    for (size_t i = 0; latest != NULL && i < m->n_hosts; i++) {
+        if (m->hosts[i]->v.has_sample && m->hosts[i]->v.up)
+            latest[n++] = &m->hosts[i]->v.sample;
     }
-    mtext_family(&t, "vmloc_vm_usage_ratio", "gauge",
-                 "A VM's usage per kind in its host's latest sample (1 = the host's capacity)");
-    for (size_t i = 0; i < m->n_hosts; i++) {
-        const struct mhost *h = m->hosts[i];
-        for (size_t j = 0; h->has_sample && h->up && j < h->sample.n_vms; j++) {
-            const struct wire_sample_vm *v = &h->sample.vms[j];
-            if (v->incoming)
-                continue;
-            struct mtext l;
-            mtext_init(&l);
-            mtext_printf(&l, "host=\"");
-            mtext_escaped(&l, h->name);
-            mtext_printf(&l, "\",vm=\"");
-            mtext_escaped(&l, v->name);
-            mtext_printf(&l, "\",");
-            if (!l.oom)
-                usage_lines(&t, "vmloc_vm_usage_ratio", l.p, v->usage);
-            else
-                t.oom = true;
-            mtext_done(&l);
-        }
-    }
+    if (latest != NULL)
+        hview_usage_metrics(&t, latest, n);
+    else
+        t.oom = true;
+    free(latest);
     mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
                  "Conflict episodes detected (a new outcome of an episode counts again)");
     mtext_sample(&t, "vmloc_conflicts_detected_total", "", (double)m->conflicts_total);

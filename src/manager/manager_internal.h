@@ -14,6 +14,8 @@
 #include "net/loop.h"
 #include "proto/uhist.h"
 #include "store/store.h"
+#include "view/conflictlog.h"
+#include "view/hostview.h"
 
 struct event;
 struct event_base;
@@ -23,28 +25,20 @@ struct manager;
 /* One agent, i.e. one host. Allocated one by one, so pointers stay valid. */
 struct mhost {
     struct manager *m;
-    char name[MODEL_MAX_NAME + 1];
-    char url[WIRE_MAX_URL + 1];
-    bool has_sample;
-    bool up;         /* answered recently */
+    struct hview v;  /* its record: name, url, latest sample, up, history, in conflict */
     bool stale_view; /* edge: when it notified, the others' samples were of an earlier instant */
-    bool down_logged;
-    int misses;            /* consecutive rounds without an answer */
-    char miss_reason[300]; /* why the last one did not come */
-    double last_seen;      /* wall clock of the last sample */
-    double last_stored;    /* monotonic: when a sample was last stored (0: none yet) */
-    double sample_age;     /* its last sample's age when collected, by the two clocks */
-    unsigned odd_ages;     /* consecutive samples too old, or dated ahead of this clock */
-    double age_warned;     /* monotonic: when that was last logged (0: never) */
-    struct wire_sample sample;
-    bool in_conflict; /* in the last decision */
-    char conflict_sig[512];
+    int misses;      /* consecutive rounds without an answer */
+    char miss_reason[300];  /* why the last one did not come */
+    double last_stored;     /* monotonic: when a sample was last stored (0: none yet) */
+    double sample_age;      /* its last sample's age when collected, by the two clocks */
+    unsigned odd_ages;      /* consecutive samples too old, or dated ahead of this clock */
+    double age_warned;      /* monotonic: when that was last logged (0: never) */
+    struct episode episode; /* the conflict episode and outcome last recorded */
     bool unresolved_logged;
     bool waiting;           /* a sample request is outstanding */
     bool notified;          /* edge: its agent notified a conflict since the last decision */
     double notified_at;     /* monotonic: its last notification */
     double agent_interval;  /* the agent's sampling interval, from its registration (0: unknown) */
-    struct uhist *hist;     /* recent usage, for the web page (NULL until the first sample) */
     uint32_t conflict_seen; /* central: conflicts in its last samples, newest in bit 0 */
     uint64_t persist_seq;   /* the sample last counted in conflict_seen (0: none) */
     /* Maintenance (vmloc drain): its VMs are moved off, nothing comes in, until undrained. */
@@ -73,12 +67,17 @@ struct mmig {
     double started_mono; /* monotonic: when it was planned, for its duration */
 };
 
+#define MANAGER_MAX_AGENTS 10000
+/* Collection rounds an agent may miss before its host is marked down. */
+#define MANAGER_DOWN_AFTER 3
+/* A host's samples out of step with the rounds: this many in a row are logged, at most every
+ * ten minutes; dated more than 50 ms ahead of the manager's clock counts as out of step. */
+#define MANAGER_ODD_AGES 5
+#define MANAGER_AGE_WARN_EVERY_S 600.0
+#define MANAGER_AGE_AHEAD_S 0.05
 #define MANAGER_MAX_ACTIVE 4096
 /* Pending recommendations kept (automation = manual or dry-run). */
 #define MANAGER_MAX_RECS 4096
-/* Points of a host's usage history are at least this far apart (600 points: 10 minutes or
- * more). */
-#define MANAGER_HIST_GAP_S 1.0
 
 struct manager {
     struct manager_opts opts;
@@ -118,65 +117,79 @@ struct manager {
     uint64_t failed_total;
 };
 
-/* The state's name, as stored and shown. */
-const char *mmig_state_name(enum mmig_state s);
+/* ---- the hosts (manager_hosts.c) ---- */
 
-/* Find or add the host of an agent (manager.c). NULL: too many agents or OOM. */
+/* Find or add the host of an agent. NULL: too many agents or OOM. */
 struct mhost *manager_host_register(struct manager *m, const char *name, const char *url);
+struct mhost *manager_host_find(struct manager *m, const char *name);
 /* Ask a newly registered agent for its sample at once, outside the rounds, so that its host
  * is a destination (and shown) without waiting for the next round. */
 void manager_sample_now(struct manager *m, struct mhost *h);
-struct mhost *manager_host_find(struct manager *m, const char *name);
-
-/* After a collection round: decide and act (manager_decide.c). In edge mode only the hosts
- * whose agents notified are examined, and their flags are cleared. */
-void manager_decide(struct manager *m);
-
 /* Take host `h`'s sample `s` (decoded from `body`), store it if due. `s` is moved. */
 void manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s,
                          const char *body);
-
-/* Edge mode: an agent notified a conflict with the sample taken (manager.c). Decides at once,
- * or after a fresh collection round when collecting only on notification. */
-void manager_notified(struct manager *m, struct mhost *h);
-
-/* Follow migrations in flight (manager_decide.c). */
-void manager_follow(struct manager *m);
-
-/* The model a decision works on: every host with a sample (maintenance and down as such), the
- * cluster's time now, and per host whether a migration runs there (`map` and `busy` hold
- * m->n_hosts entries). 0 or -ENOMEM (manager_decide.c). */
-int manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *busy);
-
-/* Order the migration of `vm` from `src` to `dst` now (stored, and committed, first); its id
- * into `ret_id` when not NULL. 0, or -EBUSY / -ENOMEM / -EIO when it was not ordered
- * (manager_decide.c). */
-int manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
-                  const char *reason, char *ret_id, size_t id_len);
-
-/* Commit what was stored so far now, even inside a collection round (manager_decide.c). */
-void manager_store_now(struct manager *m);
-
-/* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
-bool manager_busy(const struct manager *m, const char *name, const char *vm);
-
-/* Apply pending recommendation `id` after checking through the core that it still holds: 0
- * with its migration's id in `ret_mig`; an HTTP status (404, 409, 503) with `msg` filled
- * (manager_decide.c). */
-int manager_apply(struct manager *m, const char *id, char *ret_mig, size_t mig_len, char *msg,
-                  size_t len);
-
-/* Load unfinished migrations from the store after a restart (manager_decide.c). */
-int manager_recover(struct manager *m);
-
-/* Put host `h` into maintenance or take it out (stored; a decision follows soon). */
-int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
-
+/* Host `h` did not answer this round (`why`): down after MANAGER_DOWN_AFTER in a row. */
+void manager_host_missed(struct manager *m, struct mhost *h, const char *why);
 /* VMs still on host `h` (its latest sample, arrivals not counted). */
 size_t manager_host_vms(const struct mhost *h);
 
+/* ---- the migrations it ordered (manager_mig.c) ---- */
+
+/* The state's name, as stored and shown. */
+const char *mmig_state_name(enum mmig_state s);
+/* Order the migration of `vm` from `src` to `dst` now (stored, and committed, first); its id
+ * into `ret_id` when not NULL. 0, or -EBUSY / -ENOMEM / -EIO when it was not ordered. */
+int manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
+                  const char *reason, char *ret_id, size_t id_len);
+/* Follow migrations in flight. */
+void manager_follow(struct manager *m);
+/* Migrations the latest samples show finished end now, before a decision. */
+void manager_settle_from_samples(struct manager *m);
+/* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
+bool manager_busy(const struct manager *m, const char *name, const char *vm);
+/* Commit what was stored so far now, even inside a collection round. */
+void manager_store_now(struct manager *m);
+/* Load unfinished migrations from the store after a restart. */
+int manager_recover(struct manager *m);
 /* Free the active migrations. */
 void manager_migrations_done(struct manager *m);
+
+/* ---- the model of a decision (manager_model.c) ---- */
+
+/* The model a decision works on: every host with a sample (maintenance and down as such), the
+ * cluster's time now, and per host whether a migration runs there (`map` and `busy` hold
+ * m->n_hosts entries). 0 or -ENOMEM. */
+int manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *busy);
+
+/* ---- recommendations (manager_recs.c) ---- */
+
+/* Record the move a decision chose as a recommendation (or keep the pending one for the same
+ * move; one for the same VM elsewhere is superseded): its id, or a text saying why none. */
+const char *manager_recommend(struct manager *m, const char *vm, const char *src, const char *dst,
+                              const char *reason, bool dry);
+/* After a decision: a recommendation not chosen again whose source is no longer in conflict
+ * (or no longer runs the VM) has expired. */
+void manager_recs_expire(struct manager *m);
+/* Apply pending recommendation `id` after checking through the core that it still holds: 0
+ * with its migration's id in `ret_mig`; an HTTP status (404, 409, 503) with `msg` filled. */
+int manager_apply(struct manager *m, const char *id, char *ret_mig, size_t mig_len, char *msg,
+                  size_t len);
+/* Load the pending recommendations from the store after a restart. */
+int manager_recs_load(struct manager *m);
+
+/* ---- decisions (manager_decide.c) ---- */
+
+/* After a collection round: decide and act. In edge mode only the hosts whose agents notified
+ * are examined, and their flags are cleared. */
+void manager_decide(struct manager *m);
+
+/* ---- the manager's life (manager.c) ---- */
+
+/* Edge mode: an agent notified a conflict with the sample taken. Decides at once, or after a
+ * fresh collection round when collecting only on notification. */
+void manager_notified(struct manager *m, struct mhost *h);
+/* Put host `h` into maintenance or take it out (stored; a decision follows soon). */
+int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
 
 /* The HTTP API (manager_api.c). */
 extern const struct http_route manager_routes[];

@@ -1,0 +1,167 @@
+/* The hosts the manager knows: one per agent that registered (or that the store remembers),
+ * with its latest sample (view/hostview.h) and what the collection notes of it: the rounds it
+ * missed, the age of its samples, its maintenance. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "manager/manager_internal.h"
+
+struct mhost *
+manager_host_find(struct manager *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        if (strcmp(m->hosts[i]->v.name, name) == 0)
+            return m->hosts[i];
+    }
+    return NULL;
+}
+
+struct mhost *
+manager_host_register(struct manager *m, const char *name, const char *url)
+{
+    struct mhost *h = manager_host_find(m, name);
+    if (h != NULL) {
+        if (strcmp(h->v.url, url) != 0) {
+            log_info("agent moved host=\"%s\" url=%s was=%s", name, url, h->v.url);
+            (void)snprintf(h->v.url, sizeof(h->v.url), "%s", url);
+        }
+        return h;
+    }
+    if (m->n_hosts >= MANAGER_MAX_AGENTS)
+        return NULL;
+    if (m->n_hosts % 64 == 0) {
+        struct mhost **n = realloc(m->hosts, (m->n_hosts + 64) * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        m->hosts = n;
+    }
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    m->hosts[m->n_hosts++] = h;
+    h->m = m;
+    hview_init(&h->v, name, url);
+    h->v.up = false; /* until its first sample */
+    log_info("agent registered host=\"%s\" url=%s", name, url);
+    return h;
+}
+
+/* Samples that keep coming too old (taken before the last whole interval: the host's clock is
+ * behind this one, or its sampling is slow) or dated ahead of this clock mean that the host
+ * samples out of step with the rounds, and its conflicts may be seen up to an interval late.
+ * Logged after a few in a row, at most every ten minutes per host. An agent that samples at
+ * another pace than the rounds is not judged. */
+static void
+check_sample_age(struct manager *m, struct mhost *h, double age)
+{
+    h->sample_age = age;
+    if (h->agent_interval > 0 && fabs(h->agent_interval - m->opts.interval_s) > 1e-6)
+        return;
+    double offset = manager_collect_offset(&m->opts);
+    bool ahead = age < -MANAGER_AGE_AHEAD_S;
+    bool late = age > offset + m->opts.interval_s / 2;
+    h->odd_ages = ahead || late ? h->odd_ages + 1 : 0;
+    if (h->odd_ages < MANAGER_ODD_AGES)
+        return;
+    double now = clock_mono_s();
+    if (h->age_warned > 0 && now - h->age_warned < MANAGER_AGE_WARN_EVERY_S)
+        return;
+    h->age_warned = now;
+    if (ahead)
+        log_warnx("samples dated ahead host=\"%s\" by_s=%.3f: its clock is ahead of the "
+                  "manager's; keep the hosts' clocks in step (NTP)",
+                  h->v.name, -age);
+    else
+        log_warnx("late samples host=\"%s\" age_s=%.3f expected_s=%.3f: its clock is behind the "
+                  "manager's or its sampling is slow (see vmloc_sample_duration_seconds on its "
+                  "agent); its conflicts are seen up to an interval late",
+                  h->v.name, age, offset);
+}
+
+void
+manager_host_missed(struct manager *m, struct mhost *h, const char *why)
+{
+    h->misses++;
+    (void)snprintf(h->miss_reason, sizeof(h->miss_reason), "%s", why);
+    if (h->misses >= MANAGER_DOWN_AFTER && h->v.up) {
+        h->v.up = false;
+        log_warnx("host down host=\"%s\" url=%s reason=\"%s\"; its VMs stay where they are",
+                  h->v.name, h->v.url, why);
+    } else if (h->misses == 1) {
+        log_warnx("no sample host=\"%s\" reason=\"%s\"", h->v.name, why);
+    }
+}
+
+void
+manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, const char *body)
+{
+    hview_take(&h->v, s, clock_wall_s());
+    /* Anti-flapping (central mode): each new sample's own detection, for the persistence
+     * filter. */
+    if (!m->opts.edge && (m->opts.policy.persist_k != 1 || m->opts.policy.persist_n != 1) &&
+        (h->persist_seq == 0 || h->v.sample.seq != h->persist_seq)) {
+        /* Once per sample: a round faster than the agent samples brings the same one again. */
+        h->persist_seq = h->v.sample.seq != 0 ? h->v.sample.seq : 1;
+        int c = wire_sample_conflict(&h->v.sample, &m->opts.policy, NULL, NULL, NULL);
+        h->conflict_seen = policy_persist_push(h->conflict_seen, c == 1);
+    }
+    if (!h->v.up && h->misses >= MANAGER_DOWN_AFTER)
+        log_info("host up again host=\"%s\"", h->v.name);
+    h->v.up = true;
+    h->misses = 0;
+    double age = h->v.last_seen - h->v.sample.time;
+    log_debug("sample host=\"%s\" seq=%llu age_ms=%.0f", h->v.name,
+              (unsigned long long)h->v.sample.seq, age * 1000.0);
+    histo_observe(&m->age_h, age > 0 ? age : 0);
+    check_sample_age(m, h, age);
+    double mono = clock_mono_s(); /* a clock set back must not stop the storing */
+    if (h->last_stored <= 0 || mono - h->last_stored >= m->opts.store_every_s) {
+        if (store_add_sample(m->store, h->v.sample.time, h->v.name, body) < 0)
+            log_warnx("sample not stored host=\"%s\", ignoring", h->v.name);
+        else
+            h->last_stored = mono;
+    }
+}
+
+size_t
+manager_host_vms(const struct mhost *h)
+{
+    size_t n = 0;
+    for (size_t j = 0; h->v.has_sample && j < h->v.sample.n_vms; j++)
+        n += !h->v.sample.vms[j].incoming;
+    return n;
+}
+
+/* The answer to manager_sample_now(): kept unless a round brought a sample first. */
+static void
+first_sample_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mhost *h = arg;
+    (void)err;
+    if (status != 200 || h->v.has_sample)
+        return; /* the rounds report what is wrong */
+    struct wire_sample s;
+    struct perr perr;
+    if (wire_sample_decode(body, len, &s, &perr) < 0)
+        return;
+    if (strcmp(s.name, h->v.name) != 0) {
+        wire_sample_done(&s);
+        return;
+    }
+    manager_host_sample(h->m, h, &s, body);
+}
+
+void
+manager_sample_now(struct manager *m, struct mhost *h)
+{
+    if (http_request(m->client, h->v.url, "GET", "/v1/sample", NULL, HTTP_TIMEOUT_S,
+                     first_sample_done, h) < 0)
+        log_debug("first sample not asked for host=\"%s\"; the next round will", h->v.name);
+}

@@ -1,0 +1,395 @@
+/* The migrations the manager ordered, from the order to their end.
+ *
+ * A migration is written to the store as "planned" before the order is sent, so a manager
+ * that crashes after deciding resends the same order (same id) when it starts again; agents
+ * treat an order whose id they know as the same order, so nothing runs twice. Then the
+ * manager asks the source agent about it every round until it is done or failed. When the
+ * source cannot tell (it restarted, or is down), the samples decide: a VM running on the
+ * destination and not on the source has moved. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/failpoint.h"
+#include "common/log.h"
+#include "manager/manager_internal.h"
+#include "proto/utf8.h"
+
+/* Orders that get no answer are resent this many rounds before the migration fails. */
+#define ORDER_ATTEMPTS 5
+/* A migration whose source cannot be asked fails after this long. */
+#define FOLLOW_GIVE_UP_S 600.0
+
+const char *
+mmig_state_name(enum mmig_state s)
+{
+    switch (s) {
+    case MMIG_RUNNING:
+        return "running";
+    case MMIG_DONE:
+        return "done";
+    case MMIG_FAILED:
+        return "failed";
+    case MMIG_PLANNED:
+        break;
+    }
+    return "planned";
+}
+
+static enum mmig_state
+state_parse(const char *s)
+{
+    if (strcmp(s, "running") == 0)
+        return MMIG_RUNNING;
+    if (strcmp(s, "done") == 0)
+        return MMIG_DONE;
+    if (strcmp(s, "failed") == 0)
+        return MMIG_FAILED;
+    return MMIG_PLANNED;
+}
+
+static void
+save(struct manager *m, struct mmig *g)
+{
+    (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
+    if (store_put_migration(m->store, &g->rec) < 0)
+        log_warnx("migration not stored id=%s, ignoring", g->rec.id);
+}
+
+static void
+remove_active(struct manager *m, struct mmig *g)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        if (m->active[i] == g) {
+            memmove(&m->active[i], &m->active[i + 1], (m->n_active - i - 1) * sizeof(m->active[0]));
+            m->n_active--;
+            break;
+        }
+    }
+    free(g);
+}
+
+void
+manager_migrations_done(struct manager *m)
+{
+    for (size_t i = 0; i < m->n_active; i++)
+        free(m->active[i]);
+    m->n_active = 0;
+}
+
+static void
+finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
+{
+    g->state = st;
+    g->rec.finished = clock_wall_s();
+    if (st == MMIG_DONE) {
+        m->done_total++;
+        backoff_cleared(&m->backoff, g->rec.vm);
+    } else {
+        m->failed_total++;
+        backoff_failed(&m->backoff, g->rec.vm, clock_mono_s());
+    }
+    double took = clock_mono_s() - g->started_mono; /* whatever the wall clock did */
+    histo_observe(&m->mig_h, took);
+    (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
+    save(m, g);
+    if (st == MMIG_DONE)
+        log_info("migration done id=%s vm=\"%s\" from=\"%s\" to=\"%s\" seconds=%.3f", g->rec.id,
+                 g->rec.vm, g->rec.src, g->rec.dst, took);
+    else
+        log_warnx("migration failed id=%s vm=\"%s\" from=\"%s\" to=\"%s\" error=\"%s\"", g->rec.id,
+                  g->rec.vm, g->rec.src, g->rec.dst, g->rec.error);
+    remove_active(m, g);
+}
+
+/* Where does VM `vm` run according to the latest samples? 1: on `dst` and not on `src`;
+ * -1: still on `src` (running) and not on `dst`; 0: cannot tell. */
+static int
+where_is(struct manager *m, const char *vm, const char *src, const char *dst)
+{
+    bool on_src = false;
+    bool on_dst = false;
+    struct mhost *hs = manager_host_find(m, src);
+    struct mhost *hd = manager_host_find(m, dst);
+    for (size_t i = 0; hs != NULL && hs->v.has_sample && hs->v.up && i < hs->v.sample.n_vms; i++) {
+        if (strcmp(hs->v.sample.vms[i].name, vm) == 0)
+            on_src = true;
+    }
+    for (size_t i = 0; hd != NULL && hd->v.has_sample && hd->v.up && i < hd->v.sample.n_vms; i++) {
+        if (strcmp(hd->v.sample.vms[i].name, vm) == 0 && !hd->v.sample.vms[i].incoming)
+            on_dst = true;
+    }
+    if (on_dst && !on_src)
+        return 1;
+    if (on_src && !on_dst && hs->v.up)
+        return -1;
+    return 0;
+}
+
+static void send_order(struct manager *m, struct mmig *g);
+
+/* Is a 409 answer the agent saying it already has this order (same id)? Matched on the start
+ * of its message, which no VM name can reach. */
+static bool
+order_known(const char *body)
+{
+    json_t *j = body != NULL ? json_loads(body, 0, NULL) : NULL;
+    const char *e = json_string_value(json_object_get(j, "error"));
+    bool known = e != NULL && strncmp(e, "a migration with id ", 20) == 0;
+    json_decref(j);
+    return known;
+}
+
+static void
+order_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mmig *g = arg;
+    struct manager *m = g->m;
+    (void)len;
+    g->in_flight = false;
+    if (status == 202 || (status == 409 && order_known(body))) {
+        /* Accepted now, or accepted before a restart of ours: the same order. */
+        g->state = MMIG_RUNNING;
+        g->last_answer = clock_mono_s();
+        save(m, g);
+        log_info("migration running id=%s vm=\"%s\" from=\"%s\" to=\"%s\"", g->rec.id, g->rec.vm,
+                 g->rec.src, g->rec.dst);
+        return;
+    }
+    if (status == 0) {
+        if (++g->attempts < ORDER_ATTEMPTS) {
+            log_warnx("order got no answer id=%s error=\"%s\", resending next round", g->rec.id,
+                      err);
+            return;
+        }
+        finish(m, g, MMIG_FAILED, "source agent unreachable");
+        return;
+    }
+    if (status == 404 && where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1) {
+        finish(m, g, MMIG_DONE, NULL);
+        return;
+    }
+    char msg[256];
+    json_t *j = body != NULL ? json_loads(body, 0, NULL) : NULL;
+    const char *e = json_string_value(json_object_get(j, "error"));
+    (void)snprintf(msg, sizeof(msg), "source refused (%d): %s", status, e != NULL ? e : "?");
+    json_decref(j);
+    finish(m, g, MMIG_FAILED, msg);
+}
+
+static void
+send_order(struct manager *m, struct mmig *g)
+{
+    struct mhost *src = manager_host_find(m, g->rec.src);
+    struct mhost *dst = manager_host_find(m, g->rec.dst);
+    if (src == NULL || dst == NULL) {
+        finish(m, g, MMIG_FAILED, "source or destination no longer known");
+        return;
+    }
+    failpoint("manager-before-order"); /* decided and stored as planned, not sent */
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "id", g->rec.id, "vm", g->rec.vm, "to", dst->v.url,
+                          "to_name", dst->v.name);
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int r = body != NULL ? http_request(m->client, src->v.url, "POST", "/v1/migrations", body,
+                                        HTTP_TIMEOUT_S, order_done, g)
+                         : -ENOMEM;
+    free(body);
+    if (r < 0) {
+        g->attempts++;
+        log_warnx("order not sent id=%s error=\"%s\", retrying next round", g->rec.id,
+                  strerror(-r));
+        return;
+    }
+    g->in_flight = true;
+}
+
+static void
+follow_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mmig *g = arg;
+    struct manager *m = g->m;
+    (void)err;
+    g->in_flight = false;
+    if (status == 0 && clock_mono_s() - g->last_answer > FOLLOW_GIVE_UP_S) {
+        /* The source has not answered for that long (in edge mode with collection on
+         * notification nothing else would mark it down). */
+        finish(m, g, MMIG_FAILED, "source agent unreachable; outcome unknown");
+        return;
+    }
+    if (status == 200) {
+        g->last_answer = clock_mono_s();
+        json_t *j = json_loadb(body, len, 0, NULL);
+        const char *st = json_string_value(json_object_get(j, "state"));
+        const char *e = json_string_value(json_object_get(j, "error"));
+        char error[256];
+        (void)snprintf(error, sizeof(error), "%s", e != NULL ? e : "");
+        enum mmig_state s = st != NULL ? state_parse(st) : MMIG_RUNNING;
+        json_decref(j);
+        if (s == MMIG_DONE || s == MMIG_FAILED)
+            finish(m, g, s, s == MMIG_FAILED ? error : NULL);
+        return;
+    }
+    if (status == 404) {
+        /* The source forgot it (it restarted): the samples tell where the VM is. */
+        int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
+        if (w == 1)
+            finish(m, g, MMIG_DONE, NULL);
+        else if (w == -1)
+            finish(m, g, MMIG_FAILED, "the source agent lost the migration; VM still there");
+        else if (clock_mono_s() - g->last_answer > FOLLOW_GIVE_UP_S)
+            finish(m, g, MMIG_FAILED,
+                   "outcome unknown: the source lost the migration and the "
+                   "samples do not show the VM on exactly one of the hosts");
+    }
+}
+
+/* Migrations the latest samples show finished (the VM runs on the destination and no longer
+ * on the source) end now, before the decision, so that their hosts are free for it: waiting
+ * for the source's answer to the next follow-up would hold a conflict on either host one round
+ * longer. A migration with a request in flight is left to its answer. */
+void
+manager_settle_from_samples(struct manager *m)
+{
+    struct mmig *list[MANAGER_MAX_ACTIVE];
+    size_t n = m->n_active;
+    memcpy(list, m->active, n * sizeof(list[0]));
+    for (size_t i = 0; i < n; i++) {
+        struct mmig *g = list[i];
+        if (g->state == MMIG_RUNNING && !g->in_flight &&
+            where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1)
+            finish(m, g, MMIG_DONE, NULL);
+    }
+}
+
+void
+manager_follow(struct manager *m)
+{
+    double now = clock_mono_s();
+    /* finish() removes entries, so walk a copy. */
+    struct mmig *list[MANAGER_MAX_ACTIVE];
+    size_t n = m->n_active;
+    memcpy(list, m->active, n * sizeof(list[0]));
+    for (size_t i = 0; i < n; i++) {
+        struct mmig *g = list[i];
+        if (g->in_flight)
+            continue;
+        if (g->state == MMIG_PLANNED) {
+            send_order(m, g);
+            continue;
+        }
+        struct mhost *src = manager_host_find(m, g->rec.src);
+        if (src == NULL || !src->v.up) {
+            int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
+            if (w == 1)
+                finish(m, g, MMIG_DONE, NULL);
+            else if (now - g->last_answer > FOLLOW_GIVE_UP_S)
+                finish(m, g, MMIG_FAILED, "source agent lost");
+            continue;
+        }
+        char path[160];
+        (void)snprintf(path, sizeof(path), "/v1/migrations/%s", g->rec.id);
+        if (http_request(m->client, src->v.url, "GET", path, NULL, HTTP_TIMEOUT_S, follow_done,
+                         g) == 0)
+            g->in_flight = true;
+    }
+}
+
+bool
+manager_busy(const struct manager *m, const char *name, const char *vm)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        const struct mmig *g = m->active[i];
+        if (strcmp(g->rec.src, name) == 0 || strcmp(g->rec.dst, name) == 0 ||
+            (vm != NULL && strcmp(g->rec.vm, vm) == 0))
+            return true;
+    }
+    return false;
+}
+
+void
+manager_store_now(struct manager *m)
+{
+    /* During a collection round the store's writes wait for the round's commit: an operator's
+     * write (a drain, an apply) must not, so the round's transaction is committed here and a
+     * new one begun. */
+    if (!m->in_round)
+        return;
+    if (store_commit(m->store) < 0 || store_begin(m->store) < 0)
+        log_warnx("store commit inside a round failed, ignoring");
+}
+
+int
+manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
+              const char *reason, char *ret_id, size_t id_len)
+{
+    if (m->n_active >= MANAGER_MAX_ACTIVE) {
+        log_warnx("too many migrations in flight, not ordering vm=\"%s\"", vm);
+        return -EBUSY;
+    }
+    struct mmig *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        log_warnx("out of memory, not ordering vm=\"%s\"", vm);
+        return -ENOMEM;
+    }
+    g->m = m;
+    double now = clock_wall_s();
+    (void)snprintf(g->rec.id, sizeof(g->rec.id), "m%llu-%llu", (unsigned long long)(now * 1000.0),
+                   (unsigned long long)++m->next_id);
+    (void)snprintf(g->rec.vm, sizeof(g->rec.vm), "%s", vm);
+    (void)snprintf(g->rec.src, sizeof(g->rec.src), "%s", src);
+    (void)snprintf(g->rec.dst, sizeof(g->rec.dst), "%s", dst);
+    (void)snprintf(g->rec.reason, sizeof(g->rec.reason), "%s", reason);
+    utf8_trim_partial(g->rec.reason);
+    g->rec.started = now;
+    g->rec.finished = -1.0;
+    g->last_answer = clock_mono_s();
+    g->started_mono = g->last_answer;
+    g->state = MMIG_PLANNED;
+    /* Stored before the order goes out: a crash after this line resends it. An order that
+     * could not be stored is not sent (a restart would not know to follow it). */
+    (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
+    if (store_put_migration(m->store, &g->rec) < 0) {
+        log_warnx("migration not ordered: the store cannot record it vm=\"%s\", ignoring", vm);
+        free(g);
+        return -EIO;
+    }
+    manager_store_now(m);
+    m->active[m->n_active++] = g;
+    m->ordered_total++;
+    log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
+             src, dst, reason);
+    if (ret_id != NULL)
+        (void)snprintf(ret_id, id_len, "%s", g->rec.id); /* send_order() may end `g` */
+    send_order(m, g);
+    return 0;
+}
+
+static void
+recover_one(void *ctx, const struct store_migration *rec)
+{
+    struct manager *m = ctx;
+    if (m->n_active >= MANAGER_MAX_ACTIVE)
+        return;
+    struct mmig *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return;
+    g->m = m;
+    g->rec = *rec;
+    g->state = state_parse(rec->state);
+    g->last_answer = clock_mono_s();
+    g->started_mono = clock_mono_of_wall(rec->started, clock_wall_s(), g->last_answer);
+    m->active[m->n_active++] = g;
+    log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
+             rec->src, rec->dst, rec->state);
+}
+
+int
+manager_recover(struct manager *m)
+{
+    return store_each_migration(m->store, true, 0, recover_one, m);
+}

@@ -1,0 +1,56 @@
+/* The model a manager's decision works on, from the hosts' latest samples. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "manager/manager_internal.h"
+
+static bool
+host_busy(const struct manager *m, const char *name)
+{
+    return manager_busy(m, name, NULL);
+}
+
+/* Build the model from the latest samples; `map[i]` is the mhost of cluster host i. */
+static int
+build_cluster(struct manager *m, struct cluster *cl, struct mhost **map)
+{
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        struct mhost *h = m->hosts[i];
+        if (!h->v.has_sample)
+            continue;
+        size_t hi;
+        int r = wire_sample_to_cluster(&h->v.sample, h->v.up, cl, &hi);
+        if (r < 0)
+            return r;
+        /* In maintenance: never a destination nor in conflict, and drained (plan_opts.drain);
+         * a host that is down stays down (its VMs cannot be moved). */
+        if (h->maintenance && h->v.up)
+            cl->hosts[hi].state = HOST_MAINTENANCE;
+        map[hi] = h;
+    }
+    return 0;
+}
+
+int
+manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *busy)
+{
+    int r = build_cluster(m, cl, map);
+    if (r < 0)
+        return r;
+    cl->time = clock_wall_s(); /* for the VMs' cooldown */
+    cl->has_time = true;
+    /* A VM whose migration just failed waits before it is tried again. */
+    for (size_t i = 0; m->backoff.n > 0 && i < cl->n_vms; i++)
+        cl->vms[i].held = backoff_left(&m->backoff, cl->vms[i].name, clock_mono_s()) > 0;
+    for (size_t i = 0; i < cl->n_hosts; i++) {
+        /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
+         * arriving or leaving (one ordered by someone else, or before a restart). */
+        busy[i] = host_busy(m, cl->hosts[i].name) || wire_sample_moving(&map[i]->v.sample);
+    }
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* The manager's options: their defaults, and what follows from them (manager.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "manager/manager.h"
+
+void
+manager_opts_init(struct manager_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    (void)snprintf(o->listen, sizeof(o->listen), "%s", MANAGER_DEFAULT_LISTEN);
+    (void)snprintf(o->data, sizeof(o->data), "%s", MANAGER_DEFAULT_DATA);
+    o->interval_s = MANAGER_DEFAULT_INTERVAL_S;
+    o->collect_offset_s = -1.0;
+    o->retention_s = MANAGER_DEFAULT_RETENTION_S;
+    o->store_every_s = MANAGER_DEFAULT_STORE_EVERY_S;
+    policy_init(&o->policy);
+    o->log_level = LOG_LEVEL_INFO;
+}
+
+double
+manager_collect_offset(const struct manager_opts *o)
+{
+    if (o->collect_offset_s >= 0)
+        return o->collect_offset_s;
+    double d = o->interval_s / 5.0;
+    return d < 0.5 ? d : 0.5;
+}
