@@ -76,6 +76,8 @@ MUST_CHECK int hv_libvirt_flags_parse(const char *s, unsigned *ret);
 enum lv_arrival {
     LV_ARRIVAL_UNKNOWN = 0, /* the record gave no state */
     LV_ARRIVAL_NONE,        /* booted, restored, resumed ...: no migration in sight */
+    LV_ARRIVAL_STARTING,    /* paused while libvirt starts its QEMU (PAUSED_STARTING_UP): booting
+                             * or the first step of an incoming migration, not yet known which */
     LV_ARRIVAL_INCOMING,    /* paused while a migration runs (PAUSED_MIGRATION) */
     LV_ARRIVAL_MIGRATED,    /* running, resumed by a migration into this host */
 };
@@ -165,13 +167,21 @@ void lv_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib, doubl
  * "state.state" and "state.reason"; LV_ARRIVAL_UNKNOWN when it has neither. */
 enum lv_arrival lv_record_arrival(const void *rec);
 
+/* What the agent knows of how a domain came (struct lv_dom keeps it between samples). */
+enum lv_watch {
+    LV_WATCH_SETTLED = 0, /* decided: it arrives only through a new incoming migration pause */
+    LV_WATCH_STARTING,    /* first seen starting up: the next state says booted or migrated */
+    LV_WATCH_INCOMING,    /* seen paused for an incoming migration */
+};
+
 /* One more look at a domain, `a` being how it stands now: did it just arrive by migration?
  * `first`: the agent has not seen it before; `initial`: this is the agent's first sample (what
- * runs then arrived before the agent watched). `*incoming` (false for a domain not seen
- * before) remembers a domain seen paused for an incoming migration: it arrives when it leaves
- * that state while still here (libvirt kills a destination's domain whose migration failed),
- * even at the agent's first sample. true exactly once per arrival. */
-bool lv_arrival_step(enum lv_arrival a, bool first, bool initial, bool *incoming);
+ * runs then arrived before the agent watched). `*w` (any value for a domain not seen before)
+ * remembers a domain seen paused for an incoming migration, which arrives when it leaves that
+ * state while still here (libvirt kills a destination's domain whose migration failed), even at
+ * the agent's first sample; and a domain first seen starting up, which libvirt lists before its
+ * QEMU runs, so the state after that says how it came. true exactly once per arrival. */
+bool lv_arrival_step(enum lv_arrival a, bool first, bool initial, enum lv_watch *w);
 
 /* The metadata element holding a domain's moves: namespace, prefix, and the longest element
  * read (anything longer is refused as bad). */

@@ -528,29 +528,43 @@ lv_record_arrival(const void *record)
         return LV_ARRIVAL_UNKNOWN;
     if (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION)
         return LV_ARRIVAL_INCOMING;
+    if (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_STARTING_UP)
+        return LV_ARRIVAL_STARTING;
     if (state == VIR_DOMAIN_RUNNING && reason == VIR_DOMAIN_RUNNING_MIGRATED)
         return LV_ARRIVAL_MIGRATED;
     return LV_ARRIVAL_NONE;
 }
 
 bool
-lv_arrival_step(enum lv_arrival a, bool first, bool initial, bool *incoming)
+lv_arrival_step(enum lv_arrival a, bool first, bool initial, enum lv_watch *w)
 {
     if (first)
-        *incoming = false;
-    if (a == LV_ARRIVAL_UNKNOWN)
-        return false; /* nothing learnt: a domain seen incoming stays so */
-    if (a == LV_ARRIVAL_INCOMING) {
-        /* Only a domain that just appeared: a source is paused for its migration too. */
+        *w = LV_WATCH_SETTLED;
+    switch (a) {
+    case LV_ARRIVAL_UNKNOWN:
+        return false; /* nothing learnt: a domain seen incoming or starting stays so */
+    case LV_ARRIVAL_STARTING:
+        /* libvirt gives a domain its id, and lists it, before the hook and QEMU run: an
+         * incoming migration is paused "starting up" for a while (seconds on a busy host)
+         * before it is paused "migration". */
         if (first)
-            *incoming = true;
+            *w = LV_WATCH_STARTING;
         return false;
+    case LV_ARRIVAL_INCOMING:
+        /* Only a domain that just appeared: a source is paused for its migration too. */
+        if (first || *w == LV_WATCH_STARTING)
+            *w = LV_WATCH_INCOMING;
+        return false;
+    case LV_ARRIVAL_NONE:
+    case LV_ARRIVAL_MIGRATED:
+        break;
     }
-    if (*incoming) {
-        /* It left the pause of an incoming migration and is still here: the migration
-         * succeeded (however it was resumed: running, or paused on purpose). */
-        *incoming = false;
-        return true;
-    }
+    enum lv_watch was = *w;
+    *w = LV_WATCH_SETTLED;
+    if (was == LV_WATCH_INCOMING)
+        return true; /* it left the incoming pause and is still here: the migration succeeded
+                      * (however it was resumed: running, or paused on purpose) */
+    if (was == LV_WATCH_STARTING)
+        return a == LV_ARRIVAL_MIGRATED; /* it started while the agent watched */
     return first && !initial && a == LV_ARRIVAL_MIGRATED;
 }

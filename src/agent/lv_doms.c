@@ -126,8 +126,8 @@ lv_doms_note(struct lv_doms *d, struct lv_conn *lv, double now)
         r->present = true;
         if (!r->moves_read)
             load_moves(lv, r, v->name);
-        bool arrived = lv_arrival_step(v->arrival, first, initial, &r->incoming);
-        if (first && r->incoming)
+        bool arrived = lv_arrival_step(v->arrival, first, initial, &r->watch);
+        if (first && r->watch == LV_WATCH_INCOMING)
             log_debug("domain appeared paused for an incoming migration vm=\"%s\" uuid=%s", v->name,
                       r->uuid);
         if (arrived) {

@@ -13,9 +13,9 @@
 
 struct lv_dom {
     char uuid[40];
-    double since;  /* wall clock, or -1: running before the agent's first sample */
-    bool present;  /* in the latest sample */
-    bool incoming; /* seen paused for an incoming migration (lv_arrival_step()) */
+    double since;        /* wall clock, or -1: running before the agent's first sample */
+    bool present;        /* in the latest sample */
+    enum lv_watch watch; /* how it came, as far as known (lv_arrival_step()) */
     /* Its moves (oldest first), read from its metadata once and kept in step with it. */
     double moves[MODEL_MAX_VM_MOVES];
     uint32_t n_moves;

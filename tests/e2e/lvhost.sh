@@ -3,7 +3,8 @@
 # (its own /etc/libvirt, /var/lib/libvirt, /run/libvirt, caches and logs, its own host UUID),
 # sharing the network, listening on TCP 127.0.0.1:PORT without authentication (loopback only),
 # with QEMU run as root, no cgroups (two "hosts" on one machine would share them) and
-# migrations accepted on MIGPORT..MIGPORT+15. CPUSET is the CPU this host owns: a qemu hook
+# migrations accepted on MIGPORT..MIGPORT+15, and every QEMU start held 2 s while the domain is
+# listed as starting up. CPUSET is the CPU this host owns: a qemu hook
 # pins every migrated-in guest to it, so each host's load is its own CPU's line of /proc/stat.
 # usage: lvhost.sh DIR PORT MIGPORT CPUSET [restart]   (prints the daemon's pid file path)
 # With "restart" the host's directory is kept and only the daemon is started again (its
@@ -64,6 +65,10 @@ CONF
 mkdir -p "$dir/etc/hooks"
 cat > "$dir/etc/hooks/qemu" <<HOOK
 #!/bin/sh
+# libvirt lists a domain, paused "starting up", while this runs for "prepare": two seconds
+# there make sure an agent samples an incoming migration in that state, as it does on a busy
+# host (it must not take it for a booted domain and miss the arrival).
+if [ "\$2" = prepare ]; then sleep 2; fi
 # An incoming migration's XML arrives on stdin and leaves on stdout: pin it to this host's CPU.
 if [ "\$2" = migrate ]; then sed -E "s/(<vcpu[^>]*cpuset=)'[^']*'/\\\\1'$cpuset'/"; fi
 exit 0

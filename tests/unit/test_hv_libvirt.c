@@ -565,6 +565,8 @@ test_record_arrival(void **state)
     assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATION_CANCELED),
                      LV_ARRIVAL_NONE);
     assert_int_equal(arrival_of(VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER), LV_ARRIVAL_NONE);
+    assert_int_equal(arrival_of(VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_STARTING_UP),
+                     LV_ARRIVAL_STARTING);
     assert_int_equal(arrival_of(VIR_DOMAIN_RUNNING, -1), LV_ARRIVAL_UNKNOWN);
     assert_int_equal(arrival_of(-1, -1), LV_ARRIVAL_UNKNOWN);
 }
@@ -579,9 +581,9 @@ struct step {
 static void
 run_steps(const struct step *s, size_t n)
 {
-    bool incoming = true; /* a new record's value must not matter */
+    enum lv_watch w = LV_WATCH_INCOMING; /* a new record's value must not matter */
     for (size_t i = 0; i < n; i++) {
-        bool got = lv_arrival_step(s[i].a, s[i].first, s[i].initial, &incoming);
+        bool got = lv_arrival_step(s[i].a, s[i].first, s[i].initial, &w);
         if (got != s[i].arrives)
             fail_msg("step %zu: arrives=%d, expected %d", i, got, s[i].arrives);
     }
@@ -623,6 +625,28 @@ test_arrival_step(void **state)
     /* Seen first with no state: not counted later as new. */
     const struct step g[] = {{unk, true, false, false}, {mig, false, false, false}};
     run_steps(g, 2);
+    /* libvirt lists an incoming domain "starting up" before it is paused for the migration: a
+     * sample then must not settle it as booted (the arrival was missed on a busy host). */
+    enum lv_arrival up = LV_ARRIVAL_STARTING;
+    const struct step h[] = {{up, true, false, false},
+                             {up, false, false, false},
+                             {in, false, false, false},
+                             {mig, false, false, true},
+                             {mig, false, false, false}};
+    run_steps(h, 5);
+    /* Starting up, then already running migrated at the next sample. */
+    const struct step i[] = {{up, true, false, false}, {mig, false, false, true}};
+    run_steps(i, 2);
+    /* Starting up at the agent's first sample: it arrives while the agent watches. */
+    const struct step j[] = {
+        {up, true, true, false}, {in, false, false, false}, {none, false, false, true}};
+    run_steps(j, 3);
+    /* Starting up, then booted: never an arrival, nor later when paused as a source. */
+    const struct step k[] = {{up, true, false, false},
+                             {none, false, false, false},
+                             {in, false, false, false},
+                             {none, false, false, false}};
+    run_steps(k, 4);
 }
 
 int
