@@ -363,8 +363,9 @@ vm_section(struct agent_opts *o, const char *section)
 }
 
 static bool
-agent_owns(const char *s, size_t len)
+agent_owns(void *ctx, const char *s, size_t len)
 {
+    (void)ctx;
     if ((len == 5 && memcmp(s, "agent", 5) == 0) || (len == 3 && memcmp(s, "sim", 3) == 0) ||
         (len == 7 && memcmp(s, "libvirt", 7) == 0))
         return true;
@@ -472,8 +473,7 @@ load_config(int argc, char **argv, struct agent_opts *o)
         return CLI_EXIT_USAGE;
     }
     struct perr err;
-    struct config_ext ext = {agent_owns, agent_apply, o,
-                             "[agent], [sim], [libvirt], [vm \"NAME\"]"};
+    struct config_ext ext = {agent_owns, agent_apply, o};
     if (strlen(text) != len) {
         perr_set(&err, "%s: NUL byte in config", path);
         r = -EINVAL;

@@ -139,8 +139,9 @@ manager_set(struct manager_opts *o, const char *key, const char *v, const char *
 }
 
 static bool
-manager_owns(const char *s, size_t len)
+manager_owns(void *ctx, const char *s, size_t len)
 {
+    (void)ctx;
     return len == 7 && memcmp(s, "manager", 7) == 0;
 }
 
@@ -166,7 +167,7 @@ load_policy(struct manager_opts *o)
         return CLI_EXIT_USAGE;
     }
     struct perr err;
-    struct config_ext ext = {manager_owns, manager_apply, o, "[manager]"};
+    struct config_ext ext = {manager_owns, manager_apply, o};
     r = strlen(text) == len ? config_parse_string_ext(text, o->policy_path, &o->policy, &ext, &err)
                             : -EINVAL;
     if (strlen(text) != len)

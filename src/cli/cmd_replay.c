@@ -28,14 +28,12 @@
 
 #include "cli/child.h"
 #include "cli/cli.h"
+#include "cli/opt_table.h"
 #include "cli/replay.h"
 #include "cli/replay_report.h"
 #include "cli/sim_report.h"
 #include "common/clock.h"
-#include "common/file.h"
-#include "common/limits.h"
 #include "common/token.h"
-#include "proto/policy_ini.h"
 
 static volatile sig_atomic_t replay_stop;
 
@@ -207,26 +205,9 @@ static int
 load_policy(struct replay *rp)
 {
     policy_init(&rp->policy);
-    if (rp->config == NULL) {
-        policy_finish(&rp->policy);
-        return 0;
-    }
-    size_t len = 0;
-    int r = file_read_all(rp->config, LIMIT_CONFIG_BYTES, &rp->policy_text, &len);
-    if (r < 0) {
-        cli_error("%s: %s", rp->config, strerror(-r));
-        return CLI_EXIT_USAGE;
-    }
-    struct perr err;
-    if (strlen(rp->policy_text) != len) {
-        cli_error("%s: NUL byte in config", rp->config);
-        return CLI_EXIT_USAGE;
-    }
-    r = config_parse_string(rp->policy_text, rp->config, &rp->policy, &err);
-    if (r < 0) {
-        cli_error("%s", err.msg);
-        return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
-    }
+    int r = opt_config_load(NULL, NULL, rp->config, &rp->policy, &rp->policy_text);
+    if (r != CLI_EXIT_OK)
+        return r;
     if (rp->policy.automation != AUTOMATION_AUTOMATIC) {
         cli_error("%s: [relocate] automation = %s: a replay carries out every decision (there "
                   "is no operator to apply them); use automatic",

@@ -11,10 +11,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt_table.h"
 #include "cli/sim_report.h"
 #include "common/clock.h"
-#include "common/file.h"
-#include "common/limits.h"
 #include "core/model.h"
 #include "proto/policy_ini.h"
 #include "sim/sim.h"
@@ -57,103 +56,51 @@ sim_usage(FILE *f)
            "See docs/sim.md for the model, the metrics and vmloc's settings.\n");
 }
 
-/* The [sim] section. */
-static bool
-sim_owns(const char *s, size_t len)
-{
-    return len == 3 && memcmp(s, "sim", 3) == 0;
-}
-
 static int
-parse_num(const char *v, double lo, double hi, double *ret, const char **why, const char *range)
+set_persistence(void *target, const char *v, char *why, size_t len)
 {
-    if (cli_parse_num(v, lo, hi, ret) < 0) {
-        *why = range;
+    struct sim_vmloc *s = target;
+    if (config_parse_persistence(v, &s->persist_k, &s->persist_n) < 0) {
+        (void)snprintf(why, len, "must be K/N with whole numbers 1 <= K <= N <= 31, e.g. 2/3");
         return -EINVAL;
     }
+    s->persist_set = true;
     return 0;
 }
 
-static int
-sim_apply(void *ctx, const char *section, const char *key, const char *value, const char **why)
-{
-    (void)section;
-    struct sim_vmloc *v = ctx;
-    double x;
-    if (strcmp(key, "persistence") == 0) {
-        /* "K/N" */
-        if (config_parse_persistence(value, &v->persist_k, &v->persist_n) < 0) {
-            *why = "must be K/N with whole numbers 1 <= K <= N <= 31, e.g. 2/3";
-            return -EINVAL;
-        }
-        v->persist_set = true;
-        return 0;
-    }
-    if (strcmp(key, "cooldown") == 0) {
-        int r = parse_num(value, 0, 86400 * 365.0, &x, why, "must be seconds, 0 or more");
-        if (r == 0) {
-            v->cooldown_s = x;
-            v->cooldown_set = true;
-        }
-        return r;
-    }
-    if (strcmp(key, "consolidate_below") == 0) {
-        int r = parse_num(value, 0, 100, &x, why, "must be between 0 and 100 (0: off)");
-        if (r == 0) {
-            v->consolidate_below_pct = x;
-            v->consolidate_set = true;
-        }
-        return r;
-    }
-    if (strcmp(key, "consolidate_target") == 0) {
-        int r = parse_num(value, 1, 100, &x, why, "must be between 1 and 100");
-        if (r == 0) {
-            v->consolidate_target_pct = x;
-            v->consolidate_set = true;
-        }
-        return r;
-    }
-    if (strcmp(key, "memory") == 0) {
-        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0) {
-            v->memory = true;
-        } else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0) {
-            v->memory = false;
-        } else {
-            *why = "must be yes or no";
-            return -EINVAL;
-        }
-        return 0;
-    }
-    *why = "unknown key (persistence, cooldown, consolidate_below, consolidate_target, memory)";
-    return -EINVAL;
-}
+#define SV(member) SETTING_FIELD(struct sim_vmloc, member)
+
+/* The [sim] section: the simulator's own settings for vmloc's policy (docs/sim.md). */
+static const struct opt_def sim_defs[] = {
+    {.key = "persistence", .setter = set_persistence},
+    {.key = "cooldown",
+     .set = {SETTING_NUMBER(SV(cooldown_s), 0, 86400 * 365.0, "must be seconds, 0 or more"),
+             SETTING_FLAG(struct sim_vmloc, cooldown_set)}},
+    {.key = "consolidate_below",
+     .set = {SETTING_NUMBER(SV(consolidate_below_pct), 0, 100,
+                            "must be between 0 and 100 (0: off)"),
+             SETTING_FLAG(struct sim_vmloc, consolidate_set)}},
+    {.key = "consolidate_target",
+     .set = {SETTING_NUMBER(SV(consolidate_target_pct), 1, 100, "must be between 1 and 100"),
+             SETTING_FLAG(struct sim_vmloc, consolidate_set)}},
+    {.key = "memory", .set = {SETTING_BOOL, SV(memory), .why = "must be yes or no"}},
+};
+
+static const struct opt_table sim_tables[] = {
+    {"sim", sim_defs, ARRAY_SIZE(sim_defs), 0, NULL, NULL},
+};
+
+static const struct opt_cmd sim_cmd = {"sim", sim_tables, ARRAY_SIZE(sim_tables), "", ""};
 
 static int
 load_config(const char *path, struct sim_vmloc *v)
 {
-    char *text = NULL;
-    size_t len = 0;
-    int r = file_read_all(path, LIMIT_CONFIG_BYTES, &text, &len);
-    if (r < 0) {
-        cli_error("%s: %s", path, strerror(-r));
-        return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
-    }
-    struct perr err;
-    struct config_ext ext = {sim_owns, sim_apply, v, "[sim]"};
-    if (strlen(text) != len) {
-        perr_set(&err, "%s: NUL byte in config", path);
-        r = -EINVAL;
-    } else {
-        /* The parser sets cooldown only when the key is given: a negative value left here
-         * tells that [relocate] said nothing, and the simulator keeps its own default. */
-        v->policy.cooldown_s = -1.0;
-        r = config_parse_string_ext(text, path, &v->policy, &ext, &err);
-    }
-    free(text);
-    if (r < 0) {
-        cli_error("%s", err.msg);
-        return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
-    }
+    /* The parser sets cooldown only when the key is given: a negative value left here tells
+     * that [relocate] said nothing, and the simulator keeps its own default. */
+    v->policy.cooldown_s = -1.0;
+    int r = opt_config_load(&sim_cmd, v, path, &v->policy, NULL);
+    if (r != CLI_EXIT_OK)
+        return r;
     if (v->policy.automation != AUTOMATION_AUTOMATIC) {
         cli_error("%s: [relocate] automation = %s: the simulator carries out every decision "
                   "(there is no operator to apply them); use automatic",

@@ -80,7 +80,7 @@ static int
 classify_section(const struct config_ext *ext, const char *s, size_t len, enum section_kind *ret,
                  const char **ret_name, size_t *ret_len, const char **why)
 {
-    if (ext != NULL && ext->owns(s, len)) {
+    if (ext != NULL && ext->owns(ext->ctx, s, len)) {
         *ret = SEC_EXT;
         return 0;
     }

@@ -26,15 +26,14 @@ MUST_CHECK int config_parse_string(const char *text, const char *source, struct 
 
 /* Sections of a daemon's config file that are not the policy's ([manager], [agent],
  * [vm "NAME"], ...): the parser checks their syntax, refuses repeated keys, and hands each
- * key to `apply`. */
+ * key to `apply` (cli/opt_table.c makes one from an option table). */
 struct config_ext {
     /* Is `section` (`len` bytes, as written between the brackets) one of ours? */
-    bool (*owns)(const char *section, size_t len);
+    bool (*owns)(void *ctx, const char *section, size_t len);
     /* Apply one key. 0, or -EINVAL with *why set to what is wrong with the value or key. */
     int (*apply)(void *ctx, const char *section, const char *key, const char *value,
                  const char **why);
     void *ctx;
-    const char *sections; /* for messages, e.g. "[manager]" */
 };
 
 /* config_parse_string() for a file that also has the sections of `ext` (may be NULL). */
