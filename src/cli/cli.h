@@ -25,13 +25,6 @@ void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Parse a finite number in [lo, hi] (the whole string). 0 or -EINVAL. */
 MUST_CHECK int cli_parse_num(const char *s, double lo, double hi, double *ret);
 
-/* "true"/"yes"/"on"/"1" or "false"/"no"/"off"/"0". 0 or -EINVAL. */
-MUST_CHECK int cli_parse_bool(const char *s, bool *ret);
-
-/* The value of the last -c/--config/--config=FILE in argv, or NULL: a daemon reads its file
- * before the other options, which then win over it. */
-const char *cli_config_path(int argc, char **argv);
-
 /* A string field of `o`, or "?" when it is missing or not a string (never NULL). */
 const char *cli_jstr(json_t *o, const char *key);
 
@@ -57,12 +50,6 @@ void cli_set_token_file(const char *path);
 /* `given` if not NULL or empty, else the global --token-file, else the default token file. 0 or
  * -ENOENT/-ENAMETOOLONG. */
 MUST_CHECK int cli_token_path(const char *given, char *buf, size_t len);
-
-/* Apply one of the keys token_file, open_reads, tls_cert, tls_key, tls_ca, tls_bind_names to
- * `c`. 1: not one
- * of these keys; 0: applied, or *why says what is wrong with the value. */
-int cli_security_set(struct http_security_conf *c, const char *key, const char *v,
-                     const char **why);
 
 /* cli_daemon_auth() and cli_daemon_tls() on `c`: the token (created when missing) into
  * *auth, the TLS (NULL when not configured) into *ret_tls. CLI_EXIT_OK or CLI_EXIT_USAGE

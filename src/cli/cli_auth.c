@@ -33,29 +33,6 @@ cli_token_path(const char *given, char *buf, size_t len)
 }
 
 int
-cli_security_set(struct http_security_conf *c, const char *key, const char *v, const char **why)
-{
-    *why = NULL;
-    if (strcmp(key, "open_reads") == 0 || strcmp(key, "tls_bind_names") == 0) {
-        if (cli_parse_bool(v, key[0] == 'o' ? &c->open_reads : &c->tls_bind_names) < 0)
-            *why = "must be true or false";
-        return 0;
-    }
-    char *dst = strcmp(key, "token_file") == 0 ? c->token_file
-                : strcmp(key, "tls_cert") == 0 ? c->tls_cert
-                : strcmp(key, "tls_key") == 0  ? c->tls_key
-                : strcmp(key, "tls_ca") == 0   ? c->tls_ca
-                                               : NULL;
-    if (dst == NULL)
-        return 1;
-    if (v[0] == '\0' || strlen(v) >= sizeof(c->token_file))
-        *why = "must be a file path";
-    else
-        (void)snprintf(dst, sizeof(c->token_file), "%s", v);
-    return 0;
-}
-
-int
 cli_check_tls(const struct http_security_conf *c)
 {
     if (c->tls_bind_names && c->tls_cert[0] == '\0') {

@@ -80,37 +80,6 @@ cli_parse_num(const char *s, double lo, double hi, double *ret)
     return 0;
 }
 
-int
-cli_parse_bool(const char *s, bool *ret)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
-        if (strcmp(s, yes[i]) == 0) {
-            *ret = true;
-            return 0;
-        }
-        if (strcmp(s, no[i]) == 0) {
-            *ret = false;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
-const char *
-cli_config_path(int argc, char **argv)
-{
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-            path = argv[++i];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            path = argv[i] + 9;
-    }
-    return path;
-}
-
 static void
 usage(FILE *f)
 {
