@@ -19,6 +19,8 @@ struct cli_cmd {
     const char *summary;
 };
 
+/* --- reporting (cli_util.c) --- */
+
 /* Print "vmloc: MESSAGE" on standard error as one line. */
 void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 

@@ -53,33 +53,6 @@ cli_target_url(void)
     return env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_MANAGER;
 }
 
-void
-cli_error(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    for (char *p = msg; *p != '\0'; p++) {
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    }
-    (void)fprintf(stderr, "vmloc: %s\n", msg);
-}
-
-int
-cli_parse_num(const char *s, double lo, double hi, double *ret)
-{
-    char *end = NULL;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(d) || d < lo || d > hi)
-        return -EINVAL;
-    *ret = d;
-    return 0;
-}
-
 static void
 usage(FILE *f)
 {

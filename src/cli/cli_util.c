@@ -1,0 +1,37 @@
+/* What every command uses to report: an error line on stderr, a number read from an argument.
+ * Nothing here calls back into main.c or the commands. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+void
+cli_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    for (char *p = msg; *p != '\0'; p++) {
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    }
+    (void)fprintf(stderr, "vmloc: %s\n", msg);
+}
+
+int
+cli_parse_num(const char *s, double lo, double hi, double *ret)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(d) || d < lo || d > hi)
+        return -EINVAL;
+    *ret = d;
+    return 0;
+}
