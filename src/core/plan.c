@@ -27,24 +27,7 @@
 
 #include "core/destidx.h"
 #include "core/detect.h"
-
-const char *
-plan_reason_name(enum plan_reason r)
-{
-    switch (r) {
-    case PLAN_REASON_NO_MOVABLE_VM:
-        return "no-movable-vm";
-    case PLAN_REASON_NO_DESTINATION:
-        return "no-destination";
-    case PLAN_REASON_SOURCE_BUSY:
-        return "source-busy";
-    case PLAN_REASON_LIMIT:
-        return "limit";
-    case PLAN_REASON_STORM_GUARD:
-        return "storm-guard";
-    }
-    return "unknown";
-}
+#include "core/plan_work.h"
 
 void
 plan_init(struct plan *p)
@@ -64,59 +47,6 @@ plan_done(struct plan *p)
     free(p->drains);
     plan_init(p);
 }
-
-const char *
-plan_block_name(enum plan_block b)
-{
-    switch (b) {
-    case PLAN_BLOCK_PINNED:
-        return "pinned";
-    case PLAN_BLOCK_NO_DESTINATION:
-        return "no-destination";
-    case PLAN_BLOCK_LIMIT:
-        return "limit";
-    case PLAN_BLOCK_BUSY:
-        return "busy";
-    case PLAN_BLOCK_RULE:
-        return "rule";
-    }
-    return "none";
-}
-
-/* A VM's place after a planned move. Entries are never changed: a VM moved again gets a new
- * entry, and vm_loc[] points at its latest one. */
-struct moved {
-    uint32_t vm;
-    uint32_t host;
-    int32_t next_in; /* next entry moved into the same host, or -1 */
-    double usage[KIND_COUNT];
-};
-
-struct work {
-    const struct cluster *cl;
-    const struct policy *pol;
-    const struct plan_opts *opts;
-    struct host_params *hp;      /* per host */
-    double (*usage)[KIND_COUNT]; /* per host, current */
-    uint32_t *vm_count;          /* per host, current */
-    double *mem_used;            /* per host, current */
-    int32_t *moved_head;         /* per host: newest moved-in entry, or -1 */
-    int32_t *vm_loc;             /* per VM: its latest moved entry, or -1 (never moved) */
-    uint32_t *moves_at;          /* per host: moves into or out of it in this plan */
-    /* Placement rules and excluded hosts (built only when the policy has some). */
-    bool *excluded;          /* per host, or NULL */
-    uint32_t *vm_rule_off;   /* per VM + 1: its rules are vm_rules[off[v] .. off[v + 1]) */
-    uint32_t *vm_rules;      /* rule indices */
-    uint32_t *rule_vm_off;   /* per rule + 1: its VMs in this cluster */
-    uint32_t *rule_vms;      /* VM indices */
-    uint32_t *rule_host_off; /* per rule + 1: its hosts in this cluster */
-    uint32_t *rule_hosts;    /* host indices */
-    uint32_t last_rule_id;   /* place(): 1 + the rule that excluded the best host, 0: none */
-    uint32_t last_rule_host;
-    struct moved *moved;
-    size_t n_moved;
-    struct destidx idx;
-};
 
 /* Grow `*arr` (elements of `elem` bytes) to hold `need` elements. 0 or -ENOMEM. */
 static int
@@ -202,8 +132,8 @@ dest_score(const struct work *w, size_t hi)
     return (100.0 - u[pol->dest_select_resource]) * cap;
 }
 
-static void
-leaf_of(const struct work *w, size_t hi, struct destleaf *ret)
+void
+plan_work_leaf(const struct work *w, size_t hi, struct destleaf *ret)
 {
     const struct host *h = &w->cl->hosts[hi];
     double cap = w->hp[hi].capacity;
@@ -222,9 +152,9 @@ leaf_of(const struct work *w, size_t hi, struct destleaf *ret)
         h->has_mem ? h->mem_mib - w->hp[hi].mem_reserve_mib - w->mem_used[hi] : INFINITY;
 }
 
-static int
-work_init(struct work *w, const struct cluster *cl, const struct policy *pol,
-          const struct plan_opts *opts)
+int
+plan_work_init(struct work *w, const struct cluster *cl, const struct policy *pol,
+               const struct plan_opts *opts)
 {
     memset(w, 0, sizeof(*w));
     w->cl = cl;
@@ -239,11 +169,9 @@ work_init(struct work *w, const struct cluster *cl, const struct policy *pol,
     return 0;
 }
 
-static int work_prepare_rules(struct work *w);
-
 /* The state that only relocation needs; built once there is a conflict to resolve. */
-static int
-work_prepare_moves(struct work *w, size_t n_conflicts)
+int
+plan_work_prepare_moves(struct work *w, size_t n_conflicts)
 {
     const struct cluster *cl = w->cl;
     size_t n = cl->n_hosts;
@@ -271,7 +199,7 @@ work_prepare_moves(struct work *w, size_t n_conflicts)
     for (size_t j = 0; j < cl->n_vms; j++)
         w->vm_loc[j] = -1;
     w->last_rule_id = 0;
-    int rr = work_prepare_rules(w);
+    int rr = plan_work_prepare_rules(w);
     if (rr < 0)
         return rr;
     unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(w->pol);
@@ -280,15 +208,15 @@ work_prepare_moves(struct work *w, size_t n_conflicts)
         return r;
     for (size_t i = 0; i < n; i++) {
         struct destleaf leaf;
-        leaf_of(w, i, &leaf);
+        plan_work_leaf(w, i, &leaf);
         destidx_set(&w->idx, i, &leaf);
     }
     destidx_build(&w->idx);
     return 0;
 }
 
-static void
-work_done(struct work *w)
+void
+plan_work_done(struct work *w)
 {
     free(w->hp);
     free(w->usage);
@@ -306,175 +234,6 @@ work_done(struct work *w)
     free(w->rule_host_off);
     free(w->rule_hosts);
     destidx_done(&w->idx);
-}
-/* Name lookups for the rules: (name, index) pairs sorted by name. */
-struct named {
-    const char *name;
-    uint32_t idx;
-};
-
-static int
-named_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
-}
-
-/* The index of `name` in `tab` (n entries, sorted), or -1. */
-static int64_t
-named_find(const struct named *tab, size_t n, const char *name)
-{
-    struct named key = {name, 0};
-    const struct named *f = n > 0 ? bsearch(&key, tab, n, sizeof(*tab), named_cmp) : NULL;
-    return f != NULL ? (int64_t)f->idx : -1;
-}
-
-/* Map the policy's rules and excluded hosts onto this cluster's indices. Names the cluster
- * does not have are left out. 0 or -ENOMEM. */
-static int
-work_prepare_rules(struct work *w)
-{
-    const struct cluster *cl = w->cl;
-    const struct policy *pol = w->pol;
-    if (pol->n_rules == 0 && pol->n_exclude_hosts == 0)
-        return 0;
-    struct named *vt = malloc((cl->n_vms + 1) * sizeof(*vt));
-    struct named *ht = malloc((cl->n_hosts + 1) * sizeof(*ht));
-    uint32_t *fill = calloc(cl->n_vms + 1, sizeof(*fill));
-    int r = -ENOMEM;
-    if (vt == NULL || ht == NULL || fill == NULL)
-        goto out;
-    for (size_t i = 0; i < cl->n_vms; i++)
-        vt[i] = (struct named){cl->vms[i].name, (uint32_t)i};
-    for (size_t i = 0; i < cl->n_hosts; i++)
-        ht[i] = (struct named){cl->hosts[i].name, (uint32_t)i};
-    qsort(vt, cl->n_vms, sizeof(*vt), named_cmp);
-    qsort(ht, cl->n_hosts, sizeof(*ht), named_cmp);
-    w->excluded = calloc(cl->n_hosts + 1, sizeof(*w->excluded));
-    if (w->excluded == NULL)
-        goto out;
-    for (size_t i = 0; i < pol->n_exclude_hosts; i++) {
-        int64_t h = named_find(ht, cl->n_hosts, pol->exclude_hosts[i]);
-        if (h >= 0)
-            w->excluded[h] = true;
-    }
-    size_t nr = pol->n_rules;
-    size_t total_vms = 0;
-    size_t total_hosts = 0;
-    for (size_t i = 0; i < nr; i++) {
-        total_vms += pol->rules[i].n_vms;
-        total_hosts += pol->rules[i].n_hosts;
-    }
-    w->rule_vm_off = calloc(nr + 1, sizeof(*w->rule_vm_off));
-    w->rule_vms = malloc((total_vms + 1) * sizeof(*w->rule_vms));
-    w->rule_host_off = calloc(nr + 1, sizeof(*w->rule_host_off));
-    w->rule_hosts = malloc((total_hosts + 1) * sizeof(*w->rule_hosts));
-    w->vm_rule_off = calloc(cl->n_vms + 1, sizeof(*w->vm_rule_off));
-    w->vm_rules = malloc((total_vms + 1) * sizeof(*w->vm_rules));
-    if (!w->rule_vm_off || !w->rule_vms || !w->rule_host_off || !w->rule_hosts || !w->vm_rule_off ||
-        !w->vm_rules)
-        goto out;
-    size_t nv = 0;
-    size_t nh = 0;
-    for (size_t i = 0; i < nr; i++) {
-        const struct placement_rule *pr = &pol->rules[i];
-        w->rule_vm_off[i] = (uint32_t)nv;
-        w->rule_host_off[i] = (uint32_t)nh;
-        for (size_t j = 0; j < pr->n_vms; j++) {
-            int64_t v = named_find(vt, cl->n_vms, pr->vms[j]);
-            if (v >= 0) {
-                w->rule_vms[nv++] = (uint32_t)v;
-                fill[v]++;
-            }
-        }
-        for (size_t j = 0; j < pr->n_hosts; j++) {
-            int64_t h = named_find(ht, cl->n_hosts, pr->hosts[j]);
-            if (h >= 0)
-                w->rule_hosts[nh++] = (uint32_t)h;
-        }
-    }
-    w->rule_vm_off[nr] = (uint32_t)nv;
-    w->rule_host_off[nr] = (uint32_t)nh;
-    /* Each VM's rules: counts to offsets, then filled in rule order. */
-    uint32_t acc = 0;
-    for (size_t v = 0; v < cl->n_vms; v++) {
-        w->vm_rule_off[v] = acc;
-        acc += fill[v];
-        fill[v] = 0;
-    }
-    w->vm_rule_off[cl->n_vms] = acc;
-    for (size_t i = 0; i < nr; i++) {
-        for (uint32_t j = w->rule_vm_off[i]; j < w->rule_vm_off[i + 1]; j++) {
-            uint32_t v = w->rule_vms[j];
-            w->vm_rules[w->vm_rule_off[v] + fill[v]++] = (uint32_t)i;
-        }
-    }
-    r = 0;
-out:
-    free(vt);
-    free(ht);
-    free(fill);
-    return r;
-}
-
-/* Where VM `v` is in the working copy. */
-static uint32_t
-loc(const struct work *w, uint32_t v)
-{
-    return w->vm_loc[v] >= 0 ? w->moved[w->vm_loc[v]].host : w->cl->vms[v].host;
-}
-
-/* Would VM `v` on host `d` keep rule `r`? */
-static bool
-rule_kept(const struct work *w, uint32_t r, uint32_t v, size_t d)
-{
-    const struct placement_rule *pr = &w->pol->rules[r];
-    switch (pr->kind) {
-    case RULE_APART:
-    case RULE_TOGETHER:
-        for (uint32_t j = w->rule_vm_off[r]; j < w->rule_vm_off[r + 1]; j++) {
-            uint32_t u = w->rule_vms[j];
-            if (u == v)
-                continue;
-            bool same = loc(w, u) == d;
-            if (pr->kind == RULE_APART ? same : !same)
-                return false;
-        }
-        return true;
-    case RULE_ON:
-    case RULE_NOT_ON: {
-        bool in = false;
-        for (uint32_t j = w->rule_host_off[r]; j < w->rule_host_off[r + 1] && !in; j++)
-            in = w->rule_hosts[j] == d;
-        return pr->kind == RULE_ON ? in : !in;
-    }
-    }
-    return true;
-}
-
-static bool
-has_rules(const struct work *w, uint32_t v)
-{
-    return w->vm_rule_off != NULL && w->vm_rule_off[v + 1] > w->vm_rule_off[v];
-}
-
-/* Is VM `v` (on `src`) held by a "must together" rule: a mate of it still on `src`, so any
- * move breaks the rule? */
-static bool
-held_together(const struct work *w, uint32_t v, size_t src)
-{
-    if (!has_rules(w, v))
-        return false;
-    for (uint32_t k = w->vm_rule_off[v]; k < w->vm_rule_off[v + 1]; k++) {
-        uint32_t r = w->vm_rules[k];
-        if (w->pol->rules[r].kind != RULE_TOGETHER || !w->pol->rules[r].must)
-            continue;
-        for (uint32_t j = w->rule_vm_off[r]; j < w->rule_vm_off[r + 1]; j++) {
-            uint32_t u = w->rule_vms[j];
-            if (u != v && loc(w, u) == src)
-                return true;
-        }
-    }
-    return false;
 }
 
 /* A candidate VM for moving off a source: its index and its current usage. */
@@ -568,7 +327,7 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret, struct g
     for (uint32_t j = 0; j < h->vm_count; j++) {
         uint32_t vi = h->vm_first + j;
         if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned || cl->vms[vi].held ||
-            (!drain && policy_vm_cooling(w->pol, cl, vi)) || held_together(w, vi, src))
+            (!drain && policy_vm_cooling(w->pol, cl, vi)) || plan_work_held_together(w, vi, src))
             continue;
         struct cand c = {vi, cl->vms[vi].usage.pct};
         if (!drain && storm_held(w, &c, 0, &g))
@@ -583,7 +342,7 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret, struct g
         /* Moved here by this plan: with a cooldown it has just arrived (the cooldown acts
          * only where the cluster's time is known, policy.md §4). */
         if (w->vm_loc[m->vm] != e || cl->vms[m->vm].pinned ||
-            (w->pol->cooldown_s > 0 && cl->has_time) || held_together(w, m->vm, src))
+            (w->pol->cooldown_s > 0 && cl->has_time) || plan_work_held_together(w, m->vm, src))
             continue;
         struct cand c = {m->vm, m->usage};
         if (!drain && storm_held(w, &c, moved_in_plan(w, m->vm), &g))
@@ -629,9 +388,9 @@ apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
         w->mem_used[dst] += v->mem_mib;
     }
     struct destleaf leaf;
-    leaf_of(w, src, &leaf);
+    plan_work_leaf(w, src, &leaf);
     destidx_update(&w->idx, src, &leaf);
-    leaf_of(w, dst, &leaf);
+    plan_work_leaf(w, dst, &leaf);
     destidx_update(&w->idx, dst, &leaf);
 }
 
@@ -654,7 +413,7 @@ best_ruled(struct work *w, uint32_t vm, const struct destneed *need, size_t *ret
         if (d == need->exclude)
             continue;
         struct destleaf leaf;
-        leaf_of(w, d, &leaf);
+        plan_work_leaf(w, d, &leaf);
         if (!leaf.eligible || (need->busy_only && !leaf.busy))
             continue;
         bool fits = need->mem_mib < 0 || leaf.mem_free >= need->mem_mib;
@@ -668,7 +427,7 @@ best_ruled(struct work *w, uint32_t vm, const struct destneed *need, size_t *ret
         int32_t broken = -1;
         for (uint32_t k = w->vm_rule_off[vm]; k < w->vm_rule_off[vm + 1] && broken < 0; k++) {
             uint32_t r = w->vm_rules[k];
-            bool kept = rule_kept(w, r, vm, d);
+            bool kept = plan_work_rule_kept(w, r, vm, d);
             if (w->pol->rules[r].must && !kept)
                 broken = (int32_t)r;
             else if (!w->pol->rules[r].must && kept)
@@ -712,7 +471,7 @@ place(struct work *w, const struct cand *c, size_t src, enum plan_move_why why, 
     size_t dst;
     double score;
     w->last_rule_id = 0;
-    bool ruled = has_rules(w, c->vm);
+    bool ruled = plan_work_has_rules(w, c->vm);
     bool ok = ruled ? best_ruled(w, c->vm, &need, &dst, &score)
                     : destidx_best(&w->idx, &need, &dst, &score);
     if (!ok && need.busy_only) {
@@ -849,7 +608,7 @@ plan_compute(const struct cluster *cl, const struct policy *pol, const struct pl
     if (ret->n_conflicts || ret->n_moves || ret->n_unresolved || ret->conflicts)
         return -EINVAL;
     struct work w;
-    int r = work_init(&w, cl, pol, opts);
+    int r = plan_work_init(&w, cl, pol, opts);
     if (r < 0)
         goto out;
     r = detect_all(&w, ret);
@@ -865,7 +624,7 @@ plan_compute(const struct cluster *cl, const struct policy *pol, const struct pl
     }
     if (ret->n_conflicts == 0 && n_drain_hosts == 0)
         goto out;
-    r = work_prepare_moves(&w, ret->n_conflicts + n_drain_vms);
+    r = plan_work_prepare_moves(&w, ret->n_conflicts + n_drain_vms);
     if (r < 0)
         goto out;
     ret->moves = malloc((ret->n_conflicts + n_drain_vms + 1) * sizeof(*ret->moves));
@@ -883,245 +642,8 @@ plan_compute(const struct cluster *cl, const struct policy *pol, const struct pl
             drain_one(&w, i, ret);
     }
 out:
-    work_done(&w);
+    plan_work_done(&w);
     if (r < 0)
         plan_done(ret);
     return r;
-}
-
-/* `t` (seconds since the epoch) as "2026-12-05 04:15:00 UTC": the civil date from the day
- * count (H. Hinnant's days_from_civil, inverted), with no call to the C library's clock. */
-static void
-utc_format(double t, char *buf, size_t len)
-{
-    int64_t s = (int64_t)floor(t);
-    int64_t days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
-    int64_t sec = s - days * 86400;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    (void)snprintf(buf, len, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld UTC",
-                   (long long)(m <= 2 ? y + 1 : y), (long long)m, (long long)d,
-                   (long long)(sec / 3600), (long long)(sec / 60 % 60), (long long)(sec % 60));
-}
-
-void
-plan_storm_describe(const struct policy *pol, const struct cluster *cl, uint32_t vm, double until,
-                    char *buf, size_t len)
-{
-    const struct vm *v = &cl->vms[vm];
-    uint32_t n = cl->has_time
-                     ? policy_storm_count(pol, cluster_vm_moves(cl, v), v->moves_count, cl->time)
-                     : 0;
-    char when[128];
-    utc_format(until, when, sizeof(when));
-    (void)snprintf(buf, len,
-                   "%s moved %u times within %.0f s (max_moves_per_vm %u): the storm guard holds "
-                   "it until %s",
-                   v->name, (unsigned)n, pol->storm_window_s, (unsigned)pol->max_moves_per_vm,
-                   when);
-}
-
-/* Why this VM and this destination, in the policy's own terms. */
-void
-plan_move_describe(const struct policy *pol, const struct cluster *cl, const struct plan_move *mv,
-                   char *buf, size_t len)
-{
-    const char *vk = kind_name(pol->vm_select_resource);
-    const char *dk = kind_name(pol->dest_select_resource);
-    char vr[64];
-    char dr[64];
-    if (pol->vm_select == VM_SELECT_PRIORITY)
-        (void)snprintf(vr, sizeof(vr), "highest priority");
-    else if (pol->vm_select == VM_SELECT_WEIGHTED)
-        (void)snprintf(vr, sizeof(vr), "highest weighted score");
-    else
-        (void)snprintf(vr, sizeof(vr), "highest %s usage", vk);
-    if (pol->dest_select == DEST_SELECT_LEAST_USED)
-        (void)snprintf(dr, sizeof(dr), "least used %s", dk);
-    else if (pol->dest_select == DEST_SELECT_WEIGHTED)
-        (void)snprintf(dr, sizeof(dr), "best weighted free capacity");
-    else
-        (void)snprintf(dr, sizeof(dr), "most free %s", dk);
-    if (mv->why == PLAN_MOVE_DRAIN)
-        (void)snprintf(buf, len, "drain of %s (maintenance); destination with the %s (score %.1f)",
-                       cl->hosts[mv->from].name, dr, mv->score);
-    else
-        (void)snprintf(buf, len,
-                       "conflict on %s; movable VM with the %s; destination with the %s "
-                       "(score %.1f)",
-                       cl->hosts[mv->from].name, vr, dr, mv->score);
-}
-
-const char *
-dest_verdict_name(enum dest_verdict v)
-{
-    switch (v) {
-    case DEST_OK:
-        return "ok";
-    case DEST_NOT_UP:
-        return "down";
-    case DEST_MAINTENANCE:
-        return "maintenance";
-    case DEST_EXCLUDED:
-        return "excluded";
-    case DEST_BUSY:
-        return "busy";
-    case DEST_NO_ROOM:
-        return "no-room";
-    case DEST_NO_MEMORY:
-        return "no-memory";
-    case DEST_RULE:
-        return "rule";
-    }
-    return "?";
-}
-
-void
-vm_explain_done(struct vm_explain *e)
-{
-    if (e == NULL)
-        return;
-    free(e->dests);
-    memset(e, 0, sizeof(*e));
-}
-
-/* Possible destinations first (more "should" rules kept, then higher score), then the others
- * in host order. */
-static int
-dest_cmp(const void *a, const void *b)
-{
-    const struct dest_explain *x = a;
-    const struct dest_explain *y = b;
-    if ((x->verdict == DEST_OK) != (y->verdict == DEST_OK))
-        return x->verdict == DEST_OK ? -1 : 1;
-    if (x->verdict == DEST_OK) {
-        if (x->should_kept != y->should_kept)
-            return x->should_kept > y->should_kept ? -1 : 1;
-        if (x->score != y->score)
-            return x->score > y->score ? -1 : 1;
-    }
-    return x->host < y->host ? -1 : x->host > y->host;
-}
-
-int
-plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct plan_opts *opts,
-                size_t vm, struct vm_explain *ret)
-{
-    memset(ret, 0, sizeof(*ret));
-    if (vm >= cl->n_vms)
-        return -EINVAL;
-    struct work w;
-    int r = work_init(&w, cl, pol, opts);
-    if (r == 0)
-        r = work_prepare_moves(&w, 1);
-    const struct vm *v = &cl->vms[vm];
-    size_t src = v->host;
-    ret->dests = r == 0 ? calloc(cl->n_hosts + 1, sizeof(*ret->dests)) : NULL;
-    uint32_t *heavy = r == 0 ? malloc((cl->hosts[src].vm_count + 1) * sizeof(*heavy)) : NULL;
-    if (r == 0 && (ret->dests == NULL || heavy == NULL))
-        r = -ENOMEM;
-    if (r < 0) {
-        free(heavy);
-        vm_explain_done(ret);
-        work_done(&w);
-        return r;
-    }
-    ret->vm = (uint32_t)vm;
-    ret->host = (uint32_t)src;
-    ret->pinned = v->pinned;
-    ret->held = v->held;
-    ret->cooling = policy_vm_cooling(pol, cl, vm);
-    if (ret->cooling) {
-        ret->cooldown_left = pol->cooldown_s - (cl->time - v->arrived);
-        ret->cooldown_until = v->arrived + pol->cooldown_s;
-    }
-    ret->storm_guard = policy_vm_storm_guarded(pol, cl, vm, 0, &ret->storm_until);
-    if (cl->has_time)
-        ret->recent_moves =
-            policy_storm_count(pol, cluster_vm_moves(cl, v), v->moves_count, cl->time);
-    for (uint32_t k = 0;
-         has_rules(&w, (uint32_t)vm) && k < w.vm_rule_off[vm + 1] - w.vm_rule_off[vm]; k++) {
-        uint32_t rr = w.vm_rules[w.vm_rule_off[vm] + k];
-        const struct placement_rule *pr = &pol->rules[rr];
-        if (pr->kind == RULE_TOGETHER && pr->must && held_together(&w, (uint32_t)vm, src)) {
-            ret->held_rule_id = rr + 1;
-            break;
-        }
-    }
-    struct detection det;
-    size_t nh = 0;
-    detect_host(cl, pol, &w.hp[src], src, &det, heavy, &nh);
-    ret->host_in_conflict = det.conflict;
-    for (size_t i = 0; i < nh; i++)
-        ret->heavy |= heavy[i] == vm;
-    free(heavy);
-    unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(pol);
-    for (size_t d = 0; d < cl->n_hosts; d++) {
-        if (d == src)
-            continue;
-        struct dest_explain *e = &ret->dests[ret->n_dests++];
-        e->host = (uint32_t)d;
-        struct destleaf leaf;
-        leaf_of(&w, d, &leaf);
-        e->score = leaf.score;
-        const struct host *h = &cl->hosts[d];
-        if (h->state == HOST_DOWN) {
-            e->verdict = DEST_NOT_UP;
-            continue;
-        }
-        if (h->state == HOST_MAINTENANCE) {
-            e->verdict = DEST_MAINTENANCE;
-            continue;
-        }
-        if (w.excluded != NULL && w.excluded[d]) {
-            e->verdict = DEST_EXCLUDED;
-            continue;
-        }
-        if (!leaf.eligible) {
-            e->verdict = DEST_BUSY;
-            continue;
-        }
-        bool roomy = true;
-        for (unsigned k = 0; k < KIND_COUNT && roomy; k++) {
-            double need = v->usage.pct[k] * w.hp[src].capacity;
-            if ((mask & KIND_BIT(k)) && !(leaf.free[k] > need)) {
-                roomy = false;
-                e->verdict = DEST_NO_ROOM;
-                e->kind = (enum kind)k;
-                e->free = leaf.free[k];
-                e->need = need;
-            }
-        }
-        if (!roomy)
-            continue;
-        if (v->has_mem && !(leaf.mem_free >= v->mem_mib)) {
-            e->verdict = DEST_NO_MEMORY;
-            e->free = leaf.mem_free;
-            e->need = v->mem_mib;
-            continue;
-        }
-        for (uint32_t k = 0;
-             has_rules(&w, (uint32_t)vm) && k < w.vm_rule_off[vm + 1] - w.vm_rule_off[vm]; k++) {
-            uint32_t rr = w.vm_rules[w.vm_rule_off[vm] + k];
-            bool kept = rule_kept(&w, rr, (uint32_t)vm, d);
-            if (pol->rules[rr].must && !kept && e->verdict == DEST_OK) {
-                e->verdict = DEST_RULE;
-                e->rule_id = rr + 1;
-            } else if (!pol->rules[rr].must && kept) {
-                e->should_kept++;
-            }
-        }
-        if (e->verdict == DEST_OK)
-            ret->n_ok++;
-    }
-    qsort(ret->dests, ret->n_dests, sizeof(*ret->dests), dest_cmp);
-    work_done(&w);
-    return 0;
 }
