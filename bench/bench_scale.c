@@ -45,7 +45,7 @@
 
 #include "bench_util.h"
 #include "core/model.h"
-#include "net/http.h"
+#include "net/http_client.h"
 
 #define KINDS 4
 #define MAX_AGENTS 10000

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "common/token.h"
-#include "net/http.h"
+#include "net/http_client.h"
 
 double
 bench_rng_unit(uint64_t *state)

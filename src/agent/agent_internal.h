@@ -12,7 +12,8 @@
 #include "agent/migrate.h"
 #include "agent/peer.h"
 #include "common/metrics.h"
-#include "net/http.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
 #include "net/loop.h"
 #include "proto/uhist.h"
 

@@ -9,7 +9,7 @@
 #include "agent/lv.h"
 #include "core/compiler.h"
 #include "core/policy.h"
-#include "net/http.h"
+#include "net/http_client.h"
 
 struct event_base;
 

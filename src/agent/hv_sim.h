@@ -12,7 +12,7 @@
 #include "agent/hv_trace.h"
 #include "core/compiler.h"
 #include "core/policy.h"
-#include "net/http.h"
+#include "net/http_client.h"
 
 struct event_base;
 

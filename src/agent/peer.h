@@ -14,7 +14,7 @@
 #include "agent/migrate.h"
 #include "common/metrics.h"
 #include "core/policy.h"
-#include "net/http.h"
+#include "net/http_client.h"
 #include "proto/wire.h"
 
 struct peer_mode;

@@ -9,7 +9,9 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/token.h"
-#include "net/http.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "net/tls.h"
 
 static const char *global_token_file;
 

@@ -19,6 +19,7 @@
 #include "cli/opt_table.h"
 #include "common/log.h"
 #include "net/http.h"
+#include "net/tls.h"
 #include "proto/policy_ini.h"
 
 /* --- values a setting cannot say --------------------------------------------------------- */

@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/token.h"
 #include "net/http.h"
+#include "net/http_client.h"
 
 #define DEMO_MAX_AGENTS 8
 

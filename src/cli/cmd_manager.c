@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "manager/manager.h"
 #include "net/http.h"
+#include "net/tls.h"
 
 #define MGR(member) SETTING_FIELD(struct manager_opts, member)
 /* The store's directory, with room left for the names of its files. */

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "core/model.h"
 #include "net/http.h"
+#include "net/http_client.h"
 #include "proto/wire.h"
 
 #define TERMINAL_TIMEOUT_S 10.0

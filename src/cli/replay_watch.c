@@ -13,6 +13,7 @@
 #include "agent/hv_trace.h"
 #include "cli/cli.h"
 #include "common/clock.h"
+#include "net/http_client.h"
 #include "proto/wire.h"
 
 /* Host h's name, and VM v's. */

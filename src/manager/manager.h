@@ -6,7 +6,7 @@
 
 #include "common/log.h"
 #include "core/policy.h"
-#include "net/http.h"
+#include "net/http_server.h"
 #include "proto/wire.h"
 
 #define MANAGER_DEFAULT_LISTEN "127.0.0.1:7700"

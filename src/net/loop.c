@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/token.h"
+#include "net/http_client.h"
 
 /* The token file's tokens go into struct http_auth as they are. */
 _Static_assert(HTTP_MAX_TOKEN == TOKEN_MAX, "one limit for the API token");

@@ -9,10 +9,13 @@
 #include <sys/time.h>
 
 #include "core/compiler.h"
-#include "net/http.h"
+#include "net/http_server.h" /* struct http_auth */
 
 struct event;
 struct event_base;
+struct http_client;
+struct http_server;
+struct http_tls;
 
 struct loop {
     struct event_base *base;

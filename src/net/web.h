@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "net/http.h"
+#include "net/http_server.h"
 
 struct web_asset {
     const char *name; /* file name, e.g. "app.js" */

@@ -21,6 +21,7 @@
 
 #include "daemon.h"
 #include "net/http.h"
+#include "net/http_client.h"
 
 #define BIG_CLUSTER 500
 #define FIRST_RENDER_LIMIT_MS 1000.0

@@ -1,8 +1,8 @@
 /* libFuzzer target for HTTP request handling: the input is sent, as raw bytes, to a real
- * server of src/net/http.c on 127.0.0.1 (libevent's evhttp parses it; vmloc's layer splits
- * and decodes the path and query, checks the Origin, the bearer token and the body's nesting,
- * routes it, and answers). The routes stand for the daemons' handlers: each decodes its body
- * with the wire decoder the daemons use for it, or reads the query parameters the lists take.
+ * server of src/net/http_server.c on 127.0.0.1 (libevent's evhttp parses it; vmloc's layer
+ * splits and decodes the path and query, checks the Origin, the bearer token and the body's
+ * nesting, routes it, and answers). The routes stand for the daemons' handlers: each decodes its
+ * body with the wire decoder the daemons use for it, or reads the query parameters the lists take.
  * Every answer must be a well-formed HTTP response with a status the server may give; the
  * connection must end; sanitizers catch memory errors and leaks. */
 #define _GNU_SOURCE
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "net/http.h"
+#include "net/http_server.h"
 #include "proto/perr.h"
 #include "proto/wire.h"
 

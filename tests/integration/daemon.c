@@ -17,6 +17,7 @@
 
 #include "common/token.h"
 #include "net/http.h"
+#include "net/http_client.h"
 
 static double
 now_s(void)

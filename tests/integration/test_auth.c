@@ -20,6 +20,7 @@
 
 #include "common/file.h"
 #include "net/http.h"
+#include "net/http_client.h"
 #include "testpool.h"
 
 #define WRONG_TOKEN "0123456789abcdef0123456789abcdef-not-the-token"

@@ -24,6 +24,7 @@
 
 #include "daemon.h"
 #include "net/http.h"
+#include "net/http_client.h"
 #include "testpool.h"
 
 static const char *faketime_lib;

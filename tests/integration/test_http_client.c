@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "net/http.h"
+#include "net/http_client.h"
 
 enum mode { NORMAL, LONG_HEADER, HUGE_BODY };
 

@@ -21,6 +21,8 @@
 #include <cmocka.h>
 
 #include "net/http.h"
+#include "net/http_client.h"
+#include "net/tls.h"
 #include "testpool.h"
 
 static char dir[512];

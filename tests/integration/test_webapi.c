@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "net/http.h"
+#include "net/http_client.h"
 #include "testpool.h"
 
 /* GET `path` as text: the status, and the body in *ret (caller frees). */

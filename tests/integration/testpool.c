@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "net/http.h"
+#include "net/http_client.h"
 #include "testpool.h"
 
 static struct daemon pool[POOL_MAX_DAEMONS];

@@ -1,0 +1,612 @@
+/* The HTTP client on libevent's evhttp, with kept-alive connections (http_client.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "net/http_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "net/tls.h"
+
+/* Connections kept open after an answer, at most one per peer, for the next request to the
+ * same peer (a manager asks each agent once per interval). */
+#define HTTP_IDLE_MAX 16384
+#define HTTP_IDLE_BUCKETS 1024u
+
+/* Idle connections older than this are closed rather than reused. */
+#define HTTP_IDLE_MAX_AGE_S 60
+
+struct idle {
+    char key[300]; /* "host:port" */
+    struct evhttp_connection *conn;
+    struct idle *next;  /* in its bucket */
+    struct idle *older; /* in the age list */
+    struct idle *newer;
+    time_t since;
+};
+
+/* One request and the connection that carries it. */
+struct call {
+    struct http_client *client;
+    char key[300];
+    bool keep; /* the answer left the connection usable for another request */
+    struct evhttp_connection *conn;
+    struct evhttp_request *req; /* NULL once evhttp has finished with it */
+    http_done_fn done;
+    void *arg;
+    const char *err;
+    char err_buf[160]; /* for an `err` that is not a constant (a TLS verification's) */
+    int status;        /* the answer, kept until it is delivered */
+    char *body;
+    size_t len;
+    bool finished;
+    struct call *next;
+    struct call *prev;
+};
+
+/* Completions are never delivered from inside evhttp: a request that fails at once (a host
+ * name that does not resolve) would otherwise call back before http_request() returns, and
+ * callers rely on setting their own state after sending. They are queued and delivered,
+ * then freed with their connection, by the reaper on the next loop turn. */
+struct http_client {
+    struct event_base *base;
+    struct evdns_base *dns; /* asynchronous name resolution (never block the loop) */
+    struct call *live;      /* requests in flight */
+    struct call *zombies;   /* finished: deliver, then free with the connection */
+    struct event *reaper;
+    struct idle *idle[HTTP_IDLE_BUCKETS]; /* kept-alive connections by peer */
+    struct idle *oldest;                  /* the same, by age */
+    struct idle *newest;
+    size_t n_idle;
+    char auth_header[HTTP_MAX_TOKEN + 8]; /* "Bearer TOKEN", or "" */
+    struct http_tls *tls;                 /* for https:// URLs, or NULL */
+};
+
+static size_t
+idle_bucket(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p != '\0'; p++) {
+        h ^= (unsigned char)*p;
+        h *= 16777619u;
+    }
+    return h & (HTTP_IDLE_BUCKETS - 1);
+}
+
+static void
+idle_unlink_age(struct http_client *cl, struct idle *i)
+{
+    if (i->older != NULL)
+        i->older->newer = i->newer;
+    else
+        cl->oldest = i->newer;
+    if (i->newer != NULL)
+        i->newer->older = i->older;
+    else
+        cl->newest = i->older;
+}
+
+/* Remove `i` from its bucket and the age list, and free it; its connection is returned. */
+static struct evhttp_connection *
+idle_remove(struct http_client *cl, struct idle *i)
+{
+    for (struct idle **p = &cl->idle[idle_bucket(i->key)]; *p != NULL; p = &(*p)->next) {
+        if (*p == i) {
+            *p = i->next;
+            break;
+        }
+    }
+    idle_unlink_age(cl, i);
+    struct evhttp_connection *conn = i->conn;
+    free(i);
+    cl->n_idle--;
+    return conn;
+}
+
+/* Whether libevent still holds the connection's socket: it drops a connection on which the
+ * peer sent something while it was idle, and reusing such a one can trip an assertion in
+ * libevent 2.1 when the reconnect then fails. */
+static bool
+conn_open(struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    return bev != NULL && bufferevent_getfd(bev) >= 0;
+}
+
+/* Take the kept-alive connection to `key`, or NULL. */
+static struct evhttp_connection *
+idle_take(struct http_client *cl, const char *key)
+{
+    for (struct idle *i = cl->idle[idle_bucket(key)]; i != NULL; i = i->next) {
+        if (strcmp(i->key, key) != 0)
+            continue;
+        struct evhttp_connection *conn = idle_remove(cl, i);
+        if (conn_open(conn))
+            return conn;
+        evhttp_connection_free(conn);
+        return NULL;
+    }
+    return NULL;
+}
+
+/* Keep `conn` for the next request to `key`, or free it. The oldest idle connections go
+ * first when there are too many or they are too old, so peers that went away do not fill
+ * the pool. */
+static void
+idle_put(struct http_client *cl, const char *key, struct evhttp_connection *conn)
+{
+    struct timeval now;
+    if (event_base_gettimeofday_cached(cl->base, &now) < 0)
+        now.tv_sec = 0;
+    while (cl->oldest != NULL &&
+           (cl->n_idle >= HTTP_IDLE_MAX || now.tv_sec - cl->oldest->since > HTTP_IDLE_MAX_AGE_S))
+        evhttp_connection_free(idle_remove(cl, cl->oldest));
+    struct idle *i = malloc(sizeof(*i));
+    if (i == NULL || !conn_open(conn)) {
+        free(i);
+        evhttp_connection_free(conn);
+        return;
+    }
+    (void)snprintf(i->key, sizeof(i->key), "%s", key);
+    i->conn = conn;
+    i->since = now.tv_sec;
+    size_t b = idle_bucket(key);
+    i->next = cl->idle[b];
+    cl->idle[b] = i;
+    i->older = cl->newest;
+    i->newer = NULL;
+    if (cl->newest != NULL)
+        cl->newest->newer = i;
+    else
+        cl->oldest = i;
+    cl->newest = i;
+    cl->n_idle++;
+}
+
+static void
+list_remove(struct call **head, struct call *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->next = NULL;
+    c->prev = NULL;
+}
+
+static void
+list_push(struct call **head, struct call *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head != NULL)
+        (*head)->prev = c;
+    *head = c;
+}
+
+/* Free a finished request; its connection is kept for the next request to the same peer
+ * when the answer left it usable, and there is no connection kept for that peer yet. */
+static void
+call_free(struct call *c)
+{
+    struct http_client *cl = c->client;
+    if (c->keep && c->conn != NULL) {
+        struct evhttp_connection *other = idle_take(cl, c->key);
+        if (other != NULL)
+            evhttp_connection_free(other);
+        idle_put(cl, c->key, c->conn);
+    } else if (c->conn != NULL) {
+        evhttp_connection_free(c->conn);
+    }
+    free(c->body);
+    free(c);
+}
+
+/* Deliver finished requests (when `deliver`) and free them. A callback may send new
+ * requests; they are delivered on a later turn. */
+static void
+reap(struct http_client *cl, bool deliver)
+{
+    while (cl->zombies != NULL) {
+        struct call *c = cl->zombies;
+        list_remove(&cl->zombies, c);
+        if (deliver) {
+            if (c->status == 0)
+                c->done(c->arg, 0, NULL, 0, c->err != NULL ? c->err : "connection failed");
+            else if (c->body == NULL)
+                c->done(c->arg, 0, NULL, 0, "out of memory");
+            else
+                c->done(c->arg, c->status, c->body, c->len, NULL);
+        }
+        call_free(c);
+    }
+}
+
+static void
+reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    reap(arg, true);
+}
+
+struct http_client *
+http_client_new(struct event_base *base)
+{
+    struct http_client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->base = base;
+    c->reaper = event_new(base, -1, 0, reaper_cb, c);
+    if (c->reaper == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (c->dns == NULL) {
+        /* No usable resolv.conf: numeric addresses and /etc/hosts still work. */
+        c->dns = evdns_base_new(base, 0);
+        if (c->dns != NULL && evdns_base_load_hosts(c->dns, NULL) < 0)
+            log_debug("no /etc/hosts for name resolution, ignoring");
+    }
+    return c;
+}
+
+void
+http_client_free(struct http_client *cl)
+{
+    if (cl == NULL)
+        return;
+    while (cl->live != NULL) {
+        struct call *c = cl->live;
+        list_remove(&cl->live, c);
+        if (c->req != NULL)
+            evhttp_cancel_request(c->req); /* frees the request, calls nothing */
+        call_free(c);
+    }
+    reap(cl, false);
+    while (cl->oldest != NULL)
+        evhttp_connection_free(idle_remove(cl, cl->oldest));
+    event_free(cl->reaper);
+    if (cl->dns != NULL)
+        evdns_base_free(cl->dns, 0);
+    free(cl);
+}
+
+/* The request is over: queue it for delivery and wake the reaper. */
+static void
+call_finish(struct call *c)
+{
+    struct http_client *cl = c->client;
+    c->req = NULL;
+    c->finished = true;
+    list_remove(&cl->live, c);
+    list_push(&cl->zombies, c);
+    event_active(cl->reaper, 0, 0);
+}
+
+/* Over TLS, when the server's certificate was refused: why, in `c->err_buf`. */
+static bool
+tls_refused(struct call *c)
+{
+    if (c->conn == NULL)
+        return false;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    if (ssl == NULL)
+        return false;
+    long v = SSL_get_verify_result(ssl);
+    if (v == X509_V_OK)
+        return false;
+    (void)snprintf(c->err_buf, sizeof(c->err_buf), "TLS: the server's certificate is refused: %s",
+                   X509_verify_cert_error_string(v));
+    return true;
+}
+
+static void
+call_error_cb(enum evhttp_request_error e, void *arg)
+{
+    struct call *c = arg;
+    if (e != EVREQ_HTTP_TIMEOUT && e != EVREQ_HTTP_DATA_TOO_LONG && tls_refused(c)) {
+        c->err = c->err_buf;
+        return;
+    }
+    switch (e) {
+    case EVREQ_HTTP_TIMEOUT:
+        c->err = "timed out";
+        break;
+    case EVREQ_HTTP_EOF:
+        c->err = "connection closed";
+        break;
+    case EVREQ_HTTP_DATA_TOO_LONG:
+        c->err = "answer too large";
+        break;
+    default:
+        c->err = "connection failed";
+        break;
+    }
+}
+
+static void
+call_done_cb(struct evhttp_request *req, void *arg)
+{
+    struct call *c = arg;
+    c->status = req != NULL ? evhttp_request_get_response_code(req) : 0;
+    if (c->status != 0) {
+        /* HTTP/1.1 keeps the connection unless the peer said otherwise. */
+        const char *conn_hdr =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
+        c->keep = evhttp_request_get_response_code(req) > 0 &&
+                  (conn_hdr == NULL || evutil_ascii_strcasecmp(conn_hdr, "close") != 0);
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        c->len = evbuffer_get_length(in);
+        c->body = malloc(c->len + 1);
+        if (c->body != NULL) {
+            if (c->len > 0)
+                (void)evbuffer_copyout(in, c->body, c->len);
+            c->body[c->len] = '\0';
+        }
+    }
+    call_finish(c);
+}
+
+static enum evhttp_cmd_type
+method_code(const char *m)
+{
+    if (strcmp(m, "POST") == 0)
+        return EVHTTP_REQ_POST;
+    if (strcmp(m, "PUT") == 0)
+        return EVHTTP_REQ_PUT;
+    if (strcmp(m, "DELETE") == 0)
+        return EVHTTP_REQ_DELETE;
+    return EVHTTP_REQ_GET;
+}
+
+/* Make `ssl` accept only a certificate that names `host`, the host of the URL: an IP address
+ * must be among its subjectAltName IP addresses, a name among its DNS names (or be its common
+ * name when it has none; no partial wildcards). 0, or -1. */
+static int
+tls_expect_host(SSL *ssl, const char *host)
+{
+    char h[256];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') { /* an IPv6 literal in a URL */
+        host++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(h))
+        return -1;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, h, addr) == 1 || inet_pton(AF_INET6, h, addr) == 1)
+        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), h) == 1 ? 0 : -1;
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(ssl, h) != 1)
+        return -1;
+    (void)SSL_set_tlsext_host_name(ssl, h);
+    return 0;
+}
+
+/* A new connection over TLS to `host`: the server's certificate must be signed by the CA and
+ * name `host`. */
+static struct evhttp_connection *
+tls_connection(struct http_client *cl, const char *host, unsigned short port)
+{
+    SSL *ssl = SSL_new(http_tls_client_ctx(cl->tls));
+    if (ssl == NULL)
+        return NULL;
+    if (tls_expect_host(ssl, host) < 0) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* On failure libevent frees `ssl` itself (BEV_OPT_CLOSE_ON_FREE). */
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(cl->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL)
+        return NULL;
+    /* evhttp reads an answer to its end; a peer that closes without close_notify has still
+     * sent all of it. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    struct evhttp_connection *conn =
+        evhttp_connection_base_bufferevent_new(cl->base, cl->dns, bev, host, port);
+    if (conn == NULL)
+        bufferevent_free(bev);
+    return conn;
+}
+
+int
+http_request(struct http_client *cl, const char *base_url, const char *method, const char *path,
+             const char *body, double timeout_s, http_done_fn done, void *arg)
+{
+    struct evhttp_uri *u = evhttp_uri_parse(base_url);
+    if (u == NULL)
+        return -EINVAL;
+    const char *host = evhttp_uri_get_host(u);
+    const char *scheme = evhttp_uri_get_scheme(u);
+    int port = evhttp_uri_get_port(u);
+    bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
+    /* (A TLS host name must fit the check of the server's certificate: tls_expect_host().) */
+    if (host == NULL || host[0] == '\0' || port <= 0 || port > 65535 ||
+        (tls && strlen(host) > 255)) {
+        evhttp_uri_free(u);
+        return -EINVAL;
+    }
+    /* A client with TLS talks TLS only: its token must not cross a plain connection. */
+    if (tls != (cl->tls != NULL)) {
+        evhttp_uri_free(u);
+        return -EPROTONOSUPPORT;
+    }
+    struct call *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        evhttp_uri_free(u);
+        return -ENOMEM;
+    }
+    c->client = cl;
+    c->done = done;
+    c->arg = arg;
+    /* Kept-alive connections are told apart by scheme too. */
+    (void)snprintf(c->key, sizeof(c->key), "%s%s:%d", tls ? "s:" : "", host, port);
+    c->conn = idle_take(cl, c->key);
+    if (c->conn == NULL) {
+        c->conn = tls ? tls_connection(cl, host, (unsigned short)port)
+                      : evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
+        if (c->conn != NULL) {
+            evhttp_connection_set_max_body_size(c->conn, HTTP_MAX_ANSWER);
+            evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS);
+        }
+    }
+    c->req = evhttp_request_new(call_done_cb, c);
+    if (c->conn == NULL || c->req == NULL) {
+        if (c->conn != NULL)
+            evhttp_connection_free(c->conn);
+        if (c->req != NULL)
+            evhttp_request_free(c->req);
+        free(c);
+        evhttp_uri_free(u);
+        return -ENOMEM;
+    }
+    evhttp_request_set_error_cb(c->req, call_error_cb);
+    struct timeval tv;
+    tv.tv_sec = (time_t)timeout_s;
+    tv.tv_usec = (suseconds_t)((timeout_s - (double)tv.tv_sec) * 1e6);
+    evhttp_connection_set_timeout_tv(c->conn, &tv);
+    evhttp_connection_set_retries(c->conn, 0);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+    (void)evhttp_add_header(h, "Host", host);
+    if (cl->auth_header[0] != '\0')
+        (void)evhttp_add_header(h, "Authorization", cl->auth_header);
+    if (body != NULL) {
+        (void)evhttp_add_header(h, "Content-Type", "application/json");
+        (void)evbuffer_add(evhttp_request_get_output_buffer(c->req), body, strlen(body));
+    }
+    evhttp_uri_free(u);
+    /* In the list before sending: evhttp may finish the request at once. */
+    list_push(&cl->live, c);
+    if (evhttp_make_request(c->conn, c->req, method_code(method), path) < 0) {
+        if (c->finished)
+            return 0; /* already queued for delivery */
+        /* evhttp freed the request and will call nothing. */
+        list_remove(&cl->live, c);
+        c->req = NULL;
+        call_free(c);
+        return -EIO;
+    }
+    return 0;
+}
+
+struct fetch {
+    struct event_base *base;
+    struct http_client *client;
+    int status;
+    char *body;
+    char err[160]; /* "" when none */
+    bool done;
+};
+
+static void
+fetch_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct fetch *f = arg;
+    f->status = status;
+    if (err != NULL)
+        (void)snprintf(f->err, sizeof(f->err), "%s", err);
+    if (body != NULL) {
+        f->body = malloc(len + 1);
+        if (f->body != NULL) {
+            memcpy(f->body, body, len);
+            f->body[len] = '\0';
+        }
+    }
+    f->done = true;
+    (void)event_base_loopbreak(f->base);
+}
+
+void
+http_client_set_tls(struct http_client *c, struct http_tls *tls)
+{
+    c->tls = tls;
+}
+
+int
+http_client_set_token(struct http_client *c, const char *token)
+{
+    if (token == NULL || token[0] == '\0') {
+        c->auth_header[0] = '\0';
+        return 0;
+    }
+    if (strlen(token) > HTTP_MAX_TOKEN)
+        return -EINVAL;
+    for (const char *p = token; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return -EINVAL;
+    (void)snprintf(c->auth_header, sizeof(c->auth_header), "Bearer %s", token);
+    return 0;
+}
+
+int
+http_fetch(const char *base_url, const char *method, const char *path, const char *body,
+           const struct http_creds *creds, double timeout_s, struct http_answer *ret)
+{
+    struct fetch f;
+    memset(&f, 0, sizeof(f));
+    memset(ret, 0, sizeof(*ret));
+    f.base = event_base_new();
+    if (f.base == NULL)
+        return -ENOMEM;
+    f.client = http_client_new(f.base);
+    if (f.client == NULL) {
+        event_base_free(f.base);
+        return -ENOMEM;
+    }
+    int r = http_client_set_token(f.client, creds != NULL ? creds->token : NULL);
+    if (creds != NULL)
+        http_client_set_tls(f.client, creds->tls);
+    if (r == 0)
+        r = http_request(f.client, base_url, method, path, body, timeout_s, fetch_done, &f);
+    if (r < 0) {
+        http_client_free(f.client);
+        event_base_free(f.base);
+        return r;
+    }
+    while (!f.done) {
+        if (event_base_dispatch(f.base) < 0)
+            break;
+    }
+    http_client_free(f.client);
+    event_base_free(f.base);
+    if (!f.done || f.status == 0) {
+        (void)snprintf(ret->err_buf, sizeof(ret->err_buf), "%s",
+                       f.err[0] != '\0' ? f.err : "no answer");
+        ret->err = ret->err_buf;
+        free(f.body);
+        if (strcmp(f.err, "timed out") == 0)
+            return -ETIMEDOUT;
+        return -ECONNREFUSED;
+    }
+    if (f.body == NULL)
+        return -ENOMEM;
+    ret->status = f.status;
+    ret->body = f.body;
+    return 0;
+}

@@ -1,0 +1,75 @@
+/* The HTTP client: asynchronous requests on a daemon's event loop, and a blocking fetch for
+ * the command line, with the API token and mutual TLS (tls.h). Answers are size-limited and
+ * every request has a time-out. Owns its connections; never accepts one. */
+#ifndef VMLOC_NET_HTTP_CLIENT_H
+#define VMLOC_NET_HTTP_CLIENT_H
+
+#include <stddef.h>
+
+#include "core/compiler.h"
+#include "net/http.h" /* HTTP_MAX_TOKEN, HTTP_TIMEOUT_S */
+
+struct event_base;
+struct http_tls;
+
+/* The largest answer a client reads (a manager's VM list for a large cluster fits; a peer
+ * that streams without end does not exhaust our memory). */
+#define HTTP_MAX_ANSWER (64u * 1024u * 1024u)
+
+/* Called once per request: `status` is the HTTP status, or 0 when no answer came (then
+ * `body` is NULL and `err` says why). `body` is NUL-terminated and borrowed. */
+typedef void (*http_done_fn)(void *arg, int status, const char *body, size_t len, const char *err);
+
+/* An HTTP client on one event loop. It owns every connection it opens: a finished one is
+ * freed on the next loop turn (evhttp must not free it inside its own callback), and
+ * http_client_free() cancels what is still in flight, so nothing leaks at shutdown. */
+struct http_client;
+
+/* A client on `base` (borrowed; must outlive the client). NULL only on OOM. */
+struct http_client *http_client_new(struct event_base *base);
+
+/* Cancel requests in flight (their callbacks are not called) and free everything.
+ * Accepts NULL. */
+void http_client_free(struct http_client *c);
+
+/* Send "Authorization: Bearer TOKEN" with every later request (`token` copied; NULL or ""
+ * sends none). -EINVAL when it is longer than HTTP_MAX_TOKEN or holds a control character;
+ * the token in use then stays. */
+MUST_CHECK int http_client_set_token(struct http_client *c, const char *token);
+
+/* Use `tls` (borrowed; NULL: none) for https:// URLs. Without it an https:// request fails
+ * with -EPROTONOSUPPORT; with it, so does an http:// one (the token never crosses a plain
+ * connection of a TLS cluster). */
+void http_client_set_tls(struct http_client *c, struct http_tls *tls);
+
+/* Send `method` `path` to `base_url` ("http://ADDR:PORT") with an optional JSON `body`
+ * (copied); `done` is called from the event loop, exactly once, unless this returns an error
+ * or the client is freed first. 0 or -EINVAL (bad URL) / -EPROTONOSUPPORT (scheme and TLS
+ * disagree, see http_client_set_tls()) / -ENOMEM / -EIO. */
+MUST_CHECK int http_request(struct http_client *c, const char *base_url, const char *method,
+                            const char *path, const char *body, double timeout_s, http_done_fn done,
+                            void *arg);
+
+/* A blocking request's answer. */
+struct http_answer {
+    int status;
+    char *body;      /* caller frees */
+    const char *err; /* why no answer came (in err_buf); NULL when the request was not sent */
+    char err_buf[160];
+};
+
+/* What a blocking request presents: the API token and, for https:// URLs, TLS. */
+struct http_creds {
+    const char *token;    /* NULL: none */
+    struct http_tls *tls; /* NULL: none */
+};
+
+/* Blocking request for the CLI, on an event loop of its own, with `creds` (NULL: none).
+ * 0: ret->status and ret->body set. -ECONNREFUSED/-ETIMEDOUT/-EIO with ret->err when no
+ * answer came (a refused TLS handshake included); -EINVAL for a bad URL or token;
+ * -EPROTONOSUPPORT for https:// without TLS; -ENOMEM. */
+MUST_CHECK int http_fetch(const char *base_url, const char *method, const char *path,
+                          const char *body, const struct http_creds *creds, double timeout_s,
+                          struct http_answer *ret);
+
+#endif
