@@ -446,8 +446,9 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     const char *scheme = evhttp_uri_get_scheme(u);
     int port = evhttp_uri_get_port(u);
     bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
+    bool plain = scheme != NULL && strcmp(scheme, "http") == 0;
     /* (A TLS host name must fit the check of the server's certificate: tls_expect_host().) */
-    if (host == NULL || host[0] == '\0' || port <= 0 || port > 65535 ||
+    if (!(tls || plain) || host == NULL || host[0] == '\0' || port <= 0 || port > 65535 ||
         (tls && strlen(host) > 255)) {
         evhttp_uri_free(u);
         return -EINVAL;

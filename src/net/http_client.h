@@ -42,10 +42,14 @@ MUST_CHECK int http_client_set_token(struct http_client *c, const char *token);
  * connection of a TLS cluster). */
 void http_client_set_tls(struct http_client *c, struct http_tls *tls);
 
-/* Send `method` `path` to `base_url` ("http://ADDR:PORT") with an optional JSON `body`
- * (copied); `done` is called from the event loop, exactly once, unless this returns an error
- * or the client is freed first. 0 or -EINVAL (bad URL) / -EPROTONOSUPPORT (scheme and TLS
- * disagree, see http_client_set_tls()) / -ENOMEM / -EIO. */
+/* Send `method` ("POST", "PUT" or "DELETE"; any other is sent as GET) `path` to `base_url`
+ * ("http://ADDR:PORT" or "https://ADDR:PORT", as http_url_check() takes) with an optional
+ * JSON `body` (copied). The answer must come within `timeout_s` of each step (connecting,
+ * sending, each read), with at most HTTP_MAX_HEADERS of headers and HTTP_MAX_ANSWER of body,
+ * else it counts as none. `done` is called from the event loop, never from inside this call,
+ * exactly once, unless this returns an error or the client is freed first; it may send new
+ * requests but must not free the client. 0, or -EINVAL (bad URL, or another scheme) /
+ * -EPROTONOSUPPORT (scheme and TLS disagree, see http_client_set_tls()) / -ENOMEM / -EIO. */
 MUST_CHECK int http_request(struct http_client *c, const char *base_url, const char *method,
                             const char *path, const char *body, double timeout_s, http_done_fn done,
                             void *arg);

@@ -1,13 +1,20 @@
-/* The HTTP client's limits against a server that misbehaves (a stand-in for a broken or
- * hostile peer): headers longer than HTTP_MAX_HEADERS and a body longer than HTTP_MAX_ANSWER
- * count as no answer, within the time-out, and the client stays usable; a normal answer is
- * read whole. The server is a forked process on 127.0.0.1. */
+/* The HTTP client against a server that misbehaves (a stand-in for a broken or hostile
+ * peer): headers longer than HTTP_MAX_HEADERS and a body longer than HTTP_MAX_ANSWER, with or
+ * without a Content-Length, count as no answer, and the client stays usable; a server that
+ * never answers times out at the time-out asked for. A normal answer is read whole; requests
+ * carry the token, the method and the JSON body as sent; two requests in a row to one peer
+ * share one connection; the callback never runs inside http_request(), and never after
+ * http_client_free(); bad URLs are refused before anything is sent. The server is a forked
+ * process on 127.0.0.1. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -22,46 +30,119 @@
 #include "net/http.h"
 #include "net/http_client.h"
 
-enum mode { NORMAL, LONG_HEADER, HUGE_BODY };
+enum mode { NORMAL, LONG_HEADER, HUGE_BODY, HUGE_STREAM, SILENT, ECHO, KEEPALIVE };
 
-/* Serve one connection per request with `mode`, forever (the parent kills it). */
+/* Read one request (headers and a body of Content-Length bytes) from `fd` into `buf` (size
+ * `cap`, NUL-terminated). Its length, or -1 when the peer closed first. */
+static ssize_t
+read_request(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    size_t want = 0; /* the whole request, once the headers are in */
+    while (len + 1 < cap && (want == 0 || len < want)) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (want == 0 && end != NULL) {
+            size_t body = 0;
+            const char *cl = strstr(buf, "Content-Length: ");
+            if (cl != NULL && cl < end)
+                body = strtoul(cl + 16, NULL, 10);
+            want = (size_t)(end + 4 - buf) + body;
+        }
+    }
+    return (ssize_t)len;
+}
+
+static void
+write_all(int fd, const char *s, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, s, len);
+        if (n <= 0)
+            return;
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+/* An answer of `body` with its Content-Length; the connection is kept unless `close`. */
+static void
+answer(int fd, const char *body, bool close_it)
+{
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n%s\r\n",
+                     strlen(body), close_it ? "Connection: close\r\n" : "");
+    write_all(fd, head, (size_t)n);
+    write_all(fd, body, strlen(body));
+}
+
+/* More than HTTP_MAX_ANSWER of body, announced (`announce`) or not. */
+static void
+send_huge(int fd, bool announce)
+{
+    unsigned long long len = (unsigned long long)HTTP_MAX_ANSWER + (1u << 20);
+    char head[256];
+    int n = announce ? snprintf(head, sizeof(head),
+                                "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n\r\n", len)
+                     : snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+    write_all(fd, head, (size_t)n);
+    char chunk[65536];
+    memset(chunk, ' ', sizeof(chunk));
+    for (unsigned long long sent = 0; sent < len; sent += sizeof(chunk)) {
+        if (write(fd, chunk, sizeof(chunk)) < 0)
+            break; /* the client gave up: what we want */
+    }
+}
+
+/* Answer requests on `fd` as `mode` says until the client closes; `conn` counts connections. */
+static void
+serve_one(int fd, enum mode mode, int conn)
+{
+    char req[8192];
+    for (int n_req = 1;; n_req++) {
+        if (read_request(fd, req, sizeof(req)) < 0)
+            return;
+        if (mode == NORMAL) {
+            answer(fd, "{\"ok\": true}", true);
+        } else if (mode == LONG_HEADER) {
+            write_all(fd, "HTTP/1.1 200 OK\r\nX-Long: ", 25);
+            char chunk[1024];
+            memset(chunk, 'a', sizeof(chunk));
+            for (int i = 0; i < 40; i++) /* 40 KiB of one header */
+                write_all(fd, chunk, sizeof(chunk));
+            write_all(fd, "\r\nContent-Length: 2\r\n\r\n{}", 25);
+        } else if (mode == HUGE_BODY || mode == HUGE_STREAM) {
+            send_huge(fd, mode == HUGE_BODY);
+        } else if (mode == SILENT) {
+            (void)read(fd, req, sizeof(req)); /* until the client gives up */
+        } else if (mode == ECHO) {
+            answer(fd, req, true);
+        } else {
+            char body[64];
+            (void)snprintf(body, sizeof(body), "{\"conn\": %d, \"req\": %d}", conn, n_req);
+            answer(fd, body, false);
+            continue;
+        }
+        return;
+    }
+}
+
+/* Serve one connection at a time with `mode`, forever (the parent kills it). */
 static void
 serve(int lfd, enum mode mode)
 {
     (void)signal(SIGPIPE, SIG_IGN);
-    for (;;) {
+    for (int conn = 1;; conn++) {
         int fd = accept(lfd, NULL, NULL);
         if (fd < 0)
             continue;
-        char req[4096];
-        (void)read(fd, req, sizeof(req)); /* one small request */
-        char head[256];
-        if (mode == NORMAL) {
-            const char *body = "{\"ok\": true}";
-            int n = snprintf(head, sizeof(head),
-                             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                             strlen(body), body);
-            (void)write(fd, head, (size_t)n);
-        } else if (mode == LONG_HEADER) {
-            (void)write(fd, "HTTP/1.1 200 OK\r\nX-Long: ", 25);
-            char chunk[1024];
-            memset(chunk, 'a', sizeof(chunk));
-            for (int i = 0; i < 40; i++) /* 40 KiB of one header */
-                (void)write(fd, chunk, sizeof(chunk));
-            (void)write(fd, "\r\nContent-Length: 2\r\n\r\n{}", 25);
-        } else {
-            unsigned long long len = (unsigned long long)HTTP_MAX_ANSWER + (1u << 20);
-            int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n\r\n",
-                             len);
-            (void)write(fd, head, (size_t)n);
-            char chunk[65536];
-            memset(chunk, ' ', sizeof(chunk));
-            for (unsigned long long sent = 0; sent < len; sent += sizeof(chunk)) {
-                if (write(fd, chunk, sizeof(chunk)) < 0)
-                    break; /* the client gave up: what we want */
-            }
-        }
+        serve_one(fd, mode, conn);
         (void)close(fd);
     }
 }
@@ -107,6 +188,14 @@ fetch(const char *url, int *status, char **body)
     return r;
 }
 
+static double
+now_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void
 test_normal_answer(void **state)
 {
@@ -136,23 +225,196 @@ test_long_header_is_no_answer(void **state)
     stop_server(pid);
 }
 
+/* A body over the limit, with a Content-Length (`mode` HUGE_BODY) or streamed until the
+ * server closes (HUGE_STREAM), is no answer; the client still works afterwards. */
 static void
-test_huge_body_is_no_answer(void **state)
+huge_is_no_answer(enum mode mode)
 {
-    (void)state;
     char url[64];
-    pid_t pid = start_server(HUGE_BODY, url, sizeof(url));
+    pid_t pid = start_server(mode, url, sizeof(url));
     int status;
     char *body;
     int r = fetch(url, &status, &body);
     free(body);
     assert_true(r < 0 || status == 0);
     stop_server(pid);
-    /* The client still works afterwards. */
     pid = start_server(NORMAL, url, sizeof(url));
     assert_int_equal(fetch(url, &status, &body), 0);
     assert_int_equal(status, 200);
     free(body);
+    stop_server(pid);
+}
+
+static void
+test_huge_body_is_no_answer(void **state)
+{
+    (void)state;
+    huge_is_no_answer(HUGE_BODY);
+}
+
+static void
+test_huge_stream_is_no_answer(void **state)
+{
+    (void)state;
+    huge_is_no_answer(HUGE_STREAM);
+}
+
+/* A server that takes the request and never answers: -ETIMEDOUT at the time-out asked for. */
+static void
+test_silent_server_times_out(void **state)
+{
+    (void)state;
+    char url[64];
+    pid_t pid = start_server(SILENT, url, sizeof(url));
+    struct http_answer ans;
+    double t0 = now_s();
+    assert_int_equal(http_fetch(url, "GET", "/x", NULL, NULL, 0.3, &ans), -ETIMEDOUT);
+    double took = now_s() - t0;
+    assert_non_null(ans.err);
+    assert_string_equal(ans.err, "timed out");
+    assert_null(ans.body);
+    assert_true(took >= 0.25);
+    assert_true(took < 5.0);
+    stop_server(pid);
+}
+
+/* What the server receives: method, path, the token and the JSON body with its type. */
+static void
+test_request_as_sent(void **state)
+{
+    (void)state;
+    char url[64];
+    pid_t pid = start_server(ECHO, url, sizeof(url));
+    struct http_creds creds = {"t0k3n", NULL};
+    struct http_answer ans;
+    assert_int_equal(http_fetch(url, "POST", "/v1/agents", "{\"name\": \"h1\"}", &creds, 5.0, &ans),
+                     0);
+    assert_int_equal(ans.status, 200);
+    assert_non_null(ans.body);
+    assert_int_equal(strncmp(ans.body, "POST /v1/agents HTTP/1.1\r\n", 26), 0);
+    assert_non_null(strstr(ans.body, "\r\nAuthorization: Bearer t0k3n\r\n"));
+    assert_non_null(strstr(ans.body, "\r\nContent-Type: application/json\r\n"));
+    assert_non_null(strstr(ans.body, "\r\nContent-Length: 14\r\n"));
+    assert_non_null(strstr(ans.body, "\r\n\r\n{\"name\": \"h1\"}"));
+    free(ans.body);
+    /* Without a token, none is sent. */
+    assert_int_equal(http_fetch(url, "GET", "/v1/health", NULL, NULL, 5.0, &ans), 0);
+    assert_int_equal(strncmp(ans.body, "GET /v1/health HTTP/1.1\r\n", 25), 0);
+    assert_null(strstr(ans.body, "Authorization"));
+    free(ans.body);
+    /* A token with a control character is refused before anything is sent. */
+    struct http_creds bad = {"t0k\r\nX: y", NULL};
+    assert_int_equal(http_fetch(url, "GET", "/", NULL, &bad, 5.0, &ans), -EINVAL);
+    stop_server(pid);
+}
+
+static void
+test_bad_urls(void **state)
+{
+    (void)state;
+    struct http_answer ans;
+    assert_int_equal(http_fetch("127.0.0.1:80", "GET", "/", NULL, NULL, 1.0, &ans), -EINVAL);
+    assert_int_equal(http_fetch("http://127.0.0.1", "GET", "/", NULL, NULL, 1.0, &ans), -EINVAL);
+    assert_int_equal(http_fetch("http://:80", "GET", "/", NULL, NULL, 1.0, &ans), -EINVAL);
+    assert_int_equal(http_fetch("http://127.0.0.1:99999", "GET", "/", NULL, NULL, 1.0, &ans),
+                     -EINVAL);
+    assert_int_equal(http_fetch("ftp://127.0.0.1:21", "GET", "/", NULL, NULL, 1.0, &ans), -EINVAL);
+    /* https:// needs TLS. */
+    assert_int_equal(http_fetch("https://127.0.0.1:1", "GET", "/", NULL, NULL, 1.0, &ans),
+                     -EPROTONOSUPPORT);
+}
+
+struct result {
+    struct event_base *base;
+    int calls;
+    int status;
+    char body[128];
+    char err[200];
+};
+
+static void
+done_cb(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct result *res = arg;
+    res->calls++;
+    res->status = status;
+    (void)snprintf(res->body, sizeof(res->body), "%.*s", (int)len, body != NULL ? body : "");
+    (void)snprintf(res->err, sizeof(res->err), "%s", err != NULL ? err : "");
+    (void)event_base_loopbreak(res->base);
+}
+
+/* Run `base` until `res` has its answer (each request has its own time-out). */
+static void
+wait_done(struct event_base *base, struct result *res)
+{
+    while (res->calls == 0)
+        assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+}
+
+/* Two requests in a row to one peer: the second goes over the first one's connection. */
+static void
+test_connection_kept(void **state)
+{
+    (void)state;
+    char url[64];
+    pid_t pid = start_server(KEEPALIVE, url, sizeof(url));
+    struct event_base *base = event_base_new();
+    assert_non_null(base);
+    struct http_client *c = http_client_new(base);
+    assert_non_null(c);
+    struct result res[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&res[i], 0, sizeof(res[i]));
+        res[i].base = base;
+        assert_int_equal(http_request(c, url, "GET", "/v1/sample", NULL, 5.0, done_cb, &res[i]), 0);
+        wait_done(base, &res[i]);
+        assert_int_equal(res[i].calls, 1);
+        assert_int_equal(res[i].status, 200);
+    }
+    assert_string_equal(res[0].body, "{\"conn\": 1, \"req\": 1}");
+    assert_string_equal(res[1].body, "{\"conn\": 1, \"req\": 2}");
+    http_client_free(c);
+    event_base_free(base);
+    stop_server(pid);
+}
+
+/* A request that fails at once (nothing listens) still reports from the loop, not from
+ * inside http_request(); a request in flight when the client is freed never reports. */
+static void
+test_callbacks_from_the_loop(void **state)
+{
+    (void)state;
+    int port;
+    assert_int_equal(http_free_ports(&port, 1), 0);
+    char closed[64];
+    (void)snprintf(closed, sizeof(closed), "http://127.0.0.1:%d", port);
+    struct event_base *base = event_base_new();
+    assert_non_null(base);
+    struct http_client *c = http_client_new(base);
+    assert_non_null(c);
+    struct result res;
+    memset(&res, 0, sizeof(res));
+    res.base = base;
+    assert_int_equal(http_request(c, closed, "GET", "/", NULL, 5.0, done_cb, &res), 0);
+    assert_int_equal(res.calls, 0);
+    wait_done(base, &res);
+    assert_int_equal(res.calls, 1);
+    assert_int_equal(res.status, 0);
+    assert_true(res.err[0] != '\0');
+
+    char url[64];
+    pid_t pid = start_server(SILENT, url, sizeof(url));
+    struct result late;
+    memset(&late, 0, sizeof(late));
+    late.base = base;
+    assert_int_equal(http_request(c, url, "GET", "/", NULL, 5.0, done_cb, &late), 0);
+    assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+    http_client_free(c);
+    /* Nothing of the client's is left in the loop (dispatch finds no event at all), so the
+     * callback can never run. */
+    assert_int_equal(event_base_dispatch(base), 1);
+    assert_int_equal(late.calls, 0);
+    event_base_free(base);
     stop_server(pid);
 }
 
@@ -163,6 +425,12 @@ main(void)
         cmocka_unit_test(test_normal_answer),
         cmocka_unit_test(test_long_header_is_no_answer),
         cmocka_unit_test(test_huge_body_is_no_answer),
+        cmocka_unit_test(test_huge_stream_is_no_answer),
+        cmocka_unit_test(test_silent_server_times_out),
+        cmocka_unit_test(test_request_as_sent),
+        cmocka_unit_test(test_bad_urls),
+        cmocka_unit_test(test_connection_kept),
+        cmocka_unit_test(test_callbacks_from_the_loop),
     };
     return cmocka_run_group_tests_name("http_client", tests, NULL, NULL);
 }
