@@ -121,135 +121,129 @@ consolidate(struct manager *m, const struct cluster *cl, const bool *busy)
     free(no_dest);
 }
 
-void
-manager_decide(struct manager *m)
+/* The conflict of host `hi` in plan `p`, or NULL. */
+static const struct plan_conflict *
+conflict_of(const struct plan *p, uint32_t hi)
 {
-    struct cluster cl;
-    struct plan p;
-    manager_settle_from_samples(m);
-    cluster_init(&cl);
-    plan_init(&p);
-    struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
-    bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
-    bool *check = NULL;
-    if (map == NULL || busy == NULL || manager_model(m, &cl, map, busy) < 0) {
-        log_warnx("no decision this round: out of memory");
-        goto out;
+    const struct plan_conflict *c = NULL;
+    for (size_t k = 0; k < p->n_conflicts; k++) {
+        if (p->conflicts[k].host == hi)
+            c = &p->conflicts[k];
     }
-    /* Edge: only the hosts whose agents found a conflict are examined (the agents apply the
-     * persistence filter). Central: only the hosts whose conflict persisted. */
+    return c;
+}
+
+/* Which hosts the plan examines: edge, those whose agents found a conflict (they apply the
+ * persistence filter); central with K of N, those whose conflict persisted; else all (NULL
+ * in *ret). 0 or -ENOMEM. */
+static int
+hosts_to_check(struct manager *m, const struct cluster *cl, struct mhost **map, bool **ret)
+{
+    *ret = NULL;
     bool persist = m->opts.policy.persist_k != 1 || m->opts.policy.persist_n != 1;
-    if (m->opts.edge || persist) {
-        check = calloc(cl.n_hosts + 1, sizeof(*check));
-        if (check == NULL) {
-            log_warnx("no decision this round: out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < cl.n_hosts; i++) {
-            if (m->opts.edge) {
-                check[i] = map[i]->notified;
-                map[i]->notified = false;
-            } else {
-                check[i] = policy_persist_holds(&m->opts.policy, map[i]->conflict_seen);
-            }
-        }
-    }
-    struct plan_opts opts = {
-        .no_dest = busy, .no_source = busy, .check = check, .running = m->n_active, .drain = true};
-    if (plan_compute(&cl, &m->opts.policy, &opts, &p) < 0) {
-        log_warnx("no decision this round: out of memory");
-        goto out;
-    }
-    bool *seen = calloc(cl.n_hosts + 1, sizeof(*seen));
-    if (seen == NULL)
-        goto out;
-    for (size_t i = 0; i < p.n_moves; i++) {
-        const struct plan_move *mv = &p.moves[i];
-        const struct plan_conflict *c = NULL;
-        for (size_t k = 0; k < p.n_conflicts; k++) {
-            if (p.conflicts[k].host == mv->from)
-                c = &p.conflicts[k];
-        }
-        char reason[250];
-        plan_move_describe(&m->opts.policy, &cl, mv, reason, sizeof(reason));
-        /* Automation: a drain runs unless dry-run (an operator asked for it); a conflict's move
-         * waits for the operator in manual mode. */
-        enum automation level = m->opts.policy.automation;
-        bool hold = mv->why == PLAN_MOVE_DRAIN ? level == AUTOMATION_DRY_RUN
-                                               : level != AUTOMATION_AUTOMATIC;
-        const char *vm = cl.vms[mv->vm].name;
-        const char *from = cl.hosts[mv->from].name;
-        const char *to = cl.hosts[mv->to].name;
-        char outcome[1024];
-        if (!hold) {
-            (void)snprintf(outcome, sizeof(outcome), "move %s to %s", vm, to);
+    if (!m->opts.edge && !persist)
+        return 0;
+    bool *check = calloc(cl->n_hosts + 1, sizeof(*check));
+    if (check == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < cl->n_hosts; i++) {
+        if (m->opts.edge) {
+            check[i] = map[i]->notified;
+            map[i]->notified = false;
         } else {
-            const char *rid =
-                manager_recommend(m, vm, from, to, reason, level == AUTOMATION_DRY_RUN);
-            if (level == AUTOMATION_DRY_RUN)
-                (void)snprintf(outcome, sizeof(outcome), "dry-run: would move %s to %s", vm, to);
-            else
-                (void)snprintf(outcome, sizeof(outcome),
-                               "recommended: move %s to %s (vmloc apply %s)", vm, to, rid);
-        }
-        if (mv->held_vm != UINT32_MAX) {
-            char held[400];
-            plan_storm_describe(&m->opts.policy, &cl, mv->held_vm, mv->held_until, held,
-                                sizeof(held));
-            size_t used = strlen(outcome);
-            (void)snprintf(outcome + used, sizeof(outcome) - used, " (%s)", held);
-            note_storm(m, &cl, mv->held_vm, mv->held_until);
-        }
-        utf8_trim_partial(outcome);
-        if (c != NULL)
-            record_conflict(m, &cl, &p, c, map[mv->from], outcome);
-        seen[mv->from] = true;
-        if (!hold)
-            (void)manager_order(m, vm, from, to, reason, NULL, 0);
-    }
-    for (size_t i = 0; i < p.n_unresolved; i++) {
-        const struct plan_unresolved *u = &p.unresolved[i];
-        const struct plan_conflict *c = NULL;
-        for (size_t k = 0; k < p.n_conflicts; k++) {
-            if (p.conflicts[k].host == u->host)
-                c = &p.conflicts[k];
-        }
-        struct mhost *h = map[u->host];
-        char outcome[1024];
-        if (u->reason == PLAN_REASON_SOURCE_BUSY)
-            (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
-        else if (u->reason == PLAN_REASON_LIMIT)
-            (void)snprintf(outcome, sizeof(outcome),
-                           "waiting: migration limit (max_migrations %u, max_per_host %u)",
-                           (unsigned)m->opts.policy.max_migrations,
-                           (unsigned)m->opts.policy.max_per_host);
-        else if (u->rule_id > 0)
-            (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%s\" keeps %s off %s)",
-                           plan_reason_name(u->reason), m->opts.policy.rules[u->rule_id - 1].name,
-                           cl.vms[u->vm].name, cl.hosts[u->rule_host].name);
-        else if (u->reason == PLAN_REASON_STORM_GUARD) {
-            char held[400];
-            plan_storm_describe(&m->opts.policy, &cl, u->vm, u->until, held, sizeof(held));
-            (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (%s)",
-                           plan_reason_name(u->reason), held);
-            note_storm(m, &cl, u->vm, u->until);
-        } else
-            (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
-        if (c != NULL)
-            record_conflict(m, &cl, &p, c, h, outcome);
-        seen[u->host] = true;
-        if (u->reason != PLAN_REASON_SOURCE_BUSY && u->reason != PLAN_REASON_LIMIT &&
-            !h->unresolved_logged) {
-            h->unresolved_logged = true;
-            log_warnx("conflict unresolved host=\"%s\" reason=%s", h->v.name,
-                      plan_reason_name(u->reason));
+            check[i] = policy_persist_holds(&m->opts.policy, map[i]->conflict_seen);
         }
     }
-    /* Drains: what holds each one back, logged when it changes, and the end. */
-    for (size_t i = 0; i < p.n_drains; i++) {
-        const struct plan_drain *d = &p.drains[i];
+    *ret = check;
+    return 0;
+}
+
+/* One planned move: ordered, or recommended (manual, dry-run), and its conflict recorded. */
+static void
+act_on_move(struct manager *m, const struct cluster *cl, const struct plan *p, struct mhost **map,
+            const struct plan_move *mv)
+{
+    char reason[250];
+    plan_move_describe(&m->opts.policy, cl, mv, reason, sizeof(reason));
+    /* Automation: a drain runs unless dry-run (an operator asked for it); a conflict's move
+     * waits for the operator in manual mode. */
+    enum automation level = m->opts.policy.automation;
+    bool hold =
+        mv->why == PLAN_MOVE_DRAIN ? level == AUTOMATION_DRY_RUN : level != AUTOMATION_AUTOMATIC;
+    const char *vm = cl->vms[mv->vm].name;
+    const char *from = cl->hosts[mv->from].name;
+    const char *to = cl->hosts[mv->to].name;
+    char outcome[1024];
+    if (!hold) {
+        (void)snprintf(outcome, sizeof(outcome), "move %s to %s", vm, to);
+    } else {
+        const char *rid = manager_recommend(m, vm, from, to, reason, level == AUTOMATION_DRY_RUN);
+        if (level == AUTOMATION_DRY_RUN)
+            (void)snprintf(outcome, sizeof(outcome), "dry-run: would move %s to %s", vm, to);
+        else
+            (void)snprintf(outcome, sizeof(outcome), "recommended: move %s to %s (vmloc apply %s)",
+                           vm, to, rid);
+    }
+    if (mv->held_vm != UINT32_MAX) {
+        char held[400];
+        plan_storm_describe(&m->opts.policy, cl, mv->held_vm, mv->held_until, held, sizeof(held));
+        size_t used = strlen(outcome);
+        (void)snprintf(outcome + used, sizeof(outcome) - used, " (%s)", held);
+        note_storm(m, cl, mv->held_vm, mv->held_until);
+    }
+    utf8_trim_partial(outcome);
+    const struct plan_conflict *c = conflict_of(p, mv->from);
+    if (c != NULL)
+        record_conflict(m, cl, p, c, map[mv->from], outcome);
+    if (!hold)
+        (void)manager_order(m, vm, from, to, reason, NULL, 0);
+}
+
+/* One conflict the plan could not resolve now: why, recorded, and logged once. */
+static void
+act_on_unresolved(struct manager *m, const struct cluster *cl, const struct plan *p,
+                  struct mhost **map, const struct plan_unresolved *u)
+{
+    struct mhost *h = map[u->host];
+    char outcome[1024];
+    if (u->reason == PLAN_REASON_SOURCE_BUSY)
+        (void)snprintf(outcome, sizeof(outcome), "waiting: a migration of this host runs");
+    else if (u->reason == PLAN_REASON_LIMIT)
+        (void)snprintf(outcome, sizeof(outcome),
+                       "waiting: migration limit (max_migrations %u, max_per_host %u)",
+                       (unsigned)m->opts.policy.max_migrations,
+                       (unsigned)m->opts.policy.max_per_host);
+    else if (u->rule_id > 0)
+        (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (rule \"%s\" keeps %s off %s)",
+                       plan_reason_name(u->reason), m->opts.policy.rules[u->rule_id - 1].name,
+                       cl->vms[u->vm].name, cl->hosts[u->rule_host].name);
+    else if (u->reason == PLAN_REASON_STORM_GUARD) {
+        char held[400];
+        plan_storm_describe(&m->opts.policy, cl, u->vm, u->until, held, sizeof(held));
+        (void)snprintf(outcome, sizeof(outcome), "unresolved: %s (%s)", plan_reason_name(u->reason),
+                       held);
+        note_storm(m, cl, u->vm, u->until);
+    } else
+        (void)snprintf(outcome, sizeof(outcome), "unresolved: %s", plan_reason_name(u->reason));
+    const struct plan_conflict *c = conflict_of(p, u->host);
+    if (c != NULL)
+        record_conflict(m, cl, p, c, h, outcome);
+    if (u->reason != PLAN_REASON_SOURCE_BUSY && u->reason != PLAN_REASON_LIMIT &&
+        !h->unresolved_logged) {
+        h->unresolved_logged = true;
+        log_warnx("conflict unresolved host=\"%s\" reason=%s", h->v.name,
+                  plan_reason_name(u->reason));
+    }
+}
+
+/* Drains: what holds each one back, logged when it changes, and the end. */
+static void
+note_drains(const struct cluster *cl, const struct plan *p, struct mhost **map)
+{
+    for (size_t i = 0; i < p->n_drains; i++) {
+        const struct plan_drain *d = &p->drains[i];
         struct mhost *h = map[d->host];
-        const char *vm = d->vm != UINT32_MAX ? cl.vms[d->vm].name : "";
+        const char *vm = d->vm != UINT32_MAX ? cl->vms[d->vm].name : "";
         if ((h->drain_block != (int)d->block || strcmp(h->drain_block_vm, vm) != 0) &&
             d->block != 0 && d->block != PLAN_BLOCK_BUSY && d->block != PLAN_BLOCK_LIMIT)
             log_warnx("drain blocked host=\"%s\" reason=%s vm=\"%s\" vms_left=%u", h->v.name,
@@ -260,8 +254,15 @@ manager_decide(struct manager *m)
         h->drain_block = (int)d->block;
         (void)snprintf(h->drain_block_vm, sizeof(h->drain_block_vm), "%s", vm);
     }
+}
+
+/* The episodes of hosts in conflict that the plan no longer names (`seen`) end. */
+static void
+close_episodes(struct manager *m, const struct cluster *cl, struct mhost **map, const bool *check,
+               const bool *busy, const bool *seen)
+{
     double now = clock_mono_s(); /* a clock jump must not end or prolong an episode */
-    for (size_t i = 0; i < cl.n_hosts; i++) {
+    for (size_t i = 0; i < cl->n_hosts; i++) {
         /* Edge: a host not examined now is over its conflict when its agent has stopped
          * notifying (it notifies every sample while the conflict lasts). */
         if (check != NULL && !check[i] && edge_still_notifying(m, map[i], busy[i], now))
@@ -273,12 +274,48 @@ manager_decide(struct manager *m)
             log_info("conflict over host=\"%s\"", map[i]->v.name);
         }
     }
-    free(seen);
+}
+
+void
+manager_decide(struct manager *m)
+{
+    struct cluster cl;
+    struct plan p;
+    manager_settle_from_samples(m);
+    cluster_init(&cl);
+    plan_init(&p);
+    struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
+    bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
+    bool *check = NULL;
+    bool *seen = NULL;
+    if (map == NULL || busy == NULL || manager_model(m, &cl, map, busy) < 0 ||
+        hosts_to_check(m, &cl, map, &check) < 0) {
+        log_warnx("no decision this round: out of memory");
+        goto out;
+    }
+    struct plan_opts opts = {
+        .no_dest = busy, .no_source = busy, .check = check, .running = m->n_active, .drain = true};
+    seen = calloc(cl.n_hosts + 1, sizeof(*seen));
+    if (seen == NULL || plan_compute(&cl, &m->opts.policy, &opts, &p) < 0) {
+        log_warnx("no decision this round: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < p.n_moves; i++) {
+        act_on_move(m, &cl, &p, map, &p.moves[i]);
+        seen[p.moves[i].from] = true;
+    }
+    for (size_t i = 0; i < p.n_unresolved; i++) {
+        act_on_unresolved(m, &cl, &p, map, &p.unresolved[i]);
+        seen[p.unresolved[i].host] = true;
+    }
+    note_drains(&cl, &p, map);
+    close_episodes(m, &cl, map, check, busy, seen);
     manager_recs_expire(m);
     if (p.n_conflicts == 0 && p.n_moves == 0 && m->n_active == 0 &&
         m->opts.policy.consolidate_below > 0)
         consolidate(m, &cl, busy);
 out:
+    free(seen);
     free(check);
     free(map);
     free(busy);
