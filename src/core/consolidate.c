@@ -233,6 +233,90 @@ candidate(const struct cluster *cl, const struct policy *pol, const struct conso
     return true;
 }
 
+/* The working state's hosts from the cluster: capacity, usage and free memory, and the scale
+ * of the receivers' buckets. */
+static void
+work_load(struct work *w)
+{
+    const struct cluster *cl = w->cl;
+    for (uint32_t b = 0; b < NB; b++)
+        w->head[b] = NIL;
+    double max_room = 0;
+    for (size_t h = 0; h < cl->n_hosts; h++) {
+        const struct host *hs = &cl->hosts[h];
+        struct host_params hp;
+        policy_host_params(w->pol, hs, &hp);
+        w->cap[h] = hp.capacity;
+        for (size_t k = 0; k < KIND_COUNT; k++)
+            w->use[h * KIND_COUNT + k] = hs->usage.pct[k] * hp.capacity;
+        double used_mem = 0;
+        for (uint32_t i = 0; i < hs->vm_count; i++)
+            if (cl->vms[hs->vm_first + i].has_mem)
+                used_mem += cl->vms[hs->vm_first + i].mem_mib;
+        w->mem[h] = hs->has_mem ? hs->mem_mib - hp.mem_reserve_mib - used_mem : INFINITY;
+        w->bucket[h] = NIL;
+        if (w->target * hp.capacity > max_room)
+            max_room = w->target * hp.capacity;
+    }
+    w->scale = max_room > 0 ? (double)NB / max_room : 1;
+}
+
+/* Room to sort one host's VMs: their indices, sort keys and the sort's scratch. */
+struct scratch {
+    uint32_t *vms;
+    double *vkey;
+    uint32_t *tmp;
+};
+
+/* Try to empty host `c`: each of its VMs, heaviest first, onto a receiver; all or none (the
+ * moves of a host that cannot be emptied are undone). 1 emptied, 0 not, -ENOMEM. */
+static int
+try_empty(struct work *w, struct scratch *sc, uint32_t c, struct consolidation *res,
+          size_t *cap_moves)
+{
+    const struct cluster *cl = w->cl;
+    const struct host *hs = &cl->hosts[c];
+    bool indexed = w->bucket[c] != NIL;
+    index_del(w, c);
+    for (uint32_t i = 0; i < hs->vm_count; i++) {
+        uint32_t vi = hs->vm_first + i;
+        sc->vms[i] = vi;
+        sc->vkey[vi] = -usage_get(&cl->vms[vi].usage, KIND_CPU);
+    }
+    sort_by_key(sc->vms, sc->tmp, hs->vm_count, sc->vkey);
+    size_t first = res->n_moves;
+    bool ok = true;
+    for (uint32_t i = 0; i < hs->vm_count && ok; i++) {
+        uint32_t dst = find_receiver(w, sc->vms[i], c);
+        if (dst == NIL) {
+            ok = false;
+            break;
+        }
+        index_del(w, dst);
+        apply(w, sc->vms[i], c, dst, 1);
+        index_add(w, dst);
+        int r = push_move(res, cap_moves, sc->vms[i], c, dst);
+        if (r < 0)
+            return r;
+    }
+    if (!ok) {
+        for (size_t m = res->n_moves; m > first; m--) {
+            const struct consolidate_move *mv = &res->moves[m - 1];
+            index_del(w, mv->to);
+            apply(w, mv->vm, mv->from, mv->to, -1);
+            index_add(w, mv->to);
+        }
+        res->n_moves = first;
+        if (indexed)
+            index_add(w, c);
+        return 0;
+    }
+    for (size_t m = first; m < res->n_moves; m++)
+        w->recv[res->moves[m].to] = 1;
+    res->emptied[res->n_emptied++] = c;
+    return 1;
+}
+
 int
 consolidate_plan(const struct cluster *cl, const struct policy *pol,
                  const struct consolidate_opts *opts, struct consolidation *ret)
@@ -266,26 +350,7 @@ consolidate_plan(const struct cluster *cl, const struct policy *pol,
         w.bucket == NULL || w.recv == NULL || cand == NULL || tmp == NULL || hkey == NULL ||
         vkey == NULL || vms == NULL || res.emptied == NULL)
         goto out;
-    for (uint32_t b = 0; b < NB; b++)
-        w.head[b] = NIL;
-    double max_room = 0;
-    for (size_t h = 0; h < nh; h++) {
-        const struct host *hs = &cl->hosts[h];
-        struct host_params hp;
-        policy_host_params(pol, hs, &hp);
-        w.cap[h] = hp.capacity;
-        for (size_t k = 0; k < KIND_COUNT; k++)
-            w.use[h * KIND_COUNT + k] = hs->usage.pct[k] * hp.capacity;
-        double used_mem = 0;
-        for (uint32_t i = 0; i < hs->vm_count; i++)
-            if (cl->vms[hs->vm_first + i].has_mem)
-                used_mem += cl->vms[hs->vm_first + i].mem_mib;
-        w.mem[h] = hs->has_mem ? hs->mem_mib - hp.mem_reserve_mib - used_mem : INFINITY;
-        w.bucket[h] = NIL;
-        if (w.target * hp.capacity > max_room)
-            max_room = w.target * hp.capacity;
-    }
-    w.scale = max_room > 0 ? (double)NB / max_room : 1;
+    work_load(&w);
     size_t nc = 0;
     for (uint32_t h = 0; h < nh; h++) {
         const struct host *hs = &cl->hosts[h];
@@ -306,46 +371,10 @@ consolidate_plan(const struct cluster *cl, const struct policy *pol,
         uint32_t c = cand[ci];
         if (w.recv[c])
             continue;
-        const struct host *hs = &cl->hosts[c];
-        bool indexed = w.bucket[c] != NIL;
-        index_del(&w, c);
-        /* Its VMs, heaviest first. */
-        for (uint32_t i = 0; i < hs->vm_count; i++) {
-            uint32_t vi = hs->vm_first + i;
-            vms[i] = vi;
-            vkey[vi] = -usage_get(&cl->vms[vi].usage, KIND_CPU);
-        }
-        sort_by_key(vms, tmp, hs->vm_count, vkey);
-        size_t first = res.n_moves;
-        bool ok = true;
-        for (uint32_t i = 0; i < hs->vm_count; i++) {
-            uint32_t dst = find_receiver(&w, vms[i], c);
-            if (dst == NIL) {
-                ok = false;
-                break;
-            }
-            index_del(&w, dst);
-            apply(&w, vms[i], c, dst, 1);
-            index_add(&w, dst);
-            r = push_move(&res, &cap_moves, vms[i], c, dst);
-            if (r < 0)
-                goto out;
-        }
-        if (!ok) {
-            for (size_t m = res.n_moves; m > first; m--) {
-                const struct consolidate_move *mv = &res.moves[m - 1];
-                index_del(&w, mv->to);
-                apply(&w, mv->vm, mv->from, mv->to, -1);
-                index_add(&w, mv->to);
-            }
-            res.n_moves = first;
-            if (indexed)
-                index_add(&w, c);
-            continue;
-        }
-        for (size_t m = first; m < res.n_moves; m++)
-            w.recv[res.moves[m].to] = 1;
-        res.emptied[res.n_emptied++] = c;
+        struct scratch sc = {vms, vkey, tmp};
+        r = try_empty(&w, &sc, c, &res, &cap_moves);
+        if (r < 0)
+            goto out;
     }
     r = 0;
 out:
