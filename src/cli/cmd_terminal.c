@@ -613,44 +613,10 @@ cmd_undrain(int argc, char **argv)
     return r;
 }
 
-int
-cmd_explain(int argc, char **argv)
+/* `vmloc explain`: where the VM runs, what holds it, and whether it may move. */
+static void
+explain_status(json_t *j, const char *vm)
 {
-    bool json = false;
-    const char *vm = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            (void)printf("usage: vmloc [--manager URL] explain VM [--json]\n\n"
-                         "Why VM is where it is, and what vmloc would do with it now: whether\n"
-                         "its host is in conflict, whether it may move (pinned, cooling down,\n"
-                         "held by a rule), and for every other host whether it could take it or\n"
-                         "why not (down, maintenance, excluded, busy, no room in which kind, no\n"
-                         "memory, which rule); then its migrations. See docs/policy.md.\n");
-            return CLI_EXIT_OK;
-        } else if (argv[i][0] == '-' || vm != NULL) {
-            cli_error("explain: unexpected argument '%s' (see vmloc explain --help)", argv[i]);
-            return CLI_EXIT_USAGE;
-        } else {
-            vm = argv[i];
-        }
-    }
-    if (vm == NULL || !wire_name_valid(vm)) {
-        cli_error("explain: expected one VM name (see vmloc explain --help)");
-        return CLI_EXIT_USAGE;
-    }
-    char path[1024];
-    name_path(path, sizeof(path), "/v1/vms/", vm, "/explain");
-    json_t *j = NULL;
-    int r = ask(cli_target_url(), "GET", path, NULL, &j);
-    if (r != CLI_EXIT_OK)
-        return r;
-    if (json) {
-        r = print_json(j);
-        json_decref(j);
-        return r;
-    }
     (void)printf("%s runs on %s (%s)", vm, cli_jstr(j, "host"), cli_jstr(j, "host_state"));
     if (json_is_true(json_object_get(j, "host_in_conflict")))
         (void)printf(", which is in conflict%s", json_is_true(json_object_get(j, "heavy"))
@@ -696,6 +662,12 @@ cmd_explain(int argc, char **argv)
         (void)printf("it does not move now: a migration of its host runs\n");
     else
         (void)printf("it may move\n");
+}
+
+/* `vmloc explain`: its rules, every destination's verdict, and its migrations. */
+static void
+explain_lists(json_t *j)
+{
     size_t i;
     json_t *x;
     json_t *rules = json_object_get(j, "rules");
@@ -742,6 +714,48 @@ cmd_explain(int argc, char **argv)
         (void)printf("  %s %s -> %s %s: %s\n", t, cli_jstr(x, "from"), cli_jstr(x, "to"),
                      cli_jstr(x, "state"), cli_jstr(x, "reason"));
     }
+}
+
+int
+cmd_explain(int argc, char **argv)
+{
+    bool json = false;
+    const char *vm = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            (void)printf("usage: vmloc [--manager URL] explain VM [--json]\n\n"
+                         "Why VM is where it is, and what vmloc would do with it now: whether\n"
+                         "its host is in conflict, whether it may move (pinned, cooling down,\n"
+                         "held by a rule), and for every other host whether it could take it or\n"
+                         "why not (down, maintenance, excluded, busy, no room in which kind, no\n"
+                         "memory, which rule); then its migrations. See docs/policy.md.\n");
+            return CLI_EXIT_OK;
+        } else if (argv[i][0] == '-' || vm != NULL) {
+            cli_error("explain: unexpected argument '%s' (see vmloc explain --help)", argv[i]);
+            return CLI_EXIT_USAGE;
+        } else {
+            vm = argv[i];
+        }
+    }
+    if (vm == NULL || !wire_name_valid(vm)) {
+        cli_error("explain: expected one VM name (see vmloc explain --help)");
+        return CLI_EXIT_USAGE;
+    }
+    char path[1024];
+    name_path(path, sizeof(path), "/v1/vms/", vm, "/explain");
+    json_t *j = NULL;
+    int r = ask(cli_target_url(), "GET", path, NULL, &j);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (json) {
+        r = print_json(j);
+        json_decref(j);
+        return r;
+    }
+    explain_status(j, vm);
+    explain_lists(j);
     json_decref(j);
     return CLI_EXIT_OK;
 }
