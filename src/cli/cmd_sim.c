@@ -251,8 +251,99 @@ parse_policies(char *list, struct sim_run *runs, size_t *ret_n)
     return 0;
 }
 
-int
-cmd_sim(int argc, char **argv)
+/* What `vmloc sim` was asked. */
+struct sim_args {
+    uint32_t pk[MAX_SETTINGS];
+    uint32_t pn[MAX_SETTINGS];
+    double cool[MAX_SETTINGS];
+    size_t n_persist;
+    size_t n_cool;
+    const char *trace_dir;
+    const char *conf_path;
+    const char *report;
+    char policy_buf[256];
+    enum trace_format fmt;
+    double param;
+    double hosts;
+    bool json;
+    bool quiet;
+};
+
+/* One option of `vmloc sim` into `a`: -1 when it was taken, else the command's exit status. */
+static int
+sim_option(int c, struct sim_args *a, char **argv)
+{
+    switch (c) {
+    case 't':
+        a->trace_dir = optarg;
+        break;
+    case 'f':
+        if (strcmp(optarg, "planetlab") == 0) {
+            a->fmt = TRACE_PLANETLAB;
+        } else if (strcmp(optarg, "bitbrains") == 0) {
+            a->fmt = TRACE_BITBRAINS;
+        } else {
+            cli_error("sim: --format: must be planetlab or bitbrains, not '%s'", optarg);
+            return CLI_EXIT_USAGE;
+        }
+        break;
+    case 'p':
+        if (strlen(optarg) >= sizeof(a->policy_buf)) {
+            cli_error("sim: --policy: list too long");
+            return CLI_EXIT_USAGE;
+        }
+        (void)snprintf(a->policy_buf, sizeof(a->policy_buf), "%s", optarg);
+        break;
+    case 'x':
+        if (cli_parse_num(optarg, 0, 100, &a->param) < 0) {
+            cli_error("sim: --param: must be a number between 0 and 100, not '%s'", optarg);
+            return CLI_EXIT_USAGE;
+        }
+        break;
+    case 'c':
+        a->conf_path = optarg;
+        break;
+    case 'H':
+        if (cli_parse_num(optarg, 1, MODEL_MAX_HOSTS, &a->hosts) < 0 ||
+            a->hosts != floor(a->hosts)) {
+            cli_error("sim: --hosts: must be a whole number from 1 to %u, not '%s'",
+                      MODEL_MAX_HOSTS, optarg);
+            return CLI_EXIT_USAGE;
+        }
+        break;
+    case 'P':
+        if (parse_settings(optarg, true, a->pk, a->pn, NULL, &a->n_persist) < 0)
+            return CLI_EXIT_USAGE;
+        break;
+    case 'C':
+        if (parse_settings(optarg, false, NULL, NULL, a->cool, &a->n_cool) < 0)
+            return CLI_EXIT_USAGE;
+        break;
+    case 'j':
+        a->json = true;
+        break;
+    case 'r':
+        a->report = optarg;
+        break;
+    case 'q':
+        a->quiet = true;
+        break;
+    case 'h':
+        sim_usage(stdout);
+        return CLI_EXIT_OK;
+    case ':':
+        cli_error("sim: option '%s' needs a value (see vmloc sim --help)", argv[optind - 1]);
+        return CLI_EXIT_USAGE;
+    default:
+        cli_error("sim: unknown option '%s' (see vmloc sim --help)", argv[optind - 1]);
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* The command line into `a`: -1 to go on, else the command's exit status. */
+static int
+sim_parse_args(int argc, char **argv, struct sim_args *a)
 {
     static const struct option opts[] = {
         {"trace", required_argument, NULL, 't'},
@@ -269,188 +360,105 @@ cmd_sim(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    uint32_t pk[MAX_SETTINGS];
-    uint32_t pn[MAX_SETTINGS];
-    double cool[MAX_SETTINGS];
-    size_t n_persist = 0;
-    size_t n_cool = 0;
-    const char *trace_dir = NULL;
-    const char *conf_path = NULL;
-    const char *report = NULL;
-    char policy_buf[256] = "vmloc";
-    enum trace_format fmt = TRACE_PLANETLAB;
-    double param = NAN;
-    double hosts = 0;
-    bool json = false;
-    bool quiet = false;
+    memset(a, 0, sizeof(*a));
+    (void)snprintf(a->policy_buf, sizeof(a->policy_buf), "vmloc");
+    a->fmt = TRACE_PLANETLAB;
+    a->param = NAN;
     int c;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":t:f:p:x:c:H:P:C:jr:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            trace_dir = optarg;
-            break;
-        case 'f':
-            if (strcmp(optarg, "planetlab") == 0) {
-                fmt = TRACE_PLANETLAB;
-            } else if (strcmp(optarg, "bitbrains") == 0) {
-                fmt = TRACE_BITBRAINS;
-            } else {
-                cli_error("sim: --format: must be planetlab or bitbrains, not '%s'", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case 'p':
-            if (strlen(optarg) >= sizeof(policy_buf)) {
-                cli_error("sim: --policy: list too long");
-                return CLI_EXIT_USAGE;
-            }
-            (void)snprintf(policy_buf, sizeof(policy_buf), "%s", optarg);
-            break;
-        case 'x':
-            if (cli_parse_num(optarg, 0, 100, &param) < 0) {
-                cli_error("sim: --param: must be a number between 0 and 100, not '%s'", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case 'c':
-            conf_path = optarg;
-            break;
-        case 'H':
-            if (cli_parse_num(optarg, 1, MODEL_MAX_HOSTS, &hosts) < 0 || hosts != floor(hosts)) {
-                cli_error("sim: --hosts: must be a whole number from 1 to %u, not '%s'",
-                          MODEL_MAX_HOSTS, optarg);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case 'P':
-            if (parse_settings(optarg, true, pk, pn, NULL, &n_persist) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'C':
-            if (parse_settings(optarg, false, NULL, NULL, cool, &n_cool) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'r':
-            report = optarg;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'h':
-            sim_usage(stdout);
-            return CLI_EXIT_OK;
-        case ':':
-            cli_error("sim: option '%s' needs a value (see vmloc sim --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
-        default:
-            cli_error("sim: unknown option '%s' (see vmloc sim --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
-        }
+        int r = sim_option(c, a, argv);
+        if (r >= 0)
+            return r;
     }
     if (optind < argc) {
         cli_error("sim: unexpected argument '%s' (see vmloc sim --help)", argv[optind]);
         return CLI_EXIT_USAGE;
     }
-    if (trace_dir == NULL) {
+    if (a->trace_dir == NULL) {
         cli_error("sim: --trace DIR is required (see vmloc sim --help)");
         return CLI_EXIT_USAGE;
     }
-    struct sim_run runs[MAX_POLICIES];
-    memset(runs, 0, sizeof(runs));
-    size_t n_runs = 0;
-    if (parse_policies(policy_buf, runs, &n_runs) < 0)
-        return CLI_EXIT_USAGE;
-    for (size_t i = 0; i < n_runs; i++)
-        if (isnan(runs[i].param))
-            runs[i].param = isnan(param) ? sim_policy_default_param(runs[i].policy) : param;
+    return -1;
+}
 
-    struct sim_vmloc vcfg;
-    sim_vmloc_defaults(&vcfg);
-    struct trace tr;
-    trace_init(&tr);
-    int ret = conf_path != NULL ? load_config(conf_path, &vcfg) : 0;
-    if (ret != 0)
-        goto out;
-    policy_finish(&vcfg.policy);
-    /* vmloc once per anti-flapping setting asked for, each with its own copy of the config
-     * (the copies share the policy's override table, which the runs only read). */
-    static struct sim_vmloc vcopy[MAX_POLICIES];
-    if (n_persist > 0 || n_cool > 0) {
+/* vmloc once per anti-flapping setting asked for, each with its own copy of the config in
+ * `vcopy` (the copies share the policy's override table, which the runs only read). 0 or
+ * CLI_EXIT_USAGE (too many runs). */
+static int
+expand_runs(const struct sim_args *a, const struct sim_vmloc *vcfg, struct sim_run *runs,
+            size_t *n_runs, struct sim_vmloc *vcopy)
+{
+    if (a->n_persist > 0 || a->n_cool > 0) {
         struct sim_run expanded[MAX_POLICIES];
         size_t ne = 0;
-        size_t np = n_persist > 0 ? n_persist : 1;
-        size_t nc = n_cool > 0 ? n_cool : 1;
-        for (size_t i = 0; i < n_runs; i++) {
-            for (size_t a = 0; a < (runs[i].policy == SIM_VMLOC ? np : 1); a++) {
-                for (size_t b = 0; b < (runs[i].policy == SIM_VMLOC ? nc : 1); b++) {
+        size_t np = a->n_persist > 0 ? a->n_persist : 1;
+        size_t nc = a->n_cool > 0 ? a->n_cool : 1;
+        for (size_t i = 0; i < *n_runs; i++) {
+            for (size_t x = 0; x < (runs[i].policy == SIM_VMLOC ? np : 1); x++) {
+                for (size_t y = 0; y < (runs[i].policy == SIM_VMLOC ? nc : 1); y++) {
                     if (ne == MAX_POLICIES) {
                         cli_error("sim: at most %d runs at once", MAX_POLICIES);
-                        ret = CLI_EXIT_USAGE;
-                        goto out;
+                        return CLI_EXIT_USAGE;
                     }
                     struct sim_run r = runs[i];
                     if (r.policy == SIM_VMLOC) {
                         r.variant = true;
-                        r.persist_k = n_persist > 0 ? pk[a] : vcfg.persist_k;
-                        r.persist_n = n_persist > 0 ? pn[a] : vcfg.persist_n;
-                        r.cooldown_s = n_cool > 0 ? cool[b] : vcfg.cooldown_s;
+                        r.persist_k = a->n_persist > 0 ? a->pk[x] : vcfg->persist_k;
+                        r.persist_n = a->n_persist > 0 ? a->pn[x] : vcfg->persist_n;
+                        r.cooldown_s = a->n_cool > 0 ? a->cool[y] : vcfg->cooldown_s;
                     }
                     expanded[ne++] = r;
                 }
             }
         }
         memcpy(runs, expanded, ne * sizeof(runs[0]));
-        n_runs = ne;
+        *n_runs = ne;
     }
-    for (size_t i = 0; i < n_runs; i++) {
-        vcopy[i] = vcfg;
+    for (size_t i = 0; i < *n_runs; i++) {
+        vcopy[i] = *vcfg;
         if (runs[i].policy == SIM_VMLOC && runs[i].variant) {
             vcopy[i].persist_k = runs[i].persist_k;
             vcopy[i].persist_n = runs[i].persist_n;
             vcopy[i].cooldown_s = runs[i].cooldown_s;
         } else if (runs[i].policy == SIM_VMLOC) {
-            runs[i].persist_k = vcfg.persist_k;
-            runs[i].persist_n = vcfg.persist_n;
-            runs[i].cooldown_s = vcfg.cooldown_s;
+            runs[i].persist_k = vcfg->persist_k;
+            runs[i].persist_n = vcfg->persist_n;
+            runs[i].cooldown_s = vcfg->cooldown_s;
         }
     }
+    return 0;
+}
 
-    struct trace_error terr;
-    int r = trace_read(trace_dir, fmt, &tr, &terr);
-    if (r < 0) {
-        cli_error("%s", terr.msg);
-        ret = r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
-        goto out;
-    }
-    bool show = !quiet && isatty(STDERR_FILENO);
+/* Every run on the trace, each checked for finite metrics. 0 or the command's exit status. */
+static int
+run_all(const struct sim_args *a, const struct trace *tr, struct sim_run *runs, size_t n_runs,
+        struct sim_vmloc *vcopy)
+{
+    bool show = !a->quiet && isatty(STDERR_FILENO);
     for (size_t i = 0; i < n_runs; i++) {
         struct sim_config cfg = {
             .policy = runs[i].policy,
             .param = runs[i].param,
-            .n_hosts = (size_t)hosts,
+            .n_hosts = (size_t)a->hosts,
             .vmloc = &vcopy[i],
-            .format = fmt,
+            .format = a->fmt,
         };
         char plabel[32];
         sim_run_label(&runs[i], plabel, sizeof(plabel));
         struct progress_ctx pc = {.label = plabel, .last = 0};
         uint64_t t0 = clock_now_us();
-        r = sim_run(&tr, &cfg, show ? progress : NULL, &pc, &runs[i].res);
+        int r = sim_run(tr, &cfg, show ? progress : NULL, &pc, &runs[i].res);
         if (r == -ENOSPC) {
             cli_error("sim: the %zu VMs of %s do not fit on %zu hosts at time 0 (use --hosts)",
-                      tr.n_vms, trace_dir, cfg.n_hosts != 0 ? cfg.n_hosts : sim_default_hosts(fmt));
-            ret = CLI_EXIT_USAGE;
-            goto out;
+                      tr->n_vms, a->trace_dir,
+                      cfg.n_hosts != 0 ? cfg.n_hosts : sim_default_hosts(a->fmt));
+            return CLI_EXIT_USAGE;
         }
         if (r < 0) {
             cli_error("sim: %s", strerror(-r));
-            ret = CLI_EXIT_FAIL;
-            goto out;
+            return CLI_EXIT_FAIL;
         }
         runs[i].res.wall_s = (double)(clock_now_us() - t0) / 1e6;
         runs[i].overloaded_host_steps = sim_overloaded_host_steps(&runs[i].res);
@@ -462,11 +470,17 @@ cmd_sim(int argc, char **argv)
             cli_error("sim: %s: the metrics are not finite numbers (demands too large to add "
                       "up?)",
                       sim_policy_name(runs[i].policy));
-            ret = CLI_EXIT_FAIL;
-            goto out;
+            return CLI_EXIT_FAIL;
         }
     }
-    if (json) {
+    return 0;
+}
+
+/* The results: JSON or the table, and the report when asked. 0 or CLI_EXIT_FAIL. */
+static int
+sim_output(const struct sim_args *a, const struct sim_run *runs, size_t n_runs)
+{
+    if (a->json) {
         json_t *out = n_runs == 1 ? sim_run_json(&runs[0]) : json_array();
         for (size_t i = 0; n_runs > 1 && out != NULL && i < n_runs; i++) {
             json_t *o = sim_run_json(&runs[i]);
@@ -479,22 +493,61 @@ cmd_sim(int argc, char **argv)
         json_decref(out);
         if (s == NULL) {
             cli_error("sim: out of memory");
-            ret = CLI_EXIT_FAIL;
-            goto out;
+            return CLI_EXIT_FAIL;
         }
         (void)printf("%s\n", s);
         free(s);
     } else {
-        print_table(runs, n_runs, trace_dir);
+        print_table(runs, n_runs, a->trace_dir);
     }
-    if (report != NULL) {
-        r = sim_report_write(report, trace_dir, runs, n_runs);
+    if (a->report != NULL) {
+        int r = sim_report_write(a->report, a->trace_dir, runs, n_runs);
         if (r < 0) {
-            cli_error("sim: %s: %s", report, strerror(-r));
-            ret = CLI_EXIT_FAIL;
-            goto out;
+            cli_error("sim: %s: %s", a->report, strerror(-r));
+            return CLI_EXIT_FAIL;
         }
     }
+    return 0;
+}
+
+int
+cmd_sim(int argc, char **argv)
+{
+    struct sim_args a;
+    int ret = sim_parse_args(argc, argv, &a);
+    if (ret >= 0)
+        return ret;
+    struct sim_run runs[MAX_POLICIES];
+    memset(runs, 0, sizeof(runs));
+    size_t n_runs = 0;
+    if (parse_policies(a.policy_buf, runs, &n_runs) < 0)
+        return CLI_EXIT_USAGE;
+    for (size_t i = 0; i < n_runs; i++)
+        if (isnan(runs[i].param))
+            runs[i].param = isnan(a.param) ? sim_policy_default_param(runs[i].policy) : a.param;
+
+    struct sim_vmloc vcfg;
+    sim_vmloc_defaults(&vcfg);
+    struct trace tr;
+    trace_init(&tr);
+    static struct sim_vmloc vcopy[MAX_POLICIES];
+    ret = a.conf_path != NULL ? load_config(a.conf_path, &vcfg) : 0;
+    if (ret != 0)
+        goto out;
+    policy_finish(&vcfg.policy);
+    ret = expand_runs(&a, &vcfg, runs, &n_runs, vcopy);
+    if (ret != 0)
+        goto out;
+    struct trace_error terr;
+    int r = trace_read(a.trace_dir, a.fmt, &tr, &terr);
+    if (r < 0) {
+        cli_error("%s", terr.msg);
+        ret = r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+        goto out;
+    }
+    ret = run_all(&a, &tr, runs, n_runs, vcopy);
+    if (ret == 0)
+        ret = sim_output(&a, runs, n_runs);
 out:
     for (size_t i = 0; i < n_runs; i++)
         sim_result_done(&runs[i].res);
