@@ -31,18 +31,13 @@ high_in_any(const struct vm *v, unsigned mask, const double *t)
     return false;
 }
 
-void
-detect_host(const struct cluster *cl, const struct policy *pol, const struct host_params *hp,
-            size_t hi, struct detection *ret, uint32_t *ret_vms, size_t *ret_n_vms)
+/* The thresholds of `ret` for host `h` with `n` VMs; returns the checked kinds in which the
+ * host is at or over its own threshold. */
+static unsigned
+host_thresholds(const struct policy *pol, const struct host_params *hp, const struct host *h,
+                uint32_t n, unsigned checked, struct detection *ret)
 {
-    const struct host *h = &cl->hosts[hi];
-    const struct vm *vms = h->vm_count > 0 ? &cl->vms[h->vm_first] : NULL;
-    uint32_t n = h->vm_count;
-    unsigned checked = policy_resource_mask(pol);
     unsigned host_part = 0;
-
-    memset(ret, 0, sizeof(*ret));
-    *ret_n_vms = 0;
     for (unsigned k = 0; k < KIND_COUNT; k++) {
         double u = usage_get(&h->usage, (enum kind)k);
         ret->host_threshold[k] = hp->host_threshold[k];
@@ -53,9 +48,13 @@ detect_host(const struct cluster *cl, const struct policy *pol, const struct hos
         if ((checked & KIND_BIT(k)) && u >= hp->host_threshold[k])
             host_part |= KIND_BIT(k);
     }
-    if (h->state != HOST_UP || n < pol->min_vms || checked == 0)
-        return;
+    return host_part;
+}
 
+/* How many of the `n` VMs are high in each checked kind, into ret->high. */
+static void
+count_high(const struct vm *vms, uint32_t n, unsigned checked, struct detection *ret)
+{
     for (uint32_t j = 0; j < n; j++) {
         for (unsigned k = 0; k < KIND_COUNT; k++) {
             if ((checked & KIND_BIT(k)) &&
@@ -63,27 +62,51 @@ detect_host(const struct cluster *cl, const struct policy *pol, const struct hos
                 ret->high[k]++;
         }
     }
-    unsigned trig = 0;
+}
+
+/* The kinds that make a conflict (policy.md §3, `combine`), 0 when there is none: with
+ * "all", the host over its threshold in every checked kind and min_vms VMs high in all of
+ * them; with "any", each kind in which the host is over and min_vms VMs are high. */
+static unsigned
+triggered(const struct policy *pol, const struct vm *vms, uint32_t n, unsigned checked,
+          unsigned host_part, const struct detection *ret)
+{
     if (pol->combine == COMBINE_ALL) {
         if (host_part != checked)
-            return;
+            return 0;
         uint32_t count = 0;
         for (uint32_t j = 0; j < n; j++) {
             if (high_in_all(&vms[j], checked, ret->vm_threshold))
                 count++;
         }
-        if (count < pol->min_vms)
-            return;
-        trig = checked;
-    } else {
-        for (unsigned k = 0; k < KIND_COUNT; k++) {
-            if ((host_part & KIND_BIT(k)) && ret->high[k] >= pol->min_vms)
-                trig |= KIND_BIT(k);
-        }
-        if (trig == 0)
-            return;
+        return count < pol->min_vms ? 0 : checked;
     }
+    unsigned trig = 0;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if ((host_part & KIND_BIT(k)) && ret->high[k] >= pol->min_vms)
+            trig |= KIND_BIT(k);
+    }
+    return trig;
+}
 
+void
+detect_host(const struct cluster *cl, const struct policy *pol, const struct host_params *hp,
+            size_t hi, struct detection *ret, uint32_t *ret_vms, size_t *ret_n_vms)
+{
+    const struct host *h = &cl->hosts[hi];
+    const struct vm *vms = h->vm_count > 0 ? &cl->vms[h->vm_first] : NULL;
+    uint32_t n = h->vm_count;
+    unsigned checked = policy_resource_mask(pol);
+
+    memset(ret, 0, sizeof(*ret));
+    *ret_n_vms = 0;
+    unsigned host_part = host_thresholds(pol, hp, h, n, checked, ret);
+    if (h->state != HOST_UP || n < pol->min_vms || checked == 0)
+        return;
+    count_high(vms, n, checked, ret);
+    unsigned trig = triggered(pol, vms, n, checked, host_part, ret);
+    if (trig == 0)
+        return;
     size_t out = 0;
     for (uint32_t j = 0; j < n; j++) {
         bool pick = pol->combine == COMBINE_ALL ? high_in_all(&vms[j], trig, ret->vm_threshold)
