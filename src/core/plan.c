@@ -394,6 +394,38 @@ apply_move(struct work *w, const struct cand *c, size_t src, size_t dst)
     destidx_update(&w->idx, dst, &leaf);
 }
 
+/* Can the host of `leaf` take what `need` asks, in the kinds of `mask` and memory? */
+static bool
+leaf_fits(const struct destleaf *leaf, const struct destneed *need, unsigned mask)
+{
+    if (!leaf->eligible || (need->busy_only && !leaf->busy))
+        return false;
+    if (!(need->mem_mib < 0 || leaf->mem_free >= need->mem_mib))
+        return false;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if ((mask & KIND_BIT(k)) && !(leaf->free[k] > need->need[k]))
+            return false;
+    }
+    return true;
+}
+
+/* VM `vm`'s rules if it went to host `d`: the first "must" rule broken (-1: none) and, while
+ * none is, how many "should" rules are kept (*ret_should). */
+static int32_t
+rules_at(const struct work *w, uint32_t vm, size_t d, uint32_t *ret_should)
+{
+    *ret_should = 0;
+    for (uint32_t k = w->vm_rule_off[vm]; k < w->vm_rule_off[vm + 1]; k++) {
+        uint32_t r = w->vm_rules[k];
+        bool kept = plan_work_rule_kept(w, r, vm, d);
+        if (w->pol->rules[r].must && !kept)
+            return (int32_t)r;
+        if (!w->pol->rules[r].must && kept)
+            (*ret_should)++;
+    }
+    return -1;
+}
+
 /* The best destination for VM `vm` with need `need` under its placement rules, by a scan of
  * every host: the feasible hosts that keep every "must" rule, then the most "should" rules
  * kept, the best score, the lowest index. Notes in w->last_rule_id the must rule that kept it
@@ -414,25 +446,10 @@ best_ruled(struct work *w, uint32_t vm, const struct destneed *need, size_t *ret
             continue;
         struct destleaf leaf;
         plan_work_leaf(w, d, &leaf);
-        if (!leaf.eligible || (need->busy_only && !leaf.busy))
-            continue;
-        bool fits = need->mem_mib < 0 || leaf.mem_free >= need->mem_mib;
-        for (unsigned k = 0; k < KIND_COUNT && fits; k++) {
-            if ((mask & KIND_BIT(k)) && !(leaf.free[k] > need->need[k]))
-                fits = false;
-        }
-        if (!fits)
+        if (!leaf_fits(&leaf, need, mask))
             continue;
         uint32_t should = 0;
-        int32_t broken = -1;
-        for (uint32_t k = w->vm_rule_off[vm]; k < w->vm_rule_off[vm + 1] && broken < 0; k++) {
-            uint32_t r = w->vm_rules[k];
-            bool kept = plan_work_rule_kept(w, r, vm, d);
-            if (w->pol->rules[r].must && !kept)
-                broken = (int32_t)r;
-            else if (!w->pol->rules[r].must && kept)
-                should++;
-        }
+        int32_t broken = rules_at(w, vm, d, &should);
         if (broken >= 0) {
             if (!excl_found || leaf.score > excl_score) {
                 excl_found = true;
@@ -544,6 +561,24 @@ relocate_one(struct work *w, size_t src, struct plan *p)
     }
 }
 
+/* What holds the VMs left on a host being drained, none of which can move: a pin, a
+ * migration under way, or a "together" rule; the first such VM is named. */
+static void
+drain_held(const struct work *w, const struct host *h, struct plan_drain *d)
+{
+    d->block = PLAN_BLOCK_PINNED;
+    for (uint32_t j = 0; j < h->vm_count && d->vm == UINT32_MAX; j++) {
+        uint32_t vi = h->vm_first + j;
+        if (w->vm_loc[vi] >= 0)
+            continue;
+        if (w->cl->vms[vi].held)
+            d->block = PLAN_BLOCK_BUSY;
+        else if (!w->cl->vms[vi].pinned)
+            d->block = PLAN_BLOCK_RULE;
+        d->vm = vi;
+    }
+}
+
 /* Evacuate host `hi` (in maintenance) as far as this plan allows. */
 static void
 drain_one(struct work *w, size_t hi, struct plan *p)
@@ -572,20 +607,8 @@ drain_one(struct work *w, size_t hi, struct plan *p)
         }
         struct cand c;
         if (!pick_vm(w, hi, true, &c, NULL)) {
-            if (d->moving == 0) {
-                /* What holds the VMs left: a pin, or a "together" rule. */
-                d->block = PLAN_BLOCK_PINNED;
-                for (uint32_t j = 0; j < h->vm_count && d->vm == UINT32_MAX; j++) {
-                    uint32_t vi = h->vm_first + j;
-                    if (w->vm_loc[vi] >= 0)
-                        continue;
-                    if (w->cl->vms[vi].held)
-                        d->block = PLAN_BLOCK_BUSY;
-                    else if (!w->cl->vms[vi].pinned)
-                        d->block = PLAN_BLOCK_RULE;
-                    d->vm = vi;
-                }
-            }
+            if (d->moving == 0)
+                drain_held(w, h, d);
             return;
         }
         if (!place(w, &c, hi, PLAN_MOVE_DRAIN, p)) {
