@@ -28,6 +28,57 @@ named_find(const struct named *tab, size_t n, const char *name)
     return f != NULL ? (int64_t)f->idx : -1;
 }
 
+/* Each rule's VMs and hosts in this cluster, found by name in the sorted tables `vt` and
+ * `ht`; fill[v] counts the rules of VM v. */
+static void
+rules_resolve(struct work *w, const struct named *vt, const struct named *ht, uint32_t *fill)
+{
+    const struct cluster *cl = w->cl;
+    const struct policy *pol = w->pol;
+    size_t nr = pol->n_rules;
+    size_t nv = 0;
+    size_t nh = 0;
+    for (size_t i = 0; i < nr; i++) {
+        const struct placement_rule *pr = &pol->rules[i];
+        w->rule_vm_off[i] = (uint32_t)nv;
+        w->rule_host_off[i] = (uint32_t)nh;
+        for (size_t j = 0; j < pr->n_vms; j++) {
+            int64_t v = named_find(vt, cl->n_vms, pr->vms[j]);
+            if (v >= 0) {
+                w->rule_vms[nv++] = (uint32_t)v;
+                fill[v]++;
+            }
+        }
+        for (size_t j = 0; j < pr->n_hosts; j++) {
+            int64_t h = named_find(ht, cl->n_hosts, pr->hosts[j]);
+            if (h >= 0)
+                w->rule_hosts[nh++] = (uint32_t)h;
+        }
+    }
+    w->rule_vm_off[nr] = (uint32_t)nv;
+    w->rule_host_off[nr] = (uint32_t)nh;
+}
+
+/* Each VM's rules, from the counts in `fill`: counts to offsets, then filled in rule order. */
+static void
+vm_rules_index(struct work *w, uint32_t *fill)
+{
+    const struct cluster *cl = w->cl;
+    uint32_t acc = 0;
+    for (size_t v = 0; v < cl->n_vms; v++) {
+        w->vm_rule_off[v] = acc;
+        acc += fill[v];
+        fill[v] = 0;
+    }
+    w->vm_rule_off[cl->n_vms] = acc;
+    for (size_t i = 0; i < w->pol->n_rules; i++) {
+        for (uint32_t j = w->rule_vm_off[i]; j < w->rule_vm_off[i + 1]; j++) {
+            uint32_t v = w->rule_vms[j];
+            w->vm_rules[w->vm_rule_off[v] + fill[v]++] = (uint32_t)i;
+        }
+    }
+}
+
 /* Map the policy's rules and excluded hosts onto this cluster's indices. Names the cluster
  * does not have are left out. 0 or -ENOMEM. */
 int
@@ -73,41 +124,8 @@ plan_work_prepare_rules(struct work *w)
     if (!w->rule_vm_off || !w->rule_vms || !w->rule_host_off || !w->rule_hosts || !w->vm_rule_off ||
         !w->vm_rules)
         goto out;
-    size_t nv = 0;
-    size_t nh = 0;
-    for (size_t i = 0; i < nr; i++) {
-        const struct placement_rule *pr = &pol->rules[i];
-        w->rule_vm_off[i] = (uint32_t)nv;
-        w->rule_host_off[i] = (uint32_t)nh;
-        for (size_t j = 0; j < pr->n_vms; j++) {
-            int64_t v = named_find(vt, cl->n_vms, pr->vms[j]);
-            if (v >= 0) {
-                w->rule_vms[nv++] = (uint32_t)v;
-                fill[v]++;
-            }
-        }
-        for (size_t j = 0; j < pr->n_hosts; j++) {
-            int64_t h = named_find(ht, cl->n_hosts, pr->hosts[j]);
-            if (h >= 0)
-                w->rule_hosts[nh++] = (uint32_t)h;
-        }
-    }
-    w->rule_vm_off[nr] = (uint32_t)nv;
-    w->rule_host_off[nr] = (uint32_t)nh;
-    /* Each VM's rules: counts to offsets, then filled in rule order. */
-    uint32_t acc = 0;
-    for (size_t v = 0; v < cl->n_vms; v++) {
-        w->vm_rule_off[v] = acc;
-        acc += fill[v];
-        fill[v] = 0;
-    }
-    w->vm_rule_off[cl->n_vms] = acc;
-    for (size_t i = 0; i < nr; i++) {
-        for (uint32_t j = w->rule_vm_off[i]; j < w->rule_vm_off[i + 1]; j++) {
-            uint32_t v = w->rule_vms[j];
-            w->vm_rules[w->vm_rule_off[v] + fill[v]++] = (uint32_t)i;
-        }
-    }
+    rules_resolve(w, vt, ht, fill);
+    vm_rules_index(w, fill);
     r = 0;
 out:
     free(vt);
