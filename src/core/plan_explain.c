@@ -167,6 +167,101 @@ dest_cmp(const void *a, const void *b)
     return x->host < y->host ? -1 : x->host > y->host;
 }
 
+/* What holds VM `vm` on host `src` now: a pin, a migration, its cooldown, the storm guard, a
+ * "together" rule. */
+static void
+explain_holds(const struct work *w, size_t vm, size_t src, struct vm_explain *ret)
+{
+    const struct cluster *cl = w->cl;
+    const struct policy *pol = w->pol;
+    const struct vm *v = &cl->vms[vm];
+    ret->vm = (uint32_t)vm;
+    ret->host = (uint32_t)src;
+    ret->pinned = v->pinned;
+    ret->held = v->held;
+    ret->cooling = policy_vm_cooling(pol, cl, vm);
+    if (ret->cooling) {
+        ret->cooldown_left = pol->cooldown_s - (cl->time - v->arrived);
+        ret->cooldown_until = v->arrived + pol->cooldown_s;
+    }
+    ret->storm_guard = policy_vm_storm_guarded(pol, cl, vm, 0, &ret->storm_until);
+    if (cl->has_time)
+        ret->recent_moves =
+            policy_storm_count(pol, cluster_vm_moves(cl, v), v->moves_count, cl->time);
+    for (uint32_t k = 0;
+         plan_work_has_rules(w, (uint32_t)vm) && k < w->vm_rule_off[vm + 1] - w->vm_rule_off[vm];
+         k++) {
+        uint32_t rr = w->vm_rules[w->vm_rule_off[vm] + k];
+        const struct placement_rule *pr = &pol->rules[rr];
+        if (pr->kind == RULE_TOGETHER && pr->must &&
+            plan_work_held_together(w, (uint32_t)vm, src)) {
+            ret->held_rule_id = rr + 1;
+            break;
+        }
+    }
+}
+
+/* The verdict on host `d` as the destination of VM `vm` (`v`) from host `src`. */
+static void
+explain_dest(const struct work *w, const struct vm *v, size_t vm, size_t src, size_t d,
+             unsigned mask, struct dest_explain *e)
+{
+    const struct cluster *cl = w->cl;
+    const struct policy *pol = w->pol;
+    e->host = (uint32_t)d;
+    struct destleaf leaf;
+    plan_work_leaf(w, d, &leaf);
+    e->score = leaf.score;
+    const struct host *h = &cl->hosts[d];
+    if (h->state == HOST_DOWN) {
+        e->verdict = DEST_NOT_UP;
+        return;
+    }
+    if (h->state == HOST_MAINTENANCE) {
+        e->verdict = DEST_MAINTENANCE;
+        return;
+    }
+    if (w->excluded != NULL && w->excluded[d]) {
+        e->verdict = DEST_EXCLUDED;
+        return;
+    }
+    if (!leaf.eligible) {
+        e->verdict = DEST_BUSY;
+        return;
+    }
+    bool roomy = true;
+    for (unsigned k = 0; k < KIND_COUNT && roomy; k++) {
+        double need = v->usage.pct[k] * w->hp[src].capacity;
+        if ((mask & KIND_BIT(k)) && !(leaf.free[k] > need)) {
+            roomy = false;
+            e->verdict = DEST_NO_ROOM;
+            e->kind = (enum kind)k;
+            e->free = leaf.free[k];
+            e->need = need;
+        }
+    }
+    if (!roomy)
+        return;
+    if (v->has_mem && !(leaf.mem_free >= v->mem_mib)) {
+        e->verdict = DEST_NO_MEMORY;
+        e->free = leaf.mem_free;
+        e->need = v->mem_mib;
+        return;
+    }
+    for (uint32_t k = 0;
+         plan_work_has_rules(w, (uint32_t)vm) && k < w->vm_rule_off[vm + 1] - w->vm_rule_off[vm];
+         k++) {
+        uint32_t rr = w->vm_rules[w->vm_rule_off[vm] + k];
+        bool kept = plan_work_rule_kept(w, rr, (uint32_t)vm, d);
+        if (pol->rules[rr].must && !kept && e->verdict == DEST_OK) {
+            e->verdict = DEST_RULE;
+            e->rule_id = rr + 1;
+        } else if (!pol->rules[rr].must && kept) {
+            e->should_kept++;
+        }
+    }
+}
+
 int
 plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct plan_opts *opts,
                 size_t vm, struct vm_explain *ret)
@@ -184,36 +279,13 @@ plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct
     uint32_t *heavy = r == 0 ? malloc((cl->hosts[src].vm_count + 1) * sizeof(*heavy)) : NULL;
     if (r == 0 && (ret->dests == NULL || heavy == NULL))
         r = -ENOMEM;
-    if (r < 0) {
+    if (r != 0) {
         free(heavy);
         vm_explain_done(ret);
         plan_work_done(&w);
         return r;
     }
-    ret->vm = (uint32_t)vm;
-    ret->host = (uint32_t)src;
-    ret->pinned = v->pinned;
-    ret->held = v->held;
-    ret->cooling = policy_vm_cooling(pol, cl, vm);
-    if (ret->cooling) {
-        ret->cooldown_left = pol->cooldown_s - (cl->time - v->arrived);
-        ret->cooldown_until = v->arrived + pol->cooldown_s;
-    }
-    ret->storm_guard = policy_vm_storm_guarded(pol, cl, vm, 0, &ret->storm_until);
-    if (cl->has_time)
-        ret->recent_moves =
-            policy_storm_count(pol, cluster_vm_moves(cl, v), v->moves_count, cl->time);
-    for (uint32_t k = 0;
-         plan_work_has_rules(&w, (uint32_t)vm) && k < w.vm_rule_off[vm + 1] - w.vm_rule_off[vm];
-         k++) {
-        uint32_t rr = w.vm_rules[w.vm_rule_off[vm] + k];
-        const struct placement_rule *pr = &pol->rules[rr];
-        if (pr->kind == RULE_TOGETHER && pr->must &&
-            plan_work_held_together(&w, (uint32_t)vm, src)) {
-            ret->held_rule_id = rr + 1;
-            break;
-        }
-    }
+    explain_holds(&w, vm, src, ret);
     struct detection det;
     size_t nh = 0;
     detect_host(cl, pol, &w.hp[src], src, &det, heavy, &nh);
@@ -226,58 +298,7 @@ plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct
         if (d == src)
             continue;
         struct dest_explain *e = &ret->dests[ret->n_dests++];
-        e->host = (uint32_t)d;
-        struct destleaf leaf;
-        plan_work_leaf(&w, d, &leaf);
-        e->score = leaf.score;
-        const struct host *h = &cl->hosts[d];
-        if (h->state == HOST_DOWN) {
-            e->verdict = DEST_NOT_UP;
-            continue;
-        }
-        if (h->state == HOST_MAINTENANCE) {
-            e->verdict = DEST_MAINTENANCE;
-            continue;
-        }
-        if (w.excluded != NULL && w.excluded[d]) {
-            e->verdict = DEST_EXCLUDED;
-            continue;
-        }
-        if (!leaf.eligible) {
-            e->verdict = DEST_BUSY;
-            continue;
-        }
-        bool roomy = true;
-        for (unsigned k = 0; k < KIND_COUNT && roomy; k++) {
-            double need = v->usage.pct[k] * w.hp[src].capacity;
-            if ((mask & KIND_BIT(k)) && !(leaf.free[k] > need)) {
-                roomy = false;
-                e->verdict = DEST_NO_ROOM;
-                e->kind = (enum kind)k;
-                e->free = leaf.free[k];
-                e->need = need;
-            }
-        }
-        if (!roomy)
-            continue;
-        if (v->has_mem && !(leaf.mem_free >= v->mem_mib)) {
-            e->verdict = DEST_NO_MEMORY;
-            e->free = leaf.mem_free;
-            e->need = v->mem_mib;
-            continue;
-        }
-        for (uint32_t k = 0;
-             plan_work_has_rules(&w, (uint32_t)vm) && k < w.vm_rule_off[vm + 1] - w.vm_rule_off[vm];
-             k++) {
-            uint32_t rr = w.vm_rules[w.vm_rule_off[vm] + k];
-            bool kept = plan_work_rule_kept(&w, rr, (uint32_t)vm, d);
-            if (pol->rules[rr].must && !kept && e->verdict == DEST_OK) {
-                e->verdict = DEST_RULE;
-                e->rule_id = rr + 1;
-            } else if (!pol->rules[rr].must && kept) {
-                e->should_kept++;
-            }
-        }
+        explain_dest(&w, v, vm, src, d, mask, e);
         if (e->verdict == DEST_OK)
             ret->n_ok++;
     }
