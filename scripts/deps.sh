@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages vmloc needs to build and test, skipping those already there.
 # Run as root (or with sudo available). Safe to run again: it does nothing when all is
-# installed. VMLOC_DEPS_OPTIONAL=0 skips the optional ones (clang for fuzzing, clang-format);
+# installed. VMLOC_DEPS_OPTIONAL=0 skips the optional ones (clang for fuzzing, clang-format, clang-tidy);
 # VMLOC_DEPS_E2E=1 adds QEMU, libvirt, promtool and Chromium for the tests.
 #
 # The required packages must install; the others are installed on a best-effort basis: a test
@@ -11,7 +11,7 @@ set -eu
 required="gcc make meson ninja-build pkg-config python3 libyajl-dev libjansson-dev
 libinih-dev libcmocka-dev libevent-dev libssl-dev
 libsqlite3-dev libvirt-dev"
-optional="clang libclang-rt-14-dev clang-format"
+optional="clang libclang-rt-14-dev clang-format clang-tidy"
 # What only the tests use (VMLOC_DEPS_E2E=1; make test sets it): QEMU and libvirt for the
 # end-to-end test, Prometheus' promtool for the /metrics format check (Debian's prometheus
 # package, which also installs the Prometheus server; where systemd runs, it starts it), and

@@ -8,7 +8,7 @@
 
 /* Names are copied into chunks of this size (larger names get a chunk of their own), so a
  * snapshot with millions of VMs costs a few hundred allocations, not millions. */
-#define NAME_CHUNK_SIZE (256u * 1024u)
+#define NAME_CHUNK_SIZE ((size_t)256 * 1024)
 
 struct name_chunk {
     struct name_chunk *next;

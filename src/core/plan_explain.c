@@ -201,13 +201,14 @@ explain_holds(const struct work *w, size_t vm, size_t src, struct vm_explain *re
     }
 }
 
-/* The verdict on host `d` as the destination of VM `vm` (`v`) from host `src`. */
+/* The verdict on host `d` as the destination of VM `vm` from host `src`. */
 static void
-explain_dest(const struct work *w, const struct vm *v, size_t vm, size_t src, size_t d,
-             unsigned mask, struct dest_explain *e)
+explain_dest(const struct work *w, size_t vm, size_t src, size_t d, unsigned mask,
+             struct dest_explain *e)
 {
     const struct cluster *cl = w->cl;
     const struct policy *pol = w->pol;
+    const struct vm *v = &cl->vms[vm];
     e->host = (uint32_t)d;
     struct destleaf leaf;
     plan_work_leaf(w, d, &leaf);
@@ -298,7 +299,7 @@ plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct
         if (d == src)
             continue;
         struct dest_explain *e = &ret->dests[ret->n_dests++];
-        explain_dest(&w, v, vm, src, d, mask, e);
+        explain_dest(&w, vm, src, d, mask, e);
         if (e->verdict == DEST_OK)
             ret->n_ok++;
     }
