@@ -502,7 +502,7 @@ sim_restore(struct hv *h, bool *ret_found, struct migration ***ret, size_t *ret_
         return add_vms(hv);
     }
     if (r < 0) {
-        log_errorx("cannot read the host state %s: %s", path, strerror(-r));
+        log_errorx("cannot read the host state %s: %s", path, file_strerror(r));
         return r;
     }
     struct perr err;

@@ -40,17 +40,6 @@ plan_usage(FILE *f)
            "See docs/policy.md for every setting.\n");
 }
 
-static const char *
-errno_text(int r)
-{
-    switch (-r) {
-    case EFBIG:
-        return "file too large";
-    default:
-        return strerror(-r);
-    }
-}
-
 struct feed_ctx {
     struct snapshot_decoder *dec;
     struct perr err;
@@ -89,7 +78,7 @@ load_snapshot(const char *path, struct cluster *ret_cl)
     }
     int r = file_stream(path, LIMIT_SNAPSHOT_BYTES, feed_chunk, &f);
     if (r < 0) {
-        cli_error("%s: %s", name, errno_text(r));
+        cli_error("%s: %s", name, file_strerror(r));
         ret = r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
     } else if (r > 0) {
         cli_error("%s", f.err.msg);
@@ -114,7 +103,7 @@ load_config(const char *path, struct policy *pol)
     size_t len = 0;
     int r = file_read_all(path, LIMIT_CONFIG_BYTES, &text, &len);
     if (r < 0) {
-        cli_error("%s: %s", name, errno_text(r));
+        cli_error("%s: %s", name, file_strerror(r));
         return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
     }
     int ret = 0;

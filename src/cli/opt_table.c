@@ -346,7 +346,7 @@ opt_config_load(const struct opt_cmd *cmd, void *opts, const char *path, struct 
     size_t len = 0;
     int r = file_read_all(path, LIMIT_CONFIG_BYTES, &text, &len);
     if (r < 0) {
-        cli_error("%s: %s", path, strerror(-r));
+        cli_error("%s: %s", path, file_strerror(r));
         return r == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
     }
     struct perr err;

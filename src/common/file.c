@@ -14,6 +14,8 @@
 
 #include "common/limits.h"
 
+/* Open `path` for reading; only a regular file ("-" is standard input, whatever it is). The
+ * open does not block: a FIFO would wait for a writer before the check could refuse it. */
 static int
 open_input(const char *path, int *ret_fd)
 {
@@ -21,18 +23,22 @@ open_input(const char *path, int *ret_fd)
         *ret_fd = STDIN_FILENO;
         return 0;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -errno;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int r = -errno;
+    int r = 0;
+    if (fstat(fd, &st) < 0)
+        r = -errno;
+    else if (S_ISDIR(st.st_mode))
+        r = -EISDIR;
+    else if (!S_ISREG(st.st_mode))
+        r = -ESPIPE;
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+        r = -errno;
+    if (r < 0) {
         (void)close(fd);
         return r;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        (void)close(fd);
-        return -EISDIR;
     }
     *ret_fd = fd;
     return 0;
@@ -199,4 +205,20 @@ file_write_atomic(const char *path, const char *text)
     r = fsync(fd) < 0 ? -errno : 0;
     (void)close(fd);
     return r;
+}
+
+const char *
+file_strerror(int r)
+{
+    switch (-r) {
+    case ESPIPE:
+        return "not a regular file (a FIFO, socket or device); give a file, or '-' for standard "
+               "input";
+    case EISDIR:
+        return "is a directory";
+    case EFBIG:
+        return "file too large";
+    default:
+        return strerror(-r);
+    }
 }

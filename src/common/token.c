@@ -178,7 +178,7 @@ take_token(const char *path, const char *line, size_t len, const char *which, ch
 static int
 read_token(const char *path, char *out, char *prev, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT)

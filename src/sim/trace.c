@@ -466,7 +466,7 @@ read_one(const char *dir, const char *name, char **ret_buf, size_t *ret_len,
             (void)snprintf(err->msg, sizeof(err->msg), "%s: larger than %u bytes", path,
                            TRACE_MAX_FILE_BYTES);
         else
-            (void)snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-r));
+            (void)snprintf(err->msg, sizeof(err->msg), "%s: %s", path, file_strerror(r));
     }
     free(path);
     return r;

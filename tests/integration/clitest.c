@@ -91,6 +91,16 @@ clitest_mkdir(const char *name)
 }
 
 const char *
+clitest_mkfifo(const char *name)
+{
+    char *path = clitest_asprintf("%s/%s", tmpdir, name);
+    if (mkfifo(path, 0600) != 0)
+        fail_msg("cannot create the FIFO %s: %s", path, strerror(errno));
+    remember(path);
+    return path;
+}
+
+const char *
 clitest_write(const char *name, const void *data, size_t len)
 {
     char *path = clitest_asprintf("%s/%s", tmpdir, name);

@@ -25,6 +25,9 @@ const char *clitest_dir(void);
 /* Create `name` (a sub-directory of the temporary directory); returns its path (owned). */
 const char *clitest_mkdir(const char *name);
 
+/* Create the FIFO `name` under the temporary directory; returns its path (owned). */
+const char *clitest_mkfifo(const char *name);
+
 /* Write `len` bytes to `name` under the temporary directory (sub-directories must exist);
  * returns the path (owned). Fails the running test on error. */
 const char *clitest_write(const char *name, const void *data, size_t len);

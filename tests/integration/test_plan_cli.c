@@ -282,6 +282,7 @@ static const char *good_config_path;
 #define SNAP "@SNAP"       /* a valid snapshot */
 #define CONF "@CONF"       /* a valid config */
 #define ADIR "@DIR"        /* the temporary directory */
+#define AFIFO "@FIFO"      /* a FIFO in it, that nothing ever writes */
 #define MISSING "@MISSING" /* a file that does not exist */
 
 struct arg_case {
@@ -308,7 +309,26 @@ static struct arg_case arg_cases[] = {
     {"nonexistent config", {"plan", "--snapshot", SNAP, "--config", MISSING, NULL}, MISSING},
     {"config is a directory", {"plan", "--snapshot", SNAP, "--config", ADIR, "--json", NULL}, ADIR},
     {"empty snapshot path", {"plan", "--snapshot", "", NULL}, NULL},
+    /* A FIFO is refused at once, not waited on for a writer that never comes. */
+    {"snapshot is a FIFO", {"plan", "--snapshot", AFIFO, NULL}, "not a regular file"},
+    {"config is a FIFO",
+     {"plan", "--snapshot", SNAP, "--config", AFIFO, NULL},
+     "not a regular file"},
+    {"daemon config is a FIFO", {"manager", "--config", AFIFO, NULL}, "not a regular file"},
+    {"daemon token file is a FIFO",
+     {"manager", "--listen", "127.0.0.1:0", "--token-file", AFIFO, NULL},
+     "not a regular file"},
 };
+
+/* A FIFO in the test's directory, made once. */
+static const char *
+fifo_path(void)
+{
+    static const char *path;
+    if (path == NULL)
+        path = clitest_mkfifo("fifo");
+    return path;
+}
 
 static const char *
 expand(const char *a, const char *missing)
@@ -321,6 +341,8 @@ expand(const char *a, const char *missing)
         return good_config_path;
     if (strcmp(a, ADIR) == 0)
         return clitest_dir();
+    if (strcmp(a, AFIFO) == 0)
+        return fifo_path();
     if (strcmp(a, MISSING) == 0)
         return missing;
     return a;
