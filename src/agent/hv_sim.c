@@ -13,10 +13,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/sim.h"
 #include "agent/sim_arrival.h"
@@ -159,6 +161,9 @@ sim_set_load(struct hv *h, const char *vm, const struct wire_load *l, char *msg,
                        hv->host.vms[vi].trace);
         return 409;
     }
+    double before[KIND_COUNT] = {0};
+    if (vi >= 0)
+        memcpy(before, hv->host.vms[vi].demand, sizeof(before));
     int rc = simhost_set_demand(&hv->host, vm, l->mask, l->pct);
     if (rc == -ENOENT) {
         (void)snprintf(msg, len, "no VM named \"%s\" on host \"%s\"", vm, hv->o.name);
@@ -174,6 +179,17 @@ sim_set_load(struct hv *h, const char *vm, const struct wire_load *l, char *msg,
         if ((l->mask & KIND_BIT(k)) && off < sizeof(desc))
             off += (size_t)snprintf(desc + off, sizeof(desc) - off, " %s=%g",
                                     kind_name((enum kind)k), l->pct[k]);
+    }
+    /* The state file holds the demand: a change that cannot be saved is not made, so a
+     * restart never finds an older load than the one a client was told about. */
+    int sr = hv->ev.save(hv->ev.ctx);
+    if (sr < 0) {
+        memcpy(hv->host.vms[vi].demand, before, sizeof(before));
+        (void)snprintf(msg, len,
+                       "the host state could not be saved (%s, data directory %s); the load of "
+                       "\"%s\" is unchanged",
+                       strerror(-sr), hv->o.data, vm);
+        return 503;
     }
     log_info("load changed vm=\"%s\"%s", vm, desc);
     /* Sample at once, so the change is visible to the next collection without waiting for
@@ -475,6 +491,23 @@ add_vms(struct hv_sim *hv)
 }
 
 /* Read DATA/hv-sim.json when there is one: its VMs, arrivals and migrations. */
+/* Can files be made in `dir`: a probe file created and removed. 0 or -errno. */
+static int
+dir_writable(const char *dir)
+{
+    char path[4200];
+    int n = snprintf(path, sizeof(path), "%s/.vmloc-write-check", dir);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -ENAMETOOLONG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    (void)close(fd);
+    if (unlink(path) < 0)
+        return -errno;
+    return 0;
+}
+
 static int
 sim_restore(struct hv *h, bool *ret_found, struct migration ***ret, size_t *ret_n)
 {
@@ -488,6 +521,12 @@ sim_restore(struct hv *h, bool *ret_found, struct migration ***ret, size_t *ret_
         int r = -errno;
         log_errorx("cannot create the data directory %s: %s", hv->o.data, strerror(-r));
         return r;
+    }
+    int wr = dir_writable(hv->o.data);
+    if (wr < 0) {
+        log_errorx("the data directory %s is not writable: %s (the host state could not be kept)",
+                   hv->o.data, strerror(-wr));
+        return wr;
     }
     char path[4200];
     if (state_path(hv, path, sizeof(path)) < 0) {

@@ -342,6 +342,54 @@ test_hostile_requests(void **state)
     stop_clean(&a);
 }
 
+/* An agent whose data directory exists but cannot be written refuses to start (exit 1)
+ * instead of running with a state it cannot keep. /sys refuses new files even to root. */
+static void
+test_data_dir_not_writable(void **state)
+{
+    (void)state;
+    const char *argv[] = {"agent",  "--name", "hw",   "--listen", "127.0.0.1:0",
+                          "--data", "/sys",   "--vm", "a:cpu=10", NULL};
+    struct daemon d;
+    if (daemon_start(&d, "hw", argv, 10.0) == 0) {
+        daemon_kill(&d);
+        fail_msg("an agent with a data directory it cannot write started");
+    }
+}
+
+/* A load change that cannot be saved in the host state is refused (503) and not made: the
+ * agent never answers for a change a restart would lose. */
+static void
+test_load_not_saved_is_refused(void **state)
+{
+    (void)state;
+    char dir[512];
+    char gone[600];
+    (void)snprintf(dir, sizeof(dir), "%s/state-hs", daemon_tmpdir());
+    (void)snprintf(gone, sizeof(gone), "%s.gone", dir);
+    struct daemon a;
+    const char *extra[] = {"--vm", "a:cpu=30", "--data", dir, NULL};
+    start_agent(&a, "hs", extra);
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(a.url, "POST", "/v1/vms/a/load", "{\"cpu\": 40}", &j), 200);
+    json_decref(j);
+    /* The directory goes away under the running agent: its next state write fails. */
+    assert_int_equal(rename(dir, gone), 0);
+    j = NULL;
+    assert_int_equal(daemon_http(a.url, "POST", "/v1/vms/a/load", "{\"cpu\": 70}", &j), 503);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "could not be saved"));
+    json_decref(j);
+    assert_true(vm_kind(a.url, "a", "demand", "cpu") > 39.9 &&
+                vm_kind(a.url, "a", "demand", "cpu") < 40.1);
+    /* Back in place, the change goes through again. */
+    assert_int_equal(rename(gone, dir), 0);
+    j = NULL;
+    assert_int_equal(daemon_http(a.url, "POST", "/v1/vms/a/load", "{\"cpu\": 70}", &j), 200);
+    json_decref(j);
+    assert_true(vm_kind(a.url, "a", "demand", "cpu") > 69.9);
+    stop_clean(&a);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -449,6 +497,8 @@ main(void)
         cmocka_unit_test(test_destination_dies_midway),
         cmocka_unit_test(test_hostile_requests),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_data_dir_not_writable),
+        cmocka_unit_test(test_load_not_saved_is_refused),
         cmocka_unit_test(test_config_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
