@@ -6,6 +6,8 @@
 #define LIMIT_CONFIG_BYTES (1024u * 1024u)
 /* A snapshot file: 100,000 hosts x 25 VMs is about 100 MB; allow ample room. */
 #define LIMIT_SNAPSHOT_BYTES (2048ull * 1024u * 1024u)
+/* A peers file (agent/peerfile.h): 1024 URLs with comments fit many times over. */
+#define LIMIT_PEERS_FILE_BYTES (1024u * 1024u)
 /* Read size for streaming decoders. */
 #define LIMIT_READ_CHUNK (256u * 1024u)
 
