@@ -21,6 +21,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+_Static_assert(PEERFILE_MAX_PEERS == AGENT_MAX_PEERS, "one limit for the peers, file or options");
+
+static void peers_file_check(struct agent *a, bool force);
+
 void
 agent_opts_init(struct agent_opts *o)
 {
@@ -165,6 +169,7 @@ sample_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct agent *a = arg;
     arm_sample(a);
+    peers_file_check(a, false);
     if (a->peer != NULL)
         peer_tick(a->peer);
     uint64_t t0 = clock_now_us();
@@ -322,23 +327,92 @@ backend_start(struct agent *a)
     return r;
 }
 
+/* The peers of --peer (and `peers =`) and those of the peers file, each once. */
+static void
+peers_file_apply(struct agent *a, const struct peerfile_list *l)
+{
+    const struct agent_opts *o = a->opts;
+    char(*all)[WIRE_MAX_URL + 1] = calloc(o->n_peers + l->n + 1, sizeof(*all));
+    if (all == NULL) {
+        log_warnx("peers file not applied file=%s: out of memory; keeping the peers in use",
+                  o->peers_file);
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_peers; i++)
+        memcpy(all[n++], o->peers[i], sizeof(all[0]));
+    for (size_t i = 0; i < l->n; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < o->n_peers && !dup; j++)
+            dup = strcmp(o->peers[j], l->urls[i]) == 0;
+        if (!dup)
+            memcpy(all[n++], l->urls[i], sizeof(all[0]));
+    }
+    if (peer_set_peers(a->peer, (const char(*)[WIRE_MAX_URL + 1]) all, n) < 0)
+        log_warnx("peers file not applied file=%s: out of memory; keeping the peers in use",
+                  o->peers_file);
+    else
+        log_info("peers file read file=%s urls=%zu", o->peers_file, l->n);
+    free(all);
+}
+
+/* Read the peers file again if it changed (or, `force`, anyway: SIGHUP). A file that is bad
+ * or gone is logged once and the peers in use stay: the agent never stops on it. */
+static void
+peers_file_check(struct agent *a, bool force)
+{
+    if (a->peers_file == NULL)
+        return;
+    struct peerfile_list l;
+    struct perr err = {""};
+    int r = peerfile_check(a->peers_file, force, &l, &err);
+    if (r == 1) {
+        peers_file_apply(a, &l);
+        peerfile_list_done(&l);
+    } else if (r == -ENOENT) {
+        log_warnx("peers file missing file=%s; keeping the peers in use until it appears",
+                  a->opts->peers_file);
+    } else if (r < 0) {
+        log_warnx("peers file rejected: %s; keeping the peers in use", err.msg);
+    }
+}
+
+static void
+peers_file_hup(void *arg)
+{
+    peers_file_check(arg, true);
+}
+
 static int
 peer_start(struct agent *a)
 {
     const struct agent_opts *o = a->opts;
-    struct peer_opts po = {o->name,    a->url,  o->interval_s, o->lock_lease_s,
-                           &o->policy, o->data, o->peers,      o->n_peers};
+    struct peer_opts po = {o->name, a->url,   o->interval_s, o->lock_lease_s,         &o->policy,
+                           o->data, o->peers, o->n_peers,    o->peers_file[0] != '\0'};
     struct peer_env env = {
         a->base,    a->client,
         a->migs,    a->hv->ops->arrivals != NULL ? a->hv->ops->arrivals(a->hv) : NULL,
         own_sample, a};
-    return peer_new(&po, &env, &a->peer);
+    if (peer_new(&po, &env, &a->peer) < 0)
+        return -1;
+    if (o->peers_file[0] == '\0')
+        return 0;
+    a->peers_file = calloc(1, sizeof(*a->peers_file));
+    if (a->peers_file == NULL) {
+        log_errorx("out of memory");
+        return -1;
+    }
+    peerfile_init(a->peers_file, o->peers_file);
+    peers_file_check(a, false);
+    loop_on_hup(&a->loop, peers_file_hup, a);
+    return 0;
 }
 
 static void
 agent_free(struct agent *a)
 {
     peer_free(a->peer);
+    free(a->peers_file);
     migrate_free(a->migs); /* before the backend: running migrations are aborted, awaited */
     hv_free(a->hv);
     if (a->sample_ev != NULL)
@@ -409,8 +483,8 @@ agent_run(const struct agent_opts *o)
              a->url, hv_n_vms(a->hv), o->interval_s, agent_backend_name(o->backend),
              agent_mode_name(o->mode));
     if (o->mode == AGENT_MODE_PEER)
-        log_info("peer mode peers=%zu lock_lease=%gs data=%s", o->n_peers, o->lock_lease_s,
-                 o->data);
+        log_info("peer mode peers=%zu peers_file=%s lock_lease=%gs data=%s", o->n_peers,
+                 o->peers_file[0] != '\0' ? o->peers_file : "none", o->lock_lease_s, o->data);
     loop_announce(&a->loop);
     if (loop_run(&a->loop) < 0) {
         log_errorx("event loop failed");

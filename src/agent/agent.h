@@ -55,6 +55,7 @@ struct agent_opts {
                              by the caller */
     char peers[AGENT_MAX_PEERS][WIRE_MAX_URL + 1]; /* peer mode: the other agents' URLs */
     size_t n_peers;
+    char peers_file[4096]; /* peer mode: more peers, read again when it changes; "" = none */
     double lock_lease_s;
     char data[4096]; /* peer mode: the store's directory */
     enum agent_backend backend;

@@ -11,6 +11,7 @@
 #include "agent/hv.h"
 #include "agent/migrate.h"
 #include "agent/peer.h"
+#include "agent/peerfile.h"
 #include "common/metrics.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -23,11 +24,12 @@ struct event_base;
 struct agent {
     const struct agent_opts *opts; /* the caller's, for the agent's whole run */
     struct loop loop;
-    struct event_base *base;    /* loop.base */
-    struct http_client *client; /* loop.client */
-    struct hv *hv;              /* the backend */
-    struct migrate *migs;       /* this host's migrations */
-    struct peer_mode *peer;     /* peer mode; NULL in the others */
+    struct event_base *base;     /* loop.base */
+    struct http_client *client;  /* loop.client */
+    struct hv *hv;               /* the backend */
+    struct migrate *migs;        /* this host's migrations */
+    struct peer_mode *peer;      /* peer mode; NULL in the others */
+    struct peerfile *peers_file; /* peer mode with --peers-file; NULL otherwise */
     char url[WIRE_MAX_URL + 1];
 
     /* The latest sample (has_sample false while the hypervisor is away, hv_error saying why),

@@ -147,9 +147,7 @@ send_lock(struct peer_mode *pm, struct peer *p, bool release, http_done_fn done)
                     : json_pack("{s:s,s:f}", "holder", pm->o.name, "lease_s", pm->o.lock_lease_s);
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    int r = body != NULL ? http_request(pm->env.client, p->v.url, "POST", path, body,
-                                        ask_timeout(pm), done, p)
-                         : -ENOMEM;
+    int r = body != NULL ? peer_send(pm, p, "POST", path, body, done) : -ENOMEM;
     free(body);
     return r;
 }
@@ -158,6 +156,7 @@ static void
 release_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct peer *p = arg;
+    peer_answered(p);
     (void)body;
     (void)len;
     if (status != 200)
@@ -178,6 +177,8 @@ peer_take_sample(struct peer_mode *pm, struct peer *p, int status, const char *b
                  const char *err)
 {
     char why[160] = "";
+    if (p->retired)
+        return false;
     if (status != 200) {
         if (status == 0)
             (void)snprintf(why, sizeof(why), "%s", err);
@@ -220,6 +221,7 @@ static void
 gather_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct peer *p = arg;
+    peer_answered(p);
     struct peer_mode *pm = p->pm;
     p->waiting = false;
     bool current = p->gen == pm->gather_gen && pm->phase == PEER_GATHERING;
@@ -243,7 +245,7 @@ gather_deadline_cb(evutil_socket_t fd, short what, void *arg)
     if (pm->phase != PEER_GATHERING)
         return;
     for (size_t i = 0; i < pm->n_peers; i++) {
-        struct peer *p = &pm->peers[i];
+        struct peer *p = pm->peers[i];
         if (p->counted) {
             p->counted = false;
             if (p->v.up)
@@ -264,8 +266,7 @@ gather_ask(struct peer_mode *pm, struct peer *p)
     p->counted = false;
     if (p->waiting)
         return; /* a slow peer still has our previous request: not asked twice */
-    if (http_request(pm->env.client, p->v.url, "GET", "/v1/sample", NULL, ask_timeout(pm),
-                     gather_done, p) < 0) {
+    if (peer_send(pm, p, "GET", "/v1/sample", NULL, gather_done) < 0) {
         if (p->v.up)
             log_warnx("peer skipped url=%s reason=\"request not sent\"", p->v.url);
         p->v.up = false;
@@ -300,7 +301,7 @@ peer_act(struct peer_mode *pm)
     pm->decide_started_us = clock_now_us();
     pm->outstanding = 1; /* held until every request is sent */
     for (size_t i = 0; i < pm->n_peers; i++)
-        gather_ask(pm, &pm->peers[i]);
+        gather_ask(pm, pm->peers[i]);
     struct timeval tv = loop_tv(ask_timeout(pm) + 0.25);
     (void)event_add(pm->gather_ev, &tv);
     if (--pm->outstanding == 0)
@@ -332,7 +333,7 @@ build_model(struct peer_mode *pm, const struct wire_sample *own, struct cluster 
         v->held = backoff_left(&pm->backoff, v->name, clock_mono_s()) > 0;
     }
     for (size_t i = 0; i < pm->n_peers; i++) {
-        const struct peer *q = &pm->peers[i];
+        const struct peer *q = pm->peers[i];
         if (!q->fresh)
             continue;
         bool dup = false;
@@ -376,7 +377,7 @@ no_move(struct peer_mode *pm, const struct cluster *cl, const struct plan *p)
     }
     size_t refused = 0;
     for (size_t i = 0; i < pm->n_peers; i++)
-        refused += pm->peers[i].refused;
+        refused += pm->peers[i]->refused;
     if (record_conflict(pm, outcome))
         log_warnx("conflict %s host=\"%s\" peers_answered=%zu locks_refused=%zu", outcome,
                   pm->o.name, cl->n_hosts - 1, refused);
@@ -450,7 +451,7 @@ ask_lock(struct peer_mode *pm, const struct pick *pick)
         back_to_idle(pm);
         return true;
     }
-    struct peer *dst = &pm->peers[pick->peer];
+    struct peer *dst = pm->peers[pick->peer];
     pm->lock_target = pick->peer;
     (void)snprintf(pm->lock_reason, sizeof(pm->lock_reason), "%s", pick->reason);
     pm->phase = PEER_LOCKING;
@@ -487,7 +488,7 @@ decide(struct peer_mode *pm)
              * here; the decision is recorded and nothing moves. */
             char outcome[400];
             (void)snprintf(outcome, sizeof(outcome), "dry-run: would move %.150s to %.150s",
-                           pick.vm, pm->peers[pick.peer].v.name);
+                           pick.vm, pm->peers[pick.peer]->v.name);
             if (record_conflict(pm, outcome))
                 log_info("%s reason=\"%s\"", outcome, pick.reason);
             back_to_idle(pm);
@@ -502,6 +503,7 @@ static void
 renew_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct peer *p = arg;
+    peer_answered(p);
     (void)len;
     if (status == 200)
         return;
@@ -517,7 +519,7 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (pm->phase != PEER_MIGRATING || pm->acting == NULL)
         return;
-    struct peer *dst = &pm->peers[pm->lock_target];
+    struct peer *dst = pm->peers[pm->lock_target];
     const struct migration *m = pm->acting;
     if (m->unknown_since > 0 && clock_mono_s() - m->unknown_since > RESOLVE_HOLD_S) {
         /* The destination does not say whether it runs the VM. The VM stays marked leaving
@@ -576,9 +578,10 @@ static void
 confirm_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct peer *p = arg;
+    peer_answered(p);
     struct peer_mode *pm = p->pm;
     p->waiting = false;
-    if (pm->phase != PEER_CONFIRMING || &pm->peers[pm->lock_target] != p)
+    if (pm->phase != PEER_CONFIRMING || pm->peers[pm->lock_target] != p)
         return;
     if (!peer_take_sample(pm, p, status, body, len, err)) {
         release_peer(pm, p);
@@ -599,7 +602,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
     }
     /* Another host is better now: let this one go and ask that one. */
     log_info("destination \"%s\" no longer the best on its fresh sample; trying \"%s\"", p->v.name,
-             pm->peers[pick.peer].v.name);
+             pm->peers[pick.peer]->v.name);
     release_peer(pm, p);
     if (!ask_lock(pm, &pick))
         decide(pm);
@@ -609,8 +612,9 @@ static void
 lock_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct peer *p = arg;
+    peer_answered(p);
     struct peer_mode *pm = p->pm;
-    if (pm->phase != PEER_LOCKING || &pm->peers[pm->lock_target] != p) {
+    if (pm->phase != PEER_LOCKING || pm->peers[pm->lock_target] != p) {
         if (status == 200)
             release_peer(pm, p); /* granted after we moved on */
         return;
@@ -618,8 +622,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
     if (status == 200) {
         pm->locks_granted++;
         pm->phase = PEER_CONFIRMING;
-        if (!p->waiting && http_request(pm->env.client, p->v.url, "GET", "/v1/sample", NULL,
-                                        ask_timeout(pm), confirm_done, p) == 0) {
+        if (!p->waiting && peer_send(pm, p, "GET", "/v1/sample", NULL, confirm_done) == 0) {
             p->waiting = true;
             return;
         }
@@ -653,8 +656,147 @@ peer_migration_ended(struct peer_mode *pm, const struct migration *m)
     record_migration(pm, m);
     if (pm->acting != m || pm->phase != PEER_MIGRATING)
         return;
-    release_peer(pm, &pm->peers[pm->lock_target]);
+    release_peer(pm, pm->peers[pm->lock_target]);
     back_to_idle(pm);
+}
+
+/* ---- the list of peers ------------------------------------------------------------------ */
+
+int
+peer_send(struct peer_mode *pm, struct peer *p, const char *method, const char *path,
+          const char *body, http_done_fn done)
+{
+    int r = http_request(pm->env.client, p->v.url, method, path, body, ask_timeout(pm), done, p);
+    if (r == 0)
+        p->inflight++;
+    return r;
+}
+
+void
+peer_answered(struct peer *p)
+{
+    p->inflight--;
+}
+
+static void
+peer_destroy(struct peer *p)
+{
+    if (p == NULL)
+        return;
+    hview_done(&p->v);
+    free(p);
+}
+
+/* Free the retired peers whose requests have all come back. */
+static void
+sweep_retired(struct peer_mode *pm)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < pm->n_retired; i++) {
+        if (pm->retired[i]->inflight > 0)
+            pm->retired[kept++] = pm->retired[i];
+        else
+            peer_destroy(pm->retired[i]);
+    }
+    pm->n_retired = kept;
+}
+
+static struct peer *
+find_peer(struct peer *const *peers, size_t n, const char *url)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(peers[i]->v.url, url) == 0)
+            return peers[i];
+    }
+    return NULL;
+}
+
+/* Make `urls` (`n`) the peers; a peer listed before stays as it is. Only while no decision
+ * runs: a decision's indices and phase refer to the list. 0 or -ENOMEM (the list in use
+ * stays). */
+static int
+apply_list(struct peer_mode *pm, const char (*urls)[WIRE_MAX_URL + 1], size_t n)
+{
+    struct peer **next = calloc(n + 1, sizeof(*next));
+    struct peer **retired =
+        realloc(pm->retired, (pm->n_retired + pm->n_peers + 1) * sizeof(*retired));
+    if (retired != NULL)
+        pm->retired = retired;
+    if (next == NULL || retired == NULL) {
+        free(next);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(urls[i], pm->o.url) == 0 || find_peer(next, k, urls[i]) != NULL)
+            continue; /* a shared list may name this agent too */
+        struct peer *p = find_peer(pm->peers, pm->n_peers, urls[i]);
+        if (p == NULL) {
+            p = calloc(1, sizeof(*p)); /* p->pm stays NULL until the list is taken */
+            if (p == NULL) {
+                for (size_t t = 0; t < k; t++) {
+                    if (next[t]->pm == NULL)
+                        peer_destroy(next[t]);
+                }
+                free(next);
+                return -ENOMEM;
+            }
+            hview_init(&p->v, "", urls[i]);
+        }
+        next[k++] = p;
+    }
+    for (size_t j = 0; j < pm->n_peers; j++) {
+        struct peer *p = pm->peers[j];
+        if (find_peer(next, k, p->v.url) != NULL)
+            continue;
+        log_info("peer dropped url=%s host=\"%s\"", p->v.url, p->v.name);
+        p->retired = true;
+        pm->retired[pm->n_retired++] = p;
+    }
+    for (size_t t = 0; t < k; t++) {
+        if (next[t]->pm == NULL) {
+            next[t]->pm = pm;
+            if (pm->peers != NULL)
+                log_info("peer added url=%s", next[t]->v.url);
+        }
+    }
+    free(pm->peers);
+    pm->peers = next;
+    pm->n_peers = k;
+    sweep_retired(pm);
+    return 0;
+}
+
+int
+peer_set_peers(struct peer_mode *pm, const char (*urls)[WIRE_MAX_URL + 1], size_t n)
+{
+    char(*copy)[WIRE_MAX_URL + 1] = calloc(n + 1, sizeof(*copy));
+    if (copy == NULL)
+        return -ENOMEM;
+    memcpy(copy, urls, n * sizeof(*copy));
+    free(pm->pending);
+    pm->pending = copy;
+    pm->n_pending = n;
+    pm->has_pending = true;
+    peer_list_tick(pm);
+    return 0;
+}
+
+void
+peer_list_tick(struct peer_mode *pm)
+{
+    sweep_retired(pm);
+    if (!pm->has_pending || pm->phase != PEER_IDLE)
+        return;
+    if (apply_list(pm, (const char(*)[WIRE_MAX_URL + 1]) pm->pending, pm->n_pending) < 0) {
+        log_warnx("peer list not changed: out of memory; trying again at the next sample");
+        return;
+    }
+    free(pm->pending);
+    pm->pending = NULL;
+    pm->has_pending = false;
+    if (pm->n_peers == 0)
+        log_warnx("peer mode without peers: conflicts will be detected but cannot be resolved");
 }
 
 /* ---- health, metrics, life ---------------------------------------------------------------- */
@@ -664,7 +806,7 @@ peer_health(const struct peer_mode *pm)
 {
     size_t up = 0;
     for (size_t i = 0; i < pm->n_peers; i++)
-        up += pm->peers[i].v.up;
+        up += pm->peers[i]->v.up;
     static const char *const phases[] = {"idle", "gathering", "locking", "confirming", "migrating"};
     return json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f}", "peers", (json_int_t)pm->n_peers,
                      "peers_up", (json_int_t)up, "phase", phases[pm->phase], "locks_granted",
@@ -706,21 +848,14 @@ peer_new(const struct peer_opts *o, const struct peer_env *env, struct peer_mode
         log_errorx("cannot open the store: %s", err);
         return -1;
     }
-    pm->peers = calloc(o->n_peers + 1, sizeof(*pm->peers));
     pm->renew_ev = evtimer_new(env->base, renew_cb, pm);
     pm->gather_ev = evtimer_new(env->base, gather_deadline_cb, pm);
-    if (pm->peers == NULL || pm->renew_ev == NULL || pm->gather_ev == NULL) {
+    if (pm->renew_ev == NULL || pm->gather_ev == NULL || apply_list(pm, o->peers, o->n_peers) < 0) {
         log_errorx("out of memory");
         return -1;
     }
-    for (size_t i = 0; i < o->n_peers; i++) {
-        if (strcmp(o->peers[i], o->url) == 0)
-            continue; /* a shared peer list may name this agent too */
-        struct peer *p = &pm->peers[pm->n_peers++];
-        p->pm = pm;
-        hview_init(&p->v, "", o->peers[i]);
-    }
-    if (pm->n_peers == 0)
+    /* The list may come later (a peers file written once every agent listens). */
+    if (pm->n_peers == 0 && !o->peers_later)
         log_warnx("peer mode without peers: conflicts will be detected but cannot be resolved");
     return 0;
 }
@@ -735,8 +870,13 @@ peer_free(struct peer_mode *pm)
     if (pm->gather_ev != NULL)
         event_free(pm->gather_ev);
     for (size_t i = 0; i < pm->n_peers; i++)
-        hview_done(&pm->peers[i].v);
+        peer_destroy(pm->peers[i]);
     free(pm->peers);
+    /* The loop no longer runs: no callback can reach these any more. */
+    for (size_t i = 0; i < pm->n_retired; i++)
+        peer_destroy(pm->retired[i]);
+    free(pm->retired);
+    free(pm->pending);
     store_close(pm->store);
     backoff_done(&pm->backoff);
     once_done(&pm->storm_once);

@@ -13,6 +13,7 @@
 
 #include "agent/migrate.h"
 #include "common/metrics.h"
+#include "core/compiler.h"
 #include "core/policy.h"
 #include "net/http_client.h"
 #include "proto/wire.h"
@@ -30,6 +31,7 @@ struct peer_opts {
     const char *data; /* the store's folder */
     const char (*peers)[WIRE_MAX_URL + 1];
     size_t n_peers;
+    bool peers_later; /* more peers come with peer_set_peers() (a peers file) */
 };
 
 /* What the mode uses of the agent. */
@@ -52,8 +54,14 @@ void peer_free(struct peer_mode *pm);
 double peer_ask_timeout(double interval_s);
 
 /* Every sampling tick: a lock whose lease ran out is freed, with the arrivals its holder
- * announced. */
+ * announced; a peer list given with peer_set_peers() is applied unless a decision runs. */
 void peer_tick(struct peer_mode *pm);
+
+/* Use `urls` (`n`, copied; this agent's own URL is skipped) as the peers from now on, or
+ * from the end of the decision that runs. A peer listed before keeps what was seen of it;
+ * one no longer listed is dropped (answers still on their way to it are ignored). 0, or
+ * -ENOMEM (the list in use stays). */
+MUST_CHECK int peer_set_peers(struct peer_mode *pm, const char (*urls)[WIRE_MAX_URL + 1], size_t n);
 
 /* This host's detection at the latest sample: in conflict `key` (conflict_key()), or not
  * (NULL: the episode is over). */

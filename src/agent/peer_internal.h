@@ -26,6 +26,8 @@ struct peer {
     bool counted;      /* the current gathering waits for its answer */
     uint64_t gen;      /* the gathering its outstanding request belongs to */
     bool view_waiting; /* a sample request for the page is outstanding */
+    int inflight;      /* requests sent to it whose callback has not run yet */
+    bool retired;      /* no longer listed: freed once `inflight` is 0 */
 };
 
 /* Where the decision stands. */
@@ -41,8 +43,13 @@ struct peer_mode {
     struct peer_opts o;
     struct peer_env env;
     struct hostlock lock;
-    struct peer *peers;
+    struct peer **peers; /* each one stays where it is while requests to it are in flight */
     size_t n_peers;
+    struct peer **retired; /* peers no longer listed whose requests are still in flight */
+    size_t n_retired;
+    char (*pending)[WIRE_MAX_URL + 1]; /* a new list, applied when no decision runs */
+    size_t n_pending;
+    bool has_pending;
     enum peer_phase phase;
     int outstanding;            /* answers the current gathering still waits for */
     uint64_t gather_gen;        /* which gathering is current */
@@ -75,8 +82,19 @@ int peer_lock_own(struct peer_mode *pm, const char *holder, double lease_s, cons
                   double *ret_left_s);
 int peer_lock_drop(struct peer_mode *pm, const char *holder);
 
+/* Send a request to peer `p` (http_request() with `p` as the argument): every callback of
+ * such a request starts with peer_answered(p). 0 or as http_request(). (peer.c) */
+int peer_send(struct peer_mode *pm, struct peer *p, const char *method, const char *path,
+              const char *body, http_done_fn done);
+/* Each sampling tick (peer_tick()): free the dropped peers no request waits for, and apply
+ * a new list unless a decision runs. (peer.c) */
+void peer_list_tick(struct peer_mode *pm);
+/* A request to `p` came back (or failed): one fewer in flight. */
+void peer_answered(struct peer *p);
+
 /* Take peer `p`'s answer to a sample request into its view: true when it is a usable sample
- * (a peer that did not answer or sent a bad sample is marked down). (peer.c) */
+ * (a peer that did not answer or sent a bad sample is marked down; a retired one is left
+ * alone). (peer.c) */
 bool peer_take_sample(struct peer_mode *pm, struct peer *p, int status, const char *body,
                       size_t len, const char *err);
 

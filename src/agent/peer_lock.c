@@ -30,6 +30,7 @@ void
 peer_tick(struct peer_mode *pm)
 {
     lock_expire(pm, clock_now_us());
+    peer_list_tick(pm);
 }
 
 int

@@ -18,6 +18,7 @@ view_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct peer *p = arg;
     struct peer_mode *pm = p->pm;
+    peer_answered(p);
     p->view_waiting = false;
     if (pm->phase != PEER_IDLE)
         return; /* a decision of ours reads the peers' samples: leave them as they are */
@@ -35,11 +36,10 @@ peer_view_refresh(struct peer_mode *pm)
         return;
     pm->view_asked_us = now;
     for (size_t i = 0; i < pm->n_peers; i++) {
-        struct peer *p = &pm->peers[i];
+        struct peer *p = pm->peers[i];
         if (p->view_waiting || p->waiting)
             continue;
-        if (http_request(pm->env.client, p->v.url, "GET", "/v1/sample", NULL,
-                         peer_ask_timeout(pm->o.interval_s), view_done, p) == 0)
+        if (peer_send(pm, p, "GET", "/v1/sample", NULL, view_done) == 0)
             p->view_waiting = true;
     }
 }
@@ -48,7 +48,7 @@ int
 peer_view_hosts(const struct peer_mode *pm, json_t *arr)
 {
     for (size_t i = 0; i < pm->n_peers; i++) {
-        const struct peer *p = &pm->peers[i];
+        const struct peer *p = pm->peers[i];
         bool known = p->v.name[0] != '\0';
         const char *state = p->v.up ? (known ? "up" : "unknown") : "down";
         struct hview v = p->v;
@@ -64,7 +64,7 @@ int
 peer_view_history(const struct peer_mode *pm, const char *name, double since, json_t **ret)
 {
     for (size_t i = 0; i < pm->n_peers; i++) {
-        const struct peer *p = &pm->peers[i];
+        const struct peer *p = pm->peers[i];
         if (p->v.name[0] != '\0' && strcmp(p->v.name, name) == 0) {
             *ret = hview_history_json(p->v.hist, name, p->v.sample.capacity, pm->o.policy, since);
             return *ret != NULL ? 0 : -ENOMEM;

@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/hvstat.h"
+#include "agent/peerfile.h"
 #include "cli/cli.h"
 #include "cli/daemon_opts.h"
 #include "cli/opt_table.h"
@@ -197,6 +198,14 @@ static const struct opt_def agent_defs[] = {
      .arg = "URL",
      .help = "peer mode: another agent (http://HOST:PORT), repeatable"},
     {.key = "peers", .setter = add_peers},
+    {.name = "peers-file",
+     .key = "peers_file",
+     .set = {SETTING_TEXT(AG(peers_file), NULL, "must be a file path")},
+     .arg = "FILE",
+     .help = "peer mode: more peers, one URL per line ('#' comments);\n"
+             "read again when it changes (checked every interval)\n"
+             "or on SIGHUP; may be missing at start. A bad file is\n"
+             "logged and the peers in use stay"},
     {.name = "lock-lease",
      .key = "lock_lease",
      .set = {SETTING_NUMBER(AG(lock_lease_s), 0.1, WIRE_MAX_LEASE_S,
@@ -357,7 +366,7 @@ static const struct opt_cmd agent_cmd = {
     "options:\n",
     "\nOnce it accepts connections it prints 'listening on http://ADDR:PORT' on standard\n"
     "output. Logs go to standard error. SIGTERM or SIGINT stops it; SIGHUP reads the\n"
-    "token file again (a rotation: docs/security.md).\n"};
+    "token file (a rotation: docs/security.md) and the peers file again.\n"};
 
 /* --- what holds between settings ---------------------------------------------------------- */
 
@@ -417,7 +426,7 @@ check_vms(struct agent_opts *o, const char *cfg)
 static int
 check_mode(struct agent_opts *o)
 {
-    if (o->n_peers > 0 && o->mode != AGENT_MODE_PEER) {
+    if ((o->n_peers > 0 || o->peers_file[0] != '\0') && o->mode != AGENT_MODE_PEER) {
         cli_error("agent: peers are for --mode peer (this agent runs in %s mode)",
                   agent_mode_name(o->mode));
         return CLI_EXIT_USAGE;
@@ -444,6 +453,28 @@ check_mode(struct agent_opts *o)
             if (*p == '/')
                 *p = '_';
         }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* The peers file, when there is one already, parses (at start a bad file is an error, as a
+ * bad config file is; later the agent keeps its peers and logs it). CLI_EXIT_OK, or
+ * CLI_EXIT_USAGE after saying why. */
+static int
+check_peers_file(const struct agent_opts *o)
+{
+    if (o->peers_file[0] == '\0')
+        return CLI_EXIT_OK;
+    struct peerfile w;
+    struct peerfile_list l;
+    struct perr err = {""};
+    peerfile_init(&w, o->peers_file);
+    int r = peerfile_check(&w, true, &l, &err);
+    if (r == 1)
+        peerfile_list_done(&l);
+    if (r < 0 && r != -ENOENT) {
+        cli_error("agent: --peers-file: %s", err.msg);
+        return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
 }
@@ -494,6 +525,8 @@ parse_args(int argc, char **argv, struct agent_opts *o)
     r = check_vms(o, opt_config_path(&agent_cmd, argc, argv));
     if (r == CLI_EXIT_OK)
         r = check_mode(o);
+    if (r == CLI_EXIT_OK)
+        r = check_peers_file(o);
     if (r == CLI_EXIT_OK && check)
         r = check_config(o);
     return r == CLI_EXIT_OK && check ? -1 : r;

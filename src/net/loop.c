@@ -64,10 +64,21 @@ loop_reload_token(struct loop *l)
 static void
 hup_cb(evutil_socket_t sig, short what, void *arg)
 {
+    struct loop *l = arg;
     (void)sig;
     (void)what;
-    if (loop_reload_token(arg) < 0)
-        return; /* logged; the tokens in use stay */
+    /* A failure is logged and the tokens in use stay; the daemon's hook runs either way. */
+    if (loop_reload_token(l) < 0)
+        log_debug("SIGHUP: the token file was not read again");
+    if (l->on_hup != NULL)
+        l->on_hup(l->on_hup_ctx);
+}
+
+void
+loop_on_hup(struct loop *l, void (*fn)(void *ctx), void *ctx)
+{
+    l->on_hup = fn;
+    l->on_hup_ctx = ctx;
 }
 
 int

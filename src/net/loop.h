@@ -1,7 +1,7 @@
 /* The event loop every daemon runs: libevent's base, an HTTP client, the HTTP server, and
  * signals handled as loop events (the handler itself only records the signal, inside
  * libevent; the callback runs in the loop): SIGTERM and SIGINT stop it cleanly, SIGHUP reads
- * the API token file again. Owns all of these. */
+ * the API token file again and calls the daemon's own reload hook. Owns all of these. */
 #ifndef VMLOC_NET_LOOP_H
 #define VMLOC_NET_LOOP_H
 
@@ -28,7 +28,9 @@ struct loop {
     uint16_t port;
     char url[256];
     struct http_auth auth;
-    struct http_tls *tls; /* borrowed; NULL: plain HTTP */
+    struct http_tls *tls;      /* borrowed; NULL: plain HTTP */
+    void (*on_hup)(void *ctx); /* after the token file, on SIGHUP; NULL: none */
+    void *on_hup_ctx;
 };
 
 /* Create the base, the client and the signal events; ignore SIGPIPE; raise the open-file
@@ -39,6 +41,10 @@ MUST_CHECK int loop_init(struct loop *l);
 /* Use `auth` (copied) for the server loop_listen() starts, and send its token with every
  * request of the loop's client. Call before loop_listen(). 0 or -EINVAL (a bad token). */
 MUST_CHECK int loop_set_auth(struct loop *l, const struct http_auth *auth);
+
+/* On SIGHUP, after the token file is read again, call `fn(ctx)` (NULL: nothing) too: what
+ * else the daemon reads again (the agent's peers file). */
+void loop_on_hup(struct loop *l, void (*fn)(void *ctx), void *ctx);
 
 /* Read the token file of the auth in use again (SIGHUP does this): its first token is sent
  * from now on, and both it and the previous one, when the file has one, are accepted. On any
