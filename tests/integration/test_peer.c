@@ -1,7 +1,8 @@
 /* Integration tests of peer mode (`vmloc agent --mode peer`): no manager; real agent
  * processes on 127.0.0.1 that detect on their own host, gather their peers' samples, take
- * the destination's lock and migrate. Ports are chosen before the start so that every peer
- * can name every other. Each test waits on conditions with deadlines, never blindly. */
+ * the destination's lock and migrate. Every agent binds port 0 and the peers learn each
+ * other from a peers file written once they listen. Each test waits on conditions with
+ * deadlines, never blindly. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <signal.h>
@@ -380,6 +381,141 @@ test_peer_down_skipped(void **state)
     pool_finish();
 }
 
+/* What peers_seen() waits for: the agent at `url` shows host `a` and host `b` (when not
+ * NULL) up among its hosts and lists `n` peers. */
+static bool
+peers_seen(void *arg)
+{
+    const struct cond *c = arg;
+    if (health_int(c->url, "peers") != c->n)
+        return false;
+    json_t *arr = get(c->url, "/v1/hosts");
+    bool ok = strcmp(str(named(arr, c->a), "state"), "up") == 0 &&
+              (c->b == NULL || strcmp(str(named(arr, c->b), "state"), "up") == 0);
+    json_decref(arr);
+    return ok;
+}
+
+/* How many lines of `d`'s log hold `text`. */
+static int
+log_count(const struct daemon *d, const char *text)
+{
+    FILE *f = fopen(d->log_path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, text) != NULL;
+    (void)fclose(f);
+    return n;
+}
+
+struct count_cond {
+    const struct daemon *d;
+    const char *text;
+    int n;
+};
+
+static bool
+log_count_reaches(void *arg)
+{
+    const struct count_cond *c = arg;
+    return log_count(c->d, c->text) >= c->n;
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+    char tmp[700];
+    (void)snprintf(tmp, sizeof(tmp), "%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+/* (e) The peers file: three agents start on port 0 with a peers file that does not exist yet;
+ * once all listen, the file is written with their URLs (and their own, as a shared list
+ * would) and each sees the two others. A bad file is rejected with a log line naming its
+ * line, and the peers stay; a good one that drops a peer is taken; SIGHUP reads it again. A
+ * bad file at the start is an error. */
+static void
+test_peers_file(void **state)
+{
+    (void)state;
+    char file[600];
+    (void)snprintf(file, sizeof(file), "%s/%s-shared-peers", daemon_tmpdir(), pool_prefix());
+    struct daemon *d[3];
+    char name[3][8];
+    char data[3][700];
+    for (size_t i = 0; i < 3; i++) {
+        (void)snprintf(name[i], sizeof(name[i]), "f%zu", i + 1);
+        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
+                       name[i]);
+        const char *argv[] = {"agent",    "--name",       name[i],  "--mode", "peer",
+                              "--listen", "127.0.0.1:0",  "--data", data[i],  "--interval",
+                              "0.2",      "--peers-file", file,     NULL};
+        d[i] = pool_start(name[i], argv);
+        assert_int_equal(health_int(d[i]->url, "peers"), 0);
+    }
+    struct log_cond missing = {d[0], "peers file missing file="};
+    assert_true(log_has(&missing));
+
+    char text[1024];
+    (void)snprintf(text, sizeof(text), "# written once every agent listens\n%s\n%s  # f2\n%s\n",
+                   d[0]->url, d[1]->url, d[2]->url);
+    write_text(file, text);
+    struct cond c1 = {d[0]->url, "f2", "f3", 2};
+    struct cond c2 = {d[1]->url, "f1", "f3", 2};
+    struct cond c3 = {d[2]->url, "f1", "f2", 2};
+    assert_true(wait_until(peers_seen, &c1, UP_S));
+    assert_true(wait_until(peers_seen, &c2, UP_S));
+    assert_true(wait_until(peers_seen, &c3, UP_S));
+
+    /* A bad file: logged with its line, the peers in use stay, the agents keep running. */
+    (void)snprintf(text, sizeof(text), "%s\nnot-a-url\n", d[0]->url);
+    write_text(file, text);
+    char want[800];
+    (void)snprintf(want, sizeof(want), "peers file rejected: %s:2: \"not-a-url\" is not a peer URL",
+                   file);
+    for (size_t i = 0; i < 3; i++) {
+        struct log_cond rejected = {d[i], want};
+        assert_true(wait_until(log_has, &rejected, UP_S));
+    }
+    assert_true(peers_seen(&c1));
+    assert_true(peers_seen(&c2));
+    assert_true(peers_seen(&c3));
+
+    /* A good file again, without f3: f1 and f2 drop it; f3 keeps only the others. */
+    (void)snprintf(text, sizeof(text), "%s\n%s\n", d[0]->url, d[1]->url);
+    write_text(file, text);
+    struct cond one1 = {d[0]->url, "f2", NULL, 1};
+    struct cond one2 = {d[1]->url, "f1", NULL, 1};
+    struct cond two3 = {d[2]->url, "f1", "f2", 2};
+    assert_true(wait_until(peers_seen, &one1, UP_S));
+    assert_true(wait_until(peers_seen, &one2, UP_S));
+    assert_true(wait_until(peers_seen, &two3, UP_S));
+    json_t *hosts = get(d[0]->url, "/v1/hosts");
+    assert_null(named(hosts, "f3"));
+    json_decref(hosts);
+
+    /* SIGHUP reads the file again even when it looks unchanged. */
+    struct count_cond reread = {d[0], "peers file read", log_count(d[0], "peers file read") + 1};
+    assert_int_equal(kill(d[0]->pid, SIGHUP), 0);
+    assert_true(wait_until(log_count_reaches, &reread, UP_S));
+    assert_int_equal(health_int(d[0]->url, "peers"), 1);
+
+    /* At the start a bad file is an error, as a bad config file is. */
+    write_text(file, "http://127.0.0.1:1\nhttp://127.0.0.1:1/\n");
+    const char *argv[] = {"agent",       "--name",       "f4", "--mode",         "peer", "--listen",
+                          "127.0.0.1:0", "--peers-file", file, "--check-config", NULL};
+    char *out = NULL;
+    assert_int_equal(run_cli(argv, &out), 2);
+    free(out);
+    pool_finish();
+}
+
 /* The lock API: validation, refusal to a second holder, release by the holder only, and no
  * locks outside peer mode. */
 static void
@@ -519,6 +655,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_peer_contention, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_holder_killed, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_down_skipped, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peers_file, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_lock_api, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_mode_options, pool_setup, pool_teardown),
     };

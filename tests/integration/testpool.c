@@ -321,35 +321,72 @@ pool_peers_init(struct peers *p, size_t n)
     memset(p, 0, sizeof(*p));
     assert_true(n <= MAX_PEERS);
     p->n = n;
-    int ports[MAX_PEERS];
-    assert_int_equal(http_free_ports(ports, n), 0);
+    (void)snprintf(p->file, sizeof(p->file), "%s/%s-peers", daemon_tmpdir(), pool_prefix());
     for (size_t i = 0; i < n; i++) {
-        int port = ports[i];
         (void)snprintf(p->name[i], sizeof(p->name[i]), "p%zu", i + 1);
-        (void)snprintf(p->listen[i], sizeof(p->listen[i]), "127.0.0.1:%d", port);
-        (void)snprintf(p->url[i], sizeof(p->url[i]), "http://127.0.0.1:%d", port);
+        (void)snprintf(p->listen[i], sizeof(p->listen[i]), "127.0.0.1:0");
         (void)snprintf(p->data[i], sizeof(p->data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
                        p->name[i]);
     }
 }
 
-/* Start peer i with every other peer listed, plus `extra` options (NULL-terminated or NULL). */
+/* The peers file: every peer that has listened, replaced at once (rename) so that no agent
+ * reads half of it. */
+static void
+write_peers_file(const struct peers *p)
+{
+    char tmp[700];
+    (void)snprintf(tmp, sizeof(tmp), "%s.new", p->file);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    (void)fprintf(f, "# the peers of test %s\n", pool_prefix());
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->url[i][0] != '\0')
+            (void)fprintf(f, "%s\n", p->url[i]);
+    }
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, p->file), 0);
+}
+
+struct peers_known {
+    const struct peers *p;
+    long long n;
+};
+
+/* Every running peer lists `n` peers. */
+static bool
+peers_listed(void *arg)
+{
+    const struct peers_known *k = arg;
+    for (size_t i = 0; i < k->p->n; i++) {
+        if (k->p->d[i] != NULL && k->p->d[i]->pid > 0 && health_int(k->p->url[i], "peers") != k->n)
+            return false;
+    }
+    return true;
+}
+
 void
 pool_peer_start(struct peers *p, size_t i, const char *const *extra)
 {
-    const char *argv[64] = {"agent",      "--name", p->name[i], "--mode",     "peer", "--listen",
-                            p->listen[i], "--data", p->data[i], "--interval", "0.2"};
-    size_t n = 11;
-    for (size_t k = 0; k < p->n; k++) {
-        if (k == i)
-            continue;
-        argv[n++] = "--peer";
-        argv[n++] = p->url[k];
-    }
+    const char *argv[64] = {"agent",    "--name",       p->name[i], "--mode",   "peer",
+                            "--listen", p->listen[i],   "--data",   p->data[i], "--interval",
+                            "0.2",      "--peers-file", p->file};
+    size_t n = 13;
     for (size_t k = 0; extra != NULL && extra[k] != NULL && n < 63; k++)
         argv[n++] = extra[k];
     argv[n] = NULL;
     p->d[i] = pool_start(p->name[i], argv);
+    /* Its port, from its listening line: kept for a restart on the same address. */
+    (void)snprintf(p->url[i], sizeof(p->url[i]), "%s", p->d[i]->url);
+    const char *port = strrchr(p->url[i], ':');
+    assert_non_null(port);
+    (void)snprintf(p->listen[i], sizeof(p->listen[i]), "127.0.0.1%s", port);
+    write_peers_file(p);
+    long long started = 0;
+    for (size_t k = 0; k < p->n; k++)
+        started += p->url[k][0] != '\0';
+    struct peers_known known = {p, started - 1};
+    assert_true(wait_until(peers_listed, &known, UP_S));
 }
 
 char *

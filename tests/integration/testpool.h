@@ -94,23 +94,26 @@ struct log_cond {
 };
 bool log_has(void *arg);
 
-/* Peer mode: a cluster of peers p1..pN whose names, ports and URLs are fixed before any
- * starts, so that every peer can name every other. */
+/* Peer mode: a cluster of peers p1..pN on ports of 127.0.0.1 the kernel chooses, which learn
+ * each other from a peers file (--peers-file) that lists every peer that has listened. */
 #define MAX_PEERS 10
 struct peers {
     size_t n;
     char name[MAX_PEERS][24];
-    char listen[MAX_PEERS][32];
-    char url[MAX_PEERS][64];
+    char listen[MAX_PEERS][32]; /* "127.0.0.1:0" until it first listened, then its port */
+    char url[MAX_PEERS][128];   /* "" until it first listened */
     char data[MAX_PEERS][600];
+    char file[600]; /* the peers file */
     struct daemon *d[MAX_PEERS];
 };
 
-/* Choose `n` free ports on 127.0.0.1 and name the peers. */
+/* Name the peers and their files; none is started. */
 void pool_peers_init(struct peers *p, size_t n);
 
-/* Start peer i (--mode peer, --interval 0.2) with every other peer listed, plus `extra`
- * options (NULL-terminated, or NULL). */
+/* Start peer i (--mode peer, --interval 0.2, --peers-file) plus `extra` options
+ * (NULL-terminated, or NULL): on port 0 the first time, on its port again after that. Its URL
+ * comes from its listening line and goes into the peers file; returns once every running peer
+ * lists all the others that have listened. */
 void pool_peer_start(struct peers *p, size_t i, const char *const *extra);
 
 /* Where VM `vm` runs among the agents at `urls` (`n`): the index of the one that lists it as
