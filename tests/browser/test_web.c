@@ -236,15 +236,19 @@ static int
 setup_browser(void **state)
 {
     (void)state;
-    int port[1];
-    if (http_free_ports(port, 1) < 0)
-        return -1;
-    char portopt[32];
-    (void)snprintf(portopt, sizeof(portopt), "--port=%d", port[0]);
-    (void)snprintf(wd_url, sizeof(wd_url), "http://127.0.0.1:%d", port[0]);
-    const char *argv[] = {portopt, NULL};
+    /* ChromeDriver binds a port the kernel chooses and says which: "ChromeDriver was started
+     * successfully on port 43281." */
+    const char *argv[] = {"--port=0", NULL};
     if (daemon_spawn(&driver, "chromedriver", chromedriver, argv, "started successfully", 30.0) < 0)
         return -1;
+    const char *on = strstr(driver.ready_line, "on port ");
+    long port = on != NULL ? strtol(on + strlen("on port "), NULL, 10) : 0;
+    if (port <= 0 || port > 65535) {
+        printf("chromedriver did not say its port: '%s'\n", driver.ready_line);
+        daemon_kill(&driver);
+        return -1;
+    }
+    (void)snprintf(wd_url, sizeof(wd_url), "http://127.0.0.1:%ld", port);
     json_t *caps = json_pack("{s:{s:{s:s,s:{s:s,s:[s,s,s,s,s,s]},s:{s:s}}}}", "capabilities",
                              "alwaysMatch", "browserName", "chrome", "goog:chromeOptions", "binary",
                              chromium, "args", "--headless=new", "--no-sandbox", "--disable-gpu",

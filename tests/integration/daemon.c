@@ -166,6 +166,7 @@ daemon_spawn(struct daemon *d, const char *name, const char *prog, const char *c
         return -1;
     char line[1024];
     if (wait_line(d, ready, timeout_s, line, sizeof(line)) == 0) {
+        (void)snprintf(d->ready_line, sizeof(d->ready_line), "%.250s", line);
         const char *u = strstr(line, "http"); /* http:// or https:// */
         size_t len = u != NULL ? strcspn(u, " ,;") : 0;
         while (len > 0 && u[len - 1] == '.')

@@ -15,6 +15,7 @@ struct daemon {
     bool group; /* it leads its own process group: signals go to the whole group */
     char url[128];
     char log_path[256];
+    char ready_line[256]; /* daemon_spawn(): the line that said it was ready */
 };
 
 /* The vmloc binary under test ($VMLOC_BIN). */
@@ -30,7 +31,8 @@ int daemon_start(struct daemon *d, const char *name, const char *const *argv, do
 /* Start program `prog` (NULL: the vmloc binary) with the arguments `argv` (NULL-terminated,
  * without the program). It leads a new process
  * group (so what it starts is stopped with it) and is ready when a line of its standard
- * output contains `ready`; d->url is the first "http://..." of that line ("" if none).
+ * output contains `ready` (kept in d->ready_line); d->url is the first "http://..." of that
+ * line ("" if none).
  * 0 or -1 (then the log is printed). */
 int daemon_spawn(struct daemon *d, const char *name, const char *prog, const char *const *argv,
                  const char *ready, double timeout_s);

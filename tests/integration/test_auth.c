@@ -183,36 +183,23 @@ static void
 test_peer_lock(void **state)
 {
     (void)state;
-    int ports[2];
-    assert_int_equal(http_free_ports(ports, 2), 0);
-    char listen[2][32];
-    char url[2][64];
-    for (int i = 0; i < 2; i++) {
-        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", ports[i]);
-        (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", ports[i]);
-    }
-    char data[2][300];
-    for (int i = 0; i < 2; i++)
-        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-p%d", daemon_tmpdir(), pool_prefix(), i);
-    const char *a0[] = {"agent",  "--name", "p0",     "--listen", listen[0],    "--mode", "peer",
-                        "--peer", url[1],   "--data", data[0],    "--interval", "0.2",    NULL};
-    const char *a1[] = {"agent",  "--name", "p1",     "--listen", listen[1],    "--mode", "peer",
-                        "--peer", url[0],   "--data", data[1],    "--interval", "0.2",    NULL};
-    (void)pool_start("p0", a0);
-    (void)pool_start("p1", a1);
-    assert_refused(url[1], "POST", "/v1/lock", "{\"holder\": \"ghost\", \"lease_s\": 60}");
-    json_t *lk = get(url[1], "/v1/lock");
+    struct peers p;
+    pool_peers_init(&p, 2);
+    pool_peer_start(&p, 0, NULL);
+    pool_peer_start(&p, 1, NULL);
+    assert_refused(p.url[1], "POST", "/v1/lock", "{\"holder\": \"ghost\", \"lease_s\": 60}");
+    json_t *lk = get(p.url[1], "/v1/lock");
     assert_non_null(lk);
     assert_true(json_is_null(json_object_get(lk, "holder")) ||
                 strcmp(str(lk, "holder"), "ghost") != 0);
     json_decref(lk);
     json_t *j = NULL;
     assert_int_equal(
-        daemon_http(url[1], "POST", "/v1/lock", "{\"holder\": \"ghost\", \"lease_s\": 60}", &j),
+        daemon_http(p.url[1], "POST", "/v1/lock", "{\"holder\": \"ghost\", \"lease_s\": 60}", &j),
         200);
     json_decref(j);
-    assert_refused(url[1], "POST", "/v1/lock/release", "{\"holder\": \"ghost\"}");
-    lk = get(url[1], "/v1/lock");
+    assert_refused(p.url[1], "POST", "/v1/lock/release", "{\"holder\": \"ghost\"}");
+    lk = get(p.url[1], "/v1/lock");
     assert_string_equal(str(lk, "holder"), "ghost");
     json_decref(lk);
     pool_finish();

@@ -332,14 +332,10 @@ static void
 test_peer_lease_through_jumps(void **state)
 {
     (void)state;
-    int port;
-    assert_int_equal(http_free_ports(&port, 1), 0);
-    char listen[32];
     char data[600];
-    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     (void)snprintf(data, sizeof(data), "%s/%s-p1", daemon_tmpdir(), pool_prefix());
-    const char *argv[] = {"agent", "--name", "p1", "--mode",     "peer", "--listen",
-                          listen,  "--data", data, "--interval", "0.2",  NULL};
+    const char *argv[] = {"agent",       "--name", "p1", "--mode",     "peer", "--listen",
+                          "127.0.0.1:0", "--data", data, "--interval", "0.2",  NULL};
     faked_on(NULL, "+0");
     struct daemon *p = pool_start("p1", argv);
     faked_off();

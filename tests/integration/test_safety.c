@@ -102,42 +102,16 @@ test_persistence_on_peers(void **state)
 {
     (void)state;
     const char *pol = pool_write_policy("[relocate]\npersistence = 4/4\n");
-    int ports[2];
-    assert_int_equal(http_free_ports(ports, 2), 0);
-    char listen[2][32];
-    char url[2][64];
-    char data[2][600];
-    static const char *const names[2] = {"p1", "p2"};
     static const char *const vm1[2] = {"a:cpu=30,mem=64", "c:cpu=10,mem=64"};
-    for (size_t i = 0; i < 2; i++) {
-        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", ports[i]);
-        (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", ports[i]);
-        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
-                       names[i]);
-    }
+    struct peers p;
+    pool_peers_init(&p, 2);
     struct daemon *d[2];
     for (size_t i = 0; i < 2; i++) {
-        const char *argv[] = {"agent",
-                              "--name",
-                              names[i],
-                              "--mode",
-                              "peer",
-                              "--listen",
-                              listen[i],
-                              "--data",
-                              data[i],
-                              "--interval",
-                              "0.2",
-                              "--config",
-                              pol,
-                              "--vm",
-                              vm1[i],
-                              "--vm",
-                              i == 0 ? "b:cpu=20,mem=64" : "e:cpu=1,mem=64",
-                              "--peer",
-                              url[1 - i],
-                              NULL};
-        d[i] = pool_start(names[i], argv);
+        const char *extra[] = {"--config", pol,    "--vm",
+                               vm1[i],     "--vm", i == 0 ? "b:cpu=20,mem=64" : "e:cpu=1,mem=64",
+                               NULL};
+        pool_peer_start(&p, i, extra);
+        d[i] = p.d[i];
     }
     double t0 = mono_s();
     overload_ab(d[0]->url);

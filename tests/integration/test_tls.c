@@ -206,24 +206,14 @@ test_peers_tls(void **state)
     (void)snprintf(cert, sizeof(cert), "%s/node.pem", dir);
     (void)snprintf(key, sizeof(key), "%s/node.key", dir);
     (void)snprintf(ca, sizeof(ca), "%s/ca1.pem", dir);
-    int ports[2];
-    assert_int_equal(http_free_ports(ports, 2), 0);
-    char listen[2][32], url[2][64], data[2][600];
-    for (int i = 0; i < 2; i++) {
-        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", ports[i]);
-        (void)snprintf(url[i], sizeof(url[i]), "https://127.0.0.1:%d", ports[i]);
-        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-p%d", daemon_tmpdir(), pool_prefix(), i);
-    }
+    struct peers pp;
+    pool_peers_init(&pp, 2);
     struct daemon *p[2];
-    for (int i = 0; i < 2; i++) {
-        char name[8];
-        (void)snprintf(name, sizeof(name), "p%d", i);
-        const char *argv[] = {"agent",     "--name",     name,       "--listen",   listen[i],
-                              "--mode",    "peer",       "--peer",   url[1 - i],   "--data",
-                              data[i],     "--interval", "0.2",      "--tls-cert", cert,
-                              "--tls-key", key,          "--tls-ca", ca,           NULL};
-        p[i] = pool_start(name, argv);
-        assert_string_equal(p[i]->url, url[i]);
+    for (size_t i = 0; i < 2; i++) {
+        const char *extra[] = {"--tls-cert", cert, "--tls-key", key, "--tls-ca", ca, NULL};
+        pool_peer_start(&pp, i, extra);
+        p[i] = pp.d[i];
+        assert_true(strncmp(p[i]->url, "https://127.0.0.1:", 18) == 0);
     }
     struct cond both = {p[0]->url, NULL, NULL, 2};
     assert_true(wait_until(hosts_up, &both, UP_S));
@@ -374,14 +364,11 @@ test_bound_names(void **state)
     json_decref(hosts);
 
     /* A peer's lock: this test's certificate names localhost, not h9. */
-    int port;
-    assert_int_equal(http_free_ports(&port, 1), 0);
-    char listen[32], data[600];
-    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    char data[600];
     (void)snprintf(data, sizeof(data), "%s/%s-p1", daemon_tmpdir(), pool_prefix());
-    const char *pargv[] = {"agent", "--name",   "p1", "--mode",           "peer", "--listen",
-                           listen,  "--data",   data, "--tls-cert",       cert,   "--tls-key",
-                           key,     "--tls-ca", ca,   "--tls-bind-names", NULL};
+    const char *pargv[] = {"agent",       "--name",   "p1", "--mode",           "peer", "--listen",
+                           "127.0.0.1:0", "--data",   data, "--tls-cert",       cert,   "--tls-key",
+                           key,           "--tls-ca", ca,   "--tls-bind-names", NULL};
     struct daemon *p = pool_start("p1", pargv);
     json_t *j = NULL;
     assert_int_equal(

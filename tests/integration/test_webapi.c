@@ -190,26 +190,17 @@ test_peer_view(void **state)
 {
     (void)state;
     enum { N = 3 };
-    int ports[N];
-    assert_int_equal(http_free_ports(ports, N), 0);
-    char listen[N][32];
-    char url[N][64];
-    char data[N][600];
     static const char *const names[N] = {"p1", "p2", "p3"};
     static const char *const vms[N] = {"a:cpu=30", "b:cpu=20", "c:cpu=10"};
+    struct peers p;
+    pool_peers_init(&p, N);
     struct daemon *d[N];
+    char *url[N];
     for (size_t i = 0; i < N; i++) {
-        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", ports[i]);
-        (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", ports[i]);
-        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
-                       names[i]);
-    }
-    for (size_t i = 0; i < N; i++) {
-        const char *argv[] = {"agent",    "--name",         names[i], "--mode", "peer",
-                              "--listen", listen[i],        "--data", data[i],  "--interval",
-                              "0.2",      "--vm",           vms[i],   "--peer", url[(i + 1) % N],
-                              "--peer",   url[(i + 2) % N], NULL};
-        d[i] = pool_start(names[i], argv);
+        const char *extra[] = {"--vm", vms[i], NULL};
+        pool_peer_start(&p, i, extra);
+        d[i] = p.d[i];
+        url[i] = p.url[i];
     }
     struct up_cond uc = {url[0], names, N, "up"};
     assert_true(wait_until(hosts_in_state, &uc, UP_S));
