@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/file.h" /* file_write_atomic() */
 
 int
 child_start(struct child *c, const char *self, char *const argv[], const char *log)
@@ -148,4 +149,25 @@ child_stop(struct child *c, double grace_s)
     (void)waitpid(c->pid, NULL, 0);
     c->pid = 0;
     return -1;
+}
+
+int
+child_share_peers(const struct child *cs, size_t n, const char *path)
+{
+    size_t cap = 64 + n * (sizeof(cs[0].url) + 1);
+    char *text = malloc(cap);
+    if (text == NULL)
+        return -ENOMEM;
+    size_t len = (size_t)snprintf(text, cap, "# the agents of this run, as they listen\n");
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s\n", cs[i].url);
+    int r = file_write_atomic(path, text);
+    free(text);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i].pid > 0)
+            (void)kill(cs[i].pid, SIGHUP);
+    }
+    return 0;
 }

@@ -7,6 +7,7 @@
 #define VMLOC_CLI_CHILD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "core/compiler.h"
@@ -28,6 +29,12 @@ MUST_CHECK int child_start(struct child *c, const char *self, char *const argv[]
  * `deadline`. 0; -ETIMEDOUT (*ret_bad names one that did not, its pid still running); -EPROTO
  * (*ret_bad printed something else first, or ended). */
 MUST_CHECK int child_wait_ready(struct child *cs, size_t n, double deadline, size_t *ret_bad);
+
+/* Peer mode: write the URLs of the children `cs` (`n`, all ready) to the peers file `path`
+ * (--peers-file), one per line, replacing it at once, then send each child SIGHUP so that it
+ * reads the file now rather than at its next interval. 0, or -errno / -ENOMEM (the file could
+ * not be written; nothing was signalled). */
+MUST_CHECK int child_share_peers(const struct child *cs, size_t n, const char *path);
 
 /* SIGTERM, then up to `grace_s` for it to end, then SIGKILL. Returns its exit status (0..255),
  * or -1 when it was killed or was not running. */

@@ -24,7 +24,6 @@
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/token.h"
-#include "net/http.h"
 #include "net/http_client.h"
 
 #define DEMO_MAX_AGENTS 8
@@ -311,37 +310,27 @@ demo_start(struct demo *d, const char *self)
             return -1;
         }
     }
-    char listen[DEMO_MAX_AGENTS][32];
-    char url[DEMO_MAX_AGENTS][64];
+    /* Every daemon binds a port the kernel chooses and says which. Peers learn each other
+     * from a peers file written once all of them listen. */
     char data[DEMO_MAX_AGENTS][4200];
-    int ports[DEMO_MAX_AGENTS] = {0};
-    if (d->mode == DEMO_PEER && http_free_ports(ports, (size_t)d->n_agents) < 0) {
-        cli_error("demo: no free ports on 127.0.0.1");
-        return -1;
-    }
+    char peers[4200];
+    (void)snprintf(peers, sizeof(peers), "%s/peers", d->data);
     for (int i = 0; i < d->n_agents; i++) {
         (void)snprintf(d->agents[i].name, sizeof(d->agents[i].name), "h%d", i + 1);
-        int port = ports[i];
-        (void)snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", port);
-        (void)snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%d", port);
         (void)snprintf(data[i], sizeof(data[i]), "%s/%s", d->data, d->agents[i].name);
     }
     for (int i = 0; i < d->n_agents; i++) {
         struct child *a = &d->agents[i];
         char *argv[64] = {(char *)self,  "agent",  "--name",       a->name,      "--listen",
-                          listen[i],     "--mode", mode,           "--interval", interval,
+                          "127.0.0.1:0", "--mode", mode,           "--interval", interval,
                           "--bandwidth", "4096",   "--token-file", d->token_file};
         int n = 14;
         /* Each simulated host keeps its VMs in its directory (it survives a restart). */
         argv[n++] = "--data";
         argv[n++] = data[i];
         if (d->mode == DEMO_PEER) {
-            for (int k = 0; k < d->n_agents; k++) {
-                if (k != i) {
-                    argv[n++] = "--peer";
-                    argv[n++] = url[k];
-                }
-            }
+            argv[n++] = "--peers-file";
+            argv[n++] = peers;
         } else {
             argv[n++] = "--manager";
             argv[n++] = d->manager.url;
@@ -357,6 +346,13 @@ demo_start(struct demo *d, const char *self)
             return -1;
         }
     }
+    if (d->mode == DEMO_PEER) {
+        int r = child_share_peers(d->agents, (size_t)d->n_agents, peers);
+        if (r < 0) {
+            cli_error("demo: cannot write %s: %s", peers, strerror(-r));
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -368,7 +364,8 @@ demo_stop_all(struct demo *d)
     stop_child(&d->manager);
 }
 
-/* Wait until the manager has a sample from every agent (peer mode: every agent answers). */
+/* Wait until the manager has a sample from every agent (peer mode: every agent answers and
+ * lists all the others). */
 static bool
 demo_wait_ready(struct demo *d)
 {
@@ -377,7 +374,7 @@ demo_wait_ready(struct demo *d)
         int up = 0;
         for (int a = 0; d->mode == DEMO_PEER && a < d->n_agents; a++) {
             json_t *h = get(d->agents[a].url, "/v1/health");
-            up += h != NULL;
+            up += json_integer_value(json_object_get(h, "peers")) == d->n_agents - 1;
             json_decref(h);
         }
         json_t *hosts = d->mode == DEMO_PEER ? NULL : get(d->manager.url, "/v1/hosts");

@@ -283,25 +283,17 @@ start_daemons(struct replay *rp, const char *self)
     }
     rp->agents = calloc(rp->n_hosts, sizeof(*rp->agents));
     rp->agent_url = calloc(rp->n_hosts, sizeof(*rp->agent_url));
-    int *ports = calloc(rp->n_hosts + 1, sizeof(*ports));
-    if (rp->agents == NULL || rp->agent_url == NULL || ports == NULL) {
-        free(ports);
+    if (rp->agents == NULL || rp->agent_url == NULL) {
         cli_error("replay: out of memory");
         return CLI_EXIT_FAIL;
     }
     for (size_t h = 0; h < rp->n_hosts; h++)
         rp->agents[h].out = -1;
-    if (rp->mode == REPLAY_PEER && http_free_ports(ports, rp->n_hosts) < 0) {
-        free(ports);
-        cli_error("replay: no free ports on 127.0.0.1");
-        return CLI_EXIT_FAIL;
-    }
     const char *mode = replay_mode_name(rp->mode);
     char policy[4200] = "";
     if (rp->policy_text != NULL) {
         (void)snprintf(policy, sizeof(policy), "%s/policy.ini", rp->data);
         if (write_file(policy, rp->policy_text) < 0) {
-            free(ports);
             cli_error("replay: cannot write %s", policy);
             return CLI_EXIT_FAIL;
         }
@@ -319,31 +311,22 @@ start_daemons(struct replay *rp, const char *self)
         size_t bad = 0;
         if (child_start(&rp->manager, self, argv, log) < 0 ||
             child_wait_ready(&rp->manager, 1, clock_wall_s() + 15.0, &bad) < 0) {
-            free(ports);
             cli_error("replay: the manager did not start (see %s)", log);
             return CLI_EXIT_FAIL;
         }
         (void)snprintf(rp->manager_url, sizeof(rp->manager_url), "%s", rp->manager.url);
     }
-    char **argv = calloc(2 * rp->n_hosts + 32, sizeof(*argv));
-    char(*peer_url)[64] = calloc(rp->n_hosts + 1, sizeof(*peer_url));
-    if (argv == NULL || peer_url == NULL) {
-        free(argv);
-        free(peer_url);
-        free(ports);
-        cli_error("replay: out of memory");
-        return CLI_EXIT_FAIL;
-    }
-    for (size_t h = 0; h < rp->n_hosts; h++)
-        (void)snprintf(peer_url[h], sizeof(peer_url[h]), "http://127.0.0.1:%d", ports[h]);
+    /* Every agent binds a port the kernel chooses and says which; peers learn each other
+     * from a peers file written once all of them listen. */
+    char peers[4200];
+    (void)snprintf(peers, sizeof(peers), "%s/peers", rp->data);
+    char *argv[32];
     int ret = 0;
     for (size_t h = 0; h < rp->n_hosts && ret == 0; h++) {
         char name[32];
-        char listen[32];
         char conf[4200];
         char data[4200];
         replay_host_name(h, name, sizeof(name));
-        (void)snprintf(listen, sizeof(listen), "127.0.0.1:%d", ports[h]);
         (void)snprintf(conf, sizeof(conf), "%s/%s.ini", rp->data, name);
         (void)snprintf(data, sizeof(data), "%s/%s", rp->data, name);
         (void)snprintf(log, sizeof(log), "%s/%s.log", rp->data, name);
@@ -353,18 +336,15 @@ start_daemons(struct replay *rp, const char *self)
             break;
         }
         size_t n = 0;
-        const char *fixed[] = {self,     "agent", "--name",       name,     "--listen", listen,
-                               "--mode", mode,    "--interval",   interval, "--config", conf,
-                               "--data", data,    "--token-file", tok};
+        const char *fixed[] = {self,         "agent",       "--name",       name,
+                               "--listen",   "127.0.0.1:0", "--mode",       mode,
+                               "--interval", interval,      "--config",     conf,
+                               "--data",     data,          "--token-file", tok};
         for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
             argv[n++] = (char *)fixed[k];
         if (rp->mode == REPLAY_PEER) {
-            for (size_t k = 0; k < rp->n_hosts; k++) {
-                if (k != h) {
-                    argv[n++] = "--peer";
-                    argv[n++] = peer_url[k];
-                }
-            }
+            argv[n++] = "--peers-file";
+            argv[n++] = peers;
         } else {
             argv[n++] = "--manager";
             argv[n++] = rp->manager_url;
@@ -375,9 +355,6 @@ start_daemons(struct replay *rp, const char *self)
             ret = CLI_EXIT_FAIL;
         }
     }
-    free(argv);
-    free(peer_url);
-    free(ports);
     if (ret != 0)
         return ret;
     size_t bad = 0;
@@ -392,6 +369,13 @@ start_daemons(struct replay *rp, const char *self)
     }
     for (size_t h = 0; h < rp->n_hosts; h++)
         (void)snprintf(rp->agent_url[h], sizeof(rp->agent_url[h]), "%s", rp->agents[h].url);
+    if (rp->mode == REPLAY_PEER) {
+        r = child_share_peers(rp->agents, rp->n_hosts, peers);
+        if (r < 0) {
+            cli_error("replay: cannot write %s: %s", peers, strerror(-r));
+            return CLI_EXIT_FAIL;
+        }
+    }
     return 0;
 }
 
