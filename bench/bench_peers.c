@@ -23,7 +23,6 @@
 #include <sys/resource.h>
 
 #include "bench_util.h"
-#include "net/http.h"
 
 #define MAX_PEERS 400
 #define HTTP_TIMEOUT 10.0
@@ -31,8 +30,6 @@
 struct peer {
     struct bench_daemon d;
     char name[16];
-    char listen[32];
-    char url[64];
     char data[600];
 };
 
@@ -72,8 +69,9 @@ all_up(int n, double timeout_s)
         for (;;) {
             json_t *h = NULL;
             int st = bench_http(peers[i].d.url, "GET", "/v1/health", NULL, HTTP_TIMEOUT, &h);
+            json_int_t listed = json_integer_value(json_object_get(h, "peers"));
             json_decref(h);
-            if (st == 200)
+            if (st == 200 && listed == n - 1)
                 break;
             if (bench_mono_s() > deadline)
                 return false;
@@ -223,16 +221,12 @@ main(int argc, char **argv)
         return 1;
     }
     int n = o.peers;
-    int ports[MAX_PEERS];
-    if (http_free_ports(ports, (size_t)n) < 0) {
-        (void)fprintf(stderr, "bench_peers: no free ports on 127.0.0.1\n");
-        return 1;
-    }
+    /* Every agent binds a port the kernel chooses; they learn each other from a peers file
+     * written once all of them listen. */
+    char peers_file[600];
+    (void)snprintf(peers_file, sizeof(peers_file), "%s/peers", root);
     for (int i = 0; i < n; i++) {
-        int port = ports[i];
         (void)snprintf(peers[i].name, sizeof(peers[i].name), "p%03d", i + 1);
-        (void)snprintf(peers[i].listen, sizeof(peers[i].listen), "127.0.0.1:%d", port);
-        (void)snprintf(peers[i].url, sizeof(peers[i].url), "http://127.0.0.1:%d", port);
         (void)snprintf(peers[i].data, sizeof(peers[i].data), "%s/%s", root, peers[i].name);
     }
     /* Sources are the first K; the others idle at slightly different loads (the lowest is the
@@ -250,21 +244,15 @@ main(int argc, char **argv)
         (void)snprintf(vm2, sizeof(vm2), "%s-b:cpu=%g,mem=512", peers[i].name, base);
         int k = 0;
         const char *fixed[] = {
-            "agent",         "--name", peers[i].name, "--mode",     "peer", "--listen",
-            peers[i].listen, "--data", peers[i].data, "--interval", iv,     "--bandwidth",
-            o.bandwidth,     "--vm",   vm1,           "--vm",       vm2,    "--log-level",
-            "warn"};
+            "agent",       "--name",       peers[i].name, "--mode",     "peer", "--listen",
+            "127.0.0.1:0", "--data",       peers[i].data, "--interval", iv,     "--bandwidth",
+            o.bandwidth,   "--vm",         vm1,           "--vm",       vm2,    "--log-level",
+            "warn",        "--peers-file", peers_file};
         for (size_t f = 0; f < sizeof(fixed) / sizeof(fixed[0]); f++)
             args[k++] = fixed[f];
         if (o.lease != NULL) {
             args[k++] = "--lock-lease";
             args[k++] = o.lease;
-        }
-        for (int p = 0; p < n; p++) {
-            if (p != i) {
-                args[k++] = "--peer";
-                args[k++] = peers[p].url;
-            }
         }
         args[k] = NULL;
         char log[700];
@@ -274,6 +262,12 @@ main(int argc, char **argv)
     }
     free(args);
     int exit_code = 0;
+    const struct bench_daemon **ds = calloc((size_t)n, sizeof(*ds));
+    for (int i = 0; ds != NULL && i < n; i++)
+        ds[i] = &peers[i].d;
+    if (started && (ds == NULL || bench_share_peers(peers_file, ds, (size_t)n) < 0))
+        started = false;
+    free(ds);
     if (!started || !all_up(n, 30.0)) {
         (void)fprintf(stderr, "bench_peers: the agents did not all start\n");
         o.keep = true;

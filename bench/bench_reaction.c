@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "net/http.h"
 
 #define N_HOSTS 3
 #define VMS_PER_HOST 3
@@ -176,6 +175,9 @@ agents_calm(struct cluster *c)
         /* Peer agents also say whether a decision of theirs is under way. */
         const char *phase = json_string_value(json_object_get(hj, "phase"));
         ok = ok && (phase == NULL || strcmp(phase, "idle") == 0);
+        /* ...and list every other agent (the peers file is read). */
+        json_t *listed = json_object_get(hj, "peers");
+        ok = ok && (listed == NULL || json_integer_value(listed) == N_HOSTS - 1);
         json_decref(hj);
         json_t *vms = NULL;
         if (!ok ||
@@ -431,18 +433,13 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
     }
     if (mode != MODE_PEER && bench_daemon_start(&c->manager, bin, margv, log, 10.0) < 0)
         return -1;
-    char listen[N_HOSTS][32];
-    char url[N_HOSTS][64];
+    /* Every agent binds a port the kernel chooses; peers learn each other from a peers file
+     * written once all of them listen. */
     char pdata[N_HOSTS][700];
-    int ports[N_HOSTS] = {0};
-    if (mode == MODE_PEER && http_free_ports(ports, N_HOSTS) < 0)
-        return -1;
-    for (int h = 0; h < N_HOSTS; h++) {
-        int port = ports[h];
-        (void)snprintf(listen[h], sizeof(listen[h]), "127.0.0.1:%d", port);
-        (void)snprintf(url[h], sizeof(url[h]), "http://127.0.0.1:%d", port);
+    char peers_file[700];
+    (void)snprintf(peers_file, sizeof(peers_file), "%s/peers", dir);
+    for (int h = 0; h < N_HOSTS; h++)
         (void)snprintf(pdata[h], sizeof(pdata[h]), "%s/data-h%d", dir, h + 1);
-    }
     char specs[N_HOSTS][VMS_PER_HOST][64];
     for (int h = 0; h < N_HOSTS; h++) {
         (void)snprintf(c->host_names[h], sizeof(c->host_names[h]), "h%d", h + 1);
@@ -452,18 +449,14 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
         argv[n++] = "--name";
         argv[n++] = c->host_names[h];
         argv[n++] = "--listen";
-        argv[n++] = listen[h];
+        argv[n++] = "127.0.0.1:0";
         argv[n++] = "--mode";
         argv[n++] = mname;
         if (mode == MODE_PEER) {
             argv[n++] = "--data";
             argv[n++] = pdata[h];
-            for (int k = 0; k < N_HOSTS; k++) {
-                if (k != h) {
-                    argv[n++] = "--peer";
-                    argv[n++] = url[k];
-                }
-            }
+            argv[n++] = "--peers-file";
+            argv[n++] = peers_file;
         } else {
             argv[n++] = "--manager";
             argv[n++] = c->manager.url;
@@ -486,6 +479,15 @@ cluster_start(struct cluster *c, const char *bin, const char *dir, double interv
         argv[n] = NULL;
         (void)snprintf(log, sizeof(log), "%s/agent-%s.log", dir, c->host_names[h]);
         if (bench_daemon_start(&c->agents[h], bin, argv, log, 10.0) < 0) {
+            cluster_stop(c);
+            return -1;
+        }
+    }
+    if (mode == MODE_PEER) {
+        const struct bench_daemon *ds[N_HOSTS];
+        for (int h = 0; h < N_HOSTS; h++)
+            ds[h] = &c->agents[h];
+        if (bench_share_peers(peers_file, ds, N_HOSTS) < 0) {
             cluster_stop(c);
             return -1;
         }

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h" /* file_write_atomic() */
 #include "common/token.h"
 #include "net/http_client.h"
 
@@ -308,5 +309,30 @@ bench_parse_int(const char *s, int lo, int hi, int *ret)
     if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi)
         return -1;
     *ret = (int)v;
+    return 0;
+}
+
+int
+bench_share_peers(const char *path, const struct bench_daemon *const *ds, size_t n)
+{
+    size_t cap = 64 + n * (sizeof(ds[0]->url) + 1);
+    char *text = malloc(cap);
+    if (text == NULL) {
+        (void)fprintf(stderr, "bench: out of memory\n");
+        return -1;
+    }
+    size_t len = (size_t)snprintf(text, cap, "# the agents of this benchmark\n");
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s\n", ds[i]->url);
+    int r = file_write_atomic(path, text);
+    free(text);
+    if (r < 0) {
+        (void)fprintf(stderr, "bench: cannot write %s: %s\n", path, strerror(-r));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ds[i]->pid > 0)
+            (void)kill(ds[i]->pid, SIGHUP);
+    }
     return 0;
 }

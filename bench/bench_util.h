@@ -45,6 +45,11 @@ struct bench_daemon {
 int bench_daemon_start(struct bench_daemon *d, const char *bin, const char *const *argv,
                        const char *log_path, double timeout_s);
 
+/* Peer mode: write the URLs of the daemons `*ds` (`n`, all started) to the peers file `path`
+ * (--peers-file), one per line, replacing it at once, and send each SIGHUP so that it reads
+ * the file now. 0, or -1 with a message on stderr. */
+int bench_share_peers(const char *path, const struct bench_daemon *const *ds, size_t n);
+
 /* SIGTERM, wait up to `timeout_s`, SIGKILL if needed. Exit status, or -1 when killed.
  * Accepts a daemon that is not running. */
 int bench_daemon_stop(struct bench_daemon *d, double timeout_s);
