@@ -614,7 +614,7 @@ agent_cb(struct evhttp_request *req, void *arg)
     reply_error(req, 404, "no such resource");
 }
 
-/* Listen on 127.0.0.1 with a free port. 0 or -1. */
+/* Listen on 127.0.0.1, on a port the kernel chooses (a->url says which). 0 or -1. */
 static int
 agent_listen(struct lg *lg, struct fagent *a)
 {

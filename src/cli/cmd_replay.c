@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/peerfile.h" /* PEERFILE_MAX_PEERS */
 #include "cli/child.h"
 #include "cli/cli.h"
 #include "cli/opt_table.h"
@@ -193,8 +194,9 @@ parse_args(int argc, char **argv, struct replay *rp)
         cli_error("replay: --trace DIR is required (see vmloc replay --help)");
         return CLI_EXIT_USAGE;
     }
-    if (rp->mode == REPLAY_PEER && rp->n_hosts > HTTP_MAX_FREE_PORTS) {
-        cli_error("replay: --hosts: at most %d in peer mode", HTTP_MAX_FREE_PORTS);
+    /* Every agent reads the one peers file, which lists them all. */
+    if (rp->mode == REPLAY_PEER && rp->n_hosts > PEERFILE_MAX_PEERS) {
+        cli_error("replay: --hosts: at most %d in peer mode", PEERFILE_MAX_PEERS);
         return CLI_EXIT_USAGE;
     }
     return 0;

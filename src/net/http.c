@@ -1,16 +1,11 @@
-/* Addresses and URLs as the HTTP server and client both read them, and the free-port probe
- * (http.h). */
+/* Addresses and URLs as the HTTP server and client both read them (http.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "net/http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/http.h> /* evhttp_uri_parse() */
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 int
 http_split_hostport(const char *s, char *addr, size_t len, uint16_t *ret_port)
@@ -54,39 +49,4 @@ http_url_check(const char *url)
               evhttp_uri_get_query(u) == NULL;
     evhttp_uri_free(u);
     return ok ? 0 : -EINVAL;
-}
-
-int
-http_free_ports(int *ports, size_t n)
-{
-    /* Every socket stays bound until all ports are known, so the kernel cannot hand out one
-     * port twice. */
-    int fds[HTTP_MAX_FREE_PORTS];
-    size_t got = 0;
-    int rc = 0;
-    if (n > HTTP_MAX_FREE_PORTS)
-        return -EINVAL;
-    for (; got < n; got++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            rc = -errno;
-            break;
-        }
-        fds[got] = fd;
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof(sa);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-            rc = -errno;
-            got++;
-            break;
-        }
-        ports[got] = ntohs(sa.sin_port);
-    }
-    for (size_t i = 0; i < got; i++)
-        (void)close(fds[i]);
-    return rc;
 }

@@ -1,7 +1,6 @@
 /* What the HTTP server (http_server.h) and client (http_client.h) share: the limits both
  * sides apply, the daemons' credential settings, and the syntax of listen addresses and peer
- * URLs. Also the free-port probe the demo, the tests and the benchmarks use to choose listen
- * addresses. The HTTP layer's exported names all carry the http_ prefix, whichever of its
+ * URLs. The HTTP layer's exported names all carry the http_ prefix, whichever of its
  * files holds them. */
 #ifndef VMLOC_NET_HTTP_H
 #define VMLOC_NET_HTTP_H
@@ -40,15 +39,5 @@ MUST_CHECK int http_split_hostport(const char *s, char *addr, size_t len, uint16
  * the port but an optional "/": what http_request() (http_client.h) takes as a base URL.
  * 0 or -EINVAL. */
 MUST_CHECK int http_url_check(const char *url);
-
-/* Most ports http_free_ports() hands out at once. */
-#define HTTP_MAX_FREE_PORTS 1024
-
-/* Fill `ports` with `n` distinct TCP ports free on 127.0.0.1 right now (the kernel's choices
- * for port 0, all held at once so none repeats), for processes that must know each other's
- * address before they start (peer agents in the demo, the tests and the benchmarks). 0, or
- * -EINVAL (`n` over HTTP_MAX_FREE_PORTS) or -errno from socket() or bind(). Another process
- * may still take a port before it is used. */
-MUST_CHECK int http_free_ports(int *ports, size_t n);
 
 #endif
