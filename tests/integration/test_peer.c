@@ -600,6 +600,7 @@ test_mode_options(void **state)
         (const char *const[]){"agent", "--name", "h", "--mode", "peer", "--peer",
                               "http://127.0.0.1:1", "--peer", "http://127.0.0.1:1", NULL},
         (const char *const[]){"agent", "--name", "h", "--mode", "peer", "--lock-lease", "0", NULL},
+        (const char *const[]){"agent", "--name", "h", "--peers-file", "/nonexistent", NULL},
         (const char *const[]){"manager", "--collect", "notified", NULL},
         (const char *const[]){"manager", "--mode", "peer", NULL},
         (const char *const[]){"manager", "--mode", "edge", "--collect", "sometimes", NULL},
@@ -615,6 +616,9 @@ test_mode_options(void **state)
                               "http://127.0.0.1:1", "--lock-lease", "2.5", "--check-config", NULL},
         (const char *const[]){"agent", "--name", "h", "--mode", "edge", "--manager",
                               "http://127.0.0.1:1", "--check-config", NULL},
+        /* A peers file that is not there yet is fine: the agent waits for it. */
+        (const char *const[]){"agent", "--name", "h", "--mode", "peer", "--peers-file",
+                              "/nonexistent/peers", "--check-config", NULL},
         (const char *const[]){"manager", "--mode", "edge", "--collect", "notified",
                               "--check-config", NULL},
     };
