@@ -87,8 +87,13 @@ int peer_lock_drop(struct peer_mode *pm, const char *holder);
 int peer_send(struct peer_mode *pm, struct peer *p, const char *method, const char *path,
               const char *body, http_done_fn done);
 /* Each sampling tick (peer_tick()): free the dropped peers no request waits for, and apply
- * a new list unless a decision runs. (peer.c) */
+ * a new list unless a decision runs. (peer_list.c) */
 void peer_list_tick(struct peer_mode *pm);
+/* Make `urls` (`n`) the peers; a peer listed before stays as it is. Only while no decision
+ * runs. 0 or -ENOMEM (the list in use stays). (peer_list.c) */
+int peer_list_apply(struct peer_mode *pm, const char (*urls)[WIRE_MAX_URL + 1], size_t n);
+/* Free a peer and its view. */
+void peer_destroy(struct peer *p);
 /* A request to `p` came back (or failed): one fewer in flight. */
 void peer_answered(struct peer *p);
 
