@@ -1,101 +1,187 @@
-/* The HTTP client on libcurl's multi interface, driven by the caller's libevent base
- * (http_client.h).
- *
- * libcurl does the HTTP: connections, keep-alive and their pool, name resolution, TLS,
- * time-outs. It does no waiting of its own: it tells us, through two callbacks, which
- * sockets it wants to hear about (CURLMOPT_SOCKETFUNCTION: a libevent event per socket,
- * struct watch) and when it next needs to be called whatever happens on them
- * (CURLMOPT_TIMERFUNCTION: one libevent timer). When an event or the timer fires we hand it to
- * curl_multi_socket_action(), which moves every transfer concerned along, and then read the
- * finished transfers (curl_multi_info_read()) and call their callbacks. A request therefore
- * never completes inside http_request(): curl_multi_add_handle() only arms the timer, and
- * the transfer starts when the loop next runs. This is the scheme of libcurl's hiperfifo.c
- * example.
- *
- * The limits are ours: a header callback counts the answer's header bytes against
- * HTTP_MAX_HEADERS, the body callback its bytes against HTTP_MAX_ANSWER, and libcurl aborts
- * the transfer when either says no. */
+/* The HTTP client on libevent's evhttp, with kept-alive connections (http_client.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "net/http_client.h"
 
-#include <curl/curl.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <event2/event.h>
-#include <event2/http.h> /* evhttp_uri_parse() */
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
+#include "common/log.h"
 #include "net/tls.h"
 
-/* Connections kept open after an answer for the next request to the same peer (a manager
- * asks each agent once per interval): at most this many in all, the oldest closed first. */
-#define HTTP_CLIENT_MAX_IDLE 16384
-/* A kept-alive connection idle for longer is closed rather than reused. */
-#define HTTP_CLIENT_IDLE_MAX_AGE_S 60
-/* The longest URL (base URL and path) a request goes to. */
-#define HTTP_CLIENT_MAX_URL 2048
-/* The first allocation for an answer's body (a sample of 25 VMs is about 5.5 KB). */
-#define HTTP_CLIENT_BODY_START 8192u
-/* Easy handles kept for the next requests (libcurl's per-transfer state: allocating it anew
- * for each request is a good part of the client's cost). */
-#define HTTP_CLIENT_SPARE_EASY 1024
-/* The longest time-out a request takes (more would overflow libcurl's milliseconds). */
-#define HTTP_CLIENT_MAX_TIMEOUT_S 86400.0
+/* Connections kept open after an answer, at most one per peer, for the next request to the
+ * same peer (a manager asks each agent once per interval). */
+#define HTTP_IDLE_MAX 16384
+#define HTTP_IDLE_BUCKETS 1024u
 
-/* A socket libcurl asked us to watch, and its event. */
-struct watch {
-    struct event *ev;
-    struct watch *next;
-    struct watch *prev;
+/* Idle connections older than this are closed rather than reused. */
+#define HTTP_IDLE_MAX_AGE_S 60
+
+struct idle {
+    char key[300]; /* "host:port" */
+    struct evhttp_connection *conn;
+    struct idle *next;  /* in its bucket */
+    struct idle *older; /* in the age list */
+    struct idle *newer;
+    time_t since;
 };
 
-/* One request. */
+/* One request and the connection that carries it. */
 struct call {
     struct http_client *client;
-    CURL *easy;
-    struct curl_slist *headers;
+    char key[300];
+    bool keep; /* the answer left the connection usable for another request */
+    struct evhttp_connection *conn;
+    struct evhttp_request *req; /* NULL once evhttp has finished with it */
     http_done_fn done;
     void *arg;
-    char host[256]; /* the URL's host, for the check of the server's certificate */
-    char *body;     /* the answer so far, NUL-terminated when not NULL */
+    const char *err;
+    char err_buf[160]; /* for an `err` that is not a constant (a TLS verification's) */
+    int status;        /* the answer, kept until it is delivered */
+    char *body;
     size_t len;
-    size_t cap;
-    size_t header_bytes;
-    bool too_large; /* a limit was hit */
-    bool no_memory;
-    char curl_err[CURL_ERROR_SIZE]; /* libcurl's own words for a failure */
-    char err[200];                  /* ours, given to the callback */
+    bool finished;
     struct call *next;
     struct call *prev;
 };
 
+/* Completions are never delivered from inside evhttp: a request that fails at once (a host
+ * name that does not resolve) would otherwise call back before http_request() returns, and
+ * callers rely on setting their own state after sending. They are queued and delivered,
+ * then freed with their connection, by the reaper on the next loop turn. */
 struct http_client {
     struct event_base *base;
-    CURLM *multi;
-    struct event *timer;   /* libcurl's time-outs */
-    struct call *live;     /* requests in flight */
-    struct watch *watches; /* sockets libcurl watches */
-    char auth_header[sizeof("Authorization: Bearer ") + HTTP_MAX_TOKEN]; /* or "" */
-    struct http_tls *tls; /* for https:// URLs, or NULL */
-    CURL *spare[HTTP_CLIENT_SPARE_EASY];
-    size_t n_spare;
+    struct evdns_base *dns; /* asynchronous name resolution (never block the loop) */
+    struct call *live;      /* requests in flight */
+    struct call *zombies;   /* finished: deliver, then free with the connection */
+    struct event *reaper;
+    struct idle *idle[HTTP_IDLE_BUCKETS]; /* kept-alive connections by peer */
+    struct idle *oldest;                  /* the same, by age */
+    struct idle *newest;
+    size_t n_idle;
+    char auth_header[HTTP_MAX_TOKEN + 8]; /* "Bearer TOKEN", or "" */
+    struct http_tls *tls;                 /* for https:// URLs, or NULL */
 };
 
-static void
-call_link(struct call **head, struct call *c)
+static size_t
+idle_bucket(const char *key)
 {
-    c->prev = NULL;
-    c->next = *head;
-    if (*head != NULL)
-        (*head)->prev = c;
-    *head = c;
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p != '\0'; p++) {
+        h ^= (unsigned char)*p;
+        h *= 16777619u;
+    }
+    return h & (HTTP_IDLE_BUCKETS - 1);
 }
 
 static void
-call_unlink(struct call **head, struct call *c)
+idle_unlink_age(struct http_client *cl, struct idle *i)
+{
+    if (i->older != NULL)
+        i->older->newer = i->newer;
+    else
+        cl->oldest = i->newer;
+    if (i->newer != NULL)
+        i->newer->older = i->older;
+    else
+        cl->newest = i->older;
+}
+
+/* Remove `i` from its bucket and the age list, and free it; its connection is returned. */
+static struct evhttp_connection *
+idle_remove(struct http_client *cl, struct idle *i)
+{
+    for (struct idle **p = &cl->idle[idle_bucket(i->key)]; *p != NULL; p = &(*p)->next) {
+        if (*p == i) {
+            *p = i->next;
+            break;
+        }
+    }
+    idle_unlink_age(cl, i);
+    struct evhttp_connection *conn = i->conn;
+    free(i);
+    cl->n_idle--;
+    return conn;
+}
+
+/* Whether libevent still holds the connection's socket: it drops a connection on which the
+ * peer sent something while it was idle, and reusing such a one can trip an assertion in
+ * libevent 2.1 when the reconnect then fails. */
+static bool
+conn_open(struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    return bev != NULL && bufferevent_getfd(bev) >= 0;
+}
+
+/* Take the kept-alive connection to `key`, or NULL. */
+static struct evhttp_connection *
+idle_take(struct http_client *cl, const char *key)
+{
+    for (struct idle *i = cl->idle[idle_bucket(key)]; i != NULL; i = i->next) {
+        if (strcmp(i->key, key) != 0)
+            continue;
+        struct evhttp_connection *conn = idle_remove(cl, i);
+        if (conn_open(conn))
+            return conn;
+        evhttp_connection_free(conn);
+        return NULL;
+    }
+    return NULL;
+}
+
+/* Keep `conn` for the next request to `key`, or free it. The oldest idle connections go
+ * first when there are too many or they are too old, so peers that went away do not fill
+ * the pool. */
+static void
+idle_put(struct http_client *cl, const char *key, struct evhttp_connection *conn)
+{
+    struct timeval now;
+    if (event_base_gettimeofday_cached(cl->base, &now) < 0)
+        now.tv_sec = 0;
+    while (cl->oldest != NULL &&
+           (cl->n_idle >= HTTP_IDLE_MAX || now.tv_sec - cl->oldest->since > HTTP_IDLE_MAX_AGE_S))
+        evhttp_connection_free(idle_remove(cl, cl->oldest));
+    struct idle *i = malloc(sizeof(*i));
+    if (i == NULL || !conn_open(conn)) {
+        free(i);
+        evhttp_connection_free(conn);
+        return;
+    }
+    (void)snprintf(i->key, sizeof(i->key), "%s", key);
+    i->conn = conn;
+    i->since = now.tv_sec;
+    size_t b = idle_bucket(key);
+    i->next = cl->idle[b];
+    cl->idle[b] = i;
+    i->older = cl->newest;
+    i->newer = NULL;
+    if (cl->newest != NULL)
+        cl->newest->newer = i;
+    else
+        cl->oldest = i;
+    cl->newest = i;
+    cl->n_idle++;
+}
+
+static void
+list_remove(struct call **head, struct call *c)
 {
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -107,243 +193,82 @@ call_unlink(struct call **head, struct call *c)
     c->prev = NULL;
 }
 
-/* Free a request that is in no list and no longer in the multi handle. */
+static void
+list_push(struct call **head, struct call *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head != NULL)
+        (*head)->prev = c;
+    *head = c;
+}
+
+/* Free a finished request; its connection is kept for the next request to the same peer
+ * when the answer left it usable, and there is no connection kept for that peer yet. */
 static void
 call_free(struct call *c)
 {
     struct http_client *cl = c->client;
-    if (c->easy != NULL && cl->n_spare < HTTP_CLIENT_SPARE_EASY)
-        cl->spare[cl->n_spare++] = c->easy;
-    else if (c->easy != NULL)
-        curl_easy_cleanup(c->easy);
-    curl_slist_free_all(c->headers);
+    if (c->keep && c->conn != NULL) {
+        struct evhttp_connection *other = idle_take(cl, c->key);
+        if (other != NULL)
+            evhttp_connection_free(other);
+        idle_put(cl, c->key, c->conn);
+    } else if (c->conn != NULL) {
+        evhttp_connection_free(c->conn);
+    }
     free(c->body);
     free(c);
 }
 
+/* Deliver finished requests (when `deliver`) and free them. A callback may send new
+ * requests; they are delivered on a later turn. */
 static void
-watch_free(struct http_client *cl, struct watch *w)
+reap(struct http_client *cl, bool deliver)
 {
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        cl->watches = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    if (w->ev != NULL)
-        event_free(w->ev);
-    free(w);
-}
-
-/* Why request `c` got no answer, in c->err (`result` is libcurl's verdict). */
-static const char *
-call_error(struct call *c, CURLcode result)
-{
-    if (c->no_memory || result == CURLE_OUT_OF_MEMORY)
-        return "out of memory";
-    if (c->too_large || result == CURLE_FILESIZE_EXCEEDED)
-        return "answer too large";
-    const char *detail = c->curl_err[0] != '\0' ? c->curl_err : curl_easy_strerror(result);
-    switch (result) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return "timed out";
-    case CURLE_GOT_NOTHING:
-        return "connection closed";
-    case CURLE_PEER_FAILED_VERIFICATION:
-        http_tls_refusal(c->easy, detail, c->err, sizeof(c->err));
-        return c->err;
-    default:
-        (void)snprintf(c->err, sizeof(c->err), "connection failed: %.160s", detail);
-        return c->err;
+    while (cl->zombies != NULL) {
+        struct call *c = cl->zombies;
+        list_remove(&cl->zombies, c);
+        if (deliver) {
+            if (c->status == 0)
+                c->done(c->arg, 0, NULL, 0, c->err != NULL ? c->err : "connection failed");
+            else if (c->body == NULL)
+                c->done(c->arg, 0, NULL, 0, "out of memory");
+            else
+                c->done(c->arg, c->status, c->body, c->len, NULL);
+        }
+        call_free(c);
     }
 }
 
-/* Request `c` is over (`result`): take it out of the client, call its callback, free it. */
 static void
-call_end(struct call *c, CURLcode result)
-{
-    struct http_client *cl = c->client;
-    long status = 0;
-    if (result == CURLE_OK &&
-        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
-        status = 0;
-    call_unlink(&cl->live, c);
-    (void)curl_multi_remove_handle(cl->multi, c->easy);
-    if (result == CURLE_OK && status > 0) {
-        c->done(c->arg, (int)status, c->body != NULL ? c->body : "", c->len, NULL);
-    } else {
-        const char *why = result == CURLE_OK ? "no HTTP answer" : call_error(c, result);
-        c->done(c->arg, 0, NULL, 0, why);
-    }
-    call_free(c);
-}
-
-/* Deliver every request libcurl has finished. */
-static void
-deliver_finished(struct http_client *cl)
-{
-    CURLMsg *msg;
-    int left = 0;
-    while ((msg = curl_multi_info_read(cl->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        CURLcode result = msg->data.result; /* `msg` dies with the handle's removal */
-        char *priv = NULL;
-        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK ||
-            priv == NULL)
-            continue; /* not ours: cannot happen */
-        call_end((struct call *)(void *)priv, result);
-    }
-}
-
-/* libevent: a watched socket is ready. */
-static void
-socket_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct http_client *cl = arg;
-    int action = ((what & EV_READ) != 0 ? CURL_CSELECT_IN : 0) |
-                 ((what & EV_WRITE) != 0 ? CURL_CSELECT_OUT : 0);
-    int running = 0;
-    (void)curl_multi_socket_action(cl->multi, fd, action, &running);
-    deliver_finished(cl);
-}
-
-/* libevent: libcurl's time-out is due. */
-static void
-timer_event_cb(evutil_socket_t fd, short what, void *arg)
+reaper_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    struct http_client *cl = arg;
-    int running = 0;
-    (void)curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    deliver_finished(cl);
-}
-
-/* libcurl: watch socket `s` for `what` (CURL_POLL_IN/OUT/INOUT), or no longer
- * (CURL_POLL_REMOVE). `socketp` is the struct watch we gave it, NULL the first time. */
-static int
-socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    struct http_client *cl = userp;
-    struct watch *w = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (w != NULL)
-            watch_free(cl, w);
-        return 0;
-    }
-    short kind = (short)(EV_PERSIST | ((what & CURL_POLL_IN) != 0 ? EV_READ : 0) |
-                         ((what & CURL_POLL_OUT) != 0 ? EV_WRITE : 0));
-    if (w == NULL) {
-        w = calloc(1, sizeof(*w));
-        if (w == NULL)
-            return -1;
-        w->next = cl->watches;
-        if (cl->watches != NULL)
-            cl->watches->prev = w;
-        cl->watches = w;
-        w->ev = event_new(cl->base, s, kind, socket_event_cb, cl);
-        if (w->ev == NULL || curl_multi_assign(cl->multi, s, w) != CURLM_OK) {
-            watch_free(cl, w);
-            return -1;
-        }
-    } else {
-        /* A new interest: the event is re-armed with it. */
-        (void)event_del(w->ev);
-        if (event_assign(w->ev, cl->base, s, kind, socket_event_cb, cl) < 0)
-            return -1;
-    }
-    return event_add(w->ev, NULL) < 0 ? -1 : 0;
-}
-
-/* libcurl: call curl_multi_socket_action(CURL_SOCKET_TIMEOUT) in `timeout_ms` (0: at once,
- * on the next loop turn), or never (-1). */
-static int
-timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    struct http_client *cl = userp;
-    if (timeout_ms < 0)
-        return event_del(cl->timer) < 0 ? -1 : 0;
-    struct timeval tv;
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    return event_add(cl->timer, &tv) < 0 ? -1 : 0;
-}
-
-/* libcurl: header bytes of the answer (each header line, the status line included). */
-static size_t
-header_cb(char *data, size_t size, size_t n, void *arg)
-{
-    (void)data;
-    struct call *c = arg;
-    size_t len = size * n;
-    if (len > HTTP_MAX_HEADERS - c->header_bytes) {
-        c->too_large = true;
-        return 0; /* abort */
-    }
-    c->header_bytes += len;
-    return len;
-}
-
-/* libcurl: body bytes of the answer, kept up to HTTP_MAX_ANSWER. */
-static size_t
-body_cb(char *data, size_t size, size_t n, void *arg)
-{
-    struct call *c = arg;
-    size_t len = size * n;
-    if (len > HTTP_MAX_ANSWER - c->len) {
-        c->too_large = true;
-        return 0; /* abort */
-    }
-    if (c->len + len + 1 > c->cap) {
-        size_t cap = c->cap != 0 ? c->cap : HTTP_CLIENT_BODY_START;
-        while (cap < c->len + len + 1)
-            cap *= 2;
-        if (cap > (size_t)HTTP_MAX_ANSWER + 1)
-            cap = (size_t)HTTP_MAX_ANSWER + 1;
-        char *b = realloc(c->body, cap);
-        if (b == NULL) {
-            c->no_memory = true;
-            return 0;
-        }
-        c->body = b;
-        c->cap = cap;
-    }
-    memcpy(c->body + c->len, data, len);
-    c->len += len;
-    c->body[c->len] = '\0';
-    return len;
+    reap(arg, true);
 }
 
 struct http_client *
 http_client_new(struct event_base *base)
 {
-    /* Reference-counted by libcurl, and thread-safe in the versions we build with. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    struct http_client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
         return NULL;
-    struct http_client *cl = calloc(1, sizeof(*cl));
-    if (cl == NULL) {
-        curl_global_cleanup();
-        return NULL;
-    }
-    cl->base = base;
-    cl->multi = curl_multi_init();
-    cl->timer = evtimer_new(base, timer_event_cb, cl);
-    if (cl->multi == NULL || cl->timer == NULL ||
-        curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
-        curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl) != CURLM_OK ||
-        curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
-        curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl) != CURLM_OK ||
-        /* Without a size the pool shrinks with the requests in flight: a manager's
-         * connections to its agents would close at the end of every round. */
-        curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_CLIENT_MAX_IDLE) !=
-            CURLM_OK) {
-        http_client_free(cl);
+    c->base = base;
+    c->reaper = event_new(base, -1, 0, reaper_cb, c);
+    if (c->reaper == NULL) {
+        free(c);
         return NULL;
     }
-    return cl;
+    c->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (c->dns == NULL) {
+        /* No usable resolv.conf: numeric addresses and /etc/hosts still work. */
+        c->dns = evdns_base_new(base, 0);
+        if (c->dns != NULL && evdns_base_load_hosts(c->dns, NULL) < 0)
+            log_debug("no /etc/hosts for name resolution, ignoring");
+    }
+    return c;
 }
 
 void
@@ -353,196 +278,241 @@ http_client_free(struct http_client *cl)
         return;
     while (cl->live != NULL) {
         struct call *c = cl->live;
-        call_unlink(&cl->live, c);
-        (void)curl_multi_remove_handle(cl->multi, c->easy); /* calls nothing of the caller's */
+        list_remove(&cl->live, c);
+        if (c->req != NULL)
+            evhttp_cancel_request(c->req); /* frees the request, calls nothing */
         call_free(c);
     }
-    /* Closes the kept-alive connections; libcurl may still call socket_cb() and timer_cb(). */
-    if (cl->multi != NULL)
-        (void)curl_multi_cleanup(cl->multi);
-    while (cl->watches != NULL)
-        watch_free(cl, cl->watches);
-    while (cl->n_spare > 0)
-        curl_easy_cleanup(cl->spare[--cl->n_spare]);
-    if (cl->timer != NULL)
-        event_free(cl->timer);
+    reap(cl, false);
+    while (cl->oldest != NULL)
+        evhttp_connection_free(idle_remove(cl, cl->oldest));
+    event_free(cl->reaper);
+    if (cl->dns != NULL)
+        evdns_base_free(cl->dns, 0);
     free(cl);
-    curl_global_cleanup();
 }
 
-void
-http_client_set_tls(struct http_client *c, struct http_tls *tls)
+/* The request is over: queue it for delivery and wake the reaper. */
+static void
+call_finish(struct call *c)
 {
-    c->tls = tls;
+    struct http_client *cl = c->client;
+    c->req = NULL;
+    c->finished = true;
+    list_remove(&cl->live, c);
+    list_push(&cl->zombies, c);
+    event_active(cl->reaper, 0, 0);
 }
 
-int
-http_client_set_token(struct http_client *c, const char *token)
+/* Over TLS, when the server's certificate was refused: why, in `c->err_buf`. */
+static bool
+tls_refused(struct call *c)
 {
-    if (token == NULL || token[0] == '\0') {
-        c->auth_header[0] = '\0';
-        return 0;
+    if (c->conn == NULL)
+        return false;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    if (ssl == NULL)
+        return false;
+    long v = SSL_get_verify_result(ssl);
+    if (v == X509_V_OK)
+        return false;
+    (void)snprintf(c->err_buf, sizeof(c->err_buf), "TLS: the server's certificate is refused: %s",
+                   X509_verify_cert_error_string(v));
+    return true;
+}
+
+static void
+call_error_cb(enum evhttp_request_error e, void *arg)
+{
+    struct call *c = arg;
+    if (e != EVREQ_HTTP_TIMEOUT && e != EVREQ_HTTP_DATA_TOO_LONG && tls_refused(c)) {
+        c->err = c->err_buf;
+        return;
     }
-    if (strlen(token) > HTTP_MAX_TOKEN)
-        return -EINVAL;
-    for (const char *p = token; *p != '\0'; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return -EINVAL;
-    (void)snprintf(c->auth_header, sizeof(c->auth_header), "Authorization: Bearer %s", token);
-    return 0;
+    switch (e) {
+    case EVREQ_HTTP_TIMEOUT:
+        c->err = "timed out";
+        break;
+    case EVREQ_HTTP_EOF:
+        c->err = "connection closed";
+        break;
+    case EVREQ_HTTP_DATA_TOO_LONG:
+        c->err = "answer too large";
+        break;
+    default:
+        c->err = "connection failed";
+        break;
+    }
 }
 
-/* The URL of `path` at `base_url`'s scheme, host and port, in `url` (size `len`), and the
- * host in `host` (size `host_len`). As libevent reads URLs, so that it takes what
- * http_url_check() takes. 0, or -EINVAL (not http:// or https://, no host or port, or too
- * long). */
-static int
-request_url(const char *base_url, const char *path, char *url, size_t len, char *host,
-            size_t host_len, bool *ret_tls)
+static void
+call_done_cb(struct evhttp_request *req, void *arg)
 {
-    struct evhttp_uri *u = evhttp_uri_parse(base_url);
-    if (u == NULL)
-        return -EINVAL;
-    const char *scheme = evhttp_uri_get_scheme(u);
-    const char *h = evhttp_uri_get_host(u);
-    int port = evhttp_uri_get_port(u);
-    bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
-    bool plain = scheme != NULL && strcmp(scheme, "http") == 0;
-    int r = -EINVAL;
-    if ((tls || plain) && h != NULL && h[0] != '\0' && strlen(h) < host_len && port > 0 &&
-        port <= 65535) {
-        int n =
-            snprintf(url, len, "%s://%s:%d%s%s", scheme, h, port, path[0] == '/' ? "" : "/", path);
-        if (n > 0 && (size_t)n < len) {
-            (void)snprintf(host, host_len, "%s", h);
-            *ret_tls = tls;
-            r = 0;
+    struct call *c = arg;
+    c->status = req != NULL ? evhttp_request_get_response_code(req) : 0;
+    if (c->status != 0) {
+        /* HTTP/1.1 keeps the connection unless the peer said otherwise. */
+        const char *conn_hdr =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
+        c->keep = evhttp_request_get_response_code(req) > 0 &&
+                  (conn_hdr == NULL || evutil_ascii_strcasecmp(conn_hdr, "close") != 0);
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        c->len = evbuffer_get_length(in);
+        c->body = malloc(c->len + 1);
+        if (c->body != NULL) {
+            if (c->len > 0)
+                (void)evbuffer_copyout(in, c->body, c->len);
+            c->body[c->len] = '\0';
         }
     }
-    evhttp_uri_free(u);
-    return r;
+    call_finish(c);
 }
 
-/* The request's headers: the token, and the body's type. 0 or -ENOMEM. */
-static int
-call_headers(struct call *c, const char *method, const char *body)
+static enum evhttp_cmd_type
+method_code(const char *m)
 {
-    const char *lines[3];
-    size_t n = 0;
-    if (c->client->auth_header[0] != '\0')
-        lines[n++] = c->client->auth_header;
-    if (body != NULL) {
-        lines[n++] = "Content-Type: application/json";
-        lines[n++] = "Expect:"; /* send the body at once, without waiting for a 100 */
-    } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
-        lines[n++] = "Content-Type:"; /* no type for no body (libcurl would say a form) */
+    if (strcmp(m, "POST") == 0)
+        return EVHTTP_REQ_POST;
+    if (strcmp(m, "PUT") == 0)
+        return EVHTTP_REQ_PUT;
+    if (strcmp(m, "DELETE") == 0)
+        return EVHTTP_REQ_DELETE;
+    return EVHTTP_REQ_GET;
+}
+
+/* Make `ssl` accept only a certificate that names `host`, the host of the URL: an IP address
+ * must be among its subjectAltName IP addresses, a name among its DNS names (or be its common
+ * name when it has none; no partial wildcards). 0, or -1. */
+static int
+tls_expect_host(SSL *ssl, const char *host)
+{
+    char h[256];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') { /* an IPv6 literal in a URL */
+        host++;
+        n -= 2;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct curl_slist *h = curl_slist_append(c->headers, lines[i]);
-        if (h == NULL)
-            return -ENOMEM;
-        c->headers = h;
-    }
+    if (n == 0 || n >= sizeof(h))
+        return -1;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, h, addr) == 1 || inet_pton(AF_INET6, h, addr) == 1)
+        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), h) == 1 ? 0 : -1;
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(ssl, h) != 1)
+        return -1;
+    (void)SSL_set_tlsext_host_name(ssl, h);
     return 0;
 }
 
-/* The method and the body (copied) of the request: POST, PUT and DELETE as named, anything
- * else as GET (without a body). */
-static bool
-call_method(CURL *e, const char *method, const char *body)
+/* A new connection over TLS to `host`: the server's certificate must be signed by the CA and
+ * name `host`. */
+static struct evhttp_connection *
+tls_connection(struct http_client *cl, const char *host, unsigned short port)
 {
-    bool post = strcmp(method, "POST") == 0;
-    bool put = strcmp(method, "PUT") == 0;
-    bool del = strcmp(method, "DELETE") == 0;
-    if (!post && !put && !del)
-        return curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK;
-    bool ok = true;
-    if (post || put || body != NULL) {
-        const char *b = body != NULL ? body : "";
-        ok = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(b)) == CURLE_OK &&
-             curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, b) == CURLE_OK;
+    SSL *ssl = SSL_new(http_tls_client_ctx(cl->tls));
+    if (ssl == NULL)
+        return NULL;
+    if (tls_expect_host(ssl, host) < 0) {
+        SSL_free(ssl);
+        return NULL;
     }
-    if (ok && !post)
-        ok = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
-    return ok;
-}
-
-/* Every option of request `c`. 0 or -ENOMEM. */
-static int
-call_setup(struct call *c, const char *url, const char *method, const char *body, double timeout_s)
-{
-    CURL *e = c->easy;
-    if (!(timeout_s < HTTP_CLIENT_MAX_TIMEOUT_S))
-        timeout_s = HTTP_CLIENT_MAX_TIMEOUT_S;
-    long ms = timeout_s > 0.001 ? (long)(timeout_s * 1000.0 + 0.5) : 1; /* 0 would be none */
-    if (call_headers(c, method, body) < 0)
-        return -ENOMEM;
-    bool ok =
-        curl_easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)c) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_err) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)c) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)c) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_ANSWER) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)HTTP_CLIENT_IDLE_MAX_AGE_S) == CURLE_OK &&
-        /* No cache of names: a reused connection needs no name, and libcurl (7.88) walks its
-         * whole cache at the end of every request, one entry per peer. */
-        curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L) == CURLE_OK &&
-        /* HTTP/1.1 to our own daemons only: no proxy from the environment, no redirect, no
-         * other protocol, no signals (the daemons own theirs). */
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_PROXY, "") == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) == CURLE_OK &&
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK && call_method(e, method, body);
-    if (!ok)
-        return -ENOMEM;
-    if (c->client->tls != NULL)
-        return http_tls_client_setup(c->client->tls, e, c->host);
-    return 0;
+    /* On failure libevent frees `ssl` itself (BEV_OPT_CLOSE_ON_FREE). */
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(cl->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL)
+        return NULL;
+    /* evhttp reads an answer to its end; a peer that closes without close_notify has still
+     * sent all of it. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    struct evhttp_connection *conn =
+        evhttp_connection_base_bufferevent_new(cl->base, cl->dns, bev, host, port);
+    if (conn == NULL)
+        bufferevent_free(bev);
+    return conn;
 }
 
 int
 http_request(struct http_client *cl, const char *base_url, const char *method, const char *path,
              const char *body, double timeout_s, http_done_fn done, void *arg)
 {
-    char url[HTTP_CLIENT_MAX_URL];
-    char host[256];
-    bool tls = false;
-    int r = request_url(base_url, path, url, sizeof(url), host, sizeof(host), &tls);
-    if (r < 0)
-        return r;
+    struct evhttp_uri *u = evhttp_uri_parse(base_url);
+    if (u == NULL)
+        return -EINVAL;
+    const char *host = evhttp_uri_get_host(u);
+    const char *scheme = evhttp_uri_get_scheme(u);
+    int port = evhttp_uri_get_port(u);
+    bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
+    bool plain = scheme != NULL && strcmp(scheme, "http") == 0;
+    /* (A TLS host name must fit the check of the server's certificate: tls_expect_host().) */
+    if (!(tls || plain) || host == NULL || host[0] == '\0' || port <= 0 || port > 65535 ||
+        (tls && strlen(host) > 255)) {
+        evhttp_uri_free(u);
+        return -EINVAL;
+    }
     /* A client with TLS talks TLS only: its token must not cross a plain connection. */
-    if (tls != (cl->tls != NULL))
+    if (tls != (cl->tls != NULL)) {
+        evhttp_uri_free(u);
         return -EPROTONOSUPPORT;
+    }
     struct call *c = calloc(1, sizeof(*c));
-    if (c == NULL)
+    if (c == NULL) {
+        evhttp_uri_free(u);
         return -ENOMEM;
+    }
     c->client = cl;
     c->done = done;
     c->arg = arg;
-    (void)snprintf(c->host, sizeof(c->host), "%s", host);
-    if (cl->n_spare > 0) {
-        c->easy = cl->spare[--cl->n_spare];
-        curl_easy_reset(c->easy);
-    } else {
-        c->easy = curl_easy_init();
+    /* Kept-alive connections are told apart by scheme too. */
+    (void)snprintf(c->key, sizeof(c->key), "%s%s:%d", tls ? "s:" : "", host, port);
+    c->conn = idle_take(cl, c->key);
+    if (c->conn == NULL) {
+        c->conn = tls ? tls_connection(cl, host, (unsigned short)port)
+                      : evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
+        if (c->conn != NULL) {
+            evhttp_connection_set_max_body_size(c->conn, HTTP_MAX_ANSWER);
+            evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS);
+        }
     }
-    r = c->easy != NULL ? call_setup(c, url, method, body, timeout_s) : -ENOMEM;
-    /* Adding only arms the timer: nothing is sent, and nothing can finish, before the loop
-     * runs again. */
-    if (r == 0 && curl_multi_add_handle(cl->multi, c->easy) != CURLM_OK)
-        r = -EIO;
-    if (r < 0) {
+    c->req = evhttp_request_new(call_done_cb, c);
+    if (c->conn == NULL || c->req == NULL) {
+        if (c->conn != NULL)
+            evhttp_connection_free(c->conn);
+        if (c->req != NULL)
+            evhttp_request_free(c->req);
+        free(c);
+        evhttp_uri_free(u);
+        return -ENOMEM;
+    }
+    evhttp_request_set_error_cb(c->req, call_error_cb);
+    struct timeval tv;
+    tv.tv_sec = (time_t)timeout_s;
+    tv.tv_usec = (suseconds_t)((timeout_s - (double)tv.tv_sec) * 1e6);
+    evhttp_connection_set_timeout_tv(c->conn, &tv);
+    evhttp_connection_set_retries(c->conn, 0);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+    (void)evhttp_add_header(h, "Host", host);
+    if (cl->auth_header[0] != '\0')
+        (void)evhttp_add_header(h, "Authorization", cl->auth_header);
+    if (body != NULL) {
+        (void)evhttp_add_header(h, "Content-Type", "application/json");
+        (void)evbuffer_add(evhttp_request_get_output_buffer(c->req), body, strlen(body));
+    }
+    evhttp_uri_free(u);
+    /* In the list before sending: evhttp may finish the request at once. */
+    list_push(&cl->live, c);
+    if (evhttp_make_request(c->conn, c->req, method_code(method), path) < 0) {
+        if (c->finished)
+            return 0; /* already queued for delivery */
+        /* evhttp freed the request and will call nothing. */
+        list_remove(&cl->live, c);
+        c->req = NULL;
         call_free(c);
-        return r;
+        return -EIO;
     }
-    call_link(&cl->live, c);
     return 0;
 }
 
@@ -573,6 +543,28 @@ fetch_done(void *arg, int status, const char *body, size_t len, const char *err)
     (void)event_base_loopbreak(f->base);
 }
 
+void
+http_client_set_tls(struct http_client *c, struct http_tls *tls)
+{
+    c->tls = tls;
+}
+
+int
+http_client_set_token(struct http_client *c, const char *token)
+{
+    if (token == NULL || token[0] == '\0') {
+        c->auth_header[0] = '\0';
+        return 0;
+    }
+    if (strlen(token) > HTTP_MAX_TOKEN)
+        return -EINVAL;
+    for (const char *p = token; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return -EINVAL;
+    (void)snprintf(c->auth_header, sizeof(c->auth_header), "Bearer %s", token);
+    return 0;
+}
+
 int
 http_fetch(const char *base_url, const char *method, const char *path, const char *body,
            const struct http_creds *creds, double timeout_s, struct http_answer *ret)
@@ -598,9 +590,8 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
         event_base_free(f.base);
         return r;
     }
-    /* Until the answer, or until nothing is left to wait for (which would be a bug). */
     while (!f.done) {
-        if (event_base_dispatch(f.base) != 0)
+        if (event_base_dispatch(f.base) < 0)
             break;
     }
     http_client_free(f.client);

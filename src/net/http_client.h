@@ -1,8 +1,6 @@
 /* The HTTP client: asynchronous requests on a daemon's event loop, and a blocking fetch for
- * the command line, with the API token and mutual TLS (tls.h). libcurl's multi interface does
- * the HTTP, on the caller's libevent base. Answers are size-limited and every request has a
- * time-out. Owns its connections (kept alive for the next request to the same peer); never
- * accepts one. */
+ * the command line, with the API token and mutual TLS (tls.h). Answers are size-limited and
+ * every request has a time-out. Owns its connections; never accepts one. */
 #ifndef VMLOC_NET_HTTP_CLIENT_H
 #define VMLOC_NET_HTTP_CLIENT_H
 
@@ -22,10 +20,9 @@ struct http_tls;
  * `body` is NULL and `err` says why). `body` is NUL-terminated and borrowed. */
 typedef void (*http_done_fn)(void *arg, int status, const char *body, size_t len, const char *err);
 
-/* An HTTP client on one event loop. It owns every connection it opens and keeps an idle one
- * for the next request to the same peer (at most 16,384 in all, each for at most 60 s);
- * http_client_free() cancels what is still in flight and closes them all, so nothing leaks
- * at shutdown. */
+/* An HTTP client on one event loop. It owns every connection it opens: a finished one is
+ * freed on the next loop turn (evhttp must not free it inside its own callback), and
+ * http_client_free() cancels what is still in flight, so nothing leaks at shutdown. */
 struct http_client;
 
 /* A client on `base` (borrowed; must outlive the client). NULL only on OOM. */
@@ -45,13 +42,13 @@ MUST_CHECK int http_client_set_token(struct http_client *c, const char *token);
  * connection of a TLS cluster). */
 void http_client_set_tls(struct http_client *c, struct http_tls *tls);
 
-/* Send `method` ("GET", "POST", "PUT" or "DELETE"; any other is sent as GET) `path` to
- * `base_url` ("http://ADDR:PORT", as http_url_check() takes) with an optional JSON `body`
- * (copied). The answer must come within `timeout_s` (connecting included), with at most
- * HTTP_MAX_HEADERS of headers and HTTP_MAX_ANSWER of body, else it counts as none. `done` is
- * called from the event loop, never from inside this call, exactly once, unless this returns
- * an error or the client is freed first; it may send new requests but must not free the
- * client. 0, or -EINVAL (bad URL, or base URL and path longer than 2 KiB) /
+/* Send `method` ("POST", "PUT" or "DELETE"; any other is sent as GET) `path` to `base_url`
+ * ("http://ADDR:PORT" or "https://ADDR:PORT", as http_url_check() takes) with an optional
+ * JSON `body` (copied). The answer must come within `timeout_s` of each step (connecting,
+ * sending, each read), with at most HTTP_MAX_HEADERS of headers and HTTP_MAX_ANSWER of body,
+ * else it counts as none. `done` is called from the event loop, never from inside this call,
+ * exactly once, unless this returns an error or the client is freed first; it may send new
+ * requests but must not free the client. 0, or -EINVAL (bad URL, or another scheme) /
  * -EPROTONOSUPPORT (scheme and TLS disagree, see http_client_set_tls()) / -ENOMEM / -EIO. */
 MUST_CHECK int http_request(struct http_client *c, const char *base_url, const char *method,
                             const char *path, const char *body, double timeout_s, http_done_fn done,
