@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "proto/policy_ini_keys.h"
+#include "proto/wire.h"
 
 enum section_kind {
     SEC_DETECT = POLICY_INI_DETECT,
@@ -97,11 +98,16 @@ classify_section(const struct config_ext *ext, const char *s, size_t len, enum s
         enum section_kind kind;
         const char *form;
         const char *name_rule;
+        const char *bad_chars;
     } named[] = {
         {"host", SEC_HOST, "host section must be [host \"NAME\"]",
-         "host name must be 1 to 255 characters without quotes"},
+         "host name must be 1 to 255 characters without quotes",
+         "host name must be UTF-8 without control, bidirectional or invisible formatting "
+         "characters"},
         {"rule", SEC_RULE, "rule section must be [rule \"NAME\"]",
-         "rule name must be 1 to 255 characters without quotes"},
+         "rule name must be 1 to 255 characters without quotes",
+         "rule name must be UTF-8 without control, bidirectional or invisible formatting "
+         "characters"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(named); i++) {
         size_t wl = strlen(named[i].word);
@@ -119,6 +125,11 @@ classify_section(const struct config_ext *ext, const char *s, size_t len, enum s
         size_t nlen = (size_t)(end - p - 2);
         if (nlen == 0 || nlen > MODEL_MAX_NAME || memchr(p + 1, '"', nlen) != NULL) {
             *why = named[i].name_rule;
+            return -EINVAL;
+        }
+        char buf[160];
+        if (wire_name_problem(p + 1, nlen, buf, sizeof(buf)) != NULL) {
+            *why = named[i].bad_chars;
             return -EINVAL;
         }
         *ret = named[i].kind;

@@ -306,6 +306,12 @@ add_name(const char *a, const char *b, char ***list, size_t *n, const char **why
         *why = "a name is not valid UTF-8";
         return -EINVAL;
     }
+    uint32_t cp;
+    if (utf8_hidden_at((const unsigned char *)a, len, &cp)) {
+        *why = "a name has a bidirectional or invisible formatting character (U+00AD, "
+               "U+061C, U+200B-U+200F, U+2028-U+202E, U+2060-U+206F, U+FEFF ...)";
+        return -EINVAL;
+    }
     /* After a space (as config_format() writes lists) ';' or '#' would start a comment: such
      * a name could not be read back. */
     if (*a == ';' || *a == '#') {

@@ -23,6 +23,7 @@
 
 #include "proto/nameset.h"
 #include "proto/utf8.h"
+#include "proto/wire.h"
 
 enum frame_type {
     F_ROOT,   /* the top-level object */
@@ -414,19 +415,18 @@ on_number(void *ctx, const char *s, size_t len)
     return consumed(d);
 }
 
-/* Check a name: non-empty, at most MODEL_MAX_NAME bytes, no control characters. */
+/* Check a name as every name is checked (wire_name_problem()). `buf` holds the message when
+ * it names a character. */
 static const char *
-name_problem(const unsigned char *s, size_t len)
+name_problem(const unsigned char *s, size_t len, char *buf, size_t cap)
 {
-    if (len == 0)
-        return "must not be empty";
-    if (len > MODEL_MAX_NAME)
-        return "must be at most 255 bytes";
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < 0x20 || s[i] == 0x7f)
-            return "must not contain control characters";
-    }
-    return NULL;
+    /* Most names are printable ASCII: checked here, without a call per name. */
+    size_t i = 0;
+    while (i < len && s[i] >= 0x20 && s[i] < 0x7f)
+        i++;
+    if (i == len && len > 0 && len <= MODEL_MAX_NAME)
+        return NULL;
+    return wire_name_problem((const char *)s, len, buf, cap);
 }
 
 /* Check one queued name against those before it; a duplicate becomes the error. */
@@ -479,7 +479,8 @@ drain_names(struct snapshot_decoder *d)
 static int
 on_name(struct snapshot_decoder *d, bool is_host, const unsigned char *s, size_t len)
 {
-    const char *problem = name_problem(s, len);
+    char pbuf[160];
+    const char *problem = name_problem(s, len, pbuf, sizeof(pbuf));
     if (problem != NULL)
         return fail_at(d, -EINVAL, problem);
     size_t i = is_host ? d->cl.n_hosts - 1 : d->cl.n_vms - 1;

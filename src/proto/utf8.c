@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid sequence at s[0] (1..4), or 0 when it is not one. */
+/* Length of the valid sequence at s[0] (1..4), or 0 when it is not one; its code point into
+ * *ret_cp. */
 static size_t
-seq_len(const unsigned char *s, size_t len)
+seq_decode(const unsigned char *s, size_t len, uint32_t *ret_cp)
 {
     unsigned char c = s[0];
+    *ret_cp = c;
     if (c < 0x80)
         return 1;
     size_t n;
@@ -39,7 +41,15 @@ seq_len(const unsigned char *s, size_t len)
     }
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
+    *ret_cp = cp;
     return n + 1;
+}
+
+static size_t
+seq_len(const unsigned char *s, size_t len)
+{
+    uint32_t cp;
+    return seq_decode(s, len, &cp);
 }
 
 bool
@@ -184,4 +194,37 @@ utf8_trim_partial(char *s)
     size_t want = lead < 0x80u ? 1 : (lead & 0xE0u) == 0xC0u ? 2 : (lead & 0xF0u) == 0xE0u ? 3 : 4;
     if (lead >= 0x80u && back + 1 < want)
         s[i - 1] = '\0';
+}
+
+/* Characters that show nothing or change how the text around them is shown. */
+static bool
+hidden_cp(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || /* C0, DEL, C1 controls */
+           cp == 0xad ||                              /* soft hyphen */
+           cp == 0x61c ||                             /* Arabic letter mark */
+           (cp >= 0x200b && cp <= 0x200f) ||          /* zero widths, LRM, RLM */
+           (cp >= 0x2028 && cp <= 0x202e) ||          /* separators, bidi embeddings, overrides */
+           (cp >= 0x2060 && cp <= 0x2064) ||          /* word joiner, invisible operators */
+           (cp >= 0x2066 && cp <= 0x206f) ||          /* bidi isolates, deprecated formats */
+           cp == 0xfeff ||                            /* zero-width no-break space */
+           (cp >= 0xfff9 && cp <= 0xfffb);            /* interlinear annotations */
+}
+
+bool
+utf8_hidden_at(const unsigned char *s, size_t len, uint32_t *ret_cp)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp = s[i];
+        size_t n = s[i] < 0x80 ? 1 : seq_decode(s + i, len - i, &cp);
+        if (n == 0)
+            return false; /* not UTF-8: utf8_valid() says so */
+        if (hidden_cp(cp)) {
+            *ret_cp = cp;
+            return true;
+        }
+        i += n;
+    }
+    return false;
 }

@@ -5,9 +5,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Is `s` (`len` bytes) strict UTF-8? */
 bool utf8_valid(const unsigned char *s, size_t len);
+
+/* Does `s` (`len` bytes of UTF-8) hold a character a name must not: a control character (C0,
+ * DEL, C1), a bidirectional control (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069),
+ * or an invisible formatting character (U+00AD, U+200B-U+200D, U+2028, U+2029,
+ * U+2060-U+2064, U+FEFF, ...)? Such names garble terminals and logs, or look like another
+ * name. true with the first one's code point in *ret_cp. Bytes that are not UTF-8 are left
+ * to utf8_valid(). */
+bool utf8_hidden_at(const unsigned char *s, size_t len, uint32_t *ret_cp);
 
 /* A NUL-terminated copy of `s` in which every byte that does not start a valid sequence is
  * replaced by U+FFFD (the caller frees it). NULL only on OOM. */

@@ -5,8 +5,11 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "proto/utf8.h"
 
 json_t *
 wire_kinds_json(const double *v)
@@ -38,18 +41,41 @@ wire_id_valid(const char *id)
     return true;
 }
 
+const char *
+wire_name_problem(const char *name, size_t len, char *buf, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)name;
+    if (len == 0)
+        return "must not be empty";
+    if (len > MODEL_MAX_NAME)
+        return "must be at most 255 bytes";
+    size_t i = 0;
+    while (i < len && s[i] >= 0x20 && s[i] < 0x7f)
+        i++;
+    if (i == len)
+        return NULL; /* printable ASCII, the usual name: nothing more to check */
+    if (memchr(s, '\0', len) != NULL)
+        return "must not contain control characters";
+    if (!utf8_valid(s, len))
+        return "must be valid UTF-8";
+    uint32_t cp;
+    if (utf8_hidden_at(s, len, &cp)) {
+        if (cp < 0x20 || cp == 0x7f)
+            return "must not contain control characters";
+        (void)snprintf(buf, cap,
+                       "must not contain U+%04X (control, bidirectional or invisible "
+                       "formatting characters garble terminals and logs)",
+                       (unsigned)cp);
+        return buf;
+    }
+    return NULL;
+}
+
 bool
 wire_name_valid(const char *name)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > MODEL_MAX_NAME)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    return true;
+    char buf[160];
+    return wire_name_problem(name, strlen(name), buf, sizeof(buf)) == NULL;
 }
 
 static int get_number(json_t *o, const char *key, const char *path, double lo, double hi,

@@ -202,8 +202,13 @@ json_t *wire_kinds_json(const double *v);
 /* Is `id` 1..64 characters of [A-Za-z0-9._-]? */
 bool wire_id_valid(const char *id);
 
-/* Is `name` a valid host or VM name (1..255 bytes, no control characters)? */
+/* Is `name` a valid host, VM or rule name: 1..255 bytes of UTF-8 without control,
+ * bidirectional or invisible formatting characters (utf8_hidden_at())? */
 bool wire_name_valid(const char *name);
+
+/* Why the `len` bytes at `name` are not a valid name (see wire_name_valid()), NULL when they
+ * are one. The text may be written into `buf` (`cap` bytes; 160 are enough). */
+const char *wire_name_problem(const char *name, size_t len, char *buf, size_t cap);
 
 /* Parse "NAME:cpu=PCT[,mem_bw=PCT][,disk=PCT][,net=PCT][,mem=MIB][,priority=N][,pinned]" or,
  * for a VM that follows a trace file, "NAME:trace=FILE,mips=MIPS[,cores=N][,mem=MIB]..." (the

@@ -1061,6 +1061,18 @@ static struct bad_case bad_cases[] = {
     {"rule vm twice", "[rule \"r\"]\nvms = a, a\n", 2, "vms", "twice"},
     {"rule vm twice over two lines", "[rule \"r\"]\nvms = a\nvms = a\n", 3, "vms", "twice"},
     {"rule vm with a control character", "[rule \"r\"]\nvms = a\x01b\n", 2, "vms", "control"},
+    {"rule vm with a right-to-left override",
+     "[rule \"r\"]\nvms = a\xe2\x80\xae"
+     "b\n",
+     2, "vms", "bidirectional"},
+    {"excluded host with a zero-width space",
+     "[relocate]\nexclude_hosts = h\xe2\x80\x8b"
+     "1\n",
+     2, "exclude_hosts", "invisible"},
+    {"rule name with a right-to-left override", "[rule \"r\xe2\x80\xae\"]\ntype = apart\n", 1,
+     "rule", "bidirectional"},
+    {"host name with a C1 control", "[host \"h\xc2\x85\"]\nmem_reserve_mib = 1\n", 1, "host",
+     "control"},
     {"rule section without a name", "[rule]\ntype = apart\n", 1, "rule", NULL},
     {"rule unknown key", "[rule \"r\"]\nweight = 2\n", 2, "weight", NULL},
     {"exclude_hosts empty item", "[relocate]\nexclude_hosts = h1,\n", 2, "exclude_hosts", NULL},

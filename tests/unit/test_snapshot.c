@@ -911,6 +911,15 @@ static struct bad_case bad_cases[] = {
     {"second host is a string", H0 "},\"h2\"]}", 0, NULL, "hosts[1]", 0},
     {"host name is a number", "{\"hosts\":[{\"name\":1,\"usage\":{\"cpu\":1}}]}", 0, NULL,
      "hosts[0].name", 0},
+    /* Bidirectional and invisible formatting characters, raw or escaped, garble terminals. */
+    {"host name with a right-to-left override",
+     "{\"hosts\":[{\"name\":\"h\\u202e1\",\"usage\":{\"cpu\":1}}]}", 0, NULL, "hosts[0].name", 0},
+    {"host name with a raw zero-width space",
+     "{\"hosts\":[{\"name\":\"h\xe2\x80\x8b"
+     "1\",\"usage\":{\"cpu\":1}}]}",
+     0, NULL, "hosts[0].name", 0},
+    {"vm name with a C1 control", H0 ",\"vms\":[{\"name\":\"v\\u0085\",\"usage\":{\"cpu\":1}}]}]}",
+     0, NULL, "hosts[0].vms[0].name", 0},
     {"host name is null", "{\"hosts\":[{\"name\":null,\"usage\":{\"cpu\":1}}]}", 0, NULL,
      "hosts[0].name", 0},
     {"host name is an array", "{\"hosts\":[{\"name\":[\"h\"],\"usage\":{\"cpu\":1}}]}", 0, NULL,

@@ -46,6 +46,39 @@ static const struct lock_case lock_cases[] = {
     {"{\"holder\":\"h1\",\"lease_s\":30", 1, "", NULL, 0},
 };
 
+/* Names: UTF-8 without control, bidirectional or invisible formatting characters. */
+static void
+test_name_valid(void **state)
+{
+    (void)state;
+    assert_true(wire_name_valid("web-1"));
+    assert_true(wire_name_valid("h\xc3\xa9te-\xe6\x97\xa5\xe6\x9c\xac")); /* hete-nihon */
+    assert_false(wire_name_valid(""));
+    assert_false(wire_name_valid("a\tb"));
+    assert_false(wire_name_valid("a\x7f"));
+    assert_false(wire_name_valid("a\xc2\x85")); /* U+0085, a C1 control */
+    assert_false(wire_name_valid("evil\xe2\x80\xae"
+                                 "gnp.exe"));       /* U+202E */
+    assert_false(wire_name_valid("a\xe2\x80\x8b")); /* U+200B zero width space */
+    assert_false(wire_name_valid("a\xe2\x81\xa6"
+                                 "b")); /* U+2066 left-to-right isolate */
+    assert_false(wire_name_valid("\xef\xbb\xbf"
+                                 "a"));         /* U+FEFF */
+    assert_false(wire_name_valid("a\xc2\xad")); /* U+00AD soft hyphen */
+    assert_false(wire_name_valid("a\xd8\x9c")); /* U+061C Arabic letter mark */
+    assert_false(wire_name_valid("a\xff"));     /* not UTF-8 */
+    char buf[160];
+    const char *why = wire_name_problem("x\xe2\x80\xae", 4, buf, sizeof(buf));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "U+202E"));
+    char longname[300];
+    memset(longname, 'a', 256);
+    longname[256] = '\0';
+    assert_false(wire_name_valid(longname));
+    longname[255] = '\0';
+    assert_true(wire_name_valid(longname));
+}
+
 static void
 test_lock_decode(void **state)
 {
@@ -145,6 +178,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_name_valid),
         cmocka_unit_test(test_lock_decode),
         cmocka_unit_test(test_sample_to_cluster),
     };
