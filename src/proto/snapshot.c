@@ -1,4 +1,5 @@
-/* Snapshot decoding with yajl's streaming (SAX) parser (the encoder is snapshot_encode.c).
+/* Snapshot decoding with yajl's streaming (SAX) parser, through proto/jstrict.h (the
+ * encoder is snapshot_encode.c).
  *
  * Why yajl and not jansson here: a 100,000-host snapshot is about 100 MB of JSON. jansson
  * builds a tree of millions of hash-table objects first (6.4 s and 2 GB for 111 MB on our
@@ -8,8 +9,9 @@
  * The decoder is a push-down state machine: a stack of frames (what object or array we are
  * in) and, inside an object, the slot the pending key names. Each callback checks the value
  * against the slot, stores it in the model, or ignores it (unknown keys outside `usage`,
- * nested to any depth up to SNAPSHOT_MAX_DEPTH). Errors are recorded once with the field's
- * path and stop the parse. */
+ * nested to any depth up to SNAPSHOT_MAX_DEPTH). What is about JSON itself (syntax, UTF-8,
+ * repeated keys in any object, nesting, what may follow the root) is the layer's; errors,
+ * ours and its, are recorded once there, with the field's path, and stop the parse. */
 #include "proto/snapshot.h"
 
 #include <errno.h>
@@ -18,10 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
+#include "proto/jstrict.h"
 #include "proto/nameset.h"
-#include "proto/utf8.h"
 #include "proto/wire.h"
 
 enum frame_type {
@@ -39,7 +40,7 @@ enum frame_type {
 /* What the next value is, from the pending key (objects) or the frame (arrays). */
 enum slot {
     S_NONE,
-    S_TOP,
+    S_TOP, /* the root object (the layer lets nothing else through) */
     S_IGNORE,
     S_TIME,
     S_HOSTS,
@@ -62,7 +63,7 @@ enum slot {
     S_KIND,   /* a usage value; the kind is in decoder.kind */
 };
 
-/* Bits of frame.seen, to refuse a key given twice in one object. */
+/* Bits of frame.seen, to find required keys missing (the layer refuses repeated ones). */
 #define SEEN_NAME 0x01u
 #define SEEN_CAPACITY 0x02u
 #define SEEN_MEM 0x04u
@@ -81,8 +82,6 @@ struct frame {
     unsigned seen;
 };
 
-#define KEY_MAX 64
-
 /* Names wait in a short queue before their duplicate check, so the hash table's cache miss
  * (prefetched when the name arrives) overlaps with parsing the next ones: on 2.5 M names the
  * check went from a quarter of the decode time to a few percent. Every error path drains the
@@ -96,8 +95,7 @@ struct pending_name {
 };
 
 struct snapshot_decoder {
-    yajl_handle yh;
-    char *source;
+    struct jstrict *js;
     struct cluster cl;
     struct nameset host_names;
     struct nameset vm_names;
@@ -105,28 +103,26 @@ struct snapshot_decoder {
     size_t depth;
     enum slot slot; /* pending slot inside an object frame */
     enum kind kind;
-    char key[KEY_MAX + 1]; /* the pending key, for messages (truncated) */
-    size_t vm_in_host;     /* index of the current VM inside its host's "vms" */
-    struct perr err;
-    int err_code;        /* 0, or the negative errno recorded with err */
-    size_t lines_before; /* newlines in the chunks fed before the current one */
-    size_t col_before;   /* bytes since the last newline at the end of those chunks */
-    bool got_root;
-    bool failed;
+    size_t vm_in_host; /* index of the current VM inside its host's "vms" */
+    bool failed;       /* a queued name was a duplicate (the error is recorded) */
     struct pending_name pending[PENDING_NAMES];
     size_t pending_head;
     size_t n_pending;
-    struct utf8_escapes esc;          /* unpaired surrogate escapes across chunks */
     double moves[SNAPSHOT_MAX_MOVES]; /* the current VM's "moves", until the array ends */
     size_t n_moves;
 };
 
-/* The path of the pending value, e.g. "hosts[3].vms[1].usage.cpu". */
+/* The path of the pending value, e.g. "hosts[3].vms[1].usage.cpu" (jstrict's `path`). */
 static void
-path_of(const struct snapshot_decoder *d, char *buf, size_t len)
+path_of(const void *ctx, char *buf, size_t len)
 {
+    const struct snapshot_decoder *d = ctx;
     size_t hi = d->cl.n_hosts > 0 ? d->cl.n_hosts - 1 : 0;
-    const char *key = d->key;
+    size_t kl;
+    const char *k = jstrict_key(d->js, &kl);
+    char key[JSTRICT_KEY_SHOWN + 1];
+    memcpy(key, k, kl);
+    key[kl] = '\0';
     enum frame_type t = d->depth > 0 ? d->stack[d->depth - 1].type : F_ROOT;
     /* Inside ignored values, report the known frame below them. */
     size_t i = d->depth;
@@ -169,46 +165,24 @@ path_of(const struct snapshot_decoder *d, char *buf, size_t len)
     }
 }
 
-static void drain_names(struct snapshot_decoder *d);
-
-/* Record an error about the pending value: "SOURCE: PATH: WHAT". Returns 0 (yajl: stop). */
+/* Record an error about the pending value: "SOURCE: PATH: WHAT". Returns 0 (stop). */
 static int
 fail_at(struct snapshot_decoder *d, int code, const char *what)
 {
-    drain_names(d);
-    if (!d->failed) {
-        char path[128 + KEY_MAX];
-        path_of(d, path, sizeof(path));
-        perr_set(&d->err, "%s: %s: %s", d->source, path, what);
-        d->err_code = code;
-        d->failed = true;
-    }
-    return 0;
+    return jstrict_fail(d->js, code, what);
 }
 
 /* Record an error with a path given by the caller. Returns 0. */
 static int
 fail_path(struct snapshot_decoder *d, int code, const char *path, const char *what)
 {
-    drain_names(d);
-    if (!d->failed) {
-        perr_set(&d->err, "%s: %s: %s", d->source, path, what);
-        d->err_code = code;
-        d->failed = true;
-    }
-    return 0;
+    return jstrict_failf(d->js, code, "%s: %s", path, what);
 }
 
 static int
 fail_oom(struct snapshot_decoder *d)
 {
-    drain_names(d);
-    if (!d->failed) {
-        perr_set(&d->err, "%s: out of memory", d->source);
-        d->err_code = -ENOMEM;
-        d->failed = true;
-    }
-    return 0;
+    return jstrict_failf(d->js, -ENOMEM, "out of memory");
 }
 
 /* The slot of the next value in the current frame. */
@@ -258,11 +232,10 @@ slot_type_error(enum slot s)
     }
 }
 
+/* The layer refuses nesting beyond SNAPSHOT_MAX_DEPTH before the frame is pushed. */
 static int
 push(struct snapshot_decoder *d, enum frame_type t)
 {
-    if (d->depth >= SNAPSHOT_MAX_DEPTH)
-        return fail_at(d, -E2BIG, "nested too deeply (more than 32 levels)");
     d->stack[d->depth].type = t;
     d->stack[d->depth].seen = 0;
     d->depth++;
@@ -289,7 +262,7 @@ on_null(void *ctx)
 }
 
 static int
-on_boolean(void *ctx, int b)
+on_boolean(void *ctx, bool b)
 {
     struct snapshot_decoder *d = ctx;
     enum slot s = current_slot(d);
@@ -297,42 +270,8 @@ on_boolean(void *ctx, int b)
         return consumed(d);
     if (s != S_V_PINNED)
         return fail_at(d, -EINVAL, slot_type_error(s));
-    d->cl.vms[d->cl.n_vms - 1].pinned = b != 0;
+    d->cl.vms[d->cl.n_vms - 1].pinned = b;
     return consumed(d);
-}
-
-/* Parse a JSON number's text. 0: *ret set (finite). -EINVAL: not finite. */
-static int
-number_value(const char *s, size_t len, double *ret)
-{
-    char buf[80];
-    if (len >= sizeof(buf))
-        return -EINVAL;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *end = NULL;
-    double v = strtod(buf, &end);
-    if (end != buf + len || !isfinite(v))
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
-static int
-integer_value(const char *s, size_t len, int64_t *ret)
-{
-    char buf[80];
-    if (len >= sizeof(buf) || memchr(s, '.', len) || memchr(s, 'e', len) || memchr(s, 'E', len))
-        return -EINVAL;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (errno != 0 || end != buf + len)
-        return -ERANGE;
-    *ret = (int64_t)v;
-    return 0;
 }
 
 static int
@@ -340,17 +279,17 @@ on_number(void *ctx, const char *s, size_t len)
 {
     struct snapshot_decoder *d = ctx;
     enum slot s_ = current_slot(d);
-    double v = 0.0;
     if (s_ == S_IGNORE)
         return consumed(d);
+    struct jstrict_number n;
+    if (jstrict_number_parse(s, len, &n) < 0)
+        return fail_oom(d);
     if (s_ == S_V_PRIORITY) {
-        int64_t p;
-        int r = integer_value(s, len, &p);
-        if (r == -ERANGE)
-            return fail_at(d, -EINVAL, "integer out of range");
-        if (r < 0)
+        if (!n.is_int)
             return fail_at(d, -EINVAL, "must be an integer");
-        d->cl.vms[d->cl.n_vms - 1].priority = p;
+        if (!n.int_ok)
+            return fail_at(d, -EINVAL, "integer out of range");
+        d->cl.vms[d->cl.n_vms - 1].priority = n.i;
         return consumed(d);
     }
     switch (s_) {
@@ -365,7 +304,8 @@ on_number(void *ctx, const char *s, size_t len)
     default:
         return fail_at(d, -EINVAL, slot_type_error(s_));
     }
-    if (number_value(s, len, &v) < 0)
+    double v = n.v;
+    if (!isfinite(v))
         return fail_at(d, -EINVAL, "must be a finite number");
     switch (s_) {
     case S_TIME:
@@ -436,36 +376,36 @@ check_name(struct snapshot_decoder *d, const struct pending_name *p)
     uint32_t first = 0;
     int r = nameset_add_hashed(p->is_host ? &d->host_names : &d->vm_names, name, p->hash, p->index,
                                &first);
-    if (r < 0) {
-        perr_set(&d->err, "%s: out of memory", d->source);
-        d->err_code = -ENOMEM;
-        d->failed = true;
-        return;
-    }
     if (r == 0)
         return;
-    if (p->is_host) {
-        perr_set(&d->err,
-                 "%s: hosts[%" PRIu32 "].name: duplicate host name \"%s\" (also hosts[%" PRIu32
-                 "])",
-                 d->source, p->index, name, first);
+    /* The names still queued came later: this error is the first. */
+    d->n_pending = 0;
+    d->failed = true;
+    if (r < 0) {
+        (void)fail_oom(d);
+    } else if (p->is_host) {
+        (void)jstrict_failf(d->js, -EINVAL,
+                            "hosts[%" PRIu32
+                            "].name: duplicate host name \"%s\" (also hosts[%" PRIu32 "])",
+                            p->index, name, first);
     } else {
         const struct vm *v = &d->cl.vms[p->index];
         const struct vm *f = &d->cl.vms[first];
-        perr_set(&d->err,
-                 "%s: hosts[%" PRIu32 "].vms[%" PRIu32 "].name: duplicate VM name \"%s\" (also "
-                 "hosts[%" PRIu32 "].vms[%" PRIu32 "])",
-                 d->source, v->host, p->index - d->cl.hosts[v->host].vm_first, name, f->host,
-                 first - d->cl.hosts[f->host].vm_first);
+        (void)jstrict_failf(d->js, -EINVAL,
+                            "hosts[%" PRIu32 "].vms[%" PRIu32
+                            "].name: duplicate VM name \"%s\" (also "
+                            "hosts[%" PRIu32 "].vms[%" PRIu32 "])",
+                            v->host, p->index - d->cl.hosts[v->host].vm_first, name, f->host,
+                            first - d->cl.hosts[f->host].vm_first);
     }
-    d->err_code = -EINVAL;
-    d->failed = true;
 }
 
-/* Check every queued name, oldest first, stopping at the first duplicate. */
+/* Check every queued name, oldest first, stopping at the first duplicate (jstrict's
+ * `flush`: before any error, and at the end). */
 static void
-drain_names(struct snapshot_decoder *d)
+drain_names(void *ctx)
 {
+    struct snapshot_decoder *d = ctx;
     while (d->n_pending > 0 && !d->failed) {
         struct pending_name p = d->pending[d->pending_head];
         d->pending_head = (d->pending_head + 1) % PENDING_NAMES;
@@ -508,8 +448,6 @@ on_string(void *ctx, const unsigned char *s, size_t len)
 {
     struct snapshot_decoder *d = ctx;
     enum slot sl = current_slot(d);
-    if (!utf8_valid(s, len))
-        return fail_at(d, -EINVAL, "invalid UTF-8 (or an unpaired surrogate escape)");
     switch (sl) {
     case S_IGNORE:
         return consumed(d);
@@ -538,7 +476,6 @@ on_start_map(void *ctx)
     int r;
     switch (s) {
     case S_TOP:
-        d->got_root = true;
         return push(d, F_ROOT);
     case S_IGNORE:
         return push(d, F_SKIP);
@@ -598,8 +535,6 @@ match_key(struct snapshot_decoder *d, const struct keyinfo *keys, size_t n, cons
     struct frame *f = &d->stack[d->depth - 1];
     for (size_t i = 0; i < n; i++) {
         if (strlen(keys[i].name) == len && memcmp(keys[i].name, k, len) == 0) {
-            if (f->seen & keys[i].bit)
-                return fail_at(d, -EINVAL, "given twice");
             f->seen |= keys[i].bit;
             d->slot = keys[i].slot;
             return 1;
@@ -613,13 +548,6 @@ static int
 on_map_key(void *ctx, const unsigned char *k, size_t len)
 {
     struct snapshot_decoder *d = ctx;
-    if (!utf8_valid(k, len)) {
-        (void)snprintf(d->key, sizeof(d->key), "(key)");
-        return fail_at(d, -EINVAL, "invalid UTF-8 in a key");
-    }
-    size_t n = len < KEY_MAX ? len : KEY_MAX;
-    memcpy(d->key, k, n);
-    d->key[n] = '\0';
     struct frame *f = &d->stack[d->depth - 1];
     switch (f->type) {
     case F_ROOT:
@@ -633,8 +561,6 @@ on_map_key(void *ctx, const unsigned char *k, size_t len)
         enum kind kd;
         if (kind_parse((const char *)k, len, &kd) < 0)
             return fail_at(d, -EINVAL, "unknown resource kind (expected cpu, mem_bw, disk, net)");
-        if (f->seen & KIND_BIT(kd))
-            return fail_at(d, -EINVAL, "given twice");
         f->seen |= KIND_BIT(kd);
         d->kind = kd;
         d->slot = S_KIND;
@@ -744,16 +670,18 @@ on_end_array(void *ctx)
     return pop(d);
 }
 
-static const yajl_callbacks callbacks = {
-    .yajl_null = on_null,
-    .yajl_boolean = on_boolean,
-    .yajl_number = on_number,
-    .yajl_string = on_string,
-    .yajl_start_map = on_start_map,
-    .yajl_map_key = on_map_key,
-    .yajl_end_map = on_end_map,
-    .yajl_start_array = on_start_array,
-    .yajl_end_array = on_end_array,
+static const struct jstrict_callbacks callbacks = {
+    .on_null = on_null,
+    .on_bool = on_boolean,
+    .on_number = on_number,
+    .on_string = on_string,
+    .on_start_map = on_start_map,
+    .on_key = on_map_key,
+    .on_end_map = on_end_map,
+    .on_start_array = on_start_array,
+    .on_end_array = on_end_array,
+    .path = path_of,
+    .flush = drain_names,
 };
 
 static const char *
@@ -776,23 +704,20 @@ snapshot_decoder_new(const char *source)
     struct snapshot_decoder *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return NULL;
-    const char *src = source != NULL ? source : "<stdin>";
-    size_t n = strlen(src);
-    d->source = malloc(n + 1);
-    if (d->source == NULL)
-        goto fail;
-    memcpy(d->source, src, n + 1);
+    const struct jstrict_config cfg = {
+        .source = source,
+        .source_on_fields = true,
+        .max_depth = SNAPSHOT_MAX_DEPTH,
+    };
     cluster_init(&d->cl);
     nameset_init(&d->host_names, host_name_of, &d->cl);
     nameset_init(&d->vm_names, vm_name_of, &d->cl);
-    d->yh = yajl_alloc(&callbacks, NULL, d);
-    if (d->yh == NULL)
-        goto fail;
+    d->js = jstrict_new(&cfg, &callbacks, d);
+    if (d->js == NULL) {
+        free(d);
+        return NULL;
+    }
     return d;
-fail:
-    free(d->source);
-    free(d);
-    return NULL;
 }
 
 /* A compact snapshot spends about 40 bytes per VM and a few hundred per host; the estimate
@@ -821,164 +746,25 @@ snapshot_decoder_free(struct snapshot_decoder *d)
 {
     if (d == NULL)
         return;
-    if (d->yh != NULL)
-        yajl_free(d->yh);
+    jstrict_free(d->js);
     cluster_done(&d->cl);
     nameset_done(&d->host_names);
     nameset_done(&d->vm_names);
-    free(d->source);
     free(d);
-}
-
-/* Turn a yajl failure into our error: ours if a callback stopped, else a syntax error with
- * its line and column. `buf`/`len` is the chunk being parsed (NULL at the end). */
-static int
-parse_failure(struct snapshot_decoder *d, yajl_status st, const unsigned char *buf, size_t len,
-              struct perr *err)
-{
-    drain_names(d); /* a duplicate before the syntax error is the first error */
-    if (st == yajl_status_client_canceled || d->failed) {
-        *err = d->err;
-        return d->err_code != 0 ? d->err_code : -EINVAL;
-    }
-    size_t line = d->lines_before + 1;
-    size_t col = d->col_before + 1;
-    if (buf != NULL) {
-        size_t upto = yajl_get_bytes_consumed(d->yh);
-        if (upto > len)
-            upto = len;
-        for (size_t i = 0; i < upto; i++) {
-            if (buf[i] == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
-    }
-    unsigned char *msg = yajl_get_error(d->yh, 0, buf, len);
-    const char *text = msg != NULL ? (const char *)msg : "invalid JSON";
-    /* yajl says "parse error: premature EOF" etc.; keep the part after the colon. */
-    const char *colon = strchr(text, ':');
-    const char *what = colon != NULL ? colon + 1 : text;
-    while (*what == ' ')
-        what++;
-    size_t wl = strlen(what);
-    while (wl > 0 && (what[wl - 1] == '\n' || what[wl - 1] == ' ' || what[wl - 1] == '.'))
-        wl--;
-    if (buf == NULL && !d->got_root)
-        perr_set(err, "%s: empty input, expected a JSON object", d->source);
-    else
-        perr_set(err, "%s:%zu:%zu: invalid JSON: %.*s", d->source, line, col, (int)wl, what);
-    if (msg != NULL)
-        yajl_free_error(d->yh, msg);
-    d->failed = true;
-    return -EINVAL;
-}
-
-/* Position (line, column) of byte `at` of the chunk `p` being fed. */
-static void
-chunk_position(const struct snapshot_decoder *d, const unsigned char *p, size_t at,
-               size_t *ret_line, size_t *ret_col)
-{
-    size_t line = d->lines_before + 1;
-    size_t col = d->col_before + 1;
-    for (size_t j = 0; j < at; j++) {
-        if (p[j] == '\n') {
-            line++;
-            col = 1;
-        } else {
-            col++;
-        }
-    }
-    *ret_line = line;
-    *ret_col = col;
-}
-
-static int
-chunk_error(struct snapshot_decoder *d, const unsigned char *p, size_t at, const char *what,
-            struct perr *err)
-{
-    drain_names(d);
-    if (d->failed) {
-        *err = d->err;
-        return d->err_code;
-    }
-    size_t line;
-    size_t col;
-    chunk_position(d, p, at, &line, &col);
-    perr_set(err, "%s:%zu:%zu: invalid JSON: %s", d->source, line, col, what);
-    d->err = *err;
-    d->err_code = -EINVAL;
-    d->failed = true;
-    return -EINVAL;
 }
 
 int
 snapshot_decoder_feed(struct snapshot_decoder *d, const void *buf, size_t len, struct perr *err)
 {
-    if (d->failed) {
-        *err = d->err;
-        return d->err_code != 0 ? d->err_code : -EINVAL;
-    }
-    const unsigned char *p = buf;
-    /* JSON's white space is space, tab, CR and LF; yajl also skips \v and \f. Raw control
-     * characters are invalid anywhere else too, so any of these two is an error. */
-    size_t bad = len;
-    const char *what = NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == 0x0b || p[i] == 0x0c) {
-            bad = i;
-            what = "control character outside a string";
-            break;
-        }
-    }
-    size_t esc_at = 0;
-    if (utf8_escapes_scan(&d->esc, p, bad, &esc_at)) {
-        bad = esc_at;
-        what = "unpaired surrogate escape";
-    }
-    if (what != NULL) {
-        /* An error yajl finds before that byte comes first, as in any chunking. */
-        yajl_status st0 = yajl_parse(d->yh, p, bad);
-        if (st0 != yajl_status_ok)
-            return parse_failure(d, st0, p, bad, err);
-        return chunk_error(d, p, bad, what, err);
-    }
-    yajl_status st = yajl_parse(d->yh, p, len);
-    if (st != yajl_status_ok)
-        return parse_failure(d, st, p, len, err);
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '\n') {
-            d->lines_before++;
-            d->col_before = 0;
-        } else {
-            d->col_before++;
-        }
-    }
-    return 0;
+    return jstrict_feed(d->js, buf, len, err);
 }
 
 int
 snapshot_decoder_finish(struct snapshot_decoder *d, struct cluster *ret_cl, struct perr *err)
 {
-    if (d->failed) {
-        *err = d->err;
-        return d->err_code != 0 ? d->err_code : -EINVAL;
-    }
-    yajl_status st = yajl_complete_parse(d->yh);
-    if (st != yajl_status_ok)
-        return parse_failure(d, st, NULL, 0, err);
-    drain_names(d);
-    if (d->failed) {
-        *err = d->err;
-        return d->err_code != 0 ? d->err_code : -EINVAL;
-    }
-    if (!d->got_root) {
-        perr_set(err, "%s: empty input, expected a JSON object", d->source);
-        d->failed = true;
-        return -EINVAL;
-    }
+    int r = jstrict_finish(d->js, err); /* checks the names still queued */
+    if (r < 0)
+        return r;
     *ret_cl = d->cl;
     cluster_init(&d->cl);
     return 0;

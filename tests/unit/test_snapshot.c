@@ -1156,6 +1156,8 @@ static struct bad_case bad_cases[] = {
     {"two values without a comma", "{\"a\":1 2}", 0, NULL, NULL, 0},
     {"plain words", "hello world", 0, NULL, NULL, 0},
     {"trailing garbage", "{\"hosts\":[]} x", 0, NULL, NULL, 0},
+    {"unfinished string after the object", "{\"hosts\":[]} \"ab", 0, NULL, NULL, 0},
+    {"unfinished literal after the object", "{\"hosts\":[]}\ntru", 0, NULL, NULL, 0},
     {"trailing brace", "{\"hosts\":[]}}", 0, NULL, NULL, 0},
     {"two objects", "{\"hosts\":[]}{\"hosts\":[]}", 0, NULL, NULL, 0},
     {"trailing comma in array", "{\"hosts\":[{\"name\":\"h\",\"usage\":{\"cpu\":1}},]}", 0, NULL,
@@ -1221,6 +1223,15 @@ static struct bad_case bad_cases[] = {
      "hosts[0].vms[0].pinned", 0},
     {"vm usage disk twice", V0 ",\"usage\":{\"cpu\":1,\"disk\":1,\"disk\":1}}]}]}", 0, NULL,
      "hosts[0].vms[0].usage.disk", 0},
+    /* Unknown keys too (they are ignored, but a repeat is no JSON a writer means). */
+    {"unknown key twice at the top", "{\"x\":1,\"hosts\":[],\"x\":2}", 0, NULL, "x", 0},
+    {"unknown key twice in a host", H0 ",\"x\":1,\"x\":[]}]}", 0, NULL, "hosts[0].x", 0},
+    {"unknown key twice in a VM", V0 ",\"usage\":{\"cpu\":1},\"x\":null,\"x\":null}]}]}", 0, NULL,
+     "hosts[0].vms[0].x", 0},
+    {"key twice inside an ignored value", "{\"hosts\":[],\"x\":{\"a\":1,\"b\":{},\"a\":1}}", 0,
+     NULL, "a", 0},
+    {"key twice deep in an ignored array", "{\"hosts\":[],\"x\":[[{\"k\":1,\"k\":2}]]}", 0, NULL,
+     "k", 0},
 };
 
 static const char *
