@@ -3,17 +3,18 @@
  * costs five times the parse. Same rules as the other wire messages: a JSON object, no
  * repeated key in any object, unknown keys ignored (their values skipped whatever their
  * shape), every known field checked for type and range, errors naming the field path
- * ("host.vms[3].usage.cpu: must be between 0 and 100"). */
+ * ("host.vms[3].usage.cpu: must be between 0 and 100"). What is about JSON itself (syntax,
+ * UTF-8, repeated keys, nesting, what may follow the object) is proto/jstrict.h's. The
+ * encoder is wire_sample_encode.c; what is made of a sample, wire_sample_model.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
+#include "proto/jstrict.h"
 #include "proto/nameset.h"
-#include "proto/utf8.h"
 #include "proto/wire.h"
 
 enum ctx {
@@ -54,16 +55,8 @@ enum field {
     F_TRACE,
 };
 
-/* Keys an object may hold before it is refused (far more than any known one has). */
-#define MAX_KEYS 64
-
 struct level {
     enum ctx ctx;
-    uint64_t keys[MAX_KEYS];    /* hashes of the keys seen, for the repeated-key check */
-    uint32_t key_off[MAX_KEYS]; /* and their bytes, in the decoder's key arena */
-    uint32_t key_len[MAX_KEYS];
-    size_t arena_base; /* arena length when the level began */
-    size_t n_keys;
     unsigned seen; /* bit per known field seen (1u << enum field) */
 };
 
@@ -75,15 +68,7 @@ struct dec {
     int depth; /* index of the innermost level; -1 before the root */
     enum field pending;
     enum kind pending_kind;
-    char key[32]; /* the pending key, for messages (truncated) */
-    size_t key_len;
-    struct perr *err;
-    int code;
-    yajl_handle yh;
-    size_t end;  /* bytes up to the end of the root object */
-    char *arena; /* the keys of the open levels, for the repeated-key check */
-    size_t arena_len;
-    size_t arena_cap;
+    struct jstrict *js;
     struct nameset names; /* VM names seen, for the duplicate check */
 };
 
@@ -92,13 +77,6 @@ vm_name_of(const void *ctx, uint32_t i)
 {
     const struct dec *d = ctx;
     return d->s.vms[i].name;
-}
-
-static int
-fail(struct dec *d, int code)
-{
-    d->code = code;
-    return 0; /* stops the parse */
 }
 
 /* The path of the innermost level, for messages: "", "host", "host.vms[2]", ... */
@@ -138,19 +116,45 @@ path_of(const struct dec *d, char *buf, size_t cap)
     }
 }
 
+/* The pending value's path (jstrict's `path`): "PATH.KEY" for the pending key, "PATH" for
+ * an element of a VM's moves, "host.vms[N]" for a VM, "body" before the object. */
+static void
+value_path(const void *ctx, char *buf, size_t cap)
+{
+    const struct dec *d = ctx;
+    if (d->depth < 0) {
+        (void)snprintf(buf, cap, "body");
+        return;
+    }
+    if (d->stack[d->depth].ctx == CTX_VMS) {
+        (void)snprintf(buf, cap, "host.vms[%zu]", d->s.n_vms);
+        return;
+    }
+    char path[64];
+    path_of(d, path, sizeof(path));
+    if (d->stack[d->depth].ctx == CTX_VM_MOVES) {
+        (void)snprintf(buf, cap, "%s", path);
+        return;
+    }
+    size_t kl;
+    const char *key = jstrict_key(d->js, &kl);
+    (void)snprintf(buf, cap, "%s%s%.*s", path, path[0] != '\0' ? "." : "", (int)kl, key);
+}
+
 /* "PATH.KEY: what" for the pending key ("PATH: what" for an element of a VM's moves). */
 static int
 fail_field(struct dec *d, const char *what)
 {
-    char path[64];
-    path_of(d, path, sizeof(path));
-    if (d->depth >= 0 && d->stack[d->depth].ctx == CTX_VM_MOVES) {
-        perr_set(d->err, "%s: %s", path, what);
-        return fail(d, -EINVAL);
-    }
-    perr_set(d->err, "%s%s%.*s: %s", path, path[0] != '\0' ? "." : "", (int)d->key_len, d->key,
-             what);
-    return fail(d, -EINVAL);
+    return jstrict_fail(d->js, -EINVAL, what);
+}
+
+/* A message of our own ("host.name: missing (required)"). Returns 0. */
+#define FAIL(d, ...) jstrict_failf((d)->js, -EINVAL, __VA_ARGS__)
+
+static int
+fail_oom(struct dec *d)
+{
+    return jstrict_failf(d->js, -ENOMEM, "out of memory");
 }
 
 /* The error for a value of the wrong type for field `f`. */
@@ -192,30 +196,14 @@ wrong_type(struct dec *d, enum field f)
     return fail_field(d, "has the wrong type");
 }
 
-static uint64_t
-hash_key(const unsigned char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
+/* The layer refuses nesting beyond WIRE_MAX_DEPTH before a level is pushed. */
 static int
 push(struct dec *d, enum ctx ctx)
 {
-    if (d->depth + 1 > WIRE_MAX_DEPTH) {
-        perr_set(d->err, "body: nested deeper than %d levels", WIRE_MAX_DEPTH);
-        return fail(d, -EINVAL);
-    }
     d->depth++;
     struct level *l = &d->stack[d->depth];
     l->ctx = ctx;
-    l->n_keys = 0;
     l->seen = 0;
-    l->arena_base = d->arena_len;
     d->pending = F_NONE;
     return 1;
 }
@@ -231,13 +219,8 @@ static enum field
 scalar_field(struct dec *d, bool *ret_fail)
 {
     *ret_fail = false;
-    if (d->depth < 0) {
-        perr_set(d->err, "body: must be a JSON object");
-        *ret_fail = true;
-        return F_NONE;
-    }
     if (top(d)->ctx == CTX_VMS) {
-        perr_set(d->err, "host.vms[%zu]: must be an object", d->s.n_vms);
+        (void)FAIL(d, "host.vms[%zu]: must be an object", d->s.n_vms);
         *ret_fail = true;
         return F_NONE;
     }
@@ -263,10 +246,8 @@ add_move(struct dec *d, struct wire_sample_vm *vm, double v)
     if (d->s.n_moves == d->cap_moves) {
         size_t nc = d->cap_moves != 0 ? d->cap_moves * 2 : 32;
         double *n = realloc(d->s.moves, nc * sizeof(*n));
-        if (n == NULL) {
-            perr_set(d->err, "out of memory");
-            return fail(d, -ENOMEM);
-        }
+        if (n == NULL)
+            return fail_oom(d);
         d->s.moves = n;
         d->cap_moves = nc;
     }
@@ -282,20 +263,20 @@ on_null(void *ctx)
     bool bad;
     enum field f = scalar_field(d, &bad);
     if (bad)
-        return fail(d, -EINVAL);
+        return 0;
     if (f == F_SKIP || f == F_STATE)
         return 1;
     return wrong_type(d, f);
 }
 
 static int
-on_boolean(void *ctx, int v)
+on_boolean(void *ctx, bool v)
 {
     struct dec *d = ctx;
     bool bad;
     enum field f = scalar_field(d, &bad);
     if (bad)
-        return fail(d, -EINVAL);
+        return 0;
     if (f == F_SKIP || f == F_STATE)
         return 1;
     if (f == F_PINNED) {
@@ -393,68 +374,13 @@ on_number(void *ctx, const char *num, size_t len)
     bool bad;
     enum field f = scalar_field(d, &bad);
     if (bad)
-        return fail(d, -EINVAL);
-    char small[64];
-    char *buf = len < sizeof(small) ? small : malloc(len + 1);
-    if (buf == NULL) {
-        perr_set(d->err, "out of memory");
-        return fail(d, -ENOMEM);
-    }
-    bool is_int = true;
-    bool simple = true; /* digits, at most one '.', an optional leading '-' */
-    uint64_t mant = 0;
-    int digits = 0;
-    int frac = -1;
-    for (size_t i = 0; i < len; i++) {
-        char c = num[i];
-        buf[i] = c;
-        if (c >= '0' && c <= '9') {
-            mant = mant * 10 + (uint64_t)(c - '0');
-            digits++;
-            if (frac >= 0)
-                frac++;
-        } else if (c == '.') {
-            is_int = false;
-            frac = 0;
-        } else if (c == 'e' || c == 'E') {
-            is_int = false;
-            simple = false;
-        } else if (!(c == '-' && i == 0)) {
-            simple = false;
-        }
-    }
-    buf[len] = '\0';
-    /* Most usage values are short decimals: with at most 15 digits the mantissa and the
-     * power of ten are exact doubles and one division rounds correctly, as strtod would. */
-    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    if (!is_int && simple && frac > 0 && digits <= 15) {
-        double v = (double)mant / pow10[frac];
-        if (num[0] == '-')
-            v = -v;
-        if (buf != small)
-            free(buf);
-        return number(d, f, v, false, 0);
-    }
-    errno = 0;
-    char *end = NULL;
-    long long iv = 0;
-    double v;
-    if (is_int) {
-        iv = strtoll(buf, &end, 10);
-        v = (double)iv;
-    } else {
-        v = strtod(buf, &end);
-    }
-    bool range = is_int ? errno == ERANGE : isinf(v);
-    bool whole = end == buf + len;
-    if (buf != small)
-        free(buf);
-    if (!whole || range) {
-        perr_set(d->err, "body: invalid JSON: number out of range");
-        return fail(d, -EINVAL);
-    }
-    return number(d, f, v, is_int, iv);
+        return 0;
+    struct jstrict_number n;
+    if (jstrict_number_parse(num, len, &n) < 0)
+        return fail_oom(d);
+    if (n.is_int ? !n.int_ok : isinf(n.v))
+        return jstrict_fail_syntax(d->js, "number out of range");
+    return number(d, f, n.is_int ? (double)n.i : n.v, n.is_int, (long long)n.i);
 }
 
 /* Copy a string value of 1 to cap - 1 bytes without NUL into `out`. */
@@ -475,14 +401,10 @@ static int
 on_string(void *ctx, const unsigned char *s, size_t len)
 {
     struct dec *d = ctx;
-    if (!utf8_valid(s, len)) {
-        perr_set(d->err, "body: invalid JSON: a string is not valid UTF-8");
-        return fail(d, -EINVAL);
-    }
     bool bad;
     enum field f = scalar_field(d, &bad);
     if (bad)
-        return fail(d, -EINVAL);
+        return 0;
     struct wire_sample_vm *vm = d->s.n_vms > 0 ? &d->s.vms[d->s.n_vms - 1] : NULL;
     switch (f) {
     case F_SKIP:
@@ -509,17 +431,13 @@ on_string(void *ctx, const unsigned char *s, size_t len)
 static int
 add_vm(struct dec *d)
 {
-    if (d->s.n_vms >= WIRE_MAX_SAMPLE_VMS) {
-        perr_set(d->err, "host.vms: more than %d VMs", WIRE_MAX_SAMPLE_VMS);
-        return fail(d, -EINVAL);
-    }
+    if (d->s.n_vms >= WIRE_MAX_SAMPLE_VMS)
+        return FAIL(d, "host.vms: more than %d VMs", WIRE_MAX_SAMPLE_VMS);
     if (d->s.n_vms == d->cap_vms) {
         size_t nc = d->cap_vms != 0 ? d->cap_vms * 2 : 32;
         struct wire_sample_vm *n = realloc(d->s.vms, nc * sizeof(*n));
-        if (n == NULL) {
-            perr_set(d->err, "out of memory");
-            return fail(d, -ENOMEM);
-        }
+        if (n == NULL)
+            return fail_oom(d);
         d->s.vms = n;
         d->cap_vms = nc;
     }
@@ -563,15 +481,9 @@ static int
 on_start_array(void *ctx)
 {
     struct dec *d = ctx;
-    if (d->depth < 0) {
-        perr_set(d->err, "body: must be a JSON object");
-        return fail(d, -EINVAL);
-    }
     struct level *l = top(d);
-    if (l->ctx == CTX_VMS) {
-        perr_set(d->err, "host.vms[%zu]: must be an object", d->s.n_vms);
-        return fail(d, -EINVAL);
-    }
+    if (l->ctx == CTX_VMS)
+        return FAIL(d, "host.vms[%zu]: must be an object", d->s.n_vms);
     if (l->ctx == CTX_SKIP)
         return push(d, CTX_SKIP);
     if (l->ctx == CTX_VM_MOVES)
@@ -641,46 +553,6 @@ on_map_key(void *ctx, const unsigned char *k, size_t len)
 {
     struct dec *d = ctx;
     struct level *l = top(d);
-    /* yajl may reuse the key's buffer for the next string: keep a copy for messages. */
-    size_t kl = len > 24 ? 24 : len;
-    while (kl < len && kl > 0 && (k[kl] & 0xc0) == 0x80)
-        kl--; /* cut at a character boundary */
-    d->key_len = kl;
-    memcpy(d->key, k, kl);
-    if (!utf8_valid(k, len)) {
-        perr_set(d->err, "body: invalid JSON: a key is not valid UTF-8");
-        return fail(d, -EINVAL);
-    }
-    uint64_t h = hash_key(k, len);
-    for (size_t i = 0; i < l->n_keys; i++) {
-        if (l->keys[i] == h && l->key_len[i] == len &&
-            (len == 0 || memcmp(d->arena + l->key_off[i], k, len) == 0))
-            return fail_field(d, "repeated key");
-    }
-    if (d->arena_len + len > d->arena_cap) {
-        size_t nc = d->arena_cap != 0 ? d->arena_cap * 2 : 1024;
-        while (nc < d->arena_len + len)
-            nc *= 2;
-        char *na = realloc(d->arena, nc);
-        if (na == NULL) {
-            perr_set(d->err, "out of memory");
-            return fail(d, -ENOMEM);
-        }
-        d->arena = na;
-        d->arena_cap = nc;
-    }
-    if (l->n_keys == MAX_KEYS) {
-        char path[64];
-        path_of(d, path, sizeof(path));
-        perr_set(d->err, "%s: more than %d keys", path[0] != '\0' ? path : "body", MAX_KEYS);
-        return fail(d, -EINVAL);
-    }
-    if (len > 0)
-        memcpy(d->arena + d->arena_len, k, len);
-    l->key_off[l->n_keys] = (uint32_t)d->arena_len;
-    l->key_len[l->n_keys] = (uint32_t)len;
-    d->arena_len += len;
-    l->keys[l->n_keys++] = h;
     if (l->ctx == CTX_SKIP) {
         d->pending = F_SKIP;
         return 1;
@@ -705,26 +577,20 @@ end_vm(struct dec *d)
     size_t i = d->s.n_vms - 1;
     struct wire_sample_vm *vm = &d->s.vms[i];
     if (!(l->seen & (1u << F_NAME))) {
-        perr_set(d->err, "host.vms[%zu].name: missing (required)", i);
-        return fail(d, -EINVAL);
+        return FAIL(d, "host.vms[%zu].name: missing (required)", i);
     }
     if (!wire_name_valid(vm->name)) {
-        perr_set(d->err, "host.vms[%zu].name: not a valid VM name", i);
-        return fail(d, -EINVAL);
+        return FAIL(d, "host.vms[%zu].name: not a valid VM name", i);
     }
     if (!(l->seen & (1u << F_USAGE))) {
-        perr_set(d->err, "host.vms[%zu].usage: missing (required)", i);
-        return fail(d, -EINVAL);
+        return FAIL(d, "host.vms[%zu].usage: missing (required)", i);
     }
     uint32_t other;
     int r = nameset_add(&d->names, vm->name, (uint32_t)i, &other);
-    if (r < 0) {
-        perr_set(d->err, "out of memory");
-        return fail(d, -ENOMEM);
-    }
+    if (r < 0)
+        return fail_oom(d);
     if (r > 0) {
-        perr_set(d->err, "host.vms[%zu].name: duplicate VM name", i);
-        return fail(d, -EINVAL);
+        return FAIL(d, "host.vms[%zu].name: duplicate VM name", i);
     }
     return 1;
 }
@@ -734,16 +600,13 @@ end_host(struct dec *d)
 {
     const struct level *l = top(d);
     if (!(l->seen & (1u << F_NAME))) {
-        perr_set(d->err, "host.name: missing (required)");
-        return fail(d, -EINVAL);
+        return FAIL(d, "host.name: missing (required)");
     }
     if (!wire_name_valid(d->s.name)) {
-        perr_set(d->err, "host.name: not a valid host name");
-        return fail(d, -EINVAL);
+        return FAIL(d, "host.name: not a valid host name");
     }
     if (!(l->seen & (1u << F_USAGE))) {
-        perr_set(d->err, "host.usage: missing (required)");
-        return fail(d, -EINVAL);
+        return FAIL(d, "host.usage: missing (required)");
     }
     return 1;
 }
@@ -753,16 +616,13 @@ end_root(struct dec *d)
 {
     const struct level *l = top(d);
     if (!(l->seen & (1u << F_SEQ))) {
-        perr_set(d->err, "seq: must be an integer >= 0");
-        return fail(d, -EINVAL);
+        return FAIL(d, "seq: must be an integer >= 0");
     }
     if (!(l->seen & (1u << F_TIME))) {
-        perr_set(d->err, "time: missing (required)");
-        return fail(d, -EINVAL);
+        return FAIL(d, "time: missing (required)");
     }
     if (!(l->seen & (1u << F_HOST))) {
-        perr_set(d->err, "host: must be an object");
-        return fail(d, -EINVAL);
+        return FAIL(d, "host: must be an object");
     }
     return 1;
 }
@@ -787,11 +647,8 @@ on_end_map(void *ctx)
     }
     if (r == 0)
         return 0;
-    d->arena_len = top(d)->arena_base;
     d->depth--;
     d->pending = F_NONE;
-    if (d->depth < 0)
-        d->end = yajl_get_bytes_consumed(d->yh);
     return 1;
 }
 
@@ -799,22 +656,22 @@ static int
 on_end_array(void *ctx)
 {
     struct dec *d = ctx;
-    d->arena_len = top(d)->arena_base;
     d->depth--;
     d->pending = F_NONE;
     return 1;
 }
 
-static const yajl_callbacks callbacks = {
-    .yajl_null = on_null,
-    .yajl_boolean = on_boolean,
-    .yajl_number = on_number,
-    .yajl_string = on_string,
-    .yajl_start_map = on_start_map,
-    .yajl_map_key = on_map_key,
-    .yajl_end_map = on_end_map,
-    .yajl_start_array = on_start_array,
-    .yajl_end_array = on_end_array,
+static const struct jstrict_callbacks callbacks = {
+    .on_null = on_null,
+    .on_bool = on_boolean,
+    .on_number = on_number,
+    .on_string = on_string,
+    .on_start_map = on_start_map,
+    .on_key = on_map_key,
+    .on_end_map = on_end_map,
+    .on_start_array = on_start_array,
+    .on_end_array = on_end_array,
+    .path = value_path,
 };
 
 int
@@ -827,76 +684,24 @@ wire_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct
     }
     d->s.capacity = 1.0;
     d->depth = -1;
-    d->err = err;
     nameset_init(&d->names, vm_name_of, d);
-    int r = 0;
-    yajl_handle yh = NULL;
-    /* yajl takes vertical tab and form feed for white space; JSON allows neither anywhere
-     * (not even raw inside strings). */
-    const char *ws = memchr(body, '\v', len);
-    if (ws == NULL)
-        ws = memchr(body, '\f', len);
-    if (ws != NULL) {
-        perr_set(err, "body: invalid JSON at byte %zu: control character", (size_t)(ws - body));
-        r = -EINVAL;
-        goto out;
-    }
-    /* yajl turns an unpaired surrogate escape into "?"; JSON text must be Unicode. */
-    struct utf8_escapes esc;
-    memset(&esc, 0, sizeof(esc));
-    size_t esc_at = 0;
-    if (utf8_escapes_scan(&esc, (const unsigned char *)body, len, &esc_at) || esc.want_low) {
-        perr_set(err, "body: invalid JSON at byte %zu: unpaired surrogate escape", esc_at);
-        r = -EINVAL;
-        goto out;
-    }
-    yh = yajl_alloc(&callbacks, NULL, d);
-    if (yh == NULL) {
+    const struct jstrict_config cfg = {.source = "body", .max_depth = WIRE_MAX_DEPTH};
+    d->js = jstrict_new(&cfg, &callbacks, d);
+    int r = -ENOMEM;
+    if (d->js == NULL)
         perr_set(err, "out of memory");
-        r = -ENOMEM;
-        goto out;
-    }
-    d->yh = yh;
-    yajl_status st = yajl_parse(yh, (const unsigned char *)body, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(yh);
-    if (st != yajl_status_ok) {
-        if (d->code < 0) {
-            r = d->code;
-        } else {
-            unsigned char *msg = yajl_get_error(yh, 0, (const unsigned char *)body, len);
-            size_t at = yajl_get_bytes_consumed(yh);
-            perr_set(err, "body: invalid JSON at byte %zu: %s", at,
-                     msg != NULL ? (const char *)msg : "parse error");
-            if (msg != NULL)
-                yajl_free_error(yh, msg);
-            r = -EINVAL;
-        }
-    } else if (d->depth != -1 || !(d->stack[0].seen & (1u << F_HOST))) {
-        /* A body that is not an object ends with no root level read. */
-        perr_set(err, "body: must be a JSON object");
-        r = -EINVAL;
-    } else {
-        /* yajl lets an unfinished token after the value pass (it waits for its end). */
-        for (size_t i = d->end; i < len; i++) {
-            char c = body[i];
-            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-                perr_set(err, "body: invalid JSON at byte %zu: data after the object", i);
-                r = -EINVAL;
-                break;
-            }
-        }
-    }
-out:
-    if (yh != NULL)
-        yajl_free(yh);
+    else
+        r = jstrict_feed(d->js, body, len, err);
+    if (r == 0)
+        r = jstrict_finish(d->js, err);
+    if (r == -E2BIG)
+        r = -EINVAL; /* nested too deeply: invalid, as every refused sample */
+    jstrict_free(d->js);
     nameset_done(&d->names);
-    free(d->arena);
-    if (r < 0) {
+    if (r < 0)
         wire_sample_done(&d->s);
-    } else {
+    else
         *ret = d->s;
-    }
     free(d);
     return r;
 }

@@ -44,7 +44,7 @@ static const struct table_case cases[] = {
      NULL},
     {"not an object", "[1]", "must be a JSON object"},
     {"scalar", "5", "must be a JSON object"},
-    {"empty", "", "invalid JSON"},
+    {"empty", "", "empty input"},
     {"trailing garbage", "{\"seq\":0,\"time\":1," HOST_HEAD "}} x", "invalid JSON"},
     {"unfinished string after", "{\"seq\":0,\"time\":1," HOST_HEAD "}}\"ab", "invalid JSON"},
     {"white space after", "{\"seq\":0,\"time\":1," HOST_HEAD "}} \r\n\t", NULL},
@@ -86,20 +86,26 @@ static const struct table_case cases[] = {
      "host.vms[0].pinned"},
     {"vm duplicate", "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[" GOOD_VM "," GOOD_VM "]}}",
      "host.vms[1].name: duplicate"},
-    {"repeated key at the root", "{\"seq\":0,\"seq\":1,\"time\":1," HOST_HEAD "}}", "repeated"},
-    {"repeated unknown key", "{\"z\":0,\"z\":1,\"seq\":0,\"time\":1," HOST_HEAD "}}", "repeated"},
+    {"repeated key at the root", "{\"seq\":0,\"seq\":1,\"time\":1," HOST_HEAD "}}",
+     "seq: given twice"},
+    {"repeated unknown key", "{\"z\":0,\"z\":1,\"seq\":0,\"time\":1," HOST_HEAD "}}",
+     "z: given twice"},
     {"repeated key in a VM",
      "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"name\":\"b\",\"usage\":{}}]}}",
      "host.vms[0].name"},
+    {"repeated key inside an ignored value",
+     "{\"x\":[{\"a\":1,\"b\":{\"a\":1},\"a\":2}],\"seq\":0,\"time\":1," HOST_HEAD "}}",
+     "a: given twice"},
     {"invalid UTF-8", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"\xff\",\"usage\":{}}}",
      "invalid JSON"},
     {"overlong UTF-8", "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"\xc0\x80\",\"usage\":{}}}",
-     "invalid JSON"},
+     "host.name: invalid UTF-8"},
     {"encoded surrogate",
-     "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"v\xed\xa0\x80\",\"usage\":{}}}", "invalid JSON"},
+     "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"v\xed\xa0\x80\",\"usage\":{}}}",
+     "host.name: invalid UTF-8"},
     {"beyond U+10FFFF",
      "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"\xf4\x90\x80\x80\",\"usage\":{}}}",
-     "invalid JSON"},
+     "host.name: invalid UTF-8"},
     {"lone high surrogate escape",
      "{\"seq\":0,\"time\":1,\"host\":{\"name\":\"a\\ud800\",\"usage\":{}}}", "surrogate"},
     {"lone low surrogate escape",
@@ -237,6 +243,36 @@ test_too_deep(void **state)
     struct perr err;
     assert_int_equal(wire_sample_decode(body, (size_t)n, &s, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "nested"));
+}
+
+/* An unknown object with many keys is read (the repeated-key check indexes them), and one
+ * key repeated among them is still found. */
+static void
+test_many_keys(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    for (int repeat = 0; repeat < 2; repeat++) {
+        size_t cap = N * 16 + 256;
+        char *body = malloc(cap);
+        assert_non_null(body);
+        int n = snprintf(body, cap, "{\"x\":{");
+        for (int i = 0; i < N; i++)
+            n += snprintf(body + n, cap - (size_t)n, "%s\"k%d\":%d", i > 0 ? "," : "",
+                          repeat && i == N - 1 ? 17 : i, i);
+        n += snprintf(body + n, cap - (size_t)n, "},\"seq\":0,\"time\":1," HOST_HEAD "}}");
+        struct wire_sample s;
+        struct perr err;
+        int r = wire_sample_decode(body, (size_t)n, &s, &err);
+        free(body);
+        if (!repeat) {
+            assert_int_equal(r, 0);
+            wire_sample_done(&s);
+        } else {
+            assert_int_equal(r, -EINVAL);
+            assert_string_equal(err.msg, "k17: given twice");
+        }
+    }
 }
 
 /* ---- generated samples ---- */
@@ -663,9 +699,9 @@ main(void)
     int failed = _cmocka_run_group_tests("wire sample table", table,
                                          sizeof(table) / sizeof(table[0]), NULL, NULL);
     const struct CMUnitTest others[] = {
-        cmocka_unit_test(test_full_fields),       cmocka_unit_test(test_too_deep),
-        cmocka_unit_test(test_moves_to_cluster),  cmocka_unit_test(test_encode_roundtrip),
-        cmocka_unit_test(test_same_as_reference),
+        cmocka_unit_test(test_full_fields),      cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_many_keys),        cmocka_unit_test(test_moves_to_cluster),
+        cmocka_unit_test(test_encode_roundtrip), cmocka_unit_test(test_same_as_reference),
     };
     failed += cmocka_run_group_tests_name("wire sample", others, NULL, NULL);
     return failed != 0 ? 1 : 0;
