@@ -147,6 +147,18 @@ oom(struct jstrict *js)
     return jstrict_failf(js, -ENOMEM, "out of memory");
 }
 
+/* Record `text` as the error, after the decoder's deferred checks. Returns 0. */
+static int
+record(struct jstrict *js, int code, const char *text)
+{
+    mark_failed(js, code, current_at(js));
+    if (js->source_on_fields)
+        perr_set(&js->err, "%s: %s", js->source, text);
+    else
+        perr_set(&js->err, "%s", text);
+    return 0;
+}
+
 int
 jstrict_failf(struct jstrict *js, int code, const char *fmt, ...)
 {
@@ -157,12 +169,7 @@ jstrict_failf(struct jstrict *js, int code, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    mark_failed(js, code, current_at(js));
-    if (js->source_on_fields)
-        perr_set(&js->err, "%s: %s", js->source, text);
-    else
-        perr_set(&js->err, "%s", text);
-    return 0;
+    return record(js, code, text);
 }
 
 int
@@ -171,8 +178,10 @@ jstrict_fail(struct jstrict *js, int code, const char *what)
     if (before_error(js))
         return 0;
     char path[256];
+    char text[PERR_MAX];
     js->cb->path(js->ctx, path, sizeof(path));
-    return jstrict_failf(js, code, "%s: %s", path, what);
+    (void)snprintf(text, sizeof(text), "%s: %s", path, what);
+    return record(js, code, text);
 }
 
 int
