@@ -519,8 +519,11 @@ jstrict_new(const struct jstrict_config *cfg, const struct jstrict_callbacks *cb
     js->source = malloc(n + 1);
     js->max_depth = cfg->max_depth > 0 ? cfg->max_depth : 1;
     js->levels = calloc(js->max_depth, sizeof(*js->levels));
+    /* Never NULL, so that an empty key's record points somewhere (arena + 0). */
+    js->arena_cap = 256;
+    js->arena = malloc(js->arena_cap);
     js->yh = yajl_alloc(&y_callbacks, NULL, js);
-    if (js->source == NULL || js->levels == NULL || js->yh == NULL) {
+    if (js->source == NULL || js->levels == NULL || js->arena == NULL || js->yh == NULL) {
         jstrict_free(js);
         return NULL;
     }
@@ -706,6 +709,8 @@ jstrict_finish(struct jstrict *js, struct perr *err)
     }
     if (st == yajl_status_error)
         (void)yajl_failure(js, NULL, 0, 0);
+    else if (st == yajl_status_client_canceled)
+        (void)syntax_error_at(js, 0, "stopped by the decoder", 22);
     else
         (void)syntax_error_at(js, 0, "premature EOF", 13);
     return result(js, err);
