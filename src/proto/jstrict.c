@@ -539,7 +539,7 @@ jstrict_free(struct jstrict *js)
 {
     if (js == NULL)
         return;
-    while (js->depth > 0)
+    while (js->levels != NULL && js->depth > 0)
         pop(js);
     if (js->yh != NULL)
         yajl_free(js->yh);
