@@ -30,6 +30,7 @@
 struct jkey {
     uint32_t off; /* in the arena */
     uint32_t len;
+    uint32_t head; /* its first 4 bytes (zero-padded): most keys differ there */
 };
 
 struct jlevel {
@@ -278,11 +279,20 @@ hash_bytes(const char *s, size_t len)
     return h;
 }
 
+static uint32_t
+key_head(const unsigned char *k, size_t len)
+{
+    uint32_t h = 0;
+    memcpy(&h, k, len < sizeof(h) ? len : sizeof(h));
+    return h;
+}
+
 static bool
-same_key(const struct jstrict *js, uint32_t rec, const unsigned char *k, size_t len)
+same_key(const struct jstrict *js, uint32_t rec, const unsigned char *k, size_t len, uint32_t head)
 {
     const struct jkey *r = &js->keys[rec];
-    return r->len == len && memcmp(js->arena + r->off, k, len) == 0;
+    return r->len == len && r->head == head &&
+           (len <= sizeof(head) || memcmp(js->arena + r->off, k, len) == 0);
 }
 
 /* Put record `rec` into the level's index (which has room). */
@@ -315,20 +325,21 @@ index_build(struct jstrict *js, struct jlevel *l)
     return 0;
 }
 
-/* Is key `k` already in the level? */
+/* Is key `k` (`head`: key_head()) already in the level? */
 static bool
-key_seen(const struct jstrict *js, const struct jlevel *l, const unsigned char *k, size_t len)
+key_seen(const struct jstrict *js, const struct jlevel *l, const unsigned char *k, size_t len,
+         uint32_t head)
 {
     if (l->index == NULL) {
         for (uint32_t rec = l->key_base; rec < js->n_keys; rec++) {
-            if (same_key(js, rec, k, len))
+            if (same_key(js, rec, k, len, head))
                 return true;
         }
         return false;
     }
     uint32_t i = hash_bytes((const char *)k, len) & l->index_mask;
     while (l->index[i] != 0) {
-        if (same_key(js, l->index[i] - 1, k, len))
+        if (same_key(js, l->index[i] - 1, k, len, head))
             return true;
         i = (i + 1) & l->index_mask;
     }
@@ -337,7 +348,7 @@ key_seen(const struct jstrict *js, const struct jlevel *l, const unsigned char *
 
 /* Append key `k` to the arena and the records. 0 or -ENOMEM (also beyond 4 GiB of keys). */
 static int
-key_add(struct jstrict *js, const unsigned char *k, size_t len)
+key_add(struct jstrict *js, const unsigned char *k, size_t len, uint32_t head)
 {
     if (len > UINT32_MAX - js->arena_len)
         return -ENOMEM;
@@ -367,6 +378,7 @@ key_add(struct jstrict *js, const unsigned char *k, size_t len)
         memcpy(js->arena + js->arena_len, k, len);
     js->keys[js->n_keys].off = js->arena_len;
     js->keys[js->n_keys].len = (uint32_t)len;
+    js->keys[js->n_keys].head = head;
     js->n_keys++;
     js->arena_len += (uint32_t)len;
     return 0;
@@ -443,8 +455,9 @@ y_map_key(void *ctx, const unsigned char *k, size_t len)
         js->bad_key = true;
         return jstrict_fail(js, -EINVAL, "invalid UTF-8 in a key");
     }
-    bool seen = key_seen(js, l, k, len);
-    if (key_add(js, k, len) < 0)
+    uint32_t head = key_head(k, len);
+    bool seen = key_seen(js, l, k, len, head);
+    if (key_add(js, k, len, head) < 0)
         return oom(js);
     if (seen)
         return jstrict_fail(js, -EINVAL, "given twice");
