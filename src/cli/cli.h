@@ -104,5 +104,7 @@ int cmd_recommendations(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_undrain(int argc, char **argv);
+/* vmloc forget: drop a host that is gone from the manager (cmd_terminal.c). */
+int cmd_forget(int argc, char **argv);
 
 #endif

@@ -70,6 +70,13 @@ static const struct opt_def manager_defs[] = {
      .set = {SETTING_NUMBER(MGR(retention_s), 1, 1e9, "must be at least 1 second")},
      .arg = "SECONDS",
      .help = "how long samples are kept (default {})"},
+    {.name = "forget-after",
+     .key = "forget_after",
+     .set = {SETTING_NUMBER(MGR(forget_after_s), 0, 1e9,
+                            "must be 0 (never) or a number of seconds")},
+     .arg = "SECONDS",
+     .help = "forget a host whose agent has been silent this\n"
+             "long (default {}: 7 days; 0: never)"},
     {.name = "store-every",
      .key = "store_every",
      .set = {SETTING_NUMBER(MGR(store_every_s), 0, 86400,

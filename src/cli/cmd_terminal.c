@@ -437,9 +437,16 @@ drain_usage(const char *what)
             "  --timeout SECONDS  give up waiting after this long (default 600)\n"
             "  --json             print the manager's answer as JSON\n\n"
             "Exit status with --wait: 0 drained, 1 blocked or timed out.\n");
-    else
+    else if (strcmp(what, "undrain") == 0)
         (void)printf("usage: vmloc [--manager URL] undrain HOST [--json]\n\n"
                      "End HOST's maintenance: it takes VMs again and its own conflicts count.\n");
+    else
+        (void)printf("usage: vmloc [--manager URL] forget HOST [--json]\n\n"
+                     "Forget HOST: the manager drops it from its hosts and its store (its\n"
+                     "history of conflicts and migrations stays). For a host that is gone for\n"
+                     "good; an agent still running registers again at once. Refused while a\n"
+                     "migration from or to HOST is under way. Hosts silent for [manager]\n"
+                     "forget_after (default 7 days) are forgotten without it.\n");
     return CLI_EXIT_OK;
 }
 
@@ -493,7 +500,7 @@ drain_parse(int argc, char **argv, const char *what, struct drain_args *a)
         return CLI_EXIT_USAGE;
     }
     if (cli_global_agent() != NULL) {
-        cli_error("%s: the manager drains hosts; use --manager URL, not --agent", what);
+        cli_error("%s: the manager keeps the hosts; use --manager URL, not --agent", what);
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
@@ -609,6 +616,31 @@ cmd_undrain(int argc, char **argv)
         r = print_json(j);
     else
         (void)printf("%s: maintenance over, state %s\n", a.host, cli_jstr(j, "state"));
+    json_decref(j);
+    return r;
+}
+
+int
+cmd_forget(int argc, char **argv)
+{
+    struct drain_args a = {0};
+    int r = drain_parse(argc, argv, "forget", &a);
+    if (r != CLI_EXIT_OK)
+        return r < 0 ? CLI_EXIT_OK : r;
+    char path[1024];
+    name_path(path, sizeof(path), "/v1/hosts/", a.host, "");
+    json_t *j = NULL;
+    r = ask(cli_target_url(), "DELETE", path, NULL, &j);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (a.json)
+        r = print_json(j);
+    else if (json_is_true(json_object_get(j, "was_up")))
+        (void)printf("%s: forgotten (its agent was answering: it registers again unless it is "
+                     "stopped)\n",
+                     a.host);
+    else
+        (void)printf("%s: forgotten\n", a.host);
     json_decref(j);
     return r;
 }

@@ -26,6 +26,7 @@ static const struct cli_cmd commands[] = {
     {"load", cmd_load, "set a simulated VM's demand on an agent"},
     {"drain", cmd_drain, "put a host into maintenance: move its VMs off, keep others out"},
     {"undrain", cmd_undrain, "end a host's maintenance"},
+    {"forget", cmd_forget, "drop a host that is gone for good from the manager"},
     {"recommendations", cmd_recommendations, "list the moves decided in manual or dry-run mode"},
     {"apply", cmd_apply, "carry out a recommendation (automation = manual)"},
     {"explain", cmd_explain, "why a VM is where it is, and where it could go"},

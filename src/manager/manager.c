@@ -43,7 +43,7 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
     struct mhost *h = arg;
     struct manager *m = h->m;
     m->outstanding--;
-    {
+    if (manager_host_answered(h)) {
         h->waiting = false;
         if (status != 200) {
             char why[300];
@@ -92,6 +92,7 @@ round_complete(struct manager *m)
         log_warnx("sample pruning failed, ignoring");
     if (store_prune_recommendations(m->store, now - m->opts.retention_s) < 0)
         log_warnx("recommendation pruning failed, ignoring");
+    manager_forget_silent(m);
     uint64_t t0 = clock_now_us();
     manager_decide(m);
     manager_follow(m);
@@ -119,8 +120,7 @@ start_round(struct manager *m)
     m->outstanding = 1; /* held until every request is sent */
     for (size_t i = 0; i < m->n_hosts; i++) {
         struct mhost *h = m->hosts[i];
-        if (http_request(m->client, h->v.url, "GET", "/v1/sample", NULL, timeout, sample_done, h) <
-            0) {
+        if (manager_host_send(m, h, "GET", "/v1/sample", timeout, sample_done) < 0) {
             manager_host_missed(m, h, "request not sent");
             continue;
         }
@@ -209,15 +209,18 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-load_agent(void *ctx, const char *name, const char *url)
+load_agent(void *ctx, const char *name, const char *url, double registered)
 {
     struct manager *m = ctx;
     if (!wire_name_valid(name) || http_url_check(url) < 0) {
         log_warnx("stored agent is invalid host=\"%s\", ignoring", name);
         return;
     }
-    if (manager_host_register(m, name, url) == NULL)
+    struct mhost *h = manager_host_register(m, name, url);
+    if (h == NULL)
         log_warnx("too many agents, ignoring host=\"%s\"", name);
+    else if (registered > 0)
+        h->contact = registered; /* silent since then, as far as this manager knows */
 }
 
 static void
@@ -282,12 +285,12 @@ manager_free(struct manager *m)
     if (m->in_round && store_commit(m->store) < 0)
         log_warnx("store commit at exit failed, ignoring");
     store_close(m->store);
-    for (size_t i = 0; i < m->n_hosts; i++) {
-        hview_done(&m->hosts[i]->v);
-        episode_done(&m->hosts[i]->episode);
-        free(m->hosts[i]);
-    }
+    for (size_t i = 0; i < m->n_hosts; i++)
+        manager_host_free(m->hosts[i]);
+    for (size_t i = 0; i < m->n_retired; i++)
+        manager_host_free(m->retired[i]);
     free(m->hosts);
+    free(m->retired);
     free(m);
 }
 

@@ -13,6 +13,8 @@
 #define MANAGER_DEFAULT_DATA "vmloc-data"
 #define MANAGER_DEFAULT_INTERVAL_S 1.0
 #define MANAGER_DEFAULT_RETENTION_S 3600.0
+/* A host whose agent is silent this long is forgotten (7 days); 0: never. */
+#define MANAGER_DEFAULT_FORGET_AFTER_S 604800.0
 /* Samples are decided on every interval but stored at most every 10 s per host: at 1,000
  * agents x 25 VMs every sample would grow the store by 5.4 MiB/s. */
 #define MANAGER_DEFAULT_STORE_EVERY_S 10.0
@@ -25,6 +27,7 @@ struct manager_opts {
      * samples of that instant are ready; < 0: the default, manager_collect_offset(). */
     double collect_offset_s;
     double retention_s;     /* how long samples are kept in the store */
+    double forget_after_s;  /* a host silent this long is forgotten; 0: never */
     double store_every_s;   /* a host's sample is stored at most this often */
     char policy_path[4096]; /* "" = defaults */
     struct policy policy;   /* parsed (owned by the caller) */

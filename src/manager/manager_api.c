@@ -18,6 +18,11 @@
 
 #define API_LIST_LIMIT 1000
 
+/* The refusal when the registry is full, with the way out. */
+#define TOO_MANY_AGENTS                                                                            \
+    "too many agents (at most %d): forget hosts that are gone with 'vmloc forget HOST' "           \
+    "(DELETE /v1/hosts/NAME); hosts silent for [manager] forget_after are forgotten by themselves"
+
 static void
 reply_json(struct http_req *r, int code, json_t *j)
 {
@@ -67,7 +72,7 @@ post_agent(struct http_req *r, void *ctx)
     struct mhost *h = manager_host_register(m, name, url);
     if (h == NULL) {
         json_decref(j);
-        http_reply_error(r, 503, "too many agents (at most %d)", MANAGER_MAX_AGENTS);
+        http_reply_error(r, 503, TOO_MANY_AGENTS, MANAGER_MAX_AGENTS);
         return;
     }
     h->agent_interval = iv != NULL ? interval : 0.0;
@@ -111,7 +116,7 @@ post_notify(struct http_req *r, void *ctx)
         h = manager_host_register(m, s.name, s.url);
         if (h == NULL) {
             wire_sample_done(&s);
-            http_reply_error(r, 503, "too many agents (at most %d)", MANAGER_MAX_AGENTS);
+            http_reply_error(r, 503, TOO_MANY_AGENTS, MANAGER_MAX_AGENTS);
             return;
         }
         if (store_put_agent(m->store, h->v.name, h->v.url, clock_wall_s()) < 0)
@@ -169,6 +174,33 @@ set_maintenance(struct http_req *r, struct manager *m, bool on)
     if (o != NULL && on)
         (void)json_object_set_new(o, "maintenance", maintenance_json(h));
     reply_json(r, on ? 202 : 200, o);
+}
+
+/* DELETE /v1/hosts/NAME: forget the host (vmloc forget). */
+static void
+delete_host(struct http_req *r, void *ctx)
+{
+    struct manager *m = ctx;
+    struct mhost *h = manager_host_find(m, r->parts[2]);
+    if (h == NULL) {
+        http_reply_error(r, 404, "no such host: %s", r->parts[2]);
+        return;
+    }
+    char name[sizeof(h->v.name)];
+    (void)snprintf(name, sizeof(name), "%s", h->v.name);
+    bool up = h->v.up;
+    int rc = manager_host_forget(m, h, "vmloc forget");
+    if (rc == -EBUSY) {
+        http_reply_error(
+            r, 409, "a migration from or to %s is under way: forget it once it has ended", name);
+        return;
+    }
+    if (rc < 0) {
+        http_reply_error(r, 503, "the store could not forget it; nothing changed");
+        return;
+    }
+    /* A running agent registers again within seconds: say so. */
+    reply_json(r, 200, json_pack("{s:s,s:b,s:b}", "host", name, "forgotten", 1, "was_up", up));
 }
 
 static void
@@ -559,6 +591,7 @@ const struct http_route manager_routes[] = {
     {"GET", "/v1/hosts", get_hosts, false},
     {"GET", "/v1/hosts/*/history", get_history, false},
     {"POST", "/v1/hosts/*/drain", post_drain, false},
+    {"DELETE", "/v1/hosts/*", delete_host, false},
     {"GET", "/v1/recommendations", get_recommendations, false},
     {"GET", "/v1/vms/*/explain", get_explain, false},
     {"POST", "/v1/recommendations/*/apply", post_apply, false},

@@ -28,6 +28,7 @@ manager_host_register(struct manager *m, const char *name, const char *url)
 {
     struct mhost *h = manager_host_find(m, name);
     if (h != NULL) {
+        h->contact = clock_wall_s();
         if (strcmp(h->v.url, url) != 0) {
             log_info("agent moved host=\"%s\" url=%s was=%s", name, url, h->v.url);
             (void)snprintf(h->v.url, sizeof(h->v.url), "%s", url);
@@ -49,6 +50,7 @@ manager_host_register(struct manager *m, const char *name, const char *url)
     h->m = m;
     hview_init(&h->v, name, url);
     h->v.up = false; /* until its first sample */
+    h->contact = clock_wall_s();
     log_info("agent registered host=\"%s\" url=%s", name, url);
     return h;
 }
@@ -103,6 +105,7 @@ void
 manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, const char *body)
 {
     hview_take(&h->v, s, clock_wall_s());
+    h->contact = clock_wall_s();
     /* Anti-flapping (central mode): each new sample's own detection, for the persistence
      * filter. */
     if (!m->opts.edge && (m->opts.policy.persist_k != 1 || m->opts.policy.persist_n != 1) &&
@@ -145,7 +148,7 @@ first_sample_done(void *arg, int status, const char *body, size_t len, const cha
 {
     struct mhost *h = arg;
     (void)err;
-    if (status != 200 || h->v.has_sample)
+    if (!manager_host_answered(h) || status != 200 || h->v.has_sample)
         return; /* the rounds report what is wrong */
     struct wire_sample s;
     struct perr perr;
@@ -161,7 +164,109 @@ first_sample_done(void *arg, int status, const char *body, size_t len, const cha
 void
 manager_sample_now(struct manager *m, struct mhost *h)
 {
-    if (http_request(m->client, h->v.url, "GET", "/v1/sample", NULL, HTTP_TIMEOUT_S,
-                     first_sample_done, h) < 0)
+    if (manager_host_send(m, h, "GET", "/v1/sample", HTTP_TIMEOUT_S, first_sample_done) < 0)
         log_debug("first sample not asked for host=\"%s\"; the next round will", h->v.name);
+}
+
+/* ---- requests to a host, and forgetting it ---------------------------------------------- */
+
+int
+manager_host_send(struct manager *m, struct mhost *h, const char *method, const char *path,
+                  double timeout_s, http_done_fn done)
+{
+    int r = http_request(m->client, h->v.url, method, path, NULL, timeout_s, done, h);
+    if (r == 0)
+        h->inflight++;
+    return r;
+}
+
+void
+manager_host_free(struct mhost *h)
+{
+    hview_done(&h->v);
+    episode_done(&h->episode);
+    free(h);
+}
+
+bool
+manager_host_answered(struct mhost *h)
+{
+    h->inflight--;
+    if (!h->forgotten)
+        return true;
+    if (h->inflight > 0)
+        return false;
+    struct manager *m = h->m;
+    size_t k = 0;
+    for (size_t i = 0; i < m->n_retired; i++) {
+        if (m->retired[i] != h)
+            m->retired[k++] = m->retired[i];
+    }
+    m->n_retired = k;
+    manager_host_free(h);
+    return false;
+}
+
+/* Does a migration the manager follows come from or go to host `name`? */
+static bool
+host_migrating(const struct manager *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        const struct store_migration *g = &m->active[i]->rec;
+        if (strcmp(g->src, name) == 0 || strcmp(g->dst, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+manager_host_forget(struct manager *m, struct mhost *h, const char *why)
+{
+    if (host_migrating(m, h->v.name))
+        return -EBUSY;
+    if (h->inflight > 0) {
+        struct mhost **n = realloc(m->retired, (m->n_retired + 1) * sizeof(*n));
+        if (n == NULL)
+            return -ENOMEM;
+        m->retired = n;
+    }
+    if (store_forget_agent(m->store, h->v.name) < 0)
+        return -EIO;
+    size_t i = 0;
+    while (i < m->n_hosts && m->hosts[i] != h)
+        i++;
+    if (i < m->n_hosts) {
+        memmove(&m->hosts[i], &m->hosts[i + 1], (m->n_hosts - i - 1) * sizeof(*m->hosts));
+        m->n_hosts--;
+    }
+    log_info("host forgotten host=\"%s\" url=%s reason=\"%s\"", h->v.name, h->v.url, why);
+    if (h->inflight > 0) {
+        h->forgotten = true; /* freed when its last request comes back */
+        m->retired[m->n_retired++] = h;
+    } else {
+        manager_host_free(h);
+    }
+    return 0;
+}
+
+void
+manager_forget_silent(struct manager *m)
+{
+    if (m->opts.forget_after_s <= 0)
+        return;
+    double now = clock_wall_s();
+    size_t i = 0;
+    while (i < m->n_hosts) {
+        struct mhost *h = m->hosts[i];
+        double silent = now - h->contact;
+        if (h->v.up || !(silent > m->opts.forget_after_s)) {
+            i++;
+            continue;
+        }
+        char why[160];
+        (void)snprintf(why, sizeof(why), "silent for %.0f s (forget_after %.0f s)", silent,
+                       m->opts.forget_after_s);
+        if (manager_host_forget(m, h, why) < 0)
+            i++; /* a migration involves it, or the store failed: tried again next round */
+    }
 }

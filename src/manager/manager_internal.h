@@ -37,6 +37,9 @@ struct mhost {
     struct episode episode; /* the conflict episode and outcome last recorded */
     bool unresolved_logged;
     bool waiting;           /* a sample request is outstanding */
+    unsigned inflight;      /* requests with this host as their argument, not yet answered */
+    bool forgotten;         /* off the list; freed when `inflight` is back to 0 */
+    double contact;         /* wall clock: its last registration or sample */
     bool notified;          /* edge: its agent notified a conflict since the last decision */
     double notified_at;     /* monotonic: its last notification */
     double agent_interval;  /* the agent's sampling interval, from its registration (0: unknown) */
@@ -88,6 +91,8 @@ struct manager {
     struct store *store;
     struct mhost **hosts;
     size_t n_hosts;
+    struct mhost **retired; /* forgotten hosts some request still points to */
+    size_t n_retired;
     struct mmig *active[MANAGER_MAX_ACTIVE];
     size_t n_active;
     struct event *round_ev;
@@ -129,6 +134,22 @@ void manager_sample_now(struct manager *m, struct mhost *h);
 /* Take host `h`'s sample `s` (decoded from `body`), store it if due. `s` is moved. */
 void manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s,
                          const char *body);
+/* Forget host `h` (`why` for the log): off the list and out of the store; refused (-EBUSY)
+ * while a migration involves it; -EIO when the store could not forget it (nothing changed).
+ * Requests in flight to it finish first (manager_host_answered()). */
+int manager_host_forget(struct manager *m, struct mhost *h, const char *why);
+/* Forget the hosts silent for longer than forget_after (once a round). */
+void manager_forget_silent(struct manager *m);
+/* Send `method path` to host `h` with `done(h, ...)`; every such callback starts with
+ * manager_host_answered(). 0 or as http_request(). */
+int manager_host_send(struct manager *m, struct mhost *h, const char *method, const char *path,
+                      double timeout_s, http_done_fn done);
+/* A request to `h` came back: false when `h` was forgotten meanwhile (then it may be freed:
+ * the callback must not touch it again). */
+bool manager_host_answered(struct mhost *h);
+/* Free a host (its view and episode). */
+void manager_host_free(struct mhost *h);
+
 /* Host `h` did not answer this round (`why`): down after MANAGER_DOWN_AFTER in a row. */
 void manager_host_missed(struct manager *m, struct mhost *h, const char *why);
 /* VMs still on host `h` (its latest sample, arrivals not counted). */

@@ -13,6 +13,7 @@ manager_opts_init(struct manager_opts *o)
     o->interval_s = MANAGER_DEFAULT_INTERVAL_S;
     o->collect_offset_s = -1.0;
     o->retention_s = MANAGER_DEFAULT_RETENTION_S;
+    o->forget_after_s = MANAGER_DEFAULT_FORGET_AFTER_S;
     o->store_every_s = MANAGER_DEFAULT_STORE_EVERY_S;
     policy_init(&o->policy);
     o->log_level = LOG_LEVEL_INFO;

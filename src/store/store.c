@@ -297,17 +297,37 @@ store_put_agent(struct store *s, const char *name, const char *url, double time)
 }
 
 int
-store_each_agent(struct store *s, void (*fn)(void *ctx, const char *name, const char *url),
+store_each_agent(struct store *s,
+                 void (*fn)(void *ctx, const char *name, const char *url, double registered),
                  void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (prepare(s, "SELECT name, url FROM agents ORDER BY name", &st) < 0)
+    if (prepare(s, "SELECT name, url, registered FROM agents ORDER BY name", &st) < 0)
         return -EIO;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+        fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           sqlite3_column_double(st, 2));
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+store_forget_agent(struct store *s, const char *name)
+{
+    static const char *const sql[] = {"DELETE FROM agents WHERE name = ?1",
+                                      "DELETE FROM maintenance WHERE host = ?1"};
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+        sqlite3_stmt *st = NULL;
+        if (prepare(s, sql[i], &st) < 0)
+            return -EIO;
+        (void)sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return -EIO;
+    }
+    return 0;
 }
 
 int

@@ -67,10 +67,14 @@ MUST_CHECK int store_each_conflict(struct store *s, int limit,
                                               const char *outcome),
                                    void *ctx);
 
+/* The agents the manager knows, with when each last registered (wall clock). */
 MUST_CHECK int store_put_agent(struct store *s, const char *name, const char *url, double time);
 MUST_CHECK int store_each_agent(struct store *s,
-                                void (*fn)(void *ctx, const char *name, const char *url),
+                                void (*fn)(void *ctx, const char *name, const char *url,
+                                           double registered),
                                 void *ctx);
+/* Forget agent `name`: its registration and its maintenance. 0 or -EIO. */
+MUST_CHECK int store_forget_agent(struct store *s, const char *name);
 
 /* Put host `host` into maintenance since `since` (`on`), or take it out (committed at once,
  * outside any transaction of store_begin()). */
