@@ -376,7 +376,7 @@ cmd_load(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *vm = argv[optind++];
-    if (strlen(vm) == 0 || strlen(vm) > MODEL_MAX_NAME || strchr(vm, '/') != NULL) {
+    if (!wire_name_valid(vm)) {
         cli_error("load: '%s' is not a VM name", vm);
         return CLI_EXIT_USAGE;
     }

@@ -209,6 +209,44 @@ path_matches(const char *pattern, const struct http_req *r)
     return i == r->n_parts;
 }
 
+/* Split the raw (still encoded) path `raw` at its slashes and decode each segment into `out`
+ * (`cap` bytes, at least strlen(raw) + 1), so that a name holding an encoded slash ("a%2Fb")
+ * stays one segment. 0, -EINVAL (a segment that decodes to a NUL), -E2BIG (too many). */
+static int
+split_path(const char *raw, char *out, size_t cap, struct http_req *r)
+{
+    size_t off = 0;
+    const char *p = raw;
+    while (*p != '\0') {
+        while (*p == '/')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *end = strchr(p, '/');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (r->n_parts == HTTP_MAX_PATH_PARTS)
+            return -E2BIG;
+        char *tmp = strndup(p, len);
+        if (tmp == NULL)
+            return -ENOMEM;
+        size_t dlen = 0;
+        char *dec = evhttp_uridecode(tmp, 0, &dlen);
+        free(tmp);
+        if (dec == NULL)
+            return -ENOMEM;
+        if (strlen(dec) != dlen || off + dlen + 1 > cap) {
+            free(dec);
+            return -EINVAL;
+        }
+        memcpy(out + off, dec, dlen + 1);
+        free(dec);
+        r->parts[r->n_parts++] = out + off;
+        off += dlen + 1;
+        p += len;
+    }
+    return 0;
+}
+
 static int
 req_prepare(struct evhttp_request *ev, struct http_req *r)
 {
@@ -227,6 +265,9 @@ req_prepare(struct evhttp_request *ev, struct http_req *r)
     r->query = q != NULL ? strdup(q) : NULL;
     struct evbuffer *in = evhttp_request_get_input_buffer(ev);
     size_t blen = evbuffer_get_length(in);
+    size_t rlen = strlen(raw);
+    if (rlen > plen)
+        plen = rlen; /* room for the segments, decoded one by one (never longer than raw) */
     size_t total = plen + 1 + blen + 1;
     r->storage = malloc(total);
     if (r->storage == NULL)
@@ -239,20 +280,7 @@ req_prepare(struct evhttp_request *ev, struct http_req *r)
         return -EINVAL; /* NUL inside the body */
     r->body = body;
     r->body_len = blen;
-    memcpy(r->storage, r->path, plen + 1);
-    char *s = r->storage;
-    while (*s != '\0') {
-        while (*s == '/')
-            *s++ = '\0';
-        if (*s == '\0')
-            break;
-        if (r->n_parts == HTTP_MAX_PATH_PARTS)
-            return -E2BIG;
-        r->parts[r->n_parts++] = s;
-        while (*s != '\0' && *s != '/')
-            s++;
-    }
-    return 0;
+    return split_path(raw, r->storage, plen + 1, r);
 }
 
 /* How deeply `body` nests arrays and objects (brackets inside strings do not count). A body

@@ -31,7 +31,7 @@ struct http_req {
     const char *method;               /* "GET", "POST", ... */
     char *path;                       /* decoded path, without the query */
     char *query;                      /* raw query string or NULL */
-    char *parts[HTTP_MAX_PATH_PARTS]; /* path segments (into a copy of path) */
+    char *parts[HTTP_MAX_PATH_PARTS]; /* path segments, each decoded on its own ("a%2Fb": "a/b") */
     size_t n_parts;
     const char *body; /* NUL-terminated copy of the body ("" when none) */
     size_t body_len;

@@ -390,6 +390,32 @@ test_load_not_saved_is_refused(void **state)
     stop_clean(&a);
 }
 
+/* Names with a slash, a percent sign, a space or non-ASCII letters go through the API: the
+ * command encodes them and the daemon decodes each path segment on its own. */
+static void
+test_odd_names(void **state)
+{
+    (void)state;
+    struct daemon a;
+    const char *extra[] = {"--vm", "a/b:cpu=10",       "--vm", "50%:cpu=10", "--vm", "my vm:cpu=10",
+                           "--vm", "v\xc3\xa9:cpu=10", NULL};
+    start_agent(&a, "hn", extra);
+    static const char *const names[] = {"a/b", "50%", "my vm", "v\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *load[] = {"load", "--agent", a.url, names[i], "cpu=42", NULL};
+        assert_int_equal(run_cli(load, NULL), 0);
+        double d = vm_kind(a.url, names[i], "demand", "cpu");
+        if (!(d > 41.9 && d < 42.1))
+            fail_msg("%s: demand %.1f after vmloc load", names[i], d);
+    }
+    /* The encoded slash is one segment: "a%2Fb" is the VM a/b, not a path a, b. */
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(a.url, "POST", "/v1/vms/a%2Fb/load", "{\"cpu\": 43}", &j), 200);
+    json_decref(j);
+    assert_true(vm_kind(a.url, "a/b", "demand", "cpu") > 42.9);
+    stop_clean(&a);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -496,6 +522,7 @@ main(void)
         cmocka_unit_test(test_migration_to_dead_host_fails),
         cmocka_unit_test(test_destination_dies_midway),
         cmocka_unit_test(test_hostile_requests),
+        cmocka_unit_test(test_odd_names),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_data_dir_not_writable),
         cmocka_unit_test(test_load_not_saved_is_refused),
