@@ -213,6 +213,24 @@ decode_sample_vm(json_t *v, size_t i, struct wire_sample *s, struct perr *err)
         vm->incoming = strcmp(st, "incoming") == 0;
         vm->migrating_out = strcmp(st, "migrating-out") == 0;
     }
+    /* Optional: the libvirt domain's UUID and whether its rates are measured yet, and the
+     * trace file a simulated VM follows. */
+    vm->measured = -1;
+    (void)snprintf(p2, sizeof(p2), "%s.uuid", path);
+    if (r == 0)
+        r = get_string(v, "uuid", p2, false, vm->uuid, sizeof(vm->uuid), err);
+    (void)snprintf(p2, sizeof(p2), "%s.trace", path);
+    if (r == 0)
+        r = get_string(v, "trace", p2, false, vm->trace, sizeof(vm->trace), err);
+    json_t *me = json_object_get(v, "measured");
+    if (r == 0 && me != NULL) {
+        if (!json_is_boolean(me)) {
+            perr_set(err, "%s.measured: must be true or false", path);
+            r = -EINVAL;
+        } else {
+            vm->measured = json_is_true(me) ? 1 : 0;
+        }
+    }
     return r;
 }
 
