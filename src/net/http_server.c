@@ -185,26 +185,37 @@ http_query_limit(struct http_req *r, int max)
     return (int)v;
 }
 
+/* The next segment of a path at *p (slashes skipped), its length in *ret_len, and *p moved
+ * past it; NULL at the end. */
+static const char *
+next_segment(const char **p, size_t *ret_len)
+{
+    const char *s = *p;
+    while (*s == '/')
+        s++;
+    if (*s == '\0')
+        return NULL;
+    const char *end = strchr(s, '/');
+    *ret_len = end != NULL ? (size_t)(end - s) : strlen(s);
+    *p = s + *ret_len;
+    return s;
+}
+
 /* Does `pattern` ("/v1/vms/ * /load") match the request's path segments? */
 static bool
 path_matches(const char *pattern, const struct http_req *r)
 {
-    const char *p = pattern;
+    const char *next = pattern;
+    const char *p;
+    size_t len;
     size_t i = 0;
-    while (*p != '\0') {
-        while (*p == '/')
-            p++;
-        if (*p == '\0')
-            break;
-        const char *end = strchr(p, '/');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+    while ((p = next_segment(&next, &len)) != NULL) {
         if (i >= r->n_parts)
             return false;
         if (!(len == 1 && *p == '*') &&
             (strlen(r->parts[i]) != len || memcmp(r->parts[i], p, len) != 0))
             return false;
         i++;
-        p += len;
     }
     return i == r->n_parts;
 }
@@ -216,14 +227,10 @@ static int
 split_path(const char *raw, char *out, size_t cap, struct http_req *r)
 {
     size_t off = 0;
-    const char *p = raw;
-    while (*p != '\0') {
-        while (*p == '/')
-            p++;
-        if (*p == '\0')
-            break;
-        const char *end = strchr(p, '/');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+    const char *next = raw;
+    const char *p;
+    size_t len;
+    while ((p = next_segment(&next, &len)) != NULL) {
         if (r->n_parts == HTTP_MAX_PATH_PARTS)
             return -E2BIG;
         char *tmp = strndup(p, len);
@@ -242,7 +249,6 @@ split_path(const char *raw, char *out, size_t cap, struct http_req *r)
         free(dec);
         r->parts[r->n_parts++] = out + off;
         off += dlen + 1;
-        p += len;
     }
     return 0;
 }

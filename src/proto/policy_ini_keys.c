@@ -14,7 +14,7 @@
 
 #include "core/policy.h"
 #include "proto/policy_ini.h"
-#include "proto/utf8.h"
+#include "proto/wire.h"
 
 static const char *const combine_names[] = {"any", "all", NULL};
 static const char *const vm_mode_names[] = {"fixed", "share", NULL};
@@ -296,18 +296,24 @@ add_name(const char *a, const char *b, char ***list, size_t *n, const char **why
         *why = "empty name in the list";
         return -EINVAL;
     }
-    for (const char *c = a; c < b; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            *why = "a name has a control character";
-            return -EINVAL;
-        }
-    }
-    if (!utf8_valid((const unsigned char *)a, len)) {
+    /* Every name is checked the same way (wire_name_fault()), here said as a config error. */
+    uint32_t cp = 0;
+    switch (wire_name_fault(a, len, &cp)) {
+    case NAME_OK:
+        break;
+    case NAME_EMPTY:
+        *why = "empty name in the list";
+        return -EINVAL;
+    case NAME_TOO_LONG:
+        *why = "a name is longer than 255 bytes";
+        return -EINVAL;
+    case NAME_CONTROL:
+        *why = "a name has a control character";
+        return -EINVAL;
+    case NAME_NOT_UTF8:
         *why = "a name is not valid UTF-8";
         return -EINVAL;
-    }
-    uint32_t cp;
-    if (utf8_hidden_at((const unsigned char *)a, len, &cp)) {
+    case NAME_HIDDEN:
         *why = "a name has a bidirectional or invisible formatting character (U+00AD, "
                "U+061C, U+200B-U+200F, U+2028-U+202E, U+2060-U+206F, U+FEFF ...)";
         return -EINVAL;

@@ -354,20 +354,6 @@ on_number(void *ctx, const char *s, size_t len)
     return consumed(d);
 }
 
-/* Check a name as every name is checked (wire_name_problem()). `buf` holds the message when
- * it names a character. */
-static const char *
-name_problem(const unsigned char *s, size_t len, char *buf, size_t cap)
-{
-    /* Most names are printable ASCII: checked here, without a call per name. */
-    size_t i = 0;
-    while (i < len && s[i] >= 0x20 && s[i] < 0x7f)
-        i++;
-    if (i == len && len > 0 && len <= MODEL_MAX_NAME)
-        return NULL;
-    return wire_name_problem((const char *)s, len, buf, cap);
-}
-
 /* Check one queued name against those before it; a duplicate becomes the error. */
 static void
 check_name(struct snapshot_decoder *d, const struct pending_name *p)
@@ -419,7 +405,7 @@ static int
 on_name(struct snapshot_decoder *d, bool is_host, const unsigned char *s, size_t len)
 {
     char pbuf[160];
-    const char *problem = name_problem(s, len, pbuf, sizeof(pbuf));
+    const char *problem = wire_name_problem((const char *)s, len, pbuf, sizeof(pbuf));
     if (problem != NULL)
         return fail_at(d, -EINVAL, problem);
     size_t i = is_host ? d->cl.n_hosts - 1 : d->cl.n_vms - 1;

@@ -41,34 +41,54 @@ wire_id_valid(const char *id)
     return true;
 }
 
-const char *
-wire_name_problem(const char *name, size_t len, char *buf, size_t cap)
+enum wire_name_fault
+wire_name_fault(const char *name, size_t len, uint32_t *ret_cp)
 {
     const unsigned char *s = (const unsigned char *)name;
     if (len == 0)
-        return "must not be empty";
+        return NAME_EMPTY;
     if (len > MODEL_MAX_NAME)
-        return "must be at most 255 bytes";
+        return NAME_TOO_LONG;
     size_t i = 0;
     while (i < len && s[i] >= 0x20 && s[i] < 0x7f)
         i++;
     if (i == len)
-        return NULL; /* printable ASCII, the usual name: nothing more to check */
+        return NAME_OK; /* printable ASCII, the usual name: nothing more to check */
     if (memchr(s, '\0', len) != NULL)
-        return "must not contain control characters";
+        return NAME_CONTROL;
     if (!utf8_valid(s, len))
-        return "must be valid UTF-8";
+        return NAME_NOT_UTF8;
     uint32_t cp;
     if (utf8_hidden_at(s, len, &cp)) {
-        if (cp < 0x20 || cp == 0x7f)
-            return "must not contain control characters";
-        (void)snprintf(buf, cap,
-                       "must not contain U+%04X (control, bidirectional or invisible "
-                       "formatting characters garble terminals and logs)",
-                       (unsigned)cp);
-        return buf;
+        *ret_cp = cp;
+        return cp < 0x20 || cp == 0x7f ? NAME_CONTROL : NAME_HIDDEN;
     }
-    return NULL;
+    return NAME_OK;
+}
+
+const char *
+wire_name_problem(const char *name, size_t len, char *buf, size_t cap)
+{
+    uint32_t cp = 0;
+    switch (wire_name_fault(name, len, &cp)) {
+    case NAME_OK:
+        return NULL;
+    case NAME_EMPTY:
+        return "must not be empty";
+    case NAME_TOO_LONG:
+        return "must be at most 255 bytes";
+    case NAME_CONTROL:
+        return "must not contain control characters";
+    case NAME_NOT_UTF8:
+        return "must be valid UTF-8";
+    case NAME_HIDDEN:
+        break;
+    }
+    (void)snprintf(buf, cap,
+                   "must not contain U+%04X (control, bidirectional or invisible formatting "
+                   "characters garble terminals and logs)",
+                   (unsigned)cp);
+    return buf;
 }
 
 bool

@@ -206,6 +206,18 @@ bool wire_id_valid(const char *id);
  * bidirectional or invisible formatting characters (utf8_hidden_at())? */
 bool wire_name_valid(const char *name);
 
+/* What is wrong with the `len` bytes at `name` as a name (wire_name_valid()); for
+ * NAME_HIDDEN and a control character found past the ASCII ones, its code point in *ret_cp. */
+enum wire_name_fault {
+    NAME_OK = 0,
+    NAME_EMPTY,
+    NAME_TOO_LONG, /* over MODEL_MAX_NAME bytes */
+    NAME_CONTROL,  /* C0 or DEL (a C1 control is NAME_HIDDEN) */
+    NAME_NOT_UTF8,
+    NAME_HIDDEN, /* a C1 control, bidirectional or invisible formatting character */
+};
+enum wire_name_fault wire_name_fault(const char *name, size_t len, uint32_t *ret_cp);
+
 /* Why the `len` bytes at `name` are not a valid name (see wire_name_valid()), NULL when they
  * are one. The text may be written into `buf` (`cap` bytes; 160 are enough). */
 const char *wire_name_problem(const char *name, size_t len, char *buf, size_t cap);
