@@ -61,6 +61,7 @@ cli_daemon_security(const struct http_security_conf *c, struct http_auth *auth,
         log_info("mutual TLS cert=%s ca=%s bind_names=%s", c->tls_cert, c->tls_ca,
                  c->tls_bind_names ? "yes" : "no");
     auth->bind_names = c->tls_bind_names;
+    (void)snprintf(auth->allowed_hosts, sizeof(auth->allowed_hosts), "%s", c->allowed_hosts);
     return r;
 }
 

@@ -16,6 +16,13 @@ daemon_opts_listen_ok(const char *v)
     return http_split_hostport(v, addr, sizeof(addr), &port) == 0;
 }
 
+static bool
+host_names_ok(const char *v)
+{
+    char why[8];
+    return http_host_names_check(v, why, sizeof(why)) == 0;
+}
+
 #define SEC(member) SETTING_FIELD(struct http_security_conf, member)
 #define PATH(member) SETTING_TEXT(SEC(member), NULL, "must be a file path")
 #define YES_NO(member) SETTING_BOOL, SEC(member), .why = "must be true or false"
@@ -57,4 +64,12 @@ const struct opt_def daemon_opts_security[DAEMON_OPTS_N_SECURITY] = {
              "registering or notifying, a peer locking this\n"
              "host, a source moving a VM here) must hold a\n"
              "certificate that names that host"},
+    {.name = "allowed-hosts",
+     .key = "allowed_hosts",
+     .set = {SETTING_TEXT(SEC(allowed_hosts), host_names_ok,
+                          "must be host names separated by commas")},
+     .arg = "NAMES",
+     .help = "with open_reads: more names (comma-separated)\n"
+             "a browser may use for this daemon, besides its\n"
+             "addresses, its host name and localhost"},
 };

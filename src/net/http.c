@@ -2,10 +2,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include "net/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/http.h> /* evhttp_uri_parse() */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h> /* strncasecmp() */
 
 int
 http_split_hostport(const char *s, char *addr, size_t len, uint16_t *ret_port)
@@ -49,4 +52,86 @@ http_url_check(const char *url)
               evhttp_uri_get_query(u) == NULL;
     evhttp_uri_free(u);
     return ok ? 0 : -EINVAL;
+}
+
+/* Does `s` (`n` bytes) name an IPv4 or IPv6 address? */
+static bool
+is_address(const char *s, size_t n)
+{
+    char buf[64];
+    unsigned char bin[sizeof(struct in6_addr)];
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1;
+}
+
+/* Is the name `a` (`n` bytes, a final '.' already dropped) one of the comma-separated
+ * `names`? */
+static bool
+name_listed(const char *a, size_t n, const char *names)
+{
+    const char *p = names;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        size_t cmp = len > 0 && p[len - 1] == '.' ? len - 1 : len;
+        if (cmp == n && n > 0 && strncasecmp(p, a, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/* Is `s` nothing, or ':' and a port's digits? */
+static bool
+port_or_nothing(const char *s)
+{
+    return s[0] == '\0' ||
+           (s[0] == ':' && s[1] != '\0' && s[1 + strspn(s + 1, "0123456789")] == '\0');
+}
+
+bool
+http_host_allowed(const char *host, const char *names)
+{
+    if (host[0] == '[') { /* [IPv6] or [IPv6]:PORT */
+        const char *close = strchr(host, ']');
+        return close != NULL && port_or_nothing(close + 1) &&
+               is_address(host + 1, (size_t)(close - host - 1));
+    }
+    size_t n = strcspn(host, ":");
+    if (!port_or_nothing(host + n))
+        return false;
+    if (is_address(host, n))
+        return true;
+    if (n > 0 && host[n - 1] == '.')
+        n--;
+    if (n == strlen("localhost") && strncasecmp(host, "localhost", n) == 0)
+        return true;
+    return name_listed(host, n, names);
+}
+
+int
+http_host_names_check(const char *names, char *why, size_t why_len)
+{
+    const char *p = names;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len == 0)
+            break;
+        size_t ok = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.");
+        if (ok < len || len > 253 || p[0] == '.' || p[0] == '-') {
+            (void)snprintf(why, why_len,
+                           "'%.*s' is not a host name (letters, digits, '-' and '.', at most "
+                           "253 bytes, separated by commas)",
+                           (int)(len > 300 ? 300 : len), p);
+            return -EINVAL;
+        }
+        p += len;
+    }
+    return 0;
 }

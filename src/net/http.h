@@ -17,6 +17,8 @@
 #define HTTP_TIMEOUT_S 10
 /* The longest API token (common/token.h's TOKEN_MAX). */
 #define HTTP_MAX_TOKEN 256
+/* The longest list of names a daemon also answers to (config key allowed_hosts), in bytes. */
+#define HTTP_MAX_HOST_NAMES 1024
 
 /* Where a daemon's credentials come from: its config keys token_file, open_reads, tls_cert,
  * tls_key and tls_ca (and the options of the same names). Loaded by the command line into a
@@ -28,6 +30,9 @@ struct http_security_conf {
     char tls_key[4096];
     char tls_ca[4096];
     bool tls_bind_names; /* struct http_auth's bind_names; needs TLS */
+    /* More names the daemon answers reads without a token on (comma-separated DNS names,
+     * http_host_names_check()); struct http_auth's allowed_hosts. */
+    char allowed_hosts[HTTP_MAX_HOST_NAMES];
 };
 
 /* Split "ADDR:PORT" ("[::1]:PORT" for IPv6) into a NUL-terminated address in `addr` (size
@@ -39,5 +44,17 @@ MUST_CHECK int http_split_hostport(const char *s, char *addr, size_t len, uint16
  * the port but an optional "/": what http_request() (http_client.h) takes as a base URL.
  * 0 or -EINVAL. */
 MUST_CHECK int http_url_check(const char *url);
+
+/* Is `host`, a request's Host header ("NAME", "NAME:PORT", "IPV4:PORT", "[IPV6]:PORT"), an
+ * address, "localhost", or one of `names` (comma-separated; compared without case, a final
+ * "." ignored)? A page whose DNS name was rebound to the daemon's address sends its own name
+ * as Host, never an address, so with only these accepted it cannot read the API (see
+ * docs/security.md, "Reads without a token"). A malformed header is not accepted. */
+bool http_host_allowed(const char *host, const char *names);
+
+/* Check a list of host names as allowed_hosts takes it: comma-separated (spaces around a
+ * comma allowed), each a DNS name of letters, digits, '-' and '.', at most 253 bytes. 0, or
+ * -EINVAL with `why` (`why_len` bytes) naming the bad entry. */
+MUST_CHECK int http_host_names_check(const char *names, char *why, size_t why_len);
 
 #endif

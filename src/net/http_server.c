@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h> /* gethostname() */
 
 #include "common/log.h"
 #include "common/token.h"
@@ -35,6 +36,7 @@ struct http_server {
     size_t n_routes;
     void *ctx;
     struct http_auth auth;
+    char own_names[HTTP_MAX_HOST_NAMES]; /* its listen address and the machine's host name */
 };
 
 static const char *
@@ -364,6 +366,18 @@ authorized(const struct http_server *s, const struct http_req *r)
     return cur || prev;
 }
 
+/* Is the request for one of the open routes (the page's files)? */
+static bool
+open_route(const struct http_server *s, const struct http_req *r)
+{
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const struct http_route *rt = &s->routes[i];
+        if (rt->open && strcmp(rt->method, r->method) == 0 && path_matches(rt->pattern, r))
+            return true;
+    }
+    return false;
+}
+
 /* Must this request show the token? Every request does, except the open routes (the page's
  * files) and, with open_reads, the reading ones. */
 static bool
@@ -374,12 +388,21 @@ needs_credential(const struct http_server *s, const struct http_req *r)
     bool read = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     if (read && s->auth.open_reads)
         return false;
-    for (size_t i = 0; i < s->n_routes; i++) {
-        const struct http_route *rt = &s->routes[i];
-        if (rt->open && strcmp(rt->method, r->method) == 0 && path_matches(rt->pattern, r))
-            return false;
-    }
-    return true;
+    return !open_route(s, r);
+}
+
+/* Is this read, served without the token because of open_reads, addressed to a name that is
+ * not the daemon's? That is what a page of another site sends once its DNS name has been
+ * rebound to the daemon's address: it must not read the cluster. A client without a Host
+ * header is not a browser. */
+static bool
+foreign_host(const struct http_server *s, const struct http_req *r)
+{
+    if (!s->auth.open_reads || open_route(s, r))
+        return false;
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Host");
+    return host != NULL && !http_host_allowed(host, s->own_names) &&
+           !http_host_allowed(host, s->auth.allowed_hosts);
 }
 
 void
@@ -486,12 +509,21 @@ server_cb(struct evhttp_request *ev, void *arg)
                          "cross-site request refused (its Origin is not this daemon's address)");
         goto out;
     }
-    if (needs_credential(s, &r) && !authorized(s, &r)) {
+    bool credential = s->auth.token[0] != '\0' && authorized(s, &r);
+    if (needs_credential(s, &r) && !credential) {
         (void)evhttp_add_header(evhttp_request_get_output_headers(ev), "WWW-Authenticate",
                                 "Bearer realm=\"vmloc\"");
         http_reply_error(&r, 401,
                          "this API needs the cluster's token (Authorization: Bearer TOKEN, from "
                          "the token file; see docs/security.md)");
+        goto out;
+    }
+    if (!credential && foreign_host(s, &r)) {
+        http_reply_error(&r, 403,
+                         "Host '%s' is none of this daemon's names: reads without the token "
+                         "answer only to its addresses, its host name and allowed_hosts "
+                         "(docs/security.md)",
+                         evhttp_find_header(evhttp_request_get_input_headers(ev), "Host"));
         goto out;
     }
     if (json_depth(r.body, r.body_len) > HTTP_MAX_JSON_DEPTH) {
@@ -532,6 +564,10 @@ http_server_start(struct event_base *base, const char *listen, const struct http
     s->routes = routes;
     s->n_routes = n_routes;
     s->ctx = ctx;
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) < 0)
+        host[0] = '\0';
+    (void)snprintf(s->own_names, sizeof(s->own_names), "%s,%s", addr, host);
     s->http = evhttp_new(base);
     if (s->http == NULL) {
         free(s);

@@ -62,6 +62,10 @@ struct http_auth {
     /* With TLS: a request that speaks for a host (registers it, notifies for it, holds a lock
      * as it, moves a VM from it) must come with a client certificate that names that host. */
     bool bind_names;
+    /* Names besides the daemon's own (its host name, its listen address, "localhost" and any
+     * address) that a request without a token may name in its Host header (http_host_allowed()):
+     * comma-separated, "" = none. Requests with the token may name any. */
+    char allowed_hosts[HTTP_MAX_HOST_NAMES];
 };
 
 /* Listen on `listen` ("ADDR:PORT"; port 0 picks a free one) and serve `routes` (borrowed;

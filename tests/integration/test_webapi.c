@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -244,10 +245,12 @@ test_peer_view(void **state)
     pool_finish();
 }
 
-/* POST `path` to `url` with an Origin header by hand (the client library sends none); the
- * answer's status, 0 when none. */
+/* Send `method path` to `url` by hand, with a Host header `host` (NULL: the URL's), an
+ * Origin header when `origin` is not NULL and the token when `token` (the client library
+ * sets neither header as it likes); the answer's status, 0 when none. */
 static int
-post_with_origin(const char *url, const char *path, const char *origin)
+raw_request(const char *url, const char *method, const char *path, const char *host,
+            const char *origin, bool token)
 {
     const char *hp = url + strlen("http://");
     const char *colon = strrchr(hp, ':');
@@ -261,12 +264,18 @@ post_with_origin(const char *url, const char *path, const char *origin)
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char headers[600] = "";
+    if (origin != NULL)
+        (void)snprintf(headers, sizeof(headers), "Origin: %s\r\n", origin);
+    if (token)
+        (void)snprintf(headers + strlen(headers), sizeof(headers) - strlen(headers),
+                       "Authorization: Bearer %s\r\n", test_token());
+    bool post = strcmp(method, "POST") == 0;
     char req[1024];
-    int n = snprintf(req, sizeof(req),
-                     "POST %s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nAuthorization: Bearer "
-                     "%s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: "
-                     "close\r\n\r\n{}",
-                     path, hp, origin, test_token());
+    int n = snprintf(
+        req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s\r\n%s%sConnection: close\r\n\r\n%s", method,
+        path, host != NULL ? host : hp, headers,
+        post ? "Content-Type: application/json\r\nContent-Length: 2\r\n" : "", post ? "{}" : "");
     assert_int_equal(write(fd, req, (size_t)n), n);
     char ans[64] = "";
     ssize_t got = read(fd, ans, sizeof(ans) - 1);
@@ -275,6 +284,12 @@ post_with_origin(const char *url, const char *path, const char *origin)
         return 0;
     ans[got] = '\0';
     return strncmp(ans, "HTTP/1.1 ", 9) == 0 ? (int)strtol(ans + 9, NULL, 10) : 0;
+}
+
+static int
+post_with_origin(const char *url, const char *path, const char *origin)
+{
+    return raw_request(url, "POST", path, NULL, origin, true);
 }
 
 /* A page of another site cannot drain a host through the operator's browser: a POST with a
@@ -294,6 +309,42 @@ test_cross_site_refused(void **state)
     json_decref(hosts);
     assert_int_equal(post_with_origin(m->url, "/v1/hosts/h1/drain", m->url), 202);
     assert_int_equal(post_with_origin(m->url, "/v1/hosts/h1/undrain", m->url), 200);
+    pool_finish();
+}
+
+/* DNS rebinding: with open_reads, a page of another site whose name was rebound to the
+ * manager's address sends that name as Host; its reads without the token are refused. The
+ * daemon's addresses, its host name, localhost and allowed_hosts are served; with the token
+ * any Host is; the page's own files are served whatever the Host. */
+static void
+test_rebound_host_refused(void **state)
+{
+    (void)state;
+    const char *const extra[] = {"--open-reads", "--allowed-hosts", "vmloc.example, mgr.test.",
+                                 NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", extra);
+    const char *port = strrchr(m->url, ':');
+    char evil[64], v4[64], v6[64], named[64], alias[64], local[64], self[300];
+    (void)snprintf(evil, sizeof(evil), "rebind.evil.example%s", port);
+    (void)snprintf(v4, sizeof(v4), "127.0.0.1%s", port);
+    (void)snprintf(v6, sizeof(v6), "[::1]%s", port);
+    (void)snprintf(named, sizeof(named), "VMLOC.example%s", port);
+    (void)snprintf(alias, sizeof(alias), "mgr.test%s", port);
+    (void)snprintf(local, sizeof(local), "localhost%s", port);
+    char hn[256] = "";
+    assert_int_equal(gethostname(hn, sizeof(hn) - 1), 0);
+    (void)snprintf(self, sizeof(self), "%s%s", hn, port);
+    assert_int_equal(raw_request(m->url, "GET", "/v1/hosts", evil, NULL, false), 403);
+    assert_int_equal(raw_request(m->url, "GET", "/v1/health", "evil.example", NULL, false), 403);
+    assert_int_equal(raw_request(m->url, "GET", "/v1/hosts", evil, NULL, true), 200);
+    assert_int_equal(raw_request(m->url, "GET", "/", evil, NULL, false), 200);
+    const char *ok[] = {v4, v6, named, alias, local, self};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int st = raw_request(m->url, "GET", "/v1/hosts", ok[i], NULL, false);
+        if (st != 200)
+            printf("Host %s: %d\n", ok[i], st);
+        assert_int_equal(st, 200);
+    }
     pool_finish();
 }
 
@@ -327,6 +378,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_peer_view, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_central_agent_has_no_page, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_cross_site_refused, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_rebound_host_refused, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
