@@ -51,7 +51,8 @@ manager_host_register(struct manager *m, const char *name, const char *url)
     hview_init(&h->v, name, url);
     h->v.up = false; /* until its first sample */
     h->contact = clock_wall_s();
-    log_info("agent registered host=\"%s\" url=%s", name, url);
+    if (ratelog_allow(&m->registered_log, clock_mono_s(), MANAGER_LOG_BURST, "agent registered"))
+        log_info("agent registered host=\"%s\" url=%s", name, url);
     return h;
 }
 
@@ -96,7 +97,8 @@ manager_host_missed(struct manager *m, struct mhost *h, const char *why)
         h->v.up = false;
         log_warnx("host down host=\"%s\" url=%s reason=\"%s\"; its VMs stay where they are",
                   h->v.name, h->v.url, why);
-    } else if (h->misses == 1) {
+    } else if (h->misses == 1 &&
+               ratelog_allow(&m->no_sample_log, clock_mono_s(), MANAGER_LOG_BURST, "no sample")) {
         log_warnx("no sample host=\"%s\" reason=\"%s\"", h->v.name, why);
     }
 }

@@ -9,6 +9,7 @@
 #include "common/backoff.h"
 #include "common/metrics.h"
 #include "common/once.h"
+#include "common/ratelog.h"
 #include "manager/manager.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -74,6 +75,8 @@ struct mmig {
 #define MANAGER_MAX_AGENTS 10000
 /* Collection rounds an agent may miss before its host is marked down. */
 #define MANAGER_DOWN_AFTER 3
+/* Lines a minute of each kind that one line per host would flood (common/ratelog.h). */
+#define MANAGER_LOG_BURST 20
 /* A host's samples out of step with the rounds: this many in a row are logged, at most every
  * ten minutes; dated more than 50 ms ahead of the manager's clock counts as out of step. */
 #define MANAGER_ODD_AGES 5
@@ -116,6 +119,10 @@ struct manager {
     size_t n_recs;
     struct backoff backoff; /* VMs whose last migration failed wait before the next try */
     struct once storm_once; /* VMs the storm guard holds, logged once per VM and window */
+    /* Lines that a flood of hosts would repeat (rogue registrations, a cluster restarting):
+     * at most MANAGER_LOG_BURST a minute each, then a count. */
+    struct ratelog registered_log;
+    struct ratelog no_sample_log;
     uint64_t storm_holds_total;
     uint64_t conflicts_total;
     uint64_t ordered_total;
