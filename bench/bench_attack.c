@@ -224,18 +224,22 @@ proc_read(pid_t pid, double *cpu_s, double *rss_mib)
         buf[n] = '\0';
         (void)fclose(f);
         const char *p = strrchr(buf, ')');
-        unsigned long ut = 0, st = 0;
-        if (p != NULL &&
-            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+        /* After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15. */
+        for (int field = 3; p != NULL && field < 14; field++)
+            p = strchr(p + 1, ' ');
+        if (p != NULL) {
+            char *end = NULL;
+            unsigned long ut = strtoul(p + 1, &end, 10);
+            unsigned long st = strtoul(end, NULL, 10);
             *cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        }
     }
     (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     f = fopen(path, "r");
     if (f != NULL) {
         while (fgets(buf, sizeof(buf), f) != NULL) {
-            long kb = 0;
-            if (sscanf(buf, "VmRSS: %ld kB", &kb) == 1)
-                *rss_mib = (double)kb / 1024.0;
+            if (strncmp(buf, "VmRSS:", 6) == 0)
+                *rss_mib = strtod(buf + 6, NULL) / 1024.0;
         }
         (void)fclose(f);
     }
@@ -259,7 +263,7 @@ static int
 url_port(const char *url)
 {
     const char *c = strrchr(url, ':');
-    return c != NULL ? atoi(c + 1) : 0;
+    return c != NULL ? (int)strtol(c + 1, NULL, 10) : 0;
 }
 
 /* One rogue registration under a fresh name; its status. */
