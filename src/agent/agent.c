@@ -19,7 +19,12 @@
 #include "agent/hv_libvirt.h"
 #include "agent/hv_sim.h"
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
+#include "proto/wire.h"
+
+_Static_assert(LIMIT_ANSWERS_HELD >= WIRE_MAX_SAMPLE_BYTES + HTTP_MAX_HEADERS,
+               "the largest sample fits the answers an agent holds at once");
 
 _Static_assert(PEERFILE_MAX_PEERS == AGENT_MAX_PEERS, "one limit for the peers, file or options");
 
@@ -443,6 +448,12 @@ agent_run(const struct agent_opts *o)
     histo_init(&a->sample_h, sample_b, sizeof(sample_b) / sizeof(sample_b[0]));
     if (loop_init(&a->loop) < 0) {
         log_errorx("cannot create the event loop");
+        goto out;
+    }
+    /* Nothing a manager, destination or peer answers is larger than a sample; and peer mode
+     * asks every peer at once. */
+    if (http_client_set_limits(a->loop.client, WIRE_MAX_SAMPLE_BYTES, LIMIT_ANSWERS_HELD) < 0) {
+        log_errorx("the answer limits are not usable");
         goto out;
     }
     if (loop_set_auth(&a->loop, &o->auth) < 0) {

@@ -8,6 +8,13 @@
 #define LIMIT_SNAPSHOT_BYTES (2048ull * 1024u * 1024u)
 /* A peers file (agent/peerfile.h): 1024 URLs with comments fit many times over. */
 #define LIMIT_PEERS_FILE_BYTES (1024u * 1024u)
+/* What a daemon may hold at once of the answers it is reading from other daemons (a manager
+ * asks every agent for its sample together; net/http_client.h counts every byte each
+ * connection reads, past the first HTTP_ANSWER_FREE of each, until its request is
+ * delivered): past it, the largest answers are dropped. The largest sample
+ * (WIRE_MAX_SAMPLE_BYTES in proto/wire.h, about 12 MiB, which is also the most a daemon
+ * reads of one answer) fits, checked where the daemons set it. */
+#define LIMIT_ANSWERS_HELD (16u * 1024u * 1024u)
 /* Read size for streaming decoders. */
 #define LIMIT_READ_CHUNK (256u * 1024u)
 

@@ -18,8 +18,13 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "manager/manager_internal.h"
+#include "proto/wire.h"
+
+_Static_assert(LIMIT_ANSWERS_HELD >= WIRE_MAX_SAMPLE_BYTES + HTTP_MAX_HEADERS,
+               "the largest sample fits the answers a manager holds at once");
 
 /* The next round: at the collection offset after the next whole interval of the wall clock.
  * The agents sample on those whole intervals (agent.c), so each round finds samples taken a
@@ -62,8 +67,11 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
             struct wire_sample s;
             struct perr perr;
             if (wire_sample_decode(body, len, &s, &perr) < 0) {
-                log_warnx("bad sample host=\"%s\" error=\"%s\", ignoring", h->v.name, perr.msg);
-                manager_host_missed(m, h, "bad sample");
+                /* Logged by manager_host_missed() once until the host answers well again,
+                 * not every round. */
+                char why[300];
+                (void)snprintf(why, sizeof(why), "bad sample: %.250s", perr.msg);
+                manager_host_missed(m, h, why);
             } else if (strcmp(s.name, h->v.name) != 0) {
                 log_warnx("sample names another host host=\"%s\" sample=\"%s\", ignoring",
                           h->v.name, s.name);
@@ -320,6 +328,12 @@ manager_run(const struct manager_opts *o)
     }
     if (loop_init(&m->loop) < 0) {
         log_errorx("cannot create the event loop");
+        goto out;
+    }
+    /* Nothing an agent answers is larger than its sample; and all the agents answering at
+     * once hold at most LIMIT_ANSWERS_HELD. */
+    if (http_client_set_limits(m->loop.client, WIRE_MAX_SAMPLE_BYTES, LIMIT_ANSWERS_HELD) < 0) {
+        log_errorx("the answer limits are not usable");
         goto out;
     }
     if (loop_set_auth(&m->loop, &o->auth) < 0) {

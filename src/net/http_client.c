@@ -21,6 +21,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim() */
+#endif
 
 #include "common/log.h"
 #include "net/tls.h"
@@ -52,11 +55,20 @@ struct call {
     http_done_fn done;
     void *arg;
     const char *err;
-    char err_buf[160]; /* for an `err` that is not a constant (a TLS verification's) */
-    int status;        /* the answer, kept until it is delivered */
-    char *body;
+    char err_buf[160];    /* for an `err` that is not a constant (a TLS verification's) */
+    int status;           /* the answer, kept until it is delivered */
+    struct evbuffer *acc; /* the answer's body as it comes (NULL: none yet) */
+    bool no_room;         /* the body did not fit in memory */
+    char *body;           /* the whole body, NUL-terminated, once the answer is in */
     size_t len;
     bool finished;
+    /* What the answer brought so far (headers, framing and body, as read from the socket):
+     * an upper bound of the memory it holds; all but its first HTTP_ANSWER_FREE bytes count
+     * in the client's `held`. */
+    size_t held;
+    struct evbuffer *watched; /* the connection's input, while `watch` counts what it reads */
+    struct evbuffer_cb_entry *watch;
+    bool dropped; /* refused for the client's budget: cancelled on the next loop turn */
     struct call *next;
     struct call *prev;
 };
@@ -77,7 +89,15 @@ struct http_client {
     size_t n_idle;
     char auth_header[HTTP_MAX_TOKEN + 8]; /* "Bearer TOKEN", or "" */
     struct http_tls *tls;                 /* for https:// URLs, or NULL */
+    size_t max_answer;                    /* body bytes of one answer */
+    size_t max_held;                      /* bytes of all the answers being read */
+    size_t held;                          /* what the live requests hold past HTTP_ANSWER_FREE */
+    size_t held_peak;                     /* the most held since memory was last trimmed */
 };
+
+/* After answers held this much at once, the memory they took is handed back to the system
+ * once none is held any more (glibc keeps freed heap memory otherwise). */
+#define HTTP_TRIM_AFTER (1024u * 1024u)
 
 static size_t
 idle_bucket(const char *key)
@@ -205,10 +225,46 @@ list_push(struct call **head, struct call *c)
 
 /* Free a finished request; its connection is kept for the next request to the same peer
  * when the answer left it usable, and there is no connection kept for that peer yet. */
+/* What of `c`'s answer counts against the client's budget: all but its first
+ * HTTP_ANSWER_FREE bytes. */
+static size_t
+counted(const struct call *c)
+{
+    return c->held > HTTP_ANSWER_FREE ? c->held - HTTP_ANSWER_FREE : 0;
+}
+
+/* Stop counting what `c`'s connection reads: before the connection is reused or freed. */
+static void
+unwatch(struct call *c)
+{
+    if (c->watch != NULL)
+        (void)evbuffer_remove_cb_entry(c->watched, c->watch);
+    c->watch = NULL;
+    c->watched = NULL;
+}
+
+/* What `c` read is no longer held. When none of the client's answers is held any more after
+ * a large amount was, hand the freed memory back to the system: glibc's malloc keeps it
+ * otherwise (a flood of answers would leave the daemon that large for good). */
+static void
+release(struct call *c)
+{
+    struct http_client *cl = c->client;
+    cl->held -= counted(c);
+    c->held = 0;
+    if (cl->held == 0 && cl->held_peak >= HTTP_TRIM_AFTER) {
+        cl->held_peak = 0;
+#ifdef __GLIBC__
+        (void)malloc_trim(0);
+#endif
+    }
+}
+
 static void
 call_free(struct call *c)
 {
     struct http_client *cl = c->client;
+    unwatch(c);
     if (c->keep && c->conn != NULL) {
         struct evhttp_connection *other = idle_take(cl, c->key);
         if (other != NULL)
@@ -217,7 +273,10 @@ call_free(struct call *c)
     } else if (c->conn != NULL) {
         evhttp_connection_free(c->conn);
     }
+    if (c->acc != NULL)
+        evbuffer_free(c->acc);
     free(c->body);
+    release(c);
     free(c);
 }
 
@@ -241,12 +300,78 @@ reap(struct http_client *cl, bool deliver)
     }
 }
 
+static void call_finish(struct call *c);
+
+/* Cancel the requests dropped for the budget (their connections are closed with what they
+ * read), and queue them for delivery with their reason. */
+static void
+cancel_dropped(struct http_client *cl)
+{
+    struct call *next;
+    for (struct call *c = cl->live; c != NULL; c = next) {
+        next = c->next;
+        if (!c->dropped)
+            continue;
+        unwatch(c);
+        evhttp_cancel_request(c->req); /* frees the request; calls only call_error_cb() */
+        call_finish(c);
+    }
+}
+
 static void
 reaper_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
+    cancel_dropped(arg);
     reap(arg, true);
+}
+
+/* Refuse the answer `c` is reading, for the client's budget: it no longer counts, and is
+ * cancelled on the next loop turn (not here, inside the connection's read). */
+static void
+drop(struct call *c)
+{
+    struct http_client *cl = c->client;
+    cl->held -= counted(c);
+    c->held = 0;
+    c->dropped = true;
+    c->keep = false;
+    (void)snprintf(c->err_buf, sizeof(c->err_buf),
+                   "answer dropped: the answers being read at once passed %zu bytes, and it was "
+                   "the largest",
+                   cl->max_held);
+    c->err = c->err_buf;
+    event_active(cl->reaper, 0, 0);
+}
+
+/* Count what the connection of request `arg` reads. Past the client's budget, the largest
+ * answers being read are dropped until the others fit: a flood from a few peers cannot
+ * crowd out the answers of the rest, and answers of a normal size (HTTP_ANSWER_FREE) are
+ * never dropped, however many peers answer at once. */
+static void
+received_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    struct call *c = arg;
+    struct http_client *cl = c->client;
+    if (info->n_added == 0 || c->dropped)
+        return;
+    size_t before = counted(c);
+    c->held += info->n_added;
+    cl->held += counted(c) - before;
+    if (cl->held > cl->held_peak)
+        cl->held_peak = cl->held;
+    while (cl->held > cl->max_held) {
+        struct call *big = NULL;
+        for (struct call *o = cl->live; o != NULL; o = o->next) {
+            if (!o->dropped && counted(o) > 0 && (big == NULL || o->held > big->held))
+                big = o;
+        }
+        if (big == NULL)
+            break;
+        drop(big);
+    }
 }
 
 struct http_client *
@@ -256,6 +381,8 @@ http_client_new(struct event_base *base)
     if (c == NULL)
         return NULL;
     c->base = base;
+    c->max_answer = HTTP_MAX_ANSWER;
+    c->max_held = HTTP_MAX_HELD;
     c->reaper = event_new(base, -1, 0, reaper_cb, c);
     if (c->reaper == NULL) {
         free(c);
@@ -279,8 +406,10 @@ http_client_free(struct http_client *cl)
     while (cl->live != NULL) {
         struct call *c = cl->live;
         list_remove(&cl->live, c);
+        unwatch(c);
+        c->dropped = true; /* whatever evhttp reports of the cancel goes nowhere */
         if (c->req != NULL)
-            evhttp_cancel_request(c->req); /* frees the request, calls nothing */
+            evhttp_cancel_request(c->req); /* frees the request, calls nothing of ours */
         call_free(c);
     }
     reap(cl, false);
@@ -297,6 +426,7 @@ static void
 call_finish(struct call *c)
 {
     struct http_client *cl = c->client;
+    unwatch(c);
     c->req = NULL;
     c->finished = true;
     list_remove(&cl->live, c);
@@ -326,6 +456,8 @@ static void
 call_error_cb(enum evhttp_request_error e, void *arg)
 {
     struct call *c = arg;
+    if (c->dropped)
+        return; /* its reason is set */
     if (e != EVREQ_HTTP_TIMEOUT && e != EVREQ_HTTP_DATA_TOO_LONG && tls_refused(c)) {
         c->err = c->err_buf;
         return;
@@ -338,7 +470,10 @@ call_error_cb(enum evhttp_request_error e, void *arg)
         c->err = "connection closed";
         break;
     case EVREQ_HTTP_DATA_TOO_LONG:
-        c->err = "answer too large";
+        (void)snprintf(c->err_buf, sizeof(c->err_buf),
+                       "answer too large: over %zu bytes of body or %u bytes of headers",
+                       c->client->max_answer, HTTP_MAX_HEADERS);
+        c->err = c->err_buf;
         break;
     default:
         c->err = "connection failed";
@@ -346,25 +481,68 @@ call_error_cb(enum evhttp_request_error e, void *arg)
     }
 }
 
+/* Copy what evhttp has read of the answer's body into the call's own buffer, whose chains
+ * are filled before new ones are added: evhttp's own may be mostly empty (one per read,
+ * however small the read), so a peer sending in small pieces would make a body take many
+ * times its size. A body that does not fit in memory is dropped, and the answer then reports
+ * "out of memory". */
+static void
+take_body(struct call *c, struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    if (n > 0 && !c->dropped && !c->no_room) {
+        if (c->acc == NULL)
+            c->acc = evbuffer_new();
+        struct evbuffer_iovec v[8];
+        struct evbuffer_ptr at;
+        (void)evbuffer_ptr_set(in, &at, 0, EVBUFFER_PTR_SET);
+        size_t done = 0;
+        while (c->acc != NULL && done < n) {
+            int k = evbuffer_peek(in, -1, &at, v, 8);
+            for (int i = 0; i < k && i < 8 && c->acc != NULL; i++) {
+                if (evbuffer_add(c->acc, v[i].iov_base, v[i].iov_len) < 0) {
+                    evbuffer_free(c->acc);
+                    c->acc = NULL;
+                }
+                done += v[i].iov_len;
+            }
+            if (k <= 8 || evbuffer_ptr_set(in, &at, done, EVBUFFER_PTR_SET) < 0)
+                break;
+        }
+        c->no_room = c->acc == NULL;
+    }
+    (void)evbuffer_drain(in, n);
+}
+
+/* Called by evhttp as the body comes, after each read. */
+static void
+body_cb(struct evhttp_request *req, void *arg)
+{
+    take_body(arg, req);
+}
+
 static void
 call_done_cb(struct evhttp_request *req, void *arg)
 {
     struct call *c = arg;
-    c->status = req != NULL ? evhttp_request_get_response_code(req) : 0;
+    c->status = req != NULL && !c->dropped ? evhttp_request_get_response_code(req) : 0;
     if (c->status != 0) {
         /* HTTP/1.1 keeps the connection unless the peer said otherwise. */
         const char *conn_hdr =
             evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
         c->keep = evhttp_request_get_response_code(req) > 0 &&
                   (conn_hdr == NULL || evutil_ascii_strcasecmp(conn_hdr, "close") != 0);
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        c->len = evbuffer_get_length(in);
-        c->body = malloc(c->len + 1);
+        take_body(c, req);
+        c->len = c->acc != NULL ? evbuffer_get_length(c->acc) : 0;
+        c->body = c->no_room ? NULL : malloc(c->len + 1);
         if (c->body != NULL) {
             if (c->len > 0)
-                (void)evbuffer_copyout(in, c->body, c->len);
+                (void)evbuffer_remove(c->acc, c->body, c->len);
             c->body[c->len] = '\0';
         }
+        evbuffer_free(c->acc);
+        c->acc = NULL;
     }
     call_finish(c);
 }
@@ -472,13 +650,18 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     if (c->conn == NULL) {
         c->conn = tls ? tls_connection(cl, host, (unsigned short)port)
                       : evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
-        if (c->conn != NULL) {
-            evhttp_connection_set_max_body_size(c->conn, HTTP_MAX_ANSWER);
+        if (c->conn != NULL)
             evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS);
-        }
+    }
+    if (c->conn != NULL) {
+        evhttp_connection_set_max_body_size(c->conn, (ev_ssize_t)cl->max_answer);
+        /* Everything the connection reads for this request is counted (received_cb()). */
+        c->watched = bufferevent_get_input(evhttp_connection_get_bufferevent(c->conn));
+        c->watch = evbuffer_add_cb(c->watched, received_cb, c);
     }
     c->req = evhttp_request_new(call_done_cb, c);
-    if (c->conn == NULL || c->req == NULL) {
+    if (c->conn == NULL || c->watch == NULL || c->req == NULL) {
+        unwatch(c);
         if (c->conn != NULL)
             evhttp_connection_free(c->conn);
         if (c->req != NULL)
@@ -488,6 +671,7 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
         return -ENOMEM;
     }
     evhttp_request_set_error_cb(c->req, call_error_cb);
+    evhttp_request_set_chunked_cb(c->req, body_cb);
     struct timeval tv;
     tv.tv_sec = (time_t)timeout_s;
     tv.tv_usec = (suseconds_t)((timeout_s - (double)tv.tv_sec) * 1e6);
@@ -547,6 +731,17 @@ void
 http_client_set_tls(struct http_client *c, struct http_tls *tls)
 {
     c->tls = tls;
+}
+
+int
+http_client_set_limits(struct http_client *c, size_t max_answer, size_t max_held)
+{
+    if (max_answer == 0 || max_answer > (size_t)INT32_MAX ||
+        max_held < max_answer + HTTP_MAX_HEADERS)
+        return -EINVAL;
+    c->max_answer = max_answer;
+    c->max_held = max_held;
+    return 0;
 }
 
 int

@@ -12,9 +12,16 @@
 struct event_base;
 struct http_tls;
 
-/* The largest answer a client reads (a manager's VM list for a large cluster fits; a peer
- * that streams without end does not exhaust our memory). */
+/* The largest answer a client reads unless told otherwise (http_client_set_limits()): a
+ * manager's VM list for a large cluster fits; a peer that streams without end does not
+ * exhaust our memory. */
 #define HTTP_MAX_ANSWER (64u * 1024u * 1024u)
+/* What all the answers a client is reading at once may hold past their first
+ * HTTP_ANSWER_FREE bytes each, unless told otherwise. */
+#define HTTP_MAX_HELD (2u * HTTP_MAX_ANSWER)
+/* The bytes of each answer that never count against that budget: an answer of a normal size
+ * (a sample of a hundred VMs) is never dropped, however many peers answer at once. */
+#define HTTP_ANSWER_FREE (64u * 1024u)
 
 /* Called once per request: `status` is the HTTP status, or 0 when no answer came (then
  * `body` is NULL and `err` says why). `body` is NUL-terminated and borrowed. */
@@ -32,6 +39,19 @@ struct http_client *http_client_new(struct event_base *base);
  * Accepts NULL. */
 void http_client_free(struct http_client *c);
 
+/* Read at most `max_answer` bytes of body per answer (over it, or over HTTP_MAX_HEADERS of
+ * headers, the connection is closed and the request reports "answer too large: ..."), and
+ * at most `max_held` bytes for all the answers being read at once, past the first
+ * HTTP_ANSWER_FREE bytes of each: everything a connection reads for a request (headers,
+ * framing, body) counts until the request is delivered. Past `max_held`, the answers that
+ * hold the most are dropped (their connections closed, their requests reporting "answer
+ * dropped: ...") until the others fit. What answers hold is so at most `max_held` plus
+ * HTTP_ANSWER_FREE per request in flight. Once none is
+ * held after a large amount was, the freed memory goes back to the system. Applies to the
+ * requests sent afterwards. 0, or -EINVAL (`max_answer` 0 or over 2 GiB, or `max_held` below
+ * `max_answer` plus HTTP_MAX_HEADERS); the limits in use then stay. */
+MUST_CHECK int http_client_set_limits(struct http_client *c, size_t max_answer, size_t max_held);
+
 /* Send "Authorization: Bearer TOKEN" with every later request (`token` copied; NULL or ""
  * sends none). -EINVAL when it is longer than HTTP_MAX_TOKEN or holds a control character;
  * the token in use then stays. */
@@ -45,11 +65,12 @@ void http_client_set_tls(struct http_client *c, struct http_tls *tls);
 /* Send `method` ("POST", "PUT" or "DELETE"; any other is sent as GET) `path` to `base_url`
  * ("http://ADDR:PORT" or "https://ADDR:PORT", as http_url_check() takes) with an optional
  * JSON `body` (copied). The answer must come within `timeout_s` of each step (connecting,
- * sending, each read), with at most HTTP_MAX_HEADERS of headers and HTTP_MAX_ANSWER of body,
- * else it counts as none. `done` is called from the event loop, never from inside this call,
- * exactly once, unless this returns an error or the client is freed first; it may send new
- * requests but must not free the client. 0, or -EINVAL (bad URL, or another scheme) /
- * -EPROTONOSUPPORT (scheme and TLS disagree, see http_client_set_tls()) / -ENOMEM / -EIO. */
+ * sending, each read), with at most HTTP_MAX_HEADERS of headers and HTTP_MAX_ANSWER of body
+ * (or the limits set by http_client_set_limits()), else it counts as none. `done` is called from
+ * the event loop, never from inside this call, exactly once, unless this returns an error or the
+ * client is freed first; it may send new requests but must not free the client. 0, or -EINVAL (bad
+ * URL, or another scheme) / -EPROTONOSUPPORT (scheme and TLS disagree, see http_client_set_tls()) /
+ * -ENOMEM / -EIO. */
 MUST_CHECK int http_request(struct http_client *c, const char *base_url, const char *method,
                             const char *path, const char *body, double timeout_s, http_done_fn done,
                             void *arg);

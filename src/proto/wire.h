@@ -120,6 +120,36 @@ struct wire_sample {
 
 #define WIRE_MAX_SAMPLE_VMS 4096
 
+/* The longest JSON wire_sample_encode() writes for a sample that wire_sample_decode() takes:
+ * the size of the largest answer to GET /v1/sample, so the most a daemon reads of another's
+ * answer (docs/protocol.md). Built from the limits above, field by field, as the encoder
+ * writes them: a number at most WIRE_JSON_NUM characters (the longest "%.17g" of a double
+ * >= 0, "1.2345678901234567e-300"; an int64 takes 20), a usage or demand figure at most
+ * WIRE_JSON_PCT ("99.999"), a name's bytes at most 2 each (no control characters: only `"`
+ * and `\` are escaped), any other string's at most 6 each ("\u0001"), plus the keys and
+ * punctuation spelled out below. About 12 MiB; a real sample is a few KB. Checked against
+ * the encoder's output for the largest sample by tests/unit/test_wire_sample.c. */
+#define WIRE_JSON_NUM 23u
+#define WIRE_JSON_PCT 6u
+#define WIRE_JSON_NAME(n) (2u + 2u * (n))
+#define WIRE_JSON_STRING(n) (2u + 6u * (n))
+/* Every kind of usage or demand, in one object. */
+#define WIRE_SAMPLE_KINDS_BYTES                                                                    \
+    (sizeof("{\"cpu\":,\"mem_bw\":,\"disk\":,\"net\":}") - 1u + KIND_COUNT * WIRE_JSON_PCT)
+/* One VM with every field, and the comma after it. */
+#define WIRE_SAMPLE_VM_BYTES                                                                       \
+    (sizeof("{\"name\":,\"usage\":,\"demand\":,\"mem_mib\":,\"priority\":,\"pinned\":false,"       \
+            "\"state\":\"migrating-out\",\"trace\":,\"uuid\":,\"measured\":false,\"arrived\":,"    \
+            "\"moves\":[]},") -                                                                    \
+     1u + WIRE_JSON_NAME(MODEL_MAX_NAME) + 2u * WIRE_SAMPLE_KINDS_BYTES + 3u * WIRE_JSON_NUM +     \
+     20u + WIRE_JSON_STRING(MODEL_MAX_NAME) + WIRE_JSON_STRING(WIRE_MAX_UUID) +                    \
+     MODEL_MAX_VM_MOVES * (WIRE_JSON_NUM + 1u))
+#define WIRE_MAX_SAMPLE_BYTES                                                                      \
+    (sizeof("{\"version\":1,\"seq\":,\"time\":,\"url\":,\"host\":{\"name\":,\"capacity\":,"        \
+            "\"mem_mib\":,\"state\":\"up\",\"usage\":,\"vms\":[]}}") -                             \
+     1u + 4u * WIRE_JSON_NUM + WIRE_JSON_STRING(WIRE_MAX_URL) + WIRE_JSON_NAME(MODEL_MAX_NAME) +   \
+     WIRE_SAMPLE_KINDS_BYTES + WIRE_MAX_SAMPLE_VMS * WIRE_SAMPLE_VM_BYTES)
+
 /* Decode an agent's sample into the empty *ret (free with wire_sample_done()).
  * 0; -EINVAL with err naming the field; -ENOMEM. */
 MUST_CHECK int wire_sample_decode(const char *body, size_t len, struct wire_sample *ret,

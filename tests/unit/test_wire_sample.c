@@ -690,6 +690,81 @@ test_encode_roundtrip(void **state)
     free(json);
 }
 
+/* The largest sample an agent can write: WIRE_MAX_SAMPLE_VMS VMs, every field present, every
+ * name MODEL_MAX_NAME bytes of the characters the encoder escapes (" and \), the other
+ * strings at their longest and all escaped as \u0001, every number at its longest. The
+ * decoder takes it, and its JSON fits WIRE_MAX_SAMPLE_BYTES, the most a daemon reads of an
+ * answer; the bound is tight (within 2 %), not padded. */
+static void
+fill_escaped(char *out, size_t n, char c)
+{
+    memset(out, c, n);
+    out[n] = '\0';
+}
+
+static void
+test_largest_sample_fits(void **state)
+{
+    (void)state;
+    const double longest = 1.2345678901234567e-300; /* 23 characters as "%.17g" */
+    struct wire_sample s;
+    memset(&s, 0, sizeof(s));
+    s.seq = (uint64_t)INT64_MAX;
+    s.time = longest;
+    fill_escaped(s.url, WIRE_MAX_URL, '\x01');
+    fill_escaped(s.name, MODEL_MAX_NAME, '"');
+    s.capacity = 1.2345678901234567e-07;
+    s.mem_mib = longest;
+    s.usage_kinds = KIND_MASK_ALL;
+    for (unsigned k = 0; k < KIND_COUNT; k++)
+        s.usage[k] = 99.999;
+    s.n_vms = WIRE_MAX_SAMPLE_VMS;
+    s.vms = calloc(s.n_vms, sizeof(*s.vms));
+    s.moves = calloc(s.n_vms * MODEL_MAX_VM_MOVES, sizeof(double));
+    assert_true(s.vms != NULL && s.moves != NULL);
+    for (size_t i = 0; i < s.n_vms; i++) {
+        struct wire_sample_vm *v = &s.vms[i];
+        /* Distinct names: the VM's index in binary, as " and \. */
+        fill_escaped(v->name, MODEL_MAX_NAME, '"');
+        for (unsigned b = 0; b < 12; b++)
+            v->name[b] = (i >> b) & 1u ? '\\' : '"';
+        v->usage_kinds = KIND_MASK_ALL;
+        v->demand_kinds = KIND_MASK_ALL;
+        for (unsigned k = 0; k < KIND_COUNT; k++) {
+            v->usage[k] = 99.999;
+            v->demand[k] = 88.888;
+        }
+        v->mem_mib = longest;
+        v->priority = INT64_MIN;
+        v->migrating_out = true;
+        v->measured = 0;
+        v->arrived = longest;
+        fill_escaped(v->trace, MODEL_MAX_NAME, '\x01');
+        fill_escaped(v->uuid, WIRE_MAX_UUID, '\x01');
+        v->moves_first = (uint32_t)(i * MODEL_MAX_VM_MOVES);
+        v->n_moves = MODEL_MAX_VM_MOVES;
+        for (uint32_t j = 0; j < MODEL_MAX_VM_MOVES; j++)
+            s.moves[v->moves_first + j] = longest;
+    }
+    s.n_moves = s.n_vms * MODEL_MAX_VM_MOVES;
+    char *json = NULL;
+    assert_int_equal(wire_sample_encode(&s, &json), 0);
+    size_t len = strlen(json);
+    struct wire_sample back;
+    struct perr err;
+    int r = wire_sample_decode(json, len, &back, &err);
+    if (r < 0)
+        fail_msg("the largest sample is refused: %s", err.msg);
+    assert_int_equal(back.n_vms, WIRE_MAX_SAMPLE_VMS);
+    assert_string_equal(back.vms[7].trace, s.vms[7].trace);
+    wire_sample_done(&back);
+    print_message("largest sample: %zu bytes, limit %zu\n", len, (size_t)WIRE_MAX_SAMPLE_BYTES);
+    assert_true(len <= WIRE_MAX_SAMPLE_BYTES);
+    assert_true(len >= WIRE_MAX_SAMPLE_BYTES / 50u * 49u);
+    free(json);
+    wire_sample_done(&s);
+}
+
 int
 main(void)
 {
@@ -699,9 +774,10 @@ main(void)
     int failed = _cmocka_run_group_tests("wire sample table", table,
                                          sizeof(table) / sizeof(table[0]), NULL, NULL);
     const struct CMUnitTest others[] = {
-        cmocka_unit_test(test_full_fields),      cmocka_unit_test(test_too_deep),
-        cmocka_unit_test(test_many_keys),        cmocka_unit_test(test_moves_to_cluster),
-        cmocka_unit_test(test_encode_roundtrip), cmocka_unit_test(test_same_as_reference),
+        cmocka_unit_test(test_full_fields),         cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_many_keys),           cmocka_unit_test(test_moves_to_cluster),
+        cmocka_unit_test(test_encode_roundtrip),    cmocka_unit_test(test_same_as_reference),
+        cmocka_unit_test(test_largest_sample_fits),
     };
     failed += cmocka_run_group_tests_name("wire sample", others, NULL, NULL);
     return failed != 0 ? 1 : 0;
