@@ -68,8 +68,11 @@ struct mmig {
     enum mmig_state state;
     bool in_flight;      /* an HTTP request about it is outstanding */
     int attempts;        /* orders sent without an answer */
-    double last_answer;  /* monotonic: the last answer from the source */
+    double last_answer;  /* monotonic: the last answer about it (rec.answered on the wall clock) */
     double started_mono; /* monotonic: when it was planned, for its duration */
+    unsigned silent;     /* follow-ups in a row the source did not answer */
+    bool asked_dst;      /* the source fell silent and the destination is being asked */
+    bool abort_refused;  /* the destination refused our withdrawal (logged once) */
 };
 
 #define MANAGER_MAX_AGENTS 10000

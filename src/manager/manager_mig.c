@@ -4,8 +4,22 @@
  * that crashes after deciding resends the same order (same id) when it starts again; agents
  * treat an order whose id they know as the same order, so nothing runs twice. Then the
  * manager asks the source agent about it every round until it is done or failed. When the
- * source cannot tell (it restarted, or is down), the samples decide: a VM running on the
- * destination and not on the source has moved. */
+ * source forgot it (it restarted), the samples decide: a VM running on the destination and
+ * not on the source has moved.
+ *
+ * A source that falls silent (its host down, or FOLLOW_SILENT_ROUNDS follow-ups in a row
+ * without an answer) cannot say how its migration ended, and waiting for it would keep the
+ * destination out of every decision. The destination can: the manager asks it about the
+ * arrival (GET /v1/incoming/ID). Committed: the VM runs there, done. Aborted or expired:
+ * failed, the VM stays recorded on the source. Still reserved: the manager withdraws the
+ * reservation (POST .../abort), as the source itself does when its commit got no answer; the
+ * destination settles the race with a commit that may still come, so its answer decides
+ * (200: withdrawn, failed; 409: committed first, done). Unknown to the destination: done
+ * when the samples show the VM running there, failed when they do not show it arriving. So a
+ * VM is never placed by a guess: only the destination's word or its samples move it. When
+ * neither agent can tell, the source is asked again, and after FOLLOW_GIVE_UP_S without an
+ * answer from it the migration fails as of unknown outcome. The time of the last answer is
+ * stored, so a restart of the manager does not start that wait over. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
@@ -19,10 +33,15 @@
 #include "manager/manager_internal.h"
 #include "proto/utf8.h"
 
-/* Orders that get no answer are resent this many rounds before the migration fails. */
+/* Orders that get no answer are resent this many rounds; then the destination is asked. */
 #define ORDER_ATTEMPTS 5
-/* A migration whose source cannot be asked fails after this long. */
+/* Follow-ups in a row the source does not answer before the destination is asked. */
+#define FOLLOW_SILENT_ROUNDS MANAGER_DOWN_AFTER
+/* A migration that neither its source nor its destination settles fails after this long
+ * without an answer from its source. */
 #define FOLLOW_GIVE_UP_S 600.0
+/* The last answer's time is stored again once it is this much newer than the stored one. */
+#define ANSWER_SAVE_EVERY_S 10.0
 
 const char *
 mmig_state_name(enum mmig_state s)
@@ -58,6 +77,21 @@ save(struct manager *m, struct mmig *g)
     (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
     if (store_put_migration(m->store, &g->rec) < 0)
         log_warnx("migration not stored id=%s, ignoring", g->rec.id);
+}
+
+/* The source answered about `g` (or the destination settled it): the give-up wait starts
+ * again, and its start is stored now and then, so that a restart keeps it. */
+static void
+heard(struct manager *m, struct mmig *g)
+{
+    g->last_answer = clock_mono_s();
+    g->silent = 0;
+    g->asked_dst = false;
+    double now = clock_wall_s();
+    if (now - g->rec.answered >= ANSWER_SAVE_EVERY_S || now < g->rec.answered) {
+        g->rec.answered = now;
+        save(m, g);
+    }
 }
 
 static void
@@ -130,6 +164,171 @@ where_is(struct manager *m, const char *vm, const char *src, const char *dst)
     return 0;
 }
 
+/* Does the latest sample of host `name` list VM `vm`, arriving or running? */
+static bool
+listed_on(struct manager *m, const char *vm, const char *name)
+{
+    struct mhost *h = manager_host_find(m, name);
+    for (size_t i = 0; h != NULL && h->v.has_sample && i < h->v.sample.n_vms; i++) {
+        if (strcmp(h->v.sample.vms[i].name, vm) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The destination settled a migration whose source is silent: log why, and end it. */
+static void
+decided(struct manager *m, struct mmig *g, enum mmig_state st, const char *why)
+{
+    log_warnx("source silent: the destination decided id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
+              "outcome=%s reason=\"%s\"",
+              g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, mmig_state_name(st), why);
+    char error[256];
+    (void)snprintf(error, sizeof(error), "source agent silent; %s", why);
+    g->last_answer = clock_mono_s();
+    finish(m, g, st, st == MMIG_FAILED ? error : NULL);
+}
+
+/* Neither agent settled it this round (`why`): ask the source again next round (the order
+ * again, for a planned one; one more silence and the destination is asked again), or give
+ * up after FOLLOW_GIVE_UP_S. */
+static void
+undecided(struct manager *m, struct mmig *g, const char *why)
+{
+    log_debug("migration not settled id=%s: %s", g->rec.id, why);
+    if (clock_mono_s() - g->last_answer > FOLLOW_GIVE_UP_S) {
+        char error[256];
+        (void)snprintf(error, sizeof(error),
+                       "outcome unknown: the source has not answered for %.0f s and the "
+                       "destination cannot tell (%s)",
+                       FOLLOW_GIVE_UP_S, why);
+        finish(m, g, MMIG_FAILED, error);
+        return;
+    }
+    if (g->silent >= FOLLOW_SILENT_ROUNDS)
+        g->silent = FOLLOW_SILENT_ROUNDS - 1;
+    if (g->attempts >= ORDER_ATTEMPTS)
+        g->attempts = ORDER_ATTEMPTS - 1;
+}
+
+/* The destination's answer to the withdrawal of its reservation. */
+static void
+abort_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mmig *g = arg;
+    struct manager *m = g->m;
+    (void)body;
+    (void)len;
+    g->in_flight = false;
+    if (status == 200) {
+        decided(m, g, MMIG_FAILED,
+                "its reservation was withdrawn before any commit; the VM stays recorded on the "
+                "source");
+        return;
+    }
+    if (status == 409) {
+        decided(m, g, MMIG_DONE, "the destination runs the VM: its commit came first");
+        return;
+    }
+    if (status == 403 && !g->abort_refused) {
+        /* tls_bind_names: only the source may withdraw; the reservation expires on its own. */
+        g->abort_refused = true;
+        log_warnx("reservation not withdrawn id=%s dst=\"%s\": the destination takes that only "
+                  "from the source; waiting for it to expire",
+                  g->rec.id, g->rec.dst);
+    }
+    char why[300];
+    (void)snprintf(why, sizeof(why), "withdrawal of the reservation: %s",
+                   status == 0     ? err
+                   : status == 403 ? "refused (403)"
+                                   : "not taken");
+    undecided(m, g, why);
+}
+
+/* The arrival's state in the destination's answer to GET /v1/incoming/ID: "reserved",
+ * "committed", "aborted", or NULL when the answer is not such an object. */
+static const char *
+arrival_state(const char *body, size_t len)
+{
+    static const char *const states[] = {"reserved", "committed", "aborted"};
+    json_t *j = body != NULL ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(j, "state"));
+    const char *found = NULL;
+    for (size_t i = 0; st != NULL && i < sizeof(states) / sizeof(states[0]); i++) {
+        if (strcmp(st, states[i]) == 0)
+            found = states[i];
+    }
+    json_decref(j);
+    return found;
+}
+
+/* Send `method path` about `g` to its destination with `done`. */
+static void
+to_destination(struct manager *m, struct mmig *g, const char *method, const char *suffix,
+               http_done_fn done)
+{
+    struct mhost *dst = manager_host_find(m, g->rec.dst);
+    if (dst == NULL) {
+        finish(m, g, MMIG_FAILED, "source agent silent and destination no longer known");
+        return;
+    }
+    char path[160];
+    (void)snprintf(path, sizeof(path), "/v1/incoming/%s%s", g->rec.id, suffix);
+    int r = http_request(m->client, dst->v.url, method, path, NULL, HTTP_TIMEOUT_S, done, g);
+    if (r < 0) {
+        undecided(m, g, strerror(-r));
+        return;
+    }
+    g->in_flight = true;
+}
+
+/* The destination's answer about the arrival of a migration whose source is silent. */
+static void
+dst_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct mmig *g = arg;
+    struct manager *m = g->m;
+    g->in_flight = false;
+    const char *st = status == 200 ? arrival_state(body, len) : NULL;
+    if (st != NULL && strcmp(st, "committed") == 0) {
+        decided(m, g, MMIG_DONE, "the destination runs the VM: its arrival is committed");
+    } else if (st != NULL && strcmp(st, "aborted") == 0) {
+        decided(m, g, MMIG_FAILED,
+                "the destination dropped its reservation (aborted or expired); the VM stays "
+                "recorded on the source");
+    } else if (st != NULL) {
+        /* Reserved: withdraw it; the destination's answer settles any race with a commit. */
+        to_destination(m, g, "POST", "/abort", abort_done);
+    } else if (status == 404 && where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1) {
+        decided(m, g, MMIG_DONE, "the destination does not know the arrival but runs the VM");
+    } else if (status == 404 && !listed_on(m, g->rec.vm, g->rec.dst)) {
+        decided(m, g, MMIG_FAILED,
+                "the destination never had the VM (no such arrival, and its samples do not "
+                "list it); the VM stays recorded on the source");
+    } else {
+        char why[300];
+        (void)snprintf(why, sizeof(why), "destination: %s",
+                       status == 0     ? err
+                       : status == 404 ? "no such arrival, but its samples list the VM"
+                       : status == 200 ? "an answer without a known state"
+                                       : "an error status");
+        undecided(m, g, why);
+    }
+}
+
+/* The source of `g` is silent (`why`): ask its destination. */
+static void
+ask_destination(struct manager *m, struct mmig *g, const char *why)
+{
+    if (!g->asked_dst) {
+        g->asked_dst = true;
+        log_warnx("source silent, asking the destination id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
+                  "why=\"%s\"",
+                  g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, why);
+    }
+    to_destination(m, g, "GET", "", dst_done);
+}
+
 static void send_order(struct manager *m, struct mmig *g);
 
 /* Is a 409 answer the agent saying it already has this order (same id)? Matched on the start
@@ -154,19 +353,18 @@ order_done(void *arg, int status, const char *body, size_t len, const char *err)
     if (status == 202 || (status == 409 && order_known(body))) {
         /* Accepted now, or accepted before a restart of ours: the same order. */
         g->state = MMIG_RUNNING;
-        g->last_answer = clock_mono_s();
-        save(m, g);
+        g->rec.answered = 0; /* stored now, by heard() */
+        heard(m, g);
         log_info("migration running id=%s vm=\"%s\" from=\"%s\" to=\"%s\"", g->rec.id, g->rec.vm,
                  g->rec.src, g->rec.dst);
         return;
     }
     if (status == 0) {
-        if (++g->attempts < ORDER_ATTEMPTS) {
-            log_warnx("order got no answer id=%s error=\"%s\", resending next round", g->rec.id,
-                      err);
-            return;
-        }
-        finish(m, g, MMIG_FAILED, "source agent unreachable");
+        /* The order may have been taken before the answer was lost: after the last attempt,
+         * the destination is asked (manager_follow()). */
+        ++g->attempts;
+        log_warnx("order got no answer id=%s error=\"%s\", %s next round", g->rec.id, err,
+                  g->attempts < ORDER_ATTEMPTS ? "resending" : "asking the destination");
         return;
     }
     if (status == 404 && where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1) {
@@ -213,16 +411,14 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
 {
     struct mmig *g = arg;
     struct manager *m = g->m;
-    (void)err;
     g->in_flight = false;
-    if (status == 0 && clock_mono_s() - g->last_answer > FOLLOW_GIVE_UP_S) {
-        /* The source has not answered for that long (in edge mode with collection on
-         * notification nothing else would mark it down). */
-        finish(m, g, MMIG_FAILED, "source agent unreachable; outcome unknown");
+    if (status == 0) {
+        g->silent++;
+        log_debug("source did not answer about id=%s (%u in a row): %s", g->rec.id, g->silent, err);
         return;
     }
     if (status == 200) {
-        g->last_answer = clock_mono_s();
+        heard(m, g);
         json_t *j = json_loadb(body, len, 0, NULL);
         const char *st = json_string_value(json_object_get(j, "state"));
         const char *e = json_string_value(json_object_get(j, "error"));
@@ -235,16 +431,16 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
         return;
     }
     if (status == 404) {
-        /* The source forgot it (it restarted): the samples tell where the VM is. */
+        /* The source forgot it (it restarted): the samples tell where the VM is, else the
+         * destination does. */
+        heard(m, g);
         int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
         if (w == 1)
             finish(m, g, MMIG_DONE, NULL);
         else if (w == -1)
             finish(m, g, MMIG_FAILED, "the source agent lost the migration; VM still there");
-        else if (clock_mono_s() - g->last_answer > FOLLOW_GIVE_UP_S)
-            finish(m, g, MMIG_FAILED,
-                   "outcome unknown: the source lost the migration and the "
-                   "samples do not show the VM on exactly one of the hosts");
+        else
+            g->silent = FOLLOW_SILENT_ROUNDS; /* the destination is asked next round */
     }
 }
 
@@ -269,7 +465,6 @@ manager_settle_from_samples(struct manager *m)
 void
 manager_follow(struct manager *m)
 {
-    double now = clock_mono_s();
     /* finish() removes entries, so walk a copy. */
     struct mmig *list[MANAGER_MAX_ACTIVE];
     size_t n = m->n_active;
@@ -279,16 +474,19 @@ manager_follow(struct manager *m)
         if (g->in_flight)
             continue;
         if (g->state == MMIG_PLANNED) {
-            send_order(m, g);
+            if (g->attempts < ORDER_ATTEMPTS)
+                send_order(m, g);
+            else
+                ask_destination(m, g, "the order got no answer");
             continue;
         }
         struct mhost *src = manager_host_find(m, g->rec.src);
-        if (src == NULL || !src->v.up) {
-            int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
-            if (w == 1)
+        bool down = src == NULL || src->misses >= MANAGER_DOWN_AFTER;
+        if (down || g->silent >= FOLLOW_SILENT_ROUNDS) {
+            if (where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1)
                 finish(m, g, MMIG_DONE, NULL);
-            else if (now - g->last_answer > FOLLOW_GIVE_UP_S)
-                finish(m, g, MMIG_FAILED, "source agent lost");
+            else
+                ask_destination(m, g, down ? "its host is down" : "no answer about the migration");
             continue;
         }
         char path[160];
@@ -347,6 +545,7 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     utf8_trim_partial(g->rec.reason);
     g->rec.started = now;
     g->rec.finished = -1.0;
+    g->rec.answered = 0;
     g->last_answer = clock_mono_s();
     g->started_mono = g->last_answer;
     g->state = MMIG_PLANNED;
@@ -381,8 +580,12 @@ recover_one(void *ctx, const struct store_migration *rec)
     g->m = m;
     g->rec = *rec;
     g->state = state_parse(rec->state);
-    g->last_answer = clock_mono_s();
-    g->started_mono = clock_mono_of_wall(rec->started, clock_wall_s(), g->last_answer);
+    /* The waits go on from the stored times, not from this start. */
+    double mono = clock_mono_s();
+    double wall = clock_wall_s();
+    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
+    g->last_answer =
+        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
     m->active[m->n_active++] = g;
     log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
              rec->src, rec->dst, rec->state);

@@ -26,7 +26,7 @@ static const char schema[] =
     "  host TEXT NOT NULL, resources TEXT NOT NULL, vms TEXT NOT NULL, outcome TEXT);"
     "CREATE TABLE IF NOT EXISTS migrations(id TEXT PRIMARY KEY, vm TEXT NOT NULL,"
     "  src TEXT NOT NULL, dst TEXT NOT NULL, state TEXT NOT NULL, started REAL NOT NULL,"
-    "  finished REAL, error TEXT, reason TEXT);"
+    "  finished REAL, error TEXT, reason TEXT, answered REAL);"
     "CREATE INDEX IF NOT EXISTS migrations_started ON migrations(started);"
     "CREATE TABLE IF NOT EXISTS agents(name TEXT PRIMARY KEY, url TEXT NOT NULL,"
     "  registered REAL NOT NULL);"
@@ -55,6 +55,23 @@ schema_version(struct store *s, int *ret)
     *ret = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* A database made before migrations.answered existed gains the column (NULL in old rows: no
+ * answer recorded). Older vmloc versions name their columns and keep working on the result,
+ * so the schema version stays. */
+static int
+add_answered(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, "SELECT answered FROM migrations LIMIT 0", &st) == 0) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    return sqlite3_exec(s->db, "ALTER TABLE migrations ADD COLUMN answered REAL", NULL, NULL,
+                        NULL) == SQLITE_OK
+               ? 0
+               : -EIO;
 }
 
 void
@@ -115,13 +132,16 @@ store_open(const char *dir, struct store **ret, char *err, size_t errlen)
     if (sqlite3_exec(s->db, "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
                      NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
+    step = "add the column migrations.answered";
+    if (add_answered(s) < 0)
+        goto fail;
     step = "prepare statements";
     if (prepare(s, "INSERT INTO samples(time, host, body) VALUES (?, ?, ?)", &s->add_sample) < 0 ||
         prepare(s, "INSERT INTO conflicts(time, host, resources, vms, outcome) VALUES (?,?,?,?,?)",
                 &s->add_conflict) < 0 ||
         prepare(s,
                 "INSERT OR REPLACE INTO migrations(id, vm, src, dst, state, started, finished,"
-                " error, reason) VALUES (?,?,?,?,?,?,?,?,?)",
+                " error, reason, answered) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 &s->put_migration) < 0 ||
         prepare(s, "INSERT OR REPLACE INTO agents(name, url, registered) VALUES (?,?,?)",
                 &s->put_agent) < 0)
@@ -216,6 +236,10 @@ store_put_migration(struct store *s, const struct store_migration *m)
     else
         (void)sqlite3_bind_null(st, 8);
     (void)sqlite3_bind_text(st, 9, m->reason, -1, SQLITE_TRANSIENT);
+    if (m->answered > 0)
+        (void)sqlite3_bind_double(st, 10, m->answered);
+    else
+        (void)sqlite3_bind_null(st, 10);
     return run(st);
 }
 
@@ -231,12 +255,12 @@ store_each_migration(struct store *s, bool active_only, int limit,
                      void (*fn)(void *ctx, const struct store_migration *m), void *ctx)
 {
     const char *sql = active_only
-                          ? "SELECT id, vm, src, dst, state, started, finished, error, reason"
-                            " FROM migrations WHERE state IN ('planned', 'running')"
+                          ? "SELECT id, vm, src, dst, state, started, finished, error, reason,"
+                            " answered FROM migrations WHERE state IN ('planned', 'running')"
                             " ORDER BY started"
                           : "SELECT * FROM (SELECT id, vm, src, dst, state, started, finished,"
-                            " error, reason FROM migrations ORDER BY started DESC LIMIT ?)"
-                            " ORDER BY started";
+                            " error, reason, answered FROM migrations ORDER BY started DESC"
+                            " LIMIT ?) ORDER BY started";
     sqlite3_stmt *st = NULL;
     if (prepare(s, sql, &st) < 0)
         return -EIO;
@@ -256,6 +280,7 @@ store_each_migration(struct store *s, bool active_only, int limit,
             sqlite3_column_type(st, 6) == SQLITE_NULL ? -1.0 : sqlite3_column_double(st, 6);
         copy_col(st, 7, m.error, sizeof(m.error));
         copy_col(st, 8, m.reason, sizeof(m.reason));
+        m.answered = sqlite3_column_type(st, 9) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 9);
         fn(ctx, &m);
     }
     sqlite3_finalize(st);

@@ -27,6 +27,7 @@ struct store_migration {
     double finished; /* < 0: not finished */
     char error[256];
     char reason[256];
+    double answered; /* the last answer an agent gave about it (wall clock); 0: none recorded */
 };
 
 /* Open (creating if needed) the store in directory `dir` (created if missing).

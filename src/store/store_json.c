@@ -35,6 +35,8 @@ add_migration(void *ctx, const struct store_migration *g)
                   "to", g->dst, "state", g->state, "started", g->started, "finished",
                   g->finished >= 0 ? json_real(g->finished) : json_null(), "error",
                   g->error[0] != '\0' ? json_string(g->error) : json_null(), "reason", g->reason);
+    if (o != NULL && g->answered > 0)
+        (void)json_object_set_new(o, "answered", json_real(g->answered));
     if (o != NULL)
         (void)json_array_append_new(arr, o);
 }
