@@ -39,9 +39,9 @@ void http_limits_init(struct http_limits *l);
 
 /* Where a daemon's credentials and connection limits come from: its config keys token_file,
  * open_reads, allowed_hosts, tls_cert, tls_key, tls_ca, tls_bind_names and those of struct
- * http_limits (and
- * the options of the same names). Loaded by the command line into a struct http_auth
- * (http_server.h) and a struct http_tls (tls.h); the limits go to the server as they are. */
+ * http_limits (and the options of the same names). Loaded by the command line into a struct
+ * http_auth (http_server.h) and a struct http_tls (tls.h); the limits go to the server as
+ * they are. */
 struct http_security_conf {
     char token_file[4096]; /* "" = the default (common/token.h) */
     bool open_reads;       /* GET requests need no token */

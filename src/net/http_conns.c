@@ -44,8 +44,9 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 
-#include "common/clock.h" /* clock_now_us() */
+#include "common/clock.h" /* clock_mono_s() */
 #include "common/log.h"
+#include "common/ratelog.h"
 #include "core/compiler.h" /* PRINTF_LIKE */
 #include "net/tls.h"
 
@@ -62,12 +63,6 @@ struct conn {
 };
 
 TAILQ_HEAD(conn_list, conn);
-
-/* A warning of one kind, logged at most every HTTP_WARN_EVERY_S. */
-struct ratelog {
-    uint64_t last_us; /* 0: never logged */
-    unsigned long quiet;
-};
 
 struct http_conns {
     struct event_base *base;
@@ -91,28 +86,20 @@ struct http_conns {
  * find ours by its listener. One per server; a daemon has one. */
 static LIST_HEAD(, http_conns) live_trackers = LIST_HEAD_INITIALIZER(live_trackers);
 
-/* Log a warning of the kind `r` unless one was logged less than HTTP_WARN_EVERY_S ago; the
- * line says how many were not logged since the last one. */
-static void warn_rated(struct ratelog *r, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Log a warning of the kind `r` (`what` names it in the summary of those left out) unless
+ * HTTP_WARN_BURST of that kind were logged in the last minute. */
+static void warn_rated(struct ratelog *r, const char *what, const char *fmt, ...) PRINTF_LIKE(3, 4);
 static void
-warn_rated(struct ratelog *r, const char *fmt, ...)
+warn_rated(struct ratelog *r, const char *what, const char *fmt, ...)
 {
-    uint64_t now = clock_now_us();
-    if (r->last_us != 0 && now - r->last_us < (uint64_t)HTTP_WARN_EVERY_S * 1000000u) {
-        r->quiet++;
+    if (!ratelog_allow(r, clock_mono_s(), HTTP_WARN_BURST, what))
         return;
-    }
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (r->quiet > 0)
-        log_warnx("%s (%lu more like it since the last such line)", msg, r->quiet);
-    else
-        log_warnx("%s", msg);
-    r->quiet = 0;
-    r->last_us = now;
+    log_warnx("%s", msg);
 }
 
 /* How many connections the open-file limit leaves room for. */
@@ -213,7 +200,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!k->reading)
         return;
-    warn_rated(&c->warn_slow,
+    warn_rated(&c->warn_slow, "connections closed at request_timeout",
                "connection closed: no whole request within request_timeout=%gs client=%s",
                c->lim.request_timeout_s, k->addr);
     evhttp_connection_free(k->evcon); /* calls closed_cb(), which frees `k` */
@@ -262,7 +249,7 @@ adopt(struct http_conns *c, struct conn *k, struct bufferevent *bev)
     (void)snprintf(k->addr, sizeof(k->addr), "%s", addr != NULL ? addr : "?");
     evhttp_connection_set_closecb(k->evcon, closed_cb, k);
     if (k->refused) {
-        warn_rated(&c->warn_full,
+        warn_rated(&c->warn_full, "connections refused or closed at max_connections",
                    "connection refused: max_connections=%zu reached and every connection is "
                    "being served client=%s",
                    c->cap, k->addr);
@@ -270,7 +257,7 @@ adopt(struct http_conns *c, struct conn *k, struct bufferevent *bev)
         return;
     }
     if (count_from(c, k->addr) > c->lim.max_connections_per_client) {
-        warn_rated(&c->warn_client,
+        warn_rated(&c->warn_client, "connections refused at max_connections_per_client",
                    "connection refused: max_connections_per_client=%lu reached client=%s",
                    (unsigned long)c->lim.max_connections_per_client, k->addr);
         evhttp_connection_free(k->evcon); /* calls closed_cb() */
@@ -306,7 +293,7 @@ make_room(struct http_conns *c)
     {
         if (!k->reading)
             continue;
-        warn_rated(&c->warn_full,
+        warn_rated(&c->warn_full, "connections refused or closed at max_connections",
                    "max_connections=%zu reached: closing the connection that has waited "
                    "longest for its request client=%s",
                    c->cap, k->addr);
@@ -378,7 +365,7 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
     if (c == NULL)
         return;
     bool short_of_fds = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-    warn_rated(&c->warn_accept,
+    warn_rated(&c->warn_accept, "accept() failures",
                "cannot accept connections: %s connections=%zu max_connections=%zu%s", strerror(err),
                c->n, c->cap, short_of_fds ? "; pausing until a connection closes" : ", ignoring");
     if (!short_of_fds)

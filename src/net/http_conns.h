@@ -23,9 +23,9 @@ struct http_tls;
 /* After accept() fails for want of descriptors, accepting resumes when a connection closes
  * or after this long. */
 #define HTTP_ACCEPT_PAUSE_S 0.5
-/* A warning of the same kind (connections refused, closed, accept failing) is logged at most
- * this often; the next line says how many were not. */
-#define HTTP_WARN_EVERY_S 10
+/* Warnings of one kind (connections refused, closed, accept failing) logged at most in a
+ * minute; then one line a minute says how many were left out (common/ratelog.h). */
+#define HTTP_WARN_BURST 6
 
 /* Track the connections `http` accepts through `lev` (both borrowed; must outlive the
  * tracker), on `base`, under `lim` (copied). Installs itself as `http`'s hook for new
