@@ -47,6 +47,7 @@ agent_opts_init(struct agent_opts *o)
     o->backend = AGENT_BACKEND_SIM;
     hv_libvirt_opts_init(&o->libvirt);
     hv_trace_opts_init(&o->trace);
+    http_limits_init(&o->sec.limits);
 }
 
 double
@@ -460,6 +461,7 @@ agent_run(const struct agent_opts *o)
         log_errorx("the API token is not usable");
         goto out;
     }
+    loop_set_limits(&a->loop, &o->sec.limits);
     if (o->tls != NULL)
         loop_set_tls(&a->loop, o->tls);
     a->base = a->loop.base;

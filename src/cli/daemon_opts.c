@@ -26,6 +26,7 @@ host_names_ok(const char *v)
 #define SEC(member) SETTING_FIELD(struct http_security_conf, member)
 #define PATH(member) SETTING_TEXT(SEC(member), NULL, "must be a file path")
 #define YES_NO(member) SETTING_BOOL, SEC(member), .why = "must be true or false"
+#define LIM(member) SETTING_FIELD(struct http_security_conf, limits.member)
 
 const struct opt_def daemon_opts_security[DAEMON_OPTS_N_SECURITY] = {
     {.name = "token-file",
@@ -72,4 +73,27 @@ const struct opt_def daemon_opts_security[DAEMON_OPTS_N_SECURITY] = {
      .help = "with open_reads: more names (comma-separated)\n"
              "a browser may use for this daemon, besides its\n"
              "addresses, its host name and localhost"},
+    {.name = "max-connections",
+     .key = "max_connections",
+     .set = {SETTING_WHOLE(LIM(max_connections), 1, 1000000,
+                           "must be a whole number from 1 to "
+                           "1000000")},
+     .arg = "N",
+     .help = "connections at once (default {}; lowered to\n"
+             "fit the open-file limit); when full, the one that\n"
+             "has waited longest for its request is closed"},
+    {.name = "max-connections-per-client",
+     .key = "max_connections_per_client",
+     .set = {SETTING_WHOLE(LIM(max_connections_per_client), 1, 1000000,
+                           "must be a whole number from 1 to 1000000")},
+     .arg = "N",
+     .help = "from one address at once\n"
+             "(default {}); more are closed at once"},
+    {.name = "request-timeout",
+     .key = "request_timeout",
+     .set = {SETTING_NUMBER(LIM(request_timeout_s), 0.5, 3600, "must be 0.5 to 3600 seconds")},
+     .arg = "SECONDS",
+     .help = "a client must send each\n"
+             "whole request (head and body) within this time\n"
+             "(default {}), else its connection is closed"},
 };

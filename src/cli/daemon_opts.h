@@ -8,10 +8,11 @@
 
 #include "cli/opt_table.h"
 
-/* --token-file, --open-reads, --tls-cert, --tls-key, --tls-ca, --tls-bind-names and their
- * config keys (token_file, ...), into a struct http_security_conf: a daemon lists them as one
- * of its tables, at the offset of its `sec`. */
-#define DAEMON_OPTS_N_SECURITY 7
+/* --token-file, --open-reads, --tls-cert, --tls-key, --tls-ca, --tls-bind-names,
+ * --allowed-hosts, --max-connections, --max-connections-per-client, --request-timeout and their
+ * config keys (token_file, ...), into a struct http_security_conf: a daemon lists them as one of
+ * its tables, at the offset of its `sec`. */
+#define DAEMON_OPTS_N_SECURITY 10
 extern const struct opt_def daemon_opts_security[DAEMON_OPTS_N_SECURITY];
 
 /* The tables a daemon's list ends with, for a daemon whose options are a `type` with the field

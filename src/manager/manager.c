@@ -340,6 +340,7 @@ manager_run(const struct manager_opts *o)
         log_errorx("the API token is not usable");
         goto out;
     }
+    loop_set_limits(&m->loop, &o->sec.limits);
     if (o->tls != NULL)
         loop_set_tls(&m->loop, o->tls);
     m->base = m->loop.base;

@@ -17,6 +17,7 @@ manager_opts_init(struct manager_opts *o)
     o->store_every_s = MANAGER_DEFAULT_STORE_EVERY_S;
     policy_init(&o->policy);
     o->log_level = LOG_LEVEL_INFO;
+    http_limits_init(&o->sec.limits);
 }
 
 double

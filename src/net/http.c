@@ -10,6 +10,14 @@
 #include <string.h>
 #include <strings.h> /* strncasecmp() */
 
+void
+http_limits_init(struct http_limits *l)
+{
+    l->max_connections = HTTP_MAX_CONNECTIONS;
+    l->max_connections_per_client = HTTP_MAX_CONNECTIONS_PER_CLIENT;
+    l->request_timeout_s = HTTP_TIMEOUT_S;
+}
+
 int
 http_split_hostport(const char *s, char *addr, size_t len, uint16_t *ret_port)
 {

@@ -13,16 +13,35 @@
 
 /* The most header bytes a server reads of a request and a client of an answer. */
 #define HTTP_MAX_HEADERS (16u * 1024u)
-/* A server's idle and read time-out, and the time-out callers give most requests. */
+/* The time-out callers give most requests, and a server's request_timeout by default. */
 #define HTTP_TIMEOUT_S 10
+/* A server's max_connections and max_connections_per_client by default (struct http_limits). */
+#define HTTP_MAX_CONNECTIONS 4096
+#define HTTP_MAX_CONNECTIONS_PER_CLIENT 256
 /* The longest API token (common/token.h's TOKEN_MAX). */
 #define HTTP_MAX_TOKEN 256
 /* The longest list of names a daemon also answers to (config key allowed_hosts), in bytes. */
 #define HTTP_MAX_HOST_NAMES 1024
 
-/* Where a daemon's credentials come from: its config keys token_file, open_reads, tls_cert,
- * tls_key and tls_ca (and the options of the same names). Loaded by the command line into a
- * struct http_auth (http_server.h) and a struct http_tls (tls.h). */
+/* How many connections a server holds and how long a client may take to send a request
+ * (docs/security.md, "Connections"): the config keys max_connections,
+ * max_connections_per_client and request_timeout. */
+struct http_limits {
+    uint32_t max_connections;            /* at once; the open-file limit may lower it */
+    uint32_t max_connections_per_client; /* at once from one address */
+    double request_timeout_s; /* a whole request (head and body) must arrive within this time
+                                 of the connection's opening or of the previous answer */
+};
+
+/* Fill `l` with the defaults (HTTP_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS_PER_CLIENT,
+ * HTTP_TIMEOUT_S). */
+void http_limits_init(struct http_limits *l);
+
+/* Where a daemon's credentials and connection limits come from: its config keys token_file,
+ * open_reads, allowed_hosts, tls_cert, tls_key, tls_ca, tls_bind_names and those of struct
+ * http_limits (and the options of the same names). Loaded by the command line into a struct
+ * http_auth (http_server.h) and a struct http_tls (tls.h); the limits go to the server as
+ * they are. */
 struct http_security_conf {
     char token_file[4096]; /* "" = the default (common/token.h) */
     bool open_reads;       /* GET requests need no token */
@@ -33,6 +52,7 @@ struct http_security_conf {
     /* More names the daemon answers reads without a token on (comma-separated DNS names,
      * http_host_names_check()); struct http_auth's allowed_hosts. */
     char allowed_hosts[HTTP_MAX_HOST_NAMES];
+    struct http_limits limits;
 };
 
 /* Split "ADDR:PORT" ("[::1]:PORT" for IPv6) into a NUL-terminated address in `addr` (size

@@ -25,6 +25,7 @@
 
 #include "common/log.h"
 #include "common/token.h"
+#include "net/http_conns.h"
 #include "net/tls.h"
 #include "proto/utf8.h"
 
@@ -37,6 +38,7 @@ struct http_server {
     void *ctx;
     struct http_auth auth;
     char own_names[HTTP_MAX_HOST_NAMES]; /* its listen address and the machine's host name */
+    struct http_conns *conns;            /* counted, capped and timed */
 };
 
 static const char *
@@ -411,25 +413,17 @@ http_server_set_auth(struct http_server *s, const struct http_auth *auth)
     s->auth = *auth;
 }
 
-/* evhttp's hook for a new connection: wrap it in TLS. A client that fails the handshake (no
- * certificate, or one of another CA) is dropped before any HTTP is read. */
-static struct bufferevent *
-tls_bevcb(struct event_base *base, void *arg)
-{
-    struct http_server *s = arg;
-    SSL *ssl = SSL_new(http_tls_server_ctx(s->tls));
-    if (ssl == NULL)
-        return NULL;
-    /* On failure libevent frees `ssl` itself (BEV_OPT_CLOSE_ON_FREE). */
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-}
-
 void
 http_server_set_tls(struct http_server *s, struct http_tls *tls)
 {
     s->tls = tls;
-    evhttp_set_bevcb(s->http, tls_bevcb, s);
+    http_conns_set_tls(s->conns, tls); /* its hook for new connections speaks TLS from now on */
+}
+
+void
+http_server_set_limits(struct http_server *s, const struct http_limits *lim)
+{
+    http_conns_set_limits(s->conns, lim);
 }
 
 /* On a TLS server, did this request come over TLS? libevent falls back to a plain socket when
@@ -485,6 +479,7 @@ server_cb(struct evhttp_request *ev, void *arg)
 {
     struct http_server *s = arg;
     struct http_req r;
+    http_conns_request_read(s->conns, ev);
     if (s->tls != NULL && !over_tls(ev)) {
         log_warnx("request without TLS on a TLS server refused");
         evhttp_send_error(ev, 503, "TLS required");
@@ -575,7 +570,6 @@ http_server_start(struct event_base *base, const char *listen, const struct http
     }
     evhttp_set_max_body_size(s->http, HTTP_MAX_BODY);
     evhttp_set_max_headers_size(s->http, HTTP_MAX_HEADERS);
-    evhttp_set_timeout(s->http, HTTP_TIMEOUT_S);
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
@@ -597,6 +591,14 @@ http_server_start(struct event_base *base, const char *listen, const struct http
         free(s);
         return r;
     }
+    struct http_limits lim;
+    http_limits_init(&lim);
+    s->conns = http_conns_new(base, s->http, evhttp_bound_socket_get_listener(sock), &lim);
+    if (s->conns == NULL) {
+        evhttp_free(s->http);
+        free(s);
+        return -ENOMEM;
+    }
     if (ss.ss_family == AF_INET)
         *ret_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     else
@@ -610,6 +612,7 @@ http_server_free(struct http_server *s)
 {
     if (s == NULL)
         return;
+    http_conns_free(s->conns);
     evhttp_free(s->http);
     free(s);
 }

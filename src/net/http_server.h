@@ -17,8 +17,8 @@ struct evhttp_request;
 struct http_server;
 struct http_tls;
 
-/* Limits on what a peer may send us (documented in docs/protocol.md); HTTP_MAX_HEADERS and
- * HTTP_TIMEOUT_S (http.h) apply too. */
+/* Limits on what a peer may send us (documented in docs/protocol.md); HTTP_MAX_HEADERS (http.h)
+ * and the connection limits (struct http_limits, http_server_set_limits()) apply too. */
 #define HTTP_MAX_BODY (4u * 1024u * 1024u)
 #define HTTP_MAX_PATH_PARTS 8
 /* Deepest nesting of arrays and objects in a request body (every body is JSON; the deepest
@@ -78,6 +78,11 @@ MUST_CHECK int http_server_start(struct event_base *base, const char *listen,
 
 /* Require `auth` (copied) of every later request. */
 void http_server_set_auth(struct http_server *s, const struct http_auth *auth);
+
+/* Apply `lim` (copied) from now on: connections per server (lowered to fit the open-file limit,
+ * with descriptors left for the daemon's own work) and per client address, and the time a
+ * client has to send a whole request. A new server has http_limits_init()'s. */
+void http_server_set_limits(struct http_server *s, const struct http_limits *lim);
 
 /* Accept only TLS connections from now on, with client certificates checked against `tls`
  * (borrowed; must outlive the server). */

@@ -85,6 +85,7 @@ int
 loop_init(struct loop *l)
 {
     memset(l, 0, sizeof(*l));
+    http_limits_init(&l->limits);
     (void)signal(SIGPIPE, SIG_IGN); /* a peer closing early must not kill a daemon */
     /* A manager holds a connection per agent at once: use all the descriptors allowed. */
     struct rlimit rl;
@@ -121,6 +122,12 @@ loop_set_auth(struct loop *l, const struct http_auth *auth)
 }
 
 void
+loop_set_limits(struct loop *l, const struct http_limits *lim)
+{
+    l->limits = *lim;
+}
+
+void
 loop_set_tls(struct loop *l, struct http_tls *tls)
 {
     l->tls = tls;
@@ -138,6 +145,7 @@ loop_listen(struct loop *l, const char *listen, const struct http_route *routes,
     if (r < 0)
         return r;
     http_server_set_auth(l->http, &l->auth);
+    http_server_set_limits(l->http, &l->limits);
     if (l->tls != NULL)
         http_server_set_tls(l->http, l->tls);
     (void)snprintf(l->url, sizeof(l->url), "%s://%s:%u", l->tls != NULL ? "https" : "http", l->addr,

@@ -28,6 +28,7 @@ struct loop {
     uint16_t port;
     char url[256];
     struct http_auth auth;
+    struct http_limits limits; /* for the server; http_limits_init()'s unless set */
     struct http_tls *tls;      /* borrowed; NULL: plain HTTP */
     void (*on_hup)(void *ctx); /* after the token file, on SIGHUP; NULL: none */
     void *on_hup_ctx;
@@ -41,6 +42,10 @@ MUST_CHECK int loop_init(struct loop *l);
 /* Use `auth` (copied) for the server loop_listen() starts, and send its token with every
  * request of the loop's client. Call before loop_listen(). 0 or -EINVAL (a bad token). */
 MUST_CHECK int loop_set_auth(struct loop *l, const struct http_auth *auth);
+
+/* Apply `lim` (copied) to the server loop_listen() starts (http_server_set_limits()). Call
+ * before loop_listen(). */
+void loop_set_limits(struct loop *l, const struct http_limits *lim);
 
 /* On SIGHUP, after the token file is read again, call `fn(ctx)` (NULL: nothing) too: what
  * else the daemon reads again (the agent's peers file). */

@@ -73,6 +73,19 @@ pool_start(const char *name, const char *const *argv)
 }
 
 struct daemon *
+pool_spawn(const char *name, const char *prog, const char *const *argv)
+{
+    assert_true(n_pool < POOL_MAX_DAEMONS);
+    struct daemon *d = &pool[n_pool];
+    char tag[96];
+    (void)snprintf(tag, sizeof(tag), "%s-%s", prefix, name);
+    int r = daemon_spawn(d, tag, prog, argv, "listening on", START_S);
+    n_pool++; /* even when it failed: the teardown shows its log */
+    assert_int_equal(r, 0);
+    return d;
+}
+
+struct daemon *
 pool_start_manager(const char *name, const char *listen, const char *const *extra)
 {
     const char *argv[96] = {"manager", "--listen", listen, "--data", data_dir, "--interval", "0.2"};

@@ -28,6 +28,10 @@ const char *pool_data_dir(void);
  * print its listening line in time. */
 struct daemon *pool_start(const char *name, const char *const *argv);
 
+/* pool_start() through program `prog` (an absolute path), which runs the vmloc binary as its
+ * `argv` (without the program) says, e.g. /usr/bin/prlimit --nofile=256:256 VMLOC manager. */
+struct daemon *pool_spawn(const char *name, const char *prog, const char *const *argv);
+
 /* A manager on this test's data directory with --interval 0.2; `listen` "127.0.0.1:0"
  * unless a port is kept; `extra` options or NULL. */
 struct daemon *pool_start_manager(const char *name, const char *listen, const char *const *extra);
