@@ -4,6 +4,7 @@
  *
  *   idle           nothing but the agent and the legitimate client (the baseline)
  *   connections    --conns idle TCP connections, no token, reopened as soon as one is closed
+ *                  (every attacking connection comes from 127.0.0.2)
  *   slow           --slow clients sending a request head one byte a second, reopened likewise
  *   registrations  --rogue-rate registrations a second under fresh names, with the token (a
  *                  stolen token, or a broken script), each naming an address nobody serves
@@ -126,7 +127,8 @@ parse(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* A non-blocking connection to 127.0.0.1:port being made; -1 when none could be opened. */
+/* A non-blocking connection to 127.0.0.1:port being made, from 127.0.0.2 (the attacker is
+ * not the legitimate client, which calls from 127.0.0.1); -1 when none could be opened. */
 static int
 open_conn(int port)
 {
@@ -135,6 +137,12 @@ open_conn(int port)
         return -1;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        (void)close(fd);
+        return -1;
+    }
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
