@@ -535,6 +535,11 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         cli_error("agent: --name NAME is required (see vmloc agent --help)");
         return CLI_EXIT_USAGE;
     }
+    if (o->backend == AGENT_BACKEND_LIBVIRT && !VMLOC_HAVE_LIBVIRT) {
+        cli_error("agent: --backend libvirt: this vmloc was built without libvirt (meson "
+                  "-Dlibvirt=disabled or libvirt-dev missing); backends built in: sim");
+        return CLI_EXIT_USAGE;
+    }
     r = check_vms(o, opt_config_path(&agent_cmd, argc, argv));
     if (r == CLI_EXIT_OK)
         r = check_mode(o);
