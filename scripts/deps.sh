@@ -9,8 +9,10 @@
 set -eu
 
 required="gcc make meson ninja-build pkg-config python3 libyajl-dev libjansson-dev
-libinih-dev libcmocka-dev libevent-dev libssl-dev
+libcmocka-dev libevent-dev libssl-dev
 libsqlite3-dev libvirt-dev"
+# libvirt-dev is for the agent's libvirt backend (meson -Dlibvirt=auto builds it when found);
+# a build with -Dlibvirt=disabled needs everything above but it.
 optional="clang libclang-rt-14-dev clang-format clang-tidy"
 # What only the tests use (VMLOC_DEPS_E2E=1; make test sets it): QEMU and libvirt for the
 # end-to-end test, Prometheus' promtool for the /metrics format check (Debian's prometheus

@@ -297,9 +297,15 @@ backend_start(struct agent *a)
     struct hv_events ev = {a, hv_changed, hv_save};
     int r;
     if (o->backend == AGENT_BACKEND_LIBVIRT) {
+#if VMLOC_HAVE_LIBVIRT
         struct hv_lv_opts lo = {o->name, o->capacity, o->interval_s, &o->libvirt,
                                 o->vms,  o->n_vms,    &o->policy};
         r = hv_libvirt_new(&lo, a->base, a->client, &ev, &a->hv);
+#else
+        /* `vmloc agent` refuses it first (exit 2); this is for other callers. */
+        log_errorx("the libvirt backend is not built into this vmloc (meson -Dlibvirt=enabled)");
+        r = -ENOTSUP;
+#endif
     } else {
         struct hv_sim_opts so = {o->name, o->capacity, o->mem_mib, o->overhead, o->bandwidth_mib_s,
                                  o->vms,  o->n_vms,    &o->trace,  o->data,     &o->policy};

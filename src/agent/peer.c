@@ -727,6 +727,10 @@ peer_new(const struct peer_opts *o, const struct peer_env *env, struct peer_mode
         log_errorx("cannot open the store: %s", err);
         return -1;
     }
+    int from = 0;
+    if (store_upgraded(pm->store, &from))
+        log_info("store upgraded file=%s from=%d to=%d", store_path(pm->store), from,
+                 STORE_SCHEMA_VERSION);
     pm->renew_ev = evtimer_new(env->base, renew_cb, pm);
     pm->gather_ev = evtimer_new(env->base, gather_deadline_cb, pm);
     if (pm->renew_ev == NULL || pm->gather_ev == NULL ||

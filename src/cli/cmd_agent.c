@@ -67,9 +67,11 @@ add_peer(void *target, const char *v, char *why, size_t len)
 {
     struct agent_opts *o = target;
     const char *bad = NULL;
-    if (o->n_peers == AGENT_MAX_PEERS)
-        bad = "too many peers";
-    else if (strlen(v) == 0 || strlen(v) >= sizeof(o->peers[0]) || http_url_check(v) < 0)
+    if (o->n_peers == AGENT_MAX_PEERS) {
+        (void)snprintf(why, len, "too many peers (at most %d)", AGENT_MAX_PEERS);
+        return -EINVAL;
+    }
+    if (strlen(v) == 0 || strlen(v) >= sizeof(o->peers[0]) || http_url_check(v) < 0)
         bad = "must be http://HOST:PORT";
     for (size_t i = 0; bad == NULL && i < o->n_peers; i++) {
         if (strcmp(o->peers[i], v) == 0)
@@ -83,22 +85,33 @@ add_peer(void *target, const char *v, char *why, size_t len)
     return 0;
 }
 
-/* "URL, URL ...": each one as --peer. */
+/* "URL, URL ...": each one as --peer. The key may be given on many lines, each adding its
+ * URLs (opt_def.repeat), so a long list of peers need not sit on one line. */
 static int
 add_peers(void *target, const char *v, char *why, size_t len)
 {
-    char buf[65536];
-    if (strlen(v) >= sizeof(buf)) {
-        (void)snprintf(why, len, "too long");
-        return -EINVAL;
-    }
-    (void)snprintf(buf, sizeof(buf), "%s", v);
-    for (char *save = NULL, *t = strtok_r(buf, ", \t", &save); t != NULL;
-         t = strtok_r(NULL, ", \t", &save)) {
-        if (add_peer(target, t, why, len) < 0)
+    struct agent_opts *o = target;
+    char url[sizeof(o->peers[0])];
+    const char *p = v;
+    for (;;) {
+        p += strspn(p, ", \t");
+        size_t n = strcspn(p, ", \t");
+        if (n == 0)
+            return 0;
+        if (n >= sizeof(url)) {
+            (void)snprintf(why, len, "\"%.40s...\": must be http://HOST:PORT (at most %zu bytes)",
+                           p, sizeof(url) - 1);
             return -EINVAL;
+        }
+        memcpy(url, p, n);
+        url[n] = '\0';
+        char bad[128];
+        if (add_peer(target, url, bad, sizeof(bad)) < 0) {
+            (void)snprintf(why, len, "\"%.200s\": %s", url, bad);
+            return -EINVAL;
+        }
+        p += n;
     }
-    return 0;
 }
 
 static int
@@ -197,7 +210,7 @@ static const struct opt_def agent_defs[] = {
      .setter = add_peer,
      .arg = "URL",
      .help = "peer mode: another agent (http://HOST:PORT), repeatable"},
-    {.key = "peers", .setter = add_peers},
+    {.key = "peers", .setter = add_peers, .repeat = true},
     {.name = "peers-file",
      .key = "peers_file",
      .set = {SETTING_TEXT(AG(peers_file), NULL, "must be a file path")},
@@ -520,6 +533,11 @@ parse_args(int argc, char **argv, struct agent_opts *o)
         return r;
     if (o->name[0] == '\0') {
         cli_error("agent: --name NAME is required (see vmloc agent --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->backend == AGENT_BACKEND_LIBVIRT && !VMLOC_HAVE_LIBVIRT) {
+        cli_error("agent: --backend libvirt: this vmloc was built without libvirt (meson "
+                  "-Dlibvirt=disabled or libvirt-dev missing); backends built in: sim");
         return CLI_EXIT_USAGE;
     }
     r = check_vms(o, opt_config_path(&agent_cmd, argc, argv));

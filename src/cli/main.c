@@ -121,7 +121,8 @@ main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        (void)printf("vmloc %s\n", VMLOC_VERSION);
+        (void)printf("vmloc %s\nbackends: sim%s\n", VMLOC_VERSION,
+                     VMLOC_HAVE_LIBVIRT ? ", libvirt" : "");
         return CLI_EXIT_OK;
     }
     for (size_t c = 0; c < ARRAY_SIZE(commands); c++) {

@@ -325,10 +325,34 @@ ext_apply(void *ctx, const char *section, const char *key, const char *value, co
     return -EINVAL;
 }
 
+/* The entry of key `key` in `section`, or NULL. */
+static const struct opt_def *
+def_of_key(const struct opt_ext *x, const char *section, const char *key)
+{
+    char name[MODEL_MAX_NAME + 1];
+    for (size_t t = 0; t < x->cmd->n_tables; t++) {
+        const struct opt_table *tab = &x->cmd->tables[t];
+        if (!section_is(tab, section, strlen(section), name))
+            continue;
+        for (size_t i = 0; i < tab->n_defs; i++) {
+            if (tab->defs[i].key != NULL && strcmp(tab->defs[i].key, key) == 0)
+                return &tab->defs[i];
+        }
+    }
+    return NULL;
+}
+
+static bool
+ext_repeats(void *ctx, const char *section, const char *key)
+{
+    const struct opt_def *d = def_of_key(ctx, section, key);
+    return d != NULL && d->repeat;
+}
+
 void
 opt_ext_init(struct opt_ext *x, const struct opt_cmd *cmd, void *opts)
 {
-    x->ext = (struct config_ext){ext_owns, ext_apply, x};
+    x->ext = (struct config_ext){ext_owns, ext_apply, ext_repeats, x};
     x->cmd = cmd;
     x->opts = opts;
     x->why[0] = '\0';

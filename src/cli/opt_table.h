@@ -38,6 +38,9 @@ struct opt_def {
      * 0, or -EINVAL with `why` (`len` bytes) saying what is wrong. NULL: `set` says it. */
     int (*setter)(void *target, const char *v, char *why, size_t len);
     enum opt_action action;
+    /* The config key may be given on several lines, each one applied in turn (a list that
+     * each line adds to: [agent] peers); otherwise a key given twice is an error. */
+    bool repeat;
     const char *arg;  /* the value's name in --help ("SECONDS"); NULL: a flag, no value */
     const char *help; /* --help lines ('\n' between them); "{}" is the value in effect before
                          the command line (the default or the file's); NULL: not shown */

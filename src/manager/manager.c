@@ -326,6 +326,10 @@ manager_run(const struct manager_opts *o)
         log_errorx("cannot open the store: %s", err);
         goto out;
     }
+    int from = 0;
+    if (store_upgraded(m->store, &from))
+        log_info("store upgraded file=%s from=%d to=%d", store_path(m->store), from,
+                 STORE_SCHEMA_VERSION);
     if (loop_init(&m->loop) < 0) {
         log_errorx("cannot create the event loop");
         goto out;

@@ -1,15 +1,13 @@
-/* The policy config parser: inih splits lines, this file checks the syntax and sections and
+/* The policy config parser: reads the text line by line, checks the syntax and sections, and
  * hands every key to the key table (policy_ini_keys.c), which reads its value.
  *
- * A pre-scan checks what inih does not report to its handler: over-long lines and section
- * headers (an unknown section with no key in it is still an error). inih reads through our
- * own line reader so the handler knows the line number of every key without inih's
- * compile-time option. Keys of sections that are not the policy's go to the caller's
- * struct config_ext. */
+ * The lines are read here, not by an INI library: a line may be as long as
+ * POLICY_INI_MAX_LINE (inih, which vmloc used before, cut lines at 200 bytes and section
+ * names at 50), every error names its line, and the first error in the file is the one
+ * reported. Keys of sections that are not the policy's go to the caller's struct config_ext. */
 #include "proto/policy_ini.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +27,14 @@ struct parser {
     struct policy *pol;
     const struct config_ext *ext;
     const char *source;
-    const char *text; /* what the reader has not handed out yet */
-    size_t line;      /* number of the line last handed to inih */
+    size_t line; /* number of the line being read */
+    char *buf;   /* its copy, cut into key and value */
+    size_t cap_buf;
+    char *section; /* the current section as written between the brackets */
+    size_t section_cap;
+    bool in_section;
+    bool after_key; /* a key came since the section header */
     struct perr *err;
-    size_t err_line;
     int err_code;
     /* keys seen so far, "section\nkey", for refusing repeats */
     char **seen;
@@ -46,7 +48,6 @@ failf(struct parser *p, int code, const char *section, const char *key, const ch
 {
     if (p->err_code != 0)
         return 0;
-    p->err_line = p->line;
     p->err_code = code;
     if (key != NULL)
         perr_set(p->err, "%s:%zu: [%s] %s: %s", p->source, p->line, section, key, what);
@@ -143,129 +144,159 @@ classify_section(const struct config_ext *ext, const char *s, size_t len, enum s
     return -EINVAL;
 }
 
-/* Check the syntax of every line before inih runs, so the first error is reported with its
- * line whatever kind it is: length, section headers (an unknown section with no key in it
- * is still an error), "KEY = VALUE" lines (inih would also take "KEY: VALUE"), keys outside
- * any section, and indented lines that inih would glue to the previous value. */
-/* Whitespace as inih sees it (isspace() in the C locale): a line that starts with any of it is
- * indented, and an indented line continues the previous value. */
+/* Whitespace as isspace() in the C locale sees it (without '\n', which ends a line): a line
+ * that starts with any of it is indented. */
 static bool
 ini_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\f' || c == '\v' || c == '\r';
 }
 
+static int handler(struct parser *p, const char *section, const char *name, const char *value);
+
+/* A section header, `a` ('[') to `b` (trimmed): checked, and made the current section. */
 static int
-prescan_line(struct parser *p, const char *a, const char *b, bool *in_section, bool *after_key)
+section_line(struct parser *p, const char *a, const char *b)
 {
     char what[160];
-    bool indented = a < b && ini_space(*a);
-    while (a < b && ini_space(*a))
-        a++;
-    if (a == b || *a == ';' || *a == '#')
-        return 0;
-    /* inih reads any indented line after a key as more of that key's value, even one that
-     * looks like a section header or another key: refuse it before looking at what it says. */
-    if (indented && *after_key) {
-        const char *shown_end = b;
-        while (shown_end > a && ini_space(shown_end[-1]))
-            shown_end--;
-        (void)snprintf(what, sizeof(what),
-                       "indented line \"%.*s\" would continue the previous value; remove the "
-                       "indentation",
-                       (int)(shown_end - a > 60 ? 60 : shown_end - a), a);
+    const char *close = memchr(a, ']', (size_t)(b - a));
+    if (close == NULL)
+        return failf(p, -EINVAL, NULL, NULL, "section header without ']'"), -EINVAL;
+    const char *after = close + 1;
+    while (after < b && ini_space(*after))
+        after++;
+    if (after < b && *after != ';' && *after != '#')
+        return failf(p, -EINVAL, NULL, NULL, "text after section header"), -EINVAL;
+    enum section_kind sk;
+    const char *hn = NULL;
+    size_t hl = 0;
+    const char *why = NULL;
+    size_t nlen = (size_t)(close - a - 1);
+    if (classify_section(p->ext, a + 1, nlen, &sk, &hn, &hl, &why) < 0) {
+        (void)snprintf(what, sizeof(what), "[%.*s]: %s", (int)(nlen > 80 ? 80 : nlen), a + 1, why);
         return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
     }
-    if (*a == '[') {
-        const char *close = memchr(a, ']', (size_t)(b - a));
-        if (close == NULL)
-            return failf(p, -EINVAL, NULL, NULL, "section header without ']'"), -EINVAL;
-        const char *after = close + 1;
-        while (after < b && ini_space(*after))
-            after++;
-        if (after < b && *after != ';' && *after != '#')
-            return failf(p, -EINVAL, NULL, NULL, "text after section header"), -EINVAL;
-        enum section_kind sk;
-        const char *hn = NULL;
-        size_t hl = 0;
-        const char *why = NULL;
-        size_t nlen = (size_t)(close - a - 1);
-        if (classify_section(p->ext, a + 1, nlen, &sk, &hn, &hl, &why) < 0) {
-            (void)snprintf(what, sizeof(what), "[%.*s]: %s", (int)(nlen > 80 ? 80 : nlen), a + 1,
-                           why);
-            return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
-        }
-        *in_section = true;
-        *after_key = false;
-        return 0;
+    if (nlen + 1 > p->section_cap) {
+        char *n = realloc(p->section, nlen + 1);
+        if (n == NULL)
+            return failf(p, -ENOMEM, NULL, NULL, "out of memory"), -ENOMEM;
+        p->section = n;
+        p->section_cap = nlen + 1;
     }
-    const char *eq = memchr(a, '=', (size_t)(b - a));
+    memcpy(p->section, a + 1, nlen);
+    p->section[nlen] = '\0';
+    p->in_section = true;
+    p->after_key = false;
+    return 0;
+}
+
+/* A "KEY = VALUE" line, `a` to `b` (trimmed, writable): checked, the key and its value cut out
+ * (an inline comment is ';' after white space) and handed to handler(). */
+static int
+key_line(struct parser *p, char *a, char *b)
+{
+    char what[160];
+    char *eq = memchr(a, '=', (size_t)(b - a));
     const char *colon = memchr(a, ':', (size_t)(b - a));
-    const char *k_end = eq != NULL ? eq : b;
-    while (k_end > a && ini_space(k_end[-1]))
-        k_end--;
-    int klen = (int)(k_end - a > 60 ? 60 : k_end - a);
     if (eq == NULL || (colon != NULL && colon < eq)) {
         (void)snprintf(what, sizeof(what), "expected KEY = VALUE, got \"%.*s\"",
                        (int)(b - a > 60 ? 60 : b - a), a);
         return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
     }
-    if (!*in_section) {
-        (void)snprintf(what, sizeof(what), "key \"%.*s\" outside of any section", klen, a);
+    char *k_end = eq;
+    while (k_end > a && ini_space(k_end[-1]))
+        k_end--;
+    if (!p->in_section) {
+        (void)snprintf(what, sizeof(what), "key \"%.*s\" outside of any section",
+                       (int)(k_end - a > 60 ? 60 : k_end - a), a);
         return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
     }
-    *after_key = true;
-    return 0;
+    p->after_key = true;
+    *k_end = '\0';
+    char *v = eq + 1;
+    char *e = v;
+    for (bool was_space = false; e < b && !(was_space && *e == ';'); e++)
+        was_space = ini_space(*e);
+    while (v < e && ini_space(*v))
+        v++;
+    while (e > v && ini_space(e[-1]))
+        e--;
+    *e = '\0';
+    (void)handler(p, p->section, a, v);
+    return p->err_code;
 }
 
+/* One line, `a` to `b` (without its line ending, writable). Comments and blank lines are
+ * skipped; an indented line after a key is refused (other INI readers, and inih which vmloc
+ * once used, read it as more of that key's value), so is a key outside any section and any
+ * line that is neither a section header nor "KEY = VALUE" ("KEY: VALUE" too). */
 static int
-prescan(struct parser *p, const char *text)
+parse_line(struct parser *p, char *a, char *b)
+{
+    char what[160];
+    bool indented = a < b && ini_space(*a);
+    while (a < b && ini_space(*a))
+        a++;
+    while (b > a && ini_space(b[-1]))
+        b--;
+    if (a == b || *a == ';' || *a == '#')
+        return 0;
+    if (indented && p->after_key) {
+        (void)snprintf(what, sizeof(what),
+                       "indented line \"%.*s\" would continue the previous value; remove the "
+                       "indentation",
+                       (int)(b - a > 60 ? 60 : b - a), a);
+        return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
+    }
+    if (*a == '[')
+        return section_line(p, a, b);
+    return key_line(p, a, b);
+}
+
+/* Every line of `text` in order, each copied into p->buf (grown as needed, up to
+ * POLICY_INI_MAX_LINE bytes): the first error stops the parse, so the message names the
+ * first problem in the file, whatever its kind. */
+static int
+parse_text(struct parser *p, const char *text)
 {
     const char *s = text;
-    size_t line = 0;
-    bool in_section = false;
-    bool after_key = false;
+    char what[96];
     while (*s != '\0') {
-        line++;
+        p->line++;
         const char *nl = strchr(s, '\n');
-        size_t len = nl != NULL ? (size_t)(nl - s) : strlen(s);
-        size_t l = len;
+        size_t l = nl != NULL ? (size_t)(nl - s) : strlen(s);
         if (l > 0 && s[l - 1] == '\r')
             l--;
-        p->line = line;
-        if (l > POLICY_INI_MAX_LINE)
-            return failf(p, -EINVAL, NULL, NULL, "line longer than 190 bytes"), -EINVAL;
+        if (l > POLICY_INI_MAX_LINE) {
+            (void)snprintf(what, sizeof(what), "line longer than %u bytes (the limit)",
+                           (unsigned)POLICY_INI_MAX_LINE);
+            return failf(p, -EINVAL, NULL, NULL, what), -EINVAL;
+        }
         const char *a = s;
-        if (line == 1 && l >= 3 && memcmp(a, "\xEF\xBB\xBF", 3) == 0)
+        if (p->line == 1 && l >= 3 && memcmp(a, "\xEF\xBB\xBF", 3) == 0) {
             a += 3;
-        if (prescan_line(p, a, s + l, &in_section, &after_key) < 0)
-            return -EINVAL;
+            l -= 3;
+        }
+        if (l + 1 > p->cap_buf) {
+            size_t ncap = p->cap_buf == 0 ? 256 : p->cap_buf;
+            while (ncap < l + 1)
+                ncap *= 2;
+            char *n = realloc(p->buf, ncap);
+            if (n == NULL)
+                return failf(p, -ENOMEM, NULL, NULL, "out of memory"), -ENOMEM;
+            p->buf = n;
+            p->cap_buf = ncap;
+        }
+        memcpy(p->buf, a, l);
+        p->buf[l] = '\0';
+        int r = parse_line(p, p->buf, p->buf + l);
+        if (r < 0)
+            return r;
         if (nl == NULL)
             break;
         s = nl + 1;
     }
     return 0;
-}
-
-/* fgets-like reader over p->text that counts lines. */
-static char *
-reader(char *str, int num, void *stream)
-{
-    struct parser *p = stream;
-    if (*p->text == '\0' || num <= 1)
-        return NULL;
-    size_t max = (size_t)num - 1;
-    size_t i = 0;
-    while (i < max && p->text[i] != '\0') {
-        str[i] = p->text[i];
-        i++;
-        if (str[i - 1] == '\n')
-            break;
-    }
-    str[i] = '\0';
-    p->text += i;
-    p->line++;
-    return str;
 }
 
 static int
@@ -346,7 +377,8 @@ key_target(struct parser *p, enum section_kind sk, const char *name, size_t len,
     return r;
 }
 
-/* A key of a section of the caller's: refused when repeated, else handed to ext->apply. */
+/* A key of a section of the caller's: refused when repeated (unless ext->repeats says it is a
+ * list that each line adds to), else handed to ext->apply. */
 static int
 ext_key(struct parser *p, const char *section, const char *name, const char *value)
 {
@@ -354,17 +386,18 @@ ext_key(struct parser *p, const char *section, const char *name, const char *val
     int rs = mark_seen(p, section, name);
     if (rs < 0)
         return failf(p, -ENOMEM, section, name, "out of memory");
-    if (rs == 1)
+    if (rs == 1 && (p->ext->repeats == NULL || !p->ext->repeats(p->ext->ctx, section, name)))
         return failf(p, -EINVAL, section, name, "given twice");
     if (p->ext->apply(p->ext->ctx, section, name, value, &why) < 0)
         return failf(p, -EINVAL, section, name, why != NULL ? why : "invalid");
     return 1;
 }
 
+/* One key of the current section: found in the key table (or the caller's), refused when
+ * repeated unless it is a list, read into its struct. Returns 1; an error is in p->err_code. */
 static int
-handler(void *user, const char *section, const char *name, const char *value)
+handler(struct parser *p, const char *section, const char *name, const char *value)
 {
-    struct parser *p = user;
     if (p->err_code != 0)
         return 1; /* report only the first error */
     enum section_kind sk = SEC_DETECT;
@@ -445,27 +478,10 @@ config_parse_string_ext(const char *text, const char *source, struct policy *pol
     p.pol = pol;
     p.ext = ext;
     p.source = source != NULL ? source : "<config>";
-    p.text = text;
     p.err = err;
-    int r = prescan(&p, text);
+    int r = parse_text(&p, text);
     if (r < 0)
         goto out;
-    p.line = 0;
-    int ir = ini_parse_stream(reader, &p, handler, &p);
-    if (p.err_code != 0 && (ir <= 0 || (size_t)ir >= p.err_line)) {
-        r = p.err_code;
-        goto out;
-    }
-    if (ir == -2) {
-        perr_set(err, "%s: out of memory", p.source);
-        r = -ENOMEM;
-        goto out;
-    }
-    if (ir != 0) {
-        perr_set(err, "%s:%d: syntax error (expected KEY = VALUE or [SECTION])", p.source, ir);
-        r = -EINVAL;
-        goto out;
-    }
     policy_ini_keys_finish(&p.keys, pol);
     r = check_policy(&p);
     if (r == 0)
@@ -474,5 +490,7 @@ out:
     for (size_t i = 0; i < p.n_seen; i++)
         free(p.seen[i]);
     free(p.seen);
+    free(p.buf);
+    free(p.section);
     return r;
 }

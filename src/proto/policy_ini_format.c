@@ -49,9 +49,9 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
     }
 }
 
-/* `key = A, B, ...` lines of at most POLICY_INI_MAX_LINE bytes (the parser adds repeated name
+/* `key = A, B, ...` lines of at most POLICY_INI_FORMAT_WIDTH bytes (the parser adds repeated name
  * keys to one list). A name too long for "key = NAME" goes on a line "key=NAME", which always
- * fits: the parser read it from a line at least that long. */
+ * fits: the parser reads lines far longer than a name (POLICY_INI_MAX_LINE). */
 static void
 format_names(struct sbuf *b, const char *key, char *const *names, size_t n)
 {
@@ -59,14 +59,14 @@ format_names(struct sbuf *b, const char *key, char *const *names, size_t n)
     size_t klen = strlen(key);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(names[i]);
-        if (used > 0 && used + 2 + len <= POLICY_INI_MAX_LINE) {
+        if (used > 0 && used + 2 + len <= POLICY_INI_FORMAT_WIDTH) {
             sb_printf(b, ", %s", names[i]);
             used += 2 + len;
             continue;
         }
         if (used > 0)
             sb_printf(b, "\n");
-        bool tight = klen + 3 + len > POLICY_INI_MAX_LINE;
+        bool tight = klen + 3 + len > POLICY_INI_FORMAT_WIDTH;
         sb_printf(b, tight ? "%s=%s" : "%s = %s", key, names[i]);
         used = klen + (tight ? 1 : 3) + len;
     }

@@ -15,9 +15,23 @@ struct store {
     sqlite3_stmt *add_conflict;
     sqlite3_stmt *put_migration;
     sqlite3_stmt *put_agent;
+    char path[4096];
+    int found_version; /* the schema version store_open() found; -1: a new file */
 };
 
-static const char schema[] =
+/* The schema's history, oldest first: step N upgrades a store of version N-1 to version N.
+ * store_open() runs the steps a store lacks, each in one transaction that also sets
+ * PRAGMA user_version and meta.schema_version to N, so a store is always at one version.
+ *
+ * To change the schema, append a step and raise STORE_SCHEMA_VERSION (store.h) to the number
+ * of steps; never edit a step that has shipped, since stores out there already ran it. A step
+ * runs once per store, so it may use plain ALTER TABLE ... ADD COLUMN (with a DEFAULT for the
+ * rows there are) or CREATE TABLE. Then extend tests/unit/test_store.c: it builds a store of
+ * an older version from its SQL (tests/data/store-v0.sql) and opens it with this code. */
+static const char *const steps[] = {
+    /* 1: the baseline, the schema vmloc had when versions began (meta.schema_version '1',
+     * user_version 0). Stores older still, from before the maintenance and recommendations
+     * tables, were opened with "IF NOT EXISTS" and get those tables here. */
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS samples(id INTEGER PRIMARY KEY, time REAL NOT NULL,"
     "  host TEXT NOT NULL, body TEXT NOT NULL);"
@@ -26,7 +40,7 @@ static const char schema[] =
     "  host TEXT NOT NULL, resources TEXT NOT NULL, vms TEXT NOT NULL, outcome TEXT);"
     "CREATE TABLE IF NOT EXISTS migrations(id TEXT PRIMARY KEY, vm TEXT NOT NULL,"
     "  src TEXT NOT NULL, dst TEXT NOT NULL, state TEXT NOT NULL, started REAL NOT NULL,"
-    "  finished REAL, error TEXT, reason TEXT, answered REAL);"
+    "  finished REAL, error TEXT, reason TEXT);"
     "CREATE INDEX IF NOT EXISTS migrations_started ON migrations(started);"
     "CREATE TABLE IF NOT EXISTS agents(name TEXT PRIMARY KEY, url TEXT NOT NULL,"
     "  registered REAL NOT NULL);"
@@ -36,7 +50,14 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS recommendations(id TEXT PRIMARY KEY, time REAL NOT NULL,"
     "  vm TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, reason TEXT NOT NULL,"
     "  state TEXT NOT NULL, migration TEXT NOT NULL DEFAULT '', updated REAL NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS recommendations_time ON recommendations(time);";
+    "CREATE INDEX IF NOT EXISTS recommendations_time ON recommendations(time);",
+    /* 2: the time a migration's source last answered, kept so that a restarted manager goes
+     * on counting from it (NULL in older rows: no answer recorded). */
+    "ALTER TABLE migrations ADD COLUMN answered REAL;",
+};
+
+_Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,
+               "one migration step per schema version");
 
 static int
 prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
@@ -44,12 +65,12 @@ prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
     return sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
-/* The schema version recorded in the database; 0 when it is new. */
+/* One integer from `sql` (0 when it returns no row). 0 or -EIO. */
 static int
-schema_version(struct store *s, int *ret)
+query_int(struct store *s, const char *sql, int *ret)
 {
     sqlite3_stmt *st = NULL;
-    if (prepare(s, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'", &st) < 0)
+    if (prepare(s, sql, &st) < 0)
         return -EIO;
     int rc = sqlite3_step(st);
     *ret = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
@@ -57,21 +78,101 @@ schema_version(struct store *s, int *ret)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-/* A database made before migrations.answered existed gains the column (NULL in old rows: no
- * answer recorded). Older vmloc versions name their columns and keep working on the result,
- * so the schema version stays. */
+/* The store's schema version: PRAGMA user_version, or meta.schema_version when that says more
+ * (a store written before user_version was kept says 1 there and 0 in the pragma, which is
+ * version 0). *ret_new: the file has no table yet. 0 or -EIO. */
 static int
-add_answered(struct store *s)
+schema_version(struct store *s, int *ret, bool *ret_new)
 {
-    sqlite3_stmt *st = NULL;
-    if (prepare(s, "SELECT answered FROM migrations LIMIT 0", &st) == 0) {
-        sqlite3_finalize(st);
-        return 0;
+    int uv = 0;
+    int tables = 0;
+    int meta = 0;
+    if (query_int(s, "PRAGMA user_version", &uv) < 0 ||
+        query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &tables) < 0)
+        return -EIO;
+    if (tables > 0 &&
+        query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                  &meta) < 0)
+        return -EIO;
+    int mv = 0;
+    if (meta > 0 &&
+        query_int(s, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'", &mv) <
+            0)
+        return -EIO;
+    /* Before user_version, meta said 1 for what is version 0 now. */
+    *ret = uv == 0 && mv <= 1 ? 0 : (uv > mv ? uv : mv);
+    *ret_new = tables == 0;
+    return 0;
+}
+
+/* Run step `n` (from version n-1 to n) in one transaction. 0, or -EIO with `err` filled. */
+static int
+upgrade_step(struct store *s, int n, char *err, size_t errlen)
+{
+    char set[160];
+    (void)snprintf(set, sizeof(set),
+                   "PRAGMA user_version = %d;"
+                   "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '%d');",
+                   n, n);
+    const char *what = "begin";
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    what = "run";
+    if (sqlite3_exec(s->db, steps[n - 1], NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, set, NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    what = "commit";
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:
+    (void)snprintf(err, errlen, "%s: cannot %s the schema upgrade from version %d to %d: %s",
+                   s->path, what, n - 1, n, sqlite3_errmsg(s->db));
+    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -EIO;
+}
+
+/* Bring the store to STORE_SCHEMA_VERSION, or refuse a newer one. 0; -EPROTO (newer) or
+ * -EIO with `err` filled. */
+static int
+upgrade(struct store *s, char *err, size_t errlen)
+{
+    int version = 0;
+    bool fresh = false;
+    if (schema_version(s, &version, &fresh) < 0) {
+        (void)snprintf(err, errlen, "%s: cannot read the schema version: %s", s->path,
+                       sqlite3_errmsg(s->db));
+        return -EIO;
     }
-    return sqlite3_exec(s->db, "ALTER TABLE migrations ADD COLUMN answered REAL", NULL, NULL,
-                        NULL) == SQLITE_OK
-               ? 0
-               : -EIO;
+    if (version > STORE_SCHEMA_VERSION) {
+        (void)snprintf(err, errlen,
+                       "%s: store schema version %d is newer than this vmloc knows (%d); run "
+                       "the vmloc that wrote it, or give another data directory",
+                       s->path, version, STORE_SCHEMA_VERSION);
+        return -EPROTO;
+    }
+    s->found_version = fresh ? -1 : version;
+    for (int n = version + 1; n <= STORE_SCHEMA_VERSION; n++) {
+        int r = upgrade_step(s, n, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+bool
+store_upgraded(const struct store *s, int *ret_from)
+{
+    if (s->found_version < 0 || s->found_version == STORE_SCHEMA_VERSION)
+        return false;
+    *ret_from = s->found_version;
+    return true;
+}
+
+const char *
+store_path(const struct store *s)
+{
+    return s->path;
 }
 
 void
@@ -95,18 +196,19 @@ store_open(const char *dir, struct store **ret, char *err, size_t errlen)
         (void)snprintf(err, errlen, "%s: %s", dir, strerror(errno));
         return r;
     }
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE) >= sizeof(path)) {
-        (void)snprintf(err, errlen, "%s: path too long", dir);
-        return -ENAMETOOLONG;
-    }
     struct store *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         (void)snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    int version = 0;
+    if ((size_t)snprintf(s->path, sizeof(s->path), "%s/%s", dir, STORE_FILE) >= sizeof(s->path)) {
+        (void)snprintf(err, errlen, "%s: path too long", dir);
+        free(s);
+        return -ENAMETOOLONG;
+    }
+    const char *path = s->path;
     const char *step = "open";
+    int r = 0;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK)
         goto fail;
@@ -115,26 +217,11 @@ store_open(const char *dir, struct store **ret, char *err, size_t errlen)
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      NULL) != SQLITE_OK)
         goto fail;
-    step = "read the schema version";
-    if (schema_version(s, &version) < 0) {
-        /* A new database has no meta table yet. */
-        version = 0;
-    }
-    if (version > STORE_SCHEMA_VERSION) {
-        (void)snprintf(err, errlen, "%s: schema version %d is newer than this vmloc (%d)", path,
-                       version, STORE_SCHEMA_VERSION);
+    r = upgrade(s, err, errlen);
+    if (r < 0) {
         store_close(s);
-        return -EPROTO;
+        return r;
     }
-    step = "create the schema";
-    if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)
-        goto fail;
-    if (sqlite3_exec(s->db, "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
-                     NULL, NULL, NULL) != SQLITE_OK)
-        goto fail;
-    step = "add the column migrations.answered";
-    if (add_answered(s) < 0)
-        goto fail;
     step = "prepare statements";
     if (prepare(s, "INSERT INTO samples(time, host, body) VALUES (?, ?, ?)", &s->add_sample) < 0 ||
         prepare(s, "INSERT INTO conflicts(time, host, resources, vms, outcome) VALUES (?,?,?,?,?)",

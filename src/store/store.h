@@ -1,6 +1,7 @@
 /* The store of the manager, or of a peer agent (the patent's resource usage state storage unit):
  * samples, conflicts, migrations and registered agents in one SQLite database under the data
- * directory, in WAL mode so readers never block the decision loop. The schema carries a version;
+ * directory, in WAL mode so readers never block the decision loop. The schema carries a version
+ * (PRAGMA user_version), and an older store is upgraded when opened (store.c's steps[]);
  * samples are kept for a bounded time. Every write that must survive a crash (a migration ordered,
  * its outcome) is committed before the action that depends on it. */
 #ifndef VMLOC_STORE_STORE_H
@@ -11,7 +12,9 @@
 
 #include "core/compiler.h"
 
-#define STORE_SCHEMA_VERSION 1
+/* The schema version this vmloc writes: the number of migration steps in store.c (PRAGMA
+ * user_version and meta.schema_version of an up-to-date store). */
+#define STORE_SCHEMA_VERSION 2
 #define STORE_FILE "vmloc.db"
 
 struct store;
@@ -30,10 +33,19 @@ struct store_migration {
     double answered; /* the last answer an agent gave about it (wall clock); 0: none recorded */
 };
 
-/* Open (creating if needed) the store in directory `dir` (created if missing).
- * 0: *ret set. -errno with `err` filled (e.g. a newer schema, a file that is not a
- * database). */
+/* Open (creating if needed) the store in directory `dir` (created if missing), upgrading an
+ * older schema to STORE_SCHEMA_VERSION step by step (each step one transaction).
+ * 0: *ret set. -EPROTO: the store's schema is newer than this vmloc knows (`err` names the
+ * file and both versions; the file is untouched). Other -errno with `err` filled (a file that
+ * is not a database, a failed step, which leaves the store at the step before). */
 MUST_CHECK int store_open(const char *dir, struct store **ret, char *err, size_t errlen);
+
+/* Did store_open() upgrade an existing store? true with *ret_from, the version it found (0:
+ * written before versions were kept); false for a new or up-to-date store. For the log. */
+bool store_upgraded(const struct store *s, int *ret_from);
+
+/* The database file ("DIR/vmloc.db"), for messages. */
+const char *store_path(const struct store *s);
 
 /* Close. Accepts NULL. */
 void store_close(struct store *s);

@@ -507,6 +507,32 @@ test_config_files(void **state)
     stop_clean(&a);
 }
 
+/* The backends built in, as `vmloc --version` lists them: with libvirt (meson -Dlibvirt) an
+ * agent takes --backend libvirt; without it that is a usage error of one line (exit 2), and
+ * the simulated backend still works. */
+static void
+test_backends_built_in(void **state)
+{
+    (void)state;
+    const char *version[] = {"--version", NULL};
+    char *out = NULL;
+    assert_int_equal(run_cli(version, &out), 0);
+    const char *line = strstr(out, "backends: sim");
+    assert_non_null(line);
+    bool libvirt = strncmp(line, "backends: sim, libvirt\n", 23) == 0;
+    free(out);
+    const char *lv[] = {"agent", "--name", "h", "--backend", "libvirt", "--check-config", NULL};
+    const char *sim[] = {"agent", "--name", "h", "--backend", "sim", "--check-config", NULL};
+    assert_int_equal(run_cli(sim, NULL), 0);
+    if (libvirt) {
+        assert_int_equal(run_cli(lv, NULL), 0);
+        return;
+    }
+    out = NULL;
+    assert_int_equal(run_cli(lv, &out), 2);
+    free(out);
+}
+
 int
 main(void)
 {
@@ -527,6 +553,7 @@ main(void)
         cmocka_unit_test(test_data_dir_not_writable),
         cmocka_unit_test(test_load_not_saved_is_refused),
         cmocka_unit_test(test_config_files),
+        cmocka_unit_test(test_backends_built_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -516,6 +516,52 @@ test_peers_file(void **state)
     pool_finish();
 }
 
+/* A config file with 200 peers (issue 17: a line held 190 bytes and `peers` could not be
+ * repeated, so a file listed about 7): two real agents and 198 closed ports, half of them on
+ * one line of several KiB, the rest on `peers =` lines of their own. The agent starts from
+ * that file, lists 200 peers and sees the two live ones up. */
+static void
+test_peer_config_200(void **state)
+{
+    (void)state;
+    struct daemon *d[2];
+    char data[3][700];
+    const char *names[] = {"c1", "c2", "big"};
+    for (size_t i = 0; i < 3; i++)
+        (void)snprintf(data[i], sizeof(data[i]), "%s/%s-%s", daemon_tmpdir(), pool_prefix(),
+                       names[i]);
+    for (size_t i = 0; i < 2; i++) {
+        const char *argv[] = {"agent", "--name",   names[i],      "--mode",     "peer", "--data",
+                              data[i], "--listen", "127.0.0.1:0", "--interval", "0.2",  NULL};
+        d[i] = pool_start(names[i], argv);
+    }
+    char path[600];
+    (void)snprintf(path, sizeof(path), "%s/%s-200peers.ini", daemon_tmpdir(), pool_prefix());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    (void)fprintf(f, "[agent]\nname = big\nmode = peer\n; 99 closed ports on one line\npeers =");
+    for (int i = 0; i < 99; i++)
+        (void)fprintf(f, "%s http://127.0.0.1:%d", i > 0 ? "," : "", 1001 + i);
+    (void)fprintf(f, "\npeers = %s\n", d[0]->url);
+    for (int i = 99; i < 198; i++)
+        (void)fprintf(f, "peers = http://127.0.0.1:%d\n", 1001 + i);
+    (void)fprintf(f, "peers = %s\n[detect]\nhost_threshold = 75\n", d[1]->url);
+    assert_int_equal(fclose(f), 0);
+
+    const char *check[] = {"agent", "--config", path, "--check-config", NULL};
+    char *out = NULL;
+    assert_int_equal(run_cli(check, &out), 0);
+    assert_non_null(strstr(out, "configuration OK"));
+    free(out);
+
+    const char *argv[] = {"agent",    "--config",    path,         "--data", data[2],
+                          "--listen", "127.0.0.1:0", "--interval", "0.2",    NULL};
+    struct daemon *big = pool_start("big", argv);
+    struct cond c = {big->url, "c1", "c2", 200};
+    assert_true(wait_until(peers_seen, &c, UP_S));
+    pool_finish();
+}
+
 /* The lock API: validation, refusal to a second holder, release by the holder only, and no
  * locks outside peer mode. */
 static void
@@ -660,6 +706,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_peer_holder_killed, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_down_skipped, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peers_file, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_config_200, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_lock_api, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_mode_options, pool_setup, pool_teardown),
     };

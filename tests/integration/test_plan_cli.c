@@ -248,13 +248,15 @@ test_bad_config(void **state)
     snprintf(fname, sizeof(fname), "cfgsnap-%02zu.json", ++cfg_counter);
     const char *spath = clitest_write(fname, snap, strlen(snap));
     snprintf(fname, sizeof(fname), "cfg-%02zu.ini", cfg_counter);
-    char longline[400];
+    /* A line one byte over the parser's limit (POLICY_INI_MAX_LINE, 256 KiB). */
+    static char longline[256 * 1024 + 64];
     const char *ini = cc->ini;
     if (ini == NULL) {
+        size_t n = 256 * 1024 + 1; /* bytes of line 2 */
         memset(longline, 0, sizeof(longline));
         memcpy(longline, "[detect]\nmin_vms = 2   ;", 24);
-        memset(longline + 24, 'x', 300);
-        longline[324] = '\n';
+        memset(longline + 24, 'x', 9 + n - 24);
+        longline[9 + n] = '\n';
         ini = longline;
     }
     const char *cpath = clitest_write(fname, ini, strlen(ini));

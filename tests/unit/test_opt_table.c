@@ -130,7 +130,7 @@ static const struct opt_def main_defs[] = {
      .arg = "MODE",
      .help = "slow or fast (default {})"},
     {.name = "item", .setter = add_item, .arg = "ITEM", .help = "an item, repeatable"},
-    {.key = "items", .setter = add_items},
+    {.key = "items", .setter = add_items, .repeat = true},
     {.name = "secret", .key = "secret", .set = {SETTING_BOOL, TO(quiet)}},
 };
 
@@ -244,6 +244,10 @@ static const struct err_case err_cases[] = {
     {"default message of a double", NULL, "[sub]\nx = 2\n",
      "t.ini:2: [sub] x: must be a number from -1 to 1"},
     {"given twice", NULL, "[main]\nlevel = 1\nlevel = 2\n", "t.ini:3: [main] level: given twice"},
+    {"an object's key given twice", NULL, "[obj \"a\"]\nw = 1\n; again\nw = 1\n",
+     "t.ini:4: [obj \"a\"] w: given twice"},
+    {"a repeated list past its room", NULL, "[main]\nitems = a\nitems = b c\n\nitems = d\n",
+     "t.ini:5: [main] items: too many items"},
     {"setter's message", NULL, "[main]\nitems = a b c d\n",
      "t.ini:2: [main] items: too many items"},
     {"an object's key", NULL, "[obj \"a\"]\nw = 2\n",
@@ -312,6 +316,17 @@ test_config(void **state)
     assert_int_equal(o.n_objs, 2);
     assert_string_equal(o.objs[1].name, "b");
     assert_true(o.objs[1].w == 0.5);
+    policy_done(&pol);
+
+    /* A key with .repeat: each line adds to the list, in order, among other keys. */
+    init(&o);
+    r = parse_config(&o, &pol, "[main]\nitems = x\nlevel = 1\n; more\nitems = y z\n", &err);
+    if (r != 0)
+        fail_msg("repeated items rejected: %s", err.msg);
+    assert_int_equal(o.n_items, 3);
+    assert_string_equal(o.items[0], "x");
+    assert_string_equal(o.items[1], "y");
+    assert_string_equal(o.items[2], "z");
     policy_done(&pol);
 }
 

@@ -632,8 +632,53 @@ static char doc_block[] =
     "capacity = 1.0           ; relative capacity coefficient (> 0), overrides the snapshot's\n"
     "host_threshold = 80      ; and per kind, as above\n";
 
+/* Lines longer than the 190 bytes of old, filled in by main(): a comment of 600 bytes, and a
+ * line whose tail (in its comment) looks like a key, which a line reader with a fixed buffer
+ * would have read as a line of its own. */
+static char long_comment[1024];
+static char long_tail_key[1024];
+
+static void
+x_min_2(struct policy *p)
+{
+    p->min_vms = 2;
+}
+
 /* A line of exactly POLICY_INI_MAX_LINE bytes, filled in by main(). */
-static char line_190[POLICY_INI_MAX_LINE + 64];
+static char line_max[POLICY_INI_MAX_LINE + 64];
+/* 100 KiB of exclude_hosts on one line (N_WIDE names), filled in by main(). */
+#define N_WIDE 10000
+static char line_wide[N_WIDE * 12 + 64];
+/* A host section whose name is longer than inih's 50-byte section names. */
+#define LONG_HOST "a-host-name-of-more-than-fifty-bytes.rack-17.row-3.dc-west.example.org"
+
+static void
+x_wide(struct policy *p)
+{
+    char name[16];
+    for (int i = 0; i < N_WIDE; i++) {
+        int n = snprintf(name, sizeof(name), "h%08d", i);
+        assert_int_equal(policy_names_add(&p->exclude_hosts, &p->n_exclude_hosts, name, (size_t)n),
+                         0);
+    }
+}
+
+static void
+x_long_host(struct policy *p)
+{
+    struct host_override *o = NULL;
+    assert_int_equal(policy_override_get(p, LONG_HOST, strlen(LONG_HOST), &o), 0);
+    o->capacity = 2;
+    o->has_capacity = true;
+}
+
+static void
+x_exclude_three_lines(struct policy *p)
+{
+    assert_int_equal(policy_names_add(&p->exclude_hosts, &p->n_exclude_hosts, "a", 1), 0);
+    assert_int_equal(policy_names_add(&p->exclude_hosts, &p->n_exclude_hosts, "b", 1), 0);
+    assert_int_equal(policy_names_add(&p->exclude_hosts, &p->n_exclude_hosts, "c", 1), 0);
+}
 
 struct valid_case {
     const char *name;
@@ -735,7 +780,14 @@ static struct valid_case valid_cases[] = {
      x_min_17_priority},
     {"no final newline", "[detect]\nmin_vms = 17", x_min_17},
     {"whitespace around keys and values", "  [detect]  \n\t min_vms\t=\t17  \n", x_min_17},
-    {"a line of exactly the longest length", line_190, x_min_17},
+    {"a line of exactly the longest length", line_max, x_min_17},
+    {"a line of 100 KiB", line_wide, x_wide},
+    {"a comment of 600 bytes", long_comment, x_min_2},
+    {"a long line whose comment looks like a key", long_tail_key, x_none},
+    {"a host section with a long name", "[host \"" LONG_HOST "\"]\ncapacity = 2\n", x_long_host},
+    {"exclude_hosts over three lines",
+     "[relocate]\nexclude_hosts = a\n; more\nexclude_hosts = b\nexclude_hosts=c\n",
+     x_exclude_three_lines},
     {"everything at once",
      "; every key\n"
      "[detect]\n"
@@ -930,9 +982,7 @@ struct bad_case {
 };
 
 /* Filled in by main(): lines longer than POLICY_INI_MAX_LINE. */
-static char long_191[512];
-static char long_comment[1024];
-static char long_tail_key[1024];
+static char long_line[POLICY_INI_MAX_LINE + 64];
 static char long_value[1024];
 
 static struct bad_case bad_cases[] = {
@@ -1104,6 +1154,10 @@ static struct bad_case bad_cases[] = {
     {"host_threshold.disk twice",
      "[detect]\nhost_threshold.disk = 60\nhost_threshold = 70\nhost_threshold.disk = 60\n", 4,
      "host_threshold.disk", NULL},
+    {"resources (a list of kinds) twice", "[detect]\nresources = cpu\nresources = disk\n", 3,
+     "resources", "given twice"},
+    {"exclude_hosts: a name again on a later line",
+     "[relocate]\nexclude_hosts = a, b\nexclude_hosts = c, a\n", 3, "exclude_hosts", "twice"},
     {"weights twice", "[relocate]\nweights = cpu:1\n; again\nweights = disk:1\n", 4, "weights",
      NULL},
     {"capacity twice in a host section", "[host \"a\"]\ncapacity = 1\ncapacity = 2\n", 3,
@@ -1120,9 +1174,7 @@ static struct bad_case bad_cases[] = {
     {"colon instead of '='", "[detect]\nmin_vms: 3\n", 2, NULL, NULL},
 
     /* Over-long lines. */
-    {"a line one byte too long", long_191, 2, NULL, NULL},
-    {"an over-long comment", long_comment, 2, NULL, NULL},
-    {"an over-long line whose tail looks like a key", long_tail_key, 2, NULL, NULL},
+    {"a line one byte too long", long_line, 2, "longer than 262144 bytes", NULL},
     {"an over-long value", long_value, 3, NULL, NULL},
 
     /* Line counting with CRLF, comments and blank lines. */
@@ -1230,20 +1282,25 @@ static void
 fill_long_lines(void)
 {
     /* "min_vms = 17" padded with spaces and a comment to exactly POLICY_INI_MAX_LINE bytes. */
-    char line[POLICY_INI_MAX_LINE + 1];
+    static char line[POLICY_INI_MAX_LINE + 2];
     memset(line, ' ', sizeof(line));
     memcpy(line, "min_vms = 17", 12);
     line[40] = ';';
     memset(line + 41, 'c', POLICY_INI_MAX_LINE - 41);
     line[POLICY_INI_MAX_LINE] = '\0';
-    snprintf(line_190, sizeof(line_190), "[detect]\n%s\n", line);
+    snprintf(line_max, sizeof(line_max), "[detect]\n%s\n", line);
 
     /* The same with one more byte. */
-    memset(line, ' ', sizeof(line));
-    memcpy(line, "min_vms = 17", 12);
-    line[40] = ';';
-    memset(line + 41, 'c', POLICY_INI_MAX_LINE + 1 - 41);
-    snprintf(long_191, sizeof(long_191), "[detect]\n%.*s\n", POLICY_INI_MAX_LINE + 1, line);
+    line[POLICY_INI_MAX_LINE] = 'c';
+    line[POLICY_INI_MAX_LINE + 1] = '\0';
+    snprintf(long_line, sizeof(long_line), "[detect]\n%s\n", line);
+
+    size_t off = (size_t)snprintf(line_wide, sizeof(line_wide), "[relocate]\nexclude_hosts = ");
+    for (int i = 0; i < N_WIDE; i++)
+        off += (size_t)snprintf(line_wide + off, sizeof(line_wide) - off, "%sh%08d",
+                                i > 0 ? ", " : "", i);
+    snprintf(line_wide + off, sizeof(line_wide) - off, "\n");
+    assert_true(off > 100 * 1024 && off < POLICY_INI_MAX_LINE);
 
     char big[900];
     memset(big, 'x', sizeof(big));
