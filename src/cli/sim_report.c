@@ -58,12 +58,23 @@ sim_run_label(const struct sim_run *r, char *buf, size_t len)
         duration_label(r->cooldown_s, c, sizeof(c));
         (void)snprintf(buf, len, "vmloc %u/%u %s", (unsigned)r->persist_k, (unsigned)r->persist_n,
                        c);
-    } else if (r->policy == SIM_VMLOC || r->policy == SIM_NONE) {
+    } else if (!sim_policy_is_reference(r->policy)) {
         (void)snprintf(buf, len, "%s", sim_policy_name(r->policy));
+    } else if (r->show_seed) {
+        (void)snprintf(buf, len, r->param == floor(r->param) ? "%s %.1f s%llu" : "%s %g s%llu",
+                       sim_policy_name(r->policy), r->param, (unsigned long long)r->seed);
     } else {
         (void)snprintf(buf, len, r->param == floor(r->param) ? "%s %.1f" : "%s %g",
                        sim_policy_name(r->policy), r->param);
     }
+}
+
+double
+sim_run_bound_ratio(const struct sim_run *run)
+{
+    if (!(run->res.lower_bound_kwh > 0))
+        return NAN;
+    return run->res.stats.energy_kwh / run->res.lower_bound_kwh;
 }
 
 enum series {
@@ -316,8 +327,10 @@ sim_run_json(const struct sim_run *run)
         return NULL;
     int bad = 0;
     bad |= json_object_set_new(o, "policy", json_string(sim_policy_name(run->policy)));
-    if (run->policy != SIM_VMLOC && run->policy != SIM_NONE)
+    if (sim_policy_is_reference(run->policy))
         bad |= json_object_set_new(o, "param", json_real(run->param));
+    if (sim_policy_is_random(run->policy))
+        bad |= json_object_set_new(o, "seed", json_integer((json_int_t)run->seed));
     if (run->policy == SIM_VMLOC) {
         char kn[32];
         (void)snprintf(kn, sizeof(kn), "%u/%u", (unsigned)run->persist_k, (unsigned)run->persist_n);
@@ -327,6 +340,12 @@ sim_run_json(const struct sim_run *run)
     bad |= json_object_set_new(o, "hosts", json_integer((json_int_t)run->res.n_hosts));
     bad |= json_object_set_new(o, "vms", json_integer((json_int_t)run->res.n_vms));
     bad |= json_object_set_new(o, "energy_kwh", json_real(s->energy_kwh));
+    if (run->res.lower_bound_kwh > 0) {
+        bad |= json_object_set_new(o, "bound_threshold", json_real(run->res.bound_threshold));
+        bad |= json_object_set_new(o, "lower_bound_kwh", json_real(run->res.lower_bound_kwh));
+        bad |= json_object_set_new(o, "physical_bound_kwh", json_real(run->res.physical_bound_kwh));
+        bad |= json_object_set_new(o, "bound_ratio", json_real(sim_run_bound_ratio(run)));
+    }
     bad |= json_object_set_new(o, "migrations", json_integer((json_int_t)s->migrations));
     bad |= json_object_set_new(o, "slatah", json_real(s->slatah));
     bad |= json_object_set_new(o, "pdm", json_real(s->pdm));
