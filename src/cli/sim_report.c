@@ -77,11 +77,17 @@ sim_run_bound_ratio(const struct sim_run *run)
     return run->res.stats.energy_kwh / run->res.lower_bound_kwh;
 }
 
+#define W 720.0
+#define H 220.0
+#define PAD_L 56.0
+#define PAD_B 28.0
+
 enum series {
     SERIES_ACTIVE,
     SERIES_ENERGY,
     SERIES_OVERLOADED,
     SERIES_MIGRATIONS,
+    SERIES_BOUND,
 };
 
 static double
@@ -96,14 +102,38 @@ value_of(const struct sim_point *p, enum series s)
         return p->overloaded_hosts;
     case SERIES_MIGRATIONS:
         return p->migrations;
+    case SERIES_BOUND:
+        return p->bound_kwh;
     }
     return 0;
 }
 
-#define W 720.0
-#define H 220.0
-#define PAD_L 56.0
-#define PAD_B 28.0
+/* Whether run i's energy bound is drawn: it has one, and no earlier run has the same. */
+static bool
+draws_bound(const struct sim_run *runs, size_t i)
+{
+    if (!(runs[i].res.lower_bound_kwh > 0))
+        return false;
+    for (size_t k = 0; k < i; k++)
+        if (runs[k].res.lower_bound_kwh == runs[i].res.lower_bound_kwh)
+            return false;
+    return true;
+}
+
+static void
+polyline(FILE *f, const struct sim_run *run, size_t i, enum series s, double tmax, double vmax)
+{
+    (void)fprintf(f, "<polyline fill=none stroke=\"%s\" stroke-width=%s points=\"",
+                  colours[i % (sizeof(colours) / sizeof(colours[0]))],
+                  s == SERIES_BOUND ? "1 stroke-dasharray=\"5 4\"" : "1.5");
+    for (size_t k = 0; k < run->res.n_points; k++) {
+        const struct sim_point *p = &run->res.points[k];
+        double x = PAD_L + W * p->time_s / tmax;
+        double y = 5 + H - H * value_of(p, s) / vmax;
+        (void)fprintf(f, "%.1f,%.1f ", x, y);
+    }
+    (void)fputs("\" />\n", f);
+}
 
 static void
 chart(FILE *f, const char *title, const char *unit, enum series s, const struct sim_run *runs,
@@ -118,6 +148,8 @@ chart(FILE *f, const char *title, const char *unit, enum series s, const struct 
                 tmax = p->time_s;
             if (value_of(p, s) > vmax)
                 vmax = value_of(p, s);
+            if (s == SERIES_ENERGY && p->bound_kwh > vmax)
+                vmax = p->bound_kwh;
         }
     }
     if (vmax <= 0)
@@ -147,15 +179,9 @@ chart(FILE *f, const char *title, const char *unit, enum series s, const struct 
                       5 + H + 18, hr);
     }
     for (size_t i = 0; i < n; i++) {
-        (void)fprintf(f, "<polyline fill=none stroke=\"%s\" stroke-width=1.5 points=\"",
-                      colours[i % (sizeof(colours) / sizeof(colours[0]))]);
-        for (size_t k = 0; k < runs[i].res.n_points; k++) {
-            const struct sim_point *p = &runs[i].res.points[k];
-            double x = PAD_L + W * p->time_s / tmax;
-            double y = 5 + H - H * value_of(p, s) / vmax;
-            (void)fprintf(f, "%.1f,%.1f ", x, y);
-        }
-        (void)fputs("\" />\n", f);
+        polyline(f, &runs[i], i, s, tmax, vmax);
+        if (s == SERIES_ENERGY && draws_bound(runs, i))
+            polyline(f, &runs[i], i, SERIES_BOUND, tmax, vmax);
     }
     (void)fputs("</svg></figure>\n", f);
 }
@@ -274,9 +300,14 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
     put_escaped(f, trace);
     (void)fprintf(f, "</code>: %zu VMs on %zu hosts. ", runs[0].res.n_vms, runs[0].res.n_hosts);
     (void)fputs("Metrics as defined in docs/sim.md (energy in kWh; SLATAH, PDM and the overall "
-                "SLA violation as percentages; ESV = energy &times; SLATAH &times; PDM).</p>\n",
+                "SLA violation as percentages; ESV = energy &times; SLATAH &times; PDM). ",
                 f);
-    (void)fputs("<table><tr><th>policy</th><th>energy kWh</th><th>migrations</th>"
+    (void)fputs("The energy bound is the day's demand served on the most efficient host type "
+                "loaded exactly to the policy's threshold (docs/sim.md, &ldquo;The energy "
+                "bound&rdquo;); energy / bound is how far a policy is from perfect packing.</p>\n",
+                f);
+    (void)fputs("<table><tr><th>policy</th><th>energy kWh</th><th>lower bound kWh</th>"
+                "<th>energy / bound</th><th>migrations</th>"
                 "<th>SLATAH %</th><th>PDM %</th><th>SLAV</th><th>ESV</th>"
                 "<th>SLA violation %</th><th>host shutdowns</th></tr>\n",
                 f);
@@ -286,9 +317,11 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
         sim_run_label(&runs[i], label, sizeof(label));
         (void)fprintf(f,
                       "<tr><td><span style=\"color:%s\">&#9632;</span> %s</td><td>%.2f</td>"
+                      "<td>%.2f</td><td>%.3f</td>"
                       "<td>%llu</td><td>%.3f</td><td>%.4f</td><td>%.3e</td><td>%.3e</td>"
                       "<td>%.3f</td><td>%llu</td></tr>\n",
                       colours[i % (sizeof(colours) / sizeof(colours[0]))], label, s->energy_kwh,
+                      runs[i].res.lower_bound_kwh, sim_run_bound_ratio(&runs[i]),
                       (unsigned long long)s->migrations, s->slatah * 100, s->pdm * 100, s->slav,
                       s->esv, s->overall_sla_violation * 100,
                       (unsigned long long)s->host_shutdowns);
@@ -304,7 +337,9 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
     tradeoff(f, runs, n);
     chart(f, "Active hosts", "hosts drawing power after each decision step", SERIES_ACTIVE, runs,
           n);
-    chart(f, "Energy", "kWh, cumulative", SERIES_ENERGY, runs, n);
+    chart(f, "Energy against the bound",
+          "kWh, cumulative; dashed: the energy bound at the policy's threshold", SERIES_ENERGY,
+          runs, n);
     chart(f, "Overloaded hosts", "hosts over the policy's limit at each step", SERIES_OVERLOADED,
           runs, n);
     chart(f, "Migrations", "started at each decision step", SERIES_MIGRATIONS, runs, n);
