@@ -627,8 +627,9 @@ check_table(const char *path, char *done, size_t done_len)
         snprintf(key, sizeof(key), "[%s]", rowname);
         if (strstr(done, key) != NULL)
             continue;
-        if (strlen(done) + strlen(key) < done_len)
-            strcat(done, key);
+        size_t dl = strlen(done), kl = strlen(key);
+        if (dl + kl < done_len)
+            memcpy(done + dl, key, kl + 1);
         char *dir = clitest_asprintf("%s/traces/planetlab/%s", shared, day);
         if (!have_dir(dir)) {
             print_message("  %s: no trace here, row not checked\n", dir);
