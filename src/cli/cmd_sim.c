@@ -28,7 +28,7 @@ sim_usage(FILE *f)
     (void)fprintf(
         f, "usage: vmloc sim --trace DIR [--format planetlab|bitbrains] [--policy NAME[,NAME...]]\n"
            "                 [--param X] [--config FILE] [--hosts N] [--json]\n"
-           "                 [--persistence K/N,...] [--cooldown S,...]\n"
+           "                 [--persistence K/N,...] [--cooldown S,...] [--seed N,...]\n"
            "                 [--report FILE.html] [--quiet]\n\n"
            "Replay a VM workload trace on a simulated data centre and report energy, migrations\n"
            "and SLA violations, for vmloc's method and for the literature's reference policies.\n\n"
@@ -36,11 +36,14 @@ sim_usage(FILE *f)
            "  -t, --trace DIR       folder with one trace file per VM\n"
            "  -f, --format FMT      planetlab (default: one CPU percentage per line, 288 lines)\n"
            "                        or bitbrains (GWA-T-12 ';'+TAB rows)\n"
-           "  -p, --policy LIST     comma-separated: vmloc (default), none, thr-mmt, iqr-mmt,\n"
-           "                        mad-mmt, lr-mmt; NAME:X gives one policy its parameter\n"
-           "                        (thr-mmt:0.8,thr-mmt:1.0)\n"
-           "  -x, --param X         the reference detector's parameter (thr-mmt 0.8, iqr-mmt 1.5,\n"
-           "                        mad-mmt 2.5, lr-mmt 1.2 by default)\n"
+           "  -p, --policy LIST     comma-separated: vmloc (default), none, or a reference policy\n"
+           "                        DETECTOR-SELECTION: thr, iqr, mad, lr or lrr with mmt, mc,\n"
+           "                        mu or rs (thr-mmt, lrr-mc, ...); NAME:X gives one policy\n"
+           "                        its parameter (thr-mmt:0.8,thr-mmt:1.0)\n"
+           "  -x, --param X         the reference detector's parameter (thr 0.8, iqr 1.5,\n"
+           "                        mad 2.5, lr and lrr 1.2 by default)\n"
+           "  -s, --seed LIST       seeds of the random selection (rs): each rs policy runs once\n"
+           "                        per seed (default 1)\n"
            "  -c, --config FILE     vmloc's policy: [detect], [relocate] as for `vmloc plan`,\n"
            "                        plus [sim] (persistence, cooldown, consolidation)\n"
            "  -H, --hosts N         number of hosts (default 800, alternating HP G4 and G5)\n"
@@ -154,18 +157,23 @@ print_table(const struct sim_run *runs, size_t n, const char *trace)
 {
     (void)printf("trace %s: %zu VMs on %zu hosts\n\n", trace, runs[0].res.n_vms,
                  runs[0].res.n_hosts);
-    (void)printf("%-14s %11s %10s %9s %9s %10s %10s %9s %9s %8s\n", "policy", "energy kWh",
-                 "migrations", "SLATAH %", "PDM %", "SLAV", "ESV", "SLA viol%", "shutdowns",
-                 "time s");
+    (void)printf("%-18s %11s %9s %7s %10s %9s %9s %10s %10s %9s %9s %8s\n", "policy", "energy kWh",
+                 "bound kWh", "E/bound", "migrations", "SLATAH %", "PDM %", "SLAV", "ESV",
+                 "SLA viol%", "shutdowns", "time s");
     for (size_t i = 0; i < n; i++) {
         const struct dc_stats *s = &runs[i].res.stats;
         char label[32];
         sim_run_label(&runs[i], label, sizeof(label));
-        (void)printf("%-14s %11.2f %10llu %9.3f %9.4f %10.3e %10.3e %9.3f %9llu %8.2f\n", label,
-                     s->energy_kwh, (unsigned long long)s->migrations, s->slatah * 100,
-                     s->pdm * 100, s->slav, s->esv, s->overall_sla_violation * 100,
+        (void)printf("%-18s %11.2f %9.2f %7.3f %10llu %9.3f %9.4f %10.3e %10.3e %9.3f %9llu "
+                     "%8.2f\n",
+                     label, s->energy_kwh, runs[i].res.lower_bound_kwh,
+                     sim_run_bound_ratio(&runs[i]), (unsigned long long)s->migrations,
+                     s->slatah * 100, s->pdm * 100, s->slav, s->esv, s->overall_sla_violation * 100,
                      (unsigned long long)s->host_shutdowns, runs[i].res.wall_s);
     }
+    (void)printf("\nbound: the demand served on the most efficient host type loaded to the "
+                 "policy's threshold (docs/sim.md); at 100 %%: %.2f kWh\n",
+                 runs[0].res.physical_bound_kwh);
 }
 
 /* --persistence K/N,... (`persist`) or --cooldown S,... into the arrays; -EINVAL after the
@@ -207,6 +215,38 @@ parse_settings(const char *arg, bool persist, uint32_t *k, uint32_t *n, double *
     return 0;
 }
 
+/* --seed N,... into `seeds`; -EINVAL after the message. */
+static int
+parse_seeds(const char *arg, uint64_t *seeds, size_t *ret_n)
+{
+    char buf[512];
+    if (strlen(arg) >= sizeof(buf)) {
+        cli_error("sim: --seed: list too long");
+        return -EINVAL;
+    }
+    (void)snprintf(buf, sizeof(buf), "%s", arg);
+    size_t count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        double v;
+        if (count == MAX_SETTINGS) {
+            cli_error("sim: --seed: at most %d values", MAX_SETTINGS);
+            return -EINVAL;
+        }
+        if (cli_parse_num(tok, 0, 4294967295.0, &v) < 0 || v != floor(v)) {
+            cli_error("sim: --seed: '%s' must be a whole number from 0 to 4294967295", tok);
+            return -EINVAL;
+        }
+        seeds[count++] = (uint64_t)v;
+    }
+    if (count == 0) {
+        cli_error("sim: --seed: no value given");
+        return -EINVAL;
+    }
+    *ret_n = count;
+    return 0;
+}
+
 static int
 parse_policies(char *list, struct sim_run *runs, size_t *ret_n)
 {
@@ -225,14 +265,14 @@ parse_policies(char *list, struct sim_run *runs, size_t *ret_n)
         if (colon != NULL)
             *colon = '\0';
         if (sim_policy_parse(tok, &runs[n].policy) < 0) {
-            cli_error("sim: --policy: unknown policy '%s' (vmloc, none, thr-mmt, iqr-mmt, "
-                      "mad-mmt, lr-mmt)",
+            cli_error("sim: --policy: unknown policy '%s' (vmloc, none, or DETECTOR-SELECTION "
+                      "with thr, iqr, mad, lr or lrr and mmt, mc, mu or rs, e.g. thr-mmt)",
                       tok);
             return -EINVAL;
         }
         runs[n].param = NAN;
         if (colon != NULL) {
-            bool takes = runs[n].policy != SIM_VMLOC && runs[n].policy != SIM_NONE;
+            bool takes = sim_policy_is_reference(runs[n].policy);
             if (!takes || cli_parse_num(colon + 1, 0, 100, &runs[n].param) < 0) {
                 cli_error("sim: --policy: '%s:%s': %s", tok, colon + 1,
                           takes ? "the parameter must be a number between 0 and 100"
@@ -256,8 +296,10 @@ struct sim_args {
     uint32_t pk[MAX_SETTINGS];
     uint32_t pn[MAX_SETTINGS];
     double cool[MAX_SETTINGS];
+    uint64_t seeds[MAX_SETTINGS];
     size_t n_persist;
     size_t n_cool;
+    size_t n_seeds;
     const char *trace_dir;
     const char *conf_path;
     const char *report;
@@ -319,6 +361,10 @@ sim_option(int c, struct sim_args *a, char **argv)
         if (parse_settings(optarg, false, NULL, NULL, a->cool, &a->n_cool) < 0)
             return CLI_EXIT_USAGE;
         break;
+    case 's':
+        if (parse_seeds(optarg, a->seeds, &a->n_seeds) < 0)
+            return CLI_EXIT_USAGE;
+        break;
     case 'j':
         a->json = true;
         break;
@@ -354,6 +400,7 @@ sim_parse_args(int argc, char **argv, struct sim_args *a)
         {"hosts", required_argument, NULL, 'H'},
         {"persistence", required_argument, NULL, 'P'},
         {"cooldown", required_argument, NULL, 'C'},
+        {"seed", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
         {"report", required_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},
@@ -367,7 +414,7 @@ sim_parse_args(int argc, char **argv, struct sim_args *a)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":t:f:p:x:c:H:P:C:jr:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":t:f:p:x:c:H:P:C:s:jr:qh", opts, NULL)) != -1) {
         int r = sim_option(c, a, argv);
         if (r >= 0)
             return r;
@@ -381,6 +428,32 @@ sim_parse_args(int argc, char **argv, struct sim_args *a)
         return CLI_EXIT_USAGE;
     }
     return -1;
+}
+
+/* Each random policy once per seed of --seed (with the default seed when none is given). 0 or
+ * CLI_EXIT_USAGE (too many runs). */
+static int
+expand_seeds(const struct sim_args *a, struct sim_run *runs, size_t *n_runs)
+{
+    struct sim_run expanded[MAX_POLICIES];
+    size_t ne = 0;
+    for (size_t i = 0; i < *n_runs; i++) {
+        bool rnd = sim_policy_is_random(runs[i].policy);
+        size_t ns = rnd && a->n_seeds > 0 ? a->n_seeds : 1;
+        for (size_t k = 0; k < ns; k++) {
+            if (ne == MAX_POLICIES) {
+                cli_error("sim: at most %d runs at once", MAX_POLICIES);
+                return CLI_EXIT_USAGE;
+            }
+            struct sim_run r = runs[i];
+            r.seed = a->n_seeds > 0 ? a->seeds[k] : SIM_DEFAULT_SEED;
+            r.show_seed = rnd && a->n_seeds > 1;
+            expanded[ne++] = r;
+        }
+    }
+    memcpy(runs, expanded, ne * sizeof(runs[0]));
+    *n_runs = ne;
+    return 0;
 }
 
 /* vmloc once per anti-flapping setting asked for, each with its own copy of the config in
@@ -444,6 +517,7 @@ run_all(const struct sim_args *a, const struct trace *tr, struct sim_run *runs, 
             .n_hosts = (size_t)a->hosts,
             .vmloc = &vcopy[i],
             .format = a->fmt,
+            .seed = runs[i].seed,
         };
         char plabel[32];
         sim_run_label(&runs[i], plabel, sizeof(plabel));
@@ -535,7 +609,9 @@ cmd_sim(int argc, char **argv)
     if (ret != 0)
         goto out;
     policy_finish(&vcfg.policy);
-    ret = expand_runs(&a, &vcfg, runs, &n_runs, vcopy);
+    ret = expand_seeds(&a, runs, &n_runs);
+    if (ret == 0)
+        ret = expand_runs(&a, &vcfg, runs, &n_runs, vcopy);
     if (ret != 0)
         goto out;
     struct trace_error terr;

@@ -58,19 +58,36 @@ sim_run_label(const struct sim_run *r, char *buf, size_t len)
         duration_label(r->cooldown_s, c, sizeof(c));
         (void)snprintf(buf, len, "vmloc %u/%u %s", (unsigned)r->persist_k, (unsigned)r->persist_n,
                        c);
-    } else if (r->policy == SIM_VMLOC || r->policy == SIM_NONE) {
+    } else if (!sim_policy_is_reference(r->policy)) {
         (void)snprintf(buf, len, "%s", sim_policy_name(r->policy));
+    } else if (r->show_seed) {
+        (void)snprintf(buf, len, r->param == floor(r->param) ? "%s %.1f s%llu" : "%s %g s%llu",
+                       sim_policy_name(r->policy), r->param, (unsigned long long)r->seed);
     } else {
         (void)snprintf(buf, len, r->param == floor(r->param) ? "%s %.1f" : "%s %g",
                        sim_policy_name(r->policy), r->param);
     }
 }
 
+double
+sim_run_bound_ratio(const struct sim_run *run)
+{
+    if (!(run->res.lower_bound_kwh > 0))
+        return NAN;
+    return run->res.stats.energy_kwh / run->res.lower_bound_kwh;
+}
+
+#define W 720.0
+#define H 220.0
+#define PAD_L 56.0
+#define PAD_B 28.0
+
 enum series {
     SERIES_ACTIVE,
     SERIES_ENERGY,
     SERIES_OVERLOADED,
     SERIES_MIGRATIONS,
+    SERIES_BOUND,
 };
 
 static double
@@ -85,14 +102,38 @@ value_of(const struct sim_point *p, enum series s)
         return p->overloaded_hosts;
     case SERIES_MIGRATIONS:
         return p->migrations;
+    case SERIES_BOUND:
+        return p->bound_kwh;
     }
     return 0;
 }
 
-#define W 720.0
-#define H 220.0
-#define PAD_L 56.0
-#define PAD_B 28.0
+/* Whether run i's energy bound is drawn: it has one, and no earlier run has the same. */
+static bool
+draws_bound(const struct sim_run *runs, size_t i)
+{
+    if (!(runs[i].res.lower_bound_kwh > 0))
+        return false;
+    for (size_t k = 0; k < i; k++)
+        if (runs[k].res.lower_bound_kwh == runs[i].res.lower_bound_kwh)
+            return false;
+    return true;
+}
+
+static void
+polyline(FILE *f, const struct sim_run *run, size_t i, enum series s, double tmax, double vmax)
+{
+    (void)fprintf(f, "<polyline fill=none stroke=\"%s\" stroke-width=%s points=\"",
+                  colours[i % (sizeof(colours) / sizeof(colours[0]))],
+                  s == SERIES_BOUND ? "1 stroke-dasharray=\"5 4\"" : "1.5");
+    for (size_t k = 0; k < run->res.n_points; k++) {
+        const struct sim_point *p = &run->res.points[k];
+        double x = PAD_L + W * p->time_s / tmax;
+        double y = 5 + H - H * value_of(p, s) / vmax;
+        (void)fprintf(f, "%.1f,%.1f ", x, y);
+    }
+    (void)fputs("\" />\n", f);
+}
 
 static void
 chart(FILE *f, const char *title, const char *unit, enum series s, const struct sim_run *runs,
@@ -107,6 +148,8 @@ chart(FILE *f, const char *title, const char *unit, enum series s, const struct 
                 tmax = p->time_s;
             if (value_of(p, s) > vmax)
                 vmax = value_of(p, s);
+            if (s == SERIES_ENERGY && p->bound_kwh > vmax)
+                vmax = p->bound_kwh;
         }
     }
     if (vmax <= 0)
@@ -136,15 +179,9 @@ chart(FILE *f, const char *title, const char *unit, enum series s, const struct 
                       5 + H + 18, hr);
     }
     for (size_t i = 0; i < n; i++) {
-        (void)fprintf(f, "<polyline fill=none stroke=\"%s\" stroke-width=1.5 points=\"",
-                      colours[i % (sizeof(colours) / sizeof(colours[0]))]);
-        for (size_t k = 0; k < runs[i].res.n_points; k++) {
-            const struct sim_point *p = &runs[i].res.points[k];
-            double x = PAD_L + W * p->time_s / tmax;
-            double y = 5 + H - H * value_of(p, s) / vmax;
-            (void)fprintf(f, "%.1f,%.1f ", x, y);
-        }
-        (void)fputs("\" />\n", f);
+        polyline(f, &runs[i], i, s, tmax, vmax);
+        if (s == SERIES_ENERGY && draws_bound(runs, i))
+            polyline(f, &runs[i], i, SERIES_BOUND, tmax, vmax);
     }
     (void)fputs("</svg></figure>\n", f);
 }
@@ -263,9 +300,14 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
     put_escaped(f, trace);
     (void)fprintf(f, "</code>: %zu VMs on %zu hosts. ", runs[0].res.n_vms, runs[0].res.n_hosts);
     (void)fputs("Metrics as defined in docs/sim.md (energy in kWh; SLATAH, PDM and the overall "
-                "SLA violation as percentages; ESV = energy &times; SLATAH &times; PDM).</p>\n",
+                "SLA violation as percentages; ESV = energy &times; SLATAH &times; PDM). ",
                 f);
-    (void)fputs("<table><tr><th>policy</th><th>energy kWh</th><th>migrations</th>"
+    (void)fputs("The energy bound is the day's demand served on the most efficient host type "
+                "loaded exactly to the policy's threshold (docs/sim.md, &ldquo;The energy "
+                "bound&rdquo;); energy / bound is how far a policy is from perfect packing.</p>\n",
+                f);
+    (void)fputs("<table><tr><th>policy</th><th>energy kWh</th><th>lower bound kWh</th>"
+                "<th>energy / bound</th><th>migrations</th>"
                 "<th>SLATAH %</th><th>PDM %</th><th>SLAV</th><th>ESV</th>"
                 "<th>SLA violation %</th><th>host shutdowns</th></tr>\n",
                 f);
@@ -275,9 +317,11 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
         sim_run_label(&runs[i], label, sizeof(label));
         (void)fprintf(f,
                       "<tr><td><span style=\"color:%s\">&#9632;</span> %s</td><td>%.2f</td>"
+                      "<td>%.2f</td><td>%.3f</td>"
                       "<td>%llu</td><td>%.3f</td><td>%.4f</td><td>%.3e</td><td>%.3e</td>"
                       "<td>%.3f</td><td>%llu</td></tr>\n",
                       colours[i % (sizeof(colours) / sizeof(colours[0]))], label, s->energy_kwh,
+                      runs[i].res.lower_bound_kwh, sim_run_bound_ratio(&runs[i]),
                       (unsigned long long)s->migrations, s->slatah * 100, s->pdm * 100, s->slav,
                       s->esv, s->overall_sla_violation * 100,
                       (unsigned long long)s->host_shutdowns);
@@ -293,7 +337,9 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
     tradeoff(f, runs, n);
     chart(f, "Active hosts", "hosts drawing power after each decision step", SERIES_ACTIVE, runs,
           n);
-    chart(f, "Energy", "kWh, cumulative", SERIES_ENERGY, runs, n);
+    chart(f, "Energy against the bound",
+          "kWh, cumulative; dashed: the energy bound at the policy's threshold", SERIES_ENERGY,
+          runs, n);
     chart(f, "Overloaded hosts", "hosts over the policy's limit at each step", SERIES_OVERLOADED,
           runs, n);
     chart(f, "Migrations", "started at each decision step", SERIES_MIGRATIONS, runs, n);
@@ -316,8 +362,10 @@ sim_run_json(const struct sim_run *run)
         return NULL;
     int bad = 0;
     bad |= json_object_set_new(o, "policy", json_string(sim_policy_name(run->policy)));
-    if (run->policy != SIM_VMLOC && run->policy != SIM_NONE)
+    if (sim_policy_is_reference(run->policy))
         bad |= json_object_set_new(o, "param", json_real(run->param));
+    if (sim_policy_is_random(run->policy))
+        bad |= json_object_set_new(o, "seed", json_integer((json_int_t)run->seed));
     if (run->policy == SIM_VMLOC) {
         char kn[32];
         (void)snprintf(kn, sizeof(kn), "%u/%u", (unsigned)run->persist_k, (unsigned)run->persist_n);
@@ -327,6 +375,12 @@ sim_run_json(const struct sim_run *run)
     bad |= json_object_set_new(o, "hosts", json_integer((json_int_t)run->res.n_hosts));
     bad |= json_object_set_new(o, "vms", json_integer((json_int_t)run->res.n_vms));
     bad |= json_object_set_new(o, "energy_kwh", json_real(s->energy_kwh));
+    if (run->res.lower_bound_kwh > 0) {
+        bad |= json_object_set_new(o, "bound_threshold", json_real(run->res.bound_threshold));
+        bad |= json_object_set_new(o, "lower_bound_kwh", json_real(run->res.lower_bound_kwh));
+        bad |= json_object_set_new(o, "physical_bound_kwh", json_real(run->res.physical_bound_kwh));
+        bad |= json_object_set_new(o, "bound_ratio", json_real(sim_run_bound_ratio(run)));
+    }
     bad |= json_object_set_new(o, "migrations", json_integer((json_int_t)s->migrations));
     bad |= json_object_set_new(o, "slatah", json_real(s->slatah));
     bad |= json_object_set_new(o, "pdm", json_real(s->pdm));

@@ -23,6 +23,8 @@ struct sim_run {
     uint32_t persist_n;
     double cooldown_s;
     bool variant;
+    uint64_t seed;     /* the random selection's (rs) */
+    bool show_seed;    /* several seeds were run: the seed is part of the label */
     const char *label; /* NULL: made from the policy (sim_run_label()); else this */
     struct sim_result res;
     /* Extra figures, when known (NAN: not): host-steps above their threshold. */
@@ -31,11 +33,15 @@ struct sim_run {
 
 /* The run as `vmloc sim --json` prints it: policy, hosts, vms, energy_kwh, migrations,
  * slatah, pdm, slav, esv, overall_sla_violation, host_shutdowns, simulated_s, wall_s (and
- * param, persistence, cooldown_s where they apply, overloaded_host_steps when known). A new
- * object, NULL on OOM. */
+ * param, seed, persistence, cooldown_s where they apply, overloaded_host_steps when known,
+ * the energy bound's bound_threshold, lower_bound_kwh, physical_bound_kwh and bound_ratio
+ * when it was computed). A new object, NULL on OOM. */
 json_t *sim_run_json(const struct sim_run *run);
 
-/* "thr-mmt 0.8", "vmloc", "vmloc 2/3 1h", or the run's label. */
+/* Energy over the lower bound (NAN without a bound). */
+double sim_run_bound_ratio(const struct sim_run *run);
+
+/* "thr-mmt 0.8", "thr-rs 0.8 s3", "vmloc", "vmloc 2/3 1h", or the run's label. */
 void sim_run_label(const struct sim_run *r, char *buf, size_t len);
 
 /* Write the report for `runs` (`n` of them, over trace `trace`) to `path`.

@@ -2,8 +2,8 @@
  *
  *  1. every host is checked by the detector, in host order;
  *  2. the current placement is saved;
- *  3. from each overloaded host, the VM with the least memory (not migrating) is taken off,
- *     again and again until the host is no longer overloaded;
+ *  3. from each overloaded host, the VM the selection policy picks (not migrating) is taken
+ *     off, again and again until the host is no longer overloaded;
  *  4. those VMs, largest current MIPS first, each go to the host whose power grows least
  *     (not overloaded ones; a host already running VMs must not become overloaded);
  *  5. then the least used active host (not overloaded, not switched off, not a destination,
@@ -22,13 +22,17 @@
 #include <string.h>
 
 #include "sim/place0.h"
+#include "sim/refstat.h"
 
 void
-refpol_init(struct refpol *p, enum refpol_detector detector, double param)
+refpol_init(struct refpol *p, enum refpol_detector detector, enum refpol_selection selection,
+            double param, uint64_t seed)
 {
     memset(p, 0, sizeof(*p));
     p->detector = detector;
+    p->selection = selection;
     p->param = param;
+    refstat_rng_seed(&p->rng, seed);
 }
 
 void
@@ -55,6 +59,7 @@ refpol_default_param(enum refpol_detector det)
     case REFPOL_MAD:
         return 2.5;
     case REFPOL_LR:
+    case REFPOL_LRR:
         return 1.2;
     case REFPOL_NONE:
         break;
@@ -70,23 +75,6 @@ cmp_double(const void *a, const void *b)
     double x = *(const double *)a;
     double y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-/* The median the way the reference computes it: the percentile estimate at position
- * p (n + 1) / 100 with linear interpolation. `v` is sorted in place. */
-static double
-median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
-    double pos = 0.5 * (double)(n + 1);
-    if (pos < 1)
-        return v[0];
-    if (pos >= (double)n)
-        return v[n - 1];
-    double fpos = floor(pos);
-    double lower = v[(size_t)fpos - 1];
-    double upper = v[(size_t)fpos];
-    return lower + (pos - fpos) * (upper - lower);
 }
 
 static double
@@ -105,32 +93,11 @@ mad(const double *data, size_t n)
 {
     double s[DC_HIST];
     memcpy(s, data, n * sizeof(*s));
-    double m = median(s, n);
+    double m = refstat_median(s, n);
     double dev[DC_HIST];
     for (size_t i = 0; i < n; i++)
         dev[i] = fabs(m - data[i]);
-    return median(dev, n);
-}
-
-/* Least squares fit of y[0..n) at x = 1..n: *a intercept, *b slope. */
-static void
-fit_line(const double *y, size_t n, double *a, double *b)
-{
-    double sx = 0, sy = 0;
-    for (size_t i = 0; i < n; i++) {
-        sx += (double)(i + 1);
-        sy += y[i];
-    }
-    double mx = sx / (double)n;
-    double my = sy / (double)n;
-    double sxx = 0, sxy = 0;
-    for (size_t i = 0; i < n; i++) {
-        double dx = (double)(i + 1) - mx;
-        sxx += dx * dx;
-        sxy += dx * (y[i] - my);
-    }
-    *b = sxx > 0 ? sxy / sxx : 0;
-    *a = my - *b * mx;
+    return refstat_median(dev, n);
 }
 
 /* ---- detection ---- */
@@ -166,15 +133,22 @@ overloaded(const struct dc *d, const struct refpol *p, uint32_t hi, uint32_t ext
         double req = h->req_sum + (extra != DC_NONE ? d->vms[extra].req : 0);
         return req / h->total_mips > upper;
     }
-    case REFPOL_LR: {
+    case REFPOL_LR:
+    case REFPOL_LRR: {
         size_t n = dc_host_history(d, hi, extra, hist);
         if (n < 10)
             return thr_over(d, hi, extra, 0.7);
         double y[10];
-        for (size_t i = 0; i < 10; i++)
+        double x[10];
+        for (size_t i = 0; i < 10; i++) {
             y[i] = hist[10 - i - 1];
+            x[i] = (double)(i + 1);
+        }
         double a, b;
-        fit_line(y, 10, &a, &b);
+        if (p->detector == REFPOL_LR)
+            refstat_fit_line(x, y, 10, &a, &b);
+        else
+            refstat_lrr_line(y, 10, &a, &b);
         /* The longest migration off this host, in decision intervals. */
         const struct dc_host *h = &d->hosts[hi];
         double max_ram = 0;
@@ -344,6 +318,102 @@ select_mmt(const struct dc *d, uint32_t hi)
     return best;
 }
 
+/* The VM on `h`, not migrating, whose utilisation now is the lowest (first on ties):
+ * requested MIPS over the VM's MIPS, as the reference's ratio. DC_NONE if none. */
+static uint32_t
+select_mu(const struct dc *d, uint32_t hi)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    double min = DBL_MAX;
+    uint32_t best = DC_NONE;
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        const struct dc_vm *v = &d->vms[h->slots[i].vm];
+        if (v->dest != DC_NONE)
+            continue;
+        double u = v->req / v->mips;
+        if (u < min) {
+            min = u;
+            best = h->slots[i].vm;
+        }
+    }
+    return best;
+}
+
+/* A VM on `h`, not migrating, drawn uniformly from the policy's seeded generator.
+ * DC_NONE if none. */
+static uint32_t
+select_rs(const struct dc *d, struct refpol *p, uint32_t hi)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < h->n_slots; i++)
+        if (d->vms[h->slots[i].vm].dest == DC_NONE)
+            n++;
+    if (n == 0)
+        return DC_NONE;
+    uint32_t k = refstat_rng_below(&p->rng, n);
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        uint32_t vi = h->slots[i].vm;
+        if (d->vms[vi].dest != DC_NONE)
+            continue;
+        if (k-- == 0)
+            return vi;
+    }
+    return DC_NONE;
+}
+
+/* The VM on `h`, not migrating, whose utilisation history is best explained by the others'
+ * (the largest R^2 of a multiple regression on them, over the newest values all of them
+ * have). Where the regression cannot be made (one VM, fewer history values than VMs, a
+ * singular fit), the reference falls back to MMT, and so does this. */
+static uint32_t
+select_mc(const struct dc *d, uint32_t hi)
+{
+    const struct dc_host *h = &d->hosts[hi];
+    uint32_t vms[REFSTAT_MC_MAX];
+    size_t n = 0;
+    size_t m = DC_HIST;
+    for (uint32_t i = 0; i < h->n_slots; i++) {
+        uint32_t vi = h->slots[i].vm;
+        if (d->vms[vi].dest != DC_NONE)
+            continue;
+        if (n == REFSTAT_MC_MAX)
+            return select_mmt(d, hi); /* more VMs than any history has values */
+        vms[n++] = vi;
+        if (d->vms[vi].hist_len < m)
+            m = d->vms[vi].hist_len;
+    }
+    if (n < 2 || m < n || d->hist == NULL)
+        return select_mmt(d, hi);
+    double data[REFSTAT_MC_MAX * DC_HIST];
+    for (size_t i = 0; i < n; i++) {
+        const struct dc_vm *v = &d->vms[vms[i]];
+        const double *hv = d->hist + (size_t)vms[i] * DC_HIST;
+        for (size_t j = 0; j < m; j++)
+            data[i * m + j] = hv[(v->hist_pos + DC_HIST - j) % DC_HIST];
+    }
+    double r2[REFSTAT_MC_MAX];
+    if (refstat_mc_r2(data, n, m, r2) < 0)
+        return select_mmt(d, hi);
+    return vms[refstat_mc_pick(r2, n)];
+}
+
+static uint32_t
+select_vm(const struct dc *d, struct refpol *p, uint32_t hi)
+{
+    switch (p->selection) {
+    case REFPOL_MC:
+        return select_mc(d, hi);
+    case REFPOL_MU:
+        return select_mu(d, hi);
+    case REFPOL_RS:
+        return select_rs(d, p, hi);
+    case REFPOL_MMT:
+        break;
+    }
+    return select_mmt(d, hi);
+}
+
 /* Whether every VM on `h` up to the first one migrating in is migrating (the reference's
  * test for a host too busy to be emptied). */
 static bool
@@ -478,7 +548,7 @@ refpol_step(struct dc *d, struct refpol *p)
         if (p->mark[hi] != over_gen)
             continue;
         for (;;) {
-            uint32_t vi = select_mmt(d, hi);
+            uint32_t vi = select_vm(d, p, hi);
             if (vi == DC_NONE)
                 break;
             r = push_list(p, &n, vi);

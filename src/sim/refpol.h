@@ -1,9 +1,10 @@
 /* The literature's reference consolidation policies (Beloglazov & Buyya 2012), so vmloc's
  * own method can be compared with them on the same traces: overload detection by a static
- * threshold (THR), interquartile range (IQR), median absolute deviation (MAD) or local
- * regression (LR); VM selection by minimum migration time (MMT); placement by power-aware
- * best fit decreasing (PABFD); then emptying underloaded hosts. `none` only places VMs at
- * time 0. Works on a struct dc; no I/O. */
+ * threshold (THR), interquartile range (IQR), median absolute deviation (MAD), local
+ * regression (LR) or robust local regression (LRR); VM selection by minimum migration time
+ * (MMT), maximum correlation (MC), minimum utilisation (MU) or random selection (RS);
+ * placement by power-aware best fit decreasing (PABFD); then emptying underloaded hosts.
+ * `none` only places VMs at time 0. Works on a struct dc; no I/O. */
 #ifndef VMLOC_SIM_REFPOL_H
 #define VMLOC_SIM_REFPOL_H
 
@@ -12,6 +13,7 @@
 
 #include "core/compiler.h"
 #include "sim/dc.h"
+#include "sim/refstat.h"
 
 enum refpol_detector {
     REFPOL_NONE = 0,
@@ -19,6 +21,15 @@ enum refpol_detector {
     REFPOL_IQR = 2,
     REFPOL_MAD = 3,
     REFPOL_LR = 4,
+    REFPOL_LRR = 5,
+};
+
+/* Which VM leaves an overloaded host next (docs/sim.md states each). */
+enum refpol_selection {
+    REFPOL_MMT = 0, /* the least memory */
+    REFPOL_MC = 1,  /* the most correlated with the others (MMT where that cannot be computed) */
+    REFPOL_MU = 2,  /* the lowest utilisation now */
+    REFPOL_RS = 3,  /* one at random (seeded) */
 };
 
 /* One migration the policy wants. */
@@ -29,7 +40,9 @@ struct refpol_move {
 
 struct refpol {
     enum refpol_detector detector;
-    double param; /* threshold (THR) or safety parameter (IQR, MAD, LR) */
+    enum refpol_selection selection;
+    double param;           /* threshold (THR) or safety parameter (IQR, MAD, LR, LRR) */
+    struct refstat_rng rng; /* RS's draws */
     /* Scratch, owned. */
     struct refpol_move *moves;
     size_t n_moves;
@@ -45,13 +58,15 @@ struct refpol {
     size_t n_hosts;
 };
 
-/* Prepare `p` for `detector` with parameter `param`. Never fails. */
-void refpol_init(struct refpol *p, enum refpol_detector detector, double param);
+/* Prepare `p` for `detector` with parameter `param` and `selection`; `seed` starts RS's
+ * generator (the same seed gives the same run). Never fails. */
+void refpol_init(struct refpol *p, enum refpol_detector detector, enum refpol_selection selection,
+                 double param, uint64_t seed);
 
 /* Free what `p` owns. Accepts NULL. */
 void refpol_done(struct refpol *p);
 
-/* The detector's default parameter (0.8, 1.5, 2.5, 1.2; 0 for none). */
+/* The detector's default parameter (0.8, 1.5, 2.5, 1.2, 1.2; 0 for none). */
 double refpol_default_param(enum refpol_detector det);
 
 /* Place every VM of `d` at time 0: power-aware best fit in VM order, with full MIPS and

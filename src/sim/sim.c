@@ -12,18 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/model.h"
 #include "sim/refpol.h"
 #include "sim/vmpol.h"
 
-static const char *const policy_names[] = {
+static const char *const policy_names[SIM_POLICY_COUNT] = {
     [SIM_VMLOC] = "vmloc",     [SIM_NONE] = "none",       [SIM_THR_MMT] = "thr-mmt",
     [SIM_IQR_MMT] = "iqr-mmt", [SIM_MAD_MMT] = "mad-mmt", [SIM_LR_MMT] = "lr-mmt",
+    [SIM_LRR_MMT] = "lrr-mmt", [SIM_THR_MC] = "thr-mc",   [SIM_IQR_MC] = "iqr-mc",
+    [SIM_MAD_MC] = "mad-mc",   [SIM_LR_MC] = "lr-mc",     [SIM_LRR_MC] = "lrr-mc",
+    [SIM_THR_MU] = "thr-mu",   [SIM_IQR_MU] = "iqr-mu",   [SIM_MAD_MU] = "mad-mu",
+    [SIM_LR_MU] = "lr-mu",     [SIM_LRR_MU] = "lrr-mu",   [SIM_THR_RS] = "thr-rs",
+    [SIM_IQR_RS] = "iqr-rs",   [SIM_MAD_RS] = "mad-rs",   [SIM_LR_RS] = "lr-rs",
+    [SIM_LRR_RS] = "lrr-rs",
 };
 
 const char *
 sim_policy_name(enum sim_policy p)
 {
-    if ((size_t)p < sizeof(policy_names) / sizeof(policy_names[0]))
+    if ((size_t)p < SIM_POLICY_COUNT)
         return policy_names[p];
     return "?";
 }
@@ -31,7 +38,7 @@ sim_policy_name(enum sim_policy p)
 int
 sim_policy_parse(const char *s, enum sim_policy *ret)
 {
-    for (size_t i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++) {
+    for (size_t i = 0; i < SIM_POLICY_COUNT; i++) {
         if (strcmp(s, policy_names[i]) == 0) {
             *ret = (enum sim_policy)i;
             return 0;
@@ -40,23 +47,32 @@ sim_policy_parse(const char *s, enum sim_policy *ret)
     return -EINVAL;
 }
 
+bool
+sim_policy_is_reference(enum sim_policy p)
+{
+    return p >= SIM_THR_MMT && p < SIM_POLICY_COUNT;
+}
+
 static enum refpol_detector
 detector_of(enum sim_policy p)
 {
-    switch (p) {
-    case SIM_THR_MMT:
-        return REFPOL_THR;
-    case SIM_IQR_MMT:
-        return REFPOL_IQR;
-    case SIM_MAD_MMT:
-        return REFPOL_MAD;
-    case SIM_LR_MMT:
-        return REFPOL_LR;
-    case SIM_VMLOC:
-    case SIM_NONE:
-        break;
-    }
-    return REFPOL_NONE;
+    if (!sim_policy_is_reference(p))
+        return REFPOL_NONE;
+    return (enum refpol_detector)(REFPOL_THR + (p - SIM_THR_MMT) % 5);
+}
+
+static enum refpol_selection
+selection_of(enum sim_policy p)
+{
+    if (!sim_policy_is_reference(p))
+        return REFPOL_MMT;
+    return (enum refpol_selection)((p - SIM_THR_MMT) / 5);
+}
+
+bool
+sim_policy_is_random(enum sim_policy p)
+{
+    return sim_policy_is_reference(p) && selection_of(p) == REFPOL_RS;
 }
 
 double
@@ -171,6 +187,106 @@ setup(struct dc *d, const struct trace *tr, const struct sim_config *cfg, size_t
     return 0;
 }
 
+/* ---- the energy bound ---- */
+
+double
+sim_bound_threshold(const struct sim_config *cfg)
+{
+    double thr = 0.8; /* the adaptive detectors' and none's; vmloc's default */
+    if (cfg->policy == SIM_VMLOC && cfg->vmloc != NULL)
+        thr = cfg->vmloc->policy.host_threshold[KIND_CPU] / 100;
+    else if (detector_of(cfg->policy) == REFPOL_THR)
+        thr = cfg->param;
+    if (!(thr >= 0.1))
+        thr = 0.1;
+    if (thr > 1)
+        thr = 1;
+    return thr;
+}
+
+/* The type of `types` with the least watts per MIPS at a load of at most `thr`, and that
+ * figure in *ret. P(u) is linear between the tenths, so P(u) / u is monotonic between them
+ * and its least value on (0, thr] is at a tenth or at thr. */
+static const struct power_host_type *
+bound_best(const struct power_host_type *const *types, size_t n, double thr, double *ret)
+{
+    const struct power_host_type *best = NULL;
+    double min = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double cap = types[i]->pe_mips * types[i]->pes;
+        for (int k = 1; k <= 11; k++) {
+            double u = k <= 10 ? k / 10.0 : thr;
+            if (u > thr)
+                continue;
+            double w = power_watts(types[i], u) / (u * cap);
+            if (w < min) {
+                min = w;
+                best = types[i];
+            }
+        }
+    }
+    *ret = min;
+    return best;
+}
+
+double
+sim_bound_watts_per_mips(const struct power_host_type *const *types, size_t n, double threshold)
+{
+    double w;
+    (void)bound_best(types, n, threshold, &w);
+    return w;
+}
+
+/* The bound at one threshold: the most efficient type, its watts per MIPS, the power at the
+ * last decision instant and the energy so far. */
+struct bound {
+    const struct power_host_type *type;
+    double w_per_mips;
+    double last_w;
+    double last_t;
+    double joules;
+};
+
+static void
+bound_init(struct bound *b, const struct dc *d, double thr)
+{
+    const struct power_host_type *types[8];
+    size_t n = 0;
+    for (size_t h = 0; h < d->n_hosts; h++) {
+        size_t k = 0;
+        while (k < n && types[k] != d->hosts[h].type)
+            k++;
+        if (k == n && n < sizeof(types) / sizeof(types[0]))
+            types[n++] = d->hosts[h].type;
+    }
+    memset(b, 0, sizeof(*b));
+    b->type = bound_best(types, n, thr, &b->w_per_mips);
+    b->last_t = -1;
+}
+
+/* At decision instant `t`: the demand of the VMs still running, each capped at what the
+ * bound's host type can give it (a core per core), at the bound's power per MIPS; the
+ * energy since the previous instant by the trapezoid rule, as the hosts' is counted. */
+static void
+bound_step(struct bound *b, const struct dc *d, double t)
+{
+    double mips = 0;
+    const struct power_host_type *ty = b->type;
+    for (size_t i = 0; i < d->n_vms; i++) {
+        const struct dc_vm *v = &d->vms[i];
+        if (v->gone)
+            continue;
+        uint32_t pes = v->pes < ty->pes ? v->pes : ty->pes;
+        double cap = ty->pe_mips * pes;
+        mips += d->reqs[i] < cap ? d->reqs[i] : cap;
+    }
+    double w = mips * b->w_per_mips;
+    if (b->last_t >= 0)
+        b->joules += (b->last_w + w) / 2 * (t - b->last_t);
+    b->last_w = w;
+    b->last_t = t;
+}
+
 static int
 push_point(struct sim_result *res, size_t *cap, const struct dc *d, uint64_t started)
 {
@@ -191,6 +307,7 @@ push_point(struct sim_result *res, size_t *cap, const struct dc *d, uint64_t sta
         .overloaded_hosts = d->overloaded_hosts,
         .migrations = (uint32_t)started,
         .energy_kwh = e / 3.6e6,
+        .bound_kwh = 0,
     };
     return 0;
 }
@@ -204,8 +321,8 @@ sim_start(const struct trace *tr, const struct sim_config *cfg, struct dc *ret, 
     struct refpol rp;
     /* vmloc starts from the same placement as the static-threshold reference, so that only
      * the decisions differ. */
-    refpol_init(&rp, cfg->policy == SIM_VMLOC ? REFPOL_THR : detector_of(cfg->policy),
-                cfg->policy == SIM_VMLOC ? 0.8 : cfg->param);
+    refpol_init(&rp, cfg->policy == SIM_VMLOC ? REFPOL_THR : detector_of(cfg->policy), REFPOL_MMT,
+                cfg->policy == SIM_VMLOC ? 0.8 : cfg->param, cfg->seed);
     size_t n_hosts = 0;
     uint32_t bad = 0;
     int r = setup(&d, tr, cfg, &n_hosts);
@@ -230,7 +347,7 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     struct dc d;
     dc_init(&d);
     struct refpol rp;
-    refpol_init(&rp, detector_of(cfg->policy), cfg->param);
+    refpol_init(&rp, detector_of(cfg->policy), selection_of(cfg->policy), cfg->param, cfg->seed);
     struct vmpol vp;
     vmpol_init(&vp);
     struct sim_result res;
@@ -238,11 +355,14 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     size_t cap_points = 0;
     size_t n_hosts = 0;
     uint32_t bad = 0;
+    struct bound low, phys;
     /* Time 0: every VM is placed with its full size. */
     int r = sim_start(tr, cfg, &d, &n_hosts, &bad);
     if (r < 0)
         goto out;
-    if (cfg->policy == SIM_IQR_MMT || cfg->policy == SIM_MAD_MMT || cfg->policy == SIM_LR_MMT) {
+    /* The adaptive detectors read the hosts' histories, MC the VMs'. */
+    enum refpol_detector det = detector_of(cfg->policy);
+    if ((det != REFPOL_NONE && det != REFPOL_THR) || selection_of(cfg->policy) == REFPOL_MC) {
         r = dc_keep_history(&d);
         if (r < 0)
             goto out;
@@ -253,6 +373,8 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
         if (r < 0)
             goto out;
     }
+    bound_init(&low, &d, sim_bound_threshold(cfg));
+    bound_init(&phys, &d, 1.0);
     /* Decision instants: 300.1, 600.1, ... by repeated addition, as the reference's event
      * queue computes them; nothing is processed before the first (the VMs only start). */
     double end = (double)tr->n_samples * TRACE_STEP_S;
@@ -270,6 +392,8 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
         r = dc_process(&d, t, true);
         if (r < 0)
             goto out;
+        bound_step(&low, &d, t);
+        bound_step(&phys, &d, t);
         uint64_t before = d.migrations;
         if (cfg->policy == SIM_VMLOC)
             r = vmpol_step(&vp, &d);
@@ -280,6 +404,7 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
         r = push_point(&res, &cap_points, &d, d.migrations - before);
         if (r < 0)
             goto out;
+        res.points[res.n_points - 1].bound_kwh = low.joules / 3.6e6;
         if (progress != NULL)
             progress(ctx, k + 1, n_steps);
     }
@@ -289,6 +414,9 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
             goto out;
     }
     dc_stats(&d, &res.stats);
+    res.bound_threshold = sim_bound_threshold(cfg);
+    res.lower_bound_kwh = low.joules / 3.6e6;
+    res.physical_bound_kwh = phys.joules / 3.6e6;
     res.n_hosts = n_hosts;
     res.n_vms = tr->n_vms;
     *ret = res;

@@ -14,6 +14,8 @@
 #include "sim/dc.h"
 #include "sim/trace.h"
 
+/* vmloc, none, then the reference's matrix: detector (THR, IQR, MAD, LR, LRR) x VM
+ * selection (MMT, MC, MU, RS), SIM_THR_MMT + 5 x selection + detector. */
 enum sim_policy {
     SIM_VMLOC = 0,
     SIM_NONE = 1,
@@ -21,13 +23,38 @@ enum sim_policy {
     SIM_IQR_MMT = 3,
     SIM_MAD_MMT = 4,
     SIM_LR_MMT = 5,
+    SIM_LRR_MMT = 6,
+    SIM_THR_MC = 7,
+    SIM_IQR_MC = 8,
+    SIM_MAD_MC = 9,
+    SIM_LR_MC = 10,
+    SIM_LRR_MC = 11,
+    SIM_THR_MU = 12,
+    SIM_IQR_MU = 13,
+    SIM_MAD_MU = 14,
+    SIM_LR_MU = 15,
+    SIM_LRR_MU = 16,
+    SIM_THR_RS = 17,
+    SIM_IQR_RS = 18,
+    SIM_MAD_RS = 19,
+    SIM_LR_RS = 20,
+    SIM_LRR_RS = 21,
+    SIM_POLICY_COUNT = 22,
 };
+
+/* The seed of RS's generator when none is given. */
+#define SIM_DEFAULT_SEED 1
 
 /* "vmloc", "none", "thr-mmt", ... */
 const char *sim_policy_name(enum sim_policy p);
+/* Whether `p` is a reference policy with a parameter (not vmloc, not none). */
+bool sim_policy_is_reference(enum sim_policy p);
+/* Whether `p` draws at random (the RS selection): its runs depend on the seed. */
+bool sim_policy_is_random(enum sim_policy p);
 /* 0: *ret set. -EINVAL: unknown name. */
 MUST_CHECK int sim_policy_parse(const char *s, enum sim_policy *ret);
-/* The detector parameter used when none is given (0.8, 1.5, 2.5, 1.2; 0 otherwise). */
+/* The detector parameter used when none is given (THR 0.8, IQR 1.5, MAD 2.5, LR and LRR
+ * 1.2; 0 otherwise). */
 double sim_policy_default_param(enum sim_policy p);
 
 /* Hosts a run has when the configuration does not say: 800 for PlanetLab (the published
@@ -65,7 +92,18 @@ struct sim_config {
                              the decisions must be the same) */
     bool keep_idle_vms;   /* a VM whose demand drops to 0 stays (the running system's VMs do),
                              instead of finishing as in the reference's PlanetLab runs */
+    uint64_t seed;        /* RS's generator */
 };
+
+/* The energy bound's threshold for `cfg`: THR's parameter, vmloc's cpu host threshold, 0.8
+ * for the adaptive detectors and none; at most 1. */
+double sim_bound_threshold(const struct sim_config *cfg);
+
+/* Watts per MIPS of the most efficient way to run work on hosts of `types` (`n` of them)
+ * loaded at most to `threshold` (0 < threshold <= 1): the least P(u) / (u x capacity) over
+ * the types and the utilisations u in (0, threshold] (docs/sim.md, "The energy bound"). */
+double sim_bound_watts_per_mips(const struct power_host_type *const *types, size_t n,
+                                double threshold);
 
 /* One point of the time series, taken after each decision step. */
 struct sim_point {
@@ -74,6 +112,7 @@ struct sim_point {
     uint32_t overloaded_hosts;
     uint32_t migrations; /* started in this step */
     double energy_kwh;   /* cumulative */
+    double bound_kwh;    /* the energy bound at the run's threshold, cumulative */
 };
 
 struct sim_result {
@@ -83,6 +122,11 @@ struct sim_result {
     struct sim_point *points;
     size_t n_points;
     double wall_s; /* filled in by the caller, who owns the clock */
+    /* The energy bound (docs/sim.md): the day's demand served at the most efficient host
+     * type's best power per MIPS up to `bound_threshold`, and up to 100 %. */
+    double bound_threshold;
+    double lower_bound_kwh;
+    double physical_bound_kwh;
 };
 
 typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);

@@ -3,9 +3,13 @@
  *    line or the option;
  *  - a small trace written here runs under every policy, with --json keys as spec/cli.md
  *    lists them and a self-contained --report;
- *  - fidelity: every row of the reference table in $VMLOC_SHARED/spec/sim-model.md whose day
- *    is in $VMLOC_SHARED/traces/planetlab lands within 5 % on energy, migrations, SLATAH and
- *    PDM (skipped when ../shared is absent);
+ *  - every name of the reference's matrix (5 detectors x 4 selections) runs, and every result
+ *    carries the energy bound;
+ *  - fidelity: every row of the reference tables in $VMLOC_SHARED/spec/sim-model.md and in
+ *    $VMLOC_DOCS/sim.md (the other VM selections) whose day is in $VMLOC_SHARED/traces/planetlab
+ *    lands within 5 % on energy, migrations, SLATAH and PDM; a random-selection row is run
+ *    with seeds 1..10 and each reference figure must lie within their spread or within 5 % of
+ *    their mean (skipped when ../shared is absent);
  *  - quality: on each PlanetLab day, vmloc has a lower ESV and fewer migrations than both
  *    thr-mmt 0.8 and lr-mmt 1.2;
  *  - Bitbrains: the day in traces/bitbrains-rnd runs with multi-resource detection. */
@@ -138,6 +142,54 @@ test_single_is_object(void **state)
     json_decref(j);
 }
 
+/* Every name of the reference's matrix runs; RS gives the same run for the same seed and one
+ * run per seed of a list; results carry the energy bound. */
+static void
+test_matrix(void **state)
+{
+    (void)state;
+    static const char *const det[] = {"thr", "iqr", "mad", "lr", "lrr"};
+    static const char *const sel[] = {"mmt", "mc", "mu", "rs"};
+    char list[256] = "";
+    size_t len = 0;
+    for (size_t d = 0; d < 5; d++)
+        for (size_t k = 0; k < 4; k++)
+            len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s-%s", len ? "," : "",
+                                    det[d], sel[k]);
+    const char *argv[] = {bin, "sim",      "--trace", small_dir, "--hosts",
+                          "8", "--policy", list,      "--json",  NULL};
+    json_t *j = run_json("matrix", argv);
+    assert_int_equal(json_array_size(j), 20);
+    size_t i;
+    json_t *o;
+    json_array_foreach(j, i, o)
+    {
+        char want[16];
+        (void)snprintf(want, sizeof(want), "%s-%s", det[i / 4], sel[i % 4]);
+        assert_string_equal(json_string_value(json_object_get(o, "policy")), want);
+        assert_true(num(o, "energy_kwh") > 0);
+        assert_true(num(o, "physical_bound_kwh") > 0);
+        assert_true(num(o, "physical_bound_kwh") <= num(o, "lower_bound_kwh"));
+        assert_true(fabs(num(o, "bound_ratio") - num(o, "energy_kwh") / num(o, "lower_bound_kwh")) <
+                    1e-9);
+        assert_true(num(o, "bound_threshold") == 0.8);
+        assert_true((json_object_get(o, "seed") != NULL) == (i % 4 == 3));
+    }
+    json_decref(j);
+    /* One run per seed; the same seed, the same run. */
+    const char *argv2[] = {bin,       "sim",   "--trace",  small_dir,
+                           "--hosts", "8",     "--policy", "thr-rs,thr-mmt",
+                           "--seed",  "3,4,3", "--json",   NULL};
+    j = run_json("seeds", argv2);
+    assert_int_equal(json_array_size(j), 4);
+    assert_true(num(json_array_get(j, 0), "seed") == 3);
+    assert_true(num(json_array_get(j, 1), "seed") == 4);
+    assert_null(json_object_get(json_array_get(j, 3), "seed"));
+    assert_true(num(json_array_get(j, 0), "energy_kwh") == num(json_array_get(j, 2), "energy_kwh"));
+    assert_true(num(json_array_get(j, 0), "migrations") == num(json_array_get(j, 2), "migrations"));
+    json_decref(j);
+}
+
 /* The report file at `path` (both freed and removed here), NUL-terminated; caller frees. */
 static char *
 take_report(char *path)
@@ -169,14 +221,17 @@ test_report(void **state)
     char *buf = take_report(path);
     assert_non_null(strstr(buf, "<!doctype html>"));
     assert_non_null(strstr(buf, "</html>"));
-    /* Four charts, one line per policy in each. */
+    /* Four charts, one line per policy in each, and the energy bound (the same for both: one
+     * dashed line). */
     size_t svgs = 0, lines = 0;
     for (const char *p = buf; (p = strstr(p, "<svg")) != NULL; p++)
         svgs++;
     for (const char *p = buf; (p = strstr(p, "<polyline")) != NULL; p++)
         lines++;
     assert_int_equal(svgs, 4);
-    assert_int_equal(lines, 8);
+    assert_int_equal(lines, 9);
+    assert_non_null(strstr(buf, "stroke-dasharray=\"5 4\" points="));
+    assert_non_null(strstr(buf, "energy / bound"));
     /* Self-contained: nothing fetched, no script. */
     assert_null(strstr(buf, "http://"));
     assert_null(strstr(buf, "https://"));
@@ -485,28 +540,61 @@ check_close(const char *what, const char *row, double got, double want)
                  rel * 100);
 }
 
+/* A random-selection row: seeds 1..10, each reference figure within their spread or within
+ * 5 % of their mean. */
 static void
-test_fidelity(void **state)
+check_random_row(const char *rowname, const char *const *base, size_t nb, const double *ref)
 {
-    (void)state;
-    if (shared == NULL)
-        skip();
-    char *spec = clitest_asprintf("%s/spec/sim-model.md", shared);
-    FILE *f = fopen(spec, "r");
+    const char *argv[16];
+    memcpy(argv, base, nb * sizeof(*argv));
+    argv[nb++] = "--seed";
+    argv[nb++] = "1,2,3,4,5,6,7,8,9,10";
+    argv[nb] = NULL;
+    json_t *j = run_json(rowname, argv);
+    assert_int_equal(json_array_size(j), 10);
+    static const char *const keys[] = {"energy_kwh", "migrations", "slatah", "pdm"};
+    for (size_t k = 0; k < 4; k++) {
+        double lo = INFINITY, hi = -INFINITY, sum = 0;
+        for (size_t i = 0; i < 10; i++) {
+            double v = num(json_array_get(j, i), keys[k]);
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+            sum += v;
+        }
+        double mean = sum / 10;
+        bool inside = ref[k] >= lo && ref[k] <= hi;
+        double rel = (ref[k] - mean) / mean;
+        print_message("  %-28s %-10s seeds 1-10 %.6g..%.6g, mean %.6g; reference %.6g %s "
+                      "(%+.2f %% of the mean)\n",
+                      rowname, keys[k], lo, hi, mean, ref[k], inside ? "inside" : "OUTSIDE",
+                      rel * 100);
+        if (!inside && fabs(rel) > 0.05)
+            fail_msg("%s: %s reference %g is outside the seeds' spread %g..%g and %.1f %% off "
+                     "their mean",
+                     rowname, keys[k], ref[k], lo, hi, rel * 100);
+    }
+    json_decref(j);
+}
+
+/* Check every "| 2011... |" row of the table(s) in `path`, skipping the rows in `done`
+ * (a list of row names, added to). Returns the rows checked, -1 when there is no file. */
+static long
+check_table(const char *path, char *done, size_t done_len)
+{
+    FILE *f = fopen(path, "r");
     if (f == NULL) {
-        print_message("%s: %s: skipping\n", spec, strerror(errno));
-        free(spec);
-        skip();
+        print_message("%s: %s\n", path, strerror(errno));
+        return -1;
     }
     char line[512];
-    size_t rows = 0;
+    long rows = 0;
     while (fgets(line, sizeof(line), f) != NULL) {
         /* | 20110303 thr-mmt 0.8 | 192.62 | 26,711 | 0.04913 | 0.000646 | 3.176e-5 | */
         if (strncmp(line, "| 2011", 6) != 0)
             continue;
         char day[16], policy[32], param[16] = "";
         const char *p = line + 2;
-        /* Fields: "day policy [param]" then five numbers. */
+        /* Fields: "day policy [param]" then at least four numbers. */
         const char *bar = strchr(p, '|');
         if (bar == NULL)
             continue;
@@ -524,43 +612,79 @@ test_fidelity(void **state)
         tok = strtok_r(NULL, " ", &save);
         if (tok != NULL)
             snprintf(param, sizeof(param), "%s", tok);
-        double ref[5];
+        double ref[4];
         const char *q = bar + 1;
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < 4; i++) {
             ref[i] = table_num(q);
             q = strchr(q, '|');
             if (q == NULL)
-                fail_msg("reference table row too short: %s", line);
+                fail_msg("%s: reference table row too short: %s", path, line);
             q++;
         }
+        char rowname[96];
+        snprintf(rowname, sizeof(rowname), "%s %s %s", day, policy, param);
+        char key[100];
+        snprintf(key, sizeof(key), "[%s]", rowname);
+        if (strstr(done, key) != NULL)
+            continue;
+        size_t dl = strlen(done), kl = strlen(key);
+        if (dl + kl < done_len)
+            memcpy(done + dl, key, kl + 1);
         char *dir = clitest_asprintf("%s/traces/planetlab/%s", shared, day);
         if (!have_dir(dir)) {
             print_message("  %s: no trace here, row not checked\n", dir);
             free(dir);
             continue;
         }
-        const char *argv[12] = {bin, "sim", "--trace", dir, "--policy", policy, "--json", "-q"};
+        const char *argv[16] = {bin, "sim", "--trace", dir, "--policy", policy, "--json", "-q"};
         size_t n = 8;
         if (param[0] != '\0') {
             argv[n++] = "--param";
             argv[n++] = param;
         }
-        argv[n] = NULL;
-        char rowname[96];
-        snprintf(rowname, sizeof(rowname), "%s %s %s", day, policy, param);
-        json_t *j = run_json(rowname, argv);
-        check_close("energy_kwh", rowname, num(j, "energy_kwh"), ref[0]);
-        check_close("migrations", rowname, num(j, "migrations"), ref[1]);
-        check_close("slatah", rowname, num(j, "slatah"), ref[2]);
-        check_close("pdm", rowname, num(j, "pdm"), ref[3]);
-        json_decref(j);
+        size_t plen = strlen(policy);
+        if (plen > 3 && strcmp(policy + plen - 3, "-rs") == 0) {
+            check_random_row(rowname, argv, n, ref);
+        } else {
+            argv[n] = NULL;
+            json_t *j = run_json(rowname, argv);
+            check_close("energy_kwh", rowname, num(j, "energy_kwh"), ref[0]);
+            check_close("migrations", rowname, num(j, "migrations"), ref[1]);
+            check_close("slatah", rowname, num(j, "slatah"), ref[2]);
+            check_close("pdm", rowname, num(j, "pdm"), ref[3]);
+            json_decref(j);
+        }
         free(dir);
         rows++;
     }
     (void)fclose(f);
+    return rows;
+}
+
+static void
+test_fidelity(void **state)
+{
+    (void)state;
+    if (shared == NULL)
+        skip();
+    char done[4096] = "";
+    char *spec = clitest_asprintf("%s/spec/sim-model.md", shared);
+    long rows = check_table(spec, done, sizeof(done));
     free(spec);
+    if (rows < 0)
+        skip();
     if (rows == 0)
-        fail_msg("no reference row could be checked");
+        fail_msg("no row of the reference table could be checked");
+    /* The other VM selections' reference figures (the table) are in docs/sim.md. */
+    const char *docs = getenv("VMLOC_DOCS");
+    if (docs != NULL) {
+        char *path = clitest_asprintf("%s/sim.md", docs);
+        long other = check_table(path, done, sizeof(done));
+        free(path);
+        if (other <= 0)
+            fail_msg("%s/sim.md: no row of the other selections' reference table was checked",
+                     docs);
+    }
 }
 
 /* Run `check` on every PlanetLab day of the shared traces (skips when there are none). */
@@ -727,6 +851,7 @@ main(void)
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_small_all_policies),
         cmocka_unit_test(test_single_is_object),
+        cmocka_unit_test(test_matrix),
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_sweep),
     };

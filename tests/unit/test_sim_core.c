@@ -1,11 +1,14 @@
 /* The simulator on traces built in memory:
  *  - a hand-computed case: one VM at a constant demand on a two-host data centre draws the
  *    energy the power table gives, from the first processing (300.1 s) to the last
- *    decision instant, with no migration and no violation;
+ *    decision instant, with no migration and no violation, and the energy bound is that
+ *    demand at the G5's watts per MIPS at 80 % (and at 100 %);
+ *  - the bound's host type and threshold, between two tenths of the power table;
  *  - vmloc's policy gives the same results whether the core sees every host or only the
  *    busy part plus the idle hosts it could need (sim.c's vmloc_all_hosts), on random
  *    PlanetLab-like and Bitbrains-like traces under several settings;
- *  - every policy runs on a random trace with metrics in range, and a trace whose VMs do not
+ *  - every policy of the reference's matrix runs on a random trace with metrics in range and
+ *    the physical bound below its energy, and a trace whose VMs do not
  *    fit reports -ENOSPC. */
 #include <errno.h>
 #include <math.h>
@@ -128,8 +131,43 @@ test_hand_computed_energy(void **state)
     /* The G4 host was idle from the start: one shutdown, as the reference counts. */
     assert_int_equal(res.stats.host_shutdowns, 1);
     assert_int_equal(res.n_points, 287);
+    /* The bound: 1250 MIPS on the most efficient type, the G5 (129 W at 80 % of 5320 MIPS,
+     * against the G4's 112 W at 80 % of 3720, and either's lower tenths), over the same
+     * time; at 100 %, the G5's 135 W for 5320 MIPS. */
+    assert_true(res.bound_threshold == 0.8);
+    double low = 1250 * 129 / (0.8 * 5320) * seconds / 3.6e6;
+    double phys = 1250 * 135 / 5320.0 * seconds / 3.6e6;
+    assert_true(fabs(res.lower_bound_kwh - low) < 1e-9);
+    assert_true(fabs(res.physical_bound_kwh - phys) < 1e-9);
+    assert_true(fabs(res.points[res.n_points - 1].bound_kwh - low) < 1e-9);
+    assert_true(res.points[0].bound_kwh == 0);
     sim_result_done(&res);
     trace_done(&t);
+}
+
+static void
+test_bound_efficiency(void **state)
+{
+    (void)state;
+    const struct power_host_type *types[2] = {&power_hp_g4, &power_hp_g5};
+    /* Between two tenths: the G5 at 45 % (113 W, halfway from 110 to 116) beats its 40 %
+     * (110 W for 0.4 x 5320) and the G4 at 45 % (100.75 W for 0.45 x 3720). */
+    double w = sim_bound_watts_per_mips(types, 2, 0.45);
+    assert_true(fabs(w - 113 / (0.45 * 5320)) < 1e-15);
+    assert_true(fabs(sim_bound_watts_per_mips(types, 1, 1.0) - 117 / 3720.0) < 1e-15);
+    /* The bound's threshold: THR's own, vmloc's cpu threshold, 80 % for the others. */
+    struct sim_config thr = {.policy = SIM_THR_MC, .param = 0.9};
+    assert_true(sim_bound_threshold(&thr) == 0.9);
+    thr.param = 1.2;
+    assert_true(sim_bound_threshold(&thr) == 1.0);
+    struct sim_config lr = {.policy = SIM_LRR_RS, .param = 1.2};
+    assert_true(sim_bound_threshold(&lr) == 0.8);
+    struct sim_vmloc v;
+    sim_vmloc_defaults(&v);
+    v.policy.host_threshold[KIND_CPU] = 70;
+    struct sim_config vm = {.policy = SIM_VMLOC, .vmloc = &v};
+    assert_true(fabs(sim_bound_threshold(&vm) - 0.7) < 1e-15);
+    policy_done(&v.policy);
 }
 
 struct setting {
@@ -240,7 +278,7 @@ test_every_policy_in_range(void **state)
     rng_state = 12345;
     struct trace t;
     make_trace(&t, TRACE_PLANETLAB, 40, 36, 40);
-    for (int p = SIM_VMLOC; p <= SIM_LR_MMT; p++) {
+    for (int p = SIM_VMLOC; p < SIM_POLICY_COUNT; p++) {
         struct sim_config cfg = {.policy = (enum sim_policy)p,
                                  .param = sim_policy_default_param((enum sim_policy)p),
                                  .n_hosts = 60};
@@ -257,6 +295,9 @@ test_every_policy_in_range(void **state)
         else if (p != SIM_VMLOC)
             assert_true(s->migrations > 0);
         assert_int_equal(res.n_points, 35);
+        assert_true(res.physical_bound_kwh > 0);
+        assert_true(res.physical_bound_kwh <= res.lower_bound_kwh);
+        assert_true(res.physical_bound_kwh < s->energy_kwh);
         sim_result_done(&res);
     }
     trace_done(&t);
@@ -282,6 +323,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_computed_energy),
+        cmocka_unit_test(test_bound_efficiency),
         cmocka_unit_test(test_busy_model_equals_full),
         cmocka_unit_test(test_every_policy_in_range),
         cmocka_unit_test(test_no_fit),
