@@ -3,7 +3,7 @@
  * shows the clash (GET /v1/hosts, /v1/health, /metrics); once the holder stops answering the
  * second agent takes the name. A VM name listed by two hosts outside a migration is reported
  * the same way and never chosen to move, while a VM listed by both ends of its own migration
- * is not flagged. */
+ * is not flagged; a peer agent does the same. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -251,12 +251,55 @@ test_duplicate_vm(void **state)
     pool_finish();
 }
 
+/* The agent at `url` lists one migration, done, of VM `a`. */
+static bool
+one_migration_done(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/migrations");
+    json_t *m = json_array_get(arr, 0);
+    bool ok = json_array_size(arr) == 1 && strcmp(str(m, "state"), "done") == 0 &&
+              strcmp(str(m, "vm"), c->a) == 0;
+    json_decref(arr);
+    return ok;
+}
+
+/* Peer mode: a VM of the host in conflict whose name a peer lists too is not moved (the next
+ * VM is), and the agent reports it as the manager does. */
+static void
+test_peer_duplicate_vm(void **state)
+{
+    (void)state;
+    struct peers p;
+    pool_peers_init(&p, 3);
+    const char *src[] = {"--vm", "a:cpu=10", "--vm", "b:cpu=10", NULL};
+    const char *twin[] = {"--vm", "a:cpu=5", NULL};
+    const char *idle[] = {"--vm", "d:cpu=5", NULL};
+    pool_peer_start(&p, 0, src);
+    pool_peer_start(&p, 1, twin);
+    pool_peer_start(&p, 2, idle);
+    load(p.url[0], "a", "cpu=50");
+    load(p.url[0], "b", "cpu=45");
+    struct cond moved = {p.url[0], "b", NULL, 0};
+    assert_true(wait_until(one_migration_done, &moved, ACT_S));
+    struct level_cond err = {p.d[0], "error", "VM on two hosts vm=\"a\""};
+    assert_true(logged_at(&err));
+    assert_true(metric(p.url[0], "vmloc_duplicate_vms") == 1.0);
+    json_t *health = get(p.url[0], "/v1/health");
+    json_t *dups = json_object_get(health, "duplicate_vms");
+    assert_int_equal(json_array_size(dups), 1);
+    assert_string_equal(str(json_array_get(dups, 0), "vm"), "a");
+    json_decref(health);
+    pool_finish();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_host_name_clash, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_vm, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_duplicate_vm, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
