@@ -153,7 +153,9 @@ function makeCard(h) {
     bars[k] = { fill, tick, val, last: null, thr: null };
   }
   const vms = el("div", "vms");
-  card.append(vms);
+  const alert = el("div", "alert");
+  alert.hidden = true;
+  card.append(vms, alert);
   card.addEventListener("click", () => select(h.name));
   card.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" || ev.key === " ") {
@@ -161,7 +163,7 @@ function makeCard(h) {
       select(h.name);
     }
   });
-  return { el: card, bars, badge, vms, vmsKey: null, cls: "" };
+  return { el: card, bars, badge, vms, alert, alertText: "", vmsKey: null, cls: "" };
 }
 
 function updateCard(c, h) {
@@ -190,21 +192,38 @@ function updateCard(c, h) {
       b.thr = thr;
     }
   }
+  const text = alertText(h);
+  if (c.alertText !== text) {
+    c.alert.textContent = text;
+    c.alert.hidden = text === "";
+    c.alertText = text;
+  }
+  const dups = new Set((h.duplicate_vms || []).map((d) => d.vm));
   const vms = state.vmsByHost.get(h.name) || (h.vms || []).map((n) => ({ name: n, state: "running" }));
-  const key = vms.map((v) => v.name + ":" + v.state + ":" + holdText(v)).join(",");
+  const key = vms.map((v) => v.name + ":" + v.state + ":" + holdText(v) + ":" + dups.has(v.name)).join(",");
   if (c.vmsKey !== key) {
     c.vmsKey = key;
     const chips = [];
     for (const v of vms.slice(0, CHIPS_PER_HOST)) {
       const held = v.storm_guard_until !== undefined;
-      const chip = el("span", "vm " + v.state + (held ? " held" : ""), v.name);
-      chip.title = v.state + (v.usage ? " · cpu " + pct(v.usage.cpu) : "") + (holdText(v) ? " · " + holdText(v) : "");
+      const dup = dups.has(v.name);
+      const chip = el("span", "vm " + v.state + (held ? " held" : "") + (dup ? " dup" : ""), v.name);
+      chip.title = v.state + (v.usage ? " · cpu " + pct(v.usage.cpu) : "") + (holdText(v) ? " · " + holdText(v) : "") +
+        (dup ? " · on two hosts: not moved" : "");
       chips.push(chip);
     }
     if (vms.length > CHIPS_PER_HOST) chips.push(el("span", "vm more", "+" + (vms.length - CHIPS_PER_HOST)));
     if (vms.length === 0) chips.push(el("span", "muted", "no VMs"));
     c.vms.replaceChildren(...chips);
   }
+}
+
+// Errors an operator must end: another agent refused this host's name, VM names on two hosts.
+function alertText(h) {
+  const parts = [];
+  if (h.name_clash) parts.push("name refused to another agent at " + h.name_clash.url + " (" + h.name_clash.refused + "×)");
+  for (const d of h.duplicate_vms || []) parts.push("VM " + d.vm + " also on " + d.hosts.filter((n) => n !== h.name).join(", ") + ": not moved");
+  return parts.join(" · ");
 }
 
 function maintLabel(m) {

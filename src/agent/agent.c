@@ -205,11 +205,24 @@ static void
 register_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct agent *a = arg;
-    (void)len;
     if (status >= 200 && status < 300) {
         if (!a->registered)
             log_info("registered with manager url=%s", a->opts->manager);
         a->registered = true;
+        a->name_refused = false;
+    } else if (status == 409) {
+        /* Another agent holds this name: an error an operator must end; said once while it
+         * lasts, and the registration keeps being tried (the name frees when the other agent
+         * stops answering, or is forgotten). */
+        json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
+        const char *e = json_string_value(json_object_get(j, "error"));
+        if (!a->name_refused)
+            log_errorx("registration refused manager=%s host=\"%s\": %.400s; retrying every 5 s",
+                       a->opts->manager, a->opts->name,
+                       e != NULL ? e : "name held by another agent");
+        json_decref(j);
+        a->name_refused = true;
+        a->registered = false;
     } else {
         if (status == 0)
             log_warnx("registration failed manager=%s error=\"%s\", retrying", a->opts->manager,

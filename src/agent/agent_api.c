@@ -90,6 +90,11 @@ get_metrics(struct http_req *r, void *ctx)
                      "Conflict notifications the manager accepted");
         mtext_sample(&t, "vmloc_notifications_total", "", (double)a->notifications);
     }
+    if (a->opts->manager[0] != '\0') {
+        mtext_family(&t, "vmloc_registration_refused", "gauge",
+                     "1 while the manager refuses this agent's name (409: another agent holds it)");
+        mtext_sample(&t, "vmloc_registration_refused", "", a->name_refused ? 1 : 0);
+    }
     if (a->peer != NULL)
         peer_metrics(a->peer, &t);
     if (a->hv->ops->metrics != NULL)

@@ -45,6 +45,10 @@ notify(struct agent *a)
         log_warnx("conflict on this host but no manager to notify (--manager URL)");
         return;
     }
+    if (a->name_refused) {
+        log_debug("conflict not notified: the manager refuses this host's name (see above)");
+        return;
+    }
     if (a->notify_in_flight)
         return;
     int r = http_request(a->client, a->opts->manager, "POST", "/v1/notify", a->sample_json,

@@ -46,6 +46,7 @@ struct agent {
     struct event *sample_ev;
     struct event *register_ev;
     bool registered;
+    bool name_refused; /* the manager refuses this name (409): another agent holds it */
 
     /* Detection on this host (edge and peer modes; agent_detect.c). */
     bool in_conflict;            /* at the last sample */

@@ -351,6 +351,14 @@ build_model(struct peer_mode *pm, const struct wire_sample *own, struct cluster 
     }
     cl->time = clock_wall_s(); /* for the VMs' cooldown */
     cl->has_time = true;
+    /* A VM name on this host and a peer outside a migration: neither copy moves, reported once
+     * while it lasts (the peers see it from their side when they decide). */
+    if (cluster_mark_duplicates(cl, NULL) < 0)
+        return -ENOMEM;
+    if (dupvms_update(&pm->dups, cl,
+                      "this host does not move its copy until it runs on one host "
+                      "only") < 0)
+        log_warnx("VMs on two hosts not reported in this decision: out of memory");
     return 0;
 }
 
@@ -687,11 +695,12 @@ peer_health(const struct peer_mode *pm)
     for (size_t i = 0; i < pm->n_peers; i++)
         up += pm->peers[i]->v.up;
     static const char *const phases[] = {"idle", "gathering", "locking", "confirming", "migrating"};
-    return json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f}", "peers", (json_int_t)pm->n_peers,
+    return json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f,s:o}", "peers", (json_int_t)pm->n_peers,
                      "peers_up", (json_int_t)up, "phase", phases[pm->phase], "locks_granted",
                      (json_int_t)pm->locks_granted, "lock_refusals", (json_int_t)pm->lock_refusals,
                      "locks_served", (json_int_t)pm->locks_served, "locks_denied",
-                     (json_int_t)pm->locks_denied, "last_decision_ms", pm->last_resolve_ms);
+                     (json_int_t)pm->locks_denied, "last_decision_ms", pm->last_resolve_ms,
+                     "duplicate_vms", dupvms_json(&pm->dups));
 }
 
 void
@@ -709,6 +718,13 @@ peer_metrics(const struct peer_mode *pm, struct mtext *t)
                  "VMs of this host the storm guard held back from a conflict's move, once per "
                  "VM and window");
     mtext_sample(t, "vmloc_storm_guard_holds_total", "", (double)pm->storm_holds_total);
+    mtext_family(t, "vmloc_duplicate_vms", "gauge",
+                 "VM names listed by two hosts outside a migration, at this agent's last decision "
+                 "(not moved)");
+    mtext_sample(t, "vmloc_duplicate_vms", "", (double)pm->dups.count);
+    mtext_family(t, "vmloc_duplicate_vms_total", "counter",
+                 "VM names found on two hosts (once per episode)");
+    mtext_sample(t, "vmloc_duplicate_vms_total", "", (double)pm->dups.episodes_total);
 }
 
 int
@@ -764,6 +780,7 @@ peer_free(struct peer_mode *pm)
     store_close(pm->store);
     backoff_done(&pm->backoff);
     once_done(&pm->storm_once);
+    dupvms_done(&pm->dups);
     episode_done(&pm->episode);
     free(pm->key);
     free(pm);

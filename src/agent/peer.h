@@ -97,7 +97,8 @@ json_t *peer_migrations_json(struct peer_mode *pm, int limit);
 /* The web page's view (peer_view.c). Ask the peers for fresh samples, unless that was done
  * less than an interval ago or a decision runs. */
 void peer_view_refresh(struct peer_mode *pm);
-/* Append every peer as last seen to `arr` (GET /v1/hosts). 0, or -ENOMEM. */
+/* Append every peer as last seen to `arr` (GET /v1/hosts), and mark the VM names on two hosts
+ * in the entries already there (this host's) and in the peers'. 0, or -ENOMEM. */
 int peer_view_hosts(const struct peer_mode *pm, json_t *arr);
 /* A peer's usage history as seen from here. 0 with *ret; -ENOENT no such peer; -ENOMEM. */
 int peer_view_history(const struct peer_mode *pm, const char *name, double since, json_t **ret);

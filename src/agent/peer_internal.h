@@ -12,6 +12,7 @@
 #include "common/once.h"
 #include "store/store.h"
 #include "view/conflictlog.h"
+#include "view/dupvms.h"
 #include "view/hostview.h"
 
 struct event;
@@ -72,6 +73,7 @@ struct peer_mode {
     struct backoff backoff; /* VMs whose last migration failed wait before the next try */
     struct once storm_once; /* VMs the storm guard holds, logged once per VM and window */
     uint64_t storm_holds_total;
+    struct dupvms dups;     /* VM names on two hosts at the last decision */
     uint64_t view_asked_us; /* monotonic: peers last asked for the page's host list */
 };
 

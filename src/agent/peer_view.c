@@ -47,6 +47,16 @@ peer_view_refresh(struct peer_mode *pm)
 int
 peer_view_hosts(const struct peer_mode *pm, json_t *arr)
 {
+    /* This host's entry, already in `arr`: its VMs that a peer lists too. */
+    size_t k;
+    json_t *own;
+    json_array_foreach(arr, k, own)
+    {
+        const char *name = json_string_value(json_object_get(own, "name"));
+        json_t *dups = name != NULL ? dupvms_host_json(&pm->dups, name) : NULL;
+        if (dups != NULL && json_object_set_new(own, "duplicate_vms", dups) < 0)
+            return -ENOMEM;
+    }
     for (size_t i = 0; i < pm->n_peers; i++) {
         const struct peer *p = pm->peers[i];
         bool known = p->v.name[0] != '\0';
@@ -54,6 +64,11 @@ peer_view_hosts(const struct peer_mode *pm, json_t *arr)
         struct hview v = p->v;
         v.in_conflict = known && p->v.up && p->v.in_conflict;
         json_t *o = hview_json(&v, pm->o.policy, state, p->v.up ? NULL : "does not answer");
+        json_t *dups = known && o != NULL ? dupvms_host_json(&pm->dups, p->v.name) : NULL;
+        if (dups != NULL && json_object_set_new(o, "duplicate_vms", dups) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o == NULL || json_array_append_new(arr, o) < 0)
             return -ENOMEM;
     }

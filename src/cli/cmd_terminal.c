@@ -232,6 +232,17 @@ print_hosts(json_t *arr)
                              json_object_get(mt, "blocked_vm") != NULL ? cli_jstr(mt, "blocked_vm")
                                                                        : "");
         }
+        json_t *clash = json_object_get(h, "name_clash");
+        if (clash != NULL)
+            (void)printf(" (name refused to the agent at %s)", cli_jstr(clash, "url"));
+        size_t k;
+        json_t *d;
+        json_array_foreach(json_object_get(h, "duplicate_vms"), k, d)
+        {
+            char on[1024];
+            cli_join(json_object_get(d, "hosts"), ",", on, sizeof(on));
+            (void)printf(" (VM %s also on: %s)", cli_jstr(d, "vm"), on);
+        }
         (void)printf("\n");
     }
 }
@@ -679,8 +690,14 @@ explain_status(json_t *j, const char *vm)
                      (long long)json_integer_value(json_object_get(sp, "max_moves_per_vm")),
                      json_number_value(json_object_get(sp, "storm_window_s")));
     }
+    char on[1024];
+    cli_join(json_object_get(j, "duplicate_on"), ", ", on, sizeof(on));
     if (json_is_true(json_object_get(j, "pinned")))
         (void)printf("it does not move: pinned\n");
+    else if (on[0] != '\0')
+        (void)printf("it does not move: a VM of this name runs on %s; keep one copy, or rename "
+                     "one (shown here: the one on %s)\n",
+                     on, cli_jstr(j, "host"));
     else if (json_object_get(j, "held_by_rule") != NULL)
         (void)printf("it does not move alone: rule \"%s\" keeps it with VMs on its host\n",
                      cli_jstr(j, "held_by_rule"));

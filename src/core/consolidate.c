@@ -226,7 +226,8 @@ candidate(const struct cluster *cl, const struct policy *pol, const struct conso
     if (!(usage_get(&hs->usage, KIND_CPU) < o->below_pct))
         return false;
     for (uint32_t i = 0; i < hs->vm_count; i++)
-        if (cl->vms[hs->vm_first + i].pinned || policy_vm_cooling(pol, cl, hs->vm_first + i) ||
+        if (cl->vms[hs->vm_first + i].pinned || cl->vms[hs->vm_first + i].duplicate ||
+            policy_vm_cooling(pol, cl, hs->vm_first + i) ||
             policy_vm_storm_guarded(pol, cl, hs->vm_first + i, 0, NULL) ||
             policy_vm_has_rules(pol, cl->vms[hs->vm_first + i].name))
             return false;

@@ -224,6 +224,59 @@ cluster_set_vm_moves(struct cluster *cl, size_t vi, const double *times, size_t 
     return 0;
 }
 
+/* A VM of a host that is not down, for the duplicate search: sorted by name, then index. */
+struct named_vm {
+    const char *name;
+    uint32_t vm;
+};
+
+static int
+named_vm_cmp(const void *a, const void *b)
+{
+    const struct named_vm *x = a;
+    const struct named_vm *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c != 0)
+        return c;
+    return x->vm < y->vm ? -1 : x->vm > y->vm;
+}
+
+int
+cluster_mark_duplicates(struct cluster *cl, size_t *ret_n)
+{
+    struct named_vm *all = malloc((cl->n_vms + 1) * sizeof(*all));
+    if (all == NULL)
+        return -ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < cl->n_vms; i++) {
+        cl->vms[i].duplicate = false;
+        if (cl->hosts[cl->vms[i].host].state != HOST_DOWN)
+            all[n++] = (struct named_vm){cl->vms[i].name, (uint32_t)i};
+    }
+    qsort(all, n, sizeof(*all), named_vm_cmp);
+    size_t names = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        bool migrating = cl->vms[all[i].vm].migrating;
+        bool other_host = false;
+        for (; j < n && strcmp(all[j].name, all[i].name) == 0; j++) {
+            migrating |= cl->vms[all[j].vm].migrating;
+            other_host |= cl->vms[all[j].vm].host != cl->vms[all[i].vm].host;
+        }
+        if (other_host && !migrating) {
+            names++;
+            for (size_t k = i; k < j; k++)
+                cl->vms[all[k].vm].duplicate = true;
+        }
+        i = j;
+    }
+    free(all);
+    if (ret_n != NULL)
+        *ret_n = names;
+    return 0;
+}
+
 int
 cluster_set_host_name(struct cluster *cl, size_t i, const char *name, size_t len)
 {

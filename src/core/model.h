@@ -62,6 +62,13 @@ struct vm {
     bool has_mem;
     bool pinned;
     bool held; /* the caller holds it back for now (a recent failed migration) */
+    /* A migration of it runs (its host's sample says it leaves, or the caller ordered one):
+     * its name on a second host is then the migration's two ends, not a duplicate. */
+    bool migrating;
+    /* Its name is also that of a VM on another host that is not down, outside a migration
+     * (cluster_mark_duplicates()): one of the two is a stray copy or a misnamed VM, and
+     * neither is moved until the name is on one host only. */
+    bool duplicate;
 };
 
 struct host {
@@ -124,6 +131,12 @@ MUST_CHECK int cluster_set_vm_name(struct cluster *cl, size_t i, const char *nam
  * oldest first; only the newest MODEL_MAX_VM_MOVES are kept. Replaces what it had.
  * 0; -EINVAL: not finite or not in order; -ENOMEM (the VM keeps what it had). */
 MUST_CHECK int cluster_set_vm_moves(struct cluster *cl, size_t vi, const double *times, size_t n);
+
+/* Find the VM names listed by two or more hosts that are not down (a down host's list is the
+ * last it sent, and may be stale) and set `duplicate` on every such VM, clearing it on every
+ * other; a name with a `migrating` copy is left unmarked (a migration's two ends). The number
+ * of such names into *ret_n (may be NULL). 0, or -ENOMEM (no flag changed). O(V log V). */
+MUST_CHECK int cluster_mark_duplicates(struct cluster *cl, size_t *ret_n);
 
 /* Make room for `hosts` hosts and `vms` VMs in total (a hint for decoders that can
  * estimate the size; adding more still works). 0 or -ENOMEM (nothing changed). */

@@ -4,10 +4,11 @@
  * model order, gets at most one migration, planned on a working state that starts as a copy
  * of the hosts' usage and changes with every planned move:
  *
- *   - the VM is the source's movable (not pinned, not in its cooldown, not held by the storm
- *     guard) VM with the highest selection score, ties to the first in model order; VMs moved
- *     in by earlier moves count as the source's; when only the storm guard keeps every
- *     candidate, the conflict is unresolved with reason storm-guard;
+ *   - the VM is the source's movable (not pinned, not held by the caller, not a duplicate name,
+ *     not in its cooldown, not held by the storm guard) VM with the highest selection score,
+ *     ties to the first in model order; VMs moved in by earlier moves count as the source's;
+ *     when only the storm guard keeps every candidate, the conflict is unresolved with reason
+ *     storm-guard;
  *   - the destination is the best-scoring other up host on which the VM fits: free capacity
  *     times coefficient strictly above the VM's usage times the source's coefficient, for
  *     cpu and every checked kind, and memory when both sides give sizes; with the busy-host
@@ -326,7 +327,7 @@ pick_vm(const struct work *w, size_t src, bool drain, struct cand *ret, struct g
     struct guarded g = {false, {0, NULL}, 0};
     for (uint32_t j = 0; j < h->vm_count; j++) {
         uint32_t vi = h->vm_first + j;
-        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned || cl->vms[vi].held ||
+        if (w->vm_loc[vi] >= 0 || cl->vms[vi].pinned || cl->vms[vi].held || cl->vms[vi].duplicate ||
             (!drain && policy_vm_cooling(w->pol, cl, vi)) || plan_work_held_together(w, vi, src))
             continue;
         struct cand c = {vi, cl->vms[vi].usage.pct};
@@ -562,7 +563,8 @@ relocate_one(struct work *w, size_t src, struct plan *p)
 }
 
 /* What holds the VMs left on a host being drained, none of which can move: a pin, a
- * migration under way, or a "together" rule; the first such VM is named. */
+ * migration under way, its name on another host too, or a "together" rule; the first such VM
+ * is named. */
 static void
 drain_held(const struct work *w, const struct host *h, struct plan_drain *d)
 {
@@ -573,6 +575,8 @@ drain_held(const struct work *w, const struct host *h, struct plan_drain *d)
             continue;
         if (w->cl->vms[vi].held)
             d->block = PLAN_BLOCK_BUSY;
+        else if (w->cl->vms[vi].duplicate)
+            d->block = PLAN_BLOCK_DUPLICATE;
         else if (!w->cl->vms[vi].pinned)
             d->block = PLAN_BLOCK_RULE;
         d->vm = vi;

@@ -16,7 +16,7 @@
 #include "core/policy.h"
 
 enum plan_reason {
-    PLAN_REASON_NO_MOVABLE_VM = 1,  /* every VM on the source is pinned */
+    PLAN_REASON_NO_MOVABLE_VM = 1,  /* every VM on the source is pinned, held or a duplicate */
     PLAN_REASON_NO_DESTINATION = 2, /* no other up host can take the chosen VM */
     PLAN_REASON_SOURCE_BUSY = 3,    /* the caller excluded the source (opts.no_source) */
     PLAN_REASON_LIMIT = 4,          /* max_migrations or max_per_host reached in this plan */
@@ -74,9 +74,10 @@ enum plan_block {
     PLAN_BLOCK_LIMIT = 3,          /* max_migrations reached */
     PLAN_BLOCK_BUSY = 4,           /* the caller excluded it (opts.no_source: a move runs) */
     PLAN_BLOCK_RULE = 5,           /* every VM left is held by a "together" rule */
+    PLAN_BLOCK_DUPLICATE = 6,      /* a VM left has its name on another host too */
 };
 
-/* "pinned", "no-destination", "limit", "busy", "rule". */
+/* "pinned", "no-destination", "limit", "busy", "rule", "duplicate". */
 const char *plan_block_name(enum plan_block b);
 
 struct plan_drain {
@@ -169,6 +170,7 @@ struct vm_explain {
     bool heavy; /* one of the conflict's heavy VMs */
     bool pinned;
     bool held;             /* held back by the caller (a recent failed migration) */
+    bool duplicate;        /* its name is on another host too (cluster_mark_duplicates()) */
     bool cooling;          /* in its cooldown */
     double cooldown_left;  /* seconds, when cooling */
     double cooldown_until; /* when cooling: the end of the cooldown (seconds since the epoch) */

@@ -42,6 +42,8 @@ plan_block_name(enum plan_block b)
         return "busy";
     case PLAN_BLOCK_RULE:
         return "rule";
+    case PLAN_BLOCK_DUPLICATE:
+        return "duplicate";
     }
     return "none";
 }
@@ -167,8 +169,8 @@ dest_cmp(const void *a, const void *b)
     return x->host < y->host ? -1 : x->host > y->host;
 }
 
-/* What holds VM `vm` on host `src` now: a pin, a migration, its cooldown, the storm guard, a
- * "together" rule. */
+/* What holds VM `vm` on host `src` now: a pin, a migration, its name on another host, its
+ * cooldown, the storm guard, a "together" rule. */
 static void
 explain_holds(const struct work *w, size_t vm, size_t src, struct vm_explain *ret)
 {
@@ -179,6 +181,7 @@ explain_holds(const struct work *w, size_t vm, size_t src, struct vm_explain *re
     ret->host = (uint32_t)src;
     ret->pinned = v->pinned;
     ret->held = v->held;
+    ret->duplicate = v->duplicate;
     ret->cooling = policy_vm_cooling(pol, cl, vm);
     if (ret->cooling) {
         ret->cooldown_left = pol->cooldown_s - (cl->time - v->arrived);

@@ -224,8 +224,11 @@ load_agent(void *ctx, const char *name, const char *url, double registered)
         log_warnx("stored agent is invalid host=\"%s\", ignoring", name);
         return;
     }
-    struct mhost *h = manager_host_register(m, name, url);
-    if (h == NULL)
+    struct mhost *h = NULL;
+    int rc = manager_host_register(m, name, url, &h);
+    if (rc == -EEXIST)
+        log_warnx("stored agent listed twice host=\"%s\" url=%s, ignoring", name, url);
+    else if (rc < 0)
         log_warnx("too many agents, ignoring host=\"%s\"", name);
     else if (registered > 0)
         h->contact = registered; /* silent since then, as far as this manager knows */
@@ -290,6 +293,7 @@ manager_free(struct manager *m)
         free(m->recs[i]);
     backoff_done(&m->backoff);
     once_done(&m->storm_once);
+    dupvms_done(&m->dups);
     if (m->in_round && store_commit(m->store) < 0)
         log_warnx("store commit at exit failed, ignoring");
     store_close(m->store);

@@ -36,6 +36,24 @@ reply_json(struct http_req *r, int code, json_t *j)
     free(s);
 }
 
+/* The answer to a registration manager_host_register() refused with `rc` (`h`: the holder of
+ * the name, for -EEXIST; `url`: the agent that asked). */
+static void
+reply_register_error(struct http_req *r, int rc, const struct mhost *h, const char *url)
+{
+    if (rc == -EEXIST)
+        http_reply_error(r, 409,
+                         "host name \"%s\" is held by the agent at %s, which answers (this "
+                         "agent: %s): give one of them another name; the name is taken over "
+                         "once its holder has missed %d collection rounds, or after 'vmloc "
+                         "forget %s'",
+                         h->v.name, h->v.url, url, MANAGER_DOWN_AFTER, h->v.name);
+    else if (rc == -ENOSPC)
+        http_reply_error(r, 503, TOO_MANY_AGENTS, MANAGER_MAX_AGENTS);
+    else
+        http_reply_error(r, 503, "out of memory");
+}
+
 static void
 post_agent(struct http_req *r, void *ctx)
 {
@@ -69,10 +87,11 @@ post_agent(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "interval: must be a number of seconds from 0.01 to 3600");
         return;
     }
-    struct mhost *h = manager_host_register(m, name, url);
-    if (h == NULL) {
+    struct mhost *h = NULL;
+    int rc = manager_host_register(m, name, url, &h);
+    if (rc < 0) {
+        reply_register_error(r, rc, h, url);
         json_decref(j);
-        http_reply_error(r, 503, TOO_MANY_AGENTS, MANAGER_MAX_AGENTS);
         return;
     }
     h->agent_interval = iv != NULL ? interval : 0.0;
@@ -106,17 +125,18 @@ post_notify(struct http_req *r, void *ctx)
         return;
     }
     struct mhost *h = manager_host_find(m, s.name);
-    if (h == NULL) {
-        /* Not registered yet: the sample says where the agent is. */
+    if (h == NULL || (s.url[0] != '\0' && strcmp(s.url, h->v.url) != 0)) {
+        /* Not registered yet, or from another agent of that name: the sample says where the
+         * agent is, and it registers as it would with POST /v1/agents. */
         if (http_url_check(s.url) < 0) {
             wire_sample_done(&s);
             http_reply_error(r, 400, "url: must be http://HOST:PORT (the agent is not registered)");
             return;
         }
-        h = manager_host_register(m, s.name, s.url);
-        if (h == NULL) {
+        int rc = manager_host_register(m, s.name, s.url, &h);
+        if (rc < 0) {
+            reply_register_error(r, rc, h, s.url);
             wire_sample_done(&s);
-            http_reply_error(r, 503, TOO_MANY_AGENTS, MANAGER_MAX_AGENTS);
             return;
         }
         if (store_put_agent(m->store, h->v.name, h->v.url, clock_wall_s()) < 0)
@@ -229,6 +249,21 @@ add_vm_migration(void *ctx, const struct store_migration *g)
         (void)json_array_append_new(io[0], o);
 }
 
+/* The hosts of `cl` that list VM `vm`, in model order (a duplicate name). NULL on OOM. */
+static json_t *
+hosts_of_vm(const struct cluster *cl, const char *vm)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < cl->n_vms; i++) {
+        if (strcmp(cl->vms[i].name, vm) == 0 &&
+            json_array_append_new(arr, json_string(cl->hosts[cl->vms[i].host].name)) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
 /* GET /v1/vms/NAME/explain: where the VM is, whether it may move, and for every other host
  * whether it could take it and why not; the rules that name it, its migrations and
  * recommendations. */
@@ -247,7 +282,7 @@ get_explain(struct http_req *r, void *ctx)
         goto out;
     }
     size_t vi = cl.n_vms;
-    for (size_t i = 0; i < cl.n_vms; i++) {
+    for (size_t i = 0; i < cl.n_vms && vi == cl.n_vms; i++) {
         if (strcmp(cl.vms[i].name, name) == 0)
             vi = i;
     }
@@ -329,6 +364,9 @@ get_explain(struct http_req *r, void *ctx)
                                   json_string(pol->rules[e.held_rule_id - 1].name));
     if (o != NULL && busy[e.host])
         (void)json_object_set_new(o, "host_busy", json_true());
+    /* Its name on two hosts: this answer is about the first copy; every host is named. */
+    if (o != NULL && e.duplicate)
+        (void)json_object_set_new(o, "duplicate_on", hosts_of_vm(&cl, name));
     vm_explain_done(&e);
     reply_json(r, 200, o);
 out:
@@ -367,6 +405,14 @@ post_apply(struct http_req *r, void *ctx)
     reply_json(r, 202, json_pack("{s:s,s:s}", "id", r->parts[2], "migration", mig));
 }
 
+/* {"url", "refused", "last"}: the agent refused the name of host `h` (its clash episode). */
+static json_t *
+clash_json(const struct mhost *h)
+{
+    return json_pack("{s:s,s:I,s:f}", "url", h->clash_url, "refused", (json_int_t)h->clash_refused,
+                     "last", h->clash_last);
+}
+
 static void
 get_hosts(struct http_req *r, void *ctx)
 {
@@ -384,6 +430,16 @@ get_hosts(struct http_req *r, void *ctx)
         }
         if (o != NULL && h->maintenance &&
             json_object_set_new(o, "maintenance", maintenance_json(h)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (o != NULL && manager_host_clash(h) &&
+            json_object_set_new(o, "name_clash", clash_json(h)) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+        json_t *dups = o != NULL ? dupvms_host_json(&m->dups, h->v.name) : NULL;
+        if (dups != NULL && json_object_set_new(o, "duplicate_vms", dups) < 0) {
             json_decref(o);
             o = NULL;
         }
@@ -517,6 +573,23 @@ get_metrics(struct http_req *r, void *ctx)
     else
         t.oom = true;
     free(latest);
+    size_t clashes = 0;
+    for (size_t i = 0; i < m->n_hosts; i++)
+        clashes += manager_host_clash(m->hosts[i]);
+    mtext_family(&t, "vmloc_name_clashes", "gauge",
+                 "Host names another agent (another URL) tries to register while the holder "
+                 "answers");
+    mtext_sample(&t, "vmloc_name_clashes", "", (double)clashes);
+    mtext_family(&t, "vmloc_registrations_refused_total", "counter",
+                 "Registrations refused (409) because another agent holds the name");
+    mtext_sample(&t, "vmloc_registrations_refused_total", "", (double)m->registrations_refused);
+    mtext_family(&t, "vmloc_duplicate_vms", "gauge",
+                 "VM names listed by two hosts outside a migration, at the last decision (not "
+                 "moved)");
+    mtext_sample(&t, "vmloc_duplicate_vms", "", (double)m->dups.count);
+    mtext_family(&t, "vmloc_duplicate_vms_total", "counter",
+                 "VM names found on two hosts (once per episode)");
+    mtext_sample(&t, "vmloc_duplicate_vms_total", "", (double)m->dups.episodes_total);
     mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
                  "Conflict episodes detected (a new outcome of an episode counts again)");
     mtext_sample(&t, "vmloc_conflicts_detected_total", "", (double)m->conflicts_total);
@@ -563,14 +636,36 @@ get_health(struct http_req *r, void *ctx)
     long long bytes = 0;
     if (store_stats(m->store, &samples, &bytes) < 0)
         samples = bytes = -1;
-    reply_json(r, 200,
-               json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I}", "role", "manager", "mode",
-                         m->opts.edge ? "edge" : "central", "version", WIRE_VERSION, "agents",
-                         (json_int_t)m->n_hosts, "rounds", (json_int_t)m->rounds,
-                         "active_migrations", (json_int_t)m->n_active, "last_round_ms",
-                         m->last_round_ms, "last_decide_ms", m->last_decide_ms, "stored_samples",
-                         (json_int_t)samples, "store_bytes", (json_int_t)bytes, "notifications",
-                         (json_int_t)m->notifications));
+    json_t *clashes = json_array();
+    for (size_t i = 0; clashes != NULL && i < m->n_hosts; i++) {
+        const struct mhost *h = m->hosts[i];
+        if (!manager_host_clash(h))
+            continue;
+        json_t *c = clash_json(h);
+        if (c == NULL || json_object_set_new(c, "host", json_string(h->v.name)) < 0 ||
+            json_object_set_new(c, "holder", json_string(h->v.url)) < 0 ||
+            json_array_append_new(clashes, c) < 0) {
+            json_decref(c);
+            json_decref(clashes);
+            clashes = NULL;
+        }
+    }
+    json_t *o =
+        json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I}", "role", "manager", "mode",
+                  m->opts.edge ? "edge" : "central", "version", WIRE_VERSION, "agents",
+                  (json_int_t)m->n_hosts, "rounds", (json_int_t)m->rounds, "active_migrations",
+                  (json_int_t)m->n_active, "last_round_ms", m->last_round_ms, "last_decide_ms",
+                  m->last_decide_ms, "stored_samples", (json_int_t)samples, "store_bytes",
+                  (json_int_t)bytes, "notifications", (json_int_t)m->notifications);
+    /* Names refused to a second agent, and VM names on two hosts: errors an operator ends. */
+    if (o != NULL && (clashes == NULL || json_object_set_new(o, "name_clashes", clashes) < 0 ||
+                      json_object_set_new(o, "duplicate_vms", dupvms_json(&m->dups)) < 0)) {
+        json_decref(o);
+        o = NULL;
+    } else if (o == NULL) {
+        json_decref(clashes);
+    }
+    reply_json(r, 200, o);
 }
 
 static void

@@ -293,6 +293,8 @@ manager_decide(struct manager *m)
         log_warnx("no decision this round: out of memory");
         goto out;
     }
+    if (dupvms_update(&m->dups, &cl, "neither copy is moved until it runs on one host only") < 0)
+        log_warnx("VMs on two hosts not reported this round: out of memory");
     struct plan_opts opts = {
         .no_dest = busy, .no_source = busy, .check = check, .running = m->n_active, .drain = true};
     seen = calloc(cl.n_hosts + 1, sizeof(*seen));

@@ -23,29 +23,70 @@ manager_host_find(struct manager *m, const char *name)
     return NULL;
 }
 
-struct mhost *
-manager_host_register(struct manager *m, const char *name, const char *url)
+bool
+manager_host_clash(const struct mhost *h)
+{
+    return h->clash_url[0] != '\0' && clock_mono_s() - h->clash_last_mono < MANAGER_CLASH_HOLD_S;
+}
+
+/* Agent `url` asks for the name of `h`, held by another URL: taken over when the holder has
+ * gone silent, else refused (-EEXIST) and recorded as a clash. */
+static int
+claim(struct manager *m, struct mhost *h, const char *url)
+{
+    if (h->misses >= MANAGER_DOWN_AFTER) {
+        log_warnx("agent moved host=\"%s\" url=%s was=%s: the agent there stopped answering "
+                  "(%d rounds missed)",
+                  h->v.name, url, h->v.url, h->misses);
+        (void)snprintf(h->v.url, sizeof(h->v.url), "%s", url);
+        h->clash_url[0] = '\0';
+        h->clash_refused = 0;
+        h->contact = clock_wall_s();
+        /* The new holder must go silent itself before the name moves again. */
+        h->misses = 0;
+        return 0;
+    }
+    bool again = manager_host_clash(h) && strcmp(h->clash_url, url) == 0;
+    if (!again)
+        h->clash_refused = 0;
+    /* Once per episode, and within the budget: a rival from ever new URLs is counted. */
+    if (!again &&
+        ratelog_allow(&m->clash_log, clock_mono_s(), MANAGER_LOG_BURST, "registration refused")) {
+        log_errorx("registration refused host=\"%s\" url=%s: the name is held by the agent at "
+                   "%s, which answers; give one of the two agents another name (a name is "
+                   "taken over once its holder has missed %d rounds, or with 'vmloc forget')",
+                   h->v.name, url, h->v.url, MANAGER_DOWN_AFTER);
+    }
+    (void)snprintf(h->clash_url, sizeof(h->clash_url), "%s", url);
+    h->clash_last = clock_wall_s();
+    h->clash_last_mono = clock_mono_s();
+    h->clash_refused++;
+    m->registrations_refused++;
+    return -EEXIST;
+}
+
+int
+manager_host_register(struct manager *m, const char *name, const char *url, struct mhost **ret_h)
 {
     struct mhost *h = manager_host_find(m, name);
     if (h != NULL) {
+        *ret_h = h;
+        if (strcmp(h->v.url, url) != 0)
+            return claim(m, h, url);
         h->contact = clock_wall_s();
-        if (strcmp(h->v.url, url) != 0) {
-            log_info("agent moved host=\"%s\" url=%s was=%s", name, url, h->v.url);
-            (void)snprintf(h->v.url, sizeof(h->v.url), "%s", url);
-        }
-        return h;
+        return 0;
     }
     if (m->n_hosts >= MANAGER_MAX_AGENTS)
-        return NULL;
+        return -ENOSPC;
     if (m->n_hosts % 64 == 0) {
         struct mhost **n = realloc(m->hosts, (m->n_hosts + 64) * sizeof(*n));
         if (n == NULL)
-            return NULL;
+            return -ENOMEM;
         m->hosts = n;
     }
     h = calloc(1, sizeof(*h));
     if (h == NULL)
-        return NULL;
+        return -ENOMEM;
     m->hosts[m->n_hosts++] = h;
     h->m = m;
     hview_init(&h->v, name, url);
@@ -53,7 +94,8 @@ manager_host_register(struct manager *m, const char *name, const char *url)
     h->contact = clock_wall_s();
     if (ratelog_allow(&m->registered_log, clock_mono_s(), MANAGER_LOG_BURST, "agent registered"))
         log_info("agent registered host=\"%s\" url=%s", name, url);
-    return h;
+    *ret_h = h;
+    return 0;
 }
 
 /* Samples that keep coming too old (taken before the last whole interval: the host's clock is

@@ -17,6 +17,7 @@
 #include "proto/uhist.h"
 #include "store/store.h"
 #include "view/conflictlog.h"
+#include "view/dupvms.h"
 #include "view/hostview.h"
 
 struct event;
@@ -52,6 +53,12 @@ struct mhost {
     int drain_block;                         /* enum plan_block of the last decision, 0: none */
     bool drained_logged;                     /* "drained" was logged for this maintenance */
     char drain_block_vm[MODEL_MAX_NAME + 1]; /* the VM that blocks it, "" if none */
+    /* Another agent registering under this host's name from another URL, refused while this
+     * one answers: its URL (the latest), when it last tried and how often in this episode. */
+    char clash_url[WIRE_MAX_URL + 1];
+    double clash_last;      /* wall clock */
+    double clash_last_mono; /* monotonic: the episode lasts MANAGER_CLASH_HOLD_S after it */
+    uint64_t clash_refused;
 };
 
 enum mmig_state {
@@ -85,6 +92,9 @@ struct mmig {
 #define MANAGER_ODD_AGES 5
 #define MANAGER_AGE_WARN_EVERY_S 600.0
 #define MANAGER_AGE_AHEAD_S 0.05
+/* A refused rival registration is shown for this long after its last try (agents register
+ * every 5 s): the clash episode lasts while it keeps trying. */
+#define MANAGER_CLASH_HOLD_S 30.0
 #define MANAGER_MAX_ACTIVE 4096
 /* Pending recommendations kept (automation = manual or dry-run). */
 #define MANAGER_MAX_RECS 4096
@@ -126,7 +136,10 @@ struct manager {
      * at most MANAGER_LOG_BURST a minute each, then a count. */
     struct ratelog registered_log;
     struct ratelog no_sample_log;
+    struct ratelog clash_log; /* "registration refused": a rival from many URLs */
     uint64_t storm_holds_total;
+    struct dupvms dups;             /* VM names on two hosts at the last decision */
+    uint64_t registrations_refused; /* rival registrations refused (409), all episodes */
     uint64_t conflicts_total;
     uint64_t ordered_total;
     uint64_t done_total;
@@ -135,8 +148,15 @@ struct manager {
 
 /* ---- the hosts (manager_hosts.c) ---- */
 
-/* Find or add the host of an agent. NULL: too many agents or OOM. */
-struct mhost *manager_host_register(struct manager *m, const char *name, const char *url);
+/* Find or add the host of agent `name` at `url`. The first registration of a name holds it:
+ * another URL takes it over only once the holder has gone silent (marked down after
+ * MANAGER_DOWN_AFTER missed rounds; logged as a warning), else it is refused and the clash
+ * recorded on the holder (logged as an error once per episode). 0 with *ret_h; -EEXIST
+ * refused (*ret_h: the holder); -ENOSPC too many agents; -ENOMEM. */
+int manager_host_register(struct manager *m, const char *name, const char *url,
+                          struct mhost **ret_h);
+/* Is a rival registration of host `h` refused recently (its clash episode still open)? */
+bool manager_host_clash(const struct mhost *h);
 struct mhost *manager_host_find(struct manager *m, const char *name);
 /* Ask a newly registered agent for its sample at once, outside the rounds, so that its host
  * is a destination (and shown) without waiting for the next round. */
@@ -189,8 +209,9 @@ void manager_migrations_done(struct manager *m);
 /* ---- the model of a decision (manager_model.c) ---- */
 
 /* The model a decision works on: every host with a sample (maintenance and down as such), the
- * cluster's time now, and per host whether a migration runs there (`map` and `busy` hold
- * m->n_hosts entries). 0 or -ENOMEM. */
+ * cluster's time now, per host whether a migration runs there (`map` and `busy` hold
+ * m->n_hosts entries), and per VM whether it is held back or a duplicate name
+ * (cluster_mark_duplicates()). 0 or -ENOMEM. */
 int manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *busy);
 
 /* ---- recommendations (manager_recs.c) ---- */

@@ -1,4 +1,6 @@
-/* The model a manager's decision works on, from the hosts' latest samples. */
+/* The model a manager's decision works on, from the hosts' latest samples: the hosts that may
+ * not take part in a move, and the VMs that may not move (a recent failure, a name on two
+ * hosts). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +49,14 @@ manager_model(struct manager *m, struct cluster *cl, struct mhost **map, bool *b
     /* A VM whose migration just failed waits before it is tried again. */
     for (size_t i = 0; m->backoff.n > 0 && i < cl->n_vms; i++)
         cl->vms[i].held = backoff_left(&m->backoff, cl->vms[i].name, clock_mono_s()) > 0;
+    /* A VM we ordered to move is listed by both ends until the move has settled. */
+    for (size_t i = 0; m->n_active > 0 && i < cl->n_vms; i++)
+        cl->vms[i].migrating |= manager_busy(m, "", cl->vms[i].name);
+    /* A name on two hosts outside a migration: neither copy moves (reported by
+     * manager_decide()). */
+    r = cluster_mark_duplicates(cl, NULL);
+    if (r < 0)
+        return r;
     for (size_t i = 0; i < cl->n_hosts; i++) {
         /* Busy: a migration of ours runs into or out of it, or its sample shows a VM
          * arriving or leaving (one ordered by someone else, or before a restart). */

@@ -138,6 +138,8 @@ apply_verdict(struct manager *m, const struct store_rec *r, char *why, size_t le
     const struct policy *pol = &m->opts.policy;
     if (e.pinned) {
         (void)snprintf(why, len, "the VM is pinned");
+    } else if (e.duplicate) {
+        (void)snprintf(why, len, "a VM of the same name runs on another host too");
     } else if (e.held_rule_id > 0) {
         (void)snprintf(why, len, "rule \"%.100s\" keeps the VM with others on its host",
                        pol->rules[e.held_rule_id - 1].name);

@@ -41,6 +41,7 @@ wire_sample_to_cluster(const struct wire_sample *s, bool up, struct cluster *cl,
         cv->priority = v->priority;
         cv->pinned = v->pinned;
         cv->arrived = v->arrived;
+        cv->migrating = v->migrating_out;
         /* In order, as the decoder checked: only -ENOMEM can come back. */
         r = v->n_moves > 0 ? cluster_set_vm_moves(cl, vi, s->moves + v->moves_first, v->n_moves)
                            : 0;

@@ -93,6 +93,8 @@ run_once(void)
     int r = config_parse_string(config_text, "t.ini", &pol, &err);
     if (r == 0)
         r = snapshot_decode(snapshot_text, sizeof(snapshot_text) - 1, "t.json", &cl, &err);
+    if (r == 0)
+        r = cluster_mark_duplicates(&cl, NULL);
     if (r == 0) {
         r = plan_compute(&cl, &pol, NULL, &p);
         if (r < 0) {
