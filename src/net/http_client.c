@@ -71,6 +71,15 @@ struct call {
     bool dropped; /* refused for the client's budget: cancelled on the next loop turn */
     struct call *next;
     struct call *prev;
+    /* What to send, kept while the request waits for a connection (max_conns). */
+    enum evhttp_cmd_type method;
+    char *path;
+    char *send_body; /* NULL: none */
+    char host[256];
+    unsigned short port;
+    bool tls;
+    double timeout_s;
+    double deadline; /* CLOCK_MONOTONIC: a request still waiting then fails */
 };
 
 /* Completions are never delivered from inside evhttp: a request that fails at once (a host
@@ -93,6 +102,10 @@ struct http_client {
     size_t max_held;                      /* bytes of all the answers being read */
     size_t held;                          /* what the live requests hold past HTTP_ANSWER_FREE */
     size_t held_peak;                     /* the most held since memory was last trimmed */
+    size_t max_conns;                     /* connections open at once (0: no limit) */
+    size_t n_conns;                       /* open: in use and kept alive */
+    struct call *wait_head;               /* requests waiting for a connection, oldest first */
+    struct call *wait_tail;
 };
 
 /* After answers held this much at once, the memory they took is handed back to the system
@@ -150,6 +163,25 @@ conn_open(struct evhttp_connection *conn)
     return bev != NULL && bufferevent_getfd(bev) >= 0;
 }
 
+/* Close one of the client's connections. */
+static void
+conn_free(struct http_client *cl, struct evhttp_connection *conn)
+{
+    evhttp_connection_free(conn);
+    cl->n_conns--;
+}
+
+/* Is a connection to `key` kept alive? */
+static bool
+idle_has(const struct http_client *cl, const char *key)
+{
+    for (const struct idle *i = cl->idle[idle_bucket(key)]; i != NULL; i = i->next) {
+        if (strcmp(i->key, key) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Take the kept-alive connection to `key`, or NULL. */
 static struct evhttp_connection *
 idle_take(struct http_client *cl, const char *key)
@@ -160,7 +192,7 @@ idle_take(struct http_client *cl, const char *key)
         struct evhttp_connection *conn = idle_remove(cl, i);
         if (conn_open(conn))
             return conn;
-        evhttp_connection_free(conn);
+        conn_free(cl, conn);
         return NULL;
     }
     return NULL;
@@ -177,11 +209,11 @@ idle_put(struct http_client *cl, const char *key, struct evhttp_connection *conn
         now.tv_sec = 0;
     while (cl->oldest != NULL &&
            (cl->n_idle >= HTTP_IDLE_MAX || now.tv_sec - cl->oldest->since > HTTP_IDLE_MAX_AGE_S))
-        evhttp_connection_free(idle_remove(cl, cl->oldest));
+        conn_free(cl, idle_remove(cl, cl->oldest));
     struct idle *i = malloc(sizeof(*i));
     if (i == NULL || !conn_open(conn)) {
         free(i);
-        evhttp_connection_free(conn);
+        conn_free(cl, conn);
         return;
     }
     (void)snprintf(i->key, sizeof(i->key), "%s", key);
@@ -268,17 +300,21 @@ call_free(struct call *c)
     if (c->keep && c->conn != NULL) {
         struct evhttp_connection *other = idle_take(cl, c->key);
         if (other != NULL)
-            evhttp_connection_free(other);
+            conn_free(cl, other);
         idle_put(cl, c->key, c->conn);
     } else if (c->conn != NULL) {
-        evhttp_connection_free(c->conn);
+        conn_free(cl, c->conn);
     }
     if (c->acc != NULL)
         evbuffer_free(c->acc);
     free(c->body);
+    free(c->path);
+    free(c->send_body);
     release(c);
     free(c);
 }
+
+static void dispatch_waiting(struct http_client *cl);
 
 /* Deliver finished requests (when `deliver`) and free them. A callback may send new
  * requests; they are delivered on a later turn. */
@@ -298,6 +334,8 @@ reap(struct http_client *cl, bool deliver)
         }
         call_free(c);
     }
+    if (deliver)
+        dispatch_waiting(cl);
 }
 
 static void call_finish(struct call *c);
@@ -413,8 +451,13 @@ http_client_free(struct http_client *cl)
         call_free(c);
     }
     reap(cl, false);
+    while (cl->wait_head != NULL) {
+        struct call *c = cl->wait_head;
+        cl->wait_head = c->next;
+        call_free(c);
+    }
     while (cl->oldest != NULL)
-        evhttp_connection_free(idle_remove(cl, cl->oldest));
+        conn_free(cl, idle_remove(cl, cl->oldest));
     event_free(cl->reaper);
     if (cl->dns != NULL)
         evdns_base_free(cl->dns, 0);
@@ -613,6 +656,124 @@ tls_connection(struct http_client *cl, const char *host, unsigned short port)
     return conn;
 }
 
+static double
+mono_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Open `c`'s connection (a kept-alive one to its peer if there is one) and send it. 0, or
+ * -ENOMEM / -EIO with nothing left open; `c` itself is the caller's then. */
+static int
+call_start(struct call *c)
+{
+    struct http_client *cl = c->client;
+    c->conn = idle_take(cl, c->key);
+    if (c->conn == NULL) {
+        c->conn = c->tls ? tls_connection(cl, c->host, c->port)
+                         : evhttp_connection_base_new(cl->base, cl->dns, c->host, c->port);
+        if (c->conn != NULL) {
+            cl->n_conns++;
+            evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS);
+        }
+    }
+    if (c->conn != NULL) {
+        evhttp_connection_set_max_body_size(c->conn, (ev_ssize_t)cl->max_answer);
+        /* Everything the connection reads for this request is counted (received_cb()). */
+        c->watched = bufferevent_get_input(evhttp_connection_get_bufferevent(c->conn));
+        c->watch = evbuffer_add_cb(c->watched, received_cb, c);
+    }
+    c->req = evhttp_request_new(call_done_cb, c);
+    if (c->conn == NULL || c->watch == NULL || c->req == NULL) {
+        unwatch(c);
+        if (c->conn != NULL)
+            conn_free(cl, c->conn);
+        c->conn = NULL;
+        if (c->req != NULL)
+            evhttp_request_free(c->req);
+        c->req = NULL;
+        return -ENOMEM;
+    }
+    evhttp_request_set_error_cb(c->req, call_error_cb);
+    evhttp_request_set_chunked_cb(c->req, body_cb);
+    struct timeval tv;
+    tv.tv_sec = (time_t)c->timeout_s;
+    tv.tv_usec = (suseconds_t)((c->timeout_s - (double)tv.tv_sec) * 1e6);
+    evhttp_connection_set_timeout_tv(c->conn, &tv);
+    evhttp_connection_set_retries(c->conn, 0);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+    (void)evhttp_add_header(h, "Host", c->host);
+    if (cl->auth_header[0] != '\0')
+        (void)evhttp_add_header(h, "Authorization", cl->auth_header);
+    if (c->send_body != NULL) {
+        (void)evhttp_add_header(h, "Content-Type", "application/json");
+        (void)evbuffer_add(evhttp_request_get_output_buffer(c->req), c->send_body,
+                           strlen(c->send_body));
+    }
+    /* In the list before sending: evhttp may finish the request at once. */
+    list_push(&cl->live, c);
+    if (evhttp_make_request(c->conn, c->req, c->method, c->path) < 0) {
+        if (c->finished)
+            return 0; /* already queued for delivery */
+        /* evhttp freed the request and will call nothing. */
+        list_remove(&cl->live, c);
+        c->req = NULL;
+        conn_free(cl, c->conn);
+        c->conn = NULL;
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Must a request to `key` wait for a connection? Not while there is a kept-alive one to its
+ * peer, or room for one more; at the limit, the oldest kept-alive connection (to another
+ * peer) is closed to make room. */
+static bool
+must_wait(struct http_client *cl, const char *key)
+{
+    if (cl->max_conns == 0 || cl->n_conns < cl->max_conns || idle_has(cl, key))
+        return false;
+    if (cl->oldest == NULL)
+        return true;
+    conn_free(cl, idle_remove(cl, cl->oldest));
+    return false;
+}
+
+/* Deliver `c`, which never had a connection, with `err` on the next loop turn. */
+static void
+call_fail_later(struct call *c, const char *err)
+{
+    struct http_client *cl = c->client;
+    c->err = err;
+    c->finished = true;
+    list_push(&cl->zombies, c);
+    event_active(cl->reaper, 0, 0);
+}
+
+/* Send the waiting requests that now find a connection, oldest first; those that waited
+ * past their time-out fail. */
+static void
+dispatch_waiting(struct http_client *cl)
+{
+    double now = mono_s();
+    while (cl->wait_head != NULL) {
+        struct call *c = cl->wait_head;
+        if (now < c->deadline && must_wait(cl, c->key))
+            return;
+        cl->wait_head = c->next;
+        if (cl->wait_head == NULL)
+            cl->wait_tail = NULL;
+        c->next = NULL;
+        if (now >= c->deadline)
+            call_fail_later(c, "timed out waiting for a connection (the client's limit of open "
+                               "connections was reached)");
+        else if (call_start(c) < 0)
+            call_fail_later(c, "could not send the request (out of memory)");
+    }
+}
+
 int
 http_request(struct http_client *cl, const char *base_url, const char *method, const char *path,
              const char *body, double timeout_s, http_done_fn done, void *arg)
@@ -627,7 +788,7 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     bool plain = scheme != NULL && strcmp(scheme, "http") == 0;
     /* (A TLS host name must fit the check of the server's certificate: tls_expect_host().) */
     if (!(tls || plain) || host == NULL || host[0] == '\0' || port <= 0 || port > 65535 ||
-        (tls && strlen(host) > 255)) {
+        strlen(host) > 255) {
         evhttp_uri_free(u);
         return -EINVAL;
     }
@@ -644,60 +805,39 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
     c->client = cl;
     c->done = done;
     c->arg = arg;
+    c->method = method_code(method);
+    c->tls = tls;
+    c->port = (unsigned short)port;
+    c->timeout_s = timeout_s;
+    c->deadline = mono_s() + timeout_s;
+    (void)snprintf(c->host, sizeof(c->host), "%s", host);
     /* Kept-alive connections are told apart by scheme too. */
     (void)snprintf(c->key, sizeof(c->key), "%s%s:%d", tls ? "s:" : "", host, port);
-    c->conn = idle_take(cl, c->key);
-    if (c->conn == NULL) {
-        c->conn = tls ? tls_connection(cl, host, (unsigned short)port)
-                      : evhttp_connection_base_new(cl->base, cl->dns, host, (unsigned short)port);
-        if (c->conn != NULL)
-            evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS);
-    }
-    if (c->conn != NULL) {
-        evhttp_connection_set_max_body_size(c->conn, (ev_ssize_t)cl->max_answer);
-        /* Everything the connection reads for this request is counted (received_cb()). */
-        c->watched = bufferevent_get_input(evhttp_connection_get_bufferevent(c->conn));
-        c->watch = evbuffer_add_cb(c->watched, received_cb, c);
-    }
-    c->req = evhttp_request_new(call_done_cb, c);
-    if (c->conn == NULL || c->watch == NULL || c->req == NULL) {
-        unwatch(c);
-        if (c->conn != NULL)
-            evhttp_connection_free(c->conn);
-        if (c->req != NULL)
-            evhttp_request_free(c->req);
-        free(c);
-        evhttp_uri_free(u);
+    evhttp_uri_free(u);
+    c->path = strdup(path);
+    c->send_body = body != NULL ? strdup(body) : NULL;
+    if (c->path == NULL || (body != NULL && c->send_body == NULL)) {
+        call_free(c);
         return -ENOMEM;
     }
-    evhttp_request_set_error_cb(c->req, call_error_cb);
-    evhttp_request_set_chunked_cb(c->req, body_cb);
-    struct timeval tv;
-    tv.tv_sec = (time_t)timeout_s;
-    tv.tv_usec = (suseconds_t)((timeout_s - (double)tv.tv_sec) * 1e6);
-    evhttp_connection_set_timeout_tv(c->conn, &tv);
-    evhttp_connection_set_retries(c->conn, 0);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
-    (void)evhttp_add_header(h, "Host", host);
-    if (cl->auth_header[0] != '\0')
-        (void)evhttp_add_header(h, "Authorization", cl->auth_header);
-    if (body != NULL) {
-        (void)evhttp_add_header(h, "Content-Type", "application/json");
-        (void)evbuffer_add(evhttp_request_get_output_buffer(c->req), body, strlen(body));
+    if (cl->wait_head != NULL || must_wait(cl, c->key)) {
+        if (cl->wait_tail != NULL)
+            cl->wait_tail->next = c;
+        else
+            cl->wait_head = c;
+        cl->wait_tail = c;
+        return 0;
     }
-    evhttp_uri_free(u);
-    /* In the list before sending: evhttp may finish the request at once. */
-    list_push(&cl->live, c);
-    if (evhttp_make_request(c->conn, c->req, method_code(method), path) < 0) {
-        if (c->finished)
-            return 0; /* already queued for delivery */
-        /* evhttp freed the request and will call nothing. */
-        list_remove(&cl->live, c);
-        c->req = NULL;
+    int r = call_start(c);
+    if (r < 0)
         call_free(c);
-        return -EIO;
-    }
-    return 0;
+    return r;
+}
+
+void
+http_client_set_max_conns(struct http_client *c, size_t n)
+{
+    c->max_conns = n;
 }
 
 struct fetch {

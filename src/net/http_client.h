@@ -52,6 +52,14 @@ void http_client_free(struct http_client *c);
  * `max_answer` plus HTTP_MAX_HEADERS); the limits in use then stay. */
 MUST_CHECK int http_client_set_limits(struct http_client *c, size_t max_answer, size_t max_held);
 
+/* Keep at most `n` connections open at once (in use and kept alive; 0: no limit, the
+ * default). A request that needs one more waits, oldest first, until a request ends (a
+ * kept-alive connection to another peer is closed first to make room); one still waiting
+ * after its time-out fails with "timed out waiting for a connection ...". So a daemon with
+ * thousands of peers, rogue ones included, never runs out of descriptors for its own files
+ * or its listening socket. */
+void http_client_set_max_conns(struct http_client *c, size_t n);
+
 /* Send "Authorization: Bearer TOKEN" with every later request (`token` copied; NULL or ""
  * sends none). -EINVAL when it is longer than HTTP_MAX_TOKEN or holds a control character;
  * the token in use then stays. */

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/token.h"
 #include "net/http_client.h"
+#include "net/http_conns.h" /* HTTP_FD_RESERVE */
 
 /* The token file's tokens go into struct http_auth as they are. */
 _Static_assert(HTTP_MAX_TOKEN == TOKEN_MAX, "one limit for the API token");
@@ -81,6 +82,22 @@ loop_on_hup(struct loop *l, void (*fn)(void *ctx), void *ctx)
     l->on_hup_ctx = ctx;
 }
 
+/* How many outgoing connections a daemon keeps open at most: the part of the open-file limit
+ * that the server leaves (http_conns.h: a quarter, at least HTTP_FD_RESERVE), less a few
+ * descriptors for the store, the logs and the files it reads. 0: no limit. */
+static size_t
+client_conns(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    size_t n = (size_t)rl.rlim_cur;
+    size_t reserve = n <= 2 * HTTP_FD_RESERVE  ? n / 2
+                     : n / 4 > HTTP_FD_RESERVE ? n / 4
+                                               : HTTP_FD_RESERVE;
+    return reserve > 32 ? reserve - 16 : reserve / 2 + 1;
+}
+
 int
 loop_init(struct loop *l)
 {
@@ -100,6 +117,8 @@ loop_init(struct loop *l)
     if (l->base == NULL)
         return -ENOMEM;
     l->client = http_client_new(l->base);
+    if (l->client != NULL)
+        http_client_set_max_conns(l->client, client_conns());
     l->sig_term = evsignal_new(l->base, SIGTERM, signal_cb, l);
     l->sig_int = evsignal_new(l->base, SIGINT, signal_cb, l);
     l->sig_hup = evsignal_new(l->base, SIGHUP, hup_cb, l);

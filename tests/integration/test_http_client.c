@@ -330,6 +330,7 @@ struct result {
     int status;
     char body[128];
     char err[200];
+    double at; /* when it was delivered (CLOCK_MONOTONIC) */
 };
 
 static void
@@ -340,6 +341,7 @@ done_cb(void *arg, int status, const char *body, size_t len, const char *err)
     res->status = status;
     (void)snprintf(res->body, sizeof(res->body), "%.*s", (int)len, body != NULL ? body : "");
     (void)snprintf(res->err, sizeof(res->err), "%s", err != NULL ? err : "");
+    res->at = now_s();
     (void)event_base_loopbreak(res->base);
 }
 
@@ -376,6 +378,61 @@ test_connection_kept(void **state)
     http_client_free(c);
     event_base_free(base);
     stop_server(pid);
+}
+
+/* At most max_conns connections open: at the limit a kept-alive connection to another peer is
+ * closed to make room (the next request to that peer opens a new one), and when every
+ * connection is in use a request waits for one, in order, failing if it waits past its
+ * time-out. */
+static void
+test_connection_limit(void **state)
+{
+    (void)state;
+    char a[64], b[64], silent[64];
+    pid_t pa = start_server(KEEPALIVE, a, sizeof(a));
+    pid_t pb = start_server(KEEPALIVE, b, sizeof(b));
+    pid_t ps = start_server(SILENT, silent, sizeof(silent));
+    struct event_base *base = event_base_new();
+    assert_non_null(base);
+    struct http_client *c = http_client_new(base);
+    assert_non_null(c);
+    http_client_set_max_conns(c, 1);
+    const char *order[] = {a, b, a};
+    const char *want[] = {"{\"conn\": 1, \"req\": 1}", "{\"conn\": 1, \"req\": 1}",
+                          "{\"conn\": 2, \"req\": 1}"};
+    for (int i = 0; i < 3; i++) {
+        struct result r;
+        memset(&r, 0, sizeof(r));
+        r.base = base;
+        assert_int_equal(http_request(c, order[i], "GET", "/v1/sample", NULL, 5.0, done_cb, &r), 0);
+        wait_done(base, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, want[i]);
+    }
+    /* The silent peer holds the only connection for 1 s; b's request (5 s) waits and then
+     * goes, a's (0.5 s) gives up waiting. */
+    struct result rs, rb, ra;
+    memset(&rs, 0, sizeof(rs));
+    memset(&rb, 0, sizeof(rb));
+    memset(&ra, 0, sizeof(ra));
+    rs.base = rb.base = ra.base = base;
+    double t0 = now_s();
+    assert_int_equal(http_request(c, silent, "GET", "/", NULL, 1.0, done_cb, &rs), 0);
+    assert_int_equal(http_request(c, b, "GET", "/v1/sample", NULL, 5.0, done_cb, &rb), 0);
+    assert_int_equal(http_request(c, a, "GET", "/v1/sample", NULL, 0.5, done_cb, &ra), 0);
+    while (rs.calls == 0 || rb.calls == 0 || ra.calls == 0)
+        assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+    assert_int_equal(rs.status, 0);
+    assert_int_equal(rb.status, 200);
+    assert_true(rb.at >= rs.at);
+    assert_true(rb.at - t0 >= 0.9);
+    assert_int_equal(ra.status, 0);
+    assert_non_null(strstr(ra.err, "waiting for a connection"));
+    http_client_free(c);
+    event_base_free(base);
+    stop_server(pa);
+    stop_server(pb);
+    stop_server(ps);
 }
 
 /* A request that fails at once (nothing listens) still reports from the loop, not from
@@ -440,6 +497,7 @@ main(void)
         cmocka_unit_test(test_request_as_sent),
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_connection_kept),
+        cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_callbacks_from_the_loop),
     };
     return cmocka_run_group_tests_name("http_client", tests, NULL, NULL);
