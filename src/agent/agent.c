@@ -18,6 +18,7 @@
 #include "agent/agent_internal.h"
 #include "agent/hv_libvirt.h"
 #include "agent/hv_sim.h"
+#include "agent/migration.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -433,6 +434,28 @@ peer_start(struct agent *a)
     return 0;
 }
 
+/* The one line a service manager shows (systemctl status): the mode, the VMs, the migrations
+ * out of this host in flight, and what it knows of its manager or its conflict. */
+static void
+agent_status(void *ctx, char *buf, size_t len)
+{
+    const struct agent *a = ctx;
+    const struct agent_opts *o = a->opts;
+    size_t n = 0;
+    size_t running = 0;
+    struct migration *const *all = migrate_all(a->migs, &n);
+    for (size_t i = 0; i < n; i++)
+        running += all[i]->state == MIG_RUNNING ? 1 : 0;
+    const char *link = "";
+    if (o->mode != AGENT_MODE_PEER && o->manager[0] != '\0')
+        link = a->registered ? ", registered" : ", not registered yet";
+    size_t vms = hv_n_vms(a->hv);
+    (void)snprintf(buf, len, "%s mode: %zu VM%s, %zu migration%s in flight%s%s%s",
+                   agent_mode_name(o->mode), vms, vms == 1 ? "" : "s", running,
+                   running == 1 ? "" : "s", link, a->in_conflict ? ", in conflict" : "",
+                   a->has_sample ? "" : ", hypervisor unavailable");
+}
+
 static void
 agent_free(struct agent *a)
 {
@@ -508,6 +531,7 @@ agent_run(const struct agent_opts *o)
     }
     arm_sample(a);
     agent_sample(a);
+    loop_set_status(&a->loop, agent_status, a);
     if (o->manager[0] != '\0' && o->mode != AGENT_MODE_PEER)
         event_active(a->register_ev, 0, 0);
 

@@ -1,8 +1,13 @@
 /* Logging for the daemons and the CLI: one event per line on standard error, message first,
  * then key=value pairs: "2026-11-27T03:55:08.123Z info move started vm=\"web-1\" dst=h2".
- * core, proto and common's other modules never log; binaries log once, where they act. */
+ * Under journald (JOURNAL_STREAM names standard error) a line starts with its priority instead
+ * of a time stamp, "<4>warn ...", so that journalctl -p filters by level. core, proto and
+ * common's other modules never log; binaries log once, where they act. */
 #ifndef VMLOC_COMMON_LOG_H
 #define VMLOC_COMMON_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "core/compiler.h"
 
@@ -13,11 +18,35 @@ enum log_level {
     LOG_LEVEL_ERROR = 3,
 };
 
-/* Set the lowest level written (default info) and the program tag written on each line. */
+/* Set the lowest level written (default info) and the program tag written on each line; the
+ * next line checks again whether standard error goes to journald. */
 void log_init(const char *tag, enum log_level min);
 
 /* Parse "debug", "info", "warn", "error". 0 or -EINVAL. */
 MUST_CHECK int log_level_parse(const char *s, enum log_level *ret);
+
+/* One line, as written. */
+struct log_line {
+    enum log_level level;
+    bool journal;      /* journald's stream: "<N>" first, no time stamp */
+    const char *stamp; /* the time stamp otherwise */
+    const char *tag;
+    const char *msg; /* one line, without its end */
+    int err;         /* an errno whose text follows ": ", or 0 */
+};
+
+/* Format `l` into `buf` (`len` bytes), ending in a newline: "<N>LEVEL TAG: MSG[: ERROR]" for
+ * journald, else "STAMP LEVEL TAG: MSG[: ERROR]"; a line too long is cut and still ends in a
+ * newline. Returns the length written (0, and "" when there is room, when `len` < 2). */
+size_t log_format(char *buf, size_t len, const struct log_line *l);
+
+/* The syslog priority of `lvl`: 7 debug, 6 info, 4 warn, 3 error. */
+int log_priority(enum log_level lvl);
+
+/* Does `env`, JOURNAL_STREAM's value ("DEVICE:INODE", decimal), name the file whose stat has
+ * `dev` and `ino`? False for NULL or anything malformed: a stream journald passed on to a
+ * child whose standard error is elsewhere does not count. */
+bool log_journal_stream_matches(const char *env, unsigned long long dev, unsigned long long ino);
 
 void log_debug(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);

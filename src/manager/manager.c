@@ -279,6 +279,24 @@ draining(const struct manager *m)
     return false;
 }
 
+/* The one line a service manager shows (systemctl status): the hosts, the conflicts, the
+ * migrations in flight. */
+static void
+manager_status(void *ctx, char *buf, size_t len)
+{
+    const struct manager *m = ctx;
+    size_t up = 0;
+    size_t conflicts = 0;
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        up += m->hosts[i]->v.up ? 1 : 0;
+        conflicts += m->hosts[i]->v.in_conflict ? 1 : 0;
+    }
+    (void)snprintf(buf, len,
+                   "%s mode: %zu host%s (%zu up), %zu in conflict, %zu migration%s in flight",
+                   m->opts.edge ? "edge" : "central", m->n_hosts, m->n_hosts == 1 ? "" : "s", up,
+                   conflicts, m->n_active, m->n_active == 1 ? "" : "s");
+}
+
 static void
 manager_free(struct manager *m)
 {
@@ -373,6 +391,7 @@ manager_run(const struct manager_opts *o)
         goto out;
     }
     arm_round(m);
+    loop_set_status(&m->loop, manager_status, m);
     log_info("manager started url=%s data=%s interval=%gs collect_offset=%gs agents=%zu policy=%s "
              "mode=%s%s",
              m->loop.url, o->data, o->interval_s, manager_collect_offset(o), m->n_hosts,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/token.h"
@@ -17,12 +18,41 @@
 /* The token file's tokens go into struct http_auth as they are. */
 _Static_assert(HTTP_MAX_TOKEN == TOKEN_MAX, "one limit for the API token");
 
+/* Ask the daemon for its status and send it when it changed. */
+static void
+send_status(struct loop *l)
+{
+    if (l->status_fn == NULL || l->notify.fd < 0)
+        return;
+    char buf[SDNOTIFY_MAX_STATUS + 1] = "";
+    l->status_fn(l->status_ctx, buf, sizeof(buf));
+    (void)sdnotify_status(&l->notify, buf);
+}
+
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    send_status(arg);
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct loop *l = arg;
+    (void)fd;
+    (void)what;
+    (void)sdnotify_send(&l->notify, "WATCHDOG=1");
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct loop *l = arg;
     (void)what;
     log_info("stopping signal=%d", (int)sig);
+    (void)sdnotify_send(&l->notify, "STOPPING=1\nSTATUS=stopping");
     (void)event_base_loopexit(l->base, NULL);
 }
 
@@ -68,11 +98,22 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
     struct loop *l = arg;
     (void)sig;
     (void)what;
+    /* MONOTONIC_USEC dates the reload for systemd's Type=notify-reload (older ones ignore
+     * it); READY=1 ends it. */
+    struct timespec ts;
+    char msg[80] = "RELOADING=1";
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+        (void)snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+                       (unsigned long long)ts.tv_sec * 1000000ull +
+                           (unsigned long long)ts.tv_nsec / 1000ull);
+    (void)sdnotify_send(&l->notify, msg);
     /* A failure is logged and the tokens in use stay; the daemon's hook runs either way. */
     if (loop_reload_token(l) < 0)
         log_debug("SIGHUP: the token file was not read again");
     if (l->on_hup != NULL)
         l->on_hup(l->on_hup_ctx);
+    (void)sdnotify_send(&l->notify, "READY=1");
+    send_status(l);
 }
 
 void
@@ -98,11 +139,45 @@ client_conns(void)
     return reserve > 32 ? reserve - 16 : reserve / 2 + 1;
 }
 
+void
+loop_set_status(struct loop *l, void (*fn)(void *ctx, char *buf, size_t len), void *ctx)
+{
+    l->status_fn = fn;
+    l->status_ctx = ctx;
+}
+
+/* The service manager's socket and, when it asks for them, the watchdog's pings and the
+ * status timer. A bad environment is logged and ignored: the daemon runs without. 0 or
+ * -ENOMEM. */
+static int
+notify_start(struct loop *l)
+{
+    char err[300];
+    if (sdnotify_init(&l->notify, err, sizeof(err)) < 0)
+        log_warnx("service manager: %s, ignoring", err);
+    if (l->notify.fd < 0)
+        return 0;
+    l->status_ev = event_new(l->base, -1, EV_PERSIST, status_cb, l);
+    struct timeval every = loop_tv(LOOP_STATUS_EVERY_S);
+    if (l->status_ev == NULL || event_add(l->status_ev, &every) < 0)
+        return -ENOMEM;
+    if (l->notify.watchdog_us == 0)
+        return 0;
+    /* Half the interval, as sd_watchdog_enabled(3) advises: one late ping is no restart. */
+    l->watchdog_ev = event_new(l->base, -1, EV_PERSIST, watchdog_cb, l);
+    struct timeval half = loop_tv((double)l->notify.watchdog_us / 2e6);
+    if (l->watchdog_ev == NULL || event_add(l->watchdog_ev, &half) < 0)
+        return -ENOMEM;
+    log_info("service manager watchdog every_s=%g", (double)l->notify.watchdog_us / 2e6);
+    return 0;
+}
+
 int
 loop_init(struct loop *l)
 {
     memset(l, 0, sizeof(*l));
     http_limits_init(&l->limits);
+    l->notify.fd = -1;
     (void)signal(SIGPIPE, SIG_IGN); /* a peer closing early must not kill a daemon */
     /* A manager holds a connection per agent at once: use all the descriptors allowed. */
     struct rlimit rl;
@@ -127,7 +202,7 @@ loop_init(struct loop *l)
     if (event_add(l->sig_term, NULL) < 0 || event_add(l->sig_int, NULL) < 0 ||
         event_add(l->sig_hup, NULL) < 0)
         return -ENOMEM;
-    return 0;
+    return notify_start(l);
 }
 
 int
@@ -173,10 +248,12 @@ loop_listen(struct loop *l, const char *listen, const struct http_route *routes,
 }
 
 void
-loop_announce(const struct loop *l)
+loop_announce(struct loop *l)
 {
     (void)printf("listening on %s\n", l->url);
     (void)fflush(stdout);
+    (void)sdnotify_send(&l->notify, "READY=1");
+    send_status(l);
 }
 
 int
@@ -194,6 +271,11 @@ loop_done(struct loop *l)
         event_free(l->sig_int);
     if (l->sig_hup != NULL)
         event_free(l->sig_hup);
+    if (l->watchdog_ev != NULL)
+        event_free(l->watchdog_ev);
+    if (l->status_ev != NULL)
+        event_free(l->status_ev);
+    sdnotify_done(&l->notify);
     http_server_free(l->http);
     http_client_free(l->client);
     if (l->base != NULL)

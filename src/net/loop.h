@@ -1,7 +1,11 @@
 /* The event loop every daemon runs: libevent's base, an HTTP client, the HTTP server, and
  * signals handled as loop events (the handler itself only records the signal, inside
  * libevent; the callback runs in the loop): SIGTERM and SIGINT stop it cleanly, SIGHUP reads
- * the API token file again and calls the daemon's own reload hook. Owns all of these. */
+ * the API token file again and calls the daemon's own reload hook. Under a service manager
+ * (NOTIFY_SOCKET) it also says READY=1 once listening, RELOADING=1 and READY=1 around a
+ * SIGHUP, STOPPING=1 on a stop, the daemon's STATUS= when it changes, and pings the watchdog
+ * (WATCHDOG_USEC) from a timer of the loop itself, so that a stalled loop is noticed. Owns
+ * all of these. */
 #ifndef VMLOC_NET_LOOP_H
 #define VMLOC_NET_LOOP_H
 
@@ -10,6 +14,7 @@
 
 #include "core/compiler.h"
 #include "net/http_server.h" /* struct http_auth */
+#include "net/sdnotify.h"    /* struct sdnotify */
 
 struct event;
 struct event_base;
@@ -32,7 +37,16 @@ struct loop {
     struct http_tls *tls;      /* borrowed; NULL: plain HTTP */
     void (*on_hup)(void *ctx); /* after the token file, on SIGHUP; NULL: none */
     void *on_hup_ctx;
+    struct sdnotify notify;    /* the service manager (notify.fd -1: none) */
+    struct event *watchdog_ev; /* WATCHDOG=1 at half the watchdog interval; NULL: none */
+    struct event *status_ev;   /* the status, checked every LOOP_STATUS_EVERY_S; NULL: none */
+    /* Fills `buf` (`len` bytes) with one line on the daemon's state; NULL: none. */
+    void (*status_fn)(void *ctx, char *buf, size_t len);
+    void *status_ctx;
 };
+
+/* How often the daemon's status is asked for (and sent when it changed). */
+#define LOOP_STATUS_EVERY_S 1.0
 
 /* Create the base, the client and the signal events; ignore SIGPIPE; raise the open-file
  * limit to its hard maximum (a manager talks to every agent at once).
@@ -51,6 +65,11 @@ void loop_set_limits(struct loop *l, const struct http_limits *lim);
  * else the daemon reads again (the agent's peers file). */
 void loop_on_hup(struct loop *l, void (*fn)(void *ctx), void *ctx);
 
+/* Under a service manager, `fn(ctx, buf, len)` says in one line what the daemon is doing
+ * ("3 hosts (3 up), 1 in conflict, 0 migrations in flight"): asked for when the daemon is
+ * ready and every LOOP_STATUS_EVERY_S after, sent as STATUS= when it changed. */
+void loop_set_status(struct loop *l, void (*fn)(void *ctx, char *buf, size_t len), void *ctx);
+
 /* Read the token file of the auth in use again (SIGHUP does this): its first token is sent
  * from now on, and both it and the previous one, when the file has one, are accepted. On any
  * error the tokens in use stay and the error is logged. 0 or a negative errno. */
@@ -67,8 +86,8 @@ MUST_CHECK int loop_listen(struct loop *l, const char *listen, const struct http
                            size_t n_routes, void *ctx);
 
 /* Print "listening on http://ADDR:PORT" on standard output and flush it: the one line a
- * supervisor or a test waits for. */
-void loop_announce(const struct loop *l);
+ * supervisor or a test waits for; tell the service manager READY=1 and the status. */
+void loop_announce(struct loop *l);
 
 /* Run until a signal stops the loop. 0, or -EIO if the loop failed. */
 MUST_CHECK int loop_run(struct loop *l);
