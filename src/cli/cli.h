@@ -27,6 +27,12 @@ void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Parse a finite number in [lo, hi] (the whole string). 0 or -EINVAL. */
 MUST_CHECK int cli_parse_num(const char *s, double lo, double hi, double *ret);
 
+/* A daemon's data directory `data` (`len` bytes; "": not given): when not given, the default
+ * of role `role` ("manager", "agent-h1"; common/statedir.h) goes into it and its missing
+ * parents are created (mode 0700); when given, a missing parent is an error naming it.
+ * CLI_EXIT_OK, or CLI_EXIT_USAGE / CLI_EXIT_FAIL after saying why (as "`cmd`: ..."). */
+MUST_CHECK int cli_data_dir(const char *cmd, const char *role, char *data, size_t len);
+
 /* A string field of `o`, or "?" when it is missing or not a string (never NULL). */
 const char *cli_jstr(json_t *o, const char *key);
 
@@ -49,9 +55,13 @@ struct http_security_conf;
 /* The global --token-file FILE (NULL: the default of token_default_path()). */
 void cli_set_token_file(const char *path);
 
-/* `given` if not NULL or empty, else the global --token-file, else the default token file. 0 or
- * -ENOENT/-ENAMETOOLONG. */
-MUST_CHECK int cli_token_path(const char *given, char *buf, size_t len);
+/* `given` if not NULL or empty, else the global --token-file, else the first of
+ * token_search(): $VMLOC_TOKEN_FILE, $CREDENTIALS_DIRECTORY/token, /etc/vmloc/token, the XDG
+ * path. *ret_source names where it came from ("option" for a given file); *ret_create says
+ * whether a daemon may create it when missing (a file named by an option or the environment,
+ * or the XDG path; never a credential or /etc/vmloc/token). 0 or -ENOENT/-ENAMETOOLONG. */
+MUST_CHECK int cli_token_path(const char *given, char *buf, size_t len, const char **ret_source,
+                              bool *ret_create);
 
 /* cli_daemon_auth() and cli_daemon_tls() on `c`: the token (created when missing) into
  * *auth, the TLS (NULL when not configured) into *ret_tls. CLI_EXIT_OK or CLI_EXIT_USAGE

@@ -22,16 +22,24 @@ cli_set_token_file(const char *path)
 }
 
 int
-cli_token_path(const char *given, char *buf, size_t len)
+cli_token_path(const char *given, char *buf, size_t len, const char **ret_source, bool *ret_create)
 {
     if (given == NULL || given[0] == '\0')
         given = global_token_file;
     if (given != NULL && given[0] != '\0') {
         if (snprintf(buf, len, "%s", given) >= (int)len)
             return -ENAMETOOLONG;
+        *ret_source = "option";
+        *ret_create = true;
         return 0;
     }
-    return token_default_path(buf, len);
+    enum token_source src;
+    int r = token_search(TOKEN_SYSTEM_PATH, buf, len, &src);
+    if (r < 0)
+        return r;
+    *ret_source = token_source_name(src);
+    *ret_create = token_source_creates(src);
+    return 0;
 }
 
 int
@@ -69,15 +77,17 @@ int
 cli_daemon_auth(const char *token_file, bool open_reads, struct http_auth *out)
 {
     char path[4096];
-    if (cli_token_path(token_file, path, sizeof(path)) < 0) {
-        cli_error("no token file: give --token-file FILE (neither VMLOC_TOKEN_FILE nor HOME "
-                  "is set)");
+    const char *source = NULL;
+    bool create = false;
+    if (cli_token_path(token_file, path, sizeof(path), &source, &create) < 0) {
+        cli_error("no token file: give --token-file FILE (none of VMLOC_TOKEN_FILE, "
+                  "CREDENTIALS_DIRECTORY/token, " TOKEN_SYSTEM_PATH " and HOME is there)");
         return CLI_EXIT_USAGE;
     }
     char err[512];
     bool created = false;
     memset(out, 0, sizeof(*out));
-    if (token_load(path, true, out->token, out->prev_token, &created, err, sizeof(err)) < 0) {
+    if (token_load(path, create, out->token, out->prev_token, &created, err, sizeof(err)) < 0) {
         cli_error("%s", err);
         return CLI_EXIT_USAGE;
     }
@@ -88,7 +98,8 @@ cli_daemon_auth(const char *token_file, bool open_reads, struct http_auth *out)
                   "cluster and to where vmloc commands run)",
                   path);
     else
-        log_info("API token loaded file=%s reads=%s%s", path, open_reads ? "open" : "need token",
+        log_info("API token loaded file=%s source=%s reads=%s%s", path, source,
+                 open_reads ? "open" : "need token",
                  out->prev_token[0] != '\0' ? " previous_token=accepted" : "");
     return CLI_EXIT_OK;
 }
@@ -151,9 +162,11 @@ cli_token(const char **ret_why)
     static int state; /* 0 not tried, 1 loaded, -1 failed */
     if (state == 0) {
         char path[4096];
+        const char *source = NULL;
+        bool create = false;
         bool created = false;
         state = -1;
-        if (cli_token_path(global_token_file, path, sizeof(path)) < 0)
+        if (cli_token_path(global_token_file, path, sizeof(path), &source, &create) < 0)
             (void)snprintf(why, sizeof(why), "no token file (give --token-file FILE)");
         else if (token_load(path, false, token, NULL, &created, why, sizeof(why)) == 0)
             state = 1;

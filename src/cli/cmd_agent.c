@@ -231,7 +231,10 @@ static const struct opt_def agent_defs[] = {
      .key = "data",
      .set = {SETTING_TEXT(AG(data), NULL, "must be a directory path")},
      .arg = "DIR",
-     .help = "peer mode: the store's directory (default vmloc-agent-NAME)"},
+     .help = "peer mode: the store's directory (default:\n"
+             "$STATE_DIRECTORY/agent-NAME, else\n"
+             "/var/lib/vmloc/agent-NAME as root, else\n"
+             "$XDG_STATE_HOME/vmloc/agent-NAME)"},
     {DAEMON_OPTS_INTERVAL(struct agent_opts, "sampling")},
     {.name = "advertise",
      .key = "advertise",
@@ -434,7 +437,7 @@ check_vms(struct agent_opts *o, const char *cfg)
     return CLI_EXIT_OK;
 }
 
-/* The mode and what it needs: peers, a manager, a lock lease, a store. CLI_EXIT_OK, or
+/* The mode and what it needs: peers, a manager, a lock lease. CLI_EXIT_OK, or
  * CLI_EXIT_USAGE after saying why. */
 static int
 check_mode(struct agent_opts *o)
@@ -459,15 +462,24 @@ check_mode(struct agent_opts *o)
                   o->lock_lease_s, 2.0 * agent_peer_ask_timeout(o->interval_s), o->interval_s);
         return CLI_EXIT_USAGE;
     }
-    if (o->mode == AGENT_MODE_PEER && o->data[0] == '\0') {
-        /* The host's name in a directory name: no path separators. */
-        (void)snprintf(o->data, sizeof(o->data), "vmloc-agent-%.200s", o->name);
-        for (char *p = o->data; *p != '\0'; p++) {
-            if (*p == '/')
-                *p = '_';
-        }
-    }
     return CLI_EXIT_OK;
+}
+
+/* The data directory: the one given, or in peer mode the default for this host (the other
+ * modes keep no state unless given one). CLI_EXIT_OK, or an exit status after saying why. */
+static int
+data_dir(struct agent_opts *o)
+{
+    if (o->mode != AGENT_MODE_PEER && o->data[0] == '\0')
+        return CLI_EXIT_OK;
+    /* The host's name in a directory name: no path separators. */
+    char role[300];
+    (void)snprintf(role, sizeof(role), "agent-%.200s", o->name);
+    for (char *p = role; *p != '\0'; p++) {
+        if (*p == '/')
+            *p = '_';
+    }
+    return cli_data_dir("agent", role, o->data, sizeof(o->data));
 }
 
 /* The peers file, when there is one already, parses (at start a bad file is an error, as a
@@ -568,7 +580,9 @@ cmd_agent(int argc, char **argv)
         return r < 0 ? CLI_EXIT_OK : r;
     }
     log_init("agent", o->log_level);
-    r = cli_daemon_security(&o->sec, &o->auth, &o->tls);
+    r = data_dir(o);
+    if (r == CLI_EXIT_OK)
+        r = cli_daemon_security(&o->sec, &o->auth, &o->tls);
     if (r != CLI_EXIT_OK) {
         policy_done(&o->policy);
         free(o);

@@ -291,11 +291,13 @@ demo_start(struct demo *d, const char *self)
     char token[TOKEN_MAX + 1];
     char err[600];
     bool created = false;
-    if (cli_token_path(NULL, d->token_file, sizeof(d->token_file)) < 0) {
+    const char *source = NULL;
+    bool create = false;
+    if (cli_token_path(NULL, d->token_file, sizeof(d->token_file), &source, &create) < 0) {
         cli_error("demo: no token file: give vmloc --token-file FILE demo");
         return -1;
     }
-    if (token_load(d->token_file, true, token, NULL, &created, err, sizeof(err)) < 0) {
+    if (token_load(d->token_file, create, token, NULL, &created, err, sizeof(err)) < 0) {
         cli_error("demo: %s", err);
         return -1;
     }

@@ -39,7 +39,9 @@ static const struct opt_def manager_defs[] = {
      .key = "data",
      .set = {SETTING_TEXT(MGR(data), NULL, "must be a directory path"), .max_len = DATA_MAX},
      .arg = "DIR",
-     .help = "the store's directory (default {})"},
+     .help = "the store's directory (default: $STATE_DIRECTORY/\n"
+             "manager, else /var/lib/vmloc/manager as root,\n"
+             "else $XDG_STATE_HOME/vmloc/manager)"},
     {.name = "mode",
      .key = "mode",
      .set = {SETTING_CHOICE(MGR(edge), mode_names,
@@ -139,6 +141,7 @@ parse_args(int argc, char **argv, struct manager_opts *o)
     int r = opt_parse(&manager_cmd, argc, argv, o, &o->policy, &check);
     if (r == 0)
         r = check_opts(o);
+
     if (r == 0 && check) {
         r = cli_check_tls(&o->sec);
         if (r == CLI_EXIT_OK)
@@ -165,7 +168,9 @@ cmd_manager(int argc, char **argv)
         goto out;
     }
     log_init("manager", o->log_level);
-    ret = cli_daemon_security(&o->sec, &o->auth, &o->tls);
+    ret = cli_data_dir("manager", MANAGER_DATA_ROLE, o->data, DATA_MAX + 1);
+    if (ret == CLI_EXIT_OK)
+        ret = cli_daemon_security(&o->sec, &o->auth, &o->tls);
     if (ret != CLI_EXIT_OK)
         goto out;
     ret = manager_run(o) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;

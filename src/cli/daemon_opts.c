@@ -36,7 +36,8 @@ const struct opt_def daemon_opts_security[DAEMON_OPTS_N_SECURITY] = {
      .help = "the cluster's API token, the same file on every\n"
              "daemon and terminal (created, mode 0600, when\n"
              "missing; default $VMLOC_TOKEN_FILE, else\n"
-             "~/.config/vmloc/token)"},
+             "$CREDENTIALS_DIRECTORY/token or /etc/vmloc/token\n"
+             "when there, else ~/.config/vmloc/token)"},
     {.name = "open-reads",
      .key = "open_reads",
      .set = {YES_NO(open_reads)},

@@ -67,6 +67,7 @@ usage(FILE *f)
         (void)fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
     (void)fprintf(f, "\nThe daemons' API needs the cluster's token: commands read it from\n"
                      "--token-file FILE, else $VMLOC_TOKEN_FILE, else\n"
+                     "$CREDENTIALS_DIRECTORY/token or /etc/vmloc/token when there, else\n"
                      "~/.config/vmloc/token (docs/security.md). For https:// daemons (mutual\n"
                      "TLS) give --tls-cert, --tls-key and --tls-ca, or VMLOC_TLS_CERT,\n"
                      "VMLOC_TLS_KEY and VMLOC_TLS_CA.\n"

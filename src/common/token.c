@@ -12,21 +12,81 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Is there something at `path` (a file, or one we may not look at)? */
+static bool
+present(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
+}
+
+static int
+put(char *buf, size_t len, int n)
+{
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int
+token_search(const char *system, char *buf, size_t len, enum token_source *ret_source)
+{
+    const char *v = getenv("VMLOC_TOKEN_FILE");
+    int r;
+    if (v != NULL && v[0] != '\0') {
+        *ret_source = TOKEN_SOURCE_ENV;
+        return put(buf, len, snprintf(buf, len, "%s", v));
+    }
+    v = getenv("CREDENTIALS_DIRECTORY");
+    if (v != NULL && v[0] == '/') {
+        r = put(buf, len, snprintf(buf, len, "%s/token", v));
+        if (r < 0)
+            return r;
+        if (present(buf)) {
+            *ret_source = TOKEN_SOURCE_CREDENTIAL;
+            return 0;
+        }
+    }
+    if (system != NULL && system[0] != '\0' && present(system)) {
+        *ret_source = TOKEN_SOURCE_SYSTEM;
+        return put(buf, len, snprintf(buf, len, "%s", system));
+    }
+    *ret_source = TOKEN_SOURCE_USER;
+    if ((v = getenv("XDG_CONFIG_HOME")) != NULL && v[0] == '/')
+        return put(buf, len, snprintf(buf, len, "%s/vmloc/token", v));
+    if ((v = getenv("HOME")) != NULL && v[0] != '\0')
+        return put(buf, len, snprintf(buf, len, "%s/.config/vmloc/token", v));
+    return -ENOENT;
+}
+
 int
 token_default_path(char *buf, size_t len)
 {
-    const char *v = getenv("VMLOC_TOKEN_FILE");
-    int n;
-    if (v != NULL && v[0] != '\0') {
-        n = snprintf(buf, len, "%s", v);
-    } else if ((v = getenv("XDG_CONFIG_HOME")) != NULL && v[0] == '/') {
-        n = snprintf(buf, len, "%s/vmloc/token", v);
-    } else if ((v = getenv("HOME")) != NULL && v[0] != '\0') {
-        n = snprintf(buf, len, "%s/.config/vmloc/token", v);
-    } else {
-        return -ENOENT;
-    }
-    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+    enum token_source src;
+    return token_search(TOKEN_SYSTEM_PATH, buf, len, &src);
+}
+
+bool
+token_source_creates(enum token_source s)
+{
+    return s == TOKEN_SOURCE_ENV || s == TOKEN_SOURCE_USER;
+}
+
+const char *
+token_source_name(enum token_source s)
+{
+    static const char *const names[] = {"env", "credential", "system", "user"};
+    return (unsigned)s < 4 ? names[s] : "?";
+}
+
+/* Is `path` a file of systemd's credentials directory ($CREDENTIALS_DIRECTORY/NAME)? */
+static bool
+in_credentials(const char *path)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    size_t n = dir != NULL ? strlen(dir) : 0;
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return n > 0 && dir[0] == '/' && strncmp(path, dir, n) == 0 && path[n] == '/' &&
+           path[n + 1] != '\0' && strchr(path + n + 1, '/') == NULL;
 }
 
 static int
@@ -192,6 +252,9 @@ read_token(const char *path, char *out, char *prev, char *err, size_t errlen)
         r = fail(err, errlen, -errno, path, "cannot stat it");
     } else if (!S_ISREG(st.st_mode)) {
         r = fail(err, errlen, -EINVAL, path, "not a regular file");
+    } else if (in_credentials(path)) {
+        /* systemd's: mode 0400 and its directory 0500, either owned by this user or root's
+         * with an ACL for it (group bits then show the ACL's mask). Nobody else may read. */
     } else if ((st.st_mode & 077) != 0) {
         (void)snprintf(what, sizeof(what),
                        "group or others may read or write it (mode %04o); run chmod 600 on it",
@@ -275,12 +338,13 @@ token_load_default(char *out, char *err, size_t errlen)
 {
     char path[4096];
     bool created = false;
-    int r = token_default_path(path, sizeof(path));
+    enum token_source src;
+    int r = token_search(TOKEN_SYSTEM_PATH, path, sizeof(path), &src);
     if (r < 0) {
         (void)snprintf(err, errlen, "no token file: set VMLOC_TOKEN_FILE or HOME");
         return r;
     }
-    return token_load(path, true, out, NULL, &created, err, errlen);
+    return token_load(path, token_source_creates(src), out, NULL, &created, err, errlen);
 }
 
 bool

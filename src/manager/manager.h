@@ -10,7 +10,9 @@
 #include "proto/wire.h"
 
 #define MANAGER_DEFAULT_LISTEN "127.0.0.1:7700"
-#define MANAGER_DEFAULT_DATA "vmloc-data"
+/* The store's directory under the daemons' state directory (common/statedir.h) when --data
+ * is not given. */
+#define MANAGER_DATA_ROLE "manager"
 #define MANAGER_DEFAULT_INTERVAL_S 1.0
 #define MANAGER_DEFAULT_RETENTION_S 3600.0
 /* A host whose agent is silent this long is forgotten (7 days); 0: never. */
@@ -21,7 +23,7 @@
 
 struct manager_opts {
     char listen[WIRE_MAX_URL + 1];
-    char data[4096];
+    char data[4096]; /* "" until the caller resolves the default (MANAGER_DATA_ROLE) */
     double interval_s;
     /* Rounds start this long after each whole interval of the wall clock, when the agents'
      * samples of that instant are ready; < 0: the default, manager_collect_offset(). */

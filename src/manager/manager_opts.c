@@ -9,7 +9,6 @@ manager_opts_init(struct manager_opts *o)
 {
     memset(o, 0, sizeof(*o));
     (void)snprintf(o->listen, sizeof(o->listen), "%s", MANAGER_DEFAULT_LISTEN);
-    (void)snprintf(o->data, sizeof(o->data), "%s", MANAGER_DEFAULT_DATA);
     o->interval_s = MANAGER_DEFAULT_INTERVAL_S;
     o->collect_offset_s = -1.0;
     o->retention_s = MANAGER_DEFAULT_RETENTION_S;

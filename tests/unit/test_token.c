@@ -58,21 +58,114 @@ test_default_path(void **state)
 {
     (void)state;
     char buf[512];
+    char system[400];
+    enum token_source src;
+    (void)snprintf(system, sizeof(system), "%s/no-system-token", dir);
+    assert_int_equal(unsetenv("CREDENTIALS_DIRECTORY"), 0);
     assert_int_equal(setenv("VMLOC_TOKEN_FILE", "/x/token", 1), 0);
-    assert_int_equal(token_default_path(buf, sizeof(buf)), 0);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
     assert_string_equal(buf, "/x/token");
+    assert_int_equal(src, TOKEN_SOURCE_ENV);
     assert_int_equal(unsetenv("VMLOC_TOKEN_FILE"), 0);
     assert_int_equal(setenv("XDG_CONFIG_HOME", "/cfg", 1), 0);
-    assert_int_equal(token_default_path(buf, sizeof(buf)), 0);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
     assert_string_equal(buf, "/cfg/vmloc/token");
+    assert_int_equal(src, TOKEN_SOURCE_USER);
     assert_int_equal(setenv("XDG_CONFIG_HOME", "relative", 1), 0); /* ignored, as the spec says */
     assert_int_equal(setenv("HOME", "/home/op", 1), 0);
-    assert_int_equal(token_default_path(buf, sizeof(buf)), 0);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
     assert_string_equal(buf, "/home/op/.config/vmloc/token");
-    assert_int_equal(token_default_path(buf, 8), -ENAMETOOLONG);
+    assert_int_equal(token_search(system, buf, 8, &src), -ENAMETOOLONG);
     assert_int_equal(unsetenv("HOME"), 0);
     assert_int_equal(unsetenv("XDG_CONFIG_HOME"), 0);
-    assert_int_equal(token_default_path(buf, sizeof(buf)), -ENOENT);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), -ENOENT);
+}
+
+/* The order a daemon and the terminal look in: $VMLOC_TOKEN_FILE, the credential systemd
+ * passed ($CREDENTIALS_DIRECTORY/token), the system file, the XDG path; each of the middle two
+ * only when it is there, so a missing credentials directory or file falls through. */
+static void
+test_search_order(void **state)
+{
+    (void)state;
+    char buf[512];
+    char want[512];
+    char system[400];
+    char creds[400];
+    char xdg[400];
+    enum token_source src;
+    (void)snprintf(system, sizeof(system), "%s/etc-token", dir);
+    (void)snprintf(creds, sizeof(creds), "%s/credentials", dir);
+    (void)snprintf(xdg, sizeof(xdg), "%s/xdg", dir);
+    assert_int_equal(unsetenv("VMLOC_TOKEN_FILE"), 0);
+    assert_int_equal(setenv("XDG_CONFIG_HOME", xdg, 1), 0);
+    assert_int_equal(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0); /* not there yet */
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
+    (void)snprintf(want, sizeof(want), "%s/vmloc/token", xdg);
+    assert_string_equal(buf, want);
+    assert_int_equal(src, TOKEN_SOURCE_USER);
+    assert_true(token_source_creates(src));
+
+    /* The system file, once there, before the XDG path. */
+    write_file(system, "0123456789abcdef0123\n", 0600);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
+    assert_string_equal(buf, system);
+    assert_int_equal(src, TOKEN_SOURCE_SYSTEM);
+    assert_false(token_source_creates(src));
+    assert_string_equal(token_source_name(src), "system");
+
+    /* A credentials directory without the token: still the system file. */
+    assert_int_equal(mkdir(creds, 0700), 0);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
+    assert_int_equal(src, TOKEN_SOURCE_SYSTEM);
+
+    /* The credential wins over both. */
+    char cred[500];
+    (void)snprintf(cred, sizeof(cred), "%s/token", creds);
+    write_file(cred, "abcdefabcdefabcdef\n", 0400);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
+    assert_string_equal(buf, cred);
+    assert_int_equal(src, TOKEN_SOURCE_CREDENTIAL);
+    assert_false(token_source_creates(src));
+    assert_string_equal(token_source_name(src), "credential");
+    char tok[TOKEN_MAX + 1];
+    char err[600];
+    bool created = false;
+    assert_int_equal(token_load_default(tok, err, sizeof(err)), 0);
+    assert_string_equal(tok, "abcdefabcdefabcdef");
+    /* Without the system file, no XDG file is created while the credential is there. */
+    assert_int_equal(unlink(system), 0);
+    assert_int_equal(token_load_default(tok, err, sizeof(err)), 0);
+    struct stat st;
+    (void)snprintf(want, sizeof(want), "%s/vmloc/token", xdg);
+    assert_int_equal(stat(want, &st), -1);
+
+    /* systemd decides who reads a credential: a file its ACL opens to this user (group bits
+     * showing the mask) loads there, and is refused anywhere else. */
+    write_file(cred, "abcdefabcdefabcdef\n", 0440);
+    assert_int_equal(token_load(cred, false, tok, NULL, &created, err, sizeof(err)), 0);
+    char elsewhere[400];
+    (void)snprintf(elsewhere, sizeof(elsewhere), "%s/token-0440", dir);
+    write_file(elsewhere, "abcdefabcdefabcdef\n", 0440);
+    assert_int_equal(token_load(elsewhere, false, tok, NULL, &created, err, sizeof(err)), -EPERM);
+    /* ... nor does a file in a subdirectory of it count as the credential. */
+    char sub[500];
+    (void)snprintf(sub, sizeof(sub), "%s/sub", creds);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    (void)snprintf(sub, sizeof(sub), "%s/sub/token", creds);
+    write_file(sub, "abcdefabcdefabcdef\n", 0440);
+    assert_int_equal(token_load(sub, false, tok, NULL, &created, err, sizeof(err)), -EPERM);
+
+    /* $VMLOC_TOKEN_FILE before everything; a relative CREDENTIALS_DIRECTORY is ignored. */
+    assert_int_equal(setenv("VMLOC_TOKEN_FILE", "/x/token", 1), 0);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
+    assert_string_equal(buf, "/x/token");
+    assert_int_equal(unsetenv("VMLOC_TOKEN_FILE"), 0);
+    assert_int_equal(setenv("CREDENTIALS_DIRECTORY", "credentials", 1), 0);
+    assert_int_equal(token_search(system, buf, sizeof(buf), &src), 0);
+    assert_int_equal(src, TOKEN_SOURCE_USER);
+    assert_int_equal(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+    assert_int_equal(unsetenv("XDG_CONFIG_HOME"), 0);
 }
 
 static void
@@ -192,6 +285,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_search_order),
         cmocka_unit_test(test_create_and_reload),
         cmocka_unit_test(test_refused_files),
         cmocka_unit_test(test_equal),
