@@ -2,8 +2,8 @@
 # Build vmloc's Debian package from the tree (debhelper with meson, debian/) and check it with
 # lintian. The tree is copied (without build directories or .git) to OUTDIR/src, so a build
 # never writes into the tree; the .deb lands in OUTDIR.
-# usage: mkdeb.sh [OUTDIR]   (default build-deb; VMLOC_DEB_VERSION=V builds version V, with a
-#                              changelog entry of its own, as the package test does for an upgrade)
+# usage: mkdeb.sh [OUTDIR]   (default build-deb; VMLOC_DEB_VERSION=V builds the tree as
+#                              version V, as the package test does to have an earlier one to upgrade from)
 # Exit 0 with the path of the .deb as the last line of output; 1 on failure, lintian errors
 # included.
 set -eu
@@ -28,16 +28,8 @@ mkdir -p "$out/src"
 tar -C "$root" --exclude='./build*' --exclude=./.git --exclude='./obj-*' -cf - . |
     tar -C "$out/src" -xf -
 if [ -n "${VMLOC_DEB_VERSION:-}" ]; then
-    # A changelog entry of its own on top, so that the package says what it is.
-    {
-        echo "vmloc ($VMLOC_DEB_VERSION) unstable; urgency=medium"
-        echo
-        echo "  * Rebuilt from the tree as $VMLOC_DEB_VERSION."
-        echo
-        echo " -- vmloc developers <vmloc@example.org>  $(date -R)"
-        echo
-        cat debian/changelog
-    } >"$out/src/debian/changelog"
+    # The same tree under another version: the first changelog entry's version replaced.
+    sed -i "1s/^vmloc ([^)]*)/vmloc ($VMLOC_DEB_VERSION)/" "$out/src/debian/changelog"
     dver=$VMLOC_DEB_VERSION
 fi
 arch=$(dpkg --print-architecture)
