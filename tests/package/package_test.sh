@@ -54,10 +54,11 @@ cp "$b/deb-prev/vmloc_${prev}_$arch.deb" "$b/debs/prev.deb"
 cp "$b/deb/vmloc_${ver}_$arch.deb" "$b/debs/cur.deb"
 
 # 2. The root: Debian 12 with systemd and the package's dependencies, made once.
-deps=$(dpkg-deb -f "$b/debs/cur.deb" Depends | tr ',' '\n' | sed 's/(.*//; s/ //g' | sort -u |
-    tr '\n' ',')
-# procps: the units reload with /bin/kill (the package depends on it too).
-include="systemd,systemd-sysv,dbus,procps,${deps%,}"
+# systemd and dbus: a system to boot (the package's dependencies do not name them).
+include=$({
+    echo systemd systemd-sysv dbus
+    dpkg-deb -f "$b/debs/cur.deb" Depends | tr ',' '\n' | sed 's/(.*//'
+} | tr ' ' '\n' | grep . | sort -u | paste -sd, -)
 key=$(echo "$include" | md5sum | cut -c1-12)
 root="$b/root-bookworm-$key"
 # Roots made for other dependency lists are of no further use.
@@ -98,7 +99,16 @@ while [ -z "$pid" ] && [ "$(date +%s)" -lt "$deadline" ]; do
 done
 [ -n "$pid" ] || { cat "$b/console.log"; skip "systemd-nspawn --boot cannot boot a container here"; }
 c() { nsenter -t "$pid" -a -- "$@"; }
-state=$(c timeout 60 systemctl is-system-running --wait 2>&1)
+# PID 1 listens on its bus a moment after it starts: until then systemctl cannot connect.
+state=""
+deadline=$(($(date +%s) + 60))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+    state=$(c timeout 60 systemctl is-system-running --wait 2>&1)
+    case $state in
+    *"Failed to connect"*) sleep 0.2 ;;
+    *) break ;;
+    esac
+done
 case $state in
 running | degraded) ok "systemd is PID 1 in the container ($state)" ;;
 *) skip "the container's systemd did not come up: $state" ;;
