@@ -1,7 +1,7 @@
 # Convenience targets; the build itself is meson + ninja (see README.md).
 BUILD ?= build
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench deb clean
 
 all: build
 
@@ -23,8 +23,14 @@ test:
 	@VMLOC_DEPS_E2E=1 sh scripts/deps.sh
 	@sh scripts/test.sh
 
+# The Debian package (build-deb/vmloc_VERSION_ARCH.deb), checked with lintian; see
+# docs/running.md "Install on a cluster".
+deb:
+	@VMLOC_DEPS_DEB=1 sh scripts/deps.sh
+	@sh scripts/mkdeb.sh build-deb
+
 bench: build
 	./$(BUILD)/bench/bench_plan
 
 clean:
-	rm -rf build build-asan build-fuzz build*.ninja.log
+	rm -rf build build-asan build-fuzz build-deb build*.ninja.log

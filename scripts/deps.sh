@@ -2,7 +2,8 @@
 # Install the Debian packages vmloc needs to build and test, skipping those already there.
 # Run as root (or with sudo available). Safe to run again: it does nothing when all is
 # installed. VMLOC_DEPS_OPTIONAL=0 skips the optional ones (clang for fuzzing, clang-format, clang-tidy);
-# VMLOC_DEPS_E2E=1 adds QEMU, libvirt, promtool and Chromium for the tests.
+# VMLOC_DEPS_E2E=1 adds QEMU, libvirt, promtool and Chromium for the tests; VMLOC_DEPS_DEB=1 (make deb;
+# make test sets VMLOC_DEPS_E2E, which includes them) the Debian packaging tools.
 #
 # The required packages must install; the others are installed on a best-effort basis: a test
 # that needs one that could not be had skips with a message (exit 77) instead of failing.
@@ -20,8 +21,11 @@ optional="clang libclang-rt-14-dev clang-format clang-tidy"
 # Chromium with ChromeDriver (and a font) for the web page's browser test, the openssl
 # command that makes the TLS test's certificates, and libfaketime, which steps the daemons'
 # clocks in the clock-jump test.
+# The Debian package (make deb) and its test: debhelper, dpkg-dev and lintian build and check it;
+# debootstrap makes the Debian 12 root that systemd-nspawn (package systemd-container) boots.
+deb="debhelper dpkg-dev lintian fakeroot debootstrap systemd-container"
 e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl prometheus
-chromium chromium-driver fonts-liberation openssl libfaketime"
+chromium chromium-driver fonts-liberation openssl libfaketime $deb"
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
@@ -37,6 +41,9 @@ need=$(missing_of "$required")
 extra=""
 if [ "${VMLOC_DEPS_OPTIONAL:-1}" != 0 ]; then
     extra="$extra $(missing_of "$optional")"
+fi
+if [ "${VMLOC_DEPS_DEB:-0}" = 1 ]; then
+    extra="$extra $(missing_of "$deb")"
 fi
 if [ "${VMLOC_DEPS_E2E:-0}" = 1 ]; then
     extra="$extra $(missing_of "$e2e")"

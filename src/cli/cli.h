@@ -116,5 +116,7 @@ int cmd_explain(int argc, char **argv);
 int cmd_undrain(int argc, char **argv);
 /* vmloc forget: drop a host that is gone from the manager (cmd_terminal.c). */
 int cmd_forget(int argc, char **argv);
+/* vmloc token: make or check the API token file (cmd_token.c). */
+int cmd_token(int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ static const struct cli_cmd commands[] = {
     {"explain", cmd_explain, "why a VM is where it is, and where it could go"},
     {"vms", cmd_vms, "list VMs with their usage (of an agent with --agent URL)"},
     {"migrations", cmd_migrations, "list migrations and their outcome"},
+    {"token", cmd_token, "make or check the API token file (vmloc token --create FILE)"},
 };
 
 static const char *global_agent;
