@@ -24,7 +24,8 @@ cli_error(const char *fmt, ...)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     }
-    (void)fprintf(stderr, "vmloc: %s\n", msg);
+    /* Under a unit (a daemon's bad config), at priority err: journalctl -p err shows it. */
+    (void)fprintf(stderr, "%svmloc: %s\n", log_to_journal() ? "<3>" : "", msg);
 }
 
 int

@@ -108,6 +108,14 @@ stderr_is_journal(void)
                                       (unsigned long long)st.st_ino);
 }
 
+bool
+log_to_journal(void)
+{
+    if (journal < 0)
+        journal = stderr_is_journal() ? 1 : 0;
+    return journal == 1;
+}
+
 static void vlog(enum log_level lvl, const char *fmt, va_list ap, int err) PRINTF_LIKE(2, 0);
 
 static void
@@ -115,8 +123,7 @@ vlog(enum log_level lvl, const char *fmt, va_list ap, int err)
 {
     if (lvl < min_level)
         return;
-    if (journal < 0)
-        journal = stderr_is_journal() ? 1 : 0;
+    (void)log_to_journal();
     char msg[2048];
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     for (char *p = msg; *p != '\0'; p++) {

@@ -48,6 +48,11 @@ int log_priority(enum log_level lvl);
  * child whose standard error is elsewhere does not count. */
 bool log_journal_stream_matches(const char *env, unsigned long long dev, unsigned long long ino);
 
+/* Does standard error go to journald (JOURNAL_STREAM names it)? Checked once after
+ * log_init(). For lines written outside this module (a command's error) that must carry a
+ * priority there too. */
+bool log_to_journal(void);
+
 void log_debug(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);
