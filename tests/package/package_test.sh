@@ -154,17 +154,6 @@ for u in vmloc-agent vmloc-agent2; do
 done
 native=0
 grep -q '^Type=notify' "$run/lib/systemd/system/vmloc-manager.service" && native=1
-if ! grep -q '^LoadCredential=' "$run/lib/systemd/system/vmloc-manager.service"; then
-    # Units from before the daemons read $CREDENTIALS_DIRECTORY and /etc/vmloc/token.
-    echo "package: note: the units have no LoadCredential=; the token is given by a drop-in"
-    c mkdir -p /etc/systemd/system/vmloc-manager.service.d
-    c sh -c "printf '[Service]\nDynamicUser=no\nUser=vmloc\nEnvironment=VMLOC_TOKEN_FILE=/etc/vmloc/token\n' \
-        > /etc/systemd/system/vmloc-manager.service.d/test.conf"
-    for u in vmloc-agent vmloc-agent2; do
-        c sh -c "printf 'Environment=VMLOC_TOKEN_FILE=/etc/vmloc/token\n' \
-            >> /etc/systemd/system/$u.service.d/test.conf"
-    done
-fi
 c systemctl daemon-reload
 units="vmloc-manager vmloc-agent vmloc-agent2"
 # shellcheck disable=SC2086
