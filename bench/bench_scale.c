@@ -33,6 +33,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -138,6 +139,85 @@ struct opts {
     const char *vmloc;
 };
 
+/* What the store holds once the manager stopped, read with SQLite (its dbstat table): the
+ * bytes of each kind of row, tables and indexes, and how many rows. */
+struct store_fig {
+    bool read;
+    long long raw_rows;
+    long long raw_bytes;
+    long long ru_rows;
+    long long ru_minutes;
+    long long ru_blob_bytes; /* the roll-up BLOBs alone */
+    long long ru_bytes;
+    long long other_bytes; /* names, events, agents, the schema */
+};
+
+/* One integer from `sql`, 0 when it fails (a table this store lacks). */
+static long long
+sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void
+store_figures(const char *data, struct store_fig *f)
+{
+    char path[700];
+    (void)snprintf(path, sizeof(path), "%s/vmloc.db", data);
+    sqlite3 *db = NULL;
+    memset(f, 0, sizeof(*f));
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name", -1, &st,
+                           NULL) == SQLITE_OK) {
+        f->read = true;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *n = (const char *)sqlite3_column_text(st, 0);
+            long long b = sqlite3_column_int64(st, 1);
+            if (strncmp(n, "samples", 7) == 0)
+                f->raw_bytes += b; /* the table and its index (samples_time before v3) */
+            else if (strncmp(n, "rollups", 7) == 0)
+                f->ru_bytes += b;
+            else
+                f->other_bytes += b;
+        }
+    }
+    sqlite3_finalize(st);
+    f->raw_rows = sql_int(db, "SELECT count(*) FROM samples");
+    f->ru_rows = sql_int(db, "SELECT count(*) FROM rollups");
+    f->ru_minutes = sql_int(db, "SELECT SUM(minutes) FROM rollups");
+    f->ru_blob_bytes = sql_int(db, "SELECT SUM(length(data)) FROM rollups");
+    sqlite3_close(db);
+}
+
+/* Bytes per host in steady state at the default retentions (10 minutes of raw samples, one
+ * every 10 s; 7 days of roll-ups, an hour to a row), from the store's own per-row sizes:
+ * a raw row at its measured size; an hour of roll-ups at the measured bytes per minute of
+ * its BLOB times 60, plus the measured bytes per row beside the BLOB (key, index, page
+ * slack). */
+static double
+steady_bytes_per_host(const struct store_fig *f, double *ret_raw, double *ret_ru_day)
+{
+    double raw = f->raw_rows > 0 ? (double)f->raw_bytes / (double)f->raw_rows * 60.0 : 0;
+    double ru_day = 0;
+    if (f->ru_rows > 0 && f->ru_minutes > 0) {
+        double per_minute = (double)(f->ru_blob_bytes - 10 * f->ru_rows) / (double)f->ru_minutes;
+        double beside = (double)(f->ru_bytes - f->ru_blob_bytes) / (double)f->ru_rows;
+        ru_day = 24.0 * (beside + 10.0 + 60.0 * per_minute);
+    }
+    *ret_raw = raw;
+    *ret_ru_day = ru_day;
+    return raw + 7.0 * ru_day;
+}
+
 struct round_rec {
     double round_ms;
     double decide_ms;
@@ -145,6 +225,7 @@ struct round_rec {
 
 struct proc_snap {
     double wall;
+    long long write_bytes;    /* /proc/PID/io: bytes it had written to storage */
     unsigned long long ticks; /* utime + stime */
     unsigned long long utime;
     unsigned long long stime;
@@ -225,6 +306,7 @@ struct lg {
     double self_wall_start;
     double self_wall_end;
     long long data_bytes;
+    struct store_fig sf;
     struct event *tick_ev;   /* 100 ms: registrations, phases */
     struct event *inject_ev; /* every interval: conflicts */
     struct event *health_ev; /* interval / 4 */
@@ -805,6 +887,12 @@ proc_snap(struct lg *lg, struct proc_snap *s)
         p = end;
     }
     s->ticks = s->utime + s->stime;
+    (void)snprintf(path, sizeof(path), "/proc/%ld/io", (long)lg->mgr.pid);
+    if (read_file(path, buf, sizeof(buf)) == 0) {
+        const char *w = strstr(buf, "\nwrite_bytes:");
+        if (w != NULL)
+            s->write_bytes = strtoll(w + 13, NULL, 10);
+    }
     (void)snprintf(path, sizeof(path), "/proc/%ld/status", (long)lg->mgr.pid);
     if (read_file(path, buf, sizeof(buf)) < 0)
         return -1;
@@ -1187,6 +1275,7 @@ struct summary {
     unsigned long long samples;
     unsigned long long orders;
     double store_mib_per_s;
+    double write_mib_per_s;
     bool cpu_pass, round_pass;
     /* the load test (--check) */
     double lat_p50, lat_p99, lat_max; /* conflict shown -> order, s */
@@ -1274,6 +1363,8 @@ summarize(struct lg *lg, struct summary *s)
     s->orders = (unsigned long long)(lg->orders_at_end - lg->orders_at_start);
     double elapsed = lg->p_end.wall - lg->p_start.wall;
     s->store_mib_per_s = elapsed > 0 ? (double)lg->data_bytes / 1048576.0 / elapsed : 0;
+    s->write_mib_per_s =
+        wall > 0 ? (double)(lg->p_end.write_bytes - lg->p_warm.write_bytes) / 1048576.0 / wall : 0;
     v = calloc(lg->n_lat + 1, sizeof(*v));
     if (v != NULL) {
         memcpy(v, lg->lat_s, lg->n_lat * sizeof(*v));
@@ -1300,6 +1391,35 @@ summarize(struct lg *lg, struct summary *s)
                    s->gap_max <= 1500.0 * lg->o.interval;
     s->cpu_pass = wall > 0 && s->cpu_pct < TARGET_CPU_PCT;
     s->round_pass = n > 0 && s->round_p99 < TARGET_ROUND_MS;
+}
+
+static void
+print_store(const struct lg *lg, const struct summary *s)
+{
+    double per_k = lg->n > 0 ? 1000.0 / (double)lg->n : 0;
+    (void)printf("store writes         %.3f MiB/s (%.3f MiB/s per 1,000 hosts; the manager's "
+                 "write_bytes during the measurement)\n",
+                 s->write_mib_per_s, s->write_mib_per_s * per_k);
+    const struct store_fig *f = &lg->sf;
+    if (!f->read || lg->n == 0)
+        return;
+    double raw = 0;
+    double ru_day = 0;
+    double steady = steady_bytes_per_host(f, &raw, &ru_day);
+    (void)printf("store per host       raw sample %.0f B (%lld rows), roll-ups %.1f B a minute "
+                 "(%lld minutes in %lld rows)\n",
+                 f->raw_rows > 0 ? (double)f->raw_bytes / (double)f->raw_rows : 0, f->raw_rows,
+                 f->ru_minutes > 0
+                     ? (double)(f->ru_blob_bytes - 10 * f->ru_rows) / (double)f->ru_minutes
+                     : 0,
+                 f->ru_minutes, f->ru_rows);
+    (void)printf("  bytes/host/day     %.0f KiB raw (one sample every 10 s, unpruned), %.0f KiB of "
+                 "roll-ups\n",
+                 raw * 144.0 / 1024.0, ru_day / 1024.0);
+    (void)printf("  steady state       %.0f KiB per host = %.1f MiB per 1,000 hosts (10 min raw "
+                 "%.0f KiB + 7 days of roll-ups %.0f KiB), other tables now %.1f MiB\n",
+                 steady / 1024.0, steady * 1000.0 / 1048576.0, raw / 1024.0, 7.0 * ru_day / 1024.0,
+                 (double)f->other_bytes / 1048576.0);
 }
 
 static void
@@ -1342,6 +1462,7 @@ print_text(const struct lg *lg, const struct summary *s)
                      "%.1f GiB for one hour of retention)\n",
                      lg->stored_samples, (double)lg->data_bytes / 1048576.0, s->store_mib_per_s,
                      s->store_mib_per_s * 3600.0 / 1024.0);
+    print_store(lg, s);
     (void)printf("load generator CPU   %.1f %% of one core\n", s->self_cpu_pct);
     (void)printf("conflicts            %zu handled; sample showing it -> order p50 %.0f ms, p99 "
                  "%.0f ms, max %.0f ms; %zu later than one interval or never\n",
@@ -1397,6 +1518,12 @@ print_json(const struct lg *lg, const struct summary *s)
     (void)printf("\"stored_samples\":%lld,\"store_bytes\":%lld,\"store_mib_per_s\":%.3f,"
                  "\"loadgen_cpu_pct\":%.2f,",
                  lg->stored_samples, lg->data_bytes, s->store_mib_per_s, s->self_cpu_pct);
+    double raw = 0;
+    double ru_day = 0;
+    double steady = steady_bytes_per_host(&lg->sf, &raw, &ru_day);
+    (void)printf("\"store_write_mib_per_s\":%.4f,\"store_raw_bytes_per_host_day\":%.0f,"
+                 "\"store_rollup_bytes_per_host_day\":%.0f,\"store_steady_bytes_per_host\":%.0f,",
+                 s->write_mib_per_s, raw * 144.0, ru_day, steady);
     (void)printf("\"cpu_series_pct\":[");
     for (size_t i = 0; i < lg->n_series; i++)
         (void)printf("%s%.1f", i > 0 ? "," : "", lg->cpu_series[i]);
@@ -1524,6 +1651,7 @@ main(int argc, char **argv)
     lg.data_bytes = dir_bytes(data);
     if (lg.mgr.pid > 0 && bench_daemon_stop(&lg.mgr, 10.0) != 0)
         (void)fprintf(stderr, "bench_scale: the manager did not stop cleanly\n");
+    store_figures(data, &lg.sf);
     if (r < 0) {
         (void)fprintf(stderr, "bench_scale: %s\n",
                       lg.fail_msg[0] != '\0' ? lg.fail_msg : "setup failed");

@@ -303,6 +303,12 @@ get_history(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "since: must be a time in seconds since the epoch");
         return;
     }
+    double step = 0;
+    if (http_query_number(r, "step", 0, 1e12, &step) != 0) {
+        /* Not a history of another shape: roll-ups are the manager's. */
+        http_reply_error(r, 400, "step: one-minute roll-ups are kept by the manager only");
+        return;
+    }
     json_t *j = NULL;
     int rc = -ENOENT;
     if (strcmp(r->parts[2], a->opts->name) == 0) {

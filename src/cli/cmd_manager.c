@@ -71,7 +71,21 @@ static const struct opt_def manager_defs[] = {
      .key = "retention",
      .set = {SETTING_NUMBER(MGR(retention_s), 1, 1e9, "must be at least 1 second")},
      .arg = "SECONDS",
-     .help = "how long samples are kept (default {})"},
+     .help = "how long raw samples are kept (default {}:\n"
+             "10 minutes)"},
+    {.name = "rollup-retention",
+     .key = "rollup_retention",
+     .set = {SETTING_NUMBER(MGR(rollup_retention_s), 60, 1e9, "must be at least 60 seconds")},
+     .arg = "SECONDS",
+     .help = "how long a host's one-minute roll-ups are kept\n"
+             "(default {}: 7 days)"},
+    {.name = "event-retention",
+     .key = "event_retention",
+     .set = {SETTING_NUMBER(MGR(event_retention_s), 1, 1e9, "must be at least 1 second")},
+     .arg = "SECONDS",
+     .help = "how long conflicts, finished migrations and\n"
+             "settled recommendations are kept (default {}:\n"
+             "90 days)"},
     {.name = "forget-after",
      .key = "forget_after",
      .set = {SETTING_NUMBER(MGR(forget_after_s), 0, 1e9,

@@ -78,7 +78,7 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
                 wire_sample_done(&s);
                 manager_host_missed(m, h, "wrong host");
             } else {
-                manager_host_sample(m, h, &s, body);
+                manager_host_sample(m, h, &s);
             }
         }
     }
@@ -93,13 +93,12 @@ round_complete(struct manager *m)
         log_warnx("store commit failed, ignoring");
     m->in_round = false;
     m->last_round_ms = (double)(clock_now_us() - m->round_started_us) / 1000.0;
-    /* Old samples go in small batches every round (a batch is bounded, so a large backlog
+    /* Old rows go in small batches every round (a batch is bounded, so a large backlog
      * never stalls the loop); the round time above does not include it. */
-    double now = clock_wall_s();
-    if (store_prune_samples(m->store, now - m->opts.retention_s) < 0)
-        log_warnx("sample pruning failed, ignoring");
-    if (store_prune_recommendations(m->store, now - m->opts.retention_s) < 0)
-        log_warnx("recommendation pruning failed, ignoring");
+    struct store_retention keep = {m->opts.retention_s, m->opts.rollup_retention_s,
+                                   m->opts.event_retention_s};
+    if (store_prune(m->store, clock_wall_s(), &keep) < 0)
+        log_warnx("store pruning failed, ignoring");
     manager_forget_silent(m);
     uint64_t t0 = clock_now_us();
     manager_decide(m);
@@ -248,6 +247,25 @@ load_maintenance(void *ctx, const char *host, double since)
     log_info("host in maintenance host=\"%s\" (from the store)", host);
 }
 
+static void
+history_point(void *ctx, const struct store_row *r)
+{
+    struct manager *m = ctx;
+    struct mhost *h = manager_host_find(m, r->host);
+    if (h != NULL)
+        hview_push_usage(&h->v, r->time, r->pct);
+}
+
+/* The hosts' usage history (the page's chart) from the raw samples of the store, so that it
+ * goes on where it was before a restart. */
+static void
+load_history(struct manager *m)
+{
+    if (store_each_sample(m->store, NULL, clock_wall_s() - m->opts.retention_s, false,
+                          history_point, m, NULL) < 0)
+        log_warnx("usage history not read from the store, ignoring");
+}
+
 int
 manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
 {
@@ -314,6 +332,8 @@ manager_free(struct manager *m)
     dupvms_done(&m->dups);
     if (m->in_round && store_commit(m->store) < 0)
         log_warnx("store commit at exit failed, ignoring");
+    if (m->store != NULL && store_sync(m->store) < 0)
+        log_warnx("the minutes in progress were not stored at exit, ignoring");
     store_close(m->store);
     for (size_t i = 0; i < m->n_hosts; i++)
         manager_host_free(m->hosts[i]);
@@ -352,6 +372,11 @@ manager_run(const struct manager_opts *o)
     if (store_upgraded(m->store, &from))
         log_info("store upgraded file=%s from=%d to=%d", store_path(m->store), from,
                  STORE_SCHEMA_VERSION);
+    if (store_dropped_samples(m->store) > 0)
+        log_info("store upgrade dropped the samples kept as JSON file=%s samples=%lld; "
+                 "conflicts, migrations and recommendations are kept, and the usage history "
+                 "starts again",
+                 store_path(m->store), store_dropped_samples(m->store));
     if (loop_init(&m->loop) < 0) {
         log_errorx("cannot create the event loop");
         goto out;
@@ -375,6 +400,7 @@ manager_run(const struct manager_opts *o)
         log_warnx("stored agents not read, ignoring");
     if (store_each_maintenance(m->store, load_maintenance, m) < 0)
         log_warnx("hosts in maintenance not read from the store, ignoring");
+    load_history(m);
     if (manager_recs_load(m) < 0)
         log_warnx("pending recommendations not read from the store, ignoring");
     if (manager_recover(m) < 0)

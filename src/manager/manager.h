@@ -14,7 +14,12 @@
  * is not given. */
 #define MANAGER_DATA_ROLE "manager"
 #define MANAGER_DEFAULT_INTERVAL_S 1.0
-#define MANAGER_DEFAULT_RETENTION_S 3600.0
+/* Raw samples: 10 minutes, enough for the page's chart and a look at a recent conflict; a
+ * week of one-minute roll-ups; 90 days of conflicts, migrations and recommendations
+ * (docs/running.md, "The store", says what each costs per host). */
+#define MANAGER_DEFAULT_RETENTION_S 600.0
+#define MANAGER_DEFAULT_ROLLUP_RETENTION_S 604800.0
+#define MANAGER_DEFAULT_EVENT_RETENTION_S 7776000.0
 /* A host whose agent is silent this long is forgotten (7 days); 0: never. */
 #define MANAGER_DEFAULT_FORGET_AFTER_S 604800.0
 /* Samples are decided on every interval but stored at most every 10 s per host: at 1,000
@@ -28,11 +33,13 @@ struct manager_opts {
     /* Rounds start this long after each whole interval of the wall clock, when the agents'
      * samples of that instant are ready; < 0: the default, manager_collect_offset(). */
     double collect_offset_s;
-    double retention_s;     /* how long samples are kept in the store */
-    double forget_after_s;  /* a host silent this long is forgotten; 0: never */
-    double store_every_s;   /* a host's sample is stored at most this often */
-    char policy_path[4096]; /* "" = defaults */
-    struct policy policy;   /* parsed (owned by the caller) */
+    double retention_s;        /* how long raw samples are kept in the store */
+    double rollup_retention_s; /* and one-minute roll-ups */
+    double event_retention_s;  /* and conflicts, migrations and recommendations */
+    double forget_after_s;     /* a host silent this long is forgotten; 0: never */
+    double store_every_s;      /* a host's sample is stored at most this often */
+    char policy_path[4096];    /* "" = defaults */
+    struct policy policy;      /* parsed (owned by the caller) */
     enum log_level log_level;
     bool edge;                     /* edge mode: agents detect and notify; decide for them only */
     bool collect_on_notify;        /* edge mode: collect only when notified, not every interval */

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,7 @@ post_notify(struct http_req *r, void *ctx)
     if (h->v.has_sample && s.time < h->v.sample.time)
         wire_sample_done(&s); /* older than what a collection brought: keep the newer */
     else
-        manager_host_sample(m, h, &s, r->body);
+        manager_host_sample(m, h, &s);
     reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
     manager_notified(m, h);
 }
@@ -458,7 +459,59 @@ get_hosts(struct http_req *r, void *ctx)
     reply_json(r, 200, arr);
 }
 
-/* GET /v1/hosts/NAME/history[?since=T]: the host's recent usage and its thresholds. */
+/* The lists of a roll-up answer: per statistic, per kind. */
+struct minutes_json {
+    json_t *time;
+    json_t *kinds[3][KIND_COUNT]; /* usage (the mean), min, max */
+    bool oom;
+};
+
+static void
+add_minute(void *ctx, const struct store_minute *mn)
+{
+    struct minutes_json *mj = ctx;
+    const double *v[3] = {mn->mean, mn->min, mn->max};
+    mj->oom |= json_array_append_new(mj->time, json_real(mn->time)) < 0;
+    for (unsigned s = 0; s < 3; s++) {
+        for (unsigned k = 0; k < KIND_COUNT; k++)
+            mj->oom |=
+                json_array_append_new(mj->kinds[s][k], json_real(round(v[s][k] * 10.0) / 10.0)) < 0;
+    }
+}
+
+/* GET /v1/hosts/NAME/history?step=60: the answer without `step` (docs/protocol.md) from the
+ * host's one-minute roll-ups, "usage" the means, with "min" and "max" beside them. NULL on
+ * OOM or when the store cannot be read (*ret_io set). */
+static json_t *
+minutes_json(struct manager *m, const struct mhost *h, double since, bool *ret_io)
+{
+    static const char *const keys[3] = {"usage", "min", "max"};
+    struct minutes_json mj = {.time = json_array()};
+    json_t *o = json_pack("{s:s,s:i}", "host", h->v.name, "step", 60);
+    mj.oom = o == NULL || mj.time == NULL || json_object_set_new(o, "time", mj.time) < 0;
+    for (unsigned s = 0; s < 3 && !mj.oom; s++) {
+        json_t *by_kind = json_object();
+        mj.oom = by_kind == NULL || json_object_set_new(o, keys[s], by_kind) < 0;
+        for (unsigned k = 0; k < KIND_COUNT && !mj.oom; k++) {
+            mj.kinds[s][k] = json_array();
+            mj.oom = mj.kinds[s][k] == NULL ||
+                     json_object_set_new(by_kind, kind_name((enum kind)k), mj.kinds[s][k]) < 0;
+        }
+    }
+    *ret_io = false;
+    if (!mj.oom && store_each_minute(m->store, h->v.name, since, add_minute, &mj) < 0)
+        *ret_io = true;
+    double thr[KIND_COUNT];
+    hview_thresholds(&m->opts.policy, h->v.name, h->v.has_sample ? h->v.sample.capacity : 1.0, thr);
+    if (mj.oom || *ret_io || json_object_set_new(o, "threshold", wire_kinds_json(thr)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* GET /v1/hosts/NAME/history[?since=T][&step=60]: the host's recent usage and its
+ * thresholds, or its one-minute roll-ups. */
 static void
 get_history(struct http_req *r, void *ctx)
 {
@@ -471,6 +524,22 @@ get_history(struct http_req *r, void *ctx)
     double since = 0;
     if (http_query_number(r, "since", 0, 1e12, &since) < 0) {
         http_reply_error(r, 400, "since: must be a time in seconds since the epoch");
+        return;
+    }
+    double step = 0;
+    if (http_query_number(r, "step", 0, 1e12, &step) < 0 || (step != 0 && step != 60)) {
+        http_reply_error(r, 400,
+                         "step: must be 60 (one-minute roll-ups) or left out (the "
+                         "samples of the last minutes)");
+        return;
+    }
+    if (step == 60) {
+        bool io = false;
+        json_t *o = minutes_json(m, h, since, &io);
+        if (io)
+            http_reply_error(r, 500, "the store cannot be read: %s", store_path(m->store));
+        else
+            reply_json(r, 200, o);
         return;
     }
     reply_json(r, 200,

@@ -145,8 +145,10 @@ manager_host_missed(struct manager *m, struct mhost *h, const char *why)
     }
 }
 
+static void store_sample(struct manager *m, struct mhost *h);
+
 void
-manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, const char *body)
+manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s)
 {
     hview_take(&h->v, s, clock_wall_s());
     h->contact = clock_wall_s();
@@ -168,13 +170,26 @@ manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s, c
               (unsigned long long)h->v.sample.seq, age * 1000.0);
     histo_observe(&m->age_h, age > 0 ? age : 0);
     check_sample_age(m, h, age);
+    store_sample(m, h);
+}
+
+/* Every sample goes into its host's one-minute roll-up; one every store_every seconds is
+ * kept raw, with its VMs (those still arriving are not the host's yet). */
+static void
+store_sample(struct manager *m, struct mhost *h)
+{
+    const struct wire_sample *s = &h->v.sample;
     double mono = clock_mono_s(); /* a clock set back must not stop the storing */
-    if (h->last_stored <= 0 || mono - h->last_stored >= m->opts.store_every_s) {
-        if (store_add_sample(m->store, h->v.sample.time, h->v.name, body) < 0)
-            log_warnx("sample not stored host=\"%s\", ignoring", h->v.name);
-        else
-            h->last_stored = mono;
+    bool raw = h->last_stored <= 0 || mono - h->last_stored >= m->opts.store_every_s;
+    int r = store_add_sample(m->store, s->time, h->v.name, s->usage, s->usage_kinds, raw);
+    for (size_t j = 0; r == 0 && raw && j < s->n_vms; j++) {
+        if (!s->vms[j].incoming)
+            r = store_add_vm(m->store, s->vms[j].name, s->vms[j].usage, s->vms[j].usage_kinds);
     }
+    if (r < 0)
+        log_warnx("sample not stored host=\"%s\": %s, ignoring", h->v.name, strerror(-r));
+    else if (raw)
+        h->last_stored = mono;
 }
 
 size_t
@@ -202,7 +217,7 @@ first_sample_done(void *arg, int status, const char *body, size_t len, const cha
         wire_sample_done(&s);
         return;
     }
-    manager_host_sample(h->m, h, &s, body);
+    manager_host_sample(h->m, h, &s);
 }
 
 void

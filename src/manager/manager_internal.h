@@ -161,9 +161,8 @@ struct mhost *manager_host_find(struct manager *m, const char *name);
 /* Ask a newly registered agent for its sample at once, outside the rounds, so that its host
  * is a destination (and shown) without waiting for the next round. */
 void manager_sample_now(struct manager *m, struct mhost *h);
-/* Take host `h`'s sample `s` (decoded from `body`), store it if due. `s` is moved. */
-void manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s,
-                         const char *body);
+/* Take host `h`'s sample `s`: its latest, in its roll-ups, stored raw if due. `s` is moved. */
+void manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s);
 /* Forget host `h` (`why` for the log): off the list and out of the store; refused (-EBUSY)
  * while a migration involves it; -EIO when the store could not forget it (nothing changed).
  * Requests in flight to it finish first (manager_host_answered()). */

@@ -12,6 +12,8 @@ manager_opts_init(struct manager_opts *o)
     o->interval_s = MANAGER_DEFAULT_INTERVAL_S;
     o->collect_offset_s = -1.0;
     o->retention_s = MANAGER_DEFAULT_RETENTION_S;
+    o->rollup_retention_s = MANAGER_DEFAULT_ROLLUP_RETENTION_S;
+    o->event_retention_s = MANAGER_DEFAULT_EVENT_RETENTION_S;
     o->forget_after_s = MANAGER_DEFAULT_FORGET_AFTER_S;
     o->store_every_s = MANAGER_DEFAULT_STORE_EVERY_S;
     policy_init(&o->policy);

@@ -1,6 +1,7 @@
 /* SQLite store of the manager (see store.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "store/store.h"
+#include "store/store_internal.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -8,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-struct store {
-    sqlite3 *db;
-    sqlite3_stmt *add_sample;
-    sqlite3_stmt *add_conflict;
-    sqlite3_stmt *put_migration;
-    sqlite3_stmt *put_agent;
-    char path[4096];
-    int found_version; /* the schema version store_open() found; -1: a new file */
-};
 
 /* The schema's history, oldest first: step N upgrades a store of version N-1 to version N.
  * store_open() runs the steps a store lacks, each in one transaction that also sets
@@ -54,6 +45,24 @@ static const char *const steps[] = {
     /* 2: the time a migration's source last answered, kept so that a restarted manager goes
      * on counting from it (NULL in older rows: no answer recorded). */
     "ALTER TABLE migrations ADD COLUMN answered REAL;",
+    /* 3: samples as numbers (store_samples.c, store_codec.h), no longer as their JSON. The
+     * JSON samples are dropped, not converted (upgrade() counts them for the log): at the old
+     * default of an hour at 1,000 hosts they are some 360,000 bodies of a few KB, a start
+     * delayed by minutes, and they would be kept only the new default of 10 minutes anyway;
+     * the page's chart fills again in as long. Conflicts, migrations and recommendations
+     * stay. */
+    "DROP INDEX IF EXISTS samples_time;"
+    "DROP TABLE samples;"
+    "CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    /* Usage in hundredths of a percent, NULL for a kind the sample did not give; the VMs
+     * in one BLOB (store_codec.h). New figures go after `net`, as columns with no default
+     * (NULL in the older rows), and in the BLOB's column count. */
+    "CREATE TABLE samples(id INTEGER PRIMARY KEY, time REAL NOT NULL, host INTEGER NOT NULL,"
+    "  cpu INTEGER, mem_bw INTEGER, disk INTEGER, net INTEGER, vms BLOB NOT NULL);"
+    /* A host's hour of one-minute roll-ups (store_codec.h), rewritten as each minute ends. */
+    "CREATE TABLE rollups(id INTEGER PRIMARY KEY, host INTEGER NOT NULL, hour INTEGER NOT NULL,"
+    "  minutes INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX rollups_host ON rollups(host, hour);",
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,
@@ -152,12 +161,24 @@ upgrade(struct store *s, char *err, size_t errlen)
         return -EPROTO;
     }
     s->found_version = fresh ? -1 : version;
+    int json_samples = 0;
+    if (!fresh && version < 3 &&
+        query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'samples'",
+                  &json_samples) == 0 &&
+        json_samples > 0 && query_int(s, "SELECT count(*) FROM samples", &json_samples) == 0)
+        s->dropped = json_samples;
     for (int n = version + 1; n <= STORE_SCHEMA_VERSION; n++) {
         int r = upgrade_step(s, n, err, errlen);
         if (r < 0)
             return r;
     }
     return 0;
+}
+
+long long
+store_dropped_samples(const struct store *s)
+{
+    return s->dropped;
 }
 
 bool
@@ -180,7 +201,7 @@ store_close(struct store *s)
 {
     if (s == NULL)
         return;
-    sqlite3_finalize(s->add_sample);
+    store_samples_done(s);
     sqlite3_finalize(s->add_conflict);
     sqlite3_finalize(s->put_migration);
     sqlite3_finalize(s->put_agent);
@@ -223,7 +244,7 @@ store_open(const char *dir, struct store **ret, char *err, size_t errlen)
         return r;
     }
     step = "prepare statements";
-    if (prepare(s, "INSERT INTO samples(time, host, body) VALUES (?, ?, ?)", &s->add_sample) < 0 ||
+    if (store_samples_prepare(s) < 0 ||
         prepare(s, "INSERT INTO conflicts(time, host, resources, vms, outcome) VALUES (?,?,?,?,?)",
                 &s->add_conflict) < 0 ||
         prepare(s,
@@ -251,7 +272,12 @@ store_begin(struct store *s)
 int
 store_commit(struct store *s)
 {
-    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+    /* The queued samples go in the same transaction; the commit is tried even when they
+     * fail, for the other rows of the round. */
+    int r = store_samples_flush(s);
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return -EIO;
+    return r;
 }
 
 /* Step a prepared statement once and reset it. */
@@ -261,33 +287,6 @@ run(sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     (void)sqlite3_reset(st);
     (void)sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? 0 : -EIO;
-}
-
-int
-store_add_sample(struct store *s, double time, const char *host, const char *body)
-{
-    sqlite3_stmt *st = s->add_sample;
-    (void)sqlite3_bind_double(st, 1, time);
-    (void)sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
-    (void)sqlite3_bind_text(st, 3, body, -1, SQLITE_TRANSIENT);
-    return run(st);
-}
-
-int
-store_prune_samples(struct store *s, double before)
-{
-    sqlite3_stmt *st = NULL;
-    /* In bounded batches, so one call never stalls the event loop for long; the manager
-     * calls it every round until the backlog is gone. */
-    if (prepare(s,
-                "DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE time < ?"
-                " ORDER BY id LIMIT 5000)",
-                &st) < 0)
-        return -EIO;
-    (void)sqlite3_bind_double(st, 1, before);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -491,21 +490,6 @@ store_put_recommendation(struct store *s, const struct store_rec *r)
     (void)sqlite3_bind_text(st, 7, r->state, -1, SQLITE_TRANSIENT);
     (void)sqlite3_bind_text(st, 8, r->migration, -1, SQLITE_TRANSIENT);
     (void)sqlite3_bind_double(st, 9, r->updated);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -EIO;
-}
-
-int
-store_prune_recommendations(struct store *s, double before)
-{
-    sqlite3_stmt *st = NULL;
-    if (prepare(s,
-                "DELETE FROM recommendations WHERE id IN (SELECT id FROM recommendations"
-                " WHERE state != 'pending' AND updated < ? ORDER BY updated LIMIT 5000)",
-                &st) < 0)
-        return -EIO;
-    (void)sqlite3_bind_double(st, 1, before);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -EIO;

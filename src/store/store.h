@@ -11,10 +11,11 @@
 #include <stddef.h>
 
 #include "core/compiler.h"
+#include "core/model.h"
 
 /* The schema version this vmloc writes: the number of migration steps in store.c (PRAGMA
  * user_version and meta.schema_version of an up-to-date store). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_FILE "vmloc.db"
 
 struct store;
@@ -54,11 +55,85 @@ void store_close(struct store *s);
 MUST_CHECK int store_begin(struct store *s);
 MUST_CHECK int store_commit(struct store *s);
 
-MUST_CHECK int store_add_sample(struct store *s, double time, const char *host, const char *body);
+/* ---- usage samples (store_samples.c) --------------------------------------------------------
+ *
+ * Samples are kept as numbers (store_codec.h): a raw sample is a row of the host's usage per
+ * kind with its VMs' usage in one BLOB, host and VM names interned in the names table; every
+ * sample also folds into its host's one-minute roll-up (minimum, mean and maximum per kind),
+ * kept an hour of a host to a row. What store_add_sample() queues is written by store_commit(),
+ * all the samples of a round in the one transaction of store_begin() .. store_commit(). */
 
-/* Delete up to 5,000 samples older than `before` (seconds since the epoch), oldest first;
- * call again until nothing is left to delete. */
-MUST_CHECK int store_prune_samples(struct store *s, double before);
+/* Take host `host`'s usage `pct` (percent per kind; the kinds given in `kinds`, a KIND_BIT
+ * mask, others read 0 in the roll-ups) measured at `time` (seconds since the epoch): folded
+ * into the host's roll-up of that minute (written when its next minute begins, and by
+ * store_sync()), and when `keep_raw` queued as a raw sample, with the VMs store_add_vm()
+ * adds next. A time before the minute being summed (a clock set back) is left out of the
+ * roll-ups. 0; -EINVAL `host` empty; -ENOMEM; -EIO (the names table or a roll-up could not
+ * be read or written). */
+MUST_CHECK int store_add_sample(struct store *s, double time, const char *host, const double *pct,
+                                unsigned kinds, bool keep_raw);
+/* Add VM `vm` with usage `pct` (kinds in `kinds`) to the raw sample store_add_sample() queued
+ * last; nothing when it keeps no raw sample. 0; -EINVAL `vm` empty; -ENOMEM; -EIO. */
+MUST_CHECK int store_add_vm(struct store *s, const char *vm, const double *pct, unsigned kinds);
+
+/* Finish the minutes being summed and write them, with what is queued, in a transaction of
+ * its own (for a clean stop: a crash loses at most the minute in progress). 0 or -EIO. */
+MUST_CHECK int store_sync(struct store *s);
+
+/* A raw sample as read back; names and VMs borrowed for the callback. */
+struct store_vm_row {
+    const char *name;
+    double pct[KIND_COUNT];
+    unsigned kinds;
+};
+struct store_row {
+    double time;
+    const char *host;
+    double pct[KIND_COUNT];
+    unsigned kinds;
+    const struct store_vm_row *vms; /* NULL unless asked for */
+    size_t n_vms;
+};
+
+/* Call `fn` for each raw sample of host `host` (NULL: every host) taken at or after `since`,
+ * oldest first (in the order written), with its VMs when `with_vms`. Rows that do not decode
+ * are skipped and counted in *ret_bad (may be NULL). 0; -ENOMEM; -EIO. */
+MUST_CHECK int store_each_sample(struct store *s, const char *host, double since, bool with_vms,
+                                 void (*fn)(void *ctx, const struct store_row *r), void *ctx,
+                                 long long *ret_bad);
+
+/* One minute of a host's roll-ups (percent per kind; the stored ones to half a percent). */
+struct store_minute {
+    double time;      /* the minute's start, seconds since the epoch */
+    unsigned samples; /* samples summed, for the minute in progress; 0 for a stored minute */
+    double min[KIND_COUNT];
+    double mean[KIND_COUNT];
+    double max[KIND_COUNT];
+};
+
+/* Call `fn` for each one-minute roll-up of host `host` that starts at or after `since`,
+ * oldest first, ending with the minute in progress. 0; -EIO. */
+MUST_CHECK int store_each_minute(struct store *s, const char *host, double since,
+                                 void (*fn)(void *ctx, const struct store_minute *m), void *ctx);
+
+/* How long each kind of row is kept (seconds). */
+struct store_retention {
+    double raw_s;    /* raw samples */
+    double rollup_s; /* one-minute roll-ups (an hour's row goes once all of it is older) */
+    double event_s;  /* conflicts, finished migrations, recommendations no longer pending */
+};
+
+/* Rows deleted by one store_prune() call at most, per table: a call costs a few
+ * milliseconds, and the manager calls it every round until the backlog is gone. */
+#define STORE_PRUNE_BATCH 5000
+
+/* Delete rows older than `now` minus their retention under `r`, at most STORE_PRUNE_BATCH
+ * per table, oldest first. Returns the rows deleted (>= 0), or -EIO. */
+MUST_CHECK int store_prune(struct store *s, double now, const struct store_retention *r);
+
+/* The JSON samples step 3 of the schema dropped from an older store when it was opened (for
+ * the log); 0 when none. */
+long long store_dropped_samples(const struct store *s);
 
 MUST_CHECK int store_add_conflict(struct store *s, double time, const char *host,
                                   const char *resources_json, const char *vms_json,
@@ -113,16 +188,13 @@ struct store_rec {
 
 /* Insert or update a recommendation (by id). */
 MUST_CHECK int store_put_recommendation(struct store *s, const struct store_rec *r);
-/* Delete up to 5,000 recommendations that are no longer pending and were last updated before
- * `before`. */
-MUST_CHECK int store_prune_recommendations(struct store *s, double before);
 /* Call `fn` for the pending recommendations, oldest first (`pending_only`), or for the
  * newest `limit` of any state, oldest first. */
 MUST_CHECK int store_each_recommendation(struct store *s, bool pending_only, int limit,
                                          void (*fn)(void *ctx, const struct store_rec *r),
                                          void *ctx);
 
-/* Number of sample rows, and the database's size in bytes. */
+/* Number of raw sample rows, and the database's size in bytes (its main file). */
 MUST_CHECK int store_stats(struct store *s, long long *ret_samples, long long *ret_bytes);
 
 #endif

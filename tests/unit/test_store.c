@@ -4,6 +4,7 @@
  * with a message that names the file and both versions. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "common/file.h" /* file_read_all() */
 #include "store/store.h"
+#include "store/store_codec.h"
 
 #ifndef VMLOC_TEST_DATA
 #error "VMLOC_TEST_DATA: the folder tests/data"
@@ -153,14 +155,20 @@ test_upgrade_oldest(void **state)
                           .state = "pending",
                           .updated = 6};
     assert_int_equal(store_put_recommendation(s, &r), 0);
-    assert_int_equal(store_add_sample(s, 7, "h1", "{}"), 0);
+    /* Step 3 dropped the JSON sample of the old store; samples are numbers now. */
+    assert_int_equal(store_dropped_samples(s), 1);
+    const double pct[KIND_COUNT] = {10, 20, 30, 40};
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, 7, "h1", pct, KIND_MASK_ALL, true), 0);
+    assert_int_equal(store_commit(s), 0);
     store_close(s);
 
     assert_int_equal(query_int(dir, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(query_int(dir, "SELECT CAST(value AS INTEGER) FROM meta"
                                     " WHERE key = 'schema_version'"),
                      STORE_SCHEMA_VERSION);
-    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 2);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 1);
+    assert_int_equal(query_int(dir, "SELECT cpu FROM samples"), 1000);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM recommendations"), 1);
     /* Step 2 gave the old migrations table its answered column. */
     assert_int_equal(query_int(dir, "SELECT count(*) FROM pragma_table_info('migrations')"
@@ -226,13 +234,419 @@ test_newer_refused(void **state)
     assert_int_equal(store_open(dir, &s, err, sizeof(err)), -EPROTO);
 }
 
+/* ---- samples as numbers (store_samples.c, store_codec.h) ---------------------------------- */
+
+static struct store *
+open_store(const char *dir)
+{
+    struct store *s = NULL;
+    char err[512] = "";
+    if (store_open(dir, &s, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    return s;
+}
+
+/* A minute-aligned time (2025-11-26 07:00:00 UTC). */
+#define T0 1764140400.0
+
+/* Host HOST's usage at step i of a test: cpu rises by 1 % a step, the other kinds fixed. */
+static void
+usage_at(int i, double *pct)
+{
+    pct[KIND_CPU] = 10.0 + i;
+    pct[KIND_MEM_BW] = 20.25;
+    pct[KIND_DISK] = 5;
+    pct[KIND_NET] = 0;
+}
+
+/* One round: hosts h1 and h2 at `time`, two VMs each, raw when `raw`. */
+static void
+write_round(struct store *s, double time, int i, bool raw)
+{
+    double pct[KIND_COUNT];
+    usage_at(i, pct);
+    assert_int_equal(store_begin(s), 0);
+    const char *hosts[] = {"h1", "h2"};
+    for (unsigned h = 0; h < 2; h++) {
+        assert_int_equal(store_add_sample(s, time, hosts[h], pct, KIND_MASK_ALL, raw), 0);
+        const double vm1[KIND_COUNT] = {4.5, 1, 2, 3};
+        const double vm2[KIND_COUNT] = {5.5 + i, 0, 0, 0};
+        char name[32];
+        (void)snprintf(name, sizeof(name), "%s-web", hosts[h]);
+        assert_int_equal(store_add_vm(s, name, vm1, KIND_MASK_ALL), 0);
+        /* A VM whose sample gives only its cpu. */
+        assert_int_equal(store_add_vm(s, "db", vm2, KIND_BIT(KIND_CPU)), 0);
+    }
+    assert_int_equal(store_commit(s), 0);
+}
+
+struct rows {
+    int n;
+    struct store_row r[16];
+    char vm[16][2][32];
+    double vm_cpu[16][2];
+    unsigned vm_kinds[16][2];
+};
+
+static void
+keep_row(void *ctx, const struct store_row *r)
+{
+    struct rows *rs = ctx;
+    assert_true(rs->n < 16);
+    rs->r[rs->n] = *r;
+    rs->r[rs->n].host = NULL;
+    assert_string_equal(r->host, "h1");
+    assert_int_equal(r->n_vms, 2);
+    for (size_t j = 0; j < 2; j++) {
+        (void)snprintf(rs->vm[rs->n][j], sizeof(rs->vm[0][0]), "%s", r->vms[j].name);
+        rs->vm_cpu[rs->n][j] = r->vms[j].pct[KIND_CPU];
+        rs->vm_kinds[rs->n][j] = r->vms[j].kinds;
+    }
+    rs->r[rs->n].vms = NULL;
+    rs->n++;
+}
+
+struct minutes {
+    int n;
+    struct store_minute m[64];
+};
+
+static void
+keep_minute(void *ctx, const struct store_minute *m)
+{
+    struct minutes *ms = ctx;
+    assert_true(ms->n < 64);
+    ms->m[ms->n++] = *m;
+}
+
+/* Rounds written in one transaction each come back as raw samples, with their VMs, and as
+ * one-minute roll-ups: the minute in progress exactly, a finished one to half a percent. */
+static void
+test_samples_round(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    /* Samples every 10 s for a minute and 10 s: raw every other one. */
+    for (int i = 0; i < 8; i++)
+        write_round(s, T0 + 10.0 * i, i, i % 2 == 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 2 * 4);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM names"), 2 + 2 + 1);
+
+    struct rows rs = {0};
+    assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
+    assert_int_equal(rs.n, 4);
+    for (int k = 0; k < 4; k++) {
+        assert_true(rs.r[k].time == T0 + 20.0 * k);
+        assert_true(fabs(rs.r[k].pct[KIND_CPU] - (10.0 + 2 * k)) < 1e-9);
+        assert_true(fabs(rs.r[k].pct[KIND_MEM_BW] - 20.25) < 1e-9);
+        assert_int_equal(rs.r[k].kinds, KIND_MASK_ALL);
+        assert_string_equal(rs.vm[k][0], "h1-web");
+        assert_string_equal(rs.vm[k][1], "db");
+        assert_true(fabs(rs.vm_cpu[k][1] - (5.5 + 2 * k)) < 1e-9);
+        assert_int_equal(rs.vm_kinds[k][1], KIND_BIT(KIND_CPU));
+    }
+    /* since: from the third raw sample on. */
+    rs.n = 0;
+    assert_int_equal(store_each_sample(s, "h1", T0 + 40, true, keep_row, &rs, NULL), 0);
+    assert_int_equal(rs.n, 2);
+
+    /* Roll-ups: the first minute is done (samples 0..5), the second is in progress (6, 7). */
+    struct minutes ms = {0};
+    assert_int_equal(store_each_minute(s, "h1", 0, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 2);
+    assert_true(ms.m[0].time == T0);
+    assert_int_equal(ms.m[0].samples, 0);
+    assert_true(ms.m[0].min[KIND_CPU] == 10);
+    assert_true(ms.m[0].max[KIND_CPU] == 15);
+    assert_true(ms.m[0].mean[KIND_CPU] == 12.5);
+    assert_true(ms.m[0].mean[KIND_MEM_BW] == 20.5); /* 20.25 to the half percent */
+    assert_true(ms.m[1].time == T0 + 60);
+    assert_int_equal(ms.m[1].samples, 2);
+    assert_true(ms.m[1].mean[KIND_CPU] == 16.5);
+    assert_true(ms.m[1].mean[KIND_MEM_BW] == 20.25);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM rollups"), 2);
+    /* since selects minutes. */
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "h1", T0 + 1, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 1);
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "nobody", 0, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 0);
+
+    /* A clean stop writes the minute in progress; opened again, its roll-ups are there, and
+     * a sample in the same minute goes on from them. */
+    assert_int_equal(store_sync(s), 0);
+    store_close(s);
+    s = open_store(dir);
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "h1", 0, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 2);
+    assert_true(ms.m[1].mean[KIND_CPU] == 16.5);
+    write_round(s, T0 + 80, 8, false);
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "h1", 0, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 2);
+    assert_int_equal(ms.m[1].samples, 2); /* the stored minute counts as one */
+    assert_true(ms.m[1].min[KIND_CPU] == 16);
+    assert_true(ms.m[1].max[KIND_CPU] == 18);
+    assert_true(ms.m[1].mean[KIND_CPU] == (16.5 + 18) / 2);
+    /* A sample dated before the minute in progress is left out of the roll-ups. */
+    write_round(s, T0 + 5, 50, true);
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "h1", 0, keep_minute, &ms), 0);
+    assert_true(ms.m[0].max[KIND_CPU] == 15);
+    store_close(s);
+}
+
+/* Each store_prune() call deletes at most STORE_PRUNE_BATCH rows of a table, the oldest,
+ * and keeps what is young enough, unfinished or pending. */
+static void
+test_prune_batches(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    const int old = STORE_PRUNE_BATCH + 100;
+    const double pct[KIND_COUNT] = {1, 2, 3, 4};
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < old; i++)
+        assert_int_equal(store_add_sample(s, T0 + i * 0.01, "h1", pct, KIND_MASK_ALL, true), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(store_add_sample(s, T0 + 1000 + i, "h1", pct, KIND_MASK_ALL, true), 0);
+    /* Roll-ups of three hours of h2 (two whole hours before the cut, the third across it) and
+     * one of h1 (T0 is on the hour). */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(store_add_sample(s, T0 + 3600.0 * i + 5000, "h2", pct, 1, false), 0);
+    assert_int_equal(store_add_conflict(s, T0, "h1", "[]", "[]", "x"), 0);
+    assert_int_equal(store_add_conflict(s, T0 + 1000, "h1", "[]", "[]", "x"), 0);
+    struct store_migration done = {.id = "m1", .state = "done", .started = T0, .finished = T0};
+    struct store_migration running = {
+        .id = "m2", .state = "running", .started = T0, .finished = -1};
+    assert_int_equal(store_put_migration(s, &done), 0);
+    assert_int_equal(store_put_migration(s, &running), 0);
+    struct store_rec pending = {.id = "r1", .time = T0, .state = "pending", .updated = T0};
+    struct store_rec settled = {.id = "r2", .time = T0, .state = "expired", .updated = T0};
+    assert_int_equal(store_put_recommendation(s, &pending), 0);
+    assert_int_equal(store_put_recommendation(s, &settled), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_sync(s), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM rollups"), 4);
+
+    /* Raw kept 500 s, roll-ups until 2 h after T0 + 5000 + 3600 * 2 - 1, events 500 s. */
+    double now = T0 + 1500;
+    struct store_retention keep = {500, now - (T0 + 5000 + 7200), 500};
+    int n = store_prune(s, now, &keep);
+    /* A batch of samples, three hours of roll-ups, a conflict, a migration, a
+     * recommendation. */
+    assert_int_equal(n, STORE_PRUNE_BATCH + 3 + 1 + 1 + 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 100 + 10);
+    n = store_prune(s, now, &keep);
+    assert_int_equal(n, 100);
+    assert_int_equal(store_prune(s, now, &keep), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 10);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM rollups"), 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM conflicts"), 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM migrations WHERE id = 'm2'"), 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM migrations"), 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM recommendations WHERE id = 'r1'"), 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM recommendations"), 1);
+    store_close(s);
+}
+
+/* The schema of version 2, as vmloc wrote it (steps 1 and 2 of store.c when version 2
+ * shipped), with JSON samples. */
+static const char v2_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE samples(id INTEGER PRIMARY KEY, time REAL NOT NULL,"
+    "  host TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX samples_time ON samples(time);"
+    "CREATE TABLE conflicts(id INTEGER PRIMARY KEY, time REAL NOT NULL,"
+    "  host TEXT NOT NULL, resources TEXT NOT NULL, vms TEXT NOT NULL, outcome TEXT);"
+    "CREATE TABLE migrations(id TEXT PRIMARY KEY, vm TEXT NOT NULL,"
+    "  src TEXT NOT NULL, dst TEXT NOT NULL, state TEXT NOT NULL, started REAL NOT NULL,"
+    "  finished REAL, error TEXT, reason TEXT);"
+    "CREATE INDEX migrations_started ON migrations(started);"
+    "CREATE TABLE agents(name TEXT PRIMARY KEY, url TEXT NOT NULL, registered REAL NOT NULL);"
+    "CREATE TABLE maintenance(host TEXT PRIMARY KEY, since REAL NOT NULL);"
+    "CREATE TABLE recommendations(id TEXT PRIMARY KEY, time REAL NOT NULL,"
+    "  vm TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  state TEXT NOT NULL, migration TEXT NOT NULL DEFAULT '', updated REAL NOT NULL);"
+    "CREATE INDEX recommendations_time ON recommendations(time);"
+    "ALTER TABLE migrations ADD COLUMN answered REAL;"
+    "PRAGMA user_version = 2;"
+    "INSERT INTO meta VALUES ('schema_version', '2');"
+    "INSERT INTO samples(time, host, body) VALUES (1764140000.5, 'h1',"
+    "  '{\"version\":1,\"seq\":1,\"time\":1764140000.5,\"url\":\"http://127.0.0.1:1\","
+    "\"host\":{\"name\":\"h1\",\"capacity\":1,\"mem_mib\":1024,\"state\":\"up\","
+    "\"usage\":{\"cpu\":10},\"vms\":[]}}');"
+    "INSERT INTO samples(time, host, body) VALUES (1764140010.5, 'h1', '{}');"
+    "INSERT INTO samples(time, host, body) VALUES (1764140010.5, 'h2', '{}');"
+    "INSERT INTO conflicts(time, host, resources, vms, outcome) VALUES (1764140001, 'h1',"
+    "  '[\"cpu\"]', '[\"web-1\",\"db-1\"]', 'migrated');"
+    "INSERT INTO migrations VALUES ('m-old-1', 'web-1', 'h1', 'h2', 'done', 1764140002,"
+    "  1764140030, NULL, 'cpu conflict', 1764140029);"
+    "INSERT INTO agents VALUES ('h1', 'http://127.0.0.1:1', 1764140000);";
+
+/* Version 2 to 3: the JSON samples are dropped and counted, the events stay, and the new
+ * tables take samples. */
+static void
+test_upgrade_v2(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    exec_sql(dir, v2_sql);
+    struct store *s = open_store(dir);
+    int from = -1;
+    assert_true(store_upgraded(s, &from));
+    assert_int_equal(from, 2);
+    assert_int_equal(store_dropped_samples(s), 3);
+    struct store_migration m = {.id = ""};
+    assert_int_equal(store_each_migration(s, false, 10, one_migration, &m), 0);
+    assert_string_equal(m.id, "m-old-1");
+    assert_true(m.answered == 1764140029);
+    int n = 0;
+    assert_int_equal(store_each_conflict(s, 10, one_conflict, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(store_each_agent(s, one_agent, &n), 0);
+    assert_int_equal(n, 1);
+    struct rows rs = {0};
+    assert_int_equal(store_each_sample(s, NULL, 0, true, keep_row, &rs, NULL), 0);
+    assert_int_equal(rs.n, 0);
+    write_round(s, T0, 0, true);
+    assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
+    assert_int_equal(rs.n, 1);
+    store_close(s);
+    assert_int_equal(query_int(dir, "PRAGMA user_version"), 3);
+    assert_int_equal(
+        query_int(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'samples_time'"), 0);
+
+    /* Opened again: nothing more to drop. */
+    s = open_store(dir);
+    assert_int_equal(store_dropped_samples(s), 0);
+    assert_false(store_upgraded(s, &from));
+    store_close(s);
+}
+
+/* A raw sample whose VMs do not decode is skipped and counted. */
+static void
+test_bad_vms_skipped(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    write_round(s, T0, 0, true);
+    write_round(s, T0 + 10, 1, true);
+    store_close(s);
+    exec_sql(dir, "UPDATE samples SET vms = x'0104ff' WHERE id = 1");
+    s = open_store(dir);
+    struct rows rs = {0};
+    long long bad = 0;
+    assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, &bad), 0);
+    assert_int_equal(rs.n, 1);
+    assert_int_equal(bad, 1);
+    store_close(s);
+}
+
+/* An hour of roll-ups comes back as encoded, whatever the values and the minutes present, in
+ * at most STORE_HOUR_MAX_BYTES; cut or padded bytes are refused. */
+static void
+test_hour_codec(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252u; /* xorshift64 */
+    for (int round = 0; round < 2000; round++) {
+        struct store_hour h;
+        memset(&h, 0, sizeof(h));
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        h.present = round == 0 ? (((uint64_t)1 << 60) - 1) : x >> 4;
+        for (unsigned m = 0; m < STORE_RU_MINUTES; m++) {
+            for (unsigned c = 0; c < STORE_RU_COLS; c++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                /* Alternately smooth and wild series. */
+                unsigned v = round % 2 == 0 ? (unsigned)(x % 255) : 100 + (unsigned)(x % 7) + m;
+                h.q[m][c] = (h.present & ((uint64_t)1 << m)) != 0 ? (uint8_t)(v % 255) : 0;
+            }
+        }
+        uint8_t buf[STORE_HOUR_MAX_BYTES];
+        size_t len = store_hour_encode(&h, buf);
+        assert_true(len <= STORE_HOUR_MAX_BYTES);
+        if (round % 2 == 1)
+            assert_true(len <= STORE_HOUR_HEADER + 60 * STORE_RU_COLS / 2 + 60);
+        struct store_hour back;
+        assert_int_equal(store_hour_decode(buf, len, &back), 0);
+        assert_memory_equal(&back, &h, sizeof(h));
+        if (len > STORE_HOUR_HEADER + 1)
+            assert_int_equal(store_hour_decode(buf, len - 1, &back), -EINVAL);
+        buf[len] = 0;
+        assert_int_equal(store_hour_decode(buf, len + 1, &back), -EINVAL);
+    }
+    uint8_t bad[STORE_HOUR_HEADER] = {2, STORE_RU_COLS};
+    struct store_hour h;
+    assert_int_equal(store_hour_decode(bad, sizeof(bad), &h), -EINVAL); /* format 2 */
+    bad[0] = 1;
+    bad[9] = 0x10; /* minute 60 */
+    assert_int_equal(store_hour_decode(bad, sizeof(bad), &h), -EINVAL);
+    bad[9] = 0;
+    assert_int_equal(store_hour_decode(bad, sizeof(bad), &h), 0);
+    assert_int_equal(h.present, 0);
+}
+
+/* A VM's row comes back with its id, its usage to the hundredth and its kinds. */
+static void
+test_vm_codec(void **state)
+{
+    (void)state;
+    uint8_t buf[STORE_VMS_HEADER + 3 * STORE_VM_MAX_BYTES];
+    store_vms_header(buf);
+    size_t len = STORE_VMS_HEADER;
+    const double a[KIND_COUNT] = {12.345, 0, 100, 700};
+    len += store_vm_encode(buf + len, 1, a, KIND_MASK_ALL);
+    len += store_vm_encode(buf + len, 300, a, KIND_BIT(KIND_DISK));
+    len += store_vm_encode(buf + len, UINT64_MAX, a, 0);
+    size_t pos = 0;
+    uint64_t id = 0;
+    double pct[KIND_COUNT];
+    unsigned kinds = 0;
+    assert_int_equal(store_vm_decode(buf, len, &pos, &id, pct, &kinds), 1);
+    assert_true(id == 1);
+    assert_int_equal(kinds, KIND_MASK_ALL);
+    assert_true(pct[KIND_CPU] == 12.35 && pct[KIND_DISK] == 100 && pct[KIND_NET] == 655.34);
+    assert_int_equal(store_vm_decode(buf, len, &pos, &id, pct, &kinds), 1);
+    assert_true(id == 300);
+    assert_int_equal(kinds, KIND_BIT(KIND_DISK));
+    assert_true(pct[KIND_CPU] == 0);
+    assert_int_equal(store_vm_decode(buf, len, &pos, &id, pct, &kinds), 1);
+    assert_true(id == UINT64_MAX);
+    assert_int_equal(kinds, 0);
+    assert_int_equal(store_vm_decode(buf, len, &pos, &id, pct, &kinds), 0);
+    pos = 0;
+    assert_int_equal(store_vm_decode(buf, len - 1, &pos, &id, pct, &kinds), 1);
+    assert_int_equal(store_vm_decode(buf, len - 1, &pos, &id, pct, &kinds), 1);
+    assert_int_equal(store_vm_decode(buf, len - 1, &pos, &id, pct, &kinds), -EINVAL);
+    buf[1] = STORE_COLS - 1;
+    pos = 0;
+    assert_int_equal(store_vm_decode(buf, len, &pos, &id, pct, &kinds), -EINVAL);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upgrade_oldest),
-        cmocka_unit_test(test_new_store),
-        cmocka_unit_test(test_newer_refused),
+        cmocka_unit_test(test_upgrade_oldest),  cmocka_unit_test(test_new_store),
+        cmocka_unit_test(test_newer_refused),   cmocka_unit_test(test_samples_round),
+        cmocka_unit_test(test_prune_batches),   cmocka_unit_test(test_upgrade_v2),
+        cmocka_unit_test(test_bad_vms_skipped), cmocka_unit_test(test_hour_codec),
+        cmocka_unit_test(test_vm_codec),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

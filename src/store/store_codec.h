@@ -1,0 +1,90 @@
+/* The store's compact encodings of usage, kept in BLOB columns by store_samples.c: the VMs of
+ * a raw sample, and one host's hour of one-minute roll-ups. Pure: numbers in, bytes out and
+ * back, with every length checked on the way in; no SQLite, no I/O, no allocation.
+ *
+ * The columns. A sample's numbers are its kinds in enum kind order (cpu, mem_bw, disk, net),
+ * for the host and for each VM; a roll-up minute keeps, per kind in that order, the minimum,
+ * the mean and the maximum (12 columns). Both encodings say how many columns they carry, so a
+ * figure added later (appended after the last column) leaves older rows readable and lets an
+ * older decoder skip what it does not know. */
+#ifndef VMLOC_STORE_STORE_CODEC_H
+#define VMLOC_STORE_STORE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/model.h"
+
+/* Per host and per VM: one column per kind. */
+#define STORE_COLS KIND_COUNT
+/* A VM's column when its sample does not give that kind. */
+#define STORE_ABSENT 0xffffu
+
+/* A sample's VMs: a header of 2 bytes (format 1, columns per VM), then per VM its name's id
+ * in the names table (LEB128, at most STORE_VARINT_MAX bytes) and each column as a
+ * little-endian uint16 in hundredths of a percent (STORE_ABSENT: not given). */
+#define STORE_VMS_FORMAT 1u
+#define STORE_VARINT_MAX 10u
+#define STORE_VMS_HEADER 2u
+#define STORE_VM_MAX_BYTES (STORE_VARINT_MAX + 2u * STORE_COLS)
+
+/* Hundredths of a percent, 0 .. 65534 (usage above 655.34 % is kept as that). */
+uint16_t store_centi(double pct);
+
+/* Write the header of a sample's VMs into `out` (STORE_VMS_HEADER bytes). */
+void store_vms_header(uint8_t *out);
+
+/* Append VM `id` with usage `pct` (per kind; kinds not in `kinds`, a KIND_BIT mask, are
+ * written as absent) at `out`, which has room for STORE_VM_MAX_BYTES. Returns the bytes
+ * written. */
+size_t store_vm_encode(uint8_t *out, uint64_t id, const double *pct, unsigned kinds);
+
+/* Read the VM at `*pos` of the encoded VMs `p` (`len` bytes, header included; start with
+ * *pos = 0): its id, usage (percent, 0 when absent) and *ret_kinds (KIND_BIT of the columns
+ * given). 1 and *pos moved on; 0 at the end; -EINVAL when the bytes are not such an
+ * encoding (a bad header, a row cut short). */
+MUST_CHECK int store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret_id,
+                               double *ret_pct, unsigned *ret_kinds);
+
+/* One-minute roll-ups: minimum, mean and maximum per kind. */
+#define STORE_RU_STATS 3
+#define STORE_RU_COLS (STORE_RU_STATS * KIND_COUNT)
+#define STORE_RU_MINUTES 60
+enum store_ru_stat {
+    STORE_RU_MIN = 0,
+    STORE_RU_MEAN = 1,
+    STORE_RU_MAX = 2,
+};
+
+/* A host's hour of roll-ups. A value is kept in half percents (0 .. 254: 0 to 127 %); a
+ * chart of a week needs no finer steps, and one byte per value keeps a week of a host in
+ * some 60 KB. */
+struct store_hour {
+    uint64_t present;                           /* bit m: minute m of the hour has values */
+    uint8_t q[STORE_RU_MINUTES][STORE_RU_COLS]; /* [minute][kind * 3 + stat] */
+};
+
+/* The half percents of `pct`, rounded and bounded to 0 .. 254; and back. */
+uint8_t store_half(double pct);
+double store_unhalf(uint8_t q);
+
+/* The encoded hour: format 1, the number of columns, the 60-bit mask of the minutes present
+ * (8 bytes, little endian), then column after column the values of the present minutes in
+ * order, each as its difference from the one before (0 before the first): a difference of
+ * -7 .. 7 takes one 4-bit nibble (zig-zag: 0, -1, 1, -2 ... as 0 .. 14), any other the
+ * nibble 15 and the value itself in two more nibbles. Nibbles fill each byte high half first.
+ * Usage that changes little from minute to minute costs about half a byte per value. */
+#define STORE_HOUR_FORMAT 1u
+#define STORE_HOUR_HEADER 10u
+#define STORE_HOUR_MAX_BYTES (STORE_HOUR_HEADER + (STORE_RU_MINUTES * STORE_RU_COLS * 3u + 1u) / 2u)
+
+/* Encode `h` into `out` (room for STORE_HOUR_MAX_BYTES). Returns the bytes written. */
+size_t store_hour_encode(const struct store_hour *h, uint8_t *out);
+
+/* Decode an hour of `len` bytes at `p` into *ret (columns beyond STORE_RU_COLS, written by a
+ * later vmloc, are skipped). 0, or -EINVAL when the bytes are not such an encoding (*ret
+ * then undefined). */
+MUST_CHECK int store_hour_decode(const uint8_t *p, size_t len, struct store_hour *ret);
+
+#endif

@@ -1,0 +1,80 @@
+/* What store.c and store_samples.c share of the store: the handle and the queued samples.
+ * Private to src/store/. */
+#ifndef VMLOC_STORE_STORE_INTERNAL_H
+#define VMLOC_STORE_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "store/store_codec.h"
+
+/* A host's one-minute roll-up in progress and the hour it belongs to. */
+struct store_ru {
+    int64_t hour;   /* of `h` (seconds since the epoch / 3600); -1: none yet */
+    int64_t minute; /* being summed (seconds / 60); -1: none */
+    uint32_t count; /* samples summed */
+    double min[KIND_COUNT];
+    double max[KIND_COUNT];
+    double sum[KIND_COUNT];
+    struct store_hour h; /* the hour's finished minutes, as stored */
+};
+
+/* A name of the names table, cached; `ru` for a host that samples came for. */
+struct store_name {
+    char *name; /* NULL: a free slot */
+    int64_t id;
+    struct store_ru *ru;
+};
+
+/* A raw sample queued for store_commit(): its VMs are bytes [off, off + len) of `bytes`. */
+struct store_raw {
+    double time;
+    int64_t host;
+    double pct[KIND_COUNT];
+    unsigned kinds;
+    size_t off;
+    size_t len;
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *add_conflict;
+    sqlite3_stmt *put_migration;
+    sqlite3_stmt *put_agent;
+    /* store_samples.c */
+    sqlite3_stmt *add_raw;      /* one row */
+    sqlite3_stmt *add_raw_many; /* STORE_RAW_PER_INSERT rows */
+    sqlite3_stmt *find_name;
+    sqlite3_stmt *add_name;
+    sqlite3_stmt *put_hour;
+    sqlite3_stmt *get_hour;
+    struct store_name *names; /* open addressing, `names_cap` a power of two */
+    size_t names_cap;
+    size_t names_n;
+    struct store_raw *raw; /* queued */
+    size_t n_raw;
+    size_t cap_raw;
+    uint8_t *bytes; /* their VMs */
+    size_t n_bytes;
+    size_t cap_bytes;
+    bool raw_open; /* store_add_vm() adds to raw[n_raw - 1] */
+    long long dropped;
+    char path[4096];
+    int found_version; /* the schema version store_open() found; -1: a new file */
+};
+
+/* Raw samples written by one INSERT statement. */
+#define STORE_RAW_PER_INSERT 32
+
+/* Prepare store_samples.c's statements. 0 or -EIO. */
+MUST_CHECK int store_samples_prepare(struct store *s);
+/* Write the queued raw samples (inside the caller's transaction). 0 or -EIO; the queue is
+ * emptied either way. */
+MUST_CHECK int store_samples_flush(struct store *s);
+/* Free what store_samples.c holds (statements, caches, queue). */
+void store_samples_done(struct store *s);
+
+#endif

@@ -1,0 +1,639 @@
+/* Usage samples in the store (store.h, "usage samples"): names interned in a cache in front of
+ * the names table, raw samples queued until store_commit() and written a few dozen rows to an
+ * INSERT, one-minute roll-ups summed in memory per host and written as the host's hour row
+ * once a minute, and the pruning of every kind of row in bounded batches. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+static const char raw_columns[] = "INSERT INTO samples(time, host, cpu, mem_bw, disk, net, vms)"
+                                  " VALUES ";
+#define RAW_BINDS 7
+
+int
+store_samples_prepare(struct store *s)
+{
+    char many[sizeof(raw_columns) + STORE_RAW_PER_INSERT * 24];
+    size_t n = (size_t)snprintf(many, sizeof(many), "%s", raw_columns);
+    for (unsigned i = 0; i < STORE_RAW_PER_INSERT; i++)
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "%s(?,?,?,?,?,?,?)", i ? "," : "");
+    char one[sizeof(raw_columns) + 24];
+    (void)snprintf(one, sizeof(one), "%s(?,?,?,?,?,?,?)", raw_columns);
+    const struct {
+        const char *sql;
+        sqlite3_stmt **st;
+    } stmts[] = {
+        {one, &s->add_raw},
+        {many, &s->add_raw_many},
+        {"SELECT id FROM names WHERE name = ?", &s->find_name},
+        {"INSERT INTO names(name) VALUES (?)", &s->add_name},
+        {"INSERT OR REPLACE INTO rollups(host, hour, minutes, data) VALUES (?,?,?,?)",
+         &s->put_hour},
+        {"SELECT data FROM rollups WHERE host = ? AND hour = ?", &s->get_hour},
+    };
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        if (sqlite3_prepare_v2(s->db, stmts[i].sql, -1, stmts[i].st, NULL) != SQLITE_OK)
+            return -EIO;
+    }
+    return 0;
+}
+
+void
+store_samples_done(struct store *s)
+{
+    sqlite3_finalize(s->add_raw);
+    sqlite3_finalize(s->add_raw_many);
+    sqlite3_finalize(s->find_name);
+    sqlite3_finalize(s->add_name);
+    sqlite3_finalize(s->put_hour);
+    sqlite3_finalize(s->get_hour);
+    for (size_t i = 0; i < s->names_cap; i++) {
+        free(s->names[i].name);
+        free(s->names[i].ru);
+    }
+    free(s->names);
+    free(s->raw);
+    free(s->bytes);
+}
+
+/* ---- names -------------------------------------------------------------------------------- */
+
+static size_t
+name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* The cache slot of `name`: its entry, or the free slot where it belongs. */
+static struct store_name *
+name_slot(struct store_name *tab, size_t cap, const char *name)
+{
+    size_t i = name_hash(name) & (cap - 1);
+    while (tab[i].name != NULL && strcmp(tab[i].name, name) != 0)
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+/* Room for one more cache entry. 0 or -ENOMEM. */
+static int
+names_grow(struct store *s)
+{
+    if ((s->names_n + 1) * 4 < s->names_cap * 3)
+        return 0;
+    size_t cap = s->names_cap != 0 ? s->names_cap * 2 : 256;
+    struct store_name *tab = calloc(cap, sizeof(*tab));
+    if (tab == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->names_cap; i++) {
+        if (s->names[i].name != NULL)
+            *name_slot(tab, cap, s->names[i].name) = s->names[i];
+    }
+    free(s->names);
+    s->names = tab;
+    s->names_cap = cap;
+    return 0;
+}
+
+/* Step `st` for an id (0: no row) and reset it. 0 or -EIO. */
+static int
+step_id(sqlite3_stmt *st, int64_t *ret)
+{
+    int rc = sqlite3_step(st);
+    *ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The cache entry of `name`, read from the names table or (when `add`) added to it. 0 with
+ * *ret (NULL: not in the table and not `add`); -ENOMEM; -EIO. */
+static int
+name_find(struct store *s, const char *name, bool add, struct store_name **ret)
+{
+    if (s->names_cap != 0) {
+        struct store_name *e = name_slot(s->names, s->names_cap, name);
+        if (e->name != NULL) {
+            *ret = e;
+            return 0;
+        }
+    }
+    int64_t id = 0;
+    (void)sqlite3_bind_text(s->find_name, 1, name, -1, SQLITE_TRANSIENT);
+    if (step_id(s->find_name, &id) < 0)
+        return -EIO;
+    if (id == 0 && !add) {
+        *ret = NULL;
+        return 0;
+    }
+    if (names_grow(s) < 0)
+        return -ENOMEM;
+    char *copy = strdup(name);
+    if (copy == NULL)
+        return -ENOMEM;
+    if (id == 0) {
+        (void)sqlite3_bind_text(s->add_name, 1, name, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(s->add_name);
+        (void)sqlite3_reset(s->add_name);
+        (void)sqlite3_clear_bindings(s->add_name);
+        if (rc != SQLITE_DONE) {
+            free(copy);
+            return -EIO;
+        }
+        id = sqlite3_last_insert_rowid(s->db);
+    }
+    struct store_name *e = name_slot(s->names, s->names_cap, name);
+    e->name = copy;
+    e->id = id;
+    e->ru = NULL;
+    s->names_n++;
+    *ret = e;
+    return 0;
+}
+
+/* ---- roll-ups ------------------------------------------------------------------------------ */
+
+/* Read host `host`'s row of `hour` into ru->h (empty when there is none, or it does not
+ * decode: it is written anew). 0 or -EIO. */
+static int
+hour_load(struct store *s, int64_t host, int64_t hour, struct store_ru *ru)
+{
+    memset(&ru->h, 0, sizeof(ru->h));
+    ru->hour = hour;
+    sqlite3_stmt *st = s->get_hour;
+    (void)sqlite3_bind_int64(st, 1, host);
+    (void)sqlite3_bind_int64(st, 2, hour);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const uint8_t *p = sqlite3_column_blob(st, 0);
+        int len = sqlite3_column_bytes(st, 0);
+        if (p == NULL || store_hour_decode(p, (size_t)len, &ru->h) < 0)
+            memset(&ru->h, 0, sizeof(ru->h));
+    }
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static unsigned
+minutes_in(uint64_t mask)
+{
+    unsigned n = 0;
+    for (; mask != 0; mask &= mask - 1)
+        n++;
+    return n;
+}
+
+/* Put the minute being summed into its hour and write the hour's row. 0 or -EIO. */
+static int
+minute_close(struct store *s, int64_t host, struct store_ru *ru)
+{
+    if (ru->minute < 0 || ru->count == 0)
+        return 0;
+    unsigned m = (unsigned)(ru->minute - ru->hour * 60);
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MIN] = store_half(ru->min[k]);
+        ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MEAN] = store_half(ru->sum[k] / ru->count);
+        ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MAX] = store_half(ru->max[k]);
+    }
+    ru->h.present |= (uint64_t)1 << m;
+    ru->count = 0;
+    uint8_t blob[STORE_HOUR_MAX_BYTES];
+    size_t len = store_hour_encode(&ru->h, blob);
+    sqlite3_stmt *st = s->put_hour;
+    (void)sqlite3_bind_int64(st, 1, host);
+    (void)sqlite3_bind_int64(st, 2, ru->hour);
+    (void)sqlite3_bind_int(st, 3, (int)minutes_in(ru->h.present));
+    (void)sqlite3_bind_blob(st, 4, blob, (int)len, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Start summing `minute`. A minute the store already holds (the manager stopped within it and
+ * came back) goes on from its stored values, counted as one sample. 0 or -EIO. */
+static int
+minute_open(struct store *s, int64_t host, struct store_ru *ru, int64_t minute)
+{
+    int64_t hour = minute >= 0 ? minute / 60 : (minute - 59) / 60;
+    if (hour != ru->hour && hour_load(s, host, hour, ru) < 0)
+        return -EIO;
+    ru->minute = minute;
+    ru->count = 0;
+    unsigned m = (unsigned)(minute - hour * 60);
+    uint64_t bit = (uint64_t)1 << m;
+    if ((ru->h.present & bit) != 0) {
+        ru->h.present &= ~bit;
+        ru->count = 1;
+        for (unsigned k = 0; k < KIND_COUNT; k++) {
+            ru->min[k] = store_unhalf(ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MIN]);
+            ru->sum[k] = store_unhalf(ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MEAN]);
+            ru->max[k] = store_unhalf(ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MAX]);
+        }
+    }
+    return 0;
+}
+
+static int
+rollup_fold(struct store *s, struct store_name *e, double time, const double *pct, unsigned kinds)
+{
+    if (e->ru == NULL) {
+        e->ru = calloc(1, sizeof(*e->ru));
+        if (e->ru == NULL)
+            return -ENOMEM;
+        e->ru->hour = INT64_MIN;
+        e->ru->minute = -1;
+    }
+    struct store_ru *ru = e->ru;
+    int64_t minute = (int64_t)floor(time / 60.0);
+    if (minute < ru->minute)
+        return 0;
+    if (minute != ru->minute) {
+        if (minute_close(s, e->id, ru) < 0 || minute_open(s, e->id, ru, minute) < 0)
+            return -EIO;
+    }
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        double v = (kinds & KIND_BIT(k)) != 0 && pct[k] > 0 ? pct[k] : 0;
+        ru->min[k] = ru->count == 0 || v < ru->min[k] ? v : ru->min[k];
+        ru->max[k] = ru->count == 0 || v > ru->max[k] ? v : ru->max[k];
+        ru->sum[k] = ru->count == 0 ? v : ru->sum[k] + v;
+    }
+    ru->count++;
+    return 0;
+}
+
+/* ---- raw samples --------------------------------------------------------------------------- */
+
+static int
+bytes_reserve(struct store *s, size_t more)
+{
+    if (s->cap_bytes - s->n_bytes >= more)
+        return 0;
+    size_t cap = s->cap_bytes != 0 ? s->cap_bytes : 4096;
+    while (cap - s->n_bytes < more)
+        cap *= 2;
+    uint8_t *b = realloc(s->bytes, cap);
+    if (b == NULL)
+        return -ENOMEM;
+    s->bytes = b;
+    s->cap_bytes = cap;
+    return 0;
+}
+
+static int
+raw_queue(struct store *s, double time, int64_t host, const double *pct, unsigned kinds)
+{
+    if (s->n_raw == s->cap_raw) {
+        size_t cap = s->cap_raw != 0 ? s->cap_raw * 2 : 64;
+        struct store_raw *r = realloc(s->raw, cap * sizeof(*r));
+        if (r == NULL)
+            return -ENOMEM;
+        s->raw = r;
+        s->cap_raw = cap;
+    }
+    if (bytes_reserve(s, STORE_VMS_HEADER) < 0)
+        return -ENOMEM;
+    struct store_raw *r = &s->raw[s->n_raw++];
+    r->time = time;
+    r->host = host;
+    memcpy(r->pct, pct, sizeof(r->pct));
+    r->kinds = kinds;
+    r->off = s->n_bytes;
+    store_vms_header(s->bytes + s->n_bytes);
+    s->n_bytes += STORE_VMS_HEADER;
+    r->len = STORE_VMS_HEADER;
+    s->raw_open = true;
+    return 0;
+}
+
+int
+store_add_sample(struct store *s, double time, const char *host, const double *pct, unsigned kinds,
+                 bool keep_raw)
+{
+    s->raw_open = false;
+    if (host[0] == '\0')
+        return -EINVAL;
+    struct store_name *e = NULL;
+    int r = name_find(s, host, true, &e);
+    if (r < 0)
+        return r;
+    r = rollup_fold(s, e, time, pct, kinds);
+    if (r < 0 || !keep_raw)
+        return r;
+    return raw_queue(s, time, e->id, pct, kinds);
+}
+
+int
+store_add_vm(struct store *s, const char *vm, const double *pct, unsigned kinds)
+{
+    if (!s->raw_open)
+        return 0;
+    if (vm[0] == '\0')
+        return -EINVAL;
+    struct store_name *e = NULL;
+    int r = name_find(s, vm, true, &e);
+    if (r < 0)
+        return r;
+    if (bytes_reserve(s, STORE_VM_MAX_BYTES) < 0)
+        return -ENOMEM;
+    size_t n = store_vm_encode(s->bytes + s->n_bytes, (uint64_t)e->id, pct, kinds);
+    s->n_bytes += n;
+    s->raw[s->n_raw - 1].len += n;
+    return 0;
+}
+
+static void
+raw_bind(struct store *s, sqlite3_stmt *st, int base, const struct store_raw *r)
+{
+    (void)sqlite3_bind_double(st, base + 1, r->time);
+    (void)sqlite3_bind_int64(st, base + 2, r->host);
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if ((r->kinds & KIND_BIT(k)) != 0)
+            (void)sqlite3_bind_int(st, base + 3 + (int)k, store_centi(r->pct[k]));
+        else
+            (void)sqlite3_bind_null(st, base + 3 + (int)k);
+    }
+    (void)sqlite3_bind_blob(st, base + 7, s->bytes + r->off, (int)r->len, SQLITE_STATIC);
+}
+
+int
+store_samples_flush(struct store *s)
+{
+    int ret = 0;
+    size_t i = 0;
+    while (i < s->n_raw && ret == 0) {
+        bool many = s->n_raw - i >= STORE_RAW_PER_INSERT;
+        sqlite3_stmt *st = many ? s->add_raw_many : s->add_raw;
+        size_t n = many ? STORE_RAW_PER_INSERT : 1;
+        for (size_t j = 0; j < n; j++)
+            raw_bind(s, st, (int)(j * RAW_BINDS), &s->raw[i + j]);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            ret = -EIO;
+        (void)sqlite3_reset(st);
+        (void)sqlite3_clear_bindings(st);
+        i += n;
+    }
+    s->n_raw = 0;
+    s->n_bytes = 0;
+    s->raw_open = false;
+    return ret;
+}
+
+int
+store_sync(struct store *s)
+{
+    if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return -EIO;
+    int r = 0;
+    for (size_t i = 0; i < s->names_cap && r == 0; i++) {
+        if (s->names[i].ru != NULL)
+            r = minute_close(s, s->names[i].id, s->names[i].ru);
+    }
+    if (r == 0)
+        r = store_samples_flush(s);
+    if (r == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -EIO;
+}
+
+/* ---- reading back -------------------------------------------------------------------------- */
+
+/* The name of id `id` into `buf`. 0, -ENOENT or -EIO. */
+static int
+name_of(sqlite3_stmt *st, int64_t id, char *buf, size_t len)
+{
+    (void)sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        (void)snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    (void)sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+/* The VMs of a raw sample, decoded, with their names. */
+struct vm_list {
+    struct store_vm_row *v;
+    char (*names)[MODEL_MAX_NAME + 1];
+    size_t n;
+    size_t cap;
+};
+
+/* Decode the VMs `p` (`len` bytes) into `l`. 0; -EINVAL (bad bytes, unknown name); -ENOMEM;
+ * -EIO. */
+static int
+vms_read(sqlite3_stmt *by_id, const uint8_t *p, size_t len, struct vm_list *l)
+{
+    l->n = 0;
+    size_t pos = 0;
+    for (;;) {
+        uint64_t id = 0;
+        double pct[KIND_COUNT];
+        unsigned kinds = 0;
+        int r = store_vm_decode(p, len, &pos, &id, pct, &kinds);
+        if (r <= 0)
+            return r;
+        if (l->n == l->cap) {
+            size_t cap = l->cap != 0 ? l->cap * 2 : 32;
+            struct store_vm_row *v = realloc(l->v, cap * sizeof(*v));
+            if (v != NULL)
+                l->v = v;
+            char(*names)[MODEL_MAX_NAME + 1] = realloc(l->names, cap * sizeof(*names));
+            if (names != NULL)
+                l->names = names;
+            if (v == NULL || names == NULL)
+                return -ENOMEM;
+            l->cap = cap;
+        }
+        r = name_of(by_id, id > INT64_MAX ? 0 : (int64_t)id, l->names[l->n], sizeof(l->names[0]));
+        if (r < 0)
+            return r == -ENOENT ? -EINVAL : r;
+        struct store_vm_row *v = &l->v[l->n];
+        memcpy(v->pct, pct, sizeof(v->pct));
+        v->kinds = kinds;
+        l->n++;
+    }
+}
+
+int
+store_each_sample(struct store *s, const char *host, double since, bool with_vms,
+                  void (*fn)(void *ctx, const struct store_row *r), void *ctx, long long *ret_bad)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *by_id = NULL;
+    const char *sql = "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms FROM samples s"
+                      " JOIN names n ON n.id = s.host WHERE s.time >= ?1 AND (?2 IS NULL OR"
+                      " n.name = ?2) ORDER BY s.id";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT name FROM names WHERE id = ?", -1, &by_id, NULL) !=
+            SQLITE_OK) {
+        sqlite3_finalize(st);
+        return -EIO;
+    }
+    (void)sqlite3_bind_double(st, 1, since);
+    if (host != NULL)
+        (void)sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+    struct vm_list l = {0};
+    long long bad = 0;
+    int ret = 0;
+    int rc;
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_row row = {.time = sqlite3_column_double(st, 0),
+                                .host = (const char *)sqlite3_column_text(st, 1)};
+        for (unsigned k = 0; k < KIND_COUNT; k++) {
+            if (sqlite3_column_type(st, 2 + (int)k) == SQLITE_NULL)
+                continue;
+            row.pct[k] = sqlite3_column_double(st, 2 + (int)k) / 100.0;
+            row.kinds |= KIND_BIT(k);
+        }
+        if (with_vms) {
+            const uint8_t *p = sqlite3_column_blob(st, 6);
+            int r = vms_read(by_id, p, p != NULL ? (size_t)sqlite3_column_bytes(st, 6) : 0, &l);
+            if (r == -EINVAL) {
+                bad++;
+                continue;
+            }
+            ret = r;
+            for (size_t j = 0; j < l.n; j++)
+                l.v[j].name = l.names[j];
+            row.vms = l.v;
+            row.n_vms = l.n;
+        }
+        if (ret == 0)
+            fn(ctx, &row);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = -EIO;
+    sqlite3_finalize(st);
+    sqlite3_finalize(by_id);
+    free(l.v);
+    free(l.names);
+    if (ret_bad != NULL)
+        *ret_bad = bad;
+    return ret;
+}
+
+/* The minutes of `h` (of `hour`) at or after `since`, but `skip` (the minute in progress). */
+static void
+hour_minutes(const struct store_hour *h, int64_t hour, double since, int64_t skip,
+             void (*fn)(void *ctx, const struct store_minute *m), void *ctx)
+{
+    for (unsigned m = 0; m < STORE_RU_MINUTES; m++) {
+        int64_t minute = hour * 60 + m;
+        if ((h->present & ((uint64_t)1 << m)) == 0 || minute == skip ||
+            (double)minute * 60.0 < since)
+            continue;
+        struct store_minute out = {.time = (double)minute * 60.0};
+        for (unsigned k = 0; k < KIND_COUNT; k++) {
+            out.min[k] = store_unhalf(h->q[m][k * STORE_RU_STATS + STORE_RU_MIN]);
+            out.mean[k] = store_unhalf(h->q[m][k * STORE_RU_STATS + STORE_RU_MEAN]);
+            out.max[k] = store_unhalf(h->q[m][k * STORE_RU_STATS + STORE_RU_MAX]);
+        }
+        fn(ctx, &out);
+    }
+}
+
+int
+store_each_minute(struct store *s, const char *host, double since,
+                  void (*fn)(void *ctx, const struct store_minute *m), void *ctx)
+{
+    struct store_name *e = NULL;
+    if (name_find(s, host, false, &e) < 0)
+        return -EIO;
+    if (e == NULL)
+        return 0;
+    const struct store_ru *ru = e->ru;
+    int64_t current = ru != NULL && ru->count > 0 ? ru->minute : INT64_MIN;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT hour, data FROM rollups WHERE host = ? AND hour >= ?"
+                           " ORDER BY hour",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    (void)sqlite3_bind_int64(st, 1, e->id);
+    (void)sqlite3_bind_int64(st, 2, (int64_t)floor(since / 3600.0));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_hour h;
+        const uint8_t *p = sqlite3_column_blob(st, 1);
+        if (p != NULL && store_hour_decode(p, (size_t)sqlite3_column_bytes(st, 1), &h) == 0)
+            hour_minutes(&h, sqlite3_column_int64(st, 0), since, current, fn, ctx);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -EIO;
+    if (current != INT64_MIN && (double)current * 60.0 >= since) {
+        struct store_minute out = {.time = (double)current * 60.0, .samples = ru->count};
+        for (unsigned k = 0; k < KIND_COUNT; k++) {
+            out.min[k] = ru->min[k];
+            out.mean[k] = ru->sum[k] / ru->count;
+            out.max[k] = ru->max[k];
+        }
+        fn(ctx, &out);
+    }
+    return 0;
+}
+
+/* ---- pruning ------------------------------------------------------------------------------- */
+
+/* Run `sql` with ?1 = `before`, ?2 = STORE_PRUNE_BATCH; add the rows deleted to *n. 0 or
+ * -EIO. */
+static int
+prune_one(struct store *s, const char *sql, double before, long long *n)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    (void)sqlite3_bind_double(st, 1, before);
+    (void)sqlite3_bind_int(st, 2, STORE_PRUNE_BATCH);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -EIO;
+    *n += sqlite3_changes(s->db);
+    return 0;
+}
+
+int
+store_prune(struct store *s, double now, const struct store_retention *r)
+{
+    /* Rows are written oldest first, so the lowest ids are the oldest: each delete looks at
+     * a range of at most STORE_PRUNE_BATCH ids from the lowest (a rowid range, no index),
+     * and stops at the first row still young enough. An hour of roll-ups is rewritten
+     * (a new id) every minute of it, so its row moves to the end until the hour is over. */
+    long long n = 0;
+    const struct {
+        const char *sql;
+        double before;
+    } jobs[] = {
+        {"DELETE FROM samples WHERE id >= (SELECT min(id) FROM samples) AND id < (SELECT min(id)"
+         " FROM samples) + ?2 AND time < ?1",
+         now - r->raw_s},
+        {"DELETE FROM rollups WHERE id >= (SELECT min(id) FROM rollups) AND id < (SELECT min(id)"
+         " FROM rollups) + ?2 AND (hour + 1) * 3600 <= ?1",
+         now - r->rollup_s},
+        {"DELETE FROM conflicts WHERE id >= (SELECT min(id) FROM conflicts) AND id < (SELECT"
+         " min(id) FROM conflicts) + ?2 AND time < ?1",
+         now - r->event_s},
+        /* Through the index on started: only rows that started before the cut are looked at. */
+        {"DELETE FROM migrations WHERE rowid IN (SELECT rowid FROM migrations WHERE started < ?1"
+         " AND finished IS NOT NULL AND finished < ?1 LIMIT ?2)",
+         now - r->event_s},
+        {"DELETE FROM recommendations WHERE rowid IN (SELECT rowid FROM recommendations WHERE"
+         " time < ?1 AND state != 'pending' AND updated < ?1 LIMIT ?2)",
+         now - r->event_s},
+    };
+    for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+        if (prune_one(s, jobs[i].sql, jobs[i].before, &n) < 0)
+            return -EIO;
+    }
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}

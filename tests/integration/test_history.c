@@ -1,0 +1,142 @@
+/* Usage history from the store, with real processes: after a few rounds a host's history is
+ * served raw (GET /v1/hosts/NAME/history) and as one-minute roll-ups (?step=60, with min and
+ * max beside the means), another step is refused, and both outlive a manager restart: the
+ * restarted manager serves the points and the minute it had before it stopped. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testpool.h"
+
+#define HISTORY "/v1/hosts/h1/history"
+
+/* The number at `i` of list `key` (of object `sub` of `o` when not NULL). */
+static double
+at(json_t *o, const char *sub, const char *key, size_t i)
+{
+    json_t *l =
+        sub != NULL ? json_object_get(json_object_get(o, sub), key) : json_object_get(o, key);
+    assert_true(json_is_array(l));
+    assert_true(i < json_array_size(l));
+    return json_number_value(json_array_get(l, i));
+}
+
+static size_t
+points(json_t *o)
+{
+    json_t *t = json_object_get(o, "time");
+    assert_true(json_is_array(t));
+    return json_array_size(t);
+}
+
+/* Does list "time" of `o` hold a time <= `t` (raw) or == `t` (roll-ups, `exact`)? */
+static bool
+has_time(json_t *o, double t, bool exact)
+{
+    for (size_t i = 0; i < points(o); i++) {
+        double v = at(o, NULL, "time", i);
+        if (exact ? v == t : v <= t)
+            return true;
+    }
+    return false;
+}
+
+/* A roll-up answer has its lists of equal length, min <= mean <= max, the host's cpu. */
+static void
+check_minutes(json_t *o)
+{
+    assert_int_equal(json_integer_value(json_object_get(o, "step")), 60);
+    assert_string_equal(str(o, "host"), "h1");
+    assert_non_null(json_object_get(o, "threshold"));
+    size_t n = points(o);
+    assert_true(n >= 1);
+    static const char *const kinds[] = {"cpu", "mem_bw", "disk", "net"};
+    for (size_t k = 0; k < 4; k++) {
+        for (size_t i = 0; i < n; i++) {
+            double lo = at(o, "min", kinds[k], i);
+            double mean = at(o, "usage", kinds[k], i);
+            double hi = at(o, "max", kinds[k], i);
+            assert_true(lo <= mean + 0.5 && mean <= hi + 0.5);
+        }
+    }
+    assert_true(at(o, "usage", "cpu", n - 1) > 0);
+    assert_true(fmod(at(o, NULL, "time", 0), 60.0) == 0);
+}
+
+static void
+test_history_restart(void **state)
+{
+    (void)state;
+    const char *every[] = {"--store-every", "0", NULL};
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", every);
+    char listen[32];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1%s", strrchr(m->url, ':'));
+    const char *e1[] = {"--vm", "a:cpu=30", NULL};
+    (void)pool_start_agent("h1", m->url, e1);
+    struct cond up = {m->url, NULL, NULL, 1};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    struct cond rounds = {m->url, NULL, NULL, 8};
+    assert_true(wait_until(rounds_reach, &rounds, ACT_S));
+
+    json_t *raw = get(m->url, HISTORY);
+    assert_non_null(raw);
+    assert_true(points(raw) >= 1);
+    assert_true(at(raw, "usage", "cpu", points(raw) - 1) > 0);
+    json_t *minutes = get(m->url, HISTORY "?step=60");
+    assert_non_null(minutes);
+    check_minutes(minutes);
+    /* since selects: nothing after the newest minute. */
+    char path[128];
+    double last_minute = at(minutes, NULL, "time", points(minutes) - 1);
+    (void)snprintf(path, sizeof(path), HISTORY "?step=60&since=%.0f", last_minute + 1);
+    json_t *none = get(m->url, path);
+    assert_non_null(none);
+    assert_int_equal(points(none), 0);
+    json_decref(none);
+    json_t *err = NULL;
+    assert_int_equal(daemon_http(m->url, "GET", HISTORY "?step=5", NULL, &err), 400);
+    json_decref(err);
+    assert_int_equal(daemon_http(m->url, "GET", "/v1/hosts/nobody/history?step=60", NULL, &err),
+                     404);
+    json_decref(err);
+
+    /* Restarted on the same store: the points and the minutes of before are served. */
+    json_t *before = get(m->url, HISTORY);
+    double stopped = at(before, NULL, "time", points(before) - 1);
+    double first_minute = at(minutes, NULL, "time", 0);
+    json_decref(before);
+    pool_stop_clean(m);
+    m = pool_start_manager("m2", listen, every);
+    assert_true(wait_until(hosts_known, &up, UP_S));
+    json_t *raw2 = get(m->url, HISTORY);
+    assert_non_null(raw2);
+    assert_true(has_time(raw2, stopped, false));
+    json_t *minutes2 = get(m->url, HISTORY "?step=60");
+    assert_non_null(minutes2);
+    check_minutes(minutes2);
+    assert_true(has_time(minutes2, first_minute, true));
+    assert_true(has_time(minutes2, last_minute, true));
+
+    json_decref(raw);
+    json_decref(minutes);
+    json_decref(raw2);
+    json_decref(minutes2);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_history_restart, pool_setup, pool_teardown),
+    };
+    return cmocka_run_group_tests_name("history", tests, NULL, NULL);
+}
