@@ -77,6 +77,18 @@ test_contention_confirm(void **state)
     print_message("over-subscribed: a waits %.3f %%\n", w);
     assert_true(w > 10.8 && w < 11.0);
     json_decref(vms);
+    char *mt = metrics_text(m->url);
+    assert_non_null(strstr(mt, "vmloc_vm_cpu_wait_ratio{host=\"h1\",vm=\"a\"} 0.109"));
+    assert_null(strstr(mt, "vmloc_host_pressure_ratio{")); /* the simulated host has no PSI */
+    free(mt);
+    /* `vmloc vms` shows it in its WAIT% column. */
+    const char *vargv[] = {"--manager", m->url, "vms", NULL};
+    char *out = NULL;
+    assert_int_equal(run_cli(vargv, &out), 0);
+    print_message("%s", out);
+    assert_non_null(strstr(out, "WAIT%"));
+    assert_non_null(strstr(out, "   62.4    70.0    10.9 ")); /* 70 x 98/110 got, 70 asked */
+    free(out);
     struct cond confirmed = {m->url, "confirmed by cpu wait (2 heavy VMs wait >= 5 %)", NULL, 0};
     assert_true(wait_until(conflict_says, &confirmed, ACT_S));
 
