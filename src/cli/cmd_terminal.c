@@ -671,6 +671,12 @@ explain_status(json_t *j, const char *vm)
                                                      ? "; it is one of the heavy VMs"
                                                      : "");
     (void)printf("\n");
+    /* [detect] contention = confirm: whether its host's usage conflict hurts, by which signal. */
+    if (json_is_string(json_object_get(j, "contention")))
+        (void)printf("contention: %s\n", cli_jstr(j, "contention"));
+    if (json_is_number(json_object_get(j, "cpu_wait")))
+        (void)printf("cpu wait: %.1f%% of the time its vCPUs were runnable but not running\n",
+                     json_number_value(json_object_get(j, "cpu_wait")));
     /* The cooldown and the storm guard hold it from a conflict's move only; both may. */
     char until[32];
     if (json_is_true(json_object_get(j, "cooling"))) {

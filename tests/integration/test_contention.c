@@ -114,6 +114,12 @@ test_contention_confirm(void **state)
     assert_false(json_is_true(json_object_get(ex, "host_in_conflict")));
     assert_non_null(strstr(str(ex, "contention"), "not confirmed"));
     json_decref(ex);
+    const char *eargv[] = {"--manager", m->url, "explain", "a", NULL};
+    char *eout = NULL;
+    assert_int_equal(run_cli(eargv, &eout), 0);
+    assert_non_null(strstr(eout, "contention: not confirmed: 0 heavy VMs wait >= 5 %"));
+    assert_non_null(strstr(eout, "cpu wait: 0.0%"));
+    free(eout);
 
     /* 3: over-subscribed again: confirmed, and a moves to h2. */
     load(h1->url, "a", "cpu=70");
