@@ -152,10 +152,13 @@ function makeCard(h) {
     card.append(row);
     bars[k] = { fill, tick, val, last: null, thr: null };
   }
+  // The host's pressure (PSI), beside the bars, where its agent measures it.
+  const psi = el("div", "psi");
+  psi.hidden = true;
   const vms = el("div", "vms");
   const alert = el("div", "alert");
   alert.hidden = true;
-  card.append(vms, alert);
+  card.append(psi, vms, alert);
   card.addEventListener("click", () => select(h.name));
   card.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" || ev.key === " ") {
@@ -163,7 +166,7 @@ function makeCard(h) {
       select(h.name);
     }
   });
-  return { el: card, bars, badge, vms, alert, alertText: "", vmsKey: null, cls: "" };
+  return { el: card, bars, psi, psiText: "", badge, vms, alert, alertText: "", vmsKey: null, cls: "" };
 }
 
 function updateCard(c, h) {
@@ -192,6 +195,13 @@ function updateCard(c, h) {
       b.thr = thr;
     }
   }
+  const ptext = pressureText(h.pressure);
+  if (c.psiText !== ptext.line) {
+    c.psi.textContent = ptext.line;
+    c.psi.title = ptext.title;
+    c.psi.hidden = ptext.line === "";
+    c.psiText = ptext.line;
+  }
   const text = alertText(h);
   if (c.alertText !== text) {
     c.alert.textContent = text;
@@ -200,7 +210,7 @@ function updateCard(c, h) {
   }
   const dups = new Set((h.duplicate_vms || []).map((d) => d.vm));
   const vms = state.vmsByHost.get(h.name) || (h.vms || []).map((n) => ({ name: n, state: "running" }));
-  const key = vms.map((v) => v.name + ":" + v.state + ":" + holdText(v) + ":" + dups.has(v.name)).join(",");
+  const key = vms.map((v) => v.name + ":" + v.state + ":" + holdText(v) + ":" + dups.has(v.name) + ":" + waitText(v)).join(",");
   if (c.vmsKey !== key) {
     c.vmsKey = key;
     const chips = [];
@@ -208,7 +218,7 @@ function updateCard(c, h) {
       const held = v.storm_guard_until !== undefined;
       const dup = dups.has(v.name);
       const chip = el("span", "vm " + v.state + (held ? " held" : "") + (dup ? " dup" : ""), v.name);
-      chip.title = v.state + (v.usage ? " · cpu " + pct(v.usage.cpu) : "") + (holdText(v) ? " · " + holdText(v) : "") +
+      chip.title = v.state + (v.usage ? " · cpu " + pct(v.usage.cpu) : "") + waitText(v) + (holdText(v) ? " · " + holdText(v) : "") +
         (dup ? " · on two hosts: not moved" : "");
       chips.push(chip);
     }
@@ -337,6 +347,29 @@ async function toggleMaint() {
 }
 
 // What keeps a VM where it is (from GET /v1/vms): the storm guard, then the cooldown.
+// A host's pressure stall information: "psi cpu 12.3% · memory 0.0% · io 1.5%" (the "some"
+// lines, 10 s averages) and, for the title, every line; empty where the host has none.
+function pressureText(p) {
+  if (!p) return { line: "", title: "" };
+  const some = [];
+  const all = [];
+  for (const r of ["cpu", "memory", "io"]) {
+    if (!p[r]) continue;
+    if (p[r].some !== undefined) some.push(r + " " + pct(p[r].some));
+    for (const l of ["some", "full"]) if (p[r][l] !== undefined) all.push(r + " " + l + " " + pct(p[r][l]));
+  }
+  if (all.length === 0) return { line: "", title: "" };
+  return {
+    line: "psi " + (some.length ? some.join(" · ") : "-"),
+    title: "pressure stall information, 10 s averages: share of time tasks waited for the resource\n" + all.join("\n"),
+  };
+}
+
+// A VM's CPU wait, where measured: " · wait 10.9%".
+function waitText(v) {
+  return typeof v.cpu_wait === "number" ? " · wait " + pct(v.cpu_wait) : "";
+}
+
 function holdText(v) {
   const at = (t) => new Date(t * 1000).toLocaleTimeString();
   if (v.storm_guard_until !== undefined)
@@ -352,6 +385,7 @@ function renderDetailVms() {
     const tr = el("tr", v.storm_guard_until !== undefined ? "held" : "");
     tr.append(el("td", "", v.name), el("td", "", v.state));
     for (const k of KINDS) tr.append(el("td", "", pct(v.usage ? v.usage[k] : 0)));
+    tr.append(el("td", "", typeof v.cpu_wait === "number" ? pct(v.cpu_wait) : "-"));
     tr.append(el("td", "hold", holdText(v)));
     return tr;
   });

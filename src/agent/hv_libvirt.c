@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,12 @@ lvb_vms(struct hv *h, double now)
                       measured_kinds(v->usage, v->has_mem_bw), "mem_mib", v->mem_mib, "priority",
                       (json_int_t)(d != NULL ? d->priority : 0), "pinned", d != NULL && d->pinned,
                       "state", state, "measured", v->measured, "host", hv->o.name);
+        if (o != NULL && v->has_cpu_wait &&
+            json_object_set_new(o, "cpu_wait", json_real(round(v->cpu_wait * 1000.0) / 1000.0)) <
+                0) {
+            json_decref(o);
+            o = NULL;
+        }
         const struct lv_dom *r = lv_doms_find(&hv->doms, v->uuid);
         uint32_t n_moves = r != NULL ? r->n_moves : 0;
         /* What holds it here (cooldown, storm guard), as with the simulated backend. */
@@ -166,6 +173,8 @@ sample_vm(const struct hv_lv *hv, const struct lv_vm *v, struct wire_sample *s)
     o->pinned = d != NULL && d->pinned;
     o->migrating_out = migrating(hv, v->name) != NULL;
     o->measured = v->measured ? 1 : 0;
+    o->has_cpu_wait = v->has_cpu_wait;
+    o->cpu_wait = v->has_cpu_wait ? v->cpu_wait : 0.0;
     o->arrived = r != NULL ? r->since : -1.0;
     o->moves_first = (uint32_t)s->n_moves;
     if (r != NULL) {
@@ -208,6 +217,7 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     s->usage[KIND_DISK] = hv->lv.host_io[KIND_DISK];
     s->usage[KIND_NET] = hv->lv.host_io[KIND_NET];
     s->usage_kinds = measured_mask(hv->lv.mem_bw_seen);
+    s->pressure = hv->lv.pressure;
     for (size_t i = 0; i < hv->lv.n_vms; i++)
         sample_vm(hv, &hv->lv.vms[i], s);
     return 0;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,15 +59,18 @@ sim_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     memset(s, 0, sizeof(*s));
     size_t n = hv->host.n_vms;
     double(*usage)[KIND_COUNT] = calloc(n + 1, sizeof(*usage));
+    double *wait = calloc(n + 1, sizeof(*wait));
     s->vms = calloc(n + 1, sizeof(*s->vms));
     s->moves = calloc(n * MODEL_MAX_VM_MOVES + 1, sizeof(*s->moves));
-    if (usage == NULL || s->vms == NULL || s->moves == NULL) {
+    if (usage == NULL || wait == NULL || s->vms == NULL || s->moves == NULL) {
         free(usage);
+        free(wait);
         wire_sample_done(s);
         return -ENOMEM;
     }
     hv_sim_trace_demand(hv, now);
     simhost_allocate(&hv->host, usage, s->usage);
+    simhost_cpu_wait(&hv->host, wait);
     s->usage_kinds = KIND_MASK_ALL;
     s->time = now;
     (void)snprintf(s->name, sizeof(s->name), "%s", hv->o.name);
@@ -87,6 +91,8 @@ sim_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
         o->migrating_out = v->state == SIMVM_MIGRATING_OUT;
         o->arrived = v->arrived;
         o->measured = -1;
+        o->has_cpu_wait = wait[i] >= 0;
+        o->cpu_wait = o->has_cpu_wait ? wait[i] : 0.0;
         (void)snprintf(o->trace, sizeof(o->trace), "%s", v->trace);
         o->moves_first = (uint32_t)s->n_moves;
         o->n_moves = v->n_moves;
@@ -94,17 +100,24 @@ sim_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
         s->n_moves += v->n_moves;
     }
     free(usage);
+    free(wait);
     return 0;
 }
 
 /* One VM as GET /v1/vms lists it. */
 static json_t *
-vm_json(const struct hv_sim *hv, const struct simvm *v, const double *usage, double now)
+vm_json(const struct hv_sim *hv, const struct simvm *v, const double *usage, double wait,
+        double now)
 {
     json_t *o = json_pack("{s:s,s:o,s:o,s:f,s:I,s:b,s:s,s:s}", "name", v->name, "usage",
                           wire_kinds_json(usage), "demand", wire_kinds_json(v->demand), "mem_mib",
                           v->mem_mib, "priority", (json_int_t)v->priority, "pinned", v->pinned,
                           "state", simvm_state_name(v->state), "host", hv->o.name);
+    if (o != NULL && wait >= 0 &&
+        json_object_set_new(o, "cpu_wait", json_real(round(wait * 1000.0) / 1000.0)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (o != NULL && v->trace[0] != '\0' &&
         json_object_set_new(o, "trace", json_string(v->trace)) < 0) {
         json_decref(o);
@@ -130,18 +143,22 @@ sim_vms(struct hv *h, double now)
 {
     struct hv_sim *hv = sim_of(h);
     double(*usage)[KIND_COUNT] = calloc(hv->host.n_vms + 1, sizeof(*usage));
+    double *wait = calloc(hv->host.n_vms + 1, sizeof(*wait));
     double host[KIND_COUNT];
-    json_t *arr = usage != NULL ? json_array() : NULL;
-    if (arr != NULL)
+    json_t *arr = usage != NULL && wait != NULL ? json_array() : NULL;
+    if (arr != NULL) {
         simhost_allocate(&hv->host, usage, host);
+        simhost_cpu_wait(&hv->host, wait);
+    }
     for (size_t i = 0; i < hv->host.n_vms && arr != NULL; i++) {
-        json_t *o = vm_json(hv, &hv->host.vms[i], usage[i], now);
+        json_t *o = vm_json(hv, &hv->host.vms[i], usage[i], wait[i], now);
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             json_decref(arr);
             arr = NULL;
         }
     }
     free(usage);
+    free(wait);
     return arr;
 }
 

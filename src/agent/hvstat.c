@@ -235,3 +235,68 @@ rate_sweep(struct rate_table *t)
     }
     t->n = k;
 }
+
+double
+hvstat_cpu_wait_pct(double delay_ns_s, unsigned n_vcpus)
+{
+    if (n_vcpus == 0 || !(delay_ns_s > 0))
+        return 0.0;
+    double pct = 100.0 * delay_ns_s / (1e9 * (double)n_vcpus);
+    return pct > 100.0 ? 100.0 : pct;
+}
+
+/* "avg10=12.34" at *p: the number, 0..100 with at most two decimals as the kernel writes. */
+static bool
+read_avg10(const char *p, const char *end, double *ret)
+{
+    static const char key[] = "avg10=";
+    if ((size_t)(end - p) < sizeof(key) - 1 || memcmp(p, key, sizeof(key) - 1) != 0)
+        return false;
+    p += sizeof(key) - 1;
+    uint64_t whole;
+    if (!read_uint(&p, end, 101, &whole))
+        return false;
+    double v = (double)whole;
+    if (p < end && *p == '.') {
+        p++;
+        double scale = 0.1;
+        if (p >= end || *p < '0' || *p > '9')
+            return false;
+        while (p < end && *p >= '0' && *p <= '9') {
+            v += (double)(*p - '0') * scale;
+            scale /= 10.0;
+            p++;
+        }
+    }
+    if ((p < end && *p != ' ') || v > 100.0)
+        return false;
+    *ret = v;
+    return true;
+}
+
+int
+psi_parse(const char *text, size_t len, enum pressure_res res, struct pressure *ret)
+{
+    const char *p = text;
+    const char *end = text + len;
+    bool any = false;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl != NULL ? nl : end;
+        enum pressure_line line = PRESSURE_SOME;
+        const char *q = NULL;
+        if (le - p > 5 && memcmp(p, "some ", 5) == 0) {
+            q = p + 5;
+        } else if (le - p > 5 && memcmp(p, "full ", 5) == 0) {
+            q = p + 5;
+            line = PRESSURE_FULL;
+        }
+        double v;
+        if (q != NULL && read_avg10(q, le, &v)) {
+            pressure_set(ret, res, line, v);
+            any = true;
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+    return any ? 0 : -EINVAL;
+}

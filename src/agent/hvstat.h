@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/compiler.h"
+#include "core/model.h"
 
 #define HVSTAT_MAX_CPUS 1024
 
@@ -35,7 +36,24 @@ MUST_CHECK int procstat_parse(const char *text, size_t len, const struct cpuset 
 MUST_CHECK int meminfo_total_mib(const char *text, size_t len, double *ret_mib);
 
 /* Counters of one domain: cumulative, so a rate is a difference over time. */
-enum { RATE_CPU_NS = 0, RATE_DISK_BYTES = 1, RATE_NET_BYTES = 2, RATE_COUNTERS = 3 };
+enum {
+    RATE_CPU_NS = 0,
+    RATE_DISK_BYTES = 1,
+    RATE_NET_BYTES = 2,
+    RATE_DELAY_NS = 3, /* the sum of its vCPUs' run-queue delay (libvirt's vcpu.N.delay) */
+    RATE_COUNTERS = 4
+};
+
+/* CPU wait in percent of wall time from the rate of the vCPUs' summed run-queue delay
+ * (`delay_ns_s`, nanoseconds per second) over `n_vcpus` vCPUs: the share of the time each
+ * vCPU, on average, was runnable but not running, 0..100. */
+double hvstat_cpu_wait_pct(double delay_ns_s, unsigned n_vcpus);
+
+/* Linux pressure stall information from the text of /proc/pressure/RESOURCE: the `avg10` of
+ * its "some" and "full" lines, in percent, into `ret` for resource `res` (a line that is not
+ * there stays absent: the cpu file of kernels before 5.13 has no "full"). 0 with at least
+ * one line; -EINVAL when the text has no well-formed line. */
+MUST_CHECK int psi_parse(const char *text, size_t len, enum pressure_res res, struct pressure *ret);
 
 struct rate_entry {
     char key[64]; /* the domain's UUID */

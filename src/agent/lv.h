@@ -61,9 +61,10 @@ struct hv_libvirt_opts {
     unsigned migrate_flags;         /* HV_MIGRATE_* */
     double migrate_bandwidth_mib_s; /* 0 = unlimited */
     double migrate_timeout_s;
-    double min_dt_s;        /* rates over less than this keep the last ones (0: always) */
-    char proc_stat[256];    /* "/proc/stat" (tests give another file) */
-    char proc_meminfo[256]; /* "/proc/meminfo" */
+    double min_dt_s;         /* rates over less than this keep the last ones (0: always) */
+    char proc_stat[256];     /* "/proc/stat" (tests give another file) */
+    char proc_meminfo[256];  /* "/proc/meminfo" */
+    char proc_pressure[256]; /* "/proc/pressure": the host's PSI files cpu, memory, io */
 };
 
 void hv_libvirt_opts_init(struct hv_libvirt_opts *o);
@@ -87,6 +88,8 @@ struct lv_vm {
     char name[MODEL_MAX_NAME + 1];
     double usage[KIND_COUNT]; /* percent of the host */
     bool measured;            /* false on a fresh baseline: no usage yet */
+    double cpu_wait;          /* percent of wall time its vCPUs waited (vcpu.N.delay) */
+    bool has_cpu_wait;        /* libvirt reported the delay and it has a rate */
     bool has_mem_bw;          /* the platform measured its memory transfer (perf.mbmt) */
     double mem_mib;
     bool migrating_out; /* a migration of ours runs for it */
@@ -114,6 +117,7 @@ struct lv_conn {
     bool host_cpu_known;
     double host_mem_mib;
     double host_io[KIND_COUNT]; /* sum of the VMs' memory transfer, disk and net */
+    struct pressure pressure;   /* the host's PSI at the last sample (absent lines stay so) */
     bool mem_bw_seen;           /* a VM had memory transfer figures in the last sample */
     struct rate_table rates;
     struct lv_vm *vms;
@@ -158,10 +162,16 @@ void lv_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *re
 /* Ask libvirt to abort it (the worker then ends with an error). */
 void lv_migrate_abort(struct lv_mig *m);
 
-/* What one stats record holds: the cumulative counters, the memory (KiB) and, when the
- * platform reports it, the memory transfer in bytes/s (*ret_mbmt < 0 when absent). The record
- * is a virDomainStatsRecordPtr. */
-void lv_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib, double *ret_mbmt);
+/* What one stats record holds: the cumulative counters (c[RATE_DELAY_NS] the sum of every
+ * vcpu.N.delay, and *ret_delay_vcpus how many vCPUs reported one: 0 when libvirt does not),
+ * the memory (KiB) and, when the platform reports it, the memory transfer in bytes/s
+ * (*ret_mbmt < 0 when absent). The record is a virDomainStatsRecordPtr. */
+void lv_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib, double *ret_mbmt,
+                        unsigned *ret_delay_vcpus);
+
+/* Read the host's PSI from the folder `dir` (its files cpu, memory, io) into *ret; a file or
+ * line that is not there (a kernel without PSI) stays absent. */
+void lv_pressure_read(const char *dir, struct pressure *ret);
 
 /* How the domain of one stats record (a virDomainStatsRecordPtr) stands: from its
  * "state.state" and "state.reason"; LV_ARRIVAL_UNKNOWN when it has neither. */

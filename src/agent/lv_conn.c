@@ -272,13 +272,29 @@ ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Is `f` "vcpu.N.delay"? */
+static bool
+is_vcpu_delay(const char *f)
+{
+    if (strncmp(f, "vcpu.", 5) != 0)
+        return false;
+    f += 5;
+    if (*f < '0' || *f > '9')
+        return false;
+    while (*f >= '0' && *f <= '9')
+        f++;
+    return strcmp(f, ".delay") == 0;
+}
+
 void
-lv_record_counters(const void *record, uint64_t *c, double *mem_kib, double *mbmt)
+lv_record_counters(const void *record, uint64_t *c, double *mem_kib, double *mbmt,
+                   unsigned *delay_vcpus)
 {
     const virDomainStatsRecord *rec = record;
     memset(c, 0, RATE_COUNTERS * sizeof(*c));
     *mem_kib = 0;
     *mbmt = -1;
+    *delay_vcpus = 0;
     double max_kib = 0;
     for (int i = 0; i < rec->nparams; i++) {
         const virTypedParameter *p = &rec->params[i];
@@ -299,6 +315,10 @@ lv_record_counters(const void *record, uint64_t *c, double *mem_kib, double *mbm
             max_kib = (double)v;
         else if (strcmp(p->field, "perf.mbmt") == 0)
             *mbmt = (double)v; /* already a rate: bytes/s */
+        else if (is_vcpu_delay(p->field)) {
+            c[RATE_DELAY_NS] += v;
+            (*delay_vcpus)++;
+        }
     }
     if (*mem_kib <= 0)
         *mem_kib = max_kib;
@@ -355,9 +375,10 @@ lv_sample(struct lv_conn *hv, double now)
     }
     sample_host(hv, now);
     virDomainStatsRecordPtr *recs = NULL;
+    lv_pressure_read(hv->o.proc_pressure, &hv->pressure);
     unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
                      VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE |
-                     VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_PERF;
+                     VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_PERF | VIR_DOMAIN_STATS_VCPU;
     /* NOWAIT: a domain whose monitor is busy (a migration, a stuck QEMU) reports what libvirt
      * has instead of stalling the agent's loop. */
     int nrec = virConnectGetAllDomainStats(hv->conn, stats, &recs,
@@ -397,7 +418,8 @@ lv_sample(struct lv_conn *hv, double now)
         uint64_t c[RATE_COUNTERS];
         double mem_kib;
         double mbmt;
-        lv_record_counters(recs[i], c, &mem_kib, &mbmt);
+        unsigned delay_vcpus;
+        lv_record_counters(recs[i], c, &mem_kib, &mbmt, &delay_vcpus);
         v->arrival = lv_record_arrival(recs[i]);
         v->mem_mib = mem_kib / 1024.0;
         if (mbmt >= 0) {
@@ -413,6 +435,8 @@ lv_sample(struct lv_conn *hv, double now)
             v->usage[KIND_CPU] = pct(rates[RATE_CPU_NS] * cpu_scale);
             v->usage[KIND_DISK] = pct(100.0 * rates[RATE_DISK_BYTES] / (hv->o.disk_mib_s * MIB));
             v->usage[KIND_NET] = pct(100.0 * rates[RATE_NET_BYTES] / (hv->o.net_mib_s * MIB));
+            v->has_cpu_wait = delay_vcpus > 0;
+            v->cpu_wait = hvstat_cpu_wait_pct(rates[RATE_DELAY_NS], delay_vcpus);
             hv->host_io[KIND_DISK] += v->usage[KIND_DISK];
             hv->host_io[KIND_NET] += v->usage[KIND_NET];
         }
@@ -424,6 +448,23 @@ lv_sample(struct lv_conn *hv, double now)
     hv->host_io[KIND_DISK] = pct(hv->host_io[KIND_DISK]);
     hv->host_io[KIND_NET] = pct(hv->host_io[KIND_NET]);
     return 0;
+}
+
+void
+lv_pressure_read(const char *dir, struct pressure *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    for (unsigned r = 0; r < PRESSURE_RES_COUNT; r++) {
+        char path[300];
+        (void)snprintf(path, sizeof(path), "%s/%s", dir, pressure_res_name((enum pressure_res)r));
+        char *text = NULL;
+        size_t n = 0;
+        /* A kernel without PSI has no such file, or refuses to read it (psi=0): absent. */
+        if (file_read_all(path, PROC_MAX_BYTES, &text, &n) == 0 &&
+            psi_parse(text, n, (enum pressure_res)r, ret) < 0)
+            log_debug("%s: no PSI line, its pressure is absent", path);
+        free(text);
+    }
 }
 
 /* ---- arrivals by migration ------------------------------------------------------------------ */

@@ -19,6 +19,7 @@ hv_libvirt_opts_init(struct hv_libvirt_opts *o)
     o->migrate_timeout_s = HV_LIBVIRT_DEFAULT_MIGRATE_TIMEOUT_S;
     (void)snprintf(o->proc_stat, sizeof(o->proc_stat), "/proc/stat");
     (void)snprintf(o->proc_meminfo, sizeof(o->proc_meminfo), "/proc/meminfo");
+    (void)snprintf(o->proc_pressure, sizeof(o->proc_pressure), "/proc/pressure");
 }
 
 int

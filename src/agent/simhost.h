@@ -88,4 +88,10 @@ double simhost_mem_used(const struct simhost *hv);
  * total per kind in `ret_host[k]` (overhead + allocations + arrivals' reservations). */
 void simhost_allocate(const struct simhost *hv, double (*ret_usage)[KIND_COUNT], double *ret_host);
 
+/* What each VM waits for CPU now, in percent of wall time: its unmet share of its cpu demand
+ * when the host's demand exceeds what the VMs may have (100 % less the overhead), so every
+ * running VM waits (1 - room / demand) x 100 %, and 0 while there is room. A VM that asks for
+ * no CPU waits 0; an arriving VM does not run here: -1 (unknown). `ret_wait[i]` for VM i. */
+void simhost_cpu_wait(const struct simhost *hv, double *ret_wait);
+
 #endif

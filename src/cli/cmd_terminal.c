@@ -95,17 +95,22 @@ kind_value(json_t *o, const char *key, const char *kind)
 static void
 print_vms(json_t *arr)
 {
-    (void)printf("%-24s %-16s %7s %7s %7s %7s %9s  %s\n", "VM", "HOST", "CPU%", "ASKED%", "DISK%",
-                 "NET%", "MEM MiB", "STATE");
+    (void)printf("%-24s %-16s %7s %7s %7s %7s %7s %9s  %s\n", "VM", "HOST", "CPU%", "ASKED%",
+                 "WAIT%", "DISK%", "NET%", "MEM MiB", "STATE");
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v)
     {
         const char *state = cli_jstr(v, "state");
+        /* CPU wait where the host measures it (docs/libvirt.md), "-" where it does not. */
+        json_t *w = json_object_get(v, "cpu_wait");
+        char wait[32] = "-";
+        if (json_is_number(w))
+            (void)snprintf(wait, sizeof(wait), "%.1f", json_number_value(w));
         (void)printf(
-            "%-24s %-16s %7.1f %7.1f %7.1f %7.1f %9.0f  %s\n", cli_jstr(v, "name"),
+            "%-24s %-16s %7.1f %7.1f %7s %7.1f %7.1f %9.0f  %s\n", cli_jstr(v, "name"),
             cli_jstr(v, "host"), kind_value(v, "usage", "cpu"), kind_value(v, "demand", "cpu"),
-            kind_value(v, "usage", "disk"), kind_value(v, "usage", "net"),
+            wait, kind_value(v, "usage", "disk"), kind_value(v, "usage", "net"),
             json_number_value(json_object_get(v, "mem_mib")), state != NULL ? state : "running");
     }
 }
@@ -666,6 +671,12 @@ explain_status(json_t *j, const char *vm)
                                                      ? "; it is one of the heavy VMs"
                                                      : "");
     (void)printf("\n");
+    /* [detect] contention = confirm: whether its host's usage conflict hurts, by which signal. */
+    if (json_is_string(json_object_get(j, "contention")))
+        (void)printf("contention: %s\n", cli_jstr(j, "contention"));
+    if (json_is_number(json_object_get(j, "cpu_wait")))
+        (void)printf("cpu wait: %.1f%% of the time its vCPUs were runnable but not running\n",
+                     json_number_value(json_object_get(j, "cpu_wait")));
     /* The cooldown and the storm guard hold it from a conflict's move only; both may. */
     char until[32];
     if (json_is_true(json_object_get(j, "cooling"))) {

@@ -34,7 +34,19 @@ plan_text_print(FILE *f, const struct cluster *cl, const struct policy *pol, con
         (void)fprintf(f, " heavy VMs:");
         for (uint32_t j = 0; j < c->vm_count; j++)
             (void)fprintf(f, " %s", cl->vms[p->conflict_vms[c->vm_off + j]].name);
+        if (pol->contention == CONTENTION_CONFIRM) {
+            char why[256];
+            plan_confirm_describe(pol, c, why, sizeof(why));
+            (void)fprintf(f, "; %s", why);
+        }
         (void)fprintf(f, "\n");
+    }
+    if (p->n_unconfirmed > 0)
+        (void)fprintf(f, "usage conflicts not confirmed (not acted on): %zu\n", p->n_unconfirmed);
+    for (size_t i = 0; i < p->n_unconfirmed; i++) {
+        char why[256];
+        plan_confirm_describe(pol, &p->unconfirmed[i], why, sizeof(why));
+        (void)fprintf(f, "  %s: %s\n", cl->hosts[p->unconfirmed[i].host].name, why);
     }
     (void)fprintf(f, "migrations: %zu\n", p->n_moves);
     for (size_t i = 0; i < p->n_moves; i++) {

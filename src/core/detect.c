@@ -4,7 +4,10 @@
  * in r when its usage of r >= T_r, where T_r is the fixed value or U_r / N - k. With `any`,
  * a kind triggers when the host part holds and at least min_vms VMs are high in it; with
  * `all`, the host part must hold in every kind and at least min_vms VMs must be high in
- * every kind. Two passes over the host's VMs: count, then collect. */
+ * every kind. Two passes over the host's VMs: count, then collect. With contention =
+ * confirm, the conflict found so stands only when at least min_vms of the VMs collected
+ * wait at least contention_wait_pct, or the host's cpu pressure (`some`) is at least
+ * contention_pressure_pct; an unknown wait or pressure confirms nothing. */
 #include "core/detect.h"
 
 #include <string.h>
@@ -89,6 +92,24 @@ triggered(const struct policy *pol, const struct vm *vms, uint32_t n, unsigned c
     return trig;
 }
 
+/* Under contention = confirm: do the heavy VMs `heavy` (`n`) or the host's pressure confirm
+ * the usage conflict? Sets ret->confirmed_by and ret->waiting. */
+static void
+confirm(const struct cluster *cl, const struct policy *pol, const struct host *h,
+        const uint32_t *heavy, size_t n, struct detection *ret)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct vm *v = &cl->vms[heavy[i]];
+        if (v->has_cpu_wait && v->cpu_wait_pct >= pol->contention_wait_pct)
+            ret->waiting++;
+    }
+    if (ret->waiting >= pol->min_vms)
+        ret->confirmed_by |= DETECT_BY_WAIT;
+    if (pressure_has(&h->pressure, PRESSURE_CPU, PRESSURE_SOME) &&
+        h->pressure.pct[PRESSURE_CPU][PRESSURE_SOME] >= pol->contention_pressure_pct)
+        ret->confirmed_by |= DETECT_BY_PRESSURE;
+}
+
 /* Seven parameters, the contract of detect.h that 19 callers use.
  * NOLINTBEGIN(readability-function-size) */
 void
@@ -116,8 +137,12 @@ detect_host(const struct cluster *cl, const struct policy *pol, const struct hos
         if (pick)
             ret_vms[out++] = h->vm_first + j;
     }
-    ret->conflict = true;
     ret->kinds = (uint8_t)trig;
+    if (pol->contention == CONTENTION_CONFIRM) {
+        confirm(cl, pol, h, ret_vms, out, ret);
+        ret->unconfirmed = ret->confirmed_by == 0;
+    }
+    ret->conflict = !ret->unconfirmed;
     *ret_n_vms = out;
 }
 /* NOLINTEND(readability-function-size) */

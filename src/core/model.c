@@ -28,6 +28,19 @@ kind_name(enum kind k)
     return kind_names[k];
 }
 
+const char *
+pressure_res_name(enum pressure_res r)
+{
+    static const char *const names[PRESSURE_RES_COUNT] = {"cpu", "memory", "io"};
+    return (unsigned)r < PRESSURE_RES_COUNT ? names[r] : "?";
+}
+
+const char *
+pressure_line_name(enum pressure_line l)
+{
+    return l == PRESSURE_SOME ? "some" : l == PRESSURE_FULL ? "full" : "?";
+}
+
 int
 kind_parse(const char *s, size_t len, enum kind *ret_k)
 {

@@ -48,9 +48,53 @@ struct usage {
     uint8_t present;
 };
 
+/* Linux pressure stall information (PSI) of a host: for each resource, the share of wall
+ * time in which some of its tasks (`some`) or all of its non-idle tasks (`full`) were
+ * stalled waiting for it, in percent, over the kernel's last 10 seconds (avg10). A line
+ * whose bit is not in `present` was not measured; its `pct` is 0. */
+enum pressure_res {
+    PRESSURE_CPU = 0,
+    PRESSURE_MEMORY = 1,
+    PRESSURE_IO = 2,
+};
+#define PRESSURE_RES_COUNT 3
+enum pressure_line {
+    PRESSURE_SOME = 0,
+    PRESSURE_FULL = 1,
+};
+#define PRESSURE_LINE_COUNT 2
+#define PRESSURE_BIT(r, l) (1u << ((unsigned)(r)*PRESSURE_LINE_COUNT + (unsigned)(l)))
+
+struct pressure {
+    double pct[PRESSURE_RES_COUNT][PRESSURE_LINE_COUNT];
+    uint8_t present;
+};
+
+/* "cpu", "memory", "io"; "some", "full". Never NULL for a valid value. */
+const char *pressure_res_name(enum pressure_res r);
+const char *pressure_line_name(enum pressure_line l);
+
+/* Is line `l` of resource `r` in `p`? */
+static inline bool
+pressure_has(const struct pressure *p, enum pressure_res r, enum pressure_line l)
+{
+    return (p->present & PRESSURE_BIT(r, l)) != 0;
+}
+
+/* Set line `l` of resource `r` to `pct` and mark it present. */
+static inline void
+pressure_set(struct pressure *p, enum pressure_res r, enum pressure_line l, double pct)
+{
+    p->pct[r][l] = pct;
+    p->present = (uint8_t)(p->present | PRESSURE_BIT(r, l));
+}
+
 struct vm {
     const char *name; /* owned by the cluster */
     struct usage usage;
+    /* CPU wait: the share of wall time its vCPUs were runnable but not running on a host CPU
+     * (the guest's steal time), percent 0..100; meaningful only when has_cpu_wait. */
+    double cpu_wait_pct;
     double mem_mib; /* meaningful only when has_mem */
     int64_t priority;
     double arrived; /* seconds since the epoch it arrived on its host; < 0: unknown */
@@ -69,6 +113,7 @@ struct vm {
      * (cluster_mark_duplicates()): one of the two is a stray copy or a misnamed VM, and
      * neither is moved until the name is on one host only. */
     bool duplicate;
+    bool has_cpu_wait;
 };
 
 struct host {
@@ -80,6 +125,7 @@ struct host {
     uint32_t vm_count;
     enum host_state state;
     bool has_mem;
+    struct pressure pressure; /* its PSI, where measured */
 };
 
 struct name_chunk;

@@ -46,6 +46,7 @@ plan_done(struct plan *p)
     free(p->moves);
     free(p->unresolved);
     free(p->drains);
+    free(p->unconfirmed);
     plan_init(p);
 }
 
@@ -66,7 +67,49 @@ reserve(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* Find every conflict on the cluster as given and append it to `p`. */
+/* Where detect_all() collects: the plan and the room of its arrays. */
+struct collect {
+    struct plan *p;
+    size_t cap_c;
+    size_t cap_u;
+    size_t cap_v;
+};
+
+/* Append the conflict (or, det->unconfirmed, the unconfirmed usage conflict) `det` of host
+ * `hi`, whose VMs are `vms` (as many as det found), to the plan. 0 or -ENOMEM. */
+static int
+add_conflict(const struct cluster *cl, struct collect *k, size_t hi, const struct detection *det,
+             const uint32_t *vms, size_t nv)
+{
+    struct plan *p = k->p;
+    struct plan_conflict **arr = det->unconfirmed ? &p->unconfirmed : &p->conflicts;
+    size_t *n = det->unconfirmed ? &p->n_unconfirmed : &p->n_conflicts;
+    int r = reserve((void **)arr, det->unconfirmed ? &k->cap_u : &k->cap_c, *n + 1, sizeof(**arr));
+    if (r == 0)
+        r = reserve((void **)&p->conflict_vms, &k->cap_v, p->n_conflict_vms + nv,
+                    sizeof(*p->conflict_vms));
+    if (r < 0)
+        return r;
+    const struct host *h = &cl->hosts[hi];
+    struct plan_conflict *c = &(*arr)[(*n)++];
+    c->host = (uint32_t)hi;
+    c->kinds = det->kinds;
+    c->vm_off = (uint32_t)p->n_conflict_vms;
+    c->vm_count = (uint32_t)nv;
+    memcpy(c->host_threshold, det->host_threshold, sizeof(c->host_threshold));
+    memcpy(c->vm_threshold, det->vm_threshold, sizeof(c->vm_threshold));
+    c->confirmed_by = det->confirmed_by;
+    c->waiting = det->waiting;
+    c->cpu_pressure = pressure_has(&h->pressure, PRESSURE_CPU, PRESSURE_SOME)
+                          ? h->pressure.pct[PRESSURE_CPU][PRESSURE_SOME]
+                          : -1.0;
+    memcpy(&p->conflict_vms[p->n_conflict_vms], vms, nv * sizeof(*vms));
+    p->n_conflict_vms += nv;
+    return 0;
+}
+
+/* Find every conflict on the cluster as given and append it to `p` (and, with contention =
+ * confirm, every usage conflict not confirmed to p->unconfirmed). */
 static int
 detect_all(struct work *w, struct plan *p)
 {
@@ -79,35 +122,17 @@ detect_all(struct work *w, struct plan *p)
     uint32_t *scratch = malloc((max_vms + 1u) * sizeof(*scratch));
     if (scratch == NULL)
         return -ENOMEM;
-    size_t cap_c = 0;
-    size_t cap_v = 0;
+    struct collect k = {.p = p};
     int r = 0;
-    for (size_t i = 0; i < cl->n_hosts; i++) {
+    for (size_t i = 0; i < cl->n_hosts && r == 0; i++) {
         struct detection det;
         size_t nv;
         if (w->opts && w->opts->check && !w->opts->check[i])
             continue;
         detect_host(cl, w->pol, &w->hp[i], i, &det, scratch, &nv);
-        if (!det.conflict)
-            continue;
-        r = reserve((void **)&p->conflicts, &cap_c, p->n_conflicts + 1, sizeof(*p->conflicts));
-        if (r < 0)
-            goto out;
-        r = reserve((void **)&p->conflict_vms, &cap_v, p->n_conflict_vms + nv,
-                    sizeof(*p->conflict_vms));
-        if (r < 0)
-            goto out;
-        struct plan_conflict *c = &p->conflicts[p->n_conflicts++];
-        c->host = (uint32_t)i;
-        c->kinds = det.kinds;
-        c->vm_off = (uint32_t)p->n_conflict_vms;
-        c->vm_count = (uint32_t)nv;
-        memcpy(c->host_threshold, det.host_threshold, sizeof(c->host_threshold));
-        memcpy(c->vm_threshold, det.vm_threshold, sizeof(c->vm_threshold));
-        memcpy(&p->conflict_vms[p->n_conflict_vms], scratch, nv * sizeof(*scratch));
-        p->n_conflict_vms += nv;
+        if (det.conflict || det.unconfirmed)
+            r = add_conflict(cl, &k, i, &det, scratch, nv);
     }
-out:
     free(scratch);
     return r;
 }
@@ -267,6 +292,18 @@ cand_better(const struct policy *pol, const struct cluster *cl, const struct can
     case VM_SELECT_WEIGHTED: {
         double sa = vm_weighted(pol, va, a->usage);
         double sb = vm_weighted(pol, vb, b->usage);
+        if (sa != sb)
+            return sa > sb;
+        break;
+    }
+    case VM_SELECT_WAIT: {
+        /* The one that waits the most (unknown: none), then the one that uses the most. */
+        double wa = va->has_cpu_wait ? va->cpu_wait_pct : 0.0;
+        double wb = vb->has_cpu_wait ? vb->cpu_wait_pct : 0.0;
+        if (wa != wb)
+            return wa > wb;
+        double sa = a->usage[pol->vm_select_resource];
+        double sb = b->usage[pol->vm_select_resource];
         if (sa != sb)
             return sa > sb;
         break;

@@ -33,6 +33,12 @@ struct plan_conflict {
     uint32_t vm_count;
     double host_threshold[KIND_COUNT];
     double vm_threshold[KIND_COUNT];
+    /* [detect] contention = confirm: what confirmed it (DETECT_BY_* of core/detect.h; 0 with
+     * contention off, and in plan.unconfirmed), how many of its VMs wait at least
+     * contention_wait_pct, and the host's cpu pressure (`some`; < 0: not measured). */
+    uint8_t confirmed_by;
+    uint32_t waiting;
+    double cpu_pressure;
 };
 
 enum plan_move_why {
@@ -101,6 +107,10 @@ struct plan {
     size_t n_unresolved;
     struct plan_drain *drains; /* one per host in maintenance, with opts.drain */
     size_t n_drains;
+    /* [detect] contention = confirm: the usage conflicts that neither CPU wait nor pressure
+     * confirmed (not acted on), with their VMs in conflict_vms as for `conflicts`. */
+    struct plan_conflict *unconfirmed;
+    size_t n_unconfirmed;
 };
 
 /* Optional restrictions from the caller (a running system): per-host flags, each array
@@ -167,7 +177,14 @@ struct vm_explain {
     uint32_t vm;
     uint32_t host;
     bool host_in_conflict;
-    bool heavy; /* one of the conflict's heavy VMs */
+    /* [detect] contention = confirm: its host has a usage conflict that neither signal
+     * confirmed (host_in_conflict is then false); what confirmed the host's conflict
+     * (DETECT_BY_*), its heavy VMs that wait, and its cpu pressure (some; < 0 unknown) */
+    bool host_unconfirmed;
+    uint8_t confirmed_by;
+    uint32_t waiting;
+    double cpu_pressure;
+    bool heavy; /* one of the heavy VMs of the host's conflict (or unconfirmed one) */
     bool pinned;
     bool held;             /* held back by the caller (a recent failed migration) */
     bool duplicate;        /* its name is on another host too (cluster_mark_duplicates()) */
@@ -195,6 +212,13 @@ void vm_explain_done(struct vm_explain *e);
  * record of it does not change from one decision to the next. Every deployment uses it. */
 void plan_storm_describe(const struct policy *pol, const struct cluster *cl, uint32_t vm,
                          double until, char *buf, size_t len);
+
+/* Under [detect] contention = confirm, what confirmed a conflict or why a usage conflict was
+ * not confirmed, as one line into `buf`: "confirmed by cpu wait (2 heavy VMs wait >= 5 %)",
+ * "confirmed by cpu pressure (some 34.0 % >= 10 %)", both, or "not confirmed: 1 heavy VM
+ * waits >= 5 % (min_vms 2); cpu pressure not measured". "" with contention off. */
+void plan_confirm_describe(const struct policy *pol, const struct plan_conflict *c, char *buf,
+                           size_t len);
 
 /* Why move `mv` was chosen, in the policy's own terms, as one line into `buf` ("conflict on
  * h1; movable VM with the highest cpu usage; destination with the most free cpu (score

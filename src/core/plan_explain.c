@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/detect.h"
 #include "core/plan.h"
 #include "core/plan_work.h"
 
@@ -87,6 +88,39 @@ plan_storm_describe(const struct policy *pol, const struct cluster *cl, uint32_t
                    when);
 }
 
+void
+plan_confirm_describe(const struct policy *pol, const struct plan_conflict *c, char *buf,
+                      size_t len)
+{
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (pol->contention != CONTENTION_CONFIRM)
+        return;
+    char w[96];
+    char p[96];
+    (void)snprintf(w, sizeof(w), "%u heavy VM%s wait%s >= %.4g %%", (unsigned)c->waiting,
+                   c->waiting == 1 ? "" : "s", c->waiting == 1 ? "s" : "",
+                   pol->contention_wait_pct);
+    if (c->cpu_pressure < 0)
+        (void)snprintf(p, sizeof(p), "cpu pressure not measured");
+    else
+        (void)snprintf(p, sizeof(p), "cpu pressure some %.1f %% %s %.4g %%", c->cpu_pressure,
+                       c->cpu_pressure >= pol->contention_pressure_pct ? ">=" : "<",
+                       pol->contention_pressure_pct);
+    bool by_w = (c->confirmed_by & DETECT_BY_WAIT) != 0;
+    bool by_p = (c->confirmed_by & DETECT_BY_PRESSURE) != 0;
+    if (by_w && by_p)
+        (void)snprintf(buf, len, "confirmed by cpu wait (%s) and %s", w, p);
+    else if (by_w)
+        (void)snprintf(buf, len, "confirmed by cpu wait (%s)", w);
+    else if (by_p)
+        (void)snprintf(buf, len, "confirmed by %s", p);
+    else
+        (void)snprintf(buf, len, "not confirmed: %s (min_vms %u); %s", w, (unsigned)pol->min_vms,
+                       p);
+}
+
 /* Why this VM and this destination, in the policy's own terms. */
 void
 plan_move_describe(const struct policy *pol, const struct cluster *cl, const struct plan_move *mv,
@@ -100,6 +134,8 @@ plan_move_describe(const struct policy *pol, const struct cluster *cl, const str
         (void)snprintf(vr, sizeof(vr), "highest priority");
     else if (pol->vm_select == VM_SELECT_WEIGHTED)
         (void)snprintf(vr, sizeof(vr), "highest weighted score");
+    else if (pol->vm_select == VM_SELECT_WAIT)
+        (void)snprintf(vr, sizeof(vr), "highest cpu wait");
     else
         (void)snprintf(vr, sizeof(vr), "highest %s usage", vk);
     if (pol->dest_select == DEST_SELECT_LEAST_USED)
@@ -294,6 +330,12 @@ plan_explain_vm(const struct cluster *cl, const struct policy *pol, const struct
     size_t nh = 0;
     detect_host(cl, pol, &w.hp[src], src, &det, heavy, &nh);
     ret->host_in_conflict = det.conflict;
+    ret->host_unconfirmed = det.unconfirmed;
+    ret->confirmed_by = det.confirmed_by;
+    ret->waiting = det.waiting;
+    ret->cpu_pressure = pressure_has(&cl->hosts[src].pressure, PRESSURE_CPU, PRESSURE_SOME)
+                            ? cl->hosts[src].pressure.pct[PRESSURE_CPU][PRESSURE_SOME]
+                            : -1.0;
     for (size_t i = 0; i < nh; i++)
         ret->heavy |= heavy[i] == vm;
     free(heavy);

@@ -19,6 +19,9 @@ policy_init(struct policy *pol)
     pol->vm_threshold = VM_THRESHOLD_FIXED;
     pol->vm_threshold_k = 0.0;
     pol->min_vms = 2;
+    pol->contention = CONTENTION_OFF;
+    pol->contention_wait_pct = 5.0;
+    pol->contention_pressure_pct = 10.0;
     pol->vm_select = VM_SELECT_USAGE;
     pol->vm_select_resource = KIND_CPU;
     pol->dest_select = DEST_SELECT_FREE;

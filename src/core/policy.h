@@ -26,6 +26,13 @@ enum vm_select {
     VM_SELECT_USAGE = 0,
     VM_SELECT_PRIORITY = 1,
     VM_SELECT_WEIGHTED = 2,
+    VM_SELECT_WAIT = 3, /* the VM whose vCPUs wait the most (unknown counts as none) */
+};
+
+/* Does a usage conflict need the hypervisor's word that it hurts ([detect] contention)? */
+enum contention {
+    CONTENTION_OFF = 0,     /* no: the patent's rule */
+    CONTENTION_CONFIRM = 1, /* yes: heavy VMs' CPU wait or the host's cpu pressure confirms it */
 };
 
 enum automation {
@@ -90,6 +97,12 @@ struct policy {
     double vm_threshold_value[KIND_COUNT]; /* percent, for VM_THRESHOLD_FIXED */
     double vm_threshold_k;                 /* >= 0, for VM_THRESHOLD_SHARE */
     uint32_t min_vms;                      /* >= 1 */
+    /* With CONTENTION_CONFIRM, a usage conflict counts only when at least min_vms of its
+     * heavy VMs wait at least contention_wait_pct (CPU wait, percent of wall time) or the
+     * host's cpu pressure (`some`, avg10) is at least contention_pressure_pct. */
+    enum contention contention;
+    double contention_wait_pct;
+    double contention_pressure_pct;
     /* [relocate] */
     enum vm_select vm_select;
     enum kind vm_select_resource;
@@ -144,8 +157,9 @@ struct policy {
 };
 
 /* Fill `pol` with the documented defaults (cpu only, any, 80 %, fixed 20 %, k 0, min_vms 2,
- * usage/cpu, free/cpu, no busy preference, destination headroom, cooldown 300 s, storm guard
- * 4 moves in 3600 s, weights cpu:1) and no overrides. Never fails. */
+ * contention off (wait 5 %, pressure 10 %), usage/cpu, free/cpu, no busy preference, destination
+ * headroom, cooldown 300 s, storm guard 4 moves in 3600 s, weights cpu:1) and no overrides. Never
+ * fails. */
 void policy_init(struct policy *pol);
 
 /* The most samples a persistence window may span. */

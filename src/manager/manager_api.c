@@ -341,6 +341,17 @@ get_explain(struct http_req *r, void *ctx)
                   "destinations", dests != NULL ? dests : json_array(), "possible",
                   (json_int_t)e.n_ok, "rules", rules != NULL ? rules : json_array(), "migrations",
                   migs != NULL ? migs : json_array());
+    /* [detect] contention = confirm: whether the host's usage conflict is confirmed, by what. */
+    if (o != NULL && pol->contention == CONTENTION_CONFIRM &&
+        (e.host_in_conflict || e.host_unconfirmed)) {
+        struct plan_conflict pc = {
+            .confirmed_by = e.confirmed_by, .waiting = e.waiting, .cpu_pressure = e.cpu_pressure};
+        char why[256];
+        plan_confirm_describe(pol, &pc, why, sizeof(why));
+        (void)json_object_set_new(o, "contention", json_string(why));
+    }
+    if (o != NULL && cl.vms[e.vm].has_cpu_wait)
+        (void)json_object_set_new(o, "cpu_wait", json_real(cl.vms[e.vm].cpu_wait_pct));
     if (o != NULL && e.cooling) {
         (void)json_object_set_new(o, "cooldown_left_s", json_real(e.cooldown_left));
         (void)json_object_set_new(o, "cooldown_until", json_real(e.cooldown_until));
@@ -564,6 +575,12 @@ get_vms(struct http_req *r, void *ctx)
             json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:f,s:s}", "name", v->name, "host", h->v.name,
                                   "usage", wire_kinds_json(v->usage), "demand",
                                   wire_kinds_json(v->demand), "mem_mib", v->mem_mib, "state", st);
+            /* CPU wait where the agent measures it (docs/libvirt.md), absent otherwise. */
+            if (o != NULL && v->has_cpu_wait &&
+                json_object_set_new(o, "cpu_wait", json_real(v->cpu_wait)) < 0) {
+                json_decref(o);
+                o = NULL;
+            }
             if (!v->incoming)
                 o = wire_vm_hold_json(o, &m->opts.policy, v->arrived,
                                       v->n_moves > 0 ? h->v.sample.moves + v->moves_first : NULL,

@@ -36,12 +36,20 @@ edge_still_notifying(const struct manager *m, const struct mhost *h, bool busy, 
     return now - h->notified_at < 2.0 * period + EDGE_QUIET_S;
 }
 
-/* Record conflict `c` of host `h` with `outcome` once per episode and outcome. */
+/* Record conflict `c` of host `h` with `outcome` once per episode and outcome; under [detect]
+ * contention = confirm the outcome says what confirmed it. */
 static void
 record_conflict(struct manager *m, const struct cluster *cl, const struct plan *p,
-                const struct plan_conflict *c, struct mhost *h, const char *outcome)
+                const struct plan_conflict *c, struct mhost *h, const char *outcome_in)
 {
+    char outcome[1400];
+    char why[256];
+    plan_confirm_describe(&m->opts.policy, c, why, sizeof(why));
+    (void)snprintf(outcome, sizeof(outcome), "%s%s%s%s", outcome_in, why[0] != '\0' ? " (" : "",
+                   why, why[0] != '\0' ? ")" : "");
+    utf8_trim_partial(outcome);
     h->v.in_conflict = true;
+    h->unconfirmed_open = false;
     const char **vms = calloc(c->vm_count + 1u, sizeof(*vms));
     if (vms == NULL)
         return; /* recorded at the next decision */
@@ -236,6 +244,44 @@ act_on_unresolved(struct manager *m, const struct cluster *cl, const struct plan
     }
 }
 
+/* [detect] contention = confirm: usage conflicts that neither CPU wait nor pressure confirmed
+ * are not acted on; each is recorded and logged once per episode, with why. */
+static void
+note_unconfirmed(struct manager *m, const struct cluster *cl, const struct plan *p,
+                 struct mhost **map, bool *seen)
+{
+    for (size_t i = 0; i < p->n_unconfirmed; i++) {
+        const struct plan_conflict *c = &p->unconfirmed[i];
+        struct mhost *h = map[c->host];
+        seen[c->host] = true;
+        const char **vms = calloc(c->vm_count + 1u, sizeof(*vms));
+        if (vms == NULL)
+            continue; /* recorded at the next decision */
+        for (uint32_t j = 0; j < c->vm_count; j++)
+            vms[j] = cl->vms[p->conflict_vms[c->vm_off + j]].name;
+        char *key = conflict_key(c->kinds, vms, c->vm_count);
+        free(vms);
+        /* The figures move from one sample to the next: the outcome recorded is constant, so
+         * the episode is recorded once; the line logged then says why. */
+        const char *outcome = "not confirmed: not acted on";
+        if (key != NULL && episode_note(&h->episode, key, outcome)) {
+            char why[256];
+            plan_confirm_describe(&m->opts.policy, c, why, sizeof(why));
+            char *text = conflict_key_text(key);
+            log_info("usage conflict %s host=\"%s\" %s: not acted on", why, h->v.name,
+                     text != NULL ? text : "");
+            free(text);
+            conflict_record(m->store, clock_wall_s(), h->v.name, key, outcome, false);
+            h->unconfirmed_open = true;
+        }
+        if (h->v.in_conflict) {
+            h->v.in_conflict = false; /* its conflict is no longer confirmed */
+            log_info("conflict over host=\"%s\": no longer confirmed", h->v.name);
+        }
+        free(key);
+    }
+}
+
 /* Drains: what holds each one back, logged when it changes, and the end. */
 static void
 note_drains(const struct cluster *cl, const struct plan *p, struct mhost **map)
@@ -267,6 +313,10 @@ close_episodes(struct manager *m, const struct cluster *cl, struct mhost **map, 
          * notifying (it notifies every sample while the conflict lasts). */
         if (check != NULL && !check[i] && edge_still_notifying(m, map[i], busy[i], now))
             continue;
+        if (!seen[i] && map[i]->unconfirmed_open) {
+            map[i]->unconfirmed_open = false;
+            episode_close(&map[i]->episode);
+        }
         if (!seen[i] && map[i]->v.in_conflict) {
             map[i]->v.in_conflict = false;
             episode_close(&map[i]->episode);
@@ -310,6 +360,7 @@ manager_decide(struct manager *m)
         act_on_unresolved(m, &cl, &p, map, &p.unresolved[i]);
         seen[p.unresolved[i].host] = true;
     }
+    note_unconfirmed(m, &cl, &p, map, seen);
     note_drains(&cl, &p, map);
     close_episodes(m, &cl, map, check, busy, seen);
     manager_recs_expire(m);

@@ -38,6 +38,7 @@ struct mhost {
     double age_warned;      /* monotonic: when that was last logged (0: never) */
     struct episode episode; /* the conflict episode and outcome last recorded */
     bool unresolved_logged;
+    bool unconfirmed_open;  /* contention = confirm: its usage conflict, not confirmed, recorded */
     bool waiting;           /* a sample request is outstanding */
     unsigned inflight;      /* requests with this host as their argument, not yet answered */
     bool forgotten;         /* off the list; freed when `inflight` is back to 0 */

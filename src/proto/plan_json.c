@@ -101,6 +101,16 @@ conflict_json(const struct cluster *cl, const struct policy *pol, const struct p
         json_decref(o);
         return NULL;
     }
+    /* [detect] contention = confirm: what confirmed it, or why it was not (only then: the
+     * contract's fields stay as they were otherwise). */
+    if (pol->contention == CONTENTION_CONFIRM) {
+        char why[256];
+        plan_confirm_describe(pol, c, why, sizeof(why));
+        if (json_object_set_new(o, "contention", json_string(why)) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
     return o;
 fail:
     json_decref(vms);
@@ -199,6 +209,17 @@ plan_json_encode(const struct cluster *cl, const struct policy *pol, const struc
             }
         }
         if (drains == NULL || json_object_set_new(root, "drains", drains) < 0)
+            goto out;
+    }
+    if (p->n_unconfirmed > 0) {
+        json_t *un = json_array();
+        for (size_t i = 0; un != NULL && i < p->n_unconfirmed; i++) {
+            if (json_array_append_new(un, conflict_json(cl, pol, p, &p->unconfirmed[i])) < 0) {
+                json_decref(un);
+                un = NULL;
+            }
+        }
+        if (un == NULL || json_object_set_new(root, "unconfirmed", un) < 0)
             goto out;
     }
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

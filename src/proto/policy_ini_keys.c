@@ -18,7 +18,8 @@
 
 static const char *const combine_names[] = {"any", "all", NULL};
 static const char *const vm_mode_names[] = {"fixed", "share", NULL};
-static const char *const vm_select_names[] = {"usage", "priority", "weighted", NULL};
+static const char *const vm_select_names[] = {"usage", "priority", "weighted", "wait", NULL};
+static const char *const contention_names[] = {"off", "confirm", NULL};
 static const char *const dest_select_names[] = {"free", "least-used", "weighted", NULL};
 static const char *const kind_names[] = {"cpu", "mem_bw", "disk", "net", NULL};
 static const char *const automation_names[] = {"automatic", "manual", "dry-run", NULL};
@@ -61,8 +62,14 @@ static const struct policy_ini_key keys[] = {
     {KEY(DETECT, "min_vms",
          SETTING_WHOLE(P(min_vms), 1, 1e6, "must be an integer from 1 to 1000000"),
          "how many VMs must be high at once")},
+    {KEY(DETECT, "contention", SETTING_CHOICE(P(contention), contention_names, NULL),
+         "off | confirm: a conflict counts only when CPU wait or pressure confirms it")},
+    {KEY(DETECT, "contention_wait", PCT(P(contention_wait_pct)),
+         "percent of wall time a heavy VM's vCPUs wait, for confirm")},
+    {KEY(DETECT, "contention_pressure", PCT(P(contention_pressure_pct)),
+         "percent: the host's cpu pressure (some, avg10), for confirm")},
     {KEY(RELOCATE, "vm_select", SETTING_CHOICE(P(vm_select), vm_select_names, NULL),
-         "usage | priority | weighted")},
+         "usage | priority | weighted | wait")},
     {KEY(RELOCATE, "vm_select_resource", SETTING_CHOICE(P(vm_select_resource), kind_names, NULL),
          "the kind for vm_select = usage")},
     {KEY(RELOCATE, "dest_headroom", YES_NO(P(dest_headroom)),

@@ -100,6 +100,10 @@ struct wire_sample_vm {
     char uuid[WIRE_MAX_UUID + 1];
     int8_t measured;
     char trace[MODEL_MAX_NAME + 1]; /* simulated backend: the trace it follows ("" none) */
+    /* CPU wait ("cpu_wait", optional): percent of wall time its vCPUs were runnable but not
+     * running (libvirt: vcpu.N.delay; simulated: its unmet share of demand) */
+    double cpu_wait;
+    bool has_cpu_wait;
 };
 
 /* An agent's sample (GET /v1/sample): its host and VMs. */
@@ -111,7 +115,10 @@ struct wire_sample {
     double capacity;
     double mem_mib;
     double usage[KIND_COUNT];
-    uint8_t usage_kinds;        /* KIND_BIT of the kinds the host's usage gives */
+    uint8_t usage_kinds; /* KIND_BIT of the kinds the host's usage gives */
+    /* the host's PSI ("pressure", optional: {"cpu": {"some": PCT, "full": PCT}, "memory":
+     * ..., "io": ...}, the lines the kernel gives) */
+    struct pressure pressure;
     struct wire_sample_vm *vms; /* owned */
     size_t n_vms;
     double *moves; /* owned: the VMs' moves */
@@ -140,15 +147,18 @@ struct wire_sample {
 #define WIRE_SAMPLE_VM_BYTES                                                                       \
     (sizeof("{\"name\":,\"usage\":,\"demand\":,\"mem_mib\":,\"priority\":,\"pinned\":false,"       \
             "\"state\":\"migrating-out\",\"trace\":,\"uuid\":,\"measured\":false,\"arrived\":,"    \
-            "\"moves\":[]},") -                                                                    \
+            "\"cpu_wait\":,\"moves\":[]},") -                                                      \
      1u + WIRE_JSON_NAME(MODEL_MAX_NAME) + 2u * WIRE_SAMPLE_KINDS_BYTES + 3u * WIRE_JSON_NUM +     \
-     20u + WIRE_JSON_STRING(MODEL_MAX_NAME) + WIRE_JSON_STRING(WIRE_MAX_UUID) +                    \
+     WIRE_JSON_PCT + 20u + WIRE_JSON_STRING(MODEL_MAX_NAME) + WIRE_JSON_STRING(WIRE_MAX_UUID) +    \
      MODEL_MAX_VM_MOVES * (WIRE_JSON_NUM + 1u))
 #define WIRE_MAX_SAMPLE_BYTES                                                                      \
-    (sizeof("{\"version\":1,\"seq\":,\"time\":,\"url\":,\"host\":{\"name\":,\"capacity\":,"        \
-            "\"mem_mib\":,\"state\":\"up\",\"usage\":,\"vms\":[]}}") -                             \
-     1u + 4u * WIRE_JSON_NUM + WIRE_JSON_STRING(WIRE_MAX_URL) + WIRE_JSON_NAME(MODEL_MAX_NAME) +   \
-     WIRE_SAMPLE_KINDS_BYTES + WIRE_MAX_SAMPLE_VMS * WIRE_SAMPLE_VM_BYTES)
+    (sizeof(                                                                                       \
+         "{\"version\":1,\"seq\":,\"time\":,\"url\":,\"host\":{\"name\":,\"capacity\":,"           \
+         "\"mem_mib\":,\"state\":\"up\",\"usage\":,\"pressure\":{\"cpu\":{\"some\":,\"full\":},"   \
+         "\"memory\":{\"some\":,\"full\":},\"io\":{\"some\":,\"full\":}},\"vms\":[]}}") -          \
+     1u + PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT * WIRE_JSON_PCT + 4u * WIRE_JSON_NUM +          \
+     WIRE_JSON_STRING(WIRE_MAX_URL) + WIRE_JSON_NAME(MODEL_MAX_NAME) + WIRE_SAMPLE_KINDS_BYTES +   \
+     WIRE_MAX_SAMPLE_VMS * WIRE_SAMPLE_VM_BYTES)
 
 /* Decode an agent's sample into the empty *ret (free with wire_sample_done()).
  * 0; -EINVAL with err naming the field; -ENOMEM. */
@@ -178,12 +188,16 @@ MUST_CHECK int wire_sample_to_cluster(const struct wire_sample *s, bool up, stru
                                       size_t *ret_hi);
 
 /* One host as GET /v1/hosts lists it (docs/protocol.md): {"name", "url", "state", "usage",
- * "vms", "capacity", "last_seen", "in_conflict", "threshold", "reason"?}. `s` may be NULL (no
- * sample yet: zero usage, no VMs, "last_seen" null); VMs still arriving are left out;
+ * "vms", "capacity", "last_seen", "in_conflict", "threshold", "reason"?, "pressure"?}. `s` may be
+ * NULL (no sample yet: zero usage, no VMs, "last_seen" null); VMs still arriving are left out;
  * `reason` may be NULL. A new object, or NULL on OOM. */
 json_t *wire_host_json(const struct wire_sample *s, const char *name, const char *url,
                        const char *state, double last_seen, bool in_conflict,
                        const double *threshold, const char *reason);
+
+/* A host's PSI as the API lists it: {"cpu": {"some": PCT, "full": PCT}, ...}, only the lines
+ * present, each to a thousandth of a percent. A new object, or NULL on OOM. */
+json_t *wire_pressure_json(const struct pressure *p);
 
 /* Is the host of sample `s`, alone, in conflict under `pol` (the core's detect_host() on the
  * one translation)? 1: yes, with the conflicting kinds (KIND_BIT mask) in *ret_kinds and, when

@@ -26,6 +26,8 @@ enum ctx {
     CTX_VM_USAGE,
     CTX_VM_DEMAND,
     CTX_VM_MOVES,
+    CTX_PRESSURE,     /* host.pressure: a resource per key */
+    CTX_PRESSURE_RES, /* host.pressure.RES: "some" and "full" */
     CTX_SKIP,
 };
 
@@ -53,6 +55,10 @@ enum field {
     F_UUID,
     F_MEASURED,
     F_TRACE,
+    F_CPU_WAIT,
+    F_PRESSURE,
+    F_PRES_RES,  /* one resource of host.pressure */
+    F_PRES_LINE, /* one of its lines */
 };
 
 struct level {
@@ -68,6 +74,8 @@ struct dec {
     int depth; /* index of the innermost level; -1 before the root */
     enum field pending;
     enum kind pending_kind;
+    enum pressure_res pending_res; /* the resource of the pending F_PRES_RES, then the open one */
+    enum pressure_line pending_line;
     struct jstrict *js;
     struct nameset names; /* VM names seen, for the duplicate check */
 };
@@ -109,6 +117,12 @@ path_of(const struct dec *d, char *buf, size_t cap)
     case CTX_VM_MOVES:
         (void)snprintf(buf, cap, "host.vms[%zu].moves[%u]", vi,
                        d->s.n_vms > 0 ? (unsigned)d->s.vms[vi].n_moves : 0u);
+        break;
+    case CTX_PRESSURE:
+        (void)snprintf(buf, cap, "host.pressure");
+        break;
+    case CTX_PRESSURE_RES:
+        (void)snprintf(buf, cap, "host.pressure.%s", pressure_res_name(d->pending_res));
         break;
     case CTX_ROOT:
     case CTX_SKIP:
@@ -172,10 +186,14 @@ wrong_type(struct dec *d, enum field f)
     case F_KIND:
     case F_ARRIVED:
     case F_MOVE:
+    case F_CPU_WAIT:
+    case F_PRES_LINE:
         return fail_field(d, "must be a number");
     case F_HOST:
     case F_USAGE:
     case F_DEMAND:
+    case F_PRESSURE:
+    case F_PRES_RES:
         return fail_field(d, "must be an object");
     case F_VMS:
     case F_MOVES:
@@ -334,6 +352,17 @@ number(struct dec *d, enum field f, double v, bool is_int, long long iv)
         return 1;
     case F_MOVE:
         return add_move(d, vm, v);
+    case F_CPU_WAIT:
+        if (!isfinite(v) || v < 0 || v > 100)
+            return fail_field(d, "must be between 0 and 100");
+        vm->cpu_wait = v;
+        vm->has_cpu_wait = true;
+        return 1;
+    case F_PRES_LINE:
+        if (!isfinite(v) || v < 0 || v > 100)
+            return fail_field(d, "must be between 0 and 100");
+        pressure_set(&d->s.pressure, d->pending_res, d->pending_line, v);
+        return 1;
     case F_KIND:
         if (!isfinite(v) || v < 0 || v > 100)
             return fail_field(d, "must be between 0 and 100");
@@ -360,6 +389,8 @@ number(struct dec *d, enum field f, double v, bool is_int, long long iv)
     case F_UUID:
     case F_MEASURED:
     case F_TRACE:
+    case F_PRESSURE:
+    case F_PRES_RES:
         break;
     }
     return wrong_type(d, f);
@@ -472,6 +503,10 @@ on_start_map(void *ctx)
         return push(d, l->ctx == CTX_VM ? CTX_VM_USAGE : CTX_HOST_USAGE);
     case F_DEMAND:
         return push(d, CTX_VM_DEMAND);
+    case F_PRESSURE:
+        return push(d, CTX_PRESSURE);
+    case F_PRES_RES:
+        return push(d, CTX_PRESSURE_RES);
     default:
         return wrong_type(d, f);
     }
@@ -519,6 +554,7 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
                : IS("capacity") ? F_CAPACITY
                : IS("mem_mib")  ? F_MEM
                : IS("usage")    ? F_USAGE
+               : IS("pressure") ? F_PRESSURE
                : IS("vms")      ? F_VMS
                                 : F_SKIP;
     case CTX_VM:
@@ -534,11 +570,16 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
                : IS("uuid")     ? F_UUID
                : IS("measured") ? F_MEASURED
                : IS("trace")    ? F_TRACE
+               : IS("cpu_wait") ? F_CPU_WAIT
                                 : F_SKIP;
     case CTX_HOST_USAGE:
     case CTX_VM_USAGE:
     case CTX_VM_DEMAND:
         return F_KIND;
+    case CTX_PRESSURE: /* a resource this version does not know (a newer kernel's) is skipped */
+        return IS("cpu") || IS("memory") || IS("io") ? F_PRES_RES : F_SKIP;
+    case CTX_PRESSURE_RES:
+        return IS("some") || IS("full") ? F_PRES_LINE : F_SKIP;
     case CTX_VMS:
     case CTX_VM_MOVES:
     case CTX_SKIP:
@@ -563,6 +604,10 @@ on_map_key(void *ctx, const unsigned char *k, size_t len)
         if (kind_parse((const char *)k, len, &kind) < 0)
             return fail_field(d, "unknown resource kind (expected cpu, mem_bw, disk, net)");
         d->pending_kind = kind;
+    } else if (f == F_PRES_RES) {
+        d->pending_res = k[0] == 'c' ? PRESSURE_CPU : k[0] == 'm' ? PRESSURE_MEMORY : PRESSURE_IO;
+    } else if (f == F_PRES_LINE) {
+        d->pending_line = k[0] == 's' ? PRESSURE_SOME : PRESSURE_FULL;
     } else if (f != F_SKIP) {
         l->seen |= 1u << f;
     }

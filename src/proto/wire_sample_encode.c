@@ -98,7 +98,33 @@ wire_sample_round(struct wire_sample *s)
             v->usage[k] = as_written(v->usage[k], v->usage_kinds, k);
             v->demand[k] = as_written(v->demand[k], v->demand_kinds, k);
         }
+        v->cpu_wait = v->has_cpu_wait ? round_usage(v->cpu_wait) : 0.0;
     }
+    for (unsigned r = 0; r < PRESSURE_RES_COUNT; r++) {
+        for (unsigned l = 0; l < PRESSURE_LINE_COUNT; l++)
+            s->pressure.pct[r][l] = (s->pressure.present & PRESSURE_BIT(r, l))
+                                        ? round_usage(s->pressure.pct[r][l])
+                                        : 0.0;
+    }
+}
+
+/* {"cpu": {"some": ..., "full": ...}, ...}: the lines present, each to a thousandth. */
+static void
+e_pressure(struct enc *e, const struct pressure *p)
+{
+    e_open(e, true);
+    for (unsigned r = 0; r < PRESSURE_RES_COUNT; r++) {
+        if (!(p->present & (PRESSURE_BIT(r, PRESSURE_SOME) | PRESSURE_BIT(r, PRESSURE_FULL))))
+            continue;
+        e_str(e, pressure_res_name((enum pressure_res)r));
+        e_open(e, true);
+        for (unsigned l = 0; l < PRESSURE_LINE_COUNT; l++) {
+            if (p->present & PRESSURE_BIT(r, l))
+                e_key_num(e, pressure_line_name((enum pressure_line)l), round_usage(p->pct[r][l]));
+        }
+        e_close(e, true);
+    }
+    e_close(e, true);
 }
 
 /* {"cpu": ..., ...}: the kinds in `kinds`, each to a thousandth of a percent. */
@@ -146,6 +172,8 @@ e_vm(struct enc *e, const struct wire_sample *s, const struct wire_sample_vm *v)
     }
     if (v->arrived >= 0)
         e_key_num(e, "arrived", v->arrived);
+    if (v->has_cpu_wait)
+        e_key_num(e, "cpu_wait", round_usage(v->cpu_wait));
     if (v->n_moves > 0) {
         e_str(e, "moves");
         e_open(e, false);
@@ -180,6 +208,10 @@ wire_sample_encode(const struct wire_sample *s, char **ret_json)
     e_str(&e, "up");
     e_str(&e, "usage");
     e_kinds(&e, s->usage, s->usage_kinds);
+    if (s->pressure.present != 0) {
+        e_str(&e, "pressure");
+        e_pressure(&e, &s->pressure);
+    }
     e_str(&e, "vms");
     e_open(&e, false);
     for (size_t i = 0; i < s->n_vms; i++)

@@ -3,6 +3,7 @@
  * own, and the JSON of a host and of a VM's hold as the HTTP API lists them. The decoder is
  * wire_sample.c, the encoder wire_sample_encode.c. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ wire_sample_to_cluster(const struct wire_sample *s, bool up, struct cluster *cl,
     }
     for (unsigned k = 0; k < KIND_COUNT; k++)
         usage_set(&ch->usage, (enum kind)k, s->usage[k]);
+    ch->pressure = s->pressure;
     for (size_t j = 0; j < s->n_vms; j++) {
         const struct wire_sample_vm *v = &s->vms[j];
         if (v->incoming)
@@ -42,6 +44,8 @@ wire_sample_to_cluster(const struct wire_sample *s, bool up, struct cluster *cl,
         cv->pinned = v->pinned;
         cv->arrived = v->arrived;
         cv->migrating = v->migrating_out;
+        cv->cpu_wait_pct = v->has_cpu_wait ? v->cpu_wait : 0.0;
+        cv->has_cpu_wait = v->has_cpu_wait;
         /* In order, as the decoder checked: only -ENOMEM can come back. */
         r = v->n_moves > 0 ? cluster_set_vm_moves(cl, vi, s->moves + v->moves_first, v->n_moves)
                            : 0;
@@ -87,6 +91,34 @@ wire_sample_moving(const struct wire_sample *s)
 }
 
 json_t *
+wire_pressure_json(const struct pressure *p)
+{
+    json_t *o = json_object();
+    for (unsigned r = 0; r < PRESSURE_RES_COUNT && o != NULL; r++) {
+        json_t *lines = NULL;
+        for (unsigned l = 0; l < PRESSURE_LINE_COUNT; l++) {
+            if (!(p->present & PRESSURE_BIT(r, l)))
+                continue;
+            if (lines == NULL)
+                lines = json_object();
+            if (lines == NULL ||
+                json_object_set_new(lines, pressure_line_name((enum pressure_line)l),
+                                    json_real(round(p->pct[r][l] * 1000.0) / 1000.0)) < 0) {
+                json_decref(lines);
+                json_decref(o);
+                return NULL;
+            }
+        }
+        if (lines != NULL &&
+            json_object_set_new(o, pressure_res_name((enum pressure_res)r), lines) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+json_t *
 wire_host_json(const struct wire_sample *s, const char *name, const char *url, const char *state,
                double last_seen, bool in_conflict, const double *threshold, const char *reason)
 {
@@ -104,6 +136,12 @@ wire_host_json(const struct wire_sample *s, const char *name, const char *url, c
                           s != NULL ? json_real(last_seen) : json_null(), "in_conflict",
                           in_conflict, "threshold", wire_kinds_json(threshold));
     if (o != NULL && reason != NULL && json_object_set_new(o, "reason", json_string(reason)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    /* The host's PSI, where its agent measures it: absent otherwise, never invented. */
+    if (o != NULL && s != NULL && s->pressure.present != 0 &&
+        json_object_set_new(o, "pressure", wire_pressure_json(&s->pressure)) < 0) {
         json_decref(o);
         o = NULL;
     }

@@ -95,6 +95,43 @@ usage_lines(struct mtext *t, const char *name, const char *host, const char *vm,
     }
 }
 
+/* vmloc_vm_cpu_wait_ratio and vmloc_host_pressure_ratio: only what the hosts measured. */
+static void
+contention_metrics(struct mtext *t, const struct wire_sample *const *samples, size_t n)
+{
+    mtext_family(t, "vmloc_vm_cpu_wait_ratio", "gauge",
+                 "Share of wall time a VM's vCPUs were runnable but not running, where measured");
+    for (size_t i = 0; i < n; i++) {
+        const struct wire_sample *s = samples[i];
+        for (size_t j = 0; j < s->n_vms; j++) {
+            if (s->vms[j].incoming || !s->vms[j].has_cpu_wait)
+                continue;
+            mtext_printf(t, "vmloc_vm_cpu_wait_ratio{host=\"");
+            mtext_escaped(t, s->name);
+            mtext_printf(t, "\",vm=\"");
+            mtext_escaped(t, s->vms[j].name);
+            mtext_printf(t, "\"} %.6g\n", s->vms[j].cpu_wait / 100.0);
+        }
+    }
+    mtext_family(
+        t, "vmloc_host_pressure_ratio", "gauge",
+        "A host's pressure stall information (PSI, 10 s average), where the kernel has it");
+    for (size_t i = 0; i < n; i++) {
+        const struct pressure *p = &samples[i]->pressure;
+        for (unsigned r = 0; r < PRESSURE_RES_COUNT; r++) {
+            for (unsigned l = 0; l < PRESSURE_LINE_COUNT; l++) {
+                if (!(p->present & PRESSURE_BIT(r, l)))
+                    continue;
+                mtext_printf(t, "vmloc_host_pressure_ratio{host=\"");
+                mtext_escaped(t, samples[i]->name);
+                mtext_printf(t, "\",resource=\"%s\",kind=\"%s\"} %.6g\n",
+                             pressure_res_name((enum pressure_res)r),
+                             pressure_line_name((enum pressure_line)l), p->pct[r][l] / 100.0);
+            }
+        }
+    }
+}
+
 void
 hview_usage_metrics(struct mtext *t, const struct wire_sample *const *samples, size_t n)
 {
@@ -111,4 +148,5 @@ hview_usage_metrics(struct mtext *t, const struct wire_sample *const *samples, s
                 usage_lines(t, "vmloc_vm_usage_ratio", s->name, s->vms[j].name, s->vms[j].usage);
         }
     }
+    contention_metrics(t, samples, n);
 }

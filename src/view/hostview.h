@@ -64,7 +64,8 @@ json_t *hview_history_json(const struct uhist *hist, const char *name, double ca
                            const struct policy *pol, double since);
 
 /* GET /metrics: the families vmloc_host_usage_ratio and vmloc_vm_usage_ratio with a line per
- * kind of each of the `n` samples (VMs still arriving are not their host's yet). */
+ * kind of each of the `n` samples (VMs still arriving are not their host's yet), then
+ * vmloc_vm_cpu_wait_ratio and vmloc_host_pressure_ratio{resource,kind} where measured. */
 void hview_usage_metrics(struct mtext *t, const struct wire_sample *const *samples, size_t n);
 
 #endif

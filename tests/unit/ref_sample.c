@@ -222,6 +222,11 @@ decode_sample_vm(json_t *v, size_t i, struct wire_sample *s, struct perr *err)
     (void)snprintf(p2, sizeof(p2), "%s.trace", path);
     if (r == 0)
         r = get_string(v, "trace", p2, false, vm->trace, sizeof(vm->trace), err);
+    /* CPU wait (optional), percent. */
+    (void)snprintf(p2, sizeof(p2), "%s.cpu_wait", path);
+    vm->has_cpu_wait = json_object_get(v, "cpu_wait") != NULL;
+    if (r == 0)
+        r = get_number(v, "cpu_wait", p2, 0, 100, false, &vm->cpu_wait, err);
     json_t *me = json_object_get(v, "measured");
     if (r == 0 && me != NULL) {
         if (!json_is_boolean(me)) {
@@ -232,6 +237,43 @@ decode_sample_vm(json_t *v, size_t i, struct wire_sample *s, struct perr *err)
         }
     }
     return r;
+}
+
+/* "pressure" (optional): {"cpu"|"memory"|"io": {"some"?: PCT, "full"?: PCT}}; other keys, at
+ * either level, are ignored. */
+static int
+decode_pressure(json_t *h, struct pressure *ret, struct perr *err)
+{
+    static const char *const res[PRESSURE_RES_COUNT] = {"cpu", "memory", "io"};
+    static const char *const lines[PRESSURE_LINE_COUNT] = {"some", "full"};
+    json_t *p = json_object_get(h, "pressure");
+    if (p == NULL)
+        return 0;
+    if (!json_is_object(p)) {
+        perr_set(err, "host.pressure: must be an object");
+        return -EINVAL;
+    }
+    for (unsigned r = 0; r < PRESSURE_RES_COUNT; r++) {
+        json_t *o = json_object_get(p, res[r]);
+        if (o == NULL)
+            continue;
+        if (!json_is_object(o)) {
+            perr_set(err, "host.pressure.%s: must be an object", res[r]);
+            return -EINVAL;
+        }
+        for (unsigned l = 0; l < PRESSURE_LINE_COUNT; l++) {
+            char path[64];
+            double v;
+            (void)snprintf(path, sizeof(path), "host.pressure.%s.%s", res[r], lines[l]);
+            if (json_object_get(o, lines[l]) == NULL)
+                continue;
+            int rc = get_number(o, lines[l], path, 0, 100, true, &v, err);
+            if (rc < 0)
+                return rc;
+            pressure_set(ret, (enum pressure_res)r, (enum pressure_line)l, v);
+        }
+    }
+    return 0;
 }
 
 int
@@ -280,6 +322,8 @@ ref_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct 
             r = decode_kinds(u, "host.usage", &mask, s.usage, err);
         }
     }
+    if (r == 0)
+        r = decode_pressure(h, &s.pressure, err);
     json_t *vms = json_object_get(h, "vms");
     if (r == 0 && vms != NULL && !json_is_array(vms)) {
         perr_set(err, "host.vms: must be an array");

@@ -880,6 +880,205 @@ test_host_params_table(void **state)
     }
 }
 
+/* ---- contention = confirm ------------------------------------------------------------ */
+
+/* One host at 90 % cpu with two heavy VMs (a 40 %, b 30 %) and a light one (c 5 %), each
+ * with a CPU wait (< 0: not measured), and the host's cpu pressure lines (< 0: absent). */
+struct confirm_case {
+    const char *title;
+    enum contention contention;
+    uint32_t min_vms;
+    double host_cpu;
+    double wait[3];
+    double some; /* cpu pressure, some */
+    double full; /* cpu pressure, full */
+    bool conflict;
+    bool unconfirmed;
+    uint8_t by;
+    uint32_t waiting;
+    size_t n_vms; /* VMs written */
+};
+
+static const struct confirm_case confirm_cases[] = {
+    {"off: the usage rule alone",
+     CONTENTION_OFF,
+     2,
+     90,
+     {-1, -1, -1},
+     -1,
+     -1,
+     true,
+     false,
+     0,
+     0,
+     2},
+    {"off: waits change nothing", CONTENTION_OFF, 2, 90, {0, 0, 0}, 0, 0, true, false, 0, 0, 2},
+    {"confirm, nothing measured: not confirmed",
+     CONTENTION_CONFIRM,
+     2,
+     90,
+     {-1, -1, -1},
+     -1,
+     -1,
+     false,
+     true,
+     0,
+     0,
+     2},
+    {"confirm: both heavy VMs wait, 5 % exactly",
+     CONTENTION_CONFIRM,
+     2,
+     90,
+     {6, 5, -1},
+     -1,
+     -1,
+     true,
+     false,
+     DETECT_BY_WAIT,
+     2,
+     2},
+    {"confirm: one heavy VM waits, the other 4.99 %",
+     CONTENTION_CONFIRM,
+     2,
+     90,
+     {6, 4.99, -1},
+     -1,
+     -1,
+     false,
+     true,
+     0,
+     1,
+     2},
+    {"confirm: a light VM's wait does not count",
+     CONTENTION_CONFIRM,
+     2,
+     90,
+     {30, -1, 50},
+     -1,
+     -1,
+     false,
+     true,
+     0,
+     1,
+     2},
+    {"confirm: min_vms 1, one heavy VM waits",
+     CONTENTION_CONFIRM,
+     1,
+     90,
+     {30, -1, -1},
+     -1,
+     -1,
+     true,
+     false,
+     DETECT_BY_WAIT,
+     1,
+     2},
+    {"confirm: cpu pressure some 10 %",
+     CONTENTION_CONFIRM,
+     2,
+     90,
+     {-1, -1, -1},
+     10,
+     -1,
+     true,
+     false,
+     DETECT_BY_PRESSURE,
+     0,
+     2},
+    {"confirm: cpu pressure some 9.99 %",
+     CONTENTION_CONFIRM,
+     2,
+     90,
+     {-1, -1, -1},
+     9.99,
+     80,
+     false,
+     true,
+     0,
+     0,
+     2},
+    {"confirm: full alone confirms nothing",
+     CONTENTION_CONFIRM,
+     2,
+     90,
+     {-1, -1, -1},
+     -1,
+     80,
+     false,
+     true,
+     0,
+     0,
+     2},
+    {"confirm: both signals",
+     CONTENTION_CONFIRM,
+     2,
+     90,
+     {20, 20, 0},
+     40,
+     0,
+     true,
+     false,
+     DETECT_BY_WAIT | DETECT_BY_PRESSURE,
+     2,
+     2},
+    {"confirm: no usage conflict, waits high",
+     CONTENTION_CONFIRM,
+     2,
+     70,
+     {50, 50, 50},
+     60,
+     -1,
+     false,
+     false,
+     0,
+     0,
+     0},
+};
+
+static void
+test_detect_confirm(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(confirm_cases) / sizeof(confirm_cases[0]); i++) {
+        const struct confirm_case *tc = &confirm_cases[i];
+        struct host_spec hs[] = {
+            {"h1", {tc->host_cpu}, HOST_UP, 0, {{"a", {40}}, {"b", {30}}, {"c", {5}}}},
+            {NULL},
+        };
+        struct cluster cl;
+        struct policy pol;
+        struct host_params hp;
+        struct detection det;
+        uint32_t out[MAX_VMS];
+        size_t n = 99;
+
+        build(&cl, hs, 1);
+        for (size_t j = 0; j < 3; j++) {
+            cl.vms[j].has_cpu_wait = tc->wait[j] >= 0;
+            cl.vms[j].cpu_wait_pct = tc->wait[j] >= 0 ? tc->wait[j] : 0;
+        }
+        if (tc->some >= 0)
+            pressure_set(&cl.hosts[0].pressure, PRESSURE_CPU, PRESSURE_SOME, tc->some);
+        if (tc->full >= 0)
+            pressure_set(&cl.hosts[0].pressure, PRESSURE_CPU, PRESSURE_FULL, tc->full);
+        policy_init(&pol);
+        pol.contention = tc->contention;
+        pol.min_vms = tc->min_vms;
+        policy_host_params(&pol, &cl.hosts[0], &hp);
+        detect_host(&cl, &pol, &hp, 0, &det, out, &n);
+        if (det.conflict != tc->conflict || det.unconfirmed != tc->unconfirmed ||
+            det.confirmed_by != tc->by || det.waiting != tc->waiting || n != tc->n_vms)
+            fail_msg("%s: got conflict=%d unconfirmed=%d by=%u waiting=%u n=%zu", tc->title,
+                     det.conflict, det.unconfirmed, det.confirmed_by, det.waiting, n);
+        if (tc->unconfirmed)
+            assert_int_equal(det.kinds, KIND_BIT(KIND_CPU));
+        for (size_t j = 0; j < n; j++)
+            assert_int_equal(out[j], j); /* a then b */
+        policy_done(&pol);
+        cluster_done(&cl);
+    }
+}
+
 int
 main(void)
 {
@@ -889,6 +1088,7 @@ main(void)
         cmocka_unit_test(test_detect_each_host),
         cmocka_unit_test(test_detect_uses_host_params),
         cmocka_unit_test(test_host_params_table),
+        cmocka_unit_test(test_detect_confirm),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

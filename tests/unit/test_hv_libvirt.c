@@ -227,7 +227,10 @@ test_record_counters(void **state)
     uint64_t c[RATE_COUNTERS];
     double kib;
     double mbmt;
-    lv_record_counters(&rec, c, &kib, &mbmt);
+    unsigned nd;
+    lv_record_counters(&rec, c, &kib, &mbmt, &nd);
+    assert_int_equal(nd, 0); /* no vcpu.N.delay: no wait */
+    assert_int_equal(c[RATE_DELAY_NS], 0);
     assert_int_equal(c[RATE_CPU_NS], 123456789);
     assert_int_equal(c[RATE_DISK_BYTES], 1029);
     assert_int_equal(c[RATE_NET_BYTES], 340);
@@ -235,9 +238,64 @@ test_record_counters(void **state)
     assert_true(mbmt == 1048576);
     /* Without balloon.current the maximum; without perf events no memory transfer. */
     rec.nparams = 10;
-    lv_record_counters(&rec, c, &kib, &mbmt);
+    lv_record_counters(&rec, c, &kib, &mbmt, &nd);
     assert_true(kib == 262144);
     assert_true(mbmt < 0);
+}
+
+/* The vCPU fields libvirt 9.0's QEMU driver reports (virsh domstats --vcpu, Debian 12), as
+ * one record holds them: vcpu.N.delay summed over the vCPUs, the others ignored; then the
+ * wait from two records 2 s apart: 0.8 s of delay over 2 vCPUs in 2 s is 20 %. */
+static void
+record_vcpus(virTypedParameter *p, int *n, uint64_t delay0, uint64_t delay1)
+{
+    param(&p[(*n)++], "vcpu.current", 2);
+    p[*n - 1].type = VIR_TYPED_PARAM_UINT;
+    param(&p[(*n)++], "vcpu.maximum", 2);
+    p[*n - 1].type = VIR_TYPED_PARAM_UINT;
+    param(&p[(*n)++], "vcpu.0.state", 1);
+    p[*n - 1].type = VIR_TYPED_PARAM_INT;
+    param(&p[(*n)++], "vcpu.0.time", 7340000000ull);
+    param(&p[(*n)++], "vcpu.0.wait", 0);
+    param(&p[(*n)++], "vcpu.0.delay", delay0);
+    param(&p[(*n)++], "vcpu.1.state", 1);
+    p[*n - 1].type = VIR_TYPED_PARAM_INT;
+    param(&p[(*n)++], "vcpu.1.time", 6120000000ull);
+    param(&p[(*n)++], "vcpu.1.wait", 0);
+    param(&p[(*n)++], "vcpu.1.delay", delay1);
+    param(&p[(*n)++], "vcpu.1.halted", 0);
+    p[*n - 1].type = VIR_TYPED_PARAM_BOOLEAN;
+    param(&p[(*n)++], "vcpu.10delay", 999); /* not a vCPU's delay */
+}
+
+static void
+test_record_vcpu_delay(void **state)
+{
+    (void)state;
+    virTypedParameter p[16];
+    int n = 0;
+    param(&p[n++], "cpu.time", 1000000000ull);
+    record_vcpus(p, &n, 1000000000ull, 2000000000ull);
+    virDomainStatsRecord rec = {NULL, p, n};
+    uint64_t c[RATE_COUNTERS];
+    double kib;
+    double mbmt;
+    unsigned nd;
+    lv_record_counters(&rec, c, &kib, &mbmt, &nd);
+    assert_int_equal(nd, 2);
+    assert_int_equal(c[RATE_DELAY_NS], 3000000000ull);
+    struct rate_table t;
+    rate_table_init(&t);
+    double rates[RATE_COUNTERS];
+    assert_int_equal(rate_update(&t, "uuid", 10.0, 0.0, c, rates), 0);
+    n = 0;
+    param(&p[n++], "cpu.time", 3000000000ull);
+    record_vcpus(p, &n, 1200000000ull, 2600000000ull);
+    lv_record_counters(&rec, c, &kib, &mbmt, &nd);
+    assert_int_equal(rate_update(&t, "uuid", 12.0, 0.0, c, rates), 1);
+    double w = hvstat_cpu_wait_pct(rates[RATE_DELAY_NS], nd);
+    assert_true(w > 19.999 && w < 20.001);
+    rate_table_done(&t);
 }
 
 /* ---- move history -------------------------------------------------------------------------- */
@@ -655,6 +713,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_record_counters),
+        cmocka_unit_test(test_record_vcpu_delay),
         cmocka_unit_test(test_bad_host),
         cmocka_unit_test(test_listing_and_host_rate),
         cmocka_unit_test(test_unreachable),

@@ -188,10 +188,74 @@ test_rates_many(void **state)
     rate_table_done(&t);
 }
 
+/* /proc/pressure files as kernels write them (recorded on Debian 12's 6.1): cpu with its
+ * "full" line (5.13 and later), and without it (earlier kernels), memory, io; and text that
+ * is not PSI. */
+static void
+test_psi(void **state)
+{
+    (void)state;
+    static const char cpu[] = "some avg10=33.49 avg60=25.10 avg300=32.01 total=2386549175\n"
+                              "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+    static const char cpu_old[] = "some avg10=4.10 avg60=1.00 avg300=0.20 total=12345\n";
+    static const char memory[] = "some avg10=2.94 avg60=0.94 avg300=0.29 total=69922122\n"
+                                 "full avg10=0.03 avg60=0.22 avg300=0.07 total=38233170\n";
+    static const char io[] = "some avg10=100.00 avg60=0.00 avg300=0.00 total=0\n"
+                             "full avg10=7 avg60=0.00 avg300=0.00 total=0";
+    struct pressure p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(psi_parse(cpu, sizeof(cpu) - 1, PRESSURE_CPU, &p), 0);
+    assert_true(p.pct[PRESSURE_CPU][PRESSURE_SOME] == 33.49);
+    assert_true(pressure_has(&p, PRESSURE_CPU, PRESSURE_FULL));
+    assert_true(p.pct[PRESSURE_CPU][PRESSURE_FULL] == 0.0);
+    assert_int_equal(psi_parse(memory, sizeof(memory) - 1, PRESSURE_MEMORY, &p), 0);
+    assert_true(p.pct[PRESSURE_MEMORY][PRESSURE_SOME] == 2.94);
+    assert_true(p.pct[PRESSURE_MEMORY][PRESSURE_FULL] == 0.03);
+    assert_int_equal(psi_parse(io, sizeof(io) - 1, PRESSURE_IO, &p), 0);
+    assert_true(p.pct[PRESSURE_IO][PRESSURE_SOME] == 100.0);
+    assert_true(p.pct[PRESSURE_IO][PRESSURE_FULL] == 7.0);
+    assert_int_equal(p.present, 0x3f);
+
+    /* Before 5.13 the cpu file has no "full": absent, not 0. */
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(psi_parse(cpu_old, sizeof(cpu_old) - 1, PRESSURE_CPU, &p), 0);
+    assert_true(pressure_has(&p, PRESSURE_CPU, PRESSURE_SOME));
+    assert_false(pressure_has(&p, PRESSURE_CPU, PRESSURE_FULL));
+
+    /* Not PSI, or out of range: nothing set. */
+    static const char *const bad[] = {
+        "",
+        "cpu  1 2 3 4\n",
+        "some avg10=101.00 avg60=0 avg300=0 total=0\n",
+        "some avg10=-1.00 avg60=0 avg300=0 total=0\n",
+        "some avg10=1.x avg60=0 avg300=0 total=0\n",
+        "some avg60=1.00 avg10=1.00 total=0\n",
+        "some avg10=. avg60=0 avg300=0 total=0\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&p, 0, sizeof(p));
+        if (psi_parse(bad[i], strlen(bad[i]), PRESSURE_CPU, &p) != -EINVAL || p.present != 0)
+            fail_msg("accepted: \"%s\"", bad[i]);
+    }
+}
+
+/* CPU wait from the delay's rate: per vCPU, capped at 100 %. */
+static void
+test_cpu_wait(void **state)
+{
+    (void)state;
+    assert_true(hvstat_cpu_wait_pct(0.5e9, 1) == 50.0);
+    assert_true(hvstat_cpu_wait_pct(0.5e9, 4) == 12.5);
+    assert_true(hvstat_cpu_wait_pct(3e9, 2) == 100.0);
+    assert_true(hvstat_cpu_wait_pct(1e9, 0) == 0.0);
+    assert_true(hvstat_cpu_wait_pct(-1.0, 2) == 0.0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_psi),        cmocka_unit_test(test_cpu_wait),
         cmocka_unit_test(test_cpuset),     cmocka_unit_test(test_procstat),
         cmocka_unit_test(test_meminfo),    cmocka_unit_test(test_rates),
         cmocka_unit_test(test_rates_many), cmocka_unit_test(test_rates_min_dt),

@@ -1270,13 +1270,87 @@ test_plan_not_empty(void **state)
     cluster_done(&cl);
 }
 
+/* [detect] contention = confirm and vm_select = wait: h1 at 90 % with heavy VMs a (40 %) and
+ * b (30 %); h2 empty. Unconfirmed, the usage conflict is listed apart and nothing moves;
+ * confirmed by wait, a conflict records what confirmed it and the VM that waits the most
+ * (b) moves, where vm_select = usage would move a. */
+static void
+test_plan_contention(void **state)
+{
+    (void)state;
+    struct cluster cl;
+    size_t i;
+    cluster_init(&cl);
+    assert_int_equal(cluster_add_host(&cl, "h1", 2, &i), 0);
+    usage_set(&cl.hosts[i].usage, KIND_CPU, 90);
+    assert_int_equal(cluster_add_vm(&cl, "a", 1, &i), 0);
+    usage_set(&cl.vms[i].usage, KIND_CPU, 40);
+    assert_int_equal(cluster_add_vm(&cl, "b", 1, &i), 0);
+    usage_set(&cl.vms[i].usage, KIND_CPU, 30);
+    assert_int_equal(cluster_add_host(&cl, "h2", 2, &i), 0);
+    usage_set(&cl.hosts[i].usage, KIND_CPU, 5);
+    struct policy pol;
+    policy_init(&pol);
+    pol.contention = CONTENTION_CONFIRM;
+    policy_finish(&pol);
+
+    struct plan p;
+    plan_init(&p);
+    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    assert_int_equal(p.n_conflicts, 0);
+    assert_int_equal(p.n_moves, 0);
+    assert_int_equal(p.n_unconfirmed, 1);
+    assert_int_equal(p.unconfirmed[0].host, 0);
+    assert_int_equal(p.unconfirmed[0].vm_count, 2);
+    assert_true(p.unconfirmed[0].cpu_pressure < 0);
+    char text[256];
+    plan_confirm_describe(&pol, &p.unconfirmed[0], text, sizeof(text));
+    assert_string_equal(text, "not confirmed: 0 heavy VMs wait >= 5 % (min_vms 2); cpu pressure "
+                              "not measured");
+    plan_done(&p);
+
+    cl.vms[0].has_cpu_wait = cl.vms[1].has_cpu_wait = true;
+    cl.vms[0].cpu_wait_pct = 8;
+    cl.vms[1].cpu_wait_pct = 12;
+    pressure_set(&cl.hosts[0].pressure, PRESSURE_CPU, PRESSURE_SOME, 3);
+    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    assert_int_equal(p.n_unconfirmed, 0);
+    assert_int_equal(p.n_conflicts, 1);
+    assert_int_equal(p.conflicts[0].confirmed_by, 1); /* DETECT_BY_WAIT */
+    assert_int_equal(p.conflicts[0].waiting, 2);
+    assert_true(p.conflicts[0].cpu_pressure == 3);
+    plan_confirm_describe(&pol, &p.conflicts[0], text, sizeof(text));
+    assert_string_equal(text, "confirmed by cpu wait (2 heavy VMs wait >= 5 %)");
+    assert_int_equal(p.n_moves, 1);
+    assert_int_equal(p.moves[0].vm, 0); /* vm_select = usage: a */
+    plan_done(&p);
+
+    pol.vm_select = VM_SELECT_WAIT;
+    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    assert_int_equal(p.n_moves, 1);
+    assert_int_equal(p.moves[0].vm, 1); /* b waits the most */
+    char why[256];
+    plan_move_describe(&pol, &cl, &p.moves[0], why, sizeof(why));
+    assert_non_null(strstr(why, "highest cpu wait"));
+    plan_done(&p);
+
+    /* Equal waits: the usage decides. */
+    cl.vms[1].cpu_wait_pct = 8;
+    assert_int_equal(plan_compute(&cl, &pol, NULL, &p), 0);
+    assert_int_equal(p.moves[0].vm, 0);
+    plan_done(&p);
+    policy_done(&pol);
+    cluster_done(&cl);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plan_table),        cmocka_unit_test(test_plan_examples),
-        cmocka_unit_test(test_plan_move_numbers), cmocka_unit_test(test_plan_unresolved_vm),
-        cmocka_unit_test(test_plan_reason_name),  cmocka_unit_test(test_plan_not_empty),
+        cmocka_unit_test(test_plan_contention),    cmocka_unit_test(test_plan_table),
+        cmocka_unit_test(test_plan_examples),      cmocka_unit_test(test_plan_move_numbers),
+        cmocka_unit_test(test_plan_unresolved_vm), cmocka_unit_test(test_plan_reason_name),
+        cmocka_unit_test(test_plan_not_empty),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1008,6 +1008,8 @@ vm_score(const struct replay *w, size_t v)
             s += pol->weights[k] * w->vu[v][k];
         }
         return s + pol->weight_priority * (double)w->cl->vms[v].priority;
+    case VM_SELECT_WAIT: /* not drawn by random_policy() */
+        return w->cl->vms[v].has_cpu_wait ? w->cl->vms[v].cpu_wait_pct : 0.0;
     }
     return s;
 }

@@ -102,6 +102,9 @@ policy_equal(const struct policy *a, const struct policy *b, char *why, size_t w
         DIFF("vm_threshold_k");
     if (a->min_vms != b->min_vms)
         DIFF("min_vms");
+    if (a->contention != b->contention || a->contention_wait_pct != b->contention_wait_pct ||
+        a->contention_pressure_pct != b->contention_pressure_pct)
+        DIFF("contention");
     if (a->vm_select != b->vm_select)
         DIFF("vm_select");
     if (a->vm_select_resource != b->vm_select_resource)
@@ -360,6 +363,20 @@ x_min_17_priority(struct policy *p)
 {
     p->min_vms = 17;
     p->vm_select = VM_SELECT_PRIORITY;
+}
+
+static void
+x_contention(struct policy *p)
+{
+    p->contention = CONTENTION_CONFIRM;
+    p->contention_wait_pct = 20;
+    p->contention_pressure_pct = 2.5;
+}
+
+static void
+x_sel_wait(struct policy *p)
+{
+    p->vm_select = VM_SELECT_WAIT;
 }
 
 static void
@@ -729,6 +746,11 @@ static struct valid_case valid_cases[] = {
     {"vm_select = priority", "[relocate]\nvm_select = priority\n", x_sel_priority},
     {"vm_select = weighted", "[relocate]\nvm_select = weighted\n", x_sel_weighted},
     {"vm_select = usage", "[relocate]\nvm_select = usage\n", x_none},
+    {"vm_select = wait", "[relocate]\nvm_select = wait\n", x_sel_wait},
+    {"contention = confirm with its figures",
+     "[detect]\ncontention = confirm\ncontention_wait = 20\ncontention_pressure = 2.5\n",
+     x_contention},
+    {"contention = off", "[detect]\ncontention = off\n", x_none},
     {"vm_select_resource = disk", "[relocate]\nvm_select_resource = disk\n", x_sel_res_disk},
     {"vm_select_resource = mem_bw", "[relocate]\nvm_select_resource = mem_bw\n", x_sel_res_mem_bw},
     {"dest_select = least-used", "[relocate]\ndest_select = least-used\n", x_dest_least},
@@ -988,6 +1010,9 @@ static char long_value[1024];
 static struct bad_case bad_cases[] = {
     /* Unknown sections and keys. */
     {"unknown section", "[bogus]\nmin_vms = 2\n", 1, "bogus", NULL},
+    {"contention not a choice", "[detect]\ncontention = maybe\n", 2, "contention", "confirm"},
+    {"contention_wait over 100", "[detect]\ncontention_wait = 101\n", 2, "contention_wait",
+     "between 0 and 100"},
     /* A name that a formatted list would turn into a comment (found by fuzz_config). */
     {"name starting with ;", "[relocate]\nexclude_hosts=;\n", 2, "exclude_hosts", "comment"},
     {"name starting with #", "[rule \"r\"]\ntype = apart\nvms = a,#b\n", 3, "vms", "comment"},

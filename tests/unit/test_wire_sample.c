@@ -427,6 +427,11 @@ put_vm(struct buf *b, int i)
         put(b, "\"note\":{\"deep\":[1,[2,{\"x\":null}]]}");
     }
     if (rnd(4) == 0) {
+        SEP();
+        put(b, "\"cpu_wait\":");
+        put_number(b, 0, rnd(30) == 0 ? 150 : 100);
+    }
+    if (rnd(4) == 0) {
         /* Moves: mostly in order, sometimes too many, out of order or of another type. */
         SEP();
         put(b, "\"moves\":");
@@ -451,6 +456,36 @@ put_vm(struct buf *b, int i)
         put(b, "\"usage\":{}"); /* a repeated key */
     }
 #undef SEP
+    put(b, "}");
+}
+
+/* A host's "pressure": known and unknown resources and lines, now and then of a wrong type
+ * or out of range. */
+static void
+put_pressure(struct buf *b)
+{
+    static const char *const res[] = {"cpu", "memory", "io", "irq"};
+    static const char *const lines[] = {"some", "full", "total"};
+    if (rnd(25) == 0) {
+        put_odd(b);
+        return;
+    }
+    put(b, "{");
+    int n = (int)rnd(4);
+    for (int i = 0; i < n; i++) {
+        put(b, "%s\"%s\":", i > 0 ? "," : "", res[rnd(4)]);
+        if (rnd(20) == 0) {
+            put_odd(b);
+            continue;
+        }
+        put(b, "{");
+        int m = (int)rnd(3);
+        for (int j = 0; j < m; j++) {
+            put(b, "%s\"%s\":", j > 0 ? "," : "", lines[rnd(3)]);
+            put_number(b, 0, rnd(30) == 0 ? 150 : 100);
+        }
+        put(b, "}");
+    }
     put(b, "}");
 }
 
@@ -499,6 +534,10 @@ gen_sample(struct buf *b)
             put(b, ",\"usage\":");
             put_kinds(b);
         }
+        if (rnd(4) == 0) {
+            put(b, ",\"pressure\":");
+            put_pressure(b);
+        }
         if (rnd(5) != 0) {
             put(b, ",\"vms\":");
             if (rnd(30) == 0) {
@@ -529,7 +568,9 @@ same_sample(const struct wire_sample *a, const struct wire_sample *b)
 {
     if (a->seq != b->seq || a->time != b->time || strcmp(a->url, b->url) != 0 ||
         strcmp(a->name, b->name) != 0 || a->capacity != b->capacity || a->mem_mib != b->mem_mib ||
-        memcmp(a->usage, b->usage, sizeof(a->usage)) != 0 || a->n_vms != b->n_vms)
+        memcmp(a->usage, b->usage, sizeof(a->usage)) != 0 || a->n_vms != b->n_vms ||
+        a->pressure.present != b->pressure.present ||
+        memcmp(a->pressure.pct, b->pressure.pct, sizeof(a->pressure.pct)) != 0)
         return false;
     for (size_t i = 0; i < a->n_vms; i++) {
         const struct wire_sample_vm *x = &a->vms[i], *y = &b->vms[i];
@@ -537,6 +578,7 @@ same_sample(const struct wire_sample *a, const struct wire_sample *b)
             memcmp(x->demand, y->demand, sizeof(x->demand)) != 0 || x->mem_mib != y->mem_mib ||
             x->priority != y->priority || x->pinned != y->pinned || x->incoming != y->incoming ||
             x->migrating_out != y->migrating_out || x->n_moves != y->n_moves ||
+            x->has_cpu_wait != y->has_cpu_wait || x->cpu_wait != y->cpu_wait ||
             (x->n_moves > 0 && memcmp(a->moves + x->moves_first, b->moves + y->moves_first,
                                       x->n_moves * sizeof(double)) != 0))
             return false;
@@ -596,6 +638,10 @@ test_encode_roundtrip(void **state)
         s.usage_kinds = (uint8_t)(KIND_BIT(KIND_CPU) | (rnd(16) & KIND_MASK_ALL));
         for (unsigned k = 0; k < KIND_COUNT; k++)
             s.usage[k] = (s.usage_kinds & KIND_BIT(k)) ? (double)rnd(100001) / 1000.0 : 0;
+        s.pressure.present = (uint8_t)rnd(64);
+        for (unsigned p = 0; p < PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT; p++)
+            if (s.pressure.present & (1u << p))
+                s.pressure.pct[p / 2][p % 2] = (double)rnd(100001) / 1000.0;
         s.n_vms = rnd(12);
         s.vms = calloc(s.n_vms + 1, sizeof(*s.vms));
         s.moves = calloc(s.n_vms * MODEL_MAX_VM_MOVES + 1, sizeof(double));
@@ -623,6 +669,8 @@ test_encode_roundtrip(void **state)
                                rnd(1000000));
             if (rnd(3) == 0)
                 (void)snprintf(v->trace, sizeof(v->trace), "trace-%u", rnd(100));
+            v->has_cpu_wait = rnd(2) == 0;
+            v->cpu_wait = v->has_cpu_wait ? (double)rnd(100001) / 1000.0 : 0;
             v->moves_first = (uint32_t)s.n_moves;
             v->n_moves = rnd(4) == 0 ? rnd(MODEL_MAX_VM_MOVES + 1) : 0;
             double t = 1.5e9;
@@ -644,6 +692,8 @@ test_encode_roundtrip(void **state)
         assert_string_equal(d.name, s.name);
         assert_int_equal(d.usage_kinds, s.usage_kinds);
         assert_memory_equal(d.usage, s.usage, sizeof(s.usage));
+        assert_int_equal(d.pressure.present, s.pressure.present);
+        assert_memory_equal(d.pressure.pct, s.pressure.pct, sizeof(s.pressure.pct));
         assert_int_equal(d.n_vms, s.n_vms);
         assert_int_equal(d.n_moves, s.n_moves);
         for (size_t i = 0; i < s.n_vms; i++) {
@@ -660,6 +710,7 @@ test_encode_roundtrip(void **state)
             assert_int_equal(y->measured, x->measured);
             assert_string_equal(y->uuid, x->uuid);
             assert_string_equal(y->trace, x->trace);
+            assert_true(y->has_cpu_wait == x->has_cpu_wait && y->cpu_wait == x->cpu_wait);
             assert_int_equal(y->n_moves, x->n_moves);
             if (x->n_moves > 0)
                 assert_memory_equal(d.moves + y->moves_first, s.moves + x->moves_first,
@@ -718,6 +769,10 @@ test_largest_sample_fits(void **state)
     s.usage_kinds = KIND_MASK_ALL;
     for (unsigned k = 0; k < KIND_COUNT; k++)
         s.usage[k] = 99.999;
+    for (unsigned r = 0; r < PRESSURE_RES_COUNT; r++) {
+        pressure_set(&s.pressure, (enum pressure_res)r, PRESSURE_SOME, 99.999);
+        pressure_set(&s.pressure, (enum pressure_res)r, PRESSURE_FULL, 99.999);
+    }
     s.n_vms = WIRE_MAX_SAMPLE_VMS;
     s.vms = calloc(s.n_vms, sizeof(*s.vms));
     s.moves = calloc(s.n_vms * MODEL_MAX_VM_MOVES, sizeof(double));
@@ -739,6 +794,8 @@ test_largest_sample_fits(void **state)
         v->migrating_out = true;
         v->measured = 0;
         v->arrived = longest;
+        v->cpu_wait = 99.999;
+        v->has_cpu_wait = true;
         fill_escaped(v->trace, MODEL_MAX_NAME, '\x01');
         fill_escaped(v->uuid, WIRE_MAX_UUID, '\x01');
         v->moves_first = (uint32_t)(i * MODEL_MAX_VM_MOVES);

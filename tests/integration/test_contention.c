@@ -1,0 +1,140 @@
+/* [detect] contention = confirm with real processes on 127.0.0.1: the simulated backend
+ * models CPU wait from over-subscription, the manager lists it in GET /v1/vms, and a usage
+ * conflict moves a VM only when the wait confirms it.
+ *
+ *  1. h1 alone, a 70 % and b 40 % of cpu: 110 % asked of the 98 % the VMs may have, so each
+ *     waits 1 - 98/110 = 10.9 %: /v1/vms shows it, and the conflict (nowhere to go) is
+ *     recorded as confirmed by cpu wait;
+ *  2. a down to 45 %: 87 % used, still a usage conflict, but nobody waits: not confirmed,
+ *     logged once, recorded as not acted on; with an empty h2 started, nothing moves over
+ *     many rounds (under contention = off a would move to h2 at once);
+ *  3. a up to 70 % again: the wait confirms the conflict and a moves to h2. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testpool.h"
+
+/* What wait_for_wait() looks for: VM `a` on the manager at `url` waits more (n > 0) or
+ * exactly 0 (n == 0). */
+static bool
+vm_waits(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *vms = get(c->url, "/v1/vms");
+    json_t *v = named(vms, c->a);
+    json_t *w = v != NULL ? json_object_get(v, "cpu_wait") : NULL;
+    bool ok =
+        json_is_number(w) && (c->n > 0 ? json_number_value(w) > 5.0 : json_number_value(w) == 0.0);
+    json_decref(vms);
+    return ok;
+}
+
+/* The manager's conflict records hold `a` in an outcome. */
+static bool
+conflict_says(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/conflicts");
+    size_t i;
+    json_t *o;
+    bool found = false;
+    json_array_foreach(arr, i, o)
+    {
+        found = found || strstr(str(o, "outcome"), c->a) != NULL;
+    }
+    json_decref(arr);
+    return found;
+}
+
+static void
+test_contention_confirm(void **state)
+{
+    (void)state;
+    const char *pol = pool_write_policy("[detect]\ncontention = confirm\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    const char *h1x[] = {"--vm", "a:cpu=70", "--vm", "b:cpu=40", "--config", pol, NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, h1x);
+    struct cond up = {m->url, NULL, NULL, 1};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+
+    /* 1: over-subscribed, both wait; confirmed, but no destination. */
+    struct cond wa = {m->url, "a", NULL, 1};
+    struct cond wb = {m->url, "b", NULL, 1};
+    assert_true(wait_until(vm_waits, &wa, ACT_S));
+    assert_true(wait_until(vm_waits, &wb, ACT_S));
+    json_t *vms = get(m->url, "/v1/vms");
+    double w = json_number_value(json_object_get(named(vms, "a"), "cpu_wait"));
+    print_message("over-subscribed: a waits %.3f %%\n", w);
+    assert_true(w > 10.8 && w < 11.0);
+    json_decref(vms);
+    char *mt = metrics_text(m->url);
+    assert_non_null(strstr(mt, "vmloc_vm_cpu_wait_ratio{host=\"h1\",vm=\"a\"} 0.109"));
+    assert_null(strstr(mt, "vmloc_host_pressure_ratio{")); /* the simulated host has no PSI */
+    free(mt);
+    /* `vmloc vms` shows it in its WAIT% column. */
+    const char *vargv[] = {"--manager", m->url, "vms", NULL};
+    char *out = NULL;
+    assert_int_equal(run_cli(vargv, &out), 0);
+    print_message("%s", out);
+    assert_non_null(strstr(out, "WAIT%"));
+    assert_non_null(strstr(out, "   62.4    70.0    10.9 ")); /* 70 x 98/110 got, 70 asked */
+    free(out);
+    struct cond confirmed = {m->url, "confirmed by cpu wait (2 heavy VMs wait >= 5 %)", NULL, 0};
+    assert_true(wait_until(conflict_says, &confirmed, ACT_S));
+
+    /* 2: a usage conflict nobody waits in: not acted on, even with room on h2. */
+    load(h1->url, "a", "cpu=45");
+    struct cond wa0 = {m->url, "a", NULL, 0};
+    assert_true(wait_until(vm_waits, &wa0, ACT_S));
+    struct log_cond logged = {m, "usage conflict not confirmed: 0 heavy VMs wait >= 5 %"};
+    assert_true(wait_until(log_has, &logged, ACT_S));
+    struct cond unconf = {m->url, "not confirmed: not acted on", NULL, 0};
+    assert_true(wait_until(conflict_says, &unconf, ACT_S));
+    struct daemon *h2 = pool_start_agent("h2", m->url, NULL);
+    (void)h2;
+    struct cond up2 = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up2, UP_S));
+    struct cond rounds = {m->url, NULL, NULL, health_int(m->url, "rounds") + 15};
+    assert_true(wait_until(rounds_reach, &rounds, ACT_S));
+    json_t *migs = get(m->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    json_t *ex = get(m->url, "/v1/vms/a/explain");
+    assert_non_null(ex);
+    assert_false(json_is_true(json_object_get(ex, "host_in_conflict")));
+    assert_non_null(strstr(str(ex, "contention"), "not confirmed"));
+    json_decref(ex);
+    const char *eargv[] = {"--manager", m->url, "explain", "a", NULL};
+    char *eout = NULL;
+    assert_int_equal(run_cli(eargv, &eout), 0);
+    assert_non_null(strstr(eout, "contention: not confirmed: 0 heavy VMs wait >= 5 %"));
+    assert_non_null(strstr(eout, "cpu wait: 0.0%"));
+    free(eout);
+
+    /* 3: over-subscribed again: confirmed, and a moves to h2. */
+    load(h1->url, "a", "cpu=70");
+    struct cond moved = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &moved, ACT_S));
+    struct cond moved_rec = {m->url, "move a to h2 (confirmed by cpu wait", NULL, 0};
+    assert_true(wait_until(conflict_says, &moved_rec, ACT_S));
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_contention_confirm, pool_setup, pool_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
