@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/agent_internal.h"
 #include "common/file.h"
 #include "common/log.h"
-#include "agent/agent_internal.h"
 
 #define FENCE_FILE "manager-term"
 

@@ -28,8 +28,7 @@ failpoint(const char *name)
             log_warnx("failpoint %s reached: stopping at once, as a crash would", name);
             _exit(FAILPOINT_EXIT);
         }
-        if (len == n + 5 && memcmp(p, name, n) == 0 && memcmp(p + n, ":stop", 5) == 0 &&
-            !stopped) {
+        if (len == n + 5 && memcmp(p, name, n) == 0 && memcmp(p + n, ":stop", 5) == 0 && !stopped) {
             /* Once: the process freezes here, as a paused VM or a stalled host would, and
              * goes on from here on SIGCONT. */
             stopped = true;

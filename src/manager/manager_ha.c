@@ -42,18 +42,18 @@ struct manager_ha {
     char value[ETCD_MAX_VALUE + 1]; /* {"id", "url"}: who leads, where */
     double ttl_s;
     enum ha_role role;
-    int64_t lease;       /* 0: none */
-    double valid_until;  /* monotonic: the leader orders until then */
-    uint64_t term;       /* the leader's (ours when leading), 0: none known */
+    int64_t lease;      /* 0: none */
+    double valid_until; /* monotonic: the leader orders until then */
+    uint64_t term;      /* the leader's (ours when leading), 0: none known */
     char leader_url[WIRE_MAX_URL + 1];
     char leader_id[MANAGER_HA_ID_MAX + 1];
     bool busy;           /* a step is in flight */
     double renewed_sent; /* monotonic: when the renewal a campaign follows was sent */
     bool stopping;
-    char why[320];       /* why no manager leads, or this one cannot take part; "" when fine */
-    uint64_t changes;    /* this manager took or lost the lead */
-    double since;        /* monotonic: leading since */
-    double led_s;        /* time as leader, terms that ended */
+    char why[320];    /* why no manager leads, or this one cannot take part; "" when fine */
+    uint64_t changes; /* this manager took or lost the lead */
+    double since;     /* monotonic: leading since */
+    double led_s;     /* time as leader, terms that ended */
     struct histo renew_h;
 };
 
@@ -252,8 +252,8 @@ grant_done(void *arg, const struct etcd_result *r)
     }
     ha->lease = r->lease;
     if ((double)r->ttl < ha->ttl_s)
-        log_warnx("etcd granted a lease of %llds, shorter than ha_lease %gs",
-                  (long long)r->ttl, ha->ttl_s);
+        log_warnx("etcd granted a lease of %llds, shorter than ha_lease %gs", (long long)r->ttl,
+                  ha->ttl_s);
     log_debug("lease granted id=%lld ttl=%llds", (long long)r->lease, (long long)r->ttl);
     after_renewal(ha, r->sent_mono);
 }
@@ -350,8 +350,9 @@ manager_ha_leads(struct manager *m)
         return false;
     if (clock_mono_s() < ha->valid_until)
         return true;
-    step_down(ha, HA_NONE, "the lease was not renewed in time (etcd unreachable, or this "
-                           "process was paused)");
+    step_down(ha, HA_NONE,
+              "the lease was not renewed in time (etcd unreachable, or this "
+              "process was paused)");
     return false;
 }
 
@@ -372,8 +373,10 @@ manager_ha_redirect(struct manager *m, struct http_req *r)
                          ha->why[0] != '\0' ? ha->why : "an election is under way");
         return true;
     }
-    json_t *j = json_pack("{s:s,s:s,s:I}", "error", "this manager is a follower: send changes to "
-                          "the leader", "leader", ha->leader_url, "term", (json_int_t)ha->term);
+    json_t *j = json_pack("{s:s,s:s,s:I}", "error",
+                          "this manager is a follower: send changes to "
+                          "the leader",
+                          "leader", ha->leader_url, "term", (json_int_t)ha->term);
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     char loc[WIRE_MAX_URL + 1 + 2048];
@@ -402,9 +405,8 @@ manager_ha_health(struct manager *m, json_t *o)
     (void)json_object_set_new(o, "role", json_string(role_name(ha)));
     (void)json_object_set_new(o, "ha_id", json_string(m->opts.ha_id));
     (void)json_object_set_new(o, "term", json_integer((json_int_t)ha->term));
-    (void)json_object_set_new(o, "leader", ha->leader_url[0] != '\0'
-                                               ? json_string(ha->leader_url)
-                                               : json_null());
+    (void)json_object_set_new(
+        o, "leader", ha->leader_url[0] != '\0' ? json_string(ha->leader_url) : json_null());
     if (ha->leader_id[0] != '\0')
         (void)json_object_set_new(o, "leader_id", json_string(ha->leader_id));
     (void)json_object_set_new(o, "etcd", json_string(etcd_url(ha->etcd)));

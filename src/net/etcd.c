@@ -97,8 +97,8 @@ b64_decode(const char *in, char *out, size_t cap)
                 return -EPROTO;
             }
         }
-        unsigned v = (unsigned)q[0] << 18 | (unsigned)q[1] << 12 | (unsigned)q[2] << 6 |
-                     (unsigned)q[3];
+        unsigned v =
+            (unsigned)q[0] << 18 | (unsigned)q[1] << 12 | (unsigned)q[2] << 6 | (unsigned)q[3];
         if (o + 3 - (size_t)pad + 1 > cap)
             return -E2BIG;
         out[o++] = (char)(v >> 16);
@@ -369,10 +369,10 @@ etcd_create(struct etcd *e, const char *key, const char *value, int64_t lease, d
     if (b64_encode(key, strlen(key), k, sizeof(k)) < 0 ||
         b64_encode(value, strlen(value), v, sizeof(v)) < 0)
         return -EINVAL;
-    json_t *m = json_pack(
-        "{s:[{s:s,s:s,s:s,s:s}],s:[{s:{s:s,s:s,s:o}}],s:[{s:{s:s}}]}", "compare", "key", k,
-        "result", "EQUAL", "target", "CREATE", "create_revision", "0", "success", "request_put",
-        "key", k, "value", v, "lease", int64_json(lease), "failure", "request_range", "key", k);
+    json_t *m = json_pack("{s:[{s:s,s:s,s:s,s:s}],s:[{s:{s:s,s:s,s:o}}],s:[{s:{s:s}}]}", "compare",
+                          "key", k, "result", "EQUAL", "target", "CREATE", "create_revision", "0",
+                          "success", "request_put", "key", k, "value", v, "lease",
+                          int64_json(lease), "failure", "request_range", "key", k);
     return send_call(e, OP_CREATE, "/v3/kv/txn", m, timeout_s, done, arg);
 }
 

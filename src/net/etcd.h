@@ -62,8 +62,8 @@ const char *etcd_url(const struct etcd *e);
 MUST_CHECK int etcd_lease_grant(struct etcd *e, int64_t ttl_s, double timeout_s, etcd_done_fn done,
                                 void *arg);
 /* Renew lease `id` once: r->ttl, 0 when the lease is gone. */
-MUST_CHECK int etcd_lease_keepalive(struct etcd *e, int64_t id, double timeout_s,
-                                    etcd_done_fn done, void *arg);
+MUST_CHECK int etcd_lease_keepalive(struct etcd *e, int64_t id, double timeout_s, etcd_done_fn done,
+                                    void *arg);
 /* Create `key` with `value` attached to lease `lease` only if it does not exist (its
  * create_revision is 0), in one transaction; else read it. r->succeeded: created, at
  * r->revision; else r->has_kv, r->create_rev, r->value say who holds it. */

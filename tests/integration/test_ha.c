@@ -128,8 +128,8 @@ start_manager(const char *id)
 {
     char data[700];
     (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
-    const char *argv[] = {"manager", "--listen", "127.0.0.1:0", "--data", data, "--interval",
-                          "0.2",     "--etcd",   etcd_url,      "--ha-id", id,  NULL};
+    const char *argv[] = {"manager", "--listen", "127.0.0.1:0", "--data",  data, "--interval",
+                          "0.2",     "--etcd",   etcd_url,      "--ha-id", id,   NULL};
     return pool_start(id, argv);
 }
 
@@ -381,8 +381,8 @@ test_stale_term_refused(void **state)
     (void)state;
     char data[700];
     (void)snprintf(data, sizeof(data), "%s-solo", pool_data_dir());
-    const char *argv[] = {"agent", "--name", "solo", "--listen", "127.0.0.1:0", "--interval",
-                          "0.2",   "--vm",   "x:cpu=5", "--data", data,       NULL};
+    const char *argv[] = {"agent", "--name", "solo",    "--listen", "127.0.0.1:0", "--interval",
+                          "0.2",   "--vm",   "x:cpu=5", "--data",   data,          NULL};
     struct daemon *a = pool_start("solo", argv);
     const char *to = "http://127.0.0.1:9";
     json_t *j = NULL;
@@ -409,16 +409,15 @@ test_stale_term_refused(void **state)
     char listen[40];
     (void)snprintf(listen, sizeof(listen), "127.0.0.1%s", strrchr(a->url, ':'));
     pool_stop_clean(a);
-    const char *argv2[] = {"agent", "--name", "solo", "--listen", listen, "--interval",
-                           "0.2",   "--vm",   "x:cpu=5", "--data", data,  NULL};
+    const char *argv2[] = {"agent", "--name", "solo",    "--listen", listen, "--interval",
+                           "0.2",   "--vm",   "x:cpu=5", "--data",   data,   NULL};
     a = pool_start("solo2", argv2);
     assert_int_equal(order(a->url, to, 6, &j), 409);
     json_decref(j);
     /* An order without a term (one manager, no etcd) is not fenced. */
-    assert_int_equal(
-        daemon_http(a->url, "POST", "/v1/migrations", "{\"vm\":\"nope\",\"to\":\"http://127.0.0.1:9\"}",
-                    &j),
-        404);
+    assert_int_equal(daemon_http(a->url, "POST", "/v1/migrations",
+                                 "{\"vm\":\"nope\",\"to\":\"http://127.0.0.1:9\"}", &j),
+                     404);
     json_decref(j);
     pool_finish();
 }
