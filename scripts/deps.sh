@@ -20,12 +20,14 @@ optional="clang libclang-rt-14-dev clang-format clang-tidy"
 # package, which also installs the Prometheus server; where systemd runs, it starts it), and
 # Chromium with ChromeDriver (and a font) for the web page's browser test, the openssl
 # command that makes the TLS test's certificates, and libfaketime, which steps the daemons'
-# clocks in the clock-jump test.
+# clocks in the clock-jump test, and etcd (server and etcdctl) for the active/standby managers'
+# test (test_ha; where systemd runs, the package starts a local etcd on 2379, which the test
+# does not use).
 # The Debian package (make deb) and its test: debhelper, dpkg-dev and lintian build and check it;
 # debootstrap makes the Debian 12 root that systemd-nspawn (package systemd-container) boots.
 deb="debhelper dpkg-dev lintian fakeroot debootstrap systemd-container"
 e2e="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static cpio curl prometheus
-chromium chromium-driver fonts-liberation openssl libfaketime $deb"
+chromium chromium-driver fonts-liberation openssl libfaketime etcd-server etcd-client $deb"
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"

@@ -510,6 +510,7 @@ agent_run(const struct agent_opts *o)
     a->client = a->loop.client;
     if (backend_start(a) < 0)
         goto out;
+    agent_fence_load(a);
     int r = loop_listen(&a->loop, o->listen, agent_routes, agent_n_routes, a);
     if (r < 0) {
         log_errorx("cannot listen on %s: %s", o->listen, strerror(-r));

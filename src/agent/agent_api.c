@@ -95,6 +95,12 @@ get_metrics(struct http_req *r, void *ctx)
                      "1 while the manager refuses this agent's name (409: another agent holds it)");
         mtext_sample(&t, "vmloc_registration_refused", "", a->name_refused ? 1 : 0);
     }
+    mtext_family(&t, "vmloc_manager_term", "gauge",
+                 "The highest manager term this agent has seen in an order (0: none)");
+    mtext_sample(&t, "vmloc_manager_term", "", (double)a->fence_term);
+    mtext_family(&t, "vmloc_orders_refused_stale_total", "counter",
+                 "Orders refused because they carried an older manager term than one seen");
+    mtext_sample(&t, "vmloc_orders_refused_stale_total", "", (double)a->fence_refused_total);
     if (a->peer != NULL)
         peer_metrics(a->peer, &t);
     if (a->hv->ops->metrics != NULL)
@@ -205,6 +211,13 @@ post_migration(struct http_req *r, void *ctx)
         http_reply_error(r, 409,
                          "in peer mode this agent decides its own migrations (a destination "
                          "takes VMs only from the holder of its lock)");
+        return;
+    }
+    char why[300];
+    char what[WIRE_MAX_ID + MODEL_MAX_NAME + 40];
+    (void)snprintf(what, sizeof(what), "order id=%s vm=\"%s\"", o.id, o.vm);
+    if (!agent_fence_admit(a, o.term, what, why, sizeof(why))) {
+        http_reply_error(r, 409, "%s", why);
         return;
     }
     struct migration *m = NULL;
@@ -560,6 +573,21 @@ post_commit(struct http_req *r, void *ctx)
 static void
 post_abort(struct http_req *r, void *ctx)
 {
+    /* A manager withdrawing the reservation of a silent source sends its term (fencing). */
+    struct agent *a = ctx;
+    uint64_t term = 0;
+    struct perr err;
+    if (wire_term_decode(r->body, r->body_len, &term, &err) < 0) {
+        http_reply_error(r, 400, "%s", err.msg);
+        return;
+    }
+    char why[300];
+    char what[WIRE_MAX_ID + 40];
+    (void)snprintf(what, sizeof(what), "withdrawal id=%s", r->parts[2]);
+    if (!agent_fence_admit(a, term, what, why, sizeof(why))) {
+        http_reply_error(r, 409, "%s", why);
+        return;
+    }
     arrival_step(r, ctx, ARRIVAL_ABORT, NULL);
 }
 

@@ -63,7 +63,19 @@ struct agent {
     struct histo mig_h;
     struct histo sample_h;   /* how long taking a sample took (a slow hypervisor shows here) */
     double slow_warned_mono; /* when a slow sample was last warned of (0: never) */
+
+    /* Fencing (agent_fence.c): the highest manager term seen, and orders refused as older. */
+    uint64_t fence_term;
+    uint64_t fence_refused_total;
 };
+
+/* Read the highest manager term from DATA/manager-term, if there is one (agent_fence.c). */
+void agent_fence_load(struct agent *a);
+
+/* May an order (`what`, for the log) carrying manager term `term` (0: none) be taken? true
+ * (a higher term is remembered, and kept on disk with --data); false: older than the highest
+ * seen, logged and counted, with `why` (`len` bytes) saying so. */
+bool agent_fence_admit(struct agent *a, uint64_t term, const char *what, char *why, size_t len);
 
 /* The HTTP routes of an agent (agent_api.c). */
 extern const struct http_route agent_routes[];

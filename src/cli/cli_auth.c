@@ -2,6 +2,7 @@
  * commands (loaded, never created). See common/token.h and docs/security.md. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/token.h"
+#include "net/http.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/tls.h"
@@ -183,6 +185,17 @@ cli_fetch(const char *url, const char *method, const char *path, const char *bod
     const char *token = cli_token(&why);
     struct http_creds creds = {token, cli_tls()};
     int r = http_fetch(url, method, path, body, &creds, timeout_s, ret);
+    /* A manager that does not lead (active/standby on etcd) sends changes to the leader with a
+     * 307 naming it in its body: follow it once. */
+    if (r == 0 && ret->status == 307) {
+        json_t *j = json_loads(ret->body != NULL ? ret->body : "", 0, NULL);
+        const char *leader = json_string_value(json_object_get(j, "leader"));
+        if (leader != NULL && http_url_check(leader) == 0 && strcmp(leader, url) != 0) {
+            free(ret->body);
+            r = http_fetch(leader, method, path, body, &creds, timeout_s, ret);
+        }
+        json_decref(j);
+    }
     if (r == 0 && ret->status == 401 && token == NULL)
         cli_error("%s refused the request without a token: %s", url, why);
     return r;

@@ -15,6 +15,7 @@
 #include "cli/opt_table.h"
 #include "common/log.h"
 #include "manager/manager.h"
+#include "net/etcd.h"
 #include "net/http.h"
 #include "net/tls.h"
 
@@ -24,6 +25,34 @@
 
 static const char *const mode_names[] = {"central", "edge", NULL};         /* into `edge` */
 static const char *const collect_names[] = {"interval", "notified", NULL}; /* on_notify */
+
+/* An --ha-id: as a migration id, since it may end up in logs and keys. */
+static bool
+ha_id_valid(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > MANAGER_HA_ID_MAX)
+        return false;
+    for (const char *p = v; *p != '\0'; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool
+ha_prefix_valid(const char *v)
+{
+    if (v[0] != '/' || strlen(v) > MANAGER_HA_PREFIX_MAX)
+        return false;
+    for (const char *p = v; *p != '\0'; p++) {
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    }
+    return true;
+}
 
 /* [manager] and its options. */
 static const struct opt_def manager_defs[] = {
@@ -100,6 +129,34 @@ static const struct opt_def manager_defs[] = {
      .arg = "SECONDS",
      .help = "store a host's sample at most this often\n"
              "(default {}; decisions use every sample)"},
+    {.name = "etcd",
+     .key = "etcd",
+     .set = {SETTING_TEXT(MGR(etcd), etcd_urls_valid,
+                          "must be etcd's client URLs, http://HOST:PORT, separated by commas")},
+     .arg = "URLS",
+     .help = "active/standby managers: campaign for the lead on\n"
+             "this etcd (http://HOST:PORT[,...]); only the leader\n"
+             "decides and orders (docs/running.md)"},
+    {.name = "ha-id",
+     .key = "ha_id",
+     .set = {SETTING_TEXT(MGR(ha_id), ha_id_valid,
+                          "must be 1 to 64 of A-Z a-z 0-9 . _ - (unique among the managers)")},
+     .arg = "NAME",
+     .help = "this manager's name among those on one etcd\n"
+             "(needed with --etcd)"},
+    {.name = "ha-prefix",
+     .key = "ha_prefix",
+     .set = {SETTING_TEXT(MGR(ha_prefix), ha_prefix_valid,
+                          "must start with / and hold no control character or space")},
+     .arg = "PREFIX",
+     .help = "the etcd key prefix of this cluster's managers\n"
+             "(default {}; the leader key is PREFIX/leader)"},
+    {.name = "ha-lease",
+     .key = "ha_lease",
+     .set = {SETTING_WHOLE(MGR(ha_lease_s), 1, 3600, "must be 1 to 3600 whole seconds")},
+     .arg = "SECONDS",
+     .help = "the leader's etcd lease (default {}): a dead leader\n"
+             "is replaced within it and a third of it"},
     {DAEMON_OPTS_LOG_LEVEL(struct manager_opts)},
 };
 
@@ -133,6 +190,11 @@ check_opts(const struct manager_opts *o)
     if (o->collect_on_notify && !o->edge) {
         cli_error("manager: --collect notified needs --mode edge (in central mode the manager "
                   "detects, so it must collect every interval)");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->etcd[0] != '\0' && o->ha_id[0] == '\0') {
+        cli_error("manager: --etcd needs --ha-id NAME (ha_id in [manager]): each manager on one "
+                  "etcd has a name of its own");
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common/failpoint.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+
+/* A ":stop" point pauses the process once, not at every pass. */
+static bool stopped;
 
 void
 failpoint(const char *name)
@@ -23,6 +27,15 @@ failpoint(const char *name)
         if (len == n && memcmp(p, name, n) == 0) {
             log_warnx("failpoint %s reached: stopping at once, as a crash would", name);
             _exit(FAILPOINT_EXIT);
+        }
+        if (len == n + 5 && memcmp(p, name, n) == 0 && memcmp(p + n, ":stop", 5) == 0 && !stopped) {
+            /* Once: the process freezes here, as a paused VM or a stalled host would, and
+             * goes on from here on SIGCONT. */
+            stopped = true;
+            log_warnx("failpoint %s reached: pausing (SIGSTOP) until SIGCONT", name);
+            (void)raise(SIGSTOP);
+            log_warnx("failpoint %s: resumed", name);
+            return;
         }
         if (end == NULL)
             break;

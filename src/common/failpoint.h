@@ -1,8 +1,9 @@
 /* Crash points for the fault-injection tests: failpoint("dest-after-commit") ends the process
  * at once, as a crash or a SIGKILL would (no cleanup, no flush of anything not yet written),
  * when the environment variable VMLOC_FAILPOINT names that point (a comma-separated list may
- * name several). Without the variable every call is a cheap no-op. The points are listed in
- * docs/security.md. */
+ * name several). "NAME:stop" pauses the process there instead (SIGSTOP, once), to be woken with
+ * SIGCONT: a paused leader in the tests of high availability. Without the variable every call
+ * is a cheap no-op. The points are listed in docs/security.md. */
 #ifndef VMLOC_COMMON_FAILPOINT_H
 #define VMLOC_COMMON_FAILPOINT_H
 

@@ -101,8 +101,11 @@ round_complete(struct manager *m)
         log_warnx("store pruning failed, ignoring");
     manager_forget_silent(m);
     uint64_t t0 = clock_now_us();
-    manager_decide(m);
-    manager_follow(m);
+    /* A follower keeps its view warm (collected and stored) but neither decides nor orders. */
+    if (manager_ha_leads(m)) {
+        manager_decide(m);
+        manager_follow(m);
+    }
     m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
     log_debug("round %llu took_ms=%.1f decide_ms=%.1f", (unsigned long long)m->rounds,
               m->last_round_ms, m->last_decide_ms);
@@ -154,7 +157,8 @@ round_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (m->opts.collect_on_notify && !draining(m)) {
         /* No collection until an agent notifies; migrations in flight are still followed. */
-        manager_follow(m);
+        if (manager_ha_leads(m))
+            manager_follow(m);
         return;
     }
     start_round(m);
@@ -197,6 +201,8 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (m->in_round)
         return; /* the round's end decides, with the notified hosts checked */
+    if (!manager_ha_leads(m))
+        return; /* a follower does not decide */
     /* Decide at once on the samples at hand, unless the notifying hosts sampled at an
      * instant the others were not collected at yet: then collect first (a few milliseconds),
      * and the round's end decides. */
@@ -213,6 +219,16 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
     log_debug("round %llu took_ms=%.1f decide_ms=%.1f", (unsigned long long)m->rounds,
               m->last_round_ms, m->last_decide_ms);
     histo_observe(&m->decide_h, m->last_decide_ms / 1000.0);
+}
+
+void
+manager_took_lead(struct manager *m)
+{
+    /* The migrations this manager's store holds unfinished (recovered at its start, or left
+     * when it last stopped leading) are followed by asking their agents, as after a restart;
+     * then a decision on the view kept warm meanwhile. */
+    manager_follow(m);
+    event_active(m->decide_ev, 0, 0);
 }
 
 static void
@@ -302,22 +318,29 @@ draining(const struct manager *m)
 static void
 manager_status(void *ctx, char *buf, size_t len)
 {
-    const struct manager *m = ctx;
+    struct manager *m = ctx;
     size_t up = 0;
     size_t conflicts = 0;
     for (size_t i = 0; i < m->n_hosts; i++) {
         up += m->hosts[i]->v.up ? 1 : 0;
         conflicts += m->hosts[i]->v.in_conflict ? 1 : 0;
     }
+    char role[64] = "";
+    if (m->ha != NULL && manager_ha_leads(m))
+        (void)snprintf(role, sizeof(role), "leader (term %llu), ",
+                       (unsigned long long)manager_ha_term(m));
+    else if (m->ha != NULL)
+        (void)snprintf(role, sizeof(role), "follower, ");
     (void)snprintf(buf, len,
-                   "%s mode: %zu host%s (%zu up), %zu in conflict, %zu migration%s in flight",
-                   m->opts.edge ? "edge" : "central", m->n_hosts, m->n_hosts == 1 ? "" : "s", up,
-                   conflicts, m->n_active, m->n_active == 1 ? "" : "s");
+                   "%s%s mode: %zu host%s (%zu up), %zu in conflict, %zu migration%s in flight",
+                   role, m->opts.edge ? "edge" : "central", m->n_hosts, m->n_hosts == 1 ? "" : "s",
+                   up, conflicts, m->n_active, m->n_active == 1 ? "" : "s");
 }
 
 static void
 manager_free(struct manager *m)
 {
+    manager_ha_stop(m);
     if (m->round_ev != NULL)
         event_free(m->round_ev);
     if (m->decide_ev != NULL)
@@ -418,6 +441,11 @@ manager_run(const struct manager_opts *o)
     }
     arm_round(m);
     loop_set_status(&m->loop, manager_status, m);
+    r = manager_ha_start(m);
+    if (r < 0) {
+        log_errorx("cannot start high availability: %s", strerror(-r));
+        goto out;
+    }
     log_info("manager started url=%s data=%s interval=%gs collect_offset=%gs agents=%zu policy=%s "
              "mode=%s%s",
              m->loop.url, o->data, o->interval_s, manager_collect_offset(o), m->n_hosts,

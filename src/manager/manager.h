@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "core/policy.h"
+#include "net/etcd.h" /* ETCD_MAX_URL_LIST */
 #include "net/http_server.h"
 #include "proto/wire.h"
 
@@ -25,6 +26,12 @@
 /* Samples are decided on every interval but stored at most every 10 s per host: at 1,000
  * agents x 25 VMs every sample would grow the store by 5.4 MiB/s. */
 #define MANAGER_DEFAULT_STORE_EVERY_S 10.0
+
+/* High availability (--etcd): the lease's default, and the longest id and key prefix. */
+#define MANAGER_DEFAULT_HA_LEASE_S 3
+#define MANAGER_DEFAULT_HA_PREFIX "/vmloc"
+#define MANAGER_HA_ID_MAX 64
+#define MANAGER_HA_PREFIX_MAX 200
 
 struct manager_opts {
     char listen[WIRE_MAX_URL + 1];
@@ -46,6 +53,12 @@ struct manager_opts {
     struct http_security_conf sec; /* token file, open reads, TLS files */
     struct http_auth auth;         /* loaded from `sec` by the caller before manager_run() */
     struct http_tls *tls;          /* likewise; NULL: plain HTTP */
+    /* Active/standby managers (manager_ha.c): etcd's members ("" without), this manager's
+     * name among them, the prefix of the leader key and the lease, whole seconds. */
+    char etcd[ETCD_MAX_URL_LIST + 1];
+    char ha_id[MANAGER_HA_ID_MAX + 1];
+    char ha_prefix[MANAGER_HA_PREFIX_MAX + 1];
+    int32_t ha_lease_s;
 };
 
 /* Fill `o` with the defaults (the policy with policy_init()). */

@@ -182,6 +182,8 @@ maintenance_json(const struct mhost *h)
 static void
 set_maintenance(struct http_req *r, struct manager *m, bool on)
 {
+    if (manager_ha_redirect(m, r))
+        return; /* a follower: the leader changes things */
     struct mhost *h = manager_host_find(m, r->parts[2]);
     if (h == NULL) {
         http_reply_error(r, 404, "no such host: %s", r->parts[2]);
@@ -202,6 +204,8 @@ static void
 delete_host(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
+    if (manager_ha_redirect(m, r))
+        return; /* a follower: the leader changes things */
     struct mhost *h = manager_host_find(m, r->parts[2]);
     if (h == NULL) {
         http_reply_error(r, 404, "no such host: %s", r->parts[2]);
@@ -407,6 +411,8 @@ static void
 post_apply(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
+    if (manager_ha_redirect(m, r))
+        return; /* a follower: the leader changes things */
     char msg[400];
     char mig[80];
     int st = manager_apply(m, r->parts[2], mig, sizeof(mig), msg, sizeof(msg));
@@ -699,6 +705,7 @@ get_metrics(struct http_req *r, void *ctx)
     mtext_histo(&t, "vmloc_sample_age_seconds",
                 "A sample's age when collected, from its time to its answer (agents' clocks)",
                 &m->age_h);
+    manager_ha_metrics(m, &t);
     long long samples = 0;
     long long bytes = 0;
     if (store_stats(m->store, &samples, &bytes) == 0) {
@@ -751,6 +758,7 @@ get_health(struct http_req *r, void *ctx)
     } else if (o == NULL) {
         json_decref(clashes);
     }
+    manager_ha_health(m, o); /* with --etcd: role leader, follower or none, and the term */
     reply_json(r, 200, o);
 }
 

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/backoff.h"
 #include "common/metrics.h"
 #include "common/once.h"
@@ -24,6 +26,8 @@ struct event;
 struct event_base;
 
 struct manager;
+struct manager_ha;
+struct mtext;
 
 /* One agent, i.e. one host. Allocated one by one, so pointers stay valid. */
 struct mhost {
@@ -145,6 +149,7 @@ struct manager {
     uint64_t ordered_total;
     uint64_t done_total;
     uint64_t failed_total;
+    struct manager_ha *ha; /* active/standby on etcd; NULL without --etcd */
 };
 
 /* ---- the hosts (manager_hosts.c) ---- */
@@ -190,7 +195,8 @@ size_t manager_host_vms(const struct mhost *h);
 /* The state's name, as stored and shown. */
 const char *mmig_state_name(enum mmig_state s);
 /* Order the migration of `vm` from `src` to `dst` now (stored, and committed, first); its id
- * into `ret_id` when not NULL. 0, or -EBUSY / -ENOMEM / -EIO when it was not ordered. */
+ * into `ret_id` when not NULL. 0, or -EPERM (this manager does not lead: manager_ha.c) /
+ * -EBUSY / -ENOMEM / -EIO when it was not ordered. */
 int manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
                   const char *reason, char *ret_id, size_t id_len);
 /* Follow migrations in flight. */
@@ -243,6 +249,31 @@ void manager_decide(struct manager *m);
 void manager_notified(struct manager *m, struct mhost *h);
 /* Put host `h` into maintenance or take it out (stored; a decision follows soon). */
 int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
+
+/* This manager has just taken the lead (manager_ha.c): decide and follow at once. */
+void manager_took_lead(struct manager *m);
+
+/* ---- active/standby managers on etcd (manager_ha.c) ---- */
+
+/* With --etcd: campaign for the lead from now on (the loop's URL is the one announced). 0, or
+ * -ENOMEM / -EINVAL (nothing left behind). Without --etcd: 0, and nothing runs. */
+int manager_ha_start(struct manager *m);
+/* Stop campaigning and give the lead away (its lease revoked, waiting at most a second).
+ * Accepts a manager without HA. */
+void manager_ha_stop(struct manager *m);
+/* May this manager decide and order now? Always without --etcd; with it, only the leader
+ * whose lease cannot have run out on etcd's side (it steps down here when it may have). */
+bool manager_ha_leads(struct manager *m);
+/* The term to send with orders: the leader's, 0 without --etcd or when not leading. */
+uint64_t manager_ha_term(const struct manager *m);
+/* A change (drain, apply, forget...) sent to a manager that does not lead: answered here with
+ * 307 to the leader, or 503 when none is known, and true; false: serve it. */
+bool manager_ha_redirect(struct manager *m, struct http_req *r);
+/* GET /v1/health: "role" (leader, follower, none), "term", "leader", "ha_id", "etcd" and
+ * "ha_problem" into `o`; nothing without --etcd. */
+void manager_ha_health(struct manager *m, json_t *o);
+/* GET /metrics: the vmloc_ha_* families; nothing without --etcd. */
+void manager_ha_metrics(struct manager *m, struct mtext *t);
 
 /* The HTTP API (manager_api.c). */
 extern const struct http_route manager_routes[];

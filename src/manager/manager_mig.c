@@ -274,7 +274,14 @@ to_destination(struct manager *m, struct mmig *g, const char *method, const char
     }
     char path[160];
     (void)snprintf(path, sizeof(path), "/v1/incoming/%s%s", g->rec.id, suffix);
-    int r = http_request(m->client, dst->v.url, method, path, NULL, HTTP_TIMEOUT_S, done, g);
+    /* A withdrawal is an order too: it carries the leader's term (fencing). */
+    char body[64] = "{}";
+    uint64_t term = manager_ha_term(m);
+    if (term > 0)
+        (void)snprintf(body, sizeof(body), "{\"term\":%llu}", (unsigned long long)term);
+    int r = http_request(m->client, dst->v.url, method, path,
+                         strcmp(method, "POST") == 0 && term > 0 ? body : NULL, HTTP_TIMEOUT_S,
+                         done, g);
     if (r < 0) {
         undecided(m, g, strerror(-r));
         return;
@@ -389,8 +396,17 @@ send_order(struct manager *m, struct mmig *g)
         return;
     }
     failpoint("manager-before-order"); /* decided and stored as planned, not sent */
+    if (!manager_ha_leads(m)) {
+        log_warnx("order not sent id=%s: this manager no longer leads", g->rec.id);
+        return;
+    }
     json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "id", g->rec.id, "vm", g->rec.vm, "to", dst->v.url,
                           "to_name", dst->v.name);
+    /* With --etcd every order carries the leader's term: an agent refuses one older than the
+     * newest it has seen (fencing). */
+    uint64_t term = manager_ha_term(m);
+    if (j != NULL && term > 0)
+        (void)json_object_set_new(j, "term", json_integer((json_int_t)term));
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     int r = body != NULL ? http_request(m->client, src->v.url, "POST", "/v1/migrations", body,
@@ -465,6 +481,8 @@ manager_settle_from_samples(struct manager *m)
 void
 manager_follow(struct manager *m)
 {
+    if (!manager_ha_leads(m))
+        return; /* a follower neither orders nor settles */
     /* finish() removes entries, so walk a copy. */
     struct mmig *list[MANAGER_MAX_ACTIVE];
     size_t n = m->n_active;
@@ -525,6 +543,10 @@ int
 manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
               const char *reason, char *ret_id, size_t id_len)
 {
+    if (!manager_ha_leads(m)) {
+        log_warnx("not ordering vm=\"%s\": this manager does not lead", vm);
+        return -EPERM;
+    }
     if (m->n_active >= MANAGER_MAX_ACTIVE) {
         log_warnx("too many migrations in flight, not ordering vm=\"%s\"", vm);
         return -EBUSY;
@@ -536,8 +558,15 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     }
     g->m = m;
     double now = clock_wall_s();
-    (void)snprintf(g->rec.id, sizeof(g->rec.id), "m%llu-%llu", (unsigned long long)(now * 1000.0),
-                   (unsigned long long)++m->next_id);
+    /* With --etcd the term is in the id: two managers never make the same one. */
+    uint64_t term = manager_ha_term(m);
+    if (term > 0)
+        (void)snprintf(g->rec.id, sizeof(g->rec.id), "m%llu-t%llu-%llu",
+                       (unsigned long long)(now * 1000.0), (unsigned long long)term,
+                       (unsigned long long)++m->next_id);
+    else
+        (void)snprintf(g->rec.id, sizeof(g->rec.id), "m%llu-%llu",
+                       (unsigned long long)(now * 1000.0), (unsigned long long)++m->next_id);
     (void)snprintf(g->rec.vm, sizeof(g->rec.vm), "%s", vm);
     (void)snprintf(g->rec.src, sizeof(g->rec.src), "%s", src);
     (void)snprintf(g->rec.dst, sizeof(g->rec.dst), "%s", dst);

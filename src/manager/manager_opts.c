@@ -19,6 +19,8 @@ manager_opts_init(struct manager_opts *o)
     policy_init(&o->policy);
     o->log_level = LOG_LEVEL_INFO;
     http_limits_init(&o->sec.limits);
+    o->ha_lease_s = MANAGER_DEFAULT_HA_LEASE_S;
+    (void)snprintf(o->ha_prefix, sizeof(o->ha_prefix), "%s", MANAGER_DEFAULT_HA_PREFIX);
 }
 
 double

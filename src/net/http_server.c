@@ -101,6 +101,19 @@ http_reply_raw(struct http_req *r, int code, const char *content_type, const cha
 }
 
 void
+http_reply_redirect(struct http_req *r, int code, const char *location, const char *json)
+{
+    (void)evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", location);
+    send_body(r->ev, code, "application/json", json, strlen(json));
+}
+
+const char *
+http_req_target(const struct http_req *r)
+{
+    return evhttp_request_get_uri(r->ev);
+}
+
+void
 http_reply_json(struct http_req *r, int code, const char *json)
 {
     send_body(r->ev, code, "application/json", json, strlen(json));

@@ -94,6 +94,13 @@ void http_server_free(struct http_server *s);
 /* Answer `r` with `code` and the JSON text `json` (borrowed). */
 void http_reply_json(struct http_req *r, int code, const char *json);
 
+/* Answer `r` with `code` (a 3xx), a "Location: `location`" header and the JSON text `json`;
+ * both borrowed. */
+void http_reply_redirect(struct http_req *r, int code, const char *location, const char *json);
+
+/* The request's target as it came: its path, still percent-encoded, and its query. */
+const char *http_req_target(const struct http_req *r);
+
 /* Answer `r` with `code` and a body of another type (e.g. "text/html"); `body` borrowed. */
 void http_reply_raw(struct http_req *r, int code, const char *content_type, const char *body,
                     size_t len);

@@ -198,6 +198,41 @@ wire_load_decode(const char *body, size_t len, struct wire_load *ret, struct per
     return r;
 }
 
+/* The optional "term" of `j`: a whole number from 1 to WIRE_MAX_TERM; 0 when absent. */
+static int
+get_term(json_t *j, uint64_t *ret, struct perr *err)
+{
+    json_t *t = json_object_get(j, "term");
+    *ret = 0;
+    if (t == NULL)
+        return 0;
+    if (!json_is_integer(t) || json_integer_value(t) < 1 ||
+        (uint64_t)json_integer_value(t) > WIRE_MAX_TERM) {
+        perr_set(err, "term: must be a whole number from 1 to %llu", WIRE_MAX_TERM);
+        return -EINVAL;
+    }
+    *ret = (uint64_t)json_integer_value(t);
+    return 0;
+}
+
+int
+wire_term_decode(const char *body, size_t len, uint64_t *ret, struct perr *err)
+{
+    if (len == 0) {
+        *ret = 0;
+        return 0;
+    }
+    json_t *j = parse_object(body, len, err);
+    if (j == NULL)
+        return -EINVAL;
+    uint64_t t = 0;
+    int r = get_term(j, &t, err);
+    json_decref(j);
+    if (r == 0)
+        *ret = t;
+    return r;
+}
+
 int
 wire_order_decode(const char *body, size_t len, struct wire_order *ret, struct perr *err)
 {
@@ -221,6 +256,8 @@ wire_order_decode(const char *body, size_t len, struct wire_order *ret, struct p
         r = get_string(j, "to", "to", true, o.to, sizeof(o.to), err);
     if (r == 0)
         r = get_string(j, "to_name", "to_name", false, o.to_name, sizeof(o.to_name), err);
+    if (r == 0)
+        r = get_term(j, &o.term, err);
     json_decref(j);
     if (r == 0)
         *ret = o;

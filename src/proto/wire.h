@@ -34,7 +34,11 @@ struct wire_order {
     char vm[MODEL_MAX_NAME + 1];
     char to[WIRE_MAX_URL + 1];
     char to_name[MODEL_MAX_NAME + 1];
+    uint64_t term; /* the ordering manager's term (fencing, docs/protocol.md); 0: none given */
 };
+
+/* The largest term an order may carry: etcd's revisions, within JSON's exact integers. */
+#define WIRE_MAX_TERM 9007199254740991ull
 
 /* A lock request to a peer agent (peer mode): {"holder": "h1", "lease_s": 30}; a release
  * names the holder only. The lease is bounded to 0.1 .. WIRE_MAX_LEASE_S seconds. */
@@ -221,9 +225,13 @@ bool wire_sample_moving(const struct wire_sample *s);
 /* Decoders: 0 with *ret filled; -EINVAL with err naming the field ("<body>" as source). */
 MUST_CHECK int wire_load_decode(const char *body, size_t len, struct wire_load *ret,
                                 struct perr *err);
+/* An order: {"id"?, "vm", "to", "to_name"?, "term"?}. */
 MUST_CHECK int wire_order_decode(const char *body, size_t len, struct wire_order *ret,
                                  struct perr *err);
 /* `need_lease`: a lock request (lease_s required); else a release (lease_s ignored). */
+/* The optional term of a body that may carry one (a withdrawal: {"term": N}): 0 and *ret set
+ * (0 when absent or the body is empty); -EINVAL not a whole number from 1 to WIRE_MAX_TERM. */
+MUST_CHECK int wire_term_decode(const char *body, size_t len, uint64_t *ret, struct perr *err);
 MUST_CHECK int wire_lock_decode(const char *body, size_t len, bool need_lease,
                                 struct wire_lock *ret, struct perr *err);
 MUST_CHECK int wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret,

@@ -1,0 +1,407 @@
+/* etcd's v3 JSON gateway, asynchronously (etcd.h).
+ *
+ * The gateway maps each gRPC call to POST /v3/<service>/<call> with the message as JSON, in
+ * proto3's JSON mapping: bytes (keys, values) are base64, 64-bit integers are strings, and a
+ * field at its default value (false, 0, an empty list) is left out of an answer. An error is
+ * a non-2xx status with {"error", "code"}. /v3/lease/keepalive is a stream: one message in the
+ * body gets one {"result": ...} back and the stream ends with the body. */
+#define _POSIX_C_SOURCE 200809L
+#include "net/etcd.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "net/http.h"
+#include "net/http_client.h"
+
+/* The answers etcd gives here are small; a key's value is at most ETCD_MAX_VALUE. */
+#define ETCD_MAX_ANSWER (256u * 1024u)
+
+/* The longest member URL. */
+#define ETCD_URL_LEN 256
+
+struct call;
+
+struct etcd {
+    struct http_client *client;
+    char urls[ETCD_MAX_URLS][ETCD_URL_LEN];
+    size_t n_urls;
+    size_t cur;
+    struct call *live; /* calls in flight, freed with the client */
+};
+
+enum op { OP_GRANT, OP_KEEPALIVE, OP_CREATE, OP_GET };
+
+struct call {
+    struct etcd *e;
+    struct call *prev, *next;
+    enum op op;
+    size_t url;
+    double sent;
+    etcd_done_fn done;
+    void *arg;
+};
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* `len` bytes of `in` as base64 into `out` (`cap` bytes, NUL-terminated). -E2BIG. */
+static int
+b64_encode(const char *in, size_t len, char *out, size_t cap)
+{
+    if ((len + 2) / 3 * 4 + 1 > cap)
+        return -E2BIG;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= (unsigned char)in[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? b64[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int
+b64_value(char c)
+{
+    const char *p = c != '\0' ? strchr(b64, c) : NULL;
+    return p != NULL ? (int)(p - b64) : -1;
+}
+
+/* Base64 `in` into `out` (`cap` bytes with the NUL). -EPROTO not base64; -E2BIG too long. */
+static int
+b64_decode(const char *in, char *out, size_t cap)
+{
+    size_t len = strlen(in);
+    if (len % 4 != 0)
+        return -EPROTO;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int q[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            q[k] = b64_value(in[i + (size_t)k]);
+            if (in[i + (size_t)k] == '=' && i + 4 == len && k >= 2) {
+                q[k] = 0;
+                pad++;
+            } else if (q[k] < 0 || pad > 0) {
+                return -EPROTO;
+            }
+        }
+        unsigned v =
+            (unsigned)q[0] << 18 | (unsigned)q[1] << 12 | (unsigned)q[2] << 6 | (unsigned)q[3];
+        if (o + 3 - (size_t)pad + 1 > cap)
+            return -E2BIG;
+        out[o++] = (char)(v >> 16);
+        if (pad < 2)
+            out[o++] = (char)((v >> 8) & 0xff);
+        if (pad < 1)
+            out[o++] = (char)(v & 0xff);
+    }
+    out[o] = '\0';
+    if (strlen(out) != o)
+        return -EPROTO; /* a NUL inside: not a value of ours */
+    return 0;
+}
+
+bool
+etcd_urls_valid(const char *list)
+{
+    size_t n = 0;
+    const char *p = list;
+    if (list == NULL || list[0] == '\0' || strlen(list) > ETCD_MAX_URL_LIST)
+        return false;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        char url[ETCD_URL_LEN];
+        if (len == 0 || len >= sizeof(url) || ++n > ETCD_MAX_URLS)
+            return false;
+        memcpy(url, p, len);
+        url[len] = '\0';
+        if (strncmp(url, "http://", 7) != 0 || http_url_check(url) < 0)
+            return false;
+        if (end == NULL)
+            return true;
+        p = end + 1;
+    }
+}
+
+/* The URLs of `list` (etcd_urls_valid()) into `urls`; their count. */
+static size_t
+split_urls(const char *list, char urls[][ETCD_URL_LEN])
+{
+    size_t n = 0;
+    for (const char *p = list; p != NULL; n++) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        memcpy(urls[n], p, len);
+        urls[n][len] = '\0';
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return n;
+}
+
+int
+etcd_new(struct event_base *base, const char *urls, struct etcd **ret)
+{
+    if (!etcd_urls_valid(urls))
+        return -EINVAL;
+    struct etcd *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return -ENOMEM;
+    e->n_urls = split_urls(urls, e->urls);
+    e->client = http_client_new(base);
+    if (e->client == NULL ||
+        http_client_set_limits(e->client, ETCD_MAX_ANSWER, 4 * ETCD_MAX_ANSWER) < 0) {
+        etcd_free(e);
+        return -ENOMEM;
+    }
+    *ret = e;
+    return 0;
+}
+
+void
+etcd_free(struct etcd *e)
+{
+    if (e == NULL)
+        return;
+    http_client_free(e->client); /* cancels the calls: their callbacks never run */
+    while (e->live != NULL) {
+        struct call *c = e->live;
+        e->live = c->next;
+        free(c);
+    }
+    free(e);
+}
+
+const char *
+etcd_url(const struct etcd *e)
+{
+    return e->urls[e->cur];
+}
+
+/* A 64-bit number of an answer: a string of digits (proto3's JSON) or a JSON integer; absent
+ * is 0. -EPROTO anything else. */
+static int
+get_int64(json_t *o, const char *key, int64_t *ret)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL) {
+        *ret = 0;
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        *ret = json_integer_value(v);
+        return 0;
+    }
+    const char *s = json_string_value(v);
+    if (s == NULL || s[0] == '\0' || strlen(s) > 20)
+        return -EPROTO;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -EPROTO;
+    *ret = n;
+    return 0;
+}
+
+/* The first key-value of a range answer `rr` into `r`. */
+static int
+take_kv(json_t *rr, struct etcd_result *r)
+{
+    json_t *kvs = json_object_get(rr, "kvs");
+    json_t *kv = json_array_get(kvs, 0);
+    if (kvs != NULL && !json_is_array(kvs))
+        return -EPROTO;
+    if (kv == NULL)
+        return 0; /* absent */
+    const char *v = json_string_value(json_object_get(kv, "value"));
+    int rc = get_int64(kv, "create_revision", &r->create_rev);
+    if (rc == 0)
+        rc = get_int64(kv, "lease", &r->kv_lease);
+    if (rc == 0)
+        rc = b64_decode(v != NULL ? v : "", r->value, sizeof(r->value));
+    if (rc == 0 && r->create_rev <= 0)
+        rc = -EPROTO;
+    r->has_kv = rc == 0;
+    return rc < 0 ? -EPROTO : 0;
+}
+
+/* Read a 200 answer's fields for `op` into `r`. */
+static int
+decode(enum op op, const char *body, size_t len, struct etcd_result *r)
+{
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    int rc = json_is_object(j) ? 0 : -EPROTO;
+    json_t *o = j;
+    if (rc == 0 && op == OP_KEEPALIVE) {
+        o = json_object_get(j, "result");
+        rc = json_is_object(o) ? 0 : -EPROTO;
+    }
+    if (rc == 0)
+        rc = get_int64(json_object_get(o, "header"), "revision", &r->revision);
+    if (rc == 0 && (op == OP_GRANT || op == OP_KEEPALIVE))
+        rc = get_int64(o, "TTL", &r->ttl);
+    if (rc == 0 && op == OP_GRANT)
+        rc = get_int64(o, "ID", &r->lease);
+    if (rc == 0 && op == OP_GRANT && (r->lease == 0 || r->ttl <= 0))
+        rc = -EPROTO;
+    if (rc == 0 && op == OP_GET)
+        rc = take_kv(o, r);
+    if (rc == 0 && op == OP_CREATE) {
+        json_t *s = json_object_get(o, "succeeded");
+        r->succeeded = json_is_true(s);
+        json_t *first = json_array_get(json_object_get(o, "responses"), 0);
+        if (!r->succeeded)
+            rc = take_kv(json_object_get(first, "response_range"), r);
+    }
+    json_decref(j);
+    return rc;
+}
+
+static void
+call_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct call *c = arg;
+    struct etcd *e = c->e;
+    struct etcd_result r;
+    memset(&r, 0, sizeof(r));
+    r.sent_mono = c->sent;
+    if (status == 0) {
+        r.err = strcmp(err, "timed out") == 0 ? -ETIMEDOUT : -ECONNREFUSED;
+        (void)snprintf(r.why, sizeof(r.why), "%s: %s", e->urls[c->url], err);
+        if (c->url == e->cur)
+            e->cur = (e->cur + 1) % e->n_urls; /* try the next member */
+    } else if (status != 200) {
+        json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
+        const char *m = json_string_value(json_object_get(j, "message"));
+        json_int_t code = json_integer_value(json_object_get(j, "code"));
+        /* gRPC's NOT_FOUND (5): "requested lease not found". */
+        r.err = code == 5 ? -ENOENT : -EIO;
+        (void)snprintf(r.why, sizeof(r.why), "%s: status %d: %.120s", e->urls[c->url], status,
+                       m != NULL ? m : "(no message)");
+        json_decref(j);
+        if (status >= 500 && code != 5 && c->url == e->cur)
+            e->cur = (e->cur + 1) % e->n_urls; /* a member without quorum, say */
+    } else if (decode(c->op, body, len, &r) < 0) {
+        r.err = -EPROTO;
+        (void)snprintf(r.why, sizeof(r.why), "%s: an answer etcd's gateway does not give: %.100s",
+                       e->urls[c->url], body);
+    }
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        e->live = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    etcd_done_fn done = c->done;
+    void *darg = c->arg;
+    free(c);
+    done(darg, &r);
+}
+
+static int
+send_call(struct etcd *e, enum op op, const char *path, json_t *msg, double timeout_s,
+          etcd_done_fn done, void *arg)
+{
+    char *body = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    struct call *c = body != NULL ? calloc(1, sizeof(*c)) : NULL;
+    if (c == NULL) {
+        free(body);
+        return -ENOMEM;
+    }
+    *c = (struct call){.e = e, .op = op, .url = e->cur, .done = done, .arg = arg};
+    c->sent = clock_mono_s();
+    int r = http_request(e->client, e->urls[e->cur], "POST", path, body, timeout_s, call_done, c);
+    free(body);
+    if (r < 0) {
+        free(c);
+        return r;
+    }
+    c->next = e->live;
+    if (e->live != NULL)
+        e->live->prev = c;
+    e->live = c;
+    return 0;
+}
+
+/* A 64-bit number as proto3's JSON writes it. */
+static json_t *
+int64_json(int64_t v)
+{
+    char s[24];
+    (void)snprintf(s, sizeof(s), "%lld", (long long)v);
+    return json_string(s);
+}
+
+int
+etcd_lease_grant(struct etcd *e, int64_t ttl_s, double timeout_s, etcd_done_fn done, void *arg)
+{
+    json_t *m = json_pack("{s:o}", "TTL", int64_json(ttl_s));
+    return send_call(e, OP_GRANT, "/v3/lease/grant", m, timeout_s, done, arg);
+}
+
+int
+etcd_lease_keepalive(struct etcd *e, int64_t id, double timeout_s, etcd_done_fn done, void *arg)
+{
+    json_t *m = json_pack("{s:o}", "ID", int64_json(id));
+    return send_call(e, OP_KEEPALIVE, "/v3/lease/keepalive", m, timeout_s, done, arg);
+}
+
+int
+etcd_create(struct etcd *e, const char *key, const char *value, int64_t lease, double timeout_s,
+            etcd_done_fn done, void *arg)
+{
+    char k[4 * 256 / 3 + 8];
+    char v[4 * (ETCD_MAX_VALUE + 2) / 3 + 8];
+    if (b64_encode(key, strlen(key), k, sizeof(k)) < 0 ||
+        b64_encode(value, strlen(value), v, sizeof(v)) < 0)
+        return -EINVAL;
+    json_t *m = json_pack("{s:[{s:s,s:s,s:s,s:s}],s:[{s:{s:s,s:s,s:o}}],s:[{s:{s:s}}]}", "compare",
+                          "key", k, "result", "EQUAL", "target", "CREATE", "create_revision", "0",
+                          "success", "request_put", "key", k, "value", v, "lease",
+                          int64_json(lease), "failure", "request_range", "key", k);
+    return send_call(e, OP_CREATE, "/v3/kv/txn", m, timeout_s, done, arg);
+}
+
+int
+etcd_get(struct etcd *e, const char *key, double timeout_s, etcd_done_fn done, void *arg)
+{
+    char k[4 * 256 / 3 + 8];
+    if (b64_encode(key, strlen(key), k, sizeof(k)) < 0)
+        return -EINVAL;
+    json_t *m = json_pack("{s:s}", "key", k);
+    return send_call(e, OP_GET, "/v3/kv/range", m, timeout_s, done, arg);
+}
+
+int
+etcd_revoke_blocking(const char *urls, int64_t id, double timeout_s)
+{
+    if (!etcd_urls_valid(urls))
+        return -EINVAL;
+    char list[ETCD_MAX_URLS][ETCD_URL_LEN];
+    size_t n = split_urls(urls, list);
+    char body[64];
+    (void)snprintf(body, sizeof(body), "{\"ID\":\"%lld\"}", (long long)id);
+    int r = -ECONNREFUSED;
+    /* Any member answering settles it: revoked, or already gone. */
+    for (size_t i = 0; i < n && r < 0; i++) {
+        struct http_answer a;
+        r = http_fetch(list[i], "POST", "/v3/lease/revoke", body, NULL, timeout_s, &a);
+        if (r == 0)
+            free(a.body);
+    }
+    return r;
+}

@@ -1,0 +1,80 @@
+/* A client of etcd's v3 JSON gateway (POST /v3/kv/range, /v3/kv/txn, /v3/lease/grant,
+ * /v3/lease/keepalive, /v3/lease/revoke; keys and values base64 in JSON, 64-bit numbers as
+ * strings), asynchronous on a daemon's event loop. Owns its own HTTP client (etcd must not see
+ * the cluster's API token: its gateway takes any bearer token for one of its own). Speaks to
+ * one member at a time and moves to the next URL of its list when one does not answer.
+ * Knows nothing of leaders: manager_ha.c builds the election on these calls. */
+#ifndef VMLOC_NET_ETCD_H
+#define VMLOC_NET_ETCD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+
+struct event_base;
+
+/* Members in a list, and the longest value kept of a key. */
+#define ETCD_MAX_URLS 16
+#define ETCD_MAX_VALUE 1024
+/* The longest URL list, as written in a config ("http://a:2379,http://b:2379"). */
+#define ETCD_MAX_URL_LIST 2048
+
+/* What a call brought back. */
+struct etcd_result {
+    int err;            /* 0, or -ETIMEDOUT/-ECONNREFUSED (no answer), -EPROTO (bad answer),
+                           -ENOENT (etcd: no such lease), -EIO (another refusal) */
+    char why[200];      /* what went wrong, for the log ("" when err is 0) */
+    int64_t revision;   /* the store's revision in the answer's header */
+    bool succeeded;     /* txn: the comparison held */
+    int64_t lease;      /* grant: the lease's id */
+    int64_t ttl;        /* grant, keepalive: its TTL in seconds (keepalive: 0, the lease is gone) */
+    bool has_kv;        /* range, a failed campaign: the key exists */
+    int64_t create_rev; /* its creation's revision */
+    int64_t kv_lease;   /* the lease it is attached to (0: none) */
+    char value[ETCD_MAX_VALUE + 1]; /* its value, NUL-terminated (longer values: -EPROTO) */
+    double sent_mono;               /* monotonic: when the request was sent */
+};
+
+/* Called once per call, from the loop, unless the client is freed first. `r` is borrowed. */
+typedef void (*etcd_done_fn)(void *arg, const struct etcd_result *r);
+
+struct etcd;
+
+/* Is `list` one to ETCD_MAX_URLS comma-separated http://HOST:PORT URLs (what etcd_new()
+ * takes)? */
+bool etcd_urls_valid(const char *list);
+
+/* A client of the members in `urls` (etcd_urls_valid()) on `base` (borrowed; must outlive it).
+ * 0 with *ret; -EINVAL a bad list; -ENOMEM. */
+MUST_CHECK int etcd_new(struct event_base *base, const char *urls, struct etcd **ret);
+
+/* Cancel the calls in flight (their callbacks are not called) and free. Accepts NULL. */
+void etcd_free(struct etcd *e);
+
+/* The member the next call goes to. */
+const char *etcd_url(const struct etcd *e);
+
+/* The calls. Each answers within `timeout_s` or reports -ETIMEDOUT; 0 when sent, or -ENOMEM /
+ * -EIO (then `done` is not called). */
+/* A lease of `ttl_s` seconds: r->lease, r->ttl. */
+MUST_CHECK int etcd_lease_grant(struct etcd *e, int64_t ttl_s, double timeout_s, etcd_done_fn done,
+                                void *arg);
+/* Renew lease `id` once: r->ttl, 0 when the lease is gone. */
+MUST_CHECK int etcd_lease_keepalive(struct etcd *e, int64_t id, double timeout_s, etcd_done_fn done,
+                                    void *arg);
+/* Create `key` with `value` attached to lease `lease` only if it does not exist (its
+ * create_revision is 0), in one transaction; else read it. r->succeeded: created, at
+ * r->revision; else r->has_kv, r->create_rev, r->value say who holds it. */
+MUST_CHECK int etcd_create(struct etcd *e, const char *key, const char *value, int64_t lease,
+                           double timeout_s, etcd_done_fn done, void *arg);
+/* Read `key`: r->has_kv and its fields. */
+MUST_CHECK int etcd_get(struct etcd *e, const char *key, double timeout_s, etcd_done_fn done,
+                        void *arg);
+
+/* Revoke lease `id` now and wait for the answer (at most `timeout_s`), on an event loop of its
+ * own: for a clean stop, after the daemon's loop has ended. 0 or a negative errno. */
+MUST_CHECK int etcd_revoke_blocking(const char *urls, int64_t id, double timeout_s);
+
+#endif

@@ -1,0 +1,444 @@
+/* Active/standby managers on a real etcd (Debian's etcd-server, one member on loopback ports
+ * of a temporary directory): exactly one leads and /v1/health says who and with which term;
+ * a drain sent to the follower takes effect; after a kill -9 of the leader the follower leads
+ * within the lease and a third of it (its poll) plus slack, and resolves a conflict that began
+ * after the kill; a leader paused (SIGSTOP, at the point where it is about to send an order)
+ * for longer than its lease sends nothing once woken, and no agent takes an order of its old
+ * term; an agent refuses an order whose term is older than one it has seen, with 409, also
+ * after a restart. Skipped (77) when etcd is not installed. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testpool.h"
+
+#define LEASE_S 3.0
+/* Takeover: the lease, the follower's poll (a third of it), a round, and slack for a loaded
+ * machine. */
+#define TAKEOVER_S (LEASE_S + LEASE_S / 3.0 + 0.2 + 2.0)
+
+static const char *etcd_bin;
+static pid_t etcd_pid;
+static char etcd_url[64];
+static char etcd_log[600];
+
+static int
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    (void)close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool
+etcd_healthy(void *arg)
+{
+    (void)arg;
+    json_t *j = NULL;
+    int st = daemon_http_token(etcd_url, "GET", "/health", NULL, NULL, &j);
+    bool ok = st == 200 && j != NULL && strcmp(str(j, "health"), "true") == 0;
+    json_decref(j);
+    return ok;
+}
+
+static void
+etcd_start(void)
+{
+    int cp = free_port();
+    int pp = free_port();
+    char cu[64];
+    char pu[64];
+    char cluster[80];
+    char dir[600];
+    (void)snprintf(cu, sizeof(cu), "http://127.0.0.1:%d", cp);
+    (void)snprintf(pu, sizeof(pu), "http://127.0.0.1:%d", pp);
+    (void)snprintf(cluster, sizeof(cluster), "t=%s", pu);
+    (void)snprintf(dir, sizeof(dir), "%s-etcd", pool_data_dir());
+    (void)snprintf(etcd_log, sizeof(etcd_log), "%s-etcd.log", pool_data_dir());
+    (void)snprintf(etcd_url, sizeof(etcd_url), "%s", cu);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        (void)setpgid(0, 0);
+        int fd = open(etcd_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            (void)dup2(fd, 1);
+            (void)dup2(fd, 2);
+        }
+        execl(etcd_bin, "etcd", "--name", "t", "--data-dir", dir, "--listen-client-urls", cu,
+              "--advertise-client-urls", cu, "--listen-peer-urls", pu,
+              "--initial-advertise-peer-urls", pu, "--initial-cluster", cluster, (char *)NULL);
+        _exit(127);
+    }
+    etcd_pid = pid;
+    if (!wait_until(etcd_healthy, NULL, 30.0)) {
+        printf("etcd did not become healthy; its log is %s\n", etcd_log);
+        fail();
+    }
+}
+
+static int
+setup(void **state)
+{
+    (void)pool_setup(state);
+    etcd_start();
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)pool_teardown(state);
+    if (etcd_pid > 0) {
+        (void)kill(-etcd_pid, SIGKILL);
+        (void)kill(etcd_pid, SIGKILL);
+        (void)waitpid(etcd_pid, NULL, 0);
+        etcd_pid = 0;
+    }
+    return 0;
+}
+
+/* A manager `id` on its own store, campaigning on the test's etcd. */
+static struct daemon *
+start_manager(const char *id)
+{
+    char data[700];
+    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
+    const char *argv[] = {"manager", "--listen", "127.0.0.1:0", "--data",  data, "--interval",
+                          "0.2",     "--etcd",   etcd_url,      "--ha-id", id,   NULL};
+    return pool_start(id, argv);
+}
+
+/* An agent `name` registered with `m1` (its --manager) and `m2`, with VMs `vm` and `vm2`
+ * (NULL: none), keeping its
+ * state (and the highest manager term) in a data directory of its own. */
+static struct daemon *
+start_agent(const char *name, const char *m1, const char *m2, const char *vm, const char *vm2)
+{
+    char data[700];
+    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), name);
+    const char *extra[] = {"--data", data, "--vm", vm, vm2 != NULL ? "--vm" : NULL, vm2, NULL};
+    struct daemon *d = pool_start_agent(name, m1, extra);
+    if (m2 != NULL) {
+        /* Registration with the other manager, as an operator's script does (docs/running.md,
+         * "High availability"): agents name one manager. */
+        char body[300];
+        (void)snprintf(body, sizeof(body), "{\"name\":\"%s\",\"url\":\"%s\"}", name, d->url);
+        json_t *j = NULL;
+        assert_int_equal(daemon_http(m2, "POST", "/v1/agents", body, &j), 200);
+        json_decref(j);
+    }
+    return d;
+}
+
+static json_t *
+health(const char *url)
+{
+    return get(url, "/v1/health");
+}
+
+/* The manager's role ("" when it does not answer). */
+static bool
+role_is(void *arg)
+{
+    struct cond *c = arg;
+    json_t *h = health(c->url);
+    bool ok = h != NULL && strcmp(str(h, "role"), c->a) == 0;
+    json_decref(h);
+    return ok;
+}
+
+static long long
+term_of(const char *url)
+{
+    return health_int(url, "term");
+}
+
+static double
+mono_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* VM `vm` runs on exactly one of the `n` agents at `urls`, and not on agent `not_on`. */
+struct where {
+    const char *const *urls;
+    size_t n;
+    const char *vm;
+    int not_on;
+};
+
+static bool
+vm_moved(void *arg)
+{
+    struct where *w = arg;
+    int at = pool_vm_where(w->urls, w->n, w->vm);
+    return at >= 0 && at != w->not_on;
+}
+
+/* The conflict on h1 (agent 0 of `arg`, the agents' URLs) is resolved: a or b moved off. */
+static bool
+h1_relieved(void *arg)
+{
+    const char *const *urls = arg;
+    struct where a = {urls, 3, "a", 0};
+    struct where b = {urls, 3, "b", 0};
+    return vm_moved(&a) || vm_moved(&b);
+}
+
+/* (a) one leader, health says roles and term; (e) a drain sent to the follower takes effect;
+ * (b) kill -9 of the leader: the follower leads in time and resolves a conflict that began
+ * after the kill. */
+static void
+test_failover(void **state)
+{
+    (void)state;
+    struct daemon *m1 = start_manager("m1");
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(role_is, &lead1, UP_S));
+    struct daemon *m2 = start_manager("m2");
+    struct cond follow2 = {m2->url, "follower", NULL, 0};
+    assert_true(wait_until(role_is, &follow2, UP_S));
+    json_t *h1 = health(m1->url);
+    json_t *h2 = health(m2->url);
+    long long term = json_integer_value(json_object_get(h1, "term"));
+    assert_true(term > 0);
+    assert_int_equal(json_integer_value(json_object_get(h2, "term")), term);
+    assert_string_equal(str(h2, "leader"), m1->url);
+    assert_string_equal(str(h1, "leader"), m1->url);
+    assert_string_equal(str(h2, "leader_id"), "m1");
+    json_decref(h1);
+    json_decref(h2);
+
+    struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = start_agent("h2", m1->url, m2->url, "d:cpu=5", NULL);
+    struct daemon *a3 = start_agent("h3", m1->url, m2->url, "c:cpu=5", NULL);
+    const char *urls[] = {a1->url, a2->url, a3->url};
+    struct cond up1 = {m1->url, NULL, NULL, 3};
+    struct cond up2 = {m2->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up1, UP_S));
+    assert_true(wait_until(hosts_up, &up2, UP_S)); /* the follower's view is warm */
+
+    /* (e) A drain sent to the follower: 307 to the leader, which the CLI follows. */
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(m2->url, "POST", "/v1/hosts/h3/drain", NULL, &j), 307);
+    assert_string_equal(str(j, "leader"), m1->url);
+    json_decref(j);
+    const char *drain[] = {"--manager", m2->url, "drain", "h3", NULL};
+    assert_int_equal(run_cli(drain, NULL), 0);
+    struct where off3 = {urls, 3, "c", 2};
+    assert_true(wait_until(vm_moved, &off3, ACT_S));
+    const char *undrain[] = {"--manager", m2->url, "undrain", "h3", NULL};
+    assert_int_equal(run_cli(undrain, NULL), 0);
+
+    /* (b) kill -9 the leader; a conflict on h1 after the kill. */
+    daemon_kill(m1);
+    double killed = mono_s();
+    load(a1->url, "a", "cpu=60");
+    struct cond lead2 = {m2->url, "leader", NULL, 0};
+    assert_true(wait_until(role_is, &lead2, TAKEOVER_S + 2.0));
+    double took = mono_s() - killed;
+    printf("takeover after kill -9: %.2f s (lease %.0f s)\n", took, LEASE_S);
+    assert_true(took <= TAKEOVER_S);
+    assert_true(term_of(m2->url) > term);
+    assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
+    /* Every VM on exactly one host. */
+    const char *vms[] = {"a", "b", "c", "d"};
+    for (size_t i = 0; i < 4; i++)
+        assert_true(pool_vm_where(urls, 3, vms[i]) >= 0);
+    char *text = metrics_text(m2->url);
+    assert_non_null(strstr(text, "vmloc_ha_leader 1"));
+    assert_non_null(strstr(text, "vmloc_ha_lease_renew_seconds_count"));
+    free(text);
+    pool_finish();
+}
+
+/* Does any agent list a migration whose id carries term `n`? */
+static bool
+any_order_of_term(const char *const *urls, size_t n_urls, long long term)
+{
+    char tag[40];
+    (void)snprintf(tag, sizeof(tag), "-t%lld-", term);
+    bool found = false;
+    for (size_t i = 0; i < n_urls; i++) {
+        json_t *arr = get(urls[i], "/v1/migrations");
+        size_t k;
+        json_t *g;
+        json_array_foreach(arr, k, g)
+        {
+            if (strstr(str(g, "id"), tag) != NULL)
+                found = true;
+        }
+        json_decref(arr);
+    }
+    return found;
+}
+
+/* (c) The leader pauses (SIGSTOP) just before sending an order, for longer than its lease;
+ * the follower takes over and resolves the conflict; woken, the old leader sends nothing, and
+ * no agent takes an order of the old term. */
+static void
+test_paused_leader(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "manager-before-order:stop", 1), 0);
+    struct daemon *m1 = start_manager("m1");
+    assert_int_equal(unsetenv("VMLOC_FAILPOINT"), 0);
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(role_is, &lead1, UP_S));
+    struct daemon *m2 = start_manager("m2");
+    struct cond follow2 = {m2->url, "follower", NULL, 0};
+    assert_true(wait_until(role_is, &follow2, UP_S));
+    long long term1 = term_of(m1->url);
+    struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = start_agent("h2", m1->url, m2->url, "d:cpu=5", NULL);
+    struct daemon *a3 = start_agent("h3", m1->url, m2->url, "c:cpu=5", NULL);
+    const char *urls[] = {a1->url, a2->url, a3->url};
+    struct cond up1 = {m1->url, NULL, NULL, 3};
+    struct cond up2 = {m2->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up1, UP_S));
+    assert_true(wait_until(hosts_up, &up2, UP_S));
+
+    /* The conflict: m1 decides, stores the order and pauses before sending it. */
+    load(a1->url, "a", "cpu=60");
+    struct log_cond paused = {m1, "failpoint manager-before-order reached: pausing"};
+    assert_true(wait_until(log_has, &paused, ACT_S));
+    struct cond lead2 = {m2->url, "leader", NULL, 0};
+    assert_true(wait_until(role_is, &lead2, TAKEOVER_S + 2.0));
+    long long term2 = term_of(m2->url);
+    assert_true(term2 > term1);
+    assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
+
+    /* Wake the old leader: it must not send the order it held. */
+    assert_int_equal(kill(m1->pid, SIGCONT), 0);
+    struct log_cond resumed = {m1, "failpoint manager-before-order: resumed"};
+    assert_true(wait_until(log_has, &resumed, ACT_S));
+    struct log_cond held = {m1, "this manager no longer leads"};
+    assert_true(wait_until(log_has, &held, ACT_S));
+    struct cond follow1 = {m1->url, "follower", NULL, 0};
+    assert_true(wait_until(role_is, &follow1, TAKEOVER_S));
+    assert_false(any_order_of_term(urls, 3, term1));
+    assert_true(any_order_of_term(urls, 3, term2));
+    /* Every VM on exactly one host. */
+    const char *vms[] = {"a", "b", "c", "d"};
+    for (size_t i = 0; i < 4; i++)
+        assert_true(pool_vm_where(urls, 3, vms[i]) >= 0);
+    pool_finish();
+}
+
+/* The value of metric line `name ` in `url`'s /metrics, -1 when absent. */
+static double
+metric(const char *url, const char *name)
+{
+    char *text = metrics_text(url);
+    char key[120];
+    (void)snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr(text, key);
+    double v = p != NULL ? strtod(p + strlen(key), NULL) : -1;
+    free(text);
+    return v;
+}
+
+static int
+order(const char *agent_url, const char *to, long long term, json_t **ret)
+{
+    char body[300];
+    (void)snprintf(body, sizeof(body), "{\"vm\":\"nope\",\"to\":\"%s\",\"term\":%lld}", to, term);
+    return daemon_http(agent_url, "POST", "/v1/migrations", body, ret);
+}
+
+/* (d) An agent refuses an order of a term older than one it has seen (409, logged, counted),
+ * and remembers that term across a restart. */
+static void
+test_stale_term_refused(void **state)
+{
+    (void)state;
+    char data[700];
+    (void)snprintf(data, sizeof(data), "%s-solo", pool_data_dir());
+    const char *argv[] = {"agent", "--name", "solo",    "--listen", "127.0.0.1:0", "--interval",
+                          "0.2",   "--vm",   "x:cpu=5", "--data",   data,          NULL};
+    struct daemon *a = pool_start("solo", argv);
+    const char *to = "http://127.0.0.1:9";
+    json_t *j = NULL;
+    /* Term 7 is taken (the VM does not exist: 404, but the term is seen). */
+    assert_int_equal(order(a->url, to, 7, &j), 404);
+    json_decref(j);
+    assert_int_equal(order(a->url, to, 6, &j), 409);
+    assert_non_null(strstr(str(j, "error"), "stale manager term 6"));
+    json_decref(j);
+    assert_int_equal(order(a->url, to, 7, &j), 404); /* the same term still goes */
+    json_decref(j);
+    struct log_cond logged = {a, "refused: stale manager term 6"};
+    assert_true(wait_until(log_has, &logged, UP_S));
+    assert_true(metric(a->url, "vmloc_orders_refused_stale_total") == 1.0);
+    assert_true(metric(a->url, "vmloc_manager_term") == 7.0);
+    /* A bad term: 400. */
+    assert_int_equal(order(a->url, to, 0, &j), 400);
+    json_decref(j);
+    /* A withdrawal of an older term: 409 too. */
+    assert_int_equal(daemon_http(a->url, "POST", "/v1/incoming/x1/abort", "{\"term\":3}", &j), 409);
+    json_decref(j);
+
+    /* Restarted on the same data directory: still refused. */
+    char listen[40];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1%s", strrchr(a->url, ':'));
+    pool_stop_clean(a);
+    const char *argv2[] = {"agent", "--name", "solo",    "--listen", listen, "--interval",
+                           "0.2",   "--vm",   "x:cpu=5", "--data",   data,   NULL};
+    a = pool_start("solo2", argv2);
+    assert_int_equal(order(a->url, to, 6, &j), 409);
+    json_decref(j);
+    /* An order without a term (one manager, no etcd) is not fenced. */
+    assert_int_equal(daemon_http(a->url, "POST", "/v1/migrations",
+                                 "{\"vm\":\"nope\",\"to\":\"http://127.0.0.1:9\"}", &j),
+                     404);
+    json_decref(j);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    static const char *const candidates[] = {"/usr/bin/etcd", "/usr/local/bin/etcd"};
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        if (access(candidates[i], X_OK) == 0)
+            etcd_bin = candidates[i];
+    }
+    if (etcd_bin == NULL) {
+        printf("SKIP: etcd is not installed (apt-get install etcd-server etcd-client, or "
+               "scripts/deps.sh)\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stale_term_refused, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paused_leader, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
