@@ -280,7 +280,7 @@ call_done(void *arg, int status, const char *body, size_t len, const char *err)
     r.sent_mono = c->sent;
     if (status == 0) {
         r.err = strcmp(err, "timed out") == 0 ? -ETIMEDOUT : -ECONNREFUSED;
-        (void)snprintf(r.why, sizeof(r.why), "%s: %s", e->urls[c->url], err);
+        (void)snprintf(r.why, sizeof(r.why), "%.100s: %.80s", e->urls[c->url], err);
         if (c->url == e->cur)
             e->cur = (e->cur + 1) % e->n_urls; /* try the next member */
     } else if (status != 200) {
@@ -289,15 +289,16 @@ call_done(void *arg, int status, const char *body, size_t len, const char *err)
         json_int_t code = json_integer_value(json_object_get(j, "code"));
         /* gRPC's NOT_FOUND (5): "requested lease not found". */
         r.err = code == 5 ? -ENOENT : -EIO;
-        (void)snprintf(r.why, sizeof(r.why), "%s: status %d: %.120s", e->urls[c->url], status,
+        (void)snprintf(r.why, sizeof(r.why), "%.100s: status %d: %.60s", e->urls[c->url], status,
                        m != NULL ? m : "(no message)");
         json_decref(j);
         if (status >= 500 && code != 5 && c->url == e->cur)
             e->cur = (e->cur + 1) % e->n_urls; /* a member without quorum, say */
     } else if (decode(c->op, body, len, &r) < 0) {
         r.err = -EPROTO;
-        (void)snprintf(r.why, sizeof(r.why), "%s: an answer etcd's gateway does not give: %.100s",
-                       e->urls[c->url], body);
+        (void)snprintf(r.why, sizeof(r.why),
+                       "%.100s: an answer etcd's gateway does not give: %.60s", e->urls[c->url],
+                       body);
     }
     if (c->prev != NULL)
         c->prev->next = c->next;

@@ -25,7 +25,7 @@ struct event_base;
 struct etcd_result {
     int err;            /* 0, or -ETIMEDOUT/-ECONNREFUSED (no answer), -EPROTO (bad answer),
                            -ENOENT (etcd: no such lease), -EIO (another refusal) */
-    char why[200];      /* what went wrong, for the log ("" when err is 0) */
+    char why[320];      /* what went wrong, for the log ("" when err is 0) */
     int64_t revision;   /* the store's revision in the answer's header */
     bool succeeded;     /* txn: the comparison held */
     int64_t lease;      /* grant: the lease's id */

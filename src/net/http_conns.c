@@ -230,6 +230,28 @@ count_from(const struct http_conns *c, const char *addr)
     return n;
 }
 
+/* `k`'s address holds more than max_connections_per_client: close that address's connection
+ * that has waited longest for its request (many agents behind one address keep an idle
+ * connection each; an attacker's own idle ones go first). false when every other connection
+ * of the address is being served. */
+static bool
+make_room_for(struct http_conns *c, const struct conn *k)
+{
+    struct conn *o;
+    TAILQ_FOREACH(o, &c->conns, link)
+    {
+        if (o == k || !o->reading || strcmp(o->addr, k->addr) != 0)
+            continue;
+        warn_rated(&c->warn_client, "connections refused at max_connections_per_client",
+                   "max_connections_per_client=%lu reached: closing the client's connection "
+                   "that has waited longest for its request client=%s",
+                   (unsigned long)c->lim.max_connections_per_client, k->addr);
+        evhttp_connection_free(o->evcon); /* calls closed_cb() */
+        return true;
+    }
+    return false;
+}
+
 /* Adopt `k` (removed from `fresh`), whose bufferevent is `bev`: its connection object exists
  * now. */
 static void
@@ -256,9 +278,10 @@ adopt(struct http_conns *c, struct conn *k, struct bufferevent *bev)
         evhttp_connection_free(k->evcon); /* calls closed_cb() */
         return;
     }
-    if (count_from(c, k->addr) > c->lim.max_connections_per_client) {
+    if (count_from(c, k->addr) > c->lim.max_connections_per_client && !make_room_for(c, k)) {
         warn_rated(&c->warn_client, "connections refused at max_connections_per_client",
-                   "connection refused: max_connections_per_client=%lu reached client=%s",
+                   "connection refused: max_connections_per_client=%lu reached and every "
+                   "connection of the client is being served client=%s",
                    (unsigned long)c->lim.max_connections_per_client, k->addr);
         evhttp_connection_free(k->evcon); /* calls closed_cb() */
         return;
