@@ -154,9 +154,8 @@ collect_stats(struct lv_mig *m)
     int type = 0;
     virTypedParameterPtr params = NULL;
     int n = 0;
-    if (virDomainGetJobStats(m->dom, &type, &params, &n,
-                             VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) <
-        0)
+    unsigned flags = VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED;
+    if (virDomainGetJobStats(m->dom, &type, &params, &n, flags) < 0)
         return;
     if (type == VIR_DOMAIN_JOB_COMPLETED && lv_job_stats_parse(params, n, &m->st) == 0)
         m->has_stats = true;
