@@ -212,10 +212,10 @@ param_int(virTypedParameter *p, const char *field, int type, int v)
     p->value.i = v;
 }
 
-/* The completed job's statistics as libvirt 9.0's QEMU driver gives them to the source (the
- * job-completed event of a peer-to-peer live migration of a 128 MiB guest between two
- * libvirtd on one machine): the downtime, the data sent and the job's time are read; the other
- * fields are ignored. */
+/* The completed job's statistics in the fields and types libvirt's QEMU driver uses for a
+ * migration out (a peer-to-peer live migration of a 128 MiB guest; the end-to-end test saw a
+ * downtime of 98 ms, 68.7 MiB and 2843 ms from libvirt 9.0): the downtime, the data sent and
+ * the job's time are read; the other fields are ignored. */
 static void
 test_job_stats(void **state)
 {
