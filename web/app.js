@@ -456,7 +456,7 @@ function drawChart(h) {
 
 function renderMigrations(list) {
   const rows = list.slice(-LIST_ROWS).reverse();
-  const key = rows.map((m) => m.id + ":" + m.state).join(",");
+  const key = rows.map((m) => m.id + ":" + m.state + ":" + m.downtime_ms).join(",");
   $("migrations-empty").hidden = rows.length > 0;
   if (key === state.migrationsKey) return;
   state.migrationsKey = key;
@@ -470,7 +470,13 @@ function renderMigrations(list) {
     st.title = m.error || m.reason || "";
     const vm = el("td", "", m.vm);
     vm.title = m.reason || "";
-    tr.append(el("td", "", clock(m.started)), vm, el("td", "", m.from + " → " + m.to), st, el("td", "", took));
+    // The VM's pause, what an operator asks first; the data sent and the job's time on hover.
+    const down = el("td", "", typeof m.downtime_ms === "number" ? Math.round(m.downtime_ms) + " ms" : "–");
+    const job = [];
+    if (typeof m.transferred_mib === "number") job.push(m.transferred_mib.toFixed(1) + " MiB sent");
+    if (typeof m.total_ms === "number") job.push("job " + (m.total_ms / 1000).toFixed(2) + " s");
+    down.title = job.join(", ");
+    tr.append(el("td", "", clock(m.started)), vm, el("td", "", m.from + " → " + m.to), st, el("td", "", took), down);
     return tr;
   });
   $("migrations").tBodies[0].replaceChildren(...trs);

@@ -290,6 +290,8 @@ migration_ended(void *ctx, const struct migration *m)
     else
         a->mig_failed_total++;
     histo_observe(&a->mig_h, m->took_s);
+    if (m->state == MIG_DONE && m->downtime_ms >= 0)
+        histo_observe(&a->downtime_h, m->downtime_ms / 1000.0);
     if (a->peer != NULL)
         peer_migration_ended(a->peer, m);
 }
@@ -487,6 +489,8 @@ agent_run(const struct agent_opts *o)
     int ret = 1;
     static const double mig_b[] = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600};
     histo_init(&a->mig_h, mig_b, sizeof(mig_b) / sizeof(mig_b[0]));
+    static const double downtime_b[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    histo_init(&a->downtime_h, downtime_b, sizeof(downtime_b) / sizeof(downtime_b[0]));
     static const double sample_b[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
     histo_init(&a->sample_h, sample_b, sizeof(sample_b) / sizeof(sample_b[0]));
     if (loop_init(&a->loop) < 0) {

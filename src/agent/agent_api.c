@@ -82,6 +82,9 @@ get_metrics(struct http_req *r, void *ctx)
     mtext_sample(&t, "vmloc_migrations_total", "outcome=\"failed\"", (double)a->mig_failed_total);
     mtext_histo(&t, "vmloc_migration_duration_seconds", "Migrations out of this host, start to end",
                 &a->mig_h);
+    mtext_histo(&t, "vmloc_migration_downtime_seconds",
+                "Migrations out of this host that succeeded: how long the VM was paused",
+                &a->downtime_h);
     mtext_histo(&t, "vmloc_sample_duration_seconds",
                 "Taking a sample of the host and its VMs (the hypervisor's answer included)",
                 &a->sample_h);

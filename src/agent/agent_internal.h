@@ -61,6 +61,7 @@ struct agent {
     uint64_t mig_done_total;
     uint64_t mig_failed_total;
     struct histo mig_h;
+    struct histo downtime_h; /* the pause of migrations that succeeded, as the backend measured */
     struct histo sample_h;   /* how long taking a sample took (a slow hypervisor shows here) */
     double slow_warned_mono; /* when a slow sample was last warned of (0: never) */
 

@@ -282,9 +282,19 @@ finish(struct lv_job *j, bool ok, const char *error)
     migration_finish(m, ok ? MIG_DONE : MIG_FAILED);
     if (j->timer != NULL)
         (void)event_del(j->timer);
+    struct lv_job_stats st;
+    if (ok && j->mig != NULL && lv_migrate_stats(j->mig, &st)) {
+        m->downtime_ms = st.downtime_ms;
+        m->transferred_mib = st.data_mib;
+        m->total_ms = st.total_ms;
+    }
     if (ok) {
-        log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f mib=%.0f", m->id, m->vm,
-                 m->to_name, m->took_s, m->progress_mib);
+        log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f downtime_ms=%.0f "
+                 "transferred_mib=%.1f total_ms=%.0f",
+                 m->id, m->vm, m->to_name, m->took_s, m->downtime_ms, m->transferred_mib,
+                 m->total_ms);
+        if (m->downtime_ms < 0 && m->transferred_mib < 0 && m->total_ms < 0)
+            log_warnx("libvirt gave no statistics of the completed migration id=%s", m->id);
     } else {
         (void)snprintf(m->error, sizeof(m->error), "%s", error);
         log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; VM stays here", m->id,

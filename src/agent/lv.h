@@ -19,7 +19,9 @@
  * Control: live migration with virDomainMigrateToURI3 (peer-to-peer, live, persistent on the
  * destination, undefined on the source, plus the configured flags) in a worker thread; the
  * agent reads its progress (virDomainGetJobStats), aborts it after the time-out
- * (virDomainAbortJob), and learns its end through the same wake-up pipe.
+ * (virDomainAbortJob), and learns its end through the same wake-up pipe. The completed job's
+ * statistics (downtime, data, time) come from libvirt's job-completed event for the domain:
+ * the source's domain is gone once the migration returns, and its statistics with it.
  *
  * Move history: a domain's recent arrivals by migration (the storm guard's input) are kept in
  * the domain itself, as libvirt metadata in vmloc's namespace (LV_MOVES_URI), so they
@@ -154,6 +156,26 @@ MUST_CHECK int lv_migrate_start(struct lv_conn *hv, const char *name, const char
 
 /* Has it ended? 1 done, -1 failed (error in `err`), 0 running. */
 int lv_migrate_poll(struct lv_mig *m, char *err, size_t len);
+
+/* What libvirt reports of a completed migration out of this host: the time the guest was
+ * paused (VIR_DOMAIN_JOB_DOWNTIME), the data sent (VIR_DOMAIN_JOB_DATA_PROCESSED) and the job's
+ * whole time (VIR_DOMAIN_JOB_TIME_ELAPSED); each < 0 when libvirt did not report it. */
+struct lv_job_stats {
+    double downtime_ms;
+    double data_mib;
+    double total_ms;
+};
+
+/* Read the completed job's statistics from the typed parameters `params` (n of them,
+ * virTypedParameterPtr) that virDomainGetJobStats(VIR_DOMAIN_JOB_STATS_COMPLETED) or the
+ * VIR_DOMAIN_EVENT_ID_JOB_COMPLETED event give. 0 with *ret (figures libvirt left out < 0);
+ * -EINVAL: not the stats of a migration out that succeeded (another operation, "success"
+ * false, or none of the three figures), *ret untouched. */
+MUST_CHECK int lv_job_stats_parse(const void *params, int n, struct lv_job_stats *ret);
+
+/* After poll() said 1: the completed job's statistics. true with *ret; false when libvirt
+ * gave none (an old libvirt, or events unavailable and the domain already gone). */
+bool lv_migrate_stats(struct lv_mig *m, struct lv_job_stats *ret);
 
 /* Progress while it runs: bytes processed and total (0 when unknown), milliseconds elapsed. */
 void lv_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,

@@ -1,6 +1,9 @@
 /* Live migration of a domain in a worker thread (lv.h): virDomainMigrateToURI3 blocks until
  * the migration ends, so it runs beside the agent's loop, which reads its progress and learns
- * its end through the wake-up pipe. */
+ * its end through the wake-up pipe. The completed job's statistics come from libvirt's
+ * job-completed event for the domain, which the worker awaits (briefly) before it reports
+ * the end: with VIR_MIGRATE_UNDEFINE_SOURCE the source's domain, and the statistics libvirt
+ * keeps with it, are gone once virDomainMigrateToURI3 returns. */
 #define _GNU_SOURCE /* pthread_clockjoin_np */
 #include <errno.h>
 #include <libvirt/libvirt.h>
@@ -16,6 +19,22 @@
 
 #define MIB (1024.0 * 1024.0)
 
+/* How long the worker waits, after libvirt said the migration succeeded, for the
+ * job-completed event that carries its statistics (sent by the source's libvirtd as the
+ * migration ends; it may reach us just after the call's answer). */
+#define STATS_WAIT_S 2
+
+/* Where libvirt's event thread leaves the completed job's statistics for the worker. Shared by
+ * the two, since libvirt may run the callback (and frees its reference) after the migration
+ * record is gone: freed by whoever drops the last reference. */
+struct statbox {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool got;
+    struct lv_job_stats st;
+};
+
 struct lv_mig {
     pthread_t th;
     bool started;
@@ -27,7 +46,121 @@ struct lv_mig {
     atomic_int state; /* 0 running, 1 done, -1 failed */
     char error[256];  /* written by the worker before state */
     int wake_fd;
+    struct statbox *box;    /* NULL when the event could not be registered */
+    int event_id;           /* the job-completed callback, -1 when none */
+    bool has_stats;         /* written by the worker before state */
+    struct lv_job_stats st; /* likewise */
 };
+
+int
+lv_job_stats_parse(const void *params, int n, struct lv_job_stats *ret)
+{
+    virTypedParameterPtr p = (virTypedParameterPtr)params;
+    int op = 0;
+    int ok = 1;
+    if (virTypedParamsGetInt(p, n, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
+        op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
+        return -EINVAL;
+    if (virTypedParamsGetBoolean(p, n, VIR_DOMAIN_JOB_SUCCESS, &ok) == 1 && !ok)
+        return -EINVAL;
+    struct lv_job_stats st = {-1, -1, -1};
+    unsigned long long v;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DOWNTIME, &v) == 1)
+        st.downtime_ms = (double)v;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1)
+        st.data_mib = (double)v / MIB;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1)
+        st.total_ms = (double)v;
+    if (st.downtime_ms < 0 && st.data_mib < 0 && st.total_ms < 0)
+        return -EINVAL;
+    *ret = st;
+    return 0;
+}
+
+static void
+statbox_unref(void *opaque)
+{
+    struct statbox *b = opaque;
+    if (atomic_fetch_sub(&b->refs, 1) != 1)
+        return;
+    (void)pthread_cond_destroy(&b->cv);
+    (void)pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+static struct statbox *
+statbox_new(void)
+{
+    struct statbox *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return NULL;
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0) {
+        free(b);
+        return NULL;
+    }
+    (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int r = pthread_cond_init(&b->cv, &ca);
+    (void)pthread_condattr_destroy(&ca);
+    if (r != 0 || pthread_mutex_init(&b->mu, NULL) != 0) {
+        if (r == 0)
+            (void)pthread_cond_destroy(&b->cv);
+        free(b);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    return b;
+}
+
+/* libvirt's event thread: a job of the domain completed. */
+static void
+job_completed_cb(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params, int n,
+                 void *opaque)
+{
+    struct statbox *b = opaque;
+    (void)conn;
+    (void)dom;
+    struct lv_job_stats st;
+    if (lv_job_stats_parse(params, n, &st) < 0)
+        return;
+    (void)pthread_mutex_lock(&b->mu);
+    b->st = st;
+    b->got = true;
+    (void)pthread_cond_broadcast(&b->cv);
+    (void)pthread_mutex_unlock(&b->mu);
+}
+
+/* The worker, after a migration that succeeded: the statistics from the event (awaited at most
+ * STATS_WAIT_S), else from the domain if libvirt still has it. */
+static void
+collect_stats(struct lv_mig *m)
+{
+    struct statbox *b = m->box;
+    if (b != NULL) {
+        struct timespec deadline;
+        (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += STATS_WAIT_S;
+        (void)pthread_mutex_lock(&b->mu);
+        while (!b->got && pthread_cond_timedwait(&b->cv, &b->mu, &deadline) == 0)
+            ;
+        if (b->got) {
+            m->st = b->st;
+            m->has_stats = true;
+        }
+        (void)pthread_mutex_unlock(&b->mu);
+        if (m->has_stats)
+            return;
+    }
+    int type = 0;
+    virTypedParameterPtr params = NULL;
+    int n = 0;
+    unsigned flags = VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED;
+    if (virDomainGetJobStats(m->dom, &type, &params, &n, flags) < 0)
+        return;
+    if (type == VIR_DOMAIN_JOB_COMPLETED && lv_job_stats_parse(params, n, &m->st) == 0)
+        m->has_stats = true;
+    virTypedParamsFree(params, n);
+}
 
 static void *
 mig_thread(void *arg)
@@ -37,9 +170,33 @@ mig_thread(void *arg)
                                    (unsigned)m->flags);
     if (r < 0)
         (void)snprintf(m->error, sizeof(m->error), "%s", virGetLastErrorMessage());
+    else
+        collect_stats(m);
     atomic_store(&m->state, r < 0 ? -1 : 1);
     lv_wake(m->wake_fd, 'm');
     return NULL;
+}
+
+/* Subscribe to the domain's job-completed event before the migration starts, so that its end
+ * cannot be missed. Without it (no event loop, an old libvirt) the statistics are asked of
+ * the domain, which libvirt may no longer have. */
+static void
+watch_job(struct lv_mig *m)
+{
+    struct statbox *b = statbox_new();
+    if (b == NULL)
+        return;
+    atomic_fetch_add(&b->refs, 1); /* libvirt's, dropped by statbox_unref() */
+    m->event_id = virConnectDomainEventRegisterAny(
+        virDomainGetConnect(m->dom), m->dom, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+        VIR_DOMAIN_EVENT_CALLBACK(job_completed_cb), b, statbox_unref);
+    if (m->event_id < 0) {
+        log_debug("libvirt job-completed event not available: %s", virGetLastErrorMessage());
+        atomic_fetch_sub(&b->refs, 1);
+        statbox_unref(b);
+        return;
+    }
+    m->box = b;
 }
 
 int
@@ -61,6 +218,7 @@ lv_migrate_start(struct lv_conn *hv, const char *name, const char *dest_uri, con
         return -ENOMEM;
     }
     m->dom = dom;
+    m->event_id = -1;
     m->wake_fd = hv->wake[1];
     atomic_init(&m->state, 0);
     (void)snprintf(m->dest_uri, sizeof(m->dest_uri), "%s", dest_uri);
@@ -90,6 +248,7 @@ lv_migrate_start(struct lv_conn *hv, const char *name, const char *dest_uri, con
         lv_migrate_free(m);
         return -ENOMEM;
     }
+    watch_job(m);
     if (pthread_create(&m->th, NULL, mig_thread, m) != 0) {
         lv_migrate_free(m);
         return -EAGAIN;
@@ -106,6 +265,15 @@ lv_migrate_poll(struct lv_mig *m, char *err, size_t len)
     if (s < 0)
         (void)snprintf(err, len, "%s", m->error);
     return s;
+}
+
+bool
+lv_migrate_stats(struct lv_mig *m, struct lv_job_stats *ret)
+{
+    if (atomic_load(&m->state) != 1 || !m->has_stats)
+        return false;
+    *ret = m->st;
+    return true;
 }
 
 void
@@ -158,6 +326,10 @@ lv_migrate_free(struct lv_mig *m)
     if (m->started)
         (void)pthread_join(m->th, NULL);
     virTypedParamsFree(m->params, m->nparams);
+    if (m->event_id >= 0)
+        (void)virConnectDomainEventDeregisterAny(virDomainGetConnect(m->dom), m->event_id);
+    if (m->box != NULL)
+        statbox_unref(m->box);
     if (m->dom != NULL)
         (void)virDomainFree(m->dom);
     free(m);

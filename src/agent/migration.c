@@ -33,6 +33,9 @@ migration_new(const char *id, const char *vm, const char *to_url, const char *to
     m->state = MIG_RUNNING;
     m->started = clock_wall_s();
     m->started_mono = clock_mono_s();
+    m->downtime_ms = -1;
+    m->transferred_mib = -1;
+    m->total_ms = -1;
     return m;
 }
 
@@ -44,6 +47,13 @@ migration_finish(struct migration *m, enum mig_state state)
     m->took_s = clock_mono_s() - m->started_mono;
 }
 
+/* A figure of the completed job: null while unknown. */
+static json_t *
+figure(double v)
+{
+    return v >= 0 ? json_real(v) : json_null();
+}
+
 json_t *
 migration_json(const struct migration *m, const char *from)
 {
@@ -53,6 +63,13 @@ migration_json(const struct migration *m, const char *from)
                           m->state == MIG_RUNNING ? json_null() : json_real(m->finished), "error",
                           m->error[0] != '\0' ? json_string(m->error) : json_null(), "mem_mib",
                           m->mem_mib, "transfer_s", m->transfer_s);
+    if (j != NULL &&
+        json_object_update_new(j, json_pack("{s:o,s:o,s:o}", "downtime_ms", figure(m->downtime_ms),
+                                            "transferred_mib", figure(m->transferred_mib),
+                                            "total_ms", figure(m->total_ms))) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
     if (j != NULL && m->has_progress &&
         json_object_update_new(j, json_pack("{s:f,s:f}", "progress_mib", m->progress_mib,
                                             "total_mib", m->total_mib)) < 0) {

@@ -38,14 +38,20 @@ struct migration {
     bool has_progress;
     double progress_mib;
     double total_mib;
+    /* What the finished copy took, as the backend reports it (libvirt's completed job, the
+     * simulated backend's model): how long the VM was paused, the data sent and the job's
+     * whole time. Each < 0 while unknown (running, failed, or not reported). */
+    double downtime_ms;
+    double transferred_mib;
+    double total_ms;
     void *job; /* the backend's part (hv.h); NULL when it has none */
 };
 
 /* "running", "done", "failed". */
 const char *mig_state_name(enum mig_state s);
 
-/* A record for VM `vm` to `to_url` (`to_name`, "" for the URL), running from now. NULL on OOM.
- * `id` is copied. */
+/* A record for VM `vm` to `to_url` (`to_name`, "" for the URL), running from now, its
+ * completed job's figures unknown. NULL on OOM. `id` is copied. */
 struct migration *migration_new(const char *id, const char *vm, const char *to_url,
                                 const char *to_name);
 

@@ -65,6 +65,10 @@ record_migration(struct peer_mode *pm, const struct migration *m)
     rec.finished = m->state == MIG_RUNNING ? -1.0 : m->finished;
     (void)snprintf(rec.error, sizeof(rec.error), "%s", m->error);
     (void)snprintf(rec.reason, sizeof(rec.reason), "%s", m->reason);
+    rec.has_job = m->downtime_ms >= 0 || m->transferred_mib >= 0 || m->total_ms >= 0;
+    rec.downtime_ms = m->downtime_ms;
+    rec.transferred_mib = m->transferred_mib;
+    rec.total_ms = m->total_ms;
     if (store_put_migration(pm->store, &rec) < 0)
         log_warnx("migration not stored id=%s, ignoring", m->id);
 }

@@ -24,7 +24,12 @@
  *
  *   4. settle   source -> POST /v1/incoming/ID/settled, once the source knows the VM moved
  *               (retried with a back-off until answered): the destination may now forget the
- *               record. */
+ *               record.
+ *
+ * The completed job's figures follow a simple pre-copy model: the memory is sent once while
+ * the VM runs, then the VM pauses while the last round, the pages it dirtied meanwhile
+ * (SIM_DIRTY_SHARE of its memory), is sent at the same bandwidth. Downtime is that last
+ * round's time, the data sent the memory plus that round, the total time the migration's. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <event2/event.h>
@@ -110,6 +115,20 @@ abort_done(void *arg, int status, const char *body, size_t len, const char *err)
 
 static void settle(struct sim_job *j);
 
+/* The share of a VM's memory its last pre-copy round sends, with the VM paused. */
+#define SIM_DIRTY_SHARE (1.0 / 64.0)
+
+/* The figures of the completed job (the model in the header comment). */
+static void
+model_stats(const struct hv_sim *hv, struct migration *m)
+{
+    double last_mib = m->mem_mib * SIM_DIRTY_SHARE;
+    double bw = hv->o.bandwidth_mib_s;
+    m->downtime_ms = bw > 0 ? last_mib / bw * 1000.0 : 0.0;
+    m->transferred_mib = m->mem_mib + last_mib;
+    m->total_ms = m->took_s * 1000.0;
+}
+
 static void
 succeed(struct sim_job *j)
 {
@@ -118,9 +137,11 @@ succeed(struct sim_job *j)
     if (simhost_remove(&hv->host, m->vm) < 0)
         log_warnx("migrated VM already gone here vm=\"%s\" id=%s", m->vm, m->id);
     migration_finish(m, MIG_DONE);
+    model_stats(hv, m);
     m->unknown_since = 0;
-    log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f", m->id, m->vm, m->to_name,
-             m->took_s);
+    log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f downtime_ms=%.0f "
+             "transferred_mib=%.1f total_ms=%.0f",
+             m->id, m->vm, m->to_name, m->took_s, m->downtime_ms, m->transferred_mib, m->total_ms);
     hv->ev.changed(hv->ev.ctx);
     j->done(j->arg, m);
     settle(j);

@@ -85,6 +85,7 @@ struct mmig {
     unsigned silent;     /* follow-ups in a row the source did not answer */
     bool asked_dst;      /* the source fell silent and the destination is being asked */
     bool abort_refused;  /* the destination refused our withdrawal (logged once) */
+    bool source_done;    /* the source said it is done (with its job's figures, if any) */
 };
 
 #define MANAGER_MAX_AGENTS 10000

@@ -63,6 +63,12 @@ static const char *const steps[] = {
     "CREATE TABLE rollups(id INTEGER PRIMARY KEY, host INTEGER NOT NULL, hour INTEGER NOT NULL,"
     "  minutes INTEGER NOT NULL, data BLOB NOT NULL);"
     "CREATE UNIQUE INDEX rollups_host ON rollups(host, hour);",
+    /* 4: what a finished migration's job took, as its source agent reports it (libvirt's
+     * completed job): the VM's pause, the data sent, the whole time. NULL when unknown
+     * (older rows, a failed migration, a backend that gave none). */
+    "ALTER TABLE migrations ADD COLUMN downtime_ms REAL;"
+    "ALTER TABLE migrations ADD COLUMN transferred_mib REAL;"
+    "ALTER TABLE migrations ADD COLUMN total_ms REAL;",
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,
@@ -249,7 +255,8 @@ store_open(const char *dir, struct store **ret, char *err, size_t errlen)
                 &s->add_conflict) < 0 ||
         prepare(s,
                 "INSERT OR REPLACE INTO migrations(id, vm, src, dst, state, started, finished,"
-                " error, reason, answered) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " error, reason, answered, downtime_ms, transferred_mib, total_ms)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 &s->put_migration) < 0 ||
         prepare(s, "INSERT OR REPLACE INTO agents(name, url, registered) VALUES (?,?,?)",
                 &s->put_agent) < 0)
@@ -303,6 +310,26 @@ store_add_conflict(struct store *s, double time, const char *host, const char *r
     return run(st);
 }
 
+/* A figure of a migration's job: NULL when unknown. */
+static void
+bind_figure(sqlite3_stmt *st, int col, bool known, double v)
+{
+    if (known && v >= 0)
+        (void)sqlite3_bind_double(st, col, v);
+    else
+        (void)sqlite3_bind_null(st, col);
+}
+
+/* The figure in column `col`, < 0 when NULL; *known set when it is not. */
+static double
+column_figure(sqlite3_stmt *st, int col, bool *known)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return -1;
+    *known = true;
+    return sqlite3_column_double(st, col);
+}
+
 int
 store_put_migration(struct store *s, const struct store_migration *m)
 {
@@ -326,6 +353,9 @@ store_put_migration(struct store *s, const struct store_migration *m)
         (void)sqlite3_bind_double(st, 10, m->answered);
     else
         (void)sqlite3_bind_null(st, 10);
+    bind_figure(st, 11, m->has_job, m->downtime_ms);
+    bind_figure(st, 12, m->has_job, m->transferred_mib);
+    bind_figure(st, 13, m->has_job, m->total_ms);
     return run(st);
 }
 
@@ -342,11 +372,11 @@ store_each_migration(struct store *s, bool active_only, int limit,
 {
     const char *sql = active_only
                           ? "SELECT id, vm, src, dst, state, started, finished, error, reason,"
-                            " answered FROM migrations WHERE state IN ('planned', 'running')"
-                            " ORDER BY started"
+                            " answered, downtime_ms, transferred_mib, total_ms FROM migrations"
+                            " WHERE state IN ('planned', 'running') ORDER BY started"
                           : "SELECT * FROM (SELECT id, vm, src, dst, state, started, finished,"
-                            " error, reason, answered FROM migrations ORDER BY started DESC"
-                            " LIMIT ?) ORDER BY started";
+                            " error, reason, answered, downtime_ms, transferred_mib, total_ms"
+                            " FROM migrations ORDER BY started DESC LIMIT ?) ORDER BY started";
     sqlite3_stmt *st = NULL;
     if (prepare(s, sql, &st) < 0)
         return -EIO;
@@ -367,6 +397,9 @@ store_each_migration(struct store *s, bool active_only, int limit,
         copy_col(st, 7, m.error, sizeof(m.error));
         copy_col(st, 8, m.reason, sizeof(m.reason));
         m.answered = sqlite3_column_type(st, 9) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 9);
+        m.downtime_ms = column_figure(st, 10, &m.has_job);
+        m.transferred_mib = column_figure(st, 11, &m.has_job);
+        m.total_ms = column_figure(st, 12, &m.has_job);
         fn(ctx, &m);
     }
     sqlite3_finalize(st);

@@ -15,7 +15,7 @@
 
 /* The schema version this vmloc writes: the number of migration steps in store.c (PRAGMA
  * user_version and meta.schema_version of an up-to-date store). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_FILE "vmloc.db"
 
 struct store;
@@ -32,6 +32,12 @@ struct store_migration {
     char error[256];
     char reason[256];
     double answered; /* the last answer an agent gave about it (wall clock); 0: none recorded */
+    /* What its job took, as the source agent reported it once done: the VM's pause, the data
+     * sent, the whole time. has_job false: none known; else each < 0 when not reported. */
+    bool has_job;
+    double downtime_ms;
+    double transferred_mib;
+    double total_ms;
 };
 
 /* Open (creating if needed) the store in directory `dir` (created if missing), upgrading an

@@ -26,6 +26,13 @@ store_conflicts_json(struct store *s, int limit)
     return arr;
 }
 
+/* A figure of a migration's job: null when unknown. */
+static json_t *
+figure(bool known, double v)
+{
+    return known && v >= 0 ? json_real(v) : json_null();
+}
+
 static void
 add_migration(void *ctx, const struct store_migration *g)
 {
@@ -37,6 +44,14 @@ add_migration(void *ctx, const struct store_migration *g)
                   g->error[0] != '\0' ? json_string(g->error) : json_null(), "reason", g->reason);
     if (o != NULL && g->answered > 0)
         (void)json_object_set_new(o, "answered", json_real(g->answered));
+    if (o != NULL &&
+        json_object_update_new(o, json_pack("{s:o,s:o,s:o}", "downtime_ms",
+                                            figure(g->has_job, g->downtime_ms), "transferred_mib",
+                                            figure(g->has_job, g->transferred_mib), "total_ms",
+                                            figure(g->has_job, g->total_ms))) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (o != NULL)
         (void)json_array_append_new(arr, o);
 }

@@ -222,20 +222,14 @@ INI
     eval "pid$h=\${pids##* }"
 done
 phase "manager and two agents (libvirt backend) started"
-burning() { grep -q VMLOC-BURN "$work/g1.console" && grep -q VMLOC-BURN "$work/g2.console"; }
-if grep -q VMLOC-BURN "$work/g1.console" "$work/g2.console"; then
-    bad "the guests started burning before vmloc watched (raise E2E_BURN_AFTER)"
-fi
-wait_for 90 "both guests burn CPU" burning || exit 1
-phase "both guests burn CPU"
-
-# One watcher from here until the order: it records every sample of both hosts (one line per
-# sample), the first sample of hostA that shows the conflict (host >= 80 % and both guests
+# One watcher, started before the guests burn and running until the order: it records every
+# sample of both hosts (one line per sample), the first sample of hostA that shows the conflict (host >= 80 % and both guests
 # >= 20 %) and the order. It runs on CPU 0, hostA's, which the guests keep busy anyway: on
 # CPU 1 the test's own polling would count as hostB's load and could make hostB look too busy
 # to take a guest. It runs at a higher priority than the guests (it sleeps most of the time),
-# so that it sees every sample; if it misses some before the conflict, the load is dated from
-# the first sample it missed, the earliest it can have appeared (never later than it did).
+# so that it sees every sample. Started before the load, it sees the first sample that shows
+# it: the delay is measured. Should it miss some all the same (it says so, and prints MISSED),
+# the load is dated from the first sample it missed, the earliest it can have appeared.
 pin0=""
 command -v taskset >/dev/null 2>&1 && pin0="taskset -c 0"
 $pin0 nice -n -10 python3 - "$urlA" "$urlB" "$murl" "$VMLOC_TOKEN_FILE" >"$work/watch.txt" 2>&1 <<'PY' &
@@ -247,7 +241,7 @@ def get(url, path):
     return json.load(urllib.request.urlopen(req, timeout=5))
 last = {}
 load = None
-end = time.time() + 150
+end = time.time() + 240
 while time.time() < end:
     for name, url in (("hostA", url_a), ("hostB", url_b)):
         try:
@@ -274,6 +268,7 @@ while time.time() < end:
             load = j["time"]
             if missed and prev_time is not None:
                 load = min(load, prev_time + 1.0)  # the first missed sample, one interval on
+                print("MISSED the samples before the load: dated from the first missed", flush=True)
             print("LOAD %.6f" % load, flush=True)
     if load is not None:
         try:
@@ -287,6 +282,13 @@ while time.time() < end:
     time.sleep(0.1)
 PY
 pids="$pids $!"
+
+burning() { grep -q VMLOC-BURN "$work/g1.console" && grep -q VMLOC-BURN "$work/g2.console"; }
+if grep -q VMLOC-BURN "$work/g1.console" "$work/g2.console"; then
+    bad "the guests started burning before vmloc watched (raise E2E_BURN_AFTER)"
+fi
+wait_for 90 "both guests burn CPU" burning || exit 1
+phase "both guests burn CPU"
 
 t_load=""
 load_seen() {
@@ -350,6 +352,26 @@ case $st in
 done*) ok "migration done: $st" ;;
 *) bad "migration failed: $st" ;;
 esac
+
+# The completed job's figures, from libvirt: the source agent lists them, the manager stores
+# them, and the source's /metrics counts the downtime.
+figures="'downtime=%s ms, sent=%s MiB, job=%s ms' % (j[0]['downtime_ms'], j[0]['transferred_mib'], j[0]['total_ms'])"
+job_ok="1 if (j[0]['downtime_ms'] or 0) > 0 and (j[0]['transferred_mib'] or 0) > 0 and (j[0]['total_ms'] or 0) > 0 else ''"
+src_url=$([ "$(json "$murl" /v1/migrations "j[0]['from']")" = hostB ] && echo "$urlB" || echo "$urlA")
+if [ "$(json "$src_url" /v1/migrations "$job_ok")" = 1 ]; then
+    ok "the source agent reports the completed job: $(json "$src_url" /v1/migrations "$figures")"
+else
+    bad "the source agent reports no completed job figures: $(json "$src_url" /v1/migrations "$figures")"
+    grep -a "migration done\|job-completed\|statistics" "$work/agentA.log" | tail -5
+fi
+mgr_job() { [ "$(json "$murl" /v1/migrations "$job_ok")" = 1 ]; }
+wait_for 10 "the manager stores the job's figures" mgr_job &&
+    ok "the manager lists the job: $(json "$murl" /v1/migrations "$figures")"
+if api -s --max-time 5 "$src_url/metrics" | grep -q '^vmloc_migration_downtime_seconds_count 1$'; then
+    ok "the source's /metrics counts the downtime"
+else
+    bad "the source's /metrics has no downtime: $(api -s --max-time 5 "$src_url/metrics" | grep downtime)"
+fi
 
 # ---- where the VM is now -----------------------------------------------------------------------
 if timeout 10 virsh -c $B list --name | grep -qx "$moved_vm"; then ok "$moved_vm runs on hostB"; else bad "$moved_vm runs on hostB"; fi

@@ -323,6 +323,82 @@ test_conflict_resolved(void **state)
     pool_finish();
 }
 
+/* The figures of a finished migration's job in entry `m` of GET /v1/migrations: all three
+ * numbers, the data the VM's memory and the last round (1/64 of it) of the simulated copy, the
+ * downtime within the job's time. `mem_mib` < 0: not checked against the memory. */
+static void
+assert_job_figures(json_t *m, double mem_mib)
+{
+    json_t *down = json_object_get(m, "downtime_ms");
+    json_t *sent = json_object_get(m, "transferred_mib");
+    json_t *total = json_object_get(m, "total_ms");
+    assert_true(json_is_number(down) && json_is_number(sent) && json_is_number(total));
+    assert_true(json_number_value(down) > 0);
+    assert_true(json_number_value(total) >= json_number_value(down));
+    assert_true(json_number_value(sent) > 0);
+    if (mem_mib >= 0) {
+        double want = mem_mib * 65.0 / 64.0;
+        assert_true(json_number_value(sent) > want - 0.01 && json_number_value(sent) < want + 0.01);
+    }
+}
+
+/* The manager lists the job figures of its migration `a`. */
+static bool
+manager_has_figures(void *arg)
+{
+    struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/migrations");
+    json_t *g = json_array_get(arr, 0);
+    bool ok = g != NULL && strcmp(str(g, "vm"), c->a) == 0 &&
+              json_is_number(json_object_get(g, "downtime_ms"));
+    json_decref(arr);
+    return ok;
+}
+
+/* A finished migration reports what its job took, on the source agent (GET /v1/migrations
+ * and /v1/migrations/ID, its /metrics' downtime histogram) and on the manager. */
+static void
+test_migration_job_figures(void **state)
+{
+    (void)state;
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
+    const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
+    const char *e2[] = {"--vm", "c:cpu=10", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
+    wait_hosts_up(m->url, 2);
+    char *text = metrics_text(h1->url);
+    assert_non_null(strstr(text, "vmloc_migration_downtime_seconds_count 0\n"));
+    free(text);
+    load(h1->url, "a", "cpu=60");
+    wait_migration(m->url, "a", "done");
+
+    json_t *arr = get(h1->url, "/v1/migrations");
+    assert_int_equal(json_array_size(arr), 1);
+    json_t *g = json_array_get(arr, 0);
+    assert_string_equal(str(g, "state"), "done");
+    assert_job_figures(g, json_number_value(json_object_get(g, "mem_mib")));
+    char path[160];
+    (void)snprintf(path, sizeof(path), "/v1/migrations/%s", str(g, "id"));
+    json_t *one = get(h1->url, path);
+    assert_job_figures(one, json_number_value(json_object_get(g, "mem_mib")));
+    json_decref(one);
+    json_decref(arr);
+
+    text = metrics_text(h1->url);
+    assert_non_null(strstr(text, "# TYPE vmloc_migration_downtime_seconds histogram\n"));
+    assert_non_null(strstr(text, "vmloc_migration_downtime_seconds_count 1\n"));
+    free(text);
+
+    struct cond has = {m->url, "a", NULL, 0};
+    assert_true(wait_until(manager_has_figures, &has, ACT_S));
+    arr = get(m->url, "/v1/migrations");
+    assert_job_figures(json_array_get(arr, 0), -1);
+    json_decref(arr);
+    (void)h2;
+    pool_finish();
+}
+
 /* ---- 2. no conflict, no migration ---------------------------------------------------------- */
 
 static void
@@ -1192,6 +1268,7 @@ main(void)
     (void)signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conflict_resolved, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_migration_job_figures, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_no_conflict_no_migration, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_new_agent_sampled_at_once, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_store_every_sample, pool_setup, pool_teardown),

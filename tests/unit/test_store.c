@@ -508,6 +508,7 @@ test_upgrade_v2(void **state)
     assert_int_equal(store_each_migration(s, false, 10, one_migration, &m), 0);
     assert_string_equal(m.id, "m-old-1");
     assert_true(m.answered == 1764140029);
+    assert_false(m.has_job); /* step 4: no figures of its job in an older row */
     int n = 0;
     assert_int_equal(store_each_conflict(s, 10, one_conflict, &n), 0);
     assert_int_equal(n, 1);
@@ -521,7 +522,7 @@ test_upgrade_v2(void **state)
     assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
     assert_int_equal(rs.n, 1);
     store_close(s);
-    assert_int_equal(query_int(dir, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(dir, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(
         query_int(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'samples_time'"), 0);
 
@@ -529,6 +530,43 @@ test_upgrade_v2(void **state)
     s = open_store(dir);
     assert_int_equal(store_dropped_samples(s), 0);
     assert_false(store_upgraded(s, &from));
+    store_close(s);
+}
+
+/* A finished migration's job figures are kept as given; one not reported, or a record without
+ * them, reads back as unknown (NULL in the table). */
+static void
+test_migration_job(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    struct store_migration done = {.id = "m1",
+                                   .state = "done",
+                                   .started = T0,
+                                   .finished = T0 + 4,
+                                   .has_job = true,
+                                   .downtime_ms = 37,
+                                   .transferred_mib = 131.5,
+                                   .total_ms = -1};
+    assert_int_equal(store_put_migration(s, &done), 0);
+    struct store_migration m = {.id = ""};
+    assert_int_equal(store_each_migration(s, false, 10, one_migration, &m), 0);
+    assert_true(m.has_job);
+    assert_true(m.downtime_ms == 37);
+    assert_true(m.transferred_mib == 131.5);
+    assert_true(m.total_ms < 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM migrations WHERE total_ms IS NULL"), 1);
+
+    struct store_migration failed = {
+        .id = "m1", .state = "failed", .started = T0, .finished = T0 + 4, .downtime_ms = 5};
+    assert_int_equal(store_put_migration(s, &failed), 0);
+    m = (struct store_migration){.id = ""};
+    assert_int_equal(store_each_migration(s, false, 10, one_migration, &m), 0);
+    assert_false(m.has_job);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM migrations WHERE downtime_ms IS NULL"),
+                     1);
     store_close(s);
 }
 
@@ -646,7 +684,7 @@ main(void)
         cmocka_unit_test(test_newer_refused),   cmocka_unit_test(test_samples_round),
         cmocka_unit_test(test_prune_batches),   cmocka_unit_test(test_upgrade_v2),
         cmocka_unit_test(test_bad_vms_skipped), cmocka_unit_test(test_hour_codec),
-        cmocka_unit_test(test_vm_codec),
+        cmocka_unit_test(test_vm_codec),        cmocka_unit_test(test_migration_job),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
