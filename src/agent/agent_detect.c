@@ -86,7 +86,7 @@ agent_detect(struct agent *a)
     if (a->hist == NULL)
         a->hist = uhist_new(HVIEW_HIST_GAP_S);
     if (a->hist != NULL)
-        uhist_push(a->hist, s->time, s->usage);
+        uhist_push(a->hist, s->time, s->usage, &s->pressure);
     if (a->opts->mode == AGENT_MODE_CENTRAL)
         return;
     bool moving = wire_sample_moving(s);
