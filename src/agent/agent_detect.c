@@ -61,7 +61,8 @@ notify(struct agent *a)
     a->notify_in_flight = true;
 }
 
-/* Detect on the sample `s`: 1 in conflict (*ret_key, the caller's), 0 not, <0 on OOM. */
+/* Detect on the sample `s`: 1 in conflict, 2 in a usage conflict that [detect] contention =
+ * confirm did not confirm (*ret_key, the caller's, for both), 0 not, <0 on OOM. */
 static int
 detect(struct agent *a, const struct wire_sample *s, char **ret_key)
 {
@@ -71,9 +72,9 @@ detect(struct agent *a, const struct wire_sample *s, char **ret_key)
     uint8_t kinds = 0;
     size_t n = 0;
     int r = wire_sample_conflict(s, &a->opts->policy, &kinds, vms, &n);
-    *ret_key = r == 1 ? conflict_key(kinds, vms, n) : NULL;
+    *ret_key = r >= 1 ? conflict_key(kinds, vms, n) : NULL;
     free(vms);
-    return r == 1 && *ret_key == NULL ? -ENOMEM : r;
+    return r >= 1 && *ret_key == NULL ? -ENOMEM : r;
 }
 
 void
@@ -86,7 +87,7 @@ agent_detect(struct agent *a)
     if (a->hist == NULL)
         a->hist = uhist_new(HVIEW_HIST_GAP_S);
     if (a->hist != NULL)
-        uhist_push(a->hist, s->time, s->usage);
+        uhist_push(a->hist, s->time, s->usage, &s->pressure);
     if (a->opts->mode == AGENT_MODE_CENTRAL)
         return;
     bool moving = wire_sample_moving(s);
@@ -99,14 +100,19 @@ agent_detect(struct agent *a)
         char *text = conflict_key_text(key);
         log_info("conflict detected host=\"%s\" %s", a->opts->name, text != NULL ? text : "");
         free(text);
-    } else if (r == 0 && a->in_conflict) {
-        log_info("conflict over host=\"%s\"", a->opts->name);
+    } else if (r != 1 && a->in_conflict) {
+        log_info("conflict over host=\"%s\"%s", a->opts->name,
+                 r == 2 ? ": no longer confirmed" : "");
     }
     a->in_conflict = r == 1;
-    free(a->conflict_key);
-    a->conflict_key = key;
-    if (a->peer != NULL)
+    if (a->peer != NULL && r == 2)
+        peer_unconfirmed(a->peer, key, s);
+    else if (a->peer != NULL)
         peer_conflict(a->peer, key);
+    free(a->conflict_key);
+    a->conflict_key = r == 1 ? key : NULL;
+    if (r != 1)
+        free(key);
     /* Anti-flapping: act only on a conflict seen in k of the last n samples. */
     a->conflict_seen = policy_persist_push(a->conflict_seen, r == 1);
     if (r != 1)

@@ -101,6 +101,39 @@ peer_conflict(struct peer_mode *pm, const char *key)
     pm->key = k;
 }
 
+/* Why the core did not confirm this host's usage conflict on its sample `own`, into `buf`. */
+static void
+unconfirmed_why(const struct peer_mode *pm, const struct wire_sample *own, char *buf, size_t len)
+{
+    struct cluster cl;
+    struct plan p;
+    size_t hi;
+    cluster_init(&cl);
+    plan_init(&p);
+    (void)snprintf(buf, len, "not confirmed");
+    if (wire_sample_to_cluster(own, true, &cl, &hi) == 0 &&
+        plan_compute(&cl, pm->o.policy, NULL, &p) == 0) {
+        for (size_t i = 0; i < p.n_unconfirmed; i++) {
+            if (p.unconfirmed[i].host == hi)
+                plan_confirm_describe(pm->o.policy, &p.unconfirmed[i], buf, len);
+        }
+    }
+    plan_done(&p);
+    cluster_done(&cl);
+}
+
+void
+peer_unconfirmed(struct peer_mode *pm, const char *key, const struct wire_sample *own)
+{
+    peer_conflict(pm, key);
+    if (pm->key == NULL || strcmp(pm->key, key) != 0)
+        return; /* out of memory: noted at the next sample */
+    char why[256];
+    unconfirmed_why(pm, own, why, sizeof(why));
+    (void)conflict_note_unconfirmed(&pm->episode, pm->store, clock_wall_s(), pm->o.name, pm->key,
+                                    why);
+}
+
 /* ---- the decision ----------------------------------------------------------------------- */
 
 static void decide(struct peer_mode *pm);

@@ -67,6 +67,11 @@ MUST_CHECK int peer_set_peers(struct peer_mode *pm, const char (*urls)[WIRE_MAX_
  * (NULL: the episode is over). */
 void peer_conflict(struct peer_mode *pm, const char *key);
 
+/* This host's detection at the latest sample `own`: a usage conflict `key` that [detect]
+ * contention = confirm did not confirm. Not acted on; recorded in the store and logged with
+ * why once per episode, as the manager does. */
+void peer_unconfirmed(struct peer_mode *pm, const char *key, const struct wire_sample *own);
+
 /* A conflict that persists: gather, decide, lock, migrate (unless a decision runs). */
 void peer_act(struct peer_mode *pm);
 

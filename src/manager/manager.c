@@ -269,7 +269,7 @@ history_point(void *ctx, const struct store_row *r)
     struct manager *m = ctx;
     struct mhost *h = manager_host_find(m, r->host);
     if (h != NULL)
-        hview_push_usage(&h->v, r->time, r->pct);
+        hview_push_usage(&h->v, r->time, r->pct, &r->pressure);
 }
 
 /* The hosts' usage history (the page's chart) from the raw samples of the store, so that it

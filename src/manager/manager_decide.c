@@ -261,19 +261,11 @@ note_unconfirmed(struct manager *m, const struct cluster *cl, const struct plan 
             vms[j] = cl->vms[p->conflict_vms[c->vm_off + j]].name;
         char *key = conflict_key(c->kinds, vms, c->vm_count);
         free(vms);
-        /* The figures move from one sample to the next: the outcome recorded is constant, so
-         * the episode is recorded once; the line logged then says why. */
-        const char *outcome = "not confirmed: not acted on";
-        if (key != NULL && episode_note(&h->episode, key, outcome)) {
-            char why[256];
-            plan_confirm_describe(&m->opts.policy, c, why, sizeof(why));
-            char *text = conflict_key_text(key);
-            log_info("usage conflict %s host=\"%s\" %s: not acted on", why, h->v.name,
-                     text != NULL ? text : "");
-            free(text);
-            conflict_record(m->store, clock_wall_s(), h->v.name, key, outcome, false);
+        char why[256];
+        plan_confirm_describe(&m->opts.policy, c, why, sizeof(why));
+        if (key != NULL &&
+            conflict_note_unconfirmed(&h->episode, m->store, clock_wall_s(), h->v.name, key, why))
             h->unconfirmed_open = true;
-        }
         if (h->v.in_conflict) {
             h->v.in_conflict = false; /* its conflict is no longer confirmed */
             log_info("conflict over host=\"%s\": no longer confirmed", h->v.name);

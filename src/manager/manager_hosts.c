@@ -181,10 +181,13 @@ store_sample(struct manager *m, struct mhost *h)
     const struct wire_sample *s = &h->v.sample;
     double mono = clock_mono_s(); /* a clock set back must not stop the storing */
     bool raw = h->last_stored <= 0 || mono - h->last_stored >= m->opts.store_every_s;
-    int r = store_add_sample(m->store, s->time, h->v.name, s->usage, s->usage_kinds, raw);
+    int r =
+        store_add_sample(m->store, s->time, h->v.name, s->usage, s->usage_kinds, &s->pressure, raw);
     for (size_t j = 0; r == 0 && raw && j < s->n_vms; j++) {
-        if (!s->vms[j].incoming)
-            r = store_add_vm(m->store, s->vms[j].name, s->vms[j].usage, s->vms[j].usage_kinds);
+        const struct wire_sample_vm *v = &s->vms[j];
+        if (!v->incoming)
+            r = store_add_vm(m->store, v->name, v->usage, v->usage_kinds,
+                             v->has_cpu_wait ? &v->cpu_wait : NULL);
     }
     if (r < 0)
         log_warnx("sample not stored host=\"%s\": %s, ignoring", h->v.name, strerror(-r));

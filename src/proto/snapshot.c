@@ -26,15 +26,17 @@
 #include "proto/wire.h"
 
 enum frame_type {
-    F_ROOT,   /* the top-level object */
-    F_HOSTS,  /* "hosts": [...] */
-    F_HOST,   /* one host object */
-    F_HUSAGE, /* a host's "usage" */
-    F_VMS,    /* a host's "vms": [...] */
-    F_VM,     /* one VM object */
-    F_VUSAGE, /* a VM's "usage" */
-    F_VMOVES, /* a VM's "moves": [...] */
-    F_SKIP,   /* inside an ignored value */
+    F_ROOT,      /* the top-level object */
+    F_HOSTS,     /* "hosts": [...] */
+    F_HOST,      /* one host object */
+    F_HUSAGE,    /* a host's "usage" */
+    F_VMS,       /* a host's "vms": [...] */
+    F_VM,        /* one VM object */
+    F_VUSAGE,    /* a VM's "usage" */
+    F_VMOVES,    /* a VM's "moves": [...] */
+    F_HPRES,     /* a host's "pressure": a resource per key */
+    F_HPRES_RES, /* host.pressure.RES: "some" and "full" */
+    F_SKIP,      /* inside an ignored value */
 };
 
 /* What the next value is, from the pending key (objects) or the frame (arrays). */
@@ -61,6 +63,10 @@ enum slot {
     S_V_MOVES,
     S_V_MOVE, /* one of a VM's moves */
     S_KIND,   /* a usage value; the kind is in decoder.kind */
+    S_H_PRESSURE,
+    S_PRES_RES,  /* one resource of a host's pressure; it is in decoder.pres_res */
+    S_PRES_LINE, /* one of its lines; it is in decoder.pres_line */
+    S_V_CPU_WAIT,
 };
 
 /* Bits of frame.seen, to find required keys missing (the layer refuses repeated ones). */
@@ -76,6 +82,8 @@ enum slot {
 #define SEEN_ARRIVED 0x400u
 #define SEEN_HOSTS 0x200u
 #define SEEN_MOVES 0x800u
+#define SEEN_PRESSURE 0x1000u
+#define SEEN_CPU_WAIT 0x2000u
 
 struct frame {
     enum frame_type type;
@@ -103,8 +111,10 @@ struct snapshot_decoder {
     size_t depth;
     enum slot slot; /* pending slot inside an object frame */
     enum kind kind;
-    size_t vm_in_host; /* index of the current VM inside its host's "vms" */
-    bool failed;       /* a queued name was a duplicate (the error is recorded) */
+    enum pressure_res pres_res;   /* the pending or open resource of a host's pressure */
+    enum pressure_line pres_line; /* the pending line of it */
+    size_t vm_in_host;            /* index of the current VM inside its host's "vms" */
+    bool failed;                  /* a queued name was a duplicate (the error is recorded) */
     struct pending_name pending[PENDING_NAMES];
     size_t pending_head;
     size_t n_pending;
@@ -158,6 +168,13 @@ path_of(const void *ctx, char *buf, size_t len)
     case F_VMOVES:
         (void)snprintf(buf, len, "hosts[%zu].vms[%zu].moves[%zu]", hi, d->vm_in_host - 1,
                        d->n_moves);
+        break;
+    case F_HPRES:
+        (void)snprintf(buf, len, "hosts[%zu].pressure.%s", hi, key);
+        break;
+    case F_HPRES_RES:
+        (void)snprintf(buf, len, "hosts[%zu].pressure.%s.%s", hi, pressure_res_name(d->pres_res),
+                       key);
         break;
     case F_SKIP:
         (void)snprintf(buf, len, "%s", key);
@@ -214,6 +231,8 @@ slot_type_error(enum slot s)
     case S_VM:
     case S_H_USAGE:
     case S_V_USAGE:
+    case S_H_PRESSURE:
+    case S_PRES_RES:
         return "must be an object";
     case S_HOSTS:
     case S_H_VMS:
@@ -300,6 +319,8 @@ on_number(void *ctx, const char *s, size_t len)
     case S_V_ARRIVED:
     case S_V_MOVE:
     case S_KIND:
+    case S_PRES_LINE:
+    case S_V_CPU_WAIT:
         break;
     default:
         return fail_at(d, -EINVAL, slot_type_error(s_));
@@ -340,6 +361,17 @@ on_number(void *ctx, const char *s, size_t len)
         if (d->n_moves >= SNAPSHOT_MAX_MOVES)
             return fail_at(d, -E2BIG, "too many moves (at most 64)");
         d->moves[d->n_moves++] = v;
+        break;
+    case S_PRES_LINE:
+        if (v < 0.0 || v > 100.0)
+            return fail_at(d, -EINVAL, "must be between 0 and 100");
+        pressure_set(&d->cl.hosts[d->cl.n_hosts - 1].pressure, d->pres_res, d->pres_line, v);
+        break;
+    case S_V_CPU_WAIT:
+        if (v < 0.0 || v > 100.0)
+            return fail_at(d, -EINVAL, "must be between 0 and 100");
+        d->cl.vms[d->cl.n_vms - 1].cpu_wait_pct = v;
+        d->cl.vms[d->cl.n_vms - 1].has_cpu_wait = true;
         break;
     default: { /* S_KIND */
         if (v < 0.0 || v > 100.0)
@@ -485,6 +517,10 @@ on_start_map(void *ctx)
         return push(d, F_HUSAGE);
     case S_V_USAGE:
         return push(d, F_VUSAGE);
+    case S_H_PRESSURE:
+        return push(d, F_HPRES);
+    case S_PRES_RES:
+        return push(d, F_HPRES_RES);
     default:
         return fail_at(d, -EINVAL, slot_type_error(s));
     }
@@ -502,16 +538,20 @@ static const struct keyinfo root_keys[] = {
 };
 
 static const struct keyinfo host_keys[] = {
-    {"name", S_H_NAME, SEEN_NAME},    {"capacity", S_H_CAPACITY, SEEN_CAPACITY},
-    {"mem_mib", S_H_MEM, SEEN_MEM},   {"state", S_H_STATE, SEEN_STATE},
-    {"usage", S_H_USAGE, SEEN_USAGE}, {"vms", S_H_VMS, SEEN_VMS},
+    {"name", S_H_NAME, SEEN_NAME},
+    {"capacity", S_H_CAPACITY, SEEN_CAPACITY},
+    {"mem_mib", S_H_MEM, SEEN_MEM},
+    {"state", S_H_STATE, SEEN_STATE},
+    {"usage", S_H_USAGE, SEEN_USAGE},
+    {"vms", S_H_VMS, SEEN_VMS},
+    {"pressure", S_H_PRESSURE, SEEN_PRESSURE},
 };
 
 static const struct keyinfo vm_keys[] = {
     {"name", S_V_NAME, SEEN_NAME},       {"usage", S_V_USAGE, SEEN_USAGE},
     {"mem_mib", S_V_MEM, SEEN_MEM},      {"priority", S_V_PRIORITY, SEEN_PRIORITY},
     {"pinned", S_V_PINNED, SEEN_PINNED}, {"arrived", S_V_ARRIVED, SEEN_ARRIVED},
-    {"moves", S_V_MOVES, SEEN_MOVES},
+    {"moves", S_V_MOVES, SEEN_MOVES},    {"cpu_wait", S_V_CPU_WAIT, SEEN_CPU_WAIT},
 };
 
 static int
@@ -527,6 +567,13 @@ match_key(struct snapshot_decoder *d, const struct keyinfo *keys, size_t n, cons
         }
     }
     d->slot = S_IGNORE; /* unknown keys outside usage are ignored, for newer writers */
+    return 1;
+}
+
+static int
+ignore_key(struct snapshot_decoder *d)
+{
+    d->slot = S_IGNORE;
     return 1;
 }
 
@@ -552,6 +599,27 @@ on_map_key(void *ctx, const unsigned char *k, size_t len)
         d->slot = S_KIND;
         return 1;
     }
+    case F_HPRES:
+        /* A resource this version does not know (a newer kernel's) is ignored, as in a sample. */
+        if (len == 3 && memcmp(k, "cpu", 3) == 0)
+            d->pres_res = PRESSURE_CPU;
+        else if (len == 6 && memcmp(k, "memory", 6) == 0)
+            d->pres_res = PRESSURE_MEMORY;
+        else if (len == 2 && memcmp(k, "io", 2) == 0)
+            d->pres_res = PRESSURE_IO;
+        else
+            return ignore_key(d);
+        d->slot = S_PRES_RES;
+        return 1;
+    case F_HPRES_RES:
+        if (len == 4 && memcmp(k, "some", 4) == 0)
+            d->pres_line = PRESSURE_SOME;
+        else if (len == 4 && memcmp(k, "full", 4) == 0)
+            d->pres_line = PRESSURE_FULL;
+        else
+            return ignore_key(d);
+        d->slot = S_PRES_LINE;
+        return 1;
     default:
         d->slot = S_IGNORE;
         return 1;

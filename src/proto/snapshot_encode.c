@@ -51,6 +51,33 @@ gen_usage(yajl_gen g, const struct usage *u)
     return r;
 }
 
+/* A host's pressure, only the lines present: {"cpu": {"some": 12.5}, ...}. */
+static int
+gen_pressure(yajl_gen g, const struct pressure *p)
+{
+    int r = 0;
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+        return -ENOMEM;
+    for (unsigned res = 0; res < PRESSURE_RES_COUNT && r == 0; res++) {
+        if (!(p->present & (PRESSURE_BIT(res, PRESSURE_SOME) | PRESSURE_BIT(res, PRESSURE_FULL))))
+            continue;
+        r = gen_str(g, pressure_res_name((enum pressure_res)res));
+        if (r == 0 && yajl_gen_map_open(g) != yajl_gen_status_ok)
+            r = -ENOMEM;
+        for (unsigned l = 0; l < PRESSURE_LINE_COUNT && r == 0; l++) {
+            if (!pressure_has(p, (enum pressure_res)res, (enum pressure_line)l))
+                continue;
+            r = gen_str(g, pressure_line_name((enum pressure_line)l));
+            r = r ? r : gen_num(g, p->pct[res][l]);
+        }
+        if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)
+            r = -ENOMEM;
+    }
+    if (r == 0 && yajl_gen_map_close(g) != yajl_gen_status_ok)
+        r = -ENOMEM;
+    return r;
+}
+
 static int
 gen_vm(yajl_gen g, const struct cluster *cl, const struct vm *v)
 {
@@ -80,6 +107,10 @@ gen_vm(yajl_gen g, const struct cluster *cl, const struct vm *v)
     if (r == 0 && v->arrived >= 0) {
         r = gen_str(g, "arrived");
         r = r ? r : gen_num(g, v->arrived);
+    }
+    if (r == 0 && v->has_cpu_wait) {
+        r = gen_str(g, "cpu_wait");
+        r = r ? r : gen_num(g, v->cpu_wait_pct);
     }
     if (r == 0 && v->moves_count > 0) {
         r = gen_str(g, "moves");
@@ -117,6 +148,10 @@ gen_host(yajl_gen g, const struct cluster *cl, const struct host *h)
     }
     r = r ? r : gen_str(g, "usage");
     r = r ? r : gen_usage(g, &h->usage);
+    if (r == 0 && h->pressure.present != 0) {
+        r = gen_str(g, "pressure");
+        r = r ? r : gen_pressure(g, &h->pressure);
+    }
     r = r ? r : gen_str(g, "vms");
     if (r == 0 && yajl_gen_array_open(g) != yajl_gen_status_ok)
         r = -ENOMEM;

@@ -206,8 +206,9 @@ json_t *wire_pressure_json(const struct pressure *p);
 /* Is the host of sample `s`, alone, in conflict under `pol` (the core's detect_host() on the
  * one translation)? 1: yes, with the conflicting kinds (KIND_BIT mask) in *ret_kinds and, when
  * `ret_vms` is not NULL (room for s->n_vms), the conflicting VMs' names (pointing into `s`, in
- * the detector's order) in ret_vms[0 .. *ret_n); 0: no; -E2BIG or -ENOMEM. ret_kinds, ret_vms
- * and ret_n may be NULL. */
+ * the detector's order) in ret_vms[0 .. *ret_n); 2: a usage conflict that [detect]
+ * contention = confirm did not confirm (not a conflict; its kinds and VMs as for 1); 0: no;
+ * -E2BIG or -ENOMEM. ret_kinds, ret_vms and ret_n may be NULL. */
 int wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint8_t *ret_kinds,
                          const char **ret_vms, size_t *ret_n);
 

@@ -165,13 +165,13 @@ wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint
         size_t nv = 0;
         policy_host_params(pol, &cl.hosts[hi], &hp);
         detect_host(&cl, pol, &hp, hi, &det, idx, &nv);
-        r = det.conflict ? 1 : 0;
+        r = det.conflict ? 1 : det.unconfirmed ? 2 : 0;
         if (ret_kinds != NULL)
-            *ret_kinds = r == 1 ? det.kinds : 0;
+            *ret_kinds = r >= 1 ? det.kinds : 0;
         if (ret_n != NULL)
             *ret_n = 0;
         /* The cluster's VMs are the sample's, without those arriving, in the same order. */
-        for (size_t j = 0; r == 1 && ret_vms != NULL && j < nv; j++) {
+        for (size_t j = 0; r >= 1 && ret_vms != NULL && j < nv; j++) {
             size_t k = idx[j] - cl.hosts[hi].vm_first;
             for (size_t i = 0; i < s->n_vms; i++) {
                 if (s->vms[i].incoming)

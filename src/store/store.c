@@ -69,6 +69,15 @@ static const char *const steps[] = {
     "ALTER TABLE migrations ADD COLUMN downtime_ms REAL;"
     "ALTER TABLE migrations ADD COLUMN transferred_mib REAL;"
     "ALTER TABLE migrations ADD COLUMN total_ms REAL;",
+    /* 5: the host's pressure stall information (PSI, the 10 s averages) beside its usage, in
+     * hundredths of a percent, NULL where not measured (and in the older rows). The VMs' CPU
+     * wait needs no step: it is a column appended in the VMs' BLOB (store_codec.h). */
+    "ALTER TABLE samples ADD COLUMN psi_cpu_some INTEGER;"
+    "ALTER TABLE samples ADD COLUMN psi_cpu_full INTEGER;"
+    "ALTER TABLE samples ADD COLUMN psi_memory_some INTEGER;"
+    "ALTER TABLE samples ADD COLUMN psi_memory_full INTEGER;"
+    "ALTER TABLE samples ADD COLUMN psi_io_some INTEGER;"
+    "ALTER TABLE samples ADD COLUMN psi_io_full INTEGER;",
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,

@@ -15,7 +15,7 @@
 
 /* The schema version this vmloc writes: the number of migration steps in store.c (PRAGMA
  * user_version and meta.schema_version of an up-to-date store). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_FILE "vmloc.db"
 
 struct store;
@@ -72,15 +72,17 @@ MUST_CHECK int store_commit(struct store *s);
 /* Take host `host`'s usage `pct` (percent per kind; the kinds given in `kinds`, a KIND_BIT
  * mask, others read 0 in the roll-ups) measured at `time` (seconds since the epoch): folded
  * into the host's roll-up of that minute (written when its next minute begins, and by
- * store_sync()), and when `keep_raw` queued as a raw sample, with the VMs store_add_vm()
- * adds next. A time before the minute being summed (a clock set back) is left out of the
- * roll-ups. 0; -EINVAL `host` empty; -ENOMEM; -EIO (the names table or a roll-up could not
- * be read or written). */
+ * store_sync()), and when `keep_raw` queued as a raw sample, with its pressure `psi` (the
+ * lines present; NULL: none measured) and the VMs store_add_vm() adds next. A time before the
+ * minute being summed (a clock set back) is left out of the roll-ups. 0; -EINVAL `host`
+ * empty; -ENOMEM; -EIO (the names table or a roll-up could not be read or written). */
 MUST_CHECK int store_add_sample(struct store *s, double time, const char *host, const double *pct,
-                                unsigned kinds, bool keep_raw);
-/* Add VM `vm` with usage `pct` (kinds in `kinds`) to the raw sample store_add_sample() queued
- * last; nothing when it keeps no raw sample. 0; -EINVAL `vm` empty; -ENOMEM; -EIO. */
-MUST_CHECK int store_add_vm(struct store *s, const char *vm, const double *pct, unsigned kinds);
+                                unsigned kinds, const struct pressure *psi, bool keep_raw);
+/* Add VM `vm` with usage `pct` (kinds in `kinds`) and CPU wait `*cpu_wait` (percent; NULL: not
+ * measured) to the raw sample store_add_sample() queued last; nothing when it keeps no raw
+ * sample. 0; -EINVAL `vm` empty; -ENOMEM; -EIO. */
+MUST_CHECK int store_add_vm(struct store *s, const char *vm, const double *pct, unsigned kinds,
+                            const double *cpu_wait);
 
 /* Finish the minutes being summed and write them, with what is queued, in a transaction of
  * its own (for a clean stop: a crash loses at most the minute in progress). 0 or -EIO. */
@@ -91,12 +93,15 @@ struct store_vm_row {
     const char *name;
     double pct[KIND_COUNT];
     unsigned kinds;
+    double cpu_wait; /* percent, to the hundredth; meaningful only when has_cpu_wait */
+    bool has_cpu_wait;
 };
 struct store_row {
     double time;
     const char *host;
     double pct[KIND_COUNT];
     unsigned kinds;
+    struct pressure pressure;       /* the lines stored, to the hundredth of a percent */
     const struct store_vm_row *vms; /* NULL unless asked for */
     size_t n_vms;
 };

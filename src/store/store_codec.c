@@ -19,11 +19,11 @@ void
 store_vms_header(uint8_t *out)
 {
     out[0] = (uint8_t)STORE_VMS_FORMAT;
-    out[1] = (uint8_t)STORE_COLS;
+    out[1] = (uint8_t)STORE_VM_COLS;
 }
 
 size_t
-store_vm_encode(uint8_t *out, uint64_t id, const double *pct, unsigned kinds)
+store_vm_encode(uint8_t *out, uint64_t id, const double *cols, unsigned given)
 {
     size_t n = 0;
     do {
@@ -31,8 +31,8 @@ store_vm_encode(uint8_t *out, uint64_t id, const double *pct, unsigned kinds)
         id >>= 7;
         out[n++] = (uint8_t)(b | (id != 0 ? 0x80u : 0u));
     } while (id != 0);
-    for (unsigned k = 0; k < STORE_COLS; k++) {
-        uint16_t v = (kinds & KIND_BIT(k)) != 0 ? store_centi(pct[k]) : (uint16_t)STORE_ABSENT;
+    for (unsigned c = 0; c < STORE_VM_COLS; c++) {
+        uint16_t v = (given & (1u << c)) != 0 ? store_centi(cols[c]) : (uint16_t)STORE_ABSENT;
         out[n++] = (uint8_t)(v & 0xffu);
         out[n++] = (uint8_t)(v >> 8);
     }
@@ -40,10 +40,10 @@ store_vm_encode(uint8_t *out, uint64_t id, const double *pct, unsigned kinds)
 }
 
 int
-store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret_id, double *ret_pct,
-                unsigned *ret_kinds)
+store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret_id, double *ret_cols,
+                unsigned *ret_given)
 {
-    if (len < STORE_VMS_HEADER || p[0] != STORE_VMS_FORMAT || p[1] < STORE_COLS)
+    if (len < STORE_VMS_HEADER || p[0] != STORE_VMS_FORMAT || p[1] < KIND_COUNT)
         return -EINVAL;
     size_t cols = p[1];
     size_t i = *pos < STORE_VMS_HEADER ? STORE_VMS_HEADER : *pos;
@@ -62,16 +62,17 @@ store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret_id, dou
     }
     if (len - i < 2 * cols)
         return -EINVAL;
-    unsigned kinds = 0;
-    for (unsigned k = 0; k < STORE_COLS; k++) {
-        unsigned v = (unsigned)p[i + 2 * k] | ((unsigned)p[i + 2 * k + 1] << 8);
-        ret_pct[k] = v == STORE_ABSENT ? 0 : (double)v / 100.0;
+    unsigned given = 0;
+    for (unsigned c = 0; c < STORE_VM_COLS; c++) {
+        unsigned v =
+            c < cols ? (unsigned)p[i + 2 * c] | ((unsigned)p[i + 2 * c + 1] << 8) : STORE_ABSENT;
+        ret_cols[c] = v == STORE_ABSENT ? 0 : (double)v / 100.0;
         if (v != STORE_ABSENT)
-            kinds |= KIND_BIT(k);
+            given |= 1u << c;
     }
     *pos = i + 2 * cols;
     *ret_id = id;
-    *ret_kinds = kinds;
+    *ret_given = given;
     return 1;
 }
 

@@ -16,18 +16,22 @@
 #include "core/compiler.h"
 #include "core/model.h"
 
-/* Per host and per VM: one column per kind. */
+/* Per host: one column per kind (the host's pressure is in columns of the samples table). */
 #define STORE_COLS KIND_COUNT
-/* A VM's column when its sample does not give that kind. */
+/* Per VM: one column per kind, then its CPU wait (percent of wall time; appended after the
+ * first rows were written, which have only the KIND_COUNT usage columns). */
+#define STORE_COL_CPU_WAIT KIND_COUNT
+#define STORE_VM_COLS (KIND_COUNT + 1)
+/* A VM's column when its sample does not give that figure. */
 #define STORE_ABSENT 0xffffu
 
-/* A sample's VMs: a header of 2 bytes (format 1, columns per VM), then per VM its name's id
- * in the names table (LEB128, at most STORE_VARINT_MAX bytes) and each column as a
- * little-endian uint16 in hundredths of a percent (STORE_ABSENT: not given). */
+/* A sample's VMs: a header of 2 bytes (format 1, columns per VM: KIND_COUNT or more), then
+ * per VM its name's id in the names table (LEB128, at most STORE_VARINT_MAX bytes) and each
+ * column as a little-endian uint16 in hundredths of a percent (STORE_ABSENT: not given). */
 #define STORE_VMS_FORMAT 1u
 #define STORE_VARINT_MAX 10u
 #define STORE_VMS_HEADER 2u
-#define STORE_VM_MAX_BYTES (STORE_VARINT_MAX + 2u * STORE_COLS)
+#define STORE_VM_MAX_BYTES (STORE_VARINT_MAX + 2u * STORE_VM_COLS)
 
 /* Hundredths of a percent, 0 .. 65534 (usage above 655.34 % is kept as that). */
 uint16_t store_centi(double pct);
@@ -35,17 +39,19 @@ uint16_t store_centi(double pct);
 /* Write the header of a sample's VMs into `out` (STORE_VMS_HEADER bytes). */
 void store_vms_header(uint8_t *out);
 
-/* Append VM `id` with usage `pct` (per kind; kinds not in `kinds`, a KIND_BIT mask, are
- * written as absent) at `out`, which has room for STORE_VM_MAX_BYTES. Returns the bytes
- * written. */
-size_t store_vm_encode(uint8_t *out, uint64_t id, const double *pct, unsigned kinds);
+/* Append VM `id` with columns `cols` (percent; column c is read only when bit c of `given`
+ * is set, and written as absent otherwise: bits 0..KIND_COUNT-1 are the KIND_BIT of the
+ * usage, bit STORE_COL_CPU_WAIT its wait) at `out`, which has room for STORE_VM_MAX_BYTES.
+ * Returns the bytes written. */
+size_t store_vm_encode(uint8_t *out, uint64_t id, const double *cols, unsigned given);
 
 /* Read the VM at `*pos` of the encoded VMs `p` (`len` bytes, header included; start with
- * *pos = 0): its id, usage (percent, 0 when absent) and *ret_kinds (KIND_BIT of the columns
- * given). 1 and *pos moved on; 0 at the end; -EINVAL when the bytes are not such an
- * encoding (a bad header, a row cut short). */
+ * *pos = 0): its id, its STORE_VM_COLS columns into `ret_cols` (percent, 0 when absent, as a
+ * row written before the column existed) and *ret_given (bit c: column c given). 1 and *pos
+ * moved on; 0 at the end; -EINVAL when the bytes are not such an encoding (a bad header, a
+ * row cut short). Columns beyond STORE_VM_COLS, from a later vmloc, are skipped. */
 MUST_CHECK int store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret_id,
-                               double *ret_pct, unsigned *ret_kinds);
+                               double *ret_cols, unsigned *ret_given);
 
 /* One-minute roll-ups: minimum, mean and maximum per kind. */
 #define STORE_RU_STATS 3

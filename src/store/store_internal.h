@@ -35,6 +35,7 @@ struct store_raw {
     int64_t host;
     double pct[KIND_COUNT];
     unsigned kinds;
+    struct pressure psi;
     size_t off;
     size_t len;
 };

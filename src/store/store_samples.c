@@ -11,19 +11,24 @@
 
 #include "store/store_internal.h"
 
-static const char raw_columns[] = "INSERT INTO samples(time, host, cpu, mem_bw, disk, net, vms)"
-                                  " VALUES ";
-#define RAW_BINDS 7
+static const char raw_columns[] = "INSERT INTO samples(time, host, cpu, mem_bw, disk, net, vms,"
+                                  " psi_cpu_some, psi_cpu_full, psi_memory_some,"
+                                  " psi_memory_full, psi_io_some, psi_io_full) VALUES ";
+/* One row's binds: time, host, the kinds, the VMs, the pressure lines (PRESSURE_BIT order). */
+#define RAW_PSI_COLS (PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT)
+#define RAW_BINDS (7 + RAW_PSI_COLS)
+static const char raw_row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+_Static_assert(sizeof(raw_row) - 1 == 2 * RAW_BINDS + 1, "one ? per bind");
 
 int
 store_samples_prepare(struct store *s)
 {
-    char many[sizeof(raw_columns) + STORE_RAW_PER_INSERT * 24];
+    char many[sizeof(raw_columns) + STORE_RAW_PER_INSERT * sizeof(raw_row)];
     size_t n = (size_t)snprintf(many, sizeof(many), "%s", raw_columns);
     for (unsigned i = 0; i < STORE_RAW_PER_INSERT; i++)
-        n += (size_t)snprintf(many + n, sizeof(many) - n, "%s(?,?,?,?,?,?,?)", i ? "," : "");
-    char one[sizeof(raw_columns) + 24];
-    (void)snprintf(one, sizeof(one), "%s(?,?,?,?,?,?,?)", raw_columns);
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "%s%s", i ? "," : "", raw_row);
+    char one[sizeof(raw_columns) + sizeof(raw_row)];
+    (void)snprintf(one, sizeof(one), "%s%s", raw_columns, raw_row);
     const struct {
         const char *sql;
         sqlite3_stmt **st;
@@ -289,7 +294,8 @@ bytes_reserve(struct store *s, size_t more)
 }
 
 static int
-raw_queue(struct store *s, double time, int64_t host, const double *pct, unsigned kinds)
+raw_queue(struct store *s, double time, int64_t host, const double *pct, unsigned kinds,
+          const struct pressure *psi)
 {
     if (s->n_raw == s->cap_raw) {
         size_t cap = s->cap_raw != 0 ? s->cap_raw * 2 : 64;
@@ -306,6 +312,9 @@ raw_queue(struct store *s, double time, int64_t host, const double *pct, unsigne
     r->host = host;
     memcpy(r->pct, pct, sizeof(r->pct));
     r->kinds = kinds;
+    memset(&r->psi, 0, sizeof(r->psi));
+    if (psi != NULL)
+        r->psi = *psi;
     r->off = s->n_bytes;
     store_vms_header(s->bytes + s->n_bytes);
     s->n_bytes += STORE_VMS_HEADER;
@@ -316,7 +325,7 @@ raw_queue(struct store *s, double time, int64_t host, const double *pct, unsigne
 
 int
 store_add_sample(struct store *s, double time, const char *host, const double *pct, unsigned kinds,
-                 bool keep_raw)
+                 const struct pressure *psi, bool keep_raw)
 {
     s->raw_open = false;
     if (host[0] == '\0')
@@ -328,11 +337,12 @@ store_add_sample(struct store *s, double time, const char *host, const double *p
     r = rollup_fold(s, e, time, pct, kinds);
     if (r < 0 || !keep_raw)
         return r;
-    return raw_queue(s, time, e->id, pct, kinds);
+    return raw_queue(s, time, e->id, pct, kinds, psi);
 }
 
 int
-store_add_vm(struct store *s, const char *vm, const double *pct, unsigned kinds)
+store_add_vm(struct store *s, const char *vm, const double *pct, unsigned kinds,
+             const double *cpu_wait)
 {
     if (!s->raw_open)
         return 0;
@@ -344,7 +354,11 @@ store_add_vm(struct store *s, const char *vm, const double *pct, unsigned kinds)
         return r;
     if (bytes_reserve(s, STORE_VM_MAX_BYTES) < 0)
         return -ENOMEM;
-    size_t n = store_vm_encode(s->bytes + s->n_bytes, (uint64_t)e->id, pct, kinds);
+    double cols[STORE_VM_COLS];
+    memcpy(cols, pct, KIND_COUNT * sizeof(double));
+    cols[STORE_COL_CPU_WAIT] = cpu_wait != NULL ? *cpu_wait : 0;
+    unsigned given = (kinds & KIND_MASK_ALL) | (cpu_wait != NULL ? 1u << STORE_COL_CPU_WAIT : 0);
+    size_t n = store_vm_encode(s->bytes + s->n_bytes, (uint64_t)e->id, cols, given);
     s->n_bytes += n;
     s->raw[s->n_raw - 1].len += n;
     return 0;
@@ -362,6 +376,13 @@ raw_bind(struct store *s, sqlite3_stmt *st, int base, const struct store_raw *r)
             (void)sqlite3_bind_null(st, base + 3 + (int)k);
     }
     (void)sqlite3_bind_blob(st, base + 7, s->bytes + r->off, (int)r->len, SQLITE_STATIC);
+    for (unsigned c = 0; c < RAW_PSI_COLS; c++) {
+        unsigned res = c / PRESSURE_LINE_COUNT, l = c % PRESSURE_LINE_COUNT;
+        if (pressure_has(&r->psi, (enum pressure_res)res, (enum pressure_line)l))
+            (void)sqlite3_bind_int(st, base + 8 + (int)c, store_centi(r->psi.pct[res][l]));
+        else
+            (void)sqlite3_bind_null(st, base + 8 + (int)c);
+    }
 }
 
 int
@@ -436,9 +457,9 @@ vms_read(sqlite3_stmt *by_id, const uint8_t *p, size_t len, struct vm_list *l)
     size_t pos = 0;
     for (;;) {
         uint64_t id = 0;
-        double pct[KIND_COUNT];
-        unsigned kinds = 0;
-        int r = store_vm_decode(p, len, &pos, &id, pct, &kinds);
+        double cols[STORE_VM_COLS];
+        unsigned given = 0;
+        int r = store_vm_decode(p, len, &pos, &id, cols, &given);
         if (r <= 0)
             return r;
         if (l->n == l->cap) {
@@ -457,8 +478,10 @@ vms_read(sqlite3_stmt *by_id, const uint8_t *p, size_t len, struct vm_list *l)
         if (r < 0)
             return r == -ENOENT ? -EINVAL : r;
         struct store_vm_row *v = &l->v[l->n];
-        memcpy(v->pct, pct, sizeof(v->pct));
-        v->kinds = kinds;
+        memcpy(v->pct, cols, sizeof(v->pct));
+        v->kinds = given & KIND_MASK_ALL;
+        v->has_cpu_wait = (given & (1u << STORE_COL_CPU_WAIT)) != 0;
+        v->cpu_wait = cols[STORE_COL_CPU_WAIT];
         l->n++;
     }
 }
@@ -469,8 +492,10 @@ store_each_sample(struct store *s, const char *host, double since, bool with_vms
 {
     sqlite3_stmt *st = NULL;
     sqlite3_stmt *by_id = NULL;
-    const char *sql = "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms FROM samples s"
-                      " JOIN names n ON n.id = s.host WHERE s.time >= ?1 AND (?2 IS NULL OR"
+    const char *sql = "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms,"
+                      " s.psi_cpu_some, s.psi_cpu_full, s.psi_memory_some, s.psi_memory_full,"
+                      " s.psi_io_some, s.psi_io_full FROM samples s JOIN names n ON n.id = s.host "
+                      "WHERE s.time >= ?1 AND (?2 IS NULL OR"
                       " n.name = ?2) ORDER BY s.id";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "SELECT name FROM names WHERE id = ?", -1, &by_id, NULL) !=
@@ -493,6 +518,12 @@ store_each_sample(struct store *s, const char *host, double since, bool with_vms
                 continue;
             row.pct[k] = sqlite3_column_double(st, 2 + (int)k) / 100.0;
             row.kinds |= KIND_BIT(k);
+        }
+        for (unsigned c = 0; c < RAW_PSI_COLS; c++) {
+            if (sqlite3_column_type(st, 7 + (int)c) != SQLITE_NULL)
+                pressure_set(&row.pressure, (enum pressure_res)(c / PRESSURE_LINE_COUNT),
+                             (enum pressure_line)(c % PRESSURE_LINE_COUNT),
+                             sqlite3_column_double(st, 7 + (int)c) / 100.0);
         }
         if (with_vms) {
             const uint8_t *p = sqlite3_column_blob(st, 6);

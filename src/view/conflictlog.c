@@ -157,6 +157,19 @@ conflict_record(struct store *st, double when, const char *host, const char *key
 }
 
 bool
+conflict_note_unconfirmed(struct episode *e, struct store *st, double when, const char *host,
+                          const char *key, const char *why)
+{
+    if (!episode_note(e, key, CONFLICT_UNCONFIRMED))
+        return false;
+    char *text = conflict_key_text(key);
+    log_info("usage conflict %s host=\"%s\" %s: not acted on", why, host, text != NULL ? text : "");
+    free(text);
+    conflict_record(st, when, host, key, CONFLICT_UNCONFIRMED, false);
+    return true;
+}
+
+bool
 storm_note(struct once *once, const struct policy *pol, const struct cluster *cl, uint32_t vm,
            double until, const char *extra)
 {

@@ -48,6 +48,18 @@ void episode_done(struct episode *e);
 void conflict_record(struct store *st, double when, const char *host, const char *key,
                      const char *outcome, bool log);
 
+/* The outcome recorded for a usage conflict that [detect] contention = confirm did not
+ * confirm. */
+#define CONFLICT_UNCONFIRMED "not confirmed: not acted on"
+
+/* Usage conflict `key` of host `host`, which contention = confirm did not confirm (`why`, as
+ * plan_confirm_describe() puts it), seen at wall time `when`: recorded in `st` with the outcome
+ * CONFLICT_UNCONFIRMED and logged with why, once per episode of `e` (the figures move from
+ * one sample to the next; the outcome does not, so the episode is recorded once). true: it
+ * was recorded now. */
+bool conflict_note_unconfirmed(struct episode *e, struct store *st, double when, const char *host,
+                               const char *key, const char *why);
+
 /* The storm guard holds VM `vm` of `cl` until `until` (pol's window): logged once per VM and
  * window (`once` remembers), with `extra` at the end of the line. true when it was logged now
  * (count it). */

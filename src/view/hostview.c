@@ -31,16 +31,16 @@ hview_take(struct hview *h, struct wire_sample *s, double now)
     h->has_sample = true;
     (void)snprintf(h->name, sizeof(h->name), "%s", h->sample.name);
     h->last_seen = now;
-    hview_push_usage(h, h->sample.time, h->sample.usage);
+    hview_push_usage(h, h->sample.time, h->sample.usage, &h->sample.pressure);
 }
 
 void
-hview_push_usage(struct hview *h, double time, const double *pct)
+hview_push_usage(struct hview *h, double time, const double *pct, const struct pressure *psi)
 {
     if (h->hist == NULL)
         h->hist = uhist_new(HVIEW_HIST_GAP_S);
     if (h->hist != NULL)
-        uhist_push(h->hist, time, pct);
+        uhist_push(h->hist, time, pct, psi);
 }
 
 void

@@ -41,9 +41,9 @@ void hview_done(struct hview *h);
  * history; the host's name is the sample's. */
 void hview_take(struct hview *h, struct wire_sample *s, double now);
 
-/* Add usage `pct` (percent per kind) at `time` to the history of `h` (a point read back from
- * the store). */
-void hview_push_usage(struct hview *h, double time, const double *pct);
+/* Add usage `pct` (percent per kind) and pressure `psi` (NULL: none) at `time` to the history
+ * of `h` (a point read back from the store). */
+void hview_push_usage(struct hview *h, double time, const double *pct, const struct pressure *psi);
 
 /* The thresholds of a host named `name` with capacity `capacity` under `pol`, per kind. */
 void hview_thresholds(const struct policy *pol, const char *name, double capacity, double *ret);

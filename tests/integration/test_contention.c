@@ -8,7 +8,10 @@
  *  2. a down to 45 %: 87 % used, still a usage conflict, but nobody waits: not confirmed,
  *     logged once, recorded as not acted on; with an empty h2 started, nothing moves over
  *     many rounds (under contention = off a would move to h2 at once);
- *  3. a up to 70 % again: the wait confirms the conflict and a moves to h2. */
+ *  3. a up to 70 % again: the wait confirms the conflict and a moves to h2.
+ *
+ * And in peer mode, the same: a usage conflict nobody waits in is recorded and logged once
+ * per episode, over many samples, and not acted on; made to hurt, it moves. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,11 +133,87 @@ test_contention_confirm(void **state)
     pool_finish();
 }
 
+/* Lines of daemon `d`'s log holding `text`. */
+static int
+log_count(const struct daemon *d, const char *text)
+{
+    FILE *f = fopen(d->log_path, "r");
+    if (f == NULL)
+        return -1;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, text) != NULL;
+    (void)fclose(f);
+    return n;
+}
+
+/* Conflict records of the agent at `url` whose outcome is `outcome`. */
+static int
+records_with(const char *url, const char *outcome)
+{
+    json_t *arr = get(url, "/v1/conflicts");
+    int n = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        n += strcmp(str(o, "outcome"), outcome) == 0;
+    }
+    json_decref(arr);
+    return n;
+}
+
+/* The agent at c->url has taken sample c->n or a later one. */
+static bool
+seq_reaches(void *arg)
+{
+    const struct cond *c = arg;
+    return sample_seq(c->url, NULL) >= c->n;
+}
+
+static void
+test_peer_unconfirmed(void **state)
+{
+    (void)state;
+    const char *pol = pool_write_policy("[detect]\ncontention = confirm\n");
+    struct peers p;
+    pool_peers_init(&p, 2);
+    /* 85 % used, two heavy VMs, and nobody waits (85 % of the 98 % the VMs may have). */
+    const char *src[] = {"--vm", "a:cpu=45", "--vm", "b:cpu=40", "--config", pol, NULL};
+    const char *idle[] = {"--config", pol, NULL};
+    pool_peer_start(&p, 0, src);
+    pool_peer_start(&p, 1, idle);
+    const char *why = "usage conflict not confirmed: 0 heavy VMs wait >= 5 % (min_vms 2); cpu "
+                      "pressure not measured host=\"p1\" resources=cpu vms=a,b: not acted on";
+    struct log_cond logged = {p.d[0], why};
+    assert_true(wait_until(log_has, &logged, ACT_S));
+    /* Many samples later (0.2 s apart): still one record and one line, and nothing moved. */
+    struct cond later = {p.url[0], NULL, NULL, sample_seq(p.url[0], NULL) + 15};
+    assert_true(wait_until(seq_reaches, &later, ACT_S));
+    assert_int_equal(records_with(p.url[0], "not confirmed: not acted on"), 1);
+    assert_int_equal(log_count(p.d[0], "usage conflict not confirmed"), 1);
+    assert_int_equal(log_count(p.d[0], "conflict gone in the latest sample"), 0);
+    json_t *conf = get(p.url[0], "/v1/conflicts");
+    assert_string_equal(str(json_array_get(conf, 0), "host"), "p1");
+    json_decref(conf);
+    const char *urls[] = {p.url[0], p.url[1]};
+    assert_int_equal(pool_vm_where(urls, 2, "a"), 0);
+    assert_int_equal(health_int(p.url[0], "locks_granted"), 0);
+
+    /* Made to hurt (a asks 70 %: both wait), the conflict is confirmed and a moves to p2. */
+    load(p.url[0], "a", "cpu=70");
+    struct cond moved = {p.url[0], "move a to p2", NULL, 0};
+    assert_true(wait_until(conflict_says, &moved, ACT_S));
+    pool_finish();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_contention_confirm, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_unconfirmed, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,6 +90,8 @@ test_history_restart(void **state)
     assert_non_null(raw);
     assert_true(points(raw) >= 1);
     assert_true(at(raw, "usage", "cpu", points(raw) - 1) > 0);
+    /* The simulated host measures no pressure: no "pressure", never a list of zeros. */
+    assert_null(json_object_get(raw, "pressure"));
     json_t *minutes = get(m->url, HISTORY "?step=60");
     assert_non_null(minutes);
     check_minutes(minutes);

@@ -525,6 +525,146 @@ test_stdin(void **state)
     run_result_done(&res);
 }
 
+/* The host names of the objects of array `key` of `plan`, in order, joined by spaces. */
+static char *
+plan_hosts(json_t *plan, const char *key)
+{
+    json_t *a = json_object_get(plan, key);
+    if (!json_is_array(a))
+        fail_msg("plan has no array \"%s\"", key);
+    char *out = clitest_asprintf("%s", "");
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e)
+    {
+        const char *h = json_string_value(json_object_get(e, "host"));
+        char *next = clitest_asprintf("%s%s%s", out, i > 0 ? " " : "", h != NULL ? h : "?");
+        free(out);
+        out = next;
+    }
+    return out;
+}
+
+/* The "contention" text of the entry for `host` in array `key` of `plan`. */
+static const char *
+plan_contention(json_t *plan, const char *key, const char *host)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(plan, key), i, e)
+    {
+        const char *h = json_string_value(json_object_get(e, "host"));
+        if (h != NULL && strcmp(h, host) == 0)
+            return json_string_value(json_object_get(e, "contention"));
+    }
+    return NULL;
+}
+
+static void
+expect_str(const char *what, const char *got, const char *want)
+{
+    if (got == NULL || strcmp(got, want) != 0)
+        fail_msg("%s: got \"%s\", want \"%s\"", what, got != NULL ? got : "(none)", want);
+}
+
+static void
+expect_prefix(const char *what, const char *got, const char *want)
+{
+    if (got == NULL || strncmp(got, want, strlen(want)) != 0)
+        fail_msg("%s: got \"%s\", want it to start \"%s\"", what, got != NULL ? got : "(none)",
+                 want);
+}
+
+/* The worked example of docs/snapshot.md (docs/examples/contention): the snapshot's cpu_wait
+ * and pressure reach the detector, so `contention = confirm` acts on the hosts whose VMs wait
+ * (web) or whose cpu pressure is high (db), not on the busy host that does not hurt (batch);
+ * the same snapshot without the signals confirms nothing; with contention off, all three. */
+static void
+test_contention_example(void **state)
+{
+    (void)state;
+    const char *docs = getenv("VMLOC_DOCS");
+    if (docs == NULL || docs[0] == '\0')
+        fail_msg("VMLOC_DOCS is not set");
+    char *ini = clitest_asprintf("%s/examples/contention/policy.ini", docs);
+    char *with = clitest_asprintf("%s/examples/contention/with-wait.snapshot.json", docs);
+    char *without = clitest_asprintf("%s/examples/contention/without-wait.snapshot.json", docs);
+
+    const char *a1[] = {vmloc_bin, "plan", "--snapshot", with, "--config", ini, "--json", NULL};
+    json_t *p = clitest_run_json("with wait", a1, TIMEOUT_S, 0);
+    char *s = plan_hosts(p, "conflicts");
+    expect_str("with wait: conflicts", s, "web db");
+    free(s);
+    s = plan_hosts(p, "unconfirmed");
+    expect_str("with wait: unconfirmed", s, "batch");
+    free(s);
+    expect_str("with wait: web", plan_contention(p, "conflicts", "web"),
+               "confirmed by cpu wait (2 heavy VMs wait >= 5 %)");
+    expect_str("with wait: db", plan_contention(p, "conflicts", "db"),
+               "confirmed by cpu pressure some 24.0 % >= 10 %");
+    expect_str(
+        "with wait: batch", plan_contention(p, "unconfirmed", "batch"),
+        "not confirmed: 0 heavy VMs wait >= 5 % (min_vms 2); cpu pressure some 3.2 % < 10 %");
+    /* vm_select = wait: web-2 waits the most though web-1 uses more. */
+    json_t *m = json_object_get(p, "migrations");
+    json_t *want = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "vm", "web-2", "from", "web", "to",
+                             "spare-b", "vm", "db-1", "from", "db", "to", "spare-a");
+    for (size_t i = 0; i < 2; i++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_array_get(want, i), k, v)
+        {
+            if (json_array_size(m) != 2 || !json_equal(json_object_get(json_array_get(m, i), k), v))
+                fail_msg("with wait: migrations: %s", json_dumps(m, 0));
+        }
+    }
+    json_decref(want);
+    json_decref(p);
+
+    const char *a2[] = {vmloc_bin, "plan", "--snapshot", without, "--config", ini, "--json", NULL};
+    p = clitest_run_json("without wait", a2, TIMEOUT_S, 0);
+    s = plan_hosts(p, "conflicts");
+    expect_str("without wait: conflicts", s, "");
+    free(s);
+    s = plan_hosts(p, "unconfirmed");
+    expect_str("without wait: unconfirmed", s, "web batch db");
+    free(s);
+    expect_prefix("without wait: web", plan_contention(p, "unconfirmed", "web"),
+                  "not confirmed: 0 heavy VMs wait >= 5 % (min_vms 2); cpu pressure not measured");
+    if (json_array_size(json_object_get(p, "migrations")) != 0)
+        fail_msg("without wait: migrations planned");
+    json_decref(p);
+
+    /* The same policy with contention off: usage alone, the signals ignored. */
+    size_t len = 0;
+    FILE *f = fopen(ini, "r");
+    if (f == NULL)
+        fail_msg("%s: %s", ini, strerror(errno));
+    char buf[4096];
+    len = fread(buf, 1, sizeof(buf) - 1, f);
+    (void)fclose(f);
+    buf[len] = '\0';
+    char *at = strstr(buf, "contention = confirm");
+    if (at == NULL)
+        fail_msg("%s no longer sets contention = confirm", ini);
+    *at = '\0';
+    char *off =
+        clitest_asprintf("%scontention = off    %s", buf, at + strlen("contention = confirm"));
+    const char *off_ini = clitest_write("contention-off.ini", off, strlen(off));
+    const char *a3[] = {vmloc_bin, "plan", "--snapshot", with, "--config", off_ini, "--json", NULL};
+    p = clitest_run_json("contention off", a3, TIMEOUT_S, 0);
+    s = plan_hosts(p, "conflicts");
+    expect_str("contention off: conflicts", s, "web batch db");
+    free(s);
+    if (json_object_get(p, "unconfirmed") != NULL)
+        fail_msg("contention off: an \"unconfirmed\" list");
+    json_decref(p);
+    free(off);
+    free(ini);
+    free(with);
+    free(without);
+}
+
 /* A pure-ASCII snapshot whose conflicting host's name holds an escaped lone surrogate:
  * well-formed JSON, but no character. vmloc may reject it (exit 2, one line naming the file)
  * or accept it and print valid JSON; anything else (a run-time failure) is wrong. */
@@ -645,6 +785,7 @@ main(void)
         cmocka_unit_test(test_stdin),
         cmocka_unit_test(test_stdin_large),
         cmocka_unit_test(test_lone_surrogate_name),
+        cmocka_unit_test(test_contention_example),
     };
     failed += cmocka_run_group_tests_name("plan cli basics", basics, NULL, NULL);
     failed += run_table("plan cli bad arguments", arg_cases, sizeof(arg_cases[0]),

@@ -180,6 +180,21 @@ usage_equal(const struct usage *a, const struct usage *b)
     return true;
 }
 
+static bool
+pressure_equal(const struct pressure *a, const struct pressure *b)
+{
+    if (a->present != b->present)
+        return false;
+    for (int r = 0; r < PRESSURE_RES_COUNT; r++) {
+        for (int l = 0; l < PRESSURE_LINE_COUNT; l++) {
+            if (pressure_has(a, (enum pressure_res)r, (enum pressure_line)l) &&
+                a->pct[r][l] != b->pct[r][l])
+                return false;
+        }
+    }
+    return true;
+}
+
 /* Compare two clusters field by field; on a difference write what differs to `why`. */
 static bool
 cluster_equal(const struct cluster *a, const struct cluster *b, char *why, size_t whylen)
@@ -199,7 +214,8 @@ cluster_equal(const struct cluster *a, const struct cluster *b, char *why, size_
         if (strcmp(x->name, y->name) != 0 || !usage_equal(&x->usage, &y->usage) ||
             x->capacity != y->capacity || x->has_mem != y->has_mem ||
             (x->has_mem && x->mem_mib != y->mem_mib) || x->vm_first != y->vm_first ||
-            x->vm_count != y->vm_count || x->state != y->state) {
+            x->vm_count != y->vm_count || x->state != y->state ||
+            !pressure_equal(&x->pressure, &y->pressure)) {
             snprintf(why, whylen, "host %zu differs (%s / %s)", i, x->name, y->name);
             return false;
         }
@@ -209,7 +225,9 @@ cluster_equal(const struct cluster *a, const struct cluster *b, char *why, size_
         if (strcmp(x->name, y->name) != 0 || !usage_equal(&x->usage, &y->usage) ||
             x->has_mem != y->has_mem || (x->has_mem && x->mem_mib != y->mem_mib) ||
             x->priority != y->priority || x->host != y->host || x->pinned != y->pinned ||
-            x->arrived != y->arrived || x->moves_count != y->moves_count ||
+            x->arrived != y->arrived || x->has_cpu_wait != y->has_cpu_wait ||
+            (x->has_cpu_wait && x->cpu_wait_pct != y->cpu_wait_pct) ||
+            x->moves_count != y->moves_count ||
             (x->moves_count > 0 && memcmp(cluster_vm_moves(a, x), cluster_vm_moves(b, y),
                                           x->moves_count * sizeof(double)) != 0)) {
             snprintf(why, whylen, "vm %zu differs (%s / %s)", i, x->name, y->name);
@@ -416,7 +434,44 @@ check_defaults(const struct cluster *cl)
     assert_int_equal(v->usage.present, KIND_BIT(KIND_CPU));
     assert_int_equal(cl->hosts[1].vm_count, 0);
     assert_int_equal(cl->hosts[1].state, HOST_UP);
+    /* The contention signals are absent when not given, never zero readings. */
+    assert_false(v->has_cpu_wait);
+    assert_int_equal(h->pressure.present, 0);
+    assert_int_equal(cl->hosts[1].pressure.present, 0);
     assert_true(cl->hosts[1].capacity == 1.0);
+}
+
+/* The contention signals: a VM's cpu_wait and a host's pressure, both percent like the
+ * agent's sample (docs/protocol.md); lines and resources not given stay absent, and a
+ * resource or line this version does not know is ignored. */
+static const char contention_json[] =
+    "{\"hosts\":[{\"name\":\"h1\",\"usage\":{\"cpu\":90},"
+    "\"pressure\":{\"cpu\":{\"some\":12.5,\"full\":0},\"io\":{\"full\":100},"
+    "\"irq\":{\"full\":3},\"memory\":{\"total\":7}},"
+    "\"vms\":[{\"name\":\"a\",\"usage\":{\"cpu\":40},\"cpu_wait\":0},"
+    "{\"name\":\"b\",\"cpu_wait\":100,\"usage\":{\"cpu\":40}},"
+    "{\"name\":\"c\",\"usage\":{\"cpu\":5}}]},"
+    "{\"name\":\"h2\",\"usage\":{\"cpu\":5},\"pressure\":{}}]}";
+
+static void
+check_contention(const struct cluster *cl)
+{
+    assert_int_equal(cl->n_hosts, 2);
+    assert_int_equal(cl->n_vms, 3);
+    const struct pressure *p = &cl->hosts[0].pressure;
+    assert_int_equal(p->present, PRESSURE_BIT(PRESSURE_CPU, PRESSURE_SOME) |
+                                     PRESSURE_BIT(PRESSURE_CPU, PRESSURE_FULL) |
+                                     PRESSURE_BIT(PRESSURE_IO, PRESSURE_FULL));
+    assert_true(p->pct[PRESSURE_CPU][PRESSURE_SOME] == 12.5);
+    assert_true(p->pct[PRESSURE_CPU][PRESSURE_FULL] == 0);
+    assert_true(p->pct[PRESSURE_IO][PRESSURE_FULL] == 100);
+    assert_false(pressure_has(p, PRESSURE_MEMORY, PRESSURE_SOME));
+    assert_int_equal(cl->hosts[1].pressure.present, 0);
+    assert_true(cl->vms[0].has_cpu_wait);
+    assert_true(cl->vms[0].cpu_wait_pct == 0);
+    assert_true(cl->vms[1].has_cpu_wait);
+    assert_true(cl->vms[1].cpu_wait_pct == 100);
+    assert_false(cl->vms[2].has_cpu_wait);
 }
 
 static void
@@ -610,6 +665,7 @@ static struct valid_case valid_cases[] = {
      "\"trailer\":{}}",
      NULL, check_ignored},
     {"unknown key nested 8 deep", NULL, gen_deep_ignored_ok, check_ignored},
+    {"cpu_wait and pressure", contention_json, NULL, check_contention},
 };
 
 static const char *
@@ -1208,6 +1264,42 @@ static struct bad_case bad_cases[] = {
     {"exponent without digits", "{\"hosts\":[{\"name\":\"h\",\"usage\":{\"cpu\":1e}}]}", 0, NULL,
      NULL, 0},
 
+    /* The contention signals: percent, 0..100, like the sample's. */
+    {"cpu_wait above 100", V0 ",\"usage\":{\"cpu\":1},\"cpu_wait\":100.5}]}]}", 0, NULL,
+     "hosts[0].vms[0].cpu_wait", 0},
+    {"cpu_wait negative", V0 ",\"usage\":{\"cpu\":1},\"cpu_wait\":-0.1}]}]}", 0, NULL,
+     "hosts[0].vms[0].cpu_wait", 0},
+    {"cpu_wait is a string", V0 ",\"usage\":{\"cpu\":1},\"cpu_wait\":\"5\"}]}]}", 0, NULL,
+     "hosts[0].vms[0].cpu_wait", 0},
+    {"cpu_wait is null", V0 ",\"cpu_wait\":null,\"usage\":{\"cpu\":1}}]}]}", 0, NULL,
+     "hosts[0].vms[0].cpu_wait", 0},
+    {"cpu_wait is an object", V0 ",\"cpu_wait\":{},\"usage\":{\"cpu\":1}}]}]}", 0, NULL,
+     "hosts[0].vms[0].cpu_wait", 0},
+    {"cpu_wait twice", V0 ",\"usage\":{\"cpu\":1},\"cpu_wait\":1,\"cpu_wait\":2}]}]}", 0, NULL,
+     "hosts[0].vms[0].cpu_wait", 0},
+    {"pressure is a number", H0 ",\"pressure\":10}]}", 0, NULL, "hosts[0].pressure", 0},
+    {"pressure is an array", H0 ",\"pressure\":[]}]}", 0, NULL, "hosts[0].pressure", 0},
+    {"pressure.cpu is a number", H0 ",\"pressure\":{\"cpu\":10}}]}", 0, NULL,
+     "hosts[0].pressure.cpu", 0},
+    {"pressure.memory is null", H0 ",\"pressure\":{\"memory\":null}}]}", 0, NULL,
+     "hosts[0].pressure.memory", 0},
+    {"pressure.cpu.some above 100", H0 ",\"pressure\":{\"cpu\":{\"some\":100.01}}}]}", 0, NULL,
+     "hosts[0].pressure.cpu.some", 0},
+    {"pressure.io.full negative", H0 ",\"pressure\":{\"io\":{\"some\":1,\"full\":-1}}}]}", 0, NULL,
+     "hosts[0].pressure.io.full", 0},
+    {"pressure.memory.some is a string", H0 ",\"pressure\":{\"memory\":{\"some\":\"1\"}}}]}", 0,
+     NULL, "hosts[0].pressure.memory.some", 0},
+    {"pressure.cpu.full is an object", H0 ",\"pressure\":{\"cpu\":{\"full\":{}}}}]}", 0, NULL,
+     "hosts[0].pressure.cpu.full", 0},
+    {"pressure twice", H0 ",\"pressure\":{},\"pressure\":{}}]}", 0, NULL, "hosts[0].pressure", 0},
+    {"pressure.cpu twice", H0 ",\"pressure\":{\"cpu\":{},\"cpu\":{}}}]}", 0, NULL,
+     "hosts[0].pressure.cpu", 0},
+    {"pressure.cpu.some twice", H0 ",\"pressure\":{\"cpu\":{\"some\":1,\"some\":1}}}]}", 0, NULL,
+     "hosts[0].pressure.cpu.some", 0},
+    {"second host's pressure out of range",
+     H0 "},{\"name\":\"g\",\"usage\":{\"cpu\":1},\"pressure\":{\"cpu\":{\"some\":1e3}}}]}", 0, NULL,
+     "hosts[1].pressure.cpu.some", 0},
+
     /* Duplicate keys within one object. */
     {"hosts twice", "{\"hosts\":[],\"hosts\":[]}", 0, NULL, "hosts", 0},
     {"time twice", "{\"time\":1,\"hosts\":[],\"time\":2}", 0, NULL, "time", 0},
@@ -1523,6 +1615,12 @@ test_encode_roundtrip_built(void **state)
     cl.vms[i].pinned = true;
     cl.vms[i].has_mem = true;
     cl.vms[i].mem_mib = 0;
+    cl.vms[i].has_cpu_wait = true;
+    cl.vms[i].cpu_wait_pct = 1.0 / 3.0;
+    pressure_set(&cl.hosts[0].pressure, PRESSURE_CPU, PRESSURE_FULL, 0.1 + 0.2);
+    pressure_set(&cl.hosts[0].pressure, PRESSURE_MEMORY, PRESSURE_SOME, 100);
+    pressure_set(&cl.hosts[0].pressure, PRESSURE_IO, PRESSURE_SOME, 0);
+    pressure_set(&cl.hosts[0].pressure, PRESSURE_IO, PRESSURE_FULL, 5e-324);
     assert_int_equal(cluster_add_vm(&cl, "v2", 2, &i), 0);
     usage_set(&cl.vms[i].usage, KIND_CPU, 2.0 / 3.0);
     cl.vms[i].priority = INT64_MAX;
@@ -1540,6 +1638,8 @@ test_encode_roundtrip_built(void **state)
     assert_int_equal(cluster_add_vm(&cl, "up", 2, &i), 0); /* same name as its host */
     usage_set(&cl.vms[i].usage, KIND_CPU, 50);
     cl.vms[i].priority = -1;
+    cl.vms[i].has_cpu_wait = true;
+    cl.vms[i].cpu_wait_pct = 0;
 
     roundtrip(&cl, "built cluster");
 

@@ -159,7 +159,7 @@ test_upgrade_oldest(void **state)
     assert_int_equal(store_dropped_samples(s), 1);
     const double pct[KIND_COUNT] = {10, 20, 30, 40};
     assert_int_equal(store_begin(s), 0);
-    assert_int_equal(store_add_sample(s, 7, "h1", pct, KIND_MASK_ALL, true), 0);
+    assert_int_equal(store_add_sample(s, 7, "h1", pct, KIND_MASK_ALL, NULL, true), 0);
     assert_int_equal(store_commit(s), 0);
     store_close(s);
 
@@ -268,14 +268,14 @@ write_round(struct store *s, double time, int i, bool raw)
     assert_int_equal(store_begin(s), 0);
     const char *hosts[] = {"h1", "h2"};
     for (unsigned h = 0; h < 2; h++) {
-        assert_int_equal(store_add_sample(s, time, hosts[h], pct, KIND_MASK_ALL, raw), 0);
+        assert_int_equal(store_add_sample(s, time, hosts[h], pct, KIND_MASK_ALL, NULL, raw), 0);
         const double vm1[KIND_COUNT] = {4.5, 1, 2, 3};
         const double vm2[KIND_COUNT] = {5.5 + i, 0, 0, 0};
         char name[32];
         (void)snprintf(name, sizeof(name), "%s-web", hosts[h]);
-        assert_int_equal(store_add_vm(s, name, vm1, KIND_MASK_ALL), 0);
+        assert_int_equal(store_add_vm(s, name, vm1, KIND_MASK_ALL, NULL), 0);
         /* A VM whose sample gives only its cpu. */
-        assert_int_equal(store_add_vm(s, "db", vm2, KIND_BIT(KIND_CPU)), 0);
+        assert_int_equal(store_add_vm(s, "db", vm2, KIND_BIT(KIND_CPU), NULL), 0);
     }
     assert_int_equal(store_commit(s), 0);
 }
@@ -413,13 +413,15 @@ test_prune_batches(void **state)
     const double pct[KIND_COUNT] = {1, 2, 3, 4};
     assert_int_equal(store_begin(s), 0);
     for (int i = 0; i < old; i++)
-        assert_int_equal(store_add_sample(s, T0 + i * 0.01, "h1", pct, KIND_MASK_ALL, true), 0);
+        assert_int_equal(store_add_sample(s, T0 + i * 0.01, "h1", pct, KIND_MASK_ALL, NULL, true),
+                         0);
     for (int i = 0; i < 10; i++)
-        assert_int_equal(store_add_sample(s, T0 + 1000 + i, "h1", pct, KIND_MASK_ALL, true), 0);
+        assert_int_equal(store_add_sample(s, T0 + 1000 + i, "h1", pct, KIND_MASK_ALL, NULL, true),
+                         0);
     /* Roll-ups of three hours of h2 (two whole hours before the cut, the third across it) and
      * one of h1 (T0 is on the hour). */
     for (int i = 0; i < 3; i++)
-        assert_int_equal(store_add_sample(s, T0 + 3600.0 * i + 5000, "h2", pct, 1, false), 0);
+        assert_int_equal(store_add_sample(s, T0 + 3600.0 * i + 5000, "h2", pct, 1, NULL, false), 0);
     assert_int_equal(store_add_conflict(s, T0, "h1", "[]", "[]", "x"), 0);
     assert_int_equal(store_add_conflict(s, T0 + 1000, "h1", "[]", "[]", "x"), 0);
     struct store_migration done = {.id = "m1", .state = "done", .started = T0, .finished = T0};
@@ -647,18 +649,20 @@ test_vm_codec(void **state)
     uint8_t buf[STORE_VMS_HEADER + 3 * STORE_VM_MAX_BYTES];
     store_vms_header(buf);
     size_t len = STORE_VMS_HEADER;
-    const double a[KIND_COUNT] = {12.345, 0, 100, 700};
-    len += store_vm_encode(buf + len, 1, a, KIND_MASK_ALL);
+    const double a[STORE_VM_COLS] = {12.345, 0, 100, 700, 33.333};
+    const unsigned wait = 1u << STORE_COL_CPU_WAIT;
+    len += store_vm_encode(buf + len, 1, a, KIND_MASK_ALL | wait);
     len += store_vm_encode(buf + len, 300, a, KIND_BIT(KIND_DISK));
     len += store_vm_encode(buf + len, UINT64_MAX, a, 0);
     size_t pos = 0;
     uint64_t id = 0;
-    double pct[KIND_COUNT];
+    double pct[STORE_VM_COLS];
     unsigned kinds = 0;
     assert_int_equal(store_vm_decode(buf, len, &pos, &id, pct, &kinds), 1);
     assert_true(id == 1);
-    assert_int_equal(kinds, KIND_MASK_ALL);
+    assert_int_equal(kinds, KIND_MASK_ALL | wait);
     assert_true(pct[KIND_CPU] == 12.35 && pct[KIND_DISK] == 100 && pct[KIND_NET] == 655.34);
+    assert_true(pct[STORE_COL_CPU_WAIT] == 33.33);
     assert_int_equal(store_vm_decode(buf, len, &pos, &id, pct, &kinds), 1);
     assert_true(id == 300);
     assert_int_equal(kinds, KIND_BIT(KIND_DISK));
@@ -671,20 +675,155 @@ test_vm_codec(void **state)
     assert_int_equal(store_vm_decode(buf, len - 1, &pos, &id, pct, &kinds), 1);
     assert_int_equal(store_vm_decode(buf, len - 1, &pos, &id, pct, &kinds), 1);
     assert_int_equal(store_vm_decode(buf, len - 1, &pos, &id, pct, &kinds), -EINVAL);
-    buf[1] = STORE_COLS - 1;
+    buf[1] = KIND_COUNT - 1;
     pos = 0;
     assert_int_equal(store_vm_decode(buf, len, &pos, &id, pct, &kinds), -EINVAL);
+
+    /* A row of the first layout (the usage columns only, before the wait was appended) reads
+     * with no wait; a row with a column more than this vmloc knows reads with it skipped. */
+    uint8_t old[] = {STORE_VMS_FORMAT, KIND_COUNT, 7, 0x10, 0x27, 0, 0, 0xff, 0xff, 1, 0};
+    pos = 0;
+    assert_int_equal(store_vm_decode(old, sizeof(old), &pos, &id, pct, &kinds), 1);
+    assert_true(id == 7);
+    assert_int_equal(kinds, KIND_BIT(KIND_CPU) | KIND_BIT(KIND_MEM_BW) | KIND_BIT(KIND_NET));
+    assert_true(pct[KIND_CPU] == 100 && pct[STORE_COL_CPU_WAIT] == 0);
+    assert_int_equal(store_vm_decode(old, sizeof(old), &pos, &id, pct, &kinds), 0);
+    uint8_t newer[] = {STORE_VMS_FORMAT,
+                       STORE_VM_COLS + 1,
+                       2,
+                       1,
+                       0,
+                       2,
+                       0,
+                       3,
+                       0,
+                       4,
+                       0,
+                       5,
+                       0,
+                       6,
+                       0,
+                       3,
+                       0xff,
+                       0xff,
+                       0xff,
+                       0xff,
+                       0xff,
+                       0xff,
+                       0xff,
+                       0xff,
+                       0xff,
+                       0xff,
+                       9,
+                       9};
+    pos = 0;
+    assert_int_equal(store_vm_decode(newer, sizeof(newer), &pos, &id, pct, &kinds), 1);
+    assert_true(id == 2 && pct[STORE_COL_CPU_WAIT] == 0.05);
+    assert_int_equal(kinds, KIND_MASK_ALL | wait);
+    assert_int_equal(store_vm_decode(newer, sizeof(newer), &pos, &id, pct, &kinds), 1);
+    assert_true(id == 3);
+    assert_int_equal(kinds, 0);
+    assert_int_equal(store_vm_decode(newer, sizeof(newer), &pos, &id, pct, &kinds), 0);
+}
+
+struct contention_rows {
+    int n;
+    struct pressure psi[8];
+    bool has_wait[8][3];
+    double wait[8][3];
+    char vm[8][3][16];
+    size_t n_vms[8];
+};
+
+static void
+keep_contention(void *ctx, const struct store_row *r)
+{
+    struct contention_rows *c = ctx;
+    assert_true(c->n < 8);
+    c->psi[c->n] = r->pressure;
+    c->n_vms[c->n] = r->n_vms;
+    for (size_t j = 0; j < r->n_vms && j < 3; j++) {
+        c->has_wait[c->n][j] = r->vms[j].has_cpu_wait;
+        c->wait[c->n][j] = r->vms[j].cpu_wait;
+        (void)snprintf(c->vm[c->n][j], sizeof(c->vm[0][0]), "%s", r->vms[j].name);
+    }
+    c->n++;
+}
+
+/* The host's pressure and the VMs' CPU wait come back with the raw samples, to the hundredth,
+ * absent where not given; a row written before either existed (no pressure columns' values,
+ * the VMs' BLOB of four columns) reads with both absent. */
+static void
+test_contention_history(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    const double pct[KIND_COUNT] = {90, 0, 0, 0};
+    const double vm[KIND_COUNT] = {40, 0, 0, 0};
+    struct pressure psi = {0};
+    pressure_set(&psi, PRESSURE_CPU, PRESSURE_SOME, 24.125);
+    pressure_set(&psi, PRESSURE_CPU, PRESSURE_FULL, 0);
+    pressure_set(&psi, PRESSURE_IO, PRESSURE_FULL, 100);
+    const double w1 = 18.004, w2 = 0;
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0, "h1", pct, KIND_BIT(KIND_CPU), &psi, true), 0);
+    assert_int_equal(store_add_vm(s, "a", vm, KIND_BIT(KIND_CPU), &w1), 0);
+    assert_int_equal(store_add_vm(s, "b", vm, KIND_BIT(KIND_CPU), &w2), 0);
+    assert_int_equal(store_add_vm(s, "c", vm, KIND_BIT(KIND_CPU), NULL), 0);
+    assert_int_equal(store_add_sample(s, T0 + 10, "h1", pct, KIND_BIT(KIND_CPU), NULL, true), 0);
+    assert_int_equal(store_add_vm(s, "a", vm, KIND_BIT(KIND_CPU), NULL), 0);
+    assert_int_equal(store_commit(s), 0);
+    store_close(s);
+    /* A row as the schema before the pressure columns and the wait column wrote it: VM "a" at
+     * 40 % cpu (0x0fa0), the other kinds absent, in a BLOB of four columns. */
+    int a_id = query_int(dir, "SELECT id FROM names WHERE name = 'a'");
+    assert_true(a_id > 0 && a_id < 128);
+    char sql[256];
+    (void)snprintf(sql, sizeof(sql),
+                   "INSERT INTO samples(time, host, cpu, vms) VALUES (%.0f, (SELECT id FROM names"
+                   " WHERE name = 'h1'), 5000, x'0104%02xa00fffffffffffff')",
+                   T0 + 20, a_id);
+    exec_sql(dir, sql);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples WHERE psi_cpu_some = 2413"), 1);
+
+    s = open_store(dir);
+    struct contention_rows c = {0};
+    long long bad = -1;
+    assert_int_equal(store_each_sample(s, "h1", 0, true, keep_contention, &c, &bad), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.psi[0].present, PRESSURE_BIT(PRESSURE_CPU, PRESSURE_SOME) |
+                                           PRESSURE_BIT(PRESSURE_CPU, PRESSURE_FULL) |
+                                           PRESSURE_BIT(PRESSURE_IO, PRESSURE_FULL));
+    assert_true(c.psi[0].pct[PRESSURE_CPU][PRESSURE_SOME] == 24.13);
+    assert_true(c.psi[0].pct[PRESSURE_CPU][PRESSURE_FULL] == 0);
+    assert_true(c.psi[0].pct[PRESSURE_IO][PRESSURE_FULL] == 100);
+    assert_int_equal(c.n_vms[0], 3);
+    assert_string_equal(c.vm[0][0], "a");
+    assert_true(c.has_wait[0][0] && c.wait[0][0] == 18);
+    assert_true(c.has_wait[0][1] && c.wait[0][1] == 0);
+    assert_false(c.has_wait[0][2]);
+    assert_int_equal(c.psi[1].present, 0);
+    assert_false(c.has_wait[1][0]);
+    assert_int_equal(c.psi[2].present, 0);
+    assert_int_equal(c.n_vms[2], 1);
+    assert_string_equal(c.vm[2][0], "a");
+    assert_false(c.has_wait[2][0]);
+    store_close(s);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upgrade_oldest),  cmocka_unit_test(test_new_store),
-        cmocka_unit_test(test_newer_refused),   cmocka_unit_test(test_samples_round),
-        cmocka_unit_test(test_prune_batches),   cmocka_unit_test(test_upgrade_v2),
-        cmocka_unit_test(test_bad_vms_skipped), cmocka_unit_test(test_hour_codec),
-        cmocka_unit_test(test_vm_codec),        cmocka_unit_test(test_migration_job),
+        cmocka_unit_test(test_upgrade_oldest),     cmocka_unit_test(test_new_store),
+        cmocka_unit_test(test_newer_refused),      cmocka_unit_test(test_samples_round),
+        cmocka_unit_test(test_prune_batches),      cmocka_unit_test(test_upgrade_v2),
+        cmocka_unit_test(test_bad_vms_skipped),    cmocka_unit_test(test_hour_codec),
+        cmocka_unit_test(test_vm_codec),           cmocka_unit_test(test_migration_job),
+        cmocka_unit_test(test_contention_history),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

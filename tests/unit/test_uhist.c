@@ -1,4 +1,5 @@
 /* The usage history ring behind GET /v1/hosts/NAME/history. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,7 @@ static void
 push_cpu(struct uhist *h, double t, double cpu)
 {
     double pct[KIND_COUNT] = {cpu, cpu / 2, 0, 1};
-    uhist_push(h, t, pct);
+    uhist_push(h, t, pct, NULL);
 }
 
 /* Samples closer than the gap fold into the newest point, keeping each kind's highest. */
@@ -67,9 +68,9 @@ test_clock_back_and_bad_values(void **state)
     assert_int_equal(uhist_len(h), 1);
     assert_true(uhist_time(h, 0) == 150.0);
     double bad[KIND_COUNT] = {0.0 / 0.0, 5, 5, 5};
-    uhist_push(h, 0.0 / 0.0, bad);
+    uhist_push(h, 0.0 / 0.0, bad, NULL);
     assert_int_equal(uhist_len(h), 1);
-    uhist_push(h, 151.0, bad);
+    uhist_push(h, 151.0, bad, NULL);
     assert_int_equal(uhist_len(h), 2);
     assert_true(uhist_pct(h, 1, KIND_CPU) == 0.0);
     uhist_free(h);
@@ -103,6 +104,55 @@ test_json(void **state)
     uhist_free(h);
 }
 
+/* Pressure rides along: folded to its highest per line, absent where not measured (null in
+ * the answer), and "pressure" only when a point selected has a line. */
+static void
+test_pressure(void **state)
+{
+    (void)state;
+    struct uhist *h = uhist_new(1.0);
+    const double pct[KIND_COUNT] = {50, 0, 0, 0};
+    uhist_push(h, 100.0, pct, NULL); /* before the host measured it */
+    struct pressure p = {0};
+    pressure_set(&p, PRESSURE_CPU, PRESSURE_SOME, 12.5);
+    pressure_set(&p, PRESSURE_IO, PRESSURE_FULL, 3);
+    uhist_push(h, 101.0, pct, &p);
+    struct pressure spike = {0};
+    pressure_set(&spike, PRESSURE_CPU, PRESSURE_SOME, 40.04);
+    uhist_push(h, 101.5, pct, &spike); /* folds: cpu some 40, io full kept */
+    uhist_push(h, 101.7, pct, &p);
+    assert_int_equal(uhist_len(h), 2);
+    assert_true(isnan(uhist_psi(h, 0, PRESSURE_CPU, PRESSURE_SOME)));
+    assert_true(fabs(uhist_psi(h, 1, PRESSURE_CPU, PRESSURE_SOME) - 40.04) < 1e-4);
+    assert_true(uhist_psi(h, 1, PRESSURE_IO, PRESSURE_FULL) == 3);
+    assert_true(isnan(uhist_psi(h, 1, PRESSURE_MEMORY, PRESSURE_SOME)));
+
+    double thr[KIND_COUNT] = {80, 80, 80, 80};
+    json_t *j = uhist_json(h, "h1", thr, 0);
+    assert_non_null(j);
+    json_t *psi = json_object_get(j, "pressure");
+    assert_int_equal(json_object_size(psi), 2); /* cpu and io */
+    assert_null(json_object_get(psi, "memory"));
+    json_t *some = json_object_get(json_object_get(psi, "cpu"), "some");
+    assert_int_equal(json_array_size(some), 2);
+    assert_true(json_is_null(json_array_get(some, 0)));
+    assert_true(json_real_value(json_array_get(some, 1)) == 40.0);
+    assert_null(json_object_get(json_object_get(psi, "cpu"), "full"));
+    json_t *full = json_object_get(json_object_get(psi, "io"), "full");
+    assert_true(json_real_value(json_array_get(full, 1)) == 3.0);
+    json_decref(j);
+    /* Only the first point selected: no line measured, no "pressure". */
+    j = uhist_json(h, "h1", thr, 100.0);
+    assert_non_null(json_object_get(j, "pressure"));
+    json_decref(j);
+    uhist_push(h, 103.0, pct, NULL);
+    j = uhist_json(h, "h1", thr, 103.0);
+    assert_int_equal(json_array_size(json_object_get(j, "time")), 1);
+    assert_null(json_object_get(j, "pressure"));
+    json_decref(j);
+    uhist_free(h);
+}
+
 int
 main(void)
 {
@@ -111,6 +161,7 @@ main(void)
         cmocka_unit_test(test_ring_wraps),
         cmocka_unit_test(test_clock_back_and_bad_values),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_pressure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
