@@ -99,6 +99,10 @@ get_metrics(struct http_req *r, void *ctx)
         mtext_sample(&t, "vmloc_managers_registered", "", (double)agent_managers_registered(a));
         mtext_family(&t, "vmloc_managers", "gauge", "Managers this agent registers with");
         mtext_sample(&t, "vmloc_managers", "", (double)a->n_mgrs);
+        mtext_family(&t, "vmloc_registration_failures_total", "counter",
+                     "Registrations with a manager that failed (no answer, or refused)");
+        mtext_sample(&t, "vmloc_registration_failures_total", "",
+                     (double)agent_managers_failures(a));
     }
     mtext_family(&t, "vmloc_manager_term", "gauge",
                  "The highest manager term this agent has seen in an order (0: none)");

@@ -28,11 +28,12 @@ struct agent_mgr {
     struct agent *a;
     const char *url; /* the agent's options' */
     struct event *ev;
-    bool registered;   /* the last registration was taken */
-    bool name_refused; /* this manager refuses this name (409): another agent holds it */
-    bool failing;      /* an episode of failures is under way (it was logged) */
-    unsigned failures; /* in a row */
-    double retry_s;    /* the next retry's delay after a failure (backoff) */
+    bool registered;         /* the last registration was taken */
+    bool name_refused;       /* this manager refuses this name (409): another agent holds it */
+    bool failing;            /* an episode of failures is under way (it was logged) */
+    unsigned failures;       /* in a row */
+    uint64_t failures_total; /* since the start */
+    double retry_s;          /* the next retry's delay after a failure (backoff) */
     bool notify_in_flight;
 };
 
@@ -98,6 +99,8 @@ void agent_managers_free(struct agent *a);
 /* How many managers have taken this agent's registration; how many refuse its name. */
 size_t agent_managers_registered(const struct agent *a);
 size_t agent_managers_refusing(const struct agent *a);
+/* Registrations that failed (no answer, or refused other than for the name), all managers. */
+uint64_t agent_managers_failures(const struct agent *a);
 
 /* Edge mode: send the latest sample, which shows a conflict, to every manager that does not
  * refuse this agent's name (agent_managers.c). */

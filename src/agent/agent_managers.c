@@ -52,6 +52,7 @@ register_failed(struct agent_mgr *g, const char *fmt, ...)
     va_end(ap);
     g->registered = false;
     g->failures++;
+    g->failures_total++;
     if (!g->failing)
         log_warnx("%s; retrying (said once until it answers)", what);
     else
@@ -187,6 +188,15 @@ agent_managers_refusing(const struct agent *a)
     size_t n = 0;
     for (size_t i = 0; i < a->n_mgrs; i++)
         n += a->mgrs[i].name_refused ? 1 : 0;
+    return n;
+}
+
+uint64_t
+agent_managers_failures(const struct agent *a)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < a->n_mgrs; i++)
+        n += a->mgrs[i].failures_total;
     return n;
 }
 
