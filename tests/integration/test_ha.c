@@ -335,6 +335,8 @@ test_failover(void **state)
     assert_int_equal(run_cli(drain2, NULL), 0);
     struct cond drained = {m2->url, "h2", "maintenance", 0};
     assert_true(wait_until(host_state_is, &drained, ACT_S));
+    struct where off2 = {urls, 3, "d", 1};
+    assert_true(wait_until(vm_moved, &off2, ACT_S)); /* the new leader drains it */
     /* Every VM on exactly one host. */
     const char *vms[] = {"a", "b", "c", "d"};
     for (size_t i = 0; i < 4; i++)
