@@ -233,10 +233,10 @@ static const struct opt_def agent_defs[] = {
     {.name = "manager",
      .short_name = 'm',
      .setter = add_managers_arg,
-     .arg = "URL[,URL...]",
-     .help = "the manager to register with (http://HOST:PORT); with\n"
-             "active/standby managers every one of them: a list,\n"
-             "or --manager again (replaces the file's list)"},
+     .arg = "URLS",
+     .help = "the manager to register with (http://HOST:PORT);\n"
+             "active/standby managers: every one, URL,URL... or\n"
+             "--manager again (replaces the file's manager lines)"},
     {.key = "manager", .setter = add_managers, .repeat = true},
     {.name = "mode",
      .key = "mode",
