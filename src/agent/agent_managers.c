@@ -4,8 +4,11 @@
  * Active/standby managers (manager --etcd) all collect from every agent, and only the leader
  * orders; an agent does not need to know which one leads. Registration is refreshed every
  * AGENT_REGISTER_EVERY_S while a manager takes it; after a failure it is tried again after
- * 1 s, doubling up to AGENT_REGISTER_BACKOFF_MAX_S, and the failure is logged once per
- * episode (a warning at its start, a line when the manager answers again). A manager that
+ * 1 s, doubling up to AGENT_REGISTER_EVERY_S, each delay shortened by up to a half, which
+ * differs from agent to agent and attempt to attempt: hundreds of agents refused together
+ * by a busy manager (its connection limit) come back spread, not in one wave again. The
+ * failure is logged once per episode (a warning at its start, a line when the manager
+ * answers again). A manager that
  * refuses this agent's name (409) is asked again every AGENT_REGISTER_EVERY_S, said once.
  *
  * Edge notifications go to every manager that does not refuse the name, one in flight per
@@ -20,6 +23,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +33,23 @@
 
 #define AGENT_REGISTER_EVERY_S 5.0
 #define AGENT_REGISTER_BACKOFF_FIRST_S 1.0
-#define AGENT_REGISTER_BACKOFF_MAX_S 30.0
+#define AGENT_REGISTER_BACKOFF_MAX_S AGENT_REGISTER_EVERY_S
+
+/* A factor in [0.5, 1) from the agent's name, the manager's URL and the attempt (FNV-1a). */
+static double
+spread(const struct agent_mgr *g)
+{
+    uint64_t h = 14695981039346656037ULL;
+    const char *parts[2] = {g->a->opts->name, g->url};
+    for (size_t k = 0; k < 2; k++) {
+        for (const char *p = parts[k]; *p != '\0'; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ 0xffu) * 1099511628211ULL;
+    }
+    h = (h ^ g->failures) * 1099511628211ULL;
+    h ^= h >> 29;
+    return 0.5 + 0.5 * (double)(h % 1000u) / 1000.0;
+}
 
 static void
 register_later(struct agent_mgr *g, double delay_s)
@@ -58,7 +78,7 @@ register_failed(struct agent_mgr *g, const char *fmt, ...)
     else
         log_debug("%s; retrying failures=%u", what, g->failures);
     g->failing = true;
-    double delay = g->retry_s;
+    double delay = g->retry_s * spread(g);
     g->retry_s = g->retry_s * 2.0 < AGENT_REGISTER_BACKOFF_MAX_S ? g->retry_s * 2.0
                                                                  : AGENT_REGISTER_BACKOFF_MAX_S;
     register_later(g, delay);
