@@ -26,6 +26,14 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
+// A manager answers GET /v1/health with role "manager", or with etcd (active/standby) with
+// "leader", "follower" or "none" (no leader known); an agent with "agent".
+const MANAGER_ROLES = new Set(["manager", "leader", "follower", "none"]);
+const isManager = () => MANAGER_ROLES.has(state.role);
+// Changes (drain, apply) are made where orders are: a follower answers them with a 307 to
+// the leader, another origin the page does not follow; it links to the leader instead.
+const canChange = () => state.role === "manager" || state.role === "leader";
+
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -307,7 +315,7 @@ function renderMaint() {
   const b = $("maint");
   const s = $("maint-status");
   const h = state.selected && state.hostsByName ? state.hostsByName.get(state.selected) : null;
-  if (!h || state.role !== "manager") {
+  if (!h || !canChange()) {
     b.hidden = true;
     s.hidden = true;
     return;
@@ -519,7 +527,7 @@ function renderRecs(list) {
     const vm = el("td", "", r.vm);
     vm.title = r.reason || "";
     const act = el("td");
-    if (r.state === "pending") {
+    if (r.state === "pending" && canChange()) {
       const b = el("button", "", "Apply");
       b.type = "button";
       b.addEventListener("click", () => applyRec(r.id));
@@ -567,7 +575,8 @@ async function poll() {
     renderMigrations(migrations);
     renderConflicts(conflicts);
     window.vmlocLastRenderMs = performance.now() - t0;
-    if (state.role === "manager") {
+    if (state.polls % 5 === 4) loadRole(); // a follower may lead by now, or the leader change
+    if (isManager()) {
       getJSON("/v1/recommendations?limit=" + LIST_ROWS).then(renderRecs, () => {});
     }
     state.listsPrimed = true;
@@ -613,16 +622,45 @@ function start() {
   loadMeta();
 }
 
-// The daemon's role and policy: read at start, and again once a token is given.
-function loadMeta() {
+// With active/standby managers: on a follower, say so and link to the leader; with no leader,
+// say why nothing is ordered.
+function renderHa(h) {
+  const n = $("ha-note");
+  n.replaceChildren();
+  if (h.role === "follower") {
+    n.append("This manager is a follower (standby): it shows what it collects; the leader decides and orders. ");
+    if (typeof h.leader === "string" && /^https?:\/\/[^\s"<>]+$/.test(h.leader)) {
+      const a = el("a", "", "Open the leader" + (h.leader_id ? " (" + h.leader_id + ")" : ""));
+      a.href = h.leader.replace(/\/+$/, "") + "/";
+      a.id = "ha-leader";
+      n.append(a, " to drain hosts or apply recommendations.");
+    }
+  } else if (h.role === "none") {
+    n.append("No manager leads at the moment (" + (h.ha_problem || "an election is under way") + "): nothing is ordered until one does.");
+  }
+  n.hidden = n.childNodes.length === 0;
+}
+
+function loadRole() {
   getJSON("/v1/health").then(
     (h) => {
+      const changed = state.role !== h.role;
       state.role = h.role;
-      renderMaint();
-      $("role").textContent = h.role + (h.mode ? " · " + h.mode + " mode" : "") + (h.name ? " · " + h.name : "");
+      if (changed) {
+        state.recsKey = ""; // the Apply buttons come or go with the role
+        renderMaint();
+      }
+      renderHa(h);
+      $("role").textContent =
+        h.role + (h.term ? " · term " + h.term : "") + (h.mode ? " · " + h.mode + " mode" : "") + (h.name ? " · " + h.name : "");
     },
     () => {},
   );
+}
+
+// The daemon's role and policy: read at start, and again once a token is given.
+function loadMeta() {
+  loadRole();
   api("/v1/policy")
     .then((r) => (r.ok ? r.text() : "not available here"))
     .then(

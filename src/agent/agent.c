@@ -1,8 +1,8 @@
-/* The agent's life: start the HTTP server, sample every interval, register with the manager,
- * and stop cleanly on SIGTERM or SIGINT.
+/* The agent's life: start the HTTP server, sample every interval, register with the managers
+ * (agent_managers.c), and stop cleanly on SIGTERM or SIGINT.
  *
- * Everything runs on one libevent loop: the sampling timer, the registration retry timer,
- * HTTP requests served and sent, migration timers. Signals reach the loop through libevent's
+ * Everything runs on one libevent loop: the sampling timer, the registration timers, HTTP
+ * requests served and sent, migration timers. Signals reach the loop through libevent's
  * signal events (the handler itself only records the signal), so no code runs in signal
  * context. A sample is computed from the backend's state at the timer tick and cached as the
  * JSON served at /v1/sample, so a collector always gets the latest complete measurement. */
@@ -200,73 +200,6 @@ sample_cb(evutil_socket_t fd, short what, void *arg)
     agent_detect(a);
 }
 
-static void register_later(struct agent *a);
-
-static void
-register_done(void *arg, int status, const char *body, size_t len, const char *err)
-{
-    struct agent *a = arg;
-    if (status >= 200 && status < 300) {
-        if (!a->registered)
-            log_info("registered with manager url=%s", a->opts->manager);
-        a->registered = true;
-        a->name_refused = false;
-    } else if (status == 409) {
-        /* Another agent holds this name: an error an operator must end; said once while it
-         * lasts, and the registration keeps being tried (the name frees when the other agent
-         * stops answering, or is forgotten). */
-        json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
-        const char *e = json_string_value(json_object_get(j, "error"));
-        if (!a->name_refused)
-            log_errorx("registration refused manager=%s host=\"%s\": %.400s; retrying every 5 s",
-                       a->opts->manager, a->opts->name,
-                       e != NULL ? e : "name held by another agent");
-        json_decref(j);
-        a->name_refused = true;
-        a->registered = false;
-    } else {
-        if (status == 0)
-            log_warnx("registration failed manager=%s error=\"%s\", retrying", a->opts->manager,
-                      err);
-        else
-            log_warnx("registration refused manager=%s status=%d body=%.200s, retrying",
-                      a->opts->manager, status, body != NULL ? body : "");
-        a->registered = false;
-    }
-    register_later(a);
-}
-
-static void
-register_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct agent *a = arg;
-    (void)fd;
-    (void)what;
-    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:f,s:s}", "name", a->opts->name, "url", a->url,
-                          "backend", agent_backend_name(a->opts->backend), "version", WIRE_VERSION,
-                          "interval", a->opts->interval_s, "mode", agent_mode_name(a->opts->mode));
-    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    int r = body != NULL ? http_request(a->client, a->opts->manager, "POST", "/v1/agents", body,
-                                        HTTP_TIMEOUT_S, register_done, a)
-                         : -ENOMEM;
-    free(body);
-    if (r < 0) {
-        log_warnx("registration not sent manager=%s error=\"%s\", retrying", a->opts->manager,
-                  strerror(-r));
-        register_later(a);
-    }
-}
-
-/* Registration is refreshed every 5 s (and retried at that pace after a failure), so a
- * restarted manager learns of every agent again without any state of its own. */
-static void
-register_later(struct agent *a)
-{
-    struct timeval tv = {5, 0};
-    (void)event_add(a->register_ev, &tv);
-}
-
 /* ---- what the layers below report ---------------------------------------------------------- */
 
 static void
@@ -448,9 +381,13 @@ agent_status(void *ctx, char *buf, size_t len)
     struct migration *const *all = migrate_all(a->migs, &n);
     for (size_t i = 0; i < n; i++)
         running += all[i]->state == MIG_RUNNING ? 1 : 0;
-    const char *link = "";
-    if (o->mode != AGENT_MODE_PEER && o->manager[0] != '\0')
-        link = a->registered ? ", registered" : ", not registered yet";
+    char link[64] = "";
+    size_t reg = agent_managers_registered(a);
+    if (a->n_mgrs == 1)
+        (void)snprintf(link, sizeof(link), "%s",
+                       reg == 1 ? ", registered" : ", not registered yet");
+    else if (a->n_mgrs > 1)
+        (void)snprintf(link, sizeof(link), ", registered with %zu of %zu managers", reg, a->n_mgrs);
     size_t vms = hv_n_vms(a->hv);
     (void)snprintf(buf, len, "%s mode: %zu VM%s, %zu migration%s in flight%s%s%s",
                    agent_mode_name(o->mode), vms, vms == 1 ? "" : "s", running,
@@ -467,8 +404,7 @@ agent_free(struct agent *a)
     hv_free(a->hv);
     if (a->sample_ev != NULL)
         event_free(a->sample_ev);
-    if (a->register_ev != NULL)
-        event_free(a->register_ev);
+    agent_managers_free(a);
     loop_done(&a->loop);
     sample_clear(a);
     free(a->scheduled_json);
@@ -523,8 +459,7 @@ agent_run(const struct agent_opts *o)
     (void)snprintf(a->url, sizeof(a->url), "%s",
                    o->advertise[0] != '\0' ? o->advertise : a->loop.url);
     a->sample_ev = event_new(a->base, -1, 0, sample_cb, a);
-    a->register_ev = event_new(a->base, -1, 0, register_cb, a);
-    if (a->sample_ev == NULL || a->register_ev == NULL) {
+    if (a->sample_ev == NULL) {
         log_errorx("out of memory");
         goto out;
     }
@@ -537,8 +472,10 @@ agent_run(const struct agent_opts *o)
     arm_sample(a);
     agent_sample(a);
     loop_set_status(&a->loop, agent_status, a);
-    if (o->manager[0] != '\0' && o->mode != AGENT_MODE_PEER)
-        event_active(a->register_ev, 0, 0);
+    if (agent_managers_start(a) < 0) {
+        log_errorx("out of memory");
+        goto out;
+    }
 
     log_info("agent started name=\"%s\" url=%s vms=%zu interval=%gs backend=%s mode=%s", o->name,
              a->url, hv_n_vms(a->hv), o->interval_s, agent_backend_name(o->backend),

@@ -5,6 +5,7 @@
 #ifndef VMLOC_AGENT_AGENT_H
 #define VMLOC_AGENT_AGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent/hv_trace.h"
@@ -20,6 +21,8 @@
 #define AGENT_DEFAULT_BANDWIDTH_MIB_S 1024.0
 #define AGENT_MAX_VMS 4096
 #define AGENT_MAX_PEERS 1024
+/* Managers an agent registers with: active/standby managers on etcd are two or three. */
+#define AGENT_MAX_MANAGERS 8
 /* A destination lock taken in peer mode lasts this long unless its holder renews it. */
 #define AGENT_DEFAULT_LOCK_LEASE_S 30.0
 
@@ -40,7 +43,11 @@ enum agent_mode {
 struct agent_opts {
     char name[MODEL_MAX_NAME + 1];
     char listen[WIRE_MAX_URL + 1];
-    char manager[WIRE_MAX_URL + 1];   /* "" when none */
+    /* The managers to register with (and, in edge mode, to notify): every one of
+     * active/standby managers, or the one manager. n_managers 0: none. */
+    char managers[AGENT_MAX_MANAGERS][WIRE_MAX_URL + 1];
+    size_t n_managers;
+    bool managers_from_args;          /* the CLI's: --manager has replaced the config file's list */
     char advertise[WIRE_MAX_URL + 1]; /* URL others use to reach us; "" = from listen */
     double interval_s;
     double bandwidth_mib_s; /* simulated migration bandwidth */

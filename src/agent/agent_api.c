@@ -93,10 +93,19 @@ get_metrics(struct http_req *r, void *ctx)
                      "Conflict notifications the manager accepted");
         mtext_sample(&t, "vmloc_notifications_total", "", (double)a->notifications);
     }
-    if (a->opts->manager[0] != '\0') {
+    if (a->n_mgrs > 0) {
         mtext_family(&t, "vmloc_registration_refused", "gauge",
-                     "1 while the manager refuses this agent's name (409: another agent holds it)");
-        mtext_sample(&t, "vmloc_registration_refused", "", a->name_refused ? 1 : 0);
+                     "1 while a manager refuses this agent's name (409: another agent holds it)");
+        mtext_sample(&t, "vmloc_registration_refused", "", agent_managers_refusing(a) > 0 ? 1 : 0);
+        mtext_family(&t, "vmloc_managers_registered", "gauge",
+                     "Managers that took this agent's last registration");
+        mtext_sample(&t, "vmloc_managers_registered", "", (double)agent_managers_registered(a));
+        mtext_family(&t, "vmloc_managers", "gauge", "Managers this agent registers with");
+        mtext_sample(&t, "vmloc_managers", "", (double)a->n_mgrs);
+        mtext_family(&t, "vmloc_registration_failures_total", "counter",
+                     "Registrations with a manager that failed (no answer, or refused)");
+        mtext_sample(&t, "vmloc_registration_failures_total", "",
+                     (double)agent_managers_failures(a));
     }
     mtext_family(&t, "vmloc_manager_term", "gauge",
                  "The highest manager term this agent has seen in an order (0: none)");

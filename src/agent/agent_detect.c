@@ -3,11 +3,11 @@
  * manager (wire_sample_to_cluster(), detect_host()), so a host is in conflict here exactly
  * when the manager would find it so on that sample.
  *
- * Edge: while the conflict lasts, each tick sends that sample to the manager
- * (POST /v1/notify), which decides and orders the migration; one notification is in flight
- * at a time, and none while a VM of the host is arriving or leaving (the manager does not
- * move anything into or out of a host with a migration running). Peer: the conflict starts a
- * decision among the peers (peer.c). */
+ * Edge: while the conflict lasts, each tick sends that sample to the managers
+ * (POST /v1/notify; agent_managers.c), whose leader decides and orders the migration; one
+ * notification is in flight per manager at a time, and none while a VM of the host is arriving or
+ * leaving (the manager does not move anything into or out of a host with a migration running).
+ * Peer: the conflict starts a decision among the peers (peer.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -18,48 +18,6 @@
 #include "common/log.h"
 #include "view/conflictlog.h"
 #include "view/hostview.h"
-
-static void
-notify_done(void *arg, int status, const char *body, size_t len, const char *err)
-{
-    struct agent *a = arg;
-    (void)len;
-    a->notify_in_flight = false;
-    if (status == 200 || status == 202) {
-        a->notifications++;
-        return;
-    }
-    if (status == 0)
-        log_warnx("conflict notification got no answer manager=%s error=\"%s\"; sending again "
-                  "next sample",
-                  a->opts->manager, err);
-    else
-        log_warnx("conflict notification refused manager=%s status=%d body=%.200s",
-                  a->opts->manager, status, body != NULL ? body : "");
-}
-
-static void
-notify(struct agent *a)
-{
-    if (a->opts->manager[0] == '\0') {
-        log_warnx("conflict on this host but no manager to notify (--manager URL)");
-        return;
-    }
-    if (a->name_refused) {
-        log_debug("conflict not notified: the manager refuses this host's name (see above)");
-        return;
-    }
-    if (a->notify_in_flight)
-        return;
-    int r = http_request(a->client, a->opts->manager, "POST", "/v1/notify", a->sample_json,
-                         HTTP_TIMEOUT_S, notify_done, a);
-    if (r < 0) {
-        log_warnx("conflict notification not sent manager=%s error=\"%s\"", a->opts->manager,
-                  strerror(-r));
-        return;
-    }
-    a->notify_in_flight = true;
-}
 
 /* Detect on the sample `s`: 1 in conflict, 2 in a usage conflict that [detect] contention =
  * confirm did not confirm (*ret_key, the caller's, for both), 0 not, <0 on OOM. */
@@ -125,5 +83,6 @@ agent_detect(struct agent *a)
     if (a->peer != NULL)
         peer_act(a->peer);
     else if (!moving)
-        notify(a); /* while a VM arrives or leaves, the manager would not act on this host */
+        agent_managers_notify(
+            a); /* while a VM arrives or leaves, the manager would not act on this host */
 }

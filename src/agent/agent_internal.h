@@ -20,6 +20,22 @@
 
 struct event;
 struct event_base;
+struct agent;
+
+/* One manager the agent registers with (agent_managers.c): each on its own schedule, its
+ * failures said once per episode, and in edge mode one notification in flight at a time. */
+struct agent_mgr {
+    struct agent *a;
+    const char *url; /* the agent's options' */
+    struct event *ev;
+    bool registered;         /* the last registration was taken */
+    bool name_refused;       /* this manager refuses this name (409): another agent holds it */
+    bool failing;            /* an episode of failures is under way (it was logged) */
+    unsigned failures;       /* in a row */
+    uint64_t failures_total; /* since the start */
+    double retry_s;          /* the next retry's delay after a failure (backoff) */
+    bool notify_in_flight;
+};
 
 struct agent {
     const struct agent_opts *opts; /* the caller's, for the agent's whole run */
@@ -44,16 +60,14 @@ struct agent {
      * a load change, come in between): GET /v1/sample?scheduled=1 */
     char *scheduled_json;
     struct event *sample_ev;
-    struct event *register_ev;
-    bool registered;
-    bool name_refused; /* the manager refuses this name (409): another agent holds it */
+    struct agent_mgr *mgrs; /* one per opts->managers; NULL in peer mode or without one */
+    size_t n_mgrs;
 
     /* Detection on this host (edge and peer modes; agent_detect.c). */
     bool in_conflict;            /* at the last sample */
     char *conflict_key;          /* its conflict then (conflict_key()), NULL when none */
     uint64_t conflicts_detected; /* episodes */
     uint32_t conflict_seen;      /* conflicts in the last samples, newest in bit 0 */
-    bool notify_in_flight;       /* edge: a notification is outstanding */
     uint64_t notifications;
     struct uhist *hist; /* this host's recent usage (NULL until the first sample) */
 
@@ -77,6 +91,21 @@ void agent_fence_load(struct agent *a);
  * (a higher term is remembered, and kept on disk with --data); false: older than the highest
  * seen, logged and counted, with `why` (`len` bytes) saying so. */
 bool agent_fence_admit(struct agent *a, uint64_t term, const char *what, char *why, size_t len);
+
+/* Start registering with every manager of the options (agent_managers.c). 0, or -ENOMEM
+ * (nothing started). agent_managers_free() ends it. */
+int agent_managers_start(struct agent *a);
+void agent_managers_free(struct agent *a);
+
+/* How many managers have taken this agent's registration; how many refuse its name. */
+size_t agent_managers_registered(const struct agent *a);
+size_t agent_managers_refusing(const struct agent *a);
+/* Registrations that failed (no answer, or refused other than for the name), all managers. */
+uint64_t agent_managers_failures(const struct agent *a);
+
+/* Edge mode: send the latest sample, which shows a conflict, to every manager that does not
+ * refuse this agent's name (agent_managers.c). */
+void agent_managers_notify(struct agent *a);
 
 /* The HTTP routes of an agent (agent_api.c). */
 extern const struct http_route agent_routes[];

@@ -40,8 +40,15 @@ const char *cli_jstr(json_t *o, const char *key);
 void cli_join(json_t *arr, const char *sep, char *buf, size_t len);
 
 /* The daemon the terminal commands talk to: --agent URL if given, else --manager URL, else
- * the default manager (VMLOC_MANAGER or http://127.0.0.1:7700). Never NULL. */
+ * the default manager (VMLOC_MANAGER or http://127.0.0.1:7700); a list of managers is
+ * resolved to one with cli_leader_find() (once). Never NULL. */
 const char *cli_target_url(void);
+
+/* The manager to talk to from `list`, URLs separated by commas (--manager or VMLOC_MANAGER),
+ * into `buf` (`len` bytes): one URL as it is; of several, the one that leads, asked with GET
+ * /v1/health (else a follower, else the first; cli_leader.c). An element that is not a URL
+ * is put there as it is, for the caller's check to name it. */
+void cli_leader_find(const char *list, char *buf, size_t len);
 
 /* The global --agent URL, or NULL. */
 const char *cli_global_agent(void);

@@ -62,27 +62,63 @@ trace_file_ok(const char *v)
     return strchr(v, '/') == NULL;
 }
 
+/* Add URL `v` to `list` (`*n` of at most `max`), `what` naming it in "too many". */
 static int
-add_peer(void *target, const char *v, char *why, size_t len)
+add_url(char (*list)[WIRE_MAX_URL + 1], size_t *n, size_t max, const char *what, const char *v,
+        char *why, size_t len)
 {
-    struct agent_opts *o = target;
     const char *bad = NULL;
-    if (o->n_peers == AGENT_MAX_PEERS) {
-        (void)snprintf(why, len, "too many peers (at most %d)", AGENT_MAX_PEERS);
+    if (*n == max) {
+        (void)snprintf(why, len, "too many %s (at most %zu)", what, max);
         return -EINVAL;
     }
-    if (strlen(v) == 0 || strlen(v) >= sizeof(o->peers[0]) || http_url_check(v) < 0)
+    if (strlen(v) == 0 || strlen(v) >= sizeof(list[0]) || http_url_check(v) < 0)
         bad = "must be http://HOST:PORT";
-    for (size_t i = 0; bad == NULL && i < o->n_peers; i++) {
-        if (strcmp(o->peers[i], v) == 0)
+    for (size_t i = 0; bad == NULL && i < *n; i++) {
+        if (strcmp(list[i], v) == 0)
             bad = "given twice";
     }
     if (bad != NULL) {
         (void)snprintf(why, len, "%s", bad);
         return -EINVAL;
     }
-    memcpy(o->peers[o->n_peers++], v, strlen(v) + 1);
+    memcpy(list[(*n)++], v, strlen(v) + 1);
     return 0;
+}
+
+/* "URL, URL ...": each one added with add_url(). */
+static int
+add_url_list(char (*list)[WIRE_MAX_URL + 1], size_t *n, size_t max, const char *what, const char *v,
+             char *why, size_t len)
+{
+    char url[WIRE_MAX_URL + 1];
+    const char *p = v;
+    for (;;) {
+        p += strspn(p, ", \t");
+        size_t k = strcspn(p, ", \t");
+        if (k == 0)
+            return 0;
+        if (k >= sizeof(url)) {
+            (void)snprintf(why, len, "\"%.40s...\": must be http://HOST:PORT (at most %zu bytes)",
+                           p, sizeof(url) - 1);
+            return -EINVAL;
+        }
+        memcpy(url, p, k);
+        url[k] = '\0';
+        char bad[128];
+        if (add_url(list, n, max, what, url, bad, sizeof(bad)) < 0) {
+            (void)snprintf(why, len, "\"%.200s\": %s", url, bad);
+            return -EINVAL;
+        }
+        p += k;
+    }
+}
+
+static int
+add_peer(void *target, const char *v, char *why, size_t len)
+{
+    struct agent_opts *o = target;
+    return add_url(o->peers, &o->n_peers, AGENT_MAX_PEERS, "peers", v, why, len);
 }
 
 /* "URL, URL ...": each one as --peer. The key may be given on many lines, each adding its
@@ -91,27 +127,29 @@ static int
 add_peers(void *target, const char *v, char *why, size_t len)
 {
     struct agent_opts *o = target;
-    char url[sizeof(o->peers[0])];
-    const char *p = v;
-    for (;;) {
-        p += strspn(p, ", \t");
-        size_t n = strcspn(p, ", \t");
-        if (n == 0)
-            return 0;
-        if (n >= sizeof(url)) {
-            (void)snprintf(why, len, "\"%.40s...\": must be http://HOST:PORT (at most %zu bytes)",
-                           p, sizeof(url) - 1);
-            return -EINVAL;
-        }
-        memcpy(url, p, n);
-        url[n] = '\0';
-        char bad[128];
-        if (add_peer(target, url, bad, sizeof(bad)) < 0) {
-            (void)snprintf(why, len, "\"%.200s\": %s", url, bad);
-            return -EINVAL;
-        }
-        p += n;
+    return add_url_list(o->peers, &o->n_peers, AGENT_MAX_PEERS, "peers", v, why, len);
+}
+
+/* [agent] manager = URL[, URL...]: the managers to register with; each line adds to the
+ * list (active/standby managers: name every one). */
+static int
+add_managers(void *target, const char *v, char *why, size_t len)
+{
+    struct agent_opts *o = target;
+    return add_url_list(o->managers, &o->n_managers, AGENT_MAX_MANAGERS, "managers", v, why, len);
+}
+
+/* --manager URL[,URL...], repeatable: the command line's list replaces the file's (an option
+ * given on the command line wins), and each --manager adds to it. */
+static int
+add_managers_arg(void *target, const char *v, char *why, size_t len)
+{
+    struct agent_opts *o = target;
+    if (!o->managers_from_args) {
+        o->n_managers = 0;
+        o->managers_from_args = true;
     }
+    return add_managers(target, v, why, len);
 }
 
 static int
@@ -194,10 +232,12 @@ static const struct opt_def agent_defs[] = {
     {DAEMON_OPTS_LISTEN(struct agent_opts)},
     {.name = "manager",
      .short_name = 'm',
-     .key = "manager",
-     .set = {SETTING_TEXT(AG(manager), url_ok, "must be http://HOST:PORT")},
-     .arg = "URL",
-     .help = "the manager to register with (http://HOST:PORT)"},
+     .setter = add_managers_arg,
+     .arg = "URLS",
+     .help = "the manager to register with (http://HOST:PORT);\n"
+             "active/standby managers: every one, URL,URL... or\n"
+             "--manager again (replaces the file's manager lines)"},
+    {.key = "manager", .setter = add_managers, .repeat = true},
     {.name = "mode",
      .key = "mode",
      .set = {SETTING_CHOICE(AG(mode), mode_names, "must be central, edge or peer")},
@@ -447,11 +487,11 @@ check_mode(struct agent_opts *o)
                   agent_mode_name(o->mode));
         return CLI_EXIT_USAGE;
     }
-    if (o->mode == AGENT_MODE_PEER && o->manager[0] != '\0') {
+    if (o->mode == AGENT_MODE_PEER && o->n_managers > 0) {
         cli_error("agent: --mode peer works without a manager; drop --manager");
         return CLI_EXIT_USAGE;
     }
-    if (o->mode == AGENT_MODE_EDGE && o->manager[0] == '\0') {
+    if (o->mode == AGENT_MODE_EDGE && o->n_managers == 0) {
         cli_error("agent: --mode edge needs --manager URL (the manager it notifies)");
         return CLI_EXIT_USAGE;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "proto/wire.h"
 
 #ifndef VMLOC_VERSION
 #define VMLOC_VERSION "0.1.0"
@@ -49,16 +50,22 @@ cli_target_url(void)
 {
     if (global_agent != NULL)
         return global_agent;
-    if (global_manager != NULL)
-        return global_manager;
-    const char *env = getenv("VMLOC_MANAGER");
-    return env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_MANAGER;
+    static char url[WIRE_MAX_URL + 1];
+    if (url[0] != '\0')
+        return url;
+    const char *list = global_manager;
+    if (list == NULL) {
+        const char *env = getenv("VMLOC_MANAGER");
+        list = env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_MANAGER;
+    }
+    cli_leader_find(list, url, sizeof(url));
+    return url;
 }
 
 static void
 usage(FILE *f)
 {
-    (void)fprintf(f, "usage: vmloc [--help] [--version] [--manager URL | --agent URL]\n"
+    (void)fprintf(f, "usage: vmloc [--help] [--version] [--manager URL[,URL...] | --agent URL]\n"
                      "             [--token-file FILE] [--tls-cert FILE --tls-key FILE\n"
                      "             --tls-ca FILE] COMMAND [ARGS]\n\n"
                      "vmloc keeps virtual machines on the right servers: it detects resource\n"
@@ -72,6 +79,8 @@ usage(FILE *f)
                      "~/.config/vmloc/token (docs/security.md). For https:// daemons (mutual\n"
                      "TLS) give --tls-cert, --tls-key and --tls-ca, or VMLOC_TLS_CERT,\n"
                      "VMLOC_TLS_KEY and VMLOC_TLS_CA.\n"
+                     "With active/standby managers (etcd) give --manager them all,\n"
+                     "URL,URL...: the commands ask each which one leads.\n"
                      "\nRun 'vmloc COMMAND --help' for a command's options.\n"
                      "Exit status: 0 success, 1 failure at run time, 2 bad arguments or input.\n");
 }

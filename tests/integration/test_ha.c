@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "run.h"
 #include "testpool.h"
 
 #define LEASE_S 3.0
@@ -133,26 +134,18 @@ start_manager(const char *id)
     return pool_start(id, argv);
 }
 
-/* An agent `name` registered with `m1` (its --manager) and `m2`, with VMs `vm` and `vm2`
- * (NULL: none), keeping its
- * state (and the highest manager term) in a data directory of its own. */
+/* An agent `name` registering with the managers `m1` and `m2` (NULL: only `m1`), given as
+ * --manager twice, with VMs `vm` and `vm2` (NULL: none), keeping its state (and the highest
+ * manager term) in a data directory of its own. */
 static struct daemon *
 start_agent(const char *name, const char *m1, const char *m2, const char *vm, const char *vm2)
 {
     char data[700];
     (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), name);
     const char *extra[] = {"--data", data, "--vm", vm, vm2 != NULL ? "--vm" : NULL, vm2, NULL};
-    struct daemon *d = pool_start_agent(name, m1, extra);
-    if (m2 != NULL) {
-        /* Registration with the other manager, as an operator's script does (docs/running.md,
-         * "High availability"): agents name one manager. */
-        char body[300];
-        (void)snprintf(body, sizeof(body), "{\"name\":\"%s\",\"url\":\"%s\"}", name, d->url);
-        json_t *j = NULL;
-        assert_int_equal(daemon_http(m2, "POST", "/v1/agents", body, &j), 200);
-        json_decref(j);
-    }
-    return d;
+    const char *extra2[] = {
+        "--manager", m2, "--data", data, "--vm", vm, vm2 != NULL ? "--vm" : NULL, vm2, NULL};
+    return pool_start_agent(name, m1, m2 != NULL ? extra2 : extra);
 }
 
 static json_t *
@@ -212,6 +205,60 @@ h1_relieved(void *arg)
     return vm_moved(&a) || vm_moved(&b);
 }
 
+/* The value of metric line `name ` in `url`'s /metrics, -1 when absent. */
+static double
+metric(const char *url, const char *name)
+{
+    char *text = metrics_text(url);
+    char key[120];
+    (void)snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr(text, key);
+    double v = p != NULL ? strtod(p + strlen(key), NULL) : -1;
+    free(text);
+    return v;
+}
+
+/* Metric `a` of the daemon at `url` is at least `n`. */
+static bool
+metric_is(void *arg)
+{
+    struct cond *c = arg;
+    return metric(c->url, c->a) >= (double)c->n;
+}
+
+/* `vmloc --manager LIST drain no-such-host` fails, and its error names `want`: the manager
+ * the CLI chose from LIST. */
+static void
+cli_error_names(const char *list, const char *want)
+{
+    const char *argv[] = {daemon_bin(), "--manager", list, "drain", "no-such-host", NULL};
+    struct run_result res;
+    assert_int_equal(run_program(argv, NULL, 0, 30.0, &res), 0);
+    char expect[200];
+    (void)snprintf(expect, sizeof(expect), "%s/v1/hosts/no-such-host", want);
+    if (res.exit_status == 0 || strstr(res.err, expect) == NULL) {
+        printf("vmloc --manager %s: %s, stderr: %s (expected %s)\n", list, run_describe(&res),
+               res.err, expect);
+        run_result_done(&res);
+        fail();
+    }
+    run_result_done(&res);
+}
+
+/* Lines of daemon `d`'s log that contain `text`. */
+static int
+log_count(const struct daemon *d, const char *text)
+{
+    FILE *f = fopen(d->log_path, "r");
+    assert_non_null(f);
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, text) != NULL ? 1 : 0;
+    (void)fclose(f);
+    return n;
+}
+
 /* (a) one leader, health says roles and term; (e) a drain sent to the follower takes effect;
  * (b) kill -9 of the leader: the follower leads in time and resolves a conflict that began
  * after the kill. */
@@ -236,7 +283,10 @@ test_failover(void **state)
     json_decref(h1);
     json_decref(h2);
 
-    struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30", "b:cpu=25");
+    /* The agents name both managers (a list, or --manager twice) and register with both. */
+    char both[300];
+    (void)snprintf(both, sizeof(both), "%s,%s", m1->url, m2->url);
+    struct daemon *a1 = start_agent("h1", both, NULL, "a:cpu=30", "b:cpu=25");
     struct daemon *a2 = start_agent("h2", m1->url, m2->url, "d:cpu=5", NULL);
     struct daemon *a3 = start_agent("h3", m1->url, m2->url, "c:cpu=5", NULL);
     const char *urls[] = {a1->url, a2->url, a3->url};
@@ -244,6 +294,16 @@ test_failover(void **state)
     struct cond up2 = {m2->url, NULL, NULL, 3};
     assert_true(wait_until(hosts_up, &up1, UP_S));
     assert_true(wait_until(hosts_up, &up2, UP_S)); /* the follower's view is warm */
+    struct cond reg1 = {a1->url, "vmloc_managers_registered", NULL, 2};
+    assert_true(wait_until(metric_is, &reg1, UP_S));
+
+    /* The CLI given a dead URL, the follower and the leader talks to the leader: its error
+     * for an unknown host names the URL it used. */
+    char dead[64];
+    (void)snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", free_port());
+    char three[400];
+    (void)snprintf(three, sizeof(three), "%s,%s,%s", dead, m2->url, m1->url);
+    cli_error_names(three, m1->url);
 
     /* (e) A drain sent to the follower: 307 to the leader, which the CLI follows. */
     json_t *j = NULL;
@@ -267,7 +327,16 @@ test_failover(void **state)
     printf("takeover after kill -9: %.2f s (lease %.0f s)\n", took, LEASE_S);
     assert_true(took <= TAKEOVER_S);
     assert_true(term_of(m2->url) > term);
+    /* No operator step: the agents were registered with m2 from the start. */
     assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
+    /* The CLI given both URLs, the dead one first, reaches the new leader. */
+    cli_error_names(both, m2->url);
+    const char *drain2[] = {"--manager", both, "drain", "h2", NULL};
+    assert_int_equal(run_cli(drain2, NULL), 0);
+    struct cond drained = {m2->url, "h2", "maintenance", 0};
+    assert_true(wait_until(host_state_is, &drained, ACT_S));
+    struct where off2 = {urls, 3, "d", 1};
+    assert_true(wait_until(vm_moved, &off2, ACT_S)); /* the new leader drains it */
     /* Every VM on exactly one host. */
     const char *vms[] = {"a", "b", "c", "d"};
     for (size_t i = 0; i < 4; i++)
@@ -352,17 +421,82 @@ test_paused_leader(void **state)
     pool_finish();
 }
 
-/* The value of metric line `name ` in `url`'s /metrics, -1 when absent. */
-static double
-metric(const char *url, const char *name)
+/* An edge manager `id` on its own store, campaigning on the test's etcd, on `listen`. */
+static struct daemon *
+start_edge_manager(const char *id, const char *listen)
 {
-    char *text = metrics_text(url);
-    char key[120];
-    (void)snprintf(key, sizeof(key), "\n%s ", name);
-    const char *p = strstr(text, key);
-    double v = p != NULL ? strtod(p + strlen(key), NULL) : -1;
-    free(text);
-    return v;
+    char data[700];
+    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
+    const char *argv[] = {"manager", "--listen", listen,   "--data", data,      "--interval", "0.2",
+                          "--mode",  "edge",     "--etcd", etcd_url, "--ha-id", id,           NULL};
+    return pool_start(id, argv);
+}
+
+/* (f) Edge agents given a dead manager's URL first and a live one: they register with the
+ * live one and its conflict is resolved; the dead one is tried again and again, on its own
+ * back-off, said once; when a manager comes up at that address they register with it. */
+static void
+test_dead_manager(void **state)
+{
+    (void)state;
+    int dead_port = free_port();
+    char dead[64];
+    (void)snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", dead_port);
+    struct daemon *m1 = start_edge_manager("m1", "127.0.0.1:0");
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(role_is, &lead1, UP_S));
+    char list[300];
+    (void)snprintf(list, sizeof(list), "%s,%s", dead, m1->url);
+    static const char *const vms[3][2] = {
+        {"a:cpu=30", "b:cpu=25"}, {"d:cpu=5", NULL}, {"c:cpu=5", NULL}};
+    struct daemon *ag[3];
+    for (size_t i = 0; i < 3; i++) {
+        char name[8];
+        char data[700];
+        (void)snprintf(name, sizeof(name), "h%zu", i + 1);
+        (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), name);
+        const char *extra[] = {
+            "--mode",  "edge", "--data", data, "--vm", vms[i][0], vms[i][1] != NULL ? "--vm" : NULL,
+            vms[i][1], NULL};
+        ag[i] = pool_start_agent(name, list, extra);
+    }
+    const char *urls[] = {ag[0]->url, ag[1]->url, ag[2]->url};
+    struct cond known = {m1->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_known, &known, UP_S));
+    assert_true(metric(ag[0]->url, "vmloc_managers") == 2.0);
+
+    /* The conflict is notified (to both) and resolved by the live one. */
+    load(ag[0]->url, "a", "cpu=60");
+    assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
+    assert_true(metric(ag[0]->url, "vmloc_notifications_total") >= 1.0);
+
+    /* The dead manager: tried again (three failures by now or soon), said once. */
+    struct cond failed = {ag[0]->url, "vmloc_registration_failures_total", NULL, 3};
+    assert_true(wait_until(metric_is, &failed, ACT_S));
+    char said[120];
+    (void)snprintf(said, sizeof(said), "registration failed manager=%s", dead);
+    assert_int_equal(log_count(ag[0], said), 1);
+    assert_true(metric(ag[0]->url, "vmloc_managers_registered") == 1.0);
+
+    /* A manager comes up at that address: every agent registers with it, no operator step. */
+    char listen[40];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%d", dead_port);
+    struct daemon *m2 = start_edge_manager("m2", listen);
+    struct cond known2 = {m2->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_known, &known2, ACT_S + 5.0));
+    char back[160];
+    (void)snprintf(back, sizeof(back), "registered with manager url=%s after", dead);
+    struct log_cond back_logged = {ag[0], back};
+    assert_true(wait_until(log_has, &back_logged, UP_S));
+    struct cond reg2 = {ag[0]->url, "vmloc_managers_registered", NULL, 2};
+    assert_true(wait_until(metric_is, &reg2, UP_S));
+    struct cond follow2 = {m2->url, "follower", NULL, 0};
+    assert_true(wait_until(role_is, &follow2, UP_S));
+    /* Every VM on exactly one host. */
+    const char *all[] = {"a", "b", "c", "d"};
+    for (size_t i = 0; i < 4; i++)
+        assert_true(pool_vm_where(urls, 3, all[i]) >= 0);
+    pool_finish();
 }
 
 static int
@@ -439,6 +573,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stale_term_refused, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_leader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_manager, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
