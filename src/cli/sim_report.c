@@ -275,6 +275,145 @@ tradeoff(FILE *f, const struct sim_run *runs, size_t n)
     (void)fputs("</svg></figure>\n", f);
 }
 
+/* The largest 1, 2 or 5 times a power of ten not above `x` (> 0). */
+static double
+nice_below(double x)
+{
+    double mag = pow(10, floor(log10(x)));
+    return x >= 5 * mag ? 5 * mag : x >= 2 * mag ? 2 * mag : mag;
+}
+
+/* The smallest 1, 2 or 5 times a power of ten not below `x` (> 0). */
+static double
+nice_above(double x)
+{
+    double mag = pow(10, floor(log10(x)));
+    return x <= mag ? mag : x <= 2 * mag ? 2 * mag : x <= 5 * mag ? 5 * mag : 10 * mag;
+}
+
+#define SC_W 560.0      /* the scatter's plot area; its size legend goes to the right */
+#define SC_RMAX 18.0    /* radius of the run with the most migrations */
+#define SC_RMIN 2.5     /* a run with no migrations: a ring of this radius */
+#define SC_LEGEND 170.0 /* as wide as the other charts */
+
+/* Point radius for `m` migrations when the most is `mmax`: the area is proportional (the
+ * points' outline keeps a tiny one visible). */
+static double
+point_radius(double m, double mmax)
+{
+    if (!(m > 0) || !(mmax > 0))
+        return SC_RMIN;
+    return SC_RMAX * sqrt(m / mmax);
+}
+
+/* The size legend: up to three round migration counts, largest first. */
+static void
+size_legend(FILE *f, double mmax)
+{
+    double x = PAD_L + SC_W + 40;
+    double y = 5 + 16;
+    (void)fprintf(f, "<text x=%.1f y=%.1f class=ax>migrations</text>\n", x - 14, y);
+    if (!(mmax > 0)) {
+        (void)fprintf(f,
+                      "<circle cx=%.1f cy=%.1f r=%.1f fill=none stroke=\"#888\" />"
+                      "<text x=%.1f y=%.1f class=ax>0</text>\n",
+                      x, y + 20, SC_RMIN, x + SC_RMAX + 8, y + 24);
+        return;
+    }
+    double v = nice_below(mmax);
+    y += 8;
+    for (int k = 0; k < 3 && v >= 1; k++) {
+        double r = point_radius(v, mmax);
+        y += r + 6;
+        (void)fprintf(f,
+                      "<circle class=key cx=%.1f cy=%.1f r=%.1f fill=none stroke=\"#888\" />"
+                      "<text x=%.1f y=%.1f class=ax>%.0f</text>\n",
+                      x, y, r, x + SC_RMAX + 8, y + 4, v);
+        y += r;
+        v = nice_below(v / 4);
+    }
+}
+
+/* Energy over the bound (y) against SLATAH (x) for every run with a bound, one point per
+ * run whose area is proportional to its migrations; the dashed line is the bound itself.
+ * Nothing when no run has a bound (a live replay run alone). */
+static void
+bound_scatter(FILE *f, const struct sim_run *runs, size_t n)
+{
+    double xmax = 0, ylo = 1, yhi = 1, mmax = 0;
+    size_t drawn = 0;
+    for (size_t i = 0; i < n; i++) {
+        double ratio = sim_run_bound_ratio(&runs[i]);
+        if (!isfinite(ratio))
+            continue;
+        drawn++;
+        xmax = fmax(xmax, runs[i].res.stats.slatah * 100);
+        ylo = fmin(ylo, ratio);
+        yhi = fmax(yhi, ratio);
+        mmax = fmax(mmax, (double)runs[i].res.stats.migrations);
+    }
+    if (drawn == 0)
+        return;
+    /* Axes of 1, 2 or 5 times a power of ten per tick, with room for the largest point. */
+    double xt = nice_above((xmax > 0 ? xmax * 1.15 : 1) / 4);
+    xmax = 4 * xt;
+    double yt = nice_above((yhi - ylo > 0 ? (yhi - ylo) * 1.3 : 0.1 * yhi) / 4);
+    ylo = floor((ylo - 0.1 * (yhi - ylo)) / yt) * yt;
+    if (ylo < 0)
+        ylo = 0;
+    int yn = (int)ceil((yhi + 0.1 * (yhi - ylo)) / yt - ylo / yt - 1e-9);
+    if (yn < 2)
+        yn = 2;
+    double ytop = ylo + yn * yt;
+    (void)fputs("<figure><figcaption>Energy against SLA <span class=u>energy / bound against "
+                "SLATAH %, one point per policy run, point area proportional to its migrations; "
+                "dashed: the bound (1.0)</span></figcaption>\n",
+                f);
+    (void)fprintf(f,
+                  "<svg class=scatter viewBox=\"0 0 %.0f %.0f\" role=img "
+                  "aria-label=\"Energy against SLA\">\n",
+                  PAD_L + SC_W + SC_LEGEND, H + PAD_B + 10);
+    for (int g = 0; g <= yn; g++) {
+        double y = 5 + H - H * g / yn;
+        (void)fprintf(f,
+                      "<line x1=%.1f y1=%.1f x2=%.1f y2=%.1f class=grid />"
+                      "<text x=%.1f y=%.1f class=ax text-anchor=end>%.4g</text>\n",
+                      PAD_L, y, PAD_L + SC_W, y, PAD_L - 6, y + 4, ylo + yt * g);
+    }
+    for (int g = 0; g <= 4; g++)
+        (void)fprintf(f, "<text x=%.1f y=%.1f class=ax text-anchor=middle>%.4g %%</text>\n",
+                      PAD_L + SC_W * g / 4.0, 5 + H + 18, xt * g);
+    double y1 = 5 + H - H * (1 - ylo) / (ytop - ylo);
+    (void)fprintf(f,
+                  "<line x1=%.1f y1=%.1f x2=%.1f y2=%.1f stroke=\"#888\" "
+                  "stroke-dasharray=\"5 4\" />\n",
+                  PAD_L, y1, PAD_L + SC_W, y1);
+    for (size_t i = 0; i < n; i++) {
+        double ratio = sim_run_bound_ratio(&runs[i]);
+        if (!isfinite(ratio))
+            continue;
+        const struct dc_stats *s = &runs[i].res.stats;
+        const char *c = colours[i % (sizeof(colours) / sizeof(colours[0]))];
+        double x = PAD_L + SC_W * s->slatah * 100 / xmax;
+        double y = 5 + H - H * (ratio - ylo) / (ytop - ylo);
+        double r = point_radius((double)s->migrations, mmax);
+        char label[32];
+        sim_run_label(&runs[i], label, sizeof(label));
+        (void)fprintf(f,
+                      "<circle class=pt data-migrations=%llu cx=%.1f cy=%.1f r=%.4g fill=\"%s\" "
+                      "fill-opacity=0.45 stroke=\"%s\"><title>",
+                      (unsigned long long)s->migrations, x, y, r, s->migrations > 0 ? c : "none",
+                      c);
+        put_escaped(f, label);
+        (void)fprintf(f, ": %llu migrations</title></circle><text x=%.1f y=%.1f class=ax>",
+                      (unsigned long long)s->migrations, x + r + 3, y + 4);
+        put_escaped(f, label);
+        (void)fputs("</text>\n", f);
+    }
+    size_legend(f, mmax);
+    (void)fputs("</svg></figure>\n", f);
+}
+
 int
 sim_report_write(const char *path, const char *trace, const struct sim_run *runs, size_t n)
 {
@@ -340,6 +479,7 @@ sim_report_write(const char *path, const char *trace, const struct sim_run *runs
     chart(f, "Energy against the bound",
           "kWh, cumulative; dashed: the energy bound at the policy's threshold", SERIES_ENERGY,
           runs, n);
+    bound_scatter(f, runs, n);
     chart(f, "Overloaded hosts", "hosts over the policy's limit at each step", SERIES_OVERLOADED,
           runs, n);
     chart(f, "Migrations", "started at each decision step", SERIES_MIGRATIONS, runs, n);

@@ -206,6 +206,109 @@ take_report(char *path)
     return buf;
 }
 
+/* The points of the report's energy/bound scatter, in order: each one's migrations (from its
+ * data-migrations attribute), radius and label. Returns how many (at most `max`). */
+struct scatter_point {
+    unsigned long long migrations;
+    double r;
+    char label[32];
+};
+
+static size_t
+scatter_points(const char *buf, struct scatter_point *ret, size_t max)
+{
+    const char *fig = strstr(buf, "<svg class=scatter");
+    assert_non_null(fig);
+    const char *end = strstr(fig, "</svg>");
+    assert_non_null(end);
+    size_t n = 0;
+    for (const char *p = fig; (p = strstr(p, "<circle class=pt ")) != NULL && p < end; p++) {
+        assert_true(n < max);
+        const char *m = strstr(p, "data-migrations=");
+        const char *r = strstr(p, " r=");
+        const char *t = strstr(p, "<text ");
+        assert_true(m != NULL && r != NULL && t != NULL && t < end);
+        char *stop;
+        ret[n].migrations = strtoull(m + strlen("data-migrations="), &stop, 10);
+        assert_true(*stop == ' ');
+        ret[n].r = strtod(r + 3, &stop);
+        assert_true(*stop == ' ' && ret[n].r > 0);
+        const char *l = strchr(t, '>') + 1;
+        size_t len = (size_t)(strchr(l, '<') - l);
+        assert_true(len < sizeof(ret[n].label));
+        memcpy(ret[n].label, l, len);
+        ret[n].label[len] = '\0';
+        n++;
+    }
+    return n;
+}
+
+/* `vmloc sim --report` with `policies` and --json: the JSON array (or object, one policy)
+ * and the report's text. */
+static char *
+report_run(const char *policies, json_t **ret_j)
+{
+    char *path = clitest_asprintf("%s/report.html", clitest_dir());
+    const char *argv[] = {bin,      "sim",      "--trace", small_dir, "--hosts", "8", "--policy",
+                          policies, "--report", path,      "--json",  "-q",      NULL};
+    *ret_j = run_json(policies, argv);
+    return take_report(path);
+}
+
+/* The trade-off scatter: one point per policy run, labelled, its area proportional to the
+ * run's migrations (JSON), a ring for none; one policy alone still gets its point. */
+static void
+test_report_scatter(void **state)
+{
+    (void)state;
+    json_t *j;
+    char *buf = report_run("vmloc,thr-mmt,thr-mu,none", &j);
+    struct scatter_point pts[8];
+    size_t n = scatter_points(buf, pts, 8);
+    assert_int_equal(n, 4);
+    static const char *const want[] = {"vmloc", "thr-mmt 0.8", "thr-mu 0.8", "none"};
+    double per_migration = 0; /* r^2 / migrations, the same for every point with some */
+    size_t moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(pts[i].label, want[i]);
+        assert_true((double)pts[i].migrations == num(json_array_get(j, i), "migrations"));
+        if (pts[i].migrations == 0)
+            continue;
+        double a = pts[i].r * pts[i].r / (double)pts[i].migrations;
+        if (moved++ == 0)
+            per_migration = a;
+        assert_true(fabs(a - per_migration) < 0.01 * per_migration);
+    }
+    assert_true(moved >= 2);
+    /* More migrations, a larger point, whichever pair. */
+    size_t ordered = 0;
+    for (size_t a = 0; a < n; a++) {
+        for (size_t b = 0; b < n; b++) {
+            if (pts[a].migrations > pts[b].migrations) {
+                assert_true(pts[a].r > pts[b].r);
+                ordered++;
+            }
+        }
+    }
+    assert_true(ordered >= 3);
+    assert_int_equal(pts[3].migrations, 0); /* none: drawn as a ring */
+    assert_non_null(strstr(buf, "data-migrations=0 cx="));
+    assert_non_null(strstr(buf, "fill=\"none\" fill-opacity=0.45 stroke="));
+    /* A legend of sizes. */
+    assert_non_null(strstr(buf, "<circle class=key "));
+    json_decref(j);
+    free(buf);
+
+    buf = report_run("thr-mmt", &j);
+    n = scatter_points(buf, pts, 8);
+    assert_int_equal(n, 1);
+    assert_string_equal(pts[0].label, "thr-mmt 0.8");
+    assert_true((double)pts[0].migrations == num(j, "migrations"));
+    assert_true(pts[0].migrations > 0);
+    json_decref(j);
+    free(buf);
+}
+
 static void
 test_report(void **state)
 {
@@ -222,13 +325,13 @@ test_report(void **state)
     assert_non_null(strstr(buf, "<!doctype html>"));
     assert_non_null(strstr(buf, "</html>"));
     /* Four charts, one line per policy in each, and the energy bound (the same for both: one
-     * dashed line). */
+     * dashed line); and the energy/bound against SLATAH scatter. */
     size_t svgs = 0, lines = 0;
     for (const char *p = buf; (p = strstr(p, "<svg")) != NULL; p++)
         svgs++;
     for (const char *p = buf; (p = strstr(p, "<polyline")) != NULL; p++)
         lines++;
-    assert_int_equal(svgs, 4);
+    assert_int_equal(svgs, 5);
     assert_int_equal(lines, 9);
     assert_non_null(strstr(buf, "stroke-dasharray=\"5 4\" points="));
     assert_non_null(strstr(buf, "energy / bound"));
@@ -468,8 +571,10 @@ test_sweep(void **state)
     char *buf = take_report(path);
     assert_non_null(strstr(buf, "Anti-flapping trade-off"));
     assert_non_null(strstr(buf, "vmloc 3/5 1h"));
+    const char *fig = strstr(buf, "Anti-flapping trade-off");
+    const char *end = strstr(strstr(fig, "<svg"), "</svg>");
     size_t dots = 0;
-    for (const char *p = buf; (p = strstr(p, "<circle")) != NULL; p++)
+    for (const char *p = fig; (p = strstr(p, "<circle")) != NULL && p < end; p++)
         dots++;
     assert_int_equal(dots, 6);
     free(buf);
@@ -853,6 +958,7 @@ main(void)
         cmocka_unit_test(test_single_is_object),
         cmocka_unit_test(test_matrix),
         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_report_scatter),
         cmocka_unit_test(test_sweep),
     };
     failed += cmocka_run_group_tests_name("sim cli", basics, NULL, NULL);
