@@ -315,7 +315,7 @@ size_legend(FILE *f, double mmax)
     (void)fprintf(f, "<text x=%.1f y=%.1f class=ax>migrations</text>\n", x - 14, y);
     if (!(mmax > 0)) {
         (void)fprintf(f,
-                      "<circle cx=%.1f cy=%.1f r=%.1f fill=none stroke=\"#888\" />"
+                      "<circle class=key cx=%.1f cy=%.1f r=%.1f fill=none stroke=\"#888\" />"
                       "<text x=%.1f y=%.1f class=ax>0</text>\n",
                       x, y + 20, SC_RMIN, x + SC_RMAX + 8, y + 24);
         return;
