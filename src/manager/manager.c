@@ -245,8 +245,11 @@ load_agent(void *ctx, const char *name, const char *url, double registered)
         log_warnx("stored agent listed twice host=\"%s\" url=%s, ignoring", name, url);
     else if (rc < 0)
         log_warnx("too many agents, ignoring host=\"%s\"", name);
-    else if (registered > 0)
+    else if (registered > 0) {
         h->contact = registered; /* silent since then, as far as this manager knows */
+        h->reg_stored = registered;
+        (void)snprintf(h->reg_stored_url, sizeof(h->reg_stored_url), "%s", url);
+    }
 }
 
 static void

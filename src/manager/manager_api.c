@@ -98,8 +98,7 @@ post_agent(struct http_req *r, void *ctx)
     h->agent_interval = iv != NULL ? interval : 0.0;
     if (!h->v.has_sample)
         manager_sample_now(m, h);
-    if (store_put_agent(m->store, name, url, clock_wall_s()) < 0)
-        log_warnx("agent not stored host=\"%s\", ignoring", name);
+    manager_host_store_reg(m, h);
     reply_json(r, 200, json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));
     json_decref(j); /* last: `name` and `url` point into it */
 }
@@ -140,8 +139,7 @@ post_notify(struct http_req *r, void *ctx)
             wire_sample_done(&s);
             return;
         }
-        if (store_put_agent(m->store, h->v.name, h->v.url, clock_wall_s()) < 0)
-            log_warnx("agent not stored host=\"%s\", ignoring", h->v.name);
+        manager_host_store_reg(m, h);
     }
     log_debug("conflict notified host=\"%s\" seq=%llu", h->v.name, (unsigned long long)s.seq);
     char name[sizeof(h->v.name)];

@@ -98,6 +98,24 @@ manager_host_register(struct manager *m, const char *name, const char *url, stru
     return 0;
 }
 
+void
+manager_host_store_reg(struct manager *m, struct mhost *h)
+{
+    double refresh = MANAGER_REG_REFRESH_S;
+    if (m->opts.forget_after_s > 0 && m->opts.forget_after_s / 10 < refresh)
+        refresh = m->opts.forget_after_s / 10;
+    double age = h->contact - h->reg_stored;
+    /* A clock stepped back (age < 0) rewrites it too, so that it is never left in the future. */
+    if (h->reg_stored > 0 && strcmp(h->reg_stored_url, h->v.url) == 0 && age >= 0 && age < refresh)
+        return;
+    if (store_put_agent(m->store, h->v.name, h->v.url, h->contact) < 0) {
+        log_warnx("agent not stored host=\"%s\", ignoring", h->v.name);
+        return;
+    }
+    h->reg_stored = h->contact;
+    (void)snprintf(h->reg_stored_url, sizeof(h->reg_stored_url), "%s", h->v.url);
+}
+
 /* Samples that keep coming too old (taken before the last whole interval: the host's clock is
  * behind this one, or its sampling is slow) or dated ahead of this clock mean that the host
  * samples out of step with the rounds, and its conflicts may be seen up to an interval late.

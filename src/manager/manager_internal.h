@@ -42,11 +42,13 @@ struct mhost {
     double age_warned;      /* monotonic: when that was last logged (0: never) */
     struct episode episode; /* the conflict episode and outcome last recorded */
     bool unresolved_logged;
-    bool unconfirmed_open;  /* contention = confirm: its usage conflict, not confirmed, recorded */
-    bool waiting;           /* a sample request is outstanding */
-    unsigned inflight;      /* requests with this host as their argument, not yet answered */
-    bool forgotten;         /* off the list; freed when `inflight` is back to 0 */
-    double contact;         /* wall clock: its last registration or sample */
+    bool unconfirmed_open; /* contention = confirm: its usage conflict, not confirmed, recorded */
+    bool waiting;          /* a sample request is outstanding */
+    unsigned inflight;     /* requests with this host as their argument, not yet answered */
+    bool forgotten;        /* off the list; freed when `inflight` is back to 0 */
+    double contact;        /* wall clock: its last registration or sample */
+    double reg_stored;     /* wall clock: the registration time of its stored row (0: none) */
+    char reg_stored_url[WIRE_MAX_URL + 1]; /* the URL of that row */
     bool notified;          /* edge: its agent notified a conflict since the last decision */
     double notified_at;     /* monotonic: its last notification */
     double agent_interval;  /* the agent's sampling interval, from its registration (0: unknown) */
@@ -101,6 +103,12 @@ struct mmig {
 /* A refused rival registration is shown for this long after its last try (agents register
  * every 5 s): the clash episode lasts while it keeps trying. */
 #define MANAGER_CLASH_HOLD_S 30.0
+/* A host's row in the store's `agents` table is rewritten on a registration that changes it
+ * (a new host, another URL), else only once it is this old (and at most a tenth of
+ * forget_after): after a restart a host's silence counts from that time, up to this much
+ * early. Agents register every few seconds; one row write each would be most of what the
+ * manager writes. */
+#define MANAGER_REG_REFRESH_S 3600.0
 #define MANAGER_MAX_ACTIVE 4096
 /* Pending recommendations kept (automation = manual or dry-run). */
 #define MANAGER_MAX_RECS 4096
@@ -162,6 +170,10 @@ struct manager {
  * refused (*ret_h: the holder); -ENOSPC too many agents; -ENOMEM. */
 int manager_host_register(struct manager *m, const char *name, const char *url,
                           struct mhost **ret_h);
+/* Store host `h`'s registration (its URL and `contact`) unless its stored row has the same
+ * URL and is recent (MANAGER_REG_REFRESH_S); a failure is logged and tried again at the next
+ * registration. */
+void manager_host_store_reg(struct manager *m, struct mhost *h);
 /* Is a rival registration of host `h` refused recently (its clash episode still open)? */
 bool manager_host_clash(const struct mhost *h);
 struct mhost *manager_host_find(struct manager *m, const char *name);
