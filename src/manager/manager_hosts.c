@@ -199,8 +199,10 @@ store_sample(struct manager *m, struct mhost *h)
     const struct wire_sample *s = &h->v.sample;
     double mono = clock_mono_s(); /* a clock set back must not stop the storing */
     bool raw = h->last_stored <= 0 || mono - h->last_stored >= m->opts.store_every_s;
-    int r =
-        store_add_sample(m->store, s->time, h->v.name, s->usage, s->usage_kinds, &s->pressure, raw);
+    /* A sample dated ahead (its host's clock is) is stored at most a little ahead of this
+     * clock: pruning goes by age in id order and would stop at a row from the future. */
+    double t = fmin(s->time, clock_wall_s() + MANAGER_AGE_AHEAD_S);
+    int r = store_add_sample(m->store, t, h->v.name, s->usage, s->usage_kinds, &s->pressure, raw);
     for (size_t j = 0; r == 0 && raw && j < s->n_vms; j++) {
         const struct wire_sample_vm *v = &s->vms[j];
         if (!v->incoming)

@@ -482,8 +482,11 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
     }
     if (status == 404) {
         /* The source forgot it (it restarted): the samples tell where the VM is, else the
-         * destination does. */
-        heard(m, g);
+         * destination does. A 404 is not news of the migration: the give-up time still runs
+         * from the last real answer, so a migration neither end can settle does not hold its
+         * hosts for ever. */
+        g->silent = 0;
+        g->asked_dst = false;
         int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
         if (w == 1)
             finish(m, g, MMIG_DONE, NULL);

@@ -92,6 +92,7 @@ struct http_client {
     struct call *live;      /* requests in flight */
     struct call *zombies;   /* finished: deliver, then free with the connection */
     struct event *reaper;
+    struct event *wait_timer;             /* at the earliest deadline of the waiting requests */
     struct idle *idle[HTTP_IDLE_BUCKETS]; /* kept-alive connections by peer */
     struct idle *oldest;                  /* the same, by age */
     struct idle *newest;
@@ -315,6 +316,8 @@ call_free(struct call *c)
 }
 
 static void dispatch_waiting(struct http_client *cl);
+static void arm_wait_timer(struct http_client *cl);
+static void wait_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Deliver finished requests (when `deliver`) and free them. A callback may send new
  * requests; they are delivered on a later turn. */
@@ -422,7 +425,12 @@ http_client_new(struct event_base *base)
     c->max_answer = HTTP_MAX_ANSWER;
     c->max_held = HTTP_MAX_HELD;
     c->reaper = event_new(base, -1, 0, reaper_cb, c);
-    if (c->reaper == NULL) {
+    c->wait_timer = evtimer_new(base, wait_timer_cb, c);
+    if (c->reaper == NULL || c->wait_timer == NULL) {
+        if (c->reaper != NULL)
+            event_free(c->reaper);
+        if (c->wait_timer != NULL)
+            event_free(c->wait_timer);
         free(c);
         return NULL;
     }
@@ -459,6 +467,7 @@ http_client_free(struct http_client *cl)
     while (cl->oldest != NULL)
         conn_free(cl, idle_remove(cl, cl->oldest));
     event_free(cl->reaper);
+    event_free(cl->wait_timer);
     if (cl->dns != NULL)
         evdns_base_free(cl->dns, 0);
     free(cl);
@@ -699,8 +708,14 @@ call_start(struct call *c)
     evhttp_request_set_error_cb(c->req, call_error_cb);
     evhttp_request_set_chunked_cb(c->req, body_cb);
     struct timeval tv;
-    tv.tv_sec = (time_t)c->timeout_s;
-    tv.tv_usec = (suseconds_t)((c->timeout_s - (double)tv.tv_sec) * 1e6);
+    /* A request that waited for its connection has what is left of its time-out. */
+    double left = c->deadline - mono_s();
+    if (left > c->timeout_s)
+        left = c->timeout_s;
+    if (left < 0.001)
+        left = 0.001;
+    tv.tv_sec = (time_t)left;
+    tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
     evhttp_connection_set_timeout_tv(c->conn, &tv);
     evhttp_connection_set_retries(c->conn, 0);
     struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
@@ -758,20 +773,62 @@ static void
 dispatch_waiting(struct http_client *cl)
 {
     double now = mono_s();
-    while (cl->wait_head != NULL) {
+    /* Those whose time is up fail, wherever they are in the queue. */
+    struct call *prev = NULL;
+    for (struct call *c = cl->wait_head, *next; c != NULL; c = next) {
+        next = c->next;
+        if (now < c->deadline) {
+            prev = c;
+            continue;
+        }
+        if (prev != NULL)
+            prev->next = next;
+        else
+            cl->wait_head = next;
+        if (cl->wait_tail == c)
+            cl->wait_tail = prev;
+        c->next = NULL;
+        call_fail_later(c, "timed out waiting for a connection (the client's limit of open "
+                           "connections was reached)");
+    }
+    while (cl->wait_head != NULL && !must_wait(cl, cl->wait_head->key)) {
         struct call *c = cl->wait_head;
-        if (now < c->deadline && must_wait(cl, c->key))
-            return;
         cl->wait_head = c->next;
         if (cl->wait_head == NULL)
             cl->wait_tail = NULL;
         c->next = NULL;
-        if (now >= c->deadline)
-            call_fail_later(c, "timed out waiting for a connection (the client's limit of open "
-                               "connections was reached)");
-        else if (call_start(c) < 0)
-            call_fail_later(c, "could not send the request (out of memory)");
+        int r = call_start(c);
+        if (r < 0)
+            call_fail_later(c, r == -ENOMEM ? "could not send the request (out of memory)"
+                                            : "could not send the request");
     }
+    arm_wait_timer(cl);
+}
+
+/* Wake at the earliest deadline of the waiting requests (none: no wake-up). */
+static void
+arm_wait_timer(struct http_client *cl)
+{
+    if (cl->wait_head == NULL) {
+        (void)evtimer_del(cl->wait_timer);
+        return;
+    }
+    double first = cl->wait_head->deadline;
+    for (const struct call *c = cl->wait_head->next; c != NULL; c = c->next)
+        first = c->deadline < first ? c->deadline : first;
+    double in = first - mono_s();
+    if (in < 0)
+        in = 0;
+    struct timeval tv = {(time_t)in, (suseconds_t)((in - (double)(time_t)in) * 1e6)};
+    (void)evtimer_add(cl->wait_timer, &tv);
+}
+
+static void
+wait_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    dispatch_waiting(arg);
 }
 
 int
@@ -826,6 +883,7 @@ http_request(struct http_client *cl, const char *base_url, const char *method, c
         else
             cl->wait_head = c;
         cl->wait_tail = c;
+        arm_wait_timer(cl);
         return 0;
     }
     int r = call_start(c);

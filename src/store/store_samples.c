@@ -184,7 +184,14 @@ hour_load(struct store *s, int64_t host, int64_t hour, struct store_ru *ru)
     }
     (void)sqlite3_reset(st);
     (void)sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        /* Not loaded: read it again next time rather than write the hour over with only
+         * the minutes still to come. */
+        memset(&ru->h, 0, sizeof(ru->h));
+        ru->hour = INT64_MIN;
+        return -EIO;
+    }
+    return 0;
 }
 
 static unsigned

@@ -410,7 +410,7 @@ test_connection_limit(void **state)
         assert_string_equal(r.body, want[i]);
     }
     /* The silent peer holds the only connection for 1 s; b's request (5 s) waits and then
-     * goes, a's (0.5 s) gives up waiting. */
+     * goes, a's (0.5 s) gives up waiting at 0.5 s. */
     struct result rs, rb, ra;
     memset(&rs, 0, sizeof(rs));
     memset(&rb, 0, sizeof(rb));
@@ -428,6 +428,8 @@ test_connection_limit(void **state)
     assert_true(rb.at - t0 >= 0.9);
     assert_int_equal(ra.status, 0);
     assert_non_null(strstr(ra.err, "waiting for a connection"));
+    /* ...at its own time-out, not when the silent peer's request ends. */
+    assert_true(ra.at - t0 < 0.9);
     http_client_free(c);
     event_base_free(base);
     stop_server(pa);
