@@ -237,9 +237,15 @@ setup_browser(void **state)
 {
     (void)state;
     /* ChromeDriver binds a port the kernel chooses and says which: "ChromeDriver was started
-     * successfully on port 43281." */
+     * successfully on port 43281." On a busy machine it has been seen to exit at once with
+     * "bind() failed: Address already in use" in its log (it binds IPv4 and IPv6 separately);
+     * a start that fails is tried again, with a new port each time, a few times. */
     const char *argv[] = {"--port=0", NULL};
-    if (daemon_spawn(&driver, "chromedriver", chromedriver, argv, "started successfully", 30.0) < 0)
+    int started = -1;
+    for (int attempt = 0; attempt < 5 && started < 0; attempt++)
+        started =
+            daemon_spawn(&driver, "chromedriver", chromedriver, argv, "started successfully", 30.0);
+    if (started < 0)
         return -1;
     const char *on = strstr(driver.ready_line, "on port ");
     long port = on != NULL ? strtol(on + strlen("on port "), NULL, 10) : 0;
