@@ -66,8 +66,23 @@ etcd_healthy(void *arg)
     return ok;
 }
 
-static void
-etcd_start(void)
+/* Healthy, or the process has exited (its ports were taken between free_port() and its
+ * bind: the probe-then-bind race). */
+static bool
+etcd_up_or_gone(void *arg)
+{
+    bool *gone = arg;
+    int status = 0;
+    if (waitpid(etcd_pid, &status, WNOHANG) == etcd_pid) {
+        etcd_pid = 0;
+        *gone = true;
+        return true;
+    }
+    return etcd_healthy(NULL);
+}
+
+static bool
+etcd_try_start(int attempt)
 {
     int cp = free_port();
     int pp = free_port();
@@ -78,7 +93,7 @@ etcd_start(void)
     (void)snprintf(cu, sizeof(cu), "http://127.0.0.1:%d", cp);
     (void)snprintf(pu, sizeof(pu), "http://127.0.0.1:%d", pp);
     (void)snprintf(cluster, sizeof(cluster), "t=%s", pu);
-    (void)snprintf(dir, sizeof(dir), "%s-etcd", pool_data_dir());
+    (void)snprintf(dir, sizeof(dir), "%s-etcd%d", pool_data_dir(), attempt);
     (void)snprintf(etcd_log, sizeof(etcd_log), "%s-etcd.log", pool_data_dir());
     (void)snprintf(etcd_url, sizeof(etcd_url), "%s", cu);
     pid_t pid = fork();
@@ -96,10 +111,22 @@ etcd_start(void)
         _exit(127);
     }
     etcd_pid = pid;
-    if (!wait_until(etcd_healthy, NULL, 30.0)) {
+    bool gone = false;
+    if (!wait_until(etcd_up_or_gone, &gone, 30.0)) {
         printf("etcd did not become healthy; its log is %s\n", etcd_log);
         fail();
     }
+    return !gone;
+}
+
+static void
+etcd_start(void)
+{
+    for (int attempt = 0; attempt < 5; attempt++)
+        if (etcd_try_start(attempt))
+            return;
+    printf("etcd exited at start five times; its last log is %s\n", etcd_log);
+    fail();
 }
 
 static int
