@@ -19,7 +19,6 @@
 #include "proto/wire.h"
 
 #define LEADER_ASK_TIMEOUT_S 2.0
-#define LEADER_MAX_URLS 16
 
 /* How good a manager `url` is to talk to: 3 leads, 2 follows, 1 answers, 0 does not. */
 static int
@@ -42,44 +41,47 @@ rank(const char *url)
     return r;
 }
 
+/* The next element of the list at *p into `out` (`len` bytes), *p moved past it: its length
+ * (0: no more; `len` or more: too long to be a URL, and `out` holds as much as fits). */
+static size_t
+next_url(const char **p, char *out, size_t len)
+{
+    *p += strspn(*p, ", \t");
+    size_t k = strcspn(*p, ", \t");
+    (void)snprintf(out, len, "%.*s", (int)k, *p);
+    *p += k;
+    return k;
+}
+
 void
 cli_leader_find(const char *list, char *buf, size_t len)
 {
-    char urls[LEADER_MAX_URLS][WIRE_MAX_URL + 1];
+    /* Two passes over the list, so that it has no length limit: the first checks every
+     * element, the second asks them in turn. */
+    char url[WIRE_MAX_URL + 1];
     size_t n = 0;
     const char *p = list;
-    for (;;) {
-        p += strspn(p, ", \t");
-        size_t k = strcspn(p, ", \t");
-        if (k == 0 || n == LEADER_MAX_URLS)
-            break;
-        if (k >= sizeof(urls[0])) {
-            /* Too long to be a URL: handed on as it is, for the caller to refuse. */
-            (void)snprintf(buf, len, "%.*s", (int)k, p);
+    for (size_t k = next_url(&p, url, sizeof(url)); k != 0; k = next_url(&p, url, sizeof(url))) {
+        if (k >= sizeof(url) || http_url_check(url) < 0) {
+            /* Not a URL: handed on as it is (a part when too long), for the caller to
+             * refuse. */
+            (void)snprintf(buf, len, "%.*s", (int)k, p - k);
             return;
         }
-        memcpy(urls[n], p, k);
-        urls[n++][k] = '\0';
-        p += k;
+        if (n++ == 0)
+            (void)snprintf(buf, len, "%s", url);
     }
-    if (n == 0) {
+    if (n == 0)
         (void)snprintf(buf, len, "%s", list);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (http_url_check(urls[i]) < 0 || n == 1) {
-            (void)snprintf(buf, len, "%s", urls[i]); /* the caller says what is wrong */
-            return;
-        }
-    }
-    size_t best = 0;
+    if (n <= 1)
+        return; /* one URL is used as given; buf holds it */
     int best_rank = -1;
-    for (size_t i = 0; i < n && best_rank < 3; i++) {
-        int r = rank(urls[i]);
+    p = list;
+    while (best_rank < 3 && next_url(&p, url, sizeof(url)) != 0) {
+        int r = rank(url);
         if (r > best_rank) {
-            best = i;
+            (void)snprintf(buf, len, "%s", url);
             best_rank = r;
         }
     }
-    (void)snprintf(buf, len, "%s", urls[best]);
 }
