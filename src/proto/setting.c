@@ -54,11 +54,24 @@ choice_value(const struct setting *s, size_t i)
     return s->values != NULL ? s->values[i] : (int)i;
 }
 
+/* Number `d` for people: a whole number in all its digits (7776000, not "%g"'s 7.776e+06),
+ * anything else as "%g". Both read back with setting_parse(). */
+static void
+number_text(double d, char *buf, size_t len)
+{
+    if (d > -1e15 && d < 1e15 && d == (double)(long long)d)
+        (void)snprintf(buf, len, "%lld", (long long)d);
+    else
+        (void)snprintf(buf, len, "%g", d);
+}
+
 /* What a valid value of `s` is, when the table says nothing: from the type and range. */
 static void
 default_why(const struct setting *s, char *why, size_t len)
 {
     size_t off = 0;
+    char lo[32];
+    char hi[32];
     switch (s->type) {
     case SETTING_STRING:
         (void)snprintf(why, len, "must be 1 to %zu bytes",
@@ -68,8 +81,10 @@ default_why(const struct setting *s, char *why, size_t len)
         (void)snprintf(why, len, "must be yes or no");
         return;
     case SETTING_DOUBLE:
-        (void)snprintf(why, len, "must be a number from %g%s to %g", s->lo,
-                       s->lo_open ? " (excluded)" : "", s->hi);
+        number_text(s->lo, lo, sizeof(lo));
+        number_text(s->hi, hi, sizeof(hi));
+        (void)snprintf(why, len, "must be a number from %s%s to %s", lo,
+                       s->lo_open ? " (excluded)" : "", hi);
         return;
     case SETTING_INT:
         (void)snprintf(why, len, "must be a whole number from %.0f to %.0f", s->lo, s->hi);
@@ -210,7 +225,10 @@ setting_format(const struct setting *s, const void *target, bool exact, char *bu
         break;
     case SETTING_DOUBLE:
         memcpy(&d, field, sizeof(d));
-        (void)snprintf(buf, len, exact ? "%.17g" : "%g", d);
+        if (exact)
+            (void)snprintf(buf, len, "%.17g", d);
+        else
+            number_text(d, buf, len);
         break;
     case SETTING_INT:
         (void)snprintf(buf, len, "%lld", load_int(field, s->size, s->lo < 0));

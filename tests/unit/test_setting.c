@@ -194,6 +194,14 @@ test_format(void **state)
     t.ratio = 0.1 + 0.2;
     char out[64];
     assert_string_equal(setting_format(&s_ratio, &t, false, out, sizeof(out)), "0.3");
+    /* A whole number in all its digits, not "%g"'s exponent (a retention of 90 days). */
+    t.ratio = 7776000;
+    assert_string_equal(setting_format(&s_ratio, &t, false, out, sizeof(out)), "7776000");
+    t.ratio = -1e9;
+    assert_string_equal(setting_format(&s_ratio, &t, false, out, sizeof(out)), "-1000000000");
+    t.ratio = 1.5e20;
+    assert_string_equal(setting_format(&s_ratio, &t, false, out, sizeof(out)), "1.5e+20");
+    t.ratio = 0.1 + 0.2;
     assert_string_equal(setting_format(&s_ratio, &t, true, out, sizeof(out)),
                         "0.30000000000000004");
     t.color = (enum color)7;
