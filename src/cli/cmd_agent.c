@@ -271,10 +271,15 @@ static const struct opt_def agent_defs[] = {
      .key = "data",
      .set = {SETTING_TEXT(AG(data), NULL, "must be a directory path")},
      .arg = "DIR",
-     .help = "peer mode: the store's directory (default:\n"
+     .help = "this agent's state, kept across restarts: in peer\n"
+             "mode its store (vmloc.db); with the simulated\n"
+             "backend the host's VMs and migrations\n"
+             "(hv-sim.json); under managers on etcd the\n"
+             "highest manager term it has seen (manager-term).\n"
+             "Default: none, but in peer mode\n"
              "$STATE_DIRECTORY/agent-NAME, else\n"
              "/var/lib/vmloc/agent-NAME as root, else\n"
-             "$XDG_STATE_HOME/vmloc/agent-NAME)"},
+             "$XDG_STATE_HOME/vmloc/agent-NAME"},
     {DAEMON_OPTS_INTERVAL(struct agent_opts, "sampling")},
     {.name = "advertise",
      .key = "advertise",
