@@ -293,6 +293,7 @@ store_commit(struct store *s)
     int r = store_samples_flush(s);
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return -EIO;
+    store_names_committed(s);
     return r;
 }
 

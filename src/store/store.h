@@ -57,7 +57,9 @@ const char *store_path(const struct store *s);
 /* Close. Accepts NULL. */
 void store_close(struct store *s);
 
-/* Group writes into one transaction (one fsync per round, not per sample). */
+/* Group writes into one transaction (one fsync per round, not per sample). A transaction
+ * rolled back (by a failed write or commit) takes the names it added with it: the cache
+ * forgets them, and drops the raw samples still queued for it. */
 MUST_CHECK int store_begin(struct store *s);
 MUST_CHECK int store_commit(struct store *s);
 

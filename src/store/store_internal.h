@@ -25,7 +25,8 @@ struct store_ru {
 /* A name of the names table, cached; `ru` for a host that samples came for. */
 struct store_name {
     char *name; /* NULL: a free slot */
-    int64_t id;
+    int64_t id; /* 0: unknown, its row was rolled back (looked up or added again when used) */
+    bool fresh; /* added in the transaction still open */
     struct store_ru *ru;
 };
 
@@ -55,7 +56,9 @@ struct store {
     struct store_name *names; /* open addressing, `names_cap` a power of two */
     size_t names_cap;
     size_t names_n;
-    struct store_raw *raw; /* queued */
+    size_t names_fresh;     /* entries with `fresh` set (or more, never fewer) */
+    bool names_rolled_back; /* a transaction was rolled back since names_settle() */
+    struct store_raw *raw;  /* queued */
     size_t n_raw;
     size_t cap_raw;
     uint8_t *bytes; /* their VMs */
@@ -75,6 +78,8 @@ MUST_CHECK int store_samples_prepare(struct store *s);
 /* Write the queued raw samples (inside the caller's transaction). 0 or -EIO; the queue is
  * emptied either way. */
 MUST_CHECK int store_samples_flush(struct store *s);
+/* The transaction was committed: the names it added are in the table for good. */
+void store_names_committed(struct store *s);
 /* Free what store_samples.c holds (statements, caches, queue). */
 void store_samples_done(struct store *s);
 

@@ -20,6 +20,16 @@ static const char raw_columns[] = "INSERT INTO samples(time, host, cpu, mem_bw, 
 static const char raw_row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
 _Static_assert(sizeof(raw_row) - 1 == 2 * RAW_BINDS + 1, "one ? per bind");
 
+/* SQLite's rollback hook: a transaction was rolled back, by ROLLBACK or by an error, and the
+ * names it added with it. Only noted here: the hook must not use the connection, and may run
+ * inside a walk of the cache; names_settle() acts on it. */
+static void
+on_rollback(void *arg)
+{
+    struct store *s = arg;
+    s->names_rolled_back = true;
+}
+
 int
 store_samples_prepare(struct store *s)
 {
@@ -45,6 +55,7 @@ store_samples_prepare(struct store *s)
         if (sqlite3_prepare_v2(s->db, stmts[i].sql, -1, stmts[i].st, NULL) != SQLITE_OK)
             return -EIO;
     }
+    (void)sqlite3_rollback_hook(s->db, on_rollback, s);
     return 0;
 }
 
@@ -118,23 +129,81 @@ step_id(sqlite3_stmt *st, int64_t *ret)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+void
+store_names_committed(struct store *s)
+{
+    for (size_t i = 0; i < s->names_cap && s->names_fresh != 0; i++)
+        s->names[i].fresh = false;
+    s->names_fresh = 0;
+}
+
+/* After a rollback: the names added in the rolled-back transaction have no row any more, so
+ * their entries forget their ids (looked up or added again when next used), and the raw
+ * samples queued for it, which may carry those ids, are dropped with it. */
+static void
+names_settle(struct store *s)
+{
+    if (!s->names_rolled_back)
+        return;
+    s->names_rolled_back = false;
+    bool stale = false;
+    for (size_t i = 0; i < s->names_cap && s->names_fresh != 0; i++) {
+        if (s->names[i].fresh) {
+            s->names[i].fresh = false;
+            s->names[i].id = 0;
+            stale = true;
+        }
+    }
+    s->names_fresh = 0;
+    if (stale) {
+        s->n_raw = 0;
+        s->n_bytes = 0;
+        s->raw_open = false;
+    }
+}
+
+/* Set e->id from the names table (0: no row), and when `add` and there is none, add one.
+ * 0 or -EIO. */
+static int
+name_resolve(struct store *s, struct store_name *e, bool add)
+{
+    (void)sqlite3_bind_text(s->find_name, 1, e->name, -1, SQLITE_TRANSIENT);
+    if (step_id(s->find_name, &e->id) < 0)
+        return -EIO;
+    if (e->id != 0 || !add)
+        return 0;
+    (void)sqlite3_bind_text(s->add_name, 1, e->name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s->add_name);
+    (void)sqlite3_reset(s->add_name);
+    (void)sqlite3_clear_bindings(s->add_name);
+    if (rc != SQLITE_DONE)
+        return -EIO;
+    e->id = sqlite3_last_insert_rowid(s->db);
+    /* In a transaction the row may yet be rolled back (names_settle()). */
+    e->fresh = sqlite3_get_autocommit(s->db) == 0;
+    s->names_fresh += e->fresh ? 1 : 0;
+    return 0;
+}
+
 /* The cache entry of `name`, read from the names table or (when `add`) added to it. 0 with
  * *ret (NULL: not in the table and not `add`); -ENOMEM; -EIO. */
 static int
 name_find(struct store *s, const char *name, bool add, struct store_name **ret)
 {
+    names_settle(s);
     if (s->names_cap != 0) {
         struct store_name *e = name_slot(s->names, s->names_cap, name);
         if (e->name != NULL) {
-            *ret = e;
+            if (e->id == 0 && name_resolve(s, e, add) < 0)
+                return -EIO;
+            *ret = e->id != 0 ? e : NULL;
             return 0;
         }
     }
-    int64_t id = 0;
-    (void)sqlite3_bind_text(s->find_name, 1, name, -1, SQLITE_TRANSIENT);
-    if (step_id(s->find_name, &id) < 0)
+    struct store_name found = {.name = (char *)name};
+    if (name_resolve(s, &found, false) < 0)
         return -EIO;
-    if (id == 0 && !add) {
+    if (found.id == 0 && !add) {
         *ret = NULL;
         return 0;
     }
@@ -143,20 +212,13 @@ name_find(struct store *s, const char *name, bool add, struct store_name **ret)
     char *copy = strdup(name);
     if (copy == NULL)
         return -ENOMEM;
-    if (id == 0) {
-        (void)sqlite3_bind_text(s->add_name, 1, name, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(s->add_name);
-        (void)sqlite3_reset(s->add_name);
-        (void)sqlite3_clear_bindings(s->add_name);
-        if (rc != SQLITE_DONE) {
-            free(copy);
-            return -EIO;
-        }
-        id = sqlite3_last_insert_rowid(s->db);
+    if (found.id == 0 && name_resolve(s, &found, true) < 0) {
+        free(copy);
+        return -EIO;
     }
     struct store_name *e = name_slot(s->names, s->names_cap, name);
+    *e = found;
     e->name = copy;
-    e->id = id;
     e->ru = NULL;
     s->names_n++;
     *ret = e;
@@ -418,17 +480,25 @@ store_samples_flush(struct store *s)
 int
 store_sync(struct store *s)
 {
+    names_settle(s);
     if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < s->names_cap && r == 0; i++) {
-        if (s->names[i].ru != NULL)
-            r = minute_close(s, s->names[i].id, s->names[i].ru);
+        struct store_name *e = &s->names[i];
+        if (e->ru == NULL)
+            continue;
+        if (e->id == 0)
+            r = name_resolve(s, e, true); /* its row was rolled back: added again */
+        if (r == 0)
+            r = minute_close(s, e->id, e->ru);
     }
     if (r == 0)
         r = store_samples_flush(s);
-    if (r == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (r == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        store_names_committed(s);
         return 0;
+    }
     (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -EIO;
 }

@@ -319,6 +319,60 @@ keep_minute(void *ctx, const struct store_minute *m)
     ms->m[ms->n++] = *m;
 }
 
+/* The number of `table`'s rows whose host is named `name`. */
+static int
+rows_of(const char *dir, const char *table, const char *name)
+{
+    char sql[256];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT count(*) FROM %s JOIN names ON names.id = %s.host WHERE names.name = "
+                   "'%s'",
+                   table, table, name);
+    return query_int(dir, sql);
+}
+
+/* A round whose write fails rolls back the names it added: a name added then is added
+ * again when next used, and its samples and roll-ups name it, not a name added in between
+ * that took its id. */
+static void
+test_names_after_rollback(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    write_round(s, T0, 0, true);
+    /* A failing write: the raw sample of the next round rolls its transaction back. */
+    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON samples BEGIN "
+                  "SELECT RAISE(ROLLBACK, 'disk full'); END;");
+    double pct[KIND_COUNT];
+    usage_at(1, pct);
+    const double vm[KIND_COUNT] = {1, 2, 3, 4};
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0 + 10, "h9", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_add_vm(s, "vm9", vm, KIND_MASK_ALL, NULL), 0);
+    assert_int_equal(store_commit(s), -EIO);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM names WHERE name = 'h9'"), 0);
+
+    exec_sql(dir, "DROP TRIGGER full;");
+    assert_int_equal(store_begin(s), 0);
+    /* A new name first: it may be given the id the rolled-back row had. */
+    assert_int_equal(store_add_sample(s, T0 + 20, "h8", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_add_sample(s, T0 + 20, "h9", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_add_vm(s, "vm9", vm, KIND_MASK_ALL, NULL), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM names WHERE name = 'h9'"), 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM names WHERE name = 'vm9'"), 1);
+    assert_int_equal(rows_of(dir, "samples", "h9"), 1);
+    assert_int_equal(rows_of(dir, "samples", "h8"), 1);
+
+    /* The minute's roll-ups, written at a clean stop, name h9 and h8 each once. */
+    assert_int_equal(store_sync(s), 0);
+    assert_int_equal(rows_of(dir, "rollups", "h9"), 1);
+    assert_int_equal(rows_of(dir, "rollups", "h8"), 1);
+    store_close(s);
+}
+
 /* Rounds written in one transaction each come back as raw samples, with their VMs, and as
  * one-minute roll-ups: the minute in progress exactly, a finished one to half a percent. */
 static void
@@ -823,7 +877,7 @@ main(void)
         cmocka_unit_test(test_prune_batches),      cmocka_unit_test(test_upgrade_v2),
         cmocka_unit_test(test_bad_vms_skipped),    cmocka_unit_test(test_hour_codec),
         cmocka_unit_test(test_vm_codec),           cmocka_unit_test(test_migration_job),
-        cmocka_unit_test(test_contention_history),
+        cmocka_unit_test(test_contention_history), cmocka_unit_test(test_names_after_rollback),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
