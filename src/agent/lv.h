@@ -6,9 +6,11 @@
  * virConnectGetAllDomainStats() call: cpu.time, block and interface byte counters, balloon
  * memory. Usage is the counters' rate since the previous sample, per domain UUID, in percent
  * of the host: CPU time over the host's CPUs, disk and network bytes over the configured
- * bandwidths. A counter that went backwards (the domain restarted or migrated in) starts a
- * fresh baseline and the domain reports no usage until the next sample. Memory transfer comes
- * from libvirt's perf events (perf.mbmt, where the platform has them and the domain enables
+ * bandwidths. A domain starting up or paused for an incoming migration has no usage and no
+ * baseline (its counters are QEMU's start and the migration stream, not the guest); the first
+ * reading once it runs, a new run of it (another domain id), or a counter that went backwards
+ * starts a fresh baseline, and the domain reports no usage until the next sample. Memory transfer
+ * comes from libvirt's perf events (perf.mbmt, where the platform has them and the domain enables
  * them); elsewhere it is absent, not invented.
  *
  * Connection: opened at start and again after any failure, with a back-off from 1 s to 60 s;
@@ -194,6 +196,13 @@ void lv_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib, doubl
 /* Read the host's PSI from the folder `dir` (its files cpu, memory, io) into *ret; a file or
  * line that is not there (a kernel without PSI) stays absent. */
 void lv_pressure_read(const char *dir, struct pressure *ret);
+
+/* Turn one stats record (a virDomainStatsRecordPtr) of the domain `v` (uuid and name set by
+ * the caller, the rest zeroed) read at monotonic time `now` into its usage, state and memory,
+ * against the baseline hv->rates keeps for it (updated), and add its disk, network and memory
+ * transfer to hv->host_io. `dom_id` is libvirt's id of the domain (virDomainGetID()), which
+ * differs with every QEMU process. No call to libvirt. */
+void lv_vm_read(struct lv_conn *hv, const void *rec, uint64_t dom_id, double now, struct lv_vm *v);
 
 /* How the domain of one stats record (a virDomainStatsRecordPtr) stands: from its
  * "state.state" and "state.reason"; LV_ARRIVAL_UNKNOWN when it has neither. */
