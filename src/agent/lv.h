@@ -143,18 +143,23 @@ void lv_done(struct lv_conn *hv);
  * active domain. 0; -EIO when not connected (hv->error says why). */
 MUST_CHECK int lv_sample(struct lv_conn *hv, double now);
 
-/* Drain the wake-up pipe (call when wake[0] is readable). true: a domain lifecycle event or
- * a migration's end came. */
-bool lv_drain(struct lv_conn *hv);
+/* Drain the wake-up pipe's read end `fd` (call when it is readable). true: a domain lifecycle
+ * event, a reading or a migration's end came. */
+bool lv_drain(int fd);
 
 /* Seconds until the next connection attempt (0 when connected). */
 double lv_retry_in(const struct lv_conn *hv, double now);
 
 /* Start migrating VM `name` to the host whose libvirt is `dest_uri` (migration stream to
- * `dest_addr` when not ""). 0 with *ret; -ENOENT no such active domain; -EIO not connected;
- * -ENOMEM; -EAGAIN the thread could not start. */
-MUST_CHECK int lv_migrate_start(struct lv_conn *hv, const char *name, const char *dest_uri,
-                                const char *dest_addr, struct lv_mig **ret);
+ * `dest_addr` when not ""), over the libvirt connection `conn` (a virConnectPtr: the caller's
+ * reference, which the migration takes over in every case), with the flags of `o`; its end is
+ * written to the pipe `wake_fd`. Every libvirt call, the domain's lookup too, runs in the
+ * migration's threads: a domain that is not there or not running ends it with "no such running
+ * domain". 0 with *ret; -EIO `conn` is NULL (not connected); -ENOMEM; -EAGAIN the thread could not
+ * start. */
+MUST_CHECK int lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int wake_fd,
+                                const char *name, const char *dest_uri, const char *dest_addr,
+                                struct lv_mig **ret);
 
 /* Has it ended? 1 done, -1 failed (error in `err`), 0 running. */
 int lv_migrate_poll(struct lv_mig *m, char *err, size_t len);
@@ -179,11 +184,13 @@ MUST_CHECK int lv_job_stats_parse(const void *params, int n, struct lv_job_stats
  * gave none (an old libvirt, or events unavailable and the domain already gone). */
 bool lv_migrate_stats(struct lv_mig *m, struct lv_job_stats *ret);
 
-/* Progress while it runs: bytes processed and total (0 when unknown), milliseconds elapsed. */
+/* Progress while it runs: bytes processed and total (0 when unknown), milliseconds elapsed,
+ * as the migration's progress thread last read them (every second). No call to libvirt. */
 void lv_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,
                          double *ret_elapsed_ms);
 
-/* Ask libvirt to abort it (the worker then ends with an error). */
+/* Ask libvirt to abort it (the worker then ends with an error): the progress thread asks
+ * at once and again every second until it ends. No call to libvirt here. */
 void lv_migrate_abort(struct lv_mig *m);
 
 /* What one stats record holds: the cumulative counters (c[RATE_DELAY_NS] the sum of every

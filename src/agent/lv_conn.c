@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/failpoint.h"
 #include "common/file.h"
 #include "common/log.h"
 
@@ -180,11 +181,11 @@ lv_retry_in(const struct lv_conn *hv, double now)
 }
 
 bool
-lv_drain(struct lv_conn *hv)
+lv_drain(int fd)
 {
     char buf[64];
     bool any = false;
-    while (read(hv->wake[0], buf, sizeof(buf)) > 0)
+    while (read(fd, buf, sizeof(buf)) > 0)
         any = true;
     return any;
 }
@@ -416,6 +417,7 @@ lv_sample(struct lv_conn *hv, double now)
     unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
                      VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE |
                      VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_PERF | VIR_DOMAIN_STATS_VCPU;
+    failpoint("libvirt-reading"); /* ":slow": libvirt slow to answer (tests) */
     /* NOWAIT: a domain whose monitor is busy (a migration, a stuck QEMU) reports what libvirt
      * has instead of stalling the agent's loop. */
     int nrec = virConnectGetAllDomainStats(hv->conn, stats, &recs,
