@@ -19,9 +19,11 @@
  * agent through a pipe so the next sample comes at once.
  *
  * Control: live migration with virDomainMigrateToURI3 (peer-to-peer, live, persistent on the
- * destination, undefined on the source, plus the configured flags) in a worker thread; the
- * agent reads its progress (virDomainGetJobStats), aborts it after the time-out
- * (virDomainAbortJob), and learns its end through the same wake-up pipe. The completed job's
+ * destination, undefined on the source, plus the configured flags) in a worker thread, and a
+ * progress thread beside it that reads its progress (virDomainGetJobStats) and aborts it when
+ * asked (virDomainAbortJob); the agent learns its end through the same wake-up pipe. The
+ * sampling functions here are called by the backend's reader thread (lv_reader.h), never on
+ * the agent's loop after lv_init(). The completed job's
  * statistics (downtime, data, time) come from libvirt's job-completed event for the domain:
  * the source's domain is gone once the migration returns, and its statistics with it.
  *
