@@ -128,6 +128,12 @@ agent_sample(struct agent *a)
     struct wire_sample s;
     char why[sizeof(a->hv_error)] = "";
     int r = a->hv->ops->sample(a->hv, now, &s, why, sizeof(why));
+    if (r == -EINPROGRESS) {
+        /* The hypervisor is slow to answer: requests are served meanwhile, with the previous
+         * sample, and the backend calls hv_changed() when it has the new one. */
+        log_debug("sample deferred: %s", why);
+        return;
+    }
     if (r == -EAGAIN) {
         (void)snprintf(a->hv_error, sizeof(a->hv_error), "%s", why);
         sample_clear(a);

@@ -43,7 +43,9 @@ struct hv_ops {
     void (*free)(struct hv *h);
 
     /* The host and its VMs at wall time `now`, without seq (the agent numbers samples).
-     * 0 with *ret; -EAGAIN when there is none now, `why` saying why (libvirt away); -ENOMEM. */
+     * 0 with *ret; -EAGAIN when there is none now, `why` saying why (libvirt away);
+     * -EINPROGRESS when the backend's reading is still under way (the previous sample stands,
+     * and the backend calls events.changed() once it has the reading); -ENOMEM. */
     int (*sample)(struct hv *h, double now, struct wire_sample *ret, char *why, size_t len);
     /* GET /v1/vms: the VMs with their host's name and what holds them (wire_vm_hold_json()).
      * A new array, or NULL on OOM. */

@@ -28,8 +28,13 @@
 #include <string.h>
 
 #include "agent/lv_doms.h"
+#include "agent/lv_reader.h"
 #include "common/clock.h"
 #include "common/log.h"
+
+/* How long a sample waits for the reader (lv_reader.h): libvirt answers in milliseconds when
+ * it is well; past this the loop goes on and the reading is served when it comes. */
+#define LV_SAMPLE_WAIT_S 0.05
 
 /* The backend's part of one migration. */
 struct lv_job {
@@ -47,11 +52,12 @@ struct hv_lv {
     struct hv base;
     struct hv_lv_opts o;
     struct hv_libvirt_opts lo; /* o.libvirt with the sampling's minimum interval */
-    struct lv_conn lv;
-    bool lv_started;
-    struct event *wake_ev; /* libvirt's events and migrations' ends */
-    struct lv_doms doms;
-    struct lv_job **jobs; /* those running */
+    struct lv_reader *reader;  /* owns the connection; every reading runs there */
+    struct lv_view view;       /* the latest reading the loop took */
+    int wake_fd;               /* the read end of the reader's wake-up pipe */
+    int wake_wr;               /* its write end, for the migrations' ends */
+    struct event *wake_ev;     /* libvirt's events, readings and migrations' ends */
+    struct lv_job **jobs;      /* those running */
     size_t n_jobs;
     struct event_base *evbase;
     struct http_client *client;
@@ -122,8 +128,8 @@ lvb_vms(struct hv *h, double now)
 {
     struct hv_lv *hv = lv_of(h);
     json_t *arr = json_array();
-    for (size_t i = 0; i < hv->lv.n_vms && arr != NULL; i++) {
-        const struct lv_vm *v = &hv->lv.vms[i];
+    for (size_t i = 0; i < hv->view.n_vms && arr != NULL; i++) {
+        const struct lv_vm *v = &hv->view.vms[i];
         const char *state = migrating(hv, v->name) != NULL ? "migrating-out" : "running";
         const struct wire_vmdef *d = vm_settings(hv, v->name);
         json_t *o =
@@ -138,7 +144,7 @@ lvb_vms(struct hv *h, double now)
             json_decref(o);
             o = NULL;
         }
-        const struct lv_dom *r = lv_doms_find(&hv->doms, v->uuid);
+        const struct lv_dom *r = lv_doms_find(&hv->view.doms, v->uuid);
         uint32_t n_moves = r != NULL ? r->n_moves : 0;
         /* What holds it here (cooldown, storm guard), as with the simulated backend. */
         o = wire_vm_hold_json(o, hv->o.policy, r != NULL ? r->since : -1.0,
@@ -161,7 +167,7 @@ static void
 sample_vm(const struct hv_lv *hv, const struct lv_vm *v, struct wire_sample *s)
 {
     const struct wire_vmdef *d = vm_settings(hv, v->name);
-    const struct lv_dom *r = lv_doms_find(&hv->doms, v->uuid);
+    const struct lv_dom *r = lv_doms_find(&hv->view.doms, v->uuid);
     struct wire_sample_vm *o = &s->vms[s->n_vms++];
     (void)snprintf(o->name, sizeof(o->name), "%s", v->name);
     (void)snprintf(o->uuid, sizeof(o->uuid), "%.36s", v->uuid);
@@ -191,19 +197,27 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
 {
     struct hv_lv *hv = lv_of(h);
     memset(s, 0, sizeof(*s));
-    int r = lv_sample(&hv->lv, mono_s());
-    if (r < 0) {
-        (void)snprintf(why, len, "%s", hv->lv.error[0] != '\0' ? hv->lv.error : strerror(-r));
+    int r = lv_reader_take(hv->reader, now, LV_SAMPLE_WAIT_S, &hv->view);
+    if (r == 0) {
+        /* libvirt is slow to answer: the loop goes on, and the reading, once there, wakes it
+         * (wake_cb()) to be served. */
+        (void)snprintf(why, len, "the libvirt reading is still under way");
+        return -EINPROGRESS;
+    }
+    if (r < 0)
+        return -ENOMEM;
+    if (hv->view.rc < 0) {
+        (void)snprintf(why, len, "%s",
+                       hv->view.error[0] != '\0' ? hv->view.error : strerror(-hv->view.rc));
         return -EAGAIN;
     }
-    if (!hv->lv.host_cpu_known) {
+    if (!hv->view.host_cpu_known) {
         /* Just (re)connected: rates need two readings; a host shown idle would draw VMs. */
         (void)snprintf(why, len, "first reading of the host's counters; rates after one interval");
         return -EAGAIN;
     }
-    lv_doms_note(&hv->doms, &hv->lv, now);
-    s->vms = calloc(hv->lv.n_vms + 1, sizeof(*s->vms));
-    s->moves = calloc(hv->lv.n_vms * MODEL_MAX_VM_MOVES + 1, sizeof(*s->moves));
+    s->vms = calloc(hv->view.n_vms + 1, sizeof(*s->vms));
+    s->moves = calloc(hv->view.n_vms * MODEL_MAX_VM_MOVES + 1, sizeof(*s->moves));
     if (s->vms == NULL || s->moves == NULL) {
         wire_sample_done(s);
         return -ENOMEM;
@@ -211,22 +225,22 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     s->time = now;
     (void)snprintf(s->name, sizeof(s->name), "%s", hv->o.name);
     s->capacity = hv->o.capacity;
-    s->mem_mib = hv->lv.host_mem_mib;
-    s->usage[KIND_CPU] = hv->lv.host_cpu;
-    s->usage[KIND_MEM_BW] = hv->lv.host_io[KIND_MEM_BW];
-    s->usage[KIND_DISK] = hv->lv.host_io[KIND_DISK];
-    s->usage[KIND_NET] = hv->lv.host_io[KIND_NET];
-    s->usage_kinds = measured_mask(hv->lv.mem_bw_seen);
-    s->pressure = hv->lv.pressure;
-    for (size_t i = 0; i < hv->lv.n_vms; i++)
-        sample_vm(hv, &hv->lv.vms[i], s);
+    s->mem_mib = hv->view.host_mem_mib;
+    s->usage[KIND_CPU] = hv->view.host_cpu;
+    s->usage[KIND_MEM_BW] = hv->view.host_io[KIND_MEM_BW];
+    s->usage[KIND_DISK] = hv->view.host_io[KIND_DISK];
+    s->usage[KIND_NET] = hv->view.host_io[KIND_NET];
+    s->usage_kinds = measured_mask(hv->view.mem_bw_seen);
+    s->pressure = hv->view.pressure;
+    for (size_t i = 0; i < hv->view.n_vms; i++)
+        sample_vm(hv, &hv->view.vms[i], s);
     return 0;
 }
 
 static size_t
 lvb_n_vms(const struct hv *h)
 {
-    return ((const struct hv_lv *)h)->lv.n_vms;
+    return ((const struct hv_lv *)h)->view.n_vms;
 }
 
 /* The libvirt URI other hosts use for this one: peer_uri, else uri when it names a host
@@ -240,26 +254,33 @@ peer_uri(const struct hv_libvirt_opts *o)
     return p != NULL && p[3] != '/' && p[3] != '\0' ? o->uri : "";
 }
 
+/* Seconds until the reader tries to connect again (0 when connected). */
+static double
+retry_in(const struct hv_lv *hv)
+{
+    double now = mono_s();
+    return hv->view.connected || hv->view.retry_at <= now ? 0 : hv->view.retry_at - now;
+}
+
 /* What other agents need to migrate VMs here, and the connection's state. */
 static json_t *
 lvb_health(struct hv *h)
 {
     struct hv_lv *hv = lv_of(h);
     const struct hv_libvirt_opts *o = hv->o.libvirt;
-    bool up = hv->lv.connected;
+    bool up = hv->view.connected;
     return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri", peer_uri(o),
                      "migration_address", o->migration_address, "state",
                      up ? "connected" : "disconnected", "error",
-                     up ? json_null() : json_string(hv->lv.error), "retry_in",
-                     lv_retry_in(&hv->lv, mono_s()), "cpus", (json_int_t)hv->lv.ncpus, "domains",
-                     (json_int_t)hv->lv.n_vms);
+                     up ? json_null() : json_string(hv->view.error), "retry_in", retry_in(hv),
+                     "cpus", (json_int_t)hv->view.ncpus, "domains", (json_int_t)hv->view.n_vms);
 }
 
 static void
 lvb_metrics(struct hv *h, struct mtext *t)
 {
     mtext_family(t, "vmloc_libvirt_connected", "gauge", "1 when libvirt is connected");
-    mtext_sample(t, "vmloc_libvirt_connected", "", lv_of(h)->lv.connected ? 1 : 0);
+    mtext_sample(t, "vmloc_libvirt_connected", "", lv_of(h)->view.connected ? 1 : 0);
 }
 
 /* ---- migrations ------------------------------------------------------------------------- */
@@ -374,13 +395,12 @@ dest_done(void *arg, int status, const char *body, size_t len, const char *err)
                "backend and [libvirt] peer_uri)");
         return;
     }
-    int r = lv_migrate_start(&hv->lv, m->vm, uri_c, addr_c, &j->mig);
+    int r = lv_migrate_start(lv_reader_conn(hv->reader), &hv->lo, hv->wake_wr, m->vm, uri_c, addr_c,
+                             &j->mig);
     if (r < 0) {
         char why[300];
         (void)snprintf(why, sizeof(why), "libvirt did not start the migration: %s",
-                       r == -ENOENT      ? "no such running domain"
-                       : hv->lv.error[0] ? hv->lv.error
-                                         : strerror(-r));
+                       r == -EIO && hv->view.error[0] ? hv->view.error : strerror(-r));
         finish(j, false, why);
         return;
     }
@@ -395,11 +415,11 @@ lvb_migrate_check(struct hv *h, const char *vm, double *ret_mem_mib)
 {
     struct hv_lv *hv = lv_of(h);
     const struct lv_vm *v = NULL;
-    for (size_t i = 0; i < hv->lv.n_vms && v == NULL; i++) {
-        if (strcmp(hv->lv.vms[i].name, vm) == 0)
-            v = &hv->lv.vms[i];
+    for (size_t i = 0; i < hv->view.n_vms && v == NULL; i++) {
+        if (strcmp(hv->view.vms[i].name, vm) == 0)
+            v = &hv->view.vms[i];
     }
-    if (v == NULL || !hv->lv.connected)
+    if (v == NULL || !hv->view.connected)
         return -ENOENT;
     if (migrating(hv, vm) != NULL)
         return -EBUSY;
@@ -480,7 +500,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     struct hv_lv *hv = arg;
     (void)fd;
     (void)what;
-    (void)lv_drain(&hv->lv);
+    (void)lv_drain(hv->wake_fd);
     for (size_t i = 0; i < hv->n_jobs;) {
         struct lv_job *j = hv->jobs[i];
         char error[256] = "";
@@ -509,9 +529,8 @@ lvb_free(struct hv *h)
     struct hv_lv *hv = lv_of(h);
     if (hv->wake_ev != NULL)
         event_free(hv->wake_ev);
-    if (hv->lv_started)
-        lv_done(&hv->lv);
-    lv_doms_done(&hv->doms);
+    lv_reader_stop(hv->reader);
+    lv_view_done(&hv->view);
     free(hv->jobs);
     free(hv);
 }
@@ -548,13 +567,25 @@ hv_libvirt_new(const struct hv_lv_opts *o, struct event_base *base, struct http_
     hv->lo = *o->libvirt;
     hv->lo.min_dt_s = o->interval_s * 0.5;
     char err[512];
-    hv->lv_started = true;
-    if (lv_init(&hv->lv, &hv->lo, err, sizeof(err)) < 0) {
+    struct lv_conn lv;
+    if (lv_init(&lv, &hv->lo, err, sizeof(err)) < 0) {
         log_errorx("libvirt backend: %s", err);
+        lv_done(&lv);
         lvb_free(&hv->base);
         return -EIO;
     }
-    hv->wake_ev = event_new(base, hv->lv.wake[0], EV_READ | EV_PERSIST, wake_cb, hv);
+    int r = lv_reader_start(&lv, &hv->reader);
+    if (r < 0) {
+        log_errorx("libvirt backend: the reader thread did not start: %s", strerror(-r));
+        lv_done(&lv);
+        lvb_free(&hv->base);
+        return r;
+    }
+    /* The reader owns the connection now; the loop keeps the pipe's ends, to watch and to
+     * give the migrations. */
+    hv->wake_fd = lv.wake[0];
+    hv->wake_wr = lv.wake[1];
+    hv->wake_ev = event_new(base, hv->wake_fd, EV_READ | EV_PERSIST, wake_cb, hv);
     if (hv->wake_ev == NULL || event_add(hv->wake_ev, NULL) < 0) {
         log_errorx("out of memory");
         lvb_free(&hv->base);

@@ -168,9 +168,30 @@ rate_table_done(struct rate_table *t)
     rate_table_init(t);
 }
 
+/* Start the baseline of `e` again from this reading. */
+static void
+rebase(struct rate_entry *e, uint64_t gen, double now, const uint64_t *c)
+{
+    e->gen = gen;
+    e->t = now;
+    memcpy(e->c, c, sizeof(e->c));
+    e->has_rates = false;
+}
+
+void
+rate_forget(struct rate_table *t, const char *key)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (strcmp(t->e[i].key, key) == 0) {
+            t->e[i] = t->e[--t->n];
+            return;
+        }
+    }
+}
+
 int
-rate_update(struct rate_table *t, const char *key, double now, double min_dt, const uint64_t *c,
-            double *ret_rates)
+rate_update(struct rate_table *t, const char *key, uint64_t gen, double now, double min_dt,
+            const uint64_t *c, double *ret_rates)
 {
     size_t klen = strlen(key);
     if (klen == 0 || klen >= sizeof(t->e[0].key))
@@ -192,19 +213,18 @@ rate_update(struct rate_table *t, const char *key, double now, double min_dt, co
         e = &t->e[t->n++];
         memset(e, 0, sizeof(*e));
         memcpy(e->key, key, klen + 1);
-        e->t = now;
-        memcpy(e->c, c, sizeof(e->c));
+        rebase(e, gen, now, c);
         e->seen = true;
         return 0;
     }
     e->seen = true;
-    bool backwards = false;
+    /* Another run of the domain counts from its own start: even where its counters are not
+     * below the old ones, their difference means nothing. */
+    bool backwards = gen != e->gen;
     for (int i = 0; i < RATE_COUNTERS; i++)
         backwards = backwards || c[i] < e->c[i];
     if (backwards) {
-        e->t = now;
-        memcpy(e->c, c, sizeof(e->c));
-        e->has_rates = false;
+        rebase(e, gen, now, c);
         return 0;
     }
     double dt = now - e->t;

@@ -57,6 +57,7 @@ MUST_CHECK int psi_parse(const char *text, size_t len, enum pressure_res res, st
 
 struct rate_entry {
     char key[64]; /* the domain's UUID */
+    uint64_t gen; /* which run of it: libvirt's domain id, new with every QEMU process */
     double t;     /* seconds, monotonic */
     uint64_t c[RATE_COUNTERS];
     bool seen; /* since the last sweep */
@@ -73,14 +74,22 @@ struct rate_table {
 void rate_table_init(struct rate_table *t);
 void rate_table_done(struct rate_table *t);
 
-/* Feed domain `key`'s counters at time `now`. 1: `ret_rates[i]` is counter i's increase per
- * second since the baseline; 0: a fresh baseline, no rate yet (first sight of the key, or a
- * counter that went backwards because the domain restarted or migrated); -ENOMEM; -EINVAL
- * (key too long). Less than `min_dt` seconds after the baseline (a sample taken early, on
- * an event) the baseline stays and the last rates are given again (0 when there are none):
- * counters that tick in 10 ms steps make no sense over a few milliseconds. */
-MUST_CHECK int rate_update(struct rate_table *t, const char *key, double now, double min_dt,
-                           const uint64_t *c, double *ret_rates);
+/* Feed domain `key`'s counters at time `now`, read from its run `gen` (libvirt's domain id,
+ * which a new QEMU process of the same domain changes). 1: `ret_rates[i]` is counter i's
+ * increase per second since the baseline; 0: a fresh baseline, no rate yet (first sight of
+ * the key, another run than the baseline's, or a counter that went backwards because the
+ * domain restarted or migrated); -ENOMEM; -EINVAL (key too long). Less than `min_dt` seconds
+ * after the baseline (a sample taken early, on an event) the baseline stays and the last
+ * rates are given again (0 when there are none): counters that tick in 10 ms steps make no
+ * sense over a few milliseconds. */
+MUST_CHECK int rate_update(struct rate_table *t, const char *key, uint64_t gen, double now,
+                           double min_dt, const uint64_t *c, double *ret_rates);
+
+/* Drop the baseline and the last rates of domain `key` (nothing when it has none): its
+ * counters do not measure its guest now (libvirt starting its QEMU, or a domain paused
+ * while an incoming migration fills its memory), so the first reading once the guest runs
+ * must start afresh rather than be compared with them. */
+void rate_forget(struct rate_table *t, const char *key);
 
 /* Forget the keys not fed since the previous sweep (domains that are gone). */
 void rate_sweep(struct rate_table *t);

@@ -6,9 +6,11 @@
  * virConnectGetAllDomainStats() call: cpu.time, block and interface byte counters, balloon
  * memory. Usage is the counters' rate since the previous sample, per domain UUID, in percent
  * of the host: CPU time over the host's CPUs, disk and network bytes over the configured
- * bandwidths. A counter that went backwards (the domain restarted or migrated in) starts a
- * fresh baseline and the domain reports no usage until the next sample. Memory transfer comes
- * from libvirt's perf events (perf.mbmt, where the platform has them and the domain enables
+ * bandwidths. A domain starting up or paused for an incoming migration has no usage and no
+ * baseline (its counters are QEMU's start and the migration stream, not the guest); the first
+ * reading once it runs, a new run of it (another domain id), or a counter that went backwards
+ * starts a fresh baseline, and the domain reports no usage until the next sample. Memory transfer
+ * comes from libvirt's perf events (perf.mbmt, where the platform has them and the domain enables
  * them); elsewhere it is absent, not invented.
  *
  * Connection: opened at start and again after any failure, with a back-off from 1 s to 60 s;
@@ -17,9 +19,11 @@
  * agent through a pipe so the next sample comes at once.
  *
  * Control: live migration with virDomainMigrateToURI3 (peer-to-peer, live, persistent on the
- * destination, undefined on the source, plus the configured flags) in a worker thread; the
- * agent reads its progress (virDomainGetJobStats), aborts it after the time-out
- * (virDomainAbortJob), and learns its end through the same wake-up pipe. The completed job's
+ * destination, undefined on the source, plus the configured flags) in a worker thread, and a
+ * progress thread beside it that reads its progress (virDomainGetJobStats) and aborts it when
+ * asked (virDomainAbortJob); the agent learns its end through the same wake-up pipe. The
+ * sampling functions here are called by the backend's reader thread (lv_reader.h), never on
+ * the agent's loop after lv_init(). The completed job's
  * statistics (downtime, data, time) come from libvirt's job-completed event for the domain:
  * the source's domain is gone once the migration returns, and its statistics with it.
  *
@@ -141,18 +145,23 @@ void lv_done(struct lv_conn *hv);
  * active domain. 0; -EIO when not connected (hv->error says why). */
 MUST_CHECK int lv_sample(struct lv_conn *hv, double now);
 
-/* Drain the wake-up pipe (call when wake[0] is readable). true: a domain lifecycle event or
- * a migration's end came. */
-bool lv_drain(struct lv_conn *hv);
+/* Drain the wake-up pipe's read end `fd` (call when it is readable). true: a domain lifecycle
+ * event, a reading or a migration's end came. */
+bool lv_drain(int fd);
 
 /* Seconds until the next connection attempt (0 when connected). */
 double lv_retry_in(const struct lv_conn *hv, double now);
 
 /* Start migrating VM `name` to the host whose libvirt is `dest_uri` (migration stream to
- * `dest_addr` when not ""). 0 with *ret; -ENOENT no such active domain; -EIO not connected;
- * -ENOMEM; -EAGAIN the thread could not start. */
-MUST_CHECK int lv_migrate_start(struct lv_conn *hv, const char *name, const char *dest_uri,
-                                const char *dest_addr, struct lv_mig **ret);
+ * `dest_addr` when not ""), over the libvirt connection `conn` (a virConnectPtr: the caller's
+ * reference, which the migration takes over in every case), with the flags of `o`; its end is
+ * written to the pipe `wake_fd`. Every libvirt call, the domain's lookup too, runs in the
+ * migration's threads: a domain that is not there or not running ends it with "no such running
+ * domain". 0 with *ret; -EIO `conn` is NULL (not connected); -ENOMEM; -EAGAIN the thread could not
+ * start. */
+MUST_CHECK int lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int wake_fd,
+                                const char *name, const char *dest_uri, const char *dest_addr,
+                                struct lv_mig **ret);
 
 /* Has it ended? 1 done, -1 failed (error in `err`), 0 running. */
 int lv_migrate_poll(struct lv_mig *m, char *err, size_t len);
@@ -177,11 +186,13 @@ MUST_CHECK int lv_job_stats_parse(const void *params, int n, struct lv_job_stats
  * gave none (an old libvirt, or events unavailable and the domain already gone). */
 bool lv_migrate_stats(struct lv_mig *m, struct lv_job_stats *ret);
 
-/* Progress while it runs: bytes processed and total (0 when unknown), milliseconds elapsed. */
+/* Progress while it runs: bytes processed and total (0 when unknown), milliseconds elapsed,
+ * as the migration's progress thread last read them (every second). No call to libvirt. */
 void lv_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,
                          double *ret_elapsed_ms);
 
-/* Ask libvirt to abort it (the worker then ends with an error). */
+/* Ask libvirt to abort it (the worker then ends with an error): the progress thread asks
+ * at once and again every second until it ends. No call to libvirt here. */
 void lv_migrate_abort(struct lv_mig *m);
 
 /* What one stats record holds: the cumulative counters (c[RATE_DELAY_NS] the sum of every
@@ -194,6 +205,13 @@ void lv_record_counters(const void *rec, uint64_t *c, double *ret_mem_kib, doubl
 /* Read the host's PSI from the folder `dir` (its files cpu, memory, io) into *ret; a file or
  * line that is not there (a kernel without PSI) stays absent. */
 void lv_pressure_read(const char *dir, struct pressure *ret);
+
+/* Turn one stats record (a virDomainStatsRecordPtr) of the domain `v` (uuid and name set by
+ * the caller, the rest zeroed) read at monotonic time `now` into its usage, state and memory,
+ * against the baseline hv->rates keeps for it (updated), and add its disk, network and memory
+ * transfer to hv->host_io. `dom_id` is libvirt's id of the domain (virDomainGetID()), which
+ * differs with every QEMU process. No call to libvirt. */
+void lv_vm_read(struct lv_conn *hv, const void *rec, uint64_t dom_id, double now, struct lv_vm *v);
 
 /* How the domain of one stats record (a virDomainStatsRecordPtr) stands: from its
  * "state.state" and "state.reason"; LV_ARRIVAL_UNKNOWN when it has neither. */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/failpoint.h"
 #include "common/file.h"
 #include "common/log.h"
 
@@ -180,11 +181,11 @@ lv_retry_in(const struct lv_conn *hv, double now)
 }
 
 bool
-lv_drain(struct lv_conn *hv)
+lv_drain(int fd)
 {
     char buf[64];
     bool any = false;
-    while (read(hv->wake[0], buf, sizeof(buf)) > 0)
+    while (read(fd, buf, sizeof(buf)) > 0)
         any = true;
     return any;
 }
@@ -361,6 +362,43 @@ sample_host(struct lv_conn *hv, double now)
     hv->host_base = true;
 }
 
+/* (lv.h) */
+void
+lv_vm_read(struct lv_conn *hv, const void *rec, uint64_t dom_id, double now, struct lv_vm *v)
+{
+    uint64_t c[RATE_COUNTERS];
+    double mem_kib;
+    double mbmt;
+    unsigned delay_vcpus;
+    lv_record_counters(rec, c, &mem_kib, &mbmt, &delay_vcpus);
+    v->arrival = lv_record_arrival(rec);
+    v->mem_mib = mem_kib / 1024.0;
+    if (mbmt >= 0) {
+        v->has_mem_bw = true;
+        v->usage[KIND_MEM_BW] = pct(100.0 * mbmt / (hv->o.mem_bw_mib_s * MIB));
+        hv->host_io[KIND_MEM_BW] += v->usage[KIND_MEM_BW];
+        hv->mem_bw_seen = true;
+    }
+    if (v->arrival == LV_ARRIVAL_STARTING || v->arrival == LV_ARRIVAL_INCOMING) {
+        /* Its counters are libvirt's start of QEMU and the incoming migration stream, not the
+         * guest: no usage, and no baseline for the readings once it runs (see lv.h). */
+        rate_forget(&hv->rates, v->uuid);
+        return;
+    }
+    double rates[RATE_COUNTERS];
+    if (rate_update(&hv->rates, v->uuid, dom_id, now, hv->o.min_dt_s, c, rates) != 1)
+        return;
+    double cpu_scale = hv->ncpus > 0 ? 100.0 / ((double)hv->ncpus * 1e9) : 0;
+    v->measured = true;
+    v->usage[KIND_CPU] = pct(rates[RATE_CPU_NS] * cpu_scale);
+    v->usage[KIND_DISK] = pct(100.0 * rates[RATE_DISK_BYTES] / (hv->o.disk_mib_s * MIB));
+    v->usage[KIND_NET] = pct(100.0 * rates[RATE_NET_BYTES] / (hv->o.net_mib_s * MIB));
+    v->has_cpu_wait = delay_vcpus > 0;
+    v->cpu_wait = hvstat_cpu_wait_pct(rates[RATE_DELAY_NS], delay_vcpus);
+    hv->host_io[KIND_DISK] += v->usage[KIND_DISK];
+    hv->host_io[KIND_NET] += v->usage[KIND_NET];
+}
+
 int
 lv_sample(struct lv_conn *hv, double now)
 {
@@ -379,6 +417,7 @@ lv_sample(struct lv_conn *hv, double now)
     unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
                      VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_INTERFACE |
                      VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_PERF | VIR_DOMAIN_STATS_VCPU;
+    failpoint("libvirt-reading"); /* ":slow": libvirt slow to answer (tests) */
     /* NOWAIT: a domain whose monitor is busy (a migration, a stuck QEMU) reports what libvirt
      * has instead of stalling the agent's loop. */
     int nrec = virConnectGetAllDomainStats(hv->conn, stats, &recs,
@@ -407,7 +446,6 @@ lv_sample(struct lv_conn *hv, double now)
     hv->n_vms = 0;
     hv->mem_bw_seen = false;
     memset(hv->host_io, 0, sizeof(hv->host_io));
-    double cpu_scale = hv->ncpus > 0 ? 100.0 / ((double)hv->ncpus * 1e9) : 0;
     for (int i = 0; i < nrec; i++) {
         struct lv_vm *v = &hv->vms[hv->n_vms];
         memset(v, 0, sizeof(*v));
@@ -415,31 +453,7 @@ lv_sample(struct lv_conn *hv, double now)
         if (name == NULL || virDomainGetUUIDString(recs[i]->dom, v->uuid) < 0)
             continue;
         (void)snprintf(v->name, sizeof(v->name), "%s", name);
-        uint64_t c[RATE_COUNTERS];
-        double mem_kib;
-        double mbmt;
-        unsigned delay_vcpus;
-        lv_record_counters(recs[i], c, &mem_kib, &mbmt, &delay_vcpus);
-        v->arrival = lv_record_arrival(recs[i]);
-        v->mem_mib = mem_kib / 1024.0;
-        if (mbmt >= 0) {
-            v->has_mem_bw = true;
-            v->usage[KIND_MEM_BW] = pct(100.0 * mbmt / (hv->o.mem_bw_mib_s * MIB));
-            hv->host_io[KIND_MEM_BW] += v->usage[KIND_MEM_BW];
-            hv->mem_bw_seen = true;
-        }
-        double rates[RATE_COUNTERS];
-        int r = rate_update(&hv->rates, v->uuid, now, hv->o.min_dt_s, c, rates);
-        if (r == 1) {
-            v->measured = true;
-            v->usage[KIND_CPU] = pct(rates[RATE_CPU_NS] * cpu_scale);
-            v->usage[KIND_DISK] = pct(100.0 * rates[RATE_DISK_BYTES] / (hv->o.disk_mib_s * MIB));
-            v->usage[KIND_NET] = pct(100.0 * rates[RATE_NET_BYTES] / (hv->o.net_mib_s * MIB));
-            v->has_cpu_wait = delay_vcpus > 0;
-            v->cpu_wait = hvstat_cpu_wait_pct(rates[RATE_DELAY_NS], delay_vcpus);
-            hv->host_io[KIND_DISK] += v->usage[KIND_DISK];
-            hv->host_io[KIND_NET] += v->usage[KIND_NET];
-        }
+        lv_vm_read(hv, recs[i], (uint64_t)virDomainGetID(recs[i]->dom), now, v);
         hv->n_vms++;
     }
     rate_sweep(&hv->rates);

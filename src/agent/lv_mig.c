@@ -1,9 +1,13 @@
 /* Live migration of a domain in a worker thread (lv.h): virDomainMigrateToURI3 blocks until
- * the migration ends, so it runs beside the agent's loop, which reads its progress and learns
- * its end through the wake-up pipe. The completed job's statistics come from libvirt's
- * job-completed event for the domain, which the worker awaits (briefly) before it reports
- * the end: with VIR_MIGRATE_UNDEFINE_SOURCE the source's domain, and the statistics libvirt
- * keeps with it, are gone once virDomainMigrateToURI3 returns. */
+ * the migration ends, so it runs beside the agent's loop, which learns its end through the
+ * wake-up pipe. Every other libvirt call of a migration runs beside the loop too, since any
+ * of them can wait for the domain while QEMU finishes: the worker looks the domain up and
+ * lets go of it and of the connection at the end, and a second thread reads the progress
+ * (virDomainGetJobStats) every second and aborts the job (virDomainAbortJob) when asked; the
+ * loop only reads the figures it left and raises the abort flag. The completed job's statistics
+ * come from libvirt's job-completed event for the domain, which the worker awaits (briefly) before
+ * it reports the end: with VIR_MIGRATE_UNDEFINE_SOURCE the source's domain, and the statistics
+ * libvirt keeps with it, are gone once virDomainMigrateToURI3 returns. */
 #define _GNU_SOURCE /* pthread_clockjoin_np */
 #include <errno.h>
 #include <libvirt/libvirt.h>
@@ -38,7 +42,16 @@ struct statbox {
 struct lv_mig {
     pthread_t th;
     bool started;
-    virDomainPtr dom;
+    virConnectPtr conn; /* the migration's reference, dropped by the worker */
+    char name[MODEL_MAX_NAME + 1];
+    virDomainPtr dom; /* the worker's */
+    pthread_t prog_th;
+    bool prog_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;  /* the end, or an abort asked for */
+    bool ending;        /* under mu: the progress thread stops */
+    bool abort_wanted;  /* under mu */
+    double progress[3]; /* under mu: processed MiB, total MiB, elapsed ms */
     virTypedParameterPtr params;
     int nparams;
     unsigned long flags;
@@ -162,19 +175,25 @@ collect_stats(struct lv_mig *m)
     virTypedParamsFree(params, n);
 }
 
-static void *
-mig_thread(void *arg)
+/* The running job's figures from libvirt into fig[0..2] (MiB processed, MiB in all, ms
+ * elapsed; 0 when unknown). Called by the progress thread only. */
+static void
+read_progress(virDomainPtr dom, double *fig)
 {
-    struct lv_mig *m = arg;
-    int r = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params, (unsigned)m->nparams,
-                                   (unsigned)m->flags);
-    if (r < 0)
-        (void)snprintf(m->error, sizeof(m->error), "%s", virGetLastErrorMessage());
-    else
-        collect_stats(m);
-    atomic_store(&m->state, r < 0 ? -1 : 1);
-    lv_wake(m->wake_fd, 'm');
-    return NULL;
+    fig[0] = fig[1] = fig[2] = 0;
+    int type = 0;
+    virTypedParameterPtr params = NULL;
+    int n = 0;
+    if (virDomainGetJobStats(dom, &type, &params, &n, 0) < 0)
+        return;
+    unsigned long long v;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1)
+        fig[0] = (double)v / MIB;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL, &v) == 1)
+        fig[1] = (double)v / MIB;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1)
+        fig[2] = (double)v;
+    virTypedParamsFree(params, n);
 }
 
 /* Subscribe to the domain's job-completed event before the migration starts, so that its end
@@ -188,7 +207,7 @@ watch_job(struct lv_mig *m)
         return;
     atomic_fetch_add(&b->refs, 1); /* libvirt's, dropped by statbox_unref() */
     m->event_id = virConnectDomainEventRegisterAny(
-        virDomainGetConnect(m->dom), m->dom, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+        m->conn, m->dom, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
         VIR_DOMAIN_EVENT_CALLBACK(job_completed_cb), b, statbox_unref);
     if (m->event_id < 0) {
         log_debug("libvirt job-completed event not available: %s", virGetLastErrorMessage());
@@ -199,36 +218,132 @@ watch_job(struct lv_mig *m)
     m->box = b;
 }
 
-int
-lv_migrate_start(struct lv_conn *hv, const char *name, const char *dest_uri, const char *dest_addr,
-                 struct lv_mig **ret)
+/* The progress thread: the job's figures every second, and an abort when the loop asks (again
+ * every second while it asks: an abort can fail while the job starts or in a phase libvirt
+ * cannot interrupt). */
+static void *
+prog_thread(void *arg)
 {
-    if (!hv->connected)
-        return -EIO;
-    virDomainPtr dom = virDomainLookupByName(hv->conn, name);
-    if (dom == NULL)
-        return -ENOENT;
-    if (virDomainIsActive(dom) != 1) {
-        (void)virDomainFree(dom);
-        return -ENOENT;
+    struct lv_mig *m = arg;
+    (void)pthread_mutex_lock(&m->mu);
+    while (!m->ending) {
+        struct timespec deadline;
+        (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += 1;
+        bool asked = m->abort_wanted;
+        while (!m->ending && m->abort_wanted == asked &&
+               pthread_cond_timedwait(&m->cv, &m->mu, &deadline) == 0)
+            ;
+        if (m->ending)
+            break;
+        bool abort_now = m->abort_wanted;
+        (void)pthread_mutex_unlock(&m->mu);
+        if (abort_now && virDomainAbortJob(m->dom) < 0)
+            log_warnx("libvirt abort failed error=\"%s\"", virGetLastErrorMessage());
+        double fig[3];
+        read_progress(m->dom, fig);
+        (void)pthread_mutex_lock(&m->mu);
+        memcpy(m->progress, fig, sizeof(fig));
     }
+    (void)pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+static void
+stop_progress(struct lv_mig *m)
+{
+    if (!m->prog_started)
+        return;
+    (void)pthread_mutex_lock(&m->mu);
+    m->ending = true;
+    (void)pthread_cond_broadcast(&m->cv);
+    (void)pthread_mutex_unlock(&m->mu);
+    (void)pthread_join(m->prog_th, NULL);
+    m->prog_started = false;
+}
+
+/* The migration itself, then what libvirt reported of it; the domain, its event and the
+ * connection are let go here, before the end is told, so that the loop never calls libvirt. */
+static int
+migrate(struct lv_mig *m)
+{
+    m->dom = virDomainLookupByName(m->conn, m->name);
+    if (m->dom == NULL || virDomainIsActive(m->dom) != 1) {
+        (void)snprintf(m->error, sizeof(m->error), "no such running domain");
+        return -1;
+    }
+    watch_job(m);
+    m->prog_started = pthread_create(&m->prog_th, NULL, prog_thread, m) == 0;
+    int r = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params, (unsigned)m->nparams,
+                                   (unsigned)m->flags);
+    if (r < 0)
+        (void)snprintf(m->error, sizeof(m->error), "%s", virGetLastErrorMessage());
+    stop_progress(m);
+    if (r == 0)
+        collect_stats(m);
+    if (m->event_id >= 0)
+        (void)virConnectDomainEventDeregisterAny(m->conn, m->event_id);
+    m->event_id = -1;
+    return r;
+}
+
+static void *
+mig_thread(void *arg)
+{
+    struct lv_mig *m = arg;
+    int r = migrate(m);
+    if (m->dom != NULL)
+        (void)virDomainFree(m->dom);
+    m->dom = NULL;
+    (void)virConnectClose(m->conn);
+    m->conn = NULL;
+    atomic_store(&m->state, r < 0 ? -1 : 1);
+    lv_wake(m->wake_fd, 'm');
+    return NULL;
+}
+
+int
+lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int wake_fd, const char *name,
+                 const char *dest_uri, const char *dest_addr, struct lv_mig **ret)
+{
+    if (conn == NULL)
+        return -EIO;
     struct lv_mig *m = calloc(1, sizeof(*m));
     if (m == NULL) {
-        (void)virDomainFree(dom);
+        (void)virConnectClose(conn);
         return -ENOMEM;
     }
-    m->dom = dom;
+    m->conn = conn;
     m->event_id = -1;
-    m->wake_fd = hv->wake[1];
+    m->wake_fd = wake_fd;
     atomic_init(&m->state, 0);
+    if (pthread_mutex_init(&m->mu, NULL) != 0) {
+        (void)virConnectClose(conn);
+        free(m);
+        return -ENOMEM;
+    }
+    pthread_condattr_t ca;
+    int e = pthread_condattr_init(&ca);
+    if (e == 0) {
+        (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        e = pthread_cond_init(&m->cv, &ca);
+        (void)pthread_condattr_destroy(&ca);
+    }
+    if (e != 0) {
+        (void)virConnectClose(conn);
+        (void)pthread_mutex_destroy(&m->mu);
+        free(m);
+        return -ENOMEM;
+    }
+    (void)snprintf(m->name, sizeof(m->name), "%s", name);
     (void)snprintf(m->dest_uri, sizeof(m->dest_uri), "%s", dest_uri);
     m->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
                VIR_MIGRATE_UNDEFINE_SOURCE;
-    if (hv->o.migrate_flags & HV_MIGRATE_UNSAFE)
+    if (o->migrate_flags & HV_MIGRATE_UNSAFE)
         m->flags |= VIR_MIGRATE_UNSAFE;
-    if (hv->o.migrate_flags & HV_MIGRATE_AUTO_CONVERGE)
+    if (o->migrate_flags & HV_MIGRATE_AUTO_CONVERGE)
         m->flags |= VIR_MIGRATE_AUTO_CONVERGE;
-    if (hv->o.migrate_flags & HV_MIGRATE_COMPRESSED)
+    if (o->migrate_flags & HV_MIGRATE_COMPRESSED)
         m->flags |= VIR_MIGRATE_COMPRESSED;
     int maxp = 0;
     int r = 0;
@@ -241,14 +356,13 @@ lv_migrate_start(struct lv_conn *hv, const char *name, const char *dest_uri, con
             r = virTypedParamsAddString(&m->params, &m->nparams, &maxp,
                                         VIR_MIGRATE_PARAM_LISTEN_ADDRESS, dest_addr);
     }
-    if (r == 0 && hv->o.migrate_bandwidth_mib_s > 0)
+    if (r == 0 && o->migrate_bandwidth_mib_s > 0)
         r = virTypedParamsAddULLong(&m->params, &m->nparams, &maxp, VIR_MIGRATE_PARAM_BANDWIDTH,
-                                    (unsigned long long)hv->o.migrate_bandwidth_mib_s);
+                                    (unsigned long long)o->migrate_bandwidth_mib_s);
     if (r < 0) {
         lv_migrate_free(m);
         return -ENOMEM;
     }
-    watch_job(m);
     if (pthread_create(&m->th, NULL, mig_thread, m) != 0) {
         lv_migrate_free(m);
         return -EAGAIN;
@@ -280,29 +394,20 @@ void
 lv_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *ret_total_mib,
                     double *ret_elapsed_ms)
 {
-    *ret_processed_mib = 0;
-    *ret_total_mib = 0;
-    *ret_elapsed_ms = 0;
-    int type = 0;
-    virTypedParameterPtr params = NULL;
-    int n = 0;
-    if (virDomainGetJobStats(m->dom, &type, &params, &n, 0) < 0)
-        return;
-    unsigned long long v;
-    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &v) == 1)
-        *ret_processed_mib = (double)v / MIB;
-    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL, &v) == 1)
-        *ret_total_mib = (double)v / MIB;
-    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1)
-        *ret_elapsed_ms = (double)v;
-    virTypedParamsFree(params, n);
+    (void)pthread_mutex_lock(&m->mu);
+    *ret_processed_mib = m->progress[0];
+    *ret_total_mib = m->progress[1];
+    *ret_elapsed_ms = m->progress[2];
+    (void)pthread_mutex_unlock(&m->mu);
 }
 
 void
 lv_migrate_abort(struct lv_mig *m)
 {
-    if (virDomainAbortJob(m->dom) < 0)
-        log_warnx("libvirt abort failed error=\"%s\"", virGetLastErrorMessage());
+    (void)pthread_mutex_lock(&m->mu);
+    m->abort_wanted = true;
+    (void)pthread_cond_broadcast(&m->cv);
+    (void)pthread_mutex_unlock(&m->mu);
 }
 
 void
@@ -326,11 +431,11 @@ lv_migrate_free(struct lv_mig *m)
     if (m->started)
         (void)pthread_join(m->th, NULL);
     virTypedParamsFree(m->params, m->nparams);
-    if (m->event_id >= 0)
-        (void)virConnectDomainEventDeregisterAny(virDomainGetConnect(m->dom), m->event_id);
     if (m->box != NULL)
         statbox_unref(m->box);
-    if (m->dom != NULL)
-        (void)virDomainFree(m->dom);
+    if (m->conn != NULL) /* never handed to a worker */
+        (void)virConnectClose(m->conn);
+    (void)pthread_cond_destroy(&m->cv);
+    (void)pthread_mutex_destroy(&m->mu);
     free(m);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -35,6 +36,13 @@ failpoint(const char *name)
             log_warnx("failpoint %s reached: pausing (SIGSTOP) until SIGCONT", name);
             (void)raise(SIGSTOP);
             log_warnx("failpoint %s: resumed", name);
+            return;
+        }
+        if (len == n + 5 && memcmp(p, name, n) == 0 && memcmp(p + n, ":slow", 5) == 0) {
+            /* Every pass: a call that takes long, as libvirt's can while QEMU finishes a
+             * migration. */
+            struct timespec ts = {FAILPOINT_SLOW_MS / 1000, (FAILPOINT_SLOW_MS % 1000) * 1000000L};
+            (void)nanosleep(&ts, NULL);
             return;
         }
         if (end == NULL)

@@ -2,13 +2,17 @@
  * at once, as a crash or a SIGKILL would (no cleanup, no flush of anything not yet written),
  * when the environment variable VMLOC_FAILPOINT names that point (a comma-separated list may
  * name several). "NAME:stop" pauses the process there instead (SIGSTOP, once), to be woken with
- * SIGCONT: a paused leader in the tests of high availability. Without the variable every call
- * is a cheap no-op. The points are listed in docs/security.md. */
+ * SIGCONT: a paused leader in the tests of high availability. "NAME:slow" makes every pass
+ * there take FAILPOINT_SLOW_MS more, as a slow hypervisor would. Without the variable every
+ * call is a cheap no-op. The points are listed in docs/security.md. */
 #ifndef VMLOC_COMMON_FAILPOINT_H
 #define VMLOC_COMMON_FAILPOINT_H
 
 /* The exit status of a process stopped at a failpoint. */
 #define FAILPOINT_EXIT 86
+
+/* What a "NAME:slow" point adds to each pass, in milliseconds. */
+#define FAILPOINT_SLOW_MS 1500
 
 /* Stop here if VMLOC_FAILPOINT names `name`. */
 void failpoint(const char *name);

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,10 +145,23 @@ test_listing_and_host_rate(void **state)
     assert_true(hv.host_cpu > 29.999 && hv.host_cpu < 30.001);
     assert_true(hv.vms[0].measured);
     assert_true(hv.vms[0].usage[KIND_CPU] == 0.0); /* the test driver has no cpu.time */
-    /* A domain that is not there cannot be migrated. */
+    /* A domain that is not there cannot be migrated: the migration's thread looks it up (no
+     * libvirt call on the caller's side) and ends with the reason, on the wake-up pipe. */
     struct lv_mig *m = NULL;
-    assert_int_equal(lv_migrate_start(&hv, "nope", "test:///default", "", &m), -ENOENT);
-    assert_null(m);
+    assert_int_equal(virConnectRef(hv.conn), 0); /* the migration takes this reference */
+    assert_int_equal(
+        lv_migrate_start(hv.conn, &hv.o, hv.wake[1], "nope", "test:///default", "", &m), 0);
+    char e[256] = "";
+    int st = 0;
+    for (int i = 0; i < 50 && st == 0; i++) {
+        struct pollfd pfd = {.fd = hv.wake[0], .events = POLLIN};
+        (void)poll(&pfd, 1, 100);
+        st = lv_migrate_poll(m, e, sizeof(e));
+    }
+    assert_int_equal(st, -1);
+    assert_string_equal(e, "no such running domain");
+    lv_migrate_free(m);
+    (void)lv_drain(hv.wake[0]);
     assert_true(lv_retry_in(&hv, 2.0) == 0);
     lv_done(&hv);
 }
@@ -178,7 +192,9 @@ test_unreachable(void **state)
         assert_int_equal(lv_sample(&hv, t), -EIO);
     assert_true(hv.backoff_s <= 60.0); /* the back-off is bounded */
     struct lv_mig *m = NULL;
-    assert_int_equal(lv_migrate_start(&hv, "test", "test:///default", "", &m), -EIO);
+    assert_null(hv.conn); /* not connected: nothing to migrate over */
+    assert_int_equal(
+        lv_migrate_start(hv.conn, &hv.o, hv.wake[1], "test", "test:///default", "", &m), -EIO);
     lv_done(&hv);
     /* The same test file appears: the next due attempt connects. */
     char path[300];
@@ -350,12 +366,12 @@ test_record_vcpu_delay(void **state)
     struct rate_table t;
     rate_table_init(&t);
     double rates[RATE_COUNTERS];
-    assert_int_equal(rate_update(&t, "uuid", 10.0, 0.0, c, rates), 0);
+    assert_int_equal(rate_update(&t, "uuid", 1, 10.0, 0.0, c, rates), 0);
     n = 0;
     param(&p[n++], "cpu.time", 3000000000ull);
     record_vcpus(p, &n, 1200000000ull, 2600000000ull);
     lv_record_counters(&rec, c, &kib, &mbmt, &nd);
-    assert_int_equal(rate_update(&t, "uuid", 12.0, 0.0, c, rates), 1);
+    assert_int_equal(rate_update(&t, "uuid", 1, 12.0, 0.0, c, rates), 1);
     double w = hvstat_cpu_wait_pct(rates[RATE_DELAY_NS], nd);
     assert_true(w > 19.999 && w < 20.001);
     rate_table_done(&t);
@@ -692,6 +708,92 @@ test_record_arrival(void **state)
     assert_int_equal(arrival_of(-1, -1), LV_ARRIVAL_UNKNOWN);
 }
 
+/* One reading of a domain as virConnectGetAllDomainStats() gives it on the destination of a
+ * migration (libvirt 9.0, QEMU, NOWAIT): the state, cpu.time, one vCPU, the balloon, and the
+ * disk and network counters, which a paused incoming domain's busy monitor leaves out. */
+struct reading {
+    double t;
+    int state;
+    int reason;
+    unsigned long long cpu_ns;
+    bool io; /* block and net counters present */
+};
+
+static void
+read_domain(struct lv_conn *hv, const struct reading *rd, struct lv_vm *v)
+{
+    virTypedParameter p[16];
+    int n = 0;
+    param(&p[n++], "state.state", (unsigned long long)rd->state);
+    p[n - 1].type = VIR_TYPED_PARAM_INT;
+    param(&p[n++], "state.reason", (unsigned long long)rd->reason);
+    p[n - 1].type = VIR_TYPED_PARAM_INT;
+    param(&p[n++], "cpu.time", rd->cpu_ns);
+    param(&p[n++], "cpu.user", rd->cpu_ns / 2);
+    param(&p[n++], "cpu.system", rd->cpu_ns / 4);
+    param(&p[n++], "balloon.current", 131072);
+    param(&p[n++], "balloon.maximum", 131072);
+    param(&p[n++], "vcpu.current", 1);
+    p[n - 1].type = VIR_TYPED_PARAM_UINT;
+    param(&p[n++], "vcpu.0.time", rd->cpu_ns * 9 / 10);
+    param(&p[n++], "vcpu.0.delay", 1000000);
+    if (rd->io) {
+        param(&p[n++], "block.0.rd.bytes", 4096);
+        param(&p[n++], "block.0.wr.bytes", 0);
+        param(&p[n++], "net.0.rx.bytes", 1200);
+        param(&p[n++], "net.0.tx.bytes", 800);
+    }
+    virDomainStatsRecord rec = {NULL, p, n};
+    memset(v, 0, sizeof(*v));
+    (void)snprintf(v->uuid, sizeof(v->uuid), "%s", "6f1c0e2a-3b9d-4c55-9a7e-0d2b8f41c7aa");
+    (void)snprintf(v->name, sizeof(v->name), "%s", "g1");
+    lv_vm_read(hv, &rec, 5, rd->t, v);
+    rate_sweep(&hv->rates);
+}
+
+/* A busy guest arriving by live migration on a host of one CPU, sampled every second and on
+ * libvirt's events (minimum interval 0.5 s): while it is starting up and paused for the
+ * incoming migration its QEMU's CPU time is the migration stream's work (44 %, then 2 % while
+ * it waits for the source to finish), not the guest's, and is no usage; the first reading once
+ * it runs (on the resume event, 0.3 s after the last paused one) is a fresh baseline, and the
+ * next one gives the guest's true share, 100 %. Before, the paused readings were the baseline:
+ * the domain read 44 % and 2 % while paused, the 2 % was repeated at the resume (too early for
+ * a rate), and the first running interval read 71 %. */
+static void
+test_arrival_rates(void **state)
+{
+    (void)state;
+    struct lv_conn hv;
+    memset(&hv, 0, sizeof(hv));
+    hv_libvirt_opts_init(&hv.o);
+    hv.o.min_dt_s = 0.5;
+    hv.ncpus = 1;
+    rate_table_init(&hv.rates);
+    static const struct {
+        struct reading rd;
+        bool measured;
+        double cpu;
+    } seq[] = {
+        {{10.0, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_STARTING_UP, 8000000ull, false}, false, 0},
+        {{10.05, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION, 150000000ull, false}, false, 0},
+        {{11.0, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION, 450000000ull, false}, false, 0},
+        {{12.0, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION, 470000000ull, false}, false, 0},
+        {{12.3, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED, 480000000ull, true}, false, 0},
+        {{13.0, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED, 1180000000ull, true}, true, 100},
+        {{14.0, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED, 2175000000ull, true}, true, 99.5},
+    };
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        struct lv_vm v;
+        read_domain(&hv, &seq[i].rd, &v);
+        if (v.measured != seq[i].measured || fabs(v.usage[KIND_CPU] - seq[i].cpu) > 0.01)
+            fail_msg("reading %zu at t=%.2f: measured=%d cpu=%.2f%%, expected measured=%d "
+                     "cpu=%.2f%%",
+                     i, seq[i].rd.t, v.measured, v.usage[KIND_CPU], seq[i].measured, seq[i].cpu);
+        assert_true(v.mem_mib == 128.0);
+    }
+    rate_table_done(&hv.rates);
+}
+
 struct step {
     enum lv_arrival a;
     bool first;
@@ -786,6 +888,7 @@ main(void)
         cmocka_unit_test(test_moves_metadata),
         cmocka_unit_test(test_record_arrival),
         cmocka_unit_test(test_arrival_step),
+        cmocka_unit_test(test_arrival_rates),
         cmocka_unit_test(test_job_stats),
     };
     return cmocka_run_group_tests_name("hv_libvirt", tests, setup, teardown);

@@ -98,40 +98,40 @@ test_rates(void **state)
     uint64_t c1[RATE_COUNTERS] = {1000000000ull, 4096, 100};
     uint64_t c2[RATE_COUNTERS] = {3000000000ull, 4096 + 1048576, 300};
     /* First sight: a baseline, no rate. */
-    assert_int_equal(rate_update(&t, "uuid-a", 10.0, 0.0, c1, r), 0);
+    assert_int_equal(rate_update(&t, "uuid-a", 1, 10.0, 0.0, c1, r), 0);
     /* Two seconds later: per-second increases. */
-    assert_int_equal(rate_update(&t, "uuid-a", 12.0, 0.0, c2, r), 1);
+    assert_int_equal(rate_update(&t, "uuid-a", 1, 12.0, 0.0, c2, r), 1);
     assert_true(r[RATE_CPU_NS] == 1e9);
     assert_true(r[RATE_DISK_BYTES] == 524288.0);
     assert_true(r[RATE_NET_BYTES] == 100.0);
     /* No time passed: the last rates again, and the baseline stays. */
     memset(r, 0, sizeof(r));
-    assert_int_equal(rate_update(&t, "uuid-a", 12.0, 0.0, c2, r), 1);
+    assert_int_equal(rate_update(&t, "uuid-a", 1, 12.0, 0.0, c2, r), 1);
     assert_true(r[RATE_CPU_NS] == 1e9);
     /* A counter went backwards (restarted or migrated in): a fresh baseline, no negative
      * rate; the next sample has a rate again from there. */
     uint64_t c3[RATE_COUNTERS] = {5000, 0, 0};
-    assert_int_equal(rate_update(&t, "uuid-a", 13.0, 0.0, c3, r), 0);
+    assert_int_equal(rate_update(&t, "uuid-a", 1, 13.0, 0.0, c3, r), 0);
     uint64_t c4[RATE_COUNTERS] = {5000 + 500000000ull, 10, 20};
-    assert_int_equal(rate_update(&t, "uuid-a", 14.0, 0.0, c4, r), 1);
+    assert_int_equal(rate_update(&t, "uuid-a", 1, 14.0, 0.0, c4, r), 1);
     assert_true(r[RATE_CPU_NS] == 5e8);
     /* Per key: another domain has its own baseline. */
-    assert_int_equal(rate_update(&t, "uuid-b", 14.0, 0.0, c1, r), 0);
+    assert_int_equal(rate_update(&t, "uuid-b", 1, 14.0, 0.0, c1, r), 0);
     assert_int_equal(t.n, 2);
     /* A sweep keeps what was fed since the last one, then forgets what was not. */
     rate_sweep(&t);
     assert_int_equal(t.n, 2);
-    assert_int_equal(rate_update(&t, "uuid-b", 15.0, 0.0, c2, r), 1);
+    assert_int_equal(rate_update(&t, "uuid-b", 1, 15.0, 0.0, c2, r), 1);
     rate_sweep(&t);
     assert_int_equal(t.n, 1);
     assert_string_equal(t.e[0].key, "uuid-b");
     /* uuid-a was forgotten: it starts again from a baseline. */
-    assert_int_equal(rate_update(&t, "uuid-a", 16.0, 0.0, c4, r), 0);
+    assert_int_equal(rate_update(&t, "uuid-a", 1, 16.0, 0.0, c4, r), 0);
     char longkey[80];
     memset(longkey, 'k', sizeof(longkey) - 1);
     longkey[sizeof(longkey) - 1] = '\0';
-    assert_int_equal(rate_update(&t, longkey, 16.0, 0.0, c4, r), -EINVAL);
-    assert_int_equal(rate_update(&t, "", 16.0, 0.0, c4, r), -EINVAL);
+    assert_int_equal(rate_update(&t, longkey, 1, 16.0, 0.0, c4, r), -EINVAL);
+    assert_int_equal(rate_update(&t, "", 1, 16.0, 0.0, c4, r), -EINVAL);
     rate_table_done(&t);
 }
 
@@ -148,19 +148,50 @@ test_rates_min_dt(void **state)
     uint64_t c1[RATE_COUNTERS] = {1000000000ull, 0, 0};
     uint64_t c2[RATE_COUNTERS] = {1010000000ull, 0, 0};
     uint64_t c3[RATE_COUNTERS] = {1500000000ull, 0, 0};
-    assert_int_equal(rate_update(&t, "d", 0.0, 0.5, c0, r), 0);
+    assert_int_equal(rate_update(&t, "d", 1, 0.0, 0.5, c0, r), 0);
     /* Too early, and no rate yet: none. */
-    assert_int_equal(rate_update(&t, "d", 0.01, 0.5, c0, r), 0);
-    assert_int_equal(rate_update(&t, "d", 1.0, 0.5, c1, r), 1);
+    assert_int_equal(rate_update(&t, "d", 1, 0.01, 0.5, c0, r), 0);
+    assert_int_equal(rate_update(&t, "d", 1, 1.0, 0.5, c1, r), 1);
     assert_true(r[RATE_CPU_NS] == 1e9);
     /* 5 ms later a jiffy ticked: 2e9/s would be nonsense; the last rate stands. */
-    assert_int_equal(rate_update(&t, "d", 1.005, 0.5, c2, r), 1);
+    assert_int_equal(rate_update(&t, "d", 1, 1.005, 0.5, c2, r), 1);
     assert_true(r[RATE_CPU_NS] == 1e9);
     /* From the kept baseline (t = 1): 0.5e9 over 1 s. */
-    assert_int_equal(rate_update(&t, "d", 2.0, 0.5, c3, r), 1);
+    assert_int_equal(rate_update(&t, "d", 1, 2.0, 0.5, c3, r), 1);
     assert_true(r[RATE_CPU_NS] == 5e8);
     /* Backwards even when early: a fresh baseline. */
-    assert_int_equal(rate_update(&t, "d", 2.1, 0.5, c0, r), 0);
+    assert_int_equal(rate_update(&t, "d", 1, 2.1, 0.5, c0, r), 0);
+    rate_table_done(&t);
+}
+
+/* Another run of the domain (a new domain id: a new QEMU process) starts a fresh baseline even
+ * when its counters are above the old ones; a forgotten baseline (rate_forget()) is taken again
+ * from the next reading, and its last rates are not given again. */
+static void
+test_rates_generation_and_forget(void **state)
+{
+    (void)state;
+    struct rate_table t;
+    rate_table_init(&t);
+    double r[RATE_COUNTERS];
+    uint64_t c0[RATE_COUNTERS] = {1000000000ull, 0, 0};
+    uint64_t c1[RATE_COUNTERS] = {2000000000ull, 0, 0};
+    uint64_t c2[RATE_COUNTERS] = {2100000000ull, 0, 0};
+    uint64_t c3[RATE_COUNTERS] = {3100000000ull, 0, 0};
+    assert_int_equal(rate_update(&t, "d", 7, 0.0, 0.5, c0, r), 0);
+    assert_int_equal(rate_update(&t, "d", 7, 1.0, 0.5, c1, r), 1);
+    assert_true(r[RATE_CPU_NS] == 1e9);
+    /* Run 9 of the domain, its counters above run 7's: no rate across the two. */
+    assert_int_equal(rate_update(&t, "d", 9, 2.0, 0.5, c2, r), 0);
+    assert_int_equal(rate_update(&t, "d", 9, 3.0, 0.5, c3, r), 1);
+    assert_true(r[RATE_CPU_NS] == 1e9);
+    /* Forgotten: the next reading is a baseline, and an early one after it has no rate (the
+     * last one, from before, is not repeated). */
+    rate_forget(&t, "d");
+    rate_forget(&t, "unknown"); /* nothing to forget: nothing happens */
+    assert_int_equal(t.n, 0);
+    assert_int_equal(rate_update(&t, "d", 9, 4.0, 0.5, c3, r), 0);
+    assert_int_equal(rate_update(&t, "d", 9, 4.1, 0.5, c3, r), 0);
     rate_table_done(&t);
 }
 
@@ -177,7 +208,7 @@ test_rates_many(void **state)
         for (int i = 0; i < 500; i++) {
             uint64_t c[RATE_COUNTERS] = {(uint64_t)(round * (i + 1)) * 1000u, 0, 0};
             (void)snprintf(key, sizeof(key), "dom-%d", i);
-            int k = rate_update(&t, key, (double)round, 0.0, c, r);
+            int k = rate_update(&t, key, 1, (double)round, 0.0, c, r);
             assert_int_equal(k, round == 0 ? 0 : 1);
             if (k == 1)
                 assert_true(r[RATE_CPU_NS] == (double)(i + 1) * 1000.0);
@@ -255,10 +286,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_psi),        cmocka_unit_test(test_cpu_wait),
-        cmocka_unit_test(test_cpuset),     cmocka_unit_test(test_procstat),
-        cmocka_unit_test(test_meminfo),    cmocka_unit_test(test_rates),
-        cmocka_unit_test(test_rates_many), cmocka_unit_test(test_rates_min_dt),
+        cmocka_unit_test(test_psi),
+        cmocka_unit_test(test_cpu_wait),
+        cmocka_unit_test(test_cpuset),
+        cmocka_unit_test(test_procstat),
+        cmocka_unit_test(test_meminfo),
+        cmocka_unit_test(test_rates),
+        cmocka_unit_test(test_rates_many),
+        cmocka_unit_test(test_rates_min_dt),
+        cmocka_unit_test(test_rates_generation_and_forget),
     };
     return cmocka_run_group_tests_name("hvstat", tests, NULL, NULL);
 }

@@ -1,0 +1,246 @@
+/* The reader thread of the libvirt backend (lv_reader.h).
+ *
+ * The thread waits for a request, takes the reading with the connection it alone uses, then
+ * copies what the loop needs into `pub` under the mutex and writes 'r' to the wake-up pipe.
+ * The mutex is never held across a libvirt call, so the loop waits for it only while a copy is
+ * made. A request that comes while a reading runs is remembered and served by the next one,
+ * so that an event seen meanwhile is not lost. */
+#define _GNU_SOURCE /* pthread_clockjoin_np */
+#include "agent/lv_reader.h"
+
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define STOP_WAIT_S 10
+
+struct lv_reader {
+    struct lv_conn lv; /* the thread's */
+    struct lv_doms doms;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a request, a reading done, or stop */
+    bool want;         /* a reading is asked for */
+    double want_wall;  /* the wall-clock time it is asked at */
+    bool fresh;        /* `pub` holds a reading not yet taken */
+    bool stop;
+    void *conn;         /* virConnectPtr with the reader's reference for migrations, or NULL */
+    struct lv_view pub; /* the latest reading, under `mu` */
+};
+
+void
+lv_view_done(struct lv_view *v)
+{
+    free(v->vms);
+    lv_doms_done(&v->doms);
+    memset(v, 0, sizeof(*v));
+}
+
+/* Copy `src` into `dst`, whose arrays are reused or grown. 0 or -ENOMEM (dst untouched). */
+static int
+view_copy(struct lv_view *dst, const struct lv_view *src)
+{
+    struct lv_vm *vms = malloc((src->n_vms + 1) * sizeof(*vms));
+    struct lv_dom *doms = malloc((src->doms.n + 1) * sizeof(*doms));
+    if (vms == NULL || doms == NULL) {
+        free(vms);
+        free(doms);
+        return -ENOMEM;
+    }
+    if (src->n_vms > 0)
+        memcpy(vms, src->vms, src->n_vms * sizeof(*vms));
+    if (src->doms.n > 0)
+        memcpy(doms, src->doms.v, src->doms.n * sizeof(*doms));
+    lv_view_done(dst);
+    *dst = *src;
+    dst->vms = vms;
+    dst->doms.v = doms;
+    return 0;
+}
+
+/* The thread's state after a reading into `pub` (under the mutex). A connection replaced
+ * goes to *ret_old (NULL: none), for the caller to close once the mutex is released: closing
+ * the last reference talks to libvirt. -ENOMEM: `pub` keeps the previous reading. */
+static int
+publish(struct lv_reader *r, int rc, void **ret_old)
+{
+    const struct lv_conn *lv = &r->lv;
+    struct lv_view v = {
+        .rc = rc,
+        .connected = lv->connected,
+        .retry_at = lv->retry_at,
+        .ncpus = lv->ncpus,
+        .host_cpu = lv->host_cpu,
+        .host_cpu_known = lv->host_cpu_known,
+        .host_mem_mib = lv->host_mem_mib,
+        .pressure = lv->pressure,
+        .mem_bw_seen = lv->mem_bw_seen,
+        .vms = lv->vms,
+        .n_vms = lv->n_vms,
+        .doms = r->doms,
+    };
+    memcpy(v.error, lv->error, sizeof(v.error));
+    memcpy(v.host_io, lv->host_io, sizeof(v.host_io));
+    int e = view_copy(&r->pub, &v);
+    *ret_old = NULL;
+    if (r->conn != lv->conn) {
+        /* Reconnected or lost: migrations from now on use the connection of now. */
+        *ret_old = r->conn;
+        r->conn = NULL;
+        if (lv->conn != NULL && virConnectRef(lv->conn) == 0)
+            r->conn = lv->conn;
+    }
+    return e;
+}
+
+static void *
+reader_thread(void *arg)
+{
+    struct lv_reader *r = arg;
+    (void)pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->stop && !r->want)
+            (void)pthread_cond_wait(&r->cv, &r->mu);
+        if (r->stop)
+            break;
+        r->want = false;
+        double wall = r->want_wall;
+        (void)pthread_mutex_unlock(&r->mu);
+        int rc = lv_sample(&r->lv, (double)clock_now_us() / 1e6);
+        /* Arrivals and moves need two readings of the host, as a served sample does. */
+        if (rc == 0 && r->lv.host_cpu_known)
+            lv_doms_note(&r->doms, &r->lv, wall);
+        void *old = NULL;
+        (void)pthread_mutex_lock(&r->mu);
+        if (publish(r, rc, &old) < 0) {
+            log_warnx("libvirt reading dropped: out of memory, ignoring");
+        } else {
+            r->fresh = true;
+            (void)pthread_cond_broadcast(&r->cv);
+            lv_wake(r->lv.wake[1], 'r');
+        }
+        if (old != NULL) {
+            (void)pthread_mutex_unlock(&r->mu);
+            (void)virConnectClose(old);
+            (void)pthread_mutex_lock(&r->mu);
+        }
+    }
+    (void)pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int
+lv_reader_start(struct lv_conn *lv, struct lv_reader **ret)
+{
+    struct lv_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0) {
+        free(r);
+        return -ENOMEM;
+    }
+    (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int e = pthread_cond_init(&r->cv, &ca);
+    (void)pthread_condattr_destroy(&ca);
+    if (e != 0) {
+        free(r);
+        return -ENOMEM;
+    }
+    if (pthread_mutex_init(&r->mu, NULL) != 0) {
+        (void)pthread_cond_destroy(&r->cv);
+        free(r);
+        return -ENOMEM;
+    }
+    r->lv = *lv;
+    void *old = NULL; /* none: the reader held no connection yet */
+    if (publish(r, r->lv.connected ? 0 : -EIO, &old) < 0 ||
+        pthread_create(&r->th, NULL, reader_thread, r) != 0) {
+        e = r->pub.vms == NULL ? -ENOMEM : -EAGAIN;
+        if (r->conn != NULL)
+            (void)virConnectClose(r->conn);
+        lv_view_done(&r->pub);
+        (void)pthread_mutex_destroy(&r->mu);
+        (void)pthread_cond_destroy(&r->cv);
+        free(r);
+        return e;
+    }
+    /* The first view is no reading: the loop asks for one. */
+    memset(lv, 0, sizeof(*lv));
+    lv->wake[0] = r->lv.wake[0];
+    lv->wake[1] = r->lv.wake[1];
+    lv->event_id = -1;
+    *ret = r;
+    return 0;
+}
+
+void
+lv_reader_stop(struct lv_reader *r)
+{
+    if (r == NULL)
+        return;
+    (void)pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    (void)pthread_cond_broadcast(&r->cv);
+    (void)pthread_mutex_unlock(&r->mu);
+    struct timespec deadline;
+    (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += STOP_WAIT_S;
+    if (pthread_clockjoin_np(r->th, NULL, CLOCK_MONOTONIC, &deadline) != 0) {
+        /* libvirt does not answer: the thread owns its state until the process ends. */
+        log_warnx("libvirt reading still running at exit; leaving it");
+        (void)pthread_detach(r->th);
+        return;
+    }
+    if (r->conn != NULL)
+        (void)virConnectClose(r->conn);
+    lv_view_done(&r->pub);
+    lv_doms_done(&r->doms);
+    lv_done(&r->lv);
+    (void)pthread_mutex_destroy(&r->mu);
+    (void)pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+int
+lv_reader_take(struct lv_reader *r, double wall_now, double wait_s, struct lv_view *view)
+{
+    (void)pthread_mutex_lock(&r->mu);
+    if (!r->fresh) {
+        r->want = true;
+        r->want_wall = wall_now;
+        (void)pthread_cond_broadcast(&r->cv);
+        struct timespec deadline;
+        (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
+        long long ns = (long long)deadline.tv_nsec + (long long)(wait_s * 1e9);
+        deadline.tv_sec += (time_t)(ns / 1000000000LL);
+        deadline.tv_nsec = (long)(ns % 1000000000LL);
+        while (!r->fresh && pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == 0)
+            ;
+    }
+    int ret = 0;
+    if (r->fresh) {
+        ret = view_copy(view, &r->pub) < 0 ? -ENOMEM : 1;
+        if (ret == 1)
+            r->fresh = false;
+    }
+    (void)pthread_mutex_unlock(&r->mu);
+    return ret;
+}
+
+void *
+lv_reader_conn(struct lv_reader *r)
+{
+    (void)pthread_mutex_lock(&r->mu);
+    void *c = r->conn;
+    if (c != NULL && virConnectRef(c) < 0)
+        c = NULL;
+    (void)pthread_mutex_unlock(&r->mu);
+    return c;
+}

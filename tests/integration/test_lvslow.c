@@ -1,0 +1,107 @@
+/* An agent with the libvirt backend keeps answering while libvirt is slow. At the end of a live
+ * migration the source's libvirtd holds the domain while QEMU finishes, and one reading of
+ * the host took 1.6 s; the readings run beside the agent's loop, so that requests are answered
+ * meanwhile (from the previous sample). Here libvirt's test driver (test:///default) stands
+ * for the host and the failpoint `libvirt-reading:slow` makes every reading take 1.5 s more:
+ * each request must still be answered within 100 ms, and the samples must still come. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+#define ANSWER_MAX_S 0.1
+#define WATCH_S 4.0 /* more than two slow readings, and the interval's samples among them */
+
+static double
+mono(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Does the agent serve a sample that lists the test driver's domain? */
+static bool
+sample_lists_test(void *arg)
+{
+    const struct daemon *a = arg;
+    json_t *j = NULL;
+    int st = daemon_http(a->url, "GET", "/v1/sample", NULL, &j);
+    bool ok = false;
+    json_t *vms = json_object_get(json_object_get(j, "host"), "vms");
+    for (size_t i = 0; st == 200 && i < json_array_size(vms) && !ok; i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(vms, i), "name"));
+        ok = name != NULL && strcmp(name, "test") == 0;
+    }
+    json_decref(j);
+    return ok;
+}
+
+static void
+test_answers_while_libvirt_is_slow(void **state)
+{
+    (void)state;
+    const char *argv[] = {"agent",           "--name",     "lv",      "--listen",
+                          "127.0.0.1:0",     "--backend",  "libvirt", "--libvirt-uri",
+                          "test:///default", "--interval", "1",       NULL};
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "libvirt-reading:slow", 1), 0);
+    struct daemon a;
+    int started = daemon_start(&a, "lv", argv, 15.0);
+    (void)unsetenv("VMLOC_FAILPOINT");
+    assert_int_equal(started, 0);
+
+    double worst = 0;
+    int n = 0;
+    double end = mono() + WATCH_S;
+    while (mono() < end) {
+        double t0 = mono();
+        json_t *j = NULL;
+        int st = daemon_http(a.url, "GET", "/v1/health", NULL, &j);
+        double took = mono() - t0;
+        json_decref(j);
+        if (st != 200) {
+            daemon_dump_log(&a);
+            daemon_kill(&a);
+            fail_msg("GET /v1/health answered %d", st);
+        }
+        worst = took > worst ? took : worst;
+        n++;
+    }
+    if (worst > ANSWER_MAX_S) {
+        daemon_dump_log(&a);
+        daemon_kill(&a);
+        fail_msg("the slowest of %d answers took %.0f ms (at most %.0f ms)", n, worst * 1000.0,
+                 ANSWER_MAX_S * 1000.0);
+    }
+    /* The slow readings still become samples. */
+    if (!wait_until(sample_lists_test, &a, 15.0)) {
+        daemon_dump_log(&a);
+        daemon_kill(&a);
+        fail_msg("no sample listed the domain \"test\"");
+    }
+    assert_int_equal(daemon_stop(&a, 15.0), 0);
+}
+
+int
+main(void)
+{
+    if (getenv("VMLOC_BIN") == NULL) {
+        printf("VMLOC_BIN not set; run through meson test\n");
+        return 77;
+    }
+    (void)signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_answers_while_libvirt_is_slow),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
