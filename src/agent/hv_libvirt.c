@@ -57,6 +57,7 @@ struct hv_lv {
     int wake_fd;               /* the read end of the reader's wake-up pipe */
     int wake_wr;               /* its write end, for the migrations' ends */
     struct event *wake_ev;     /* libvirt's events, readings and migrations' ends */
+    bool deferred;             /* a sample waits for the reading under way */
     struct lv_job **jobs;      /* those running */
     size_t n_jobs;
     struct event_base *evbase;
@@ -202,6 +203,7 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
         /* libvirt is slow to answer: the loop goes on, and the reading, once there, wakes it
          * (wake_cb()) to be served. */
         (void)snprintf(why, len, "the libvirt reading is still under way");
+        hv->deferred = true;
         return -EINPROGRESS;
     }
     if (r < 0)
@@ -500,7 +502,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     struct hv_lv *hv = arg;
     (void)fd;
     (void)what;
-    (void)lv_drain(hv->wake_fd);
+    unsigned woke = lv_drain(hv->wake_fd);
     for (size_t i = 0; i < hv->n_jobs;) {
         struct lv_job *j = hv->jobs[i];
         char error[256] = "";
@@ -519,8 +521,14 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
         }
         /* finish() took it out of the list: the next one is at `i` now. */
     }
-    /* A domain started, stopped or moved: the next sample shows it now. */
-    hv->ev.changed(hv->ev.ctx);
+    /* A domain started, stopped or moved, or the reading a sample waited for came: the next
+     * sample shows it now. A reading nobody waits for (the one a sample took in time) asks
+     * for nothing: sampling again would ask for a reading that, done, wakes the loop again,
+     * without end. */
+    if ((woke & LV_WOKE_OTHER) != 0 || ((woke & LV_WOKE_READING) != 0 && hv->deferred)) {
+        hv->deferred = false;
+        hv->ev.changed(hv->ev.ctx);
+    }
 }
 
 static void

@@ -145,9 +145,13 @@ void lv_done(struct lv_conn *hv);
  * active domain. 0; -EIO when not connected (hv->error says why). */
 MUST_CHECK int lv_sample(struct lv_conn *hv, double now);
 
-/* Drain the wake-up pipe's read end `fd` (call when it is readable). true: a domain lifecycle
- * event, a reading or a migration's end came. */
-bool lv_drain(int fd);
+/* What lv_drain() found in the wake-up pipe. */
+#define LV_WOKE_READING 1u /* 'r': the reader thread has a new reading */
+#define LV_WOKE_OTHER 2u   /* anything else: a domain event, a lost connection, a migration's end */
+
+/* Drain the wake-up pipe's read end `fd` (call when it is readable): the LV_WOKE_* bits of
+ * what came (0: nothing). */
+unsigned lv_drain(int fd);
 
 /* Seconds until the next connection attempt (0 when connected). */
 double lv_retry_in(const struct lv_conn *hv, double now);

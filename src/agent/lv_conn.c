@@ -180,14 +180,16 @@ lv_retry_in(const struct lv_conn *hv, double now)
     return hv->retry_at > now ? hv->retry_at - now : 0;
 }
 
-bool
+unsigned
 lv_drain(int fd)
 {
     char buf[64];
-    bool any = false;
-    while (read(fd, buf, sizeof(buf)) > 0)
-        any = true;
-    return any;
+    unsigned woke = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            woke |= buf[i] == 'r' ? LV_WOKE_READING : LV_WOKE_OTHER;
+    return woke;
 }
 
 /* ---- life ------------------------------------------------------------------------------------ */

@@ -92,6 +92,54 @@ test_answers_while_libvirt_is_slow(void **state)
     assert_int_equal(daemon_stop(&a, 15.0), 0);
 }
 
+static long long
+sample_seq(const struct daemon *a)
+{
+    json_t *j = NULL;
+    int st = daemon_http(a->url, "GET", "/v1/sample", NULL, &j);
+    json_t *seq = json_object_get(j, "seq");
+    long long v = st == 200 && json_is_integer(seq) ? (long long)json_integer_value(seq) : -1;
+    json_decref(j);
+    return v;
+}
+
+static bool
+has_sample(void *arg)
+{
+    return sample_seq(arg) > 0;
+}
+
+/* Each reading the reader thread finishes wakes the loop; one that no sample waits for must
+ * not start another sample, or the agent samples (and reads libvirt) without pause: on an idle
+ * host this reached thousands of samples a second and one CPU busy. At one sample a second,
+ * a few seconds give a few samples: one per interval from the timer, and one more per interval
+ * at most for requests that come just before the timer fires, plus a domain event or two. */
+static void
+test_samples_at_the_interval(void **state)
+{
+    (void)state;
+    const char *argv[] = {"agent",           "--name",     "lv",      "--listen",
+                          "127.0.0.1:0",     "--backend",  "libvirt", "--libvirt-uri",
+                          "test:///default", "--interval", "1",       NULL};
+    struct daemon a;
+    assert_int_equal(daemon_start(&a, "lv", argv, 15.0), 0);
+    assert_true(wait_until(has_sample, &a, 15.0));
+    long long first = sample_seq(&a);
+    double t0 = mono();
+    /* Watch for WATCH_S, asking as a manager would (each request is answered from the
+     * sample at hand). */
+    while (mono() < t0 + WATCH_S)
+        (void)sample_seq(&a);
+    long long last = sample_seq(&a);
+    double took = mono() - t0;
+    if (last - first > 2 * (long long)took + 3) {
+        daemon_dump_log(&a);
+        daemon_kill(&a);
+        fail_msg("%lld samples in %.1f s at an interval of 1 s", last - first, took);
+    }
+    assert_int_equal(daemon_stop(&a, 15.0), 0);
+}
+
 int
 main(void)
 {
@@ -102,6 +150,7 @@ main(void)
     (void)signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers_while_libvirt_is_slow),
+        cmocka_unit_test(test_samples_at_the_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
