@@ -141,15 +141,22 @@ post_notify(struct http_req *r, void *ctx)
         }
         manager_host_store_reg(m, h);
     }
-    log_debug("conflict notified host=\"%s\" seq=%llu", h->v.name, (unsigned long long)s.seq);
+    log_debug("conflict notified host=\"%s\" seq=%llu%s", h->v.name, (unsigned long long)s.seq,
+              s.unconfirmed ? " unconfirmed" : "");
     char name[sizeof(h->v.name)];
     (void)snprintf(name, sizeof(name), "%s", h->v.name);
+    bool unconfirmed = s.unconfirmed;
+    uint32_t waiting = s.unconfirmed_waiting;
+    double cpu_pressure = s.unconfirmed_cpu_pressure;
     if (h->v.has_sample && s.time < h->v.sample.time)
         wire_sample_done(&s); /* older than what a collection brought: keep the newer */
     else
         manager_host_sample(m, h, &s);
     reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
-    manager_notified(m, h);
+    if (unconfirmed)
+        manager_note_notified_unconfirmed(m, h, waiting, cpu_pressure); /* nothing to decide */
+    else
+        manager_notified(m, h);
 }
 
 static const char *
