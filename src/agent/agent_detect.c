@@ -7,6 +7,9 @@
  * (POST /v1/notify; agent_managers.c), whose leader decides and orders the migration; one
  * notification is in flight per manager at a time, and none while a VM of the host is arriving or
  * leaving (the manager does not move anything into or out of a host with a migration running).
+ * A usage conflict that [detect] contention = confirm did not confirm is notified the same
+ * way, each tick while it lasts, marked "unconfirmed" with the figures the agent saw: the
+ * manager records it once per episode and acts on nothing.
  * Peer: the conflict starts a decision among the peers (peer.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -20,19 +23,40 @@
 #include "view/hostview.h"
 
 /* Detect on the sample `s`: 1 in conflict, 2 in a usage conflict that [detect] contention =
- * confirm did not confirm (*ret_key, the caller's, for both), 0 not, <0 on OOM. */
+ * confirm did not confirm (*ret_key, the caller's, and *ret_waiting, its heavy VMs that wait,
+ * for both), 0 not, <0 on OOM. */
 static int
-detect(struct agent *a, const struct wire_sample *s, char **ret_key)
+detect(struct agent *a, const struct wire_sample *s, char **ret_key, uint32_t *ret_waiting)
 {
     const char **vms = calloc(s->n_vms + 1, sizeof(*vms));
     if (vms == NULL)
         return -ENOMEM;
     uint8_t kinds = 0;
     size_t n = 0;
-    int r = wire_sample_conflict(s, &a->opts->policy, &kinds, vms, &n);
+    int r = wire_sample_conflict(s, &a->opts->policy, &kinds, vms, &n, ret_waiting);
     *ret_key = r >= 1 ? conflict_key(kinds, vms, n) : NULL;
     free(vms);
     return r >= 1 && *ret_key == NULL ? -ENOMEM : r;
+}
+
+/* Edge: notify the managers of the usage conflict on sample `s` that contention = confirm did
+ * not confirm, with its `waiting` VMs and the host's cpu pressure. */
+static void
+notify_unconfirmed(struct agent *a, const struct wire_sample *s, uint32_t waiting)
+{
+    struct wire_sample n = *s; /* borrows the sample's arrays, for the encoder only */
+    n.unconfirmed = true;
+    n.unconfirmed_waiting = waiting;
+    n.unconfirmed_cpu_pressure = pressure_has(&s->pressure, PRESSURE_CPU, PRESSURE_SOME)
+                                     ? s->pressure.pct[PRESSURE_CPU][PRESSURE_SOME]
+                                     : -1.0;
+    char *body = NULL;
+    if (wire_sample_encode(&n, &body) < 0) {
+        log_warnx("unconfirmed conflict not notified: out of memory, ignoring");
+        return;
+    }
+    agent_managers_notify(a, body);
+    free(body);
 }
 
 void
@@ -50,7 +74,8 @@ agent_detect(struct agent *a)
         return;
     bool moving = wire_sample_moving(s);
     char *key = NULL;
-    int r = detect(a, s, &key);
+    uint32_t waiting = 0;
+    int r = detect(a, s, &key, &waiting);
     if (r < 0)
         return;
     if (r == 1 && (!a->in_conflict || strcmp(key, a->conflict_key) != 0)) {
@@ -67,6 +92,8 @@ agent_detect(struct agent *a)
         peer_unconfirmed(a->peer, key, s);
     else if (a->peer != NULL)
         peer_conflict(a->peer, key);
+    else if (r == 2)
+        notify_unconfirmed(a, s, waiting);
     free(a->conflict_key);
     a->conflict_key = r == 1 ? key : NULL;
     if (r != 1)
@@ -84,5 +111,5 @@ agent_detect(struct agent *a)
         peer_act(a->peer);
     else if (!moving)
         agent_managers_notify(
-            a); /* while a VM arrives or leaves, the manager would not act on this host */
+            a, NULL); /* while a VM arrives or leaves, the manager would not act on this host */
 }

@@ -104,8 +104,9 @@ size_t agent_managers_refusing(const struct agent *a);
 uint64_t agent_managers_failures(const struct agent *a);
 
 /* Edge mode: send the latest sample, which shows a conflict, to every manager that does not
- * refuse this agent's name (agent_managers.c). */
-void agent_managers_notify(struct agent *a);
+ * refuse this agent's name (agent_managers.c). `body` is what is sent: NULL for the sample as
+ * it is (a conflict), else the sample with "unconfirmed" (wire_sample_encode(); borrowed). */
+void agent_managers_notify(struct agent *a, const char *body);
 
 /* The HTTP routes of an agent (agent_api.c). */
 extern const struct http_route agent_routes[];

@@ -248,7 +248,7 @@ notify_done(void *arg, int status, const char *body, size_t len, const char *err
 }
 
 void
-agent_managers_notify(struct agent *a)
+agent_managers_notify(struct agent *a, const char *body)
 {
     if (a->n_mgrs == 0) {
         log_warnx("conflict on this host but no manager to notify (--manager URL)");
@@ -264,8 +264,8 @@ agent_managers_notify(struct agent *a)
         }
         if (g->notify_in_flight)
             continue;
-        int r = http_request(a->client, g->url, "POST", "/v1/notify", a->sample_json,
-                             HTTP_TIMEOUT_S, notify_done, g);
+        int r = http_request(a->client, g->url, "POST", "/v1/notify",
+                             body != NULL ? body : a->sample_json, HTTP_TIMEOUT_S, notify_done, g);
         if (r < 0) {
             log_warnx("conflict notification not sent manager=%s error=\"%s\"", g->url,
                       strerror(-r));

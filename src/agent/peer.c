@@ -234,7 +234,7 @@ peer_take_sample(struct peer_mode *pm, struct peer *p, int status, const char *b
             hview_take(&p->v, &s, clock_wall_s());
             /* Whether it is in conflict under this agent's policy, for the web page. */
             p->v.in_conflict =
-                wire_sample_conflict(&p->v.sample, pm->o.policy, NULL, NULL, NULL) == 1;
+                wire_sample_conflict(&p->v.sample, pm->o.policy, NULL, NULL, NULL, NULL) == 1;
             if (!p->v.up)
                 log_info("peer answers again url=%s host=\"%s\"", p->v.url, p->v.name);
             p->v.up = true;

@@ -141,15 +141,22 @@ post_notify(struct http_req *r, void *ctx)
         }
         manager_host_store_reg(m, h);
     }
-    log_debug("conflict notified host=\"%s\" seq=%llu", h->v.name, (unsigned long long)s.seq);
+    log_debug("conflict notified host=\"%s\" seq=%llu%s", h->v.name, (unsigned long long)s.seq,
+              s.unconfirmed ? " unconfirmed" : "");
     char name[sizeof(h->v.name)];
     (void)snprintf(name, sizeof(name), "%s", h->v.name);
+    bool unconfirmed = s.unconfirmed;
+    uint32_t waiting = s.unconfirmed_waiting;
+    double cpu_pressure = s.unconfirmed_cpu_pressure;
     if (h->v.has_sample && s.time < h->v.sample.time)
         wire_sample_done(&s); /* older than what a collection brought: keep the newer */
     else
         manager_host_sample(m, h, &s);
     reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
-    manager_notified(m, h);
+    if (unconfirmed)
+        manager_note_notified_unconfirmed(m, h, waiting, cpu_pressure); /* nothing to decide */
+    else
+        manager_notified(m, h);
 }
 
 static const char *
@@ -478,6 +485,8 @@ get_hosts(struct http_req *r, void *ctx)
 struct minutes_json {
     json_t *time;
     json_t *kinds[3][KIND_COUNT]; /* usage (the mean), min, max */
+    json_t *cpu_some[3];          /* the host's cpu pressure (some): mean, min, max */
+    bool any_cpu_some;            /* a minute had it */
     bool oom;
 };
 
@@ -492,6 +501,35 @@ add_minute(void *ctx, const struct store_minute *mn)
             mj->oom |=
                 json_array_append_new(mj->kinds[s][k], json_real(round(v[s][k] * 10.0) / 10.0)) < 0;
     }
+    /* Pressure where a sample of the minute carried it, null elsewhere: never a 0 made up. */
+    const double psi[3] = {mn->cpu_some_mean, mn->cpu_some_min, mn->cpu_some_max};
+    mj->any_cpu_some |= mn->has_cpu_some;
+    for (unsigned s = 0; s < 3; s++)
+        mj->oom |= json_array_append_new(mj->cpu_some[s],
+                                         mn->has_cpu_some ? json_real(round(psi[s] * 10.0) / 10.0)
+                                                          : json_null()) < 0;
+}
+
+/* Add the lists of cpu pressure to the roll-up answer `o` when a minute had it, as
+ * "pressure", "pressure_min" and "pressure_max": {"cpu": {"some": [...]}}; the lists are
+ * taken either way (`o` may be NULL: they are freed). 0 or -ENOMEM. */
+static int
+minutes_pressure(json_t *o, struct minutes_json *mj)
+{
+    static const char *const keys[3] = {"pressure", "pressure_min", "pressure_max"};
+    int r = 0;
+    for (unsigned s = 0; s < 3; s++) {
+        json_t *list = mj->cpu_some[s];
+        mj->cpu_some[s] = NULL;
+        if (o == NULL || !mj->any_cpu_some || r < 0) {
+            json_decref(list);
+            continue;
+        }
+        json_t *p = json_pack("{s:{s:o}}", "cpu", "some", list);
+        if (p == NULL || json_object_set_new(o, keys[s], p) < 0)
+            r = -ENOMEM;
+    }
+    return r;
 }
 
 /* GET /v1/hosts/NAME/history?step=60: the answer without `step` (docs/protocol.md) from the
@@ -513,9 +551,15 @@ minutes_json(struct manager *m, const struct mhost *h, double since, bool *ret_i
                      json_object_set_new(by_kind, kind_name((enum kind)k), mj.kinds[s][k]) < 0;
         }
     }
+    for (unsigned s = 0; s < 3; s++) {
+        mj.cpu_some[s] = json_array();
+        mj.oom |= mj.cpu_some[s] == NULL;
+    }
     *ret_io = false;
     if (!mj.oom && store_each_minute(m->store, h->v.name, since, add_minute, &mj) < 0)
         *ret_io = true;
+    if (minutes_pressure(o, &mj) < 0)
+        mj.oom = true;
     double thr[KIND_COUNT];
     hview_thresholds(&m->opts.policy, h->v.name, h->v.has_sample ? h->v.sample.capacity : 1.0, thr);
     if (mj.oom || *ret_io || json_object_set_new(o, "threshold", wire_kinds_json(thr)) < 0) {

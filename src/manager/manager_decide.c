@@ -274,6 +274,45 @@ note_unconfirmed(struct manager *m, const struct cluster *cl, const struct plan 
     }
 }
 
+void
+manager_note_notified_unconfirmed(struct manager *m, struct mhost *h, uint32_t waiting,
+                                  double cpu_pressure)
+{
+    if (!h->v.has_sample || !manager_ha_leads(m))
+        return;
+    h->notified_at = clock_mono_s(); /* its episode lasts while the agent notifies */
+    /* The usage rule alone names the conflict: the agent, not this manager, found it
+     * unconfirmed (the two should share one policy, but a difference must not make this
+     * manager act on a conflict its agent holds back). */
+    struct policy usage = m->opts.policy;
+    usage.contention = CONTENTION_OFF;
+    const struct wire_sample *s = &h->v.sample;
+    const char **vms = calloc(s->n_vms + 1, sizeof(*vms));
+    uint8_t kinds = 0;
+    size_t n = 0;
+    int r = vms != NULL ? wire_sample_conflict(s, &usage, &kinds, vms, &n, NULL) : -ENOMEM;
+    char *key = r == 1 ? conflict_key(kinds, vms, n) : NULL;
+    free(vms);
+    if (r != 1) {
+        log_debug("unconfirmed conflict notified host=\"%s\" but no usage conflict on its "
+                  "sample under this manager's policy%s, ignoring",
+                  h->v.name, r < 0 ? " (out of memory)" : "");
+        return;
+    }
+    struct plan_conflict c = {.waiting = waiting, .cpu_pressure = cpu_pressure};
+    char why[256];
+    usage.contention = CONTENTION_CONFIRM; /* described as the agent found it */
+    plan_confirm_describe(&usage, &c, why, sizeof(why));
+    if (key != NULL &&
+        conflict_note_unconfirmed(&h->episode, m->store, clock_wall_s(), h->v.name, key, why))
+        h->unconfirmed_open = true;
+    if (key != NULL && h->v.in_conflict) {
+        h->v.in_conflict = false; /* its conflict is no longer confirmed */
+        log_info("conflict over host=\"%s\": no longer confirmed", h->v.name);
+    }
+    free(key);
+}
+
 /* Drains: what holds each one back, logged when it changes, and the end. */
 static void
 note_drains(const struct cluster *cl, const struct plan *p, struct mhost **map)

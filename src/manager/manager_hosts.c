@@ -176,7 +176,7 @@ manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s)
         (h->persist_seq == 0 || h->v.sample.seq != h->persist_seq)) {
         /* Once per sample: a round faster than the agent samples brings the same one again. */
         h->persist_seq = h->v.sample.seq != 0 ? h->v.sample.seq : 1;
-        int c = wire_sample_conflict(&h->v.sample, &m->opts.policy, NULL, NULL, NULL);
+        int c = wire_sample_conflict(&h->v.sample, &m->opts.policy, NULL, NULL, NULL, NULL);
         h->conflict_seen = policy_persist_push(h->conflict_seen, c == 1);
     }
     if (!h->v.up && h->misses >= MANAGER_DOWN_AFTER)

@@ -255,6 +255,13 @@ int manager_recs_load(struct manager *m);
  * are examined, and their flags are cleared. */
 void manager_decide(struct manager *m);
 
+/* Edge mode: host `h`'s agent notified a usage conflict that its [detect] contention = confirm
+ * did not confirm, with `waiting` heavy VMs waiting and cpu pressure `cpu_pressure` (< 0: not
+ * measured). Recorded and logged as CONFLICT_UNCONFIRMED once per episode (the VMs and kinds
+ * from the usage rule on h's latest sample), never acted on; nothing on a follower. */
+void manager_note_notified_unconfirmed(struct manager *m, struct mhost *h, uint32_t waiting,
+                                       double cpu_pressure);
+
 /* ---- the manager's life (manager.c) ---- */
 
 /* Edge mode: an agent notified a conflict with the sample taken. Decides at once, or after a

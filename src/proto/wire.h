@@ -127,6 +127,13 @@ struct wire_sample {
     size_t n_vms;
     double *moves; /* owned: the VMs' moves */
     size_t n_moves;
+    /* POST /v1/notify only ("unconfirmed", optional; wire_notify_encode()): the agent notifies
+     * a usage conflict that [detect] contention = confirm did not confirm, with the figures it
+     * saw: its heavy VMs that wait at least contention_wait, and its cpu pressure (some; < 0:
+     * not measured). Not part of a sample: GET /v1/sample never carries it. */
+    bool unconfirmed;
+    uint32_t unconfirmed_waiting;
+    double unconfirmed_cpu_pressure;
 };
 
 #define WIRE_MAX_SAMPLE_VMS 4096
@@ -157,10 +164,11 @@ struct wire_sample {
      MODEL_MAX_VM_MOVES * (WIRE_JSON_NUM + 1u))
 #define WIRE_MAX_SAMPLE_BYTES                                                                      \
     (sizeof(                                                                                       \
-         "{\"version\":1,\"seq\":,\"time\":,\"url\":,\"host\":{\"name\":,\"capacity\":,"           \
+         "{\"version\":1,\"seq\":,\"time\":,\"url\":,"                                             \
+         "\"unconfirmed\":{\"waiting\":,\"cpu_pressure\":},\"host\":{\"name\":,\"capacity\":,"     \
          "\"mem_mib\":,\"state\":\"up\",\"usage\":,\"pressure\":{\"cpu\":{\"some\":,\"full\":},"   \
          "\"memory\":{\"some\":,\"full\":},\"io\":{\"some\":,\"full\":}},\"vms\":[]}}") -          \
-     1u + PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT * WIRE_JSON_PCT + 4u * WIRE_JSON_NUM +          \
+     1u + PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT * WIRE_JSON_PCT + 6u * WIRE_JSON_NUM +          \
      WIRE_JSON_STRING(WIRE_MAX_URL) + WIRE_JSON_NAME(MODEL_MAX_NAME) + WIRE_SAMPLE_KINDS_BYTES +   \
      WIRE_MAX_SAMPLE_VMS * WIRE_SAMPLE_VM_BYTES)
 
@@ -173,8 +181,9 @@ MUST_CHECK int wire_sample_decode(const char *body, size_t len, struct wire_samp
 void wire_sample_done(struct wire_sample *s);
 
 /* The agent's sample as JSON (GET /v1/sample; what wire_sample_decode() reads back): version,
- * seq, time, url and the host (name, capacity, mem_mib, "state": "up", usage) with its VMs
- * (name, usage, demand, mem_mib, priority, pinned, state, arrived and moves when known). Only
+ * seq, time, url, "unconfirmed" when s->unconfirmed (a notification's), and the host (name,
+ * capacity, mem_mib, "state": "up", usage) with its VMs (name, usage, demand, mem_mib,
+ * priority, pinned, state, arrived and moves when known). Only
  * the kinds in usage_kinds and demand_kinds are written; usage and demand to a thousandth of a
  * percent, the other numbers exactly. 0 with *ret_json (caller frees); -ENOMEM. */
 MUST_CHECK int wire_sample_encode(const struct wire_sample *s, char **ret_json);
@@ -208,9 +217,11 @@ json_t *wire_pressure_json(const struct pressure *p);
  * `ret_vms` is not NULL (room for s->n_vms), the conflicting VMs' names (pointing into `s`, in
  * the detector's order) in ret_vms[0 .. *ret_n); 2: a usage conflict that [detect]
  * contention = confirm did not confirm (not a conflict; its kinds and VMs as for 1); 0: no;
- * -E2BIG or -ENOMEM. ret_kinds, ret_vms and ret_n may be NULL. */
+ * -E2BIG or -ENOMEM. With 1 or 2, *ret_waiting is how many of the conflict's heavy VMs wait at
+ * least contention_wait (0 with contention off). ret_kinds, ret_vms, ret_n and ret_waiting may
+ * be NULL. */
 int wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint8_t *ret_kinds,
-                         const char **ret_vms, size_t *ret_n);
+                         const char **ret_vms, size_t *ret_n, uint32_t *ret_waiting);
 
 /* Add to `o` (a VM as GET /v1/vms lists it; taken) what holds a running VM where it is at wall
  * time `now` under `pol`, from its arrival (`arrived`, < 0: unknown) and its moves (`n`,

@@ -28,6 +28,7 @@ enum ctx {
     CTX_VM_MOVES,
     CTX_PRESSURE,     /* host.pressure: a resource per key */
     CTX_PRESSURE_RES, /* host.pressure.RES: "some" and "full" */
+    CTX_UNCONFIRMED,  /* "unconfirmed" (POST /v1/notify): the figures the agent saw */
     CTX_SKIP,
 };
 
@@ -59,6 +60,9 @@ enum field {
     F_PRESSURE,
     F_PRES_RES,  /* one resource of host.pressure */
     F_PRES_LINE, /* one of its lines */
+    F_UNCONFIRMED,
+    F_WAITING,      /* unconfirmed.waiting */
+    F_CPU_PRESSURE, /* unconfirmed.cpu_pressure */
 };
 
 struct level {
@@ -124,6 +128,9 @@ path_of(const struct dec *d, char *buf, size_t cap)
     case CTX_PRESSURE_RES:
         (void)snprintf(buf, cap, "host.pressure.%s", pressure_res_name(d->pending_res));
         break;
+    case CTX_UNCONFIRMED:
+        (void)snprintf(buf, cap, "unconfirmed");
+        break;
     case CTX_ROOT:
     case CTX_SKIP:
         break;
@@ -178,6 +185,8 @@ wrong_type(struct dec *d, enum field f)
     switch (f) {
     case F_SEQ:
         return fail_field(d, "must be an integer >= 0");
+    case F_WAITING:
+        return fail_field(d, "must be an integer from 0 to 4096");
     case F_PRIORITY:
         return fail_field(d, "must be an integer");
     case F_TIME:
@@ -188,12 +197,14 @@ wrong_type(struct dec *d, enum field f)
     case F_MOVE:
     case F_CPU_WAIT:
     case F_PRES_LINE:
+    case F_CPU_PRESSURE:
         return fail_field(d, "must be a number");
     case F_HOST:
     case F_USAGE:
     case F_DEMAND:
     case F_PRESSURE:
     case F_PRES_RES:
+    case F_UNCONFIRMED:
         return fail_field(d, "must be an object");
     case F_VMS:
     case F_MOVES:
@@ -363,6 +374,16 @@ number(struct dec *d, enum field f, double v, bool is_int, long long iv)
             return fail_field(d, "must be between 0 and 100");
         pressure_set(&d->s.pressure, d->pending_res, d->pending_line, v);
         return 1;
+    case F_WAITING:
+        if (!is_int || iv < 0 || iv > WIRE_MAX_SAMPLE_VMS)
+            return fail_field(d, "must be an integer from 0 to 4096");
+        d->s.unconfirmed_waiting = (uint32_t)iv;
+        return 1;
+    case F_CPU_PRESSURE:
+        if (!isfinite(v) || v < 0 || v > 100)
+            return fail_field(d, "must be between 0 and 100");
+        d->s.unconfirmed_cpu_pressure = v;
+        return 1;
     case F_KIND:
         if (!isfinite(v) || v < 0 || v > 100)
             return fail_field(d, "must be between 0 and 100");
@@ -391,6 +412,7 @@ number(struct dec *d, enum field f, double v, bool is_int, long long iv)
     case F_TRACE:
     case F_PRESSURE:
     case F_PRES_RES:
+    case F_UNCONFIRMED:
         break;
     }
     return wrong_type(d, f);
@@ -507,6 +529,9 @@ on_start_map(void *ctx)
         return push(d, CTX_PRESSURE);
     case F_PRES_RES:
         return push(d, CTX_PRESSURE_RES);
+    case F_UNCONFIRMED:
+        d->s.unconfirmed = true;
+        return push(d, CTX_UNCONFIRMED);
     default:
         return wrong_type(d, f);
     }
@@ -544,11 +569,12 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
 #define IS(s) (len == sizeof(s) - 1 && memcmp(k, s, len) == 0)
     switch (c) {
     case CTX_ROOT:
-        return IS("seq")    ? F_SEQ
-               : IS("time") ? F_TIME
-               : IS("url")  ? F_URL
-               : IS("host") ? F_HOST
-                            : F_SKIP;
+        return IS("seq")           ? F_SEQ
+               : IS("time")        ? F_TIME
+               : IS("url")         ? F_URL
+               : IS("host")        ? F_HOST
+               : IS("unconfirmed") ? F_UNCONFIRMED
+                                   : F_SKIP;
     case CTX_HOST:
         return IS("name")       ? F_NAME
                : IS("capacity") ? F_CAPACITY
@@ -580,6 +606,8 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
         return IS("cpu") || IS("memory") || IS("io") ? F_PRES_RES : F_SKIP;
     case CTX_PRESSURE_RES:
         return IS("some") || IS("full") ? F_PRES_LINE : F_SKIP;
+    case CTX_UNCONFIRMED:
+        return IS("waiting") ? F_WAITING : IS("cpu_pressure") ? F_CPU_PRESSURE : F_SKIP;
     case CTX_VMS:
     case CTX_VM_MOVES:
     case CTX_SKIP:
@@ -657,6 +685,14 @@ end_host(struct dec *d)
 }
 
 static int
+end_unconfirmed(struct dec *d)
+{
+    if (!(top(d)->seen & (1u << F_WAITING)))
+        return FAIL(d, "unconfirmed.waiting: missing (required)");
+    return 1;
+}
+
+static int
 end_root(struct dec *d)
 {
     const struct level *l = top(d);
@@ -686,6 +722,9 @@ on_end_map(void *ctx)
         break;
     case CTX_ROOT:
         r = end_root(d);
+        break;
+    case CTX_UNCONFIRMED:
+        r = end_unconfirmed(d);
         break;
     default:
         break;
@@ -728,6 +767,7 @@ wire_sample_decode(const char *body, size_t len, struct wire_sample *ret, struct
         return -ENOMEM;
     }
     d->s.capacity = 1.0;
+    d->s.unconfirmed_cpu_pressure = -1.0;
     d->depth = -1;
     nameset_init(&d->names, vm_name_of, d);
     const struct jstrict_config cfg = {.source = "body", .max_depth = WIRE_MAX_DEPTH};

@@ -198,6 +198,15 @@ wire_sample_encode(const struct wire_sample *s, char **ret_json)
     e_key_num(&e, "time", s->time);
     e_str(&e, "url");
     e_str(&e, s->url);
+    if (s->unconfirmed) { /* POST /v1/notify of a conflict not confirmed */
+        e_str(&e, "unconfirmed");
+        e_open(&e, true);
+        e_str(&e, "waiting");
+        e_int(&e, (long long)s->unconfirmed_waiting);
+        if (s->unconfirmed_cpu_pressure >= 0)
+            e_key_num(&e, "cpu_pressure", s->unconfirmed_cpu_pressure);
+        e_close(&e, true);
+    }
     e_str(&e, "host");
     e_open(&e, true);
     e_str(&e, "name");

@@ -150,7 +150,7 @@ wire_host_json(const struct wire_sample *s, const char *name, const char *url, c
 
 int
 wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint8_t *ret_kinds,
-                     const char **ret_vms, size_t *ret_n)
+                     const char **ret_vms, size_t *ret_n, uint32_t *ret_waiting)
 {
     struct cluster cl;
     cluster_init(&cl);
@@ -168,6 +168,8 @@ wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint
         r = det.conflict ? 1 : det.unconfirmed ? 2 : 0;
         if (ret_kinds != NULL)
             *ret_kinds = r >= 1 ? det.kinds : 0;
+        if (ret_waiting != NULL)
+            *ret_waiting = r >= 1 ? det.waiting : 0;
         if (ret_n != NULL)
             *ret_n = 0;
         /* The cluster's VMs are the sample's, without those arriving, in the same order. */

@@ -122,6 +122,11 @@ struct store_minute {
     double min[KIND_COUNT];
     double mean[KIND_COUNT];
     double max[KIND_COUNT];
+    /* the host's cpu pressure (some): only when a sample of the minute carried it */
+    bool has_cpu_some;
+    double cpu_some_min;
+    double cpu_some_mean;
+    double cpu_some_max;
 };
 
 /* Call `fn` for each one-minute roll-up of host `host` that starts at or after `since`,

@@ -184,9 +184,13 @@ hour_column(struct nib *r, struct store_hour *h, unsigned c, bool keep)
 int
 store_hour_decode(const uint8_t *p, size_t len, struct store_hour *ret)
 {
-    if (len < STORE_HOUR_HEADER || p[0] != STORE_HOUR_FORMAT || p[1] < STORE_RU_COLS)
+    if (len < STORE_HOUR_HEADER || p[0] != STORE_HOUR_FORMAT || p[1] < STORE_RU_USAGE_COLS)
         return -EINVAL;
     memset(ret, 0, sizeof(*ret));
+    for (unsigned m = 0; m < STORE_RU_MINUTES; m++) {
+        for (unsigned c = p[1]; c < STORE_RU_COLS; c++)
+            ret->q[m][c] = (uint8_t)STORE_RU_NONE; /* an older row: not measured */
+    }
     for (unsigned b = 0; b < 8; b++)
         ret->present |= (uint64_t)p[2 + b] << (8 * b);
     if (ret->present >> STORE_RU_MINUTES != 0)

@@ -4,7 +4,8 @@
  *
  * The columns. A sample's numbers are its kinds in enum kind order (cpu, mem_bw, disk, net),
  * for the host and for each VM; a roll-up minute keeps, per kind in that order, the minimum,
- * the mean and the maximum (12 columns). Both encodings say how many columns they carry, so a
+ * the mean and the maximum (12 columns), then the same of the host's cpu pressure (`some`).
+ * Both encodings say how many columns they carry, so a
  * figure added later (appended after the last column) leaves older rows readable and lets an
  * older decoder skip what it does not know. */
 #ifndef VMLOC_STORE_STORE_CODEC_H
@@ -53,9 +54,17 @@ size_t store_vm_encode(uint8_t *out, uint64_t id, const double *cols, unsigned g
 MUST_CHECK int store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret_id,
                                double *ret_cols, unsigned *ret_given);
 
-/* One-minute roll-ups: minimum, mean and maximum per kind. */
+/* One-minute roll-ups: minimum, mean and maximum per kind (the STORE_RU_USAGE_COLS columns
+ * the first rows had), then of the host's cpu pressure (`some`, the 10 s averages of the
+ * minute's samples that carried it) from column STORE_RU_COL_PSI: STORE_RU_NONE in all three
+ * when no sample of the minute had it, and in a row written before the columns existed. */
 #define STORE_RU_STATS 3
-#define STORE_RU_COLS (STORE_RU_STATS * KIND_COUNT)
+#define STORE_RU_USAGE_COLS (STORE_RU_STATS * KIND_COUNT)
+#define STORE_RU_COL_PSI STORE_RU_USAGE_COLS
+#define STORE_RU_COLS (STORE_RU_USAGE_COLS + STORE_RU_STATS)
+/* Pressure is 0 .. 100 %, 0 .. 200 half percents: this value, which no pressure takes and
+ * every decoder takes, is "not measured". */
+#define STORE_RU_NONE 254u
 #define STORE_RU_MINUTES 60
 enum store_ru_stat {
     STORE_RU_MIN = 0,
@@ -89,8 +98,8 @@ double store_unhalf(uint8_t q);
 size_t store_hour_encode(const struct store_hour *h, uint8_t *out);
 
 /* Decode an hour of `len` bytes at `p` into *ret (columns beyond STORE_RU_COLS, written by a
- * later vmloc, are skipped). 0, or -EINVAL when the bytes are not such an encoding (*ret
- * then undefined). */
+ * later vmloc, are skipped; those a row of an earlier one lacks read STORE_RU_NONE). 0, or
+ * -EINVAL when the bytes are not such an encoding (*ret then undefined). */
 MUST_CHECK int store_hour_decode(const uint8_t *p, size_t len, struct store_hour *ret);
 
 #endif

@@ -19,6 +19,11 @@ struct store_ru {
     double min[KIND_COUNT];
     double max[KIND_COUNT];
     double sum[KIND_COUNT];
+    /* the host's cpu pressure (some) in the samples of the minute that carried it */
+    uint32_t psi_count;
+    double psi_min;
+    double psi_max;
+    double psi_sum;
     struct store_hour h; /* the hour's finished minutes, as stored */
 };
 

@@ -277,6 +277,12 @@ minute_close(struct store *s, int64_t host, struct store_ru *ru)
         ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MEAN] = store_half(ru->sum[k] / ru->count);
         ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MAX] = store_half(ru->max[k]);
     }
+    uint8_t *psi = &ru->h.q[m][STORE_RU_COL_PSI];
+    psi[STORE_RU_MIN] = ru->psi_count > 0 ? store_half(ru->psi_min) : (uint8_t)STORE_RU_NONE;
+    psi[STORE_RU_MEAN] =
+        ru->psi_count > 0 ? store_half(ru->psi_sum / ru->psi_count) : (uint8_t)STORE_RU_NONE;
+    psi[STORE_RU_MAX] = ru->psi_count > 0 ? store_half(ru->psi_max) : (uint8_t)STORE_RU_NONE;
+    ru->psi_count = 0;
     ru->h.present |= (uint64_t)1 << m;
     ru->count = 0;
     uint8_t blob[STORE_HOUR_MAX_BYTES];
@@ -302,6 +308,7 @@ minute_open(struct store *s, int64_t host, struct store_ru *ru, int64_t minute)
         return -EIO;
     ru->minute = minute;
     ru->count = 0;
+    ru->psi_count = 0;
     unsigned m = (unsigned)(minute - hour * 60);
     uint64_t bit = (uint64_t)1 << m;
     if ((ru->h.present & bit) != 0) {
@@ -312,12 +319,20 @@ minute_open(struct store *s, int64_t host, struct store_ru *ru, int64_t minute)
             ru->sum[k] = store_unhalf(ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MEAN]);
             ru->max[k] = store_unhalf(ru->h.q[m][k * STORE_RU_STATS + STORE_RU_MAX]);
         }
+        const uint8_t *psi = &ru->h.q[m][STORE_RU_COL_PSI];
+        if (psi[STORE_RU_MEAN] != STORE_RU_NONE) {
+            ru->psi_count = 1;
+            ru->psi_min = store_unhalf(psi[STORE_RU_MIN]);
+            ru->psi_sum = store_unhalf(psi[STORE_RU_MEAN]);
+            ru->psi_max = store_unhalf(psi[STORE_RU_MAX]);
+        }
     }
     return 0;
 }
 
 static int
-rollup_fold(struct store *s, struct store_name *e, double time, const double *pct, unsigned kinds)
+rollup_fold(struct store *s, struct store_name *e, double time, const double *pct, unsigned kinds,
+            const struct pressure *psi)
 {
     if (e->ru == NULL) {
         e->ru = calloc(1, sizeof(*e->ru));
@@ -341,6 +356,14 @@ rollup_fold(struct store *s, struct store_name *e, double time, const double *pc
         ru->sum[k] = ru->count == 0 ? v : ru->sum[k] + v;
     }
     ru->count++;
+    /* Pressure only from the samples that carry it: never a 0 for one that did not. */
+    if (psi != NULL && pressure_has(psi, PRESSURE_CPU, PRESSURE_SOME)) {
+        double v = psi->pct[PRESSURE_CPU][PRESSURE_SOME];
+        ru->psi_min = ru->psi_count == 0 || v < ru->psi_min ? v : ru->psi_min;
+        ru->psi_max = ru->psi_count == 0 || v > ru->psi_max ? v : ru->psi_max;
+        ru->psi_sum = ru->psi_count == 0 ? v : ru->psi_sum + v;
+        ru->psi_count++;
+    }
     return 0;
 }
 
@@ -403,7 +426,7 @@ store_add_sample(struct store *s, double time, const char *host, const double *p
     int r = name_find(s, host, true, &e);
     if (r < 0)
         return r;
-    r = rollup_fold(s, e, time, pct, kinds);
+    r = rollup_fold(s, e, time, pct, kinds, psi);
     if (r < 0 || !keep_raw)
         return r;
     return raw_queue(s, time, e->id, pct, kinds, psi);
@@ -645,6 +668,13 @@ hour_minutes(const struct store_hour *h, int64_t hour, double since, int64_t ski
             out.mean[k] = store_unhalf(h->q[m][k * STORE_RU_STATS + STORE_RU_MEAN]);
             out.max[k] = store_unhalf(h->q[m][k * STORE_RU_STATS + STORE_RU_MAX]);
         }
+        const uint8_t *psi = h->q[m] + STORE_RU_COL_PSI;
+        if (psi[STORE_RU_MEAN] != STORE_RU_NONE) {
+            out.has_cpu_some = true;
+            out.cpu_some_min = store_unhalf(psi[STORE_RU_MIN]);
+            out.cpu_some_mean = store_unhalf(psi[STORE_RU_MEAN]);
+            out.cpu_some_max = store_unhalf(psi[STORE_RU_MAX]);
+        }
         fn(ctx, &out);
     }
 }
@@ -684,6 +714,12 @@ store_each_minute(struct store *s, const char *host, double since,
             out.min[k] = ru->min[k];
             out.mean[k] = ru->sum[k] / ru->count;
             out.max[k] = ru->max[k];
+        }
+        if (ru->psi_count > 0) {
+            out.has_cpu_some = true;
+            out.cpu_some_min = ru->psi_min;
+            out.cpu_some_mean = ru->psi_sum / ru->psi_count;
+            out.cpu_some_max = ru->psi_max;
         }
         fn(ctx, &out);
     }

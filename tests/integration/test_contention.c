@@ -11,7 +11,9 @@
  *  3. a up to 70 % again: the wait confirms the conflict and a moves to h2.
  *
  * And in peer mode, the same: a usage conflict nobody waits in is recorded and logged once
- * per episode, over many samples, and not acted on; made to hurt, it moves. */
+ * per episode, over many samples, and not acted on; made to hurt, it moves. In edge mode the
+ * agent notifies such a conflict marked unconfirmed, and the manager records it the same way
+ * (once, never acted on); made to hurt, it is notified as a conflict and moves. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -208,12 +210,61 @@ test_peer_unconfirmed(void **state)
     pool_finish();
 }
 
+static void
+test_edge_unconfirmed(void **state)
+{
+    (void)state;
+    const char *pol = pool_write_policy("[detect]\ncontention = confirm\n");
+    const char *mextra[] = {"--mode", "edge", "--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    /* 85 % used, two heavy VMs, and nobody waits; h2 is empty, room for either. */
+    const char *h1x[] = {"--mode",   "edge",     "--vm", "a:cpu=45", "--vm",
+                         "b:cpu=40", "--config", pol,    NULL};
+    const char *h2x[] = {"--mode", "edge", "--config", pol, NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, h1x);
+    pool_start_agent("h2", m->url, h2x);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    const char *why = "usage conflict not confirmed: 0 heavy VMs wait >= 5 % (min_vms 2); cpu "
+                      "pressure not measured host=\"h1\" resources=cpu vms=a,b: not acted on";
+    struct log_cond logged = {m, why};
+    assert_true(wait_until(log_has, &logged, ACT_S));
+    /* Many notifications later (one a sample): one record, one line, nothing ordered. */
+    long long n0 = health_int(h1->url, "notifications");
+    struct cond later = {h1->url, NULL, NULL, sample_seq(h1->url, NULL) + 15};
+    assert_true(wait_until(seq_reaches, &later, ACT_S));
+    assert_true(health_int(h1->url, "notifications") >= n0 + 10);
+    assert_int_equal(records_with(m->url, "not confirmed: not acted on"), 1);
+    assert_int_equal(log_count(m, "usage conflict not confirmed"), 1);
+    json_t *conf = get(m->url, "/v1/conflicts");
+    json_t *c0 = json_array_get(conf, 0);
+    assert_string_equal(str(c0, "host"), "h1");
+    json_t *cvms = json_object_get(c0, "vms");
+    assert_int_equal(json_array_size(cvms), 2);
+    assert_string_equal(json_string_value(json_array_get(cvms, 0)), "a");
+    assert_string_equal(json_string_value(json_array_get(cvms, 1)), "b");
+    json_decref(conf);
+    json_t *migs = get(m->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    assert_int_equal(health_int(m->url, "active_migrations"), 0);
+
+    /* Made to hurt (a asks 70 %: both wait), the agent notifies a conflict and a moves. */
+    load(h1->url, "a", "cpu=70");
+    struct cond moved = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &moved, ACT_S));
+    struct cond moved_rec = {m->url, "move a to h2 (confirmed by cpu wait", NULL, 0};
+    assert_true(wait_until(conflict_says, &moved_rec, ACT_S));
+    pool_finish();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_contention_confirm, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_unconfirmed, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_unconfirmed, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -95,6 +96,8 @@ test_history_restart(void **state)
     json_t *minutes = get(m->url, HISTORY "?step=60");
     assert_non_null(minutes);
     check_minutes(minutes);
+    assert_null(json_object_get(minutes, "pressure")); /* nor in the roll-ups */
+    assert_null(json_object_get(minutes, "pressure_min"));
     /* since selects: nothing after the newest minute. */
     char path[128];
     double last_minute = at(minutes, NULL, "time", points(minutes) - 1);
@@ -134,11 +137,64 @@ test_history_restart(void **state)
     pool_finish();
 }
 
+/* Send the manager at `url` a sample of h1 taken at `t`, with cpu pressure `some` when >= 0
+ * (an edge agent's notification; the agent's URL refuses connections, so only these count). */
+static void
+notify_at(const char *url, long long seq, double t, double some)
+{
+    char pressure[96] = "";
+    if (some >= 0)
+        (void)snprintf(pressure, sizeof(pressure), ",\"pressure\":{\"cpu\":{\"some\":%.2f}}", some);
+    char body[512];
+    (void)snprintf(body, sizeof(body),
+                   "{\"seq\":%lld,\"time\":%.3f,\"url\":\"http://127.0.0.1:9\",\"host\":{"
+                   "\"name\":\"h1\",\"usage\":{\"cpu\":20}%s,\"vms\":[]}}",
+                   seq, t, pressure);
+    json_t *ans = NULL;
+    assert_int_equal(daemon_http(url, "POST", "/v1/notify", body, &ans), 202);
+    json_decref(ans);
+}
+
+/* The roll-ups carry the host's cpu pressure: the minimum, mean and maximum of the samples of
+ * the minute that had it; a minute none had is null in the lists. */
+static void
+test_history_pressure(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--mode", "edge", "--store-every", "0", NULL};
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", extra);
+    struct timespec ts;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts), 0);
+    double minute = floor((double)ts.tv_sec / 60.0) * 60.0 - 120.0; /* two minutes ago */
+    notify_at(m->url, 1, minute, -1);                               /* a minute without pressure */
+    notify_at(m->url, 2, minute + 60, 20);
+    notify_at(m->url, 3, minute + 70, -1); /* not measured: not a 0 in the mean */
+    notify_at(m->url, 4, minute + 80, 31);
+    json_t *o = get(m->url, HISTORY "?step=60");
+    assert_non_null(o);
+    assert_int_equal(points(o), 2);
+    json_t *mean = json_object_get(json_object_get(json_object_get(o, "pressure"), "cpu"), "some");
+    json_t *lo =
+        json_object_get(json_object_get(json_object_get(o, "pressure_min"), "cpu"), "some");
+    json_t *hi =
+        json_object_get(json_object_get(json_object_get(o, "pressure_max"), "cpu"), "some");
+    assert_int_equal(json_array_size(mean), 2);
+    assert_true(json_is_null(json_array_get(mean, 0)));
+    assert_true(json_is_null(json_array_get(lo, 0)));
+    assert_true(json_number_value(json_array_get(mean, 1)) == 25.5);
+    assert_true(json_number_value(json_array_get(lo, 1)) == 20);
+    assert_true(json_number_value(json_array_get(hi, 1)) == 31);
+    assert_true(at(o, "usage", "cpu", 1) == 20);
+    json_decref(o);
+    pool_finish();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_history_restart, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_history_pressure, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }

@@ -868,6 +868,98 @@ test_contention_history(void **state)
     store_close(s);
 }
 
+/* Sample at `t` of host `host` at 50 % cpu, with cpu pressure (some) `psi` when >= 0. */
+static void
+psi_sample(struct store *s, const char *host, double t, double psi)
+{
+    const double pct[KIND_COUNT] = {50, 0, 0, 0};
+    struct pressure p = {0};
+    if (psi >= 0)
+        pressure_set(&p, PRESSURE_CPU, PRESSURE_SOME, psi);
+    pressure_set(&p, PRESSURE_IO, PRESSURE_SOME, 77); /* not in the roll-ups */
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(
+        store_add_sample(s, t, host, pct, KIND_BIT(KIND_CPU), psi >= 0 ? &p : NULL, false), 0);
+    assert_int_equal(store_commit(s), 0);
+}
+
+/* The roll-ups keep the minimum, mean and maximum of the host's cpu pressure over the samples
+ * of the minute that carried it; a minute where none did has none (not 0), a row written
+ * before the pressure columns reads as none, and a minute taken up again after a restart goes
+ * on from its stored pressure. */
+static void
+test_pressure_rollups(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    psi_sample(s, "h1", T0, 20);
+    psi_sample(s, "h1", T0 + 10, -1); /* not measured: not a 0 in the mean */
+    psi_sample(s, "h1", T0 + 20, 30);
+    psi_sample(s, "h1", T0 + 60, -1);
+    psi_sample(s, "h1", T0 + 70, -1);
+    psi_sample(s, "h1", T0 + 120, 10.2);
+    struct minutes ms = {0};
+    assert_int_equal(store_each_minute(s, "h1", 0, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 3);
+    assert_true(ms.m[0].has_cpu_some);
+    assert_true(ms.m[0].cpu_some_min == 20 && ms.m[0].cpu_some_max == 30);
+    assert_true(ms.m[0].cpu_some_mean == 25);
+    assert_false(ms.m[1].has_cpu_some);
+    assert_true(ms.m[1].mean[KIND_CPU] == 50);
+    assert_true(ms.m[2].has_cpu_some); /* in progress: exact */
+    assert_true(ms.m[2].cpu_some_mean == 10.2);
+    assert_int_equal(store_sync(s), 0);
+    store_close(s);
+
+    /* An hour row as vmloc wrote it before the pressure columns: 12 columns, minutes 0 to 3,
+     * every value 0 (one nibble each). */
+    exec_sql(dir, "INSERT INTO names(name) VALUES ('old')");
+    char sql[512];
+    (void)snprintf(sql, sizeof(sql),
+                   "INSERT INTO rollups(host, hour, minutes, data) VALUES ((SELECT id FROM names "
+                   "WHERE name = 'old'), %.0f, 4, x'010c0f00000000000000%048d')",
+                   T0 / 3600.0, 0);
+    exec_sql(dir, sql);
+
+    s = open_store(dir);
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "h1", 0, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 3);
+    assert_true(ms.m[0].has_cpu_some && ms.m[0].cpu_some_mean == 25);
+    assert_true(ms.m[0].cpu_some_min == 20 && ms.m[0].cpu_some_max == 30);
+    assert_false(ms.m[1].has_cpu_some);
+    assert_true(ms.m[2].has_cpu_some && ms.m[2].cpu_some_mean == 10); /* to the half percent */
+    /* The stored minute counts as one sample. */
+    psi_sample(s, "h1", T0 + 130, 30);
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "h1", 0, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 3);
+    assert_true(ms.m[2].cpu_some_min == 10 && ms.m[2].cpu_some_max == 30);
+    assert_true(ms.m[2].cpu_some_mean == 20);
+    /* A minute stored without pressure, taken up by a sample with it: its pressure alone. */
+    psi_sample(s, "h1", T0 + 180, -1);
+    assert_int_equal(store_sync(s), 0);
+    store_close(s);
+    s = open_store(dir);
+    psi_sample(s, "h1", T0 + 190, 40);
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "h1", T0 + 180, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 1);
+    assert_true(ms.m[0].has_cpu_some && ms.m[0].cpu_some_mean == 40);
+    assert_true(ms.m[0].cpu_some_min == 40 && ms.m[0].cpu_some_max == 40);
+
+    ms.n = 0;
+    assert_int_equal(store_each_minute(s, "old", 0, keep_minute, &ms), 0);
+    assert_int_equal(ms.n, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_false(ms.m[i].has_cpu_some);
+        assert_true(ms.m[i].mean[KIND_CPU] == 0);
+    }
+    store_close(s);
+}
+
 int
 main(void)
 {
@@ -878,6 +970,7 @@ main(void)
         cmocka_unit_test(test_bad_vms_skipped),    cmocka_unit_test(test_hour_codec),
         cmocka_unit_test(test_vm_codec),           cmocka_unit_test(test_migration_job),
         cmocka_unit_test(test_contention_history), cmocka_unit_test(test_names_after_rollback),
+        cmocka_unit_test(test_pressure_rollups),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

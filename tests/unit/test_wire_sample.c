@@ -150,6 +150,36 @@ static const struct table_case cases[] = {
      "{\"seq\":0,\"time\":1," HOST_HEAD ",\"vms\":[{\"name\":\"a\",\"usage\":{},\"moves\":"
      "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}]}}",
      "host.vms[0].moves[16]: more moves"},
+    {"unconfirmed",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"waiting\":1,\"cpu_pressure\":3.5}," HOST_HEAD "}}",
+     NULL},
+    {"unconfirmed without pressure, unknown key",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"waiting\":0,\"x\":[1]}," HOST_HEAD "}}", NULL},
+    {"unconfirmed not an object", "{\"seq\":0,\"time\":1,\"unconfirmed\":true," HOST_HEAD "}}",
+     "unconfirmed: must be an object"},
+    {"unconfirmed an array", "{\"seq\":0,\"time\":1,\"unconfirmed\":[]," HOST_HEAD "}}",
+     "unconfirmed: must be an object"},
+    {"unconfirmed waiting missing",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"cpu_pressure\":1}," HOST_HEAD "}}",
+     "unconfirmed.waiting: missing"},
+    {"unconfirmed waiting negative",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"waiting\":-1}," HOST_HEAD "}}",
+     "unconfirmed.waiting: must be an integer from 0 to 4096"},
+    {"unconfirmed waiting fractional",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"waiting\":1.5}," HOST_HEAD "}}",
+     "unconfirmed.waiting"},
+    {"unconfirmed waiting too many",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"waiting\":4097}," HOST_HEAD "}}",
+     "unconfirmed.waiting"},
+    {"unconfirmed waiting a string",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"waiting\":\"1\"}," HOST_HEAD "}}",
+     "unconfirmed.waiting"},
+    {"unconfirmed pressure over 100",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"waiting\":0,\"cpu_pressure\":100.5}," HOST_HEAD "}}",
+     "unconfirmed.cpu_pressure: must be between 0 and 100"},
+    {"unconfirmed pressure null",
+     "{\"seq\":0,\"time\":1,\"unconfirmed\":{\"waiting\":0,\"cpu_pressure\":null}," HOST_HEAD "}}",
+     "unconfirmed.cpu_pressure: must be a number"},
     {"keys with the same hash",
      "{\"212c64d76dfb2e54\":1,\"03aa2af60fa2fc23\":2,\"seq\":0,\"time\":1," HOST_HEAD "}}", NULL},
 };
@@ -741,6 +771,41 @@ test_encode_roundtrip(void **state)
     free(json);
 }
 
+/* A notification of a conflict not confirmed: "unconfirmed" decodes to its figures, absent
+ * leaves them unset (an old agent's notification), and the encoder writes what it reads. */
+static void
+test_unconfirmed(void **state)
+{
+    (void)state;
+    const char *old = "{\"seq\":0,\"time\":1,\"url\":\"http://h1:1\"," HOST_HEAD "}}";
+    struct wire_sample s;
+    struct perr err;
+    assert_int_equal(wire_sample_decode(old, strlen(old), &s, &err), 0);
+    assert_false(s.unconfirmed);
+    assert_true(s.unconfirmed_cpu_pressure < 0);
+    s.unconfirmed = true;
+    s.unconfirmed_waiting = 3;
+    char *json = NULL;
+    assert_int_equal(wire_sample_encode(&s, &json), 0);
+    assert_non_null(strstr(json, "\"unconfirmed\":{\"waiting\":3}"));
+    wire_sample_done(&s);
+    if (wire_sample_decode(json, strlen(json), &s, &err) < 0)
+        fail_msg("%s: %s", json, err.msg);
+    free(json);
+    assert_true(s.unconfirmed);
+    assert_int_equal(s.unconfirmed_waiting, 3);
+    assert_true(s.unconfirmed_cpu_pressure < 0); /* not measured stays so */
+    s.unconfirmed_cpu_pressure = 12.25;
+    assert_int_equal(wire_sample_encode(&s, &json), 0);
+    wire_sample_done(&s);
+    assert_int_equal(wire_sample_decode(json, strlen(json), &s, &err), 0);
+    free(json);
+    assert_true(s.unconfirmed);
+    assert_true(s.unconfirmed_cpu_pressure == 12.25);
+    assert_string_equal(s.name, "h1");
+    wire_sample_done(&s);
+}
+
 /* The largest sample an agent can write: WIRE_MAX_SAMPLE_VMS VMs, every field present, every
  * name MODEL_MAX_NAME bytes of the characters the encoder escapes (" and \), the other
  * strings at their longest and all escaped as \u0001, every number at its longest. The
@@ -773,6 +838,9 @@ test_largest_sample_fits(void **state)
         pressure_set(&s.pressure, (enum pressure_res)r, PRESSURE_SOME, 99.999);
         pressure_set(&s.pressure, (enum pressure_res)r, PRESSURE_FULL, 99.999);
     }
+    s.unconfirmed = true; /* as an agent notifies it */
+    s.unconfirmed_waiting = WIRE_MAX_SAMPLE_VMS;
+    s.unconfirmed_cpu_pressure = longest;
     s.n_vms = WIRE_MAX_SAMPLE_VMS;
     s.vms = calloc(s.n_vms, sizeof(*s.vms));
     s.moves = calloc(s.n_vms * MODEL_MAX_VM_MOVES, sizeof(double));
@@ -831,10 +899,10 @@ main(void)
     int failed = _cmocka_run_group_tests("wire sample table", table,
                                          sizeof(table) / sizeof(table[0]), NULL, NULL);
     const struct CMUnitTest others[] = {
-        cmocka_unit_test(test_full_fields),         cmocka_unit_test(test_too_deep),
-        cmocka_unit_test(test_many_keys),           cmocka_unit_test(test_moves_to_cluster),
-        cmocka_unit_test(test_encode_roundtrip),    cmocka_unit_test(test_same_as_reference),
-        cmocka_unit_test(test_largest_sample_fits),
+        cmocka_unit_test(test_full_fields),      cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_many_keys),        cmocka_unit_test(test_moves_to_cluster),
+        cmocka_unit_test(test_encode_roundtrip), cmocka_unit_test(test_same_as_reference),
+        cmocka_unit_test(test_unconfirmed),      cmocka_unit_test(test_largest_sample_fits),
     };
     failed += cmocka_run_group_tests_name("wire sample", others, NULL, NULL);
     return failed != 0 ? 1 : 0;
