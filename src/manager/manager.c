@@ -224,9 +224,11 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
 void
 manager_took_lead(struct manager *m)
 {
-    /* The migrations this manager's store holds unfinished (recovered at its start, or left
-     * when it last stopped leading) are followed by asking their agents, as after a restart;
+    /* The migrations this manager holds unfinished (adopted from the journal just read,
+     * recovered from its store at its start, or left when it last stopped leading) are
+     * journaled under the new term and followed by asking their agents, as after a restart;
      * then a decision on the view kept warm meanwhile. */
+    manager_journal_all(m);
     manager_follow(m);
     event_active(m->decide_ev, 0, 0);
 }
@@ -285,23 +287,43 @@ load_history(struct manager *m)
         log_warnx("usage history not read from the store, ignoring");
 }
 
-int
-manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
+/* Host `h` into maintenance since `since`, or out of it (`on`): stored and set; `how` for
+ * the log. 0 or -EIO (nothing changed). */
+static int
+maintenance_set(struct manager *m, struct mhost *h, bool on, double since, const char *how)
 {
-    double now = clock_wall_s();
-    if (store_set_maintenance(m->store, h->v.name, on, now) < 0)
+    if (store_set_maintenance(m->store, h->v.name, on, since) < 0)
         return -EIO;
     manager_store_now(m);
     if (h->maintenance != on) {
         h->maintenance = on;
-        h->maintenance_since = on ? now : 0;
+        h->maintenance_since = on ? since : 0;
         h->drain_block = 0;
         h->drain_block_vm[0] = '\0';
-        log_info("%s host=\"%s\" vms=%zu", on ? "maintenance: draining" : "maintenance over",
-                 h->v.name, manager_host_vms(h));
+        log_info("%s host=\"%s\" vms=%zu%s", on ? "maintenance: draining" : "maintenance over",
+                 h->v.name, manager_host_vms(h), how);
     }
+    return 0;
+}
+
+int
+manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
+{
+    double now = on && h->maintenance ? h->maintenance_since : clock_wall_s();
+    if (maintenance_set(m, h, on, now, "") < 0)
+        return -EIO;
+    manager_journal_drain(m, h->v.name, on, now);
     event_active(m->decide_ev, 0, 0); /* decide soon, not at the next round */
     return 0;
+}
+
+void
+manager_maintenance_restore(struct manager *m, struct mhost *h, bool on, double since)
+{
+    if (h->maintenance == on && (!on || h->maintenance_since == since))
+        return;
+    if (maintenance_set(m, h, on, since, " (the journal in etcd)") < 0)
+        log_warnx("maintenance of host=\"%s\" from the journal not stored, ignoring", h->v.name);
 }
 
 /* A host in maintenance still runs VMs: decisions must go on even when collecting only on

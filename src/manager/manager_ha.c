@@ -48,6 +48,8 @@ struct manager_ha {
     char leader_url[WIRE_MAX_URL + 1];
     char leader_id[MANAGER_HA_ID_MAX + 1];
     bool busy;           /* a step is in flight */
+    bool loading;        /* the journal is read before taking the lead (manager_journal.c) */
+    uint64_t load_term;  /* the term it is read for */
     double renewed_sent; /* monotonic: when the renewal a campaign follows was sent */
     bool stopping;
     char why[320];    /* why no manager leads, or this one cannot take part; "" when fine */
@@ -94,9 +96,50 @@ step_down(struct manager_ha *ha, enum ha_role role, const char *why)
         ha->leader_url[0] = '\0';
         ha->leader_id[0] = '\0';
     }
+    manager_journal_end(ha->m);
+    ha->loading = false;
     ha->role = role;
 }
 
+void
+manager_ha_deposed(struct manager *m, const char *why)
+{
+    if (m->ha != NULL)
+        step_down(m->ha, HA_NONE, why);
+}
+
+/* The journal was read for `term` (err NULL) or not: lead now, if the lease still allows. */
+static void
+journal_loaded(struct manager *m, uint64_t term, const char *err)
+{
+    struct manager_ha *ha = m->ha;
+    if (!ha->loading || ha->load_term != term)
+        return;
+    ha->loading = false;
+    if (err != NULL) {
+        set_why(ha, err); /* the next step tries again */
+        return;
+    }
+    if (clock_mono_s() >= ha->valid_until) {
+        manager_journal_end(m);
+        set_why(ha, "the lease ran out while the journal was read");
+        return;
+    }
+    set_why(ha, "");
+    ha->role = HA_LEADER;
+    ha->term = term;
+    ha->since = clock_mono_s();
+    ha->changes++;
+    (void)snprintf(ha->leader_url, sizeof(ha->leader_url), "%s", m->loop.url);
+    (void)snprintf(ha->leader_id, sizeof(ha->leader_id), "%s", m->opts.ha_id);
+    log_info("leadership taken term=%llu id=%s lease=%gs: deciding and ordering, with the "
+             "migrations and drains of the journal in etcd adopted",
+             (unsigned long long)term, m->opts.ha_id, ha->ttl_s);
+    manager_took_lead(m);
+}
+
+/* This manager holds the leader key of `term`: read the journal first (the migrations and
+ * drains of the leaders before), then lead (journal_loaded()). */
 static void
 take_lead(struct manager_ha *ha, uint64_t term, double renewed_sent)
 {
@@ -104,16 +147,22 @@ take_lead(struct manager_ha *ha, uint64_t term, double renewed_sent)
     ha->valid_until = renewed_sent + ha->ttl_s - guard_s(ha);
     if (ha->role == HA_LEADER && ha->term == term)
         return;
-    ha->role = HA_LEADER;
-    ha->term = term;
-    ha->since = clock_mono_s();
-    ha->changes++;
-    (void)snprintf(ha->leader_url, sizeof(ha->leader_url), "%s", m->loop.url);
-    (void)snprintf(ha->leader_id, sizeof(ha->leader_id), "%s", m->opts.ha_id);
-    log_info("leadership taken term=%llu id=%s lease=%gs: deciding and ordering; the migrations "
-             "this manager's store holds unfinished are followed by asking their agents",
-             (unsigned long long)term, m->opts.ha_id, ha->ttl_s);
-    manager_took_lead(m);
+    if (ha->loading && ha->load_term == term)
+        return; /* being read */
+    if (ha->role == HA_LEADER)
+        step_down(ha, HA_NONE, "the leader key was replaced");
+    /* Not a follower meanwhile: the leader it knew is gone. */
+    ha->role = HA_NONE;
+    ha->leader_url[0] = '\0';
+    ha->leader_id[0] = '\0';
+    ha->loading = true;
+    ha->load_term = term;
+    (void)snprintf(ha->why, sizeof(ha->why), "taking the lead: reading the journal");
+    int rc = manager_journal_load(m, term, journal_loaded);
+    if (rc < 0) {
+        ha->loading = false;
+        log_warnx("journal not read: %s, retrying", strerror(-rc));
+    }
 }
 
 /* The key's holder, as read from etcd (`r`), is another manager, or ours from an earlier
@@ -265,6 +314,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)manager_ha_leads(ha->m); /* steps down when the validity is over */
+    manager_journal_kick(ha->m);   /* a write etcd did not answer goes again */
     if (ha->busy)
         return;
     ha->busy = true;
@@ -298,6 +348,8 @@ manager_ha_start(struct manager *m)
     static const double renew_b[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
     histo_init(&ha->renew_h, renew_b, sizeof(renew_b) / sizeof(renew_b[0]));
     int r = etcd_new(m->base, o->etcd, &ha->etcd);
+    if (r == 0)
+        r = manager_journal_new(m, ha->etcd, o->ha_prefix, ha->key, call_timeout(ha), &m->journal);
     if (r == 0) {
         ha->tick_ev = event_new(m->base, -1, EV_PERSIST, tick_cb, ha);
         struct timeval tv = loop_tv(ha->ttl_s / 3.0);
@@ -326,6 +378,8 @@ manager_ha_stop(struct manager *m)
     if (ha->tick_ev != NULL)
         event_free(ha->tick_ev);
     etcd_free(ha->etcd); /* before the loop's base goes */
+    manager_journal_free(m->journal);
+    m->journal = NULL;
     /* Give the lead away now rather than when the lease runs out. */
     if (ha->lease != 0) {
         int r = etcd_revoke_blocking(m->opts.etcd, ha->lease, 1.0);
@@ -412,6 +466,8 @@ manager_ha_health(struct manager *m, json_t *o)
     (void)json_object_set_new(o, "etcd", json_string(etcd_url(ha->etcd)));
     if (ha->why[0] != '\0')
         (void)json_object_set_new(o, "ha_problem", json_string(ha->why));
+    (void)json_object_set_new(o, "journal_pending",
+                              json_integer((json_int_t)manager_journal_pending(m)));
 }
 
 void
@@ -432,6 +488,9 @@ manager_ha_metrics(struct manager *m, struct mtext *t)
     mtext_sample(t, "vmloc_ha_leadership_changes_total", "", (double)ha->changes);
     mtext_family(t, "vmloc_ha_leader_seconds_total", "counter", "Time this manager has led");
     mtext_sample(t, "vmloc_ha_leader_seconds_total", "", led);
+    mtext_family(t, "vmloc_ha_journal_pending", "gauge",
+                 "Journal writes (migrations, drains) not yet taken by etcd");
+    mtext_sample(t, "vmloc_ha_journal_pending", "", (double)manager_journal_pending(m));
     mtext_histo(t, "vmloc_ha_lease_renew_seconds", "From sending a lease renewal to etcd's answer",
                 &ha->renew_h);
 }

@@ -25,8 +25,10 @@
 struct event;
 struct event_base;
 
+struct etcd;
 struct manager;
 struct manager_ha;
+struct manager_journal;
 struct mtext;
 
 /* One agent, i.e. one host. Allocated one by one, so pointers stay valid. */
@@ -88,6 +90,7 @@ struct mmig {
     bool asked_dst;      /* the source fell silent and the destination is being asked */
     bool abort_refused;  /* the destination refused our withdrawal (logged once) */
     bool source_done;    /* the source said it is done (with its job's figures, if any) */
+    bool journal_wait;   /* --etcd: planned, its order waits for its record in etcd */
 };
 
 #define MANAGER_MAX_AGENTS 10000
@@ -158,7 +161,8 @@ struct manager {
     uint64_t ordered_total;
     uint64_t done_total;
     uint64_t failed_total;
-    struct manager_ha *ha; /* active/standby on etcd; NULL without --etcd */
+    struct manager_ha *ha;           /* active/standby on etcd; NULL without --etcd */
+    struct manager_journal *journal; /* the leader's journal in etcd; NULL without --etcd */
 };
 
 /* ---- the hosts (manager_hosts.c) ---- */
@@ -224,6 +228,16 @@ void manager_store_now(struct manager *m);
 int manager_recover(struct manager *m);
 /* Free the active migrations. */
 void manager_migrations_done(struct manager *m);
+/* Migration `rec` (unfinished) read from the journal of an earlier leader becomes one of ours:
+ * stored, then followed like one recovered after a restart. false: it was ours already (or
+ * no room, logged). */
+bool manager_adopt(struct manager *m, const struct store_migration *rec);
+/* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
+void manager_journaled(struct manager *m, const char *id);
+/* On taking the lead, after the journal was read: migrations of ours whose order never went
+ * out (it waited for a journal write that did not land) fail, as never ordered; the others
+ * are journaled again under the new term. */
+void manager_journal_all(struct manager *m);
 
 /* ---- the model of a decision (manager_model.c) ---- */
 
@@ -270,6 +284,10 @@ void manager_notified(struct manager *m, struct mhost *h);
 /* Put host `h` into maintenance or take it out (stored; a decision follows soon). */
 int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
 
+/* Put host `h` into maintenance since `since` or take it out as the journal of the leader
+ * says (stored here, not journaled again). */
+void manager_maintenance_restore(struct manager *m, struct mhost *h, bool on, double since);
+
 /* This manager has just taken the lead (manager_ha.c): decide and follow at once. */
 void manager_took_lead(struct manager *m);
 
@@ -294,6 +312,39 @@ bool manager_ha_redirect(struct manager *m, struct http_req *r);
 void manager_ha_health(struct manager *m, json_t *o);
 /* GET /metrics: the vmloc_ha_* families; nothing without --etcd. */
 void manager_ha_metrics(struct manager *m, struct mtext *t);
+
+/* The journal in etcd has a write under this manager's term refused (another manager leads):
+ * stop leading now. */
+void manager_ha_deposed(struct manager *m, const char *why);
+
+/* ---- the leader's journal in etcd (manager_journal.c) ---- */
+
+/* The journal of the managers sharing `e` (borrowed) under key prefix `prefix`, whose writes
+ * hold only while `leader_key` is of the writer's term; each call waits at most `timeout_s`.
+ * 0 with *ret, or -ENOMEM. */
+int manager_journal_new(struct manager *m, struct etcd *e, const char *prefix,
+                        const char *leader_key, double timeout_s, struct manager_journal **ret);
+/* Free (the writes queued are dropped). Accepts NULL. */
+void manager_journal_free(struct manager_journal *j);
+/* Called once a load ends: `err` NULL when read (writes under `term` go out from now on), else
+ * why not. */
+typedef void (*manager_journal_loaded_fn)(struct manager *m, uint64_t term, const char *err);
+/* Taking the lead at `term`: read the journal, adopt its migrations and drains, then `loaded`.
+ * 0 when the read was sent; -EBUSY a read is under way; -ENOMEM / -EIO. */
+int manager_journal_load(struct manager *m, uint64_t term, manager_journal_loaded_fn loaded);
+/* Stop writing (the lead is lost); queued writes are dropped. */
+void manager_journal_end(struct manager *m);
+/* Is the journal written now (this manager leads with the journal read)? false without --etcd. */
+bool manager_journal_writing(const struct manager *m);
+/* Journal migration `rec` (its current state), or delete its record once it has `ended`. No-op
+ * unless writing. */
+void manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended);
+/* Journal host `host`'s drain (`on`, since `since`) or its end. No-op unless writing. */
+void manager_journal_drain(struct manager *m, const char *host, bool on, double since);
+/* Send the next queued write if none is in flight (after etcd did not answer). */
+void manager_journal_kick(struct manager *m);
+/* Writes queued or in flight. */
+size_t manager_journal_pending(const struct manager *m);
 
 /* The HTTP API (manager_api.c). */
 extern const struct http_route manager_routes[];

@@ -77,6 +77,7 @@ save(struct manager *m, struct mmig *g)
     (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
     if (store_put_migration(m->store, &g->rec) < 0)
         log_warnx("migration not stored id=%s, ignoring", g->rec.id);
+    manager_journal_migration(m, &g->rec, g->state == MMIG_DONE || g->state == MMIG_FAILED);
 }
 
 /* The source answered about `g` (or the destination settled it): the give-up wait starts
@@ -570,7 +571,7 @@ manager_follow(struct manager *m)
     memcpy(list, m->active, n * sizeof(list[0]));
     for (size_t i = 0; i < n; i++) {
         struct mmig *g = list[i];
-        if (g->in_flight)
+        if (g->in_flight || g->journal_wait)
             continue;
         if (g->state == MMIG_PLANNED) {
             if (g->attempts < ORDER_ATTEMPTS)
@@ -674,8 +675,84 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
              src, dst, reason);
     if (ret_id != NULL)
         (void)snprintf(ret_id, id_len, "%s", g->rec.id); /* send_order() may end `g` */
+    if (manager_journal_writing(m)) {
+        /* The order goes out once the record is in etcd (manager_journaled()): a leader
+         * that dies meanwhile leaves nothing running that the next one cannot find. */
+        g->journal_wait = true;
+        manager_journal_migration(m, &g->rec, false);
+        return 0;
+    }
     send_order(m, g);
     return 0;
+}
+
+static struct mmig *
+find_active(struct manager *m, const char *id)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        if (strcmp(m->active[i]->rec.id, id) == 0)
+            return m->active[i];
+    }
+    return NULL;
+}
+
+void
+manager_journaled(struct manager *m, const char *id)
+{
+    struct mmig *g = find_active(m, id);
+    if (g == NULL || !g->journal_wait)
+        return;
+    g->journal_wait = false;
+    send_order(m, g);
+}
+
+bool
+manager_adopt(struct manager *m, const struct store_migration *rec)
+{
+    if (find_active(m, rec->id) != NULL)
+        return false; /* ours already: this manager led when it was ordered */
+    if (m->n_active >= MANAGER_MAX_ACTIVE) {
+        log_warnx("too many migrations in flight: journaled id=%s not adopted, ignoring", rec->id);
+        return false;
+    }
+    struct mmig *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        log_warnx("out of memory: journaled id=%s not adopted, ignoring", rec->id);
+        return false;
+    }
+    g->m = m;
+    g->rec = *rec;
+    g->state = state_parse(rec->state);
+    double mono = clock_mono_s();
+    double wall = clock_wall_s();
+    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
+    g->last_answer =
+        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
+    /* In this manager's store too: it reports the migration, once, when it ends. */
+    if (store_put_migration(m->store, &g->rec) < 0)
+        log_warnx("adopted migration not stored id=%s, ignoring", rec->id);
+    m->active[m->n_active++] = g;
+    log_info("migration adopted from the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
+             "state=%s",
+             rec->id, rec->vm, rec->src, rec->dst, rec->state);
+    return true;
+}
+
+void
+manager_journal_all(struct manager *m)
+{
+    struct mmig *list[MANAGER_MAX_ACTIVE];
+    size_t n = m->n_active;
+    memcpy(list, m->active, n * sizeof(list[0]));
+    for (size_t i = 0; i < n; i++) {
+        struct mmig *g = list[i];
+        if (g->journal_wait)
+            finish(m, g, MMIG_FAILED,
+                   "never ordered: its journal write did not land before this manager lost "
+                   "the lead");
+        else
+            manager_journal_migration(m, &g->rec, false);
+    }
 }
 
 static void

@@ -18,8 +18,12 @@
 #include "net/http.h"
 #include "net/http_client.h"
 
-/* The answers etcd gives here are small; a key's value is at most ETCD_MAX_VALUE. */
-#define ETCD_MAX_ANSWER (256u * 1024u)
+/* The largest answer: a prefix read of ETCD_MAX_KVS keys of a few hundred bytes each (the
+ * manager's journal), base64 in JSON. */
+#define ETCD_MAX_ANSWER (16u * 1024u * 1024u)
+/* A key or value as base64, with its NUL. */
+#define B64_KEY (4 * (ETCD_MAX_KEY + 2) / 3 + 8)
+#define B64_VALUE (4 * (ETCD_MAX_VALUE + 2) / 3 + 8)
 
 /* The longest member URL. */
 #define ETCD_URL_LEN 256
@@ -34,7 +38,7 @@ struct etcd {
     struct call *live; /* calls in flight, freed with the client */
 };
 
-enum op { OP_GRANT, OP_KEEPALIVE, OP_CREATE, OP_GET };
+enum op { OP_GRANT, OP_KEEPALIVE, OP_CREATE, OP_GET, OP_PUT_IF, OP_PREFIX };
 
 struct call {
     struct etcd *e;
@@ -162,7 +166,7 @@ etcd_new(struct event_base *base, const char *urls, struct etcd **ret)
     e->n_urls = split_urls(urls, e->urls);
     e->client = http_client_new(base);
     if (e->client == NULL ||
-        http_client_set_limits(e->client, ETCD_MAX_ANSWER, 4 * ETCD_MAX_ANSWER) < 0) {
+        http_client_set_limits(e->client, ETCD_MAX_ANSWER, 2 * ETCD_MAX_ANSWER) < 0) {
         etcd_free(e);
         return -ENOMEM;
     }
@@ -238,6 +242,32 @@ take_kv(json_t *rr, struct etcd_result *r)
     return rc < 0 ? -EPROTO : 0;
 }
 
+/* Every key-value of a range answer `rr` into r->kvs (allocated; the caller frees it). */
+static int
+take_kvs(json_t *rr, struct etcd_result *r)
+{
+    json_t *kvs = json_object_get(rr, "kvs");
+    if (kvs != NULL && !json_is_array(kvs))
+        return -EPROTO;
+    if (json_is_true(json_object_get(rr, "more")) || json_array_size(kvs) > ETCD_MAX_KVS)
+        return -EPROTO;
+    size_t n = json_array_size(kvs);
+    struct etcd_kv *list = n > 0 ? calloc(n, sizeof(*list)) : NULL;
+    if (n > 0 && list == NULL)
+        return -ENOMEM;
+    r->kvs = list;
+    for (size_t i = 0; i < n; i++) {
+        json_t *kv = json_array_get(kvs, i);
+        const char *k = json_string_value(json_object_get(kv, "key"));
+        const char *v = json_string_value(json_object_get(kv, "value"));
+        if (k == NULL || b64_decode(k, list[i].key, sizeof(list[i].key)) < 0 ||
+            b64_decode(v != NULL ? v : "", list[i].value, sizeof(list[i].value)) < 0)
+            return -EPROTO;
+        r->n_kvs = i + 1;
+    }
+    return 0;
+}
+
 /* Read a 200 answer's fields for `op` into `r`. */
 static int
 decode(enum op op, const char *body, size_t len, struct etcd_result *r)
@@ -259,6 +289,10 @@ decode(enum op op, const char *body, size_t len, struct etcd_result *r)
         rc = -EPROTO;
     if (rc == 0 && op == OP_GET)
         rc = take_kv(o, r);
+    if (rc == 0 && op == OP_PREFIX)
+        rc = take_kvs(o, r);
+    if (rc == 0 && op == OP_PUT_IF)
+        r->succeeded = json_is_true(json_object_get(o, "succeeded"));
     if (rc == 0 && op == OP_CREATE) {
         json_t *s = json_object_get(o, "succeeded");
         r->succeeded = json_is_true(s);
@@ -295,6 +329,8 @@ call_done(void *arg, int status, const char *body, size_t len, const char *err)
         if (status >= 500 && code != 5 && c->url == e->cur)
             e->cur = (e->cur + 1) % e->n_urls; /* a member without quorum, say */
     } else if (decode(c->op, body, len, &r) < 0) {
+        free((void *)r.kvs);
+        r.kvs = NULL;
         r.err = -EPROTO;
         (void)snprintf(r.why, sizeof(r.why),
                        "%.100s: an answer etcd's gateway does not give: %.60s", e->urls[c->url],
@@ -309,7 +345,11 @@ call_done(void *arg, int status, const char *body, size_t len, const char *err)
     etcd_done_fn done = c->done;
     void *darg = c->arg;
     free(c);
+    if (r.err < 0) {
+        r.n_kvs = 0; /* a prefix read that failed part way */
+    }
     done(darg, &r);
+    free((void *)r.kvs);
 }
 
 static int
@@ -365,8 +405,8 @@ int
 etcd_create(struct etcd *e, const char *key, const char *value, int64_t lease, double timeout_s,
             etcd_done_fn done, void *arg)
 {
-    char k[4 * 256 / 3 + 8];
-    char v[4 * (ETCD_MAX_VALUE + 2) / 3 + 8];
+    char k[B64_KEY];
+    char v[B64_VALUE];
     if (b64_encode(key, strlen(key), k, sizeof(k)) < 0 ||
         b64_encode(value, strlen(value), v, sizeof(v)) < 0)
         return -EINVAL;
@@ -380,11 +420,51 @@ etcd_create(struct etcd *e, const char *key, const char *value, int64_t lease, d
 int
 etcd_get(struct etcd *e, const char *key, double timeout_s, etcd_done_fn done, void *arg)
 {
-    char k[4 * 256 / 3 + 8];
+    char k[B64_KEY];
     if (b64_encode(key, strlen(key), k, sizeof(k)) < 0)
         return -EINVAL;
     json_t *m = json_pack("{s:s}", "key", k);
     return send_call(e, OP_GET, "/v3/kv/range", m, timeout_s, done, arg);
+}
+
+int
+etcd_put_if(struct etcd *e, const char *key, const char *value, const char *guard_key,
+            int64_t guard_rev, double timeout_s, etcd_done_fn done, void *arg)
+{
+    char k[B64_KEY];
+    char g[B64_KEY];
+    char v[B64_VALUE];
+    if (strlen(key) > ETCD_MAX_KEY || strlen(guard_key) > ETCD_MAX_KEY ||
+        (value != NULL && strlen(value) > ETCD_MAX_VALUE) ||
+        b64_encode(key, strlen(key), k, sizeof(k)) < 0 ||
+        b64_encode(guard_key, strlen(guard_key), g, sizeof(g)) < 0 ||
+        (value != NULL && b64_encode(value, strlen(value), v, sizeof(v)) < 0))
+        return -EINVAL;
+    json_t *req = value != NULL ? json_pack("{s:{s:s,s:s}}", "request_put", "key", k, "value", v)
+                                : json_pack("{s:{s:s}}", "request_delete_range", "key", k);
+    json_t *m =
+        json_pack("{s:[{s:s,s:s,s:s,s:o}],s:[o]}", "compare", "key", g, "result", "EQUAL", "target",
+                  "CREATE", "create_revision", int64_json(guard_rev), "success", req);
+    return send_call(e, OP_PUT_IF, "/v3/kv/txn", m, timeout_s, done, arg);
+}
+
+int
+etcd_get_prefix(struct etcd *e, const char *prefix, double timeout_s, etcd_done_fn done, void *arg)
+{
+    size_t len = strlen(prefix);
+    char end[ETCD_MAX_KEY + 1];
+    char k[B64_KEY];
+    char ke[B64_KEY];
+    /* The range's end: the prefix with its last byte one higher (ours are ASCII). */
+    if (len == 0 || len > ETCD_MAX_KEY || (unsigned char)prefix[len - 1] >= 0x7f)
+        return -EINVAL;
+    memcpy(end, prefix, len + 1);
+    end[len - 1] = (char)(end[len - 1] + 1);
+    if (b64_encode(prefix, len, k, sizeof(k)) < 0 || b64_encode(end, len, ke, sizeof(ke)) < 0)
+        return -EINVAL;
+    json_t *m = json_pack("{s:s,s:s,s:o}", "key", k, "range_end", ke, "limit",
+                          int64_json(ETCD_MAX_KVS + 1));
+    return send_call(e, OP_PREFIX, "/v3/kv/range", m, timeout_s, done, arg);
 }
 
 int

@@ -17,7 +17,10 @@ struct event_base;
 
 /* Members in a list, and the longest value kept of a key. */
 #define ETCD_MAX_URLS 16
-#define ETCD_MAX_VALUE 1024
+#define ETCD_MAX_VALUE 4096
+/* The longest key, and the most keys one prefix read returns. */
+#define ETCD_MAX_KEY 512
+#define ETCD_MAX_KVS 16384
 /* The longest URL list, as written in a config ("http://a:2379,http://b:2379"). */
 #define ETCD_MAX_URL_LIST 2048
 
@@ -35,6 +38,15 @@ struct etcd_result {
     int64_t kv_lease;   /* the lease it is attached to (0: none) */
     char value[ETCD_MAX_VALUE + 1]; /* its value, NUL-terminated (longer values: -EPROTO) */
     double sent_mono;               /* monotonic: when the request was sent */
+    /* etcd_get_prefix(): the keys read, in key order (borrowed for the callback). */
+    const struct etcd_kv *kvs;
+    size_t n_kvs;
+};
+
+/* One key of a prefix read. */
+struct etcd_kv {
+    char key[ETCD_MAX_KEY + 1];
+    char value[ETCD_MAX_VALUE + 1];
 };
 
 /* Called once per call, from the loop, unless the client is freed first. `r` is borrowed. */
@@ -72,6 +84,18 @@ MUST_CHECK int etcd_create(struct etcd *e, const char *key, const char *value, i
 /* Read `key`: r->has_kv and its fields. */
 MUST_CHECK int etcd_get(struct etcd *e, const char *key, double timeout_s, etcd_done_fn done,
                         void *arg);
+
+/* Write `value` to `key` (no lease: it outlives the writer), or delete `key` when `value` is
+ * NULL, in one transaction that does so only while `guard_key` has create_revision
+ * `guard_rev` (the leader key of the writer's term). r->succeeded: written; false: the guard
+ * no longer holds (another manager leads), nothing written. */
+MUST_CHECK int etcd_put_if(struct etcd *e, const char *key, const char *value,
+                           const char *guard_key, int64_t guard_rev, double timeout_s,
+                           etcd_done_fn done, void *arg);
+/* Read every key that starts with `prefix` (not empty): r->kvs, r->n_kvs. More than
+ * ETCD_MAX_KVS keys, or a key or value longer than the limits: -EPROTO. */
+MUST_CHECK int etcd_get_prefix(struct etcd *e, const char *prefix, double timeout_s,
+                               etcd_done_fn done, void *arg);
 
 /* Revoke lease `id` now and wait for the answer (at most `timeout_s`), on an event loop of its
  * own: for a clean stop, after the daemon's loop has ended. 0 or a negative errno. */

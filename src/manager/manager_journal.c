@@ -1,0 +1,450 @@
+/* The leader's journal in etcd (--etcd): the migrations it ordered and not yet seen end, and
+ * the hosts in maintenance, so that the manager that leads next adopts them.
+ *
+ * Keys: PREFIX/migrations/ID holds a migration's record as JSON (id, vm, src, dst, state,
+ * reason, started, answered, term), written when it is planned and at each change of state
+ * and deleted when it ends; PREFIX/drains/HOST holds {"host", "since"} while the host is in
+ * maintenance. No key has a lease: the journal outlives the leader that wrote it.
+ *
+ * Every write is a transaction whose comparison is the leader key's create_revision == the
+ * writer's term, so a manager that no longer leads writes nothing; when the comparison fails
+ * it steps down at once (manager_ha_deposed()). Writes go out one at a time, in the order
+ * made, from a queue (a later write of a key still queued replaces the earlier one); a write
+ * etcd did not answer is sent again at the next step of the election's timer. An order is
+ * sent only once its migration's record is in etcd (manager_journaled()), so no migration runs
+ * that the next leader cannot find.
+ *
+ * On taking the lead, before the manager decides or orders, it reads both prefixes: each
+ * migration in the journal becomes one of its own (stored, followed as after a restart) and
+ * the drains in etcd are the hosts in maintenance, on or off. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "manager/manager_internal.h"
+#include "net/etcd.h"
+#include "proto/wire.h"
+
+/* One write: `value` to `key`, or a deletion (value NULL). */
+struct jop {
+    struct jop *next;
+    char key[ETCD_MAX_KEY + 1];
+    char *value;
+    char mig_id[80]; /* the migration written, "" for a drain */
+};
+
+struct manager_journal {
+    struct manager *m;
+    struct etcd *etcd; /* borrowed from manager_ha.c */
+    char leader_key[ETCD_MAX_KEY + 1];
+    char mig_prefix[ETCD_MAX_KEY + 1];
+    char drain_prefix[ETCD_MAX_KEY + 1];
+    double timeout_s;
+    uint64_t term; /* writes are made under this term; 0: this manager does not lead */
+    struct jop *head, *tail;
+    size_t n_queued;
+    bool busy;   /* a write is in flight */
+    bool orphan; /* it was dropped from the queue (manager_journal_end()) */
+    /* Reading the journal on taking the lead. */
+    bool reading;       /* a read is in flight */
+    uint64_t load_term; /* the term it is read for; 0: abandoned (the lead was lost) */
+    manager_journal_loaded_fn loaded;
+    size_t adopted;
+    size_t drains;
+};
+
+int
+manager_journal_new(struct manager *m, struct etcd *e, const char *prefix, const char *leader_key,
+                    double timeout_s, struct manager_journal **ret)
+{
+    struct manager_journal *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return -ENOMEM;
+    j->m = m;
+    j->etcd = e;
+    j->timeout_s = timeout_s;
+    (void)snprintf(j->leader_key, sizeof(j->leader_key), "%s", leader_key);
+    (void)snprintf(j->mig_prefix, sizeof(j->mig_prefix), "%s/migrations/", prefix);
+    (void)snprintf(j->drain_prefix, sizeof(j->drain_prefix), "%s/drains/", prefix);
+    *ret = j;
+    return 0;
+}
+
+static void
+drop_queue(struct manager_journal *j)
+{
+    while (j->head != NULL) {
+        struct jop *op = j->head;
+        j->head = op->next;
+        free(op->value);
+        free(op);
+    }
+    j->tail = NULL;
+    j->n_queued = 0;
+}
+
+void
+manager_journal_free(struct manager_journal *j)
+{
+    if (j == NULL)
+        return;
+    drop_queue(j);
+    free(j);
+}
+
+size_t
+manager_journal_pending(const struct manager *m)
+{
+    return m->journal != NULL ? m->journal->n_queued : 0;
+}
+
+static void send_head(struct manager_journal *j);
+
+static void
+put_done(void *arg, const struct etcd_result *r)
+{
+    struct manager_journal *j = arg;
+    struct manager *m = j->m;
+    j->busy = false;
+    if (j->orphan) {
+        j->orphan = false; /* its queue was dropped; a newer one may wait */
+        send_head(j);
+        return;
+    }
+    if (j->term == 0)
+        return; /* no longer leading: the queue was dropped */
+    if (r->err < 0) {
+        log_warnx("journal write not taken by etcd key=\"%s\": %s; sending it again", j->head->key,
+                  r->why);
+        return; /* the next step of the timer sends it again (manager_journal_kick()) */
+    }
+    struct jop *op = j->head;
+    j->head = op->next;
+    if (j->head == NULL)
+        j->tail = NULL;
+    j->n_queued--;
+    if (!r->succeeded) {
+        log_warnx("journal write refused key=\"%s\": the leader key is no longer of term %llu",
+                  op->key, (unsigned long long)j->term);
+        free(op->value);
+        free(op);
+        manager_ha_deposed(m, "a journal write found another manager's leader key");
+        return;
+    }
+    char id[sizeof(op->mig_id)];
+    (void)snprintf(id, sizeof(id), "%s", op->mig_id);
+    bool put = op->value != NULL;
+    free(op->value);
+    free(op);
+    if (id[0] != '\0' && put)
+        manager_journaled(m, id); /* may queue more */
+    send_head(j);
+}
+
+static void
+send_head(struct manager_journal *j)
+{
+    if (j->busy || j->head == NULL || j->term == 0)
+        return;
+    int r = etcd_put_if(j->etcd, j->head->key, j->head->value, j->leader_key, (int64_t)j->term,
+                        j->timeout_s, put_done, j);
+    if (r < 0) {
+        log_warnx("journal write not sent key=\"%s\": %s, retrying", j->head->key, strerror(-r));
+        return;
+    }
+    j->busy = true;
+}
+
+void
+manager_journal_kick(struct manager *m)
+{
+    if (m->journal != NULL)
+        send_head(m->journal);
+}
+
+/* Queue `value` (taken; NULL: delete) for `key`, replacing a queued write of the same key
+ * that is not yet in flight. */
+static void
+enqueue(struct manager_journal *j, const char *key, char *value, const char *mig_id)
+{
+    if (strlen(key) > ETCD_MAX_KEY) {
+        log_warnx("journal key too long key=\"%.80s...\" (limit %d bytes), not written, "
+                  "ignoring",
+                  key, ETCD_MAX_KEY);
+        free(value);
+        return;
+    }
+    for (struct jop *op = j->head; op != NULL; op = op->next) {
+        if ((op != j->head || !j->busy) && strcmp(op->key, key) == 0) {
+            free(op->value);
+            op->value = value;
+            send_head(j);
+            return;
+        }
+    }
+    struct jop *op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        free(value);
+        log_warnx("out of memory: journal write dropped key=\"%s\", ignoring", key);
+        return;
+    }
+    (void)snprintf(op->key, sizeof(op->key), "%s", key);
+    (void)snprintf(op->mig_id, sizeof(op->mig_id), "%s", mig_id);
+    op->value = value;
+    if (j->tail != NULL)
+        j->tail->next = op;
+    else
+        j->head = op;
+    j->tail = op;
+    j->n_queued++;
+    send_head(j);
+}
+
+bool
+manager_journal_writing(const struct manager *m)
+{
+    return m->journal != NULL && m->journal->term != 0;
+}
+
+void
+manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended)
+{
+    struct manager_journal *j = m->journal;
+    if (j == NULL || j->term == 0)
+        return;
+    char key[ETCD_MAX_KEY + 1 + sizeof(rec->id)];
+    (void)snprintf(key, sizeof(key), "%s%s", j->mig_prefix, rec->id);
+    char *value = NULL;
+    if (!ended) {
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:I}", "id", rec->id, "vm", rec->vm,
+                              "src", rec->src, "dst", rec->dst, "state", rec->state, "reason",
+                              rec->reason, "started", rec->started, "answered", rec->answered,
+                              "term", (json_int_t)j->term);
+        value = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (value == NULL || strlen(value) > ETCD_MAX_VALUE) {
+            log_warnx("journal record not made id=%s (out of memory or too long), ignoring",
+                      rec->id);
+            free(value);
+            return;
+        }
+    }
+    enqueue(j, key, value, rec->id);
+}
+
+void
+manager_journal_drain(struct manager *m, const char *host, bool on, double since)
+{
+    struct manager_journal *j = m->journal;
+    if (j == NULL || j->term == 0)
+        return;
+    char key[ETCD_MAX_KEY + 1 + MODEL_MAX_NAME + 1];
+    (void)snprintf(key, sizeof(key), "%s%s", j->drain_prefix, host);
+    char *value = NULL;
+    if (on) {
+        json_t *o = json_pack("{s:s,s:f}", "host", host, "since", since);
+        value = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (value == NULL) {
+            log_warnx("out of memory: drain of host=\"%s\" not journaled, ignoring", host);
+            return;
+        }
+    }
+    enqueue(j, key, value, "");
+}
+
+void
+manager_journal_end(struct manager *m)
+{
+    struct manager_journal *j = m->journal;
+    if (j == NULL)
+        return;
+    if (j->n_queued > 0)
+        log_warnx("journal writes dropped count=%zu: this manager no longer leads", j->n_queued);
+    j->term = 0;
+    j->load_term = 0;
+    j->orphan = j->busy;
+    drop_queue(j);
+}
+
+/* A number member `name` of `o` that is finite and at least 0 into *ret. */
+static bool
+get_time(json_t *o, const char *name, double *ret)
+{
+    json_t *v = json_object_get(o, name);
+    double d = json_is_number(v) ? json_number_value(v) : -1.0;
+    if (!isfinite(d) || d < 0)
+        return false;
+    *ret = d;
+    return true;
+}
+
+/* A string member `name` of `o` that fits `cap` bytes into `out`. */
+static bool
+get_text(json_t *o, const char *name, char *out, size_t cap)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    if (s == NULL || strlen(s) >= cap)
+        return false;
+    (void)snprintf(out, cap, "%s", s);
+    return true;
+}
+
+/* The record journaled at `kv` into `rec`: NULL, or the field that is wrong. */
+static const char *
+parse_migration(const struct manager_journal *j, const struct etcd_kv *kv,
+                struct store_migration *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    json_t *o = json_loads(kv->value, JSON_REJECT_DUPLICATES, NULL);
+    const char *bad = json_is_object(o) ? NULL : "(not a JSON object)";
+    if (bad == NULL && (!get_text(o, "id", rec->id, sizeof(rec->id)) || rec->id[0] == '\0' ||
+                        strcmp(kv->key + strlen(j->mig_prefix), rec->id) != 0))
+        bad = "id";
+    if (bad == NULL && (!get_text(o, "vm", rec->vm, sizeof(rec->vm)) || !wire_name_valid(rec->vm)))
+        bad = "vm";
+    if (bad == NULL &&
+        (!get_text(o, "src", rec->src, sizeof(rec->src)) || !wire_name_valid(rec->src)))
+        bad = "src";
+    if (bad == NULL && (!get_text(o, "dst", rec->dst, sizeof(rec->dst)) ||
+                        !wire_name_valid(rec->dst) || strcmp(rec->src, rec->dst) == 0))
+        bad = "dst";
+    if (bad == NULL && (!get_text(o, "state", rec->state, sizeof(rec->state)) ||
+                        (strcmp(rec->state, "planned") != 0 && strcmp(rec->state, "running") != 0)))
+        bad = "state";
+    if (bad == NULL && !get_text(o, "reason", rec->reason, sizeof(rec->reason)))
+        bad = "reason";
+    if (bad == NULL && (!get_time(o, "started", &rec->started) || rec->started <= 0))
+        bad = "started";
+    if (bad == NULL && !get_time(o, "answered", &rec->answered))
+        bad = "answered";
+    json_decref(o);
+    rec->finished = -1.0;
+    return bad;
+}
+
+static void
+load_failed(struct manager_journal *j, const struct etcd_result *r, const char *what)
+{
+    j->reading = false;
+    if (j->load_term == 0)
+        return; /* abandoned */
+    char why[400];
+    (void)snprintf(why, sizeof(why), "the journal's %s not read: %s", what, r->why);
+    uint64_t term = j->load_term;
+    j->load_term = 0;
+    j->loaded(j->m, term, why);
+}
+
+/* Host `name` is drained in etcd's list `r` (a drain key names it). */
+static bool
+drained_in(const struct manager_journal *j, const struct etcd_result *r, const char *name)
+{
+    size_t plen = strlen(j->drain_prefix);
+    for (size_t i = 0; i < r->n_kvs; i++) {
+        if (strcmp(r->kvs[i].key + plen, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void
+drains_read(void *arg, const struct etcd_result *r)
+{
+    struct manager_journal *j = arg;
+    struct manager *m = j->m;
+    if (r->err < 0) {
+        load_failed(j, r, "drains");
+        return;
+    }
+    j->reading = false;
+    if (j->load_term == 0)
+        return; /* abandoned: the lead was lost meanwhile */
+    size_t plen = strlen(j->drain_prefix);
+    for (size_t i = 0; i < r->n_kvs; i++) {
+        const struct etcd_kv *kv = &r->kvs[i];
+        const char *name = kv->key + plen;
+        json_t *o = json_loads(kv->value, JSON_REJECT_DUPLICATES, NULL);
+        const char *host = json_string_value(json_object_get(o, "host"));
+        double since = 0;
+        if (host == NULL || strcmp(host, name) != 0 || !wire_name_valid(host) ||
+            !get_time(o, "since", &since)) {
+            log_warnx("journal: drain key=\"%s\" is not a drain record (field host or since), "
+                      "ignoring",
+                      kv->key);
+        } else if (manager_host_find(m, host) == NULL) {
+            log_warnx("journal: drained host=\"%s\" is not a known agent, ignoring", host);
+        } else {
+            manager_maintenance_restore(m, manager_host_find(m, host), true, since);
+            j->drains++;
+        }
+        json_decref(o);
+    }
+    /* A host in maintenance here but not in etcd was taken out by another leader. */
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        if (m->hosts[i]->maintenance && !drained_in(j, r, m->hosts[i]->v.name))
+            manager_maintenance_restore(m, m->hosts[i], false, 0);
+    }
+    uint64_t term = j->load_term;
+    j->load_term = 0;
+    j->term = term; /* writes go out from now on */
+    log_info("journal read term=%llu migrations_adopted=%zu drains=%zu", (unsigned long long)term,
+             j->adopted, j->drains);
+    j->loaded(m, term, NULL);
+}
+
+static void
+migrations_read(void *arg, const struct etcd_result *r)
+{
+    struct manager_journal *j = arg;
+    if (r->err < 0) {
+        load_failed(j, r, "migrations");
+        return;
+    }
+    if (j->load_term == 0) {
+        j->reading = false; /* abandoned: the lead was lost meanwhile */
+        return;
+    }
+    for (size_t i = 0; i < r->n_kvs; i++) {
+        struct store_migration rec;
+        const char *bad = parse_migration(j, &r->kvs[i], &rec);
+        if (bad != NULL) {
+            log_warnx("journal: key=\"%s\" is not a migration record (field %s), ignoring",
+                      r->kvs[i].key, bad);
+            continue;
+        }
+        if (manager_adopt(j->m, &rec))
+            j->adopted++;
+    }
+    int rc = etcd_get_prefix(j->etcd, j->drain_prefix, j->timeout_s, drains_read, j);
+    if (rc < 0) {
+        j->reading = false;
+        struct etcd_result e = {.err = rc};
+        (void)snprintf(e.why, sizeof(e.why), "%s", strerror(-rc));
+        load_failed(j, &e, "drains");
+    }
+}
+
+int
+manager_journal_load(struct manager *m, uint64_t term, manager_journal_loaded_fn loaded)
+{
+    struct manager_journal *j = m->journal;
+    if (j->reading)
+        return -EBUSY;      /* the next step tries again */
+    manager_journal_end(m); /* nothing written under an older term goes out now */
+    j->load_term = term;
+    j->loaded = loaded;
+    j->adopted = 0;
+    j->drains = 0;
+    int rc = etcd_get_prefix(j->etcd, j->mig_prefix, j->timeout_s, migrations_read, j);
+    if (rc < 0)
+        j->load_term = 0;
+    else
+        j->reading = true;
+    return rc;
+}
