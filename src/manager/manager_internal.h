@@ -116,6 +116,8 @@ struct mmig {
 /* Pending recommendations kept (automation = manual or dry-run). */
 #define MANAGER_MAX_RECS 4096
 
+struct figures_ask;
+
 struct manager {
     struct manager_opts opts;
     struct loop loop;
@@ -128,6 +130,7 @@ struct manager {
     size_t n_retired;
     struct mmig *active[MANAGER_MAX_ACTIVE];
     size_t n_active;
+    struct figures_ask *asks; /* requests for ended migrations' job figures, in flight */
     struct event *round_ev;
     int outstanding; /* sample requests of the current round */
     bool in_round;

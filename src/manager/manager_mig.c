@@ -108,12 +108,15 @@ remove_active(struct manager *m, struct mmig *g)
     free(g);
 }
 
+static void figures_asks_free(struct manager *m);
+
 void
 manager_migrations_done(struct manager *m)
 {
     for (size_t i = 0; i < m->n_active; i++)
         free(m->active[i]);
     m->n_active = 0;
+    figures_asks_free(m);
 }
 
 static void ask_figures(struct manager *m, const struct mmig *g);
@@ -498,17 +501,32 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
     }
 }
 
-/* A migration the samples settled, whose source is asked once more for its job's figures. */
+/* A migration the samples settled, whose source is asked once more for its job's figures. It
+ * is on the manager's list while the request is in flight, so that one the manager's exit
+ * cancels (its callback then never runs) is freed too. */
 struct figures_ask {
     struct manager *m;
     struct store_migration rec;
+    struct figures_ask *prev, *next;
 };
+
+static void
+figures_unlink(struct figures_ask *a)
+{
+    if (a->prev != NULL)
+        a->prev->next = a->next;
+    else
+        a->m->asks = a->next;
+    if (a->next != NULL)
+        a->next->prev = a->prev;
+}
 
 static void
 figures_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct figures_ask *a = arg;
     (void)err;
+    figures_unlink(a);
     json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
     const char *st = json_string_value(json_object_get(j, "state"));
     if (st != NULL && strcmp(st, "done") == 0) {
@@ -537,8 +555,25 @@ ask_figures(struct manager *m, const struct mmig *g)
     a->rec = g->rec;
     char path[160];
     (void)snprintf(path, sizeof(path), "/v1/migrations/%s", g->rec.id);
-    if (http_request(m->client, src->v.url, "GET", path, NULL, HTTP_TIMEOUT_S, figures_done, a) < 0)
+    if (http_request(m->client, src->v.url, "GET", path, NULL, HTTP_TIMEOUT_S, figures_done, a) <
+        0) {
         free(a);
+        return;
+    }
+    a->next = m->asks;
+    if (m->asks != NULL)
+        m->asks->prev = a;
+    m->asks = a;
+}
+
+static void
+figures_asks_free(struct manager *m)
+{
+    while (m->asks != NULL) {
+        struct figures_ask *a = m->asks;
+        m->asks = a->next;
+        free(a);
+    }
 }
 
 /* Migrations the latest samples show finished (the VM runs on the destination and no longer
