@@ -994,7 +994,8 @@ http_fetch(const char *base_url, const char *method, const char *path, const cha
                        f.err[0] != '\0' ? f.err : "no answer");
         ret->err = ret->err_buf;
         free(f.body);
-        if (strcmp(f.err, "timed out") == 0)
+        /* "timed out", or "timed out waiting for a connection ..." */
+        if (strncmp(f.err, "timed out", strlen("timed out")) == 0)
             return -ETIMEDOUT;
         return -ECONNREFUSED;
     }
