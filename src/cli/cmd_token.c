@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "common/token.h"
@@ -50,8 +51,7 @@ cmd_token(int argc, char **argv)
             token_usage(stdout);
             return CLI_EXIT_OK;
         default:
-            cli_error("token: unknown option '%s' (see vmloc token --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_unknown_option("token", argv, ":ch");
         }
     }
     if (argc - optind != 1) {
@@ -68,6 +68,9 @@ cmd_token(int argc, char **argv)
     if (r < 0) {
         cli_error("token: %s", err);
         /* A file that cannot be made is a failure at run time; a bad one is bad input. */
+        struct stat st;
+        if (create && lstat(path, &st) < 0)
+            return CLI_EXIT_FAIL;
         return r == -EINVAL || r == -EPERM || r == -ENOENT ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     (void)printf("%s: %s\n", path, created ? "created" : "OK");

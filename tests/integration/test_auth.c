@@ -243,6 +243,18 @@ test_token_file(void **state)
     assert_int_equal(chmod(path, 0644), 0);
     const char *argv[] = {"manager", "--listen", "127.0.0.1:0", "--token-file", path, NULL};
     assert_int_equal(run_cli(argv, NULL), 2);
+    /* `vmloc token`: a bad file is bad input (2), one that cannot be made a failure (1). */
+    const char *check[] = {"token", path, NULL};
+    assert_int_equal(run_cli(check, NULL), 2);
+    const char *create[] = {"token", "--create", path, NULL};
+    assert_int_equal(run_cli(create, NULL), 2);
+    const char *in_proc[] = {"token", "--create", "/proc/vmloc-test-token", NULL};
+    assert_int_equal(run_cli(in_proc, NULL), 1);
+    assert_int_equal(chmod(path, 0600), 0);
+    char *out = NULL;
+    assert_int_equal(run_cli(create, &out), 0);
+    assert_non_null(strstr(out, ": OK"));
+    free(out);
     pool_finish();
 }
 
