@@ -24,6 +24,19 @@ struct cli_cmd {
 /* Print "vmloc: MESSAGE" on standard error as one line. */
 void cli_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
+/* --- options (opt_table.c) --- */
+
+/* Say that subcommand `cmd` does not know the option getopt_long() just refused (it returned
+ * '?'): "-x" for an unknown short option (in a group such as "-xz", glibc leaves optind on the
+ * group, so argv[optind - 1] would name the argument before it), else the argument itself
+ * ("--bogus", or "--json=1" for an option that takes no value). `shorts`: the command's short
+ * options, as given to getopt_long(). Returns CLI_EXIT_USAGE. */
+int cli_unknown_option(const char *cmd, char **argv, const char *shorts);
+
+/* Say that the option getopt_long() just found without its value (it returned ':') needs one:
+ * "--config" as given, or "-c" (not the group "-qc" it ended). Returns CLI_EXIT_USAGE. */
+int cli_missing_value(const char *cmd, char **argv);
+
 /* Parse a finite number in [lo, hi] (the whole string). 0 or -EINVAL. */
 MUST_CHECK int cli_parse_num(const char *s, double lo, double hi, double *ret);
 

@@ -503,11 +503,9 @@ parse_args(int argc, char **argv, struct demo *d, double *duration)
             demo_usage(stdout);
             return -1;
         case ':':
-            cli_error("demo: option '%s' needs a value", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_missing_value("demo", argv);
         default:
-            cli_error("demo: unknown option '%s' (see vmloc demo --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_unknown_option("demo", argv, ":a:t:i:d:m:h");
         }
     }
     if (optind < argc) {

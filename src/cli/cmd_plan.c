@@ -155,11 +155,9 @@ cmd_plan(int argc, char **argv)
             plan_usage(stdout);
             return CLI_EXIT_OK;
         case ':':
-            cli_error("plan: option '%s' needs a value (see vmloc plan --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_missing_value("plan", argv);
         default:
-            cli_error("plan: unknown option '%s' (see vmloc plan --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_unknown_option("plan", argv, ":s:c:jdh");
         }
     }
     if (optind < argc) {

@@ -178,12 +178,9 @@ parse_args(int argc, char **argv, struct replay *rp)
             replay_usage(stdout);
             return -1;
         case ':':
-            cli_error("replay: option '%s' needs a value (see vmloc replay --help)",
-                      argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_missing_value("replay", argv);
         default:
-            cli_error("replay: unknown option '%s' (see vmloc replay --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_unknown_option("replay", argv, ":t:f:H:v:k:s:m:c:jr:d:qh");
         }
     }
     if (optind < argc) {

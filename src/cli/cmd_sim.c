@@ -378,11 +378,9 @@ sim_option(int c, struct sim_args *a, char **argv)
         sim_usage(stdout);
         return CLI_EXIT_OK;
     case ':':
-        cli_error("sim: option '%s' needs a value (see vmloc sim --help)", argv[optind - 1]);
-        return CLI_EXIT_USAGE;
+        return cli_missing_value("sim", argv);
     default:
-        cli_error("sim: unknown option '%s' (see vmloc sim --help)", argv[optind - 1]);
-        return CLI_EXIT_USAGE;
+        return cli_unknown_option("sim", argv, ":t:f:p:x:c:H:P:C:s:jr:qh");
     }
     return -1;
 }

@@ -180,8 +180,7 @@ list_cmd(int argc, char **argv, const char *what, const char *path, void (*print
                          what, what);
             return CLI_EXIT_OK;
         default:
-            cli_error("%s: unknown option '%s'", what, argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_unknown_option(what, argv, "jh");
         }
     }
     if (optind < argc) {
@@ -374,11 +373,9 @@ cmd_load(int argc, char **argv)
                          "http://127.0.0.1:7701 web-1 cpu=60\n");
             return CLI_EXIT_OK;
         case ':':
-            cli_error("load: option '%s' needs a value", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_missing_value("load", argv);
         default:
-            cli_error("load: unknown option '%s' (see vmloc load --help)", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_unknown_option("load", argv, "+:a:h");
         }
     }
     if (agent == NULL)
@@ -498,12 +495,9 @@ drain_parse(int argc, char **argv, const char *what, struct drain_args *a)
         case 'h':
             return drain_usage(what) == CLI_EXIT_OK ? -1 : CLI_EXIT_FAIL;
         case ':':
-            cli_error("%s: option '%s' needs a value", what, argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cli_missing_value(what, argv);
         default:
-            cli_error("%s: unknown option '%s' (see vmloc %s --help)", what, argv[optind - 1],
-                      what);
-            return CLI_EXIT_USAGE;
+            return cli_unknown_option(what, argv, drain ? ":wt:jh" : ":jh");
         }
     }
     if (argc - optind != 1) {

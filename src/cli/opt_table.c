@@ -176,22 +176,44 @@ option_words(char **argv, char *buf, size_t len)
         (void)snprintf(buf, len, "%s", word);
 }
 
-/* One option read by getopt_long(): 0 (go on), -1 (help printed) or an exit status. */
+int
+cli_unknown_option(const char *cmd, char **argv, const char *shorts)
+{
+    char opt[4];
+    const char *name = argv[optind - 1];
+    if (optopt > ' ' && optopt < 127 && strchr(shorts, optopt) == NULL) {
+        (void)snprintf(opt, sizeof(opt), "-%c", optopt);
+        name = opt;
+    }
+    cli_error("%s: unknown option '%s' (see vmloc %s --help)", cmd, name, cmd);
+    return CLI_EXIT_USAGE;
+}
+
+int
+cli_missing_value(const char *cmd, char **argv)
+{
+    char opt[4];
+    const char *name = argv[optind - 1];
+    if (strncmp(name, "--", 2) != 0 && optopt > ' ' && optopt < 127) {
+        (void)snprintf(opt, sizeof(opt), "-%c", optopt);
+        name = opt;
+    }
+    cli_error("%s: option '%s' needs a value (see vmloc %s --help)", cmd, name, cmd);
+    return CLI_EXIT_USAGE;
+}
+
+/* One option read by getopt_long() with short options `shorts`: 0 (go on), -1 (help printed)
+ * or an exit status. */
 static int
-take_option(const struct opt_cmd *cmd, int c, char **argv, void *opts, bool *check)
+take_option(const struct opt_cmd *cmd, const char *shorts, int c, char **argv, void *opts,
+            bool *check)
 {
     const struct opt_table *tab = NULL;
     const struct opt_def *d = c == ':' || c == '?' ? NULL : def_of_val(cmd, c, &tab);
-    if (c == ':') {
-        cli_error("%s: option '%s' needs a value (see vmloc %s --help)", cmd->name,
-                  argv[optind - 1], cmd->name);
-        return CLI_EXIT_USAGE;
-    }
-    if (d == NULL) {
-        cli_error("%s: unknown option '%s' (see vmloc %s --help)", cmd->name, argv[optind - 1],
-                  cmd->name);
-        return CLI_EXIT_USAGE;
-    }
+    if (c == ':')
+        return cli_missing_value(cmd->name, argv);
+    if (d == NULL)
+        return cli_unknown_option(cmd->name, argv, shorts);
     char why[SETTING_WHY_MAX];
     char words[256];
     switch (d->action) {
@@ -230,7 +252,7 @@ opt_parse_args(const struct opt_cmd *cmd, int argc, char **argv, void *opts, boo
     opterr = 0;
     optind = 0; /* not 1: getopt forgets all of a previous parse (glibc, musl) */
     while (r == 0 && (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1)
-        r = take_option(cmd, c, argv, opts, ret_check);
+        r = take_option(cmd, shorts, c, argv, opts, ret_check);
     free(longs);
     free(shorts);
     if (r == 0 && optind < argc) {
