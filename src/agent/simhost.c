@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpuwait.h"
+
 const char *
 simvm_state_name(enum simvm_state s)
 {
@@ -164,25 +166,30 @@ simhost_allocate(const struct simhost *hv, double (*ret_usage)[KIND_COUNT], doub
     }
 }
 
-void
-simhost_cpu_wait(const struct simhost *hv, double *ret_wait)
+/* What the host's VMs ask of its CPU, arrivals with their reservation (as simhost_allocate()
+ * counts them). */
+static double
+cpu_want(const struct simhost *hv)
 {
-    double avail = 100.0 - hv->overhead[KIND_CPU];
-    if (avail < 0.0)
-        avail = 0.0;
     double want = 0.0;
     for (size_t i = 0; i < hv->n_vms; i++) {
         const struct simvm *v = &hv->vms[i];
         want += v->state == SIMVM_INCOMING ? v->demand[KIND_CPU] * SIMHOST_INCOMING_SHARE
                                            : v->demand[KIND_CPU];
     }
+    return want;
+}
+
+void
+simhost_cpu_wait(const struct simhost *hv, double *ret_wait)
+{
     /* As simhost_allocate() shares the CPU: each VM gets the same fraction of its demand. */
-    double unmet = want > avail && want > 0.0 ? 1.0 - avail / want : 0.0;
+    double unmet = cpuwait_unmet_pct(cpu_want(hv), 100.0 - hv->overhead[KIND_CPU]);
     for (size_t i = 0; i < hv->n_vms; i++) {
         const struct simvm *v = &hv->vms[i];
         if (v->state == SIMVM_INCOMING)
             ret_wait[i] = -1.0;
         else
-            ret_wait[i] = v->demand[KIND_CPU] > 0.0 ? 100.0 * unmet : 0.0;
+            ret_wait[i] = v->demand[KIND_CPU] > 0.0 ? unmet : 0.0;
     }
 }
