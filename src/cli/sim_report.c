@@ -511,6 +511,12 @@ sim_run_json(const struct sim_run *run)
         (void)snprintf(kn, sizeof(kn), "%u/%u", (unsigned)run->persist_k, (unsigned)run->persist_n);
         bad |= json_object_set_new(o, "persistence", json_string(kn));
         bad |= json_object_set_new(o, "cooldown_s", json_real(run->cooldown_s));
+        bad |= json_object_set_new(o, "conflict_host_steps",
+                                   json_integer((json_int_t)run->res.conflict_host_steps));
+        bad |= json_object_set_new(o, "unconfirmed_host_steps",
+                                   json_integer((json_int_t)run->res.unconfirmed_host_steps));
+        bad |= json_object_set_new(o, "conflict_migrations",
+                                   json_integer((json_int_t)run->res.conflict_migrations));
     }
     bad |= json_object_set_new(o, "hosts", json_integer((json_int_t)run->res.n_hosts));
     bad |= json_object_set_new(o, "vms", json_integer((json_int_t)run->res.n_vms));

@@ -419,6 +419,9 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     res.physical_bound_kwh = phys.joules / 3.6e6;
     res.n_hosts = n_hosts;
     res.n_vms = tr->n_vms;
+    res.conflict_host_steps = vp.conflict_host_steps;
+    res.unconfirmed_host_steps = vp.unconfirmed_host_steps;
+    res.conflict_migrations = vp.conflict_migrations;
     *ret = res;
     memset(&res, 0, sizeof(res));
 out:

@@ -127,6 +127,12 @@ struct sim_result {
     double bound_threshold;
     double lower_bound_kwh;
     double physical_bound_kwh;
+    /* vmloc only (0 for the others): host-steps in conflict, host-steps whose usage conflict
+     * [detect] contention = confirm left unconfirmed (never acted on), and the migrations
+     * relocation chose (the rest are consolidation's). */
+    uint64_t conflict_host_steps;
+    uint64_t unconfirmed_host_steps;
+    uint64_t conflict_migrations;
 };
 
 typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpuwait.h"
 #include "core/detect.h"
 #include "sim/sim.h"
 
@@ -313,6 +314,23 @@ put_vm(struct vmpol *p, const struct dc *d, uint32_t mi, uint32_t v, uint32_t mh
     p->model_vm[mi] = v;
 }
 
+/* Each VM's CPU wait, as the agents measure it (docs/sim.md): on a host whose VMs ask for more
+ * than all of its CPU, every VM that asks for some waits for the unmet share of its demand.
+ * Recomputed with each layout, as the next sample after a move would show it. */
+static void
+model_wait(struct cluster *cl)
+{
+    for (size_t mh = 0; mh < cl->n_hosts; mh++) {
+        const struct host *h = &cl->hosts[mh];
+        double unmet = cpuwait_unmet_pct(h->usage.pct[KIND_CPU], 100.0);
+        for (uint32_t j = 0; j < h->vm_count; j++) {
+            struct vm *v = &cl->vms[h->vm_first + j];
+            v->cpu_wait_pct = v->usage.pct[KIND_CPU] > 0.0 ? unmet : 0.0;
+            v->has_cpu_wait = true;
+        }
+    }
+}
+
 /* Lay out the model: the base layout with the VMs moved so far in this step taken off
  * their hosts and appended, in move order, to their new ones. */
 static void
@@ -363,6 +381,7 @@ build_model(struct vmpol *p, const struct dc *d)
         }
         put_vm(p, d, p->fill[mh]++, v, mh, &dm, true);
     }
+    model_wait(cl);
 }
 
 /* Remember that VM `v` goes from host `from` to host `dest` (data centre indices). */
@@ -407,6 +426,8 @@ persistence(struct vmpol *p)
         size_t nv = 0;
         detect_host(&p->cl, pol, &hp, mh, &det, p->scratch, &nv);
         p->seen[h] |= det.conflict ? 1u : 0u;
+        p->conflict_host_steps += det.conflict ? 1u : 0u;
+        p->unconfirmed_host_steps += det.unconfirmed ? 1u : 0u;
         bool persistent = popcount32(p->seen[h] & mask) >= p->cfg->persist_k;
         p->m_no_source[mh] = p->m_busy[mh] || !persistent;
     }
@@ -448,6 +469,7 @@ vmpol_step(struct vmpol *p, struct dc *d)
         if (r < 0)
             goto out;
         size_t n = plan.n_moves;
+        p->conflict_migrations += n; /* each a VM not moved before in this step: pinned since */
         for (size_t i = 0; i < n; i++) {
             const struct plan_move *mv = &plan.moves[i];
             r = record(p, p->model_vm[mv->vm], p->map[mv->from], p->map[mv->to]);

@@ -59,6 +59,12 @@ struct vmpol {
     size_t cap_moves;
     size_t n_hosts;
     size_t n_vms;
+    /* Counts over the run: host-steps in conflict (after [detect] contention), host-steps with
+     * a usage conflict that contention = confirm left unconfirmed, and migrations that
+     * relocation (not consolidation) chose. */
+    uint64_t conflict_host_steps;
+    uint64_t unconfirmed_host_steps;
+    uint64_t conflict_migrations;
 };
 
 /* Prepare an empty policy. Never fails. */

@@ -7,6 +7,9 @@
  *  - vmloc's policy gives the same results whether the core sees every host or only the
  *    busy part plus the idle hosts it could need (sim.c's vmloc_all_hosts), on random
  *    PlanetLab-like and Bitbrains-like traces under several settings;
+ *  - with [detect] contention = confirm, vmloc moves no more VMs than with off, acts only
+ *    on conflicts whose VMs wait (the simulator models the wait of over-subscribed hosts),
+ *    and never on a conflict that nothing confirms;
  *  - every policy of the reference's matrix runs on a random trace with metrics in range and
  *    the physical bound below its energy, and a trace whose VMs do not
  *    fit reports -ENOSPC. */
@@ -271,6 +274,73 @@ test_busy_model_equals_full(void **state)
     assert_true(moved > runs);
 }
 
+/* One vmloc run of `t` on `n_hosts` with vmloc's defaults and conflicts handled under
+ * `contention`, with contention_wait `wait_pct`. */
+static void
+contention_run(const struct trace *t, size_t n_hosts, enum contention contention, double wait_pct,
+               struct sim_result *ret)
+{
+    struct sim_vmloc v;
+    sim_vmloc_defaults(&v);
+    v.policy.contention = contention;
+    v.policy.contention_wait_pct = wait_pct;
+    policy_finish(&v.policy);
+    struct sim_config cfg = {.policy = SIM_VMLOC, .n_hosts = n_hosts, .vmloc = &v};
+    assert_int_equal(sim_run(t, &cfg, NULL, NULL, ret), 0);
+    policy_done(&v.policy);
+}
+
+static void
+test_contention_confirm(void **state)
+{
+    (void)state;
+    rng_state = 0x2545f4914f6cdd1dull;
+    uint64_t confirmed = 0;
+    for (int round = 0; round < 4; round++) {
+        struct trace t;
+        size_t n_vms = 40 + rng() % 40;
+        make_trace(&t, TRACE_PLANETLAB, n_vms, 48, 85);
+        size_t n_hosts = n_vms * 2;
+        struct sim_result off, confirm, never;
+        contention_run(&t, n_hosts, CONTENTION_OFF, 5, &off);
+        contention_run(&t, n_hosts, CONTENTION_CONFIRM, 5, &confirm);
+        /* No VM can wait 100 %: every usage conflict stays unconfirmed. */
+        contention_run(&t, n_hosts, CONTENTION_CONFIRM, 100, &never);
+        print_message("%zu VMs: off %llu conflict host-steps, %llu of %llu migrations; confirm "
+                      "%llu (%llu unconfirmed), %llu of %llu; confirm at 100 %% wait %llu (%llu "
+                      "unconfirmed), %llu of %llu\n",
+                      n_vms, (unsigned long long)off.conflict_host_steps,
+                      (unsigned long long)off.conflict_migrations,
+                      (unsigned long long)off.stats.migrations,
+                      (unsigned long long)confirm.conflict_host_steps,
+                      (unsigned long long)confirm.unconfirmed_host_steps,
+                      (unsigned long long)confirm.conflict_migrations,
+                      (unsigned long long)confirm.stats.migrations,
+                      (unsigned long long)never.conflict_host_steps,
+                      (unsigned long long)never.unconfirmed_host_steps,
+                      (unsigned long long)never.conflict_migrations,
+                      (unsigned long long)never.stats.migrations);
+        /* Off: the patent's rule, nothing left unconfirmed. */
+        assert_true(off.conflict_migrations > 0);
+        assert_int_equal(off.unconfirmed_host_steps, 0);
+        /* Confirm: some usage conflicts do not hurt and are not acted on. */
+        assert_true(confirm.unconfirmed_host_steps > 0);
+        assert_true(confirm.conflict_migrations <= off.conflict_migrations);
+        assert_true(confirm.stats.migrations <= off.stats.migrations);
+        /* Nothing confirms: no conflict at all, and no VM moved for one. */
+        assert_true(never.unconfirmed_host_steps > 0);
+        assert_int_equal(never.conflict_host_steps, 0);
+        assert_int_equal(never.conflict_migrations, 0);
+        confirmed += confirm.conflict_host_steps;
+        sim_result_done(&off);
+        sim_result_done(&confirm);
+        sim_result_done(&never);
+        trace_done(&t);
+    }
+    /* The simulator models the VMs' wait on over-subscribed hosts: some conflicts hurt. */
+    assert_true(confirmed > 0);
+}
+
 static void
 test_every_policy_in_range(void **state)
 {
@@ -322,11 +392,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_computed_energy),
-        cmocka_unit_test(test_bound_efficiency),
-        cmocka_unit_test(test_busy_model_equals_full),
-        cmocka_unit_test(test_every_policy_in_range),
-        cmocka_unit_test(test_no_fit),
+        cmocka_unit_test(test_hand_computed_energy),   cmocka_unit_test(test_bound_efficiency),
+        cmocka_unit_test(test_busy_model_equals_full), cmocka_unit_test(test_contention_confirm),
+        cmocka_unit_test(test_every_policy_in_range),  cmocka_unit_test(test_no_fit),
     };
     return cmocka_run_group_tests_name("sim core", tests, NULL, NULL);
 }
