@@ -1,8 +1,7 @@
 /* The CPU wait of VMs on an over-subscribed host, as a model: when the VMs of a host ask for
  * more CPU than it has, each gets the same fraction of its demand and waits for the rest. The
  * simulated agent backend (agent/simhost.c) and the simulator (sim/vmpol.c) both model the
- * VMs' wait and the host's cpu pressure with these functions, so the two agree. Pure
- * arithmetic: no state, no I/O. */
+ * VMs' wait with this function, so the two agree. Pure arithmetic: no state, no I/O. */
 #ifndef VMLOC_CORE_CPUWAIT_H
 #define VMLOC_CORE_CPUWAIT_H
 
@@ -12,11 +11,5 @@
  * `avail_pct` counts as 0 (every VM waits 100 %); a `want_pct` that is not above 0, or not a
  * number, gives 0. The result is in 0..100. */
 double cpuwait_unmet_pct(double want_pct, double avail_pct);
-
-/* The host's cpu pressure (`some`) over an interval of `interval_s` seconds of which
- * `over_s` had its VMs wanting more than it has: the share of the interval in which some
- * task was runnable but not running, in percent (0..100; 0 when `interval_s` is not above 0;
- * `over_s` is clamped to 0..interval_s). */
-double cpuwait_pressure_pct(double over_s, double interval_s);
 
 #endif

@@ -1,6 +1,6 @@
-/* The over-subscription model of CPU wait and pressure (core/cpuwait.h), table-driven: hosts
- * with room, exactly full, over-subscribed, with no room at all, and inputs that are not
- * numbers; pressure over whole, partial, empty and out-of-range intervals. */
+/* The over-subscription model of CPU wait (core/cpuwait.h), table-driven: hosts with room,
+ * exactly full, over-subscribed, with no room at all, and inputs that are not numbers; more
+ * demand never waits less. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,27 +55,12 @@ test_unmet_monotonic(void **state)
     assert_true(prev > 90.0);
 }
 
-static void
-test_pressure(void **state)
-{
-    (void)state;
-    assert_true(cpuwait_pressure_pct(0.0, 10.0) == 0.0);
-    assert_true(cpuwait_pressure_pct(10.0, 10.0) == 100.0);
-    assert_true(fabs(cpuwait_pressure_pct(2.5, 10.0) - 25.0) < 1e-12);
-    assert_true(cpuwait_pressure_pct(12.0, 10.0) == 100.0); /* clamped */
-    assert_true(cpuwait_pressure_pct(-1.0, 10.0) == 0.0);
-    assert_true(cpuwait_pressure_pct(5.0, 0.0) == 0.0); /* no interval */
-    assert_true(cpuwait_pressure_pct(NAN, 10.0) == 0.0);
-    assert_true(cpuwait_pressure_pct(5.0, NAN) == 0.0);
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unmet),
         cmocka_unit_test(test_unmet_monotonic),
-        cmocka_unit_test(test_pressure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
