@@ -127,6 +127,17 @@ struct sim_result {
     double bound_threshold;
     double lower_bound_kwh;
     double physical_bound_kwh;
+    /* Where the energy above the bound goes, averaged over the decision instants (after
+     * each processing, before the policy acts): hosts running work, the bound's fractional
+     * hosts (demand / (threshold x the bound type's capacity)), the mean cpu utilisation of
+     * the active hosts (allocated MIPS over their capacity), the share of active hosts of the
+     * bound's (most efficient) type, and the share of the active hosts' power that is their
+     * idle power. 0 when there was no decision instant. */
+    double mean_active_hosts;
+    double mean_bound_hosts;
+    double mean_active_util;
+    double efficient_share;
+    double idle_power_share;
 };
 
 typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);
