@@ -70,13 +70,17 @@ struct sim_vmloc {
     double consolidate_below_pct;  /* empty hosts used less than this (0: never) */
     double consolidate_target_pct; /* and only onto hosts that stay below this */
     double cooldown_s;             /* a VM that just moved stays put this long */
-    bool memory;          /* vmloc's moves also need the VM's memory to fit (the reference model
-                             ignores memory after time 0) */
-    uint32_t rounds;      /* relocation rounds per step, 1..8 (2: the running system decides
-                             again as soon as a move ends, well within a 300 s step) */
-    bool persist_set;     /* [sim] persistence was given */
-    bool cooldown_set;    /* [sim] cooldown was given */
-    bool consolidate_set; /* [sim] consolidate_below or consolidate_target was given */
+    bool memory; /* vmloc's moves also need the VM's memory to fit (the reference model
+                    ignores memory after time 0) */
+    bool consolidate_efficient; /* empty the least efficient hosts first (by their host type's
+                                   power), not the least used */
+    uint32_t peak_window;       /* consolidation places a VM with its peak demand over the
+                                   last this many steps (0: its current demand) */
+    uint32_t rounds;            /* relocation rounds per step, 1..8 (2: the running system decides
+                                   again as soon as a move ends, well within a 300 s step) */
+    bool persist_set;           /* [sim] persistence was given */
+    bool cooldown_set;          /* [sim] cooldown was given */
+    bool consolidate_set;       /* [sim] consolidate_below or consolidate_target was given */
 };
 
 /* Fill `v` with vmloc's recommended settings. Never fails. */
