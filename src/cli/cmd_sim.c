@@ -87,6 +87,10 @@ static const struct opt_def sim_defs[] = {
      .set = {SETTING_NUMBER(SV(consolidate_target_pct), 1, 100, "must be between 1 and 100"),
              SETTING_FLAG(struct sim_vmloc, consolidate_set)}},
     {.key = "memory", .set = {SETTING_BOOL, SV(memory), .why = "must be yes or no"}},
+    {.key = "consolidate_efficient",
+     .set = {SETTING_BOOL, SV(consolidate_efficient), .why = "must be yes or no"}},
+    {.key = "peak_window",
+     .set = {SETTING_WHOLE(SV(peak_window), 0, 288, "must be a whole number of steps, 0 to 288")}},
 };
 
 static const struct opt_table sim_tables[] = {

@@ -526,6 +526,11 @@ sim_run_json(const struct sim_run *run)
         bad |= json_object_set_new(o, "lower_bound_kwh", json_real(run->res.lower_bound_kwh));
         bad |= json_object_set_new(o, "physical_bound_kwh", json_real(run->res.physical_bound_kwh));
         bad |= json_object_set_new(o, "bound_ratio", json_real(sim_run_bound_ratio(run)));
+        bad |= json_object_set_new(o, "mean_active_hosts", json_real(run->res.mean_active_hosts));
+        bad |= json_object_set_new(o, "mean_bound_hosts", json_real(run->res.mean_bound_hosts));
+        bad |= json_object_set_new(o, "mean_active_util", json_real(run->res.mean_active_util));
+        bad |= json_object_set_new(o, "efficient_share", json_real(run->res.efficient_share));
+        bad |= json_object_set_new(o, "idle_power_share", json_real(run->res.idle_power_share));
     }
     bad |= json_object_set_new(o, "migrations", json_integer((json_int_t)s->migrations));
     bad |= json_object_set_new(o, "slatah", json_real(s->slatah));

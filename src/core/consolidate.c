@@ -35,6 +35,7 @@ consolidation_done(struct consolidation *c)
 struct work {
     const struct cluster *cl;
     const struct policy *pol;
+    const double *peak; /* per VM, or NULL */
     double target;
     double *cap;    /* per host */
     double *use;    /* per host x KIND_COUNT, absolute */
@@ -115,6 +116,16 @@ next_bucket(const struct work *w, uint32_t b)
     return NB;
 }
 
+/* The cpu a VM is placed with: its usage, or its recent peak when known and higher. */
+static double
+cpu_need(const struct work *w, uint32_t vi)
+{
+    double u = usage_get(&w->cl->vms[vi].usage, KIND_CPU);
+    if (w->peak != NULL && w->peak[vi] > u)
+        return w->peak[vi];
+    return u;
+}
+
 /* Whether VM `vi` (usage from host `src`) fits on `h` below the target in every kind. */
 static bool
 fits(const struct work *w, uint32_t vi, uint32_t src, uint32_t h)
@@ -123,7 +134,7 @@ fits(const struct work *w, uint32_t vi, uint32_t src, uint32_t h)
     double cs = w->cap[src];
     double ch = w->cap[h];
     const double *u = &w->use[(size_t)h * KIND_COUNT];
-    if (u[KIND_CPU] + usage_get(&v->usage, KIND_CPU) * cs >= w->target * ch)
+    if (u[KIND_CPU] + cpu_need(w, vi) * cs >= w->target * ch)
         return false;
     for (size_t i = 0; i < w->pol->n_resources; i++) {
         enum kind k = w->pol->resources[i];
@@ -143,7 +154,7 @@ fits(const struct work *w, uint32_t vi, uint32_t src, uint32_t h)
 static uint32_t
 find_receiver(const struct work *w, uint32_t vi, uint32_t src)
 {
-    double need = usage_get(&w->cl->vms[vi].usage, KIND_CPU) * w->cap[src];
+    double need = cpu_need(w, vi) * w->cap[src];
     uint32_t b = bucket_for(w, need);
     uint32_t tries = 0;
     for (b = next_bucket(w, b); b < NB; b = next_bucket(w, b + 1)) {
@@ -232,6 +243,22 @@ candidate(const struct cluster *cl, const struct policy *pol, const struct conso
             policy_vm_has_rules(pol, cl->vms[hs->vm_first + i].name))
             return false;
     return true;
+}
+
+/* The order candidates are emptied in, smallest first: least used, or, with the hosts'
+ * power, least efficient: the most watts per unit of work served at the current load (a
+ * host serving nothing comes first). */
+static double
+candidate_key(const struct work *w, const struct consolidate_opts *o, uint32_t h)
+{
+    double u = usage_get(&w->cl->hosts[h].usage, KIND_CPU);
+    if (o->idle_w == NULL || o->peak_w == NULL)
+        return u;
+    if (!(u > 0))
+        return -INFINITY;
+    double f = u / 100.0;
+    double watts = o->idle_w[h] + (o->peak_w[h] - o->idle_w[h]) * f;
+    return -(watts / (f * w->cap[h]));
 }
 
 /* The working state's hosts from the cluster: capacity, usage and free memory, and the scale
@@ -333,6 +360,7 @@ consolidate_plan(const struct cluster *cl, const struct policy *pol,
     w.cl = cl;
     w.pol = pol;
     w.target = opts->target_pct;
+    w.peak = opts->vm_peak_pct;
     int r = -ENOMEM;
     w.cap = malloc((nh + 1) * sizeof(*w.cap));
     w.use = malloc((nh + 1) * KIND_COUNT * sizeof(*w.use));
@@ -362,7 +390,7 @@ consolidate_plan(const struct cluster *cl, const struct policy *pol,
             index_add(&w, h);
         if (candidate(cl, pol, opts, h)) {
             cand[nc++] = h;
-            hkey[h] = usage_get(&hs->usage, KIND_CPU);
+            hkey[h] = candidate_key(&w, opts, h);
         }
     }
     sort_by_key(cand, tmp, nc, hkey);

@@ -21,6 +21,15 @@ struct consolidate_opts {
     uint32_t max_hosts;    /* empty at most this many hosts per call (0: no limit) */
     const bool *no_dest;   /* per host, or NULL: never a receiver */
     const bool *no_source; /* per host, or NULL: never emptied */
+    /* Per host, or NULL: the watts the host draws idle and at 100 % cpu. With both, the
+     * candidates are emptied least efficient first (most watts per unit of work served at
+     * their current load) instead of least used first. */
+    const double *idle_w;
+    const double *peak_w;
+    /* Per VM, or NULL: its recent peak cpu usage, percent of its host as vm.usage. With it,
+     * a VM is placed only where its peak (or its current usage, if higher) fits below the
+     * target. */
+    const double *vm_peak_pct;
 };
 
 struct consolidate_move {
@@ -41,12 +50,14 @@ void consolidation_init(struct consolidation *c);
 void consolidation_done(struct consolidation *c);
 
 /* Choose hosts of `cl` to empty under `pol`'s checked kinds and `opts`: candidates are up
- * hosts with VMs, no pinned VM, cpu usage below below_pct, least used first; each of their
- * VMs (heaviest first) goes to the busiest other up host that has VMs and stays below
- * target_pct in cpu and every checked kind afterwards (best fit, so load gathers on few
- * hosts); a candidate is emptied only if all its VMs find a place, and a host that received
- * VMs is not emptied later in the same call. Costs about (hosts + VMs) x log(hosts).
- * 0: *ret filled. -ENOMEM: *ret left empty. -EINVAL: `ret` not empty on entry. */
+ * hosts with VMs, no pinned VM, cpu usage below below_pct, least used first (least
+ * efficient first with idle_w and peak_w); each of their VMs (heaviest first) goes to the
+ * busiest other up host that has VMs and stays below target_pct in cpu (with vm_peak_pct,
+ * the VM counted at its peak) and every checked kind afterwards (best fit, so load gathers
+ * on few hosts); all arrays in `opts` are borrowed and indexed like cl->hosts / cl->vms; a
+ * candidate is emptied only if all its VMs find a place, and a host that received VMs is not
+ * emptied later in the same call. Costs about (hosts + VMs) x log(hosts). 0: *ret filled. -ENOMEM:
+ * *ret left empty. -EINVAL: `ret` not empty on entry. */
 MUST_CHECK int consolidate_plan(const struct cluster *cl, const struct policy *pol,
                                 const struct consolidate_opts *opts, struct consolidation *ret);
 

@@ -245,6 +245,7 @@ struct bound {
     double last_w;
     double last_t;
     double joules;
+    double last_mips; /* the demand at the last instant */
 };
 
 static void
@@ -281,10 +282,62 @@ bound_step(struct bound *b, const struct dc *d, double t)
         mips += d->reqs[i] < cap ? d->reqs[i] : cap;
     }
     double w = mips * b->w_per_mips;
+    b->last_mips = mips;
     if (b->last_t >= 0)
         b->joules += (b->last_w + w) / 2 * (t - b->last_t);
     b->last_w = w;
     b->last_t = t;
+}
+
+/* Sums over the decision instants of the figures that explain the gap to the bound. */
+struct gap {
+    size_t n;
+    double active;
+    double bound_hosts;
+    double util;
+    double efficient;
+    double idle_share;
+};
+
+/* At a decision instant, after the processing: the active hosts, how full they are, which
+ * type they are and how much of their power is idle power, against the bound `b`'s
+ * fractional hosts at `thr`. */
+static void
+gap_step(struct gap *g, const struct dc *d, const struct bound *b, double thr)
+{
+    double used = 0, cap = 0, watts = 0, idle = 0;
+    uint32_t active = 0, efficient = 0;
+    for (uint32_t i = 0; i < d->n_hosts; i++) {
+        const struct dc_host *h = &d->hosts[i];
+        double u = dc_host_util(d, i);
+        if (!(u > 0))
+            continue;
+        active++;
+        efficient += h->type == b->type;
+        used += u * h->total_mips;
+        cap += h->total_mips;
+        watts += power_watts(h->type, u);
+        idle += power_watts(h->type, 0);
+    }
+    g->n++;
+    g->active += active;
+    g->bound_hosts += b->last_mips / (thr * b->type->pe_mips * b->type->pes);
+    g->util += cap > 0 ? used / cap : 0;
+    g->efficient += active > 0 ? (double)efficient / active : 0;
+    g->idle_share += watts > 0 ? idle / watts : 0;
+}
+
+static void
+gap_finish(const struct gap *g, struct sim_result *res)
+{
+    if (g->n == 0)
+        return;
+    double n = (double)g->n;
+    res->mean_active_hosts = g->active / n;
+    res->mean_bound_hosts = g->bound_hosts / n;
+    res->mean_active_util = g->util / n;
+    res->efficient_share = g->efficient / n;
+    res->idle_power_share = g->idle_share / n;
 }
 
 static int
@@ -356,6 +409,7 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     size_t n_hosts = 0;
     uint32_t bad = 0;
     struct bound low, phys;
+    struct gap gap = {0};
     /* Time 0: every VM is placed with its full size. */
     int r = sim_start(tr, cfg, &d, &n_hosts, &bad);
     if (r < 0)
@@ -394,6 +448,7 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
             goto out;
         bound_step(&low, &d, t);
         bound_step(&phys, &d, t);
+        gap_step(&gap, &d, &low, sim_bound_threshold(cfg));
         uint64_t before = d.migrations;
         if (cfg->policy == SIM_VMLOC)
             r = vmpol_step(&vp, &d);
@@ -417,6 +472,7 @@ sim_run(const struct trace *tr, const struct sim_config *cfg, sim_progress_fn pr
     res.bound_threshold = sim_bound_threshold(cfg);
     res.lower_bound_kwh = low.joules / 3.6e6;
     res.physical_bound_kwh = phys.joules / 3.6e6;
+    gap_finish(&gap, &res);
     res.n_hosts = n_hosts;
     res.n_vms = tr->n_vms;
     res.conflict_host_steps = vp.conflict_host_steps;

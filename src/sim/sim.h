@@ -70,13 +70,17 @@ struct sim_vmloc {
     double consolidate_below_pct;  /* empty hosts used less than this (0: never) */
     double consolidate_target_pct; /* and only onto hosts that stay below this */
     double cooldown_s;             /* a VM that just moved stays put this long */
-    bool memory;          /* vmloc's moves also need the VM's memory to fit (the reference model
-                             ignores memory after time 0) */
-    uint32_t rounds;      /* relocation rounds per step, 1..8 (2: the running system decides
-                             again as soon as a move ends, well within a 300 s step) */
-    bool persist_set;     /* [sim] persistence was given */
-    bool cooldown_set;    /* [sim] cooldown was given */
-    bool consolidate_set; /* [sim] consolidate_below or consolidate_target was given */
+    bool memory; /* vmloc's moves also need the VM's memory to fit (the reference model
+                    ignores memory after time 0) */
+    bool consolidate_efficient; /* empty the least efficient hosts first (by their host type's
+                                   power), not the least used */
+    uint32_t peak_window;       /* consolidation places a VM with its peak demand over the
+                                   last this many steps (0: its current demand) */
+    uint32_t rounds;            /* relocation rounds per step, 1..8 (2: the running system decides
+                                   again as soon as a move ends, well within a 300 s step) */
+    bool persist_set;           /* [sim] persistence was given */
+    bool cooldown_set;          /* [sim] cooldown was given */
+    bool consolidate_set;       /* [sim] consolidate_below or consolidate_target was given */
 };
 
 /* Fill `v` with vmloc's recommended settings. Never fails. */
@@ -133,6 +137,17 @@ struct sim_result {
     uint64_t conflict_host_steps;
     uint64_t unconfirmed_host_steps;
     uint64_t conflict_migrations;
+    /* Where the energy above the bound goes, averaged over the decision instants (after
+     * each processing, before the policy acts): hosts running work, the bound's fractional
+     * hosts (demand / (threshold x the bound type's capacity)), the mean cpu utilisation of
+     * the active hosts (allocated MIPS over their capacity), the share of active hosts of the
+     * bound's (most efficient) type, and the share of the active hosts' power that is their
+     * idle power. 0 when there was no decision instant. */
+    double mean_active_hosts;
+    double mean_bound_hosts;
+    double mean_active_util;
+    double efficient_share;
+    double idle_power_share;
 };
 
 typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);

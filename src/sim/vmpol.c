@@ -11,7 +11,9 @@
  *      `rounds` times: one migration per conflicting host per round, as the running system
  *      would order the next as soon as the previous one ended;
  *   3. consolidate_plan() empties hosts used below `consolidate_below_pct` onto the busiest
- *      hosts that stay below `consolidate_target_pct`;
+ *      hosts that stay below `consolidate_target_pct` (least used first, or with
+ *      `consolidate_efficient` least efficient first by the host types' power; with
+ *      `peak_window`, each VM placed with its recent peak);
  *   4. each VM that ends up elsewhere migrates once, straight to its final host.
  *
  * VMs in their cooldown after a migration, and VMs moved earlier in the step, are pinned.
@@ -74,6 +76,9 @@ vmpol_done(struct vmpol *p)
     free(p->host_tmpl);
     free(p->m_busy);
     free(p->m_no_source);
+    free(p->m_idle_w);
+    free(p->m_peak_w);
+    free(p->m_vm_peak);
     free(p->map);
     free(p->mindex);
     free(p->model_vm);
@@ -118,6 +123,9 @@ vmpol_setup(struct vmpol *p, const struct dc *d, const struct sim_vmloc *cfg)
     p->busy = calloc(nh + 1, sizeof(*p->busy));
     p->m_busy = calloc(nh + 1, sizeof(*p->m_busy));
     p->m_no_source = calloc(nh + 1, sizeof(*p->m_no_source));
+    p->m_idle_w = calloc(nh + 1, sizeof(*p->m_idle_w));
+    p->m_peak_w = calloc(nh + 1, sizeof(*p->m_peak_w));
+    p->m_vm_peak = calloc(nv + 1, sizeof(*p->m_vm_peak));
     p->seen = calloc(nh + 1, sizeof(*p->seen));
     p->scratch = calloc(nv + 1, sizeof(*p->scratch));
     p->base_vm = calloc(nv + 1, sizeof(*p->base_vm));
@@ -138,9 +146,10 @@ vmpol_setup(struct vmpol *p, const struct dc *d, const struct sim_vmloc *cfg)
     }
     if (p->vm_names == NULL || p->host_tmpl == NULL || p->model_vm == NULL || p->where == NULL ||
         p->moved == NULL || p->busy == NULL || p->m_busy == NULL || p->m_no_source == NULL ||
-        p->seen == NULL || p->scratch == NULL || p->base_vm == NULL || p->base_req == NULL ||
-        p->base_fixed == NULL || p->base_ram == NULL || p->base_first == NULL ||
-        p->base_count == NULL || p->map == NULL || p->mindex == NULL || p->fill == NULL)
+        p->m_idle_w == NULL || p->m_peak_w == NULL || p->m_vm_peak == NULL || p->seen == NULL ||
+        p->scratch == NULL || p->base_vm == NULL || p->base_req == NULL || p->base_fixed == NULL ||
+        p->base_ram == NULL || p->base_first == NULL || p->base_count == NULL || p->map == NULL ||
+        p->mindex == NULL || p->fill == NULL)
         return -ENOMEM;
     /* Names are created once; each step lays out copies of these entries. */
     int r = cluster_reserve(&p->cl, nh, nv);
@@ -268,6 +277,8 @@ build_base(struct vmpol *p, const struct dc *d)
     for (size_t mi = 0; mi < m; mi++) {
         p->m_busy[mi] = p->busy[p->map[mi]];
         p->m_no_source[mi] = true;
+        p->m_idle_w[mi] = d->hosts[p->map[mi]].type->watts[0];
+        p->m_peak_w[mi] = d->hosts[p->map[mi]].type->watts[10];
     }
 }
 
@@ -408,6 +419,29 @@ popcount32(uint32_t x)
     return (unsigned)__builtin_popcount(x);
 }
 
+/* Each model VM's peak demand over the trace samples of the last `window` steps up to now
+ * (what an agent's recent samples show; never a later sample), with its current demand,
+ * in percent of its host. */
+static void
+vm_peaks(struct vmpol *p, const struct dc *d, uint32_t window)
+{
+    size_t k1 = (size_t)(d->now / d->step_s);
+    if (k1 > d->n_samples)
+        k1 = d->n_samples;
+    size_t k0 = k1 + 1 > window ? k1 + 1 - window : 0;
+    for (size_t mi = 0; mi < p->cl.n_vms; mi++) {
+        const struct dc_vm *v = &d->vms[p->model_vm[mi]];
+        double peak = v->req;
+        for (size_t k = k0; k <= k1; k++) {
+            double x = v->util[k * d->util_stride] * v->mips;
+            if (x > peak)
+                peak = x;
+        }
+        uint32_t h = p->map[p->cl.vms[mi].host];
+        p->m_vm_peak[mi] = peak / d->hosts[h].total_mips * 100.0;
+    }
+}
+
 /* Step 1: update each host's conflict record and decide which may act. Hosts outside the
  * model run no VM, so they saw no conflict. */
 static void
@@ -488,6 +522,14 @@ vmpol_step(struct vmpol *p, struct dc *d)
             .no_dest = p->m_busy,
             .no_source = p->m_busy,
         };
+        if (p->cfg->peak_window > 0) {
+            vm_peaks(p, d, p->cfg->peak_window);
+            co.vm_peak_pct = p->m_vm_peak;
+        }
+        if (p->cfg->consolidate_efficient) {
+            co.idle_w = p->m_idle_w;
+            co.peak_w = p->m_peak_w;
+        }
         r = consolidate_plan(&p->cl, &p->cfg->policy, &co, &cons);
         if (r < 0)
             goto out;

@@ -39,7 +39,10 @@ struct vmpol {
     size_t n_model_hosts;
     bool *m_busy; /* per model host */
     bool *m_no_source;
-    uint32_t *seen; /* per host: conflicts seen in the last steps, newest in bit 0 */
+    double *m_idle_w; /* per model host: idle and peak watts of its type */
+    double *m_peak_w;
+    double *m_vm_peak; /* per model VM: its recent peak cpu, percent of its host */
+    uint32_t *seen;    /* per host: conflicts seen in the last steps, newest in bit 0 */
     uint32_t *scratch;
     /* The step's starting layout (see vmpol.c). */
     uint32_t *base_vm;

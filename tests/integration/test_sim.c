@@ -174,6 +174,12 @@ test_matrix(void **state)
                     1e-9);
         assert_true(num(o, "bound_threshold") == 0.8);
         assert_true((json_object_get(o, "seed") != NULL) == (i % 4 == 3));
+        /* Where the energy above the bound goes: averages that must be consistent. */
+        assert_true(num(o, "mean_active_hosts") > 0 && num(o, "mean_active_hosts") <= 8);
+        assert_true(num(o, "mean_bound_hosts") > 0);
+        assert_true(num(o, "mean_active_util") > 0 && num(o, "mean_active_util") <= 1);
+        assert_true(num(o, "efficient_share") >= 0 && num(o, "efficient_share") <= 1);
+        assert_true(num(o, "idle_power_share") > 0 && num(o, "idle_power_share") <= 1);
     }
     json_decref(j);
     /* One run per seed; the same seed, the same run. */
@@ -506,6 +512,20 @@ static const struct bad_case bad_cases[] = {
      "[sim]\nconsolidate_below = 80\nconsolidate_target = 70\n",
      "consolidate_below",
      NULL},
+    {"config peak window too long",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--config", "@CFG"},
+     "[sim]\nconsolidate_efficient = yes\npeak_window = 289\n",
+     ":3",
+     "peak_window"},
+    {"config bad consolidate_efficient",
+     NULL,
+     NULL,
+     {"--trace", "@SMALL", "--config", "@CFG"},
+     "[sim]\nconsolidate_efficient = maybe\n",
+     ":2",
+     "consolidate_efficient"},
 };
 
 static void
@@ -879,6 +899,51 @@ test_antiflap_days(void **state)
     each_planetlab_day(antiflap_day);
 }
 
+/* The consolidation variants of docs/sim.md ("Closing the gap to the bound") reach the
+ * simulator: on each PlanetLab day (two host types) emptying the least efficient hosts first
+ * uses less energy than emptying the least used first; a VM placed with its recent peak
+ * migrates less; and vmloc keeps more hosts on than the bound's fractional hosts, less full
+ * than the threshold. */
+static void
+variants_day(const char *day, const char *dir)
+{
+    static const char eff[] = "[sim]\nconsolidate_efficient = yes\n";
+    static const char peak[] = "[sim]\npeak_window = 6\n";
+    const char *eff_cfg = clitest_write("eff.ini", eff, sizeof(eff) - 1);
+    const char *peak_cfg = clitest_write("peak.ini", peak, sizeof(peak) - 1);
+    const char *argv[] = {bin, "sim", "--trace", dir, "--json", "-q", NULL};
+    const char *argv_eff[] = {bin,     "sim",    "--trace", dir, "--config",
+                              eff_cfg, "--json", "-q",      NULL};
+    const char *argv_peak[] = {bin,      "sim",    "--trace", dir, "--config",
+                               peak_cfg, "--json", "-q",      NULL};
+    json_t *b = run_json(day, argv);
+    json_t *e = run_json(day, argv_eff);
+    json_t *p = run_json(day, argv_peak);
+    print_message("  %s: default %.2f kWh (%.3fx), %g migrations; efficient first %.2f kWh; "
+                  "peak of 6 steps %g migrations; active hosts %.1f against the bound's %.1f at "
+                  "%.1f %%\n",
+                  day, num(b, "energy_kwh"), num(b, "bound_ratio"), num(b, "migrations"),
+                  num(e, "energy_kwh"), num(p, "migrations"), num(b, "mean_active_hosts"),
+                  num(b, "mean_bound_hosts"), num(b, "mean_active_util") * 100);
+    if (!(num(e, "energy_kwh") < num(b, "energy_kwh")))
+        fail_msg("%s: emptying the least efficient hosts first does not save energy", day);
+    if (!(num(p, "migrations") < num(b, "migrations")))
+        fail_msg("%s: placing VMs with their recent peak does not cut migrations", day);
+    if (!(num(b, "mean_active_hosts") > num(b, "mean_bound_hosts") &&
+          num(b, "mean_active_util") < num(b, "bound_threshold")))
+        fail_msg("%s: the gap figures do not explain the ratio to the bound", day);
+    json_decref(p);
+    json_decref(e);
+    json_decref(b);
+}
+
+static void
+test_variants_days(void **state)
+{
+    (void)state;
+    each_planetlab_day(variants_day);
+}
+
 /* The Bitbrains day with disk and network in detection, next to cpu alone and thr-mmt. */
 static void
 test_bitbrains(void **state)
@@ -970,9 +1035,8 @@ main(void)
     failed +=
         _cmocka_run_group_tests("sim bad input", bad, sizeof(bad) / sizeof(bad[0]), NULL, NULL);
     const struct CMUnitTest shared_tests[] = {
-        cmocka_unit_test(test_fidelity),
-        cmocka_unit_test(test_quality),
-        cmocka_unit_test(test_antiflap_days),
+        cmocka_unit_test(test_fidelity),      cmocka_unit_test(test_quality),
+        cmocka_unit_test(test_antiflap_days), cmocka_unit_test(test_variants_days),
         cmocka_unit_test(test_bitbrains),
     };
     failed += cmocka_run_group_tests_name("sim against the literature", shared_tests, NULL, NULL);

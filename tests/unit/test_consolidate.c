@@ -43,6 +43,7 @@ struct vm_spec {
     bool pinned;
     bool has_mem;
     double mem;
+    double peak; /* its recent peak cpu, passed when the case has `peaks` */
 };
 
 struct host_spec {
@@ -54,6 +55,8 @@ struct host_spec {
     double mem;
     bool no_dest;
     bool no_source;
+    double idle_w; /* watts idle and at 100 %, passed when the case has `power` */
+    double peak_w;
     struct vm_spec vms[MAX_VMS];
 };
 
@@ -218,12 +221,57 @@ struct cons_case {
     uint32_t max_hosts; /* 0: no limit */
     bool order_matters; /* true: run the hosts in table order only (a tie-break decides) */
     bool flags;         /* pass no_dest / no_source arrays (else NULL) */
+    bool power;         /* pass the hosts' idle_w / peak_w (else NULL) */
+    bool peaks;         /* pass the VMs' peaks (else NULL) */
     struct host_spec hosts[MAX_HOSTS];
     const char *expect;
     const char *expect2; /* NULL, or another result also accepted */
 };
 
 static const struct cons_case cons_cases[] = {
+    /* least efficient first: with the hosts' power, h0 (more watts per unit of work at its
+     * load: 115 W for 15) goes before the less used h1 (55 W for 10), and h1 no longer fits */
+    {"without power: least used first", "", .target = 80,
+     .hosts = {{"h0", {15}, .idle_w = 100, .peak_w = 200, .vms = {{"a", {15}}}},
+               {"h1", {10}, .idle_w = 50, .peak_w = 100, .vms = {{"b", {10}}}},
+               {"h2", {60}, .idle_w = 50, .peak_w = 100, .vms = {{"c", {60}}}}},
+     .expect = "M b:h1>h2 E h1"},
+    {"with power: least efficient first", "", .target = 80, .power = true,
+     .hosts = {{"h0", {15}, .idle_w = 100, .peak_w = 200, .vms = {{"a", {15}}}},
+               {"h1", {10}, .idle_w = 50, .peak_w = 100, .vms = {{"b", {10}}}},
+               {"h2", {60}, .idle_w = 50, .peak_w = 100, .vms = {{"c", {60}}}}},
+     .expect = "M a:h0>h2 E h0"},
+    {"with power: one host type keeps least used first", "", .target = 80, .power = true,
+     .hosts = {{"h0", {15}, .idle_w = 50, .peak_w = 100, .vms = {{"a", {15}}}},
+               {"h1", {10}, .idle_w = 50, .peak_w = 100, .vms = {{"b", {10}}}},
+               {"h2", {60}, .idle_w = 50, .peak_w = 100, .vms = {{"c", {60}}}}},
+     .expect = "M b:h1>h2 E h1"},
+    {"with power: a host whose VMs use nothing goes first", "", .power = true,
+     .hosts = {{"h0", {0}, .idle_w = 50, .peak_w = 100, .vms = {{"a", {0}}}},
+               {"h1", {10}, .idle_w = 100, .peak_w = 200, .vms = {{"b", {10}}}},
+               {"h2", {60}, .idle_w = 50, .peak_w = 100, .vms = {{"c", {60}}}}},
+     .expect = "M a:h0>h2 M b:h1>h2 E h0 E h1"},
+    /* recent peaks */
+    {"without peaks: best fit on current usage", "", .target = 80,
+     .hosts = {{"h0", {10}, .vms = {{"a", {10}, .peak = 30}}},
+               {"h1", {60}, .vms = {{"b", {60}}}},
+               {"h2", {40}, .vms = {{"c", {40}}}}},
+     .expect = "M a:h0>h1 E h0"},
+    {"with peaks: a VM goes only where its peak fits", "", .target = 80, .peaks = true,
+     .hosts = {{"h0", {10}, .vms = {{"a", {10}, .peak = 30}}},
+               {"h1", {60}, .vms = {{"b", {60}}}},
+               {"h2", {40}, .vms = {{"c", {40}}}}},
+     .expect = "M a:h0>h2 E h0"},
+    {"with peaks: a peak below the current usage changes nothing", "", .target = 80, .peaks = true,
+     .hosts = {{"h0", {10}, .vms = {{"a", {10}, .peak = 5}}},
+               {"h1", {60}, .vms = {{"b", {60}}}},
+               {"h2", {40}, .vms = {{"c", {40}}}}},
+     .expect = "M a:h0>h1 E h0"},
+    {"with peaks: a VM whose peak fits nowhere keeps its host", "", .target = 80, .peaks = true,
+     .hosts = {{"h0", {10}, .vms = {{"a", {10}, .peak = 50}}},
+               {"h1", {60}, .vms = {{"b", {60}}}},
+               {"h2", {40}, .vms = {{"c", {40}}}}},
+     .expect = ""},
     /* best fit */
     {"light host emptied onto the busiest host that stays below target", "",
      .hosts = {{"h0", {10}, .vms = {{"a", {10}}}},
@@ -522,10 +570,30 @@ run_once(const struct cons_case *tc, const size_t *order, size_t n, char *got)
         .max_hosts = tc->max_hosts,
     };
 
+    double idle_w[MAX_HOSTS];
+    double peak_w[MAX_HOSTS];
+    double vm_peak[MAX_HOSTS * MAX_VMS];
+
     build(&cl, tc->hosts, order, n, no_dest, no_source);
     if (tc->flags) {
         o.no_dest = no_dest;
         o.no_source = no_source;
+    }
+    for (size_t i = 0, vi = 0; i < n; i++) {
+        const struct host_spec *s = &tc->hosts[order[i]];
+
+        idle_w[i] = s->idle_w;
+        peak_w[i] = s->peak_w;
+        for (size_t j = 0; j < MAX_VMS && s->vms[j].name != NULL; j++) {
+            vm_peak[vi++] = s->vms[j].peak;
+        }
+    }
+    if (tc->power) {
+        o.idle_w = idle_w;
+        o.peak_w = peak_w;
+    }
+    if (tc->peaks) {
+        o.vm_peak_pct = vm_peak;
     }
     make_policy(&pol, tc->pol);
     consolidation_init(&res);
