@@ -467,9 +467,15 @@ test_power_saving(void **state)
     const char *e1[] = {"--vm", "a:cpu=8,mem=64", NULL};
     const char *e2[] = {"--vm", "b:cpu=38,mem=64", NULL};
     const char *e3[] = {"--vm", "c:cpu=43,mem=64", NULL};
-    (void)pool_start_agent("h1", m->url, e1);
+    /* The destinations first, each measured by the manager, then the host to empty: else
+     * the manager may empty h1 onto h2 before h3 has registered. */
     (void)pool_start_agent("h2", m->url, e2);
     (void)pool_start_agent("h3", m->url, e3);
+    struct cond h2_seen = {m->url, "h2", NULL, 1};
+    struct cond h3_seen = {m->url, "h3", NULL, 1};
+    assert_true(wait_until(host_cpu_at_least, &h2_seen, ACT_S));
+    assert_true(wait_until(host_cpu_at_least, &h3_seen, ACT_S));
+    (void)pool_start_agent("h1", m->url, e1);
     struct cond off = {m->url, "h1", NULL, 0};
     assert_true(wait_until(ready_off, &off, ACT_S));
     json_t *migs = get(m->url, "/v1/migrations");
