@@ -34,6 +34,31 @@
 
 enum ha_role { HA_NONE, HA_FOLLOWER, HA_LEADER };
 
+/* Why no manager leads, or this one cannot take part: "ha_reason" in /v1/health and the
+ * label of vmloc_ha_problem. */
+enum ha_reason {
+    HA_OK,
+    HA_STARTING,       /* no answer from etcd yet */
+    HA_NO_ANSWER,      /* no member answered in time: down, cut off, or without quorum */
+    HA_NO_QUORUM,      /* a member answered that it has no leader */
+    HA_LEASE_EXPIRED,  /* etcd no longer knows our lease */
+    HA_ETCD_REFUSED,   /* another refusal, or an answer we cannot read */
+    HA_BAD_LEADER_KEY, /* the key holds what no manager writes */
+    HA_TAKING_LEAD,    /* the journal is being read before leading */
+    HA_JOURNAL_UNREAD, /* it could not be read in time: the next step tries again */
+    HA_N_REASONS
+};
+
+static const char *const reason_names[HA_N_REASONS] = {"",
+                                                       "starting",
+                                                       "etcd_no_answer",
+                                                       "etcd_no_quorum",
+                                                       "lease_expired",
+                                                       "etcd_refused",
+                                                       "bad_leader_key",
+                                                       "taking_lead",
+                                                       "journal_unread"};
+
 struct manager_ha {
     struct manager *m;
     struct etcd *etcd;
@@ -52,10 +77,11 @@ struct manager_ha {
     uint64_t load_term;  /* the term it is read for */
     double renewed_sent; /* monotonic: when the renewal a campaign follows was sent */
     bool stopping;
-    char why[320];    /* why no manager leads, or this one cannot take part; "" when fine */
-    uint64_t changes; /* this manager took or lost the lead */
-    double since;     /* monotonic: leading since */
-    double led_s;     /* time as leader, terms that ended */
+    char why[320];         /* why no manager leads, or this one cannot take part; "" when fine */
+    enum ha_reason reason; /* the kind of `why` */
+    uint64_t changes;      /* this manager took or lost the lead */
+    double since;          /* monotonic: leading since */
+    double led_s;          /* time as leader, terms that ended */
     struct histo renew_h;
 };
 
@@ -75,11 +101,16 @@ call_timeout(const struct manager_ha *ha)
     return t < 0.3 ? 0.3 : t;
 }
 
+/* The problem now is `reason`, told by `why` ("" with HA_OK). Logged when its kind changes:
+ * the text names the member asked, which changes from call to call while etcd is down. */
 static void
-set_why(struct manager_ha *ha, const char *why)
+set_why(struct manager_ha *ha, enum ha_reason reason, const char *why)
 {
-    if (strcmp(ha->why, why) != 0 && why[0] != '\0')
+    if (reason != ha->reason && reason != HA_OK)
         log_warnx("high availability: %s", why);
+    else if (reason != ha->reason && ha->reason != HA_STARTING && ha->reason != HA_TAKING_LEAD)
+        log_info("high availability: etcd answers again");
+    ha->reason = reason;
     (void)snprintf(ha->why, sizeof(ha->why), "%s", why);
 }
 
@@ -117,15 +148,15 @@ journal_loaded(struct manager *m, uint64_t term, const char *err)
         return;
     ha->loading = false;
     if (err != NULL) {
-        set_why(ha, err); /* the next step tries again */
+        set_why(ha, HA_JOURNAL_UNREAD, err); /* the next step tries again */
         return;
     }
     if (clock_mono_s() >= ha->valid_until) {
         manager_journal_end(m);
-        set_why(ha, "the lease ran out while the journal was read");
+        set_why(ha, HA_JOURNAL_UNREAD, "the lease ran out while the journal was read");
         return;
     }
-    set_why(ha, "");
+    set_why(ha, HA_OK, "");
     ha->role = HA_LEADER;
     ha->term = term;
     ha->since = clock_mono_s();
@@ -157,6 +188,7 @@ take_lead(struct manager_ha *ha, uint64_t term, double renewed_sent)
     ha->leader_id[0] = '\0';
     ha->loading = true;
     ha->load_term = term;
+    ha->reason = HA_TAKING_LEAD; /* a step, not a trouble: not logged */
     (void)snprintf(ha->why, sizeof(ha->why), "taking the lead: reading the journal");
     int rc = manager_journal_load(m, term, journal_loaded);
     if (rc < 0) {
@@ -185,13 +217,14 @@ holder_seen(struct manager_ha *ha, const struct etcd_result *r, double renewed_s
     if (ok && (term != ha->term || ha->role != HA_FOLLOWER || strcmp(ha->leader_url, url) != 0))
         log_info("following leader id=%s url=%s term=%llu", id, url, (unsigned long long)term);
     if (!ok) {
-        set_why(ha, "the leader key holds a value no manager writes; waiting for it to go");
+        set_why(ha, HA_BAD_LEADER_KEY,
+                "the leader key holds a value no manager writes; waiting for it to go");
         ha->leader_url[0] = '\0';
         ha->leader_id[0] = '\0';
     } else {
         (void)snprintf(ha->leader_url, sizeof(ha->leader_url), "%s", url);
         (void)snprintf(ha->leader_id, sizeof(ha->leader_id), "%s", id);
-        set_why(ha, "");
+        set_why(ha, HA_OK, "");
     }
     ha->role = HA_FOLLOWER;
     ha->term = term;
@@ -203,15 +236,29 @@ static void
 call_failed(struct manager_ha *ha, const struct etcd_result *r)
 {
     ha->busy = false;
-    char why[300];
+    char why[320];
+    enum ha_reason reason = HA_ETCD_REFUSED;
     if (r->err == -ENOENT) {
         ha->lease = 0; /* a new one at the next step */
+        reason = HA_LEASE_EXPIRED;
         (void)snprintf(why, sizeof(why), "the lease expired on etcd (%.200s)", r->why);
         step_down(ha, HA_NONE, "the lease expired on etcd");
+    } else if (r->err == -EAGAIN) {
+        reason = HA_NO_QUORUM;
+        (void)snprintf(why, sizeof(why),
+                       "etcd has no quorum (no leader): the lease cannot be renewed, nobody "
+                       "orders until it is back (%.150s)",
+                       r->why);
+    } else if (r->err == -ETIMEDOUT || r->err == -ECONNREFUSED) {
+        reason = HA_NO_ANSWER;
+        (void)snprintf(why, sizeof(why),
+                       "cannot renew the lease: no etcd member answered in time (down, cut off, "
+                       "or without quorum); nobody orders until one does (%.150s)",
+                       r->why);
     } else {
         (void)snprintf(why, sizeof(why), "etcd: %.250s", r->why);
     }
-    set_why(ha, why);
+    set_why(ha, reason, why);
     /* A follower no longer knows whether the leader lives; a leader keeps its role until its
      * validity ends (manager_ha_leads()). */
     if (ha->role == HA_FOLLOWER)
@@ -227,6 +274,7 @@ check_done(void *arg, const struct etcd_result *r)
         return;
     }
     ha->busy = false;
+    set_why(ha, HA_OK, "");
     if (ha->role == HA_LEADER && (!r->has_kv || (uint64_t)r->create_rev != ha->term))
         step_down(ha, HA_NONE, "the leader key is gone or was replaced");
 }
@@ -240,7 +288,7 @@ campaign_done(void *arg, const struct etcd_result *r)
         return;
     }
     ha->busy = false;
-    set_why(ha, "");
+    set_why(ha, HA_OK, "");
     if (r->succeeded)
         take_lead(ha, (uint64_t)r->revision, ha->renewed_sent);
     else if (r->has_kv)
@@ -361,6 +409,7 @@ manager_ha_start(struct manager *m)
         manager_ha_stop(m);
         return r;
     }
+    ha->reason = HA_STARTING;
     (void)snprintf(ha->why, sizeof(ha->why), "no answer from etcd yet");
     log_info("high availability id=%s etcd=%s key=%s lease=%gs: campaigning", o->ha_id, o->etcd,
              ha->key, ha->ttl_s);
@@ -464,8 +513,10 @@ manager_ha_health(struct manager *m, json_t *o)
     if (ha->leader_id[0] != '\0')
         (void)json_object_set_new(o, "leader_id", json_string(ha->leader_id));
     (void)json_object_set_new(o, "etcd", json_string(etcd_url(ha->etcd)));
-    if (ha->why[0] != '\0')
+    if (ha->reason != HA_OK) {
         (void)json_object_set_new(o, "ha_problem", json_string(ha->why));
+        (void)json_object_set_new(o, "ha_reason", json_string(reason_names[ha->reason]));
+    }
     (void)json_object_set_new(o, "journal_pending",
                               json_integer((json_int_t)manager_journal_pending(m)));
 }
@@ -491,6 +542,14 @@ manager_ha_metrics(struct manager *m, struct mtext *t)
     mtext_family(t, "vmloc_ha_journal_pending", "gauge",
                  "Journal writes (migrations, drains) not yet taken by etcd");
     mtext_sample(t, "vmloc_ha_journal_pending", "", (double)manager_journal_pending(m));
+    mtext_family(t, "vmloc_ha_problem", "gauge",
+                 "1 for the reason this manager cannot lead or follow now (ha_reason in "
+                 "/v1/health), 0 for the others");
+    for (int k = HA_OK + 1; k < HA_N_REASONS; k++) {
+        char label[64];
+        (void)snprintf(label, sizeof(label), "reason=\"%s\"", reason_names[k]);
+        mtext_sample(t, "vmloc_ha_problem", label, ha->reason == (enum ha_reason)k ? 1.0 : 0.0);
+    }
     mtext_histo(t, "vmloc_ha_lease_renew_seconds", "From sending a lease renewal to etcd's answer",
                 &ha->renew_h);
 }

@@ -38,6 +38,8 @@ struct etcd {
     struct call *live; /* calls in flight, freed with the client */
 };
 
+static void call_free(struct call *c);
+
 enum op { OP_GRANT, OP_KEEPALIVE, OP_CREATE, OP_GET, OP_PUT_IF, OP_PREFIX };
 
 struct call {
@@ -45,7 +47,11 @@ struct call {
     struct call *prev, *next;
     enum op op;
     size_t url;
-    double sent;
+    double sent;     /* monotonic: when this attempt was sent */
+    double deadline; /* monotonic: when the whole call must have an answer */
+    size_t tries;    /* members asked so far */
+    char *path;
+    char *body; /* kept to ask the next member */
     etcd_done_fn done;
     void *arg;
 };
@@ -170,6 +176,7 @@ etcd_new(struct event_base *base, const char *urls, struct etcd **ret)
         etcd_free(e);
         return -ENOMEM;
     }
+    http_client_set_max_conns(e->client, ETCD_MAX_CONNS);
     *ret = e;
     return 0;
 }
@@ -180,11 +187,8 @@ etcd_free(struct etcd *e)
     if (e == NULL)
         return;
     http_client_free(e->client); /* cancels the calls: their callbacks never run */
-    while (e->live != NULL) {
-        struct call *c = e->live;
-        e->live = c->next;
-        free(c);
-    }
+    while (e->live != NULL)
+        call_free(e->live);
     free(e);
 }
 
@@ -304,6 +308,92 @@ decode(enum op op, const char *body, size_t len, struct etcd_result *r)
     return rc;
 }
 
+/* `len` bytes of `in` (outside input: etcd's text) into `out` (`cap` bytes), printable ASCII
+ * as it is and every other byte, backslash and double quote as \xNN, cut to fit. */
+static void
+escape(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && in[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        bool plain = ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"';
+        if (o + (plain ? 1 : 4) + 1 > cap)
+            break;
+        if (plain)
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+    }
+    out[o] = '\0';
+}
+
+/* A refusal (`status`, not 200) or, for a keepalive, an error in a 200 stream ({"error":
+ * {"grpc_code", "message"}}): r->err and r->why from its body. -ENOENT gRPC's NOT_FOUND (5,
+ * "requested lease not found"); -EAGAIN UNAVAILABLE (14: "no leader", "request timed out":
+ * the member has no quorum); -EIO else. */
+static void
+refusal(const struct call *c, int status, json_t *j, struct etcd_result *r)
+{
+    json_t *o = json_is_object(json_object_get(j, "error")) ? json_object_get(j, "error") : j;
+    const char *m = json_string_value(json_object_get(o, "message"));
+    json_t *code = json_object_get(o, "code");
+    if (code == NULL)
+        code = json_object_get(o, "grpc_code");
+    json_int_t n = json_integer_value(code);
+    r->err = n == 5 ? -ENOENT : n == 14 ? -EAGAIN : -EIO;
+    char text[80];
+    escape(m != NULL ? m : "(no message)", 60, text, sizeof(text));
+    (void)snprintf(r->why, sizeof(r->why), "%.100s: status %d: %s", c->e->urls[c->url], status,
+                   text);
+}
+
+/* What call `c` brought (`status` 0: no answer, `err` says why). */
+static void
+classify(const struct call *c, int status, const char *body, size_t len, const char *err,
+         struct etcd_result *r)
+{
+    struct etcd *e = c->e;
+    char text[200];
+    if (status == 0) {
+        /* "timed out", or "timed out waiting for a connection" in the client's queue. */
+        r->err = strncmp(err, "timed out", 9) == 0 ? -ETIMEDOUT : -ECONNREFUSED;
+        escape(err, strlen(err), text, sizeof(text));
+        (void)snprintf(r->why, sizeof(r->why), "%.100s: %.180s", e->urls[c->url], text);
+        return;
+    }
+    json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
+    if (status != 200 || (c->op == OP_KEEPALIVE && json_object_get(j, "error") != NULL)) {
+        refusal(c, status, j, r);
+    } else if (decode(c->op, body, len, r) < 0) {
+        free((void *)r->kvs);
+        r->kvs = NULL;
+        r->err = -EPROTO;
+        escape(body != NULL ? body : "", len < 60 ? len : 60, text, sizeof(text));
+        (void)snprintf(r->why, sizeof(r->why),
+                       "%.100s: an answer etcd's gateway does not give: %.170s", e->urls[c->url],
+                       text);
+    }
+    json_decref(j);
+}
+
+static int attempt(struct call *c);
+
+/* Take `c` off the client's list and free it. */
+static void
+call_free(struct call *c)
+{
+    struct etcd *e = c->e;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        e->live = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    free(c->path);
+    free(c->body);
+    free(c);
+}
+
 static void
 call_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
@@ -312,44 +402,37 @@ call_done(void *arg, int status, const char *body, size_t len, const char *err)
     struct etcd_result r;
     memset(&r, 0, sizeof(r));
     r.sent_mono = c->sent;
-    if (status == 0) {
-        r.err = strcmp(err, "timed out") == 0 ? -ETIMEDOUT : -ECONNREFUSED;
-        (void)snprintf(r.why, sizeof(r.why), "%.100s: %.80s", e->urls[c->url], err);
-        if (c->url == e->cur)
-            e->cur = (e->cur + 1) % e->n_urls; /* try the next member */
-    } else if (status != 200) {
-        json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
-        const char *m = json_string_value(json_object_get(j, "message"));
-        json_int_t code = json_integer_value(json_object_get(j, "code"));
-        /* gRPC's NOT_FOUND (5): "requested lease not found". */
-        r.err = code == 5 ? -ENOENT : -EIO;
-        (void)snprintf(r.why, sizeof(r.why), "%.100s: status %d: %.60s", e->urls[c->url], status,
-                       m != NULL ? m : "(no message)");
-        json_decref(j);
-        if (status >= 500 && code != 5 && c->url == e->cur)
-            e->cur = (e->cur + 1) % e->n_urls; /* a member without quorum, say */
-    } else if (decode(c->op, body, len, &r) < 0) {
-        free((void *)r.kvs);
-        r.kvs = NULL;
-        r.err = -EPROTO;
-        (void)snprintf(r.why, sizeof(r.why),
-                       "%.100s: an answer etcd's gateway does not give: %.60s", e->urls[c->url],
-                       body);
-    }
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        e->live = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    classify(c, status, body, len, err, &r);
+    /* No answer, or a member without quorum: the next member, while the call has time. */
+    bool member_fault = r.err == -ETIMEDOUT || r.err == -ECONNREFUSED || r.err == -EAGAIN ||
+                        (r.err == -EIO && status >= 500);
+    if (member_fault && c->url == e->cur)
+        e->cur = (e->cur + 1) % e->n_urls;
+    if (member_fault && c->tries < e->n_urls && clock_mono_s() < c->deadline - 0.01 &&
+        attempt(c) == 0)
+        return;
     etcd_done_fn done = c->done;
     void *darg = c->arg;
-    free(c);
-    if (r.err < 0) {
+    call_free(c);
+    if (r.err < 0)
         r.n_kvs = 0; /* a prefix read that failed part way */
-    }
     done(darg, &r);
     free((void *)r.kvs);
+}
+
+/* Send `c` to the current member, with half of the time the call has left (all of it when
+ * this is the last member to ask): a member that accepts the connection but never answers
+ * (stopped, cut off) leaves time for the others. */
+static int
+attempt(struct call *c)
+{
+    struct etcd *e = c->e;
+    double left = c->deadline - clock_mono_s();
+    double t = c->tries + 1 < e->n_urls ? left / 2.0 : left;
+    c->url = e->cur;
+    c->tries++;
+    c->sent = clock_mono_s();
+    return http_request(e->client, e->urls[c->url], "POST", c->path, c->body, t, call_done, c);
 }
 
 static int
@@ -359,15 +442,18 @@ send_call(struct etcd *e, enum op op, const char *path, json_t *msg, double time
     char *body = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
     struct call *c = body != NULL ? calloc(1, sizeof(*c)) : NULL;
-    if (c == NULL) {
+    char *p = c != NULL ? strdup(path) : NULL;
+    if (p == NULL) {
+        free(c);
         free(body);
         return -ENOMEM;
     }
-    *c = (struct call){.e = e, .op = op, .url = e->cur, .done = done, .arg = arg};
-    c->sent = clock_mono_s();
-    int r = http_request(e->client, e->urls[e->cur], "POST", path, body, timeout_s, call_done, c);
-    free(body);
+    *c = (struct call){.e = e, .op = op, .path = p, .body = body, .done = done, .arg = arg};
+    c->deadline = clock_mono_s() + timeout_s;
+    int r = attempt(c);
     if (r < 0) {
+        free(p);
+        free(body);
         free(c);
         return r;
     }

@@ -2,7 +2,9 @@
  * /v3/lease/keepalive, /v3/lease/revoke; keys and values base64 in JSON, 64-bit numbers as
  * strings), asynchronous on a daemon's event loop. Owns its own HTTP client (etcd must not see
  * the cluster's API token: its gateway takes any bearer token for one of its own). Speaks to
- * one member at a time and moves to the next URL of its list when one does not answer.
+ * one member at a time; when one does not answer (down, stopped, cut off) or answers that it
+ * has no quorum, the call is sent again to the next URL of the list within its own time-out,
+ * and later calls start there.
  * Knows nothing of leaders: manager_ha.c builds the election on these calls. */
 #ifndef VMLOC_NET_ETCD_H
 #define VMLOC_NET_ETCD_H
@@ -21,14 +23,19 @@ struct event_base;
 /* The longest key, and the most keys one prefix read returns. */
 #define ETCD_MAX_KEY 512
 #define ETCD_MAX_KVS 16384
+/* Connections open at once to the members; calls past it wait for one (a manager has one
+ * call in flight at a time). */
+#define ETCD_MAX_CONNS 8
 /* The longest URL list, as written in a config ("http://a:2379,http://b:2379"). */
 #define ETCD_MAX_URL_LIST 2048
 
 /* What a call brought back. */
 struct etcd_result {
     int err;            /* 0, or -ETIMEDOUT/-ECONNREFUSED (no answer), -EPROTO (bad answer),
-                           -ENOENT (etcd: no such lease), -EIO (another refusal) */
-    char why[320];      /* what went wrong, for the log ("" when err is 0) */
+                           -ENOENT (etcd: no such lease), -EAGAIN (etcd: no leader, no
+                           quorum), -EIO (another refusal); from the last member asked */
+    char why[320];      /* what went wrong, for the log ("" when err is 0); etcd's own text
+                           in it is escaped (\xNN) */
     int64_t revision;   /* the store's revision in the answer's header */
     bool succeeded;     /* txn: the comparison held */
     int64_t lease;      /* grant: the lease's id */
@@ -37,7 +44,7 @@ struct etcd_result {
     int64_t create_rev; /* its creation's revision */
     int64_t kv_lease;   /* the lease it is attached to (0: none) */
     char value[ETCD_MAX_VALUE + 1]; /* its value, NUL-terminated (longer values: -EPROTO) */
-    double sent_mono;               /* monotonic: when the request was sent */
+    double sent_mono;               /* monotonic: when the answered request was sent */
     /* etcd_get_prefix(): the keys read, in key order (borrowed for the callback). */
     const struct etcd_kv *kvs;
     size_t n_kvs;
@@ -68,8 +75,9 @@ void etcd_free(struct etcd *e);
 /* The member the next call goes to. */
 const char *etcd_url(const struct etcd *e);
 
-/* The calls. Each answers within `timeout_s` or reports -ETIMEDOUT; 0 when sent, or -ENOMEM /
- * -EIO (then `done` is not called). */
+/* The calls. Each answers within `timeout_s` or reports the last member's failure: a member
+ * is given half of the time left (the last one to ask all of it), then the next is asked, each
+ * member at most once; 0 when sent, or -ENOMEM / -EIO (then `done` is not called). */
 /* A lease of `ttl_s` seconds: r->lease, r->ttl. */
 MUST_CHECK int etcd_lease_grant(struct etcd *e, int64_t ttl_s, double timeout_s, etcd_done_fn done,
                                 void *arg);

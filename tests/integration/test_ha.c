@@ -1,11 +1,13 @@
-/* Active/standby managers on a real etcd (Debian's etcd-server, one member on loopback ports
- * of a temporary directory): exactly one leads and /v1/health says who and with which term;
- * a drain sent to the follower takes effect; after a kill -9 of the leader the follower leads
- * within the lease and a third of it (its poll) plus slack, and resolves a conflict that began
- * after the kill; a leader paused (SIGSTOP, at the point where it is about to send an order)
- * for longer than its lease sends nothing once woken, and no agent takes an order of its old
- * term; an agent refuses an order whose term is older than one it has seen, with 409, also
- * after a restart. Skipped (77) when etcd is not installed. */
+/* Active/standby managers on a real etcd (Debian's etcd-server, three members on loopback
+ * ports, each with a data directory of its own, the managers given all three): exactly one leads
+ * and /v1/health says who and with which term; a drain sent to the follower takes effect; after a
+ * kill -9 of the leader the follower leads within the lease and a third of it (its poll) plus
+ * slack, and resolves a conflict that began after the kill; a leader paused (SIGSTOP, at the point
+ * where it is about to send an order) for longer than its lease sends nothing once woken, and no
+ * agent takes an order of its old term; an agent refuses an order whose term is older than one it
+ * has seen, with 409, also after a restart; one etcd member stopped changes nothing, two stop all
+ * ordering within a lease (health and metrics say why) and starting them again resumes it with no
+ * operator step. Skipped (77) when etcd is not installed. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,10 +36,14 @@
  * machine. */
 #define TAKEOVER_S (LEASE_S + LEASE_S / 3.0 + 0.2 + 2.0)
 
+/* The three etcd members: their processes, client URLs and logs; `etcd_url` lists the client
+ * URLs, as the managers take them. */
+#define N_ETCD 3
 static const char *etcd_bin;
-static pid_t etcd_pid;
-static char etcd_url[64];
-static char etcd_log[600];
+static pid_t etcd_pid[N_ETCD];
+static char etcd_member[N_ETCD][64];
+static char etcd_url[3 * 64];
+static char etcd_log[N_ETCD][600];
 
 static int
 free_port(void)
@@ -56,66 +62,105 @@ free_port(void)
 }
 
 static bool
-etcd_healthy(void *arg)
+member_healthy(size_t i)
 {
-    (void)arg;
     json_t *j = NULL;
-    int st = daemon_http_token(etcd_url, "GET", "/health", NULL, NULL, &j);
+    int st = daemon_http_token(etcd_member[i], "GET", "/health", NULL, NULL, &j);
     bool ok = st == 200 && j != NULL && strcmp(str(j, "health"), "true") == 0;
     json_decref(j);
     return ok;
 }
 
-/* Healthy, or the process has exited (its ports were taken between free_port() and its
- * bind: the probe-then-bind race). */
+/* Every member healthy (the cluster has a leader), or one has exited (its ports were taken
+ * between free_port() and its bind: the probe-then-bind race). */
 static bool
 etcd_up_or_gone(void *arg)
 {
     bool *gone = arg;
-    int status = 0;
-    if (waitpid(etcd_pid, &status, WNOHANG) == etcd_pid) {
-        etcd_pid = 0;
-        *gone = true;
-        return true;
+    for (size_t i = 0; i < N_ETCD; i++) {
+        int status = 0;
+        if (etcd_pid[i] > 0 && waitpid(etcd_pid[i], &status, WNOHANG) == etcd_pid[i]) {
+            etcd_pid[i] = 0;
+            *gone = true;
+            return true;
+        }
     }
-    return etcd_healthy(NULL);
+    for (size_t i = 0; i < N_ETCD; i++)
+        if (!member_healthy(i))
+            return false;
+    return true;
 }
 
-static bool
-etcd_try_start(int attempt)
+static void
+etcd_stop_all(void)
 {
-    int cp = free_port();
-    int pp = free_port();
-    char cu[64];
-    char pu[64];
-    char cluster[80];
-    char dir[600];
-    (void)snprintf(cu, sizeof(cu), "http://127.0.0.1:%d", cp);
-    (void)snprintf(pu, sizeof(pu), "http://127.0.0.1:%d", pp);
-    (void)snprintf(cluster, sizeof(cluster), "t=%s", pu);
-    (void)snprintf(dir, sizeof(dir), "%s-etcd%d", pool_data_dir(), attempt);
-    (void)snprintf(etcd_log, sizeof(etcd_log), "%s-etcd.log", pool_data_dir());
-    (void)snprintf(etcd_url, sizeof(etcd_url), "%s", cu);
+    for (size_t i = 0; i < N_ETCD; i++) {
+        if (etcd_pid[i] <= 0)
+            continue;
+        (void)kill(-etcd_pid[i], SIGKILL);
+        (void)kill(etcd_pid[i], SIGKILL);
+        (void)waitpid(etcd_pid[i], NULL, 0);
+        etcd_pid[i] = 0;
+    }
+}
+
+/* Start member `i` of the cluster `cluster` (--initial-cluster) on client URL `cu` and peer URL
+ * `pu`, in data directory `dir`. */
+static void
+member_start(size_t i, const char *cu, const char *pu, const char *cluster, const char *dir)
+{
+    char name[8];
+    (void)snprintf(name, sizeof(name), "e%zu", i);
+    (void)snprintf(etcd_log[i], sizeof(etcd_log[i]), "%s-etcd-%s.log", pool_data_dir(), name);
+    (void)snprintf(etcd_member[i], sizeof(etcd_member[i]), "%s", cu);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         (void)setpgid(0, 0);
-        int fd = open(etcd_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fd = open(etcd_log[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd >= 0) {
             (void)dup2(fd, 1);
             (void)dup2(fd, 2);
         }
-        execl(etcd_bin, "etcd", "--name", "t", "--data-dir", dir, "--listen-client-urls", cu,
+        /* An election within about a second of losing etcd's leader (its default takes up
+         * to two), well inside what the managers' lease tolerates (docs/running.md). */
+        execl(etcd_bin, "etcd", "--name", name, "--data-dir", dir, "--listen-client-urls", cu,
               "--advertise-client-urls", cu, "--listen-peer-urls", pu,
-              "--initial-advertise-peer-urls", pu, "--initial-cluster", cluster, (char *)NULL);
+              "--initial-advertise-peer-urls", pu, "--initial-cluster", cluster,
+              "--heartbeat-interval", "100", "--election-timeout", "500", (char *)NULL);
         _exit(127);
     }
-    etcd_pid = pid;
+    etcd_pid[i] = pid;
+}
+
+/* Start the three members on fresh ports and data directories (attempt `attempt`): true when
+ * all are healthy, false when one exited at start (then all are stopped). */
+static bool
+etcd_try_start(int attempt)
+{
+    char cu[N_ETCD][64];
+    char pu[N_ETCD][64];
+    char cluster[N_ETCD * 80] = "";
+    for (size_t i = 0; i < N_ETCD; i++) {
+        (void)snprintf(cu[i], sizeof(cu[i]), "http://127.0.0.1:%d", free_port());
+        (void)snprintf(pu[i], sizeof(pu[i]), "http://127.0.0.1:%d", free_port());
+        size_t len = strlen(cluster);
+        (void)snprintf(cluster + len, sizeof(cluster) - len, "%se%zu=%s", i > 0 ? "," : "", i,
+                       pu[i]);
+    }
+    (void)snprintf(etcd_url, sizeof(etcd_url), "%s,%s,%s", cu[0], cu[1], cu[2]);
+    for (size_t i = 0; i < N_ETCD; i++) {
+        char dir[600];
+        (void)snprintf(dir, sizeof(dir), "%s-etcd%d-%zu", pool_data_dir(), attempt, i);
+        member_start(i, cu[i], pu[i], cluster, dir);
+    }
     bool gone = false;
     if (!wait_until(etcd_up_or_gone, &gone, 30.0)) {
-        printf("etcd did not become healthy; its log is %s\n", etcd_log);
+        printf("etcd did not become healthy; its logs are %s and the like\n", etcd_log[0]);
         fail();
     }
+    if (gone)
+        etcd_stop_all();
     return !gone;
 }
 
@@ -125,7 +170,8 @@ etcd_start(void)
     for (int attempt = 0; attempt < 5; attempt++)
         if (etcd_try_start(attempt))
             return;
-    printf("etcd exited at start five times; its last log is %s\n", etcd_log);
+    printf("an etcd member exited at start five times; the last logs are %s and the like\n",
+           etcd_log[0]);
     fail();
 }
 
@@ -141,12 +187,10 @@ static int
 teardown(void **state)
 {
     (void)pool_teardown(state);
-    if (etcd_pid > 0) {
-        (void)kill(-etcd_pid, SIGKILL);
-        (void)kill(etcd_pid, SIGKILL);
-        (void)waitpid(etcd_pid, NULL, 0);
-        etcd_pid = 0;
-    }
+    for (size_t i = 0; i < N_ETCD; i++)
+        if (etcd_pid[i] > 0)
+            (void)kill(-etcd_pid[i], SIGCONT); /* a stopped one takes SIGKILL anyway */
+    etcd_stop_all();
     return 0;
 }
 
@@ -535,6 +579,169 @@ test_dead_manager(void **state)
     pool_finish();
 }
 
+/* The etcd member (index) whose client URL is `url`, -1 when none. */
+static int
+member_of(const char *url)
+{
+    for (size_t i = 0; i < N_ETCD; i++)
+        if (strcmp(etcd_member[i], url) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* A manager (`url`) talks to an etcd member other than `not_member` now. */
+struct uses {
+    const char *url;
+    int not_member;
+};
+
+static bool
+moved_off_member(void *arg)
+{
+    struct uses *u = arg;
+    json_t *h = health(u->url);
+    bool ok =
+        h != NULL && member_of(str(h, "etcd")) >= 0 && member_of(str(h, "etcd")) != u->not_member;
+    json_decref(h);
+    return ok;
+}
+
+/* The conflict on h3 (agent 2 of `arg`, the agents' URLs) is resolved: c or e moved off. */
+static bool
+h3_relieved(void *arg)
+{
+    const char *const *urls = arg;
+    struct where c = {urls, 3, "c", 2};
+    struct where e = {urls, 3, "e", 2};
+    return vm_moved(&c) || vm_moved(&e);
+}
+
+/* Manager `c->url`'s lease was renewed at least `c->n` times. */
+static bool
+renewals_reach(void *arg)
+{
+    struct cond *c = arg;
+    return metric(c->url, "vmloc_ha_lease_renew_seconds_count") >= (double)c->n;
+}
+
+/* The manager at `arg` (a URL) answers and reports no HA problem. */
+static bool
+ha_fine(void *arg)
+{
+    json_t *h = health(arg);
+    bool ok = h != NULL && json_object_get(h, "ha_reason") == NULL &&
+              json_object_get(h, "ha_problem") == NULL;
+    json_decref(h);
+    return ok;
+}
+
+/* One of the managers `arg` (two daemons) leads. */
+static bool
+one_leads(void *arg)
+{
+    struct daemon **m = arg;
+    struct cond a = {m[0]->url, "leader", NULL, 0};
+    struct cond b = {m[1]->url, "leader", NULL, 0};
+    return role_is(&a) || role_is(&b);
+}
+
+/* (g) etcd trouble. One member of three stopped (SIGSTOP: it takes connections and answers
+ * nothing), the one the leader talks to: nothing changes, and a conflict is resolved. Two
+ * stopped (no quorum): within a lease nobody leads, health and metrics say why, a conflict
+ * raised then gets no order, nobody crashes. Both woken: a leader again, and the pending
+ * conflict is resolved, with no operator step. */
+static void
+test_etcd_quorum(void **state)
+{
+    (void)state;
+    struct daemon *m[2];
+    m[0] = start_manager("m1");
+    struct cond lead1 = {m[0]->url, "leader", NULL, 0};
+    assert_true(wait_until(role_is, &lead1, UP_S));
+    m[1] = start_manager("m2");
+    struct cond follow2 = {m[1]->url, "follower", NULL, 0};
+    assert_true(wait_until(role_is, &follow2, UP_S));
+    long long term = term_of(m[0]->url);
+    struct daemon *a1 = start_agent("h1", m[0]->url, m[1]->url, "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = start_agent("h2", m[0]->url, m[1]->url, "d:cpu=5", NULL);
+    struct daemon *a3 = start_agent("h3", m[0]->url, m[1]->url, "c:cpu=30", "e:cpu=25");
+    const char *urls[] = {a1->url, a2->url, a3->url};
+    struct cond up1 = {m[0]->url, NULL, NULL, 3};
+    struct cond up2 = {m[1]->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up1, UP_S));
+    assert_true(wait_until(hosts_up, &up2, UP_S));
+    double changes[2];
+    for (size_t i = 0; i < 2; i++)
+        changes[i] = metric(m[i]->url, "vmloc_ha_leadership_changes_total");
+
+    /* (a) Stop the member the leader talks to. */
+    json_t *h = health(m[0]->url);
+    int first = member_of(str(h, "etcd"));
+    json_decref(h);
+    assert_true(first >= 0);
+    assert_int_equal(kill(etcd_pid[first], SIGSTOP), 0);
+    double renewed = metric(m[0]->url, "vmloc_ha_lease_renew_seconds_count");
+    load(a1->url, "a", "cpu=60");
+    assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
+    struct uses off = {m[0]->url, first};
+    assert_true(wait_until(moved_off_member, &off, LEASE_S));
+    /* Two leases' worth of renewals later, nothing changed. */
+    struct cond later = {m[0]->url, NULL, NULL, (long long)renewed + 6};
+    assert_true(wait_until(renewals_reach, &later, 4 * LEASE_S));
+    assert_true(role_is(&lead1));
+    assert_true(role_is(&follow2));
+    assert_int_equal(term_of(m[0]->url), term);
+    assert_int_equal(term_of(m[1]->url), term);
+    for (size_t i = 0; i < 2; i++)
+        assert_true(metric(m[i]->url, "vmloc_ha_leadership_changes_total") == changes[i]);
+
+    /* (b) Stop a second member: no quorum. The leader stops within one lease. */
+    int second = (first + 1) % N_ETCD;
+    assert_int_equal(kill(etcd_pid[second], SIGSTOP), 0);
+    double stopped = mono_s();
+    struct cond none1 = {m[0]->url, "none", NULL, 0};
+    assert_true(wait_until(role_is, &none1, LEASE_S + 2.0));
+    double took = mono_s() - stopped;
+    printf("leader stopped ordering %.2f s after etcd lost its quorum (lease %.0f s)\n", took,
+           LEASE_S);
+    assert_true(took <= LEASE_S + 0.3);
+    for (size_t i = 0; i < 2; i++) {
+        h = health(m[i]->url);
+        assert_non_null(h);
+        printf("m%zu: role %s, %s: %s\n", i + 1, str(h, "role"), str(h, "ha_reason"),
+               str(h, "ha_problem"));
+        assert_string_not_equal(str(h, "role"), "leader");
+        assert_string_equal(str(h, "ha_reason"), "etcd_no_answer");
+        assert_non_null(strstr(str(h, "ha_problem"), "cannot renew the lease"));
+        json_decref(h);
+        char *text = metrics_text(m[i]->url);
+        assert_non_null(strstr(text, "\nvmloc_ha_leader 0"));
+        assert_non_null(strstr(text, "\nvmloc_ha_problem{reason=\"etcd_no_answer\"} 1"));
+        free(text);
+    }
+    /* A conflict now gets no order: watched for ten rounds, with samples flowing. */
+    load(a3->url, "e", "cpu=52");
+    assert_false(wait_until(h3_relieved, (void *)urls, 2.0));
+    struct cond h3_up = {m[0]->url, NULL, NULL, 3};
+    assert_true(hosts_up(&h3_up));
+
+    /* (c) Wake both: a leader is elected and resolves the pending conflict by itself. */
+    assert_int_equal(kill(etcd_pid[first], SIGCONT), 0);
+    assert_int_equal(kill(etcd_pid[second], SIGCONT), 0);
+    double woken = mono_s();
+    assert_true(wait_until(one_leads, m, TAKEOVER_S + 5.0));
+    printf("a leader %.2f s after etcd's quorum came back\n", mono_s() - woken);
+    assert_true(wait_until(h3_relieved, (void *)urls, ACT_S));
+    /* Both see etcd well again (a follower may finish a step begun without quorum first). */
+    for (size_t i = 0; i < 2; i++)
+        assert_true(wait_until(ha_fine, (void *)m[i]->url, LEASE_S + 2.0));
+    /* Every VM on exactly one host. */
+    const char *vms[] = {"a", "b", "c", "d", "e"};
+    for (size_t i = 0; i < 5; i++)
+        assert_true(pool_vm_where(urls, 3, vms[i]) >= 0);
+    pool_finish();
+}
+
 static int
 order(const char *agent_url, const char *to, long long term, json_t **ret)
 {
@@ -610,6 +817,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_manager, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_etcd_quorum, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

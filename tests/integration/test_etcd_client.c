@@ -1,0 +1,318 @@
+/* The etcd client (src/net/etcd.c) against stand-ins for troubled members on 127.0.0.1: a
+ * member that accepts connections but never answers (stopped with SIGSTOP, cut off) costs a
+ * call half of its time-out, then the next member answers it and later calls start there; a
+ * keepalive stream that ends in etcd's "no leader" error is a lack of quorum (-EAGAIN); etcd's
+ * error text is escaped before it reaches a log; a call that timed out in the client's queue
+ * of requests waiting for a connection is a time-out. The answering members are forked
+ * processes; the silent one is a listening socket nobody accepts on. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "net/etcd.h"
+
+/* A listening socket on 127.0.0.1 and its URL in `url` (`len` bytes). */
+static int
+listen_any(char *url, size_t len)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    (void)snprintf(url, len, "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    return lfd;
+}
+
+/* Read one request's headers and body from `fd`; false when the peer closed first. */
+static bool
+read_request(int fd)
+{
+    char buf[8192];
+    size_t got = 0;
+    size_t want = 0;
+    while (got + 1 < sizeof(buf) && (want == 0 || got < want)) {
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+        buf[got] = '\0';
+        const char *end = strstr(buf, "\r\n\r\n");
+        if (want == 0 && end != NULL) {
+            const char *cl = strstr(buf, "Content-Length: ");
+            size_t body = cl != NULL && cl < end ? strtoul(cl + 16, NULL, 10) : 0;
+            want = (size_t)(end + 4 - buf) + body;
+        }
+    }
+    return true;
+}
+
+/* The members started, stopped by the teardown also when a test fails. */
+static pid_t members[4];
+static size_t n_members;
+
+/* A member answering every request with `status` and `body`, in a child process. */
+static pid_t
+start_member(int status, const char *body, char *url, size_t len)
+{
+    int lfd = listen_any(url, len);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        (void)signal(SIGPIPE, SIG_IGN);
+        for (;;) {
+            int fd = accept(lfd, NULL, NULL);
+            if (fd < 0)
+                continue;
+            if (read_request(fd)) {
+                char head[256];
+                int n = snprintf(head, sizeof(head),
+                                 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                                 status, strlen(body));
+                if (write(fd, head, (size_t)n) < 0 || write(fd, body, strlen(body)) < 0)
+                    (void)0; /* the client gave up */
+            }
+            (void)close(fd);
+        }
+    }
+    (void)close(lfd);
+    assert_true(n_members < sizeof(members) / sizeof(members[0]));
+    members[n_members++] = pid;
+    return pid;
+}
+
+static void
+stop_member(pid_t pid)
+{
+    for (size_t i = 0; i < n_members; i++) {
+        if (members[i] == pid) {
+            members[i] = members[--n_members];
+            break;
+        }
+    }
+    (void)kill(pid, SIGKILL);
+    (void)waitpid(pid, NULL, 0);
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    while (n_members > 0)
+        stop_member(members[0]);
+    return 0;
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What the calls of a test brought back. */
+struct results {
+    struct event_base *base;
+    size_t want, got;
+    struct etcd_result r[ETCD_MAX_CONNS + 1];
+    double at[ETCD_MAX_CONNS + 1];
+};
+
+static void
+done_cb(void *arg, const struct etcd_result *r)
+{
+    struct results *res = arg;
+    if (res->got < sizeof(res->r) / sizeof(res->r[0])) {
+        res->r[res->got] = *r;
+        res->at[res->got] = now_s();
+    }
+    if (++res->got == res->want)
+        (void)event_base_loopbreak(res->base);
+}
+
+/* Run the loop until every call answered, at most 10 s. */
+static void
+wait_all(struct results *res)
+{
+    struct timeval limit = {10, 0};
+    (void)event_base_loopexit(res->base, &limit);
+    (void)event_base_dispatch(res->base);
+    assert_int_equal(res->got, res->want);
+}
+
+static const char keepalive_ok[] =
+    "{\"result\":{\"header\":{\"revision\":\"7\"},\"ID\":\"42\",\"TTL\":\"3\"}}";
+
+/* A silent member first: the call is answered by the second within its time-out, sent there
+ * after half of it, and the next call goes to the second at once. */
+static void
+test_silent_member_is_skipped(void **state)
+{
+    (void)state;
+    char silent[64];
+    char live[64];
+    int sfd = listen_any(silent, sizeof(silent));
+    pid_t pid = start_member(200, keepalive_ok, live, sizeof(live));
+    char list[200];
+    (void)snprintf(list, sizeof(list), "%s,%s", silent, live);
+    struct results res = {.base = event_base_new(), .want = 1};
+    struct etcd *e = NULL;
+    assert_int_equal(etcd_new(res.base, list, &e), 0);
+    double t0 = now_s();
+    assert_int_equal(etcd_lease_keepalive(e, 42, 1.0, done_cb, &res), 0);
+    wait_all(&res);
+    assert_int_equal(res.r[0].err, 0);
+    assert_int_equal(res.r[0].ttl, 3);
+    double took = res.at[0] - t0;
+    printf("answered by the second member after %.2f s\n", took);
+    assert_true(took >= 0.45 && took < 0.9);
+    /* Counted from the send that was answered, not the one that was not. */
+    assert_true(res.r[0].sent_mono >= t0 + 0.45);
+    assert_string_equal(etcd_url(e), live);
+    res.want = 2;
+    t0 = now_s();
+    assert_int_equal(etcd_lease_keepalive(e, 42, 1.0, done_cb, &res), 0);
+    wait_all(&res);
+    assert_int_equal(res.r[1].err, 0);
+    assert_true(res.at[1] - t0 < 0.4);
+    etcd_free(e);
+    event_base_free(res.base);
+    stop_member(pid);
+    (void)close(sfd);
+}
+
+/* Every member silent: the call fails at its own time-out, not later. */
+static void
+test_all_silent_time_out(void **state)
+{
+    (void)state;
+    char a[64];
+    char b[64];
+    int fa = listen_any(a, sizeof(a));
+    int fb = listen_any(b, sizeof(b));
+    char list[200];
+    (void)snprintf(list, sizeof(list), "%s,%s", a, b);
+    struct results res = {.base = event_base_new(), .want = 1};
+    struct etcd *e = NULL;
+    assert_int_equal(etcd_new(res.base, list, &e), 0);
+    double t0 = now_s();
+    assert_int_equal(etcd_get(e, "k", 0.6, done_cb, &res), 0);
+    wait_all(&res);
+    assert_int_equal(res.r[0].err, -ETIMEDOUT);
+    assert_true(res.at[0] - t0 < 0.9);
+    etcd_free(e);
+    event_base_free(res.base);
+    (void)close(fa);
+    (void)close(fb);
+}
+
+/* A keepalive whose stream ends in etcd's error without a leader: -EAGAIN. */
+static void
+test_no_leader_is_no_quorum(void **state)
+{
+    (void)state;
+    char url[64];
+    pid_t pid = start_member(200,
+                             "{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":"
+                             "\"etcdserver: no leader\",\"http_status\":\"Service Unavailable\"}}",
+                             url, sizeof(url));
+    struct results res = {.base = event_base_new(), .want = 1};
+    struct etcd *e = NULL;
+    assert_int_equal(etcd_new(res.base, url, &e), 0);
+    assert_int_equal(etcd_lease_keepalive(e, 42, 1.0, done_cb, &res), 0);
+    wait_all(&res);
+    assert_int_equal(res.r[0].err, -EAGAIN);
+    assert_non_null(strstr(res.r[0].why, "etcdserver: no leader"));
+    etcd_free(e);
+    event_base_free(res.base);
+    stop_member(pid);
+}
+
+/* etcd's text in an error is outside input: control characters, quotes and backslashes come
+ * out as \xNN. */
+static void
+test_error_text_escaped(void **state)
+{
+    (void)state;
+    char url[64];
+    pid_t pid = start_member(
+        500,
+        "{\"error\":\"x\",\"message\":\"bad\\u001b[2J\\nforged line \\\"q\\\" \\\\\",\"code\":2}",
+        url, sizeof(url));
+    struct results res = {.base = event_base_new(), .want = 1};
+    struct etcd *e = NULL;
+    assert_int_equal(etcd_new(res.base, url, &e), 0);
+    assert_int_equal(etcd_get(e, "k", 1.0, done_cb, &res), 0);
+    wait_all(&res);
+    assert_int_equal(res.r[0].err, -EIO);
+    const char *why = res.r[0].why;
+    printf("why: %s\n", why);
+    assert_non_null(strstr(why, "bad\\x1b[2J\\x0aforged line \\x22q\\x22 \\x5c"));
+    for (const char *p = why; *p != '\0'; p++)
+        assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+    etcd_free(e);
+    event_base_free(res.base);
+    stop_member(pid);
+}
+
+/* More calls than connections to a silent member: those that waited for a connection until
+ * their time-out report a time-out, like the others. */
+static void
+test_queue_time_out_is_time_out(void **state)
+{
+    (void)state;
+    char url[64];
+    int fd = listen_any(url, sizeof(url));
+    struct results res = {.base = event_base_new(), .want = ETCD_MAX_CONNS + 1};
+    struct etcd *e = NULL;
+    assert_int_equal(etcd_new(res.base, url, &e), 0);
+    for (size_t i = 0; i < res.want; i++)
+        assert_int_equal(etcd_get(e, "k", 0.5, done_cb, &res), 0);
+    wait_all(&res);
+    size_t queued = 0;
+    for (size_t i = 0; i < res.want; i++) {
+        assert_int_equal(res.r[i].err, -ETIMEDOUT);
+        queued += strstr(res.r[i].why, "waiting for a connection") != NULL ? 1 : 0;
+    }
+    assert_true(queued >= 1);
+    etcd_free(e);
+    event_base_free(res.base);
+    (void)close(fd);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_silent_member_is_skipped, teardown),
+        cmocka_unit_test_teardown(test_all_silent_time_out, teardown),
+        cmocka_unit_test_teardown(test_no_leader_is_no_quorum, teardown),
+        cmocka_unit_test_teardown(test_error_text_escaped, teardown),
+        cmocka_unit_test_teardown(test_queue_time_out_is_time_out, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
