@@ -258,6 +258,37 @@ struct where {
     int not_on;
 };
 
+/* Every VM of `vms` runs on exactly one of the agents at `urls`. */
+struct placed {
+    const char *const *urls;
+    const char *const *vms;
+    size_t n_vms;
+};
+
+static bool
+all_placed(void *arg)
+{
+    const struct placed *p = arg;
+    for (size_t i = 0; i < p->n_vms; i++)
+        if (pool_vm_where(p->urls, 3, p->vms[i]) < 0)
+            return false;
+    return true;
+}
+
+/* The agents are asked one after another, so a VM that moves meanwhile can be seen on none
+ * or on two: wait until one reading shows each on exactly one host (a lost or double-placed
+ * VM never does). */
+static void
+assert_all_placed(const char *const *urls, const char *const *vms, size_t n_vms)
+{
+    struct placed p = {urls, vms, n_vms};
+    if (!wait_until(all_placed, &p, ACT_S)) {
+        for (size_t i = 0; i < n_vms; i++)
+            printf("VM %s: %d\n", vms[i], pool_vm_where(urls, 3, vms[i]));
+        fail_msg("a VM is not on exactly one host");
+    }
+}
+
 static bool
 vm_moved(void *arg)
 {
@@ -410,8 +441,7 @@ test_failover(void **state)
     assert_true(wait_until(vm_moved, &off2, ACT_S)); /* the new leader drains it */
     /* Every VM on exactly one host. */
     const char *vms[] = {"a", "b", "c", "d"};
-    for (size_t i = 0; i < 4; i++)
-        assert_true(pool_vm_where(urls, 3, vms[i]) >= 0);
+    assert_all_placed(urls, vms, 4);
     char *text = metrics_text(m2->url);
     assert_non_null(strstr(text, "vmloc_ha_leader 1"));
     assert_non_null(strstr(text, "vmloc_ha_lease_renew_seconds_count"));
@@ -496,8 +526,7 @@ test_paused_leader(void **state)
     assert_true(any_order_of_term(urls, 3, term1, NULL) || any_order_of_term(urls, 3, term2, NULL));
     /* Every VM on exactly one host. */
     const char *vms[] = {"a", "b", "c", "d"};
-    for (size_t i = 0; i < 4; i++)
-        assert_true(pool_vm_where(urls, 3, vms[i]) >= 0);
+    assert_all_placed(urls, vms, 4);
     pool_finish();
 }
 
@@ -574,8 +603,7 @@ test_dead_manager(void **state)
     assert_true(wait_until(role_is, &follow2, UP_S));
     /* Every VM on exactly one host. */
     const char *all[] = {"a", "b", "c", "d"};
-    for (size_t i = 0; i < 4; i++)
-        assert_true(pool_vm_where(urls, 3, all[i]) >= 0);
+    assert_all_placed(urls, all, 4);
     pool_finish();
 }
 
@@ -737,8 +765,7 @@ test_etcd_quorum(void **state)
         assert_true(wait_until(ha_fine, (void *)m[i]->url, LEASE_S + 2.0));
     /* Every VM on exactly one host. */
     const char *vms[] = {"a", "b", "c", "d", "e"};
-    for (size_t i = 0; i < 5; i++)
-        assert_true(pool_vm_where(urls, 3, vms[i]) >= 0);
+    assert_all_placed(urls, vms, 5);
     pool_finish();
 }
 
