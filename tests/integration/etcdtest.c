@@ -1,4 +1,4 @@
-/* A one-member etcd for daemon tests (etcdtest.h). */
+/* An etcd cluster for daemon tests (etcdtest.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "etcdtest.h"
 
@@ -22,9 +22,13 @@
 
 #include "testpool.h"
 
-static pid_t etcd_pid;
-static char etcd_url[64];
-static char etcd_log[600];
+#define START_ATTEMPTS 5
+
+static size_t n_members;
+static pid_t member_pid[ETCDTEST_MAX_MEMBERS];
+static char member_url[ETCDTEST_MAX_MEMBERS][64];
+static char member_log[ETCDTEST_MAX_MEMBERS][600];
+static char all_urls[ETCDTEST_MAX_MEMBERS * 65 + 1];
 
 const char *
 etcdtest_find(void)
@@ -40,11 +44,34 @@ etcdtest_find(void)
 const char *
 etcdtest_url(void)
 {
-    return etcd_url;
+    return all_urls;
 }
 
-static int
-free_port(void)
+const char *
+etcdtest_member_url(size_t i)
+{
+    assert_true(i < n_members);
+    return member_url[i];
+}
+
+pid_t
+etcdtest_member_pid(size_t i)
+{
+    assert_true(i < n_members);
+    return member_pid[i];
+}
+
+int
+etcdtest_member_of(const char *url)
+{
+    for (size_t i = 0; url != NULL && i < n_members; i++)
+        if (strcmp(member_url[i], url) == 0)
+            return (int)i;
+    return -1;
+}
+
+int
+etcdtest_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -59,77 +86,122 @@ free_port(void)
     return ntohs(a.sin_port);
 }
 
-/* Healthy, or the process has exited (the probe-then-bind race). */
 static bool
-up_or_gone(void *arg)
+member_healthy(size_t i)
 {
-    bool *gone = arg;
-    int status = 0;
-    if (waitpid(etcd_pid, &status, WNOHANG) == etcd_pid) {
-        etcd_pid = 0;
-        *gone = true;
-        return true;
-    }
     json_t *j = NULL;
-    int st = daemon_http_token(etcd_url, "GET", "/health", NULL, NULL, &j);
+    int st = daemon_http_token(member_url[i], "GET", "/health", NULL, NULL, &j);
     bool ok = st == 200 && j != NULL && strcmp(str(j, "health"), "true") == 0;
     json_decref(j);
     return ok;
 }
 
+/* Every member healthy (the cluster has a leader), or one has exited (the probe-then-bind
+ * race). */
 static bool
-try_start(const char *bin, int attempt)
+up_or_gone(void *arg)
 {
-    char cu[64];
-    char pu[64];
-    char cluster[80];
-    char dir[600];
-    (void)snprintf(cu, sizeof(cu), "http://127.0.0.1:%d", free_port());
-    (void)snprintf(pu, sizeof(pu), "http://127.0.0.1:%d", free_port());
-    (void)snprintf(cluster, sizeof(cluster), "t=%s", pu);
-    (void)snprintf(dir, sizeof(dir), "%s-etcd%d", pool_data_dir(), attempt);
-    (void)snprintf(etcd_log, sizeof(etcd_log), "%s-etcd.log", pool_data_dir());
-    (void)snprintf(etcd_url, sizeof(etcd_url), "%s", cu);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        (void)setpgid(0, 0);
-        int fd = open(etcd_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            (void)dup2(fd, 1);
-            (void)dup2(fd, 2);
+    bool *gone = arg;
+    for (size_t i = 0; i < n_members; i++) {
+        int status = 0;
+        if (member_pid[i] > 0 && waitpid(member_pid[i], &status, WNOHANG) == member_pid[i]) {
+            member_pid[i] = 0;
+            *gone = true;
+            return true;
         }
-        execl(bin, "etcd", "--name", "t", "--data-dir", dir, "--listen-client-urls", cu,
-              "--advertise-client-urls", cu, "--listen-peer-urls", pu,
-              "--initial-advertise-peer-urls", pu, "--initial-cluster", cluster, (char *)NULL);
-        _exit(127);
     }
-    etcd_pid = pid;
-    bool gone = false;
-    if (!wait_until(up_or_gone, &gone, 30.0)) {
-        printf("etcd did not become healthy; its log is %s\n", etcd_log);
-        fail();
-    }
-    return !gone;
-}
-
-void
-etcdtest_start(const char *bin)
-{
-    for (int attempt = 0; attempt < 5; attempt++)
-        if (try_start(bin, attempt))
-            return;
-    printf("etcd exited at start five times; its last log is %s\n", etcd_log);
-    fail();
+    for (size_t i = 0; i < n_members; i++)
+        if (!member_healthy(i))
+            return false;
+    return true;
 }
 
 void
 etcdtest_stop(void)
 {
-    if (etcd_pid <= 0)
-        return;
-    (void)kill(-etcd_pid, SIGKILL);
-    (void)kill(etcd_pid, SIGKILL);
-    (void)waitpid(etcd_pid, NULL, 0);
-    etcd_pid = 0;
+    for (size_t i = 0; i < n_members; i++) {
+        if (member_pid[i] <= 0)
+            continue;
+        (void)kill(-member_pid[i], SIGCONT); /* a stopped one takes SIGKILL anyway */
+        (void)kill(-member_pid[i], SIGKILL);
+        (void)kill(member_pid[i], SIGKILL);
+        (void)waitpid(member_pid[i], NULL, 0);
+        member_pid[i] = 0;
+    }
+}
+
+/* Start member `i` of `bin` in the cluster `cluster` (--initial-cluster) on client URL `cu`
+ * and peer URL `pu`, in data directory `dir`. */
+static void
+member_start(const char *bin, size_t i, const char *cu, const char *pu, const char *cluster,
+             const char *dir)
+{
+    char name[8];
+    (void)snprintf(name, sizeof(name), "e%zu", i);
+    (void)snprintf(member_log[i], sizeof(member_log[i]), "%s-etcd-%s.log", pool_data_dir(), name);
+    (void)snprintf(member_url[i], sizeof(member_url[i]), "%s", cu);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        (void)setpgid(0, 0);
+        int fd = open(member_log[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            (void)dup2(fd, 1);
+            (void)dup2(fd, 2);
+        }
+        /* An election within about a second of losing etcd's leader (its default takes up
+         * to two), well inside what the managers' lease tolerates (docs/running.md). */
+        execl(bin, "etcd", "--name", name, "--data-dir", dir, "--listen-client-urls", cu,
+              "--advertise-client-urls", cu, "--listen-peer-urls", pu,
+              "--initial-advertise-peer-urls", pu, "--initial-cluster", cluster,
+              "--heartbeat-interval", "100", "--election-timeout", "500", (char *)NULL);
+        _exit(127);
+    }
+    member_pid[i] = pid;
+}
+
+/* Start the members on fresh ports and data directories (attempt `attempt`): true when all
+ * are healthy, false when one exited at start (then all are stopped). */
+static bool
+try_start(const char *bin, int attempt)
+{
+    char cu[ETCDTEST_MAX_MEMBERS][64];
+    char pu[ETCDTEST_MAX_MEMBERS][64];
+    char cluster[ETCDTEST_MAX_MEMBERS * 80] = "";
+    all_urls[0] = '\0';
+    for (size_t i = 0; i < n_members; i++) {
+        (void)snprintf(cu[i], sizeof(cu[i]), "http://127.0.0.1:%d", etcdtest_free_port());
+        (void)snprintf(pu[i], sizeof(pu[i]), "http://127.0.0.1:%d", etcdtest_free_port());
+        size_t len = strlen(cluster);
+        (void)snprintf(cluster + len, sizeof(cluster) - len, "%se%zu=%s", i > 0 ? "," : "", i,
+                       pu[i]);
+        len = strlen(all_urls);
+        (void)snprintf(all_urls + len, sizeof(all_urls) - len, "%s%s", i > 0 ? "," : "", cu[i]);
+    }
+    for (size_t i = 0; i < n_members; i++) {
+        char dir[600];
+        (void)snprintf(dir, sizeof(dir), "%s-etcd%d-%zu", pool_data_dir(), attempt, i);
+        member_start(bin, i, cu[i], pu[i], cluster, dir);
+    }
+    bool gone = false;
+    if (!wait_until(up_or_gone, &gone, 30.0)) {
+        printf("etcd did not become healthy; its logs are %s and the like\n", member_log[0]);
+        fail();
+    }
+    if (gone)
+        etcdtest_stop();
+    return !gone;
+}
+
+void
+etcdtest_start(const char *bin, size_t n)
+{
+    assert_true(n >= 1 && n <= ETCDTEST_MAX_MEMBERS);
+    n_members = n;
+    for (int attempt = 0; attempt < START_ATTEMPTS; attempt++)
+        if (try_start(bin, attempt))
+            return;
+    printf("an etcd member exited at start %d times; the last logs are %s and the like\n",
+           START_ATTEMPTS, member_log[0]);
+    fail();
 }

@@ -1,20 +1,37 @@
-/* A one-member etcd (Debian's etcd-server) on loopback ports for a daemon test, with its data
- * in the test's temporary directory; started again on new ports when it exits at start (its
- * ports are probed free, then bound by etcd, which another process can win). */
+/* An etcd cluster (Debian's etcd-server) of one or three members on loopback ports for a daemon
+ * test, each member with its data in the test's temporary directory. When a member exits at
+ * start (its ports are probed free, then bound by etcd, which another process can win), the
+ * whole cluster is started again on new ports and new directories. */
 #ifndef VMLOC_TESTS_ETCDTEST_H
 #define VMLOC_TESTS_ETCDTEST_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define ETCDTEST_MAX_MEMBERS 3
 
 /* The etcd binary, or NULL when it is not installed (the test then skips, 77). */
 const char *etcdtest_find(void);
 
-/* Start etcd (`bin`, from etcdtest_find()); fails the test when it does not become healthy.
- * Its client URL into etcdtest_url(). Call from a cmocka setup, after pool_setup(). */
-void etcdtest_start(const char *bin);
+/* Start `n` members (1 to ETCDTEST_MAX_MEMBERS) of `bin` (from etcdtest_find()) with a fast
+ * election (about a second after etcd loses its leader); fails the test when they do not all
+ * become healthy. Call from a cmocka setup, after pool_setup(). */
+void etcdtest_start(const char *bin, size_t n);
 
-/* Its client URL ("http://127.0.0.1:PORT"). */
+/* The members' client URLs, comma-separated, as `vmloc manager --etcd` takes them. */
 const char *etcdtest_url(void);
 
-/* Kill it (and its process group) and reap it; nothing when it is not running. */
+/* Member `i`'s client URL and process (to stop and wake it). */
+const char *etcdtest_member_url(size_t i);
+pid_t etcdtest_member_pid(size_t i);
+
+/* The index of the member whose client URL is `url`; -1 when none. */
+int etcdtest_member_of(const char *url);
+
+/* Kill every member (a stopped one too) and reap it; nothing when none runs. */
 void etcdtest_stop(void);
+
+/* A loopback TCP port that was free a moment ago (for a URL nobody answers at). */
+int etcdtest_free_port(void);
 
 #endif

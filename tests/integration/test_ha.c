@@ -9,10 +9,8 @@
  * ordering within a lease (health and metrics say why) and starting them again resumes it with no
  * operator step. Skipped (77) when etcd is not installed. */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,13 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "etcdtest.h"
 #include "run.h"
 #include "testpool.h"
 
@@ -36,150 +33,13 @@
  * machine. */
 #define TAKEOVER_S (LEASE_S + LEASE_S / 3.0 + 0.2 + 2.0)
 
-/* The three etcd members: their processes, client URLs and logs; `etcd_url` lists the client
- * URLs, as the managers take them. */
-#define N_ETCD 3
 static const char *etcd_bin;
-static pid_t etcd_pid[N_ETCD];
-static char etcd_member[N_ETCD][64];
-static char etcd_url[3 * 64];
-static char etcd_log[N_ETCD][600];
-
-static int
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    (void)close(fd);
-    return ntohs(a.sin_port);
-}
-
-static bool
-member_healthy(size_t i)
-{
-    json_t *j = NULL;
-    int st = daemon_http_token(etcd_member[i], "GET", "/health", NULL, NULL, &j);
-    bool ok = st == 200 && j != NULL && strcmp(str(j, "health"), "true") == 0;
-    json_decref(j);
-    return ok;
-}
-
-/* Every member healthy (the cluster has a leader), or one has exited (its ports were taken
- * between free_port() and its bind: the probe-then-bind race). */
-static bool
-etcd_up_or_gone(void *arg)
-{
-    bool *gone = arg;
-    for (size_t i = 0; i < N_ETCD; i++) {
-        int status = 0;
-        if (etcd_pid[i] > 0 && waitpid(etcd_pid[i], &status, WNOHANG) == etcd_pid[i]) {
-            etcd_pid[i] = 0;
-            *gone = true;
-            return true;
-        }
-    }
-    for (size_t i = 0; i < N_ETCD; i++)
-        if (!member_healthy(i))
-            return false;
-    return true;
-}
-
-static void
-etcd_stop_all(void)
-{
-    for (size_t i = 0; i < N_ETCD; i++) {
-        if (etcd_pid[i] <= 0)
-            continue;
-        (void)kill(-etcd_pid[i], SIGKILL);
-        (void)kill(etcd_pid[i], SIGKILL);
-        (void)waitpid(etcd_pid[i], NULL, 0);
-        etcd_pid[i] = 0;
-    }
-}
-
-/* Start member `i` of the cluster `cluster` (--initial-cluster) on client URL `cu` and peer URL
- * `pu`, in data directory `dir`. */
-static void
-member_start(size_t i, const char *cu, const char *pu, const char *cluster, const char *dir)
-{
-    char name[8];
-    (void)snprintf(name, sizeof(name), "e%zu", i);
-    (void)snprintf(etcd_log[i], sizeof(etcd_log[i]), "%s-etcd-%s.log", pool_data_dir(), name);
-    (void)snprintf(etcd_member[i], sizeof(etcd_member[i]), "%s", cu);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        (void)setpgid(0, 0);
-        int fd = open(etcd_log[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            (void)dup2(fd, 1);
-            (void)dup2(fd, 2);
-        }
-        /* An election within about a second of losing etcd's leader (its default takes up
-         * to two), well inside what the managers' lease tolerates (docs/running.md). */
-        execl(etcd_bin, "etcd", "--name", name, "--data-dir", dir, "--listen-client-urls", cu,
-              "--advertise-client-urls", cu, "--listen-peer-urls", pu,
-              "--initial-advertise-peer-urls", pu, "--initial-cluster", cluster,
-              "--heartbeat-interval", "100", "--election-timeout", "500", (char *)NULL);
-        _exit(127);
-    }
-    etcd_pid[i] = pid;
-}
-
-/* Start the three members on fresh ports and data directories (attempt `attempt`): true when
- * all are healthy, false when one exited at start (then all are stopped). */
-static bool
-etcd_try_start(int attempt)
-{
-    char cu[N_ETCD][64];
-    char pu[N_ETCD][64];
-    char cluster[N_ETCD * 80] = "";
-    for (size_t i = 0; i < N_ETCD; i++) {
-        (void)snprintf(cu[i], sizeof(cu[i]), "http://127.0.0.1:%d", free_port());
-        (void)snprintf(pu[i], sizeof(pu[i]), "http://127.0.0.1:%d", free_port());
-        size_t len = strlen(cluster);
-        (void)snprintf(cluster + len, sizeof(cluster) - len, "%se%zu=%s", i > 0 ? "," : "", i,
-                       pu[i]);
-    }
-    (void)snprintf(etcd_url, sizeof(etcd_url), "%s,%s,%s", cu[0], cu[1], cu[2]);
-    for (size_t i = 0; i < N_ETCD; i++) {
-        char dir[600];
-        (void)snprintf(dir, sizeof(dir), "%s-etcd%d-%zu", pool_data_dir(), attempt, i);
-        member_start(i, cu[i], pu[i], cluster, dir);
-    }
-    bool gone = false;
-    if (!wait_until(etcd_up_or_gone, &gone, 30.0)) {
-        printf("etcd did not become healthy; its logs are %s and the like\n", etcd_log[0]);
-        fail();
-    }
-    if (gone)
-        etcd_stop_all();
-    return !gone;
-}
-
-static void
-etcd_start(void)
-{
-    for (int attempt = 0; attempt < 5; attempt++)
-        if (etcd_try_start(attempt))
-            return;
-    printf("an etcd member exited at start five times; the last logs are %s and the like\n",
-           etcd_log[0]);
-    fail();
-}
 
 static int
 setup(void **state)
 {
     (void)pool_setup(state);
-    etcd_start();
+    etcdtest_start(etcd_bin, 3);
     return 0;
 }
 
@@ -187,10 +47,7 @@ static int
 teardown(void **state)
 {
     (void)pool_teardown(state);
-    for (size_t i = 0; i < N_ETCD; i++)
-        if (etcd_pid[i] > 0)
-            (void)kill(-etcd_pid[i], SIGCONT); /* a stopped one takes SIGKILL anyway */
-    etcd_stop_all();
+    etcdtest_stop();
     return 0;
 }
 
@@ -200,8 +57,8 @@ start_manager(const char *id)
 {
     char data[700];
     (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
-    const char *argv[] = {"manager", "--listen", "127.0.0.1:0", "--data",  data, "--interval",
-                          "0.2",     "--etcd",   etcd_url,      "--ha-id", id,   NULL};
+    const char *argv[] = {"manager", "--listen", "127.0.0.1:0",  "--data",  data, "--interval",
+                          "0.2",     "--etcd",   etcdtest_url(), "--ha-id", id,   NULL};
     return pool_start(id, argv);
 }
 
@@ -402,7 +259,7 @@ test_failover(void **state)
     /* The CLI given a dead URL, the follower and the leader talks to the leader: its error
      * for an unknown host names the URL it used. */
     char dead[64];
-    (void)snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", free_port());
+    (void)snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", etcdtest_free_port());
     char three[400];
     (void)snprintf(three, sizeof(three), "%s,%s,%s", dead, m2->url, m1->url);
     cli_error_names(three, m1->url);
@@ -536,8 +393,9 @@ start_edge_manager(const char *id, const char *listen)
 {
     char data[700];
     (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
-    const char *argv[] = {"manager", "--listen", listen,   "--data", data,      "--interval", "0.2",
-                          "--mode",  "edge",     "--etcd", etcd_url, "--ha-id", id,           NULL};
+    const char *argv[] = {"manager",      "--listen", listen,   "--data", data,
+                          "--interval",   "0.2",      "--mode", "edge",   "--etcd",
+                          etcdtest_url(), "--ha-id",  id,       NULL};
     return pool_start(id, argv);
 }
 
@@ -548,7 +406,7 @@ static void
 test_dead_manager(void **state)
 {
     (void)state;
-    int dead_port = free_port();
+    int dead_port = etcdtest_free_port();
     char dead[64];
     (void)snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", dead_port);
     struct daemon *m1 = start_edge_manager("m1", "127.0.0.1:0");
@@ -607,16 +465,6 @@ test_dead_manager(void **state)
     pool_finish();
 }
 
-/* The etcd member (index) whose client URL is `url`, -1 when none. */
-static int
-member_of(const char *url)
-{
-    for (size_t i = 0; i < N_ETCD; i++)
-        if (strcmp(etcd_member[i], url) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* A manager (`url`) talks to an etcd member other than `not_member` now. */
 struct uses {
     const char *url;
@@ -628,8 +476,8 @@ moved_off_member(void *arg)
 {
     struct uses *u = arg;
     json_t *h = health(u->url);
-    bool ok =
-        h != NULL && member_of(str(h, "etcd")) >= 0 && member_of(str(h, "etcd")) != u->not_member;
+    bool ok = h != NULL && etcdtest_member_of(str(h, "etcd")) >= 0 &&
+              etcdtest_member_of(str(h, "etcd")) != u->not_member;
     json_decref(h);
     return ok;
 }
@@ -704,10 +552,10 @@ test_etcd_quorum(void **state)
 
     /* (a) Stop the member the leader talks to. */
     json_t *h = health(m[0]->url);
-    int first = member_of(str(h, "etcd"));
+    int first = etcdtest_member_of(str(h, "etcd"));
     json_decref(h);
     assert_true(first >= 0);
-    assert_int_equal(kill(etcd_pid[first], SIGSTOP), 0);
+    assert_int_equal(kill(etcdtest_member_pid((size_t)first), SIGSTOP), 0);
     double renewed = metric(m[0]->url, "vmloc_ha_lease_renew_seconds_count");
     load(a1->url, "a", "cpu=60");
     assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
@@ -724,8 +572,8 @@ test_etcd_quorum(void **state)
         assert_true(metric(m[i]->url, "vmloc_ha_leadership_changes_total") == changes[i]);
 
     /* (b) Stop a second member: no quorum. The leader stops within one lease. */
-    int second = (first + 1) % N_ETCD;
-    assert_int_equal(kill(etcd_pid[second], SIGSTOP), 0);
+    int second = (first + 1) % ETCDTEST_MAX_MEMBERS;
+    assert_int_equal(kill(etcdtest_member_pid((size_t)second), SIGSTOP), 0);
     double stopped = mono_s();
     struct cond none1 = {m[0]->url, "none", NULL, 0};
     assert_true(wait_until(role_is, &none1, LEASE_S + 2.0));
@@ -754,8 +602,8 @@ test_etcd_quorum(void **state)
     assert_true(hosts_up(&h3_up));
 
     /* (c) Wake both: a leader is elected and resolves the pending conflict by itself. */
-    assert_int_equal(kill(etcd_pid[first], SIGCONT), 0);
-    assert_int_equal(kill(etcd_pid[second], SIGCONT), 0);
+    assert_int_equal(kill(etcdtest_member_pid((size_t)first), SIGCONT), 0);
+    assert_int_equal(kill(etcdtest_member_pid((size_t)second), SIGCONT), 0);
     double woken = mono_s();
     assert_true(wait_until(one_leads, m, TAKEOVER_S + 5.0));
     printf("a leader %.2f s after etcd's quorum came back\n", mono_s() - woken);
@@ -829,11 +677,7 @@ test_stale_term_refused(void **state)
 int
 main(void)
 {
-    static const char *const candidates[] = {"/usr/bin/etcd", "/usr/local/bin/etcd"};
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-        if (access(candidates[i], X_OK) == 0)
-            etcd_bin = candidates[i];
-    }
+    etcd_bin = etcdtest_find();
     if (etcd_bin == NULL) {
         printf("SKIP: etcd is not installed (apt-get install etcd-server etcd-client, or "
                "scripts/deps.sh)\n");

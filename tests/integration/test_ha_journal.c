@@ -29,7 +29,7 @@ static int
 setup(void **state)
 {
     (void)pool_setup(state);
-    etcdtest_start(etcd_bin);
+    etcdtest_start(etcd_bin, 1);
     return 0;
 }
 
