@@ -205,3 +205,31 @@ etcdtest_start(const char *bin, size_t n)
            START_ATTEMPTS, member_log[0]);
     fail();
 }
+
+struct daemon *
+etcdtest_manager(const char *id)
+{
+    char data[700];
+    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
+    const char *argv[] = {"manager", "--listen", "127.0.0.1:0",  "--data",  data, "--interval",
+                          "0.2",     "--etcd",   etcdtest_url(), "--ha-id", id,   NULL};
+    return pool_start(id, argv);
+}
+
+bool
+etcdtest_role_is(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *h = get(c->url, "/v1/health");
+    bool ok = h != NULL && strcmp(str(h, "role"), c->a) == 0;
+    json_decref(h);
+    return ok;
+}
+
+int
+etcdtest_teardown(void **state)
+{
+    (void)pool_teardown(state);
+    etcdtest_stop();
+    return 0;
+}

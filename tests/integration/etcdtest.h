@@ -5,6 +5,7 @@
 #ifndef VMLOC_TESTS_ETCDTEST_H
 #define VMLOC_TESTS_ETCDTEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,5 +34,20 @@ void etcdtest_stop(void);
 
 /* A loopback TCP port that was free a moment ago (for a URL nobody answers at). */
 int etcdtest_free_port(void);
+
+/* --- managers on it --- */
+
+struct daemon;
+
+/* A manager `id` with a store of its own, deciding every 0.2 s, campaigning on the test's
+ * etcd (`--ha-id id`). */
+struct daemon *etcdtest_manager(const char *id);
+
+/* wait_until() condition: the manager at c->url (a struct cond *) has role c->a ("leader",
+ * "follower", "none"); false when it does not answer. */
+bool etcdtest_role_is(void *arg);
+
+/* cmocka teardown: the test's daemons (pool_teardown()), then etcd. */
+int etcdtest_teardown(void **state);
 
 #endif

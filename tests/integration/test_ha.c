@@ -43,25 +43,6 @@ setup(void **state)
     return 0;
 }
 
-static int
-teardown(void **state)
-{
-    (void)pool_teardown(state);
-    etcdtest_stop();
-    return 0;
-}
-
-/* A manager `id` on its own store, campaigning on the test's etcd. */
-static struct daemon *
-start_manager(const char *id)
-{
-    char data[700];
-    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
-    const char *argv[] = {"manager", "--listen", "127.0.0.1:0",  "--data",  data, "--interval",
-                          "0.2",     "--etcd",   etcdtest_url(), "--ha-id", id,   NULL};
-    return pool_start(id, argv);
-}
-
 /* An agent `name` registering with the managers `m1` and `m2` (NULL: only `m1`), given as
  * --manager twice, with VMs `vm` and `vm2` (NULL: none), keeping its state (and the highest
  * manager term) in a data directory of its own. */
@@ -80,17 +61,6 @@ static json_t *
 health(const char *url)
 {
     return get(url, "/v1/health");
-}
-
-/* The manager's role ("" when it does not answer). */
-static bool
-role_is(void *arg)
-{
-    struct cond *c = arg;
-    json_t *h = health(c->url);
-    bool ok = h != NULL && strcmp(str(h, "role"), c->a) == 0;
-    json_decref(h);
-    return ok;
 }
 
 static long long
@@ -225,12 +195,12 @@ static void
 test_failover(void **state)
 {
     (void)state;
-    struct daemon *m1 = start_manager("m1");
+    struct daemon *m1 = etcdtest_manager("m1");
     struct cond lead1 = {m1->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead1, UP_S));
-    struct daemon *m2 = start_manager("m2");
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    struct daemon *m2 = etcdtest_manager("m2");
     struct cond follow2 = {m2->url, "follower", NULL, 0};
-    assert_true(wait_until(role_is, &follow2, UP_S));
+    assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     json_t *h1 = health(m1->url);
     json_t *h2 = health(m2->url);
     long long term = json_integer_value(json_object_get(h1, "term"));
@@ -281,7 +251,7 @@ test_failover(void **state)
     double killed = mono_s();
     load(a1->url, "a", "cpu=60");
     struct cond lead2 = {m2->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead2, TAKEOVER_S + 2.0));
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S + 2.0));
     double took = mono_s() - killed;
     printf("takeover after kill -9: %.2f s (lease %.0f s)\n", took, LEASE_S);
     assert_true(took <= TAKEOVER_S);
@@ -342,13 +312,13 @@ test_paused_leader(void **state)
 {
     (void)state;
     assert_int_equal(setenv("VMLOC_FAILPOINT", "manager-before-order:stop", 1), 0);
-    struct daemon *m1 = start_manager("m1");
+    struct daemon *m1 = etcdtest_manager("m1");
     assert_int_equal(unsetenv("VMLOC_FAILPOINT"), 0);
     struct cond lead1 = {m1->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead1, UP_S));
-    struct daemon *m2 = start_manager("m2");
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    struct daemon *m2 = etcdtest_manager("m2");
     struct cond follow2 = {m2->url, "follower", NULL, 0};
-    assert_true(wait_until(role_is, &follow2, UP_S));
+    assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     long long term1 = term_of(m1->url);
     struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30", "b:cpu=25");
     struct daemon *a2 = start_agent("h2", m1->url, m2->url, "d:cpu=5", NULL);
@@ -364,7 +334,7 @@ test_paused_leader(void **state)
     struct log_cond paused = {m1, "failpoint manager-before-order reached: pausing"};
     assert_true(wait_until(log_has, &paused, ACT_S));
     struct cond lead2 = {m2->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead2, TAKEOVER_S + 2.0));
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S + 2.0));
     long long term2 = term_of(m2->url);
     assert_true(term2 > term1);
     assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
@@ -376,7 +346,7 @@ test_paused_leader(void **state)
     struct log_cond held = {m1, "this manager no longer leads"};
     assert_true(wait_until(log_has, &held, ACT_S));
     struct cond follow1 = {m1->url, "follower", NULL, 0};
-    assert_true(wait_until(role_is, &follow1, TAKEOVER_S));
+    assert_true(wait_until(etcdtest_role_is, &follow1, TAKEOVER_S));
     /* The order m1 held was journaled before it paused: m2 adopted it and sent it under its
      * own term; no other order of m1's term reached an agent. */
     assert_false(any_order_of_term(urls, 3, term1, m2));
@@ -411,7 +381,7 @@ test_dead_manager(void **state)
     (void)snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", dead_port);
     struct daemon *m1 = start_edge_manager("m1", "127.0.0.1:0");
     struct cond lead1 = {m1->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead1, UP_S));
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
     char list[300];
     (void)snprintf(list, sizeof(list), "%s,%s", dead, m1->url);
     static const char *const vms[3][2] = {
@@ -458,7 +428,7 @@ test_dead_manager(void **state)
     struct cond reg2 = {ag[0]->url, "vmloc_managers_registered", NULL, 2};
     assert_true(wait_until(metric_is, &reg2, UP_S));
     struct cond follow2 = {m2->url, "follower", NULL, 0};
-    assert_true(wait_until(role_is, &follow2, UP_S));
+    assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     /* Every VM on exactly one host. */
     const char *all[] = {"a", "b", "c", "d"};
     assert_all_placed(urls, all, 4);
@@ -518,7 +488,7 @@ one_leads(void *arg)
     struct daemon **m = arg;
     struct cond a = {m[0]->url, "leader", NULL, 0};
     struct cond b = {m[1]->url, "leader", NULL, 0};
-    return role_is(&a) || role_is(&b);
+    return etcdtest_role_is(&a) || etcdtest_role_is(&b);
 }
 
 /* (g) etcd trouble. One member of three stopped (SIGSTOP: it takes connections and answers
@@ -531,12 +501,12 @@ test_etcd_quorum(void **state)
 {
     (void)state;
     struct daemon *m[2];
-    m[0] = start_manager("m1");
+    m[0] = etcdtest_manager("m1");
     struct cond lead1 = {m[0]->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead1, UP_S));
-    m[1] = start_manager("m2");
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    m[1] = etcdtest_manager("m2");
     struct cond follow2 = {m[1]->url, "follower", NULL, 0};
-    assert_true(wait_until(role_is, &follow2, UP_S));
+    assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     long long term = term_of(m[0]->url);
     struct daemon *a1 = start_agent("h1", m[0]->url, m[1]->url, "a:cpu=30", "b:cpu=25");
     struct daemon *a2 = start_agent("h2", m[0]->url, m[1]->url, "d:cpu=5", NULL);
@@ -564,8 +534,8 @@ test_etcd_quorum(void **state)
     /* Two leases' worth of renewals later, nothing changed. */
     struct cond later = {m[0]->url, NULL, NULL, (long long)renewed + 6};
     assert_true(wait_until(renewals_reach, &later, 4 * LEASE_S));
-    assert_true(role_is(&lead1));
-    assert_true(role_is(&follow2));
+    assert_true(etcdtest_role_is(&lead1));
+    assert_true(etcdtest_role_is(&follow2));
     assert_int_equal(term_of(m[0]->url), term);
     assert_int_equal(term_of(m[1]->url), term);
     for (size_t i = 0; i < 2; i++)
@@ -576,7 +546,7 @@ test_etcd_quorum(void **state)
     assert_int_equal(kill(etcdtest_member_pid((size_t)second), SIGSTOP), 0);
     double stopped = mono_s();
     struct cond none1 = {m[0]->url, "none", NULL, 0};
-    assert_true(wait_until(role_is, &none1, LEASE_S + 2.0));
+    assert_true(wait_until(etcdtest_role_is, &none1, LEASE_S + 2.0));
     double took = mono_s() - stopped;
     printf("leader stopped ordering %.2f s after etcd lost its quorum (lease %.0f s)\n", took,
            LEASE_S);
@@ -685,10 +655,10 @@ main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stale_term_refused, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_paused_leader, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_manager, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_etcd_quorum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failover, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_paused_leader, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_manager, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_etcd_quorum, setup, etcdtest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,25 +33,6 @@ setup(void **state)
     return 0;
 }
 
-static int
-teardown(void **state)
-{
-    (void)pool_teardown(state);
-    etcdtest_stop();
-    return 0;
-}
-
-/* A manager `id` on its own store, campaigning on the test's etcd. */
-static struct daemon *
-start_manager(const char *id)
-{
-    char data[700];
-    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
-    const char *argv[] = {"manager", "--listen", "127.0.0.1:0",  "--data",  data, "--interval",
-                          "0.2",     "--etcd",   etcdtest_url(), "--ha-id", id,   NULL};
-    return pool_start(id, argv);
-}
-
 /* An agent `name` registering with both managers, with VMs `vm` and `vm2` (NULL: none) and a
  * simulated migration bandwidth of 1,000 MiB/s (a VM of mem=N MiB takes N/1000 s to move). */
 static struct daemon *
@@ -71,16 +52,6 @@ start_agent(const char *name, const char *m1, const char *m2, const char *vm, co
                            vm2,
                            NULL};
     return pool_start_agent(name, m1, extra);
-}
-
-static bool
-role_is(void *arg)
-{
-    struct cond *c = arg;
-    json_t *h = get(c->url, "/v1/health");
-    bool ok = h != NULL && strcmp(str(h, "role"), c->a) == 0;
-    json_decref(h);
-    return ok;
 }
 
 /* The leader at `url` has no journal write left for etcd. */
@@ -108,12 +79,12 @@ vm_at(void *arg)
 static void
 start_pair(struct daemon **ret_m1, struct daemon **ret_m2)
 {
-    struct daemon *m1 = start_manager("m1");
+    struct daemon *m1 = etcdtest_manager("m1");
     struct cond lead1 = {m1->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead1, UP_S));
-    struct daemon *m2 = start_manager("m2");
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    struct daemon *m2 = etcdtest_manager("m2");
     struct cond follow2 = {m2->url, "follower", NULL, 0};
-    assert_true(wait_until(role_is, &follow2, UP_S));
+    assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     *ret_m1 = m1;
     *ret_m2 = m2;
 }
@@ -168,7 +139,7 @@ test_adopt_migration(void **state)
 
     daemon_kill(m1);
     struct cond lead2 = {m2->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead2, TAKEOVER_S));
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
     char adopted[200];
     (void)snprintf(adopted, sizeof(adopted), "migration adopted from the journal id=%s vm=\"a\"",
                    id1);
@@ -218,7 +189,7 @@ test_drain_survives(void **state)
 
     daemon_kill(m1);
     struct cond lead2 = {m2->url, "leader", NULL, 0};
-    assert_true(wait_until(role_is, &lead2, TAKEOVER_S));
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
     struct cond drained2 = {m2->url, "h3", "maintenance", 0};
     assert_true(host_state_is(&drained2)); /* from the journal, before it leads */
     /* A conflict on h1: its VM goes to h2, never to the drained h3. */
@@ -244,8 +215,8 @@ main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_adopt_migration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drain_survives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_migration, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
