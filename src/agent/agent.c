@@ -262,8 +262,9 @@ backend_start(struct agent *a)
         r = -ENOTSUP;
 #endif
     } else {
-        struct hv_sim_opts so = {o->name, o->capacity, o->mem_mib, o->overhead, o->bandwidth_mib_s,
-                                 o->vms,  o->n_vms,    &o->trace,  o->data,     &o->policy};
+        struct hv_sim_opts so = {
+            o->name,  o->capacity, o->mem_mib, o->overhead, o->bandwidth_mib_s, o->vms,
+            o->n_vms, &o->trace,   o->data,    &o->policy,  o->sim_pressure};
         r = hv_sim_new(&so, a->base, a->client, &ev, &a->hv);
     }
     if (r < 0)

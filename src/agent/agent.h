@@ -54,6 +54,7 @@ struct agent_opts {
     double capacity;
     double mem_mib;
     double overhead[KIND_COUNT];
+    bool sim_pressure; /* sim: report the host's cpu pressure (`some`, avg10) modelled */
     struct wire_vmdef vms[AGENT_MAX_VMS];
     size_t n_vms;
     enum log_level log_level;

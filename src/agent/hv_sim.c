@@ -27,6 +27,7 @@
 #include "common/failpoint.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "core/cpuwait.h" /* cpuwait_pressure_avg() */
 #include "net/loop.h"
 
 #define STATE_FILE "hv-sim.json"
@@ -45,6 +46,23 @@ hv_sim_trace_demand(struct hv_sim *hv, double now)
         if (v->trace[0] != '\0' && v->trace_vm >= 0)
             hv_trace_demand(&hv->trace, (size_t)v->trace_vm, v->mips, v->cores, now, v->demand);
     }
+}
+
+/* With --sim-pressure: the kernel's cpu pressure `some` (avg10) of the host, into `s`. The
+ * host stalled (some VM waited) over the whole interval since the last sample or not at all,
+ * as that sample found it: a change of demand is sampled at once (hv_events.changed). `full`
+ * is left absent: at the level of the whole host the kernel's cpu `full` is not defined
+ * (kernels since 5.13 print it as 0), and memory and io are not modelled. */
+static void
+sim_pressure(struct hv_sim *hv, struct wire_sample *s)
+{
+    double now = clock_mono_s();
+    if (hv->psi_mono >= 0.0)
+        hv->psi_some =
+            cpuwait_pressure_avg(hv->psi_some, hv->psi_stalled ? 100.0 : 0.0, now - hv->psi_mono);
+    hv->psi_mono = now;
+    hv->psi_stalled = simhost_cpu_stalled(&hv->host);
+    pressure_set(&s->pressure, PRESSURE_CPU, PRESSURE_SOME, hv->psi_some);
 }
 
 /* The simulated host now: what each VM gets of what it asks for, and the host's total. The
@@ -71,6 +89,8 @@ sim_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     hv_sim_trace_demand(hv, now);
     simhost_allocate(&hv->host, usage, s->usage);
     simhost_cpu_wait(&hv->host, wait);
+    if (hv->o.pressure)
+        sim_pressure(hv, s);
     s->usage_kinds = KIND_MASK_ALL;
     s->time = now;
     (void)snprintf(s->name, sizeof(s->name), "%s", hv->o.name);
@@ -619,6 +639,7 @@ hv_sim_new(const struct hv_sim_opts *o, struct event_base *base, struct http_cli
     hv->evbase = base;
     hv->client = client;
     hv->ev = *ev;
+    hv->psi_mono = -1.0;
     sim_arrivals_init(&hv->arr, hv);
     if (simhost_init(&hv->host, o->name) < 0) {
         log_errorx("bad host name");

@@ -6,6 +6,7 @@
 #ifndef VMLOC_AGENT_HV_SIM_H
 #define VMLOC_AGENT_HV_SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent/hv.h"
@@ -28,6 +29,7 @@ struct hv_sim_opts {
     const struct hv_trace_opts *trace; /* VMs whose demand follows a trace ([sim] trace) */
     const char *data;                  /* the folder of its state file; "" : none */
     const struct policy *policy;       /* what holds a VM where it is, for GET /v1/vms */
+    bool pressure; /* report the host's cpu pressure (`some`, avg10) modelled (--sim-pressure) */
 };
 
 /* A simulated host on `base`, talking to other agents through `client`. Logs why and returns

@@ -53,6 +53,12 @@ struct hv_sim {
     struct hv_events ev;
     bool state_loaded; /* with a data folder: the state file was read (or absent): save it */
     char *state_text;  /* the state last written */
+    /* With o.pressure: the host's cpu pressure `some` (avg10, percent), the monotonic time of
+     * the sample that last moved it (< 0: none yet), and whether the host was stalled then
+     * (held until the next sample: the demand changes only at a sample). */
+    double psi_some;
+    double psi_mono;
+    bool psi_stalled;
 };
 
 /* ---- sim_transfer.c: a VM leaving this host ---- */

@@ -180,6 +180,12 @@ cpu_want(const struct simhost *hv)
     return want;
 }
 
+bool
+simhost_cpu_stalled(const struct simhost *hv)
+{
+    return cpuwait_unmet_pct(cpu_want(hv), 100.0 - hv->overhead[KIND_CPU]) > 0.0;
+}
+
 void
 simhost_cpu_wait(const struct simhost *hv, double *ret_wait)
 {

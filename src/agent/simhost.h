@@ -94,4 +94,9 @@ void simhost_allocate(const struct simhost *hv, double (*ret_usage)[KIND_COUNT],
  * no CPU waits 0; an arriving VM does not run here: -1 (unknown). `ret_wait[i]` for VM i. */
 void simhost_cpu_wait(const struct simhost *hv, double *ret_wait);
 
+/* Whether the host's VMs now ask more CPU than they may have (100 % less the overhead),
+ * arrivals counted with their reservation: then some VM waits, which the kernel counts as
+ * cpu pressure (`some`). */
+bool simhost_cpu_stalled(const struct simhost *hv);
+
 #endif

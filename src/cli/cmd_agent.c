@@ -348,6 +348,12 @@ static const struct opt_def sim_defs[] = {
      .set = {SETTING_NUMBER(AG(bandwidth_mib_s), 1e-3, 1e9, "must be a number > 0 (MiB/s)")},
      .arg = "MIBPS",
      .help = "simulated migration bandwidth, MiB/s (default {})"},
+    {.name = "sim-pressure",
+     .key = "pressure",
+     .set = {SETTING_BOOL, AG(sim_pressure), .why = "must be yes or no"},
+     .help = "report the host's cpu pressure (PSI some, avg10)\n"
+             "modelled from over-subscription (default: none,\n"
+             "as a host without PSI)"},
 };
 
 /* [sim]: VMs whose demand follows a trace (docs/running.md). */

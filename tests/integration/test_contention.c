@@ -13,7 +13,12 @@
  * And in peer mode, the same: a usage conflict nobody waits in is recorded and logged once
  * per episode, over many samples, and not acted on; made to hurt, it moves. In edge mode the
  * agent notifies such a conflict marked unconfirmed, and the manager records it the same way
- * (once, never acted on); made to hurt, it is notified as a conflict and moves. */
+ * (once, never acted on); made to hurt, it is notified as a conflict and moves.
+ *
+ * With the simulated agents reporting cpu pressure (--sim-pressure) and contention_wait = 100
+ * (no VM's wait can confirm), the pressure alone decides: a usage conflict with room stays
+ * unconfirmed (pressure 0), and once over-subscribed the pressure rises past 10 % within a
+ * second or so, confirms the conflict, and a moves. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -258,6 +263,78 @@ test_edge_unconfirmed(void **state)
     pool_finish();
 }
 
+/* Host c->a's cpu pressure `some` on the manager at c->url: present and at least c->n (or,
+ * with c->n < 0, exactly 0). */
+static bool
+host_pressure(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *hosts = get(c->url, "/v1/hosts");
+    json_t *h = named(hosts, c->a);
+    json_t *cpu = h != NULL ? json_object_get(json_object_get(h, "pressure"), "cpu") : NULL;
+    json_t *some = json_object_get(cpu, "some");
+    bool ok = json_is_number(some) &&
+              (c->n < 0 ? json_number_value(some) == 0.0 : json_number_value(some) >= (double)c->n);
+    /* Only `some`: the simulated host does not invent `full`, memory or io. */
+    ok = ok && json_object_get(cpu, "full") == NULL &&
+         json_object_size(json_object_get(h, "pressure")) == 1;
+    json_decref(hosts);
+    return ok;
+}
+
+static void
+test_pressure_confirms(void **state)
+{
+    (void)state;
+    const char *pol = pool_write_policy("[detect]\ncontention = confirm\ncontention_wait = 100\n");
+    const char *mextra[] = {"--config", pol, NULL};
+    struct daemon *m = pool_start_manager("m", "127.0.0.1:0", mextra);
+    /* 85 % used, two heavy VMs, not over-subscribed; h2 is empty, room for either. */
+    const char *h1x[] = {"--sim-pressure", "--vm",     "a:cpu=45", "--vm",
+                         "b:cpu=40",       "--config", pol,        NULL};
+    const char *h2x[] = {"--sim-pressure", "--config", pol, NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, h1x);
+    pool_start_agent("h2", m->url, h2x);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    struct cond calm = {m->url, "h1", NULL, -1};
+    assert_true(wait_until(host_pressure, &calm, ACT_S));
+    struct log_cond logged = {m, "usage conflict not confirmed: 0 heavy VMs wait >= 100 % "
+                                 "(min_vms 2); cpu pressure some 0.0 % < 10 %"};
+    assert_true(wait_until(log_has, &logged, ACT_S));
+    struct cond rounds = {m->url, NULL, NULL, health_int(m->url, "rounds") + 15};
+    assert_true(wait_until(rounds_reach, &rounds, ACT_S));
+    json_t *migs = get(m->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    assert_true(host_pressure(&calm)); /* 15 rounds later, still no pressure */
+    char *mt = metrics_text(m->url);
+    assert_non_null(
+        strstr(mt, "vmloc_host_pressure_ratio{host=\"h1\",resource=\"cpu\",kind=\"some\"} 0"));
+    free(mt);
+
+    /* Over-subscribed: each waits 10.9 %, far below 100 %, but the host now stalls all the
+     * time and its pressure confirms the conflict. */
+    load(h1->url, "a", "cpu=70");
+    struct cond moved = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &moved, ACT_S));
+    struct cond moved_rec = {m->url, "move a to h2 (confirmed by cpu pressure some ", NULL, 0};
+    assert_true(wait_until(conflict_says, &moved_rec, ACT_S));
+    json_t *conf = get(m->url, "/v1/conflicts");
+    size_t i;
+    json_t *o;
+    json_array_foreach(conf, i, o)
+    {
+        if (strstr(str(o, "outcome"), "move a to h2") != NULL)
+            print_message("%s\n", str(o, "outcome"));
+    }
+    json_decref(conf);
+    /* The pressure that confirmed it decays over seconds; h1 still shows some. */
+    struct cond some = {m->url, "h1", NULL, 1};
+    assert_true(host_pressure(&some));
+    pool_finish();
+}
+
 int
 main(void)
 {
@@ -265,6 +342,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_contention_confirm, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_unconfirmed, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_edge_unconfirmed, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_pressure_confirms, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

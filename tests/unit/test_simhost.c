@@ -1,6 +1,6 @@
 /* The simulated host's contention model (agent/simhost.h): each VM's CPU wait is its unmet
  * share of demand when the host is over-subscribed (core/cpuwait.h), 0 with room, unknown
- * for a VM only arriving. */
+ * for a VM only arriving; the host stalls (cpu pressure) exactly when some VM waits. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,15 +45,22 @@ test_wait(void **state)
     double wait[3];
     /* 110 % asked of the 98 % the VMs may have: each gets 98/110 and waits the rest. */
     simhost_cpu_wait(&h, wait);
+    assert_true(simhost_cpu_stalled(&h));
     assert_true(fabs(wait[0] - 100.0 * (1.0 - 98.0 / 110.0)) < 1e-9);
     assert_true(wait[1] == wait[0]);
     assert_true(wait[2] == 0.0);
     /* Room again: nobody waits; an arriving VM does not run here (unknown). */
+    set_cpu(&h, "a", 58); /* exactly the 98 % */
+    assert_false(simhost_cpu_stalled(&h));
     set_cpu(&h, "a", 45);
     assert_int_equal(simhost_set_state(&h, "b", SIMVM_INCOMING), 0);
     simhost_cpu_wait(&h, wait);
     assert_true(wait[0] == 0.0);
     assert_true(wait[1] < 0.0);
+    assert_false(simhost_cpu_stalled(&h));
+    /* An arrival's reservation (10 % of its demand) counts: 95 + 4 > 98. */
+    set_cpu(&h, "a", 95);
+    assert_true(simhost_cpu_stalled(&h));
     simhost_done(&h);
 }
 
