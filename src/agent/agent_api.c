@@ -334,6 +334,11 @@ get_history(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "step: one-minute roll-ups are kept by the manager only");
         return;
     }
+    double vms = 0;
+    if (http_query_number(r, "vms", 0, 1e12, &vms) != 0) {
+        http_reply_error(r, 400, "vms: the VMs' history is kept by the manager only");
+        return;
+    }
     json_t *j = NULL;
     int rc = -ENOENT;
     if (strcmp(r->parts[2], a->opts->name) == 0) {

@@ -16,6 +16,7 @@
 #include "net/web.h"
 #include "proto/policy_ini.h"
 #include "store/store_json.h"
+#include "view/vmhist.h"
 
 #define API_LIST_LIMIT 1000
 
@@ -569,8 +570,9 @@ minutes_json(struct manager *m, const struct mhost *h, double since, bool *ret_i
     return o;
 }
 
-/* GET /v1/hosts/NAME/history[?since=T][&step=60]: the host's recent usage and its
- * thresholds, or its one-minute roll-ups. */
+/* GET /v1/hosts/NAME/history[?since=T][&step=60 | &vms=1]: the host's recent usage and its
+ * thresholds, or its one-minute roll-ups; with vms=1 its VMs' series from the raw samples
+ * beside. */
 static void
 get_history(struct http_req *r, void *ctx)
 {
@@ -592,6 +594,14 @@ get_history(struct http_req *r, void *ctx)
                          "samples of the last minutes)");
         return;
     }
+    double vms = 0;
+    if (http_query_number(r, "vms", 0, 1, &vms) < 0 || (vms != 0 && vms != 1) ||
+        (vms == 1 && step == 60)) {
+        http_reply_error(r, 400,
+                         "vms: must be 1 (the VMs' series from the raw samples) or 0, and not "
+                         "with step");
+        return;
+    }
     if (step == 60) {
         bool io = false;
         json_t *o = minutes_json(m, h, since, &io);
@@ -601,10 +611,21 @@ get_history(struct http_req *r, void *ctx)
             reply_json(r, 200, o);
         return;
     }
-    reply_json(r, 200,
-               hview_history_json(h->v.hist, h->v.name,
-                                  h->v.has_sample ? h->v.sample.capacity : 1.0, &m->opts.policy,
-                                  since));
+    json_t *o = hview_history_json(
+        h->v.hist, h->v.name, h->v.has_sample ? h->v.sample.capacity : 1.0, &m->opts.policy, since);
+    if (o != NULL && vms == 1) {
+        json_t *series = vmhist_json(m->store, h->v.name, since);
+        if (series == NULL) {
+            json_decref(o);
+            http_reply_error(r, 500, "the store cannot be read: %s", store_path(m->store));
+            return;
+        }
+        if (json_object_set_new(o, "vms", series) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    reply_json(r, 200, o);
 }
 
 static void

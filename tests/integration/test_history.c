@@ -1,7 +1,9 @@
 /* Usage history from the store, with real processes: after a few rounds a host's history is
  * served raw (GET /v1/hosts/NAME/history) and as one-minute roll-ups (?step=60, with min and
  * max beside the means), another step is refused, and both outlive a manager restart: the
- * restarted manager serves the points and the minute it had before it stopped. */
+ * restarted manager serves the points and the minute it had before it stopped. With ?vms=1
+ * the answer adds the host's VMs' usage and CPU wait from the raw samples of the store, which
+ * a restarted manager serves too; an agent refuses it (the VMs' history is the manager's). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <setjmp.h>
@@ -81,7 +83,7 @@ test_history_restart(void **state)
     char listen[32];
     (void)snprintf(listen, sizeof(listen), "127.0.0.1%s", strrchr(m->url, ':'));
     const char *e1[] = {"--vm", "a:cpu=30", NULL};
-    (void)pool_start_agent("h1", m->url, e1);
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
     struct cond up = {m->url, NULL, NULL, 1};
     assert_true(wait_until(hosts_up, &up, UP_S));
     struct cond rounds = {m->url, NULL, NULL, 8};
@@ -111,6 +113,9 @@ test_history_restart(void **state)
     json_decref(err);
     assert_int_equal(daemon_http(m->url, "GET", "/v1/hosts/nobody/history?step=60", NULL, &err),
                      404);
+    json_decref(err);
+    assert_int_equal(daemon_http(h1->url, "GET", HISTORY "?vms=1", NULL, &err), 400);
+    assert_non_null(strstr(str(err, "error"), "kept by the manager only"));
     json_decref(err);
 
     /* Restarted on the same store: the points and the minutes of before are served. */
@@ -189,12 +194,136 @@ test_history_pressure(void **state)
     pool_finish();
 }
 
+/* Send the manager at `url` a sample of h1 taken at `t` with the VMs `vms` (JSON objects,
+ * comma-separated), as an edge agent's notification. */
+static void
+notify_vms(const char *url, long long seq, double t, const char *vms)
+{
+    char body[1024];
+    (void)snprintf(body, sizeof(body),
+                   "{\"seq\":%lld,\"time\":%.3f,\"url\":\"http://127.0.0.1:9\",\"host\":{"
+                   "\"name\":\"h1\",\"usage\":{\"cpu\":60},\"vms\":[%s]}}",
+                   seq, t, vms);
+    json_t *ans = NULL;
+    assert_int_equal(daemon_http(url, "POST", "/v1/notify", body, &ans), 202);
+    json_decref(ans);
+}
+
+/* The VM named `name` of the answer's "vms", which must be there. */
+static json_t *
+vm_of(json_t *o, const char *name)
+{
+    json_t *vms = json_object_get(o, "vms");
+    assert_true(json_is_array(vms));
+    size_t i;
+    json_t *v;
+    json_array_foreach(vms, i, v)
+    {
+        if (strcmp(str(v, "name"), name) == 0)
+            return v;
+    }
+    fail_msg("no VM %s in the answer", name);
+    return NULL;
+}
+
+/* The VMs' series of ?vms=1 as notified by test_history_vms(), from `first` on. */
+static void
+check_vms(json_t *o, double t0, size_t first)
+{
+    static const double a_cpu[] = {30, 35, 40};
+    static const double a_wait[] = {4.5, 12.25, 0};
+    json_t *a = vm_of(o, "a");
+    size_t n = 3 - first;
+    assert_int_equal(json_array_size(json_object_get(a, "time")), n);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(at(a, NULL, "time", i) == t0 + (double)(first + i));
+        assert_true(at(a, "usage", "cpu", i) == a_cpu[first + i]);
+        assert_true(at(a, NULL, "cpu_wait", i) == a_wait[first + i]);
+        /* Only cpu was measured: the other kinds are null, never 0. */
+        assert_true(
+            json_is_null(json_array_get(json_object_get(json_object_get(a, "usage"), "net"), i)));
+    }
+    /* b is in the first and last samples, its wait measured in the last only. */
+    json_t *b = vm_of(o, "b");
+    json_t *bt = json_object_get(b, "time");
+    json_t *bw = json_object_get(b, "cpu_wait");
+    assert_int_equal(json_array_size(bt), first == 0 ? 2 : 1);
+    assert_int_equal(json_array_size(bw), json_array_size(bt));
+    if (first == 0) {
+        assert_true(json_number_value(json_array_get(bt, 0)) == t0);
+        assert_true(json_is_null(json_array_get(bw, 0)));
+    }
+    assert_true(json_number_value(json_array_get(bt, json_array_size(bt) - 1)) == t0 + 2);
+    assert_true(json_number_value(json_array_get(bw, json_array_size(bw) - 1)) == 1);
+    assert_int_equal(json_array_size(json_object_get(o, "vms")), 2);
+}
+
+static void
+test_history_vms(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--mode", "edge", "--store-every", "0", NULL};
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", extra);
+    char listen[32];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1%s", strrchr(m->url, ':'));
+    struct timespec ts;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts), 0);
+    double t0 = floor((double)ts.tv_sec) - 30.0;
+    notify_vms(m->url, 1, t0,
+               "{\"name\":\"a\",\"usage\":{\"cpu\":30},\"cpu_wait\":4.5},"
+               "{\"name\":\"b\",\"usage\":{\"cpu\":25}}");
+    notify_vms(m->url, 2, t0 + 1, "{\"name\":\"a\",\"usage\":{\"cpu\":35},\"cpu_wait\":12.25}");
+    notify_vms(m->url, 3, t0 + 2,
+               "{\"name\":\"a\",\"usage\":{\"cpu\":40},\"cpu_wait\":0},"
+               "{\"name\":\"b\",\"usage\":{\"cpu\":20},\"cpu_wait\":1}");
+
+    /* Raw samples are written at the end of the manager's round. */
+    struct cond rounds = {m->url, NULL, NULL, health_int(m->url, "rounds") + 2};
+    assert_true(wait_until(rounds_reach, &rounds, ACT_S));
+    json_t *o = get(m->url, HISTORY "?vms=1");
+    assert_non_null(o);
+    char *text = json_dumps(json_object_get(o, "vms"), JSON_COMPACT);
+    print_message("%s\n", text);
+    free(text);
+    check_vms(o, t0, 0);
+    assert_true(points(o) >= 1); /* the host's own history is still there */
+    json_decref(o);
+    char path[128];
+    (void)snprintf(path, sizeof(path), HISTORY "?vms=1&since=%.0f", t0 + 1);
+    o = get(m->url, path);
+    check_vms(o, t0, 1);
+    json_decref(o);
+    o = get(m->url, HISTORY); /* not asked: no "vms" */
+    assert_null(json_object_get(o, "vms"));
+    json_decref(o);
+    json_t *err = NULL;
+    assert_int_equal(daemon_http(m->url, "GET", HISTORY "?vms=2", NULL, &err), 400);
+    assert_non_null(strstr(str(err, "error"), "vms:"));
+    json_decref(err);
+    assert_int_equal(daemon_http(m->url, "GET", HISTORY "?vms=yes", NULL, &err), 400);
+    json_decref(err);
+    assert_int_equal(daemon_http(m->url, "GET", HISTORY "?vms=1&step=60", NULL, &err), 400);
+    json_decref(err);
+
+    /* From the store: a restarted manager serves the same series. */
+    pool_stop_clean(m);
+    m = pool_start_manager("m2", listen, extra);
+    struct cond known = {m->url, NULL, NULL, 1};
+    assert_true(wait_until(hosts_known, &known, UP_S));
+    o = get(m->url, HISTORY "?vms=1");
+    assert_non_null(o);
+    check_vms(o, t0, 0);
+    json_decref(o);
+    pool_finish();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_history_restart, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_history_pressure, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_history_vms, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }
