@@ -215,7 +215,7 @@ void plan_storm_describe(const struct policy *pol, const struct cluster *cl, uin
 
 /* Under [detect] contention = confirm, what confirmed a conflict or why a usage conflict was
  * not confirmed, as one line into `buf`: "confirmed by cpu wait (2 heavy VMs wait >= 5 %)",
- * "confirmed by cpu pressure (some 34.0 % >= 10 %)", both, or "not confirmed: 1 heavy VM
+ * "confirmed by cpu pressure some 34.0 % >= 10 %", both, or "not confirmed: 1 heavy VM
  * waits >= 5 % (min_vms 2); cpu pressure not measured". "" with contention off. */
 void plan_confirm_describe(const struct policy *pol, const struct plan_conflict *c, char *buf,
                            size_t len);
