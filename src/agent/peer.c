@@ -30,7 +30,6 @@
 #include "common/log.h"
 #include "core/plan.h"
 #include "net/loop.h"
-#include "store/store_json.h"
 
 /* A decision gives up after this many lock requests (each refusal excludes one host, and a
  * destination that is no longer the best after its fresh sample is let go). */
@@ -38,101 +37,6 @@
 /* A migration whose commit got no answer holds this host's lock at most this long; after
  * that only its VM stays blocked (marked leaving) until the destination answers. */
 #define RESOLVE_HOLD_S 60.0
-
-/* ---- store ------------------------------------------------------------------------------ */
-
-/* Record this host's conflict with `outcome` once per episode and outcome. true: it was new. */
-static bool
-record_conflict(struct peer_mode *pm, const char *outcome)
-{
-    if (pm->key == NULL || !episode_note(&pm->episode, pm->key, outcome))
-        return false;
-    conflict_record(pm->store, clock_wall_s(), pm->o.name, pm->key, outcome, false);
-    return true;
-}
-
-static void
-record_migration(struct peer_mode *pm, const struct migration *m)
-{
-    struct store_migration rec;
-    memset(&rec, 0, sizeof(rec));
-    (void)snprintf(rec.id, sizeof(rec.id), "%s", m->id);
-    (void)snprintf(rec.vm, sizeof(rec.vm), "%s", m->vm);
-    (void)snprintf(rec.src, sizeof(rec.src), "%s", pm->o.name);
-    (void)snprintf(rec.dst, sizeof(rec.dst), "%s", m->to_name);
-    (void)snprintf(rec.state, sizeof(rec.state), "%s", mig_state_name(m->state));
-    rec.started = m->started;
-    rec.finished = m->state == MIG_RUNNING ? -1.0 : m->finished;
-    (void)snprintf(rec.error, sizeof(rec.error), "%s", m->error);
-    (void)snprintf(rec.reason, sizeof(rec.reason), "%s", m->reason);
-    rec.has_job = m->downtime_ms >= 0 || m->transferred_mib >= 0 || m->total_ms >= 0;
-    rec.downtime_ms = m->downtime_ms;
-    rec.transferred_mib = m->transferred_mib;
-    rec.total_ms = m->total_ms;
-    if (store_put_migration(pm->store, &rec) < 0)
-        log_warnx("migration not stored id=%s, ignoring", m->id);
-}
-
-json_t *
-peer_conflicts_json(struct peer_mode *pm, int limit)
-{
-    return store_conflicts_json(pm->store, limit);
-}
-
-json_t *
-peer_migrations_json(struct peer_mode *pm, int limit)
-{
-    return store_migrations_json(pm->store, limit);
-}
-
-void
-peer_conflict(struct peer_mode *pm, const char *key)
-{
-    if (key == NULL) {
-        free(pm->key);
-        pm->key = NULL;
-        episode_close(&pm->episode);
-        return;
-    }
-    char *k = strdup(key);
-    if (k == NULL)
-        return; /* the previous conflict is recorded meanwhile: a record late, none lost */
-    free(pm->key);
-    pm->key = k;
-}
-
-/* Why the core did not confirm this host's usage conflict on its sample `own`, into `buf`. */
-static void
-unconfirmed_why(const struct peer_mode *pm, const struct wire_sample *own, char *buf, size_t len)
-{
-    struct cluster cl;
-    struct plan p;
-    size_t hi;
-    cluster_init(&cl);
-    plan_init(&p);
-    (void)snprintf(buf, len, "not confirmed");
-    if (wire_sample_to_cluster(own, true, &cl, &hi) == 0 &&
-        plan_compute(&cl, pm->o.policy, NULL, &p) == 0) {
-        for (size_t i = 0; i < p.n_unconfirmed; i++) {
-            if (p.unconfirmed[i].host == hi)
-                plan_confirm_describe(pm->o.policy, &p.unconfirmed[i], buf, len);
-        }
-    }
-    plan_done(&p);
-    cluster_done(&cl);
-}
-
-void
-peer_unconfirmed(struct peer_mode *pm, const char *key, const struct wire_sample *own)
-{
-    peer_conflict(pm, key);
-    if (pm->key == NULL || strcmp(pm->key, key) != 0)
-        return; /* out of memory: noted at the next sample */
-    char why[256];
-    unconfirmed_why(pm, own, why, sizeof(why));
-    (void)conflict_note_unconfirmed(&pm->episode, pm->store, clock_wall_s(), pm->o.name, pm->key,
-                                    why);
-}
 
 /* ---- the decision ----------------------------------------------------------------------- */
 
@@ -328,7 +232,7 @@ peer_act(struct peer_mode *pm)
     double left;
     if (peer_lock_own(pm, pm->o.name, pm->o.lock_lease_s, &holder, &left) < 0) {
         log_debug("conflict waits: this host's lock is held by \"%s\" for %.1fs", holder, left);
-        (void)record_conflict(pm, "waiting: a migration into this host runs");
+        (void)peer_record_conflict(pm, "waiting: a migration into this host runs");
         return;
     }
     pm->phase = PEER_GATHERING;
@@ -423,7 +327,7 @@ no_move(struct peer_mode *pm, const struct cluster *cl, const struct plan *p)
     size_t refused = 0;
     for (size_t i = 0; i < pm->n_peers; i++)
         refused += pm->peers[i]->refused;
-    if (record_conflict(pm, outcome))
+    if (peer_record_conflict(pm, outcome))
         log_warnx("conflict %s host=\"%s\" peers_answered=%zu locks_refused=%zu", outcome,
                   pm->o.name, cl->n_hosts - 1, refused);
 }
@@ -489,7 +393,7 @@ static bool
 ask_lock(struct peer_mode *pm, const struct pick *pick)
 {
     if (++pm->lock_attempts > MAX_LOCK_ATTEMPTS(pm)) {
-        if (record_conflict(pm, "unresolved: no destination lock obtained"))
+        if (peer_record_conflict(pm, "unresolved: no destination lock obtained"))
             log_warnx("conflict unresolved host=\"%s\": %d lock requests without a usable "
                       "destination; trying again at the next sample",
                       pm->o.name, pm->lock_attempts - 1);
@@ -534,7 +438,7 @@ decide(struct peer_mode *pm)
             char outcome[400];
             (void)snprintf(outcome, sizeof(outcome), "dry-run: would move %.150s to %.150s",
                            pick.vm, pm->peers[pick.peer]->v.name);
-            if (record_conflict(pm, outcome))
+            if (peer_record_conflict(pm, outcome))
                 log_info("%s reason=\"%s\"", outcome, pick.reason);
             back_to_idle(pm);
             return;
@@ -608,8 +512,8 @@ start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char
     pm->last_resolve_ms = (double)(clock_now_us() - pm->decide_started_us) / 1000.0;
     char outcome[600];
     (void)snprintf(outcome, sizeof(outcome), "move %s to %s", o.vm, p->v.name);
-    (void)record_conflict(pm, outcome);
-    record_migration(pm, m);
+    (void)peer_record_conflict(pm, outcome);
+    peer_record_migration(pm, m);
     log_info("peer decision host=\"%s\" vm=\"%s\" to=\"%s\" id=%s decided_in_ms=%.1f reason=\"%s\"",
              pm->o.name, o.vm, p->v.name, m->id, pm->last_resolve_ms, reason);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
@@ -698,7 +602,7 @@ peer_migration_ended(struct peer_mode *pm, const struct migration *m)
         backoff_cleared(&pm->backoff, m->vm);
     else
         backoff_failed(&pm->backoff, m->vm, clock_mono_s());
-    record_migration(pm, m);
+    peer_record_migration(pm, m);
     if (pm->acting != m || pm->phase != PEER_MIGRATING)
         return;
     release_peer(pm, pm->peers[pm->lock_target]);

@@ -99,6 +99,13 @@ void peer_destroy(struct peer *p);
 /* A request to `p` came back (or failed): one fewer in flight. */
 void peer_answered(struct peer *p);
 
+/* Record this host's conflict with `outcome` once per episode and outcome. true: it was new.
+ * (peer_store.c) */
+bool peer_record_conflict(struct peer_mode *pm, const char *outcome);
+/* Store migration `m` (borrowed) as this host's, in its present state; a failure is logged.
+ * (peer_store.c) */
+void peer_record_migration(struct peer_mode *pm, const struct migration *m);
+
 /* Take peer `p`'s answer to a sample request into its view: true when it is a usable sample
  * (a peer that did not answer or sent a bad sample is marked down; a retired one is left
  * alone). (peer.c) */

@@ -242,6 +242,17 @@ void manager_journaled(struct manager *m, const char *id);
  * are journaled again under the new term. */
 void manager_journal_all(struct manager *m);
 
+/* ---- the figures of finished jobs (manager_figures.c) ---- */
+
+/* The figures of a finished job in the source's answer `j` (borrowed) into `rec`: each a
+ * number from 0 to 1e12, else -1 (unknown); rec->has_job when any is known. */
+void manager_job_figures(struct store_migration *rec, const json_t *j);
+/* `g` ended as the samples showed, before its source said so: ask the source what its job
+ * took, to store with it (a failed request leaves the figures unknown). */
+void manager_figures_ask(struct manager *m, const struct mmig *g);
+/* Free the requests for figures still in flight (the manager stops). */
+void manager_figures_free(struct manager *m);
+
 /* ---- the model of a decision (manager_model.c) ---- */
 
 /* The model a decision works on: every host with a sample (maintenance and down as such), the

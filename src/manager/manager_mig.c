@@ -108,18 +108,14 @@ remove_active(struct manager *m, struct mmig *g)
     free(g);
 }
 
-static void figures_asks_free(struct manager *m);
-
 void
 manager_migrations_done(struct manager *m)
 {
     for (size_t i = 0; i < m->n_active; i++)
         free(m->active[i]);
     m->n_active = 0;
-    figures_asks_free(m);
+    manager_figures_free(m);
 }
-
-static void ask_figures(struct manager *m, const struct mmig *g);
 
 static void
 finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
@@ -138,7 +134,7 @@ finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
     (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
     save(m, g);
     if (st == MMIG_DONE && !g->source_done)
-        ask_figures(m, g);
+        manager_figures_ask(m, g);
     if (st == MMIG_DONE && g->rec.has_job)
         log_info("migration done id=%s vm=\"%s\" from=\"%s\" to=\"%s\" seconds=%.3f "
                  "downtime_ms=%.0f transferred_mib=%.1f total_ms=%.0f",
@@ -435,27 +431,6 @@ send_order(struct manager *m, struct mmig *g)
     g->in_flight = true;
 }
 
-/* A figure of the finished job from the source's answer: a number from 0 to JOB_FIGURE_MAX,
- * else unknown (-1: absent, null, or not a figure a job could take). */
-#define JOB_FIGURE_MAX 1e12
-static double
-job_figure(const json_t *j, const char *key)
-{
-    const json_t *v = json_object_get(j, key);
-    double d = json_is_number(v) ? json_number_value(v) : -1;
-    return d >= 0 && d <= JOB_FIGURE_MAX ? d : -1;
-}
-
-/* What the source says its finished job took (downtime, data sent, total time). */
-static void
-job_figures(struct store_migration *rec, const json_t *j)
-{
-    rec->downtime_ms = job_figure(j, "downtime_ms");
-    rec->transferred_mib = job_figure(j, "transferred_mib");
-    rec->total_ms = job_figure(j, "total_ms");
-    rec->has_job = rec->downtime_ms >= 0 || rec->transferred_mib >= 0 || rec->total_ms >= 0;
-}
-
 static void
 follow_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
@@ -476,7 +451,7 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
         (void)snprintf(error, sizeof(error), "%s", e != NULL ? e : "");
         enum mmig_state s = st != NULL ? state_parse(st) : MMIG_RUNNING;
         if (s == MMIG_DONE) {
-            job_figures(&g->rec, j);
+            manager_job_figures(&g->rec, j);
             g->source_done = true;
         }
         json_decref(j);
@@ -498,81 +473,6 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
             finish(m, g, MMIG_FAILED, "the source agent lost the migration; VM still there");
         else
             g->silent = FOLLOW_SILENT_ROUNDS; /* the destination is asked next round */
-    }
-}
-
-/* A migration the samples settled, whose source is asked once more for its job's figures. It
- * is on the manager's list while the request is in flight, so that one the manager's exit
- * cancels (its callback then never runs) is freed too. */
-struct figures_ask {
-    struct manager *m;
-    struct store_migration rec;
-    struct figures_ask *prev, *next;
-};
-
-static void
-figures_unlink(struct figures_ask *a)
-{
-    if (a->prev != NULL)
-        a->prev->next = a->next;
-    else
-        a->m->asks = a->next;
-    if (a->next != NULL)
-        a->next->prev = a->prev;
-}
-
-static void
-figures_done(void *arg, int status, const char *body, size_t len, const char *err)
-{
-    struct figures_ask *a = arg;
-    (void)err;
-    figures_unlink(a);
-    json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-    const char *st = json_string_value(json_object_get(j, "state"));
-    if (st != NULL && strcmp(st, "done") == 0) {
-        job_figures(&a->rec, j);
-        if (a->rec.has_job) {
-            log_info("migration job id=%s downtime_ms=%.0f transferred_mib=%.1f total_ms=%.0f",
-                     a->rec.id, a->rec.downtime_ms, a->rec.transferred_mib, a->rec.total_ms);
-            if (store_put_migration(a->m->store, &a->rec) < 0)
-                log_warnx("migration not stored id=%s, ignoring", a->rec.id);
-        }
-    }
-    json_decref(j);
-    free(a);
-}
-
-/* `g` ended as the samples showed, before its source said so: ask the source what its job
- * took, to store with it (a failed request leaves the figures unknown). */
-static void
-ask_figures(struct manager *m, const struct mmig *g)
-{
-    struct mhost *src = manager_host_find(m, g->rec.src);
-    struct figures_ask *a = src != NULL ? calloc(1, sizeof(*a)) : NULL;
-    if (a == NULL)
-        return;
-    a->m = m;
-    a->rec = g->rec;
-    char path[160];
-    (void)snprintf(path, sizeof(path), "/v1/migrations/%s", g->rec.id);
-    if (http_request(m->client, src->v.url, "GET", path, NULL, HTTP_TIMEOUT_S, figures_done, a) <
-        0) {
-        free(a);
-        return;
-    }
-    a->next = m->asks;
-    if (m->asks != NULL)
-        m->asks->prev = a;
-    m->asks = a;
-}
-
-static void
-figures_asks_free(struct manager *m)
-{
-    while (m->asks != NULL) {
-        struct figures_ask *a = m->asks;
-        m->asks = a->next;
-        free(a);
     }
 }
 

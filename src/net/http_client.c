@@ -26,212 +26,12 @@
 #endif
 
 #include "common/log.h"
+#include "net/http_client_int.h"
 #include "net/tls.h"
-
-/* Connections kept open after an answer, at most one per peer, for the next request to the
- * same peer (a manager asks each agent once per interval). */
-#define HTTP_IDLE_MAX 16384
-#define HTTP_IDLE_BUCKETS 1024u
-
-/* Idle connections older than this are closed rather than reused. */
-#define HTTP_IDLE_MAX_AGE_S 60
-
-struct idle {
-    char key[300]; /* "host:port" */
-    struct evhttp_connection *conn;
-    struct idle *next;  /* in its bucket */
-    struct idle *older; /* in the age list */
-    struct idle *newer;
-    time_t since;
-};
-
-/* One request and the connection that carries it. */
-struct call {
-    struct http_client *client;
-    char key[300];
-    bool keep; /* the answer left the connection usable for another request */
-    struct evhttp_connection *conn;
-    struct evhttp_request *req; /* NULL once evhttp has finished with it */
-    http_done_fn done;
-    void *arg;
-    const char *err;
-    char err_buf[160];    /* for an `err` that is not a constant (a TLS verification's) */
-    int status;           /* the answer, kept until it is delivered */
-    struct evbuffer *acc; /* the answer's body as it comes (NULL: none yet) */
-    bool no_room;         /* the body did not fit in memory */
-    char *body;           /* the whole body, NUL-terminated, once the answer is in */
-    size_t len;
-    bool finished;
-    /* What the answer brought so far (headers, framing and body, as read from the socket):
-     * an upper bound of the memory it holds; all but its first HTTP_ANSWER_FREE bytes count
-     * in the client's `held`. */
-    size_t held;
-    struct evbuffer *watched; /* the connection's input, while `watch` counts what it reads */
-    struct evbuffer_cb_entry *watch;
-    bool dropped; /* refused for the client's budget: cancelled on the next loop turn */
-    struct call *next;
-    struct call *prev;
-    /* What to send, kept while the request waits for a connection (max_conns). */
-    enum evhttp_cmd_type method;
-    char *path;
-    char *send_body; /* NULL: none */
-    char host[256];
-    unsigned short port;
-    bool tls;
-    double timeout_s;
-    double deadline; /* CLOCK_MONOTONIC: a request still waiting then fails */
-};
-
-/* Completions are never delivered from inside evhttp: a request that fails at once (a host
- * name that does not resolve) would otherwise call back before http_request() returns, and
- * callers rely on setting their own state after sending. They are queued and delivered,
- * then freed with their connection, by the reaper on the next loop turn. */
-struct http_client {
-    struct event_base *base;
-    struct evdns_base *dns; /* asynchronous name resolution (never block the loop) */
-    struct call *live;      /* requests in flight */
-    struct call *zombies;   /* finished: deliver, then free with the connection */
-    struct event *reaper;
-    struct event *wait_timer;             /* at the earliest deadline of the waiting requests */
-    struct idle *idle[HTTP_IDLE_BUCKETS]; /* kept-alive connections by peer */
-    struct idle *oldest;                  /* the same, by age */
-    struct idle *newest;
-    size_t n_idle;
-    char auth_header[HTTP_MAX_TOKEN + 8]; /* "Bearer TOKEN", or "" */
-    struct http_tls *tls;                 /* for https:// URLs, or NULL */
-    size_t max_answer;                    /* body bytes of one answer */
-    size_t max_held;                      /* bytes of all the answers being read */
-    size_t held;                          /* what the live requests hold past HTTP_ANSWER_FREE */
-    size_t held_peak;                     /* the most held since memory was last trimmed */
-    size_t max_conns;                     /* connections open at once (0: no limit) */
-    size_t n_conns;                       /* open: in use and kept alive */
-    struct call *wait_head;               /* requests waiting for a connection, oldest first */
-    struct call *wait_tail;
-};
 
 /* After answers held this much at once, the memory they took is handed back to the system
  * once none is held any more (glibc keeps freed heap memory otherwise). */
 #define HTTP_TRIM_AFTER (1024u * 1024u)
-
-static size_t
-idle_bucket(const char *key)
-{
-    uint32_t h = 2166136261u;
-    for (const char *p = key; *p != '\0'; p++) {
-        h ^= (unsigned char)*p;
-        h *= 16777619u;
-    }
-    return h & (HTTP_IDLE_BUCKETS - 1);
-}
-
-static void
-idle_unlink_age(struct http_client *cl, struct idle *i)
-{
-    if (i->older != NULL)
-        i->older->newer = i->newer;
-    else
-        cl->oldest = i->newer;
-    if (i->newer != NULL)
-        i->newer->older = i->older;
-    else
-        cl->newest = i->older;
-}
-
-/* Remove `i` from its bucket and the age list, and free it; its connection is returned. */
-static struct evhttp_connection *
-idle_remove(struct http_client *cl, struct idle *i)
-{
-    for (struct idle **p = &cl->idle[idle_bucket(i->key)]; *p != NULL; p = &(*p)->next) {
-        if (*p == i) {
-            *p = i->next;
-            break;
-        }
-    }
-    idle_unlink_age(cl, i);
-    struct evhttp_connection *conn = i->conn;
-    free(i);
-    cl->n_idle--;
-    return conn;
-}
-
-/* Whether libevent still holds the connection's socket: it drops a connection on which the
- * peer sent something while it was idle, and reusing such a one can trip an assertion in
- * libevent 2.1 when the reconnect then fails. */
-static bool
-conn_open(struct evhttp_connection *conn)
-{
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
-    return bev != NULL && bufferevent_getfd(bev) >= 0;
-}
-
-/* Close one of the client's connections. */
-static void
-conn_free(struct http_client *cl, struct evhttp_connection *conn)
-{
-    evhttp_connection_free(conn);
-    cl->n_conns--;
-}
-
-/* Is a connection to `key` kept alive? */
-static bool
-idle_has(const struct http_client *cl, const char *key)
-{
-    for (const struct idle *i = cl->idle[idle_bucket(key)]; i != NULL; i = i->next) {
-        if (strcmp(i->key, key) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Take the kept-alive connection to `key`, or NULL. */
-static struct evhttp_connection *
-idle_take(struct http_client *cl, const char *key)
-{
-    for (struct idle *i = cl->idle[idle_bucket(key)]; i != NULL; i = i->next) {
-        if (strcmp(i->key, key) != 0)
-            continue;
-        struct evhttp_connection *conn = idle_remove(cl, i);
-        if (conn_open(conn))
-            return conn;
-        conn_free(cl, conn);
-        return NULL;
-    }
-    return NULL;
-}
-
-/* Keep `conn` for the next request to `key`, or free it. The oldest idle connections go
- * first when there are too many or they are too old, so peers that went away do not fill
- * the pool. */
-static void
-idle_put(struct http_client *cl, const char *key, struct evhttp_connection *conn)
-{
-    struct timeval now;
-    if (event_base_gettimeofday_cached(cl->base, &now) < 0)
-        now.tv_sec = 0;
-    while (cl->oldest != NULL &&
-           (cl->n_idle >= HTTP_IDLE_MAX || now.tv_sec - cl->oldest->since > HTTP_IDLE_MAX_AGE_S))
-        conn_free(cl, idle_remove(cl, cl->oldest));
-    struct idle *i = malloc(sizeof(*i));
-    if (i == NULL || !conn_open(conn)) {
-        free(i);
-        conn_free(cl, conn);
-        return;
-    }
-    (void)snprintf(i->key, sizeof(i->key), "%s", key);
-    i->conn = conn;
-    i->since = now.tv_sec;
-    size_t b = idle_bucket(key);
-    i->next = cl->idle[b];
-    cl->idle[b] = i;
-    i->older = cl->newest;
-    i->newer = NULL;
-    if (cl->newest != NULL)
-        cl->newest->newer = i;
-    else
-        cl->oldest = i;
-    cl->newest = i;
-    cl->n_idle++;
-}
 
 static void
 list_remove(struct call **head, struct call *c)
@@ -299,12 +99,12 @@ call_free(struct call *c)
     struct http_client *cl = c->client;
     unwatch(c);
     if (c->keep && c->conn != NULL) {
-        struct evhttp_connection *other = idle_take(cl, c->key);
+        struct evhttp_connection *other = http_pool_take(cl, c->key);
         if (other != NULL)
-            conn_free(cl, other);
-        idle_put(cl, c->key, c->conn);
+            http_pool_conn_free(cl, other);
+        http_pool_put(cl, c->key, c->conn);
     } else if (c->conn != NULL) {
-        conn_free(cl, c->conn);
+        http_pool_conn_free(cl, c->conn);
     }
     if (c->acc != NULL)
         evbuffer_free(c->acc);
@@ -465,7 +265,7 @@ http_client_free(struct http_client *cl)
         call_free(c);
     }
     while (cl->oldest != NULL)
-        conn_free(cl, idle_remove(cl, cl->oldest));
+        http_pool_close_oldest(cl);
     event_free(cl->reaper);
     event_free(cl->wait_timer);
     if (cl->dns != NULL)
@@ -679,7 +479,7 @@ static int
 call_start(struct call *c)
 {
     struct http_client *cl = c->client;
-    c->conn = idle_take(cl, c->key);
+    c->conn = http_pool_take(cl, c->key);
     if (c->conn == NULL) {
         c->conn = c->tls ? tls_connection(cl, c->host, c->port)
                          : evhttp_connection_base_new(cl->base, cl->dns, c->host, c->port);
@@ -698,7 +498,7 @@ call_start(struct call *c)
     if (c->conn == NULL || c->watch == NULL || c->req == NULL) {
         unwatch(c);
         if (c->conn != NULL)
-            conn_free(cl, c->conn);
+            http_pool_conn_free(cl, c->conn);
         c->conn = NULL;
         if (c->req != NULL)
             evhttp_request_free(c->req);
@@ -735,7 +535,7 @@ call_start(struct call *c)
         /* evhttp freed the request and will call nothing. */
         list_remove(&cl->live, c);
         c->req = NULL;
-        conn_free(cl, c->conn);
+        http_pool_conn_free(cl, c->conn);
         c->conn = NULL;
         return -EIO;
     }
@@ -748,11 +548,11 @@ call_start(struct call *c)
 static bool
 must_wait(struct http_client *cl, const char *key)
 {
-    if (cl->max_conns == 0 || cl->n_conns < cl->max_conns || idle_has(cl, key))
+    if (cl->max_conns == 0 || cl->n_conns < cl->max_conns || http_pool_has(cl, key))
         return false;
     if (cl->oldest == NULL)
         return true;
-    conn_free(cl, idle_remove(cl, cl->oldest));
+    http_pool_close_oldest(cl);
     return false;
 }
 
@@ -898,33 +698,6 @@ http_client_set_max_conns(struct http_client *c, size_t n)
     c->max_conns = n;
 }
 
-struct fetch {
-    struct event_base *base;
-    struct http_client *client;
-    int status;
-    char *body;
-    char err[160]; /* "" when none */
-    bool done;
-};
-
-static void
-fetch_done(void *arg, int status, const char *body, size_t len, const char *err)
-{
-    struct fetch *f = arg;
-    f->status = status;
-    if (err != NULL)
-        (void)snprintf(f->err, sizeof(f->err), "%s", err);
-    if (body != NULL) {
-        f->body = malloc(len + 1);
-        if (f->body != NULL) {
-            memcpy(f->body, body, len);
-            f->body[len] = '\0';
-        }
-    }
-    f->done = true;
-    (void)event_base_loopbreak(f->base);
-}
-
 void
 http_client_set_tls(struct http_client *c, struct http_tls *tls)
 {
@@ -955,53 +728,5 @@ http_client_set_token(struct http_client *c, const char *token)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return -EINVAL;
     (void)snprintf(c->auth_header, sizeof(c->auth_header), "Bearer %s", token);
-    return 0;
-}
-
-int
-http_fetch(const char *base_url, const char *method, const char *path, const char *body,
-           const struct http_creds *creds, double timeout_s, struct http_answer *ret)
-{
-    struct fetch f;
-    memset(&f, 0, sizeof(f));
-    memset(ret, 0, sizeof(*ret));
-    f.base = event_base_new();
-    if (f.base == NULL)
-        return -ENOMEM;
-    f.client = http_client_new(f.base);
-    if (f.client == NULL) {
-        event_base_free(f.base);
-        return -ENOMEM;
-    }
-    int r = http_client_set_token(f.client, creds != NULL ? creds->token : NULL);
-    if (creds != NULL)
-        http_client_set_tls(f.client, creds->tls);
-    if (r == 0)
-        r = http_request(f.client, base_url, method, path, body, timeout_s, fetch_done, &f);
-    if (r < 0) {
-        http_client_free(f.client);
-        event_base_free(f.base);
-        return r;
-    }
-    while (!f.done) {
-        if (event_base_dispatch(f.base) < 0)
-            break;
-    }
-    http_client_free(f.client);
-    event_base_free(f.base);
-    if (!f.done || f.status == 0) {
-        (void)snprintf(ret->err_buf, sizeof(ret->err_buf), "%s",
-                       f.err[0] != '\0' ? f.err : "no answer");
-        ret->err = ret->err_buf;
-        free(f.body);
-        /* "timed out", or "timed out waiting for a connection ..." */
-        if (strncmp(f.err, "timed out", strlen("timed out")) == 0)
-            return -ETIMEDOUT;
-        return -ECONNREFUSED;
-    }
-    if (f.body == NULL)
-        return -ENOMEM;
-    ret->status = f.status;
-    ret->body = f.body;
     return 0;
 }
