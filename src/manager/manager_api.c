@@ -18,15 +18,13 @@
 #include "store/store_json.h"
 #include "view/vmhist.h"
 
-#define API_LIST_LIMIT 1000
-
 /* The refusal when the registry is full, with the way out. */
 #define TOO_MANY_AGENTS                                                                            \
     "too many agents (at most %d): forget hosts that are gone with 'vmloc forget HOST' "           \
     "(DELETE /v1/hosts/NAME); hosts silent for [manager] forget_after are forgotten by themselves"
 
-static void
-reply_json(struct http_req *r, int code, json_t *j)
+void
+manager_reply_json(struct http_req *r, int code, json_t *j)
 {
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -100,7 +98,8 @@ post_agent(struct http_req *r, void *ctx)
     if (!h->v.has_sample)
         manager_sample_now(m, h);
     manager_host_store_reg(m, h);
-    reply_json(r, 200, json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));
+    manager_reply_json(r, 200,
+                       json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));
     json_decref(j); /* last: `name` and `url` point into it */
 }
 
@@ -153,15 +152,15 @@ post_notify(struct http_req *r, void *ctx)
         wire_sample_done(&s); /* older than what a collection brought: keep the newer */
     else
         manager_host_sample(m, h, &s);
-    reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
+    manager_reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
     if (unconfirmed)
         manager_note_notified_unconfirmed(m, h, waiting, cpu_pressure); /* nothing to decide */
     else
         manager_notified(m, h);
 }
 
-static const char *
-host_state(const struct mhost *h)
+const char *
+manager_host_state(const struct mhost *h)
 {
     if (h->maintenance)
         return "maintenance";
@@ -199,10 +198,10 @@ set_maintenance(struct http_req *r, struct manager *m, bool on)
         http_reply_error(r, 503, "the store could not record it; nothing changed");
         return;
     }
-    json_t *o = json_pack("{s:s,s:s}", "host", h->v.name, "state", host_state(h));
+    json_t *o = json_pack("{s:s,s:s}", "host", h->v.name, "state", manager_host_state(h));
     if (o != NULL && on)
         (void)json_object_set_new(o, "maintenance", maintenance_json(h));
-    reply_json(r, on ? 202 : 200, o);
+    manager_reply_json(r, on ? 202 : 200, o);
 }
 
 /* DELETE /v1/hosts/NAME: forget the host (vmloc forget). */
@@ -231,7 +230,8 @@ delete_host(struct http_req *r, void *ctx)
         return;
     }
     /* A running agent registers again within seconds: say so. */
-    reply_json(r, 200, json_pack("{s:s,s:b,s:b}", "host", name, "forgotten", 1, "was_up", up));
+    manager_reply_json(r, 200,
+                       json_pack("{s:s,s:b,s:b}", "host", name, "forgotten", 1, "was_up", up));
 }
 
 static void
@@ -247,161 +247,10 @@ post_undrain(struct http_req *r, void *ctx)
 }
 
 static void
-add_vm_migration(void *ctx, const struct store_migration *g)
-{
-    json_t **io = ctx; /* [0]: the list, [1]: the VM's name as a JSON string */
-    if (strcmp(g->vm, json_string_value(io[1])) != 0)
-        return;
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:f,s:s}", "id", g->id, "from", g->src, "to", g->dst,
-                          "state", g->state, "started", g->started, "reason", g->reason);
-    if (o != NULL && g->error[0] != '\0')
-        (void)json_object_set_new(o, "error", json_string(g->error));
-    if (o != NULL)
-        (void)json_array_append_new(io[0], o);
-}
-
-/* The hosts of `cl` that list VM `vm`, in model order (a duplicate name). NULL on OOM. */
-static json_t *
-hosts_of_vm(const struct cluster *cl, const char *vm)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; arr != NULL && i < cl->n_vms; i++) {
-        if (strcmp(cl->vms[i].name, vm) == 0 &&
-            json_array_append_new(arr, json_string(cl->hosts[cl->vms[i].host].name)) < 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    return arr;
-}
-
-/* GET /v1/vms/NAME/explain: where the VM is, whether it may move, and for every other host
- * whether it could take it and why not; the rules that name it, its migrations and
- * recommendations. */
-static void
-get_explain(struct http_req *r, void *ctx)
-{
-    struct manager *m = ctx;
-    const char *name = r->parts[2];
-    struct cluster cl;
-    cluster_init(&cl);
-    struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
-    bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
-    json_t *o = NULL;
-    if (map == NULL || busy == NULL || manager_model(m, &cl, map, busy) < 0) {
-        http_reply_error(r, 503, "out of memory");
-        goto out;
-    }
-    size_t vi = cl.n_vms;
-    for (size_t i = 0; i < cl.n_vms && vi == cl.n_vms; i++) {
-        if (strcmp(cl.vms[i].name, name) == 0)
-            vi = i;
-    }
-    if (vi == cl.n_vms) {
-        http_reply_error(r, 404, "no VM \"%s\" in the latest samples", name);
-        goto out;
-    }
-    struct plan_opts popts = {.no_dest = busy, .no_source = busy};
-    struct vm_explain e;
-    if (plan_explain_vm(&cl, &m->opts.policy, &popts, vi, &e) < 0) {
-        http_reply_error(r, 503, "out of memory");
-        goto out;
-    }
-    const struct policy *pol = &m->opts.policy;
-    json_t *dests = json_array();
-    for (size_t i = 0; i < e.n_dests && dests != NULL; i++) {
-        const struct dest_explain *d = &e.dests[i];
-        json_t *dj = json_pack("{s:s,s:s,s:f}", "host", cl.hosts[d->host].name, "verdict",
-                               dest_verdict_name(d->verdict), "score", d->score);
-        if (dj != NULL && d->verdict == DEST_NO_ROOM)
-            (void)json_object_update_new(dj, json_pack("{s:s,s:f,s:f}", "kind", kind_name(d->kind),
-                                                       "free", d->free, "need", d->need));
-        if (dj != NULL && d->verdict == DEST_NO_MEMORY)
-            (void)json_object_update_new(
-                dj, json_pack("{s:f,s:f}", "free_mib", d->free, "need_mib", d->need));
-        if (dj != NULL && d->verdict == DEST_RULE)
-            (void)json_object_set_new(dj, "rule", json_string(pol->rules[d->rule_id - 1].name));
-        if (dj != NULL && d->verdict == DEST_OK && d->should_kept > 0)
-            (void)json_object_set_new(dj, "should_kept", json_integer(d->should_kept));
-        if (dj == NULL || json_array_append_new(dests, dj) < 0) {
-            json_decref(dests);
-            dests = NULL;
-        }
-    }
-    json_t *rules = json_array();
-    for (size_t i = 0; i < pol->n_rules && rules != NULL; i++) {
-        for (size_t j = 0; j < pol->rules[i].n_vms; j++) {
-            if (strcmp(pol->rules[i].vms[j], name) == 0)
-                (void)json_array_append_new(
-                    rules, json_pack("{s:s,s:s,s:s}", "name", pol->rules[i].name, "type",
-                                     rule_kind_name(pol->rules[i].kind), "strength",
-                                     pol->rules[i].must ? "must" : "should"));
-        }
-    }
-    json_t *migs = json_array();
-    json_t *io[2] = {migs, json_string(name)};
-    if (migs != NULL && io[1] != NULL &&
-        store_each_migration(m->store, false, API_LIST_LIMIT, add_vm_migration, io) < 0)
-        log_warnx("explain: migrations not read from the store vm=\"%s\", ignoring", name);
-    json_decref(io[1]);
-    const struct mhost *h = map[e.host];
-    o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:o,s:I,s:o,s:o}", "vm", name, "host",
-                  cl.hosts[e.host].name, "host_state", host_state(h), "host_in_conflict",
-                  e.host_in_conflict, "heavy", e.heavy, "pinned", e.pinned, "cooling", e.cooling,
-                  "destinations", dests != NULL ? dests : json_array(), "possible",
-                  (json_int_t)e.n_ok, "rules", rules != NULL ? rules : json_array(), "migrations",
-                  migs != NULL ? migs : json_array());
-    /* [detect] contention = confirm: whether the host's usage conflict is confirmed, by what. */
-    if (o != NULL && pol->contention == CONTENTION_CONFIRM &&
-        (e.host_in_conflict || e.host_unconfirmed)) {
-        struct plan_conflict pc = {
-            .confirmed_by = e.confirmed_by, .waiting = e.waiting, .cpu_pressure = e.cpu_pressure};
-        char why[256];
-        plan_confirm_describe(pol, &pc, why, sizeof(why));
-        (void)json_object_set_new(o, "contention", json_string(why));
-    }
-    if (o != NULL && cl.vms[e.vm].has_cpu_wait)
-        (void)json_object_set_new(o, "cpu_wait", json_real(cl.vms[e.vm].cpu_wait_pct));
-    if (o != NULL && e.cooling) {
-        (void)json_object_set_new(o, "cooldown_left_s", json_real(e.cooldown_left));
-        (void)json_object_set_new(o, "cooldown_until", json_real(e.cooldown_until));
-    }
-    if (o != NULL) {
-        (void)json_object_set_new(o, "storm_guard", json_boolean(e.storm_guard));
-        (void)json_object_set_new(o, "recent_moves", json_integer(e.recent_moves));
-        (void)json_object_set_new(o, "storm_guard_policy",
-                                  json_pack("{s:I,s:f}", "max_moves_per_vm",
-                                            (json_int_t)pol->max_moves_per_vm, "storm_window_s",
-                                            pol->storm_window_s));
-    }
-    if (o != NULL && e.storm_guard) {
-        (void)json_object_set_new(o, "storm_guard_until", json_real(e.storm_until));
-        (void)json_object_set_new(o, "storm_guard_left_s", json_real(e.storm_until - cl.time));
-    }
-    if (o != NULL && e.held)
-        (void)json_object_set_new(o, "retry_in_s",
-                                  json_real(backoff_left(&m->backoff, name, clock_mono_s())));
-    if (o != NULL && e.held_rule_id > 0)
-        (void)json_object_set_new(o, "held_by_rule",
-                                  json_string(pol->rules[e.held_rule_id - 1].name));
-    if (o != NULL && busy[e.host])
-        (void)json_object_set_new(o, "host_busy", json_true());
-    /* Its name on two hosts: this answer is about the first copy; every host is named. */
-    if (o != NULL && e.duplicate)
-        (void)json_object_set_new(o, "duplicate_on", hosts_of_vm(&cl, name));
-    vm_explain_done(&e);
-    reply_json(r, 200, o);
-out:
-    free(map);
-    free(busy);
-    cluster_done(&cl);
-}
-
-static void
 get_recommendations(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
-    int limit = http_query_limit(r, API_LIST_LIMIT);
+    int limit = http_query_limit(r, MANAGER_API_LIST_LIMIT);
     if (limit < 0)
         return;
     json_t *arr = store_recommendations_json(m->store, limit);
@@ -409,7 +258,7 @@ get_recommendations(struct http_req *r, void *ctx)
         http_reply_error(r, 503, "store not readable");
         return;
     }
-    reply_json(r, 200, arr);
+    manager_reply_json(r, 200, arr);
 }
 
 /* POST /v1/recommendations/ID/apply: order the recommended migration now. */
@@ -426,7 +275,7 @@ post_apply(struct http_req *r, void *ctx)
         http_reply_error(r, st, "%s", msg);
         return;
     }
-    reply_json(r, 202, json_pack("{s:s,s:s}", "id", r->parts[2], "migration", mig));
+    manager_reply_json(r, 202, json_pack("{s:s,s:s}", "id", r->parts[2], "migration", mig));
 }
 
 /* {"url", "refused", "last"}: the agent refused the name of host `h` (its clash episode). */
@@ -445,7 +294,7 @@ get_hosts(struct http_req *r, void *ctx)
     for (size_t i = 0; i < m->n_hosts && arr != NULL; i++) {
         const struct mhost *h = m->hosts[i];
         /* `reason`: why its last sample did not come, while it does not. */
-        json_t *o = hview_json(&h->v, &m->opts.policy, host_state(h),
+        json_t *o = hview_json(&h->v, &m->opts.policy, manager_host_state(h),
                                h->misses > 0 ? h->miss_reason : NULL);
         if (o != NULL && h->v.has_sample &&
             json_object_set_new(o, "sample_age", json_real(h->sample_age)) < 0) {
@@ -479,7 +328,7 @@ get_hosts(struct http_req *r, void *ctx)
             arr = NULL;
         }
     }
-    reply_json(r, 200, arr);
+    manager_reply_json(r, 200, arr);
 }
 
 /* The lists of a roll-up answer: per statistic, per kind. */
@@ -608,7 +457,7 @@ get_history(struct http_req *r, void *ctx)
         if (io)
             http_reply_error(r, 500, "the store cannot be read: %s", store_path(m->store));
         else
-            reply_json(r, 200, o);
+            manager_reply_json(r, 200, o);
         return;
     }
     json_t *o = hview_history_json(
@@ -625,7 +474,7 @@ get_history(struct http_req *r, void *ctx)
             o = NULL;
         }
     }
-    reply_json(r, 200, o);
+    manager_reply_json(r, 200, o);
 }
 
 static void
@@ -660,14 +509,14 @@ get_vms(struct http_req *r, void *ctx)
             }
         }
     }
-    reply_json(r, 200, arr);
+    manager_reply_json(r, 200, arr);
 }
 
 static void
 get_conflicts(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
-    int limit = http_query_limit(r, API_LIST_LIMIT);
+    int limit = http_query_limit(r, MANAGER_API_LIST_LIMIT);
     if (limit < 0)
         return;
     json_t *arr = store_conflicts_json(m->store, limit);
@@ -675,14 +524,14 @@ get_conflicts(struct http_req *r, void *ctx)
         http_reply_error(r, 503, "store not readable");
         return;
     }
-    reply_json(r, 200, arr);
+    manager_reply_json(r, 200, arr);
 }
 
 static void
 get_migrations(struct http_req *r, void *ctx)
 {
     struct manager *m = ctx;
-    int limit = http_query_limit(r, API_LIST_LIMIT);
+    int limit = http_query_limit(r, MANAGER_API_LIST_LIMIT);
     if (limit < 0)
         return;
     json_t *arr = store_migrations_json(m->store, limit);
@@ -690,7 +539,7 @@ get_migrations(struct http_req *r, void *ctx)
         http_reply_error(r, 503, "store not readable");
         return;
     }
-    reply_json(r, 200, arr);
+    manager_reply_json(r, 200, arr);
 }
 
 /* GET /metrics: Prometheus' text format. */
@@ -822,7 +671,7 @@ get_health(struct http_req *r, void *ctx)
         json_decref(clashes);
     }
     manager_ha_health(m, o); /* with --etcd: role leader, follower or none, and the term */
-    reply_json(r, 200, o);
+    manager_reply_json(r, 200, o);
 }
 
 static void
@@ -845,7 +694,7 @@ const struct http_route manager_routes[] = {
     {"POST", "/v1/hosts/*/drain", post_drain, false},
     {"DELETE", "/v1/hosts/*", delete_host, false},
     {"GET", "/v1/recommendations", get_recommendations, false},
-    {"GET", "/v1/vms/*/explain", get_explain, false},
+    {"GET", "/v1/vms/*/explain", manager_get_explain, false},
     {"POST", "/v1/recommendations/*/apply", post_apply, false},
     {"POST", "/v1/hosts/*/undrain", post_undrain, false},
     {"GET", "/", web_get, true},

@@ -364,4 +364,16 @@ size_t manager_journal_pending(const struct manager *m);
 extern const struct http_route manager_routes[];
 extern const size_t manager_n_routes;
 
+/* The most rows a listing endpoint answers with. */
+#define MANAGER_API_LIST_LIMIT 1000
+
+/* A host's state as the API names it: "maintenance", "up", "down" or "unknown". */
+const char *manager_host_state(const struct mhost *h);
+
+/* Answer `code` with `j` (taken; NULL: 503 out of memory). */
+void manager_reply_json(struct http_req *r, int code, json_t *j);
+
+/* GET /v1/vms/NAME/explain (manager_explain.c). */
+void manager_get_explain(struct http_req *r, void *ctx);
+
 #endif
