@@ -9,7 +9,7 @@
 # a live migration of the movable guest must start within 2 s of the load appearing in the
 # samples; afterwards the VM runs on hostB and not on hostA, it kept running across the move
 # (its serial console's tick counter went on, it booted once), hostB's samples show the load
-# within 5 s, the source agent answered every sample request during the move, and the
+# within 5 s, both agents answered every sample request during the move, and the
 # completed job's downtime is reported. Edge: the agent's notification reached the manager.
 # Peer: an order from outside is refused (409). The round's vmloc processes are stopped and
 # the guests removed before the next round. Prints the time of every phase, and at the end
