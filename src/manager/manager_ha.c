@@ -164,7 +164,7 @@ journal_loaded(struct manager *m, uint64_t term, const char *err)
     (void)snprintf(ha->leader_url, sizeof(ha->leader_url), "%s", m->loop.url);
     (void)snprintf(ha->leader_id, sizeof(ha->leader_id), "%s", m->opts.ha_id);
     log_info("leadership taken term=%llu id=%s lease=%gs: deciding and ordering, with the "
-             "migrations and drains of the journal in etcd adopted",
+             "migrations, drains and recommendations of the journal in etcd adopted",
              (unsigned long long)term, m->opts.ha_id, ha->ttl_s);
     manager_took_lead(m);
 }

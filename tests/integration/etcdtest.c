@@ -207,13 +207,25 @@ etcdtest_start(const char *bin, size_t n)
 }
 
 struct daemon *
-etcdtest_manager(const char *id)
+etcdtest_manager_with(const char *id, const char *const *extra)
 {
     char data[700];
     (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
-    const char *argv[] = {"manager", "--listen", "127.0.0.1:0",  "--data",  data, "--interval",
-                          "0.2",     "--etcd",   etcdtest_url(), "--ha-id", id,   NULL};
+    const char *argv[32] = {"manager", "--listen", "127.0.0.1:0",  "--data",  data, "--interval",
+                            "0.2",     "--etcd",   etcdtest_url(), "--ha-id", id};
+    size_t n = 11;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+        assert_true(n + 1 < sizeof(argv) / sizeof(argv[0]));
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
     return pool_start(id, argv);
+}
+
+struct daemon *
+etcdtest_manager(const char *id)
+{
+    return etcdtest_manager_with(id, NULL);
 }
 
 bool

@@ -42,6 +42,8 @@ struct daemon;
 /* A manager `id` with a store of its own, deciding every 0.2 s, campaigning on the test's
  * etcd (`--ha-id id`). */
 struct daemon *etcdtest_manager(const char *id);
+/* etcdtest_manager() with `extra` options (NULL-terminated, or NULL) after its own. */
+struct daemon *etcdtest_manager_with(const char *id, const char *const *extra);
 
 /* wait_until() condition: the manager at c->url (a struct cond *) has role c->a ("leader",
  * "follower", "none"); false when it does not answer. */
