@@ -132,11 +132,29 @@ static const struct opt_def manager_defs[] = {
     {.name = "etcd",
      .key = "etcd",
      .set = {SETTING_TEXT(MGR(etcd), etcd_urls_valid,
-                          "must be etcd's client URLs, http://HOST:PORT, separated by commas")},
+                          "must be etcd's client URLs, all http://HOST:PORT or all "
+                          "https://HOST:PORT, separated by commas")},
      .arg = "URLS",
      .help = "active/standby managers: campaign for the lead on\n"
-             "this etcd (http://HOST:PORT[,...]); only the leader\n"
-             "decides and orders (docs/running.md)"},
+             "this etcd (http[s]://HOST:PORT[,...]); only the\n"
+             "leader decides and orders (docs/running.md)"},
+    {.name = "etcd-ca",
+     .key = "etcd_ca",
+     .set = {SETTING_TEXT(MGR(etcd_ca), NULL, "must be a file path")},
+     .arg = "FILE",
+     .help = "https:// etcd: the CA of its members' certificates\n"
+             "(PEM; needed with https:// URLs)"},
+    {.name = "etcd-cert",
+     .key = "etcd_cert",
+     .set = {SETTING_TEXT(MGR(etcd_cert), NULL, "must be a file path")},
+     .arg = "FILE",
+     .help = "https:// etcd that asks clients for certificates:\n"
+             "the certificate to present (PEM), with"},
+    {.name = "etcd-key",
+     .key = "etcd_key",
+     .set = {SETTING_TEXT(MGR(etcd_key), NULL, "must be a file path")},
+     .arg = "FILE",
+     .help = "its private key (mode 0600)"},
     {.name = "ha-id",
      .key = "ha_id",
      .set = {SETTING_TEXT(MGR(ha_id), ha_id_valid,
@@ -177,6 +195,33 @@ static const struct opt_cmd manager_cmd = {
     "output. Logs go to standard error. SIGTERM or SIGINT stops it; SIGHUP reads the\n"
     "token file again (a rotation: docs/security.md).\n"};
 
+/* The etcd TLS settings agree with the URLs. CLI_EXIT_OK, or CLI_EXIT_USAGE after saying
+ * why. */
+static int
+check_etcd_tls(const struct manager_opts *o)
+{
+    bool tls = etcd_urls_tls(o->etcd);
+    bool any = o->etcd_ca[0] != '\0' || o->etcd_cert[0] != '\0' || o->etcd_key[0] != '\0';
+    if (tls && o->etcd_ca[0] == '\0') {
+        cli_error("manager: https:// etcd URLs (--etcd) need etcd_ca (--etcd-ca FILE): the CA "
+                  "that signed the members' certificates");
+        return CLI_EXIT_USAGE;
+    }
+    if (!tls && any) {
+        cli_error("manager: etcd_ca, etcd_cert and etcd_key (--etcd-ca, --etcd-cert, "
+                  "--etcd-key) need https:// etcd URLs (--etcd)%s",
+                  o->etcd[0] == '\0' ? ", and there are none" : ", not http://");
+        return CLI_EXIT_USAGE;
+    }
+    if ((o->etcd_cert[0] == '\0') != (o->etcd_key[0] == '\0')) {
+        cli_error("manager: etcd_cert (--etcd-cert) and etcd_key (--etcd-key) go together: %s "
+                  "is missing",
+                  o->etcd_cert[0] == '\0' ? "etcd_cert" : "etcd_key");
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
 /* What holds between settings. CLI_EXIT_OK, or CLI_EXIT_USAGE after saying why. */
 static int
 check_opts(const struct manager_opts *o)
@@ -195,6 +240,24 @@ check_opts(const struct manager_opts *o)
     if (o->etcd[0] != '\0' && o->ha_id[0] == '\0') {
         cli_error("manager: --etcd needs --ha-id NAME (ha_id in [manager]): each manager on one "
                   "etcd has a name of its own");
+        return CLI_EXIT_USAGE;
+    }
+    return check_etcd_tls(o);
+}
+
+/* The etcd TLS files into *ret (NULL without https:// URLs). CLI_EXIT_OK, or CLI_EXIT_USAGE
+ * after saying which file is wrong and why. */
+static int
+load_etcd_tls(const struct manager_opts *o, struct http_tls **ret)
+{
+    *ret = NULL;
+    if (!etcd_urls_tls(o->etcd))
+        return CLI_EXIT_OK;
+    bool cert = o->etcd_cert[0] != '\0';
+    char err[600];
+    if (http_tls_client_new(o->etcd_ca, cert ? o->etcd_cert : NULL, cert ? o->etcd_key : NULL, ret,
+                            err, sizeof(err)) < 0) {
+        cli_error("manager: etcd TLS (--etcd-ca, --etcd-cert, --etcd-key): %s", err);
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
@@ -220,6 +283,10 @@ parse_args(int argc, char **argv, struct manager_opts *o)
 
     if (r == 0 && check) {
         r = cli_check_tls(&o->sec);
+        struct http_tls *etcd_tls = NULL;
+        if (r == CLI_EXIT_OK)
+            r = load_etcd_tls(o, &etcd_tls);
+        http_tls_free(etcd_tls);
         if (r == CLI_EXIT_OK)
             (void)printf("configuration OK\n");
         return r == CLI_EXIT_OK ? -1 : r;
@@ -247,6 +314,11 @@ cmd_manager(int argc, char **argv)
     ret = cli_data_dir("manager", MANAGER_DATA_ROLE, o->data, DATA_MAX + 1);
     if (ret == CLI_EXIT_OK)
         ret = cli_daemon_security(&o->sec, &o->auth, &o->tls);
+    if (ret == CLI_EXIT_OK)
+        ret = load_etcd_tls(o, &o->etcd_tls);
+    if (ret == CLI_EXIT_OK && o->etcd_tls != NULL)
+        log_info("etcd over TLS ca=%s client_cert=%s", o->etcd_ca,
+                 o->etcd_cert[0] != '\0' ? o->etcd_cert : "none");
     if (ret != CLI_EXIT_OK)
         goto out;
     ret = manager_run(o) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
@@ -254,6 +326,7 @@ cmd_manager(int argc, char **argv)
         cli_error("manager: could not start or run (the log above says why)");
 out:
     http_tls_free(o->tls);
+    http_tls_free(o->etcd_tls);
     policy_done(&o->policy);
     free(o);
     return ret;

@@ -59,6 +59,12 @@ struct manager_opts {
     char ha_id[MANAGER_HA_ID_MAX + 1];
     char ha_prefix[MANAGER_HA_PREFIX_MAX + 1];
     int32_t ha_lease_s;
+    /* TLS to https:// etcd members: the CA that signed their certificates, and the client
+     * certificate and key etcd's --client-cert-auth asks for ("" each: none). */
+    char etcd_ca[4096];
+    char etcd_cert[4096];
+    char etcd_key[4096];
+    struct http_tls *etcd_tls; /* loaded from them by the caller before manager_run() */
 };
 
 /* Fill `o` with the defaults (the policy with policy_init()). */

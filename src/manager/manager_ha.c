@@ -164,7 +164,7 @@ journal_loaded(struct manager *m, uint64_t term, const char *err)
     (void)snprintf(ha->leader_url, sizeof(ha->leader_url), "%s", m->loop.url);
     (void)snprintf(ha->leader_id, sizeof(ha->leader_id), "%s", m->opts.ha_id);
     log_info("leadership taken term=%llu id=%s lease=%gs: deciding and ordering, with the "
-             "migrations and drains of the journal in etcd adopted",
+             "migrations, drains and recommendations of the journal in etcd adopted",
              (unsigned long long)term, m->opts.ha_id, ha->ttl_s);
     manager_took_lead(m);
 }
@@ -397,6 +397,8 @@ manager_ha_start(struct manager *m)
     histo_init(&ha->renew_h, renew_b, sizeof(renew_b) / sizeof(renew_b[0]));
     int r = etcd_new(m->base, o->etcd, &ha->etcd);
     if (r == 0)
+        etcd_set_tls(ha->etcd, o->etcd_tls);
+    if (r == 0)
         r = manager_journal_new(m, ha->etcd, o->ha_prefix, ha->key, call_timeout(ha), &m->journal);
     if (r == 0) {
         ha->tick_ev = event_new(m->base, -1, EV_PERSIST, tick_cb, ha);
@@ -431,7 +433,7 @@ manager_ha_stop(struct manager *m)
     m->journal = NULL;
     /* Give the lead away now rather than when the lease runs out. */
     if (ha->lease != 0) {
-        int r = etcd_revoke_blocking(m->opts.etcd, ha->lease, 1.0);
+        int r = etcd_revoke_blocking(m->opts.etcd, m->opts.etcd_tls, ha->lease, 1.0);
         if (r < 0)
             log_warnx("lease not revoked (%s): the other managers wait for it to expire, "
                       "ignoring",

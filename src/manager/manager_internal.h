@@ -276,6 +276,10 @@ int manager_apply(struct manager *m, const char *id, char *ret_mig, size_t mig_l
                   size_t len);
 /* Load the pending recommendations from the store after a restart. */
 int manager_recs_load(struct manager *m);
+/* On taking the lead, from the journal in etcd: `recs` (n, borrowed; pending or dry-run)
+ * become the recommendations held, under their ids (stored); one held here that the journal
+ * lacks was settled under another leader and is dropped (stored as expired). */
+void manager_recs_restore(struct manager *m, const struct store_rec *recs, size_t n);
 
 /* ---- decisions (manager_decide.c) ---- */
 
@@ -343,8 +347,9 @@ void manager_journal_free(struct manager_journal *j);
 /* Called once a load ends: `err` NULL when read (writes under `term` go out from now on), else
  * why not. */
 typedef void (*manager_journal_loaded_fn)(struct manager *m, uint64_t term, const char *err);
-/* Taking the lead at `term`: read the journal, adopt its migrations and drains, then `loaded`.
- * 0 when the read was sent; -EBUSY a read is under way; -ENOMEM / -EIO. */
+/* Taking the lead at `term`: read the journal, adopt its migrations, drains and
+ * recommendations, then `loaded`. 0 when the read was sent; -EBUSY a read is under way;
+ * -ENOMEM / -EIO. */
 int manager_journal_load(struct manager *m, uint64_t term, manager_journal_loaded_fn loaded);
 /* Stop writing (the lead is lost); queued writes are dropped. */
 void manager_journal_end(struct manager *m);
@@ -353,6 +358,9 @@ bool manager_journal_writing(const struct manager *m);
 /* Journal migration `rec` (its current state), or delete its record once it has `ended`. No-op
  * unless writing. */
 void manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended);
+/* Journal recommendation `rec` while it is held (state pending or dry-run), or delete its
+ * record once settled (any other state). No-op unless writing. */
+void manager_journal_rec(struct manager *m, const struct store_rec *rec);
 /* Journal host `host`'s drain (`on`, since `since`) or its end. No-op unless writing. */
 void manager_journal_drain(struct manager *m, const char *host, bool on, double since);
 /* Send the next queued write if none is in flight (after etcd did not answer). */

@@ -4,7 +4,9 @@
  * Keys: PREFIX/migrations/ID holds a migration's record as JSON (id, vm, src, dst, state,
  * reason, started, answered, term), written when it is planned and at each change of state
  * and deleted when it ends; PREFIX/drains/HOST holds {"host", "since"} while the host is in
- * maintenance. No key has a lease: the journal outlives the leader that wrote it.
+ * maintenance; PREFIX/recs/ID holds a recommendation (id, time, vm, src, dst, reason, state
+ * pending or dry-run) from when a decision makes it until it is applied, superseded or
+ * expired. No key has a lease: the journal outlives the leader that wrote it.
  *
  * Every write is a transaction whose comparison is the leader key's create_revision == the
  * writer's term, so a manager that no longer leads writes nothing; when the comparison fails
@@ -14,9 +16,10 @@
  * sent only once its migration's record is in etcd (manager_journaled()), so no migration runs
  * that the next leader cannot find.
  *
- * On taking the lead, before the manager decides or orders, it reads both prefixes: each
- * migration in the journal becomes one of its own (stored, followed as after a restart) and
- * the drains in etcd are the hosts in maintenance, on or off. */
+ * On taking the lead, before the manager decides or orders, it reads the three prefixes: each
+ * migration in the journal becomes one of its own (stored, followed as after a restart), the
+ * drains in etcd are the hosts in maintenance, on or off, and the recommendations in etcd are
+ * the ones it holds (so `vmloc apply ID` works on it under the id the old leader gave). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
@@ -44,6 +47,7 @@ struct manager_journal {
     char leader_key[ETCD_MAX_KEY + 1];
     char mig_prefix[ETCD_MAX_KEY + 1];
     char drain_prefix[ETCD_MAX_KEY + 1];
+    char rec_prefix[ETCD_MAX_KEY + 1];
     double timeout_s;
     uint64_t term; /* writes are made under this term; 0: this manager does not lead */
     struct jop *head, *tail;
@@ -56,6 +60,7 @@ struct manager_journal {
     manager_journal_loaded_fn loaded;
     size_t adopted;
     size_t drains;
+    size_t recs;
 };
 
 int
@@ -71,6 +76,7 @@ manager_journal_new(struct manager *m, struct etcd *e, const char *prefix, const
     (void)snprintf(j->leader_key, sizeof(j->leader_key), "%s", leader_key);
     (void)snprintf(j->mig_prefix, sizeof(j->mig_prefix), "%s/migrations/", prefix);
     (void)snprintf(j->drain_prefix, sizeof(j->drain_prefix), "%s/drains/", prefix);
+    (void)snprintf(j->rec_prefix, sizeof(j->rec_prefix), "%s/recs/", prefix);
     *ret = j;
     return 0;
 }
@@ -238,6 +244,32 @@ manager_journal_migration(struct manager *m, const struct store_migration *rec, 
 }
 
 void
+manager_journal_rec(struct manager *m, const struct store_rec *rec)
+{
+    struct manager_journal *j = m->journal;
+    if (j == NULL || j->term == 0)
+        return;
+    char key[ETCD_MAX_KEY + 1 + sizeof(rec->id)];
+    (void)snprintf(key, sizeof(key), "%s%s", j->rec_prefix, rec->id);
+    char *value = NULL;
+    if (strcmp(rec->state, "pending") == 0 || strcmp(rec->state, "dry-run") == 0) {
+        json_t *o = json_pack("{s:s,s:f,s:s,s:s,s:s,s:s,s:s}", "id", rec->id, "time", rec->time,
+                              "vm", rec->vm, "src", rec->src, "dst", rec->dst, "reason",
+                              rec->reason, "state", rec->state);
+        value = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (value == NULL || strlen(value) > ETCD_MAX_VALUE) {
+            log_warnx("journal record not made recommendation=%s (out of memory or too long), "
+                      "ignoring",
+                      rec->id);
+            free(value);
+            return;
+        }
+    }
+    enqueue(j, key, value, "");
+}
+
+void
 manager_journal_drain(struct manager *m, const char *host, bool on, double since)
 {
     struct manager_journal *j = m->journal;
@@ -353,6 +385,79 @@ drained_in(const struct manager_journal *j, const struct etcd_result *r, const c
     return false;
 }
 
+/* The recommendation journaled at `kv` into `rec`: NULL, or the field that is wrong. */
+static const char *
+parse_rec(const struct manager_journal *j, const struct etcd_kv *kv, struct store_rec *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    json_t *o = json_loads(kv->value, JSON_REJECT_DUPLICATES, NULL);
+    const char *bad = json_is_object(o) ? NULL : "(not a JSON object)";
+    if (bad == NULL && (!get_text(o, "id", rec->id, sizeof(rec->id)) || !wire_id_valid(rec->id) ||
+                        strcmp(kv->key + strlen(j->rec_prefix), rec->id) != 0))
+        bad = "id";
+    if (bad == NULL && (!get_time(o, "time", &rec->time) || rec->time <= 0))
+        bad = "time";
+    if (bad == NULL && (!get_text(o, "vm", rec->vm, sizeof(rec->vm)) || !wire_name_valid(rec->vm)))
+        bad = "vm";
+    if (bad == NULL &&
+        (!get_text(o, "src", rec->src, sizeof(rec->src)) || !wire_name_valid(rec->src)))
+        bad = "src";
+    if (bad == NULL && (!get_text(o, "dst", rec->dst, sizeof(rec->dst)) ||
+                        !wire_name_valid(rec->dst) || strcmp(rec->src, rec->dst) == 0))
+        bad = "dst";
+    if (bad == NULL && !get_text(o, "reason", rec->reason, sizeof(rec->reason)))
+        bad = "reason";
+    if (bad == NULL && (!get_text(o, "state", rec->state, sizeof(rec->state)) ||
+                        (strcmp(rec->state, "pending") != 0 && strcmp(rec->state, "dry-run") != 0)))
+        bad = "state";
+    json_decref(o);
+    rec->updated = rec->time;
+    return bad;
+}
+
+static void
+recs_read(void *arg, const struct etcd_result *r)
+{
+    struct manager_journal *j = arg;
+    struct manager *m = j->m;
+    if (r->err < 0) {
+        load_failed(j, r, "recommendations");
+        return;
+    }
+    j->reading = false;
+    if (j->load_term == 0)
+        return; /* abandoned: the lead was lost meanwhile */
+    size_t n = r->n_kvs < MANAGER_MAX_RECS ? r->n_kvs : MANAGER_MAX_RECS;
+    struct store_rec *recs = n > 0 ? calloc(n, sizeof(*recs)) : NULL;
+    if (n > 0 && recs == NULL) {
+        struct etcd_result e = {.err = -ENOMEM};
+        (void)snprintf(e.why, sizeof(e.why), "out of memory");
+        load_failed(j, &e, "recommendations");
+        return;
+    }
+    size_t got = 0;
+    for (size_t i = 0; i < r->n_kvs; i++) {
+        const char *bad = got < n ? parse_rec(j, &r->kvs[i], &recs[got]) : NULL;
+        if (got >= n)
+            log_warnx("journal: recommendation key=\"%s\" past the %d kept, ignoring",
+                      r->kvs[i].key, MANAGER_MAX_RECS);
+        else if (bad != NULL)
+            log_warnx("journal: key=\"%s\" is not a recommendation record (field %s), ignoring",
+                      r->kvs[i].key, bad);
+        else
+            got++;
+    }
+    manager_recs_restore(m, recs, got);
+    free(recs);
+    j->recs = got;
+    uint64_t term = j->load_term;
+    j->load_term = 0;
+    j->term = term; /* writes go out from now on */
+    log_info("journal read term=%llu migrations_adopted=%zu drains=%zu recommendations=%zu",
+             (unsigned long long)term, j->adopted, j->drains, j->recs);
+    j->loaded(m, term, NULL);
+}
+
 static void
 drains_read(void *arg, const struct etcd_result *r)
 {
@@ -390,12 +495,14 @@ drains_read(void *arg, const struct etcd_result *r)
         if (m->hosts[i]->maintenance && !drained_in(j, r, m->hosts[i]->v.name))
             manager_maintenance_restore(m, m->hosts[i], false, 0);
     }
-    uint64_t term = j->load_term;
-    j->load_term = 0;
-    j->term = term; /* writes go out from now on */
-    log_info("journal read term=%llu migrations_adopted=%zu drains=%zu", (unsigned long long)term,
-             j->adopted, j->drains);
-    j->loaded(m, term, NULL);
+    int rc = etcd_get_prefix(j->etcd, j->rec_prefix, j->timeout_s, recs_read, j);
+    if (rc < 0) {
+        struct etcd_result e = {.err = rc};
+        (void)snprintf(e.why, sizeof(e.why), "%s", strerror(-rc));
+        load_failed(j, &e, "recommendations");
+        return;
+    }
+    j->reading = true;
 }
 
 static void
@@ -441,6 +548,7 @@ manager_journal_load(struct manager *m, uint64_t term, manager_journal_loaded_fn
     j->loaded = loaded;
     j->adopted = 0;
     j->drains = 0;
+    j->recs = 0;
     int rc = etcd_get_prefix(j->etcd, j->mig_prefix, j->timeout_s, migrations_read, j);
     if (rc < 0)
         j->load_term = 0;

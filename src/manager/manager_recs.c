@@ -1,7 +1,8 @@
 /* Recommendations: the moves a decision chose while the automation is manual (pending until
  * an operator applies one with `vmloc apply`) or dry-run (shown, never applied). A pending one
  * expires when its conflict is over; applying one checks through the core that it still holds
- * on the latest samples. */
+ * on the latest samples. With --etcd each one held is also in the leader's journal
+ * (manager_journal.c), so that the manager that leads next can apply it under the same id. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
@@ -22,6 +23,7 @@ rec_save(struct manager *m, struct store_rec *r, const char *state)
     r->updated = clock_wall_s();
     if (store_put_recommendation(m->store, r) < 0)
         log_warnx("recommendation not stored id=%s, ignoring", r->id);
+    manager_journal_rec(m, r); /* in etcd while held, deleted once settled */
     manager_store_now(m);
 }
 
@@ -167,13 +169,21 @@ out:
     return ret;
 }
 
-int
-manager_apply(struct manager *m, const char *id, char *ret_mig, size_t mig_len, char *msg,
-              size_t len)
+/* The index of held recommendation `id`, or m->n_recs. */
+static size_t
+rec_index(const struct manager *m, const char *id)
 {
     size_t i = 0;
     while (i < m->n_recs && strcmp(m->recs[i]->id, id) != 0)
         i++;
+    return i;
+}
+
+int
+manager_apply(struct manager *m, const char *id, char *ret_mig, size_t mig_len, char *msg,
+              size_t len)
+{
+    size_t i = rec_index(m, id);
     if (i == m->n_recs) {
         (void)snprintf(msg, len,
                        "no pending recommendation \"%s\" (applied, superseded or expired: see "
@@ -242,4 +252,53 @@ int
 manager_recs_load(struct manager *m)
 {
     return store_each_recommendation(m->store, true, 0, load_rec, m);
+}
+
+void
+manager_recs_restore(struct manager *m, const struct store_rec *recs, size_t n)
+{
+    /* Held here but not in the journal: applied, superseded or expired under another leader
+     * (or made before this manager ran with --etcd). */
+    for (size_t i = 0; i < m->n_recs;) {
+        struct store_rec *r = m->recs[i];
+        size_t k = 0;
+        while (k < n && strcmp(recs[k].id, r->id) != 0)
+            k++;
+        if (k < n) {
+            i++;
+            continue;
+        }
+        log_info("recommendation dropped id=%s vm=\"%s\": not in the journal in etcd (settled "
+                 "under another leader)",
+                 r->id, r->vm);
+        rec_save(m, r, "expired");
+        rec_drop(m, i);
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (rec_index(m, recs[k].id) < m->n_recs)
+            continue; /* held already */
+        if (m->n_recs >= MANAGER_MAX_RECS) {
+            log_warnx("recommendations of the journal not adopted count=%zu: %d are held "
+                      "already, ignoring",
+                      n - k, MANAGER_MAX_RECS);
+            break;
+        }
+        struct store_rec *r = malloc(sizeof(*r));
+        if (r == NULL) {
+            log_warnx("out of memory: recommendation id=%s of the journal not adopted, ignoring",
+                      recs[k].id);
+            continue;
+        }
+        *r = recs[k];
+        if (store_put_recommendation(m->store, r) < 0)
+            log_warnx("recommendation not stored id=%s, ignoring", r->id);
+        m->recs[m->n_recs] = r;
+        m->rec_seen[m->n_recs] =
+            true; /* it expires only after a decision that no longer makes it */
+        m->n_recs++;
+        log_info("recommendation adopted from the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
+                 "state=%s",
+                 r->id, r->vm, r->src, r->dst, r->state);
+    }
+    manager_store_now(m);
 }

@@ -124,12 +124,20 @@ b64_decode(const char *in, char *out, size_t cap)
 }
 
 bool
+etcd_urls_tls(const char *list)
+{
+    return list != NULL && strncmp(list, "https://", 8) == 0;
+}
+
+bool
 etcd_urls_valid(const char *list)
 {
     size_t n = 0;
     const char *p = list;
     if (list == NULL || list[0] == '\0' || strlen(list) > ETCD_MAX_URL_LIST)
         return false;
+    /* One scheme for all: a client with TLS speaks only https. */
+    bool tls = etcd_urls_tls(list);
     for (;;) {
         const char *end = strchr(p, ',');
         size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
@@ -138,7 +146,7 @@ etcd_urls_valid(const char *list)
             return false;
         memcpy(url, p, len);
         url[len] = '\0';
-        if (strncmp(url, "http://", 7) != 0 || http_url_check(url) < 0)
+        if (strncmp(url, tls ? "https://" : "http://", tls ? 8 : 7) != 0 || http_url_check(url) < 0)
             return false;
         if (end == NULL)
             return true;
@@ -190,6 +198,12 @@ etcd_free(struct etcd *e)
     while (e->live != NULL)
         call_free(e->live);
     free(e);
+}
+
+void
+etcd_set_tls(struct etcd *e, struct http_tls *tls)
+{
+    http_client_set_tls(e->client, tls);
 }
 
 const char *
@@ -554,8 +568,9 @@ etcd_get_prefix(struct etcd *e, const char *prefix, double timeout_s, etcd_done_
 }
 
 int
-etcd_revoke_blocking(const char *urls, int64_t id, double timeout_s)
+etcd_revoke_blocking(const char *urls, struct http_tls *tls, int64_t id, double timeout_s)
 {
+    struct http_creds creds = {.token = NULL, .tls = tls};
     if (!etcd_urls_valid(urls))
         return -EINVAL;
     char list[ETCD_MAX_URLS][ETCD_URL_LEN];
@@ -566,7 +581,7 @@ etcd_revoke_blocking(const char *urls, int64_t id, double timeout_s)
     /* Any member answering settles it: revoked, or already gone. */
     for (size_t i = 0; i < n && r < 0; i++) {
         struct http_answer a;
-        r = http_fetch(list[i], "POST", "/v3/lease/revoke", body, NULL, timeout_s, &a);
+        r = http_fetch(list[i], "POST", "/v3/lease/revoke", body, &creds, timeout_s, &a);
         if (r == 0)
             free(a.body);
     }

@@ -16,6 +16,7 @@
 #include "core/compiler.h"
 
 struct event_base;
+struct http_tls;
 
 /* Members in a list, and the longest value kept of a key. */
 #define ETCD_MAX_URLS 16
@@ -61,9 +62,11 @@ typedef void (*etcd_done_fn)(void *arg, const struct etcd_result *r);
 
 struct etcd;
 
-/* Is `list` one to ETCD_MAX_URLS comma-separated http://HOST:PORT URLs (what etcd_new()
- * takes)? */
+/* Is `list` one to ETCD_MAX_URLS comma-separated http://HOST:PORT URLs, or as many
+ * https://HOST:PORT ones (one scheme for all), what etcd_new() takes? */
 bool etcd_urls_valid(const char *list);
+/* Are they https:// URLs (etcd_urls_valid() said yes): then the client needs etcd_set_tls(). */
+bool etcd_urls_tls(const char *list);
 
 /* A client of the members in `urls` (etcd_urls_valid()) on `base` (borrowed; must outlive it).
  * 0 with *ret; -EINVAL a bad list; -ENOMEM. */
@@ -71,6 +74,11 @@ MUST_CHECK int etcd_new(struct event_base *base, const char *urls, struct etcd *
 
 /* Cancel the calls in flight (their callbacks are not called) and free. Accepts NULL. */
 void etcd_free(struct etcd *e);
+
+/* Speak TLS with `tls` (borrowed; must outlive `e`; NULL: none) to https:// members: their
+ * certificates are checked against its CA, and its client certificate, if any, presented.
+ * Without it no call to an https:// member can be sent. */
+void etcd_set_tls(struct etcd *e, struct http_tls *tls);
 
 /* The member the next call goes to. */
 const char *etcd_url(const struct etcd *e);
@@ -106,7 +114,9 @@ MUST_CHECK int etcd_get_prefix(struct etcd *e, const char *prefix, double timeou
                                etcd_done_fn done, void *arg);
 
 /* Revoke lease `id` now and wait for the answer (at most `timeout_s`), on an event loop of its
- * own: for a clean stop, after the daemon's loop has ended. 0 or a negative errno. */
-MUST_CHECK int etcd_revoke_blocking(const char *urls, int64_t id, double timeout_s);
+ * own, with `tls` (borrowed; NULL: none) as etcd_set_tls(): for a clean stop, after the
+ * daemon's loop has ended. 0 or a negative errno. */
+MUST_CHECK int etcd_revoke_blocking(const char *urls, struct http_tls *tls, int64_t id,
+                                    double timeout_s);
 
 #endif

@@ -28,6 +28,8 @@ ssl_error(char *buf, size_t len, const char *fallback)
     return buf;
 }
 
+/* A context for `server` or a client: `cert` and `key` (a client's may be NULL: none
+ * presented), `ca` checking the peer. NULL with `err` filled. */
 static SSL_CTX *
 tls_ctx(bool server, const char *cert, const char *key, const char *ca, char *err, size_t errlen)
 {
@@ -40,11 +42,11 @@ tls_ctx(bool server, const char *cert, const char *key, const char *ca, char *er
     const char *bad = NULL;
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
         bad = "TLS 1.2";
-    else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+    else if (cert != NULL && SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
         bad = cert;
-    else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+    else if (cert != NULL && SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
         bad = key;
-    else if (SSL_CTX_check_private_key(ctx) != 1)
+    else if (cert != NULL && SSL_CTX_check_private_key(ctx) != 1)
         bad = key;
     else if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
         bad = ca;
@@ -69,9 +71,9 @@ tls_ctx(bool server, const char *cert, const char *key, const char *ca, char *er
     return ctx;
 }
 
-int
-http_tls_new(const char *cert, const char *key, const char *ca, struct http_tls **ret, char *err,
-             size_t errlen)
+/* Is `key` a private key file only its owner may read? 0, or -EPERM / -errno with `err`. */
+static int
+key_private(const char *key, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(key, &st) < 0) {
@@ -86,6 +88,16 @@ http_tls_new(const char *cert, const char *key, const char *ca, struct http_tls 
                        key, (unsigned)(st.st_mode & 07777));
         return -EPERM;
     }
+    return 0;
+}
+
+int
+http_tls_new(const char *cert, const char *key, const char *ca, struct http_tls **ret, char *err,
+             size_t errlen)
+{
+    int r = key_private(key, err, errlen);
+    if (r < 0)
+        return r;
     struct http_tls *t = calloc(1, sizeof(*t));
     if (t == NULL) {
         (void)snprintf(err, errlen, "out of memory");
@@ -93,6 +105,33 @@ http_tls_new(const char *cert, const char *key, const char *ca, struct http_tls 
     }
     t->server = tls_ctx(true, cert, key, ca, err, errlen);
     t->client = t->server != NULL ? tls_ctx(false, cert, key, ca, err, errlen) : NULL;
+    if (t->client == NULL) {
+        http_tls_free(t);
+        return -EINVAL;
+    }
+    *ret = t;
+    return 0;
+}
+
+int
+http_tls_client_new(const char *ca, const char *cert, const char *key, struct http_tls **ret,
+                    char *err, size_t errlen)
+{
+    if ((cert == NULL) != (key == NULL)) {
+        (void)snprintf(err, errlen,
+                       "a client certificate needs its key, and a key its "
+                       "certificate");
+        return -EINVAL;
+    }
+    int r = key != NULL ? key_private(key, err, errlen) : 0;
+    if (r < 0)
+        return r;
+    struct http_tls *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        (void)snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    t->client = tls_ctx(false, cert, key, ca, err, errlen);
     if (t->client == NULL) {
         http_tls_free(t);
         return -EINVAL;

@@ -23,13 +23,19 @@ struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 MUST_CHECK int http_tls_new(const char *cert, const char *key, const char *ca,
                             struct http_tls **ret, char *err, size_t errlen);
 
+/* TLS for a client only (of a service outside the cluster, such as etcd): servers' certificates
+ * checked against `ca`, and `cert` with `key` presented when the server asks (both NULL: none).
+ * Errors as http_tls_new(). Its server context is NULL: never give it to a server. */
+MUST_CHECK int http_tls_client_new(const char *ca, const char *cert, const char *key,
+                                   struct http_tls **ret, char *err, size_t errlen);
+
 /* Free `t`. Accepts NULL. Every server and client that uses it must be freed first. */
 void http_tls_free(struct http_tls *t);
 
 /* For the HTTP layer only. */
 
 /* The context a server accepts connections with: client certificates of the CA required.
- * Borrowed from `t`. */
+ * Borrowed from `t`; NULL for http_tls_client_new()'s. */
 struct ssl_ctx_st *http_tls_server_ctx(const struct http_tls *t);
 
 /* The context a client connects with: the server's certificate checked against the CA.

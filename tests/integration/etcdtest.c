@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "net/http_client.h"
+#include "net/tls.h"
 #include "testpool.h"
 
 #define START_ATTEMPTS 5
@@ -29,6 +31,9 @@ static pid_t member_pid[ETCDTEST_MAX_MEMBERS];
 static char member_url[ETCDTEST_MAX_MEMBERS][64];
 static char member_log[ETCDTEST_MAX_MEMBERS][600];
 static char all_urls[ETCDTEST_MAX_MEMBERS * 65 + 1];
+/* TLS mode (etcdtest_start_tls()): the files, and the probe's client TLS; NULL: plain. */
+static const struct etcdtest_tls *tls_files;
+static struct http_tls *probe_tls;
 
 const char *
 etcdtest_find(void)
@@ -86,11 +91,25 @@ etcdtest_free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* GET /health of member `i` over TLS: its status, and its JSON in *ret. */
+static int
+health_tls(size_t i, json_t **ret)
+{
+    struct http_creds creds = {.token = NULL, .tls = probe_tls};
+    struct http_answer a;
+    if (http_fetch(member_url[i], "GET", "/health", NULL, &creds, 2.0, &a) < 0)
+        return 0;
+    *ret = json_loads(a.body != NULL ? a.body : "", 0, NULL);
+    free(a.body);
+    return a.status;
+}
+
 static bool
 member_healthy(size_t i)
 {
     json_t *j = NULL;
-    int st = daemon_http_token(member_url[i], "GET", "/health", NULL, NULL, &j);
+    int st = probe_tls != NULL ? health_tls(i, &j)
+                               : daemon_http_token(member_url[i], "GET", "/health", NULL, NULL, &j);
     bool ok = st == 200 && j != NULL && strcmp(str(j, "health"), "true") == 0;
     json_decref(j);
     return ok;
@@ -151,10 +170,30 @@ member_start(const char *bin, size_t i, const char *cu, const char *pu, const ch
         }
         /* An election within about a second of losing etcd's leader (its default takes up
          * to two), well inside what the managers' lease tolerates (docs/running.md). */
-        execl(bin, "etcd", "--name", name, "--data-dir", dir, "--listen-client-urls", cu,
-              "--advertise-client-urls", cu, "--listen-peer-urls", pu,
-              "--initial-advertise-peer-urls", pu, "--initial-cluster", cluster,
-              "--heartbeat-interval", "100", "--election-timeout", "500", (char *)NULL);
+        const char *argv[32] = {"etcd",  "--name",
+                                name,    "--data-dir",
+                                dir,     "--listen-client-urls",
+                                cu,      "--advertise-client-urls",
+                                cu,      "--listen-peer-urls",
+                                pu,      "--initial-advertise-peer-urls",
+                                pu,      "--initial-cluster",
+                                cluster, "--heartbeat-interval",
+                                "100",   "--election-timeout",
+                                "500"};
+        size_t n = 19;
+        if (tls_files != NULL) {
+            /* Clients over TLS, each with a certificate of the CA; members among themselves
+             * in plain HTTP (on loopback: not what the test is about). */
+            argv[n++] = "--cert-file";
+            argv[n++] = tls_files->cert;
+            argv[n++] = "--key-file";
+            argv[n++] = tls_files->key;
+            argv[n++] = "--trusted-ca-file";
+            argv[n++] = tls_files->ca;
+            argv[n++] = "--client-cert-auth";
+        }
+        argv[n] = NULL;
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     member_pid[i] = pid;
@@ -170,7 +209,8 @@ try_start(const char *bin, int attempt)
     char cluster[ETCDTEST_MAX_MEMBERS * 80] = "";
     all_urls[0] = '\0';
     for (size_t i = 0; i < n_members; i++) {
-        (void)snprintf(cu[i], sizeof(cu[i]), "http://127.0.0.1:%d", etcdtest_free_port());
+        (void)snprintf(cu[i], sizeof(cu[i]), "%s://127.0.0.1:%d",
+                       tls_files != NULL ? "https" : "http", etcdtest_free_port());
         (void)snprintf(pu[i], sizeof(pu[i]), "http://127.0.0.1:%d", etcdtest_free_port());
         size_t len = strlen(cluster);
         (void)snprintf(cluster + len, sizeof(cluster) - len, "%se%zu=%s", i > 0 ? "," : "", i,
@@ -196,7 +236,22 @@ try_start(const char *bin, int attempt)
 void
 etcdtest_start(const char *bin, size_t n)
 {
+    etcdtest_start_tls(bin, n, NULL);
+}
+
+void
+etcdtest_start_tls(const char *bin, size_t n, const struct etcdtest_tls *tls)
+{
     assert_true(n >= 1 && n <= ETCDTEST_MAX_MEMBERS);
+    tls_files = tls;
+    http_tls_free(probe_tls);
+    probe_tls = NULL;
+    if (tls != NULL) {
+        char err[600];
+        if (http_tls_client_new(tls->ca, tls->client_cert, tls->client_key, &probe_tls, err,
+                                sizeof(err)) < 0)
+            fail_msg("etcd TLS files: %s", err);
+    }
     n_members = n;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++)
         if (try_start(bin, attempt))
@@ -207,13 +262,25 @@ etcdtest_start(const char *bin, size_t n)
 }
 
 struct daemon *
-etcdtest_manager(const char *id)
+etcdtest_manager_with(const char *id, const char *const *extra)
 {
     char data[700];
     (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), id);
-    const char *argv[] = {"manager", "--listen", "127.0.0.1:0",  "--data",  data, "--interval",
-                          "0.2",     "--etcd",   etcdtest_url(), "--ha-id", id,   NULL};
+    const char *argv[32] = {"manager", "--listen", "127.0.0.1:0",  "--data",  data, "--interval",
+                            "0.2",     "--etcd",   etcdtest_url(), "--ha-id", id};
+    size_t n = 11;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+        assert_true(n + 1 < sizeof(argv) / sizeof(argv[0]));
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
     return pool_start(id, argv);
+}
+
+struct daemon *
+etcdtest_manager(const char *id)
+{
+    return etcdtest_manager_with(id, NULL);
 }
 
 bool
@@ -231,5 +298,8 @@ etcdtest_teardown(void **state)
 {
     (void)pool_teardown(state);
     etcdtest_stop();
+    http_tls_free(probe_tls);
+    probe_tls = NULL;
+    tls_files = NULL;
     return 0;
 }

@@ -19,6 +19,21 @@ const char *etcdtest_find(void);
  * become healthy. Call from a cmocka setup, after pool_setup(). */
 void etcdtest_start(const char *bin, size_t n);
 
+/* TLS for the members' clients (paths of PEM files): the members' certificate and key, the
+ * CA they check clients with (etcd's --client-cert-auth) and the one their certificate comes
+ * from, and a client certificate and key of that CA the helper's own probes present. */
+struct etcdtest_tls {
+    const char *cert;
+    const char *key;
+    const char *ca;
+    const char *client_cert;
+    const char *client_key;
+};
+
+/* etcdtest_start() with clients on https:// and `tls` (borrowed until etcdtest_teardown());
+ * NULL: as etcdtest_start(). */
+void etcdtest_start_tls(const char *bin, size_t n, const struct etcdtest_tls *tls);
+
 /* The members' client URLs, comma-separated, as `vmloc manager --etcd` takes them. */
 const char *etcdtest_url(void);
 
@@ -42,12 +57,14 @@ struct daemon;
 /* A manager `id` with a store of its own, deciding every 0.2 s, campaigning on the test's
  * etcd (`--ha-id id`). */
 struct daemon *etcdtest_manager(const char *id);
+/* etcdtest_manager() with `extra` options (NULL-terminated, or NULL) after its own. */
+struct daemon *etcdtest_manager_with(const char *id, const char *const *extra);
 
 /* wait_until() condition: the manager at c->url (a struct cond *) has role c->a ("leader",
  * "follower", "none"); false when it does not answer. */
 bool etcdtest_role_is(void *arg);
 
-/* cmocka teardown: the test's daemons (pool_teardown()), then etcd. */
+/* cmocka teardown: the test's daemons (pool_teardown()), then etcd (and its TLS mode ends). */
 int etcdtest_teardown(void **state);
 
 #endif

@@ -3,8 +3,9 @@
  * call half of its time-out, then the next member answers it and later calls start there; a
  * keepalive stream that ends in etcd's "no leader" error is a lack of quorum (-EAGAIN); etcd's
  * error text is escaped before it reaches a log; a call that timed out in the client's queue
- * of requests waiting for a connection is a time-out. The answering members are forked
- * processes; the silent one is a listening socket nobody accepts on. */
+ * of requests waiting for a connection is a time-out; a URL list is all http:// or all
+ * https://. The answering members are forked processes; the silent one is a listening socket
+ * nobody accepts on. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <errno.h>
@@ -304,6 +305,34 @@ test_queue_time_out_is_time_out(void **state)
     (void)close(fd);
 }
 
+/* The URL lists etcd_new() takes: one scheme for all, each URL well formed. */
+static void
+test_url_lists(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *list;
+        bool valid;
+        bool tls;
+    } cases[] = {
+        {"http://127.0.0.1:2379", true, false},
+        {"http://127.0.0.1:2379,http://10.0.0.2:2379", true, false},
+        {"https://127.0.0.1:2379", true, true},
+        {"https://a.example:2379,https://10.0.0.2:2379", true, true},
+        {"https://127.0.0.1:2379,http://10.0.0.2:2379", false, true},
+        {"http://127.0.0.1:2379,https://10.0.0.2:2379", false, false},
+        {"ftp://127.0.0.1:2379", false, false},
+        {"https://", false, true},
+        {"https://127.0.0.1:2379,", false, true},
+        {"", false, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        printf("case %zu: %s\n", i, cases[i].list);
+        assert_int_equal(etcd_urls_valid(cases[i].list), cases[i].valid);
+        assert_int_equal(etcd_urls_tls(cases[i].list), cases[i].tls);
+    }
+}
+
 int
 main(void)
 {
@@ -313,6 +342,7 @@ main(void)
         cmocka_unit_test_teardown(test_no_leader_is_no_quorum, teardown),
         cmocka_unit_test_teardown(test_error_text_escaped, teardown),
         cmocka_unit_test_teardown(test_queue_time_out_is_time_out, teardown),
+        cmocka_unit_test(test_url_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

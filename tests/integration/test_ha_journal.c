@@ -3,7 +3,10 @@
  * from the journal (its log says so), follows it to its end, the VM ends on exactly one host
  * and the new leader reports the migration once, under the old leader's id. (b) A host
  * drained through the leader stays drained after a kill -9 of it: the new leader shows it in
- * maintenance and moves nothing onto it. Skipped (77) when etcd is not installed. */
+ * maintenance and moves nothing onto it. (c) In manual automation, a recommendation the
+ * leader made survives a kill -9 of it: `vmloc apply ID` (given both managers) on the new
+ * leader orders its migration under the id the old leader gave. Skipped (77) when etcd is not
+ * installed. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,6 +208,84 @@ test_drain_survives(void **state)
     pool_finish();
 }
 
+/* The id of the pending recommendation of VM c->a the manager at c->url holds, into rec_id. */
+static char rec_id[96];
+
+static bool
+rec_pending(void *arg)
+{
+    const struct cond *c = arg;
+    json_t *arr = get(c->url, "/v1/recommendations");
+    bool ok = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(arr, i, r)
+    {
+        if (strcmp(str(r, "state"), "pending") == 0 && strcmp(str(r, "vm"), c->a) == 0) {
+            (void)snprintf(rec_id, sizeof(rec_id), "%s", str(r, "id"));
+            ok = true;
+        }
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* (c) A pending recommendation survives a kill -9 of the leader that made it. */
+static void
+test_rec_survives(void **state)
+{
+    (void)state;
+    const char *manual[] = {"--config", pool_write_policy("[relocate]\nautomation = manual\n"),
+                            NULL};
+    struct daemon *m1 = etcdtest_manager_with("m1", manual);
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    struct daemon *m2 = etcdtest_manager_with("m2", manual);
+    struct cond follow2 = {m2->url, "follower", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
+    /* Two hosts: h2 is the only destination, so every decision makes the same move. */
+    struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = start_agent("h2", m1->url, m2->url, "c:cpu=5", NULL);
+    const char *urls[] = {a1->url, a2->url};
+    struct cond up1 = {m1->url, NULL, NULL, 2};
+    struct cond up2 = {m2->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up1, UP_S));
+    assert_true(wait_until(hosts_up, &up2, UP_S));
+
+    load(a1->url, "a", "cpu=60");
+    struct cond pending1 = {m1->url, "a", NULL, 0};
+    assert_true(wait_until(rec_pending, &pending1, ACT_S));
+    char id[96];
+    (void)snprintf(id, sizeof(id), "%s", rec_id);
+    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    /* The follower knows nothing of it from its own store. */
+    json_t *recs2 = get(m2->url, "/v1/recommendations");
+    assert_int_equal(json_array_size(recs2), 0);
+    json_decref(recs2);
+
+    daemon_kill(m1);
+    struct cond lead2 = {m2->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
+    char adopted[200];
+    (void)snprintf(adopted, sizeof(adopted),
+                   "recommendation adopted from the journal id=%s vm=\"a\"", id);
+    struct log_cond said = {m2, adopted};
+    assert_true(wait_until(log_has, &said, ACT_S));
+    /* Through the CLI given both managers: the dead one is passed over, the new leader
+     * applies it under the old leader's id. */
+    char both[300];
+    (void)snprintf(both, sizeof(both), "%s,%s", m1->url, m2->url);
+    const char *apply[] = {"--manager", both, "apply", id, NULL};
+    assert_int_equal(run_cli(apply, NULL), 0);
+    struct cond done = {m2->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, ACT_S));
+    assert_int_equal(pool_vm_where(urls, 2, "a"), 1);
+    assert_int_equal(run_cli(apply, NULL), 2); /* applied: not pending any more */
+    /* Settled: its record left the journal. */
+    assert_true(wait_until(journal_flushed, (void *)m2->url, ACT_S));
+    pool_finish();
+}
+
 int
 main(void)
 {
@@ -217,6 +298,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_adopt_migration, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_rec_survives, setup, etcdtest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "certtest.h"
 #include "net/http.h"
 #include "net/http_client.h"
 #include "net/tls.h"
@@ -27,89 +28,24 @@
 
 static char dir[512];
 
-/* Run `argv` (argv[0] looked up in PATH) with its output discarded; its exit status. */
-static int
-run(const char *const *argv)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        FILE *n = freopen("/dev/null", "w", stdout);
-        FILE *e = freopen("/dev/null", "w", stderr);
-        (void)n;
-        (void)e;
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st = 0;
-    (void)waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-/* A CA: NAME.key and NAME.pem. */
-static void
-make_ca(const char *name)
-{
-    char key[600], pem[600], subj[64];
-    (void)snprintf(key, sizeof(key), "%s/%s.key", dir, name);
-    (void)snprintf(pem, sizeof(pem), "%s/%s.pem", dir, name);
-    (void)snprintf(subj, sizeof(subj), "/CN=%s", name);
-    const char *argv[] = {
-        "openssl", "req",     "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes",  "-keyout", key,     "-out",    pem,  "-days",    "2",
-        "-subj",   subj,      NULL};
-    assert_int_equal(run(argv), 0);
-}
-
-/* A certificate NAME.pem with key NAME.key (mode 0600), signed by CA `ca`, naming the hosts
- * `san` ("IP:127.0.0.1,DNS:localhost"). */
-static void
-make_cert(const char *name, const char *ca, const char *san)
-{
-    char key[600], csr[600], pem[600], cak[600], cap[600], subj[64], ext[600];
-    (void)snprintf(ext, sizeof(ext), "%s/%s.ext", dir, name);
-    FILE *f = fopen(ext, "w");
-    assert_non_null(f);
-    (void)fprintf(f, "subjectAltName = %s\n", san);
-    assert_int_equal(fclose(f), 0);
-    (void)snprintf(key, sizeof(key), "%s/%s.key", dir, name);
-    (void)snprintf(csr, sizeof(csr), "%s/%s.csr", dir, name);
-    (void)snprintf(pem, sizeof(pem), "%s/%s.pem", dir, name);
-    (void)snprintf(cak, sizeof(cak), "%s/%s.key", dir, ca);
-    (void)snprintf(cap, sizeof(cap), "%s/%s.pem", dir, ca);
-    (void)snprintf(subj, sizeof(subj), "/CN=%s", name);
-    const char *req[] = {
-        "openssl", "req",     "-newkey", "ec",   "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes",  "-keyout", key,       "-out", csr,        "-subj",
-        subj,      NULL};
-    assert_int_equal(run(req), 0);
-    const char *sign[] = {
-        "openssl",         "x509", "-req", "-in",   csr, "-CA",      cap, "-CAkey", cak,
-        "-CAcreateserial", "-out", pem,    "-days", "2", "-extfile", ext, NULL};
-    assert_int_equal(run(sign), 0);
-    assert_int_equal(chmod(key, 0600), 0);
-}
-
 static int
 group_setup(void **state)
 {
     (void)state;
-    const char *probe[] = {"openssl", "version", NULL};
-    if (run(probe) != 0) {
+    if (!certtest_have_openssl()) {
         printf("skipped: the openssl command is not installed (apt-get install openssl)\n");
         exit(77);
     }
     (void)snprintf(dir, sizeof(dir), "%s/tls", daemon_tmpdir());
     if (mkdir(dir, 0700) < 0)
         return -1;
-    make_ca("ca1");
-    make_ca("ca2");
-    make_cert("node", "ca1", "IP:127.0.0.1,DNS:localhost");
-    make_cert("rogue", "ca2", "IP:127.0.0.1,DNS:localhost");
-    make_cert("elsewhere", "ca1", "DNS:elsewhere.example,IP:192.0.2.7");
-    make_cert("h1", "ca1", "IP:127.0.0.1,DNS:localhost,DNS:h1");
-    make_cert("h2", "ca1", "IP:127.0.0.1,DNS:localhost,DNS:h2");
+    certtest_make_ca(dir, "ca1");
+    certtest_make_ca(dir, "ca2");
+    certtest_make_cert(dir, "node", "ca1", "IP:127.0.0.1,DNS:localhost");
+    certtest_make_cert(dir, "rogue", "ca2", "IP:127.0.0.1,DNS:localhost");
+    certtest_make_cert(dir, "elsewhere", "ca1", "DNS:elsewhere.example,IP:192.0.2.7");
+    certtest_make_cert(dir, "h1", "ca1", "IP:127.0.0.1,DNS:localhost,DNS:h1");
+    certtest_make_cert(dir, "h2", "ca1", "IP:127.0.0.1,DNS:localhost,DNS:h2");
     return 0;
 }
 
