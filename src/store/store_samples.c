@@ -480,6 +480,9 @@ raw_bind(struct store *s, sqlite3_stmt *st, int base, const struct store_raw *r)
 int
 store_samples_flush(struct store *s)
 {
+    /* A write of the round that failed may have rolled the transaction back already: the
+     * queued samples may then carry ids that no longer exist. */
+    names_settle(s);
     int ret = 0;
     size_t i = 0;
     while (i < s->n_raw && ret == 0) {

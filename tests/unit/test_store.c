@@ -373,6 +373,40 @@ test_names_after_rollback(void **state)
     store_close(s);
 }
 
+/* The same when another write of the round fails and SQLite rolls the transaction back by
+ * itself: the raw samples queued for the round carry the lost ids, and the commit drops them
+ * rather than write them (outside any transaction then) under an id the next name takes. */
+static void
+test_names_after_midround_rollback(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    write_round(s, T0, 0, true);
+    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON conflicts BEGIN "
+                  "SELECT RAISE(ROLLBACK, 'disk full'); END;");
+    double pct[KIND_COUNT];
+    usage_at(1, pct);
+    const double vm[KIND_COUNT] = {1, 2, 3, 4};
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0 + 10, "h9", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_add_vm(s, "vm9", vm, KIND_MASK_ALL, NULL), 0);
+    assert_true(store_add_conflict(s, T0 + 10, "h9", "[]", "[]", "x") < 0);
+    assert_true(store_commit(s) < 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples WHERE host NOT IN "
+                                    "(SELECT id FROM names)"),
+                     0);
+
+    exec_sql(dir, "DROP TRIGGER full;");
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0 + 20, "h8", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(rows_of(dir, "samples", "h8"), 1);
+    assert_int_equal(rows_of(dir, "samples", "h9"), 0);
+    store_close(s);
+}
+
 /* Rounds written in one transaction each come back as raw samples, with their VMs, and as
  * one-minute roll-ups: the minute in progress exactly, a finished one to half a percent. */
 static void
@@ -964,12 +998,19 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upgrade_oldest),     cmocka_unit_test(test_new_store),
-        cmocka_unit_test(test_newer_refused),      cmocka_unit_test(test_samples_round),
-        cmocka_unit_test(test_prune_batches),      cmocka_unit_test(test_upgrade_v2),
-        cmocka_unit_test(test_bad_vms_skipped),    cmocka_unit_test(test_hour_codec),
-        cmocka_unit_test(test_vm_codec),           cmocka_unit_test(test_migration_job),
-        cmocka_unit_test(test_contention_history), cmocka_unit_test(test_names_after_rollback),
+        cmocka_unit_test(test_upgrade_oldest),
+        cmocka_unit_test(test_new_store),
+        cmocka_unit_test(test_newer_refused),
+        cmocka_unit_test(test_samples_round),
+        cmocka_unit_test(test_prune_batches),
+        cmocka_unit_test(test_upgrade_v2),
+        cmocka_unit_test(test_bad_vms_skipped),
+        cmocka_unit_test(test_hour_codec),
+        cmocka_unit_test(test_vm_codec),
+        cmocka_unit_test(test_migration_job),
+        cmocka_unit_test(test_contention_history),
+        cmocka_unit_test(test_names_after_rollback),
+        cmocka_unit_test(test_names_after_midround_rollback),
         cmocka_unit_test(test_pressure_rollups),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
