@@ -373,6 +373,22 @@ load_failed(struct manager_journal *j, const struct etcd_result *r, const char *
     j->loaded(j->m, term, why);
 }
 
+/* An answer to one of the journal's reads: false when the reading stops here (it failed,
+ * which is reported, or the lead was lost meanwhile). */
+static bool
+load_answered(struct manager_journal *j, const struct etcd_result *r, const char *what)
+{
+    if (r->err < 0) {
+        load_failed(j, r, what);
+        return false;
+    }
+    if (j->load_term == 0) {
+        j->reading = false; /* abandoned: the lead was lost meanwhile */
+        return false;
+    }
+    return true;
+}
+
 /* Host `name` is drained in etcd's list `r` (a drain key names it). */
 static bool
 drained_in(const struct manager_journal *j, const struct etcd_result *r, const char *name)
@@ -420,13 +436,9 @@ recs_read(void *arg, const struct etcd_result *r)
 {
     struct manager_journal *j = arg;
     struct manager *m = j->m;
-    if (r->err < 0) {
-        load_failed(j, r, "recommendations");
+    if (!load_answered(j, r, "recommendations"))
         return;
-    }
     j->reading = false;
-    if (j->load_term == 0)
-        return; /* abandoned: the lead was lost meanwhile */
     size_t n = r->n_kvs < MANAGER_MAX_RECS ? r->n_kvs : MANAGER_MAX_RECS;
     struct store_rec *recs = n > 0 ? calloc(n, sizeof(*recs)) : NULL;
     if (n > 0 && recs == NULL) {
@@ -463,13 +475,9 @@ drains_read(void *arg, const struct etcd_result *r)
 {
     struct manager_journal *j = arg;
     struct manager *m = j->m;
-    if (r->err < 0) {
-        load_failed(j, r, "drains");
+    if (!load_answered(j, r, "drains"))
         return;
-    }
     j->reading = false;
-    if (j->load_term == 0)
-        return; /* abandoned: the lead was lost meanwhile */
     size_t plen = strlen(j->drain_prefix);
     for (size_t i = 0; i < r->n_kvs; i++) {
         const struct etcd_kv *kv = &r->kvs[i];
@@ -509,14 +517,8 @@ static void
 migrations_read(void *arg, const struct etcd_result *r)
 {
     struct manager_journal *j = arg;
-    if (r->err < 0) {
-        load_failed(j, r, "migrations");
+    if (!load_answered(j, r, "migrations"))
         return;
-    }
-    if (j->load_term == 0) {
-        j->reading = false; /* abandoned: the lead was lost meanwhile */
-        return;
-    }
     for (size_t i = 0; i < r->n_kvs; i++) {
         struct store_migration rec;
         const char *bad = parse_migration(j, &r->kvs[i], &rec);

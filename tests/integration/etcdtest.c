@@ -283,6 +283,34 @@ etcdtest_manager(const char *id)
     return etcdtest_manager_with(id, NULL);
 }
 
+struct daemon *
+etcdtest_agent(const char *name, const char *m1, const char *m2, const char *bandwidth,
+               const char *vm, const char *vm2)
+{
+    char data[700];
+    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), name);
+    const char *extra[12];
+    size_t n = 0;
+    extra[n++] = "--data";
+    extra[n++] = data;
+    extra[n++] = "--vm";
+    extra[n++] = vm;
+    if (vm2 != NULL) {
+        extra[n++] = "--vm";
+        extra[n++] = vm2;
+    }
+    if (m2 != NULL) {
+        extra[n++] = "--manager";
+        extra[n++] = m2;
+    }
+    if (bandwidth != NULL) {
+        extra[n++] = "--bandwidth";
+        extra[n++] = bandwidth;
+    }
+    extra[n] = NULL;
+    return pool_start_agent(name, m1, extra);
+}
+
 bool
 etcdtest_role_is(void *arg)
 {

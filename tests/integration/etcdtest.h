@@ -60,6 +60,13 @@ struct daemon *etcdtest_manager(const char *id);
 /* etcdtest_manager() with `extra` options (NULL-terminated, or NULL) after its own. */
 struct daemon *etcdtest_manager_with(const char *id, const char *const *extra);
 
+/* An agent `name` registering with the managers `m1` and `m2` (NULL: only `m1`), with VMs
+ * `vm` and `vm2` (NULL: none), keeping its state (and the highest manager term) in a data
+ * directory of its own; `bandwidth` (NULL: the default) is its simulated migration bandwidth
+ * in MiB/s (a VM of mem=N MiB then takes N/bandwidth s to move). */
+struct daemon *etcdtest_agent(const char *name, const char *m1, const char *m2,
+                              const char *bandwidth, const char *vm, const char *vm2);
+
 /* wait_until() condition: the manager at c->url (a struct cond *) has role c->a ("leader",
  * "follower", "none"); false when it does not answer. */
 bool etcdtest_role_is(void *arg);

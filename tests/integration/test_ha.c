@@ -43,20 +43,6 @@ setup(void **state)
     return 0;
 }
 
-/* An agent `name` registering with the managers `m1` and `m2` (NULL: only `m1`), given as
- * --manager twice, with VMs `vm` and `vm2` (NULL: none), keeping its state (and the highest
- * manager term) in a data directory of its own. */
-static struct daemon *
-start_agent(const char *name, const char *m1, const char *m2, const char *vm, const char *vm2)
-{
-    char data[700];
-    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), name);
-    const char *extra[] = {"--data", data, "--vm", vm, vm2 != NULL ? "--vm" : NULL, vm2, NULL};
-    const char *extra2[] = {
-        "--manager", m2, "--data", data, "--vm", vm, vm2 != NULL ? "--vm" : NULL, vm2, NULL};
-    return pool_start_agent(name, m1, m2 != NULL ? extra2 : extra);
-}
-
 static json_t *
 health(const char *url)
 {
@@ -134,25 +120,12 @@ h1_relieved(void *arg)
     return vm_moved(&a) || vm_moved(&b);
 }
 
-/* The value of metric line `name ` in `url`'s /metrics, -1 when absent. */
-static double
-metric(const char *url, const char *name)
-{
-    char *text = metrics_text(url);
-    char key[120];
-    (void)snprintf(key, sizeof(key), "\n%s ", name);
-    const char *p = strstr(text, key);
-    double v = p != NULL ? strtod(p + strlen(key), NULL) : -1;
-    free(text);
-    return v;
-}
-
 /* Metric `a` of the daemon at `url` is at least `n`. */
 static bool
 metric_is(void *arg)
 {
     struct cond *c = arg;
-    return metric(c->url, c->a) >= (double)c->n;
+    return metrics_value(c->url, c->a) >= (double)c->n;
 }
 
 /* `vmloc --manager LIST drain no-such-host` fails, and its error names `want`: the manager
@@ -215,9 +188,9 @@ test_failover(void **state)
     /* The agents name both managers (a list, or --manager twice) and register with both. */
     char both[300];
     (void)snprintf(both, sizeof(both), "%s,%s", m1->url, m2->url);
-    struct daemon *a1 = start_agent("h1", both, NULL, "a:cpu=30", "b:cpu=25");
-    struct daemon *a2 = start_agent("h2", m1->url, m2->url, "d:cpu=5", NULL);
-    struct daemon *a3 = start_agent("h3", m1->url, m2->url, "c:cpu=5", NULL);
+    struct daemon *a1 = etcdtest_agent("h1", both, NULL, NULL, "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, NULL, "d:cpu=5", NULL);
+    struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, NULL, "c:cpu=5", NULL);
     const char *urls[] = {a1->url, a2->url, a3->url};
     struct cond up1 = {m1->url, NULL, NULL, 3};
     struct cond up2 = {m2->url, NULL, NULL, 3};
@@ -320,9 +293,9 @@ test_paused_leader(void **state)
     struct cond follow2 = {m2->url, "follower", NULL, 0};
     assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     long long term1 = term_of(m1->url);
-    struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30", "b:cpu=25");
-    struct daemon *a2 = start_agent("h2", m1->url, m2->url, "d:cpu=5", NULL);
-    struct daemon *a3 = start_agent("h3", m1->url, m2->url, "c:cpu=5", NULL);
+    struct daemon *a1 = etcdtest_agent("h1", m1->url, m2->url, NULL, "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, NULL, "d:cpu=5", NULL);
+    struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, NULL, "c:cpu=5", NULL);
     const char *urls[] = {a1->url, a2->url, a3->url};
     struct cond up1 = {m1->url, NULL, NULL, 3};
     struct cond up2 = {m2->url, NULL, NULL, 3};
@@ -400,12 +373,12 @@ test_dead_manager(void **state)
     const char *urls[] = {ag[0]->url, ag[1]->url, ag[2]->url};
     struct cond known = {m1->url, NULL, NULL, 3};
     assert_true(wait_until(hosts_known, &known, UP_S));
-    assert_true(metric(ag[0]->url, "vmloc_managers") == 2.0);
+    assert_true(metrics_value(ag[0]->url, "vmloc_managers") == 2.0);
 
     /* The conflict is notified (to both) and resolved by the live one. */
     load(ag[0]->url, "a", "cpu=60");
     assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
-    assert_true(metric(ag[0]->url, "vmloc_notifications_total") >= 1.0);
+    assert_true(metrics_value(ag[0]->url, "vmloc_notifications_total") >= 1.0);
 
     /* The dead manager: tried again (three failures by now or soon), said once. */
     struct cond failed = {ag[0]->url, "vmloc_registration_failures_total", NULL, 3};
@@ -413,7 +386,7 @@ test_dead_manager(void **state)
     char said[120];
     (void)snprintf(said, sizeof(said), "registration failed manager=%s", dead);
     assert_int_equal(log_count(ag[0], said), 1);
-    assert_true(metric(ag[0]->url, "vmloc_managers_registered") == 1.0);
+    assert_true(metrics_value(ag[0]->url, "vmloc_managers_registered") == 1.0);
 
     /* A manager comes up at that address: every agent registers with it, no operator step. */
     char listen[40];
@@ -467,7 +440,7 @@ static bool
 renewals_reach(void *arg)
 {
     struct cond *c = arg;
-    return metric(c->url, "vmloc_ha_lease_renew_seconds_count") >= (double)c->n;
+    return metrics_value(c->url, "vmloc_ha_lease_renew_seconds_count") >= (double)c->n;
 }
 
 /* The manager at `arg` (a URL) answers and reports no HA problem. */
@@ -508,9 +481,9 @@ test_etcd_quorum(void **state)
     struct cond follow2 = {m[1]->url, "follower", NULL, 0};
     assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     long long term = term_of(m[0]->url);
-    struct daemon *a1 = start_agent("h1", m[0]->url, m[1]->url, "a:cpu=30", "b:cpu=25");
-    struct daemon *a2 = start_agent("h2", m[0]->url, m[1]->url, "d:cpu=5", NULL);
-    struct daemon *a3 = start_agent("h3", m[0]->url, m[1]->url, "c:cpu=30", "e:cpu=25");
+    struct daemon *a1 = etcdtest_agent("h1", m[0]->url, m[1]->url, NULL, "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m[0]->url, m[1]->url, NULL, "d:cpu=5", NULL);
+    struct daemon *a3 = etcdtest_agent("h3", m[0]->url, m[1]->url, NULL, "c:cpu=30", "e:cpu=25");
     const char *urls[] = {a1->url, a2->url, a3->url};
     struct cond up1 = {m[0]->url, NULL, NULL, 3};
     struct cond up2 = {m[1]->url, NULL, NULL, 3};
@@ -518,7 +491,7 @@ test_etcd_quorum(void **state)
     assert_true(wait_until(hosts_up, &up2, UP_S));
     double changes[2];
     for (size_t i = 0; i < 2; i++)
-        changes[i] = metric(m[i]->url, "vmloc_ha_leadership_changes_total");
+        changes[i] = metrics_value(m[i]->url, "vmloc_ha_leadership_changes_total");
 
     /* (a) Stop the member the leader talks to. */
     json_t *h = health(m[0]->url);
@@ -526,7 +499,7 @@ test_etcd_quorum(void **state)
     json_decref(h);
     assert_true(first >= 0);
     assert_int_equal(kill(etcdtest_member_pid((size_t)first), SIGSTOP), 0);
-    double renewed = metric(m[0]->url, "vmloc_ha_lease_renew_seconds_count");
+    double renewed = metrics_value(m[0]->url, "vmloc_ha_lease_renew_seconds_count");
     load(a1->url, "a", "cpu=60");
     assert_true(wait_until(h1_relieved, (void *)urls, ACT_S));
     struct uses off = {m[0]->url, first};
@@ -539,7 +512,7 @@ test_etcd_quorum(void **state)
     assert_int_equal(term_of(m[0]->url), term);
     assert_int_equal(term_of(m[1]->url), term);
     for (size_t i = 0; i < 2; i++)
-        assert_true(metric(m[i]->url, "vmloc_ha_leadership_changes_total") == changes[i]);
+        assert_true(metrics_value(m[i]->url, "vmloc_ha_leadership_changes_total") == changes[i]);
 
     /* (b) Stop a second member: no quorum. The leader stops within one lease. */
     int second = (first + 1) % ETCDTEST_MAX_MEMBERS;
@@ -618,8 +591,8 @@ test_stale_term_refused(void **state)
     json_decref(j);
     struct log_cond logged = {a, "refused: stale manager term 6"};
     assert_true(wait_until(log_has, &logged, UP_S));
-    assert_true(metric(a->url, "vmloc_orders_refused_stale_total") == 1.0);
-    assert_true(metric(a->url, "vmloc_manager_term") == 7.0);
+    assert_true(metrics_value(a->url, "vmloc_orders_refused_stale_total") == 1.0);
+    assert_true(metrics_value(a->url, "vmloc_manager_term") == 7.0);
     /* A bad term: 400. */
     assert_int_equal(order(a->url, to, 0, &j), 400);
     json_decref(j);

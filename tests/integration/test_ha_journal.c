@@ -36,27 +36,6 @@ setup(void **state)
     return 0;
 }
 
-/* An agent `name` registering with both managers, with VMs `vm` and `vm2` (NULL: none) and a
- * simulated migration bandwidth of 1,000 MiB/s (a VM of mem=N MiB takes N/1000 s to move). */
-static struct daemon *
-start_agent(const char *name, const char *m1, const char *m2, const char *vm, const char *vm2)
-{
-    char data[700];
-    (void)snprintf(data, sizeof(data), "%s-%s", pool_data_dir(), name);
-    const char *extra[] = {"--manager",
-                           m2,
-                           "--data",
-                           data,
-                           "--bandwidth",
-                           "1000",
-                           "--vm",
-                           vm,
-                           vm2 != NULL ? "--vm" : NULL,
-                           vm2,
-                           NULL};
-    return pool_start_agent(name, m1, extra);
-}
-
 /* The leader at `url` has no journal write left for etcd. */
 static bool
 journal_flushed(void *arg)
@@ -121,9 +100,10 @@ test_adopt_migration(void **state)
     struct daemon *m2;
     start_pair(&m1, &m2);
     /* a takes 12 s to move: long enough to kill the leader and take over meanwhile. */
-    struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30,mem=12000", "b:cpu=25");
-    struct daemon *a2 = start_agent("h2", m1->url, m2->url, "d:cpu=5", NULL);
-    struct daemon *a3 = start_agent("h3", m1->url, m2->url, "c:cpu=5", NULL);
+    struct daemon *a1 =
+        etcdtest_agent("h1", m1->url, m2->url, "1000", "a:cpu=30,mem=12000", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, "1000", "d:cpu=5", NULL);
+    struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, "1000", "c:cpu=5", NULL);
     const char *urls[] = {a1->url, a2->url, a3->url};
     struct cond up1 = {m1->url, NULL, NULL, 3};
     struct cond up2 = {m2->url, NULL, NULL, 3};
@@ -173,9 +153,9 @@ test_drain_survives(void **state)
     struct daemon *m1;
     struct daemon *m2;
     start_pair(&m1, &m2);
-    struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30", "b:cpu=25");
-    struct daemon *a2 = start_agent("h2", m1->url, m2->url, "d:cpu=5", NULL);
-    struct daemon *a3 = start_agent("h3", m1->url, m2->url, "c:cpu=5", NULL);
+    struct daemon *a1 = etcdtest_agent("h1", m1->url, m2->url, "1000", "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, "1000", "d:cpu=5", NULL);
+    struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, "1000", "c:cpu=5", NULL);
     const char *urls[] = {a1->url, a2->url, a3->url};
     struct cond up1 = {m1->url, NULL, NULL, 3};
     struct cond up2 = {m2->url, NULL, NULL, 3};
@@ -244,8 +224,8 @@ test_rec_survives(void **state)
     struct cond follow2 = {m2->url, "follower", NULL, 0};
     assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     /* Two hosts: h2 is the only destination, so every decision makes the same move. */
-    struct daemon *a1 = start_agent("h1", m1->url, m2->url, "a:cpu=30", "b:cpu=25");
-    struct daemon *a2 = start_agent("h2", m1->url, m2->url, "c:cpu=5", NULL);
+    struct daemon *a1 = etcdtest_agent("h1", m1->url, m2->url, "1000", "a:cpu=30", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, "1000", "c:cpu=5", NULL);
     const char *urls[] = {a1->url, a2->url};
     struct cond up1 = {m1->url, NULL, NULL, 2};
     struct cond up2 = {m2->url, NULL, NULL, 2};

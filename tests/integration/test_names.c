@@ -68,25 +68,12 @@ host_at(void *arg)
     return ok;
 }
 
-/* The value of metric line `name ` (no labels) in the daemon's /metrics; -1 when absent. */
-static double
-metric(const char *url, const char *name)
-{
-    char *text = metrics_text(url);
-    char key[128];
-    (void)snprintf(key, sizeof(key), "\n%s ", name);
-    const char *p = strstr(text, key);
-    double v = p != NULL ? strtod(p + strlen(key), NULL) : -1;
-    free(text);
-    return v;
-}
-
 /* Metric `a` of the daemon at `url` equals `n`. */
 static bool
 metric_is(void *arg)
 {
     struct cond *c = arg;
-    return metric(c->url, c->a) == (double)c->n;
+    return metrics_value(c->url, c->a) == (double)c->n;
 }
 
 static struct daemon *
@@ -145,9 +132,9 @@ test_host_name_clash(void **state)
     json_t *health = get(m->url, "/v1/health");
     assert_int_equal(json_array_size(json_object_get(health, "name_clashes")), 1);
     json_decref(health);
-    assert_true(metric(m->url, "vmloc_name_clashes") == 1.0);
-    assert_true(metric(m->url, "vmloc_registrations_refused_total") >= 2.0);
-    assert_true(metric(rival->url, "vmloc_registration_refused") == 1.0);
+    assert_true(metrics_value(m->url, "vmloc_name_clashes") == 1.0);
+    assert_true(metrics_value(m->url, "vmloc_registrations_refused_total") >= 2.0);
+    assert_true(metrics_value(rival->url, "vmloc_registration_refused") == 1.0);
     /* The agent keeps trying at its pace but says it once; the manager once per episode. */
     assert_int_equal(count_lines(&rival_err), 1);
     assert_int_equal(count_lines(&mgr_err), 1);
@@ -247,7 +234,7 @@ test_duplicate_vm(void **state)
     assert_true(wait_until(logged_at, &over, ACT_S));
     struct cond none = {m->url, "vmloc_duplicate_vms", NULL, 0};
     assert_true(wait_until(metric_is, &none, ACT_S));
-    assert_true(metric(m->url, "vmloc_duplicate_vms_total") == 1.0);
+    assert_true(metrics_value(m->url, "vmloc_duplicate_vms_total") == 1.0);
     pool_finish();
 }
 
@@ -284,7 +271,7 @@ test_peer_duplicate_vm(void **state)
     assert_true(wait_until(one_migration_done, &moved, ACT_S));
     struct level_cond err = {p.d[0], "error", "VM on two hosts vm=\"a\""};
     assert_true(logged_at(&err));
-    assert_true(metric(p.url[0], "vmloc_duplicate_vms") == 1.0);
+    assert_true(metrics_value(p.url[0], "vmloc_duplicate_vms") == 1.0);
     json_t *health = get(p.url[0], "/v1/health");
     json_t *dups = json_object_get(health, "duplicate_vms");
     assert_int_equal(json_array_size(dups), 1);

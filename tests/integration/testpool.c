@@ -413,6 +413,18 @@ metrics_text(const char *url)
     return ans.body;
 }
 
+double
+metrics_value(const char *url, const char *name)
+{
+    char *text = metrics_text(url);
+    char key[160];
+    (void)snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr(text, key);
+    double v = p != NULL ? strtod(p + strlen(key), NULL) : -1;
+    free(text);
+    return v;
+}
+
 int
 pool_vm_where(const char *const *urls, size_t n, const char *vm)
 {

@@ -128,6 +128,9 @@ int pool_vm_where(const char *const *urls, size_t n, const char *vm);
 /* The text of GET /metrics (caller frees); the status must be 200. */
 char *metrics_text(const char *url);
 
+/* The value of metric line `name ` (no labels) in the daemon's /metrics; -1 when absent. */
+double metrics_value(const char *url, const char *name);
+
 /* Write `text` to this test's policy file and return its path (valid until the next call). */
 const char *pool_write_policy(const char *text);
 
