@@ -69,7 +69,7 @@ cmd_token(int argc, char **argv)
         cli_error("token: %s", err);
         /* A file that cannot be made is a failure at run time; a bad one is bad input. */
         struct stat st;
-        if (create && lstat(path, &st) < 0)
+        if (create && r != -EINVAL && lstat(path, &st) < 0)
             return CLI_EXIT_FAIL;
         return r == -EINVAL || r == -EPERM || r == -ENOENT ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }

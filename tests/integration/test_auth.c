@@ -248,6 +248,8 @@ test_token_file(void **state)
     assert_int_equal(run_cli(check, NULL), 2);
     const char *create[] = {"token", "--create", path, NULL};
     assert_int_equal(run_cli(create, NULL), 2);
+    const char *empty[] = {"token", "--create", "", NULL};
+    assert_int_equal(run_cli(empty, NULL), 2);
     const char *in_proc[] = {"token", "--create", "/proc/vmloc-test-token", NULL};
     assert_int_equal(run_cli(in_proc, NULL), 1);
     assert_int_equal(chmod(path, 0600), 0);
