@@ -386,6 +386,10 @@ load_answered(struct manager_journal *j, const struct etcd_result *r, const char
         j->reading = false; /* abandoned: the lead was lost meanwhile */
         return false;
     }
+    if (r->n_skipped > 0)
+        log_warnx("journal: %zu of the %s keys skipped: a key over %d bytes, a value over %d, "
+                  "or past the first %d keys",
+                  r->n_skipped, what, ETCD_MAX_KEY, ETCD_MAX_VALUE, ETCD_MAX_KVS);
     return true;
 }
 

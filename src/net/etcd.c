@@ -267,21 +267,31 @@ take_kvs(json_t *rr, struct etcd_result *r)
     json_t *kvs = json_object_get(rr, "kvs");
     if (kvs != NULL && !json_is_array(kvs))
         return -EPROTO;
-    if (json_is_true(json_object_get(rr, "more")) || json_array_size(kvs) > ETCD_MAX_KVS)
+    if (json_is_true(json_object_get(rr, "more")))
         return -EPROTO;
-    size_t n = json_array_size(kvs);
+    size_t all = json_array_size(kvs);
+    size_t n = all < ETCD_MAX_KVS ? all : ETCD_MAX_KVS;
     struct etcd_kv *list = n > 0 ? calloc(n, sizeof(*list)) : NULL;
     if (n > 0 && list == NULL)
         return -ENOMEM;
     r->kvs = list;
+    r->n_skipped = all - n;
     for (size_t i = 0; i < n; i++) {
         json_t *kv = json_array_get(kvs, i);
         const char *k = json_string_value(json_object_get(kv, "key"));
         const char *v = json_string_value(json_object_get(kv, "value"));
-        if (k == NULL || b64_decode(k, list[i].key, sizeof(list[i].key)) < 0 ||
-            b64_decode(v != NULL ? v : "", list[i].value, sizeof(list[i].value)) < 0)
+        if (k == NULL)
             return -EPROTO;
-        r->n_kvs = i + 1;
+        struct etcd_kv *out = &list[r->n_kvs];
+        int dk = b64_decode(k, out->key, sizeof(out->key));
+        int dv = dk == 0 ? b64_decode(v != NULL ? v : "", out->value, sizeof(out->value)) : 0;
+        if (dk == -E2BIG || dv == -E2BIG) {
+            r->n_skipped++; /* longer than the limits: left out */
+            continue;
+        }
+        if (dk < 0 || dv < 0)
+            return -EPROTO; /* not base64: not etcd's answer */
+        r->n_kvs++;
     }
     return 0;
 }

@@ -49,6 +49,7 @@ struct etcd_result {
     /* etcd_get_prefix(): the keys read, in key order (borrowed for the callback). */
     const struct etcd_kv *kvs;
     size_t n_kvs;
+    size_t n_skipped; /* keys past ETCD_MAX_KVS, or whose key or value is over the limits */
 };
 
 /* One key of a prefix read. */
@@ -108,8 +109,9 @@ MUST_CHECK int etcd_get(struct etcd *e, const char *key, double timeout_s, etcd_
 MUST_CHECK int etcd_put_if(struct etcd *e, const char *key, const char *value,
                            const char *guard_key, int64_t guard_rev, double timeout_s,
                            etcd_done_fn done, void *arg);
-/* Read every key that starts with `prefix` (not empty): r->kvs, r->n_kvs. More than
- * ETCD_MAX_KVS keys, or a key or value longer than the limits: -EPROTO. */
+/* Read every key that starts with `prefix` (not empty): r->kvs, r->n_kvs. Keys past the
+ * first ETCD_MAX_KVS, and keys whose key or value is longer than the limits, are left out and
+ * counted in r->n_skipped (one bad key written by someone else must not stop the reader). */
 MUST_CHECK int etcd_get_prefix(struct etcd *e, const char *prefix, double timeout_s,
                                etcd_done_fn done, void *arg);
 

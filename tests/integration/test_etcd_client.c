@@ -306,6 +306,59 @@ test_queue_time_out_is_time_out(void **state)
 }
 
 /* The URL lists etcd_new() takes: one scheme for all, each URL well formed. */
+/* A prefix read whose answer holds a value longer than the limits: that key is left out and
+ * counted, the others are read (one bad key must not keep every manager from leading). */
+struct prefix_seen {
+    struct event_base *base;
+    int err;
+    size_t n_kvs, n_skipped;
+    char first[ETCD_MAX_KEY + 1];
+};
+
+static void
+prefix_cb(void *arg, const struct etcd_result *r)
+{
+    struct prefix_seen *p = arg;
+    p->err = r->err;
+    p->n_kvs = r->n_kvs;
+    p->n_skipped = r->n_skipped;
+    (void)snprintf(p->first, sizeof(p->first), "%s", r->n_kvs > 0 ? r->kvs[0].key : "");
+    (void)event_base_loopbreak(p->base);
+}
+
+static void
+test_oversized_value_skipped(void **state)
+{
+    (void)state;
+    /* "cC9h" is "p/a", "eA==" is "x"; 6,000 'A's decode to 4,500 bytes, over ETCD_MAX_VALUE. */
+    char body[7000];
+    char big[6001];
+    memset(big, 'A', 6000);
+    big[6000] = '\0';
+    (void)snprintf(body, sizeof(body),
+                   "{\"header\":{\"revision\":\"7\"},\"kvs\":["
+                   "{\"key\":\"cC9i\",\"value\":\"%s\",\"create_revision\":\"5\"},"
+                   "{\"key\":\"cC9h\",\"value\":\"eA==\",\"create_revision\":\"6\"}],"
+                   "\"count\":\"2\"}",
+                   big);
+    char url[64];
+    pid_t pid = start_member(200, body, url, sizeof(url));
+    struct prefix_seen seen = {.base = event_base_new(), .err = 1};
+    struct etcd *e = NULL;
+    assert_int_equal(etcd_new(seen.base, url, &e), 0);
+    assert_int_equal(etcd_get_prefix(e, "p/", 2.0, prefix_cb, &seen), 0);
+    struct timeval limit = {10, 0};
+    (void)event_base_loopexit(seen.base, &limit);
+    (void)event_base_dispatch(seen.base);
+    assert_int_equal(seen.err, 0);
+    assert_int_equal(seen.n_kvs, 1);
+    assert_int_equal(seen.n_skipped, 1);
+    assert_string_equal(seen.first, "p/a");
+    etcd_free(e);
+    event_base_free(seen.base);
+    stop_member(pid);
+}
+
 static void
 test_url_lists(void **state)
 {
@@ -342,6 +395,7 @@ main(void)
         cmocka_unit_test_teardown(test_no_leader_is_no_quorum, teardown),
         cmocka_unit_test_teardown(test_error_text_escaped, teardown),
         cmocka_unit_test_teardown(test_queue_time_out_is_time_out, teardown),
+        cmocka_unit_test_teardown(test_oversized_value_skipped, teardown),
         cmocka_unit_test(test_url_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
