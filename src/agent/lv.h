@@ -141,6 +141,10 @@ MUST_CHECK int lv_init(struct lv_conn *hv, const struct hv_libvirt_opts *o, char
 
 void lv_done(struct lv_conn *hv);
 
+/* `hv` was copied to where it now lives (the reader thread's state): libvirt's close
+ * callback, registered with the old address, is pointed at the new one. */
+void lv_moved(struct lv_conn *hv);
+
 /* Take a sample at monotonic time `now`: reconnect if due, then read the host and every
  * active domain. 0; -EIO when not connected (hv->error says why). */
 MUST_CHECK int lv_sample(struct lv_conn *hv, double now);

@@ -172,6 +172,16 @@ try_connect(struct lv_conn *hv, double now)
     log_info("libvirt connected uri=%s events=%s", hv->o.uri, hv->event_id >= 0 ? "yes" : "no");
 }
 
+void
+lv_moved(struct lv_conn *hv)
+{
+    if (hv->conn == NULL || !events_ok)
+        return;
+    (void)virConnectUnregisterCloseCallback(hv->conn, close_cb);
+    if (virConnectRegisterCloseCallback(hv->conn, close_cb, hv, NULL) < 0)
+        log_debug("libvirt close callback not registered: %s", virGetLastErrorMessage());
+}
+
 double
 lv_retry_in(const struct lv_conn *hv, double now)
 {

@@ -159,6 +159,7 @@ lv_reader_start(struct lv_conn *lv, struct lv_reader **ret)
         return -ENOMEM;
     }
     r->lv = *lv;
+    lv_moved(&r->lv); /* the close callback held `lv`, which the caller's frame releases */
     void *old = NULL; /* none: the reader held no connection yet */
     if (publish(r, r->lv.connected ? 0 : -EIO, &old) < 0 ||
         pthread_create(&r->th, NULL, reader_thread, r) != 0) {
