@@ -106,12 +106,25 @@ call_timeout(const struct manager_ha *ha)
 static void
 set_why(struct manager_ha *ha, enum ha_reason reason, const char *why)
 {
-    if (reason != ha->reason && reason != HA_OK)
+    bool etcd_trouble = ha->reason == HA_NO_ANSWER || ha->reason == HA_NO_QUORUM ||
+                        ha->reason == HA_ETCD_REFUSED || ha->reason == HA_LEASE_EXPIRED;
+    if (reason != ha->reason && reason != HA_OK && reason != HA_TAKING_LEAD)
         log_warnx("high availability: %s", why);
-    else if (reason != ha->reason && ha->reason != HA_STARTING && ha->reason != HA_TAKING_LEAD)
+    else if (reason != ha->reason && etcd_trouble)
         log_info("high availability: etcd answers again");
     ha->reason = reason;
     (void)snprintf(ha->why, sizeof(ha->why), "%s", why);
+}
+
+/* etcd answered a call: no trouble, unless the journal is being read before leading (that
+ * step goes on, and health says so until it ends). */
+static void
+etcd_answered(struct manager_ha *ha)
+{
+    if (ha->loading)
+        set_why(ha, HA_TAKING_LEAD, "taking the lead: reading the journal");
+    else
+        set_why(ha, HA_OK, "");
 }
 
 /* Stop leading (`why` for the log); the role becomes `role`. */
@@ -188,8 +201,7 @@ take_lead(struct manager_ha *ha, uint64_t term, double renewed_sent)
     ha->leader_id[0] = '\0';
     ha->loading = true;
     ha->load_term = term;
-    ha->reason = HA_TAKING_LEAD; /* a step, not a trouble: not logged */
-    (void)snprintf(ha->why, sizeof(ha->why), "taking the lead: reading the journal");
+    etcd_answered(ha); /* a step, not a trouble: not logged */
     int rc = manager_journal_load(m, term, journal_loaded);
     if (rc < 0) {
         ha->loading = false;
@@ -274,7 +286,7 @@ check_done(void *arg, const struct etcd_result *r)
         return;
     }
     ha->busy = false;
-    set_why(ha, HA_OK, "");
+    etcd_answered(ha);
     if (ha->role == HA_LEADER && (!r->has_kv || (uint64_t)r->create_rev != ha->term))
         step_down(ha, HA_NONE, "the leader key is gone or was replaced");
 }
@@ -288,7 +300,7 @@ campaign_done(void *arg, const struct etcd_result *r)
         return;
     }
     ha->busy = false;
-    set_why(ha, HA_OK, "");
+    etcd_answered(ha);
     if (r->succeeded)
         take_lead(ha, (uint64_t)r->revision, ha->renewed_sent);
     else if (r->has_kv)

@@ -547,8 +547,13 @@ int
 manager_journal_load(struct manager *m, uint64_t term, manager_journal_loaded_fn loaded)
 {
     struct manager_journal *j = m->journal;
-    if (j->reading)
-        return -EBUSY;      /* the next step tries again */
+    if (j->reading) {
+        /* A read for another term is under way: its answers are dropped when they come
+         * (nothing of an older term may be restored), and the next step tries again. */
+        if (j->load_term != term)
+            j->load_term = 0;
+        return -EBUSY;
+    }
     manager_journal_end(m); /* nothing written under an older term goes out now */
     j->load_term = term;
     j->loaded = loaded;
