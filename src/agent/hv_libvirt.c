@@ -35,6 +35,10 @@
 /* How long a sample waits for the reader (lv_reader.h): libvirt answers in milliseconds when
  * it is well; past this the loop goes on and the reading is served when it comes. */
 #define LV_SAMPLE_WAIT_S 0.05
+/* A reading under way for longer than this many intervals is libvirt not answering: the
+ * agent then serves no sample (503), as when the connection is lost, rather than the last
+ * one as if it were current. */
+#define LV_STALE_INTERVALS 3.0
 
 /* The backend's part of one migration. */
 struct lv_job {
@@ -58,6 +62,7 @@ struct hv_lv {
     int wake_wr;               /* its write end, for the migrations' ends */
     struct event *wake_ev;     /* libvirt's events, readings and migrations' ends */
     bool deferred;             /* a sample waits for the reading under way */
+    double taken_mono;         /* monotonic: when the loop last took a reading */
     struct lv_job **jobs;      /* those running */
     size_t n_jobs;
     struct event_base *evbase;
@@ -202,12 +207,18 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     if (r == 0) {
         /* libvirt is slow to answer: the loop goes on, and the reading, once there, wakes it
          * (wake_cb()) to be served. */
-        (void)snprintf(why, len, "the libvirt reading is still under way");
         hv->deferred = true;
+        double waited = mono_s() - hv->taken_mono;
+        if (waited > LV_STALE_INTERVALS * hv->o.interval_s) {
+            (void)snprintf(why, len, "libvirt has not answered for %.0f s", waited);
+            return -EAGAIN;
+        }
+        (void)snprintf(why, len, "the libvirt reading is still under way");
         return -EINPROGRESS;
     }
     if (r < 0)
         return -ENOMEM;
+    hv->taken_mono = mono_s();
     if (hv->view.rc < 0) {
         (void)snprintf(why, len, "%s",
                        hv->view.error[0] != '\0' ? hv->view.error : strerror(-hv->view.rc));
@@ -582,6 +593,7 @@ hv_libvirt_new(const struct hv_lv_opts *o, struct event_base *base, struct http_
         lvb_free(&hv->base);
         return -EIO;
     }
+    hv->taken_mono = mono_s(); /* the reader starts with a reading of its own */
     int r = lv_reader_start(&lv, &hv->reader);
     if (r < 0) {
         log_errorx("libvirt backend: the reader thread did not start: %s", strerror(-r));

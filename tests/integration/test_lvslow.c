@@ -140,6 +140,41 @@ test_samples_at_the_interval(void **state)
     assert_int_equal(daemon_stop(&a, 15.0), 0);
 }
 
+/* A reading that takes longer than three intervals is libvirt not answering: the agent
+ * serves no sample then (503, saying so), not the last one as if it were current. With
+ * readings of 1.5 s more and an interval of 0.2 s, that is the case between readings. */
+static bool
+sample_refused_as_stale(void *arg)
+{
+    const struct daemon *a = arg;
+    json_t *j = NULL;
+    int st = daemon_http(a->url, "GET", "/v1/sample", NULL, &j);
+    const char *err = json_string_value(json_object_get(j, "error"));
+    bool ok = st == 503 && err != NULL && strstr(err, "libvirt has not answered for") != NULL;
+    json_decref(j);
+    return ok;
+}
+
+static void
+test_stale_reading_is_no_sample(void **state)
+{
+    (void)state;
+    const char *argv[] = {"agent",           "--name",     "lv",      "--listen",
+                          "127.0.0.1:0",     "--backend",  "libvirt", "--libvirt-uri",
+                          "test:///default", "--interval", "0.2",     NULL};
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "libvirt-reading:slow", 1), 0);
+    struct daemon a;
+    int started = daemon_start(&a, "lv", argv, 15.0);
+    (void)unsetenv("VMLOC_FAILPOINT");
+    assert_int_equal(started, 0);
+    if (!wait_until(sample_refused_as_stale, &a, 15.0)) {
+        daemon_dump_log(&a);
+        daemon_kill(&a);
+        fail_msg("no 503 while a reading took over three intervals");
+    }
+    assert_int_equal(daemon_stop(&a, 15.0), 0);
+}
+
 int
 main(void)
 {
@@ -151,6 +186,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers_while_libvirt_is_slow),
         cmocka_unit_test(test_samples_at_the_interval),
+        cmocka_unit_test(test_stale_reading_is_no_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
