@@ -536,7 +536,13 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
      * sample shows it now. A reading nobody waits for (the one a sample took in time) asks
      * for nothing: sampling again would ask for a reading that, done, wakes the loop again,
      * without end. */
-    if ((woke & LV_WOKE_OTHER) != 0 || ((woke & LV_WOKE_READING) != 0 && hv->deferred)) {
+    if ((woke & LV_WOKE_OTHER) != 0) {
+        /* A reading begun before the change would show the host as it was (a migrated VM
+         * still here): the sample it asks for waits for one begun after. */
+        lv_reader_refresh(hv->reader);
+        hv->deferred = false;
+        hv->ev.changed(hv->ev.ctx);
+    } else if ((woke & LV_WOKE_READING) != 0 && hv->deferred) {
         hv->deferred = false;
         hv->ev.changed(hv->ev.ctx);
     }

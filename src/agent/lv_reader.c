@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,10 +26,12 @@ struct lv_reader {
     struct lv_doms doms;
     pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* a request, a reading done, or stop */
-    bool want;         /* a reading is asked for */
-    double want_wall;  /* the wall-clock time it is asked at */
-    bool fresh;        /* `pub` holds a reading not yet taken */
+    pthread_cond_t cv;   /* a request, a reading done, or stop */
+    bool want;           /* a reading is asked for */
+    double want_wall;    /* the wall-clock time it is asked at */
+    bool fresh;          /* `pub` holds a reading not yet taken */
+    uint64_t started;    /* readings started so far */
+    uint64_t valid_from; /* readings numbered below this began before lv_reader_refresh() */
     bool stop;
     void *conn;         /* virConnectPtr with the reader's reference for migrations, or NULL */
     struct lv_view pub; /* the latest reading, under `mu` */
@@ -111,6 +114,7 @@ reader_thread(void *arg)
             break;
         r->want = false;
         double wall = r->want_wall;
+        uint64_t gen = ++r->started;
         (void)pthread_mutex_unlock(&r->mu);
         int rc = lv_sample(&r->lv, (double)clock_now_us() / 1e6);
         /* Arrivals and moves need two readings of the host, as a served sample does. */
@@ -120,6 +124,8 @@ reader_thread(void *arg)
         (void)pthread_mutex_lock(&r->mu);
         if (publish(r, rc, &old) < 0) {
             log_warnx("libvirt reading dropped: out of memory, ignoring");
+        } else if (gen < r->valid_from) {
+            r->want = true; /* begun before what it must show: read again */
         } else {
             r->fresh = true;
             (void)pthread_cond_broadcast(&r->cv);
@@ -233,6 +239,17 @@ lv_reader_take(struct lv_reader *r, double wall_now, double wait_s, struct lv_vi
     }
     (void)pthread_mutex_unlock(&r->mu);
     return ret;
+}
+
+void
+lv_reader_refresh(struct lv_reader *r)
+{
+    (void)pthread_mutex_lock(&r->mu);
+    r->valid_from = r->started + 1;
+    r->fresh = false;
+    r->want = true;
+    (void)pthread_cond_broadcast(&r->cv);
+    (void)pthread_mutex_unlock(&r->mu);
 }
 
 void *

@@ -57,6 +57,11 @@ void lv_reader_stop(struct lv_reader *r);
 MUST_CHECK int lv_reader_take(struct lv_reader *r, double wall_now, double wait_s,
                               struct lv_view *view);
 
+/* Something changed on the host (a migration ended, a domain started or stopped): the
+ * reading under way, if any, began before it, so the next one taken is one that begins
+ * after this call. */
+void lv_reader_refresh(struct lv_reader *r);
+
 /* The reader's libvirt connection for a migration (a virConnectPtr with a reference of the
  * caller's, to drop with virConnectClose()), or NULL when it is not connected. Takes no time:
  * a reading in progress does not hold it up. */
