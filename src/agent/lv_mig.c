@@ -272,8 +272,14 @@ migrate(struct lv_mig *m)
         (void)snprintf(m->error, sizeof(m->error), "no such running domain");
         return -1;
     }
-    watch_job(m);
+    /* Without its progress thread nothing could abort it (the time limit, the agent's exit):
+     * not started then. */
     m->prog_started = pthread_create(&m->prog_th, NULL, prog_thread, m) == 0;
+    if (!m->prog_started) {
+        (void)snprintf(m->error, sizeof(m->error), "no thread to follow it (out of resources)");
+        return -1;
+    }
+    watch_job(m);
     int r = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params, (unsigned)m->nparams,
                                    (unsigned)m->flags);
     if (r < 0)
