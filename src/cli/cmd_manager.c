@@ -149,7 +149,7 @@ static const struct opt_def manager_defs[] = {
      .set = {SETTING_TEXT(MGR(etcd_cert), NULL, "must be a file path")},
      .arg = "FILE",
      .help = "https:// etcd that asks clients for certificates:\n"
-             "the certificate to present (PEM), with"},
+             "the certificate to present (PEM); needs --etcd-key"},
     {.name = "etcd-key",
      .key = "etcd_key",
      .set = {SETTING_TEXT(MGR(etcd_key), NULL, "must be a file path")},

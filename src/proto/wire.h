@@ -127,10 +127,10 @@ struct wire_sample {
     size_t n_vms;
     double *moves; /* owned: the VMs' moves */
     size_t n_moves;
-    /* POST /v1/notify only ("unconfirmed", optional; wire_notify_encode()): the agent notifies
-     * a usage conflict that [detect] contention = confirm did not confirm, with the figures it
-     * saw: its heavy VMs that wait at least contention_wait, and its cpu pressure (some; < 0:
-     * not measured). Not part of a sample: GET /v1/sample never carries it. */
+    /* POST /v1/notify only ("unconfirmed", optional; written by wire_sample_encode()): the agent
+     * notifies a usage conflict that [detect] contention = confirm did not confirm, with the
+     * figures it saw: its heavy VMs that wait at least contention_wait, and its cpu pressure (some;
+     * < 0: not measured). Not part of a sample: GET /v1/sample never carries it. */
     bool unconfirmed;
     uint32_t unconfirmed_waiting;
     double unconfirmed_cpu_pressure;
