@@ -4,23 +4,19 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* The first pass: the times of the newest VMHIST_SAMPLES rows, in a ring. */
-struct vm_times {
-    double time[VMHIST_SAMPLES];
-    size_t n; /* rows seen */
-};
-
+/* The first pass: how many rows there are. */
 static void
 count_row(void *ctx, const struct store_row *r)
 {
-    struct vm_times *t = ctx;
-    t->time[t->n % VMHIST_SAMPLES] = r->time;
-    t->n++;
+    (void)r;
+    size_t *n = ctx;
+    (*n)++;
 }
 
 struct vm_hist {
     json_t *arr;   /* the answer */
     json_t *index; /* name -> its object in `arr` (borrowed) */
+    size_t skip;   /* the older rows left out, before the newest VMHIST_SAMPLES */
     size_t rows;   /* rows taken, at most VMHIST_SAMPLES */
     bool oom;
 };
@@ -54,6 +50,10 @@ static void
 add_vm_row(void *ctx, const struct store_row *r)
 {
     struct vm_hist *h = ctx;
+    if (h->skip > 0) {
+        h->skip--;
+        return;
+    }
     if (h->oom || h->rows == VMHIST_SAMPLES)
         return;
     h->rows++;
@@ -75,20 +75,17 @@ add_vm_row(void *ctx, const struct store_row *r)
 json_t *
 vmhist_json(struct store *s, const char *host, double since)
 {
-    /* Two passes: the times first, to start at the newest VMHIST_SAMPLES rows
-     * without holding more than those. */
-    struct vm_times *t = calloc(1, sizeof(*t));
-    if (t == NULL || store_each_sample(s, host, since, false, count_row, t, NULL) < 0) {
-        free(t);
+    /* Two passes: the rows are counted first, to keep the newest VMHIST_SAMPLES of them
+     * (in the order they were stored: a sample's time is its agent's clock, which may go
+     * back) without holding more than those. Both passes read the same rows. */
+    size_t n = 0;
+    if (store_each_sample(s, host, since, true, count_row, &n, NULL) < 0)
         return NULL;
-    }
-    double from = since;
-    if (t->n > VMHIST_SAMPLES)
-        from = t->time[t->n % VMHIST_SAMPLES]; /* the oldest of the newest */
-    free(t);
-    struct vm_hist h = {.arr = json_array(), .index = json_object()};
+    struct vm_hist h = {.arr = json_array(),
+                        .index = json_object(),
+                        .skip = n > VMHIST_SAMPLES ? n - VMHIST_SAMPLES : 0};
     if (h.arr == NULL || h.index == NULL ||
-        store_each_sample(s, host, from, true, add_vm_row, &h, NULL) < 0 || h.oom) {
+        store_each_sample(s, host, since, true, add_vm_row, &h, NULL) < 0 || h.oom) {
         json_decref(h.arr);
         json_decref(h.index);
         return NULL;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -103,11 +104,56 @@ test_vm_history(void **state)
     store_close(s);
 }
 
+/* A host whose clock went back: the newest samples as stored, not the latest times, are the
+ * ones kept (the samples stamped earlier after the step are not left out). */
+static void
+test_clock_back(void **state)
+{
+    (void)state;
+    char dir[512];
+    fresh_dir(dir, sizeof(dir));
+    struct store *s = NULL;
+    char err[512] = "";
+    if (store_open(dir, &s, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    const int n = VMHIST_SAMPLES + 5;
+    const double t0 = 1.7e9;
+    const double pct[KIND_COUNT] = {50, 10, 0, 0};
+    const double a[KIND_COUNT] = {20, 0, 0, 0};
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < n; i++) {
+        /* The last five an hour earlier than the first: the clock was set back. */
+        double t = i < n - 5 ? t0 + i : t0 - 3600 + i;
+        assert_int_equal(store_add_sample(s, t, "h1", pct, KIND_MASK_ALL, NULL, true), 0);
+        assert_int_equal(store_add_vm(s, i < n - 5 ? "a" : "d", a, KIND_BIT(KIND_CPU), NULL), 0);
+    }
+    assert_int_equal(store_commit(s), 0);
+    json_t *arr = vmhist_json(s, "h1", 0);
+    assert_non_null(arr);
+    assert_int_equal(json_array_size(arr), 2);
+    size_t total = 0;
+    bool d_seen = false;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *v = json_array_get(arr, i);
+        size_t k = json_array_size(vm_list(v, NULL, "time"));
+        total += k;
+        if (strcmp(json_string_value(json_object_get(v, "name")), "d") == 0) {
+            d_seen = true;
+            assert_int_equal(k, 5);
+        }
+    }
+    assert_true(d_seen);
+    assert_int_equal(total, VMHIST_SAMPLES);
+    json_decref(arr);
+    store_close(s);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vm_history),
+        cmocka_unit_test(test_clock_back),
     };
     return cmocka_run_group_tests_name("vmhist", tests, NULL, NULL);
 }
