@@ -23,6 +23,7 @@
 #include "cli/child.h"
 #include "cli/cli.h"
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/token.h"
 #include "net/http_client.h"
 
@@ -414,29 +415,6 @@ demo_usage(FILE *f)
                   "                  destination\n");
 }
 
-static void
-remove_tree(const char *dir)
-{
-    static const char *const files[] = {"manager.log", "vmloc.db", "vmloc.db-wal", "vmloc.db-shm",
-                                        "h1.log",      "h2.log",   "h3.log",       "h4.log",
-                                        "h5.log",      "h6.log",   "h7.log",       "h8.log"};
-    static const char *const db[] = {"vmloc.db", "vmloc.db-wal", "vmloc.db-shm"};
-    char path[4200];
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        (void)snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-        (void)unlink(path);
-    }
-    for (int h = 1; h <= DEMO_MAX_AGENTS; h++) { /* peer mode: each agent's store */
-        for (size_t i = 0; i < sizeof(db) / sizeof(db[0]); i++) {
-            (void)snprintf(path, sizeof(path), "%s/h%d/%s", dir, h, db[i]);
-            (void)unlink(path);
-        }
-        (void)snprintf(path, sizeof(path), "%s/h%d", dir, h);
-        (void)rmdir(path);
-    }
-    (void)rmdir(dir);
-}
-
 static int
 parse_args(int argc, char **argv, struct demo *d, double *duration)
 {
@@ -601,7 +579,11 @@ out:
     demo_stop_all(&d);
     json_decref(d.migration_states);
     json_decref(d.conflicts_at);
-    if (d.own_data && ret == CLI_EXIT_OK)
-        remove_tree(d.data);
+    /* The whole temporary directory: stores, logs and each simulated host's state file. */
+    if (d.own_data && ret == CLI_EXIT_OK) {
+        int rm = file_remove_tree(d.data);
+        if (rm < 0)
+            (void)fprintf(stderr, "vmloc demo: cannot remove %s: %s\n", d.data, strerror(-rm));
+    }
     return ret;
 }

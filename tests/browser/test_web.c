@@ -255,11 +255,14 @@ setup_browser(void **state)
         return -1;
     }
     (void)snprintf(wd_url, sizeof(wd_url), "http://127.0.0.1:%ld", port);
-    json_t *caps = json_pack("{s:{s:{s:s,s:{s:s,s:[s,s,s,s,s,s]},s:{s:s}}}}", "capabilities",
+    /* The browser's profile in the test's directory, which goes when the test passes. */
+    char profile[300];
+    (void)snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium", daemon_tmpdir());
+    json_t *caps = json_pack("{s:{s:{s:s,s:{s:s,s:[s,s,s,s,s,s,s]},s:{s:s}}}}", "capabilities",
                              "alwaysMatch", "browserName", "chrome", "goog:chromeOptions", "binary",
                              chromium, "args", "--headless=new", "--no-sandbox", "--disable-gpu",
                              "--disable-dev-shm-usage", "--window-size=1400,1000", "--no-first-run",
-                             "goog:loggingPrefs", "browser", "ALL");
+                             profile, "goog:loggingPrefs", "browser", "ALL");
     json_t *v = wd("POST", "/session", caps);
     const char *sid = json_string_value(json_object_get(v, "sessionId"));
     if (sid == NULL) {

@@ -1,5 +1,5 @@
 /* Daemon harness for integration tests (see daemon.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* on_exit */
 #include "daemon.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/token.h"
 #include "net/http.h"
 #include "net/http_client.h"
@@ -34,19 +35,48 @@ daemon_bin(void)
     return b != NULL ? b : "./vmloc";
 }
 
+/* Short enough that a daemon's log path (256 bytes) under it is never cut. */
+static char tmp_dir[160];
+static pid_t tmp_owner;
+
+/* At the test program's exit: its directory goes when every test passed (the HA tests alone
+ * leave over a gigabyte of etcd logs and data a run, which filled a CI disk) and stays, named,
+ * for reading when one failed or VMLOC_KEEP_TEST_DIR is set. Only in the process that made it,
+ * not in a forked child that exits. */
+static void
+tmpdir_at_exit(int status, void *arg)
+{
+    (void)arg;
+    if (getpid() != tmp_owner || tmp_dir[0] == '\0')
+        return;
+    if (status != 0 || getenv("VMLOC_KEEP_TEST_DIR") != NULL) {
+        fprintf(stderr, "test files kept in %s\n", tmp_dir);
+        return;
+    }
+    int r = file_remove_tree(tmp_dir);
+    if (r < 0)
+        fprintf(stderr, "cannot remove %s: %s\n", tmp_dir, strerror(-r));
+}
+
 const char *
 daemon_tmpdir(void)
 {
-    static char dir[256];
-    if (dir[0] == '\0') {
+    if (tmp_dir[0] == '\0') {
         const char *base = getenv("TMPDIR");
-        (void)snprintf(dir, sizeof(dir), "%s/vmloc-test-XXXXXX", base != NULL ? base : "/tmp");
-        if (mkdtemp(dir) == NULL) {
+        int n = snprintf(tmp_dir, sizeof(tmp_dir), "%s/vmloc-test-XXXXXX",
+                         base != NULL ? base : "/tmp");
+        if (n < 0 || (size_t)n >= sizeof(tmp_dir)) {
+            fprintf(stderr, "TMPDIR is too long (at most %zu bytes)\n", sizeof(tmp_dir) - 20);
+            exit(1);
+        }
+        if (mkdtemp(tmp_dir) == NULL) {
             perror("mkdtemp");
             exit(1);
         }
+        tmp_owner = getpid();
+        (void)on_exit(tmpdir_at_exit, NULL);
     }
-    return dir;
+    return tmp_dir;
 }
 
 void

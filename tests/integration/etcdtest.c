@@ -3,6 +3,7 @@
 #include "etcdtest.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -15,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/file.h"
 #include "net/http_client.h"
 #include "net/tls.h"
 #include "testpool.h"
@@ -30,6 +33,8 @@ static size_t n_members;
 static pid_t member_pid[ETCDTEST_MAX_MEMBERS];
 static char member_url[ETCDTEST_MAX_MEMBERS][64];
 static char member_log[ETCDTEST_MAX_MEMBERS][600];
+static char member_dir[ETCDTEST_MAX_MEMBERS][600];
+static char member_wal[ETCDTEST_MAX_MEMBERS][128];
 static char all_urls[ETCDTEST_MAX_MEMBERS * 65 + 1];
 /* TLS mode (etcdtest_start_tls()): the files, and the probe's client TLS; NULL: plain. */
 static const struct etcdtest_tls *tls_files;
@@ -135,17 +140,45 @@ up_or_gone(void *arg)
     return true;
 }
 
+static void
+remove_dir(char *dir)
+{
+    if (dir[0] == '\0')
+        return;
+    int r = file_remove_tree(dir);
+    if (r < 0 && r != -ENOENT)
+        printf("cannot remove %s: %s\n", dir, strerror(-r));
+    dir[0] = '\0';
+}
+
+/* Where member `i` keeps its WAL: in memory (/dev/shm) when that has room for it, so a run
+ * needs no disk for the 128 MiB a member preallocates there and no fsync waits on one;
+ * otherwise ("") in its data directory. */
+static void
+choose_wal(size_t i, int attempt)
+{
+    struct statvfs st;
+    member_wal[i][0] = '\0';
+    if (statvfs("/dev/shm", &st) == 0 && (double)st.f_bavail * (double)st.f_frsize > 2e9)
+        (void)snprintf(member_wal[i], sizeof(member_wal[i]), "/dev/shm/vmloc-etcd-%ld-%d-%zu",
+                       (long)getpid(), attempt, i);
+}
+
 void
 etcdtest_stop(void)
 {
     for (size_t i = 0; i < n_members; i++) {
-        if (member_pid[i] <= 0)
-            continue;
-        (void)kill(-member_pid[i], SIGCONT); /* a stopped one takes SIGKILL anyway */
-        (void)kill(-member_pid[i], SIGKILL);
-        (void)kill(member_pid[i], SIGKILL);
-        (void)waitpid(member_pid[i], NULL, 0);
-        member_pid[i] = 0;
+        if (member_pid[i] > 0) {
+            (void)kill(-member_pid[i], SIGCONT); /* a stopped one takes SIGKILL anyway */
+            (void)kill(-member_pid[i], SIGKILL);
+            (void)kill(member_pid[i], SIGKILL);
+            (void)waitpid(member_pid[i], NULL, 0);
+            member_pid[i] = 0;
+        }
+        /* etcd preallocates two 64 MiB WAL segments per member: its data goes with it (its
+         * log stays). */
+        remove_dir(member_dir[i]);
+        remove_dir(member_wal[i]);
     }
 }
 
@@ -181,6 +214,10 @@ member_start(const char *bin, size_t i, const char *cu, const char *pu, const ch
                                 "100",   "--election-timeout",
                                 "500"};
         size_t n = 19;
+        if (member_wal[i][0] != '\0') {
+            argv[n++] = "--wal-dir";
+            argv[n++] = member_wal[i];
+        }
         if (tls_files != NULL) {
             /* Clients over TLS, each with a certificate of the CA; members among themselves
              * in plain HTTP (on loopback: not what the test is about). */
@@ -219,9 +256,10 @@ try_start(const char *bin, int attempt)
         (void)snprintf(all_urls + len, sizeof(all_urls) - len, "%s%s", i > 0 ? "," : "", cu[i]);
     }
     for (size_t i = 0; i < n_members; i++) {
-        char dir[600];
-        (void)snprintf(dir, sizeof(dir), "%s-etcd%d-%zu", pool_data_dir(), attempt, i);
-        member_start(bin, i, cu[i], pu[i], cluster, dir);
+        (void)snprintf(member_dir[i], sizeof(member_dir[i]), "%s-etcd%d-%zu", pool_data_dir(),
+                       attempt, i);
+        choose_wal(i, attempt);
+        member_start(bin, i, cu[i], pu[i], cluster, member_dir[i]);
     }
     bool gone = false;
     if (!wait_until(up_or_gone, &gone, 30.0)) {
