@@ -258,8 +258,16 @@ end_round() {
 start_vmloc() {
     murl="" urlA="" urlB="" pidA="" pidB=""
     if [ "$mode" != peer ]; then
+        # Central: a usage conflict counts only when CPU wait or pressure confirms it
+        # ([detect] contention = confirm); the two guests sharing hostA's CPU must confirm it.
+        policy=""
+        if [ "$mode" = central ]; then
+            printf '[detect]\ncontention = confirm\n' >"$rdir/policy.ini"
+            policy="--config $rdir/policy.ini"
+        fi
+        # shellcheck disable=SC2086 # $policy is two words or none
         start_daemon manager manager --mode "$mode" --listen 127.0.0.1:0 --data "$rdir/store" \
-            --interval 1 --log-level debug
+            --interval 1 --log-level debug $policy
         murl=$url
     fi
     for h in A B; do
@@ -353,9 +361,12 @@ while time.time() < end:
             prev_time = last.get("hostA-time")
             last["hostA-time"] = j["time"]
         h = j["host"]
+        # Each VM: its CPU and, where libvirt measures it, its CPU wait ("g1=95/w48").
         print("%s seq=%d time=%.3f fetched=%.3f cpu=%.0f %s" % (
             name, j["seq"], j["time"], time.time(), h["usage"]["cpu"],
-            " ".join("%s=%.0f" % (v["name"], v["usage"]["cpu"]) for v in h["vms"])), flush=True)
+            " ".join("%s=%.0f%s" % (v["name"], v["usage"]["cpu"],
+                                    "/w%.1f" % v["cpu_wait"] if "cpu_wait" in v else "")
+                     for v in h["vms"])), flush=True)
         if name == "hostA" and load is None and h["usage"]["cpu"] >= 80 and \
                 sum(1 for v in h["vms"] if v["usage"]["cpu"] >= 20) >= 2:
             load = j["time"]
@@ -540,6 +551,8 @@ run_round() {
     json "$urlA" /v1/sample "'   hostA cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
     json "$urlB" /v1/sample "'   hostB cpu %.0f%%: ' % j['host']['usage']['cpu'] + ', '.join('%s %.0f%%' % (v['name'], v['usage']['cpu']) for v in j['host']['vms'])"
 
+    check_waits
+
     if [ "$mode" = edge ]; then
         # The order answers hostA's notification: the agent counts it, the manager logs and
         # records the conflict it notified.
@@ -552,6 +565,7 @@ run_round() {
             grep -a 'notif' "$rdir/agentA.log" "$rdir/manager.log" | tail -5 | sed 's/^/   /'
         fi
     fi
+    check_alone_waits
     phase "$mode: checked"
 
     # The figures of this deployment: the order's delay, the migration's wall time (order to
@@ -561,6 +575,62 @@ run_round() {
     if [ "$mode" = central ]; then central_more; fi
     end_round
     phase "$mode: vmloc stopped, guests removed"
+}
+
+# CPU wait (libvirt's vcpu.N.delay): while both guests burnt on hostA's one CPU, each waited
+# for it (over 20 % of the time, in the same sample; the best such sample of the watcher's
+# record counts); alone on their hosts after the move, neither waits (under 5 %). In central
+# mode the manager's conflict record says the wait confirmed the conflict.
+check_waits() {
+    both=$(grep -a '^hostA' "$rdir/watch.txt" | python3 -c "import re, sys
+best = None
+for line in sys.stdin:
+    w = dict(re.findall(r' (g[12])=\d+/w([0-9.]+)', line))
+    if len(w) == 2:
+        m = min(float(w['g1']), float(w['g2']))
+        if best is None or m > best[0]:
+            best = (m, w)
+print('' if best is None else '%s %s' % ('ok' if best[0] > 20 else 'low', ' '.join('%s %s %%' % kv for kv in sorted(best[1].items()))))")
+    case $both in
+    ok*) ok "both guests on hostA's CPU waited over 20 %: ${both#ok }" ;;
+    low*) bad "both guests on hostA's CPU waited over 20 % (best sample: ${both#low })" ;;
+    *) bad "hostA's samples give the guests' CPU wait (libvirt's vcpu.N.delay)" ;;
+    esac
+    if [ "$mode" = central ]; then
+        c=$(json "$murl" /v1/conflicts "([c['outcome'] for c in j if c['host'] == 'hostA' and 'confirmed by cpu wait' in c['outcome']] or [''])[0]")
+        if [ -n "$c" ]; then
+            ok "contention = confirm: hostA's conflict $c"
+        else
+            bad "contention = confirm: no conflict of hostA confirmed by cpu wait: $(json "$murl" /v1/conflicts "[c['outcome'] for c in j]")"
+        fi
+    fi
+}
+
+# Alone on its host after the move, a guest does not wait (under 5 %). The test's own work
+# (each check starts curl and python3, tens of milliseconds of CPU on either CPU) would be
+# what the guests wait for, so the test keeps still for two whole sample intervals and then
+# reads one sample of each host, whose interval had nothing but the hosts' own processes.
+check_alone_waits() {
+    sleep 2.2
+    api -s --max-time 5 "$urlA/v1/sample" >"$rdir/alone-A.json"
+    api -s --max-time 5 "$urlB/v1/sample" >"$rdir/alone-B.json"
+    alone=$(python3 - "$rdir/alone-A.json" "$rdir/alone-B.json" <<'PY'
+import json, sys
+waits = []
+for f in sys.argv[1:]:
+    vms = json.load(open(f))["host"]["vms"]
+    waits += [(v["name"], v.get("cpu_wait")) for v in vms]
+if len(waits) != 2 or any(w is None for _, w in waits):
+    print("missing %s" % waits)
+else:
+    print("%s %s" % ("ok" if max(w for _, w in waits) < 5 else "high",
+                     ", ".join("%s %.1f %%" % nw for nw in waits)))
+PY
+)
+    case $alone in
+    ok*) ok "each guest alone on its host waits under 5 %: ${alone#ok }" ;;
+    *) bad "each guest alone on its host waits under 5 %: $alone" ;;
+    esac
 }
 
 show_timeline() {
