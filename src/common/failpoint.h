@@ -3,10 +3,13 @@
  * when the environment variable VMLOC_FAILPOINT names that point (a comma-separated list may
  * name several). "NAME:stop" pauses the process there instead (SIGSTOP, once), to be woken with
  * SIGCONT: a paused leader in the tests of high availability. "NAME:slow" makes every pass
- * there take FAILPOINT_SLOW_MS more, as a slow hypervisor would. Without the variable every
+ * there take FAILPOINT_SLOW_MS more, as a slow hypervisor would; "NAME:drop" is asked with
+ * failpoint_drop(). Without the variable every
  * call is a cheap no-op. The points are listed in docs/security.md. */
 #ifndef VMLOC_COMMON_FAILPOINT_H
 #define VMLOC_COMMON_FAILPOINT_H
+
+#include <stdbool.h>
 
 /* The exit status of a process stopped at a failpoint. */
 #define FAILPOINT_EXIT 86
@@ -16,5 +19,10 @@
 
 /* Stop here if VMLOC_FAILPOINT names `name`. */
 void failpoint(const char *name);
+
+/* True when VMLOC_FAILPOINT names "NAME:drop": the caller then leaves the request it is
+ * handling unanswered, as a peer whose answer is lost would see it (the connection stays
+ * open until the peer gives up). */
+bool failpoint_drop(const char *name);
 
 #endif

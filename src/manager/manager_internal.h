@@ -91,6 +91,8 @@ struct mmig {
     bool abort_refused;  /* the destination refused our withdrawal (logged once) */
     bool source_done;    /* the source said it is done (with its job's figures, if any) */
     bool journal_wait;   /* --etcd: planned, its order waits for its record in etcd */
+    bool src_forgot;     /* the source answered that it has no such migration (404) */
+    bool held_logged;    /* "the source may still act" logged */
 };
 
 #define MANAGER_MAX_AGENTS 10000

@@ -15,11 +15,13 @@
  * reservation (POST .../abort), as the source itself does when its commit got no answer; the
  * destination settles the race with a commit that may still come, so its answer decides
  * (200: withdrawn, failed; 409: committed first, done). Unknown to the destination: done
- * when the samples show the VM running there, failed when they do not show it arriving. So a
- * VM is never placed by a guess: only the destination's word or its samples move it. When
- * neither agent can tell, the source is asked again, and after FOLLOW_GIVE_UP_S without an
- * answer from it the migration fails as of unknown outcome. The time of the last answer is
- * stored, so a restart of the manager does not start that wait over. */
+ * when the samples show the VM running there; failed when they do not show it arriving and
+ * the source can no longer act (its host is down, or it answered that it has no such
+ * migration); otherwise held, since a live source that took an order whose answer was lost
+ * may reserve there next. So a VM is never placed by a guess: only the destination's word or its
+ * samples move it. When neither agent can tell, the source is asked again, and after
+ * FOLLOW_GIVE_UP_S without an answer from it the migration fails as of unknown outcome. The time of
+ * the last answer is stored, so a restart of the manager does not start that wait over. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
@@ -185,6 +187,16 @@ listed_on(struct manager *m, const char *vm, const char *name)
     return false;
 }
 
+/* May the source of `g` still start it or be under way? While its host's samples come in
+ * and it has not answered that it has no such migration (404), yes: it may have taken an
+ * order whose answer was lost, or be slow to answer about it. */
+static bool
+source_may_act(struct manager *m, const struct mmig *g)
+{
+    struct mhost *h = manager_host_find(m, g->rec.src);
+    return h != NULL && h->misses < MANAGER_DOWN_AFTER && !g->src_forgot;
+}
+
 /* The destination settled a migration whose source is silent: log why, and end it. */
 static void
 decided(struct manager *m, struct mmig *g, enum mmig_state st, const char *why)
@@ -317,6 +329,18 @@ dst_done(void *arg, int status, const char *body, size_t len, const char *err)
         to_destination(m, g, "POST", "/abort", abort_done);
     } else if (status == 404 && where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1) {
         decided(m, g, MMIG_DONE, "the destination does not know the arrival but runs the VM");
+    } else if (status == 404 && !listed_on(m, g->rec.vm, g->rec.dst) && source_may_act(m, g)) {
+        /* The destination has nothing yet, but a source that is alive and never said "no
+         * such migration" may have the order and reserve there next: ending it now would
+         * free both hosts for a decision while the VM may still move. */
+        if (!g->held_logged) {
+            g->held_logged = true;
+            log_warnx("migration held id=%s vm=\"%s\" from=\"%s\" to=\"%s\": the source "
+                      "answers its samples but not about the migration, and the destination "
+                      "has no record of it; asking the source again (for up to %.0f s)",
+                      g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, FOLLOW_GIVE_UP_S);
+        }
+        undecided(m, g, "the destination has no record of it, the source may still act");
     } else if (status == 404 && !listed_on(m, g->rec.vm, g->rec.dst)) {
         decided(m, g, MMIG_FAILED,
                 "the destination never had the VM (no such arrival, and its samples do not "
@@ -466,6 +490,7 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
          * hosts for ever. */
         g->silent = 0;
         g->asked_dst = false;
+        g->src_forgot = true;
         int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
         if (w == 1)
             finish(m, g, MMIG_DONE, NULL);

@@ -456,6 +456,39 @@ test_lost_record_vm_gone(void **state)
     lost_record(false);
 }
 
+/* The source's answer to every order is lost (the order arrives and is left unanswered, the
+ * failpoint source-on-order:drop) while its samples keep coming. After the resends the manager
+ * asks the destination, which has no record of the arrival: the migration is held, not
+ * failed, since a live source may have taken the order and reserve next. Once the source's
+ * host is down the same answer fails it, and VM a is on h1's record only, not on h2. */
+static void
+test_order_answer_lost(void **state)
+{
+    (void)state;
+    struct cluster c;
+    const char *fp[3] = {NULL, "source-on-order:drop", NULL};
+    cluster_start(&c, fp);
+    /* Five orders of 10 s each without an answer, then the destination is asked. */
+    struct log_cond held = {c.m, "migration held id="};
+    assert_true(wait_until(log_has, &held, 120.0));
+    struct cond planned = {c.m->url, "a", "planned", 0};
+    struct cond failed = {c.m->url, "a", "failed", 0};
+    assert_true(migration_is(&planned));
+    assert_false(migration_is(&failed));
+    struct cond h1_up = {c.m->url, "h1", "up", 0};
+    assert_true(host_state_is(&h1_up));
+
+    daemon_kill(c.h[0]);
+    assert_true(wait_until(migration_is, &failed, 60.0));
+    json_t *vms = get(c.h[1]->url, "/v1/vms");
+    assert_non_null(vms);
+    assert_null(named(vms, "a"));
+    json_decref(vms);
+    struct log_cond never = {c.m, "the destination never had the VM"};
+    assert_true(log_has(&never));
+    pool_finish();
+}
+
 /* A state file that cannot be read stops the agent (it could not know which VMs it runs),
  * and its log names the file and the field; a file of another host's is refused too. */
 static void
@@ -513,6 +546,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bad_state_file, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_lost_record_vm_there, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_lost_record_vm_gone, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_order_answer_lost, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
