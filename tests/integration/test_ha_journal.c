@@ -1,7 +1,9 @@
-/* The leader's journal in etcd: what a manager that takes over learns from it. (a) A kill -9
- * of the leader while a slow migration runs: the follower takes over, adopts the migration
- * from the journal (its log says so), follows it to its end, the VM ends on exactly one host
- * and the new leader reports the migration once, under the old leader's id. (b) A host
+/* The leader's journal in etcd: what a manager that takes over learns from it. (a) The leader
+ * dies at each step of a slow migration (ordered: journaled, the order not sent; copying;
+ * committing: the destination runs the VM and has not answered the commit): the follower
+ * takes over, adopts the migration from the journal (its log says so), follows it to its end,
+ * the VM ends on exactly one host and the new leader reports the migration once, under the id
+ * it was journaled with. (b) A host
  * drained through the leader stays drained after a kill -9 of it: the new leader shows it in
  * maintenance and moves nothing onto it. (c) In manual automation, a recommendation the
  * leader made survives a kill -9 of it: `vmloc apply ID` (given both managers) on the new
@@ -9,12 +11,14 @@
  * installed. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -91,19 +95,67 @@ migrations_of(const char *url, const char *vm, char *id, size_t id_len)
     return n;
 }
 
-/* (a) kill -9 of the leader while its migration runs: adopted by the new leader. */
-static void
-test_adopt_migration(void **state)
+/* The step of a migration at which the leader dies. */
+enum step {
+    ORDERED,    /* decided and journaled, the order not sent (failpoint manager-before-order) */
+    COPYING,    /* the source copies the VM (kill -9) */
+    COMMITTING, /* the destination committed and has not answered (paused there) (kill -9) */
+};
+
+/* Has the daemon exited (at its failpoint)? Reaps it. */
+static bool
+exited(void *arg)
 {
-    (void)state;
-    struct daemon *m1;
-    struct daemon *m2;
-    start_pair(&m1, &m2);
+    struct daemon *d = arg;
+    int st = 0;
+    if (d->pid <= 0)
+        return true;
+    if (waitpid(d->pid, &st, WNOHANG) != d->pid)
+        return false;
+    d->pid = 0;
+    return true;
+}
+
+/* Either destination (h2 or h3) paused at its failpoint after the commit; which in *arg. */
+static const struct daemon *paused_dest[2];
+static bool
+dest_paused(void *arg)
+{
+    const struct daemon **which = arg;
+    for (int i = 0; i < 2; i++) {
+        struct log_cond c = {paused_dest[i], "failpoint dest-after-commit reached: pausing"};
+        if (log_has(&c)) {
+            *which = paused_dest[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* (a) kill -9 of the leader at step `step` of its migration: the follower takes over, adopts
+ * the migration from the journal (its log says so), follows it to its end, the VM ends on
+ * exactly one host and the new leader reports the migration once, under the id it was
+ * journaled with. */
+static void
+adopt_at(enum step step)
+{
+    if (step == ORDERED)
+        assert_int_equal(setenv("VMLOC_FAILPOINT", "manager-before-order", 1), 0);
+    struct daemon *m1 = etcdtest_manager("m1");
+    (void)unsetenv("VMLOC_FAILPOINT");
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    struct daemon *m2 = etcdtest_manager("m2");
+    struct cond follow2 = {m2->url, "follower", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     /* a takes 12 s to move: long enough to kill the leader and take over meanwhile. */
     struct daemon *a1 =
         etcdtest_agent("h1", m1->url, m2->url, "1000", "a:cpu=30,mem=12000", "b:cpu=25");
+    if (step == COMMITTING)
+        assert_int_equal(setenv("VMLOC_FAILPOINT", "dest-after-commit:stop", 1), 0);
     struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, "1000", "d:cpu=5", NULL);
     struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, "1000", "c:cpu=5", NULL);
+    (void)unsetenv("VMLOC_FAILPOINT");
     const char *urls[] = {a1->url, a2->url, a3->url};
     struct cond up1 = {m1->url, NULL, NULL, 3};
     struct cond up2 = {m2->url, NULL, NULL, 3};
@@ -111,29 +163,50 @@ test_adopt_migration(void **state)
     assert_true(wait_until(hosts_up, &up2, UP_S));
 
     load(a1->url, "a", "cpu=60");
-    struct cond running = {m1->url, "a", "running", 0};
-    assert_true(wait_until(migration_is, &running, ACT_S));
     char id1[100] = "";
-    assert_int_equal(migrations_of(m1->url, "a", id1, sizeof(id1)), 1);
-    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
-    /* The follower knows nothing of it from its own store. */
     char none[100] = "";
+    const struct daemon *dest = NULL;
+    if (step == ORDERED) {
+        /* It dies at its failpoint, the order journaled and not sent. */
+        assert_true(wait_until(exited, m1, ACT_S));
+        json_t *migs = get(a1->url, "/v1/migrations");
+        assert_int_equal(json_array_size(migs), 0);
+        json_decref(migs);
+    } else {
+        struct cond running = {m1->url, "a", "running", 0};
+        assert_true(wait_until(migration_is, &running, ACT_S));
+        assert_int_equal(migrations_of(m1->url, "a", id1, sizeof(id1)), 1);
+        assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+        if (step == COMMITTING) {
+            /* The copy done, the destination runs a and has not answered the commit. */
+            paused_dest[0] = a2;
+            paused_dest[1] = a3;
+            assert_true(wait_until(dest_paused, &dest, 12.0 + ACT_S));
+        }
+        daemon_kill(m1);
+    }
+    /* The follower knows nothing of it from its own store. */
     assert_int_equal(migrations_of(m2->url, "a", none, sizeof(none)), 0);
 
-    daemon_kill(m1);
     struct cond lead2 = {m2->url, "leader", NULL, 0};
     assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
     char adopted[200];
-    (void)snprintf(adopted, sizeof(adopted), "migration adopted from the journal id=%s vm=\"a\"",
-                   id1);
+    (void)snprintf(adopted, sizeof(adopted), "migration adopted from the journal id=%s", id1);
     struct log_cond said = {m2, adopted};
     assert_true(wait_until(log_has, &said, ACT_S));
-    /* Followed to its end by the new leader, reported once, under the old leader's id. */
+    if (dest != NULL)
+        assert_int_equal(kill(dest->pid, SIGCONT), 0);
+    /* Followed to its end by the new leader, reported once, under the journaled id. */
     struct cond done = {m2->url, "a", "done", 0};
     assert_true(wait_until(migration_is, &done, 12.0 + ACT_S));
     char id2[100] = "";
     assert_int_equal(migrations_of(m2->url, "a", id2, sizeof(id2)), 1);
-    assert_string_equal(id2, id1);
+    if (id1[0] != '\0')
+        assert_string_equal(id2, id1);
+    /* The id it adopted: for an order never sent, one only the journal had. */
+    (void)snprintf(adopted, sizeof(adopted), "migration adopted from the journal id=%s vm=\"a\"",
+                   id2);
+    assert_true(log_has(&said));
     /* Every VM on exactly one host; a on the host it was ordered to. */
     int at = pool_vm_where(urls, 3, "a");
     assert_true(at == 1 || at == 2);
@@ -143,6 +216,27 @@ test_adopt_migration(void **state)
     /* Nothing left in the journal once it ended. */
     assert_true(wait_until(journal_flushed, (void *)m2->url, ACT_S));
     pool_finish();
+}
+
+static void
+test_adopt_ordered(void **state)
+{
+    (void)state;
+    adopt_at(ORDERED);
+}
+
+static void
+test_adopt_copying(void **state)
+{
+    (void)state;
+    adopt_at(COPYING);
+}
+
+static void
+test_adopt_committing(void **state)
+{
+    (void)state;
+    adopt_at(COMMITTING);
 }
 
 /* (b) A drain made through the leader survives a kill -9 of it. */
@@ -276,7 +370,9 @@ main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_adopt_migration, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_ordered, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_copying, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_committing, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_rec_survives, setup, etcdtest_teardown),
     };

@@ -88,6 +88,8 @@ cleanup() {
     sleep 0.5
     kill -9 "$nspawn" 2>/dev/null
     wait "$nspawn" 2>/dev/null
+    # The booted copy (over 300 MB) goes when every check passed; kept to read otherwise.
+    [ "$failed" -ne 0 ] || rm -rf "$run"
 }
 trap cleanup EXIT
 pid=""
