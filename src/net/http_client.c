@@ -144,10 +144,15 @@ reap(struct http_client *cl, bool deliver)
 static void call_finish(struct call *c);
 
 /* Cancel the requests dropped for the budget (their connections are closed with what they
- * read), and queue them for delivery with their reason. */
+ * read), and queue them for delivery with their reason. The live list is walked only when
+ * one was dropped: the reaper runs for every finished request, and a walk each time cost a
+ * manager with 4,000 requests in flight a round 8 million steps (its busiest function). */
 static void
 cancel_dropped(struct http_client *cl)
 {
+    if (!cl->any_dropped)
+        return;
+    cl->any_dropped = false;
     struct call *next;
     for (struct call *c = cl->live; c != NULL; c = next) {
         next = c->next;
@@ -183,6 +188,7 @@ drop(struct call *c)
                    "the largest",
                    cl->max_held);
     c->err = c->err_buf;
+    cl->any_dropped = true;
     event_active(cl->reaper, 0, 0);
 }
 

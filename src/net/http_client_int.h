@@ -83,6 +83,7 @@ struct http_client {
     size_t max_held;                      /* bytes of all the answers being read */
     size_t held;                          /* what the live requests hold past HTTP_ANSWER_FREE */
     size_t held_peak;                     /* the most held since memory was last trimmed */
+    bool any_dropped;                     /* a live request was dropped since the last reap */
     size_t max_conns;                     /* connections open at once (0: no limit) */
     size_t n_conns;                       /* open: in use and kept alive */
     struct call *wait_head;               /* requests waiting for a connection, oldest first */
