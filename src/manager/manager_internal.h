@@ -96,6 +96,9 @@ struct mmig {
 };
 
 #define MANAGER_MAX_AGENTS 10000
+/* Slots of the hosts' index by name: a power of two over twice MANAGER_MAX_AGENTS, so that a
+ * lookup probes a slot or two. */
+#define MANAGER_HOST_INDEX 32768
 /* Collection rounds an agent may miss before its host is marked down. */
 #define MANAGER_DOWN_AFTER 3
 /* Lines a minute of each kind that one line per host would flood (common/ratelog.h). */
@@ -128,7 +131,8 @@ struct manager {
     struct store *store;
     struct mhost **hosts;
     size_t n_hosts;
-    struct mhost **retired; /* forgotten hosts some request still points to */
+    struct mhost **host_index; /* by name: MANAGER_HOST_INDEX slots, open addressing */
+    struct mhost **retired;    /* forgotten hosts some request still points to */
     size_t n_retired;
     struct mmig *active[MANAGER_MAX_ACTIVE];
     size_t n_active;
