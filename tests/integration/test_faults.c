@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -111,21 +110,6 @@ start_manager(struct cluster *c, const char *tag, const char *failpoint)
     struct daemon *d = pool_start_manager(name, listen, NULL);
     (void)unsetenv("VMLOC_FAILPOINT");
     return d;
-}
-
-/* Has the daemon exited (at its failpoint)? Reaps it. */
-static bool
-exited(void *arg)
-{
-    struct daemon *d = arg;
-    int st = 0;
-    if (d->pid <= 0)
-        return true;
-    if (waitpid(d->pid, &st, WNOHANG) != d->pid)
-        return false;
-    printf("%s stopped with status %d\n", d->log_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    d->pid = 0;
-    return true;
 }
 
 struct mig_watch {
@@ -346,7 +330,7 @@ run_fault(const struct fault *f)
     struct daemon *victim = f->victim == V_MANAGER ? c.m : f->victim == V_SOURCE ? c.h[0] : c.h[1];
     struct mig_watch w = {c.h[0]->url, "", "running"};
     if (f->failpoint != NULL) {
-        assert_true(wait_until(exited, victim, ACT_S));
+        assert_true(wait_until(pool_exited, victim, ACT_S));
     } else {
         /* During the copy: the order taken and the destination's reservation made. */
         assert_true(wait_until(source_migration, &w, ACT_S));
@@ -428,7 +412,7 @@ lost_record(bool runs_it)
     struct cluster c;
     const char *fp[3] = {NULL, NULL, "dest-after-commit"};
     cluster_start(&c, fp);
-    assert_true(wait_until(exited, c.h[1], ACT_S));
+    assert_true(wait_until(pool_exited, c.h[1], ACT_S));
     (void)snprintf(c.data[1], sizeof(c.data[1]), "%s/%s-h2-fresh", daemon_tmpdir(), pool_prefix());
     c.h[1] = start_host_with(&c, 1, "-again", NULL, runs_it ? "a:cpu=50,mem=600" : NULL);
     struct mig_watch w = {c.h[0]->url, "", runs_it ? "done" : "failed"};

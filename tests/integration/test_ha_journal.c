@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -102,20 +101,6 @@ enum step {
     COMMITTING, /* the destination committed and has not answered (paused there) (kill -9) */
 };
 
-/* Has the daemon exited (at its failpoint)? Reaps it. */
-static bool
-exited(void *arg)
-{
-    struct daemon *d = arg;
-    int st = 0;
-    if (d->pid <= 0)
-        return true;
-    if (waitpid(d->pid, &st, WNOHANG) != d->pid)
-        return false;
-    d->pid = 0;
-    return true;
-}
-
 /* Either destination (h2 or h3) paused at its failpoint after the commit; which in *arg. */
 static const struct daemon *paused_dest[2];
 static bool
@@ -168,7 +153,7 @@ adopt_at(enum step step)
     const struct daemon *dest = NULL;
     if (step == ORDERED) {
         /* It dies at its failpoint, the order journaled and not sent. */
-        assert_true(wait_until(exited, m1, ACT_S));
+        assert_true(wait_until(pool_exited, m1, ACT_S));
         json_t *migs = get(a1->url, "/v1/migrations");
         assert_int_equal(json_array_size(migs), 0);
         json_decref(migs);

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -245,20 +244,6 @@ test_source_vanishes(void **state)
     pool_finish();
 }
 
-/* Has the daemon exited (at its failpoint)? Reaps it. */
-static bool
-exited(void *arg)
-{
-    struct daemon *d = arg;
-    int st = 0;
-    if (d->pid <= 0)
-        return true;
-    if (waitpid(d->pid, &st, WNOHANG) != d->pid)
-        return false;
-    d->pid = 0;
-    return true;
-}
-
 /* The source commits and dies before recording it, and stays away: the destination runs the
  * VM, so the migration is done, within seconds. (A fast copy here: 2 s.) */
 static void
@@ -267,7 +252,7 @@ test_source_vanishes_after_commit(void **state)
     (void)state;
     struct cluster c;
     cluster_start(&c, "source-after-commit", "300");
-    assert_true(wait_until(exited, c.h[0], ACT_S));
+    assert_true(wait_until(pool_exited, c.h[0], ACT_S));
     json_t *migs = NULL;
     assert_int_equal(daemon_http(c.m->url, "GET", "/v1/migrations", NULL, &migs), 200);
     assert_int_equal(json_array_size(migs), 1);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -441,4 +442,18 @@ pool_vm_where(const char *const *urls, size_t n, const char *vm)
         json_decref(arr);
     }
     return at;
+}
+
+bool
+pool_exited(void *arg)
+{
+    struct daemon *d = arg;
+    int st = 0;
+    if (d->pid <= 0)
+        return true;
+    if (waitpid(d->pid, &st, WNOHANG) != d->pid)
+        return false;
+    printf("%s stopped with status %d\n", d->log_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    d->pid = 0;
+    return true;
 }

@@ -91,6 +91,10 @@ bool migration_of(void *arg);
  * *ret_time unless NULL. */
 long long sample_seq(const char *agent_url, double *ret_time);
 
+/* Daemon `arg` (a struct daemon) has exited, at a failpoint say: reaped, its status printed,
+ * its pid set to 0. */
+bool pool_exited(void *arg);
+
 /* What log_has() looks for: `text` in a line of daemon `d`'s log. */
 struct log_cond {
     const struct daemon *d;
