@@ -207,7 +207,7 @@ post_migration(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
     if (failpoint_drop("source-on-order"))
-        return; /* the order arrives and its answer is lost (tests) */
+        return; /* the order is lost on the way: never taken, never answered (tests) */
     struct wire_order o;
     struct perr err;
     if (wire_order_decode(r->body, r->body_len, &o, &err) < 0) {

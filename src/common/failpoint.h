@@ -20,9 +20,9 @@
 /* Stop here if VMLOC_FAILPOINT names `name`. */
 void failpoint(const char *name);
 
-/* True when VMLOC_FAILPOINT names "NAME:drop": the caller then leaves the request it is
- * handling unanswered, as a peer whose answer is lost would see it (the connection stays
- * open until the peer gives up). */
+/* True when VMLOC_FAILPOINT names "NAME:drop": the caller then neither handles nor answers
+ * the request, as if it had been lost on the way (the connection stays open until the peer
+ * gives up). */
 bool failpoint_drop(const char *name);
 
 #endif

@@ -388,7 +388,7 @@ manager_free(struct manager *m)
     for (size_t i = 0; i < m->n_retired; i++)
         manager_host_free(m->retired[i]);
     free(m->hosts);
-    free(m->host_index);
+    nameidx_free(&m->host_index);
     free(m->retired);
     free(m);
 }

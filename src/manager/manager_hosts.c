@@ -5,36 +5,24 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/nameidx.h"
 #include "manager/manager_internal.h"
 
 _Static_assert(MANAGER_HOST_INDEX >= 2 * MANAGER_MAX_AGENTS &&
                    (MANAGER_HOST_INDEX & (MANAGER_HOST_INDEX - 1)) == 0,
                "the host index: a power of two, at most half full");
 
-/* FNV-1a of a host's name. */
-static size_t
-name_hash(const char *s)
+static const char *
+host_name_of(const void *item)
 {
-    uint32_t h = 2166136261u;
-    for (; *s != '\0'; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
-static void
-index_put(struct manager *m, struct mhost *h)
-{
-    size_t i = name_hash(h->v.name) & (MANAGER_HOST_INDEX - 1);
-    while (m->host_index[i] != NULL)
-        i = (i + 1) & (MANAGER_HOST_INDEX - 1);
-    m->host_index[i] = h;
+    const struct mhost *h = item;
+    return h->v.name;
 }
 
 /* Every registration and many decisions look a host up by name: by a hash of it, since a
@@ -43,14 +31,7 @@ index_put(struct manager *m, struct mhost *h)
 struct mhost *
 manager_host_find(struct manager *m, const char *name)
 {
-    if (m->host_index == NULL)
-        return NULL; /* no host yet */
-    for (size_t i = name_hash(name) & (MANAGER_HOST_INDEX - 1); m->host_index[i] != NULL;
-         i = (i + 1) & (MANAGER_HOST_INDEX - 1)) {
-        if (strcmp(m->host_index[i]->v.name, name) == 0)
-            return m->host_index[i];
-    }
-    return NULL;
+    return nameidx_find(&m->host_index, name);
 }
 
 bool
@@ -108,11 +89,9 @@ manager_host_register(struct manager *m, const char *name, const char *url, stru
     }
     if (m->n_hosts >= MANAGER_MAX_AGENTS)
         return -ENOSPC;
-    if (m->host_index == NULL) {
-        m->host_index = calloc(MANAGER_HOST_INDEX, sizeof(*m->host_index));
-        if (m->host_index == NULL)
-            return -ENOMEM;
-    }
+    if (m->host_index.slot == NULL &&
+        nameidx_init(&m->host_index, MANAGER_HOST_INDEX, host_name_of) < 0)
+        return -ENOMEM;
     if (m->n_hosts % 64 == 0) {
         struct mhost **n = realloc(m->hosts, (m->n_hosts + 64) * sizeof(*n));
         if (n == NULL)
@@ -125,7 +104,7 @@ manager_host_register(struct manager *m, const char *name, const char *url, stru
     m->hosts[m->n_hosts++] = h;
     h->m = m;
     hview_init(&h->v, name, url);
-    index_put(m, h);
+    nameidx_put(&m->host_index, h);
     h->v.up = false; /* until its first sample */
     h->contact = clock_wall_s();
     if (ratelog_allow(&m->registered_log, clock_mono_s(), MANAGER_LOG_BURST, "agent registered"))
@@ -358,10 +337,7 @@ manager_host_forget(struct manager *m, struct mhost *h, const char *why)
     if (i < m->n_hosts) {
         memmove(&m->hosts[i], &m->hosts[i + 1], (m->n_hosts - i - 1) * sizeof(*m->hosts));
         m->n_hosts--;
-        /* Open addressing has no simple removal: the index is made again (a forget is rare). */
-        memset(m->host_index, 0, MANAGER_HOST_INDEX * sizeof(*m->host_index));
-        for (size_t k = 0; k < m->n_hosts; k++)
-            index_put(m, m->hosts[k]);
+        nameidx_remove(&m->host_index, h);
     }
     log_info("host forgotten host=\"%s\" url=%s reason=\"%s\"", h->v.name, h->v.url, why);
     if (h->inflight > 0) {

@@ -10,6 +10,7 @@
 
 #include "common/backoff.h"
 #include "common/metrics.h"
+#include "common/nameidx.h"
 #include "common/once.h"
 #include "common/ratelog.h"
 #include "manager/manager.h"
@@ -131,7 +132,7 @@ struct manager {
     struct store *store;
     struct mhost **hosts;
     size_t n_hosts;
-    struct mhost **host_index; /* by name: MANAGER_HOST_INDEX slots, open addressing */
+    struct nameidx host_index; /* the hosts by name (empty until the first registers) */
     struct mhost **retired;    /* forgotten hosts some request still points to */
     size_t n_retired;
     struct mmig *active[MANAGER_MAX_ACTIVE];

@@ -335,10 +335,12 @@ dst_done(void *arg, int status, const char *body, size_t len, const char *err)
          * free both hosts for a decision while the VM may still move. */
         if (!g->held_logged) {
             g->held_logged = true;
+            double left = FOLLOW_GIVE_UP_S - (clock_mono_s() - g->last_answer);
             log_warnx("migration held id=%s vm=\"%s\" from=\"%s\" to=\"%s\": the source "
                       "answers its samples but not about the migration, and the destination "
-                      "has no record of it; asking the source again (for up to %.0f s)",
-                      g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, FOLLOW_GIVE_UP_S);
+                      "has no record of it; asking the source again, failing it in %.0f s "
+                      "without an answer",
+                      g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, left > 0 ? left : 0.0);
         }
         undecided(m, g, "the destination has no record of it, the source may still act");
     } else if (status == 404 && !listed_on(m, g->rec.vm, g->rec.dst)) {

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,7 +34,6 @@ static pid_t member_pid[ETCDTEST_MAX_MEMBERS];
 static char member_url[ETCDTEST_MAX_MEMBERS][64];
 static char member_log[ETCDTEST_MAX_MEMBERS][600];
 static char member_dir[ETCDTEST_MAX_MEMBERS][600];
-static char member_wal[ETCDTEST_MAX_MEMBERS][128];
 static char all_urls[ETCDTEST_MAX_MEMBERS * 65 + 1];
 /* TLS mode (etcdtest_start_tls()): the files, and the probe's client TLS; NULL: plain. */
 static const struct etcdtest_tls *tls_files;
@@ -151,19 +150,6 @@ remove_dir(char *dir)
     dir[0] = '\0';
 }
 
-/* Where member `i` keeps its WAL: in memory (/dev/shm) when that has room for it, so a run
- * needs no disk for the 128 MiB a member preallocates there and no fsync waits on one;
- * otherwise ("") in its data directory. */
-static void
-choose_wal(size_t i, int attempt)
-{
-    struct statvfs st;
-    member_wal[i][0] = '\0';
-    if (statvfs("/dev/shm", &st) == 0 && (double)st.f_bavail * (double)st.f_frsize > 2e9)
-        (void)snprintf(member_wal[i], sizeof(member_wal[i]), "/dev/shm/vmloc-etcd-%ld-%d-%zu",
-                       (long)getpid(), attempt, i);
-}
-
 void
 etcdtest_stop(void)
 {
@@ -176,9 +162,8 @@ etcdtest_stop(void)
             member_pid[i] = 0;
         }
         /* etcd preallocates two 64 MiB WAL segments per member: its data goes with it (its
-         * log stays). */
+         * log stays), not only with the test's directory at the end. */
         remove_dir(member_dir[i]);
-        remove_dir(member_wal[i]);
     }
 }
 
@@ -196,6 +181,9 @@ member_start(const char *bin, size_t i, const char *cu, const char *pu, const ch
     assert_true(pid >= 0);
     if (pid == 0) {
         (void)setpgid(0, 0);
+        /* A test that fails in its setup (no teardown then) or crashes must not leave etcd
+         * running: it dies with the test. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(member_log[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd >= 0) {
             (void)dup2(fd, 1);
@@ -214,10 +202,6 @@ member_start(const char *bin, size_t i, const char *cu, const char *pu, const ch
                                 "100",   "--election-timeout",
                                 "500"};
         size_t n = 19;
-        if (member_wal[i][0] != '\0') {
-            argv[n++] = "--wal-dir";
-            argv[n++] = member_wal[i];
-        }
         if (tls_files != NULL) {
             /* Clients over TLS, each with a certificate of the CA; members among themselves
              * in plain HTTP (on loopback: not what the test is about). */
@@ -258,7 +242,6 @@ try_start(const char *bin, int attempt)
     for (size_t i = 0; i < n_members; i++) {
         (void)snprintf(member_dir[i], sizeof(member_dir[i]), "%s-etcd%d-%zu", pool_data_dir(),
                        attempt, i);
-        choose_wal(i, attempt);
         member_start(bin, i, cu[i], pu[i], cluster, member_dir[i]);
     }
     bool gone = false;
