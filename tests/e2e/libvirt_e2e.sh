@@ -611,10 +611,13 @@ print('' if best is None else '%s %s' % ('ok' if best[0] > 20 else 'low', ' '.jo
 # what the guests wait for, so the test keeps still for two whole sample intervals and then
 # reads one sample of each host, whose interval had nothing but the hosts' own processes.
 check_alone_waits() {
-    sleep 2.2
-    api -s --max-time 5 "$urlA/v1/sample" >"$rdir/alone-A.json"
-    api -s --max-time 5 "$urlB/v1/sample" >"$rdir/alone-B.json"
-    alone=$(python3 - "$rdir/alone-A.json" "$rdir/alone-B.json" <<'PY'
+    # Up to three quiet windows: a burst from a process outside the test (the machine is
+    # shared) spoils one, while a guest that shares its CPU waits in every one.
+    for try in 1 2 3; do
+        sleep 2.2
+        api -s --max-time 5 "$urlA/v1/sample" >"$rdir/alone-A.json"
+        api -s --max-time 5 "$urlB/v1/sample" >"$rdir/alone-B.json"
+        alone=$(python3 - "$rdir/alone-A.json" "$rdir/alone-B.json" <<'PY'
 import json, sys
 waits = []
 for f in sys.argv[1:]:
@@ -627,10 +630,16 @@ else:
                      ", ".join("%s %.1f %%" % nw for nw in waits)))
 PY
 )
-    case $alone in
-    ok*) ok "each guest alone on its host waits under 5 %: ${alone#ok }" ;;
-    *) bad "each guest alone on its host waits under 5 %: $alone" ;;
-    esac
+        case $alone in
+        ok*)
+            ok "each guest alone on its host waits under 5 %: ${alone#ok }$([ "$try" -gt 1 ] && echo " (quiet window $try)")"
+            return 0
+            ;;
+        missing*) break ;;
+        esac
+        echo "   quiet window $try: $alone"
+    done
+    bad "each guest alone on its host waits under 5 %: $alone"
 }
 
 show_timeline() {
