@@ -327,6 +327,21 @@ get_text(json_t *o, const char *name, char *out, size_t cap)
     return true;
 }
 
+/* The move of a journaled migration or recommendation, its members "vm", "src" and "dst",
+ * into the buffers: NULL, or the first that is missing, too long, not a name the wire takes,
+ * or (dst) the same host as src. */
+static const char *
+get_move(json_t *o, char *vm, size_t vm_cap, char *src, size_t src_cap, char *dst, size_t dst_cap)
+{
+    if (!get_text(o, "vm", vm, vm_cap) || !wire_name_valid(vm))
+        return "vm";
+    if (!get_text(o, "src", src, src_cap) || !wire_name_valid(src))
+        return "src";
+    if (!get_text(o, "dst", dst, dst_cap) || !wire_name_valid(dst) || strcmp(src, dst) == 0)
+        return "dst";
+    return NULL;
+}
+
 /* The record journaled at `kv` into `rec`: NULL, or the field that is wrong. */
 static const char *
 parse_migration(const struct manager_journal *j, const struct etcd_kv *kv,
@@ -338,14 +353,9 @@ parse_migration(const struct manager_journal *j, const struct etcd_kv *kv,
     if (bad == NULL && (!get_text(o, "id", rec->id, sizeof(rec->id)) || rec->id[0] == '\0' ||
                         strcmp(kv->key + strlen(j->mig_prefix), rec->id) != 0))
         bad = "id";
-    if (bad == NULL && (!get_text(o, "vm", rec->vm, sizeof(rec->vm)) || !wire_name_valid(rec->vm)))
-        bad = "vm";
-    if (bad == NULL &&
-        (!get_text(o, "src", rec->src, sizeof(rec->src)) || !wire_name_valid(rec->src)))
-        bad = "src";
-    if (bad == NULL && (!get_text(o, "dst", rec->dst, sizeof(rec->dst)) ||
-                        !wire_name_valid(rec->dst) || strcmp(rec->src, rec->dst) == 0))
-        bad = "dst";
+    if (bad == NULL)
+        bad = get_move(o, rec->vm, sizeof(rec->vm), rec->src, sizeof(rec->src), rec->dst,
+                       sizeof(rec->dst));
     if (bad == NULL && (!get_text(o, "state", rec->state, sizeof(rec->state)) ||
                         (strcmp(rec->state, "planned") != 0 && strcmp(rec->state, "running") != 0)))
         bad = "state";
@@ -417,14 +427,9 @@ parse_rec(const struct manager_journal *j, const struct etcd_kv *kv, struct stor
         bad = "id";
     if (bad == NULL && (!get_time(o, "time", &rec->time) || rec->time <= 0))
         bad = "time";
-    if (bad == NULL && (!get_text(o, "vm", rec->vm, sizeof(rec->vm)) || !wire_name_valid(rec->vm)))
-        bad = "vm";
-    if (bad == NULL &&
-        (!get_text(o, "src", rec->src, sizeof(rec->src)) || !wire_name_valid(rec->src)))
-        bad = "src";
-    if (bad == NULL && (!get_text(o, "dst", rec->dst, sizeof(rec->dst)) ||
-                        !wire_name_valid(rec->dst) || strcmp(rec->src, rec->dst) == 0))
-        bad = "dst";
+    if (bad == NULL)
+        bad = get_move(o, rec->vm, sizeof(rec->vm), rec->src, sizeof(rec->src), rec->dst,
+                       sizeof(rec->dst));
     if (bad == NULL && !get_text(o, "reason", rec->reason, sizeof(rec->reason)))
         bad = "reason";
     if (bad == NULL && (!get_text(o, "state", rec->state, sizeof(rec->state)) ||

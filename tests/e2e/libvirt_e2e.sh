@@ -76,19 +76,26 @@ bad() {
     fails=$((fails + 1))
 }
 
-# Stop a daemon by its pid file and wait (at most 10 s, then SIGKILL) until it is gone.
+# Stops a process and waits (at most 10 s, then SIGKILL) until it is gone (reaped when it
+# is this shell's child).
+stop_pid() {
+    kill "$1" 2>/dev/null
+    n=0
+    while kill -0 "$1" 2>/dev/null && [ $n -lt 50 ]; do
+        sleep 0.2
+        n=$((n + 1))
+    done
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
+
+# The same for a daemon known by its pid file.
 stop_pidfile() {
     [ -f "$1" ] || return 0
     p=$(cat "$1" 2>/dev/null)
     [ -n "$p" ] || return 0
-    kill "$p" 2>/dev/null
-    n=0
-    while kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do
-        sleep 0.2
-        n=$((n + 1))
-    done
-    kill -9 "$p" 2>/dev/null
-    return 0
+    stop_pid "$p"
 }
 
 cleanup() {
@@ -231,19 +238,6 @@ start_daemon() { # NAME ARGS... ; sets $url and $dpid
         [ -n "$url" ] || sleep 0.1
     done
     [ -n "$url" ] || { bad "$name printed its listening line"; cat "$rdir/$name.log"; exit 1; }
-}
-
-# Stops a process and waits (at most 10 s, then SIGKILL) until it is gone.
-stop_pid() {
-    kill "$1" 2>/dev/null
-    n=0
-    while kill -0 "$1" 2>/dev/null && [ $n -lt 50 ]; do
-        sleep 0.2
-        n=$((n + 1))
-    done
-    kill -9 "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-    return 0
 }
 
 # The round's daemons and watcher go, and the guests with them.

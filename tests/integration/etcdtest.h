@@ -11,8 +11,9 @@
 
 #define ETCDTEST_MAX_MEMBERS 3
 
-/* The etcd binary, or NULL when it is not installed (the test then skips, 77). */
-const char *etcdtest_find(void);
+/* The etcd binary; when it is not installed, says so and ends the test program with 77
+ * (skipped). */
+const char *etcdtest_require(void);
 
 /* Start `n` members (1 to ETCDTEST_MAX_MEMBERS) of `bin` (from etcdtest_find()) with a fast
  * election (about a second after etcd loses its leader); fails the test when they do not all
@@ -46,6 +47,9 @@ int etcdtest_member_of(const char *url);
 
 /* Kill every member (a stopped one too) and reap it; nothing when none runs. */
 void etcdtest_stop(void);
+
+/* Write `value` at `key` in the running etcd, as etcdctl does (a test's own records). */
+void etcdtest_put(const char *key, const char *value);
 
 /* A loopback TCP port that was free a moment ago (for a URL nobody answers at). */
 int etcdtest_free_port(void);

@@ -110,17 +110,7 @@ flood(int fd, enum framing how)
 static pid_t
 fake_start(enum framing how, char *url, size_t len)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(lfd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(lfd, 8), 0);
-    socklen_t sl = sizeof(sa);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-    (void)snprintf(url, len, "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    int lfd = pool_listen_loopback(url, len);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {

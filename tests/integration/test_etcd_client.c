@@ -28,24 +28,7 @@
 #include <cmocka.h>
 
 #include "net/etcd.h"
-
-/* A listening socket on 127.0.0.1 and its URL in `url` (`len` bytes). */
-static int
-listen_any(char *url, size_t len)
-{
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(lfd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(lfd, 16), 0);
-    socklen_t sl = sizeof(sa);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-    (void)snprintf(url, len, "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
-    return lfd;
-}
+#include "testpool.h"
 
 /* Read one request's headers and body from `fd`; false when the peer closed first. */
 static bool
@@ -78,7 +61,7 @@ static size_t n_members;
 static pid_t
 start_member(int status, const char *body, char *url, size_t len)
 {
-    int lfd = listen_any(url, len);
+    int lfd = pool_listen_loopback(url, len);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -176,7 +159,7 @@ test_silent_member_is_skipped(void **state)
     (void)state;
     char silent[64];
     char live[64];
-    int sfd = listen_any(silent, sizeof(silent));
+    int sfd = pool_listen_loopback(silent, sizeof(silent));
     pid_t pid = start_member(200, keepalive_ok, live, sizeof(live));
     char list[200];
     (void)snprintf(list, sizeof(list), "%s,%s", silent, live);
@@ -213,8 +196,8 @@ test_all_silent_time_out(void **state)
     (void)state;
     char a[64];
     char b[64];
-    int fa = listen_any(a, sizeof(a));
-    int fb = listen_any(b, sizeof(b));
+    int fa = pool_listen_loopback(a, sizeof(a));
+    int fb = pool_listen_loopback(b, sizeof(b));
     char list[200];
     (void)snprintf(list, sizeof(list), "%s,%s", a, b);
     struct results res = {.base = event_base_new(), .want = 1};
@@ -287,7 +270,7 @@ test_queue_time_out_is_time_out(void **state)
 {
     (void)state;
     char url[64];
-    int fd = listen_any(url, sizeof(url));
+    int fd = pool_listen_loopback(url, sizeof(url));
     struct results res = {.base = event_base_new(), .want = ETCD_MAX_CONNS + 1};
     struct etcd *e = NULL;
     assert_int_equal(etcd_new(res.base, url, &e), 0);

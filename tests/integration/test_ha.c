@@ -620,12 +620,7 @@ test_stale_term_refused(void **state)
 int
 main(void)
 {
-    etcd_bin = etcdtest_find();
-    if (etcd_bin == NULL) {
-        printf("SKIP: etcd is not installed (apt-get install etcd-server etcd-client, or "
-               "scripts/deps.sh)\n");
-        return 77;
-    }
+    etcd_bin = etcdtest_require();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stale_term_refused, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_failover, setup, etcdtest_teardown),

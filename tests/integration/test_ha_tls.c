@@ -125,12 +125,7 @@ test_https_needs_ca(void **state)
 int
 main(void)
 {
-    etcd_bin = etcdtest_find();
-    if (etcd_bin == NULL) {
-        printf("SKIP: etcd is not installed (apt-get install etcd-server etcd-client, or "
-               "scripts/deps.sh)\n");
-        return 77;
-    }
+    etcd_bin = etcdtest_require();
     if (!certtest_have_openssl()) {
         printf("SKIP: the openssl command is not installed (apt-get install openssl)\n");
         return 77;

@@ -1,5 +1,7 @@
 /* The daemons of one integration test and the helpers the daemon tests share (testpool.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -456,4 +459,21 @@ pool_exited(void *arg)
     printf("%s stopped with status %d\n", d->log_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     d->pid = 0;
     return true;
+}
+
+int
+pool_listen_loopback(char *url, size_t len)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    (void)snprintf(url, len, "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    return lfd;
 }

@@ -91,6 +91,10 @@ bool migration_of(void *arg);
  * *ret_time unless NULL. */
 long long sample_seq(const char *agent_url, double *ret_time);
 
+/* A socket listening on a port of 127.0.0.1 the kernel chooses (for a test's own fake
+ * server), its URL "http://127.0.0.1:PORT" in `url` (`len` bytes). */
+int pool_listen_loopback(char *url, size_t len);
+
 /* Daemon `arg` (a struct daemon) has exited, at a failpoint say: reaped, its status printed,
  * its pid set to 0. */
 bool pool_exited(void *arg);
