@@ -225,9 +225,12 @@ void
 manager_took_lead(struct manager *m)
 {
     /* The migrations this manager holds unfinished (adopted from the journal just read,
-     * recovered from its store at its start, or left when it last stopped leading) are
-     * journaled under the new term and followed by asking their agents, as after a restart;
-     * then a decision on the view kept warm meanwhile. */
+     * recovered from its store at its start, or left when it last stopped leading) that the
+     * view kept warm meanwhile shows finished end first, so that their hosts are free for
+     * the decision below (asking their agents would take until the next round); the others
+     * are journaled under the new term and followed by asking their agents, as after a
+     * restart; then a decision on that view. */
+    manager_settle_from_samples(m);
     manager_journal_all(m);
     manager_follow(m);
     event_active(m->decide_ev, 0, 0);

@@ -242,6 +242,12 @@ void manager_migrations_done(struct manager *m);
  * stored, then followed like one recovered after a restart. false: it was ours already (or
  * no room, logged). */
 bool manager_adopt(struct manager *m, const struct store_migration *rec);
+/* On taking the lead, with the journal read: a migration of ours that the journal does not
+ * list (`ids`, `n`) was settled by another leader while this manager held it (every order is
+ * journaled before it goes out, and a record goes only when a leader settles it). It leaves
+ * our table without being reported a second time; our store records what the samples show
+ * of it. Those whose order waited for a journal write are left to manager_journal_all(). */
+void manager_drop_settled_elsewhere(struct manager *m, const char *const *ids, size_t n);
 /* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
 void manager_journaled(struct manager *m, const char *id);
 /* On taking the lead, after the journal was read: migrations of ours whose order never went

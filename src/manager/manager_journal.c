@@ -539,6 +539,16 @@ migrations_read(void *arg, const struct etcd_result *r)
         if (manager_adopt(j->m, &rec))
             j->adopted++;
     }
+    /* Every key counts as listed, read or not: a record this manager cannot read may still
+     * be a migration in flight. With keys skipped, nothing can be said to be unlisted. */
+    const char **ids = r->n_kvs > 0 ? calloc(r->n_kvs, sizeof(*ids)) : NULL;
+    if (r->n_skipped == 0 && (r->n_kvs == 0 || ids != NULL)) {
+        size_t plen = strlen(j->mig_prefix);
+        for (size_t i = 0; i < r->n_kvs; i++)
+            ids[i] = r->kvs[i].key + plen;
+        manager_drop_settled_elsewhere(j->m, ids, r->n_kvs);
+    }
+    free(ids);
     int rc = etcd_get_prefix(j->etcd, j->drain_prefix, j->timeout_s, drains_read, j);
     if (rc < 0) {
         j->reading = false;

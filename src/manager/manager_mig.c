@@ -701,6 +701,37 @@ manager_adopt(struct manager *m, const struct store_migration *rec)
 }
 
 void
+manager_drop_settled_elsewhere(struct manager *m, const char *const *ids, size_t n)
+{
+    struct mmig *list[MANAGER_MAX_ACTIVE];
+    size_t na = m->n_active;
+    memcpy(list, m->active, na * sizeof(list[0]));
+    for (size_t i = 0; i < na; i++) {
+        struct mmig *g = list[i];
+        bool listed = g->journal_wait;
+        for (size_t k = 0; k < n && !listed; k++)
+            listed = strcmp(ids[k], g->rec.id) == 0;
+        if (listed)
+            continue;
+        int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
+        g->state = w == 1 ? MMIG_DONE : MMIG_FAILED;
+        g->rec.finished = clock_wall_s();
+        (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s",
+                       w == 1    ? ""
+                       : w == -1 ? "settled by another leader: the VM is still on its source"
+                                 : "settled by another leader; its outcome is in that "
+                                   "manager's history");
+        (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
+        if (store_put_migration(m->store, &g->rec) < 0)
+            log_warnx("migration not stored id=%s, ignoring", g->rec.id);
+        log_info("migration settled by another leader id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
+                 "recorded=%s: not in the journal, dropped (not reported again)",
+                 g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, mmig_state_name(g->state));
+        remove_active(m, g);
+    }
+}
+
+void
 manager_journal_all(struct manager *m)
 {
     struct mmig *list[MANAGER_MAX_ACTIVE];

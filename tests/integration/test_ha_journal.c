@@ -8,7 +8,8 @@
  * maintenance and moves nothing onto it. (c) In manual automation, a recommendation the
  * leader made survives a kill -9 of it: `vmloc apply ID` (given both managers) on the new
  * leader orders its migration under the id the old leader gave. Skipped (77) when etcd is not
- * installed. */
+ * installed. (a') A migration another leader settled while this one did not lead is not
+ * reported or journaled again when this one leads again. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <signal.h>
@@ -225,6 +226,73 @@ test_adopt_committing(void **state)
     adopt_at(COMMITTING);
 }
 
+/* (a') The leader dies while copying; the follower adopts the migration and reports it done.
+ * The old leader, started again on its store, recovers the migration from it as unfinished
+ * and follows; when it leads again (the other killed), the journal no longer lists it: it is
+ * dropped as settled by the other leader, not reported done a second time, not journaled
+ * again, and its own history records it as done (the VM is on the destination). */
+static void
+test_settled_elsewhere(void **state)
+{
+    (void)state;
+    struct daemon *m1 = NULL;
+    struct daemon *m2 = NULL;
+    start_pair(&m1, &m2);
+    struct daemon *a1 =
+        etcdtest_agent("h1", m1->url, m2->url, "1000", "a:cpu=30,mem=8000", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, "1000", "d:cpu=5", NULL);
+    struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, "1000", "c:cpu=5", NULL);
+    const char *urls[] = {a1->url, a2->url, a3->url};
+    struct cond up1 = {m1->url, NULL, NULL, 3};
+    struct cond up2 = {m2->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up1, UP_S));
+    assert_true(wait_until(hosts_up, &up2, UP_S));
+    load(a1->url, "a", "cpu=60");
+    struct cond running = {m1->url, "a", "running", 0};
+    assert_true(wait_until(migration_is, &running, ACT_S));
+    char id[100] = "";
+    assert_int_equal(migrations_of(m1->url, "a", id, sizeof(id)), 1);
+    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    daemon_kill(m1);
+
+    struct cond lead2 = {m2->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
+    struct cond done2 = {m2->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done2, 8.0 + ACT_S));
+    assert_true(wait_until(journal_flushed, (void *)m2->url, ACT_S));
+    int at = pool_vm_where(urls, 3, "a");
+    assert_true(at == 1 || at == 2);
+
+    /* m1 again, on its store: the migration comes back from it as unfinished. */
+    m1 = etcdtest_manager("m1");
+    char line[200];
+    (void)snprintf(line, sizeof(line), "migration recovered id=%s vm=\"a\"", id);
+    struct log_cond recovered = {m1, line};
+    assert_true(wait_until(log_has, &recovered, UP_S));
+    struct cond follow1 = {m1->url, "follower", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &follow1, UP_S));
+    daemon_kill(m2);
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead1, TAKEOVER_S));
+    (void)snprintf(line, sizeof(line),
+                   "migration settled by another leader id=%s vm=\"a\" from=\"h1\"", id);
+    struct log_cond dropped = {m1, line};
+    assert_true(wait_until(log_has, &dropped, ACT_S));
+    struct cond done1 = {m1->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done1, ACT_S));
+    char id1[100] = "";
+    assert_int_equal(migrations_of(m1->url, "a", id1, sizeof(id1)), 1);
+    assert_string_equal(id1, id);
+    (void)snprintf(line, sizeof(line), "migration done id=%s", id);
+    struct log_cond reported = {m1, line};
+    assert_false(log_has(&reported));
+    /* Nothing of it journaled again, and no migration in flight on the new leader. */
+    assert_int_equal(health_int(m1->url, "active_migrations"), 0);
+    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    assert_int_equal(pool_vm_where(urls, 3, "a"), at);
+    pool_finish();
+}
+
 /* (b) A drain made through the leader survives a kill -9 of it. */
 static void
 test_drain_survives(void **state)
@@ -399,6 +467,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_adopt_ordered, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_copying, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_committing, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_settled_elsewhere, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_rec_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_bad_records, setup, etcdtest_teardown),
