@@ -447,7 +447,7 @@ static int
 lvb_migrate_start(struct hv *h, struct migration *m, hv_ended_fn done, void *arg)
 {
     struct hv_lv *hv = lv_of(h);
-    struct lv_job **jobs = realloc(hv->jobs, (hv->n_jobs + 1) * sizeof(*jobs));
+    struct lv_job **jobs = realloc(hv->jobs, (hv->n_jobs + 1) * sizeof(struct lv_job *));
     if (jobs == NULL)
         return -ENOMEM;
     hv->jobs = jobs;

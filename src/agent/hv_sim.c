@@ -426,7 +426,7 @@ static int
 restore_migs(struct hv_sim *hv, const struct simstate *s, struct migration ***ret, size_t *ret_n,
              struct perr *err)
 {
-    *ret = calloc(s->n_migs + 1, sizeof(**ret));
+    *ret = calloc(s->n_migs + 1, sizeof(struct migration *));
     if (*ret == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < s->n_migs; i++) {

@@ -83,7 +83,7 @@ make_room(struct migrate *t)
                           "settled; the destination keeps the arrival longer",
                           m->id);
             record_free(t, m);
-            memmove(&t->recs[i], &t->recs[i + 1], (t->n - i - 1) * sizeof(t->recs[0]));
+            memmove(&t->recs[i], &t->recs[i + 1], (t->n - i - 1) * sizeof(struct migration *));
             t->n--;
             return true;
         }
@@ -167,10 +167,10 @@ migrate_resume(struct migrate *t)
         return 0;
     /* A resumed migration may end at once (and be reported): the table is complete first. */
     size_t n = t->n;
-    struct migration **recs = malloc((n + 1) * sizeof(*recs));
+    struct migration **recs = malloc((n + 1) * sizeof(struct migration *));
     if (recs == NULL)
         return -ENOMEM;
-    memcpy(recs, t->recs, n * sizeof(*recs));
+    memcpy(recs, t->recs, n * sizeof(struct migration *));
     int r = 0;
     for (size_t i = 0; r == 0 && i < n; i++)
         r = t->hv->ops->migrate_resume(t->hv, recs[i], ended, t);

@@ -47,9 +47,9 @@ find_peer(struct peer *const *peers, size_t n, const char *url)
 int
 peer_list_apply(struct peer_mode *pm, const char (*urls)[WIRE_MAX_URL + 1], size_t n)
 {
-    struct peer **next = calloc(n + 1, sizeof(*next));
+    struct peer **next = calloc(n + 1, sizeof(struct peer *));
     struct peer **retired =
-        realloc(pm->retired, (pm->n_retired + pm->n_peers + 1) * sizeof(*retired));
+        realloc(pm->retired, (pm->n_retired + pm->n_peers + 1) * sizeof(struct peer *));
     if (retired != NULL)
         pm->retired = retired;
     if (next == NULL || retired == NULL) {

@@ -76,7 +76,7 @@ make_room(struct sim_arrivals *t)
                           "settled it in %.0f h; if that source comes back it will not find it",
                           in->id, in->vm, in->from, SIM_UNSETTLED_KEEP_S / 3600.0);
             arrival_free(in);
-            memmove(&t->ins[i], &t->ins[i + 1], (t->n - i - 1) * sizeof(t->ins[0]));
+            memmove(&t->ins[i], &t->ins[i + 1], (t->n - i - 1) * sizeof(struct arrival *));
             t->n--;
             return true;
         }

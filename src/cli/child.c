@@ -142,7 +142,7 @@ child_stop(struct child *c, double grace_s)
             c->pid = 0;
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
-        struct timespec ts = {0, 20 * 1000 * 1000};
+        struct timespec ts = {0, 20L * 1000 * 1000};
         (void)nanosleep(&ts, NULL);
     }
     (void)kill(c->pid, SIGKILL);

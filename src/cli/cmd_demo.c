@@ -122,12 +122,12 @@ list(struct demo *d, const char *path)
     }
     if (strcmp(path, "/v1/conflicts") == 0 && json_array_size(all) > 1) {
         size_t n = json_array_size(all);
-        json_t **items = calloc(n, sizeof(*items));
+        json_t **items = calloc(n, sizeof(json_t *));
         if (items == NULL)
             return all;
         for (size_t i = 0; i < n; i++)
             items[i] = json_incref(json_array_get(all, i));
-        qsort(items, n, sizeof(*items), by_time);
+        qsort(items, n, sizeof(json_t *), by_time);
         (void)json_array_clear(all);
         for (size_t i = 0; i < n; i++)
             (void)json_array_append_new(all, items[i]);
@@ -392,7 +392,7 @@ demo_wait_ready(struct demo *d)
         json_decref(hosts);
         if (up == d->n_agents)
             return true;
-        struct timespec ts = {0, 100 * 1000 * 1000};
+        struct timespec ts = {0, 100L * 1000 * 1000};
         (void)nanosleep(&ts, NULL);
     }
     return false;
@@ -569,7 +569,7 @@ cmd_demo(int argc, char **argv)
             next++;
         }
         report(&d);
-        struct timespec ts = {0, 200 * 1000 * 1000};
+        struct timespec ts = {0, 200L * 1000 * 1000};
         (void)nanosleep(&ts, NULL);
     }
     report(&d);

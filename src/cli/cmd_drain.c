@@ -272,7 +272,7 @@ cmd_drain(int argc, char **argv)
                       left == 1 ? "" : "s", a.timeout_s);
             return CLI_EXIT_FAIL;
         }
-        struct timespec pause = {0, 250 * 1000 * 1000};
+        struct timespec pause = {0, 250L * 1000 * 1000};
         (void)nanosleep(&pause, NULL);
     }
 }

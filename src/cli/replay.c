@@ -154,7 +154,7 @@ replay_prepare(struct replay *rp)
         return CLI_EXIT_FAIL;
     }
     rp->dc_ready = true;
-    rp->types = calloc(rp->n_hosts + 1, sizeof(*rp->types));
+    rp->types = calloc(rp->n_hosts + 1, sizeof(const struct power_host_type *));
     if (rp->types == NULL) {
         cli_error("replay: out of memory");
         return CLI_EXIT_FAIL;

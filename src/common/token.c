@@ -21,7 +21,7 @@ present(const char *path)
 }
 
 static int
-put(char *buf, size_t len, int n)
+put(size_t len, int n)
 {
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -33,11 +33,11 @@ token_search(const char *system, char *buf, size_t len, enum token_source *ret_s
     int r;
     if (v != NULL && v[0] != '\0') {
         *ret_source = TOKEN_SOURCE_ENV;
-        return put(buf, len, snprintf(buf, len, "%s", v));
+        return put(len, snprintf(buf, len, "%s", v));
     }
     v = getenv("CREDENTIALS_DIRECTORY");
     if (v != NULL && v[0] == '/') {
-        r = put(buf, len, snprintf(buf, len, "%s/token", v));
+        r = put(len, snprintf(buf, len, "%s/token", v));
         if (r < 0)
             return r;
         if (present(buf)) {
@@ -47,13 +47,13 @@ token_search(const char *system, char *buf, size_t len, enum token_source *ret_s
     }
     if (system != NULL && system[0] != '\0' && present(system)) {
         *ret_source = TOKEN_SOURCE_SYSTEM;
-        return put(buf, len, snprintf(buf, len, "%s", system));
+        return put(len, snprintf(buf, len, "%s", system));
     }
     *ret_source = TOKEN_SOURCE_USER;
     if ((v = getenv("XDG_CONFIG_HOME")) != NULL && v[0] == '/')
-        return put(buf, len, snprintf(buf, len, "%s/vmloc/token", v));
+        return put(len, snprintf(buf, len, "%s/vmloc/token", v));
     if ((v = getenv("HOME")) != NULL && v[0] != '\0')
-        return put(buf, len, snprintf(buf, len, "%s/.config/vmloc/token", v));
+        return put(len, snprintf(buf, len, "%s/.config/vmloc/token", v));
     return -ENOENT;
 }
 

@@ -566,7 +566,7 @@ get_metrics(struct http_req *r, void *ctx)
     mtext_printf(&t, "vmloc_hosts{state=\"up\"} %zu\nvmloc_hosts{state=\"down\"} %zu\n", up, down);
     mtext_printf(&t, "vmloc_hosts{state=\"unknown\"} %zu\n", m->n_hosts - up - down);
     /* The usage of the hosts that answer (one that is down has no current usage). */
-    const struct wire_sample **latest = calloc(m->n_hosts + 1, sizeof(*latest));
+    const struct wire_sample **latest = calloc(m->n_hosts + 1, sizeof(const struct wire_sample *));
     size_t n = 0;
     for (size_t i = 0; latest != NULL && i < m->n_hosts; i++) {
         if (m->hosts[i]->v.has_sample && m->hosts[i]->v.up)

@@ -365,7 +365,7 @@ manager_decide(struct manager *m)
     manager_settle_from_samples(m);
     cluster_init(&cl);
     plan_init(&p);
-    struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
+    struct mhost **map = calloc(m->n_hosts + 1, sizeof(struct mhost *));
     bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
     bool *check = NULL;
     bool *seen = NULL;

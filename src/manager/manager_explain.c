@@ -51,7 +51,7 @@ manager_get_explain(struct http_req *r, void *ctx)
     const char *name = r->parts[2];
     struct cluster cl;
     cluster_init(&cl);
-    struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
+    struct mhost **map = calloc(m->n_hosts + 1, sizeof(struct mhost *));
     bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
     json_t *o = NULL;
     if (map == NULL || busy == NULL || manager_model(m, &cl, map, busy) < 0) {

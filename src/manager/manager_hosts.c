@@ -93,7 +93,7 @@ manager_host_register(struct manager *m, const char *name, const char *url, stru
         nameidx_init(&m->host_index, MANAGER_HOST_INDEX, host_name_of) < 0)
         return -ENOMEM;
     if (m->n_hosts % 64 == 0) {
-        struct mhost **n = realloc(m->hosts, (m->n_hosts + 64) * sizeof(*n));
+        struct mhost **n = realloc(m->hosts, (m->n_hosts + 64) * sizeof(struct mhost *));
         if (n == NULL)
             return -ENOMEM;
         m->hosts = n;
@@ -322,7 +322,7 @@ manager_host_forget(struct manager *m, struct mhost *h, const char *why)
     if (host_migrating(m, h->v.name))
         return -EBUSY;
     if (h->inflight > 0) {
-        struct mhost **n = realloc(m->retired, (m->n_retired + 1) * sizeof(*n));
+        struct mhost **n = realloc(m->retired, (m->n_retired + 1) * sizeof(struct mhost *));
         if (n == NULL)
             return -ENOMEM;
         m->retired = n;
@@ -335,7 +335,7 @@ manager_host_forget(struct manager *m, struct mhost *h, const char *why)
     while (i < m->n_hosts && m->hosts[i] != h)
         i++;
     if (i < m->n_hosts) {
-        memmove(&m->hosts[i], &m->hosts[i + 1], (m->n_hosts - i - 1) * sizeof(*m->hosts));
+        memmove(&m->hosts[i], &m->hosts[i + 1], (m->n_hosts - i - 1) * sizeof(struct mhost *));
         m->n_hosts--;
         nameidx_remove(&m->host_index, h);
     }

@@ -102,7 +102,8 @@ remove_active(struct manager *m, struct mmig *g)
 {
     for (size_t i = 0; i < m->n_active; i++) {
         if (m->active[i] == g) {
-            memmove(&m->active[i], &m->active[i + 1], (m->n_active - i - 1) * sizeof(m->active[0]));
+            memmove(&m->active[i], &m->active[i + 1],
+                    (m->n_active - i - 1) * sizeof(struct mmig *));
             m->n_active--;
             break;
         }
@@ -512,7 +513,7 @@ manager_settle_from_samples(struct manager *m)
 {
     struct mmig *list[MANAGER_MAX_ACTIVE];
     size_t n = m->n_active;
-    memcpy(list, m->active, n * sizeof(list[0]));
+    memcpy(list, m->active, n * sizeof(struct mmig *));
     for (size_t i = 0; i < n; i++) {
         struct mmig *g = list[i];
         if (g->state == MMIG_RUNNING && !g->in_flight &&
@@ -530,7 +531,7 @@ manager_follow(struct manager *m)
     /* finish() removes entries, so walk a copy. */
     struct mmig *list[MANAGER_MAX_ACTIVE];
     size_t n = m->n_active;
-    memcpy(list, m->active, n * sizeof(list[0]));
+    memcpy(list, m->active, n * sizeof(struct mmig *));
     for (size_t i = 0; i < n; i++) {
         struct mmig *g = list[i];
         if (g->in_flight || g->journal_wait)
@@ -705,7 +706,7 @@ manager_drop_settled_elsewhere(struct manager *m, const char *const *ids, size_t
 {
     struct mmig *list[MANAGER_MAX_ACTIVE];
     size_t na = m->n_active;
-    memcpy(list, m->active, na * sizeof(list[0]));
+    memcpy(list, m->active, na * sizeof(struct mmig *));
     for (size_t i = 0; i < na; i++) {
         struct mmig *g = list[i];
         bool listed = g->journal_wait;
@@ -736,7 +737,7 @@ manager_journal_all(struct manager *m)
 {
     struct mmig *list[MANAGER_MAX_ACTIVE];
     size_t n = m->n_active;
-    memcpy(list, m->active, n * sizeof(list[0]));
+    memcpy(list, m->active, n * sizeof(struct mmig *));
     for (size_t i = 0; i < n; i++) {
         struct mmig *g = list[i];
         if (g->journal_wait)

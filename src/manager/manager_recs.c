@@ -117,7 +117,7 @@ apply_verdict(struct manager *m, const struct store_rec *r, char *why, size_t le
 {
     struct cluster cl;
     cluster_init(&cl);
-    struct mhost **map = calloc(m->n_hosts + 1, sizeof(*map));
+    struct mhost **map = calloc(m->n_hosts + 1, sizeof(struct mhost *));
     bool *busy = calloc(m->n_hosts + 1, sizeof(*busy));
     int ret = 1;
     (void)snprintf(why, len, "out of memory");

@@ -20,7 +20,7 @@
 
 /* The largest answer: a prefix read of ETCD_MAX_KVS keys of a few hundred bytes each (the
  * manager's journal), base64 in JSON. */
-#define ETCD_MAX_ANSWER (16u * 1024u * 1024u)
+#define ETCD_MAX_ANSWER ((size_t)16 * 1024u * 1024u)
 /* A key or value as base64, with its NUL. */
 #define B64_KEY (4 * (ETCD_MAX_KEY + 2) / 3 + 8)
 #define B64_VALUE (4 * (ETCD_MAX_VALUE + 2) / 3 + 8)
@@ -73,8 +73,8 @@ b64_encode(const char *in, size_t len, char *out, size_t cap)
             v |= (unsigned char)in[i + 2];
         out[o++] = b64[(v >> 18) & 63];
         out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? b64[v & 63] : '=';
+        out[o++] = (char)(i + 1 < len ? b64[(v >> 6) & 63] : '=');
+        out[o++] = (char)(i + 2 < len ? b64[v & 63] : '=');
     }
     out[o] = '\0';
     return 0;

@@ -12,7 +12,7 @@
 #include "core/compiler.h"
 
 /* The most header bytes a server reads of a request and a client of an answer. */
-#define HTTP_MAX_HEADERS (16u * 1024u)
+#define HTTP_MAX_HEADERS ((size_t)16 * 1024u)
 /* The time-out callers give most requests, and a server's request_timeout by default. */
 #define HTTP_TIMEOUT_S 10
 /* A server's max_connections and max_connections_per_client by default (struct http_limits). */

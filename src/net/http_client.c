@@ -31,7 +31,7 @@
 
 /* After answers held this much at once, the memory they took is handed back to the system
  * once none is held any more (glibc keeps freed heap memory otherwise). */
-#define HTTP_TRIM_AFTER (1024u * 1024u)
+#define HTTP_TRIM_AFTER ((size_t)1024 * 1024u)
 
 static void
 list_remove(struct call **head, struct call *c)
@@ -329,7 +329,7 @@ call_error_cb(enum evhttp_request_error e, void *arg)
         break;
     case EVREQ_HTTP_DATA_TOO_LONG:
         (void)snprintf(c->err_buf, sizeof(c->err_buf),
-                       "answer too large: over %zu bytes of body or %u bytes of headers",
+                       "answer too large: over %zu bytes of body or %zu bytes of headers",
                        c->client->max_answer, HTTP_MAX_HEADERS);
         c->err = c->err_buf;
         break;

@@ -15,13 +15,13 @@ struct http_tls;
 /* The largest answer a client reads unless told otherwise (http_client_set_limits()): a
  * manager's VM list for a large cluster fits; a peer that streams without end does not
  * exhaust our memory. */
-#define HTTP_MAX_ANSWER (64u * 1024u * 1024u)
+#define HTTP_MAX_ANSWER ((size_t)64 * 1024u * 1024u)
 /* What all the answers a client is reading at once may hold past their first
  * HTTP_ANSWER_FREE bytes each, unless told otherwise. */
 #define HTTP_MAX_HELD (2u * HTTP_MAX_ANSWER)
 /* The bytes of each answer that never count against that budget: an answer of a normal size
  * (a sample of a hundred VMs) is never dropped, however many peers answer at once. */
-#define HTTP_ANSWER_FREE (64u * 1024u)
+#define HTTP_ANSWER_FREE ((size_t)64 * 1024u)
 
 /* Called once per request: `status` is the HTTP status, or 0 when no answer came (then
  * `body` is NULL and `err` says why). `body` is NUL-terminated and borrowed. */

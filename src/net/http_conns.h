@@ -19,7 +19,7 @@ struct http_tls;
 
 /* Descriptors kept for the daemon's own work (its store, logs, outgoing requests): the
  * connection cap leaves a quarter of the open-file limit, and at least this many, free. */
-#define HTTP_FD_RESERVE 64
+#define HTTP_FD_RESERVE ((size_t)64)
 /* After accept() fails for want of descriptors, accepting resumes when a connection closes
  * or after this long. */
 #define HTTP_ACCEPT_PAUSE_S 0.5

@@ -19,7 +19,7 @@ struct http_tls;
 
 /* Limits on what a peer may send us (documented in docs/protocol.md); HTTP_MAX_HEADERS (http.h)
  * and the connection limits (struct http_limits, http_server_set_limits()) apply too. */
-#define HTTP_MAX_BODY (4u * 1024u * 1024u)
+#define HTTP_MAX_BODY ((size_t)4 * 1024u * 1024u)
 #define HTTP_MAX_PATH_PARTS 8
 /* Deepest nesting of arrays and objects in a request body (every body is JSON; the deepest
  * message, a sample, nests 4 levels). */

@@ -87,7 +87,7 @@ sdnotify_format_status(char *buf, size_t len, const char *status)
     }
     for (size_t i = 0; i < take; i++) {
         unsigned char c = (unsigned char)status[i];
-        buf[at++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+        buf[at++] = (char)(c < 0x20 || c == 0x7f ? ' ' : c);
     }
     buf[at] = '\0';
     return at;

@@ -18,7 +18,7 @@
 /* Longest line accepted, in bytes (without the line ending): far more than a list of a
  * thousand peers or names needs, and a bound on what one line may cost. A longer line is an
  * error naming the file and line. The whole file is bounded too (LIMIT_CONFIG_BYTES). */
-#define POLICY_INI_MAX_LINE (256u * 1024u)
+#define POLICY_INI_MAX_LINE ((size_t)256 * 1024u)
 /* config_format() starts a new `key = ...` line for a name list past this width, for people
  * reading the file; the parser reads the lines back at any length up to POLICY_INI_MAX_LINE. */
 #define POLICY_INI_FORMAT_WIDTH 190

@@ -27,7 +27,7 @@
 
 #define SIMSTATE_VERSION 1
 /* A host's state: 4,096 VMs and 2,000 records at about 300 bytes each fit easily. */
-#define SIMSTATE_MAX_BYTES (16u * 1024u * 1024u)
+#define SIMSTATE_MAX_BYTES ((size_t)16 * 1024u * 1024u)
 /* The most records of each list a file may hold. */
 #define SIMSTATE_MAX_VMS 4096
 #define SIMSTATE_MAX_RECORDS 1000

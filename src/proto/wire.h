@@ -147,10 +147,10 @@ struct wire_sample {
  * and `\` are escaped), any other string's at most 6 each ("\u0001"), plus the keys and
  * punctuation spelled out below. About 12 MiB; a real sample is a few KB. Checked against
  * the encoder's output for the largest sample by tests/unit/test_wire_sample.c. */
-#define WIRE_JSON_NUM 23u
-#define WIRE_JSON_PCT 6u
-#define WIRE_JSON_NAME(n) (2u + 2u * (n))
-#define WIRE_JSON_STRING(n) (2u + 6u * (n))
+#define WIRE_JSON_NUM ((size_t)23)
+#define WIRE_JSON_PCT ((size_t)6)
+#define WIRE_JSON_NAME(n) ((size_t)2 + 2 * (size_t)(n))
+#define WIRE_JSON_STRING(n) ((size_t)2 + 6 * (size_t)(n))
 /* Every kind of usage or demand, in one object. */
 #define WIRE_SAMPLE_KINDS_BYTES                                                                    \
     (sizeof("{\"cpu\":,\"mem_bw\":,\"disk\":,\"net\":}") - 1u + KIND_COUNT * WIRE_JSON_PCT)
@@ -168,9 +168,9 @@ struct wire_sample {
          "\"unconfirmed\":{\"waiting\":,\"cpu_pressure\":},\"host\":{\"name\":,\"capacity\":,"     \
          "\"mem_mib\":,\"state\":\"up\",\"usage\":,\"pressure\":{\"cpu\":{\"some\":,\"full\":},"   \
          "\"memory\":{\"some\":,\"full\":},\"io\":{\"some\":,\"full\":}},\"vms\":[]}}") -          \
-     1u + PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT * WIRE_JSON_PCT + 6u * WIRE_JSON_NUM +          \
+     1u + (size_t)PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT * WIRE_JSON_PCT + 6u * WIRE_JSON_NUM +  \
      WIRE_JSON_STRING(WIRE_MAX_URL) + WIRE_JSON_NAME(MODEL_MAX_NAME) + WIRE_SAMPLE_KINDS_BYTES +   \
-     WIRE_MAX_SAMPLE_VMS * WIRE_SAMPLE_VM_BYTES)
+     (size_t)WIRE_MAX_SAMPLE_VMS * WIRE_SAMPLE_VM_BYTES)
 
 /* Decode an agent's sample into the empty *ret (free with wire_sample_done()).
  * 0; -EINVAL with err naming the field; -ENOMEM. */

@@ -396,7 +396,7 @@ vm_update(struct dc *d, struct dc_vm *v, const struct instant *at, double t, boo
 }
 
 int
-dc_host_update(struct dc *d, uint32_t hi, double t, bool decision)
+dc_host_update(struct dc *d, uint32_t hi, double t)
 {
     struct dc_host *h = &d->hosts[hi];
     /* Demands were computed for `t` before (dc_process does it for every VM). Only a
@@ -507,7 +507,7 @@ dc_process(struct dc *d, double t, bool decision)
         if (same_instant && !h->dirty) {
             h->prev_util_mips = h->util_mips;
         } else {
-            int r = dc_host_update(d, i, t, decision);
+            int r = dc_host_update(d, i, t);
             if (r < 0)
                 return r;
         }

@@ -21,8 +21,7 @@ int dc_mark_out(struct dc *d, struct dc_host *h, uint32_t v);
 /* Share the host's MIPS among its list (see the top of dc.c). */
 void dc_allocate(struct dc *d, struct dc_host *h);
 
-/* Bring host `hi`'s VMs and metrics to time `t` (`decision`: a decision follows). 0 or
- * -ENOMEM. */
-int dc_host_update(struct dc *d, uint32_t hi, double t, bool decision);
+/* Bring host `hi`'s VMs and metrics to time `t`. 0 or -ENOMEM. */
+int dc_host_update(struct dc *d, uint32_t hi, double t);
 
 #endif

@@ -213,10 +213,10 @@ dc_migrate(struct dc *d, uint32_t vi, uint32_t dest)
         return r;
     d->migrations++;
     v->migrations++;
-    r = dc_host_update(d, dest, d->now, false);
+    r = dc_host_update(d, dest, d->now);
     if (r < 0)
         return r;
-    r = dc_host_update(d, v->host, d->now, false);
+    r = dc_host_update(d, v->host, d->now);
     if (r < 0)
         return r;
     double mb_per_s = t->type->bw_mbit * d->bw_share / 8.0;

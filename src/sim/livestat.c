@@ -171,12 +171,12 @@ livestat_returns(const struct livestat_move *moves, size_t n, double cooldown_wa
     *ret = 0;
     if (n == 0 || cooldown_wall_s <= 0)
         return 0;
-    const struct livestat_move **o = malloc(n * sizeof(*o));
+    const struct livestat_move **o = malloc(n * sizeof(const struct livestat_move *));
     if (o == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
         o[i] = &moves[i];
-    qsort(o, n, sizeof(*o), move_cmp);
+    qsort(o, n, sizeof(const struct livestat_move *), move_cmp);
     size_t back = 0;
     for (size_t i = 0; i < n; i++) {
         if (!o[i]->done)

@@ -463,7 +463,7 @@ read_one(const char *dir, const char *name, char **ret_buf, size_t *ret_len,
     int r = file_read_all(path, TRACE_MAX_FILE_BYTES, ret_buf, ret_len);
     if (r < 0) {
         if (r == -EFBIG)
-            (void)snprintf(err->msg, sizeof(err->msg), "%s: larger than %u bytes", path,
+            (void)snprintf(err->msg, sizeof(err->msg), "%s: larger than %zu bytes", path,
                            TRACE_MAX_FILE_BYTES);
         else
             (void)snprintf(err->msg, sizeof(err->msg), "%s: %s", path, file_strerror(r));
@@ -573,7 +573,7 @@ read_bitbrains(const char *dir, char **names, size_t n_files, struct trace *t,
                struct trace_error *err)
 {
     /* Two passes: parse all files (to find the common start and end), then resample. */
-    struct trace_bb_row **rows = calloc(n_files, sizeof(*rows));
+    struct trace_bb_row **rows = calloc(n_files, sizeof(struct trace_bb_row *));
     size_t *nrows = calloc(n_files, sizeof(*nrows));
     int r = 0;
     if (rows == NULL || nrows == NULL) {
@@ -590,8 +590,8 @@ read_bitbrains(const char *dir, char **names, size_t n_files, struct trace *t,
             goto out;
         /* A row is at least 22 bytes; this bounds the rows a file can hold. */
         size_t max = len / 22 + 1;
-        if (max > TRACE_MAX_SAMPLES * 4)
-            max = TRACE_MAX_SAMPLES * 4;
+        if (max > (size_t)TRACE_MAX_SAMPLES * 4)
+            max = (size_t)TRACE_MAX_SAMPLES * 4;
         rows[i] = malloc(max * sizeof(**rows));
         if (rows[i] == NULL) {
             free(buf);

@@ -21,7 +21,7 @@ enum trace_format {
 /* Limits on what a reader accepts (documented in docs/sim.md). */
 #define TRACE_MAX_VMS 2000000u
 #define TRACE_MAX_SAMPLES 100000u
-#define TRACE_MAX_FILE_BYTES (64u * 1024u * 1024u)
+#define TRACE_MAX_FILE_BYTES ((size_t)64 * 1024u * 1024u)
 /* Largest value a Bitbrains field may hold (MHz, KB, KB/s), and the most cores a VM may
  * have: far beyond any machine, small enough that sums over millions of VMs stay finite. */
 #define TRACE_MAX_VALUE 1e12

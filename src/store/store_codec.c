@@ -65,7 +65,8 @@ store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret_id, dou
     unsigned given = 0;
     for (unsigned c = 0; c < STORE_VM_COLS; c++) {
         unsigned v =
-            c < cols ? (unsigned)p[i + 2 * c] | ((unsigned)p[i + 2 * c + 1] << 8) : STORE_ABSENT;
+            c < cols ? (unsigned)p[i + 2 * (size_t)c] | ((unsigned)p[i + 2 * (size_t)c + 1] << 8)
+                     : STORE_ABSENT;
         ret_cols[c] = v == STORE_ABSENT ? 0 : (double)v / 100.0;
         if (v != STORE_ABSENT)
             given |= 1u << c;

@@ -59,7 +59,7 @@ MUST_CHECK int store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64
  * minute's samples that carried it) from column STORE_RU_COL_PSI: STORE_RU_NONE in all three
  * when no sample of the minute had it, and in a row written before the columns existed. */
 #define STORE_RU_STATS 3
-#define STORE_RU_USAGE_COLS (STORE_RU_STATS * KIND_COUNT)
+#define STORE_RU_USAGE_COLS ((size_t)STORE_RU_STATS * KIND_COUNT)
 #define STORE_RU_COL_PSI STORE_RU_USAGE_COLS
 #define STORE_RU_COLS (STORE_RU_USAGE_COLS + STORE_RU_STATS)
 /* Pressure is 0 .. 100 %, 0 .. 200 half percents: this value, which no pressure takes and
