@@ -69,14 +69,14 @@ get_metrics(struct http_req *r, void *ctx)
         &t, "vmloc_build_info{role=\"agent\",mode=\"%s\",backend=\"%s\",version=\"%d\"} 1\n",
         agent_mode_name(a->opts->mode), agent_backend_name(a->opts->backend), WIRE_VERSION);
     const struct wire_sample *s = a->has_sample ? &a->sample : NULL;
-    mtext_family(&t, "vmloc_sample_available", "gauge",
-                 "1 when the agent has a current sample (0: its hypervisor is away)");
-    mtext_sample(&t, "vmloc_sample_available", "", s != NULL ? 1 : 0);
+    mtext_one(&t, "vmloc_sample_available", "gauge",
+              "1 when the agent has a current sample (0: its hypervisor is away)",
+              s != NULL ? 1 : 0);
     if (s != NULL)
         hview_usage_metrics(&t, &s, 1);
-    mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
-                 "Conflict episodes this agent detected on its host (edge and peer modes)");
-    mtext_sample(&t, "vmloc_conflicts_detected_total", "", (double)a->conflicts_detected);
+    mtext_one(&t, "vmloc_conflicts_detected_total", "counter",
+              "Conflict episodes this agent detected on its host (edge and peer modes)",
+              (double)a->conflicts_detected);
     mtext_family(&t, "vmloc_migrations_total", "counter",
                  "Migrations out of this host that ended, by outcome");
     mtext_sample(&t, "vmloc_migrations_total", "outcome=\"done\"", (double)a->mig_done_total);
@@ -90,39 +90,33 @@ get_metrics(struct http_req *r, void *ctx)
                 "Taking a sample of the host and its VMs (the hypervisor's answer included)",
                 &a->sample_h);
     if (a->opts->mode == AGENT_MODE_EDGE) {
-        mtext_family(&t, "vmloc_notifications_total", "counter",
-                     "Conflict notifications the manager accepted");
-        mtext_sample(&t, "vmloc_notifications_total", "", (double)a->notifications);
+        mtext_one(&t, "vmloc_notifications_total", "counter",
+                  "Conflict notifications the manager accepted", (double)a->notifications);
     }
     if (a->n_mgrs > 0) {
-        mtext_family(&t, "vmloc_registration_refused", "gauge",
-                     "1 while a manager refuses this agent's name (409: another agent holds it)");
-        mtext_sample(&t, "vmloc_registration_refused", "", agent_managers_refusing(a) > 0 ? 1 : 0);
-        mtext_family(&t, "vmloc_managers_registered", "gauge",
-                     "Managers that took this agent's last registration");
-        mtext_sample(&t, "vmloc_managers_registered", "", (double)agent_managers_registered(a));
-        mtext_family(&t, "vmloc_managers", "gauge", "Managers this agent registers with");
-        mtext_sample(&t, "vmloc_managers", "", (double)a->n_mgrs);
-        mtext_family(&t, "vmloc_registration_failures_total", "counter",
-                     "Registrations with a manager that failed (no answer, or refused)");
-        mtext_sample(&t, "vmloc_registration_failures_total", "",
-                     (double)agent_managers_failures(a));
+        mtext_one(&t, "vmloc_registration_refused", "gauge",
+                  "1 while a manager refuses this agent's name (409: another agent holds it)",
+                  agent_managers_refusing(a) > 0 ? 1 : 0);
+        mtext_one(&t, "vmloc_managers_registered", "gauge",
+                  "Managers that took this agent's last registration",
+                  (double)agent_managers_registered(a));
+        mtext_one(&t, "vmloc_managers", "gauge", "Managers this agent registers with",
+                  (double)a->n_mgrs);
+        mtext_one(&t, "vmloc_registration_failures_total", "counter",
+                  "Registrations with a manager that failed (no answer, or refused)",
+                  (double)agent_managers_failures(a));
     }
-    mtext_family(&t, "vmloc_manager_term", "gauge",
-                 "The highest manager term this agent has seen in an order (0: none)");
-    mtext_sample(&t, "vmloc_manager_term", "", (double)a->fence_term);
-    mtext_family(&t, "vmloc_orders_refused_stale_total", "counter",
-                 "Orders refused because they carried an older manager term than one seen");
-    mtext_sample(&t, "vmloc_orders_refused_stale_total", "", (double)a->fence_refused_total);
+    mtext_one(&t, "vmloc_manager_term", "gauge",
+              "The highest manager term this agent has seen in an order (0: none)",
+              (double)a->fence_term);
+    mtext_one(&t, "vmloc_orders_refused_stale_total", "counter",
+              "Orders refused because they carried an older manager term than one seen",
+              (double)a->fence_refused_total);
     if (a->peer != NULL)
         peer_metrics(a->peer, &t);
     if (a->hv->ops->metrics != NULL)
         a->hv->ops->metrics(a->hv, &t);
-    if (t.oom)
-        http_reply_error(r, 503, "out of memory");
-    else
-        http_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", t.p, t.len);
-    mtext_done(&t);
+    http_reply_metrics(r, &t);
 }
 
 static void

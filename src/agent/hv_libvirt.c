@@ -292,8 +292,8 @@ lvb_health(struct hv *h)
 static void
 lvb_metrics(struct hv *h, struct mtext *t)
 {
-    mtext_family(t, "vmloc_libvirt_connected", "gauge", "1 when libvirt is connected");
-    mtext_sample(t, "vmloc_libvirt_connected", "", lv_of(h)->view.connected ? 1 : 0);
+    mtext_one(t, "vmloc_libvirt_connected", "gauge", "1 when libvirt is connected",
+              lv_of(h)->view.connected ? 1 : 0);
 }
 
 /* ---- migrations ------------------------------------------------------------------------- */

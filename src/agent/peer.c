@@ -655,17 +655,16 @@ peer_metrics(const struct peer_mode *pm, struct mtext *t)
                  "Requests for this host's lock, by answer");
     mtext_sample(t, "vmloc_lock_answers_total", "result=\"granted\"", (double)pm->locks_served);
     mtext_sample(t, "vmloc_lock_answers_total", "result=\"refused\"", (double)pm->locks_denied);
-    mtext_family(t, "vmloc_storm_guard_holds_total", "counter",
-                 "VMs of this host the storm guard held back from a conflict's move, once per "
-                 "VM and window");
-    mtext_sample(t, "vmloc_storm_guard_holds_total", "", (double)pm->storm_holds_total);
-    mtext_family(t, "vmloc_duplicate_vms", "gauge",
-                 "VM names listed by two hosts outside a migration, at this agent's last decision "
-                 "(not moved)");
-    mtext_sample(t, "vmloc_duplicate_vms", "", (double)pm->dups.count);
-    mtext_family(t, "vmloc_duplicate_vms_total", "counter",
-                 "VM names found on two hosts (once per episode)");
-    mtext_sample(t, "vmloc_duplicate_vms_total", "", (double)pm->dups.episodes_total);
+    mtext_one(t, "vmloc_storm_guard_holds_total", "counter",
+              "VMs of this host the storm guard held back from a conflict's move, once per "
+              "VM and window",
+              (double)pm->storm_holds_total);
+    mtext_one(t, "vmloc_duplicate_vms", "gauge",
+              "VM names listed by two hosts outside a migration, at this agent's last decision "
+              "(not moved)",
+              (double)pm->dups.count);
+    mtext_one(t, "vmloc_duplicate_vms_total", "counter",
+              "VM names found on two hosts (once per episode)", (double)pm->dups.episodes_total);
 }
 
 int

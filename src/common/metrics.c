@@ -113,6 +113,13 @@ mtext_sample(struct mtext *t, const char *name, const char *labels, double v)
 }
 
 void
+mtext_one(struct mtext *t, const char *name, const char *type, const char *help, double v)
+{
+    mtext_family(t, name, type, help);
+    mtext_sample(t, name, "", v);
+}
+
+void
 histo_init(struct histo *h, const double *bounds, size_t n)
 {
     memset(h, 0, sizeof(*h));

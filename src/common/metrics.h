@@ -32,6 +32,9 @@ void mtext_escaped(struct mtext *t, const char *v);
 /* One sample: `name{labels} value\n`; `labels` is "" or already formatted ("a=\"b\""). */
 void mtext_sample(struct mtext *t, const char *name, const char *labels, double value);
 
+/* A family of one sample without labels: mtext_family() then mtext_sample(). */
+void mtext_one(struct mtext *t, const char *name, const char *type, const char *help, double value);
+
 #define HISTO_MAX_BUCKETS 16
 
 struct histo {

@@ -246,19 +246,26 @@ post_undrain(struct http_req *r, void *ctx)
     set_maintenance(r, ctx, false);
 }
 
+/* A list of the store's (at most ?limit=N, newest first), or 503 when it cannot be read. */
 static void
-get_recommendations(struct http_req *r, void *ctx)
+reply_store_list(struct http_req *r, struct manager *m,
+                 json_t *(*list)(struct store *st, int limit))
 {
-    struct manager *m = ctx;
     int limit = http_query_limit(r, MANAGER_API_LIST_LIMIT);
     if (limit < 0)
         return;
-    json_t *arr = store_recommendations_json(m->store, limit);
+    json_t *arr = list(m->store, limit);
     if (arr == NULL) {
         http_reply_error(r, 503, "store not readable");
         return;
     }
     manager_reply_json(r, 200, arr);
+}
+
+static void
+get_recommendations(struct http_req *r, void *ctx)
+{
+    reply_store_list(r, ctx, store_recommendations_json);
 }
 
 /* POST /v1/recommendations/ID/apply: order the recommended migration now. */
@@ -515,31 +522,13 @@ get_vms(struct http_req *r, void *ctx)
 static void
 get_conflicts(struct http_req *r, void *ctx)
 {
-    struct manager *m = ctx;
-    int limit = http_query_limit(r, MANAGER_API_LIST_LIMIT);
-    if (limit < 0)
-        return;
-    json_t *arr = store_conflicts_json(m->store, limit);
-    if (arr == NULL) {
-        http_reply_error(r, 503, "store not readable");
-        return;
-    }
-    manager_reply_json(r, 200, arr);
+    reply_store_list(r, ctx, store_conflicts_json);
 }
 
 static void
 get_migrations(struct http_req *r, void *ctx)
 {
-    struct manager *m = ctx;
-    int limit = http_query_limit(r, MANAGER_API_LIST_LIMIT);
-    if (limit < 0)
-        return;
-    json_t *arr = store_migrations_json(m->store, limit);
-    if (arr == NULL) {
-        http_reply_error(r, 503, "store not readable");
-        return;
-    }
-    manager_reply_json(r, 200, arr);
+    reply_store_list(r, ctx, store_migrations_json);
 }
 
 /* GET /metrics: Prometheus' text format. */
@@ -580,36 +569,35 @@ get_metrics(struct http_req *r, void *ctx)
     size_t clashes = 0;
     for (size_t i = 0; i < m->n_hosts; i++)
         clashes += manager_host_clash(m->hosts[i]);
-    mtext_family(&t, "vmloc_name_clashes", "gauge",
-                 "Host names another agent (another URL) tries to register while the holder "
-                 "answers");
-    mtext_sample(&t, "vmloc_name_clashes", "", (double)clashes);
-    mtext_family(&t, "vmloc_registrations_refused_total", "counter",
-                 "Registrations refused (409) because another agent holds the name");
-    mtext_sample(&t, "vmloc_registrations_refused_total", "", (double)m->registrations_refused);
-    mtext_family(&t, "vmloc_duplicate_vms", "gauge",
-                 "VM names listed by two hosts outside a migration, at the last decision (not "
-                 "moved)");
-    mtext_sample(&t, "vmloc_duplicate_vms", "", (double)m->dups.count);
-    mtext_family(&t, "vmloc_duplicate_vms_total", "counter",
-                 "VM names found on two hosts (once per episode)");
-    mtext_sample(&t, "vmloc_duplicate_vms_total", "", (double)m->dups.episodes_total);
-    mtext_family(&t, "vmloc_conflicts_detected_total", "counter",
-                 "Conflict episodes detected (a new outcome of an episode counts again)");
-    mtext_sample(&t, "vmloc_conflicts_detected_total", "", (double)m->conflicts_total);
-    mtext_family(&t, "vmloc_storm_guard_holds_total", "counter",
-                 "VMs the storm guard held back from a conflict's move, once per VM and window");
-    mtext_sample(&t, "vmloc_storm_guard_holds_total", "", (double)m->storm_holds_total);
-    mtext_family(&t, "vmloc_migrations_ordered_total", "counter", "Migrations ordered");
-    mtext_sample(&t, "vmloc_migrations_ordered_total", "", (double)m->ordered_total);
+    mtext_one(&t, "vmloc_name_clashes", "gauge",
+              "Host names another agent (another URL) tries to register while the holder "
+              "answers",
+              (double)clashes);
+    mtext_one(&t, "vmloc_registrations_refused_total", "counter",
+              "Registrations refused (409) because another agent holds the name",
+              (double)m->registrations_refused);
+    mtext_one(&t, "vmloc_duplicate_vms", "gauge",
+              "VM names listed by two hosts outside a migration, at the last decision (not "
+              "moved)",
+              (double)m->dups.count);
+    mtext_one(&t, "vmloc_duplicate_vms_total", "counter",
+              "VM names found on two hosts (once per episode)", (double)m->dups.episodes_total);
+    mtext_one(&t, "vmloc_conflicts_detected_total", "counter",
+              "Conflict episodes detected (a new outcome of an episode counts again)",
+              (double)m->conflicts_total);
+    mtext_one(&t, "vmloc_storm_guard_holds_total", "counter",
+              "VMs the storm guard held back from a conflict's move, once per VM and window",
+              (double)m->storm_holds_total);
+    mtext_one(&t, "vmloc_migrations_ordered_total", "counter", "Migrations ordered",
+              (double)m->ordered_total);
     mtext_family(&t, "vmloc_migrations_total", "counter", "Migrations ended, by outcome");
     mtext_sample(&t, "vmloc_migrations_total", "outcome=\"done\"", (double)m->done_total);
     mtext_sample(&t, "vmloc_migrations_total", "outcome=\"failed\"", (double)m->failed_total);
-    mtext_family(&t, "vmloc_migrations_active", "gauge", "Migrations ordered and not ended");
-    mtext_sample(&t, "vmloc_migrations_active", "", (double)m->n_active);
+    mtext_one(&t, "vmloc_migrations_active", "gauge", "Migrations ordered and not ended",
+              (double)m->n_active);
     mtext_histo(&t, "vmloc_migration_duration_seconds", "From the order to the end", &m->mig_h);
-    mtext_family(&t, "vmloc_collection_rounds_total", "counter", "Collection rounds started");
-    mtext_sample(&t, "vmloc_collection_rounds_total", "", (double)m->rounds);
+    mtext_one(&t, "vmloc_collection_rounds_total", "counter", "Collection rounds started",
+              (double)m->rounds);
     mtext_histo(&t, "vmloc_collection_round_seconds",
                 "From asking every agent to the last answer or time-out", &m->round_h);
     mtext_histo(&t, "vmloc_decision_seconds", "Detection and relocation on the latest samples",
@@ -621,16 +609,10 @@ get_metrics(struct http_req *r, void *ctx)
     long long samples = 0;
     long long bytes = 0;
     if (store_stats(m->store, &samples, &bytes) == 0) {
-        mtext_family(&t, "vmloc_store_bytes", "gauge", "Size of the store's database");
-        mtext_sample(&t, "vmloc_store_bytes", "", (double)bytes);
-        mtext_family(&t, "vmloc_store_samples", "gauge", "Samples kept in the store");
-        mtext_sample(&t, "vmloc_store_samples", "", (double)samples);
+        mtext_one(&t, "vmloc_store_bytes", "gauge", "Size of the store's database", (double)bytes);
+        mtext_one(&t, "vmloc_store_samples", "gauge", "Samples kept in the store", (double)samples);
     }
-    if (t.oom)
-        http_reply_error(r, 503, "out of memory");
-    else
-        http_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", t.p, t.len);
-    mtext_done(&t);
+    http_reply_metrics(r, &t);
 }
 
 static void

@@ -543,19 +543,17 @@ manager_ha_metrics(struct manager *m, struct mtext *t)
         return;
     bool leads = manager_ha_leads(m);
     double led = ha->led_s + (leads ? clock_mono_s() - ha->since : 0.0);
-    mtext_family(t, "vmloc_ha_leader", "gauge", "1 while this manager leads (may order), else 0");
-    mtext_sample(t, "vmloc_ha_leader", "", leads ? 1.0 : 0.0);
-    mtext_family(t, "vmloc_ha_term", "gauge",
-                 "The term of the leader this manager knows (its own while it leads), 0: none");
-    mtext_sample(t, "vmloc_ha_term", "", (double)ha->term);
-    mtext_family(t, "vmloc_ha_leadership_changes_total", "counter",
-                 "Times this manager took or lost the lead");
-    mtext_sample(t, "vmloc_ha_leadership_changes_total", "", (double)ha->changes);
-    mtext_family(t, "vmloc_ha_leader_seconds_total", "counter", "Time this manager has led");
-    mtext_sample(t, "vmloc_ha_leader_seconds_total", "", led);
-    mtext_family(t, "vmloc_ha_journal_pending", "gauge",
-                 "Journal writes (migrations, drains) not yet taken by etcd");
-    mtext_sample(t, "vmloc_ha_journal_pending", "", (double)manager_journal_pending(m));
+    mtext_one(t, "vmloc_ha_leader", "gauge", "1 while this manager leads (may order), else 0",
+              leads ? 1.0 : 0.0);
+    mtext_one(t, "vmloc_ha_term", "gauge",
+              "The term of the leader this manager knows (its own while it leads), 0: none",
+              (double)ha->term);
+    mtext_one(t, "vmloc_ha_leadership_changes_total", "counter",
+              "Times this manager took or lost the lead", (double)ha->changes);
+    mtext_one(t, "vmloc_ha_leader_seconds_total", "counter", "Time this manager has led", led);
+    mtext_one(t, "vmloc_ha_journal_pending", "gauge",
+              "Journal writes (migrations, drains) not yet taken by etcd",
+              (double)manager_journal_pending(m));
     mtext_family(t, "vmloc_ha_problem", "gauge",
                  "1 for the reason this manager cannot lead or follow now (ha_reason in "
                  "/v1/health), 0 for the others");

@@ -24,6 +24,7 @@
 #include <unistd.h> /* gethostname() */
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/token.h"
 #include "net/http_conns.h"
 #include "net/tls.h"
@@ -98,6 +99,16 @@ void
 http_reply_raw(struct http_req *r, int code, const char *content_type, const char *body, size_t len)
 {
     send_body(r->ev, code, content_type, body, len);
+}
+
+void
+http_reply_metrics(struct http_req *r, struct mtext *t)
+{
+    if (t->oom)
+        http_reply_error(r, 503, "out of memory");
+    else
+        send_body(r->ev, 200, "text/plain; version=0.0.4; charset=utf-8", t->p, t->len);
+    mtext_done(t);
 }
 
 void

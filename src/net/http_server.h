@@ -105,6 +105,11 @@ const char *http_req_target(const struct http_req *r);
 void http_reply_raw(struct http_req *r, int code, const char *content_type, const char *body,
                     size_t len);
 
+struct mtext;
+/* Answer `r` with the Prometheus text `t` (200), or 503 when building it ran out of memory;
+ * `t` is freed either way. */
+void http_reply_metrics(struct http_req *r, struct mtext *t);
+
 /* Answer `r` with `code` and {"error": MESSAGE}, MESSAGE made valid UTF-8 and JSON. */
 void http_reply_error(struct http_req *r, int code, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
