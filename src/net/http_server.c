@@ -168,9 +168,7 @@ http_reply_error(struct http_req *r, int code, const char *fmt, ...)
         }
     }
     (void)json_escape(esc, sizeof(esc), msg);
-    int n = snprintf(body, sizeof(body), "{\"error\": \"%s\"}", esc);
-    if (n < 0)
-        n = 0;
+    (void)snprintf(body, sizeof(body), "{\"error\": \"%s\"}", esc);
     send_body(r->ev, code, "application/json", body, strlen(body));
 }
 

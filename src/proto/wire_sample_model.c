@@ -170,8 +170,7 @@ wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint
             *ret_kinds = r >= 1 ? det.kinds : 0;
         if (ret_waiting != NULL)
             *ret_waiting = r >= 1 ? det.waiting : 0;
-        if (ret_n != NULL)
-            *ret_n = 0;
+        size_t named = 0;
         /* The cluster's VMs are the sample's, without those arriving, in the same order. */
         for (size_t j = 0; r >= 1 && ret_vms != NULL && j < nv; j++) {
             size_t k = idx[j] - cl.hosts[hi].vm_first;
@@ -179,11 +178,13 @@ wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, uint
                 if (s->vms[i].incoming)
                     continue;
                 if (k-- == 0) {
-                    ret_vms[(*ret_n)++] = s->vms[i].name;
+                    ret_vms[named++] = s->vms[i].name;
                     break;
                 }
             }
         }
+        if (ret_n != NULL)
+            *ret_n = named;
     }
     free(idx);
     cluster_done(&cl);
