@@ -25,7 +25,20 @@ out=$("$tidy" -p "$build" --quiet "$src"/src/core/*.c 2>/dev/null) || {
 }
 rest='-clang-analyzer-*,-readability-function-cognitive-complexity,-readability-function-size'
 rest="$rest,-bugprone-branch-clone,-bugprone-macro-parentheses,-bugprone-not-null-terminated-result"
-files=$(find "$src/src" -name '*.c' ! -path "$src/src/core/*" | sort)
+# The files the build compiles (a build without libvirt leaves its backend out), from the
+# compilation database, whose "file" entries may be relative to the build directory.
+srcabs=$(realpath "$src")
+files=$(sed -n 's/^ *"file": "\(.*\)",*$/\1/p' "$build/compile_commands.json" |
+    while IFS= read -r f; do
+        case $f in
+        /*) realpath -m "$f" ;;
+        *) realpath -m "$build/$f" ;;
+        esac
+    done | grep "^$srcabs/src/" | grep -v "^$srcabs/src/core/" | sort -u)
+if [ -z "$files" ]; then
+    echo "check-tidy: no src/ files in $build/compile_commands.json" >&2
+    exit 1
+fi
 out=$(printf '%s\n' $files | xargs -P 2 -n 8 "$tidy" -p "$build" --quiet "--checks=$rest" 2>/dev/null) || {
     printf '%s\n' "$out" | grep -E "(warning|error):" >&2 || printf '%s\n' "$out" >&2
     echo "check-tidy: findings outside src/core (see above)" >&2

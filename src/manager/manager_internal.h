@@ -94,6 +94,10 @@ struct mmig {
     bool journal_wait;   /* --etcd: planned, its order waits for its record in etcd */
     bool src_forgot;     /* the source answered that it has no such migration (404) */
     bool held_logged;    /* "the source may still act" logged */
+    bool unlisted;       /* --etcd: not in the journal when this manager took the lead, so
+                            another leader may have settled it: followed, recorded in our store
+                            and not reported when it ends; journaled again if its source says
+                            it still runs (manager_mark_unlisted()) */
 };
 
 #define MANAGER_MAX_AGENTS 10000
@@ -243,11 +247,15 @@ void manager_migrations_done(struct manager *m);
  * no room, logged). */
 bool manager_adopt(struct manager *m, const struct store_migration *rec);
 /* On taking the lead, with the journal read: a migration of ours that the journal does not
- * list (`ids`, `n`) was settled by another leader while this manager held it (every order is
- * journaled before it goes out, and a record goes only when a leader settles it). It leaves
- * our table without being reported a second time; our store records what the samples show
- * of it. Those whose order waited for a journal write are left to manager_journal_all(). */
-void manager_drop_settled_elsewhere(struct manager *m, const char *const *ids, size_t n);
+ * list (`ids`, `n`) is most likely one another leader settled while this manager held it
+ * (every order is journaled before it goes out, and a record goes only when a leader settles
+ * it), but may be one that was never journaled (held in our store from before --etcd, or an
+ * etcd that was emptied). It is marked unlisted: not journaled again and not reported when it
+ * ends (our store records the outcome), unless its source answers that it still runs, which
+ * makes it ours again (journaled and followed as any). An unlisted planned one is not
+ * ordered again. Those whose order waits for a journal write are left to
+ * manager_journal_all(). */
+void manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n);
 /* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
 void manager_journaled(struct manager *m, const char *id);
 /* On taking the lead, after the journal was read: migrations of ours whose order never went

@@ -546,7 +546,7 @@ migrations_read(void *arg, const struct etcd_result *r)
         size_t plen = strlen(j->mig_prefix);
         for (size_t i = 0; i < r->n_kvs; i++)
             ids[i] = r->kvs[i].key + plen;
-        manager_drop_settled_elsewhere(j->m, ids, r->n_kvs);
+        manager_mark_unlisted(j->m, ids, r->n_kvs);
     }
     free(ids);
     int rc = etcd_get_prefix(j->etcd, j->drain_prefix, j->timeout_s, drains_read, j);

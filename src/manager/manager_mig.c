@@ -79,7 +79,8 @@ save(struct manager *m, struct mmig *g)
     (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
     if (store_put_migration(m->store, &g->rec) < 0)
         log_warnx("migration not stored id=%s, ignoring", g->rec.id);
-    manager_journal_migration(m, &g->rec, g->state == MMIG_DONE || g->state == MMIG_FAILED);
+    if (!g->unlisted)
+        manager_journal_migration(m, &g->rec, g->state == MMIG_DONE || g->state == MMIG_FAILED);
 }
 
 /* The source answered about `g` (or the destination settled it): the give-up wait starts
@@ -120,9 +121,28 @@ manager_migrations_done(struct manager *m)
     manager_figures_free(m);
 }
 
+/* An unlisted migration ended (manager_mark_unlisted()): recorded in our store, with no
+ * report, count or journal write (the leader that settled it reported it). */
+static void
+finish_unlisted(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
+{
+    g->state = st;
+    g->rec.finished = clock_wall_s();
+    (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
+    save(m, g);
+    log_info("migration settled by another leader id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
+             "recorded=%s: not in the journal, not reported again",
+             g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, mmig_state_name(st));
+    remove_active(m, g);
+}
+
 static void
 finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
 {
+    if (g->unlisted) {
+        finish_unlisted(m, g, st, error);
+        return;
+    }
     g->state = st;
     g->rec.finished = clock_wall_s();
     if (st == MMIG_DONE) {
@@ -482,8 +502,16 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
             g->source_done = true;
         }
         json_decref(j);
-        if (s == MMIG_DONE || s == MMIG_FAILED)
+        if (s == MMIG_DONE || s == MMIG_FAILED) {
             finish(m, g, s, s == MMIG_FAILED ? error : NULL);
+        } else if (g->unlisted) {
+            /* It runs: not one another leader settled, but one the journal never had. */
+            g->unlisted = false;
+            manager_journal_migration(m, &g->rec, false);
+            log_info("migration still running id=%s vm=\"%s\" from=\"%s\" to=\"%s\": not "
+                     "in the journal, journaled again and followed",
+                     g->rec.id, g->rec.vm, g->rec.src, g->rec.dst);
+        }
         return;
     }
     if (status == 404) {
@@ -536,6 +564,15 @@ manager_follow(struct manager *m)
         struct mmig *g = list[i];
         if (g->in_flight || g->journal_wait)
             continue;
+        if (g->state == MMIG_PLANNED && g->unlisted) {
+            /* Its record was in etcd (else its order would still wait for it) and is gone:
+             * the leader that removed it settled it. Not ordered again. */
+            if (where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1)
+                finish(m, g, MMIG_DONE, NULL);
+            else
+                finish(m, g, MMIG_FAILED, "not in the journal: settled by another leader");
+            continue;
+        }
         if (g->state == MMIG_PLANNED) {
             if (g->attempts < ORDER_ATTEMPTS)
                 send_order(m, g);
@@ -672,8 +709,17 @@ manager_journaled(struct manager *m, const char *id)
 bool
 manager_adopt(struct manager *m, const struct store_migration *rec)
 {
-    if (find_active(m, rec->id) != NULL)
-        return false; /* ours already: this manager led when it was ordered */
+    struct mmig *own = find_active(m, rec->id);
+    if (own != NULL) {
+        /* Ours already: this manager led when it was ordered. One whose order waited for
+         * this record did not hear that it landed (the lead was lost meanwhile): it is in
+         * etcd, so another leader may have ordered it; it goes on as the journal says. */
+        if (own->journal_wait) {
+            own->journal_wait = false;
+            own->state = state_parse(rec->state);
+        }
+        return false;
+    }
     if (m->n_active >= MANAGER_MAX_ACTIVE) {
         log_warnx("too many migrations in flight: journaled id=%s not adopted, ignoring", rec->id);
         return false;
@@ -702,33 +748,19 @@ manager_adopt(struct manager *m, const struct store_migration *rec)
 }
 
 void
-manager_drop_settled_elsewhere(struct manager *m, const char *const *ids, size_t n)
+manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n)
 {
-    struct mmig *list[MANAGER_MAX_ACTIVE];
-    size_t na = m->n_active;
-    memcpy(list, m->active, na * sizeof(struct mmig *));
-    for (size_t i = 0; i < na; i++) {
-        struct mmig *g = list[i];
+    for (size_t i = 0; i < m->n_active; i++) {
+        struct mmig *g = m->active[i];
         bool listed = g->journal_wait;
         for (size_t k = 0; k < n && !listed; k++)
             listed = strcmp(ids[k], g->rec.id) == 0;
-        if (listed)
+        if (listed || g->unlisted)
             continue;
-        int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
-        g->state = w == 1 ? MMIG_DONE : MMIG_FAILED;
-        g->rec.finished = clock_wall_s();
-        (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s",
-                       w == 1    ? ""
-                       : w == -1 ? "settled by another leader: the VM is still on its source"
-                                 : "settled by another leader; its outcome is in that "
-                                   "manager's history");
-        (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
-        if (store_put_migration(m->store, &g->rec) < 0)
-            log_warnx("migration not stored id=%s, ignoring", g->rec.id);
-        log_info("migration settled by another leader id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
-                 "recorded=%s: not in the journal, dropped (not reported again)",
-                 g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, mmig_state_name(g->state));
-        remove_active(m, g);
+        g->unlisted = true;
+        log_info("migration not in the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\": another "
+                 "leader may have settled it; its agents are asked",
+                 g->rec.id, g->rec.vm, g->rec.src, g->rec.dst);
     }
 }
 
@@ -744,7 +776,7 @@ manager_journal_all(struct manager *m)
             finish(m, g, MMIG_FAILED,
                    "never ordered: its journal write did not land before this manager lost "
                    "the lead");
-        else
+        else if (!g->unlisted)
             manager_journal_migration(m, &g->rec, false);
     }
 }

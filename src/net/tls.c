@@ -91,11 +91,13 @@ key_private(const char *key, char *err, size_t errlen)
     return 0;
 }
 
-int
-http_tls_new(const char *cert, const char *key, const char *ca, struct http_tls **ret, char *err,
-             size_t errlen)
+/* A server side (when `server`) and a client side with `cert`/`key` (NULL: none) and the
+ * CA `ca`; the key is checked to be private first. */
+static int
+tls_pair_new(bool server, const char *cert, const char *key, const char *ca,
+             struct http_tls **ret, char *err, size_t errlen)
 {
-    int r = key_private(key, err, errlen);
+    int r = key != NULL ? key_private(key, err, errlen) : 0;
     if (r < 0)
         return r;
     struct http_tls *t = calloc(1, sizeof(*t));
@@ -103,14 +105,21 @@ http_tls_new(const char *cert, const char *key, const char *ca, struct http_tls 
         (void)snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    t->server = tls_ctx(true, cert, key, ca, err, errlen);
-    t->client = t->server != NULL ? tls_ctx(false, cert, key, ca, err, errlen) : NULL;
+    t->server = server ? tls_ctx(true, cert, key, ca, err, errlen) : NULL;
+    t->client = !server || t->server != NULL ? tls_ctx(false, cert, key, ca, err, errlen) : NULL;
     if (t->client == NULL) {
         http_tls_free(t);
         return -EINVAL;
     }
     *ret = t;
     return 0;
+}
+
+int
+http_tls_new(const char *cert, const char *key, const char *ca, struct http_tls **ret, char *err,
+             size_t errlen)
+{
+    return tls_pair_new(true, cert, key, ca, ret, err, errlen);
 }
 
 int
@@ -123,21 +132,7 @@ http_tls_client_new(const char *ca, const char *cert, const char *key, struct ht
                        "certificate");
         return -EINVAL;
     }
-    int r = key != NULL ? key_private(key, err, errlen) : 0;
-    if (r < 0)
-        return r;
-    struct http_tls *t = calloc(1, sizeof(*t));
-    if (t == NULL) {
-        (void)snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    t->client = tls_ctx(false, cert, key, ca, err, errlen);
-    if (t->client == NULL) {
-        http_tls_free(t);
-        return -EINVAL;
-    }
-    *ret = t;
-    return 0;
+    return tls_pair_new(false, cert, key, ca, ret, err, errlen);
 }
 
 void

@@ -374,3 +374,16 @@ etcdtest_put(const char *key, const char *value)
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         fail_msg("etcdctl put %s failed (status %d)", key, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
+
+void
+etcdtest_three_agents(const struct daemon *m1, const struct daemon *m2, const char *bandwidth,
+                      const char *a_spec, const char *urls[3])
+{
+    urls[0] = etcdtest_agent("h1", m1->url, m2->url, bandwidth, a_spec, "b:cpu=25")->url;
+    urls[1] = etcdtest_agent("h2", m1->url, m2->url, bandwidth, "d:cpu=5", NULL)->url;
+    urls[2] = etcdtest_agent("h3", m1->url, m2->url, bandwidth, "c:cpu=5", NULL)->url;
+    struct cond up1 = {m1->url, NULL, NULL, 3};
+    struct cond up2 = {m2->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up1, UP_S));
+    assert_true(wait_until(hosts_up, &up2, UP_S));
+}

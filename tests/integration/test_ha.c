@@ -293,17 +293,11 @@ test_paused_leader(void **state)
     struct cond follow2 = {m2->url, "follower", NULL, 0};
     assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
     long long term1 = term_of(m1->url);
-    struct daemon *a1 = etcdtest_agent("h1", m1->url, m2->url, NULL, "a:cpu=30", "b:cpu=25");
-    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, NULL, "d:cpu=5", NULL);
-    struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, NULL, "c:cpu=5", NULL);
-    const char *urls[] = {a1->url, a2->url, a3->url};
-    struct cond up1 = {m1->url, NULL, NULL, 3};
-    struct cond up2 = {m2->url, NULL, NULL, 3};
-    assert_true(wait_until(hosts_up, &up1, UP_S));
-    assert_true(wait_until(hosts_up, &up2, UP_S));
+    const char *urls[3];
+    etcdtest_three_agents(m1, m2, NULL, "a:cpu=30", urls);
 
     /* The conflict: m1 decides, stores the order and pauses before sending it. */
-    load(a1->url, "a", "cpu=60");
+    load(urls[0], "a", "cpu=60");
     struct log_cond paused = {m1, "failpoint manager-before-order reached: pausing"};
     assert_true(wait_until(log_has, &paused, ACT_S));
     struct cond lead2 = {m2->url, "leader", NULL, 0};

@@ -9,7 +9,8 @@
  * leader made survives a kill -9 of it: `vmloc apply ID` (given both managers) on the new
  * leader orders its migration under the id the old leader gave. Skipped (77) when etcd is not
  * installed. (a') A migration another leader settled while this one did not lead is not
- * reported or journaled again when this one leads again. */
+ * reported or journaled again when this one leads again; (a'') one the journal never had
+ * and that still runs is journaled again and reported once. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <signal.h>
@@ -238,16 +239,9 @@ test_settled_elsewhere(void **state)
     struct daemon *m1 = NULL;
     struct daemon *m2 = NULL;
     start_pair(&m1, &m2);
-    struct daemon *a1 =
-        etcdtest_agent("h1", m1->url, m2->url, "1000", "a:cpu=30,mem=8000", "b:cpu=25");
-    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, "1000", "d:cpu=5", NULL);
-    struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, "1000", "c:cpu=5", NULL);
-    const char *urls[] = {a1->url, a2->url, a3->url};
-    struct cond up1 = {m1->url, NULL, NULL, 3};
-    struct cond up2 = {m2->url, NULL, NULL, 3};
-    assert_true(wait_until(hosts_up, &up1, UP_S));
-    assert_true(wait_until(hosts_up, &up2, UP_S));
-    load(a1->url, "a", "cpu=60");
+    const char *urls[3];
+    etcdtest_three_agents(m1, m2, "1000", "a:cpu=30,mem=8000", urls);
+    load(urls[0], "a", "cpu=60");
     struct cond running = {m1->url, "a", "running", 0};
     assert_true(wait_until(migration_is, &running, ACT_S));
     char id[100] = "";
@@ -293,6 +287,60 @@ test_settled_elsewhere(void **state)
     pool_finish();
 }
 
+/* (a'') A migration the journal never had: ordered by a manager without --etcd, which then
+ * stops while the VM is copied and is started again on the same store with --etcd. Its
+ * journal is empty, so the migration it recovers from its store is unlisted; its source
+ * answers that it still runs, so it is journaled again, followed to its end and reported
+ * once. */
+static void
+test_unlisted_running(void **state)
+{
+    (void)state;
+    char data[700];
+    (void)snprintf(data, sizeof(data), "%s-m1", pool_data_dir());
+    const char *argv[] = {"manager", "--listen",   "127.0.0.1:0", "--data",
+                          data,      "--interval", "0.2",         NULL};
+    struct daemon *m0 = pool_start("m0", argv);
+    struct daemon *a1 =
+        etcdtest_agent("h1", m0->url, NULL, "1000", "a:cpu=30,mem=8000", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m0->url, NULL, "1000", "d:cpu=5", NULL);
+    struct daemon *a3 = etcdtest_agent("h3", m0->url, NULL, "1000", "c:cpu=5", NULL);
+    const char *urls[] = {a1->url, a2->url, a3->url};
+    struct cond up0 = {m0->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up0, UP_S));
+    load(a1->url, "a", "cpu=60");
+    struct cond running = {m0->url, "a", "running", 0};
+    assert_true(wait_until(migration_is, &running, ACT_S));
+    char id[100] = "";
+    assert_int_equal(migrations_of(m0->url, "a", id, sizeof(id)), 1);
+    daemon_kill(m0);
+
+    struct daemon *m1 = etcdtest_manager("m1");
+    char line[200];
+    (void)snprintf(line, sizeof(line), "migration recovered id=%s", id);
+    struct log_cond recovered = {m1, line};
+    assert_true(wait_until(log_has, &recovered, UP_S));
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    (void)snprintf(line, sizeof(line), "migration still running id=%s", id);
+    struct log_cond relisted = {m1, line};
+    assert_true(wait_until(log_has, &relisted, ACT_S));
+    struct cond done = {m1->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, 8.0 + ACT_S));
+    (void)snprintf(line, sizeof(line), "migration done id=%s", id);
+    struct log_cond reported = {m1, line};
+    assert_true(log_has(&reported));
+    (void)snprintf(line, sizeof(line), "migration settled by another leader id=%s", id);
+    struct log_cond dropped = {m1, line};
+    assert_false(log_has(&dropped));
+    char id1[100] = "";
+    assert_int_equal(migrations_of(m1->url, "a", id1, sizeof(id1)), 1);
+    int at = pool_vm_where(urls, 3, "a");
+    assert_true(at == 1 || at == 2);
+    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    pool_finish();
+}
+
 /* (b) A drain made through the leader survives a kill -9 of it. */
 static void
 test_drain_survives(void **state)
@@ -301,14 +349,8 @@ test_drain_survives(void **state)
     struct daemon *m1;
     struct daemon *m2;
     start_pair(&m1, &m2);
-    struct daemon *a1 = etcdtest_agent("h1", m1->url, m2->url, "1000", "a:cpu=30", "b:cpu=25");
-    struct daemon *a2 = etcdtest_agent("h2", m1->url, m2->url, "1000", "d:cpu=5", NULL);
-    struct daemon *a3 = etcdtest_agent("h3", m1->url, m2->url, "1000", "c:cpu=5", NULL);
-    const char *urls[] = {a1->url, a2->url, a3->url};
-    struct cond up1 = {m1->url, NULL, NULL, 3};
-    struct cond up2 = {m2->url, NULL, NULL, 3};
-    assert_true(wait_until(hosts_up, &up1, UP_S));
-    assert_true(wait_until(hosts_up, &up2, UP_S));
+    const char *urls[3];
+    etcdtest_three_agents(m1, m2, "1000", "a:cpu=30", urls);
 
     const char *drain[] = {"--manager", m1->url, "drain", "h3", NULL};
     assert_int_equal(run_cli(drain, NULL), 0);
@@ -324,12 +366,12 @@ test_drain_survives(void **state)
     struct cond drained2 = {m2->url, "h3", "maintenance", 0};
     assert_true(host_state_is(&drained2)); /* from the journal, before it leads */
     /* A conflict on h1: its VM goes to h2, never to the drained h3. */
-    load(a1->url, "a", "cpu=60");
+    load(urls[0], "a", "cpu=60");
     struct cond moved = {m2->url, "a", "done", 0};
     assert_true(wait_until(migration_is, &moved, ACT_S));
     struct where a_on_h2 = {urls, "a", 1};
     assert_true(wait_until(vm_at, &a_on_h2, ACT_S));
-    json_t *vms3 = get(a3->url, "/v1/vms");
+    json_t *vms3 = get(urls[2], "/v1/vms");
     assert_int_equal(json_array_size(vms3), 0);
     json_decref(vms3);
     assert_true(host_state_is(&drained2));
@@ -468,6 +510,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_adopt_copying, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_committing, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_settled_elsewhere, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_unlisted_running, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_rec_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_bad_records, setup, etcdtest_teardown),
