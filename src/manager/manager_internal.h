@@ -225,6 +225,10 @@ size_t manager_host_vms(const struct mhost *h);
 
 /* The state's name, as stored and shown. */
 const char *mmig_state_name(enum mmig_state s);
+/* The state named `s` ("planned" for a name it does not know). */
+enum mmig_state mmig_state_parse(const char *s);
+/* Our migration `id` in flight, or NULL. */
+struct mmig *manager_mig_find(struct manager *m, const char *id);
 /* Order the migration of `vm` from `src` to `dst` now (stored, and committed, first); its id
  * into `ret_id` when not NULL. 0, or -EPERM (this manager does not lead: manager_ha.c) /
  * -EBUSY / -ENOMEM / -EIO when it was not ordered. */

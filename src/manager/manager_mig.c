@@ -61,8 +61,8 @@ mmig_state_name(enum mmig_state s)
     return "planned";
 }
 
-static enum mmig_state
-state_parse(const char *s)
+enum mmig_state
+mmig_state_parse(const char *s)
 {
     if (strcmp(s, "running") == 0)
         return MMIG_RUNNING;
@@ -496,7 +496,7 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
         const char *e = json_string_value(json_object_get(j, "error"));
         char error[256];
         (void)snprintf(error, sizeof(error), "%s", e != NULL ? e : "");
-        enum mmig_state s = st != NULL ? state_parse(st) : MMIG_RUNNING;
+        enum mmig_state s = st != NULL ? mmig_state_parse(st) : MMIG_RUNNING;
         if (s == MMIG_DONE) {
             manager_job_figures(&g->rec, j);
             g->source_done = true;
@@ -686,82 +686,14 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     return 0;
 }
 
-static struct mmig *
-find_active(struct manager *m, const char *id)
-{
-    for (size_t i = 0; i < m->n_active; i++) {
-        if (strcmp(m->active[i]->rec.id, id) == 0)
-            return m->active[i];
-    }
-    return NULL;
-}
-
 void
 manager_journaled(struct manager *m, const char *id)
 {
-    struct mmig *g = find_active(m, id);
+    struct mmig *g = manager_mig_find(m, id);
     if (g == NULL || !g->journal_wait)
         return;
     g->journal_wait = false;
     send_order(m, g);
-}
-
-bool
-manager_adopt(struct manager *m, const struct store_migration *rec)
-{
-    struct mmig *own = find_active(m, rec->id);
-    if (own != NULL) {
-        /* Ours already: this manager led when it was ordered. One whose order waited for
-         * this record did not hear that it landed (the lead was lost meanwhile): it is in
-         * etcd, so another leader may have ordered it; it goes on as the journal says. */
-        if (own->journal_wait) {
-            own->journal_wait = false;
-            own->state = state_parse(rec->state);
-        }
-        return false;
-    }
-    if (m->n_active >= MANAGER_MAX_ACTIVE) {
-        log_warnx("too many migrations in flight: journaled id=%s not adopted, ignoring", rec->id);
-        return false;
-    }
-    struct mmig *g = calloc(1, sizeof(*g));
-    if (g == NULL) {
-        log_warnx("out of memory: journaled id=%s not adopted, ignoring", rec->id);
-        return false;
-    }
-    g->m = m;
-    g->rec = *rec;
-    g->state = state_parse(rec->state);
-    double mono = clock_mono_s();
-    double wall = clock_wall_s();
-    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
-    g->last_answer =
-        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
-    /* In this manager's store too: it reports the migration, once, when it ends. */
-    if (store_put_migration(m->store, &g->rec) < 0)
-        log_warnx("adopted migration not stored id=%s, ignoring", rec->id);
-    m->active[m->n_active++] = g;
-    log_info("migration adopted from the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
-             "state=%s",
-             rec->id, rec->vm, rec->src, rec->dst, rec->state);
-    return true;
-}
-
-void
-manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n)
-{
-    for (size_t i = 0; i < m->n_active; i++) {
-        struct mmig *g = m->active[i];
-        bool listed = g->journal_wait;
-        for (size_t k = 0; k < n && !listed; k++)
-            listed = strcmp(ids[k], g->rec.id) == 0;
-        if (listed || g->unlisted)
-            continue;
-        g->unlisted = true;
-        log_info("migration not in the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\": another "
-                 "leader may have settled it; its agents are asked",
-                 g->rec.id, g->rec.vm, g->rec.src, g->rec.dst);
-    }
 }
 
 void
@@ -781,31 +713,12 @@ manager_journal_all(struct manager *m)
     }
 }
 
-static void
-recover_one(void *ctx, const struct store_migration *rec)
+struct mmig *
+manager_mig_find(struct manager *m, const char *id)
 {
-    struct manager *m = ctx;
-    if (m->n_active >= MANAGER_MAX_ACTIVE)
-        return;
-    struct mmig *g = calloc(1, sizeof(*g));
-    if (g == NULL)
-        return;
-    g->m = m;
-    g->rec = *rec;
-    g->state = state_parse(rec->state);
-    /* The waits go on from the stored times, not from this start. */
-    double mono = clock_mono_s();
-    double wall = clock_wall_s();
-    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
-    g->last_answer =
-        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
-    m->active[m->n_active++] = g;
-    log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
-             rec->src, rec->dst, rec->state);
-}
-
-int
-manager_recover(struct manager *m)
-{
-    return store_each_migration(m->store, true, 0, recover_one, m);
+    for (size_t i = 0; i < m->n_active; i++) {
+        if (strcmp(m->active[i]->rec.id, id) == 0)
+            return m->active[i];
+    }
+    return NULL;
 }

@@ -94,8 +94,8 @@ key_private(const char *key, char *err, size_t errlen)
 /* A server side (when `server`) and a client side with `cert`/`key` (NULL: none) and the
  * CA `ca`; the key is checked to be private first. */
 static int
-tls_pair_new(bool server, const char *cert, const char *key, const char *ca,
-             struct http_tls **ret, char *err, size_t errlen)
+tls_pair_new(bool server, const char *cert, const char *key, const char *ca, struct http_tls **ret,
+             char *err, size_t errlen)
 {
     int r = key != NULL ? key_private(key, err, errlen) : 0;
     if (r < 0)

@@ -74,8 +74,8 @@ struct daemon *etcdtest_agent(const char *name, const char *m1, const char *m2,
 /* The three agents most tests of two managers use: h1 with `a_spec` and b:cpu=25, h2 with
  * d:cpu=5, h3 with c:cpu=5, each registered with both managers (`bandwidth` as above), once
  * both list the three hosts up (the follower's view is warm). Their URLs in `urls`. */
-void etcdtest_three_agents(const struct daemon *m1, const struct daemon *m2,
-                           const char *bandwidth, const char *a_spec, const char *urls[3]);
+void etcdtest_three_agents(const struct daemon *m1, const struct daemon *m2, const char *bandwidth,
+                           const char *a_spec, const char *urls[3]);
 
 /* wait_until() condition: the manager at c->url (a struct cond *) has role c->a ("leader",
  * "follower", "none"); false when it does not answer. */

@@ -1,0 +1,100 @@
+/* The migrations a manager takes over instead of deciding them: those its store holds
+ * unfinished when it starts (recovered: followed as if it had never stopped), those the
+ * journal in etcd holds when it takes the lead (adopted from the leader before it), and, with
+ * --etcd, those it holds that the journal does not list (unlisted: another leader most
+ * likely settled them; see manager_mark_unlisted() in manager_internal.h). manager_mig.c
+ * follows all of them as it follows its own orders. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "manager/manager_internal.h"
+
+bool
+manager_adopt(struct manager *m, const struct store_migration *rec)
+{
+    struct mmig *own = manager_mig_find(m, rec->id);
+    if (own != NULL) {
+        /* Ours already: this manager led when it was ordered. One whose order waited for
+         * this record did not hear that it landed (the lead was lost meanwhile): it is in
+         * etcd, so another leader may have ordered it; it goes on as the journal says. */
+        if (own->journal_wait) {
+            own->journal_wait = false;
+            own->state = mmig_state_parse(rec->state);
+        }
+        return false;
+    }
+    if (m->n_active >= MANAGER_MAX_ACTIVE) {
+        log_warnx("too many migrations in flight: journaled id=%s not adopted, ignoring", rec->id);
+        return false;
+    }
+    struct mmig *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        log_warnx("out of memory: journaled id=%s not adopted, ignoring", rec->id);
+        return false;
+    }
+    g->m = m;
+    g->rec = *rec;
+    g->state = mmig_state_parse(rec->state);
+    double mono = clock_mono_s();
+    double wall = clock_wall_s();
+    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
+    g->last_answer =
+        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
+    /* In this manager's store too: it reports the migration, once, when it ends. */
+    if (store_put_migration(m->store, &g->rec) < 0)
+        log_warnx("adopted migration not stored id=%s, ignoring", rec->id);
+    m->active[m->n_active++] = g;
+    log_info("migration adopted from the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
+             "state=%s",
+             rec->id, rec->vm, rec->src, rec->dst, rec->state);
+    return true;
+}
+
+void
+manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        struct mmig *g = m->active[i];
+        bool listed = g->journal_wait;
+        for (size_t k = 0; k < n && !listed; k++)
+            listed = strcmp(ids[k], g->rec.id) == 0;
+        if (listed || g->unlisted)
+            continue;
+        g->unlisted = true;
+        log_info("migration not in the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\": another "
+                 "leader may have settled it; its agents are asked",
+                 g->rec.id, g->rec.vm, g->rec.src, g->rec.dst);
+    }
+}
+
+static void
+recover_one(void *ctx, const struct store_migration *rec)
+{
+    struct manager *m = ctx;
+    if (m->n_active >= MANAGER_MAX_ACTIVE)
+        return;
+    struct mmig *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return;
+    g->m = m;
+    g->rec = *rec;
+    g->state = mmig_state_parse(rec->state);
+    /* The waits go on from the stored times, not from this start. */
+    double mono = clock_mono_s();
+    double wall = clock_wall_s();
+    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
+    g->last_answer =
+        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
+    m->active[m->n_active++] = g;
+    log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
+             rec->src, rec->dst, rec->state);
+}
+
+int
+manager_recover(struct manager *m)
+{
+    return store_each_migration(m->store, true, 0, recover_one, m);
+}
