@@ -22,8 +22,16 @@ manager_adopt(struct manager *m, const struct store_migration *rec)
          * etcd, so another leader may have ordered it; it goes on as the journal says. */
         if (own->journal_wait) {
             own->journal_wait = false;
+            own->rec = *rec;
             own->state = mmig_state_parse(rec->state);
+            double mono = clock_mono_s();
+            double wall = clock_wall_s();
+            own->last_answer = rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono)
+                                                 : own->started_mono;
+            if (store_put_migration(m->store, &own->rec) < 0)
+                log_warnx("journaled migration not stored id=%s, ignoring", rec->id);
         }
+        own->unlisted = false; /* listed again (another leader journaled it meanwhile) */
         return false;
     }
     if (m->n_active >= MANAGER_MAX_ACTIVE) {
@@ -58,11 +66,14 @@ manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n)
 {
     for (size_t i = 0; i < m->n_active; i++) {
         struct mmig *g = m->active[i];
-        bool listed = g->journal_wait;
+        bool listed = false;
         for (size_t k = 0; k < n && !listed; k++)
             listed = strcmp(ids[k], g->rec.id) == 0;
         if (listed || g->unlisted)
-            continue;
+            continue; /* listed: manager_adopt() took the journal's word for it */
+        /* One whose order waited for its record: the record never landed (never ordered),
+         * or landed and another leader settled it. Its source says which. */
+        g->journal_wait = false;
         g->unlisted = true;
         log_info("migration not in the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\": another "
                  "leader may have settled it; its agents are asked",

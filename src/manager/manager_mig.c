@@ -504,13 +504,19 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
         json_decref(j);
         if (s == MMIG_DONE || s == MMIG_FAILED) {
             finish(m, g, s, s == MMIG_FAILED ? error : NULL);
-        } else if (g->unlisted) {
-            /* It runs: not one another leader settled, but one the journal never had. */
+        } else if (g->unlisted && manager_journal_writing(m)) {
+            /* It runs: not one another leader settled, but one the journal never had (or
+             * an order of ours whose answer was lost). Ours again, journaled under this
+             * term; while this manager does not lead, the next takeover asks again. */
             g->unlisted = false;
-            manager_journal_migration(m, &g->rec, false);
+            g->state = MMIG_RUNNING;
+            save(m, g);
             log_info("migration still running id=%s vm=\"%s\" from=\"%s\" to=\"%s\": not "
                      "in the journal, journaled again and followed",
                      g->rec.id, g->rec.vm, g->rec.src, g->rec.dst);
+        } else if (g->state == MMIG_PLANNED) {
+            g->state = MMIG_RUNNING; /* it took the order */
+            save(m, g);
         }
         return;
     }
@@ -564,16 +570,9 @@ manager_follow(struct manager *m)
         struct mmig *g = list[i];
         if (g->in_flight || g->journal_wait)
             continue;
-        if (g->state == MMIG_PLANNED && g->unlisted) {
-            /* Its record was in etcd (else its order would still wait for it) and is gone:
-             * the leader that removed it settled it. Not ordered again. */
-            if (where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1)
-                finish(m, g, MMIG_DONE, NULL);
-            else
-                finish(m, g, MMIG_FAILED, "not in the journal: settled by another leader");
-            continue;
-        }
-        if (g->state == MMIG_PLANNED) {
+        /* An unlisted planned one is not ordered again: its source is asked, as for one
+         * running, whether it took the order (manager_mark_unlisted()). */
+        if (g->state == MMIG_PLANNED && !g->unlisted) {
             if (g->attempts < ORDER_ATTEMPTS)
                 send_order(m, g);
             else
