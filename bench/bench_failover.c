@@ -16,7 +16,7 @@
  * throughout (a VM running on two hosts, or on none outside a migration, is counted).
  *
  * Where the time goes: the dead leader's lease has to run out on etcd (ha_lease), the
- * follower notices at its next look (every third of the lease), campaigns, and decides at
+ * follower notices at its next look (every sixth of the lease), campaigns, and decides at
  * its next round (one interval). Target: p99 <= lease + interval + 0.5 s, no conflict
  * missed, no VM lost or on two hosts. A benchmark, not a gate: it exits 0 once the options
  * parse (2 for bad options), and 0 with a message when etcd is not installed. */
@@ -563,8 +563,8 @@ kill_step(struct bench *b, struct killer *k, struct stream *s, struct result *r,
         k->leader = strcmp(role[0], "leader") == 0 ? 0 : strcmp(role[1], "leader") == 0 ? 1 : -1;
         if (k->leader >= 0 && strcmp(role[1 - k->leader], "follower") == 0 && term[0] == term[1]) {
             /* Uniform over a few conflicts of the stream, the rounds and the follower's
-             * looks at etcd (a third of the lease). */
-            double span = 2.0 * (b->interval > b->lease / 3.0 ? b->interval : b->lease / 3.0);
+             * looks at etcd (a sixth of the lease). */
+            double span = 2.0 * (b->interval > b->lease / 6.0 ? b->interval : b->lease / 6.0);
             k->kill_at = now + 1.0 + bench_rng_unit(&rng_state) * span;
             k->old_term = term[k->leader];
             k->phase = K_WAITING;

@@ -1,14 +1,17 @@
 /* Active/standby managers on etcd (--etcd): who leads, for how long it may order, and what
  * the others answer meanwhile.
  *
- * Every manager holds a lease of ha_lease seconds on etcd and renews it every third of it
- * from this timer (a step: a keepalive, then a check of the leader key). A manager that is
- * not the leader tries to create the key PREFIX/leader, attached to its lease, in a
+ * Every manager holds a lease of ha_lease seconds on etcd and renews it every sixth of it
+ * from this timer (a step: a keepalive, then a check of the leader key; HA_STEPS a lease). A
+ * manager that is not the leader tries to create the key PREFIX/leader, attached to its lease, in a
  * transaction that succeeds only while the key is absent (create_revision 0); the one that
  * creates it leads, and its term is the key's creation revision, which etcd only ever raises.
  * The others read the key from the same transaction and follow: they learn the leader's URL
  * and term and try again at the next step, which is how they notice it is gone (polling every
- * lease/3, not a watch: the HTTP client reads whole answers, and a watch is a stream).
+ * lease/6, not a watch: the HTTP client reads whole answers, and a watch is a stream). A dead
+ * leader is so replaced within the lease, etcd's check for expired leases (every 0.5 s) and
+ * one step: 4 s with the defaults, inside the lease and one round (a step of a third of the
+ * lease, as first written, left no margin: 4.81 s was measured once).
  *
  * The leader may order only until its lease may have run out on etcd's side: the lease runs
  * there from when etcd took the renewal, which is after we sent it, so counting from the send
@@ -33,6 +36,9 @@
 #include "net/etcd.h"
 
 enum ha_role { HA_NONE, HA_FOLLOWER, HA_LEADER };
+
+/* Steps (keepalive, then a check of the key or a campaign) a lease. */
+#define HA_STEPS 6.0
 
 /* Why no manager leads, or this one cannot take part: "ha_reason" in /v1/health and the
  * label of vmloc_ha_problem. */
@@ -414,7 +420,7 @@ manager_ha_start(struct manager *m)
         r = manager_journal_new(m, ha->etcd, o->ha_prefix, ha->key, call_timeout(ha), &m->journal);
     if (r == 0) {
         ha->tick_ev = event_new(m->base, -1, EV_PERSIST, tick_cb, ha);
-        struct timeval tv = loop_tv(ha->ttl_s / 3.0);
+        struct timeval tv = loop_tv(ha->ttl_s / HA_STEPS);
         if (ha->tick_ev == NULL || event_add(ha->tick_ev, &tv) < 0)
             r = -ENOMEM;
     }

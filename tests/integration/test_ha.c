@@ -1,7 +1,7 @@
 /* Active/standby managers on a real etcd (Debian's etcd-server, three members on loopback
  * ports, each with a data directory of its own, the managers given all three): exactly one leads
  * and /v1/health says who and with which term; a drain sent to the follower takes effect; after a
- * kill -9 of the leader the follower leads within the lease and a third of it (its poll) plus
+ * kill -9 of the leader the follower leads within the lease and a sixth of it (its poll) plus
  * slack, and resolves a conflict that began after the kill; a leader paused (SIGSTOP, at the point
  * where it is about to send an order) for longer than its lease sends nothing once woken, and no
  * agent takes an order of its old term; an agent refuses an order whose term is older than one it
@@ -29,9 +29,9 @@
 #include "testpool.h"
 
 #define LEASE_S 3.0
-/* Takeover: the lease, the follower's poll (a third of it), a round, and slack for a loaded
- * machine. */
-#define TAKEOVER_S (LEASE_S + LEASE_S / 3.0 + 0.2 + 2.0)
+/* Takeover: the lease, etcd's check for expired leases (0.5 s), the follower's poll (a sixth
+ * of the lease), a round, and slack for a loaded machine. */
+#define TAKEOVER_S (LEASE_S + 0.5 + LEASE_S / 6.0 + 0.2 + 2.0)
 
 static const char *etcd_bin;
 

@@ -27,9 +27,9 @@
 #include "testpool.h"
 
 #define LEASE_S 3.0
-/* Takeover: the lease, the follower's poll (a third of it), a round, and slack for a loaded
- * machine. */
-#define TAKEOVER_S (LEASE_S + LEASE_S / 3.0 + 0.2 + 4.0)
+/* Takeover: the lease, etcd's check for expired leases (0.5 s), the follower's poll (a sixth
+ * of the lease), a round, and slack for a loaded machine. */
+#define TAKEOVER_S (LEASE_S + 0.5 + LEASE_S / 6.0 + 0.2 + 4.0)
 
 static const char *etcd_bin;
 
