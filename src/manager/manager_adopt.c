@@ -12,6 +12,25 @@
 #include "common/log.h"
 #include "manager/manager_internal.h"
 
+/* A migration of ours made from record `rec` (of the store or the journal): its waits go on
+ * from the record's times, not from now. NULL when out of memory. */
+static struct mmig *
+from_record(struct manager *m, const struct store_migration *rec)
+{
+    struct mmig *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return NULL;
+    g->m = m;
+    g->rec = *rec;
+    g->state = mmig_state_parse(rec->state);
+    double mono = clock_mono_s();
+    double wall = clock_wall_s();
+    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
+    g->last_answer =
+        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
+    return g;
+}
+
 bool
 manager_adopt(struct manager *m, const struct store_migration *rec)
 {
@@ -24,10 +43,9 @@ manager_adopt(struct manager *m, const struct store_migration *rec)
             own->journal_wait = false;
             own->rec = *rec;
             own->state = mmig_state_parse(rec->state);
-            double mono = clock_mono_s();
-            double wall = clock_wall_s();
-            own->last_answer = rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono)
-                                                 : own->started_mono;
+            if (rec->answered > 0)
+                own->last_answer =
+                    clock_mono_of_wall(rec->answered, clock_wall_s(), clock_mono_s());
             if (store_put_migration(m->store, &own->rec) < 0)
                 log_warnx("journaled migration not stored id=%s, ignoring", rec->id);
         }
@@ -38,19 +56,11 @@ manager_adopt(struct manager *m, const struct store_migration *rec)
         log_warnx("too many migrations in flight: journaled id=%s not adopted, ignoring", rec->id);
         return false;
     }
-    struct mmig *g = calloc(1, sizeof(*g));
+    struct mmig *g = from_record(m, rec);
     if (g == NULL) {
         log_warnx("out of memory: journaled id=%s not adopted, ignoring", rec->id);
         return false;
     }
-    g->m = m;
-    g->rec = *rec;
-    g->state = mmig_state_parse(rec->state);
-    double mono = clock_mono_s();
-    double wall = clock_wall_s();
-    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
-    g->last_answer =
-        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
     /* In this manager's store too: it reports the migration, once, when it ends. */
     if (store_put_migration(m->store, &g->rec) < 0)
         log_warnx("adopted migration not stored id=%s, ignoring", rec->id);
@@ -87,18 +97,9 @@ recover_one(void *ctx, const struct store_migration *rec)
     struct manager *m = ctx;
     if (m->n_active >= MANAGER_MAX_ACTIVE)
         return;
-    struct mmig *g = calloc(1, sizeof(*g));
+    struct mmig *g = from_record(m, rec);
     if (g == NULL)
         return;
-    g->m = m;
-    g->rec = *rec;
-    g->state = mmig_state_parse(rec->state);
-    /* The waits go on from the stored times, not from this start. */
-    double mono = clock_mono_s();
-    double wall = clock_wall_s();
-    g->started_mono = clock_mono_of_wall(rec->started, wall, mono);
-    g->last_answer =
-        rec->answered > 0 ? clock_mono_of_wall(rec->answered, wall, mono) : g->started_mono;
     m->active[m->n_active++] = g;
     log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
              rec->src, rec->dst, rec->state);
