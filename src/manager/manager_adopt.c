@@ -4,6 +4,7 @@
  * --etcd, those it holds that the journal does not list (unlisted: another leader most
  * likely settled them; see manager_mark_unlisted() in manager_internal.h). manager_mig.c
  * follows all of them as it follows its own orders. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,14 +72,18 @@ manager_adopt(struct manager *m, const struct store_migration *rec)
     return true;
 }
 
+static int
+id_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
 void
 manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n)
 {
     for (size_t i = 0; i < m->n_active; i++) {
         struct mmig *g = m->active[i];
-        bool listed = false;
-        for (size_t k = 0; k < n && !listed; k++)
-            listed = strcmp(ids[k], g->rec.id) == 0;
+        bool listed = n > 0 && bsearch(g->rec.id, ids, n, sizeof(*ids), id_cmp) != NULL;
         if (listed || g->unlisted)
             continue; /* listed: manager_adopt() took the journal's word for it */
         /* One whose order waited for its record: the record never landed (never ordered),

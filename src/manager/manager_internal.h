@@ -251,14 +251,14 @@ void manager_migrations_done(struct manager *m);
  * no room, logged). */
 bool manager_adopt(struct manager *m, const struct store_migration *rec);
 /* On taking the lead, with the journal read: a migration of ours that the journal does not
- * list (`ids`, `n`) is most likely one another leader settled while this manager held it
- * (every order is journaled before it goes out, and a record goes only when a leader settles
- * it), but may be one that was never journaled (held in our store from before --etcd, or an
- * etcd that was emptied). It is marked unlisted: not journaled again and not reported when it
- * ends (our store records the outcome), unless its source answers that it still runs, which
- * makes it ours again (journaled and followed as any). An unlisted planned one is not
- * ordered again. Those whose order waits for a journal write are left to
- * manager_journal_all(). */
+ * list (`ids`, `n`, sorted by strcmp) is most likely one
+ * another leader settled while this manager held it (every order is journaled before it
+ * goes out, and a record goes only when a leader settles it), but may be one that was never
+ * journaled (held in our store from before --etcd, or an etcd that was emptied), or one
+ * whose order waited for a record that never landed. It is marked unlisted: not journaled
+ * again, not ordered again, and not reported when it ends (our store records the outcome),
+ * unless its source answers that it still runs, which makes it ours again (journaled and
+ * followed as any). */
 void manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n);
 /* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
 void manager_journaled(struct manager *m, const char *id);

@@ -522,6 +522,12 @@ drains_read(void *arg, const struct etcd_result *r)
     j->reading = true;
 }
 
+static int
+id_order(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void
 migrations_read(void *arg, const struct etcd_result *r)
 {
@@ -542,10 +548,15 @@ migrations_read(void *arg, const struct etcd_result *r)
     /* Every key counts as listed, read or not: a record this manager cannot read may still
      * be a migration in flight. With keys skipped, nothing can be said to be unlisted. */
     const char **ids = r->n_kvs > 0 ? calloc(r->n_kvs, sizeof(*ids)) : NULL;
+    if (r->n_kvs > 0 && ids == NULL)
+        log_warnx("out of memory: the migrations the journal does not list are not looked "
+                  "for at this takeover");
     if (r->n_skipped == 0 && (r->n_kvs == 0 || ids != NULL)) {
         size_t plen = strlen(j->mig_prefix);
         for (size_t i = 0; i < r->n_kvs; i++)
             ids[i] = r->kvs[i].key + plen;
+        if (r->n_kvs > 1)
+            qsort(ids, r->n_kvs, sizeof(*ids), id_order);
         manager_mark_unlisted(j->m, ids, r->n_kvs);
     }
     free(ids);

@@ -130,8 +130,9 @@ finish_unlisted(struct manager *m, struct mmig *g, enum mmig_state st, const cha
     g->rec.finished = clock_wall_s();
     (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
     save(m, g);
-    log_info("migration settled by another leader id=%s vm=\"%s\" from=\"%s\" to=\"%s\" "
-             "recorded=%s: not in the journal, not reported again",
+    log_info("unlisted migration ended id=%s vm=\"%s\" from=\"%s\" to=\"%s\" recorded=%s: "
+             "not in the journal, so not reported (another leader settled it, or it never "
+             "started)",
              g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, mmig_state_name(st));
     remove_active(m, g);
 }
@@ -415,6 +416,7 @@ order_done(void *arg, int status, const char *body, size_t len, const char *err)
     g->in_flight = false;
     if (status == 202 || (status == 409 && order_known(body))) {
         /* Accepted now, or accepted before a restart of ours: the same order. */
+        failpoint("manager-order-taken"); /* the source runs it; still "planned" here */
         g->state = MMIG_RUNNING;
         g->rec.answered = 0; /* stored now, by heard() */
         heard(m, g);

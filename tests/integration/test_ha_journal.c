@@ -10,7 +10,8 @@
  * leader orders its migration under the id the old leader gave. Skipped (77) when etcd is not
  * installed. (a') A migration another leader settled while this one did not lead is not
  * reported or journaled again when this one leads again; (a'') one the journal never had
- * and that still runs is journaled again and reported once. */
+ * and that still runs is journaled again and reported once, (a3) also when the manager's
+ * store still says planned. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <signal.h>
@@ -268,8 +269,7 @@ test_settled_elsewhere(void **state)
     daemon_kill(m2);
     struct cond lead1 = {m1->url, "leader", NULL, 0};
     assert_true(wait_until(etcdtest_role_is, &lead1, TAKEOVER_S));
-    (void)snprintf(line, sizeof(line),
-                   "migration settled by another leader id=%s vm=\"a\" from=\"h1\"", id);
+    (void)snprintf(line, sizeof(line), "unlisted migration ended id=%s vm=\"a\" from=\"h1\"", id);
     struct log_cond dropped = {m1, line};
     assert_true(wait_until(log_has, &dropped, ACT_S));
     struct cond done1 = {m1->url, "a", "done", 0};
@@ -330,7 +330,7 @@ test_unlisted_running(void **state)
     (void)snprintf(line, sizeof(line), "migration done id=%s", id);
     struct log_cond reported = {m1, line};
     assert_true(log_has(&reported));
-    (void)snprintf(line, sizeof(line), "migration settled by another leader id=%s", id);
+    (void)snprintf(line, sizeof(line), "unlisted migration ended id=%s", id);
     struct log_cond dropped = {m1, line};
     assert_false(log_has(&dropped));
     char id1[100] = "";
@@ -338,6 +338,64 @@ test_unlisted_running(void **state)
     int at = pool_vm_where(urls, 3, "a");
     assert_true(at == 1 || at == 2);
     assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    pool_finish();
+}
+
+/* (a3) The same for an order the source took whose answer the manager never recorded: it
+ * ends at its failpoint with the migration "planned" in its store while the source copies.
+ * Started again with --etcd it must not settle it from the samples (the VM is still on its
+ * source) nor order it again: its source says it runs, so it is journaled again, followed
+ * to its end and reported once. */
+static void
+test_unlisted_planned_taken(void **state)
+{
+    (void)state;
+    char data[700];
+    (void)snprintf(data, sizeof(data), "%s-m1", pool_data_dir());
+    const char *argv[] = {"manager", "--listen",   "127.0.0.1:0", "--data",
+                          data,      "--interval", "0.2",         NULL};
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "manager-order-taken", 1), 0);
+    struct daemon *m0 = pool_start("m0", argv);
+    (void)unsetenv("VMLOC_FAILPOINT");
+    struct daemon *a1 =
+        etcdtest_agent("h1", m0->url, NULL, "1000", "a:cpu=30,mem=8000", "b:cpu=25");
+    struct daemon *a2 = etcdtest_agent("h2", m0->url, NULL, "1000", "d:cpu=5", NULL);
+    struct daemon *a3 = etcdtest_agent("h3", m0->url, NULL, "1000", "c:cpu=5", NULL);
+    const char *urls[] = {a1->url, a2->url, a3->url};
+    struct cond up0 = {m0->url, NULL, NULL, 3};
+    assert_true(wait_until(hosts_up, &up0, UP_S));
+    load(a1->url, "a", "cpu=60");
+    assert_true(wait_until(pool_exited, m0, ACT_S));
+    /* The source runs the order the manager did not record as taken. */
+    char id[100] = "";
+    assert_int_equal(migrations_of(a1->url, "a", id, sizeof(id)), 1);
+
+    struct daemon *m1 = etcdtest_manager("m1");
+    char line[200];
+    (void)snprintf(line, sizeof(line), "migration recovered id=%s vm=\"a\" from=\"h1\"", id);
+    struct log_cond recovered = {m1, line};
+    assert_true(wait_until(log_has, &recovered, UP_S));
+    (void)snprintf(line, sizeof(line), "migration still running id=%s", id);
+    struct log_cond relisted = {m1, line};
+    assert_true(wait_until(log_has, &relisted, ACT_S));
+    struct cond done = {m1->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &done, 8.0 + ACT_S));
+    (void)snprintf(line, sizeof(line), "migration done id=%s", id);
+    struct log_cond reported = {m1, line};
+    assert_true(log_has(&reported));
+    /* Not ordered again (an order answered would log it running) nor ended unreported. */
+    (void)snprintf(line, sizeof(line), "migration running id=%s", id);
+    struct log_cond reordered = {m1, line};
+    assert_false(log_has(&reordered));
+    (void)snprintf(line, sizeof(line), "unlisted migration ended id=%s", id);
+    struct log_cond quiet = {m1, line};
+    assert_false(log_has(&quiet));
+    char id1[100] = "";
+    assert_int_equal(migrations_of(m1->url, "a", id1, sizeof(id1)), 1);
+    assert_string_equal(id1, id);
+    assert_int_equal(migrations_of(a1->url, "a", id1, sizeof(id1)), 1);
+    int at = pool_vm_where(urls, 3, "a");
+    assert_true(at == 1 || at == 2);
     pool_finish();
 }
 
@@ -511,6 +569,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_adopt_committing, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_settled_elsewhere, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_unlisted_running, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_unlisted_planned_taken, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_rec_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_bad_records, setup, etcdtest_teardown),

@@ -462,18 +462,27 @@ pool_exited(void *arg)
 }
 
 int
-pool_listen_loopback(char *url, size_t len)
+pool_bind_loopback(int *ret_port)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(lfd >= 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(lfd, 16), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     socklen_t sl = sizeof(sa);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-    (void)snprintf(url, len, "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    *ret_port = ntohs(sa.sin_port);
+    return fd;
+}
+
+int
+pool_listen_loopback(char *url, size_t len)
+{
+    int port = 0;
+    int lfd = pool_bind_loopback(&port);
+    assert_int_equal(listen(lfd, 16), 0);
+    (void)snprintf(url, len, "http://127.0.0.1:%d", port);
     return lfd;
 }

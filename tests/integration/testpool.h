@@ -91,6 +91,8 @@ bool migration_of(void *arg);
  * *ret_time unless NULL. */
 long long sample_seq(const char *agent_url, double *ret_time);
 
+/* A TCP socket bound to a port of 127.0.0.1 the kernel chooses, the port in *ret_port. */
+int pool_bind_loopback(int *ret_port);
 /* A socket listening on a port of 127.0.0.1 the kernel chooses (for a test's own fake
  * server), its URL "http://127.0.0.1:PORT" in `url` (`len` bytes). */
 int pool_listen_loopback(char *url, size_t len);
