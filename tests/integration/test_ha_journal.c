@@ -287,37 +287,38 @@ test_settled_elsewhere(void **state)
     pool_finish();
 }
 
-/* (a'') A migration the journal never had: ordered by a manager without --etcd, which then
- * stops while the VM is copied and is started again on the same store with --etcd. Its
- * journal is empty, so the migration it recovers from its store is unlisted; its source
- * answers that it still runs, so it is journaled again, followed to its end and reported
- * once. */
-static void
-test_unlisted_running(void **state)
+/* A manager without --etcd (id m0, on the store of m1) with three agents registered with it
+ * alone (h1 with a:cpu=30,mem=8000 and b, h2 with d, h3 with c: a takes 8 s to move), all up;
+ * `failpoint` (NULL: none) in its environment. Their URLs in `urls`. */
+static struct daemon *
+start_without_etcd(const char *failpoint, const char *urls[3])
 {
-    (void)state;
     char data[700];
     (void)snprintf(data, sizeof(data), "%s-m1", pool_data_dir());
     const char *argv[] = {"manager", "--listen",   "127.0.0.1:0", "--data",
                           data,      "--interval", "0.2",         NULL};
+    if (failpoint != NULL)
+        assert_int_equal(setenv("VMLOC_FAILPOINT", failpoint, 1), 0);
     struct daemon *m0 = pool_start("m0", argv);
-    struct daemon *a1 =
-        etcdtest_agent("h1", m0->url, NULL, "1000", "a:cpu=30,mem=8000", "b:cpu=25");
-    struct daemon *a2 = etcdtest_agent("h2", m0->url, NULL, "1000", "d:cpu=5", NULL);
-    struct daemon *a3 = etcdtest_agent("h3", m0->url, NULL, "1000", "c:cpu=5", NULL);
-    const char *urls[] = {a1->url, a2->url, a3->url};
+    (void)unsetenv("VMLOC_FAILPOINT");
+    urls[0] = etcdtest_agent("h1", m0->url, NULL, "1000", "a:cpu=30,mem=8000", "b:cpu=25")->url;
+    urls[1] = etcdtest_agent("h2", m0->url, NULL, "1000", "d:cpu=5", NULL)->url;
+    urls[2] = etcdtest_agent("h3", m0->url, NULL, "1000", "c:cpu=5", NULL)->url;
     struct cond up0 = {m0->url, NULL, NULL, 3};
     assert_true(wait_until(hosts_up, &up0, UP_S));
-    load(a1->url, "a", "cpu=60");
-    struct cond running = {m0->url, "a", "running", 0};
-    assert_true(wait_until(migration_is, &running, ACT_S));
-    char id[100] = "";
-    assert_int_equal(migrations_of(m0->url, "a", id, sizeof(id)), 1);
-    daemon_kill(m0);
+    return m0;
+}
 
+/* m0's store under m1 with --etcd: migration `id` of VM a, which the source still runs, is
+ * recovered, not in the journal, found running (journaled again), followed to its end and
+ * reported once, under its id; it is never ordered again (an answered order would log it
+ * running) nor ended unreported; a ends on one host of `urls`. */
+static void
+back_with_etcd(const char *id, const char *const urls[3])
+{
     struct daemon *m1 = etcdtest_manager("m1");
     char line[200];
-    (void)snprintf(line, sizeof(line), "migration recovered id=%s", id);
+    (void)snprintf(line, sizeof(line), "migration recovered id=%s vm=\"a\" from=\"h1\"", id);
     struct log_cond recovered = {m1, line};
     assert_true(wait_until(log_has, &recovered, UP_S));
     struct cond lead1 = {m1->url, "leader", NULL, 0};
@@ -330,60 +331,6 @@ test_unlisted_running(void **state)
     (void)snprintf(line, sizeof(line), "migration done id=%s", id);
     struct log_cond reported = {m1, line};
     assert_true(log_has(&reported));
-    (void)snprintf(line, sizeof(line), "unlisted migration ended id=%s", id);
-    struct log_cond dropped = {m1, line};
-    assert_false(log_has(&dropped));
-    char id1[100] = "";
-    assert_int_equal(migrations_of(m1->url, "a", id1, sizeof(id1)), 1);
-    int at = pool_vm_where(urls, 3, "a");
-    assert_true(at == 1 || at == 2);
-    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
-    pool_finish();
-}
-
-/* (a3) The same for an order the source took whose answer the manager never recorded: it
- * ends at its failpoint with the migration "planned" in its store while the source copies.
- * Started again with --etcd it must not settle it from the samples (the VM is still on its
- * source) nor order it again: its source says it runs, so it is journaled again, followed
- * to its end and reported once. */
-static void
-test_unlisted_planned_taken(void **state)
-{
-    (void)state;
-    char data[700];
-    (void)snprintf(data, sizeof(data), "%s-m1", pool_data_dir());
-    const char *argv[] = {"manager", "--listen",   "127.0.0.1:0", "--data",
-                          data,      "--interval", "0.2",         NULL};
-    assert_int_equal(setenv("VMLOC_FAILPOINT", "manager-order-taken", 1), 0);
-    struct daemon *m0 = pool_start("m0", argv);
-    (void)unsetenv("VMLOC_FAILPOINT");
-    struct daemon *a1 =
-        etcdtest_agent("h1", m0->url, NULL, "1000", "a:cpu=30,mem=8000", "b:cpu=25");
-    struct daemon *a2 = etcdtest_agent("h2", m0->url, NULL, "1000", "d:cpu=5", NULL);
-    struct daemon *a3 = etcdtest_agent("h3", m0->url, NULL, "1000", "c:cpu=5", NULL);
-    const char *urls[] = {a1->url, a2->url, a3->url};
-    struct cond up0 = {m0->url, NULL, NULL, 3};
-    assert_true(wait_until(hosts_up, &up0, UP_S));
-    load(a1->url, "a", "cpu=60");
-    assert_true(wait_until(pool_exited, m0, ACT_S));
-    /* The source runs the order the manager did not record as taken. */
-    char id[100] = "";
-    assert_int_equal(migrations_of(a1->url, "a", id, sizeof(id)), 1);
-
-    struct daemon *m1 = etcdtest_manager("m1");
-    char line[200];
-    (void)snprintf(line, sizeof(line), "migration recovered id=%s vm=\"a\" from=\"h1\"", id);
-    struct log_cond recovered = {m1, line};
-    assert_true(wait_until(log_has, &recovered, UP_S));
-    (void)snprintf(line, sizeof(line), "migration still running id=%s", id);
-    struct log_cond relisted = {m1, line};
-    assert_true(wait_until(log_has, &relisted, ACT_S));
-    struct cond done = {m1->url, "a", "done", 0};
-    assert_true(wait_until(migration_is, &done, 8.0 + ACT_S));
-    (void)snprintf(line, sizeof(line), "migration done id=%s", id);
-    struct log_cond reported = {m1, line};
-    assert_true(log_has(&reported));
-    /* Not ordered again (an order answered would log it running) nor ended unreported. */
     (void)snprintf(line, sizeof(line), "migration running id=%s", id);
     struct log_cond reordered = {m1, line};
     assert_false(log_has(&reordered));
@@ -393,9 +340,49 @@ test_unlisted_planned_taken(void **state)
     char id1[100] = "";
     assert_int_equal(migrations_of(m1->url, "a", id1, sizeof(id1)), 1);
     assert_string_equal(id1, id);
-    assert_int_equal(migrations_of(a1->url, "a", id1, sizeof(id1)), 1);
+    assert_int_equal(migrations_of(urls[0], "a", id1, sizeof(id1)), 1);
     int at = pool_vm_where(urls, 3, "a");
     assert_true(at == 1 || at == 2);
+    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+}
+
+/* (a'') A migration the journal never had: ordered by a manager without --etcd, which then
+ * stops while the VM is copied and is started again on the same store with --etcd. Its
+ * journal is empty, so the migration it recovers from its store is unlisted; its source
+ * answers that it still runs, so it is journaled again, followed to its end and reported
+ * once. */
+static void
+test_unlisted_running(void **state)
+{
+    (void)state;
+    const char *urls[3];
+    struct daemon *m0 = start_without_etcd(NULL, urls);
+    load(urls[0], "a", "cpu=60");
+    struct cond running = {m0->url, "a", "running", 0};
+    assert_true(wait_until(migration_is, &running, ACT_S));
+    char id[100] = "";
+    assert_int_equal(migrations_of(m0->url, "a", id, sizeof(id)), 1);
+    daemon_kill(m0);
+    back_with_etcd(id, urls);
+    pool_finish();
+}
+
+/* (a3) The same for an order the source took whose answer the manager never recorded: it
+ * ends at its failpoint with the migration "planned" in its store while the source copies.
+ * Started again with --etcd it must not settle it from the samples (the VM is still on its
+ * source) nor order it again. */
+static void
+test_unlisted_planned_taken(void **state)
+{
+    (void)state;
+    const char *urls[3];
+    struct daemon *m0 = start_without_etcd("manager-order-taken", urls);
+    load(urls[0], "a", "cpu=60");
+    assert_true(wait_until(pool_exited, m0, ACT_S));
+    /* The source runs the order the manager did not record as taken. */
+    char id[100] = "";
+    assert_int_equal(migrations_of(urls[0], "a", id, sizeof(id)), 1);
+    back_with_etcd(id, urls);
     pool_finish();
 }
 
