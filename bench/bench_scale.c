@@ -49,11 +49,12 @@
 #include "net/http_client.h"
 
 #define KINDS 4
-#define MAX_AGENTS 10000
+#define MAX_AGENTS 60000 /* one-port mode names up to 64,000 addresses */
 #define MAX_VMS_PER_AGENT 1000
 #define MIG_HISTORY 8
 #define REREGISTER_S 5.0 /* as src/agent/agent.c */
 #define REG_CONCURRENCY 32
+#define REREG_IN_FLIGHT 128
 #define HOST_MEM_MIB 262144.0
 #define OVERHEAD_CPU 2.0
 
@@ -92,6 +93,13 @@ struct fmig {
     double mem_mib;
 };
 
+/* A growing text buffer. */
+struct sb {
+    char *p;
+    size_t len;
+    size_t cap;
+};
+
 struct lg;
 
 struct fagent {
@@ -114,6 +122,7 @@ struct fagent {
     bool registered;
     double next_reg; /* monotonic time of the next registration */
     uint64_t served;
+    struct sb rest; /* the sample after its time (NULL: to be built) */
 };
 
 enum phase {
@@ -135,7 +144,8 @@ struct opts {
     double retention;    /* the manager's --retention; 0: its default */
     bool json;
     bool keep;
-    bool check; /* exit 1 when the load test's conditions fail */
+    bool check;    /* exit 1 when the load test's conditions fail */
+    bool one_port; /* every agent on one listening socket, even when descriptors suffice */
     const char *vmloc;
 };
 
@@ -307,19 +317,14 @@ struct lg {
     double self_wall_end;
     long long data_bytes;
     struct store_fig sf;
-    struct event *tick_ev;   /* 100 ms: registrations, phases */
-    struct event *inject_ev; /* every interval: conflicts */
-    struct event *health_ev; /* interval / 4 */
-    struct event *proc_ev;   /* 1 s */
+    struct event *tick_ev;      /* 100 ms: registrations, phases */
+    struct event *inject_ev;    /* every interval: conflicts */
+    struct event *health_ev;    /* interval / 4 */
+    struct event *proc_ev;      /* 1 s */
+    struct evhttp *shared_http; /* one-port mode: the listener of every agent */
+    unsigned shared_port;
     bool failed;
     char fail_msg[256];
-};
-
-/* A growing text buffer. */
-struct sb {
-    char *p;
-    size_t len;
-    size_t cap;
 };
 
 static void
@@ -372,11 +377,11 @@ sb_kinds(struct sb *b, const double *v)
     sb_str(b, "}");
 }
 
-/* The sample, field by field as agent_sample() in src/agent/agent.c writes it (compact), with
- * the usage simhost_allocate() gives: every VM gets its demand while the host has room, else
- * the same fraction of it, per kind; the host's total is capped at 100. */
+/* The sample after its time, field by field as agent_sample() in src/agent/agent.c writes it
+ * (compact), with the usage simhost_allocate() gives: every VM gets its demand while the host has
+ * room, else the same fraction of it, per kind; the host's total is capped at 100. */
 static void
-build_sample(struct fagent *a, struct sb *b)
+build_rest(struct fagent *a, struct sb *b)
 {
     const double overhead[KINDS] = {OVERHEAD_CPU, 0, 0, 0};
     double scale[KINDS];
@@ -390,12 +395,6 @@ build_sample(struct fagent *a, struct sb *b)
         double total = overhead[k] + want * scale[k];
         host[k] = total > 100.0 ? 100.0 : total;
     }
-    a->seq++;
-    char t[160];
-    (void)snprintf(t, sizeof(t),
-                   "{\"version\":1,\"seq\":%llu,\"time\":", (unsigned long long)a->seq);
-    sb_str(b, t);
-    sb_real(b, bench_wall_s());
     sb_str(b, ",\"url\":\"");
     sb_str(b, a->url);
     sb_str(b, "\",\"host\":{\"name\":\"");
@@ -421,6 +420,36 @@ build_sample(struct fagent *a, struct sb *b)
         sb_str(b, ",\"priority\":0,\"pinned\":false,\"state\":\"running\"}");
     }
     sb_str(b, "]}}");
+}
+
+/* The sample: its sequence number and time, then the rest, built again only after the
+ * agent's VMs changed (agent_changed()): serving 10,000 agents a second leaves the manager
+ * most of the machine. */
+static void
+build_sample(struct fagent *a, struct sb *b)
+{
+    a->seq++;
+    char t[160];
+    (void)snprintf(t, sizeof(t),
+                   "{\"version\":1,\"seq\":%llu,\"time\":", (unsigned long long)a->seq);
+    sb_str(b, t);
+    sb_real(b, bench_wall_s());
+    if (a->rest.p == NULL)
+        build_rest(a, &a->rest);
+    if (a->rest.p != NULL)
+        sb_add(b, a->rest.p, a->rest.len);
+    else { /* out of memory: no sample */
+        free(b->p);
+        memset(b, 0, sizeof(*b));
+    }
+}
+
+/* The agent's VMs or their demand changed: its sample is built afresh. */
+static void
+agent_changed(struct fagent *a)
+{
+    free(a->rest.p);
+    memset(&a->rest, 0, sizeof(a->rest));
 }
 
 static void
@@ -496,6 +525,7 @@ calm_down(struct fagent *a)
 {
     for (size_t i = 0; i < a->n_vms; i++)
         a->vms[i].demand[0] = a->vms[i].normal_cpu;
+    agent_changed(a);
     a->hot = false;
     a->hot_shown = 0;
 }
@@ -578,6 +608,7 @@ post_migration(struct fagent *a, struct evhttp_request *req)
     calm_down(a);
     v.demand[0] = v.normal_cpu;
     (void)vm_push(dst, &v);
+    agent_changed(dst);
     struct fmig *m = &a->migs[a->n_migs % MIG_HISTORY];
     a->n_migs++;
     memset(m, 0, sizeof(*m));
@@ -649,9 +680,8 @@ note_sample_request(struct lg *lg)
 }
 
 static void
-agent_cb(struct evhttp_request *req, void *arg)
+agent_serve(struct fagent *a, struct evhttp_request *req)
 {
-    struct fagent *a = arg;
     struct lg *lg = a->lg;
     const char *uri = evhttp_request_get_uri(req);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -696,10 +726,101 @@ agent_cb(struct evhttp_request *req, void *arg)
     reply_error(req, 404, "no such resource");
 }
 
-/* Listen on 127.0.0.1, on a port the kernel chooses (a->url says which). 0 or -1. */
+static void
+agent_cb(struct evhttp_request *req, void *arg)
+{
+    agent_serve(arg, req);
+}
+
+/* The address of agent `i` in one-port mode: 127.1.X.Y, Y from 1 to 250. */
+static void
+agent_addr(size_t i, char *buf, size_t len)
+{
+    (void)snprintf(buf, len, "127.1.%zu.%zu", i / 250, 1 + i % 250);
+}
+
+/* One-port mode: the agent whose address the request was sent to (the Host header, its
+ * port removed by libevent), or NULL. */
+static struct fagent *
+agent_by_host(struct lg *lg, const char *host)
+{
+    if (host == NULL || strncmp(host, "127.1.", 6) != 0)
+        return NULL;
+    const char *p = host + 6;
+    char *end = NULL;
+    errno = 0;
+    unsigned long x = strtoul(p, &end, 10);
+    if (end == p || *end != '.' || errno != 0 || x > 255)
+        return NULL;
+    p = end + 1;
+    unsigned long y = strtoul(p, &end, 10);
+    if (end == p || *end != '\0' || errno != 0 || y < 1 || y > 250)
+        return NULL;
+    size_t i = (size_t)x * 250 + (size_t)(y - 1);
+    return i < lg->n ? &lg->agents[i] : NULL;
+}
+
+/* Is the peer of `req` on the loopback network? The one-port listener is on the wildcard
+ * address; anything from elsewhere is turned away. */
+static bool
+from_loopback(struct evhttp_request *req)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    const struct sockaddr *sa = c != NULL ? evhttp_connection_get_addr(c) : NULL;
+    if (sa == NULL || sa->sa_family != AF_INET)
+        return false;
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+    return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+}
+
+static void
+shared_cb(struct evhttp_request *req, void *arg)
+{
+    struct lg *lg = arg;
+    if (!from_loopback(req)) {
+        reply_error(req, 403, "loopback peers only");
+        return;
+    }
+    struct fagent *a = agent_by_host(lg, evhttp_request_get_host(req));
+    if (a == NULL) {
+        reply_error(req, 404, "no fake agent at this address");
+        return;
+    }
+    agent_serve(a, req);
+}
+
+/* One-port mode: one listening socket on the wildcard address for every agent. 0 or -1. */
+static int
+shared_listen(struct lg *lg)
+{
+    lg->shared_http = evhttp_new(lg->base);
+    if (lg->shared_http == NULL)
+        return -1;
+    evhttp_set_timeout(lg->shared_http, HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(lg->shared_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_gencb(lg->shared_http, shared_cb, lg);
+    struct evhttp_bound_socket *s = evhttp_bind_socket_with_handle(lg->shared_http, "0.0.0.0", 0);
+    if (s == NULL)
+        return -1;
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+    if (getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&sin, &sl) < 0)
+        return -1;
+    lg->shared_port = ntohs(sin.sin_port);
+    return 0;
+}
+
+/* Listen on 127.0.0.1, on a port the kernel chooses (a->url says which); in one-port mode,
+ * only name the agent's own address on the shared port. 0 or -1. */
 static int
 agent_listen(struct lg *lg, struct fagent *a)
 {
+    if (lg->shared_http != NULL) {
+        char addr[32];
+        agent_addr(a->idx, addr, sizeof(addr));
+        (void)snprintf(a->url, sizeof(a->url), "http://%s:%u", addr, lg->shared_port);
+        return 0;
+    }
     a->http = evhttp_new(lg->base);
     if (a->http == NULL)
         return -1;
@@ -782,6 +903,7 @@ make_hot(struct fagent *a)
     }
     a->vms[i].demand[0] = x;
     a->vms[j].demand[0] = y;
+    agent_changed(a);
     a->hot_x = x;
     a->hot_y = y;
     a->hot_total = OVERHEAD_CPU + others + x + y;
@@ -1082,7 +1204,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     double now = bench_mono_s();
     if (lg->phase != PH_REGISTER && lg->o.reregister) {
-        for (size_t i = 0; i < lg->n; i++) {
+        /* All fake agents post from 127.0.0.1: at most REREG_IN_FLIGHT at once, below the
+         * manager's max_connections_per_client, else it closes some (real agents post from
+         * an address each). The others wait for the next tick. */
+        for (size_t i = 0; i < lg->n && lg->reg_in_flight < REREG_IN_FLIGHT; i++) {
             struct fagent *a = &lg->agents[i];
             if (!a->reg_in_flight && a->next_reg <= now)
                 register_agent(lg, a);
@@ -1140,6 +1265,9 @@ timer(struct lg *lg, double period, event_callback_fn fn)
 
 /* ---- run ------------------------------------------------------------------------------ */
 
+/* Raise our soft file limit to the hard one. Each fake agent holds a listening socket and
+ * the manager's connection; when the limit cannot hold that, all agents share one listening
+ * socket (one-port mode), which needs only the connections. */
 static void
 raise_nofile(struct lg *lg)
 {
@@ -1148,8 +1276,15 @@ raise_nofile(struct lg *lg)
         return;
     rl.rlim_cur = rl.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &rl);
-    /* Each fake agent holds a listening socket and one connection per round. */
-    if ((double)rl.rlim_cur < (double)lg->n * 2.0 + 64.0)
+    if ((double)rl.rlim_cur < (double)lg->n * 2.0 + 256.0 && !lg->o.one_port) {
+        lg->o.one_port = true;
+        if (!lg->o.json)
+            (void)fprintf(stderr,
+                          "bench_scale: RLIMIT_NOFILE is %llu, too low for a listener per agent: "
+                          "one-port mode\n",
+                          (unsigned long long)rl.rlim_cur);
+    }
+    if ((double)rl.rlim_cur < (double)lg->n + 256.0)
         (void)fprintf(stderr,
                       "bench_scale: warning: RLIMIT_NOFILE is %llu, low for %zu agents "
                       "(raise the hard limit)\n",
@@ -1200,6 +1335,11 @@ run(struct lg *lg, const char *bin)
         return -1;
     if (http_client_set_token(lg->client, bench_token()) < 0)
         return -1;
+    if (lg->o.one_port && shared_listen(lg) < 0) {
+        (void)snprintf(lg->fail_msg, sizeof(lg->fail_msg), "cannot listen on one port: %s",
+                       strerror(errno));
+        return -1;
+    }
     for (size_t i = 0; i < lg->n; i++) {
         struct fagent *a = &lg->agents[i];
         a->lg = lg;
@@ -1245,7 +1385,10 @@ cleanup(struct lg *lg)
         if (lg->agents[i].http != NULL)
             evhttp_free(lg->agents[i].http);
         free(lg->agents[i].vms);
+        free(lg->agents[i].rest.p);
     }
+    if (lg->shared_http != NULL)
+        evhttp_free(lg->shared_http);
     free(lg->agents);
     if (lg->base != NULL)
         event_base_free(lg->base);
@@ -1426,9 +1569,10 @@ static void
 print_text(const struct lg *lg, const struct summary *s)
 {
     const struct opts *o = &lg->o;
-    (void)printf("bench_scale: 1 vmloc manager, %zu fake agents x %zu VMs on 127.0.0.1, interval "
+    (void)printf("bench_scale: 1 vmloc manager, %zu fake agents x %zu VMs on %s, interval "
                  "%g s, %.1f s measured after %g s warm-up\n\n",
-                 lg->n, o->vms, o->interval, s->measured_s, o->warmup);
+                 lg->n, o->vms, o->one_port ? "127.1.X.Y, one port" : "127.0.0.1", o->interval,
+                 s->measured_s, o->warmup);
     (void)printf("manager CPU          %6.1f %% of one core (user %.1f %%, sys %.1f %%; busiest "
                  "second %.1f %%)\n",
                  s->cpu_pct, s->user_pct, s->sys_pct, s->cpu_max_1s);
@@ -1494,8 +1638,9 @@ print_json(const struct lg *lg, const struct summary *s)
 {
     const struct opts *o = &lg->o;
     (void)printf("{\"bench\":\"scale\",\"agents\":%zu,\"vms_per_agent\":%zu,\"interval_s\":%g,"
-                 "\"warmup_s\":%g,\"measured_s\":%.3f,",
-                 lg->n, o->vms, o->interval, o->warmup, s->measured_s);
+                 "\"warmup_s\":%g,\"measured_s\":%.3f,\"one_port\":%s,",
+                 lg->n, o->vms, o->interval, o->warmup, s->measured_s,
+                 o->one_port ? "true" : "false");
     (void)printf("\"cpu_pct\":%.2f,\"cpu_user_pct\":%.2f,\"cpu_sys_pct\":%.2f,"
                  "\"cpu_max_1s_pct\":%.2f,",
                  s->cpu_pct, s->user_pct, s->sys_pct, s->cpu_max_1s);
@@ -1548,7 +1693,8 @@ usage(FILE *f)
 {
     (void)fprintf(
         f, "usage: bench_scale [--agents N] [--vms N] [--seconds S] [--interval S] [--warmup S]\n"
-           "                   [--conflicts PCT] [--no-reregister] [--manager-nofile N]\n"
+           "                   [--conflicts PCT] [--no-reregister] [--one-port]\n"
+           "                   [--manager-nofile N]\n"
            "                   [--retention S]\n"
            "                   [--vmloc PATH] [--json] [--keep] [--check] [--help]\n\n"
            "Run one vmloc manager against N fake agents served by this process on 127.0.0.1\n"
@@ -1560,6 +1706,9 @@ usage(FILE *f)
            "  --warmup S          after the registrations, before measuring (default 5)\n"
            "  --conflicts PCT     %% of hosts put in conflict each interval (default 1)\n"
            "  --no-reregister     register once (agents refresh every 5 s by default)\n"
+           "  --one-port          every agent at its own address 127.1.X.Y on one listening\n"
+           "                      socket (the wildcard address; loopback peers only); chosen\n"
+           "                      by itself when RLIMIT_NOFILE cannot hold a listener each\n"
            "  --check             the load test: exit 1 on a missed round, a conflict not\n"
            "                      ordered within one interval, or memory growing\n"
            "  --manager-nofile N  the manager's soft RLIMIT_NOFILE (default: the hard limit)\n"
@@ -1606,6 +1755,8 @@ main(int argc, char **argv)
             o->keep = true;
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
+        } else if (strcmp(a, "--one-port") == 0) {
+            o->one_port = true;
         } else if (strcmp(a, "--no-reregister") == 0) {
             o->reregister = false;
         } else if (strcmp(a, "--agents") == 0 && has &&

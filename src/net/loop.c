@@ -123,11 +123,13 @@ loop_on_hup(struct loop *l, void (*fn)(void *ctx), void *ctx)
     l->on_hup_ctx = ctx;
 }
 
-/* How many outgoing connections a daemon keeps open at most: the part of the open-file limit
- * that the server leaves (http_conns.h: a quarter, at least HTTP_FD_RESERVE), less a few
- * descriptors for the store, the logs and the files it reads. 0: no limit. */
+/* How many outgoing connections a daemon keeps open at most: what the open-file limit leaves
+ * beside its server's connections (`server_max`, max_connections, as the server lowers it to
+ * fit the limit: http_conns.h) and HTTP_FD_RESERVE descriptors for the store, the logs and
+ * the files it reads; never less than the quarter of the limit that the server always
+ * leaves, less 16. A manager of 10,000 hosts holds a connection to each. 0: no limit. */
 static size_t
-client_conns(void)
+client_conns(size_t server_max)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
@@ -136,7 +138,10 @@ client_conns(void)
     size_t reserve = n <= 2 * HTTP_FD_RESERVE  ? n / 2
                      : n / 4 > HTTP_FD_RESERVE ? n / 4
                                                : HTTP_FD_RESERVE;
-    return reserve > 32 ? reserve - 16 : reserve / 2 + 1;
+    size_t least = reserve > 32 ? reserve - 16 : reserve / 2 + 1;
+    size_t server = n - reserve < server_max ? n - reserve : server_max;
+    size_t rest = n > server + HTTP_FD_RESERVE ? n - server - HTTP_FD_RESERVE : 0;
+    return rest > least ? rest : least;
 }
 
 void
@@ -193,7 +198,7 @@ loop_init(struct loop *l)
         return -ENOMEM;
     l->client = http_client_new(l->base);
     if (l->client != NULL)
-        http_client_set_max_conns(l->client, client_conns());
+        http_client_set_max_conns(l->client, client_conns(l->limits.max_connections));
     l->sig_term = evsignal_new(l->base, SIGTERM, signal_cb, l);
     l->sig_int = evsignal_new(l->base, SIGINT, signal_cb, l);
     l->sig_hup = evsignal_new(l->base, SIGHUP, hup_cb, l);
@@ -219,6 +224,7 @@ void
 loop_set_limits(struct loop *l, const struct http_limits *lim)
 {
     l->limits = *lim;
+    http_client_set_max_conns(l->client, client_conns(lim->max_connections));
 }
 
 void
