@@ -84,15 +84,25 @@ struct store_hour {
 uint8_t store_half(double pct);
 double store_unhalf(uint8_t q);
 
-/* The encoded hour: format 1, the number of columns, the 60-bit mask of the minutes present
- * (8 bytes, little endian), then column after column the values of the present minutes in
- * order, each as its difference from the one before (0 before the first): a difference of
- * -7 .. 7 takes one 4-bit nibble (zig-zag: 0, -1, 1, -2 ... as 0 .. 14), any other the
- * nibble 15 and the value itself in two more nibbles. Nibbles fill each byte high half first.
- * Usage that changes little from minute to minute costs about half a byte per value. */
-#define STORE_HOUR_FORMAT 1u
+/* The encoded hour: format 2, the number of columns, the 60-bit mask of the minutes present
+ * (8 bytes, little endian), then, unless no minute is present, column after column: its mode
+ * in 3 bits, the value of its first present minute in 8 bits, and the values of the other
+ * present minutes in order, each from its difference d from the one before, zig-zagged
+ * (0, -1, 1, -2 ... as z = 0, 1, 2, 3 ...):
+ *   - modes 0 to 3, a Rice code of parameter k = mode: z >> k ones, a zero, then the k low
+ *     bits of z; a quotient of 7 or more is 7 ones and the value itself in 8 bits;
+ *   - mode 4, as format 1: z in 4 bits when under 15, else 15 and the value in 8 bits;
+ *   - mode 5: nothing, every present minute has the first value.
+ * Bits fill each byte from its highest; the last byte is padded with zeros. The encoder picks
+ * each column's cheapest mode: usage that holds still costs 11 bits an hour, usage that
+ * moves by a step or two about 2 bits a value, and no column costs more than in format 1 but
+ * for its mode and first value (11 bits at most).
+ * Format 1 (read, no longer written): no mode, no first value; each value, the first one
+ * from 0, as mode 4's nibbles. */
+#define STORE_HOUR_FORMAT 2u
 #define STORE_HOUR_HEADER 10u
-#define STORE_HOUR_MAX_BYTES (STORE_HOUR_HEADER + (STORE_RU_MINUTES * STORE_RU_COLS * 3u + 1u) / 2u)
+#define STORE_HOUR_MAX_BYTES                                                                       \
+    (STORE_HOUR_HEADER + (STORE_RU_COLS * (11u + (STORE_RU_MINUTES - 1u) * 12u) + 7u) / 8u)
 
 /* Encode `h` into `out` (room for STORE_HOUR_MAX_BYTES). Returns the bytes written. */
 size_t store_hour_encode(const struct store_hour *h, uint8_t *out);
