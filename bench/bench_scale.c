@@ -47,6 +47,7 @@
 #include "bench_util.h"
 #include "core/model.h"
 #include "net/http_client.h"
+#include "store/store_codec.h"
 
 #define KINDS 4
 #define MAX_AGENTS 60000 /* one-port mode names up to 64,000 addresses */
@@ -158,6 +159,12 @@ struct store_fig {
     long long ru_rows;
     long long ru_minutes;
     long long ru_blob_bytes; /* the roll-up BLOBs alone */
+    /* The BLOBs read with the store's codec: what each row's first minute costs (header,
+     * each column's mode and first value) and what the minutes after add. */
+    long long ru_first_bytes;
+    long long ru_more_bytes;
+    long long ru_more_minutes;
+    long long ru_unread; /* BLOBs the codec refused */
     long long ru_bytes;
     long long other_bytes; /* names, events, agents, the schema */
 };
@@ -172,6 +179,36 @@ sql_int(sqlite3 *db, const char *sql)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
+}
+
+/* Split each roll-up BLOB into its first minute (the hour encoded again with only that
+ * minute) and the rest: a run of a minute or two holds rows of one to three minutes, whose
+ * first minute would otherwise count as much as the 59 after it. */
+static void
+rollup_split(sqlite3 *db, struct store_fig *f)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT data FROM rollups", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const uint8_t *p = sqlite3_column_blob(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        struct store_hour h;
+        if (p == NULL || store_hour_decode(p, len, &h) < 0 || h.present == 0) {
+            f->ru_unread++;
+            continue;
+        }
+        uint64_t all = h.present;
+        h.present = all & (~all + 1); /* the first minute alone */
+        uint8_t buf[STORE_HOUR_MAX_BYTES];
+        size_t first = store_hour_encode(&h, buf);
+        f->ru_first_bytes += (long long)first;
+        f->ru_more_bytes += (long long)len - (long long)first;
+        f->ru_more_minutes += __builtin_popcountll(all) - 1;
+    }
+    sqlite3_finalize(st);
 }
 
 static void
@@ -205,23 +242,26 @@ store_figures(const char *data, struct store_fig *f)
     f->ru_rows = sql_int(db, "SELECT count(*) FROM rollups");
     f->ru_minutes = sql_int(db, "SELECT SUM(minutes) FROM rollups");
     f->ru_blob_bytes = sql_int(db, "SELECT SUM(length(data)) FROM rollups");
+    rollup_split(db, f);
     sqlite3_close(db);
 }
 
 /* Bytes per host in steady state at the default retentions (10 minutes of raw samples, one
  * every 10 s; 7 days of roll-ups, an hour to a row), from the store's own per-row sizes:
- * a raw row at its measured size; an hour of roll-ups at the measured bytes per minute of
- * its BLOB times 60, plus the measured bytes per row beside the BLOB (key, index, page
- * slack). */
+ * a raw row at its measured size; an hour of roll-ups at the measured bytes of a row's first
+ * minute plus 59 times the measured bytes of each minute after, plus the measured bytes per
+ * row beside the BLOB (key, index, page slack). */
 static double
 steady_bytes_per_host(const struct store_fig *f, double *ret_raw, double *ret_ru_day)
 {
     double raw = f->raw_rows > 0 ? (double)f->raw_bytes / (double)f->raw_rows * 60.0 : 0;
     double ru_day = 0;
-    if (f->ru_rows > 0 && f->ru_minutes > 0) {
-        double per_minute = (double)(f->ru_blob_bytes - 10 * f->ru_rows) / (double)f->ru_minutes;
+    long long rows = f->ru_rows - f->ru_unread;
+    if (rows > 0 && f->ru_more_minutes > 0) {
+        double first = (double)f->ru_first_bytes / (double)rows;
+        double more = (double)f->ru_more_bytes / (double)f->ru_more_minutes;
         double beside = (double)(f->ru_bytes - f->ru_blob_bytes) / (double)f->ru_rows;
-        ru_day = 24.0 * (beside + 10.0 + 60.0 * per_minute);
+        ru_day = 24.0 * (beside + first + 59.0 * more);
     }
     *ret_raw = raw;
     *ret_ru_day = ru_day;
@@ -1549,13 +1589,14 @@ print_store(const struct lg *lg, const struct summary *s)
     double raw = 0;
     double ru_day = 0;
     double steady = steady_bytes_per_host(f, &raw, &ru_day);
-    (void)printf("store per host       raw sample %.0f B (%lld rows), roll-ups %.1f B a minute "
-                 "(%lld minutes in %lld rows)\n",
-                 f->raw_rows > 0 ? (double)f->raw_bytes / (double)f->raw_rows : 0, f->raw_rows,
-                 f->ru_minutes > 0
-                     ? (double)(f->ru_blob_bytes - 10 * f->ru_rows) / (double)f->ru_minutes
-                     : 0,
-                 f->ru_minutes, f->ru_rows);
+    long long ru_read = f->ru_rows - f->ru_unread;
+    (void)printf(
+        "store per host       raw sample %.0f B (%lld rows), roll-ups %.1f B a row's first "
+        "minute and %.2f B each minute after (%lld minutes in %lld rows%s)\n",
+        f->raw_rows > 0 ? (double)f->raw_bytes / (double)f->raw_rows : 0, f->raw_rows,
+        ru_read > 0 ? (double)f->ru_first_bytes / (double)ru_read : 0,
+        f->ru_more_minutes > 0 ? (double)f->ru_more_bytes / (double)f->ru_more_minutes : 0,
+        f->ru_minutes, f->ru_rows, f->ru_unread > 0 ? "; some unreadable" : "");
     (void)printf("  bytes/host/day     %.0f KiB raw (one sample every 10 s, unpruned), %.0f KiB of "
                  "roll-ups\n",
                  raw * 144.0 / 1024.0, ru_day / 1024.0);
