@@ -829,52 +829,44 @@ shared_cb(struct evhttp_request *req, void *arg)
     agent_serve(a, req);
 }
 
-/* One-port mode: one listening socket on the wildcard address for every agent. 0 or -1. */
-static int
-shared_listen(struct lg *lg)
+/* A server of fake agents on `addr`, a port the kernel chooses, calling `cb` with `arg`. The
+ * server, or NULL (errno set); *ret_port the port. */
+static struct evhttp *
+serve_on(struct lg *lg, const char *addr, void (*cb)(struct evhttp_request *, void *), void *arg,
+         unsigned *ret_port)
 {
-    lg->shared_http = evhttp_new(lg->base);
-    if (lg->shared_http == NULL)
-        return -1;
-    evhttp_set_timeout(lg->shared_http, HTTP_TIMEOUT_S);
-    evhttp_set_allowed_methods(lg->shared_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    evhttp_set_gencb(lg->shared_http, shared_cb, lg);
-    struct evhttp_bound_socket *s = evhttp_bind_socket_with_handle(lg->shared_http, "0.0.0.0", 0);
-    if (s == NULL)
-        return -1;
+    struct evhttp *http = evhttp_new(lg->base);
+    if (http == NULL)
+        return NULL;
+    evhttp_set_timeout(http, HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_gencb(http, cb, arg);
+    struct evhttp_bound_socket *s = evhttp_bind_socket_with_handle(http, addr, 0);
     struct sockaddr_in sin;
     socklen_t sl = sizeof(sin);
-    if (getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&sin, &sl) < 0)
-        return -1;
-    lg->shared_port = ntohs(sin.sin_port);
-    return 0;
+    if (s == NULL || getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&sin, &sl) < 0) {
+        int e = errno;
+        evhttp_free(http);
+        errno = e;
+        return NULL;
+    }
+    *ret_port = ntohs(sin.sin_port);
+    return http;
 }
 
-/* Listen on 127.0.0.1, on a port the kernel chooses (a->url says which); in one-port mode,
- * only name the agent's own address on the shared port. 0 or -1. */
+/* Listen on 127.0.0.1, on a port the kernel chooses (a->url says which); in one-port mode
+ * (lg->shared_http: one listening socket on the wildcard address for every agent), only name
+ * the agent's own address on the shared port. 0 or -1. */
 static int
 agent_listen(struct lg *lg, struct fagent *a)
 {
-    if (lg->shared_http != NULL) {
-        char addr[32];
+    unsigned port = lg->shared_port;
+    char addr[32] = "127.0.0.1";
+    if (lg->shared_http != NULL)
         agent_addr(a->idx, addr, sizeof(addr));
-        (void)snprintf(a->url, sizeof(a->url), "http://%s:%u", addr, lg->shared_port);
-        return 0;
-    }
-    a->http = evhttp_new(lg->base);
-    if (a->http == NULL)
+    else if ((a->http = serve_on(lg, addr, agent_cb, a, &port)) == NULL)
         return -1;
-    evhttp_set_timeout(a->http, HTTP_TIMEOUT_S);
-    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    evhttp_set_gencb(a->http, agent_cb, a);
-    struct evhttp_bound_socket *s = evhttp_bind_socket_with_handle(a->http, "127.0.0.1", 0);
-    if (s == NULL)
-        return -1;
-    struct sockaddr_in sin;
-    socklen_t sl = sizeof(sin);
-    if (getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&sin, &sl) < 0)
-        return -1;
-    (void)snprintf(a->url, sizeof(a->url), "http://127.0.0.1:%u", (unsigned)ntohs(sin.sin_port));
+    (void)snprintf(a->url, sizeof(a->url), "http://%s:%u", addr, port);
     return 0;
 }
 
@@ -1375,7 +1367,8 @@ run(struct lg *lg, const char *bin)
         return -1;
     if (http_client_set_token(lg->client, bench_token()) < 0)
         return -1;
-    if (lg->o.one_port && shared_listen(lg) < 0) {
+    if (lg->o.one_port &&
+        (lg->shared_http = serve_on(lg, "0.0.0.0", shared_cb, lg, &lg->shared_port)) == NULL) {
         (void)snprintf(lg->fail_msg, sizeof(lg->fail_msg), "cannot listen on one port: %s",
                        strerror(errno));
         return -1;
