@@ -78,6 +78,12 @@ static const char *const steps[] = {
     "ALTER TABLE samples ADD COLUMN psi_memory_full INTEGER;"
     "ALTER TABLE samples ADD COLUMN psi_io_some INTEGER;"
     "ALTER TABLE samples ADD COLUMN psi_io_full INTEGER;",
+    /* 6: roll-up hours in format 2 (store_codec.h). No table changes: a row says its format
+     * in its first byte, and format-1 rows are still read. The step is there so that a vmloc
+     * that reads only format 1 refuses the store (newer than it knows) instead of taking
+     * today's hours for unreadable rows and writing them again with their later minutes
+     * only. */
+    "INSERT OR REPLACE INTO meta(key, value) VALUES ('rollup_format', '2');",
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,

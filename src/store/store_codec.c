@@ -112,8 +112,8 @@ nib_get(struct nib *r)
 }
 
 /* Format 2's column modes (store_codec.h): Rice codes of parameter 0 to 3, nibbles as in
- * format 1, or every value the first. */
-#define HOUR_RICE_MAX 3u
+ * format 1, or every value the first. HOUR_MODES counts those whose costs are compared
+ * (all but HOUR_SAME, taken whenever it applies). */
 #define HOUR_NIBBLE 4u
 #define HOUR_SAME 5u
 #define HOUR_MODES (HOUR_NIBBLE + 1u)
