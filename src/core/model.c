@@ -237,54 +237,75 @@ cluster_set_vm_moves(struct cluster *cl, size_t vi, const double *times, size_t 
     return 0;
 }
 
-/* A VM of a host that is not down, for the duplicate search: sorted by name, then index. */
-struct named_vm {
-    const char *name;
-    uint32_t vm;
-};
-
-static int
-named_vm_cmp(const void *a, const void *b)
+static uint32_t
+name_hash(const char *s)
 {
-    const struct named_vm *x = a;
-    const struct named_vm *y = b;
-    int c = strcmp(x->name, y->name);
-    if (c != 0)
-        return c;
-    return x->vm < y->vm ? -1 : x->vm > y->vm;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* The VMs of one name (`first`, then `next[]`, indexes + 1, 0 ending): listed by two or more
+ * hosts, none of its copies migrating? */
+static bool
+group_duplicate(const struct cluster *cl, uint32_t first, const uint32_t *next)
+{
+    bool migrating = false;
+    bool other_host = false;
+    const struct vm *a = &cl->vms[first - 1];
+    for (uint32_t k = first; k != 0; k = next[k - 1]) {
+        migrating |= cl->vms[k - 1].migrating;
+        other_host |= cl->vms[k - 1].host != a->host;
+    }
+    return other_host && !migrating;
 }
 
 int
 cluster_mark_duplicates(struct cluster *cl, size_t *ret_n)
 {
-    struct named_vm *all = malloc((cl->n_vms + 1) * sizeof(*all));
-    if (all == NULL)
+    /* The VMs of hosts that are not down, grouped by name: a hash of each name's first VM
+     * (open addressing, at most half full), the others of the name chained behind it. */
+    if (cl->n_vms >= UINT32_MAX / 2)
         return -ENOMEM;
-    size_t n = 0;
+    size_t cap = 16;
+    while (cap < 2 * cl->n_vms)
+        cap *= 2;
+    uint32_t *slot = calloc(cap, sizeof(*slot));
+    uint32_t *next = malloc((cl->n_vms + 1) * sizeof(*next));
+    if (slot == NULL || next == NULL) {
+        free(slot);
+        free(next);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < cl->n_vms; i++) {
         cl->vms[i].duplicate = false;
-        if (cl->hosts[cl->vms[i].host].state != HOST_DOWN)
-            all[n++] = (struct named_vm){cl->vms[i].name, (uint32_t)i};
+        next[i] = 0;
+        if (cl->hosts[cl->vms[i].host].state == HOST_DOWN)
+            continue;
+        size_t h = name_hash(cl->vms[i].name) & (cap - 1);
+        while (slot[h] != 0 && strcmp(cl->vms[slot[h] - 1].name, cl->vms[i].name) != 0)
+            h = (h + 1) & (cap - 1);
+        if (slot[h] == 0) {
+            slot[h] = (uint32_t)i + 1;
+        } else { /* behind the name's first VM */
+            next[i] = next[slot[h] - 1];
+            next[slot[h] - 1] = (uint32_t)i + 1;
+        }
     }
-    qsort(all, n, sizeof(*all), named_vm_cmp);
     size_t names = 0;
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i + 1;
-        bool migrating = cl->vms[all[i].vm].migrating;
-        bool other_host = false;
-        for (; j < n && strcmp(all[j].name, all[i].name) == 0; j++) {
-            migrating |= cl->vms[all[j].vm].migrating;
-            other_host |= cl->vms[all[j].vm].host != cl->vms[all[i].vm].host;
-        }
-        if (other_host && !migrating) {
-            names++;
-            for (size_t k = i; k < j; k++)
-                cl->vms[all[k].vm].duplicate = true;
-        }
-        i = j;
+    for (size_t h = 0; h < cap; h++) {
+        uint32_t first = slot[h];
+        if (first == 0 || next[first - 1] == 0 || !group_duplicate(cl, first, next))
+            continue;
+        names++;
+        for (uint32_t k = first; k != 0; k = next[k - 1])
+            cl->vms[k - 1].duplicate = true;
     }
-    free(all);
+    free(slot);
+    free(next);
     if (ret_n != NULL)
         *ret_n = names;
     return 0;

@@ -181,7 +181,8 @@ MUST_CHECK int cluster_set_vm_moves(struct cluster *cl, size_t vi, const double 
 /* Find the VM names listed by two or more hosts that are not down (a down host's list is the
  * last it sent, and may be stale) and set `duplicate` on every such VM, clearing it on every
  * other; a name with a `migrating` copy is left unmarked (a migration's two ends). The number
- * of such names into *ret_n (may be NULL). 0, or -ENOMEM (no flag changed). O(V log V). */
+ * of such names into *ret_n (may be NULL). 0, or -ENOMEM (no flag changed). O(V): a hash of
+ * the names. */
 MUST_CHECK int cluster_mark_duplicates(struct cluster *cl, size_t *ret_n);
 
 /* Make room for `hosts` hosts and `vms` VMs in total (a hint for decoders that can
