@@ -55,7 +55,7 @@
 #define MIG_HISTORY 8
 #define REREGISTER_S 5.0 /* as src/agent/agent.c */
 #define REG_CONCURRENCY 32
-#define REREG_IN_FLIGHT 128
+#define REREG_IN_FLIGHT 200
 #define HOST_MEM_MIB 262144.0
 #define OVERHEAD_CPU 2.0
 
@@ -250,12 +250,13 @@ store_figures(const char *data, struct store_fig *f)
  * every 10 s; 7 days of roll-ups, an hour to a row), from the store's own per-row sizes:
  * a raw row at its measured size; an hour of roll-ups at the measured bytes of a row's first
  * minute plus 59 times the measured bytes of each minute after, plus the measured bytes per
- * row beside the BLOB (key, index, page slack). */
+ * row beside the BLOB (key, index, page slack). The roll-ups are unknown (*ret_ru_day and the
+ * result < 0) while no row holds two minutes: a short run that crossed no minute. */
 static double
 steady_bytes_per_host(const struct store_fig *f, double *ret_raw, double *ret_ru_day)
 {
     double raw = f->raw_rows > 0 ? (double)f->raw_bytes / (double)f->raw_rows * 60.0 : 0;
-    double ru_day = 0;
+    double ru_day = -1;
     long long rows = f->ru_rows - f->ru_unread;
     if (rows > 0 && f->ru_more_minutes > 0) {
         double first = (double)f->ru_first_bytes / (double)rows;
@@ -265,7 +266,7 @@ steady_bytes_per_host(const struct store_fig *f, double *ret_raw, double *ret_ru
     }
     *ret_raw = raw;
     *ret_ru_day = ru_day;
-    return raw + 7.0 * ru_day;
+    return ru_day >= 0 ? raw + 7.0 * ru_day : -1;
 }
 
 struct round_rec {
@@ -295,6 +296,7 @@ struct lg {
     double phase_started;
     /* registration */
     size_t next_initial;
+    size_t rereg_next; /* the agent reregister_due() looks at next */
     size_t reg_in_flight;
     size_t registered;
     uint64_t reg_posts;
@@ -862,10 +864,13 @@ agent_listen(struct lg *lg, struct fagent *a)
 {
     unsigned port = lg->shared_port;
     char addr[32] = "127.0.0.1";
-    if (lg->shared_http != NULL)
+    if (lg->shared_http != NULL) {
         agent_addr(a->idx, addr, sizeof(addr));
-    else if ((a->http = serve_on(lg, addr, agent_cb, a, &port)) == NULL)
-        return -1;
+    } else {
+        a->http = serve_on(lg, addr, agent_cb, a, &port);
+        if (a->http == NULL)
+            return -1;
+    }
     (void)snprintf(a->url, sizeof(a->url), "http://%s:%u", addr, port);
     return 0;
 }
@@ -948,6 +953,22 @@ make_hot(struct fagent *a)
 
 static void register_agent(struct lg *lg, struct fagent *a);
 
+/* Start the re-registrations that are due, at most REREG_IN_FLIGHT at once and looking at
+ * `window` agents at most, from where the last call stopped (so that every agent gets its
+ * turn): all fake agents post from 127.0.0.1, and the manager closes connections past its
+ * max_connections_per_client (real agents post from an address each). */
+static void
+reregister_due(struct lg *lg, double now, size_t window)
+{
+    for (size_t seen = 0; seen < window && seen < lg->n && lg->reg_in_flight < REREG_IN_FLIGHT;
+         seen++) {
+        struct fagent *a = &lg->agents[lg->rereg_next];
+        lg->rereg_next = (lg->rereg_next + 1) % lg->n;
+        if (!a->reg_in_flight && a->next_reg <= now)
+            register_agent(lg, a);
+    }
+}
+
 static void
 register_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
@@ -972,6 +993,8 @@ register_done(void *arg, int status, const char *body, size_t len, const char *e
     if (lg->phase == PH_REGISTER) {
         while (lg->next_initial < lg->n && lg->reg_in_flight < REG_CONCURRENCY)
             register_agent(lg, &lg->agents[lg->next_initial++]);
+    } else if (lg->o.reregister) {
+        reregister_due(lg, bench_mono_s(), 32); /* the next due one, without waiting a tick */
     }
 }
 
@@ -1235,16 +1258,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     double now = bench_mono_s();
-    if (lg->phase != PH_REGISTER && lg->o.reregister) {
-        /* All fake agents post from 127.0.0.1: at most REREG_IN_FLIGHT at once, below the
-         * manager's max_connections_per_client, else it closes some (real agents post from
-         * an address each). The others wait for the next tick. */
-        for (size_t i = 0; i < lg->n && lg->reg_in_flight < REREG_IN_FLIGHT; i++) {
-            struct fagent *a = &lg->agents[i];
-            if (!a->reg_in_flight && a->next_reg <= now)
-                register_agent(lg, a);
-        }
-    }
+    if (lg->phase != PH_REGISTER && lg->o.reregister)
+        reregister_due(lg, now, lg->n);
     switch (lg->phase) {
     case PH_REGISTER:
         if (lg->registered == lg->n && lg->health_agents == (long long)lg->n) {
@@ -1367,8 +1382,9 @@ run(struct lg *lg, const char *bin)
         return -1;
     if (http_client_set_token(lg->client, bench_token()) < 0)
         return -1;
-    if (lg->o.one_port &&
-        (lg->shared_http = serve_on(lg, "0.0.0.0", shared_cb, lg, &lg->shared_port)) == NULL) {
+    if (lg->o.one_port)
+        lg->shared_http = serve_on(lg, "0.0.0.0", shared_cb, lg, &lg->shared_port);
+    if (lg->o.one_port && lg->shared_http == NULL) {
         (void)snprintf(lg->fail_msg, sizeof(lg->fail_msg), "cannot listen on one port: %s",
                        strerror(errno));
         return -1;
@@ -1590,6 +1606,12 @@ print_store(const struct lg *lg, const struct summary *s)
         ru_read > 0 ? (double)f->ru_first_bytes / (double)ru_read : 0,
         f->ru_more_minutes > 0 ? (double)f->ru_more_bytes / (double)f->ru_more_minutes : 0,
         f->ru_minutes, f->ru_rows, f->ru_unread > 0 ? "; some unreadable" : "");
+    if (steady < 0) {
+        (void)printf("  steady state       unknown: no roll-up row holds two minutes (run longer); "
+                     "raw %.0f KiB per host per day\n",
+                     raw * 144.0 / 1024.0);
+        return;
+    }
     (void)printf("  bytes/host/day     %.0f KiB raw (one sample every 10 s, unpruned), %.0f KiB of "
                  "roll-ups\n",
                  raw * 144.0 / 1024.0, ru_day / 1024.0);
@@ -1700,9 +1722,15 @@ print_json(const struct lg *lg, const struct summary *s)
     double raw = 0;
     double ru_day = 0;
     double steady = steady_bytes_per_host(&lg->sf, &raw, &ru_day);
-    (void)printf("\"store_write_mib_per_s\":%.4f,\"store_raw_bytes_per_host_day\":%.0f,"
-                 "\"store_rollup_bytes_per_host_day\":%.0f,\"store_steady_bytes_per_host\":%.0f,",
-                 s->write_mib_per_s, raw * 144.0, ru_day, steady);
+    (void)printf("\"store_write_mib_per_s\":%.4f,\"store_raw_bytes_per_host_day\":%.0f,",
+                 s->write_mib_per_s, raw * 144.0);
+    if (steady < 0) /* unknown: no roll-up row held two minutes */
+        (void)printf("\"store_rollup_bytes_per_host_day\":null,"
+                     "\"store_steady_bytes_per_host\":null,");
+    else
+        (void)printf("\"store_rollup_bytes_per_host_day\":%.0f,"
+                     "\"store_steady_bytes_per_host\":%.0f,",
+                     ru_day, steady);
     (void)printf("\"cpu_series_pct\":[");
     for (size_t i = 0; i < lg->n_series; i++)
         (void)printf("%s%.1f", i > 0 ? "," : "", lg->cpu_series[i]);

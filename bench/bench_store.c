@@ -299,6 +299,11 @@ main(int argc, char **argv)
     struct rows rs = {0};
     size_t bad = 0;
     int r = trace != NULL ? read_trace(trace, &rs, &bad) : -ENOENT;
+    if (r == -ENOMEM) {
+        (void)fprintf(stderr, "bench_store: %s: out of memory\n", trace);
+        free(rs.v);
+        return 1;
+    }
     if (r < 0 || rs.n == 0) {
         (void)printf("bench_store: no trace at %s (give --trace FILE or set VMLOC_SHARED): "
                      "nothing to run\n",

@@ -57,8 +57,9 @@ MUST_CHECK int loop_init(struct loop *l);
  * request of the loop's client. Call before loop_listen(). 0 or -EINVAL (a bad token). */
 MUST_CHECK int loop_set_auth(struct loop *l, const struct http_auth *auth);
 
-/* Apply `lim` (copied) to the server loop_listen() starts (http_server_set_limits()). Call
- * before loop_listen(). */
+/* Apply `lim` (copied) to the server loop_listen() starts (http_server_set_limits()), and
+ * cap the outgoing connections of l->client at what the open-file limit leaves beside the
+ * server's max_connections (docs/security.md, "Connections"). Call before loop_listen(). */
 void loop_set_limits(struct loop *l, const struct http_limits *lim);
 
 /* On SIGHUP, after the token file is read again, call `fn(ctx)` (NULL: nothing) too: what
