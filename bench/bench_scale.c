@@ -145,8 +145,9 @@ struct opts {
     double retention;    /* the manager's --retention; 0: its default */
     bool json;
     bool keep;
-    bool check;    /* exit 1 when the load test's conditions fail */
-    bool one_port; /* every agent on one listening socket, even when descriptors suffice */
+    bool check;        /* exit 1 when the load test's conditions fail */
+    bool one_port;     /* every agent on one listening socket, even when descriptors suffice */
+    bool full_samples; /* every field of every VM, as agents before the compact sample */
     const char *vmloc;
 };
 
@@ -455,11 +456,19 @@ build_rest(struct fagent *a, struct sb *b)
         sb_str(b, v->name);
         sb_str(b, "\",\"usage\":");
         sb_kinds(b, use);
-        sb_str(b, ",\"demand\":");
-        sb_kinds(b, v->demand);
+        /* As the agent: demand only where it differs from usage as written; priority 0, not
+         * pinned and running are the defaults, left out. */
+        bool same = !a->lg->o.full_samples;
+        for (int k = 0; k < KINDS; k++)
+            same = same && round(use[k] * 1000.0) == round(v->demand[k] * 1000.0);
+        if (!same) {
+            sb_str(b, ",\"demand\":");
+            sb_kinds(b, v->demand);
+        }
         sb_str(b, ",\"mem_mib\":");
         sb_real(b, v->mem_mib);
-        sb_str(b, ",\"priority\":0,\"pinned\":false,\"state\":\"running\"}");
+        sb_str(b, a->lg->o.full_samples ? ",\"priority\":0,\"pinned\":false,\"state\":\"running\"}"
+                                        : "}");
     }
     sb_str(b, "]}}");
 }
@@ -1755,7 +1764,7 @@ usage(FILE *f)
 {
     (void)fprintf(
         f, "usage: bench_scale [--agents N] [--vms N] [--seconds S] [--interval S] [--warmup S]\n"
-           "                   [--conflicts PCT] [--no-reregister] [--one-port]\n"
+           "                   [--conflicts PCT] [--no-reregister] [--one-port] [--full-samples]\n"
            "                   [--manager-nofile N]\n"
            "                   [--retention S]\n"
            "                   [--vmloc PATH] [--json] [--keep] [--check] [--help]\n\n"
@@ -1768,6 +1777,8 @@ usage(FILE *f)
            "  --warmup S          after the registrations, before measuring (default 5)\n"
            "  --conflicts PCT     %% of hosts put in conflict each interval (default 1)\n"
            "  --no-reregister     register once (agents refresh every 5 s by default)\n"
+           "  --full-samples      write every field of every VM, as agents did before the\n"
+           "                      fields at their defaults were left out (for an older vmloc)\n"
            "  --one-port          every agent at its own address 127.1.X.Y on one listening\n"
            "                      socket (the wildcard address; loopback peers only); chosen\n"
            "                      by itself when RLIMIT_NOFILE cannot hold a listener each\n"
@@ -1817,6 +1828,8 @@ main(int argc, char **argv)
             o->keep = true;
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
+        } else if (strcmp(a, "--full-samples") == 0) {
+            o->full_samples = true;
         } else if (strcmp(a, "--one-port") == 0) {
             o->one_port = true;
         } else if (strcmp(a, "--no-reregister") == 0) {

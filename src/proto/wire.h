@@ -172,8 +172,8 @@ struct wire_sample {
      WIRE_JSON_STRING(WIRE_MAX_URL) + WIRE_JSON_NAME(MODEL_MAX_NAME) + WIRE_SAMPLE_KINDS_BYTES +   \
      (size_t)WIRE_MAX_SAMPLE_VMS * WIRE_SAMPLE_VM_BYTES)
 
-/* Decode an agent's sample into the empty *ret (free with wire_sample_done()).
- * 0; -EINVAL with err naming the field; -ENOMEM. */
+/* Decode an agent's sample into the empty *ret (free with wire_sample_done()); a VM without
+ * "demand" gets its usage as its demand. 0; -EINVAL with err naming the field; -ENOMEM. */
 MUST_CHECK int wire_sample_decode(const char *body, size_t len, struct wire_sample *ret,
                                   struct perr *err);
 
@@ -183,7 +183,8 @@ void wire_sample_done(struct wire_sample *s);
 /* The agent's sample as JSON (GET /v1/sample; what wire_sample_decode() reads back): version,
  * seq, time, url, "unconfirmed" when s->unconfirmed (a notification's), and the host (name,
  * capacity, mem_mib, "state": "up", usage) with its VMs (name, usage, demand, mem_mib,
- * priority, pinned, state, arrived and moves when known). Only
+ * priority, pinned, state, arrived and moves when known; demand, priority, pinned and state
+ * left out at their defaults: demand as usage as written, 0, false, running). Only
  * the kinds in usage_kinds and demand_kinds are written; usage and demand to a thousandth of a
  * percent, the other numbers exactly. 0 with *ret_json (caller frees); -ENOMEM. */
 MUST_CHECK int wire_sample_encode(const struct wire_sample *s, char **ret_json);

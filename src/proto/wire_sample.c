@@ -658,6 +658,10 @@ end_vm(struct dec *d)
     if (!(l->seen & (1u << F_USAGE))) {
         return FAIL(d, "host.vms[%zu].usage: missing (required)", i);
     }
+    if (!(l->seen & (1u << F_DEMAND))) { /* left out: the same as its usage */
+        memcpy(vm->demand, vm->usage, sizeof(vm->demand));
+        vm->demand_kinds = vm->usage_kinds;
+    }
     uint32_t other;
     int r = nameset_add(&d->names, vm->name, (uint32_t)i, &other);
     if (r < 0)

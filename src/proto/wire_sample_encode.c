@@ -139,6 +139,23 @@ e_kinds(struct enc *e, const double *v, uint8_t kinds)
     e_close(e, true);
 }
 
+/* Does `v`'s demand read back as its usage (the same kinds, the same figures as written)? It
+ * is then left out, and the decoder takes the usage for it. */
+static bool
+demand_is_usage(const struct wire_sample_vm *v)
+{
+    if (v->demand_kinds != v->usage_kinds)
+        return false;
+    for (unsigned k = 0; k < KIND_COUNT; k++) {
+        if (as_written(v->demand[k], v->demand_kinds, k) !=
+            as_written(v->usage[k], v->usage_kinds, k))
+            return false;
+    }
+    return true;
+}
+
+/* A VM: the fields at their defaults (demand equal to usage, priority 0, not pinned,
+ * running) are left out, which halves a sample and its decoding (docs/protocol.md). */
 static void
 e_vm(struct enc *e, const struct wire_sample *s, const struct wire_sample_vm *v)
 {
@@ -147,16 +164,24 @@ e_vm(struct enc *e, const struct wire_sample *s, const struct wire_sample_vm *v)
     e_str(e, v->name);
     e_str(e, "usage");
     e_kinds(e, v->usage, v->usage_kinds);
-    e_str(e, "demand");
-    e_kinds(e, v->demand, v->demand_kinds);
+    if (!demand_is_usage(v)) {
+        e_str(e, "demand");
+        e_kinds(e, v->demand, v->demand_kinds);
+    }
     e_key_num(e, "mem_mib", v->mem_mib);
-    e_str(e, "priority");
-    e_int(e, (long long)v->priority);
-    e_str(e, "pinned");
-    if (e->err == 0 && yajl_gen_bool(e->g, v->pinned) != yajl_gen_status_ok)
-        e->err = -ENOMEM;
-    e_str(e, "state");
-    e_str(e, v->incoming ? "incoming" : v->migrating_out ? "migrating-out" : "running");
+    if (v->priority != 0) {
+        e_str(e, "priority");
+        e_int(e, (long long)v->priority);
+    }
+    if (v->pinned) {
+        e_str(e, "pinned");
+        if (e->err == 0 && yajl_gen_bool(e->g, true) != yajl_gen_status_ok)
+            e->err = -ENOMEM;
+    }
+    if (v->incoming || v->migrating_out) {
+        e_str(e, "state");
+        e_str(e, v->incoming ? "incoming" : "migrating-out");
+    }
     if (v->trace[0] != '\0') {
         e_str(e, "trace");
         e_str(e, v->trace);

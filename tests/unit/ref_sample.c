@@ -180,6 +180,8 @@ decode_sample_vm(json_t *v, size_t i, struct wire_sample *s, struct perr *err)
     (void)snprintf(p2, sizeof(p2), "%s.demand", path);
     if (r == 0 && dem != NULL)
         r = decode_kinds(dem, p2, &mask, vm->demand, err);
+    else if (r == 0) /* left out: the same as its usage */
+        memcpy(vm->demand, vm->usage, sizeof(vm->demand));
     (void)snprintf(p2, sizeof(p2), "%s.mem_mib", path);
     if (r == 0)
         r = get_number(v, "mem_mib", p2, 0, 1e12, false, &vm->mem_mib, err);

@@ -685,8 +685,12 @@ test_encode_roundtrip(void **state)
                 v->usage[k] = (v->usage_kinds & KIND_BIT(k)) ? (double)rnd(100001) / 1000.0 : 0;
                 v->demand[k] = (v->demand_kinds & KIND_BIT(k)) ? (double)rnd(100001) / 1000.0 : 0;
             }
+            if (rnd(3) == 0) { /* demand as usage: left out of the JSON */
+                v->demand_kinds = v->usage_kinds;
+                memcpy(v->demand, v->usage, sizeof(v->demand));
+            }
             v->mem_mib = (double)rnd(65536) / 4.0;
-            v->priority = (int64_t)rnd(2000) - 1000;
+            v->priority = rnd(3) == 0 ? 0 : (int64_t)rnd(2000) - 1000;
             if (rnd(10) == 0)
                 v->priority = rnd(2) ? INT64_MIN : INT64_MAX;
             v->pinned = rnd(4) == 0;
@@ -769,6 +773,64 @@ test_encode_roundtrip(void **state)
     assert_int_equal(wire_sample_encode(&r, &json), 0);
     assert_non_null(strstr(json, "\"usage\":{\"cpu\":30.0}"));
     free(json);
+}
+
+/* A VM's fields at their defaults (demand equal to usage as written, priority 0, not pinned,
+ * running) are left out of its JSON and read back as those defaults; the others are written. */
+static void
+test_encode_defaults_left_out(void **state)
+{
+    (void)state;
+    struct wire_sample s;
+    memset(&s, 0, sizeof(s));
+    (void)snprintf(s.name, sizeof(s.name), "h");
+    (void)snprintf(s.url, sizeof(s.url), "http://127.0.0.1:7701");
+    s.time = 1.7e9;
+    s.capacity = 1;
+    s.usage_kinds = KIND_BIT(KIND_CPU);
+    s.usage[KIND_CPU] = 50;
+    s.n_vms = 2;
+    s.vms = calloc(2, sizeof(*s.vms));
+    assert_non_null(s.vms);
+    struct wire_sample_vm *a = &s.vms[0];
+    struct wire_sample_vm *b = &s.vms[1];
+    (void)snprintf(a->name, sizeof(a->name), "a");
+    a->usage_kinds = a->demand_kinds = KIND_BIT(KIND_CPU) | KIND_BIT(KIND_DISK);
+    a->usage[KIND_CPU] = 20.0001; /* written as 20.0, as is the demand */
+    a->demand[KIND_CPU] = 19.9999;
+    a->usage[KIND_DISK] = a->demand[KIND_DISK] = 3;
+    a->mem_mib = 512;
+    a->arrived = -1;
+    a->measured = -1;
+    (void)snprintf(b->name, sizeof(b->name), "b");
+    b->usage_kinds = KIND_BIT(KIND_CPU);
+    b->demand_kinds = KIND_BIT(KIND_CPU) | KIND_BIT(KIND_DISK); /* a kind more: written */
+    b->usage[KIND_CPU] = b->demand[KIND_CPU] = 10;
+    b->demand[KIND_DISK] = 0;
+    b->priority = -2;
+    b->pinned = true;
+    b->migrating_out = true;
+    b->arrived = -1;
+    b->measured = -1;
+    char *json = NULL;
+    assert_int_equal(wire_sample_encode(&s, &json), 0);
+    assert_non_null(strstr(json, "{\"name\":\"a\",\"usage\":{\"cpu\":20.0,\"disk\":3.0},"
+                                 "\"mem_mib\":512.0}"));
+    assert_non_null(strstr(json, "{\"name\":\"b\",\"usage\":{\"cpu\":10.0},\"demand\":{\"cpu\":"
+                                 "10.0,\"disk\":0.0},\"mem_mib\":0.0,\"priority\":-2,\"pinned\":"
+                                 "true,\"state\":\"migrating-out\"}"));
+    struct wire_sample d;
+    struct perr err;
+    assert_int_equal(wire_sample_decode(json, strlen(json), &d, &err), 0);
+    assert_int_equal(d.vms[0].demand_kinds, a->usage_kinds);
+    assert_true(d.vms[0].demand[KIND_CPU] == 20.0 && d.vms[0].demand[KIND_DISK] == 3.0);
+    assert_true(d.vms[0].priority == 0 && !d.vms[0].pinned && !d.vms[0].incoming &&
+                !d.vms[0].migrating_out);
+    assert_int_equal(d.vms[1].demand_kinds, b->demand_kinds);
+    assert_true(d.vms[1].priority == -2 && d.vms[1].pinned && d.vms[1].migrating_out);
+    wire_sample_done(&d);
+    free(json);
+    wire_sample_done(&s);
 }
 
 /* A notification of a conflict not confirmed: "unconfirmed" decodes to its figures, absent
@@ -899,10 +961,15 @@ main(void)
     int failed = _cmocka_run_group_tests("wire sample table", table,
                                          sizeof(table) / sizeof(table[0]), NULL, NULL);
     const struct CMUnitTest others[] = {
-        cmocka_unit_test(test_full_fields),      cmocka_unit_test(test_too_deep),
-        cmocka_unit_test(test_many_keys),        cmocka_unit_test(test_moves_to_cluster),
-        cmocka_unit_test(test_encode_roundtrip), cmocka_unit_test(test_same_as_reference),
-        cmocka_unit_test(test_unconfirmed),      cmocka_unit_test(test_largest_sample_fits),
+        cmocka_unit_test(test_full_fields),
+        cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_moves_to_cluster),
+        cmocka_unit_test(test_encode_roundtrip),
+        cmocka_unit_test(test_same_as_reference),
+        cmocka_unit_test(test_encode_defaults_left_out),
+        cmocka_unit_test(test_unconfirmed),
+        cmocka_unit_test(test_largest_sample_fits),
     };
     failed += cmocka_run_group_tests_name("wire sample", others, NULL, NULL);
     return failed != 0 ? 1 : 0;
