@@ -30,6 +30,7 @@
 
 #include "agent/agent_internal.h"
 #include "common/log.h"
+#include "core/fnv.h"
 
 #define AGENT_REGISTER_EVERY_S 5.0
 #define AGENT_REGISTER_BACKOFF_FIRST_S 1.0
@@ -39,14 +40,14 @@
 static double
 spread(const struct agent_mgr *g)
 {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = FNV64_BASIS;
     const char *parts[2] = {g->a->opts->name, g->url};
     for (size_t k = 0; k < 2; k++) {
         for (const char *p = parts[k]; *p != '\0'; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        h = (h ^ 0xffu) * 1099511628211ULL;
+            h = (h ^ (unsigned char)*p) * FNV64_PRIME;
+        h = (h ^ 0xffu) * FNV64_PRIME;
     }
-    h = (h ^ g->failures) * 1099511628211ULL;
+    h = (h ^ g->failures) * FNV64_PRIME;
     h ^= h >> 29;
     return 0.5 + 0.5 * (double)(h % 1000u) / 1000.0;
 }

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "core/fnv.h"
 
 struct migrate {
     struct hv *hv;
@@ -91,19 +92,6 @@ make_room(struct migrate *t)
     return false;
 }
 
-/* FNV-1a of a host name: part of the ids this agent makes, so that two agents deciding in
- * the same millisecond (peer mode) never make the same id. */
-static unsigned
-name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static void
 ended(void *arg, struct migration *m)
 {
@@ -126,9 +114,10 @@ migrate_start(struct migrate *t, const struct wire_order *o, const char *reason,
     char id[WIRE_MAX_ID + 1];
     if (o->id[0] != '\0')
         (void)snprintf(id, sizeof(id), "%s", o->id);
-    else
+    else /* the host's name hashed in: two agents deciding in the same millisecond (peer
+          * mode) never make the same id */
         (void)snprintf(id, sizeof(id), "m%llu-%08x-%llu",
-                       (unsigned long long)(clock_wall_s() * 1000), name_hash(t->host),
+                       (unsigned long long)(clock_wall_s() * 1000), (unsigned)fnv1a(t->host),
                        (unsigned long long)++t->next_id);
     if (!make_room(t))
         return -EBUSY;

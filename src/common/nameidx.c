@@ -7,15 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a, 32 bits. */
-static size_t
-name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s != '\0'; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
+#include "core/fnv.h"
 
 int
 nameidx_init(struct nameidx *x, size_t slots, const char *(*name_of)(const void *item))
@@ -41,7 +33,7 @@ nameidx_free(struct nameidx *x)
 void
 nameidx_put(struct nameidx *x, void *item)
 {
-    size_t i = name_hash(x->name_of(item)) & x->mask;
+    size_t i = fnv1a(x->name_of(item)) & x->mask;
     while (x->slot[i] != NULL)
         i = (i + 1) & x->mask;
     x->slot[i] = item;
@@ -52,7 +44,7 @@ nameidx_find(const struct nameidx *x, const char *name)
 {
     if (x->slot == NULL)
         return NULL;
-    for (size_t i = name_hash(name) & x->mask; x->slot[i] != NULL; i = (i + 1) & x->mask) {
+    for (size_t i = fnv1a(name) & x->mask; x->slot[i] != NULL; i = (i + 1) & x->mask) {
         if (strcmp(x->name_of(x->slot[i]), name) == 0)
             return x->slot[i];
     }
@@ -64,7 +56,7 @@ nameidx_remove(struct nameidx *x, const void *item)
 {
     if (x->slot == NULL)
         return;
-    size_t i = name_hash(x->name_of(item)) & x->mask;
+    size_t i = fnv1a(x->name_of(item)) & x->mask;
     while (x->slot[i] != item) {
         if (x->slot[i] == NULL)
             return; /* not in */
@@ -73,7 +65,7 @@ nameidx_remove(struct nameidx *x, const void *item)
     /* The run after the emptied slot: an entry whose home is cyclically within (i, j] is
      * still reached from its home before i; any other moves back into i. */
     for (size_t j = (i + 1) & x->mask; x->slot[j] != NULL; j = (j + 1) & x->mask) {
-        size_t home = name_hash(x->name_of(x->slot[j])) & x->mask;
+        size_t home = fnv1a(x->name_of(x->slot[j])) & x->mask;
         bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (stays)
             continue;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fnv.h"
+
 /* Names are copied into chunks of this size (larger names get a chunk of their own), so a
  * snapshot with millions of VMs costs a few hundred allocations, not millions. */
 #define NAME_CHUNK_SIZE ((size_t)256 * 1024)
@@ -237,17 +239,6 @@ cluster_set_vm_moves(struct cluster *cl, size_t vi, const double *times, size_t 
     return 0;
 }
 
-static uint32_t
-name_hash(const char *s)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* The VMs of one name (`first`, then `next[]`, indexes + 1, 0 ending): listed by two or more
  * hosts, none of its copies migrating? */
 static bool
@@ -285,7 +276,7 @@ cluster_mark_duplicates(struct cluster *cl, size_t *ret_n)
         next[i] = 0;
         if (cl->hosts[cl->vms[i].host].state == HOST_DOWN)
             continue;
-        size_t h = name_hash(cl->vms[i].name) & (cap - 1);
+        size_t h = fnv1a(cl->vms[i].name) & (cap - 1);
         while (slot[h] != 0 && strcmp(cl->vms[slot[h] - 1].name, cl->vms[i].name) != 0)
             h = (h + 1) & (cap - 1);
         if (slot[h] == 0) {

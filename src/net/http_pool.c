@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fnv.h"
 #include "net/http_client_int.h"
 
 /* At most this many connections are kept alive (the oldest go first). */
@@ -21,12 +22,7 @@
 static size_t
 idle_bucket(const char *key)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = key; *p != '\0'; p++) {
-        h ^= (unsigned char)*p;
-        h *= 16777619u;
-    }
-    return h & (HTTP_IDLE_BUCKETS - 1);
+    return fnv1a(key) & (HTTP_IDLE_BUCKETS - 1);
 }
 
 static void

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "core/fnv.h"
 #include "proto/utf8.h" /* utf8_valid(), utf8_escapes_scan() */
 
 /* Keys an object holds before its keys get a hash index. */
@@ -269,17 +270,6 @@ pop(struct jstrict *js)
 }
 
 static uint32_t
-hash_bytes(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static uint32_t
 key_head(const unsigned char *k, size_t len)
 {
     uint32_t h = 0;
@@ -300,7 +290,7 @@ static void
 index_put(struct jstrict *js, struct jlevel *l, uint32_t rec)
 {
     const struct jkey *r = &js->keys[rec];
-    uint32_t i = hash_bytes(js->arena + r->off, r->len) & l->index_mask;
+    uint32_t i = fnv1a_n(js->arena + r->off, r->len) & l->index_mask;
     while (l->index[i] != 0)
         i = (i + 1) & l->index_mask;
     l->index[i] = rec + 1;
@@ -337,7 +327,7 @@ key_seen(const struct jstrict *js, const struct jlevel *l, const unsigned char *
         }
         return false;
     }
-    uint32_t i = hash_bytes((const char *)k, len) & l->index_mask;
+    uint32_t i = fnv1a_n((const char *)k, len) & l->index_mask;
     while (l->index[i] != 0) {
         if (same_key(js, l->index[i] - 1, k, len, head))
             return true;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fnv.h"
+
 void
 nameset_init(struct nameset *s, nameset_name_fn name_of, const void *ctx)
 {
@@ -27,12 +29,7 @@ nameset_done(struct nameset *s)
 uint32_t
 nameset_hash(const char *p)
 {
-    uint32_t h = 2166136261u;
-    for (; *p != '\0'; p++) {
-        h ^= (unsigned char)*p;
-        h *= 16777619u;
-    }
-    return h;
+    return fnv1a(p);
 }
 
 static int

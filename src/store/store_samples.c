@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fnv.h"
 #include "store/store_internal.h"
 
 static const char raw_columns[] = "INSERT INTO samples(time, host, cpu, mem_bw, disk, net, vms,"
@@ -79,20 +80,11 @@ store_samples_done(struct store *s)
 
 /* ---- names -------------------------------------------------------------------------------- */
 
-static size_t
-name_hash(const char *name)
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
-        h = (h ^ *p) * 1099511628211u;
-    return (size_t)h;
-}
-
 /* The cache slot of `name`: its entry, or the free slot where it belongs. */
 static struct store_name *
 name_slot(struct store_name *tab, size_t cap, const char *name)
 {
-    size_t i = name_hash(name) & (cap - 1);
+    size_t i = (size_t)fnv1a_64(name) & (cap - 1);
     while (tab[i].name != NULL && strcmp(tab[i].name, name) != 0)
         i = (i + 1) & (cap - 1);
     return &tab[i];
