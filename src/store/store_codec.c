@@ -202,26 +202,29 @@ value_put(struct bits *w, unsigned mode, unsigned z, int v)
         bits_put(w, z & ((1u << mode) - 1u), mode);
 }
 
-/* The cheapest mode for column `c` of `h`. */
+/* The values of column `c` of `h` in the minutes present, in order, into `v`. Their count. */
 static unsigned
-column_mode(const struct store_hour *h, unsigned c)
+column_values(const struct store_hour *h, unsigned c, int *v)
+{
+    unsigned n = 0;
+    for (unsigned m = 0; m < STORE_RU_MINUTES; m++) {
+        if ((h->present >> m & 1u) != 0)
+            v[n++] = h->q[m][c];
+    }
+    return n;
+}
+
+/* The cheapest mode for the `n` values `v` of a column. */
+static unsigned
+column_mode(const int *v, unsigned n)
 {
     unsigned cost[HOUR_MODES] = {0};
-    bool first = true;
     bool same = true;
-    int prev = 0;
-    for (unsigned m = 0; m < STORE_RU_MINUTES; m++) {
-        if ((h->present & ((uint64_t)1 << m)) == 0)
-            continue;
-        int v = h->q[m][c];
-        if (!first) {
-            unsigned z = zigzag(v - prev);
-            same = same && z == 0;
-            for (unsigned mode = 0; mode <= HOUR_NIBBLE; mode++)
-                cost[mode] += value_bits(mode, z);
-        }
-        first = false;
-        prev = v;
+    for (unsigned i = 1; i < n; i++) {
+        unsigned z = zigzag(v[i] - v[i - 1]);
+        same = same && z == 0;
+        for (unsigned mode = 0; mode <= HOUR_NIBBLE; mode++)
+            cost[mode] += value_bits(mode, z);
     }
     if (same)
         return HOUR_SAME;
@@ -242,21 +245,13 @@ store_hour_encode(const struct store_hour *h, uint8_t *out)
         return STORE_HOUR_HEADER;
     struct bits w = {.p = out + STORE_HOUR_HEADER};
     for (unsigned c = 0; c < STORE_RU_COLS; c++) {
-        unsigned mode = column_mode(h, c);
+        int v[STORE_RU_MINUTES];
+        unsigned n = column_values(h, c, v);
+        unsigned mode = column_mode(v, n);
         bits_put(&w, mode, 3);
-        bool first = true;
-        int prev = 0;
-        for (unsigned m = 0; m < STORE_RU_MINUTES; m++) {
-            if ((h->present & ((uint64_t)1 << m)) == 0)
-                continue;
-            int v = h->q[m][c];
-            if (first)
-                bits_put(&w, (unsigned)v, 8);
-            else if (mode != HOUR_SAME)
-                value_put(&w, mode, zigzag(v - prev), v);
-            first = false;
-            prev = v;
-        }
+        bits_put(&w, (unsigned)v[0], 8);
+        for (unsigned i = 1; mode != HOUR_SAME && i < n; i++)
+            value_put(&w, mode, zigzag(v[i] - v[i - 1]), v[i]);
     }
     return STORE_HOUR_HEADER + (w.n + 7) / 8;
 }
