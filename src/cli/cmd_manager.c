@@ -174,7 +174,7 @@ static const struct opt_def manager_defs[] = {
      .set = {SETTING_WHOLE(MGR(ha_lease_s), 1, 3600, "must be 1 to 3600 whole seconds")},
      .arg = "SECONDS",
      .help = "the leader's etcd lease (default {}): a dead leader\n"
-             "is replaced within it and a third of it"},
+             "is replaced within it, a sixth of it and 0.5 s"},
     {DAEMON_OPTS_LOG_LEVEL(struct manager_opts)},
 };
 

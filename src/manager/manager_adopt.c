@@ -87,7 +87,9 @@ manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n)
         if (listed || g->unlisted)
             continue; /* listed: manager_adopt() took the journal's word for it */
         /* One whose order waited for its record: the record never landed (never ordered),
-         * or landed and another leader settled it. Its source says which. */
+         * or landed and another leader settled it. Its source says which: one that never
+         * heard of it, the VM still there, was never ordered (follow_done()). */
+        g->never_sent = g->journal_wait;
         g->journal_wait = false;
         g->unlisted = true;
         log_info("migration not in the journal id=%s vm=\"%s\" from=\"%s\" to=\"%s\": another "
@@ -100,11 +102,17 @@ static void
 recover_one(void *ctx, const struct store_migration *rec)
 {
     struct manager *m = ctx;
-    if (m->n_active >= MANAGER_MAX_ACTIVE)
+    if (m->n_active >= MANAGER_MAX_ACTIVE) {
+        log_warnx("migration not recovered id=%s vm=\"%s\": %d migrations are followed "
+                  "already, ignoring",
+                  rec->id, rec->vm, MANAGER_MAX_ACTIVE);
         return;
+    }
     struct mmig *g = from_record(m, rec);
-    if (g == NULL)
+    if (g == NULL) {
+        log_warnx("out of memory: migration id=%s not recovered, ignoring", rec->id);
         return;
+    }
     m->active[m->n_active++] = g;
     log_info("migration recovered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" state=%s", rec->id, rec->vm,
              rec->src, rec->dst, rec->state);

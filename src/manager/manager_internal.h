@@ -98,6 +98,9 @@ struct mmig {
                             another leader may have settled it: followed, recorded in our store
                             and not reported when it ends; journaled again if its source says
                             it still runs (manager_mark_unlisted()) */
+    bool never_sent;     /* unlisted, and its order was never sent by this manager (it waited
+                            for its journal record): if its source never heard of it either,
+                            it failed as never ordered, reported as any */
 };
 
 #define MANAGER_MAX_AGENTS 10000
@@ -262,9 +265,10 @@ bool manager_adopt(struct manager *m, const struct store_migration *rec);
 void manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n);
 /* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
 void manager_journaled(struct manager *m, const char *id);
-/* On taking the lead, after the journal was read: migrations of ours whose order never went
- * out (it waited for a journal write that did not land) fail, as never ordered; the others
- * are journaled again under the new term. */
+/* On taking the lead, after the journal was read: migrations of ours still waiting for their
+ * journal write (left so only when the journal could not be read whole: manager_mark_unlisted()
+ * settles them otherwise) fail, as never ordered; the others are journaled again under the new
+ * term. */
 void manager_journal_all(struct manager *m);
 
 /* ---- the figures of finished jobs (manager_figures.c) ---- */

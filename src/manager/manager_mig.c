@@ -131,8 +131,8 @@ finish_unlisted(struct manager *m, struct mmig *g, enum mmig_state st, const cha
     (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
     save(m, g);
     log_info("unlisted migration ended id=%s vm=\"%s\" from=\"%s\" to=\"%s\" recorded=%s: "
-             "not in the journal, so not reported (another leader settled it, or it never "
-             "started)",
+             "not in the journal, so not reported here (another leader settled it, or it "
+             "began before this manager used the journal)",
              g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, mmig_state_name(st));
     remove_active(m, g);
 }
@@ -531,12 +531,20 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
         g->asked_dst = false;
         g->src_forgot = true;
         int w = where_is(m, g->rec.vm, g->rec.src, g->rec.dst);
-        if (w == 1)
+        if (w == -1 && g->unlisted && g->never_sent) {
+            /* Its order never left this manager, and no other leader sent it: ours to
+             * report, as one that never started. */
+            g->unlisted = false;
+            finish(m, g, MMIG_FAILED,
+                   "never ordered: its journal write did not land before this manager lost "
+                   "the lead");
+        } else if (w == 1) {
             finish(m, g, MMIG_DONE, NULL);
-        else if (w == -1)
+        } else if (w == -1) {
             finish(m, g, MMIG_FAILED, "the source agent lost the migration; VM still there");
-        else
+        } else {
             g->silent = FOLLOW_SILENT_ROUNDS; /* the destination is asked next round */
+        }
     }
 }
 

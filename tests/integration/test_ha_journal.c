@@ -379,6 +379,8 @@ test_unlisted_planned_taken(void **state)
     struct daemon *m0 = start_without_etcd("manager-order-taken", urls);
     load(urls[0], "a", "cpu=60");
     assert_true(wait_until(pool_exited, m0, ACT_S));
+    struct log_cond at_failpoint = {m0, "failpoint manager-order-taken reached"};
+    assert_true(log_has(&at_failpoint)); /* it stopped there, not elsewhere */
     /* The source runs the order the manager did not record as taken. */
     char id[100] = "";
     assert_int_equal(migrations_of(urls[0], "a", id, sizeof(id)), 1);
