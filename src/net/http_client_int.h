@@ -8,16 +8,18 @@
 #include <event2/http.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "net/http_client.h" /* http_done_fn, HTTP_MAX_TOKEN */
 
 /* Buckets of the kept-alive connections, by peer (a power of two). */
-#define HTTP_IDLE_BUCKETS 1024u
+#define HTTP_IDLE_BUCKETS 4096u
 
 /* A kept-alive connection (http_pool.c). */
 struct idle {
     char key[300]; /* "host:port" */
+    uint32_t hash; /* fnv1a(key): compared before the key */
     struct evhttp_connection *conn;
     struct idle *next;  /* in its bucket */
     struct idle *older; /* in the age list */

@@ -19,10 +19,12 @@
 /* Idle connections older than this are closed rather than reused. */
 #define HTTP_IDLE_MAX_AGE_S 60
 
+/* A manager keeps a connection to each of up to 10,000 agents: the keys share their first
+ * characters ("127.1.39.") and a walk of a bucket compared them all; now the hashes first. */
 static size_t
-idle_bucket(const char *key)
+idle_bucket(uint32_t hash)
 {
-    return fnv1a(key) & (HTTP_IDLE_BUCKETS - 1);
+    return hash & (HTTP_IDLE_BUCKETS - 1);
 }
 
 static void
@@ -42,7 +44,7 @@ idle_unlink_age(struct http_client *cl, struct idle *i)
 static struct evhttp_connection *
 idle_remove(struct http_client *cl, struct idle *i)
 {
-    for (struct idle **p = &cl->idle[idle_bucket(i->key)]; *p != NULL; p = &(*p)->next) {
+    for (struct idle **p = &cl->idle[idle_bucket(i->hash)]; *p != NULL; p = &(*p)->next) {
         if (*p == i) {
             *p = i->next;
             break;
@@ -77,8 +79,9 @@ http_pool_conn_free(struct http_client *cl, struct evhttp_connection *conn)
 bool
 http_pool_has(const struct http_client *cl, const char *key)
 {
-    for (const struct idle *i = cl->idle[idle_bucket(key)]; i != NULL; i = i->next) {
-        if (strcmp(i->key, key) == 0)
+    uint32_t h = fnv1a(key);
+    for (const struct idle *i = cl->idle[idle_bucket(h)]; i != NULL; i = i->next) {
+        if (i->hash == h && strcmp(i->key, key) == 0)
             return true;
     }
     return false;
@@ -88,8 +91,9 @@ http_pool_has(const struct http_client *cl, const char *key)
 struct evhttp_connection *
 http_pool_take(struct http_client *cl, const char *key)
 {
-    for (struct idle *i = cl->idle[idle_bucket(key)]; i != NULL; i = i->next) {
-        if (strcmp(i->key, key) != 0)
+    uint32_t h = fnv1a(key);
+    for (struct idle *i = cl->idle[idle_bucket(h)]; i != NULL; i = i->next) {
+        if (i->hash != h || strcmp(i->key, key) != 0)
             continue;
         struct evhttp_connection *conn = idle_remove(cl, i);
         if (conn_open(conn))
@@ -119,9 +123,10 @@ http_pool_put(struct http_client *cl, const char *key, struct evhttp_connection 
         return;
     }
     (void)snprintf(i->key, sizeof(i->key), "%s", key);
+    i->hash = fnv1a(i->key);
     i->conn = conn;
     i->since = now.tv_sec;
-    size_t b = idle_bucket(key);
+    size_t b = idle_bucket(i->hash);
     i->next = cl->idle[b];
     cl->idle[b] = i;
     i->older = cl->newest;
