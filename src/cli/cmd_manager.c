@@ -18,6 +18,7 @@
 #include "net/etcd.h"
 #include "net/http.h"
 #include "net/tls.h"
+#include "net/workq.h"
 
 #define MGR(member) SETTING_FIELD(struct manager_opts, member)
 /* The store's directory, with room left for the names of its files. */
@@ -129,6 +130,13 @@ static const struct opt_def manager_defs[] = {
      .arg = "SECONDS",
      .help = "store a host's sample at most this often\n"
              "(default {}; decisions use every sample)"},
+    {.name = "decode-threads",
+     .key = "decode_threads",
+     .set = {SETTING_WHOLE(MGR(decode_threads), 0, WORKQ_MAX_THREADS,
+                           "must be 0 to 16 whole threads")},
+     .arg = "N",
+     .help = "threads that decode the collected samples beside\n"
+             "the loop (default {}; 0: the loop decodes them)"},
     {.name = "etcd",
      .key = "etcd",
      .set = {SETTING_TEXT(MGR(etcd), etcd_urls_valid,

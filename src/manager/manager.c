@@ -21,6 +21,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "manager/manager_internal.h"
+#include "net/workq.h"
 #include "proto/wire.h"
 
 _Static_assert(LIMIT_ANSWERS_HELD >= WIRE_MAX_SAMPLE_BYTES + HTTP_MAX_HEADERS,
@@ -42,11 +43,103 @@ arm_round(struct manager *m)
 
 static void round_complete(struct manager *m);
 
+/* What the round makes of a sample decoded (`rc`: wire_sample_decode()'s, with `s` and
+ * `perr`) from host `h`'s answer; `s` is the host's then, or freed. */
+static void
+sample_decoded(struct manager *m, struct mhost *h, int rc, struct wire_sample *s,
+               const struct perr *perr)
+{
+    if (rc < 0) {
+        /* Logged by manager_host_missed() once until the host answers well again, not every
+         * round. */
+        char why[300];
+        (void)snprintf(why, sizeof(why), "bad sample: %.250s", perr->msg);
+        manager_host_missed(m, h, why);
+    } else if (strcmp(s->name, h->v.name) != 0) {
+        log_warnx("sample names another host host=\"%s\" sample=\"%s\", ignoring", h->v.name,
+                  s->name);
+        wire_sample_done(s);
+        manager_host_missed(m, h, "wrong host");
+    } else {
+        manager_host_sample(m, h, s);
+    }
+}
+
+/* A sample decoded beside the loop (decode_threads): the answer, then what was made of it. */
+struct sample_job {
+    struct workq_job q; /* first: the queue hands back this */
+    struct mhost *h;    /* held (its request counts as in flight) until the job is done */
+    int rc;
+    struct wire_sample s;
+    struct perr perr;
+    size_t len;
+    char body[]; /* the answer, copied: the client's buffer is gone once sample_done returns */
+};
+
+static void
+decode_work(struct workq_job *q)
+{
+    struct sample_job *j = (struct sample_job *)q;
+    j->rc = wire_sample_decode(j->body, j->len, &j->s, &j->perr);
+}
+
+static void
+decode_done(struct workq_job *q)
+{
+    struct sample_job *j = (struct sample_job *)q;
+    struct mhost *h = j->h;
+    struct manager *m = h->m;
+    m->outstanding--;
+    if (manager_host_answered(h)) {
+        h->waiting = false;
+        sample_decoded(m, h, j->rc, &j->s, &j->perr);
+    } else if (j->rc == 0) {
+        wire_sample_done(&j->s);
+    }
+    free(j);
+    if (m->outstanding == 0)
+        round_complete(m);
+}
+
+/* The manager stops with samples still being decoded: their hosts go with the manager. */
+static void
+decode_cancel(struct workq_job *q)
+{
+    struct sample_job *j = (struct sample_job *)q;
+    if (j->rc == 0)
+        wire_sample_done(&j->s);
+    free(j);
+}
+
+/* Hand a sample to the decoding threads; false when there are none (or no memory for the
+ * job): the loop decodes it. */
+static bool
+decode_beside(struct manager *m, struct mhost *h, const char *body, size_t len)
+{
+    if (m->decoder == NULL)
+        return false;
+    struct sample_job *j = malloc(sizeof(*j) + len + 1);
+    if (j == NULL)
+        return false;
+    j->q.work = decode_work;
+    j->q.done = decode_done;
+    j->h = h;
+    j->rc = -EINVAL; /* until decoded: nothing owned */
+    j->len = len;
+    if (len > 0)
+        memcpy(j->body, body, len);
+    j->body[len] = '\0';
+    workq_submit(m->decoder, &j->q);
+    return true;
+}
+
 static void
 sample_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct mhost *h = arg;
     struct manager *m = h->m;
+    if (status == 200 && decode_beside(m, h, body, len))
+        return; /* decode_done() goes on */
     m->outstanding--;
     if (manager_host_answered(h)) {
         h->waiting = false;
@@ -66,20 +159,8 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
         } else {
             struct wire_sample s;
             struct perr perr;
-            if (wire_sample_decode(body, len, &s, &perr) < 0) {
-                /* Logged by manager_host_missed() once until the host answers well again,
-                 * not every round. */
-                char why[300];
-                (void)snprintf(why, sizeof(why), "bad sample: %.250s", perr.msg);
-                manager_host_missed(m, h, why);
-            } else if (strcmp(s.name, h->v.name) != 0) {
-                log_warnx("sample names another host host=\"%s\" sample=\"%s\", ignoring",
-                          h->v.name, s.name);
-                wire_sample_done(&s);
-                manager_host_missed(m, h, "wrong host");
-            } else {
-                manager_host_sample(m, h, &s);
-            }
+            int rc = wire_sample_decode(body, len, &s, &perr);
+            sample_decoded(m, h, rc, &s, &perr);
         }
     }
     if (m->outstanding == 0)
@@ -369,6 +450,7 @@ static void
 manager_free(struct manager *m)
 {
     manager_ha_stop(m);
+    workq_free(m->decoder, decode_cancel);
     if (m->round_ev != NULL)
         event_free(m->round_ev);
     if (m->decide_ev != NULL)
@@ -448,6 +530,13 @@ manager_run(const struct manager_opts *o)
         loop_set_tls(&m->loop, o->tls);
     m->base = m->loop.base;
     m->client = m->loop.client;
+    if (o->decode_threads > 0) {
+        r = workq_new(m->base, (unsigned)o->decode_threads, &m->decoder);
+        if (r < 0) {
+            log_errorx("cannot start the threads that decode samples: %s", strerror(-r));
+            goto out;
+        }
+    }
     if (store_each_agent(m->store, load_agent, m) < 0)
         log_warnx("stored agents not read, ignoring");
     if (store_each_maintenance(m->store, load_maintenance, m) < 0)

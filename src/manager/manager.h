@@ -26,6 +26,9 @@
 /* Samples are decided on every interval but stored at most every 10 s per host: at 1,000
  * agents x 25 VMs every sample would grow the store by 5.4 MiB/s. */
 #define MANAGER_DEFAULT_STORE_EVERY_S 10.0
+/* Threads beside the loop that decode the collected samples: one is what a round of 10,000
+ * samples needs on two cores (bench/README.md). */
+#define MANAGER_DEFAULT_DECODE_THREADS 1
 
 /* High availability (--etcd): the lease's default, and the longest id and key prefix. */
 #define MANAGER_DEFAULT_HA_LEASE_S 3
@@ -45,6 +48,7 @@ struct manager_opts {
     double event_retention_s;  /* and conflicts, migrations and recommendations */
     double forget_after_s;     /* a host silent this long is forgotten; 0: never */
     double store_every_s;      /* a host's sample is stored at most this often */
+    int32_t decode_threads;    /* threads that decode collected samples; 0: the loop does */
     char policy_path[4096];    /* "" = defaults */
     struct policy policy;      /* parsed (owned by the caller) */
     enum log_level log_level;

@@ -146,7 +146,8 @@ struct manager {
     size_t n_active;
     struct figures_ask *asks; /* requests for ended migrations' job figures, in flight */
     struct event *round_ev;
-    int outstanding; /* sample requests of the current round */
+    struct workq *decoder; /* threads that decode the rounds' samples; NULL: the loop does */
+    int outstanding;       /* sample requests of the current round, and samples decoding */
     bool in_round;
     uint64_t rounds;
     uint64_t round_started_us;

@@ -16,6 +16,7 @@ manager_opts_init(struct manager_opts *o)
     o->event_retention_s = MANAGER_DEFAULT_EVENT_RETENTION_S;
     o->forget_after_s = MANAGER_DEFAULT_FORGET_AFTER_S;
     o->store_every_s = MANAGER_DEFAULT_STORE_EVERY_S;
+    o->decode_threads = MANAGER_DEFAULT_DECODE_THREADS;
     policy_init(&o->policy);
     o->log_level = LOG_LEVEL_INFO;
     http_limits_init(&o->sec.limits);

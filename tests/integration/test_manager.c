@@ -268,11 +268,11 @@ array_has_string(json_t *arr, const char *s)
 
 /* ---- 1. a load change creates a conflict that is resolved ---------------------------------- */
 
+/* `mx`: the manager's own options (NULL: none). */
 static void
-test_conflict_resolved(void **state)
+conflict_resolved(const char *const *mx)
 {
-    (void)state;
-    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", mx);
     const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
     const char *e2[] = {"--vm", "c:cpu=10", NULL};
     const char *e3[] = {"--vm", "d:cpu=40", NULL};
@@ -321,6 +321,22 @@ test_conflict_resolved(void **state)
     assert_int_equal(json_array_size(migs), 1);
     json_decref(migs);
     pool_finish();
+}
+
+static void
+test_conflict_resolved(void **state)
+{
+    (void)state;
+    conflict_resolved(NULL); /* samples decoded beside the loop, by default */
+}
+
+/* The same with the samples decoded on the loop itself. */
+static void
+test_conflict_resolved_loop_decodes(void **state)
+{
+    (void)state;
+    const char *mx[] = {"--decode-threads", "0", NULL};
+    conflict_resolved(mx);
 }
 
 /* The figures of a finished migration's job in entry `m` of GET /v1/migrations: all three
@@ -1280,6 +1296,8 @@ main(void)
     (void)signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conflict_resolved, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_resolved_loop_decodes, pool_setup,
+                                        pool_teardown),
         cmocka_unit_test_setup_teardown(test_migration_job_figures, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_no_conflict_no_migration, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_new_agent_sampled_at_once, pool_setup, pool_teardown),

@@ -1,0 +1,214 @@
+/* The work queue (net/workq.h): work on the workers, `done` on the loop's thread, every job
+ * handed back once, and cancelled once when the queue goes first. */
+#include <errno.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "net/workq.h"
+
+#define N_JOBS 2000
+
+struct tjob {
+    struct workq_job q; /* first */
+    struct ctx *ctx;
+    uint64_t in;
+    uint64_t out;
+    pthread_t worked_on;
+    int done_calls;
+};
+
+struct ctx {
+    struct event_base *base;
+    struct workq *q;
+    pthread_t loop_thread;
+    struct tjob *jobs;
+    size_t n_jobs;
+    size_t n_done;
+    size_t n_cancelled;
+    bool done_off_loop; /* a `done` ran on another thread */
+    size_t chain_left;  /* test_done_submits: jobs still to submit from `done` */
+};
+
+static void
+work(struct workq_job *q)
+{
+    struct tjob *j = (struct tjob *)q;
+    uint64_t x = j->in;
+    for (int i = 0; i < 1000; i++) /* some work, so that the workers overlap the loop */
+        x = x * 6364136223846793005u + 1442695040888963407u;
+    j->out = x;
+    j->worked_on = pthread_self();
+}
+
+static uint64_t
+expected(uint64_t x)
+{
+    for (int i = 0; i < 1000; i++)
+        x = x * 6364136223846793005u + 1442695040888963407u;
+    return x;
+}
+
+static void
+done(struct workq_job *q)
+{
+    struct tjob *j = (struct tjob *)q;
+    struct ctx *c = j->ctx;
+    if (!pthread_equal(pthread_self(), c->loop_thread))
+        c->done_off_loop = true;
+    j->done_calls++;
+    c->n_done++;
+    if (c->chain_left > 0) {
+        struct tjob *next = &c->jobs[c->n_jobs - c->chain_left];
+        c->chain_left--;
+        workq_submit(c->q, &next->q);
+    }
+    if (c->n_done == c->n_jobs)
+        (void)event_base_loopbreak(c->base);
+}
+
+static void
+cancel(struct workq_job *q)
+{
+    struct tjob *j = (struct tjob *)q;
+    j->done_calls++;
+    j->ctx->n_cancelled++;
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)event_base_loopbreak(arg);
+}
+
+static void
+setup_jobs(struct ctx *c, size_t n)
+{
+    c->jobs = calloc(n, sizeof(*c->jobs));
+    assert_non_null(c->jobs);
+    c->n_jobs = n;
+    for (size_t i = 0; i < n; i++) {
+        c->jobs[i].q.work = work;
+        c->jobs[i].q.done = done;
+        c->jobs[i].ctx = c;
+        c->jobs[i].in = i;
+    }
+}
+
+/* Run the loop until every job is done, for 20 s at most. */
+static void
+run_until_done(struct ctx *c)
+{
+    struct event *deadline = evtimer_new(c->base, deadline_cb, c->base);
+    struct timeval tv = {20, 0};
+    assert_int_equal(evtimer_add(deadline, &tv), 0);
+    assert_int_equal(event_base_dispatch(c->base), 0);
+    event_free(deadline);
+}
+
+static void
+check_all_done(const struct ctx *c)
+{
+    assert_int_equal(c->n_done, c->n_jobs);
+    assert_false(c->done_off_loop);
+    assert_int_equal(workq_pending(c->q), 0);
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        assert_int_equal(c->jobs[i].done_calls, 1);
+        assert_true(c->jobs[i].out == expected(i));
+        assert_false(pthread_equal(c->jobs[i].worked_on, c->loop_thread));
+    }
+}
+
+static void
+test_all_jobs_come_back(void **state)
+{
+    (void)state;
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        struct ctx c = {.base = event_base_new(), .loop_thread = pthread_self()};
+        assert_non_null(c.base);
+        assert_int_equal(workq_new(c.base, threads, &c.q), 0);
+        setup_jobs(&c, N_JOBS);
+        for (size_t i = 0; i < c.n_jobs; i++)
+            workq_submit(c.q, &c.jobs[i].q);
+        assert_int_equal(workq_pending(c.q), N_JOBS);
+        run_until_done(&c);
+        check_all_done(&c);
+        workq_free(c.q, cancel);
+        assert_int_equal(c.n_cancelled, 0);
+        free(c.jobs);
+        event_base_free(c.base);
+    }
+}
+
+/* A `done` may submit the next job: the chain runs to its end. */
+static void
+test_done_submits(void **state)
+{
+    (void)state;
+    struct ctx c = {.base = event_base_new(), .loop_thread = pthread_self()};
+    assert_non_null(c.base);
+    assert_int_equal(workq_new(c.base, 2, &c.q), 0);
+    setup_jobs(&c, 300);
+    c.chain_left = c.n_jobs - 1;
+    workq_submit(c.q, &c.jobs[0].q);
+    run_until_done(&c);
+    check_all_done(&c);
+    workq_free(c.q, cancel);
+    free(c.jobs);
+    event_base_free(c.base);
+}
+
+/* Freed before the loop took the results: each job is cancelled once, none is done. */
+static void
+test_free_cancels_each_once(void **state)
+{
+    (void)state;
+    struct ctx c = {.base = event_base_new(), .loop_thread = pthread_self()};
+    assert_non_null(c.base);
+    assert_int_equal(workq_new(c.base, 2, &c.q), 0);
+    setup_jobs(&c, N_JOBS);
+    for (size_t i = 0; i < c.n_jobs; i++)
+        workq_submit(c.q, &c.jobs[i].q);
+    workq_free(c.q, cancel);
+    assert_int_equal(c.n_cancelled, N_JOBS);
+    assert_int_equal(c.n_done, 0);
+    for (size_t i = 0; i < c.n_jobs; i++)
+        assert_int_equal(c.jobs[i].done_calls, 1);
+    free(c.jobs);
+    event_base_free(c.base);
+}
+
+static void
+test_thread_count_checked(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    assert_non_null(base);
+    struct workq *q = NULL;
+    assert_int_equal(workq_new(base, 0, &q), -EINVAL);
+    assert_int_equal(workq_new(base, WORKQ_MAX_THREADS + 1, &q), -EINVAL);
+    assert_null(q);
+    workq_free(NULL, cancel);
+    event_base_free(base);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_jobs_come_back),
+        cmocka_unit_test(test_done_submits),
+        cmocka_unit_test(test_free_cancels_each_once),
+        cmocka_unit_test(test_thread_count_checked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
