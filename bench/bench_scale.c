@@ -1,6 +1,7 @@
 /* bench_scale: one real vmloc manager against many agents. Running 1,000 vmloc agents would
  * need 1,000 processes, so this process is the load generator: it serves N fake agents on N
- * loopback ports with libevent's evhttp, each speaking the agent protocol the manager uses
+ * loopback ports with libevent's evhttp, or in one-port mode all of them on one port with a
+ * lean server of its own (fake_http.h), each speaking the agent protocol the manager uses
  * (GET /v1/sample in the agent's JSON layout, POST /v1/migrations, GET /v1/migrations/ID),
  * registers each with the manager through POST /v1/agents and refreshes that registration
  * every 5 s as a real agent does. Each interval it puts about 1 % of the hosts in conflict
@@ -46,6 +47,7 @@
 
 #include "bench_util.h"
 #include "core/model.h"
+#include "fake_http.h"
 #include "net/http_client.h"
 #include "store/store_codec.h"
 
@@ -360,11 +362,11 @@ struct lg {
     double self_wall_end;
     long long data_bytes;
     struct store_fig sf;
-    struct event *tick_ev;      /* 100 ms: registrations, phases */
-    struct event *inject_ev;    /* every interval: conflicts */
-    struct event *health_ev;    /* interval / 4 */
-    struct event *proc_ev;      /* 1 s */
-    struct evhttp *shared_http; /* one-port mode: the listener of every agent */
+    struct event *tick_ev;     /* 100 ms: registrations, phases */
+    struct event *inject_ev;   /* every interval: conflicts */
+    struct event *health_ev;   /* interval / 4 */
+    struct event *proc_ev;     /* 1 s */
+    struct fhttp *shared_http; /* one-port mode: the listener of every agent (fake_http.h) */
     unsigned shared_port;
     bool failed;
     char fail_msg[256];
@@ -519,12 +521,22 @@ reply(struct evhttp_request *req, int code, const char *body, size_t len)
     evbuffer_free(buf);
 }
 
+/* A fake agent's answer: its status and JSON body (NULL: none; out of memory in building it
+ * gives a short body, a benchmark's figure, not the manager's). */
+struct answer {
+    int code;
+    struct sb body;
+};
+
 static void
-reply_error(struct evhttp_request *req, int code, const char *msg)
+answer_error(struct answer *ans, int code, const char *msg)
 {
     char body[256];
     int n = snprintf(body, sizeof(body), "{\"error\": \"%s\"}", msg);
-    reply(req, code, body, n > 0 ? (size_t)n : 0);
+    ans->code = code;
+    free(ans->body.p);
+    memset(&ans->body, 0, sizeof(ans->body));
+    sb_add(&ans->body, body, n > 0 ? (size_t)n : 0);
 }
 
 static void
@@ -599,33 +611,23 @@ push_double(double **arr, size_t *n, size_t *cap, double v)
 /* POST /v1/migrations: carried out at once. The VM leaves, the source calms down, the
  * destination runs the VM at its normal demand. */
 static void
-post_migration(struct fagent *a, struct evhttp_request *req)
+post_migration(struct fagent *a, const char *body, size_t len, struct answer *ans)
 {
     struct lg *lg = a->lg;
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    char *body = malloc(len + 1);
-    if (body == NULL) {
-        reply_error(req, 503, "out of memory");
-        return;
-    }
-    (void)evbuffer_copyout(in, body, len);
-    body[len] = '\0';
     json_t *j = json_loadb(body, len, 0, NULL);
-    free(body);
     const char *id = json_string_value(json_object_get(j, "id"));
     const char *vm = json_string_value(json_object_get(j, "vm"));
     const char *to = json_string_value(json_object_get(j, "to"));
     const char *to_name = json_string_value(json_object_get(j, "to_name"));
     if (id == NULL || vm == NULL || to == NULL || to_name == NULL) {
         json_decref(j);
-        reply_error(req, 400, "id, vm, to and to_name are required");
+        answer_error(ans, 400, "id, vm, to and to_name are required");
         return;
     }
     for (size_t i = 0; i < MIG_HISTORY && i < a->n_migs; i++) {
         if (strcmp(a->migs[i].id, id) == 0) {
             json_decref(j);
-            reply_error(req, 409, "a migration with this id exists");
+            answer_error(ans, 409, "a migration with this id exists");
             return;
         }
     }
@@ -637,7 +639,7 @@ post_migration(struct fagent *a, struct evhttp_request *req)
     }
     if (vi == a->n_vms || dst == NULL || dst == a) {
         json_decref(j);
-        reply_error(req, vi == a->n_vms ? 404 : 400, "no such VM or destination");
+        answer_error(ans, vi == a->n_vms ? 404 : 400, "no such VM or destination");
         return;
     }
     struct fvm v = a->vms[vi];
@@ -671,27 +673,23 @@ post_migration(struct fagent *a, struct evhttp_request *req)
     m->mem_mib = v.mem_mib;
     json_decref(j);
     lg->orders++;
-    struct sb b = {0};
-    migration_json(a, m, "running", &b);
-    reply(req, 202, b.p != NULL ? b.p : "{}", b.p != NULL ? b.len : 2);
-    free(b.p);
+    ans->code = 202;
+    migration_json(a, m, "running", &ans->body);
 }
 
 static void
-get_migration(struct fagent *a, struct evhttp_request *req, const char *id)
+get_migration(struct fagent *a, const char *id, struct answer *ans)
 {
     a->lg->follows++;
     size_t n = a->n_migs < MIG_HISTORY ? a->n_migs : MIG_HISTORY;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(a->migs[i].id, id) == 0) {
-            struct sb b = {0};
-            migration_json(a, &a->migs[i], "done", &b);
-            reply(req, 200, b.p != NULL ? b.p : "{}", b.p != NULL ? b.len : 2);
-            free(b.p);
+            ans->code = 200;
+            migration_json(a, &a->migs[i], "done", &ans->body);
             return;
         }
     }
-    reply_error(req, 404, "no such migration");
+    answer_error(ans, 404, "no such migration");
 }
 
 static void
@@ -730,57 +728,70 @@ note_sample_request(struct lg *lg)
     lg->burst_count++;
 }
 
+/* What fake agent `a` answers to a GET (`post` false) or POST of `path`. */
 static void
-agent_serve(struct fagent *a, struct evhttp_request *req)
+agent_answer(struct fagent *a, bool post, const char *path, const char *body, size_t len,
+             struct answer *ans)
 {
     struct lg *lg = a->lg;
-    const char *uri = evhttp_request_get_uri(req);
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (uri == NULL) {
-        reply_error(req, 400, "no URI");
-        return;
-    }
-    if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/sample") == 0) {
+    if (!post && strcmp(path, "/v1/sample") == 0) {
         note_sample_request(lg);
-        struct sb b = {0};
-        build_sample(a, &b);
-        if (b.p == NULL) {
-            reply_error(req, 503, "out of memory");
+        build_sample(a, &ans->body);
+        if (ans->body.p == NULL) {
+            answer_error(ans, 503, "out of memory");
             return;
         }
-        reply(req, 200, b.p, b.len);
-        free(b.p);
+        ans->code = 200;
         if (a->hot && a->hot_shown == 0)
             a->hot_shown = bench_mono_s();
         a->served++;
         lg->samples_served++;
         return;
     }
-    if (cmd == EVHTTP_REQ_POST && strcmp(uri, "/v1/migrations") == 0) {
-        post_migration(a, req);
+    if (post && strcmp(path, "/v1/migrations") == 0) {
+        post_migration(a, body, len, ans);
         return;
     }
-    if (cmd == EVHTTP_REQ_GET && strncmp(uri, "/v1/migrations/", 15) == 0) {
-        get_migration(a, req, uri + 15);
+    if (!post && strncmp(path, "/v1/migrations/", 15) == 0) {
+        get_migration(a, path + 15, ans);
         return;
     }
     lg->other_requests++;
-    if (cmd == EVHTTP_REQ_GET && strcmp(uri, "/v1/health") == 0) {
-        char body[256];
-        int n = snprintf(body, sizeof(body),
+    if (!post && strcmp(path, "/v1/health") == 0) {
+        char t[256];
+        int n = snprintf(t, sizeof(t),
                          "{\"role\":\"agent\",\"name\":\"%s\",\"mode\":\"central\",\"backend\":"
                          "\"sim\",\"version\":1,\"vms\":%zu}",
                          a->name, a->n_vms);
-        reply(req, 200, body, n > 0 ? (size_t)n : 0);
+        ans->code = 200;
+        sb_add(&ans->body, t, n > 0 ? (size_t)n : 0);
         return;
     }
-    reply_error(req, 404, "no such resource");
+    answer_error(ans, 404, "no such resource");
 }
 
+/* A fake agent on its own evhttp listener. */
 static void
 agent_cb(struct evhttp_request *req, void *arg)
 {
-    agent_serve(arg, req);
+    struct fagent *a = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    struct answer ans = {0};
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    if (uri == NULL || body == NULL) {
+        answer_error(&ans, uri == NULL ? 400 : 503, uri == NULL ? "no URI" : "out of memory");
+    } else {
+        (void)evbuffer_copyout(in, body, len);
+        body[len] = '\0';
+        agent_answer(a, cmd == EVHTTP_REQ_POST, uri, body, len, &ans);
+    }
+    free(body);
+    reply(req, ans.code, ans.body.p != NULL ? ans.body.p : "{}",
+          ans.body.p != NULL ? ans.body.len : 2);
+    free(ans.body.p);
 }
 
 /* The address of agent `i` in one-port mode: 127.1.X.Y, Y from 1 to 250. */
@@ -811,33 +822,20 @@ agent_by_host(struct lg *lg, const char *host)
     return i < lg->n ? &lg->agents[i] : NULL;
 }
 
-/* Is the peer of `req` on the loopback network? The one-port listener is on the wildcard
- * address; anything from elsewhere is turned away. */
-static bool
-from_loopback(struct evhttp_request *req)
-{
-    struct evhttp_connection *c = evhttp_request_get_connection(req);
-    const struct sockaddr *sa = c != NULL ? evhttp_connection_get_addr(c) : NULL;
-    if (sa == NULL || sa->sa_family != AF_INET)
-        return false;
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
-    return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-}
-
-static void
-shared_cb(struct evhttp_request *req, void *arg)
+/* One-port mode (fake_http.h, loopback peers only): the agent the Host header names. */
+static int
+shared_answer(void *arg, const struct fhttp_req *req, char **ret_body, size_t *ret_len)
 {
     struct lg *lg = arg;
-    if (!from_loopback(req)) {
-        reply_error(req, 403, "loopback peers only");
-        return;
-    }
-    struct fagent *a = agent_by_host(lg, evhttp_request_get_host(req));
-    if (a == NULL) {
-        reply_error(req, 404, "no fake agent at this address");
-        return;
-    }
-    agent_serve(a, req);
+    struct answer ans = {0};
+    struct fagent *a = agent_by_host(lg, req->host);
+    if (a == NULL)
+        answer_error(&ans, 404, "no fake agent at this address");
+    else
+        agent_answer(a, req->post, req->path, req->body, req->body_len, &ans);
+    *ret_body = ans.body.p;
+    *ret_len = ans.body.len;
+    return ans.code;
 }
 
 /* A server of fake agents on `addr`, a port the kernel chooses, calling `cb` with `arg`. The
@@ -1392,7 +1390,7 @@ run(struct lg *lg, const char *bin)
     if (http_client_set_token(lg->client, bench_token()) < 0)
         return -1;
     if (lg->o.one_port)
-        lg->shared_http = serve_on(lg, "0.0.0.0", shared_cb, lg, &lg->shared_port);
+        lg->shared_http = fhttp_listen(lg->base, "0.0.0.0", shared_answer, lg, &lg->shared_port);
     if (lg->o.one_port && lg->shared_http == NULL) {
         (void)snprintf(lg->fail_msg, sizeof(lg->fail_msg), "cannot listen on one port: %s",
                        strerror(errno));
@@ -1445,8 +1443,7 @@ cleanup(struct lg *lg)
         free(lg->agents[i].vms);
         free(lg->agents[i].rest.p);
     }
-    if (lg->shared_http != NULL)
-        evhttp_free(lg->shared_http);
+    fhttp_free(lg->shared_http);
     free(lg->agents);
     if (lg->base != NULL)
         event_base_free(lg->base);
@@ -1785,7 +1782,7 @@ usage(FILE *f)
            "  --check             the load test: exit 1 on a missed round, a conflict not\n"
            "                      ordered within one interval, or memory growing\n"
            "  --manager-nofile N  the manager's soft RLIMIT_NOFILE (default: the hard limit)\n"
-           "  --retention S       the manager's --retention (default: its own, 3600 s)\n"
+           "  --retention S       the manager's --retention (default: its own, 600 s)\n"
            "  --vmloc PATH        the vmloc binary (default $VMLOC_BIN, else ./build/vmloc)\n"
            "  --json              one JSON object on stdout instead of the report\n"
            "  --keep              keep the manager's log and store (path printed)\n");
