@@ -119,6 +119,76 @@ send_answer(struct fconn *c, int code, const char *body, size_t len, bool close_
     return event_add(c->ev, NULL);
 }
 
+/* What serve() reads of a request's head, which it leaves as it is: a head may be read again
+ * when its body has not all come yet. */
+struct head {
+    bool post;
+    char path[512];
+    char host[64];
+    size_t body_len;
+    bool close_after;
+};
+
+/* Does the header line [l, e) name `name` (case aside)? Its value, past blanks, or NULL. */
+static const char *
+header_value(const char *l, const char *e, const char *name)
+{
+    size_t n = strlen(name);
+    if ((size_t)(e - l) <= n || strncasecmp(l, name, n) != 0 || l[n] != ':')
+        return NULL;
+    const char *v = l + n + 1;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    return v;
+}
+
+/* Parse the head [start, end) (end: its blank line). 0, or -1 for a request it cannot take. */
+static int
+parse_head(const char *start, const char *end, struct head *h)
+{
+    memset(h, 0, sizeof(*h));
+    const char *eol = memchr(start, '\r', (size_t)(end - start) + 1);
+    const char *sp1 = memchr(start, ' ', (size_t)(eol - start));
+    const char *sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+    if (sp1 == NULL || sp2 == NULL || (size_t)(sp2 - sp1 - 1) >= sizeof(h->path))
+        return -1;
+    h->post = sp1 - start == 4 && memcmp(start, "POST", 4) == 0;
+    if (!h->post && !(sp1 - start == 3 && memcmp(start, "GET", 3) == 0))
+        return -1;
+    memcpy(h->path, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    h->close_after = eol - sp2 - 1 == 8 && memcmp(sp2 + 1, "HTTP/1.0", 8) == 0;
+    for (const char *l = eol + 2; l < end;) {
+        const char *e = memmem(l, (size_t)(end + 2 - l), "\r\n", 2);
+        const char *host = header_value(l, e, "Host");
+        const char *clen = header_value(l, e, "Content-Length");
+        const char *conn = header_value(l, e, "Connection");
+        if (host != NULL) {
+            size_t n = 0;
+            while (host + n < e && host[n] != ':')
+                n++;
+            if (n >= sizeof(h->host))
+                return -1;
+            memcpy(h->host, host, n);
+        } else if (clen != NULL) {
+            size_t n = 0;
+            const char *v = clen;
+            for (; v < e && *v >= '0' && *v <= '9'; v++) {
+                n = n * 10 + (size_t)(*v - '0');
+                if (n > FHTTP_MAX_REQUEST)
+                    return -1;
+            }
+            if (v == clen || v != e)
+                return -1;
+            h->body_len = n;
+        } else if (conn != NULL) {
+            h->close_after =
+                h->close_after || ((size_t)(e - conn) == 5 && strncasecmp(conn, "close", 5) == 0);
+        }
+        l = e + 2;
+    }
+    return 0;
+}
+
 /* Answer the complete requests at the start of `in`; 0, or -1 to close. */
 static int
 serve(struct fconn *c)
@@ -131,66 +201,26 @@ serve(struct fconn *c)
         if (end == NULL)
             break;
         size_t head_len = (size_t)(end - start) + 4;
-        /* The request line: METHOD SP TARGET SP VERSION. */
-        char *line_end = memchr(start, '\r', head_len);
-        *line_end = '\0';
-        char *sp1 = strchr(start, ' ');
-        char *sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
-        if (sp1 == NULL || sp2 == NULL)
+        struct head h;
+        if (parse_head(start, end, &h) < 0)
             return -1;
-        *sp1 = '\0';
-        *sp2 = '\0';
-        bool post = strcmp(start, "POST") == 0;
-        if (!post && strcmp(start, "GET") != 0)
-            return -1;
-        char host[64] = "";
-        size_t body_len = 0;
-        bool close_after = strcmp(sp2 + 1, "HTTP/1.0") == 0;
-        for (char *h = line_end + 2; h < end;) {
-            char *eol = memmem(h, (size_t)(end + 2 - h), "\r\n", 2);
-            *eol = '\0';
-            char *colon = strchr(h, ':');
-            if (colon != NULL) {
-                *colon = '\0';
-                char *v = colon + 1;
-                while (*v == ' ' || *v == '\t')
-                    v++;
-                if (strcasecmp(h, "Host") == 0) {
-                    size_t n = strcspn(v, ":");
-                    if (n < sizeof(host)) {
-                        memcpy(host, v, n);
-                        host[n] = '\0';
-                    }
-                } else if (strcasecmp(h, "Content-Length") == 0) {
-                    char *e = NULL;
-                    errno = 0;
-                    unsigned long long n = strtoull(v, &e, 10);
-                    if (e == v || errno != 0 || n > FHTTP_MAX_REQUEST)
-                        return -1;
-                    body_len = (size_t)n;
-                } else if (strcasecmp(h, "Connection") == 0 && strcasecmp(v, "close") == 0) {
-                    close_after = true;
-                }
-            }
-            h = eol + 2;
-        }
-        if (avail < head_len + body_len)
+        if (avail < head_len + h.body_len)
             break; /* the body is still coming */
         char *body = start + head_len;
-        char saved = body[body_len]; /* NUL-terminate the body in place */
-        body[body_len] = '\0';
-        struct fhttp_req req = {post, sp1 + 1, host, body, body_len};
+        char saved = body[h.body_len]; /* NUL-terminate the body in place, then put it back */
+        body[h.body_len] = '\0';
+        struct fhttp_req req = {h.post, h.path, h.host, body, h.body_len};
         char *ans = NULL;
         size_t ans_len = 0;
         int code = c->srv->fn(c->srv->arg, &req, &ans, &ans_len);
-        body[body_len] = saved;
+        body[h.body_len] = saved;
         int r =
-            send_answer(c, code, ans != NULL ? ans : "", ans != NULL ? ans_len : 0, close_after);
+            send_answer(c, code, ans != NULL ? ans : "", ans != NULL ? ans_len : 0, h.close_after);
         free(ans);
         if (r < 0)
             return -1;
-        at += head_len + body_len;
-        c->closing = close_after;
+        at += head_len + h.body_len;
+        c->closing = h.close_after;
     }
     memmove(c->in, c->in + at, c->in_len - at);
     c->in_len -= at;

@@ -90,6 +90,7 @@ decode_done(struct workq_job *q)
     struct mhost *h = j->h;
     struct manager *m = h->m;
     m->outstanding--;
+    m->decode_bytes -= j->len;
     if (manager_host_answered(h)) {
         h->waiting = false;
         sample_decoded(m, h, j->rc, &j->s, &j->perr);
@@ -111,12 +112,14 @@ decode_cancel(struct workq_job *q)
     free(j);
 }
 
-/* Hand a sample to the decoding threads; false when there are none (or no memory for the
- * job): the loop decodes it. */
+/* Hand a sample to the decoding threads; false when there are none, when the samples waiting
+ * for them already hold LIMIT_ANSWERS_HELD bytes (the loop decodes this one itself, and reads
+ * no more meanwhile: a flood of large samples is held to the answers' budget again), for a
+ * host being forgotten, or without memory for the job: the loop decodes it. */
 static bool
 decode_beside(struct manager *m, struct mhost *h, const char *body, size_t len)
 {
-    if (m->decoder == NULL)
+    if (m->decoder == NULL || h->forgotten || m->decode_bytes + len > LIMIT_ANSWERS_HELD)
         return false;
     struct sample_job *j = malloc(sizeof(*j) + len + 1);
     if (j == NULL)
@@ -129,6 +132,7 @@ decode_beside(struct manager *m, struct mhost *h, const char *body, size_t len)
     if (len > 0)
         memcpy(j->body, body, len);
     j->body[len] = '\0';
+    m->decode_bytes += len;
     workq_submit(m->decoder, &j->q);
     return true;
 }
@@ -451,6 +455,7 @@ manager_free(struct manager *m)
 {
     manager_ha_stop(m);
     workq_free(m->decoder, decode_cancel);
+    m->decoder = NULL;
     if (m->round_ev != NULL)
         event_free(m->round_ev);
     if (m->decide_ev != NULL)
