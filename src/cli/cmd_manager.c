@@ -136,7 +136,8 @@ static const struct opt_def manager_defs[] = {
                            "must be 0 to 16 whole threads")},
      .arg = "N",
      .help = "threads that decode the collected samples beside\n"
-             "the loop (default {}; 0: the loop decodes them)"},
+             "the loop (default {}: the loop decodes them); 1\n"
+             "shortens large rounds for more CPU and memory"},
     {.name = "etcd",
      .key = "etcd",
      .set = {SETTING_TEXT(MGR(etcd), etcd_urls_valid,

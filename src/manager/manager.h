@@ -26,9 +26,10 @@
 /* Samples are decided on every interval but stored at most every 10 s per host: at 1,000
  * agents x 25 VMs every sample would grow the store by 5.4 MiB/s. */
 #define MANAGER_DEFAULT_STORE_EVERY_S 10.0
-/* Threads beside the loop that decode the collected samples: one is what a round of 10,000
- * samples needs on two cores (bench/README.md). */
-#define MANAGER_DEFAULT_DECODE_THREADS 1
+/* Threads beside the loop that decode the collected samples: none by default. One shortens
+ * a round of 10,000 samples by about a fifth on two cores, for more CPU in all and some
+ * 150 MiB more memory (bench/README.md, "Decoding beside the loop"). */
+#define MANAGER_DEFAULT_DECODE_THREADS 0
 
 /* High availability (--etcd): the lease's default, and the longest id and key prefix. */
 #define MANAGER_DEFAULT_HA_LEASE_S 3

@@ -327,15 +327,15 @@ static void
 test_conflict_resolved(void **state)
 {
     (void)state;
-    conflict_resolved(NULL); /* samples decoded beside the loop, by default */
+    conflict_resolved(NULL); /* samples decoded on the loop, by default */
 }
 
-/* The same with the samples decoded on the loop itself. */
+/* The same with the samples decoded beside the loop. */
 static void
-test_conflict_resolved_loop_decodes(void **state)
+test_conflict_resolved_decode_thread(void **state)
 {
     (void)state;
-    const char *mx[] = {"--decode-threads", "0", NULL};
+    const char *mx[] = {"--decode-threads", "1", NULL};
     conflict_resolved(mx);
 }
 
@@ -1296,7 +1296,7 @@ main(void)
     (void)signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conflict_resolved, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_resolved_loop_decodes, pool_setup,
+        cmocka_unit_test_setup_teardown(test_conflict_resolved_decode_thread, pool_setup,
                                         pool_teardown),
         cmocka_unit_test_setup_teardown(test_migration_job_figures, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_no_conflict_no_migration, pool_setup, pool_teardown),
