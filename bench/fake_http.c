@@ -103,16 +103,20 @@ send_answer(struct fconn *c, int code, const char *body, size_t len, bool close_
     if (done == total)
         return 0;
     /* Keep the rest, after whatever is waiting already. */
-    char *n = realloc(c->out, c->out_len + total - done);
-    if (n == NULL)
+    char *grown = realloc(c->out, c->out_len + total - done);
+    if (grown == NULL)
         return -1;
-    c->out = n;
-    for (size_t i = 0, at = 0; i < 2; i++) {
-        const char *p = iov[i].iov_base;
-        for (size_t k = 0; k < iov[i].iov_len; k++, at++) {
-            if (at >= done)
-                c->out[c->out_len++] = p[k];
+    c->out = grown;
+    size_t skip = done;
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = iov[i].iov_len;
+        if (skip >= n) {
+            skip -= n;
+            continue;
         }
+        memcpy(c->out + c->out_len, (const char *)iov[i].iov_base + skip, n - skip);
+        c->out_len += n - skip;
+        skip = 0;
     }
     (void)event_del(c->ev);
     (void)event_assign(c->ev, c->srv->base, c->fd, EV_READ | EV_WRITE | EV_PERSIST, conn_cb, c);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FNV32_BASIS 2166136261u
 #define FNV32_PRIME 16777619u
@@ -26,10 +27,7 @@ fnv1a_n(const char *s, size_t len)
 static inline uint32_t
 fnv1a(const char *s)
 {
-    uint32_t h = FNV32_BASIS;
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * FNV32_PRIME;
-    return h;
+    return fnv1a_n(s, strlen(s));
 }
 
 /* FNV-1a, 64 bits, of the string `s`. */
