@@ -60,6 +60,11 @@ sample_decoded(struct manager *m, struct mhost *h, int rc, struct wire_sample *s
                   s->name);
         wire_sample_done(s);
         manager_host_missed(m, h, "wrong host");
+    } else if (h->notified_mid_round && s->seq <= h->v.sample.seq) {
+        /* Read (or decoded) after a notification that brought a newer sample: keep that. */
+        log_debug("older than the notification host=\"%s\" seq=%llu kept=%llu", h->v.name,
+                  (unsigned long long)s->seq, (unsigned long long)h->v.sample.seq);
+        wire_sample_done(s);
     } else {
         manager_host_sample(m, h, s);
     }
@@ -220,6 +225,7 @@ start_round(struct manager *m)
             continue;
         }
         h->waiting = true;
+        h->notified_mid_round = false;
         m->outstanding++;
     }
     m->outstanding--;

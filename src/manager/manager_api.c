@@ -148,10 +148,12 @@ post_notify(struct http_req *r, void *ctx)
     bool unconfirmed = s.unconfirmed;
     uint32_t waiting = s.unconfirmed_waiting;
     double cpu_pressure = s.unconfirmed_cpu_pressure;
-    if (h->v.has_sample && s.time < h->v.sample.time)
+    if (h->v.has_sample && s.time < h->v.sample.time) {
         wire_sample_done(&s); /* older than what a collection brought: keep the newer */
-    else
+    } else {
         manager_host_sample(m, h, &s);
+        h->notified_mid_round = h->waiting; /* the round's answer may be older */
+    }
     manager_reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
     if (unconfirmed)
         manager_note_notified_unconfirmed(m, h, waiting, cpu_pressure); /* nothing to decide */

@@ -2,6 +2,7 @@
  * their own samples and notify the manager (`vmloc manager --mode edge`), which decides and
  * orders the migration. Real processes on 127.0.0.1; every wait has a deadline. */
 #define _POSIX_C_SOURCE 200809L
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -183,6 +187,110 @@ test_edge_collect_notified(void **state)
     pool_finish();
 }
 
+/* An edge agent's sample: seq `seq`, taken `ago` seconds before now, cpu at `cpu` %. */
+static void
+edge_sample(char *out, size_t len, const char *url, unsigned seq, double ago, int cpu)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - ago;
+    (void)snprintf(out, len,
+                   "{\"version\":1,\"seq\":%u,\"time\":%.3f,\"url\":\"%s\",\"host\":{\"name\":"
+                   "\"hx\",\"capacity\":1,\"mem_mib\":1024,\"state\":\"up\",\"usage\":{\"cpu\":"
+                   "%d},\"vms\":[]}}",
+                   seq, t, url, cpu);
+}
+
+/* Host hx's cpu usage as the manager shows it (-1: not listed). */
+static double
+hx_cpu(const char *url)
+{
+    json_t *hosts = get(url, "/v1/hosts");
+    double cpu = -1;
+    size_t i;
+    json_t *h;
+    json_array_foreach(hosts, i, h)
+    {
+        if (strcmp(str(h, "name"), "hx") == 0)
+            cpu = json_number_value(json_object_get(json_object_get(h, "usage"), "cpu"));
+    }
+    json_decref(hosts);
+    return cpu;
+}
+
+struct round_after {
+    const char *url;
+    long long rounds;
+};
+
+/* A round later than `rounds` has started: the one before it is complete. */
+static bool
+round_after(void *arg)
+{
+    const struct round_after *r = arg;
+    return health_int(r->url, "rounds") > r->rounds;
+}
+
+/* A notification that comes while the round's request to its host is out keeps its sample
+ * when the round's answer, read after it, is older (lower seq): the round does not put back
+ * what the agent had already replaced. The agent is played by the test: it holds the
+ * manager's request, notifies, then answers with the older sample. */
+static void
+test_notification_not_overwritten(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--mode", "edge", NULL};
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", extra);
+    char url[64];
+    int lfd = pool_listen_loopback(url, sizeof(url));
+    char body[512];
+    json_t *j = NULL;
+    edge_sample(body, sizeof(body), url, 5, 2.0, 50);
+    assert_int_equal(daemon_http(m->url, "POST", "/v1/notify", body, &j), 202); /* registers */
+    json_decref(j);
+    j = NULL;
+    /* The next round's request, held. */
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
+    int fd = accept(lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    char req[8192];
+    size_t got = 0;
+    while (got + 1 < sizeof(req)) {
+        p.fd = fd;
+        assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
+        ssize_t n = read(fd, req + got, sizeof(req) - 1 - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+        req[got] = '\0';
+        if (strstr(req, "\r\n\r\n") != NULL)
+            break;
+    }
+    assert_non_null(strstr(req, "GET /v1/sample"));
+    long long rounds = health_int(m->url, "rounds");
+    edge_sample(body, sizeof(body), url, 7, 0.0, 97);
+    assert_int_equal(daemon_http(m->url, "POST", "/v1/notify", body, &j), 202);
+    json_decref(j);
+    assert_true(hx_cpu(m->url) == 97);
+    /* The answer the agent had sent before it notified: seq 6. */
+    edge_sample(body, sizeof(body), url, 6, 1.0, 20);
+    char head[160];
+    int hn = snprintf(head, sizeof(head),
+                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                      "%zu\r\nConnection: close\r\n\r\n",
+                      strlen(body));
+    assert_int_equal(write(fd, head, (size_t)hn), hn);
+    assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+    (void)close(fd);
+    struct round_after r = {m->url, rounds};
+    assert_true(wait_until(round_after, &r, UP_S));
+    double cpu = hx_cpu(m->url);
+    printf("hx cpu after the round: %.0f\n", cpu);
+    assert_true(cpu == 97);
+    (void)close(lfd);
+    pool_finish();
+}
+
 /* Bad notifications are refused with a reason, and the manager goes on. */
 static void
 test_notify_refused(void **state)
@@ -236,6 +344,8 @@ main(void)
                                         pool_teardown),
         cmocka_unit_test_setup_teardown(test_edge_collect_notified, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_notify_refused, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_notification_not_overwritten, pool_setup,
+                                        pool_teardown),
     };
     return cmocka_run_group_tests_name("edge", tests, NULL, NULL);
 }
