@@ -144,6 +144,41 @@ get_string(json_t *o, const char *key, const char *path, bool required, char *ou
     return 0;
 }
 
+/* Optional integer `key` from lo to hi into *ret (left as it is when absent). */
+static int
+get_integer(json_t *o, const char *key, const char *path, int64_t lo, int64_t hi, int64_t *ret,
+            struct perr *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        if (lo == INT64_MIN && hi == INT64_MAX)
+            perr_set(err, "%s: must be an integer", path);
+        else
+            perr_set(err, "%s: must be a whole number from %lld to %lld", path, (long long)lo,
+                     (long long)hi);
+        return -EINVAL;
+    }
+    *ret = json_integer_value(v);
+    return 0;
+}
+
+/* Optional boolean `key` into *ret (left as it is when absent). */
+static int
+get_bool(json_t *o, const char *key, const char *path, bool *ret, struct perr *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_boolean(v)) {
+        perr_set(err, "%s: must be true or false", path);
+        return -EINVAL;
+    }
+    *ret = json_is_true(v);
+    return 0;
+}
+
 /* {"cpu": PCT, ...} with kinds only, each 0..100. */
 static int
 decode_kinds(json_t *o, const char *path, unsigned *ret_mask, double *pct, struct perr *err)
@@ -332,30 +367,13 @@ decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
     r = decode_kinds(dem, "vm.demand", &mask, d->demand, err);
     if (r < 0)
         return r;
-    json_t *m = json_object_get(v, "mem_mib");
-    if (m != NULL) {
-        if (!json_is_number(m) || !isfinite(json_number_value(m)) || json_number_value(m) < 0) {
-            perr_set(err, "vm.mem_mib: must be a number >= 0");
-            return -EINVAL;
-        }
-        d->mem_mib = json_number_value(m);
-    }
-    json_t *p = json_object_get(v, "priority");
-    if (p != NULL) {
-        if (!json_is_integer(p)) {
-            perr_set(err, "vm.priority: must be an integer");
-            return -EINVAL;
-        }
-        d->priority = json_integer_value(p);
-    }
-    json_t *pin = json_object_get(v, "pinned");
-    if (pin != NULL) {
-        if (!json_is_boolean(pin)) {
-            perr_set(err, "vm.pinned: must be true or false");
-            return -EINVAL;
-        }
-        d->pinned = json_is_true(pin);
-    }
+    r = get_number(v, "mem_mib", "vm.mem_mib", 0, HUGE_VAL, false, &d->mem_mib, err);
+    if (r == 0)
+        r = get_integer(v, "priority", "vm.priority", INT64_MIN, INT64_MAX, &d->priority, err);
+    if (r == 0)
+        r = get_bool(v, "pinned", "vm.pinned", &d->pinned, err);
+    if (r < 0)
+        return r;
     json_t *mv = json_object_get(v, "moves");
     if (mv != NULL && wire_moves_decode(mv, "vm.moves", d->moves, &d->n_moves, err) < 0)
         return -EINVAL;
@@ -374,16 +392,11 @@ decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
             return -EINVAL;
         }
         d->mips = json_number_value(mi);
-        json_t *co = json_object_get(v, "cores");
-        d->cores = 1;
-        if (co != NULL) {
-            if (!json_is_integer(co) || json_integer_value(co) < 1 ||
-                json_integer_value(co) > 4096) {
-                perr_set(err, "vm.cores: must be a whole number from 1 to 4096");
-                return -EINVAL;
-            }
-            d->cores = (uint32_t)json_integer_value(co);
-        }
+        int64_t cores = 1;
+        r = get_integer(v, "cores", "vm.cores", 1, 4096, &cores, err);
+        if (r < 0)
+            return r;
+        d->cores = (uint32_t)cores;
     }
     return 0;
 }
@@ -557,7 +570,10 @@ get_number(json_t *o, const char *key, const char *path, double lo, double hi, b
     }
     double d = json_number_value(v);
     if (!json_is_number(v) || !isfinite(d) || d < lo || d > hi) {
-        perr_set(err, "%s: must be a number from %g to %g", path, lo, hi);
+        if (isinf(hi))
+            perr_set(err, "%s: must be a number >= %g", path, lo);
+        else
+            perr_set(err, "%s: must be a number from %g to %g", path, lo, hi);
         return -EINVAL;
     }
     *ret = d;

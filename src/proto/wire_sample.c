@@ -319,74 +319,76 @@ on_boolean(void *ctx, bool v)
     return wrong_type(d, f);
 }
 
-/* A number for field `f`; `is_int` when written as an integer. */
+/* What each numeric field takes: a number from lo to hi, whole ones written as integers;
+ * `msg` says so when it is not (NULL: not a numeric field, or checked where it is kept). */
+static const struct num_range {
+    double lo, hi;
+    bool whole;
+    const char *msg;
+} num_ranges[] = {
+    [F_SEQ] = {0, HUGE_VAL, true, "must be an integer >= 0"},
+    [F_TIME] = {0, 1e11, false, "must be a number from 0 to 1e+11"},
+    [F_CAPACITY] = {1e-9, 1e6, false, "must be a number from 1e-09 to 1e+06"},
+    [F_MEM] = {0, 1e12, false, "must be a number from 0 to 1e+12"},
+    [F_PRIORITY] = {-HUGE_VAL, HUGE_VAL, true, "must be an integer"},
+    [F_ARRIVED] = {0, 1e11, false, "must be a number from 0 to 1e+11"},
+    [F_CPU_WAIT] = {0, 100, false, "must be between 0 and 100"},
+    [F_PRES_LINE] = {0, 100, false, "must be between 0 and 100"},
+    [F_WAITING] = {0, WIRE_MAX_SAMPLE_VMS, true, "must be an integer from 0 to 4096"},
+    [F_CPU_PRESSURE] = {0, 100, false, "must be between 0 and 100"},
+    [F_KIND] = {0, 100, false, "must be between 0 and 100"},
+};
+
+/* A number for field `f`; `is_int` when written as an integer (then `iv` is its value). */
 static int
 number(struct dec *d, enum field f, double v, bool is_int, long long iv)
 {
     struct wire_sample_vm *vm = d->s.n_vms > 0 ? &d->s.vms[d->s.n_vms - 1] : NULL;
+    const struct num_range *r =
+        (size_t)f < sizeof(num_ranges) / sizeof(num_ranges[0]) ? &num_ranges[f] : NULL;
+    if (r != NULL && r->msg != NULL && ((r->whole && !is_int) || !(v >= r->lo && v <= r->hi)))
+        return fail_field(d, r->msg);
     switch (f) {
     case F_SKIP:
     case F_STATE:
         return 1;
     case F_SEQ:
-        if (!is_int || iv < 0)
-            return fail_field(d, "must be an integer >= 0");
         d->s.seq = (uint64_t)iv;
         return 1;
     case F_TIME:
-        if (!isfinite(v) || v < 0 || v > 1e11)
-            return fail_field(d, "must be a number from 0 to 1e+11");
         d->s.time = v;
         return 1;
     case F_CAPACITY:
-        if (!isfinite(v) || v < 1e-9 || v > 1e6)
-            return fail_field(d, "must be a number from 1e-09 to 1e+06");
         d->s.capacity = v;
         return 1;
     case F_MEM:
-        if (!isfinite(v) || v < 0 || v > 1e12)
-            return fail_field(d, "must be a number from 0 to 1e+12");
         if (top(d)->ctx == CTX_VM)
             vm->mem_mib = v;
         else
             d->s.mem_mib = v;
         return 1;
     case F_PRIORITY:
-        if (!is_int)
-            return fail_field(d, "must be an integer");
         vm->priority = iv;
         return 1;
     case F_ARRIVED:
-        if (!isfinite(v) || v < 0 || v > 1e11)
-            return fail_field(d, "must be a number from 0 to 1e+11");
         vm->arrived = v;
         return 1;
     case F_MOVE:
         return add_move(d, vm, v);
     case F_CPU_WAIT:
-        if (!isfinite(v) || v < 0 || v > 100)
-            return fail_field(d, "must be between 0 and 100");
         vm->cpu_wait = v;
         vm->has_cpu_wait = true;
         return 1;
     case F_PRES_LINE:
-        if (!isfinite(v) || v < 0 || v > 100)
-            return fail_field(d, "must be between 0 and 100");
         pressure_set(&d->s.pressure, d->pending_res, d->pending_line, v);
         return 1;
     case F_WAITING:
-        if (!is_int || iv < 0 || iv > WIRE_MAX_SAMPLE_VMS)
-            return fail_field(d, "must be an integer from 0 to 4096");
         d->s.unconfirmed_waiting = (uint32_t)iv;
         return 1;
     case F_CPU_PRESSURE:
-        if (!isfinite(v) || v < 0 || v > 100)
-            return fail_field(d, "must be between 0 and 100");
         d->s.unconfirmed_cpu_pressure = v;
         return 1;
     case F_KIND:
-        if (!isfinite(v) || v < 0 || v > 100)
-            return fail_field(d, "must be between 0 and 100");
         if (top(d)->ctx == CTX_HOST_USAGE) {
             d->s.usage[d->pending_kind] = v;
             d->s.usage_kinds |= (uint8_t)KIND_BIT(d->pending_kind);
