@@ -389,7 +389,7 @@ agent_status(void *ctx, char *buf, size_t len)
     for (size_t i = 0; i < n; i++)
         running += all[i]->state == MIG_RUNNING ? 1 : 0;
     char link[64] = "";
-    size_t reg = agent_managers_registered(a);
+    size_t reg = agent_managers_count(a).registered;
     if (a->n_mgrs == 1)
         (void)snprintf(link, sizeof(link), "%s",
                        reg == 1 ? ", registered" : ", not registered yet");

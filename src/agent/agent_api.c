@@ -94,17 +94,17 @@ get_metrics(struct http_req *r, void *ctx)
                   "Conflict notifications the manager accepted", (double)a->notifications);
     }
     if (a->n_mgrs > 0) {
+        struct agent_mgr_counts c = agent_managers_count(a);
         mtext_one(&t, "vmloc_registration_refused", "gauge",
                   "1 while a manager refuses this agent's name (409: another agent holds it)",
-                  agent_managers_refusing(a) > 0 ? 1 : 0);
+                  c.refusing > 0 ? 1 : 0);
         mtext_one(&t, "vmloc_managers_registered", "gauge",
-                  "Managers that took this agent's last registration",
-                  (double)agent_managers_registered(a));
+                  "Managers that took this agent's last registration", (double)c.registered);
         mtext_one(&t, "vmloc_managers", "gauge", "Managers this agent registers with",
                   (double)a->n_mgrs);
         mtext_one(&t, "vmloc_registration_failures_total", "counter",
                   "Registrations with a manager that failed (no answer, or refused)",
-                  (double)agent_managers_failures(a));
+                  (double)c.failures);
     }
     mtext_one(&t, "vmloc_manager_term", "gauge",
               "The highest manager term this agent has seen in an order (0: none)",

@@ -97,11 +97,14 @@ bool agent_fence_admit(struct agent *a, uint64_t term, const char *what, char *w
 int agent_managers_start(struct agent *a);
 void agent_managers_free(struct agent *a);
 
-/* How many managers have taken this agent's registration; how many refuse its name. */
-size_t agent_managers_registered(const struct agent *a);
-size_t agent_managers_refusing(const struct agent *a);
-/* Registrations that failed (no answer, or refused other than for the name), all managers. */
-uint64_t agent_managers_failures(const struct agent *a);
+/* The managers' registrations, counted over them all. */
+struct agent_mgr_counts {
+    size_t registered; /* managers that have taken this agent's registration */
+    size_t refusing;   /* managers that refuse its name */
+    uint64_t failures; /* registrations that failed (no answer, or refused other than for
+                        * the name) */
+};
+struct agent_mgr_counts agent_managers_count(const struct agent *a);
 
 /* Edge mode: send the latest sample, which shows a conflict, to every manager that does not
  * refuse this agent's name (agent_managers.c). `body` is what is sent: NULL for the sample as

@@ -194,31 +194,16 @@ agent_managers_free(struct agent *a)
     a->n_mgrs = 0;
 }
 
-size_t
-agent_managers_registered(const struct agent *a)
+struct agent_mgr_counts
+agent_managers_count(const struct agent *a)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < a->n_mgrs; i++)
-        n += a->mgrs[i].registered ? 1 : 0;
-    return n;
-}
-
-size_t
-agent_managers_refusing(const struct agent *a)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < a->n_mgrs; i++)
-        n += a->mgrs[i].name_refused ? 1 : 0;
-    return n;
-}
-
-uint64_t
-agent_managers_failures(const struct agent *a)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < a->n_mgrs; i++)
-        n += a->mgrs[i].failures_total;
-    return n;
+    struct agent_mgr_counts c = {0, 0, 0};
+    for (size_t i = 0; i < a->n_mgrs; i++) {
+        c.registered += a->mgrs[i].registered ? 1 : 0;
+        c.refusing += a->mgrs[i].name_refused ? 1 : 0;
+        c.failures += a->mgrs[i].failures_total;
+    }
+    return c;
 }
 
 static void

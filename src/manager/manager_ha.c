@@ -283,16 +283,33 @@ call_failed(struct manager_ha *ha, const struct etcd_result *r)
         ha->role = HA_NONE;
 }
 
+/* An etcd call's answer `r`: false when the call failed (call_failed() has dealt with it). */
+static bool
+call_ok(struct manager_ha *ha, const struct etcd_result *r)
+{
+    if (r->err >= 0)
+        return true;
+    call_failed(ha, r);
+    return false;
+}
+
+/* The last call of a step answered: the next step may start, and etcd is well. */
+static bool
+step_answered(struct manager_ha *ha, const struct etcd_result *r)
+{
+    if (!call_ok(ha, r))
+        return false;
+    ha->busy = false;
+    etcd_answered(ha);
+    return true;
+}
+
 static void
 check_done(void *arg, const struct etcd_result *r)
 {
     struct manager_ha *ha = arg;
-    if (r->err < 0) {
-        call_failed(ha, r);
+    if (!step_answered(ha, r))
         return;
-    }
-    ha->busy = false;
-    etcd_answered(ha);
     if (ha->role == HA_LEADER && (!r->has_kv || (uint64_t)r->create_rev != ha->term))
         step_down(ha, HA_NONE, "the leader key is gone or was replaced");
 }
@@ -301,12 +318,8 @@ static void
 campaign_done(void *arg, const struct etcd_result *r)
 {
     struct manager_ha *ha = arg;
-    if (r->err < 0) {
-        call_failed(ha, r);
+    if (!step_answered(ha, r))
         return;
-    }
-    ha->busy = false;
-    etcd_answered(ha);
     if (r->succeeded)
         take_lead(ha, (uint64_t)r->revision, ha->renewed_sent);
     else if (r->has_kv)
@@ -342,10 +355,8 @@ static void
 renew_done(void *arg, const struct etcd_result *r)
 {
     struct manager_ha *ha = arg;
-    if (r->err < 0) {
-        call_failed(ha, r);
+    if (!call_ok(ha, r))
         return;
-    }
     if (r->ttl <= 0) {
         struct etcd_result gone = *r;
         gone.err = -ENOENT;
@@ -361,10 +372,8 @@ static void
 grant_done(void *arg, const struct etcd_result *r)
 {
     struct manager_ha *ha = arg;
-    if (r->err < 0) {
-        call_failed(ha, r);
+    if (!call_ok(ha, r))
         return;
-    }
     ha->lease = r->lease;
     if ((double)r->ttl < ha->ttl_s)
         log_warnx("etcd granted a lease of %llds, shorter than ha_lease %gs", (long long)r->ttl,
