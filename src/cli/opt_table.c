@@ -321,53 +321,51 @@ unknown_key(struct opt_ext *x, const char *section)
         (void)snprintf(x->why + off, sizeof(x->why) - off, ")");
 }
 
-static int
-ext_apply(void *ctx, const char *section, const char *key, const char *value, const char **why)
-{
-    struct opt_ext *x = ctx;
-    char name[MODEL_MAX_NAME + 1];
-    *why = x->why;
-    for (size_t t = 0; t < x->cmd->n_tables; t++) {
-        const struct opt_table *tab = &x->cmd->tables[t];
-        if (!section_is(tab, section, strlen(section), name))
-            continue;
-        for (size_t i = 0; i < tab->n_defs; i++) {
-            const struct opt_def *d = &tab->defs[i];
-            if (d->key == NULL || strcmp(d->key, key) != 0)
-                continue;
-            void *target = tab->name_ok == NULL
-                               ? table_base(tab, x->opts)
-                               : tab->object(x->opts, name, x->why, sizeof(x->why));
-            if (target == NULL)
-                return -EINVAL;
-            return apply_def(d, target, value, x->why, sizeof(x->why));
-        }
-    }
-    unknown_key(x, section);
-    return -EINVAL;
-}
-
-/* The entry of key `key` in `section`, or NULL. */
+/* The entry of key `key` in `section`, or NULL; its table in *ret_tab and, for a named
+ * section ("[host NAME]"), the name in `name` (MODEL_MAX_NAME + 1 bytes). */
 static const struct opt_def *
-def_of_key(const struct opt_ext *x, const char *section, const char *key)
+def_of_key(const struct opt_ext *x, const char *section, const char *key,
+           const struct opt_table **ret_tab, char *name)
 {
-    char name[MODEL_MAX_NAME + 1];
     for (size_t t = 0; t < x->cmd->n_tables; t++) {
         const struct opt_table *tab = &x->cmd->tables[t];
         if (!section_is(tab, section, strlen(section), name))
             continue;
         for (size_t i = 0; i < tab->n_defs; i++) {
-            if (tab->defs[i].key != NULL && strcmp(tab->defs[i].key, key) == 0)
+            if (tab->defs[i].key != NULL && strcmp(tab->defs[i].key, key) == 0) {
+                *ret_tab = tab;
                 return &tab->defs[i];
+            }
         }
     }
     return NULL;
 }
 
+static int
+ext_apply(void *ctx, const char *section, const char *key, const char *value, const char **why)
+{
+    struct opt_ext *x = ctx;
+    char name[MODEL_MAX_NAME + 1];
+    const struct opt_table *tab = NULL;
+    *why = x->why;
+    const struct opt_def *d = def_of_key(x, section, key, &tab, name);
+    if (d == NULL) {
+        unknown_key(x, section);
+        return -EINVAL;
+    }
+    void *target = tab->name_ok == NULL ? table_base(tab, x->opts)
+                                        : tab->object(x->opts, name, x->why, sizeof(x->why));
+    if (target == NULL)
+        return -EINVAL;
+    return apply_def(d, target, value, x->why, sizeof(x->why));
+}
+
 static bool
 ext_repeats(void *ctx, const char *section, const char *key)
 {
-    const struct opt_def *d = def_of_key(ctx, section, key);
+    char name[MODEL_MAX_NAME + 1];
+    const struct opt_table *tab = NULL;
+    const struct opt_def *d = def_of_key(ctx, section, key, &tab, name);
     return d != NULL && d->repeat;
 }
 

@@ -299,9 +299,22 @@ sort_by_mips(const struct dc *d, uint32_t *list, size_t n)
     }
 }
 
-/* The VM with the least memory on `h` that is not migrating; DC_NONE if none. */
-static uint32_t
-select_mmt(const struct dc *d, uint32_t hi)
+static double
+vm_ram(const struct dc_vm *v)
+{
+    return v->ram_mib;
+}
+
+/* Its utilisation now: requested MIPS over the VM's MIPS, as the reference's ratio. */
+static double
+vm_util(const struct dc_vm *v)
+{
+    return v->req / v->mips;
+}
+
+/* The VM on `h`, not migrating, with the least `key` (first on ties); DC_NONE if none. */
+static inline uint32_t
+select_least(const struct dc *d, uint32_t hi, double (*key)(const struct dc_vm *v))
 {
     const struct dc_host *h = &d->hosts[hi];
     double min = DBL_MAX;
@@ -310,33 +323,27 @@ select_mmt(const struct dc *d, uint32_t hi)
         const struct dc_vm *v = &d->vms[h->slots[i].vm];
         if (v->dest != DC_NONE)
             continue;
-        if (v->ram_mib < min) {
-            min = v->ram_mib;
+        double k = key(v);
+        if (k < min) {
+            min = k;
             best = h->slots[i].vm;
         }
     }
     return best;
 }
 
-/* The VM on `h`, not migrating, whose utilisation now is the lowest (first on ties):
- * requested MIPS over the VM's MIPS, as the reference's ratio. DC_NONE if none. */
+/* MMT: the VM with the least memory. */
+static uint32_t
+select_mmt(const struct dc *d, uint32_t hi)
+{
+    return select_least(d, hi, vm_ram);
+}
+
+/* MU: the VM whose utilisation now is the lowest. */
 static uint32_t
 select_mu(const struct dc *d, uint32_t hi)
 {
-    const struct dc_host *h = &d->hosts[hi];
-    double min = DBL_MAX;
-    uint32_t best = DC_NONE;
-    for (uint32_t i = 0; i < h->n_slots; i++) {
-        const struct dc_vm *v = &d->vms[h->slots[i].vm];
-        if (v->dest != DC_NONE)
-            continue;
-        double u = v->req / v->mips;
-        if (u < min) {
-            min = u;
-            best = h->slots[i].vm;
-        }
-    }
-    return best;
+    return select_least(d, hi, vm_util);
 }
 
 /* A VM on `h`, not migrating, drawn uniformly from the policy's seeded generator.

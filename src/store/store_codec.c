@@ -6,13 +6,20 @@
 #include <stdbool.h>
 #include <string.h>
 
-uint16_t
-store_centi(double pct)
+/* `pct` in steps of 1/`per` percent, rounded, from 0 to `most` steps (not a number: 0). */
+static double
+steps(double pct, double per, double most)
 {
     if (!(pct > 0))
         return 0;
-    double c = round(pct * 100.0);
-    return c >= 65534.0 ? (uint16_t)65534 : (uint16_t)c;
+    double q = round(pct * per);
+    return q >= most ? most : q;
+}
+
+uint16_t
+store_centi(double pct)
+{
+    return (uint16_t)steps(pct, 100.0, 65534.0);
 }
 
 void
@@ -80,10 +87,7 @@ store_vm_decode(const uint8_t *p, size_t len, size_t *pos, uint64_t *ret_id, dou
 uint8_t
 store_half(double pct)
 {
-    if (!(pct > 0))
-        return 0;
-    double q = round(pct * 2.0);
-    return q >= 254.0 ? (uint8_t)254 : (uint8_t)q;
+    return (uint8_t)steps(pct, 2.0, 254.0);
 }
 
 double
