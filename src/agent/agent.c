@@ -436,23 +436,12 @@ agent_run(const struct agent_opts *o)
     histo_init(&a->downtime_h, downtime_b, sizeof(downtime_b) / sizeof(downtime_b[0]));
     static const double sample_b[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
     histo_init(&a->sample_h, sample_b, sizeof(sample_b) / sizeof(sample_b[0]));
-    if (loop_init(&a->loop) < 0) {
-        log_errorx("cannot create the event loop");
-        goto out;
-    }
     /* Nothing a manager, destination or peer answers is larger than a sample; and peer mode
      * asks every peer at once. */
-    if (http_client_set_limits(a->loop.client, WIRE_MAX_SAMPLE_BYTES, LIMIT_ANSWERS_HELD) < 0) {
-        log_errorx("the answer limits are not usable");
+    struct loop_conf lc = {WIRE_MAX_SAMPLE_BYTES, LIMIT_ANSWERS_HELD, &o->auth, &o->sec.limits,
+                           o->tls};
+    if (loop_setup(&a->loop, &lc) < 0)
         goto out;
-    }
-    if (loop_set_auth(&a->loop, &o->auth) < 0) {
-        log_errorx("the API token is not usable");
-        goto out;
-    }
-    loop_set_limits(&a->loop, &o->sec.limits);
-    if (o->tls != NULL)
-        loop_set_tls(&a->loop, o->tls);
     a->base = a->loop.base;
     a->client = a->loop.client;
     if (backend_start(a) < 0)

@@ -522,23 +522,12 @@ manager_run(const struct manager_opts *o)
                  "conflicts, migrations and recommendations are kept, and the usage history "
                  "starts again",
                  store_path(m->store), store_dropped_samples(m->store));
-    if (loop_init(&m->loop) < 0) {
-        log_errorx("cannot create the event loop");
-        goto out;
-    }
     /* Nothing an agent answers is larger than its sample; and all the agents answering at
      * once hold at most LIMIT_ANSWERS_HELD. */
-    if (http_client_set_limits(m->loop.client, WIRE_MAX_SAMPLE_BYTES, LIMIT_ANSWERS_HELD) < 0) {
-        log_errorx("the answer limits are not usable");
+    struct loop_conf lc = {WIRE_MAX_SAMPLE_BYTES, LIMIT_ANSWERS_HELD, &o->auth, &o->sec.limits,
+                           o->tls};
+    if (loop_setup(&m->loop, &lc) < 0)
         goto out;
-    }
-    if (loop_set_auth(&m->loop, &o->auth) < 0) {
-        log_errorx("the API token is not usable");
-        goto out;
-    }
-    loop_set_limits(&m->loop, &o->sec.limits);
-    if (o->tls != NULL)
-        loop_set_tls(&m->loop, o->tls);
     m->base = m->loop.base;
     m->client = m->loop.client;
     if (o->decode_threads > 0) {

@@ -244,6 +244,27 @@ loop_set_tls(struct loop *l, struct http_tls *tls)
 }
 
 int
+loop_setup(struct loop *l, const struct loop_conf *c)
+{
+    if (loop_init(l) < 0) {
+        log_errorx("cannot create the event loop");
+        return -ENOMEM;
+    }
+    if (http_client_set_limits(l->client, c->max_answer, c->max_held) < 0) {
+        log_errorx("the answer limits are not usable");
+        return -EINVAL;
+    }
+    if (loop_set_auth(l, c->auth) < 0) {
+        log_errorx("the API token is not usable");
+        return -EINVAL;
+    }
+    loop_set_limits(l, c->limits);
+    if (c->tls != NULL)
+        loop_set_tls(l, c->tls);
+    return 0;
+}
+
+int
 loop_listen(struct loop *l, const char *listen, const struct http_route *routes, size_t n_routes,
             void *ctx)
 {

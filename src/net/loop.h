@@ -62,6 +62,20 @@ MUST_CHECK int loop_set_auth(struct loop *l, const struct http_auth *auth);
  * server's max_connections (docs/security.md, "Connections"). Call before loop_listen(). */
 void loop_set_limits(struct loop *l, const struct http_limits *lim);
 
+/* What a daemon's loop is set up with (loop_setup()). */
+struct loop_conf {
+    size_t max_answer;                /* the largest answer the client reads */
+    size_t max_held;                  /* the answers it holds at once */
+    const struct http_auth *auth;     /* loop_set_auth() */
+    const struct http_limits *limits; /* loop_set_limits() */
+    struct http_tls *tls;             /* loop_set_tls(); NULL: plain HTTP */
+};
+
+/* loop_init(), the client's answer limits (http_client_set_limits()), then loop_set_auth(),
+ * loop_set_limits() and loop_set_tls() with `c`: a daemon's loop in one call, which logs what
+ * failed. 0 or a negative errno (loop_done() frees what was made). */
+MUST_CHECK int loop_setup(struct loop *l, const struct loop_conf *c);
+
 /* On SIGHUP, after the token file is read again, call `fn(ctx)` (NULL: nothing) too: what
  * else the daemon reads again (the agent's peers file). */
 void loop_on_hup(struct loop *l, void (*fn)(void *ctx), void *ctx);
