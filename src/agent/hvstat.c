@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 /* A decimal number at *p (advanced past it), below `limit`. false when there is none. */
 static bool
 read_uint(const char **p, const char *end, uint64_t limit, uint64_t *ret)
@@ -202,14 +204,10 @@ rate_update(struct rate_table *t, const char *key, uint64_t gen, double now, dou
             e = &t->e[i];
     }
     if (e == NULL) {
-        if (t->n == t->cap) {
-            size_t ncap = t->cap ? t->cap * 2 : 16;
-            struct rate_entry *ne = realloc(t->e, ncap * sizeof(*ne));
-            if (ne == NULL)
-                return -ENOMEM;
-            t->e = ne;
-            t->cap = ncap;
-        }
+        struct rate_entry *ne = grow_array(t->e, &t->cap, t->n + 1, sizeof(*ne), 16);
+        if (ne == NULL)
+            return -ENOMEM;
+        t->e = ne;
         e = &t->e[t->n++];
         memset(e, 0, sizeof(*e));
         memcpy(e->key, key, klen + 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/cpuwait.h"
+#include "core/grow.h"
 
 const char *
 simvm_state_name(enum simvm_state s)
@@ -84,14 +85,10 @@ simhost_add(struct simhost *hv, const struct simvm *vm)
         return -EINVAL;
     if (simhost_mem_used(hv) + vm->mem_mib > hv->mem_mib)
         return -ENOSPC;
-    if (hv->n_vms == hv->cap_vms) {
-        size_t ncap = hv->cap_vms == 0 ? 8 : hv->cap_vms * 2;
-        struct simvm *p = realloc(hv->vms, ncap * sizeof(*p));
-        if (p == NULL)
-            return -ENOMEM;
-        hv->vms = p;
-        hv->cap_vms = ncap;
-    }
+    struct simvm *p = grow_array(hv->vms, &hv->cap_vms, hv->n_vms + 1, sizeof(*p), 8);
+    if (p == NULL)
+        return -ENOMEM;
+    hv->vms = p;
     hv->vms[hv->n_vms++] = *vm;
     return 0;
 }

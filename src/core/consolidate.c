@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 #define NB 4096u
 #define NW (NB / 64u)
 #define NIL UINT32_MAX
@@ -213,14 +215,10 @@ sort_by_key(uint32_t *a, uint32_t *tmp, size_t n, const double *key)
 static int
 push_move(struct consolidation *c, size_t *cap, uint32_t vm, uint32_t from, uint32_t to)
 {
-    if (c->n_moves == *cap) {
-        size_t nc = *cap != 0 ? *cap * 2 : 64;
-        struct consolidate_move *nm = realloc(c->moves, nc * sizeof(*nm));
-        if (nm == NULL)
-            return -ENOMEM;
-        c->moves = nm;
-        *cap = nc;
-    }
+    struct consolidate_move *nm = grow_array(c->moves, cap, c->n_moves + 1, sizeof(*nm), 64);
+    if (nm == NULL)
+        return -ENOMEM;
+    c->moves = nm;
     c->moves[c->n_moves++] = (struct consolidate_move){.vm = vm, .from = from, .to = to};
     return 0;
 }

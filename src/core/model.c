@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/fnv.h"
+#include "core/grow.h"
 
 /* Names are copied into chunks of this size (larger names get a chunk of their own), so a
  * snapshot with millions of VMs costs a few hundred allocations, not millions. */
@@ -126,14 +127,10 @@ name_store(struct cluster *cl, const char *s, size_t len)
 static int
 grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap == 0 ? 16 : *cap * 2;
-    void *p = realloc(*arr, ncap * elem);
+    void *p = grow_array(*arr, cap, n + 1, elem, 16);
     if (p == NULL)
         return -ENOMEM;
     *arr = p;
-    *cap = ncap;
     return 0;
 }
 
@@ -222,16 +219,10 @@ cluster_set_vm_moves(struct cluster *cl, size_t vi, const double *times, size_t 
         v->moves_count = 0;
         return 0;
     }
-    if (cl->n_moves + n > cl->cap_moves) {
-        size_t ncap = cl->cap_moves == 0 ? 64 : cl->cap_moves;
-        while (ncap < cl->n_moves + n)
-            ncap *= 2;
-        double *p = realloc(cl->moves, ncap * sizeof(*p));
-        if (p == NULL)
-            return -ENOMEM;
-        cl->moves = p;
-        cl->cap_moves = ncap;
-    }
+    double *p = grow_array(cl->moves, &cl->cap_moves, cl->n_moves + n, sizeof(*p), 64);
+    if (p == NULL)
+        return -ENOMEM;
+    cl->moves = p;
     memcpy(cl->moves + cl->n_moves, times, n * sizeof(*times));
     v->moves_first = (uint32_t)cl->n_moves;
     v->moves_count = (uint32_t)n;

@@ -28,6 +28,7 @@
 
 #include "core/destidx.h"
 #include "core/detect.h"
+#include "core/grow.h"
 #include "core/plan_work.h"
 
 void
@@ -54,16 +55,10 @@ plan_done(struct plan *p)
 static int
 reserve(void **arr, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap == 0 ? 16 : *cap;
-    while (ncap < need)
-        ncap *= 2;
-    void *p = realloc(*arr, ncap * elem);
+    void *p = grow_array(*arr, cap, need, elem, 16);
     if (p == NULL)
         return -ENOMEM;
     *arr = p;
-    *cap = ncap;
     return 0;
 }
 

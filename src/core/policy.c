@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 void
 policy_init(struct policy *pol)
 {
@@ -129,14 +131,11 @@ policy_rule_get(struct policy *pol, const char *name, size_t len, struct placeme
             return 0;
         }
     }
-    if (pol->n_rules == pol->cap_rules) {
-        size_t ncap = pol->cap_rules == 0 ? 4 : pol->cap_rules * 2;
-        struct placement_rule *p = realloc(pol->rules, ncap * sizeof(*p));
-        if (p == NULL)
-            return -ENOMEM;
-        pol->rules = p;
-        pol->cap_rules = ncap;
-    }
+    struct placement_rule *p =
+        grow_array(pol->rules, &pol->cap_rules, pol->n_rules + 1, sizeof(*p), 4);
+    if (p == NULL)
+        return -ENOMEM;
+    pol->rules = p;
     char *copy = copy_name(name, len);
     if (copy == NULL)
         return -ENOMEM;
@@ -160,14 +159,11 @@ policy_override_get(struct policy *pol, const char *name, size_t len, struct hos
             return 0;
         }
     }
-    if (pol->n_overrides == pol->cap_overrides) {
-        size_t ncap = pol->cap_overrides == 0 ? 8 : pol->cap_overrides * 2;
-        struct host_override *p = realloc(pol->overrides, ncap * sizeof(*p));
-        if (p == NULL)
-            return -ENOMEM;
-        pol->overrides = p;
-        pol->cap_overrides = ncap;
-    }
+    struct host_override *p =
+        grow_array(pol->overrides, &pol->cap_overrides, pol->n_overrides + 1, sizeof(*p), 8);
+    if (p == NULL)
+        return -ENOMEM;
+    pol->overrides = p;
     char *copy = malloc(len + 1);
     if (copy == NULL)
         return -ENOMEM;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "proto/policy_ini_keys.h"
 #include "proto/wire.h"
 
@@ -309,14 +310,10 @@ mark_seen(struct parser *p, const char *section, const char *key)
         if (strncmp(e, section, sl) == 0 && e[sl] == '\n' && strcmp(e + sl + 1, key) == 0)
             return 1;
     }
-    if (p->n_seen == p->cap_seen) {
-        size_t ncap = p->cap_seen == 0 ? 16 : p->cap_seen * 2;
-        char **n = realloc(p->seen, ncap * sizeof(*n));
-        if (n == NULL)
-            return -ENOMEM;
-        p->seen = n;
-        p->cap_seen = ncap;
-    }
+    char **n = grow_array(p->seen, &p->cap_seen, p->n_seen + 1, sizeof(*n), 16);
+    if (n == NULL)
+        return -ENOMEM;
+    p->seen = n;
     char *e = malloc(sl + kl + 2);
     if (e == NULL)
         return -ENOMEM;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "proto/jstrict.h"
 #include "proto/nameset.h"
 #include "proto/wire.h"
@@ -272,14 +273,10 @@ add_move(struct dec *d, struct wire_sample_vm *vm, double v)
         return fail_field(d, "must not be before the move listed before it");
     if (vm->n_moves >= MODEL_MAX_VM_MOVES)
         return fail_field(d, "more moves than the 16 a sample carries");
-    if (d->s.n_moves == d->cap_moves) {
-        size_t nc = d->cap_moves != 0 ? d->cap_moves * 2 : 32;
-        double *n = realloc(d->s.moves, nc * sizeof(*n));
-        if (n == NULL)
-            return fail_oom(d);
-        d->s.moves = n;
-        d->cap_moves = nc;
-    }
+    double *n = grow_array(d->s.moves, &d->cap_moves, d->s.n_moves + 1, sizeof(*n), 32);
+    if (n == NULL)
+        return fail_oom(d);
+    d->s.moves = n;
     d->s.moves[d->s.n_moves++] = v;
     vm->n_moves++;
     return 1;
@@ -488,14 +485,10 @@ add_vm(struct dec *d)
 {
     if (d->s.n_vms >= WIRE_MAX_SAMPLE_VMS)
         return FAIL(d, "host.vms: more than %d VMs", WIRE_MAX_SAMPLE_VMS);
-    if (d->s.n_vms == d->cap_vms) {
-        size_t nc = d->cap_vms != 0 ? d->cap_vms * 2 : 32;
-        struct wire_sample_vm *n = realloc(d->s.vms, nc * sizeof(*n));
-        if (n == NULL)
-            return fail_oom(d);
-        d->s.vms = n;
-        d->cap_vms = nc;
-    }
+    struct wire_sample_vm *n = grow_array(d->s.vms, &d->cap_vms, d->s.n_vms + 1, sizeof(*n), 32);
+    if (n == NULL)
+        return fail_oom(d);
+    d->s.vms = n;
     memset(&d->s.vms[d->s.n_vms], 0, sizeof(d->s.vms[0]));
     d->s.vms[d->s.n_vms].measured = -1;
     d->s.vms[d->s.n_vms++].arrived = -1.0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "sim/dc.h"
 #include "sim/dc_internal.h"
 
@@ -97,14 +98,10 @@ dc_save(const struct dc *d, struct dc_saved **buf, size_t *n, size_t *cap)
         for (uint32_t i = 0; i < h->n_slots; i++) {
             if (h->slots[i].mig_in)
                 continue;
-            if (*n == *cap) {
-                size_t nc = *cap != 0 ? *cap * 2 : 1024;
-                struct dc_saved *nb = realloc(*buf, nc * sizeof(*nb));
-                if (nb == NULL)
-                    return -ENOMEM;
-                *buf = nb;
-                *cap = nc;
-            }
+            struct dc_saved *nb = grow_array(*buf, cap, *n + 1, sizeof(*nb), 1024);
+            if (nb == NULL)
+                return -ENOMEM;
+            *buf = nb;
             (*buf)[(*n)++] = (struct dc_saved){.host = hi, .slot = h->slots[i]};
         }
     }
@@ -142,14 +139,10 @@ dc_restore(struct dc *d, const struct dc_saved *s, size_t n)
 static int
 event_push(struct dc *d, double time, uint32_t v, uint32_t src, uint32_t dest)
 {
-    if (d->n_events == d->cap_events) {
-        size_t nc = d->cap_events != 0 ? d->cap_events * 2 : 64;
-        struct dc_event *ne = realloc(d->events, nc * sizeof(*ne));
-        if (ne == NULL)
-            return -ENOMEM;
-        d->events = ne;
-        d->cap_events = nc;
-    }
+    struct dc_event *ne = grow_array(d->events, &d->cap_events, d->n_events + 1, sizeof(*ne), 64);
+    if (ne == NULL)
+        return -ENOMEM;
+    d->events = ne;
     struct dc_event e = {.time = time, .seq = d->seq++, .vm = v, .src = src, .dest = dest};
     size_t i = d->n_events++;
     while (i > 0) {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 struct group {
     const struct power_host_type *type;
     double alloc;    /* MIPS allocated */
@@ -25,14 +27,10 @@ struct groups {
 static int
 heap_push(struct group *g, uint32_t h)
 {
-    if (g->n == g->cap) {
-        size_t nc = g->cap != 0 ? g->cap * 2 : 16;
-        uint32_t *nh = realloc(g->heap, nc * sizeof(*nh));
-        if (nh == NULL)
-            return -ENOMEM;
-        g->heap = nh;
-        g->cap = nc;
-    }
+    uint32_t *nh = grow_array(g->heap, &g->cap, g->n + 1, sizeof(*nh), 16);
+    if (nh == NULL)
+        return -ENOMEM;
+    g->heap = nh;
     size_t i = g->n++;
     while (i > 0 && g->heap[(i - 1) / 2] > h) {
         g->heap[i] = g->heap[(i - 1) / 2];
@@ -72,14 +70,10 @@ group_get(struct groups *gs, const struct power_host_type *type, double alloc, d
         if (g->type == type && g->alloc == alloc && g->ram_used == ram && g->n_vms == n_vms)
             return g;
     }
-    if (gs->n == gs->cap) {
-        size_t nc = gs->cap != 0 ? gs->cap * 2 : 32;
-        struct group *ng = realloc(gs->g, nc * sizeof(*ng));
-        if (ng == NULL)
-            return NULL;
-        gs->g = ng;
-        gs->cap = nc;
-    }
+    struct group *ng = grow_array(gs->g, &gs->cap, gs->n + 1, sizeof(*ng), 32);
+    if (ng == NULL)
+        return NULL;
+    gs->g = ng;
     struct group *g = &gs->g[gs->n++];
     *g = (struct group){.type = type, .alloc = alloc, .ram_used = ram, .n_vms = n_vms};
     return g;

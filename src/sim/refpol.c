@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "sim/place0.h"
 #include "sim/refstat.h"
 
@@ -192,14 +193,10 @@ ensure_scratch(struct refpol *p, const struct dc *d)
 static int
 push_move(struct refpol *p, uint32_t vm, uint32_t dest)
 {
-    if (p->n_moves == p->cap_moves) {
-        size_t nc = p->cap_moves != 0 ? p->cap_moves * 2 : 64;
-        struct refpol_move *nm = realloc(p->moves, nc * sizeof(*nm));
-        if (nm == NULL)
-            return -ENOMEM;
-        p->moves = nm;
-        p->cap_moves = nc;
-    }
+    struct refpol_move *nm = grow_array(p->moves, &p->cap_moves, p->n_moves + 1, sizeof(*nm), 64);
+    if (nm == NULL)
+        return -ENOMEM;
+    p->moves = nm;
     p->moves[p->n_moves++] = (struct refpol_move){.vm = vm, .dest = dest};
     return 0;
 }
@@ -207,14 +204,10 @@ push_move(struct refpol *p, uint32_t vm, uint32_t dest)
 static int
 push_list(struct refpol *p, size_t *n, uint32_t v)
 {
-    if (*n == p->cap_list) {
-        size_t nc = p->cap_list != 0 ? p->cap_list * 2 : 256;
-        uint32_t *nl = realloc(p->list, nc * sizeof(*nl));
-        if (nl == NULL)
-            return -ENOMEM;
-        p->list = nl;
-        p->cap_list = nc;
-    }
+    uint32_t *nl = grow_array(p->list, &p->cap_list, *n + 1, sizeof(*nl), 256);
+    if (nl == NULL)
+        return -ENOMEM;
+    p->list = nl;
     p->list[(*n)++] = v;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "core/model.h"
 #include "sim/refpol.h"
 #include "sim/vmpol.h"
@@ -343,14 +344,10 @@ gap_finish(const struct gap *g, struct sim_result *res)
 static int
 push_point(struct sim_result *res, size_t *cap, const struct dc *d, uint64_t started)
 {
-    if (res->n_points == *cap) {
-        size_t nc = *cap != 0 ? *cap * 2 : 512;
-        struct sim_point *np = realloc(res->points, nc * sizeof(*np));
-        if (np == NULL)
-            return -ENOMEM;
-        res->points = np;
-        *cap = nc;
-    }
+    struct sim_point *np = grow_array(res->points, cap, res->n_points + 1, sizeof(*np), 512);
+    if (np == NULL)
+        return -ENOMEM;
+    res->points = np;
     double e = 0;
     for (size_t i = 0; i < d->n_hosts; i++)
         e += d->hosts[i].energy_j;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "common/file.h"
+#include "core/grow.h"
 
 void
 trace_init(struct trace *t)
@@ -410,16 +411,12 @@ list_dir(const char *dir, char ***ret_names, size_t *ret_n, struct trace_error *
             r = -E2BIG;
             goto out;
         }
-        if (n == cap) {
-            size_t nc = cap != 0 ? cap * 2 : 256;
-            char **nn = realloc(names, nc * sizeof(*nn));
-            if (nn == NULL) {
-                r = -ENOMEM;
-                goto out;
-            }
-            names = nn;
-            cap = nc;
+        char **nn = grow_array(names, &cap, n + 1, sizeof(*nn), 256);
+        if (nn == NULL) {
+            r = -ENOMEM;
+            goto out;
         }
+        names = nn;
         names[n] = strdup(de->d_name);
         if (names[n] == NULL) {
             r = -ENOMEM;

@@ -33,6 +33,7 @@
 
 #include "core/cpuwait.h"
 #include "core/detect.h"
+#include "core/grow.h"
 #include "sim/sim.h"
 
 void
@@ -399,14 +400,10 @@ build_model(struct vmpol *p, const struct dc *d)
 static int
 record(struct vmpol *p, uint32_t v, uint32_t from, uint32_t dest)
 {
-    if (p->n_moves == p->cap_moves) {
-        size_t nc = p->cap_moves != 0 ? p->cap_moves * 2 : 64;
-        struct vmpol_move *nm = realloc(p->moves, nc * sizeof(*nm));
-        if (nm == NULL)
-            return -ENOMEM;
-        p->moves = nm;
-        p->cap_moves = nc;
-    }
+    struct vmpol_move *nm = grow_array(p->moves, &p->cap_moves, p->n_moves + 1, sizeof(*nm), 64);
+    if (nm == NULL)
+        return -ENOMEM;
+    p->moves = nm;
     p->where[v] = dest;
     p->moved[v] = true;
     p->moves[p->n_moves++] = (struct vmpol_move){.vm = v, .from = from, .dest = dest};

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/fnv.h"
+#include "core/grow.h"
 #include "store/store_internal.h"
 
 static const char raw_columns[] = "INSERT INTO samples(time, host, cpu, mem_bw, disk, net, vms,"
@@ -381,14 +382,10 @@ static int
 raw_queue(struct store *s, double time, int64_t host, const double *pct, unsigned kinds,
           const struct pressure *psi)
 {
-    if (s->n_raw == s->cap_raw) {
-        size_t cap = s->cap_raw != 0 ? s->cap_raw * 2 : 64;
-        struct store_raw *r = realloc(s->raw, cap * sizeof(*r));
-        if (r == NULL)
-            return -ENOMEM;
-        s->raw = r;
-        s->cap_raw = cap;
-    }
+    struct store_raw *raw = grow_array(s->raw, &s->cap_raw, s->n_raw + 1, sizeof(*raw), 64);
+    if (raw == NULL)
+        return -ENOMEM;
+    s->raw = raw;
     if (bytes_reserve(s, STORE_VMS_HEADER) < 0)
         return -ENOMEM;
     struct store_raw *r = &s->raw[s->n_raw++];
