@@ -144,6 +144,31 @@ get_string(json_t *o, const char *key, const char *path, bool required, char *ou
     return 0;
 }
 
+/* Migration id `key` ("id"), required or not (then "" when absent). */
+static int
+get_id(json_t *o, bool required, char *out, size_t cap, struct perr *err)
+{
+    int r = get_string(o, "id", "id", required, out, cap, err);
+    if (r == 0 && out[0] != '\0' && !wire_id_valid(out)) {
+        perr_set(err, "id: must be 1 to 64 of A-Z a-z 0-9 . _ -");
+        r = -EINVAL;
+    }
+    return r;
+}
+
+/* Required name `key` (`path` in messages) of a `what` ("VM", "host"). */
+static int
+get_name(json_t *o, const char *key, const char *path, const char *what, char *out, size_t cap,
+         struct perr *err)
+{
+    int r = get_string(o, key, path, true, out, cap, err);
+    if (r == 0 && !wire_name_valid(out)) {
+        perr_set(err, "%s: not a valid %s name", path, what);
+        r = -EINVAL;
+    }
+    return r;
+}
+
 /* Optional integer `key` from lo to hi into *ret (left as it is when absent). */
 static int
 get_integer(json_t *o, const char *key, const char *path, int64_t lo, int64_t hi, int64_t *ret,
@@ -276,17 +301,9 @@ wire_order_decode(const char *body, size_t len, struct wire_order *ret, struct p
         return -EINVAL;
     struct wire_order o;
     memset(&o, 0, sizeof(o));
-    int r = get_string(j, "id", "id", false, o.id, sizeof(o.id), err);
-    if (r == 0 && o.id[0] != '\0' && !wire_id_valid(o.id)) {
-        perr_set(err, "id: must be 1 to 64 of A-Z a-z 0-9 . _ -");
-        r = -EINVAL;
-    }
+    int r = get_id(j, false, o.id, sizeof(o.id), err);
     if (r == 0)
-        r = get_string(j, "vm", "vm", true, o.vm, sizeof(o.vm), err);
-    if (r == 0 && !wire_name_valid(o.vm)) {
-        perr_set(err, "vm: not a valid VM name");
-        r = -EINVAL;
-    }
+        r = get_name(j, "vm", "vm", "VM", o.vm, sizeof(o.vm), err);
     if (r == 0)
         r = get_string(j, "to", "to", true, o.to, sizeof(o.to), err);
     if (r == 0)
@@ -351,11 +368,7 @@ decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
         perr_set(err, "vm: must be an object");
         return -EINVAL;
     }
-    int r = get_string(v, "name", "vm.name", true, d->name, sizeof(d->name), err);
-    if (r == 0 && !wire_name_valid(d->name)) {
-        perr_set(err, "vm.name: not a valid VM name");
-        return -EINVAL;
-    }
+    int r = get_name(v, "name", "vm.name", "VM", d->name, sizeof(d->name), err);
     if (r < 0)
         return r;
     json_t *dem = json_object_get(v, "demand");
@@ -409,11 +422,7 @@ wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret, st
         return -EINVAL;
     struct wire_incoming in;
     memset(&in, 0, sizeof(in));
-    int r = get_string(j, "id", "id", true, in.id, sizeof(in.id), err);
-    if (r == 0 && !wire_id_valid(in.id)) {
-        perr_set(err, "id: must be 1 to 64 of A-Z a-z 0-9 . _ -");
-        r = -EINVAL;
-    }
+    int r = get_id(j, true, in.id, sizeof(in.id), err);
     if (r == 0)
         r = get_string(j, "from", "from", true, in.from, sizeof(in.from), err);
     if (r == 0)
@@ -589,11 +598,7 @@ wire_lock_decode(const char *body, size_t len, bool need_lease, struct wire_lock
         return -EINVAL;
     struct wire_lock l;
     memset(&l, 0, sizeof(l));
-    int r = get_string(j, "holder", "holder", true, l.holder, sizeof(l.holder), err);
-    if (r == 0 && !wire_name_valid(l.holder)) {
-        perr_set(err, "holder: not a valid host name");
-        r = -EINVAL;
-    }
+    int r = get_name(j, "holder", "holder", "host", l.holder, sizeof(l.holder), err);
     if (r == 0 && need_lease)
         r = get_number(j, "lease_s", "lease_s", 0.1, WIRE_MAX_LEASE_S, true, &l.lease_s, err);
     json_decref(j);
