@@ -657,8 +657,8 @@ hv_sim_new(const struct hv_sim_opts *o, struct event_base *base, struct http_cli
     }
     if (hv->trace.loaded)
         log_info("trace loaded dir=%s format=%s vms=%zu samples=%zu start=%.3f step=%gs",
-                 o->trace->dir, o->trace->format == TRACE_BITBRAINS ? "bitbrains" : "planetlab",
-                 hv->trace.tr.n_vms, hv->trace.tr.n_samples, o->trace->start, o->trace->step_s);
+                 o->trace->dir, trace_format_name(o->trace->format), hv->trace.tr.n_vms,
+                 hv->trace.tr.n_samples, o->trace->start, o->trace->step_s);
     *ret = &hv->base;
     return 0;
 }

@@ -212,7 +212,6 @@ set_migrate_bandwidth(void *target, const char *v, char *why, size_t len)
 
 static const char *const mode_names[] = {"central", "edge", "peer", NULL};
 static const char *const backend_names[] = {"sim", "libvirt", NULL};
-static const char *const format_names[] = {"planetlab", "bitbrains", NULL};
 
 /* [agent] and its options. */
 static const struct opt_def agent_defs[] = {
@@ -360,7 +359,7 @@ static const struct opt_def sim_defs[] = {
 static const struct opt_def trace_defs[] = {
     {.key = "trace", .set = {SETTING_TEXT(TR(dir), NULL, "must be a folder of trace files")}},
     {.key = "trace_format",
-     .set = {SETTING_CHOICE(TR(format), format_names, "must be planetlab or bitbrains")}},
+     .set = {SETTING_CHOICE(TR(format), trace_format_names, "must be planetlab or bitbrains")}},
     {.key = "trace_start",
      .set = {SETTING_NUMBER(TR(start), 0, 1e11, "must be a time in seconds since the epoch")}},
     {.key = "trace_step",

@@ -114,11 +114,7 @@ parse_args(int argc, char **argv, struct replay *rp)
             rp->trace_dir = optarg;
             break;
         case 'f':
-            if (strcmp(optarg, "planetlab") == 0) {
-                rp->format = TRACE_PLANETLAB;
-            } else if (strcmp(optarg, "bitbrains") == 0) {
-                rp->format = TRACE_BITBRAINS;
-            } else {
+            if (trace_format_parse(optarg, &rp->format) < 0) {
                 cli_error("replay: --format: must be planetlab or bitbrains, not '%s'", optarg);
                 return CLI_EXIT_USAGE;
             }

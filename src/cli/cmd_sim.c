@@ -324,11 +324,7 @@ sim_option(int c, struct sim_args *a, char **argv)
         a->trace_dir = optarg;
         break;
     case 'f':
-        if (strcmp(optarg, "planetlab") == 0) {
-            a->fmt = TRACE_PLANETLAB;
-        } else if (strcmp(optarg, "bitbrains") == 0) {
-            a->fmt = TRACE_BITBRAINS;
-        } else {
+        if (trace_format_parse(optarg, &a->fmt) < 0) {
             cli_error("sim: --format: must be planetlab or bitbrains, not '%s'", optarg);
             return CLI_EXIT_USAGE;
         }

@@ -245,9 +245,8 @@ agent_config(struct replay *rp, size_t h, const char *path, char *abs_trace)
            "trace = %s\ntrace_format = %s\ntrace_start = %.6f\ntrace_step = %.17g\n"
            "host_mips = %.17g\nhost_cores = %u\n",
            mips / 1000.0, rp->format == TRACE_PLANETLAB ? t->ram_mib : 1e12,
-           SIM_MIGRATION_MB_S * TRACE_STEP_S / rp->step_s, abs_trace,
-           rp->format == TRACE_BITBRAINS ? "bitbrains" : "planetlab", rp->t0 - rp->step_s,
-           rp->step_s, mips, (unsigned)t->pes);
+           SIM_MIGRATION_MB_S * TRACE_STEP_S / rp->step_s, abs_trace, trace_format_name(rp->format),
+           rp->t0 - rp->step_s, rp->step_s, mips, (unsigned)t->pes);
     if (t->disk_kbs > 0)
         tx_add(&tx, "disk_kbs = %.17g\n", t->disk_kbs);
     if (rp->format == TRACE_BITBRAINS)

@@ -68,8 +68,8 @@ print_table(const struct replay *rp)
     const struct dc_stats *l = &rp->live.res.stats;
     const struct dc_stats *s = &rp->sim.res.stats;
     (void)printf("vmloc replay: %s (%s), %zu VMs on %zu hosts, %zu steps of %g s, %s mode\n\n",
-                 rp->trace_dir, rp->format == TRACE_BITBRAINS ? "bitbrains" : "planetlab",
-                 rp->trace.n_vms, rp->n_hosts, rp->n_steps, rp->step_s, replay_mode_name(rp->mode));
+                 rp->trace_dir, trace_format_name(rp->format), rp->trace.n_vms, rp->n_hosts,
+                 rp->n_steps, rp->step_s, replay_mode_name(rp->mode));
     (void)printf("%-24s %12s %12s %9s\n", "", "live", "simulator", "live/sim");
     struct {
         const char *name;
@@ -107,9 +107,9 @@ replay_output(struct replay *rp)
     live_result(rp);
     if (rp->json) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:f,s:o,s:o,s:o}", "trace", rp->trace_dir,
-                              "format", rp->format == TRACE_BITBRAINS ? "bitbrains" : "planetlab",
-                              "mode", replay_mode_name(rp->mode), "hosts", (json_int_t)rp->n_hosts,
-                              "vms", (json_int_t)rp->trace.n_vms, "steps", (json_int_t)rp->n_steps,
+                              "format", trace_format_name(rp->format), "mode",
+                              replay_mode_name(rp->mode), "hosts", (json_int_t)rp->n_hosts, "vms",
+                              (json_int_t)rp->trace.n_vms, "steps", (json_int_t)rp->n_steps,
                               "step_s", rp->step_s, "live", sim_run_json(&rp->live), "sim",
                               sim_run_json(&rp->sim), "invariants", invariants_json(&rp->inv));
         char *s = o != NULL ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;

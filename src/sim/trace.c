@@ -20,6 +20,26 @@
 #include "common/file.h"
 #include "core/grow.h"
 
+const char *const trace_format_names[] = {"planetlab", "bitbrains", NULL};
+
+const char *
+trace_format_name(enum trace_format f)
+{
+    return f == TRACE_BITBRAINS ? "bitbrains" : "planetlab";
+}
+
+int
+trace_format_parse(const char *s, enum trace_format *ret)
+{
+    for (int i = 0; trace_format_names[i] != NULL; i++) {
+        if (strcmp(s, trace_format_names[i]) == 0) {
+            *ret = (enum trace_format)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 void
 trace_init(struct trace *t)
 {

@@ -15,6 +15,15 @@ enum trace_format {
     TRACE_BITBRAINS = 1,
 };
 
+/* The formats' names in the order of the enum ("planetlab", "bitbrains"), then NULL. */
+extern const char *const trace_format_names[];
+
+/* Format `f`'s name. */
+const char *trace_format_name(enum trace_format f);
+
+/* The format named `s` into *ret: 0, or -EINVAL when no format has that name. */
+MUST_CHECK int trace_format_parse(const char *s, enum trace_format *ret);
+
 /* Seconds between two samples of a series. */
 #define TRACE_STEP_S 300.0
 
