@@ -403,25 +403,37 @@ get_lock(struct http_req *r, void *ctx)
     json_decref(j);
 }
 
+/* The body of a lock request (`what`: "lock" or "lock release", with a lease or not) into
+ * *l: false when refused (answered): not in peer mode, a bad body, a holder the client may
+ * not act for, or this host itself (`self`: why not). */
+static bool
+lock_body(struct http_req *r, struct agent *a, const char *what, bool lease, const char *self,
+          struct wire_lock *l)
+{
+    struct perr err;
+    if (!peer_only(r, a))
+        return false;
+    if (wire_lock_decode(r->body, r->body_len, lease, l, &err) < 0) {
+        http_reply_error(r, 400, "%s", err.msg);
+        return false;
+    }
+    if (!http_req_check_host(r, l->holder, what))
+        return false;
+    if (strcmp(l->holder, a->opts->name) == 0) {
+        http_reply_error(r, 400, "holder: %s", self);
+        return false;
+    }
+    return true;
+}
+
 /* POST /v1/lock {"holder", "lease_s"}: take or renew this host's lock. */
 static void
 post_lock(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
     struct wire_lock l;
-    struct perr err;
-    if (!peer_only(r, a))
+    if (!lock_body(r, a, "lock", true, "a host does not lock itself over the network", &l))
         return;
-    if (wire_lock_decode(r->body, r->body_len, true, &l, &err) < 0) {
-        http_reply_error(r, 400, "%s", err.msg);
-        return;
-    }
-    if (!http_req_check_host(r, l.holder, "lock"))
-        return;
-    if (strcmp(l.holder, a->opts->name) == 0) {
-        http_reply_error(r, 400, "holder: a host does not lock itself over the network");
-        return;
-    }
     const char *holder = NULL;
     double left = 0;
     json_t *j;
@@ -444,19 +456,8 @@ post_unlock(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
     struct wire_lock l;
-    struct perr err;
-    if (!peer_only(r, a))
+    if (!lock_body(r, a, "lock release", false, "only this host releases its own lock", &l))
         return;
-    if (wire_lock_decode(r->body, r->body_len, false, &l, &err) < 0) {
-        http_reply_error(r, 400, "%s", err.msg);
-        return;
-    }
-    if (!http_req_check_host(r, l.holder, "lock release"))
-        return;
-    if (strcmp(l.holder, a->opts->name) == 0) {
-        http_reply_error(r, 400, "holder: only this host releases its own lock");
-        return;
-    }
     const char *holder = NULL;
     int rc = peer_lock_release(a->peer, l.holder, &holder);
     if (rc == -EPERM) {
