@@ -593,6 +593,12 @@ test_lock_api(void **state)
         json_decref(j);
         j = NULL;
     }
+    /* Nor does it release its own lock for another. */
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock/release", "{\"holder\":\"p1\"}", &j), 400);
+    assert_non_null(strstr(str(j, "error"), "releases its own lock"));
+    json_decref(j);
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock/release", "{\"holder\":7}", &j), 400);
+    json_decref(j);
     assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
                      200);
     json_decref(j);
