@@ -9,11 +9,11 @@
 
 #include "core/compiler.h"
 
-/* Array `arr` (room for *cap elements of `size` bytes) with room for at least `need`: `arr`
- * itself when it has it, else reallocated to twice its room, or to `first` when it had
- * none, or to `need` when that is more, and *cap set to the new room. NULL when out of memory
- * or when the size does not fit a size_t: `arr` and *cap are then as they were, and `arr`
- * still the caller's. */
+/* Array `arr` (room for *cap elements of `size` bytes) with room for at least `need` (>= 1:
+ * NULL is what an array never made has room for 0 in): `arr` itself when it has it, else
+ * reallocated to twice its room, or to `first` when it had none, or to `need` when that is more,
+ * and *cap set to the new room. NULL when out of memory or when the size does not fit a size_t:
+ * `arr` and *cap are then as they were, and `arr` still the caller's. */
 MUST_CHECK static inline void *
 grow_array(void *arr, size_t *cap, size_t need, size_t size, size_t first)
 {

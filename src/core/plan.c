@@ -55,6 +55,8 @@ plan_done(struct plan *p)
 static int
 reserve(void **arr, size_t *cap, size_t need, size_t elem)
 {
+    if (need <= *cap)
+        return 0; /* also when nothing is needed of an array not made yet */
     void *p = grow_array(*arr, cap, need, elem, 16);
     if (p == NULL)
         return -ENOMEM;

@@ -60,8 +60,13 @@ sample_decoded(struct manager *m, struct mhost *h, int rc, struct wire_sample *s
                   s->name);
         wire_sample_done(s);
         manager_host_missed(m, h, "wrong host");
-    } else if (h->notified_mid_round && s->seq <= h->v.sample.seq) {
-        /* Read (or decoded) after a notification that brought a newer sample: keep that. */
+    } else if (h->notified_mid_round &&
+               (s->time < h->v.sample.time ||
+                (s->time == h->v.sample.time && s->seq <= h->v.sample.seq))) {
+        /* Read (or decoded) after a notification that brought a newer sample: keep that. By
+         * time, as post_notify() compares (seq restarts with the agent, whose old process
+         * may have answered just before it stopped); only for this round, so a clock stepped
+         * back loses one answer, not more. */
         log_debug("older than the notification host=\"%s\" seq=%llu kept=%llu", h->v.name,
                   (unsigned long long)s->seq, (unsigned long long)h->v.sample.seq);
         wire_sample_done(s);

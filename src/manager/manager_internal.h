@@ -53,8 +53,7 @@ struct mhost {
     double reg_stored;     /* wall clock: the registration time of its stored row (0: none) */
     char reg_stored_url[WIRE_MAX_URL + 1]; /* the URL of that row */
     /* edge: a notification's sample came while the round's sample request was out; its
-     * answer is kept only if its seq is higher (an agent restarted meanwhile loses one
-     * round's answer, not more: the flag goes with the next request) */
+     * answer is kept only if it is newer (the flag goes with the next request) */
     bool notified_mid_round;
     bool notified;          /* edge: its agent notified a conflict since the last decision */
     double notified_at;     /* monotonic: its last notification */

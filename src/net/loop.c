@@ -246,9 +246,10 @@ loop_set_tls(struct loop *l, struct http_tls *tls)
 int
 loop_setup(struct loop *l, const struct loop_conf *c)
 {
-    if (loop_init(l) < 0) {
+    int r = loop_init(l);
+    if (r < 0) {
         log_errorx("cannot create the event loop");
-        return -ENOMEM;
+        return r;
     }
     if (http_client_set_limits(l->client, c->max_answer, c->max_held) < 0) {
         log_errorx("the answer limits are not usable");
