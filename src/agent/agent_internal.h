@@ -34,6 +34,8 @@ struct agent_mgr {
     unsigned failures;       /* in a row */
     uint64_t failures_total; /* since the start */
     double retry_s;          /* the next retry's delay after a failure (backoff) */
+    double every_s;          /* between refreshes, as the manager asks */
+    bool every_bad;          /* its last answer asked for an unusable period (logged) */
     bool notify_in_flight;
 };
 

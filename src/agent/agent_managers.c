@@ -3,8 +3,10 @@
  *
  * Active/standby managers (manager --etcd) all collect from every agent, and only the leader
  * orders; an agent does not need to know which one leads. Registration is refreshed every
- * AGENT_REGISTER_EVERY_S while a manager takes it; after a failure it is tried again after
- * 1 s, doubling up to AGENT_REGISTER_EVERY_S, each delay shortened by up to a half, which
+ * AGENT_REGISTER_EVERY_S while a manager takes it, or as often as the manager asks in its
+ * answer ("register_every": a large cluster's manager asks for fewer refreshes), each delay
+ * then between 0.75 and 1.25 times that, from agent to agent; after a failure it is tried again
+ * after 1 s, doubling up to AGENT_REGISTER_EVERY_S, each delay shortened by up to a half, which
  * differs from agent to agent and attempt to attempt: hundreds of agents refused together
  * by a busy manager (its connection limit) come back spread, not in one wave again. The
  * failure is logged once per episode (a warning at its start, a line when the manager
@@ -33,6 +35,9 @@
 #include "core/fnv.h"
 
 #define AGENT_REGISTER_EVERY_S 5.0
+/* The refresh period a manager may ask for ("register_every" in its answer): seconds. */
+#define AGENT_REGISTER_ASKED_MIN_S 1.0
+#define AGENT_REGISTER_ASKED_MAX_S 3600.0
 #define AGENT_REGISTER_BACKOFF_FIRST_S 1.0
 #define AGENT_REGISTER_BACKOFF_MAX_S AGENT_REGISTER_EVERY_S
 
@@ -85,8 +90,35 @@ register_failed(struct agent_mgr *g, const char *fmt, ...)
     register_later(g, delay);
 }
 
+/* The refresh period the manager's answer asks for; AGENT_REGISTER_EVERY_S when it does not
+ * say (an older manager) or says something unusable (logged once per value). */
+static double
+asked_every(struct agent_mgr *g, const char *body, size_t len)
+{
+    json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
+    json_t *v = json_object_get(j, "register_every");
+    double every = json_number_value(v);
+    bool ok = v == NULL || (json_is_number(v) && every >= AGENT_REGISTER_ASKED_MIN_S &&
+                            every <= AGENT_REGISTER_ASKED_MAX_S);
+    if (!ok && !g->every_bad) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        log_warnx("manager url=%s answered register_every=%.40s: not a number of seconds from "
+                  "%g to %g; registering every %g s",
+                  g->url, text != NULL ? text : "?", AGENT_REGISTER_ASKED_MIN_S,
+                  AGENT_REGISTER_ASKED_MAX_S, AGENT_REGISTER_EVERY_S);
+        free(text);
+    }
+    json_decref(j);
+    g->every_bad = !ok;
+    if (v == NULL || !ok)
+        every = AGENT_REGISTER_EVERY_S;
+    if (every != g->every_s)
+        log_info("registering every %g s, as manager url=%s asks", every, g->url);
+    return every;
+}
+
 static void
-register_taken(struct agent_mgr *g)
+register_taken(struct agent_mgr *g, const char *body, size_t len)
 {
     if (g->failing)
         log_info("registered with manager url=%s after %u failure%s", g->url, g->failures,
@@ -98,7 +130,10 @@ register_taken(struct agent_mgr *g)
     g->failing = false;
     g->failures = 0;
     g->retry_s = AGENT_REGISTER_BACKOFF_FIRST_S;
-    register_later(g, AGENT_REGISTER_EVERY_S);
+    g->every_s = asked_every(g, body, len);
+    /* The default's refreshes stay on the dot, as before; longer ones are spread. */
+    register_later(g, g->every_s == AGENT_REGISTER_EVERY_S ? g->every_s
+                                                           : g->every_s * (spread(g) + 0.25));
 }
 
 /* Another agent holds this name on this manager: an error an operator must end; said once
@@ -126,7 +161,7 @@ register_done(void *arg, int status, const char *body, size_t len, const char *e
 {
     struct agent_mgr *g = arg;
     if (status >= 200 && status < 300)
-        register_taken(g);
+        register_taken(g, body, len);
     else if (status == 409)
         register_name_refused(g, body, len);
     else if (status == 0)
@@ -171,6 +206,7 @@ agent_managers_start(struct agent *a)
         g->a = a;
         g->url = o->managers[i];
         g->retry_s = AGENT_REGISTER_BACKOFF_FIRST_S;
+        g->every_s = AGENT_REGISTER_EVERY_S;
         g->ev = event_new(a->base, -1, 0, register_cb, g);
         if (g->ev == NULL) {
             agent_managers_free(a);

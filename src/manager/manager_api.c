@@ -54,6 +54,20 @@ reply_register_error(struct http_req *r, int rc, const struct mhost *h, const ch
         http_reply_error(r, 503, "out of memory");
 }
 
+/* The seconds between an agent's registrations that the manager asks for: fewer refreshes
+ * with more agents, and never so few that a host collected only on notification (--collect
+ * notified) would look silent to forget_after. */
+static double
+register_every(const struct manager *m)
+{
+    double every = ceil((double)m->n_hosts / MANAGER_REG_PER_S);
+    if (every > MANAGER_REG_EVERY_MAX_S)
+        every = MANAGER_REG_EVERY_MAX_S;
+    if (m->opts.forget_after_s > 0 && every > m->opts.forget_after_s / 3)
+        every = floor(m->opts.forget_after_s / 3);
+    return every < MANAGER_REG_EVERY_MIN_S ? MANAGER_REG_EVERY_MIN_S : every;
+}
+
 static void
 post_agent(struct http_req *r, void *ctx)
 {
@@ -99,7 +113,8 @@ post_agent(struct http_req *r, void *ctx)
         manager_sample_now(m, h);
     manager_host_store_reg(m, h);
     manager_reply_json(r, 200,
-                       json_pack("{s:s,s:f}", "host", name, "interval", m->opts.interval_s));
+                       json_pack("{s:s,s:f,s:f}", "host", name, "interval", m->opts.interval_s,
+                                 "register_every", register_every(m)));
     json_decref(j); /* last: `name` and `url` point into it */
 }
 

@@ -128,6 +128,14 @@ struct mmig {
  * early. Agents register every few seconds; one row write each would be most of what the
  * manager writes. */
 #define MANAGER_REG_REFRESH_S 3600.0
+/* How often an agent refreshes its registration, as the manager asks in its answer
+ * ("register_every"): every MANAGER_REG_EVERY_MIN_S while that keeps the refreshes under
+ * MANAGER_REG_PER_S a second, else less often, up to MANAGER_REG_EVERY_MAX_S (at 10,000
+ * agents every 50 s). A refresh only says the agent is there; the rounds reach it anyway, so
+ * at scale they would cost the manager a tenth of its CPU for nothing (bench/README.md). */
+#define MANAGER_REG_EVERY_MIN_S 5.0
+#define MANAGER_REG_EVERY_MAX_S 60.0
+#define MANAGER_REG_PER_S 200.0
 #define MANAGER_MAX_ACTIVE 4096
 /* Pending recommendations kept (automation = manual or dry-run). */
 #define MANAGER_MAX_RECS 4096

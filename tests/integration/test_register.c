@@ -1,0 +1,144 @@
+/* Integration tests of registration refreshes, with real processes on 127.0.0.1: the manager
+ * says in its answer how often an agent refreshes its registration ("register_every"), and an
+ * agent follows what its manager asks, keeping its own period when the answer says nothing
+ * usable. The manager an agent registers with is played by the test where the answer must be
+ * one a real manager would not give. Every wait has a deadline. */
+#define _POSIX_C_SOURCE 200809L
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+#include "testpool.h"
+
+/* A small cluster's manager asks for the agents' own period: every 5 s. */
+static void
+test_manager_asks_small_cluster(void **state)
+{
+    (void)state;
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(m->url, "POST", "/v1/agents",
+                                 "{\"name\":\"h1\",\"url\":\"http://127.0.0.1:9\"}", &j),
+                     200);
+    assert_string_equal(str(j, "host"), "h1");
+    json_t *every = json_object_get(j, "register_every");
+    assert_true(json_is_number(every));
+    assert_true(json_number_value(every) == 5);
+    json_decref(j);
+    pool_finish();
+}
+
+/* Register `n` hosts with the manager at `url`; the register_every of the last answer. */
+static double
+register_many(const char *url, int n)
+{
+    double every = -1;
+    for (int i = 0; i < n; i++) {
+        char body[128];
+        (void)snprintf(body, sizeof(body), "{\"name\":\"h%d\",\"url\":\"http://127.0.0.1:9\"}", i);
+        json_t *j = NULL;
+        assert_int_equal(daemon_http(url, "POST", "/v1/agents", body, &j), 200);
+        every = json_number_value(json_object_get(j, "register_every"));
+        json_decref(j);
+    }
+    return every;
+}
+
+/* A manager of more agents asks for fewer refreshes (agents / 200 s: 7 s for 1,201), but
+ * never fewer than a third of its forget_after. */
+static void
+test_manager_asks_large_cluster(void **state)
+{
+    (void)state;
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
+    assert_true(register_many(m->url, 1000) == 5);
+    assert_true(register_many(m->url, 1201) == 7);
+    char dir[600];
+    (void)snprintf(dir, sizeof(dir), "%s-forget", pool_data_dir());
+    const char *extra[] = {"--forget-after", "18", "--data", dir, NULL};
+    struct daemon *f = pool_start_manager("forget", "127.0.0.1:0", extra);
+    assert_true(register_many(f->url, 1201) == 6);
+    pool_finish();
+}
+
+/* Accept the agent's registration on `lfd`, check it, and answer it with `answer`. */
+static void
+answer_registration(int lfd, const char *answer)
+{
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
+    int fd = accept(lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    char req[8192];
+    size_t got = 0;
+    const char *end = NULL;
+    long body_len = -1;
+    /* The head, then as much body as its Content-Length says. */
+    while (got + 1 < sizeof(req)) {
+        if (end != NULL && body_len >= 0 && (long)(got - (size_t)(end + 4 - req)) >= body_len)
+            break;
+        p.fd = fd;
+        assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
+        ssize_t n = read(fd, req + got, sizeof(req) - 1 - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+        req[got] = '\0';
+        end = strstr(req, "\r\n\r\n");
+        const char *cl = strstr(req, "Content-Length: ");
+        if (end != NULL && cl != NULL && cl < end)
+            body_len = strtol(cl + 16, NULL, 10);
+    }
+    assert_non_null(strstr(req, "POST /v1/agents"));
+    assert_non_null(strstr(req, "\"name\":\"a1\""));
+    char head[160];
+    int hn = snprintf(head, sizeof(head),
+                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                      "%zu\r\nConnection: close\r\n\r\n",
+                      strlen(answer));
+    assert_int_equal(send(fd, head, (size_t)hn, MSG_NOSIGNAL), hn);
+    assert_int_equal(send(fd, answer, strlen(answer), MSG_NOSIGNAL), (ssize_t)strlen(answer));
+    (void)close(fd);
+}
+
+/* An agent refreshes as its manager asks; an unusable period in an answer is said once, and
+ * the agent keeps its own 5 s (its next registration comes within them). */
+static void
+test_agent_follows_manager(void **state)
+{
+    (void)state;
+    char url[64];
+    int lfd = pool_listen_loopback(url, sizeof(url));
+    struct daemon *a = pool_start_agent("a1", url, NULL);
+    answer_registration(lfd, "{\"host\":\"a1\",\"interval\":1,\"register_every\":\"soon\"}");
+    struct log_cond bad = {a, "answered register_every=\"soon\": not a number of seconds"};
+    assert_true(wait_until(log_has, &bad, UP_S));
+    /* The next one comes after the agent's own period, answered by a manager of a large
+     * cluster. */
+    answer_registration(lfd, "{\"host\":\"a1\",\"interval\":1,\"register_every\":45}");
+    struct log_cond asked = {a, "registering every 45 s, as manager url="};
+    assert_true(wait_until(log_has, &asked, UP_S));
+    (void)close(lfd);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_manager_asks_small_cluster, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_manager_asks_large_cluster, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_agent_follows_manager, pool_setup, pool_teardown),
+    };
+    return cmocka_run_group_tests_name("register", tests, NULL, NULL);
+}
