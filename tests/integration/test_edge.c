@@ -2,7 +2,6 @@
  * their own samples and notify the manager (`vmloc manager --mode edge`), which decides and
  * orders the migration. Real processes on 127.0.0.1; every wait has a deadline. */
 #define _POSIX_C_SOURCE 200809L
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,9 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -258,22 +256,8 @@ notification_not_overwritten(const char *threads)
     json_decref(j);
     j = NULL;
     /* The next round's request, held. */
-    struct pollfd p = {.fd = lfd, .events = POLLIN};
-    assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
-    int fd = accept(lfd, NULL, NULL);
-    assert_true(fd >= 0);
     char req[8192];
-    size_t got = 0;
-    while (got + 1 < sizeof(req)) {
-        p.fd = fd;
-        assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
-        ssize_t n = read(fd, req + got, sizeof(req) - 1 - got);
-        assert_true(n > 0);
-        got += (size_t)n;
-        req[got] = '\0';
-        if (strstr(req, "\r\n\r\n") != NULL)
-            break;
-    }
+    int fd = pool_accept_request(lfd, req, sizeof(req));
     assert_non_null(strstr(req, "GET /v1/sample"));
     long long rounds = health_int(m->url, "rounds");
     edge_sample(body, sizeof(body), url, 7, 0.0, 97);
@@ -282,14 +266,7 @@ notification_not_overwritten(const char *threads)
     assert_true(hx_cpu(m->url) == 97);
     /* The answer the agent had sent before it notified: seq 6. */
     edge_sample(body, sizeof(body), url, 6, 1.0, 20);
-    char head[160];
-    int hn = snprintf(head, sizeof(head),
-                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                      "%zu\r\nConnection: close\r\n\r\n",
-                      strlen(body));
-    assert_int_equal(send(fd, head, (size_t)hn, MSG_NOSIGNAL), hn);
-    assert_int_equal(send(fd, body, strlen(body), MSG_NOSIGNAL), (ssize_t)strlen(body));
-    (void)close(fd);
+    pool_answer_close(fd, body);
     struct round_after r = {m->url, rounds};
     assert_true(wait_until(round_after, &r, UP_S));
     double cpu = hx_cpu(m->url);

@@ -4,7 +4,6 @@
  * usable. The manager an agent registers with is played by the test where the answer must be
  * one a real manager would not give. Every wait has a deadline. */
 #define _POSIX_C_SOURCE 200809L
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -76,39 +74,11 @@ test_manager_asks_large_cluster(void **state)
 static void
 answer_registration(int lfd, const char *answer)
 {
-    struct pollfd p = {.fd = lfd, .events = POLLIN};
-    assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
-    int fd = accept(lfd, NULL, NULL);
-    assert_true(fd >= 0);
     char req[8192];
-    size_t got = 0;
-    const char *end = NULL;
-    long body_len = -1;
-    /* The head, then as much body as its Content-Length says. */
-    while (got + 1 < sizeof(req)) {
-        if (end != NULL && body_len >= 0 && (long)(got - (size_t)(end + 4 - req)) >= body_len)
-            break;
-        p.fd = fd;
-        assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
-        ssize_t n = read(fd, req + got, sizeof(req) - 1 - got);
-        assert_true(n > 0);
-        got += (size_t)n;
-        req[got] = '\0';
-        end = strstr(req, "\r\n\r\n");
-        const char *cl = strstr(req, "Content-Length: ");
-        if (end != NULL && cl != NULL && cl < end)
-            body_len = strtol(cl + 16, NULL, 10);
-    }
+    int fd = pool_accept_request(lfd, req, sizeof(req));
     assert_non_null(strstr(req, "POST /v1/agents"));
     assert_non_null(strstr(req, "\"name\":\"a1\""));
-    char head[160];
-    int hn = snprintf(head, sizeof(head),
-                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                      "%zu\r\nConnection: close\r\n\r\n",
-                      strlen(answer));
-    assert_int_equal(send(fd, head, (size_t)hn, MSG_NOSIGNAL), hn);
-    assert_int_equal(send(fd, answer, strlen(answer), MSG_NOSIGNAL), (ssize_t)strlen(answer));
-    (void)close(fd);
+    pool_answer_close(fd, answer);
 }
 
 /* An agent refreshes as its manager asks; an unusable period in an answer is said once, and

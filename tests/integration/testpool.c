@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -485,4 +487,45 @@ pool_listen_loopback(char *url, size_t len)
     assert_int_equal(listen(lfd, 16), 0);
     (void)snprintf(url, len, "http://127.0.0.1:%d", port);
     return lfd;
+}
+
+int
+pool_accept_request(int lfd, char *req, size_t cap)
+{
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
+    int fd = accept(lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    size_t got = 0;
+    const char *end = NULL;
+    long body_len = 0;
+    req[0] = '\0';
+    while (end == NULL || (long)(got - (size_t)(end + 4 - req)) < body_len) {
+        assert_true(got + 1 < cap);
+        p.fd = fd;
+        assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
+        ssize_t n = read(fd, req + got, cap - 1 - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+        req[got] = '\0';
+        end = strstr(req, "\r\n\r\n");
+        const char *cl = strstr(req, "Content-Length: ");
+        if (end != NULL && cl != NULL && cl < end)
+            body_len = strtol(cl + 16, NULL, 10);
+    }
+    return fd;
+}
+
+void
+pool_answer_close(int fd, const char *body)
+{
+    char head[160];
+    int hn = snprintf(head, sizeof(head),
+                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                      "%zu\r\nConnection: close\r\n\r\n",
+                      strlen(body));
+    /* MSG_NOSIGNAL: a daemon that gave up on the answer must not kill the test. */
+    assert_int_equal(send(fd, head, (size_t)hn, MSG_NOSIGNAL), hn);
+    assert_int_equal(send(fd, body, strlen(body), MSG_NOSIGNAL), (ssize_t)strlen(body));
+    (void)close(fd);
 }

@@ -96,6 +96,12 @@ int pool_bind_loopback(int *ret_port);
 /* A socket listening on a port of 127.0.0.1 the kernel chooses (for a test's own fake
  * server), its URL "http://127.0.0.1:PORT" in `url` (`len` bytes). */
 int pool_listen_loopback(char *url, size_t len);
+/* The test's fake server: accept the next connection on `lfd` and read one request from it
+ * (its head, and its body as long as Content-Length says) into `req` (`cap` bytes, ended by a
+ * NUL), each step within UP_S; the connection. */
+int pool_accept_request(int lfd, char *req, size_t cap);
+/* Answer on connection `fd` with 200 and the JSON `body`, and close it. */
+void pool_answer_close(int fd, const char *body);
 
 /* Daemon `arg` (a struct daemon) has exited, at a failpoint say: reaped, its status printed,
  * its pid set to 0. */
