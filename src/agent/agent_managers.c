@@ -91,16 +91,22 @@ register_failed(struct agent_mgr *g, const char *fmt, ...)
 }
 
 /* The refresh period the manager's answer asks for; AGENT_REGISTER_EVERY_S when it does not
- * say (an older manager) or says something unusable (logged once per value). */
+ * say (an older manager, an empty answer) or says something unusable: a period out of range
+ * or a body that is not JSON, logged once until a usable answer comes. */
 static double
 asked_every(struct agent_mgr *g, const char *body, size_t len)
 {
-    json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
+    json_t *j = len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
     json_t *v = json_object_get(j, "register_every");
     double every = json_number_value(v);
-    bool ok = v == NULL || (json_is_number(v) && every >= AGENT_REGISTER_ASKED_MIN_S &&
-                            every <= AGENT_REGISTER_ASKED_MAX_S);
-    if (!ok && !g->every_bad) {
+    bool ok = (len == 0 || j != NULL) &&
+              (v == NULL || (json_is_number(v) && every >= AGENT_REGISTER_ASKED_MIN_S &&
+                             every <= AGENT_REGISTER_ASKED_MAX_S));
+    if (!ok && !g->every_bad && j == NULL) {
+        log_warnx("manager url=%s answered the registration with a body that is not JSON; "
+                  "registering every %g s",
+                  g->url, AGENT_REGISTER_EVERY_S);
+    } else if (!ok && !g->every_bad) {
         char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         log_warnx("manager url=%s answered register_every=%.40s: not a number of seconds from "
                   "%g to %g; registering every %g s",
@@ -113,7 +119,7 @@ asked_every(struct agent_mgr *g, const char *body, size_t len)
     if (v == NULL || !ok)
         every = AGENT_REGISTER_EVERY_S;
     if (every != g->every_s)
-        log_info("registering every %g s, as manager url=%s asks", every, g->url);
+        log_info("registering every %g s with manager url=%s", every, g->url);
     return every;
 }
 

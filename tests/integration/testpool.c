@@ -492,6 +492,7 @@ pool_listen_loopback(char *url, size_t len)
 int
 pool_accept_request(int lfd, char *req, size_t cap)
 {
+    assert_true(cap > 1);
     struct pollfd p = {.fd = lfd, .events = POLLIN};
     assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
     int fd = accept(lfd, NULL, NULL);

@@ -97,8 +97,8 @@ int pool_bind_loopback(int *ret_port);
  * server), its URL "http://127.0.0.1:PORT" in `url` (`len` bytes). */
 int pool_listen_loopback(char *url, size_t len);
 /* The test's fake server: accept the next connection on `lfd` and read one request from it
- * (its head, and its body as long as Content-Length says) into `req` (`cap` bytes, ended by a
- * NUL), each step within UP_S; the connection. */
+ * (its head, and its body as long as Content-Length says) into `req` (`cap` > 1 bytes, ended
+ * by a NUL), each step within UP_S. Returns the connection; the caller answers on it. */
 int pool_accept_request(int lfd, char *req, size_t cap);
 /* Answer on connection `fd` with 200 and the JSON `body`, and close it. */
 void pool_answer_close(int fd, const char *body);
