@@ -119,14 +119,15 @@ struct mmig {
 #define MANAGER_ODD_AGES 5
 #define MANAGER_AGE_WARN_EVERY_S 600.0
 #define MANAGER_AGE_AHEAD_S 0.05
-/* A refused rival registration is shown for this long after its last try (agents register
- * every 5 s): the clash episode lasts while it keeps trying. */
+/* A refused rival registration is shown for this long after its last try (a refused agent
+ * tries again every 5 s, whatever register_every): the clash episode lasts while it keeps
+ * trying. */
 #define MANAGER_CLASH_HOLD_S 30.0
 /* A host's row in the store's `agents` table is rewritten on a registration that changes it
  * (a new host, another URL), else only once it is this old (and at most a tenth of
  * forget_after): after a restart a host's silence counts from that time, up to this much
- * early. Agents register every few seconds; one row write each would be most of what the
- * manager writes. */
+ * early. Agents refresh every 5 to 60 s (register_every); one row write each would be most of
+ * what the manager writes. */
 #define MANAGER_REG_REFRESH_S 3600.0
 /* How often an agent refreshes its registration, as the manager asks in its answer
  * ("register_every"): every MANAGER_REG_EVERY_MIN_S while that keeps the refreshes under
