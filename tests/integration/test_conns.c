@@ -152,9 +152,22 @@ accept_queue_empty(void *arg)
     char line[512];
     bool empty = true;
     while (fgets(line, sizeof(line), f) != NULL) {
-        unsigned lport, st, txq, rxq;
-        if (sscanf(line, " %*u: %*x:%x %*x:%*x %x %x:%x", &lport, &st, &txq, &rxq) == 4 &&
-            lport == port && st == 0x0A)
+        /* "  sl: LOCALIP:PORT REMOTEIP:PORT ST TXQ:RXQ ...", in hex */
+        char *e = strchr(line, ':');
+        e = e != NULL ? strchr(e + 1, ':') : NULL;
+        if (e == NULL)
+            continue;
+        unsigned long lport = strtoul(e + 1, &e, 16);
+        (void)strtoul(e, &e, 16); /* the remote address */
+        if (*e != ':')
+            continue;
+        (void)strtoul(e + 1, &e, 16); /* its port */
+        unsigned long st = strtoul(e, &e, 16);
+        (void)strtoul(e, &e, 16); /* tx_queue */
+        if (*e != ':')
+            continue;
+        unsigned long rxq = strtoul(e + 1, &e, 16);
+        if (lport == port && st == 0x0A)
             empty = rxq == 0;
     }
     (void)fclose(f);
