@@ -168,15 +168,14 @@ lvb_vms(struct hv *h, double now)
     return arr;
 }
 
-/* One domain into the sample `s` (room made). */
-static void
+/* One domain into the sample `s` (room made). 0, or -ENOMEM. */
+static int
 sample_vm(const struct hv_lv *hv, const struct lv_vm *v, struct wire_sample *s)
 {
     const struct wire_vmdef *d = vm_settings(hv, v->name);
     const struct lv_dom *r = lv_doms_find(&hv->view.doms, v->uuid);
     struct wire_sample_vm *o = &s->vms[s->n_vms++];
     (void)snprintf(o->name, sizeof(o->name), "%s", v->name);
-    (void)snprintf(o->uuid, sizeof(o->uuid), "%.36s", v->uuid);
     memcpy(o->usage, v->usage, sizeof(o->usage));
     memcpy(o->demand, v->usage, sizeof(o->demand));
     o->usage_kinds = o->demand_kinds = measured_mask(v->has_mem_bw);
@@ -195,6 +194,7 @@ sample_vm(const struct hv_lv *hv, const struct lv_vm *v, struct wire_sample *s)
         memcpy(s->moves + s->n_moves, r->moves, r->n_moves * sizeof(*r->moves));
         s->n_moves += r->n_moves;
     }
+    return wire_vm_set_uuid(s, o, v->uuid, strnlen(v->uuid, WIRE_MAX_UUID));
 }
 
 /* The host and its domains now (demand is what they use: libvirt measures no more). */
@@ -245,8 +245,12 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     s->usage[KIND_NET] = hv->view.host_io[KIND_NET];
     s->usage_kinds = measured_mask(hv->view.mem_bw_seen);
     s->pressure = hv->view.pressure;
-    for (size_t i = 0; i < hv->view.n_vms; i++)
-        sample_vm(hv, &hv->view.vms[i], s);
+    for (size_t i = 0; i < hv->view.n_vms; i++) {
+        if (sample_vm(hv, &hv->view.vms[i], s) < 0) {
+            wire_sample_done(s);
+            return -ENOMEM;
+        }
+    }
     return 0;
 }
 

@@ -113,7 +113,12 @@ sim_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
         o->measured = -1;
         o->has_cpu_wait = wait[i] >= 0;
         o->cpu_wait = o->has_cpu_wait ? wait[i] : 0.0;
-        (void)snprintf(o->trace, sizeof(o->trace), "%s", v->trace);
+        if (wire_vm_set_trace(s, o, v->trace, strlen(v->trace)) < 0) {
+            free(usage);
+            free(wait);
+            wire_sample_done(s);
+            return -ENOMEM;
+        }
         o->moves_first = (uint32_t)s->n_moves;
         o->n_moves = v->n_moves;
         memcpy(s->moves + s->n_moves, v->moves, v->n_moves * sizeof(*v->moves));

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "proto/utf8.h"
 
 json_t *
@@ -564,6 +565,61 @@ wire_sample_done(struct wire_sample *s)
     free(s->moves);
     s->moves = NULL;
     s->n_moves = 0;
+    free(s->strs);
+    s->strs = NULL;
+    s->strs_len = s->strs_cap = 0;
+}
+
+static const char *
+sample_str(const struct wire_sample *s, uint32_t at)
+{
+    return at > 0 && at < s->strs_len ? s->strs + at : "";
+}
+
+const char *
+wire_vm_uuid(const struct wire_sample *s, const struct wire_sample_vm *v)
+{
+    return sample_str(s, v->uuid_at);
+}
+
+const char *
+wire_vm_trace(const struct wire_sample *s, const struct wire_sample_vm *v)
+{
+    return sample_str(s, v->trace_at);
+}
+
+/* Append `len` bytes at `str` and a NUL to s->strs; *at: where they start (0 when len is 0). */
+static int
+sample_str_set(struct wire_sample *s, uint32_t *at, const char *str, size_t len)
+{
+    *at = 0;
+    if (len == 0)
+        return 0;
+    size_t start = s->strs_len > 0 ? s->strs_len : 1u; /* offset 0 stands for "not given" */
+    if (len > UINT32_MAX - 1u - start)
+        return -ENOMEM;
+    char *n = grow_array(s->strs, &s->strs_cap, start + len + 1u, 1, 256);
+    if (n == NULL)
+        return -ENOMEM;
+    s->strs = n;
+    s->strs[0] = '\0';
+    memcpy(s->strs + start, str, len);
+    s->strs[start + len] = '\0';
+    *at = (uint32_t)start;
+    s->strs_len = start + len + 1u;
+    return 0;
+}
+
+int
+wire_vm_set_uuid(struct wire_sample *s, struct wire_sample_vm *v, const char *str, size_t len)
+{
+    return sample_str_set(s, &v->uuid_at, str, len);
+}
+
+int
+wire_vm_set_trace(struct wire_sample *s, struct wire_sample_vm *v, const char *str, size_t len)
+{
+    return sample_str_set(s, &v->trace_at, str, len);
 }
 
 static int

@@ -435,15 +435,19 @@ on_number(void *ctx, const char *num, size_t len)
     return number(d, f, n.is_int ? (double)n.i : n.v, n.is_int, (long long)n.i);
 }
 
-/* Copy a string value of 1 to cap - 1 bytes without NUL into `out`. */
+/* Copy a string value of 1 to cap - 1 bytes without NUL into `out`, or (out NULL) into the
+ * sample's strings with `set` (wire_vm_set_uuid(), ...) for the last VM. */
 static int
-copy_string(struct dec *d, const unsigned char *s, size_t len, char *out, size_t cap)
+copy_string(struct dec *d, const unsigned char *s, size_t len, char *out, size_t cap,
+            int (*set)(struct wire_sample *, struct wire_sample_vm *, const char *, size_t))
 {
     if (len == 0 || len >= cap || memchr(s, '\0', len) != NULL) {
         char what[64];
         (void)snprintf(what, sizeof(what), "must be 1 to %zu characters", cap - 1);
         return fail_field(d, what);
     }
+    if (out == NULL)
+        return set(&d->s, &d->s.vms[d->s.n_vms - 1], (const char *)s, len) < 0 ? fail_oom(d) : 1;
     memcpy(out, s, len);
     out[len] = '\0';
     return 1;
@@ -462,15 +466,15 @@ on_string(void *ctx, const unsigned char *s, size_t len)
     case F_SKIP:
         return 1;
     case F_URL:
-        return copy_string(d, s, len, d->s.url, sizeof(d->s.url));
+        return copy_string(d, s, len, d->s.url, sizeof(d->s.url), NULL);
     case F_NAME:
         if (top(d)->ctx == CTX_VM)
-            return copy_string(d, s, len, vm->name, sizeof(vm->name));
-        return copy_string(d, s, len, d->s.name, sizeof(d->s.name));
+            return copy_string(d, s, len, vm->name, sizeof(vm->name), NULL);
+        return copy_string(d, s, len, d->s.name, sizeof(d->s.name), NULL);
     case F_UUID:
-        return copy_string(d, s, len, vm->uuid, sizeof(vm->uuid));
+        return copy_string(d, s, len, NULL, WIRE_MAX_UUID + 1, wire_vm_set_uuid);
     case F_TRACE:
-        return copy_string(d, s, len, vm->trace, sizeof(vm->trace));
+        return copy_string(d, s, len, NULL, MODEL_MAX_NAME + 1, wire_vm_set_trace);
     case F_STATE:
         vm->incoming = len == 8 && memcmp(s, "incoming", 8) == 0;
         vm->migrating_out = len == 13 && memcmp(s, "migrating-out", 13) == 0;

@@ -182,13 +182,13 @@ e_vm(struct enc *e, const struct wire_sample *s, const struct wire_sample_vm *v)
         e_str(e, "state");
         e_str(e, v->incoming ? "incoming" : "migrating-out");
     }
-    if (v->trace[0] != '\0') {
+    if (v->trace_at > 0) {
         e_str(e, "trace");
-        e_str(e, v->trace);
+        e_str(e, wire_vm_trace(s, v));
     }
-    if (v->uuid[0] != '\0') {
+    if (v->uuid_at > 0) {
         e_str(e, "uuid");
-        e_str(e, v->uuid);
+        e_str(e, wire_vm_uuid(s, v));
     }
     if (v->measured >= 0) {
         e_str(e, "measured");

@@ -218,12 +218,18 @@ decode_sample_vm(json_t *v, size_t i, struct wire_sample *s, struct perr *err)
     /* Optional: the libvirt domain's UUID and whether its rates are measured yet, and the
      * trace file a simulated VM follows. */
     vm->measured = -1;
+    char str[MODEL_MAX_NAME + 1] = "";
     (void)snprintf(p2, sizeof(p2), "%s.uuid", path);
     if (r == 0)
-        r = get_string(v, "uuid", p2, false, vm->uuid, sizeof(vm->uuid), err);
+        r = get_string(v, "uuid", p2, false, str, WIRE_MAX_UUID + 1, err);
+    if (r == 0 && wire_vm_set_uuid(s, vm, str, strlen(str)) < 0)
+        r = -ENOMEM;
+    str[0] = '\0';
     (void)snprintf(p2, sizeof(p2), "%s.trace", path);
     if (r == 0)
-        r = get_string(v, "trace", p2, false, vm->trace, sizeof(vm->trace), err);
+        r = get_string(v, "trace", p2, false, str, sizeof(str), err);
+    if (r == 0 && wire_vm_set_trace(s, vm, str, strlen(str)) < 0)
+        r = -ENOMEM;
     /* CPU wait (optional), percent. */
     (void)snprintf(p2, sizeof(p2), "%s.cpu_wait", path);
     vm->has_cpu_wait = json_object_get(v, "cpu_wait") != NULL;

@@ -609,6 +609,8 @@ same_sample(const struct wire_sample *a, const struct wire_sample *b)
             x->priority != y->priority || x->pinned != y->pinned || x->incoming != y->incoming ||
             x->migrating_out != y->migrating_out || x->n_moves != y->n_moves ||
             x->has_cpu_wait != y->has_cpu_wait || x->cpu_wait != y->cpu_wait ||
+            strcmp(wire_vm_uuid(a, x), wire_vm_uuid(b, y)) != 0 ||
+            strcmp(wire_vm_trace(a, x), wire_vm_trace(b, y)) != 0 ||
             (x->n_moves > 0 && memcmp(a->moves + x->moves_first, b->moves + y->moves_first,
                                       x->n_moves * sizeof(double)) != 0))
             return false;
@@ -698,11 +700,16 @@ test_encode_roundtrip(void **state)
             v->migrating_out = !v->incoming && rnd(5) == 0;
             v->arrived = rnd(2) ? -1.0 : 1.6e9 + (double)rnd(1000000) / 8.0;
             v->measured = (int8_t)((int)rnd(3) - 1);
-            if (rnd(2))
-                (void)snprintf(v->uuid, sizeof(v->uuid), "%08x-0000-4000-8000-%012u", rnd(65536),
-                               rnd(1000000));
-            if (rnd(3) == 0)
-                (void)snprintf(v->trace, sizeof(v->trace), "trace-%u", rnd(100));
+            char str[64];
+            if (rnd(2)) {
+                int n = snprintf(str, sizeof(str), "%08x-0000-4000-8000-%012u", rnd(65536),
+                                 rnd(1000000));
+                assert_int_equal(wire_vm_set_uuid(&s, v, str, (size_t)n), 0);
+            }
+            if (rnd(3) == 0) {
+                int n = snprintf(str, sizeof(str), "trace-%u", rnd(100));
+                assert_int_equal(wire_vm_set_trace(&s, v, str, (size_t)n), 0);
+            }
             v->has_cpu_wait = rnd(2) == 0;
             v->cpu_wait = v->has_cpu_wait ? (double)rnd(100001) / 1000.0 : 0;
             v->moves_first = (uint32_t)s.n_moves;
@@ -742,8 +749,8 @@ test_encode_roundtrip(void **state)
             assert_true(y->pinned == x->pinned && y->incoming == x->incoming &&
                         y->migrating_out == x->migrating_out);
             assert_int_equal(y->measured, x->measured);
-            assert_string_equal(y->uuid, x->uuid);
-            assert_string_equal(y->trace, x->trace);
+            assert_string_equal(wire_vm_uuid(&d, y), wire_vm_uuid(&s, x));
+            assert_string_equal(wire_vm_trace(&d, y), wire_vm_trace(&s, x));
             assert_true(y->has_cpu_wait == x->has_cpu_wait && y->cpu_wait == x->cpu_wait);
             assert_int_equal(y->n_moves, x->n_moves);
             if (x->n_moves > 0)
@@ -926,8 +933,11 @@ test_largest_sample_fits(void **state)
         v->arrived = longest;
         v->cpu_wait = 99.999;
         v->has_cpu_wait = true;
-        fill_escaped(v->trace, MODEL_MAX_NAME, '\x01');
-        fill_escaped(v->uuid, WIRE_MAX_UUID, '\x01');
+        char str[MODEL_MAX_NAME + 1];
+        fill_escaped(str, MODEL_MAX_NAME, '\x01');
+        assert_int_equal(wire_vm_set_trace(&s, v, str, MODEL_MAX_NAME), 0);
+        fill_escaped(str, WIRE_MAX_UUID, '\x01');
+        assert_int_equal(wire_vm_set_uuid(&s, v, str, WIRE_MAX_UUID), 0);
         v->moves_first = (uint32_t)(i * MODEL_MAX_VM_MOVES);
         v->n_moves = MODEL_MAX_VM_MOVES;
         for (uint32_t j = 0; j < MODEL_MAX_VM_MOVES; j++)
@@ -943,7 +953,8 @@ test_largest_sample_fits(void **state)
     if (r < 0)
         fail_msg("the largest sample is refused: %s", err.msg);
     assert_int_equal(back.n_vms, WIRE_MAX_SAMPLE_VMS);
-    assert_string_equal(back.vms[7].trace, s.vms[7].trace);
+    assert_string_equal(wire_vm_trace(&back, &back.vms[7]), wire_vm_trace(&s, &s.vms[7]));
+    assert_string_equal(wire_vm_uuid(&back, &back.vms[7]), wire_vm_uuid(&s, &s.vms[7]));
     wire_sample_done(&back);
     print_message("largest sample: %zu bytes, limit %zu\n", len, (size_t)WIRE_MAX_SAMPLE_BYTES);
     assert_true(len <= WIRE_MAX_SAMPLE_BYTES);
