@@ -26,6 +26,14 @@
 
 static const char *const mode_names[] = {"central", "edge", NULL};         /* into `edge` */
 static const char *const collect_names[] = {"interval", "notified", NULL}; /* on_notify */
+/* decode_threads: "auto" or a count of threads */
+static const char *const decode_names[] = {"auto", "0",  "1",  "2",  "3",  "4",  "5",
+                                           "6",    "7",  "8",  "9",  "10", "11", "12",
+                                           "13",   "14", "15", "16", NULL};
+static const int decode_values[] = {
+    MANAGER_DECODE_AUTO, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+_Static_assert(sizeof(decode_values) / sizeof(decode_values[0]) == WORKQ_MAX_THREADS + 2,
+               "decode_names: auto and 0 to WORKQ_MAX_THREADS");
 
 /* An --ha-id: as a migration id, since it may end up in logs and keys. */
 static bool
@@ -132,12 +140,14 @@ static const struct opt_def manager_defs[] = {
              "(default {}; decisions use every sample)"},
     {.name = "decode-threads",
      .key = "decode_threads",
-     .set = {SETTING_WHOLE(MGR(decode_threads), 0, WORKQ_MAX_THREADS,
-                           "must be 0 to 16 whole threads")},
+     .set = {SETTING_CHOICE(MGR(decode_threads), decode_names,
+                            "must be auto or 0 to 16 whole threads"),
+             .values = decode_values},
      .arg = "N",
      .help = "threads that decode the collected samples beside\n"
-             "the loop (default {}: the loop decodes them); 1\n"
-             "shortens large rounds for more CPU and memory"},
+             "the loop; 0: the loop decodes them (default {}:\n"
+             "one thread on 2 CPUs or more, once 2000 hosts are\n"
+             "known; it shortens their rounds)"},
     {.name = "etcd",
      .key = "etcd",
      .set = {SETTING_TEXT(MGR(etcd), etcd_urls_valid,

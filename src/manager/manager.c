@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/limits.h"
@@ -129,7 +130,8 @@ decode_cancel(struct workq_job *q)
 static bool
 decode_beside(struct manager *m, struct mhost *h, const char *body, size_t len)
 {
-    if (m->decoder == NULL || h->forgotten || m->decode_bytes + len > LIMIT_ANSWERS_HELD)
+    if (m->decoder == NULL || m->n_hosts < m->decode_from || h->forgotten ||
+        m->decode_bytes + len > LIMIT_ANSWERS_HELD)
         return false;
     struct sample_job *j = malloc(sizeof(*j) + len + 1);
     if (j == NULL)
@@ -145,6 +147,30 @@ decode_beside(struct manager *m, struct mhost *h, const char *body, size_t len)
     m->decode_bytes += len;
     workq_submit(m->decoder, &j->q);
     return true;
+}
+
+/* The threads of decode_threads; "auto": one on two CPUs or more, for large rounds only. */
+static int
+start_decoder(struct manager *m)
+{
+    int32_t n = m->opts.decode_threads;
+    if (n == MANAGER_DECODE_AUTO) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus >= 2 ? 1 : 0;
+        m->decode_from = MANAGER_DECODE_AUTO_FROM;
+        if (n > 0)
+            log_info("decode_threads=auto: one thread decodes the samples while %u hosts or "
+                     "more are known (CPUs online: %ld)",
+                     MANAGER_DECODE_AUTO_FROM, cpus);
+        else
+            log_info("decode_threads=auto: the loop decodes the samples (CPUs online: %ld)", cpus);
+    }
+    if (n <= 0)
+        return 0;
+    int r = workq_new(m->base, (unsigned)n, &m->decoder);
+    if (r < 0)
+        log_errorx("cannot start the threads that decode samples: %s", strerror(-r));
+    return r;
 }
 
 static void
@@ -535,13 +561,8 @@ manager_run(const struct manager_opts *o)
         goto out;
     m->base = m->loop.base;
     m->client = m->loop.client;
-    if (o->decode_threads > 0) {
-        r = workq_new(m->base, (unsigned)o->decode_threads, &m->decoder);
-        if (r < 0) {
-            log_errorx("cannot start the threads that decode samples: %s", strerror(-r));
-            goto out;
-        }
-    }
+    if (start_decoder(m) < 0)
+        goto out;
     if (store_each_agent(m->store, load_agent, m) < 0)
         log_warnx("stored agents not read, ignoring");
     if (store_each_maintenance(m->store, load_maintenance, m) < 0)

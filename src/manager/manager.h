@@ -26,10 +26,14 @@
 /* Samples are decided on every interval but stored at most every 10 s per host: at 1,000
  * agents x 25 VMs every sample would grow the store by 5.4 MiB/s. */
 #define MANAGER_DEFAULT_STORE_EVERY_S 10.0
-/* Threads beside the loop that decode the collected samples: none by default. One shortens
- * a round of 10,000 samples by about a fifth on two cores, for more CPU in all and some
- * 150 MiB more memory (bench/README.md, "Decoding beside the loop"). */
-#define MANAGER_DEFAULT_DECODE_THREADS 0
+/* Threads beside the loop that decode the collected samples. "auto" (the default): one on a
+ * machine of two or more CPUs, given the samples of rounds of MANAGER_DECODE_AUTO_FROM hosts
+ * or more; below that a round takes milliseconds and the loop decodes them itself. One thread
+ * shortens a round of 10,000 samples by about a fifth on two cores (bench/README.md,
+ * "Decoding beside the loop", "Smaller decoded samples, and the thread by default"). */
+#define MANAGER_DECODE_AUTO (-1)
+#define MANAGER_DEFAULT_DECODE_THREADS MANAGER_DECODE_AUTO
+#define MANAGER_DECODE_AUTO_FROM 2000u
 
 /* High availability (--etcd): the lease's default, and the longest id and key prefix. */
 #define MANAGER_DEFAULT_HA_LEASE_S 3
@@ -49,7 +53,8 @@ struct manager_opts {
     double event_retention_s;  /* and conflicts, migrations and recommendations */
     double forget_after_s;     /* a host silent this long is forgotten; 0: never */
     double store_every_s;      /* a host's sample is stored at most this often */
-    int32_t decode_threads;    /* threads that decode collected samples; 0: the loop does */
+    int32_t decode_threads;    /* threads that decode collected samples; 0: the loop does;
+                                  MANAGER_DECODE_AUTO: see MANAGER_DEFAULT_DECODE_THREADS */
     char policy_path[4096];    /* "" = defaults */
     struct policy policy;      /* parsed (owned by the caller) */
     enum log_level log_level;

@@ -327,7 +327,7 @@ static void
 test_conflict_resolved(void **state)
 {
     (void)state;
-    conflict_resolved(NULL); /* samples decoded on the loop, by default */
+    conflict_resolved(NULL); /* samples decoded on the loop: decode_threads = auto, < 2000 hosts */
 }
 
 /* The same with the samples decoded beside the loop. */
@@ -1117,6 +1117,27 @@ test_registration_answer(void **state)
     pool_finish();
 }
 
+/* decode_threads = auto (the default, said again here as a command line would): one thread
+ * on a machine of two CPUs or more, handed samples only once 2000 hosts are known; the loop
+ * decodes them on one CPU. The log says which; the rounds of this small cluster stay on the
+ * loop, as test_conflict_resolved() shows them deciding. */
+static void
+test_decode_threads_auto(void **state)
+{
+    (void)state;
+    const char *mx[] = {"--decode-threads", "auto", NULL};
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", mx);
+    struct log_cond said = {m, sysconf(_SC_NPROCESSORS_ONLN) >= 2
+                                   ? "decode_threads=auto: one thread decodes the samples while "
+                                     "2000 hosts or more are known"
+                                   : "decode_threads=auto: the loop decodes the samples"};
+    assert_true(wait_until(log_has, &said, UP_S));
+    json_t *h = get(m->url, "/v1/health");
+    assert_non_null(h);
+    json_decref(h);
+    pool_finish();
+}
+
 /* ---- 8. the command line ------------------------------------------------------------------- */
 
 static void
@@ -1315,6 +1336,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_vm_already_migrating, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_hostile_requests, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_registration_answer, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_decode_threads_auto, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_cli, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
