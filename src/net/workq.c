@@ -3,7 +3,9 @@
  * Two lists under one mutex: the jobs to do (a worker waits on the condition while it is
  * empty) and the jobs done (the loop takes the whole list at once). A worker writes one byte
  * to the wake-up pipe when it puts a job on an empty done list: one wake-up per batch, and
- * the loop's callback empties the pipe before it takes the list, so no job is left behind. */
+ * the loop's callback empties the pipe before it takes the list, so no job is left behind.
+ * Jobs submitted in one turn of the loop wait in a third list, the loop's own, and go to the
+ * workers together at the end of the turn: one lock and one signal for all of them. */
 #define _GNU_SOURCE /* pipe2 */
 #include "net/workq.h"
 
@@ -28,6 +30,9 @@ struct workq {
     pthread_cond_t more; /* a job was queued, or stop */
     struct jlist todo;
     struct jlist done;
+    struct jlist staged;    /* submitted this turn (the loop's thread only) */
+    struct event *flush_ev; /* active while `staged` holds jobs */
+    bool flush_armed;
     bool stop;
     size_t pending; /* submitted, `done` not run yet (the loop's thread only) */
     int wake[2];    /* the pipe: read end in the loop, write end for the workers */
@@ -130,6 +135,33 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The end of the loop's turn: hand the jobs submitted in it to the workers at once. A job at
+ * a time woke the idle worker for each (a futex wake and two context switches per sample),
+ * which cost a manager decoding 10,000 samples a second beside its loop about a tenth more
+ * CPU than decoding them itself. */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct workq *q = arg;
+    (void)fd;
+    (void)what;
+    q->flush_armed = false;
+    if (q->staged.head == NULL)
+        return;
+    (void)pthread_mutex_lock(&q->mu);
+    if (q->todo.tail != NULL)
+        q->todo.tail->next = q->staged.head;
+    else
+        q->todo.head = q->staged.head;
+    q->todo.tail = q->staged.tail;
+    q->staged.head = q->staged.tail = NULL;
+    if (q->n_threads > 1)
+        (void)pthread_cond_broadcast(&q->more);
+    else
+        (void)pthread_cond_signal(&q->more);
+    (void)pthread_mutex_unlock(&q->mu);
+}
+
 /* Stop and join the threads started; close what is open. The lists are left as they are. */
 static void
 stop_threads(struct workq *q)
@@ -149,6 +181,8 @@ release(struct workq *q)
     stop_threads(q);
     if (q->wake_ev != NULL)
         event_free(q->wake_ev);
+    if (q->flush_ev != NULL)
+        event_free(q->flush_ev);
     for (int i = 0; i < 2; i++) {
         if (q->wake[i] >= 0)
             (void)close(q->wake[i]);
@@ -176,7 +210,8 @@ workq_new(struct event_base *base, unsigned threads, struct workq **ret)
         return e;
     }
     q->wake_ev = event_new(base, q->wake[0], EV_READ | EV_PERSIST, wake_cb, q);
-    if (q->wake_ev == NULL || event_add(q->wake_ev, NULL) < 0) {
+    q->flush_ev = event_new(base, -1, 0, flush_cb, q);
+    if (q->wake_ev == NULL || q->flush_ev == NULL || event_add(q->wake_ev, NULL) < 0) {
         release(q);
         return -ENOMEM;
     }
@@ -196,10 +231,11 @@ void
 workq_submit(struct workq *q, struct workq_job *job)
 {
     q->pending++;
-    (void)pthread_mutex_lock(&q->mu);
-    jlist_push(&q->todo, job);
-    (void)pthread_cond_signal(&q->more);
-    (void)pthread_mutex_unlock(&q->mu);
+    jlist_push(&q->staged, job);
+    if (!q->flush_armed) {
+        q->flush_armed = true;
+        event_active(q->flush_ev, EV_TIMEOUT, 0);
+    }
 }
 
 size_t
@@ -215,8 +251,8 @@ workq_free(struct workq *q, workq_fn cancel)
         return;
     stop_threads(q);
     /* The threads are gone: the lists are this thread's now. */
-    struct jlist *lists[] = {&q->done, &q->todo};
-    for (size_t i = 0; i < 2; i++) {
+    struct jlist *lists[] = {&q->done, &q->todo, &q->staged};
+    for (size_t i = 0; i < 3; i++) {
         for (struct workq_job *j = jlist_pop(lists[i]); j != NULL; j = jlist_pop(lists[i])) {
             if (cancel != NULL)
                 cancel(j);
