@@ -143,7 +143,7 @@ static const struct opt_def manager_defs[] = {
      .set = {SETTING_CHOICE(MGR(decode_threads), decode_names,
                             "must be auto or 0 to 16 whole threads"),
              .values = decode_values},
-     .arg = "N",
+     .arg = "N|auto",
      .help = "threads that decode the collected samples beside\n"
              "the loop; 0: the loop decodes them (default {}:\n"
              "one thread on 2 CPUs or more, once 2000 hosts are\n"

@@ -8,11 +8,12 @@
  * manager decides on the samples as they are then, and follows the migrations in flight.
  * An agent that misses MANAGER_DOWN_AFTER rounds in a row is marked down: it is neither
  * checked nor used as a destination, and its VMs stay recorded where they were. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* sched_getaffinity(), CPU_COUNT() */
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +124,8 @@ decode_cancel(struct workq_job *q)
     free(j);
 }
 
-/* Hand a sample to the decoding threads; false when there are none, when the samples waiting
+/* Hand a sample to the decoding threads; false when there are none, while the manager knows
+ * fewer hosts than decode_from (decode_threads = auto), when the samples waiting
  * for them already hold LIMIT_ANSWERS_HELD bytes (the loop decodes this one itself, and reads
  * no more meanwhile: a flood of large samples is held to the answers' budget again), for a
  * host being forgotten, or without memory for the job: the loop decodes it. */
@@ -149,21 +151,33 @@ decode_beside(struct manager *m, struct mhost *h, const char *body, size_t len)
     return true;
 }
 
+/* The CPUs this process may run on (its affinity: systemd's CPUAffinity=, a container's
+ * cpuset), else those online. */
+static long
+usable_cpus(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        return CPU_COUNT(&set);
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* The threads of decode_threads; "auto": one on two CPUs or more, for large rounds only. */
 static int
 start_decoder(struct manager *m)
 {
     int32_t n = m->opts.decode_threads;
     if (n == MANAGER_DECODE_AUTO) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        long cpus = usable_cpus();
         n = cpus >= 2 ? 1 : 0;
         m->decode_from = MANAGER_DECODE_AUTO_FROM;
         if (n > 0)
             log_info("decode_threads=auto: one thread decodes the samples while %u hosts or "
-                     "more are known (CPUs online: %ld)",
+                     "more are known (CPUs usable: %ld)",
                      MANAGER_DECODE_AUTO_FROM, cpus);
         else
-            log_info("decode_threads=auto: the loop decodes the samples (CPUs online: %ld)", cpus);
+            log_info("decode_threads=auto: the loop decodes the samples (CPUs usable: %ld)", cpus);
     }
     if (n <= 0)
         return 0;

@@ -33,8 +33,9 @@ struct workq_job {
  * a pipe or a thread (nothing is left behind). */
 MUST_CHECK int workq_new(struct event_base *base, unsigned threads, struct workq **ret);
 
-/* Queue `job` with its `work` and `done` set; never fails. The jobs queued in one turn of the
- * loop reach the threads together, when the turn's other callbacks have run. */
+/* Queue `job` with its `work` and `done` set; never fails. On the loop's thread only (from its
+ * callbacks, `done` included): the jobs queued in one turn of the loop reach the threads
+ * together, when the turn's other callbacks have run. */
 void workq_submit(struct workq *q, struct workq_job *job);
 
 /* Jobs submitted whose `done` has not run yet. */

@@ -596,8 +596,8 @@ sample_str_set(struct wire_sample *s, uint32_t *at, const char *str, size_t len)
     if (len == 0)
         return 0;
     size_t start = s->strs_len > 0 ? s->strs_len : 1u; /* offset 0 stands for "not given" */
-    if (len > UINT32_MAX - 1u - start)
-        return -ENOMEM;
+    if (start >= UINT32_MAX || len >= UINT32_MAX - start)
+        return -ENOMEM; /* offsets are uint32_t */
     char *n = grow_array(s->strs, &s->strs_cap, start + len + 1u, 1, 256);
     if (n == NULL)
         return -ENOMEM;

@@ -150,6 +150,14 @@ decode_moves(json_t *v, const char *path, struct wire_sample *s, struct wire_sam
     return 0;
 }
 
+/* Out of memory, said in `err`. -ENOMEM. */
+static int
+oom(struct perr *err)
+{
+    perr_set(err, "out of memory");
+    return -ENOMEM;
+}
+
 static int
 decode_sample_vm(json_t *v, size_t i, struct wire_sample *s, struct perr *err)
 {
@@ -223,13 +231,13 @@ decode_sample_vm(json_t *v, size_t i, struct wire_sample *s, struct perr *err)
     if (r == 0)
         r = get_string(v, "uuid", p2, false, str, WIRE_MAX_UUID + 1, err);
     if (r == 0 && wire_vm_set_uuid(s, vm, str, strlen(str)) < 0)
-        r = -ENOMEM;
+        r = oom(err);
     str[0] = '\0';
     (void)snprintf(p2, sizeof(p2), "%s.trace", path);
     if (r == 0)
         r = get_string(v, "trace", p2, false, str, sizeof(str), err);
     if (r == 0 && wire_vm_set_trace(s, vm, str, strlen(str)) < 0)
-        r = -ENOMEM;
+        r = oom(err);
     /* CPU wait (optional), percent. */
     (void)snprintf(p2, sizeof(p2), "%s.cpu_wait", path);
     vm->has_cpu_wait = json_object_get(v, "cpu_wait") != NULL;

@@ -165,7 +165,8 @@ test_done_submits(void **state)
     event_base_free(c.base);
 }
 
-/* Freed before the loop took the results: each job is cancelled once, none is done. */
+/* Freed before the loop's turn ended: every job is still the loop's (submitted in this turn)
+ * and is cancelled once, none is done. */
 static void
 test_free_cancels_each_once(void **state)
 {
@@ -183,6 +184,29 @@ test_free_cancels_each_once(void **state)
         assert_int_equal(c.jobs[i].done_calls, 1);
     free(c.jobs);
     event_base_free(c.base);
+}
+
+/* Freed after one turn of the loop handed the jobs to the workers: whether a job was waiting,
+ * being worked on, finished or already handed back, it is done or cancelled exactly once. */
+static void
+test_free_after_handover(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        struct ctx c = {.base = event_base_new(), .loop_thread = pthread_self()};
+        assert_non_null(c.base);
+        assert_int_equal(workq_new(c.base, 2, &c.q), 0);
+        setup_jobs(&c, N_JOBS);
+        for (size_t i = 0; i < c.n_jobs; i++)
+            workq_submit(c.q, &c.jobs[i].q);
+        assert_true(event_base_loop(c.base, EVLOOP_NONBLOCK) >= 0);
+        workq_free(c.q, cancel);
+        assert_int_equal(c.n_cancelled + c.n_done, N_JOBS);
+        for (size_t i = 0; i < c.n_jobs; i++)
+            assert_int_equal(c.jobs[i].done_calls, 1);
+        free(c.jobs);
+        event_base_free(c.base);
+    }
 }
 
 static void
@@ -203,9 +227,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_all_jobs_come_back),
-        cmocka_unit_test(test_done_submits),
-        cmocka_unit_test(test_free_cancels_each_once),
+        cmocka_unit_test(test_all_jobs_come_back),     cmocka_unit_test(test_done_submits),
+        cmocka_unit_test(test_free_cancels_each_once), cmocka_unit_test(test_free_after_handover),
         cmocka_unit_test(test_thread_count_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
