@@ -364,6 +364,12 @@ etcdtest_put(const char *key, const char *value)
         fail_msg("etcdctl put %s failed (status %d)", key, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+bool
+etcdtest_journal_flushed(void *arg)
+{
+    return health_int(arg, "journal_pending") == 0;
+}
+
 void
 etcdtest_three_agents(const struct daemon *m1, const struct daemon *m2, const char *bandwidth,
                       const char *a_spec, const char *urls[3])

@@ -81,6 +81,9 @@ void etcdtest_three_agents(const struct daemon *m1, const struct daemon *m2, con
  * "follower", "none"); false when it does not answer. */
 bool etcdtest_role_is(void *arg);
 
+/* The manager at URL `arg` (a const char *) has no journal write left for etcd. */
+bool etcdtest_journal_flushed(void *arg);
+
 /* cmocka teardown: the test's daemons (pool_teardown()), then etcd (and its TLS mode ends). */
 int etcdtest_teardown(void **state);
 

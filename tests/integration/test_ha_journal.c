@@ -42,13 +42,6 @@ setup(void **state)
     return 0;
 }
 
-/* The leader at `url` has no journal write left for etcd. */
-static bool
-journal_flushed(void *arg)
-{
-    return health_int(arg, "journal_pending") == 0;
-}
-
 /* VM `vm` runs on agent `at` of `urls` (3 agents) and on no other. */
 struct where {
     const char *const *urls;
@@ -165,7 +158,7 @@ adopt_at(enum step step)
         struct cond running = {m1->url, "a", "running", 0};
         assert_true(wait_until(migration_is, &running, ACT_S));
         assert_int_equal(migrations_of(m1->url, "a", id1, sizeof(id1)), 1);
-        assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+        assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
         if (step == COMMITTING) {
             /* The copy done, the destination runs a and has not answered the commit. */
             paused_dest[0] = a2;
@@ -203,7 +196,7 @@ adopt_at(enum step step)
     for (size_t i = 0; i < 3; i++)
         assert_true(pool_vm_where(urls, 3, vms[i]) >= 0);
     /* Nothing left in the journal once it ended. */
-    assert_true(wait_until(journal_flushed, (void *)m2->url, ACT_S));
+    assert_true(wait_until(etcdtest_journal_flushed, (void *)m2->url, ACT_S));
     pool_finish();
 }
 
@@ -247,14 +240,14 @@ test_settled_elsewhere(void **state)
     assert_true(wait_until(migration_is, &running, ACT_S));
     char id[100] = "";
     assert_int_equal(migrations_of(m1->url, "a", id, sizeof(id)), 1);
-    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
     daemon_kill(m1);
 
     struct cond lead2 = {m2->url, "leader", NULL, 0};
     assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
     struct cond done2 = {m2->url, "a", "done", 0};
     assert_true(wait_until(migration_is, &done2, 8.0 + ACT_S));
-    assert_true(wait_until(journal_flushed, (void *)m2->url, ACT_S));
+    assert_true(wait_until(etcdtest_journal_flushed, (void *)m2->url, ACT_S));
     int at = pool_vm_where(urls, 3, "a");
     assert_true(at == 1 || at == 2);
 
@@ -282,7 +275,7 @@ test_settled_elsewhere(void **state)
     assert_false(log_has(&reported));
     /* Nothing of it journaled again, and no migration in flight on the new leader. */
     assert_int_equal(health_int(m1->url, "active_migrations"), 0);
-    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
     assert_int_equal(pool_vm_where(urls, 3, "a"), at);
     pool_finish();
 }
@@ -343,7 +336,7 @@ back_with_etcd(const char *id, const char *const urls[3])
     assert_int_equal(migrations_of(urls[0], "a", id1, sizeof(id1)), 1);
     int at = pool_vm_where(urls, 3, "a");
     assert_true(at == 1 || at == 2);
-    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
 }
 
 /* (a'') A migration the journal never had: ordered by a manager without --etcd, which then
@@ -401,7 +394,7 @@ test_drain_survives(void **state)
 
     const char *drain[] = {"--manager", m1->url, "drain", "h3", NULL};
     assert_int_equal(run_cli(drain, NULL), 0);
-    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
     struct cond drained1 = {m1->url, "h3", "maintenance", 0};
     assert_true(wait_until(host_state_is, &drained1, ACT_S));
     struct where c_on_h2 = {urls, "c", 1}; /* h2: the only other destination */
@@ -474,7 +467,7 @@ test_rec_survives(void **state)
     assert_true(wait_until(rec_pending, &pending1, ACT_S));
     char id[96];
     (void)snprintf(id, sizeof(id), "%s", rec_id);
-    assert_true(wait_until(journal_flushed, (void *)m1->url, ACT_S));
+    assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
     /* The follower knows nothing of it from its own store. */
     json_t *recs2 = get(m2->url, "/v1/recommendations");
     assert_int_equal(json_array_size(recs2), 0);
@@ -499,7 +492,7 @@ test_rec_survives(void **state)
     assert_int_equal(pool_vm_where(urls, 2, "a"), 1);
     assert_int_equal(run_cli(apply, NULL), 2); /* applied: not pending any more */
     /* Settled: its record left the journal. */
-    assert_true(wait_until(journal_flushed, (void *)m2->url, ACT_S));
+    assert_true(wait_until(etcdtest_journal_flushed, (void *)m2->url, ACT_S));
     pool_finish();
 }
 
