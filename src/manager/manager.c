@@ -103,6 +103,7 @@ decode_done(struct workq_job *q)
     struct manager *m = h->m;
     m->outstanding--;
     m->decode_bytes -= j->len;
+    m->decoded_beside++;
     if (manager_host_answered(h)) {
         h->waiting = false;
         sample_decoded(m, h, j->rc, &j->s, &j->perr);

@@ -655,12 +655,13 @@ get_health(struct http_req *r, void *ctx)
         }
     }
     json_t *o =
-        json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I}", "role", "manager", "mode",
+        json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I}", "role", "manager", "mode",
                   m->opts.edge ? "edge" : "central", "version", WIRE_VERSION, "agents",
                   (json_int_t)m->n_hosts, "rounds", (json_int_t)m->rounds, "active_migrations",
                   (json_int_t)m->n_active, "last_round_ms", m->last_round_ms, "last_decide_ms",
                   m->last_decide_ms, "stored_samples", (json_int_t)samples, "store_bytes",
-                  (json_int_t)bytes, "notifications", (json_int_t)m->notifications);
+                  (json_int_t)bytes, "notifications", (json_int_t)m->notifications,
+                  "decoded_beside", (json_int_t)m->decoded_beside);
     /* Names refused to a second agent, and VM names on two hosts: errors an operator ends. */
     if (o != NULL && (clashes == NULL || json_object_set_new(o, "name_clashes", clashes) < 0 ||
                       json_object_set_new(o, "duplicate_vms", dupvms_json(&m->dups)) < 0)) {

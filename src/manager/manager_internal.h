@@ -158,10 +158,11 @@ struct manager {
     size_t n_active;
     struct figures_ask *asks; /* requests for ended migrations' job figures, in flight */
     struct event *round_ev;
-    struct workq *decoder; /* threads that decode the rounds' samples; NULL: the loop does */
-    size_t decode_from;    /* ... when the manager knows this many hosts or more */
-    size_t decode_bytes;   /* the bodies of the samples waiting for them */
-    int outstanding;       /* sample requests of the current round, and samples decoding */
+    struct workq *decoder;   /* threads that decode the rounds' samples; NULL: the loop does */
+    size_t decode_from;      /* ... when the manager knows this many hosts or more */
+    uint64_t decoded_beside; /* samples they decoded (GET /v1/health) */
+    size_t decode_bytes;     /* the bodies of the samples waiting for them */
+    int outstanding;         /* sample requests of the current round, and samples decoding */
     bool in_round;
     uint64_t rounds;
     uint64_t round_started_us;

@@ -271,7 +271,7 @@ array_has_string(json_t *arr, const char *s)
 
 /* `mx`: the manager's own options (NULL: none). */
 static void
-conflict_resolved(const char *const *mx)
+conflict_resolved(const char *const *mx, bool beside)
 {
     struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", mx);
     const char *e1[] = {"--vm", "a:cpu=30", "--vm", "b:cpu=25", NULL};
@@ -321,6 +321,12 @@ conflict_resolved(const char *const *mx)
     migs = cli_list(m->url, "migrations");
     assert_int_equal(json_array_size(migs), 1);
     json_decref(migs);
+    /* Where the samples were decoded: by the thread, or all on the loop. */
+    long long decoded = health_int(m->url, "decoded_beside");
+    if (beside)
+        assert_true(decoded > 0);
+    else
+        assert_int_equal(decoded, 0);
     pool_finish();
 }
 
@@ -328,7 +334,7 @@ static void
 test_conflict_resolved(void **state)
 {
     (void)state;
-    conflict_resolved(NULL); /* samples decoded on the loop: decode_threads = auto, < 2000 hosts */
+    conflict_resolved(NULL, false); /* decoded on the loop: decode_threads = auto, < 2000 hosts */
 }
 
 /* The same with the samples decoded beside the loop. */
@@ -337,7 +343,7 @@ test_conflict_resolved_decode_thread(void **state)
 {
     (void)state;
     const char *mx[] = {"--decode-threads", "1", NULL};
-    conflict_resolved(mx);
+    conflict_resolved(mx, true);
 }
 
 /* The figures of a finished migration's job in entry `m` of GET /v1/migrations: all three
