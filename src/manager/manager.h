@@ -26,12 +26,12 @@
 /* Samples are decided on every interval but stored at most every 10 s per host: at 1,000
  * agents x 25 VMs every sample would grow the store by 5.4 MiB/s. */
 #define MANAGER_DEFAULT_STORE_EVERY_S 10.0
-/* Threads beside the loop that decode the collected samples. "auto" (the default): one on a
- * machine of two or more CPUs, given the samples once the manager knows
+/* Threads beside the loop that decode the collected samples. "auto" (the default): one when
+ * the manager may run on two CPUs or more (its affinity), given the samples once it knows
  * MANAGER_DECODE_AUTO_FROM hosts; below that a round takes milliseconds and the loop decodes
  * them itself. One thread shortens a round of 10,000 samples by a sixth on two cores, its p99
- * by a fifth, for the same CPU (bench/README.md, "Smaller decoded samples, and the decoding
- * thread by default"). */
+ * by a fifth, for the same CPU at the median of paired runs (bench/README.md, "Smaller
+ * decoded samples, and the decoding thread by default"). */
 #define MANAGER_DECODE_AUTO (-1)
 #define MANAGER_DEFAULT_DECODE_THREADS MANAGER_DECODE_AUTO
 #define MANAGER_DECODE_AUTO_FROM 2000u
