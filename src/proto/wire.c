@@ -120,6 +120,31 @@ parse_object(const char *body, size_t len, struct perr *err)
     return j;
 }
 
+/* Fills the caller's zeroed record `out` from the object `j`; `arg`: the caller's options. */
+typedef int (*object_fill_fn)(json_t *j, void *out, const void *arg, struct perr *err);
+
+/* Parse `body` as a JSON object and fill a zeroed record of `size` bytes from it with `fill`;
+ * *ret (that record) is written only when all of it is valid. */
+static int
+decode_object(const char *body, size_t len, object_fill_fn fill, const void *arg, void *ret,
+              size_t size, struct perr *err)
+{
+    json_t *j = parse_object(body, len, err);
+    if (j == NULL)
+        return -EINVAL;
+    void *out = calloc(1, size);
+    int r = -ENOMEM;
+    if (out == NULL)
+        perr_set(err, "out of memory");
+    else
+        r = fill(j, out, arg, err);
+    json_decref(j);
+    if (r == 0)
+        memcpy(ret, out, size);
+    free(out);
+    return r;
+}
+
 static int
 get_string(json_t *o, const char *key, const char *path, bool required, char *out, size_t cap,
            struct perr *err)
@@ -240,23 +265,23 @@ decode_kinds(json_t *o, const char *path, unsigned *ret_mask, double *pct, struc
     return 0;
 }
 
-int
-wire_load_decode(const char *body, size_t len, struct wire_load *ret, struct perr *err)
+static int
+fill_load(json_t *j, void *out, const void *arg, struct perr *err)
 {
-    json_t *j = parse_object(body, len, err);
-    if (j == NULL)
-        return -EINVAL;
-    struct wire_load l;
-    memset(&l, 0, sizeof(l));
-    int r = decode_kinds(j, "body", &l.mask, l.pct, err);
-    if (r == 0 && l.mask == 0) {
+    struct wire_load *l = out;
+    (void)arg;
+    int r = decode_kinds(j, "body", &l->mask, l->pct, err);
+    if (r == 0 && l->mask == 0) {
         perr_set(err, "body: give at least one kind, e.g. {\"cpu\": 50}");
         r = -EINVAL;
     }
-    json_decref(j);
-    if (r == 0)
-        *ret = l;
     return r;
+}
+
+int
+wire_load_decode(const char *body, size_t len, struct wire_load *ret, struct perr *err)
+{
+    return decode_object(body, len, fill_load, NULL, ret, sizeof(*ret), err);
 }
 
 /* The optional "term" of `j`: a whole number from 1 to WIRE_MAX_TERM; 0 when absent. */
@@ -276,6 +301,13 @@ get_term(json_t *j, uint64_t *ret, struct perr *err)
     return 0;
 }
 
+static int
+fill_term(json_t *j, void *out, const void *arg, struct perr *err)
+{
+    (void)arg;
+    return get_term(j, out, err);
+}
+
 int
 wire_term_decode(const char *body, size_t len, uint64_t *ret, struct perr *err)
 {
@@ -283,38 +315,30 @@ wire_term_decode(const char *body, size_t len, uint64_t *ret, struct perr *err)
         *ret = 0;
         return 0;
     }
-    json_t *j = parse_object(body, len, err);
-    if (j == NULL)
-        return -EINVAL;
-    uint64_t t = 0;
-    int r = get_term(j, &t, err);
-    json_decref(j);
+    return decode_object(body, len, fill_term, NULL, ret, sizeof(*ret), err);
+}
+
+static int
+fill_order(json_t *j, void *out, const void *arg, struct perr *err)
+{
+    struct wire_order *o = out;
+    (void)arg;
+    int r = get_id(j, false, o->id, sizeof(o->id), err);
     if (r == 0)
-        *ret = t;
+        r = get_name(j, "vm", "vm", "VM", o->vm, sizeof(o->vm), err);
+    if (r == 0)
+        r = get_string(j, "to", "to", true, o->to, sizeof(o->to), err);
+    if (r == 0)
+        r = get_string(j, "to_name", "to_name", false, o->to_name, sizeof(o->to_name), err);
+    if (r == 0)
+        r = get_term(j, &o->term, err);
     return r;
 }
 
 int
 wire_order_decode(const char *body, size_t len, struct wire_order *ret, struct perr *err)
 {
-    json_t *j = parse_object(body, len, err);
-    if (j == NULL)
-        return -EINVAL;
-    struct wire_order o;
-    memset(&o, 0, sizeof(o));
-    int r = get_id(j, false, o.id, sizeof(o.id), err);
-    if (r == 0)
-        r = get_name(j, "vm", "vm", "VM", o.vm, sizeof(o.vm), err);
-    if (r == 0)
-        r = get_string(j, "to", "to", true, o.to, sizeof(o.to), err);
-    if (r == 0)
-        r = get_string(j, "to_name", "to_name", false, o.to_name, sizeof(o.to_name), err);
-    if (r == 0)
-        r = get_term(j, &o.term, err);
-    json_decref(j);
-    if (r == 0)
-        *ret = o;
-    return r;
+    return decode_object(body, len, fill_order, NULL, ret, sizeof(*ret), err);
 }
 
 json_t *
@@ -415,34 +439,34 @@ decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
     return 0;
 }
 
-int
-wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret, struct perr *err)
+static int
+fill_incoming(json_t *j, void *out, const void *arg, struct perr *err)
 {
-    json_t *j = parse_object(body, len, err);
-    if (j == NULL)
-        return -EINVAL;
-    struct wire_incoming in;
-    memset(&in, 0, sizeof(in));
-    int r = get_id(j, true, in.id, sizeof(in.id), err);
+    struct wire_incoming *in = out;
+    (void)arg;
+    int r = get_id(j, true, in->id, sizeof(in->id), err);
     if (r == 0)
-        r = get_string(j, "from", "from", true, in.from, sizeof(in.from), err);
+        r = get_string(j, "from", "from", true, in->from, sizeof(in->from), err);
     if (r == 0)
-        r = get_number(j, "transfer_s", "transfer_s", 0, 1e7, false, &in.transfer_s, err);
+        r = get_number(j, "transfer_s", "transfer_s", 0, 1e7, false, &in->transfer_s, err);
     if (r == 0)
-        r = get_number(j, "capacity", "capacity", 1e-6, 1e6, false, &in.capacity, err);
+        r = get_number(j, "capacity", "capacity", 1e-6, 1e6, false, &in->capacity, err);
     if (r == 0) {
         json_t *v = json_object_get(j, "vm");
         if (v == NULL) {
             perr_set(err, "vm: missing (required)");
             r = -EINVAL;
         } else {
-            r = decode_vmdef(v, &in.vm, err);
+            r = decode_vmdef(v, &in->vm, err);
         }
     }
-    json_decref(j);
-    if (r == 0)
-        *ret = in;
     return r;
+}
+
+int
+wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret, struct perr *err)
+{
+    return decode_object(body, len, fill_incoming, NULL, ret, sizeof(*ret), err);
 }
 
 /* Parse a number in [lo, hi] from text of `len` bytes. */
@@ -645,20 +669,20 @@ get_number(json_t *o, const char *key, const char *path, double lo, double hi, b
     return 0;
 }
 
+static int
+fill_lock(json_t *j, void *out, const void *arg, struct perr *err)
+{
+    struct wire_lock *l = out;
+    const bool *need_lease = arg;
+    int r = get_name(j, "holder", "holder", "host", l->holder, sizeof(l->holder), err);
+    if (r == 0 && *need_lease)
+        r = get_number(j, "lease_s", "lease_s", 0.1, WIRE_MAX_LEASE_S, true, &l->lease_s, err);
+    return r;
+}
+
 int
 wire_lock_decode(const char *body, size_t len, bool need_lease, struct wire_lock *ret,
                  struct perr *err)
 {
-    json_t *j = parse_object(body, len, err);
-    if (j == NULL)
-        return -EINVAL;
-    struct wire_lock l;
-    memset(&l, 0, sizeof(l));
-    int r = get_name(j, "holder", "holder", "host", l.holder, sizeof(l.holder), err);
-    if (r == 0 && need_lease)
-        r = get_number(j, "lease_s", "lease_s", 0.1, WIRE_MAX_LEASE_S, true, &l.lease_s, err);
-    json_decref(j);
-    if (r == 0)
-        *ret = l;
-    return r;
+    return decode_object(body, len, fill_lock, &need_lease, ret, sizeof(*ret), err);
 }

@@ -2,8 +2,9 @@
  * (tests/data/store-v0.sql, the oldest schema) is upgraded on open and keeps its rows; a new
  * store starts at STORE_SCHEMA_VERSION; a store newer than this code is refused, untouched,
  * with a message that names the file and both versions. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw() */
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -24,11 +26,38 @@
 #error "VMLOC_TEST_DATA: the folder tests/data"
 #endif
 
-/* A fresh directory in the build directory. */
+/* The tests' directories, in one in the build directory that the group removes. */
+static char root[400];
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    (void)snprintf(root, sizeof(root), "%s/store-test-XXXXXX", VMLOC_TEST_TMP);
+    return mkdtemp(root) != NULL ? 0 : -1;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    return nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fresh directory. */
 static void
 fresh_dir(char *dir, size_t len)
 {
-    (void)snprintf(dir, len, "%s/store-test-XXXXXX", VMLOC_TEST_TMP);
+    (void)snprintf(dir, len, "%s/XXXXXX", root);
     assert_non_null(mkdtemp(dir));
 }
 
@@ -1255,5 +1284,5 @@ main(void)
         cmocka_unit_test(test_names_after_midround_rollback),
         cmocka_unit_test(test_pressure_rollups),
     };
-    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
 }
