@@ -2,9 +2,8 @@
  * (tests/data/store-v0.sql, the oldest schema) is upgraded on open and keeps its rows; a new
  * store starts at STORE_SCHEMA_VERSION; a store newer than this code is refused, untouched,
  * with a message that names the file and both versions. */
-#define _XOPEN_SOURCE 700 /* nftw() */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -21,44 +19,24 @@
 #include "common/file.h" /* file_read_all() */
 #include "store/store.h"
 #include "store/store_codec.h"
+#include "testdir.h"
 
 #ifndef VMLOC_TEST_DATA
 #error "VMLOC_TEST_DATA: the folder tests/data"
 #endif
 
-/* The tests' directories, in one in the build directory that the group removes. */
-static char root[400];
-
 static int
 group_setup(void **state)
 {
     (void)state;
-    (void)snprintf(root, sizeof(root), "%s/store-test-XXXXXX", VMLOC_TEST_TMP);
-    return mkdtemp(root) != NULL ? 0 : -1;
-}
-
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    return testdir_setup(VMLOC_TEST_TMP, "store-test");
 }
 
 static int
 group_teardown(void **state)
 {
     (void)state;
-    return nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* A fresh directory. */
-static void
-fresh_dir(char *dir, size_t len)
-{
-    (void)snprintf(dir, len, "%s/XXXXXX", root);
-    assert_non_null(mkdtemp(dir));
+    return testdir_teardown();
 }
 
 /* Run `sql` on DIR/vmloc.db with SQLite itself, as an older vmloc would have. */
@@ -137,7 +115,7 @@ test_upgrade_oldest(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     char *sql = NULL;
     size_t len = 0;
     assert_int_equal(file_read_all(VMLOC_TEST_DATA "/store-v0.sql", 1 << 20, &sql, &len), 0);
@@ -215,7 +193,7 @@ test_new_store(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = NULL;
     char err[512] = "";
     if (store_open(dir, &s, err, sizeof(err)) != 0)
@@ -233,7 +211,7 @@ test_newer_refused(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = NULL;
     char err[512] = "";
     assert_int_equal(store_open(dir, &s, err, sizeof(err)), 0);
@@ -368,7 +346,7 @@ test_names_after_rollback(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     write_round(s, T0, 0, true);
     /* A failing write: the raw sample of the next round rolls its transaction back. */
@@ -410,7 +388,7 @@ test_names_after_midround_rollback(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     write_round(s, T0, 0, true);
     exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON conflicts BEGIN "
@@ -443,7 +421,7 @@ test_samples_round(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     /* Samples every 10 s for a minute and 10 s: raw every other one. */
     for (int i = 0; i < 8; i++)
@@ -560,7 +538,7 @@ test_rollup_format1_row(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     write_round(s, T0, 0, false);
     assert_int_equal(store_sync(s), 0);
@@ -617,7 +595,7 @@ test_prune_batches(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     const int old = STORE_PRUNE_BATCH + 100;
     const double pct[KIND_COUNT] = {1, 2, 3, 4};
@@ -709,7 +687,7 @@ test_upgrade_v2(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     exec_sql(dir, v2_sql);
     struct store *s = open_store(dir);
     int from = -1;
@@ -752,7 +730,7 @@ test_migration_job(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     struct store_migration done = {.id = "m1",
                                    .state = "done",
@@ -788,7 +766,7 @@ test_bad_vms_skipped(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     write_round(s, T0, 0, true);
     write_round(s, T0 + 10, 1, true);
@@ -1113,7 +1091,7 @@ test_contention_history(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     const double pct[KIND_COUNT] = {90, 0, 0, 0};
     const double vm[KIND_COUNT] = {40, 0, 0, 0};
@@ -1193,7 +1171,7 @@ test_pressure_rollups(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     psi_sample(s, "h1", T0, 20);
     psi_sample(s, "h1", T0 + 10, -1); /* not measured: not a 0 in the mean */

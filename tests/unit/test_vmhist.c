@@ -13,14 +13,21 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "testdir.h"
 #include "view/vmhist.h"
 
-/* A fresh directory in the build directory. */
-static void
-fresh_dir(char *dir, size_t len)
+static int
+group_setup(void **state)
 {
-    (void)snprintf(dir, len, "%s/vmhist-test-XXXXXX", VMLOC_TEST_TMP);
-    assert_non_null(mkdtemp(dir));
+    (void)state;
+    return testdir_setup(VMLOC_TEST_TMP, "vmhist-test");
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    return testdir_teardown();
 }
 
 /* List `key` (of object `sub` when not NULL) of VM object `v`. */
@@ -38,7 +45,7 @@ test_vm_history(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = NULL;
     char err[512] = "";
     if (store_open(dir, &s, err, sizeof(err)) != 0)
@@ -111,7 +118,7 @@ test_clock_back(void **state)
 {
     (void)state;
     char dir[512];
-    fresh_dir(dir, sizeof(dir));
+    testdir_fresh(dir, sizeof(dir));
     struct store *s = NULL;
     char err[512] = "";
     if (store_open(dir, &s, err, sizeof(err)) != 0)
@@ -155,5 +162,5 @@ main(void)
         cmocka_unit_test(test_vm_history),
         cmocka_unit_test(test_clock_back),
     };
-    return cmocka_run_group_tests_name("vmhist", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("vmhist", tests, group_setup, group_teardown);
 }
