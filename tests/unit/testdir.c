@@ -1,16 +1,17 @@
 /* Scratch directories for a test program (testdir.h). */
-#define _XOPEN_SOURCE 700 /* nftw() */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp() */
 #include "testdir.h"
 
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
+#include <string.h>
 
 #include <cmocka.h>
+
+#include "common/file.h"
 
 static char root[400];
 
@@ -30,19 +31,13 @@ testdir_fresh(char *dir, size_t len)
     assert_non_null(mkdtemp(dir));
 }
 
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int
 testdir_teardown(void)
 {
     if (root[0] == '\0')
         return 0;
-    return nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+    int r = file_remove_tree(root);
+    if (r < 0)
+        fprintf(stderr, "cannot remove %s: %s\n", root, strerror(-r));
+    return r < 0 ? -1 : 0;
 }
