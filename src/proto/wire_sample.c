@@ -642,22 +642,25 @@ on_map_key(void *ctx, const unsigned char *k, size_t len)
     return 1;
 }
 
+/* Did the innermost level have field `f`? */
+static bool
+seen(struct dec *d, enum field f)
+{
+    return (top(d)->seen & (1u << f)) != 0;
+}
+
 static int
 end_vm(struct dec *d)
 {
-    const struct level *l = top(d);
     size_t i = d->s.n_vms - 1;
     struct wire_sample_vm *vm = &d->s.vms[i];
-    if (!(l->seen & (1u << F_NAME))) {
+    if (!seen(d, F_NAME))
         return FAIL(d, "host.vms[%zu].name: missing (required)", i);
-    }
-    if (!wire_name_valid(vm->name)) {
+    if (!wire_name_valid(vm->name))
         return FAIL(d, "host.vms[%zu].name: not a valid VM name", i);
-    }
-    if (!(l->seen & (1u << F_USAGE))) {
+    if (!seen(d, F_USAGE))
         return FAIL(d, "host.vms[%zu].usage: missing (required)", i);
-    }
-    if (!(l->seen & (1u << F_DEMAND))) { /* left out: the same as its usage */
+    if (!seen(d, F_DEMAND)) { /* left out: the same as its usage */
         memcpy(vm->demand, vm->usage, sizeof(vm->demand));
         vm->demand_kinds = vm->usage_kinds;
     }
@@ -665,32 +668,27 @@ end_vm(struct dec *d)
     int r = nameset_add(&d->names, vm->name, (uint32_t)i, &other);
     if (r < 0)
         return fail_oom(d);
-    if (r > 0) {
+    if (r > 0)
         return FAIL(d, "host.vms[%zu].name: duplicate VM name", i);
-    }
     return 1;
 }
 
 static int
 end_host(struct dec *d)
 {
-    const struct level *l = top(d);
-    if (!(l->seen & (1u << F_NAME))) {
+    if (!seen(d, F_NAME))
         return FAIL(d, "host.name: missing (required)");
-    }
-    if (!wire_name_valid(d->s.name)) {
+    if (!wire_name_valid(d->s.name))
         return FAIL(d, "host.name: not a valid host name");
-    }
-    if (!(l->seen & (1u << F_USAGE))) {
+    if (!seen(d, F_USAGE))
         return FAIL(d, "host.usage: missing (required)");
-    }
     return 1;
 }
 
 static int
 end_unconfirmed(struct dec *d)
 {
-    if (!(top(d)->seen & (1u << F_WAITING)))
+    if (!seen(d, F_WAITING))
         return FAIL(d, "unconfirmed.waiting: missing (required)");
     return 1;
 }
@@ -698,16 +696,12 @@ end_unconfirmed(struct dec *d)
 static int
 end_root(struct dec *d)
 {
-    const struct level *l = top(d);
-    if (!(l->seen & (1u << F_SEQ))) {
+    if (!seen(d, F_SEQ))
         return FAIL(d, "seq: must be an integer >= 0");
-    }
-    if (!(l->seen & (1u << F_TIME))) {
+    if (!seen(d, F_TIME))
         return FAIL(d, "time: missing (required)");
-    }
-    if (!(l->seen & (1u << F_HOST))) {
+    if (!seen(d, F_HOST))
         return FAIL(d, "host: must be an object");
-    }
     return 1;
 }
 
