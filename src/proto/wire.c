@@ -612,13 +612,16 @@ wire_vm_trace(const struct wire_sample *s, const struct wire_sample_vm *v)
     return sample_str(s, v->trace_at);
 }
 
-/* Append `len` bytes at `str` and a NUL to s->strs; *at: where they start (0 when len is 0). */
+/* Append `len` bytes at `str` and a NUL to s->strs; *at: where they start (0 when len is 0).
+ * -EINVAL for a NUL among them (the string would read back shorter, or as "not given"). */
 static int
 sample_str_set(struct wire_sample *s, uint32_t *at, const char *str, size_t len)
 {
     *at = 0;
     if (len == 0)
         return 0;
+    if (memchr(str, '\0', len) != NULL)
+        return -EINVAL;
     size_t start = s->strs_len > 0 ? s->strs_len : 1u; /* offset 0 stands for "not given" */
     if (start >= UINT32_MAX || len >= UINT32_MAX - start)
         return -ENOMEM; /* offsets are uint32_t */

@@ -193,7 +193,9 @@ void wire_sample_done(struct wire_sample *s);
 const char *wire_vm_uuid(const struct wire_sample *s, const struct wire_sample_vm *v);
 const char *wire_vm_trace(const struct wire_sample *s, const struct wire_sample_vm *v);
 
-/* Set them to the `len` bytes at `str` (a copy in s->strs; len 0: not given). 0, or -ENOMEM. */
+/* Set them to the `len` bytes at `str` (a copy in s->strs; len 0: not given). `str` must not
+ * point into s->strs itself (the pool may move as it grows). 0, -EINVAL (a NUL among the
+ * bytes), or -ENOMEM. */
 MUST_CHECK int wire_vm_set_uuid(struct wire_sample *s, struct wire_sample_vm *v, const char *str,
                                 size_t len);
 MUST_CHECK int wire_vm_set_trace(struct wire_sample *s, struct wire_sample_vm *v, const char *str,

@@ -182,13 +182,17 @@ e_vm(struct enc *e, const struct wire_sample *s, const struct wire_sample_vm *v)
         e_str(e, "state");
         e_str(e, v->incoming ? "incoming" : "migrating-out");
     }
-    if (v->trace_at > 0) {
+    /* By what the strings hold, not their offsets: an empty one is "not given" (the decoder
+     * refuses "" for both). */
+    const char *trace = wire_vm_trace(s, v);
+    if (trace[0] != '\0') {
         e_str(e, "trace");
-        e_str(e, wire_vm_trace(s, v));
+        e_str(e, trace);
     }
-    if (v->uuid_at > 0) {
+    const char *uuid = wire_vm_uuid(s, v);
+    if (uuid[0] != '\0') {
         e_str(e, "uuid");
-        e_str(e, wire_vm_uuid(s, v));
+        e_str(e, uuid);
     }
     if (v->measured >= 0) {
         e_str(e, "measured");

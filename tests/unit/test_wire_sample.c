@@ -481,6 +481,48 @@ put_vm(struct buf *b, int i)
             put(b, "]");
         }
     }
+    if (rnd(4) == 0) {
+        /* Mostly a UUID; sometimes empty, one character too long, holding a NUL, or a number. */
+        SEP();
+        put(b, "\"uuid\":");
+        switch (rnd(8)) {
+        case 0:
+            put(b, "\"\"");
+            break;
+        case 1:
+            put(b, "\"0b6f3b1e-5c1d-4c53-9d7a-x%012d\"", i);
+            break;
+        case 2:
+            put(b, "\"ab\\u0000c\"");
+            break;
+        case 3:
+            put(b, "%d", i);
+            break;
+        default:
+            put(b, "\"0b6f3b1e-5c1d-4c53-9d7a-%012d\"", i);
+        }
+    }
+    if (rnd(4) == 0) {
+        /* Mostly a trace file; sometimes empty, too long, escaped, or of another type. */
+        SEP();
+        put(b, "\"trace\":");
+        switch (rnd(8)) {
+        case 0:
+            put(b, "\"\"");
+            break;
+        case 1:
+            put(b, "\"%0300d\"", i);
+            break;
+        case 2:
+            put(b, "\"day\\/vm\\u00e9%d\"", i);
+            break;
+        case 3:
+            put(b, "[\"day/vm%d\"]", i);
+            break;
+        default:
+            put(b, "\"20110303/vm-%d\"", i);
+        }
+    }
     if (rnd(60) == 0) {
         SEP();
         put(b, "\"usage\":{}"); /* a repeated key */
@@ -675,6 +717,8 @@ test_encode_roundtrip(void **state)
             if (s.pressure.present & (1u << p))
                 s.pressure.pct[p / 2][p % 2] = (double)rnd(100001) / 1000.0;
         s.n_vms = rnd(12);
+        char lit[12][2][64]; /* each VM's uuid and trace as set, to compare with as written */
+        memset(lit, 0, sizeof(lit));
         s.vms = calloc(s.n_vms + 1, sizeof(*s.vms));
         s.moves = calloc(s.n_vms * MODEL_MAX_VM_MOVES + 1, sizeof(double));
         assert_true(s.vms != NULL && s.moves != NULL);
@@ -700,15 +744,14 @@ test_encode_roundtrip(void **state)
             v->migrating_out = !v->incoming && rnd(5) == 0;
             v->arrived = rnd(2) ? -1.0 : 1.6e9 + (double)rnd(1000000) / 8.0;
             v->measured = (int8_t)((int)rnd(3) - 1);
-            char str[64];
             if (rnd(2)) {
-                int n = snprintf(str, sizeof(str), "%08x-0000-4000-8000-%012u", rnd(65536),
-                                 rnd(1000000));
-                assert_int_equal(wire_vm_set_uuid(&s, v, str, (size_t)n), 0);
+                int n = snprintf(lit[i][0], sizeof(lit[i][0]), "%08x-0000-4000-8000-%012u",
+                                 rnd(65536), rnd(1000000));
+                assert_int_equal(wire_vm_set_uuid(&s, v, lit[i][0], (size_t)n), 0);
             }
             if (rnd(3) == 0) {
-                int n = snprintf(str, sizeof(str), "trace-%u", rnd(100));
-                assert_int_equal(wire_vm_set_trace(&s, v, str, (size_t)n), 0);
+                int n = snprintf(lit[i][1], sizeof(lit[i][1]), "trace-%u-%zu", rnd(100), i);
+                assert_int_equal(wire_vm_set_trace(&s, v, lit[i][1], (size_t)n), 0);
             }
             v->has_cpu_wait = rnd(2) == 0;
             v->cpu_wait = v->has_cpu_wait ? (double)rnd(100001) / 1000.0 : 0;
@@ -749,8 +792,10 @@ test_encode_roundtrip(void **state)
             assert_true(y->pinned == x->pinned && y->incoming == x->incoming &&
                         y->migrating_out == x->migrating_out);
             assert_int_equal(y->measured, x->measured);
-            assert_string_equal(wire_vm_uuid(&d, y), wire_vm_uuid(&s, x));
-            assert_string_equal(wire_vm_trace(&d, y), wire_vm_trace(&s, x));
+            assert_string_equal(wire_vm_uuid(&s, x), lit[i][0]);
+            assert_string_equal(wire_vm_uuid(&d, y), lit[i][0]);
+            assert_string_equal(wire_vm_trace(&s, x), lit[i][1]);
+            assert_string_equal(wire_vm_trace(&d, y), lit[i][1]);
             assert_true(y->has_cpu_wait == x->has_cpu_wait && y->cpu_wait == x->cpu_wait);
             assert_int_equal(y->n_moves, x->n_moves);
             if (x->n_moves > 0)
@@ -887,6 +932,67 @@ fill_escaped(char *out, size_t n, char c)
     out[n] = '\0';
 }
 
+/* A VM's uuid and trace in the sample's string pool: read back as set, "" when not given (and
+ * then not written), and a NUL among the bytes refused. */
+static void
+test_vm_strings(void **state)
+{
+    (void)state;
+    struct wire_sample s;
+    memset(&s, 0, sizeof(s));
+    s.n_vms = 3;
+    s.vms = calloc(s.n_vms, sizeof(*s.vms));
+    assert_non_null(s.vms);
+    assert_string_equal(wire_vm_uuid(&s, &s.vms[0]), "");
+    assert_int_equal(wire_vm_set_uuid(&s, &s.vms[0], "u-0", 3), 0);
+    assert_int_equal(wire_vm_set_trace(&s, &s.vms[1], "day/vm1xyz", 7), 0);
+    assert_int_equal(wire_vm_set_uuid(&s, &s.vms[1], "", 0), 0);
+    assert_int_equal(wire_vm_set_uuid(&s, &s.vms[2], "a\0b", 3), -EINVAL);
+    assert_int_equal(wire_vm_set_trace(&s, &s.vms[2], "\0", 1), -EINVAL);
+    assert_string_equal(wire_vm_uuid(&s, &s.vms[0]), "u-0");
+    assert_string_equal(wire_vm_trace(&s, &s.vms[0]), "");
+    assert_string_equal(wire_vm_trace(&s, &s.vms[1]), "day/vm1");
+    assert_string_equal(wire_vm_uuid(&s, &s.vms[1]), "");
+    assert_string_equal(wire_vm_uuid(&s, &s.vms[2]), "");
+    assert_string_equal(wire_vm_trace(&s, &s.vms[2]), "");
+    for (size_t i = 0; i < s.n_vms; i++) {
+        (void)snprintf(s.vms[i].name, sizeof(s.vms[i].name), "vm%zu", i);
+        s.vms[i].usage_kinds = KIND_BIT(KIND_CPU);
+        s.vms[i].demand_kinds = KIND_BIT(KIND_CPU);
+        s.vms[i].measured = -1;
+        s.vms[i].arrived = -1;
+    }
+    (void)snprintf(s.name, sizeof(s.name), "h");
+    s.capacity = 1;
+    s.usage_kinds = KIND_BIT(KIND_CPU);
+    s.unconfirmed_cpu_pressure = -1;
+    char *json = NULL;
+    assert_int_equal(wire_sample_encode(&s, &json), 0);
+    assert_non_null(strstr(json, "\"uuid\":\"u-0\""));
+    assert_non_null(strstr(json, "\"trace\":\"day/vm1\""));
+    const char *p = json;
+    int n = 0;
+    while ((p = strstr(p, "\"uuid\"")) != NULL) {
+        n++;
+        p++;
+    }
+    assert_int_equal(n, 1); /* VM 1's empty uuid and VM 2's refused ones are not written */
+    free(json);
+    wire_sample_done(&s);
+    assert_null(s.strs);
+    assert_int_equal(s.strs_len, 0);
+}
+
+/* VM `i`'s string of `n` characters in the largest sample: control characters (each escaped
+ * as 6 bytes), the first three its index in base 31. */
+static void
+vm_string(char *out, size_t n, size_t i)
+{
+    fill_escaped(out, n, '\x01');
+    for (size_t d = 0; d < 3; d++, i /= 31)
+        out[d] = (char)(1 + i % 31);
+}
+
 static void
 test_largest_sample_fits(void **state)
 {
@@ -934,9 +1040,9 @@ test_largest_sample_fits(void **state)
         v->cpu_wait = 99.999;
         v->has_cpu_wait = true;
         char str[MODEL_MAX_NAME + 1];
-        fill_escaped(str, MODEL_MAX_NAME, '\x01');
+        vm_string(str, MODEL_MAX_NAME, i);
         assert_int_equal(wire_vm_set_trace(&s, v, str, MODEL_MAX_NAME), 0);
-        fill_escaped(str, WIRE_MAX_UUID, '\x01');
+        vm_string(str, WIRE_MAX_UUID, i);
         assert_int_equal(wire_vm_set_uuid(&s, v, str, WIRE_MAX_UUID), 0);
         v->moves_first = (uint32_t)(i * MODEL_MAX_VM_MOVES);
         v->n_moves = MODEL_MAX_VM_MOVES;
@@ -953,8 +1059,14 @@ test_largest_sample_fits(void **state)
     if (r < 0)
         fail_msg("the largest sample is refused: %s", err.msg);
     assert_int_equal(back.n_vms, WIRE_MAX_SAMPLE_VMS);
-    assert_string_equal(wire_vm_trace(&back, &back.vms[7]), wire_vm_trace(&s, &s.vms[7]));
-    assert_string_equal(wire_vm_uuid(&back, &back.vms[7]), wire_vm_uuid(&s, &s.vms[7]));
+    const size_t some[] = {0, 7, WIRE_MAX_SAMPLE_VMS - 1};
+    for (size_t k = 0; k < sizeof(some) / sizeof(some[0]); k++) {
+        char want[MODEL_MAX_NAME + 1];
+        vm_string(want, MODEL_MAX_NAME, some[k]);
+        assert_string_equal(wire_vm_trace(&back, &back.vms[some[k]]), want);
+        vm_string(want, WIRE_MAX_UUID, some[k]);
+        assert_string_equal(wire_vm_uuid(&back, &back.vms[some[k]]), want);
+    }
     wire_sample_done(&back);
     print_message("largest sample: %zu bytes, limit %zu\n", len, (size_t)WIRE_MAX_SAMPLE_BYTES);
     assert_true(len <= WIRE_MAX_SAMPLE_BYTES);
@@ -980,6 +1092,7 @@ main(void)
         cmocka_unit_test(test_same_as_reference),
         cmocka_unit_test(test_encode_defaults_left_out),
         cmocka_unit_test(test_unconfirmed),
+        cmocka_unit_test(test_vm_strings),
         cmocka_unit_test(test_largest_sample_fits),
     };
     failed += cmocka_run_group_tests_name("wire sample", others, NULL, NULL);
