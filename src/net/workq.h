@@ -41,9 +41,11 @@ void workq_submit(struct workq *q, struct workq_job *job);
 /* Jobs submitted whose `done` has not run yet. */
 size_t workq_pending(const struct workq *q);
 
-/* Stop the threads (a job under way is finished first) and free the queue. Every job whose
- * `done` has not run is given to `cancel` instead (on this thread; NULL: left to the
- * caller), so that whatever it holds can be freed. Accepts NULL. */
+/* Stop the threads (each first finishes the jobs it has taken: at most 64, its batch) and free
+ * the queue. Every job whose `done` has not run is given to `cancel` instead (on this thread;
+ * NULL: left to the caller), so that whatever it holds can be freed. Not from a `done`
+ * callback (the jobs handed back with it would be neither done nor cancelled). Accepts
+ * NULL. */
 void workq_free(struct workq *q, workq_fn cancel);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,6 +23,7 @@ struct tjob {
     uint64_t in;
     uint64_t out;
     pthread_t worked_on;
+    bool worked;
     int done_calls;
 };
 
@@ -52,6 +54,7 @@ work(struct workq_job *q)
     struct tjob *j = (struct tjob *)q;
     j->out = expected(j->in);
     j->worked_on = pthread_self();
+    j->worked = true;
 }
 
 static void
@@ -165,8 +168,8 @@ test_done_submits(void **state)
     event_base_free(c.base);
 }
 
-/* N_JOBS submitted to a queue of two threads, `turn`: one turn of the loop run, then the queue
- * freed: each job is done or cancelled exactly once. How many were cancelled. */
+/* N_JOBS submitted to a queue of two threads, `turn`: the loop run without waiting, then the
+ * queue freed: each job is done or cancelled exactly once. How many were cancelled. */
 static size_t
 free_with_jobs(bool turn)
 {
@@ -196,14 +199,105 @@ test_free_cancels_each_once(void **state)
     assert_int_equal(free_with_jobs(false), N_JOBS);
 }
 
-/* Freed after one turn of the loop handed the jobs to the workers: whether a job was waiting,
- * being worked on, finished or already handed back, it is done or cancelled exactly once. */
+/* Freed just after the loop handed the jobs to the workers, 20 times: each is done or
+ * cancelled exactly once, in whatever states the timing left them (mostly still waiting;
+ * test_free_in_every_state makes each state certain). */
 static void
 test_free_after_handover(void **state)
 {
     (void)state;
     for (int round = 0; round < 20; round++)
         (void)free_with_jobs(true);
+}
+
+/* A gate the workers pass one job at a time: the jobs started so far (`entered`) and how many
+ * may start (`allowed`); a job beyond that waits in its `work` until the gate opens further. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t entered;
+    size_t allowed;
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static void
+work_gated(struct workq_job *q)
+{
+    (void)pthread_mutex_lock(&gate.mu);
+    gate.entered++;
+    (void)pthread_cond_broadcast(&gate.cv);
+    while (gate.entered > gate.allowed)
+        (void)pthread_cond_wait(&gate.cv, &gate.mu);
+    (void)pthread_mutex_unlock(&gate.mu);
+    work(q);
+}
+
+/* Let `allowed` jobs in all start, and wait (20 s at most) until job `entered` has started:
+ * with one worker, the jobs before it are then worked on. */
+static void
+gate_open_to(size_t allowed, size_t entered)
+{
+    struct timespec deadline;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &deadline), 0);
+    deadline.tv_sec += 20;
+    (void)pthread_mutex_lock(&gate.mu);
+    gate.allowed = allowed;
+    (void)pthread_cond_broadcast(&gate.cv);
+    while (gate.entered < entered &&
+           pthread_cond_timedwait(&gate.cv, &gate.mu, &deadline) != ETIMEDOUT)
+        ;
+    size_t now = gate.entered;
+    (void)pthread_mutex_unlock(&gate.mu);
+    assert_int_equal(now, entered);
+}
+
+/* The queue freed with a job in each state, made so by the gate (one worker, which takes the
+ * jobs WORKQ_BATCH at a time and hands a batch back once all of it is worked on): handed back
+ * and delivered, handed back and not delivered, worked on in a batch under way, waiting in
+ * that batch, waiting in the queue, and submitted in the turn. Each is done or cancelled
+ * exactly once, and the finished ones not delivered are cancelled, not lost. */
+static void
+test_free_in_every_state(void **state)
+{
+    (void)state;
+    const size_t batch = 64; /* WORKQ_BATCH */
+    const size_t n = 5 * batch;
+    const size_t late = 5;
+    struct ctx c = {.base = event_base_new(), .loop_thread = pthread_self()};
+    assert_non_null(c.base);
+    assert_int_equal(workq_new(c.base, 1, &c.q), 0);
+    setup_jobs(&c, n + late);
+    for (size_t i = 0; i < c.n_jobs; i++)
+        c.jobs[i].q.work = work_gated;
+    for (size_t i = 0; i < n; i++)
+        workq_submit(c.q, &c.jobs[i].q);
+    assert_true(event_base_loop(c.base, EVLOOP_NONBLOCK) >= 0); /* handed to the worker */
+    /* The first batch handed back (its wake-up written before the next batch begins), then
+     * delivered by a turn of the loop. */
+    gate_open_to(batch + 10, batch + 11);
+    assert_true(event_base_loop(c.base, EVLOOP_NONBLOCK) >= 0);
+    assert_int_equal(c.n_done, batch);
+    /* The second batch handed back and not delivered; ten of the third worked on, one under
+     * way, the rest of it and two batches waiting; then jobs submitted in this turn. */
+    gate_open_to(2 * batch + 10, 2 * batch + 11);
+    for (size_t i = n; i < n + late; i++)
+        workq_submit(c.q, &c.jobs[i].q);
+    (void)pthread_mutex_lock(&gate.mu);
+    gate.allowed = SIZE_MAX; /* the batch under way may end */
+    (void)pthread_cond_broadcast(&gate.cv);
+    (void)pthread_mutex_unlock(&gate.mu);
+    workq_free(c.q, cancel);
+    assert_int_equal(c.n_done, batch);
+    assert_int_equal(c.n_cancelled, n + late - batch);
+    size_t worked_cancelled = 0;
+    for (size_t i = 0; i < c.n_jobs; i++) {
+        assert_int_equal(c.jobs[i].done_calls, 1);
+        worked_cancelled += i >= batch && c.jobs[i].worked;
+    }
+    assert_true(worked_cancelled >= 2 * batch); /* the second batch, and all of the third */
+    for (size_t i = n; i < n + late; i++)
+        assert_false(c.jobs[i].worked);
+    free(c.jobs);
+    event_base_free(c.base);
 }
 
 static void
@@ -226,7 +320,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_jobs_come_back),     cmocka_unit_test(test_done_submits),
         cmocka_unit_test(test_free_cancels_each_once), cmocka_unit_test(test_free_after_handover),
-        cmocka_unit_test(test_thread_count_checked),
+        cmocka_unit_test(test_free_in_every_state),    cmocka_unit_test(test_thread_count_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
