@@ -44,11 +44,20 @@ pressure_line_name(enum pressure_line l)
     return l == PRESSURE_SOME ? "some" : l == PRESSURE_FULL ? "full" : "?";
 }
 
+/* Is `name` (not empty) the `len` bytes at `s` (which may hold NULs)? The first byte is
+ * compared before `name` is measured: the decoder asks for every usage key of every VM, and
+ * the names differ in their first byte. */
+static bool
+name_is(const char *name, const char *s, size_t len)
+{
+    return len > 0 && name[0] == s[0] && strlen(name) == len && memcmp(name, s, len) == 0;
+}
+
 int
 kind_parse(const char *s, size_t len, enum kind *ret_k)
 {
     for (unsigned k = 0; k < KIND_COUNT; k++) {
-        if (strlen(kind_names[k]) == len && memcmp(kind_names[k], s, len) == 0) {
+        if (name_is(kind_names[k], s, len)) {
             *ret_k = (enum kind)k;
             return 0;
         }
@@ -68,7 +77,7 @@ int
 host_state_parse(const char *s, size_t len, enum host_state *ret_s)
 {
     for (unsigned i = 0; i < ARRAY_SIZE(state_names); i++) {
-        if (strlen(state_names[i]) == len && memcmp(state_names[i], s, len) == 0) {
+        if (name_is(state_names[i], s, len)) {
             *ret_s = (enum host_state)i;
             return 0;
         }
