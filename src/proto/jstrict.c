@@ -272,7 +272,7 @@ pop(struct jstrict *js)
 /* The key's first four bytes (fewer: zero-filled), for a quick comparison. Built in a
  * register: bytes stored one by one (a copy of a variable length) and read back as one
  * word cannot be forwarded to the load, which then waits (perf put half of the key
- * callback's time on it; the decoder as a whole gained about 4 % in paired runs). */
+ * callback's samples on it). */
 static uint32_t
 key_head(const unsigned char *k, size_t len)
 {
