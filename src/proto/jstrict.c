@@ -36,6 +36,10 @@ struct jkey {
 
 struct jlevel {
     bool is_map;
+    bool last_known; /* its last key is a known one (in `known`), not a record */
+    uint8_t known_len;
+    char known[JSTRICT_KNOWN_MAX + 1];
+    uint32_t known_bits; /* the bits of the known keys it had */
     uint32_t key_base;   /* its first key record */
     uint32_t arena_base; /* arena length when it began */
     uint32_t *index;     /* open addressing: key record + 1, 0 empty; NULL below INDEX_AT */
@@ -220,6 +224,10 @@ jstrict_key(const struct jstrict *js, size_t *ret_len)
     size_t i = js->depth;
     while (i > 0 && !js->levels[i - 1].is_map)
         i--;
+    if (i > 0 && js->levels[i - 1].last_known) {
+        *ret_len = js->levels[i - 1].known_len;
+        return js->levels[i - 1].known;
+    }
     uint32_t end = i < js->depth ? js->levels[i].key_base : js->n_keys;
     if (i == 0 || end == js->levels[i - 1].key_base) {
         *ret_len = 0;
@@ -252,6 +260,8 @@ push(struct jstrict *js, bool is_map)
 {
     struct jlevel *l = &js->levels[js->depth++];
     l->is_map = is_map;
+    l->last_known = false;
+    l->known_bits = 0;
     l->key_base = js->n_keys;
     l->arena_base = js->arena_len;
     l->index = NULL;
@@ -450,6 +460,16 @@ y_map_key(void *ctx, const unsigned char *k, size_t len)
 {
     struct jstrict *js = ctx;
     struct jlevel *l = &js->levels[js->depth - 1];
+    int bit = js->cb->key_bit != NULL ? js->cb->key_bit(js->ctx, k, len) : -1;
+    l->last_known = bit >= 0 && bit < 32 && len <= JSTRICT_KNOWN_MAX;
+    if (l->last_known) {
+        memcpy(l->known, k, len);
+        l->known_len = (uint8_t)len;
+        if (l->known_bits & (1u << bit))
+            return jstrict_fail(js, -EINVAL, "given twice");
+        l->known_bits |= 1u << bit;
+        return js->cb->on_key != NULL ? js->cb->on_key(js->ctx, k, len) : 1;
+    }
     if (!utf8_valid(k, len)) {
         js->bad_key = true;
         return jstrict_fail(js, -EINVAL, "invalid UTF-8 in a key");
@@ -726,71 +746,4 @@ jstrict_finish(struct jstrict *js, struct perr *err)
     else
         (void)syntax_error_at(js, 0, "premature EOF", 13);
     return result(js, err);
-}
-
-/* --- numbers --------------------------------------------------------------------------------- */
-
-int
-jstrict_number_parse(const char *s, size_t len, struct jstrict_number *ret)
-{
-    bool is_int = true;
-    bool simple = true; /* digits, at most one '.', an optional leading '-' */
-    uint64_t mant = 0;
-    int digits = 0;
-    int frac = -1;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c >= '0' && c <= '9') {
-            mant = mant * 10 + (uint64_t)(c - '0');
-            digits++;
-            if (frac >= 0)
-                frac++;
-        } else if (c == '.') {
-            is_int = false;
-            frac = 0;
-        } else if (c == 'e' || c == 'E') {
-            is_int = false;
-            simple = false;
-        } else if (!(c == '-' && i == 0)) {
-            simple = false;
-        }
-    }
-    bool neg = len > 0 && s[0] == '-';
-    /* Most values are short decimals: with at most 15 digits the mantissa and the power of
-     * ten are exact doubles and one division rounds correctly, as strtod would; an integer
-     * of at most 18 digits is exact in an int64. */
-    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    if (simple && !is_int && frac > 0 && digits <= 15) {
-        double v = (double)mant / pow10[frac];
-        *ret = (struct jstrict_number){.v = neg ? -v : v};
-        return 0;
-    }
-    if (simple && is_int && digits > 0 && digits <= 18) {
-        int64_t i = neg ? -(int64_t)mant : (int64_t)mant;
-        double v = (double)i;
-        if (neg && mant == 0)
-            v = -0.0; /* as strtod reads "-0" */
-        *ret = (struct jstrict_number){.v = v, .i = i, .is_int = true, .int_ok = true};
-        return 0;
-    }
-    char small[64];
-    char *buf = len < sizeof(small) ? small : malloc(len + 1);
-    if (buf == NULL)
-        return -ENOMEM;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    struct jstrict_number n = {.is_int = is_int};
-    char *end = NULL;
-    n.v = strtod(buf, &end);
-    if (is_int) {
-        errno = 0;
-        long long iv = strtoll(buf, &end, 10);
-        n.int_ok = errno == 0 && end == buf + len;
-        n.i = n.int_ok ? (int64_t)iv : 0;
-    }
-    if (buf != small)
-        free(buf);
-    *ret = n;
-    return 0;
 }

@@ -31,6 +31,13 @@ struct jstrict_callbacks {
     int (*on_string)(void *ctx, const unsigned char *s, size_t len);
     int (*on_start_map)(void *ctx);
     int (*on_key)(void *ctx, const unsigned char *k, size_t len); /* after the repeat check */
+    /* Called for every key, just before the checks and on_key (may be NULL): the bit (0 to 31)
+     * of a key the decoder knows in the innermost object, one bit per name there, or -1. A
+     * known key must be one of the decoder's names, in ASCII, of at most JSTRICT_KNOWN_MAX
+     * bytes (a longer one is taken as unknown): its repeat is found by its bit, and it is
+     * neither checked for UTF-8 again nor recorded with the others, which spares the decoder's
+     * hottest path (the keys of a sample's VMs) most of the work of a key. */
+    int (*key_bit)(void *ctx, const unsigned char *k, size_t len);
     int (*on_end_map)(void *ctx);
     int (*on_start_array)(void *ctx);
     int (*on_end_array)(void *ctx);
@@ -56,6 +63,9 @@ struct jstrict_config {
      * refused with -E2BIG. At least 1. */
     unsigned max_depth;
 };
+
+/* The longest name a decoder may give a bit (jstrict_callbacks.key_bit). */
+#define JSTRICT_KNOWN_MAX 15
 
 /* A layer calling `cb` with `ctx` (both borrowed for its life). NULL only on OOM. */
 struct jstrict *jstrict_new(const struct jstrict_config *cfg, const struct jstrict_callbacks *cb,

@@ -63,8 +63,10 @@ enum field {
     F_PRES_LINE, /* one of its lines */
     F_UNCONFIRMED,
     F_WAITING,      /* unconfirmed.waiting */
-    F_CPU_PRESSURE, /* unconfirmed.cpu_pressure */
+    F_CPU_PRESSURE, /* unconfirmed.cpu_pressure: the last */
 };
+#define F_COUNT (F_CPU_PRESSURE + 1)
+_Static_assert(F_COUNT <= 32, "a bit per field: level.seen, and the keys' bits for jstrict");
 
 struct level {
     enum ctx ctx;
@@ -83,6 +85,8 @@ struct dec {
     enum pressure_line pending_line;
     struct jstrict *js;
     struct nameset names; /* VM names seen, for the duplicate check */
+    enum field key_f;     /* the key key_bit() classified last */
+    int key_sub;          /* its kind, resource or line; -1: none (an unknown kind) */
 };
 
 static const char *
@@ -179,51 +183,27 @@ fail_oom(struct dec *d)
     return jstrict_failf(d->js, -ENOMEM, "out of memory");
 }
 
-/* The error for a value of the wrong type for field `f`. */
+/* What a value of each field must be, for the error about a value of another type. */
+static const char *const wanted[F_COUNT] = {
+    [F_SEQ] = "must be an integer >= 0",  [F_WAITING] = "must be an integer from 0 to 4096",
+    [F_PRIORITY] = "must be an integer",  [F_TIME] = "must be a number",
+    [F_CAPACITY] = "must be a number",    [F_MEM] = "must be a number",
+    [F_KIND] = "must be a number",        [F_ARRIVED] = "must be a number",
+    [F_MOVE] = "must be a number",        [F_CPU_WAIT] = "must be a number",
+    [F_PRES_LINE] = "must be a number",   [F_CPU_PRESSURE] = "must be a number",
+    [F_HOST] = "must be an object",       [F_USAGE] = "must be an object",
+    [F_DEMAND] = "must be an object",     [F_PRESSURE] = "must be an object",
+    [F_PRES_RES] = "must be an object",   [F_UNCONFIRMED] = "must be an object",
+    [F_VMS] = "must be an array",         [F_MOVES] = "must be an array",
+    [F_PINNED] = "must be true or false", [F_MEASURED] = "must be true or false",
+    [F_URL] = "must be a string",         [F_NAME] = "must be a string",
+    [F_UUID] = "must be a string",        [F_TRACE] = "must be a string",
+};
+
 static int
 wrong_type(struct dec *d, enum field f)
 {
-    switch (f) {
-    case F_SEQ:
-        return fail_field(d, "must be an integer >= 0");
-    case F_WAITING:
-        return fail_field(d, "must be an integer from 0 to 4096");
-    case F_PRIORITY:
-        return fail_field(d, "must be an integer");
-    case F_TIME:
-    case F_CAPACITY:
-    case F_MEM:
-    case F_KIND:
-    case F_ARRIVED:
-    case F_MOVE:
-    case F_CPU_WAIT:
-    case F_PRES_LINE:
-    case F_CPU_PRESSURE:
-        return fail_field(d, "must be a number");
-    case F_HOST:
-    case F_USAGE:
-    case F_DEMAND:
-    case F_PRESSURE:
-    case F_PRES_RES:
-    case F_UNCONFIRMED:
-        return fail_field(d, "must be an object");
-    case F_VMS:
-    case F_MOVES:
-        return fail_field(d, "must be an array");
-    case F_PINNED:
-    case F_MEASURED:
-        return fail_field(d, "must be true or false");
-    case F_URL:
-    case F_NAME:
-    case F_UUID:
-    case F_TRACE:
-        return fail_field(d, "must be a string");
-    case F_NONE:
-    case F_SKIP:
-    case F_STATE:
-        break;
-    }
-    return fail_field(d, "has the wrong type");
+    return fail_field(d, wanted[f] != NULL ? wanted[f] : "has the wrong type");
 }
 
 /* The layer refuses nesting beyond WIRE_MAX_DEPTH before a level is pushed. */
@@ -616,28 +596,48 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
 #undef IS
 }
 
+/* Which key this is (in d->key_f, and for a kind, resource or line d->key_sub), and its bit
+ * among the innermost object's names for jstrict: its field's, or its kind's, resource's or
+ * line's in the objects that hold those; -1 for a key to skip or an unknown kind. */
+static int
+key_bit(void *ctx, const unsigned char *k, size_t len)
+{
+    struct dec *d = ctx;
+    enum ctx c = top(d)->ctx;
+    d->key_f = c == CTX_SKIP ? F_SKIP : field_of(c, k, len);
+    d->key_sub = -1;
+    if (d->key_f == F_KIND) {
+        enum kind kind;
+        if (kind_parse((const char *)k, len, &kind) == 0)
+            d->key_sub = (int)kind;
+    } else if (d->key_f == F_PRES_RES) {
+        d->key_sub = k[0] == 'c' ? PRESSURE_CPU : k[0] == 'm' ? PRESSURE_MEMORY : PRESSURE_IO;
+    } else if (d->key_f == F_PRES_LINE) {
+        d->key_sub = k[0] == 's' ? PRESSURE_SOME : PRESSURE_FULL;
+    } else if (d->key_f != F_SKIP) {
+        return (int)d->key_f;
+    }
+    return d->key_sub;
+}
+
+/* The key key_bit() has just classified. */
 static int
 on_map_key(void *ctx, const unsigned char *k, size_t len)
 {
     struct dec *d = ctx;
-    struct level *l = top(d);
-    if (l->ctx == CTX_SKIP) {
-        d->pending = F_SKIP;
-        return 1;
-    }
-    enum field f = field_of(l->ctx, k, len);
-    if (f == F_KIND) {
-        enum kind kind;
-        if (kind_parse((const char *)k, len, &kind) < 0)
-            return fail_field(d, "unknown resource kind (expected cpu, mem_bw, disk, net)");
-        d->pending_kind = kind;
-    } else if (f == F_PRES_RES) {
-        d->pending_res = k[0] == 'c' ? PRESSURE_CPU : k[0] == 'm' ? PRESSURE_MEMORY : PRESSURE_IO;
-    } else if (f == F_PRES_LINE) {
-        d->pending_line = k[0] == 's' ? PRESSURE_SOME : PRESSURE_FULL;
-    } else if (f != F_SKIP) {
-        l->seen |= 1u << f;
-    }
+    (void)k;
+    (void)len;
+    enum field f = d->key_f;
+    if (f == F_KIND && d->key_sub < 0)
+        return fail_field(d, "unknown resource kind (expected cpu, mem_bw, disk, net)");
+    if (f == F_KIND)
+        d->pending_kind = (enum kind)d->key_sub;
+    else if (f == F_PRES_RES)
+        d->pending_res = (enum pressure_res)d->key_sub;
+    else if (f == F_PRES_LINE)
+        d->pending_line = (enum pressure_line)d->key_sub;
+    else if (f != F_SKIP)
+        top(d)->seen |= 1u << f;
     d->pending = f;
     return 1;
 }
@@ -705,28 +705,21 @@ end_root(struct dec *d)
     return 1;
 }
 
+/* The checks at the end of an object, by what it is (NULL: none). */
+typedef int end_fn(struct dec *d);
+static end_fn *const end_of[CTX_SKIP + 1] = {
+    [CTX_VM] = end_vm,
+    [CTX_HOST] = end_host,
+    [CTX_ROOT] = end_root,
+    [CTX_UNCONFIRMED] = end_unconfirmed,
+};
+
 static int
 on_end_map(void *ctx)
 {
     struct dec *d = ctx;
-    int r = 1;
-    switch (top(d)->ctx) {
-    case CTX_VM:
-        r = end_vm(d);
-        break;
-    case CTX_HOST:
-        r = end_host(d);
-        break;
-    case CTX_ROOT:
-        r = end_root(d);
-        break;
-    case CTX_UNCONFIRMED:
-        r = end_unconfirmed(d);
-        break;
-    default:
-        break;
-    }
-    if (r == 0)
+    end_fn *end = end_of[top(d)->ctx];
+    if (end != NULL && end(d) == 0)
         return 0;
     d->depth--;
     d->pending = F_NONE;
@@ -749,6 +742,7 @@ static const struct jstrict_callbacks callbacks = {
     .on_string = on_string,
     .on_start_map = on_start_map,
     .on_key = on_map_key,
+    .key_bit = key_bit,
     .on_end_map = on_end_map,
     .on_start_array = on_start_array,
     .on_end_array = on_end_array,

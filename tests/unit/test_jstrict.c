@@ -129,6 +129,24 @@ static const struct jstrict_callbacks rec_callbacks = {
     .flush = rec_flush,
 };
 
+/* The same decoder, which knows some names (jstrict_callbacks.key_bit): "a", "b", "k" and
+ * "x" take bits 0 to 3, and a name longer than JSTRICT_KNOWN_MAX bit 4 (so it is taken as
+ * unknown). Every case must give the same verdict and message either way. */
+static int
+rec_key_bit(void *ctx, const unsigned char *k, size_t len)
+{
+    (void)ctx;
+    static const char *const names[] = {"a", "b", "k", "x", "a-name-too-long-to-know"};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        if (strlen(names[i]) == len && memcmp(names[i], k, len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static struct jstrict_callbacks known_callbacks;
+static const struct jstrict_callbacks *callbacks = &rec_callbacks;
+
 #define DEPTH 8
 
 /* Decode `in` fed in chunks of `chunk` bytes (0: whole). Returns the code; err filled. */
@@ -137,7 +155,7 @@ decode(const char *in, size_t len, size_t chunk, struct rec *r, struct perr *err
 {
     const struct jstrict_config cfg = {.source = "in", .max_depth = DEPTH};
     memset(r, 0, sizeof(*r));
-    r->js = jstrict_new(&cfg, &rec_callbacks, r);
+    r->js = jstrict_new(&cfg, callbacks, r);
     assert_non_null(r->js);
     memset(err, 0, sizeof(*err));
     int ret = 0;
@@ -196,6 +214,16 @@ static const struct case_ cases[] = {
     {"decoder stops", "{\"a\":\"stop\"}", -EINVAL, "in:1:12: invalid JSON: stopped by the decoder"},
     {"syntax error", "{\"a\":\n tru}", -EINVAL, NULL},
     {"comment", "{/* c */}", -EINVAL, NULL},
+    {"repeated key escaped", "{\"a\":1,\"\\u0061\":2}", -EINVAL, "d1.a: given twice"},
+    {"known and unknown keys", "{\"a\":1,\"z\":{\"x\":1,\"k\":[]},\"b\":{},\"z2\":2}", 0, NULL},
+    {"unknown key repeated among known", "{\"z\":1,\"a\":1,\"b\":2,\"z\":3}", -EINVAL,
+     "d1.z: given twice"},
+    {"long name repeated", "{\"a-name-too-long-to-know\":1,\"a-name-too-long-to-know\":2}", -EINVAL,
+     "d1.a-name-too-long-to-know: given twice"},
+    {"key after a nested object", "{\"a\":{\"z\":1},\"b\":\"fail\"}", -EINVAL,
+     "d1.b: refused by the decoder"},
+    {"pending key after an inner object", "{\"x\":[{\"k\":1}, \"fail\"]}", -EINVAL,
+     "d2.x: refused by the decoder"},
 };
 
 static void
@@ -452,14 +480,14 @@ test_numbers(void **state)
 }
 
 static int
-run_cases(void)
+run_cases(const char *group)
 {
     struct CMUnitTest tests[ARRAY_LEN(cases)];
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         tests[i] = (struct CMUnitTest){
             .name = cases[i].name, .test_func = test_case, .initial_state = (void *)&cases[i]};
     }
-    return _cmocka_run_group_tests("jstrict cases", tests, ARRAY_LEN(cases), NULL, NULL);
+    return _cmocka_run_group_tests(group, tests, ARRAY_LEN(cases), NULL, NULL);
 }
 
 int
@@ -471,7 +499,12 @@ main(void)
         cmocka_unit_test(test_many_keys), cmocka_unit_test(test_key_shown),
         cmocka_unit_test(test_numbers),
     };
-    int failed = run_cases();
+    int failed = run_cases("jstrict cases");
+    known_callbacks = rec_callbacks;
+    known_callbacks.key_bit = rec_key_bit;
+    callbacks = &known_callbacks;
+    failed += run_cases("jstrict cases, with known keys");
+    callbacks = &rec_callbacks;
     failed += cmocka_run_group_tests_name("jstrict", tests, NULL, NULL);
     return failed != 0;
 }
