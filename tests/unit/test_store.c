@@ -32,13 +32,6 @@ group_setup(void **state)
     return testdir_setup(VMLOC_TEST_TMP, "store-test");
 }
 
-static int
-group_teardown(void **state)
-{
-    (void)state;
-    return testdir_teardown();
-}
-
 /* Run `sql` on DIR/vmloc.db with SQLite itself, as an older vmloc would have. */
 static void
 exec_sql(const char *dir, const char *sql)
@@ -1262,5 +1255,5 @@ main(void)
         cmocka_unit_test(test_names_after_midround_rollback),
         cmocka_unit_test(test_pressure_rollups),
     };
-    return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("store", tests, group_setup, testdir_teardown);
 }

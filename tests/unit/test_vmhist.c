@@ -23,13 +23,6 @@ group_setup(void **state)
     return testdir_setup(VMLOC_TEST_TMP, "vmhist-test");
 }
 
-static int
-group_teardown(void **state)
-{
-    (void)state;
-    return testdir_teardown();
-}
-
 /* List `key` (of object `sub` when not NULL) of VM object `v`. */
 static json_t *
 vm_list(json_t *v, const char *sub, const char *key)
@@ -162,5 +155,5 @@ main(void)
         cmocka_unit_test(test_vm_history),
         cmocka_unit_test(test_clock_back),
     };
-    return cmocka_run_group_tests_name("vmhist", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("vmhist", tests, group_setup, testdir_teardown);
 }

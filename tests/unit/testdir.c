@@ -32,8 +32,9 @@ testdir_fresh(char *dir, size_t len)
 }
 
 int
-testdir_teardown(void)
+testdir_teardown(void **state)
 {
+    (void)state;
     if (root[0] == '\0')
         return 0;
     int r = file_remove_tree(root);

@@ -10,5 +10,5 @@ int testdir_setup(const char *parent, const char *prefix);
 /* A fresh directory inside the program's; fails the test when it cannot be made. */
 void testdir_fresh(char *dir, size_t len);
 
-/* Remove the program's directory and all in it. 0 or -1. */
-int testdir_teardown(void);
+/* Remove the program's directory and all in it: a cmocka group teardown. 0 or -1. */
+int testdir_teardown(void **state);
