@@ -598,7 +598,9 @@ field_of(enum ctx c, const unsigned char *k, size_t len)
 
 /* Which key this is (in d->key_f, and for a kind, resource or line d->key_sub), and its bit
  * among the innermost object's names for jstrict: its field's, or its kind's, resource's or
- * line's in the objects that hold those; -1 for a key to skip or an unknown kind. */
+ * line's in the objects that hold those; -1 for a key to skip or an unknown kind. The bits
+ * must differ among the names of one object: no object mixes fields with kinds, resources
+ * or lines. */
 static int
 key_bit(void *ctx, const unsigned char *k, size_t len)
 {

@@ -4,7 +4,8 @@
  * strings and keys, nesting, empty and truncated input), the same verdict and message
  * whatever the chunking, line and column across chunks, one error recorded once, the
  * decoder's flush hook, the pending key, and numbers (the fast path against strtod).
- * Table-driven; no I/O. */
+ * Everything runs twice: without and with names the decoder knows (key_bit), which must not
+ * change a verdict or a message. Table-driven; no I/O. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -130,8 +131,9 @@ static const struct jstrict_callbacks rec_callbacks = {
 };
 
 /* The same decoder, which knows some names (jstrict_callbacks.key_bit): "a", "b", "k" and
- * "x" take bits 0 to 3, and a name longer than JSTRICT_KNOWN_MAX bit 4 (so it is taken as
- * unknown). Every case must give the same verdict and message either way. */
+ * "x" take bits 0 to 3, a name longer than JSTRICT_KNOWN_MAX bit 4 (so it is taken as
+ * unknown), "z31" bit 31 and "z32" 32 (no bit: unknown). Every case must give the same
+ * verdict and message either way. */
 static int
 rec_key_bit(void *ctx, const unsigned char *k, size_t len)
 {
@@ -141,6 +143,11 @@ rec_key_bit(void *ctx, const unsigned char *k, size_t len)
         if (strlen(names[i]) == len && memcmp(names[i], k, len) == 0)
             return (int)i;
     }
+    /* The highest bit, and one past it (taken as unknown). */
+    if (len == 3 && memcmp(k, "z31", 3) == 0)
+        return 31;
+    if (len == 3 && memcmp(k, "z32", 3) == 0)
+        return 32;
     return -1;
 }
 
@@ -220,6 +227,9 @@ static const struct case_ cases[] = {
      "d1.z: given twice"},
     {"long name repeated", "{\"a-name-too-long-to-know\":1,\"a-name-too-long-to-know\":2}", -EINVAL,
      "d1.a-name-too-long-to-know: given twice"},
+    {"highest bit repeated", "{\"z31\":1,\"a\":2,\"z31\":3}", -EINVAL, "d1.z31: given twice"},
+    {"no bit repeated", "{\"z32\":1,\"a\":2,\"z32\":3}", -EINVAL, "d1.z32: given twice"},
+    {"highest bit once", "{\"z31\":1,\"z32\":2,\"a\":3}", 0, NULL},
     {"key after a nested object", "{\"a\":{\"z\":1},\"b\":\"fail\"}", -EINVAL,
      "d1.b: refused by the decoder"},
     {"pending key after an inner object", "{\"x\":[{\"k\":1}, \"fail\"]}", -EINVAL,
@@ -320,7 +330,7 @@ test_flush(void **state)
     const struct jstrict_config cfg = {.source = "in", .max_depth = DEPTH};
     memset(&r, 0, sizeof(r));
     r.fail_in_flush = true;
-    r.js = jstrict_new(&cfg, &rec_callbacks, &r);
+    r.js = jstrict_new(&cfg, callbacks, &r);
     assert_non_null(r.js);
     assert_int_equal(jstrict_feed(r.js, "{\"a\":1} x", 9, &err), -EINVAL);
     assert_string_equal(err.msg, "deferred: found in flush");
@@ -335,14 +345,14 @@ test_source_on_fields(void **state)
     struct rec r;
     memset(&r, 0, sizeof(r));
     const struct jstrict_config cfg = {.source_on_fields = true, .max_depth = DEPTH};
-    r.js = jstrict_new(&cfg, &rec_callbacks, &r);
+    r.js = jstrict_new(&cfg, callbacks, &r);
     assert_non_null(r.js);
     struct perr err;
     assert_int_equal(jstrict_feed(r.js, "{\"k\":\"fail\"}", 12, &err), -EINVAL);
     assert_string_equal(err.msg, "<stdin>: d1.k: refused by the decoder");
     jstrict_free(r.js);
     memset(&r, 0, sizeof(r));
-    r.js = jstrict_new(&cfg, &rec_callbacks, &r);
+    r.js = jstrict_new(&cfg, callbacks, &r);
     assert_non_null(r.js);
     assert_int_equal(jstrict_feed(r.js, "{]", 2, &err), -EINVAL);
     if (strncmp(err.msg, "<stdin>:1:", 10) != 0 || strstr(err.msg, ": invalid JSON: ") == NULL)
@@ -500,11 +510,11 @@ main(void)
         cmocka_unit_test(test_numbers),
     };
     int failed = run_cases("jstrict cases");
+    failed += cmocka_run_group_tests_name("jstrict", tests, NULL, NULL);
     known_callbacks = rec_callbacks;
     known_callbacks.key_bit = rec_key_bit;
     callbacks = &known_callbacks;
     failed += run_cases("jstrict cases, with known keys");
-    callbacks = &rec_callbacks;
-    failed += cmocka_run_group_tests_name("jstrict", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("jstrict, with known keys", tests, NULL, NULL);
     return failed != 0;
 }
