@@ -1,8 +1,8 @@
 /* Growing arrays: room for more elements, doubling, overflow-checked. The tree's arrays grow
  * through it (and a decoded sample's string pool, proto/wire.c), except those whose room is a
  * uint32_t (sim/dc.c, proto/jstrict.c), hash tables (proto/nameset.c, store/store_samples.c)
- * and other byte buffers. Inline, so that any library of
- * the tree may use it without linking another. */
+ * and other byte buffers. Inline, so that any library of the tree may use it without linking
+ * another. */
 #ifndef VMLOC_CORE_GROW_H
 #define VMLOC_CORE_GROW_H
 

@@ -15,7 +15,6 @@
 #include "proto/jstrict.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
