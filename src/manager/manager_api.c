@@ -218,7 +218,17 @@ set_maintenance(struct http_req *r, struct manager *m, bool on)
     json_t *o = json_pack("{s:s,s:s}", "host", h->v.name, "state", manager_host_state(h));
     if (o != NULL && on)
         (void)json_object_set_new(o, "maintenance", maintenance_json(h));
-    manager_reply_json(r, on ? 202 : 200, o);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL) {
+        http_reply_error(r, 503, "out of memory");
+        return;
+    }
+    /* With etcd, answered once the change is in the journal: a leader that dies after
+     * answering must not take a drain reported done with it. */
+    if (!manager_journal_answer_after(m, h->v.name, r, on ? 202 : 200, text))
+        http_reply_json(r, on ? 202 : 200, text);
+    free(text);
 }
 
 /* DELETE /v1/hosts/NAME: forget the host (vmloc forget). */

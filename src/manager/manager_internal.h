@@ -408,6 +408,12 @@ void manager_journal_migration(struct manager *m, const struct store_migration *
 void manager_journal_rec(struct manager *m, const struct store_rec *rec);
 /* Journal host `host`'s drain (`on`, since `since`) or its end. No-op unless writing. */
 void manager_journal_drain(struct manager *m, const char *host, bool on, double since);
+/* Answer `r` with `code` and `json` (copied) once the drain record of host `host` last
+ * queued by manager_journal_drain() is in etcd, or with 503 if this manager stops leading (or
+ * stops) first. false when no such write waits (not writing, or out of memory): the caller
+ * answers `r` now. */
+bool manager_journal_answer_after(struct manager *m, const char *host, struct http_req *r, int code,
+                                  const char *json);
 /* Send the next queued write if none is in flight (after etcd did not answer). */
 void manager_journal_kick(struct manager *m);
 /* Writes queued or in flight. */

@@ -14,7 +14,8 @@
  * made, from a queue (a later write of a key still queued replaces the earlier one); a write
  * etcd did not answer is sent again at the next step of the election's timer. An order is
  * sent only once its migration's record is in etcd (manager_journaled()), so no migration runs
- * that the next leader cannot find.
+ * that the next leader cannot find; a drain or undrain is answered only once its record is
+ * (manager_journal_answer_after()), so no drain reported done is lost when the leader dies.
  *
  * On taking the lead, before the manager decides or orders, it reads the three prefixes: each
  * migration in the journal becomes one of its own (stored, followed as after a restart), the
@@ -28,17 +29,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "manager/manager_internal.h"
 #include "net/etcd.h"
+#include "net/http_server.h"
 #include "proto/wire.h"
 
 /* One write: `value` to `key`, or a deletion (value NULL). */
+/* A request answered once its write is in etcd (manager_journal_answer_after()). */
+struct jwait {
+    struct jwait *next;
+    struct http_later *later;
+    int code;
+    char *json; /* the answer */
+};
+
 struct jop {
     struct jop *next;
     char key[ETCD_MAX_KEY + 1];
     char *value;
-    char mig_id[80]; /* the migration written, "" for a drain */
+    char mig_id[80];     /* the migration written, "" for a drain */
+    struct jwait *waits; /* answered when it is written, or dropped */
 };
 
 struct manager_journal {
@@ -81,14 +93,34 @@ manager_journal_new(struct manager *m, struct etcd *e, const char *prefix, const
     return 0;
 }
 
+/* Free `op`, answering the requests that wait for it: with their answer when it is `written`
+ * in etcd, else with 503 (this manager stops leading, or stops). */
+static void
+op_free(struct jop *op, bool written)
+{
+    while (op->waits != NULL) {
+        struct jwait *w = op->waits;
+        op->waits = w->next;
+        if (written)
+            http_later_reply_json(w->later, w->code, w->json);
+        else
+            http_later_reply_error(w->later, 503,
+                                   "this manager stopped leading before etcd confirmed the change "
+                                   "(it may or may not have been kept): ask the leader again");
+        free(w->json);
+        free(w);
+    }
+    free(op->value);
+    free(op);
+}
+
 static void
 drop_queue(struct manager_journal *j)
 {
     while (j->head != NULL) {
         struct jop *op = j->head;
         j->head = op->next;
-        free(op->value);
-        free(op);
+        op_free(op, false);
     }
     j->tail = NULL;
     j->n_queued = 0;
@@ -137,16 +169,14 @@ put_done(void *arg, const struct etcd_result *r)
     if (!r->succeeded) {
         log_warnx("journal write refused key=\"%s\": the leader key is no longer of term %llu",
                   op->key, (unsigned long long)j->term);
-        free(op->value);
-        free(op);
+        op_free(op, false);
         manager_ha_deposed(m, "a journal write found another manager's leader key");
         return;
     }
     char id[sizeof(op->mig_id)];
     (void)snprintf(id, sizeof(id), "%s", op->mig_id);
     bool put = op->value != NULL;
-    free(op->value);
-    free(op);
+    op_free(op, true);
     if (id[0] != '\0' && put)
         manager_journaled(m, id); /* may queue more */
     send_head(j);
@@ -157,6 +187,8 @@ send_head(struct manager_journal *j)
 {
     if (j->busy || j->head == NULL || j->term == 0)
         return;
+    if (failpoint_drop("journal-write"))
+        return; /* as if etcd had not answered: sent again at the next step */
     int r = etcd_put_if(j->etcd, j->head->key, j->head->value, j->leader_key, (int64_t)j->term,
                         j->timeout_s, put_done, j);
     if (r < 0) {
@@ -288,6 +320,42 @@ manager_journal_drain(struct manager *m, const char *host, bool on, double since
         }
     }
     enqueue(j, key, value, "");
+}
+
+bool
+manager_journal_answer_after(struct manager *m, const char *host, struct http_req *r, int code,
+                             const char *json)
+{
+    struct manager_journal *j = m->journal;
+    if (j == NULL || j->term == 0)
+        return false;
+    char key[ETCD_MAX_KEY + 1 + MODEL_MAX_NAME + 1];
+    (void)snprintf(key, sizeof(key), "%s%s", j->drain_prefix, host);
+    /* The newest write of that key: the one that carries this request's change (a queued
+     * one not yet in flight takes later changes of the same key in its place: enqueue()). */
+    struct jop *last = NULL;
+    for (struct jop *op = j->head; op != NULL; op = op->next) {
+        if (strcmp(op->key, key) == 0)
+            last = op;
+    }
+    if (last == NULL)
+        return false;
+    struct jwait *w = calloc(1, sizeof(*w));
+    char *copy = w != NULL ? strdup(json) : NULL;
+    struct http_later *later = copy != NULL ? http_req_later(r) : NULL;
+    if (later == NULL) {
+        free(copy);
+        free(w);
+        return false;
+    }
+    w->later = later;
+    w->code = code;
+    w->json = copy;
+    struct jwait **end = &last->waits;
+    while (*end != NULL)
+        end = &(*end)->next;
+    *end = w;
+    return true;
 }
 
 void

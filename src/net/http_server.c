@@ -150,17 +150,13 @@ json_escape(char *out, size_t cap, const char *s)
     return o;
 }
 
-void
-http_reply_error(struct http_req *r, int code, const char *fmt, ...)
+/* Answer `ev` with `code` and {"error": `msg`}; `msg` (at most 511 bytes are kept) is made
+ * valid UTF-8 (it may quote a path or name from the request) and JSON. */
+static void
+send_error(struct evhttp_request *ev, int code, char *msg)
 {
-    char msg[512];
     char esc[1100];
     char body[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    /* The message may quote a path or name from the request: keep the answer valid JSON. */
     if (!utf8_valid((const unsigned char *)msg, strlen(msg))) {
         for (char *p = msg; *p != '\0'; p++) {
             if ((unsigned char)*p >= 0x80)
@@ -169,7 +165,49 @@ http_reply_error(struct http_req *r, int code, const char *fmt, ...)
     }
     (void)json_escape(esc, sizeof(esc), msg);
     (void)snprintf(body, sizeof(body), "{\"error\": \"%s\"}", esc);
-    send_body(r->ev, code, "application/json", body, strlen(body));
+    send_body(ev, code, "application/json", body, strlen(body));
+}
+
+void
+http_reply_error(struct http_req *r, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    send_error(r->ev, code, msg);
+}
+
+/* The request alone: evhttp keeps it (and its connection) until it is answered, and frees it
+ * then; a client gone meanwhile leaves it detached, and answering it only frees it. */
+struct http_later {
+    struct evhttp_request *ev;
+};
+
+struct http_later *
+http_req_later(struct http_req *r)
+{
+    struct http_later *l = malloc(sizeof(*l));
+    if (l != NULL)
+        l->ev = r->ev;
+    return l;
+}
+
+void
+http_later_reply_json(struct http_later *l, int code, const char *json)
+{
+    send_body(l->ev, code, "application/json", json, strlen(json));
+    free(l);
+}
+
+void
+http_later_reply_error(struct http_later *l, int code, const char *msg)
+{
+    char copy[512];
+    (void)snprintf(copy, sizeof(copy), "%s", msg);
+    send_error(l->ev, code, copy);
+    free(l);
 }
 
 int

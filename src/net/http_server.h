@@ -113,6 +113,23 @@ void http_reply_metrics(struct http_req *r, struct mtext *t);
 /* Answer `r` with `code` and {"error": MESSAGE}, MESSAGE made valid UTF-8 and JSON. */
 void http_reply_error(struct http_req *r, int code, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
+/* A request answered after its handler has returned: once something it changed is durable
+ * elsewhere (the manager's drain, once it is in etcd). */
+struct http_later;
+
+/* Keep `r` to answer it later with http_later_reply_json() or http_later_reply_error(): its
+ * handler then returns without answering it. Its path, query and body are gone by then; a
+ * client that hangs up meanwhile is no error (the answer is dropped). Every one must be
+ * answered exactly once, and before the server is freed. NULL (out of memory): answer `r` now
+ * instead. */
+struct http_later *http_req_later(struct http_req *r);
+
+/* Answer `l` with `code` and the JSON text `json` (borrowed); frees `l`. */
+void http_later_reply_json(struct http_later *l, int code, const char *json);
+
+/* Answer `l` with `code` and {"error": `msg`}, as http_reply_error(); frees `l`. */
+void http_later_reply_error(struct http_later *l, int code, const char *msg);
+
 /* The number in query parameter `key` ("?limit=50"). 0: absent (*ret unchanged); 1: *ret set;
  * -EINVAL: not a number from `min` to `max`, or the query is malformed. */
 MUST_CHECK int http_query_number(const struct http_req *r, const char *key, double min, double max,

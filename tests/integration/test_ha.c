@@ -217,10 +217,9 @@ test_failover(void **state)
     struct where off3 = {urls, 3, "c", 2};
     assert_true(wait_until(vm_moved, &off3, ACT_S));
     const char *undrain[] = {"--manager", m2->url, "undrain", "h3", NULL};
+    /* Answered once its record is in etcd: the kill right after it cannot leave h3 drained
+     * for the next leader (and h2's VMs nowhere to go). */
     assert_int_equal(run_cli(undrain, NULL), 0);
-    /* An undrain is answered before its write is in etcd (docs/running.md): killed before
-     * that, the leader would leave h3 drained for the next one, and h2's VMs nowhere to go. */
-    assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
 
     /* (b) kill -9 the leader; a conflict on h1 after the kill. */
     daemon_kill(m1);

@@ -5,7 +5,9 @@
  * the VM ends on exactly one host and the new leader reports the migration once, under the id
  * it was journaled with. (b) A host
  * drained through the leader stays drained after a kill -9 of it: the new leader shows it in
- * maintenance and moves nothing onto it. (c) In manual automation, a recommendation the
+ * maintenance and moves nothing onto it; (b') a drain whose record never reaches etcd is not
+ * answered, and the next leader has the host as it was; (b'') one still waiting when the leader
+ * loses the lead is answered 503. (c) In manual automation, a recommendation the
  * leader made survives a kill -9 of it: `vmloc apply ID` (given both managers) on the new
  * leader orders its migration under the id the old leader gave. Skipped (77) when etcd is not
  * installed. (a') A migration another leader settled while this one did not lead is not
@@ -13,6 +15,8 @@
  * and that still runs is journaled again and reported once, (a3) also when the manager's
  * store still says planned. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +29,7 @@
 #include <cmocka.h>
 
 #include "etcdtest.h"
+#include "net/http_client.h"
 #include "testpool.h"
 
 #define LEASE_S 3.0
@@ -381,6 +386,91 @@ test_unlisted_planned_taken(void **state)
     pool_finish();
 }
 
+/* (b') A drain is answered only once its record is in etcd. With the leader's journal writes
+ * lost on the way (failpoint journal-write:drop), it takes the drain (h3 in maintenance, the
+ * write queued) and does not answer; killed, it leaves the next leader with h3 as it was, as
+ * nothing told the operator otherwise. */
+static void
+test_drain_waits_for_etcd(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "journal-write:drop", 1), 0);
+    struct daemon *m1 = etcdtest_manager("m1");
+    (void)unsetenv("VMLOC_FAILPOINT");
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    struct daemon *m2 = etcdtest_manager("m2");
+    struct cond follow2 = {m2->url, "follower", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &follow2, UP_S));
+    const char *urls[3];
+    etcdtest_three_agents(m1, m2, "1000", "a:cpu=30", urls);
+
+    struct http_creds creds = {test_token(), NULL};
+    struct http_answer ans = {0};
+    int r = http_fetch(m1->url, "POST", "/v1/hosts/h3/drain", "{}", &creds, 1.5, &ans);
+    if (r == 0)
+        fail_msg("drain answered %d before its record was in etcd: %s", ans.status, ans.body);
+    assert_int_equal(r, -ETIMEDOUT);
+    struct cond drained1 = {m1->url, "h3", "maintenance", 0};
+    assert_true(host_state_is(&drained1));
+    assert_true(health_int(m1->url, "journal_pending") >= 1);
+
+    daemon_kill(m1);
+    struct cond lead2 = {m2->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
+    struct cond up2 = {m2->url, "h3", "up", 0};
+    assert_true(host_state_is(&up2));
+    pool_finish();
+}
+
+/* A drain asked for on its own thread (the test goes on meanwhile). */
+struct asked {
+    const char *url;
+    int rc;
+    struct http_answer ans;
+};
+
+static void *
+ask_drain(void *arg)
+{
+    struct asked *a = arg;
+    struct http_creds creds = {test_token(), NULL};
+    a->rc =
+        http_fetch(a->url, "POST", "/v1/hosts/h3/drain", "{}", &creds, TAKEOVER_S + 10.0, &a->ans);
+    return NULL;
+}
+
+/* (b'') A drain still waiting for etcd when the leader loses the lead (etcd stopped: the
+ * lease cannot be renewed) is answered 503, not left hanging nor reported done. */
+static void
+test_drain_lead_lost(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "journal-write:drop", 1), 0);
+    struct daemon *m1 = etcdtest_manager("m1");
+    (void)unsetenv("VMLOC_FAILPOINT");
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    struct daemon *h3 = etcdtest_agent("h3", m1->url, NULL, "1000", "c:cpu=5", NULL);
+    assert_non_null(h3);
+    struct cond up1 = {m1->url, NULL, NULL, 1};
+    assert_true(wait_until(hosts_up, &up1, UP_S));
+
+    struct asked a = {.url = m1->url};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, ask_drain, &a), 0);
+    struct cond drained1 = {m1->url, "h3", "maintenance", 0};
+    assert_true(wait_until(host_state_is, &drained1, ACT_S)); /* taken, waiting for etcd */
+    assert_int_equal(kill(etcdtest_member_pid(0), SIGSTOP), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(kill(etcdtest_member_pid(0), SIGCONT), 0);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(a.ans.status, 503);
+    assert_non_null(strstr(a.ans.body, "stopped leading"));
+    free(a.ans.body);
+    pool_finish();
+}
+
 /* (b) A drain made through the leader survives a kill -9 of it. */
 static void
 test_drain_survives(void **state)
@@ -394,17 +484,14 @@ test_drain_survives(void **state)
 
     const char *drain[] = {"--manager", m1->url, "drain", "h3", NULL};
     assert_int_equal(run_cli(drain, NULL), 0);
-    assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
-    struct cond drained1 = {m1->url, "h3", "maintenance", 0};
-    assert_true(wait_until(host_state_is, &drained1, ACT_S));
-    struct where c_on_h2 = {urls, "c", 1}; /* h2: the only other destination */
-    assert_true(wait_until(vm_at, &c_on_h2, ACT_S));
-
+    /* Answered once in etcd: the kill may come at once. */
     daemon_kill(m1);
     struct cond lead2 = {m2->url, "leader", NULL, 0};
     assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
     struct cond drained2 = {m2->url, "h3", "maintenance", 0};
     assert_true(host_state_is(&drained2)); /* from the journal, before it leads */
+    struct where c_on_h2 = {urls, "c", 1}; /* h2: the only other destination */
+    assert_true(wait_until(vm_at, &c_on_h2, ACT_S));
     /* A conflict on h1: its VM goes to h2, never to the drained h3. */
     load(urls[0], "a", "cpu=60");
     struct cond moved = {m2->url, "a", "done", 0};
@@ -553,6 +640,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unlisted_running, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_unlisted_planned_taken, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_waits_for_etcd, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_lead_lost, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_rec_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_bad_records, setup, etcdtest_teardown),
     };
