@@ -67,6 +67,8 @@ failpoint_drop(const char *name)
 {
     if (!named(name, ":drop"))
         return false;
-    log_warnx("failpoint %s reached: leaving the request unanswered", name);
+    log_warnx("failpoint %s reached: dropping what passes there (a request unanswered, a "
+              "write not sent)",
+              name);
     return true;
 }

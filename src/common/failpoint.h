@@ -20,9 +20,9 @@
 /* Stop here if VMLOC_FAILPOINT names `name`. */
 void failpoint(const char *name);
 
-/* True when VMLOC_FAILPOINT names "NAME:drop": the caller then neither handles nor answers
- * the request, as if it had been lost on the way (the connection stays open until the peer
- * gives up). */
+/* True when VMLOC_FAILPOINT names "NAME:drop": the caller then drops what passes there, as if
+ * it had been lost on the way: a request neither handled nor answered (the connection stays
+ * open until the peer gives up), or a write not sent (the manager's journal). */
 bool failpoint_drop(const char *name);
 
 #endif

@@ -452,7 +452,6 @@ manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
     double now = on && h->maintenance ? h->maintenance_since : clock_wall_s();
     if (maintenance_set(m, h, on, now, "") < 0)
         return -EIO;
-    manager_journal_drain(m, h->v.name, on, now);
     event_active(m->decide_ev, 0, 0); /* decide soon, not at the next round */
     return 0;
 }

@@ -200,7 +200,21 @@ maintenance_json(const struct mhost *h)
     return o;
 }
 
-/* POST /v1/hosts/NAME/drain and /undrain: maintenance on or off. */
+/* The answer to a drain or undrain of `h` (`on`): its JSON text, or NULL (out of memory). */
+static char *
+maintenance_answer(struct mhost *h, bool on)
+{
+    json_t *o = json_pack("{s:s,s:s}", "host", h->v.name, "state", manager_host_state(h));
+    if (o != NULL && on)
+        (void)json_object_set_new(o, "maintenance", maintenance_json(h));
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
+/* POST /v1/hosts/NAME/drain and /undrain: maintenance on or off. With etcd, answered once
+ * the change is in the journal: a leader that dies after answering must not take a drain
+ * reported done with it. */
 static void
 set_maintenance(struct http_req *r, struct manager *m, bool on)
 {
@@ -215,19 +229,21 @@ set_maintenance(struct http_req *r, struct manager *m, bool on)
         http_reply_error(r, 503, "the store could not record it; nothing changed");
         return;
     }
-    json_t *o = json_pack("{s:s,s:s}", "host", h->v.name, "state", manager_host_state(h));
-    if (o != NULL && on)
-        (void)json_object_set_new(o, "maintenance", maintenance_json(h));
-    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
+    char *text = maintenance_answer(h, on);
     if (text == NULL) {
-        http_reply_error(r, 503, "out of memory");
+        /* Journaled all the same: the change is made here. */
+        (void)manager_journal_drain(m, h->v.name, on, h->maintenance_since, NULL);
+        http_reply_error(r, 503, "out of memory (the change is made; see vmloc hosts)");
         return;
     }
-    /* With etcd, answered once the change is in the journal: a leader that dies after
-     * answering must not take a drain reported done with it. */
-    if (!manager_journal_answer_after(m, h->v.name, r, on ? 202 : 200, text))
-        http_reply_json(r, on ? 202 : 200, text);
+    struct journal_answer ans = {r, on ? 202 : 200, text};
+    int rc = manager_journal_drain(m, h->v.name, on, h->maintenance_since, &ans);
+    if (rc < 0)
+        http_reply_error(r, 503,
+                         "done on this manager, but etcd's copy is not confirmed (out of "
+                         "memory): see vmloc hosts, and ask again");
+    else if (rc == 0)
+        http_reply_json(r, ans.code, text);
     free(text);
 }
 

@@ -330,7 +330,9 @@ manager_host_forget(struct manager *m, struct mhost *h, const char *why)
     if (store_forget_agent(m->store, h->v.name) < 0)
         return -EIO;
     if (h->maintenance)
-        manager_journal_drain(m, h->v.name, false, 0); /* forgotten: not drained next time */
+        /* Forgotten: not drained next time (a failure is logged; the next leader would
+         * list the host in maintenance until it is undrained). */
+        (void)manager_journal_drain(m, h->v.name, false, 0, NULL);
     size_t i = 0;
     while (i < m->n_hosts && m->hosts[i] != h)
         i++;

@@ -344,8 +344,10 @@ void manager_note_notified_unconfirmed(struct manager *m, struct mhost *h, uint3
 /* Edge mode: an agent notified a conflict with the sample taken. Decides at once, or after a
  * fresh collection round when collecting only on notification. */
 void manager_notified(struct manager *m, struct mhost *h);
-/* Put host `h` into maintenance or take it out (stored; a decision follows soon). */
-int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
+/* Put host `h` into maintenance or take it out (stored; a decision follows soon); the caller
+ * journals it then (manager_journal_drain(), with h->maintenance_since). 0, or -EIO: the store
+ * could not record it, nothing changed. */
+MUST_CHECK int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
 
 /* Put host `h` into maintenance since `since` or take it out as the journal of the leader
  * says (stored here, not journaled again). */
@@ -406,14 +408,23 @@ void manager_journal_migration(struct manager *m, const struct store_migration *
 /* Journal recommendation `rec` while it is held (state pending or dry-run), or delete its
  * record once settled (any other state). No-op unless writing. */
 void manager_journal_rec(struct manager *m, const struct store_rec *rec);
-/* Journal host `host`'s drain (`on`, since `since`) or its end. No-op unless writing. */
-void manager_journal_drain(struct manager *m, const char *host, bool on, double since);
-/* Answer `r` with `code` and `json` (copied) once the drain record of host `host` last
- * queued by manager_journal_drain() is in etcd, or with 503 if this manager stops leading (or
- * stops) first. false when no such write waits (not writing, or out of memory): the caller
- * answers `r` now. */
-bool manager_journal_answer_after(struct manager *m, const char *host, struct http_req *r, int code,
-                                  const char *json);
+/* A request to answer once a change is in the journal: `r`, with `code` and the JSON text
+ * `json` (copied). */
+struct journal_answer {
+    struct http_req *r;
+    int code;
+    const char *json;
+};
+/* How long a request waits for etcd's confirmation before it is answered 503. */
+#define MANAGER_JOURNAL_ANSWER_S 5.0
+/* Journal host `host`'s drain (`on`, since `since`) or its end, and with `ans` (or NULL)
+ * answer that request once the record is in etcd, or 503 if this manager stops leading first
+ * or etcd does not confirm it within MANAGER_JOURNAL_ANSWER_S (a manager that stops closes the
+ * connection instead). 1: queued (`ans` will be answered); 0: not writing (no etcd, or not
+ * leading): answer `ans` now; -ENOMEM: not queued, or queued with nothing to wait on it
+ * (logged): `ans` is the caller's to answer. */
+int manager_journal_drain(struct manager *m, const char *host, bool on, double since,
+                          const struct journal_answer *ans);
 /* Send the next queued write if none is in flight (after etcd did not answer). */
 void manager_journal_kick(struct manager *m);
 /* Writes queued or in flight. */

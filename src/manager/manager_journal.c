@@ -15,7 +15,7 @@
  * etcd did not answer is sent again at the next step of the election's timer. An order is
  * sent only once its migration's record is in etcd (manager_journaled()), so no migration runs
  * that the next leader cannot find; a drain or undrain is answered only once its record is
- * (manager_journal_answer_after()), so no drain reported done is lost when the leader dies.
+ * (manager_journal_drain()), so no drain reported done is lost when the leader dies.
  *
  * On taking the lead, before the manager decides or orders, it reads the three prefixes: each
  * migration in the journal becomes one of its own (stored, followed as after a restart), the
@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "manager/manager_internal.h"
@@ -36,15 +37,16 @@
 #include "net/http_server.h"
 #include "proto/wire.h"
 
-/* One write: `value` to `key`, or a deletion (value NULL). */
-/* A request answered once its write is in etcd (manager_journal_answer_after()). */
+/* A request answered once its write is in etcd (manager_journal_drain()). */
 struct jwait {
     struct jwait *next;
     struct http_later *later;
     int code;
-    char *json; /* the answer */
+    char *json;   /* the answer */
+    double until; /* monotonic: answered 503 then if etcd has not confirmed it */
 };
 
+/* One write: `value` to `key`, or a deletion (value NULL). */
 struct jop {
     struct jop *next;
     char key[ETCD_MAX_KEY + 1];
@@ -93,26 +95,35 @@ manager_journal_new(struct manager *m, struct etcd *e, const char *prefix, const
     return 0;
 }
 
-/* Free `op`, answering the requests that wait for it: with their answer when it is `written`
- * in etcd, else with 503 (this manager stops leading, or stops). */
+/* Answer `w` with its answer, or with 503 and `why` (NULL: its answer), and free it. */
 static void
-op_free(struct jop *op, bool written)
+wait_answer(struct jwait *w, const char *why)
+{
+    if (why == NULL)
+        http_later_reply_json(w->later, w->code, w->json);
+    else
+        http_later_reply_error(w->later, 503, why);
+    free(w->json);
+    free(w);
+}
+
+/* Free `op`, answering the requests that wait for it: with their answer when `why` is NULL
+ * (it is in etcd), else with 503 and `why`. */
+static void
+op_free(struct jop *op, const char *why)
 {
     while (op->waits != NULL) {
         struct jwait *w = op->waits;
         op->waits = w->next;
-        if (written)
-            http_later_reply_json(w->later, w->code, w->json);
-        else
-            http_later_reply_error(w->later, 503,
-                                   "this manager stopped leading before etcd confirmed the change "
-                                   "(it may or may not have been kept): ask the leader again");
-        free(w->json);
-        free(w);
+        wait_answer(w, why);
     }
     free(op->value);
     free(op);
 }
+
+#define LEAD_LOST                                                                                  \
+    "this manager stopped leading before etcd confirmed the change (it may or may not have "       \
+    "been kept): ask the leader again"
 
 static void
 drop_queue(struct manager_journal *j)
@@ -120,7 +131,7 @@ drop_queue(struct manager_journal *j)
     while (j->head != NULL) {
         struct jop *op = j->head;
         j->head = op->next;
-        op_free(op, false);
+        op_free(op, LEAD_LOST);
     }
     j->tail = NULL;
     j->n_queued = 0;
@@ -169,14 +180,14 @@ put_done(void *arg, const struct etcd_result *r)
     if (!r->succeeded) {
         log_warnx("journal write refused key=\"%s\": the leader key is no longer of term %llu",
                   op->key, (unsigned long long)j->term);
-        op_free(op, false);
+        op_free(op, "another manager leads: the change was not kept in etcd; ask the leader");
         manager_ha_deposed(m, "a journal write found another manager's leader key");
         return;
     }
     char id[sizeof(op->mig_id)];
     (void)snprintf(id, sizeof(id), "%s", op->mig_id);
     bool put = op->value != NULL;
-    op_free(op, true);
+    op_free(op, NULL);
     if (id[0] != '\0' && put)
         manager_journaled(m, id); /* may queue more */
     send_head(j);
@@ -198,16 +209,37 @@ send_head(struct manager_journal *j)
     j->busy = true;
 }
 
+/* Answer 503 the requests that etcd has kept waiting past their time. */
+static void
+expire_waits(struct manager_journal *j)
+{
+    double now = clock_mono_s();
+    for (struct jop *op = j->head; op != NULL; op = op->next) {
+        for (struct jwait **p = &op->waits; *p != NULL;) {
+            struct jwait *w = *p;
+            if (now < w->until) {
+                p = &w->next;
+                continue;
+            }
+            *p = w->next;
+            wait_answer(w, "taken by this manager, but etcd has not confirmed it within "
+                           "the time allowed (it may still): see vmloc hosts, and ask again");
+        }
+    }
+}
+
 void
 manager_journal_kick(struct manager *m)
 {
-    if (m->journal != NULL)
-        send_head(m->journal);
+    if (m->journal == NULL)
+        return;
+    expire_waits(m->journal);
+    send_head(m->journal);
 }
 
 /* Queue `value` (taken; NULL: delete) for `key`, replacing a queued write of the same key
- * that is not yet in flight. */
-static void
+ * that is not yet in flight. The write that carries it, or NULL (not queued; logged). */
+static struct jop *
 enqueue(struct manager_journal *j, const char *key, char *value, const char *mig_id)
 {
     if (strlen(key) > ETCD_MAX_KEY) {
@@ -215,21 +247,21 @@ enqueue(struct manager_journal *j, const char *key, char *value, const char *mig
                   "ignoring",
                   key, ETCD_MAX_KEY);
         free(value);
-        return;
+        return NULL;
     }
     for (struct jop *op = j->head; op != NULL; op = op->next) {
         if ((op != j->head || !j->busy) && strcmp(op->key, key) == 0) {
             free(op->value);
             op->value = value;
             send_head(j);
-            return;
+            return op;
         }
     }
     struct jop *op = calloc(1, sizeof(*op));
     if (op == NULL) {
         free(value);
         log_warnx("out of memory: journal write dropped key=\"%s\", ignoring", key);
-        return;
+        return NULL;
     }
     (void)snprintf(op->key, sizeof(op->key), "%s", key);
     (void)snprintf(op->mig_id, sizeof(op->mig_id), "%s", mig_id);
@@ -241,6 +273,7 @@ enqueue(struct manager_journal *j, const char *key, char *value, const char *mig
     j->tail = op;
     j->n_queued++;
     send_head(j);
+    return op;
 }
 
 bool
@@ -272,7 +305,7 @@ manager_journal_migration(struct manager *m, const struct store_migration *rec, 
             return;
         }
     }
-    enqueue(j, key, value, rec->id);
+    (void)enqueue(j, key, value, rec->id);
 }
 
 void
@@ -298,15 +331,39 @@ manager_journal_rec(struct manager *m, const struct store_rec *rec)
             return;
         }
     }
-    enqueue(j, key, value, "");
+    (void)enqueue(j, key, value, "");
 }
 
-void
-manager_journal_drain(struct manager *m, const char *host, bool on, double since)
+/* Make `op` answer `ans` once it is in etcd: 0, or -ENOMEM (nothing waits). */
+static int
+wait_on(struct jop *op, const struct journal_answer *ans)
+{
+    struct jwait *w = calloc(1, sizeof(*w));
+    char *copy = w != NULL ? strdup(ans->json) : NULL;
+    struct http_later *later = copy != NULL ? http_req_later(ans->r) : NULL;
+    if (later == NULL) {
+        free(copy);
+        free(w);
+        return -ENOMEM;
+    }
+    w->later = later;
+    w->code = ans->code;
+    w->json = copy;
+    w->until = clock_mono_s() + MANAGER_JOURNAL_ANSWER_S;
+    struct jwait **end = &op->waits;
+    while (*end != NULL)
+        end = &(*end)->next;
+    *end = w;
+    return 0;
+}
+
+int
+manager_journal_drain(struct manager *m, const char *host, bool on, double since,
+                      const struct journal_answer *ans)
 {
     struct manager_journal *j = m->journal;
     if (j == NULL || j->term == 0)
-        return;
+        return 0;
     char key[ETCD_MAX_KEY + 1 + MODEL_MAX_NAME + 1];
     (void)snprintf(key, sizeof(key), "%s%s", j->drain_prefix, host);
     char *value = NULL;
@@ -316,46 +373,17 @@ manager_journal_drain(struct manager *m, const char *host, bool on, double since
         json_decref(o);
         if (value == NULL) {
             log_warnx("out of memory: drain of host=\"%s\" not journaled, ignoring", host);
-            return;
+            return -ENOMEM;
         }
     }
-    enqueue(j, key, value, "");
-}
-
-bool
-manager_journal_answer_after(struct manager *m, const char *host, struct http_req *r, int code,
-                             const char *json)
-{
-    struct manager_journal *j = m->journal;
-    if (j == NULL || j->term == 0)
-        return false;
-    char key[ETCD_MAX_KEY + 1 + MODEL_MAX_NAME + 1];
-    (void)snprintf(key, sizeof(key), "%s%s", j->drain_prefix, host);
-    /* The newest write of that key: the one that carries this request's change (a queued
-     * one not yet in flight takes later changes of the same key in its place: enqueue()). */
-    struct jop *last = NULL;
-    for (struct jop *op = j->head; op != NULL; op = op->next) {
-        if (strcmp(op->key, key) == 0)
-            last = op;
-    }
-    if (last == NULL)
-        return false;
-    struct jwait *w = calloc(1, sizeof(*w));
-    char *copy = w != NULL ? strdup(json) : NULL;
-    struct http_later *later = copy != NULL ? http_req_later(r) : NULL;
-    if (later == NULL) {
-        free(copy);
-        free(w);
-        return false;
-    }
-    w->later = later;
-    w->code = code;
-    w->json = copy;
-    struct jwait **end = &last->waits;
-    while (*end != NULL)
-        end = &(*end)->next;
-    *end = w;
-    return true;
+    /* (A queued write not yet in flight takes a later change of its key in its place, and
+     * the requests waiting on it with it.) */
+    struct jop *op = enqueue(j, key, value, "");
+    if (op == NULL)
+        return -ENOMEM;
+    if (ans == NULL)
+        return 1;
+    return wait_on(op, ans) < 0 ? -ENOMEM : 1;
 }
 
 void

@@ -42,6 +42,12 @@ struct http_server {
     struct http_conns *conns;            /* counted, capped and timed */
 };
 
+/* The request alone: evhttp keeps it (and its connection) until it is answered, and frees it
+ * then (or when the connection fails on the answer). */
+struct http_later {
+    struct evhttp_request *ev;
+};
+
 static const char *
 method_name(enum evhttp_cmd_type c)
 {
@@ -178,12 +184,6 @@ http_reply_error(struct http_req *r, int code, const char *fmt, ...)
     va_end(ap);
     send_error(r->ev, code, msg);
 }
-
-/* The request alone: evhttp keeps it (and its connection) until it is answered, and frees it
- * then; a client gone meanwhile leaves it detached, and answering it only frees it. */
-struct http_later {
-    struct evhttp_request *ev;
-};
 
 struct http_later *
 http_req_later(struct http_req *r)

@@ -118,10 +118,11 @@ void http_reply_error(struct http_req *r, int code, const char *fmt, ...) PRINTF
 struct http_later;
 
 /* Keep `r` to answer it later with http_later_reply_json() or http_later_reply_error(): its
- * handler then returns without answering it. Its path, query and body are gone by then; a
- * client that hangs up meanwhile is no error (the answer is dropped). Every one must be
- * answered exactly once, and before the server is freed. NULL (out of memory): answer `r` now
- * instead. */
+ * handler then returns without answering it. Its path, query and body are gone by then. evhttp
+ * reads nothing more from the connection until the answer, so it holds the connection (and a
+ * descriptor) meanwhile, and a client that hangs up is noticed only then (the answer is
+ * dropped): the caller must answer within a bounded time. Every one must be answered exactly
+ * once, and before the server is freed. NULL (out of memory): answer `r` now instead. */
 struct http_later *http_req_later(struct http_req *r);
 
 /* Answer `l` with `code` and the JSON text `json` (borrowed); frees `l`. */
