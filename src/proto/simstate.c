@@ -139,7 +139,7 @@ read_vm(const struct rd *rd, json_t *o, struct simstate_vm *v)
     int st = 0;
     if (!get_str(rd, o, "name", v->name, sizeof(v->name), true) ||
         !get_num(rd, o, "mem_mib", 0, 1e12, &v->mem_mib) ||
-        !get_num(rd, o, "priority", -1e15, 1e15, &prio) ||
+        !get_num(rd, o, "priority", -(double)WIRE_PRIORITY_MAX, (double)WIRE_PRIORITY_MAX, &prio) ||
         !get_num(rd, o, "arrived", -1e12, 1e12, &v->arrived) ||
         !get_state(rd, o, vm_states, "must be running, migrating-out or incoming", &st))
         return false;

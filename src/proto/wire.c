@@ -416,7 +416,8 @@ decode_vmdef(json_t *v, struct wire_vmdef *d, struct perr *err)
         return r;
     r = get_number(v, "mem_mib", "vm.mem_mib", 0, HUGE_VAL, false, &d->mem_mib, err);
     if (r == 0)
-        r = get_integer(v, "priority", "vm.priority", INT64_MIN, INT64_MAX, &d->priority, err);
+        r = get_integer(v, "priority", "vm.priority", -WIRE_PRIORITY_MAX, WIRE_PRIORITY_MAX,
+                        &d->priority, err);
     if (r == 0)
         r = get_bool(v, "pinned", "vm.pinned", &d->pinned, err);
     if (r < 0)
@@ -455,7 +456,7 @@ fill_incoming(json_t *j, void *out, const void *arg, struct perr *err)
     (void)arg;
     int r = get_id(j, true, in->id, sizeof(in->id), err);
     if (r == 0)
-        r = get_string(j, "from", "from", true, in->from, sizeof(in->from), err);
+        r = get_name(j, "from", "from", "host", in->from, sizeof(in->from), err);
     if (r == 0)
         r = get_number(j, "transfer_s", "transfer_s", 0, 1e7, false, &in->transfer_s, err);
     if (r == 0)

@@ -256,6 +256,10 @@ json_t *wire_vm_hold_json(json_t *o, const struct policy *pol, double arrived, c
 /* Is a VM of this sample arriving or leaving (a migration into or out of the host runs)? */
 bool wire_sample_moving(const struct wire_sample *s);
 
+/* The largest |priority| a VM may have where an agent keeps it (its state file keeps it
+ * exactly, and reads back no more): a reservation's VM, an agent's --vm. */
+#define WIRE_PRIORITY_MAX INT64_C(1000000000000000)
+
 /* Decoders: 0 with *ret filled; -EINVAL with err naming the field ("<body>" as source). */
 MUST_CHECK int wire_load_decode(const char *body, size_t len, struct wire_load *ret,
                                 struct perr *err);

@@ -287,6 +287,9 @@ test_hostile_requests(void **state)
 {
     (void)state;
     struct daemon a;
+#define INCOMING(from, prio)                                                                       \
+    "{\"id\": \"r1\", \"from\": \"" from "\", \"transfer_s\": 30, \"capacity\": 1, \"vm\": "       \
+    "{\"name\": \"v1\", \"demand\": {\"cpu\": 5}, \"priority\": " prio "}}"
     const char *ea[] = {"--vm", "x:cpu=40", "--vm", "p:cpu=5,pinned", NULL};
     start_agent(&a, "h1", ea);
     json_t *j = NULL;
@@ -309,6 +312,12 @@ test_hostile_requests(void **state)
         {"POST", "/v1/migrations", "{\"vm\": \"x\", \"to\": \"ftp://a\"}", 400},
         {"POST", "/v1/migrations", "{\"vm\": \"p\", \"to\": \"http://127.0.0.1:9\"}", 409},
         {"POST", "/v1/incoming", "{\"id\": \"../x\", \"from\": \"a\", \"vm\": {}}", 400},
+        /* What the agent could not read back from its state file at the next start: a source
+         * that is not a host name, a priority past WIRE_PRIORITY_MAX. */
+        {"POST", "/v1/incoming", INCOMING("a\\u200bb", "5"), 400},
+        {"POST", "/v1/incoming", INCOMING("a\\tb", "5"), 400},
+        {"POST", "/v1/incoming", INCOMING("a", "100000000000000000"), 400},
+        {"POST", "/v1/incoming", INCOMING("a", "1000000000000000"), 201},
         {"POST", "/v1/incoming/none/commit", NULL, 404},
         {"GET", "/v1/migrations/none", NULL, 404},
         {"GET", "/v1/a/b/c/d/e/f/g/h/i/j", NULL, 404},
