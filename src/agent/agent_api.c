@@ -196,6 +196,24 @@ post_load(struct http_req *r, void *ctx)
     json_decref(j);
 }
 
+/* 202 for an order taken: its record, or without memory for it the least a manager needs (an
+ * error code here would tell it the order was refused while the VM moves). */
+static void
+reply_taken(struct http_req *r, const struct migration *m, const char *host)
+{
+    json_t *j = migration_json(m, host);
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text != NULL) {
+        http_reply_json(r, 202, text);
+        free(text);
+        return;
+    }
+    char least[WIRE_MAX_ID + 40];
+    (void)snprintf(least, sizeof(least), "{\"id\": \"%s\", \"state\": \"running\"}", m->id);
+    http_reply_json(r, 202, least); /* ids are checked: nothing to escape */
+}
+
 static void
 post_migration(struct http_req *r, void *ctx)
 {
@@ -233,7 +251,7 @@ post_migration(struct http_req *r, void *ctx)
     int rc = migrate_start(a->migs, &o, "", &m);
     switch (rc) {
     case 0:
-        reply_json_obj(r, 202, migration_json(m, a->opts->name));
+        reply_taken(r, m, a->opts->name);
         return;
     case -ENOENT:
         http_reply_error(r, 404, "no VM named \"%s\" on host \"%s\"", o.vm, a->opts->name);

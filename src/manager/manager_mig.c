@@ -121,6 +121,15 @@ manager_migrations_done(struct manager *m)
     manager_figures_free(m);
 }
 
+/* The migration's error: `error` (NULL: none), cut to fit, never inside a character (an
+ * agent's message may quote a VM's name: a record that is not UTF-8 cannot be listed). */
+static void
+set_error(struct mmig *g, const char *error)
+{
+    (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
+    utf8_trim_partial(g->rec.error);
+}
+
 /* An unlisted migration ended (manager_mark_unlisted()): recorded in our store, with no
  * report, count or journal write (the leader that settled it reported it). */
 static void
@@ -128,7 +137,7 @@ finish_unlisted(struct manager *m, struct mmig *g, enum mmig_state st, const cha
 {
     g->state = st;
     g->rec.finished = clock_wall_s();
-    (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
+    set_error(g, error);
     save(m, g);
     log_info("unlisted migration ended id=%s vm=\"%s\" from=\"%s\" to=\"%s\" recorded=%s: "
              "not in the journal, so not reported here (another leader settled it, or it "
@@ -155,7 +164,7 @@ finish(struct manager *m, struct mmig *g, enum mmig_state st, const char *error)
     }
     double took = clock_mono_s() - g->started_mono; /* whatever the wall clock did */
     histo_observe(&m->mig_h, took);
-    (void)snprintf(g->rec.error, sizeof(g->rec.error), "%s", error != NULL ? error : "");
+    set_error(g, error);
     save(m, g);
     if (st == MMIG_DONE && !g->source_done)
         manager_figures_ask(m, g);
@@ -486,19 +495,28 @@ follow_done(void *arg, int status, const char *body, size_t len, const char *err
     struct mmig *g = arg;
     struct manager *m = g->m;
     g->in_flight = false;
-    if (status == 0) {
+    json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(j, "state"));
+    /* What the agent says of its migration: "running", "done" or "failed". */
+    enum mmig_state s = st != NULL ? mmig_state_parse(st) : MMIG_PLANNED;
+    if (status == 0 || (status != 404 && s == MMIG_PLANNED)) {
+        /* No answer, or none about the migration (an error, or a body without a known state):
+         * as silence, so that the destination is asked and the give-up time runs. */
         g->silent++;
-        log_debug("source did not answer about id=%s (%u in a row): %s", g->rec.id, g->silent, err);
+        if (status == 0)
+            log_debug("source did not answer about id=%s (%u in a row): %s", g->rec.id, g->silent,
+                      err);
+        else
+            log_debug("source answered %d about id=%s without its state (%u in a row)", status,
+                      g->rec.id, g->silent);
+        json_decref(j);
         return;
     }
     if (status == 200) {
         heard(m, g);
-        json_t *j = json_loadb(body, len, 0, NULL);
-        const char *st = json_string_value(json_object_get(j, "state"));
         const char *e = json_string_value(json_object_get(j, "error"));
         char error[256];
         (void)snprintf(error, sizeof(error), "%s", e != NULL ? e : "");
-        enum mmig_state s = st != NULL ? mmig_state_parse(st) : MMIG_RUNNING;
         if (s == MMIG_DONE) {
             manager_job_figures(&g->rec, j);
             g->source_done = true;
