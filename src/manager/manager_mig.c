@@ -279,7 +279,11 @@ abort_done(void *arg, int status, const char *body, size_t len, const char *err)
         return;
     }
     if (status == 409) {
-        decided(m, g, MMIG_DONE, "the destination runs the VM: its commit came first");
+        /* Refused: its commit came first, or the withdrawal was not taken (a manager term the
+         * agent holds for stale, say). The destination's record tells which, next round. */
+        undecided(m, g,
+                  "withdrawal of the reservation refused (409); asking the destination "
+                  "again");
         return;
     }
     if (status == 403 && !g->abort_refused) {
@@ -324,9 +328,13 @@ to_destination(struct manager *m, struct mmig *g, const char *method, const char
         finish(m, g, MMIG_FAILED, "source agent silent and destination no longer known");
         return;
     }
+    /* A withdrawal is an order too: only the leader sends one, with its term (fencing). */
+    if (strcmp(method, "POST") == 0 && !manager_ha_leads(m)) {
+        log_debug("reservation not withdrawn id=%s: this manager does not lead", g->rec.id);
+        return;
+    }
     char path[160];
     (void)snprintf(path, sizeof(path), "/v1/incoming/%s%s", g->rec.id, suffix);
-    /* A withdrawal is an order too: it carries the leader's term (fencing). */
     char body[64] = "{}";
     uint64_t term = manager_ha_term(m);
     if (term > 0)
