@@ -386,6 +386,10 @@ sim_save(struct hv *h, struct migration *const *migs, size_t n)
     if (r < 0) {
         log_warnx("host state not saved file=%s error=\"%s\"", path, strerror(-r));
         free(text);
+        /* The file may hold this text or the one before (a failure after the rename): the
+         * next save writes whatever it has, never skipped as unchanged. */
+        free(hv->state_text);
+        hv->state_text = NULL;
         return r;
     }
     free(hv->state_text);
