@@ -281,7 +281,8 @@ get_migrations(struct http_req *r, void *ctx)
     if (limit < 0)
         return;
     reply_json_obj(r, 200,
-                   a->peer != NULL ? peer_migrations_json(a->peer, limit) : migrate_json(a->migs));
+                   a->peer != NULL ? peer_migrations_json(a->peer, limit)
+                                   : migrate_json(a->migs, (size_t)limit));
 }
 
 static void

@@ -168,10 +168,10 @@ migrate_resume(struct migrate *t)
 }
 
 json_t *
-migrate_json(const struct migrate *t)
+migrate_json(const struct migrate *t, size_t limit)
 {
     json_t *arr = json_array();
-    for (size_t i = 0; i < t->n && arr != NULL; i++) {
+    for (size_t i = t->n > limit ? t->n - limit : 0; i < t->n && arr != NULL; i++) {
         json_t *o = migration_json(t->recs[i], t->host);
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             json_decref(arr);

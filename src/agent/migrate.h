@@ -51,7 +51,8 @@ struct migration *migrate_find(struct migrate *t, const char *id);
 /* Every record, oldest first (`*ret_n` of them). */
 struct migration *const *migrate_all(const struct migrate *t, size_t *ret_n);
 
-/* GET /v1/migrations: every record as migration_json() shows it. NULL on OOM. */
-json_t *migrate_json(const struct migrate *t);
+/* GET /v1/migrations: the last `limit` records (oldest first) as migration_json() shows them.
+ * NULL on OOM. */
+json_t *migrate_json(const struct migrate *t, size_t limit);
 
 #endif
