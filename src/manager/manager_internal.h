@@ -402,9 +402,9 @@ int manager_journal_load(struct manager *m, uint64_t term, manager_journal_loade
 void manager_journal_end(struct manager *m);
 /* Is the journal written now (this manager leads with the journal read)? false without --etcd. */
 bool manager_journal_writing(const struct manager *m);
-/* Journal migration `rec` (its current state), or delete its record once it has `ended`. No-op
- * unless writing. */
-void manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended);
+/* Journal migration `rec` (its current state), or delete its record once it has `ended`.
+ * true when the write is queued; false when not writing, or it could not be made (logged). */
+bool manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended);
 /* Journal recommendation `rec` while it is held (state pending or dry-run), or delete its
  * record once settled (any other state). No-op unless writing. */
 void manager_journal_rec(struct manager *m, const struct store_rec *rec);

@@ -282,12 +282,12 @@ manager_journal_writing(const struct manager *m)
     return m->journal != NULL && m->journal->term != 0;
 }
 
-void
+bool
 manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended)
 {
     struct manager_journal *j = m->journal;
     if (j == NULL || j->term == 0)
-        return;
+        return false;
     char key[ETCD_MAX_KEY + 1 + sizeof(rec->id)];
     (void)snprintf(key, sizeof(key), "%s%s", j->mig_prefix, rec->id);
     char *value = NULL;
@@ -302,10 +302,10 @@ manager_journal_migration(struct manager *m, const struct store_migration *rec, 
             log_warnx("journal record not made id=%s (out of memory or too long), ignoring",
                       rec->id);
             free(value);
-            return;
+            return false;
         }
     }
-    (void)enqueue(j, key, value, rec->id);
+    return enqueue(j, key, value, rec->id) != NULL;
 }
 
 void

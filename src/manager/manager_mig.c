@@ -80,7 +80,8 @@ save(struct manager *m, struct mmig *g)
     if (store_put_migration(m->store, &g->rec) < 0)
         log_warnx("migration not stored id=%s, ignoring", g->rec.id);
     if (!g->unlisted)
-        manager_journal_migration(m, &g->rec, g->state == MMIG_DONE || g->state == MMIG_FAILED);
+        (void)manager_journal_migration(m, &g->rec,
+                                        g->state == MMIG_DONE || g->state == MMIG_FAILED);
 }
 
 /* The source answered about `g` (or the destination settled it): the give-up wait starts
@@ -714,7 +715,8 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
         /* The order goes out once the record is in etcd (manager_journaled()): a leader
          * that dies meanwhile leaves nothing running that the next one cannot find. */
         g->journal_wait = true;
-        manager_journal_migration(m, &g->rec, false);
+        if (!manager_journal_migration(m, &g->rec, false))
+            finish(m, g, MMIG_FAILED, "never ordered: its journal record could not be made");
         return 0;
     }
     send_order(m, g);
@@ -744,7 +746,7 @@ manager_journal_all(struct manager *m)
                    "never ordered: its journal write did not land before this manager lost "
                    "the lead");
         else if (!g->unlisted)
-            manager_journal_migration(m, &g->rec, false);
+            (void)manager_journal_migration(m, &g->rec, false);
     }
 }
 
