@@ -32,32 +32,6 @@ static bool fake_started;
 static atomic_bool fake_stop;
 static atomic_int follow_asked; /* GET /v1/migrations/ID answered 500 */
 
-/* Read one request from `fd` (head, and a body as long as Content-Length says) into `req`;
- * false when the peer closed, or on a time-out. */
-static bool
-read_request(int fd, char *req, size_t cap)
-{
-    size_t got = 0;
-    const char *end = NULL;
-    long body_len = 0;
-    req[0] = '\0';
-    while (end == NULL || (long)(got - (size_t)(end + 4 - req)) < body_len) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (got + 1 >= cap || poll(&p, 1, 2000) != 1)
-            return false;
-        ssize_t n = read(fd, req + got, cap - 1 - got);
-        if (n <= 0)
-            return false;
-        got += (size_t)n;
-        req[got] = '\0';
-        end = strstr(req, "\r\n\r\n");
-        const char *cl = strstr(req, "Content-Length: ");
-        if (end != NULL && cl != NULL && cl < end)
-            body_len = strtol(cl + 16, NULL, 10);
-    }
-    return true;
-}
-
 static void
 answer(int fd, int status, const char *body)
 {
@@ -76,7 +50,7 @@ static void
 serve(int fd, const char *url, unsigned long long *seq)
 {
     char req[16384];
-    if (!read_request(fd, req, sizeof(req)))
+    if (!pool_read_request(fd, req, sizeof(req), 2000))
         return;
     char body[2048];
     if (strncmp(req, "GET /v1/sample", 14) == 0) {

@@ -494,6 +494,30 @@ pool_listen_loopback(char *url, size_t len)
     return lfd;
 }
 
+bool
+pool_read_request(int fd, char *req, size_t cap, int timeout_ms)
+{
+    size_t got = 0;
+    const char *end = NULL;
+    long body_len = 0;
+    req[0] = '\0';
+    while (end == NULL || (long)(got - (size_t)(end + 4 - req)) < body_len) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (got + 1 >= cap || poll(&p, 1, timeout_ms) != 1)
+            return false;
+        ssize_t n = read(fd, req + got, cap - 1 - got);
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+        req[got] = '\0';
+        end = strstr(req, "\r\n\r\n");
+        const char *cl = strstr(req, "Content-Length: ");
+        if (end != NULL && cl != NULL && cl < end)
+            body_len = strtol(cl + 16, NULL, 10);
+    }
+    return true;
+}
+
 int
 pool_accept_request(int lfd, char *req, size_t cap)
 {
@@ -502,23 +526,7 @@ pool_accept_request(int lfd, char *req, size_t cap)
     assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
     int fd = accept(lfd, NULL, NULL);
     assert_true(fd >= 0);
-    size_t got = 0;
-    const char *end = NULL;
-    long body_len = 0;
-    req[0] = '\0';
-    while (end == NULL || (long)(got - (size_t)(end + 4 - req)) < body_len) {
-        assert_true(got + 1 < cap);
-        p.fd = fd;
-        assert_int_equal(poll(&p, 1, (int)(UP_S * 1000)), 1);
-        ssize_t n = read(fd, req + got, cap - 1 - got);
-        assert_true(n > 0);
-        got += (size_t)n;
-        req[got] = '\0';
-        end = strstr(req, "\r\n\r\n");
-        const char *cl = strstr(req, "Content-Length: ");
-        if (end != NULL && cl != NULL && cl < end)
-            body_len = strtol(cl + 16, NULL, 10);
-    }
+    assert_true(pool_read_request(fd, req, cap, (int)(UP_S * 1000)));
     return fd;
 }
 

@@ -96,6 +96,11 @@ int pool_bind_loopback(int *ret_port);
 /* A socket listening on a port of 127.0.0.1 the kernel chooses (for a test's own fake
  * server), its URL "http://127.0.0.1:PORT" in `url` (`len` bytes). */
 int pool_listen_loopback(char *url, size_t len);
+/* Read one request from connection `fd` (its head, and its body as long as Content-Length
+ * says) into `req` (`cap` > 1 bytes, ended by a NUL), each read within `timeout_ms`. false when
+ * the peer closed first, on a time-out, or when it does not fit; asserts nothing (a fake
+ * server's own thread may call it). */
+bool pool_read_request(int fd, char *req, size_t cap, int timeout_ms);
 /* The test's fake server: accept the next connection on `lfd` and read one request from it
  * (its head, and its body as long as Content-Length says) into `req` (`cap` > 1 bytes, ended
  * by a NUL), each step within UP_S. Returns the connection; the caller answers on it. */
