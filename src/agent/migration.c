@@ -55,20 +55,21 @@ figure(double v)
     return v >= 0 ? json_real(v) : json_null();
 }
 
-/* The error as JSON: null when none; cut inside a character (a byte-bounded copy of a message
- * that names a VM) or not UTF-8 at all (a hypervisor's message), the same text made valid,
- * rather than a record that cannot be listed. */
+/* `m`'s error as JSON: null when none; cut inside a character (a byte-bounded copy of a
+ * message that names a VM), cut back to it; not UTF-8 at all (a hypervisor's message), made
+ * valid: rather than a record that cannot be listed. */
 static json_t *
-error_json(const char *error)
+error_json(const struct migration *m)
 {
-    if (error[0] == '\0')
+    if (m->error[0] == '\0')
         return json_null();
-    json_t *v = json_string(error);
+    char whole[sizeof(m->error)];
+    (void)snprintf(whole, sizeof(whole), "%s", m->error);
+    utf8_trim_partial(whole);
+    json_t *v = json_string(whole);
     if (v != NULL)
         return v;
-    char *fixed = utf8_sanitize(error);
-    if (fixed != NULL)
-        utf8_trim_partial(fixed);
+    char *fixed = utf8_sanitize(whole);
     v = fixed != NULL ? json_string(fixed) : NULL;
     free(fixed);
     return v;
@@ -81,7 +82,7 @@ migration_json(const struct migration *m, const char *from)
                           "from", from, "to", m->to_name, "to_url", m->to_url, "state",
                           mig_state_name(m->state), "started", m->started, "finished",
                           m->state == MIG_RUNNING ? json_null() : json_real(m->finished), "error",
-                          error_json(m->error), "mem_mib", m->mem_mib, "transfer_s", m->transfer_s);
+                          error_json(m), "mem_mib", m->mem_mib, "transfer_s", m->transfer_s);
     if (j != NULL &&
         json_object_update_new(j, json_pack("{s:o,s:o,s:o}", "downtime_ms", figure(m->downtime_ms),
                                             "transferred_mib", figure(m->transferred_mib),

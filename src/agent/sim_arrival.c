@@ -269,7 +269,9 @@ sim_arrival_commit(struct sim_arrivals *t, const char *id, const struct wire_loa
         /* The failed save may have reached the file (a failure after its rename): put the
          * reservation back there too, or a restart would run the VM the source keeps. */
         if (hv->ev.save(hv->ev.ctx) < 0)
-            log_warnx("reservation not saved back id=%s: the state file may say committed", id);
+            log_warnx("reservation not saved back id=%s: the state file may say committed, "
+                      "ignoring",
+                      id);
         (void)snprintf(msg, len, "cannot save host \"%s\"'s state; the VM stays where it is",
                        hv->o.name);
         return 503;

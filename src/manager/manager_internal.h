@@ -402,9 +402,9 @@ int manager_journal_load(struct manager *m, uint64_t term, manager_journal_loade
 void manager_journal_end(struct manager *m);
 /* Is the journal written now (this manager leads with the journal read)? false without --etcd. */
 bool manager_journal_writing(const struct manager *m);
-/* Journal migration `rec` (its current state), or delete its record once it has `ended`.
- * true when the write is queued; false when not writing, or it could not be made (logged). */
-bool manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended);
+/* Journal migration `rec` (its current state), or delete its record once it has `ended`. 0:
+ * the write is queued; -EPERM: not writing; -ENOMEM: it could not be made (logged). */
+int manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended);
 /* Journal recommendation `rec` while it is held (state pending or dry-run), or delete its
  * record once settled (any other state). No-op unless writing. */
 void manager_journal_rec(struct manager *m, const struct store_rec *rec);
@@ -419,10 +419,10 @@ struct journal_answer {
 #define MANAGER_JOURNAL_ANSWER_S 5.0
 /* Journal host `host`'s drain (`on`, since `since`) or its end, and with `ans` (or NULL)
  * answer that request once the record is in etcd, or 503 if this manager stops leading first
- * or etcd does not confirm it within MANAGER_JOURNAL_ANSWER_S (a manager that stops closes the
- * connection instead). 1: queued (`ans` will be answered); 0: not writing (no etcd, or not
- * leading): answer `ans` now; -ENOMEM: not queued, or queued with nothing to wait on it
- * (logged): `ans` is the caller's to answer. */
+ * or etcd does not confirm it within MANAGER_JOURNAL_ANSWER_S (a manager that stops answers
+ * 503 on its way out, never sent: its client sees the connection close). 1: queued (`ans` will be
+ * answered); 0: not writing (no etcd, or not leading): answer `ans` now; -ENOMEM: not queued, or
+ * queued with nothing to wait on it (logged): `ans` is the caller's to answer. */
 int manager_journal_drain(struct manager *m, const char *host, bool on, double since,
                           const struct journal_answer *ans);
 /* Send the next queued write if none is in flight (after etcd did not answer). */

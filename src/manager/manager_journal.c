@@ -23,6 +23,7 @@
  * the ones it holds (so `vmloc apply ID` works on it under the id the old leader gave). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #include "manager/manager_internal.h"
 #include "net/etcd.h"
 #include "net/http_server.h"
+#include "net/loop.h"
 #include "proto/wire.h"
 
 /* A request answered once its write is in etcd (manager_journal_drain()). */
@@ -75,6 +77,7 @@ struct manager_journal {
     size_t adopted;
     size_t drains;
     size_t recs;
+    struct event *wait_ev; /* answers 503 the requests etcd keeps waiting past their time */
 };
 
 int
@@ -121,7 +124,7 @@ op_free(struct jop *op, const char *why)
     free(op);
 }
 
-#define LEAD_LOST                                                                                  \
+#define JOURNAL_LEAD_LOST                                                                          \
     "this manager stopped leading before etcd confirmed the change (it may or may not have "       \
     "been kept): ask the leader again"
 
@@ -131,7 +134,7 @@ drop_queue(struct manager_journal *j)
     while (j->head != NULL) {
         struct jop *op = j->head;
         j->head = op->next;
-        op_free(op, LEAD_LOST);
+        op_free(op, JOURNAL_LEAD_LOST);
     }
     j->tail = NULL;
     j->n_queued = 0;
@@ -143,6 +146,8 @@ manager_journal_free(struct manager_journal *j)
     if (j == NULL)
         return;
     drop_queue(j);
+    if (j->wait_ev != NULL)
+        event_free(j->wait_ev);
     free(j);
 }
 
@@ -228,6 +233,31 @@ expire_waits(struct manager_journal *j)
     }
 }
 
+/* Wake at the first time a waiting request is due, if one waits. */
+static void
+arm_wait_timer(struct manager_journal *j)
+{
+    double first = INFINITY;
+    for (const struct jop *op = j->head; op != NULL; op = op->next) {
+        for (const struct jwait *w = op->waits; w != NULL; w = w->next)
+            first = fmin(first, w->until);
+    }
+    if (j->wait_ev == NULL || !isfinite(first))
+        return;
+    struct timeval tv = loop_tv(fmax(first - clock_mono_s(), 0.01));
+    (void)evtimer_add(j->wait_ev, &tv);
+}
+
+static void
+wait_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct manager_journal *j = arg;
+    (void)fd;
+    (void)what;
+    expire_waits(j);
+    arm_wait_timer(j);
+}
+
 void
 manager_journal_kick(struct manager *m)
 {
@@ -282,12 +312,12 @@ manager_journal_writing(const struct manager *m)
     return m->journal != NULL && m->journal->term != 0;
 }
 
-bool
+int
 manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended)
 {
     struct manager_journal *j = m->journal;
     if (j == NULL || j->term == 0)
-        return false;
+        return -EPERM;
     char key[ETCD_MAX_KEY + 1 + sizeof(rec->id)];
     (void)snprintf(key, sizeof(key), "%s%s", j->mig_prefix, rec->id);
     char *value = NULL;
@@ -302,10 +332,10 @@ manager_journal_migration(struct manager *m, const struct store_migration *rec, 
             log_warnx("journal record not made id=%s (out of memory or too long), ignoring",
                       rec->id);
             free(value);
-            return false;
+            return -ENOMEM;
         }
     }
-    return enqueue(j, key, value, rec->id) != NULL;
+    return enqueue(j, key, value, rec->id) != NULL ? 0 : -ENOMEM;
 }
 
 void
@@ -334,9 +364,9 @@ manager_journal_rec(struct manager *m, const struct store_rec *rec)
     (void)enqueue(j, key, value, "");
 }
 
-/* Make `op` answer `ans` once it is in etcd: 0, or -ENOMEM (nothing waits). */
+/* Make `op` of `j` answer `ans` once it is in etcd: 0, or -ENOMEM (nothing waits; logged). */
 static int
-wait_on(struct jop *op, const struct journal_answer *ans)
+wait_on(struct manager_journal *j, struct jop *op, const struct journal_answer *ans)
 {
     struct jwait *w = calloc(1, sizeof(*w));
     char *copy = w != NULL ? strdup(ans->json) : NULL;
@@ -344,6 +374,9 @@ wait_on(struct jop *op, const struct journal_answer *ans)
     if (later == NULL) {
         free(copy);
         free(w);
+        log_warnx("out of memory: a request about key=\"%s\" answered before etcd confirms it, "
+                  "ignoring",
+                  op->key);
         return -ENOMEM;
     }
     w->later = later;
@@ -354,6 +387,11 @@ wait_on(struct jop *op, const struct journal_answer *ans)
     while (*end != NULL)
         end = &(*end)->next;
     *end = w;
+    /* Its own timer: the election's steps may be far apart (a sixth of a long lease). Without
+     * one (out of memory), those steps expire it. */
+    if (j->wait_ev == NULL)
+        j->wait_ev = evtimer_new(j->m->base, wait_timer_cb, j);
+    arm_wait_timer(j);
     return 0;
 }
 
@@ -383,7 +421,7 @@ manager_journal_drain(struct manager *m, const char *host, bool on, double since
         return -ENOMEM;
     if (ans == NULL)
         return 1;
-    return wait_on(op, ans) < 0 ? -ENOMEM : 1;
+    return wait_on(j, op, ans) < 0 ? -ENOMEM : 1;
 }
 
 void

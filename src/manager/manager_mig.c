@@ -242,9 +242,19 @@ decided(struct manager *m, struct mmig *g, enum mmig_state st, const char *why)
     finish(m, g, st, st == MMIG_FAILED ? error : NULL);
 }
 
-/* Neither agent settled it this round (`why`): ask the source again next round (the order
- * again, for a planned one; one more silence and the destination is asked again), or give
- * up after FOLLOW_GIVE_UP_S. */
+/* Ask the source again next round (the order again, for a planned one); one more silence and
+ * the destination is asked again. */
+static void
+again_next_round(struct mmig *g)
+{
+    if (g->silent >= FOLLOW_SILENT_ROUNDS)
+        g->silent = FOLLOW_SILENT_ROUNDS - 1;
+    if (g->attempts >= ORDER_ATTEMPTS)
+        g->attempts = ORDER_ATTEMPTS - 1;
+}
+
+/* Neither agent settled it this round (`why`): again next round, or give up after
+ * FOLLOW_GIVE_UP_S. */
 static void
 undecided(struct manager *m, struct mmig *g, const char *why)
 {
@@ -258,10 +268,7 @@ undecided(struct manager *m, struct mmig *g, const char *why)
         finish(m, g, MMIG_FAILED, error);
         return;
     }
-    if (g->silent >= FOLLOW_SILENT_ROUNDS)
-        g->silent = FOLLOW_SILENT_ROUNDS - 1;
-    if (g->attempts >= ORDER_ATTEMPTS)
-        g->attempts = ORDER_ATTEMPTS - 1;
+    again_next_round(g);
 }
 
 /* The destination's answer to the withdrawal of its reservation. */
@@ -281,10 +288,10 @@ abort_done(void *arg, int status, const char *body, size_t len, const char *err)
     }
     if (status == 409) {
         /* Refused: its commit came first, or the withdrawal was not taken (a manager term the
-         * agent holds for stale, say). The destination's record tells which, next round. */
-        undecided(m, g,
-                  "withdrawal of the reservation refused (409); asking the destination "
-                  "again");
+         * agent holds for stale, say). The destination's record tells which, next round; no
+         * time to give up (the VM may run there): the reservation expires otherwise. */
+        log_debug("withdrawal refused id=%s (409); asking the destination again", g->rec.id);
+        again_next_round(g);
         return;
     }
     if (status == 403 && !g->abort_refused) {
@@ -709,17 +716,19 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     m->ordered_total++;
     log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
              src, dst, reason);
-    if (ret_id != NULL)
-        (void)snprintf(ret_id, id_len, "%s", g->rec.id); /* send_order() may end `g` */
     if (manager_journal_writing(m)) {
         /* The order goes out once the record is in etcd (manager_journaled()): a leader
          * that dies meanwhile leaves nothing running that the next one cannot find. */
         g->journal_wait = true;
-        if (!manager_journal_migration(m, &g->rec, false))
+        if (manager_journal_migration(m, &g->rec, false) < 0) {
             finish(m, g, MMIG_FAILED, "never ordered: its journal record could not be made");
-        return 0;
+            return -ENOMEM;
+        }
     }
-    send_order(m, g);
+    if (ret_id != NULL)
+        (void)snprintf(ret_id, id_len, "%s", g->rec.id); /* send_order() may end `g` */
+    if (!g->journal_wait)
+        send_order(m, g);
     return 0;
 }
 

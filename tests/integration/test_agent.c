@@ -323,6 +323,7 @@ test_hostile_requests(void **state)
         {"GET", "/v1/a/b/c/d/e/f/g/h/i/j", NULL, 404},
         {"GET", "/v1/%ff%fe", NULL, 404}, /* not UTF-8: the error must still be JSON */
     };
+#undef INCOMING
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int st = daemon_http(a.url, cases[i].method, cases[i].path, cases[i].body, &j);
         if (st != cases[i].status)
