@@ -55,9 +55,9 @@ figure(double v)
     return v >= 0 ? json_real(v) : json_null();
 }
 
-/* `m`'s error as JSON: null when none; cut inside a character (a byte-bounded copy of a
- * message that names a VM), cut back to it; not UTF-8 at all (a hypervisor's message), made
- * valid: rather than a record that cannot be listed. */
+/* `m`'s error as JSON: null when none; a byte-bounded copy of a message that names a VM may
+ * be cut inside a character (cut back to it), and a hypervisor's message may not be UTF-8 at
+ * all (made valid): rather than a record that cannot be listed. */
 static json_t *
 error_json(const struct migration *m)
 {
@@ -66,13 +66,7 @@ error_json(const struct migration *m)
     char whole[sizeof(m->error)];
     (void)snprintf(whole, sizeof(whole), "%s", m->error);
     utf8_trim_partial(whole);
-    json_t *v = json_string(whole);
-    if (v != NULL)
-        return v;
-    char *fixed = utf8_sanitize(whole);
-    v = fixed != NULL ? json_string(fixed) : NULL;
-    free(fixed);
-    return v;
+    return wire_text_json(whole);
 }
 
 json_t *

@@ -5,20 +5,13 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-#include "proto/utf8.h"
+#include "proto/wire.h"
 
-/* A name as a JSON string; bytes that are not UTF-8 (the model accepts any) become U+FFFD
- * so the output stays valid JSON. NULL only on OOM. */
+/* A name as a JSON string (the model accepts any bytes). */
 static json_t *
 name_json(const char *name)
 {
-    json_t *j = json_string(name);
-    if (j != NULL)
-        return j;
-    char *clean = utf8_sanitize(name);
-    j = clean != NULL ? json_string(clean) : NULL;
-    free(clean);
-    return j;
+    return wire_text_json(name);
 }
 
 /* Round to 1e-6 so outputs stay readable and stable across platforms' last bits. */

@@ -473,6 +473,18 @@ fill_incoming(json_t *j, void *out, const void *arg, struct perr *err)
     return r;
 }
 
+json_t *
+wire_text_json(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j != NULL)
+        return j;
+    char *clean = utf8_sanitize(s);
+    j = clean != NULL ? json_string(clean) : NULL;
+    free(clean);
+    return j;
+}
+
 int
 wire_incoming_decode(const char *body, size_t len, struct wire_incoming *ret, struct perr *err)
 {

@@ -253,6 +253,11 @@ int wire_sample_conflict(const struct wire_sample *s, const struct policy *pol, 
 json_t *wire_vm_hold_json(json_t *o, const struct policy *pol, double arrived, const double *moves,
                           uint32_t n, double now);
 
+/* Text that may not be UTF-8 (a name the model accepts as bytes, a hypervisor's message) as a
+ * JSON string: bytes that are not UTF-8 become U+FFFD, so the output stays valid JSON. NULL
+ * only on OOM. */
+json_t *wire_text_json(const char *s);
+
 /* Is a VM of this sample arriving or leaving (a migration into or out of the host runs)? */
 bool wire_sample_moving(const struct wire_sample *s);
 
