@@ -22,6 +22,7 @@
 #include "net/http.h"
 #include "net/tls.h"
 #include "proto/policy_ini.h"
+#include "proto/wire.h"
 
 /* --- values a setting cannot say --------------------------------------------------------- */
 
@@ -380,7 +381,9 @@ static const struct opt_def vm_defs[] = {
     {.key = "disk", .set = {PCT_OF_HOST(KIND_DISK)}},
     {.key = "net", .set = {PCT_OF_HOST(KIND_NET)}},
     {.key = "mem_mib", .set = {SETTING_NUMBER(VM(mem_mib), 0, 1e12, "must be a number >= 0")}},
-    {.key = "priority", .set = {SETTING_WHOLE(VM(priority), -1e15, 1e15, "must be an integer")}},
+    {.key = "priority",
+     .set = {SETTING_WHOLE(VM(priority), -(double)WIRE_PRIORITY_MAX, (double)WIRE_PRIORITY_MAX,
+                           "must be an integer")}},
     {.key = "pinned", .set = {SETTING_BOOL, VM(pinned), .why = "must be yes or no"}},
     {.key = "trace",
      .set = {SETTING_TEXT(VM(trace), trace_file_ok, "must be the name of a file of [sim] trace")}},

@@ -3,16 +3,8 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdlib.h>
 
 #include "proto/wire.h"
-
-/* A name as a JSON string (the model accepts any bytes). */
-static json_t *
-name_json(const char *name)
-{
-    return wire_text_json(name);
-}
 
 /* Round to 1e-6 so outputs stay readable and stable across platforms' last bits. */
 static json_t *
@@ -69,7 +61,7 @@ conflict_json(const struct cluster *cl, const struct policy *pol, const struct p
         goto fail;
     for (uint32_t j = 0; j < c->vm_count; j++) {
         const struct vm *v = &cl->vms[p->conflict_vms[c->vm_off + j]];
-        if (json_array_append_new(vms, name_json(v->name)) < 0)
+        if (json_array_append_new(vms, wire_text_json(v->name)) < 0)
             goto fail;
     }
     for (size_t i = 0; i < pol->n_resources; i++) {
@@ -82,7 +74,7 @@ conflict_json(const struct cluster *cl, const struct policy *pol, const struct p
             goto fail;
     }
     /* json_object_set_new() takes the value's reference even when it fails. */
-    if (json_object_set_new(o, "host", name_json(h->name)) < 0 ||
+    if (json_object_set_new(o, "host", wire_text_json(h->name)) < 0 ||
         json_object_set_new(o, "resources", kinds_array(c->kinds, pol)) < 0) {
         goto fail;
     }
@@ -117,10 +109,10 @@ move_json(const struct cluster *cl, const struct policy *pol, const struct plan_
 {
     unsigned mask = KIND_BIT(KIND_CPU) | policy_resource_mask(pol);
     json_t *o =
-        json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "vm", name_json(cl->vms[m->vm].name), "from",
-                  name_json(cl->hosts[m->from].name), "to", name_json(cl->hosts[m->to].name),
-                  "score", num(m->score), "vm_usage", per_kind(m->vm_usage, mask),
-                  "dest_usage_before", per_kind(m->dest_usage, mask));
+        json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "vm", wire_text_json(cl->vms[m->vm].name), "from",
+                  wire_text_json(cl->hosts[m->from].name), "to",
+                  wire_text_json(cl->hosts[m->to].name), "score", num(m->score), "vm_usage",
+                  per_kind(m->vm_usage, mask), "dest_usage_before", per_kind(m->dest_usage, mask));
     /* Only a drain's moves say why: a conflict's keep the contract's fields. */
     if (o != NULL && m->why == PLAN_MOVE_DRAIN &&
         json_object_set_new(o, "drain", json_true()) < 0) {
@@ -133,17 +125,17 @@ move_json(const struct cluster *cl, const struct policy *pol, const struct plan_
 static json_t *
 unresolved_json(const struct cluster *cl, const struct policy *pol, const struct plan_unresolved *u)
 {
-    json_t *o = json_pack("{s:o,s:s}", "host", name_json(cl->hosts[u->host].name), "reason",
+    json_t *o = json_pack("{s:o,s:s}", "host", wire_text_json(cl->hosts[u->host].name), "reason",
                           plan_reason_name(u->reason));
     if (o != NULL && u->vm != UINT32_MAX &&
-        json_object_set_new(o, "vm", name_json(cl->vms[u->vm].name)) < 0) {
+        json_object_set_new(o, "vm", wire_text_json(cl->vms[u->vm].name)) < 0) {
         json_decref(o);
         return NULL;
     }
     /* A placement rule kept the VM off the host it would have gone to. */
     if (o != NULL && u->rule_id > 0 &&
-        (json_object_set_new(o, "rule", name_json(pol->rules[u->rule_id - 1].name)) < 0 ||
-         json_object_set_new(o, "rule_host", name_json(cl->hosts[u->rule_host].name)) < 0)) {
+        (json_object_set_new(o, "rule", wire_text_json(pol->rules[u->rule_id - 1].name)) < 0 ||
+         json_object_set_new(o, "rule_host", wire_text_json(cl->hosts[u->rule_host].name)) < 0)) {
         json_decref(o);
         return NULL;
     }
@@ -188,14 +180,15 @@ plan_json_encode(const struct cluster *cl, const struct policy *pol, const struc
         for (size_t i = 0; drains != NULL && i < p->n_drains; i++) {
             const struct plan_drain *d = &p->drains[i];
             json_t *o =
-                json_pack("{s:o,s:I,s:I}", "host", name_json(cl->hosts[d->host].name), "vms_left",
-                          (json_int_t)d->vms_left, "moving", (json_int_t)d->moving);
+                json_pack("{s:o,s:I,s:I}", "host", wire_text_json(cl->hosts[d->host].name),
+                          "vms_left", (json_int_t)d->vms_left, "moving", (json_int_t)d->moving);
             if (o != NULL && d->block != 0)
                 (void)json_object_set_new(o, "blocked", json_string(plan_block_name(d->block)));
             if (o != NULL && d->vm != UINT32_MAX)
-                (void)json_object_set_new(o, "vm", name_json(cl->vms[d->vm].name));
+                (void)json_object_set_new(o, "vm", wire_text_json(cl->vms[d->vm].name));
             if (o != NULL && d->rule_id > 0)
-                (void)json_object_set_new(o, "rule", name_json(pol->rules[d->rule_id - 1].name));
+                (void)json_object_set_new(o, "rule",
+                                          wire_text_json(pol->rules[d->rule_id - 1].name));
             if (o == NULL || json_array_append_new(drains, o) < 0) {
                 json_decref(drains);
                 drains = NULL;

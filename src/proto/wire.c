@@ -564,7 +564,7 @@ wire_vmspec_parse(const char *spec, struct wire_vmdef *ret, struct perr *err)
             r = spec_number(val, vlen, 0.0, 1e9, &num);
             d.mem_mib = num;
         } else if (klen == 8 && memcmp(p, "priority", 8) == 0) {
-            r = spec_number(val, vlen, -1e15, 1e15, &num);
+            r = spec_number(val, vlen, -(double)WIRE_PRIORITY_MAX, (double)WIRE_PRIORITY_MAX, &num);
             if (r == 0 && num != (double)(int64_t)num)
                 r = -EINVAL;
             d.priority = (int64_t)num;
