@@ -97,6 +97,7 @@ struct mmig {
     bool journal_wait;   /* --etcd: planned, its order waits for its record in etcd */
     bool src_forgot;     /* the source answered that it has no such migration (404) */
     bool held_logged;    /* "the source may still act" logged */
+    bool kept_logged;    /* "reservation kept" logged */
     bool unlisted;       /* --etcd: not in the journal when this manager took the lead, so
                             another leader may have settled it: followed, recorded in our store
                             and not reported when it ends; journaled again if its source says

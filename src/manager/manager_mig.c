@@ -11,12 +11,14 @@
  * without an answer) cannot say how its migration ended, and waiting for it would keep the
  * destination out of every decision. The destination can: the manager asks it about the
  * arrival (GET /v1/incoming/ID). Committed: the VM runs there, done. Aborted or expired:
- * failed, the VM stays recorded on the source. Still reserved: the manager withdraws the
- * reservation (POST .../abort), as the source itself does when its commit got no answer; the
- * destination settles the race with a commit that may still come, so its answer decides
- * (200: withdrawn, failed; 409: committed first, done). Unknown to the destination: done
- * when the samples show the VM running there; failed when they do not show it arriving and
- * the source can no longer act (its host is down, or it answered that it has no such
+ * failed, the VM stays recorded on the source. Still reserved while the source's samples
+ * still come: its transfer may be running, so the source is asked again, up to
+ * FOLLOW_GIVE_UP_S. Still reserved otherwise: the manager withdraws the reservation (POST
+ * .../abort), as the source itself does when its commit got no answer; the destination
+ * settles the race with a commit that may still come, so its answer decides (200: withdrawn,
+ * failed; 409: committed first, or not taken: the destination is asked again). Unknown to the
+ * destination: done when the samples show the VM running there; failed when they do not show it
+ * arriving and the source can no longer act (its host is down, or it answered that it has no such
  * migration); otherwise held, since a live source that took an order whose answer was lost
  * may reserve there next. So a VM is never placed by a guess: only the destination's word or its
  * samples move it. When neither agent can tell, the source is asked again, and after
@@ -371,8 +373,26 @@ dst_done(void *arg, int status, const char *body, size_t len, const char *err)
         decided(m, g, MMIG_FAILED,
                 "the destination dropped its reservation (aborted or expired); the VM stays "
                 "recorded on the source");
+    } else if (st != NULL && source_may_act(m, g) &&
+               clock_mono_s() - g->last_answer <= FOLLOW_GIVE_UP_S) {
+        /* Reserved, and the source's samples still come: its transfer may be running and its
+         * commit on the way (a source slow to answer about it, or answering errors).
+         * Withdrawing now would abort a healthy migration; the source is asked again, and
+         * once FOLLOW_GIVE_UP_S has passed without a word from it, the reservation is
+         * withdrawn. */
+        if (!g->kept_logged) {
+            g->kept_logged = true;
+            double left = FOLLOW_GIVE_UP_S - (clock_mono_s() - g->last_answer);
+            log_warnx("reservation kept id=%s vm=\"%s\" from=\"%s\" to=\"%s\": the source "
+                      "answers its samples, so its transfer may be running; asking the source "
+                      "again, withdrawing the reservation in %.0f s without an answer",
+                      g->rec.id, g->rec.vm, g->rec.src, g->rec.dst, left > 0 ? left : 0.0);
+        }
+        again_next_round(g);
     } else if (st != NULL) {
-        /* Reserved: withdraw it; the destination's answer settles any race with a commit. */
+        /* Reserved, and the source is down, forgot it, or has not answered for
+         * FOLLOW_GIVE_UP_S: withdraw it; the destination's answer settles any race with a
+         * commit. */
         to_destination(m, g, "POST", "/abort", abort_done);
     } else if (status == 404 && where_is(m, g->rec.vm, g->rec.src, g->rec.dst) == 1) {
         decided(m, g, MMIG_DONE, "the destination does not know the arrival but runs the VM");
