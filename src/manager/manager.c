@@ -432,9 +432,11 @@ load_history(struct manager *m)
 static int
 maintenance_set(struct manager *m, struct mhost *h, bool on, double since, const char *how)
 {
-    if (store_set_maintenance(m->store, h->v.name, on, since) < 0)
+    manager_store_pause(m);
+    int stored = store_set_maintenance(m->store, h->v.name, on, since);
+    manager_store_resume(m);
+    if (stored < 0)
         return -EIO;
-    manager_store_now(m);
     if (h->maintenance != on) {
         h->maintenance = on;
         h->maintenance_since = on ? since : 0;

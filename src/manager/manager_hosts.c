@@ -327,7 +327,10 @@ manager_host_forget(struct manager *m, struct mhost *h, const char *why)
             return -ENOMEM;
         m->retired = n;
     }
-    if (store_forget_agent(m->store, h->v.name) < 0)
+    manager_store_pause(m);
+    int stored = store_forget_agent(m->store, h->v.name);
+    manager_store_resume(m);
+    if (stored < 0)
         return -EIO;
     if (h->maintenance)
         /* Forgotten: not drained next time (a failure is logged; the next leader would

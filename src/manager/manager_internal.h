@@ -260,8 +260,13 @@ void manager_follow(struct manager *m);
 void manager_settle_from_samples(struct manager *m);
 /* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
 bool manager_busy(const struct manager *m, const char *name, const char *vm);
-/* Commit what was stored so far now, even inside a collection round. */
-void manager_store_now(struct manager *m);
+/* Writes between manager_store_pause() and manager_store_resume() commit one by one as they
+ * are made, so a write's result says whether it is on disk: an operator's change or an order
+ * neither waits for the round's commit nor is answered or sent when it was not stored. Inside
+ * a collection round the round's transaction is committed first (a failure is logged) and
+ * begun again on resume. */
+void manager_store_pause(struct manager *m);
+void manager_store_resume(struct manager *m);
 /* Load unfinished migrations from the store after a restart. */
 int manager_recover(struct manager *m);
 /* Free the active migrations. */

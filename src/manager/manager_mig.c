@@ -673,15 +673,19 @@ manager_busy(const struct manager *m, const char *name, const char *vm)
 }
 
 void
-manager_store_now(struct manager *m)
+manager_store_pause(struct manager *m)
 {
-    /* During a collection round the store's writes wait for the round's commit: an operator's
-     * write (a drain, an apply) must not, so the round's transaction is committed here and a
-     * new one begun. */
-    if (!m->in_round)
-        return;
-    if (store_commit(m->store) < 0 || store_begin(m->store) < 0)
-        log_warnx("store commit inside a round failed, ignoring");
+    if (m->in_round && store_commit(m->store) < 0)
+        log_warnx("store commit inside a round failed (the round's rows so far may be lost), "
+                  "ignoring");
+}
+
+void
+manager_store_resume(struct manager *m)
+{
+    if (m->in_round && store_begin(m->store) < 0)
+        log_warnx("store transaction not begun again inside a round (the round's rows commit "
+                  "one by one), ignoring");
 }
 
 int
@@ -726,12 +730,14 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     /* Stored before the order goes out: a crash after this line resends it. An order that
      * could not be stored is not sent (a restart would not know to follow it). */
     (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
-    if (store_put_migration(m->store, &g->rec) < 0) {
+    manager_store_pause(m);
+    int stored = store_put_migration(m->store, &g->rec);
+    manager_store_resume(m);
+    if (stored < 0) {
         log_warnx("migration not ordered: the store cannot record it vm=\"%s\", ignoring", vm);
         free(g);
         return -EIO;
     }
-    manager_store_now(m);
     m->active[m->n_active++] = g;
     m->ordered_total++;
     log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,

@@ -21,10 +21,11 @@ rec_save(struct manager *m, struct store_rec *r, const char *state)
 {
     (void)snprintf(r->state, sizeof(r->state), "%s", state);
     r->updated = clock_wall_s();
+    manager_store_pause(m);
     if (store_put_recommendation(m->store, r) < 0)
         log_warnx("recommendation not stored id=%s, ignoring", r->id);
+    manager_store_resume(m);
     manager_journal_rec(m, r); /* in etcd while held, deleted once settled */
-    manager_store_now(m);
 }
 
 static void
@@ -274,6 +275,7 @@ manager_recs_restore(struct manager *m, const struct store_rec *recs, size_t n)
         rec_save(m, r, "expired");
         rec_drop(m, i);
     }
+    manager_store_pause(m);
     for (size_t k = 0; k < n; k++) {
         if (rec_index(m, recs[k].id) < m->n_recs)
             continue; /* held already */
@@ -300,5 +302,5 @@ manager_recs_restore(struct manager *m, const struct store_rec *recs, size_t n)
                  "state=%s",
                  r->id, r->vm, r->src, r->dst, r->state);
     }
-    manager_store_now(m);
+    manager_store_resume(m);
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/failpoint.h"
+
 /* The schema's history, oldest first: step N upgrades a store of version N-1 to version N.
  * store_open() runs the steps a store lacks, each in one transaction that also sets
  * PRAGMA user_version and meta.schema_version to N, so a store is always at one version.
@@ -297,8 +299,14 @@ store_commit(struct store *s)
     /* The queued samples go in the same transaction; the commit is tried even when they
      * fail, for the other rows of the round. */
     int r = store_samples_flush(s);
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (failpoint_drop("store-commit") ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        /* A COMMIT that failed may leave the transaction open (SQLITE_BUSY): rolled back, so
+         * that the writes that follow are not held in it, unknown to the caller. */
+        if (!sqlite3_get_autocommit(s->db))
+            (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -EIO;
+    }
     store_names_committed(s);
     return r;
 }

@@ -59,7 +59,10 @@ void store_close(struct store *s);
 
 /* Group writes into one transaction (one fsync per round, not per sample). A transaction
  * rolled back (by a failed write or commit) takes the names it added with it: the cache
- * forgets them, and drops the raw samples still queued for it. */
+ * forgets them, and drops the raw samples still queued for it. store_commit(): 0; -EIO when
+ * the queued samples could not be written or the COMMIT failed; after a failed COMMIT no
+ * transaction is left open (it is rolled back), so the writes that follow commit one by one
+ * until the next store_begin(). */
 MUST_CHECK int store_begin(struct store *s);
 MUST_CHECK int store_commit(struct store *s);
 

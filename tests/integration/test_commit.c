@@ -1,0 +1,135 @@
+/* An operator's change made while a collection round is open is on disk when it is answered,
+ * even when the round's commit fails. The round's writes wait for its one commit; a drain
+ * used to go into that transaction and be answered 202 whether the commit then held or not,
+ * and a manager restarted after a failed commit had forgotten the drain. With the failpoint
+ * store-commit:drop every commit of a round fails (and is rolled back); a fake agent h1,
+ * a thread of this test, holds the manager's sample request so that the round stays open
+ * while the drain comes. */
+#define _POSIX_C_SOURCE 200809L
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testpool.h"
+
+static int fake_fd = -1;
+static pthread_t fake_th;
+static bool fake_started;
+static atomic_bool fake_stop;
+static atomic_bool release; /* stop holding the sample requests */
+
+/* The fake agent: every sample request is held until `release` (or 5 s), then closed
+ * unanswered; anything else is answered 404. One connection at a time: the manager's next
+ * request waits in the listening socket's queue, unanswered too. */
+static void *
+fake_agent(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&fake_stop)) {
+        struct pollfd p = {.fd = fake_fd, .events = POLLIN};
+        if (poll(&p, 1, 100) != 1)
+            continue;
+        int fd = accept(fake_fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        char req[16384];
+        if (pool_read_request(fd, req, sizeof(req), 2000) &&
+            strncmp(req, "GET /v1/sample", 14) == 0) {
+            struct timespec t0;
+            (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+            for (;;) {
+                struct timespec t;
+                (void)clock_gettime(CLOCK_MONOTONIC, &t);
+                if (atomic_load(&release) || atomic_load(&fake_stop) || t.tv_sec - t0.tv_sec > 5)
+                    break;
+                (void)poll(NULL, 0, 10);
+            }
+        } else {
+            static const char nf[] = "HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: "
+                                     "close\r\n\r\n";
+            (void)send(fd, nf, sizeof(nf) - 1, MSG_NOSIGNAL);
+        }
+        (void)close(fd);
+    }
+    return NULL;
+}
+
+static int
+teardown(void **state)
+{
+    atomic_store(&fake_stop, true);
+    if (fake_started)
+        (void)pthread_join(fake_th, NULL);
+    fake_started = false;
+    if (fake_fd >= 0)
+        (void)close(fake_fd);
+    fake_fd = -1;
+    (void)unsetenv("VMLOC_FAILPOINT");
+    return pool_teardown(state);
+}
+
+static void
+test_drain_in_round_is_stored(void **state)
+{
+    (void)state;
+    /* A long interval: the held request keeps the round open for up to 2 s. */
+    const char *slow[] = {"--interval", "2", NULL};
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "store-commit:drop", 1), 0);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", slow);
+    (void)unsetenv("VMLOC_FAILPOINT");
+    const char *e2[] = {"--vm", "c:cpu=5", NULL};
+    (void)pool_start_agent("h2", m->url, e2);
+
+    static char url[64];
+    fake_fd = pool_listen_loopback(url, sizeof(url));
+    atomic_store(&fake_stop, false);
+    atomic_store(&release, false);
+    assert_int_equal(pthread_create(&fake_th, NULL, fake_agent, NULL), 0);
+    fake_started = true;
+    char body[160];
+    (void)snprintf(body, sizeof(body), "{\"name\":\"h1\",\"url\":\"%s\"}", url);
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(m->url, "POST", "/v1/agents", body, &j), 200);
+    json_decref(j);
+
+    /* A round that began after h1 was known stays open until h1 answers, which it does
+     * not, or for the 2 s of its time-out: drain h2 in it. */
+    struct cond round = {.url = m->url, .n = health_int(m->url, "rounds") + 1};
+    assert_true(wait_until(rounds_reach, &round, START_S));
+    assert_int_equal(daemon_http(m->url, "POST", "/v1/hosts/h2/drain", NULL, &j), 202);
+    json_decref(j);
+    atomic_store(&release, true);
+    /* The round's end commits, and fails: a drain held in its transaction would be lost. */
+    struct log_cond failed = {m, "store commit failed"};
+    assert_true(wait_until(log_has, &failed, START_S));
+    assert_int_equal(daemon_stop(m, START_S), 0);
+
+    /* A manager on the same store, without the failpoint, has the drain. */
+    struct daemon *m2 = pool_start_manager("manager2", "127.0.0.1:0", slow);
+    json_t *hosts = get(m2->url, "/v1/hosts");
+    assert_string_equal(str(named(hosts, "h2"), "state"), "maintenance");
+    json_decref(hosts);
+    pool_finish();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_drain_in_round_is_stored, pool_setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
