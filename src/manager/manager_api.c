@@ -261,20 +261,29 @@ delete_host(struct http_req *r, void *ctx)
     }
     char name[sizeof(h->v.name)];
     (void)snprintf(name, sizeof(name), "%s", h->v.name);
-    bool up = h->v.up;
-    int rc = manager_host_forget(m, h, "vmloc forget");
-    if (rc == -EBUSY) {
+    /* A running agent registers again within seconds: `was_up` says so. */
+    json_t *o = json_pack("{s:s,s:b,s:b}", "host", name, "forgotten", 1, "was_up", h->v.up);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    /* With etcd, a host in maintenance is answered once its drain has left the journal: a
+     * leader that dies after answering must not leave the next one a drain of it. */
+    struct journal_answer ans = {r, 200, text};
+    int rc = manager_host_forget(m, h, "vmloc forget", text != NULL ? &ans : NULL);
+    if (rc == -EBUSY)
         http_reply_error(
             r, 409, "a migration from or to %s is under way: forget it once it has ended", name);
-        return;
-    }
-    if (rc < 0) {
+    else if (rc == -EIO)
         http_reply_error(r, 503, "the store could not forget it; nothing changed");
-        return;
-    }
-    /* A running agent registers again within seconds: say so. */
-    manager_reply_json(r, 200,
-                       json_pack("{s:s,s:b,s:b}", "host", name, "forgotten", 1, "was_up", up));
+    else if (text == NULL)
+        http_reply_error(r, 503, "out of memory (the host is forgotten; see vmloc hosts)");
+    else if (rc < 0)
+        http_reply_error(r, 503,
+                         "forgotten on this manager, but etcd's copy of its drain is not "
+                         "confirmed (out of memory): see vmloc hosts");
+    else if (rc == 0)
+        http_reply_json(r, 200, text);
+    /* 1: answered once the journal has the change */
+    free(text);
 }
 
 static void

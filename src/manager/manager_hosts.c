@@ -317,7 +317,8 @@ host_migrating(const struct manager *m, const char *name)
 }
 
 int
-manager_host_forget(struct manager *m, struct mhost *h, const char *why)
+manager_host_forget(struct manager *m, struct mhost *h, const char *why,
+                    const struct journal_answer *ans)
 {
     if (host_migrating(m, h->v.name))
         return -EBUSY;
@@ -332,10 +333,11 @@ manager_host_forget(struct manager *m, struct mhost *h, const char *why)
     manager_store_resume(m);
     if (stored < 0)
         return -EIO;
+    int rc = 0;
     if (h->maintenance)
         /* Forgotten: not drained next time (a failure is logged; the next leader would
          * list the host in maintenance until it is undrained). */
-        (void)manager_journal_drain(m, h->v.name, false, 0, NULL);
+        rc = manager_journal_drain(m, h->v.name, false, 0, ans);
     size_t i = 0;
     while (i < m->n_hosts && m->hosts[i] != h)
         i++;
@@ -351,7 +353,7 @@ manager_host_forget(struct manager *m, struct mhost *h, const char *why)
     } else {
         manager_host_free(h);
     }
-    return 0;
+    return rc;
 }
 
 void
@@ -371,7 +373,8 @@ manager_forget_silent(struct manager *m)
         char why[160];
         (void)snprintf(why, sizeof(why), "silent for %.0f s (forget_after %.0f s)", silent,
                        m->opts.forget_after_s);
-        if (manager_host_forget(m, h, why) < 0)
+        int rc = manager_host_forget(m, h, why, NULL);
+        if (rc == -EBUSY || rc == -EIO)
             i++; /* a migration involves it, or the store failed: tried again next round */
     }
 }

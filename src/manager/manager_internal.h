@@ -220,10 +220,15 @@ struct mhost *manager_host_find(struct manager *m, const char *name);
 void manager_sample_now(struct manager *m, struct mhost *h);
 /* Take host `h`'s sample `s`: its latest, in its roll-ups, stored raw if due. `s` is moved. */
 void manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s);
+struct journal_answer;
 /* Forget host `h` (`why` for the log): off the list and out of the store; refused (-EBUSY)
  * while a migration involves it; -EIO when the store could not forget it (nothing changed).
- * Requests in flight to it finish first (manager_host_answered()). */
-int manager_host_forget(struct manager *m, struct mhost *h, const char *why);
+ * Requests in flight to it finish first (manager_host_answered()). Forgotten: 0, answer
+ * `ans` (may be NULL) now; with etcd, a host in maintenance leaves the journal's drains too,
+ * and `ans` waits for that write as manager_journal_drain() says (1), or -ENOMEM when it
+ * cannot (forgotten all the same; `ans` is the caller's). */
+int manager_host_forget(struct manager *m, struct mhost *h, const char *why,
+                        const struct journal_answer *ans);
 /* Forget the hosts silent for longer than forget_after (once a round). */
 void manager_forget_silent(struct manager *m);
 /* Send `method path` to host `h` with `done(h, ...)`; every such callback starts with

@@ -476,6 +476,32 @@ test_drain_waits_for_etcd(void **state)
     pool_finish();
 }
 
+/* (b') The same for `vmloc forget` of a host in maintenance: its drain leaves the journal,
+ * and the forget is answered once etcd has that (here never: 503), not before. */
+static void
+test_forget_waits_for_etcd(void **state)
+{
+    (void)state;
+    struct daemon *m1 = start_losing_writes(NULL, NULL);
+    struct http_creds creds = {test_token(), NULL};
+    struct http_answer ans = {0};
+    assert_int_equal(http_fetch(m1->url, "POST", "/v1/hosts/h3/drain", "{}", &creds, ACT_S, &ans),
+                     0);
+    assert_int_equal(ans.status, 503); /* its write lost too */
+    free(ans.body);
+    struct cond drained1 = {m1->url, "h3", "maintenance", 0};
+    assert_true(host_state_is(&drained1));
+
+    memset(&ans, 0, sizeof(ans));
+    assert_int_equal(http_fetch(m1->url, "DELETE", "/v1/hosts/h3", NULL, &creds, ACT_S, &ans), 0);
+    if (ans.status != 503 || ans.body == NULL || strstr(ans.body, "etcd has not confirmed") == NULL)
+        fail_msg("forget answered %d before its drain left etcd: %s", ans.status, ans.body);
+    free(ans.body);
+    struct log_cond forgot = {m1, "host forgotten host=\"h3\""};
+    assert_true(log_has(&forgot));
+    pool_finish();
+}
+
 /* (b'') A drain still waiting for etcd when the leader loses the lead (etcd stopped: the
  * lease cannot be renewed) is answered 503 at once, not left hanging nor reported done. */
 static void
@@ -678,6 +704,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_waits_for_etcd, setup, teardown_asked),
         cmocka_unit_test_setup_teardown(test_drain_lead_lost, setup, teardown_asked),
+        cmocka_unit_test_setup_teardown(test_forget_waits_for_etcd, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_rec_survives, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_bad_records, setup, etcdtest_teardown),
     };
