@@ -274,9 +274,11 @@ delete_host(struct http_req *r, void *ctx)
             r, 409, "a migration from or to %s is under way: forget it once it has ended", name);
     else if (rc == -EIO)
         http_reply_error(r, 503, "the store could not forget it; nothing changed");
+    else if (rc < 0)
+        http_reply_error(r, 503, "out of memory; nothing changed");
     else if (text == NULL)
         http_reply_error(r, 503, "out of memory (the host is forgotten; see vmloc hosts)");
-    else if (rc < 0)
+    else if (rc == MANAGER_FORGOT_UNJOURNALED)
         http_reply_error(r, 503,
                          "forgotten on this manager, but etcd's copy of its drain is not "
                          "confirmed (out of memory): see vmloc hosts");

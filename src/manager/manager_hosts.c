@@ -334,10 +334,13 @@ manager_host_forget(struct manager *m, struct mhost *h, const char *why,
     if (stored < 0)
         return -EIO;
     int rc = 0;
-    if (h->maintenance)
+    if (h->maintenance) {
         /* Forgotten: not drained next time (a failure is logged; the next leader would
          * list the host in maintenance until it is undrained). */
         rc = manager_journal_drain(m, h->v.name, false, 0, ans);
+        if (rc < 0)
+            rc = MANAGER_FORGOT_UNJOURNALED;
+    }
     size_t i = 0;
     while (i < m->n_hosts && m->hosts[i] != h)
         i++;
@@ -373,8 +376,7 @@ manager_forget_silent(struct manager *m)
         char why[160];
         (void)snprintf(why, sizeof(why), "silent for %.0f s (forget_after %.0f s)", silent,
                        m->opts.forget_after_s);
-        int rc = manager_host_forget(m, h, why, NULL);
-        if (rc == -EBUSY || rc == -EIO)
+        if (manager_host_forget(m, h, why, NULL) < 0)
             i++; /* a migration involves it, or the store failed: tried again next round */
     }
 }

@@ -165,6 +165,7 @@ struct manager {
     size_t decode_bytes;     /* the bodies of the samples waiting for them */
     int outstanding;         /* sample requests of the current round, and samples decoding */
     bool in_round;
+    int store_paused; /* manager_store_pause() calls not yet resumed */
     uint64_t rounds;
     uint64_t round_started_us;
     double last_round_ms;
@@ -221,12 +222,14 @@ void manager_sample_now(struct manager *m, struct mhost *h);
 /* Take host `h`'s sample `s`: its latest, in its roll-ups, stored raw if due. `s` is moved. */
 void manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s);
 struct journal_answer;
-/* Forget host `h` (`why` for the log): off the list and out of the store; refused (-EBUSY)
- * while a migration involves it; -EIO when the store could not forget it (nothing changed).
- * Requests in flight to it finish first (manager_host_answered()). Forgotten: 0, answer
- * `ans` (may be NULL) now; with etcd, a host in maintenance leaves the journal's drains too,
- * and `ans` waits for that write as manager_journal_drain() says (1), or -ENOMEM when it
- * cannot (forgotten all the same; `ans` is the caller's). */
+/* Forget host `h` (`why` for the log): off the list and out of the store. Not forgotten
+ * (nothing changed): -EBUSY while a migration involves it, -EIO when the store could not
+ * forget it, -ENOMEM. Requests in flight to it finish first (manager_host_answered()).
+ * Forgotten: 0, answer `ans` (may be NULL) now; with etcd, a host in maintenance leaves the
+ * journal's drains too, and `ans` waits for that write (1: answered once etcd confirms it, as
+ * manager_journal_drain() says), or MANAGER_FORGOT_UNJOURNALED when that write cannot be
+ * made or waited on (out of memory, logged): `ans` is the caller's. */
+#define MANAGER_FORGOT_UNJOURNALED 2
 int manager_host_forget(struct manager *m, struct mhost *h, const char *why,
                         const struct journal_answer *ans);
 /* Forget the hosts silent for longer than forget_after (once a round). */
@@ -266,10 +269,12 @@ void manager_settle_from_samples(struct manager *m);
 /* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
 bool manager_busy(const struct manager *m, const char *name, const char *vm);
 /* Writes between manager_store_pause() and manager_store_resume() commit one by one as they
- * are made, so a write's result says whether it is on disk: an operator's change or an order
- * neither waits for the round's commit nor is answered or sent when it was not stored. Inside
+ * are made, so a write's result says whether it is committed (it survives a crash of the
+ * manager; with the store's synchronous=NORMAL a power loss may take the last commits): an
+ * operator's change or an order neither waits for the round's commit nor is answered or sent
+ * when it was not stored. Inside
  * a collection round the round's transaction is committed first (a failure is logged) and
- * begun again on resume. */
+ * begun again on resume. Pairs may nest: the outermost pair commits and begins. */
 void manager_store_pause(struct manager *m);
 void manager_store_resume(struct manager *m);
 /* Load unfinished migrations from the store after a restart. */

@@ -675,7 +675,7 @@ manager_busy(const struct manager *m, const char *name, const char *vm)
 void
 manager_store_pause(struct manager *m)
 {
-    if (m->in_round && store_commit(m->store) < 0)
+    if (m->store_paused++ == 0 && m->in_round && store_commit(m->store) < 0)
         log_warnx("store commit inside a round failed (the round's rows so far may be lost), "
                   "ignoring");
 }
@@ -683,7 +683,7 @@ manager_store_pause(struct manager *m)
 void
 manager_store_resume(struct manager *m)
 {
-    if (m->in_round && store_begin(m->store) < 0)
+    if (--m->store_paused == 0 && m->in_round && store_begin(m->store) < 0)
         log_warnx("store transaction not begun again inside a round (the round's rows commit "
                   "one by one), ignoring");
 }
