@@ -518,6 +518,11 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     unsigned woke = lv_drain(hv->wake_fd);
+    /* A reading begun before a change would show the host as it was (a migrated VM still
+     * here as a plain running one): refreshed before an ended migration is finished, since
+     * finish() samples at once, and a sample waits for a reading begun after this. */
+    if ((woke & LV_WOKE_OTHER) != 0)
+        lv_reader_refresh(hv->reader);
     for (size_t i = 0; i < hv->n_jobs;) {
         struct lv_job *j = hv->jobs[i];
         char error[256] = "";
@@ -541,9 +546,6 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
      * for nothing: sampling again would ask for a reading that, done, wakes the loop again,
      * without end. */
     if ((woke & LV_WOKE_OTHER) != 0) {
-        /* A reading begun before the change would show the host as it was (a migrated VM
-         * still here): the sample it asks for waits for one begun after. */
-        lv_reader_refresh(hv->reader);
         hv->deferred = false;
         hv->ev.changed(hv->ev.ctx);
     } else if ((woke & LV_WOKE_READING) != 0 && hv->deferred) {
