@@ -524,6 +524,12 @@ post_incoming(struct http_req *r, void *ctx)
         http_reply_error(r, 400, "%s", err.msg);
         return;
     }
+    if (strcmp(in.from, a->opts->name) == 0) {
+        /* No source moves a VM to itself (a peer deciding would otherwise take it: it
+         * takes arrivals from the holder of its lock, itself then). */
+        http_reply_error(r, 400, "field \"from\": a VM cannot arrive from this host itself");
+        return;
+    }
     if (!http_req_check_host(r, in.from, "arrival"))
         return;
     struct sim_arrivals *t = arrivals(r, a, true);

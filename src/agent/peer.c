@@ -456,7 +456,9 @@ renew_done(void *arg, int status, const char *body, size_t len, const char *err)
     (void)len;
     if (status == 200)
         return;
-    log_warnx("lock renewal failed url=%s status=%d %s; the migration goes on", p->v.url, status,
+    /* The peer's answer, cut: it is another host's text. */
+    log_warnx("lock renewal failed url=%s status=%d %.*s; the migration goes on", p->v.url, status,
+              status == 0 ? 200 : (int)(len < 200 ? len : 200),
               status == 0 ? err : (body != NULL ? body : ""));
 }
 
@@ -582,7 +584,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
         json_t *j = json_loadb(body, len, 0, NULL);
         const char *h = json_string_value(json_object_get(j, "holder"));
         log_info("lock refused host=\"%s\" holder=\"%s\"; trying the next best destination",
-                 p->v.name, h != NULL ? h : "?");
+                 p->v.name, h != NULL && wire_name_valid(h) ? h : "?");
         json_decref(j);
     } else {
         log_warnx("lock not obtained host=\"%s\" status=%d error=\"%s\"; excluding it", p->v.name,
@@ -694,6 +696,7 @@ peer_new(const struct peer_opts *o, const struct peer_env *env, struct peer_mode
         log_errorx("out of memory");
         return -1;
     }
+    peer_lock_restore(pm);
     /* The list may come later (a peers file written once every agent listens). */
     if (pm->n_peers == 0 && !o->peers_later)
         log_warnx("peer mode without peers: conflicts will be detected but cannot be resolved");

@@ -77,6 +77,9 @@ struct peer_mode {
     uint64_t view_asked_us; /* monotonic: peers last asked for the page's host list */
 };
 
+/* After a restart: hold the lock again for the source of an arrival still reserved
+ * (peer_lock.c). */
+void peer_lock_restore(struct peer_mode *pm);
 /* Take (or renew) this host's lock for `holder` (peer_lock.c): 0, or -EBUSY with the holder
  * and its lease left. Release it for `holder`: 0; 1 it was not held; -EPERM held by another.
  * A lease that ran out is freed first, with its holder's arrivals. */

@@ -93,3 +93,24 @@ peer_takes_from(struct peer_mode *pm, const char *from)
     const char *holder = peer_lock_holder(pm, NULL);
     return holder != NULL && strcmp(holder, from) == 0;
 }
+
+/* A restart keeps this host's reservations (its state file) but not its lock, which lives in
+ * memory: another peer could then take the lock and move a VM in while the reserved VM's copy
+ * runs, and both would commit. The lock is held again for the source of a reserved arrival,
+ * with a fresh lease: a source that lives renews it; one that died lets it run out and loses
+ * its arrival with it, as before the restart. */
+void
+peer_lock_restore(struct peer_mode *pm)
+{
+    const char *from = NULL;
+    const char *id =
+        pm->env.arrivals != NULL ? sim_arrival_reserved(pm->env.arrivals, &from) : NULL;
+    if (id == NULL)
+        return;
+    const char *holder = NULL;
+    double left = 0;
+    if (peer_lock_own(pm, from, pm->o.lock_lease_s, &holder, &left) == 0)
+        log_info("lock held again after a restart host=\"%s\" holder=\"%s\" lease=%gs: its "
+                 "arrival id=%s is reserved",
+                 pm->o.name, from, pm->o.lock_lease_s, id);
+}

@@ -344,6 +344,18 @@ sim_arrival_source(const struct sim_arrivals *t, const char *id)
     return in != NULL ? in->from : NULL;
 }
 
+const char *
+sim_arrival_reserved(const struct sim_arrivals *t, const char **ret_from)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->ins[i]->state == SIMSTATE_IN_RESERVED) {
+            *ret_from = t->ins[i]->from;
+            return t->ins[i]->id;
+        }
+    }
+    return NULL;
+}
+
 void
 sim_arrival_drop_from(struct sim_arrivals *t, const char *from)
 {

@@ -317,6 +317,7 @@ test_hostile_requests(void **state)
         {"POST", "/v1/incoming", INCOMING("a\\u200bb", "5"), 400},
         {"POST", "/v1/incoming", INCOMING("a\\tb", "5"), 400},
         {"POST", "/v1/incoming", INCOMING("a", "100000000000000000"), 400},
+        {"POST", "/v1/incoming", INCOMING("h1", "5"), 400}, /* from this host itself */
         {"POST", "/v1/incoming", INCOMING("a", "1000000000000000"), 201},
         {"POST", "/v1/incoming/none/commit", NULL, 404},
         {"GET", "/v1/migrations/none", NULL, 404},

@@ -564,6 +564,45 @@ test_peer_config_200(void **state)
 
 /* The lock API: validation, refusal to a second holder, release by the holder only, and no
  * locks outside peer mode. */
+/* A destination restarted while an arrival is reserved holds its lock again for that
+ * arrival's source: before, the lock (in memory only) came back free, another peer could take
+ * it and move a VM in while the first copy ran, and both arrivals would commit. */
+static void
+test_lock_kept_across_restart(void **state)
+{
+    (void)state;
+    struct peers p;
+    pool_peers_init(&p, 1);
+    pool_peer_start(&p, 0, NULL);
+    const char *u = p.url[0];
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
+                     200);
+    json_decref(j);
+    const char *in = "{\"id\":\"m1\",\"from\":\"h1\",\"transfer_s\":30,\"vm\":{\"name\":\"z\","
+                     "\"demand\":{\"cpu\":5},\"mem_mib\":10,\"priority\":0,\"pinned\":false}}";
+    assert_int_equal(daemon_http(u, "POST", "/v1/incoming", in, &j), 201);
+    json_decref(j);
+
+    assert_int_equal(daemon_stop(p.d[0], 10.0), 0);
+    pool_peer_start(&p, 0, NULL);
+    j = get(u, "/v1/lock");
+    assert_true(json_is_true(json_object_get(j, "held")));
+    assert_string_equal(str(j, "holder"), "h1");
+    json_decref(j);
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h2\",\"lease_s\":30}", &j),
+                     409);
+    assert_string_equal(str(j, "holder"), "h1");
+    json_decref(j);
+    /* The source that lives on renews it and commits its VM. */
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
+                     200);
+    json_decref(j);
+    assert_int_equal(daemon_http(u, "POST", "/v1/incoming/m1/commit", NULL, &j), 200);
+    json_decref(j);
+    pool_finish();
+}
+
 static void
 test_lock_api(void **state)
 {
@@ -714,6 +753,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_peers_file, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_config_200, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_lock_api, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_kept_across_restart, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_mode_options, pool_setup, pool_teardown),
     };
     return cmocka_run_group_tests_name("peer", tests, NULL, NULL);
