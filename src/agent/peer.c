@@ -518,6 +518,10 @@ start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char
     peer_record_migration(pm, m);
     log_info("peer decision host=\"%s\" vm=\"%s\" to=\"%s\" id=%s decided_in_ms=%.1f reason=\"%s\"",
              pm->o.name, o.vm, p->v.name, m->id, pm->last_resolve_ms, reason);
+    /* The destination's lease runs from its grant, an answer or two ago: renewed at once,
+     * then every third of it. */
+    if (send_lock(pm, p, false, renew_done) < 0)
+        log_warnx("lock renewal not sent url=%s", p->v.url);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
     (void)event_add(pm->renew_ev, &tv);
 }
@@ -548,6 +552,14 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
         return;
     }
     if (pick.peer == pm->lock_target) {
+        /* This host's own lease was last renewed when the decision began, up to two answers
+         * ago: renewed now, and a lock lost meanwhile stops the decision (another peer may be
+         * moving a VM in). */
+        if (!keep_own_lock(pm)) {
+            release_peer(pm, p);
+            back_to_idle(pm);
+            return;
+        }
         start_migration(pm, p, pick.vm, pick.reason);
         return;
     }

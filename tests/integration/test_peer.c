@@ -146,7 +146,10 @@ test_peer_one_conflict(void **state)
     assert_true(health_int(p.url[0], "conflicts_detected") >= 1);
     assert_int_equal(health_int(p.url[0], "locks_granted"), 1);
     assert_int_equal(health_int(p.url[0], "lock_refusals"), 0);
-    assert_int_equal(health_int(p.url[2], "locks_served"), 1);
+    /* The destination granted the lock and its renewal at the migration's start (one more
+     * only if the migration took over a third of the 30 s lease). */
+    long long served = health_int(p.url[2], "locks_served");
+    assert_true(served >= 2 && served <= 3);
     /* Both locks are released after the migration. */
     struct pcond l0 = {&p, p.url[0], NULL, 0, 0};
     struct pcond l2 = {&p, p.url[2], NULL, 0, 0};
