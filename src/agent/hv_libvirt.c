@@ -362,6 +362,7 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
     double elapsed_ms;
     lv_migrate_progress(j->mig, &processed, &total, &elapsed_ms);
     if (total > 0) {
+        m->has_progress = true;
         m->progress_mib = processed;
         m->total_mib = total;
         log_debug("migration progress id=%s mib=%.0f of %.0f elapsed_ms=%.0f", m->id, processed,
@@ -474,7 +475,6 @@ lvb_migrate_start(struct hv *h, struct migration *m, hv_ended_fn done, void *arg
     }
     j->in_flight = true;
     m->job = j;
-    m->has_progress = true;
     hv->jobs[hv->n_jobs++] = j;
     log_info("migration ordered id=%s vm=\"%s\" to=\"%s\" url=%s mem_mib=%.0f", m->id, m->vm,
              m->to_name, m->to_url, m->mem_mib);
@@ -497,9 +497,17 @@ lvb_migrate_release(struct hv *h, struct migration *m)
     if (j == NULL)
         return;
     if (j->mig != NULL) {
-        /* Still running at exit: libvirt is asked to abort, then the worker is awaited. */
-        if (lv_migrate_poll(j->mig, m->error, sizeof(m->error)) == 0)
-            lv_migrate_abort(j->mig);
+        /* Still running at exit (a running record is released at no other time): every
+         * running job is asked to abort before this one's worker is awaited, so that N jobs
+         * take about one wait of lv_migrate_free(), not N in a row. */
+        struct hv_lv *hv = lv_of(h);
+        for (size_t i = 0; i < hv->n_jobs; i++) {
+            char scratch[256];
+            struct lv_mig *other = hv->jobs[i]->mig;
+            if (other != NULL && lv_migrate_poll(other, scratch, sizeof(scratch)) == 0)
+                lv_migrate_abort(other);
+        }
+        (void)lv_migrate_poll(j->mig, m->error, sizeof(m->error));
         lv_migrate_free(j->mig);
     }
     if (j->timer != NULL)

@@ -268,8 +268,17 @@ static int
 migrate(struct lv_mig *m)
 {
     m->dom = virDomainLookupByName(m->conn, m->name);
-    if (m->dom == NULL || virDomainIsActive(m->dom) != 1) {
-        (void)snprintf(m->error, sizeof(m->error), "no such running domain");
+    if (m->dom == NULL) {
+        /* libvirt's own words: no such domain, or a connection that is gone. */
+        (void)snprintf(m->error, sizeof(m->error), "no such domain (libvirt: %s)",
+                       virGetLastErrorMessage());
+        return -1;
+    }
+    int active = virDomainIsActive(m->dom);
+    if (active != 1) {
+        (void)snprintf(m->error, sizeof(m->error), "%s",
+                       active == 0 ? "no such running domain (it is shut off)"
+                                   : virGetLastErrorMessage());
         return -1;
     }
     /* Without its progress thread nothing could abort it (the time limit, the agent's exit):

@@ -159,7 +159,9 @@ test_listing_and_host_rate(void **state)
         st = lv_migrate_poll(m, e, sizeof(e));
     }
     assert_int_equal(st, -1);
-    assert_string_equal(e, "no such running domain");
+    /* libvirt's own reason, not a guess (a lost connection reads differently). */
+    assert_true(strncmp(e, "no such domain (libvirt: ", 25) == 0);
+    assert_non_null(strstr(e, "not found"));
     lv_migrate_free(m);
     (void)lv_drain(hv.wake[0]);
     assert_true(lv_retry_in(&hv, 2.0) == 0);
