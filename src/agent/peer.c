@@ -474,8 +474,9 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
     const struct migration *m = pm->acting;
     if (m->unknown_since > 0 && clock_mono_s() - m->unknown_since > RESOLVE_HOLD_S) {
         /* The destination does not say whether it runs the VM. The VM stays marked leaving
-         * (nobody moves it, nothing moves into its place) until it does; the host's other VMs
-         * need not wait for that. */
+         * (nobody moves it, nothing moves into its place) until it does; the locks need not
+         * wait for that. (This host moves nothing else out meanwhile: a host with a VM
+         * leaving is no source, build_model().) */
         log_warnx("migration outcome still unknown after %.0fs id=%s vm=\"%s\"; releasing the "
                   "locks, the VM stays blocked until host \"%s\" answers",
                   RESOLVE_HOLD_S, m->id, m->vm, dst->v.name);
