@@ -528,8 +528,10 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     unsigned woke = lv_drain(hv->wake_fd);
     /* A reading begun before a change would show the host as it was (a migrated VM still
      * here as a plain running one): refreshed before an ended migration is finished, since
-     * finish() samples at once, and a sample waits for a reading begun after this. */
-    if ((woke & LV_WOKE_OTHER) != 0)
+     * finish() samples at once, and a sample waits for a reading begun after this. A job
+     * may end before its 'm' reaches the pipe: its end refreshes too. */
+    bool refreshed = (woke & LV_WOKE_OTHER) != 0;
+    if (refreshed)
         lv_reader_refresh(hv->reader);
     for (size_t i = 0; i < hv->n_jobs;) {
         struct lv_job *j = hv->jobs[i];
@@ -538,6 +540,10 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
         if (s == 0) {
             i++;
             continue;
+        }
+        if (!refreshed) {
+            lv_reader_refresh(hv->reader);
+            refreshed = true;
         }
         if (s < 0 && j->aborting) {
             char why[300];
@@ -553,7 +559,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
      * sample shows it now. A reading nobody waits for (the one a sample took in time) asks
      * for nothing: sampling again would ask for a reading that, done, wakes the loop again,
      * without end. */
-    if ((woke & LV_WOKE_OTHER) != 0) {
+    if (refreshed) {
         hv->deferred = false;
         hv->ev.changed(hv->ev.ctx);
     } else if ((woke & LV_WOKE_READING) != 0 && hv->deferred) {

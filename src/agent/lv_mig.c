@@ -270,7 +270,7 @@ migrate(struct lv_mig *m)
     m->dom = virDomainLookupByName(m->conn, m->name);
     if (m->dom == NULL) {
         /* libvirt's own words: no such domain, or a connection that is gone. */
-        (void)snprintf(m->error, sizeof(m->error), "no such domain (libvirt: %s)",
+        (void)snprintf(m->error, sizeof(m->error), "domain lookup failed: %s",
                        virGetLastErrorMessage());
         return -1;
     }

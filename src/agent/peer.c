@@ -453,7 +453,14 @@ renew_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
     struct peer *p = arg;
     peer_answered(p);
-    (void)len;
+    struct peer_mode *pm = p->pm;
+    bool ours = pm->phase >= PEER_LOCKING && pm->peers[pm->lock_target] == p;
+    if (status == 200 && !ours) {
+        /* A renewal that reached the peer after our release took its free lock again:
+         * given back, as a grant that came after we moved on is (lock_done()). */
+        release_peer(pm, p);
+        return;
+    }
     if (status == 200)
         return;
     /* The peer's answer, cut: it is another host's text. */

@@ -96,15 +96,16 @@ peer_takes_from(struct peer_mode *pm, const char *from)
 
 /* A restart keeps this host's reservations (its state file) but not its lock, which lives in
  * memory: another peer could then take the lock and move a VM in while the reserved VM's copy
- * runs, and both would commit. The lock is held again for the source of a reserved arrival,
- * with a fresh lease: a source that lives renews it; one that died lets it run out and loses
- * its arrival with it, as before the restart. */
+ * runs, and both would commit. The lock is held again for the source of the newest reserved
+ * arrival (one only: the lock's holder is the one source a peer takes VMs from), with a fresh
+ * lease: a source that lives renews it; one that died lets it run out and loses its arrival
+ * with it, as before the restart. */
 void
 peer_lock_restore(struct peer_mode *pm)
 {
     const char *from = NULL;
     const char *id =
-        pm->env.arrivals != NULL ? sim_arrival_reserved(pm->env.arrivals, &from) : NULL;
+        pm->env.arrivals != NULL ? sim_arrival_reserved(pm->env.arrivals, pm->o.name, &from) : NULL;
     if (id == NULL)
         return;
     const char *holder = NULL;

@@ -345,15 +345,19 @@ sim_arrival_source(const struct sim_arrivals *t, const char *id)
 }
 
 const char *
-sim_arrival_reserved(const struct sim_arrivals *t, const char **ret_from)
+sim_arrival_reserved(const struct sim_arrivals *t, const char *not_from, const char **ret_from)
 {
+    const struct arrival *newest = NULL;
     for (size_t i = 0; i < t->n; i++) {
-        if (t->ins[i]->state == SIMSTATE_IN_RESERVED) {
-            *ret_from = t->ins[i]->from;
-            return t->ins[i]->id;
-        }
+        const struct arrival *in = t->ins[i];
+        if (in->state == SIMSTATE_IN_RESERVED && strcmp(in->from, not_from) != 0 &&
+            (newest == NULL || in->since > newest->since))
+            newest = in;
     }
-    return NULL;
+    if (newest == NULL)
+        return NULL;
+    *ret_from = newest->from;
+    return newest->id;
 }
 
 void

@@ -36,8 +36,10 @@ json_t *sim_arrival_json(const struct sim_arrivals *t, const char *id, bool *ret
 /* The source of arrival `id`, or NULL when there is no such arrival. */
 const char *sim_arrival_source(const struct sim_arrivals *t, const char *id);
 
-/* The first arrival still reserved (its source in *ret_from), or NULL when none is. */
-const char *sim_arrival_reserved(const struct sim_arrivals *t, const char **ret_from);
+/* The id of the newest arrival still reserved from a source other than `not_from` (its source
+ * in *ret_from), or NULL when there is none. */
+const char *sim_arrival_reserved(const struct sim_arrivals *t, const char *not_from,
+                                 const char **ret_from);
 
 /* Drop the reservations that `from` announced and did not commit (its lock's lease ran out:
  * it died or cannot reach this host, so it cannot commit either). */
