@@ -7,7 +7,6 @@
  * while the drain comes. */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -19,64 +18,43 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "testpool.h"
 
-static int fake_fd = -1;
-static pthread_t fake_th;
-static bool fake_started;
-static atomic_bool fake_stop;
+static struct pool_fake fake;
 static atomic_bool release; /* stop holding the sample requests */
 
 /* The fake agent: every sample request is held until `release` (or 5 s), then closed
  * unanswered; anything else is answered 404. One connection at a time: the manager's next
  * request waits in the listening socket's queue, unanswered too. */
-static void *
-fake_agent(void *arg)
+static void
+fake_agent(int fd, void *arg)
 {
     (void)arg;
-    while (!atomic_load(&fake_stop)) {
-        struct pollfd p = {.fd = fake_fd, .events = POLLIN};
-        if (poll(&p, 1, 100) != 1)
-            continue;
-        int fd = accept(fake_fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        char req[16384];
-        if (pool_read_request(fd, req, sizeof(req), 2000) &&
-            strncmp(req, "GET /v1/sample", 14) == 0) {
-            struct timespec t0;
-            (void)clock_gettime(CLOCK_MONOTONIC, &t0);
-            for (;;) {
-                struct timespec t;
-                (void)clock_gettime(CLOCK_MONOTONIC, &t);
-                if (atomic_load(&release) || atomic_load(&fake_stop) || t.tv_sec - t0.tv_sec > 5)
-                    break;
-                (void)poll(NULL, 0, 10);
-            }
-        } else {
-            static const char nf[] = "HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: "
-                                     "close\r\n\r\n";
-            (void)send(fd, nf, sizeof(nf) - 1, MSG_NOSIGNAL);
+    char req[16384];
+    if (pool_read_request(fd, req, sizeof(req), 2000) && strncmp(req, "GET /v1/sample", 14) == 0) {
+        struct timespec t0;
+        (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            struct timespec t;
+            (void)clock_gettime(CLOCK_MONOTONIC, &t);
+            if (atomic_load(&release) || pool_fake_stopping(&fake) || t.tv_sec - t0.tv_sec > 5)
+                break;
+            (void)poll(NULL, 0, 10);
         }
-        (void)close(fd);
+    } else {
+        static const char nf[] = "HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: "
+                                 "close\r\n\r\n";
+        (void)send(fd, nf, sizeof(nf) - 1, MSG_NOSIGNAL);
     }
-    return NULL;
 }
 
 static int
 teardown(void **state)
 {
-    atomic_store(&fake_stop, true);
-    if (fake_started)
-        (void)pthread_join(fake_th, NULL);
-    fake_started = false;
-    if (fake_fd >= 0)
-        (void)close(fake_fd);
-    fake_fd = -1;
+    pool_fake_stop(&fake);
     (void)unsetenv("VMLOC_FAILPOINT");
     return pool_teardown(state);
 }
@@ -93,14 +71,10 @@ test_drain_in_round_is_stored(void **state)
     const char *e2[] = {"--vm", "c:cpu=5", NULL};
     (void)pool_start_agent("h2", m->url, e2);
 
-    static char url[64];
-    fake_fd = pool_listen_loopback(url, sizeof(url));
-    atomic_store(&fake_stop, false);
     atomic_store(&release, false);
-    assert_int_equal(pthread_create(&fake_th, NULL, fake_agent, NULL), 0);
-    fake_started = true;
+    pool_fake_start(&fake, fake_agent, NULL);
     char body[160];
-    (void)snprintf(body, sizeof(body), "{\"name\":\"h1\",\"url\":\"%s\"}", url);
+    (void)snprintf(body, sizeof(body), "{\"name\":\"h1\",\"url\":\"%s\"}", fake.url);
     json_t *j = NULL;
     assert_int_equal(daemon_http(m->url, "POST", "/v1/agents", body, &j), 200);
     json_decref(j);

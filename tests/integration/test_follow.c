@@ -7,8 +7,6 @@
  * and still samples, the manager keeps the reservation rather than abort a transfer that may
  * be running. The fake source is a thread of this test on its own port of 127.0.0.1. */
 #define _POSIX_C_SOURCE 200809L
-#include <poll.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -20,18 +18,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "testpool.h"
 
-/* The fake source: its listening socket, its thread, and what it has seen. */
-static int fake_fd = -1;
-static pthread_t fake_th;
-static bool fake_started;
-static atomic_bool fake_stop;
-static atomic_int follow_asked; /* GET /v1/migrations/ID answered 500 */
+/* The fake source, and what it has seen. */
+static struct pool_fake fake;
+static unsigned long long fake_seq; /* its samples' seq (its thread's alone) */
+static atomic_int follow_asked;     /* GET /v1/migrations/ID answered 500 */
 /* The order the fake source took: its id and VM, written before `order_seen` is set. */
 static char order_id[80];
 static char order_vm[80];
@@ -65,8 +60,9 @@ field(const char *req, const char *key, char *out, size_t cap)
 /* One request of the manager's: a sample of h1 in conflict (a and b at 45 % each), the order
  * taken, every follow-up about it answered 500. */
 static void
-serve(int fd, const char *url, unsigned long long *seq)
+serve(int fd, void *arg)
 {
+    (void)arg;
     char req[16384];
     if (!pool_read_request(fd, req, sizeof(req), 2000))
         return;
@@ -80,7 +76,7 @@ serve(int fd, const char *url, unsigned long long *seq)
                        "\"state\": \"up\", \"usage\": {\"cpu\": 95.0}, \"vms\": ["
                        "{\"name\": \"a\", \"usage\": {\"cpu\": 45.0}, \"mem_mib\": 512},"
                        "{\"name\": \"b\", \"usage\": {\"cpu\": 45.0}, \"mem_mib\": 512}]}}",
-                       ++*seq, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, url);
+                       ++fake_seq, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, fake.url);
         answer(fd, 200, body);
     } else if (strncmp(req, "POST /v1/migrations", 19) == 0) {
         /* The order's id and VM, as the manager writes them: "id":"ID", "vm":"NAME". */
@@ -104,34 +100,10 @@ serve(int fd, const char *url, unsigned long long *seq)
     }
 }
 
-static void *
-fake_source(void *arg)
-{
-    const char *url = arg;
-    unsigned long long seq = 0;
-    while (!atomic_load(&fake_stop)) {
-        struct pollfd p = {.fd = fake_fd, .events = POLLIN};
-        if (poll(&p, 1, 100) != 1)
-            continue;
-        int fd = accept(fake_fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        serve(fd, url, &seq);
-        (void)close(fd);
-    }
-    return NULL;
-}
-
 static int
 teardown(void **state)
 {
-    atomic_store(&fake_stop, true);
-    if (fake_started)
-        (void)pthread_join(fake_th, NULL);
-    fake_started = false;
-    if (fake_fd >= 0)
-        (void)close(fake_fd);
-    fake_fd = -1;
+    pool_fake_stop(&fake);
     return pool_teardown(state);
 }
 
@@ -143,15 +115,12 @@ start_pair(struct daemon **ret_h2)
     const char *e2[] = {"--vm", "c:cpu=5", NULL};
     *ret_h2 = pool_start_agent("h2", m->url, e2);
 
-    static char url[64];
-    fake_fd = pool_listen_loopback(url, sizeof(url));
-    atomic_store(&fake_stop, false);
     atomic_store(&follow_asked, 0);
     atomic_store(&order_seen, false);
-    assert_int_equal(pthread_create(&fake_th, NULL, fake_source, url), 0);
-    fake_started = true;
+    fake_seq = 0;
+    pool_fake_start(&fake, serve, NULL);
     char body[160];
-    (void)snprintf(body, sizeof(body), "{\"name\":\"h1\",\"url\":\"%s\"}", url);
+    (void)snprintf(body, sizeof(body), "{\"name\":\"h1\",\"url\":\"%s\"}", fake.url);
     json_t *j = NULL;
     assert_int_equal(daemon_http(m->url, "POST", "/v1/agents", body, &j), 200);
     json_decref(j);

@@ -494,6 +494,51 @@ pool_listen_loopback(char *url, size_t len)
     return lfd;
 }
 
+static void *
+fake_thread(void *arg)
+{
+    struct pool_fake *f = arg;
+    while (!atomic_load(&f->stop)) {
+        struct pollfd p = {.fd = f->fd, .events = POLLIN};
+        if (poll(&p, 1, 100) != 1)
+            continue;
+        int fd = accept(f->fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        f->serve(fd, f->arg);
+        (void)close(fd);
+    }
+    return NULL;
+}
+
+void
+pool_fake_start(struct pool_fake *f, void (*serve)(int fd, void *arg), void *arg)
+{
+    f->serve = serve;
+    f->arg = arg;
+    f->fd = pool_listen_loopback(f->url, sizeof(f->url));
+    atomic_store(&f->stop, false);
+    assert_int_equal(pthread_create(&f->th, NULL, fake_thread, f), 0);
+    f->started = true;
+}
+
+void
+pool_fake_stop(struct pool_fake *f)
+{
+    if (!f->started)
+        return;
+    atomic_store(&f->stop, true);
+    (void)pthread_join(f->th, NULL);
+    (void)close(f->fd);
+    f->started = false;
+}
+
+bool
+pool_fake_stopping(struct pool_fake *f)
+{
+    return atomic_load(&f->stop);
+}
+
 bool
 pool_read_request(int fd, char *req, size_t cap, int timeout_ms)
 {

@@ -6,6 +6,8 @@
 #define VMLOC_TESTS_TESTPOOL_H
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "daemon.h"
 
@@ -107,6 +109,24 @@ bool pool_read_request(int fd, char *req, size_t cap, int timeout_ms);
 int pool_accept_request(int lfd, char *req, size_t cap);
 /* Answer on connection `fd` with 200 and the JSON `body`, and close it. */
 void pool_answer_close(int fd, const char *body);
+
+/* A test's fake HTTP server in a thread of its own, on a port of 127.0.0.1 (its URL in
+ * `url`): it accepts one connection at a time and hands it to `serve(fd, arg)`, which reads
+ * and answers (or not) and must assert nothing; the connection is closed after. Start it with
+ * the struct zeroed; pool_fake_stop() ends it (a no-op when it was not started), and
+ * pool_fake_stopping() tells a serve() that waits to give up. */
+struct pool_fake {
+    char url[64];
+    void (*serve)(int fd, void *arg);
+    void *arg;
+    int fd;
+    pthread_t th;
+    bool started;
+    atomic_bool stop;
+};
+void pool_fake_start(struct pool_fake *f, void (*serve)(int fd, void *arg), void *arg);
+void pool_fake_stop(struct pool_fake *f);
+bool pool_fake_stopping(struct pool_fake *f);
 
 /* Daemon `arg` (a struct daemon) has exited, at a failpoint say: reaped, its status printed,
  * its pid set to 0. */
