@@ -272,9 +272,9 @@ bool manager_busy(const struct manager *m, const char *name, const char *vm);
  * are made, so a write's result says whether it is committed (it survives a crash of the
  * manager; with the store's synchronous=NORMAL a power loss may take the last commits): an
  * operator's change or an order neither waits for the round's commit nor is answered or sent
- * when it was not stored. Inside
- * a collection round the round's transaction is committed first (a failure is logged) and
- * begun again on resume. Pairs may nest: the outermost pair commits and begins. */
+ * when it was not stored. Inside a collection round the round's transaction is committed
+ * first (a failure is logged) and begun again on resume. Pairs may nest: the outermost pair
+ * commits and begins. */
 void manager_store_pause(struct manager *m);
 void manager_store_resume(struct manager *m);
 /* Load unfinished migrations from the store after a restart. */
@@ -435,10 +435,10 @@ struct journal_answer {
 #define MANAGER_JOURNAL_ANSWER_S 5.0
 /* Journal host `host`'s drain (`on`, since `since`) or its end, and with `ans` (or NULL)
  * answer that request once the record is in etcd, or 503 if this manager stops leading first
- * or etcd does not confirm it within MANAGER_JOURNAL_ANSWER_S (a manager that stops answers
- * 503 on its way out, never sent: its client sees the connection close). 1: queued (`ans` will be
- * answered); 0: not writing (no etcd, or not leading): answer `ans` now; -ENOMEM: not queued, or
- * queued with nothing to wait on it (logged): `ans` is the caller's to answer. */
+ * or etcd does not confirm it within MANAGER_JOURNAL_ANSWER_S (a manager that stops sends no
+ * answer: its client sees the connection close). 1: queued (`ans` will be answered); 0: not
+ * writing (no etcd, or not leading): answer `ans` now; -ENOMEM: not queued, or queued with
+ * nothing to wait on it (logged): `ans` is the caller's to answer. */
 int manager_journal_drain(struct manager *m, const char *host, bool on, double since,
                           const struct journal_answer *ans);
 /* Send the next queued write if none is in flight (after etcd did not answer). */

@@ -73,11 +73,8 @@ test_drain_in_round_is_stored(void **state)
 
     atomic_store(&release, false);
     pool_fake_start(&fake, fake_agent, NULL);
-    char body[160];
-    (void)snprintf(body, sizeof(body), "{\"name\":\"h1\",\"url\":\"%s\"}", fake.url);
+    assert_int_equal(pool_register(m->url, "h1", fake.url), 200);
     json_t *j = NULL;
-    assert_int_equal(daemon_http(m->url, "POST", "/v1/agents", body, &j), 200);
-    json_decref(j);
 
     /* A round that began after h1 was known stays open until h1 answers, which it does
      * not, or for the 2 s of its time-out: drain h2 in it. */

@@ -119,11 +119,7 @@ start_pair(struct daemon **ret_h2)
     atomic_store(&order_seen, false);
     fake_seq = 0;
     pool_fake_start(&fake, serve, NULL);
-    char body[160];
-    (void)snprintf(body, sizeof(body), "{\"name\":\"h1\",\"url\":\"%s\"}", fake.url);
-    json_t *j = NULL;
-    assert_int_equal(daemon_http(m->url, "POST", "/v1/agents", body, &j), 200);
-    json_decref(j);
+    assert_int_equal(pool_register(m->url, "h1", fake.url), 200);
     return m;
 }
 

@@ -19,18 +19,6 @@
  * never answers. */
 #define NOWHERE "http://127.0.0.1:9"
 
-/* Register host `name` at `agent_url` with the manager, as an agent does; the status. */
-static int
-register_host(const char *manager_url, const char *name, const char *agent_url)
-{
-    char body[256];
-    (void)snprintf(body, sizeof(body), "{\"name\":\"%s\",\"url\":\"%s\"}", name, agent_url);
-    json_t *j = NULL;
-    int st = daemon_http(manager_url, "POST", "/v1/agents", body, &j);
-    json_decref(j);
-    return st;
-}
-
 /* Does the manager list host `name`? */
 static bool
 lists_host(const char *manager_url, const char *name)
@@ -51,7 +39,7 @@ test_forget_by_hand(void **state)
     (void)snprintf(listen, sizeof(listen), "127.0.0.1%s", strrchr(m->url, ':'));
     const char *e1[] = {"--vm", "a:cpu=10", NULL};
     (void)pool_start_agent("h1", m->url, e1);
-    assert_int_equal(register_host(m->url, "ghost", NOWHERE), 200);
+    assert_int_equal(pool_register(m->url, "ghost", NOWHERE), 200);
     struct cond two = {m->url, NULL, NULL, 2};
     assert_true(wait_until(hosts_known, &two, UP_S));
 
@@ -117,7 +105,7 @@ test_forget_silent_hosts(void **state)
     struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", mextra);
     const char *e1[] = {"--vm", "a:cpu=10", NULL};
     (void)pool_start_agent("h1", m->url, e1);
-    assert_int_equal(register_host(m->url, "ghost", NOWHERE), 200);
+    assert_int_equal(pool_register(m->url, "ghost", NOWHERE), 200);
     /* ghost never answers: down after a few rounds, forgotten once silent for 1 s. */
     struct log_cond logged = {m, "host forgotten host=\"ghost\""};
     assert_true(wait_until(log_has, &logged, ACT_S));

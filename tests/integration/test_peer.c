@@ -565,8 +565,15 @@ test_peer_config_200(void **state)
     pool_finish();
 }
 
-/* The lock API: validation, refusal to a second holder, release by the holder only, and no
- * locks outside peer mode. */
+/* POST /v1/lock for `holder` with a 30 s lease: the status, the answer in *j. */
+static int
+take_lock(const char *url, const char *holder, json_t **j)
+{
+    char body[96];
+    (void)snprintf(body, sizeof(body), "{\"holder\":\"%s\",\"lease_s\":30}", holder);
+    return daemon_http(url, "POST", "/v1/lock", body, j);
+}
+
 /* A destination restarted while an arrival is reserved holds its lock again for that
  * arrival's source: before, the lock (in memory only) came back free, another peer could take
  * it and move a VM in while the first copy ran, and both arrivals would commit. */
@@ -579,8 +586,7 @@ test_lock_kept_across_restart(void **state)
     pool_peer_start(&p, 0, NULL);
     const char *u = p.url[0];
     json_t *j = NULL;
-    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
-                     200);
+    assert_int_equal(take_lock(u, "h1", &j), 200);
     json_decref(j);
     const char *in = "{\"id\":\"m1\",\"from\":\"h1\",\"transfer_s\":30,\"vm\":{\"name\":\"z\","
                      "\"demand\":{\"cpu\":5},\"mem_mib\":10,\"priority\":0,\"pinned\":false}}";
@@ -593,19 +599,19 @@ test_lock_kept_across_restart(void **state)
     assert_true(json_is_true(json_object_get(j, "held")));
     assert_string_equal(str(j, "holder"), "h1");
     json_decref(j);
-    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h2\",\"lease_s\":30}", &j),
-                     409);
+    assert_int_equal(take_lock(u, "h2", &j), 409);
     assert_string_equal(str(j, "holder"), "h1");
     json_decref(j);
     /* The source that lives on renews it and commits its VM. */
-    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
-                     200);
+    assert_int_equal(take_lock(u, "h1", &j), 200);
     json_decref(j);
     assert_int_equal(daemon_http(u, "POST", "/v1/incoming/m1/commit", NULL, &j), 200);
     json_decref(j);
     pool_finish();
 }
 
+/* The lock API: validation, refusal to a second holder, release by the holder only, and no
+ * locks outside peer mode. */
 static void
 test_lock_api(void **state)
 {
@@ -641,16 +647,13 @@ test_lock_api(void **state)
     json_decref(j);
     assert_int_equal(daemon_http(u, "POST", "/v1/lock/release", "{\"holder\":7}", &j), 400);
     json_decref(j);
-    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
-                     200);
+    assert_int_equal(take_lock(u, "h1", &j), 200);
     json_decref(j);
-    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h2\",\"lease_s\":30}", &j),
-                     409);
+    assert_int_equal(take_lock(u, "h2", &j), 409);
     assert_string_equal(str(j, "holder"), "h1");
     json_decref(j);
     /* Renewal by the holder. */
-    assert_int_equal(daemon_http(u, "POST", "/v1/lock", "{\"holder\":\"h1\",\"lease_s\":30}", &j),
-                     200);
+    assert_int_equal(take_lock(u, "h1", &j), 200);
     json_decref(j);
     assert_int_equal(daemon_http(u, "POST", "/v1/lock/release", "{\"holder\":\"h2\"}", &j), 409);
     json_decref(j);

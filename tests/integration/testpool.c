@@ -494,6 +494,17 @@ pool_listen_loopback(char *url, size_t len)
     return lfd;
 }
 
+int
+pool_register(const char *manager_url, const char *name, const char *agent_url)
+{
+    char body[256];
+    (void)snprintf(body, sizeof(body), "{\"name\":\"%s\",\"url\":\"%s\"}", name, agent_url);
+    json_t *j = NULL;
+    int st = daemon_http(manager_url, "POST", "/v1/agents", body, &j);
+    json_decref(j);
+    return st;
+}
+
 static void *
 fake_thread(void *arg)
 {

@@ -107,6 +107,9 @@ bool pool_read_request(int fd, char *req, size_t cap, int timeout_ms);
  * (its head, and its body as long as Content-Length says) into `req` (`cap` > 1 bytes, ended
  * by a NUL), each step within UP_S. Returns the connection; the caller answers on it. */
 int pool_accept_request(int lfd, char *req, size_t cap);
+/* Register host `name` at `agent_url` with the manager at `manager_url`, as an agent does
+ * (POST /v1/agents): the status. */
+int pool_register(const char *manager_url, const char *name, const char *agent_url);
 /* Answer on connection `fd` with 200 and the JSON `body`, and close it. */
 void pool_answer_close(int fd, const char *body);
 
