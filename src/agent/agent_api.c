@@ -445,7 +445,7 @@ lock_body(struct http_req *r, struct agent *a, const char *what, bool lease, con
     return true;
 }
 
-/* POST /v1/lock {"holder", "lease_s"}: take or renew this host's lock. */
+/* POST /v1/lock {"holder", "lease_s", "token"?}: take or renew this host's lock. */
 static void
 post_lock(struct http_req *r, void *ctx)
 {
@@ -457,19 +457,32 @@ post_lock(struct http_req *r, void *ctx)
     double left = 0;
     json_t *j;
     int code;
-    if (peer_lock_request(a->peer, l.holder, l.lease_s, &holder, &left) < 0) {
+    int rc = peer_lock_request(a->peer, l.holder, l.token, l.lease_s, &holder, &left);
+    if (rc == -ESTALE) {
+        code = 409;
+        j = json_pack("{s:s,s:o,s:f}", "error",
+                      "stale lock request: the holder has taken or released this lock with a "
+                      "later token",
+                      "holder", holder != NULL ? json_string(holder) : json_null(), "expires_in",
+                      left);
+    } else if (rc < 0) {
         code = 409;
         j = json_pack("{s:s,s:s,s:f}", "error", "locked by another host", "holder", holder,
                       "expires_in", left);
     } else {
         code = 200;
         j = json_pack("{s:s,s:f}", "holder", l.holder, "expires_in", l.lease_s);
+        if (j != NULL && l.token != 0 &&
+            json_object_set_new(j, "token", json_integer((json_int_t)l.token)) < 0) {
+            json_decref(j);
+            j = NULL;
+        }
     }
     reply_owned(r, code, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
     json_decref(j);
 }
 
-/* POST /v1/lock/release {"holder"}: idempotent; 409 when someone else holds it. */
+/* POST /v1/lock/release {"holder", "token"?}: idempotent; 409 when someone else holds it. */
 static void
 post_unlock(struct http_req *r, void *ctx)
 {
@@ -478,7 +491,7 @@ post_unlock(struct http_req *r, void *ctx)
     if (!lock_body(r, a, "lock release", false, "only this host releases its own lock", &l))
         return;
     const char *holder = NULL;
-    int rc = peer_lock_release(a->peer, l.holder, &holder);
+    int rc = peer_lock_release(a->peer, l.holder, l.token, &holder);
     if (rc == -EPERM) {
         http_reply_error(r, 409, "the lock is held by \"%s\", not \"%s\"", holder, l.holder);
         return;

@@ -58,7 +58,7 @@ ask_timeout(const struct peer_mode *pm)
 static void
 back_to_idle(struct peer_mode *pm)
 {
-    (void)peer_lock_drop(pm, pm->o.name);
+    (void)peer_lock_drop(pm, pm->o.name, 0);
     pm->phase = PEER_IDLE;
     pm->acting = NULL;
     (void)event_del(pm->renew_ev);
@@ -72,20 +72,26 @@ keep_own_lock(struct peer_mode *pm)
 {
     const char *holder;
     double left;
-    if (peer_lock_own(pm, pm->o.name, pm->o.lock_lease_s, &holder, &left) == 0)
+    if (peer_lock_own(pm, pm->o.name, 0, pm->o.lock_lease_s, &holder, &left) == 0)
         return true;
     log_warnx("decision stopped host=\"%s\": this host's lock went to \"%s\"", pm->o.name, holder);
     return false;
 }
 
-/* Ask peer `p` for its lock (or to renew it), or to release it. */
+/* Ask peer `p` for its lock (or to renew it), or to release it, for the take numbered
+ * `token` (hostlock.h; 0: none, an older peer's echo lacked it). */
 static int
-send_lock(struct peer_mode *pm, struct peer *p, bool release, http_done_fn done)
+send_lock(struct peer_mode *pm, struct peer *p, bool release, uint64_t token, http_done_fn done)
 {
     const char *path = release ? "/v1/lock/release" : "/v1/lock";
     json_t *j = release
                     ? json_pack("{s:s}", "holder", pm->o.name)
                     : json_pack("{s:s,s:f}", "holder", pm->o.name, "lease_s", pm->o.lock_lease_s);
+    if (j != NULL && token != 0 &&
+        json_object_set_new(j, "token", json_integer((json_int_t)token)) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     int r = body != NULL ? peer_send(pm, p, "POST", path, body, done) : -ENOMEM;
@@ -105,12 +111,31 @@ release_done(void *arg, int status, const char *body, size_t len, const char *er
                   p->v.url, status, status == 0 ? err : "");
 }
 
-/* Give peer `p`'s lock back (best effort: its lease ends it otherwise). */
+/* Give back peer `p`'s lock taken with `token` (best effort: its lease ends it otherwise). */
+static void
+release_token(struct peer_mode *pm, struct peer *p, uint64_t token)
+{
+    if (send_lock(pm, p, true, token, release_done) < 0)
+        log_warnx("lock release not sent url=%s; its lease will end it", p->v.url);
+}
+
+/* Give back our latest take of peer `p`'s lock. The token keeps the release from ending a
+ * later take of ours should it arrive late. */
 static void
 release_peer(struct peer_mode *pm, struct peer *p)
 {
-    if (send_lock(pm, p, true, release_done) < 0)
-        log_warnx("lock release not sent url=%s; its lease will end it", p->v.url);
+    release_token(pm, p, p->lock_token);
+}
+
+/* Give back the grant answered in `body`, that came after we moved on: the one its token
+ * names, not a later one. */
+static void
+release_answered(struct peer_mode *pm, struct peer *p, const char *body, size_t len)
+{
+    json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
+    json_int_t t = json_integer_value(json_object_get(j, "token"));
+    json_decref(j);
+    release_token(pm, p, t > 0 ? (uint64_t)t : 0);
 }
 
 bool
@@ -230,7 +255,7 @@ peer_act(struct peer_mode *pm)
         return;
     const char *holder;
     double left;
-    if (peer_lock_own(pm, pm->o.name, pm->o.lock_lease_s, &holder, &left) < 0) {
+    if (peer_lock_own(pm, pm->o.name, 0, pm->o.lock_lease_s, &holder, &left) < 0) {
         log_debug("conflict waits: this host's lock is held by \"%s\" for %.1fs", holder, left);
         (void)peer_record_conflict(pm, "waiting: a migration into this host runs");
         return;
@@ -404,7 +429,8 @@ ask_lock(struct peer_mode *pm, const struct pick *pick)
     pm->lock_target = pick->peer;
     (void)snprintf(pm->lock_reason, sizeof(pm->lock_reason), "%s", pick->reason);
     pm->phase = PEER_LOCKING;
-    int r = send_lock(pm, dst, false, lock_done);
+    dst->lock_token = ++pm->lock_seq;
+    int r = send_lock(pm, dst, false, dst->lock_token, lock_done);
     if (r == 0)
         return true;
     log_warnx("lock request not sent url=%s error=\"%s\"; excluding it", dst->v.url, strerror(-r));
@@ -456,9 +482,10 @@ renew_done(void *arg, int status, const char *body, size_t len, const char *err)
     struct peer_mode *pm = p->pm;
     bool ours = pm->phase >= PEER_LOCKING && pm->peers[pm->lock_target] == p;
     if (status == 200 && !ours) {
-        /* A renewal that reached the peer after our release took its free lock again:
-         * given back, as a grant that came after we moved on is (lock_done()). */
-        release_peer(pm, p);
+        /* A renewal that reached the peer after our release, and after its lease would have
+         * run out, took its free lock again (sooner, its token makes it stale): given back,
+         * as a grant that came after we moved on is (lock_done()). */
+        release_answered(pm, p, body, len);
         return;
     }
     if (status == 200)
@@ -493,7 +520,7 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (!keep_own_lock(pm))
         log_warnx("this host's lock was lost during migration id=%s", m->id);
-    if (send_lock(pm, dst, false, renew_done) < 0)
+    if (send_lock(pm, dst, false, dst->lock_token, renew_done) < 0)
         log_warnx("lock renewal not sent url=%s", dst->v.url);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
     (void)event_add(pm->renew_ev, &tv);
@@ -528,7 +555,7 @@ start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char
              pm->o.name, o.vm, p->v.name, m->id, pm->last_resolve_ms, reason);
     /* The destination's lease runs from its grant, an answer or two ago: renewed at once,
      * then every third of it. */
-    if (send_lock(pm, p, false, renew_done) < 0)
+    if (send_lock(pm, p, false, p->lock_token, renew_done) < 0)
         log_warnx("lock renewal not sent url=%s", p->v.url);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
     (void)event_add(pm->renew_ev, &tv);
@@ -587,7 +614,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
     struct peer_mode *pm = p->pm;
     if (pm->phase != PEER_LOCKING || pm->peers[pm->lock_target] != p) {
         if (status == 200)
-            release_peer(pm, p); /* granted after we moved on */
+            release_answered(pm, p, body, len); /* granted after we moved on */
         return;
     }
     if (status == 200) {
@@ -699,6 +726,10 @@ peer_new(const struct peer_opts *o, const struct peer_env *env, struct peer_mode
     }
     pm->o = *o;
     pm->env = *env;
+    /* Lock tokens grow across restarts too: from the wall clock in microseconds, far more than
+     * the takes a second could ever use. */
+    double us = clock_wall_s() * 1e6;
+    pm->lock_seq = us > 0 && us < (double)(WIRE_MAX_TERM / 2) ? (uint64_t)us : 0;
     *ret = pm;
     char err[512];
     if (store_open(o->data, &pm->store, err, sizeof(err)) < 0) {

@@ -78,12 +78,16 @@ void peer_act(struct peer_mode *pm);
 /* A migration of ours ended. */
 void peer_migration_ended(struct peer_mode *pm, const struct migration *m);
 
-/* POST /v1/lock from `holder`: 0 granted (or renewed); -EBUSY with the current holder and its
- * lease left. Counted and logged. */
-int peer_lock_request(struct peer_mode *pm, const char *holder, double lease_s,
+/* POST /v1/lock from `holder` with its request's `token` (0 none; hostlock.h): 0 granted (or
+ * renewed); -EBUSY with the current holder and its lease left; -ESTALE a request older than
+ * the holder's last take or release (*ret_holder NULL when the lock is free). Counted and
+ * logged. */
+int peer_lock_request(struct peer_mode *pm, const char *holder, uint64_t token, double lease_s,
                       const char **ret_holder, double *ret_left_s);
-/* POST /v1/lock/release: 0; 1 it was not held; -EPERM held by another (*ret_holder). */
-int peer_lock_release(struct peer_mode *pm, const char *holder, const char **ret_holder);
+/* POST /v1/lock/release: 0; 1 it was not held, or not under `token`; -EPERM held by another
+ * (*ret_holder). */
+int peer_lock_release(struct peer_mode *pm, const char *holder, uint64_t token,
+                      const char **ret_holder);
 /* The lock's holder with its lease left, or NULL when it is free. */
 const char *peer_lock_holder(struct peer_mode *pm, double *ret_left_s);
 

@@ -20,15 +20,16 @@ struct event;
 /* Another agent. */
 struct peer {
     struct peer_mode *pm;
-    struct hview v;    /* as last seen: name "" until its first sample */
-    bool fresh;        /* `v.sample` answered in this decision */
-    bool waiting;      /* a sample request is outstanding */
-    bool refused;      /* refused its lock in the current decision */
-    bool counted;      /* the current gathering waits for its answer */
-    uint64_t gen;      /* the gathering its outstanding request belongs to */
-    bool view_waiting; /* a sample request for the page is outstanding */
-    int inflight;      /* requests sent to it whose callback has not run yet */
-    bool retired;      /* no longer listed: freed once `inflight` is 0 */
+    struct hview v;      /* as last seen: name "" until its first sample */
+    bool fresh;          /* `v.sample` answered in this decision */
+    bool waiting;        /* a sample request is outstanding */
+    bool refused;        /* refused its lock in the current decision */
+    bool counted;        /* the current gathering waits for its answer */
+    uint64_t gen;        /* the gathering its outstanding request belongs to */
+    bool view_waiting;   /* a sample request for the page is outstanding */
+    int inflight;        /* requests sent to it whose callback has not run yet */
+    bool retired;        /* no longer listed: freed once `inflight` is 0 */
+    uint64_t lock_token; /* of our latest request for its lock (hostlock.h) */
 };
 
 /* Where the decision stands. */
@@ -75,17 +76,19 @@ struct peer_mode {
     uint64_t storm_holds_total;
     struct dupvms dups;     /* VM names on two hosts at the last decision */
     uint64_t view_asked_us; /* monotonic: peers last asked for the page's host list */
+    uint64_t lock_seq;      /* the last lock token used; from the wall clock at start */
 };
 
 /* After a restart: hold the lock again for the source of an arrival still reserved
  * (peer_lock.c). */
 void peer_lock_restore(struct peer_mode *pm);
-/* Take (or renew) this host's lock for `holder` (peer_lock.c): 0, or -EBUSY with the holder
- * and its lease left. Release it for `holder`: 0; 1 it was not held; -EPERM held by another.
- * A lease that ran out is freed first, with its holder's arrivals. */
-int peer_lock_own(struct peer_mode *pm, const char *holder, double lease_s, const char **ret_holder,
-                  double *ret_left_s);
-int peer_lock_drop(struct peer_mode *pm, const char *holder);
+/* Take (or renew) this host's lock for `holder` with `token` (peer_lock.c; hostlock.h): 0,
+ * -EBUSY with the holder and its lease left, or -ESTALE. Release it for `holder`: 0; 1 it was
+ * not held (or not under `token`); -EPERM held by another. A lease that ran out is freed
+ * first, with its holder's arrivals. This host's own lock uses token 0. */
+int peer_lock_own(struct peer_mode *pm, const char *holder, uint64_t token, double lease_s,
+                  const char **ret_holder, double *ret_left_s);
+int peer_lock_drop(struct peer_mode *pm, const char *holder, uint64_t token);
 
 /* Send a request to peer `p` (http_request() with `p` as the argument): every callback of
  * such a request starts with peer_answered(p). 0 or as http_request(). (peer.c) */

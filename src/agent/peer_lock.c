@@ -34,23 +34,23 @@ peer_tick(struct peer_mode *pm)
 }
 
 int
-peer_lock_own(struct peer_mode *pm, const char *holder, double lease_s, const char **ret_holder,
-              double *ret_left_s)
+peer_lock_own(struct peer_mode *pm, const char *holder, uint64_t token, double lease_s,
+              const char **ret_holder, double *ret_left_s)
 {
     uint64_t now = clock_now_us();
     lock_expire(pm, now);
     bool held = pm->lock.held;
-    int r = hostlock_take(&pm->lock, now, holder, lease_s, ret_holder, ret_left_s);
+    int r = hostlock_take(&pm->lock, now, holder, token, lease_s, ret_holder, ret_left_s);
     if (r == 0 && !held)
         log_debug("lock taken host=\"%s\" holder=\"%s\" lease=%gs", pm->o.name, holder, lease_s);
     return r;
 }
 
 int
-peer_lock_drop(struct peer_mode *pm, const char *holder)
+peer_lock_drop(struct peer_mode *pm, const char *holder, uint64_t token)
 {
     lock_expire(pm, clock_now_us());
-    int r = hostlock_release(&pm->lock, holder);
+    int r = hostlock_release(&pm->lock, holder, token);
     if (r == 0)
         log_debug("lock released host=\"%s\" holder=\"%s\"", pm->o.name, holder);
     return r;
@@ -65,11 +65,16 @@ peer_lock_holder(struct peer_mode *pm, double *ret_left_s)
 }
 
 int
-peer_lock_request(struct peer_mode *pm, const char *holder, double lease_s, const char **ret_holder,
-                  double *ret_left_s)
+peer_lock_request(struct peer_mode *pm, const char *holder, uint64_t token, double lease_s,
+                  const char **ret_holder, double *ret_left_s)
 {
-    int r = peer_lock_own(pm, holder, lease_s, ret_holder, ret_left_s);
-    if (r < 0) {
+    int r = peer_lock_own(pm, holder, token, lease_s, ret_holder, ret_left_s);
+    if (r == -ESTALE) {
+        pm->locks_denied++;
+        log_info("lock request refused as stale host=\"%s\" asked_by=\"%s\" token=%llu: the "
+                 "holder has taken or released this lock with a later request",
+                 pm->o.name, holder, (unsigned long long)token);
+    } else if (r < 0) {
         pm->locks_denied++;
         log_info("lock refused host=\"%s\" asked_by=\"%s\" holder=\"%s\"", pm->o.name, holder,
                  *ret_holder);
@@ -80,9 +85,9 @@ peer_lock_request(struct peer_mode *pm, const char *holder, double lease_s, cons
 }
 
 int
-peer_lock_release(struct peer_mode *pm, const char *holder, const char **ret_holder)
+peer_lock_release(struct peer_mode *pm, const char *holder, uint64_t token, const char **ret_holder)
 {
-    int r = peer_lock_drop(pm, holder);
+    int r = peer_lock_drop(pm, holder, token);
     *ret_holder = pm->lock.holder;
     return r;
 }
@@ -110,7 +115,8 @@ peer_lock_restore(struct peer_mode *pm)
         return;
     const char *holder = NULL;
     double left = 0;
-    if (peer_lock_own(pm, from, pm->o.lock_lease_s, &holder, &left) == 0)
+    /* Token 0: the source's next renewal, whatever its token, renews it. */
+    if (peer_lock_own(pm, from, 0, pm->o.lock_lease_s, &holder, &left) == 0)
         log_info("lock held again after a restart host=\"%s\" holder=\"%s\" lease=%gs: its "
                  "arrival id=%s is reserved",
                  pm->o.name, from, pm->o.lock_lease_s, id);

@@ -293,21 +293,28 @@ wire_load_decode(const char *body, size_t len, struct wire_load *ret, struct per
     return decode_object(body, len, fill_load, NULL, ret, sizeof(*ret), err);
 }
 
-/* The optional "term" of `j`: a whole number from 1 to WIRE_MAX_TERM; 0 when absent. */
+/* The optional counter `key` of `j` (a term, a lock token): a whole number from 1 to
+ * WIRE_MAX_TERM; 0 when absent. */
 static int
-get_term(json_t *j, uint64_t *ret, struct perr *err)
+get_counter(json_t *j, const char *key, uint64_t *ret, struct perr *err)
 {
-    json_t *t = json_object_get(j, "term");
+    json_t *t = json_object_get(j, key);
     *ret = 0;
     if (t == NULL)
         return 0;
     if (!json_is_integer(t) || json_integer_value(t) < 1 ||
         (uint64_t)json_integer_value(t) > WIRE_MAX_TERM) {
-        perr_set(err, "term: must be a whole number from 1 to %llu", WIRE_MAX_TERM);
+        perr_set(err, "%s: must be a whole number from 1 to %llu", key, WIRE_MAX_TERM);
         return -EINVAL;
     }
     *ret = (uint64_t)json_integer_value(t);
     return 0;
+}
+
+static int
+get_term(json_t *j, uint64_t *ret, struct perr *err)
+{
+    return get_counter(j, "term", ret, err);
 }
 
 static int
@@ -702,6 +709,8 @@ fill_lock(json_t *j, void *out, const void *arg, struct perr *err)
     int r = get_name(j, "holder", "holder", "host", l->holder, sizeof(l->holder), err);
     if (r == 0 && *need_lease)
         r = get_number(j, "lease_s", "lease_s", 0.1, WIRE_MAX_LEASE_S, true, &l->lease_s, err);
+    if (r == 0)
+        r = get_counter(j, "token", &l->token, err);
     return r;
 }
 

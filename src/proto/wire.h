@@ -45,6 +45,7 @@ struct wire_order {
 struct wire_lock {
     char holder[MODEL_MAX_NAME + 1];
     double lease_s; /* 0 when not given (a release) */
+    uint64_t token; /* the request's "token" (agent/hostlock.h): 1 to WIRE_MAX_TERM; 0 absent */
 };
 
 #define WIRE_MAX_LEASE_S 3600.0

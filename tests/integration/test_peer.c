@@ -682,6 +682,64 @@ test_lock_api(void **state)
     pool_finish();
 }
 
+/* A lock request of `holder` with `token` to `path` (/v1/lock with a 30 s lease, or
+ * /v1/lock/release): the status, the answer in *j. */
+static int
+token_lock(const char *url, const char *path, const char *holder, uint64_t token, json_t **j)
+{
+    char body[128];
+    (void)snprintf(body, sizeof(body), "{\"holder\":\"%s\",%s\"token\":%llu}", holder,
+                   strcmp(path, "/v1/lock") == 0 ? "\"lease_s\":30," : "",
+                   (unsigned long long)token);
+    return daemon_http(url, "POST", path, body, j);
+}
+
+/* Tokens: a release sent for an earlier take of a holder (its answer lost), arriving after the
+ * holder's next take, ends nothing; neither that take's renewal nor a late renewal of a
+ * released take takes the lock back. Without them, the late release freed the lock while the
+ * holder's migration ran and a second peer could move a VM in. */
+static void
+test_lock_tokens(void **state)
+{
+    (void)state;
+    struct peers p;
+    pool_peers_init(&p, 1);
+    pool_peer_start(&p, 0, NULL);
+    const char *u = p.url[0];
+    json_t *j = NULL;
+    assert_int_equal(daemon_http(u, "POST", "/v1/lock",
+                                 "{\"holder\":\"h1\",\"lease_s\":30,"
+                                 "\"token\":0}",
+                                 &j),
+                     400);
+    assert_non_null(strstr(str(j, "error"), "token"));
+    json_decref(j);
+    assert_int_equal(token_lock(u, "/v1/lock", "h1", 41, &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "token")), 41);
+    json_decref(j);
+    assert_int_equal(token_lock(u, "/v1/lock", "h1", 42, &j), 200); /* its next take */
+    json_decref(j);
+    assert_int_equal(token_lock(u, "/v1/lock/release", "h1", 41, &j), 200);
+    assert_true(json_is_false(json_object_get(j, "released")));
+    json_decref(j);
+    assert_int_equal(token_lock(u, "/v1/lock", "h2", 1, &j), 409); /* still held */
+    assert_string_equal(str(j, "holder"), "h1");
+    json_decref(j);
+    assert_int_equal(token_lock(u, "/v1/lock", "h1", 41, &j), 409);
+    assert_non_null(strstr(str(j, "error"), "stale"));
+    json_decref(j);
+    assert_int_equal(token_lock(u, "/v1/lock/release", "h1", 42, &j), 200);
+    assert_true(json_is_true(json_object_get(j, "released")));
+    json_decref(j);
+    assert_int_equal(token_lock(u, "/v1/lock", "h1", 42, &j), 409);
+    assert_true(json_is_null(json_object_get(j, "holder")));
+    json_decref(j);
+    assert_int_equal(token_lock(u, "/v1/lock", "h2", 7, &j), 200); /* free for another */
+    json_decref(j);
+    assert_int_equal(health_int(u, "locks_denied"), 3);
+    pool_finish();
+}
+
 /* Command-line checks of the modes. */
 static void
 test_mode_options(void **state)
@@ -759,6 +817,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_peers_file, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_config_200, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_lock_api, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_tokens, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_lock_kept_across_restart, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_mode_options, pool_setup, pool_teardown),
     };

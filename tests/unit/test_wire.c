@@ -1,7 +1,7 @@
 /* The small wire messages of proto/wire.c and the translation of a sample into the core's
  * model, which the manager, edge agents and peer agents all decide on:
- *  - lock requests and releases (peer mode): good ones, and every kind of bad one refused
- *    with the field named;
+ *  - lock requests and releases (peer mode), with their optional token: good ones, and every
+ *    kind of bad one refused with the field named;
  *  - wire_sample_to_cluster(): the host and its VMs as the sample says, arriving VMs left
  *    out, the host up or down as asked, several samples one after the other;
  *  - wire_sample_moving(). */
@@ -23,27 +23,37 @@ struct lock_case {
     const char *want; /* NULL: accepted; else a piece of the error message */
     const char *holder;
     double lease;
+    uint64_t token;
 };
 
 static const struct lock_case lock_cases[] = {
-    {"{\"holder\":\"h1\",\"lease_s\":30}", 1, NULL, "h1", 30},
-    {"{\"holder\":\"h 2\",\"lease_s\":0.1}", 1, NULL, "h 2", 0.1},
-    {"{\"holder\":\"h1\",\"lease_s\":3600,\"extra\":[1]}", 1, NULL, "h1", 3600},
-    {"{\"holder\":\"h1\"}", 0, NULL, "h1", 0},
-    {"{\"holder\":\"h1\",\"lease_s\":\"x\"}", 0, NULL, "h1", 0}, /* a release ignores it */
-    {"{\"holder\":\"h1\"}", 1, "lease_s: missing", NULL, 0},
-    {"{\"holder\":\"h1\",\"lease_s\":0.05}", 1, "lease_s: must be a number", NULL, 0},
-    {"{\"holder\":\"h1\",\"lease_s\":3601}", 1, "lease_s: must be a number", NULL, 0},
-    {"{\"holder\":\"h1\",\"lease_s\":\"30\"}", 1, "lease_s: must be a number", NULL, 0},
-    {"{\"holder\":\"h1\",\"lease_s\":null}", 1, "lease_s: must be a number", NULL, 0},
-    {"{\"lease_s\":30}", 1, "holder: missing", NULL, 0},
-    {"{\"holder\":\"\",\"lease_s\":30}", 1, "holder", NULL, 0},
-    {"{\"holder\":7,\"lease_s\":30}", 1, "holder", NULL, 0},
-    {"{\"holder\":\"a\\u0001b\",\"lease_s\":30}", 1, "holder", NULL, 0},
-    {"{\"holder\":\"h1\",\"holder\":\"h2\",\"lease_s\":30}", 1, "", NULL, 0},
-    {"[]", 1, "", NULL, 0},
-    {"", 1, "", NULL, 0},
-    {"{\"holder\":\"h1\",\"lease_s\":30", 1, "", NULL, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":30}", 1, NULL, "h1", 30, 0},
+    {"{\"holder\":\"h 2\",\"lease_s\":0.1}", 1, NULL, "h 2", 0.1, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":3600,\"extra\":[1]}", 1, NULL, "h1", 3600, 0},
+    {"{\"holder\":\"h1\"}", 0, NULL, "h1", 0, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":\"x\"}", 0, NULL, "h1", 0, 0}, /* a release ignores it */
+    {"{\"holder\":\"h1\"}", 1, "lease_s: missing", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":0.05}", 1, "lease_s: must be a number", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":3601}", 1, "lease_s: must be a number", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":\"30\"}", 1, "lease_s: must be a number", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":null}", 1, "lease_s: must be a number", NULL, 0, 0},
+    {"{\"lease_s\":30}", 1, "holder: missing", NULL, 0, 0},
+    {"{\"holder\":\"\",\"lease_s\":30}", 1, "holder", NULL, 0, 0},
+    {"{\"holder\":7,\"lease_s\":30}", 1, "holder", NULL, 0, 0},
+    {"{\"holder\":\"a\\u0001b\",\"lease_s\":30}", 1, "holder", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"holder\":\"h2\",\"lease_s\":30}", 1, "", NULL, 0, 0},
+    {"[]", 1, "", NULL, 0, 0},
+    {"", 1, "", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":30", 1, "", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"lease_s\":30,\"token\":1}", 1, NULL, "h1", 30, 1},
+    {"{\"holder\":\"h1\",\"token\":9007199254740991}", 0, NULL, "h1", 0, 9007199254740991ull},
+    {"{\"holder\":\"h1\",\"lease_s\":30,\"token\":0}", 1, "token: must be a whole number", NULL, 0,
+     0},
+    {"{\"holder\":\"h1\",\"token\":-3}", 0, "token: must be a whole number", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"token\":9007199254740992}", 0, "token: must be", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"token\":1.5}", 0, "token: must be", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"token\":\"7\"}", 0, "token: must be", NULL, 0, 0},
+    {"{\"holder\":\"h1\",\"token\":null}", 0, "token: must be", NULL, 0, 0},
 };
 
 /* Names: UTF-8 without control, bidirectional or invisible formatting characters. */
@@ -96,6 +106,7 @@ test_lock_decode(void **state)
             assert_int_equal(r, 0);
             assert_string_equal(l.holder, c->holder);
             assert_true(l.lease_s == c->lease);
+            assert_true(l.token == c->token);
         } else {
             if (r != -EINVAL || strstr(err.msg, c->want) == NULL)
                 print_error("case %zu %s: r=%d msg '%s', want '%s'\n", i, c->body, r, err.msg,
