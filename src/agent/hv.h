@@ -71,6 +71,10 @@ struct hv_ops {
     /* Does the backend still need record `m`? 2: it works on it (it must stay); 1: it would
      * rather keep it (forgotten last); 0: no. */
     int (*migrate_hold)(const struct hv *h, const struct migration *m);
+    /* Stop running migration `m` because `why`: 0 asked (it ends failed through done(),
+     * with `why` in its error, unless it completes first); -EALREADY it is not running;
+     * -EBUSY too late (simulated: the commit went out, only the destination can say). */
+    int (*migrate_abort)(struct hv *h, struct migration *m, const char *why);
     /* Free the backend's part of `m` (a running job is aborted and awaited first). */
     void (*migrate_release)(struct hv *h, struct migration *m);
 

@@ -48,8 +48,9 @@ struct lv_job {
     void *arg;
     struct lv_mig *mig; /* the worker, NULL before it starts and after it ended */
     struct event *timer;
-    bool in_flight; /* the destination agent is being asked */
-    bool aborting;  /* the time-out asked libvirt to abort it */
+    bool in_flight;      /* the destination agent is being asked */
+    bool aborting;       /* the time-out asked libvirt to abort it */
+    char abort_why[160]; /* migrate_abort() asked, and why ("" not asked) */
 };
 
 struct hv_lv {
@@ -378,6 +379,8 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
                       m->id, m->vm, limit);
         j->aborting = true;
         lv_migrate_abort(j->mig);
+    } else if (j->abort_why[0] != '\0') {
+        lv_migrate_abort(j->mig); /* asked again, as the time-out's */
     }
     struct timeval tv = {1, 0};
     (void)event_add(j->timer, &tv);
@@ -391,6 +394,12 @@ dest_done(void *arg, int status, const char *body, size_t len, const char *err)
     struct hv_lv *hv = j->hv;
     struct migration *m = j->m;
     j->in_flight = false;
+    if (j->abort_why[0] != '\0') {
+        char why[300];
+        (void)snprintf(why, sizeof(why), "aborted before libvirt started it: %s", j->abort_why);
+        finish(j, false, why);
+        return;
+    }
     if (status != 200) {
         char why[300];
         (void)snprintf(why, sizeof(why), "destination agent not reachable: %s",
@@ -483,6 +492,23 @@ lvb_migrate_start(struct hv *h, struct migration *m, hv_ended_fn done, void *arg
 }
 
 static int
+lvb_migrate_abort(struct hv *h, struct migration *m, const char *why)
+{
+    struct lv_job *j = m->job;
+    (void)h;
+    if (j == NULL || m->state != MIG_RUNNING)
+        return -EALREADY;
+    if (j->abort_why[0] == '\0')
+        (void)snprintf(j->abort_why, sizeof(j->abort_why), "%s", why);
+    log_warnx("asking libvirt to abort the migration id=%s vm=\"%s\" reason=\"%s\"", m->id, m->vm,
+              j->abort_why);
+    /* Before libvirt started it, dest_done() does not start it. */
+    if (j->mig != NULL)
+        lv_migrate_abort(j->mig);
+    return 0;
+}
+
+static int
 lvb_migrate_hold(const struct hv *h, const struct migration *m)
 {
     const struct lv_job *j = m->job;
@@ -550,6 +576,10 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
             (void)snprintf(why, sizeof(why), "timed out after %.0fs and aborted: %s",
                            hv->o.libvirt->migrate_timeout_s, error);
             finish(j, false, why);
+        } else if (s < 0 && j->abort_why[0] != '\0') {
+            char why[400];
+            (void)snprintf(why, sizeof(why), "aborted (%s): %s", j->abort_why, error);
+            finish(j, false, why);
         } else {
             finish(j, s > 0, error);
         }
@@ -590,6 +620,7 @@ static const struct hv_ops lv_ops = {
     .metrics = lvb_metrics,
     .migrate_check = lvb_migrate_check,
     .migrate_start = lvb_migrate_start,
+    .migrate_abort = lvb_migrate_abort,
     .migrate_hold = lvb_migrate_hold,
     .migrate_release = lvb_migrate_release,
 };

@@ -270,6 +270,13 @@ sim_migrate_resume(struct hv *h, struct migration *m, hv_ended_fn done, void *ar
 }
 
 static int
+sim_migrate_abort(struct hv *h, struct migration *m, const char *why)
+{
+    (void)h;
+    return sim_transfer_abort(m, why);
+}
+
+static int
 sim_migrate_hold(const struct hv *h, const struct migration *m)
 {
     (void)h;
@@ -627,6 +634,7 @@ static const struct hv_ops sim_ops = {
     .migrate_check = sim_migrate_check,
     .migrate_start = sim_migrate_start,
     .migrate_resume = sim_migrate_resume,
+    .migrate_abort = sim_migrate_abort,
     .migrate_hold = sim_migrate_hold,
     .migrate_release = sim_migrate_release,
     .arrivals = sim_arrivals_of,

@@ -48,6 +48,12 @@ migrate_free(struct migrate *t)
     free(t);
 }
 
+int
+migrate_abort(struct migrate *t, struct migration *m, const char *why)
+{
+    return t->hv->ops->migrate_abort(t->hv, m, why);
+}
+
 struct migration *
 migrate_find(struct migrate *t, const char *id)
 {

@@ -45,6 +45,10 @@ MUST_CHECK int migrate_adopt(struct migrate *t, struct migration **recs, size_t 
 /* Once the loop runs: the backend takes up the adopted migrations again. 0 or -ENOMEM. */
 MUST_CHECK int migrate_resume(struct migrate *t);
 
+/* Stop running migration `m` because `why` (hv.h, migrate_abort): 0 asked, -EALREADY not
+ * running, -EBUSY too late. The end comes as usual, through the events. */
+MUST_CHECK int migrate_abort(struct migrate *t, struct migration *m, const char *why);
+
 /* The record with `id`, or NULL. */
 struct migration *migrate_find(struct migrate *t, const char *id);
 

@@ -78,66 +78,6 @@ keep_own_lock(struct peer_mode *pm)
     return false;
 }
 
-/* Ask peer `p` for its lock (or to renew it), or to release it, for the take numbered
- * `token` (hostlock.h; 0: none, an older peer's echo lacked it). */
-static int
-send_lock(struct peer_mode *pm, struct peer *p, bool release, uint64_t token, http_done_fn done)
-{
-    const char *path = release ? "/v1/lock/release" : "/v1/lock";
-    json_t *j = release
-                    ? json_pack("{s:s}", "holder", pm->o.name)
-                    : json_pack("{s:s,s:f}", "holder", pm->o.name, "lease_s", pm->o.lock_lease_s);
-    if (j != NULL && token != 0 &&
-        json_object_set_new(j, "token", json_integer((json_int_t)token)) < 0) {
-        json_decref(j);
-        j = NULL;
-    }
-    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    int r = body != NULL ? peer_send(pm, p, "POST", path, body, done) : -ENOMEM;
-    free(body);
-    return r;
-}
-
-static void
-release_done(void *arg, int status, const char *body, size_t len, const char *err)
-{
-    struct peer *p = arg;
-    peer_answered(p);
-    (void)body;
-    (void)len;
-    if (status != 200)
-        log_warnx("lock release not confirmed url=%s status=%d error=\"%s\"; its lease will end it",
-                  p->v.url, status, status == 0 ? err : "");
-}
-
-/* Give back peer `p`'s lock taken with `token` (best effort: its lease ends it otherwise). */
-static void
-release_token(struct peer_mode *pm, struct peer *p, uint64_t token)
-{
-    if (send_lock(pm, p, true, token, release_done) < 0)
-        log_warnx("lock release not sent url=%s; its lease will end it", p->v.url);
-}
-
-/* Give back our latest take of peer `p`'s lock. The token keeps the release from ending a
- * later take of ours should it arrive late. */
-static void
-release_peer(struct peer_mode *pm, struct peer *p)
-{
-    release_token(pm, p, p->lock_token);
-}
-
-/* Give back the grant answered in `body`, that came after we moved on: the one its token
- * names, not a later one. */
-static void
-release_answered(struct peer_mode *pm, struct peer *p, const char *body, size_t len)
-{
-    json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
-    json_int_t t = json_integer_value(json_object_get(j, "token"));
-    json_decref(j);
-    release_token(pm, p, t > 0 ? (uint64_t)t : 0);
-}
-
 bool
 peer_take_sample(struct peer_mode *pm, struct peer *p, int status, const char *body, size_t len,
                  const char *err)
@@ -430,7 +370,7 @@ ask_lock(struct peer_mode *pm, const struct pick *pick)
     (void)snprintf(pm->lock_reason, sizeof(pm->lock_reason), "%s", pick->reason);
     pm->phase = PEER_LOCKING;
     dst->lock_token = ++pm->lock_seq;
-    int r = send_lock(pm, dst, false, dst->lock_token, lock_done);
+    int r = peer_send_lock(pm, dst, false, dst->lock_token, lock_done);
     if (r == 0)
         return true;
     log_warnx("lock request not sent url=%s error=\"%s\"; excluding it", dst->v.url, strerror(-r));
@@ -474,6 +414,31 @@ decide(struct peer_mode *pm)
     }
 }
 
+/* The destination's lock, renewed during our migration, is another host's now (our lease ran
+ * out: the renewals did not get through) and that host may move a VM in: our migration is
+ * stopped, so that one arrival at a time runs there as the lock promises. The VM stays here.
+ * Too late to stop (the simulated commit went out), it ends as the destination says. */
+static void
+lock_lost(struct peer_mode *pm, struct peer *p, const char *body, size_t len)
+{
+    json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *h = json_string_value(json_object_get(j, "holder"));
+    char why[400];
+    if (h != NULL && wire_name_valid(h))
+        (void)snprintf(why, sizeof(why),
+                       "the destination's lock went to \"%s\" during the migration", h);
+    else
+        (void)snprintf(why, sizeof(why), "the destination's lock is no longer this host's");
+    json_decref(j);
+    struct migration *m = migrate_find(pm->env.migs, pm->acting->id);
+    int r = m != NULL ? migrate_abort(pm->env.migs, m, why) : -EALREADY;
+    if (r == 0)
+        log_warnx("stopping migration id=%s host=\"%s\": %s", pm->acting->id, p->v.name, why);
+    else if (r == -EBUSY)
+        log_warnx("migration id=%s host=\"%s\": %s; too late to stop it, its destination decides",
+                  pm->acting->id, p->v.name, why);
+}
+
 static void
 renew_done(void *arg, int status, const char *body, size_t len, const char *err)
 {
@@ -485,11 +450,15 @@ renew_done(void *arg, int status, const char *body, size_t len, const char *err)
         /* A renewal that reached the peer after our release, and after its lease would have
          * run out, took its free lock again (sooner, its token makes it stale): given back,
          * as a grant that came after we moved on is (lock_done()). */
-        release_answered(pm, p, body, len);
+        peer_release_answered(pm, p, body, len);
         return;
     }
     if (status == 200)
         return;
+    if (status == 409 && pm->phase == PEER_MIGRATING && pm->acting != NULL) {
+        lock_lost(pm, p, body, len);
+        return;
+    }
     /* The peer's answer, cut: it is another host's text. */
     log_warnx("lock renewal failed url=%s status=%d %.*s; the migration goes on", p->v.url, status,
               status == 0 ? 200 : (int)(len < 200 ? len : 200),
@@ -514,13 +483,13 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
         log_warnx("migration outcome still unknown after %.0fs id=%s vm=\"%s\"; releasing the "
                   "locks, the VM stays blocked until host \"%s\" answers",
                   RESOLVE_HOLD_S, m->id, m->vm, dst->v.name);
-        release_peer(pm, dst);
+        peer_release(pm, dst);
         back_to_idle(pm);
         return;
     }
     if (!keep_own_lock(pm))
         log_warnx("this host's lock was lost during migration id=%s", m->id);
-    if (send_lock(pm, dst, false, dst->lock_token, renew_done) < 0)
+    if (peer_send_lock(pm, dst, false, dst->lock_token, renew_done) < 0)
         log_warnx("lock renewal not sent url=%s", dst->v.url);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
     (void)event_add(pm->renew_ev, &tv);
@@ -540,7 +509,7 @@ start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char
     if (r < 0) {
         log_warnx("migration not started vm=\"%s\" to=\"%s\" error=\"%s\"", o.vm, p->v.name,
                   strerror(-r));
-        release_peer(pm, p);
+        peer_release(pm, p);
         back_to_idle(pm);
         return;
     }
@@ -555,7 +524,7 @@ start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char
              pm->o.name, o.vm, p->v.name, m->id, pm->last_resolve_ms, reason);
     /* The destination's lease runs from its grant, an answer or two ago: renewed at once,
      * then every third of it. */
-    if (send_lock(pm, p, false, p->lock_token, renew_done) < 0)
+    if (peer_send_lock(pm, p, false, p->lock_token, renew_done) < 0)
         log_warnx("lock renewal not sent url=%s", p->v.url);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
     (void)event_add(pm->renew_ev, &tv);
@@ -574,7 +543,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
     if (pm->phase != PEER_CONFIRMING || pm->peers[pm->lock_target] != p)
         return;
     if (!peer_take_sample(pm, p, status, body, len, err)) {
-        release_peer(pm, p);
+        peer_release(pm, p);
         p->refused = true;
         p->fresh = false;
         decide(pm); /* without it */
@@ -583,7 +552,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
     p->fresh = true;
     struct pick pick;
     if (plan_pick(pm, &pick) <= 0) {
-        release_peer(pm, p); /* plan_pick went back to idle */
+        peer_release(pm, p); /* plan_pick went back to idle */
         return;
     }
     if (pick.peer == pm->lock_target) {
@@ -591,7 +560,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
          * ago: renewed now, and a lock lost meanwhile stops the decision (another peer may be
          * moving a VM in). */
         if (!keep_own_lock(pm)) {
-            release_peer(pm, p);
+            peer_release(pm, p);
             back_to_idle(pm);
             return;
         }
@@ -601,7 +570,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
     /* Another host is better now: let this one go and ask that one. */
     log_info("destination \"%s\" no longer the best on its fresh sample; trying \"%s\"", p->v.name,
              pm->peers[pick.peer]->v.name);
-    release_peer(pm, p);
+    peer_release(pm, p);
     if (!ask_lock(pm, &pick))
         decide(pm);
 }
@@ -614,7 +583,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
     struct peer_mode *pm = p->pm;
     if (pm->phase != PEER_LOCKING || pm->peers[pm->lock_target] != p) {
         if (status == 200)
-            release_answered(pm, p, body, len); /* granted after we moved on */
+            peer_release_answered(pm, p, body, len); /* granted after we moved on */
         return;
     }
     if (status == 200) {
@@ -625,7 +594,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
             return;
         }
         log_warnx("destination \"%s\" cannot be read again; excluding it", p->v.name);
-        release_peer(pm, p);
+        peer_release(pm, p);
     } else if (status == 409) {
         pm->lock_refusals++;
         json_t *j = json_loadb(body, len, 0, NULL);
@@ -637,7 +606,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
         log_warnx("lock not obtained host=\"%s\" status=%d error=\"%s\"; excluding it", p->v.name,
                   status, status == 0 ? err : "");
         /* The grant may have happened with its answer lost: give it back. */
-        release_peer(pm, p);
+        peer_release(pm, p);
     }
     p->refused = true;
     pm->phase = PEER_GATHERING;
@@ -654,7 +623,7 @@ peer_migration_ended(struct peer_mode *pm, const struct migration *m)
     peer_record_migration(pm, m);
     if (pm->acting != m || pm->phase != PEER_MIGRATING)
         return;
-    release_peer(pm, pm->peers[pm->lock_target]);
+    peer_release(pm, pm->peers[pm->lock_target]);
     back_to_idle(pm);
 }
 

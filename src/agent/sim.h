@@ -67,7 +67,8 @@ struct hv_sim {
 int sim_transfer_start(struct hv_sim *hv, struct migration *m, hv_ended_fn done, void *arg);
 /* Take up a migration restored from the state file (its job made by sim_job_restore()). */
 int sim_transfer_resume(struct hv_sim *hv, struct migration *m, hv_ended_fn done, void *arg);
-/* hv_ops.migrate_hold() and .migrate_release(). */
+/* hv_ops.migrate_abort(), .migrate_hold() and .migrate_release(). */
+int sim_transfer_abort(struct migration *m, const char *why);
 int sim_transfer_hold(const struct migration *m);
 void sim_transfer_release(struct migration *m);
 /* The job of a restored migration, with what the state file says of its commit. 0 or

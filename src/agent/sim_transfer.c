@@ -63,6 +63,7 @@ struct sim_job {
     bool commit_sent;      /* the commit went out (saved before it did) */
     bool settled;          /* done: the destination was told its record may go */
     unsigned settle_tries; /* done: tellings that got no answer */
+    char abort_why[160];   /* an abort asked while the reservation was under way */
 };
 
 static struct sim_job *
@@ -396,6 +397,11 @@ reserve_done(void *arg, int status, const char *body, size_t len, const char *er
     struct sim_job *j = arg;
     (void)len;
     j->in_flight = false;
+    if (j->abort_why[0] != '\0') {
+        /* Asked to stop meanwhile: a reservation made is withdrawn. */
+        fail(j, status == 0 || status == 200 || status == 201, "aborted: %s", j->abort_why);
+        return;
+    }
     if (status == 0) {
         /* The reservation may have been made: withdraw it (an unknown id just gets 404). */
         fail(j, true, "destination unreachable: %s", err);
@@ -539,6 +545,24 @@ sim_transfer_resume(struct hv_sim *hv, struct migration *m, hv_ended_fn done, vo
     if (simhost_set_state(&hv->host, m->vm, SIMVM_MIGRATING_OUT) < 0)
         log_warnx("restored migration has no VM here id=%s vm=\"%s\"", m->id, m->vm);
     resolve(j);
+    return 0;
+}
+
+int
+sim_transfer_abort(struct migration *m, const char *why)
+{
+    struct sim_job *j = job_of(m);
+    if (j == NULL || m->state != MIG_RUNNING)
+        return -EALREADY;
+    if (j->commit_sent || j->resolving)
+        return -EBUSY;
+    if (j->in_flight) {
+        (void)snprintf(j->abort_why, sizeof(j->abort_why), "%s", why);
+        return 0; /* at the reservation's answer */
+    }
+    /* Copying: the transfer's timer has not fired (it sends the commit). */
+    (void)event_del(j->timer);
+    fail(j, true, "aborted: %s", why);
     return 0;
 }
 
