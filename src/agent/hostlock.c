@@ -60,10 +60,19 @@ hostlock_take(struct hostlock *l, uint64_t now, const char *holder, uint64_t tok
 }
 
 int
-hostlock_release(struct hostlock *l, const char *holder, uint64_t token)
+hostlock_release(struct hostlock *l, const char *holder, uint64_t token, uint64_t now,
+                 double keep_s)
 {
-    if (!l->held)
+    if (!l->held) {
+        /* A release that overtook its take: the take, when it comes, is stale. */
+        if (token != 0 && !stale(l, now, holder, token)) {
+            (void)snprintf(l->holder, sizeof(l->holder), "%s", holder);
+            l->token = token;
+            l->released = true;
+            l->expires_us = now + (uint64_t)(keep_s * 1e6);
+        }
         return 1;
+    }
     if (strcmp(l->holder, holder) != 0)
         return -EPERM;
     if (token != 0 && l->token != 0 && token != l->token)

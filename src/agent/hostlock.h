@@ -9,8 +9,10 @@
  * a later grant of the same holder: while it holds the lock, a take or renewal with a smaller
  * token than its grant's is stale (-ESTALE); once it released the lock, one with the released
  * grant's token or a smaller one is, until that grant's lease would have ended; a release with
- * another token than the grant's releases nothing. A lease that ran out forgets its token (a
- * late renewal then takes the free lock, as a new take would). */
+ * another token than the grant's releases nothing. A release that finds the lock free (it
+ * overtook its take) is remembered the same way, so that the late take is stale. A lease that
+ * ran out makes no request stale (a late renewal then takes the free lock, as a new take
+ * would). */
 #ifndef VMLOC_AGENT_HOSTLOCK_H
 #define VMLOC_AGENT_HOSTLOCK_H
 
@@ -24,6 +26,7 @@ struct hostlock {
     char holder[MODEL_MAX_NAME + 1]; /* also the last holder once free */
     uint64_t token;                  /* of the holder's last take; 0 none */
     bool released;                   /* free because the holder released that take */
+                                     /* (or a release of it came first) */
     uint64_t expires_us;             /* monotonic clock; kept after a release */
 };
 
@@ -37,9 +40,11 @@ bool hostlock_expire(struct hostlock *l, uint64_t now, char *ret_holder);
 int hostlock_take(struct hostlock *l, uint64_t now, const char *holder, uint64_t token,
                   double lease_s, const char **ret_holder, double *ret_left_s);
 
-/* Release the lock of `holder` taken with `token`. 0; 1 when it was not held, or held under
- * another token of the same holder (nothing changes); -EPERM when another holds it. */
-int hostlock_release(struct hostlock *l, const char *holder, uint64_t token);
+/* Release the lock of `holder` taken with `token`, at `now`. 0; 1 when it was not held, or
+ * held under another token of the same holder (nothing changes); -EPERM when another holds
+ * it. A release with a token that finds the lock free makes that token stale for `keep_s`. */
+int hostlock_release(struct hostlock *l, const char *holder, uint64_t token, uint64_t now,
+                     double keep_s);
 
 /* The holder at `now` with its lease left (`ret_left_s` may be NULL), or NULL when free. */
 const char *hostlock_holder(const struct hostlock *l, uint64_t now, double *ret_left_s);

@@ -72,8 +72,9 @@ struct hv_ops {
      * rather keep it (forgotten last); 0: no. */
     int (*migrate_hold)(const struct hv *h, const struct migration *m);
     /* Stop running migration `m` because `why`: 0 asked (it ends failed through done(),
-     * with `why` in its error, unless it completes first); -EALREADY it is not running;
-     * -EBUSY too late (simulated: the commit went out, only the destination can say). */
+     * with `why` in its error, unless it completes first; done() may run before this
+     * returns); -EALREADY it is not running; -EBUSY too late (simulated: the commit went
+     * out, only the destination can say). */
     int (*migrate_abort)(struct hv *h, struct migration *m, const char *why);
     /* Free the backend's part of `m` (a running job is aborted and awaited first). */
     void (*migrate_release)(struct hv *h, struct migration *m);

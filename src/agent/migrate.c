@@ -51,6 +51,8 @@ migrate_free(struct migrate *t)
 int
 migrate_abort(struct migrate *t, struct migration *m, const char *why)
 {
+    if (t->hv->ops->migrate_abort == NULL)
+        return -EOPNOTSUPP;
     return t->hv->ops->migrate_abort(t->hv, m, why);
 }
 

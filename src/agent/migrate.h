@@ -46,7 +46,8 @@ MUST_CHECK int migrate_adopt(struct migrate *t, struct migration **recs, size_t 
 MUST_CHECK int migrate_resume(struct migrate *t);
 
 /* Stop running migration `m` because `why` (hv.h, migrate_abort): 0 asked, -EALREADY not
- * running, -EBUSY too late. The end comes as usual, through the events. */
+ * running, -EBUSY too late, -EOPNOTSUPP the backend cannot. The end comes as usual, through
+ * the events, and may come before this returns. */
 MUST_CHECK int migrate_abort(struct migrate *t, struct migration *m, const char *why);
 
 /* The record with `id`, or NULL. */

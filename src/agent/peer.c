@@ -414,29 +414,37 @@ decide(struct peer_mode *pm)
     }
 }
 
-/* The destination's lock, renewed during our migration, is another host's now (our lease ran
- * out: the renewals did not get through) and that host may move a VM in: our migration is
- * stopped, so that one arrival at a time runs there as the lock promises. The VM stays here.
- * Too late to stop (the simulated commit went out), it ends as the destination says. */
+/* A renewal of the destination's lock during our migration was refused (409). When the
+ * answer names another holder, the lock is that host's now (our lease ran out: the renewals
+ * did not get through) and it may move a VM in: our migration is stopped, so that one arrival
+ * at a time runs there as the lock promises, and the lock is no longer renewed nor released.
+ * The VM stays here. Too late to stop (the simulated commit went out), it ends as the
+ * destination says. An answer naming no holder, or this host (a late renewal of an earlier
+ * take, stale), says nothing of the present take. */
 static void
 lock_lost(struct peer_mode *pm, struct peer *p, const char *body, size_t len)
 {
     json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
     const char *h = json_string_value(json_object_get(j, "holder"));
-    char why[400];
-    if (h != NULL && wire_name_valid(h))
+    char why[400] = "";
+    if (h != NULL && wire_name_valid(h) && strcmp(h, pm->o.name) != 0)
         (void)snprintf(why, sizeof(why),
                        "the destination's lock went to \"%s\" during the migration", h);
-    else
-        (void)snprintf(why, sizeof(why), "the destination's lock is no longer this host's");
     json_decref(j);
-    struct migration *m = migrate_find(pm->env.migs, pm->acting->id);
+    if (why[0] == '\0' || pm->dst_lost)
+        return;
+    pm->dst_lost = true;
+    /* The abort may end the migration before it returns, and with it the decision
+     * (peer_migration_ended()): nothing of pm->acting is read after it. */
+    char id[WIRE_MAX_ID + 1];
+    (void)snprintf(id, sizeof(id), "%s", pm->acting->id);
+    struct migration *m = migrate_find(pm->env.migs, id);
+    log_warnx("stopping migration id=%s host=\"%s\": %s", id, p->v.name, why);
     int r = m != NULL ? migrate_abort(pm->env.migs, m, why) : -EALREADY;
-    if (r == 0)
-        log_warnx("stopping migration id=%s host=\"%s\": %s", pm->acting->id, p->v.name, why);
-    else if (r == -EBUSY)
-        log_warnx("migration id=%s host=\"%s\": %s; too late to stop it, its destination decides",
-                  pm->acting->id, p->v.name, why);
+    if (r == -EBUSY)
+        log_warnx("migration id=%s: too late to stop it (the commit went out); its destination "
+                  "decides",
+                  id);
 }
 
 static void
@@ -455,7 +463,7 @@ renew_done(void *arg, int status, const char *body, size_t len, const char *err)
     }
     if (status == 200)
         return;
-    if (status == 409 && pm->phase == PEER_MIGRATING && pm->acting != NULL) {
+    if (status == 409 && ours && pm->phase == PEER_MIGRATING && pm->acting != NULL) {
         lock_lost(pm, p, body, len);
         return;
     }
@@ -483,13 +491,14 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
         log_warnx("migration outcome still unknown after %.0fs id=%s vm=\"%s\"; releasing the "
                   "locks, the VM stays blocked until host \"%s\" answers",
                   RESOLVE_HOLD_S, m->id, m->vm, dst->v.name);
-        peer_release(pm, dst);
+        if (!pm->dst_lost)
+            peer_release(pm, dst);
         back_to_idle(pm);
         return;
     }
     if (!keep_own_lock(pm))
         log_warnx("this host's lock was lost during migration id=%s", m->id);
-    if (peer_send_lock(pm, dst, false, dst->lock_token, renew_done) < 0)
+    if (!pm->dst_lost && peer_send_lock(pm, dst, false, dst->lock_token, renew_done) < 0)
         log_warnx("lock renewal not sent url=%s", dst->v.url);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
     (void)event_add(pm->renew_ev, &tv);
@@ -515,6 +524,7 @@ start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char
     }
     pm->acting = m;
     pm->phase = PEER_MIGRATING;
+    pm->dst_lost = false;
     pm->last_resolve_ms = (double)(clock_now_us() - pm->decide_started_us) / 1000.0;
     char outcome[600];
     (void)snprintf(outcome, sizeof(outcome), "move %s to %s", o.vm, p->v.name);
@@ -623,7 +633,8 @@ peer_migration_ended(struct peer_mode *pm, const struct migration *m)
     peer_record_migration(pm, m);
     if (pm->acting != m || pm->phase != PEER_MIGRATING)
         return;
-    peer_release(pm, pm->peers[pm->lock_target]);
+    if (!pm->dst_lost) /* else another host holds it */
+        peer_release(pm, pm->peers[pm->lock_target]);
     back_to_idle(pm);
 }
 
@@ -698,7 +709,7 @@ peer_new(const struct peer_opts *o, const struct peer_env *env, struct peer_mode
     /* Lock tokens grow across restarts too: from the wall clock in microseconds, far more than
      * the takes a second could ever use. */
     double us = clock_wall_s() * 1e6;
-    pm->lock_seq = us > 0 && us < (double)(WIRE_MAX_TERM / 2) ? (uint64_t)us : 0;
+    pm->lock_seq = us > 0 && us < (double)WIRE_MAX_TERM / 2.0 ? (uint64_t)us : 0;
     *ret = pm;
     char err[512];
     if (store_open(o->data, &pm->store, err, sizeof(err)) < 0) {

@@ -62,6 +62,7 @@ struct peer_mode {
     size_t lock_target;         /* index into peers while LOCKING or MIGRATING */
     char lock_reason[256];
     const struct migration *acting;
+    bool dst_lost; /* MIGRATING: the destination's lock went to another host (lock_lost()) */
     struct event *renew_ev;
     struct store *store;
     char *key;              /* this host's conflict at the latest sample (NULL: none) */

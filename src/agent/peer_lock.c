@@ -52,8 +52,9 @@ peer_lock_own(struct peer_mode *pm, const char *holder, uint64_t token, double l
 int
 peer_lock_drop(struct peer_mode *pm, const char *holder, uint64_t token)
 {
-    lock_expire(pm, clock_now_us());
-    int r = hostlock_release(&pm->lock, holder, token);
+    uint64_t now = clock_now_us();
+    lock_expire(pm, now);
+    int r = hostlock_release(&pm->lock, holder, token, now, pm->o.lock_lease_s);
     if (r == 0)
         log_debug("lock released host=\"%s\" holder=\"%s\"", pm->o.name, holder);
     return r;

@@ -9,6 +9,7 @@
 
 #include "agent/hv_sim.h"
 #include "agent/simhost.h"
+#include "core/compiler.h"
 #include "proto/simstate.h"
 
 /* An arrival with its reservation, until its source settles it. */
@@ -68,7 +69,7 @@ int sim_transfer_start(struct hv_sim *hv, struct migration *m, hv_ended_fn done,
 /* Take up a migration restored from the state file (its job made by sim_job_restore()). */
 int sim_transfer_resume(struct hv_sim *hv, struct migration *m, hv_ended_fn done, void *arg);
 /* hv_ops.migrate_abort(), .migrate_hold() and .migrate_release(). */
-int sim_transfer_abort(struct migration *m, const char *why);
+MUST_CHECK int sim_transfer_abort(struct migration *m, const char *why);
 int sim_transfer_hold(const struct migration *m);
 void sim_transfer_release(struct migration *m);
 /* The job of a restored migration, with what the state file says of its commit. 0 or
