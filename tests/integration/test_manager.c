@@ -589,6 +589,19 @@ test_dead_agent(void **state)
     assert_int_equal(count_migrations(migs, "d", "h3"), 0);
     assert_int_equal(count_migrations(migs, "e", NULL), 0);
     json_decref(migs);
+    /* ?limit=N: the last N, oldest first (h3's conflict, then h1's). */
+    json_t *all = get(m->url, "/v1/conflicts");
+    json_t *last = get(m->url, "/v1/conflicts?limit=1");
+    size_t n_all = json_array_size(all);
+    assert_true(n_all >= 2);
+    assert_int_equal(json_array_size(last), 1);
+    assert_true(json_equal(json_array_get(last, 0), json_array_get(all, n_all - 1)));
+    assert_string_equal(str(json_array_get(last, 0), "host"), "h1");
+    json_decref(last);
+    last = get(m->url, "/v1/conflicts?limit=1000");
+    assert_true(json_equal(last, all));
+    json_decref(last);
+    json_decref(all);
     struct cond d_on_h3 = {m->url, "d", "h3", 0};
     assert_true(manager_vm_on(&d_on_h3));
     pool_finish();
