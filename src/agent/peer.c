@@ -78,6 +78,66 @@ keep_own_lock(struct peer_mode *pm)
     return false;
 }
 
+/* Ask peer `p` for its lock (or to renew it), or to release it, for the take numbered
+ * `token` (hostlock.h; 0: none, an older peer's echo lacked it). */
+static int
+send_lock(struct peer_mode *pm, struct peer *p, bool release, uint64_t token, http_done_fn done)
+{
+    const char *path = release ? "/v1/lock/release" : "/v1/lock";
+    json_t *j = release
+                    ? json_pack("{s:s}", "holder", pm->o.name)
+                    : json_pack("{s:s,s:f}", "holder", pm->o.name, "lease_s", pm->o.lock_lease_s);
+    if (j != NULL && token != 0 &&
+        json_object_set_new(j, "token", json_integer((json_int_t)token)) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int r = body != NULL ? peer_send(pm, p, "POST", path, body, done) : -ENOMEM;
+    free(body);
+    return r;
+}
+
+static void
+release_done(void *arg, int status, const char *body, size_t len, const char *err)
+{
+    struct peer *p = arg;
+    peer_answered(p);
+    (void)body;
+    (void)len;
+    if (status != 200)
+        log_warnx("lock release not confirmed url=%s status=%d error=\"%s\"; its lease will end it",
+                  p->v.url, status, status == 0 ? err : "");
+}
+
+/* Give back peer `p`'s lock taken with `token` (best effort: its lease ends it otherwise). */
+static void
+release_token(struct peer_mode *pm, struct peer *p, uint64_t token)
+{
+    if (send_lock(pm, p, true, token, release_done) < 0)
+        log_warnx("lock release not sent url=%s; its lease will end it", p->v.url);
+}
+
+/* Give back our latest take of peer `p`'s lock. The token keeps the release from ending a
+ * later take of ours should it arrive late. */
+static void
+release_peer(struct peer_mode *pm, struct peer *p)
+{
+    release_token(pm, p, p->lock_token);
+}
+
+/* Give back the grant answered in `body`, that came after we moved on: the one its token
+ * names, not a later one. */
+static void
+release_answered(struct peer_mode *pm, struct peer *p, const char *body, size_t len)
+{
+    json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
+    json_int_t t = json_integer_value(json_object_get(j, "token"));
+    json_decref(j);
+    release_token(pm, p, t > 0 ? (uint64_t)t : 0);
+}
+
 bool
 peer_take_sample(struct peer_mode *pm, struct peer *p, int status, const char *body, size_t len,
                  const char *err)
@@ -370,7 +430,7 @@ ask_lock(struct peer_mode *pm, const struct pick *pick)
     (void)snprintf(pm->lock_reason, sizeof(pm->lock_reason), "%s", pick->reason);
     pm->phase = PEER_LOCKING;
     dst->lock_token = ++pm->lock_seq;
-    int r = peer_send_lock(pm, dst, false, dst->lock_token, lock_done);
+    int r = send_lock(pm, dst, false, dst->lock_token, lock_done);
     if (r == 0)
         return true;
     log_warnx("lock request not sent url=%s error=\"%s\"; excluding it", dst->v.url, strerror(-r));
@@ -458,7 +518,7 @@ renew_done(void *arg, int status, const char *body, size_t len, const char *err)
         /* A renewal that reached the peer after our release, and after its lease would have
          * run out, took its free lock again (sooner, its token makes it stale): given back,
          * as a grant that came after we moved on is (lock_done()). */
-        peer_release_answered(pm, p, body, len);
+        release_answered(pm, p, body, len);
         return;
     }
     if (status == 200)
@@ -492,13 +552,13 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
                   "locks, the VM stays blocked until host \"%s\" answers",
                   RESOLVE_HOLD_S, m->id, m->vm, dst->v.name);
         if (!pm->dst_lost)
-            peer_release(pm, dst);
+            release_peer(pm, dst);
         back_to_idle(pm);
         return;
     }
     if (!keep_own_lock(pm))
         log_warnx("this host's lock was lost during migration id=%s", m->id);
-    if (!pm->dst_lost && peer_send_lock(pm, dst, false, dst->lock_token, renew_done) < 0)
+    if (!pm->dst_lost && send_lock(pm, dst, false, dst->lock_token, renew_done) < 0)
         log_warnx("lock renewal not sent url=%s", dst->v.url);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
     (void)event_add(pm->renew_ev, &tv);
@@ -518,7 +578,7 @@ start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char
     if (r < 0) {
         log_warnx("migration not started vm=\"%s\" to=\"%s\" error=\"%s\"", o.vm, p->v.name,
                   strerror(-r));
-        peer_release(pm, p);
+        release_peer(pm, p);
         back_to_idle(pm);
         return;
     }
@@ -534,7 +594,7 @@ start_migration(struct peer_mode *pm, struct peer *p, const char *vm, const char
              pm->o.name, o.vm, p->v.name, m->id, pm->last_resolve_ms, reason);
     /* The destination's lease runs from its grant, an answer or two ago: renewed at once,
      * then every third of it. */
-    if (peer_send_lock(pm, p, false, p->lock_token, renew_done) < 0)
+    if (send_lock(pm, p, false, p->lock_token, renew_done) < 0)
         log_warnx("lock renewal not sent url=%s", p->v.url);
     struct timeval tv = loop_tv(pm->o.lock_lease_s / 3.0);
     (void)event_add(pm->renew_ev, &tv);
@@ -553,7 +613,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
     if (pm->phase != PEER_CONFIRMING || pm->peers[pm->lock_target] != p)
         return;
     if (!peer_take_sample(pm, p, status, body, len, err)) {
-        peer_release(pm, p);
+        release_peer(pm, p);
         p->refused = true;
         p->fresh = false;
         decide(pm); /* without it */
@@ -562,7 +622,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
     p->fresh = true;
     struct pick pick;
     if (plan_pick(pm, &pick) <= 0) {
-        peer_release(pm, p); /* plan_pick went back to idle */
+        release_peer(pm, p); /* plan_pick went back to idle */
         return;
     }
     if (pick.peer == pm->lock_target) {
@@ -570,7 +630,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
          * ago: renewed now, and a lock lost meanwhile stops the decision (another peer may be
          * moving a VM in). */
         if (!keep_own_lock(pm)) {
-            peer_release(pm, p);
+            release_peer(pm, p);
             back_to_idle(pm);
             return;
         }
@@ -580,7 +640,7 @@ confirm_done(void *arg, int status, const char *body, size_t len, const char *er
     /* Another host is better now: let this one go and ask that one. */
     log_info("destination \"%s\" no longer the best on its fresh sample; trying \"%s\"", p->v.name,
              pm->peers[pick.peer]->v.name);
-    peer_release(pm, p);
+    release_peer(pm, p);
     if (!ask_lock(pm, &pick))
         decide(pm);
 }
@@ -593,7 +653,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
     struct peer_mode *pm = p->pm;
     if (pm->phase != PEER_LOCKING || pm->peers[pm->lock_target] != p) {
         if (status == 200)
-            peer_release_answered(pm, p, body, len); /* granted after we moved on */
+            release_answered(pm, p, body, len); /* granted after we moved on */
         return;
     }
     if (status == 200) {
@@ -604,7 +664,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
             return;
         }
         log_warnx("destination \"%s\" cannot be read again; excluding it", p->v.name);
-        peer_release(pm, p);
+        release_peer(pm, p);
     } else if (status == 409) {
         pm->lock_refusals++;
         json_t *j = json_loadb(body, len, 0, NULL);
@@ -616,7 +676,7 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
         log_warnx("lock not obtained host=\"%s\" status=%d error=\"%s\"; excluding it", p->v.name,
                   status, status == 0 ? err : "");
         /* The grant may have happened with its answer lost: give it back. */
-        peer_release(pm, p);
+        release_peer(pm, p);
     }
     p->refused = true;
     pm->phase = PEER_GATHERING;
@@ -634,7 +694,7 @@ peer_migration_ended(struct peer_mode *pm, const struct migration *m)
     if (pm->acting != m || pm->phase != PEER_MIGRATING)
         return;
     if (!pm->dst_lost) /* else another host holds it */
-        peer_release(pm, pm->peers[pm->lock_target]);
+        release_peer(pm, pm->peers[pm->lock_target]);
     back_to_idle(pm);
 }
 
@@ -656,45 +716,7 @@ peer_answered(struct peer *p)
     p->inflight--;
 }
 
-/* ---- health, metrics, life ---------------------------------------------------------------- */
-
-json_t *
-peer_health(const struct peer_mode *pm)
-{
-    size_t up = 0;
-    for (size_t i = 0; i < pm->n_peers; i++)
-        up += pm->peers[i]->v.up;
-    static const char *const phases[] = {"idle", "gathering", "locking", "confirming", "migrating"};
-    return json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f,s:o}", "peers", (json_int_t)pm->n_peers,
-                     "peers_up", (json_int_t)up, "phase", phases[pm->phase], "locks_granted",
-                     (json_int_t)pm->locks_granted, "lock_refusals", (json_int_t)pm->lock_refusals,
-                     "locks_served", (json_int_t)pm->locks_served, "locks_denied",
-                     (json_int_t)pm->locks_denied, "last_decision_ms", pm->last_resolve_ms,
-                     "duplicate_vms", dupvms_json(&pm->dups));
-}
-
-void
-peer_metrics(const struct peer_mode *pm, struct mtext *t)
-{
-    mtext_family(t, "vmloc_lock_requests_total", "counter",
-                 "Destination locks this agent asked for, by answer");
-    mtext_sample(t, "vmloc_lock_requests_total", "result=\"granted\"", (double)pm->locks_granted);
-    mtext_sample(t, "vmloc_lock_requests_total", "result=\"refused\"", (double)pm->lock_refusals);
-    mtext_family(t, "vmloc_lock_answers_total", "counter",
-                 "Requests for this host's lock, by answer");
-    mtext_sample(t, "vmloc_lock_answers_total", "result=\"granted\"", (double)pm->locks_served);
-    mtext_sample(t, "vmloc_lock_answers_total", "result=\"refused\"", (double)pm->locks_denied);
-    mtext_one(t, "vmloc_storm_guard_holds_total", "counter",
-              "VMs of this host the storm guard held back from a conflict's move, once per "
-              "VM and window",
-              (double)pm->storm_holds_total);
-    mtext_one(t, "vmloc_duplicate_vms", "gauge",
-              "VM names listed by two hosts outside a migration, at this agent's last decision "
-              "(not moved)",
-              (double)pm->dups.count);
-    mtext_one(t, "vmloc_duplicate_vms_total", "counter",
-              "VM names found on two hosts (once per episode)", (double)pm->dups.episodes_total);
-}
+/* ---- life ------------------------------------------------------------------------------- */
 
 int
 peer_new(const struct peer_opts *o, const struct peer_env *env, struct peer_mode **ret)

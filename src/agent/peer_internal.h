@@ -91,17 +91,6 @@ int peer_lock_own(struct peer_mode *pm, const char *holder, uint64_t token, doub
                   const char **ret_holder, double *ret_left_s);
 int peer_lock_drop(struct peer_mode *pm, const char *holder, uint64_t token);
 
-/* The peers' locks (peer_lock.c). Ask peer `p` for its lock (or to renew it), or to release
- * it, for our take numbered `token` (hostlock.h; 0: none): 0 sent, or as peer_send().
- * peer_release(): give back our latest take of `p`'s lock (best effort: its lease ends it
- * otherwise); the token keeps the release from ending a later take of ours should it arrive
- * late. peer_release_answered(): give back the grant answered in `body` that came after we
- * moved on, the one its token names. */
-int peer_send_lock(struct peer_mode *pm, struct peer *p, bool release, uint64_t token,
-                   http_done_fn done);
-void peer_release(struct peer_mode *pm, struct peer *p);
-void peer_release_answered(struct peer_mode *pm, struct peer *p, const char *body, size_t len);
-
 /* Send a request to peer `p` (http_request() with `p` as the argument): every callback of
  * such a request starts with peer_answered(p). 0 or as http_request(). (peer.c) */
 int peer_send(struct peer_mode *pm, struct peer *p, const char *method, const char *path,

@@ -1,11 +1,8 @@
 /* Peer mode: the lock of this host, as the peers ask for it and as this agent takes it for its
- * own decisions (peer.h), and the peers' locks as this agent asks for them and gives them
- * back (peer_internal.h). A holder whose lease ran out loses the arrivals it announced. */
+ * own decisions (peer.h). A holder whose lease ran out loses the arrivals it announced. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "agent/peer_internal.h"
@@ -124,67 +121,4 @@ peer_lock_restore(struct peer_mode *pm)
         log_info("lock held again after a restart host=\"%s\" holder=\"%s\" lease=%gs: its "
                  "arrival id=%s is reserved",
                  pm->o.name, from, pm->o.lock_lease_s, id);
-}
-
-/* ---- the peers' locks, as this agent asks for them ---------------------------------------- */
-
-/* Ask peer `p` for its lock (or to renew it), or to release it, for the take numbered
- * `token` (hostlock.h; 0: none, an older peer's echo lacked it). */
-int
-peer_send_lock(struct peer_mode *pm, struct peer *p, bool release, uint64_t token,
-               http_done_fn done)
-{
-    const char *path = release ? "/v1/lock/release" : "/v1/lock";
-    json_t *j = release
-                    ? json_pack("{s:s}", "holder", pm->o.name)
-                    : json_pack("{s:s,s:f}", "holder", pm->o.name, "lease_s", pm->o.lock_lease_s);
-    if (j != NULL && token != 0 &&
-        json_object_set_new(j, "token", json_integer((json_int_t)token)) < 0) {
-        json_decref(j);
-        j = NULL;
-    }
-    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    int r = body != NULL ? peer_send(pm, p, "POST", path, body, done) : -ENOMEM;
-    free(body);
-    return r;
-}
-
-static void
-release_done(void *arg, int status, const char *body, size_t len, const char *err)
-{
-    struct peer *p = arg;
-    peer_answered(p);
-    (void)body;
-    (void)len;
-    if (status != 200)
-        log_warnx("lock release not confirmed url=%s status=%d error=\"%s\"; its lease will end it",
-                  p->v.url, status, status == 0 ? err : "");
-}
-
-/* Give back peer `p`'s lock taken with `token` (best effort: its lease ends it otherwise). */
-static void
-release_token(struct peer_mode *pm, struct peer *p, uint64_t token)
-{
-    if (peer_send_lock(pm, p, true, token, release_done) < 0)
-        log_warnx("lock release not sent url=%s; its lease will end it", p->v.url);
-}
-
-/* Give back our latest take of peer `p`'s lock. The token keeps the release from ending a
- * later take of ours should it arrive late. */
-void
-peer_release(struct peer_mode *pm, struct peer *p)
-{
-    release_token(pm, p, p->lock_token);
-}
-
-/* Give back the grant answered in `body`, that came after we moved on: the one its token
- * names, not a later one. */
-void
-peer_release_answered(struct peer_mode *pm, struct peer *p, const char *body, size_t len)
-{
-    json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
-    json_int_t t = json_integer_value(json_object_get(j, "token"));
-    json_decref(j);
-    release_token(pm, p, t > 0 ? (uint64_t)t : 0);
 }

@@ -1,8 +1,8 @@
-/* What the web page reads of the peers (peer.h): in peer mode no manager knows the cluster,
- * so an agent shows every host as it sees it. The peers are asked for fresh samples only while
- * someone reads the host list (at most once per sampling interval), never while a decision of
- * ours runs, so watching the page costs the peers nothing when nobody watches and never
- * disturbs a decision. */
+/* What the web page reads of the peers, and what /v1/health and /metrics add in peer mode
+ * (peer.h). In peer mode no manager knows the cluster, so an agent shows every host as it sees
+ * it. The peers are asked for fresh samples only while someone reads the host list (at most
+ * once per sampling interval), never while a decision of ours runs, so watching the page costs
+ * the peers nothing when nobody watches and never disturbs a decision. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -86,4 +86,44 @@ peer_view_history(const struct peer_mode *pm, const char *name, double since, js
         }
     }
     return -ENOENT;
+}
+
+/* ---- what /v1/health and /metrics add ------------------------------------------------------ */
+
+json_t *
+peer_health(const struct peer_mode *pm)
+{
+    size_t up = 0;
+    for (size_t i = 0; i < pm->n_peers; i++)
+        up += pm->peers[i]->v.up;
+    static const char *const phases[] = {"idle", "gathering", "locking", "confirming", "migrating"};
+    return json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:f,s:o}", "peers", (json_int_t)pm->n_peers,
+                     "peers_up", (json_int_t)up, "phase", phases[pm->phase], "locks_granted",
+                     (json_int_t)pm->locks_granted, "lock_refusals", (json_int_t)pm->lock_refusals,
+                     "locks_served", (json_int_t)pm->locks_served, "locks_denied",
+                     (json_int_t)pm->locks_denied, "last_decision_ms", pm->last_resolve_ms,
+                     "duplicate_vms", dupvms_json(&pm->dups));
+}
+
+void
+peer_metrics(const struct peer_mode *pm, struct mtext *t)
+{
+    mtext_family(t, "vmloc_lock_requests_total", "counter",
+                 "Destination locks this agent asked for, by answer");
+    mtext_sample(t, "vmloc_lock_requests_total", "result=\"granted\"", (double)pm->locks_granted);
+    mtext_sample(t, "vmloc_lock_requests_total", "result=\"refused\"", (double)pm->lock_refusals);
+    mtext_family(t, "vmloc_lock_answers_total", "counter",
+                 "Requests for this host's lock, by answer");
+    mtext_sample(t, "vmloc_lock_answers_total", "result=\"granted\"", (double)pm->locks_served);
+    mtext_sample(t, "vmloc_lock_answers_total", "result=\"refused\"", (double)pm->locks_denied);
+    mtext_one(t, "vmloc_storm_guard_holds_total", "counter",
+              "VMs of this host the storm guard held back from a conflict's move, once per "
+              "VM and window",
+              (double)pm->storm_holds_total);
+    mtext_one(t, "vmloc_duplicate_vms", "gauge",
+              "VM names listed by two hosts outside a migration, at this agent's last decision "
+              "(not moved)",
+              (double)pm->dups.count);
+    mtext_one(t, "vmloc_duplicate_vms_total", "counter",
+              "VM names found on two hosts (once per episode)", (double)pm->dups.episodes_total);
 }
