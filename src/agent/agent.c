@@ -57,38 +57,6 @@ agent_peer_ask_timeout(double interval_s)
     return peer_ask_timeout(interval_s);
 }
 
-const char *
-agent_backend_name(enum agent_backend b)
-{
-    return b == AGENT_BACKEND_LIBVIRT ? "libvirt" : "sim";
-}
-
-const char *
-agent_mode_name(enum agent_mode m)
-{
-    switch (m) {
-    case AGENT_MODE_EDGE:
-        return "edge";
-    case AGENT_MODE_PEER:
-        return "peer";
-    case AGENT_MODE_CENTRAL:
-        break;
-    }
-    return "central";
-}
-
-int
-agent_mode_parse(const char *s, enum agent_mode *ret)
-{
-    for (int m = AGENT_MODE_CENTRAL; m <= AGENT_MODE_PEER; m++) {
-        if (strcmp(s, agent_mode_name((enum agent_mode)m)) == 0) {
-            *ret = (enum agent_mode)m;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
 /* Make `s` (taken) the agent's latest sample: a->sample, and its JSON in a->sample_json. Its
  * figures are rounded as they are written, so that this agent decides on what its manager and
  * peers read. A sample that cannot be encoded (out of memory) is dropped and logged; the
