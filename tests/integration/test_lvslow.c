@@ -3,7 +3,9 @@
  * the host took 1.6 s; the readings run beside the agent's loop, so that requests are answered
  * meanwhile (from the previous sample). Here libvirt's test driver (test:///default) stands
  * for the host and the failpoint `libvirt-reading:slow` makes every reading take 1.5 s more:
- * each request must still be answered within 100 ms, and the samples must still come. */
+ * each request must still be answered within 500 ms (an answer that waited for a reading
+ * would take up to 1.5 s; the bound leaves room for a shared machine's pauses), and the
+ * samples must still come. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <signal.h>
@@ -19,7 +21,7 @@
 
 #include "daemon.h"
 
-#define ANSWER_MAX_S 0.1
+#define ANSWER_MAX_S 0.5
 #define WATCH_S 4.0 /* more than two slow readings, and the interval's samples among them */
 
 static double
