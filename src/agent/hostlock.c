@@ -17,7 +17,6 @@ hostlock_expire(struct hostlock *l, uint64_t now, char *ret_holder)
     if (!l->held || live(l, now))
         return false;
     l->held = false;
-    l->released = false; /* a renewal with its token takes it again, as a new take would */
     (void)snprintf(ret_holder, MODEL_MAX_NAME + 1, "%s", l->holder);
     return true;
 }
@@ -75,10 +74,13 @@ hostlock_release(struct hostlock *l, const char *holder, uint64_t token, uint64_
     }
     if (strcmp(l->holder, holder) != 0)
         return -EPERM;
-    if (token != 0 && l->token != 0 && token != l->token)
-        return 1; /* sent for another of its takes: this one stays */
+    if (token != 0 && l->token != 0 && token < l->token)
+        return 1; /* sent for an earlier take: this one stays */
+    /* Its take, or (a larger token) a later one whose release overtook it: the holder moved
+     * on from the take that holds the lock, which nobody will renew. */
     l->held = false;
     l->released = true;
+    l->token = token != 0 ? token : l->token;
     return 0;
 }
 

@@ -9,10 +9,12 @@
  * a later grant of the same holder: while it holds the lock, a take or renewal with a smaller
  * token than its grant's is stale (-ESTALE); once it released the lock, one with the released
  * grant's token or a smaller one is, until that grant's lease would have ended; a release with
- * another token than the grant's releases nothing. A release that finds the lock free (it
- * overtook its take) is remembered the same way, so that the late take is stale. A lease that
- * ran out makes no request stale (a late renewal then takes the free lock, as a new take
- * would). */
+ * a smaller token than the grant's releases nothing, one with a larger token (a later take of
+ * the holder's, whose release overtook it: the holder moved on) releases it. A release that
+ * finds the lock free (it overtook its take) is remembered the same way, so that the late take
+ * is stale. A lease that ran out makes no request stale (a late renewal then takes the free
+ * lock, as a new take would). The lock remembers one holder: another holder's take or release
+ * replaces what it knew. */
 #ifndef VMLOC_AGENT_HOSTLOCK_H
 #define VMLOC_AGENT_HOSTLOCK_H
 
@@ -41,8 +43,8 @@ int hostlock_take(struct hostlock *l, uint64_t now, const char *holder, uint64_t
                   double lease_s, const char **ret_holder, double *ret_left_s);
 
 /* Release the lock of `holder` taken with `token`, at `now`. 0; 1 when it was not held, or
- * held under another token of the same holder (nothing changes); -EPERM when another holds
- * it. A release with a token that finds the lock free makes that token stale for `keep_s`. */
+ * held under a later take of the same holder (nothing changes); -EPERM when another holds it.
+ * A release with a token that finds the lock free makes that token stale for `keep_s`. */
 int hostlock_release(struct hostlock *l, const char *holder, uint64_t token, uint64_t now,
                      double keep_s);
 

@@ -500,8 +500,10 @@ lvb_migrate_abort(struct hv *h, struct migration *m, const char *why)
         return -EALREADY;
     if (j->abort_why[0] == '\0')
         (void)snprintf(j->abort_why, sizeof(j->abort_why), "%s", why);
-    log_warnx("asking libvirt to abort the migration id=%s vm=\"%s\" reason=\"%s\"", m->id, m->vm,
-              j->abort_why);
+    log_warnx("%s id=%s vm=\"%s\" reason=\"%s\"",
+              j->mig != NULL ? "asking libvirt to abort the migration"
+                             : "not starting the migration",
+              m->id, m->vm, j->abort_why);
     /* Before libvirt started it, dest_done() does not start it. */
     if (j->mig != NULL)
         lv_migrate_abort(j->mig);

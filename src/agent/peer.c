@@ -10,7 +10,11 @@
  *      excludes that host and the decision is made again without it, and without every host
  *      that refused before, until a lock is granted or no destination is left;
  *   5. runs the migration itself (migrate.h), renewing the destination's lease while it runs,
- *      and releases both locks when it ends.
+ *      and releases both locks when it ends. A renewal refused because another host holds
+ *      the destination's lock now stops the migration (lock_lost()).
+ *
+ * Our requests for a peer's lock are numbered (hostlock.h, "tokens"), so that a late release
+ * or renewal cannot end or take back a later take of ours.
  *
  * A destination accepts an arriving VM only from the holder of its lock, so each host takes
  * part in at most one migration at a time even when several peers pick it at once. A holder
@@ -106,9 +110,22 @@ release_done(void *arg, int status, const char *body, size_t len, const char *er
     peer_answered(p);
     (void)body;
     (void)len;
-    if (status != 200)
+    if (status == 409)
+        log_debug("lock release url=%s: another host holds it now", p->v.url);
+    else if (status != 200)
         log_warnx("lock release not confirmed url=%s status=%d error=\"%s\"; its lease will end it",
                   p->v.url, status, status == 0 ? err : "");
+}
+
+/* The holder a refusal names (`body`, another host's answer) into `buf`: "" when it names
+ * none, or no valid name. */
+static void
+answer_holder(const char *body, size_t len, char *buf, size_t size)
+{
+    json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *h = json_string_value(json_object_get(j, "holder"));
+    (void)snprintf(buf, size, "%s", h != NULL && wire_name_valid(h) ? h : "");
+    json_decref(j);
 }
 
 /* Give back peer `p`'s lock taken with `token` (best effort: its lease ends it otherwise). */
@@ -484,15 +501,13 @@ decide(struct peer_mode *pm)
 static void
 lock_lost(struct peer_mode *pm, struct peer *p, const char *body, size_t len)
 {
-    json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
-    const char *h = json_string_value(json_object_get(j, "holder"));
-    char why[400] = "";
-    if (h != NULL && wire_name_valid(h) && strcmp(h, pm->o.name) != 0)
-        (void)snprintf(why, sizeof(why),
-                       "the destination's lock went to \"%s\" during the migration", h);
-    json_decref(j);
-    if (why[0] == '\0' || pm->dst_lost)
+    char h[MODEL_MAX_NAME + 1];
+    answer_holder(body, len, h, sizeof(h));
+    if (h[0] == '\0' || strcmp(h, pm->o.name) == 0 || pm->dst_lost)
         return;
+    char why[400];
+    (void)snprintf(why, sizeof(why), "the destination's lock went to \"%s\" during the migration",
+                   h);
     pm->dst_lost = true;
     /* The abort may end the migration before it returns, and with it the decision
      * (peer_migration_ended()): nothing of pm->acting is read after it. */
@@ -505,6 +520,8 @@ lock_lost(struct peer_mode *pm, struct peer *p, const char *body, size_t len)
         log_warnx("migration id=%s: too late to stop it (the commit went out); its destination "
                   "decides",
                   id);
+    else if (r < 0 && r != -EALREADY)
+        log_warnx("migration id=%s: cannot be stopped: %s", id, strerror(-r));
 }
 
 static void
@@ -667,11 +684,10 @@ lock_done(void *arg, int status, const char *body, size_t len, const char *err)
         release_peer(pm, p);
     } else if (status == 409) {
         pm->lock_refusals++;
-        json_t *j = json_loadb(body, len, 0, NULL);
-        const char *h = json_string_value(json_object_get(j, "holder"));
+        char h[MODEL_MAX_NAME + 1];
+        answer_holder(body, len, h, sizeof(h));
         log_info("lock refused host=\"%s\" holder=\"%s\"; trying the next best destination",
-                 p->v.name, h != NULL && wire_name_valid(h) ? h : "?");
-        json_decref(j);
+                 p->v.name, h[0] != '\0' ? h : "?");
     } else {
         log_warnx("lock not obtained host=\"%s\" status=%d error=\"%s\"; excluding it", p->v.name,
                   status, status == 0 ? err : "");

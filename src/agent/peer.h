@@ -94,9 +94,9 @@ const char *peer_lock_holder(struct peer_mode *pm, double *ret_left_s);
 /* May `from` move a VM here now? Only the holder of this host's lock may. */
 bool peer_takes_from(struct peer_mode *pm, const char *from);
 
-/* What GET /v1/health adds (peers, phase, lock counters). NULL on OOM. */
+/* What GET /v1/health adds (peers, phase, lock counters; peer_view.c). NULL on OOM. */
 json_t *peer_health(const struct peer_mode *pm);
-/* What GET /metrics adds. */
+/* What GET /metrics adds (peer_view.c). */
 void peer_metrics(const struct peer_mode *pm, struct mtext *t);
 
 /* The store's lists, as a manager serves them. NULL on failure. */

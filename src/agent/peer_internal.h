@@ -1,5 +1,6 @@
 /* Peer mode's state, shared by its files: peer.c (the decision), peer_lock.c (this host's
- * lock) and peer_view.c (what the web page shows of the peers). */
+ * lock) and peer_view.c (what the web page shows of the peers, and what health and metrics
+ * add). */
 #ifndef VMLOC_AGENT_PEER_INTERNAL_H
 #define VMLOC_AGENT_PEER_INTERNAL_H
 

@@ -598,6 +598,11 @@ test_dead_agent(void **state)
     assert_true(json_equal(json_array_get(last, 0), json_array_get(all, n_all - 1)));
     assert_string_equal(str(json_array_get(last, 0), "host"), "h1");
     json_decref(last);
+    last = get(m->url, "/v1/conflicts?limit=2");
+    assert_int_equal(json_array_size(last), 2);
+    assert_true(json_equal(json_array_get(last, 0), json_array_get(all, n_all - 2)));
+    assert_true(json_equal(json_array_get(last, 1), json_array_get(all, n_all - 1)));
+    json_decref(last);
     last = get(m->url, "/v1/conflicts?limit=1000");
     assert_true(json_equal(last, all));
     json_decref(last);

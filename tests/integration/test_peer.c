@@ -682,72 +682,6 @@ test_lock_api(void **state)
     pool_finish();
 }
 
-/* The agent at `url` has a migration in state `vm` (the state's name, in this condition). */
-static bool
-migration_in_state(void *arg)
-{
-    struct pcond *c = arg;
-    json_t *arr = get(c->url, "/v1/migrations");
-    bool ok = false;
-    size_t k;
-    json_t *m;
-    json_array_foreach(arr, k, m)
-    {
-        ok = ok || strcmp(str(m, "state"), c->vm) == 0;
-    }
-    json_decref(arr);
-    return ok;
-}
-
-/* A source whose destination's lock goes to another host during the migration (as when its
- * lease ran out) stops its migration: that host may move a VM in, and the lock allows one
- * arrival at a time. The VM stays on the source. Before, the migration went on. */
-static void
-test_lock_lost_stops_migration(void **state)
-{
-    (void)state;
-    struct peers p;
-    pool_peers_init(&p, 2);
-    /* 200 s to copy either VM; renewals every second. */
-    const char *src[] = {"--vm",
-                         "a:cpu=10,mem=2000",
-                         "--vm",
-                         "b:cpu=10,mem=2000",
-                         "--bandwidth",
-                         "10",
-                         "--lock-lease",
-                         "3",
-                         NULL};
-    const char *idle[] = {"--vm", "d:cpu=5", NULL};
-    pool_peer_start(&p, 0, src);
-    pool_peer_start(&p, 1, idle);
-    post_load(p.url[0], "a", "{\"cpu\": 50}");
-    post_load(p.url[0], "b", "{\"cpu\": 45}");
-    struct pcond running = {&p, p.url[0], "running", 0, 0};
-    assert_true(wait_until(migration_in_state, &running, ACT_S));
-    /* The destination's lock given back in the source's name, then taken by another host. */
-    json_t *j = NULL;
-    assert_int_equal(daemon_http(p.url[1], "POST", "/v1/lock/release", "{\"holder\":\"p1\"}", &j),
-                     200);
-    assert_true(json_is_true(json_object_get(j, "released")));
-    json_decref(j);
-    assert_int_equal(take_lock(p.url[1], "h9", &j), 200);
-    json_decref(j);
-    struct pcond failed = {&p, p.url[0], "failed", 0, 0};
-    assert_true(wait_until(migration_in_state, &failed, ACT_S));
-    json_t *migs = get(p.url[0], "/v1/migrations");
-    const char *err = str(json_array_get(migs, 0), "error");
-    if (strstr(err, "aborted: the destination's lock") == NULL)
-        printf("migration error: %s\n", err);
-    assert_non_null(strstr(err, "aborted: the destination's lock"));
-    json_decref(migs);
-    assert_int_equal(where(&p, "a"), 0);
-    assert_int_equal(where(&p, "b"), 0);
-    const char *vms[] = {"a", "b", "d", NULL};
-    assert_each_once(&p, vms);
-    pool_finish();
-}
-
 /* A lock request of `holder` with `token` to `path` (/v1/lock with a 30 s lease, or
  * /v1/lock/release): the status, the answer in *j. */
 static int
@@ -803,6 +737,76 @@ test_lock_tokens(void **state)
     assert_int_equal(token_lock(u, "/v1/lock", "h2", 7, &j), 200); /* free for another */
     json_decref(j);
     assert_int_equal(health_int(u, "locks_denied"), 3);
+    pool_finish();
+}
+
+/* The agent at `url` has a migration in state `vm` (the state's name, in this condition). */
+static bool
+migration_in_state(void *arg)
+{
+    struct pcond *c = arg;
+    json_t *arr = get(c->url, "/v1/migrations");
+    bool ok = false;
+    size_t k;
+    json_t *m;
+    json_array_foreach(arr, k, m)
+    {
+        ok = ok || strcmp(str(m, "state"), c->vm) == 0;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+/* A source whose destination's lock goes to another host during the migration (as when its
+ * lease ran out) stops its migration: that host may move a VM in, and the lock allows one
+ * arrival at a time. The VM stays on the source. Before, the migration went on. */
+static void
+test_lock_lost_stops_migration(void **state)
+{
+    (void)state;
+    struct peers p;
+    pool_peers_init(&p, 2);
+    /* 200 s to copy either VM; renewals every second. */
+    const char *src[] = {"--vm",
+                         "a:cpu=10,mem=2000",
+                         "--vm",
+                         "b:cpu=10,mem=2000",
+                         "--bandwidth",
+                         "10",
+                         "--lock-lease",
+                         "3",
+                         NULL};
+    const char *idle[] = {"--vm", "d:cpu=5", NULL};
+    pool_peer_start(&p, 0, src);
+    pool_peer_start(&p, 1, idle);
+    post_load(p.url[0], "a", "{\"cpu\": 50}");
+    post_load(p.url[0], "b", "{\"cpu\": 45}");
+    struct pcond running = {&p, p.url[0], "running", 0, 0};
+    assert_true(wait_until(migration_in_state, &running, ACT_S));
+    /* The source numbers its takes: a release with another token leaves its take. */
+    json_t *j = NULL;
+    assert_int_equal(token_lock(p.url[1], "/v1/lock/release", "p1", 1, &j), 200);
+    assert_true(json_is_false(json_object_get(j, "released")));
+    json_decref(j);
+    /* The destination's lock given back in the source's name, then taken by another host. */
+    assert_int_equal(daemon_http(p.url[1], "POST", "/v1/lock/release", "{\"holder\":\"p1\"}", &j),
+                     200);
+    assert_true(json_is_true(json_object_get(j, "released")));
+    json_decref(j);
+    assert_int_equal(take_lock(p.url[1], "h9", &j), 200);
+    json_decref(j);
+    struct pcond failed = {&p, p.url[0], "failed", 0, 0};
+    assert_true(wait_until(migration_in_state, &failed, ACT_S));
+    json_t *migs = get(p.url[0], "/v1/migrations");
+    const char *err = str(json_array_get(migs, 0), "error");
+    if (strstr(err, "aborted: the destination's lock") == NULL)
+        printf("migration error: %s\n", err);
+    assert_non_null(strstr(err, "aborted: the destination's lock"));
+    json_decref(migs);
+    assert_int_equal(where(&p, "a"), 0);
+    assert_int_equal(where(&p, "b"), 0);
+    const char *vms[] = {"a", "b", "d", NULL};
+    assert_each_once(&p, vms);
     pool_finish();
 }
 

@@ -109,6 +109,25 @@ test_release_before_take(void **state)
     assert_int_equal(take(&l, 14 * S, "a", 9, 10), 0);
 }
 
+/* A release with a later token than the take that holds the lock: the holder moved on (that
+ * take's answer was lost, and the release of its next take overtook the next take). The lock
+ * is freed, and the late take is stale. */
+static void
+test_release_of_later_take(void **state)
+{
+    (void)state;
+    struct hostlock l;
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(take(&l, 0, "a", 20, 10), 0);
+    assert_int_equal(rel(&l, 1 * S, "a", 19), 1); /* an earlier one: nothing */
+    assert_string_equal(hostlock_holder(&l, 1 * S, NULL), "a");
+    assert_int_equal(rel(&l, 1 * S, "a", 21), 0);
+    assert_null(hostlock_holder(&l, 1 * S, NULL));
+    assert_int_equal(take(&l, 2 * S, "a", 21, 10), -ESTALE);
+    assert_int_equal(take(&l, 2 * S, "a", 20, 10), -ESTALE);
+    assert_int_equal(take(&l, 2 * S, "a", 22, 10), 0);
+}
+
 /* A lease that ran out forgets the token: the holder's renewal takes the free lock again, as
  * before tokens; a lock held with no token (after a restart) takes the holder's next one. */
 static void
@@ -137,6 +156,7 @@ main(void)
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_tokens_after_lapse),
         cmocka_unit_test(test_release_before_take),
+        cmocka_unit_test(test_release_of_later_take),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
