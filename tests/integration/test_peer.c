@@ -160,21 +160,30 @@ test_peer_one_conflict(void **state)
     pool_finish();
 }
 
-/* The agent at `url` has recorded a conflict whose outcome starts with `vm` (a prefix). */
+/* Does an entry of the list at `url` + `path` have `field` equal to `want` (starting with it
+ * when `prefix`)? */
 static bool
-conflict_outcome(void *arg)
+any_entry(const char *url, const char *path, const char *field, const char *want, bool prefix)
 {
-    struct pcond *c = arg;
-    json_t *arr = get(c->url, "/v1/conflicts");
+    json_t *arr = get(url, path);
     bool ok = false;
     size_t k;
     json_t *e;
     json_array_foreach(arr, k, e)
     {
-        ok = ok || strncmp(str(e, "outcome"), c->vm, strlen(c->vm)) == 0;
+        const char *v = str(e, field);
+        ok = ok || (prefix ? strncmp(v, want, strlen(want)) == 0 : strcmp(v, want) == 0);
     }
     json_decref(arr);
     return ok;
+}
+
+/* The agent at `url` has recorded a conflict whose outcome starts with `vm` (a prefix). */
+static bool
+conflict_outcome(void *arg)
+{
+    const struct pcond *c = arg;
+    return any_entry(c->url, "/v1/conflicts", "outcome", c->vm, true);
 }
 
 /* Three of the four sources p1..p4 have one migration done, the fourth has recorded that
@@ -744,17 +753,8 @@ test_lock_tokens(void **state)
 static bool
 migration_in_state(void *arg)
 {
-    struct pcond *c = arg;
-    json_t *arr = get(c->url, "/v1/migrations");
-    bool ok = false;
-    size_t k;
-    json_t *m;
-    json_array_foreach(arr, k, m)
-    {
-        ok = ok || strcmp(str(m, "state"), c->vm) == 0;
-    }
-    json_decref(arr);
-    return ok;
+    const struct pcond *c = arg;
+    return any_entry(c->url, "/v1/migrations", "state", c->vm, false);
 }
 
 /* A source whose destination's lock goes to another host during the migration (as when its
