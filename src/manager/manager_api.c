@@ -236,7 +236,7 @@ set_maintenance(struct http_req *r, struct manager *m, bool on)
         http_reply_error(r, 503, "out of memory (the change is made; see vmloc hosts)");
         return;
     }
-    struct journal_answer ans = {r, on ? 202 : 200, text};
+    struct journal_answer ans = {r, on ? 202 : 200, text, NULL};
     int rc = manager_journal_drain(m, h->v.name, on, h->maintenance_since, &ans);
     if (rc < 0)
         http_reply_error(r, 503,
@@ -266,8 +266,14 @@ delete_host(struct http_req *r, void *ctx)
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     /* With etcd, a host in maintenance is answered once its drain has left the journal: a
-     * leader that dies after answering must not leave the next one a drain of it. */
-    struct journal_answer ans = {r, 200, text};
+     * leader that dies after answering must not leave the next one a drain of it. The 503
+     * after a time-out says what is true of a forget (asked again, this manager answers 404:
+     * it has forgotten the host). */
+    struct journal_answer ans = {
+        r, 200, text,
+        "forgotten on this manager, but etcd has not confirmed within the time allowed that "
+        "its drain left the journal (it may still): a new leader may still list the host in "
+        "maintenance; forget it there if it does"};
     int rc = manager_host_forget(m, h, "vmloc forget", text != NULL ? &ans : NULL);
     if (rc == -EBUSY)
         http_reply_error(

@@ -430,6 +430,8 @@ struct journal_answer {
     struct http_req *r;
     int code;
     const char *json;
+    const char *late; /* a static text: the 503's when etcd does not confirm in time (NULL: the
+                         journal's own, "... ask again") */
 };
 /* How long a request waits for etcd's confirmation before it is answered 503. */
 #define MANAGER_JOURNAL_ANSWER_S 5.0

@@ -44,8 +44,9 @@ struct jwait {
     struct jwait *next;
     struct http_later *later;
     int code;
-    char *json;   /* the answer */
-    double until; /* monotonic: answered 503 then if etcd has not confirmed it */
+    char *json;       /* the answer */
+    const char *late; /* the 503's text then (static), or NULL */
+    double until;     /* monotonic: answered 503 then if etcd has not confirmed it */
 };
 
 /* One write: `value` to `key`, or a deletion (value NULL). */
@@ -227,8 +228,11 @@ expire_waits(struct manager_journal *j)
                 continue;
             }
             *p = w->next;
-            wait_answer(w, "taken by this manager, but etcd has not confirmed it within "
-                           "the time allowed (it may still): see vmloc hosts, and ask again");
+            wait_answer(w, w->late != NULL
+                               ? w->late
+                               : "taken by this manager, but etcd has not confirmed it within "
+                                 "the time allowed (it may still): see vmloc hosts, and ask "
+                                 "again");
         }
     }
 }
@@ -382,6 +386,7 @@ wait_on(struct manager_journal *j, struct jop *op, const struct journal_answer *
     w->later = later;
     w->code = ans->code;
     w->json = copy;
+    w->late = ans->late;
     w->until = clock_mono_s() + MANAGER_JOURNAL_ANSWER_S;
     struct jwait **end = &op->waits;
     while (*end != NULL)

@@ -494,7 +494,9 @@ test_forget_waits_for_etcd(void **state)
 
     memset(&ans, 0, sizeof(ans));
     assert_int_equal(http_fetch(m1->url, "DELETE", "/v1/hosts/h3", NULL, &creds, ACT_S, &ans), 0);
-    if (ans.status != 503 || ans.body == NULL || strstr(ans.body, "etcd has not confirmed") == NULL)
+    if (ans.status != 503 || ans.body == NULL ||
+        strstr(ans.body, "etcd has not confirmed") == NULL ||
+        strstr(ans.body, "forgotten on this manager") == NULL)
         fail_msg("forget answered %d before its drain left etcd: %s", ans.status, ans.body);
     free(ans.body);
     struct log_cond forgot = {m1, "host forgotten host=\"h3\""};
