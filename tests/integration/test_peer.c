@@ -574,6 +574,15 @@ test_peer_config_200(void **state)
     pool_finish();
 }
 
+/* One peer started alone (the lock tests talk to it as the other hosts would): its URL. */
+static const char *
+one_peer(struct peers *p)
+{
+    pool_peers_init(p, 1);
+    pool_peer_start(p, 0, NULL);
+    return p->url[0];
+}
+
 /* POST /v1/lock for `holder` with a 30 s lease: the status, the answer in *j. */
 static int
 take_lock(const char *url, const char *holder, json_t **j)
@@ -591,9 +600,7 @@ test_lock_kept_across_restart(void **state)
 {
     (void)state;
     struct peers p;
-    pool_peers_init(&p, 1);
-    pool_peer_start(&p, 0, NULL);
-    const char *u = p.url[0];
+    const char *u = one_peer(&p);
     json_t *j = NULL;
     assert_int_equal(take_lock(u, "h1", &j), 200);
     json_decref(j);
@@ -626,9 +633,7 @@ test_lock_api(void **state)
 {
     (void)state;
     struct peers p;
-    pool_peers_init(&p, 1);
-    pool_peer_start(&p, 0, NULL);
-    const char *u = p.url[0];
+    const char *u = one_peer(&p);
     json_t *j = NULL;
     static const char *const bad[] = {
         "",
@@ -712,9 +717,7 @@ test_lock_tokens(void **state)
 {
     (void)state;
     struct peers p;
-    pool_peers_init(&p, 1);
-    pool_peer_start(&p, 0, NULL);
-    const char *u = p.url[0];
+    const char *u = one_peer(&p);
     json_t *j = NULL;
     assert_int_equal(daemon_http(u, "POST", "/v1/lock",
                                  "{\"holder\":\"h1\",\"lease_s\":30,"
