@@ -20,25 +20,6 @@
 #define API_LIST_LIMIT 1000
 
 static void
-reply_owned(struct http_req *r, int code, char *json)
-{
-    if (json == NULL) {
-        http_reply_error(r, 503, "out of memory");
-        return;
-    }
-    http_reply_json(r, code, json);
-    free(json);
-}
-
-/* Reply with `j` (taken; NULL: out of memory). */
-static void
-reply_json_obj(struct http_req *r, int code, json_t *j)
-{
-    reply_owned(r, code, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
-    json_decref(j);
-}
-
-static void
 get_health(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
@@ -53,8 +34,7 @@ get_health(struct http_req *r, void *ctx)
         (void)json_object_set_new(j, "notifications", json_integer((json_int_t)a->notifications));
     if (j != NULL && a->peer != NULL)
         (void)json_object_update_new(j, peer_health(a->peer));
-    reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
-    json_decref(j);
+    http_reply_json_value(r, 200, j);
 }
 
 /* GET /metrics: Prometheus' text format (the latest sample, and this agent's own work). */
@@ -162,8 +142,7 @@ get_vms(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
     json_t *arr = a->hv->ops->vms(a->hv, clock_wall_s());
-    reply_owned(r, 200, arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL);
-    json_decref(arr);
+    http_reply_json_value(r, 200, arr);
 }
 
 /* POST /v1/vms/NAME/load {"cpu": 50, ...}: the simulated backend's demand from now on. */
@@ -192,8 +171,7 @@ post_load(struct http_req *r, void *ctx)
         return;
     }
     json_t *j = json_pack("{s:s,s:s}", "vm", vm, "host", a->opts->name);
-    reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
-    json_decref(j);
+    http_reply_json_value(r, 200, j);
 }
 
 /* 202 for an order taken: its record, or without memory for it the least a manager needs (an
@@ -280,9 +258,9 @@ get_migrations(struct http_req *r, void *ctx)
     int limit = http_query_limit(r, API_LIST_LIMIT);
     if (limit < 0)
         return;
-    reply_json_obj(r, 200,
-                   a->peer != NULL ? peer_migrations_json(a->peer, limit)
-                                   : migrate_json(a->migs, (size_t)limit));
+    http_reply_json_value(r, 200,
+                          a->peer != NULL ? peer_migrations_json(a->peer, limit)
+                                          : migrate_json(a->migs, (size_t)limit));
 }
 
 static void
@@ -303,8 +281,7 @@ get_conflicts(struct http_req *r, void *ctx)
         http_reply_error(r, 503, "store not readable");
         return;
     }
-    reply_owned(r, 200, json_dumps(arr, JSON_COMPACT));
-    json_decref(arr);
+    http_reply_json_value(r, 200, arr);
 }
 
 /* GET /v1/hosts: in peer mode, every host as this agent sees it (the peers are asked again
@@ -331,7 +308,7 @@ get_hosts(struct http_req *r, void *ctx)
         arr = NULL;
     }
     peer_view_refresh(a->peer);
-    reply_json_obj(r, 200, arr);
+    http_reply_json_value(r, 200, arr);
 }
 
 /* GET /v1/hosts/NAME/history[?since=T]. */
@@ -368,8 +345,11 @@ get_history(struct http_req *r, void *ctx)
         http_reply_error(r, 404, "no such host here: %s", r->parts[2]);
         return;
     }
-    reply_owned(r, 200, rc == 0 ? json_dumps(j, JSON_COMPACT) : NULL);
-    json_decref(j);
+    if (rc < 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    http_reply_json_value(r, 200, j);
 }
 
 static void
@@ -418,8 +398,7 @@ get_lock(struct http_req *r, void *ctx)
     const char *holder = peer_lock_holder(a->peer, &left);
     json_t *j = json_pack("{s:b,s:o,s:f}", "held", holder != NULL, "holder",
                           holder != NULL ? json_string(holder) : json_null(), "expires_in", left);
-    reply_owned(r, 200, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
-    json_decref(j);
+    http_reply_json_value(r, 200, j);
 }
 
 /* The body of a lock request (`what`: "lock" or "lock release", with a lease or not) into
@@ -478,8 +457,7 @@ post_lock(struct http_req *r, void *ctx)
             j = NULL;
         }
     }
-    reply_owned(r, code, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
-    json_decref(j);
+    http_reply_json_value(r, code, j);
 }
 
 /* POST /v1/lock/release {"holder", "token"?}: idempotent; 409 when someone else holds it. */
@@ -508,7 +486,7 @@ get_migration(struct http_req *r, void *ctx)
         http_reply_error(r, 404, "no migration \"%s\"", r->parts[2]);
         return;
     }
-    reply_json_obj(r, 200, migration_json(m, a->opts->name));
+    http_reply_json_value(r, 200, migration_json(m, a->opts->name));
 }
 
 /* The backend's arrivals, or NULL after answering (its VMs arrive another way: no
@@ -574,7 +552,7 @@ get_incoming(struct http_req *r, void *ctx)
         http_reply_error(r, 404, "no arrival \"%s\"", r->parts[2]);
         return;
     }
-    reply_json_obj(r, 200, j);
+    http_reply_json_value(r, 200, j);
 }
 
 enum arrival_op {

@@ -358,8 +358,9 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
     histo_observe(&m->decide_h, m->last_decide_ms / 1000.0);
 }
 
-void
-manager_took_lead(struct manager *m)
+/* This manager has just taken the lead (manager_ha.c), with the journal read. */
+static void
+took_lead(struct manager *m)
 {
     /* The migrations this manager holds unfinished (adopted from the journal just read,
      * recovered from its store at its start, or left when it last stopped leading) that the
@@ -425,46 +426,6 @@ load_history(struct manager *m)
     if (store_each_sample(m->store, NULL, clock_wall_s() - m->opts.retention_s, false,
                           history_point, m, NULL) < 0)
         log_warnx("usage history not read from the store, ignoring");
-}
-
-/* Host `h` into maintenance since `since`, or out of it (`on`): stored and set; `how` for
- * the log. 0 or -EIO (nothing changed). */
-static int
-maintenance_set(struct manager *m, struct mhost *h, bool on, double since, const char *how)
-{
-    manager_store_pause(m);
-    int stored = store_set_maintenance(m->store, h->v.name, on, since);
-    manager_store_resume(m);
-    if (stored < 0)
-        return -EIO;
-    if (h->maintenance != on) {
-        h->maintenance = on;
-        h->maintenance_since = on ? since : 0;
-        h->drain_block = 0;
-        h->drain_block_vm[0] = '\0';
-        log_info("%s host=\"%s\" vms=%zu%s", on ? "maintenance: draining" : "maintenance over",
-                 h->v.name, manager_host_vms(h), how);
-    }
-    return 0;
-}
-
-int
-manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
-{
-    double now = on && h->maintenance ? h->maintenance_since : clock_wall_s();
-    if (maintenance_set(m, h, on, now, "") < 0)
-        return -EIO;
-    event_active(m->decide_ev, 0, 0); /* decide soon, not at the next round */
-    return 0;
-}
-
-void
-manager_maintenance_restore(struct manager *m, struct mhost *h, bool on, double since)
-{
-    if (h->maintenance == on && (!on || h->maintenance_since == since))
-        return;
-    if (maintenance_set(m, h, on, since, " (the journal in etcd)") < 0)
-        log_warnx("maintenance of host=\"%s\" from the journal not stored, ignoring", h->v.name);
 }
 
 /* A host in maintenance still runs VMs: decisions must go on even when collecting only on
@@ -536,6 +497,21 @@ manager_free(struct manager *m)
     free(m);
 }
 
+/* What the journal and the election report upward: manager.c is the one file above every
+ * layer they call back. */
+static const struct manager_journal_hooks journal_hooks = {
+    .journaled = manager_journaled,
+    .deposed = manager_ha_deposed,
+    .adopt = manager_adopt,
+    .listed = manager_mark_unlisted,
+    .drains = manager_drains_restore,
+    .recs = manager_recs_restore,
+};
+static const struct manager_ha_hooks ha_hooks = {
+    .took_lead = took_lead,
+    .journal = &journal_hooks,
+};
+
 int
 manager_run(const struct manager_opts *o)
 {
@@ -601,7 +577,7 @@ manager_run(const struct manager_opts *o)
     }
     arm_round(m);
     loop_set_status(&m->loop, manager_status, m);
-    r = manager_ha_start(m);
+    r = manager_ha_start(m, &ha_hooks);
     if (r < 0) {
         log_errorx("cannot start high availability: %s", strerror(-r));
         goto out;

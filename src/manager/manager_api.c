@@ -23,19 +23,6 @@
     "too many agents (at most %d): forget hosts that are gone with 'vmloc forget HOST' "           \
     "(DELETE /v1/hosts/NAME); hosts silent for [manager] forget_after are forgotten by themselves"
 
-void
-manager_reply_json(struct http_req *r, int code, json_t *j)
-{
-    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (s == NULL) {
-        http_reply_error(r, 503, "out of memory");
-        return;
-    }
-    http_reply_json(r, code, s);
-    free(s);
-}
-
 /* The answer to a registration manager_host_register() refused with `rc` (`h`: the holder of
  * the name, for -EEXIST; `url`: the agent that asked). */
 static void
@@ -112,9 +99,9 @@ post_agent(struct http_req *r, void *ctx)
     if (!h->v.has_sample)
         manager_sample_now(m, h);
     manager_host_store_reg(m, h);
-    manager_reply_json(r, 200,
-                       json_pack("{s:s,s:f,s:f}", "host", name, "interval", m->opts.interval_s,
-                                 "register_every", register_every(m)));
+    http_reply_json_value(r, 200,
+                          json_pack("{s:s,s:f,s:f}", "host", name, "interval", m->opts.interval_s,
+                                    "register_every", register_every(m)));
     json_decref(j); /* last: `name` and `url` point into it */
 }
 
@@ -169,21 +156,11 @@ post_notify(struct http_req *r, void *ctx)
         manager_host_sample(m, h, &s);
         h->notified_mid_round = h->waiting; /* the round's answer may be older */
     }
-    manager_reply_json(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
+    http_reply_json_value(r, 202, json_pack("{s:s,s:b}", "host", name, "accepted", true));
     if (unconfirmed)
         manager_note_notified_unconfirmed(m, h, waiting, cpu_pressure); /* nothing to decide */
     else
         manager_notified(m, h);
-}
-
-const char *
-manager_host_state(const struct mhost *h)
-{
-    if (h->maintenance)
-        return "maintenance";
-    if (!h->v.has_sample)
-        return h->misses > 0 ? "down" : "unknown";
-    return h->v.up ? "up" : "down";
 }
 
 /* {"since", "vms_left", "reachable", "blocked"?, "blocked_vm"?}: a drain's progress. */
@@ -319,7 +296,7 @@ reply_store_list(struct http_req *r, struct manager *m,
         http_reply_error(r, 503, "store not readable");
         return;
     }
-    manager_reply_json(r, 200, arr);
+    http_reply_json_value(r, 200, arr);
 }
 
 static void
@@ -342,7 +319,7 @@ post_apply(struct http_req *r, void *ctx)
         http_reply_error(r, st, "%s", msg);
         return;
     }
-    manager_reply_json(r, 202, json_pack("{s:s,s:s}", "id", r->parts[2], "migration", mig));
+    http_reply_json_value(r, 202, json_pack("{s:s,s:s}", "id", r->parts[2], "migration", mig));
 }
 
 /* {"url", "refused", "last"}: the agent refused the name of host `h` (its clash episode). */
@@ -395,7 +372,7 @@ get_hosts(struct http_req *r, void *ctx)
             arr = NULL;
         }
     }
-    manager_reply_json(r, 200, arr);
+    http_reply_json_value(r, 200, arr);
 }
 
 /* The lists of a roll-up answer: per statistic, per kind. */
@@ -524,7 +501,7 @@ get_history(struct http_req *r, void *ctx)
         if (io)
             http_reply_error(r, 500, "the store cannot be read: %s", store_path(m->store));
         else
-            manager_reply_json(r, 200, o);
+            http_reply_json_value(r, 200, o);
         return;
     }
     json_t *o = hview_history_json(
@@ -541,7 +518,7 @@ get_history(struct http_req *r, void *ctx)
             o = NULL;
         }
     }
-    manager_reply_json(r, 200, o);
+    http_reply_json_value(r, 200, o);
 }
 
 static void
@@ -576,7 +553,7 @@ get_vms(struct http_req *r, void *ctx)
             }
         }
     }
-    manager_reply_json(r, 200, arr);
+    http_reply_json_value(r, 200, arr);
 }
 
 static void
@@ -714,7 +691,7 @@ get_health(struct http_req *r, void *ctx)
         json_decref(clashes);
     }
     manager_ha_health(m, o); /* with --etcd: role leader, follower or none, and the term */
-    manager_reply_json(r, 200, o);
+    http_reply_json_value(r, 200, o);
 }
 
 static void

@@ -156,7 +156,7 @@ manager_get_explain(struct http_req *r, void *ctx)
     if (o != NULL && e.duplicate)
         (void)json_object_set_new(o, "duplicate_on", hosts_of_vm(&cl, name));
     vm_explain_done(&e);
-    manager_reply_json(r, 200, o);
+    http_reply_json_value(r, 200, o);
 out:
     free(map);
     free(busy);

@@ -67,6 +67,7 @@ static const char *const reason_names[HA_N_REASONS] = {"",
 
 struct manager_ha {
     struct manager *m;
+    const struct manager_ha_hooks *hooks;
     struct etcd *etcd;
     struct event *tick_ev;
     char key[MANAGER_HA_PREFIX_MAX + 16];
@@ -185,7 +186,7 @@ journal_loaded(struct manager *m, uint64_t term, const char *err)
     log_info("leadership taken term=%llu id=%s lease=%gs: deciding and ordering, with the "
              "migrations, drains and recommendations of the journal in etcd adopted",
              (unsigned long long)term, m->opts.ha_id, ha->ttl_s);
-    manager_took_lead(m);
+    ha->hooks->took_lead(m);
 }
 
 /* This manager holds the leader key of `term`: read the journal first (the migrations and
@@ -403,7 +404,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-manager_ha_start(struct manager *m)
+manager_ha_start(struct manager *m, const struct manager_ha_hooks *hooks)
 {
     const struct manager_opts *o = &m->opts;
     if (o->etcd[0] == '\0')
@@ -412,6 +413,7 @@ manager_ha_start(struct manager *m)
     if (ha == NULL)
         return -ENOMEM;
     ha->m = m;
+    ha->hooks = hooks;
     ha->ttl_s = (double)o->ha_lease_s;
     (void)snprintf(ha->key, sizeof(ha->key), "%s/leader", o->ha_prefix);
     json_t *v = json_pack("{s:s,s:s}", "id", o->ha_id, "url", m->loop.url);
@@ -426,7 +428,8 @@ manager_ha_start(struct manager *m)
     if (r == 0)
         etcd_set_tls(ha->etcd, o->etcd_tls);
     if (r == 0)
-        r = manager_journal_new(m, ha->etcd, o->ha_prefix, ha->key, call_timeout(ha), &m->journal);
+        r = manager_journal_new(m, hooks->journal, ha->etcd, o->ha_prefix, ha->key,
+                                call_timeout(ha), &m->journal);
     if (r == 0) {
         ha->tick_ev = event_new(m->base, -1, EV_PERSIST, tick_cb, ha);
         struct timeval tv = loop_tv(ha->ttl_s / HA_STEPS);

@@ -3,6 +3,7 @@
  * missed, the age of its samples, its maintenance. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -379,4 +380,105 @@ manager_forget_silent(struct manager *m)
         if (manager_host_forget(m, h, why, NULL) < 0)
             i++; /* a migration involves it, or the store failed: tried again next round */
     }
+}
+
+const char *
+manager_host_state(const struct mhost *h)
+{
+    if (h->maintenance)
+        return "maintenance";
+    if (!h->v.has_sample)
+        return h->misses > 0 ? "down" : "unknown";
+    return h->v.up ? "up" : "down";
+}
+
+void
+manager_store_pause(struct manager *m)
+{
+    if (m->store_paused++ == 0 && m->in_round && store_commit(m->store) < 0)
+        log_warnx("store commit inside a round failed (the round's rows so far may be lost), "
+                  "ignoring");
+}
+
+void
+manager_store_resume(struct manager *m)
+{
+    if (--m->store_paused == 0 && m->in_round && store_begin(m->store) < 0)
+        log_warnx("store transaction not begun again inside a round (the round's rows commit "
+                  "one by one), ignoring");
+}
+
+/* Host `h` into maintenance since `since`, or out of it (`on`): stored and set; `how` for
+ * the log. 0 or -EIO (nothing changed). */
+static int
+maintenance_set(struct manager *m, struct mhost *h, bool on, double since, const char *how)
+{
+    manager_store_pause(m);
+    int stored = store_set_maintenance(m->store, h->v.name, on, since);
+    manager_store_resume(m);
+    if (stored < 0)
+        return -EIO;
+    if (h->maintenance != on) {
+        h->maintenance = on;
+        h->maintenance_since = on ? since : 0;
+        h->drain_block = 0;
+        h->drain_block_vm[0] = '\0';
+        log_info("%s host=\"%s\" vms=%zu%s", on ? "maintenance: draining" : "maintenance over",
+                 h->v.name, manager_host_vms(h), how);
+    }
+    return 0;
+}
+
+int
+manager_set_maintenance(struct manager *m, struct mhost *h, bool on)
+{
+    double now = on && h->maintenance ? h->maintenance_since : clock_wall_s();
+    if (maintenance_set(m, h, on, now, "") < 0)
+        return -EIO;
+    event_active(m->decide_ev, 0, 0); /* decide soon, not at the next round */
+    return 0;
+}
+
+/* Host `h` into maintenance since `since` or out of it, as the leader's journal says. */
+static void
+maintenance_restore(struct manager *m, struct mhost *h, bool on, double since)
+{
+    if (h->maintenance == on && (!on || h->maintenance_since == since))
+        return;
+    if (maintenance_set(m, h, on, since, " (the journal in etcd)") < 0)
+        log_warnx("maintenance of host=\"%s\" from the journal not stored, ignoring", h->v.name);
+}
+
+/* Does a drain of `d` (n) name host `name`, its record readable or not? */
+static bool
+drain_names(const struct journal_drain *d, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(d[i].host, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+size_t
+manager_drains_restore(struct manager *m, const struct journal_drain *d, size_t n)
+{
+    size_t set = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!d[i].readable)
+            continue;
+        struct mhost *h = manager_host_find(m, d[i].host);
+        if (h == NULL) {
+            log_warnx("journal: drained host=\"%s\" is not a known agent, ignoring", d[i].host);
+            continue;
+        }
+        maintenance_restore(m, h, true, d[i].since);
+        set++;
+    }
+    /* A host in maintenance here but not in etcd was taken out by another leader. */
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        if (m->hosts[i]->maintenance && !drain_names(d, n, m->hosts[i]->v.name))
+            maintenance_restore(m, m->hosts[i], false, 0);
+    }
+    return set;
 }

@@ -1,5 +1,6 @@
-/* The manager's state, shared by manager.c (lifecycle, registry, collection),
- * manager_decide.c (decisions and migrations) and manager_api.c (HTTP API). */
+/* The manager's state, shared by its files, and each file's functions in a section of its
+ * own, from the lowest layer up (docs/design.md): a file calls only the sections before its
+ * own, and reports up through the hooks that manager.c fills in. */
 #ifndef VMLOC_MANAGER_MANAGER_INTERNAL_H
 #define VMLOC_MANAGER_MANAGER_INTERNAL_H
 
@@ -200,6 +201,115 @@ struct manager {
     struct manager_journal *journal; /* the leader's journal in etcd; NULL without --etcd */
 };
 
+/* ---- the leader's journal in etcd (manager_journal.c) ---- */
+
+/* A drain as the journal lists it: the host its key names, and whether its record could be
+ * read (then `since`, when the drain began). */
+struct journal_drain {
+    const char *host; /* borrowed */
+    bool readable;
+    double since;
+};
+/* What the journal tells the layers above it, which manager.c fills in: the journal calls
+ * none of them itself. */
+struct manager_journal_hooks {
+    /* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
+    void (*journaled)(struct manager *m, const char *id);
+    /* A write found another manager's leader key: stop leading now. */
+    void (*deposed)(struct manager *m, const char *why);
+    /* The journal read on taking the lead, in this order: each migration record (true when
+     * it became one of ours); the ids of every migration it lists, sorted by strcmp (only
+     * when the list is whole); its drains (the hosts put into maintenance); the
+     * recommendations it holds. */
+    bool (*adopt)(struct manager *m, const struct store_migration *rec);
+    void (*listed)(struct manager *m, const char *const *ids, size_t n);
+    size_t (*drains)(struct manager *m, const struct journal_drain *d, size_t n);
+    void (*recs)(struct manager *m, const struct store_rec *recs, size_t n);
+};
+/* The journal of the managers sharing `e` (borrowed) under key prefix `prefix`, whose writes
+ * hold only while `leader_key` is of the writer's term; each call waits at most `timeout_s`;
+ * it reports through `hooks` (borrowed, static). 0 with *ret, or -ENOMEM. */
+int manager_journal_new(struct manager *m, const struct manager_journal_hooks *hooks,
+                        struct etcd *e, const char *prefix, const char *leader_key,
+                        double timeout_s, struct manager_journal **ret);
+/* Free (the writes queued are dropped). Accepts NULL. */
+void manager_journal_free(struct manager_journal *j);
+/* Called once a load ends: `err` NULL when read (writes under `term` go out from now on), else
+ * why not. */
+typedef void (*manager_journal_loaded_fn)(struct manager *m, uint64_t term, const char *err);
+/* Taking the lead at `term`: read the journal, adopt its migrations, drains and
+ * recommendations, then `loaded`. 0 when the read was sent; -EBUSY a read is under way;
+ * -ENOMEM / -EIO. */
+int manager_journal_load(struct manager *m, uint64_t term, manager_journal_loaded_fn loaded);
+/* Stop writing (the lead is lost); queued writes are dropped. */
+void manager_journal_end(struct manager *m);
+/* Is the journal written now (this manager leads with the journal read)? false without --etcd. */
+bool manager_journal_writing(const struct manager *m);
+/* Journal migration `rec` (its current state), or delete its record once it has `ended`. 0:
+ * the write is queued; -EPERM: not writing; -ENOMEM: it could not be made (logged). */
+int manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended);
+/* Journal recommendation `rec` while it is held (state pending or dry-run), or delete its
+ * record once settled (any other state). No-op unless writing. */
+void manager_journal_rec(struct manager *m, const struct store_rec *rec);
+/* A request to answer once a change is in the journal: `r`, with `code` and the JSON text
+ * `json` (copied). */
+struct journal_answer {
+    struct http_req *r;
+    int code;
+    const char *json;
+    const char *late; /* a static text: the 503's when etcd does not confirm in time (NULL: the
+                         journal's own, "... ask again") */
+};
+/* How long a request waits for etcd's confirmation before it is answered 503. */
+#define MANAGER_JOURNAL_ANSWER_S 5.0
+/* Journal host `host`'s drain (`on`, since `since`) or its end, and with `ans` (or NULL)
+ * answer that request once the record is in etcd, or 503 if this manager stops leading first
+ * or etcd does not confirm it within MANAGER_JOURNAL_ANSWER_S (a manager that stops sends no
+ * answer: its client sees the connection close). 1: queued (`ans` will be answered); 0: not
+ * writing (no etcd, or not leading): answer `ans` now; -ENOMEM: not queued, or queued with
+ * nothing to wait on it (logged): `ans` is the caller's to answer. */
+int manager_journal_drain(struct manager *m, const char *host, bool on, double since,
+                          const struct journal_answer *ans);
+/* Send the next queued write if none is in flight (after etcd did not answer). */
+void manager_journal_kick(struct manager *m);
+/* Writes queued or in flight. */
+size_t manager_journal_pending(const struct manager *m);
+
+/* ---- active/standby managers on etcd (manager_ha.c) ---- */
+
+/* What the election tells the layers above it, which manager.c fills in. */
+struct manager_journal_hooks;
+struct manager_ha_hooks {
+    /* This manager has just taken the lead, with the journal read: decide and follow at
+     * once. */
+    void (*took_lead)(struct manager *m);
+    const struct manager_journal_hooks *journal; /* for the journal it writes while leading */
+};
+/* With --etcd: campaign for the lead from now on (the loop's URL is the one announced),
+ * reporting through `hooks` (borrowed, static). 0, or -ENOMEM / -EINVAL (nothing left
+ * behind). Without --etcd: 0, and nothing runs. */
+int manager_ha_start(struct manager *m, const struct manager_ha_hooks *hooks);
+/* Stop campaigning and give the lead away (its lease revoked, waiting at most a second).
+ * Accepts a manager without HA. */
+void manager_ha_stop(struct manager *m);
+/* May this manager decide and order now? Always without --etcd; with it, only the leader
+ * whose lease cannot have run out on etcd's side (it steps down here when it may have). */
+bool manager_ha_leads(struct manager *m);
+/* The term to send with orders: the leader's, 0 without --etcd or when not leading. */
+uint64_t manager_ha_term(const struct manager *m);
+/* A change (drain, apply, forget...) sent to a manager that does not lead: answered here with
+ * 307 to the leader, or 503 when none is known, and true; false: serve it. */
+bool manager_ha_redirect(struct manager *m, struct http_req *r);
+/* GET /v1/health: "role" (leader, follower, none), "term", "leader", "ha_id", "etcd" and
+ * "ha_problem" into `o`; nothing without --etcd. */
+void manager_ha_health(struct manager *m, json_t *o);
+/* GET /metrics: the vmloc_ha_* families; nothing without --etcd. */
+void manager_ha_metrics(struct manager *m, struct mtext *t);
+
+/* The journal in etcd has a write under this manager's term refused (another manager leads):
+ * stop leading now. */
+void manager_ha_deposed(struct manager *m, const char *why);
+
 /* ---- the hosts (manager_hosts.c) ---- */
 
 /* Find or add the host of agent `name` at `url`. The first registration of a name holds it:
@@ -248,6 +358,29 @@ void manager_host_free(struct mhost *h);
 void manager_host_missed(struct manager *m, struct mhost *h, const char *why);
 /* VMs still on host `h` (its latest sample, arrivals not counted). */
 size_t manager_host_vms(const struct mhost *h);
+/* A host's state as the API names it: "maintenance", "up", "down" or "unknown". */
+const char *manager_host_state(const struct mhost *h);
+/* Put host `h` into maintenance or take it out (stored; a decision follows soon); the caller
+ * journals it then (manager_journal_drain(), with h->maintenance_since). 0, or -EIO: the store
+ * could not record it, nothing changed. */
+MUST_CHECK int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
+struct journal_drain;
+/* On taking the lead, the drains the journal lists (`d`, n): the known hosts among them go
+ * into maintenance since the drain's time, and a host in maintenance here that the journal
+ * does not name leaves it (another leader took it out); stored here, not journaled again.
+ * The hosts put into maintenance. */
+size_t manager_drains_restore(struct manager *m, const struct journal_drain *d, size_t n);
+
+/* ---- the figures of finished jobs (manager_figures.c) ---- */
+
+/* The figures of a finished job in the source's answer `j` (borrowed) into `rec`: each a
+ * number from 0 to 1e12, else -1 (unknown); rec->has_job when any is known. */
+void manager_job_figures(struct store_migration *rec, const json_t *j);
+/* `g` ended as the samples showed, before its source said so: ask the source what its job
+ * took, to store with it (a failed request leaves the figures unknown). */
+void manager_figures_ask(struct manager *m, const struct mmig *g);
+/* Free the requests for figures still in flight (the manager stops). */
+void manager_figures_free(struct manager *m);
 
 /* ---- the migrations it ordered (manager_mig.c) ---- */
 
@@ -303,17 +436,6 @@ void manager_journaled(struct manager *m, const char *id);
  * term. */
 void manager_journal_all(struct manager *m);
 
-/* ---- the figures of finished jobs (manager_figures.c) ---- */
-
-/* The figures of a finished job in the source's answer `j` (borrowed) into `rec`: each a
- * number from 0 to 1e12, else -1 (unknown); rec->has_job when any is known. */
-void manager_job_figures(struct store_migration *rec, const json_t *j);
-/* `g` ended as the samples showed, before its source said so: ask the source what its job
- * took, to store with it (a failed request leaves the figures unknown). */
-void manager_figures_ask(struct manager *m, const struct mmig *g);
-/* Free the requests for figures still in flight (the manager stops). */
-void manager_figures_free(struct manager *m);
-
 /* ---- the model of a decision (manager_model.c) ---- */
 
 /* The model a decision works on: every host with a sample (maintenance and down as such), the
@@ -360,93 +482,6 @@ void manager_note_notified_unconfirmed(struct manager *m, struct mhost *h, uint3
 /* Edge mode: an agent notified a conflict with the sample taken. Decides at once, or after a
  * fresh collection round when collecting only on notification. */
 void manager_notified(struct manager *m, struct mhost *h);
-/* Put host `h` into maintenance or take it out (stored; a decision follows soon); the caller
- * journals it then (manager_journal_drain(), with h->maintenance_since). 0, or -EIO: the store
- * could not record it, nothing changed. */
-MUST_CHECK int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
-
-/* Put host `h` into maintenance since `since` or take it out as the journal of the leader
- * says (stored here, not journaled again). */
-void manager_maintenance_restore(struct manager *m, struct mhost *h, bool on, double since);
-
-/* This manager has just taken the lead (manager_ha.c): decide and follow at once. */
-void manager_took_lead(struct manager *m);
-
-/* ---- active/standby managers on etcd (manager_ha.c) ---- */
-
-/* With --etcd: campaign for the lead from now on (the loop's URL is the one announced). 0, or
- * -ENOMEM / -EINVAL (nothing left behind). Without --etcd: 0, and nothing runs. */
-int manager_ha_start(struct manager *m);
-/* Stop campaigning and give the lead away (its lease revoked, waiting at most a second).
- * Accepts a manager without HA. */
-void manager_ha_stop(struct manager *m);
-/* May this manager decide and order now? Always without --etcd; with it, only the leader
- * whose lease cannot have run out on etcd's side (it steps down here when it may have). */
-bool manager_ha_leads(struct manager *m);
-/* The term to send with orders: the leader's, 0 without --etcd or when not leading. */
-uint64_t manager_ha_term(const struct manager *m);
-/* A change (drain, apply, forget...) sent to a manager that does not lead: answered here with
- * 307 to the leader, or 503 when none is known, and true; false: serve it. */
-bool manager_ha_redirect(struct manager *m, struct http_req *r);
-/* GET /v1/health: "role" (leader, follower, none), "term", "leader", "ha_id", "etcd" and
- * "ha_problem" into `o`; nothing without --etcd. */
-void manager_ha_health(struct manager *m, json_t *o);
-/* GET /metrics: the vmloc_ha_* families; nothing without --etcd. */
-void manager_ha_metrics(struct manager *m, struct mtext *t);
-
-/* The journal in etcd has a write under this manager's term refused (another manager leads):
- * stop leading now. */
-void manager_ha_deposed(struct manager *m, const char *why);
-
-/* ---- the leader's journal in etcd (manager_journal.c) ---- */
-
-/* The journal of the managers sharing `e` (borrowed) under key prefix `prefix`, whose writes
- * hold only while `leader_key` is of the writer's term; each call waits at most `timeout_s`.
- * 0 with *ret, or -ENOMEM. */
-int manager_journal_new(struct manager *m, struct etcd *e, const char *prefix,
-                        const char *leader_key, double timeout_s, struct manager_journal **ret);
-/* Free (the writes queued are dropped). Accepts NULL. */
-void manager_journal_free(struct manager_journal *j);
-/* Called once a load ends: `err` NULL when read (writes under `term` go out from now on), else
- * why not. */
-typedef void (*manager_journal_loaded_fn)(struct manager *m, uint64_t term, const char *err);
-/* Taking the lead at `term`: read the journal, adopt its migrations, drains and
- * recommendations, then `loaded`. 0 when the read was sent; -EBUSY a read is under way;
- * -ENOMEM / -EIO. */
-int manager_journal_load(struct manager *m, uint64_t term, manager_journal_loaded_fn loaded);
-/* Stop writing (the lead is lost); queued writes are dropped. */
-void manager_journal_end(struct manager *m);
-/* Is the journal written now (this manager leads with the journal read)? false without --etcd. */
-bool manager_journal_writing(const struct manager *m);
-/* Journal migration `rec` (its current state), or delete its record once it has `ended`. 0:
- * the write is queued; -EPERM: not writing; -ENOMEM: it could not be made (logged). */
-int manager_journal_migration(struct manager *m, const struct store_migration *rec, bool ended);
-/* Journal recommendation `rec` while it is held (state pending or dry-run), or delete its
- * record once settled (any other state). No-op unless writing. */
-void manager_journal_rec(struct manager *m, const struct store_rec *rec);
-/* A request to answer once a change is in the journal: `r`, with `code` and the JSON text
- * `json` (copied). */
-struct journal_answer {
-    struct http_req *r;
-    int code;
-    const char *json;
-    const char *late; /* a static text: the 503's when etcd does not confirm in time (NULL: the
-                         journal's own, "... ask again") */
-};
-/* How long a request waits for etcd's confirmation before it is answered 503. */
-#define MANAGER_JOURNAL_ANSWER_S 5.0
-/* Journal host `host`'s drain (`on`, since `since`) or its end, and with `ans` (or NULL)
- * answer that request once the record is in etcd, or 503 if this manager stops leading first
- * or etcd does not confirm it within MANAGER_JOURNAL_ANSWER_S (a manager that stops sends no
- * answer: its client sees the connection close). 1: queued (`ans` will be answered); 0: not
- * writing (no etcd, or not leading): answer `ans` now; -ENOMEM: not queued, or queued with
- * nothing to wait on it (logged): `ans` is the caller's to answer. */
-int manager_journal_drain(struct manager *m, const char *host, bool on, double since,
-                          const struct journal_answer *ans);
-/* Send the next queued write if none is in flight (after etcd did not answer). */
-void manager_journal_kick(struct manager *m);
-/* Writes queued or in flight. */
-size_t manager_journal_pending(const struct manager *m);
 
 /* The HTTP API (manager_api.c). */
 extern const struct http_route manager_routes[];
@@ -454,12 +489,6 @@ extern const size_t manager_n_routes;
 
 /* The most rows a listing endpoint answers with. */
 #define MANAGER_API_LIST_LIMIT 1000
-
-/* A host's state as the API names it: "maintenance", "up", "down" or "unknown". */
-const char *manager_host_state(const struct mhost *h);
-
-/* Answer `code` with `j` (taken; NULL: 503 out of memory). */
-void manager_reply_json(struct http_req *r, int code, json_t *j);
 
 /* GET /v1/vms/NAME/explain (manager_explain.c). */
 void manager_get_explain(struct http_req *r, void *ctx);

@@ -10,10 +10,10 @@
  *
  * Every write is a transaction whose comparison is the leader key's create_revision == the
  * writer's term, so a manager that no longer leads writes nothing; when the comparison fails
- * it steps down at once (manager_ha_deposed()). Writes go out one at a time, in the order
+ * it steps down at once (its `deposed` hook). Writes go out one at a time, in the order
  * made, from a queue (a later write of a key still queued replaces the earlier one); a write
  * etcd did not answer is sent again at the next step of the election's timer. An order is
- * sent only once its migration's record is in etcd (manager_journaled()), so no migration runs
+ * sent only once its migration's record is in etcd (its `journaled` hook), so no migration runs
  * that the next leader cannot find; a drain or undrain is answered only once its record is
  * (manager_journal_drain()), so no drain reported done is lost when the leader dies.
  *
@@ -60,6 +60,7 @@ struct jop {
 
 struct manager_journal {
     struct manager *m;
+    const struct manager_journal_hooks *hooks;
     struct etcd *etcd; /* borrowed from manager_ha.c */
     char leader_key[ETCD_MAX_KEY + 1];
     char mig_prefix[ETCD_MAX_KEY + 1];
@@ -82,13 +83,15 @@ struct manager_journal {
 };
 
 int
-manager_journal_new(struct manager *m, struct etcd *e, const char *prefix, const char *leader_key,
-                    double timeout_s, struct manager_journal **ret)
+manager_journal_new(struct manager *m, const struct manager_journal_hooks *hooks, struct etcd *e,
+                    const char *prefix, const char *leader_key, double timeout_s,
+                    struct manager_journal **ret)
 {
     struct manager_journal *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return -ENOMEM;
     j->m = m;
+    j->hooks = hooks;
     j->etcd = e;
     j->timeout_s = timeout_s;
     (void)snprintf(j->leader_key, sizeof(j->leader_key), "%s", leader_key);
@@ -187,7 +190,7 @@ put_done(void *arg, const struct etcd_result *r)
         log_warnx("journal write refused key=\"%s\": the leader key is no longer of term %llu",
                   op->key, (unsigned long long)j->term);
         op_free(op, "another manager leads: the change was not kept in etcd; ask the leader");
-        manager_ha_deposed(m, "a journal write found another manager's leader key");
+        j->hooks->deposed(m, "a journal write found another manager's leader key");
         return;
     }
     char id[sizeof(op->mig_id)];
@@ -195,7 +198,7 @@ put_done(void *arg, const struct etcd_result *r)
     bool put = op->value != NULL;
     op_free(op, NULL);
     if (id[0] != '\0' && put)
-        manager_journaled(m, id); /* may queue more */
+        j->hooks->journaled(m, id); /* may queue more */
     send_head(j);
 }
 
@@ -542,18 +545,6 @@ load_answered(struct manager_journal *j, const struct etcd_result *r, const char
     return true;
 }
 
-/* Host `name` is drained in etcd's list `r` (a drain key names it). */
-static bool
-drained_in(const struct manager_journal *j, const struct etcd_result *r, const char *name)
-{
-    size_t plen = strlen(j->drain_prefix);
-    for (size_t i = 0; i < r->n_kvs; i++) {
-        if (strcmp(r->kvs[i].key + plen, name) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* The recommendation journaled at `kv` into `rec`: NULL, or the field that is wrong. */
 static const char *
 parse_rec(const struct manager_journal *j, const struct etcd_kv *kv, struct store_rec *rec)
@@ -607,7 +598,7 @@ recs_read(void *arg, const struct etcd_result *r)
         else
             got++;
     }
-    manager_recs_restore(m, recs, got);
+    j->hooks->recs(m, recs, got);
     free(recs);
     j->recs = got;
     uint64_t term = j->load_term;
@@ -626,31 +617,29 @@ drains_read(void *arg, const struct etcd_result *r)
     if (!load_answered(j, r, "drains"))
         return;
     j->reading = false;
+    struct journal_drain *d = r->n_kvs > 0 ? calloc(r->n_kvs, sizeof(*d)) : NULL;
+    if (r->n_kvs > 0 && d == NULL) {
+        struct etcd_result e = {.err = -ENOMEM};
+        (void)snprintf(e.why, sizeof(e.why), "out of memory");
+        load_failed(j, &e, "drains");
+        return;
+    }
     size_t plen = strlen(j->drain_prefix);
     for (size_t i = 0; i < r->n_kvs; i++) {
         const struct etcd_kv *kv = &r->kvs[i];
-        const char *name = kv->key + plen;
+        d[i].host = kv->key + plen;
         json_t *o = json_loads(kv->value, JSON_REJECT_DUPLICATES, NULL);
         const char *host = json_string_value(json_object_get(o, "host"));
-        double since = 0;
-        if (host == NULL || strcmp(host, name) != 0 || !wire_name_valid(host) ||
-            !get_time(o, "since", &since)) {
+        d[i].readable = host != NULL && strcmp(host, d[i].host) == 0 && wire_name_valid(host) &&
+                        get_time(o, "since", &d[i].since);
+        if (!d[i].readable)
             log_warnx("journal: drain key=\"%s\" is not a drain record (field host or since), "
                       "ignoring",
                       kv->key);
-        } else if (manager_host_find(m, host) == NULL) {
-            log_warnx("journal: drained host=\"%s\" is not a known agent, ignoring", host);
-        } else {
-            manager_maintenance_restore(m, manager_host_find(m, host), true, since);
-            j->drains++;
-        }
         json_decref(o);
     }
-    /* A host in maintenance here but not in etcd was taken out by another leader. */
-    for (size_t i = 0; i < m->n_hosts; i++) {
-        if (m->hosts[i]->maintenance && !drained_in(j, r, m->hosts[i]->v.name))
-            manager_maintenance_restore(m, m->hosts[i], false, 0);
-    }
+    j->drains = j->hooks->drains(m, d, r->n_kvs);
+    free(d);
     int rc = etcd_get_prefix(j->etcd, j->rec_prefix, j->timeout_s, recs_read, j);
     if (rc < 0) {
         struct etcd_result e = {.err = rc};
@@ -681,7 +670,7 @@ migrations_read(void *arg, const struct etcd_result *r)
                       r->kvs[i].key, bad);
             continue;
         }
-        if (manager_adopt(j->m, &rec))
+        if (j->hooks->adopt(j->m, &rec))
             j->adopted++;
     }
     /* Every key counts as listed, read or not: a record this manager cannot read may still
@@ -696,7 +685,7 @@ migrations_read(void *arg, const struct etcd_result *r)
             ids[i] = r->kvs[i].key + plen;
         if (r->n_kvs > 1)
             qsort(ids, r->n_kvs, sizeof(*ids), id_order);
-        manager_mark_unlisted(j->m, ids, r->n_kvs);
+        j->hooks->listed(j->m, ids, r->n_kvs);
     }
     free(ids);
     int rc = etcd_get_prefix(j->etcd, j->drain_prefix, j->timeout_s, drains_read, j);

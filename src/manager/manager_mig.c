@@ -672,22 +672,6 @@ manager_busy(const struct manager *m, const char *name, const char *vm)
     return false;
 }
 
-void
-manager_store_pause(struct manager *m)
-{
-    if (m->store_paused++ == 0 && m->in_round && store_commit(m->store) < 0)
-        log_warnx("store commit inside a round failed (the round's rows so far may be lost), "
-                  "ignoring");
-}
-
-void
-manager_store_resume(struct manager *m)
-{
-    if (--m->store_paused == 0 && m->in_round && store_begin(m->store) < 0)
-        log_warnx("store transaction not begun again inside a round (the round's rows commit "
-                  "one by one), ignoring");
-}
-
 int
 manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
               const char *reason, char *ret_id, size_t id_len)

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -134,6 +135,19 @@ void
 http_reply_json(struct http_req *r, int code, const char *json)
 {
     send_body(r->ev, code, "application/json", json, strlen(json));
+}
+
+void
+http_reply_json_value(struct http_req *r, int code, json_t *j)
+{
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (s == NULL) {
+        http_reply_error(r, 503, "out of memory");
+        return;
+    }
+    http_reply_json(r, code, s);
+    free(s);
 }
 
 /* Append `s` to `out` as the inside of a JSON string. */

@@ -94,6 +94,10 @@ void http_server_free(struct http_server *s);
 /* Answer `r` with `code` and the JSON text `json` (borrowed). */
 void http_reply_json(struct http_req *r, int code, const char *json);
 
+struct json_t;
+/* Answer `r` with `code` and the JSON of `j` (taken; NULL: out of memory, answered 503). */
+void http_reply_json_value(struct http_req *r, int code, struct json_t *j);
+
 /* Answer `r` with `code` (a 3xx), a "Location: `location`" header and the JSON text `json`;
  * both borrowed. */
 void http_reply_redirect(struct http_req *r, int code, const char *location, const char *json);
