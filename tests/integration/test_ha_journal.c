@@ -4,7 +4,8 @@
  * takes over, adopts the migration from the journal (its log says so), follows it to its end,
  * the VM ends on exactly one host and the new leader reports the migration once, under the id
  * it was journaled with. (b) A host drained through the leader stays drained after a kill -9
- * of it: the new leader shows it in maintenance and moves nothing onto it; (b') a drain whose
+ * of it: the new leader shows it in maintenance and moves nothing onto it, and one undrained
+ * under another leader is undrained on the old leader when it leads again (b3); (b') a drain whose
  * record never reaches etcd is not answered 202 but 503 in time, and the next leader has the
  * host as it was; (b'') one still waiting when the leader loses the lead is answered 503. (c)
  * In manual automation, a recommendation the leader made survives a kill -9 of it: `vmloc apply ID`
@@ -569,6 +570,47 @@ test_drain_survives(void **state)
     pool_finish();
 }
 
+/* (b3) A host undrained under another leader leaves maintenance on a manager that kept it
+ * drained in its store: m1 drains h3 and dies; m2 leads and undrains it while m1, back on its
+ * store, follows with h3 still in maintenance; when m1 leads again, the journal (no drain of
+ * h3 in it) takes h3 out of maintenance. */
+static void
+test_undrain_reaches_old_leader(void **state)
+{
+    (void)state;
+    struct daemon *m1;
+    struct daemon *m2;
+    start_pair(&m1, &m2);
+    const char *urls[3];
+    etcdtest_three_agents(m1, m2, "1000", "a:cpu=30", urls);
+
+    const char *drain[] = {"--manager", m1->url, "drain", "h3", NULL};
+    assert_int_equal(run_cli(drain, NULL), 0);
+    daemon_kill(m1);
+    struct cond lead2 = {m2->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
+
+    m1 = etcdtest_manager("m1");
+    struct cond follow1 = {m1->url, "follower", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &follow1, UP_S));
+    struct cond kept1 = {m1->url, "h3", "maintenance", 0};
+    assert_true(wait_until(host_state_is, &kept1, UP_S)); /* from its store */
+    const char *undrain[] = {"--manager", m2->url, "undrain", "h3", NULL};
+    assert_int_equal(run_cli(undrain, NULL), 0); /* answered once out of etcd */
+    assert_true(host_state_is(&kept1));          /* a follower does not read the journal */
+    struct cond up2 = {m1->url, "h2", "up", 0};
+    assert_true(wait_until(host_state_is, &up2, UP_S)); /* m1 collects */
+
+    daemon_kill(m2);
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead1, TAKEOVER_S));
+    struct log_cond over = {m1, "maintenance over host=\"h3\""};
+    assert_true(log_has(&over)); /* read before it leads */
+    struct cond up3 = {m1->url, "h3", "up", 0};
+    assert_true(wait_until(host_state_is, &up3, ACT_S));
+    pool_finish();
+}
+
 /* The id of the pending recommendation of VM c->a the manager at c->url holds, into rec_id. */
 static char rec_id[96];
 
@@ -704,6 +746,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unlisted_running, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_unlisted_planned_taken, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_undrain_reaches_old_leader, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_waits_for_etcd, setup, teardown_asked),
         cmocka_unit_test_setup_teardown(test_drain_lead_lost, setup, teardown_asked),
         cmocka_unit_test_setup_teardown(test_forget_waits_for_etcd, setup, etcdtest_teardown),
