@@ -301,35 +301,6 @@ round_cb(evutil_socket_t fd, short what, void *arg)
     start_round(m);
 }
 
-/* Were the other hosts' samples taken before the notifying host's latest sampling instant?
- * Agents sample at the same instants: a sample older than half an interval before host
- * `h`'s is from an earlier instant, and a destination chosen on it may have changed since
- * (its own VMs' load rose at the same instant), so a move could land where it ends above its
- * threshold. */
-static bool
-others_stale(const struct manager *m, const struct mhost *h)
-{
-    double t = h->v.sample.time - m->opts.interval_s / 2.0;
-    for (size_t i = 0; i < m->n_hosts; i++) {
-        const struct mhost *o = m->hosts[i];
-        if (o != h && o->v.up && o->v.has_sample && o->v.sample.time < t)
-            return true;
-    }
-    return false;
-}
-
-void
-manager_notified(struct manager *m, struct mhost *h)
-{
-    h->notified = true;
-    h->stale_view = h->v.has_sample && others_stale(m, h);
-    h->notified_at = clock_mono_s();
-    m->notifications++;
-    /* Decide once the loop has served the requests at hand: notifications that arrive
-     * together share one decision. */
-    event_active(m->decide_ev, 0, 0);
-}
-
 static void
 notified_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -278,7 +278,6 @@ size_t manager_journal_pending(const struct manager *m);
 /* ---- active/standby managers on etcd (manager_ha.c) ---- */
 
 /* What the election tells the layers above it, which manager.c fills in. */
-struct manager_journal_hooks;
 struct manager_ha_hooks {
     /* This manager has just taken the lead, with the journal read: decide and follow at
      * once. */
@@ -331,7 +330,6 @@ struct mhost *manager_host_find(struct manager *m, const char *name);
 void manager_sample_now(struct manager *m, struct mhost *h);
 /* Take host `h`'s sample `s`: its latest, in its roll-ups, stored raw if due. `s` is moved. */
 void manager_host_sample(struct manager *m, struct mhost *h, struct wire_sample *s);
-struct journal_answer;
 /* Forget host `h` (`why` for the log): off the list and out of the store. Not forgotten
  * (nothing changed): -EBUSY while a migration involves it, -EIO when the store could not
  * forget it, -ENOMEM. Requests in flight to it finish first (manager_host_answered()).
@@ -364,12 +362,25 @@ const char *manager_host_state(const struct mhost *h);
  * journals it then (manager_journal_drain(), with h->maintenance_since). 0, or -EIO: the store
  * could not record it, nothing changed. */
 MUST_CHECK int manager_set_maintenance(struct manager *m, struct mhost *h, bool on);
-struct journal_drain;
 /* On taking the lead, the drains the journal lists (`d`, n): the known hosts among them go
- * into maintenance since the drain's time, and a host in maintenance here that the journal
- * does not name leaves it (another leader took it out); stored here, not journaled again.
+ * into maintenance since the drain's time, and a host in maintenance here that no drain names
+ * (its record readable or not) leaves it (another leader took it out); stored here, not
+ * journaled again.
  * The hosts put into maintenance. */
 size_t manager_drains_restore(struct manager *m, const struct journal_drain *d, size_t n);
+
+/* Writes between manager_store_pause() and manager_store_resume() commit one by one as they
+ * are made, so a write's result says whether it is committed (it survives a crash of the
+ * manager; with the store's synchronous=NORMAL a power loss may take the last commits): an
+ * operator's change or an order neither waits for the round's commit nor is answered or sent
+ * when it was not stored. Inside a collection round the round's transaction is committed
+ * first (a failure is logged) and begun again on resume. Pairs may nest: the outermost pair
+ * commits and begins. */
+void manager_store_pause(struct manager *m);
+void manager_store_resume(struct manager *m);
+/* Edge mode: an agent notified a conflict with the sample taken. Decides at once, or after a
+ * fresh collection round when collecting only on notification. */
+void manager_notified(struct manager *m, struct mhost *h);
 
 /* ---- the figures of finished jobs (manager_figures.c) ---- */
 
@@ -401,19 +412,20 @@ void manager_follow(struct manager *m);
 void manager_settle_from_samples(struct manager *m);
 /* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
 bool manager_busy(const struct manager *m, const char *name, const char *vm);
-/* Writes between manager_store_pause() and manager_store_resume() commit one by one as they
- * are made, so a write's result says whether it is committed (it survives a crash of the
- * manager; with the store's synchronous=NORMAL a power loss may take the last commits): an
- * operator's change or an order neither waits for the round's commit nor is answered or sent
- * when it was not stored. Inside a collection round the round's transaction is committed
- * first (a failure is logged) and begun again on resume. Pairs may nest: the outermost pair
- * commits and begins. */
-void manager_store_pause(struct manager *m);
-void manager_store_resume(struct manager *m);
-/* Load unfinished migrations from the store after a restart. */
-int manager_recover(struct manager *m);
 /* Free the active migrations. */
 void manager_migrations_done(struct manager *m);
+/* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
+void manager_journaled(struct manager *m, const char *id);
+/* On taking the lead, after the journal was read: migrations of ours still waiting for their
+ * journal write (left so only when the journal could not be read whole: manager_mark_unlisted()
+ * settles them otherwise) fail, as never ordered; the others are journaled again under the new
+ * term. */
+void manager_journal_all(struct manager *m);
+
+/* ---- migrations taken over (manager_adopt.c) ---- */
+
+/* Load unfinished migrations from the store after a restart. */
+int manager_recover(struct manager *m);
 /* Migration `rec` (unfinished) read from the journal of an earlier leader becomes one of ours:
  * stored, then followed like one recovered after a restart. false: it was ours already (or
  * no room, logged). */
@@ -428,13 +440,6 @@ bool manager_adopt(struct manager *m, const struct store_migration *rec);
  * unless its source answers that it still runs, which makes it ours again (journaled and
  * followed as any). */
 void manager_mark_unlisted(struct manager *m, const char *const *ids, size_t n);
-/* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
-void manager_journaled(struct manager *m, const char *id);
-/* On taking the lead, after the journal was read: migrations of ours still waiting for their
- * journal write (left so only when the journal could not be read whole: manager_mark_unlisted()
- * settles them otherwise) fail, as never ordered; the others are journaled again under the new
- * term. */
-void manager_journal_all(struct manager *m);
 
 /* ---- the model of a decision (manager_model.c) ---- */
 
@@ -477,20 +482,20 @@ void manager_decide(struct manager *m);
 void manager_note_notified_unconfirmed(struct manager *m, struct mhost *h, uint32_t waiting,
                                        double cpu_pressure);
 
-/* ---- the manager's life (manager.c) ---- */
+/* ---- why a VM is where it is (manager_explain.c) ---- */
 
-/* Edge mode: an agent notified a conflict with the sample taken. Decides at once, or after a
- * fresh collection round when collecting only on notification. */
-void manager_notified(struct manager *m, struct mhost *h);
+/* GET /v1/vms/NAME/explain. */
+void manager_get_explain(struct http_req *r, void *ctx);
 
-/* The HTTP API (manager_api.c). */
+/* ---- the HTTP API (manager_api.c) ---- */
+
 extern const struct http_route manager_routes[];
 extern const size_t manager_n_routes;
 
 /* The most rows a listing endpoint answers with. */
 #define MANAGER_API_LIST_LIMIT 1000
 
-/* GET /v1/vms/NAME/explain (manager_explain.c). */
-void manager_get_explain(struct http_req *r, void *ctx);
+/* manager.c, on top, is called by none of them: it runs the rest (manager_run(), manager.h)
+ * and fills in the hooks. */
 
 #endif

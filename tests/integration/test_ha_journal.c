@@ -536,6 +536,27 @@ test_drain_lead_lost(void **state)
     pool_finish();
 }
 
+/* Two managers and three agents (as etcdtest_three_agents()); h3 (and host `also`, unless
+ * NULL) drained through the leader m1, which is then killed; once m2 leads. The agents' URLs
+ * in `urls`. */
+static void
+drain_then_kill(struct daemon **ret_m1, struct daemon **ret_m2, const char *also,
+                const char *urls[3])
+{
+    start_pair(ret_m1, ret_m2);
+    etcdtest_three_agents(*ret_m1, *ret_m2, "1000", "a:cpu=30", urls);
+    const char *drain[] = {"--manager", (*ret_m1)->url, "drain", "h3", NULL};
+    assert_int_equal(run_cli(drain, NULL), 0);
+    if (also != NULL) {
+        drain[3] = also;
+        assert_int_equal(run_cli(drain, NULL), 0);
+    }
+    /* Answered once in etcd: the kill may come at once. */
+    daemon_kill(*ret_m1);
+    struct cond lead2 = {(*ret_m2)->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
+}
+
 /* (b) A drain made through the leader survives a kill -9 of it. */
 static void
 test_drain_survives(void **state)
@@ -543,16 +564,8 @@ test_drain_survives(void **state)
     (void)state;
     struct daemon *m1;
     struct daemon *m2;
-    start_pair(&m1, &m2);
     const char *urls[3];
-    etcdtest_three_agents(m1, m2, "1000", "a:cpu=30", urls);
-
-    const char *drain[] = {"--manager", m1->url, "drain", "h3", NULL};
-    assert_int_equal(run_cli(drain, NULL), 0);
-    /* Answered once in etcd: the kill may come at once. */
-    daemon_kill(m1);
-    struct cond lead2 = {m2->url, "leader", NULL, 0};
-    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
+    drain_then_kill(&m1, &m2, NULL, urls);
     struct cond drained2 = {m2->url, "h3", "maintenance", 0};
     assert_true(host_state_is(&drained2)); /* from the journal, before it leads */
     struct where c_on_h2 = {urls, "c", 1}; /* h2: the only other destination */
@@ -571,24 +584,18 @@ test_drain_survives(void **state)
 }
 
 /* (b3) A host undrained under another leader leaves maintenance on a manager that kept it
- * drained in its store: m1 drains h3 and dies; m2 leads and undrains it while m1, back on its
- * store, follows with h3 still in maintenance; when m1 leads again, the journal (no drain of
- * h3 in it) takes h3 out of maintenance. */
+ * drained in its store: m1 drains h3 and h2 and dies; m2 leads and undrains h3 while m1, back
+ * on its store, follows with both still in maintenance; when m1 leads again, the journal (no
+ * drain of h3 in it) takes h3 out of maintenance. h2's drain record, damaged meanwhile, is
+ * logged and left out, and h2 stays in maintenance: its key still names it. */
 static void
 test_undrain_reaches_old_leader(void **state)
 {
     (void)state;
     struct daemon *m1;
     struct daemon *m2;
-    start_pair(&m1, &m2);
     const char *urls[3];
-    etcdtest_three_agents(m1, m2, "1000", "a:cpu=30", urls);
-
-    const char *drain[] = {"--manager", m1->url, "drain", "h3", NULL};
-    assert_int_equal(run_cli(drain, NULL), 0);
-    daemon_kill(m1);
-    struct cond lead2 = {m2->url, "leader", NULL, 0};
-    assert_true(wait_until(etcdtest_role_is, &lead2, TAKEOVER_S));
+    drain_then_kill(&m1, &m2, "h2", urls);
 
     m1 = etcdtest_manager("m1");
     struct cond follow1 = {m1->url, "follower", NULL, 0};
@@ -598,8 +605,11 @@ test_undrain_reaches_old_leader(void **state)
     const char *undrain[] = {"--manager", m2->url, "undrain", "h3", NULL};
     assert_int_equal(run_cli(undrain, NULL), 0); /* answered once out of etcd */
     assert_true(host_state_is(&kept1));          /* a follower does not read the journal */
-    struct cond up2 = {m1->url, "h2", "up", 0};
-    assert_true(wait_until(host_state_is, &up2, UP_S)); /* m1 collects */
+    struct cond kept2 = {m1->url, "h2", "maintenance", 0};
+    assert_true(host_state_is(&kept2));
+    etcdtest_put("/vmloc/drains/h2", "not json");
+    struct cond up1 = {m1->url, "h1", "up", 0};
+    assert_true(wait_until(host_state_is, &up1, UP_S)); /* m1 collects */
 
     daemon_kill(m2);
     struct cond lead1 = {m1->url, "leader", NULL, 0};
@@ -608,6 +618,10 @@ test_undrain_reaches_old_leader(void **state)
     assert_true(log_has(&over)); /* read before it leads */
     struct cond up3 = {m1->url, "h3", "up", 0};
     assert_true(wait_until(host_state_is, &up3, ACT_S));
+    struct log_cond damaged = {m1, "journal: drain key=\"/vmloc/drains/h2\" is not a drain "
+                                   "record (field host or since)"};
+    assert_true(log_has(&damaged));
+    assert_true(host_state_is(&kept2));
     pool_finish();
 }
 
