@@ -556,11 +556,13 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     unsigned woke = lv_drain(hv->wake_fd);
     /* A reading begun before a change would show the host as it was (a migrated VM still
      * here as a plain running one): refreshed before an ended migration is finished, since
-     * finish() samples at once, and a sample waits for a reading begun after this. A job
-     * may end before its 'm' reaches the pipe: its end refreshes too. */
+     * finish() samples at once, and a sample waits for a reading begun after this (strictly
+     * for a migration's end; lv_reader.h). A job may end before its 'm' reaches the pipe:
+     * its end refreshes too. */
     bool refreshed = (woke & LV_WOKE_OTHER) != 0;
     if (refreshed)
-        lv_reader_refresh(hv->reader);
+        lv_reader_refresh(hv->reader, false);
+    bool strict = false;
     for (size_t i = 0; i < hv->n_jobs;) {
         struct lv_job *j = hv->jobs[i];
         char error[256] = "";
@@ -569,9 +571,9 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
             i++;
             continue;
         }
-        if (!refreshed) {
-            lv_reader_refresh(hv->reader);
-            refreshed = true;
+        if (!strict) {
+            lv_reader_refresh(hv->reader, true);
+            strict = refreshed = true;
         }
         if (s < 0 && j->aborting) {
             char why[300];

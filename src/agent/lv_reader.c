@@ -26,12 +26,15 @@ struct lv_reader {
     struct lv_doms doms;
     pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* a request, a reading done, or stop */
-    bool want;           /* a reading is asked for */
-    double want_wall;    /* the wall-clock time it is asked at */
-    bool fresh;          /* `pub` holds a reading not yet taken */
-    uint64_t started;    /* readings started so far */
-    uint64_t valid_from; /* readings numbered below this began before lv_reader_refresh() */
+    pthread_cond_t cv;    /* a request, a reading done, or stop */
+    bool want;            /* a reading is asked for */
+    double want_wall;     /* the wall-clock time it is asked at */
+    bool fresh;           /* `pub` holds a reading not yet taken */
+    uint64_t started;     /* readings started so far */
+    uint64_t valid_from;  /* readings numbered below this began before lv_reader_refresh() */
+    uint64_t strict_from; /* ... before a strict one: never served */
+    unsigned discarded;   /* readings dropped for beginning before a change, since the last
+                             one that began after every change */
     bool stop;
     void *conn;         /* virConnectPtr with the reader's reference for migrations, or NULL */
     struct lv_view pub; /* the latest reading, under `mu` */
@@ -122,11 +125,21 @@ reader_thread(void *arg)
             lv_doms_note(&r->doms, &r->lv, wall);
         void *old = NULL;
         (void)pthread_mutex_lock(&r->mu);
+        bool stale = gen < r->valid_from;
         if (publish(r, rc, &old) < 0) {
             log_warnx("libvirt reading dropped: out of memory, ignoring");
-        } else if (gen < r->valid_from) {
+        } else if (stale && (gen < r->strict_from || r->discarded < LV_READER_DISCARD_MAX)) {
+            r->discarded++;
             r->want = true; /* begun before what it must show: read again */
         } else {
+            if (stale) {
+                log_debug("libvirt reading served though begun before a change: the host "
+                          "changes faster than it is read (%u dropped)",
+                          r->discarded);
+                r->want = true; /* and the next begins at once */
+            } else {
+                r->discarded = 0;
+            }
             r->fresh = true;
             (void)pthread_cond_broadcast(&r->cv);
             lv_wake(r->lv.wake[1], 'r');
@@ -242,11 +255,15 @@ lv_reader_take(struct lv_reader *r, double wall_now, double wait_s, struct lv_vi
 }
 
 void
-lv_reader_refresh(struct lv_reader *r)
+lv_reader_refresh(struct lv_reader *r, bool strict)
 {
     (void)pthread_mutex_lock(&r->mu);
     r->valid_from = r->started + 1;
-    r->fresh = false;
+    if (strict)
+        r->strict_from = r->valid_from;
+    /* In a burst the reading at hand is kept for the next sample. */
+    if (strict || r->discarded < LV_READER_DISCARD_MAX)
+        r->fresh = false;
     r->want = true;
     (void)pthread_cond_broadcast(&r->cv);
     (void)pthread_mutex_unlock(&r->mu);

@@ -57,10 +57,18 @@ void lv_reader_stop(struct lv_reader *r);
 MUST_CHECK int lv_reader_take(struct lv_reader *r, double wall_now, double wait_s,
                               struct lv_view *view);
 
-/* Something changed on the host (a migration ended, a domain started or stopped): the
- * reading under way, if any, began before it, so the next one taken is one that begins
- * after this call. */
-void lv_reader_refresh(struct lv_reader *r);
+/* Something changed on the host (a domain started or stopped; `strict`: a migration ended):
+ * the reading under way, if any, began before it, so the next one taken is one that begins
+ * after this call. For changes that are not strict, only LV_READER_DISCARD_MAX readings are
+ * dropped so: when changes come faster than a reading takes (a burst of domain events while
+ * libvirt is slow), every reading after those is served all the same, until one begins after
+ * the last change, rather than none for as long as the burst lasts. A reading begun before a
+ * strict change is never served: it could show the VM that migrated away as still running
+ * here. */
+void lv_reader_refresh(struct lv_reader *r, bool strict);
+
+/* The readings begun before a change that are dropped before such a reading is served. */
+#define LV_READER_DISCARD_MAX 2
 
 /* The reader's libvirt connection for a migration (a virConnectPtr with a reference of the
  * caller's, to drop with virConnectClose()), or NULL when it is not connected. Takes no time:
