@@ -39,6 +39,11 @@
  * agent then serves no sample (503), as when the connection is lost, rather than the last
  * one as if it were current. */
 #define LV_STALE_INTERVALS 3.0
+/* The longest, in intervals, that domain events coming faster than libvirt reads keep the
+ * loop without a reading (lv_reader_refresh()): under LV_STALE_INTERVALS, so that a burst of
+ * them never makes the agent answer 503; over one, so that after a single event the sample
+ * waits for a reading begun after it. */
+#define LV_EVENT_WAIT_INTERVALS 1.5
 
 /* The backend's part of one migration. */
 struct lv_job {
@@ -562,7 +567,6 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
     bool refreshed = (woke & LV_WOKE_OTHER) != 0;
     if (refreshed)
         lv_reader_refresh(hv->reader, false);
-    bool strict = false;
     for (size_t i = 0; i < hv->n_jobs;) {
         struct lv_job *j = hv->jobs[i];
         char error[256] = "";
@@ -571,10 +575,9 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
             i++;
             continue;
         }
-        if (!strict) {
-            lv_reader_refresh(hv->reader, true);
-            strict = refreshed = true;
-        }
+        /* Before each: another job may end while the one before is finished. */
+        lv_reader_refresh(hv->reader, true);
+        refreshed = true;
         if (s < 0 && j->aborting) {
             char why[300];
             (void)snprintf(why, sizeof(why), "timed out after %.0fs and aborted: %s",
@@ -655,7 +658,7 @@ hv_libvirt_new(const struct hv_lv_opts *o, struct event_base *base, struct http_
         return -EIO;
     }
     hv->taken_mono = mono_s(); /* the reader starts with a reading of its own */
-    int r = lv_reader_start(&lv, &hv->reader);
+    int r = lv_reader_start(&lv, LV_EVENT_WAIT_INTERVALS * o->interval_s, &hv->reader);
     if (r < 0) {
         log_errorx("libvirt backend: the reader thread did not start: %s", strerror(-r));
         lv_done(&lv);

@@ -33,8 +33,8 @@ struct lv_reader {
     uint64_t started;     /* readings started so far */
     uint64_t valid_from;  /* readings numbered below this began before lv_reader_refresh() */
     uint64_t strict_from; /* ... before a strict one: never served */
-    unsigned discarded;   /* readings dropped for beginning before a change, since the last
-                             one that began after every change */
+    double max_wait_s;    /* lv_reader_start() */
+    double taken_mono;    /* when the loop last took a reading */
     bool stop;
     void *conn;         /* virConnectPtr with the reader's reference for migrations, or NULL */
     struct lv_view pub; /* the latest reading, under `mu` */
@@ -105,6 +105,13 @@ publish(struct lv_reader *r, int rc, void **ret_old)
     return e;
 }
 
+/* Has the loop gone without a reading for max_wait_s (under the mutex)? */
+static bool
+starved(const struct lv_reader *r)
+{
+    return clock_mono_s() - r->taken_mono >= r->max_wait_s;
+}
+
 static void *
 reader_thread(void *arg)
 {
@@ -128,17 +135,13 @@ reader_thread(void *arg)
         bool stale = gen < r->valid_from;
         if (publish(r, rc, &old) < 0) {
             log_warnx("libvirt reading dropped: out of memory, ignoring");
-        } else if (stale && (gen < r->strict_from || r->discarded < LV_READER_DISCARD_MAX)) {
-            r->discarded++;
+        } else if (stale && (gen < r->strict_from || !starved(r))) {
             r->want = true; /* begun before what it must show: read again */
         } else {
             if (stale) {
                 log_debug("libvirt reading served though begun before a change: the host "
-                          "changes faster than it is read (%u dropped)",
-                          r->discarded);
+                          "changes faster than it is read");
                 r->want = true; /* and the next begins at once */
-            } else {
-                r->discarded = 0;
             }
             r->fresh = true;
             (void)pthread_cond_broadcast(&r->cv);
@@ -155,11 +158,13 @@ reader_thread(void *arg)
 }
 
 int
-lv_reader_start(struct lv_conn *lv, struct lv_reader **ret)
+lv_reader_start(struct lv_conn *lv, double max_wait_s, struct lv_reader **ret)
 {
     struct lv_reader *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return -ENOMEM;
+    r->max_wait_s = max_wait_s;
+    r->taken_mono = clock_mono_s();
     pthread_condattr_t ca;
     if (pthread_condattr_init(&ca) != 0) {
         free(r);
@@ -247,8 +252,10 @@ lv_reader_take(struct lv_reader *r, double wall_now, double wait_s, struct lv_vi
     int ret = 0;
     if (r->fresh) {
         ret = view_copy(view, &r->pub) < 0 ? -ENOMEM : 1;
-        if (ret == 1)
+        if (ret == 1) {
             r->fresh = false;
+            r->taken_mono = clock_mono_s();
+        }
     }
     (void)pthread_mutex_unlock(&r->mu);
     return ret;
@@ -261,8 +268,8 @@ lv_reader_refresh(struct lv_reader *r, bool strict)
     r->valid_from = r->started + 1;
     if (strict)
         r->strict_from = r->valid_from;
-    /* In a burst the reading at hand is kept for the next sample. */
-    if (strict || r->discarded < LV_READER_DISCARD_MAX)
+    /* When changes keep coming, the reading at hand is kept for the next sample. */
+    if (strict || !starved(r))
         r->fresh = false;
     r->want = true;
     (void)pthread_cond_broadcast(&r->cv);

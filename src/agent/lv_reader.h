@@ -41,9 +41,10 @@ void lv_view_done(struct lv_view *v);
 struct lv_reader;
 
 /* Start the reader on `lv`, which lv_init() set up and which belongs to the reader from now on
- * (the caller only keeps lv->wake[0] to watch; lv_reader_stop() frees the rest). 0 with *ret;
- * -ENOMEM; -EAGAIN (no thread). On error `lv` is still the caller's. */
-MUST_CHECK int lv_reader_start(struct lv_conn *lv, struct lv_reader **ret);
+ * (the caller only keeps lv->wake[0] to watch; lv_reader_stop() frees the rest); the loop goes
+ * at most `max_wait_s` without a reading because the host keeps changing (lv_reader_refresh()).
+ * 0 with *ret; -ENOMEM; -EAGAIN (no thread). On error `lv` is still the caller's. */
+MUST_CHECK int lv_reader_start(struct lv_conn *lv, double max_wait_s, struct lv_reader **ret);
 
 /* Stop the thread and free the connection (at exit). A reading still in libvirt is waited
  * for at most 10 s, after which the thread is left to end with the process. NULL: nothing. */
@@ -59,16 +60,13 @@ MUST_CHECK int lv_reader_take(struct lv_reader *r, double wall_now, double wait_
 
 /* Something changed on the host (a domain started or stopped; `strict`: a migration ended):
  * the reading under way, if any, began before it, so the next one taken is one that begins
- * after this call. For changes that are not strict, only LV_READER_DISCARD_MAX readings are
- * dropped so: when changes come faster than a reading takes (a burst of domain events while
- * libvirt is slow), every reading after those is served all the same, until one begins after
- * the last change, rather than none for as long as the burst lasts. A reading begun before a
- * strict change is never served: it could show the VM that migrated away as still running
+ * after this call. For changes that are not strict, only while the loop has taken a reading
+ * within the last `max_wait_s` (lv_reader_start()): when changes come faster than libvirt
+ * reads (a burst of domain events while it is slow), a reading begun before one is served all
+ * the same past that, rather than none for as long as the burst lasts. A reading begun before
+ * a strict change is never served: it could show the VM that migrated away as still running
  * here. */
 void lv_reader_refresh(struct lv_reader *r, bool strict);
-
-/* The readings begun before a change that are dropped before such a reading is served. */
-#define LV_READER_DISCARD_MAX 2
 
 /* The reader's libvirt connection for a migration (a virConnectPtr with a reference of the
  * caller's, to drop with virConnectClose()), or NULL when it is not connected. Takes no time:
