@@ -39,10 +39,11 @@
  * agent then serves no sample (503), as when the connection is lost, rather than the last
  * one as if it were current. */
 #define LV_STALE_INTERVALS 3.0
-/* The longest, in intervals, that domain events coming faster than libvirt reads keep the
- * loop without a reading (lv_reader_refresh()): under LV_STALE_INTERVALS, so that a burst of
- * them never makes the agent answer 503; over one, so that after a single event the sample
- * waits for a reading begun after it. */
+/* How long, in intervals since the loop last took a reading, a reading begun before a domain
+ * event is dropped (lv_reader_refresh()). With readings of d seconds at interval I: a burst
+ * of events makes the agent answer 503 (LV_STALE_INTERVALS) only when d is over 1.5 I; after
+ * a single event, the sample waits for a reading begun after it when d is under 0.5 I
+ * (libvirt's usual milliseconds), and may otherwise get the one that was under way. */
 #define LV_EVENT_WAIT_INTERVALS 1.5
 
 /* The backend's part of one migration. */
