@@ -138,11 +138,10 @@ reader_thread(void *arg)
         } else if (stale && (gen < r->strict_from || !starved(r))) {
             r->want = true; /* begun before what it must show: read again */
         } else {
-            if (stale) {
+            /* The change that made it stale asked for the next reading already. */
+            if (stale)
                 log_debug("libvirt reading served though begun before a change: the host "
                           "changes faster than it is read");
-                r->want = true; /* and the next begins at once */
-            }
             r->fresh = true;
             (void)pthread_cond_broadcast(&r->cv);
             lv_wake(r->lv.wake[1], 'r');
