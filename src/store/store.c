@@ -305,9 +305,12 @@ store_commit(struct store *s)
          * that the writes that follow are not held in it, unknown to the caller. */
         if (!sqlite3_get_autocommit(s->db))
             (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        /* Rolled back, by SQLite or above: the rows are counted again when next asked. */
+        s->raw_rows_open = 0;
+        s->raw_rows_known = false;
         return -EIO;
     }
-    store_names_committed(s);
+    store_committed(s);
     return r;
 }
 
@@ -586,20 +589,35 @@ store_each_recommendation(struct store *s, bool pending_only, int limit,
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* One 64-bit integer from `sql`. 0 or -EIO. */
+static int
+query_int64(struct store *s, const char *sql, long long *ret)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, sql, &st) < 0)
+        return -EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *ret = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
 int
 store_stats(struct store *s, long long *ret_samples, long long *ret_bytes)
 {
-    sqlite3_stmt *st = NULL;
-    if (prepare(s,
-                "SELECT (SELECT COUNT(*) FROM samples),"
-                " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
-                &st) < 0)
-        return -EIO;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *ret_samples = sqlite3_column_int64(st, 0);
-        *ret_bytes = sqlite3_column_int64(st, 1);
+    /* The rows are counted once (after the store opens, or a commit whose outcome is not
+     * known), then followed as they are written and pruned. */
+    long long all = 0;
+    if (!s->raw_rows_known) {
+        if (query_int64(s, "SELECT COUNT(*) FROM samples", &all) < 0)
+            return -EIO;
+        s->raw_rows = all - s->raw_rows_open; /* the count sees the open transaction's */
+        s->raw_rows_known = true;
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -EIO;
+    if (query_int64(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                    ret_bytes) < 0)
+        return -EIO;
+    *ret_samples = s->raw_rows + s->raw_rows_open;
+    return 0;
 }

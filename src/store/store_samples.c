@@ -32,6 +32,16 @@ on_rollback(void *arg)
     s->names_rolled_back = true;
 }
 
+/* `delta` raw rows were written (or deleted), in the open transaction or on their own. */
+static void
+raw_rows_add(struct store *s, long long delta)
+{
+    if (sqlite3_get_autocommit(s->db))
+        s->raw_rows += delta;
+    else
+        s->raw_rows_open += delta;
+}
+
 int
 store_samples_prepare(struct store *s)
 {
@@ -123,8 +133,10 @@ step_id(sqlite3_stmt *st, int64_t *ret)
 }
 
 void
-store_names_committed(struct store *s)
+store_committed(struct store *s)
 {
+    s->raw_rows += s->raw_rows_open;
+    s->raw_rows_open = 0;
     for (size_t i = 0; i < s->names_cap && s->names_fresh != 0; i++)
         s->names[i].fresh = false;
     s->names_fresh = 0;
@@ -482,6 +494,8 @@ store_samples_flush(struct store *s)
             raw_bind(s, st, (int)(j * RAW_BINDS), &s->raw[i + j]);
         if (sqlite3_step(st) != SQLITE_DONE)
             ret = -EIO;
+        else
+            raw_rows_add(s, (long long)n);
         (void)sqlite3_reset(st);
         (void)sqlite3_clear_bindings(st);
         i += n;
@@ -511,10 +525,12 @@ store_sync(struct store *s)
     if (r == 0)
         r = store_samples_flush(s);
     if (r == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        store_names_committed(s);
+        store_committed(s);
         return 0;
     }
     (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->raw_rows_open = 0;
+    s->raw_rows_known = false;
     return -EIO;
 }
 
@@ -749,27 +765,31 @@ store_prune(struct store *s, double now, const struct store_retention *r)
     const struct {
         const char *sql;
         double before;
+        bool raw;
     } jobs[] = {
         {"DELETE FROM samples WHERE id >= (SELECT min(id) FROM samples) AND id < (SELECT min(id)"
          " FROM samples) + ?2 AND time < ?1",
-         now - r->raw_s},
+         now - r->raw_s, true},
         {"DELETE FROM rollups WHERE id >= (SELECT min(id) FROM rollups) AND id < (SELECT min(id)"
          " FROM rollups) + ?2 AND (hour + 1) * 3600 <= ?1",
-         now - r->rollup_s},
+         now - r->rollup_s, false},
         {"DELETE FROM conflicts WHERE id >= (SELECT min(id) FROM conflicts) AND id < (SELECT"
          " min(id) FROM conflicts) + ?2 AND time < ?1",
-         now - r->event_s},
+         now - r->event_s, false},
         /* Through the index on started: only rows that started before the cut are looked at. */
         {"DELETE FROM migrations WHERE rowid IN (SELECT rowid FROM migrations WHERE started < ?1"
          " AND finished IS NOT NULL AND finished < ?1 LIMIT ?2)",
-         now - r->event_s},
+         now - r->event_s, false},
         {"DELETE FROM recommendations WHERE rowid IN (SELECT rowid FROM recommendations WHERE"
          " time < ?1 AND state != 'pending' AND updated < ?1 LIMIT ?2)",
-         now - r->event_s},
+         now - r->event_s, false},
     };
     for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+        long long before = n;
         if (prune_one(s, jobs[i].sql, jobs[i].before, &n) < 0)
             return -EIO;
+        if (jobs[i].raw)
+            raw_rows_add(s, before - n);
     }
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }

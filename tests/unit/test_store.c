@@ -407,6 +407,89 @@ test_names_after_midround_rollback(void **state)
     store_close(s);
 }
 
+/* store_stats()'s count of raw samples, kept as rows are written and pruned, is the table's
+ * at every step: rounds committed, a round whose write rolls back, a round SQLite rolls back
+ * by itself, a commit of a store reopened on its file, pruning in batches, and a write
+ * outside a round (the raw rows then commit on their own, and the commit fails). */
+static void
+expect_count_at(struct store *s, const char *dir, long long want, int line)
+{
+    long long n = -1;
+    long long bytes = -1;
+    assert_int_equal(store_stats(s, &n, &bytes), 0);
+    int table = query_int(dir, "SELECT count(*) FROM samples");
+    if (n != want || table != want)
+        fail_msg("line %d: store_stats() counts %lld, the table holds %d, expected %lld", line, n,
+                 table, want);
+    assert_true(bytes > 0);
+}
+
+#define expect_count(s, d, w) expect_count_at(s, d, w, __LINE__)
+
+static void
+test_stats_count(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    expect_count(s, dir, 0);
+    write_round(s, T0, 0, true);
+    write_round(s, T0 + 10, 1, true);
+    expect_count(s, dir, 4);
+
+    double pct[KIND_COUNT];
+    usage_at(2, pct);
+    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON samples WHEN NEW.time > "
+                  "1764140425"
+                  " BEGIN SELECT RAISE(ROLLBACK, 'disk full'); END;");
+    /* 40 rows (more than one statement writes), the last of which fails. */
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < 39; i++) {
+        char host[16];
+        (void)snprintf(host, sizeof(host), "h%d", i);
+        assert_int_equal(store_add_sample(s, T0 + 20, host, pct, KIND_MASK_ALL, NULL, true), 0);
+    }
+    assert_int_equal(store_add_sample(s, T0 + 30, "h1", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_commit(s), -EIO);
+    expect_count(s, dir, 4);
+    exec_sql(dir, "DROP TRIGGER full;");
+
+    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON conflicts BEGIN "
+                  "SELECT RAISE(ROLLBACK, 'disk full'); END;");
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0 + 20, "h1", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_true(store_add_conflict(s, T0 + 20, "h1", "[]", "[]", "x") < 0);
+    assert_true(store_commit(s) < 0);
+    /* h1's name was stored before: its queued sample is written all the same, on its own. */
+    expect_count(s, dir, 5);
+    exec_sql(dir, "DROP TRIGGER full;");
+
+    /* Written outside a round: each statement commits by itself. */
+    assert_int_equal(store_add_sample(s, T0 + 20, "h1", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_add_sample(s, T0 + 20, "h2", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_commit(s), -EIO); /* no transaction to commit */
+    expect_count(s, dir, 7);
+    store_close(s);
+
+    s = open_store(dir);
+    write_round(s, T0 + 1000, 3, true);
+    expect_count(s, dir, 9);
+    /* Pruned in a transaction, then on its own: the rows before T0 + 15 go (4), then those
+     * before T0 + 25 (3). */
+    struct store_retention keep = {T0 + 1000 - (T0 + 15), 1e9, 1e9};
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_prune(s, T0 + 1000, &keep), 4);
+    assert_int_equal(store_commit(s), 0);
+    expect_count(s, dir, 5);
+    keep.raw_s = T0 + 1000 - (T0 + 25);
+    assert_int_equal(store_prune(s, T0 + 1000, &keep), 3);
+    expect_count(s, dir, 2);
+    write_round(s, T0 + 1010, 4, true);
+    expect_count(s, dir, 4);
+    store_close(s);
+}
+
 /* Rounds written in one transaction each come back as raw samples, with their VMs, and as
  * one-minute roll-ups: the minute in progress exactly, a finished one to half a percent. */
 static void
@@ -1241,6 +1324,7 @@ main(void)
         cmocka_unit_test(test_newer_refused),
         cmocka_unit_test(test_samples_round),
         cmocka_unit_test(test_prune_batches),
+        cmocka_unit_test(test_stats_count),
         cmocka_unit_test(test_upgrade_v2),
         cmocka_unit_test(test_bad_vms_skipped),
         cmocka_unit_test(test_hour_codec),
