@@ -210,7 +210,7 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
 {
     struct hv_lv *hv = lv_of(h);
     memset(s, 0, sizeof(*s));
-    int r = lv_reader_take(hv->reader, now, LV_SAMPLE_WAIT_S, &hv->view);
+    int r = lv_reader_take(hv->reader, LV_SAMPLE_WAIT_S, &hv->view);
     if (r == 0) {
         /* libvirt is slow to answer: the loop goes on, and the reading, once there, wakes it
          * (wake_cb()) to be served. */

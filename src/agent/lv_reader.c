@@ -28,7 +28,6 @@ struct lv_reader {
     pthread_mutex_t mu;
     pthread_cond_t cv;    /* a request, a reading done, or stop */
     bool want;            /* a reading is asked for */
-    double want_wall;     /* the wall-clock time it is asked at */
     bool fresh;           /* `pub` holds a reading not yet taken */
     uint64_t started;     /* readings started so far */
     uint64_t valid_from;  /* readings numbered below this began before lv_reader_refresh() */
@@ -123,9 +122,11 @@ reader_thread(void *arg)
         if (r->stop)
             break;
         r->want = false;
-        double wall = r->want_wall;
         uint64_t gen = ++r->started;
         (void)pthread_mutex_unlock(&r->mu);
+        /* When it begins, not when it was asked for: a change or a stale reading may have
+         * asked for it an interval before. */
+        double wall = clock_wall_s();
         int rc = lv_sample(&r->lv, (double)clock_now_us() / 1e6);
         /* Arrivals and moves need two readings of the host, as a served sample does. */
         if (rc == 0 && r->lv.host_cpu_known)
@@ -233,12 +234,11 @@ lv_reader_stop(struct lv_reader *r)
 }
 
 int
-lv_reader_take(struct lv_reader *r, double wall_now, double wait_s, struct lv_view *view)
+lv_reader_take(struct lv_reader *r, double wait_s, struct lv_view *view)
 {
     (void)pthread_mutex_lock(&r->mu);
     if (!r->fresh) {
         r->want = true;
-        r->want_wall = wall_now;
         (void)pthread_cond_broadcast(&r->cv);
         struct timespec deadline;
         (void)clock_gettime(CLOCK_MONOTONIC, &deadline);

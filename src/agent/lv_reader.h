@@ -52,11 +52,11 @@ void lv_reader_stop(struct lv_reader *r);
 
 /* The latest reading into *view (replacing what it held). A reading that ended since the
  * last take is given at once; otherwise one is asked for (taken when the current one ends,
- * if one runs) and awaited at most `wait_s` seconds, with `wall_now` as its wall-clock time.
+ * if one runs) and awaited at most `wait_s` seconds. A domain's arrival is dated by the
+ * start of the reading that first shows it, whoever asked for that reading.
  * 1: *view holds a new reading; 0: none ended in time (the reader will write to the wake-up
  * pipe when one has; *view untouched); -ENOMEM (*view untouched). */
-MUST_CHECK int lv_reader_take(struct lv_reader *r, double wall_now, double wait_s,
-                              struct lv_view *view);
+MUST_CHECK int lv_reader_take(struct lv_reader *r, double wait_s, struct lv_view *view);
 
 /* Something changed on the host (a domain started or stopped; `strict`: a migration ended):
  * the reading under way, if any, began before it, so the next one taken is one that begins

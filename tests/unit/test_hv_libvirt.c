@@ -886,7 +886,7 @@ served_during_changes(struct lv_reader *r, bool strict, double for_s, struct lv_
     double t0 = clock_mono_s();
     while (clock_mono_s() - t0 < for_s) {
         lv_reader_refresh(r, strict);
-        int got = lv_reader_take(r, clock_wall_s(), 0.1, v);
+        int got = lv_reader_take(r, 0.1, v);
         assert_true(got >= 0);
         if (got == 1)
             return clock_mono_s() - t0;
@@ -923,7 +923,7 @@ test_reader_change_burst(void **state)
     *state = r;
     struct lv_view v;
     memset(&v, 0, sizeof(v));
-    assert_int_equal(lv_reader_take(r, clock_wall_s(), 5.0, &v), 1); /* a first, at once */
+    assert_int_equal(lv_reader_take(r, 5.0, &v), 1); /* a first, at once */
     assert_int_equal(setenv("VMLOC_FAILPOINT", "libvirt-reading:slow", 1), 0);
 
     /* Changes that are not strict: the reading that ends before max_wait is dropped, the
@@ -938,7 +938,7 @@ test_reader_change_burst(void **state)
      * loop has gone without a reading. */
     assert_true(served_during_changes(r, true, max_wait + 2.0 * read_s, &v) < 0);
     /* The changes over, the next reading is served. */
-    assert_int_equal(lv_reader_take(r, clock_wall_s(), 3.0 * read_s, &v), 1);
+    assert_int_equal(lv_reader_take(r, 3.0 * read_s, &v), 1);
     lv_view_done(&v);
 }
 
