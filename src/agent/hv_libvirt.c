@@ -69,7 +69,6 @@ struct hv_lv {
     int wake_wr;               /* its write end, for the migrations' ends */
     struct event *wake_ev;     /* libvirt's events, readings and migrations' ends */
     bool deferred;             /* a sample waits for the reading under way */
-    double taken_mono;         /* monotonic: when the loop last took a reading */
     struct lv_job **jobs;      /* those running */
     size_t n_jobs;
     struct event_base *evbase;
@@ -215,7 +214,7 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
         /* libvirt is slow to answer: the loop goes on, and the reading, once there, wakes it
          * (wake_cb()) to be served. */
         hv->deferred = true;
-        double waited = mono_s() - hv->taken_mono;
+        double waited = lv_reader_waited(hv->reader);
         if (waited > LV_STALE_INTERVALS * hv->o.interval_s) {
             (void)snprintf(why, len, "libvirt has not answered for %.0f s", waited);
             return -EAGAIN;
@@ -225,7 +224,6 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     }
     if (r < 0)
         return -ENOMEM;
-    hv->taken_mono = mono_s();
     if (hv->view.rc < 0) {
         (void)snprintf(why, len, "%s",
                        hv->view.error[0] != '\0' ? hv->view.error : strerror(-hv->view.rc));
@@ -658,7 +656,6 @@ hv_libvirt_new(const struct hv_lv_opts *o, struct event_base *base, struct http_
         lvb_free(&hv->base);
         return -EIO;
     }
-    hv->taken_mono = mono_s(); /* the reader starts with a reading of its own */
     int r = lv_reader_start(&lv, LV_EVENT_WAIT_INTERVALS * o->interval_s, &hv->reader);
     if (r < 0) {
         log_errorx("libvirt backend: the reader thread did not start: %s", strerror(-r));

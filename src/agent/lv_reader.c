@@ -275,6 +275,15 @@ lv_reader_refresh(struct lv_reader *r, bool strict)
     (void)pthread_mutex_unlock(&r->mu);
 }
 
+double
+lv_reader_waited(struct lv_reader *r)
+{
+    (void)pthread_mutex_lock(&r->mu);
+    double waited = clock_mono_s() - r->taken_mono;
+    (void)pthread_mutex_unlock(&r->mu);
+    return waited;
+}
+
 void *
 lv_reader_conn(struct lv_reader *r)
 {

@@ -68,6 +68,9 @@ MUST_CHECK int lv_reader_take(struct lv_reader *r, double wait_s, struct lv_view
  * here. */
 void lv_reader_refresh(struct lv_reader *r, bool strict);
 
+/* Seconds since the loop last took a reading (or since the reader started). */
+double lv_reader_waited(struct lv_reader *r);
+
 /* The reader's libvirt connection for a migration (a virConnectPtr with a reference of the
  * caller's, to drop with virConnectClose()), or NULL when it is not connected. Takes no time:
  * a reading in progress does not hold it up. */
