@@ -600,11 +600,15 @@ store_each_sample(struct store *s, const char *host, double since, bool with_vms
 {
     sqlite3_stmt *st = NULL;
     sqlite3_stmt *by_id = NULL;
-    const char *sql = "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms,"
-                      " s.psi_cpu_some, s.psi_cpu_full, s.psi_memory_some, s.psi_memory_full,"
-                      " s.psi_io_some, s.psi_io_full FROM samples s JOIN names n ON n.id = s.host "
-                      "WHERE s.time >= ?1 AND (?2 IS NULL OR"
-                      " n.name = ?2) ORDER BY s.id";
+#define SAMPLE_COLS                                                                                \
+    "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms, s.psi_cpu_some,"                \
+    " s.psi_cpu_full, s.psi_memory_some, s.psi_memory_full, s.psi_io_some, s.psi_io_full"
+    /* One host's through the index on (host, id): its name's id, then its rows in order. */
+    const char *sql = host != NULL ? SAMPLE_COLS " FROM names n JOIN samples s ON s.host = n.id"
+                                                 " WHERE n.name = ?2 AND s.time >= ?1 ORDER BY s.id"
+                                   : SAMPLE_COLS " FROM samples s JOIN names n ON n.id = s.host"
+                                                 " WHERE s.time >= ?1 ORDER BY s.id";
+#undef SAMPLE_COLS
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "SELECT name FROM names WHERE id = ?", -1, &by_id, NULL) !=
             SQLITE_OK) {

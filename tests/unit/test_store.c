@@ -174,6 +174,13 @@ test_upgrade_oldest(void **state)
     assert_int_equal(query_int(dir, "SELECT count(*) FROM pragma_table_info('migrations')"
                                     " WHERE name = 'answered'"),
                      1);
+    /* Step 7 indexed the raw samples by host; one host's are read through it. */
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                    " AND name = 'samples_host'"),
+                     1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples s JOIN names n"
+                                    " ON s.host = n.id WHERE n.name = 'h1'"),
+                     1);
 
     /* Opened again: up to date, nothing to upgrade. */
     assert_int_equal(store_open(dir, &s, err, sizeof(err)), 0);
