@@ -87,7 +87,7 @@ static const char *const steps[] = {
      * only. */
     "INSERT OR REPLACE INTO meta(key, value) VALUES ('rollup_format', '2');",
     /* 7: one host's raw samples by an index, not a walk of every host's (GET
-     * /v1/hosts/NAME/history?vms=1: some 400 MB at 10,000 hosts and the default retention,
+     * /v1/hosts/NAME/history?vms=1: some 250 MB at 10,000 hosts and the default retention,
      * read twice with the loop stopped). Its rows are two integers a sample. */
     "CREATE INDEX samples_host ON samples(host, id);",
 };

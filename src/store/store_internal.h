@@ -71,7 +71,7 @@ struct store {
     size_t cap_bytes;
     bool raw_open; /* store_add_vm() adds to raw[n_raw - 1] */
     /* The raw sample rows, followed as they are written and pruned: counting them is a walk
-     * of the whole table (some 400 MB at 10,000 hosts and the default 10 minutes), too slow for
+     * of the whole table (some 250 MB at 10,000 hosts and the default 10 minutes), too slow for
      * every /v1/health. */
     long long raw_rows;      /* committed */
     long long raw_rows_open; /* written (or deleted, negative) in the open transaction */
