@@ -88,8 +88,9 @@ static const char *const steps[] = {
     "INSERT OR REPLACE INTO meta(key, value) VALUES ('rollup_format', '2');",
     /* 7: one host's raw samples by an index, not a walk of every host's (GET
      * /v1/hosts/NAME/history?vms=1: some 250 MB at 10,000 hosts and the default retention,
-     * read twice with the loop stopped). Its rows are two integers a sample. */
-    "CREATE INDEX samples_host ON samples(host, id);",
+     * read twice with the loop stopped). An entry is the host's id and the row's rowid, which
+     * SQLite appends to every index: one host's rows come in rowid order, oldest first. */
+    "CREATE INDEX samples_host ON samples(host);",
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,
@@ -309,12 +310,9 @@ store_commit(struct store *s)
          * that the writes that follow are not held in it, unknown to the caller. */
         if (!sqlite3_get_autocommit(s->db))
             (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        /* Rolled back, by SQLite or above: the rows are counted again when next asked. */
-        s->raw_rows_open = 0;
-        s->raw_rows_known = false;
         return -EIO;
     }
-    store_committed(s);
+    store_names_committed(s);
     return r;
 }
 
@@ -610,18 +608,16 @@ query_int64(struct store *s, const char *sql, long long *ret)
 int
 store_stats(struct store *s, long long *ret_samples, long long *ret_bytes)
 {
-    /* The rows are counted once (after the store opens, or a commit whose outcome is not
-     * known), then followed as they are written and pruned. */
-    long long all = 0;
+    /* The rows are counted once (after the store opens, or a rollback), then followed as
+     * they are written and pruned. */
     if (!s->raw_rows_known) {
-        if (query_int64(s, "SELECT COUNT(*) FROM samples", &all) < 0)
+        if (query_int64(s, "SELECT COUNT(*) FROM samples", &s->raw_rows) < 0)
             return -EIO;
-        s->raw_rows = all - s->raw_rows_open; /* the count sees the open transaction's */
         s->raw_rows_known = true;
     }
     if (query_int64(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
                     ret_bytes) < 0)
         return -EIO;
-    *ret_samples = s->raw_rows + s->raw_rows_open;
+    *ret_samples = s->raw_rows;
     return 0;
 }

@@ -70,12 +70,11 @@ struct store {
     size_t n_bytes;
     size_t cap_bytes;
     bool raw_open; /* store_add_vm() adds to raw[n_raw - 1] */
-    /* The raw sample rows, followed as they are written and pruned: counting them is a walk
-     * of the whole table (some 250 MB at 10,000 hosts and the default 10 minutes), too slow for
-     * every /v1/health. */
-    long long raw_rows;      /* committed */
-    long long raw_rows_open; /* written (or deleted, negative) in the open transaction */
-    bool raw_rows_known;     /* false: store_stats() counts them once */
+    /* The raw sample rows this connection sees, followed as they are written and pruned:
+     * counting them walks all of them (in the smallest index, some 6 MB at 10,000 hosts and the
+     * default 10 minutes), too slow for every /v1/health. */
+    long long raw_rows;
+    bool raw_rows_known; /* false (at open, after a rollback): store_stats() counts them */
     long long dropped;
     char path[4096];
     int found_version; /* the schema version store_open() found; -1: a new file */
@@ -89,9 +88,8 @@ MUST_CHECK int store_samples_prepare(struct store *s);
 /* Write the queued raw samples (inside the caller's transaction). 0 or -EIO; the queue is
  * emptied either way. */
 MUST_CHECK int store_samples_flush(struct store *s);
-/* The transaction was committed: the names it added are in the table for good, and its raw
- * rows are counted as committed. */
-void store_committed(struct store *s);
+/* The transaction was committed: the names it added are in the table for good. */
+void store_names_committed(struct store *s);
 /* Free what store_samples.c holds (statements, caches, queue). */
 void store_samples_done(struct store *s);
 

@@ -23,23 +23,14 @@ static const char raw_row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
 _Static_assert(sizeof(raw_row) - 1 == 2 * RAW_BINDS + 1, "one ? per bind");
 
 /* SQLite's rollback hook: a transaction was rolled back, by ROLLBACK or by an error, and the
- * names it added with it. Only noted here: the hook must not use the connection, and may run
- * inside a walk of the cache; names_settle() acts on it. */
+ * names and raw rows it added with it. Only noted here: the hook must not use the connection, and
+ * may run inside a walk of the cache; names_settle() acts on it. */
 static void
 on_rollback(void *arg)
 {
     struct store *s = arg;
     s->names_rolled_back = true;
-}
-
-/* `delta` raw rows were written (or deleted), in the open transaction or on their own. */
-static void
-raw_rows_add(struct store *s, long long delta)
-{
-    if (sqlite3_get_autocommit(s->db))
-        s->raw_rows += delta;
-    else
-        s->raw_rows_open += delta;
+    s->raw_rows_known = false; /* what it had written or pruned is back as it was */
 }
 
 int
@@ -133,10 +124,8 @@ step_id(sqlite3_stmt *st, int64_t *ret)
 }
 
 void
-store_committed(struct store *s)
+store_names_committed(struct store *s)
 {
-    s->raw_rows += s->raw_rows_open;
-    s->raw_rows_open = 0;
     for (size_t i = 0; i < s->names_cap && s->names_fresh != 0; i++)
         s->names[i].fresh = false;
     s->names_fresh = 0;
@@ -495,7 +484,7 @@ store_samples_flush(struct store *s)
         if (sqlite3_step(st) != SQLITE_DONE)
             ret = -EIO;
         else
-            raw_rows_add(s, (long long)n);
+            s->raw_rows += (long long)n;
         (void)sqlite3_reset(st);
         (void)sqlite3_clear_bindings(st);
         i += n;
@@ -525,12 +514,10 @@ store_sync(struct store *s)
     if (r == 0)
         r = store_samples_flush(s);
     if (r == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        store_committed(s);
+        store_names_committed(s);
         return 0;
     }
     (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    s->raw_rows_open = 0;
-    s->raw_rows_known = false;
     return -EIO;
 }
 
@@ -793,7 +780,7 @@ store_prune(struct store *s, double now, const struct store_retention *r)
         if (prune_one(s, jobs[i].sql, jobs[i].before, &n) < 0)
             return -EIO;
         if (jobs[i].raw)
-            raw_rows_add(s, before - n);
+            s->raw_rows -= n - before;
     }
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }
