@@ -104,15 +104,24 @@ prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
 
 /* One integer from `sql` (0 when it returns no row). 0 or -EIO. */
 static int
-query_int(struct store *s, const char *sql, int *ret)
+query_int64(struct store *s, const char *sql, long long *ret)
 {
     sqlite3_stmt *st = NULL;
     if (prepare(s, sql, &st) < 0)
         return -EIO;
     int rc = sqlite3_step(st);
-    *ret = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    *ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int
+query_int(struct store *s, const char *sql, int *ret)
+{
+    long long v = 0;
+    int r = query_int64(s, sql, &v);
+    *ret = (int)v;
+    return r;
 }
 
 /* The store's schema version: PRAGMA user_version, or meta.schema_version when that says more
@@ -589,20 +598,6 @@ store_each_recommendation(struct store *s, bool pending_only, int limit,
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -EIO;
-}
-
-/* One 64-bit integer from `sql`. 0 or -EIO. */
-static int
-query_int64(struct store *s, const char *sql, long long *ret)
-{
-    sqlite3_stmt *st = NULL;
-    if (prepare(s, sql, &st) < 0)
-        return -EIO;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *ret = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
 int

@@ -23,8 +23,8 @@ static const char raw_row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
 _Static_assert(sizeof(raw_row) - 1 == 2 * RAW_BINDS + 1, "one ? per bind");
 
 /* SQLite's rollback hook: a transaction was rolled back, by ROLLBACK or by an error, and the
- * names and raw rows it added with it. Only noted here: the hook must not use the connection, and
- * may run inside a walk of the cache; names_settle() acts on it. */
+ * names and raw rows it added with it. Only noted here: the hook must not use the connection,
+ * and may run inside a walk of the cache; names_settle() and store_stats() act on it. */
 static void
 on_rollback(void *arg)
 {
@@ -590,7 +590,8 @@ store_each_sample(struct store *s, const char *host, double since, bool with_vms
 #define SAMPLE_COLS                                                                                \
     "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms, s.psi_cpu_some,"                \
     " s.psi_cpu_full, s.psi_memory_some, s.psi_memory_full, s.psi_io_some, s.psi_io_full"
-    /* One host's through the index on (host, id): its name's id, then its rows in order. */
+    /* One host's through the index samples_host: its name's id, then its rows in rowid
+     * order. */
     const char *sql = host != NULL ? SAMPLE_COLS " FROM names n JOIN samples s ON s.host = n.id"
                                                  " WHERE n.name = ?2 AND s.time >= ?1 ORDER BY s.id"
                                    : SAMPLE_COLS " FROM samples s JOIN names n ON n.id = s.host"
