@@ -16,6 +16,9 @@
 /* Buckets of the kept-alive connections, by peer (a power of two). */
 #define HTTP_IDLE_BUCKETS 4096u
 
+/* Time-outs kept as libevent "common time-outs" (call_timeout()); others use the heap. */
+#define HTTP_COMMON_TIMEOUTS 8
+
 /* A kept-alive connection (http_pool.c). */
 struct idle {
     char key[300]; /* "host:port" */
@@ -31,7 +34,9 @@ struct idle {
 struct call {
     struct http_client *client;
     char key[300];
-    bool keep; /* the answer left the connection usable for another request */
+    uint32_t hash; /* fnv1a(key) */
+    bool waited;   /* queued for a connection before it was sent (max_conns) */
+    bool keep;     /* the answer left the connection usable for another request */
     struct evhttp_connection *conn;
     struct evhttp_request *req; /* NULL once evhttp has finished with it */
     http_done_fn done;
@@ -79,6 +84,11 @@ struct http_client {
     struct idle *oldest;                  /* the same, by age */
     struct idle *newest;
     size_t n_idle;
+    struct idle *spare; /* records of connections now in use, for when they come back */
+    size_t n_spare;
+    struct timeval timeouts[HTTP_COMMON_TIMEOUTS];      /* durations of requests, and */
+    const struct timeval *common[HTTP_COMMON_TIMEOUTS]; /* the same as common time-outs */
+    size_t n_timeouts;
     char auth_header[HTTP_MAX_TOKEN + 8]; /* "Bearer TOKEN", or "" */
     struct http_tls *tls;                 /* for https:// URLs, or NULL */
     size_t max_answer;                    /* body bytes of one answer */
@@ -94,15 +104,18 @@ struct http_client {
 
 /* ---- the kept-alive connections (http_pool.c) ---- */
 
-/* Is a connection to `key` ("host:port") kept alive? */
-bool http_pool_has(const struct http_client *cl, const char *key);
+/* Is a connection to `key` ("host:port", `hash` its fnv1a()) kept alive? */
+bool http_pool_has(const struct http_client *cl, const char *key, uint32_t hash);
 /* Take the kept-alive connection to `key` (now the caller's), or NULL: none, or libevent
  * already dropped its socket (then it is closed here). */
-struct evhttp_connection *http_pool_take(struct http_client *cl, const char *key);
+struct evhttp_connection *http_pool_take(struct http_client *cl, const char *key, uint32_t hash);
 /* Keep `conn` (taken over) for the next request to `key`, or close it (no memory, or its
  * socket is gone). The oldest idle connections are closed first when there are too many or
  * they are too old. */
-void http_pool_put(struct http_client *cl, const char *key, struct evhttp_connection *conn);
+void http_pool_put(struct http_client *cl, const char *key, uint32_t hash,
+                   struct evhttp_connection *conn);
+/* Free the records kept for connections in use (http_client_free()). */
+void http_pool_free_spares(struct http_client *cl);
 /* Close the oldest kept-alive connection; there must be one (cl->oldest != NULL). */
 void http_pool_close_oldest(struct http_client *cl);
 /* Close `conn`, one of the client's connections (in use or kept), and count it gone. */

@@ -6,11 +6,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fnv.h"
 #include "net/http_client_int.h"
 
 /* At most this many connections are kept alive (the oldest go first). */
@@ -40,7 +38,9 @@ idle_unlink_age(struct http_client *cl, struct idle *i)
         cl->newest = i->older;
 }
 
-/* Remove `i` from its bucket and the age list, and free it; its connection is returned. */
+/* Remove `i` from its bucket and the age list, and keep it for the next put (at most as
+ * many as can be idle: a manager's connections are all in use during a round, and all come
+ * back after it); its connection is returned. */
 static struct evhttp_connection *
 idle_remove(struct http_client *cl, struct idle *i)
 {
@@ -52,7 +52,13 @@ idle_remove(struct http_client *cl, struct idle *i)
     }
     idle_unlink_age(cl, i);
     struct evhttp_connection *conn = i->conn;
-    free(i);
+    if (cl->n_spare < HTTP_IDLE_MAX) {
+        i->next = cl->spare;
+        cl->spare = i;
+        cl->n_spare++;
+    } else {
+        free(i);
+    }
     cl->n_idle--;
     return conn;
 }
@@ -77,11 +83,10 @@ http_pool_conn_free(struct http_client *cl, struct evhttp_connection *conn)
 
 /* Is a connection to `key` kept alive? */
 bool
-http_pool_has(const struct http_client *cl, const char *key)
+http_pool_has(const struct http_client *cl, const char *key, uint32_t hash)
 {
-    uint32_t h = fnv1a(key);
-    for (const struct idle *i = cl->idle[idle_bucket(h)]; i != NULL; i = i->next) {
-        if (i->hash == h && strcmp(i->key, key) == 0)
+    for (const struct idle *i = cl->idle[idle_bucket(hash)]; i != NULL; i = i->next) {
+        if (i->hash == hash && strcmp(i->key, key) == 0)
             return true;
     }
     return false;
@@ -89,11 +94,10 @@ http_pool_has(const struct http_client *cl, const char *key)
 
 /* Take the kept-alive connection to `key`, or NULL. */
 struct evhttp_connection *
-http_pool_take(struct http_client *cl, const char *key)
+http_pool_take(struct http_client *cl, const char *key, uint32_t hash)
 {
-    uint32_t h = fnv1a(key);
-    for (struct idle *i = cl->idle[idle_bucket(h)]; i != NULL; i = i->next) {
-        if (i->hash != h || strcmp(i->key, key) != 0)
+    for (struct idle *i = cl->idle[idle_bucket(hash)]; i != NULL; i = i->next) {
+        if (i->hash != hash || strcmp(i->key, key) != 0)
             continue;
         struct evhttp_connection *conn = idle_remove(cl, i);
         if (conn_open(conn))
@@ -108,7 +112,8 @@ http_pool_take(struct http_client *cl, const char *key)
  * first when there are too many or they are too old, so peers that went away do not fill
  * the pool. */
 void
-http_pool_put(struct http_client *cl, const char *key, struct evhttp_connection *conn)
+http_pool_put(struct http_client *cl, const char *key, uint32_t hash,
+              struct evhttp_connection *conn)
 {
     struct timeval now;
     if (event_base_gettimeofday_cached(cl->base, &now) < 0)
@@ -116,14 +121,25 @@ http_pool_put(struct http_client *cl, const char *key, struct evhttp_connection 
     while (cl->oldest != NULL &&
            (cl->n_idle >= HTTP_IDLE_MAX || now.tv_sec - cl->oldest->since > HTTP_IDLE_MAX_AGE_S))
         http_pool_close_oldest(cl);
-    struct idle *i = malloc(sizeof(*i));
-    if (i == NULL || !conn_open(conn)) {
-        free(i);
+    if (!conn_open(conn)) {
         http_pool_conn_free(cl, conn);
         return;
     }
-    (void)snprintf(i->key, sizeof(i->key), "%s", key);
-    i->hash = fnv1a(i->key);
+    struct idle *i = cl->spare;
+    if (i != NULL) {
+        cl->spare = i->next;
+        cl->n_spare--;
+    } else {
+        i = malloc(sizeof(*i));
+        if (i == NULL) {
+            http_pool_conn_free(cl, conn);
+            return;
+        }
+    }
+    size_t n = strnlen(key, sizeof(i->key) - 1);
+    memcpy(i->key, key, n);
+    i->key[n] = '\0';
+    i->hash = hash;
     i->conn = conn;
     i->since = now.tv_sec;
     size_t b = idle_bucket(i->hash);
@@ -143,4 +159,15 @@ void
 http_pool_close_oldest(struct http_client *cl)
 {
     http_pool_conn_free(cl, idle_remove(cl, cl->oldest));
+}
+
+void
+http_pool_free_spares(struct http_client *cl)
+{
+    while (cl->spare != NULL) {
+        struct idle *i = cl->spare;
+        cl->spare = i->next;
+        free(i);
+    }
+    cl->n_spare = 0;
 }

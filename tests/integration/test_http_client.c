@@ -428,6 +428,42 @@ test_connection_limit(void **state)
     stop_server(ps);
 }
 
+/* A request that waited for a connection is sent with what is left of its time-out, not all
+ * of it: the first silent peer holds the only connection for 1 s, and the second's request
+ * (1.5 s) then gives up at 1.5 s after it was made. */
+static void
+test_waited_request_keeps_its_deadline(void **state)
+{
+    (void)state;
+    char s1[64], s2[64];
+    pid_t p1 = start_server(SILENT, s1, sizeof(s1));
+    pid_t p2 = start_server(SILENT, s2, sizeof(s2));
+    struct event_base *base = event_base_new();
+    assert_non_null(base);
+    struct http_client *c = http_client_new(base);
+    assert_non_null(c);
+    http_client_set_max_conns(c, 1);
+    struct result r1, r2;
+    memset(&r1, 0, sizeof(r1));
+    memset(&r2, 0, sizeof(r2));
+    r1.base = r2.base = base;
+    double t0 = now_s();
+    assert_int_equal(http_request(c, s1, "GET", "/", NULL, 1.0, done_cb, &r1), 0);
+    assert_int_equal(http_request(c, s2, "GET", "/", NULL, 1.5, done_cb, &r2), 0);
+    while (r1.calls == 0 || r2.calls == 0)
+        assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+    assert_int_equal(r1.status, 0);
+    assert_int_equal(r2.status, 0);
+    assert_string_equal(r2.err, "timed out");
+    assert_true(r2.at >= r1.at);
+    assert_true(r2.at - t0 >= 1.4);
+    assert_true(r2.at - t0 < 2.2);
+    http_client_free(c);
+    event_base_free(base);
+    stop_server(p1);
+    stop_server(p2);
+}
+
 /* A request that fails at once (nothing listens) still reports from the loop, not from
  * inside http_request(); a request in flight when the client is freed never reports. */
 static void
@@ -491,6 +527,7 @@ main(void)
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_connection_kept),
         cmocka_unit_test(test_connection_limit),
+        cmocka_unit_test(test_waited_request_keeps_its_deadline),
         cmocka_unit_test(test_callbacks_from_the_loop),
     };
     return cmocka_run_group_tests_name("http_client", tests, NULL, NULL);
