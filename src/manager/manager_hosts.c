@@ -51,6 +51,7 @@ claim(struct manager *m, struct mhost *h, const char *url)
                   "(%d rounds missed)",
                   h->v.name, url, h->v.url, h->misses);
         (void)snprintf(h->v.url, sizeof(h->v.url), "%s", url);
+        h->target_ok = false;
         h->clash_url[0] = '\0';
         h->clash_refused = 0;
         h->contact = clock_wall_s();
@@ -272,7 +273,12 @@ int
 manager_host_send(struct manager *m, struct mhost *h, const char *method, const char *path,
                   double timeout_s, http_done_fn done)
 {
-    int r = http_request(m->client, h->v.url, method, path, NULL, timeout_s, done, h);
+    if (!h->target_ok) {
+        if (http_target_parse(&h->target, h->v.url) < 0)
+            return -EINVAL;
+        h->target_ok = true;
+    }
+    int r = http_request_to(m->client, &h->target, method, path, NULL, timeout_s, done, h);
     if (r == 0)
         h->inflight++;
     return r;

@@ -36,7 +36,9 @@ struct mtext;
 /* One agent, i.e. one host. Allocated one by one, so pointers stay valid. */
 struct mhost {
     struct manager *m;
-    struct hview v;  /* its record: name, url, latest sample, up, history, in conflict */
+    struct hview v;            /* its record: name, url, latest sample, up, history, in conflict */
+    struct http_target target; /* v.url taken apart, when target_ok (cleared as v.url moves) */
+    bool target_ok;
     bool stale_view; /* edge: when it notified, the others' samples were of an earlier instant */
     int misses;      /* consecutive rounds without an answer */
     char miss_reason[300];  /* why the last one did not come */

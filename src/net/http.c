@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h> /* strncasecmp() */
 
+#include "core/fnv.h"
+
 void
 http_limits_init(struct http_limits *l)
 {
@@ -60,6 +62,33 @@ http_url_check(const char *url)
               evhttp_uri_get_query(u) == NULL;
     evhttp_uri_free(u);
     return ok ? 0 : -EINVAL;
+}
+
+int
+http_target_parse(struct http_target *t, const char *base_url)
+{
+    struct evhttp_uri *u = evhttp_uri_parse(base_url);
+    if (u == NULL)
+        return -EINVAL;
+    const char *host = evhttp_uri_get_host(u);
+    const char *scheme = evhttp_uri_get_scheme(u);
+    int port = evhttp_uri_get_port(u);
+    bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
+    bool plain = scheme != NULL && strcmp(scheme, "http") == 0;
+    size_t len = host != NULL ? strlen(host) : 0;
+    /* (A TLS host name must fit the check of the server's certificate: tls_expect_host().) */
+    int r = -EINVAL;
+    if ((tls || plain) && len > 0 && len <= 255 && port > 0 && port <= 65535) {
+        t->tls = tls;
+        t->port = (uint16_t)port;
+        t->host_at = tls ? 2 : 0;
+        t->host_len = (uint8_t)len;
+        (void)snprintf(t->key, sizeof(t->key), "%s%s:%d", tls ? "s:" : "", host, port);
+        t->hash = fnv1a(t->key);
+        r = 0;
+    }
+    evhttp_uri_free(u);
+    return r;
 }
 
 /* Does `s` (`n` bytes) name an IPv4 or IPv6 address? */

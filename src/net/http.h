@@ -65,6 +65,22 @@ MUST_CHECK int http_split_hostport(const char *s, char *addr, size_t len, uint16
  * 0 or -EINVAL. */
 MUST_CHECK int http_url_check(const char *url);
 
+/* A peer's base URL taken apart once, for many requests (http_request_to()): a manager sends
+ * one to each agent every interval. */
+struct http_target {
+    char key[264];   /* "HOST:PORT", or "s:HOST:PORT" for https: its kept-alive connection */
+    uint32_t hash;   /* fnv1a(key) */
+    uint16_t port;   /* 1 to 65535 */
+    uint8_t host_at; /* HOST is key[host_at], host_len bytes (1 to 255) */
+    uint8_t host_len;
+    bool tls; /* https */
+};
+
+/* Take apart `base_url` ("http://HOST:PORT" or "https://HOST:PORT"; a path is ignored) into
+ * *t. 0, or -EINVAL (another scheme, no host, a host longer than 255 bytes, no port or one out
+ * of range), *t then undefined. */
+MUST_CHECK int http_target_parse(struct http_target *t, const char *base_url);
+
 /* Is `host`, a request's Host header ("NAME", "NAME:PORT", "IPV4:PORT", "[IPV6]:PORT"), an
  * address, "localhost", or one of `names` (comma-separated; compared without case, a final
  * "." ignored)? A page whose DNS name was rebound to the daemon's address sends its own name

@@ -26,7 +26,6 @@
 #endif
 
 #include "common/log.h"
-#include "core/fnv.h"
 #include "net/http_client_int.h"
 #include "net/tls.h"
 
@@ -665,43 +664,37 @@ int
 http_request(struct http_client *cl, const char *base_url, const char *method, const char *path,
              const char *body, double timeout_s, http_done_fn done, void *arg)
 {
-    struct evhttp_uri *u = evhttp_uri_parse(base_url);
-    if (u == NULL)
+    struct http_target t;
+    if (http_target_parse(&t, base_url) < 0)
         return -EINVAL;
-    const char *host = evhttp_uri_get_host(u);
-    const char *scheme = evhttp_uri_get_scheme(u);
-    int port = evhttp_uri_get_port(u);
-    bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
-    bool plain = scheme != NULL && strcmp(scheme, "http") == 0;
-    /* (A TLS host name must fit the check of the server's certificate: tls_expect_host().) */
-    if (!(tls || plain) || host == NULL || host[0] == '\0' || port <= 0 || port > 65535 ||
-        strlen(host) > 255) {
-        evhttp_uri_free(u);
-        return -EINVAL;
-    }
+    return http_request_to(cl, &t, method, path, body, timeout_s, done, arg);
+}
+
+int
+http_request_to(struct http_client *cl, const struct http_target *t, const char *method,
+                const char *path, const char *body, double timeout_s, http_done_fn done, void *arg)
+{
     /* A client with TLS talks TLS only: its token must not cross a plain connection. */
-    if (tls != (cl->tls != NULL)) {
-        evhttp_uri_free(u);
+    if (t->tls != (cl->tls != NULL))
         return -EPROTONOSUPPORT;
-    }
     struct call *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        evhttp_uri_free(u);
+    if (c == NULL)
         return -ENOMEM;
-    }
     c->client = cl;
     c->done = done;
     c->arg = arg;
     c->method = method_code(method);
-    c->tls = tls;
-    c->port = (unsigned short)port;
+    c->tls = t->tls;
+    c->port = t->port;
     c->timeout_s = timeout_s;
     c->deadline = mono_s() + timeout_s;
-    (void)snprintf(c->host, sizeof(c->host), "%s", host);
+    memcpy(c->host, t->key + t->host_at, t->host_len);
+    c->host[t->host_len] = '\0';
     /* Kept-alive connections are told apart by scheme too. */
-    (void)snprintf(c->key, sizeof(c->key), "%s%s:%d", tls ? "s:" : "", host, port);
-    c->hash = fnv1a(c->key);
-    evhttp_uri_free(u);
+    size_t key_len = strnlen(t->key, sizeof(t->key) - 1);
+    memcpy(c->key, t->key, key_len);
+    c->key[key_len] = '\0';
+    c->hash = t->hash;
     c->path = strdup(path);
     c->send_body = body != NULL ? strdup(body) : NULL;
     if (c->path == NULL || (body != NULL && c->send_body == NULL)) {

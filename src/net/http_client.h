@@ -83,6 +83,12 @@ MUST_CHECK int http_request(struct http_client *c, const char *base_url, const c
                             const char *path, const char *body, double timeout_s, http_done_fn done,
                             void *arg);
 
+/* http_request() to a base URL taken apart before (http_target_parse()). The same results, but
+ * -EINVAL. */
+MUST_CHECK int http_request_to(struct http_client *c, const struct http_target *t,
+                               const char *method, const char *path, const char *body,
+                               double timeout_s, http_done_fn done, void *arg);
+
 /* A blocking request's answer. */
 struct http_answer {
     int status;

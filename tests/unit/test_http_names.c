@@ -1,11 +1,13 @@
 /* The names a daemon answers reads without a token on (http_host_allowed()): addresses,
  * localhost and listed names, with or without a port; anything else, and malformed Host
- * headers, refused. And the syntax of allowed_hosts (http_host_names_check()). */
+ * headers, refused. The syntax of allowed_hosts (http_host_names_check()), and base URLs taken
+ * apart for requests (http_target_parse()). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -75,6 +77,45 @@ test_names_check(void **state)
     assert_int_equal(http_host_names_check("a:80", why, sizeof(why)), -EINVAL);
 }
 
+/* A base URL taken apart for requests (http_target_parse()): the kept-alive connection's key
+ * tells the schemes apart, the host is found in it, and what a request cannot go to is refused. */
+static void
+test_target(void **state)
+{
+    (void)state;
+    struct http_target t;
+    assert_int_equal(http_target_parse(&t, "http://127.1.39.16:7070"), 0);
+    assert_string_equal(t.key, "127.1.39.16:7070");
+    assert_false(t.tls);
+    assert_int_equal(t.port, 7070);
+    assert_int_equal(t.host_at, 0);
+    assert_int_equal(t.host_len, strlen("127.1.39.16"));
+    assert_int_equal(http_target_parse(&t, "https://agent-7.example:443/"), 0);
+    assert_string_equal(t.key, "s:agent-7.example:443");
+    assert_true(t.tls);
+    assert_int_equal(t.port, 443);
+    assert_int_equal(t.host_len, strlen("agent-7.example"));
+    assert_memory_equal(t.key + t.host_at, "agent-7.example", t.host_len);
+    struct http_target u;
+    assert_int_equal(http_target_parse(&u, "http://agent-7.example:443"), 0);
+    assert_true(u.hash != t.hash); /* another key: "agent-7.example:443" */
+    char longest[300];
+    (void)snprintf(longest, sizeof(longest), "https://%0255d:65535", 0);
+    assert_int_equal(http_target_parse(&t, longest), 0);
+    assert_int_equal(t.host_len, 255);
+    assert_int_equal(strlen(t.key), 2 + 255 + 6);
+    static const char *const bad[] = {
+        "ftp://h:1", "http://h",   "http://:80", "http://h:0", "http://h:65536",
+        "h:80",      "http//h:80", "",           "https://:1", "http://h:-1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("%s\n", bad[i]);
+        assert_int_equal(http_target_parse(&t, bad[i]), -EINVAL);
+    }
+    (void)snprintf(longest, sizeof(longest), "http://%0256d:80", 0);
+    assert_int_equal(http_target_parse(&t, longest), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -83,6 +124,7 @@ main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_names_check),
+        cmocka_unit_test(test_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
