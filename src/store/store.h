@@ -15,7 +15,7 @@
 
 /* The schema version this vmloc writes: the number of migration steps in store.c (PRAGMA
  * user_version and meta.schema_version of an up-to-date store). */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_FILE "vmloc.db"
 
 struct store;

@@ -174,9 +174,13 @@ test_upgrade_oldest(void **state)
     assert_int_equal(query_int(dir, "SELECT count(*) FROM pragma_table_info('migrations')"
                                     " WHERE name = 'answered'"),
                      1);
-    /* Step 7 indexed the raw samples by host; one host's are read through it. */
+    /* Step 7 indexed the raw samples by host, step 8 by ten seconds and host instead; one
+     * host's are read through it. */
     assert_int_equal(query_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                     " AND name = 'samples_host'"),
+                     0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                    " AND name = 'samples_time_host'"),
                      1);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM samples s JOIN names n"
                                     " ON s.host = n.id WHERE n.name = 'h1'"),
@@ -494,6 +498,75 @@ test_stats_count(void **state)
     expect_count(s, dir, 2);
     write_round(s, T0 + 1010, 4, true);
     expect_count(s, dir, 4);
+    store_close(s);
+}
+
+/* One host's raw samples come through the index of ten-second steps (store.c, step 8) as a
+ * walk of every host's gives them: each of the host's rows at or after `since`, in the order
+ * stored, across steps with no rows, on a step's edges, with a row dated before the one
+ * stored ahead of it; none from an empty store or for an unknown host. */
+struct timed_rows {
+    int n;
+    double time[32];
+    char host[32][8];
+};
+
+static void
+keep_time(void *ctx, const struct store_row *r)
+{
+    struct timed_rows *t = ctx;
+    assert_true(t->n < 32);
+    t->time[t->n] = r->time;
+    (void)snprintf(t->host[t->n], sizeof(t->host[0]), "%s", r->host);
+    t->n++;
+}
+
+static void
+test_one_host_by_ten_seconds(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    struct timed_rows rs = {0};
+    assert_int_equal(store_each_sample(s, "h1", 0, false, keep_time, &rs, NULL), 0);
+    assert_int_equal(rs.n, 0);
+    const double at[] = {T0 + 3, T0 + 9.99, T0 + 10, T0 + 47, T0 + 5, T0 + 1000};
+    const int n_at = (int)(sizeof(at) / sizeof(at[0]));
+    for (int i = 0; i < n_at; i++)
+        write_round(s, at[i], i, true);
+    const double since[] = {0, T0 + 3, T0 + 4, T0 + 9.99, T0 + 10, T0 + 10.5, T0 + 1000, T0 + 1001};
+    for (size_t c = 0; c < sizeof(since) / sizeof(since[0]); c++) {
+        print_message("since %.2f\n", since[c] - T0);
+        struct timed_rows all = {0};
+        assert_int_equal(store_each_sample(s, NULL, since[c], false, keep_time, &all, NULL), 0);
+        rs.n = 0;
+        assert_int_equal(store_each_sample(s, "h1", since[c], false, keep_time, &rs, NULL), 0);
+        int k = 0;
+        for (int i = 0; i < all.n; i++) {
+            if (strcmp(all.host[i], "h1") != 0)
+                continue;
+            assert_true(k < rs.n);
+            assert_true(rs.time[k] == all.time[i]);
+            assert_string_equal(rs.host[k], "h1");
+            k++;
+        }
+        assert_int_equal(k, rs.n);
+        /* The walk's own answer, for the rows written above. */
+        int want = 0;
+        for (int i = 0; i < n_at; i++)
+            want += at[i] >= since[c];
+        assert_int_equal(rs.n, want);
+    }
+    rs.n = 0;
+    assert_int_equal(store_each_sample(s, "h1", T0 + 4, false, keep_time, &rs, NULL), 0);
+    assert_int_equal(rs.n, 5);
+    assert_true(rs.time[0] == T0 + 9.99);
+    assert_true(rs.time[3] == T0 + 5); /* stored after T0 + 47 */
+    assert_true(rs.time[4] == T0 + 1000);
+    rs.n = 0;
+    assert_int_equal(store_each_sample(s, "h9", 0, false, keep_time, &rs, NULL), 0);
+    assert_int_equal(rs.n, 0);
     store_close(s);
 }
 
@@ -1330,6 +1403,7 @@ main(void)
         cmocka_unit_test(test_new_store),
         cmocka_unit_test(test_newer_refused),
         cmocka_unit_test(test_samples_round),
+        cmocka_unit_test(test_one_host_by_ten_seconds),
         cmocka_unit_test(test_prune_batches),
         cmocka_unit_test(test_stats_count),
         cmocka_unit_test(test_upgrade_v2),
