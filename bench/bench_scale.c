@@ -232,8 +232,8 @@ store_figures(const char *data, struct store_fig *f)
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *n = (const char *)sqlite3_column_text(st, 0);
             long long b = sqlite3_column_int64(st, 1);
-            /* Raw samples: the table and its index (samples_time before v3, samples_host from
-             * v7). */
+            /* Raw samples: the table and its index (samples_time before v3, samples_host in
+             * v7, samples_time_host from v8). */
             if (strncmp(n, "samples", 7) == 0)
                 f->raw_bytes += b;
             else if (strncmp(n, "rollups", 7) == 0)

@@ -483,7 +483,9 @@ mono_s(void)
 /* `tv` as one of libevent's common time-outs, whose timers wait in a queue of their own
  * rather than in the heap of all timers. Each request re-arms its connection's two timers; at
  * 10,000 connections a heap of 20,000 took a walk with a cache miss a level each time. Up to
- * HTTP_COMMON_TIMEOUTS durations (a daemon uses two or three); past that, `tv` itself. */
+ * HTTP_COMMON_TIMEOUTS durations, the first the client sends with (a manager's are its round's
+ * and HTTP_TIMEOUT_S; the etcd client's vary with its calls' deadlines and soon use the heap
+ * again); past that, `tv` itself. */
 static const struct timeval *
 call_timeout(struct http_client *cl, const struct timeval *tv)
 {

@@ -84,7 +84,7 @@ struct http_client {
     struct idle *oldest;                  /* the same, by age */
     struct idle *newest;
     size_t n_idle;
-    struct idle *spare; /* records of connections now in use, for when they come back */
+    struct idle *spare; /* records kept for the next put (at most HTTP_IDLE_MAX) */
     size_t n_spare;
     struct timeval timeouts[HTTP_COMMON_TIMEOUTS];      /* durations of requests, and */
     const struct timeval *common[HTTP_COMMON_TIMEOUTS]; /* the same as common time-outs */

@@ -590,15 +590,17 @@ store_each_sample(struct store *s, const char *host, double since, bool with_vms
 #define SAMPLE_COLS                                                                                \
     "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms, s.psi_cpu_some,"                \
     " s.psi_cpu_full, s.psi_memory_some, s.psi_memory_full, s.psi_io_some, s.psi_io_full"
-    /* One host's through the index samples_time_host (store.c, step 8): one seek for each ten
-     * seconds from `since` (or the oldest row's) to the newest row's, each bound found at an
-     * end of the index; the host's name's id, then its rows, in rowid order. */
+    /* One host's through the index samples_time_host (store.c, step 8): from `since` on,
+     * each ten seconds that holds rows, each found by a seek past the one before (so a row
+     * dated decades off, from an agent's clock, adds one step, not a step per ten seconds
+     * between); the host's name's id; its rows in each, in rowid order. */
 #define TEN_S "CAST(time / 10 AS INTEGER)"
     const char *sql =
         host != NULL
-            ? "WITH RECURSIVE b(k) AS (SELECT MAX(CAST(?1 / 10 AS INTEGER), (SELECT MIN(" TEN_S
-              ") FROM samples)) UNION ALL SELECT k + 1 FROM b WHERE k < (SELECT MAX(" TEN_S
-              ") FROM samples)) " SAMPLE_COLS " FROM b JOIN names n ON n.name = ?2"
+            ? "WITH RECURSIVE b(k) AS (SELECT (SELECT MIN(" TEN_S ") FROM samples WHERE " TEN_S
+              " >= CAST(?1 / 10 AS INTEGER)) UNION ALL SELECT (SELECT MIN(" TEN_S
+              ") FROM samples WHERE " TEN_S " > b.k) FROM b WHERE b.k IS NOT NULL) " SAMPLE_COLS
+              " FROM b JOIN names n ON n.name = ?2"
               " JOIN samples s ON CAST(s.time / 10 AS INTEGER) = b.k AND s.host = n.id"
               " WHERE s.time >= ?1 ORDER BY s.id"
             : SAMPLE_COLS " FROM samples s JOIN names n ON n.id = s.host"

@@ -531,11 +531,14 @@ test_one_host_by_ten_seconds(void **state)
     struct timed_rows rs = {0};
     assert_int_equal(store_each_sample(s, "h1", 0, false, keep_time, &rs, NULL), 0);
     assert_int_equal(rs.n, 0);
-    const double at[] = {T0 + 3, T0 + 9.99, T0 + 10, T0 + 47, T0 + 5, T0 + 1000};
+    /* ...and one dated 1970 by its host's clock: a step of its own, not one per ten seconds
+     * since (a walk of 176 million steps would not end in the test's time). */
+    const double at[] = {T0 + 3, T0 + 9.99, T0 + 10, T0 + 47, T0 + 5, T0 + 1000, 12.5};
     const int n_at = (int)(sizeof(at) / sizeof(at[0]));
     for (int i = 0; i < n_at; i++)
         write_round(s, at[i], i, true);
-    const double since[] = {0, T0 + 3, T0 + 4, T0 + 9.99, T0 + 10, T0 + 10.5, T0 + 1000, T0 + 1001};
+    const double since[] = {0,       13,        T0 + 3,    T0 + 4,   T0 + 9.99,
+                            T0 + 10, T0 + 10.5, T0 + 1000, T0 + 1001};
     for (size_t c = 0; c < sizeof(since) / sizeof(since[0]); c++) {
         print_message("since %.2f\n", since[c] - T0);
         struct timed_rows all = {0};
