@@ -97,8 +97,8 @@ static const char *const steps[] = {
      * model of the store's steady state (bench/README.md, "An index in time order") 0.56 MiB
      * of the log a commit at 1,000 hosts against 0.10 without it, 5.4 against 0.75 at 10,000.
      * A round's entries now fill pages at the index's end and pruning empties them at its
-     * start (0.14 and 1.0); one host's rows are one seek per ten seconds of the retention
-     * (store_each_sample()). */
+     * start (0.14 and 1.0); one host's rows are two seeks per ten seconds that hold rows
+     * (store_each_sample(), whose query must divide by the same 10 to use the index). */
     ("DROP INDEX samples_host;"
      "CREATE INDEX samples_time_host ON samples(CAST(time / 10 AS INTEGER), host);"),
 };

@@ -90,6 +90,9 @@ MUST_CHECK int store_samples_prepare(struct store *s);
 MUST_CHECK int store_samples_flush(struct store *s);
 /* The transaction was committed: the names it added are in the table for good. */
 void store_names_committed(struct store *s);
+/* The query of store_each_sample(): every host's raw samples, or (`one_host`) one host's
+ * through the index samples_time_host, with ?1 the time since and ?2 the host's name. */
+const char *store_sample_sql(bool one_host);
 /* Free what store_samples.c holds (statements, caches, queue). */
 void store_samples_done(struct store *s);
 

@@ -581,32 +581,35 @@ vms_read(sqlite3_stmt *by_id, const uint8_t *p, size_t len, struct vm_list *l)
     }
 }
 
+const char *
+store_sample_sql(bool one_host)
+{
+#define SAMPLE_COLS                                                                                \
+    "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms, s.psi_cpu_some,"                \
+    " s.psi_cpu_full, s.psi_memory_some, s.psi_memory_full, s.psi_io_some, s.psi_io_full"
+    /* One host's: each ten seconds from `since` that hold rows, each by a seek past the one
+     * before (a row dated decades off adds one step), then the host's rows in it. */
+#define TEN_S "CAST(time / 10 AS INTEGER)"
+    return one_host
+               ? "WITH RECURSIVE b(k) AS (SELECT (SELECT MIN(" TEN_S ") FROM samples WHERE " TEN_S
+                 " >= CAST(?1 / 10 AS INTEGER)) UNION ALL SELECT (SELECT MIN(" TEN_S
+                 ") FROM samples WHERE " TEN_S " > b.k) FROM b WHERE b.k IS NOT NULL) " SAMPLE_COLS
+                 " FROM b JOIN names n ON n.name = ?2"
+                 " JOIN samples s ON CAST(s.time / 10 AS INTEGER) = b.k AND s.host = n.id"
+                 " WHERE s.time >= ?1 ORDER BY s.id"
+               : SAMPLE_COLS " FROM samples s JOIN names n ON n.id = s.host"
+                             " WHERE s.time >= ?1 ORDER BY s.id";
+#undef TEN_S
+#undef SAMPLE_COLS
+}
+
 int
 store_each_sample(struct store *s, const char *host, double since, bool with_vms,
                   void (*fn)(void *ctx, const struct store_row *r), void *ctx, long long *ret_bad)
 {
     sqlite3_stmt *st = NULL;
     sqlite3_stmt *by_id = NULL;
-#define SAMPLE_COLS                                                                                \
-    "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms, s.psi_cpu_some,"                \
-    " s.psi_cpu_full, s.psi_memory_some, s.psi_memory_full, s.psi_io_some, s.psi_io_full"
-    /* One host's through the index samples_time_host (store.c, step 8): from `since` on,
-     * each ten seconds that holds rows, each found by a seek past the one before (so a row
-     * dated decades off, from an agent's clock, adds one step, not a step per ten seconds
-     * between); the host's name's id; its rows in each, in rowid order. */
-#define TEN_S "CAST(time / 10 AS INTEGER)"
-    const char *sql =
-        host != NULL
-            ? "WITH RECURSIVE b(k) AS (SELECT (SELECT MIN(" TEN_S ") FROM samples WHERE " TEN_S
-              " >= CAST(?1 / 10 AS INTEGER)) UNION ALL SELECT (SELECT MIN(" TEN_S
-              ") FROM samples WHERE " TEN_S " > b.k) FROM b WHERE b.k IS NOT NULL) " SAMPLE_COLS
-              " FROM b JOIN names n ON n.name = ?2"
-              " JOIN samples s ON CAST(s.time / 10 AS INTEGER) = b.k AND s.host = n.id"
-              " WHERE s.time >= ?1 ORDER BY s.id"
-            : SAMPLE_COLS " FROM samples s JOIN names n ON n.id = s.host"
-                          " WHERE s.time >= ?1 ORDER BY s.id";
-#undef TEN_S
-#undef SAMPLE_COLS
+    const char *sql = store_sample_sql(host != NULL);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "SELECT name FROM names WHERE id = ?", -1, &by_id, NULL) !=
             SQLITE_OK) {

@@ -19,6 +19,7 @@
 #include "common/file.h" /* file_read_all() */
 #include "store/store.h"
 #include "store/store_codec.h"
+#include "store/store_internal.h" /* store_sample_sql() */
 #include "testdir.h"
 
 #ifndef VMLOC_TEST_DATA
@@ -571,6 +572,43 @@ test_one_host_by_ten_seconds(void **state)
     assert_int_equal(store_each_sample(s, "h9", 0, false, keep_time, &rs, NULL), 0);
     assert_int_equal(rs.n, 0);
     store_close(s);
+}
+
+/* The one-host query reads through the index by ten seconds and host, for each step and for
+ * the rows of one (the query must divide the time as the index does, or SQLite walks the
+ * table); every host's walks the table in rowid order. */
+static void
+test_one_host_uses_the_index(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    store_close(open_store(dir));
+    char path[600];
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (int one = 0; one < 2; one++) {
+        char sql[2048];
+        (void)snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", store_sample_sql(one != 0));
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        char plan[4096] = "";
+        size_t used = 0;
+        while (sqlite3_step(st) == SQLITE_ROW && used < sizeof(plan))
+            used += (size_t)snprintf(plan + used, sizeof(plan) - used, "%s\n",
+                                     (const char *)sqlite3_column_text(st, 3));
+        sqlite3_finalize(st);
+        print_message("%s", plan);
+        if (one) {
+            assert_non_null(strstr(plan, "USING INDEX samples_time_host (<expr>=? AND host=?)"));
+            assert_non_null(strstr(plan, "USING INDEX samples_time_host (<expr>>?)"));
+            assert_null(strstr(plan, "SCAN s"));
+        } else {
+            assert_non_null(strstr(plan, "SCAN s"));
+        }
+    }
+    sqlite3_close(db);
 }
 
 /* Rounds written in one transaction each come back as raw samples, with their VMs, and as
@@ -1407,6 +1445,7 @@ main(void)
         cmocka_unit_test(test_newer_refused),
         cmocka_unit_test(test_samples_round),
         cmocka_unit_test(test_one_host_by_ten_seconds),
+        cmocka_unit_test(test_one_host_uses_the_index),
         cmocka_unit_test(test_prune_batches),
         cmocka_unit_test(test_stats_count),
         cmocka_unit_test(test_upgrade_v2),
