@@ -66,6 +66,11 @@
 #define TARGET_ROUND_MS 200.0
 /* Load test (--check): RSS may grow at most this much over the second half of the run. */
 #define TARGET_RSS_GROWTH_MIB 4.0
+/* The store's write rate in steady state, per 1,000 hosts (issue's target, bench/README.md). */
+#define TARGET_WRITE_MIB_PER_K 0.1
+/* The manager's default --retention (docs/running.md), and the least steady state to measure. */
+#define MANAGER_RETENTION_S 600.0
+#define STEADY_MIN_S 60.0
 
 /* ---- deterministic generator --------------------------------------------------------- */
 
@@ -351,10 +356,11 @@ struct lg {
     size_t cap_rss;
     /* manager process */
     long clk_tck;
-    struct proc_snap p_start; /* just after it listens */
-    struct proc_snap p_warm;  /* start of the measurement */
-    struct proc_snap p_end;   /* end of the measurement */
-    double *cpu_series;       /* % of one core, per second of the measurement */
+    struct proc_snap p_start;  /* just after it listens */
+    struct proc_snap p_warm;   /* start of the measurement */
+    struct proc_snap p_end;    /* end of the measurement */
+    struct proc_snap p_steady; /* the first once the store holds its retention; wall 0: never */
+    double *cpu_series;        /* % of one core, per second of the measurement */
     size_t n_series;
     size_t cap_series;
     struct proc_snap p_prev;
@@ -1175,6 +1181,16 @@ health_cb(evutil_socket_t fd, short what, void *arg)
         lg->health_in_flight = true;
 }
 
+/* When the store holds its retention and prunes as fast as it writes: the manager's retention
+ * after it started listening, and a minute more for the registrations and the roll-ups' first
+ * minute. Its writes from then on are the steady state's. */
+static double
+steady_from(const struct lg *lg)
+{
+    double retention = lg->o.retention > 0 ? lg->o.retention : MANAGER_RETENTION_S;
+    return lg->p_start.wall + retention + 60.0;
+}
+
 static void
 proc_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1196,6 +1212,8 @@ proc_cb(evutil_socket_t fd, short what, void *arg)
         lg->cpu_series[lg->n_series++] = (double)(s.ticks - lg->p_prev.ticks) /
                                          (double)lg->clk_tck / (s.wall - lg->p_prev.wall) * 100.0;
         push_double(&lg->rss_series, &lg->n_rss, &lg->cap_rss, (double)s.rss_kib / 1024.0);
+        if (lg->p_steady.wall == 0 && s.wall >= steady_from(lg))
+            lg->p_steady = s;
     }
     lg->p_prev = s;
 }
@@ -1483,7 +1501,9 @@ struct summary {
     unsigned long long orders;
     double store_mib_per_s;
     double write_mib_per_s;
-    bool cpu_pass, round_pass;
+    double
+        steady_write_mib_per_s; /* < 0: the run ended before the steady state, or too soon after */
+    bool cpu_pass, round_pass, write_pass;
     /* the load test (--check) */
     double lat_p50, lat_p99, lat_max; /* conflict shown -> order, s */
     size_t late;                      /* handled later than one interval, or not at all */
@@ -1572,6 +1592,13 @@ summarize(struct lg *lg, struct summary *s)
     s->store_mib_per_s = elapsed > 0 ? (double)lg->data_bytes / 1048576.0 / elapsed : 0;
     s->write_mib_per_s =
         wall > 0 ? (double)(lg->p_end.write_bytes - lg->p_warm.write_bytes) / 1048576.0 / wall : 0;
+    double steady_wall = lg->p_end.wall - lg->p_steady.wall;
+    s->steady_write_mib_per_s = -1;
+    if (lg->p_steady.wall > 0 && steady_wall >= STEADY_MIN_S)
+        s->steady_write_mib_per_s =
+            (double)(lg->p_end.write_bytes - lg->p_steady.write_bytes) / 1048576.0 / steady_wall;
+    s->write_pass = s->steady_write_mib_per_s >= 0 && lg->n > 0 &&
+                    s->steady_write_mib_per_s * 1000.0 / (double)lg->n <= TARGET_WRITE_MIB_PER_K;
     v = calloc(lg->n_lat + 1, sizeof(*v));
     if (v != NULL) {
         memcpy(v, lg->lat_s, lg->n_lat * sizeof(*v));
@@ -1607,6 +1634,15 @@ print_store(const struct lg *lg, const struct summary *s)
     (void)printf("store writes         %.3f MiB/s (%.3f MiB/s per 1,000 hosts; the manager's "
                  "write_bytes during the measurement)\n",
                  s->write_mib_per_s, s->write_mib_per_s * per_k);
+    if (s->steady_write_mib_per_s >= 0)
+        (void)printf("store writes, steady %.3f MiB/s (%.3f MiB/s per 1,000 hosts; from %.0f s "
+                     "after the manager started, when it holds its retention and prunes)\n",
+                     s->steady_write_mib_per_s, s->steady_write_mib_per_s * per_k,
+                     steady_from(lg) - lg->p_start.wall);
+    else
+        (void)printf("store writes, steady unknown: measure until %.0f s after the manager "
+                     "starts (its retention, a minute, and %.0f s more)\n",
+                     steady_from(lg) - lg->p_start.wall + STEADY_MIN_S, STEADY_MIN_S);
     const struct store_fig *f = &lg->sf;
     if (!f->read || lg->n == 0)
         return;
@@ -1702,6 +1738,11 @@ print_text(const struct lg *lg, const struct summary *s)
         (void)printf(", %.1f ms over, x%.2f", s->round_p99 - TARGET_ROUND_MS,
                      s->round_p99 / TARGET_ROUND_MS);
     (void)printf(")\n");
+    if (s->steady_write_mib_per_s >= 0)
+        (void)printf("target: store writes in steady state <= %.1f MiB/s per 1,000 hosts: %s "
+                     "(%.3f)\n",
+                     TARGET_WRITE_MIB_PER_K, s->write_pass ? "PASS" : "MISS",
+                     s->steady_write_mib_per_s * 1000.0 / (double)lg->n);
 }
 
 static void
@@ -1739,6 +1780,11 @@ print_json(const struct lg *lg, const struct summary *s)
     double steady = steady_bytes_per_host(&lg->sf, &raw, &ru_day);
     (void)printf("\"store_write_mib_per_s\":%.4f,\"store_raw_bytes_per_host_day\":%.0f,",
                  s->write_mib_per_s, raw * 144.0);
+    if (s->steady_write_mib_per_s < 0)
+        (void)printf("\"store_write_steady_mib_per_s\":null,\"write_verdict\":null,");
+    else
+        (void)printf("\"store_write_steady_mib_per_s\":%.4f,\"write_verdict\":\"%s\",",
+                     s->steady_write_mib_per_s, s->write_pass ? "PASS" : "MISS");
     if (steady < 0) /* unknown: no roll-up row held two minutes */
         (void)printf("\"store_rollup_bytes_per_host_day\":null,"
                      "\"store_steady_bytes_per_host\":null,");
