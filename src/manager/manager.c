@@ -222,6 +222,22 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
         round_complete(m);
 }
 
+/* The raw samples the store holds are written every MANAGER_RAW_WRITE_S (with store_every at
+ * its 10 s, about one of every host), after a round's decisions, so that neither the round nor
+ * a migration order waits for them. Written with each round's commit, they made a commit a
+ * second that rewrote the table's and the index's last pages for a tenth of the hosts'
+ * samples (bench/README.md, "Fewer pages a second"). */
+static void
+write_raw(struct manager *m)
+{
+    double now = clock_mono_s();
+    if (now - m->raw_written < MANAGER_RAW_WRITE_S)
+        return;
+    m->raw_written = now;
+    if (store_write_raw(m->store) < 0)
+        log_warnx("raw samples not stored (lost: the roll-ups have them), ignoring");
+}
+
 static void
 round_complete(struct manager *m)
 {
@@ -230,9 +246,10 @@ round_complete(struct manager *m)
     m->in_round = false;
     m->last_round_ms = (double)(clock_now_us() - m->round_started_us) / 1000.0;
     /* Old rows go in small batches every round (a batch is bounded, so a large backlog
-     * never stalls the loop); the round time above does not include it. */
+     * never stalls the loop; raw samples once the oldest is STORE_RAW_SLACK_S past the
+     * retention, ten seconds' at once); the round time above does not include it. */
     struct store_retention keep = {m->opts.retention_s, m->opts.rollup_retention_s,
-                                   m->opts.event_retention_s};
+                                   m->opts.event_retention_s, STORE_RAW_SLACK_S};
     if (store_prune(m->store, clock_wall_s(), &keep) < 0)
         log_warnx("store pruning failed, ignoring");
     manager_forget_silent(m);
@@ -243,6 +260,7 @@ round_complete(struct manager *m)
         manager_follow(m);
     }
     m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
+    write_raw(m);
     log_debug("round %llu took_ms=%.1f decide_ms=%.1f", (unsigned long long)m->rounds,
               m->last_round_ms, m->last_decide_ms);
     histo_observe(&m->round_h, m->last_round_ms / 1000.0);
@@ -296,6 +314,7 @@ round_cb(evutil_socket_t fd, short what, void *arg)
         /* No collection until an agent notifies; migrations in flight are still followed. */
         if (manager_ha_leads(m))
             manager_follow(m);
+        write_raw(m);
         return;
     }
     start_round(m);
@@ -507,6 +526,8 @@ manager_run(const struct manager_opts *o)
         log_errorx("cannot open the store: %s", err);
         goto out;
     }
+    store_hold_raw(m->store, true);
+    m->raw_written = clock_mono_s();
     int from = 0;
     if (store_upgraded(m->store, &from))
         log_info("store upgraded file=%s from=%d to=%d", store_path(m->store), from,

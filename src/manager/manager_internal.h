@@ -123,6 +123,8 @@ struct mmig {
 #define MANAGER_ODD_AGES 5
 #define MANAGER_AGE_WARN_EVERY_S 600.0
 #define MANAGER_AGE_AHEAD_S 0.05
+/* The raw samples the store holds (store_hold_raw()) are written this often. */
+#define MANAGER_RAW_WRITE_S 10.0
 /* A refused rival registration is shown for this long after its last try (a refused agent
  * tries again every 5 s, whatever register_every): the clash episode lasts while it keeps
  * trying. */
@@ -168,7 +170,8 @@ struct manager {
     size_t decode_bytes;     /* the bodies of the samples waiting for them */
     int outstanding;         /* sample requests of the current round, and samples decoding */
     bool in_round;
-    int store_paused; /* manager_store_pause() calls not yet resumed */
+    int store_paused;   /* manager_store_pause() calls not yet resumed */
+    double raw_written; /* monotonic s: when the raw samples held were last written */
     uint64_t rounds;
     uint64_t round_started_us;
     double last_round_ms;

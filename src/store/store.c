@@ -134,6 +134,19 @@ query_int(struct store *s, const char *sql, int *ret)
     return r;
 }
 
+/* The first column of `sql`'s first row into *ret: 1, 0 (no row, *ret 0) or -EIO. */
+static int
+query_double(struct store *s, const char *sql, double *ret)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, sql, &st) < 0)
+        return -EIO;
+    int rc = sqlite3_step(st);
+    *ret = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 /* The store's schema version: PRAGMA user_version, or meta.schema_version when that says more
  * (a store written before user_version was kept says 1 there and 0 in the pragma, which is
  * version 0). *ret_new: the file has no table yet. 0 or -EIO. */
@@ -282,8 +295,9 @@ store_open(const char *dir, struct store **ret, char *err, size_t errlen)
         goto fail;
     (void)sqlite3_busy_timeout(s->db, 2000);
     step = "set WAL mode";
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-                     NULL) != SQLITE_OK)
+    if (sqlite3_exec(
+            s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=FAST;",
+            NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     r = upgrade(s, err, errlen);
     if (r < 0) {
@@ -320,9 +334,9 @@ store_begin(struct store *s)
 int
 store_commit(struct store *s)
 {
-    /* The queued samples go in the same transaction; the commit is tried even when they
-     * fail, for the other rows of the round. */
-    int r = store_samples_flush(s);
+    /* The queued samples go in the same transaction, unless held; the commit is tried even
+     * when they fail, for the other rows of the round. */
+    int r = s->raw_hold ? 0 : store_samples_flush(s);
     if (failpoint_drop("store-commit") ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         /* A COMMIT that failed may leave the transaction open (SQLITE_BUSY): rolled back, so
@@ -623,6 +637,77 @@ store_stats(struct store *s, long long *ret_samples, long long *ret_bytes)
     if (query_int64(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
                     ret_bytes) < 0)
         return -EIO;
-    *ret_samples = s->raw_rows;
+    *ret_samples = s->raw_rows + (long long)s->n_raw;
     return 0;
+}
+
+/* ---- pruning ------------------------------------------------------------------------------- */
+
+/* Run `sql` with ?1 = `before`, ?2 = STORE_PRUNE_BATCH; add the rows deleted to *n. 0 or
+ * -EIO. */
+static int
+prune_one(struct store *s, const char *sql, double before, long long *n)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    (void)sqlite3_bind_double(st, 1, before);
+    (void)sqlite3_bind_int(st, 2, STORE_PRUNE_BATCH);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -EIO;
+    *n += sqlite3_changes(s->db);
+    return 0;
+}
+
+int
+store_prune(struct store *s, double now, const struct store_retention *r)
+{
+    /* Rows are written oldest first, so the lowest ids are the oldest: each delete looks at
+     * a range of at most STORE_PRUNE_BATCH ids from the lowest (a rowid range, no index),
+     * and deletes the rows in it old enough. An hour of roll-ups keeps the id of its first
+     * minute: the hours of all hosts are begun in time order. */
+    long long n = 0;
+    const struct {
+        const char *sql;
+        double before;
+        bool raw;
+    } jobs[] = {
+        {"DELETE FROM samples WHERE id >= (SELECT min(id) FROM samples) AND id < (SELECT min(id)"
+         " FROM samples) + ?2 AND time < ?1",
+         now - r->raw_s, true},
+        {"DELETE FROM rollups WHERE id >= (SELECT min(id) FROM rollups) AND id < (SELECT min(id)"
+         " FROM rollups) + ?2 AND (hour + 1) * 3600 <= ?1",
+         now - r->rollup_s, false},
+        {"DELETE FROM conflicts WHERE id >= (SELECT min(id) FROM conflicts) AND id < (SELECT"
+         " min(id) FROM conflicts) + ?2 AND time < ?1",
+         now - r->event_s, false},
+        /* Through the index on started: only rows that started before the cut are looked at. */
+        {"DELETE FROM migrations WHERE rowid IN (SELECT rowid FROM migrations WHERE started < ?1"
+         " AND finished IS NOT NULL AND finished < ?1 LIMIT ?2)",
+         now - r->event_s, false},
+        {"DELETE FROM recommendations WHERE rowid IN (SELECT rowid FROM recommendations WHERE"
+         " time < ?1 AND state != 'pending' AND updated < ?1 LIMIT ?2)",
+         now - r->event_s, false},
+    };
+    /* Raw samples wait until the oldest is raw_slack_s past the cut. */
+    double oldest = 0;
+    bool raw_due = true;
+    if (r->raw_slack_s > 0) {
+        int got = query_double(s, "SELECT time FROM samples ORDER BY id LIMIT 1", &oldest);
+        if (got < 0)
+            return -EIO;
+        raw_due = got > 0 && oldest < now - r->raw_s - r->raw_slack_s;
+    }
+    for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+        long long before = n;
+        if (jobs[i].raw && !raw_due)
+            continue;
+        if (prune_one(s, jobs[i].sql, jobs[i].before, &n) < 0)
+            return -EIO;
+        if (jobs[i].raw)
+            s->raw_rows -= n - before;
+    }
+    return n > INT32_MAX ? INT32_MAX : (int)n;
 }

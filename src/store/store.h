@@ -93,6 +93,16 @@ MUST_CHECK int store_add_vm(struct store *s, const char *vm, const double *pct, 
  * its own (for a clean stop: a crash loses at most the minute in progress). 0 or -EIO. */
 MUST_CHECK int store_sync(struct store *s);
 
+/* Hold the raw samples queued past store_commit() (`hold`; off when the store opens) until
+ * store_write_raw(): a commit rewrites the last pages of the table and of its index whatever
+ * it adds, so a few rounds' samples written at once cost fewer pages than a commit each. A
+ * read of samples (store_each_sample()) and store_sync() write what is held first, and
+ * store_stats() counts it; a crash loses it. */
+void store_hold_raw(struct store *s, bool hold);
+/* Write the raw samples queued, in the transaction open or in one of their own. 0 or -EIO
+ * (they are dropped). */
+MUST_CHECK int store_write_raw(struct store *s);
+
 /* A raw sample as read back; names and VMs borrowed for the callback. */
 struct store_vm_row {
     const char *name;
@@ -142,7 +152,14 @@ struct store_retention {
     double raw_s;    /* raw samples */
     double rollup_s; /* one-minute roll-ups (an hour's row goes once all of it is older) */
     double event_s;  /* conflicts, finished migrations, recommendations no longer pending */
+    /* Raw samples wait until the oldest is this much older than raw_s, then go together:
+     * one delete of ten seconds' rows writes a fifth fewer pages than ten of one second's
+     * (SQLite rewrites the pages beside the ones a delete empties). 0: every call. */
+    double raw_slack_s;
 };
+
+/* The manager's raw_slack_s: raw samples are kept retention to retention + 10 s. */
+#define STORE_RAW_SLACK_S 10.0
 
 /* Rows deleted by one store_prune() call at most, per table: a call costs a few
  * milliseconds, and the manager calls it every round until the backlog is gone. */
@@ -215,7 +232,8 @@ MUST_CHECK int store_each_recommendation(struct store *s, bool pending_only, int
                                          void (*fn)(void *ctx, const struct store_rec *r),
                                          void *ctx);
 
-/* Number of raw sample rows, and the database's size in bytes (its main file). */
+/* Number of raw sample rows (with those queued), and the database's size in bytes (its main
+ * file). */
 MUST_CHECK int store_stats(struct store *s, long long *ret_samples, long long *ret_bytes);
 
 #endif

@@ -65,11 +65,13 @@ struct store {
     bool names_rolled_back; /* a transaction was rolled back since names_settle() */
     struct store_raw *raw;  /* queued */
     size_t n_raw;
+    size_t raw_kept; /* the first raw[] queued before the last commit: their names are stored */
     size_t cap_raw;
     uint8_t *bytes; /* their VMs */
     size_t n_bytes;
     size_t cap_bytes;
     bool raw_open; /* store_add_vm() adds to raw[n_raw - 1] */
+    bool raw_hold; /* store_commit() leaves them queued (store_hold_raw()) */
     /* The raw sample rows this connection sees, followed as they are written and pruned:
      * counting them walks all of them (in the smallest index, some 6 MB at 10,000 hosts and the
      * default 10 minutes), too slow for every /v1/health. */

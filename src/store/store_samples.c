@@ -1,7 +1,7 @@
 /* Usage samples in the store (store.h, "usage samples"): names interned in a cache in front of
  * the names table, raw samples queued until store_commit() and written a few dozen rows to an
  * INSERT, one-minute roll-ups summed in memory per host and written as the host's hour row
- * once a minute, and the pruning of every kind of row in bounded batches. */
+ * once a minute. (The pruning of every kind of row is in store.c.) */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -50,7 +50,10 @@ store_samples_prepare(struct store *s)
         {many, &s->add_raw_many},
         {"SELECT id FROM names WHERE name = ?", &s->find_name},
         {"INSERT INTO names(name) VALUES (?)", &s->add_name},
-        {"INSERT OR REPLACE INTO rollups(host, hour, minutes, data) VALUES (?,?,?,?)",
+        /* In place, keeping the id and index entry of the hour's first minute (a REPLACE
+         * rewrote an index page per host each minute once a week of hours was kept). */
+        {"INSERT INTO rollups(host, hour, minutes, data) VALUES (?,?,?,?) ON CONFLICT(host, hour)"
+         " DO UPDATE SET minutes = excluded.minutes, data = excluded.data",
          &s->put_hour},
         {"SELECT data FROM rollups WHERE host = ? AND hour = ?", &s->get_hour},
     };
@@ -123,17 +126,10 @@ step_id(sqlite3_stmt *st, int64_t *ret)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-void
-store_names_committed(struct store *s)
-{
-    for (size_t i = 0; i < s->names_cap && s->names_fresh != 0; i++)
-        s->names[i].fresh = false;
-    s->names_fresh = 0;
-}
-
 /* After a rollback: the names added in the rolled-back transaction have no row any more, so
  * their entries forget their ids (looked up or added again when next used), and the raw
- * samples queued for it, which may carry those ids, are dropped with it. */
+ * samples queued for it, which may carry those ids, are dropped with it (those held from
+ * transactions committed before stay). */
 static void
 names_settle(struct store *s)
 {
@@ -149,11 +145,24 @@ names_settle(struct store *s)
         }
     }
     s->names_fresh = 0;
-    if (stale) {
-        s->n_raw = 0;
-        s->n_bytes = 0;
+    if (stale && s->n_raw > s->raw_kept) {
+        const struct store_raw *last = s->raw_kept > 0 ? &s->raw[s->raw_kept - 1] : NULL;
+        s->n_raw = s->raw_kept;
+        s->n_bytes = last != NULL ? last->off + last->len : 0;
         s->raw_open = false;
     }
+}
+
+void
+store_names_committed(struct store *s)
+{
+    /* A rollback since the last look took its names with it: forgotten first, so that they
+     * are not taken for stored now (their ids may be given to other names). */
+    names_settle(s);
+    s->raw_kept = s->n_raw;
+    for (size_t i = 0; i < s->names_cap && s->names_fresh != 0; i++)
+        s->names[i].fresh = false;
+    s->names_fresh = 0;
 }
 
 /* Set e->id from the names table (0: no row), and when `add` and there is none, add one.
@@ -490,9 +499,43 @@ store_samples_flush(struct store *s)
         i += n;
     }
     s->n_raw = 0;
+    s->raw_kept = 0;
     s->n_bytes = 0;
     s->raw_open = false;
     return ret;
+}
+
+void
+store_hold_raw(struct store *s, bool hold)
+{
+    s->raw_hold = hold;
+}
+
+static int
+raw_write(struct store *s)
+{
+    if (s->n_raw == 0)
+        return 0;
+    if (!sqlite3_get_autocommit(s->db))
+        return store_samples_flush(s);
+    if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        s->n_raw = 0;
+        s->raw_kept = 0;
+        s->n_bytes = 0;
+        s->raw_open = false;
+        return -EIO;
+    }
+    if (store_samples_flush(s) == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    if (!sqlite3_get_autocommit(s->db))
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -EIO;
+}
+
+int
+store_write_raw(struct store *s)
+{
+    return raw_write(s);
 }
 
 int
@@ -607,6 +650,9 @@ int
 store_each_sample(struct store *s, const char *host, double since, bool with_vms,
                   void (*fn)(void *ctx, const struct store_row *r), void *ctx, long long *ret_bad)
 {
+    /* Held samples are written first, to be read with the others; when they cannot be, they
+     * are dropped (the roll-ups have them) and what is stored is read all the same. */
+    (void)raw_write(s);
     sqlite3_stmt *st = NULL;
     sqlite3_stmt *by_id = NULL;
     const char *sql = store_sample_sql(host != NULL);
@@ -737,64 +783,4 @@ store_each_minute(struct store *s, const char *host, double since,
         fn(ctx, &out);
     }
     return 0;
-}
-
-/* ---- pruning ------------------------------------------------------------------------------- */
-
-/* Run `sql` with ?1 = `before`, ?2 = STORE_PRUNE_BATCH; add the rows deleted to *n. 0 or
- * -EIO. */
-static int
-prune_one(struct store *s, const char *sql, double before, long long *n)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -EIO;
-    (void)sqlite3_bind_double(st, 1, before);
-    (void)sqlite3_bind_int(st, 2, STORE_PRUNE_BATCH);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return -EIO;
-    *n += sqlite3_changes(s->db);
-    return 0;
-}
-
-int
-store_prune(struct store *s, double now, const struct store_retention *r)
-{
-    /* Rows are written oldest first, so the lowest ids are the oldest: each delete looks at
-     * a range of at most STORE_PRUNE_BATCH ids from the lowest (a rowid range, no index),
-     * and stops at the first row still young enough. An hour of roll-ups is rewritten
-     * (a new id) every minute of it, so its row moves to the end until the hour is over. */
-    long long n = 0;
-    const struct {
-        const char *sql;
-        double before;
-        bool raw;
-    } jobs[] = {
-        {"DELETE FROM samples WHERE id >= (SELECT min(id) FROM samples) AND id < (SELECT min(id)"
-         " FROM samples) + ?2 AND time < ?1",
-         now - r->raw_s, true},
-        {"DELETE FROM rollups WHERE id >= (SELECT min(id) FROM rollups) AND id < (SELECT min(id)"
-         " FROM rollups) + ?2 AND (hour + 1) * 3600 <= ?1",
-         now - r->rollup_s, false},
-        {"DELETE FROM conflicts WHERE id >= (SELECT min(id) FROM conflicts) AND id < (SELECT"
-         " min(id) FROM conflicts) + ?2 AND time < ?1",
-         now - r->event_s, false},
-        /* Through the index on started: only rows that started before the cut are looked at. */
-        {"DELETE FROM migrations WHERE rowid IN (SELECT rowid FROM migrations WHERE started < ?1"
-         " AND finished IS NOT NULL AND finished < ?1 LIMIT ?2)",
-         now - r->event_s, false},
-        {"DELETE FROM recommendations WHERE rowid IN (SELECT rowid FROM recommendations WHERE"
-         " time < ?1 AND state != 'pending' AND updated < ?1 LIMIT ?2)",
-         now - r->event_s, false},
-    };
-    for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-        long long before = n;
-        if (prune_one(s, jobs[i].sql, jobs[i].before, &n) < 0)
-            return -EIO;
-        if (jobs[i].raw)
-            s->raw_rows -= n - before;
-    }
-    return n > INT32_MAX ? INT32_MAX : (int)n;
 }

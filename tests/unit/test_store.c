@@ -489,7 +489,7 @@ test_stats_count(void **state)
     expect_count(s, dir, 9);
     /* Pruned in a transaction, then on its own: the rows before T0 + 15 go (4), then those
      * before T0 + 25 (3). */
-    struct store_retention keep = {T0 + 1000 - (T0 + 15), 1e9, 1e9};
+    struct store_retention keep = {T0 + 1000 - (T0 + 15), 1e9, 1e9, 0};
     assert_int_equal(store_begin(s), 0);
     assert_int_equal(store_prune(s, T0 + 1000, &keep), 4);
     assert_int_equal(store_commit(s), 0);
@@ -785,6 +785,149 @@ test_rollup_format1_row(void **state)
     store_close(s);
 }
 
+/* An hour's roll-up row is rewritten in place as its minutes end: same id, so its index entry
+ * stays where it is. */
+static void
+test_rollup_in_place(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    const double pct[KIND_COUNT] = {1, 2, 3, 4};
+    int id = -1;
+    for (int m = 0; m < 4; m++) {
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(
+            store_add_sample(s, T0 + 60.0 * m + 5, "h1", pct, KIND_MASK_ALL, NULL, false), 0);
+        /* Another host's hour begun in between. */
+        assert_int_equal(store_add_sample(s, T0 + 60.0 * m + 6, m == 1 ? "h2" : "h3", pct,
+                                          KIND_MASK_ALL, NULL, false),
+                         0);
+        assert_int_equal(store_commit(s), 0);
+        if (m == 0)
+            continue;
+        assert_int_equal(query_int(dir, "SELECT minutes FROM rollups WHERE hour * 3600 = 1764140400"
+                                        " AND host = (SELECT id FROM names WHERE name = 'h1')"),
+                         m);
+        int now = query_int(dir, "SELECT id FROM rollups WHERE host = (SELECT id FROM names WHERE"
+                                 " name = 'h1')");
+        if (id >= 0)
+            assert_int_equal(now, id);
+        id = now;
+    }
+    store_close(s);
+}
+
+/* Held raw samples (store_hold_raw()) stay out of the table through commits and are counted
+ * by store_stats(); store_write_raw(), a read of samples and store_sync() write them. */
+static void
+test_hold_raw(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    store_hold_raw(s, true);
+    write_round(s, T0, 0, true);
+    write_round(s, T0 + 10, 1, true);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 0);
+    long long n = -1;
+    long long bytes = -1;
+    assert_int_equal(store_stats(s, &n, &bytes), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(store_write_raw(s), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 4);
+    assert_int_equal(store_stats(s, &n, &bytes), 0);
+    assert_int_equal(n, 4);
+    /* A read writes what is held first, and sees it with its VMs. */
+    write_round(s, T0 + 20, 2, true);
+    struct rows rs = {0};
+    assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
+    assert_int_equal(rs.n, 3);
+    assert_true(rs.r[2].time == T0 + 20);
+    assert_string_equal(rs.vm[2][0], "h1-web");
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 6);
+    /* A clean stop writes it. */
+    write_round(s, T0 + 30, 3, true);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 6);
+    assert_int_equal(store_sync(s), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 8);
+    store_close(s);
+}
+
+/* A round rolled back with a new host's name, then a commit with no sample: the name is
+ * forgotten all the same (its id may go to the next new name), and the samples held from the
+ * rounds committed before stay. */
+static void
+test_hold_raw_rollback(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    store_hold_raw(s, true);
+    const double pct[KIND_COUNT] = {1, 2, 3, 4};
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0, "h1", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_commit(s), 0);
+    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON conflicts BEGIN "
+                  "SELECT RAISE(ROLLBACK, 'disk full'); END;");
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0 + 10, "h9", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_true(store_add_conflict(s, T0 + 10, "h9", "[]", "[]", "x") < 0);
+    assert_true(store_commit(s) < 0);
+    exec_sql(dir, "DROP TRIGGER full;");
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0 + 20, "h8", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_add_sample(s, T0 + 20, "h9", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_write_raw(s), 0);
+    assert_int_equal(query_int(dir, "SELECT count(DISTINCT id) FROM names"), 3);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples s JOIN names n ON n.id = s.host"
+                                    " WHERE n.name = 'h1'"),
+                     1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples s JOIN names n ON n.id = s.host"
+                                    " WHERE n.name = 'h8'"),
+                     1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples s JOIN names n ON n.id = s.host"
+                                    " WHERE n.name = 'h9' AND s.time = 1764140420"),
+                     1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 3);
+    store_close(s);
+}
+
+/* With raw_slack_s, raw samples stay until the oldest is that much past the cut, then all
+ * those past it go at once. */
+static void
+test_prune_slack(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    const double pct[KIND_COUNT] = {1, 2, 3, 4};
+    const double at[] = {T0, T0 + 5, T0 + 20};
+    assert_int_equal(store_begin(s), 0);
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+        assert_int_equal(store_add_sample(s, at[i], "h1", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_commit(s), 0);
+    /* The cut at T0 + 8: the oldest is 8 s past it, under the slack. */
+    struct store_retention keep = {100, 1e9, 1e9, 10};
+    assert_int_equal(store_prune(s, T0 + 108, &keep), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 3);
+    /* The cut at T0 + 12: the oldest is 12 s past it, and both rows before the cut go. */
+    assert_int_equal(store_prune(s, T0 + 112, &keep), 2);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 1);
+    long long n = -1;
+    long long bytes = -1;
+    assert_int_equal(store_stats(s, &n, &bytes), 0);
+    assert_int_equal(n, 1);
+    store_close(s);
+}
+
 /* Each store_prune() call deletes at most STORE_PRUNE_BATCH rows of a table, the oldest,
  * and keeps what is young enough, unfinished or pending. */
 static void
@@ -824,7 +967,7 @@ test_prune_batches(void **state)
 
     /* Raw kept 500 s, roll-ups until 2 h after T0 + 5000 + 3600 * 2 - 1, events 500 s. */
     double now = T0 + 1500;
-    struct store_retention keep = {500, now - (T0 + 5000 + 7200), 500};
+    struct store_retention keep = {500, now - (T0 + 5000 + 7200), 500, 0};
     int n = store_prune(s, now, &keep);
     /* A batch of samples, three hours of roll-ups, a conflict, a migration, a
      * recommendation. */
@@ -1447,6 +1590,10 @@ main(void)
         cmocka_unit_test(test_one_host_by_ten_seconds),
         cmocka_unit_test(test_one_host_uses_the_index),
         cmocka_unit_test(test_prune_batches),
+        cmocka_unit_test(test_prune_slack),
+        cmocka_unit_test(test_hold_raw),
+        cmocka_unit_test(test_hold_raw_rollback),
+        cmocka_unit_test(test_rollup_in_place),
         cmocka_unit_test(test_stats_count),
         cmocka_unit_test(test_upgrade_v2),
         cmocka_unit_test(test_bad_vms_skipped),
