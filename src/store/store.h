@@ -59,7 +59,8 @@ void store_close(struct store *s);
 
 /* Group writes into one transaction (one fsync per round, not per sample). A transaction
  * rolled back (by a failed write or commit) takes the names it added with it: the cache
- * forgets them, and drops the raw samples still queued for it. store_commit(): 0; -EIO when
+ * forgets them, and drops the raw samples queued since the last commit (those held from
+ * before carry names that are stored, and stay). store_commit(): 0; -EIO when
  * the queued samples could not be written or the COMMIT failed; after a failed COMMIT no
  * transaction is left open (it is rolled back), so the writes that follow commit one by one
  * until the next store_begin(). */
@@ -72,7 +73,9 @@ MUST_CHECK int store_commit(struct store *s);
  * kind with its VMs' usage in one BLOB, host and VM names interned in the names table; every
  * sample also folds into its host's one-minute roll-up (minimum, mean and maximum per kind),
  * kept an hour of a host to a row. What store_add_sample() queues is written by store_commit(),
- * all the samples of a round in the one transaction of store_begin() .. store_commit(). */
+ * all the samples of a round in the one transaction of store_begin() .. store_commit(), unless
+ * the store holds raw samples (store_hold_raw(), as the manager does): then they wait for
+ * store_write_raw(). */
 
 /* Take host `host`'s usage `pct` (percent per kind; the kinds given in `kinds`, a KIND_BIT
  * mask, others read 0 in the roll-ups) measured at `time` (seconds since the epoch): folded

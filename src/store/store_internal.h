@@ -65,7 +65,7 @@ struct store {
     bool names_rolled_back; /* a transaction was rolled back since names_settle() */
     struct store_raw *raw;  /* queued */
     size_t n_raw;
-    size_t raw_kept; /* the first raw[] queued before the last commit: their names are stored */
+    size_t raw_kept; /* raw[0 .. raw_kept) were queued before the last commit: names stored */
     size_t cap_raw;
     uint8_t *bytes; /* their VMs */
     size_t n_bytes;
