@@ -71,6 +71,10 @@
 /* The manager's default --retention (docs/running.md), and the least steady state to measure. */
 #define MANAGER_RETENTION_S 600.0
 #define STEADY_MIN_S 60.0
+/* Raw samples are emptied a table at a time, a table a sixth of the retention
+ * (src/store/store_ring.c): the store holds from the retention to a sixth more, and a table
+ * just emptied stays in the file as free pages until the next one is written. */
+#define RAW_SEGMENT (1.0 / 6.0)
 
 /* ---- deterministic generator --------------------------------------------------------- */
 
@@ -238,7 +242,7 @@ store_figures(const char *data, struct store_fig *f)
             const char *n = (const char *)sqlite3_column_text(st, 0);
             long long b = sqlite3_column_int64(st, 1);
             /* Raw samples: the table and its index (samples_time before v3, samples_host in
-             * v7, samples_time_host from v8). */
+             * v7, samples_time_host from v8), or the ring's tables and theirs (from v9). */
             if (strncmp(n, "samples", 7) == 0)
                 f->raw_bytes += b;
             else if (strncmp(n, "rollups", 7) == 0)
@@ -257,15 +261,18 @@ store_figures(const char *data, struct store_fig *f)
 }
 
 /* Bytes per host in steady state at the default retentions (10 minutes of raw samples, one
- * every 10 s; 7 days of roll-ups, an hour to a row), from the store's own per-row sizes:
- * a raw row at its measured size; an hour of roll-ups at the measured bytes of a row's first
- * minute plus 59 times the measured bytes of each minute after, plus the measured bytes per
- * row beside the BLOB (key, index, page slack). The roll-ups are unknown (*ret_ru_day and the
- * result < 0) while no row holds two minutes: a short run that crossed no minute. */
+ * every 10 s, and up to two segments more in the file; 7 days of roll-ups, an hour to a row),
+ * from the store's own per-row sizes: a raw row at its measured size; an hour of roll-ups at the
+ * measured bytes of a row's first minute plus 59 times the measured bytes of each minute after,
+ * plus the measured bytes per row beside the BLOB (key, index, page slack). The roll-ups are
+ * unknown (*ret_ru_day and the result < 0) while no row holds two minutes: a short run that crossed
+ * no minute. */
 static double
 steady_bytes_per_host(const struct store_fig *f, double *ret_raw, double *ret_ru_day)
 {
-    double raw = f->raw_rows > 0 ? (double)f->raw_bytes / (double)f->raw_rows * 60.0 : 0;
+    double raw = f->raw_rows > 0
+                     ? (double)f->raw_bytes / (double)f->raw_rows * 60.0 * (1.0 + 2.0 * RAW_SEGMENT)
+                     : 0;
     double ru_day = -1;
     long long rows = f->ru_rows - f->ru_unread;
     if (rows > 0 && f->ru_more_minutes > 0) {
@@ -1182,13 +1189,15 @@ health_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* When the store holds its retention and prunes as fast as it writes: the manager's retention
- * after it started listening, and a minute more for the registrations and the roll-ups' first
- * minute. Its writes from then on are the steady state's. */
+ * and a segment after it started listening (the first raw table is emptied), and a minute
+ * more for the registrations and the roll-ups' first minute. Its writes from then on are the
+ * steady state's; a measurement of whole segments from then weighs each emptying as often as
+ * it comes. */
 static double
 steady_from(const struct lg *lg)
 {
     double retention = lg->o.retention > 0 ? lg->o.retention : MANAGER_RETENTION_S;
-    return lg->p_start.wall + retention + 60.0;
+    return lg->p_start.wall + retention * (1.0 + RAW_SEGMENT) + 60.0;
 }
 
 static void
@@ -1641,7 +1650,7 @@ print_store(const struct lg *lg, const struct summary *s)
                      steady_from(lg) - lg->p_start.wall);
     else
         (void)printf("store writes, steady unknown: measure until %.0f s after the manager "
-                     "starts (its retention, a minute, and %.0f s more)\n",
+                     "starts (its retention and a sixth, a minute, and %.0f s more)\n",
                      steady_from(lg) - lg->p_start.wall + STEADY_MIN_S, STEADY_MIN_S);
     const struct store_fig *f = &lg->sf;
     if (!f->read || lg->n == 0)

@@ -246,10 +246,10 @@ round_complete(struct manager *m)
     m->in_round = false;
     m->last_round_ms = (double)(clock_now_us() - m->round_started_us) / 1000.0;
     /* Old rows go in small batches every round (a batch is bounded, so a large backlog
-     * never stalls the loop; raw samples once the oldest is STORE_RAW_SLACK_S past the
-     * retention, ten seconds' at once); the round time above does not include it. */
+     * never stalls the loop; raw samples a table of a sixth of the retention at once); the
+     * round time above does not include it. */
     struct store_retention keep = {m->opts.retention_s, m->opts.rollup_retention_s,
-                                   m->opts.event_retention_s, STORE_RAW_SLACK_S};
+                                   m->opts.event_retention_s};
     if (store_prune(m->store, clock_wall_s(), &keep) < 0)
         log_warnx("store pruning failed, ignoring");
     manager_forget_silent(m);

@@ -21,6 +21,14 @@
  * runs once per store, so it may use plain ALTER TABLE ... ADD COLUMN (with a DEFAULT for the
  * rows there are) or CREATE TABLE. Then extend tests/unit/test_store.c: it builds a store of
  * an older version from its SQL (tests/data/store-v0.sql) and opens it with this code. */
+/* A raw sample table of step 9: samples' columns after step 5, and step 8's index. */
+#define RAW_TABLE(n)                                                                               \
+    "CREATE TABLE samples_" #n "(id INTEGER PRIMARY KEY, time REAL NOT NULL,"                      \
+    " host INTEGER NOT NULL, cpu INTEGER, mem_bw INTEGER, disk INTEGER, net INTEGER,"              \
+    " vms BLOB NOT NULL, psi_cpu_some INTEGER, psi_cpu_full INTEGER, psi_memory_some INTEGER,"     \
+    " psi_memory_full INTEGER, psi_io_some INTEGER, psi_io_full INTEGER);"                         \
+    "CREATE INDEX samples_" #n "_time_host ON samples_" #n "(CAST(time / 10 AS INTEGER), host);"
+
 static const char *const steps[] = {
     /* 1: the baseline, the schema vmloc had when versions began (meta.schema_version '1',
      * user_version 0). Stores older still, from before the maintenance and recommendations
@@ -101,10 +109,25 @@ static const char *const steps[] = {
      * (store_each_sample(), whose query must divide by the same 10 to use the index). */
     ("DROP INDEX samples_host;"
      "CREATE INDEX samples_time_host ON samples(CAST(time / 10 AS INTEGER), host);"),
+    /* 9: raw samples in a ring of eight tables samples_0 .. samples_7 of the same columns and
+     * index, and a view `samples` of them all (store_ring.c): old rows go by emptying a whole
+     * table, not by deletes from one, which rewrote most of the pages they freed (bench/
+     * README.md, "A ring of tables"). The rows kept move to samples_0, ids and all. */
+    (RAW_TABLE(0) RAW_TABLE(1) RAW_TABLE(2) RAW_TABLE(3) RAW_TABLE(4) RAW_TABLE(5) RAW_TABLE(6)
+         RAW_TABLE(7) "INSERT INTO samples_0 SELECT id, time, host, cpu, mem_bw, disk, net, vms,"
+                      " psi_cpu_some, psi_cpu_full, psi_memory_some, psi_memory_full,"
+                      " psi_io_some, psi_io_full FROM samples;"
+                      "DROP TABLE samples;"
+                      "CREATE VIEW samples AS SELECT * FROM samples_0 UNION ALL SELECT * FROM"
+                      " samples_1 UNION ALL SELECT * FROM samples_2 UNION ALL SELECT * FROM"
+                      " samples_3 UNION ALL SELECT * FROM samples_4 UNION ALL SELECT * FROM"
+                      " samples_5 UNION ALL SELECT * FROM samples_6 UNION ALL SELECT * FROM"
+                      " samples_7;"),
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,
                "one migration step per schema version");
+_Static_assert(STORE_RAW_TABLES == 8, "step 9 made eight raw sample tables");
 
 static int
 prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
@@ -132,19 +155,6 @@ query_int(struct store *s, const char *sql, int *ret)
     int r = query_int64(s, sql, &v);
     *ret = (int)v;
     return r;
-}
-
-/* The first column of `sql`'s first row into *ret: 1, 0 (no row, *ret 0) or -EIO. */
-static int
-query_double(struct store *s, const char *sql, double *ret)
-{
-    sqlite3_stmt *st = NULL;
-    if (prepare(s, sql, &st) < 0)
-        return -EIO;
-    int rc = sqlite3_step(st);
-    *ret = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 /* The store's schema version: PRAGMA user_version, or meta.schema_version when that says more
@@ -664,50 +674,35 @@ prune_one(struct store *s, const char *sql, double before, long long *n)
 int
 store_prune(struct store *s, double now, const struct store_retention *r)
 {
-    /* Rows are written oldest first, so the lowest ids are the oldest: each delete looks at
-     * a range of at most STORE_PRUNE_BATCH ids from the lowest (a rowid range, no index),
-     * and deletes the rows in it old enough. An hour of roll-ups keeps the id of its first
-     * minute: the hours of all hosts are begun in time order. */
+    /* Raw samples a table at a time (store_ring.c). Other rows are written oldest first,
+     * so the lowest ids are the oldest: each delete looks at a range of at most
+     * STORE_PRUNE_BATCH ids from the lowest (a rowid range, no index), and deletes the rows in
+     * it old enough. An hour of roll-ups keeps the id of its first minute: the hours of all
+     * hosts are begun in time order. */
     long long n = 0;
+    if (store_ring_prune(s, now, r->raw_s, &n) < 0)
+        return -EIO;
     const struct {
         const char *sql;
         double before;
-        bool raw;
     } jobs[] = {
-        {"DELETE FROM samples WHERE id >= (SELECT min(id) FROM samples) AND id < (SELECT min(id)"
-         " FROM samples) + ?2 AND time < ?1",
-         now - r->raw_s, true},
         {"DELETE FROM rollups WHERE id >= (SELECT min(id) FROM rollups) AND id < (SELECT min(id)"
          " FROM rollups) + ?2 AND (hour + 1) * 3600 <= ?1",
-         now - r->rollup_s, false},
+         now - r->rollup_s},
         {"DELETE FROM conflicts WHERE id >= (SELECT min(id) FROM conflicts) AND id < (SELECT"
          " min(id) FROM conflicts) + ?2 AND time < ?1",
-         now - r->event_s, false},
+         now - r->event_s},
         /* Through the index on started: only rows that started before the cut are looked at. */
         {"DELETE FROM migrations WHERE rowid IN (SELECT rowid FROM migrations WHERE started < ?1"
          " AND finished IS NOT NULL AND finished < ?1 LIMIT ?2)",
-         now - r->event_s, false},
+         now - r->event_s},
         {"DELETE FROM recommendations WHERE rowid IN (SELECT rowid FROM recommendations WHERE"
          " time < ?1 AND state != 'pending' AND updated < ?1 LIMIT ?2)",
-         now - r->event_s, false},
+         now - r->event_s},
     };
-    /* Raw samples wait until the oldest is raw_slack_s past the cut. */
-    double oldest = 0;
-    bool raw_due = true;
-    if (r->raw_slack_s > 0) {
-        int got = query_double(s, "SELECT time FROM samples ORDER BY id LIMIT 1", &oldest);
-        if (got < 0)
-            return -EIO;
-        raw_due = got > 0 && oldest < now - r->raw_s - r->raw_slack_s;
-    }
     for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-        long long before = n;
-        if (jobs[i].raw && !raw_due)
-            continue;
         if (prune_one(s, jobs[i].sql, jobs[i].before, &n) < 0)
             return -EIO;
-        if (jobs[i].raw)
-            s->raw_rows -= n - before;
     }
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }

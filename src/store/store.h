@@ -15,7 +15,7 @@
 
 /* The schema version this vmloc writes: the number of migration steps in store.c (PRAGMA
  * user_version and meta.schema_version of an up-to-date store). */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 #define STORE_FILE "vmloc.db"
 
 struct store;
@@ -152,24 +152,20 @@ MUST_CHECK int store_each_minute(struct store *s, const char *host, double since
 
 /* How long each kind of row is kept (seconds). */
 struct store_retention {
-    double raw_s;    /* raw samples */
+    /* raw samples: a row goes with the rest of its table (store_ring.c), kept retention to
+     * retention + a sixth (STORE_RAW_TABLES - 2) */
+    double raw_s;
     double rollup_s; /* one-minute roll-ups (an hour's row goes once all of it is older) */
     double event_s;  /* conflicts, finished migrations, recommendations no longer pending */
-    /* Raw samples wait until the oldest is this much older than raw_s, then go together:
-     * one delete of ten seconds' rows writes a fifth fewer pages than ten of one second's
-     * (SQLite rewrites the pages beside the ones a delete empties). 0: every call. */
-    double raw_slack_s;
 };
-
-/* The manager's raw_slack_s: raw samples are kept retention to retention + 10 s. */
-#define STORE_RAW_SLACK_S 10.0
 
 /* Rows deleted by one store_prune() call at most, per table: a call costs a few
  * milliseconds, and the manager calls it every round until the backlog is gone. */
 #define STORE_PRUNE_BATCH 5000
 
 /* Delete rows older than `now` minus their retention under `r`, at most STORE_PRUNE_BATCH
- * per table, oldest first. Returns the rows deleted (>= 0), or -EIO. */
+ * per table, oldest first, and raw samples a whole table of them at a time (store_ring.c).
+ * Returns the rows deleted (>= 0), or -EIO. */
 MUST_CHECK int store_prune(struct store *s, double now, const struct store_retention *r);
 
 /* The JSON samples step 3 of the schema dropped from an older store when it was opened (for

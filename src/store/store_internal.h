@@ -35,6 +35,23 @@ struct store_name {
     struct store_ru *ru;
 };
 
+/* The raw sample tables samples_0 .. samples_N-1 (store_ring.c; the view `samples` shows all
+ * their rows): ids are given here and grow across them, so that reading the tables from the
+ * one after the current one round to it, each by id, gives every row in the order written. */
+#define STORE_RAW_TABLES 8
+
+struct store_ring {
+    unsigned cur;                        /* the table written to */
+    double cur_started;                  /* when it became current; NAN: at the next prune */
+    double ended[STORE_RAW_TABLES];      /* when each other one stopped being current */
+    bool used[STORE_RAW_TABLES];         /* holds rows */
+    bool known;                          /* false (at open, after a rollback): read the tables */
+    bool clamp;                          /* times were read from rows: bound them by `now` */
+    int64_t last_id;                     /* the last raw row id given */
+    sqlite3_stmt *add[STORE_RAW_TABLES]; /* one row */
+    sqlite3_stmt *add_many[STORE_RAW_TABLES]; /* STORE_RAW_PER_INSERT rows */
+};
+
 /* A raw sample queued for store_commit(): its VMs are bytes [off, off + len) of `bytes`. */
 struct store_raw {
     double time;
@@ -52,8 +69,7 @@ struct store {
     sqlite3_stmt *put_migration;
     sqlite3_stmt *put_agent;
     /* store_samples.c */
-    sqlite3_stmt *add_raw;      /* one row */
-    sqlite3_stmt *add_raw_many; /* STORE_RAW_PER_INSERT rows */
+    struct store_ring ring;
     sqlite3_stmt *find_name;
     sqlite3_stmt *add_name;
     sqlite3_stmt *put_hour;
@@ -82,8 +98,22 @@ struct store {
     int found_version; /* the schema version store_open() found; -1: a new file */
 };
 
-/* Raw samples written by one INSERT statement. */
+/* Raw samples written by one INSERT statement, and the values bound for each: id, time,
+ * host, the kinds, the VMs, the pressure lines (PRESSURE_BIT order). */
 #define STORE_RAW_PER_INSERT 32
+#define STORE_RAW_PSI_COLS (PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT)
+#define STORE_RAW_BINDS (8 + STORE_RAW_PSI_COLS)
+
+/* store_ring.c: prepare its statements (0 or -EIO), and finalize them. */
+MUST_CHECK int store_ring_prepare(struct store *s);
+void store_ring_done(struct store *s);
+/* Read which tables hold rows and which is current, unless known. 0 or -EIO. */
+MUST_CHECK int store_ring_load(struct store *s);
+/* Empty the tables all of whose rows are older than `now` - `raw_s`, adding their rows to *n,
+ * and make the next table current once the current one has been for a segment. 0 or -EIO. */
+MUST_CHECK int store_ring_prune(struct store *s, double now, double raw_s, long long *n);
+/* The i-th table, oldest first (i < STORE_RAW_TABLES). */
+unsigned store_ring_nth(const struct store *s, unsigned i);
 
 /* Prepare store_samples.c's statements. 0 or -EIO. */
 MUST_CHECK int store_samples_prepare(struct store *s);
@@ -92,9 +122,10 @@ MUST_CHECK int store_samples_prepare(struct store *s);
 MUST_CHECK int store_samples_flush(struct store *s);
 /* The transaction was committed: the names it added are in the table for good. */
 void store_names_committed(struct store *s);
-/* The query of store_each_sample(): every host's raw samples, or (`one_host`) one host's
- * through the index samples_time_host, with ?1 the time since and ?2 the host's name. */
-const char *store_sample_sql(bool one_host);
+/* The query of store_each_sample() in raw table `table` into buf: every host's raw samples, or
+ * (`one_host`) one host's through the table's index samples_N_time_host, with ?1 the time
+ * since and ?2 the host's name. */
+void store_sample_sql(bool one_host, unsigned table, char *buf, size_t len);
 /* Free what store_samples.c holds (statements, caches, queue). */
 void store_samples_done(struct store *s);
 

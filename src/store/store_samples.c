@@ -13,14 +13,7 @@
 #include "core/grow.h"
 #include "store/store_internal.h"
 
-static const char raw_columns[] = "INSERT INTO samples(time, host, cpu, mem_bw, disk, net, vms,"
-                                  " psi_cpu_some, psi_cpu_full, psi_memory_some,"
-                                  " psi_memory_full, psi_io_some, psi_io_full) VALUES ";
-/* One row's binds: time, host, the kinds, the VMs, the pressure lines (PRESSURE_BIT order). */
-#define RAW_PSI_COLS (PRESSURE_RES_COUNT * PRESSURE_LINE_COUNT)
-#define RAW_BINDS (7 + RAW_PSI_COLS)
-static const char raw_row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
-_Static_assert(sizeof(raw_row) - 1 == 2 * RAW_BINDS + 1, "one ? per bind");
+#define RAW_PSI_COLS STORE_RAW_PSI_COLS
 
 /* SQLite's rollback hook: a transaction was rolled back, by ROLLBACK or by an error, and the
  * names and raw rows it added with it. Only noted here: the hook must not use the connection,
@@ -31,23 +24,18 @@ on_rollback(void *arg)
     struct store *s = arg;
     s->names_rolled_back = true;
     s->raw_rows_known = false; /* what it had written or pruned is back as it was */
+    s->ring.known = false;
 }
 
 int
 store_samples_prepare(struct store *s)
 {
-    char many[sizeof(raw_columns) + STORE_RAW_PER_INSERT * sizeof(raw_row)];
-    size_t n = (size_t)snprintf(many, sizeof(many), "%s", raw_columns);
-    for (unsigned i = 0; i < STORE_RAW_PER_INSERT; i++)
-        n += (size_t)snprintf(many + n, sizeof(many) - n, "%s%s", i ? "," : "", raw_row);
-    char one[sizeof(raw_columns) + sizeof(raw_row)];
-    (void)snprintf(one, sizeof(one), "%s%s", raw_columns, raw_row);
+    if (store_ring_prepare(s) < 0)
+        return -EIO;
     const struct {
         const char *sql;
         sqlite3_stmt **st;
     } stmts[] = {
-        {one, &s->add_raw},
-        {many, &s->add_raw_many},
         {"SELECT id FROM names WHERE name = ?", &s->find_name},
         {"INSERT INTO names(name) VALUES (?)", &s->add_name},
         /* In place, keeping the id and index entry of the hour's first minute (a REPLACE
@@ -68,8 +56,7 @@ store_samples_prepare(struct store *s)
 void
 store_samples_done(struct store *s)
 {
-    sqlite3_finalize(s->add_raw);
-    sqlite3_finalize(s->add_raw_many);
+    store_ring_done(s);
     sqlite3_finalize(s->find_name);
     sqlite3_finalize(s->add_name);
     sqlite3_finalize(s->put_hour);
@@ -458,6 +445,9 @@ store_add_vm(struct store *s, const char *vm, const double *pct, unsigned kinds,
 static void
 raw_bind(struct store *s, sqlite3_stmt *st, int base, const struct store_raw *r)
 {
+    s->ring.last_id++;
+    (void)sqlite3_bind_int64(st, base + 1, s->ring.last_id);
+    base++; /* then the columns after the id */
     (void)sqlite3_bind_double(st, base + 1, r->time);
     (void)sqlite3_bind_int64(st, base + 2, r->host);
     for (unsigned k = 0; k < KIND_COUNT; k++) {
@@ -482,18 +472,21 @@ store_samples_flush(struct store *s)
     /* A write of the round that failed may have rolled the transaction back already: the
      * queued samples may then carry ids that no longer exist. */
     names_settle(s);
-    int ret = 0;
+    int ret = s->n_raw != 0 ? store_ring_load(s) : 0;
     size_t i = 0;
     while (i < s->n_raw && ret == 0) {
         bool many = s->n_raw - i >= STORE_RAW_PER_INSERT;
-        sqlite3_stmt *st = many ? s->add_raw_many : s->add_raw;
+        unsigned k = s->ring.cur;
+        sqlite3_stmt *st = many ? s->ring.add_many[k] : s->ring.add[k];
         size_t n = many ? STORE_RAW_PER_INSERT : 1;
         for (size_t j = 0; j < n; j++)
-            raw_bind(s, st, (int)(j * RAW_BINDS), &s->raw[i + j]);
-        if (sqlite3_step(st) != SQLITE_DONE)
+            raw_bind(s, st, (int)(j * STORE_RAW_BINDS), &s->raw[i + j]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
             ret = -EIO;
-        else
+        } else {
             s->raw_rows += (long long)n;
+            s->ring.used[k] = true;
+        }
         (void)sqlite3_reset(st);
         (void)sqlite3_clear_bindings(st);
         i += n;
@@ -624,49 +617,20 @@ vms_read(sqlite3_stmt *by_id, const uint8_t *p, size_t len, struct vm_list *l)
     }
 }
 
-const char *
-store_sample_sql(bool one_host)
-{
-#define SAMPLE_COLS                                                                                \
-    "SELECT s.time, n.name, s.cpu, s.mem_bw, s.disk, s.net, s.vms, s.psi_cpu_some,"                \
-    " s.psi_cpu_full, s.psi_memory_some, s.psi_memory_full, s.psi_io_some, s.psi_io_full"
-    /* One host's: each ten seconds from `since` that hold rows, each by a seek past the one
-     * before (a row dated decades off adds one step), then the host's rows in it. */
-#define TEN_S "CAST(time / 10 AS INTEGER)"
-    return one_host
-               ? "WITH RECURSIVE b(k) AS (SELECT (SELECT MIN(" TEN_S ") FROM samples WHERE " TEN_S
-                 " >= CAST(?1 / 10 AS INTEGER)) UNION ALL SELECT (SELECT MIN(" TEN_S
-                 ") FROM samples WHERE " TEN_S " > b.k) FROM b WHERE b.k IS NOT NULL) " SAMPLE_COLS
-                 " FROM b JOIN names n ON n.name = ?2"
-                 " JOIN samples s ON CAST(s.time / 10 AS INTEGER) = b.k AND s.host = n.id"
-                 " WHERE s.time >= ?1 ORDER BY s.id"
-               : SAMPLE_COLS " FROM samples s JOIN names n ON n.id = s.host"
-                             " WHERE s.time >= ?1 ORDER BY s.id";
-#undef TEN_S
-#undef SAMPLE_COLS
-}
+/* What one read of samples carries from table to table. */
+struct sample_read {
+    sqlite3_stmt *by_id;
+    bool with_vms;
+    struct vm_list l;
+    long long bad;
+    void (*fn)(void *ctx, const struct store_row *r);
+    void *ctx;
+};
 
-int
-store_each_sample(struct store *s, const char *host, double since, bool with_vms,
-                  void (*fn)(void *ctx, const struct store_row *r), void *ctx, long long *ret_bad)
+/* The rows of `st` (a statement of store_sample_sql()) to rd->fn. 0, -EIO or -ENOMEM. */
+static int
+each_row(sqlite3_stmt *st, struct sample_read *rd)
 {
-    /* Held samples are written first, to be read with the others; when they cannot be, they
-     * are dropped (the roll-ups have them) and what is stored is read all the same. */
-    (void)raw_write(s);
-    sqlite3_stmt *st = NULL;
-    sqlite3_stmt *by_id = NULL;
-    const char *sql = store_sample_sql(host != NULL);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "SELECT name FROM names WHERE id = ?", -1, &by_id, NULL) !=
-            SQLITE_OK) {
-        sqlite3_finalize(st);
-        return -EIO;
-    }
-    (void)sqlite3_bind_double(st, 1, since);
-    if (host != NULL)
-        (void)sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
-    struct vm_list l = {0};
-    long long bad = 0;
     int ret = 0;
     int rc;
     while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -684,30 +648,60 @@ store_each_sample(struct store *s, const char *host, double since, bool with_vms
                              (enum pressure_line)(c % PRESSURE_LINE_COUNT),
                              sqlite3_column_double(st, 7 + (int)c) / 100.0);
         }
-        if (with_vms) {
+        if (rd->with_vms) {
+            struct vm_list *l = &rd->l;
             const uint8_t *p = sqlite3_column_blob(st, 6);
-            int r = vms_read(by_id, p, p != NULL ? (size_t)sqlite3_column_bytes(st, 6) : 0, &l);
+            int r = vms_read(rd->by_id, p, p != NULL ? (size_t)sqlite3_column_bytes(st, 6) : 0, l);
             if (r == -EINVAL) {
-                bad++;
+                rd->bad++;
                 continue;
             }
             ret = r;
-            for (size_t j = 0; j < l.n; j++)
-                l.v[j].name = l.names[j];
-            row.vms = l.v;
-            row.n_vms = l.n;
+            for (size_t j = 0; j < l->n; j++)
+                l->v[j].name = l->names[j];
+            row.vms = l->v;
+            row.n_vms = l->n;
         }
         if (ret == 0)
-            fn(ctx, &row);
+            rd->fn(rd->ctx, &row);
     }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = -EIO;
-    sqlite3_finalize(st);
-    sqlite3_finalize(by_id);
-    free(l.v);
-    free(l.names);
+    return ret;
+}
+
+int
+store_each_sample(struct store *s, const char *host, double since, bool with_vms,
+                  void (*fn)(void *ctx, const struct store_row *r), void *ctx, long long *ret_bad)
+{
+    /* Held samples are written first, to be read with the others; when they cannot be, they
+     * are dropped (the roll-ups have them) and what is stored is read all the same. */
+    (void)raw_write(s);
+    struct sample_read rd = {.with_vms = with_vms, .fn = fn, .ctx = ctx};
+    if (store_ring_load(s) < 0 || sqlite3_prepare_v2(s->db, "SELECT name FROM names WHERE id = ?",
+                                                     -1, &rd.by_id, NULL) != SQLITE_OK)
+        return -EIO;
+    /* The tables oldest first, each in id order: every row in the order written. */
+    int ret = 0;
+    for (unsigned i = 0; i < STORE_RAW_TABLES && ret == 0; i++) {
+        char sql[1024];
+        store_sample_sql(host != NULL, store_ring_nth(s, i), sql, sizeof(sql));
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+            ret = -EIO;
+            break;
+        }
+        (void)sqlite3_bind_double(st, 1, since);
+        if (host != NULL)
+            (void)sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+        ret = each_row(st, &rd);
+        sqlite3_finalize(st);
+    }
+    sqlite3_finalize(rd.by_id);
+    free(rd.l.v);
+    free(rd.l.names);
     if (ret_bad != NULL)
-        *ret_bad = bad;
+        *ret_bad = rd.bad;
     return ret;
 }
 

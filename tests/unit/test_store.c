@@ -175,13 +175,16 @@ test_upgrade_oldest(void **state)
     assert_int_equal(query_int(dir, "SELECT count(*) FROM pragma_table_info('migrations')"
                                     " WHERE name = 'answered'"),
                      1);
-    /* Step 7 indexed the raw samples by host, step 8 by ten seconds and host instead; one
-     * host's are read through it. */
+    /* Step 7 indexed the raw samples by host, step 8 by ten seconds and host instead, and
+     * step 9 split them into a ring of tables, each with step 8's index, under a view. */
     assert_int_equal(query_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                    " AND name = 'samples_host'"),
+                                    " AND name IN ('samples_host', 'samples_time_host')"),
                      0);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                    " AND name = 'samples_time_host'"),
+                                    " AND name GLOB 'samples_[0-7]_time_host'"),
+                     8);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'view'"
+                                    " AND name = 'samples'"),
                      1);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM samples s JOIN names n"
                                     " ON s.host = n.id WHERE n.name = 'h1'"),
@@ -355,7 +358,7 @@ test_names_after_rollback(void **state)
     struct store *s = open_store(dir);
     write_round(s, T0, 0, true);
     /* A failing write: the raw sample of the next round rolls its transaction back. */
-    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON samples BEGIN "
+    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON samples_0 BEGIN "
                   "SELECT RAISE(ROLLBACK, 'disk full'); END;");
     double pct[KIND_COUNT];
     usage_at(1, pct);
@@ -452,7 +455,7 @@ test_stats_count(void **state)
 
     double pct[KIND_COUNT];
     usage_at(2, pct);
-    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON samples WHEN NEW.time > "
+    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON samples_0 WHEN NEW.time > "
                   "1764140425"
                   " BEGIN SELECT RAISE(ROLLBACK, 'disk full'); END;");
     /* 40 rows (more than one statement writes), the last of which fails. */
@@ -487,18 +490,33 @@ test_stats_count(void **state)
     s = open_store(dir);
     write_round(s, T0 + 1000, 3, true);
     expect_count(s, dir, 9);
-    /* Pruned in a transaction, then on its own: the rows before T0 + 15 go (4), then those
-     * before T0 + 25 (3). */
-    struct store_retention keep = {T0 + 1000 - (T0 + 15), 1e9, 1e9, 0};
-    assert_int_equal(store_begin(s), 0);
-    assert_int_equal(store_prune(s, T0 + 1000, &keep), 4);
-    assert_int_equal(store_commit(s), 0);
-    expect_count(s, dir, 5);
-    keep.raw_s = T0 + 1000 - (T0 + 25);
-    assert_int_equal(store_prune(s, T0 + 1000, &keep), 3);
-    expect_count(s, dir, 2);
+    /* All nine in table 0, begun at T0: with a retention of 60 s (segments of 10 s) the ring
+     * moves on to table 1, and table 0 is kept until T0 + 1060. */
+    struct store_retention keep = {60, 1e9, 1e9};
+    assert_int_equal(store_prune(s, T0 + 1000, &keep), 0);
     write_round(s, T0 + 1010, 4, true);
-    expect_count(s, dir, 4);
+    expect_count(s, dir, 11);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_1"), 2);
+    assert_int_equal(store_prune(s, T0 + 1059, &keep), 0);
+    /* Emptied in a round that is rolled back: the rows are back, and the ring knows it. */
+    exec_sql(dir, "CREATE TRIGGER full BEFORE INSERT ON conflicts BEGIN "
+                  "SELECT RAISE(ROLLBACK, 'disk full'); END;");
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_prune(s, T0 + 1060, &keep), 9);
+    assert_true(store_add_conflict(s, T0 + 1060, "h1", "[]", "[]", "x") < 0);
+    assert_true(store_commit(s) < 0);
+    exec_sql(dir, "DROP TRIGGER full;");
+    expect_count(s, dir, 11);
+    /* Pruned in a transaction, then on its own. */
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_prune(s, T0 + 1060, &keep), 9);
+    assert_int_equal(store_commit(s), 0);
+    expect_count(s, dir, 2);
+    assert_int_equal(store_prune(s, T0 + 1119, &keep), 0);
+    assert_int_equal(store_prune(s, T0 + 1120, &keep), 2);
+    expect_count(s, dir, 0);
+    write_round(s, T0 + 1130, 5, true);
+    expect_count(s, dir, 2);
     store_close(s);
 }
 
@@ -574,9 +592,9 @@ test_one_host_by_ten_seconds(void **state)
     store_close(s);
 }
 
-/* The one-host query reads through the index by ten seconds and host, for each step and for
- * the rows of one (the query must divide the time as the index does, or SQLite walks the
- * table); every host's walks the table in rowid order. */
+/* The one-host query of a raw table reads through its index by ten seconds and host, for
+ * each step and for the rows of one (the query must divide the time as the index does, or
+ * SQLite walks the table); every host's walks the table in rowid order. */
 static void
 test_one_host_uses_the_index(void **state)
 {
@@ -589,8 +607,10 @@ test_one_host_uses_the_index(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     for (int one = 0; one < 2; one++) {
+        char query[1024];
+        store_sample_sql(one != 0, 3, query, sizeof(query));
         char sql[2048];
-        (void)snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", store_sample_sql(one != 0));
+        (void)snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", query);
         sqlite3_stmt *st = NULL;
         assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
         char plan[4096] = "";
@@ -601,8 +621,8 @@ test_one_host_uses_the_index(void **state)
         sqlite3_finalize(st);
         print_message("%s", plan);
         if (one) {
-            assert_non_null(strstr(plan, "USING INDEX samples_time_host (<expr>=? AND host=?)"));
-            assert_non_null(strstr(plan, "USING INDEX samples_time_host (<expr>>?)"));
+            assert_non_null(strstr(plan, "USING INDEX samples_3_time_host (<expr>=? AND host=?)"));
+            assert_non_null(strstr(plan, "USING INDEX samples_3_time_host (<expr>>?)"));
             assert_null(strstr(plan, "SCAN s"));
         } else {
             assert_non_null(strstr(plan, "SCAN s"));
@@ -899,37 +919,120 @@ test_hold_raw_rollback(void **state)
     store_close(s);
 }
 
-/* With raw_slack_s, raw samples stay until the oldest is that much past the cut, then all
- * those past it go at once. */
+/* Raw samples go to one table of the ring at a time. store_prune() moves on to the next a
+ * sixth of the retention after the first call that finds rows in the current one, and
+ * empties a table once it was left a retention ago, not before. Reads go oldest first across
+ * the tables; opened again, the store writes on in the table written last, ids still
+ * growing, and keeps a table a retention after its newest row. */
 static void
-test_prune_slack(void **state)
+test_ring(void **state)
 {
     (void)state;
     char dir[512];
     testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
-    const double pct[KIND_COUNT] = {1, 2, 3, 4};
-    const double at[] = {T0, T0 + 5, T0 + 20};
-    assert_int_equal(store_begin(s), 0);
-    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
-        assert_int_equal(store_add_sample(s, at[i], "h1", pct, KIND_MASK_ALL, NULL, true), 0);
-    assert_int_equal(store_commit(s), 0);
-    /* The cut at T0 + 8: the oldest is 8 s past it, under the slack. */
-    struct store_retention keep = {100, 1e9, 1e9, 10};
-    assert_int_equal(store_prune(s, T0 + 108, &keep), 0);
-    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 3);
-    /* The cut at T0 + 12: the oldest is 12 s past it, and both rows before the cut go. */
-    assert_int_equal(store_prune(s, T0 + 112, &keep), 2);
-    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 1);
-    long long n = -1;
-    long long bytes = -1;
-    assert_int_equal(store_stats(s, &n, &bytes), 0);
-    assert_int_equal(n, 1);
+    struct store_retention keep = {60, 1e9, 1e9}; /* segments of 10 s */
+    write_round(s, T0, 0, true);
+    assert_int_equal(store_prune(s, T0, &keep), 0); /* table 0's segment begins */
+    write_round(s, T0 + 5, 1, true);
+    assert_int_equal(store_prune(s, T0 + 9, &keep), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 4);
+    assert_int_equal(store_prune(s, T0 + 10, &keep), 0); /* on to table 1 */
+    write_round(s, T0 + 10, 2, true);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 4);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_1"), 2);
+    assert_int_equal(store_prune(s, T0 + 69, &keep), 0); /* on to table 2; 0 kept */
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 4);
+    assert_int_equal(store_prune(s, T0 + 70, &keep), 4);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 0);
+    write_round(s, T0 + 70, 3, true);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_2"), 2);
+    struct rows rs = {0};
+    assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
+    assert_int_equal(rs.n, 2);
+    assert_true(rs.r[0].time == T0 + 10 && rs.r[1].time == T0 + 70);
+    store_close(s);
+
+    s = open_store(dir);
+    write_round(s, T0 + 80, 4, true);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_2"), 4);
+    assert_true(query_int(dir, "SELECT min(id) FROM samples_2") >
+                query_int(dir, "SELECT max(id) FROM samples_1"));
+    memset(&rs, 0, sizeof(rs));
+    assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
+    assert_int_equal(rs.n, 3);
+    assert_true(rs.r[0].time == T0 + 10 && rs.r[1].time == T0 + 70 && rs.r[2].time == T0 + 80);
+    /* Table 1's newest row is of T0 + 10. */
+    assert_int_equal(store_prune(s, T0 + 69, &keep), 0);
+    assert_int_equal(store_prune(s, T0 + 70, &keep), 2);
     store_close(s);
 }
 
-/* Each store_prune() call deletes at most STORE_PRUNE_BATCH rows of a table, the oldest,
- * and keeps what is young enough, unfinished or pending. */
+struct order {
+    double last;
+    int n;
+    bool ordered;
+};
+
+static void
+check_order(void *ctx, const struct store_row *r)
+{
+    struct order *o = ctx;
+    o->ordered = o->ordered && r->time >= o->last;
+    o->last = r->time;
+    o->n++;
+}
+
+/* Rounds every 5 s, pruned after each: every raw sample younger than the retention is kept,
+ * none older than the retention, a segment and a round or two; when the retention grows,
+ * no young row goes either (the current table is written on until the next is old enough).
+ * After going round the ring, a read still gives the rows in time order. */
+static void
+test_ring_keeps_retention(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    struct store_retention keep = {60, 1e9, 1e9};
+    int emptied = 0;
+    for (int i = 0; i < 120; i++) {
+        double now = T0 + 5.0 * i;
+        if (i == 60)
+            keep.raw_s = 120;
+        write_round(s, now, i, true);
+        int n = store_prune(s, now, &keep);
+        assert_true(n >= 0);
+        emptied += n > 0;
+        char sql[160];
+        /* After the retention grows, the rows the shorter one let go stay gone. */
+        double window = i < 60 ? keep.raw_s : fmin(keep.raw_s, now - (T0 + 5.0 * 59 - 60));
+        (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM samples WHERE time > %.1f",
+                       now - window);
+        int young = 0;
+        for (int j = 0; j <= i; j++)
+            young += T0 + 5.0 * j > now - window ? 2 : 0;
+        assert_int_equal(query_int(dir, sql), young);
+        (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM samples WHERE time < %.1f",
+                       now - keep.raw_s - keep.raw_s / 6 - 15);
+        if (i < 60)
+            assert_int_equal(query_int(dir, sql), 0);
+        /* Read across the tables, oldest first, from wherever the ring has come to. */
+        struct order o = {.ordered = true};
+        assert_int_equal(store_each_sample(s, "h1", 0, false, check_order, &o, NULL), 0);
+        assert_true(o.ordered);
+        assert_int_equal(o.n * 2, query_int(dir, "SELECT count(*) FROM samples"));
+    }
+    assert_true(emptied >= 8); /* round the ring at least once */
+    long long n = -1;
+    long long bytes = -1;
+    assert_int_equal(store_stats(s, &n, &bytes), 0);
+    assert_int_equal(n, query_int(dir, "SELECT count(*) FROM samples"));
+    store_close(s);
+}
+
+/* Each store_prune() call deletes at most STORE_PRUNE_BATCH rows of a table (but the raw
+ * samples'), the oldest, and keeps what is young enough, unfinished or pending. */
 static void
 test_prune_batches(void **state)
 {
@@ -941,8 +1044,7 @@ test_prune_batches(void **state)
     const double pct[KIND_COUNT] = {1, 2, 3, 4};
     assert_int_equal(store_begin(s), 0);
     for (int i = 0; i < old; i++)
-        assert_int_equal(store_add_sample(s, T0 + i * 0.01, "h1", pct, KIND_MASK_ALL, NULL, true),
-                         0);
+        assert_int_equal(store_add_conflict(s, T0 + i * 0.01, "h1", "[]", "[]", "x"), 0);
     for (int i = 0; i < 10; i++)
         assert_int_equal(store_add_sample(s, T0 + 1000 + i, "h1", pct, KIND_MASK_ALL, NULL, true),
                          0);
@@ -967,14 +1069,14 @@ test_prune_batches(void **state)
 
     /* Raw kept 500 s, roll-ups until 2 h after T0 + 5000 + 3600 * 2 - 1, events 500 s. */
     double now = T0 + 1500;
-    struct store_retention keep = {500, now - (T0 + 5000 + 7200), 500, 0};
+    struct store_retention keep = {500, now - (T0 + 5000 + 7200), 500};
     int n = store_prune(s, now, &keep);
-    /* A batch of samples, three hours of roll-ups, a conflict, a migration, a
-     * recommendation. */
-    assert_int_equal(n, STORE_PRUNE_BATCH + 3 + 1 + 1 + 1);
-    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 100 + 10);
+    /* A batch of conflicts, three hours of roll-ups, a migration, a recommendation; the raw
+     * samples are all in the table being written, which is never emptied (test_ring). */
+    assert_int_equal(n, STORE_PRUNE_BATCH + 3 + 1 + 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM conflicts"), 100 + 1 + 1);
     n = store_prune(s, now, &keep);
-    assert_int_equal(n, 100);
+    assert_int_equal(n, 100 + 1);
     assert_int_equal(store_prune(s, now, &keep), 0);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 10);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM rollups"), 1);
@@ -1019,6 +1121,50 @@ static const char v2_sql[] =
     "INSERT INTO migrations VALUES ('m-old-1', 'web-1', 'h1', 'h2', 'done', 1764140002,"
     "  1764140030, NULL, 'cpu conflict', 1764140029);"
     "INSERT INTO agents VALUES ('h1', 'http://127.0.0.1:1', 1764140000);";
+
+/* Version 8 to 9: the raw samples of the one table move to the ring's first table with
+ * their ids, are read as before, and the rows written after them come after them. (The
+ * store of version 8 is made from one of today's, its raw tables folded back into one.) */
+static void
+test_upgrade_v8(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    write_round(s, T0, 0, true);
+    write_round(s, T0 + 10, 1, true);
+    store_close(s);
+    exec_sql(dir, "CREATE TABLE old AS SELECT * FROM samples;"
+                  "DROP VIEW samples;"
+                  "DROP TABLE samples_0; DROP TABLE samples_1; DROP TABLE samples_2;"
+                  "DROP TABLE samples_3; DROP TABLE samples_4; DROP TABLE samples_5;"
+                  "DROP TABLE samples_6; DROP TABLE samples_7;"
+                  "CREATE TABLE samples(id INTEGER PRIMARY KEY, time REAL NOT NULL,"
+                  "  host INTEGER NOT NULL, cpu INTEGER, mem_bw INTEGER, disk INTEGER,"
+                  "  net INTEGER, vms BLOB NOT NULL, psi_cpu_some INTEGER, psi_cpu_full INTEGER,"
+                  "  psi_memory_some INTEGER, psi_memory_full INTEGER, psi_io_some INTEGER,"
+                  "  psi_io_full INTEGER);"
+                  "INSERT INTO samples SELECT * FROM old; DROP TABLE old;"
+                  "CREATE INDEX samples_time_host ON samples(CAST(time / 10 AS INTEGER), host);"
+                  "PRAGMA user_version = 8; UPDATE meta SET value = '8'"
+                  " WHERE key = 'schema_version';");
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 4);
+    s = open_store(dir);
+    int from = -1;
+    assert_true(store_upgraded(s, &from));
+    assert_int_equal(from, 8);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 4);
+    assert_int_equal(query_int(dir, "SELECT max(id) FROM samples_0"), 4);
+    write_round(s, T0 + 20, 2, true);
+    struct rows rs = {0};
+    assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
+    assert_int_equal(rs.n, 3);
+    assert_true(rs.r[0].time == T0 && rs.r[1].time == T0 + 10 && rs.r[2].time == T0 + 20);
+    assert_string_equal(rs.vm[1][0], "h1-web");
+    assert_int_equal(query_int(dir, "SELECT max(id) FROM samples"), 6);
+    store_close(s);
+}
 
 /* Version 2 to 3: the JSON samples are dropped and counted, the events stay, and the new
  * tables take samples. */
@@ -1111,7 +1257,7 @@ test_bad_vms_skipped(void **state)
     write_round(s, T0, 0, true);
     write_round(s, T0 + 10, 1, true);
     store_close(s);
-    exec_sql(dir, "UPDATE samples SET vms = x'0104ff' WHERE id = 1");
+    exec_sql(dir, "UPDATE samples_0 SET vms = x'0104ff' WHERE id = 1");
     s = open_store(dir);
     struct rows rs = {0};
     long long bad = 0;
@@ -1455,7 +1601,7 @@ test_contention_history(void **state)
     assert_true(a_id > 0 && a_id < 128);
     char sql[256];
     (void)snprintf(sql, sizeof(sql),
-                   "INSERT INTO samples(time, host, cpu, vms) VALUES (%.0f, (SELECT id FROM names"
+                   "INSERT INTO samples_0(time, host, cpu, vms) VALUES (%.0f, (SELECT id FROM names"
                    " WHERE name = 'h1'), 5000, x'0104%02xa00fffffffffffff')",
                    T0 + 20, a_id);
     exec_sql(dir, sql);
@@ -1590,12 +1736,14 @@ main(void)
         cmocka_unit_test(test_one_host_by_ten_seconds),
         cmocka_unit_test(test_one_host_uses_the_index),
         cmocka_unit_test(test_prune_batches),
-        cmocka_unit_test(test_prune_slack),
+        cmocka_unit_test(test_ring),
+        cmocka_unit_test(test_ring_keeps_retention),
         cmocka_unit_test(test_hold_raw),
         cmocka_unit_test(test_hold_raw_rollback),
         cmocka_unit_test(test_rollup_in_place),
         cmocka_unit_test(test_stats_count),
         cmocka_unit_test(test_upgrade_v2),
+        cmocka_unit_test(test_upgrade_v8),
         cmocka_unit_test(test_bad_vms_skipped),
         cmocka_unit_test(test_hour_codec),
         cmocka_unit_test(test_hour_codec_smooth),
