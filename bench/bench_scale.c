@@ -252,7 +252,12 @@ store_figures(const char *data, struct store_fig *f)
         }
     }
     sqlite3_finalize(st);
-    f->raw_rows = sql_int(db, "SELECT count(*) FROM samples");
+    /* Table by table, through their indexes (a count of the view reads every row). */
+    f->raw_rows = sql_int(db, "SELECT (SELECT count(*) FROM samples_0) + (SELECT count(*) FROM"
+                              " samples_1) + (SELECT count(*) FROM samples_2) + (SELECT count(*)"
+                              " FROM samples_3) + (SELECT count(*) FROM samples_4) + (SELECT"
+                              " count(*) FROM samples_5) + (SELECT count(*) FROM samples_6) +"
+                              " (SELECT count(*) FROM samples_7)");
     f->ru_rows = sql_int(db, "SELECT count(*) FROM rollups");
     f->ru_minutes = sql_int(db, "SELECT SUM(minutes) FROM rollups");
     f->ru_blob_bytes = sql_int(db, "SELECT SUM(length(data)) FROM rollups");

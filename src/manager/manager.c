@@ -246,7 +246,7 @@ round_complete(struct manager *m)
     m->in_round = false;
     m->last_round_ms = (double)(clock_now_us() - m->round_started_us) / 1000.0;
     /* Old rows go in small batches every round (a batch is bounded, so a large backlog
-     * never stalls the loop; raw samples a table of a sixth of the retention at once); the
+     * never stalls the loop; raw samples a table, a sixth of the retention, at a time); the
      * round time above does not include it. */
     struct store_retention keep = {m->opts.retention_s, m->opts.rollup_retention_s,
                                    m->opts.event_retention_s};

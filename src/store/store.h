@@ -153,7 +153,8 @@ MUST_CHECK int store_each_minute(struct store *s, const char *host, double since
 /* How long each kind of row is kept (seconds). */
 struct store_retention {
     /* raw samples: a row goes with the rest of its table (store_ring.c), kept retention to
-     * retention + a sixth (STORE_RAW_TABLES - 2) */
+     * retention + a sixth (1 / (STORE_RAW_TABLES - 2)), and the round or two before the
+     * table's first pruning call and a held write (store_hold_raw()) */
     double raw_s;
     double rollup_s; /* one-minute roll-ups (an hour's row goes once all of it is older) */
     double event_s;  /* conflicts, finished migrations, recommendations no longer pending */

@@ -1,5 +1,5 @@
-/* What store.c and store_samples.c share of the store: the handle and the queued samples.
- * Private to src/store/. */
+/* What store.c, store_samples.c and store_ring.c share of the store: the handle, the raw
+ * sample tables' ring and the queued samples. Private to src/store/. */
 #ifndef VMLOC_STORE_STORE_INTERNAL_H
 #define VMLOC_STORE_STORE_INTERNAL_H
 
@@ -41,12 +41,14 @@ struct store_name {
 #define STORE_RAW_TABLES 8
 
 struct store_ring {
-    unsigned cur;                        /* the table written to */
-    double cur_started;                  /* when it became current; NAN: at the next prune */
-    double ended[STORE_RAW_TABLES];      /* when each other one stopped being current */
+    unsigned cur;       /* the table written to */
+    double cur_started; /* when it became current (or its oldest row's time, at most); NAN: at
+                           the next prune */
+    /* When each other one stopped being current, or (read from the tables) the end of the
+     * ten seconds of its newest row's time: no row in it is newer. */
+    double ended[STORE_RAW_TABLES];
     bool used[STORE_RAW_TABLES];         /* holds rows */
     bool known;                          /* false (at open, after a rollback): read the tables */
-    bool clamp;                          /* times were read from rows: bound them by `now` */
     int64_t last_id;                     /* the last raw row id given */
     sqlite3_stmt *add[STORE_RAW_TABLES]; /* one row */
     sqlite3_stmt *add_many[STORE_RAW_TABLES]; /* STORE_RAW_PER_INSERT rows */
@@ -89,8 +91,8 @@ struct store {
     bool raw_open; /* store_add_vm() adds to raw[n_raw - 1] */
     bool raw_hold; /* store_commit() leaves them queued (store_hold_raw()) */
     /* The raw sample rows this connection sees, followed as they are written and pruned:
-     * counting them walks all of them (in the smallest index, some 6 MB at 10,000 hosts and the
-     * default 10 minutes), too slow for every /v1/health. */
+     * counting them walks all of them (in each table's index, some 6 MB in all at 10,000 hosts
+     * and the default 10 minutes), too slow for every /v1/health. */
     long long raw_rows;
     bool raw_rows_known; /* false (at open, after a rollback): store_stats() counts them */
     long long dropped;
@@ -109,8 +111,9 @@ MUST_CHECK int store_ring_prepare(struct store *s);
 void store_ring_done(struct store *s);
 /* Read which tables hold rows and which is current, unless known. 0 or -EIO. */
 MUST_CHECK int store_ring_load(struct store *s);
-/* Empty the tables all of whose rows are older than `now` - `raw_s`, adding their rows to *n,
- * and make the next table current once the current one has been for a segment. 0 or -EIO. */
+/* Empty the oldest table all of whose rows are older than `now` - `raw_s` (one a call, so
+ * that a backlog drains over rounds), adding its rows to *n, and make the next table current
+ * once the current one has been for a segment. 0 or -EIO. */
 MUST_CHECK int store_ring_prune(struct store *s, double now, double raw_s, long long *n);
 /* The i-th table, oldest first (i < STORE_RAW_TABLES). */
 unsigned store_ring_nth(const struct store *s, unsigned i);

@@ -48,23 +48,19 @@ store_ring_done(struct store *s)
     }
 }
 
-/* The id and time of table k's newest row (`newest`) or oldest: 1, 0 (empty) or -EIO. */
+/* One number from `sql`: 1, 0 (NULL: of an empty table) or -EIO. */
 static int
-row_at_end(struct store *s, unsigned k, bool newest, int64_t *ret_id, double *ret_time)
+table_number(struct store *s, const char *sql, double *ret)
 {
-    char sql[96];
-    (void)snprintf(sql, sizeof(sql), "SELECT id, time FROM samples_%u ORDER BY id %s LIMIT 1", k,
-                   newest ? "DESC" : "ASC");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *ret_id = sqlite3_column_int64(st, 0);
-        *ret_time = sqlite3_column_double(st, 1);
-    }
+    bool got = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    if (got)
+        *ret = sqlite3_column_double(st, 0);
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+    return rc == SQLITE_ROW ? got : -EIO;
 }
 
 int
@@ -73,15 +69,21 @@ store_ring_load(struct store *s)
     struct store_ring *g = &s->ring;
     if (g->known)
         return 0;
-    int64_t top = 0;
+    double top = 0;
+    char sql[128];
     for (unsigned k = 0; k < STORE_RAW_TABLES; k++) {
-        int64_t id = 0;
-        double time = 0;
-        int r = row_at_end(s, k, true, &id, &time);
+        double id = 0;
+        (void)snprintf(sql, sizeof(sql), "SELECT max(id) FROM samples_%u", k);
+        int r = table_number(s, sql, &id);
         if (r < 0)
             return -EIO;
         g->used[k] = r > 0;
-        g->ended[k] = time;
+        /* The newest time, not the newest id's: the last row written may be a sample dated
+         * earlier than others (a host whose clock is behind). By the index, to 10 s. */
+        (void)snprintf(sql, sizeof(sql),
+                       "SELECT (max(CAST(time / 10 AS INTEGER)) + 1) * 10.0 FROM samples_%u", k);
+        if (r > 0 && table_number(s, sql, &g->ended[k]) < 0)
+            return -EIO;
         if (r > 0 && id > top) {
             top = id;
             g->cur = k; /* the newest row is in the table written last */
@@ -89,14 +91,12 @@ store_ring_load(struct store *s)
     }
     /* Ids go on from the highest ever given (a rolled-back row's id is not taken again, so
      * that ids stay in the order rows were written, which is time order). */
-    g->last_id = top > g->last_id ? top : g->last_id;
+    g->last_id = (int64_t)top > g->last_id ? (int64_t)top : g->last_id;
     g->cur_started = NAN;
-    if (g->used[g->cur]) {
-        int64_t id = 0;
-        if (row_at_end(s, g->cur, false, &id, &g->cur_started) < 0)
-            return -EIO;
-    }
-    g->clamp = true;
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT min(CAST(time / 10 AS INTEGER)) * 10.0 FROM samples_%u", g->cur);
+    if (g->used[g->cur] && table_number(s, sql, &g->cur_started) < 0)
+        return -EIO;
     g->known = true;
     return 0;
 }
@@ -127,18 +127,21 @@ store_ring_prune(struct store *s, double now, double raw_s, long long *n)
     struct store_ring *g = &s->ring;
     if (store_ring_load(s) < 0)
         return -EIO;
-    /* Times read from the rows may be ahead of this clock (an agent's clock): none is later
-     * than the first call's `now`, so that no table is kept past it. */
-    if (g->clamp) {
-        for (unsigned k = 0; k < STORE_RAW_TABLES; k++)
-            g->ended[k] = fmin(g->ended[k], now);
-        if (!isnan(g->cur_started))
-            g->cur_started = fmin(g->cur_started, now);
-        g->clamp = false;
-    }
-    for (unsigned k = 0; k < STORE_RAW_TABLES; k++) {
-        if (k != g->cur && g->used[k] && g->ended[k] <= now - raw_s && ring_empty(s, k, n) < 0)
-            return -EIO;
+    /* No time is later than `now`: times read from the rows may be ahead of this clock (an
+     * agent's), and the wall clock may have been stepped back; a table is then kept a
+     * retention by the clock as it is now. */
+    for (unsigned k = 0; k < STORE_RAW_TABLES; k++)
+        g->ended[k] = fmin(g->ended[k], now);
+    if (!isnan(g->cur_started))
+        g->cur_started = fmin(g->cur_started, now);
+    /* The oldest table old enough, one a call. */
+    for (unsigned i = 0; i + 1 < STORE_RAW_TABLES; i++) {
+        unsigned k = store_ring_nth(s, i);
+        if (g->used[k] && g->ended[k] <= now - raw_s) {
+            if (ring_empty(s, k, n) < 0)
+                return -EIO;
+            break;
+        }
     }
     /* A segment begins with the first call that finds rows in it. */
     if (!g->used[g->cur] || isnan(g->cur_started)) {

@@ -1,7 +1,8 @@
 /* Usage samples in the store (store.h, "usage samples"): names interned in a cache in front of
  * the names table, raw samples queued until store_commit() and written a few dozen rows to an
  * INSERT, one-minute roll-ups summed in memory per host and written as the host's hour row
- * once a minute. (The pruning of every kind of row is in store.c.) */
+ * once a minute. (The raw sample tables are store_ring.c's; the pruning of the other rows is
+ * in store.c.) */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -24,7 +25,7 @@ on_rollback(void *arg)
     struct store *s = arg;
     s->names_rolled_back = true;
     s->raw_rows_known = false; /* what it had written or pruned is back as it was */
-    s->ring.known = false;
+    s->ring.known = false;     /* and the raw tables' state: store_ring_load() reads it */
 }
 
 int

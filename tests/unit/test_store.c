@@ -507,15 +507,18 @@ test_stats_count(void **state)
     assert_true(store_commit(s) < 0);
     exec_sql(dir, "DROP TRIGGER full;");
     expect_count(s, dir, 11);
-    /* Pruned in a transaction, then on its own. */
+    /* Pruned in a transaction, then on its own. Read again from the tables, table 0 ends with
+     * the ten seconds of its newest row, T0 + 1010. */
     assert_int_equal(store_begin(s), 0);
-    assert_int_equal(store_prune(s, T0 + 1060, &keep), 9);
+    assert_int_equal(store_prune(s, T0 + 1069, &keep), 0);
+    assert_int_equal(store_prune(s, T0 + 1070, &keep), 9);
     assert_int_equal(store_commit(s), 0);
     expect_count(s, dir, 2);
-    assert_int_equal(store_prune(s, T0 + 1119, &keep), 0);
-    assert_int_equal(store_prune(s, T0 + 1120, &keep), 2);
+    /* Table 1 was left at T0 + 1069. */
+    assert_int_equal(store_prune(s, T0 + 1128, &keep), 0);
+    assert_int_equal(store_prune(s, T0 + 1129, &keep), 2);
     expect_count(s, dir, 0);
-    write_round(s, T0 + 1130, 5, true);
+    write_round(s, T0 + 1140, 5, true);
     expect_count(s, dir, 2);
     store_close(s);
 }
@@ -962,9 +965,63 @@ test_ring(void **state)
     assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
     assert_int_equal(rs.n, 3);
     assert_true(rs.r[0].time == T0 + 10 && rs.r[1].time == T0 + 70 && rs.r[2].time == T0 + 80);
-    /* Table 1's newest row is of T0 + 10. */
-    assert_int_equal(store_prune(s, T0 + 69, &keep), 0);
-    assert_int_equal(store_prune(s, T0 + 70, &keep), 2);
+    /* Table 1's newest row is of T0 + 10: read by the index, to the end of its ten seconds. */
+    assert_int_equal(store_prune(s, T0 + 79, &keep), 0);
+    assert_int_equal(store_prune(s, T0 + 80, &keep), 2);
+    store_close(s);
+}
+
+/* A backlog (the retention lowered) goes a table a call, the oldest first. */
+static void
+test_ring_one_a_call(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    struct store_retention keep = {600, 1e9, 1e9}; /* segments of 100 s */
+    for (int i = 0; i < 20; i++) {
+        write_round(s, T0 + 20.0 * i, i, true);
+        assert_int_equal(store_prune(s, T0 + 20.0 * i, &keep), 0);
+    }
+    /* Tables 0 to 3 hold rows (six rounds, five, five, four), 0 to 2 left 100 s apart. */
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_3"), 2 * 4);
+    keep.raw_s = 10;
+    assert_int_equal(store_prune(s, T0 + 400, &keep), 2 * 6);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_1"), 2 * 5);
+    assert_int_equal(store_prune(s, T0 + 400, &keep), 2 * 5);
+    assert_int_equal(store_prune(s, T0 + 400, &keep), 2 * 5);
+    assert_int_equal(store_prune(s, T0 + 400, &keep), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 2 * 4);
+    store_close(s);
+}
+
+/* The last row written to a table may be dated before others in it (a host whose clock is
+ * behind): read again after a reopen, the table is kept a retention after its newest time,
+ * not after the last row's. */
+static void
+test_ring_backdated(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    struct store_retention keep = {60, 1e9, 1e9};
+    const double pct[KIND_COUNT] = {1, 2, 3, 4};
+    write_round(s, T0, 0, true);
+    assert_int_equal(store_prune(s, T0, &keep), 0);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_add_sample(s, T0 + 5, "h1", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_add_sample(s, T0 - 30, "lagging", pct, KIND_MASK_ALL, NULL, true), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_prune(s, T0 + 10, &keep), 0); /* on to table 1 */
+    write_round(s, T0 + 10, 1, true);
+    store_close(s);
+    s = open_store(dir);
+    assert_int_equal(store_prune(s, T0 + 61, &keep), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 4);
+    assert_int_equal(store_prune(s, T0 + 70, &keep), 4);
     store_close(s);
 }
 
@@ -1737,6 +1794,8 @@ main(void)
         cmocka_unit_test(test_one_host_uses_the_index),
         cmocka_unit_test(test_prune_batches),
         cmocka_unit_test(test_ring),
+        cmocka_unit_test(test_ring_backdated),
+        cmocka_unit_test(test_ring_one_a_call),
         cmocka_unit_test(test_ring_keeps_retention),
         cmocka_unit_test(test_hold_raw),
         cmocka_unit_test(test_hold_raw_rollback),
