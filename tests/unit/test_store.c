@@ -1179,6 +1179,17 @@ static const char v2_sql[] =
     "  1764140030, NULL, 'cpu conflict', 1764140029);"
     "INSERT INTO agents VALUES ('h1', 'http://127.0.0.1:1', 1764140000);";
 
+/* A fresh store in `dir` with two rounds of write_round(), closed. */
+static void
+two_rounds_stored(char *dir, size_t len)
+{
+    testdir_fresh(dir, len);
+    struct store *s = open_store(dir);
+    write_round(s, T0, 0, true);
+    write_round(s, T0 + 10, 1, true);
+    store_close(s);
+}
+
 /* Version 8 to 9: the raw samples of the one table move to the ring's first table with
  * their ids, are read as before, and the rows written after them come after them. (The
  * store of version 8 is made from one of today's, its raw tables folded back into one.) */
@@ -1187,11 +1198,8 @@ test_upgrade_v8(void **state)
 {
     (void)state;
     char dir[512];
-    testdir_fresh(dir, sizeof(dir));
-    struct store *s = open_store(dir);
-    write_round(s, T0, 0, true);
-    write_round(s, T0 + 10, 1, true);
-    store_close(s);
+    two_rounds_stored(dir, sizeof(dir));
+    struct store *s = NULL;
     exec_sql(dir, "CREATE TABLE old AS SELECT * FROM samples;"
                   "DROP VIEW samples;"
                   "DROP TABLE samples_0; DROP TABLE samples_1; DROP TABLE samples_2;"
@@ -1309,11 +1317,8 @@ test_bad_vms_skipped(void **state)
 {
     (void)state;
     char dir[512];
-    testdir_fresh(dir, sizeof(dir));
-    struct store *s = open_store(dir);
-    write_round(s, T0, 0, true);
-    write_round(s, T0 + 10, 1, true);
-    store_close(s);
+    two_rounds_stored(dir, sizeof(dir));
+    struct store *s = NULL;
     exec_sql(dir, "UPDATE samples_0 SET vms = x'0104ff' WHERE id = 1");
     s = open_store(dir);
     struct rows rs = {0};
