@@ -72,8 +72,8 @@
 #define MANAGER_RETENTION_S 600.0
 #define STEADY_MIN_S 60.0
 /* Raw samples are emptied a table at a time, a table a sixth of the retention
- * (src/store/store_ring.c): the store holds from the retention to a sixth more, and a table
- * just emptied stays in the file as free pages until the next one is written. */
+ * (src/store/store_ring.c): the store holds from the retention to a sixth more (the table
+ * emptied as the current one begins, whose pages the current one then takes). */
 #define RAW_SEGMENT (1.0 / 6.0)
 
 /* ---- deterministic generator --------------------------------------------------------- */
@@ -266,7 +266,7 @@ store_figures(const char *data, struct store_fig *f)
 }
 
 /* Bytes per host in steady state at the default retentions (10 minutes of raw samples, one
- * every 10 s, and up to two segments more in the file; 7 days of roll-ups, an hour to a row),
+ * every 10 s, and up to a segment more; 7 days of roll-ups, an hour to a row),
  * from the store's own per-row sizes: a raw row at its measured size; an hour of roll-ups at the
  * measured bytes of a row's first minute plus 59 times the measured bytes of each minute after,
  * plus the measured bytes per row beside the BLOB (key, index, page slack). The roll-ups are
@@ -276,7 +276,7 @@ static double
 steady_bytes_per_host(const struct store_fig *f, double *ret_raw, double *ret_ru_day)
 {
     double raw = f->raw_rows > 0
-                     ? (double)f->raw_bytes / (double)f->raw_rows * 60.0 * (1.0 + 2.0 * RAW_SEGMENT)
+                     ? (double)f->raw_bytes / (double)f->raw_rows * 60.0 * (1.0 + RAW_SEGMENT)
                      : 0;
     double ru_day = -1;
     long long rows = f->ru_rows - f->ru_unread;

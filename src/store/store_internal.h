@@ -47,10 +47,11 @@ struct store_ring {
     /* When each other one stopped being current, or (read from the tables) the end of the
      * ten seconds of its newest row's time: no row in it is newer. */
     double ended[STORE_RAW_TABLES];
-    bool used[STORE_RAW_TABLES];         /* holds rows */
-    bool known;                          /* false (at open, after a rollback): read the tables */
-    int64_t last_id;                     /* the last raw row id given */
-    sqlite3_stmt *add[STORE_RAW_TABLES]; /* one row */
+    bool used[STORE_RAW_TABLES]; /* holds rows */
+    bool known;                  /* false (at open, after a rollback): read the tables */
+    bool clamp;                  /* times were read from rows: bound them by the next `now` */
+    int64_t last_id;             /* the last raw row id given */
+    sqlite3_stmt *add[STORE_RAW_TABLES];      /* one row */
     sqlite3_stmt *add_many[STORE_RAW_TABLES]; /* STORE_RAW_PER_INSERT rows */
 };
 
@@ -91,7 +92,7 @@ struct store {
     bool raw_open; /* store_add_vm() adds to raw[n_raw - 1] */
     bool raw_hold; /* store_commit() leaves them queued (store_hold_raw()) */
     /* The raw sample rows this connection sees, followed as they are written and pruned:
-     * counting them walks all of them (in each table's index, some 6 MB in all at 10,000 hosts
+     * counting them walks all of them (in each table's index, some 12 MB in all at 10,000 hosts
      * and the default 10 minutes), too slow for every /v1/health. */
     long long raw_rows;
     bool raw_rows_known; /* false (at open, after a rollback): store_stats() counts them */

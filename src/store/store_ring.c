@@ -97,6 +97,7 @@ store_ring_load(struct store *s)
                    "SELECT min(CAST(time / 10 AS INTEGER)) * 10.0 FROM samples_%u", g->cur);
     if (g->used[g->cur] && table_number(s, sql, &g->cur_started) < 0)
         return -EIO;
+    g->clamp = true;
     g->known = true;
     return 0;
 }
@@ -127,13 +128,17 @@ store_ring_prune(struct store *s, double now, double raw_s, long long *n)
     struct store_ring *g = &s->ring;
     if (store_ring_load(s) < 0)
         return -EIO;
-    /* No time is later than `now`: times read from the rows may be ahead of this clock (an
-     * agent's), and the wall clock may have been stepped back; a table is then kept a
-     * retention by the clock as it is now. */
-    for (unsigned k = 0; k < STORE_RAW_TABLES; k++)
-        g->ended[k] = fmin(g->ended[k], now);
-    if (!isnan(g->cur_started))
-        g->cur_started = fmin(g->cur_started, now);
+    /* Times read from the rows may be ahead of this clock (an agent's, or the wall clock
+     * stepped back since): none is later than the first call's `now`. Times this clock set
+     * are left alone: lowered to a clock stepped back for a moment, they would empty tables
+     * early once it is put right. (A clock stepped back by D holds the tables D longer.) */
+    if (g->clamp) {
+        for (unsigned k = 0; k < STORE_RAW_TABLES; k++)
+            g->ended[k] = fmin(g->ended[k], now);
+        if (!isnan(g->cur_started))
+            g->cur_started = fmin(g->cur_started, now);
+        g->clamp = false;
+    }
     /* The oldest table old enough, one a call. */
     for (unsigned i = 0; i + 1 < STORE_RAW_TABLES; i++) {
         unsigned k = store_ring_nth(s, i);

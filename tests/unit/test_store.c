@@ -971,7 +971,8 @@ test_ring(void **state)
     store_close(s);
 }
 
-/* A backlog (the retention lowered) goes a table a call, the oldest first. */
+/* A backlog (the retention lowered) goes a table a call, the oldest first, after the ring has
+ * gone round (the oldest table is then not the lowest numbered). */
 static void
 test_ring_one_a_call(void **state)
 {
@@ -980,20 +981,46 @@ test_ring_one_a_call(void **state)
     testdir_fresh(dir, sizeof(dir));
     struct store *s = open_store(dir);
     struct store_retention keep = {600, 1e9, 1e9}; /* segments of 100 s */
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i <= 65; i++) {
         write_round(s, T0 + 20.0 * i, i, true);
-        assert_int_equal(store_prune(s, T0 + 20.0 * i, &keep), 0);
+        assert_true(store_prune(s, T0 + 20.0 * i, &keep) >= 0);
     }
-    /* Tables 0 to 3 hold rows (six rounds, five, five, four), 0 to 2 left 100 s apart. */
-    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_3"), 2 * 4);
+    /* Table k was current from T0 + 100 k, so 13 turns: table 5 is current (empty), 7, 0, 1, 2,
+     * 3 and 4 hold rows, 7 the oldest; 5 and 6 were emptied. */
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_5"), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_6"), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_7"), 2 * 5);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 2 * 5);
     keep.raw_s = 10;
-    assert_int_equal(store_prune(s, T0 + 400, &keep), 2 * 6);
-    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 0);
-    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_1"), 2 * 5);
-    assert_int_equal(store_prune(s, T0 + 400, &keep), 2 * 5);
-    assert_int_equal(store_prune(s, T0 + 400, &keep), 2 * 5);
-    assert_int_equal(store_prune(s, T0 + 400, &keep), 0);
-    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 2 * 4);
+    assert_int_equal(store_prune(s, T0 + 1400, &keep), 2 * 5);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_7"), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 2 * 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(store_prune(s, T0 + 1400, &keep), 2 * 5);
+    assert_int_equal(store_prune(s, T0 + 1400, &keep), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples"), 0);
+    store_close(s);
+}
+
+/* The wall clock stepped back an hour for a moment, then put right: no table is emptied
+ * early (the times the ring set are not lowered to the stepped-back clock). */
+static void
+test_ring_clock_back(void **state)
+{
+    (void)state;
+    char dir[512];
+    testdir_fresh(dir, sizeof(dir));
+    struct store *s = open_store(dir);
+    struct store_retention keep = {60, 1e9, 1e9};
+    for (int i = 0; i <= 20; i++) {
+        write_round(s, T0 + 5.0 * i, i, true);
+        assert_true(store_prune(s, T0 + 5.0 * i, &keep) >= 0);
+    }
+    assert_int_equal(store_prune(s, T0 + 101 - 3600, &keep), 0);
+    assert_int_equal(store_prune(s, T0 + 102, &keep), 0);
+    /* Every row of the last 60 s is there. */
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM samples WHERE time > 1764140442"),
+                     2 * 12);
     store_close(s);
 }
 
@@ -1192,7 +1219,8 @@ two_rounds_stored(char *dir, size_t len)
 
 /* Version 8 to 9: the raw samples of the one table move to the ring's first table with
  * their ids, are read as before, and the rows written after them come after them. (The
- * store of version 8 is made from one of today's, its raw tables folded back into one.) */
+ * store of version 8 is made from one of today's, its raw tables folded back into one, with
+ * ids from 101.) */
 static void
 test_upgrade_v8(void **state)
 {
@@ -1210,7 +1238,9 @@ test_upgrade_v8(void **state)
                   "  net INTEGER, vms BLOB NOT NULL, psi_cpu_some INTEGER, psi_cpu_full INTEGER,"
                   "  psi_memory_some INTEGER, psi_memory_full INTEGER, psi_io_some INTEGER,"
                   "  psi_io_full INTEGER);"
-                  "INSERT INTO samples SELECT * FROM old; DROP TABLE old;"
+                  "INSERT INTO samples SELECT id + 100, time, host, cpu, mem_bw, disk, net, vms,"
+                  " psi_cpu_some, psi_cpu_full, psi_memory_some, psi_memory_full, psi_io_some,"
+                  " psi_io_full FROM old; DROP TABLE old;"
                   "CREATE INDEX samples_time_host ON samples(CAST(time / 10 AS INTEGER), host);"
                   "PRAGMA user_version = 8; UPDATE meta SET value = '8'"
                   " WHERE key = 'schema_version';");
@@ -1220,14 +1250,15 @@ test_upgrade_v8(void **state)
     assert_true(store_upgraded(s, &from));
     assert_int_equal(from, 8);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM samples_0"), 4);
-    assert_int_equal(query_int(dir, "SELECT max(id) FROM samples_0"), 4);
+    assert_int_equal(query_int(dir, "SELECT min(id) FROM samples_0"), 101);
+    assert_int_equal(query_int(dir, "SELECT max(id) FROM samples_0"), 104);
     write_round(s, T0 + 20, 2, true);
     struct rows rs = {0};
     assert_int_equal(store_each_sample(s, "h1", 0, true, keep_row, &rs, NULL), 0);
     assert_int_equal(rs.n, 3);
     assert_true(rs.r[0].time == T0 && rs.r[1].time == T0 + 10 && rs.r[2].time == T0 + 20);
     assert_string_equal(rs.vm[1][0], "h1-web");
-    assert_int_equal(query_int(dir, "SELECT max(id) FROM samples"), 6);
+    assert_int_equal(query_int(dir, "SELECT max(id) FROM samples"), 106);
     store_close(s);
 }
 
@@ -1801,6 +1832,7 @@ main(void)
         cmocka_unit_test(test_ring),
         cmocka_unit_test(test_ring_backdated),
         cmocka_unit_test(test_ring_one_a_call),
+        cmocka_unit_test(test_ring_clock_back),
         cmocka_unit_test(test_ring_keeps_retention),
         cmocka_unit_test(test_hold_raw),
         cmocka_unit_test(test_hold_raw_rollback),
