@@ -318,10 +318,18 @@ store_open(const char *dir, struct store **ret, char *err, size_t errlen)
     if (store_samples_prepare(s) < 0 ||
         prepare(s, "INSERT INTO conflicts(time, host, resources, vms, outcome) VALUES (?,?,?,?,?)",
                 &s->add_conflict) < 0 ||
+        /* In place: a REPLACE deleted the row and inserted it anew at each change of state,
+         * rewriting its pages in the table and in both indexes (a migration's record is
+         * written three to four times). */
         prepare(s,
-                "INSERT OR REPLACE INTO migrations(id, vm, src, dst, state, started, finished,"
-                " error, reason, answered, downtime_ms, transferred_mib, total_ms)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO migrations(id, vm, src, dst, state, started, finished, error, reason,"
+                " answered, downtime_ms, transferred_mib, total_ms)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                " vm = excluded.vm, src = excluded.src, dst = excluded.dst,"
+                " state = excluded.state, started = excluded.started,"
+                " finished = excluded.finished, error = excluded.error, reason = excluded.reason,"
+                " answered = excluded.answered, downtime_ms = excluded.downtime_ms,"
+                " transferred_mib = excluded.transferred_mib, total_ms = excluded.total_ms",
                 &s->put_migration) < 0 ||
         prepare(s, "INSERT OR REPLACE INTO agents(name, url, registered) VALUES (?,?,?)",
                 &s->put_agent) < 0)

@@ -1339,6 +1339,12 @@ test_migration_job(void **state)
     assert_false(m.has_job);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM migrations WHERE downtime_ms IS NULL"),
                      1);
+    /* Rewritten in place: a row keeps its rowid with another written after it. */
+    struct store_migration other = {.id = "m2", .state = "planned", .started = T0 + 1};
+    assert_int_equal(store_put_migration(s, &other), 0);
+    assert_int_equal(store_put_migration(s, &failed), 0);
+    assert_int_equal(query_int(dir, "SELECT rowid FROM migrations WHERE id = 'm1'"), 1);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM migrations"), 2);
     store_close(s);
 }
 
