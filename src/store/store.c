@@ -127,7 +127,8 @@ static const char *const steps[] = {
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,
                "one migration step per schema version");
-_Static_assert(STORE_RAW_TABLES == 8, "step 9 made eight raw sample tables");
+_Static_assert(STORE_RAW_TABLES == 8,
+               "step 9 made eight raw sample tables (and STORE_RAW_COUNT_SQL counts eight)");
 
 static int
 prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
@@ -648,13 +649,7 @@ store_stats(struct store *s, long long *ret_samples, long long *ret_bytes)
     /* The rows are counted once (after the store opens, or a rollback), then followed as
      * they are written and pruned. */
     if (!s->raw_rows_known) {
-        /* Table by table, each through its index (the view's count would read every row). */
-        if (query_int64(s,
-                        "SELECT (SELECT count(*) FROM samples_0) + (SELECT count(*) FROM samples_1)"
-                        " + (SELECT count(*) FROM samples_2) + (SELECT count(*) FROM samples_3)"
-                        " + (SELECT count(*) FROM samples_4) + (SELECT count(*) FROM samples_5)"
-                        " + (SELECT count(*) FROM samples_6) + (SELECT count(*) FROM samples_7)",
-                        &s->raw_rows) < 0)
+        if (query_int64(s, STORE_RAW_COUNT_SQL, &s->raw_rows) < 0)
             return -EIO;
         s->raw_rows_known = true;
     }

@@ -18,6 +18,14 @@
 #define STORE_SCHEMA_VERSION 9
 #define STORE_FILE "vmloc.db"
 
+/* The raw samples' count in a store of version 9 or later, table by table, each through its
+ * index (a count of the view `samples` reads every row, BLOBs included). */
+#define STORE_RAW_COUNT_SQL                                                                        \
+    "SELECT (SELECT count(*) FROM samples_0) + (SELECT count(*) FROM samples_1)"                   \
+    " + (SELECT count(*) FROM samples_2) + (SELECT count(*) FROM samples_3)"                       \
+    " + (SELECT count(*) FROM samples_4) + (SELECT count(*) FROM samples_5)"                       \
+    " + (SELECT count(*) FROM samples_6) + (SELECT count(*) FROM samples_7)"
+
 struct store;
 
 /* A migration as stored. Strings are owned by the record's storage (see store_migration_*). */
