@@ -321,13 +321,14 @@ store_open(const char *dir, struct store **ret, char *err, size_t errlen)
                 &s->add_conflict) < 0 ||
         /* In place: a REPLACE deleted the row and inserted it anew at each change of state,
          * rewriting its pages in the table and in both indexes (a migration's record is
-         * written three to four times). */
+         * written three to four times). `started` is not set again, so its index is left
+         * alone (SQLite rewrites only the indexes of the columns an update sets). */
         prepare(s,
                 "INSERT INTO migrations(id, vm, src, dst, state, started, finished, error, reason,"
                 " answered, downtime_ms, transferred_mib, total_ms)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
                 " vm = excluded.vm, src = excluded.src, dst = excluded.dst,"
-                " state = excluded.state, started = excluded.started,"
+                " state = excluded.state,"
                 " finished = excluded.finished, error = excluded.error, reason = excluded.reason,"
                 " answered = excluded.answered, downtime_ms = excluded.downtime_ms,"
                 " transferred_mib = excluded.transferred_mib, total_ms = excluded.total_ms",

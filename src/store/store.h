@@ -185,7 +185,8 @@ MUST_CHECK int store_add_conflict(struct store *s, double time, const char *host
                                   const char *resources_json, const char *vms_json,
                                   const char *outcome);
 
-/* Insert or update a migration (by id). */
+/* Insert or update a migration (by id). An update keeps the time it started first stored
+ * with: a migration's start never changes, and its index is then not rewritten. */
 MUST_CHECK int store_put_migration(struct store *s, const struct store_migration *m);
 
 /* Call `fn` for migrations, oldest first: all unfinished ones when `active_only`, else the

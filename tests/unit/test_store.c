@@ -1345,6 +1345,12 @@ test_migration_job(void **state)
     assert_int_equal(store_put_migration(s, &failed), 0);
     assert_int_equal(query_int(dir, "SELECT rowid FROM migrations WHERE id = 'm1'"), 1);
     assert_int_equal(query_int(dir, "SELECT count(*) FROM migrations"), 2);
+    /* Its start is the one first stored. */
+    failed.started = T0 + 100;
+    assert_int_equal(store_put_migration(s, &failed), 0);
+    assert_int_equal(query_int(dir, "SELECT count(*) FROM migrations WHERE id = 'm1' AND started = "
+                                    "(SELECT min(started) FROM migrations)"),
+                     1);
     store_close(s);
 }
 
