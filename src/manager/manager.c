@@ -3,10 +3,10 @@
  *
  * The collection loop: a timer fires every interval and, unless the previous round is still
  * waiting for answers, asks every known agent for its latest sample at once. Each answer is
- * validated, kept as the host's current state and written to the store (one transaction per
- * round). When the last answer or time-out of the round arrives, the round is complete: the
- * manager decides on the samples as they are then, and follows the migrations in flight.
- * An agent that misses MANAGER_DOWN_AFTER rounds in a row is marked down: it is neither
+ * validated, kept as the host's current state and written to the store (committed with the
+ * round's decision: txn_commit()). When the last answer or time-out of the round arrives, the round
+ * is complete: the manager decides on the samples as they are then, and follows the migrations in
+ * flight. An agent that misses MANAGER_DOWN_AFTER rounds in a row is marked down: it is neither
  * checked nor used as a destination, and its VMs stay recorded where they were. */
 #define _GNU_SOURCE /* sched_getaffinity(), CPU_COUNT() */
 #include <errno.h>
@@ -226,41 +226,86 @@ sample_done(void *arg, int status, const char *body, size_t len, const char *err
  * its 10 s, about one of every host), after a round's decisions, so that neither the round nor
  * a migration order waits for them. Written with each round's commit, they made a commit a
  * second that rewrote the table's and the index's last pages for a tenth of the hosts'
- * samples (bench/README.md, "Fewer pages a second"). */
-static void
+ * samples (bench/README.md, "Fewer pages a second"). Whether they were written now. */
+static bool
 write_raw(struct manager *m)
 {
     double now = clock_mono_s();
     if (now - m->raw_written < MANAGER_RAW_WRITE_S)
-        return;
+        return false;
     m->raw_written = now;
     if (store_write_raw(m->store) < 0)
         log_warnx("raw samples not stored (lost: the roll-ups have them), ignoring");
+    return true;
+}
+
+/* The manager writes in one transaction, committed and begun again at fixed points: after
+ * each round's decision (before its orders go out; a follower's round, with no decision, at
+ * its end), after a decision on notifications, at each tick when rounds wait for
+ * notifications, and around the writes that must be committed at once (manager_store_pause()).
+ * So the rows of a second (the round's, a migration's changes of state, the conflicts, the
+ * orders, the pruning) rewrite a table's last pages once, not once a row (bench/README.md, "A
+ * second's writes in one commit"). A crash loses at most what came since the last commit:
+ * never an order that went out, nor an operator's change that was answered; a migration's
+ * state is asked of its agents again at a restart. Whether the rows since the last commit
+ * were committed (false: lost). */
+static bool
+txn_commit(struct manager *m)
+{
+    bool ok = true;
+    if (m->txn && store_commit(m->store) < 0) {
+        log_warnx("store commit failed (the rows since the last commit are lost), ignoring");
+        ok = false;
+    }
+    m->txn = store_begin(m->store) == 0;
+    if (!m->txn)
+        log_warnx("store transaction not begun (rows commit one by one), ignoring");
+    return ok;
+}
+
+/* A decision (and the following of migrations in flight): the orders it makes are recorded
+ * in the open transaction and go out once it is committed, all of them after one commit;
+ * when the commit fails they fail, never sent. */
+static void
+decide(struct manager *m, bool follow)
+{
+    m->hold_orders = m->txn;
+    m->held_lost = false;
+    manager_decide(m);
+    if (follow)
+        manager_follow(m);
+    m->hold_orders = false;
+    /* A commit that failed during the decision (manager_store_pause()) rolled back the
+     * orders' records written before it, though the last commit may hold. */
+    bool stored = txn_commit(m) && !m->held_lost;
+    manager_orders_stored(m, stored);
 }
 
 static void
 round_complete(struct manager *m)
 {
-    if (store_commit(m->store) < 0)
-        log_warnx("store commit failed, ignoring");
     m->in_round = false;
     m->last_round_ms = (double)(clock_now_us() - m->round_started_us) / 1000.0;
-    /* Old rows go in small batches every round (a batch is bounded, so a large backlog
-     * never stalls the loop; raw samples a table, a sixth of the retention, at a time); the
-     * round time above does not include it. */
-    struct store_retention keep = {m->opts.retention_s, m->opts.rollup_retention_s,
-                                   m->opts.event_retention_s};
-    if (store_prune(m->store, clock_wall_s(), &keep) < 0)
-        log_warnx("store pruning failed, ignoring");
     manager_forget_silent(m);
     uint64_t t0 = clock_now_us();
-    /* A follower keeps its view warm (collected and stored) but neither decides nor orders. */
-    if (manager_ha_leads(m)) {
-        manager_decide(m);
-        manager_follow(m);
-    }
+    /* A follower keeps its view warm (collected and stored) but neither decides nor orders.
+     * The round's rows commit with the decision's. */
+    if (manager_ha_leads(m))
+        decide(m, true);
+    else
+        (void)txn_commit(m);
     m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
-    write_raw(m);
+    /* Old rows go in small batches every round (a batch is bounded, so a large backlog
+     * never stalls the loop; raw samples a table, a sixth of the retention, at a time), after
+     * the decision; neither time above includes it. Committed at once with the raw samples,
+     * when there are any, so that the next decision's commit does not carry them. */
+    struct store_retention keep = {m->opts.retention_s, m->opts.rollup_retention_s,
+                                   m->opts.event_retention_s};
+    int pruned = store_prune(m->store, clock_wall_s(), &keep);
+    if (pruned < 0)
+        log_warnx("store pruning failed, ignoring");
+    if (write_raw(m) || pruned > 0)
+        (void)txn_commit(m);
     log_debug("round %llu took_ms=%.1f decide_ms=%.1f", (unsigned long long)m->rounds,
               m->last_round_ms, m->last_decide_ms);
     histo_observe(&m->round_h, m->last_round_ms / 1000.0);
@@ -273,8 +318,6 @@ start_round(struct manager *m)
     m->rounds++;
     m->in_round = true;
     m->round_started_us = clock_now_us();
-    if (store_begin(m->store) < 0)
-        log_warnx("store transaction not started, ignoring");
     /* Answers must come within the interval (at least 0.5 s, at most 5 s). */
     double timeout = m->opts.interval_s;
     if (timeout < 0.5)
@@ -312,9 +355,10 @@ round_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (m->opts.collect_on_notify && !draining(m)) {
         /* No collection until an agent notifies; migrations in flight are still followed. */
+        (void)txn_commit(m);
         if (manager_ha_leads(m))
             manager_follow(m);
-        write_raw(m);
+        (void)write_raw(m);
         return;
     }
     start_round(m);
@@ -341,7 +385,7 @@ notified_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     uint64_t t0 = clock_now_us();
-    manager_decide(m);
+    decide(m, false);
     m->last_decide_ms = (double)(clock_now_us() - t0) / 1000.0;
     log_debug("round %llu took_ms=%.1f decide_ms=%.1f", (unsigned long long)m->rounds,
               m->last_round_ms, m->last_decide_ms);
@@ -472,8 +516,9 @@ manager_free(struct manager *m)
     backoff_done(&m->backoff);
     once_done(&m->storm_once);
     dupvms_done(&m->dups);
-    if (m->in_round && store_commit(m->store) < 0)
+    if (m->txn && store_commit(m->store) < 0)
         log_warnx("store commit at exit failed, ignoring");
+    m->txn = false;
     if (m->store != NULL && store_sync(m->store) < 0)
         log_warnx("the minutes in progress were not stored at exit, ignoring");
     store_close(m->store);
@@ -567,6 +612,7 @@ manager_run(const struct manager_opts *o)
         log_errorx("out of memory");
         goto out;
     }
+    (void)txn_commit(m);
     arm_round(m);
     loop_set_status(&m->loop, manager_status, m);
     r = manager_ha_start(m, &ha_hooks);

@@ -62,7 +62,8 @@ manager_adopt(struct manager *m, const struct store_migration *rec)
         log_warnx("out of memory: journaled id=%s not adopted, ignoring", rec->id);
         return false;
     }
-    /* In this manager's store too: it reports the migration, once, when it ends. */
+    /* In this manager's store too: it reports the migration, once, when it ends. Committed
+     * with the next commit: it may be ordered again before, as the journal in etcd has it. */
     if (store_put_migration(m->store, &g->rec) < 0)
         log_warnx("adopted migration not stored id=%s, ignoring", rec->id);
     m->active[m->n_active++] = g;

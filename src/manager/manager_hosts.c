@@ -123,9 +123,16 @@ manager_host_store_reg(struct manager *m, struct mhost *h)
         refresh = m->opts.forget_after_s / 10;
     double age = h->contact - h->reg_stored;
     /* A clock stepped back (age < 0) rewrites it too, so that it is never left in the future. */
-    if (h->reg_stored > 0 && strcmp(h->reg_stored_url, h->v.url) == 0 && age >= 0 && age < refresh)
+    bool known = h->reg_stored > 0 && strcmp(h->reg_stored_url, h->v.url) == 0;
+    if (known && age >= 0 && age < refresh)
         return;
-    if (store_put_agent(m->store, h->v.name, h->v.url, h->contact) < 0) {
+    /* A new agent or address is committed at once; a refreshed time waits for the next commit. */
+    if (!known)
+        manager_store_pause(m);
+    int stored = store_put_agent(m->store, h->v.name, h->v.url, h->contact);
+    if (!known)
+        manager_store_resume(m);
+    if (stored < 0) {
         log_warnx("agent not stored host=\"%s\", ignoring", h->v.name);
         return;
     }
@@ -401,17 +408,22 @@ manager_host_state(const struct mhost *h)
 void
 manager_store_pause(struct manager *m)
 {
-    if (m->store_paused++ == 0 && m->in_round && store_commit(m->store) < 0)
-        log_warnx("store commit inside a round failed (the round's rows so far may be lost), "
-                  "ignoring");
+    if (m->store_paused++ == 0 && m->txn && store_commit(m->store) < 0) {
+        m->held_lost = m->held_lost || m->hold_orders;
+        log_warnx("store commit before a write that must be committed failed (the rows since "
+                  "the last commit may be lost), ignoring");
+    }
 }
 
 void
 manager_store_resume(struct manager *m)
 {
-    if (--m->store_paused == 0 && m->in_round && store_begin(m->store) < 0)
-        log_warnx("store transaction not begun again inside a round (the round's rows commit "
-                  "one by one), ignoring");
+    if (--m->store_paused > 0 || !m->txn)
+        return;
+    m->txn = store_begin(m->store) == 0;
+    if (!m->txn)
+        log_warnx("store transaction not begun again (rows commit one by one until the next "
+                  "commit), ignoring");
 }
 
 /* Host `h` into maintenance since `since`, or out of it (`on`): stored and set; `how` for

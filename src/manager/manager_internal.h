@@ -98,6 +98,7 @@ struct mmig {
     bool abort_refused;  /* the destination refused our withdrawal (logged once) */
     bool source_done;    /* the source said it is done (with its job's figures, if any) */
     bool journal_wait;   /* --etcd: planned, its order waits for its record in etcd */
+    bool store_wait;     /* planned in a decision, its order waits for its record's commit */
     bool src_forgot;     /* the source answered that it has no such migration (404) */
     bool held_logged;    /* "the source may still act" logged */
     bool kept_logged;    /* "reservation kept" logged */
@@ -170,6 +171,9 @@ struct manager {
     size_t decode_bytes;     /* the bodies of the samples waiting for them */
     int outstanding;         /* sample requests of the current round, and samples decoding */
     bool in_round;
+    bool txn;           /* a store transaction is open (manager.c, txn_commit()) */
+    bool hold_orders;   /* a decision runs: its orders wait for one commit of their records */
+    bool held_lost;     /* ... and a commit during it failed: their records are not all there */
     int store_paused;   /* manager_store_pause() calls not yet resumed */
     double raw_written; /* monotonic s: when the raw samples held were last written */
     uint64_t rounds;
@@ -377,10 +381,10 @@ size_t manager_drains_restore(struct manager *m, const struct journal_drain *d, 
 /* Writes between manager_store_pause() and manager_store_resume() commit one by one as they
  * are made, so a write's result says whether it is committed (it survives a crash of the
  * manager; with the store's synchronous=NORMAL a power loss may take the last commits): an
- * operator's change or an order neither waits for the round's commit nor is answered or sent
- * when it was not stored. Inside a collection round the round's transaction is committed
- * first (a failure is logged) and begun again on resume. Pairs may nest: the outermost pair
- * commits and begins. */
+ * operator's change or an order made outside a decision neither waits for the next commit nor
+ * is answered or sent when it was not stored. The manager's open transaction (manager.c,
+ * txn_commit()) is committed first (a failure is logged) and begun again on resume. Pairs may nest:
+ * the outermost pair commits and begins. */
 void manager_store_pause(struct manager *m);
 void manager_store_resume(struct manager *m);
 /* Edge mode: an agent notified a conflict with the sample taken. Decides at once, or after a
@@ -408,19 +412,21 @@ enum mmig_state mmig_state_parse(const char *s);
 struct mmig *manager_mig_find(struct manager *m, const char *id);
 /* Order the migration of `vm` from `src` to `dst` now (stored, and committed, first); its id
  * into `ret_id` when not NULL. 0, or -EPERM (this manager does not lead: manager_ha.c) /
- * -EBUSY / -ENOMEM / -EIO when it was not ordered. */
+ * -EBUSY / -ENOMEM / -EIO when it was not ordered. During a decision (m->hold_orders) the
+ * record is written in the open transaction and the order waits for manager_orders_stored(). */
 int manager_order(struct manager *m, const char *vm, const char *src, const char *dst,
                   const char *reason, char *ret_id, size_t id_len);
 /* Follow migrations in flight. */
 void manager_follow(struct manager *m);
 /* Migrations the latest samples show finished end now, before a decision. */
 void manager_settle_from_samples(struct manager *m);
-/* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
-bool manager_busy(const struct manager *m, const char *name, const char *vm);
 /* Free the active migrations. */
 void manager_migrations_done(struct manager *m);
 /* Migration `id`'s record is in etcd: its order, if waiting for that, goes out now. */
 void manager_journaled(struct manager *m, const char *id);
+/* The records of the orders a decision made were committed (`stored`): they go out (or wait
+ * for etcd); when not, they fail, never sent. */
+void manager_orders_stored(struct manager *m, bool stored);
 /* On taking the lead, after the journal was read: migrations of ours still waiting for their
  * journal write (left so only when the journal could not be read whole: manager_mark_unlisted()
  * settles them otherwise) fail, as never ordered; the others are journaled again under the new

@@ -632,7 +632,7 @@ manager_follow(struct manager *m)
     memcpy(list, m->active, n * sizeof(struct mmig *));
     for (size_t i = 0; i < n; i++) {
         struct mmig *g = list[i];
-        if (g->in_flight || g->journal_wait)
+        if (g->in_flight || g->journal_wait || g->store_wait)
             continue;
         /* An unlisted planned one is not ordered again: its source is asked, as for one
          * running, whether it took the order (manager_mark_unlisted()). */
@@ -660,16 +660,22 @@ manager_follow(struct manager *m)
     }
 }
 
-bool
-manager_busy(const struct manager *m, const char *name, const char *vm)
+/* Order `g`, its record committed: once journaled with --etcd, else now. */
+static int
+order_go(struct manager *m, struct mmig *g)
 {
-    for (size_t i = 0; i < m->n_active; i++) {
-        const struct mmig *g = m->active[i];
-        if (strcmp(g->rec.src, name) == 0 || strcmp(g->rec.dst, name) == 0 ||
-            (vm != NULL && strcmp(g->rec.vm, vm) == 0))
-            return true;
+    if (manager_journal_writing(m)) {
+        /* The order goes out once the record is in etcd (manager_journaled()): a leader
+         * that dies meanwhile leaves nothing running that the next one cannot find. */
+        g->journal_wait = true;
+        if (manager_journal_migration(m, &g->rec, false) < 0) {
+            finish(m, g, MMIG_FAILED, "never ordered: its journal record could not be made");
+            return -ENOMEM;
+        }
     }
-    return false;
+    if (!g->journal_wait)
+        send_order(m, g);
+    return 0;
 }
 
 int
@@ -693,13 +699,11 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     double now = clock_wall_s();
     /* With --etcd the term is in the id: two managers never make the same one. */
     uint64_t term = manager_ha_term(m);
+    char in_term[32] = "";
     if (term > 0)
-        (void)snprintf(g->rec.id, sizeof(g->rec.id), "m%llu-t%llu-%llu",
-                       (unsigned long long)(now * 1000.0), (unsigned long long)term,
-                       (unsigned long long)++m->next_id);
-    else
-        (void)snprintf(g->rec.id, sizeof(g->rec.id), "m%llu-%llu",
-                       (unsigned long long)(now * 1000.0), (unsigned long long)++m->next_id);
+        (void)snprintf(in_term, sizeof(in_term), "t%llu-", (unsigned long long)term);
+    (void)snprintf(g->rec.id, sizeof(g->rec.id), "m%llu-%s%llu", (unsigned long long)(now * 1000.0),
+                   in_term, (unsigned long long)++m->next_id);
     (void)snprintf(g->rec.vm, sizeof(g->rec.vm), "%s", vm);
     (void)snprintf(g->rec.src, sizeof(g->rec.src), "%s", src);
     (void)snprintf(g->rec.dst, sizeof(g->rec.dst), "%s", dst);
@@ -711,12 +715,15 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     g->last_answer = clock_mono_s();
     g->started_mono = g->last_answer;
     g->state = MMIG_PLANNED;
-    /* Stored before the order goes out: a crash after this line resends it. An order that
-     * could not be stored is not sent (a restart would not know to follow it). */
+    /* Committed before the order goes out (at once, or with its decision's others): a crash
+     * after that resends it; one not stored is not sent (a restart would not follow it). */
     (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
-    manager_store_pause(m);
+    bool hold = m->hold_orders && m->store_paused == 0;
+    if (!hold)
+        manager_store_pause(m);
     int stored = store_put_migration(m->store, &g->rec);
-    manager_store_resume(m);
+    if (!hold)
+        manager_store_resume(m);
     if (stored < 0) {
         log_warnx("migration not ordered: the store cannot record it vm=\"%s\", ignoring", vm);
         free(g);
@@ -726,20 +733,33 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     m->ordered_total++;
     log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
              src, dst, reason);
-    if (manager_journal_writing(m)) {
-        /* The order goes out once the record is in etcd (manager_journaled()): a leader
-         * that dies meanwhile leaves nothing running that the next one cannot find. */
-        g->journal_wait = true;
-        if (manager_journal_migration(m, &g->rec, false) < 0) {
-            finish(m, g, MMIG_FAILED, "never ordered: its journal record could not be made");
-            return -ENOMEM;
-        }
-    }
     if (ret_id != NULL)
-        (void)snprintf(ret_id, id_len, "%s", g->rec.id); /* send_order() may end `g` */
-    if (!g->journal_wait)
-        send_order(m, g);
-    return 0;
+        (void)snprintf(ret_id, id_len, "%s", g->rec.id); /* order_go() may end `g` */
+    g->store_wait = hold;
+    return hold ? 0 : order_go(m, g);
+}
+
+void
+manager_orders_stored(struct manager *m, bool stored)
+{
+    /* order_go() and finish() may end entries: a copy. A failure is committed at once. */
+    struct mmig *list[MANAGER_MAX_ACTIVE];
+    size_t n = m->n_active;
+    memcpy(list, m->active, n * sizeof(struct mmig *));
+    manager_store_pause(m);
+    for (size_t i = 0; i < n; i++) {
+        struct mmig *g = list[i];
+        if (!g->store_wait)
+            continue;
+        g->store_wait = false;
+        if (stored && manager_ha_leads(m))
+            (void)order_go(m, g);
+        else
+            finish(m, g, MMIG_FAILED,
+                   stored ? "never ordered: this manager stopped leading before it went out"
+                          : "never ordered: the store could not commit its record");
+    }
+    manager_store_resume(m);
 }
 
 void

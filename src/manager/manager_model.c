@@ -14,7 +14,8 @@
 
 /* The names the running migrations hold, each in an index: their hosts (sources and
  * destinations) and their VMs. Marking a model of 10,000 hosts and 250,000 VMs then looks
- * each name up once, where manager_busy() would walk every migration for each of them. */
+ * each name up once, where a walk of the migrations (manager_recs.c's busy()) for each of them
+ * would go over every migration. */
 struct busy_names {
     struct nameidx hosts;
     struct nameidx vms;

@@ -16,6 +16,19 @@
 #include "manager/manager_internal.h"
 #include "proto/utf8.h"
 
+/* Does a migration of ours run into or out of host `name`, or of VM `vm` (may be NULL)? */
+static bool
+busy(const struct manager *m, const char *name, const char *vm)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        const struct mmig *g = m->active[i];
+        if (strcmp(g->rec.src, name) == 0 || strcmp(g->rec.dst, name) == 0 ||
+            (vm != NULL && strcmp(g->rec.vm, vm) == 0))
+            return true;
+    }
+    return false;
+}
+
 static void
 rec_save(struct manager *m, struct store_rec *r, const char *state)
 {
@@ -210,7 +223,7 @@ manager_apply(struct manager *m, const char *id, char *ret_mig, size_t mig_len, 
         why = "the destination is not up";
     else if (dst->maintenance)
         why = "the destination is in maintenance";
-    else if (manager_busy(m, r->src, r->vm) || manager_busy(m, r->dst, NULL))
+    else if (busy(m, r->src, r->vm) || busy(m, r->dst, NULL))
         why = "a migration into or out of the source or destination runs";
     else if (m->opts.policy.max_migrations > 0 && m->n_active >= m->opts.policy.max_migrations)
         why = "max_migrations are running";

@@ -4,7 +4,11 @@
  * and a manager restarted after a failed commit had forgotten the drain. With the failpoint
  * store-commit:drop every commit of a round fails (and is rolled back); a fake agent h1,
  * a thread of this test, holds the manager's sample request so that the round stays open
- * while the drain comes. */
+ * while the drain comes.
+ *
+ * And the orders of a decision are recorded in the manager's open transaction and go out
+ * once it is committed, all of them after one commit: when that commit fails, none goes out
+ * (a restarted manager would not know to follow it). */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
 #include <setjmp.h>
@@ -83,9 +87,9 @@ test_drain_in_round_is_stored(void **state)
     assert_int_equal(daemon_http(m->url, "POST", "/v1/hosts/h2/drain", NULL, &j), 202);
     json_decref(j);
     /* It came inside the round: the round's rows so far were committed before it, and that
-     * failed (logged only inside a round). A drain left in the round's transaction would go
-     * with the round's failed commit. */
-    struct log_cond paused = {m, "store commit inside a round failed"};
+     * failed. A drain left in the round's transaction would go with the round's failed
+     * commit. */
+    struct log_cond paused = {m, "store commit before a write that must be committed failed"};
     assert_true(wait_until(log_has, &paused, START_S));
     atomic_store(&release, true);
     assert_int_equal(daemon_stop(m, START_S), 0);
@@ -98,11 +102,40 @@ test_drain_in_round_is_stored(void **state)
     pool_finish();
 }
 
+static void
+test_order_waits_for_its_commit(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "store-commit:drop", 1), 0);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
+    (void)unsetenv("VMLOC_FAILPOINT");
+    const char *e1[] = {"--vm", "a:cpu=5", "--vm", "b:cpu=5", NULL};
+    const char *e2[] = {"--vm", "c:cpu=5", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    (void)pool_start_agent("h2", m->url, e2);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    /* A conflict on h1 that sends a, the heavier, to h2. */
+    load(h1->url, "b", "cpu=45");
+    load(h1->url, "a", "cpu=50");
+    struct log_cond never = {m, "never ordered: the store could not commit its record"};
+    assert_true(wait_until(log_has, &never, 3 * START_S));
+    /* The order was not sent: the source never heard of it. */
+    json_t *migs = get(h1->url, "/v1/migrations");
+    assert_int_equal(json_array_size(migs), 0);
+    json_decref(migs);
+    json_t *vms = get(h1->url, "/v1/vms");
+    assert_string_equal(str(named(vms, "a"), "state"), "running");
+    json_decref(vms);
+    pool_finish();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_drain_in_round_is_stored, pool_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_waits_for_its_commit, pool_setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
