@@ -241,8 +241,9 @@ write_raw(struct manager *m)
 
 /* The manager writes in one transaction, committed and begun again at fixed points: after
  * each round's decision (before its orders go out; a follower's round, with no decision, at
- * its end), after a decision on notifications, at each tick when rounds wait for
- * notifications, and around the writes that must be committed at once (manager_store_pause()).
+ * its end), after a decision on notifications, after the pruning and the raw samples when
+ * there are any, at each tick when rounds wait for notifications, and around the writes that
+ * must be committed at once (manager_store_pause()).
  * So the rows of a second (the round's, a migration's changes of state, the conflicts, the
  * orders, the pruning) rewrite a table's last pages once, not once a row (bench/README.md, "A
  * second's writes in one commit"). A crash loses at most what came since the last commit:
@@ -264,11 +265,12 @@ txn_commit(struct manager *m)
 }
 
 /* A decision (and the following of migrations in flight): the orders it makes are recorded
- * in the open transaction and go out once it is committed, all of them after one commit;
- * when the commit fails they fail, never sent. */
+ * in the open transaction and go out once it is committed (a recommendation stored during the
+ * decision commits those before it early); when a commit fails they fail, never sent. */
 static void
 decide(struct manager *m, bool follow)
 {
+    uint64_t ordered = m->ordered_total;
     m->hold_orders = m->txn;
     m->held_lost = false;
     manager_decide(m);
@@ -278,7 +280,8 @@ decide(struct manager *m, bool follow)
     /* A commit that failed during the decision (manager_store_pause()) rolled back the
      * orders' records written before it, though the last commit may hold. */
     bool stored = txn_commit(m) && !m->held_lost;
-    manager_orders_stored(m, stored);
+    if (m->ordered_total != ordered)
+        manager_orders_stored(m, stored);
 }
 
 static void
@@ -358,7 +361,8 @@ round_cb(evutil_socket_t fd, short what, void *arg)
         (void)txn_commit(m);
         if (manager_ha_leads(m))
             manager_follow(m);
-        (void)write_raw(m);
+        if (write_raw(m))
+            (void)txn_commit(m); /* not with a decision's orders */
         return;
     }
     start_round(m);
