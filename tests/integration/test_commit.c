@@ -7,8 +7,8 @@
  * while the drain comes.
  *
  * And the orders of a decision are recorded in the manager's open transaction and go out
- * once it is committed, all of them after one commit: when that commit fails, none goes out
- * (a restarted manager would not know to follow it). */
+ * once it is committed: when that commit fails, none goes out (a restarted manager would not
+ * know to follow it). */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
 #include <setjmp.h>
