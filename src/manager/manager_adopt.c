@@ -3,7 +3,8 @@
  * journal in etcd holds when it takes the lead (adopted from the leader before it), and, with
  * --etcd, those it holds that the journal does not list (unlisted: another leader most
  * likely settled them; see manager_mark_unlisted() in manager_internal.h). manager_mig.c
- * follows all of them as it follows its own orders. */
+ * follows all of them as it follows its own orders. Here too: a migration found by its id,
+ * and a record's state read. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,28 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "manager/manager_internal.h"
+
+enum mmig_state
+mmig_state_parse(const char *s)
+{
+    if (strcmp(s, "running") == 0)
+        return MMIG_RUNNING;
+    if (strcmp(s, "done") == 0)
+        return MMIG_DONE;
+    if (strcmp(s, "failed") == 0)
+        return MMIG_FAILED;
+    return MMIG_PLANNED;
+}
+
+struct mmig *
+manager_mig_find(struct manager *m, const char *id)
+{
+    for (size_t i = 0; i < m->n_active; i++) {
+        if (strcmp(m->active[i]->rec.id, id) == 0)
+            return m->active[i];
+    }
+    return NULL;
+}
 
 /* A migration of ours made from record `rec` (of the store or the journal): its waits go on
  * from the record's times, not from now. NULL when out of memory. */

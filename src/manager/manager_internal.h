@@ -406,10 +406,6 @@ void manager_figures_free(struct manager *m);
 
 /* The state's name, as stored and shown. */
 const char *mmig_state_name(enum mmig_state s);
-/* The state named `s` ("planned" for a name it does not know). */
-enum mmig_state mmig_state_parse(const char *s);
-/* Our migration `id` in flight, or NULL. */
-struct mmig *manager_mig_find(struct manager *m, const char *id);
 /* Order the migration of `vm` from `src` to `dst` now (stored, and committed, first); its id
  * into `ret_id` when not NULL. 0, or -EPERM (this manager does not lead: manager_ha.c) /
  * -EBUSY / -ENOMEM / -EIO when it was not ordered. During a decision (m->hold_orders) the
@@ -434,6 +430,11 @@ void manager_orders_stored(struct manager *m, bool stored);
 void manager_journal_all(struct manager *m);
 
 /* ---- migrations taken over (manager_adopt.c) ---- */
+
+/* Our migration `id` in flight, or NULL. */
+struct mmig *manager_mig_find(struct manager *m, const char *id);
+/* The state named `s` ("planned" for a name it does not know). */
+enum mmig_state mmig_state_parse(const char *s);
 
 /* Load unfinished migrations from the store after a restart. */
 int manager_recover(struct manager *m);

@@ -197,6 +197,8 @@ put_done(void *arg, const struct etcd_result *r)
     (void)snprintf(id, sizeof(id), "%s", op->mig_id);
     bool put = op->value != NULL;
     op_free(op, NULL);
+    if (id[0] != '\0' && !put)
+        failpoint("manager-journal-ended"); /* etcd dropped an ended migration's record */
     if (id[0] != '\0' && put)
         j->hooks->journaled(m, id); /* may queue more */
     send_head(j);

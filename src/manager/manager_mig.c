@@ -63,27 +63,24 @@ mmig_state_name(enum mmig_state s)
     return "planned";
 }
 
-enum mmig_state
-mmig_state_parse(const char *s)
-{
-    if (strcmp(s, "running") == 0)
-        return MMIG_RUNNING;
-    if (strcmp(s, "done") == 0)
-        return MMIG_DONE;
-    if (strcmp(s, "failed") == 0)
-        return MMIG_FAILED;
-    return MMIG_PLANNED;
-}
-
 static void
 save(struct manager *m, struct mmig *g)
 {
     (void)snprintf(g->rec.state, sizeof(g->rec.state), "%s", mmig_state_name(g->state));
-    if (store_put_migration(m->store, &g->rec) < 0)
+    bool ended = g->state == MMIG_DONE || g->state == MMIG_FAILED;
+    /* With --etcd an end deletes the journal's record: the end is committed first, so that a
+     * crash in between never leaves the store with a migration the journal no longer lists
+     * (a restart would take it for one that another leader settled). */
+    bool now = ended && !g->unlisted && manager_journal_writing(m);
+    if (now)
+        manager_store_pause(m);
+    int stored = store_put_migration(m->store, &g->rec);
+    if (now)
+        manager_store_resume(m);
+    if (stored < 0)
         log_warnx("migration not stored id=%s, ignoring", g->rec.id);
     if (!g->unlisted)
-        (void)manager_journal_migration(m, &g->rec,
-                                        g->state == MMIG_DONE || g->state == MMIG_FAILED);
+        (void)manager_journal_migration(m, &g->rec, ended);
 }
 
 /* The source answered about `g` (or the destination settled it): the give-up wait starts
@@ -787,14 +784,4 @@ manager_journal_all(struct manager *m)
         else if (!g->unlisted)
             (void)manager_journal_migration(m, &g->rec, false);
     }
-}
-
-struct mmig *
-manager_mig_find(struct manager *m, const char *id)
-{
-    for (size_t i = 0; i < m->n_active; i++) {
-        if (strcmp(m->active[i]->rec.id, id) == 0)
-            return m->active[i];
-    }
-    return NULL;
 }

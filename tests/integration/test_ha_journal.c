@@ -13,7 +13,7 @@
  * Skipped (77) when etcd is not installed. (a') A migration another leader settled while this one
  * did not lead is not reported or journaled again when this one leads again; (a'') one the journal
  * never had and that still runs is journaled again and reported once, (a3) also when the manager's
- * store still says planned. */
+ * store still says planned; (a4) one whose journal record is gone is done in the store. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
@@ -284,6 +284,48 @@ test_settled_elsewhere(void **state)
     assert_int_equal(health_int(m1->url, "active_migrations"), 0);
     assert_true(wait_until(etcdtest_journal_flushed, (void *)m1->url, ACT_S));
     assert_int_equal(pool_vm_where(urls, 3, "a"), at);
+    pool_finish();
+}
+
+/* (a4) The end of a migration is in the leader's store before its journal record goes: m1,
+ * leading alone, follows a slow migration whose source is then killed; it settles it with the
+ * destination (an answer outside a round's decision, after whose commit nothing of it would be
+ * committed for a round) and dies at once when etcd has dropped its record (failpoint
+ * manager-journal-ended). Started again on its store, it has the migration ended: it neither
+ * recovers it as unfinished nor, the journal being without it, takes it for one that another
+ * leader settled. */
+static void
+test_end_stored_first(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "manager-journal-ended", 1), 0);
+    struct daemon *m1 = etcdtest_manager("m1");
+    (void)unsetenv("VMLOC_FAILPOINT");
+    struct cond lead1 = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead1, UP_S));
+    /* a takes a minute to move (600 MiB at 10 MiB/s). */
+    struct daemon *a1 = etcdtest_agent("h1", m1->url, NULL, "10", "a:cpu=30,mem=600", "b:cpu=25");
+    (void)etcdtest_agent("h2", m1->url, NULL, "10", "c:cpu=5", NULL);
+    struct cond up = {m1->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    load(a1->url, "a", "cpu=60");
+    struct cond running = {m1->url, "a", "running", 0};
+    assert_true(wait_until(migration_is, &running, ACT_S));
+    daemon_kill(a1);
+    assert_true(wait_until(pool_exited, m1, 3 * ACT_S));
+    struct log_cond at = {m1, "failpoint manager-journal-ended reached"};
+    assert_true(log_has(&at));
+
+    m1 = etcdtest_manager("m1");
+    struct cond lead_again = {m1->url, "leader", NULL, 0};
+    assert_true(wait_until(etcdtest_role_is, &lead_again, TAKEOVER_S));
+    char id[100] = "";
+    assert_int_equal(migrations_of(m1->url, "a", id, sizeof(id)), 1);
+    struct log_cond recovered = {m1, "migration recovered id="};
+    assert_false(log_has(&recovered));
+    struct log_cond unlisted = {m1, "migration not in the journal id="};
+    assert_false(log_has(&unlisted));
+    assert_int_equal(health_int(m1->url, "active_migrations"), 0);
     pool_finish();
 }
 
@@ -757,6 +799,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_adopt_copying, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_committing, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_settled_elsewhere, setup, etcdtest_teardown),
+        cmocka_unit_test_setup_teardown(test_end_stored_first, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_unlisted_running, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_unlisted_planned_taken, setup, etcdtest_teardown),
         cmocka_unit_test_setup_teardown(test_drain_survives, setup, etcdtest_teardown),
