@@ -661,6 +661,8 @@ manager_follow(struct manager *m)
 static int
 order_go(struct manager *m, struct mmig *g)
 {
+    log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id,
+             g->rec.vm, g->rec.src, g->rec.dst, g->rec.reason);
     if (manager_journal_writing(m)) {
         /* The order goes out once the record is in etcd (manager_journaled()): a leader
          * that dies meanwhile leaves nothing running that the next one cannot find. */
@@ -728,8 +730,6 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
     }
     m->active[m->n_active++] = g;
     m->ordered_total++;
-    log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id, vm,
-             src, dst, reason);
     if (ret_id != NULL)
         (void)snprintf(ret_id, id_len, "%s", g->rec.id); /* order_go() may end `g` */
     g->store_wait = hold;
