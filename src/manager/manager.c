@@ -272,14 +272,13 @@ decide(struct manager *m, bool follow)
 {
     uint64_t ordered = m->ordered_total;
     m->hold_orders = m->txn;
-    m->held_lost = false;
     manager_decide(m);
     if (follow)
         manager_follow(m);
     m->hold_orders = false;
     /* A commit that failed during the decision (manager_store_pause()) rolled back the
-     * orders' records written before it, though the last commit may hold. */
-    bool stored = txn_commit(m) && !m->held_lost;
+     * records of the orders written before it (store_lost); the last commit may hold. */
+    bool stored = txn_commit(m);
     if (m->ordered_total != ordered)
         manager_orders_stored(m, stored);
 }

@@ -1,10 +1,7 @@
-/* The migrations a manager takes over instead of deciding them: those its store holds
- * unfinished when it starts (recovered: followed as if it had never stopped), those the
- * journal in etcd holds when it takes the lead (adopted from the leader before it), and, with
- * --etcd, those it holds that the journal does not list (unlisted: another leader most
- * likely settled them; see manager_mark_unlisted() in manager_internal.h). manager_mig.c
- * follows all of them as it follows its own orders. Here too: a migration found by its id,
- * and a record's state read. */
+/* The migrations a manager takes over: those its store holds unfinished at its start
+ * (recovered), those etcd's journal holds when it takes the lead (adopted), and, with --etcd,
+ * those it holds that the journal does not list (unlisted: manager_mark_unlisted()), each
+ * followed by manager_mig.c as its own orders are; and a migration found by id. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

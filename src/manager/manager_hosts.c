@@ -409,7 +409,11 @@ void
 manager_store_pause(struct manager *m)
 {
     if (m->store_paused++ == 0 && m->txn && store_commit(m->store) < 0) {
-        m->held_lost = m->held_lost || m->hold_orders;
+        /* The held orders' records written before it went with the rollback. */
+        for (size_t i = 0; i < m->n_active; i++) {
+            if (m->active[i]->store_wait)
+                m->active[i]->store_lost = true;
+        }
         log_warnx("store commit before a write that must be committed failed (the rows since "
                   "the last commit may be lost), ignoring");
     }

@@ -99,6 +99,8 @@ struct mmig {
     bool source_done;    /* the source said it is done (with its job's figures, if any) */
     bool journal_wait;   /* --etcd: planned, its order waits for its record in etcd */
     bool store_wait;     /* planned in a decision, its order waits for its record's commit */
+    bool store_lost;     /* ... and a commit failed after its record was written: never sent */
+    bool sent_logged;    /* "migration ordered" logged (when its order first went out) */
     bool src_forgot;     /* the source answered that it has no such migration (404) */
     bool held_logged;    /* "the source may still act" logged */
     bool kept_logged;    /* "reservation kept" logged */
@@ -173,7 +175,6 @@ struct manager {
     bool in_round;
     bool txn;           /* a store transaction is open (manager.c, txn_commit()) */
     bool hold_orders;   /* a decision runs: its orders wait for one commit of their records */
-    bool held_lost;     /* ... and a commit during it failed: their records are not all there */
     int store_paused;   /* manager_store_pause() calls not yet resumed */
     double raw_written; /* monotonic s: when the raw samples held were last written */
     uint64_t rounds;
@@ -382,7 +383,8 @@ size_t manager_drains_restore(struct manager *m, const struct journal_drain *d, 
  * are made, so a write's result says whether it is committed (it survives a crash of the
  * manager; with the store's synchronous=NORMAL a power loss may take the last commits): an
  * operator's change or an order made outside a decision neither waits for the next commit nor
- * is answered or sent when it was not stored. The manager's open transaction (manager.c,
+ * is answered or sent when it was not stored; with --etcd a migration's end is committed
+ * before its journal record goes. The manager's open transaction (manager.c,
  * txn_commit()) is committed first (a failure is logged) and begun again on resume. Pairs may nest:
  * the outermost pair commits and begins. */
 void manager_store_pause(struct manager *m);

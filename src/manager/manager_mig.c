@@ -79,7 +79,8 @@ save(struct manager *m, struct mmig *g)
         manager_store_resume(m);
     if (stored < 0)
         log_warnx("migration not stored id=%s, ignoring", g->rec.id);
-    if (!g->unlisted)
+    /* An end not stored keeps its journal record: a takeover follows it again. */
+    if (!g->unlisted && !(now && stored < 0))
         (void)manager_journal_migration(m, &g->rec, ended);
 }
 
@@ -519,6 +520,10 @@ send_order(struct manager *m, struct mmig *g)
                   strerror(-r));
         return;
     }
+    if (!g->sent_logged)
+        log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id,
+                 g->rec.vm, g->rec.src, g->rec.dst, g->rec.reason);
+    g->sent_logged = true;
     g->in_flight = true;
 }
 
@@ -661,8 +666,6 @@ manager_follow(struct manager *m)
 static int
 order_go(struct manager *m, struct mmig *g)
 {
-    log_info("migration ordered id=%s vm=\"%s\" from=\"%s\" to=\"%s\" reason=\"%s\"", g->rec.id,
-             g->rec.vm, g->rec.src, g->rec.dst, g->rec.reason);
     if (manager_journal_writing(m)) {
         /* The order goes out once the record is in etcd (manager_journaled()): a leader
          * that dies meanwhile leaves nothing running that the next one cannot find. */
@@ -748,13 +751,15 @@ manager_orders_stored(struct manager *m, bool stored)
         struct mmig *g = list[i];
         if (!g->store_wait)
             continue;
+        bool kept = stored && !g->store_lost;
         g->store_wait = false;
-        if (stored && manager_ha_leads(m))
+        g->store_lost = false;
+        if (kept && manager_ha_leads(m))
             (void)order_go(m, g);
         else
             finish(m, g, MMIG_FAILED,
-                   stored ? "never ordered: this manager stopped leading before it went out"
-                          : "never ordered: the store could not commit its record");
+                   kept ? "never ordered: this manager stopped leading before it went out"
+                        : "never ordered: the store could not commit its record");
     }
     manager_store_resume(m);
 }
