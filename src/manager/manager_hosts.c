@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "common/nameidx.h"
 #include "manager/manager_internal.h"
@@ -405,10 +406,22 @@ manager_host_state(const struct mhost *h)
     return h->v.up ? "up" : "down";
 }
 
+/* The commit of manager_store_pause(); at the failpoint store-pause-commit:drop it fails, as
+ * after a full disk (the tests: only these commits, not the rounds'). */
+static int
+pause_commit(struct manager *m)
+{
+    if (failpoint_drop("store-pause-commit")) {
+        store_rollback(m->store);
+        return -EIO;
+    }
+    return store_commit(m->store);
+}
+
 void
 manager_store_pause(struct manager *m)
 {
-    if (m->store_paused++ == 0 && m->txn && store_commit(m->store) < 0) {
+    if (m->store_paused++ == 0 && m->txn && pause_commit(m) < 0) {
         /* The held orders' records written before it went with the rollback. */
         for (size_t i = 0; i < m->n_active; i++) {
             if (m->active[i]->store_wait)

@@ -742,24 +742,28 @@ manager_order(struct manager *m, const char *vm, const char *src, const char *ds
 void
 manager_orders_stored(struct manager *m, bool stored)
 {
-    /* order_go() and finish() may end entries: a copy. A failure is committed at once. */
+    /* The held orders, out of their wait before the pause below, whose commit (of nothing of
+     * theirs) cannot take them; order_go() and finish() end only their own entry. */
     struct mmig *list[MANAGER_MAX_ACTIVE];
-    size_t n = m->n_active;
-    memcpy(list, m->active, n * sizeof(struct mmig *));
-    manager_store_pause(m);
-    for (size_t i = 0; i < n; i++) {
-        struct mmig *g = list[i];
+    bool kept[MANAGER_MAX_ACTIVE];
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_active; i++) {
+        struct mmig *g = m->active[i];
         if (!g->store_wait)
             continue;
-        bool kept = stored && !g->store_lost;
+        kept[n] = stored && !g->store_lost;
         g->store_wait = false;
         g->store_lost = false;
-        if (kept && manager_ha_leads(m))
-            (void)order_go(m, g);
+        list[n++] = g;
+    }
+    manager_store_pause(m); /* a failure is committed at once */
+    for (size_t i = 0; i < n; i++) {
+        if (kept[i] && manager_ha_leads(m))
+            (void)order_go(m, list[i]);
         else
-            finish(m, g, MMIG_FAILED,
-                   kept ? "never ordered: this manager stopped leading before it went out"
-                        : "never ordered: the store could not commit its record");
+            finish(m, list[i], MMIG_FAILED,
+                   kept[i] ? "never ordered: this manager stopped leading before it went out"
+                           : "never ordered: the store could not commit its record");
     }
     manager_store_resume(m);
 }

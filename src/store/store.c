@@ -369,6 +369,13 @@ store_commit(struct store *s)
     return r;
 }
 
+void
+store_rollback(struct store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 /* Step a prepared statement once and reset it. */
 static int
 run(sqlite3_stmt *st)

@@ -74,6 +74,8 @@ void store_close(struct store *s);
  * until the next store_begin(). */
 MUST_CHECK int store_begin(struct store *s);
 MUST_CHECK int store_commit(struct store *s);
+/* Roll the open transaction back, as a failed store_commit() leaves it (none open: nothing). */
+void store_rollback(struct store *s);
 
 /* ---- usage samples (store_samples.c) --------------------------------------------------------
  *

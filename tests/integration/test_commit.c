@@ -8,7 +8,9 @@
  *
  * And the orders of a decision are recorded in the manager's open transaction and go out
  * once it is committed: when that commit fails, none goes out (a restarted manager would not
- * know to follow it). */
+ * know to follow it). A commit that fails after the decision's own (store-pause-commit:drop:
+ * the commits before a write that must be committed at once) does not take its orders, whose
+ * records are committed: they go out. */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
 #include <setjmp.h>
@@ -130,12 +132,43 @@ test_order_waits_for_its_commit(void **state)
     pool_finish();
 }
 
+/* Every commit before a write that must be committed at once fails (the one before the
+ * failures of held orders are recorded, too); the decisions' own commits hold. A conflict
+ * on h1 orders a, whose record the decision's commit holds: the order goes out. */
+static void
+test_later_commit_failure_spares_orders(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "store-pause-commit:drop", 1), 0);
+    struct daemon *m = pool_start_manager("manager", "127.0.0.1:0", NULL);
+    (void)unsetenv("VMLOC_FAILPOINT");
+    const char *e1[] = {"--vm", "a:cpu=5", "--vm", "b:cpu=5", NULL};
+    const char *e2[] = {"--vm", "c:cpu=5", NULL};
+    struct daemon *h1 = pool_start_agent("h1", m->url, e1);
+    struct daemon *h2 = pool_start_agent("h2", m->url, e2);
+    struct cond up = {m->url, NULL, NULL, 2};
+    assert_true(wait_until(hosts_up, &up, UP_S));
+    load(h1->url, "b", "cpu=45");
+    load(h1->url, "a", "cpu=50");
+    struct cond moved = {m->url, "a", "done", 0};
+    assert_true(wait_until(migration_is, &moved, 3 * START_S));
+    struct log_cond failed = {m, "store commit before a write that must be committed failed"};
+    assert_true(log_has(&failed));
+    struct log_cond never = {m, "never ordered"};
+    assert_false(log_has(&never));
+    const char *urls[] = {h1->url, h2->url};
+    assert_int_equal(pool_vm_where(urls, 2, "a"), 1);
+    pool_finish();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_drain_in_round_is_stored, pool_setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_waits_for_its_commit, pool_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_later_commit_failure_spares_orders, pool_setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
