@@ -265,8 +265,9 @@ txn_commit(struct manager *m)
 }
 
 /* A decision (and the following of migrations in flight): the orders it makes are recorded
- * in the open transaction and go out once it is committed (a recommendation stored during the
- * decision commits those before it early); when a commit fails they fail, never sent. */
+ * in the open transaction and go out once their records are committed, by the decision's
+ * commit or by one before a write committed on its own during it (manager_store_pause()); an
+ * order whose record a failed commit took fails, never sent. */
 static void
 decide(struct manager *m, bool follow)
 {
@@ -276,8 +277,6 @@ decide(struct manager *m, bool follow)
     if (follow)
         manager_follow(m);
     m->hold_orders = false;
-    /* A commit that failed during the decision (manager_store_pause()) rolled back the
-     * records of the orders written before it (store_lost); the last commit may hold. */
     bool stored = txn_commit(m);
     if (m->ordered_total != ordered)
         manager_orders_stored(m, stored);

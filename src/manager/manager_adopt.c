@@ -1,7 +1,8 @@
 /* The migrations a manager takes over: those its store holds unfinished at its start
  * (recovered), those etcd's journal holds when it takes the lead (adopted), and, with --etcd,
  * those it holds that the journal does not list (unlisted: manager_mark_unlisted()), each
- * followed by manager_mig.c as its own orders are; and a migration found by id. */
+ * followed by manager_mig.c as its own orders are; and a migration found by id, and a
+ * record's state read. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -421,15 +421,21 @@ pause_commit(struct manager *m)
 void
 manager_store_pause(struct manager *m)
 {
-    if (m->store_paused++ == 0 && m->txn && pause_commit(m) < 0) {
-        /* The held orders' records written before it went with the rollback. */
-        for (size_t i = 0; i < m->n_active; i++) {
-            if (m->active[i]->store_wait)
-                m->active[i]->store_lost = true;
+    if (m->store_paused++ != 0 || !m->txn)
+        return;
+    bool ok = pause_commit(m) == 0;
+    /* The held orders' records written since the last commit: committed, or gone with the
+     * rollback (manager_orders_stored()). */
+    for (size_t i = 0; i < m->n_active; i++) {
+        struct mmig *g = m->active[i];
+        if (g->store_wait && !g->store_done && !g->store_lost) {
+            g->store_done = ok;
+            g->store_lost = !ok;
         }
+    }
+    if (!ok)
         log_warnx("store commit before a write that must be committed failed (the rows since "
                   "the last commit may be lost), ignoring");
-    }
 }
 
 void

@@ -99,7 +99,8 @@ struct mmig {
     bool source_done;    /* the source said it is done (with its job's figures, if any) */
     bool journal_wait;   /* --etcd: planned, its order waits for its record in etcd */
     bool store_wait;     /* planned in a decision, its order waits for its record's commit */
-    bool store_lost;     /* ... and a commit failed after its record was written: never sent */
+    bool store_done;     /* ... and a commit during the decision took its record: it goes out */
+    bool store_lost;     /* ... or a commit failed after its record was written: never sent */
     bool sent_logged;    /* "migration ordered" logged (when its order first went out) */
     bool src_forgot;     /* the source answered that it has no such migration (404) */
     bool held_logged;    /* "the source may still act" logged */

@@ -751,8 +751,9 @@ manager_orders_stored(struct manager *m, bool stored)
         struct mmig *g = m->active[i];
         if (!g->store_wait)
             continue;
-        kept[n] = stored && !g->store_lost;
+        kept[n] = g->store_done || (stored && !g->store_lost);
         g->store_wait = false;
+        g->store_done = false;
         g->store_lost = false;
         list[n++] = g;
     }
