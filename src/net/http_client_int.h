@@ -14,7 +14,7 @@
 #include "net/http_client.h" /* http_done_fn, HTTP_MAX_TOKEN */
 
 /* Buckets of the kept-alive connections, by peer (a power of two). */
-#define HTTP_IDLE_BUCKETS 4096u
+#define HTTP_IDLE_BUCKETS 16384u
 
 /* Time-outs kept as libevent "common time-outs" (call_timeout()); others use the heap. */
 #define HTTP_COMMON_TIMEOUTS 8

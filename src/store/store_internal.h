@@ -29,9 +29,10 @@ struct store_ru {
 
 /* A name of the names table, cached; `ru` for a host that samples came for. */
 struct store_name {
-    char *name; /* NULL: a free slot */
-    int64_t id; /* 0: unknown, its row was rolled back (looked up or added again when used) */
-    bool fresh; /* added in the transaction still open */
+    char *name;    /* NULL: a free slot */
+    int64_t id;    /* 0: unknown, its row was rolled back (looked up or added again when used) */
+    bool fresh;    /* added in the transaction still open */
+    uint32_t hash; /* of the name (name_slot()): compared before the name */
     struct store_ru *ru;
 };
 

@@ -73,14 +73,22 @@ store_samples_done(struct store *s)
 
 /* ---- names -------------------------------------------------------------------------------- */
 
-/* The cache slot of `name`: its entry, or the free slot where it belongs. */
+/* The cache slot of `name`, of hash `hash` (name_hash()): its entry, or the free slot where
+ * it belongs. The hashes are compared first: a manager of 10,000 hosts looks up 250,000 VM
+ * names, and each name compared is a read of memory elsewhere. */
 static struct store_name *
-name_slot(struct store_name *tab, size_t cap, const char *name)
+name_slot(struct store_name *tab, size_t cap, const char *name, uint32_t hash)
 {
-    size_t i = (size_t)fnv1a_64(name) & (cap - 1);
-    while (tab[i].name != NULL && strcmp(tab[i].name, name) != 0)
+    size_t i = hash & (cap - 1);
+    while (tab[i].name != NULL && (tab[i].hash != hash || strcmp(tab[i].name, name) != 0))
         i = (i + 1) & (cap - 1);
     return &tab[i];
+}
+
+static uint32_t
+name_hash(const char *name)
+{
+    return (uint32_t)fnv1a_64(name);
 }
 
 /* Room for one more cache entry. 0 or -ENOMEM. */
@@ -95,7 +103,7 @@ names_grow(struct store *s)
         return -ENOMEM;
     for (size_t i = 0; i < s->names_cap; i++) {
         if (s->names[i].name != NULL)
-            *name_slot(tab, cap, s->names[i].name) = s->names[i];
+            *name_slot(tab, cap, s->names[i].name, s->names[i].hash) = s->names[i];
     }
     free(s->names);
     s->names = tab;
@@ -182,8 +190,9 @@ static int
 name_find(struct store *s, const char *name, bool add, struct store_name **ret)
 {
     names_settle(s);
+    uint32_t hash = name_hash(name);
     if (s->names_cap != 0) {
-        struct store_name *e = name_slot(s->names, s->names_cap, name);
+        struct store_name *e = name_slot(s->names, s->names_cap, name, hash);
         if (e->name != NULL) {
             if (e->id == 0 && name_resolve(s, e, add) < 0)
                 return -EIO;
@@ -207,9 +216,10 @@ name_find(struct store *s, const char *name, bool add, struct store_name **ret)
         free(copy);
         return -EIO;
     }
-    struct store_name *e = name_slot(s->names, s->names_cap, name);
+    struct store_name *e = name_slot(s->names, s->names_cap, name, hash);
     *e = found;
     e->name = copy;
+    e->hash = hash;
     e->ru = NULL;
     s->names_n++;
     *ret = e;
