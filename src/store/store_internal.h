@@ -32,7 +32,7 @@ struct store_name {
     char *name;    /* NULL: a free slot */
     int64_t id;    /* 0: unknown, its row was rolled back (looked up or added again when used) */
     bool fresh;    /* added in the transaction still open */
-    uint32_t hash; /* of the name (name_slot()): compared before the name */
+    uint32_t hash; /* of the name (name_hash()): compared before the name */
     struct store_ru *ru;
 };
 
