@@ -19,9 +19,15 @@
 #include <time.h>
 
 #include "agent/lv.h"
+#include "common/clock.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 
 #define MIB (1024.0 * 1024.0)
+
+/* How long the worker tries to reach this host's libvirt again, after a migration call that
+ * failed, to learn where the VM is (settle()). */
+#define SETTLE_REACH_S 30
 
 /* How long the worker waits, after libvirt said the migration succeeded, for the
  * job-completed event that carries its statistics (sent by the source's libvirtd as the
@@ -56,8 +62,9 @@ struct lv_mig {
     int nparams;
     unsigned long flags;
     char dest_uri[512];
-    atomic_int state; /* 0 running, 1 done, -1 failed */
-    char error[256];  /* written by the worker before state */
+    char src_uri[512]; /* this host's libvirt, to settle a failed call on a new connection */
+    atomic_int state;  /* 0 running, 1 done, -1 failed */
+    char error[256];   /* written by the worker before state */
     int wake_fd;
     struct statbox *box;    /* NULL when the event could not be registered */
     int event_id;           /* the job-completed callback, -1 when none */
@@ -262,6 +269,130 @@ stop_progress(struct lv_mig *m)
     m->prog_started = false;
 }
 
+/* Where a VM whose migration call failed is now, as settle() finds it. */
+enum lv_where {
+    WHERE_HERE,    /* runs (or stopped) on this host, no job: the migration failed */
+    WHERE_MOVING,  /* libvirt's job still runs on this host */
+    WHERE_MOVED,   /* shut off here by the migration, or gone from here (running there, or
+                      the destination cannot be asked) */
+    WHERE_NOWHERE, /* gone from here, and the destination does not run it */
+    WHERE_UNKNOWN, /* this host's libvirt cannot be asked */
+};
+
+/* Does the destination's libvirt run `m`'s VM? 1 yes, 0 no, -1 it cannot be asked (its URI
+ * may need credentials this process has not: libvirtd, not the agent, migrates to it). */
+static int
+runs_at_dest(const struct lv_mig *m)
+{
+    virConnectPtr c = virConnectOpen(m->dest_uri);
+    if (c == NULL)
+        return -1;
+    int runs = 0;
+    virDomainPtr d = virDomainLookupByName(c, m->name);
+    if (d != NULL) {
+        runs = virDomainIsActive(d) == 1;
+        (void)virDomainFree(d);
+    } else {
+        virErrorPtr e = virGetLastError();
+        runs = e != NULL && e->code == VIR_ERR_NO_DOMAIN ? 0 : -1;
+    }
+    (void)virConnectClose(c);
+    return runs;
+}
+
+/* One look, on a connection of its own, at where `m`'s VM is; `why` gets what could not be
+ * asked (WHERE_UNKNOWN). An abort the loop asked for is passed on to a job still running. */
+static enum lv_where
+where_is(struct lv_mig *m, char *why, size_t len)
+{
+    virConnectPtr c = virConnectOpen(m->src_uri);
+    if (c == NULL) {
+        (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+        return WHERE_UNKNOWN;
+    }
+    enum lv_where w = WHERE_HERE;
+    virDomainPtr d = virDomainLookupByName(c, m->name);
+    if (d == NULL) {
+        virErrorPtr e = virGetLastError();
+        if (e != NULL && e->code == VIR_ERR_NO_DOMAIN) {
+            /* Gone from here: the migration undefines the source only when it succeeds. Where
+             * the destination cannot be asked, that is taken for its end. */
+            w = runs_at_dest(m) != 0 ? WHERE_MOVED : WHERE_NOWHERE;
+        } else {
+            (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+            w = WHERE_UNKNOWN;
+        }
+        (void)virConnectClose(c);
+        return w;
+    }
+    int state = 0;
+    int reason = 0;
+    virDomainJobInfo job;
+    memset(&job, 0, sizeof(job));
+    if (virDomainGetState(d, &state, &reason, 0) < 0) {
+        (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+        w = WHERE_UNKNOWN;
+    } else if (state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_MIGRATED) {
+        w = WHERE_MOVED;
+    } else if (virDomainGetJobInfo(d, &job) == 0 &&
+               (job.type == VIR_DOMAIN_JOB_BOUNDED || job.type == VIR_DOMAIN_JOB_UNBOUNDED)) {
+        w = WHERE_MOVING;
+        (void)pthread_mutex_lock(&m->mu);
+        bool abort_now = m->abort_wanted;
+        (void)pthread_mutex_unlock(&m->mu);
+        if (abort_now && virDomainAbortJob(d) < 0)
+            log_warnx("libvirt abort failed error=\"%s\"", virGetLastErrorMessage());
+    }
+    (void)virDomainFree(d);
+    (void)virConnectClose(c);
+    return w;
+}
+
+/* libvirt answered the migration with an error (in m->error): is that so? A call can fail
+ * while the migration goes on, or after it ended: with PEER2PEER the job runs in this host's
+ * libvirtd, and a connection lost mid-call (a keepalive time-out, libvirtd restarting) fails
+ * the call but not the job. So the VM is looked for, on a new connection, every second until
+ * it is found running here with no job (failed: 0 is not returned), or moved (0: the
+ * migration is done). This host's libvirt unreachable for SETTLE_REACH_S, or the VM gone from
+ * here and not running at the destination, leaves it failed, the error saying so; a job that
+ * still runs is awaited for as long as it runs (the loop's time limit aborts it). */
+static int
+settle(struct lv_mig *m)
+{
+    double give_up = clock_mono_s() + SETTLE_REACH_S;
+    char why[256] = "";
+    for (;;) {
+        enum lv_where w = where_is(m, why, sizeof(why));
+        if (w == WHERE_MOVED) {
+            log_warnx("migration of \"%s\": libvirt answered \"%s\", but the VM has left this "
+                      "host for the destination: done",
+                      m->name, m->error);
+            m->error[0] = '\0';
+            return 0;
+        }
+        if (w == WHERE_HERE)
+            return -1;
+        if (w == WHERE_NOWHERE) {
+            size_t n = strlen(m->error);
+            (void)snprintf(m->error + n, sizeof(m->error) - n, "%s",
+                           "; the VM is gone from this host and does not run at the destination");
+            return -1;
+        }
+        if (w == WHERE_UNKNOWN && clock_mono_s() >= give_up) {
+            size_t n = strlen(m->error);
+            (void)snprintf(m->error + n, sizeof(m->error) - n,
+                           "; where the VM is could not be checked: %.120s", why);
+            return -1;
+        }
+        struct timespec deadline;
+        (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += 1;
+        (void)pthread_mutex_lock(&m->mu);
+        (void)pthread_cond_timedwait(&m->cv, &m->mu, &deadline);
+        (void)pthread_mutex_unlock(&m->mu);
+    }
+}
+
 /* The migration itself, then what libvirt reported of it; the domain, its event and the
  * connection are let go here, before the end is told, so that the loop never calls libvirt. */
 static int
@@ -293,9 +424,16 @@ migrate(struct lv_mig *m)
                                    (unsigned)m->flags);
     if (r < 0)
         (void)snprintf(m->error, sizeof(m->error), "%s", virGetLastErrorMessage());
+    if (r == 0 && failpoint_drop("libvirt-migrate-answer")) {
+        /* libvirt's answer lost: the job ended, the call failed (tests of settle()). */
+        r = -1;
+        (void)snprintf(m->error, sizeof(m->error), "%s", "connection to libvirt lost (failpoint)");
+    }
     stop_progress(m);
     if (r == 0)
         collect_stats(m);
+    else
+        r = settle(m);
     if (m->event_id >= 0)
         (void)virConnectDomainEventDeregisterAny(m->conn, m->event_id);
     m->event_id = -1;
@@ -352,6 +490,7 @@ lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int wake_fd, const
     }
     (void)snprintf(m->name, sizeof(m->name), "%s", name);
     (void)snprintf(m->dest_uri, sizeof(m->dest_uri), "%s", dest_uri);
+    (void)snprintf(m->src_uri, sizeof(m->src_uri), "%s", o->uri);
     m->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
                VIR_MIGRATE_UNDEFINE_SOURCE;
     if (o->migrate_flags & HV_MIGRATE_UNSAFE)

@@ -20,8 +20,9 @@
 # Everything it starts is stopped on exit; the whole run has a hard limit (E2E_LIMIT_S).
 # The central round goes on: hostA's libvirtd is restarted: its agent reports the connection
 # lost (no sample, the error in /v1/health), tries again with a back-off, and samples again by
-# itself. Last, the pinned guest cannot be moved, and a migration to a stopped libvirt fails
-# cleanly. The moved VM's history (one move) is in its libvirt metadata and hostB's samples,
+# itself. Last, the pinned guest cannot be moved, a migration to a stopped libvirt fails
+# cleanly, and a migration whose answer from libvirt is lost (a failpoint in the restarted
+# agent of hostB) is reported done, since the VM is found at its destination. The moved VM's history (one move) is in its libvirt metadata and hostB's samples,
 # also after hostB's agent restarted.
 # usage: libvirt_e2e.sh VMLOC_BINARY [DEPLOYMENT...]   (central, edge, peer; default all three)
 set -u
@@ -687,7 +688,11 @@ central_more() {
     kill "$pidB"
     b_gone() { ! kill -0 "$pidB" 2>/dev/null; }
     wait_for 20 "hostB's agent stopped" b_gone
+    # Started again with libvirt's answer of a migration that succeeds dropped (below, "libvirt's
+    # answer lost").
+    export VMLOC_FAILPOINT=libvirt-migrate-answer:drop
     start_daemon agentB2 agent --config "$rdir/agentB.ini"
+    unset VMLOC_FAILPOINT
     urlB=$url
     if wait_for 20 "the restarted agent of hostB lists the move again" one_move; then
         ok "hostB's agent restarted: $moved_vm still has one move (read back, none added)"
@@ -743,6 +748,41 @@ central_more() {
     # The next rounds need hostA's libvirt (QEMU kept g2 running meanwhile).
     sh "$here/lvhost.sh" "$work/hostA" 16611 49311 0 restart >/dev/null
     wait_for 30 "hostA's libvirtd answers again" up $A || exit 1
+
+    # ---- libvirt's answer lost: the migration is settled by where the VM is ------------------------
+    # hostB's agent takes libvirt's answer of a migration that succeeded for a lost connection
+    # (its failpoint): it must look for the VM, find it gone to hostA, and report the migration
+    # done, not failed. (g1 then stays on hostA: it has just arrived, and the cooldown holds it.)
+    connected_a() { [ "$(json "$urlA" /v1/health "j['libvirt']['state']")" = connected ]; }
+    wait_for 90 "agent A connected to libvirt again" connected_a || exit 1
+    order=$(api -s --max-time 5 -X POST "$urlB/v1/migrations" \
+        -d "{\"vm\":\"$moved_vm\",\"to\":\"$urlA\",\"to_name\":\"hostA\"}" |
+        python3 -c "import json,sys; print(json.load(sys.stdin).get('id',''))")
+    ended() {
+        st=$(json "$urlB" "/v1/migrations/$order" "j['state']")
+        [ "$st" = done ] || [ "$st" = failed ]
+    }
+    if [ -n "$order" ] && wait_for 120 "the migration back to hostA ended" ended; then
+        st=$(json "$urlB" "/v1/migrations/$order" "j['state'] + ' ' + repr(j['error'] or '')")
+        case "$st" in
+        done*) ok "libvirt's answer lost: the migration is reported done ($st)" ;;
+        *) bad "libvirt's answer lost: the migration is reported $st" ;;
+        esac
+    else
+        bad "the order back to hostA was taken and ended"
+    fi
+    if grep -q "has left this host for the destination: done" "$rdir/agentB2.log"; then
+        ok "agent B says why: $(grep -a "has left this host" "$rdir/agentB2.log" | tail -1 | cut -c1-160)"
+    else
+        bad "agent B logged no settled migration"
+    fi
+    if timeout 10 virsh -c $A list --name | grep -qx "$moved_vm" &&
+        ! timeout 10 virsh -c $B list --name | grep -qx "$moved_vm"; then
+        ok "$moved_vm runs on hostA, not on hostB"
+    else
+        bad "$moved_vm runs on hostA alone after the settled migration"
+    fi
+    phase "lost answer settled"
 }
 
 # ---- the rounds --------------------------------------------------------------------------------
