@@ -20,6 +20,9 @@
 #include "common/log.h"
 
 #define STOP_WAIT_S 10
+/* A reading this long is logged with where its time went (libvirt's answers are
+ * milliseconds when it is well). */
+#define READING_SLOW_S 1.0
 
 struct lv_reader {
     struct lv_conn lv; /* the thread's */
@@ -127,10 +130,16 @@ reader_thread(void *arg)
         /* When it begins, not when it was asked for: a change or a stale reading may have
          * asked for it an interval before. */
         double wall = clock_wall_s();
+        double t0 = clock_mono_s();
         int rc = lv_sample(&r->lv, (double)clock_now_us() / 1e6);
+        double t1 = clock_mono_s();
         /* Arrivals and moves need two readings of the host, as a served sample does. */
         if (rc == 0 && r->lv.host_cpu_known)
             lv_doms_note(&r->doms, &r->lv, wall);
+        double t2 = clock_mono_s();
+        if (t2 - t0 >= READING_SLOW_S)
+            log_info("libvirt reading slow ms=%.0f stats_ms=%.0f domains_ms=%.0f", (t2 - t0) * 1e3,
+                     (t1 - t0) * 1e3, (t2 - t1) * 1e3);
         void *old = NULL;
         (void)pthread_mutex_lock(&r->mu);
         bool stale = gen < r->valid_from;
