@@ -340,8 +340,11 @@ finish(struct lv_job *j, bool ok, const char *error)
             log_warnx("libvirt gave no statistics of the completed migration id=%s", m->id);
     } else {
         (void)snprintf(m->error, sizeof(m->error), "%s", error);
-        log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; VM stays here", m->id,
-                  m->vm, m->to_name, m->error);
+        bool left = j->mig != NULL && lv_migrate_left(j->mig);
+        log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; %s", m->id, m->vm,
+                  m->to_name, m->error,
+                  left ? "the VM has left this host (its samples say where it runs)"
+                       : "VM stays here");
     }
     if (j->mig != NULL) {
         lv_migrate_free(j->mig);

@@ -171,8 +171,14 @@ MUST_CHECK int lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int
                                 const char *name, const char *dest_uri, const char *dest_addr,
                                 struct lv_mig **ret);
 
-/* Has it ended? 1 done, -1 failed (error in `err`), 0 running. */
+/* Has it ended? 1 done, -1 failed (error in `err`), 0 running. A call to libvirt that
+ * failed is not the end yet: the worker then looks, on connections of its own, for where the
+ * VM is (the job may go on without the call, and succeed), and ends the migration by that. */
 int lv_migrate_poll(struct lv_mig *m, char *err, size_t len);
+
+/* After poll() said -1: has the VM left this host all the same (gone from it, and not found
+ * at the destination, or the destination could not be asked)? */
+bool lv_migrate_left(struct lv_mig *m);
 
 /* What libvirt reports of a completed migration out of this host: the time the guest was
  * paused (VIR_DOMAIN_JOB_DOWNTIME), the data sent (VIR_DOMAIN_JOB_DATA_PROCESSED) and the job's
@@ -190,8 +196,44 @@ struct lv_job_stats {
  * false, or none of the three figures), *ret untouched. */
 MUST_CHECK int lv_job_stats_parse(const void *params, int n, struct lv_job_stats *ret);
 
+/* Where the VM of a migration whose call to libvirt failed is, at one look. */
+enum lv_where {
+    LV_WHERE_HERE,    /* on this host (running or not), with no migration job: not moved */
+    LV_WHERE_MOVING,  /* a migration out of this host still runs */
+    LV_WHERE_MOVED,   /* shut off here by the migration, or gone from here and running there */
+    LV_WHERE_NOWHERE, /* gone from here, and the destination does not run it */
+    LV_WHERE_UNKNOWN, /* not known: a libvirt that cannot be asked */
+};
+
+/* What the looks so far decide. */
+enum lv_settled {
+    LV_SETTLED_NOT_YET, /* look again in a second */
+    LV_SETTLED_DONE,    /* the migration succeeded */
+    LV_SETTLED_FAILED,  /* it failed: the VM is here */
+    LV_SETTLED_LEFT,    /* it failed, and the VM is neither here nor at the destination */
+    LV_SETTLED_UNKNOWN, /* no look learnt anything for LV_SETTLE_REACH_S: failed, where unknown */
+};
+
+/* How long the looks may learn nothing before the migration ends failed, in seconds. */
+#define LV_SETTLE_REACH_S 30
+
+/* The looks so far: zeroed before the first. */
+struct lv_settle {
+    bool looked;
+    int here;       /* looks in a row that found the VM here */
+    double give_up; /* monotonic seconds: LV_SETTLED_UNKNOWN from then on */
+};
+
+/* One more look, `w` at monotonic time `now`: the VM here at two looks in a row (a job the
+ * call started may not have begun at the first) is failed; moved is done; gone and not at
+ * the destination is left; a migration still running, or a single look here, is not yet;
+ * LV_WHERE_UNKNOWN is not yet until LV_SETTLE_REACH_S have passed since the first look or the
+ * last one that learnt something. No call to libvirt. */
+enum lv_settled lv_settle_step(struct lv_settle *s, enum lv_where w, double now);
+
 /* After poll() said 1: the completed job's statistics. true with *ret; false when libvirt
- * gave none (an old libvirt, or events unavailable and the domain already gone). */
+ * gave none (an old libvirt, or events unavailable and the domain already gone, or the
+ * connection that carried them lost). */
 bool lv_migrate_stats(struct lv_mig *m, struct lv_job_stats *ret);
 
 /* Progress while it runs: bytes processed and total (0 when unknown), milliseconds elapsed,
@@ -200,7 +242,8 @@ void lv_migrate_progress(struct lv_mig *m, double *ret_processed_mib, double *re
                          double *ret_elapsed_ms);
 
 /* Ask libvirt to abort it (the worker then ends with an error): the progress thread asks
- * at once and again every second until it ends. No call to libvirt here. */
+ * at once and again every second until it ends (after a failed call, the worker does, while
+ * the job runs). No call to libvirt here. */
 void lv_migrate_abort(struct lv_mig *m);
 
 /* What one stats record holds: the cumulative counters (c[RATE_DELAY_NS] the sum of every

@@ -7,7 +7,9 @@
  * loop only reads the figures it left and raises the abort flag. The completed job's statistics
  * come from libvirt's job-completed event for the domain, which the worker awaits (briefly) before
  * it reports the end: with VIR_MIGRATE_UNDEFINE_SOURCE the source's domain, and the statistics
- * libvirt keeps with it, are gone once virDomainMigrateToURI3 returns. */
+ * libvirt keeps with it, are gone once virDomainMigrateToURI3 returns. A call that fails is
+ * not taken at its word: the job runs in the source's libvirtd, and may go on without the
+ * call; the worker then looks for the VM on connections of its own (settle()). */
 #define _GNU_SOURCE /* pthread_clockjoin_np */
 #include <errno.h>
 #include <libvirt/libvirt.h>
@@ -24,10 +26,6 @@
 #include "common/log.h"
 
 #define MIB (1024.0 * 1024.0)
-
-/* How long the worker tries to reach this host's libvirt again, after a migration call that
- * failed, to learn where the VM is (settle()). */
-#define SETTLE_REACH_S 30
 
 /* How long the worker waits, after libvirt said the migration succeeded, for the
  * job-completed event that carries its statistics (sent by the source's libvirtd as the
@@ -65,6 +63,7 @@ struct lv_mig {
     char src_uri[512]; /* this host's libvirt, to settle a failed call on a new connection */
     atomic_int state;  /* 0 running, 1 done, -1 failed */
     char error[256];   /* written by the worker before state */
+    bool left;         /* failed, but the VM has left this host: likewise */
     int wake_fd;
     struct statbox *box;    /* NULL when the event could not be registered */
     int event_id;           /* the job-completed callback, -1 when none */
@@ -269,74 +268,133 @@ stop_progress(struct lv_mig *m)
     m->prog_started = false;
 }
 
-/* Where a VM whose migration call failed is now, as settle() finds it. */
-enum lv_where {
-    WHERE_HERE,    /* runs (or stopped) on this host, no job: the migration failed */
-    WHERE_MOVING,  /* libvirt's job still runs on this host */
-    WHERE_MOVED,   /* shut off here by the migration, or gone from here (running there, or
-                      the destination cannot be asked) */
-    WHERE_NOWHERE, /* gone from here, and the destination does not run it */
-    WHERE_UNKNOWN, /* this host's libvirt cannot be asked */
+/* settle()'s looks: one connection to this host's libvirt, kept while it lives. */
+struct settler {
+    struct lv_mig *m;
+    virConnectPtr c;
+    bool gone;     /* the last look found the VM gone from this host */
+    char why[256]; /* what the last LV_WHERE_UNKNOWN look could not learn */
 };
 
-/* Does the destination's libvirt run `m`'s VM? 1 yes, 0 no, -1 it cannot be asked (its URI
- * may need credentials this process has not: libvirtd, not the agent, migrates to it). */
-static int
-runs_at_dest(const struct lv_mig *m)
+/* A connection to `uri`, with libvirt's keepalive, so that a libvirtd that stops answering
+ * fails the calls rather than holding them (it needs libvirt's event loop, which lv_conn.c
+ * runs; without it the calls wait as long as libvirt does). NULL with `why` on failure. */
+static virConnectPtr
+open_conn(const char *uri, char *why, size_t len)
 {
-    virConnectPtr c = virConnectOpen(m->dest_uri);
+    virConnectPtr c = virConnectOpen(uri);
+    if (c == NULL) {
+        (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+        return NULL;
+    }
+    (void)virConnectSetKeepAlive(c, 5, 3);
+    return c;
+}
+
+/* Does the destination's libvirt run `m`'s VM? 1 yes, 0 no, -1 it cannot be asked (`why`):
+ * its URI may need credentials this process has not (libvirtd, not the agent, migrates to
+ * it). */
+static int
+runs_at_dest(const struct lv_mig *m, char *why, size_t len)
+{
+    virConnectPtr c = open_conn(m->dest_uri, why, len);
     if (c == NULL)
         return -1;
-    int runs = 0;
+    int runs = -1;
     virDomainPtr d = virDomainLookupByName(c, m->name);
     if (d != NULL) {
-        runs = virDomainIsActive(d) == 1;
+        int active = virDomainIsActive(d);
+        if (active < 0)
+            (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+        else
+            runs = active;
         (void)virDomainFree(d);
     } else {
         virErrorPtr e = virGetLastError();
-        runs = e != NULL && e->code == VIR_ERR_NO_DOMAIN ? 0 : -1;
+        if (e != NULL && e->code == VIR_ERR_NO_DOMAIN)
+            runs = 0;
+        else
+            (void)snprintf(why, len, "%s", virGetLastErrorMessage());
     }
     (void)virConnectClose(c);
     return runs;
 }
 
-/* One look, on a connection of its own, at where `m`'s VM is; `why` gets what could not be
- * asked (WHERE_UNKNOWN). An abort the loop asked for is passed on to a job still running. */
-static enum lv_where
-where_is(struct lv_mig *m, char *why, size_t len)
+/* Does a migration out of this host run on `d`? 1 yes, 0 no job or a job of another kind
+ * (a dump, a backup: never ours, never aborted), -1 libvirt did not say (`why`). A job that
+ * does not name its operation (libvirt before 3.3) is taken for the migration. */
+static int
+migrating_out(virDomainPtr d, char *why, size_t len)
 {
-    virConnectPtr c = virConnectOpen(m->src_uri);
-    if (c == NULL) {
+    int type = 0;
+    virTypedParameterPtr params = NULL;
+    int n = 0;
+    if (virDomainGetJobStats(d, &type, &params, &n, 0) < 0) {
         (void)snprintf(why, len, "%s", virGetLastErrorMessage());
-        return WHERE_UNKNOWN;
+        return -1;
     }
-    enum lv_where w = WHERE_HERE;
-    virDomainPtr d = virDomainLookupByName(c, m->name);
+    int yes = 0;
+    if (type == VIR_DOMAIN_JOB_BOUNDED || type == VIR_DOMAIN_JOB_UNBOUNDED) {
+        int op = VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+        (void)virTypedParamsGetInt(params, n, VIR_DOMAIN_JOB_OPERATION, &op);
+        yes = op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+    }
+    virTypedParamsFree(params, n);
+    return yes;
+}
+
+/* Where the VM of a domain that is gone from this host is: at the destination, or not. */
+static enum lv_where
+where_gone(struct settler *s)
+{
+    s->gone = true;
+    char why[sizeof(s->why)];
+    int at = runs_at_dest(s->m, why, sizeof(why));
+    if (at > 0)
+        return LV_WHERE_MOVED;
+    if (at == 0)
+        return LV_WHERE_NOWHERE;
+    (void)snprintf(s->why, sizeof(s->why),
+                   "gone from this host, and the destination's libvirt cannot be asked: %.160s",
+                   why);
+    return LV_WHERE_UNKNOWN;
+}
+
+/* One look at where the VM is. An abort the loop asked for is passed on to a migration job
+ * that still runs. */
+static enum lv_where
+where_is(struct settler *s)
+{
+    struct lv_mig *m = s->m;
+    s->gone = false;
+    if (s->c != NULL && virConnectIsAlive(s->c) != 1) {
+        (void)virConnectClose(s->c);
+        s->c = NULL;
+    }
+    if (s->c == NULL)
+        s->c = open_conn(m->src_uri, s->why, sizeof(s->why));
+    if (s->c == NULL)
+        return LV_WHERE_UNKNOWN;
+    virDomainPtr d = virDomainLookupByName(s->c, m->name);
     if (d == NULL) {
         virErrorPtr e = virGetLastError();
-        if (e != NULL && e->code == VIR_ERR_NO_DOMAIN) {
-            /* Gone from here: the migration undefines the source only when it succeeds. Where
-             * the destination cannot be asked, that is taken for its end. */
-            w = runs_at_dest(m) != 0 ? WHERE_MOVED : WHERE_NOWHERE;
-        } else {
-            (void)snprintf(why, len, "%s", virGetLastErrorMessage());
-            w = WHERE_UNKNOWN;
-        }
-        (void)virConnectClose(c);
-        return w;
+        if (e != NULL && e->code == VIR_ERR_NO_DOMAIN)
+            return where_gone(s);
+        (void)snprintf(s->why, sizeof(s->why), "%s", virGetLastErrorMessage());
+        return LV_WHERE_UNKNOWN;
     }
+    enum lv_where w = LV_WHERE_UNKNOWN;
     int state = 0;
     int reason = 0;
-    virDomainJobInfo job;
-    memset(&job, 0, sizeof(job));
     if (virDomainGetState(d, &state, &reason, 0) < 0) {
-        (void)snprintf(why, len, "%s", virGetLastErrorMessage());
-        w = WHERE_UNKNOWN;
+        (void)snprintf(s->why, sizeof(s->why), "%s", virGetLastErrorMessage());
     } else if (state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_MIGRATED) {
-        w = WHERE_MOVED;
-    } else if (virDomainGetJobInfo(d, &job) == 0 &&
-               (job.type == VIR_DOMAIN_JOB_BOUNDED || job.type == VIR_DOMAIN_JOB_UNBOUNDED)) {
-        w = WHERE_MOVING;
+        w = LV_WHERE_MOVED;
+    } else {
+        int out = migrating_out(d, s->why, sizeof(s->why));
+        w = out > 0 ? LV_WHERE_MOVING : out == 0 ? LV_WHERE_HERE : LV_WHERE_UNKNOWN;
+    }
+    if (w == LV_WHERE_MOVING) {
         (void)pthread_mutex_lock(&m->mu);
         bool abort_now = m->abort_wanted;
         (void)pthread_mutex_unlock(&m->mu);
@@ -344,46 +402,50 @@ where_is(struct lv_mig *m, char *why, size_t len)
             log_warnx("libvirt abort failed error=\"%s\"", virGetLastErrorMessage());
     }
     (void)virDomainFree(d);
-    (void)virConnectClose(c);
     return w;
 }
 
-/* libvirt answered the migration with an error (in m->error): is that so? A call can fail
- * while the migration goes on, or after it ended: with PEER2PEER the job runs in this host's
- * libvirtd, and a connection lost mid-call (a keepalive time-out, libvirtd restarting) fails
- * the call but not the job. So the VM is looked for, on a new connection, every second until
- * it is found running here with no job (failed: 0 is not returned), or moved (0: the
- * migration is done). This host's libvirt unreachable for SETTLE_REACH_S, or the VM gone from
- * here and not running at the destination, leaves it failed, the error saying so; a job that
- * still runs is awaited for as long as it runs (the loop's time limit aborts it). */
+/* Append `text` to m->error. */
+static void
+error_add(struct lv_mig *m, const char *text)
+{
+    size_t n = strlen(m->error);
+    (void)snprintf(m->error + n, sizeof(m->error) - n, "%s", text);
+}
+
+enum lv_settled
+lv_settle_step(struct lv_settle *s, enum lv_where w, double now)
+{
+    if (!s->looked || w != LV_WHERE_UNKNOWN)
+        s->give_up = now + LV_SETTLE_REACH_S;
+    s->looked = true;
+    s->here = w == LV_WHERE_HERE ? s->here + 1 : 0;
+    if (w == LV_WHERE_MOVED)
+        return LV_SETTLED_DONE;
+    if (s->here >= 2)
+        return LV_SETTLED_FAILED;
+    if (w == LV_WHERE_NOWHERE)
+        return LV_SETTLED_LEFT;
+    if (w == LV_WHERE_UNKNOWN && now >= s->give_up)
+        return LV_SETTLED_UNKNOWN;
+    return LV_SETTLED_NOT_YET;
+}
+
+/* libvirt answered the migration with an error (in m->error): is that so? With PEER2PEER the
+ * job runs in this host's libvirtd, and a connection lost mid-call (a keepalive time-out,
+ * libvirtd restarting) fails the call but not the job, which may still succeed. So the VM is
+ * looked for every second (where_is()) until lv_settle_step() decides. 0: done; -1: failed,
+ * m->error saying so where the VM is not simply here. */
 static int
 settle(struct lv_mig *m)
 {
-    double give_up = clock_mono_s() + SETTLE_REACH_S;
-    char why[256] = "";
-    for (;;) {
-        enum lv_where w = where_is(m, why, sizeof(why));
-        if (w == WHERE_MOVED) {
-            log_warnx("migration of \"%s\": libvirt answered \"%s\", but the VM has left this "
-                      "host for the destination: done",
-                      m->name, m->error);
-            m->error[0] = '\0';
-            return 0;
-        }
-        if (w == WHERE_HERE)
-            return -1;
-        if (w == WHERE_NOWHERE) {
-            size_t n = strlen(m->error);
-            (void)snprintf(m->error + n, sizeof(m->error) - n, "%s",
-                           "; the VM is gone from this host and does not run at the destination");
-            return -1;
-        }
-        if (w == WHERE_UNKNOWN && clock_mono_s() >= give_up) {
-            size_t n = strlen(m->error);
-            (void)snprintf(m->error + n, sizeof(m->error) - n,
-                           "; where the VM is could not be checked: %.120s", why);
-            return -1;
-        }
+    struct settler s = {.m = m};
+    struct lv_settle st = {0};
+    enum lv_settled v = LV_SETTLED_NOT_YET;
+    while (v == LV_SETTLED_NOT_YET) {
+        v = lv_settle_step(&st, where_is(&s), clock_mono_s());
+        if (v != LV_SETTLED_NOT_YET)
+            break;
         struct timespec deadline;
         (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += 1;
@@ -391,6 +453,24 @@ settle(struct lv_mig *m)
         (void)pthread_cond_timedwait(&m->cv, &m->mu, &deadline);
         (void)pthread_mutex_unlock(&m->mu);
     }
+    if (s.c != NULL)
+        (void)virConnectClose(s.c);
+    if (v == LV_SETTLED_DONE) {
+        log_warnx("migration settled vm=\"%s\" state=done libvirt_error=\"%s\": the VM has left "
+                  "this host for the destination",
+                  m->name, m->error);
+        m->error[0] = '\0';
+        return 0;
+    }
+    if (v == LV_SETTLED_LEFT) {
+        m->left = true;
+        error_add(m, "; the VM is gone from this host and does not run at the destination");
+    } else if (v == LV_SETTLED_UNKNOWN) {
+        m->left = s.gone;
+        error_add(m, "; where the VM is could not be checked: ");
+        error_add(m, s.why);
+    }
+    return -1;
 }
 
 /* The migration itself, then what libvirt reported of it; the domain, its event and the
@@ -430,10 +510,11 @@ migrate(struct lv_mig *m)
         (void)snprintf(m->error, sizeof(m->error), "%s", "connection to libvirt lost (failpoint)");
     }
     stop_progress(m);
-    if (r == 0)
-        collect_stats(m);
-    else
+    if (r < 0)
         r = settle(m);
+    /* A call whose answer was lost may still have its connection, and the job's event. */
+    if (r == 0 && virConnectIsAlive(m->conn) == 1)
+        collect_stats(m);
     if (m->event_id >= 0)
         (void)virConnectDomainEventDeregisterAny(m->conn, m->event_id);
     m->event_id = -1;
@@ -524,6 +605,12 @@ lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int wake_fd, const
     m->started = true;
     *ret = m;
     return 0;
+}
+
+bool
+lv_migrate_left(struct lv_mig *m)
+{
+    return atomic_load(&m->state) < 0 && m->left;
 }
 
 int

@@ -22,7 +22,8 @@ void failpoint(const char *name);
 
 /* True when VMLOC_FAILPOINT names "NAME:drop": the caller then drops what passes there, as if
  * it had been lost on the way: a request neither handled nor answered (the connection stays
- * open until the peer gives up), or a write not sent (the manager's journal). */
+ * open until the peer gives up), a write not sent (the manager's journal), or an answer not
+ * received (libvirt's to a migration that succeeded). */
 bool failpoint_drop(const char *name);
 
 #endif

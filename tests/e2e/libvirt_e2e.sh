@@ -22,8 +22,9 @@
 # lost (no sample, the error in /v1/health), tries again with a back-off, and samples again by
 # itself. Last, the pinned guest cannot be moved, a migration to a stopped libvirt fails
 # cleanly, and a migration whose answer from libvirt is lost (a failpoint in the restarted
-# agent of hostB) is reported done, since the VM is found at its destination. The moved VM's history (one move) is in its libvirt metadata and hostB's samples,
-# also after hostB's agent restarted.
+# agent of hostB) is reported done, since the VM is found at its destination. The moved VM's
+# history (one move) is in its libvirt metadata and hostB's samples, also after hostB's agent
+# restarted.
 # usage: libvirt_e2e.sh VMLOC_BINARY [DEPLOYMENT...]   (central, edge, peer; default all three)
 set -u
 vmloc=${1:-${VMLOC_BIN:-}}
@@ -771,8 +772,8 @@ central_more() {
     else
         bad "the order back to hostA was taken and ended"
     fi
-    if grep -q "has left this host for the destination: done" "$rdir/agentB2.log"; then
-        ok "agent B says why: $(grep -a "has left this host" "$rdir/agentB2.log" | tail -1 | cut -c1-160)"
+    if grep -aq "migration settled vm=\"$moved_vm\" state=done" "$rdir/agentB2.log"; then
+        ok "agent B says why: $(grep -a "migration settled" "$rdir/agentB2.log" | tail -1 | cut -c1-160)"
     else
         bad "agent B logged no settled migration"
     fi
