@@ -331,6 +331,11 @@ finish(struct lv_job *j, bool ok, const char *error)
         m->transferred_mib = st.data_mib;
         m->total_ms = st.total_ms;
     }
+    const char *settled = ok && j->mig != NULL ? lv_migrate_settled(j->mig) : NULL;
+    if (settled != NULL)
+        log_warnx("migration settled: libvirt's call failed, but the VM has left this host "
+                  "id=%s vm=\"%s\" to=\"%s\" libvirt_error=\"%s\"",
+                  m->id, m->vm, m->to_name, settled);
     if (ok) {
         log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f downtime_ms=%.0f "
                  "transferred_mib=%.1f total_ms=%.0f",
@@ -342,9 +347,7 @@ finish(struct lv_job *j, bool ok, const char *error)
         (void)snprintf(m->error, sizeof(m->error), "%s", error);
         bool left = j->mig != NULL && lv_migrate_left(j->mig);
         log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; %s", m->id, m->vm,
-                  m->to_name, m->error,
-                  left ? "the VM has left this host (its samples say where it runs)"
-                       : "VM stays here");
+                  m->to_name, m->error, left ? "the VM has left this host" : "VM stays here");
     }
     if (j->mig != NULL) {
         lv_migrate_free(j->mig);

@@ -177,8 +177,12 @@ MUST_CHECK int lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int
 int lv_migrate_poll(struct lv_mig *m, char *err, size_t len);
 
 /* After poll() said -1: has the VM left this host all the same (gone from it, and not found
- * at the destination, or the destination could not be asked)? */
+ * at the destination, or the destination could not be asked)? No call to libvirt. */
 bool lv_migrate_left(struct lv_mig *m);
+
+/* After poll() said 1: libvirt's error when its call failed but the VM was then found moved
+ * (owned by `m`), or NULL when the call succeeded. No call to libvirt. */
+const char *lv_migrate_settled(struct lv_mig *m);
 
 /* What libvirt reports of a completed migration out of this host: the time the guest was
  * paused (VIR_DOMAIN_JOB_DOWNTIME), the data sent (VIR_DOMAIN_JOB_DATA_PROCESSED) and the job's
@@ -216,20 +220,25 @@ enum lv_settled {
 
 /* How long the looks may learn nothing before the migration ends failed, in seconds. */
 #define LV_SETTLE_REACH_S 30
+/* How long the VM must be found here, look after look, before the migration ends failed: a
+ * job the failed call asked for may begin after the first look. A heuristic: a job that
+ * libvirtd begins later still would run unwatched (the samples then show where the VM is). */
+#define LV_SETTLE_HERE_S 1.0
 
-/* The looks so far: zeroed before the first. */
+/* The looks so far: {.here_since_s = -1} before the first. */
 struct lv_settle {
     bool looked;
-    int here;       /* looks in a row that found the VM here */
-    double give_up; /* monotonic seconds: LV_SETTLED_UNKNOWN from then on */
+    double here_since_s; /* monotonic seconds: the first of the looks in a row that found
+                            the VM here, -1 none */
+    double give_up_s;    /* monotonic seconds: LV_SETTLED_UNKNOWN from then on */
 };
 
-/* One more look, `w` at monotonic time `now`: the VM here at two looks in a row (a job the
- * call started may not have begun at the first) is failed; moved is done; gone and not at
- * the destination is left; a migration still running, or a single look here, is not yet;
- * LV_WHERE_UNKNOWN is not yet until LV_SETTLE_REACH_S have passed since the first look or the
- * last one that learnt something. No call to libvirt. */
-enum lv_settled lv_settle_step(struct lv_settle *s, enum lv_where w, double now);
+/* One more look, `w` at monotonic time `now_s`: the VM found here by looks in a row that span
+ * LV_SETTLE_HERE_S is failed; moved is done; gone and not at the destination is left; a
+ * migration still running, or the VM found here for less time, is not yet; LV_WHERE_UNKNOWN
+ * is not yet until LV_SETTLE_REACH_S have passed since the first look or the last one that
+ * learnt something. No call to libvirt. */
+enum lv_settled lv_settle_step(struct lv_settle *s, enum lv_where w, double now_s);
 
 /* After poll() said 1: the completed job's statistics. true with *ret; false when libvirt
  * gave none (an old libvirt, or events unavailable and the domain already gone, or the

@@ -64,6 +64,7 @@ struct lv_mig {
     atomic_int state;  /* 0 running, 1 done, -1 failed */
     char error[256];   /* written by the worker before state */
     bool left;         /* failed, but the VM has left this host: likewise */
+    char settled[256]; /* done after libvirt's error (these words): likewise */
     int wake_fd;
     struct statbox *box;    /* NULL when the event could not be registered */
     int event_id;           /* the job-completed callback, -1 when none */
@@ -150,15 +151,17 @@ job_completed_cb(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr para
 }
 
 /* The worker, after a migration that succeeded: the statistics from the event (awaited at most
- * STATS_WAIT_S), else from the domain if libvirt still has it. */
+ * STATS_WAIT_S), else from the domain if libvirt still has it. Over a connection that is gone
+ * (a migration settled after its call failed) only what the event brought before. */
 static void
 collect_stats(struct lv_mig *m)
 {
+    bool alive = virConnectIsAlive(m->conn) == 1;
     struct statbox *b = m->box;
     if (b != NULL) {
         struct timespec deadline;
         (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += STATS_WAIT_S;
+        deadline.tv_sec += alive ? STATS_WAIT_S : 0;
         (void)pthread_mutex_lock(&b->mu);
         while (!b->got && pthread_cond_timedwait(&b->cv, &b->mu, &deadline) == 0)
             ;
@@ -167,9 +170,11 @@ collect_stats(struct lv_mig *m)
             m->has_stats = true;
         }
         (void)pthread_mutex_unlock(&b->mu);
-        if (m->has_stats)
+        if (m->has_stats || !alive)
             return;
     }
+    if (!alive)
+        return;
     int type = 0;
     virTypedParameterPtr params = NULL;
     int n = 0;
@@ -268,55 +273,66 @@ stop_progress(struct lv_mig *m)
     m->prog_started = false;
 }
 
-/* settle()'s looks: one connection to this host's libvirt, kept while it lives. */
+/* settle()'s looks: connections to this host's libvirt and the destination's, each kept
+ * while it lives. */
 struct settler {
     struct lv_mig *m;
-    virConnectPtr c;
+    virConnectPtr here;
+    virConnectPtr there;
     bool gone;     /* the last look found the VM gone from this host */
     char why[256]; /* what the last LV_WHERE_UNKNOWN look could not learn */
 };
 
-/* A connection to `uri`, with libvirt's keepalive, so that a libvirtd that stops answering
- * fails the calls rather than holding them (it needs libvirt's event loop, which lv_conn.c
- * runs; without it the calls wait as long as libvirt does). NULL with `why` on failure. */
+/* `*c`, a connection to `uri` opened again when it is gone, with libvirt's keepalive, so that
+ * a libvirtd that stops answering fails the calls rather than holding them (it needs libvirt's
+ * event loop, which lv_conn.c runs). The open itself waits as long as libvirt does (a TCP
+ * connect to a host that is down). NULL with `why` on failure. */
 static virConnectPtr
-open_conn(const char *uri, char *why, size_t len)
+conn_of(virConnectPtr *c, const char *uri, char *why, size_t len)
 {
-    virConnectPtr c = virConnectOpen(uri);
-    if (c == NULL) {
+    if (*c != NULL && virConnectIsAlive(*c) == 1)
+        return *c;
+    if (*c != NULL)
+        (void)virConnectClose(*c);
+    *c = virConnectOpen(uri);
+    if (*c == NULL) {
         (void)snprintf(why, len, "%s", virGetLastErrorMessage());
         return NULL;
     }
-    (void)virConnectSetKeepAlive(c, 5, 3);
-    return c;
+    (void)virConnectSetKeepAlive(*c, 5, 3);
+    return *c;
 }
 
-/* Does the destination's libvirt run `m`'s VM? 1 yes, 0 no, -1 it cannot be asked (`why`):
- * its URI may need credentials this process has not (libvirtd, not the agent, migrates to
+/* Does the destination's libvirt run `m`'s VM? 1 yes (running, or paused other than for the
+ * migration's arrival), 0 no, -1 not known (`why`): still arriving, or libvirt cannot be asked
+ * (its URI may need credentials this process has not: libvirtd, not the agent, migrates to
  * it). */
 static int
-runs_at_dest(const struct lv_mig *m, char *why, size_t len)
+runs_at_dest(struct settler *s, char *why, size_t len)
 {
-    virConnectPtr c = open_conn(m->dest_uri, why, len);
+    virConnectPtr c = conn_of(&s->there, s->m->dest_uri, why, len);
     if (c == NULL)
         return -1;
-    int runs = -1;
-    virDomainPtr d = virDomainLookupByName(c, m->name);
-    if (d != NULL) {
-        int active = virDomainIsActive(d);
-        if (active < 0)
-            (void)snprintf(why, len, "%s", virGetLastErrorMessage());
-        else
-            runs = active;
-        (void)virDomainFree(d);
-    } else {
+    virDomainPtr d = virDomainLookupByName(c, s->m->name);
+    if (d == NULL) {
         virErrorPtr e = virGetLastError();
         if (e != NULL && e->code == VIR_ERR_NO_DOMAIN)
-            runs = 0;
-        else
-            (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+            return 0;
+        (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+        return -1;
     }
-    (void)virConnectClose(c);
+    int state = 0;
+    int reason = 0;
+    int runs = -1;
+    if (virDomainGetState(d, &state, &reason, 0) < 0)
+        (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+    else if (state == VIR_DOMAIN_PAUSED &&
+             (reason == VIR_DOMAIN_PAUSED_MIGRATION || reason == VIR_DOMAIN_PAUSED_STARTING_UP))
+        (void)snprintf(why, len, "%s", "still arriving at the destination");
+    else
+        runs = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED ||
+               state == VIR_DOMAIN_BLOCKED;
+    (void)virDomainFree(d);
     return runs;
 }
 
@@ -349,15 +365,40 @@ where_gone(struct settler *s)
 {
     s->gone = true;
     char why[sizeof(s->why)];
-    int at = runs_at_dest(s->m, why, sizeof(why));
+    int at = runs_at_dest(s, why, sizeof(why));
     if (at > 0)
         return LV_WHERE_MOVED;
     if (at == 0)
         return LV_WHERE_NOWHERE;
-    (void)snprintf(s->why, sizeof(s->why),
-                   "gone from this host, and the destination's libvirt cannot be asked: %.160s",
-                   why);
+    (void)snprintf(s->why, sizeof(s->why), "gone from this host; at the destination: %.160s", why);
     return LV_WHERE_UNKNOWN;
+}
+
+/* Where the VM of domain `d`, still defined here, is. */
+static enum lv_where
+where_here(struct settler *s, virDomainPtr d)
+{
+    int state = 0;
+    int reason = 0;
+    if (virDomainGetState(d, &state, &reason, 0) < 0) {
+        (void)snprintf(s->why, sizeof(s->why), "%s", virGetLastErrorMessage());
+        return LV_WHERE_UNKNOWN;
+    }
+    if (state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_MIGRATED)
+        return LV_WHERE_MOVED;
+    if (state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED)
+        return LV_WHERE_HERE; /* stopped here: no job to ask about */
+    int out = migrating_out(d, s->why, sizeof(s->why));
+    if (out < 0)
+        return LV_WHERE_UNKNOWN;
+    if (out == 0)
+        return LV_WHERE_HERE;
+    (void)pthread_mutex_lock(&s->m->mu);
+    bool abort_now = s->m->abort_wanted;
+    (void)pthread_mutex_unlock(&s->m->mu);
+    if (abort_now && virDomainAbortJob(d) < 0)
+        log_warnx("libvirt abort failed error=\"%s\"", virGetLastErrorMessage());
+    return LV_WHERE_MOVING;
 }
 
 /* One look at where the VM is. An abort the loop asked for is passed on to a migration job
@@ -365,17 +406,11 @@ where_gone(struct settler *s)
 static enum lv_where
 where_is(struct settler *s)
 {
-    struct lv_mig *m = s->m;
     s->gone = false;
-    if (s->c != NULL && virConnectIsAlive(s->c) != 1) {
-        (void)virConnectClose(s->c);
-        s->c = NULL;
-    }
-    if (s->c == NULL)
-        s->c = open_conn(m->src_uri, s->why, sizeof(s->why));
-    if (s->c == NULL)
+    virConnectPtr c = conn_of(&s->here, s->m->src_uri, s->why, sizeof(s->why));
+    if (c == NULL)
         return LV_WHERE_UNKNOWN;
-    virDomainPtr d = virDomainLookupByName(s->c, m->name);
+    virDomainPtr d = virDomainLookupByName(c, s->m->name);
     if (d == NULL) {
         virErrorPtr e = virGetLastError();
         if (e != NULL && e->code == VIR_ERR_NO_DOMAIN)
@@ -383,50 +418,37 @@ where_is(struct settler *s)
         (void)snprintf(s->why, sizeof(s->why), "%s", virGetLastErrorMessage());
         return LV_WHERE_UNKNOWN;
     }
-    enum lv_where w = LV_WHERE_UNKNOWN;
-    int state = 0;
-    int reason = 0;
-    if (virDomainGetState(d, &state, &reason, 0) < 0) {
-        (void)snprintf(s->why, sizeof(s->why), "%s", virGetLastErrorMessage());
-    } else if (state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_MIGRATED) {
-        w = LV_WHERE_MOVED;
-    } else {
-        int out = migrating_out(d, s->why, sizeof(s->why));
-        w = out > 0 ? LV_WHERE_MOVING : out == 0 ? LV_WHERE_HERE : LV_WHERE_UNKNOWN;
-    }
-    if (w == LV_WHERE_MOVING) {
-        (void)pthread_mutex_lock(&m->mu);
-        bool abort_now = m->abort_wanted;
-        (void)pthread_mutex_unlock(&m->mu);
-        if (abort_now && virDomainAbortJob(d) < 0)
-            log_warnx("libvirt abort failed error=\"%s\"", virGetLastErrorMessage());
-    }
+    enum lv_where w = where_here(s, d);
     (void)virDomainFree(d);
     return w;
 }
 
-/* Append `text` to m->error. */
+/* m->error, libvirt's words cut to leave room, then `why`. */
 static void
-error_add(struct lv_mig *m, const char *text)
+error_add(struct lv_mig *m, const char *why)
 {
-    size_t n = strlen(m->error);
-    (void)snprintf(m->error + n, sizeof(m->error) - n, "%s", text);
+    char first[sizeof(m->error)];
+    memcpy(first, m->error, sizeof(first));
+    (void)snprintf(m->error, sizeof(m->error), "%.120s; %.130s", first, why);
 }
 
 enum lv_settled
-lv_settle_step(struct lv_settle *s, enum lv_where w, double now)
+lv_settle_step(struct lv_settle *s, enum lv_where w, double now_s)
 {
     if (!s->looked || w != LV_WHERE_UNKNOWN)
-        s->give_up = now + LV_SETTLE_REACH_S;
+        s->give_up_s = now_s + LV_SETTLE_REACH_S;
     s->looked = true;
-    s->here = w == LV_WHERE_HERE ? s->here + 1 : 0;
+    if (w != LV_WHERE_HERE)
+        s->here_since_s = -1;
+    else if (s->here_since_s < 0)
+        s->here_since_s = now_s;
     if (w == LV_WHERE_MOVED)
         return LV_SETTLED_DONE;
-    if (s->here >= 2)
+    if (w == LV_WHERE_HERE && now_s - s->here_since_s >= LV_SETTLE_HERE_S)
         return LV_SETTLED_FAILED;
     if (w == LV_WHERE_NOWHERE)
         return LV_SETTLED_LEFT;
-    if (w == LV_WHERE_UNKNOWN && now >= s->give_up)
+    if (w == LV_WHERE_UNKNOWN && now_s >= s->give_up_s)
         return LV_SETTLED_UNKNOWN;
     return LV_SETTLED_NOT_YET;
 }
@@ -434,41 +456,43 @@ lv_settle_step(struct lv_settle *s, enum lv_where w, double now)
 /* libvirt answered the migration with an error (in m->error): is that so? With PEER2PEER the
  * job runs in this host's libvirtd, and a connection lost mid-call (a keepalive time-out,
  * libvirtd restarting) fails the call but not the job, which may still succeed. So the VM is
- * looked for every second (where_is()) until lv_settle_step() decides. 0: done; -1: failed,
- * m->error saying so where the VM is not simply here. */
+ * looked for every second (where_is()) until lv_settle_step() decides. 0: done (m->settled
+ * keeps libvirt's words); -1: failed, m->error saying so where the VM is not simply here. */
 static int
 settle(struct lv_mig *m)
 {
     struct settler s = {.m = m};
-    struct lv_settle st = {0};
-    enum lv_settled v = LV_SETTLED_NOT_YET;
-    while (v == LV_SETTLED_NOT_YET) {
+    struct lv_settle st = {.here_since_s = -1};
+    enum lv_settled v;
+    for (;;) {
         v = lv_settle_step(&st, where_is(&s), clock_mono_s());
         if (v != LV_SETTLED_NOT_YET)
             break;
         struct timespec deadline;
         (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += 1;
+        /* A broadcast (an abort asked for) may end the wait early: the step goes by time. */
         (void)pthread_mutex_lock(&m->mu);
         (void)pthread_cond_timedwait(&m->cv, &m->mu, &deadline);
         (void)pthread_mutex_unlock(&m->mu);
     }
-    if (s.c != NULL)
-        (void)virConnectClose(s.c);
+    if (s.here != NULL)
+        (void)virConnectClose(s.here);
+    if (s.there != NULL)
+        (void)virConnectClose(s.there);
     if (v == LV_SETTLED_DONE) {
-        log_warnx("migration settled vm=\"%s\" state=done libvirt_error=\"%s\": the VM has left "
-                  "this host for the destination",
-                  m->name, m->error);
+        (void)snprintf(m->settled, sizeof(m->settled), "%s", m->error);
         m->error[0] = '\0';
         return 0;
     }
     if (v == LV_SETTLED_LEFT) {
         m->left = true;
-        error_add(m, "; the VM is gone from this host and does not run at the destination");
+        error_add(m, "the VM is gone from this host and does not run at the destination");
     } else if (v == LV_SETTLED_UNKNOWN) {
         m->left = s.gone;
-        error_add(m, "; where the VM is could not be checked: ");
-        error_add(m, s.why);
+        char why[sizeof(s.why) + 64];
+        (void)snprintf(why, sizeof(why), "where the VM is could not be checked: %s", s.why);
+        error_add(m, why);
     }
     return -1;
 }
@@ -512,8 +536,7 @@ migrate(struct lv_mig *m)
     stop_progress(m);
     if (r < 0)
         r = settle(m);
-    /* A call whose answer was lost may still have its connection, and the job's event. */
-    if (r == 0 && virConnectIsAlive(m->conn) == 1)
+    if (r == 0)
         collect_stats(m);
     if (m->event_id >= 0)
         (void)virConnectDomainEventDeregisterAny(m->conn, m->event_id);
@@ -611,6 +634,12 @@ bool
 lv_migrate_left(struct lv_mig *m)
 {
     return atomic_load(&m->state) < 0 && m->left;
+}
+
+const char *
+lv_migrate_settled(struct lv_mig *m)
+{
+    return atomic_load(&m->state) > 0 && m->settled[0] != '\0' ? m->settled : NULL;
 }
 
 int

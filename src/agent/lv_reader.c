@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/ratelog.h"
 
 #define STOP_WAIT_S 10
 /* A reading this long is logged with where its time went (libvirt's answers are
@@ -29,14 +30,15 @@ struct lv_reader {
     struct lv_doms doms;
     pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t cv;    /* a request, a reading done, or stop */
-    bool want;            /* a reading is asked for */
-    bool fresh;           /* `pub` holds a reading not yet taken */
-    uint64_t started;     /* readings started so far */
-    uint64_t valid_from;  /* readings numbered below this began before lv_reader_refresh() */
-    uint64_t strict_from; /* ... before a strict one: never served */
-    double max_wait_s;    /* lv_reader_start() */
-    double taken_mono;    /* when the loop last took a reading */
+    pthread_cond_t cv;       /* a request, a reading done, or stop */
+    bool want;               /* a reading is asked for */
+    bool fresh;              /* `pub` holds a reading not yet taken */
+    uint64_t started;        /* readings started so far */
+    uint64_t valid_from;     /* readings numbered below this began before lv_reader_refresh() */
+    uint64_t strict_from;    /* ... before a strict one: never served */
+    double max_wait_s;       /* lv_reader_start() */
+    double taken_mono;       /* when the loop last took a reading */
+    struct ratelog slow_log; /* the reader thread's */
     bool stop;
     void *conn;         /* virConnectPtr with the reader's reference for migrations, or NULL */
     struct lv_view pub; /* the latest reading, under `mu` */
@@ -137,9 +139,9 @@ reader_thread(void *arg)
         if (rc == 0 && r->lv.host_cpu_known)
             lv_doms_note(&r->doms, &r->lv, wall);
         double t2 = clock_mono_s();
-        if (t2 - t0 >= READING_SLOW_S)
-            log_info("libvirt reading slow ms=%.0f stats_ms=%.0f domains_ms=%.0f", (t2 - t0) * 1e3,
-                     (t1 - t0) * 1e3, (t2 - t1) * 1e3);
+        if (t2 - t0 >= READING_SLOW_S && ratelog_allow(&r->slow_log, t2, 10, "slow readings"))
+            log_info("libvirt reading slow ms=%.0f rc=%d stats_ms=%.0f domains_ms=%.0f",
+                     (t2 - t0) * 1e3, rc, (t1 - t0) * 1e3, (t2 - t1) * 1e3);
         void *old = NULL;
         (void)pthread_mutex_lock(&r->mu);
         bool stale = gen < r->valid_from;

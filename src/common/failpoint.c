@@ -68,7 +68,7 @@ failpoint_drop(const char *name)
     if (!named(name, ":drop"))
         return false;
     log_warnx("failpoint %s reached: dropping what passes there (a request unanswered, a "
-              "write not sent)",
+              "write not sent, an answer not received)",
               name);
     return true;
 }

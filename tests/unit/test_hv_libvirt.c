@@ -942,23 +942,26 @@ test_reader_change_burst(void **state)
     lv_view_done(&v);
 }
 
-/* Looks at a VM whose migration call failed, `n` of them, each `w[i]` at `t[i]`: what each
- * decides. */
+/* Looks at a VM whose migration call failed, `n` of them, each `w[i]` at `t[i]` seconds:
+ * what each decides. */
 static void
 settle_looks(const enum lv_where *w, const double *t, size_t n, const enum lv_settled *want)
 {
-    struct lv_settle s;
-    memset(&s, 0, sizeof(s));
+    struct lv_settle s = {.here_since_s = -1};
     for (size_t i = 0; i < n; i++) {
         enum lv_settled got = lv_settle_step(&s, w[i], t[i]);
         if (got != want[i])
-            fail_msg("look %zu at %.0f s: %d, expected %d", i, t[i], got, want[i]);
+            fail_msg("look %zu at %.1f s: %d, expected %d", i, t[i], got, want[i]);
     }
 }
 
-/* When a failed migration call is settled, and how: a VM here must be seen twice in a row,
- * a migration still running is awaited, looks that learn nothing fail it only after
- * LV_SETTLE_REACH_S without one that learnt something. */
+#define LOOKS(...) ((const enum lv_where[]){__VA_ARGS__})
+#define AT(...) ((const double[]){__VA_ARGS__})
+#define WANT(...) ((const enum lv_settled[]){__VA_ARGS__})
+
+/* When a failed migration call is settled, and how: the VM must be found here for
+ * LV_SETTLE_HERE_S, a migration still running is awaited, and looks that learn nothing fail
+ * it only after LV_SETTLE_REACH_S without one that learnt something. */
 static void
 test_settle_step(void **state)
 {
@@ -966,32 +969,40 @@ test_settle_step(void **state)
     const enum lv_where here = LV_WHERE_HERE;
     const enum lv_where moving = LV_WHERE_MOVING;
     const enum lv_where moved = LV_WHERE_MOVED;
+    const enum lv_where nowhere = LV_WHERE_NOWHERE;
     const enum lv_where unk = LV_WHERE_UNKNOWN;
     const enum lv_settled wait = LV_SETTLED_NOT_YET;
+    const enum lv_settled failed = LV_SETTLED_FAILED;
     const double reach = LV_SETTLE_REACH_S;
-    /* Here twice: failed; the first look alone decides nothing. */
-    settle_looks((enum lv_where[]){here, here}, (double[]){0, 1}, 2,
-                 (enum lv_settled[]){wait, LV_SETTLED_FAILED});
+    const double span = LV_SETTLE_HERE_S;
+    /* Here for the span: failed; the first look alone decides nothing. */
+    settle_looks(LOOKS(here, here), AT(0, span), 2, WANT(wait, failed));
+    /* Two looks here close together (a wake-up before the second): not yet. */
+    settle_looks(LOOKS(here, here, here), AT(0, span / 100, span), 3, WANT(wait, wait, failed));
     /* Here, then moving (the job began late), then moved: done. */
-    settle_looks((enum lv_where[]){here, moving, moving, moved}, (double[]){0, 1, 2, 3}, 4,
-                 (enum lv_settled[]){wait, wait, wait, LV_SETTLED_DONE});
-    /* Here, a look that learnt nothing, here: not two in a row. */
-    settle_looks((enum lv_where[]){here, unk, here, here}, (double[]){0, 1, 2, 3}, 4,
-                 (enum lv_settled[]){wait, wait, wait, LV_SETTLED_FAILED});
-    /* Gone, and not at the destination: left, at once. */
-    settle_looks((enum lv_where[]){LV_WHERE_NOWHERE}, (double[]){0}, 1,
-                 (enum lv_settled[]){LV_SETTLED_LEFT});
+    settle_looks(LOOKS(here, moving, moving, moved), AT(0, 1, 2, 3), 4,
+                 WANT(wait, wait, wait, LV_SETTLED_DONE));
+    /* Here, moving, here: the span starts again. */
+    settle_looks(LOOKS(here, moving, here, here), AT(0, 1, 2, 2 + span), 4,
+                 WANT(wait, wait, wait, failed));
+    /* Here, a look that learnt nothing, here: not in a row. */
+    settle_looks(LOOKS(here, unk, here, here), AT(0, 1, 2, 2 + span), 4,
+                 WANT(wait, wait, wait, failed));
+    /* Moved or gone at the first look: decided at once. */
+    settle_looks(LOOKS(moved), AT(0), 1, WANT(LV_SETTLED_DONE));
+    settle_looks(LOOKS(nowhere), AT(0), 1, WANT(LV_SETTLED_LEFT));
+    settle_looks(LOOKS(here, nowhere), AT(0, 1), 2, WANT(wait, LV_SETTLED_LEFT));
     /* Nothing learnt: not yet until LV_SETTLE_REACH_S after the first look. */
-    settle_looks((enum lv_where[]){unk, unk, unk}, (double[]){100, 100 + reach - 1, 100 + reach}, 3,
-                 (enum lv_settled[]){wait, wait, LV_SETTLED_UNKNOWN});
+    settle_looks(LOOKS(unk, unk, unk), AT(100, 100 + reach - 1, 100 + reach), 3,
+                 WANT(wait, wait, LV_SETTLED_UNKNOWN));
+    /* Here once, then nothing learnt: the limit counts from the look here. */
+    settle_looks(LOOKS(here, unk, unk), AT(0, 1, reach), 3, WANT(wait, wait, LV_SETTLED_UNKNOWN));
     /* A migration that runs for long, then a libvirt that answers no more: the wait counts
      * from the last look that learnt something, not from the first. */
-    settle_looks((enum lv_where[]){moving, moving, unk, unk},
-                 (double[]){0, 10 * reach, 10 * reach + 1, 11 * reach}, 4,
-                 (enum lv_settled[]){wait, wait, wait, LV_SETTLED_UNKNOWN});
-    settle_looks((enum lv_where[]){moving, unk, moving, unk},
-                 (double[]){0, 1, 2 * reach, 3 * reach - 1}, 4,
-                 (enum lv_settled[]){wait, wait, wait, wait});
+    settle_looks(LOOKS(moving, moving, unk, unk), AT(0, 10 * reach, 10 * reach + 1, 11 * reach), 4,
+                 WANT(wait, wait, wait, LV_SETTLED_UNKNOWN));
+    settle_looks(LOOKS(moving, unk, moving, unk), AT(0, 1, 2 * reach, 3 * reach - 1), 4,
+                 WANT(wait, wait, wait, wait));
 }
 
 int
