@@ -12,7 +12,9 @@
  * (GET /v1/health), then starts libvirt's peer-to-peer live migration in a worker thread.
  * Every second its progress is read, and after the time-out libvirt is asked to abort it.
  * libvirt's own protocol keeps the VM on exactly one host: until the destination runs it,
- * it runs on the source; after a failure or an abort it still does.
+ * it runs on the source; after a failure or an abort it still does. A call that failed is not
+ * taken at its word, though (lv_mig.c's settle()): the job, in the source's libvirtd, may go
+ * on without it.
  *
  * A domain's recent moves (the storm guard's history) live in its libvirt metadata
  * (lv_doms.c): read once when the backend first sees the domain, listed in every sample, and
@@ -331,11 +333,17 @@ finish(struct lv_job *j, bool ok, const char *error)
         m->transferred_mib = st.data_mib;
         m->total_ms = st.total_ms;
     }
-    const char *settled = ok && j->mig != NULL ? lv_migrate_settled(j->mig) : NULL;
+    bool paused_here = false;
+    const char *settled = ok && j->mig != NULL ? lv_migrate_settled(j->mig, &paused_here) : NULL;
     if (settled != NULL)
         log_warnx("migration settled: libvirt's call failed, but the VM has left this host "
                   "id=%s vm=\"%s\" to=\"%s\" libvirt_error=\"%s\"",
                   m->id, m->vm, m->to_name, settled);
+    if (paused_here)
+        log_warnx("migrated VM still paused here: libvirtd, restarted as the migration ended, "
+                  "left a paused copy while the destination runs the VM; destroy it here "
+                  "(virsh destroy), never resume it vm=\"%s\" to=\"%s\"",
+                  m->vm, m->to_name);
     if (ok) {
         log_info("migration done id=%s vm=\"%s\" to=\"%s\" seconds=%.3f downtime_ms=%.0f "
                  "transferred_mib=%.1f total_ms=%.0f",
@@ -345,9 +353,12 @@ finish(struct lv_job *j, bool ok, const char *error)
             log_warnx("libvirt gave no statistics of the completed migration id=%s", m->id);
     } else {
         (void)snprintf(m->error, sizeof(m->error), "%s", error);
-        bool left = j->mig != NULL && lv_migrate_left(j->mig);
+        enum lv_failed_where w = j->mig != NULL ? lv_migrate_failed_where(j->mig) : LV_FAILED_HERE;
         log_warnx("migration failed id=%s vm=\"%s\" to=\"%s\" error=\"%s\"; %s", m->id, m->vm,
-                  m->to_name, m->error, left ? "the VM has left this host" : "VM stays here");
+                  m->to_name, m->error,
+                  w == LV_FAILED_LEFT      ? "the VM has left this host"
+                  : w == LV_FAILED_UNKNOWN ? "where the VM is, its next samples say"
+                                           : "VM stays here");
     }
     if (j->mig != NULL) {
         lv_migrate_free(j->mig);
@@ -430,6 +441,13 @@ dest_done(void *arg, int status, const char *body, size_t len, const char *err)
         finish(j, false,
                "the destination agent gives no libvirt URI for other hosts (it needs the libvirt "
                "backend and [libvirt] peer_uri)");
+        return;
+    }
+    char bad[160];
+    if (hv_libvirt_peer_uri_check(uri_c, bad, sizeof(bad)) < 0) {
+        char why[300];
+        (void)snprintf(why, sizeof(why), "the destination agent's libvirt URI is refused: %s", bad);
+        finish(j, false, why);
         return;
     }
     int r = lv_migrate_start(lv_reader_conn(hv->reader), &hv->lo, hv->wake_wr, m->vm, uri_c, addr_c,

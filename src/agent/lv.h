@@ -78,6 +78,13 @@ void hv_libvirt_opts_init(struct hv_libvirt_opts *o);
 /* "unsafe,auto-converge,compressed" (any of them, comma-separated; "" none). 0 or -EINVAL. */
 MUST_CHECK int hv_libvirt_flags_parse(const char *s, unsigned *ret);
 
+/* May this agent, and its libvirtd, open `uri`, a destination's libvirt URI that another agent
+ * gave (GET /v1/health's "peer_uri")? Refused: the `ext` transport and the `command` and
+ * `netcat` parameters (libvirt runs the command they name, as this agent's or libvirtd's
+ * user), escaped parameter names, control characters, and a URI without "://". 0; -EINVAL
+ * with `why` (`len` bytes) saying what. Needs nothing of libvirt. */
+MUST_CHECK int hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len);
+
 /* Where a domain stands as far as arriving by migration goes, from its state and reason
  * (virDomainState and its reason, the "state.*" domain stats). */
 enum lv_arrival {
@@ -176,13 +183,21 @@ MUST_CHECK int lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int
  * VM is (the job may go on without the call, and succeed), and ends the migration by that. */
 int lv_migrate_poll(struct lv_mig *m, char *err, size_t len);
 
-/* After poll() said -1: has the VM left this host all the same (gone from it, and not found
- * at the destination, or the destination could not be asked)? No call to libvirt. */
-bool lv_migrate_left(struct lv_mig *m);
+/* Where the VM of a failed migration is. */
+enum lv_failed_where {
+    LV_FAILED_HERE = 0, /* here, as libvirt's protocol keeps it */
+    LV_FAILED_LEFT,     /* gone from here all the same (not at the destination, or not known) */
+    LV_FAILED_UNKNOWN,  /* this host's libvirt could not be asked */
+};
+
+/* After poll() said -1: where the VM is. No call to libvirt. */
+enum lv_failed_where lv_migrate_failed_where(struct lv_mig *m);
 
 /* After poll() said 1: libvirt's error when its call failed but the VM was then found moved
- * (owned by `m`), or NULL when the call succeeded. No call to libvirt. */
-const char *lv_migrate_settled(struct lv_mig *m);
+ * (owned by `m`), or NULL when the call succeeded; *ret_paused_here: libvirt left a paused
+ * copy of the VM here (libvirtd restarted as the migration ended), which someone must
+ * destroy. No call to libvirt. */
+const char *lv_migrate_settled(struct lv_mig *m, bool *ret_paused_here);
 
 /* What libvirt reports of a completed migration out of this host: the time the guest was
  * paused (VIR_DOMAIN_JOB_DOWNTIME), the data sent (VIR_DOMAIN_JOB_DATA_PROCESSED) and the job's
@@ -204,7 +219,8 @@ MUST_CHECK int lv_job_stats_parse(const void *params, int n, struct lv_job_stats
 enum lv_where {
     LV_WHERE_HERE,    /* on this host (running or not), with no migration job: not moved */
     LV_WHERE_MOVING,  /* a migration out of this host still runs */
-    LV_WHERE_MOVED,   /* shut off here by the migration, or gone from here and running there */
+    LV_WHERE_MOVED,   /* running at the destination, and here shut off by the migration, gone,
+                         or paused by it with no job (libvirtd restarted as it ended) */
     LV_WHERE_NOWHERE, /* gone from here, and the destination does not run it */
     LV_WHERE_UNKNOWN, /* not known: a libvirt that cannot be asked */
 };
@@ -237,7 +253,8 @@ struct lv_settle {
  * LV_SETTLE_HERE_S is failed; moved is done; gone and not at the destination is left; a
  * migration still running, or the VM found here for less time, is not yet; LV_WHERE_UNKNOWN
  * is not yet until LV_SETTLE_REACH_S have passed since the first look or the last one that
- * learnt something. No call to libvirt. */
+ * found the migration running (looks here between looks that learn nothing do not put the
+ * limit off). No call to libvirt. */
 enum lv_settled lv_settle_step(struct lv_settle *s, enum lv_where w, double now_s);
 
 /* After poll() said 1: the completed job's statistics. true with *ret; false when libvirt

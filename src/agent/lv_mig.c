@@ -63,8 +63,9 @@ struct lv_mig {
     char src_uri[512]; /* this host's libvirt, to settle a failed call on a new connection */
     atomic_int state;  /* 0 running, 1 done, -1 failed */
     char error[256];   /* written by the worker before state */
-    bool left;         /* failed, but the VM has left this host: likewise */
-    char settled[256]; /* done after libvirt's error (these words): likewise */
+    enum lv_failed_where where; /* failed: where the VM is; likewise */
+    char settled[256];          /* done after libvirt's error (these words): likewise */
+    bool paused_here;           /* done, but libvirt left a paused copy here: likewise */
     int wake_fd;
     struct statbox *box;    /* NULL when the event could not be registered */
     int event_id;           /* the job-completed callback, -1 when none */
@@ -374,6 +375,25 @@ where_gone(struct settler *s)
     return LV_WHERE_UNKNOWN;
 }
 
+/* The VM is paused here by the migration, with no job: libvirtd, restarted as the migration
+ * ended, leaves it so for someone else to decide (the destination may run it). Running there:
+ * moved, with this paused copy left (m->paused_here); not there: here; not known: not yet. */
+static enum lv_where
+where_paused(struct settler *s)
+{
+    char why[sizeof(s->why)];
+    int at = runs_at_dest(s, why, sizeof(why));
+    if (at == 0)
+        return LV_WHERE_HERE;
+    if (at > 0) {
+        s->m->paused_here = true;
+        return LV_WHERE_MOVED;
+    }
+    (void)snprintf(s->why, sizeof(s->why),
+                   "paused here by the migration; at the destination: %.160s", why);
+    return LV_WHERE_UNKNOWN;
+}
+
 /* Where the VM of domain `d`, still defined here, is. */
 static enum lv_where
 where_here(struct settler *s, virDomainPtr d)
@@ -391,6 +411,8 @@ where_here(struct settler *s, virDomainPtr d)
     int out = migrating_out(d, s->why, sizeof(s->why));
     if (out < 0)
         return LV_WHERE_UNKNOWN;
+    if (out == 0 && state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION)
+        return where_paused(s);
     if (out == 0)
         return LV_WHERE_HERE;
     (void)pthread_mutex_lock(&s->m->mu);
@@ -435,7 +457,7 @@ error_add(struct lv_mig *m, const char *why)
 enum lv_settled
 lv_settle_step(struct lv_settle *s, enum lv_where w, double now_s)
 {
-    if (!s->looked || w != LV_WHERE_UNKNOWN)
+    if (!s->looked || w == LV_WHERE_MOVING)
         s->give_up_s = now_s + LV_SETTLE_REACH_S;
     s->looked = true;
     if (w != LV_WHERE_HERE)
@@ -486,10 +508,10 @@ settle(struct lv_mig *m)
         return 0;
     }
     if (v == LV_SETTLED_LEFT) {
-        m->left = true;
+        m->where = LV_FAILED_LEFT;
         error_add(m, "the VM is gone from this host and does not run at the destination");
     } else if (v == LV_SETTLED_UNKNOWN) {
-        m->left = s.gone;
+        m->where = s.gone ? LV_FAILED_LEFT : LV_FAILED_UNKNOWN;
         char why[sizeof(s.why) + 64];
         (void)snprintf(why, sizeof(why), "where the VM is could not be checked: %s", s.why);
         error_add(m, why);
@@ -630,16 +652,18 @@ lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int wake_fd, const
     return 0;
 }
 
-bool
-lv_migrate_left(struct lv_mig *m)
+enum lv_failed_where
+lv_migrate_failed_where(struct lv_mig *m)
 {
-    return atomic_load(&m->state) < 0 && m->left;
+    return atomic_load(&m->state) < 0 ? m->where : LV_FAILED_HERE;
 }
 
 const char *
-lv_migrate_settled(struct lv_mig *m)
+lv_migrate_settled(struct lv_mig *m, bool *ret_paused_here)
 {
-    return atomic_load(&m->state) > 0 && m->settled[0] != '\0' ? m->settled : NULL;
+    bool settled = atomic_load(&m->state) > 0 && m->settled[0] != '\0';
+    *ret_paused_here = settled && m->paused_here;
+    return settled ? m->settled : NULL;
 }
 
 int

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/lv.h"
 
@@ -54,5 +55,59 @@ hv_libvirt_flags_parse(const char *s, unsigned *ret)
         }
     }
     *ret = flags;
+    return 0;
+}
+
+/* Is the query parameter `p` (`n` bytes, up to its '&' or ';') one that runs a command? */
+static bool
+runs_command(const char *p, size_t n)
+{
+    static const char *const names[] = {"command", "netcat"};
+    size_t name_len = strcspn(p, "=");
+    if (name_len > n)
+        name_len = n;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i]) == name_len && strncasecmp(p, names[i], name_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
+{
+    const char *sep = strstr(uri, "://");
+    if (sep == NULL) {
+        (void)snprintf(why, len, "%s", "not a URI (no \"://\")");
+        return -EINVAL;
+    }
+    for (const char *c = uri; *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            (void)snprintf(why, len, "%s", "a control character");
+            return -EINVAL;
+        }
+    }
+    const char *plus = memchr(uri, '+', (size_t)(sep - uri));
+    if (plus != NULL && (size_t)(sep - plus - 1) == 3 && strncasecmp(plus + 1, "ext", 3) == 0) {
+        (void)snprintf(why, len, "%s", "the ext transport runs a command");
+        return -EINVAL;
+    }
+    const char *q = strchr(sep, '?');
+    for (const char *p = q != NULL ? q + 1 : NULL; p != NULL && *p != '\0';) {
+        size_t n = strcspn(p, "&;");
+        size_t name_len = strcspn(p, "=");
+        if (memchr(p, '%', name_len < n ? name_len : n) != NULL) {
+            (void)snprintf(why, len, "%s", "an escaped parameter name");
+            return -EINVAL;
+        }
+        if (runs_command(p, n)) {
+            (void)snprintf(why, len, "the %.*s parameter runs a command",
+                           (int)(name_len < n ? name_len : n), p);
+            return -EINVAL;
+        }
+        p += n;
+        if (*p != '\0')
+            p++;
+    }
     return 0;
 }

@@ -350,7 +350,10 @@ while time.time() < end:
         try:
             j = get(url, "/v1/sample", 1.0 if during else 5)
         except urllib.error.HTTPError as e:
-            why = e.read().decode(errors="replace").strip()
+            try:
+                why = e.read().decode(errors="replace").strip()
+            except Exception as x:
+                why = "(body unreadable: %s)" % x
             print("%s: no sample at %.3f (HTTP %d %s)" % (name, time.time(), e.code, why), flush=True)
             if during:
                 asked += 1
@@ -531,10 +534,23 @@ run_round() {
             grep -a 'no sample' "$rdir/watch.txt" | tail -5 | sed 's/^/   /'
             ;;
         esac
-        case $mv_line in
-        *" libvirt_stalled=0 "*) ;;
-        *) grep -a 'reading slow' "$rdir/agentA.log" "$rdir/agentB.log" | tail -3 | sed 's/^/   /' ;;
-        esac
+        # A stall must be libvirt's: an agent logged a reading whose domain stats took 2 s or
+        # more; and the stalled answers are at most half of them.
+        stalled=$(echo "$mv_line" | sed -n 's/.*libvirt_stalled=\([0-9]*\).*/\1/p')
+        asked=$(echo "$mv_line" | sed -n 's/.*asked=\([0-9]*\).*/\1/p')
+        if [ "${stalled:-0}" -gt 0 ]; then
+            slow_logged() {
+                grep -ahE 'libvirt reading slow .*stats_ms=([2-9][0-9]{3}|[0-9]{5,})' \
+                    "$rdir/agentA.log" "$rdir/agentB.log" | grep -q .
+            }
+            if wait_for 15 "an agent logged a libvirt reading of 2 s or more" slow_logged; then
+                ok "libvirt stalled: $(grep -ah 'libvirt reading slow' "$rdir/agentA.log" \
+                    "$rdir/agentB.log" | tail -1 | cut -c1-140)"
+            fi
+            if [ $((stalled * 2)) -gt "$asked" ]; then
+                bad "$stalled of $asked answers during the move said libvirt stalled (at most half)"
+            fi
+        fi
     fi
 
     # The completed job's figures, from libvirt: the source agent lists them, the manager

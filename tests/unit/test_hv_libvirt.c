@@ -89,6 +89,42 @@ test_flags(void **state)
     assert_int_equal(hv_libvirt_flags_parse("unsafe,,compressed", &f), -EINVAL);
 }
 
+/* A destination's libvirt URI from another agent: what runs a command is refused. */
+static void
+test_peer_uri_check(void **state)
+{
+    (void)state;
+    char why[160];
+    const char *ok[] = {
+        "qemu+tcp://127.0.0.1:16612/system",
+        "qemu+ssh://root@host-b/system?keyfile=/etc/vmloc/id&no_verify=1",
+        "qemu+tls://host-b.example/system?pkipath=/etc/pki/libvirt",
+        "qemu:///system",
+        "qemu+extra://host/system",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (hv_libvirt_peer_uri_check(ok[i], why, sizeof(why)) != 0)
+            fail_msg("%s refused: %s", ok[i], why);
+    }
+    const char *bad[] = {
+        "qemu+ext:///system?command=/bin/sh",
+        "qemu+EXT://host/system",
+        "qemu+ssh://host/system?netcat=/tmp/x",
+        "qemu+ssh://host/system?keyfile=k&Command=/bin/sh",
+        "qemu+ssh://host/system?no_tty=1;netcat=x",
+        "qemu+ssh://host/system?%63ommand=/bin/sh",
+        "qemu+tcp://host/system\n",
+        "host-b",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (hv_libvirt_peer_uri_check(bad[i], why, sizeof(why)) != -EINVAL)
+            fail_msg("%s accepted", bad[i]);
+    }
+    assert_int_equal(hv_libvirt_peer_uri_check("qemu+ssh://h/s?netcat=x", why, sizeof(why)),
+                     -EINVAL);
+    assert_string_equal(why, "the netcat parameter runs a command");
+}
+
 static void
 test_bad_host(void **state)
 {
@@ -961,7 +997,7 @@ settle_looks(const enum lv_where *w, const double *t, size_t n, const enum lv_se
 
 /* When a failed migration call is settled, and how: the VM must be found here for
  * LV_SETTLE_HERE_S, a migration still running is awaited, and looks that learn nothing fail
- * it only after LV_SETTLE_REACH_S without one that learnt something. */
+ * it only after LV_SETTLE_REACH_S without one that found the migration running. */
 static void
 test_settle_step(void **state)
 {
@@ -995,8 +1031,11 @@ test_settle_step(void **state)
     /* Nothing learnt: not yet until LV_SETTLE_REACH_S after the first look. */
     settle_looks(LOOKS(unk, unk, unk), AT(100, 100 + reach - 1, 100 + reach), 3,
                  WANT(wait, wait, LV_SETTLED_UNKNOWN));
-    /* Here once, then nothing learnt: the limit counts from the look here. */
+    /* Here once, then nothing learnt: the limit counts from the first look. */
     settle_looks(LOOKS(here, unk, unk), AT(0, 1, reach), 3, WANT(wait, wait, LV_SETTLED_UNKNOWN));
+    /* Here and nothing learnt, by turns: the looks here do not put the limit off. */
+    settle_looks(LOOKS(here, unk, here, unk), AT(0, 1, reach - 1, reach), 4,
+                 WANT(wait, wait, wait, LV_SETTLED_UNKNOWN));
     /* A migration that runs for long, then a libvirt that answers no more: the wait counts
      * from the last look that learnt something, not from the first. */
     settle_looks(LOOKS(moving, moving, unk, unk), AT(0, 10 * reach, 10 * reach + 1, 11 * reach), 4,
@@ -1010,6 +1049,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_peer_uri_check),
         cmocka_unit_test(test_record_counters),
         cmocka_unit_test(test_record_vcpu_delay),
         cmocka_unit_test(test_bad_host),
