@@ -358,6 +358,8 @@ finish(struct lv_job *j, bool ok, const char *error)
                   m->to_name, m->error,
                   w == LV_FAILED_LEFT      ? "the VM has left this host"
                   : w == LV_FAILED_UNKNOWN ? "where the VM is, its next samples say"
+                  : w == LV_FAILED_PAUSED  ? "VM stays here, paused by libvirt: resume it (virsh "
+                                             "resume), the destination does not have it"
                                            : "VM stays here");
     }
     if (j->mig != NULL) {

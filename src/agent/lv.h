@@ -79,10 +79,12 @@ void hv_libvirt_opts_init(struct hv_libvirt_opts *o);
 MUST_CHECK int hv_libvirt_flags_parse(const char *s, unsigned *ret);
 
 /* May this agent, and its libvirtd, open `uri`, a destination's libvirt URI that another agent
- * gave (GET /v1/health's "peer_uri")? Refused: the `ext` transport and the `command` and
- * `netcat` parameters (libvirt runs the command they name, as this agent's or libvirtd's
- * user), escaped parameter names, control characters, and a URI without "://". 0; -EINVAL
- * with `why` (`len` bytes) saying what. Needs nothing of libvirt. */
+ * gave (GET /v1/health's "peer_uri")? Only DRIVER[+TRANSPORT]://... with no transport or tcp,
+ * tls, ssh, libssh or libssh2, and only the parameters name, no_tty, no_verify, keyfile,
+ * pkipath, sshauth, mode, proxy and tls_priority (any case): others make libvirt run a command
+ * (the ext transport's `command`) or write or use files the peer would choose (`known_hosts`,
+ * `socket`). No control character, no fragment. 0; -EINVAL with `why` (`len` bytes) saying
+ * what. Needs nothing of libvirt. */
 MUST_CHECK int hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len);
 
 /* Where a domain stands as far as arriving by migration goes, from its state and reason
@@ -188,6 +190,8 @@ enum lv_failed_where {
     LV_FAILED_HERE = 0, /* here, as libvirt's protocol keeps it */
     LV_FAILED_LEFT,     /* gone from here all the same (not at the destination, or not known) */
     LV_FAILED_UNKNOWN,  /* this host's libvirt could not be asked */
+    LV_FAILED_PAUSED,   /* here, but paused by the migration (libvirtd restarted as it ended),
+                           and the destination does not have it: someone must resume it */
 };
 
 /* After poll() said -1: where the VM is. No call to libvirt. */

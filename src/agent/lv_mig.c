@@ -377,18 +377,18 @@ where_gone(struct settler *s)
 
 /* The VM is paused here by the migration, with no job: libvirtd, restarted as the migration
  * ended, leaves it so for someone else to decide (the destination may run it). Running there:
- * moved, with this paused copy left (m->paused_here); not there: here; not known: not yet. */
+ * moved, with this paused copy left; not there: here, paused (both m->paused_here); not
+ * known: not yet. */
 static enum lv_where
 where_paused(struct settler *s)
 {
     char why[sizeof(s->why)];
     int at = runs_at_dest(s, why, sizeof(why));
+    s->m->paused_here = at >= 0;
     if (at == 0)
         return LV_WHERE_HERE;
-    if (at > 0) {
-        s->m->paused_here = true;
+    if (at > 0)
         return LV_WHERE_MOVED;
-    }
     (void)snprintf(s->why, sizeof(s->why),
                    "paused here by the migration; at the destination: %.160s", why);
     return LV_WHERE_UNKNOWN;
@@ -429,6 +429,7 @@ static enum lv_where
 where_is(struct settler *s)
 {
     s->gone = false;
+    s->m->paused_here = false; /* what the last look found decides */
     virConnectPtr c = conn_of(&s->here, s->m->src_uri, s->why, sizeof(s->why));
     if (c == NULL)
         return LV_WHERE_UNKNOWN;
@@ -655,7 +656,9 @@ lv_migrate_start(void *conn, const struct hv_libvirt_opts *o, int wake_fd, const
 enum lv_failed_where
 lv_migrate_failed_where(struct lv_mig *m)
 {
-    return atomic_load(&m->state) < 0 ? m->where : LV_FAILED_HERE;
+    if (atomic_load(&m->state) >= 0)
+        return LV_FAILED_HERE;
+    return m->where == LV_FAILED_HERE && m->paused_here ? LV_FAILED_PAUSED : m->where;
 }
 
 const char *

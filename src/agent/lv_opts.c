@@ -2,6 +2,7 @@
  * config reads whether or not this vmloc was built with libvirt (meson -Dlibvirt), so a
  * config file means the same to every build. Needs nothing of libvirt itself. */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,16 +59,12 @@ hv_libvirt_flags_parse(const char *s, unsigned *ret)
     return 0;
 }
 
-/* Is the query parameter `p` (`n` bytes, up to its '&' or ';') one that runs a command? */
+/* Is `s` (`n` bytes) one of `names`, in any case? */
 static bool
-runs_command(const char *p, size_t n)
+one_of(const char *s, size_t n, const char *const *names, size_t count)
 {
-    static const char *const names[] = {"command", "netcat"};
-    size_t name_len = strcspn(p, "=");
-    if (name_len > n)
-        name_len = n;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strlen(names[i]) == name_len && strncasecmp(p, names[i], name_len) == 0)
+    for (size_t i = 0; i < count; i++) {
+        if (strlen(names[i]) == n && strncasecmp(s, names[i], n) == 0)
             return true;
     }
     return false;
@@ -76,33 +73,42 @@ runs_command(const char *p, size_t n)
 int
 hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
 {
-    const char *sep = strstr(uri, "://");
-    if (sep == NULL) {
-        (void)snprintf(why, len, "%s", "not a URI (no \"://\")");
-        return -EINVAL;
-    }
+    /* What a destination's URI may say: the transports that connect to another host, and
+     * the parameters that only choose how. */
+    static const char *const transports[] = {"tcp", "tls", "ssh", "libssh", "libssh2"};
+    static const char *const params[] = {"name",    "no_tty", "no_verify", "keyfile",     "pkipath",
+                                         "sshauth", "mode",   "proxy",     "tls_priority"};
     for (const char *c = uri; *c != '\0'; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            (void)snprintf(why, len, "%s", "a control character");
+        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '#') {
+            (void)snprintf(why, len, "%s", "a control character or a fragment ('#')");
             return -EINVAL;
         }
     }
-    const char *plus = memchr(uri, '+', (size_t)(sep - uri));
-    if (plus != NULL && (size_t)(sep - plus - 1) == 3 && strncasecmp(plus + 1, "ext", 3) == 0) {
-        (void)snprintf(why, len, "%s", "the ext transport runs a command");
+    size_t scheme_len = strcspn(uri, ":");
+    bool scheme_ok = isalpha((unsigned char)uri[0]) && strncmp(uri + scheme_len, "://", 3) == 0 &&
+                     strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                 "+.-") == scheme_len;
+    if (!scheme_ok) {
+        (void)snprintf(why, len, "%s", "not a URI (DRIVER[+TRANSPORT]://...)");
         return -EINVAL;
     }
-    const char *q = strchr(sep, '?');
+    const char *plus = memchr(uri, '+', scheme_len);
+    if (plus != NULL) {
+        size_t n = scheme_len - (size_t)(plus + 1 - uri);
+        if (!one_of(plus + 1, n, transports, sizeof(transports) / sizeof(transports[0]))) {
+            (void)snprintf(why, len, "the transport \"%.*s\" (tcp, tls, ssh, libssh, libssh2 only)",
+                           (int)(n < 32 ? n : 32), plus + 1);
+            return -EINVAL;
+        }
+    }
+    const char *q = strchr(uri, '?');
     for (const char *p = q != NULL ? q + 1 : NULL; p != NULL && *p != '\0';) {
         size_t n = strcspn(p, "&;");
-        size_t name_len = strcspn(p, "=");
-        if (memchr(p, '%', name_len < n ? name_len : n) != NULL) {
-            (void)snprintf(why, len, "%s", "an escaped parameter name");
-            return -EINVAL;
-        }
-        if (runs_command(p, n)) {
-            (void)snprintf(why, len, "the %.*s parameter runs a command",
-                           (int)(name_len < n ? name_len : n), p);
+        size_t name_len = strcspn(p, "=&;");
+        if (name_len > 0 && !one_of(p, name_len, params, sizeof(params) / sizeof(params[0]))) {
+            (void)snprintf(why, len,
+                           "the parameter \"%.*s\" (not one that only chooses how to connect)",
+                           (int)(name_len < 32 ? name_len : 32), p);
             return -EINVAL;
         }
         p += n;

@@ -544,8 +544,8 @@ run_round() {
                     "$rdir/agentA.log" "$rdir/agentB.log" | grep -q .
             }
             if wait_for 15 "an agent logged a libvirt reading of 2 s or more" slow_logged; then
-                ok "libvirt stalled: $(grep -ah 'libvirt reading slow' "$rdir/agentA.log" \
-                    "$rdir/agentB.log" | tail -1 | cut -c1-140)"
+                ok "libvirt stalled: $(grep -ahE 'libvirt reading slow .*stats_ms=([2-9][0-9]{3}|[0-9]{5,})' \
+                    "$rdir/agentA.log" "$rdir/agentB.log" | tail -1 | cut -c1-140)"
             fi
             if [ $((stalled * 2)) -gt "$asked" ]; then
                 bad "$stalled of $asked answers during the move said libvirt stalled (at most half)"

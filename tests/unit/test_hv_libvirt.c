@@ -89,7 +89,8 @@ test_flags(void **state)
     assert_int_equal(hv_libvirt_flags_parse("unsafe,,compressed", &f), -EINVAL);
 }
 
-/* A destination's libvirt URI from another agent: what runs a command is refused. */
+/* A destination's libvirt URI from another agent: only the transports and parameters that
+ * choose how to connect pass; what runs a command or names a file to write is refused. */
 static void
 test_peer_uri_check(void **state)
 {
@@ -100,7 +101,8 @@ test_peer_uri_check(void **state)
         "qemu+ssh://root@host-b/system?keyfile=/etc/vmloc/id&no_verify=1",
         "qemu+tls://host-b.example/system?pkipath=/etc/pki/libvirt",
         "qemu:///system",
-        "qemu+extra://host/system",
+        "qemu+libssh2://h/system?sshauth=privkey&keyfile=/etc/vmloc/id",
+        "QEMU+TCP://h/system?Name=qemu:///system&mode=direct;no_tty=1",
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         if (hv_libvirt_peer_uri_check(ok[i], why, sizeof(why)) != 0)
@@ -115,6 +117,13 @@ test_peer_uri_check(void **state)
         "qemu+ssh://host/system?%63ommand=/bin/sh",
         "qemu+tcp://host/system\n",
         "host-b",
+        "qemu+extra://host/system",
+        "qemu+unix:///system?socket=/tmp/s",
+        "qemu+libssh://h/system?known_hosts=/etc/passwd&known_hosts_verify=auto",
+        "qemu+ext:/system?command=/tmp/x#://",
+        "qemu+ssh:/s?command=/tmp/x&y=://",
+        "qemu+ssh://h/s?no_tty=1&command",
+        "-qemu://h/s",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (hv_libvirt_peer_uri_check(bad[i], why, sizeof(why)) != -EINVAL)
@@ -122,7 +131,7 @@ test_peer_uri_check(void **state)
     }
     assert_int_equal(hv_libvirt_peer_uri_check("qemu+ssh://h/s?netcat=x", why, sizeof(why)),
                      -EINVAL);
-    assert_string_equal(why, "the netcat parameter runs a command");
+    assert_string_equal(why, "the parameter \"netcat\" (not one that only chooses how to connect)");
 }
 
 static void
