@@ -223,8 +223,9 @@ MUST_CHECK int lv_job_stats_parse(const void *params, int n, struct lv_job_stats
 enum lv_where {
     LV_WHERE_HERE,    /* on this host (running or not), with no migration job: not moved */
     LV_WHERE_MOVING,  /* a migration out of this host still runs */
-    LV_WHERE_MOVED,   /* running at the destination, and here shut off by the migration, gone,
-                         or paused by it with no job (libvirtd restarted as it ended) */
+    LV_WHERE_MOVED,   /* here shut off by the migration (libvirt's mark of success); or
+                         running at the destination, and here gone, or paused by the migration
+                         with no job (libvirtd restarted as it ended) */
     LV_WHERE_NOWHERE, /* gone from here, and the destination does not run it */
     LV_WHERE_UNKNOWN, /* not known: a libvirt that cannot be asked */
 };
