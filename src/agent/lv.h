@@ -239,6 +239,14 @@ enum lv_settled {
     LV_SETTLED_UNKNOWN, /* no look learnt anything for LV_SETTLE_REACH_S: failed, where unknown */
 };
 
+/* One look, as the worker of a migration whose call failed takes it, at VM `name` on this
+ * host's libvirt `src_uri` (and, when it is gone from there, at the destination's `dest_uri`),
+ * on connections of its own that it closes: where the VM is, with `why` (`len` bytes) saying
+ * what could not be learnt when LV_WHERE_UNKNOWN ("" otherwise). Aborts nothing. Calls
+ * libvirt: never on the agent's loop. */
+enum lv_where lv_settle_look(const char *src_uri, const char *dest_uri, const char *name, char *why,
+                             size_t len);
+
 /* How long the looks may learn nothing before the migration ends failed, in seconds. */
 #define LV_SETTLE_REACH_S 30
 /* How long the VM must be found here, look after look, before the migration ends failed: a

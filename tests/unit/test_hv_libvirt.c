@@ -1053,6 +1053,41 @@ test_settle_step(void **state)
                  WANT(wait, wait, wait, wait));
 }
 
+/* One look at where a VM is, on libvirt's test driver: test:///default runs "test", and a
+ * node file without domains is a host where it is not. */
+static void
+test_settle_look(void **state)
+{
+    (void)state;
+    char empty[300];
+    (void)snprintf(empty, sizeof(empty), "%s/empty.xml", dir);
+    write_file(empty, "<node>\n</node>\n");
+    char empty_uri[320];
+    (void)snprintf(empty_uri, sizeof(empty_uri), "test://%s", empty);
+    char why[256];
+    /* Running here with no job (the driver has none): here. */
+    assert_int_equal(lv_settle_look("test:///default", empty_uri, "test", why, sizeof(why)),
+                     LV_WHERE_HERE);
+    assert_string_equal(why, "");
+    /* Gone from here, running at the destination: moved. */
+    assert_int_equal(lv_settle_look(empty_uri, "test:///default", "test", why, sizeof(why)),
+                     LV_WHERE_MOVED);
+    /* Gone from here, and not at the destination: nowhere. */
+    assert_int_equal(lv_settle_look(empty_uri, empty_uri, "test", why, sizeof(why)),
+                     LV_WHERE_NOWHERE);
+    /* Gone from here, and the destination cannot be asked: not known, and said so. */
+    char nowhere_uri[320];
+    (void)snprintf(nowhere_uri, sizeof(nowhere_uri), "test://%s/none.xml", dir);
+    assert_int_equal(lv_settle_look(empty_uri, nowhere_uri, "test", why, sizeof(why)),
+                     LV_WHERE_UNKNOWN);
+    assert_non_null(strstr(why, "gone from this host; at the destination: "));
+    /* This host's libvirt cannot be asked: not known. */
+    assert_int_equal(lv_settle_look(nowhere_uri, "test:///default", "test", why, sizeof(why)),
+                     LV_WHERE_UNKNOWN);
+    assert_true(why[0] != '\0');
+    (void)unlink(empty);
+}
+
 int
 main(void)
 {
@@ -1073,6 +1108,7 @@ main(void)
         cmocka_unit_test(test_arrival_rates),
         cmocka_unit_test(test_job_stats),
         cmocka_unit_test(test_settle_step),
+        cmocka_unit_test(test_settle_look),
         cmocka_unit_test_teardown(test_reader_change_burst, reader_teardown),
     };
     return cmocka_run_group_tests_name("hv_libvirt", tests, setup, teardown);
