@@ -240,7 +240,8 @@ enum lv_settled {
 };
 
 /* One look, as the worker of a migration whose call failed takes it, at VM `name` on this
- * host's libvirt `src_uri` (and, when it is gone from there, at the destination's `dest_uri`),
+ * host's libvirt `src_uri` (and, when it is gone from there or paused there by the migration
+ * with no job, at the destination's `dest_uri`),
  * on connections of its own that it closes: where the VM is, with `why` (`len` bytes) saying
  * what could not be learnt when LV_WHERE_UNKNOWN ("" otherwise). Aborts nothing. Calls
  * libvirt: never on the agent's loop. */

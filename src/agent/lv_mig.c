@@ -308,6 +308,18 @@ conn_of(virConnectPtr *c, const char *uri, char *why, size_t len)
     return *c;
 }
 
+/* Did the libvirt call that just failed fail with `code`? Otherwise `why` (`len` bytes) gets
+ * libvirt's words. */
+static bool
+failed_with(int code, char *why, size_t len)
+{
+    virErrorPtr e = virGetLastError();
+    if (e != NULL && e->code == code)
+        return true;
+    (void)snprintf(why, len, "%s", virGetLastErrorMessage());
+    return false;
+}
+
 /* Does the destination's libvirt run `m`'s VM? 1 yes (running, or paused other than for the
  * migration's arrival), 0 no, -1 not known (`why`): still arriving, or libvirt cannot be asked
  * (its URI may need credentials this process has not: libvirtd, not the agent, migrates to
@@ -319,13 +331,8 @@ runs_at_dest(struct settler *s, char *why, size_t len)
     if (c == NULL)
         return -1;
     virDomainPtr d = virDomainLookupByName(c, s->name);
-    if (d == NULL) {
-        virErrorPtr e = virGetLastError();
-        if (e != NULL && e->code == VIR_ERR_NO_DOMAIN)
-            return 0;
-        (void)snprintf(why, len, "%s", virGetLastErrorMessage());
-        return -1;
-    }
+    if (d == NULL)
+        return failed_with(VIR_ERR_NO_DOMAIN, why, len) ? 0 : -1;
     int state = 0;
     int reason = 0;
     int runs = -1;
@@ -351,12 +358,9 @@ migrating_out(virDomainPtr d, char *why, size_t len)
     virTypedParameterPtr params = NULL;
     int n = 0;
     if (virDomainGetJobStats(d, &type, &params, &n, 0) < 0) {
-        /* A driver without jobs (libvirt's test driver) runs no migration job. */
-        virErrorPtr e = virGetLastError();
-        if (e != NULL && e->code == VIR_ERR_NO_SUPPORT)
-            return 0;
-        (void)snprintf(why, len, "%s", virGetLastErrorMessage());
-        return -1;
+        /* A driver without job statistics (libvirt's test driver) runs no migration job:
+         * QEMU's has them, and its refusals have other codes. */
+        return failed_with(VIR_ERR_NO_SUPPORT, why, len) ? 0 : -1;
     }
     int yes = 0;
     if (type == VIR_DOMAIN_JOB_BOUNDED || type == VIR_DOMAIN_JOB_UNBOUNDED) {
@@ -385,8 +389,8 @@ where_gone(struct settler *s)
 
 /* The VM is paused here by the migration, with no job: libvirtd, restarted as the migration
  * ended, leaves it so for someone else to decide (the destination may run it). Running there:
- * moved, with this paused copy left; not there: here, paused (both m->paused_here); not
- * known: not yet. */
+ * moved, with this paused copy left; not there: here, paused (both s->paused_here, which
+ * settle() passes on to the migration); not known: not yet. */
 static enum lv_where
 where_paused(struct settler *s)
 {
@@ -440,10 +444,8 @@ where_is(struct settler *s)
         return LV_WHERE_UNKNOWN;
     virDomainPtr d = virDomainLookupByName(c, s->name);
     if (d == NULL) {
-        virErrorPtr e = virGetLastError();
-        if (e != NULL && e->code == VIR_ERR_NO_DOMAIN)
+        if (failed_with(VIR_ERR_NO_DOMAIN, s->why, sizeof(s->why)))
             return where_gone(s);
-        (void)snprintf(s->why, sizeof(s->why), "%s", virGetLastErrorMessage());
         return LV_WHERE_UNKNOWN;
     }
     enum lv_where w = where_here(s, d);
@@ -522,9 +524,11 @@ settle(struct lv_mig *m)
         struct timespec deadline;
         (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += 1;
-        /* A broadcast (an abort asked for) may end the wait early: the step goes by time. */
+        /* A broadcast (an abort asked for) may end the wait early: the step goes by time. An
+         * abort asked during the look is passed on at once. */
         (void)pthread_mutex_lock(&m->mu);
-        (void)pthread_cond_timedwait(&m->cv, &m->mu, &deadline);
+        if (m->abort_wanted == s.abort_now)
+            (void)pthread_cond_timedwait(&m->cv, &m->mu, &deadline);
         (void)pthread_mutex_unlock(&m->mu);
     }
     settler_done(&s);
