@@ -539,13 +539,13 @@ run_round() {
         stalled=$(echo "$mv_line" | sed -n 's/.*libvirt_stalled=\([0-9]*\).*/\1/p')
         asked=$(echo "$mv_line" | sed -n 's/.*asked=\([0-9]*\).*/\1/p')
         if [ "${stalled:-0}" -gt 0 ]; then
-            slow_logged() {
+            slow_lines() { # the agents' readings whose domain stats took 2 s or more
                 grep -ahE 'libvirt reading slow .*stats_ms=([2-9][0-9]{3}|[0-9]{5,})' \
-                    "$rdir/agentA.log" "$rdir/agentB.log" | grep -q .
+                    "$rdir/agentA.log" "$rdir/agentB.log"
             }
+            slow_logged() { slow_lines | grep -q .; }
             if wait_for 15 "an agent logged a libvirt reading of 2 s or more" slow_logged; then
-                ok "libvirt stalled: $(grep -ahE 'libvirt reading slow .*stats_ms=([2-9][0-9]{3}|[0-9]{5,})' \
-                    "$rdir/agentA.log" "$rdir/agentB.log" | tail -1 | cut -c1-140)"
+                ok "libvirt stalled: $(slow_lines | tail -1 | cut -c1-140)"
             fi
             if [ $((stalled * 2)) -gt "$asked" ]; then
                 bad "$stalled of $asked answers during the move said libvirt stalled (at most half)"
