@@ -436,9 +436,15 @@ dest_done(void *arg, int status, const char *body, size_t len, const char *err)
     const char *addr = json_string_value(json_object_get(lv, "migration_address"));
     char uri_c[512];
     char addr_c[256];
-    (void)snprintf(uri_c, sizeof(uri_c), "%s", uri != NULL ? uri : "");
-    (void)snprintf(addr_c, sizeof(addr_c), "%s", addr != NULL ? addr : "");
+    bool too_long = (uri != NULL && strlen(uri) >= sizeof(uri_c)) ||
+                    (addr != NULL && strlen(addr) >= sizeof(addr_c));
+    (void)snprintf(uri_c, sizeof(uri_c), "%.511s", uri != NULL ? uri : "");
+    (void)snprintf(addr_c, sizeof(addr_c), "%.255s", addr != NULL ? addr : "");
     json_decref(o);
+    if (too_long) {
+        finish(j, false, "the destination agent's libvirt URI or migration address is too long");
+        return;
+    }
     if (uri_c[0] == '\0') {
         finish(j, false,
                "the destination agent gives no libvirt URI for other hosts (it needs the libvirt "
@@ -449,6 +455,13 @@ dest_done(void *arg, int status, const char *body, size_t len, const char *err)
     if (hv_libvirt_peer_uri_check(uri_c, bad, sizeof(bad)) < 0) {
         char why[300];
         (void)snprintf(why, sizeof(why), "the destination agent's libvirt URI is refused: %s", bad);
+        finish(j, false, why);
+        return;
+    }
+    if (hv_libvirt_address_check(addr_c, bad, sizeof(bad)) < 0) {
+        char why[300];
+        (void)snprintf(why, sizeof(why), "the destination agent's migration address is refused: %s",
+                       bad);
         finish(j, false, why);
         return;
     }

@@ -87,6 +87,12 @@ MUST_CHECK int hv_libvirt_flags_parse(const char *s, unsigned *ret);
  * what. Needs nothing of libvirt. */
 MUST_CHECK int hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len);
 
+/* Is `addr` an address the migration's data may go to ([libvirt] migration_address, or a
+ * destination's from GET /v1/health): "" (libvirt's choice), a host name (RFC 1123 labels;
+ * an IPv4 address is one) or an IPv6 address, with no port, brackets, scheme or path. 0;
+ * -EINVAL with `why` (`len` bytes) saying what. */
+MUST_CHECK int hv_libvirt_address_check(const char *addr, char *why, size_t len);
+
 /* Where a domain stands as far as arriving by migration goes, from its state and reason
  * (virDomainState and its reason, the "state.*" domain stats). */
 enum lv_arrival {

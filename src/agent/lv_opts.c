@@ -2,6 +2,7 @@
  * config reads whether or not this vmloc was built with libvirt (meson -Dlibvirt), so a
  * config file means the same to every build. Needs nothing of libvirt itself. */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -116,4 +117,53 @@ hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
             p++;
     }
     return 0;
+}
+
+/* Is `s` a host name: dot-separated labels of letters, digits and '-' (not first or last),
+ * each 1 to 63 bytes, at most 253 in all (RFC 1123; an IPv4 address is one too)? */
+static bool
+host_name_ok(const char *s)
+{
+    size_t total = strlen(s);
+    if (total == 0 || total > 253)
+        return false;
+    for (const char *p = s; *p != '\0';) {
+        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+        if (n == 0 || n > 63 || p[0] == '-' || p[n - 1] == '-')
+            return false;
+        p += n;
+        if (*p == '.' && p[1] != '\0')
+            p++;
+        else if (*p != '\0')
+            return false;
+    }
+    return true;
+}
+
+int
+hv_libvirt_address_check(const char *addr, char *why, size_t len)
+{
+    if (addr[0] == '\0' || host_name_ok(addr))
+        return 0;
+    /* IPv6, with a zone (fe80::1%eth0) allowed: the zone names an interface. */
+    char ip[64];
+    size_t n = strcspn(addr, "%");
+    const char *zone = addr + n;
+    bool zone_ok =
+        zone[0] == '\0' ||
+        (zone[1] != '\0' && strlen(zone + 1) < 16 &&
+         strspn(zone + 1, "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(zone + 1));
+    unsigned char bin[16];
+    if (n < sizeof(ip) && zone_ok) {
+        memcpy(ip, addr, n);
+        ip[n] = '\0';
+        if (inet_pton(AF_INET6, ip, bin) == 1)
+            return 0;
+    }
+    (void)snprintf(why, len, "%s",
+                   strchr(addr, ':') != NULL && strchr(addr, '.') != NULL
+                       ? "a port or a URL, not a host name or an IPv4 or IPv6 address"
+                       : "not a host name or an IPv4 or IPv6 address");
+    return -EINVAL;
 }

@@ -45,12 +45,6 @@ libvirt_uri_ok(const char *v)
 }
 
 static bool
-address_ok(const char *v)
-{
-    return strpbrk(v, "/ \t[]") == NULL && !(strchr(v, ':') != NULL && strchr(v, '.') != NULL);
-}
-
-static bool
 cpus_ok(const char *v)
 {
     struct cpuset cs;
@@ -197,6 +191,37 @@ set_migrate_bandwidth(void *target, const char *v, char *why, size_t len)
     return 0;
 }
 
+/* [libvirt] peer_uri: other agents open it, and refuse what hv_libvirt_peer_uri_check()
+ * refuses; so is it here, where the operator can mend it, not on every source. */
+static int
+set_peer_uri(void *target, const char *v, char *why, size_t len)
+{
+    struct hv_libvirt_opts *l = target;
+    char bad[160];
+    if (strlen(v) >= sizeof(l->peer_uri) || hv_libvirt_peer_uri_check(v, bad, sizeof(bad)) < 0) {
+        (void)snprintf(why, len, "must be a libvirt URI other hosts may open: %s",
+                       strlen(v) >= sizeof(l->peer_uri) ? "too long" : bad);
+        return -EINVAL;
+    }
+    (void)snprintf(l->peer_uri, sizeof(l->peer_uri), "%s", v);
+    return 0;
+}
+
+static int
+set_migration_address(void *target, const char *v, char *why, size_t len)
+{
+    struct hv_libvirt_opts *l = target;
+    char bad[160];
+    if (strlen(v) >= sizeof(l->migration_address) ||
+        hv_libvirt_address_check(v, bad, sizeof(bad)) < 0) {
+        (void)snprintf(why, len, "%s",
+                       strlen(v) >= sizeof(l->migration_address) ? "too long" : bad);
+        return -EINVAL;
+    }
+    (void)snprintf(l->migration_address, sizeof(l->migration_address), "%s", v);
+    return 0;
+}
+
 /* --- the tables -------------------------------------------------------------------------- */
 
 #define AG(member) SETTING_FIELD(struct agent_opts, member)
@@ -303,10 +328,8 @@ static const struct opt_def libvirt_defs[] = {
      .set = {LIBVIRT_URI(uri)},
      .arg = "URI",
      .help = "the libvirt of this host (default {})"},
-    {.key = "peer_uri", .set = {LIBVIRT_URI(peer_uri)}},
-    {.key = "migration_address",
-     .set = {SETTING_TEXT(LV(migration_address), address_ok,
-                          "must be a host name or an IPv4 or IPv6 address, without a port")}},
+    {.key = "peer_uri", .setter = set_peer_uri},
+    {.key = "migration_address", .setter = set_migration_address},
     {.key = "cpus", .set = {SETTING_TEXT(LV(cpus), cpus_ok, "must be a CPU list such as 0-3,8")}},
     {.key = "mem_mib",
      .set = {SETTING_NUMBER(LV(mem_mib), 1, 1e12, "must be a number of MiB > 0")}},

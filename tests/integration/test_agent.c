@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "run.h"
 
 static void
 start_agent(struct daemon *d, const char *name, const char *const *extra)
@@ -518,6 +519,54 @@ test_config_files(void **state)
     stop_clean(&a);
 }
 
+/* The [libvirt] addresses other hosts use are checked where the operator writes them: a
+ * peer_uri other agents would refuse, or a migration_address with a port, fails the agent's
+ * start with one line naming the file, the line and why (every build reads [libvirt]). */
+static void
+test_libvirt_addresses_checked(void **state)
+{
+    (void)state;
+    const struct {
+        const char *text;
+        const char *why;
+    } cases[] = {
+        {"peer_uri = qemu+ext:///system?command=/bin/true\n", "the transport \"ext\""},
+        {"peer_uri = qemu+ssh://h/system?known_hosts=/tmp/k\n", "the parameter \"known_hosts\""},
+        {"migration_address = 10.0.0.2:49152\n", "a port or a URL"},
+        {"migration_address = tcp://10.0.0.2\n", "a port or a URL"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        char path[512];
+        (void)snprintf(text, sizeof(text), "[agent]\nname = hx\n[libvirt]\n%s", cases[i].text);
+        assert_int_equal(write_file("agent-lv.ini", text, path, sizeof(path)), 0);
+        const char *argv[] = {daemon_bin(), "agent", "--config", path, "--check-config", NULL};
+        struct run_result r;
+        assert_int_equal(run_program(argv, NULL, 0, 30.0, &r), 0);
+        char where[600];
+        (void)snprintf(where, sizeof(where), "%s:4", path);
+        bool ok = r.exit_status == 2 && strstr(r.err, where) != NULL &&
+                  strstr(r.err, cases[i].why) != NULL;
+        if (!ok)
+            printf("%s: %s, stderr '%s' (want '%s' and '%s')\n", cases[i].text, run_describe(&r),
+                   r.err, where, cases[i].why);
+        run_result_done(&r);
+        assert_true(ok);
+    }
+    const char *good = "[agent]\nname = hx\n[libvirt]\npeer_uri = qemu+tls://kvm-07/system\n"
+                       "migration_address = fe80::1%eth0\n";
+    char path[512];
+    assert_int_equal(write_file("agent-lv.ini", good, path, sizeof(path)), 0);
+    const char *argv[] = {daemon_bin(), "agent", "--config", path, "--check-config", NULL};
+    struct run_result r;
+    assert_int_equal(run_program(argv, NULL, 0, 30.0, &r), 0);
+    bool ok = r.exit_status == 0 && strcmp(r.out, "configuration OK\n") == 0;
+    if (!ok)
+        printf("good [libvirt]: %s, stderr '%s'\n", run_describe(&r), r.err);
+    run_result_done(&r);
+    assert_true(ok);
+}
+
 /* The backends built in, as `vmloc --version` lists them: with libvirt (meson -Dlibvirt) an
  * agent takes --backend libvirt; without it that is a usage error of one line (exit 2), and
  * the simulated backend still works. */
@@ -565,6 +614,7 @@ main(void)
         cmocka_unit_test(test_load_not_saved_is_refused),
         cmocka_unit_test(test_config_files),
         cmocka_unit_test(test_backends_built_in),
+        cmocka_unit_test(test_libvirt_addresses_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

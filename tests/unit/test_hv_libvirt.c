@@ -137,6 +137,44 @@ test_peer_uri_check(void **state)
     assert_string_equal(why, "the parameter \"netcat\" (not one that only chooses how to connect)");
 }
 
+/* Where a migration's data may go: a host name or an IP address alone, never a port, a URL,
+ * or words libvirt would read as more than an address. */
+static void
+test_address_check(void **state)
+{
+    (void)state;
+    char why[160];
+    const char *ok[] = {"",    "127.0.0.1",   "host-b",       "kvm-07.example.org",
+                        "::1", "2001:db8::7", "fe80::1%eth0", "10.0.0.1"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (hv_libvirt_address_check(ok[i], why, sizeof(why)) != 0)
+            fail_msg("%s refused: %s", ok[i], why);
+    }
+    const char *bad[] = {"127.0.0.1:49152",
+                         "tcp://host-b",
+                         "host-b/x",
+                         "[::1]",
+                         "host b",
+                         "-host",
+                         "host-",
+                         "a..b",
+                         ".a",
+                         "host?x=1",
+                         "host#x",
+                         "h\n",
+                         "fe80::1%",
+                         "fe80::1%eth0;x",
+                         "2001:db8::7:49152:1:2:3:4",
+                         "h:1",
+                         "a23456789012345678901234567890123456789012345678901234567890abcd.b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (hv_libvirt_address_check(bad[i], why, sizeof(why)) != -EINVAL)
+            fail_msg("%s accepted", bad[i]);
+    }
+    assert_int_equal(hv_libvirt_address_check("10.0.0.2:49152", why, sizeof(why)), -EINVAL);
+    assert_string_equal(why, "a port or a URL, not a host name or an IPv4 or IPv6 address");
+}
+
 static void
 test_bad_host(void **state)
 {
@@ -1097,6 +1135,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_peer_uri_check),
+        cmocka_unit_test(test_address_check),
         cmocka_unit_test(test_record_counters),
         cmocka_unit_test(test_record_vcpu_delay),
         cmocka_unit_test(test_bad_host),
