@@ -10,6 +10,7 @@ snap=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 tok="--token-file $tmp/token"
+# The TLS and etcd TLS lines name files that are not here: they stay off.
 # A build without libvirt refuses `backend = libvirt`: the agent's example is then checked
 # without that line.
 nolv=""
@@ -17,7 +18,7 @@ nolv=""
 on() { # FILE, sed expressions dropping lines -> the file with its settings on
     f=$1
     shift
-    sed -E "$@" -e '/^#tls_/d' -e 's/^#([a-z_]+ *=|\[)/\1/' "$etc/$f"
+    sed -E "$@" -e '/^#tls_/d' -e '/^#etcd_/d' -e 's/^#([a-z_]+ *=|\[)/\1/' "$etc/$f"
 }
 fail=0
 check() { # what, command...
