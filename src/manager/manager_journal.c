@@ -494,7 +494,7 @@ parse_migration(const struct manager_journal *j, const struct etcd_kv *kv,
     memset(rec, 0, sizeof(*rec));
     json_t *o = json_loads(kv->value, JSON_REJECT_DUPLICATES, NULL);
     const char *bad = json_is_object(o) ? NULL : "(not a JSON object)";
-    if (bad == NULL && (!get_text(o, "id", rec->id, sizeof(rec->id)) || rec->id[0] == '\0' ||
+    if (bad == NULL && (!get_text(o, "id", rec->id, sizeof(rec->id)) || !wire_id_valid(rec->id) ||
                         strcmp(kv->key + strlen(j->mig_prefix), rec->id) != 0))
         bad = "id";
     if (bad == NULL)

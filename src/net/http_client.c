@@ -679,6 +679,12 @@ http_request_to(struct http_client *cl, const struct http_target *t, const char 
     /* A client with TLS talks TLS only: its token must not cross a plain connection. */
     if (t->tls != (cl->tls != NULL))
         return -EPROTONOSUPPORT;
+    /* The path goes into the request line as it is: a space or a control character in it
+     * (from an id that was never checked) would end that line and start another request. */
+    for (const char *p = path; *p != '\0'; p++) {
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return -EINVAL;
+    }
     struct call *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return -ENOMEM;

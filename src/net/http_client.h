@@ -77,14 +77,14 @@ void http_client_set_tls(struct http_client *c, struct http_tls *tls);
  * (or the limits set by http_client_set_limits()), else it counts as none. `done` is called from
  * the event loop, never from inside this call, exactly once, unless this returns an error or the
  * client is freed first; it may send new requests but must not free the client. 0, or -EINVAL (bad
- * URL, or another scheme) / -EPROTONOSUPPORT (scheme and TLS disagree, see http_client_set_tls()) /
- * -ENOMEM / -EIO. */
+ * URL, another scheme, or a space or control character in `path`) / -EPROTONOSUPPORT (scheme and
+ * TLS disagree, see http_client_set_tls()) / -ENOMEM / -EIO. */
 MUST_CHECK int http_request(struct http_client *c, const char *base_url, const char *method,
                             const char *path, const char *body, double timeout_s, http_done_fn done,
                             void *arg);
 
-/* http_request() to a base URL taken apart before (http_target_parse()). The same results, but
- * -EINVAL. */
+/* http_request() to a base URL taken apart before (http_target_parse()). The same results; -EINVAL
+ * only for `path`. */
 MUST_CHECK int http_request_to(struct http_client *c, const struct http_target *t,
                                const char *method, const char *path, const char *body,
                                double timeout_s, http_done_fn done, void *arg);

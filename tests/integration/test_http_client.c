@@ -296,6 +296,13 @@ test_request_as_sent(void **state)
     /* A token with a control character is refused before anything is sent. */
     struct http_creds bad = {"t0k\r\nX: y", NULL};
     assert_int_equal(http_fetch(url, "GET", "/", NULL, &bad, 5.0, &ans), -EINVAL);
+    /* So is a path that would end the request line (an id never checked, say). */
+    assert_int_equal(http_fetch(url, "POST", "/v1/migrations/a HTTP/1.1\r\nX: y\r\n\r\nGET /", NULL,
+                                NULL, 5.0, &ans),
+                     -EINVAL);
+    assert_int_equal(http_fetch(url, "GET", "/v1/a b", NULL, NULL, 5.0, &ans), -EINVAL);
+    assert_int_equal(http_fetch(url, "GET", "/v1/health?x=1", NULL, NULL, 5.0, &ans), 0);
+    free(ans.body);
     stop_server(pid);
 }
 
