@@ -59,7 +59,8 @@ http_url_check(const char *url)
     bool ok = scheme != NULL && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
               host != NULL && host[0] != '\0' && port > 0 &&
               (path == NULL || path[0] == '\0' || strcmp(path, "/") == 0) &&
-              evhttp_uri_get_query(u) == NULL;
+              evhttp_uri_get_query(u) == NULL && evhttp_uri_get_userinfo(u) == NULL &&
+              evhttp_uri_get_fragment(u) == NULL;
     evhttp_uri_free(u);
     return ok ? 0 : -EINVAL;
 }

@@ -322,6 +322,27 @@ test_bad_urls(void **state)
                      -EPROTONOSUPPORT);
 }
 
+/* What a URL given to the daemons (--advertise, --manager, peers, an order's "to") may be:
+ * a scheme, a host and a port, nothing else. */
+static void
+test_url_check(void **state)
+{
+    (void)state;
+    const char *ok[] = {"http://127.0.0.1:7701", "https://kvm-07.example:7701/",
+                        "http://[::1]:7700"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (http_url_check(ok[i]) != 0)
+            fail_msg("%s refused", ok[i]);
+    }
+    const char *bad[] = {"http://x@h:1",    "http://h:1#f", "http://h:1/v1", "http://h:1?a=b",
+                         "ftp://h:21",      "http://h",     "127.0.0.1:80",  "http://:80",
+                         "http://u:p@h:1/", "http://h:1/#"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (http_url_check(bad[i]) != -EINVAL)
+            fail_msg("%s accepted", bad[i]);
+    }
+}
+
 struct result {
     struct event_base *base;
     int calls;
@@ -532,6 +553,7 @@ main(void)
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_request_as_sent),
         cmocka_unit_test(test_bad_urls),
+        cmocka_unit_test(test_url_check),
         cmocka_unit_test(test_connection_kept),
         cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_waited_request_keeps_its_deadline),
