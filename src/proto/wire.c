@@ -346,6 +346,10 @@ fill_order(json_t *j, void *out, const void *arg, struct perr *err)
         r = get_string(j, "to", "to", true, o->to, sizeof(o->to), err);
     if (r == 0)
         r = get_string(j, "to_name", "to_name", false, o->to_name, sizeof(o->to_name), err);
+    if (r == 0 && o->to_name[0] != '\0' && !wire_name_valid(o->to_name)) {
+        perr_set(err, "%s", "to_name: not a valid host name");
+        r = -EINVAL;
+    }
     if (r == 0)
         r = get_term(j, &o->term, err);
     return r;

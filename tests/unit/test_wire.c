@@ -118,6 +118,40 @@ test_lock_decode(void **state)
     }
 }
 
+/* An order's names are names: the destination's too, which logs, the state file and
+ * /v1/migrations carry. */
+static void
+test_order_decode(void **state)
+{
+    (void)state;
+    struct wire_order o;
+    struct perr err;
+    const char *good = "{\"id\": \"m1\", \"vm\": \"web 1\", \"to\": \"http://127.0.0.1:7702\", "
+                       "\"to_name\": \"h2\", \"term\": 7}";
+    assert_int_equal(wire_order_decode(good, strlen(good), &o, &err), 0);
+    assert_string_equal(o.vm, "web 1");
+    assert_string_equal(o.to_name, "h2");
+    assert_true(o.term == 7);
+    const char *no_name = "{\"vm\": \"a\", \"to\": \"http://127.0.0.1:7702\"}";
+    assert_int_equal(wire_order_decode(no_name, strlen(no_name), &o, &err), 0);
+    assert_string_equal(o.to_name, "");
+    const char *bad[][2] = {
+        {"{\"vm\": \"a\", \"to\": \"http://h:1\", \"to_name\": \"h2\\\" x=\\u001b[2J\"}",
+         "to_name: not a valid host name"},
+        {"{\"vm\": \"a\", \"to\": \"http://h:1\", \"to_name\": \"h\\u202e2\"}",
+         "to_name: not a valid host name"},
+        {"{\"vm\": \"a\\tb\", \"to\": \"http://h:1\"}", "vm: not a valid VM name"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err.msg[0] = '\0';
+        int r = wire_order_decode(bad[i][0], strlen(bad[i][0]), &o, &err);
+        if (r != -EINVAL || strstr(err.msg, bad[i][1]) == NULL)
+            print_error("%s: r=%d msg '%s', want '%s'\n", bad[i][0], r, err.msg, bad[i][1]);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err.msg, bad[i][1]));
+    }
+}
+
 static void
 decode(const char *body, struct wire_sample *s)
 {
@@ -191,6 +225,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_valid),
         cmocka_unit_test(test_lock_decode),
+        cmocka_unit_test(test_order_decode),
         cmocka_unit_test(test_sample_to_cluster),
     };
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
