@@ -116,6 +116,30 @@ log_to_journal(void)
     return journal == 1;
 }
 
+size_t
+log_clean(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    if (cap == 0)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
+        bool ctl = *p < 0x20 || *p == 0x7f;
+        bool space = *p == '\n' || *p == '\r' || *p == '\t';
+        size_t need = ctl && !space ? 4 : 1;
+        if (n + need >= cap)
+            break;
+        if (space)
+            dst[n] = ' ';
+        else if (ctl)
+            (void)snprintf(dst + n, 5, "\\x%02x", *p);
+        else
+            dst[n] = (char)*p;
+        n += need;
+    }
+    dst[n] = '\0';
+    return n;
+}
+
 static void vlog(enum log_level lvl, const char *fmt, va_list ap, int err) PRINTF_LIKE(2, 0);
 
 static void
@@ -124,12 +148,10 @@ vlog(enum log_level lvl, const char *fmt, va_list ap, int err)
     if (lvl < min_level)
         return;
     (void)log_to_journal();
+    char raw[2048];
+    (void)vsnprintf(raw, sizeof(raw), fmt, ap);
     char msg[2048];
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    for (char *p = msg; *p != '\0'; p++) {
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    }
+    (void)log_clean(msg, sizeof(msg), raw);
     struct timespec ts;
     struct tm tm;
     char stamp[32] = "";

@@ -40,6 +40,12 @@ struct log_line {
  * newline. Returns the length written (0, and "" when there is room, when `len` < 2). */
 size_t log_format(char *buf, size_t len, const struct log_line *l);
 
+/* `src` as a log line's message into `dst` (`cap` bytes, NUL-terminated, cut where it does not
+ * fit): line breaks and tabs become spaces, other control characters \xNN, so that text from
+ * outside (a peer's error, a decoded path) can neither start a line of its own nor drive the
+ * terminal. Returns the length written. */
+size_t log_clean(char *dst, size_t cap, const char *src);
+
 /* The syslog priority of `lvl`: 7 debug, 6 info, 4 warn, 3 error. */
 int log_priority(enum log_level lvl);
 

@@ -58,6 +58,30 @@ test_format(void **state)
     assert_string_equal(small, "");
 }
 
+/* Text from outside cannot start a line or drive the terminal. */
+static void
+test_clean(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_int_equal(log_clean(buf, sizeof(buf), "a\nb\rc\td"), 7);
+    assert_string_equal(buf, "a b c d");
+    assert_int_equal(log_clean(buf, sizeof(buf), "h2\x1b[2J\x7fz"), 14);
+    assert_string_equal(buf, "h2\\x1b[2J\\x7fz");
+    assert_int_equal(log_clean(buf, sizeof(buf), "caf\xc3\xa9"), 5); /* UTF-8 stays */
+    assert_string_equal(buf, "caf\xc3\xa9");
+    /* Cut where it does not fit, never inside an escape. */
+    char small[6];
+    assert_int_equal(log_clean(small, sizeof(small),
+                               "ab\x01"
+                               "cd"),
+                     2);
+    assert_string_equal(small, "ab");
+    assert_int_equal(log_clean(small, sizeof(small), "abcdefgh"), 5);
+    assert_string_equal(small, "abcde");
+    assert_int_equal(log_clean(small, 0, "x"), 0);
+}
+
 static void
 test_journal_stream(void **state)
 {
@@ -81,6 +105,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_priorities),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_clean),
         cmocka_unit_test(test_journal_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
