@@ -268,14 +268,24 @@ lvb_n_vms(const struct hv *h)
 }
 
 /* The libvirt URI other hosts use for this one: peer_uri, else uri when it names a host
- * ("qemu+tls://kvm-07/system"); "" when neither does (qemu:///system is local only). */
+ * ("qemu+tls://kvm-07/system") and other hosts would open it (hv_libvirt_peer_uri_check();
+ * this agent's own connection may use what they refuse, known_hosts say); "" when neither
+ * (qemu:///system is local only). `why` (`len` bytes, may be NULL) says why uri is not. */
 static const char *
-peer_uri(const struct hv_libvirt_opts *o)
+peer_uri(const struct hv_libvirt_opts *o, char *why, size_t len)
 {
     if (o->peer_uri[0] != '\0')
         return o->peer_uri;
     const char *p = strstr(o->uri, "://");
-    return p != NULL && p[3] != '/' && p[3] != '\0' ? o->uri : "";
+    if (p == NULL || p[3] == '/' || p[3] == '\0')
+        return "";
+    char bad[160];
+    if (hv_libvirt_peer_uri_check(o->uri, bad, sizeof(bad)) < 0) {
+        if (why != NULL)
+            (void)snprintf(why, len, "%s", bad);
+        return "";
+    }
+    return o->uri;
 }
 
 /* Seconds until the reader tries to connect again (0 when connected). */
@@ -293,8 +303,8 @@ lvb_health(struct hv *h)
     struct hv_lv *hv = lv_of(h);
     const struct hv_libvirt_opts *o = hv->o.libvirt;
     bool up = hv->view.connected;
-    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri", peer_uri(o),
-                     "migration_address", o->migration_address, "state",
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri",
+                     peer_uri(o, NULL, 0), "migration_address", o->migration_address, "state",
                      up ? "connected" : "disconnected", "error",
                      up ? json_null() : json_string(hv->view.error), "retry_in", retry_in(hv),
                      "cpus", (json_int_t)hv->view.ncpus, "domains", (json_int_t)hv->view.n_vms);
@@ -688,6 +698,11 @@ hv_libvirt_new(const struct hv_lv_opts *o, struct event_base *base, struct http_
     hv->lo = *o->libvirt;
     hv->lo.min_dt_s = o->interval_s * 0.5;
     char err[512];
+    err[0] = '\0';
+    if (peer_uri(&hv->lo, err, sizeof(err))[0] == '\0' && err[0] != '\0')
+        log_warnx("libvirt backend: [libvirt] uri is not offered to other hosts as this host's "
+                  "peer_uri: %s; set peer_uri for this host to receive migrations",
+                  err);
     struct lv_conn lv;
     if (lv_init(&lv, &hv->lo, err, sizeof(err)) < 0) {
         log_errorx("libvirt backend: %s", err);

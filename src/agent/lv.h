@@ -79,7 +79,7 @@ void hv_libvirt_opts_init(struct hv_libvirt_opts *o);
 MUST_CHECK int hv_libvirt_flags_parse(const char *s, unsigned *ret);
 
 /* May this agent, and its libvirtd, open `uri`, a destination's libvirt URI that another agent
- * gave (GET /v1/health's "peer_uri")? Only DRIVER[+TRANSPORT]://... with no transport or tcp,
+ * gave (GET /v1/health's "peer_uri")? Only DRIVER[+TRANSPORT]://HOST... with no transport or tcp,
  * tls, ssh, libssh or libssh2, and only the parameters name, no_tty, no_verify, keyfile,
  * pkipath, sshauth, mode, proxy and tls_priority (any case): others make libvirt run a command
  * (the ext transport's `command`) or write or use files the peer would choose (`known_hosts`,
@@ -144,8 +144,9 @@ struct lv_conn {
     struct lv_vm *vms;
     size_t n_vms;
     size_t cap_vms;
-    int wake[2]; /* written by libvirt's threads; the agent watches wake[0] */
-    void *cbctx; /* what the lifecycle callback holds (freed by libvirt) */
+    size_t names_skipped; /* domains left out at the last sample: their names (below) */
+    int wake[2];          /* written by libvirt's threads; the agent watches wake[0] */
+    void *cbctx;          /* what the lifecycle callback holds (freed by libvirt) */
 };
 
 /* Check the options, read the host's CPU set and memory, start libvirt's event thread (once

@@ -17,6 +17,7 @@
 #include "common/failpoint.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "proto/wire.h"
 
 #define BACKOFF_MIN_S 1.0
 #define BACKOFF_MAX_S 60.0
@@ -411,6 +412,25 @@ lv_vm_read(struct lv_conn *hv, const void *rec, uint64_t dom_id, double now, str
     hv->host_io[KIND_NET] += v->usage[KIND_NET];
 }
 
+/* May the domain `name` (`uuid`) be one of the host's VMs? libvirt takes names vmloc does not
+ * (a control character, more than 255 bytes): such a one, in the sample, would make every
+ * reader refuse the host's whole sample. It is left out, neither shown nor moved, and counted
+ * in `*skipped`; logged when there are more of them than at the last sample. */
+static bool
+name_taken(const struct lv_conn *hv, const char *name, const char *uuid, size_t *skipped)
+{
+    char buf[160];
+    const char *why = wire_name_problem(name, strlen(name), buf, sizeof(buf));
+    if (why == NULL)
+        return true;
+    (*skipped)++;
+    if (*skipped > hv->names_skipped)
+        log_warnx("libvirt domain left out uuid=%s: its name %s; vmloc neither shows nor moves "
+                  "it (virsh domrename gives it another)",
+                  uuid, why);
+    return false;
+}
+
 int
 lv_sample(struct lv_conn *hv, double now)
 {
@@ -458,16 +478,21 @@ lv_sample(struct lv_conn *hv, double now)
     hv->n_vms = 0;
     hv->mem_bw_seen = false;
     memset(hv->host_io, 0, sizeof(hv->host_io));
+    size_t skipped = 0;
     for (int i = 0; i < nrec; i++) {
         struct lv_vm *v = &hv->vms[hv->n_vms];
         memset(v, 0, sizeof(*v));
         const char *name = virDomainGetName(recs[i]->dom);
         if (name == NULL || virDomainGetUUIDString(recs[i]->dom, v->uuid) < 0)
             continue;
-        (void)snprintf(v->name, sizeof(v->name), "%s", name);
+        /* Read even when left out: its I/O is part of the host's. */
         lv_vm_read(hv, recs[i], (uint64_t)virDomainGetID(recs[i]->dom), now, v);
+        if (!name_taken(hv, name, v->uuid, &skipped))
+            continue;
+        (void)snprintf(v->name, sizeof(v->name), "%s", name);
         hv->n_vms++;
     }
+    hv->names_skipped = skipped;
     rate_sweep(&hv->rates);
     virDomainStatsRecordListFree(recs);
     hv->host_io[KIND_MEM_BW] = pct(hv->host_io[KIND_MEM_BW]);

@@ -93,6 +93,11 @@ hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
         (void)snprintf(why, len, "%s", "not a URI (DRIVER[+TRANSPORT]://...)");
         return -EINVAL;
     }
+    const char *host = uri + scheme_len + 3;
+    if (*host == '/' || *host == '\0' || *host == '?') {
+        (void)snprintf(why, len, "%s", "it names no host (DRIVER[+TRANSPORT]://HOST/...)");
+        return -EINVAL;
+    }
     const char *plus = memchr(uri, '+', scheme_len);
     if (plus != NULL) {
         size_t n = scheme_len - (size_t)(plus + 1 - uri);
@@ -145,22 +150,10 @@ hv_libvirt_address_check(const char *addr, char *why, size_t len)
 {
     if (addr[0] == '\0' || host_name_ok(addr))
         return 0;
-    /* IPv6, with a zone (fe80::1%eth0) allowed: the zone names an interface. */
-    char ip[64];
-    size_t n = strcspn(addr, "%");
-    const char *zone = addr + n;
-    bool zone_ok =
-        zone[0] == '\0' ||
-        (zone[1] != '\0' && strlen(zone + 1) < 16 &&
-         strspn(zone + 1, "abcdefghijklmnopqrstuvwxyz"
-                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(zone + 1));
+    /* IPv6 without a zone: libvirt's URI would need the zone's '%' written as %25. */
     unsigned char bin[16];
-    if (n < sizeof(ip) && zone_ok) {
-        memcpy(ip, addr, n);
-        ip[n] = '\0';
-        if (inet_pton(AF_INET6, ip, bin) == 1)
-            return 0;
-    }
+    if (strlen(addr) < 64 && inet_pton(AF_INET6, addr, bin) == 1)
+        return 0;
     (void)snprintf(why, len, "%s",
                    strchr(addr, ':') != NULL && strchr(addr, '.') != NULL
                        ? "a port or a URL, not a host name or an IPv4 or IPv6 address"

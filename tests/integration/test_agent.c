@@ -530,7 +530,8 @@ test_libvirt_addresses_checked(void **state)
         const char *text;
         const char *why;
     } cases[] = {
-        {"peer_uri = qemu+ext:///system?command=/bin/true\n", "the transport \"ext\""},
+        {"peer_uri = qemu+ext://h/system?command=/bin/true\n", "the transport \"ext\""},
+        {"peer_uri = qemu:///system\n", "it names no host"},
         {"peer_uri = qemu+ssh://h/system?known_hosts=/tmp/k\n", "the parameter \"known_hosts\""},
         {"migration_address = 10.0.0.2:49152\n", "a port or a URL"},
         {"migration_address = tcp://10.0.0.2\n", "a port or a URL"},
@@ -554,7 +555,7 @@ test_libvirt_addresses_checked(void **state)
         assert_true(ok);
     }
     const char *good = "[agent]\nname = hx\n[libvirt]\npeer_uri = qemu+tls://kvm-07/system\n"
-                       "migration_address = fe80::1%eth0\n";
+                       "migration_address = 2001:db8::7\n";
     char path[512];
     assert_int_equal(write_file("agent-lv.ini", good, path, sizeof(path)), 0);
     const char *argv[] = {daemon_bin(), "agent", "--config", path, "--check-config", NULL};
