@@ -245,7 +245,10 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     s->time = now;
     (void)snprintf(s->name, sizeof(s->name), "%s", hv->o.name);
     s->capacity = hv->o.capacity;
-    s->mem_mib = hv->view.host_mem_mib;
+    /* Domains left out for their names still hold their memory. */
+    s->mem_mib = hv->view.host_mem_mib > hv->view.left_out_mem_mib
+                     ? hv->view.host_mem_mib - hv->view.left_out_mem_mib
+                     : 0;
     s->usage[KIND_CPU] = hv->view.host_cpu;
     s->usage[KIND_MEM_BW] = hv->view.host_io[KIND_MEM_BW];
     s->usage[KIND_DISK] = hv->view.host_io[KIND_DISK];
@@ -270,15 +273,19 @@ lvb_n_vms(const struct hv *h)
 /* The libvirt URI other hosts use for this one: peer_uri, else uri when it names a host
  * ("qemu+tls://kvm-07/system") and other hosts would open it (hv_libvirt_peer_uri_check();
  * this agent's own connection may use what they refuse, known_hosts say); "" when neither
- * (qemu:///system is local only). `why` (`len` bytes, may be NULL) says why uri is not. */
+ * (qemu:///system is local only). `why` (`len` bytes, may be NULL) says why uri is not
+ * offered. */
 static const char *
 peer_uri(const struct hv_libvirt_opts *o, char *why, size_t len)
 {
     if (o->peer_uri[0] != '\0')
         return o->peer_uri;
     const char *p = strstr(o->uri, "://");
-    if (p == NULL || p[3] == '/' || p[3] == '\0')
+    if (p == NULL || p[3] == '/' || p[3] == '\0') {
+        if (why != NULL)
+            (void)snprintf(why, len, "%s", "it names no host (a connection on this host only)");
         return "";
+    }
     char bad[160];
     if (hv_libvirt_peer_uri_check(o->uri, bad, sizeof(bad)) < 0) {
         if (why != NULL)
@@ -303,11 +310,12 @@ lvb_health(struct hv *h)
     struct hv_lv *hv = lv_of(h);
     const struct hv_libvirt_opts *o = hv->o.libvirt;
     bool up = hv->view.connected;
-    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I}", "uri", o->uri, "peer_uri",
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:I,s:I,s:I}", "uri", o->uri, "peer_uri",
                      peer_uri(o, NULL, 0), "migration_address", o->migration_address, "state",
                      up ? "connected" : "disconnected", "error",
                      up ? json_null() : json_string(hv->view.error), "retry_in", retry_in(hv),
-                     "cpus", (json_int_t)hv->view.ncpus, "domains", (json_int_t)hv->view.n_vms);
+                     "cpus", (json_int_t)hv->view.ncpus, "domains", (json_int_t)hv->view.n_vms,
+                     "domains_left_out", (json_int_t)hv->view.left_out);
 }
 
 static void
@@ -698,11 +706,10 @@ hv_libvirt_new(const struct hv_lv_opts *o, struct event_base *base, struct http_
     hv->lo = *o->libvirt;
     hv->lo.min_dt_s = o->interval_s * 0.5;
     char err[512];
-    err[0] = '\0';
-    if (peer_uri(&hv->lo, err, sizeof(err))[0] == '\0' && err[0] != '\0')
-        log_warnx("libvirt backend: [libvirt] uri is not offered to other hosts as this host's "
-                  "peer_uri: %s; set peer_uri for this host to receive migrations",
-                  err);
+    if (peer_uri(&hv->lo, err, sizeof(err))[0] == '\0')
+        log_warnx("libvirt backend: this host receives no migrations: no [libvirt] peer_uri, and "
+                  "uri=%s is not offered to other hosts in its place: %s",
+                  hv->lo.uri, err);
     struct lv_conn lv;
     if (lv_init(&lv, &hv->lo, err, sizeof(err)) < 0) {
         log_errorx("libvirt backend: %s", err);

@@ -144,9 +144,11 @@ struct lv_conn {
     struct lv_vm *vms;
     size_t n_vms;
     size_t cap_vms;
-    size_t names_skipped; /* domains left out at the last sample: their names (below) */
-    int wake[2];          /* written by libvirt's threads; the agent watches wake[0] */
-    void *cbctx;          /* what the lifecycle callback holds (freed by libvirt) */
+    size_t names_skipped;    /* domains left out at the last sample, for their names */
+    double left_out_mem_mib; /* ... and their memory */
+    uint64_t left_out_set;   /* ... which they were (lv_conn.c) */
+    int wake[2];             /* written by libvirt's threads; the agent watches wake[0] */
+    void *cbctx;             /* what the lifecycle callback holds (freed by libvirt) */
 };
 
 /* Check the options, read the host's CPU set and memory, start libvirt's event thread (once

@@ -412,23 +412,49 @@ lv_vm_read(struct lv_conn *hv, const void *rec, uint64_t dom_id, double now, str
     hv->host_io[KIND_NET] += v->usage[KIND_NET];
 }
 
-/* May the domain `name` (`uuid`) be one of the host's VMs? libvirt takes names vmloc does not
- * (a control character, more than 255 bytes): such a one, in the sample, would make every
- * reader refuse the host's whole sample. It is left out, neither shown nor moved, and counted
- * in `*skipped`; logged when there are more of them than at the last sample. */
-static bool
-name_taken(const struct lv_conn *hv, const char *name, const char *uuid, size_t *skipped)
+/* Domains left out of one reading: libvirt takes names vmloc does not (a control character,
+ * more than 255 bytes), and such a one in the sample would make every reader refuse the host's
+ * whole sample. Each is left out (neither shown nor moved), its memory taken off the host's. */
+struct left_out {
+    size_t n;
+    double mem_mib;
+    uint64_t set; /* the XOR of their UUIDs' hashes: a change of which are left out */
+    char uuid[4][sizeof(((struct lv_vm *)0)->uuid)];
+    char why[4][160];
+};
+
+static void
+leave_out(struct left_out *lo, const struct lv_vm *v, const char *why)
 {
-    char buf[160];
-    const char *why = wire_name_problem(name, strlen(name), buf, sizeof(buf));
-    if (why == NULL)
-        return true;
-    (*skipped)++;
-    if (*skipped > hv->names_skipped)
-        log_warnx("libvirt domain left out uuid=%s: its name %s; vmloc neither shows nor moves "
-                  "it (virsh domrename gives it another)",
-                  uuid, why);
-    return false;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = v->uuid; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    lo->set ^= h;
+    lo->mem_mib += v->mem_mib;
+    if (lo->n < sizeof(lo->uuid) / sizeof(lo->uuid[0])) {
+        (void)snprintf(lo->uuid[lo->n], sizeof(lo->uuid[0]), "%s", v->uuid);
+        (void)snprintf(lo->why[lo->n], sizeof(lo->why[0]), "%s", why);
+    }
+    lo->n++;
+}
+
+/* Log the domains left out when they are not the ones of the last reading. */
+static void
+left_out_log(struct lv_conn *hv, const struct left_out *lo)
+{
+    if (lo->set != hv->left_out_set) {
+        size_t shown = lo->n < 4 ? lo->n : 4;
+        for (size_t i = 0; i < shown; i++)
+            log_warnx("libvirt domain left out uuid=%s: its name %s; vmloc neither shows nor "
+                      "moves it, and takes its memory off the host's (virsh domrename gives it "
+                      "another)",
+                      lo->uuid[i], lo->why[i]);
+        if (lo->n > shown)
+            log_warnx("libvirt domains left out: %zu more", lo->n - shown);
+    }
+    hv->left_out_set = lo->set;
+    hv->names_skipped = lo->n;
+    hv->left_out_mem_mib = lo->mem_mib;
 }
 
 int
@@ -478,7 +504,8 @@ lv_sample(struct lv_conn *hv, double now)
     hv->n_vms = 0;
     hv->mem_bw_seen = false;
     memset(hv->host_io, 0, sizeof(hv->host_io));
-    size_t skipped = 0;
+    struct left_out lo;
+    memset(&lo, 0, sizeof(lo));
     for (int i = 0; i < nrec; i++) {
         struct lv_vm *v = &hv->vms[hv->n_vms];
         memset(v, 0, sizeof(*v));
@@ -487,12 +514,16 @@ lv_sample(struct lv_conn *hv, double now)
             continue;
         /* Read even when left out: its I/O is part of the host's. */
         lv_vm_read(hv, recs[i], (uint64_t)virDomainGetID(recs[i]->dom), now, v);
-        if (!name_taken(hv, name, v->uuid, &skipped))
+        char buf[160];
+        const char *why = wire_name_problem(name, strlen(name), buf, sizeof(buf));
+        if (why != NULL) {
+            leave_out(&lo, v, why);
             continue;
+        }
         (void)snprintf(v->name, sizeof(v->name), "%s", name);
         hv->n_vms++;
     }
-    hv->names_skipped = skipped;
+    left_out_log(hv, &lo);
     rate_sweep(&hv->rates);
     virDomainStatsRecordListFree(recs);
     hv->host_io[KIND_MEM_BW] = pct(hv->host_io[KIND_MEM_BW]);

@@ -80,8 +80,8 @@ hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
     static const char *const params[] = {"name",    "no_tty", "no_verify", "keyfile",     "pkipath",
                                          "sshauth", "mode",   "proxy",     "tls_priority"};
     for (const char *c = uri; *c != '\0'; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '#') {
-            (void)snprintf(why, len, "%s", "a control character or a fragment ('#')");
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '#') {
+            (void)snprintf(why, len, "%s", "a space, a control character or a fragment ('#')");
             return -EINVAL;
         }
     }
@@ -93,8 +93,14 @@ hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
         (void)snprintf(why, len, "%s", "not a URI (DRIVER[+TRANSPORT]://...)");
         return -EINVAL;
     }
-    const char *host = uri + scheme_len + 3;
-    if (*host == '/' || *host == '\0' || *host == '?') {
+    /* The host: the authority up to '/' or '?', after any user@, before any :port. */
+    const char *auth = uri + scheme_len + 3;
+    size_t auth_len = strcspn(auth, "/?");
+    const char *at = memchr(auth, '@', auth_len);
+    const char *host = at != NULL ? at + 1 : auth;
+    size_t host_len = auth_len - (size_t)(host - auth);
+    host_len = host[0] == '[' ? host_len : strcspn(host, ":/?");
+    if (host_len == 0 || (host[0] == '[' && (host_len < 3 || host[1] == ']'))) {
         (void)snprintf(why, len, "%s", "it names no host (DRIVER[+TRANSPORT]://HOST/...)");
         return -EINVAL;
     }
@@ -124,22 +130,25 @@ hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
     return 0;
 }
 
-/* Is `s` a host name: dot-separated labels of letters, digits and '-' (not first or last),
- * each 1 to 63 bytes, at most 253 in all (RFC 1123; an IPv4 address is one too)? */
+/* Is `s` a host name: dot-separated labels of letters, digits, '-' (not first or last) and
+ * '_' (which resolvers take, though RFC 1123 does not), each 1 to 63 bytes, at most 253 in
+ * all, with or without a final dot (an IPv4 address is one too)? */
 static bool
 host_name_ok(const char *s)
 {
     size_t total = strlen(s);
+    if (total > 0 && s[total - 1] == '.')
+        total--;
     if (total == 0 || total > 253)
         return false;
-    for (const char *p = s; *p != '\0';) {
-        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+    for (const char *p = s; p < s + total;) {
+        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
         if (n == 0 || n > 63 || p[0] == '-' || p[n - 1] == '-')
             return false;
         p += n;
-        if (*p == '.' && p[1] != '\0')
+        if (*p == '.' && p + 1 < s + total)
             p++;
-        else if (*p != '\0')
+        else if (p != s + total)
             return false;
     }
     return true;

@@ -89,6 +89,8 @@ publish(struct lv_reader *r, int rc, void **ret_old)
         .host_cpu = lv->host_cpu,
         .host_cpu_known = lv->host_cpu_known,
         .host_mem_mib = lv->host_mem_mib,
+        .left_out = lv->names_skipped,
+        .left_out_mem_mib = lv->left_out_mem_mib,
         .pressure = lv->pressure,
         .mem_bw_seen = lv->mem_bw_seen,
         .vms = lv->vms,

@@ -27,6 +27,8 @@ struct lv_view {
     double host_cpu;
     bool host_cpu_known;
     double host_mem_mib;
+    size_t left_out;         /* domains left out for their names (lv.h) */
+    double left_out_mem_mib; /* their memory */
     double host_io[KIND_COUNT];
     struct pressure pressure;
     bool mem_bw_seen;

@@ -91,6 +91,23 @@ test_answers_while_libvirt_is_slow(void **state)
         daemon_kill(&a);
         fail_msg("no sample listed the domain \"test\"");
     }
+    /* test:///default is local: it is not offered to other hosts, and the agent said so at
+     * start; its one domain's name is taken. */
+    json_t *h = NULL;
+    assert_int_equal(daemon_http(a.url, "GET", "/v1/health", NULL, &h), 200);
+    json_t *lv = json_object_get(h, "libvirt");
+    const char *peer = json_string_value(json_object_get(lv, "peer_uri"));
+    bool ok =
+        peer != NULL && peer[0] == '\0' &&
+        json_integer_value(json_object_get(lv, "domains_left_out")) == 0 &&
+        json_is_integer(json_object_get(lv, "domains_left_out")) &&
+        daemon_log_count(&a, "this host receives no migrations: no [libvirt] peer_uri", NULL) == 1;
+    json_decref(h);
+    if (!ok) {
+        daemon_dump_log(&a);
+        daemon_kill(&a);
+        fail_msg("health: peer_uri not empty, no domains_left_out, or no start-up warning");
+    }
     assert_int_equal(daemon_stop(&a, 15.0), 0);
 }
 

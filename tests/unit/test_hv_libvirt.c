@@ -104,6 +104,7 @@ test_peer_uri_check(void **state)
         "qemu+ssh://root@host-b/system?keyfile=/etc/vmloc/id&no_verify=1",
         "qemu+tls://host-b.example/system?pkipath=/etc/pki/libvirt",
         "qemu+libssh2://h/system?sshauth=privkey&keyfile=/etc/vmloc/id",
+        "qemu+tcp://[::1]:16509/system",
         "QEMU+TCP://h/system?Name=qemu:///system&mode=direct;no_tty=1",
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -128,6 +129,9 @@ test_peer_uri_check(void **state)
         "-qemu://h/s",
         "qemu:///system",
         "qemu+tcp://?name=x",
+        "qemu+tcp://:16509/system",
+        "qemu+ssh://root@/system",
+        "qemu+tcp://[]:1/system",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (hv_libvirt_peer_uri_check(bad[i], why, sizeof(why)) != -EINVAL)
@@ -145,8 +149,9 @@ test_address_check(void **state)
 {
     (void)state;
     char why[160];
-    const char *ok[] = {"",    "127.0.0.1",   "host-b",  "kvm-07.example.org",
-                        "::1", "2001:db8::7", "10.0.0.1"};
+    const char *ok[] = {
+        "",         "127.0.0.1", "host-b",         "kvm-07.example.org", "::1", "2001:db8::7",
+        "10.0.0.1", "kvm_07",    "kvm-07.example."};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         if (hv_libvirt_address_check(ok[i], why, sizeof(why)) != 0)
             fail_msg("%s refused: %s", ok[i], why);
@@ -160,6 +165,9 @@ test_address_check(void **state)
                          "host-",
                          "a..b",
                          ".a",
+                         "a..",
+                         ".",
+                         "a.-b",
                          "host?x=1",
                          "host#x",
                          "h\n",
@@ -324,9 +332,9 @@ test_odd_names_left_out(void **state)
     (void)snprintf(xml, sizeof(xml),
                    "<node><domain type='test'><name>web-1</name><memory>1024</memory>"
                    "<os><type>hvm</type></os></domain>"
-                   "<domain type='test'><name>%s</name><memory>1024</memory>"
+                   "<domain type='test'><name>%s</name><memory>1048576</memory>"
                    "<os><type>hvm</type></os></domain>"
-                   "<domain type='test'><name>tab&#9;vm</name><memory>1024</memory>"
+                   "<domain type='test'><name>tab&#9;vm</name><memory>2097152</memory>"
                    "<os><type>hvm</type></os></domain></node>",
                    longname);
     write_file(path, xml);
