@@ -93,6 +93,20 @@ daemon_dump_log(const struct daemon *d)
     fclose(f);
 }
 
+int
+daemon_log_count(const struct daemon *d, const char *a, const char *b)
+{
+    FILE *f = fopen(d->log_path, "r");
+    if (f == NULL)
+        return -1;
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL);
+    (void)fclose(f);
+    return n;
+}
+
 /* Fork and exec `args` (args[0] the program) with standard output on a pipe and standard
  * error in the log; in a new process group when `group`. */
 static int

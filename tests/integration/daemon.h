@@ -47,6 +47,10 @@ void daemon_kill(struct daemon *d);
 /* Print the daemon's log to standard output (for failures). */
 void daemon_dump_log(const struct daemon *d);
 
+/* Lines of `d`'s log that hold `a`, and `b` too unless it is NULL; -1 when the log cannot be
+ * read. */
+int daemon_log_count(const struct daemon *d, const char *a, const char *b);
+
 /* The API token of the test run (from VMLOC_TOKEN_FILE, created when missing): every daemon the
  * tests start shares it. Aborts when there is none. */
 const char *test_token(void);

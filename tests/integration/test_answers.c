@@ -149,21 +149,6 @@ mem_kib(pid_t pid, const char *field)
     return kib;
 }
 
-/* Lines of the manager's log that contain both `a` and `b`. */
-static int
-log_count(const struct daemon *d, const char *a, const char *b)
-{
-    FILE *f = fopen(d->log_path, "r");
-    if (f == NULL)
-        return 0;
-    char line[2048];
-    int n = 0;
-    while (fgets(line, sizeof(line), f) != NULL)
-        n += strstr(line, a) != NULL && strstr(line, b) != NULL;
-    (void)fclose(f);
-    return n;
-}
-
 /* The "last_seen" of host `name` on the manager, -1 when it is not listed up. */
 static double
 last_seen(const char *url, const char *name)
@@ -266,12 +251,12 @@ test_flooding_hosts(void **state)
     for (int i = 0; i < N_FAKES; i++) {
         char host[32];
         (void)snprintf(host, sizeof(host), "host=\"bad%d\"", i + 1);
-        int lines = log_count(m, host, "") - log_count(m, host, "agent registered");
+        int lines = daemon_log_count(m, host, NULL) - daemon_log_count(m, host, "agent registered");
         print_message("bad%d: %d lines\n", i + 1, lines);
         assert_true(lines >= 1);
         assert_true(lines <= 2); /* "no sample ... reason=" and then "host down" */
     }
-    assert_true(log_count(m, "no sample", "reason=\"answer too large: over") >= 1);
+    assert_true(daemon_log_count(m, "no sample", "reason=\"answer too large: over") >= 1);
 
     fakes_stop();
     /* Rounds after the flood: what it took is given back. */

@@ -140,21 +140,6 @@ test_contention_confirm(void **state)
     pool_finish();
 }
 
-/* Lines of daemon `d`'s log holding `text`. */
-static int
-log_count(const struct daemon *d, const char *text)
-{
-    FILE *f = fopen(d->log_path, "r");
-    if (f == NULL)
-        return -1;
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof(line), f) != NULL)
-        n += strstr(line, text) != NULL;
-    (void)fclose(f);
-    return n;
-}
-
 /* Conflict records of the agent at `url` whose outcome is `outcome`. */
 static int
 records_with(const char *url, const char *outcome)
@@ -199,8 +184,8 @@ test_peer_unconfirmed(void **state)
     struct cond later = {p.url[0], NULL, NULL, sample_seq(p.url[0], NULL) + 15};
     assert_true(wait_until(seq_reaches, &later, ACT_S));
     assert_int_equal(records_with(p.url[0], "not confirmed: not acted on"), 1);
-    assert_int_equal(log_count(p.d[0], "usage conflict not confirmed"), 1);
-    assert_int_equal(log_count(p.d[0], "conflict gone in the latest sample"), 0);
+    assert_int_equal(daemon_log_count(p.d[0], "usage conflict not confirmed", NULL), 1);
+    assert_int_equal(daemon_log_count(p.d[0], "conflict gone in the latest sample", NULL), 0);
     json_t *conf = get(p.url[0], "/v1/conflicts");
     assert_string_equal(str(json_array_get(conf, 0), "host"), "p1");
     json_decref(conf);
@@ -247,7 +232,7 @@ test_edge_unconfirmed(void **state)
     struct cond later = {h1->url, NULL, NULL, health_int(h1->url, "notifications") + 10};
     assert_true(wait_until(notified, &later, ACT_S));
     assert_int_equal(records_with(m->url, "not confirmed: not acted on"), 1);
-    assert_int_equal(log_count(m, "usage conflict not confirmed"), 1);
+    assert_int_equal(daemon_log_count(m, "usage conflict not confirmed", NULL), 1);
     json_t *conf = get(m->url, "/v1/conflicts");
     json_t *c0 = json_array_get(conf, 0);
     assert_string_equal(str(c0, "host"), "h1");

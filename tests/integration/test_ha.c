@@ -147,20 +147,6 @@ cli_error_names(const char *list, const char *want)
     run_result_done(&res);
 }
 
-/* Lines of daemon `d`'s log that contain `text`. */
-static int
-log_count(const struct daemon *d, const char *text)
-{
-    FILE *f = fopen(d->log_path, "r");
-    assert_non_null(f);
-    char line[2048];
-    int n = 0;
-    while (fgets(line, sizeof(line), f) != NULL)
-        n += strstr(line, text) != NULL ? 1 : 0;
-    (void)fclose(f);
-    return n;
-}
-
 /* (a) one leader, health says roles and term; (e) a drain sent to the follower takes effect;
  * (b) kill -9 of the leader: the follower leads in time and resolves a conflict that began
  * after the kill. */
@@ -270,7 +256,7 @@ any_order_of_term(const char *const *urls, size_t n_urls, long long term,
             (void)snprintf(adopted, sizeof(adopted), "migration adopted from the journal id=%s ",
                            str(g, "id"));
             if (strstr(str(g, "id"), tag) != NULL &&
-                (adopter == NULL || log_count(adopter, adopted) == 0))
+                (adopter == NULL || daemon_log_count(adopter, adopted, NULL) == 0))
                 found = true;
         }
         json_decref(arr);
@@ -381,7 +367,7 @@ test_dead_manager(void **state)
     assert_true(wait_until(metric_is, &failed, ACT_S));
     char said[120];
     (void)snprintf(said, sizeof(said), "registration failed manager=%s", dead);
-    assert_int_equal(log_count(ag[0], said), 1);
+    assert_int_equal(daemon_log_count(ag[0], said, NULL), 1);
     assert_true(metrics_value(ag[0]->url, "vmloc_managers_registered") == 1.0);
 
     /* A manager comes up at that address: every agent registers with it, no operator step. */

@@ -27,17 +27,10 @@ struct level_cond {
 static size_t
 count_lines(const struct level_cond *c)
 {
-    FILE *f = fopen(c->d->log_path, "r");
-    if (f == NULL)
-        return 0;
-    char line[2048];
     char lvl[32];
     (void)snprintf(lvl, sizeof(lvl), " %s ", c->level);
-    size_t n = 0;
-    while (fgets(line, sizeof(line), f) != NULL)
-        n += strstr(line, lvl) != NULL && strstr(line, c->text) != NULL;
-    (void)fclose(f);
-    return n;
+    int n = daemon_log_count(c->d, lvl, c->text);
+    return n > 0 ? (size_t)n : 0;
 }
 
 static bool
