@@ -1,9 +1,11 @@
 /* bench_plan: how long plan_compute(), snapshot_encode() and snapshot_decode() take on
  * generated clusters of 1,000 to 100,000 hosts with 25 VMs each, and how much memory they
- * need. Each size runs in forked children (plan + encode, in-memory decode, streaming decode)
- * so that one size's heap does not inflate the next one's peak; the peak is the child's
- * ru_maxrss from wait4(). The cluster comes from a fixed xorshift generator, so every run
- * sees the same hosts. A benchmark, not a gate: it always exits 0 once the options parse. */
+ * need. Each size runs in forked children (plan + encode, in-memory decode, streaming decode,
+ * and jansson's json_loadb() of the same JSON, the tree-building parser the snapshot decoder
+ * does not use: docs/design.md) so that one size's heap does not inflate the next one's peak; the
+ * peak is the child's ru_maxrss from wait4(). The cluster comes from a fixed xorshift generator, so
+ * every run sees the same hosts. A benchmark, not a gate: it always exits 0 once the options parse.
+ */
 #define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
 
@@ -21,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "core/model.h"
 #include "core/plan.h"
@@ -298,17 +302,20 @@ struct result {
     size_t json_bytes;
     double decode_ms; /* median of the in-memory decodes */
     double stream_ms;
+    double jansson_ms; /* json_loadb() of the JSON in memory, once */
 };
 
 /* One line per size, assembled by the parent from its three children. */
 struct row {
     size_t n_hosts;
-    struct result plan;   /* generate, plan_compute x runs, snapshot_encode */
-    struct result decode; /* snapshot_decode of the JSON in memory */
-    struct result stream; /* streaming decoder fed from the file in 64 KiB chunks */
+    struct result plan;    /* generate, plan_compute x runs, snapshot_encode */
+    struct result decode;  /* snapshot_decode of the JSON in memory */
+    struct result stream;  /* streaming decoder fed from the file in 64 KiB chunks */
+    struct result jansson; /* json_loadb() of the JSON in memory */
     long peak_plan_kib;
     long peak_decode_kib;
     long peak_stream_kib;
+    long peak_jansson_kib;
     bool ok;
 };
 
@@ -529,7 +536,36 @@ child_stream(int fd, const struct result *want, struct result *res)
     cluster_done(&cl);
 }
 
-enum phase { PHASE_PLAN, PHASE_DECODE, PHASE_STREAM };
+/* jansson's tree of the same JSON, as the decoder would have to build it first (docs/design.md,
+ * "Why yajl for snapshots"): its time, and (from the child's peak) its memory. */
+static void
+child_jansson(int fd, const struct result *want, struct result *res)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int ret = slurp(fd, &json, &len);
+    if (ret < 0) {
+        fail(res, ret, "reading the JSON");
+        return;
+    }
+    json_error_t jerr;
+    double t0 = now_ms();
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    res->jansson_ms = now_ms() - t0;
+    json_t *hosts = json_object_get(root, "hosts");
+    if (root == NULL) {
+        res->err = -EINVAL;
+        (void)snprintf(res->msg, sizeof(res->msg), "json_loadb: %s", jerr.text);
+    } else if (json_array_size(hosts) != want->hosts) {
+        res->err = -EINVAL;
+        (void)snprintf(res->msg, sizeof(res->msg), "json_loadb: %zu hosts, want %zu",
+                       json_array_size(hosts), want->hosts);
+    }
+    json_decref(root);
+    free(json);
+}
+
+enum phase { PHASE_PLAN, PHASE_DECODE, PHASE_STREAM, PHASE_JANSSON };
 
 /* Run one phase in a child; *ret_res gets its report and *ret_peak_kib its ru_maxrss. */
 static void
@@ -560,8 +596,10 @@ run_child(enum phase ph, size_t n_hosts, int runs, int fd, const struct result *
             child_plan(n_hosts, runs, fd, &res);
         else if (ph == PHASE_DECODE)
             child_decode(fd, runs, want, &res);
-        else
+        else if (ph == PHASE_STREAM)
             child_stream(fd, want, &res);
+        else
+            child_jansson(fd, want, &res);
         int ret = write_all(pfd[1], &res, sizeof(res));
         _exit(ret < 0 ? 1 : 0);
     }
@@ -609,7 +647,11 @@ run_size(size_t n_hosts, int runs, struct row *row)
         run_child(PHASE_DECODE, n_hosts, runs, fd, &row->plan, &row->decode, &row->peak_decode_kib);
     if (row->plan.err == 0)
         run_child(PHASE_STREAM, n_hosts, runs, fd, &row->plan, &row->stream, &row->peak_stream_kib);
-    row->ok = row->plan.err == 0 && row->decode.err == 0 && row->stream.err == 0;
+    if (row->plan.err == 0)
+        run_child(PHASE_JANSSON, n_hosts, runs, fd, &row->plan, &row->jansson,
+                  &row->peak_jansson_kib);
+    row->ok =
+        row->plan.err == 0 && row->decode.err == 0 && row->stream.err == 0 && row->jansson.err == 0;
     (void)close(fd);
 }
 
@@ -669,6 +711,28 @@ print_text_row(const struct row *r)
         printf("%9s  ERROR %s\n", "", r->decode.msg);
     if (r->stream.err != 0)
         printf("%9s  ERROR %s\n", "", r->stream.msg);
+    if (r->jansson.err != 0)
+        printf("%9s  ERROR %s\n", "", r->jansson.msg);
+}
+
+/* jansson's tree against the decoders, size by size: the figures behind docs/design.md's choice
+ * of yajl. */
+static void
+print_jansson(const struct row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (r->plan.err != 0 || r->jansson.err != 0 || r->decode.err != 0)
+            continue;
+        printf("jansson json_loadb %zu hosts (%.1f MB): %.1f ms, peak %.0f MiB; snapshot_decode "
+               "%.1f ms, peak %.0f MiB: jansson x%.1f the time, x%.1f the memory (its tree "
+               "alone, before any check)\n",
+               r->n_hosts, mbytes(r->plan.json_bytes), r->jansson.jansson_ms,
+               mib(r->peak_jansson_kib), r->decode.decode_ms, mib(r->peak_decode_kib),
+               r->decode.decode_ms > 0 ? r->jansson.jansson_ms / r->decode.decode_ms : 0.0,
+               r->peak_decode_kib > 0 ? (double)r->peak_jansson_kib / (double)r->peak_decode_kib
+                                      : 0.0);
+    }
 }
 
 static void
@@ -684,6 +748,7 @@ print_text(const struct row *rows, size_t n, int runs)
         print_text_row(&rows[i]);
     printf("(rss_* = peak RSS in MiB of the child that planned+encoded, decoded in memory, "
            "decoded streaming)\n");
+    print_jansson(rows, n);
     for (size_t i = 0; i + 1 < n; i++) {
         const struct row *a = &rows[i];
         const struct row *b = &rows[i + 1];
@@ -746,10 +811,14 @@ print_json_row(const struct row *r)
     if (r->plan.err == 0 && r->stream.err == 0)
         printf(",\"stream_decode_ms\":%.3f,\"peak_stream_kib\":%ld", r->stream.stream_ms,
                r->peak_stream_kib);
-    const struct result *bad = r->plan.err != 0     ? &r->plan
-                               : r->decode.err != 0 ? &r->decode
-                               : r->stream.err != 0 ? &r->stream
-                                                    : NULL;
+    if (r->plan.err == 0 && r->jansson.err == 0)
+        printf(",\"jansson_ms\":%.3f,\"peak_jansson_kib\":%ld", r->jansson.jansson_ms,
+               r->peak_jansson_kib);
+    const struct result *bad = r->plan.err != 0      ? &r->plan
+                               : r->decode.err != 0  ? &r->decode
+                               : r->stream.err != 0  ? &r->stream
+                               : r->jansson.err != 0 ? &r->jansson
+                                                     : NULL;
     if (bad != NULL) {
         printf(",\"error\":");
         print_json_string(bad->msg);
