@@ -77,10 +77,14 @@ hostlock_release(struct hostlock *l, const char *holder, uint64_t token, uint64_
     if (token != 0 && l->token != 0 && token < l->token)
         return 1; /* sent for an earlier take: this one stays */
     /* Its take, or (a larger token) a later one whose release overtook it: the holder moved
-     * on from the take that holds the lock, which nobody will renew. */
+     * on from the take that holds the lock, which nobody will renew. Late requests of it stay
+     * stale for keep_s at least, however little was left of the lease it released. */
     l->held = false;
     l->released = true;
     l->token = token != 0 ? token : l->token;
+    uint64_t keep = now + (uint64_t)(keep_s * 1e6);
+    if (l->expires_us < keep)
+        l->expires_us = keep;
     return 0;
 }
 

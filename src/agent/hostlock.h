@@ -8,7 +8,8 @@
  * take, a renewal that was under way when the holder released) then cannot end or take back
  * a later grant of the same holder: while it holds the lock, a take or renewal with a smaller
  * token than its grant's is stale (-ESTALE); once it released the lock, one with the released
- * grant's token or a smaller one is, until that grant's lease would have ended; a release with
+ * grant's token or a smaller one is, until that grant's lease would have ended (and for at
+ * least the release's `keep_s`); a release with
  * a smaller token than the grant's releases nothing, one with a larger token (a later take of
  * the holder's, whose release overtook it: the holder moved on) releases it. A release that
  * finds the lock free (it overtook its take) is remembered the same way, so that the late take

@@ -126,6 +126,13 @@ test_release_of_later_take(void **state)
     assert_int_equal(take(&l, 2 * S, "a", 21, 10), -ESTALE);
     assert_int_equal(take(&l, 2 * S, "a", 20, 10), -ESTALE);
     assert_int_equal(take(&l, 2 * S, "a", 22, 10), 0);
+    /* A release near the end of the lease: its take stays stale for the release's 10 s, not
+     * only for the second left of the lease (the late take would hold the lock a whole lease
+     * with nobody to renew it). */
+    assert_int_equal(rel(&l, 11 * S, "a", 23), 0);
+    assert_int_equal(take(&l, 13 * S, "a", 22, 10), -ESTALE);
+    assert_int_equal(take(&l, 20 * S, "a", 23, 10), -ESTALE);
+    assert_int_equal(take(&l, 22 * S, "a", 23, 10), 0); /* then forgotten */
 }
 
 /* A lease that ran out forgets the token: the holder's renewal takes the free lock again, as
