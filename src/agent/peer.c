@@ -38,9 +38,6 @@
 /* A decision gives up after this many lock requests (each refusal excludes one host, and a
  * destination that is no longer the best after its fresh sample is let go). */
 #define MAX_LOCK_ATTEMPTS(pm) ((int)(pm)->n_peers + 4)
-/* A migration whose commit got no answer holds this host's lock at most this long; after
- * that only its VM stays blocked (marked leaving) until the destination answers. */
-#define RESOLVE_HOLD_S 60.0
 
 /* ---- the decision ----------------------------------------------------------------------- */
 
@@ -299,52 +296,6 @@ struct pick {
     char reason[256];
 };
 
-/* The model of this decision: this host (`own`) and every peer with a fresh sample;
- * map[i]: the peer index + 1 of cluster host i (0: this host). */
-static int
-build_model(struct peer_mode *pm, const struct wire_sample *own, struct cluster *cl, size_t *map,
-            bool *no_dest, bool *no_source, bool *check)
-{
-    size_t hi;
-    if (wire_sample_to_cluster(own, true, cl, &hi) < 0)
-        return -ENOMEM;
-    check[hi] = true;
-    no_source[hi] = wire_sample_moving(own);
-    /* A VM whose migration just failed waits before it is tried again. */
-    for (uint32_t j = 0; j < cl->hosts[hi].vm_count; j++) {
-        struct vm *v = &cl->vms[cl->hosts[hi].vm_first + j];
-        v->held = backoff_left(&pm->backoff, v->name, clock_mono_s()) > 0;
-    }
-    for (size_t i = 0; i < pm->n_peers; i++) {
-        const struct peer *q = pm->peers[i];
-        if (!q->fresh)
-            continue;
-        bool dup = false;
-        for (size_t k = 0; k < cl->n_hosts && !dup; k++)
-            dup = strcmp(cl->hosts[k].name, q->v.sample.name) == 0;
-        if (dup) {
-            log_warnx("peer skipped url=%s reason=\"host \\\"%s\\\" is listed twice\"", q->v.url,
-                      q->v.sample.name);
-            continue;
-        }
-        if (wire_sample_to_cluster(&q->v.sample, true, cl, &hi) < 0)
-            return -ENOMEM;
-        map[hi] = i + 1;
-        no_dest[hi] = q->refused || wire_sample_moving(&q->v.sample);
-    }
-    cl->time = clock_wall_s(); /* for the VMs' cooldown */
-    cl->has_time = true;
-    /* A VM name on this host and a peer outside a migration: neither copy moves, reported once
-     * while it lasts (the peers see it from their side when they decide). */
-    if (cluster_mark_duplicates(cl, NULL) < 0)
-        return -ENOMEM;
-    if (dupvms_update(&pm->dups, cl,
-                      "this host does not move its copy until it runs on one host "
-                      "only") < 0)
-        log_warnx("VMs on two hosts not reported in this decision: out of memory");
-    return 0;
-}
-
 /* No move: why, recorded as the conflict's outcome. */
 static void
 no_move(struct peer_mode *pm, const struct cluster *cl, const struct plan *p)
@@ -394,7 +345,7 @@ plan_pick(struct peer_mode *pm, struct pick *ret)
     if (own == NULL)
         fail = "no sample of this host (its hypervisor is away)";
     else if (map == NULL || no_dest == NULL || no_source == NULL || check == NULL ||
-             build_model(pm, own, &cl, map, no_dest, no_source, check) < 0 ||
+             peer_build_model(pm, own, &cl, map, no_dest, no_source, check) < 0 ||
              plan_compute(&cl, pm->o.policy, &opts, &p) < 0)
         fail = "out of memory";
     if (fail != NULL) {
@@ -560,14 +511,14 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
         return;
     struct peer *dst = pm->peers[pm->lock_target];
     const struct migration *m = pm->acting;
-    if (m->unknown_since > 0 && clock_mono_s() - m->unknown_since > RESOLVE_HOLD_S) {
+    if (m->unknown_since > 0 && clock_mono_s() - m->unknown_since > PEER_RESOLVE_HOLD_S) {
         /* The destination does not say whether it runs the VM. The VM stays marked leaving
          * (nobody moves it, nothing moves into its place) until it does; the locks need not
-         * wait for that. (This host moves nothing else out meanwhile: a host with a VM
-         * leaving is no source, build_model().) */
+         * wait for that. (The host's other VMs may move out meanwhile, peer_build_model();
+         * to its peers it stays busy, no destination.) */
         log_warnx("migration outcome still unknown after %.0fs id=%s vm=\"%s\"; releasing the "
                   "locks, the VM stays blocked until host \"%s\" answers",
-                  RESOLVE_HOLD_S, m->id, m->vm, dst->v.name);
+                  PEER_RESOLVE_HOLD_S, m->id, m->vm, dst->v.name);
         if (!pm->dst_lost)
             release_peer(pm, dst);
         back_to_idle(pm);

@@ -1,6 +1,6 @@
-/* Peer mode's state, shared by its files: peer.c (the decision), peer_lock.c (this host's
- * lock) and peer_view.c (what the web page shows of the peers, and what health and metrics
- * add). */
+/* Peer mode's state, shared by its files: peer.c (the decision), peer_model.c (its model),
+ * peer_lock.c (this host's lock) and peer_view.c (what the web page shows of the peers, and what
+ * health and metrics add). */
 #ifndef VMLOC_AGENT_PEER_INTERNAL_H
 #define VMLOC_AGENT_PEER_INTERNAL_H
 
@@ -17,6 +17,10 @@
 #include "view/hostview.h"
 
 struct event;
+
+/* A migration whose commit got no answer holds this host's lock at most this long; after
+ * that only its VM stays blocked (marked leaving) until the destination answers. */
+#define PEER_RESOLVE_HOLD_S 60.0
 
 /* Another agent. */
 struct peer {
@@ -106,6 +110,12 @@ int peer_list_apply(struct peer_mode *pm, const char (*urls)[WIRE_MAX_URL + 1], 
 void peer_destroy(struct peer *p);
 /* A request to `p` came back (or failed): one fewer in flight. */
 void peer_answered(struct peer *p);
+
+/* The model of this decision: this host (`own`) and every peer with a fresh sample into `cl`;
+ * map[i]: the peer index + 1 of cluster host i (0: this host); no_dest, no_source and check
+ * per host, as plan_compute() takes them. 0 or -ENOMEM. (peer_model.c) */
+int peer_build_model(struct peer_mode *pm, const struct wire_sample *own, struct cluster *cl,
+                     size_t *map, bool *no_dest, bool *no_source, bool *check);
 
 /* Record this host's conflict with `outcome` once per episode and outcome. true: it was new.
  * (peer_store.c) */

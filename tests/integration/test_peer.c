@@ -160,6 +160,50 @@ test_peer_one_conflict(void **state)
     pool_finish();
 }
 
+/* The destination dies after taking the commit, before answering, and never comes back: whether
+ * it ran the VM is not known, so the VM stays held on the source, leaving. Once the locks are
+ * given back (60 s), the source's other VMs move again: the conflict's other heavy VM goes to
+ * the remaining peer, and nothing runs on two hosts. */
+static void
+test_peer_unresolved_holds_one_vm(void **state)
+{
+    (void)state;
+    struct peers p;
+    pool_peers_init(&p, 3);
+    const char *src[] = {"--vm", "a:cpu=10", "--vm", "b:cpu=10", NULL};
+    const char *other[] = {"--vm", "c:cpu=10", NULL};
+    const char *idle[] = {"--vm", "d:cpu=5", NULL};
+    pool_peer_start(&p, 0, src);
+    pool_peer_start(&p, 1, other);
+    assert_int_equal(setenv("VMLOC_FAILPOINT", "dest-after-commit", 1), 0);
+    pool_peer_start(&p, 2, idle);
+    assert_int_equal(unsetenv("VMLOC_FAILPOINT"), 0);
+    post_load(p.url[0], "a", "{\"cpu\": 50}");
+    post_load(p.url[0], "b", "{\"cpu\": 45}");
+    /* a goes to the idlest peer, which takes the commit and dies. */
+    assert_true(wait_until(pool_exited, p.d[2], ACT_S));
+    struct pcond c = {&p, NULL, "b", 1, 0};
+    assert_true(wait_until(vm_runs_at, &c, 60.0 + 2 * ACT_S));
+    /* a was not moved again: its one migration is still unresolved, on the source. */
+    json_t *migs = get(p.url[0], "/v1/migrations");
+    size_t k;
+    json_t *m;
+    int a_migs = 0;
+    int b_done = 0;
+    json_array_foreach(migs, k, m)
+    {
+        a_migs += strcmp(str(m, "vm"), "a") == 0;
+        b_done += strcmp(str(m, "vm"), "b") == 0 && strcmp(str(m, "state"), "done") == 0;
+    }
+    json_decref(migs);
+    assert_int_equal(a_migs, 1);
+    assert_int_equal(b_done, 1);
+    const char *vms[] = {"b", "c", NULL};
+    assert_each_once(&p, vms);
+    assert_true(where(&p, "a") != 1); /* never on the remaining peer */
+    pool_finish();
+}
+
 /* Does an entry of the list at `url` + `path` have `field` equal to `want` (starting with it
  * when `prefix`)? */
 static bool
@@ -887,6 +931,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_peer_contention, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_holder_killed, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_down_skipped, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_unresolved_holds_one_vm, pool_setup,
+                                        pool_teardown),
         cmocka_unit_test_setup_teardown(test_peers_file, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_peer_config_200, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_lock_api, pool_setup, pool_teardown),
