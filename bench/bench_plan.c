@@ -305,7 +305,7 @@ struct result {
     double jansson_ms; /* json_loadb() of the JSON in memory, once */
 };
 
-/* One line per size, assembled by the parent from its three children. */
+/* One line per size, assembled by the parent from its four children. */
 struct row {
     size_t n_hosts;
     struct result plan;    /* generate, plan_compute x runs, snapshot_encode */
@@ -625,7 +625,7 @@ run_child(enum phase ph, size_t n_hosts, int runs, int fd, const struct result *
     }
 }
 
-/* Measure one size: three children sharing a temporary file that holds the JSON. */
+/* Measure one size: four children sharing a temporary file that holds the JSON. */
 static void
 run_size(size_t n_hosts, int runs, struct row *row)
 {

@@ -45,7 +45,9 @@ int hostlock_take(struct hostlock *l, uint64_t now, const char *holder, uint64_t
 
 /* Release the lock of `holder` taken with `token`, at `now`. 0; 1 when it was not held, or
  * held under a later take of the same holder (nothing changes); -EPERM when another holds it.
- * A release with a token that finds the lock free makes that token stale for `keep_s`. */
+ * A release with a token makes that token (and earlier ones) stale for `keep_s` at least: one
+ * that finds the lock free, and one that frees it (then until the released lease's end, if
+ * later). */
 int hostlock_release(struct hostlock *l, const char *holder, uint64_t token, uint64_t now,
                      double keep_s);
 

@@ -245,10 +245,11 @@ lvb_sample(struct hv *h, double now, struct wire_sample *s, char *why, size_t le
     s->time = now;
     (void)snprintf(s->name, sizeof(s->name), "%s", hv->o.name);
     s->capacity = hv->o.capacity;
-    /* Domains left out for their names still hold their memory. */
-    s->mem_mib = hv->view.host_mem_mib > hv->view.left_out_mem_mib
+    /* Domains left out for their names still hold their memory; at least 1 MiB stays, since
+     * 0 would read as memory not known, and so not limiting. */
+    s->mem_mib = hv->view.host_mem_mib - hv->view.left_out_mem_mib >= 1
                      ? hv->view.host_mem_mib - hv->view.left_out_mem_mib
-                     : 0;
+                     : 1;
     s->usage[KIND_CPU] = hv->view.host_cpu;
     s->usage[KIND_MEM_BW] = hv->view.host_io[KIND_MEM_BW];
     s->usage[KIND_DISK] = hv->view.host_io[KIND_DISK];

@@ -451,6 +451,8 @@ left_out_log(struct lv_conn *hv, const struct left_out *lo)
                       lo->uuid[i], lo->why[i]);
         if (lo->n > shown)
             log_warnx("libvirt domains left out: %zu more", lo->n - shown);
+        if (lo->n == 0)
+            log_info("libvirt domains left out: none now");
     }
     hv->left_out_set = lo->set;
     hv->names_skipped = lo->n;

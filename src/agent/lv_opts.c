@@ -71,6 +71,51 @@ one_of(const char *s, size_t n, const char *const *names, size_t count)
     return false;
 }
 
+static bool host_name_ok(const char *s);
+
+/* Does the authority at `auth` (up to '/' or '?') name a host: [USER@]HOST[:PORT] with HOST a
+ * host name or [IPv6], after the last '@', PORT digits? */
+static bool
+uri_host_ok(const char *auth)
+{
+    size_t auth_len = strcspn(auth, "/?");
+    const char *host = auth;
+    for (size_t i = 0; i < auth_len; i++) {
+        if (auth[i] == '@')
+            host = auth + i + 1;
+    }
+    const char *end = auth + auth_len;
+    const char *port;
+    char buf[256];
+    size_t n;
+    if (*host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        n = close != NULL ? (size_t)(close - host - 1) : 0;
+        port = close != NULL ? close + 1 : end;
+        unsigned char bin[16];
+        if (close == NULL || n == 0 || n >= sizeof(buf))
+            return false;
+        memcpy(buf, host + 1, n);
+        buf[n] = '\0';
+        if (inet_pton(AF_INET6, buf, bin) != 1)
+            return false;
+    } else {
+        const char *colon = memchr(host, ':', (size_t)(end - host));
+        port = colon != NULL ? colon : end;
+        n = (size_t)(port - host);
+        if (n == 0 || n >= sizeof(buf))
+            return false;
+        memcpy(buf, host, n);
+        buf[n] = '\0';
+        if (!host_name_ok(buf))
+            return false;
+    }
+    if (port == end)
+        return true;
+    size_t digits = (size_t)(end - port - 1);
+    return *port == ':' && digits > 0 && digits <= 5 && strspn(port + 1, "0123456789") >= digits;
+}
+
 int
 hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
 {
@@ -93,15 +138,10 @@ hv_libvirt_peer_uri_check(const char *uri, char *why, size_t len)
         (void)snprintf(why, len, "%s", "not a URI (DRIVER[+TRANSPORT]://...)");
         return -EINVAL;
     }
-    /* The host: the authority up to '/' or '?', after any user@, before any :port. */
-    const char *auth = uri + scheme_len + 3;
-    size_t auth_len = strcspn(auth, "/?");
-    const char *at = memchr(auth, '@', auth_len);
-    const char *host = at != NULL ? at + 1 : auth;
-    size_t host_len = auth_len - (size_t)(host - auth);
-    host_len = host[0] == '[' ? host_len : strcspn(host, ":/?");
-    if (host_len == 0 || (host[0] == '[' && (host_len < 3 || host[1] == ']'))) {
-        (void)snprintf(why, len, "%s", "it names no host (DRIVER[+TRANSPORT]://HOST/...)");
+    if (!uri_host_ok(uri + scheme_len + 3)) {
+        (void)snprintf(
+            why, len, "%s",
+            "it names no host, or not one (DRIVER[+TRANSPORT]://[USER@]HOST[:PORT]/...)");
         return -EINVAL;
     }
     const char *plus = memchr(uri, '+', scheme_len);

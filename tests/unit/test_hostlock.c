@@ -75,8 +75,8 @@ test_tokens(void **state)
     assert_int_equal(take(&l, 2 * S, "a", 101, 10), 0);       /* its own renewal */
     assert_int_equal(take(&l, 3 * S, "b", 7, 10), -EBUSY);
     assert_int_equal(rel(&l, 3 * S, "a", 101), 0);
-    /* Released: a late renewal of that take is refused until its lease would have ended
-     * (12 s), and a free lock is anyone's. */
+    /* Released at 3 s: a late renewal of that take is refused until its lease would have
+     * ended or 10 s after the release (13 s), and a free lock is anyone's. */
     const char *h = "x";
     double left = -1;
     assert_int_equal(hostlock_take(&l, 4 * S, "a", 101, 10, &h, &left), -ESTALE);
