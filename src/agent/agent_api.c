@@ -24,10 +24,11 @@ get_health(struct http_req *r, void *ctx)
 {
     struct agent *a = ctx;
     json_t *j =
-        json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:I}", "role", "agent", "name", a->opts->name,
+        json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:I,s:I}", "role", "agent", "name", a->opts->name,
                   "mode", agent_mode_name(a->opts->mode), "backend", a->hv->ops->name, "version",
                   WIRE_VERSION, "vms", (json_int_t)hv_n_vms(a->hv), "in_conflict", a->in_conflict,
-                  "conflicts_detected", (json_int_t)a->conflicts_detected);
+                  "conflicts_detected", (json_int_t)a->conflicts_detected,
+                  "migrations_outcome_unknown", (json_int_t)migrate_count_unknown(a->migs));
     if (j != NULL && a->hv->ops->health != NULL)
         (void)json_object_set_new(j, "libvirt", a->hv->ops->health(a->hv));
     if (j != NULL && a->opts->mode == AGENT_MODE_EDGE)
@@ -61,6 +62,10 @@ get_metrics(struct http_req *r, void *ctx)
                  "Migrations out of this host that ended, by outcome");
     mtext_sample(&t, "vmloc_migrations_total", "outcome=\"done\"", (double)a->mig_done_total);
     mtext_sample(&t, "vmloc_migrations_total", "outcome=\"failed\"", (double)a->mig_failed_total);
+    mtext_one(&t, "vmloc_migrations_outcome_unknown", "gauge",
+              "Migrations out of this host whose destination has not said whether it runs the VM "
+              "(the VM stays here, leaving)",
+              (double)migrate_count_unknown(a->migs));
     mtext_histo(&t, "vmloc_migration_duration_seconds", "Migrations out of this host, start to end",
                 &a->mig_h);
     mtext_histo(&t, "vmloc_migration_downtime_seconds",

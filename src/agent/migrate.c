@@ -73,6 +73,15 @@ migrate_all(const struct migrate *t, size_t *ret_n)
     return t->recs;
 }
 
+size_t
+migrate_count_unknown(const struct migrate *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += t->recs[i]->state == MIG_RUNNING && t->recs[i]->unknown_since > 0;
+    return n;
+}
+
 /* Make room by forgetting the oldest finished record the backend no longer needs; one it
  * would rather keep (a move its destination was not told is settled) goes last. false: all
  * are needed. */

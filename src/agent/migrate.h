@@ -56,6 +56,10 @@ struct migration *migrate_find(struct migrate *t, const char *id);
 /* Every record, oldest first (`*ret_n` of them). */
 struct migration *const *migrate_all(const struct migrate *t, size_t *ret_n);
 
+/* Migrations running whose outcome nobody knows: the destination did not answer their commit
+ * (unknown_since), and their VM stays here, leaving, until it does. */
+size_t migrate_count_unknown(const struct migrate *t);
+
 /* GET /v1/migrations: the last `limit` records (oldest first) as migration_json() shows them.
  * NULL on OOM. */
 json_t *migrate_json(const struct migrate *t, size_t limit);

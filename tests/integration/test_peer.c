@@ -145,6 +145,7 @@ test_peer_one_conflict(void **state)
     /* Detection happened on the source, which took one lock and was refused none. */
     assert_true(health_int(p.url[0], "conflicts_detected") >= 1);
     assert_int_equal(health_int(p.url[0], "locks_granted"), 1);
+    assert_int_equal(health_int(p.url[0], "migrations_outcome_unknown"), 0);
     assert_int_equal(health_int(p.url[0], "lock_refusals"), 0);
     /* The destination granted the lock and its renewal at the migration's start (one more
      * only if the migration took over a third of the 30 s lease). */
@@ -212,6 +213,11 @@ test_peer_unresolved_holds_one_vm(void **state)
     }
     json_decref(vl);
     assert_int_equal(a_leaving, 1);
+    assert_int_equal(health_int(p.url[0], "migrations_outcome_unknown"), 1);
+    char *metrics = metrics_text(p.url[0]);
+    bool shown = strstr(metrics, "\nvmloc_migrations_outcome_unknown 1\n") != NULL;
+    free(metrics);
+    assert_true(shown);
     const char *vms[] = {"b", "c", NULL};
     assert_each_once(&p, vms);
     assert_int_equal(where(&p, "a"), -1); /* running nowhere: leaving the source, as above */
