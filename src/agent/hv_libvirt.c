@@ -271,22 +271,15 @@ lvb_n_vms(const struct hv *h)
     return ((const struct hv_lv *)h)->view.n_vms;
 }
 
-/* The libvirt URI other hosts use for this one: peer_uri, else uri when it names a host
- * ("qemu+tls://kvm-07/system") and other hosts would open it (hv_libvirt_peer_uri_check();
- * this agent's own connection may use what they refuse, known_hosts say); "" when neither
- * (qemu:///system is local only). `why` (`len` bytes, may be NULL) says why uri is not
- * offered. */
+/* The libvirt URI other hosts use for this one: peer_uri, else uri when other hosts would open
+ * it (hv_libvirt_peer_uri_check(): it names a host, "qemu+tls://kvm-07/system", and nothing
+ * they refuse, which this agent's own connection may use); "" when neither (qemu:///system is
+ * local only). `why` (`len` bytes, may be NULL) says why uri is not offered. */
 static const char *
 peer_uri(const struct hv_libvirt_opts *o, char *why, size_t len)
 {
     if (o->peer_uri[0] != '\0')
         return o->peer_uri;
-    const char *p = strstr(o->uri, "://");
-    if (p == NULL || p[3] == '/' || p[3] == '\0') {
-        if (why != NULL)
-            (void)snprintf(why, len, "%s", "it names no host (a connection on this host only)");
-        return "";
-    }
     char bad[160];
     if (hv_libvirt_peer_uri_check(o->uri, bad, sizeof(bad)) < 0) {
         if (why != NULL)

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -113,7 +114,8 @@ uri_host_ok(const char *auth)
     if (port == end)
         return true;
     size_t digits = (size_t)(end - port - 1);
-    return *port == ':' && digits > 0 && digits <= 5 && strspn(port + 1, "0123456789") >= digits;
+    return *port == ':' && digits > 0 && digits <= 5 && strspn(port + 1, "0123456789") >= digits &&
+           strtol(port + 1, NULL, 10) <= 65535;
 }
 
 int

@@ -511,7 +511,7 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
         return;
     struct peer *dst = pm->peers[pm->lock_target];
     const struct migration *m = pm->acting;
-    if (m->unknown_since > 0 && clock_mono_s() - m->unknown_since > PEER_RESOLVE_HOLD_S) {
+    if (peer_unresolved_held(m, clock_mono_s())) {
         /* The destination does not say whether it runs the VM. The VM stays marked leaving
          * (nobody moves it, nothing moves into its place) until it does; the locks need not
          * wait for that. (The host's other VMs may move out meanwhile, peer_build_model();

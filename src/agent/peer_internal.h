@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "agent/hostlock.h"
+#include "agent/migration.h"
 #include "agent/peer.h"
 #include "common/backoff.h"
 #include "common/once.h"
@@ -21,6 +22,14 @@ struct event;
 /* A migration whose commit got no answer holds this host's lock at most this long; after
  * that only its VM stays blocked (marked leaving) until the destination answers. */
 #define PEER_RESOLVE_HOLD_S 60.0
+
+/* Has migration `m` waited past PEER_RESOLVE_HOLD_S at monotonic `now` for its destination to
+ * say whether it runs the VM? Then its locks go, and only its VM stays held. */
+static inline bool
+peer_unresolved_held(const struct migration *m, double now)
+{
+    return m->unknown_since > 0 && now - m->unknown_since > PEER_RESOLVE_HOLD_S;
+}
 
 /* Another agent. */
 struct peer {

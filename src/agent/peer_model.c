@@ -43,8 +43,7 @@ own_busy(const struct peer_mode *pm, const struct wire_sample *own, struct clust
             if (all[k]->state == MIG_RUNNING && strcmp(all[k]->vm, w->name) == 0)
                 m = all[k];
         }
-        bool settling = m != NULL && m != pm->acting && m->unknown_since > 0 &&
-                        now - m->unknown_since > PEER_RESOLVE_HOLD_S;
+        bool settling = m != NULL && m != pm->acting && peer_unresolved_held(m, now);
         if (settling)
             hold(cl, hi, w->name);
         else

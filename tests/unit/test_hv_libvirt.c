@@ -139,6 +139,7 @@ test_peer_uri_check(void **state)
         "qemu+tcp://-x/system",
         "qemu+tcp://a..b/system",
         "qemu+tcp://h:16x/system",
+        "qemu+tcp://h:65536/system",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (hv_libvirt_peer_uri_check(bad[i], why, sizeof(why)) != -EINVAL)
@@ -353,7 +354,6 @@ test_odd_names_left_out(void **state)
     assert_int_equal(hv.n_vms, 1);
     assert_string_equal(hv.vms[0].name, "web-1");
     assert_int_equal(hv.names_skipped, 2);
-    assert_true(hv.left_out_mem_mib >= 0); /* the test driver reports no balloon figure */
     assert_int_equal(lv_sample(&hv, 2.0), 0);
     assert_int_equal(hv.n_vms, 1);
     assert_int_equal(hv.names_skipped, 2);
